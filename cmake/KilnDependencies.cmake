@@ -1,0 +1,63 @@
+# Finds kiln's dependencies and prints one line per optional part:
+# found and used, or missing and disabled.
+
+function(kiln_report part status)
+  message(STATUS "kiln: ${part} ${status}")
+endfunction()
+
+# OpenMP: one thread pool, shared with OpenBLAS's OpenMP build.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+kiln_report("OpenMP .............." "found (${OpenMP_CXX_VERSION}), used for the thread pool")
+
+# BLAS: OpenBLAS (the OpenMP build preferred), else Eigen.
+set(KILN_BLAS_TARGET "")
+set(KILN_BLAS_DEFINE "")
+set(KILN_BLAS_USED "")
+if(KILN_BLAS STREQUAL "OpenBLAS")
+  find_path(KILN_OPENBLAS_INCLUDE cblas.h
+    PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/openblas
+    PATH_SUFFIXES openblas NO_DEFAULT_PATH)
+  find_path(KILN_OPENBLAS_INCLUDE cblas.h PATH_SUFFIXES openblas)
+  find_library(KILN_OPENBLAS_LIBRARY NAMES openblas
+    PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+  find_library(KILN_OPENBLAS_LIBRARY NAMES openblas)
+  if(KILN_OPENBLAS_INCLUDE AND KILN_OPENBLAS_LIBRARY)
+    add_library(kiln_openblas INTERFACE)
+    target_include_directories(kiln_openblas INTERFACE ${KILN_OPENBLAS_INCLUDE})
+    target_link_libraries(kiln_openblas INTERFACE ${KILN_OPENBLAS_LIBRARY})
+    install(TARGETS kiln_openblas EXPORT kilnTargets)
+    set(KILN_BLAS_TARGET kiln_openblas)
+    set(KILN_BLAS_DEFINE KILN_USE_OPENBLAS)
+    set(KILN_BLAS_USED "OpenBLAS")
+    kiln_report("BLAS ................" "OpenBLAS found (${KILN_OPENBLAS_LIBRARY}), used for GEMM")
+  else()
+    kiln_report("BLAS ................" "OpenBLAS missing (apt-get install libopenblas-openmp-dev); trying Eigen")
+  endif()
+endif()
+if(NOT KILN_BLAS_USED)
+  find_package(Eigen3 3.3 CONFIG QUIET)
+  if(NOT Eigen3_FOUND)
+    message(FATAL_ERROR "kiln: neither OpenBLAS nor Eigen was found; run scripts/install-deps.sh "
+                        "or apt-get install libopenblas-openmp-dev libeigen3-dev")
+  endif()
+  add_library(kiln_eigen INTERFACE)
+  target_link_libraries(kiln_eigen INTERFACE Eigen3::Eigen)
+  install(TARGETS kiln_eigen EXPORT kilnTargets)
+  set(KILN_BLAS_TARGET kiln_eigen)
+  set(KILN_BLAS_USED "Eigen")
+  kiln_report("BLAS ................" "Eigen ${Eigen3_VERSION} found, used for GEMM")
+endif()
+
+# CUDA: this version only looks for the toolkit; the GPU backend is not built yet.
+if(KILN_CUDA STREQUAL "OFF")
+  kiln_report("CUDA ................" "disabled (KILN_CUDA=OFF)")
+else()
+  find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    kiln_report("CUDA ................" "toolkit ${CUDAToolkit_VERSION} found; no CUDA kernels in this version, CPU only")
+  elseif(KILN_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "kiln: KILN_CUDA=ON but no CUDA toolkit was found (is nvcc on PATH?)")
+  else()
+    kiln_report("CUDA ................" "toolkit missing, disabled")
+  endif()
+endif()

@@ -1,0 +1,80 @@
+// The autograd graph: one Node per recorded operation.
+//
+// A Node knows, for each of its op's inputs, the Node that will receive that
+// input's gradient (`next()`; null when the input needs none). `apply(g)`
+// turns the gradient of the op's output into one gradient per input.
+// Leaves (tensors the user created with requires_grad) end in an
+// AccumulateGrad node that adds into their `.grad()`.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+using Grads = std::vector<Tensor>;
+using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
+
+class Node {
+public:
+  Node(std::string name, std::vector<std::shared_ptr<Node>> next)
+      : name_(std::move(name)), next_(std::move(next)) {}
+  virtual ~Node() = default;
+
+  // Gradient of the output -> gradients of the inputs (one per input, in order;
+  // an undefined Tensor where next()[i] is null).
+  virtual Grads apply(const Tensor& grad_output) = 0;
+  // Frees what the backward rule saved; called after backward unless retain_graph.
+  virtual void release() {}
+
+  const std::string& name() const { return name_; }
+  const std::vector<std::shared_ptr<Node>>& next() const { return next_; }
+
+private:
+  std::string name_;
+  std::vector<std::shared_ptr<Node>> next_;
+};
+
+// A Node whose backward rule is a closure written next to the op's forward.
+class FunctionNode final : public Node {
+public:
+  FunctionNode(std::string name, std::vector<std::shared_ptr<Node>> next, BackwardFn fn)
+      : Node(std::move(name), std::move(next)), fn_(std::move(fn)) {}
+  Grads apply(const Tensor& grad_output) override;
+  void release() override { fn_ = nullptr; }
+
+private:
+  BackwardFn fn_;
+};
+
+// The sink for a leaf tensor: adds the incoming gradient into leaf.grad().
+class AccumulateGrad final : public Node {
+public:
+  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf)
+      : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
+  Grads apply(const Tensor& grad_output) override;
+
+private:
+  std::weak_ptr<TensorImpl> leaf_;
+};
+
+// --- Recording an op -------------------------------------------------------
+// True when grad mode is on and any input requires a gradient.
+bool should_record(std::initializer_list<Tensor> inputs);
+bool should_record(const std::vector<Tensor>& inputs);
+
+// Makes `output` the result of a recorded op `name` over `inputs`, whose
+// gradients `backward` computes. Save detached copies of tensors in the
+// closure (x.detach()), never `output` itself, so the graph has no cycles.
+void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
+                    BackwardFn backward);
+
+// The node that receives gradients for `t`: its grad_fn, its leaf
+// accumulator, or null when t needs no gradient.
+std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+}  // namespace kiln

@@ -1,0 +1,61 @@
+// Functions that make new tensors.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+Tensor empty(const Shape& shape, DType dtype = kFloat32);
+Tensor zeros(const Shape& shape, DType dtype = kFloat32);
+Tensor ones(const Shape& shape, DType dtype = kFloat32);
+Tensor full(const Shape& shape, double value, DType dtype = kFloat32);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+Tensor empty_like(const Tensor& t);
+// A 0-d tensor holding one value.
+Tensor scalar_tensor(double value, DType dtype = kFloat32);
+
+// [start, end) in steps of `step`, like numpy.arange.
+Tensor arange(double start, double end, double step = 1.0, DType dtype = kFloat32);
+Tensor arange(std::int64_t end, DType dtype = kInt64);
+
+// Random tensors from the global generator (see kiln/core/rng.hpp).
+Tensor rand(const Shape& shape, DType dtype = kFloat32);   // uniform on [0, 1)
+Tensor randn(const Shape& shape, DType dtype = kFloat32);  // standard normal
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype = kInt64);
+Tensor randperm(std::int64_t n, DType dtype = kInt64);
+
+// Copies values into a new tensor; the shape defaults to 1-D.
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape = {});
+template <class T>
+Tensor tensor(std::initializer_list<T> values, const Shape& shape = {}) {
+  return from_vector(std::vector<T>(values), shape);
+}
+// A 2-D tensor from nested lists: tensor({{1, 2}, {3, 4}}).
+template <class T>
+Tensor tensor(std::initializer_list<std::initializer_list<T>> rows) {
+  std::vector<T> flat;
+  std::int64_t cols = rows.size() ? static_cast<std::int64_t>(rows.begin()->size()) : 0;
+  for (const auto& r : rows) {
+    KILN_CHECK(static_cast<std::int64_t>(r.size()) == cols,
+               "tensor: ragged nested list (rows of ", cols, " and ", r.size(), " values)");
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return from_vector(flat, {static_cast<std::int64_t>(rows.size()), cols});
+}
+
+// Wraps memory the caller owns, without copying. `data` must outlive the
+// tensor (and its views), or pass `release` to be called when the last one goes.
+Tensor from_blob(void* data, const Shape& shape, DType dtype,
+                 std::function<void(void*)> release = {});
+Tensor from_blob(void* data, const Shape& shape, const Strides& strides, DType dtype,
+                 std::function<void(void*)> release = {});
+
+}  // namespace kiln

@@ -1,0 +1,38 @@
+// Storage owns (or borrows) the bytes behind one or more tensors.
+// Tensors that are views of each other share one Storage by reference count.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "kiln/core/device.hpp"
+
+namespace kiln {
+
+class Storage {
+public:
+  // Allocates `nbytes` of 64-byte aligned, uninitialised memory on the CPU.
+  static std::shared_ptr<Storage> allocate(std::size_t nbytes);
+  // Wraps memory the caller owns; `release` (may be empty) runs when the last tensor goes.
+  static std::shared_ptr<Storage> borrow(void* data, std::size_t nbytes,
+                                         std::function<void(void*)> release = {});
+
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+private:
+  Storage(void* data, std::size_t nbytes, std::function<void(void*)> release)
+      : data_(data), nbytes_(nbytes), release_(std::move(release)) {}
+  void* data_;
+  std::size_t nbytes_;
+  std::function<void(void*)> release_;
+  Device device_ = Device::cpu();
+};
+
+}  // namespace kiln

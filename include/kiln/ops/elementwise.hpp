@@ -1,0 +1,59 @@
+// Elementwise arithmetic with NumPy broadcasting, and comparisons.
+// Inputs of one op must share a dtype and a device; scalars take the tensor's dtype.
+#pragma once
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+// --- Binary arithmetic (differentiable; broadcasting) -----------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& base, const Tensor& exponent);  // base > 0 where exponent varies
+Tensor pow(const Tensor& base, double exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+// --- Unary (differentiable) ---------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);   // d/dx |x| = sign(x), 0 at 0
+Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi]
+
+// --- Comparisons: uint8 masks (1 where true), not differentiable -------------
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+
+// where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+
+// Reduces a broadcast gradient back to `shape` by summing the expanded dimensions.
+Tensor sum_to(const Tensor& t, const Shape& shape);
+
+// --- Operators -----------------------------------------------------------------
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+
+// Tensor-scalar forms: the scalar becomes a 0-d tensor of the tensor's dtype.
+Tensor scalar_like(const Tensor& t, double value);
+inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_like(a, s)); }
+inline Tensor operator-(const Tensor& a, double s) { return sub(a, scalar_like(a, s)); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_like(a, s)); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_like(a, s)); }
+inline Tensor operator+(double s, const Tensor& b) { return add(scalar_like(b, s), b); }
+inline Tensor operator-(double s, const Tensor& b) { return sub(scalar_like(b, s), b); }
+inline Tensor operator*(double s, const Tensor& b) { return mul(scalar_like(b, s), b); }
+inline Tensor operator/(double s, const Tensor& b) { return div(scalar_like(b, s), b); }
+
+}  // namespace kiln

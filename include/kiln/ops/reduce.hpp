@@ -1,0 +1,36 @@
+// Reductions over chosen dimensions, and softmax.
+// `dims` empty means all dimensions. With keepdim the reduced dimensions stay, with size 1.
+#pragma once
+
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+using Dims = std::vector<std::int64_t>;
+
+Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+// Variance with Bessel's correction by default (correction = 1), like torch.var.
+Tensor var(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
+Tensor std(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
+Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+
+// Max/min along one dimension: values (differentiable) and int64 indices of the
+// first occurrence.
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
+ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor max(const Tensor& x);  // over all elements (0-d)
+Tensor min(const Tensor& x);
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+Tensor softmax(const Tensor& x, std::int64_t dim);
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+
+}  // namespace kiln

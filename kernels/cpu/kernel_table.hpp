@@ -1,0 +1,54 @@
+// The CPU kernel table: one function pointer per kernel, filled once at
+// start-up for the instruction set chosen (see dispatch.hpp).
+//
+// Kernels know nothing of tensors or autograd: raw pointers, sizes, strides.
+// To find a kernel's variants, grep its name: ref/ (the definition),
+// simd/simd_kernels.inl (AVX2 and AVX-512, one source for both widths).
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::cpu {
+
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
+inline constexpr int kIsaCount = 3;
+const char* isa_name(Isa isa);
+
+// y[i] = f(x[i]) over contiguous arrays.
+enum class Unary : int { neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus, count };
+// y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).
+enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, count };
+// gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus)
+// or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
+enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, count };
+
+template <class T>
+struct KernelTable {
+  using UnaryFn = void (*)(std::int64_t n, const T* x, T* y);
+  using BinaryFn = void (*)(std::int64_t n, const T* a, std::int64_t sa, const T* b,
+                            std::int64_t sb, T* y);
+  using UnaryGradFn = void (*)(std::int64_t n, const T* saved, const T* g, T* gx);
+  using RowsFn = void (*)(std::int64_t rows, std::int64_t len, const T* x, T* y);
+  using ArgRowsFn = void (*)(std::int64_t rows, std::int64_t len, const T* x, T* out,
+                             std::int64_t* index);
+
+  UnaryFn unary[static_cast<int>(Unary::count)];
+  BinaryFn binary[static_cast<int>(Binary::count)];
+  UnaryGradFn unary_grad[static_cast<int>(UnaryGrad::count)];
+  void (*leaky_relu)(std::int64_t n, const T* x, T slope, T* y);
+  void (*leaky_relu_grad)(std::int64_t n, const T* x, T slope, const T* g, T* gx);
+  void (*clamp)(std::int64_t n, const T* x, T lo, T hi, T* y);
+  RowsFn sum_rows;          // y[r] = sum_j x[r, j]         (x is rows x len, contiguous)
+  ArgRowsFn max_rows;       // y[r] = max_j x[r, j], index = first argmax; NaN wins
+  ArgRowsFn min_rows;
+  RowsFn softmax_rows;      // y[r, :] = softmax(x[r, :])
+  RowsFn log_softmax_rows;  // y[r, :] = log_softmax(x[r, :])
+};
+
+// Fillers, one per variant. Each overwrites the entries it implements.
+void fill_scalar(KernelTable<float>& table);
+void fill_scalar(KernelTable<double>& table);
+void fill_avx2(KernelTable<float>& table);
+void fill_avx512(KernelTable<float>& table);
+
+}  // namespace kiln::cpu

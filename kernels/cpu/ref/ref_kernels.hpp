@@ -1,0 +1,149 @@
+// Scalar reference kernels: the definition every SIMD variant is tested against.
+// Templates, so float, double and (where it makes sense) integer types share them.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace kiln::cpu::ref {
+
+// --- Unary math, one element -------------------------------------------------
+template <class T> T relu_of(T x) { return x < T(0) ? T(0) : x; }  // NaN stays NaN
+template <class T> T sigmoid_of(T x) { return T(1) / (T(1) + std::exp(-x)); }
+// x * Phi(x), with Phi(x) = erfc(-x / sqrt 2) / 2.
+template <class T> T gelu_of(T x) { return T(0.5) * x * std::erfc(-x * T(0.70710678118654752440)); }
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, no loss for x << 0.
+template <class T> T softplus_of(T x) {
+  return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
+}
+// d/dx gelu = Phi(x) + x phi(x)
+template <class T> T gelu_grad_of(T x) {
+  const T phi = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+  return T(0.5) * std::erfc(-x * T(0.70710678118654752440)) + x * phi;
+}
+
+template <class T, class F>
+void map(std::int64_t n, const T* x, T* y, F f) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <class T> void neg(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return -v; }); }
+template <class T> void exp(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::exp(v); }); }
+template <class T> void log(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::log(v); }); }
+template <class T> void sqrt(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::sqrt(v); }); }
+template <class T> void abs(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return v < T(0) ? -v : v; }); }
+template <class T> void relu(std::int64_t n, const T* x, T* y) { map(n, x, y, relu_of<T>); }
+template <class T> void sigmoid(std::int64_t n, const T* x, T* y) { map(n, x, y, sigmoid_of<T>); }
+template <class T> void tanh(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::tanh(v); }); }
+template <class T> void gelu(std::int64_t n, const T* x, T* y) { map(n, x, y, gelu_of<T>); }
+template <class T> void softplus(std::int64_t n, const T* x, T* y) { map(n, x, y, softplus_of<T>); }
+
+template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
+}
+template <class T> void clamp(std::int64_t n, const T* x, T lo, T hi, T* y) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+
+// --- Binary, with strides (0 = broadcast) ------------------------------------
+template <class T, class F>
+void zip(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* y, F f) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f(a[i * sa], b[i * sb]);
+}
+#define KILN_REF_BINARY(name, expr)                                                          \
+  template <class T>                                                                         \
+  void name(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* y) { \
+    zip(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<T>(expr); });                  \
+  }
+KILN_REF_BINARY(add, u + v)
+KILN_REF_BINARY(sub, u - v)
+KILN_REF_BINARY(mul, u * v)
+KILN_REF_BINARY(div, u / v)
+KILN_REF_BINARY(maximum, u != u ? u : (v != v ? v : (u >= v ? u : v)))  // NaN propagates
+KILN_REF_BINARY(minimum, u != u ? u : (v != v ? v : (u <= v ? u : v)))
+KILN_REF_BINARY(pow, std::pow(u, v))
+#undef KILN_REF_BINARY
+
+// --- Gradients of the activations --------------------------------------------
+template <class T> void relu_grad(std::int64_t n, const T* x, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? g[i] : T(0);
+}
+template <class T> void sigmoid_grad(std::int64_t n, const T* y, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * y[i] * (T(1) - y[i]);
+}
+template <class T> void tanh_grad(std::int64_t n, const T* y, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * (T(1) - y[i] * y[i]);
+}
+template <class T> void gelu_grad(std::int64_t n, const T* x, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * gelu_grad_of(x[i]);
+}
+template <class T> void softplus_grad(std::int64_t n, const T* x, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * sigmoid_of(x[i]);
+}
+template <class T> void leaky_relu_grad(std::int64_t n, const T* x, T slope, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? g[i] : slope * g[i];
+}
+
+// --- Row reductions -----------------------------------------------------------
+// Sums accumulate in double for floating types: the reference is the accurate answer.
+template <class T> void sum_rows(std::int64_t rows, std::int64_t len, const T* x, T* y) {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    Acc s = 0;
+    for (std::int64_t j = 0; j < len; ++j) s += x[r * len + j];
+    y[r] = static_cast<T>(s);
+  }
+}
+
+// Best element by `better(candidate, current)`; the first NaN wins outright.
+template <class T, class Better>
+void arg_rows(std::int64_t rows, std::int64_t len, const T* x, T* y, std::int64_t* index,
+              Better better) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * len;
+    std::int64_t best = 0;
+    for (std::int64_t j = 0; j < len; ++j) {
+      if (row[j] != row[j]) { best = j; break; }
+      if (better(row[j], row[best])) best = j;
+    }
+    y[r] = row[best];
+    if (index) index[r] = best;
+  }
+}
+template <class T> void max_rows(std::int64_t rows, std::int64_t len, const T* x, T* y, std::int64_t* index) {
+  arg_rows(rows, len, x, y, index, [](T a, T b) { return a > b; });
+}
+template <class T> void min_rows(std::int64_t rows, std::int64_t len, const T* x, T* y, std::int64_t* index) {
+  arg_rows(rows, len, x, y, index, [](T a, T b) { return a < b; });
+}
+
+// softmax(x)_j = e^(x_j - m) / sum_k e^(x_k - m), m = max_k x_k (for stability).
+template <class T> void softmax_rows(std::int64_t rows, std::int64_t len, const T* x, T* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* in = x + r * len;
+    T* out = y + r * len;
+    T m = -std::numeric_limits<T>::infinity();
+    for (std::int64_t j = 0; j < len; ++j) m = in[j] > m ? in[j] : m;
+    double s = 0;
+    for (std::int64_t j = 0; j < len; ++j) s += (out[j] = std::exp(in[j] - m));
+    const T inv = static_cast<T>(1.0 / s);
+    for (std::int64_t j = 0; j < len; ++j) out[j] *= inv;
+  }
+}
+// log_softmax(x)_j = x_j - m - log sum_k e^(x_k - m)
+template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, const T* x, T* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* in = x + r * len;
+    T* out = y + r * len;
+    T m = -std::numeric_limits<T>::infinity();
+    for (std::int64_t j = 0; j < len; ++j) m = in[j] > m ? in[j] : m;
+    double s = 0;
+    for (std::int64_t j = 0; j < len; ++j) s += std::exp(static_cast<double>(in[j] - m));
+    const T shift = static_cast<T>(m + std::log(s));
+    for (std::int64_t j = 0; j < len; ++j) out[j] = in[j] - shift;
+  }
+}
+
+}  // namespace kiln::cpu::ref

@@ -1,0 +1,49 @@
+// Fills the kernel table with the scalar reference kernels.
+#include <type_traits>
+
+#include "../kernel_table.hpp"
+#include "ref_kernels.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+template <class T>
+void fill(KernelTable<T>& t) {
+  t.unary[int(Unary::neg)] = ref::neg<T>;
+  t.unary[int(Unary::exp)] = ref::exp<T>;
+  t.unary[int(Unary::log)] = ref::log<T>;
+  t.unary[int(Unary::sqrt)] = ref::sqrt<T>;
+  t.unary[int(Unary::abs)] = ref::abs<T>;
+  t.unary[int(Unary::relu)] = ref::relu<T>;
+  t.unary[int(Unary::sigmoid)] = ref::sigmoid<T>;
+  t.unary[int(Unary::tanh)] = ref::tanh<T>;
+  t.unary[int(Unary::gelu)] = ref::gelu<T>;
+  t.unary[int(Unary::softplus)] = ref::softplus<T>;
+  t.binary[int(Binary::add)] = ref::add<T>;
+  t.binary[int(Binary::sub)] = ref::sub<T>;
+  t.binary[int(Binary::mul)] = ref::mul<T>;
+  t.binary[int(Binary::div)] = ref::div<T>;
+  t.binary[int(Binary::maximum)] = ref::maximum<T>;
+  t.binary[int(Binary::minimum)] = ref::minimum<T>;
+  t.binary[int(Binary::pow)] = ref::pow<T>;
+  t.unary_grad[int(UnaryGrad::relu)] = ref::relu_grad<T>;
+  t.unary_grad[int(UnaryGrad::sigmoid)] = ref::sigmoid_grad<T>;
+  t.unary_grad[int(UnaryGrad::tanh)] = ref::tanh_grad<T>;
+  t.unary_grad[int(UnaryGrad::gelu)] = ref::gelu_grad<T>;
+  t.unary_grad[int(UnaryGrad::softplus)] = ref::softplus_grad<T>;
+  t.leaky_relu = ref::leaky_relu<T>;
+  t.leaky_relu_grad = ref::leaky_relu_grad<T>;
+  t.clamp = ref::clamp<T>;
+  t.sum_rows = ref::sum_rows<T>;
+  t.max_rows = ref::max_rows<T>;
+  t.min_rows = ref::min_rows<T>;
+  t.softmax_rows = ref::softmax_rows<T>;
+  t.log_softmax_rows = ref::log_softmax_rows<T>;
+}
+
+}  // namespace
+
+void fill_scalar(KernelTable<float>& table) { fill(table); }
+void fill_scalar(KernelTable<double>& table) { fill(table); }
+
+}  // namespace kiln::cpu

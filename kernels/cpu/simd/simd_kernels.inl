@@ -1,0 +1,348 @@
+// SIMD float32 kernels, written once over a vector type `V` (VecAvx2 or
+// VecAvx512) and included by each ISA's translation unit inside an anonymous
+// namespace, so every instruction set gets its own private copy.
+//
+// Each kernel computes what its scalar reference in ref/ref_kernels.hpp
+// defines; tests/test_kernel_parity.cpp holds them to it.
+
+using R = V::R;
+
+// ---- Vector math -------------------------------------------------------------
+
+// e^x = 2^n * e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r by its Taylor
+// series to r^7 (error < 1e-8). 2^n is applied in two halves so that results
+// down to the denormals and up to +inf come out right.
+inline R exp_v(R x) {
+  x = V::max(V::set1(-104.0f), x);  // operand order keeps NaN
+  x = V::min(V::set1(89.0f), x);
+  const R n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  R r = V::fma(n, V::set1(-0.693359375f), x);
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  R p = V::set1(1.0f / 5040);
+  p = V::fma(p, r, V::set1(1.0f / 720));
+  p = V::fma(p, r, V::set1(1.0f / 120));
+  p = V::fma(p, r, V::set1(1.0f / 24));
+  p = V::fma(p, r, V::set1(1.0f / 6));
+  p = V::fma(p, r, V::set1(0.5f));
+  p = V::fma(p, r, V::set1(1.0f));
+  p = V::fma(p, r, V::set1(1.0f));
+  const R n1 = V::round(V::sub(V::mul(n, V::set1(0.5f)), V::set1(0.25f)));  // floor(n / 2)
+  const R n2 = V::sub(n, n1);
+  return V::mul(V::mul(p, V::exp2i(n1)), V::exp2i(n2));
+}
+
+// log x = e ln 2 + log m, x = m 2^e with m in [sqrt(1/2), sqrt 2);
+// log m = 2 atanh(s), s = (m - 1) / (m + 1), by its odd series to s^11.
+inline R log_v(R x) {
+  const R tiny = V::set1(1.17549435e-38f);
+  const auto denormal = V::lt(x, tiny);
+  const R xs = V::select(denormal, V::mul(x, V::set1(8388608.0f)), x);  // * 2^23
+  R e, m;
+  V::frexp1(xs, e, m);
+  e = V::select(denormal, V::sub(e, V::set1(23.0f)), e);
+  const auto big = V::gt(m, V::set1(1.41421356f));
+  m = V::select(big, V::mul(m, V::set1(0.5f)), m);
+  e = V::select(big, V::add(e, V::set1(1.0f)), e);
+  const R f = V::sub(m, V::set1(1.0f));
+  const R s = V::div(f, V::add(f, V::set1(2.0f)));
+  const R z = V::mul(s, s);
+  R q = V::set1(1.0f / 11);
+  q = V::fma(q, z, V::set1(1.0f / 9));
+  q = V::fma(q, z, V::set1(1.0f / 7));
+  q = V::fma(q, z, V::set1(1.0f / 5));
+  q = V::fma(q, z, V::set1(1.0f / 3));
+  q = V::fma(q, z, V::set1(1.0f));
+  const R logm = V::mul(V::add(s, s), q);
+  R res = V::fma(e, V::set1(0.693359375f), V::fma(e, V::set1(-2.12194440e-4f), logm));
+  const float inf = __builtin_inff();
+  res = V::select(V::eq(x, V::set1(0.0f)), V::set1(-inf), res);
+  res = V::select(V::mask_or(V::lt(x, V::set1(0.0f)), V::is_nan(x)), V::set1(__builtin_nanf("")), res);
+  return V::select(V::eq(x, V::set1(inf)), V::set1(inf), res);
+}
+
+// log(1 + u) for u >= 0, exact for tiny u: log(w) * u / (w - 1) with w = 1 + u.
+inline R log1p_v(R u) {
+  const R w = V::add(V::set1(1.0f), u);
+  const R d = V::sub(w, V::set1(1.0f));
+  return V::select(V::eq(d, V::set1(0.0f)), u, V::div(V::mul(log_v(w), u), d));
+}
+
+inline R sigmoid_v(R x) { return V::div(V::set1(1.0f), V::add(V::set1(1.0f), exp_v(V::neg(x)))); }
+
+// tanh: odd Taylor series below |x| = 0.25, else 1 - 2 / (e^(2|x|) + 1); sign restored.
+inline R tanh_v(R x) {
+  const R a = V::abs(x);
+  const R z = V::mul(a, a);
+  R p = V::set1(-1382.0f / 155925);
+  p = V::fma(p, z, V::set1(62.0f / 2835));
+  p = V::fma(p, z, V::set1(-17.0f / 315));
+  p = V::fma(p, z, V::set1(2.0f / 15));
+  p = V::fma(p, z, V::set1(-1.0f / 3));
+  p = V::fma(p, z, V::set1(1.0f));
+  const R small = V::mul(a, p);
+  const R large = V::sub(V::set1(1.0f),
+                         V::div(V::set1(2.0f), V::add(exp_v(V::add(a, a)), V::set1(1.0f))));
+  const R t = V::select(V::lt(a, V::set1(0.25f)), small, large);
+  return V::select(V::lt(x, V::set1(0.0f)), V::neg(t), t);
+}
+
+// erfc(z) for z >= 0: t exp(-z^2 + P(t)), t = 1 / (1 + z/2), a Chebyshev fit
+// with relative error below 1.2e-7 for all z >= 0 (Numerical Recipes, erfcc).
+inline R erfc_pos_v(R z) {
+  const R t = V::div(V::set1(1.0f), V::fma(V::set1(0.5f), z, V::set1(1.0f)));
+  R p = V::set1(0.17087277f);
+  p = V::fma(p, t, V::set1(-0.82215223f));
+  p = V::fma(p, t, V::set1(1.48851587f));
+  p = V::fma(p, t, V::set1(-1.13520398f));
+  p = V::fma(p, t, V::set1(0.27886807f));
+  p = V::fma(p, t, V::set1(-0.18628806f));
+  p = V::fma(p, t, V::set1(0.09678418f));
+  p = V::fma(p, t, V::set1(0.37409196f));
+  p = V::fma(p, t, V::set1(1.00002368f));
+  p = V::fma(p, t, V::set1(-1.26551223f));
+  return V::mul(t, exp_v(V::sub(p, V::mul(z, z))));
+}
+
+// Phi(x), the standard normal CDF, without cancellation in either tail.
+inline R normal_cdf_v(R x) {
+  const R half_erfc = V::mul(V::set1(0.5f), erfc_pos_v(V::mul(V::abs(x), V::set1(0.70710678f))));
+  return V::select(V::lt(x, V::set1(0.0f)), half_erfc, V::sub(V::set1(1.0f), half_erfc));
+}
+
+inline R gelu_v(R x) { return V::mul(x, normal_cdf_v(x)); }
+// d/dx x Phi(x) = Phi(x) + x phi(x)
+inline R gelu_grad_v(R x) {
+  const R phi = V::mul(exp_v(V::mul(V::set1(-0.5f), V::mul(x, x))), V::set1(0.39894228f));
+  return V::fma(x, phi, normal_cdf_v(x));
+}
+
+inline R softplus_v(R x) {
+  return V::add(V::max(V::set1(0.0f), x), log1p_v(exp_v(V::neg(V::abs(x)))));
+}
+
+// ---- Loops ---------------------------------------------------------------------
+
+template <class F>
+inline void map_loop(std::int64_t n, const float* x, float* y, F f) {
+  std::int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(y + i, f(V::load(x + i)));
+  if (i < n) V::store_tail(y + i, f(V::load_tail(x + i, n - i)), n - i);
+}
+
+template <class F>
+inline void map2_loop(std::int64_t n, const float* a, const float* b, float* y, F f) {
+  std::int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(y + i, f(V::load(a + i), V::load(b + i)));
+  if (i < n) V::store_tail(y + i, f(V::load_tail(a + i, n - i), V::load_tail(b + i, n - i)), n - i);
+}
+
+#define KILN_SIMD_UNARY(name, expr) \
+  void name(std::int64_t n, const float* x, float* y) { map_loop(n, x, y, [](R v) { return expr; }); }
+KILN_SIMD_UNARY(neg_k, V::neg(v))
+KILN_SIMD_UNARY(exp_k, exp_v(v))
+KILN_SIMD_UNARY(log_k, log_v(v))
+KILN_SIMD_UNARY(sqrt_k, V::sqrt(v))
+KILN_SIMD_UNARY(abs_k, V::abs(v))
+KILN_SIMD_UNARY(relu_k, V::max(V::set1(0.0f), v))
+KILN_SIMD_UNARY(sigmoid_k, sigmoid_v(v))
+KILN_SIMD_UNARY(tanh_k, tanh_v(v))
+KILN_SIMD_UNARY(gelu_k, gelu_v(v))
+KILN_SIMD_UNARY(softplus_k, softplus_v(v))
+#undef KILN_SIMD_UNARY
+
+void leaky_relu_k(std::int64_t n, const float* x, float slope, float* y) {
+  const R s = V::set1(slope);
+  map_loop(n, x, y, [s](R v) { return V::select(V::gt(v, V::set1(0.0f)), v, V::mul(s, v)); });
+}
+void clamp_k(std::int64_t n, const float* x, float lo, float hi, float* y) {
+  const R l = V::set1(lo), h = V::set1(hi);
+  map_loop(n, x, y, [l, h](R v) { return V::min(h, V::max(l, v)); });
+}
+
+#define KILN_SIMD_GRAD(name, expr)                                               \
+  void name(std::int64_t n, const float* s, const float* g, float* gx) {         \
+    map2_loop(n, s, g, gx, [](R v, R gv) { return expr; });                      \
+  }
+KILN_SIMD_GRAD(relu_grad_k, V::select(V::gt(v, V::set1(0.0f)), gv, V::set1(0.0f)))
+KILN_SIMD_GRAD(sigmoid_grad_k, V::mul(gv, V::mul(v, V::sub(V::set1(1.0f), v))))
+KILN_SIMD_GRAD(tanh_grad_k, V::mul(gv, V::sub(V::set1(1.0f), V::mul(v, v))))
+KILN_SIMD_GRAD(gelu_grad_k, V::mul(gv, gelu_grad_v(v)))
+KILN_SIMD_GRAD(softplus_grad_k, V::mul(gv, sigmoid_v(v)))
+#undef KILN_SIMD_GRAD
+
+void leaky_relu_grad_k(std::int64_t n, const float* x, float slope, const float* g, float* gx) {
+  const R s = V::set1(slope);
+  map2_loop(n, x, g, gx, [s](R v, R gv) { return V::select(V::gt(v, V::set1(0.0f)), gv, V::mul(s, gv)); });
+}
+
+// Binary ops over strided operands: vectorised when each stride is 0 or 1.
+template <class Op>
+void binary_k(std::int64_t n, const float* a, std::int64_t sa, const float* b, std::int64_t sb,
+              float* y) {
+  if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1)) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = Op::s(a[i * sa], b[i * sb]);
+    return;
+  }
+  std::int64_t i = 0;
+  const R a0 = V::set1(*a), b0 = V::set1(*b);
+  for (; i + V::W <= n; i += V::W) {
+    const R va = sa ? V::load(a + i) : a0;
+    const R vb = sb ? V::load(b + i) : b0;
+    V::store(y + i, Op::v(va, vb));
+  }
+  if (i < n) {
+    const R va = sa ? V::load_tail(a + i, n - i) : a0;
+    const R vb = sb ? V::load_tail(b + i, n - i) : b0;
+    V::store_tail(y + i, Op::v(va, vb), n - i);
+  }
+}
+struct AddOp { static R v(R a, R b) { return V::add(a, b); } static float s(float a, float b) { return a + b; } };
+struct SubOp { static R v(R a, R b) { return V::sub(a, b); } static float s(float a, float b) { return a - b; } };
+struct MulOp { static R v(R a, R b) { return V::mul(a, b); } static float s(float a, float b) { return a * b; } };
+struct DivOp { static R v(R a, R b) { return V::div(a, b); } static float s(float a, float b) { return a / b; } };
+// NaN in either operand gives NaN, as in the reference.
+struct MaxOp {
+  static R v(R a, R b) { return V::select(V::is_nan(a), a, V::max(a, b)); }
+  static float s(float a, float b) { return a != a ? a : (b != b ? b : (a >= b ? a : b)); }
+};
+struct MinOp {
+  static R v(R a, R b) { return V::select(V::is_nan(a), a, V::min(a, b)); }
+  static float s(float a, float b) { return a != a ? a : (b != b ? b : (a <= b ? a : b)); }
+};
+
+// ---- Row reductions --------------------------------------------------------------
+
+inline float row_sum(std::int64_t len, const float* x) {
+  R s0 = V::set1(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  std::int64_t j = 0;
+  for (; j + 4 * V::W <= len; j += 4 * V::W) {
+    s0 = V::add(s0, V::load(x + j));
+    s1 = V::add(s1, V::load(x + j + V::W));
+    s2 = V::add(s2, V::load(x + j + 2 * V::W));
+    s3 = V::add(s3, V::load(x + j + 3 * V::W));
+  }
+  for (; j + V::W <= len; j += V::W) s0 = V::add(s0, V::load(x + j));
+  if (j < len) s1 = V::add(s1, V::load_tail(x + j, len - j));
+  return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
+}
+
+void sum_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) y[r] = row_sum(len, x + r * len);
+}
+
+// Max (IsMax) or min of a row; `nan` reports whether the row holds a NaN.
+template <bool IsMax>
+inline float row_extreme(std::int64_t len, const float* x, bool& nan) {
+  const float fill = IsMax ? -__builtin_inff() : __builtin_inff();
+  R acc = V::set1(fill);
+  auto nans = V::no_lanes();
+  std::int64_t j = 0;
+  for (; j + V::W <= len; j += V::W) {
+    const R v = V::load(x + j);
+    nans = V::mask_or(nans, V::is_nan(v));
+    acc = IsMax ? V::max(acc, v) : V::min(acc, v);
+  }
+  if (j < len) {
+    const R v = V::load_tail_fill(x + j, len - j, fill);
+    nans = V::mask_or(nans, V::is_nan(v));
+    acc = IsMax ? V::max(acc, v) : V::min(acc, v);
+  }
+  nan = V::any(nans);
+  return IsMax ? V::hmax(acc) : V::hmin(acc);
+}
+
+// The vector pass finds the value; a short scalar scan finds its first index.
+template <bool IsMax>
+void extreme_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y,
+                    std::int64_t* index) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * len;
+    bool nan = false;
+    const float m = row_extreme<IsMax>(len, row, nan);
+    std::int64_t j = 0;
+    if (nan) {
+      while (row[j] == row[j]) ++j;
+    } else {
+      while (row[j] != m) ++j;
+    }
+    y[r] = row[j];
+    if (index) index[r] = j;
+  }
+}
+
+void softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* in = x + r * len;
+    float* out = y + r * len;
+    bool nan = false;
+    const R m = V::set1(row_extreme<true>(len, in, nan));
+    R s = V::set1(0.0f);
+    std::int64_t j = 0;
+    for (; j + V::W <= len; j += V::W) {
+      const R e = exp_v(V::sub(V::load(in + j), m));
+      V::store(out + j, e);
+      s = V::add(s, e);
+    }
+    if (j < len) {  // lanes past the end read -inf, whose exp is 0
+      const R e = exp_v(V::sub(V::load_tail_fill(in + j, len - j, -__builtin_inff()), m));
+      V::store_tail(out + j, e, len - j);
+      s = V::add(s, e);
+    }
+    const R inv = V::set1(1.0f / V::hsum(s));
+    map_loop(len, out, out, [inv](R v) { return V::mul(v, inv); });
+  }
+}
+
+void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* in = x + r * len;
+    bool nan = false;
+    const float mx = row_extreme<true>(len, in, nan);
+    const R m = V::set1(mx);
+    R s = V::set1(0.0f);
+    std::int64_t j = 0;
+    for (; j + V::W <= len; j += V::W) s = V::add(s, exp_v(V::sub(V::load(in + j), m)));
+    if (j < len)
+      s = V::add(s, exp_v(V::sub(V::load_tail_fill(in + j, len - j, -__builtin_inff()), m)));
+    float total = V::hsum(s);
+    float log_total;
+    log_k(1, &total, &log_total);
+    const R shift = V::set1(mx + log_total);
+    map_loop(len, in, y + r * len, [shift](R v) { return V::sub(v, shift); });
+  }
+}
+
+// ---- Table -----------------------------------------------------------------------
+
+void fill_simd(KernelTable<float>& t) {
+  t.unary[int(Unary::neg)] = neg_k;
+  t.unary[int(Unary::exp)] = exp_k;
+  t.unary[int(Unary::log)] = log_k;
+  t.unary[int(Unary::sqrt)] = sqrt_k;
+  t.unary[int(Unary::abs)] = abs_k;
+  t.unary[int(Unary::relu)] = relu_k;
+  t.unary[int(Unary::sigmoid)] = sigmoid_k;
+  t.unary[int(Unary::tanh)] = tanh_k;
+  t.unary[int(Unary::gelu)] = gelu_k;
+  t.unary[int(Unary::softplus)] = softplus_k;
+  t.binary[int(Binary::add)] = binary_k<AddOp>;
+  t.binary[int(Binary::sub)] = binary_k<SubOp>;
+  t.binary[int(Binary::mul)] = binary_k<MulOp>;
+  t.binary[int(Binary::div)] = binary_k<DivOp>;
+  t.binary[int(Binary::maximum)] = binary_k<MaxOp>;
+  t.binary[int(Binary::minimum)] = binary_k<MinOp>;
+  // Binary::pow keeps the reference: std::pow's edge cases are not worth a vector copy.
+  t.unary_grad[int(UnaryGrad::relu)] = relu_grad_k;
+  t.unary_grad[int(UnaryGrad::sigmoid)] = sigmoid_grad_k;
+  t.unary_grad[int(UnaryGrad::tanh)] = tanh_grad_k;
+  t.unary_grad[int(UnaryGrad::gelu)] = gelu_grad_k;
+  t.unary_grad[int(UnaryGrad::softplus)] = softplus_grad_k;
+  t.leaky_relu = leaky_relu_k;
+  t.leaky_relu_grad = leaky_relu_grad_k;
+  t.clamp = clamp_k;
+  t.sum_rows = sum_rows_k;
+  t.max_rows = extreme_rows_k<true>;
+  t.min_rows = extreme_rows_k<false>;
+  t.softmax_rows = softmax_rows_k;
+  t.log_softmax_rows = log_softmax_rows_k;
+}

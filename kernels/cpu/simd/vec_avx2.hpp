@@ -1,0 +1,89 @@
+// 8 x float32 in one AVX2 register: the operations simd_kernels.inl is written in.
+// Include only from files compiled with -mavx2 -mfma.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace kiln::cpu {
+namespace {
+
+struct VecAvx2 {
+  static constexpr int W = 8;
+  using R = __m256;
+  using M = __m256;  // lanes of all-ones / all-zeros
+
+  static R load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, R v) { _mm256_storeu_ps(p, v); }
+  static __m256i tail_bits(std::int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  // The first n (< W) lanes; the others read as 0 and are never written.
+  static R load_tail(const float* p, std::int64_t n) { return _mm256_maskload_ps(p, tail_bits(n)); }
+  static void store_tail(float* p, R v, std::int64_t n) { _mm256_maskstore_ps(p, tail_bits(n), v); }
+  // Like load_tail, but the lanes past n read as `fill`.
+  static R load_tail_fill(const float* p, std::int64_t n, float fill) {
+    const __m256i m = tail_bits(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  static R set1(float x) { return _mm256_set1_ps(x); }
+
+  static R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
+  static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c
+  static R max(R a, R b) { return _mm256_max_ps(a, b); }  // b when either is NaN
+  static R min(R a, R b) { return _mm256_min_ps(a, b); }
+  static R sqrt(R a) { return _mm256_sqrt_ps(a); }
+  static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static R neg(R a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
+  static R round(R a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+  static M lt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static M le(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static M eq(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M is_nan(R a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+  static M no_lanes() { return _mm256_setzero_ps(); }
+  static bool any(M m) { return _mm256_movemask_ps(m) != 0; }
+  static R select(M m, R yes, R no) { return _mm256_blendv_ps(no, yes, m); }
+
+  static float hsum(R v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float hmax(R v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float hmin(R v) {
+    __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_min_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+
+  // 2^n for integer-valued n in [-126, 127], built in the exponent bits.
+  static R exp2i(R n) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  // Splits a positive normal x into x = m * 2^e with m in [1, 2).
+  static void frexp1(R x, R& e, R& m) {
+    const __m256i bits = _mm256_castps_si256(x);
+    e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+    m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                            _mm256_set1_epi32(0x3f800000)));
+  }
+};
+
+}  // namespace
+}  // namespace kiln::cpu

@@ -1,0 +1,77 @@
+#include "kiln/autograd/gradcheck.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+
+namespace kiln {
+
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                          std::vector<Tensor> inputs, double eps, double tol) {
+  GradcheckResult result;
+  // Private float64 copies that we may perturb in place.
+  std::vector<bool> differentiable(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    differentiable[i] = is_floating(inputs[i].dtype());
+    if (!differentiable[i]) continue;
+    KILN_CHECK(inputs[i].dtype() == kFloat64, "gradcheck: input ", i, " is ", inputs[i].dtype(),
+               "; finite differences need float64 inputs (use .to(kiln::kFloat64))");
+    inputs[i] = inputs[i].detach().clone();
+    inputs[i].requires_grad_(true);
+  }
+  const Tensor out = f(inputs);
+  KILN_CHECK(out.dtype() == kFloat64, "gradcheck: the function returned ", out.dtype(),
+             "; it must return float64");
+  const std::int64_t m = out.numel();
+
+  // Analytic Jacobian, one output element (one backward pass) at a time.
+  std::vector<std::vector<std::vector<double>>> analytic(inputs.size());  // [input][out][elem]
+  for (std::int64_t k = 0; k < m; ++k) {
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      if (differentiable[i]) inputs[i].set_grad(Tensor());
+    if (out.requires_grad()) {
+      Tensor seed = zeros_like(out);
+      seed.data_ptr<double>()[k] = 1.0;
+      out.backward(seed, /*retain_graph=*/true);
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (!differentiable[i]) continue;
+      const Tensor g = inputs[i].grad();
+      analytic[i].push_back(g.defined() ? g.to_vector<double>()
+                                        : std::vector<double>(inputs[i].numel(), 0.0));
+    }
+  }
+
+  // Numeric Jacobian by central differences, compared entry by entry.
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!differentiable[i]) continue;
+    double* x = inputs[i].data_ptr<double>();
+    for (std::int64_t e = 0; e < inputs[i].numel(); ++e) {
+      const double saved = x[e];
+      x[e] = saved + eps;
+      const std::vector<double> plus = f(inputs).to_vector<double>();
+      x[e] = saved - eps;
+      const std::vector<double> minus = f(inputs).to_vector<double>();
+      x[e] = saved;
+      for (std::int64_t k = 0; k < m; ++k) {
+        const double numeric = (plus[k] - minus[k]) / (2 * eps);
+        const double a = analytic[i][k][e];
+        const double err = std::abs(a - numeric);
+        result.max_abs_error = std::max(result.max_abs_error, err);
+        if (result.ok && !(err <= tol * (1 + std::abs(numeric)))) {
+          result.ok = false;
+          std::ostringstream os;
+          os << "gradcheck: input " << i << " (shape " << fmt(inputs[i].shape()) << "), element " << e
+             << ", output element " << k << ": analytic " << a << " vs numeric " << numeric;
+          result.message = os.str();
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace kiln

@@ -1,0 +1,119 @@
+#include "kiln/core/factories.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "kiln/core/rng.hpp"
+
+namespace kiln {
+
+Tensor empty(const Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }
+Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
+Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor full(const Shape& shape, double value, DType dtype) {
+  Tensor t = Tensor::empty(shape, dtype);
+  t.fill_(value);
+  return t;
+}
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype()); }
+Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
+
+Tensor arange(double start, double end, double step, DType dtype) {
+  KILN_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+             "arange: start ", start, ", end ", end, ", step ", step, " must be finite with step != 0");
+  const double count = std::ceil((end - start) / step);
+  const std::int64_t n = count > 0 ? static_cast<std::int64_t>(count) : 0;
+  Tensor t = Tensor::empty({n}, dtype);
+  visit_dtype(dtype, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+  });
+  return t;
+}
+Tensor arange(std::int64_t end, DType dtype) { return arange(0.0, static_cast<double>(end), 1.0, dtype); }
+
+namespace {
+template <class Draw>
+Tensor random_floating(const Shape& shape, DType dtype, const char* op, Draw draw) {
+  Tensor t = Tensor::empty(shape, dtype);
+  visit_floating(dtype, op, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    Generator& g = default_generator();
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(draw(g));
+  });
+  return t;
+}
+}  // namespace
+
+Tensor rand(const Shape& shape, DType dtype) {
+  return random_floating(shape, dtype, "rand", [](Generator& g) { return g.uniform(); });
+}
+Tensor randn(const Shape& shape, DType dtype) {
+  return random_floating(shape, dtype, "randn", [](Generator& g) { return g.normal(); });
+}
+
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype) {
+  KILN_CHECK(high > low, "randint: empty range [", low, ", ", high, "); high must exceed low");
+  Tensor t = Tensor::empty(shape, dtype);
+  visit_dtype(dtype, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    Generator& g = default_generator();
+    const auto span = static_cast<std::uint64_t>(high - low);
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i)
+      p[i] = static_cast<T>(low + static_cast<std::int64_t>(g.below(span)));
+  });
+  return t;
+}
+
+Tensor randperm(std::int64_t n, DType dtype) {
+  KILN_CHECK(n >= 0, "randperm: n = ", n, " must be >= 0");
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  Generator& g = default_generator();
+  for (std::int64_t i = n - 1; i > 0; --i)  // Fisher-Yates
+    std::swap(perm[i], perm[g.below(static_cast<std::uint64_t>(i) + 1)]);
+  return from_vector(perm).to(dtype);
+}
+
+template <class T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
+  const Shape s = shape.empty() ? Shape{static_cast<std::int64_t>(values.size())} : shape;
+  KILN_CHECK(numel_of(s) == static_cast<std::int64_t>(values.size()), "from_vector: ", values.size(),
+             " values do not fill shape ", fmt(s), " (", numel_of(s), " elements)");
+  Tensor t = Tensor::empty(s, dtype_of_v<T>);
+  std::copy(values.begin(), values.end(), t.data_ptr<T>());
+  return t;
+}
+template Tensor from_vector(const std::vector<float>&, const Shape&);
+template Tensor from_vector(const std::vector<double>&, const Shape&);
+template Tensor from_vector(const std::vector<std::int64_t>&, const Shape&);
+template Tensor from_vector(const std::vector<std::int32_t>&, const Shape&);
+template Tensor from_vector(const std::vector<std::uint8_t>&, const Shape&);
+
+Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> release) {
+  return from_blob(data, shape, contiguous_strides(shape), dtype, std::move(release));
+}
+
+Tensor from_blob(void* data, const Shape& shape, const Strides& strides, DType dtype,
+                 std::function<void(void*)> release) {
+  KILN_CHECK(shape.size() == strides.size(), "from_blob: shape ", fmt(shape), " and strides ",
+             fmt(strides), " have different lengths");
+  KILN_CHECK(data != nullptr || numel_of(shape) == 0, "from_blob: null data pointer for shape ", fmt(shape));
+  std::int64_t extent = numel_of(shape) ? 1 : 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    KILN_CHECK(shape[d] >= 0 && strides[d] >= 0, "from_blob: negative size or stride in shape ",
+               fmt(shape), " / strides ", fmt(strides));
+    if (shape[d] > 0) extent += (shape[d] - 1) * strides[d];
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = Storage::borrow(data, static_cast<std::size_t>(extent) * itemsize(dtype), std::move(release));
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+}  // namespace kiln

@@ -1,0 +1,52 @@
+#include "kiln/core/shape.hpp"
+
+#include <algorithm>
+
+#include "kiln/core/error.hpp"
+
+namespace kiln {
+
+std::int64_t numel_of(const Shape& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t s : shape) n *= s;
+  return n;
+}
+
+Strides contiguous_strides(const Shape& shape) {
+  Strides strides(shape.size());
+  std::int64_t s = 1;
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    strides[d] = s;
+    s *= std::max<std::int64_t>(shape[d], 1);
+  }
+  return strides;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const std::size_t nd = std::max(a.size(), b.size());
+  Shape out(nd);
+  for (std::size_t i = 0; i < nd; ++i) {
+    const std::int64_t da = i < nd - a.size() ? 1 : a[i - (nd - a.size())];
+    const std::int64_t db = i < nd - b.size() ? 1 : b[i - (nd - b.size())];
+    KILN_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", fmt(a), " and ", fmt(b),
+               " cannot be broadcast: dimension ", i, " has sizes ", da, " and ", db,
+               " (each pair must be equal or contain a 1)");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, const char* op) {
+  const std::int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
+  KILN_CHECK(dim >= lo && dim <= hi, op, ": dimension ", dim, " is out of range for a tensor with ",
+             ndim, " dimensions (expected ", lo, " to ", hi, ")");
+  return dim < 0 ? dim + std::max<std::int64_t>(ndim, 1) : dim;
+}
+
+std::ostream& operator<<(std::ostream& os, ShapeFormat s) {
+  os << '(';
+  for (std::size_t i = 0; i < s.dims.size(); ++i) os << (i ? ", " : "") << s.dims[i];
+  return os << ')';
+}
+
+}  // namespace kiln

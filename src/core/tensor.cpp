@@ -1,0 +1,202 @@
+// Tensor: metadata, element access, copies, in-place updates, autograd hooks.
+// Views live in src/ops/views.cpp, printing in src/core/print.cpp.
+#include "kiln/core/tensor.hpp"
+
+#include <cstring>
+
+#include "kiln/autograd/engine.hpp"
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "src/core/strided_loop.hpp"
+
+namespace kiln {
+
+void check_dtype_matches(const Tensor& t, DType expected, const char* what) {
+  KILN_CHECK(t.dtype() == expected, what, ": the tensor holds ", t.dtype(), " but ", expected,
+             " was requested; use the matching C++ type or convert with .to(kiln::k...)");
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  for (std::int64_t s : shape)
+    KILN_CHECK(s >= 0, "empty: negative size in shape ", fmt(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = Storage::allocate(static_cast<std::size_t>(numel_of(shape)) * itemsize(dtype));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+std::int64_t Tensor::stride(std::int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (std::int64_t d = dim(); d-- > 0;) {
+    if (shape()[d] == 1) continue;
+    if (strides()[d] != expected) return false;
+    expected *= shape()[d];
+  }
+  return true;
+}
+
+void* Tensor::raw_data_ptr() const {
+  return static_cast<char*>(storage()->data()) + offset() * static_cast<std::int64_t>(itemsize(dtype()));
+}
+
+double Tensor::item() const {
+  KILN_CHECK(numel() == 1, "item: the tensor has shape ", fmt(shape()), " (", numel(),
+             " elements); item() needs exactly one element");
+  return visit_dtype(dtype(), [&]<class T>() { return static_cast<double>(*data_ptr<T>()); });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out;
+  out.reserve(static_cast<std::size_t>(numel()));
+  visit_dtype(dtype(), [&]<class S>() {
+    const S* base = static_cast<const S*>(storage()->data()) + offset();
+    const auto plan = detail::make_loop_plan<1>(shape(), {&strides()});
+    for_each_run(plan, std::int64_t(1) << 62, [&](const auto& off, std::int64_t n, const auto& st) {
+      for (std::int64_t i = 0; i < n; ++i) out.push_back(static_cast<T>(base[off[0] + i * st[0]]));
+    });
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+template std::vector<std::int32_t> Tensor::to_vector<std::int32_t>() const;
+template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
+
+namespace detail {
+// dst[i] = static_cast<D>(src[i]) where src has dst's shape (strides may be 0).
+void copy_elements(const Tensor& dst, const Tensor& src) {
+  if (dst.numel() == 0) return;
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
+      src.shape() == dst.shape()) {
+    std::memcpy(dst.raw_data_ptr(), src.raw_data_ptr(), dst.numel() * itemsize(dst.dtype()));
+    return;
+  }
+  visit_dtype(dst.dtype(), [&]<class D>() {
+    visit_dtype(src.dtype(), [&]<class S>() {
+      D* d = static_cast<D*>(dst.raw_data_ptr());
+      const S* s = static_cast<const S*>(src.raw_data_ptr());
+      const auto plan = make_loop_plan<2>(dst.shape(), {&dst.strides(), &src.strides()});
+      for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+        D* dp = d + off[0];
+        const S* sp = s + off[1];
+        if (st[0] == 1 && st[1] == 1) {
+          for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+        }
+      });
+    });
+  });
+}
+}  // namespace detail
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+Tensor Tensor::clone() const {
+  Tensor out = Tensor::empty(shape(), dtype());
+  detail::copy_elements(out, *this);
+  if (should_record({*this}))
+    attach_grad_fn(out, "clone", {*this}, [](const Tensor& g) { return Grads{g}; });  // d/dx x = 1
+  return out;
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  Tensor out = Tensor::empty(shape(), target);
+  detail::copy_elements(out, *this);
+  if (is_floating(target) && should_record({*this})) {
+    const DType source = dtype();
+    attach_grad_fn(out, "to", {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
+  }
+  return out;
+}
+
+Tensor Tensor::to(Device target) const {
+  KILN_CHECK(target.is_cpu(), "to: cannot move a tensor to ", target,
+             ": this build of kiln has no CUDA backend; rebuild with -DKILN_CUDA=ON on a machine with "
+             "the CUDA toolkit");
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  visit_dtype(dtype(), [&]<class T>() {
+    T* base = data_ptr<T>();
+    const T v = static_cast<T>(value);
+    const auto plan = detail::make_loop_plan<1>(shape(), {&strides()});
+    for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+      for (std::int64_t i = 0; i < n; ++i) base[off[0] + i * st[0]] = v;
+    });
+  });
+  return *this;
+}
+
+namespace {
+void check_inplace(const Tensor& self, const char* op) {
+  KILN_CHECK(!(is_grad_enabled() && self.requires_grad() && self.is_leaf()), op,
+             ": in-place update of a leaf tensor that requires grad while autograd is recording; "
+             "wrap the update in kiln::NoGradGuard (as optimizers do)");
+}
+}  // namespace
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  KILN_CHECK(src.device() == device(), "copy_: source on ", src.device(), ", destination on ", device());
+  detail::copy_elements(*this, src.expand(shape()));
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  NoGradGuard no_grad;
+  Tensor update = alpha == 1.0 ? other : mul(other, scalar_like(other, alpha));
+  return copy_(add(*this, update));
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_inplace(*this, "mul_");
+  NoGradGuard no_grad;
+  return copy_(mul(*this, scalar_like(*this, factor)));
+}
+
+Tensor& Tensor::requires_grad_(bool on) {
+  KILN_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require "
+             "gradients, but this one is ", dtype());
+  KILN_CHECK(on || is_leaf(), "requires_grad_(false): this tensor is the result of an op; "
+             "use .detach() to get a copy without history");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+
+void Tensor::set_grad(const Tensor& g) {
+  if (g.defined())
+    KILN_CHECK(g.shape() == shape(), "set_grad: gradient of shape ", fmt(g.shape()),
+               " for a tensor of shape ", fmt(shape()));
+  impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+}
+
+Tensor Tensor::detach() const {
+  auto impl2 = std::make_shared<TensorImpl>();
+  impl2->storage = storage();
+  impl2->shape = shape();
+  impl2->strides = strides();
+  impl2->offset = offset();
+  impl2->dtype = dtype();
+  return Tensor(std::move(impl2));
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  kiln::backward(*this, gradient, retain_graph);
+}
+
+}  // namespace kiln

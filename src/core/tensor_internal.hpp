@@ -1,0 +1,21 @@
+// Internal helpers shared by the op implementations.
+#pragma once
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::detail {
+
+// dst[i] = static_cast<D>(src[i]); src already has dst's shape (strides may be 0).
+void copy_elements(const Tensor& dst, const Tensor& src);
+
+// Strides that read `t` as if expanded to `shape` (0 along broadcast dimensions).
+Strides broadcast_strides(const Tensor& t, const Shape& shape);
+
+// Pointer to t's first element, typed.
+template <class T> T* ptr(const Tensor& t) { return static_cast<T*>(t.raw_data_ptr()); }
+
+// Checks that every operand of `op` shares the first one's dtype and device.
+void check_same_dtype_device(const char* op, std::initializer_list<Tensor> tensors);
+void check_floating(const char* op, const Tensor& t);
+
+}  // namespace kiln::detail

@@ -1,0 +1,102 @@
+// Activation functions: forward kernel, then the backward rule next to it.
+#include "kiln/ops/activation.hpp"
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/threads.hpp"
+#include "src/core/tensor_internal.hpp"
+#include "src/ops/unary_engine.hpp"
+
+namespace kiln {
+
+using cpu::Unary;
+using cpu::UnaryGrad;
+using detail::ptr;
+
+namespace detail {
+
+Tensor unary_forward(Unary op, const char* name, const Tensor& x) {
+  check_floating(name, x);
+  const Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), name, [&]<class T>() {
+    const auto fn = cpu::kernels<T>().unary[int(op)];
+    const T* in = ptr<T>(xc);
+    T* o = ptr<T>(out);
+    parallel_for(0, out.numel(), kElementwiseGrain,
+                 [&](std::int64_t b, std::int64_t e) { fn(e - b, in + b, o + b); });
+  });
+  return out;
+}
+
+Tensor unary_grad(UnaryGrad op, const Tensor& saved, const Tensor& g) {
+  const Tensor s = saved.contiguous(), gc = g.to(saved.dtype()).contiguous();
+  Tensor out = Tensor::empty(saved.shape(), saved.dtype());
+  visit_floating(saved.dtype(), "backward", [&]<class T>() {
+    const auto fn = cpu::kernels<T>().unary_grad[int(op)];
+    const T* ps = ptr<T>(s);
+    const T* pg = ptr<T>(gc);
+    T* o = ptr<T>(out);
+    parallel_for(0, out.numel(), kElementwiseGrain,
+                 [&](std::int64_t b, std::int64_t e) { fn(e - b, ps + b, pg + b, o + b); });
+  });
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+// An activation whose derivative is a kernel of its input (`from_output`
+// false) or of its output (true).
+Tensor activation(Unary op, UnaryGrad grad_op, const char* name, const Tensor& x, bool from_output) {
+  Tensor out = detail::unary_forward(op, name, x);
+  if (should_record({x})) {
+    attach_grad_fn(out, name, {x}, [saved = (from_output ? out : x).detach(), grad_op](const Tensor& g) {
+      return Grads{detail::unary_grad(grad_op, saved, g)};
+    });
+  }
+  return out;
+}
+}  // namespace
+
+// d/dx relu(x) = 1[x > 0]
+Tensor relu(const Tensor& x) { return activation(Unary::relu, UnaryGrad::relu, "relu", x, false); }
+// d/dx sigmoid(x) = s (1 - s), s = sigmoid(x)
+Tensor sigmoid(const Tensor& x) { return activation(Unary::sigmoid, UnaryGrad::sigmoid, "sigmoid", x, true); }
+// d/dx tanh(x) = 1 - tanh(x)^2
+Tensor tanh(const Tensor& x) { return activation(Unary::tanh, UnaryGrad::tanh, "tanh", x, true); }
+// d/dx x Phi(x) = Phi(x) + x phi(x)
+Tensor gelu(const Tensor& x) { return activation(Unary::gelu, UnaryGrad::gelu, "gelu", x, false); }
+// d/dx log(1 + e^x) = sigmoid(x)
+Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad::softplus, "softplus", x, false); }
+
+// d/dx leaky_relu(x) = 1 for x > 0, else the slope
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  detail::check_floating("leaky_relu", x);
+  const Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), "leaky_relu", [&]<class T>() {
+    const auto fn = cpu::kernels<T>().leaky_relu;
+    const T* in = ptr<T>(xc);
+    T* o = ptr<T>(out);
+    parallel_for(0, out.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+      fn(e - b, in + b, static_cast<T>(negative_slope), o + b);
+    });
+  });
+  if (should_record({x})) {
+    attach_grad_fn(out, "leaky_relu", {x}, [xc, negative_slope](const Tensor& g) {
+      const Tensor gc = g.to(xc.dtype()).contiguous();
+      Tensor gx = Tensor::empty(xc.shape(), xc.dtype());
+      visit_floating(xc.dtype(), "leaky_relu", [&]<class T>() {
+        const auto fn = cpu::kernels<T>().leaky_relu_grad;
+        parallel_for(0, gx.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+          fn(e - b, ptr<T>(xc) + b, static_cast<T>(negative_slope), ptr<T>(gc) + b, ptr<T>(gx) + b);
+        });
+      });
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
+}  // namespace kiln

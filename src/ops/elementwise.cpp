@@ -1,0 +1,324 @@
+// Elementwise arithmetic, unary math, comparisons and where.
+// Each op: the forward (a kernel over broadcast strides), then its backward rule.
+#include "kiln/ops/elementwise.hpp"
+
+#include <cmath>
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kernels/cpu/ref/ref_kernels.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "src/core/strided_loop.hpp"
+#include "src/core/tensor_internal.hpp"
+#include "src/ops/unary_engine.hpp"
+
+namespace kiln {
+
+namespace detail {
+
+Strides broadcast_strides(const Tensor& t, const Shape& shape) {
+  Strides s(shape.size(), 0);
+  const std::size_t lead = shape.size() - t.shape().size();
+  for (std::size_t d = 0; d < t.shape().size(); ++d)
+    s[lead + d] = t.shape()[d] == shape[lead + d] ? t.strides()[d] : 0;
+  return s;
+}
+
+void check_same_dtype_device(const char* op, std::initializer_list<Tensor> tensors) {
+  const Tensor& first = *tensors.begin();
+  for (const Tensor& t : tensors) {
+    KILN_CHECK(t.dtype() == first.dtype(), op, ": dtypes ", first.dtype(), " and ", t.dtype(),
+               " differ (shapes ", fmt(first.shape()), " and ", fmt(t.shape()),
+               "); convert one with .to(dtype)");
+    KILN_CHECK(t.device() == first.device(), op, ": tensors on ", first.device(), " and ", t.device(),
+               "; move them to one device with .to(device)");
+  }
+}
+
+void check_floating(const char* op, const Tensor& t) {
+  KILN_CHECK(is_floating(t.dtype()), op, ": expected a floating tensor but got ", t.dtype(),
+             " of shape ", fmt(t.shape()), "; convert with .to(kiln::kFloat32)");
+}
+
+}  // namespace detail
+
+using cpu::Binary;
+using detail::ptr;
+
+namespace {
+
+template <class T>
+typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* name) {
+  switch (op) {
+    case Binary::add: return cpu::ref::add<T>;
+    case Binary::sub: return cpu::ref::sub<T>;
+    case Binary::mul: return cpu::ref::mul<T>;
+    case Binary::maximum: return cpu::ref::maximum<T>;
+    case Binary::minimum: return cpu::ref::minimum<T>;
+    default:
+      throw Error(detail::concat(name, ": not defined for integer tensors; convert to a floating "
+                                       "dtype with .to(kiln::kFloat32) first"));
+  }
+}
+
+// out = a (op) b over the broadcast shape, no autograd.
+Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype_device(name, {a, b});
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  const Strides sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
+  visit_dtype(a.dtype(), [&]<class T>() {
+    typename cpu::KernelTable<T>::BinaryFn fn;
+    if constexpr (std::is_floating_point_v<T>) fn = cpu::kernels<T>().binary[int(op)];
+    else fn = integer_binary<T>(op, name);
+    T* o = ptr<T>(out);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    const auto plan = detail::make_loop_plan<3>(shape, {&out.strides(), &sa, &sb});
+    for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+      fn(n, pa + off[1], st[1], pb + off[2], st[2], o + off[0]);
+    });
+  });
+  return out;
+}
+
+// A comparison mask (uint8) over the broadcast shape.
+template <class Cmp>
+Tensor compare(const char* name, const Tensor& a, const Tensor& b, Cmp cmp) {
+  detail::check_same_dtype_device(name, {a, b});
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = Tensor::empty(shape, kUInt8);
+  const Strides sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
+  visit_dtype(a.dtype(), [&]<class T>() {
+    std::uint8_t* o = ptr<std::uint8_t>(out);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    const auto plan = detail::make_loop_plan<3>(shape, {&out.strides(), &sa, &sb});
+    for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+      for (std::int64_t i = 0; i < n; ++i)
+        o[off[0] + i * st[0]] = cmp(pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]) ? 1 : 0;
+    });
+  });
+  return out;
+}
+
+// The gradient for input `x` if it needs one, else an undefined tensor.
+template <class F>
+Tensor grad_if(bool needed, F f) {
+  return needed ? f() : Tensor();
+}
+
+Tensor zero_like_scalar(const Tensor& t) { return scalar_like(t, 0.0); }
+
+}  // namespace
+
+Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype()); }
+
+Tensor sum_to(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  const std::int64_t lead = t.dim() - static_cast<std::int64_t>(shape.size());
+  KILN_CHECK(lead >= 0, "sum_to: cannot reduce shape ", fmt(t.shape()), " to the larger ", fmt(shape));
+  Dims dims;
+  for (std::int64_t d = 0; d < t.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && t.shape()[d] != 1)) dims.push_back(d);
+  Tensor r = dims.empty() ? t : sum(t, dims, /*keepdim=*/true);
+  return r.reshape(shape);
+}
+
+// --- Binary arithmetic --------------------------------------------------------
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(Binary::add, "add", a, b);
+  if (should_record({a, b})) {
+    // d(a+b)/da = 1, d(a+b)/db = 1; broadcast dimensions sum back.
+    attach_grad_fn(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+      return Grads{sum_to(g, sa), sum_to(g, sb)};
+    });
+  }
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(Binary::sub, "sub", a, b);
+  if (should_record({a, b})) {
+    // d(a-b)/da = 1, d(a-b)/db = -1
+    attach_grad_fn(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+      return Grads{sum_to(g, sa), sum_to(neg(g), sb)};
+    });
+  }
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(Binary::mul, "mul", a, b);
+  if (should_record({a, b})) {
+    // d(ab)/da = b, d(ab)/db = a
+    const bool na = a.requires_grad(), nb = b.requires_grad();
+    attach_grad_fn(out, "mul", {a, b}, [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
+      return Grads{grad_if(na, [&] { return sum_to(mul(g, bd), ad.shape()); }),
+                   grad_if(nb, [&] { return sum_to(mul(g, ad), bd.shape()); })};
+    });
+  }
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(Binary::div, "div", a, b);
+  if (should_record({a, b})) {
+    // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b
+    const bool na = a.requires_grad(), nb = b.requires_grad();
+    attach_grad_fn(out, "div", {a, b},
+                   [sa = a.shape(), bd = b.detach(), od = out.detach(), na, nb](const Tensor& g) {
+                     return Grads{grad_if(na, [&] { return sum_to(div(g, bd), sa); }),
+                                  grad_if(nb, [&] { return sum_to(neg(mul(g, div(od, bd))), bd.shape()); })};
+                   });
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+  Tensor out = binary_forward(Binary::pow, "pow", base, exponent);
+  if (should_record({base, exponent})) {
+    // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
+    const bool na = base.requires_grad(), nb = exponent.requires_grad();
+    attach_grad_fn(out, "pow", {base, exponent},
+                   [ad = base.detach(), bd = exponent.detach(), od = out.detach(), na, nb](const Tensor& g) {
+                     return Grads{
+                         grad_if(na, [&] { return sum_to(mul(g, mul(bd, pow(ad, sub(bd, scalar_like(bd, 1.0))))), ad.shape()); }),
+                         grad_if(nb, [&] { return sum_to(mul(g, mul(od, log(ad))), bd.shape()); })};
+                   });
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& base, double exponent) { return pow(base, scalar_like(base, exponent)); }
+
+namespace {
+// maximum / minimum: the gradient goes to the operand that was picked (a on ties).
+Tensor extreme(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(op, name, a, b);
+  if (should_record({a, b})) {
+    const bool is_max = op == Binary::maximum;
+    attach_grad_fn(out, name, {a, b}, [ad = a.detach(), bd = b.detach(), is_max](const Tensor& g) {
+      const Tensor pick_a = is_max ? ge(ad, bd) : le(ad, bd);
+      const Tensor zero = zero_like_scalar(g);
+      return Grads{sum_to(where(pick_a, g, zero), ad.shape()), sum_to(where(pick_a, zero, g), bd.shape())};
+    });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extreme(Binary::maximum, "maximum", a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extreme(Binary::minimum, "minimum", a, b); }
+
+// --- Unary math ---------------------------------------------------------------
+
+Tensor neg(const Tensor& x) {
+  if (!is_floating(x.dtype())) return sub(zero_like_scalar(x), x);
+  Tensor out = detail::unary_forward(cpu::Unary::neg, "neg", x);
+  if (should_record({x}))
+    attach_grad_fn(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; });  // d(-x) = -1
+  return out;
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::exp, "exp", x);
+  if (should_record({x}))  // d/dx e^x = e^x
+    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; });
+  return out;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::log, "log", x);
+  if (should_record({x}))  // d/dx log x = 1/x
+    attach_grad_fn(out, "log", {x}, [xd = x.detach()](const Tensor& g) { return Grads{div(g, xd)}; });
+  return out;
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::sqrt, "sqrt", x);
+  if (should_record({x}))  // d/dx sqrt x = 1 / (2 sqrt x)
+    attach_grad_fn(out, "sqrt", {x}, [od = out.detach()](const Tensor& g) {
+      return Grads{div(g, mul(od, scalar_like(od, 2.0)))};
+    });
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::abs, "abs", x);
+  if (should_record({x})) {
+    // d/dx |x| = sign(x) = [x > 0] - [x < 0]
+    attach_grad_fn(out, "abs", {x}, [xd = x.detach()](const Tensor& g) {
+      const Tensor zero = zero_like_scalar(xd);
+      const Tensor sign = sub(gt(xd, zero).to(xd.dtype()), lt(xd, zero).to(xd.dtype()));
+      return Grads{mul(g, sign)};
+    });
+  }
+  return out;
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  KILN_CHECK(!(lo > hi), "clamp: lower bound ", lo, " is above upper bound ", hi);
+  detail::check_floating("clamp", x);
+  const Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), "clamp", [&]<class T>() {
+    const auto fn = cpu::kernels<T>().clamp;
+    const T* in = ptr<T>(xc);
+    T* o = ptr<T>(out);
+    parallel_for(0, out.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+      fn(e - b, in + b, static_cast<T>(lo), static_cast<T>(hi), o + b);
+    });
+  });
+  if (should_record({x})) {
+    // d/dx clamp(x) = 1 inside [lo, hi], 0 where clipped
+    attach_grad_fn(out, "clamp", {x}, [xd = x.detach(), lo, hi](const Tensor& g) {
+      const Tensor inside = mul(ge(xd, scalar_like(xd, lo)), le(xd, scalar_like(xd, hi)));
+      return Grads{where(inside, g, zero_like_scalar(g))};
+    });
+  }
+  return out;
+}
+
+// --- Comparisons and where ------------------------------------------------------
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto u, auto v) { return u == v; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", a, b, [](auto u, auto v) { return u != v; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto u, auto v) { return u < v; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto u, auto v) { return u <= v; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto u, auto v) { return u > v; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto u, auto v) { return u >= v; }); }
+
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  KILN_CHECK(mask.dtype() == kUInt8, "where: the mask must be uint8 (as comparisons return) but is ",
+             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  detail::check_same_dtype_device("where", {a, b});
+  KILN_CHECK(mask.device() == a.device(), "where: mask on ", mask.device(), ", values on ", a.device());
+  const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+  Tensor out = Tensor::empty(shape, a.dtype());
+  const Strides sm = detail::broadcast_strides(mask, shape), sa = detail::broadcast_strides(a, shape),
+                sb = detail::broadcast_strides(b, shape);
+  visit_dtype(a.dtype(), [&]<class T>() {
+    T* o = ptr<T>(out);
+    const std::uint8_t* pm = ptr<std::uint8_t>(mask);
+    const T* pa = ptr<T>(a);
+    const T* pb = ptr<T>(b);
+    const auto plan = detail::make_loop_plan<4>(shape, {&out.strides(), &sm, &sa, &sb});
+    for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+      for (std::int64_t i = 0; i < n; ++i)
+        o[off[0] + i * st[0]] = pm[off[1] + i * st[1]] ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+    });
+  });
+  if (should_record({a, b})) {
+    // d/da where(m, a, b) = m, d/db = 1 - m
+    attach_grad_fn(out, "where", {a, b}, [md = mask.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
+      const Tensor zero = zero_like_scalar(g);
+      return Grads{sum_to(where(md, g, zero), sa), sum_to(where(md, zero, g), sb)};
+    });
+  }
+  return out;
+}
+
+}  // namespace kiln

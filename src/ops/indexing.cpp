@@ -1,0 +1,194 @@
+// index_select, gather, cat and stack.
+#include <cstring>
+
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/shape_ops.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+using detail::ptr;
+
+namespace {
+
+// Index values as int64, each checked against `limit`.
+std::vector<std::int64_t> checked_indices(const Tensor& index, std::int64_t limit, const char* op,
+                                          const Tensor& x, std::int64_t dim) {
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, op, ": indices must be int64 or int32, got ",
+             index.dtype());
+  std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
+  for (std::int64_t& i : idx) {
+    KILN_CHECK(i >= -limit && i < limit, op, ": index ", i, " is out of range for dimension ", dim,
+               " of size ", limit, " (tensor shape ", fmt(x.shape()), ")");
+    if (i < 0) i += limit;
+  }
+  return idx;
+}
+
+// View shape (outer, size(dim), inner) of a contiguous tensor.
+void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::int64_t& inner) {
+  outer = inner = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
+    if (d < dim) outer *= shape[d];
+    if (d > dim) inner *= shape[d];
+  }
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
+  KILN_CHECK(x.dim() >= 1, "index_select: needs a tensor with at least one dimension");
+  KILN_CHECK(index.dim() == 1, "index_select: the index must be 1-D but has shape ", fmt(index.shape()));
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_select");
+  const std::int64_t n = x.shape()[dim];
+  const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
+  const Tensor src = x.detach().contiguous();
+  Shape shape = x.shape();
+  shape[dim] = static_cast<std::int64_t>(idx.size());
+  Tensor out = Tensor::empty(shape, x.dtype());
+  std::int64_t outer, inner;
+  split_at(x.shape(), dim, outer, inner);
+  const std::size_t row_bytes = static_cast<std::size_t>(inner) * itemsize(x.dtype());
+  const auto* in = static_cast<const char*>(src.raw_data_ptr());
+  auto* o = static_cast<char*>(out.raw_data_ptr());
+  const std::int64_t m = static_cast<std::int64_t>(idx.size());
+  parallel_for(0, outer * m, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(inner, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t r = b; r < e; ++r) {
+                   const std::int64_t i = r / m, j = r % m;
+                   std::memcpy(o + r * row_bytes, in + (i * n + idx[j]) * row_bytes, row_bytes);
+                 }
+               });
+  if (should_record({x})) {
+    // d/dx: each selected row's gradient is added back to the row it came from.
+    attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), dtype = x.dtype(), dim, idx, n](const Tensor& g) {
+      Tensor gx = zeros(xs, dtype);
+      const Tensor gc = g.contiguous();
+      std::int64_t outer2, inner2;
+      split_at(xs, dim, outer2, inner2);
+      const std::int64_t m2 = static_cast<std::int64_t>(idx.size());
+      visit_floating(dtype, "index_select backward", [&]<class T>() {
+        T* dst = ptr<T>(gx);
+        const T* src2 = ptr<T>(gc);
+        for (std::int64_t i = 0; i < outer2; ++i)
+          for (std::int64_t j = 0; j < m2; ++j) {
+            T* drow = dst + (i * n + idx[j]) * inner2;
+            const T* srow = src2 + (i * m2 + j) * inner2;
+            for (std::int64_t k = 0; k < inner2; ++k) drow[k] += srow[k];
+          }
+      });
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
+Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
+  KILN_CHECK(index.dim() == x.dim(), "gather: index has shape ", fmt(index.shape()), " but x has shape ",
+             fmt(x.shape()), "; both need the same number of dimensions");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "gather");
+  for (std::int64_t d = 0; d < x.dim(); ++d)
+    KILN_CHECK(d == dim || index.shape()[d] <= x.shape()[d], "gather: index shape ", fmt(index.shape()),
+               " exceeds x shape ", fmt(x.shape()), " in dimension ", d);
+  const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
+  const Shape shape = index.shape();
+  const Strides out_st = contiguous_strides(shape);
+  // Element offset into x for each output element.
+  std::vector<std::int64_t> offsets(idx.size());
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    std::int64_t rem = static_cast<std::int64_t>(k), off = x.offset();
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      const std::int64_t i = rem / out_st[d];
+      rem %= out_st[d];
+      off += (static_cast<std::int64_t>(d) == dim ? idx[k] : i) * x.strides()[d];
+    }
+    offsets[k] = off;
+  }
+  Tensor out = Tensor::empty(shape, x.dtype());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* base = static_cast<const T*>(x.storage()->data());
+    T* o = ptr<T>(out);
+    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
+  });
+  if (should_record({x})) {
+    // d/dx gather = scatter-add of g into the gathered positions
+    std::vector<std::int64_t> rel(offsets.size());
+    // Positions inside a contiguous tensor of x's shape.
+    const Strides xs_st = contiguous_strides(x.shape());
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      std::int64_t rem = static_cast<std::int64_t>(k), off = 0;
+      for (std::size_t d = 0; d < shape.size(); ++d) {
+        const std::int64_t i = rem / out_st[d];
+        rem %= out_st[d];
+        off += (static_cast<std::int64_t>(d) == dim ? idx[k] : i) * xs_st[d];
+      }
+      rel[k] = off;
+    }
+    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel](const Tensor& g) {
+      Tensor gx = zeros(xs, dtype);
+      const Tensor gc = g.contiguous();
+      visit_floating(dtype, "gather backward", [&]<class T>() {
+        T* dst = ptr<T>(gx);
+        const T* src = ptr<T>(gc);
+        for (std::size_t k = 0; k < rel.size(); ++k) dst[rel[k]] += src[k];
+      });
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {
+  KILN_CHECK(!tensors.empty(), "cat: needs at least one tensor");
+  const Tensor& first = tensors.front();
+  KILN_CHECK(first.dim() >= 1, "cat: 0-d tensors cannot be concatenated; use stack()");
+  const std::int64_t dim = wrap_dim(dim_in, first.dim(), "cat");
+  Shape shape = first.shape();
+  shape[dim] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    detail::check_same_dtype_device("cat", {first, t});
+    bool same = t.dim() == first.dim();
+    for (std::int64_t d = 0; same && d < t.dim(); ++d) same = d == dim || t.shape()[d] == first.shape()[d];
+    KILN_CHECK(same, "cat: tensor ", i, " has shape ", fmt(t.shape()), " but tensor 0 has shape ",
+               fmt(first.shape()), "; all sizes must match except in dimension ", dim);
+    shape[dim] += t.shape()[dim];
+  }
+  Tensor out = Tensor::empty(shape, first.dtype());
+  std::vector<std::int64_t> sizes;
+  std::int64_t offset = 0;
+  for (const Tensor& t : tensors) {
+    detail::copy_elements(out.detach().narrow(dim, offset, t.shape()[dim]), t);
+    sizes.push_back(t.shape()[dim]);
+    offset += t.shape()[dim];
+  }
+  if (should_record(tensors)) {
+    // d/dx_i cat = the slice of g that x_i filled
+    attach_grad_fn(out, "cat", tensors, [sizes, dim](const Tensor& g) {
+      Grads grads;
+      std::int64_t off = 0;
+      for (std::int64_t s : sizes) {
+        grads.push_back(g.narrow(dim, off, s));
+        off += s;
+      }
+      return grads;
+    });
+  }
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
+  KILN_CHECK(!tensors.empty(), "stack: needs at least one tensor");
+  const std::int64_t d = wrap_dim(dim, tensors.front().dim() + 1, "stack");
+  std::vector<Tensor> parts;
+  for (const Tensor& t : tensors) {
+    KILN_CHECK(t.shape() == tensors.front().shape(), "stack: shapes ", fmt(tensors.front().shape()), " and ",
+               fmt(t.shape()), " differ; stack needs equal shapes");
+    parts.push_back(t.unsqueeze(d));
+  }
+  return cat(parts, d);
+}
+
+}  // namespace kiln

@@ -1,0 +1,289 @@
+// Reductions (sum, mean, var, max/min, logsumexp) and softmax.
+#include "kiln/ops/reduce.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kernels/cpu/ref/ref_kernels.hpp"
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+using detail::ptr;
+
+namespace {
+
+// Sorted, unique, non-negative dims; empty input means all dims.
+Dims normalize_dims(const Dims& dims, std::int64_t ndim, const char* op) {
+  Dims out;
+  if (dims.empty()) {
+    for (std::int64_t d = 0; d < ndim; ++d) out.push_back(d);
+    return out;
+  }
+  for (std::int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  std::sort(out.begin(), out.end());
+  KILN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": a dimension is listed twice");
+  return out;
+}
+
+Shape reduced_shape(const Shape& shape, const Dims& dims, bool keepdim) {
+  Shape out;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    if (!reduced) out.push_back(shape[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+// Sums x over `dims` (sorted), keeping them as size 1. No autograd.
+Tensor sum_forward(const Tensor& x, const Dims& dims) {
+  const std::int64_t nd = x.dim();
+  // Move the reduced dims to the end so that the data is (outer, r) or, when
+  // the reduced dims already form one block, (outer, r, inner).
+  const bool block = dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size());
+  Tensor src = x.detach();
+  std::int64_t outer = 1, r = 1, inner = 1;
+  if (block) {
+    src = src.contiguous();
+    for (std::int64_t d = 0; d < nd; ++d) {
+      if (!dims.empty() && d < dims.front()) outer *= x.shape()[d];
+      else if (!dims.empty() && d <= dims.back()) r *= x.shape()[d];
+      else inner *= x.shape()[d];
+    }
+    if (dims.empty()) { outer = x.numel(); inner = 1; }
+  } else {
+    std::vector<std::int64_t> perm;
+    for (std::int64_t d = 0; d < nd; ++d)
+      if (!std::binary_search(dims.begin(), dims.end(), d)) { perm.push_back(d); outer *= x.shape()[d]; }
+    for (std::int64_t d : dims) { perm.push_back(d); r *= x.shape()[d]; }
+    src = src.permute(perm).contiguous();
+  }
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* in = ptr<T>(src);
+    T* o = ptr<T>(out);
+    if (inner == 1) {
+      typename cpu::KernelTable<T>::RowsFn rows_fn;
+      if constexpr (std::is_floating_point_v<T>) rows_fn = cpu::kernels<T>().sum_rows;
+      else rows_fn = cpu::ref::sum_rows<T>;
+      if (outer == 1 && r > kElementwiseGrain) {
+        // One long row: partial sums per chunk, combined in order.
+        const std::int64_t chunks = std::min<std::int64_t>(64, r / (kElementwiseGrain / 4));
+        const std::int64_t step = (r + chunks - 1) / chunks;
+        std::vector<T> partial(static_cast<std::size_t>(chunks), T(0));
+        parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t c = b; c < e; ++c) {
+            const std::int64_t lo = c * step, hi = std::min(r, lo + step);
+            if (lo < hi) rows_fn(1, hi - lo, in + lo, &partial[c]);
+          }
+        });
+        rows_fn(1, chunks, partial.data(), o);
+      } else {
+        parallel_for(0, outer, std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(r, 1)),
+                     [&](std::int64_t b, std::int64_t e) { rows_fn(e - b, r, in + b * r, o + b); });
+      }
+      return;
+    }
+    // out[o, :] = sum_k in[o, k, :], accumulated row by row with the add kernel.
+    typename cpu::KernelTable<T>::BinaryFn add_fn;
+    if constexpr (std::is_floating_point_v<T>) add_fn = cpu::kernels<T>().binary[int(cpu::Binary::add)];
+    else add_fn = cpu::ref::add<T>;
+    parallel_for(0, outer, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        T* dst = o + i * inner;
+        std::fill(dst, dst + inner, T(0));
+        for (std::int64_t k = 0; k < r; ++k) add_fn(inner, dst, 1, in + (i * r + k) * inner, 1, dst);
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+// d/dx sum(x) = 1 for every summed element: the gradient is broadcast back.
+Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  const Dims dims = normalize_dims(dims_in, x.dim(), "sum");
+  Tensor kept = sum_forward(x, dims);
+  Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));
+  if (should_record({x})) {
+    attach_grad_fn(out, "sum", {x}, [xs = x.shape(), ks = kept.shape()](const Tensor& g) {
+      return Grads{g.reshape(ks).expand(xs)};
+    });
+  }
+  return out;
+}
+
+Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  detail::check_floating("mean", x);
+  const Dims dims = normalize_dims(dims_in, x.dim(), "mean");
+  std::int64_t count = 1;
+  for (std::int64_t d : dims) count *= x.shape()[d];
+  return div(sum(x, dims, keepdim), scalar_like(x, static_cast<double>(count)));
+}
+
+// var = sum((x - mean)^2) / (N - correction); composite, so autograd comes for free.
+Tensor var(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
+  detail::check_floating("var", x);
+  const Dims dims = normalize_dims(dims_in, x.dim(), "var");
+  std::int64_t count = 1;
+  for (std::int64_t d : dims) count *= x.shape()[d];
+  const Tensor centered = sub(x, mean(x, dims, true));
+  const double denom = std::max<double>(0.0, static_cast<double>(count - correction));
+  return div(sum(mul(centered, centered), dims, keepdim), scalar_like(x, denom));
+}
+
+Tensor std(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
+  return sqrt(var(x, dims, keepdim, correction));
+}
+
+namespace {
+
+// Max or min along `dim`: the dim is moved last so each row is contiguous.
+ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool is_max) {
+  const char* name = is_max ? "max" : "min";
+  KILN_CHECK(x.dim() > 0, name, ": needs at least one dimension; reshape a 0-d tensor with .reshape({1})");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), name);
+  const std::int64_t len = x.shape()[dim];
+  KILN_CHECK(len > 0, name, ": dimension ", dim, " of shape ", fmt(x.shape()),
+             " is empty; there is no extreme value to return");
+  const Tensor rows = x.detach().transpose(dim, -1).contiguous();
+  const std::int64_t count = x.numel() / len;
+  Shape kept = x.shape();
+  kept[dim] = 1;
+  Tensor values = Tensor::empty({count}, x.dtype());
+  Tensor indices = Tensor::empty({count}, kInt64);
+  visit_dtype(x.dtype(), [&]<class T>() {
+    typename cpu::KernelTable<T>::ArgRowsFn fn;
+    if constexpr (std::is_floating_point_v<T>) fn = is_max ? cpu::kernels<T>().max_rows : cpu::kernels<T>().min_rows;
+    else fn = is_max ? cpu::ref::max_rows<T> : cpu::ref::min_rows<T>;
+    const T* in = ptr<T>(rows);
+    T* v = ptr<T>(values);
+    std::int64_t* ix = ptr<std::int64_t>(indices);
+    parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len),
+                 [&](std::int64_t b, std::int64_t e) { fn(e - b, len, in + b * len, v + b, ix + b); });
+  });
+  // rows are ordered like x with `dim` swapped to the end; undo that ordering.
+  Shape swapped = x.shape();
+  std::swap(swapped[dim], swapped.back());
+  swapped.back() = 1;
+  values = values.reshape(swapped).transpose(dim, -1).contiguous();
+  indices = indices.reshape(swapped).transpose(dim, -1).contiguous();
+  if (!keepdim) {
+    values = values.squeeze(dim);
+    indices = indices.squeeze(dim);
+  }
+  if (should_record({x})) {
+    // d/dx max(x) = 1 at the chosen element, 0 elsewhere
+    attach_grad_fn(values, name, {x}, [xs = x.shape(), dtype = x.dtype(), kept, dim,
+                                      ixd = indices.reshape(kept)](const Tensor& g) {
+      Tensor gx = zeros(xs, dtype);
+      const Tensor gk = g.reshape(kept).contiguous();
+      visit_floating(dtype, "max backward", [&]<class T>() {
+        // Walk every kept position: its index picks one element along `dim`.
+        const Strides& gs = gx.strides();
+        const std::int64_t n = gk.numel();
+        const T* pg = ptr<T>(gk);
+        const Tensor ic = ixd.contiguous();
+        const std::int64_t* pi = ptr<std::int64_t>(ic);
+        T* out = ptr<T>(gx);
+        const Strides ks = contiguous_strides(kept);
+        for (std::int64_t k = 0; k < n; ++k) {
+          std::int64_t rem = k, off = 0;
+          for (std::size_t d = 0; d < kept.size(); ++d) {
+            const std::int64_t i = rem / ks[d];
+            rem %= ks[d];
+            off += (static_cast<std::int64_t>(d) == dim ? pi[k] : i) * gs[d];
+          }
+          out[off] += pg[k];
+        }
+      });
+      return Grads{gx};
+    });
+  }
+  return {values, indices};
+}
+
+}  // namespace
+
+ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, true); }
+ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, false); }
+Tensor max(const Tensor& x) { return extreme(x.reshape({-1}), 0, false, true).values; }
+Tensor min(const Tensor& x) { return extreme(x.reshape({-1}), 0, false, false).values; }
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  NoGradGuard no_grad;
+  return extreme(x, dim, keepdim, true).indices;
+}
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
+  NoGradGuard no_grad;
+  return extreme(x, dim, keepdim, false).indices;
+}
+
+// logsumexp(x) = m + log sum exp(x - m), m = max(x) held constant (it cancels in the gradient).
+Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  detail::check_floating("logsumexp", x);
+  const Dims dims = normalize_dims(dims_in, x.dim(), "logsumexp");
+  Tensor m = x.detach();
+  {
+    NoGradGuard no_grad;
+    for (std::int64_t d : dims) m = max(m, d, true).values;
+    // An all -inf slice would give inf - inf; its result is -inf either way.
+    m = where(eq(abs(m), scalar_like(m, INFINITY)), zeros_like(m), m);
+  }
+  Tensor out = add(log(sum(exp(sub(x, m)), dims, true)), m);
+  return keepdim ? out : out.reshape(reduced_shape(x.shape(), dims, false));
+}
+
+namespace {
+// Runs a rows kernel (softmax or log_softmax) along `dim`.
+template <class Pick>
+Tensor rows_along(const Tensor& x, std::int64_t dim, const char* name, Pick pick) {
+  detail::check_floating(name, x);
+  KILN_CHECK(x.dim() > 0, name, ": needs at least one dimension");
+  const std::int64_t d = wrap_dim(dim, x.dim(), name);
+  const Tensor rows = x.detach().transpose(d, -1).contiguous();
+  const std::int64_t len = x.shape()[d];
+  Tensor out = Tensor::empty(rows.shape(), x.dtype());
+  if (len == 0) return out.transpose(d, -1);
+  visit_floating(x.dtype(), name, [&]<class T>() {
+    const auto fn = pick(cpu::kernels<T>());
+    const std::int64_t count = rows.numel() / len;
+    parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len), [&](std::int64_t b, std::int64_t e) {
+      fn(e - b, len, ptr<T>(rows) + b * len, ptr<T>(out) + b * len);
+    });
+  });
+  return out.transpose(d, -1).contiguous();
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  Tensor y = rows_along(x, dim, "softmax", [](const auto& k) { return k.softmax_rows; });
+  if (should_record({x})) {
+    // dx = y * (g - sum(g * y)) along dim
+    attach_grad_fn(y, "softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
+      return Grads{mul(yd, sub(g, sum(mul(g, yd), {dim}, true)))};
+    });
+  }
+  return y;
+}
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  Tensor y = rows_along(x, dim, "log_softmax", [](const auto& k) { return k.log_softmax_rows; });
+  if (should_record({x})) {
+    // dx = g - softmax(x) * sum(g) along dim, softmax(x) = exp(y)
+    attach_grad_fn(y, "log_softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
+      return Grads{sub(g, mul(exp(yd), sum(g, {dim}, true)))};
+    });
+  }
+  return y;
+}
+
+}  // namespace kiln

@@ -1,0 +1,236 @@
+// View ops: new shape/strides/offset over the same storage. Each is
+// differentiable: its backward maps the gradient back to the input's shape.
+#include <algorithm>
+#include <numeric>
+#include <optional>
+
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/tensor.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+namespace {
+
+// A new handle over x's storage with the given geometry (no autograd).
+Tensor make_view(const Tensor& x, Shape shape, Strides strides, std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = x.storage();
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = x.dtype();
+  return Tensor(std::move(impl));
+}
+
+// Records a view op whose backward is `back(g)`.
+Tensor recorded(Tensor view, const Tensor& x, const char* name, BackwardFn back) {
+  if (should_record({x})) attach_grad_fn(view, name, {x}, std::move(back));
+  return view;
+}
+
+// Replaces one -1 in `shape` by the size that keeps numel; checks the total.
+Shape infer_shape(const Shape& shape, std::int64_t numel, const Shape& from, const char* op) {
+  Shape out = shape;
+  std::int64_t known = 1, infer = -1;
+  for (std::size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == -1) {
+      KILN_CHECK(infer < 0, op, ": only one dimension can be -1, got ", fmt(shape));
+      infer = static_cast<std::int64_t>(d);
+    } else {
+      KILN_CHECK(out[d] >= 0, op, ": invalid size ", out[d], " in shape ", fmt(shape));
+      known *= out[d];
+    }
+  }
+  if (infer >= 0) {
+    KILN_CHECK(known > 0 && numel % known == 0, op, ": cannot reshape ", fmt(from), " (", numel,
+               " elements) into ", fmt(shape));
+    out[infer] = numel / known;
+  }
+  KILN_CHECK(numel_of(out) == numel, op, ": cannot reshape ", fmt(from), " (", numel, " elements) into ",
+             fmt(shape), " (", numel_of(out), " elements)");
+  return out;
+}
+
+// Strides that let `new_shape` view memory laid out as (shape, strides), if any.
+// Walks the old dims from the back in chunks that are contiguous in memory;
+// each chunk must be exactly covered by a run of new dims.
+std::optional<Strides> view_strides(const Shape& shape, const Strides& strides, const Shape& new_shape) {
+  if (numel_of(shape) == 0 || shape.empty()) return contiguous_strides(new_shape);
+  Strides out(new_shape.size(), 0);
+  std::int64_t view_d = static_cast<std::int64_t>(new_shape.size()) - 1;
+  std::int64_t chunk_stride = strides.back(), tensor_numel = 1, view_numel = 1;
+  for (std::int64_t d = static_cast<std::int64_t>(shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= shape[d];
+    const bool chunk_ends = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_stride);
+    if (!chunk_ends) continue;
+    while (view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d] == 1)) {
+      out[view_d] = view_numel * chunk_stride;
+      view_numel *= new_shape[view_d];
+      --view_d;
+    }
+    if (view_numel != tensor_numel) return std::nullopt;
+    if (d > 0) {
+      chunk_stride = strides[d - 1];
+      tensor_numel = 1;
+      view_numel = 1;
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+// reshape/view backward: d/dx = the gradient reshaped back.
+Tensor Tensor::view(const Shape& shape_in) const {
+  const Shape shape = infer_shape(shape_in, numel(), this->shape(), "view");
+  const auto st = view_strides(this->shape(), strides(), shape);
+  KILN_CHECK(st.has_value(), "view: shape ", fmt(this->shape()), " with strides ", fmt(strides()),
+             " cannot be viewed as ", fmt(shape), " without copying; use reshape() or contiguous() first");
+  return recorded(make_view(*this, shape, *st, offset()), *this, "view",
+                  [from = this->shape()](const Tensor& g) { return Grads{g.reshape(from)}; });
+}
+
+Tensor Tensor::reshape(const Shape& shape_in) const {
+  const Shape shape = infer_shape(shape_in, numel(), this->shape(), "reshape");
+  if (view_strides(this->shape(), strides(), shape)) return view(shape);
+  return clone().view(shape);
+}
+
+Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
+  d0 = wrap_dim(d0, dim(), "transpose");
+  d1 = wrap_dim(d1, dim(), "transpose");
+  if (dim() == 0) return recorded(make_view(*this, shape(), strides(), offset()), *this, "transpose",
+                                  [](const Tensor& g) { return Grads{g}; });
+  Shape sh = shape();
+  Strides st = strides();
+  std::swap(sh[d0], sh[d1]);
+  std::swap(st[d0], st[d1]);
+  // d/dx transpose(x) = transpose(g)
+  return recorded(make_view(*this, sh, st, offset()), *this, "transpose",
+                  [d0, d1](const Tensor& g) { return Grads{g.transpose(d0, d1)}; });
+}
+
+Tensor Tensor::t() const {
+  KILN_CHECK(dim() == 2, "t: expects a 2-D tensor but got shape ", fmt(shape()),
+             "; use transpose(dim0, dim1) for other ranks");
+  return transpose(0, 1);
+}
+
+Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
+  KILN_CHECK(static_cast<std::int64_t>(dims.size()) == dim(), "permute: got ", dims.size(),
+             " dimensions for a tensor of shape ", fmt(shape()));
+  Shape sh(dims.size());
+  Strides st(dims.size());
+  std::vector<std::int64_t> inverse(dims.size(), -1);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const std::int64_t d = wrap_dim(dims[i], dim(), "permute");
+    KILN_CHECK(inverse[d] < 0, "permute: dimension ", d, " appears twice in the permutation");
+    inverse[d] = static_cast<std::int64_t>(i);
+    sh[i] = shape()[d];
+    st[i] = strides()[d];
+  }
+  // d/dx permute(x, p) = permute(g, p^-1)
+  return recorded(make_view(*this, sh, st, offset()), *this, "permute",
+                  [inverse](const Tensor& g) { return Grads{g.permute(inverse)}; });
+}
+
+Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::int64_t step) const {
+  d = wrap_dim(d, dim(), "slice");
+  KILN_CHECK(step > 0, "slice: step must be positive, got ", step);
+  const std::int64_t n = shape()[d];
+  auto clampi = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clampi(start);
+  end = std::max(start, clampi(end));
+  Shape sh = shape();
+  Strides st = strides();
+  sh[d] = (end - start + step - 1) / step;
+  st[d] *= step;
+  // d/dx slice(x) = g placed into zeros at the sliced positions
+  return recorded(make_view(*this, sh, st, offset() + start * strides()[d]), *this, "slice",
+                  [from = shape(), dtype = dtype(), d, start, end, step](const Tensor& g) {
+                    Tensor gx = zeros(from, dtype);
+                    gx.slice(d, start, end, step).copy_(g);
+                    return Grads{gx};
+                  });
+}
+
+Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
+  const std::int64_t wd = wrap_dim(d, dim(), "narrow");
+  KILN_CHECK(start >= 0 && length >= 0 && start + length <= shape()[wd], "narrow: range [", start, ", ",
+             start + length, ") is outside dimension ", wd, " of shape ", fmt(shape()));
+  return slice(wd, start, start + length);
+}
+
+Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
+  d = wrap_dim(d, dim(), "select");
+  const std::int64_t n = shape()[d];
+  KILN_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dimension ", d,
+             " of size ", n, " (shape ", fmt(shape()), ")");
+  if (index < 0) index += n;
+  return slice(d, index, index + 1).squeeze(d);
+}
+
+Tensor Tensor::expand(const Shape& target) const {
+  KILN_CHECK(target.size() >= shape().size(), "expand: cannot expand shape ", fmt(shape()),
+             " to fewer dimensions ", fmt(target));
+  const std::size_t lead = target.size() - shape().size();
+  Shape sh = target;
+  for (std::size_t d = 0; d < shape().size(); ++d) {
+    if (sh[lead + d] == -1) sh[lead + d] = shape()[d];
+    KILN_CHECK(shape()[d] == sh[lead + d] || shape()[d] == 1, "expand: shape ", fmt(shape()),
+               " cannot be expanded to ", fmt(target), ": dimension ", d, " has size ", shape()[d],
+               " (only size-1 dimensions can grow)");
+  }
+  if (sh == shape()) return *this;
+  // d/dx expand(x) = g summed over the expanded dimensions
+  return recorded(make_view(*this, sh, detail::broadcast_strides(*this, sh), offset()), *this, "expand",
+                  [from = shape()](const Tensor& g) { return Grads{sum_to(g, from)}; });
+}
+
+Tensor Tensor::squeeze() const {
+  Shape sh;
+  for (std::int64_t s : shape())
+    if (s != 1) sh.push_back(s);
+  return reshape(sh);
+}
+
+Tensor Tensor::squeeze(std::int64_t d) const {
+  d = wrap_dim(d, dim(), "squeeze");
+  if (shape()[d] != 1) return *this;
+  Shape sh = shape();
+  Strides st = strides();
+  sh.erase(sh.begin() + d);
+  st.erase(st.begin() + d);
+  return recorded(make_view(*this, sh, st, offset()), *this, "squeeze",
+                  [from = shape()](const Tensor& g) { return Grads{g.reshape(from)}; });
+}
+
+Tensor Tensor::unsqueeze(std::int64_t d) const {
+  d = wrap_dim(d, dim() + 1, "unsqueeze");
+  Shape sh = shape();
+  Strides st = strides();
+  const std::int64_t s = d < dim() ? shape()[d] * strides()[d] : 1;
+  sh.insert(sh.begin() + d, 1);
+  st.insert(st.begin() + d, s);
+  return recorded(make_view(*this, sh, st, offset()), *this, "unsqueeze",
+                  [from = shape()](const Tensor& g) { return Grads{g.reshape(from)}; });
+}
+
+Tensor Tensor::flatten(std::int64_t start, std::int64_t end) const {
+  if (dim() == 0) return reshape({1});
+  start = wrap_dim(start, dim(), "flatten");
+  end = wrap_dim(end, dim(), "flatten");
+  KILN_CHECK(start <= end, "flatten: start_dim ", start, " is after end_dim ", end);
+  Shape sh(shape().begin(), shape().begin() + start);
+  std::int64_t n = 1;
+  for (std::int64_t d = start; d <= end; ++d) n *= shape()[d];
+  sh.push_back(n);
+  sh.insert(sh.end(), shape().begin() + end + 1, shape().end());
+  return reshape(sh);
+}
+
+}  // namespace kiln

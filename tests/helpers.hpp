@@ -1,0 +1,43 @@
+// Shared test helpers.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kiln/kiln.hpp"
+
+namespace kiln::test {
+
+// Every element of `t` (converted to double) is within tol of `expected`.
+inline void check_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
+  const std::vector<double> got = t.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
+    if (std::isnan(expected[i])) CHECK(std::isnan(got[i]));
+    else if (std::isinf(expected[i])) CHECK(got[i] == expected[i]);
+    else CHECK(std::abs(got[i] - expected[i]) <= tol * (1 + std::abs(expected[i])));
+  }
+}
+
+inline void check_same(const Tensor& a, const Tensor& b, double tol = 1e-6) {
+  REQUIRE(a.shape() == b.shape());
+  check_values(a, b.to_vector<double>(), tol);
+}
+
+// Runs gradcheck and reports its message on failure.
+#define KILN_CHECK_GRAD(f, ...)                                      \
+  do {                                                               \
+    const auto kiln_gc = ::kiln::gradcheck(f, __VA_ARGS__);          \
+    INFO(kiln_gc.message);                                           \
+    CHECK(kiln_gc.ok);                                               \
+  } while (0)
+
+inline Tensor rand64(const Shape& shape) { return randn(shape, kFloat64); }
+// Values bounded away from 0 (for log, sqrt, div, pow bases).
+inline Tensor positive64(const Shape& shape) { return add(rand(shape, kFloat64), scalar_tensor(0.5, kFloat64)); }
+
+}  // namespace kiln::test

@@ -1,0 +1,103 @@
+// The autograd engine: accumulation, graph lifetime, grad mode, views.
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_values;
+
+TEST_CASE("a small graph by hand: y = sum(w * x + w)") {
+  Tensor w = tensor<float>({1, 2, 3}).requires_grad_();
+  const Tensor x = tensor<float>({4, 5, 6});
+  Tensor y = sum(w * x + w);
+  CHECK(y.item() == 1 * 4 + 2 * 5 + 3 * 6 + 6);
+  y.backward();
+  check_values(w.grad(), {5, 6, 7});  // dy/dw = x + 1
+  CHECK_FALSE(x.requires_grad());
+  CHECK_FALSE(x.grad().defined());
+  CHECK(w.is_leaf());
+  CHECK_FALSE(y.is_leaf());
+}
+
+TEST_CASE("gradients accumulate until cleared; the graph is freed unless retained") {
+  Tensor w = tensor<double>({2}).requires_grad_();
+  Tensor y = sum(w * w);  // dy/dw = 2w = 4
+  y.backward(Tensor(), /*retain_graph=*/true);
+  y.backward();
+  check_values(w.grad(), {8});
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("retain_graph"), Error);
+  w.set_grad(Tensor());
+  sum(w * 3.0).backward();
+  check_values(w.grad(), {3});
+}
+
+TEST_CASE("a tensor used twice gets the sum of both paths") {
+  Tensor x = tensor<double>({3}).requires_grad_();
+  Tensor a = x * 2.0;
+  Tensor y = sum(a * a + exp(a));  // dy/dx = 2 * (2a + e^a)
+  y.backward();
+  check_values(x.grad(), {2 * (12 + std::exp(6.0))}, 1e-12);
+}
+
+TEST_CASE("backward needs a gradient for non-scalar outputs") {
+  Tensor x = ones({2, 2}).requires_grad_();
+  Tensor y = x * 3.0;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("pass a gradient"), Error);
+  y.backward(tensor<float>({{1, 2}, {3, 4}}));
+  check_values(x.grad(), {3, 6, 9, 12});
+  CHECK_THROWS_AS(y.backward(ones({3})), Error);
+  CHECK_THROWS_WITH_AS(ones({1}).backward(), doctest::Contains("does not require grad"), Error);
+}
+
+TEST_CASE("detach, NoGradGuard and requires_grad_ rules") {
+  Tensor w = ones({2}).requires_grad_();
+  CHECK_FALSE((w.detach() * 2.0).requires_grad());
+  CHECK(w.detach().shares_storage(w));
+  {
+    NoGradGuard guard;
+    CHECK_FALSE(is_grad_enabled());
+    CHECK_FALSE((w * 2.0).requires_grad());
+    w.add_(ones({2}));  // allowed: not recorded
+  }
+  CHECK(is_grad_enabled());
+  CHECK((w * 2.0).requires_grad());
+  CHECK_THROWS_WITH_AS(w.add_(ones({2})), doctest::Contains("NoGradGuard"), Error);
+  CHECK_THROWS_WITH_AS(arange(3).requires_grad_(), doctest::Contains("floating"), Error);
+  CHECK_THROWS_AS((w * 2.0).requires_grad_(false), Error);
+}
+
+TEST_CASE("gradients flow through views and broadcasting") {
+  Tensor x = arange(0.0, 6.0, 1.0, kFloat64).reshape({2, 3}).detach().requires_grad_();
+  Tensor b = tensor<double>({1, 2, 3}).requires_grad_();
+  Tensor y = sum(x.t().slice(0, 1, 3) * 2.0) + sum(x + b);
+  y.backward();
+  check_values(x.grad(), {1, 3, 3, 1, 3, 3});
+  check_values(b.grad(), {2, 2, 2});  // broadcast over 2 rows sums back
+}
+
+TEST_CASE("a deep chain does not overflow the stack") {
+  Tensor x = tensor<float>({1}).requires_grad_();
+  Tensor y = x;
+  for (int i = 0; i < 20000; ++i) y = y * 1.0;
+  sum(y).backward();
+  check_values(x.grad(), {1});
+}
+
+TEST_CASE("intermediate tensors are freed after backward") {
+  std::weak_ptr<Storage> saved;
+  Tensor w = ones({4}).requires_grad_();
+  {
+    Tensor h = exp(w);  // exp saves its output for backward
+    saved = h.storage();
+    Tensor y = sum(h);
+    h = Tensor();
+    CHECK_FALSE(saved.expired());  // still held by the graph
+    y.backward();
+  }
+  CHECK(saved.expired());
+}
+
+TEST_CASE("to(dtype) passes gradients back in the source dtype") {
+  Tensor x = tensor<float>({1, 2}).requires_grad_();
+  sum(x.to(kFloat64) * 2.0).backward();
+  CHECK(x.grad().dtype() == kFloat32);
+  check_values(x.grad(), {2, 2});
+}

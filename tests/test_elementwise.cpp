@@ -1,0 +1,118 @@
+// Elementwise ops: values, broadcasting edge cases, dtypes, comparisons, where.
+#include <cmath>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+
+TEST_CASE("arithmetic with broadcasting") {
+  const Tensor a = tensor<float>({{1, 2, 3}, {4, 5, 6}});  // (2, 3)
+  const Tensor row = tensor<float>({10, 20, 30});           // (3)
+  const Tensor col = tensor<float>({{1}, {2}});             // (2, 1)
+  check_values(a + row, {11, 22, 33, 14, 25, 36});
+  check_values(a - col, {0, 1, 2, 2, 3, 4});
+  check_values(a * col, {1, 2, 3, 8, 10, 12});
+  check_values(row / a, {10, 10, 10, 2.5, 4, 5});
+  check_values(col + row, {11, 21, 31, 12, 22, 32});  // (2,1) + (3) -> (2, 3)
+  check_values(a * 2.0, {2, 4, 6, 8, 10, 12});
+  check_values(1.0 - a, {0, -1, -2, -3, -4, -5});
+  check_values(-a, {-1, -2, -3, -4, -5, -6});
+  check_values(pow(a, 2.0), {1, 4, 9, 16, 25, 36});
+  check_values(pow(scalar_tensor(2.0), row.to(kFloat32) / 10.0), {2, 4, 8});
+  check_values(maximum(a, col * 3.0), {3, 3, 3, 6, 6, 6});
+  check_values(minimum(a, col * 3.0), {1, 2, 3, 4, 5, 6});
+}
+
+TEST_CASE("broadcasting edge cases: size 1, size 0, 0-d") {
+  const Tensor empty_rows = zeros({0, 3});
+  CHECK((empty_rows + ones({1, 3})).shape() == Shape{0, 3});
+  CHECK((empty_rows + ones({3})).numel() == 0);
+  CHECK((zeros({4, 1, 2}) + zeros({3, 1})).shape() == Shape{4, 3, 2});
+  const Tensor s = scalar_tensor(5.0);
+  CHECK((s + s).dim() == 0);
+  check_values(s * ones({2}), {5, 5});
+  CHECK_THROWS_WITH_AS(zeros({2, 3}) + zeros({4}), doctest::Contains("(2, 3) and (4)"), Error);
+  CHECK_THROWS_AS(zeros({0}) + zeros({2}), Error);
+}
+
+TEST_CASE("non-contiguous operands give the same result as contiguous ones") {
+  manual_seed(1);
+  const Tensor a = randn({37, 29});
+  const Tensor b = randn({29, 37});
+  check_same(a + b.t(), a + b.t().contiguous(), 0);
+  check_same(exp(a.t()), exp(a.t().contiguous()), 0);
+  check_same(relu(a.slice(1, 0, 29, 3)), relu(a.slice(1, 0, 29, 3).contiguous()), 0);
+}
+
+TEST_CASE("large tensors (threaded path) match the serial result") {
+  manual_seed(2);
+  const Tensor a = randn({300, 1000});
+  const Tensor b = randn({1000});
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  const Tensor serial = a * b + a;
+  const Tensor serial_t = a.t() * 2.0;
+  set_num_threads(2);
+  check_same(a * b + a, serial, 0);
+  check_same(a.t() * 2.0, serial_t, 0);
+  set_num_threads(saved);
+}
+
+TEST_CASE("unary math") {
+  const Tensor x = tensor<double>({0.25, 1.0, 4.0});
+  check_values(exp(x), {std::exp(0.25), std::exp(1.0), std::exp(4.0)}, 1e-12);
+  check_values(log(x), {std::log(0.25), 0, std::log(4.0)}, 1e-12);
+  check_values(sqrt(x), {0.5, 1, 2}, 1e-12);
+  check_values(abs(tensor<float>({-1.5f, 0, 2})), {1.5, 0, 2});
+  check_values(clamp(tensor<float>({-3, 0.5f, 9}), -1, 1), {-1, 0.5, 1});
+  CHECK_THROWS_AS(clamp(x, 1, -1), Error);
+  check_values(exp(tensor<float>({-200, 200})), {0, INFINITY});
+  check_values(log(tensor<float>({0, -1})), {-INFINITY, NAN});
+}
+
+TEST_CASE("activations") {
+  const Tensor x = tensor<double>({-2, -0.5, 0, 0.5, 2});
+  check_values(relu(x), {0, 0, 0, 0.5, 2});
+  check_values(leaky_relu(x, 0.1), {-0.2, -0.05, 0, 0.5, 2});
+  check_values(sigmoid(x), {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)),
+                            1 / (1 + std::exp(-2.0))}, 1e-12);
+  check_values(tanh(x), {std::tanh(-2.0), std::tanh(-0.5), 0, std::tanh(0.5), std::tanh(2.0)}, 1e-12);
+  // gelu(x) = x Phi(x): reference values from the normal CDF.
+  check_values(gelu(x), {-0.04550026389635842, -0.15426876936299347, 0, 0.34573123063700656, 1.9544997361036416},
+               1e-12);
+  check_values(softplus(tensor<double>({-30, 0, 30})), {std::exp(-30.0), std::log(2.0), 30}, 1e-12);
+  CHECK_THROWS_WITH_AS(relu(arange(3)), doctest::Contains("floating"), Error);
+}
+
+TEST_CASE("integer tensors: exact arithmetic; division is refused") {
+  const Tensor a = tensor<std::int64_t>({1, 2, 3});
+  check_values(a + a * a, {2, 6, 12});
+  check_values(-a, {-1, -2, -3});
+  check_values(tensor<std::int32_t>({5}) - tensor<std::int32_t>({7}), {-2});
+  CHECK_THROWS_WITH_AS(a / a, doctest::Contains("integer"), Error);
+  CHECK_THROWS_WITH_AS(a + tensor<float>({1, 2, 3}), doctest::Contains("int64 and float32"), Error);
+}
+
+TEST_CASE("comparisons return uint8 masks; where selects") {
+  const Tensor a = tensor<float>({1, 2, 3});
+  const Tensor b = tensor<float>({3, 2, 1});
+  CHECK(lt(a, b).dtype() == kUInt8);
+  check_values(lt(a, b), {1, 0, 0});
+  check_values(le(a, b), {1, 1, 0});
+  check_values(gt(a, b), {0, 0, 1});
+  check_values(ge(a, b), {0, 1, 1});
+  check_values(eq(a, b), {0, 1, 0});
+  check_values(ne(a, b), {1, 0, 1});
+  check_values(where(gt(a, b), a, b), {3, 2, 3});
+  check_values(where(tensor<std::uint8_t>({{1}, {0}}), a, scalar_tensor(0.0)), {1, 2, 3, 0, 0, 0});
+  CHECK_THROWS_WITH_AS(where(a, a, b), doctest::Contains("uint8"), Error);
+}
+
+TEST_CASE("NaN propagates through maximum and minimum") {
+  const Tensor a = tensor<float>({NAN, 1, 2});
+  const Tensor b = tensor<float>({0, NAN, 3});
+  check_values(maximum(a, b), {NAN, NAN, 3});
+  check_values(minimum(a, b), {NAN, NAN, 2});
+}

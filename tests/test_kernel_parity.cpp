@@ -1,0 +1,210 @@
+// Every SIMD kernel against its scalar reference, on awkward sizes and on
+// special values, for each instruction set this CPU has.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "helpers.hpp"
+#include "kernels/cpu/dispatch.hpp"
+
+using namespace kiln;
+using cpu::Binary;
+using cpu::Isa;
+using cpu::Unary;
+using cpu::UnaryGrad;
+
+namespace {
+
+const std::int64_t kSizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 1023, 1025};
+
+std::vector<Isa> simd_levels() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::avx2, Isa::avx512})
+    if (cpu::isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+std::vector<float> random_values(std::int64_t n, float lo, float hi) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = lo + (hi - lo) * static_cast<float>(default_generator().uniform());
+  return v;
+}
+
+// Relative agreement, with an absolute floor for results near zero.
+void check_close(const std::vector<float>& got, const std::vector<float>& want, const char* what,
+                 double rtol = 4e-6, double atol = 1e-6) {
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO(what << " [" << i << "/" << got.size() << "]: got " << got[i] << ", want " << want[i]);
+    if (std::isnan(want[i])) {
+      CHECK(std::isnan(got[i]));
+    } else if (std::isinf(want[i])) {
+      CHECK(got[i] == want[i]);
+    } else {
+      CHECK(std::abs(double(got[i]) - double(want[i])) <= atol + rtol * std::abs(double(want[i])));
+    }
+  }
+}
+
+struct UnaryCase {
+  Unary op;
+  const char* name;
+  float lo, hi;
+};
+const UnaryCase kUnaryCases[] = {
+    {Unary::neg, "neg", -10, 10},       {Unary::exp, "exp", -87, 88},
+    {Unary::log, "log", 1e-30f, 1e30f}, {Unary::sqrt, "sqrt", 0, 1e4},
+    {Unary::abs, "abs", -10, 10},       {Unary::relu, "relu", -10, 10},
+    {Unary::sigmoid, "sigmoid", -30, 30}, {Unary::tanh, "tanh", -10, 10},
+    {Unary::gelu, "gelu", -8, 8},       {Unary::softplus, "softplus", -30, 30},
+};
+
+}  // namespace
+
+TEST_CASE("parity: unary kernels on random inputs of awkward sizes") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(21);
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (const UnaryCase& c : kUnaryCases) {
+      for (std::int64_t n : kSizes) {
+        INFO(cpu::isa_name(isa) << " " << c.name << " n=" << n);
+        const std::vector<float> x = random_values(n, c.lo, c.hi);
+        std::vector<float> want(n), got(n, -7.0f);
+        ref.unary[int(c.op)](n, x.data(), want.data());
+        simd.unary[int(c.op)](n, x.data(), got.data());
+        check_close(got, want, c.name);
+      }
+    }
+  }
+}
+
+TEST_CASE("parity: unary kernels on special values") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> special{0.0f, -0.0f, 1e-40f, -1e-40f, 1e-7f, -1e-7f, 0.1f, 0.25f, -0.25f,
+                                   0.5f, 1.0f, -1.0f, 20.0f, -20.0f, 88.7f, 89.0f, -87.5f, -103.0f,
+                                   -110.0f, 1e30f, -1e30f, inf, -inf, nan};
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (const UnaryCase& c : kUnaryCases) {
+      INFO(cpu::isa_name(isa) << " " << c.name);
+      const auto n = static_cast<std::int64_t>(special.size());
+      std::vector<float> want(n), got(n);
+      ref.unary[int(c.op)](n, special.data(), want.data());
+      simd.unary[int(c.op)](n, special.data(), got.data());
+      // Denormal results are flushed by no one here, but allow them an absolute slack.
+      check_close(got, want, c.name, 4e-6, 1e-37);
+    }
+  }
+}
+
+TEST_CASE("parity: gradient kernels, leaky_relu and clamp") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(22);
+  const std::pair<UnaryGrad, const char*> grads[] = {{UnaryGrad::relu, "relu'"},
+                                                     {UnaryGrad::sigmoid, "sigmoid'"},
+                                                     {UnaryGrad::tanh, "tanh'"},
+                                                     {UnaryGrad::gelu, "gelu'"},
+                                                     {UnaryGrad::softplus, "softplus'"}};
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t n : kSizes) {
+      INFO(cpu::isa_name(isa) << " n=" << n);
+      const std::vector<float> x = random_values(n, -6, 6), g = random_values(n, -2, 2);
+      std::vector<float> want(n), got(n);
+      for (const auto& [op, name] : grads) {
+        ref.unary_grad[int(op)](n, x.data(), g.data(), want.data());
+        simd.unary_grad[int(op)](n, x.data(), g.data(), got.data());
+        check_close(got, want, name);
+      }
+      ref.leaky_relu(n, x.data(), 0.1f, want.data());
+      simd.leaky_relu(n, x.data(), 0.1f, got.data());
+      check_close(got, want, "leaky_relu", 0, 0);
+      ref.leaky_relu_grad(n, x.data(), 0.1f, g.data(), want.data());
+      simd.leaky_relu_grad(n, x.data(), 0.1f, g.data(), got.data());
+      check_close(got, want, "leaky_relu'", 0, 0);
+      ref.clamp(n, x.data(), -1.0f, 2.0f, want.data());
+      simd.clamp(n, x.data(), -1.0f, 2.0f, got.data());
+      check_close(got, want, "clamp", 0, 0);
+    }
+  }
+}
+
+TEST_CASE("parity: binary kernels for every stride pattern") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(23);
+  const std::pair<Binary, const char*> ops[] = {{Binary::add, "add"}, {Binary::sub, "sub"},
+                                                {Binary::mul, "mul"}, {Binary::div, "div"},
+                                                {Binary::maximum, "maximum"}, {Binary::minimum, "minimum"},
+                                                {Binary::pow, "pow"}};
+  const std::pair<std::int64_t, std::int64_t> strides[] = {{1, 1}, {0, 1}, {1, 0}, {0, 0}, {2, 3}, {1, 2}};
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t n : kSizes) {
+      const std::vector<float> a = random_values(3 * n, 0.5f, 4), b = random_values(3 * n, -3, 3);
+      for (const auto& [op, name] : ops) {
+        for (const auto& [sa, sb] : strides) {
+          INFO(cpu::isa_name(isa) << " " << name << " n=" << n << " strides " << sa << "," << sb);
+          std::vector<float> want(n), got(n);
+          ref.binary[int(op)](n, a.data(), sa, b.data(), sb, want.data());
+          simd.binary[int(op)](n, a.data(), sa, b.data(), sb, got.data());
+          check_close(got, want, name, 0, 0);  // one IEEE operation: exact
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("parity: row reductions and softmax") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(24);
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t len : kSizes) {
+      const std::int64_t rows = 3;
+      INFO(cpu::isa_name(isa) << " len=" << len);
+      std::vector<float> x = random_values(rows * len, -5, 5);
+      x[len / 2] = x[len - 1];  // a tie in the first row
+      std::vector<float> want(rows * len), got(rows * len);
+      std::vector<std::int64_t> want_i(rows), got_i(rows);
+      ref.sum_rows(rows, len, x.data(), want.data());
+      simd.sum_rows(rows, len, x.data(), got.data());
+      check_close({got.begin(), got.begin() + rows}, {want.begin(), want.begin() + rows}, "sum", 1e-5, 1e-5);
+      for (bool is_max : {true, false}) {
+        (is_max ? ref.max_rows : ref.min_rows)(rows, len, x.data(), want.data(), want_i.data());
+        (is_max ? simd.max_rows : simd.min_rows)(rows, len, x.data(), got.data(), got_i.data());
+        CHECK(got_i == want_i);
+        check_close({got.begin(), got.begin() + rows}, {want.begin(), want.begin() + rows}, "max/min", 0, 0);
+      }
+      ref.softmax_rows(rows, len, x.data(), want.data());
+      simd.softmax_rows(rows, len, x.data(), got.data());
+      check_close(got, want, "softmax", 1e-5, 1e-7);
+      ref.log_softmax_rows(rows, len, x.data(), want.data());
+      simd.log_softmax_rows(rows, len, x.data(), got.data());
+      check_close(got, want, "log_softmax", 1e-5, 1e-5);
+    }
+  }
+}
+
+TEST_CASE("parity: max/min rows report the first NaN") {
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    std::vector<float> x(37, 1.0f);
+    x[20] = std::numeric_limits<float>::quiet_NaN();
+    x[30] = std::numeric_limits<float>::quiet_NaN();
+    float v;
+    std::int64_t i;
+    simd.max_rows(1, 37, x.data(), &v, &i);
+    CHECK(std::isnan(v));
+    CHECK(i == 20);
+  }
+}
+
+TEST_CASE("dispatch: levels, names and the active table") {
+  CHECK(cpu::isa_supported(Isa::scalar));
+  CHECK(std::string(cpu::isa_name(cpu::active_isa())).size() > 0);
+  CHECK(cpu::isa_supported(cpu::active_isa()));
+  if (!cpu::isa_supported(Isa::avx512))
+    CHECK_THROWS_WITH_AS(cpu::kernels_f32_for(Isa::avx512), doctest::Contains("does not support"), Error);
+  CHECK(std::string(build_info()).find("kiln") == 0);
+}

@@ -1,0 +1,81 @@
+// Reductions and softmax: values, dims, keepdim, ties, edge cases.
+#include <cmath>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+
+TEST_CASE("sum and mean over chosen dims, with keepdim") {
+  const Tensor a = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
+  CHECK(sum(a).item() == 276);
+  CHECK(sum(a).dim() == 0);
+  check_values(sum(a, {0}), {12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34});
+  check_values(sum(a, {2}), {6, 22, 38, 54, 70, 86});
+  check_values(sum(a, {0, 2}), {60, 92, 124});  // non-adjacent dims
+  CHECK(sum(a, {1}, true).shape() == Shape{2, 1, 4});
+  CHECK(sum(a, {-1}).shape() == Shape{2, 3});
+  check_values(mean(a, {1, 2}), {5.5, 17.5});
+  check_values(sum(a.transpose(0, 2), {0}), {6, 54, 22, 70, 38, 86});  // (3, 2): [j][i] = sum_k a[i][j][k]
+  check_values(sum(arange(10)), {45});
+  CHECK(sum(arange(10)).dtype() == kInt64);
+  check_values(sum(zeros({0, 3}), {0}), {0, 0, 0});
+  CHECK_THROWS_AS(sum(a, {0, 0}), Error);
+  CHECK_THROWS_AS(sum(a, {3}), Error);
+}
+
+TEST_CASE("long sums split across threads stay accurate") {
+  const Tensor ones_big = ones({3000000});
+  CHECK(sum(ones_big).item() == 3000000.0);
+  manual_seed(4);
+  const Tensor x = randn({1000003}, kFloat64);
+  double ref = 0;
+  for (double v : x.to_vector<double>()) ref += v;
+  CHECK(std::abs(sum(x).item() - ref) < 1e-9);
+}
+
+TEST_CASE("var and std use Bessel's correction by default") {
+  const Tensor x = tensor<double>({{1, 2, 3, 4}, {2, 4, 6, 8}});
+  check_values(var(x, {1}), {5.0 / 3, 20.0 / 3}, 1e-12);
+  check_values(var(x, {1}, false, 0), {1.25, 5}, 1e-12);
+  check_values(kiln::std(x, {1}), {std::sqrt(5.0 / 3), std::sqrt(20.0 / 3)}, 1e-12);
+  CHECK(var(x).item() == doctest::Approx(37.5 / 7));  // mean 3.75, squared deviations sum to 37.5
+}
+
+TEST_CASE("max and min return values and first indices") {
+  const Tensor a = tensor<float>({{1, 5, 5, 2}, {7, 0, 7, -1}});
+  const auto mx = max(a, 1);
+  check_values(mx.values, {5, 7});
+  check_values(mx.indices, {1, 0});
+  CHECK(mx.indices.dtype() == kInt64);
+  const auto mn = min(a, 0, true);
+  CHECK(mn.values.shape() == Shape{1, 4});
+  check_values(mn.values, {1, 0, 5, -1});
+  check_values(mn.indices, {0, 1, 0, 1});
+  check_values(argmax(a, -1), {1, 0});
+  check_values(argmin(a, 1), {0, 3});
+  CHECK(max(a).item() == 7);
+  CHECK(min(a).item() == -1);
+  check_values(max(tensor<float>({1, NAN, 3}), 0).indices, {1});
+  CHECK_THROWS_WITH_AS(max(zeros({2, 0}), 1), doctest::Contains("empty"), Error);
+}
+
+TEST_CASE("logsumexp is stable for large inputs") {
+  const Tensor x = tensor<double>({{1000, 1000}, {-1, 2}});
+  check_values(logsumexp(x, {1}), {1000 + std::log(2.0), std::log(std::exp(-1.0) + std::exp(2.0))}, 1e-12);
+  CHECK(logsumexp(x, {0, 1}).item() == doctest::Approx(1000 + std::log(2.0)));
+  check_values(logsumexp(tensor<double>({-INFINITY, -INFINITY}), {0}), {-INFINITY});
+}
+
+TEST_CASE("softmax and log_softmax along any dim") {
+  manual_seed(5);
+  const Tensor x = randn({4, 5, 6}, kFloat64);
+  for (std::int64_t d = 0; d < 3; ++d) {
+    const Tensor s = softmax(x, d);
+    check_values(sum(s, {d}), std::vector<double>(s.numel() / s.size(d), 1.0), 1e-12);
+    check_same(log_softmax(x, d), log(s), 1e-12);
+    check_same(log_softmax(x, d), sub(x, logsumexp(x, {d}, true)), 1e-12);
+  }
+  check_values(softmax(tensor<float>({1000, 1000}), 0), {0.5, 0.5});
+}

@@ -1,0 +1,132 @@
+// Tensor basics: factories, dtypes, element access, copies, printing, randomness.
+#include <numeric>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_values;
+
+TEST_CASE("factories fill shapes and values") {
+  CHECK(zeros({2, 3}).shape() == Shape{2, 3});
+  check_values(zeros({2, 2}), {0, 0, 0, 0});
+  check_values(ones({3}, kInt32), {1, 1, 1});
+  check_values(full({2}, 2.5, kFloat64), {2.5, 2.5});
+  check_values(arange(5), {0, 1, 2, 3, 4});
+  CHECK(arange(5).dtype() == kInt64);
+  check_values(arange(1.0, 2.0, 0.25), {1, 1.25, 1.5, 1.75});
+  check_values(arange(3.0, 0.0, -1.0), {3, 2, 1});
+  CHECK(arange(0.0, 0.0).numel() == 0);
+  const Tensor t = tensor<float>({{1, 2, 3}, {4, 5, 6}});
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.at<float>({1, 2}) == 6.0f);
+  CHECK(t.at<float>({-1, -1}) == 6.0f);
+  CHECK(scalar_tensor(3.0).dim() == 0);
+  CHECK(scalar_tensor(3.0).item() == 3.0);
+  check_values(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}), {1, 2, 3, 4});
+  CHECK(zeros({0, 4}).numel() == 0);
+}
+
+TEST_CASE("from_blob wraps memory without copying and calls release") {
+  std::vector<float> buffer{1, 2, 3, 4, 5, 6};
+  bool released = false;
+  {
+    Tensor t = from_blob(buffer.data(), {2, 3}, kFloat32, [&](void*) { released = true; });
+    buffer[4] = 50;
+    CHECK(t.at<float>({1, 1}) == 50.0f);
+    t.at<float>({0, 0}) = -1;
+    CHECK(buffer[0] == -1.0f);
+    Tensor strided = from_blob(buffer.data(), {3}, {2}, kFloat32);
+    check_values(strided, {-1, 3, 50});
+    CHECK_FALSE(released);
+  }
+  CHECK(released);
+}
+
+TEST_CASE("dtypes: sizes, conversions and checked access") {
+  CHECK(itemsize(kFloat32) == 4);
+  CHECK(itemsize(kFloat64) == 8);
+  CHECK(itemsize(kInt64) == 8);
+  CHECK(itemsize(kInt32) == 4);
+  CHECK(itemsize(kUInt8) == 1);
+  CHECK(dtype_name(kUInt8) == "uint8");
+  const Tensor f = tensor<float>({1.7f, -2.2f, 300.0f});
+  const Tensor i = f.to(kInt32);
+  CHECK(i.dtype() == kInt32);
+  check_values(i, {1, -2, 300});
+  check_values(f.to(kFloat64), {1.7, -2.2, 300}, 1e-6);
+  CHECK_THROWS_AS(f.data_ptr<double>(), Error);
+  CHECK_THROWS_AS(f.at<float>({3}), Error);
+  CHECK_THROWS_AS(f.at<float>({0, 0}), Error);
+  CHECK_THROWS_AS(f.item(), Error);
+}
+
+TEST_CASE("clone and contiguous copy; views share storage") {
+  const Tensor a = arange(0.0, 6.0, 1.0).reshape({2, 3});
+  const Tensor c = a.clone();
+  CHECK_FALSE(c.shares_storage(a));
+  c.at<float>({0, 0}) = 42;
+  CHECK(a.at<float>({0, 0}) == 0.0f);
+  const Tensor t = a.t();
+  CHECK(t.shares_storage(a));
+  CHECK_FALSE(t.is_contiguous());
+  const Tensor tc = t.contiguous();
+  CHECK(tc.is_contiguous());
+  CHECK_FALSE(tc.shares_storage(a));
+  check_values(tc, {0, 3, 1, 4, 2, 5});
+  CHECK(a.contiguous().shares_storage(a));
+}
+
+TEST_CASE("in-place updates") {
+  Tensor a = zeros({2, 3});
+  a.fill_(2.0);
+  check_values(a, {2, 2, 2, 2, 2, 2});
+  a.add_(tensor<float>({1, 2, 3}));  // broadcast over rows
+  check_values(a, {3, 4, 5, 3, 4, 5});
+  a.add_(ones({2, 3}), -0.5);
+  a.mul_(2.0);
+  check_values(a, {5, 7, 9, 5, 7, 9});
+  a.slice(1, 0, 1).zero_();  // through a view
+  check_values(a, {0, 7, 9, 0, 7, 9});
+  a.t().copy_(tensor<float>({{1, 2}, {3, 4}, {5, 6}}));
+  check_values(a, {1, 3, 5, 2, 4, 6});
+}
+
+TEST_CASE("printing looks like PyTorch's") {
+  const std::string s = tensor<float>({{1, -2}, {3.5f, 4}}).str();
+  CHECK(s.find("tensor([[") == 0);
+  CHECK(s.find("shape=(2, 2)") != std::string::npos);
+  CHECK(s.find("dtype=float32") != std::string::npos);
+  CHECK(s.find("-2.0000") != std::string::npos);
+  CHECK(s.find("3.5000") != std::string::npos);
+  const std::string ints = arange(3).str();
+  CHECK(ints.find("[0, 1, 2]") != std::string::npos);
+  const std::string big = zeros({2000}).str();
+  CHECK(big.find("...") != std::string::npos);
+  CHECK(big.size() < 200);
+  Tensor w = ones({2}).requires_grad_();
+  CHECK(w.str().find("requires_grad=true") != std::string::npos);
+  CHECK((w * 2.0).str().find("grad_fn=<mul>") != std::string::npos);
+  CHECK(scalar_tensor(1.5).str() == "tensor(1.5000, shape=(), dtype=float32)");
+}
+
+TEST_CASE("random tensors are reproducible from one seed") {
+  manual_seed(123);
+  const Tensor a = randn({1000});
+  const Tensor u = rand({1000});
+  manual_seed(123);
+  const Tensor b = randn({1000});
+  check_values(a, b.to_vector<double>(), 0);
+  const double m = mean(a).item(), s = kiln::std(a).item();
+  CHECK(std::abs(m) < 0.15);
+  CHECK(std::abs(s - 1) < 0.1);
+  CHECK(min(u).item() >= 0.0);
+  CHECK(max(u).item() < 1.0);
+  const Tensor r = randint(3, 7, {500});
+  CHECK(min(r).item() == 3);
+  CHECK(max(r).item() == 6);
+  std::vector<std::int64_t> p = randperm(50).to_vector<std::int64_t>();
+  std::sort(p.begin(), p.end());
+  std::vector<std::int64_t> expect(50);
+  std::iota(expect.begin(), expect.end(), 0);
+  CHECK(p == expect);
+}

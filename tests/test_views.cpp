@@ -1,0 +1,76 @@
+// Views: geometry, aliasing and errors.
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_values;
+
+TEST_CASE("reshape and view share storage; -1 is inferred") {
+  const Tensor a = arange(0.0, 12.0, 1.0);
+  const Tensor b = a.reshape({3, -1});
+  CHECK(b.shape() == Shape{3, 4});
+  CHECK(b.shares_storage(a));
+  b.at<float>({2, 3}) = 100;
+  CHECK(a.at<float>({11}) == 100.0f);
+  CHECK(a.view({2, 2, 3}).strides() == Strides{6, 3, 1});
+  CHECK_THROWS_AS(a.reshape({5, -1}), Error);
+  CHECK_THROWS_AS(a.reshape({-1, -1}), Error);
+}
+
+TEST_CASE("view of a non-contiguous tensor: allowed when strides fit, else an error") {
+  const Tensor a = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
+  const Tensor p = a.permute({1, 0, 2});  // (3, 2, 4): last dim still contiguous
+  CHECK(p.view({3, 2, 2, 2}).shares_storage(a));
+  const Tensor t = a.transpose(1, 2);  // (2, 4, 3)
+  CHECK_THROWS_WITH_AS(t.view({2, 12}), doctest::Contains("cannot be viewed"), Error);
+  const Tensor r = t.reshape({2, 12});  // copies
+  CHECK_FALSE(r.shares_storage(a));
+  check_values(r.select(0, 0).slice(0, 0, 4), {0, 4, 8, 1});
+  // Splitting a dimension of a transposed view is still a view.
+  CHECK(t.view({2, 2, 2, 3}).shares_storage(a));
+}
+
+TEST_CASE("transpose, permute, slice, narrow, select") {
+  const Tensor a = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
+  const Tensor t = a.transpose(0, 2);
+  CHECK(t.shape() == Shape{4, 3, 2});
+  CHECK(t.strides() == Strides{1, 4, 12});
+  CHECK(t.at<float>({3, 2, 1}) == a.at<float>({1, 2, 3}));
+  const Tensor p = a.permute({2, 0, 1});
+  CHECK(p.shape() == Shape{4, 2, 3});
+  CHECK(p.at<float>({1, 1, 2}) == a.at<float>({1, 2, 1}));
+  const Tensor s = a.slice(2, 1, 4, 2);  // columns 1 and 3
+  CHECK(s.shape() == Shape{2, 3, 2});
+  check_values(s.select(0, 0).select(0, 0), {1, 3});
+  CHECK(a.slice(1, -2, 100).shape() == Shape{2, 2, 4});
+  CHECK(a.slice(1, 2, 1).shape() == Shape{2, 0, 4});
+  check_values(a.narrow(0, 1, 1).select(1, 2), {20, 21, 22, 23});
+  CHECK_THROWS_AS(a.narrow(0, 1, 2), Error);
+  CHECK_THROWS_AS(a.select(1, 3), Error);
+  CHECK(a.select(1, -1).at<float>({0, 0}) == 8.0f);
+}
+
+TEST_CASE("expand, squeeze, unsqueeze, flatten") {
+  const Tensor col = tensor<float>({1, 2, 3}).reshape({3, 1});
+  const Tensor e = col.expand({2, 3, 4});
+  CHECK(e.strides() == Strides{0, 1, 0});
+  check_values(e.select(0, 1).select(0, 2), {3, 3, 3, 3});
+  CHECK_THROWS_AS(col.expand({3, 2, 2}), Error);
+  CHECK(col.expand({-1, 5}).shape() == Shape{3, 5});
+  const Tensor u = col.unsqueeze(0);
+  CHECK(u.shape() == Shape{1, 3, 1});
+  CHECK(u.squeeze().shape() == Shape{3});
+  CHECK(u.squeeze(0).shape() == Shape{3, 1});
+  CHECK(u.squeeze(1).shape() == Shape{1, 3, 1});  // size 3: unchanged
+  CHECK(u.unsqueeze(-1).shape() == Shape{1, 3, 1, 1});
+  CHECK(zeros({2, 3, 4}).flatten(1).shape() == Shape{2, 12});
+  CHECK(zeros({2, 3, 4}).flatten().shape() == Shape{24});
+  CHECK(scalar_tensor(1.0).flatten().shape() == Shape{1});
+}
+
+TEST_CASE("dimension arguments are checked") {
+  const Tensor a = zeros({2, 3});
+  CHECK_THROWS_WITH_AS(a.transpose(0, 2), doctest::Contains("dimension 2 is out of range"), Error);
+  CHECK_THROWS_AS(a.permute({0, 0}), Error);
+  CHECK_THROWS_AS(a.permute({0}), Error);
+  CHECK_THROWS_AS(a.size(-3), Error);
+}
