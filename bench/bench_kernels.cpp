@@ -1,0 +1,134 @@
+// Elementwise and reduction kernels, one thread, for each instruction set.
+// Bytes counted: what the kernel reads plus what it writes. The two
+// "bandwidth" benchmarks (memcpy, and a plain a[i] = b[i] + c[i] loop) give
+// the machine's reachable memory bandwidth in the same run.
+//
+//   ./build/bench/bench_kernels --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kiln/kiln.hpp"
+
+using kiln::cpu::Isa;
+
+namespace {
+
+// 16 Mi floats = 64 MiB per array: far beyond the caches, so DRAM-bound kernels show it.
+constexpr std::int64_t kLarge = 16 << 20;
+// 64 Ki floats = 256 KiB: fits in L2, so compute-bound kernels show their speed.
+constexpr std::int64_t kSmall = 64 << 10;
+
+std::vector<float> values(std::int64_t n, float lo, float hi) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = lo + (hi - lo) * static_cast<float>(kiln::default_generator().uniform());
+  return v;
+}
+
+bool select_isa(benchmark::State& state, Isa isa) {
+  if (kiln::cpu::isa_supported(isa)) return true;
+  state.SkipWithError("this CPU lacks the instruction set");
+  return false;
+}
+
+void BM_bandwidth_memcpy(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  std::vector<float> a = values(n, 0, 1), b(n);
+  for (auto _ : state) {
+    std::memcpy(b.data(), a.data(), n * sizeof(float));
+    benchmark::DoNotOptimize(b.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
+BENCHMARK(BM_bandwidth_memcpy)->Arg(kLarge);
+
+void BM_bandwidth_add_loop(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  std::vector<float> a = values(n, 0, 1), b = values(n, 0, 1), c(n);
+  for (auto _ : state) {
+    for (std::int64_t i = 0; i < n; ++i) c[i] = a[i] + b[i];
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * n * 12);
+}
+BENCHMARK(BM_bandwidth_add_loop)->Arg(kLarge);
+
+template <Isa isa>
+void BM_add(benchmark::State& state) {
+  if (!select_isa(state, isa)) return;
+  const auto& k = kiln::cpu::kernels_f32_for(isa);
+  const std::int64_t n = state.range(0);
+  std::vector<float> a = values(n, -1, 1), b = values(n, -1, 1), y(n);
+  for (auto _ : state) {
+    k.binary[int(kiln::cpu::Binary::add)](n, a.data(), 1, b.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 12);
+}
+
+template <Isa isa, kiln::cpu::Unary op>
+void BM_unary(benchmark::State& state) {
+  if (!select_isa(state, isa)) return;
+  const auto& k = kiln::cpu::kernels_f32_for(isa);
+  const std::int64_t n = state.range(0);
+  std::vector<float> x = values(n, -4, 4), y(n);
+  for (auto _ : state) {
+    k.unary[int(op)](n, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
+
+template <Isa isa>
+void BM_sum(benchmark::State& state) {
+  if (!select_isa(state, isa)) return;
+  const auto& k = kiln::cpu::kernels_f32_for(isa);
+  const std::int64_t n = state.range(0);
+  std::vector<float> x = values(n, -1, 1);
+  float out = 0;
+  for (auto _ : state) {
+    k.sum_rows(1, n, x.data(), &out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(state.iterations() * n * 4);
+}
+
+template <Isa isa>
+void BM_softmax_rows(benchmark::State& state) {
+  if (!select_isa(state, isa)) return;
+  const auto& k = kiln::cpu::kernels_f32_for(isa);
+  const std::int64_t n = state.range(0), len = 1000;  // rows of 1000 logits
+  std::vector<float> x = values(n, -4, 4), y(n);
+  for (auto _ : state) {
+    k.softmax_rows(n / len, len, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
+
+// Registers `fn` for each instruction set as "label/isa/size".
+#define KILN_BENCH_ALL_ISA(label, ...)                                                              \
+  BENCHMARK(__VA_ARGS__<Isa::scalar>)->Name(label "/scalar")->Arg(kSmall)->Arg(kLarge);             \
+  BENCHMARK(__VA_ARGS__<Isa::avx2>)->Name(label "/avx2")->Arg(kSmall)->Arg(kLarge);                 \
+  BENCHMARK(__VA_ARGS__<Isa::avx512>)->Name(label "/avx512")->Arg(kSmall)->Arg(kLarge)
+
+template <Isa isa> void BM_relu(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::relu>(s); }
+template <Isa isa> void BM_exp(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::exp>(s); }
+template <Isa isa> void BM_tanh(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::tanh>(s); }
+template <Isa isa> void BM_gelu(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::gelu>(s); }
+
+KILN_BENCH_ALL_ISA("add", BM_add);
+KILN_BENCH_ALL_ISA("relu", BM_relu);
+KILN_BENCH_ALL_ISA("exp", BM_exp);
+KILN_BENCH_ALL_ISA("tanh", BM_tanh);
+KILN_BENCH_ALL_ISA("gelu", BM_gelu);
+KILN_BENCH_ALL_ISA("sum", BM_sum);
+KILN_BENCH_ALL_ISA("softmax_rows", BM_softmax_rows);
+
+}  // namespace
+
+BENCHMARK_MAIN();
