@@ -1,0 +1,226 @@
+// Layers: options structs with chained setters, as in libtorch:
+//   auto conv = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 32, 3).padding(1));
+// Weights are initialised as PyTorch does (Kaiming-uniform with a = sqrt(5) for
+// Linear and Conv2d, so weights and biases are U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "kiln/nn/module.hpp"
+#include "kiln/ops/conv.hpp"
+
+namespace kiln::nn {
+
+#define KILN_OPTION(type, name)                   \
+  auto& name(type value) {                        \
+    name##_ = value;                              \
+    return *this;                                 \
+  }                                               \
+  type name() const { return name##_; }
+
+struct LinearOptions {
+  LinearOptions(std::int64_t in, std::int64_t out) : in_features_(in), out_features_(out) {}
+  KILN_OPTION(std::int64_t, in_features)
+  KILN_OPTION(std::int64_t, out_features)
+  KILN_OPTION(bool, bias)
+private:
+  std::int64_t in_features_, out_features_;
+  bool bias_ = true;
+};
+
+class Linear : public Module {
+public:
+  explicit Linear(const LinearOptions& options);
+  Linear(std::int64_t in, std::int64_t out) : Linear(LinearOptions(in, out)) {}
+  Tensor forward(const Tensor& x) override;  // (..., in) -> (..., out)
+  std::string description() const override;
+  void reset_parameters();
+  LinearOptions options;
+  Tensor weight;  // (out, in)
+  Tensor bias;    // (out), or undefined
+};
+
+struct Conv2dOptions {
+  Conv2dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_({kernel, kernel}) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(Pair, kernel_size)
+  KILN_OPTION(Pair, stride)
+  KILN_OPTION(Pair, padding)
+  KILN_OPTION(Pair, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+  auto& stride(std::int64_t s) { return stride({s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p}); }
+  auto& dilation(std::int64_t d) { return dilation({d, d}); }
+private:
+  std::int64_t in_channels_, out_channels_;
+  Pair kernel_size_, stride_{1, 1}, padding_{0, 0}, dilation_{1, 1};
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+};
+
+class Conv2d : public Module {
+public:
+  explicit Conv2d(const Conv2dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C, H, W) -> (N, O, OH, OW)
+  std::string description() const override;
+  void reset_parameters();
+  Conv2dOptions options;
+  Tensor weight;  // (O, C / groups, kh, kw)
+  Tensor bias;    // (O), or undefined
+};
+
+struct PoolOptions {
+  explicit PoolOptions(std::int64_t kernel) : kernel_size_({kernel, kernel}) {}
+  KILN_OPTION(Pair, kernel_size)
+  KILN_OPTION(Pair, stride)   // {0, 0}: the kernel size
+  KILN_OPTION(Pair, padding)
+  auto& stride(std::int64_t s) { return stride({s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p}); }
+private:
+  Pair kernel_size_, stride_{0, 0}, padding_{0, 0};
+};
+using MaxPool2dOptions = PoolOptions;
+using AvgPool2dOptions = PoolOptions;
+
+class MaxPool2d : public Module {
+public:
+  explicit MaxPool2d(const PoolOptions& options) : options(options) {}
+  explicit MaxPool2d(std::int64_t kernel) : options(kernel) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  PoolOptions options;
+};
+
+class AvgPool2d : public Module {
+public:
+  explicit AvgPool2d(const PoolOptions& options) : options(options) {}
+  explicit AvgPool2d(std::int64_t kernel) : options(kernel) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  PoolOptions options;
+};
+
+struct BatchNormOptions {
+  explicit BatchNormOptions(std::int64_t features) : num_features_(features) {}
+  KILN_OPTION(std::int64_t, num_features)
+  KILN_OPTION(double, eps)
+  KILN_OPTION(double, momentum)
+  KILN_OPTION(bool, affine)
+  KILN_OPTION(bool, track_running_stats)
+private:
+  std::int64_t num_features_;
+  double eps_ = 1e-5, momentum_ = 0.1;
+  bool affine_ = true, track_running_stats_ = true;
+};
+
+// Normalises each channel by batch statistics in training, running statistics in eval.
+// BatchNorm1d takes (N, C) or (N, C, L); BatchNorm2d takes (N, C, H, W).
+class BatchNorm : public Module {
+public:
+  BatchNorm(const BatchNormOptions& options, int spatial_dims);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  BatchNormOptions options;
+  Tensor weight, bias;                                   // (C), when affine
+  Tensor running_mean, running_var, num_batches_tracked;  // buffers, when tracking
+private:
+  int spatial_dims_;
+};
+class BatchNorm1d : public BatchNorm {
+public:
+  explicit BatchNorm1d(const BatchNormOptions& o) : BatchNorm(o, 1) {}
+  explicit BatchNorm1d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 1) {}
+};
+class BatchNorm2d : public BatchNorm {
+public:
+  explicit BatchNorm2d(const BatchNormOptions& o) : BatchNorm(o, 2) {}
+  explicit BatchNorm2d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 2) {}
+};
+
+class Dropout : public Module {
+public:
+  explicit Dropout(double p = 0.5);
+  Tensor forward(const Tensor& x) override;  // identity in eval mode
+  std::string description() const override;
+  double p;
+};
+
+class Flatten : public Module {
+public:
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_dim(start_dim), end_dim(end_dim) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t start_dim, end_dim;
+};
+
+struct EmbeddingOptions {
+  EmbeddingOptions(std::int64_t num, std::int64_t dim) : num_embeddings_(num), embedding_dim_(dim) {}
+  KILN_OPTION(std::int64_t, num_embeddings)
+  KILN_OPTION(std::int64_t, embedding_dim)
+private:
+  std::int64_t num_embeddings_, embedding_dim_;
+};
+
+class Embedding : public Module {
+public:
+  explicit Embedding(const EmbeddingOptions& options);
+  Embedding(std::int64_t num, std::int64_t dim) : Embedding(EmbeddingOptions(num, dim)) {}
+  Tensor forward(const Tensor& indices) override;  // integer (...) -> (..., dim)
+  std::string description() const override;
+  EmbeddingOptions options;
+  Tensor weight;  // (num, dim), initialised N(0, 1)
+};
+
+// Activations as modules.
+class ReLU : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "ReLU()"; }
+};
+class LeakyReLU : public Module {
+public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope(negative_slope) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double negative_slope;
+};
+class Sigmoid : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Sigmoid()"; }
+};
+class Tanh : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Tanh()"; }
+};
+class GELU : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "GELU()"; }
+};
+class Softplus : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Softplus()"; }
+};
+
+// Runs its children in order. Children are named "0", "1", ... (PyTorch's keys).
+class Sequential : public Module {
+public:
+  Sequential() = default;
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  void push_back(std::shared_ptr<Module> module);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Sequential"; }
+  std::size_t size() const { return named_children().size(); }
+  std::shared_ptr<Module> operator[](std::size_t i) const { return named_children().at(i).second; }
+};
+
+#undef KILN_OPTION
+
+}  // namespace kiln::nn

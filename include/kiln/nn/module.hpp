@@ -1,0 +1,78 @@
+// nn::Module: a named tree of parameters, buffers and sub-modules.
+//
+// The registry is the one source of truth: a layer registers its tensors by name
+// (register_parameter / register_buffer) and its children (register_module), and
+// everything else - parameters(), state_dict(), printing, train()/eval() - walks
+// that registry. Names compose with dots, as in PyTorch: "fc1.weight", "bn1.running_mean".
+#pragma once
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::nn {
+
+using StateDict = std::map<std::string, Tensor>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // One-input, one-output layers override this (Sequential chains them).
+  virtual Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Registration order, children after the module's own tensors.
+  NamedTensors named_parameters(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+
+  // Parameters and buffers by dotted name. Tensors are shared, not copied.
+  StateDict state_dict() const;
+  // Copies values into this module's tensors. strict: every key must match both ways.
+  // Shapes must match; values are converted to each tensor's dtype.
+  void load_state_dict(const StateDict& state, bool strict = true);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();  // clears every parameter's gradient
+
+  // "Linear(in_features=784, out_features=256, bias=true)"; containers print their children.
+  virtual std::string description() const = 0;
+  std::string str() const;
+
+protected:
+  Tensor& register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  Tensor& register_buffer(const std::string& name, Tensor tensor);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    check_name(name);
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+private:
+  void check_name(const std::string& name) const;
+  void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const;
+  void print(std::ostream& os, int indent) const;
+
+  NamedTensors parameters_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& os, const Module& m);
+
+}  // namespace kiln::nn

@@ -1,0 +1,25 @@
+// Loss functions. `reduction` picks mean (default), sum, or none (per-sample losses).
+#pragma once
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+enum class Reduction { mean, sum, none };
+
+// Cross-entropy of logits (N, C) against class indices (N) (int64/int32), fused:
+// log-softmax and negative log-likelihood in one pass, gradient softmax - target.
+// label_smoothing e mixes the one-hot target with the uniform distribution: (1-e) onehot + e/C.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::mean,
+                     double label_smoothing = 0.0);
+// Negative log-likelihood of log-probabilities (N, C) at class indices (N).
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::mean);
+// (input - target)^2
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// -[w y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid, w = pos_weight (broadcast over the
+// last dimension; undefined = 1), computed from logits without overflow.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        const Tensor& pos_weight = Tensor(),
+                                        Reduction reduction = Reduction::mean);
+
+}  // namespace kiln

@@ -1,0 +1,28 @@
+// Functional building blocks of neural-network layers (kiln/nn/ wraps them in Modules).
+#pragma once
+
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+// y = x W^T + b, with W (out, in) as in PyTorch; x (..., in) -> y (..., out).
+// `bias` may be undefined. One GEMM forward, two backward.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// Zeroes each element with probability p and scales the rest by 1/(1-p) (training only).
+Tensor dropout(const Tensor& x, double p, bool training);
+
+// Rows of `weight` (num, dim) picked by integer `indices` of any shape -> indices.shape + (dim).
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+
+// Batch normalisation over (N, C) or (N, C, ...): statistics per channel C.
+// Training: normalises by the batch's mean and biased variance and, when the running
+// tensors are defined, updates them in place with `momentum` (unbiased variance).
+// Evaluation: normalises by the running statistics. weight/bias may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+
+}  // namespace kiln

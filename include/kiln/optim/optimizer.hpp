@@ -1,0 +1,121 @@
+// Optimizers update parameters from their .grad(); they run under NoGradGuard.
+//
+//   optim::Adam opt(model->parameters(), optim::AdamOptions(1e-3));
+//   opt.zero_grad(); loss.backward(); opt.step();
+//
+// Parameters can be split into groups with their own learning rate or weight decay:
+//   optim::Adam opt({{first->parameters(), {.weight_decay = 5e-4}}, {rest->parameters(), {}}},
+//                   optim::AdamOptions(0.01));
+// state_dict() holds everything needed to resume exactly (moments, step counts, rates).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::optim {
+
+using StateDict = std::map<std::string, Tensor>;
+
+// Per-group settings that override the optimizer's options where given.
+struct GroupOverrides {
+  std::optional<double> lr;
+  std::optional<double> weight_decay;
+};
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  GroupOverrides overrides;
+};
+
+class Optimizer {
+public:
+  virtual ~Optimizer() = default;
+  void zero_grad();
+  virtual void step() = 0;
+
+  // The rate of group `i` (all groups share a schedule: set_lr scales each group
+  // relative to its initial rate, so group overrides keep their ratio).
+  double lr(std::size_t group = 0) const { return groups_.at(group).lr; }
+  void set_lr(double lr);
+  double initial_lr() const { return base_lr_; }
+  std::size_t num_groups() const { return groups_.size(); }
+
+  // Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name: momentum_buffer, exp_avg, exp_avg_sq).
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
+
+protected:
+  struct Group {
+    std::vector<Tensor> params;
+    double lr, initial_lr, weight_decay;
+    std::vector<std::map<std::string, Tensor>> state;  // one map per parameter
+  };
+  Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name);
+  // The per-parameter state tensor `key`, created as zeros on first use.
+  Tensor& state_tensor(Group& g, std::size_t i, const std::string& key);
+
+  std::vector<Group> groups_;
+  std::int64_t step_count_ = 0;
+  double base_lr_;
+  const char* name_;
+};
+
+struct SGDOptions {
+  explicit SGDOptions(double lr) : lr(lr) {}
+  double lr;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+  SGDOptions& set_momentum(double v) { momentum = v; return *this; }
+  SGDOptions& set_dampening(double v) { dampening = v; return *this; }
+  SGDOptions& set_weight_decay(double v) { weight_decay = v; return *this; }
+  SGDOptions& set_nesterov(bool v) { nesterov = v; return *this; }
+};
+
+// p -= lr * d, d = g + wd p, with momentum b = mu b + (1 - dampening) d (b = d on the
+// first step) and d = b, or d + mu b with Nesterov. As torch.optim.SGD.
+class SGD : public Optimizer {
+public:
+  SGD(std::vector<Tensor> params, SGDOptions options);
+  SGD(std::vector<ParamGroup> groups, SGDOptions options);
+  void step() override;
+  SGDOptions options;
+};
+
+struct AdamOptions {
+  explicit AdamOptions(double lr = 1e-3) : lr(lr) {}
+  double lr;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0;
+  AdamOptions& set_betas(double b1, double b2) { beta1 = b1; beta2 = b2; return *this; }
+  AdamOptions& set_eps(double v) { eps = v; return *this; }
+  AdamOptions& set_weight_decay(double v) { weight_decay = v; return *this; }
+};
+
+// m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+// Adam adds weight decay to the gradient (L2); AdamW decays the weights directly
+// (p -= lr wd p) before the update. As torch.optim.Adam / AdamW.
+class Adam : public Optimizer {
+public:
+  Adam(std::vector<Tensor> params, AdamOptions options);
+  Adam(std::vector<ParamGroup> groups, AdamOptions options);
+  void step() override;
+  AdamOptions options;
+
+protected:
+  Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled, const char* name);
+  bool decoupled_;
+};
+
+class AdamW : public Adam {
+public:
+  AdamW(std::vector<Tensor> params, AdamOptions options);
+  AdamW(std::vector<ParamGroup> groups, AdamOptions options);
+};
+
+}  // namespace kiln::optim

@@ -1,0 +1,193 @@
+#include "kiln/nn/layers.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/activation.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/nn_ops.hpp"
+
+namespace kiln::nn {
+
+namespace {
+// U(-bound, bound)
+Tensor uniform(const Shape& shape, double bound) { return rand(shape) * (2 * bound) - bound; }
+
+std::string pair_str(Pair p) {
+  return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+}
+}  // namespace
+
+// ---- Linear --------------------------------------------------------------------------
+
+Linear::Linear(const LinearOptions& o) : options(o) {
+  KILN_CHECK(o.in_features() > 0 && o.out_features() > 0, "Linear: in_features ", o.in_features(),
+             " and out_features ", o.out_features(), " must be positive");
+  weight = register_parameter("weight", empty({o.out_features(), o.in_features()}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_features()}));
+  reset_parameters();
+}
+
+void Linear::reset_parameters() {
+  NoGradGuard no_grad;
+  // kaiming_uniform(a = sqrt 5): bound = sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in)
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
+  weight.copy_(uniform(weight.shape(), bound));
+  if (bias.defined()) bias.copy_(uniform(bias.shape(), bound));
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+std::string Linear::description() const {
+  std::ostringstream os;
+  os << "Linear(in_features=" << options.in_features() << ", out_features=" << options.out_features()
+     << ", bias=" << (options.bias() ? "true" : "false") << ")";
+  return os.str();
+}
+
+// ---- Conv2d --------------------------------------------------------------------------
+
+Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
+  KILN_CHECK(o.in_channels() > 0 && o.out_channels() > 0 && o.groups() > 0 &&
+                 o.in_channels() % o.groups() == 0 && o.out_channels() % o.groups() == 0,
+             "Conv2d: channels ", o.in_channels(), " -> ", o.out_channels(), " with groups = ", o.groups(),
+             ": channels must be positive and divisible by groups");
+  weight = register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0],
+                                               o.kernel_size()[1]}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+
+void Conv2d::reset_parameters() {
+  NoGradGuard no_grad;
+  const double fan_in = static_cast<double>(weight.size(1) * weight.size(2) * weight.size(3));
+  const double bound = 1.0 / std::sqrt(fan_in);
+  weight.copy_(uniform(weight.shape(), bound));
+  if (bias.defined()) bias.copy_(uniform(bias.shape(), bound));
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
+}
+
+std::string Conv2d::description() const {
+  std::ostringstream os;
+  os << "Conv2d(" << options.in_channels() << ", " << options.out_channels()
+     << ", kernel_size=" << pair_str(options.kernel_size()) << ", stride=" << pair_str(options.stride());
+  if (options.padding() != Pair{0, 0}) os << ", padding=" << pair_str(options.padding());
+  if (options.dilation() != Pair{1, 1}) os << ", dilation=" << pair_str(options.dilation());
+  if (options.groups() != 1) os << ", groups=" << options.groups();
+  if (!options.bias()) os << ", bias=false";
+  os << ")";
+  return os.str();
+}
+
+// ---- Pooling -------------------------------------------------------------------------
+
+Tensor MaxPool2d::forward(const Tensor& x) {
+  return max_pool2d(x, options.kernel_size(), options.stride(), options.padding());
+}
+std::string MaxPool2d::description() const {
+  return "MaxPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
+}
+Tensor AvgPool2d::forward(const Tensor& x) {
+  return avg_pool2d(x, options.kernel_size(), options.stride(), options.padding());
+}
+std::string AvgPool2d::description() const {
+  return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
+}
+
+// ---- BatchNorm -----------------------------------------------------------------------
+
+BatchNorm::BatchNorm(const BatchNormOptions& o, int spatial_dims) : options(o), spatial_dims_(spatial_dims) {
+  KILN_CHECK(o.num_features() > 0, "BatchNorm: num_features must be positive, got ", o.num_features());
+  const std::int64_t c = o.num_features();
+  if (o.affine()) {
+    weight = register_parameter("weight", ones({c}));
+    bias = register_parameter("bias", zeros({c}));
+  }
+  if (o.track_running_stats()) {
+    running_mean = register_buffer("running_mean", zeros({c}));
+    running_var = register_buffer("running_var", ones({c}));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
+  }
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  const bool ok = spatial_dims_ == 1 ? (x.dim() == 2 || x.dim() == 3) : x.dim() == 4;
+  KILN_CHECK(ok, description(), ": expected ", spatial_dims_ == 1 ? "(N, C) or (N, C, L)" : "(N, C, H, W)",
+             " input but got shape ", fmt(x.shape()));
+  const bool use_batch_stats = is_training() || !running_mean.defined();
+  if (is_training() && num_batches_tracked.defined()) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(ones({}, kInt64));
+  }
+  return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, options.momentum(), options.eps());
+}
+
+std::string BatchNorm::description() const {
+  std::ostringstream os;
+  os << "BatchNorm" << spatial_dims_ << "d(" << options.num_features() << ", eps=" << options.eps()
+     << ", momentum=" << options.momentum() << ")";
+  return os.str();
+}
+
+// ---- Simple layers --------------------------------------------------------------------
+
+Dropout::Dropout(double p) : p(p) {
+  KILN_CHECK(p >= 0 && p <= 1, "Dropout: p = ", p, " must be in [0, 1]");
+}
+Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training()); }
+std::string Dropout::description() const {
+  std::ostringstream os;
+  os << "Dropout(p=" << p << ")";
+  return os.str();
+}
+
+Tensor Flatten::forward(const Tensor& x) { return x.flatten(start_dim, end_dim); }
+std::string Flatten::description() const {
+  return "Flatten(start_dim=" + std::to_string(start_dim) + ", end_dim=" + std::to_string(end_dim) + ")";
+}
+
+Embedding::Embedding(const EmbeddingOptions& o) : options(o) {
+  KILN_CHECK(o.num_embeddings() > 0 && o.embedding_dim() > 0, "Embedding: sizes ", o.num_embeddings(), " x ",
+             o.embedding_dim(), " must be positive");
+  weight = register_parameter("weight", randn({o.num_embeddings(), o.embedding_dim()}));
+}
+Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }
+std::string Embedding::description() const {
+  return "Embedding(" + std::to_string(options.num_embeddings()) + ", " + std::to_string(options.embedding_dim()) + ")";
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
+std::string LeakyReLU::description() const {
+  std::ostringstream os;
+  os << "LeakyReLU(negative_slope=" << negative_slope << ")";
+  return os.str();
+}
+Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
+
+// ---- Sequential -----------------------------------------------------------------------
+
+Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
+  for (const auto& m : modules) push_back(m);
+}
+
+void Sequential::push_back(std::shared_ptr<Module> module) {
+  KILN_CHECK(module != nullptr, "Sequential: cannot add a null module");
+  register_module(std::to_string(size()), std::move(module));
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (const auto& [_, m] : named_children()) h = m->forward(h);
+  return h;
+}
+
+}  // namespace kiln::nn

@@ -1,0 +1,137 @@
+#include "kiln/nn/module.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "kiln/autograd/grad_mode.hpp"
+
+namespace kiln::nn {
+
+Tensor Module::forward(const Tensor&) {
+  throw Error(description() + ": this module has no single-input forward(); call its own methods");
+}
+
+void Module::check_name(const std::string& name) const {
+  KILN_CHECK(!name.empty() && name.find('.') == std::string::npos, "register: name '", name,
+             "' must be non-empty and contain no '.'");
+  auto taken = [&](const auto& list) {
+    for (const auto& [n, _] : list)
+      if (n == name) return true;
+    return false;
+  };
+  KILN_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_), "register: the name '", name,
+             "' is already used in ", description());
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
+  check_name(name);
+  if (tensor.defined() && requires_grad) tensor.requires_grad_(true);
+  parameters_.emplace_back(name, tensor);
+  return parameters_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
+  check_name(name);
+  buffers_.emplace_back(name, tensor);
+  return buffers_.back().second;
+}
+
+void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const {
+  for (const auto& [name, t] : params ? parameters_ : buffers_)
+    if (t.defined()) out.emplace_back(prefix + name, t);
+  if (!recurse) return;
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, true, out);
+}
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  NamedTensors out;
+  collect("", true, recurse, out);
+  return out;
+}
+
+NamedTensors Module::named_buffers(bool recurse) const {
+  NamedTensors out;
+  collect("", false, recurse, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [_, t] : named_parameters(recurse)) out.push_back(t);
+  return out;
+}
+
+StateDict Module::state_dict() const {
+  StateDict out;
+  for (auto& [name, t] : named_parameters()) out[name] = t;
+  for (auto& [name, t] : named_buffers()) out[name] = t;
+  return out;
+}
+
+void Module::load_state_dict(const StateDict& state, bool strict) {
+  const StateDict own = state_dict();
+  std::vector<std::string> missing, unexpected;
+  for (const auto& [name, _] : own)
+    if (!state.count(name)) missing.push_back(name);
+  for (const auto& [name, _] : state)
+    if (!own.count(name)) unexpected.push_back(name);
+  if (strict && (!missing.empty() || !unexpected.empty())) {
+    std::ostringstream os;
+    os << "load_state_dict: keys do not match " << description() << ".";
+    if (!missing.empty()) {
+      os << " Missing:";
+      for (const auto& k : missing) os << " " << k;
+      os << ".";
+    }
+    if (!unexpected.empty()) {
+      os << " Unexpected:";
+      for (const auto& k : unexpected) os << " " << k;
+      os << ".";
+    }
+    os << " Pass strict=false to load the keys that match.";
+    throw Error(os.str());
+  }
+  // Check every shape before copying anything, so a failed load changes nothing.
+  for (const auto& [name, target] : own) {
+    auto it = state.find(name);
+    if (it == state.end()) continue;
+    KILN_CHECK(it->second.shape() == target.shape(), "load_state_dict: '", name, "' has shape ",
+               fmt(it->second.shape()), " in the state but ", fmt(target.shape()), " in the module");
+  }
+  NoGradGuard no_grad;
+  for (const auto& [name, target] : own) {
+    auto it = state.find(name);
+    if (it != state.end()) Tensor(target).copy_(it->second);
+  }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [_, child] : children_) child->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& t : parameters()) t.set_grad(Tensor());
+}
+
+void Module::print(std::ostream& os, int indent) const {
+  os << description();
+  if (children_.empty()) return;
+  os << "(\n";
+  for (const auto& [name, child] : children_) {
+    os << std::string(indent + 2, ' ') << "(" << name << "): ";
+    child->print(os, indent + 2);
+    os << "\n";
+  }
+  os << std::string(indent, ' ') << ")";
+}
+
+std::string Module::str() const {
+  std::ostringstream os;
+  print(os, 0);
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.str(); }
+
+}  // namespace kiln::nn

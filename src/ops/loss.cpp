@@ -1,0 +1,129 @@
+// Losses. cross_entropy is fused (its own kernel pass and backward); the others
+// are composed from differentiable ops, so their gradients come for free.
+#include "kiln/ops/loss.hpp"
+
+#include <cmath>
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/activation.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+using detail::ptr;
+
+namespace {
+
+Tensor reduce(const Tensor& per_sample, Reduction r) {
+  switch (r) {
+    case Reduction::mean: return mean(per_sample);
+    case Reduction::sum: return sum(per_sample);
+    case Reduction::none: return per_sample;
+  }
+  return per_sample;
+}
+
+// Class indices as int64, each checked to lie in [0, classes).
+std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, std::int64_t n, std::int64_t classes) {
+  KILN_CHECK(target.dtype() == kInt64 || target.dtype() == kInt32, op,
+             ": targets must be class indices (int64 or int32) but are ", target.dtype());
+  KILN_CHECK(target.dim() == 1 && target.size(0) == n, op, ": targets of shape ", fmt(target.shape()),
+             " do not match ", n, " samples; expected shape (", n, ")");
+  std::vector<std::int64_t> t = target.to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < t.size(); ++i)
+    KILN_CHECK(t[i] >= 0 && t[i] < classes, op, ": target ", t[i], " of sample ", i, " is not a class index in [0, ",
+               classes, ")");
+  return t;
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
+  detail::check_floating("cross_entropy", logits);
+  KILN_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C) but have shape ", fmt(logits.shape()));
+  KILN_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy: label_smoothing ", label_smoothing,
+             " must be in [0, 1]");
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const std::vector<std::int64_t> t = class_targets("cross_entropy", target, n, c);
+  const Tensor x = logits.detach().contiguous();
+  Tensor logp = Tensor::empty({n, c}, logits.dtype());
+  Tensor losses = Tensor::empty({n}, logits.dtype());
+  const double eps = label_smoothing;
+  visit_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
+    const auto log_softmax_rows = cpu::kernels<T>().log_softmax_rows;
+    T* lp = ptr<T>(logp);
+    T* out = ptr<T>(losses);
+    parallel_for(0, n, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(c, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   log_softmax_rows(e - b, c, ptr<T>(x) + b * c, lp + b * c);
+                   for (std::int64_t i = b; i < e; ++i) {
+                     // loss_i = -(1 - eps) logp[i, t_i] - eps/C sum_j logp[i, j]
+                     double row = 0;
+                     if (eps > 0)
+                       for (std::int64_t j = 0; j < c; ++j) row += lp[i * c + j];
+                     out[i] = static_cast<T>(-(1 - eps) * lp[i * c + t[i]] - eps / c * row);
+                   }
+                 });
+  });
+  Tensor result = reduce(losses.detach(), reduction);
+  if (should_record({logits})) {
+    // d loss_i / d logits[i, j] = softmax[i, j] - q[i, j],  q = (1 - eps) onehot(t_i) + eps / C
+    attach_grad_fn(result, "cross_entropy", {logits}, [logp, t, eps, reduction](const Tensor& g) {
+      const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
+      Tensor gx = Tensor::empty({n2, c2}, logp.dtype());
+      const std::vector<double> gv = g.contiguous().to_vector<double>();
+      visit_floating(logp.dtype(), "cross_entropy backward", [&]<class T>() {
+        const T* lp = ptr<T>(logp);
+        T* out = ptr<T>(gx);
+        parallel_for(0, n2, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(c2, 1)),
+                     [&](std::int64_t b, std::int64_t e) {
+                       for (std::int64_t i = b; i < e; ++i) {
+                         const double coef = reduction == Reduction::none ? gv[i]
+                                             : reduction == Reduction::mean ? gv[0] / static_cast<double>(n2)
+                                                                            : gv[0];
+                         for (std::int64_t j = 0; j < c2; ++j) {
+                           const double q = (j == t[i] ? 1 - eps : 0) + eps / c2;
+                           out[i * c2 + j] = static_cast<T>(coef * (std::exp(double(lp[i * c2 + j])) - q));
+                         }
+                       }
+                     });
+      });
+      return Grads{gx};
+    });
+  }
+  return result;
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction) {
+  KILN_CHECK(log_probs.dim() == 2, "nll_loss: log-probabilities must be (N, C) but have shape ",
+             fmt(log_probs.shape()));
+  class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
+  // loss_i = -log_probs[i, t_i]
+  return reduce(neg(gather(log_probs, 1, target.to(kInt64).unsqueeze(1)).squeeze(1)), reduction);
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  KILN_CHECK(input.shape() == target.shape(), "mse_loss: input of shape ", fmt(input.shape()),
+             " and target of shape ", fmt(target.shape()), " differ; they must match");
+  const Tensor d = sub(input, target);
+  return reduce(mul(d, d), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, const Tensor& pos_weight,
+                                        Reduction reduction) {
+  KILN_CHECK(logits.shape() == target.shape(), "binary_cross_entropy_with_logits: logits of shape ",
+             fmt(logits.shape()), " and targets of shape ", fmt(target.shape()), " differ; they must match");
+  // -[w y log s(x) + (1-y) log(1 - s(x))] = (1 - y) x + (1 + (w - 1) y) softplus(-x)
+  const Tensor one_minus_y = sub(scalar_like(target, 1.0), target);
+  Tensor weight_pos = scalar_like(target, 1.0);
+  if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, scalar_like(pos_weight, 1.0)), target));
+  return reduce(add(mul(one_minus_y, logits), mul(weight_pos, softplus(neg(logits)))), reduction);
+}
+
+}  // namespace kiln

@@ -1,0 +1,232 @@
+// linear, dropout, embedding and batch_norm: forward and backward side by side.
+#include "kiln/ops/nn_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
+#include "src/core/tensor_internal.hpp"
+#include "src/ops/blas.hpp"
+
+namespace kiln {
+
+using detail::ptr;
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::check_same_dtype_device("linear", {x, weight});
+  detail::check_floating("linear", x);
+  KILN_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features) but has shape ",
+             fmt(weight.shape()));
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input of shape ", fmt(x.shape()), " has ",
+             x.dim() ? x.size(-1) : 0, " features but weight of shape ", fmt(weight.shape()), " expects ",
+             weight.size(1));
+  const std::int64_t in = weight.size(1), out_f = weight.size(0);
+  if (bias.defined()) {
+    detail::check_same_dtype_device("linear", {x, bias});
+    KILN_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias of shape ", fmt(bias.shape()),
+               " does not match ", out_f, " output features");
+  }
+  const Tensor x2 = x.detach().reshape({-1, in}).contiguous();  // (M, in)
+  const Tensor w = weight.detach().contiguous();                 // (out, in)
+  const std::int64_t m = x2.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_f;
+  Tensor y = Tensor::empty({m, out_f}, x.dtype());
+  visit_floating(x.dtype(), "linear", [&]<class T>() {
+    T* py = ptr<T>(y);
+    T beta = 0;
+    if (bias.defined()) {  // start from the bias in every row, then accumulate x W^T onto it
+      const Tensor bc = bias.detach().contiguous();
+      for (std::int64_t r = 0; r < m; ++r) std::memcpy(py + r * out_f, ptr<T>(bc), out_f * sizeof(T));
+      beta = 1;
+    }
+    if (m > 0 && out_f > 0)
+      detail::gemm(false, true, m, out_f, in, T(1), ptr<T>(x2), in, ptr<T>(w), in, beta, py, out_f);
+  });
+  Tensor out = y.reshape(out_shape);
+  if (should_record({x, weight, bias})) {
+    // y = x W^T + b:  dx = g W,  dW = g^T x,  db = sum over rows of g
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(out, "linear", {x, weight, bias}, [x2, w, xs = x.shape(), nx, nw, nb](const Tensor& g) {
+      const std::int64_t m2 = x2.size(0), in2 = w.size(1), out2 = w.size(0);
+      const Tensor g2 = g.reshape({m2, out2}).contiguous();
+      Grads grads(3);
+      visit_floating(g2.dtype(), "linear backward", [&]<class T>() {
+        if (nx) {
+          Tensor gx = Tensor::empty({m2, in2}, g2.dtype());
+          detail::gemm(false, false, m2, in2, out2, T(1), ptr<T>(g2), out2, ptr<T>(w), in2, T(0), ptr<T>(gx), in2);
+          grads[0] = gx.reshape(xs);
+        }
+        if (nw) {
+          Tensor gw = Tensor::empty({out2, in2}, g2.dtype());
+          detail::gemm(true, false, out2, in2, m2, T(1), ptr<T>(g2), out2, ptr<T>(x2), in2, T(0), ptr<T>(gw), in2);
+          grads[1] = gw;
+        }
+      });
+      if (nb) grads[2] = sum(g2, {0});
+      return grads;
+    });
+  }
+  return out;
+}
+
+Tensor dropout(const Tensor& x, double p, bool training) {
+  KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
+  if (!training || p == 0) return x;
+  detail::check_floating("dropout", x);
+  // Keep-mask scaled by 1/(1-p): y = x * mask, so dy/dx = mask (autograd through mul).
+  Tensor mask = rand(x.shape(), x.dtype());
+  {
+    NoGradGuard no_grad;
+    const Tensor keep = ge(mask, scalar_like(mask, p)).to(x.dtype());
+    mask = p == 1 ? keep : keep * (1.0 / (1.0 - p));
+  }
+  return mul(x, mask);
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  KILN_CHECK(weight.dim() == 2, "embedding: weight must be (num_embeddings, dim) but has shape ",
+             fmt(weight.shape()));
+  Shape out_shape = indices.shape();
+  out_shape.push_back(weight.size(1));
+  return index_select(weight, 0, indices.reshape({-1})).reshape(out_shape);
+}
+
+namespace {
+
+// Per-channel statistics of x viewed as (N, C, L).
+template <class T>
+void channel_moments(const T* x, std::int64_t n, std::int64_t c, std::int64_t l, std::vector<double>& mean,
+                     std::vector<double>& var) {
+  mean.assign(c, 0.0);
+  var.assign(c, 0.0);
+  parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t ch = b; ch < e; ++ch) {
+      double s = 0;
+      for (std::int64_t i = 0; i < n; ++i)
+        for (const T* p = x + (i * c + ch) * l; p < x + (i * c + ch) * l + l; ++p) s += *p;
+      const double mu = s / static_cast<double>(n * l);
+      double ss = 0;
+      for (std::int64_t i = 0; i < n; ++i)
+        for (const T* p = x + (i * c + ch) * l; p < x + (i * c + ch) * l + l; ++p) ss += (*p - mu) * (*p - mu);
+      mean[ch] = mu;
+      var[ch] = ss / static_cast<double>(n * l);
+    }
+  });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  detail::check_floating("batch_norm", x);
+  KILN_CHECK(x.dim() >= 2, "batch_norm: input must be (N, C) or (N, C, ...) but has shape ", fmt(x.shape()));
+  const std::int64_t n = x.size(0), c = x.size(1), l = x.numel() / std::max<std::int64_t>(n * c, 1);
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias}) {
+    if (!t->defined()) continue;
+    detail::check_same_dtype_device("batch_norm", {x, *t});
+    KILN_CHECK(t->dim() == 1 && t->size(0) == c, "batch_norm: per-channel tensor of shape ", fmt(t->shape()),
+               " does not match ", c, " channels of input ", fmt(x.shape()));
+  }
+  KILN_CHECK(training || (running_mean.defined() && running_var.defined()),
+             "batch_norm: evaluation mode needs running_mean and running_var");
+  KILN_CHECK(!training || n * l > 1, "batch_norm: training needs more than one value per channel, got input ",
+             fmt(x.shape()));
+  const Tensor xc = x.detach().contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  std::vector<double> mean, invstd(c);
+  visit_floating(x.dtype(), "batch_norm", [&]<class T>() {
+    const T* px = ptr<T>(xc);
+    std::vector<double> var;
+    if (training) {
+      channel_moments(px, n, c, l, mean, var);
+      if (running_mean.defined()) {  // running stats use the unbiased variance
+        NoGradGuard no_grad;
+        T* rm = ptr<T>(running_mean);
+        T* rv = ptr<T>(running_var);
+        const double unbias = static_cast<double>(n * l) / static_cast<double>(n * l - 1);
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          rm[ch] = static_cast<T>((1 - momentum) * rm[ch] + momentum * mean[ch]);
+          rv[ch] = static_cast<T>((1 - momentum) * rv[ch] + momentum * var[ch] * unbias);
+        }
+      }
+    } else {
+      const std::vector<double> rm = running_mean.to_vector<double>();
+      mean = rm;
+      var = running_var.to_vector<double>();
+    }
+    for (std::int64_t ch = 0; ch < c; ++ch) invstd[ch] = 1.0 / std::sqrt(var[ch] + eps);
+    const std::vector<double> w = weight.defined() ? weight.to_vector<double>() : std::vector<double>(c, 1.0);
+    const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(c, 0.0);
+    T* py = ptr<T>(y);
+    // y = (x - mean) * invstd * w + b = x * scale + shift
+    parallel_for(0, n * c, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(l, 1)),
+                 [&](std::int64_t beg, std::int64_t end) {
+                   for (std::int64_t r = beg; r < end; ++r) {
+                     const std::int64_t ch = r % c;
+                     const T scale = static_cast<T>(invstd[ch] * w[ch]);
+                     const T shift = static_cast<T>(b[ch] - mean[ch] * invstd[ch] * w[ch]);
+                     for (std::int64_t k = 0; k < l; ++k) py[r * l + k] = px[r * l + k] * scale + shift;
+                   }
+                 });
+  });
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    const Tensor wd = weight.defined() ? weight.detach() : Tensor();
+    attach_grad_fn(y, "batch_norm", {x, weight, bias},
+                   [xc, wd, mean, invstd, training, n, c, l, nx, nw, nb](const Tensor& g) {
+      // xhat = (x - mean) invstd; dw = sum g xhat; db = sum g;
+      // training: dx = w invstd (g - db/M - xhat dw/M)   (mean and var depend on x)
+      // evaluation: dx = w invstd g
+      const Tensor gc = g.contiguous();
+      Grads grads(3);
+      Tensor gx = nx ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
+      std::vector<double> sum_g(c, 0.0), sum_gx(c, 0.0);
+      visit_floating(xc.dtype(), "batch_norm backward", [&]<class T>() {
+        const T* px = ptr<T>(xc);
+        const T* pg = ptr<T>(gc);
+        const std::vector<double> w = wd.defined() ? wd.to_vector<double>() : std::vector<double>(c, 1.0);
+        parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t ch = b; ch < e; ++ch) {
+            double sg = 0, sgx = 0;
+            for (std::int64_t i = 0; i < n; ++i) {
+              const std::int64_t base = (i * c + ch) * l;
+              for (std::int64_t k = 0; k < l; ++k) {
+                sg += pg[base + k];
+                sgx += pg[base + k] * (px[base + k] - mean[ch]) * invstd[ch];
+              }
+            }
+            sum_g[ch] = sg;
+            sum_gx[ch] = sgx;
+            if (!nx) continue;
+            T* pgx = ptr<T>(gx);
+            const double m = static_cast<double>(n * l), k1 = w[ch] * invstd[ch];
+            for (std::int64_t i = 0; i < n; ++i) {
+              const std::int64_t base = (i * c + ch) * l;
+              for (std::int64_t k = 0; k < l; ++k) {
+                const double xhat = (px[base + k] - mean[ch]) * invstd[ch];
+                pgx[base + k] = static_cast<T>(training ? k1 * (pg[base + k] - sg / m - xhat * sgx / m)
+                                                        : k1 * pg[base + k]);
+              }
+            }
+          }
+        });
+      });
+      grads[0] = gx;
+      if (nw) grads[1] = from_vector(sum_gx).to(xc.dtype());
+      if (nb) grads[2] = from_vector(sum_g).to(xc.dtype());
+      return grads;
+    });
+  }
+  return y;
+}
+
+}  // namespace kiln

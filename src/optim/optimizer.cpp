@@ -1,0 +1,219 @@
+#include "kiln/optim/optimizer.hpp"
+
+#include <cmath>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/optim/lr_scheduler.hpp"
+
+namespace kiln::optim {
+
+namespace {
+std::vector<ParamGroup> one_group(std::vector<Tensor> params) { return {ParamGroup{std::move(params), {}}}; }
+
+// Runs fn(p, g, i0, i1) over slices of a parameter's elements, in parallel.
+template <class T, class Fn>
+void for_elements(const Tensor& p, const Tensor& g, Fn fn) {
+  T* pp = p.data_ptr<T>();
+  const T* pg = g.data_ptr<T>();
+  parallel_for(0, p.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) { fn(pp, pg, b, e); });
+}
+}  // namespace
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name)
+    : base_lr_(lr), name_(name) {
+  KILN_CHECK(lr >= 0, name, ": learning rate ", lr, " must be >= 0");
+  KILN_CHECK(!groups.empty(), name, ": no parameters to optimize");
+  for (auto& pg : groups) {
+    Group g;
+    g.initial_lr = g.lr = pg.overrides.lr.value_or(lr);
+    g.weight_decay = pg.overrides.weight_decay.value_or(weight_decay);
+    for (const Tensor& p : pg.params) {
+      KILN_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), name,
+                 ": every parameter must be a leaf tensor that requires grad");
+      KILN_CHECK(p.is_contiguous(), name, ": parameter of shape ", fmt(p.shape()), " is not contiguous");
+    }
+    g.params = std::move(pg.params);
+    g.state.resize(g.params.size());
+    groups_.push_back(std::move(g));
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& p : g.params) p.set_grad(Tensor());
+}
+
+void Optimizer::set_lr(double lr) {
+  for (auto& g : groups_) g.lr = base_lr_ > 0 ? g.initial_lr * lr / base_lr_ : lr;
+}
+
+Tensor& Optimizer::state_tensor(Group& g, std::size_t i, const std::string& key) {
+  auto& slot = g.state[i][key];
+  if (!slot.defined()) slot = zeros_like(g.params[i]);
+  return slot;
+}
+
+StateDict Optimizer::state_dict() const {
+  StateDict out;
+  out["step"] = scalar_tensor(static_cast<double>(step_count_), kInt64);
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    out["group." + std::to_string(gi) + ".lr"] = scalar_tensor(groups_[gi].lr, kFloat64);
+    for (std::size_t i = 0; i < groups_[gi].state.size(); ++i)
+      for (const auto& [key, t] : groups_[gi].state[i])
+        out["state." + std::to_string(gi) + "." + std::to_string(i) + "." + key] = t;
+  }
+  return out;
+}
+
+void Optimizer::load_state_dict(const StateDict& state) {
+  auto find = [&](const std::string& key) -> const Tensor& {
+    auto it = state.find(key);
+    KILN_CHECK(it != state.end(), name_, ".load_state_dict: missing key '", key,
+               "' (was the state saved from the same optimizer over the same parameters?)");
+    return it->second;
+  };
+  // Validate every entry first, then apply, so a bad state changes nothing.
+  for (const auto& [key, t] : state) {
+    if (key.rfind("state.", 0) != 0) continue;
+    std::size_t gi = 0, i = 0;
+    char name[64] = {0};
+    KILN_CHECK(std::sscanf(key.c_str(), "state.%zu.%zu.%63s", &gi, &i, name) == 3 && gi < groups_.size() &&
+                   i < groups_[gi].params.size(),
+               name_, ".load_state_dict: key '", key, "' names no parameter of this optimizer");
+    KILN_CHECK(t.shape() == groups_[gi].params[i].shape() || t.dim() == 0, name_, ".load_state_dict: '", key,
+               "' has shape ", fmt(t.shape()), " but the parameter has shape ", fmt(groups_[gi].params[i].shape()));
+  }
+  const std::int64_t step = static_cast<std::int64_t>(find("step").item());
+  std::vector<double> lrs;
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) lrs.push_back(find("group." + std::to_string(gi) + ".lr").item());
+  step_count_ = step;
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    groups_[gi].lr = lrs[gi];
+    for (auto& s : groups_[gi].state) s.clear();
+  }
+  for (const auto& [key, t] : state) {
+    if (key.rfind("state.", 0) != 0) continue;
+    std::size_t gi = 0, i = 0;
+    char name[64] = {0};
+    std::sscanf(key.c_str(), "state.%zu.%zu.%63s", &gi, &i, name);
+    const DType dt = t.dim() == 0 ? t.dtype() : groups_[gi].params[i].dtype();
+    groups_[gi].state[i][name] = t.to(dt).clone();
+  }
+}
+
+// ---- SGD ------------------------------------------------------------------------------
+
+SGD::SGD(std::vector<Tensor> params, SGDOptions o) : SGD(one_group(std::move(params)), o) {}
+SGD::SGD(std::vector<ParamGroup> groups, SGDOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "SGD"), options(o) {
+  KILN_CHECK(o.momentum >= 0 && o.weight_decay >= 0, "SGD: momentum ", o.momentum, " and weight_decay ",
+             o.weight_decay, " must be >= 0");
+  KILN_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD: Nesterov needs momentum > 0 and dampening 0");
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double mu = options.momentum, damp = options.dampening;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      const Tensor g = p.grad();
+      if (!g.defined()) continue;
+      const bool first = mu > 0 && !group.state[i].count("momentum_buffer");
+      Tensor buf = mu > 0 ? state_tensor(group, i, "momentum_buffer") : Tensor();
+      const Tensor gc = g.contiguous();
+      visit_floating(p.dtype(), "SGD", [&]<class T>() {
+        T* pb = buf.defined() ? buf.data_ptr<T>() : nullptr;
+        const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay);
+        const bool nesterov = options.nesterov;
+        for_elements<T>(p, gc, [&](T* pp, const T* pg, std::int64_t b, std::int64_t e) {
+          for (std::int64_t k = b; k < e; ++k) {
+            T d = pg[k] + wd * pp[k];
+            if (pb) {
+              pb[k] = first ? d : static_cast<T>(mu) * pb[k] + static_cast<T>(1 - damp) * d;
+              d = nesterov ? d + static_cast<T>(mu) * pb[k] : pb[k];
+            }
+            pp[k] -= lr * d;
+          }
+        });
+      });
+    }
+  }
+}
+
+// ---- Adam / AdamW ------------------------------------------------------------------
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(one_group(std::move(params)), o, false, "Adam") {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o) : Adam(std::move(groups), o, false, "Adam") {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o, bool decoupled, const char* name)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, name), options(o), decoupled_(decoupled) {
+  KILN_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps >= 0 && o.weight_decay >= 0, name,
+             ": betas (", o.beta1, ", ", o.beta2, ") must be in [0, 1), eps and weight_decay >= 0");
+}
+AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(one_group(std::move(params)), o, true, "AdamW") {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o) : Adam(std::move(groups), o, true, "AdamW") {}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double b1 = options.beta1, b2 = options.beta2;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      const Tensor g = p.grad();
+      if (!g.defined()) continue;
+      Tensor& count = group.state[i]["step"];
+      if (!count.defined()) count = scalar_tensor(0, kFloat64);
+      const double t = (count.data_ptr<double>()[0] += 1);
+      Tensor m = state_tensor(group, i, "exp_avg");
+      Tensor v = state_tensor(group, i, "exp_avg_sq");
+      const Tensor gc = g.contiguous();
+      const double lr = group.lr, wd = group.weight_decay;
+      const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
+      const double step_size = lr / c1, inv_sqrt_c2 = 1 / std::sqrt(c2);
+      const bool decoupled = decoupled_;
+      visit_floating(p.dtype(), name_, [&]<class T>() {
+        T* pm = m.data_ptr<T>();
+        T* pv = v.data_ptr<T>();
+        const T tb1 = T(b1), tb2 = T(b2), teps = T(options.eps), twd = T(wd), tstep = T(step_size),
+                tinv = T(inv_sqrt_c2), decay = T(1 - lr * wd);
+        for_elements<T>(p, gc, [&](T* pp, const T* pg, std::int64_t b, std::int64_t e) {
+          for (std::int64_t k = b; k < e; ++k) {
+            T grad = pg[k];
+            if (decoupled) pp[k] *= decay;
+            else grad += twd * pp[k];
+            pm[k] = tb1 * pm[k] + (1 - tb1) * grad;
+            pv[k] = tb2 * pv[k] + (1 - tb2) * grad * grad;
+            pp[k] -= tstep * pm[k] / (std::sqrt(pv[k]) * tinv + teps);
+          }
+        });
+      });
+    }
+  }
+}
+
+// ---- Schedules -------------------------------------------------------------------------
+
+StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
+    : opt_(optimizer), step_size_(step_size), gamma_(gamma) {
+  KILN_CHECK(step_size > 0, "StepLR: step_size ", step_size, " must be positive");
+}
+void StepLR::step() {
+  ++epoch_;
+  opt_.set_lr(opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch_ / step_size_)));
+}
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min)
+    : opt_(optimizer), t_max_(t_max), eta_min_(eta_min) {
+  KILN_CHECK(t_max > 0, "CosineAnnealingLR: T_max ", t_max, " must be positive");
+}
+void CosineAnnealingLR::step() {
+  ++epoch_;
+  const double base = opt_.initial_lr();
+  opt_.set_lr(eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch_) / t_max_)) / 2);
+}
+
+}  // namespace kiln::optim
