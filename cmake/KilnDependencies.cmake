@@ -9,6 +9,10 @@ endfunction()
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 kiln_report("OpenMP .............." "found (${OpenMP_CXX_VERSION}), used for the thread pool")
 
+# zlib (gzip IDX files) and nlohmann-json (safetensors headers) are required.
+find_package(ZLIB REQUIRED)
+find_package(nlohmann_json 3 CONFIG REQUIRED)
+
 # BLAS: OpenBLAS (the OpenMP build preferred), else Eigen.
 set(KILN_BLAS_TARGET "")
 set(KILN_BLAS_DEFINE "")

@@ -20,6 +20,8 @@ TEST_CASE("sum and mean over chosen dims, with keepdim") {
   check_values(sum(a.transpose(0, 2), {0}), {6, 54, 22, 70, 38, 86});  // (3, 2): [j][i] = sum_k a[i][j][k]
   check_values(sum(arange(10)), {45});
   CHECK(sum(arange(10)).dtype() == kInt64);
+  CHECK(sum(ones({300}, kUInt8)).item() == 300);  // no uint8 wrap-around
+  CHECK(sum(ones({3}, kInt32)).dtype() == kInt64);
   check_values(sum(zeros({0, 3}), {0}), {0, 0, 0});
   CHECK_THROWS_AS(sum(a, {0, 0}), Error);
   CHECK_THROWS_AS(sum(a, {3}), Error);

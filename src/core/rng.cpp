@@ -1,6 +1,10 @@
 #include "kiln/core/rng.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "kiln/core/error.hpp"
 
 namespace kiln {
 namespace {
@@ -52,6 +56,26 @@ std::uint64_t Generator::below(std::uint64_t n) {
   std::uint64_t x;
   do x = next_u64(); while (x >= limit);
   return x % n;
+}
+
+std::string Generator::state() const {
+  std::ostringstream os;
+  os << s_[0] << ' ' << s_[1] << ' ' << s_[2] << ' ' << s_[3] << ' ' << has_spare_ << ' ';
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%a", spare_);  // exact
+  return os.str() + buf;
+}
+
+void Generator::set_state(const std::string& state) {
+  std::istringstream is(state);
+  std::uint64_t s[4];
+  bool spare_flag = false;
+  std::string spare_text;
+  is >> s[0] >> s[1] >> s[2] >> s[3] >> spare_flag >> spare_text;
+  KILN_CHECK(!is.fail() && !spare_text.empty(), "Generator::set_state: '", state, "' is not a generator state");
+  for (int i = 0; i < 4; ++i) s_[i] = s[i];
+  has_spare_ = spare_flag;
+  spare_ = std::strtod(spare_text.c_str(), nullptr);
 }
 
 Generator& default_generator() {

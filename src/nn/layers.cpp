@@ -16,7 +16,9 @@ namespace {
 Tensor uniform(const Shape& shape, double bound) { return rand(shape) * (2 * bound) - bound; }
 
 std::string pair_str(Pair p) {
-  return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+  std::ostringstream os;
+  os << '(' << p[0] << ", " << p[1] << ')';
+  return os.str();
 }
 }  // namespace
 

@@ -4,6 +4,7 @@
 // Backward: dW_g = g_g @ col_g^T,  dcol_g = W_g^T @ g_g, then col2im adds dcol back into dx.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"

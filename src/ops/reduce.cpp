@@ -111,6 +111,8 @@ Tensor sum_forward(const Tensor& x, const Dims& dims) {
 
 // d/dx sum(x) = 1 for every summed element: the gradient is broadcast back.
 Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  // Integer sums accumulate in int64 (as PyTorch): a uint8 mask summed in uint8 would wrap.
+  if (!is_floating(x.dtype()) && x.dtype() != kInt64) return sum(x.to(kInt64), dims_in, keepdim);
   const Dims dims = normalize_dims(dims_in, x.dim(), "sum");
   Tensor kept = sum_forward(x, dims);
   Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace kiln {
 
@@ -15,6 +16,10 @@ public:
   double uniform();           // [0, 1) with 53 random bits
   double normal();            // standard normal (Box-Muller, caches its pair)
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
+
+  // The full state as text (for checkpoints), and back.
+  std::string state() const;
+  void set_state(const std::string& state);
 
 private:
   std::uint64_t s_[4];

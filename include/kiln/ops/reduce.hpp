@@ -10,6 +10,7 @@ namespace kiln {
 
 using Dims = std::vector<std::int64_t>;
 
+// Integer inputs are summed as int64.
 Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // Variance with Bessel's correction by default (correction = 1), like torch.var.

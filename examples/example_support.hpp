@@ -1,0 +1,235 @@
+// The plumbing the training examples share, so each example file can stay about
+// its model: command-line flags, a progress bar, peak memory, per-epoch CSV,
+// checkpoints (model + optimizer + random state), and the final RESULT line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <kiln/kiln.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+namespace example {
+
+struct CommonArgs {
+  std::string data = kiln::data::kFashionMnistDefaultDir;
+  int epochs = 10;
+  std::uint64_t seed = 0;
+  int threads = 0;  // 0: kiln's default (all cores)
+  std::int64_t batch_size = 128;
+  std::int64_t limit = 0;  // train on the first N images only (0: all)
+  std::string save, resume, metrics;
+  std::string device = "cpu";
+};
+
+// Adds the flags every example takes.
+inline void add_common_flags(CLI::App& app, CommonArgs& a) {
+  app.add_option("--data", a.data, "directory with the MNIST-format files")->capture_default_str();
+  app.add_option("--epochs", a.epochs, "training epochs")->capture_default_str();
+  app.add_option("--seed", a.seed, "random seed (initialisation, shuffling, dropout)")->capture_default_str();
+  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)");
+  app.add_option("--batch-size", a.batch_size, "mini-batch size")->capture_default_str();
+  app.add_option("--limit", a.limit, "train on the first N training images only");
+  app.add_option("--save", a.save, "write a checkpoint here after every epoch");
+  app.add_option("--resume", a.resume, "resume training from this checkpoint");
+  app.add_option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
+  app.add_option("--device", a.device, "cpu (this build has no CUDA backend)")->capture_default_str();
+}
+
+// Applies the settings that must precede everything else.
+inline void apply_common(const CommonArgs& a) {
+  KILN_CHECK(a.device == "cpu", "--device ", a.device, ": this build of kiln runs on the CPU only");
+  KILN_CHECK(a.epochs >= 0 && a.batch_size > 0, "--epochs must be >= 0 and --batch-size > 0");
+  if (a.threads > 0) kiln::set_num_threads(a.threads);
+  kiln::manual_seed(a.seed);
+}
+
+// Peak resident memory of this process so far, in MiB (Linux: VmHWM).
+inline double peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0.0;
+}
+
+// One line redrawn in place on a terminal; silent when output is a file or pipe.
+class Progress {
+public:
+  Progress(std::int64_t total, std::string label)
+      : total_(total), label_(std::move(label)), tty_(isatty(STDOUT_FILENO)), start_(clock::now()) {}
+  void update(std::int64_t done, double loss, std::int64_t samples) {
+    if (!tty_ || (done % 10 != 0 && done != total_)) return;
+    const double secs = std::chrono::duration<double>(clock::now() - start_).count();
+    const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(total_, 1));
+    std::printf("\r%s [%s%s] %lld/%lld  loss %.4f  %.0f img/s ", label_.c_str(), std::string(filled, '#').c_str(),
+                std::string(width - filled, '.').c_str(), static_cast<long long>(done),
+                static_cast<long long>(total_), loss, secs > 0 ? samples / secs : 0.0);
+    std::fflush(stdout);
+    if (done == total_) std::printf("\r%*s\r", 100, "");
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+  std::int64_t total_;
+  std::string label_;
+  bool tty_;
+  clock::time_point start_;
+};
+
+// Appends one row per epoch; writes the header when the file is new.
+class MetricsCsv {
+public:
+  explicit MetricsCsv(const std::string& path) : path_(path) {
+    if (path_.empty()) return;
+    std::ifstream probe(path_);
+    if (!probe.good()) std::ofstream(path_) << "epoch,train_loss,test_loss,test_acc,seconds\n";
+  }
+  void add(int epoch, double train_loss, double test_loss, double test_acc, double seconds) const {
+    if (path_.empty()) return;
+    std::ofstream(path_, std::ios::app) << epoch << ',' << train_loss << ',' << test_loss << ',' << test_acc << ','
+                                        << seconds << '\n';
+  }
+
+private:
+  std::string path_;
+};
+
+// A checkpoint: "model.<name>" and "optim.<name>" tensors, plus the epoch reached
+// and the random generator's state, so training resumes exactly where it stopped.
+inline void save_checkpoint(const std::string& path, const kiln::nn::Module& model,
+                            const kiln::optim::Optimizer& opt, int epoch) {
+  kiln::io::TensorMap all;
+  for (const auto& [k, t] : model.state_dict()) all["model." + k] = t;
+  for (const auto& [k, t] : opt.state_dict()) all["optim." + k] = t;
+  kiln::io::save(path, all,
+                 {{"epoch", std::to_string(epoch)}, {"rng", kiln::default_generator().state()}, {"format", "kiln-train-1"}});
+}
+
+// Returns the number of epochs already done.
+inline int load_checkpoint(const std::string& path, kiln::nn::Module& model, kiln::optim::Optimizer& opt) {
+  const kiln::io::Loaded file = kiln::io::load(path);
+  kiln::nn::StateDict m;
+  kiln::optim::StateDict o;
+  for (const auto& [k, t] : file.tensors) {
+    if (k.rfind("model.", 0) == 0) m[k.substr(6)] = t;
+    else if (k.rfind("optim.", 0) == 0) o[k.substr(6)] = t;
+  }
+  KILN_CHECK(file.metadata.count("epoch") && file.metadata.count("rng"), "--resume ", path,
+             ": not a training checkpoint of these examples (no epoch / rng metadata)");
+  model.load_state_dict(m);
+  opt.load_state_dict(o);
+  kiln::default_generator().set_state(file.metadata.at("rng"));
+  return std::stoi(file.metadata.at("epoch"));
+}
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+
+// Mean cross-entropy and accuracy of `model` over a whole dataset, in eval mode.
+inline Evaluation evaluate(kiln::nn::Module& model, const kiln::data::Dataset& dataset) {
+  kiln::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  kiln::data::DataLoader loader(dataset, kiln::data::LoaderOptions(1000));
+  double loss = 0, correct = 0;
+  for (const auto& batch : loader.epoch(0)) {
+    const kiln::Tensor logits = model(batch.x);
+    loss += kiln::cross_entropy(logits, batch.y, kiln::Reduction::sum).item();
+    correct += kiln::sum(kiln::eq(kiln::argmax(logits, 1), batch.y)).item();
+  }
+  model.train(was_training);
+  return {loss / dataset.size(), correct / dataset.size()};
+}
+
+// The last line of every example: "RESULT {json}".
+inline void print_result(const nlohmann::json& fields) { std::cout << "RESULT " << fields.dump() << std::endl; }
+
+}  // namespace example
+
+namespace example {
+
+// The training loop the Fashion-MNIST examples share: Adam on cross-entropy,
+// an evaluation on the test set after each epoch, checkpoints, CSV, RESULT.
+// `optimizer` must hold `model`'s parameters. Returns the RESULT fields.
+inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Optimizer& optimizer,
+                                       const CommonArgs& args, const std::string& name) {
+  using namespace kiln;
+  data::ImageDataset train = data::fashion_mnist(args.data, data::Split::train);
+  const data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
+  if (args.limit > 0) train = train.head(args.limit);
+  data::DataLoader loader(train, data::LoaderOptions(args.batch_size).set_shuffle(true).set_seed(args.seed));
+
+  int start_epoch = 0;
+  if (!args.resume.empty()) {
+    start_epoch = load_checkpoint(args.resume, model, optimizer);
+    std::cout << "resumed from " << args.resume << " after epoch " << start_epoch << "\n";
+  }
+  std::cout << build_info() << ", " << get_num_threads() << " threads\n" << model << "\n";
+  std::cout << name << ": " << train.size() << " training images, " << test.size() << " test images, batch "
+            << args.batch_size << "\n";
+
+  const MetricsCsv csv(args.metrics);
+  double train_seconds = 0, last_loss = 0;
+  Evaluation eval;
+  int epochs_run = 0;
+  for (int epoch = start_epoch; epoch < args.epochs; ++epoch) {
+    model.train();
+    Progress progress(loader.num_batches(), "epoch " + std::to_string(epoch + 1));
+    const auto t0 = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    std::int64_t step = 0, seen = 0;
+    for (const data::Batch& batch : loader.epoch(epoch)) {
+      optimizer.zero_grad();
+      const Tensor logits = model(batch.x);            // (B, 10)
+      Tensor loss = cross_entropy(logits, batch.y);    // mean over the batch
+      loss.backward();                                 // gradients of every parameter
+      optimizer.step();                                // Adam update
+      loss_sum += loss.item();
+      seen += batch.y.size(0);
+      ++step;
+      progress.update(step, loss_sum / step, seen);
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    train_seconds += secs;
+    ++epochs_run;
+    last_loss = loss_sum / std::max<std::int64_t>(step, 1);
+    eval = evaluate(model, test);
+    std::printf("epoch %2d  train loss %.4f  test loss %.4f  test acc %.4f  %.2f s  peak RSS %.0f MiB\n", epoch + 1,
+                last_loss, eval.loss, eval.accuracy, secs, peak_rss_mb());
+    csv.add(epoch + 1, last_loss, eval.loss, eval.accuracy, secs);
+    if (!args.save.empty()) save_checkpoint(args.save, model, optimizer, epoch + 1);
+  }
+  if (epochs_run == 0) eval = evaluate(model, test);
+  const double per_epoch = epochs_run ? train_seconds / epochs_run : 0.0;
+  return {{"model", name},
+          {"test_acc", eval.accuracy},
+          {"test_loss", eval.loss},
+          {"train_loss", last_loss},
+          {"epochs", args.epochs},
+          {"train_seconds", train_seconds},
+          {"seconds_per_epoch", per_epoch},
+          {"images_per_second", per_epoch > 0 ? train.size() / per_epoch : 0.0},
+          {"peak_rss_mb", peak_rss_mb()},
+          {"threads", get_num_threads()},
+          {"seed", args.seed}};
+}
+
+// Runs an example's main body, turning errors into a message and exit code 1.
+template <class Body>
+int run_main(Body body) {
+  try {
+    return body();
+  } catch (const kiln::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace example

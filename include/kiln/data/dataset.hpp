@@ -1,0 +1,102 @@
+// Datasets and the DataLoader.
+//
+//   data::ImageDataset train = data::fashion_mnist(dir, data::Split::train);
+//   data::DataLoader loader(train, data::LoaderOptions(128).set_shuffle(true).set_seed(0));
+//   for (std::int64_t epoch = 0; epoch < 10; ++epoch)
+//     for (const data::Batch& batch : loader.epoch(epoch)) { ... batch.x, batch.y ... }
+//
+// Batches are written into buffers that are reused while nobody else holds them,
+// so a training loop allocates no new batch memory after the first step.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::data {
+
+struct Batch {
+  Tensor x;  // (B, ...) float32
+  Tensor y;  // (B) int64 labels
+};
+
+class Dataset {
+public:
+  virtual ~Dataset() = default;
+  virtual std::int64_t size() const = 0;
+  virtual Shape sample_shape() const = 0;  // shape of one x
+  // Writes samples `indices` into x (count, sample_shape...) and y (count), both preallocated.
+  virtual void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const = 0;
+};
+
+// uint8 images (N, ...) with int64 labels, served as float32 (pixel / 255 - mean) / std.
+class ImageDataset : public Dataset {
+public:
+  ImageDataset(Tensor images, Tensor labels, double mean = 0.0, double std = 1.0);
+  std::int64_t size() const override { return images_.size(0); }
+  Shape sample_shape() const override;
+  void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const override;
+  // The first n samples (a view: no copy), for quick runs and tests.
+  ImageDataset head(std::int64_t n) const;
+  const Tensor& images() const { return images_; }
+  const Tensor& labels() const { return labels_; }
+  double mean() const { return mean_; }
+  double std() const { return std_; }
+
+private:
+  Tensor images_, labels_;
+  double mean_, std_;
+};
+
+struct LoaderOptions {
+  explicit LoaderOptions(std::int64_t batch_size) : batch_size(batch_size) {}
+  std::int64_t batch_size;
+  bool shuffle = false;
+  std::uint64_t seed = 0;
+  bool drop_last = false;
+  LoaderOptions& set_shuffle(bool v) { shuffle = v; return *this; }
+  LoaderOptions& set_seed(std::uint64_t v) { seed = v; return *this; }
+  LoaderOptions& set_drop_last(bool v) { drop_last = v; return *this; }
+};
+
+class DataLoader {
+public:
+  DataLoader(const Dataset& dataset, LoaderOptions options);
+  std::int64_t num_batches() const;
+  const LoaderOptions& options() const { return options_; }
+
+  // The order of one epoch: a permutation drawn from (seed, epoch) when shuffling,
+  // so an epoch's batches are the same whether or not training was resumed.
+  class Epoch;
+  Epoch epoch(std::int64_t index);
+  // Batch `b` of the epoch whose order was last set by epoch().
+  const Batch& batch(std::int64_t b);
+
+private:
+  const Dataset& dataset_;
+  LoaderOptions options_;
+  std::vector<std::int64_t> order_;
+  Batch current_;
+};
+
+class DataLoader::Epoch {
+public:
+  class iterator {
+  public:
+    iterator(DataLoader* loader, std::int64_t b) : loader_(loader), b_(b) {}
+    const Batch& operator*() const { return loader_->batch(b_); }
+    iterator& operator++() { ++b_; return *this; }
+    bool operator!=(const iterator& o) const { return b_ != o.b_; }
+  private:
+    DataLoader* loader_;
+    std::int64_t b_;
+  };
+  explicit Epoch(DataLoader* loader) : loader_(loader) {}
+  iterator begin() const { return {loader_, 0}; }
+  iterator end() const { return {loader_, loader_->num_batches()}; }
+private:
+  DataLoader* loader_;
+};
+
+}  // namespace kiln::data

@@ -1,0 +1,120 @@
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+#include "kiln/core/factories.hpp"
+#include "kiln/core/rng.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/data/dataset.hpp"
+#include "kiln/data/fashion_mnist.hpp"
+#include "kiln/data/idx.hpp"
+
+namespace kiln::data {
+
+// ---- ImageDataset ------------------------------------------------------------------------
+
+ImageDataset::ImageDataset(Tensor images, Tensor labels, double mean, double std)
+    : images_(std::move(images)), labels_(std::move(labels)), mean_(mean), std_(std) {
+  KILN_CHECK(images_.dtype() == kUInt8 && images_.dim() >= 2, "ImageDataset: images must be uint8 (N, ...) but are ",
+             images_.dtype(), " of shape ", fmt(images_.shape()));
+  KILN_CHECK(labels_.dim() == 1 && labels_.size(0) == images_.size(0), "ImageDataset: ", labels_.numel(),
+             " labels for ", images_.size(0), " images; they must match");
+  KILN_CHECK(std > 0, "ImageDataset: std must be positive, got ", std);
+  labels_ = labels_.to(kInt64).contiguous();
+  images_ = images_.contiguous();
+}
+
+Shape ImageDataset::sample_shape() const { return Shape(images_.shape().begin() + 1, images_.shape().end()); }
+
+void ImageDataset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const {
+  const std::int64_t per = numel_of(sample_shape());
+  const auto* src = images_.data_ptr<std::uint8_t>();
+  const auto* lab = labels_.data_ptr<std::int64_t>();
+  float* dst = x.data_ptr<float>();
+  std::int64_t* out = y.data_ptr<std::int64_t>();
+  // x = (v / 255 - mean) / std = v * a + b
+  const float a = static_cast<float>(1.0 / (255.0 * std_)), b = static_cast<float>(-mean_ / std_);
+  const auto count = static_cast<std::int64_t>(indices.size());
+  parallel_for(0, count, std::max<std::int64_t>(1, 16384 / per), [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const std::uint8_t* s = src + indices[i] * per;
+      float* d = dst + i * per;
+      for (std::int64_t k = 0; k < per; ++k) d[k] = static_cast<float>(s[k]) * a + b;
+      out[i] = lab[indices[i]];
+    }
+  });
+}
+
+ImageDataset ImageDataset::head(std::int64_t n) const {
+  n = std::clamp<std::int64_t>(n, 0, size());
+  return ImageDataset(images_.narrow(0, 0, n), labels_.narrow(0, 0, n), mean_, std_);
+}
+
+// ---- DataLoader ----------------------------------------------------------------------------
+
+DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
+  KILN_CHECK(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
+  order_.resize(static_cast<std::size_t>(dataset.size()));
+  std::iota(order_.begin(), order_.end(), 0);
+}
+
+std::int64_t DataLoader::num_batches() const {
+  const std::int64_t n = dataset_.size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+DataLoader::Epoch DataLoader::epoch(std::int64_t index) {
+  std::iota(order_.begin(), order_.end(), 0);
+  if (options_.shuffle) {
+    // Its own generator, seeded from (seed, epoch): independent of everything else.
+    Generator g(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(index) + 1);
+    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[g.below(i)]);
+  }
+  return Epoch(this);
+}
+
+const Batch& DataLoader::batch(std::int64_t b) {
+  KILN_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(), " batches)");
+  const std::int64_t start = b * options_.batch_size;
+  const std::int64_t count = std::min(options_.batch_size, dataset_.size() - start);
+  const std::vector<std::int64_t> idx(order_.begin() + start, order_.begin() + start + count);
+  // Reuse last batch's buffers unless someone still holds them (or a view of them).
+  auto unshared = [count](const Tensor& t) {
+    return t.defined() && t.size(0) == count && t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1;
+  };
+  if (!unshared(current_.x)) {
+    Shape shape = dataset_.sample_shape();
+    shape.insert(shape.begin(), count);
+    current_.x = Tensor::empty(shape, kFloat32);
+  }
+  if (!unshared(current_.y)) current_.y = Tensor::empty({count}, kInt64);
+  dataset_.fill(idx, current_.x, current_.y);
+  return current_;
+}
+
+// ---- Fashion-MNIST --------------------------------------------------------------------------
+
+namespace {
+std::string find_file(const std::string& dir, const std::string& stem) {
+  for (const std::string& name : {stem + ".gz", stem}) {
+    const std::filesystem::path p = std::filesystem::path(dir) / name;
+    if (std::filesystem::exists(p)) return p.string();
+  }
+  throw Error("fashion_mnist: neither " + stem + ".gz nor " + stem + " is in '" + dir +
+              "'; install Debian's dataset-fashion-mnist or pass --data DIR with MNIST-format files");
+}
+}  // namespace
+
+ImageDataset fashion_mnist(const std::string& dir, Split split) {
+  const std::string prefix = split == Split::train ? "train" : "t10k";
+  Tensor images = read_idx(find_file(dir, prefix + "-images-idx3-ubyte"));
+  Tensor labels = read_idx(find_file(dir, prefix + "-labels-idx1-ubyte"));
+  KILN_CHECK(images.dim() == 3 && images.dtype() == kUInt8, "fashion_mnist: images in ", dir,
+             " must be uint8 (N, H, W) but are ", images.dtype(), " ", fmt(images.shape()));
+  KILN_CHECK(labels.dim() == 1 && labels.size(0) == images.size(0), "fashion_mnist: ", labels.numel(),
+             " labels for ", images.size(0), " images in ", dir);
+  images = images.reshape({images.size(0), 1, images.size(1), images.size(2)});
+  return ImageDataset(images, labels, kFashionMnistMean, kFashionMnistStd);
+}
+
+}  // namespace kiln::data
