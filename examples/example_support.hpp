@@ -137,7 +137,7 @@ inline Evaluation evaluate(kiln::nn::Module& model, const kiln::data::Dataset& d
   kiln::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  kiln::data::DataLoader loader(dataset, kiln::data::LoaderOptions(1000));
+  kiln::data::DataLoader loader(dataset, kiln::data::LoaderOptions(256));
   double loss = 0, correct = 0;
   for (const auto& batch : loader.epoch(0)) {
     const kiln::Tensor logits = model(batch.x);

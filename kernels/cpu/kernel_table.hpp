@@ -22,6 +22,13 @@ enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, count };
 // or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
 enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, count };
 
+// One Adam/AdamW step's constants (see optim::Adam):
+//   g' = g + l2 p;  p *= decay;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+//   p -= step_size * m / (sqrt(v) * inv_sqrt_c2 + eps)
+struct AdamStep {
+  float beta1, beta2, eps, step_size, inv_sqrt_c2, l2, decay;
+};
+
 template <class T>
 struct KernelTable {
   using UnaryFn = void (*)(std::int64_t n, const T* x, T* y);
@@ -43,6 +50,8 @@ struct KernelTable {
   ArgRowsFn min_rows;
   RowsFn softmax_rows;      // y[r, :] = softmax(x[r, :])
   RowsFn log_softmax_rows;  // y[r, :] = log_softmax(x[r, :])
+  // Fused optimizer update over n contiguous parameters (float32 only; null for others).
+  void (*adam)(std::int64_t n, T* p, const T* g, T* m, T* v, const AdamStep& s);
 };
 
 // Fillers, one per variant. Each overwrites the entries it implements.

@@ -1,14 +1,21 @@
-// conv2d by im2col + GEMM, over the whole batch at once:
-//   col (G, K, N*L) with K = C/G * kh * kw rows, L = OH * OW output positions
-//   out_g (O/G, N*L) = W_g (O/G, K) @ col_g
-// Backward: dW_g = g_g @ col_g^T,  dcol_g = W_g^T @ g_g, then col2im adds dcol back into dx.
+// conv2d by im2col + GEMM, one image at a time, images spread over the threads
+// (each thread's BLAS calls then run single-threaded, on cache-sized blocks):
+//   col (K_all, L): K_all = C * kh * kw rows, L = OH * OW output positions
+//   out_n,g (O/G, L) = W_g (O/G, K) @ col_g (K, L),   K = C/G * kh * kw
+// Backward, per image: dW_g += g_n,g @ col_g^T;  dcol_g = W_g^T @ g_n,g, then col2im adds
+// dcol back into dx_n. col is recomputed in the backward pass rather than stored.
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <vector>
+
+#include "kiln/core/factories.hpp"
 
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
@@ -26,87 +33,54 @@ struct ConvGeometry {
   Pair stride, padding, dilation;
   std::int64_t groups;
   std::int64_t k() const { return c / groups * kh * kw; }  // rows of one group's col
+  std::int64_t k_all() const { return c * kh * kw; }
   std::int64_t l() const { return oh * ow; }
 };
 
-// col[(ci*kh + i)*kw + j][img*L + y*OW + x] = input[img][ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
+// col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
 // Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
 template <class T>
-void im2col(const T* in, const ConvGeometry& g, T* col) {
-  const std::int64_t nl = g.n * g.l();
-  parallel_for(0, g.c * g.kh * g.kw, 1, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t row = b; row < e; ++row) {
-      const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
-      T* dst = col + row * nl;
-      for (std::int64_t img = 0; img < g.n; ++img) {
-        const T* plane = in + (img * g.c + ci) * g.h * g.w;
-        for (std::int64_t y = 0; y < g.oh; ++y) {
-          const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-          T* out = dst + img * g.l() + y * g.ow;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(out, out + g.ow, T(0));
-            continue;
-          }
-          for (std::int64_t x = 0; x < g.ow; ++x) {
-            const std::int64_t ix = x * g.stride[1] - g.padding[1] + j * g.dilation[1];
-            out[x] = (ix >= 0 && ix < g.w) ? plane[iy * g.w + ix] : T(0);
-          }
-        }
+void im2col(const T* image, const ConvGeometry& g, T* col) {
+  for (std::int64_t row = 0; row < g.k_all(); ++row) {
+    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+    const T* plane = image + ci * g.h * g.w;
+    for (std::int64_t y = 0; y < g.oh; ++y) {
+      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
+      T* out = col + row * g.l() + y * g.ow;
+      if (iy < 0 || iy >= g.h) {
+        std::fill(out, out + g.ow, T(0));
+        continue;
+      }
+      // ix = x * stride + ix0 is inside [0, w) exactly for x in [x_lo, x_hi).
+      const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
+      const std::int64_t x_lo = std::min(g.ow, ix0 >= 0 ? 0 : (-ix0 + s - 1) / s);
+      const std::int64_t x_hi = std::max(x_lo, std::min(g.ow, g.w - 1 - ix0 < 0 ? 0 : (g.w - 1 - ix0) / s + 1));
+      std::fill(out, out + x_lo, T(0));
+      const T* src = plane + iy * g.w + ix0;
+      if (s == 1) std::memcpy(out + x_lo, src + x_lo, (x_hi - x_lo) * sizeof(T));
+      else for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[x * s];
+      std::fill(out + x_hi, out + g.ow, T(0));
+    }
+  }
+}
+
+// The adjoint of im2col: image[...] += col[row][...] (image zeroed first).
+template <class T>
+void col2im(const T* col, const ConvGeometry& g, T* image) {
+  std::fill(image, image + g.c * g.h * g.w, T(0));
+  for (std::int64_t row = 0; row < g.k_all(); ++row) {
+    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+    T* plane = image + ci * g.h * g.w;
+    for (std::int64_t y = 0; y < g.oh; ++y) {
+      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
+      if (iy < 0 || iy >= g.h) continue;
+      const T* src = col + row * g.l() + y * g.ow;
+      for (std::int64_t x = 0; x < g.ow; ++x) {
+        const std::int64_t ix = x * g.stride[1] - g.padding[1] + j * g.dilation[1];
+        if (ix >= 0 && ix < g.w) plane[iy * g.w + ix] += src[x];
       }
     }
-  });
-}
-
-// The adjoint of im2col: dx[...] += dcol[row][...]. Parallel over input channels
-// (each channel's rows touch only that channel's planes).
-template <class T>
-void col2im(const T* col, const ConvGeometry& g, T* dx) {
-  const std::int64_t nl = g.n * g.l();
-  std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
-  parallel_for(0, g.c, 1, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t ci = b; ci < e; ++ci)
-      for (std::int64_t i = 0; i < g.kh; ++i)
-        for (std::int64_t j = 0; j < g.kw; ++j) {
-          const T* src = col + ((ci * g.kh + i) * g.kw + j) * nl;
-          for (std::int64_t img = 0; img < g.n; ++img) {
-            T* plane = dx + (img * g.c + ci) * g.h * g.w;
-            for (std::int64_t y = 0; y < g.oh; ++y) {
-              const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-              if (iy < 0 || iy >= g.h) continue;
-              const T* s = src + img * g.l() + y * g.ow;
-              for (std::int64_t x = 0; x < g.ow; ++x) {
-                const std::int64_t ix = x * g.stride[1] - g.padding[1] + j * g.dilation[1];
-                if (ix >= 0 && ix < g.w) plane[iy * g.w + ix] += s[x];
-              }
-            }
-          }
-        }
-  });
-}
-
-// (O, N*L) -> (N, O, L), adding bias[o] when given.
-template <class T>
-void scatter_output(const T* tmp, const ConvGeometry& g, const T* bias, T* out) {
-  parallel_for(0, g.n * g.o, 16, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t r = b; r < e; ++r) {
-      const std::int64_t img = r / g.o, oc = r % g.o;
-      const T* src = tmp + oc * g.n * g.l() + img * g.l();
-      T* dst = out + r * g.l();
-      const T add = bias ? bias[oc] : T(0);
-      for (std::int64_t k = 0; k < g.l(); ++k) dst[k] = src[k] + add;
-    }
-  });
-}
-
-// (N, O, L) -> (O, N*L)
-template <class T>
-void gather_grad(const T* grad, const ConvGeometry& g, T* tmp) {
-  parallel_for(0, g.n * g.o, 16, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t r = b; r < e; ++r) {
-      const std::int64_t img = r / g.o, oc = r % g.o;
-      std::memcpy(tmp + oc * g.n * g.l() + img * g.l(), grad + r * g.l(), g.l() * sizeof(T));
-    }
-  });
+  }
 }
 
 }  // namespace
@@ -139,45 +113,67 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
   }
   const Tensor xc = x.detach().contiguous();
   const Tensor w = weight.detach().contiguous();
-  const std::int64_t K = g.k(), NL = g.n * g.l(), OG = g.o / groups;
-  Tensor col = Tensor::empty({g.c * g.kh * g.kw, NL}, x.dtype());
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  const std::int64_t K = g.k(), L = g.l(), OG = g.o / groups;
   Tensor out = Tensor::empty({g.n, g.o, g.oh, g.ow}, x.dtype());
   visit_floating(x.dtype(), "conv2d", [&]<class T>() {
-    im2col(ptr<T>(xc), g, ptr<T>(col));
-    Tensor tmp = Tensor::empty({g.o, NL}, x.dtype());
-    for (std::int64_t gi = 0; gi < groups; ++gi)
-      detail::gemm(false, false, OG, NL, K, T(1), ptr<T>(w) + gi * OG * K, K, ptr<T>(col) + gi * K * NL, NL, T(0),
-                   ptr<T>(tmp) + gi * OG * NL, NL);
-    const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-    scatter_output(ptr<T>(tmp), g, bc.defined() ? ptr<T>(bc) : nullptr, ptr<T>(out));
+    parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<T> col(static_cast<std::size_t>(g.k_all() * L));
+      for (std::int64_t img = b; img < e; ++img) {
+        im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col.data());
+        T* o = ptr<T>(out) + img * g.o * L;
+        for (std::int64_t gi = 0; gi < groups; ++gi)
+          detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col.data() + gi * K * L, L, T(0),
+                       o + gi * OG * L, L);
+        if (bc.defined())
+          for (std::int64_t oc = 0; oc < g.o; ++oc) {
+            const T add = ptr<T>(bc)[oc];
+            for (T* q = o + oc * L; q < o + (oc + 1) * L; ++q) *q += add;
+          }
+      }
+    });
   });
   if (should_record({x, weight, bias})) {
     const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
-    attach_grad_fn(out, "conv2d", {x, weight, bias}, [col, w, g, nx, nw, nb](const Tensor& grad) {
-      const std::int64_t K2 = g.k(), NL2 = g.n * g.l(), OG2 = g.o / g.groups;
+    attach_grad_fn(out, "conv2d", {x, weight, bias}, [xc, w, g, nx, nw, nb](const Tensor& grad) {
+      const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
       const Tensor gc = grad.contiguous();
-      Tensor gt = Tensor::empty({g.o, NL2}, gc.dtype());
       Grads grads(3);
+      Tensor gx = nx ? Tensor::empty({g.n, g.c, g.h, g.w}, gc.dtype()) : Tensor();
+      std::vector<Tensor> partial_gw;  // one per task, summed at the end
+      std::mutex partial_mutex;
       visit_floating(gc.dtype(), "conv2d backward", [&]<class T>() {
-        gather_grad(ptr<T>(gc), g, ptr<T>(gt));
-        if (nw) {  // dW_g = g_g @ col_g^T
-          Tensor gw = Tensor::empty(w.shape(), gc.dtype());
-          for (std::int64_t gi = 0; gi < g.groups; ++gi)
-            detail::gemm(false, true, OG2, K2, NL2, T(1), ptr<T>(gt) + gi * OG2 * NL2, NL2,
-                         ptr<T>(col) + gi * K2 * NL2, NL2, T(0), ptr<T>(gw) + gi * OG2 * K2, K2);
-          grads[1] = gw;
-        }
-        if (nx) {  // dcol_g = W_g^T @ g_g, then col2im
-          Tensor dcol = Tensor::empty(col.shape(), gc.dtype());
-          for (std::int64_t gi = 0; gi < g.groups; ++gi)
-            detail::gemm(true, false, K2, NL2, OG2, T(1), ptr<T>(w) + gi * OG2 * K2, K2, ptr<T>(gt) + gi * OG2 * NL2,
-                         NL2, T(0), ptr<T>(dcol) + gi * K2 * NL2, NL2);
-          Tensor gx = Tensor::empty({g.n, g.c, g.h, g.w}, gc.dtype());
-          col2im(ptr<T>(dcol), g, ptr<T>(gx));
-          grads[0] = gx;
-        }
+        parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
+          std::vector<T> col(static_cast<std::size_t>(g.k_all() * L2));
+          Tensor gw = nw ? zeros(w.shape(), gc.dtype()) : Tensor();
+          for (std::int64_t img = b; img < e; ++img) {
+            const T* gn = ptr<T>(gc) + img * g.o * L2;
+            if (nw) {  // dW_g += g_n,g @ col_g^T
+              im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col.data());
+              for (std::int64_t gi = 0; gi < g.groups; ++gi)
+                detail::gemm(false, true, OG2, K2, L2, T(1), gn + gi * OG2 * L2, L2, col.data() + gi * K2 * L2, L2,
+                             T(1), ptr<T>(gw) + gi * OG2 * K2, K2);
+            }
+            if (nx) {  // dcol_g = W_g^T @ g_n,g, then col2im into dx_n
+              for (std::int64_t gi = 0; gi < g.groups; ++gi)
+                detail::gemm(true, false, K2, L2, OG2, T(1), ptr<T>(w) + gi * OG2 * K2, K2, gn + gi * OG2 * L2, L2,
+                             T(0), col.data() + gi * K2 * L2, L2);
+              col2im(col.data(), g, ptr<T>(gx) + img * g.c * g.h * g.w);
+            }
+          }
+          if (nw) {
+            std::lock_guard<std::mutex> lock(partial_mutex);
+            partial_gw.push_back(gw);
+          }
+        });
       });
-      if (nb) grads[2] = sum(gt, {1});
+      grads[0] = gx;
+      if (nw) {
+        Tensor total = partial_gw.front();
+        for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i];
+        grads[1] = total;
+      }
+      if (nb) grads[2] = sum(gc, {0, 2, 3});
       return grads;
     });
   }
@@ -220,7 +216,84 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   visit_floating(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
+    const bool no_padding = g.padding[0] == 0 && g.padding[1] == 0;
     parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
+      if (no_padding && g.kernel == Pair{2, 2} && g.stride == Pair{2, 2}) {
+        // The common 2x2 / stride 2 case, unrolled and branch-free (vectorisable).
+        for (std::int64_t p = b; p < e; ++p) {
+          const T* plane = in + p * g.h * g.w;
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const T* r0 = plane + 2 * y * g.w;
+            const T* r1 = r0 + g.w;
+            T* orow = o + (p * g.oh + y) * g.ow;
+            std::int32_t* irow = argmax->data() + (p * g.oh + y) * g.ow;
+            const auto base = static_cast<std::int32_t>(2 * y * g.w);
+            const auto w32 = static_cast<std::int32_t>(g.w);
+            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+              const T a = r0[2 * xx], bb = r0[2 * xx + 1], c = r1[2 * xx], d = r1[2 * xx + 1];
+              const auto col = static_cast<std::int32_t>(2 * xx);
+              T m = a;
+              std::int32_t at = base + col;
+              at = bb > m ? base + col + 1 : at;
+              m = bb > m ? bb : m;
+              at = c > m ? base + w32 + col : at;
+              m = c > m ? c : m;
+              at = d > m ? base + w32 + col + 1 : at;
+              m = d > m ? d : m;
+              orow[xx] = m;
+              irow[xx] = at;
+            }
+            for (std::int64_t xx = 0; xx < g.ow; ++xx) {  // rare: a NaN in the window wins
+              const std::int32_t cand[4] = {base + static_cast<std::int32_t>(2 * xx), base + static_cast<std::int32_t>(2 * xx + 1),
+                                            base + w32 + static_cast<std::int32_t>(2 * xx),
+                                            base + w32 + static_cast<std::int32_t>(2 * xx + 1)};
+              for (std::int32_t k : cand)
+                if (plane[k] != plane[k]) {
+                  orow[xx] = plane[k];
+                  irow[xx] = k;
+                  break;
+                }
+            }
+          }
+        }
+        return;
+      }
+      if (no_padding) {  // every window lies inside the image: no bounds checks
+        for (std::int64_t p = b; p < e; ++p) {
+          const T* plane = in + p * g.h * g.w;
+          for (std::int64_t y = 0; y < g.oh; ++y)
+            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+              const std::int64_t top = y * g.stride[0] * g.w + xx * g.stride[1];
+              std::int64_t where = top;
+              T best = plane[top];
+              bool nan = false;
+              for (std::int64_t i = 0; i < g.kernel[0]; ++i)
+                for (std::int64_t j = 0; j < g.kernel[1]; ++j) {
+                  // Branch-free (random data would mispredict every other compare):
+                  // the first maximum wins; NaNs are noted and handled below.
+                  const std::int64_t at = top + i * g.w + j;
+                  const T v = plane[at];
+                  const std::int64_t take = v > best;
+                  where += (at - where) & -take;
+                  best = std::max(best, v);
+                  nan |= v != v;
+                }
+              if (nan) {  // the first NaN of the window wins
+                for (std::int64_t i = 0; i < g.kernel[0] && best == best; ++i)
+                  for (std::int64_t j = 0; j < g.kernel[1]; ++j)
+                    if (plane[top + i * g.w + j] != plane[top + i * g.w + j]) {
+                      where = top + i * g.w + j;
+                      best = plane[where];
+                      break;
+                    }
+              }
+              const std::int64_t k = (p * g.oh + y) * g.ow + xx;
+              o[k] = best;
+              (*argmax)[k] = static_cast<std::int32_t>(where);
+            }
+        }
+        return;
+      }
       for (std::int64_t p = b; p < e; ++p)
         for (std::int64_t y = 0; y < g.oh; ++y)
           for (std::int64_t xx = 0; xx < g.ow; ++xx) {

@@ -43,28 +43,16 @@ Shape reduced_shape(const Shape& shape, const Dims& dims, bool keepdim) {
   return out;
 }
 
-// Sums x over `dims` (sorted), keeping them as size 1. No autograd.
+// Sums x over `dims` (sorted and adjacent, or empty for a 0-d x), keeping them as
+// size 1. No autograd. The data is viewed as (outer, r, inner) with r reduced.
 Tensor sum_forward(const Tensor& x, const Dims& dims) {
-  const std::int64_t nd = x.dim();
-  // Move the reduced dims to the end so that the data is (outer, r) or, when
-  // the reduced dims already form one block, (outer, r, inner).
-  const bool block = dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size());
-  Tensor src = x.detach();
+  KILN_ASSERT(dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size()));
+  const Tensor src = x.detach().contiguous();
   std::int64_t outer = 1, r = 1, inner = 1;
-  if (block) {
-    src = src.contiguous();
-    for (std::int64_t d = 0; d < nd; ++d) {
-      if (!dims.empty() && d < dims.front()) outer *= x.shape()[d];
-      else if (!dims.empty() && d <= dims.back()) r *= x.shape()[d];
-      else inner *= x.shape()[d];
-    }
-    if (dims.empty()) { outer = x.numel(); inner = 1; }
-  } else {
-    std::vector<std::int64_t> perm;
-    for (std::int64_t d = 0; d < nd; ++d)
-      if (!std::binary_search(dims.begin(), dims.end(), d)) { perm.push_back(d); outer *= x.shape()[d]; }
-    for (std::int64_t d : dims) { perm.push_back(d); r *= x.shape()[d]; }
-    src = src.permute(perm).contiguous();
+  for (std::int64_t d = 0; d < x.dim(); ++d) {
+    if (d < dims.front()) outer *= x.shape()[d];
+    else if (d <= dims.back()) r *= x.shape()[d];
+    else inner *= x.shape()[d];
   }
   Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
@@ -114,7 +102,16 @@ Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
   // Integer sums accumulate in int64 (as PyTorch): a uint8 mask summed in uint8 would wrap.
   if (!is_floating(x.dtype()) && x.dtype() != kInt64) return sum(x.to(kInt64), dims_in, keepdim);
   const Dims dims = normalize_dims(dims_in, x.dim(), "sum");
-  Tensor kept = sum_forward(x, dims);
+  // Reduce each run of adjacent dims in turn, last run first: every step is then a
+  // block reduction over contiguous memory, with no transposing copy.
+  Tensor kept = x.detach();
+  for (std::size_t end = dims.size(); end > 0;) {
+    std::size_t begin = end - 1;
+    while (begin > 0 && dims[begin - 1] + 1 == dims[begin]) --begin;
+    kept = sum_forward(kept, Dims(dims.begin() + begin, dims.begin() + end));
+    end = begin;
+  }
+  if (dims.empty()) kept = kept.clone();  // a 0-d tensor: its own sum
   Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));
   if (should_record({x})) {
     attach_grad_fn(out, "sum", {x}, [xs = x.shape(), ks = kept.shape()](const Tensor& g) {

@@ -1,5 +1,8 @@
 #include "kiln/optim/optimizer.hpp"
 
+#include "kernels/cpu/dispatch.hpp"
+#include "kernels/cpu/ref/ref_kernels.hpp"
+
 #include <cmath>
 
 #include "kiln/autograd/grad_mode.hpp"
@@ -175,19 +178,20 @@ void Adam::step() {
       const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
       const double step_size = lr / c1, inv_sqrt_c2 = 1 / std::sqrt(c2);
       const bool decoupled = decoupled_;
+      const cpu::AdamStep consts{static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(options.eps),
+                                 static_cast<float>(step_size), static_cast<float>(inv_sqrt_c2),
+                                 static_cast<float>(decoupled ? 0.0 : wd), static_cast<float>(decoupled ? 1 - lr * wd : 1.0)};
       visit_floating(p.dtype(), name_, [&]<class T>() {
         T* pm = m.data_ptr<T>();
         T* pv = v.data_ptr<T>();
-        const T tb1 = T(b1), tb2 = T(b2), teps = T(options.eps), twd = T(wd), tstep = T(step_size),
-                tinv = T(inv_sqrt_c2), decay = T(1 - lr * wd);
         for_elements<T>(p, gc, [&](T* pp, const T* pg, std::int64_t b, std::int64_t e) {
-          for (std::int64_t k = b; k < e; ++k) {
-            T grad = pg[k];
-            if (decoupled) pp[k] *= decay;
-            else grad += twd * pp[k];
-            pm[k] = tb1 * pm[k] + (1 - tb1) * grad;
-            pv[k] = tb2 * pv[k] + (1 - tb2) * grad * grad;
-            pp[k] -= tstep * pm[k] / (std::sqrt(pv[k]) * tinv + teps);
+          if constexpr (std::is_same_v<T, float>) {
+            cpu::kernels_f32().adam(e - b, pp + b, pg + b, pm + b, pv + b, consts);
+          } else {  // float64: the reference rule, in double
+            const struct {
+              double beta1, beta2, eps, step_size, inv_sqrt_c2, l2, decay;
+            } d{b1, b2, options.eps, step_size, inv_sqrt_c2, decoupled ? 0.0 : wd, decoupled ? 1 - lr * wd : 1.0};
+            cpu::ref::adam(e - b, pp + b, pg + b, pm + b, pv + b, d);
           }
         });
       });

@@ -146,4 +146,16 @@ template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, co
   }
 }
 
+// --- Optimizer ------------------------------------------------------------------
+template <class T, class Step>
+void adam(std::int64_t n, T* p, const T* g, T* m, T* v, const Step& s) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T grad = g[i] + T(s.l2) * p[i];
+    p[i] *= T(s.decay);
+    m[i] = T(s.beta1) * m[i] + (T(1) - T(s.beta1)) * grad;
+    v[i] = T(s.beta2) * v[i] + (T(1) - T(s.beta2)) * grad * grad;
+    p[i] -= T(s.step_size) * m[i] / (std::sqrt(v[i]) * T(s.inv_sqrt_c2) + T(s.eps));
+  }
+}
+
 }  // namespace kiln::cpu::ref

@@ -312,6 +312,36 @@ void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, flo
   }
 }
 
+// ---- Optimizer ----------------------------------------------------------------------
+
+void adam_k(std::int64_t n, float* p, const float* g, float* m, float* v, const AdamStep& s) {
+  const R b1 = V::set1(s.beta1), b2 = V::set1(s.beta2), c1 = V::set1(1.0f - s.beta1), c2 = V::set1(1.0f - s.beta2);
+  const R eps = V::set1(s.eps), step = V::set1(s.step_size), inv = V::set1(s.inv_sqrt_c2), l2 = V::set1(s.l2),
+          decay = V::set1(s.decay);
+  auto update = [&](R pv, R gv, R mv, R vv, R& po, R& mo, R& vo) {
+    const R grad = V::fma(l2, pv, gv);
+    pv = V::mul(pv, decay);
+    mo = V::fma(b1, mv, V::mul(c1, grad));
+    vo = V::fma(b2, vv, V::mul(c2, V::mul(grad, grad)));
+    po = V::sub(pv, V::div(V::mul(step, mo), V::fma(V::sqrt(vo), inv, eps)));
+  };
+  std::int64_t i = 0;
+  R po, mo, vo;
+  for (; i + V::W <= n; i += V::W) {
+    update(V::load(p + i), V::load(g + i), V::load(m + i), V::load(v + i), po, mo, vo);
+    V::store(p + i, po);
+    V::store(m + i, mo);
+    V::store(v + i, vo);
+  }
+  if (i < n) {
+    const std::int64_t r = n - i;
+    update(V::load_tail(p + i, r), V::load_tail(g + i, r), V::load_tail(m + i, r), V::load_tail(v + i, r), po, mo, vo);
+    V::store_tail(p + i, po, r);
+    V::store_tail(m + i, mo, r);
+    V::store_tail(v + i, vo, r);
+  }
+}
+
 // ---- Table -----------------------------------------------------------------------
 
 void fill_simd(KernelTable<float>& t) {
@@ -345,4 +375,5 @@ void fill_simd(KernelTable<float>& t) {
   t.min_rows = extreme_rows_k<false>;
   t.softmax_rows = softmax_rows_k;
   t.log_softmax_rows = log_softmax_rows_k;
+  t.adam = adam_k;
 }
