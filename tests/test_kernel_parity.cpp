@@ -200,6 +200,27 @@ TEST_CASE("parity: max/min rows report the first NaN") {
   }
 }
 
+TEST_CASE("parity: fused Adam update") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(25);
+  const cpu::AdamStep consts{0.9f, 0.999f, 1e-8f, 0.01f, 1.2f, 0.01f, 0.999f};
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t n : kSizes) {
+      INFO(cpu::isa_name(isa) << " n=" << n);
+      const std::vector<float> p0 = random_values(n, -1, 1), g = random_values(n, -1, 1), m0 = random_values(n, -0.1f, 0.1f),
+                               v0 = random_values(n, 0, 0.01f);
+      std::vector<float> p1 = p0, m1 = m0, v1 = v0, p2 = p0, m2 = m0, v2 = v0;
+      ref.adam(n, p1.data(), g.data(), m1.data(), v1.data(), consts);
+      simd.adam(n, p2.data(), g.data(), m2.data(), v2.data(), consts);
+      // FMA vs separate multiply-add: a few ulp of the intermediate values.
+      check_close(p2, p1, "adam p", 2e-6, 1e-7);
+      check_close(m2, m1, "adam m", 2e-6, 1e-8);
+      check_close(v2, v1, "adam v", 2e-6, 1e-8);
+    }
+  }
+}
+
 TEST_CASE("dispatch: levels, names and the active table") {
   CHECK(cpu::isa_supported(Isa::scalar));
   CHECK(std::string(cpu::isa_name(cpu::active_isa())).size() > 0);

@@ -102,8 +102,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
                padding[1], "), dilation (", dilation[0], ", ", dilation[1], ")");
   ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), weight.size(3),
                  0, 0, stride, padding, dilation, groups};
-  g.oh = (g.h + 2 * padding[0] - dilation[0] * (g.kh - 1) - 1) / stride[0] + 1;
-  g.ow = (g.w + 2 * padding[1] - dilation[1] * (g.kw - 1) - 1) / stride[1] + 1;
+  const std::int64_t span_h = g.h + 2 * padding[0] - dilation[0] * (g.kh - 1) - 1;
+  const std::int64_t span_w = g.w + 2 * padding[1] - dilation[1] * (g.kw - 1) - 1;
+  g.oh = span_h < 0 ? 0 : span_h / stride[0] + 1;  // (C++ division truncates negatives toward 0)
+  g.ow = span_w < 0 ? 0 : span_w / stride[1] + 1;
   KILN_CHECK(g.oh > 0 && g.ow > 0, "conv2d: input of shape ", fmt(x.shape()), " is smaller than the dilated ",
              g.kh, "x", g.kw, " kernel after padding; the output would be empty");
   if (bias.defined()) {
@@ -198,8 +200,9 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, Pair st
                ": kernel (", kernel[0], ", ", kernel[1], "), stride (", stride[0], ", ", stride[1], "), padding (",
                padding[0], ", ", padding[1], ") are invalid: kernel and stride >= 1, padding at most half the kernel");
   PoolGeometry g{x.size(0) * x.size(1), x.size(2), x.size(3), 0, 0, kernel, stride, padding};
-  g.oh = (g.h + 2 * padding[0] - kernel[0]) / stride[0] + 1;
-  g.ow = (g.w + 2 * padding[1] - kernel[1]) / stride[1] + 1;
+  const std::int64_t span_h = g.h + 2 * padding[0] - kernel[0], span_w = g.w + 2 * padding[1] - kernel[1];
+  g.oh = span_h < 0 ? 0 : span_h / stride[0] + 1;
+  g.ow = span_w < 0 ? 0 : span_w / stride[1] + 1;
   KILN_CHECK(g.oh > 0 && g.ow > 0, op, ": input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0], "x",
              kernel[1], " window");
   return g;

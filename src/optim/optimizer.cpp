@@ -60,12 +60,13 @@ Tensor& Optimizer::state_tensor(Group& g, std::size_t i, const std::string& key)
 
 StateDict Optimizer::state_dict() const {
   StateDict out;
+  // Copies, not the live buffers: the snapshot must not change as training goes on.
   out["step"] = scalar_tensor(static_cast<double>(step_count_), kInt64);
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     out["group." + std::to_string(gi) + ".lr"] = scalar_tensor(groups_[gi].lr, kFloat64);
     for (std::size_t i = 0; i < groups_[gi].state.size(); ++i)
       for (const auto& [key, t] : groups_[gi].state[i])
-        out["state." + std::to_string(gi) + "." + std::to_string(i) + "." + key] = t;
+        out["state." + std::to_string(gi) + "." + std::to_string(i) + "." + key] = t.clone();
   }
   return out;
 }

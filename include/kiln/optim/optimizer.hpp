@@ -4,7 +4,8 @@
 //   opt.zero_grad(); loss.backward(); opt.step();
 //
 // Parameters can be split into groups with their own learning rate or weight decay:
-//   optim::Adam opt({{first->parameters(), {.weight_decay = 5e-4}}, {rest->parameters(), {}}},
+//   optim::Adam opt({{first->parameters(), optim::GroupOverrides().set_weight_decay(5e-4)},
+//                    {rest->parameters(), {}}},
 //                   optim::AdamOptions(0.01));
 // state_dict() holds everything needed to resume exactly (moments, step counts, rates).
 #pragma once
@@ -24,6 +25,8 @@ using StateDict = std::map<std::string, Tensor>;
 struct GroupOverrides {
   std::optional<double> lr;
   std::optional<double> weight_decay;
+  GroupOverrides& set_lr(double v) { lr = v; return *this; }
+  GroupOverrides& set_weight_decay(double v) { weight_decay = v; return *this; }
 };
 
 struct ParamGroup {
@@ -44,7 +47,7 @@ public:
   double initial_lr() const { return base_lr_; }
   std::size_t num_groups() const { return groups_.size(); }
 
-  // Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name: momentum_buffer, exp_avg, exp_avg_sq).
+  // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name: momentum_buffer, exp_avg, exp_avg_sq).
   StateDict state_dict() const;
   void load_state_dict(const StateDict& state);
 

@@ -1,0 +1,141 @@
+// IDX files, datasets, the DataLoader, and Fashion-MNIST when the package is installed.
+#include <zlib.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_values;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A per-process folder name (pid suffix), so parallel test runs do not collide.
+std::string temp_name(const char* stem) {
+  std::string name = stem;
+  name += std::to_string(::getpid());
+  return name;
+}
+
+fs::path temp_dir() {
+  const fs::path d = fs::temp_directory_path() / temp_name("kiln_test_data_");
+  fs::create_directories(d);
+  return d;
+}
+
+// An IDX byte stream: magic, big-endian dims, payload.
+std::string idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims, const std::string& payload) {
+  std::string s{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (std::uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((d >> shift) & 0xff));
+  return s + payload;
+}
+
+void write_plain(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+void write_gzip(const fs::path& p, const std::string& bytes) {
+  gzFile f = gzopen(p.string().c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("read_idx: plain and gzip, uint8 and big-endian int32") {
+  const fs::path dir = temp_dir();
+  const std::string payload{1, 2, 3, 4, 5, 6};
+  write_plain(dir / "a.idx", idx_bytes(0x08, {2, 3}, payload));
+  write_gzip(dir / "a.idx.gz", idx_bytes(0x08, {2, 3}, payload));
+  for (const char* name : {"a.idx", "a.idx.gz"}) {
+    const Tensor t = data::read_idx((dir / name).string());
+    CHECK(t.dtype() == kUInt8);
+    CHECK(t.shape() == Shape{2, 3});
+    check_values(t, {1, 2, 3, 4, 5, 6});
+  }
+  write_plain(dir / "i.idx", idx_bytes(0x0C, {2}, std::string{0, 0, 1, 2, '\xff', '\xff', '\xff', '\xfe'}));
+  check_values(data::read_idx((dir / "i.idx").string()), {258, -2});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("read_idx: broken files are errors that say what is wrong") {
+  const fs::path dir = temp_dir();
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "missing").string()), doctest::Contains("cannot open"), Error);
+  write_plain(dir / "short", std::string{0, 0});
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "short").string()), doctest::Contains("too short"), Error);
+  std::string wrong_magic = idx_bytes(0x08, {1}, "x");
+  wrong_magic[0] = 'P';
+  write_plain(dir / "magic", wrong_magic);
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "magic").string()), doctest::Contains("wrong magic"), Error);
+  write_gzip(dir / "trunc.gz", idx_bytes(0x08, {10, 10}, std::string(50, 'x')));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "trunc.gz").string()),
+                       doctest::Contains("truncated: the header promises shape (10, 10) (100 bytes of data) but the file holds 50"),
+                       Error);
+  write_plain(dir / "huge", idx_bytes(0x08, {0x7fffffff, 0x7fffffff, 0x7fffffff}, ""));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "huge").string()), doctest::Contains("corrupt"), Error);
+  write_plain(dir / "type", idx_bytes(0x0B, {1}, "xx"));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "type").string()), doctest::Contains("not supported"), Error);
+  write_plain(dir / "extra", idx_bytes(0x08, {2}, "abc"));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "extra").string()), doctest::Contains("unexpected bytes"), Error);
+  // A gzip stream cut in the middle.
+  write_gzip(dir / "cut.gz", idx_bytes(0x08, {1000}, std::string(1000, 'y')));
+  const auto size = fs::file_size(dir / "cut.gz");
+  fs::resize_file(dir / "cut.gz", size / 2);
+  CHECK_THROWS_AS(data::read_idx((dir / "cut.gz").string()), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("ImageDataset normalises; DataLoader batches, shuffles by (seed, epoch), reuses buffers") {
+  std::vector<std::uint8_t> pixels(10 * 2);
+  for (int i = 0; i < 20; ++i) pixels[i] = static_cast<std::uint8_t>(i * 10);
+  const data::ImageDataset ds(from_vector(pixels, {10, 2}), arange(10), 0.5, 0.25);
+  CHECK(ds.size() == 10);
+  data::DataLoader loader(ds, data::LoaderOptions(4));
+  CHECK(loader.num_batches() == 3);
+  std::vector<std::int64_t> seen;
+  for (const auto& b : loader.epoch(0))
+    for (auto v : b.y.to_vector<std::int64_t>()) seen.push_back(v);
+  CHECK(seen == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const data::Batch& first = loader.batch(0);
+  CHECK(first.x.dtype() == kFloat32);
+  CHECK(first.x.at<float>({1, 1}) == doctest::Approx((30 / 255.0 - 0.5) / 0.25));
+  CHECK(loader.batch(2).x.shape() == Shape{2, 2});  // the last, partial batch
+
+  data::DataLoader shuffled(ds, data::LoaderOptions(5).set_shuffle(true).set_seed(7).set_drop_last(true));
+  auto order = [&](std::int64_t epoch) {
+    std::vector<std::int64_t> out;
+    for (const auto& b : shuffled.epoch(epoch))
+      for (auto v : b.y.to_vector<std::int64_t>()) out.push_back(v);
+    return out;
+  };
+  const auto e0 = order(0), e1 = order(1);
+  CHECK(e0 == order(0));  // same (seed, epoch), same order
+  CHECK(e0 != e1);
+  CHECK(std::set<std::int64_t>(e0.begin(), e0.end()).size() == 10);
+
+  // Buffers are reused when nobody holds the previous batch, and not when someone does.
+  data::DataLoader reuse(ds, data::LoaderOptions(4));
+  reuse.epoch(0);
+  const void* p0 = reuse.batch(0).x.raw_data_ptr();
+  CHECK(reuse.batch(1).x.raw_data_ptr() == p0);
+  const Tensor held = reuse.batch(0).x;
+  CHECK(reuse.batch(1).x.raw_data_ptr() != held.raw_data_ptr());
+  check_values(held.select(0, 0), {(0 / 255.0 - 0.5) / 0.25, (10 / 255.0 - 0.5) / 0.25}, 1e-6);
+}
+
+TEST_CASE("Fashion-MNIST: missing files are a clear error; the Debian package loads when installed") {
+  CHECK_THROWS_WITH_AS(data::fashion_mnist("/nonexistent", data::Split::train),
+                       doctest::Contains("dataset-fashion-mnist"), Error);
+  if (!fs::exists(data::kFashionMnistDefaultDir)) {
+    MESSAGE("skipping the real-data half: " << data::kFashionMnistDefaultDir << " is absent");
+    return;
+  }
+  const auto test = data::fashion_mnist(data::kFashionMnistDefaultDir, data::Split::test);
+  CHECK(test.size() == 10000);
+  CHECK(test.sample_shape() == Shape{1, 28, 28});
+  CHECK(min(test.labels()).item() == 0);
+  CHECK(max(test.labels()).item() == 9);
+}

@@ -1,0 +1,116 @@
+// Modules: the registry, state dicts, modes, printing, initialisation.
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+
+namespace {
+// A module with its own children, as users write them.
+struct Net : nn::Module {
+  std::shared_ptr<nn::Conv2d> conv1 =
+      register_module("conv1", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3).padding(1)));
+  std::shared_ptr<nn::BatchNorm2d> bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(4));
+  std::shared_ptr<nn::Linear> fc1 = register_module("fc1", std::make_shared<nn::Linear>(4 * 4 * 4, 3));
+  Tensor forward(const Tensor& x) override {
+    return fc1->forward(relu(bn1->forward(conv1->forward(x))).flatten(1));
+  }
+  std::string description() const override { return "Net"; }
+};
+}  // namespace
+
+TEST_CASE("parameters and buffers are named by path, as in PyTorch") {
+  Net net;
+  std::vector<std::string> names;
+  for (const auto& [n, _] : net.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "fc1.weight", "fc1.bias"});
+  const auto sd = net.state_dict();
+  CHECK(sd.size() == 9);
+  CHECK(sd.count("bn1.running_mean"));
+  CHECK(sd.count("bn1.running_var"));
+  CHECK(sd.count("bn1.num_batches_tracked"));
+  CHECK(sd.at("fc1.weight").shape() == Shape{3, 64});
+  CHECK(net.parameters().size() == 6);
+  for (const Tensor& p : net.parameters()) CHECK(p.requires_grad());
+  // The registry holds the very tensors the layer uses.
+  CHECK(sd.at("conv1.weight").shares_storage(net.conv1->weight));
+}
+
+TEST_CASE("Sequential names children 0, 1, ... and chains them") {
+  nn::Sequential seq{std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(3, 2)};
+  CHECK(seq.size() == 3);
+  CHECK(seq.state_dict().count("2.bias"));
+  manual_seed(1);
+  const Tensor x = randn({5, 4});
+  auto l0 = std::dynamic_pointer_cast<nn::Linear>(seq[0]);
+  auto l2 = std::dynamic_pointer_cast<nn::Linear>(seq[2]);
+  check_same(seq(x), linear(relu(linear(x, l0->weight, l0->bias)), l2->weight, l2->bias), 1e-6);
+  const std::string s = seq.str();
+  CHECK(s.find("(0): Linear(in_features=4, out_features=3, bias=true)") != std::string::npos);
+  CHECK(s.find("(1): ReLU()") != std::string::npos);
+}
+
+TEST_CASE("load_state_dict copies values, and refuses mismatches without changing anything") {
+  Net a, b;
+  manual_seed(2);
+  Net c;
+  b.load_state_dict(a.state_dict());
+  for (const auto& [name, t] : a.state_dict()) check_same(b.state_dict().at(name), t, 0);
+  auto sd = c.state_dict();
+  sd.erase("fc1.bias");
+  sd["extra.weight"] = zeros({1});
+  CHECK_THROWS_WITH_AS(b.load_state_dict(sd), doctest::Contains("Missing: fc1.bias. Unexpected: extra.weight."), Error);
+  b.load_state_dict(sd, /*strict=*/false);
+  check_same(b.fc1->weight, c.fc1->weight, 0);
+  check_same(b.fc1->bias, a.fc1->bias, 0);  // not in the state: untouched
+  auto bad = a.state_dict();
+  bad["conv1.weight"] = zeros({4, 1, 2, 2});
+  const Tensor before = b.bn1->weight.clone();
+  CHECK_THROWS_WITH_AS(b.load_state_dict(bad), doctest::Contains("'conv1.weight' has shape (4, 1, 2, 2)"), Error);
+  check_same(b.bn1->weight, before, 0);
+}
+
+TEST_CASE("train/eval reach every child; zero_grad clears gradients") {
+  Net net;
+  CHECK(net.is_training());
+  net.eval();
+  CHECK_FALSE(net.bn1->is_training());
+  net.train();
+  CHECK(net.bn1->is_training());
+  manual_seed(3);
+  sum(net(randn({2, 1, 4, 4}))).backward();
+  CHECK(net.fc1->weight.grad().defined());
+  CHECK(net.bn1->num_batches_tracked.item() == 1);
+  net.zero_grad();
+  for (const Tensor& p : net.parameters()) CHECK_FALSE(p.grad().defined());
+}
+
+TEST_CASE("default initialisation is PyTorch's: U(-1/sqrt(fan_in), 1/sqrt(fan_in))") {
+  manual_seed(4);
+  nn::Linear fc(400, 300);
+  const double bound = 1 / std::sqrt(400.0);
+  CHECK(max(fc.weight).item() <= bound);
+  CHECK(min(fc.weight).item() >= -bound);
+  CHECK(max(fc.weight).item() > 0.95 * bound);
+  CHECK(std::abs(kiln::std(fc.weight).item() - bound / std::sqrt(3.0)) < 0.01 * bound);
+  nn::Conv2d conv(nn::Conv2dOptions(8, 16, 3).stride(2).bias(false));
+  CHECK_FALSE(conv.bias.defined());
+  CHECK(conv.weight.shape() == Shape{16, 8, 3, 3});
+  CHECK(max(conv.weight).item() <= 1 / std::sqrt(72.0));
+  CHECK(conv.description() == "Conv2d(8, 16, kernel_size=(3, 3), stride=(2, 2), bias=false)");
+}
+
+TEST_CASE("layers check their input shapes") {
+  nn::BatchNorm2d bn(3);
+  CHECK_THROWS_WITH_AS(bn(zeros({2, 3})), doctest::Contains("(N, C, H, W)"), Error);
+  nn::Linear fc(3, 2);
+  CHECK_THROWS_AS(fc(zeros({2, 4})), Error);
+  CHECK_THROWS_AS(nn::Conv2d(nn::Conv2dOptions(3, 4, 3).groups(2)), Error);
+  nn::Dropout drop(0.5);
+  drop.eval();
+  const Tensor x = ones({4});
+  CHECK(drop(x).shares_storage(x));
+  CHECK(nn::Flatten()(zeros({2, 3, 4})).shape() == Shape{2, 12});
+  nn::Embedding emb(10, 3);
+  CHECK(emb(tensor<std::int64_t>({1, 2})).shape() == Shape{2, 3});
+}

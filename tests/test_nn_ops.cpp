@@ -1,0 +1,199 @@
+// Layer and loss ops: values against direct definitions, and float64 gradchecks.
+#include <cmath>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
+
+namespace {
+// out[n][o][y][x] = b[o] + sum_{c,i,j} x[n][g*C/G + c][y*s - p + i*d][x*s - p + j*d] * w[o][c][i][j]
+Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, Pair p, Pair d, std::int64_t groups) {
+  const std::int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), KH = w.size(2),
+                     KW = w.size(3), CG = C / groups, OG = O / groups;
+  const std::int64_t OH = (H + 2 * p[0] - d[0] * (KH - 1) - 1) / s[0] + 1, OW = (W + 2 * p[1] - d[1] * (KW - 1) - 1) / s[1] + 1;
+  const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  const auto bv = b.defined() ? b.to_vector<double>() : std::vector<double>(O, 0.0);
+  std::vector<double> out(N * O * OH * OW);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t y = 0; y < OH; ++y)
+        for (std::int64_t xx = 0; xx < OW; ++xx) {
+          double acc = bv[o];
+          for (std::int64_t c = 0; c < CG; ++c)
+            for (std::int64_t i = 0; i < KH; ++i)
+              for (std::int64_t j = 0; j < KW; ++j) {
+                const std::int64_t iy = y * s[0] - p[0] + i * d[0], ix = xx * s[1] - p[1] + j * d[1];
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                const std::int64_t ci = (o / OG) * CG + c;
+                acc += xv[((n * C + ci) * H + iy) * W + ix] * wv[((o * CG + c) * KH + i) * KW + j];
+              }
+          out[((n * O + o) * OH + y) * OW + xx] = acc;
+        }
+  return from_vector(out, {N, O, OH, OW});
+}
+}  // namespace
+
+TEST_CASE("linear matches x W^T + b and has correct gradients") {
+  manual_seed(41);
+  const Tensor x = rand64({4, 3}), w = rand64({5, 3}), b = rand64({5});
+  check_same(linear(x, w, b), matmul(x, w.t()) + b, 1e-12);
+  check_same(linear(x, w), matmul(x, w.t()), 1e-12);
+  CHECK(linear(rand64({2, 4, 3}), w).shape() == Shape{2, 4, 5});
+  KILN_CHECK_GRAD([](const In& in) { return linear(in[0], in[1], in[2]); }, {rand64({4, 3}), rand64({2, 3}), rand64({2})});
+  KILN_CHECK_GRAD([](const In& in) { return linear(in[0], in[1]); }, {rand64({2, 2, 3}), rand64({2, 3})});
+  CHECK_THROWS_WITH_AS(linear(zeros({2, 3}), zeros({4, 5})), doctest::Contains("has 3 features but weight of shape (4, 5) expects 5"),
+                       Error);
+}
+
+TEST_CASE("conv2d equals the direct definition for stride, padding, dilation, groups") {
+  manual_seed(42);
+  struct Case {
+    Pair s, p, d;
+    std::int64_t groups, c, o;
+  };
+  for (const Case& k : {Case{{1, 1}, {0, 0}, {1, 1}, 1, 2, 3}, Case{{2, 1}, {1, 2}, {1, 1}, 1, 3, 2},
+                        Case{{1, 1}, {2, 1}, {2, 2}, 1, 1, 2}, Case{{2, 2}, {1, 1}, {1, 1}, 2, 4, 6}}) {
+    const Tensor x = rand64({2, k.c, 7, 6}), w = rand64({k.o, k.c / k.groups, 3, 3}), b = rand64({k.o});
+    check_same(conv2d(x, w, b, k.s, k.p, k.d, k.groups), naive_conv(x, w, b, k.s, k.p, k.d, k.groups), 1e-12);
+    check_same(conv2d(x.to(kFloat32), w.to(kFloat32), Tensor(), k.s, k.p, k.d, k.groups),
+               naive_conv(x, w, Tensor(), k.s, k.p, k.d, k.groups), 1e-5);
+  }
+}
+
+TEST_CASE("gradcheck: conv2d") {
+  manual_seed(43);
+  KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], in[2], {1, 1}, {1, 1}); },
+                  {rand64({2, 2, 4, 4}), rand64({3, 2, 3, 3}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], Tensor(), {2, 1}, {1, 0}, {1, 2}); },
+                  {rand64({1, 2, 5, 6}), rand64({2, 2, 2, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], in[2], {1, 1}, {0, 0}, {1, 1}, 2); },
+                  {rand64({2, 4, 3, 3}), rand64({4, 2, 2, 2}), rand64({4})});
+}
+
+TEST_CASE("pooling: values, padding, ties, gradients") {
+  const Tensor x = arange(0.0, 16.0, 1.0, kFloat64).reshape({1, 1, 4, 4});
+  check_values(max_pool2d(x, {2, 2}), {5, 7, 13, 15});
+  check_values(avg_pool2d(x, {2, 2}), {2.5, 4.5, 10.5, 12.5});
+  check_values(max_pool2d(x, {3, 3}, {1, 1}), {10, 11, 14, 15});
+  // Padding: max ignores it, avg counts it as zeros (PyTorch's count_include_pad).
+  check_values(max_pool2d(x, {2, 2}, {2, 2}, {1, 1}), {0, 2, 3, 8, 10, 11, 12, 14, 15});
+  check_values(avg_pool2d(x, {2, 2}, {2, 2}, {1, 1}), {0, 0.75, 0.75, 3, 7.5, 4.5, 3, 6.75, 3.75});
+  // Ties: the gradient goes to the first maximum of each window, only.
+  Tensor t = ones({1, 1, 2, 4}, kFloat64).requires_grad_();
+  sum(max_pool2d(t, {2, 2})).backward();
+  check_values(t.grad(), {1, 0, 1, 0, 0, 0, 0, 0});
+  manual_seed(44);
+  KILN_CHECK_GRAD([](const In& in) { return max_pool2d(in[0], {2, 2}); }, {rand64({2, 2, 4, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return max_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); }, {rand64({1, 2, 5, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return avg_pool2d(in[0], {2, 2}); }, {rand64({2, 1, 4, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}); }, {rand64({1, 2, 5, 5})});
+  CHECK_THROWS_AS(max_pool2d(zeros({1, 1, 1, 1}), {2, 2}), Error);
+}
+
+TEST_CASE("max_pool2d: NaN wins its window") {
+  const Tensor x = tensor<float>({1, NAN, 3, 4}).reshape({1, 1, 2, 2});
+  CHECK(std::isnan(max_pool2d(x, {2, 2}).item()));
+}
+
+TEST_CASE("batch_norm: training statistics, running update, evaluation, gradients") {
+  manual_seed(45);
+  const Tensor x = rand64({6, 3, 2, 2}) * 2.0 + 1.0;
+  Tensor rm = zeros({3}, kFloat64), rv = ones({3}, kFloat64);
+  const Tensor y = batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.1, 1e-5);
+  // Each channel of y has mean 0 and (biased) variance 1.
+  check_values(mean(y, {0, 2, 3}), {0, 0, 0}, 1e-9);
+  check_values(var(y, {0, 2, 3}, false, 0), {1, 1, 1}, 1e-4);
+  check_same(rm, mean(x, {0, 2, 3}) * 0.1, 1e-12);
+  check_same(rv, var(x, {0, 2, 3}) * 0.1 + 0.9, 1e-12);  // unbiased variance in the running estimate
+  const Tensor w = rand64({3}), b = rand64({3});
+  const Tensor ye = batch_norm(x, rm, rv, w, b, false);
+  check_same(ye, (x - rm.reshape({3, 1, 1})) / sqrt(rv.reshape({3, 1, 1}) + 1e-5) * w.reshape({3, 1, 1}) +
+                     b.reshape({3, 1, 1}), 1e-12);
+  KILN_CHECK_GRAD([](const In& in) { return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true); },
+                  {rand64({4, 3}), rand64({3}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true); },
+                  {rand64({3, 2, 2, 3}), rand64({2}), rand64({2})});
+  const Tensor rm2 = rand64({2}), rv2 = abs(rand64({2})) + 0.5;
+  KILN_CHECK_GRAD([rm2, rv2](const In& in) { return batch_norm(in[0], rm2, rv2, in[1], in[2], false); },
+                  {rand64({3, 2, 2}), rand64({2}), rand64({2})});
+  CHECK_THROWS_WITH_AS(batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true),
+                       doctest::Contains("more than one value per channel"), Error);
+}
+
+TEST_CASE("dropout: identity in eval, scaled mask in training") {
+  manual_seed(46);
+  const Tensor x = ones({10000});
+  CHECK(dropout(x, 0.3, false).shares_storage(x));
+  Tensor xr = ones({10000}).requires_grad_();
+  const Tensor y = dropout(xr, 0.3, true);
+  const auto v = y.to_vector<double>();
+  double kept = 0;
+  for (double e : v) {
+    CHECK((e == 0.0 || std::abs(e - 1 / 0.7) < 1e-6));
+    kept += e != 0;
+  }
+  CHECK(std::abs(kept / 10000 - 0.7) < 0.02);
+  sum(y).backward();
+  check_same(xr.grad(), y, 1e-6);  // d/dx (x * mask) = mask
+  check_values(dropout(ones({3}), 1.0, true), {0, 0, 0});
+  CHECK_THROWS_AS(dropout(x, 1.5, true), Error);
+}
+
+TEST_CASE("embedding picks rows; its gradient adds back") {
+  const Tensor w = arange(0.0, 8.0, 1.0, kFloat64).reshape({4, 2});
+  const Tensor idx = tensor<std::int64_t>({{3, 0}, {3, 1}});
+  const Tensor e = embedding(w, idx);
+  CHECK(e.shape() == Shape{2, 2, 2});
+  check_values(e, {6, 7, 0, 1, 6, 7, 2, 3});
+  KILN_CHECK_GRAD([idx](const In& in) { return embedding(in[0], idx); }, {rand64({4, 2})});
+  CHECK_THROWS_AS(embedding(w, tensor<std::int64_t>({4})), Error);
+}
+
+TEST_CASE("cross_entropy: value, label smoothing, reductions, gradients") {
+  const Tensor logits = tensor<double>({{1, 2, 3}, {1, -1, 0}});
+  const Tensor t = tensor<std::int64_t>({2, 0});
+  const Tensor lp = log_softmax(logits, 1);
+  const double l0 = -lp.at<double>({0, 2}), l1 = -lp.at<double>({1, 0});
+  CHECK(cross_entropy(logits, t).item() == doctest::Approx((l0 + l1) / 2));
+  CHECK(cross_entropy(logits, t, Reduction::sum).item() == doctest::Approx(l0 + l1));
+  check_values(cross_entropy(logits, t, Reduction::none), {l0, l1}, 1e-12);
+  // Smoothing e: (1 - e) NLL + e * mean over classes of -log p.
+  const double e = 0.1, u0 = -mean(lp.select(0, 0)).item(), u1 = -mean(lp.select(0, 1)).item();
+  CHECK(cross_entropy(logits, t, Reduction::mean, e).item() ==
+        doctest::Approx(((1 - e) * l0 + e * u0 + (1 - e) * l1 + e * u1) / 2));
+  check_same(nll_loss(lp, t, Reduction::none), cross_entropy(logits, t, Reduction::none), 1e-12);
+  manual_seed(47);
+  const Tensor tt = tensor<std::int64_t>({0, 2, 1, 2});
+  for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    KILN_CHECK_GRAD([tt, r](const In& in) { return cross_entropy(in[0], tt, r); }, {rand64({4, 3})});
+    KILN_CHECK_GRAD([tt, r](const In& in) { return cross_entropy(in[0], tt, r, 0.2); }, {rand64({4, 3})});
+    KILN_CHECK_GRAD([tt, r](const In& in) { return nll_loss(log_softmax(in[0], 1), tt, r); }, {rand64({4, 3})});
+  }
+  CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3}), tensor<std::int64_t>({0, 3})),
+                       doctest::Contains("target 3 of sample 1 is not a class index in [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(zeros({2, 3}), tensor<float>({0, 1})), doctest::Contains("int64 or int32"), Error);
+}
+
+TEST_CASE("mse and binary cross-entropy with logits") {
+  const Tensor a = tensor<double>({1, 2, 3}), b = tensor<double>({1, 0, 5});
+  CHECK(mse_loss(a, b).item() == doctest::Approx(8.0 / 3));
+  CHECK(mse_loss(a, b, Reduction::sum).item() == doctest::Approx(8.0));
+  CHECK_THROWS_AS(mse_loss(a, zeros({2}, kFloat64)), Error);
+  // Against the textbook formula with sigmoids.
+  const Tensor x = tensor<double>({-2, 0.5, 3}), y = tensor<double>({0, 1, 1}), pw = tensor<double>({2, 2, 2});
+  double expect = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double s = 1 / (1 + std::exp(-x.at<double>({i}))), yy = y.at<double>({i});
+    expect += -(2 * yy * std::log(s) + (1 - yy) * std::log(1 - s));
+  }
+  CHECK(binary_cross_entropy_with_logits(x, y, pw, Reduction::sum).item() == doctest::Approx(expect));
+  // Stable for large logits.
+  CHECK(std::isfinite(binary_cross_entropy_with_logits(tensor<double>({1000, -1000}), tensor<double>({0, 1})).item()));
+  manual_seed(48);
+  KILN_CHECK_GRAD([](const In& in) { return mse_loss(in[0], in[1]); }, {rand64({2, 3}), rand64({2, 3})});
+  KILN_CHECK_GRAD([y, pw](const In& in) { return binary_cross_entropy_with_logits(in[0], y, pw); }, {rand64({3})});
+}
