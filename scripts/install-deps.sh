@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev nlohmann-json3-dev libcli11-dev
   doctest-dev libbenchmark-dev   # tests and benchmarks
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist
+  python3 python3-venv           # the safetensors interchange test (reference package from PyPI)
 )
 
 missing=()
