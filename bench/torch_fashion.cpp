@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -41,6 +42,14 @@ torch::nn::Sequential make_model(const Args& a) {
   net->push_back(tnn::ReLU());
   net->push_back(tnn::Linear(128, 10));
   return net;
+}
+
+double peak_rss_mb() {  // Linux: VmHWM
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0.0;
 }
 
 torch::Tensor wrap(const kiln::Tensor& t) {
@@ -101,6 +110,6 @@ int main(int argc, char** argv) {
   std::cout << "RESULT {\"framework\":\"libtorch\",\"model\":\"" << a.model << (a.batchnorm ? "_bn" : "")
             << "\",\"threads\":" << a.threads << ",\"epochs\":" << a.epochs
             << ",\"seconds_per_epoch\":" << seconds / std::max(a.epochs, 1)
-            << ",\"test_acc\":" << correct / test.size() << "}" << std::endl;
+            << ",\"test_acc\":" << correct / test.size() << ",\"peak_rss_mb\":" << peak_rss_mb() << "}" << std::endl;
   return 0;
 }

@@ -203,6 +203,7 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
     eval = evaluate(model, test);
     std::printf("epoch %2d  train loss %.4f  test loss %.4f  test acc %.4f  %.2f s  peak RSS %.0f MiB\n", epoch + 1,
                 last_loss, eval.loss, eval.accuracy, secs, peak_rss_mb());
+    std::fflush(stdout);  // progress reaches a log file as it happens
     csv.add(epoch + 1, last_loss, eval.loss, eval.accuracy, secs);
     if (!args.save.empty()) save_checkpoint(args.save, model, optimizer, epoch + 1);
   }
