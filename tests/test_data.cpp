@@ -15,18 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A per-process folder name (pid suffix), so parallel test runs do not collide.
-std::string temp_name(const char* stem) {
-  std::string name = stem;
-  name += std::to_string(::getpid());
-  return name;
-}
 
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / temp_name("kiln_test_data_");
-  fs::create_directories(d);
-  return d;
-}
 
 // An IDX byte stream: magic, big-endian dims, payload.
 std::string idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims, const std::string& payload) {
@@ -46,7 +35,7 @@ void write_gzip(const fs::path& p, const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("read_idx: plain and gzip, uint8 and big-endian int32") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir("kiln_test_data_");
   const std::string payload{1, 2, 3, 4, 5, 6};
   write_plain(dir / "a.idx", idx_bytes(0x08, {2, 3}, payload));
   write_gzip(dir / "a.idx.gz", idx_bytes(0x08, {2, 3}, payload));
@@ -58,11 +47,10 @@ TEST_CASE("read_idx: plain and gzip, uint8 and big-endian int32") {
   }
   write_plain(dir / "i.idx", idx_bytes(0x0C, {2}, std::string{0, 0, 1, 2, '\xff', '\xff', '\xff', '\xfe'}));
   check_values(data::read_idx((dir / "i.idx").string()), {258, -2});
-  fs::remove_all(dir);
 }
 
 TEST_CASE("read_idx: broken files are errors that say what is wrong") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir("kiln_test_data_");
   CHECK_THROWS_WITH_AS(data::read_idx((dir / "missing").string()), doctest::Contains("cannot open"), Error);
   write_plain(dir / "short", std::string{0, 0});
   CHECK_THROWS_WITH_AS(data::read_idx((dir / "short").string()), doctest::Contains("too short"), Error);
@@ -85,7 +73,6 @@ TEST_CASE("read_idx: broken files are errors that say what is wrong") {
   const auto size = fs::file_size(dir / "cut.gz");
   fs::resize_file(dir / "cut.gz", size / 2);
   CHECK_THROWS_AS(data::read_idx((dir / "cut.gz").string()), Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("ImageDataset normalises; DataLoader batches, shuffles by (seed, epoch), reuses buffers") {

@@ -12,17 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A per-process folder name (pid suffix), so parallel test runs do not collide.
-std::string temp_name(const char* stem) {
-  std::string name = stem;
-  name += std::to_string(::getpid());
-  return name;
-}
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / temp_name("kiln_test_st_");
-  fs::create_directories(d);
-  return d;
-}
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -37,7 +26,7 @@ std::string make_file(const std::string& header, const std::string& data) {
 }  // namespace
 
 TEST_CASE("save/load round trip for every dtype, with metadata") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir("kiln_test_st_");
   manual_seed(6);
   io::TensorMap in{{"fc1.weight", randn({3, 4})},        {"fc1.bias", randn({3}, kFloat64)},
                    {"step", scalar_tensor(7, kInt64)},   {"labels", tensor<std::int32_t>({1, -2})},
@@ -55,31 +44,25 @@ TEST_CASE("save/load round trip for every dtype, with metadata") {
   CHECK(out.metadata.at("epoch") == "3");
   CHECK(out.metadata.at("note") == "hello");
   // Only the final file is left: the temporary was renamed into place.
-  int files = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
-  CHECK(files == 1);
+  CHECK(dir.file_count() == 1);
   // Overwriting replaces the file whole.
   io::save((dir / "m.safetensors").string(), {{"x", ones({2})}});
   CHECK(io::load((dir / "m.safetensors").string()).tensors.size() == 1);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("a save that fails leaves the previous file intact and no temporary behind") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir("kiln_test_st_");
   const std::string path = (dir / "keep.safetensors").string();
   io::save(path, {{"a", ones({2})}});
   const std::string before = read_file(path);
   CHECK_THROWS_AS(io::save(path, {{"__metadata__", ones({1})}}), Error);
   CHECK_THROWS_AS(io::save((dir / "no/such/dir/x.safetensors").string(), {{"a", ones({1})}}), Error);
   CHECK(read_file(path) == before);
-  int files = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
-  CHECK(files == 1);
-  fs::remove_all(dir);
+  CHECK(dir.file_count() == 1);
 }
 
 TEST_CASE("broken files are errors, never crashes") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir("kiln_test_st_");
   const std::string p = (dir / "bad.safetensors").string();
   auto expect_error = [&](const std::string& bytes, const char* fragment) {
     write_file(p, bytes);
@@ -109,5 +92,4 @@ TEST_CASE("broken files are errors, never crashes") {
   const std::string good = read_file(p);
   write_file(p, good.substr(0, good.size() - 10));
   CHECK_THROWS_AS(io::load(p), Error);
-  fs::remove_all(dir);
 }

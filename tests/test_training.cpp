@@ -11,12 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A per-process folder name (pid suffix), so parallel test runs do not collide.
-std::string temp_name(const char* stem) {
-  std::string name = stem;
-  name += std::to_string(::getpid());
-  return name;
-}
 
 bool have_fashion_mnist() {
   if (fs::exists(data::kFashionMnistDefaultDir)) return true;
@@ -77,8 +71,7 @@ TEST_CASE("an MLP learns Fashion-MNIST from 3,000 images") {
 
 TEST_CASE("a checkpoint resumes training to bit-identical losses") {
   if (!have_fashion_mnist()) return;
-  const fs::path dir = fs::temp_directory_path() / temp_name("kiln_test_ckpt_");
-  fs::create_directories(dir);
+  const test::TempDir dir("kiln_test_ckpt_");
   const std::string path = (dir / "ckpt.safetensors").string();
   const auto train = data::fashion_mnist(data::kFashionMnistDefaultDir, data::Split::train).head(1000);
 
@@ -113,5 +106,4 @@ TEST_CASE("a checkpoint resumes training to bit-identical losses") {
   load(*resumed, opt2);
   const auto got = train_epoch(*resumed, opt2, loader2, 1);
   CHECK(got == expected);
-  fs::remove_all(dir);
 }
