@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <numeric>
+#include <utility>
+#include <vector>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -85,15 +89,19 @@ private:
 // Appends one row per epoch; writes the header when the file is new.
 class MetricsCsv {
 public:
-  explicit MetricsCsv(const std::string& path) : path_(path) {
+  explicit MetricsCsv(const std::string& path,
+                      const std::string& header = "epoch,train_loss,test_loss,test_acc,seconds")
+      : path_(path) {
     if (path_.empty()) return;
     std::ifstream probe(path_);
-    if (!probe.good()) std::ofstream(path_) << "epoch,train_loss,test_loss,test_acc,seconds\n";
+    if (!probe.good()) std::ofstream(path_) << header << '\n';
   }
-  void add(int epoch, double train_loss, double test_loss, double test_acc, double seconds) const {
+  void add(int epoch, std::initializer_list<double> values) const {
     if (path_.empty()) return;
-    std::ofstream(path_, std::ios::app) << epoch << ',' << train_loss << ',' << test_loss << ',' << test_acc << ','
-                                        << seconds << '\n';
+    std::ofstream out(path_, std::ios::app);
+    out << epoch;
+    for (double v : values) out << ',' << v;
+    out << '\n';
   }
 
 private:
@@ -146,6 +154,15 @@ inline Evaluation evaluate(kiln::nn::Module& model, const kiln::data::Dataset& d
   }
   model.train(was_training);
   return {loss / dataset.size(), correct / dataset.size()};
+}
+
+// Mean and (population) standard deviation of repeated measurements.
+inline std::pair<double, double> mean_std(const std::vector<double>& v) {
+  double m = 0, s = 0;
+  for (double x : v) m += x;
+  m /= std::max<std::size_t>(v.size(), 1);
+  for (double x : v) s += (x - m) * (x - m);
+  return {m, std::sqrt(s / std::max<std::size_t>(v.size(), 1))};
 }
 
 // The last line of every example: "RESULT {json}".
@@ -204,7 +221,7 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
     std::printf("epoch %2d  train loss %.4f  test loss %.4f  test acc %.4f  %.2f s  peak RSS %.0f MiB\n", epoch + 1,
                 last_loss, eval.loss, eval.accuracy, secs, peak_rss_mb());
     std::fflush(stdout);  // progress reaches a log file as it happens
-    csv.add(epoch + 1, last_loss, eval.loss, eval.accuracy, secs);
+    csv.add(epoch + 1, {last_loss, eval.loss, eval.accuracy, secs});
     if (!args.save.empty()) save_checkpoint(args.save, model, optimizer, epoch + 1);
   }
   if (epochs_run == 0) eval = evaluate(model, test);

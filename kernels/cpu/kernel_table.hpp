@@ -50,6 +50,10 @@ struct KernelTable {
   ArgRowsFn min_rows;
   RowsFn softmax_rows;      // y[r, :] = softmax(x[r, :])
   RowsFn log_softmax_rows;  // y[r, :] = log_softmax(x[r, :])
+  // Sparse (CSR) x dense: y[r, :] = sum_k val[k] x[col[k], :] for k in [row_ptr[r], row_ptr[r+1]),
+  // r = 0 .. rows-1; x is (*, f) and y (rows, f), both contiguous.
+  void (*spmm)(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,
+               const T* x, T* y);
   // Fused optimizer update over n contiguous parameters (float32 only; null for others).
   void (*adam)(std::int64_t n, T* p, const T* g, T* m, T* v, const AdamStep& s);
 };

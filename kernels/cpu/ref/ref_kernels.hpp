@@ -146,6 +146,21 @@ template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, co
   }
 }
 
+// --- Sparse ----------------------------------------------------------------------
+template <class T>
+void spmm(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,
+          const T* x, T* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* out = y + r * f;
+    for (std::int64_t j = 0; j < f; ++j) out[j] = T(0);
+    for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
+      const T v = val[k];
+      const T* in = x + col[k] * f;
+      for (std::int64_t j = 0; j < f; ++j) out[j] += v * in[j];
+    }
+  }
+}
+
 // --- Optimizer ------------------------------------------------------------------
 template <class T, class Step>
 void adam(std::int64_t n, T* p, const T* g, T* m, T* v, const Step& s) {

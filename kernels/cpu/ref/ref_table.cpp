@@ -39,6 +39,7 @@ void fill(KernelTable<T>& t) {
   t.min_rows = ref::min_rows<T>;
   t.softmax_rows = ref::softmax_rows<T>;
   t.log_softmax_rows = ref::log_softmax_rows<T>;
+  t.spmm = ref::spmm<T>;
   if constexpr (std::is_same_v<T, float>) t.adam = ref::adam<float, AdamStep>;
   else t.adam = nullptr;
 }

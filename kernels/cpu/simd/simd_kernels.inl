@@ -312,6 +312,43 @@ void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, flo
   }
 }
 
+// ---- Sparse ----------------------------------------------------------------------------
+
+// Features in blocks of up to 4 registers, kept in registers across the row's nonzeros.
+void spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const float* val,
+            const float* x, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t k0 = row_ptr[r], k1 = row_ptr[r + 1];
+    float* out = y + r * f;
+    std::int64_t j = 0;
+    for (; j + 4 * V::W <= f; j += 4 * V::W) {
+      R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      for (std::int64_t k = k0; k < k1; ++k) {
+        const R v = V::set1(val[k]);
+        const float* in = x + col[k] * f + j;
+        a0 = V::fma(v, V::load(in), a0);
+        a1 = V::fma(v, V::load(in + V::W), a1);
+        a2 = V::fma(v, V::load(in + 2 * V::W), a2);
+        a3 = V::fma(v, V::load(in + 3 * V::W), a3);
+      }
+      V::store(out + j, a0);
+      V::store(out + j + V::W, a1);
+      V::store(out + j + 2 * V::W, a2);
+      V::store(out + j + 3 * V::W, a3);
+    }
+    for (; j < f; j += V::W) {
+      const std::int64_t n = f - j < V::W ? f - j : V::W;
+      R a = V::set1(0.0f);
+      for (std::int64_t k = k0; k < k1; ++k) {
+        const float* in = x + col[k] * f + j;
+        a = V::fma(V::set1(val[k]), n == V::W ? V::load(in) : V::load_tail(in, n), a);
+      }
+      if (n == V::W) V::store(out + j, a);
+      else V::store_tail(out + j, a, n);
+    }
+  }
+}
+
 // ---- Optimizer ----------------------------------------------------------------------
 
 void adam_k(std::int64_t n, float* p, const float* g, float* m, float* v, const AdamStep& s) {
@@ -376,4 +413,5 @@ void fill_simd(KernelTable<float>& t) {
   t.softmax_rows = softmax_rows_k;
   t.log_softmax_rows = log_softmax_rows_k;
   t.adam = adam_k;
+  t.spmm = spmm_k;
 }

@@ -1,0 +1,53 @@
+// Sparse matrices in CSR form, for graphs: row r's nonzeros are
+// col_idx[row_ptr[r] .. row_ptr[r+1]) with values in the same positions.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::graph {
+
+using Edge = std::pair<std::int64_t, std::int64_t>;
+
+struct CsrMatrix {
+  std::int64_t rows = 0, cols = 0;
+  std::vector<std::int64_t> row_ptr{0};  // rows + 1 entries
+  std::vector<std::int64_t> col_idx;     // sorted within each row
+  std::vector<float> values;
+  bool symmetric = false;  // set by the builders that guarantee A = A^T (spmm's backward uses it)
+
+  std::int64_t nnz() const { return static_cast<std::int64_t>(col_idx.size()); }
+
+  // From (row, col) pairs with values (default 1). Duplicates are summed.
+  static CsrMatrix from_coo(std::int64_t rows, std::int64_t cols, const std::vector<Edge>& entries,
+                            const std::vector<float>& values = {});
+  // The adjacency matrix of an undirected graph: each edge {u, v} sets A[u][v] = A[v][u] = 1.
+  // Duplicate edges and self loops in the input are dropped.
+  static CsrMatrix undirected(std::int64_t nodes, const std::vector<Edge>& edges);
+
+  CsrMatrix transpose() const;
+  // Row sums (for a 0/1 adjacency: the degree of each node), as a float32 tensor (rows).
+  Tensor row_sums() const;
+  // The dense (rows, cols) float32 matrix, for tests and small graphs.
+  Tensor to_dense() const;
+};
+
+// A + I (the diagonal set to 1 where A has no self loop; kept where it has one).
+CsrMatrix add_self_loops(const CsrMatrix& a);
+// D^-1/2 (A + I) D^-1/2, D the degree matrix of A + I (Kipf & Welling's propagation matrix).
+CsrMatrix normalize_symmetric(const CsrMatrix& a);
+// D^-1 A: each row sums to 1 (rows without entries stay empty). For mean aggregation.
+CsrMatrix normalize_rows(const CsrMatrix& a);
+
+}  // namespace kiln::graph
+
+namespace kiln {
+
+// Y = A X for sparse A (rows, cols) and dense X (cols, F) float32, parallel over rows.
+// Differentiable in X: dX = A^T dY (A itself is a constant).
+Tensor spmm(const graph::CsrMatrix& a, const Tensor& x);
+
+}  // namespace kiln

@@ -1,0 +1,43 @@
+// Evaluation metrics: classification accuracy, ROC-AUC and average precision for
+// link prediction, and top-k ranking metrics for recommendation.
+#pragma once
+
+#include <cstdint>
+#include <unordered_set>
+#include <vector>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::metrics {
+
+// Fraction of rows whose argmax (for (N, C) logits) or value (for (N) predictions)
+// equals the label.
+double accuracy(const Tensor& logits_or_predictions, const Tensor& labels);
+
+// Area under the ROC curve, exact and tie-aware (tied scores count one half), as
+// sklearn.metrics.roc_auc_score. labels: 1 positive, 0 negative; both classes needed.
+double roc_auc(const std::vector<double>& scores, const std::vector<int>& labels);
+
+// Average precision as sklearn.metrics.average_precision_score:
+// sum over distinct thresholds of (R_n - R_{n-1}) P_n, tied scores forming one threshold.
+double average_precision(const std::vector<double>& scores, const std::vector<int>& labels);
+
+// Top-k ranking quality averaged over users, with binary relevance:
+//   precision@k = hits / k,   recall@k = hits / |relevant|,
+//   NDCG@k = DCG / ideal DCG with gains 1 / log2(rank + 1),
+//   MAP@k  = (sum over hits in the top k of precision at that rank) / |relevant|
+// (the definitions of the Microsoft Recommenders evaluation). Users without relevant
+// items are skipped. `ranked[u]` is user u's recommendation list, best first.
+struct RankingMetrics {
+  double precision = 0, recall = 0, ndcg = 0, map = 0;
+  std::int64_t users = 0;  // users evaluated
+};
+RankingMetrics ranking_at_k(const std::vector<std::vector<std::int64_t>>& ranked,
+                            const std::vector<std::unordered_set<std::int64_t>>& relevant, std::int64_t k);
+
+// The k highest-scoring items of one user, skipping `exclude` (e.g. items seen in
+// training); ties broken by the lower item index.
+std::vector<std::int64_t> top_k(const float* scores, std::int64_t items, std::int64_t k,
+                                const std::unordered_set<std::int64_t>& exclude);
+
+}  // namespace kiln::metrics

@@ -1,0 +1,188 @@
+#include "kiln/graph/csr.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+#include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/graph/edges.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln::graph {
+
+CsrMatrix CsrMatrix::from_coo(std::int64_t rows, std::int64_t cols, const std::vector<Edge>& entries,
+                              const std::vector<float>& values) {
+  KILN_CHECK(rows >= 0 && cols >= 0, "CsrMatrix::from_coo: negative size ", rows, " x ", cols);
+  KILN_CHECK(values.empty() || values.size() == entries.size(), "CsrMatrix::from_coo: ", values.size(),
+             " values for ", entries.size(), " entries");
+  // Counting sort by row, then sort each row by column and merge duplicates.
+  std::vector<std::int64_t> count(rows + 1, 0);
+  for (const auto& [r, c] : entries) {
+    KILN_CHECK(r >= 0 && r < rows && c >= 0 && c < cols, "CsrMatrix::from_coo: entry (", r, ", ", c,
+               ") is outside a ", rows, " x ", cols, " matrix");
+    ++count[r + 1];
+  }
+  for (std::int64_t r = 0; r < rows; ++r) count[r + 1] += count[r];
+  std::vector<std::pair<std::int64_t, float>> slots(entries.size());
+  std::vector<std::int64_t> fill(count.begin(), count.end() - 1);
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    slots[fill[entries[i].first]++] = {entries[i].second, values.empty() ? 1.0f : values[i]};
+  CsrMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.row_ptr.assign(rows + 1, 0);
+  m.col_idx.reserve(entries.size());
+  m.values.reserve(entries.size());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::sort(slots.begin() + count[r], slots.begin() + count[r + 1]);
+    for (std::int64_t k = count[r]; k < count[r + 1]; ++k) {
+      if (!m.col_idx.empty() && static_cast<std::int64_t>(m.col_idx.size()) > m.row_ptr[r] &&
+          m.col_idx.back() == slots[k].first) {
+        m.values.back() += slots[k].second;  // duplicate: sum
+      } else {
+        m.col_idx.push_back(slots[k].first);
+        m.values.push_back(slots[k].second);
+      }
+    }
+    m.row_ptr[r + 1] = static_cast<std::int64_t>(m.col_idx.size());
+  }
+  return m;
+}
+
+CsrMatrix CsrMatrix::undirected(std::int64_t nodes, const std::vector<Edge>& edges) {
+  std::vector<Edge> both;
+  for (const Edge& e : unique_undirected(edges)) {
+    both.push_back(e);
+    both.emplace_back(e.second, e.first);
+  }
+  CsrMatrix m = from_coo(nodes, nodes, both);
+  m.symmetric = true;
+  return m;
+}
+
+CsrMatrix CsrMatrix::transpose() const {
+  std::vector<Edge> entries;
+  entries.reserve(col_idx.size());
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) entries.emplace_back(col_idx[k], r);
+  CsrMatrix t = from_coo(cols, rows, entries, values);
+  t.symmetric = symmetric;
+  return t;
+}
+
+Tensor CsrMatrix::row_sums() const {
+  Tensor out = Tensor::empty({rows}, kFloat32);
+  float* p = out.data_ptr<float>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) s += values[k];
+    p[r] = static_cast<float>(s);
+  }
+  return out;
+}
+
+Tensor CsrMatrix::to_dense() const {
+  Tensor out = zeros({rows, cols});
+  float* p = out.data_ptr<float>();
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) p[r * cols + col_idx[k]] += values[k];
+  return out;
+}
+
+CsrMatrix add_self_loops(const CsrMatrix& a) {
+  KILN_CHECK(a.rows == a.cols, "add_self_loops: the matrix is ", a.rows, " x ", a.cols, "; it must be square");
+  std::vector<Edge> entries;
+  std::vector<float> values;
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    bool has_loop = false;
+    for (std::int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
+      entries.emplace_back(r, a.col_idx[k]);
+      values.push_back(a.values[k]);
+      has_loop |= a.col_idx[k] == r;
+    }
+    if (!has_loop) {
+      entries.emplace_back(r, r);
+      values.push_back(1.0f);
+    }
+  }
+  CsrMatrix m = CsrMatrix::from_coo(a.rows, a.cols, entries, values);
+  m.symmetric = a.symmetric;
+  return m;
+}
+
+CsrMatrix normalize_symmetric(const CsrMatrix& a) {
+  CsrMatrix m = add_self_loops(a);
+  // Â[i][j] = (A + I)[i][j] / sqrt(d_i d_j)
+  std::vector<double> inv_sqrt(m.rows);
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    double d = 0;
+    for (std::int64_t k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k) d += m.values[k];
+    inv_sqrt[r] = d > 0 ? 1.0 / std::sqrt(d) : 0.0;
+  }
+  for (std::int64_t r = 0; r < m.rows; ++r)
+    for (std::int64_t k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k)
+      m.values[k] = static_cast<float>(m.values[k] * inv_sqrt[r] * inv_sqrt[m.col_idx[k]]);
+  return m;
+}
+
+CsrMatrix normalize_rows(const CsrMatrix& a) {
+  CsrMatrix m = a;
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    double d = 0;
+    for (std::int64_t k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k) d += m.values[k];
+    for (std::int64_t k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k)
+      m.values[k] = d != 0 ? static_cast<float>(m.values[k] / d) : 0.0f;
+  }
+  m.symmetric = false;
+  return m;
+}
+
+}  // namespace kiln::graph
+
+namespace kiln {
+
+namespace {
+
+// Y = A X, rows split across threads in chunks of similar nonzero counts.
+Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
+  const Tensor xc = x.detach().contiguous();
+  const std::int64_t f = x.size(1);
+  Tensor y = Tensor::empty({a.rows, f}, x.dtype());
+  visit_floating(x.dtype(), "spmm", [&]<class T>() {
+    const auto fn = cpu::kernels<T>().spmm;
+    std::vector<T> values(a.values.begin(), a.values.end());
+    const T* val = values.data();
+    const T* px = detail::ptr<T>(xc);
+    T* py = detail::ptr<T>(y);
+    const std::int64_t per_row = std::max<std::int64_t>(1, a.nnz() / std::max<std::int64_t>(a.rows, 1)) * f;
+    parallel_for(0, a.rows, std::max<std::int64_t>(1, 16384 / per_row), [&](std::int64_t b, std::int64_t e) {
+      fn(e - b, f, a.row_ptr.data() + b, a.col_idx.data(), val, px, py + b * f);
+    });
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
+  detail::check_floating("spmm", x);
+  KILN_CHECK(x.dim() == 2 && x.size(0) == a.cols, "spmm: sparse matrix of shape (", a.rows, ", ", a.cols,
+             ") cannot multiply dense shape ", fmt(x.shape()), "; expected (", a.cols, ", F)");
+  KILN_CHECK(static_cast<std::int64_t>(a.row_ptr.size()) == a.rows + 1 && a.row_ptr.back() == a.nnz() &&
+                 a.values.size() == a.col_idx.size(),
+             "spmm: the CSR arrays are inconsistent (row_ptr ", a.row_ptr.size(), " entries for ", a.rows,
+             " rows, ", a.col_idx.size(), " columns, ", a.values.size(), " values)");
+  Tensor y = spmm_forward(a, x);
+  if (should_record({x})) {
+    // d(A X)/dX: dX = A^T dY. A symmetric matrix is its own transpose.
+    auto at = std::make_shared<const graph::CsrMatrix>(a.symmetric ? a : a.transpose());
+    attach_grad_fn(y, "spmm", {x}, [at](const Tensor& g) { return Grads{spmm_forward(*at, g)}; });
+  }
+  return y;
+}
+
+}  // namespace kiln

@@ -1,0 +1,70 @@
+#include "kiln/graph/edges.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::graph {
+
+std::vector<Edge> unique_undirected(const std::vector<Edge>& edges) {
+  EdgeSet seen;
+  std::vector<Edge> out;
+  for (auto [u, v] : edges) {
+    if (u == v || seen.contains(u, v)) continue;
+    seen.insert(u, v);
+    out.emplace_back(std::min(u, v), std::max(u, v));
+  }
+  return out;
+}
+
+std::vector<Edge> sample_negatives(std::int64_t nodes, std::int64_t count, const EdgeSet& exclude, Generator& gen) {
+  KILN_CHECK(nodes >= 2, "sample_negatives: needs at least 2 nodes, got ", nodes);
+  const double pairs = static_cast<double>(nodes) * (nodes - 1) / 2;
+  KILN_CHECK(static_cast<double>(count) + exclude.size() <= pairs, "sample_negatives: cannot draw ", count,
+             " non-edges from a graph of ", nodes, " nodes with ", exclude.size(), " edges");
+  EdgeSet taken;
+  std::vector<Edge> out;
+  out.reserve(count);
+  while (static_cast<std::int64_t>(out.size()) < count) {
+    const auto u = static_cast<std::int64_t>(gen.below(nodes));
+    const auto v = static_cast<std::int64_t>(gen.below(nodes));
+    if (u == v || exclude.contains(u, v) || taken.contains(u, v)) continue;
+    taken.insert(u, v);
+    out.emplace_back(std::min(u, v), std::max(u, v));
+  }
+  return out;
+}
+
+EdgeSplit split_edges(std::int64_t nodes, const std::vector<Edge>& edges, double val_fraction, double test_fraction,
+                      std::uint64_t seed) {
+  KILN_CHECK(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1,
+             "split_edges: fractions ", val_fraction, " (validation) and ", test_fraction,
+             " (test) must be >= 0 and sum to less than 1");
+  std::vector<Edge> all = unique_undirected(edges);
+  Generator gen(seed);
+  for (std::size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[gen.below(i)]);  // shuffle
+  const auto n_test = static_cast<std::size_t>(std::floor(all.size() * test_fraction));
+  const auto n_val = static_cast<std::size_t>(std::floor(all.size() * val_fraction));
+  EdgeSplit s;
+  s.test.assign(all.begin(), all.begin() + n_test);
+  s.val.assign(all.begin() + n_test, all.begin() + n_test + n_val);
+  s.train.assign(all.begin() + n_test + n_val, all.end());
+  // Negatives are non-edges of the whole graph, and distinct between validation and test.
+  const EdgeSet every(all);
+  const std::vector<Edge> neg = sample_negatives(nodes, n_val + n_test, every, gen);
+  s.val_negative.assign(neg.begin(), neg.begin() + n_val);
+  s.test_negative.assign(neg.begin() + n_val, neg.end());
+  return s;
+}
+
+CsrMatrix bipartite_adjacency(std::int64_t users, std::int64_t items, const std::vector<Edge>& user_item) {
+  std::vector<Edge> edges;
+  edges.reserve(user_item.size());
+  for (const auto& [u, i] : user_item) {
+    KILN_CHECK(u >= 0 && u < users && i >= 0 && i < items, "bipartite_adjacency: pair (", u, ", ", i,
+               ") is outside ", users, " users x ", items, " items");
+    edges.emplace_back(u, users + i);
+  }
+  return CsrMatrix::undirected(users + items, edges);
+}
+
+}  // namespace kiln::graph

@@ -1,0 +1,84 @@
+#include "kiln/nn/graph_layers.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/linalg.hpp"
+#include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
+
+namespace kiln::nn {
+
+namespace {
+// Glorot / Xavier uniform: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
+Tensor glorot(std::int64_t out, std::int64_t in) {
+  const double b = std::sqrt(6.0 / static_cast<double>(in + out));
+  NoGradGuard no_grad;
+  return rand({out, in}) * (2 * b) - b;
+}
+}  // namespace
+
+GCNConv::GCNConv(std::int64_t in, std::int64_t out, bool with_bias) : in_(in), out_(out) {
+  KILN_CHECK(in > 0 && out > 0, "GCNConv: sizes ", in, " -> ", out, " must be positive");
+  weight = register_parameter("weight", glorot(out, in));
+  if (with_bias) bias = register_parameter("bias", zeros({out}));
+}
+
+// Â (X W^T) + b: the dense product first, since it shrinks the feature width.
+Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const Tensor& x) {
+  const Tensor h = spmm(a_hat, linear(x, weight));
+  return bias.defined() ? h + bias : h;
+}
+
+std::string GCNConv::description() const {
+  std::ostringstream os;
+  os << "GCNConv(" << in_ << ", " << out_ << ", bias=" << (bias.defined() ? "true" : "false") << ")";
+  return os.str();
+}
+
+SAGEConv::SAGEConv(std::int64_t in, std::int64_t out) : in_(in), out_(out) {
+  KILN_CHECK(in > 0 && out > 0, "SAGEConv: sizes ", in, " -> ", out, " must be positive");
+  weight_self = register_parameter("weight_self", glorot(out, in));
+  weight_neigh = register_parameter("weight_neigh", glorot(out, in));
+  bias = register_parameter("bias", zeros({out}));
+}
+
+Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const Tensor& x) {
+  return linear(x, weight_self, bias) + linear(spmm(a_mean, x), weight_neigh);
+}
+
+std::string SAGEConv::description() const {
+  std::ostringstream os;
+  os << "SAGEConv(" << in_ << ", " << out_ << ", aggregation=mean)";
+  return os.str();
+}
+
+Tensor inner_product_logits(const Tensor& z, const Tensor& src, const Tensor& dst) {
+  KILN_CHECK(z.dim() == 2, "inner_product_logits: embeddings must be (N, D) but have shape ", fmt(z.shape()));
+  KILN_CHECK(src.shape() == dst.shape() && src.dim() == 1, "inner_product_logits: src ", fmt(src.shape()),
+             " and dst ", fmt(dst.shape()), " must be 1-D and of equal length");
+  // logit_k = sum_j z[src_k, j] z[dst_k, j]
+  return sum(index_select(z, 0, src) * index_select(z, 0, dst), {1});
+}
+
+Tensor inner_product_all(const Tensor& z) { return matmul(z, z.t()); }
+
+Tensor reparameterize(const Tensor& mu, const Tensor& logstd) {
+  KILN_CHECK(mu.shape() == logstd.shape(), "reparameterize: mu ", fmt(mu.shape()), " and logstd ",
+             fmt(logstd.shape()), " differ");
+  const Tensor eps = randn(mu.shape(), mu.dtype());
+  return mu + eps * exp(logstd);
+}
+
+Tensor gaussian_kl(const Tensor& mu, const Tensor& logstd) {
+  KILN_CHECK(mu.shape() == logstd.shape() && mu.dim() == 2, "gaussian_kl: mu ", fmt(mu.shape()), " and logstd ",
+             fmt(logstd.shape()), " must be equal (N, D) shapes");
+  const Tensor per_dim = 1.0 + 2.0 * logstd - mu * mu - exp(2.0 * logstd);
+  return mean(sum(per_dim, {1})) * -0.5;
+}
+
+}  // namespace kiln::nn

@@ -1,0 +1,96 @@
+// Metrics against hand-computed and scikit-learn values; the graph data loaders.
+#include <filesystem>
+#include <fstream>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+namespace fs = std::filesystem;
+
+TEST_CASE("ROC-AUC and average precision match scikit-learn, ties included") {
+  // sklearn's documented example: roc_auc_score = 0.75, average_precision_score = 0.8333...
+  CHECK(metrics::roc_auc({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}) == doctest::Approx(0.75));
+  CHECK(metrics::average_precision({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}) == doctest::Approx(0.8333333333));
+  // Ties: a tied (positive, negative) pair counts one half; tied scores form one threshold.
+  CHECK(metrics::roc_auc({0.9, 0.5, 0.5, 0.1}, {1, 1, 0, 0}) == doctest::Approx(0.875));
+  CHECK(metrics::average_precision({0.9, 0.5, 0.5, 0.1}, {1, 1, 0, 0}) == doctest::Approx(0.5 + 0.5 * 2.0 / 3));
+  CHECK(metrics::roc_auc({0.5, 0.5, 0.5, 0.5}, {0, 1, 0, 1}) == doctest::Approx(0.5));
+  CHECK(metrics::average_precision({0.5, 0.5, 0.5, 0.5}, {0, 1, 0, 1}) == doctest::Approx(0.5));
+  CHECK(metrics::roc_auc({3, 2, 1}, {1, 1, 0}) == doctest::Approx(1.0));
+  CHECK_THROWS_WITH_AS(metrics::roc_auc({1, 2}, {1, 1}), doctest::Contains("both positive and negative"), Error);
+  CHECK_THROWS_AS(metrics::roc_auc({1, 2}, {1, 2}), Error);
+  CHECK_THROWS_AS(metrics::average_precision({1}, {0, 1}), Error);
+}
+
+TEST_CASE("accuracy from logits or predictions") {
+  const Tensor logits = tensor<float>({{0.1f, 0.9f}, {0.8f, 0.2f}, {0.3f, 0.7f}});
+  CHECK(metrics::accuracy(logits, tensor<std::int64_t>({1, 0, 0})) == doctest::Approx(2.0 / 3));
+  CHECK(metrics::accuracy(tensor<std::int64_t>({1, 1}), tensor<std::int64_t>({1, 0})) == doctest::Approx(0.5));
+}
+
+TEST_CASE("top-k ranking metrics, by hand") {
+  // One user: recommendations 3, 1, 7, 2; relevant {1, 2, 9}; k = 3.
+  const auto m = metrics::ranking_at_k({{3, 1, 7, 2}}, {{1, 2, 9}}, 3);
+  CHECK(m.users == 1);
+  CHECK(m.precision == doctest::Approx(1.0 / 3));
+  CHECK(m.recall == doctest::Approx(1.0 / 3));
+  const double idcg = 1 + 1 / std::log2(3.0) + 0.5;
+  CHECK(m.ndcg == doctest::Approx((1 / std::log2(3.0)) / idcg));
+  CHECK(m.map == doctest::Approx(0.5 / 3));  // precision 1/2 at the hit, over 3 relevant items
+  // Users without relevant items are skipped; a perfect list scores 1.
+  const auto p = metrics::ranking_at_k({{5, 6}, {0}}, {{5, 6}, {}}, 2);
+  CHECK(p.users == 1);
+  CHECK(p.ndcg == doctest::Approx(1.0));
+  CHECK(p.map == doctest::Approx(1.0));
+  const float scores[] = {0.5f, 0.9f, 0.9f, 0.1f, 0.7f};
+  CHECK(metrics::top_k(scores, 5, 3, {2}) == std::vector<std::int64_t>{1, 4, 0});
+}
+
+TEST_CASE("Cora and MovieLens loaders: small files made here, errors that name the line") {
+  const test::TempDir dir("kiln_test_graphdata_");
+  std::ofstream(dir / "cora.content") << "10 1 0 1 A\n20 0 0 1 B\n30 1 1 0 A\n";
+  std::ofstream(dir / "cora.cites") << "10 20\n20 10\n30 30\n30 10\n";
+  std::ofstream(dir / "cora.planetoid-split") << "# comment\ntrain 10\nval 20\ntest 30\n";
+  const auto cora = data::load_cora(dir.path().string());
+  CHECK(cora.num_nodes() == 3);
+  CHECK(cora.features.shape() == Shape{3, 3});
+  CHECK(cora.classes == std::vector<std::string>{"A", "B"});
+  kiln::test::check_values(cora.labels, {0, 1, 0});
+  CHECK(cora.edges.size() == 2);  // 10-20 once, 30-10; the self loop dropped
+  CHECK(cora.train == std::vector<std::int64_t>{0});
+  CHECK(cora.test == std::vector<std::int64_t>{2});
+  std::ofstream(dir / "cora.cites") << "10 99\n";
+  CHECK_THROWS_WITH_AS(data::load_cora(dir.path().string()), doctest::Contains("cora.cites:1: paper 99"), Error);
+  std::ofstream(dir / "cora.content") << "10 1 0 1 A\n20 0 2 1 B\n";
+  CHECK_THROWS_WITH_AS(data::load_cora(dir.path().string()), doctest::Contains("cora.content:2: feature '2'"), Error);
+  CHECK_THROWS_WITH_AS(data::load_cora((dir / "nope").string()), doctest::Contains("cannot open"), Error);
+
+  std::ofstream(dir / "u.data") << "1\t10\t4\t881250949\n3\t2\t5\t881250950\n";
+  const auto r = data::load_movielens_ratings((dir / "u.data").string());
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].user == 0);
+  CHECK(r[0].item == 9);
+  CHECK(r[1].rating == 5.0f);
+  std::ofstream(dir / "bad.data") << "1\t10\tfour\t0\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_ratings((dir / "bad.data").string()), doctest::Contains("bad.data:1"), Error);
+}
+
+TEST_CASE("the real Cora and MovieLens-100K load when ../shared/data is present") {
+  const fs::path root = fs::path(KILN_SOURCE_DIR) / ".." / "shared" / "data";
+  if (!fs::exists(root / "cora" / "cora.content")) {
+    MESSAGE("skipping: " << (root / "cora").string() << " is absent");
+    return;
+  }
+  const auto cora = data::load_cora((root / "cora").string());
+  CHECK(cora.num_nodes() == 2708);
+  CHECK(cora.features.size(1) == 1433);
+  CHECK(cora.classes.size() == 7);
+  CHECK(cora.edges.size() == 5278);
+  CHECK(cora.train.size() == 140);
+  CHECK(cora.val.size() == 500);
+  CHECK(cora.test.size() == 1000);
+  if (fs::exists(root / "ml-100k" / "u.data")) {
+    const auto ratings = data::load_movielens_ratings((root / "ml-100k" / "u.data").string());
+    CHECK(ratings.size() == 100000);
+  }
+}
