@@ -8,18 +8,22 @@
 #include <string>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kiln/core/error.hpp"
 
 int main(int argc, char** argv) {
   if (const char* forced = std::getenv("KILN_CPU_ISA"); forced && *forced) {
     const std::string level = forced;
-    const kiln::cpu::Isa isa = level == "scalar" ? kiln::cpu::Isa::scalar
-                               : level == "avx2" ? kiln::cpu::Isa::avx2
-                                                 : kiln::cpu::Isa::avx512;
-    if (!kiln::cpu::isa_supported(isa)) {
-      std::cout << "KILN_CPU_ISA=" << level << ": this CPU lacks it; skipping this run\n";
-      return 77;
+    for (kiln::cpu::Isa isa : {kiln::cpu::Isa::scalar, kiln::cpu::Isa::avx2, kiln::cpu::Isa::avx512})
+      if (level == kiln::cpu::isa_name(isa) && !kiln::cpu::isa_supported(isa)) {
+        std::cout << "KILN_CPU_ISA=" << level << ": this CPU lacks it; skipping this run\n";
+        return 77;
+      }
+    try {
+      std::cout << "kernels forced to " << kiln::cpu::isa_name(kiln::cpu::active_isa()) << "\n";
+    } catch (const kiln::Error& e) {  // an unknown level: the library's own message
+      std::cout << "error: " << e.what() << "\n";
+      return 1;
     }
-    std::cout << "kernels forced to " << kiln::cpu::isa_name(kiln::cpu::active_isa()) << "\n";
   }
   doctest::Context context(argc, argv);
   return context.run();
