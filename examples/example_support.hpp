@@ -53,6 +53,30 @@ inline void apply_common(const CommonArgs& a) {
   kiln::manual_seed(a.seed);
 }
 
+// The flags of the graph examples, which repeat whole runs over seeds.
+struct RunArgs {
+  std::string data;
+  std::uint64_t seed = 0;
+  int runs = 1;
+  int threads = 0;
+  std::string device = "cpu";
+};
+
+inline void add_run_flags(CLI::App& app, RunArgs& a, const std::string& data_help) {
+  app.add_option("--data", a.data, data_help)->required();
+  app.add_option("--seed", a.seed, "first seed")->capture_default_str();
+  app.add_option("--runs", a.runs, "independent runs with seeds seed, seed+1, ...; results are their mean")
+      ->capture_default_str();
+  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)");
+  app.add_option("--device", a.device, "cpu (this build has no CUDA backend)")->capture_default_str();
+}
+
+inline void apply_run_flags(const RunArgs& a) {
+  KILN_CHECK(a.device == "cpu", "--device ", a.device, ": this build of kiln runs on the CPU only");
+  KILN_CHECK(a.runs >= 1, "--runs must be at least 1");
+  if (a.threads > 0) kiln::set_num_threads(a.threads);
+}
+
 // Peak resident memory of this process so far, in MiB (Linux: VmHWM).
 inline double peak_rss_mb() {
   std::ifstream f("/proc/self/status");

@@ -51,33 +51,27 @@ Tensor index_tensor(const std::vector<std::int64_t>& v) { return kiln::from_vect
 
 int main(int argc, char** argv) {
   CLI::App app{"GCN node classification on Cora (Kipf & Welling 2017)"};
-  std::string data_dir, split_kind = "planetoid", metrics_path;
-  int epochs = 200, runs = 1, threads = 0, hidden = 16, patience = 10;
-  std::uint64_t seed = 0;
+  example::RunArgs run_args;
+  std::string split_kind = "planetoid", metrics_path;
+  int epochs = 200, hidden = 16, patience = 10;
   double lr = 0.01, weight_decay = 5e-4, dropout_p = 0.5;
-  app.add_option("--data", data_dir, "folder with cora.content, cora.cites (and cora.planetoid-split)")->required();
+  example::add_run_flags(app, run_args, "folder with cora.content, cora.cites (and cora.planetoid-split)");
   app.add_option("--split", split_kind, "planetoid (the split file) or random (20 per class from the seed)")
       ->check(CLI::IsMember({"planetoid", "random"}))
       ->capture_default_str();
   app.add_option("--epochs", epochs, "maximum epochs")->capture_default_str();
-  app.add_option("--seed", seed, "first seed")->capture_default_str();
-  app.add_option("--runs", runs, "independent runs with seeds seed, seed+1, ...; the result is their mean")
-      ->capture_default_str();
-  app.add_option("--threads", threads, "threads (default: all cores)");
   app.add_option("--hidden", hidden, "hidden units")->capture_default_str();
   app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
   app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights")->capture_default_str();
   app.add_option("--dropout", dropout_p, "dropout probability")->capture_default_str();
   app.add_option("--patience", patience, "early-stopping window (0: off)")->capture_default_str();
   app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
-  std::string device = "cpu";
-  app.add_option("--device", device, "cpu (this build has no CUDA backend)");
   CLI11_PARSE(app, argc, argv);
 
   return example::run_main([&] {
     using namespace kiln;
-    KILN_CHECK(device == "cpu", "--device ", device, ": this build runs on the CPU only");
-    if (threads > 0) set_num_threads(threads);
+    example::apply_run_flags(run_args);
+    const auto& [data_dir, seed, runs, threads, device] = run_args;
     const data::Cora cora = data::load_cora(data_dir);
     // Row-normalised features: each paper's word indicators sum to 1.
     Tensor x;

@@ -186,11 +186,10 @@ kiln::metrics::RankingMetrics evaluate(const Tensor& scores, const std::vector<s
 
 int main(int argc, char** argv) {
   CLI::App app{"Top-10 recommendation on MovieLens-100K: graph VAE, BPR and popularity"};
-  std::string data_dir, eval_on = "test";
+  example::RunArgs run_args;
+  std::string eval_on = "test";
   Options o;
-  int runs = 1, threads = 0;
-  std::uint64_t seed = 0;
-  app.add_option("--data", data_dir, "folder with u.data")->required();
+  example::add_run_flags(app, run_args, "folder with u.data");
   app.add_option("--model", o.model, "gvae, bpr or pop")->check(CLI::IsMember({"gvae", "bpr", "pop"}))->capture_default_str();
   app.add_option("--eval", eval_on, "test, or val (a split of the training ratings, for tuning)")
       ->check(CLI::IsMember({"test", "val"}))
@@ -201,11 +200,6 @@ int main(int argc, char** argv) {
   app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)");
   app.add_option("--beta", o.beta, "weight of the KL term (gvae)")->capture_default_str();
   app.add_option("--batch-size", o.batch, "triples per mini-batch")->capture_default_str();
-  app.add_option("--seed", seed, "first seed (split, initialisation, sampling)")->capture_default_str();
-  app.add_option("--runs", runs, "independent runs with seeds seed, seed+1, ...")->capture_default_str();
-  app.add_option("--threads", threads, "threads (default: all cores)");
-  std::string device = "cpu";
-  app.add_option("--device", device, "cpu (this build has no CUDA backend)");
   CLI11_PARSE(app, argc, argv);
   // Values chosen with --eval val (see docs/graphs.md).
   if (o.epochs == 0) o.epochs = 100;
@@ -214,8 +208,8 @@ int main(int argc, char** argv) {
 
   return example::run_main([&] {
     using namespace kiln;
-    KILN_CHECK(device == "cpu", "--device ", device, ": this build runs on the CPU only");
-    if (threads > 0) set_num_threads(threads);
+    example::apply_run_flags(run_args);
+    const auto& [data_dir, seed, runs, threads, device] = run_args;
     const auto ratings = data::load_movielens_ratings((std::filesystem::path(data_dir) / "u.data").string());
     std::int64_t users = 0, items = 0;
     for (const auto& r : ratings) {

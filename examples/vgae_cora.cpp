@@ -42,30 +42,25 @@ std::pair<double, double> evaluate_links(const Tensor& z, const std::vector<kiln
 
 int main(int argc, char** argv) {
   CLI::App app{"(V)GAE link prediction on Cora (Kipf & Welling 2016)"};
-  std::string data_dir, model_kind = "vgae", metrics_path;
-  int epochs = 200, runs = 1, threads = 0, hidden = 32, latent = 16;
-  std::uint64_t seed = 0;
+  example::RunArgs run_args;
+  std::string model_kind = "vgae", metrics_path;
+  int epochs = 200, hidden = 32, latent = 16;
   double lr = 0.01;
-  app.add_option("--data", data_dir, "folder with cora.content and cora.cites")->required();
+  example::add_run_flags(app, run_args, "folder with cora.content and cora.cites");
   app.add_option("--model", model_kind, "vgae (variational) or gae")
       ->check(CLI::IsMember({"gae", "vgae"}))
       ->capture_default_str();
   app.add_option("--epochs", epochs, "epochs")->capture_default_str();
-  app.add_option("--seed", seed, "first seed (edge split and initialisation)")->capture_default_str();
-  app.add_option("--runs", runs, "independent runs with seeds seed, seed+1, ...")->capture_default_str();
-  app.add_option("--threads", threads, "threads (default: all cores)");
   app.add_option("--hidden", hidden, "hidden units")->capture_default_str();
   app.add_option("--latent", latent, "latent dimensions")->capture_default_str();
   app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
   app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
-  std::string device = "cpu";
-  app.add_option("--device", device, "cpu (this build has no CUDA backend)");
   CLI11_PARSE(app, argc, argv);
 
   return example::run_main([&] {
     using namespace kiln;
-    KILN_CHECK(device == "cpu", "--device ", device, ": this build runs on the CPU only");
-    if (threads > 0) set_num_threads(threads);
+    example::apply_run_flags(run_args);
+    const auto& [data_dir, seed, runs, threads, device] = run_args;
     const data::Cora cora = data::load_cora(data_dir);
     const std::int64_t n = cora.num_nodes();
     const bool variational = model_kind == "vgae";
