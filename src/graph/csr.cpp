@@ -154,12 +154,19 @@ Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
   Tensor y = Tensor::empty({a.rows, f}, x.dtype());
   visit_floating(x.dtype(), "spmm", [&]<class T>() {
     const auto fn = cpu::kernels<T>().spmm;
-    std::vector<T> values(a.values.begin(), a.values.end());
-    const T* val = values.data();
+    std::vector<T> converted;  // float64 runs need the values as double
+    const T* val;
+    if constexpr (std::is_same_v<T, float>) {
+      val = a.values.data();
+    } else {
+      converted.assign(a.values.begin(), a.values.end());
+      val = converted.data();
+    }
     const T* px = detail::ptr<T>(xc);
     T* py = detail::ptr<T>(y);
+    // Tasks of at least ~256K multiply-adds: small graphs (Cora) run on one thread.
     const std::int64_t per_row = std::max<std::int64_t>(1, a.nnz() / std::max<std::int64_t>(a.rows, 1)) * f;
-    parallel_for(0, a.rows, std::max<std::int64_t>(1, 16384 / per_row), [&](std::int64_t b, std::int64_t e) {
+    parallel_for(0, a.rows, std::max<std::int64_t>(1, 262144 / per_row), [&](std::int64_t b, std::int64_t e) {
       fn(e - b, f, a.row_ptr.data() + b, a.col_idx.data(), val, px, py + b * f);
     });
   });
