@@ -22,6 +22,8 @@ TEST_CASE("factories fill shapes and values") {
   CHECK(t.at<float>({-1, -1}) == 6.0f);
   CHECK(scalar_tensor(3.0).dim() == 0);
   CHECK(scalar_tensor(3.0).item() == 3.0);
+  const std::int64_t big = (std::int64_t(1) << 60) + 1;  // not representable as a double
+  CHECK(tensor<std::int64_t>({big}).item<std::int64_t>() == big);
   check_values(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}), {1, 2, 3, 4});
   CHECK(zeros({0, 4}).numel() == 0);
 }

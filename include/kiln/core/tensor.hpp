@@ -74,7 +74,12 @@ public:
   void* raw_data_ptr() const;
   // The single value of a one-element tensor, converted to double / T.
   double item() const;
-  template <class T> T item() const { return static_cast<T>(item()); }
+  // Converted straight from the stored type (exact for large int64 values).
+  template <class T> T item() const {
+    KILN_CHECK(numel() == 1, "item: the tensor has shape ", fmt(shape()), " (", numel(),
+               " elements); item() needs exactly one element");
+    return visit_dtype(dtype(), [&]<class S>() { return static_cast<T>(*data_ptr<S>()); });
+  }
   // Element at a full index, e.g. t.at<float>({1, 2}). Checked.
   template <class T> T& at(std::initializer_list<std::int64_t> index) const;
   // All elements in row-major order, converted to T (for tests and printing).
