@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/core/factories.hpp"
@@ -208,6 +209,24 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, Pair st
   return g;
 }
 
+// The shared shape of both pooling backwards: dx starts at zero, and
+// add_plane(src, dst) adds one (N, C) plane's output gradient src (oh * ow) into
+// its input plane dst (h * w); planes run in parallel.
+template <class AddPlane>
+Tensor pool_backward(const Tensor& grad, const Shape& input_shape, const PoolGeometry& g, const char* name,
+                     AddPlane add_plane) {
+  const Tensor gc = grad.contiguous();
+  Tensor gx = zeros(input_shape, gc.dtype());
+  visit_floating(gc.dtype(), name, [&]<class T>() {
+    T* dst = ptr<T>(gx);
+    const T* src = ptr<T>(gc);
+    parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t p = b; p < e; ++p) add_plane(p, src + p * g.oh * g.ow, dst + p * g.h * g.w);
+    });
+  });
+  return gx;
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
@@ -325,20 +344,10 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   if (should_record({x})) {
     // d/dx max(window) = 1 at the winner, 0 elsewhere
     attach_grad_fn(out, "max_pool2d", {x}, [argmax, g, xs = x.shape()](const Tensor& grad) {
-      const Tensor gc = grad.contiguous();
-      Tensor gx = Tensor::empty(xs, gc.dtype());
-      visit_floating(gc.dtype(), "max_pool2d backward", [&]<class T>() {
-        T* dst = ptr<T>(gx);
-        const T* src = ptr<T>(gc);
-        std::fill(dst, dst + gx.numel(), T(0));
-        const std::int64_t per_plane = g.oh * g.ow;
-        parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t p = b; p < e; ++p)
-            for (std::int64_t k = 0; k < per_plane; ++k)
-              dst[p * g.h * g.w + (*argmax)[p * per_plane + k]] += src[p * per_plane + k];
-        });
-      });
-      return Grads{gx};
+      const std::int64_t per_plane = g.oh * g.ow;
+      return Grads{pool_backward(grad, xs, g, "max_pool2d backward", [&](std::int64_t p, const auto* src, auto* dst) {
+        for (std::int64_t k = 0; k < per_plane; ++k) dst[(*argmax)[p * per_plane + k]] += src[k];
+      })};
     });
   }
   return out;
@@ -376,22 +385,14 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   if (should_record({x})) {
     // d/dx mean(window) = 1 / (kh kw) for every element of the window
     attach_grad_fn(out, "avg_pool2d", {x}, [g, xs = x.shape(), inv_area, for_window](const Tensor& grad) {
-      const Tensor gc = grad.contiguous();
-      Tensor gx = Tensor::empty(xs, gc.dtype());
-      visit_floating(gc.dtype(), "avg_pool2d backward", [&]<class T>() {
-        T* dst = ptr<T>(gx);
-        const T* src = ptr<T>(gc);
-        std::fill(dst, dst + gx.numel(), T(0));
-        parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t p = b; p < e; ++p)
-            for (std::int64_t y = 0; y < g.oh; ++y)
-              for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-                const T v = static_cast<T>(src[(p * g.oh + y) * g.ow + xx] * inv_area);
-                for_window(y, xx, [&](std::int64_t off) { dst[p * g.h * g.w + off] += v; });
-              }
-        });
-      });
-      return Grads{gx};
+      return Grads{pool_backward(grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
+        using T = std::remove_reference_t<decltype(*dst)>;
+        for (std::int64_t y = 0; y < g.oh; ++y)
+          for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+            const T v = static_cast<T>(src[y * g.ow + xx] * inv_area);
+            for_window(y, xx, [&](std::int64_t off) { dst[off] += v; });
+          }
+      })};
     });
   }
   return out;
