@@ -52,4 +52,7 @@
 #include "kiln/nn/graph_layers.hpp"
 #include "kiln/data/graph_datasets.hpp"
 #include "kiln/metrics.hpp"
+#include "kiln/quant/format.hpp"
+#include "kiln/quant/linear.hpp"
+#include "kiln/quant/layers.hpp"
 #include "kiln/version.hpp"

@@ -21,8 +21,13 @@ void check_dtype_matches(const Tensor& t, DType expected, const char* what) {
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (std::int64_t s : shape)
     KILN_CHECK(s >= 0, "empty: negative size in shape ", fmt(shape));
+  if (is_block_format(dtype))
+    KILN_CHECK(!shape.empty() && shape.back() % block_elems(dtype) == 0, "empty: ", dtype, " packs rows in blocks of ",
+               block_elems(dtype), " elements, but the shape ", fmt(shape),
+               " has a last dimension that is not a multiple of it; pad the rows to a multiple of ",
+               block_elems(dtype));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(static_cast<std::size_t>(numel_of(shape)) * itemsize(dtype));
+  impl->storage = Storage::allocate(storage_bytes(dtype, numel_of(shape)));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -43,7 +48,7 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data_ptr() const {
-  return static_cast<char*>(storage()->data()) + offset() * static_cast<std::int64_t>(itemsize(dtype()));
+  return static_cast<char*>(storage()->data()) + storage_bytes(dtype(), offset());
 }
 
 double Tensor::item() const {
@@ -77,7 +82,7 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
       src.shape() == dst.shape()) {
-    std::memcpy(dst.raw_data_ptr(), src.raw_data_ptr(), dst.numel() * itemsize(dst.dtype()));
+    std::memcpy(dst.raw_data_ptr(), src.raw_data_ptr(), storage_bytes(dst.dtype(), dst.numel()));
     return;
   }
   visit_dtype(dst.dtype(), [&]<class D>() {

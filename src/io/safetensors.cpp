@@ -27,13 +27,15 @@ const char* dtype_code(DType t) {
     case DType::int64: return "I64";
     case DType::int32: return "I32";
     case DType::uint8: return "U8";
+    case DType::int8: return "I8";
+    case DType::q4_0: return "U8";  // stored as its raw blocks (see save)
   }
   return "?";
 }
 
 bool dtype_from_code(const std::string& s, DType& out) {
   static const std::pair<const char*, DType> table[] = {
-      {"F32", kFloat32}, {"F64", kFloat64}, {"I64", kInt64}, {"I32", kInt32}, {"U8", kUInt8}};
+      {"F32", kFloat32}, {"F64", kFloat64}, {"I64", kInt64}, {"I32", kInt32}, {"U8", kUInt8}, {"I8", kInt8}};
   for (const auto& [code, t] : table)
     if (s == code) {
       out = t;
@@ -69,8 +71,11 @@ void save(const std::string& path, const TensorMap& tensors, const Metadata& met
     KILN_CHECK(t.defined(), "save: tensor '", name, "' is undefined");
     KILN_CHECK(name != "__metadata__", "save: '__metadata__' is reserved in safetensors; rename the tensor");
     const Tensor c = t.detach().contiguous();
-    const std::uint64_t bytes = static_cast<std::uint64_t>(c.numel()) * itemsize(c.dtype());
-    header[name] = {{"dtype", dtype_code(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    const std::uint64_t bytes = storage_bytes(c.dtype(), c.numel());
+    Shape shape = c.shape();
+    if (is_block_format(c.dtype()))  // safetensors has no block types: the blocks go out as bytes
+      shape.back() = shape.back() / block_elems(c.dtype()) * static_cast<std::int64_t>(itemsize(c.dtype()));
+    header[name] = {{"dtype", dtype_code(c.dtype())}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     blobs.push_back(c);
   }
@@ -89,7 +94,7 @@ void save(const std::string& path, const TensorMap& tensors, const Metadata& met
   try {
     write_all(fd, len, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
-    for (const Tensor& c : blobs) write_all(fd, c.raw_data_ptr(), c.numel() * itemsize(c.dtype()), tmp);
+    for (const Tensor& c : blobs) write_all(fd, c.raw_data_ptr(), storage_bytes(c.dtype(), c.numel()), tmp);
     if (::fsync(fd) != 0) fail_errno("flushing", tmp);
   } catch (...) {
     ::close(fd);

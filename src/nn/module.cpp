@@ -103,6 +103,12 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     auto it = state.find(name);
     if (it != state.end()) Tensor(target).copy_(it->second);
   }
+  notify_state_loaded();
+}
+
+void Module::notify_state_loaded() {
+  for (auto& [_, child] : children_) child->notify_state_loaded();
+  state_loaded();
 }
 
 void Module::train(bool on) {

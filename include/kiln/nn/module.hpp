@@ -53,6 +53,10 @@ public:
   std::string str() const;
 
 protected:
+  // Called after load_state_dict has copied new values in (children first), for
+  // layers that keep something derived from their tensors (a packed copy, say).
+  virtual void state_loaded() {}
+
   Tensor& register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
   Tensor& register_buffer(const std::string& name, Tensor tensor);
   template <class M>
@@ -63,6 +67,7 @@ protected:
   }
 
 private:
+  void notify_state_loaded();
   void check_name(const std::string& name) const;
   void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const;
   void print(std::ostream& os, int indent) const;

@@ -1,0 +1,235 @@
+// The quantized kernels, written once over an instruction-set policy P and
+// included by quant_avx2.cpp and quant_avx512.cpp (each compiled with its flags).
+//
+// P provides the integer vector VI (one int32 lane per output channel), the
+// float vector VF, kLanes, the tile sizes, and:
+//   zero(), load(p), bcast4(p)            broadcast 4 bytes to every lane
+//   dot_s8(acc, w, a)                     acc += four int8 products per lane
+//   kXorA                                 whether dot_s8 wants a + 128 as unsigned
+//                                         (the sum is then corrected by 128 * row_sum)
+//   dot_u4(acc, u, a)                     acc += four (unsigned nibble x int8) products
+//   lo_nibbles(x), hi_nibbles(x), set1(i), sub(a, b)
+//   to_float(v), fmadd(a, b, c), loadf(p), storef(p, v), storei(p, v)
+//   quantize_span(n, x, inv_scale, q), max_abs(n, x)
+//
+// A thread's unit of work is (a chunk of rows of a) x (a group of weight panels).
+// Inside it, a register tile of MR rows x NP panels runs over all of k and leaves
+// int32 (or, for q4, float) results in a small buffer that the output stage reads.
+
+// (The including file brings <array>, <utility>, <vector> and kiln/core/threads.hpp.)
+
+constexpr int kVecs = static_cast<int>(kPanelRows) / P::kLanes;  // vectors per panel
+constexpr int kTileCols = 2 * static_cast<int>(kPanelRows);       // widest tile: two panels
+constexpr std::int64_t kRowChunk = 64;                            // rows of a per work unit
+
+using VI = typename P::VI;
+using VF = typename P::VF;
+
+// ---- int8 x int8 --------------------------------------------------------------
+template <int MR, int NP>
+void tile_s8(const std::int8_t* a, std::int64_t lda, std::int64_t groups, const std::int8_t* w,
+             std::int64_t panel_stride, std::int32_t* out) {
+  VI acc[MR][NP * kVecs];
+  for (auto& row : acc)
+    for (auto& v : row) v = P::zero();
+  for (std::int64_t g = 0; g < groups; ++g) {
+    VI wv[NP * kVecs];
+    for (int p = 0; p < NP; ++p)
+      for (int v = 0; v < kVecs; ++v) wv[p * kVecs + v] = P::load(w + p * panel_stride + g * 64 + v * P::kLanes * 4);
+    for (int i = 0; i < MR; ++i) {
+      const VI ab = P::bcast4(a + i * lda + 4 * g);
+      for (int j = 0; j < NP * kVecs; ++j) acc[i][j] = P::dot_s8(acc[i][j], wv[j], ab);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP * kVecs; ++j) P::storei(out + i * kTileCols + j * P::kLanes, acc[i][j]);
+}
+
+using TileS8 = void (*)(const std::int8_t*, std::int64_t, std::int64_t, const std::int8_t*, std::int64_t,
+                        std::int32_t*);
+
+template <int NP, int... I>
+constexpr std::array<TileS8, sizeof...(I)> tiles_s8(std::integer_sequence<int, I...>) {
+  return {&tile_s8<I + 1, NP>...};
+}
+
+// Runs the int8 product and hands each finished tile to sink(i0, rows, n0, cols, tile).
+template <class Sink>
+void run_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Sink& sink) {
+  static constexpr auto one = tiles_s8<1>(std::make_integer_sequence<int, P::kMR8>{});
+  static constexpr auto two = tiles_s8<P::kNP8 == 2 ? 2 : 1>(std::make_integer_sequence<int, P::kMR8>{});
+  const std::int64_t kp = round_up(w.k, 4), groups = kp / 4, panels = panel_count(w.n);
+  const std::int64_t panel_stride = kPanelRows * kp;
+
+  // The rows of a as the dot instruction wants them: k padded to kp with zeros,
+  // and shifted to unsigned when kXorA. Used in place when nothing needs changing.
+  std::vector<std::int8_t> prepared;
+  const std::int8_t* ap = a;
+  std::int64_t ap_ld = lda;
+  if (P::kXorA || kp != w.k) {
+    prepared.assign(static_cast<std::size_t>(m * kp), 0);
+    const std::int8_t flip = P::kXorA ? static_cast<std::int8_t>(0x80) : 0;
+    kiln::parallel_for(0, m, 256, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        std::int8_t* dst = prepared.data() + r * kp;
+        for (std::int64_t c = 0; c < w.k; ++c) dst[c] = static_cast<std::int8_t>(a[r * lda + c] ^ flip);
+        for (std::int64_t c = w.k; c < kp; ++c) dst[c] = flip;
+      }
+    });
+    ap = prepared.data();
+    ap_ld = kp;
+  }
+
+  const std::int64_t col_groups = (panels + P::kNP8 - 1) / P::kNP8;
+  const std::int64_t row_chunks = (m + kRowChunk - 1) / kRowChunk;
+  kiln::parallel_for(0, row_chunks * col_groups, 1, [&](std::int64_t u0, std::int64_t u1) {
+    alignas(64) std::int32_t tile[P::kMR8 * kTileCols];
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t chunk = u / col_groups, cg = u % col_groups;
+      const std::int64_t p0 = cg * P::kNP8, np = std::min<std::int64_t>(P::kNP8, panels - p0);
+      const std::int64_t n0 = p0 * kPanelRows, cols = std::min(np * kPanelRows, w.n - n0);
+      const std::int64_t r_end = std::min(m, (chunk + 1) * kRowChunk);
+      for (std::int64_t i0 = chunk * kRowChunk; i0 < r_end; i0 += P::kMR8) {
+        const std::int64_t mr = std::min<std::int64_t>(P::kMR8, r_end - i0);
+        (np == 2 ? two : one)[mr - 1](ap + i0 * ap_ld, ap_ld, groups, w.packed + p0 * panel_stride, panel_stride,
+                                      tile);
+        if constexpr (P::kXorA)
+          for (std::int64_t i = 0; i < mr; ++i)
+            for (std::int64_t j = 0; j < cols; ++j) tile[i * kTileCols + j] -= 128 * w.row_sum[n0 + j];
+        sink(i0, mr, n0, cols, tile);
+      }
+    }
+  });
+}
+
+void simd_gemm_s8_s32(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w,
+                      std::int32_t* c, std::int64_t ldc) {
+  run_s8(m, a, lda, w, [&](std::int64_t i0, std::int64_t mr, std::int64_t n0, std::int64_t cols,
+                           const std::int32_t* tile) {
+    for (std::int64_t i = 0; i < mr; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) c[(i0 + i) * ldc + n0 + j] = tile[i * kTileCols + j];
+  });
+}
+
+void simd_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Output& out) {
+  run_s8(m, a, lda, w, [&](std::int64_t i0, std::int64_t mr, std::int64_t n0, std::int64_t cols,
+                           const std::int32_t* tile) {
+    for (std::int64_t i = 0; i < mr; ++i) {
+      float* y = out.y + (i0 + i) * out.ldy;
+      const float sa = out.a_scale[i0 + i];
+      for (std::int64_t j = 0; j < cols; ++j)
+        y[n0 + j] = finish_int8(tile[i * kTileCols + j], sa, w.scale[n0 + j], out, n0 + j);
+    }
+  });
+}
+
+// ---- int8 x 4-bit --------------------------------------------------------------
+template <int MR, int NP>
+void tile_q4(const std::int8_t* a, std::int64_t lda, std::int64_t blocks, const std::uint8_t* w,
+             std::int64_t panel_stride, const float* sc, std::int64_t scale_stride, const std::int32_t* asum,
+             float* out) {
+  VF accf[MR][NP * kVecs];
+  for (auto& row : accf)
+    for (auto& v : row) v = P::zerof();
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    VI acc[MR][NP * kVecs];
+    for (auto& row : acc)
+      for (auto& v : row) v = P::zero();
+    for (int piece = 0; piece < 4; ++piece) {
+      VI lo[NP * kVecs], hi[NP * kVecs];
+      for (int p = 0; p < NP; ++p)
+        for (int v = 0; v < kVecs; ++v) {
+          const VI x = P::load(w + p * panel_stride + b * 256 + piece * 64 + v * P::kLanes * 4);
+          lo[p * kVecs + v] = P::lo_nibbles(x);
+          hi[p * kVecs + v] = P::hi_nibbles(x);
+        }
+      for (int i = 0; i < MR; ++i) {
+        const std::int8_t* ai = a + i * lda + b * kiln::quant::kQ4Group + piece * 8;
+        const VI a0 = P::bcast4(ai), a1 = P::bcast4(ai + 4);
+        for (int j = 0; j < NP * kVecs; ++j) acc[i][j] = P::dot_u4(P::dot_u4(acc[i][j], lo[j], a0), hi[j], a1);
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      const VI offset = P::set1(8 * asum[i * blocks + b]);  // the nibbles hold w + 8
+      for (int p = 0; p < NP; ++p)
+        for (int v = 0; v < kVecs; ++v) {
+          const VF s = P::loadf(sc + p * scale_stride + b * kPanelRows + v * P::kLanes);
+          const int j = p * kVecs + v;
+          accf[i][j] = P::fmadd(P::to_float(P::sub(acc[i][j], offset)), s, accf[i][j]);
+        }
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP * kVecs; ++j) P::storef(out + i * kTileCols + j * P::kLanes, accf[i][j]);
+}
+
+using TileQ4 = void (*)(const std::int8_t*, std::int64_t, std::int64_t, const std::uint8_t*, std::int64_t,
+                        const float*, std::int64_t, const std::int32_t*, float*);
+
+template <int NP, int... I>
+constexpr std::array<TileQ4, sizeof...(I)> tiles_q4(std::integer_sequence<int, I...>) {
+  return {&tile_q4<I + 1, NP>...};
+}
+
+void simd_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Q4Weights& w, const Output& out) {
+  static constexpr auto one = tiles_q4<1>(std::make_integer_sequence<int, P::kMR4>{});
+  static constexpr auto two = tiles_q4<P::kNP4 == 2 ? 2 : 1>(std::make_integer_sequence<int, P::kMR4>{});
+  const std::int64_t blocks = w.k / kiln::quant::kQ4Group, panels = panel_count(w.n);
+  const std::int64_t panel_stride = blocks * 256, scale_stride = blocks * kPanelRows;
+
+  std::vector<std::int32_t> asum(static_cast<std::size_t>(m * blocks));  // sum of each block of a
+  for (std::int64_t r = 0; r < m; ++r)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      std::int32_t s = 0;
+      for (std::int64_t t = 0; t < kiln::quant::kQ4Group; ++t) s += a[r * lda + b * kiln::quant::kQ4Group + t];
+      asum[r * blocks + b] = s;
+    }
+
+  const std::int64_t col_groups = (panels + P::kNP4 - 1) / P::kNP4;
+  const std::int64_t row_chunks = (m + kRowChunk - 1) / kRowChunk;
+  kiln::parallel_for(0, row_chunks * col_groups, 1, [&](std::int64_t u0, std::int64_t u1) {
+    alignas(64) float tile[P::kMR4 * kTileCols];
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t chunk = u / col_groups, cg = u % col_groups;
+      const std::int64_t p0 = cg * P::kNP4, np = std::min<std::int64_t>(P::kNP4, panels - p0);
+      const std::int64_t n0 = p0 * kPanelRows, cols = std::min(np * kPanelRows, w.n - n0);
+      const std::int64_t r_end = std::min(m, (chunk + 1) * kRowChunk);
+      for (std::int64_t i0 = chunk * kRowChunk; i0 < r_end; i0 += P::kMR4) {
+        const std::int64_t mr = std::min<std::int64_t>(P::kMR4, r_end - i0);
+        (np == 2 ? two : one)[mr - 1](a + i0 * lda, lda, blocks, w.packed + p0 * panel_stride, panel_stride,
+                                      w.packed_scale + p0 * scale_stride, scale_stride, asum.data() + i0 * blocks,
+                                      tile);
+        for (std::int64_t i = 0; i < mr; ++i) {
+          float* y = out.y + (i0 + i) * out.ldy;
+          for (std::int64_t j = 0; j < cols; ++j)
+            y[n0 + j] = finish_q4(tile[i * kTileCols + j], out.a_scale[i0 + i], out, n0 + j);
+        }
+      }
+    }
+  });
+}
+
+// ---- activation quantization -------------------------------------------------------
+void simd_quantize_static(std::int64_t n, const float* x, float inv_scale, std::int8_t* q) {
+  P::quantize_span(n, x, inv_scale, q);
+}
+
+void simd_quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int8_t* q,
+                        std::int64_t ldq, float* scale) {
+  kiln::parallel_for(0, rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(k, 1)),
+                     [&](std::int64_t r0, std::int64_t r1) {
+                       for (std::int64_t r = r0; r < r1; ++r) {
+                         const float amax = P::max_abs(k, x + r * ldx);
+                         scale[r] = kiln::quant::int8_scale_for(amax);
+                         P::quantize_span(k, x + r * ldx, amax > 0.0f ? 127.0f / amax : 0.0f, q + r * ldq);
+                       }
+                     });
+}
+
+void fill_simd(QuantKernels& t) {
+  t.gemm_s8_s32 = simd_gemm_s8_s32;
+  t.gemm_s8 = simd_gemm_s8;
+  t.gemm_q4 = simd_gemm_q4;
+  t.quantize_rows = simd_quantize_rows;
+  t.quantize_static = simd_quantize_static;
+}

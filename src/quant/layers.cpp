@@ -1,0 +1,202 @@
+// Quantized layers and post-training quantization (see kiln/quant/layers.hpp).
+#include "kiln/quant/layers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/activation.hpp"
+#include "kiln/ops/conv.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
+
+namespace kiln::quant {
+
+// ---- QuantizedLayer -------------------------------------------------------------------
+QuantizedLayer::QuantizedLayer(const Tensor& float_weight_2d, const Tensor& bias, Format format,
+                               Activations activations)
+    : activations_(activations) {
+  weight_ = QuantizedWeight::from_float(float_weight_2d, format);
+  if (format == Format::int8) {
+    values_ = register_buffer("weight_int8", weight_.values());
+    scale_ = register_buffer("weight_scale", weight_.scale());
+  } else {
+    values_ = register_buffer("weight_q4_0", q4_0_as_bytes(weight_.values()));
+  }
+  if (bias.defined()) bias_ = register_buffer("bias", bias.detach().to(kFloat32).clone());
+  if (activations == Activations::calibrated) input_scale_ = register_buffer("input_scale", zeros({1}));
+}
+
+void QuantizedLayer::state_loaded() {
+  // The buffers hold the loaded values; rebuild the packed copy from them.
+  if (weight_.format() == Format::int8)
+    weight_ = QuantizedWeight::from_int8(Int8Rows{values_, scale_});
+  else
+    weight_ = QuantizedWeight::from_q4_0(q4_0_from_bytes(values_, weight_.values().size(1)), weight_.in_features());
+  if (input_scale_.defined()) options_.input_scale = input_scale_.item<float>();
+}
+
+void QuantizedLayer::begin_calibration() {
+  KILN_CHECK(float_weight_.defined(), "begin_calibration: ", description(),
+             " no longer has its float weights (calibration runs once, inside quantize())");
+  calibrating_ = true;
+  observed_max_ = 0.0f;
+}
+
+void QuantizedLayer::end_calibration() {
+  calibrating_ = false;
+  float_weight_ = Tensor();
+  if (activations_ != Activations::calibrated) return;
+  KILN_CHECK(std::isfinite(observed_max_), "quantize: ", description(),
+             " saw a non-finite input during calibration; check the calibration data");
+  options_.input_scale = int8_scale_for(observed_max_);
+  input_scale_.fill_(options_.input_scale);
+}
+
+Tensor QuantizedLayer::observe(const Tensor& x) {
+  if (x.numel() > 0) observed_max_ = std::max(observed_max_, kiln::max(abs(x.detach())).item<float>());
+  return x;
+}
+
+std::string QuantizedLayer::format_description() const {
+  std::ostringstream os;
+  os << "format=" << format_name(weight_.format())
+     << ", activations=" << (activations_ == Activations::dynamic ? "dynamic" : "calibrated");
+  if (activations_ == Activations::calibrated) os << ", input_scale=" << options_.input_scale;
+  if (options_.relu) os << ", relu";
+  return os.str();
+}
+
+namespace {
+void require_scale(const QuantizedLayer& layer, Activations a, float scale) {
+  KILN_CHECK(a == Activations::dynamic || scale > 0.0f, layer.description(),
+             ": calibrated activations have no scale yet; pass calibration batches to quantize() or load a "
+             "checkpoint that has input_scale");
+}
+}  // namespace
+
+// ---- Linear ---------------------------------------------------------------------------------
+Linear::Linear(const nn::Linear& source, Format format, Activations activations)
+    : QuantizedLayer(source.weight, source.bias, format, activations) {
+  float_weight_ = source.weight.detach();
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  NoGradGuard no_grad;
+  if (calibrating()) {
+    const Tensor y = kiln::linear(observe(x), float_weight_, bias_);
+    return options_.relu ? relu(y) : y;
+  }
+  require_scale(*this, activations(), options_.input_scale);
+  return quant::linear(x, weight_, bias_, options_);
+}
+
+std::string Linear::description() const {
+  std::ostringstream os;
+  os << "quant::Linear(in_features=" << weight_.in_features() << ", out_features=" << weight_.out_features()
+     << ", bias=" << (bias_.defined() ? "true" : "false") << ", " << format_description() << ")";
+  return os.str();
+}
+
+// ---- Conv2d ---------------------------------------------------------------------------------
+namespace {
+Tensor conv_matrix(const nn::Conv2d& source) {
+  KILN_CHECK(source.options.groups() == 1, "quant::Conv2d: grouped convolutions (groups=", source.options.groups(),
+             ") are not quantized; keep this layer in float with QuantConfig::layers");
+  return source.weight.detach().reshape({source.weight.size(0), -1});
+}
+}  // namespace
+
+Conv2d::Conv2d(const nn::Conv2d& source, Format format, Activations activations)
+    : QuantizedLayer(conv_matrix(source), source.bias, format, activations), options(source.options) {
+  float_weight_ = source.weight.detach();
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  NoGradGuard no_grad;
+  if (calibrating()) {
+    const Tensor y = kiln::conv2d(observe(x), float_weight_, bias_, options.stride(), options.padding(),
+                                  options.dilation());
+    return options_.relu ? relu(y) : y;
+  }
+  require_scale(*this, activations(), options_.input_scale);
+  return quant::conv2d(x, weight_, bias_, options.kernel_size(), options.stride(), options.padding(),
+                       options.dilation(), options_);
+}
+
+std::string Conv2d::description() const {
+  std::ostringstream os;
+  os << "quant::Conv2d(" << options.in_channels() << ", " << options.out_channels() << ", kernel_size=("
+     << options.kernel_size()[0] << ", " << options.kernel_size()[1] << "), " << format_description() << ")";
+  return os.str();
+}
+
+// ---- quantize ---------------------------------------------------------------------------
+namespace {
+
+struct Builder {
+  const QuantConfig& config;
+  std::vector<std::shared_ptr<QuantizedLayer>> layers;
+  std::vector<std::string> used;
+
+  LayerChoice choice(const std::string& name) {
+    auto it = config.layers.find(name);
+    if (it == config.layers.end()) return {true, config.format, config.activations};
+    used.push_back(name);
+    return it->second;
+  }
+
+  std::shared_ptr<nn::Sequential> convert(const nn::Sequential& model, const std::string& prefix) {
+    auto out = std::make_shared<nn::Sequential>();
+    std::shared_ptr<QuantizedLayer> previous;
+    for (const auto& [name, child] : model.named_children()) {
+      const std::string full = prefix.empty() ? name : prefix + "." + name;
+      std::shared_ptr<nn::Module> next = child;
+      std::shared_ptr<QuantizedLayer> made;
+      if (auto seq = std::dynamic_pointer_cast<nn::Sequential>(child)) {
+        next = convert(*seq, full);
+      } else if (auto lin = std::dynamic_pointer_cast<nn::Linear>(child)) {
+        const LayerChoice c = choice(full);
+        if (c.quantize) next = made = std::make_shared<Linear>(*lin, c.format, c.activations);
+      } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2d>(child)) {
+        const LayerChoice c = choice(full);
+        if (c.quantize) next = made = std::make_shared<Conv2d>(*conv, c.format, c.activations);
+      } else if (config.fuse_relu && previous && std::dynamic_pointer_cast<nn::ReLU>(child)) {
+        previous->set_fused_relu(true);
+        next = std::make_shared<FusedReLU>();
+      }
+      if (made) layers.push_back(made);
+      previous = made;
+      out->push_back(next);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<nn::Sequential> quantize(const nn::Sequential& model, const QuantConfig& config) {
+  Builder b{config, {}, {}};
+  auto out = b.convert(model, "");
+  for (const auto& [name, _] : config.layers)
+    KILN_CHECK(std::find(b.used.begin(), b.used.end(), name) != b.used.end(), "quantize: QuantConfig::layers names '",
+               name, "', which is not a Linear or Conv2d of the model; layer names are dotted child names such "
+               "as \"0\" or \"features.3\"");
+  const bool any_calibrated = std::any_of(b.layers.begin(), b.layers.end(), [](const auto& l) {
+    return l->activations() == Activations::calibrated;
+  });
+  KILN_CHECK(!any_calibrated || !config.calibration.empty(),
+             "quantize: calibrated activations need QuantConfig::calibration batches (float inputs of the model)");
+  out->eval();
+  if (any_calibrated) {
+    for (auto& l : b.layers) l->begin_calibration();
+    for (const Tensor& batch : config.calibration) out->forward(batch);
+  }
+  for (auto& l : b.layers) l->end_calibration();
+  return out;
+}
+
+}  // namespace kiln::quant

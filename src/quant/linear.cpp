@@ -1,0 +1,226 @@
+// Quantized weights, linear and conv2d for inference (see kiln/quant/linear.hpp).
+#include "kiln/quant/linear.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "kernels/cpu/quant/quant_kernels.hpp"
+#include "kiln/core/threads.hpp"
+
+namespace kiln::quant {
+
+namespace qk = kiln::cpu::quant;
+
+namespace {
+std::string shape_of(const Tensor& t) {
+  if (!t.defined()) return "(undefined)";
+  std::ostringstream os;
+  os << fmt(t.shape());
+  return os.str();
+}
+}  // namespace
+
+// The kernel-side copy: packed bytes plus the descriptors that point into them.
+struct QuantizedWeight::Packed {
+  Tensor packed, row_sum, packed_scale;  // row_sum: int8 only; packed_scale: q4_0 only
+  qk::Int8Weights int8;
+  qk::Q4Weights q4;
+};
+
+std::string_view format_name(Format f) { return f == Format::int8 ? "int8" : "q4_0"; }
+
+QuantizedWeight QuantizedWeight::from_float(const Tensor& weight, Format format) {
+  KILN_CHECK(weight.defined() && weight.dim() == 2, "QuantizedWeight::from_float: expected a 2-D (out, in) weight, got ",
+             shape_of(weight));
+  if (format == Format::int8) return from_int8(quantize_int8(weight));
+  const std::int64_t in = weight.size(1), padded = (in + kQ4Group - 1) / kQ4Group * kQ4Group;
+  if (padded == in) return from_q4_0(quantize_q4_0(weight));
+  Tensor w = Tensor::empty({weight.size(0), padded}, kFloat32);
+  w.zero_();
+  w.narrow(1, 0, in).copy_(weight.detach());
+  return from_q4_0(quantize_q4_0(w), in);
+}
+
+QuantizedWeight QuantizedWeight::from_int8(const Int8Rows& q) {
+  KILN_CHECK(q.values.defined() && q.values.dtype() == kInt8 && q.values.dim() == 2,
+             "QuantizedWeight::from_int8: expected int8 values of shape (out, in)");
+  KILN_CHECK(q.scale.defined() && q.scale.dtype() == kFloat32 && q.scale.shape() == Shape{q.values.size(0)},
+             "QuantizedWeight::from_int8: int8 values of shape ", fmt(q.values.shape()),
+             " need float32 scales of shape (", q.values.size(0), ")");
+  QuantizedWeight w;
+  w.format_ = Format::int8;
+  w.out_ = q.values.size(0);
+  w.in_ = q.values.size(1);
+  w.values_ = q.values.contiguous();
+  w.scale_ = q.scale.contiguous();
+  const std::int8_t* v = w.values_.data_ptr<std::int8_t>();
+  for (std::int64_t i = 0; i < w.values_.numel(); ++i)
+    KILN_CHECK(v[i] != -128, "QuantizedWeight::from_int8: value -128 at flat index ", i,
+               "; symmetric int8 weights lie in [-127, 127] (quantize_int8 never produces -128)");
+  auto p = std::make_shared<Packed>();
+  p->packed = Tensor::empty({qk::int8_packed_bytes(w.out_, w.in_)}, kInt8);
+  p->row_sum = Tensor::empty({qk::panel_count(w.out_) * qk::kPanelRows}, kInt32);
+  qk::pack_int8(w.out_, w.in_, v, p->packed.data_ptr<std::int8_t>(), p->row_sum.data_ptr<std::int32_t>());
+  p->int8 = {w.out_, w.in_, v, w.scale_.data_ptr<float>(), p->packed.data_ptr<std::int8_t>(),
+             p->row_sum.data_ptr<std::int32_t>()};
+  w.packed_ = std::move(p);
+  return w;
+}
+
+QuantizedWeight QuantizedWeight::from_q4_0(const Tensor& q4, std::int64_t in_features) {
+  KILN_CHECK(q4.defined() && q4.dtype() == kQ4_0 && q4.dim() == 2,
+             "QuantizedWeight::from_q4_0: expected a q4_0 tensor of shape (out, in)");
+  const std::int64_t padded = q4.size(1);
+  if (in_features < 0) in_features = padded;
+  KILN_CHECK(in_features <= padded && padded - in_features < kQ4Group, "QuantizedWeight::from_q4_0: ", in_features,
+             " input features do not fit q4_0 rows of ", padded, " values (rows are padded by fewer than ", kQ4Group,
+             ")");
+  QuantizedWeight w;
+  w.format_ = Format::q4_0;
+  w.out_ = q4.size(0);
+  w.in_ = in_features;
+  w.values_ = q4.contiguous();
+  auto p = std::make_shared<Packed>();
+  p->packed = Tensor::empty({qk::q4_packed_bytes(w.out_, padded)}, kUInt8);
+  p->packed_scale = Tensor::empty({qk::q4_packed_scales(w.out_, padded)}, kFloat32);
+  const auto* blocks = static_cast<const BlockQ4_0*>(w.values_.raw_data_ptr());
+  qk::pack_q4(w.out_, padded, blocks, p->packed.data_ptr<std::uint8_t>(), p->packed_scale.data_ptr<float>());
+  p->q4 = {w.out_, padded, blocks, p->packed.data_ptr<std::uint8_t>(), p->packed_scale.data_ptr<float>()};
+  w.packed_ = std::move(p);
+  return w;
+}
+
+const QuantizedWeight::Packed& QuantizedWeight::packed() const {
+  KILN_CHECK(packed_, "quant: the QuantizedWeight is empty (default-constructed); build it with from_float");
+  return *packed_;
+}
+
+std::int64_t QuantizedWeight::bytes() const {
+  std::int64_t b = static_cast<std::int64_t>(storage_bytes(values_.dtype(), values_.numel()));
+  if (scale_.defined()) b += scale_.numel() * 4;
+  return b;
+}
+
+Tensor QuantizedWeight::dequantize() const {
+  packed();
+  if (format_ == Format::int8) return quant::dequantize(Int8Rows{values_, scale_});
+  return quant::dequantize(values_).narrow(1, 0, in_).contiguous();
+}
+
+namespace {
+
+// y (rows, out) from float rows x (rows, in): quantize, multiply, output stage.
+void linear_rows(std::int64_t rows, const float* x, const QuantizedWeight& w, const float* bias, LinearOptions o,
+                 float* y) {
+  const qk::QuantKernels& kern = qk::quant_kernels();
+  const std::int64_t k = w.in_features(), kq = w.values().size(1);  // kq > k: q4_0 padding, zeros
+  std::vector<std::int8_t> a(static_cast<std::size_t>(rows * kq), 0);
+  std::vector<float> a_scale(static_cast<std::size_t>(rows), o.input_scale);
+  if (o.input_scale > 0.0f)
+    parallel_for(0, rows, 64, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) kern.quantize_static(k, x + r * k, 1.0f / o.input_scale, &a[r * kq]);
+    });
+  else
+    kern.quantize_rows(rows, k, x, k, a.data(), kq, a_scale.data());
+  const qk::Output out{a_scale.data(), bias, o.relu, y, w.out_features()};
+  if (w.format() == Format::int8)
+    kern.gemm_s8(rows, a.data(), kq, w.packed().int8, out);
+  else
+    kern.gemm_q4(rows, a.data(), kq, w.packed().q4, out);
+}
+
+Tensor float_bias(const Tensor& bias, const QuantizedWeight& w, const char* op) {
+  if (!bias.defined()) return bias;
+  KILN_CHECK(bias.shape() == Shape{w.out_features()}, op, ": bias of shape ", fmt(bias.shape()),
+             " does not match the weight's ", w.out_features(), " outputs");
+  return bias.detach().to(kFloat32).contiguous();
+}
+
+void check_options(const LinearOptions& o, const char* op) {
+  KILN_CHECK(std::isfinite(o.input_scale) && o.input_scale >= 0.0f, op,
+             ": input_scale must be 0 (dynamic) or a positive finite number, got ", o.input_scale);
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, LinearOptions options) {
+  w.packed();
+  check_options(options, "quant::linear");
+  KILN_CHECK(x.defined() && x.dim() >= 1 && x.shape().back() == w.in_features(), "quant::linear: input of shape ",
+             shape_of(x), " does not end in the weight's ",
+             w.in_features(), " input features");
+  KILN_CHECK(is_floating(x.dtype()), "quant::linear: expected a floating input, got ", x.dtype());
+  const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::linear");
+  Shape shape = x.shape();
+  shape.back() = w.out_features();
+  Tensor y = Tensor::empty(shape, kFloat32);
+  const std::int64_t rows = w.in_features() == 0 ? 0 : xf.numel() / w.in_features();
+  if (rows > 0)
+    linear_rows(rows, xf.data_ptr<float>(), w, b.defined() ? b.data_ptr<float>() : nullptr, options,
+                y.data_ptr<float>());
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pair kernel, Pair stride, Pair padding,
+              Pair dilation, LinearOptions options) {
+  w.packed();
+  check_options(options, "quant::conv2d");
+  KILN_CHECK(x.defined() && x.dim() == 4, "quant::conv2d: expected an (N, C, H, W) input, got ",
+             shape_of(x));
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
+  KILN_CHECK(c * kernel[0] * kernel[1] == w.in_features(), "quant::conv2d: input of shape ", fmt(x.shape()),
+             " with a ", kernel[0], "x", kernel[1], " kernel needs ", c * kernel[0] * kernel[1],
+             " weight columns, but the weight has ", w.in_features());
+  KILN_CHECK(stride[0] > 0 && stride[1] > 0 && dilation[0] > 0 && dilation[1] > 0 && padding[0] >= 0 &&
+                 padding[1] >= 0,
+             "quant::conv2d: stride and dilation must be positive and padding non-negative");
+  const std::int64_t oh = (h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) / stride[0] + 1;
+  const std::int64_t ow = (wd + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) / stride[1] + 1;
+  KILN_CHECK(oh > 0 && ow > 0, "quant::conv2d: input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0],
+             "x", kernel[1], " kernel (with padding and dilation)");
+  const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::conv2d");
+
+  // im2col with one row per output pixel: rows (n * oh * ow), columns (c, kh, kw).
+  const std::int64_t rows = n * oh * ow, k = w.in_features();
+  std::vector<float> col(static_cast<std::size_t>(rows * k));
+  const float* px = xf.data_ptr<float>();
+  parallel_for(0, n * oh, 8, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t img = r / oh, y0 = r % oh;
+      for (std::int64_t x0 = 0; x0 < ow; ++x0) {
+        float* dst = col.data() + ((img * oh + y0) * ow + x0) * k;
+        for (std::int64_t ch = 0; ch < c; ++ch)
+          for (std::int64_t i = 0; i < kernel[0]; ++i) {
+            const std::int64_t iy = y0 * stride[0] - padding[0] + i * dilation[0];
+            for (std::int64_t j = 0; j < kernel[1]; ++j) {
+              const std::int64_t ix = x0 * stride[1] - padding[1] + j * dilation[1];
+              *dst++ = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? px[((img * c + ch) * h + iy) * wd + ix] : 0.0f;
+            }
+          }
+      }
+    }
+  });
+  Tensor y_rows = Tensor::empty({n, oh * ow, w.out_features()}, kFloat32);
+  linear_rows(rows, col.data(), w, b.defined() ? b.data_ptr<float>() : nullptr, options, y_rows.data_ptr<float>());
+  return y_rows.transpose(1, 2).contiguous().view({n, w.out_features(), oh, ow});
+}
+
+Tensor matmul_int8(const Tensor& a, const QuantizedWeight& w) {
+  KILN_CHECK(w.defined() && w.format() == Format::int8, "quant::matmul_int8: needs an int8 weight");
+  KILN_CHECK(a.defined() && a.dtype() == kInt8 && a.dim() == 2 && a.size(1) == w.in_features(),
+             "quant::matmul_int8: expected int8 activations of shape (m, ", w.in_features(), "), got ",
+             shape_of(a), " ",
+             a.defined() ? dtype_name(a.dtype()) : "");
+  const Tensor ac = a.contiguous();
+  const std::int8_t* pa = ac.data_ptr<std::int8_t>();
+  for (std::int64_t i = 0; i < ac.numel(); ++i)
+    KILN_CHECK(pa[i] != -128, "quant::matmul_int8: activation -128 at flat index ", i,
+               "; int8 activations lie in [-127, 127] (quantize_int8 never produces -128)");
+  Tensor c = Tensor::empty({a.size(0), w.out_features()}, kInt32);
+  if (a.size(0) > 0)
+    qk::quant_kernels().gemm_s8_s32(a.size(0), pa, w.in_features(), w.packed().int8, c.data_ptr<std::int32_t>(),
+                                    w.out_features());
+  return c;
+}
+
+}  // namespace kiln::quant
