@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -39,6 +40,13 @@ struct P {
   static VI sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
   static VF to_float(VI v) { return _mm512_cvtepi32_ps(v); }
   static VF fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+  static VI loadi(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+  static VF set1f(float v) { return _mm512_set1_ps(v); }
+  static VF mulf(VF a, VF b) { return _mm512_mul_ps(a, b); }
+  static VF addf(VF a, VF b) { return _mm512_add_ps(a, b); }
+  static VF maxf(VF a, VF b) { return _mm512_max_ps(a, b); }
+  static void store(void* p, VI v) { _mm512_storeu_si512((p), v); }
+  static VI xor_(VI a, VI b) { return _mm512_xor_si512(a, b); }
   static VF loadf(const float* p) { return _mm512_loadu_ps(p); }
   static void storef(float* p, VF v) { _mm512_storeu_ps(p, v); }
   static void storei(std::int32_t* p, VI v) { _mm512_storeu_si512(p, v); }

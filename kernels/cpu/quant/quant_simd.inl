@@ -3,13 +3,14 @@
 //
 // P provides the integer vector VI (one int32 lane per output channel), the
 // float vector VF, kLanes, the tile sizes, and:
-//   zero(), load(p), bcast4(p)            broadcast 4 bytes to every lane
+//   zero(), load(p), store(p, v), xor_(a, b), bcast4(p)   (bcast4: 4 bytes to every lane)
 //   dot_s8(acc, w, a)                     acc += four int8 products per lane
 //   kXorA                                 whether dot_s8 wants a + 128 as unsigned
 //                                         (the sum is then corrected by 128 * row_sum)
 //   dot_u4(acc, u, a)                     acc += four (unsigned nibble x int8) products
 //   lo_nibbles(x), hi_nibbles(x), set1(i), sub(a, b)
-//   to_float(v), fmadd(a, b, c), loadf(p), storef(p, v), storei(p, v)
+//   to_float(v), fmadd(a, b, c), loadf(p), storef(p, v), storei(p, v), loadi(p),
+//   set1f(x), mulf, addf, maxf (max as the instruction: a > b ? a : b)
 //   quantize_span(n, x, inv_scale, q), max_abs(n, x)
 //
 // A thread's unit of work is (a chunk of rows of a) x (a group of weight panels).
@@ -63,21 +64,32 @@ void run_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8We
 
   // The rows of a as the dot instruction wants them: k padded to kp with zeros,
   // and shifted to unsigned when kXorA. Used in place when nothing needs changing.
-  std::vector<std::int8_t> prepared;
+  std::unique_ptr<std::int8_t[]> prepared;
   const std::int8_t* ap = a;
   std::int64_t ap_ld = lda;
   if (P::kXorA || kp != w.k) {
-    prepared.assign(static_cast<std::size_t>(m * kp), 0);
+    prepared.reset(new std::int8_t[static_cast<std::size_t>(m * kp)]);
     const std::int8_t flip = P::kXorA ? static_cast<std::int8_t>(0x80) : 0;
-    kiln::parallel_for(0, m, 256, [&](std::int64_t r0, std::int64_t r1) {
+    const VI vflip = P::set1(P::kXorA ? static_cast<std::int32_t>(0x80808080u) : 0);
+    constexpr std::int64_t kBytes = P::kLanes * 4;
+    kiln::parallel_for(0, m, 64, [&](std::int64_t r0, std::int64_t r1) {
       for (std::int64_t r = r0; r < r1; ++r) {
-        std::int8_t* dst = prepared.data() + r * kp;
-        for (std::int64_t c = 0; c < w.k; ++c) dst[c] = static_cast<std::int8_t>(a[r * lda + c] ^ flip);
-        for (std::int64_t c = w.k; c < kp; ++c) dst[c] = flip;
+        const std::int8_t* src = a + r * lda;
+        std::int8_t* dst = prepared.get() + r * kp;
+        std::int64_t c = 0;
+        for (; c + kBytes <= w.k; c += kBytes) P::store(dst + c, P::xor_(P::load(src + c), vflip));
+        for (; c < w.k; ++c) dst[c] = static_cast<std::int8_t>(src[c] ^ flip);
+        for (; c < kp; ++c) dst[c] = flip;
       }
     });
-    ap = prepared.data();
+    ap = prepared.get();
     ap_ld = kp;
+  }
+
+  std::vector<std::int32_t> comp;
+  if constexpr (P::kXorA) {
+    comp.resize(static_cast<std::size_t>(panels * kPanelRows));
+    for (std::size_t j = 0; j < comp.size(); ++j) comp[j] = 128 * w.row_sum[j];
   }
 
   const std::int64_t col_groups = (panels + P::kNP8 - 1) / P::kNP8;
@@ -93,9 +105,10 @@ void run_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8We
         const std::int64_t mr = std::min<std::int64_t>(P::kMR8, r_end - i0);
         (np == 2 ? two : one)[mr - 1](ap + i0 * ap_ld, ap_ld, groups, w.packed + p0 * panel_stride, panel_stride,
                                       tile);
-        if constexpr (P::kXorA)
+        if constexpr (P::kXorA)  // undo the +128: subtract 128 * sum_k w[n, k]
           for (std::int64_t i = 0; i < mr; ++i)
-            for (std::int64_t j = 0; j < cols; ++j) tile[i * kTileCols + j] -= 128 * w.row_sum[n0 + j];
+            for (std::int64_t j = 0; j < np * kPanelRows; j += P::kLanes)
+              P::storei(tile + i * kTileCols + j, P::sub(P::loadi(tile + i * kTileCols + j), P::loadi(&comp[n0 + j])));
         sink(i0, mr, n0, cols, tile);
       }
     }
@@ -111,14 +124,25 @@ void simd_gemm_s8_s32(std::int64_t m, const std::int8_t* a, std::int64_t lda, co
   });
 }
 
+// The output stage over one tile row, kLanes columns at a time: the same float
+// operations as finish_int8 / finish_q4, in the same order (see quant_kernels.hpp).
+inline VF relu_if(VF y, bool relu) { return relu ? P::maxf(y, P::zerof()) : y; }
+
 void simd_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Output& out) {
   run_s8(m, a, lda, w, [&](std::int64_t i0, std::int64_t mr, std::int64_t n0, std::int64_t cols,
                            const std::int32_t* tile) {
     for (std::int64_t i = 0; i < mr; ++i) {
       float* y = out.y + (i0 + i) * out.ldy;
       const float sa = out.a_scale[i0 + i];
-      for (std::int64_t j = 0; j < cols; ++j)
-        y[n0 + j] = finish_int8(tile[i * kTileCols + j], sa, w.scale[n0 + j], out, n0 + j);
+      const VF vsa = P::set1f(sa);
+      std::int64_t j = 0;
+      for (; j + P::kLanes <= cols; j += P::kLanes) {
+        const VF s = P::mulf(vsa, P::loadf(w.scale + n0 + j));
+        VF v = P::mulf(P::to_float(P::loadi(tile + i * kTileCols + j)), s);
+        if (out.bias) v = P::addf(v, P::loadf(out.bias + n0 + j));
+        P::storef(y + n0 + j, relu_if(v, out.relu));
+      }
+      for (; j < cols; ++j) y[n0 + j] = finish_int8(tile[i * kTileCols + j], sa, w.scale[n0 + j], out, n0 + j);
     }
   });
 }
@@ -163,6 +187,16 @@ void tile_q4(const std::int8_t* a, std::int64_t lda, std::int64_t blocks, const 
     for (int j = 0; j < NP * kVecs; ++j) P::storef(out + i * kTileCols + j * P::kLanes, accf[i][j]);
 }
 
+// Sum of 32 int8 values (both files that include this one compile with AVX2).
+inline std::int32_t sum32(const std::int8_t* x) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+  return _mm_cvtsi128_si32(v);
+}
+
 using TileQ4 = void (*)(const std::int8_t*, std::int64_t, std::int64_t, const std::uint8_t*, std::int64_t,
                         const float*, std::int64_t, const std::int32_t*, float*);
 
@@ -178,12 +212,10 @@ void simd_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const 
   const std::int64_t panel_stride = blocks * 256, scale_stride = blocks * kPanelRows;
 
   std::vector<std::int32_t> asum(static_cast<std::size_t>(m * blocks));  // sum of each block of a
-  for (std::int64_t r = 0; r < m; ++r)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      std::int32_t s = 0;
-      for (std::int64_t t = 0; t < kiln::quant::kQ4Group; ++t) s += a[r * lda + b * kiln::quant::kQ4Group + t];
-      asum[r * blocks + b] = s;
-    }
+  kiln::parallel_for(0, m, 64, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r)
+      for (std::int64_t b = 0; b < blocks; ++b) asum[r * blocks + b] = sum32(a + r * lda + b * kiln::quant::kQ4Group);
+  });
 
   const std::int64_t col_groups = (panels + P::kNP4 - 1) / P::kNP4;
   const std::int64_t row_chunks = (m + kRowChunk - 1) / kRowChunk;
@@ -201,8 +233,14 @@ void simd_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const 
                                       tile);
         for (std::int64_t i = 0; i < mr; ++i) {
           float* y = out.y + (i0 + i) * out.ldy;
-          for (std::int64_t j = 0; j < cols; ++j)
-            y[n0 + j] = finish_q4(tile[i * kTileCols + j], out.a_scale[i0 + i], out, n0 + j);
+          const VF vsa = P::set1f(out.a_scale[i0 + i]);
+          std::int64_t j = 0;
+          for (; j + P::kLanes <= cols; j += P::kLanes) {
+            VF v = P::mulf(P::loadf(tile + i * kTileCols + j), vsa);
+            if (out.bias) v = P::addf(v, P::loadf(out.bias + n0 + j));
+            P::storef(y + n0 + j, relu_if(v, out.relu));
+          }
+          for (; j < cols; ++j) y[n0 + j] = finish_q4(tile[i * kTileCols + j], out.a_scale[i0 + i], out, n0 + j);
         }
       }
     }
