@@ -14,6 +14,7 @@
 //
 //   ./build/examples/cnn_fashion --epochs 15 [--batchnorm]
 #include "example_support.hpp"
+#include "fashion_models.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a two-layer CNN on Fashion-MNIST"};
@@ -30,20 +31,9 @@ int main(int argc, char** argv) {
     using namespace kiln;
     example::apply_common(args);
 
-    // One convolution block: conv -> [batchnorm] -> ReLU -> 2x2 max-pool.
-    auto block = [&](nn::Sequential& net, std::int64_t in, std::int64_t out) {
-      net.push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, 3).padding(1)));
-      if (batchnorm) net.push_back(std::make_shared<nn::BatchNorm2d>(out));
-      net.push_back(std::make_shared<nn::ReLU>());
-      net.push_back(std::make_shared<nn::MaxPool2d>(2));
-    };
-    nn::Sequential model;
-    block(model, 1, 32);                                   // (B, 32, 14, 14)
-    block(model, 32, 64);                                  // (B, 64, 7, 7)
-    model.push_back(std::make_shared<nn::Flatten>());      // (B, 3136)
-    model.push_back(std::make_shared<nn::Linear>(3136, 128));
-    model.push_back(std::make_shared<nn::ReLU>());
-    model.push_back(std::make_shared<nn::Linear>(128, 10)); // (B, 10) logits
+    // The network (examples/fashion_models.hpp): two conv blocks, then two Linear layers.
+    auto model_ptr = example::fashion_cnn(batchnorm);
+    nn::Sequential& model = *model_ptr;
 
     optim::Adam optimizer(model.parameters(), optim::AdamOptions(lr));
     auto result = example::train_classifier(model, optimizer, args, batchnorm ? "cnn_bn" : "cnn");

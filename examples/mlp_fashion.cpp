@@ -11,6 +11,7 @@
 // The loop itself (forward, loss, backward, step) is in example_support.hpp:
 // train_classifier; mlp_by_hand.cpp writes the same network's backward pass out by hand.
 #include "example_support.hpp"
+#include "fashion_models.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
@@ -24,16 +25,11 @@ int main(int argc, char** argv) {
     using namespace kiln;
     example::apply_common(args);
 
-    // The model: a Sequential of named layers, so its checkpoint keys are
-    // "1.weight", "1.bias", ... as PyTorch's nn.Sequential would name them.
-    nn::Sequential model{
-        std::make_shared<nn::Flatten>(),           // (B, 1, 28, 28) -> (B, 784)
-        std::make_shared<nn::Linear>(784, 256),    // (B, 256)
-        std::make_shared<nn::ReLU>(),
-        std::make_shared<nn::Linear>(256, 128),    // (B, 128)
-        std::make_shared<nn::ReLU>(),
-        std::make_shared<nn::Linear>(128, 10),     // (B, 10) logits
-    };
+    // The model (examples/fashion_models.hpp): Flatten, then
+    // Linear(784, 256) -> ReLU -> Linear(256, 128) -> ReLU -> Linear(128, 10).
+    auto model_ptr = example::fashion_mlp();
+    nn::Sequential& model = *model_ptr;
+
     optim::Adam optimizer(model.parameters(), optim::AdamOptions(lr));
 
     example::print_result(example::train_classifier(model, optimizer, args, "mlp"));

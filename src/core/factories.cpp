@@ -92,6 +92,7 @@ template Tensor from_vector(const std::vector<double>&, const Shape&);
 template Tensor from_vector(const std::vector<std::int64_t>&, const Shape&);
 template Tensor from_vector(const std::vector<std::int32_t>&, const Shape&);
 template Tensor from_vector(const std::vector<std::uint8_t>&, const Shape&);
+template Tensor from_vector(const std::vector<std::int8_t>&, const Shape&);
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> release) {
   return from_blob(data, shape, contiguous_strides(shape), dtype, std::move(release));

@@ -75,6 +75,7 @@ template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 template std::vector<std::int32_t> Tensor::to_vector<std::int32_t>() const;
 template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
+template std::vector<std::int8_t> Tensor::to_vector<std::int8_t>() const;
 
 namespace detail {
 // dst[i] = static_cast<D>(src[i]) where src has dst's shape (strides may be 0).

@@ -1,0 +1,167 @@
+// quantize_fashion: post-training quantization of the Fashion-MNIST networks.
+//
+// Loads the checkpoints that `mlp_fashion --save` and `cnn_fashion --save` write,
+// converts every Linear and Conv2d to int8 weights (one scale per output channel)
+// and to 4-bit q4_0 weights (one scale per 32 inputs), and compares fp32 / int8 /
+// int4 on the test set: accuracy, size on disk, time for one image and for a
+// batch of 256. Activations are quantized to int8 on the fly, per row (or with
+// calibrated static scales: --activations calibrated).
+//
+//   ./build/examples/mlp_fashion --save mlp.safetensors
+//   ./build/examples/cnn_fashion --save cnn.safetensors
+//   ./build/examples/quantize_fashion --mlp mlp.safetensors --cnn cnn.safetensors
+//
+// Each quantized model is saved as safetensors, loaded back into a fresh model,
+// and that reloaded copy is the one measured. The last line is RESULT {json}.
+#include <algorithm>
+#include <filesystem>
+
+#include "example_support.hpp"
+#include "fashion_models.hpp"
+
+namespace {
+
+using namespace kiln;
+
+struct Options {
+  std::string data = data::kFashionMnistDefaultDir, mlp, cnn, out;
+  std::string activations = "dynamic";
+  int threads = 0, calibration_batches = 4, reps_b1 = 300, reps_b256 = 15;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Median seconds of one forward pass over `x`.
+double time_forward(nn::Module& model, const Tensor& x, int reps) {
+  NoGradGuard no_grad;
+  model(x);  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor y = model(x);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
+
+// Samples [first, first + n) as the model sees them: normalised float32.
+Tensor samples(const data::ImageDataset& d, std::int64_t first, std::int64_t n) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) idx[i] = first + i;
+  Shape shape = d.sample_shape();
+  shape.insert(shape.begin(), n);
+  Tensor x = Tensor::empty(shape), y = Tensor::empty({n}, kInt64);
+  d.fill(idx, x, y);
+  return x;
+}
+
+// The model's weights from a training checkpoint ("model.<key>" entries).
+void load_weights(nn::Module& model, const std::string& path) {
+  io::Loaded file = io::load(path);
+  nn::StateDict state;
+  for (auto& [key, value] : file.tensors)
+    if (key.rfind("model.", 0) == 0) state[key.substr(6)] = value;
+  model.load_state_dict(state);
+}
+
+struct Row {
+  double acc, bytes, b1, b256;
+};
+
+nlohmann::json to_json(const Row& r) {
+  return {{"test_acc", r.acc}, {"bytes", r.bytes}, {"seconds_b1", r.b1}, {"seconds_b256", r.b256}};
+}
+
+nlohmann::json compare(const std::string& name, const std::function<std::shared_ptr<nn::Sequential>()>& build,
+                       const std::string& checkpoint, const Options& o, const data::ImageDataset& train,
+                       const data::ImageDataset& test) {
+  const auto model = build();
+  load_weights(*model, checkpoint);
+  model->eval();
+  const Tensor one = samples(test, 0, 1), batch = samples(test, 0, 256);
+  const std::filesystem::path dir = o.out;
+
+  auto measure = [&](nn::Module& m, const std::filesystem::path& file) {
+    io::save(file.string(), m.state_dict());
+    return Row{example::evaluate(m, test).accuracy, static_cast<double>(std::filesystem::file_size(file)),
+               time_forward(m, one, o.reps_b1), time_forward(m, batch, o.reps_b256)};
+  };
+
+  nlohmann::json out;
+  std::printf("\n%s (%s)\n%-6s %9s %12s %14s %16s\n", name.c_str(), checkpoint.c_str(), "", "test acc", "size",
+              "1 image", "batch of 256");
+  auto print = [&](const char* label, const Row& r, const Row& fp32) {
+    std::printf("%-6s %8.2f%% %9.0f KiB %11.1f us %13.2f ms   (%.2fx smaller, %.2fx / %.2fx faster)\n", label,
+                100 * r.acc, r.bytes / 1024, r.b1 * 1e6, r.b256 * 1e3, fp32.bytes / r.bytes, fp32.b1 / r.b1,
+                fp32.b256 / r.b256);
+    std::fflush(stdout);
+  };
+  const Row fp32 = measure(*model, dir / (name + ".fp32.safetensors"));
+  print("fp32", fp32, fp32);
+  out["fp32"] = to_json(fp32);
+
+  // Calibration batches: the first training images, as the model sees them.
+  quant::QuantConfig config;
+  config.activations = o.activations == "calibrated" ? quant::Activations::calibrated : quant::Activations::dynamic;
+  for (int b = 0; b < o.calibration_batches; ++b) config.calibration.push_back(samples(train, b * 256, 256));
+
+  for (const auto& [label, format] : {std::pair{"int8", quant::Format::int8}, std::pair{"int4", quant::Format::q4_0}}) {
+    config.format = format;
+    const auto quantized = quant::quantize(*model, config);
+    const std::filesystem::path file = dir / (name + "." + label + ".safetensors");
+    io::save(file.string(), quantized->state_dict());
+    // Load the file into a freshly built quantized model: what a user deploying it does.
+    auto fresh = quant::quantize(*model, config);
+    fresh->load_state_dict(io::load(file.string()).tensors);
+    const Row r = measure(*fresh, file);
+    print(label, r, fp32);
+    out[label] = to_json(r);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Quantize the Fashion-MNIST MLP and CNN to int8 and int4 and compare them with fp32"};
+  Options o;
+  app.add_option("--data", o.data, "Fashion-MNIST folder (IDX files, plain or .gz)")->capture_default_str();
+  app.add_option("--mlp", o.mlp, "checkpoint written by mlp_fashion --save");
+  app.add_option("--cnn", o.cnn, "checkpoint written by cnn_fashion --save (with or without --batchnorm)");
+  app.add_option("--out", o.out, "folder for the quantized models (default: a temporary folder)");
+  app.add_option("--activations", o.activations, "dynamic (per row) or calibrated (static scales)")
+      ->check(CLI::IsMember({"dynamic", "calibrated"}))
+      ->capture_default_str();
+  app.add_option("--calibration-batches", o.calibration_batches, "batches of 256 training images for calibration")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (0: all cores)");
+  app.add_option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  o.reps_b1 = 20 * o.reps_b256;
+
+  return example::run_main([&] {
+    KILN_CHECK(!o.mlp.empty() || !o.cnn.empty(), "quantize_fashion: give --mlp and/or --cnn checkpoints");
+    if (o.threads > 0) set_num_threads(o.threads);
+    if (o.out.empty()) o.out = (std::filesystem::temp_directory_path() / "kiln_quantize_fashion").string();
+    std::filesystem::create_directories(o.out);
+    const data::ImageDataset train = data::fashion_mnist(o.data, data::Split::train);
+    const data::ImageDataset test = data::fashion_mnist(o.data, data::Split::test);
+    std::cout << build_info() << ", " << get_num_threads() << " threads, activations " << o.activations << "\n";
+
+    nlohmann::json result;
+    if (!o.mlp.empty()) result["mlp"] = compare("mlp", example::fashion_mlp, o.mlp, o, train, test);
+    if (!o.cnn.empty()) {
+      // A checkpoint of the --batchnorm variant has BatchNorm statistics at layer 1.
+      const bool bn = io::load(o.cnn).tensors.count("model.1.running_mean") > 0;
+      result["cnn"] = compare("cnn", [bn] { return example::fashion_cnn(bn); }, o.cnn, o, train, test);
+    }
+    result["activations"] = o.activations;
+    result["threads"] = get_num_threads();
+    example::print_result(result);
+    return 0;
+  });
+}
