@@ -14,6 +14,7 @@
 // Each quantized model is saved as safetensors, loaded back into a fresh model,
 // and that reloaded copy is the one measured. The last line is RESULT {json}.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "example_support.hpp"
@@ -67,6 +68,30 @@ void load_weights(nn::Module& model, const std::string& path) {
   model.load_state_dict(state);
 }
 
+// Relative RMS error of quantize -> dequantize on a (out, in) weight matrix.
+double round_trip_error(const Tensor& w, quant::Format format) {
+  const Tensor back = quant::QuantizedWeight::from_float(w, format).dequantize();
+  const double err = std::sqrt(mean(mul(sub(back, w), sub(back, w))).item<double>());
+  return err / std::sqrt(mean(mul(w, w)).item<double>());
+}
+
+// The round-trip error of every Linear / Conv2d weight of a model, and of a random one.
+nlohmann::json round_trips(const nn::Module& model) {
+  nlohmann::json out;
+  std::printf("%-28s %14s %14s\n", "weight round trip (rel. RMS)", "int8", "q4_0");
+  auto row = [&](const std::string& name, const Tensor& w) {
+    const Tensor m = w.reshape({w.size(0), -1});
+    const double e8 = round_trip_error(m, quant::Format::int8), e4 = round_trip_error(m, quant::Format::q4_0);
+    std::printf("%-28s %13.4f%% %13.4f%%\n", name.c_str(), 100 * e8, 100 * e4);
+    out[name] = {{"int8", e8}, {"q4_0", e4}};
+  };
+  for (const auto& [name, t] : model.named_parameters())
+    if (t.dim() >= 2) row(name, t);
+  manual_seed(0);
+  row("random N(0,1) 256x784", randn({256, 784}));
+  return out;
+}
+
 struct Row {
   double acc, bytes, b1, b256;
 };
@@ -91,7 +116,9 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
   };
 
   nlohmann::json out;
-  std::printf("\n%s (%s)\n%-6s %9s %12s %14s %16s\n", name.c_str(), checkpoint.c_str(), "", "test acc", "size",
+  std::printf("\n%s (%s)\n", name.c_str(), checkpoint.c_str());
+  out["round_trip_rel_rms"] = round_trips(*model);
+  std::printf("%-6s %9s %12s %14s %16s\n", "", "test acc", "size",
               "1 image", "batch of 256");
   auto print = [&](const char* label, const Row& r, const Row& fp32) {
     std::printf("%-6s %8.2f%% %9.0f KiB %11.1f us %13.2f ms   (%.2fx smaller, %.2fx / %.2fx faster)\n", label,

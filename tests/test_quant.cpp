@@ -112,7 +112,7 @@ TEST_CASE("quantized conv2d matches the float convolution") {
   manual_seed(4);
   const Tensor x = randn({2, 3, 9, 8}), w = mul(randn({5, 3, 3, 3}), scalar_tensor(0.2)), b = randn({5});
   const Tensor want = conv2d(x, w, b, {2, 1}, {1, 1}, {1, 2});
-  const q::QuantizedWeight qw = q::QuantizedWeight::from_float(w.reshape({5, 27}), q::Format::int8);
+  const q::QuantizedWeight qw = q::QuantizedWeight::from_float(w.permute({0, 2, 3, 1}).reshape({5, 27}), q::Format::int8);
   const Tensor got = q::conv2d(x, qw, b, {3, 3}, {2, 1}, {1, 1}, {1, 2});
   CHECK(got.shape() == want.shape());
   CHECK(max_abs_diff(got, want) < 0.02 * max(abs(want)).item<double>());

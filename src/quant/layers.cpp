@@ -106,7 +106,8 @@ namespace {
 Tensor conv_matrix(const nn::Conv2d& source) {
   KILN_CHECK(source.options.groups() == 1, "quant::Conv2d: grouped convolutions (groups=", source.options.groups(),
              ") are not quantized; keep this layer in float with QuantConfig::layers");
-  return source.weight.detach().reshape({source.weight.size(0), -1});
+  // Columns in (kh, kw, in) order, the order of quant::conv2d's channels-last im2col rows.
+  return source.weight.detach().permute({0, 2, 3, 1}).contiguous().reshape({source.weight.size(0), -1});
 }
 }  // namespace
 

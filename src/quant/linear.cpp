@@ -1,7 +1,10 @@
 // Quantized weights, linear and conv2d for inference (see kiln/quant/linear.hpp).
 #include "kiln/quant/linear.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "kernels/cpu/quant/quant_kernels.hpp"
@@ -179,30 +182,75 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
   KILN_CHECK(oh > 0 && ow > 0, "quant::conv2d: input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0],
              "x", kernel[1], " kernel (with padding and dilation)");
   const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::conv2d");
+  const qk::QuantKernels& kern = qk::quant_kernels();
 
-  // im2col with one row per output pixel: rows (n * oh * ow), columns (c, kh, kw).
-  const std::int64_t rows = n * oh * ow, k = w.in_features();
-  std::vector<float> col(static_cast<std::size_t>(rows * k));
-  const float* px = xf.data_ptr<float>();
+  // 1. The input as int8, one scale per image (dynamic) or the layer's (calibrated).
+  const std::int64_t plane = c * h * wd;
+  std::vector<std::int8_t> x8(static_cast<std::size_t>(n * plane));
+  std::vector<float> image_scale(static_cast<std::size_t>(n), options.input_scale);
+  if (options.input_scale > 0.0f)
+    kern.quantize_static(n * plane, xf.data_ptr<float>(), 1.0f / options.input_scale, x8.data());
+  else
+    kern.quantize_rows(n, plane, xf.data_ptr<float>(), plane, x8.data(), plane, image_scale.data());
+
+  // 2. Channels last with a zero border: each kernel tap of an output pixel is then
+  //    c contiguous bytes, and an im2col row is kh * kw copies (columns ordered (kh, kw, c)).
+  const std::int64_t ph = h + 2 * padding[0], pw = wd + 2 * padding[1];
+  std::vector<std::int8_t> padded(static_cast<std::size_t>(n * ph * pw * c), 0);
+  parallel_for(0, n * c, 16, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const std::int64_t img = i / c, ch = i % c;
+      const std::int8_t* src = x8.data() + i * h * wd;
+      for (std::int64_t y = 0; y < h; ++y)
+        for (std::int64_t xx = 0; xx < wd; ++xx)
+          padded[((img * ph + y + padding[0]) * pw + xx + padding[1]) * c + ch] = src[y * wd + xx];
+    }
+  });
+
+  // 3. im2col rows (one per output pixel, kq >= k bytes: zero padding) and their scales.
+  const std::int64_t rows = n * oh * ow, kq = w.values().size(1);
+  std::unique_ptr<std::int8_t[]> col(new std::int8_t[static_cast<std::size_t>(rows * kq)]);  // filled below
+  std::vector<float> a_scale(static_cast<std::size_t>(rows));
   parallel_for(0, n * oh, 8, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const std::int64_t img = r / oh, y0 = r % oh;
       for (std::int64_t x0 = 0; x0 < ow; ++x0) {
-        float* dst = col.data() + ((img * oh + y0) * ow + x0) * k;
-        for (std::int64_t ch = 0; ch < c; ++ch)
-          for (std::int64_t i = 0; i < kernel[0]; ++i) {
-            const std::int64_t iy = y0 * stride[0] - padding[0] + i * dilation[0];
-            for (std::int64_t j = 0; j < kernel[1]; ++j) {
-              const std::int64_t ix = x0 * stride[1] - padding[1] + j * dilation[1];
-              *dst++ = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? px[((img * c + ch) * h + iy) * wd + ix] : 0.0f;
-            }
-          }
+        const std::int64_t row = (img * oh + y0) * ow + x0;
+        std::int8_t* dst = col.get() + row * kq;
+        for (std::int64_t i = 0; i < kernel[0]; ++i)
+          for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
+            std::memcpy(dst,
+                        padded.data() +
+                            ((img * ph + y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
+                        static_cast<std::size_t>(c));
+        std::memset(dst, 0, static_cast<std::size_t>(kq - w.in_features()));
+        a_scale[row] = image_scale[img];
       }
     }
   });
-  Tensor y_rows = Tensor::empty({n, oh * ow, w.out_features()}, kFloat32);
-  linear_rows(rows, col.data(), w, b.defined() ? b.data_ptr<float>() : nullptr, options, y_rows.data_ptr<float>());
-  return y_rows.transpose(1, 2).contiguous().view({n, w.out_features(), oh, ow});
+
+  // 4. The quantized GEMM writes channels-last rows; the result goes back to (N, O, OH, OW).
+  std::unique_ptr<float[]> y_rows_buf(new float[static_cast<std::size_t>(rows * w.out_features())]);
+  float* y_rows = y_rows_buf.get();
+  const qk::Output out{a_scale.data(), b.defined() ? b.data_ptr<float>() : nullptr, options.relu,
+                       y_rows, w.out_features()};
+  if (w.format() == Format::int8)
+    kern.gemm_s8(rows, col.get(), kq, w.packed().int8, out);
+  else
+    kern.gemm_q4(rows, col.get(), kq, w.packed().q4, out);
+  const std::int64_t o = w.out_features(), hw = oh * ow;
+  Tensor y = Tensor::empty({n, o, oh, ow}, kFloat32);
+  float* py = y.data_ptr<float>();
+  constexpr std::int64_t kBlock = 32;  // a tile small enough for both sides to stay in cache
+  parallel_for(0, n * ((hw + kBlock - 1) / kBlock), 4, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t img = t / ((hw + kBlock - 1) / kBlock), p0 = t % ((hw + kBlock - 1) / kBlock) * kBlock;
+      const std::int64_t p1 = std::min(hw, p0 + kBlock);
+      for (std::int64_t ch = 0; ch < o; ++ch)
+        for (std::int64_t p = p0; p < p1; ++p) py[(img * o + ch) * hw + p] = y_rows[(img * hw + p) * o + ch];
+    }
+  });
+  return y;
 }
 
 Tensor matmul_int8(const Tensor& a, const QuantizedWeight& w) {

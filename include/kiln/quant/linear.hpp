@@ -60,8 +60,10 @@ struct LinearOptions {
 // y = x W^T + bias with int8 activations: x (..., in) float -> (..., out) float32.
 Tensor linear(const Tensor& x, const QuantizedWeight& w, const Tensor& bias = Tensor(), LinearOptions options = {});
 
-// 2-D convolution (groups = 1) by im2col + the quantized GEMM. w holds the
-// (out, in * kh * kw) weight matrix; one int8 row per output pixel.
+// 2-D convolution (groups = 1) by im2col + the quantized GEMM. w is the weight
+// (out, in, kh, kw) as a matrix with its columns in (kh, kw, in) order:
+//   QuantizedWeight::from_float(weight.permute({0, 2, 3, 1}).reshape({out, -1}), format)
+// The input is quantized with one scale per image (dynamic) or options.input_scale.
 Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pair kernel, Pair stride = {1, 1},
               Pair padding = {0, 0}, Pair dilation = {1, 1}, LinearOptions options = {});
 
