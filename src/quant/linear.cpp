@@ -207,45 +207,64 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
     }
   });
 
-  // 3. im2col rows (one per output pixel, kq >= k bytes: zero padding) and their scales.
-  const std::int64_t rows = n * oh * ow, kq = w.values().size(1);
-  std::unique_ptr<std::int8_t[]> col(new std::int8_t[static_cast<std::size_t>(rows * kq)]);  // filled below
-  std::vector<float> a_scale(static_cast<std::size_t>(rows));
-  parallel_for(0, n * oh, 8, [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const std::int64_t img = r / oh, y0 = r % oh;
-      for (std::int64_t x0 = 0; x0 < ow; ++x0) {
-        const std::int64_t row = (img * oh + y0) * ow + x0;
-        std::int8_t* dst = col.get() + row * kq;
-        for (std::int64_t i = 0; i < kernel[0]; ++i)
-          for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
-            std::memcpy(dst,
-                        padded.data() +
-                            ((img * ph + y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
-                        static_cast<std::size_t>(c));
-        std::memset(dst, 0, static_cast<std::size_t>(kq - w.in_features()));
-        a_scale[row] = image_scale[img];
-      }
-    }
-  });
-
-  // 4. The quantized GEMM writes channels-last rows; the result goes back to (N, O, OH, OW).
-  std::unique_ptr<float[]> y_rows_buf(new float[static_cast<std::size_t>(rows * w.out_features())]);
-  float* y_rows = y_rows_buf.get();
-  const qk::Output out{a_scale.data(), b.defined() ? b.data_ptr<float>() : nullptr, options.relu,
-                       y_rows, w.out_features()};
-  if (w.format() == Format::int8)
-    kern.gemm_s8(rows, col.get(), kq, w.packed().int8, out);
-  else
-    kern.gemm_q4(rows, col.get(), kq, w.packed().q4, out);
-  const std::int64_t o = w.out_features(), hw = oh * ow;
+  const std::int64_t hw = oh * ow, o = w.out_features(), k = w.in_features(), kq = w.values().size(1);
+  const float* pbias = b.defined() ? b.data_ptr<float>() : nullptr;
+  // One im2col row of output pixel (img, y0, x0): kh * kw copies of c contiguous bytes, zero tail to kq.
+  auto im2col_row = [&](std::int64_t img, std::int64_t y0, std::int64_t x0, std::int8_t* dst) {
+    for (std::int64_t i = 0; i < kernel[0]; ++i)
+      for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
+        std::memcpy(dst,
+                    padded.data() +
+                        ((img * ph + y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
+                    static_cast<std::size_t>(c));
+    std::memset(dst, 0, static_cast<std::size_t>(kq - k));
+  };
   Tensor y = Tensor::empty({n, o, oh, ow}, kFloat32);
   float* py = y.data_ptr<float>();
+
+  if (w.format() == Format::int8) {
+    // 3. Image by image, with the roles swapped so the result comes out as (O, OH*OW):
+    //    the weight rows are the int8 "activations" and the image's im2col rows, packed
+    //    like weights, the other side. Everything of one image stays in cache.
+    const qk::Int8Weights& wq = w.packed().int8;
+    parallel_for(0, n, 1, [&](std::int64_t i0, std::int64_t i1) {
+      std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq)),
+          packed(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq)));
+      std::vector<std::int32_t> row_sum(static_cast<std::size_t>(qk::panel_count(hw) * qk::kPanelRows));
+      std::vector<float> pixel_scale;
+      for (std::int64_t img = i0; img < i1; ++img) {
+        for (std::int64_t p = 0; p < hw; ++p) im2col_row(img, p / ow, p % ow, rows.data() + p * kq);
+        qk::pack_int8(hw, kq, rows.data(), packed.data(), row_sum.data());
+        pixel_scale.assign(static_cast<std::size_t>(hw), image_scale[img]);
+        const qk::Int8Weights pixels{hw, kq, rows.data(), pixel_scale.data(), packed.data(), row_sum.data()};
+        const qk::Output out{wq.scale, pbias, options.relu, py + img * o * hw, hw, true};
+        kern.gemm_s8(o, wq.plain, kq, pixels, out);
+      }
+    });
+    return y;
+  }
+
+  // 3. (q4_0 weights) im2col rows for the whole batch, one per output pixel.
+  const std::int64_t rows = n * hw;
+  std::unique_ptr<std::int8_t[]> col(new std::int8_t[static_cast<std::size_t>(rows * kq)]);
+  std::vector<float> a_scale(static_cast<std::size_t>(rows));
+  parallel_for(0, n * oh, 8, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r)
+      for (std::int64_t x0 = 0; x0 < ow; ++x0) {
+        const std::int64_t row = r * ow + x0;
+        im2col_row(r / oh, r % oh, x0, col.get() + row * kq);
+        a_scale[row] = image_scale[r / oh];
+      }
+  });
+
+  // 4. The GEMM writes channels-last rows; a blocked transpose puts them back as (N, O, OH, OW).
+  std::unique_ptr<float[]> y_rows(new float[static_cast<std::size_t>(rows * o)]);
+  kern.gemm_q4(rows, col.get(), kq, w.packed().q4, {a_scale.data(), pbias, options.relu, y_rows.get(), o});
   constexpr std::int64_t kBlock = 32;  // a tile small enough for both sides to stay in cache
-  parallel_for(0, n * ((hw + kBlock - 1) / kBlock), 4, [&](std::int64_t t0, std::int64_t t1) {
+  const std::int64_t blocks = (hw + kBlock - 1) / kBlock;
+  parallel_for(0, n * blocks, 4, [&](std::int64_t t0, std::int64_t t1) {
     for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t img = t / ((hw + kBlock - 1) / kBlock), p0 = t % ((hw + kBlock - 1) / kBlock) * kBlock;
-      const std::int64_t p1 = std::min(hw, p0 + kBlock);
+      const std::int64_t img = t / blocks, p0 = t % blocks * kBlock, p1 = std::min(hw, p0 + kBlock);
       for (std::int64_t ch = 0; ch < o; ++ch)
         for (std::int64_t p = p0; p < p1; ++p) py[(img * o + ch) * hw + p] = y_rows[(img * hw + p) * o + ch];
     }

@@ -29,7 +29,7 @@ void ref_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const I
     for (std::int64_t j = 0; j < w.n; ++j) {
       std::int32_t acc = 0;
       for (std::int64_t p = 0; p < w.k; ++p) acc += std::int32_t{a[i * lda + p]} * w.plain[j * w.k + p];
-      out.y[i * out.ldy + j] = finish_int8(acc, out.a_scale[i], w.scale[j], out, j);
+      out.y[i * out.ldy + j] = finish_int8(acc, out.a_scale[i], w.scale[j], out, i, j);
     }
 }
 
@@ -48,7 +48,7 @@ void ref_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Q
         }
         acc = std::fma(static_cast<float>(dot), blk.scale, acc);
       }
-      out.y[i * out.ldy + j] = finish_q4(acc, out.a_scale[i], out, j);
+      out.y[i * out.ldy + j] = finish_q4(acc, out.a_scale[i], out, i, j);
     }
 }
 
@@ -77,18 +77,29 @@ void ref_quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::i
 }  // namespace
 
 void pack_int8(std::int64_t n, std::int64_t k, const std::int8_t* plain, std::int8_t* packed, std::int32_t* row_sum) {
-  const std::int64_t kp = round_up(k, 4);
-  for (std::int64_t p = 0; p < panel_count(n); ++p)
+  const std::int64_t kp = round_up(k, 4), full = k / 4;  // full: groups of 4 without padding
+  for (std::int64_t p = 0; p < panel_count(n); ++p) {
+    std::int8_t* panel = packed + p * kPanelRows * kp;
     for (std::int64_t r = 0; r < kPanelRows; ++r) {
       const std::int64_t row = p * kPanelRows + r;
+      std::int8_t* dst = panel + r * 4;
+      if (row >= n) {  // a padding row: zeros
+        for (std::int64_t g = 0; g < kp / 4; ++g) std::memset(dst + g * 64, 0, 4);
+        row_sum[row] = 0;
+        continue;
+      }
+      const std::int8_t* src = plain + row * k;
       std::int32_t sum = 0;
-      for (std::int64_t c = 0; c < kp; ++c) {
-        const std::int8_t v = (row < n && c < k) ? plain[row * k + c] : 0;
-        sum += v;
-        packed[p * kPanelRows * kp + (c / 4) * 64 + r * 4 + c % 4] = v;
+      for (std::int64_t c = 0; c < k; ++c) sum += src[c];
+      for (std::int64_t g = 0; g < full; ++g) std::memcpy(dst + g * 64, src + g * 4, 4);
+      if (full * 4 < k) {
+        std::int8_t last[4] = {0, 0, 0, 0};
+        std::memcpy(last, src + full * 4, static_cast<std::size_t>(k - full * 4));
+        std::memcpy(dst + full * 64, last, 4);
       }
       row_sum[row] = sum;
     }
+  }
 }
 
 void pack_q4(std::int64_t n, std::int64_t k, const BlockQ4_0* plain, std::uint8_t* packed, float* packed_scale) {
