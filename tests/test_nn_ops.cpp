@@ -1,5 +1,6 @@
 // Layer and loss ops: values against direct definitions, and float64 gradchecks.
 #include <cmath>
+#include <limits>
 
 #include "helpers.hpp"
 
@@ -196,4 +197,16 @@ TEST_CASE("mse and binary cross-entropy with logits") {
   manual_seed(48);
   KILN_CHECK_GRAD([](const In& in) { return mse_loss(in[0], in[1]); }, {rand64({2, 3}), rand64({2, 3})});
   KILN_CHECK_GRAD([y, pw](const In& in) { return binary_cross_entropy_with_logits(in[0], y, pw); }, {rand64({3})});
+}
+
+TEST_CASE("max_pool2d: the inference path (no gradient) gives the training path's values") {
+  manual_seed(8);
+  Tensor x = randn({2, 3, 6, 8});
+  x.at<float>({1, 2, 3, 4}) = std::numeric_limits<float>::quiet_NaN();
+  const Tensor plain = max_pool2d(x, {2, 2});
+  const Tensor tracked = max_pool2d(x.detach().requires_grad_(), {2, 2});
+  REQUIRE(tracked.grad_fn() != nullptr);
+  const auto a = plain.to_vector<float>(), b = tracked.detach().to_vector<float>();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK((a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))));
+  CHECK(std::isnan(plain.at<float>({1, 2, 1, 2})));
 }

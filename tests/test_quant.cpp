@@ -198,7 +198,7 @@ TEST_CASE("quantization errors name the problem") {
   CHECK_THROWS_WITH_AS(q::matmul_int8(bad, w), doctest::Contains("[-127, 127]"), Error);
   CHECK_THROWS_WITH_AS(q::QuantizedWeight::from_int8({full({2, 8}, -128, kInt8), ones({2})}),
                        doctest::Contains("[-127, 127]"), Error);
-  nn::Sequential model{std::make_shared<nn::Linear>(8, 2)};
+  nn::Sequential model{std::make_shared<nn::Linear>(64, 2)};
   q::QuantConfig needs_data;
   needs_data.activations = q::Activations::calibrated;
   CHECK_THROWS_WITH_AS(q::quantize(model, needs_data), doctest::Contains("calibration"), Error);

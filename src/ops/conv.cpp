@@ -233,14 +233,42 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   const PoolGeometry g = pool_geometry("max_pool2d", x, kernel, stride, padding);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
-  // For each output, the offset of its winner inside the input plane.
-  auto argmax = std::make_shared<std::vector<std::int32_t>>(static_cast<std::size_t>(out.numel()));
+  const bool record = should_record({x});
+  const bool no_padding = g.padding[0] == 0 && g.padding[1] == 0;
+  const bool two_by_two = no_padding && g.kernel == Pair{2, 2} && g.stride == Pair{2, 2};
+  // For each output, the offset of its winner inside the input plane (the 2x2 path
+  // skips it when no gradient will be asked for).
+  auto argmax = std::make_shared<std::vector<std::int32_t>>(
+      record || !two_by_two ? static_cast<std::size_t>(out.numel()) : std::size_t{0});
   visit_floating(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
-    const bool no_padding = g.padding[0] == 0 && g.padding[1] == 0;
     parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
-      if (no_padding && g.kernel == Pair{2, 2} && g.stride == Pair{2, 2}) {
+      if (two_by_two && !record) {  // values only: a max the compiler vectorises
+        for (std::int64_t p = b; p < e; ++p) {
+          const T* plane = in + p * g.h * g.w;
+          for (std::int64_t y = 0; y < g.oh; ++y) {
+            const T* r0 = plane + 2 * y * g.w;
+            const T* r1 = r0 + g.w;
+            T* orow = o + (p * g.oh + y) * g.ow;
+            bool any_nan = false;
+            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+              const T a = r0[2 * xx], bb = r0[2 * xx + 1], c = r1[2 * xx], d = r1[2 * xx + 1];
+              any_nan |= (a != a) | (bb != bb) | (c != c) | (d != d);
+              const T top = bb > a ? bb : a, bottom = d > c ? d : c;
+              orow[xx] = bottom > top ? bottom : top;
+            }
+            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx)  // rare: the first NaN of the window wins
+              for (const T v : {r0[2 * xx], r0[2 * xx + 1], r1[2 * xx], r1[2 * xx + 1]})
+                if (v != v) {
+                  orow[xx] = v;
+                  break;
+                }
+          }
+        }
+        return;
+      }
+      if (two_by_two) {
         // The common 2x2 / stride 2 case, unrolled and branch-free (vectorisable).
         for (std::int64_t p = b; p < e; ++p) {
           const T* plane = in + p * g.h * g.w;
@@ -251,8 +279,10 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
             std::int32_t* irow = argmax->data() + (p * g.oh + y) * g.ow;
             const auto base = static_cast<std::int32_t>(2 * y * g.w);
             const auto w32 = static_cast<std::int32_t>(g.w);
+            bool any_nan = false;
             for (std::int64_t xx = 0; xx < g.ow; ++xx) {
               const T a = r0[2 * xx], bb = r0[2 * xx + 1], c = r1[2 * xx], d = r1[2 * xx + 1];
+              any_nan |= (a != a) | (bb != bb) | (c != c) | (d != d);
               const auto col = static_cast<std::int32_t>(2 * xx);
               T m = a;
               std::int32_t at = base + col;
@@ -265,7 +295,7 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
               orow[xx] = m;
               irow[xx] = at;
             }
-            for (std::int64_t xx = 0; xx < g.ow; ++xx) {  // rare: a NaN in the window wins
+            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx) {  // rare: a NaN in the window wins
               const std::int32_t cand[4] = {base + static_cast<std::int32_t>(2 * xx), base + static_cast<std::int32_t>(2 * xx + 1),
                                             base + w32 + static_cast<std::int32_t>(2 * xx),
                                             base + w32 + static_cast<std::int32_t>(2 * xx + 1)};
@@ -341,7 +371,7 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
           }
     });
   });
-  if (should_record({x})) {
+  if (record) {
     // d/dx max(window) = 1 at the winner, 0 elsewhere
     attach_grad_fn(out, "max_pool2d", {x}, [argmax, g, xs = x.shape()](const Tensor& grad) {
       const std::int64_t per_plane = g.oh * g.ow;

@@ -143,9 +143,9 @@ struct Builder {
   std::vector<std::shared_ptr<QuantizedLayer>> layers;
   std::vector<std::string> used;
 
-  LayerChoice choice(const std::string& name) {
+  LayerChoice choice(const std::string& name, std::int64_t inputs) {
     auto it = config.layers.find(name);
-    if (it == config.layers.end()) return {true, config.format, config.activations};
+    if (it == config.layers.end()) return {inputs >= config.min_inputs, config.format, config.activations};
     used.push_back(name);
     return it->second;
   }
@@ -160,10 +160,10 @@ struct Builder {
       if (auto seq = std::dynamic_pointer_cast<nn::Sequential>(child)) {
         next = convert(*seq, full);
       } else if (auto lin = std::dynamic_pointer_cast<nn::Linear>(child)) {
-        const LayerChoice c = choice(full);
+        const LayerChoice c = choice(full, lin->weight.size(1));
         if (c.quantize) next = made = std::make_shared<Linear>(*lin, c.format, c.activations);
       } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2d>(child)) {
-        const LayerChoice c = choice(full);
+        const LayerChoice c = choice(full, conv->weight.numel() / conv->weight.size(0));
         if (c.quantize) next = made = std::make_shared<Conv2d>(*conv, c.format, c.activations);
       } else if (config.fuse_relu && previous && std::dynamic_pointer_cast<nn::ReLU>(child)) {
         previous->set_fused_relu(true);

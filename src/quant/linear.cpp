@@ -183,90 +183,67 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
              "x", kernel[1], " kernel (with padding and dilation)");
   const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::conv2d");
   const qk::QuantKernels& kern = qk::quant_kernels();
-
-  // 1. The input as int8, one scale per image (dynamic) or the layer's (calibrated).
-  const std::int64_t plane = c * h * wd;
-  std::vector<std::int8_t> x8(static_cast<std::size_t>(n * plane));
-  std::vector<float> image_scale(static_cast<std::size_t>(n), options.input_scale);
-  if (options.input_scale > 0.0f)
-    kern.quantize_static(n * plane, xf.data_ptr<float>(), 1.0f / options.input_scale, x8.data());
-  else
-    kern.quantize_rows(n, plane, xf.data_ptr<float>(), plane, x8.data(), plane, image_scale.data());
-
-  // 2. Channels last with a zero border: each kernel tap of an output pixel is then
-  //    c contiguous bytes, and an im2col row is kh * kw copies (columns ordered (kh, kw, c)).
+  const std::int64_t plane = c * h * wd, hw = oh * ow, o = w.out_features(), k = w.in_features();
+  const std::int64_t kq = w.values().size(1);  // k, or k padded to 32 for q4_0
   const std::int64_t ph = h + 2 * padding[0], pw = wd + 2 * padding[1];
-  std::vector<std::int8_t> padded(static_cast<std::size_t>(n * ph * pw * c), 0);
-  parallel_for(0, n * c, 16, [&](std::int64_t i0, std::int64_t i1) {
-    for (std::int64_t i = i0; i < i1; ++i) {
-      const std::int64_t img = i / c, ch = i % c;
-      const std::int8_t* src = x8.data() + i * h * wd;
-      for (std::int64_t y = 0; y < h; ++y)
-        for (std::int64_t xx = 0; xx < wd; ++xx)
-          padded[((img * ph + y + padding[0]) * pw + xx + padding[1]) * c + ch] = src[y * wd + xx];
-    }
-  });
-
-  const std::int64_t hw = oh * ow, o = w.out_features(), k = w.in_features(), kq = w.values().size(1);
+  const float* px = xf.data_ptr<float>();
   const float* pbias = b.defined() ? b.data_ptr<float>() : nullptr;
-  // One im2col row of output pixel (img, y0, x0): kh * kw copies of c contiguous bytes, zero tail to kq.
-  auto im2col_row = [&](std::int64_t img, std::int64_t y0, std::int64_t x0, std::int8_t* dst) {
-    for (std::int64_t i = 0; i < kernel[0]; ++i)
-      for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
-        std::memcpy(dst,
-                    padded.data() +
-                        ((img * ph + y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
-                    static_cast<std::size_t>(c));
-    std::memset(dst, 0, static_cast<std::size_t>(kq - k));
-  };
   Tensor y = Tensor::empty({n, o, oh, ow}, kFloat32);
   float* py = y.data_ptr<float>();
 
-  if (w.format() == Format::int8) {
-    // 3. Image by image, with the roles swapped so the result comes out as (O, OH*OW):
-    //    the weight rows are the int8 "activations" and the image's im2col rows, packed
-    //    like weights, the other side. Everything of one image stays in cache.
-    const qk::Int8Weights& wq = w.packed().int8;
-    parallel_for(0, n, 1, [&](std::int64_t i0, std::int64_t i1) {
-      std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq)),
-          packed(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq)));
-      std::vector<std::int32_t> row_sum(static_cast<std::size_t>(qk::panel_count(hw) * qk::kPanelRows));
-      std::vector<float> pixel_scale;
-      for (std::int64_t img = i0; img < i1; ++img) {
-        for (std::int64_t p = 0; p < hw; ++p) im2col_row(img, p / ow, p % ow, rows.data() + p * kq);
+  // Image by image, so that everything one image needs stays in cache:
+  //  1. its pixels as int8, with one scale (its own: dynamic; or the layer's: calibrated);
+  //  2. channels last with a zero border, so that each kernel tap of an output pixel
+  //     is c contiguous bytes (the weight's columns are in (kh, kw, c) order);
+  //  3. one im2col row per output pixel: kh * kw copies, zero tail up to kq;
+  //  4. the quantized product, written as (O, OH * OW).
+  parallel_for(0, n, 1, [&](std::int64_t i0, std::int64_t i1) {
+    std::vector<std::int8_t> x8(static_cast<std::size_t>(plane)), padded(static_cast<std::size_t>(ph * pw * c), 0);
+    std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq));
+    std::vector<float> pixel_scale(static_cast<std::size_t>(hw)), y_rows;
+    std::vector<std::int8_t> packed;
+    std::vector<std::int32_t> row_sum;
+    for (std::int64_t img = i0; img < i1; ++img) {
+      float scale = options.input_scale;
+      if (scale > 0.0f)
+        kern.quantize_static(plane, px + img * plane, 1.0f / scale, x8.data());
+      else
+        kern.quantize_rows(1, plane, px + img * plane, plane, x8.data(), plane, &scale);
+      for (std::int64_t ch = 0; ch < c; ++ch)
+        for (std::int64_t yy = 0; yy < h; ++yy) {
+          const std::int8_t* src = x8.data() + (ch * h + yy) * wd;
+          std::int8_t* dst = padded.data() + ((yy + padding[0]) * pw + padding[1]) * c + ch;
+          for (std::int64_t xx = 0; xx < wd; ++xx) dst[xx * c] = src[xx];
+        }
+      for (std::int64_t p = 0; p < hw; ++p) {
+        const std::int64_t y0 = p / ow, x0 = p % ow;
+        std::int8_t* dst = rows.data() + p * kq;
+        for (std::int64_t i = 0; i < kernel[0]; ++i)
+          for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
+            std::memcpy(dst,
+                        padded.data() + ((y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
+                        static_cast<std::size_t>(c));
+        std::memset(dst, 0, static_cast<std::size_t>(kq - k));
+      }
+      float* out_image = py + img * o * hw;
+      if (w.format() == Format::int8) {
+        // The roles swapped: the weight rows are the int8 "activations" and the image's
+        // im2col rows, packed like weights, the other side; the result is (O, OH * OW).
+        packed.resize(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq)));
+        row_sum.resize(static_cast<std::size_t>(qk::panel_count(hw) * qk::kPanelRows));
         qk::pack_int8(hw, kq, rows.data(), packed.data(), row_sum.data());
-        pixel_scale.assign(static_cast<std::size_t>(hw), image_scale[img]);
+        std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
         const qk::Int8Weights pixels{hw, kq, rows.data(), pixel_scale.data(), packed.data(), row_sum.data()};
-        const qk::Output out{wq.scale, pbias, options.relu, py + img * o * hw, hw, true};
-        kern.gemm_s8(o, wq.plain, kq, pixels, out);
+        const qk::Int8Weights& wq = w.packed().int8;
+        kern.gemm_s8(o, wq.plain, kq, pixels, {wq.scale, pbias, options.relu, out_image, hw, true});
+      } else {
+        // q4_0 weights must stay the weight side: (OH * OW, O) rows, then transposed.
+        y_rows.resize(static_cast<std::size_t>(hw * o));
+        std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
+        kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, {pixel_scale.data(), pbias, options.relu, y_rows.data(), o});
+        for (std::int64_t ch = 0; ch < o; ++ch)
+          for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
       }
-    });
-    return y;
-  }
-
-  // 3. (q4_0 weights) im2col rows for the whole batch, one per output pixel.
-  const std::int64_t rows = n * hw;
-  std::unique_ptr<std::int8_t[]> col(new std::int8_t[static_cast<std::size_t>(rows * kq)]);
-  std::vector<float> a_scale(static_cast<std::size_t>(rows));
-  parallel_for(0, n * oh, 8, [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r)
-      for (std::int64_t x0 = 0; x0 < ow; ++x0) {
-        const std::int64_t row = r * ow + x0;
-        im2col_row(r / oh, r % oh, x0, col.get() + row * kq);
-        a_scale[row] = image_scale[r / oh];
-      }
-  });
-
-  // 4. The GEMM writes channels-last rows; a blocked transpose puts them back as (N, O, OH, OW).
-  std::unique_ptr<float[]> y_rows(new float[static_cast<std::size_t>(rows * o)]);
-  kern.gemm_q4(rows, col.get(), kq, w.packed().q4, {a_scale.data(), pbias, options.relu, y_rows.get(), o});
-  constexpr std::int64_t kBlock = 32;  // a tile small enough for both sides to stay in cache
-  const std::int64_t blocks = (hw + kBlock - 1) / kBlock;
-  parallel_for(0, n * blocks, 4, [&](std::int64_t t0, std::int64_t t1) {
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t img = t / blocks, p0 = t % blocks * kBlock, p1 = std::min(hw, p0 + kBlock);
-      for (std::int64_t ch = 0; ch < o; ++ch)
-        for (std::int64_t p = p0; p < p1; ++p) py[(img * o + ch) * hw + p] = y_rows[(img * hw + p) * o + ch];
     }
   });
   return y;

@@ -98,6 +98,10 @@ struct QuantConfig {
   std::vector<Tensor> calibration;
   // Per-layer overrides, keyed by the layer's dotted name in the model ("0", "3", "features.1").
   std::map<std::string, LayerChoice> layers;
+  // Layers with fewer inputs per output than this (in_features, or in_channels * kh * kw)
+  // stay float32 unless `layers` names them: their products are too small for int8 to
+  // pay for quantizing and packing (a first convolution on 1-channel images has 9).
+  std::int64_t min_inputs = 32;
   bool fuse_relu = true;
 };
 
