@@ -2,11 +2,13 @@
 // bit (integer results and the float output stage), on ragged shapes and on the
 // extreme values that overflow 16-bit intermediate sums.
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "helpers.hpp"
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/quant/quant_kernels.hpp"
+#include "src/quant/im2col.hpp"
 
 using namespace kiln;
 using cpu::Isa;
@@ -216,4 +218,41 @@ TEST_CASE("packing: the packed layouts hold every weight where the kernels look"
   for (std::int64_t c = 0; c < k; ++c) sum += f.plain[3 * k + c];
   CHECK(f.row_sum[3] == sum);
   CHECK(f.row_sum[n] == 0);  // padding rows
+}
+
+TEST_CASE("quantized convolution: im2col straight into the packed layout equals rows then pack_int8") {
+  using kiln::quant::detail::ConvGeometry;
+  manual_seed(14);
+  // c, h, w, kh, kw, stride, padding, dilation, and kq > k for some.
+  for (const auto& [c, h, w, k, s, pad, d, extra] :
+       std::vector<std::tuple<int, int, int, int, int, int, int, int>>{{1, 5, 7, 3, 1, 1, 1, 3},
+                                                                       {3, 6, 6, 3, 2, 1, 1, 0},
+                                                                       {8, 7, 5, 3, 1, 0, 2, 0},
+                                                                       {32, 9, 9, 3, 1, 1, 1, 0},
+                                                                       {5, 4, 9, 2, 1, 0, 1, 7}}) {
+    const std::int64_t oh = (h + 2 * pad - d * (k - 1) - 1) / s + 1, ow = (w + 2 * pad - d * (k - 1) - 1) / s + 1;
+    const ConvGeometry g{c, h, w, k, k, s, s, pad, pad, d, d, oh, ow};
+    const std::int64_t kq = g.taps_bytes() + extra, hw = oh * ow;
+    const auto x8 = random_int8(c * h * w);
+    std::vector<std::int8_t> padded(static_cast<std::size_t>(g.padded_h() * g.padded_w() * c));
+    kiln::quant::detail::to_padded_channels_last(g, x8.data(), padded.data());
+    std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq));
+    kiln::quant::detail::im2col_rows(g, padded.data(), kq, rows.data());
+    // Spot-check a row against the definition: tap (i, j), channel ch of pixel (y, x).
+    const std::int64_t y = oh - 1, x = 0;
+    for (std::int64_t i = 0; i < k; ++i)
+      for (std::int64_t j = 0; j < k; ++j)
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          const std::int64_t iy = y * s - pad + i * d, ix = x * s - pad + j * d;
+          const std::int8_t want = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x8[(ch * h + iy) * w + ix] : 0;
+          CHECK(rows[(y * ow + x) * kq + (i * k + j) * c + ch] == want);
+        }
+    std::vector<std::int8_t> want_packed(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq))),
+        got_packed(want_packed.size());
+    std::vector<std::int32_t> want_sum(static_cast<std::size_t>(qk::panel_count(hw) * 16)), got_sum(want_sum.size());
+    qk::pack_int8(hw, kq, rows.data(), want_packed.data(), want_sum.data());
+    kiln::quant::detail::im2col_packed(g, padded.data(), kq, got_packed.data(), got_sum.data());
+    CHECK(got_packed == want_packed);
+    CHECK(got_sum == want_sum);
+  }
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <sstream>
 
+#include "im2col.hpp"
+#include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/quant/quant_kernels.hpp"
 #include "kiln/core/threads.hpp"
 
@@ -183,7 +185,7 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
              "x", kernel[1], " kernel (with padding and dilation)");
   const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::conv2d");
   const qk::QuantKernels& kern = qk::quant_kernels();
-  const std::int64_t plane = c * h * wd, hw = oh * ow, o = w.out_features(), k = w.in_features();
+  const std::int64_t plane = c * h * wd, hw = oh * ow, o = w.out_features();
   const std::int64_t kq = w.values().size(1);  // k, or k padded to 32 for q4_0
   const std::int64_t ph = h + 2 * padding[0], pw = wd + 2 * padding[1];
   const float* px = xf.data_ptr<float>();
@@ -191,55 +193,49 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
   Tensor y = Tensor::empty({n, o, oh, ow}, kFloat32);
   float* py = y.data_ptr<float>();
 
+  const detail::ConvGeometry g{c,          h,          wd,         kernel[0],   kernel[1], stride[0], stride[1],
+                               padding[0], padding[1], dilation[0], dilation[1], oh,        ow};
+  // The scalar reference reads plain rows; the SIMD kernels read the packed layout.
+  const bool reference = cpu::active_isa() == cpu::Isa::scalar;
+
   // Image by image, so that everything one image needs stays in cache:
   //  1. its pixels as int8, with one scale (its own: dynamic; or the layer's: calibrated);
-  //  2. channels last with a zero border, so that each kernel tap of an output pixel
-  //     is c contiguous bytes (the weight's columns are in (kh, kw, c) order);
-  //  3. one im2col row per output pixel: kh * kw copies, zero tail up to kq;
+  //  2. channels last with a zero border (src/quant/im2col.hpp);
+  //  3. one im2col row per output pixel, zero tail up to kq;
   //  4. the quantized product, written as (O, OH * OW).
   parallel_for(0, n, 1, [&](std::int64_t i0, std::int64_t i1) {
-    std::vector<std::int8_t> x8(static_cast<std::size_t>(plane)), padded(static_cast<std::size_t>(ph * pw * c), 0);
-    std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq));
-    std::vector<float> pixel_scale(static_cast<std::size_t>(hw)), y_rows;
-    std::vector<std::int8_t> packed;
+    std::vector<std::int8_t> x8(static_cast<std::size_t>(plane)), padded(static_cast<std::size_t>(ph * pw * c));
+    std::vector<std::int8_t> rows, packed;
     std::vector<std::int32_t> row_sum;
+    std::vector<float> pixel_scale(static_cast<std::size_t>(hw)), y_rows;
     for (std::int64_t img = i0; img < i1; ++img) {
       float scale = options.input_scale;
       if (scale > 0.0f)
         kern.quantize_static(plane, px + img * plane, 1.0f / scale, x8.data());
       else
         kern.quantize_rows(1, plane, px + img * plane, plane, x8.data(), plane, &scale);
-      for (std::int64_t ch = 0; ch < c; ++ch)
-        for (std::int64_t yy = 0; yy < h; ++yy) {
-          const std::int8_t* src = x8.data() + (ch * h + yy) * wd;
-          std::int8_t* dst = padded.data() + ((yy + padding[0]) * pw + padding[1]) * c + ch;
-          for (std::int64_t xx = 0; xx < wd; ++xx) dst[xx * c] = src[xx];
-        }
-      for (std::int64_t p = 0; p < hw; ++p) {
-        const std::int64_t y0 = p / ow, x0 = p % ow;
-        std::int8_t* dst = rows.data() + p * kq;
-        for (std::int64_t i = 0; i < kernel[0]; ++i)
-          for (std::int64_t j = 0; j < kernel[1]; ++j, dst += c)
-            std::memcpy(dst,
-                        padded.data() + ((y0 * stride[0] + i * dilation[0]) * pw + x0 * stride[1] + j * dilation[1]) * c,
-                        static_cast<std::size_t>(c));
-        std::memset(dst, 0, static_cast<std::size_t>(kq - k));
-      }
+      std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
+      detail::to_padded_channels_last(g, x8.data(), padded.data());
       float* out_image = py + img * o * hw;
       if (w.format() == Format::int8) {
         // The roles swapped: the weight rows are the int8 "activations" and the image's
         // im2col rows, packed like weights, the other side; the result is (O, OH * OW).
         packed.resize(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq)));
         row_sum.resize(static_cast<std::size_t>(qk::panel_count(hw) * qk::kPanelRows));
-        qk::pack_int8(hw, kq, rows.data(), packed.data(), row_sum.data());
-        std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
+        if (reference) {
+          rows.resize(static_cast<std::size_t>(hw * kq));
+          detail::im2col_rows(g, padded.data(), kq, rows.data());
+        } else {
+          detail::im2col_packed(g, padded.data(), kq, packed.data(), row_sum.data());
+        }
         const qk::Int8Weights pixels{hw, kq, rows.data(), pixel_scale.data(), packed.data(), row_sum.data()};
         const qk::Int8Weights& wq = w.packed().int8;
         kern.gemm_s8(o, wq.plain, kq, pixels, {wq.scale, pbias, options.relu, out_image, hw, true});
       } else {
         // q4_0 weights must stay the weight side: (OH * OW, O) rows, then transposed.
+        rows.resize(static_cast<std::size_t>(hw * kq));
+        detail::im2col_rows(g, padded.data(), kq, rows.data());
         y_rows.resize(static_cast<std::size_t>(hw * o));
-        std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
         kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, {pixel_scale.data(), pbias, options.relu, y_rows.data(), o});
         for (std::int64_t ch = 0; ch < o; ++ch)
           for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
