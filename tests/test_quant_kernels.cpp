@@ -220,7 +220,7 @@ TEST_CASE("packing: the packed layouts hold every weight where the kernels look"
   CHECK(f.row_sum[n] == 0);  // padding rows
 }
 
-TEST_CASE("quantized convolution: im2col straight into the packed layout equals rows then pack_int8") {
+TEST_CASE("quantized convolution: channels-last im2col rows hold each tap's values") {
   using kiln::quant::detail::ConvGeometry;
   manual_seed(14);
   // c, h, w, kh, kw, stride, padding, dilation, and kq > k for some.
@@ -247,12 +247,7 @@ TEST_CASE("quantized convolution: im2col straight into the packed layout equals 
           const std::int8_t want = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x8[(ch * h + iy) * w + ix] : 0;
           CHECK(rows[(y * ow + x) * kq + (i * k + j) * c + ch] == want);
         }
-    std::vector<std::int8_t> want_packed(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq))),
-        got_packed(want_packed.size());
-    std::vector<std::int32_t> want_sum(static_cast<std::size_t>(qk::panel_count(hw) * 16)), got_sum(want_sum.size());
-    qk::pack_int8(hw, kq, rows.data(), want_packed.data(), want_sum.data());
-    kiln::quant::detail::im2col_packed(g, padded.data(), kq, got_packed.data(), got_sum.data());
-    CHECK(got_packed == want_packed);
-    CHECK(got_sum == want_sum);
+    for (std::int64_t p = 0; p < hw; ++p)  // the zero tail past k
+      for (std::int64_t t = g.taps_bytes(); t < kq; ++t) CHECK(rows[p * kq + t] == 0);
   }
 }

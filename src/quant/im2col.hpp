@@ -27,10 +27,4 @@ void to_padded_channels_last(const ConvGeometry& g, const std::int8_t* x8, std::
 // One row of kq >= k bytes per output pixel (zeros past k): rows (oh * ow, kq).
 void im2col_rows(const ConvGeometry& g, const std::int8_t* padded, std::int64_t kq, std::int8_t* rows);
 
-// The same rows written straight into the packed int8 weight layout
-// (cpu::quant::pack_int8's output, int8_packed_bytes(oh * ow, kq) bytes), with each
-// row's sum (panel_count(oh * ow) * 16 entries, 0 past the last pixel).
-void im2col_packed(const ConvGeometry& g, const std::int8_t* padded, std::int64_t kq, std::int8_t* packed,
-                   std::int32_t* row_sum);
-
 }  // namespace kiln::quant::detail

@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "im2col.hpp"
-#include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/quant/quant_kernels.hpp"
 #include "kiln/core/threads.hpp"
 
@@ -195,19 +194,15 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
 
   const detail::ConvGeometry g{c,          h,          wd,         kernel[0],   kernel[1], stride[0], stride[1],
                                padding[0], padding[1], dilation[0], dilation[1], oh,        ow};
-  // The scalar reference reads plain rows; the SIMD kernels read the packed layout.
-  const bool reference = cpu::active_isa() == cpu::Isa::scalar;
-
   // Image by image, so that everything one image needs stays in cache:
   //  1. its pixels as int8, with one scale (its own: dynamic; or the layer's: calibrated);
   //  2. channels last with a zero border (src/quant/im2col.hpp);
   //  3. one im2col row per output pixel, zero tail up to kq;
-  //  4. the quantized product, written as (O, OH * OW).
+  //  4. the quantized product as (OH * OW, O) rows, transposed into the output image.
   parallel_for(0, n, 1, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<std::int8_t> x8(static_cast<std::size_t>(plane)), padded(static_cast<std::size_t>(ph * pw * c));
-    std::vector<std::int8_t> rows, packed;
-    std::vector<std::int32_t> row_sum;
-    std::vector<float> pixel_scale(static_cast<std::size_t>(hw)), y_rows;
+    std::vector<std::int8_t> rows(static_cast<std::size_t>(hw * kq));
+    std::vector<float> pixel_scale(static_cast<std::size_t>(hw)), y_rows(static_cast<std::size_t>(hw * o));
     for (std::int64_t img = i0; img < i1; ++img) {
       float scale = options.input_scale;
       if (scale > 0.0f)
@@ -216,30 +211,15 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
         kern.quantize_rows(1, plane, px + img * plane, plane, x8.data(), plane, &scale);
       std::fill(pixel_scale.begin(), pixel_scale.end(), scale);
       detail::to_padded_channels_last(g, x8.data(), padded.data());
+      detail::im2col_rows(g, padded.data(), kq, rows.data());
+      const qk::Output out{pixel_scale.data(), pbias, options.relu, y_rows.data(), o};
+      if (w.format() == Format::int8)
+        kern.gemm_s8(hw, rows.data(), kq, w.packed().int8, out);
+      else
+        kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, out);
       float* out_image = py + img * o * hw;
-      if (w.format() == Format::int8) {
-        // The roles swapped: the weight rows are the int8 "activations" and the image's
-        // im2col rows, packed like weights, the other side; the result is (O, OH * OW).
-        packed.resize(static_cast<std::size_t>(qk::int8_packed_bytes(hw, kq)));
-        row_sum.resize(static_cast<std::size_t>(qk::panel_count(hw) * qk::kPanelRows));
-        if (reference) {
-          rows.resize(static_cast<std::size_t>(hw * kq));
-          detail::im2col_rows(g, padded.data(), kq, rows.data());
-        } else {
-          detail::im2col_packed(g, padded.data(), kq, packed.data(), row_sum.data());
-        }
-        const qk::Int8Weights pixels{hw, kq, rows.data(), pixel_scale.data(), packed.data(), row_sum.data()};
-        const qk::Int8Weights& wq = w.packed().int8;
-        kern.gemm_s8(o, wq.plain, kq, pixels, {wq.scale, pbias, options.relu, out_image, hw, true});
-      } else {
-        // q4_0 weights must stay the weight side: (OH * OW, O) rows, then transposed.
-        rows.resize(static_cast<std::size_t>(hw * kq));
-        detail::im2col_rows(g, padded.data(), kq, rows.data());
-        y_rows.resize(static_cast<std::size_t>(hw * o));
-        kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, {pixel_scale.data(), pbias, options.relu, y_rows.data(), o});
-        for (std::int64_t ch = 0; ch < o; ++ch)
-          for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
-      }
+      for (std::int64_t ch = 0; ch < o; ++ch)
+        for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
     }
   });
   return y;

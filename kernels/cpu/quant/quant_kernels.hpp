@@ -70,21 +70,19 @@ struct Output {
   bool relu = false;
   float* y = nullptr;
   std::int64_t ldy = 0;
-  bool bias_by_row = false;  // bias holds m values, added along rows instead (y[m, n] += bias[m])
 };
 
 // The output stage of one element, shared by every variant (their files are
 // compiled with -ffp-contract=off, so no variant fuses these into an FMA).
-inline float finish_int8(std::int32_t acc, float a_scale, float w_scale, const Output& out, std::int64_t m,
-                         std::int64_t n) {
+inline float finish_int8(std::int32_t acc, float a_scale, float w_scale, const Output& out, std::int64_t n) {
   const float s = a_scale * w_scale;
   float y = static_cast<float>(acc) * s;
-  if (out.bias) y = y + out.bias[out.bias_by_row ? m : n];
+  if (out.bias) y = y + out.bias[n];
   return out.relu && !(y > 0.0f) ? 0.0f : y;
 }
-inline float finish_q4(float acc, float a_scale, const Output& out, std::int64_t m, std::int64_t n) {
+inline float finish_q4(float acc, float a_scale, const Output& out, std::int64_t n) {
   float y = acc * a_scale;
-  if (out.bias) y = y + out.bias[out.bias_by_row ? m : n];
+  if (out.bias) y = y + out.bias[n];
   return out.relu && !(y > 0.0f) ? 0.0f : y;
 }
 

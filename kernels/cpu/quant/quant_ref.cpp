@@ -29,7 +29,7 @@ void ref_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const I
     for (std::int64_t j = 0; j < w.n; ++j) {
       std::int32_t acc = 0;
       for (std::int64_t p = 0; p < w.k; ++p) acc += std::int32_t{a[i * lda + p]} * w.plain[j * w.k + p];
-      out.y[i * out.ldy + j] = finish_int8(acc, out.a_scale[i], w.scale[j], out, i, j);
+      out.y[i * out.ldy + j] = finish_int8(acc, out.a_scale[i], w.scale[j], out, j);
     }
 }
 
@@ -48,7 +48,7 @@ void ref_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Q
         }
         acc = std::fma(static_cast<float>(dot), blk.scale, acc);
       }
-      out.y[i * out.ldy + j] = finish_q4(acc, out.a_scale[i], out, i, j);
+      out.y[i * out.ldy + j] = finish_q4(acc, out.a_scale[i], out, j);
     }
 }
 

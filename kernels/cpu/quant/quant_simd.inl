@@ -127,9 +127,7 @@ void simd_gemm_s8_s32(std::int64_t m, const std::int8_t* a, std::int64_t lda, co
 // The output stage over one tile row, kLanes columns at a time: the same float
 // operations as finish_int8 / finish_q4, in the same order (see quant_kernels.hpp).
 inline VF relu_if(VF y, bool relu) { return relu ? P::maxf(y, P::zerof()) : y; }
-inline VF bias_vec(const Output& out, std::int64_t m, std::int64_t n) {
-  return out.bias_by_row ? P::set1f(out.bias[m]) : P::loadf(out.bias + n);
-}
+
 
 void simd_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Output& out) {
   run_s8(m, a, lda, w, [&](std::int64_t i0, std::int64_t mr, std::int64_t n0, std::int64_t cols,
@@ -142,11 +140,11 @@ void simd_gemm_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const 
       for (; j + P::kLanes <= cols; j += P::kLanes) {
         const VF s = P::mulf(vsa, P::loadf(w.scale + n0 + j));
         VF v = P::mulf(P::to_float(P::loadi(tile + i * kTileCols + j)), s);
-        if (out.bias) v = P::addf(v, bias_vec(out, i0 + i, n0 + j));
+        if (out.bias) v = P::addf(v, P::loadf(out.bias + n0 + j));
         P::storef(y + n0 + j, relu_if(v, out.relu));
       }
       for (; j < cols; ++j)
-        y[n0 + j] = finish_int8(tile[i * kTileCols + j], sa, w.scale[n0 + j], out, i0 + i, n0 + j);
+        y[n0 + j] = finish_int8(tile[i * kTileCols + j], sa, w.scale[n0 + j], out, n0 + j);
     }
   });
 }
@@ -241,11 +239,11 @@ void simd_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const 
           std::int64_t j = 0;
           for (; j + P::kLanes <= cols; j += P::kLanes) {
             VF v = P::mulf(P::loadf(tile + i * kTileCols + j), vsa);
-            if (out.bias) v = P::addf(v, bias_vec(out, i0 + i, n0 + j));
+            if (out.bias) v = P::addf(v, P::loadf(out.bias + n0 + j));
             P::storef(y + n0 + j, relu_if(v, out.relu));
           }
           for (; j < cols; ++j)
-            y[n0 + j] = finish_q4(tile[i * kTileCols + j], out.a_scale[i0 + i], out, i0 + i, n0 + j);
+            y[n0 + j] = finish_q4(tile[i * kTileCols + j], out.a_scale[i0 + i], out, n0 + j);
         }
       }
     }
