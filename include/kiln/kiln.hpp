@@ -18,6 +18,7 @@
 // Threads: kiln::set_num_threads(n) or KILN_NUM_THREADS (BLAS follows the same setting).
 #pragma once
 
+#include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/gradcheck.hpp"

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -56,6 +57,9 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
     Grads input_grads;
     if (grad.defined()) input_grads = node->apply(grad);
     input_grads.resize(node->next().size());
+    if (is_anomaly_enabled())
+      for (std::size_t i = 0; i < input_grads.size(); ++i)
+        check_anomaly(input_grads[i], *node, "backward", detail::concat("the gradient of its input ", i));
     KILN_ASSERT(input_grads.size() == node->next().size());
     for (std::size_t i = 0; i < node->next().size(); ++i) {
       Node* next = node->next()[i].get();

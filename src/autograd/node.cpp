@@ -1,8 +1,60 @@
 #include "kiln/autograd/node.hpp"
 
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 
 namespace kiln {
+
+namespace {
+std::atomic<std::int64_t> live_nodes{0};
+std::atomic<bool> anomaly_on{[] {
+  const char* v = std::getenv("KILN_DETECT_ANOMALY");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}()};
+
+bool all_finite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype())) return true;
+  const Tensor c = t.contiguous();
+  return visit_floating(c.dtype(), "anomaly check", [&]<class T>() {
+    const T* p = c.data_ptr<T>();
+    for (std::int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(p[i])) return false;
+    return true;
+  });
+}
+
+std::string describe_inputs(const std::vector<Tensor>& inputs) {
+  std::ostringstream os;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (i) os << ", ";
+    if (inputs[i].defined()) os << fmt(inputs[i].shape()) << " " << inputs[i].dtype();
+    else os << "(none)";
+  }
+  return os.str();
+}
+}  // namespace
+
+void set_detect_anomaly(bool on) { anomaly_on = on; }
+bool is_anomaly_enabled() { return anomaly_on; }
+std::int64_t live_autograd_nodes() { return live_nodes; }
+
+Node::Node(std::string name, std::vector<std::shared_ptr<Node>> next) : name_(std::move(name)), next_(std::move(next)) {
+  ++live_nodes;
+}
+Node::~Node() { --live_nodes; }
+
+void check_anomaly(const Tensor& t, const Node& node, const char* pass, const std::string& what) {
+  if (all_finite(t)) return;
+  throw Error(detail::concat("anomaly detected: the ", pass, " of '", node.name(), "' produced NaN or Inf in ", what,
+                             " (shape ", fmt(t.shape()), "); the op's inputs: ", node.inputs_description(),
+                             ". This is the first op, in execution order, to do so"));
+}
 
 namespace {
 thread_local bool grad_enabled = true;
@@ -65,7 +117,12 @@ void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>&
     next.push_back(gradient_edge(in));
   }
   TensorImpl* impl = output.unsafe_impl();
-  impl->grad_fn = std::make_shared<FunctionNode>(name, std::move(next), std::move(backward));
+  auto node = std::make_shared<FunctionNode>(name, std::move(next), std::move(backward));
+  if (is_anomaly_enabled()) {
+    node->set_inputs_description(describe_inputs(inputs));
+    check_anomaly(output, *node, "forward", "its output");
+  }
+  impl->grad_fn = std::move(node);
   impl->requires_grad = true;
 }
 

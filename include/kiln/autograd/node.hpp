@@ -21,9 +21,8 @@ using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 
 class Node {
 public:
-  Node(std::string name, std::vector<std::shared_ptr<Node>> next)
-      : name_(std::move(name)), next_(std::move(next)) {}
-  virtual ~Node() = default;
+  Node(std::string name, std::vector<std::shared_ptr<Node>> next);
+  virtual ~Node();
 
   // Gradient of the output -> gradients of the inputs (one per input, in order;
   // an undefined Tensor where next()[i] is null).
@@ -33,11 +32,19 @@ public:
 
   const std::string& name() const { return name_; }
   const std::vector<std::shared_ptr<Node>>& next() const { return next_; }
+  // The op's inputs as "(3, 4) float32, (4) float32": kept only under anomaly detection.
+  const std::string& inputs_description() const { return inputs_; }
+  void set_inputs_description(std::string s) { inputs_ = std::move(s); }
 
 private:
   std::string name_;
   std::vector<std::shared_ptr<Node>> next_;
+  std::string inputs_;
 };
+
+// Anomaly detection (kiln/autograd/anomaly.hpp): throws kiln::Error when `t`
+// holds NaN or Inf, naming the op, the pass ("forward" / "backward") and `what`.
+void check_anomaly(const Tensor& t, const Node& node, const char* pass, const std::string& what);
 
 // A Node whose backward rule is a closure written next to the op's forward.
 class FunctionNode final : public Node {

@@ -1,0 +1,87 @@
+// Anomaly detection, freeing of autograd graphs, and run-to-run determinism.
+#include <cstdlib>
+#include <cstring>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+// A small CNN + MLP trained for a few steps on generated data; returns every loss.
+std::vector<double> train_losses(std::uint64_t seed, int threads) {
+  set_num_threads(threads);
+  manual_seed(seed);
+  nn::Sequential model{std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3).padding(1)),
+                       std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2),
+                       std::make_shared<nn::Flatten>(), std::make_shared<nn::Dropout>(0.1),
+                       std::make_shared<nn::Linear>(4 * 8 * 8, 10)};
+  optim::Adam opt(model.parameters(), optim::AdamOptions(1e-2));
+  const Tensor x = randn({64, 1, 16, 16}), y = randint(0, 10, {64});
+  std::vector<double> losses;
+  for (int step = 0; step < 15; ++step) {
+    opt.zero_grad();
+    Tensor loss = cross_entropy(model(x), y);
+    loss.backward();
+    opt.step();
+    losses.push_back(loss.item());
+  }
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("anomaly detection names the first op whose forward made NaN or Inf") {
+  DetectAnomalyGuard on;
+  const Tensor x = tensor<float>({1, -1, 2}).requires_grad_();
+  const Tensor y = mul(x, scalar_tensor(2.0f));  // fine
+  CHECK_THROWS_WITH_AS(log(y), doctest::Contains("forward of 'log'"), Error);
+  CHECK_THROWS_WITH_AS(log(y), doctest::Contains("(3) float32"), Error);
+}
+
+TEST_CASE("anomaly detection names the op whose backward made NaN or Inf") {
+  DetectAnomalyGuard on;
+  const Tensor x = tensor<float>({0, 1, 4}).requires_grad_();
+  Tensor s = sum(sqrt(x));  // forward finite; d sqrt/dx at 0 is infinite
+  CHECK_THROWS_WITH_AS(s.backward(), doctest::Contains("backward of 'sqrt'"), Error);
+}
+
+TEST_CASE("anomaly detection is off unless asked for") {
+  const char* env = std::getenv("KILN_DETECT_ANOMALY");
+  CHECK(is_anomaly_enabled() == (env != nullptr && std::strcmp(env, "1") == 0));
+  DetectAnomalyGuard off(false);
+  const Tensor x = tensor<float>({0, 1}).requires_grad_();
+  Tensor s = sum(sqrt(x));
+  s.backward();  // an infinite gradient, silently
+  CHECK(std::isinf(x.grad().to_vector<float>()[0]));
+}
+
+TEST_CASE("autograd graphs are freed after backward") {
+  const std::int64_t before = live_autograd_nodes();
+  {
+    manual_seed(3);
+    nn::Sequential model{std::make_shared<nn::Linear>(8, 16), std::make_shared<nn::ReLU>(),
+                         std::make_shared<nn::Linear>(16, 2)};
+    for (int step = 0; step < 3; ++step) {
+      model.zero_grad();
+      Tensor loss = cross_entropy(model(randn({4, 8})), randint(0, 2, {4}));
+      CHECK(live_autograd_nodes() > before);  // the graph exists while its output lives
+      loss.backward();
+    }
+  }
+  CHECK(live_autograd_nodes() == before);
+}
+
+TEST_CASE("training is bit-identical run to run; across thread counts within tolerance") {
+  const int saved = get_num_threads();
+  const auto one_a = train_losses(5, 1), one_b = train_losses(5, 1);
+  CHECK(one_a == one_b);  // one thread: bit for bit
+  const auto two_a = train_losses(5, 2), two_b = train_losses(5, 2);
+  CHECK(two_a == two_b);  // the same thread count: bit for bit as well (static chunking)
+  for (std::size_t i = 0; i < one_a.size(); ++i) {
+    INFO("step " << i);
+    CHECK(two_a[i] == doctest::Approx(one_a[i]).epsilon(1e-5));  // reductions split differently
+  }
+  set_num_threads(saved);
+}
