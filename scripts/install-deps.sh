@@ -11,6 +11,7 @@ packages=(
   doctest-dev libbenchmark-dev   # tests and benchmarks
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist
   python3 python3-venv           # the safetensors interchange test (reference package from PyPI)
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets and their sanitizers (scripts/fuzz.sh)
 )
 
 missing=()

@@ -68,6 +68,12 @@ TEST_CASE("read_idx: broken files are errors that say what is wrong") {
   CHECK_THROWS_WITH_AS(data::read_idx((dir / "type").string()), doctest::Contains("not supported"), Error);
   write_plain(dir / "extra", idx_bytes(0x08, {2}, "abc"));
   CHECK_THROWS_WITH_AS(data::read_idx((dir / "extra").string()), doctest::Contains("unexpected bytes"), Error);
+  // Found by fuzzing: dimensions whose product overflows 64 bits before any check.
+  write_plain(dir / "overflow", idx_bytes(0x08, {0x41000000u, 0xfdfffff8u, 0x0406005bu}, ""));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "overflow").string()), doctest::Contains("corrupt"), Error);
+  // A header promising 4 GiB over a few bytes of data: an error, without allocating 4 GiB.
+  write_plain(dir / "liar", idx_bytes(0x0D, {0x40000000u}, "abcd"));
+  CHECK_THROWS_WITH_AS(data::read_idx((dir / "liar").string()), doctest::Contains("truncated"), Error);
   // A gzip stream cut in the middle.
   write_gzip(dir / "cut.gz", idx_bytes(0x08, {1000}, std::string(1000, 'y')));
   const auto size = fs::file_size(dir / "cut.gz");

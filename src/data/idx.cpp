@@ -2,7 +2,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 namespace kiln::data {
 
@@ -56,20 +59,34 @@ Tensor read_idx(const std::string& path) {
   const int rank = magic[3];
   KILN_CHECK(rank >= 1 && rank <= 8, "read_idx: ", path, ": rank ", rank, " is not in 1..8");
   Shape shape(rank);
+  constexpr std::int64_t kMaxElements = std::int64_t(1) << 33;
   std::int64_t count = 1;
   for (int d = 0; d < rank; ++d) {
     unsigned char b[4];
     KILN_CHECK(read_bytes(file, path, b, 4) == 4, "read_idx: ", path, ": truncated header (dimension ", d, ")");
     shape[d] = (std::int64_t(b[0]) << 24) | (b[1] << 16) | (b[2] << 8) | b[3];  // big-endian
-    count *= std::max<std::int64_t>(shape[d], 1);
-    KILN_CHECK(count <= (std::int64_t(1) << 33), "read_idx: ", path, ": header claims shape ", fmt(shape),
+    // Checked before multiplying, so a lying header cannot overflow the count.
+    KILN_CHECK(shape[d] <= kMaxElements / std::max<std::int64_t>(count, 1), "read_idx: ", path,
+               ": header claims shape ", fmt(Shape(shape.begin(), shape.begin() + d + 1)),
                "..., more than 8 Gi elements; the file is corrupt");
+    count *= std::max<std::int64_t>(shape[d], 1);
   }
-  Tensor t = Tensor::empty(shape, dtype);
-  const std::int64_t expected = t.numel() * static_cast<std::int64_t>(itemsize(dtype));
-  const std::int64_t got = read_bytes(file, path, t.raw_data_ptr(), expected);
+  // Read in pieces and allocate only what the file really holds, so a header that
+  // promises more data than there is costs no more memory than the file itself.
+  const std::int64_t expected = numel_of(shape) * static_cast<std::int64_t>(itemsize(dtype));
+  std::vector<unsigned char> data;
+  std::int64_t got = 0;
+  while (got < expected) {
+    const std::int64_t piece = std::min<std::int64_t>(expected - got, std::max<std::int64_t>(got, 1 << 20));  // doubling
+    data.resize(static_cast<std::size_t>(got + piece));
+    const std::int64_t r = read_bytes(file, path, data.data() + got, piece);
+    got += r;
+    if (r < piece) break;
+  }
   KILN_CHECK(got == expected, "read_idx: ", path, ": truncated: the header promises shape ", fmt(shape), " (",
              expected, " bytes of data) but the file holds ", got);
+  Tensor t = Tensor::empty(shape, dtype);
+  if (expected > 0) std::memcpy(t.raw_data_ptr(), data.data(), static_cast<std::size_t>(expected));
   unsigned char extra;
   KILN_CHECK(read_bytes(file, path, &extra, 1) == 0, "read_idx: ", path, ": unexpected bytes after the ",
              expected, " bytes of data promised by the header");

@@ -161,8 +161,8 @@ Loaded load(const std::string& path) {
       }
       continue;
     }
-    const auto bad = [&](const std::string& what) {
-      return Error("load: " + path + ": tensor '" + name + "': " + what);
+    const auto bad = [&, tensor_name = name](const std::string& what) {
+      return Error("load: " + path + ": tensor '" + tensor_name + "': " + what);
     };
     if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
       throw bad("needs dtype, shape and data_offsets");

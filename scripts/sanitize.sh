@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the tests and examples with AddressSanitizer + UndefinedBehaviorSanitizer
+# (LeakSanitizer included) and runs them: the whole test suite, then short runs of
+# the examples. Any report fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir="${KILN_SANITIZE_BUILD_DIR:-build-asan}"
+mkdir -p "$build_dir"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DKILN_SANITIZE=ON \
+  -DKILN_BUILD_BENCH=OFF > "$build_dir/configure.log" 2>&1
+cmake --build "$build_dir" --parallel "$(nproc)" > "$build_dir/build.log" 2>&1 || { tail -40 "$build_dir/build.log"; exit 1; }
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+echo "sanitize: test suite"
+"$build_dir/tests/kiln_tests" --no-intro --minimal
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+run() { echo "sanitize: $*"; "$@" > "$tmp/out.log" 2>&1 || { tail -40 "$tmp/out.log"; exit 1; }; }
+ex="$build_dir/examples"
+run "$ex/autograd_demo"
+run "$ex/mlp_fashion" --epochs 1 --limit 1000 --save "$tmp/mlp.safetensors"
+run "$ex/cnn_fashion" --epochs 1 --limit 256 --batchnorm --save "$tmp/cnn.safetensors"
+run "$ex/mlp_by_hand" --epochs 1 --limit 500
+run "$ex/quantize_fashion" --mlp "$tmp/mlp.safetensors" --cnn "$tmp/cnn.safetensors" --reps 1 --out "$tmp/q"
+shared="../shared/data"
+if [ -d "$shared/cora" ]; then
+  run "$ex/gcn_cora" --data "$shared/cora" --epochs 5
+  run "$ex/vgae_cora" --data "$shared/cora" --epochs 5
+else
+  echo "sanitize: $shared/cora absent, graph examples skipped"
+fi
+if [ -d "$shared/ml-100k" ]; then
+  run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 2
+else
+  echo "sanitize: $shared/ml-100k absent, recommender example skipped"
+fi
+echo "sanitize: clean"
