@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
-#include "kernels/cpu/quant/quant_kernels.hpp"
 #include "kiln/kiln.hpp"
+#include "quant_fixture.hpp"
 
 namespace {
 
@@ -18,29 +18,12 @@ namespace qk = kiln::cpu::quant;
 using kiln::cpu::Isa;
 
 // Quantized weights (both formats) and activations for one (m, n, k).
-struct Problem {
-  std::int64_t m, n, k;
-  kiln::quant::QuantizedWeight w8, w4;
-  std::vector<std::int8_t> packed8, a;
-  std::vector<std::int32_t> row_sum;
-  std::vector<std::uint8_t> packed4;
-  std::vector<float> scale4, a_scale, y;
-  qk::Int8Weights i8;
-  qk::Q4Weights q4;
-  Problem(std::int64_t m_, std::int64_t n_, std::int64_t k_) : m(m_), n(n_), k(k_) {
-    kiln::manual_seed(0);
-    const kiln::Tensor w = kiln::randn({n, k});
-    w8 = kiln::quant::QuantizedWeight::from_float(w, kiln::quant::Format::int8);
-    w4 = kiln::quant::QuantizedWeight::from_float(w, kiln::quant::Format::q4_0);
-    packed8.resize(qk::int8_packed_bytes(n, k));
-    row_sum.resize(qk::panel_count(n) * qk::kPanelRows);
-    qk::pack_int8(n, k, w8.values().data_ptr<std::int8_t>(), packed8.data(), row_sum.data());
-    i8 = {n, k, w8.values().data_ptr<std::int8_t>(), w8.scale().data_ptr<float>(), packed8.data(), row_sum.data()};
-    packed4.resize(qk::q4_packed_bytes(n, k));
-    scale4.resize(qk::q4_packed_scales(n, k));
-    const auto* blocks = static_cast<const kiln::quant::BlockQ4_0*>(w4.values().raw_data_ptr());
-    qk::pack_q4(n, k, blocks, packed4.data(), scale4.data());
-    q4 = {n, k, blocks, packed4.data(), scale4.data()};
+struct Problem : bench::QuantizedMatrix {
+  std::int64_t m;
+  std::vector<std::int8_t> a;
+  std::vector<float> a_scale, y;
+  Problem(std::int64_t m_, std::int64_t n_, std::int64_t k_)
+      : bench::QuantizedMatrix((kiln::manual_seed(0), kiln::randn({n_, k_}))), m(m_) {
     const kiln::quant::Int8Rows act = kiln::quant::quantize_int8(kiln::randn({m, k}));
     a = act.values.to_vector<std::int8_t>();
     a_scale = act.scale.to_vector<float>();

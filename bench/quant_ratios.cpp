@@ -21,8 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/cpu/dispatch.hpp"
-#include "kernels/cpu/quant/quant_kernels.hpp"
 #include "kiln/kiln.hpp"
+#include "quant_fixture.hpp"
 
 namespace {
 
@@ -63,32 +63,12 @@ std::vector<float> random_floats(std::int64_t n, float scale) {
   return t.to_vector<float>();
 }
 
-// A weight matrix in all three forms, plus its packed copies.
-struct Weights {
-  std::int64_t n, k;
+// A weight matrix in float32 (for the OpenBLAS peer) and quantized.
+struct Weights : bench::QuantizedMatrix {
   std::vector<float> f32;
-  kiln::quant::QuantizedWeight w8, w4;
-  std::vector<std::int8_t> packed8;
-  std::vector<std::int32_t> row_sum;
-  std::vector<std::uint8_t> packed4;
-  std::vector<float> scale4;
-  qk::Int8Weights i8;
-  qk::Q4Weights q4;
-  Weights(std::int64_t n_, std::int64_t k_) : n(n_), k(k_), f32(random_floats(n_ * k_, 0.05f)) {
-    const kiln::Tensor w = kiln::from_vector(f32, {n, k});
-    w8 = kiln::quant::QuantizedWeight::from_float(w, kiln::quant::Format::int8);
-    w4 = kiln::quant::QuantizedWeight::from_float(w, kiln::quant::Format::q4_0);
-    packed8.resize(qk::int8_packed_bytes(n, k));
-    row_sum.resize(qk::panel_count(n) * qk::kPanelRows);
-    qk::pack_int8(n, k, w8.values().data_ptr<std::int8_t>(), packed8.data(), row_sum.data());
-    i8 = {n, k, w8.values().data_ptr<std::int8_t>(), w8.scale().data_ptr<float>(), packed8.data(), row_sum.data()};
-    packed4.resize(qk::q4_packed_bytes(n, k));
-    scale4.resize(qk::q4_packed_scales(n, k));
-    const auto* blocks = static_cast<const kiln::quant::BlockQ4_0*>(w4.values().raw_data_ptr());
-    qk::pack_q4(n, k, blocks, packed4.data(), scale4.data());
-    q4 = {n, k, blocks, packed4.data(), scale4.data()};
-  }
-  double q4_bytes() const { return static_cast<double>(packed4.size() + scale4.size() * sizeof(float)); }
+  Weights(std::int64_t n, std::int64_t k, std::vector<float> values)
+      : bench::QuantizedMatrix(kiln::from_vector(values, {n, k})), f32(std::move(values)) {}
+  Weights(std::int64_t n, std::int64_t k) : Weights(n, k, random_floats(n * k, 0.05f)) {}
 };
 
 // Activations: float rows and their int8 quantization.

@@ -70,10 +70,7 @@ struct P {
     _mm256_store_ps(lanes, m);
     float r = 0.0f;
     for (float v : lanes) r = r > v ? r : v;
-    for (; i < n; ++i) {
-      const float a = std::fabs(x[i]);
-      r = r > a ? r : a;
-    }
+    for (; i < n; ++i) r = max_abs_step(r, x[i]);
     return r;
   }
   static void quantize_span(std::int64_t n, const float* x, float inv_scale, std::int8_t* q) {
@@ -85,12 +82,7 @@ struct P {
       const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packs_epi16(i16, i16));
     }
-    for (; i < n; ++i) {
-      float v = x[i] * inv_scale;
-      v = v > -127.0f ? v : -127.0f;
-      v = v < 127.0f ? v : 127.0f;
-      q[i] = static_cast<std::int8_t>(std::nearbyint(v));
-    }
+    for (; i < n; ++i) q[i] = quantize_value(x[i], inv_scale);
   }
 };
 

@@ -56,10 +56,7 @@ struct P {
     std::int64_t i = 0;
     for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
     float r = _mm512_reduce_max_ps(m);
-    for (; i < n; ++i) {
-      const float a = std::fabs(x[i]);
-      r = r > a ? r : a;
-    }
+    for (; i < n; ++i) r = max_abs_step(r, x[i]);
     return r;
   }
   static void quantize_span(std::int64_t n, const float* x, float inv_scale, std::int8_t* q) {
@@ -69,12 +66,7 @@ struct P {
       const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), inv), lo), hi);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
     }
-    for (; i < n; ++i) {
-      float v = x[i] * inv_scale;
-      v = v > -127.0f ? v : -127.0f;
-      v = v < 127.0f ? v : 127.0f;
-      q[i] = static_cast<std::int8_t>(std::nearbyint(v));
-    }
+    for (; i < n; ++i) q[i] = quantize_value(x[i], inv_scale);
   }
 };
 

@@ -23,6 +23,7 @@
 // instruction, AVX2 with vpmaddubsw + vpmaddwd.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "kiln/quant/format.hpp"
@@ -84,6 +85,20 @@ inline float finish_q4(float acc, float a_scale, const Output& out, std::int64_t
   float y = acc * a_scale;
   if (out.bias) y = y + out.bias[n];
   return out.relu && !(y > 0.0f) ? 0.0f : y;
+}
+
+// One activation value, as every quantizer computes it (SIMD max/min semantics:
+// a NaN product lands on -127):  clamp(round(x * inv_scale), -127, 127).
+inline std::int8_t quantize_value(float x, float inv_scale) {
+  float v = x * inv_scale;
+  v = v > -127.0f ? v : -127.0f;
+  v = v < 127.0f ? v : 127.0f;
+  return static_cast<std::int8_t>(std::nearbyint(v));
+}
+// max(m, |x|) as the SIMD max instruction does it (m > |x| ? m : |x|).
+inline float max_abs_step(float m, float x) {
+  const float a = std::fabs(x);
+  return m > a ? m : a;
 }
 
 // Activations a: m rows of k int8 values in [-127, 127], row stride lda.

@@ -52,15 +52,8 @@ void ref_gemm_q4(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Q
     }
 }
 
-// max(a, b) as the SIMD max instructions define it: a > b ? a : b (NaN -> b).
-inline float simd_max(float a, float b) { return a > b ? a : b; }
-inline float simd_min(float a, float b) { return a < b ? a : b; }
-
 void ref_quantize_static(std::int64_t n, const float* x, float inv_scale, std::int8_t* q) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float v = simd_min(simd_max(x[i] * inv_scale, -127.0f), 127.0f);
-    q[i] = static_cast<std::int8_t>(std::nearbyint(v));
-  }
+  for (std::int64_t i = 0; i < n; ++i) q[i] = quantize_value(x[i], inv_scale);
 }
 
 void ref_quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int8_t* q,
@@ -68,7 +61,7 @@ void ref_quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::i
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * ldx;
     float amax = 0.0f;
-    for (std::int64_t j = 0; j < k; ++j) amax = simd_max(amax, std::fabs(xr[j]));
+    for (std::int64_t j = 0; j < k; ++j) amax = max_abs_step(amax, xr[j]);
     scale[r] = kiln::quant::int8_scale_for(amax);
     ref_quantize_static(k, xr, amax > 0.0f ? 127.0f / amax : 0.0f, q + r * ldq);
   }
