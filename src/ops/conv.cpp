@@ -244,39 +244,16 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
     parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
-      if (two_by_two && !record) {  // values only: a max the compiler vectorises
+      // The common 2x2 / stride 2 case, unrolled and branch-free (vectorisable); the
+      // winners' offsets are kept only when a gradient will be asked for.
+      auto two_by_two_planes = [&]<bool kRecord>() {
         for (std::int64_t p = b; p < e; ++p) {
           const T* plane = in + p * g.h * g.w;
           for (std::int64_t y = 0; y < g.oh; ++y) {
             const T* r0 = plane + 2 * y * g.w;
             const T* r1 = r0 + g.w;
             T* orow = o + (p * g.oh + y) * g.ow;
-            bool any_nan = false;
-            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-              const T a = r0[2 * xx], bb = r0[2 * xx + 1], c = r1[2 * xx], d = r1[2 * xx + 1];
-              any_nan |= (a != a) | (bb != bb) | (c != c) | (d != d);
-              const T top = bb > a ? bb : a, bottom = d > c ? d : c;
-              orow[xx] = bottom > top ? bottom : top;
-            }
-            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx)  // rare: the first NaN of the window wins
-              for (const T v : {r0[2 * xx], r0[2 * xx + 1], r1[2 * xx], r1[2 * xx + 1]})
-                if (v != v) {
-                  orow[xx] = v;
-                  break;
-                }
-          }
-        }
-        return;
-      }
-      if (two_by_two) {
-        // The common 2x2 / stride 2 case, unrolled and branch-free (vectorisable).
-        for (std::int64_t p = b; p < e; ++p) {
-          const T* plane = in + p * g.h * g.w;
-          for (std::int64_t y = 0; y < g.oh; ++y) {
-            const T* r0 = plane + 2 * y * g.w;
-            const T* r1 = r0 + g.w;
-            T* orow = o + (p * g.oh + y) * g.ow;
-            std::int32_t* irow = argmax->data() + (p * g.oh + y) * g.ow;
+            std::int32_t* irow = kRecord ? argmax->data() + (p * g.oh + y) * g.ow : nullptr;
             const auto base = static_cast<std::int32_t>(2 * y * g.w);
             const auto w32 = static_cast<std::int32_t>(g.w);
             bool any_nan = false;
@@ -293,21 +270,25 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
               at = d > m ? base + w32 + col + 1 : at;
               m = d > m ? d : m;
               orow[xx] = m;
-              irow[xx] = at;
+              if constexpr (kRecord) irow[xx] = at;
             }
-            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx) {  // rare: a NaN in the window wins
+            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx) {  // rare: the first NaN of the window wins
               const std::int32_t cand[4] = {base + static_cast<std::int32_t>(2 * xx), base + static_cast<std::int32_t>(2 * xx + 1),
                                             base + w32 + static_cast<std::int32_t>(2 * xx),
                                             base + w32 + static_cast<std::int32_t>(2 * xx + 1)};
               for (std::int32_t k : cand)
                 if (plane[k] != plane[k]) {
                   orow[xx] = plane[k];
-                  irow[xx] = k;
+                  if constexpr (kRecord) irow[xx] = k;
                   break;
                 }
             }
           }
         }
+      };
+      if (two_by_two) {
+        if (record) two_by_two_planes.template operator()<true>();
+        else two_by_two_planes.template operator()<false>();
         return;
       }
       if (no_padding) {  // every window lies inside the image: no bounds checks
