@@ -114,7 +114,7 @@ private:
 class MetricsCsv {
 public:
   explicit MetricsCsv(const std::string& path,
-                      const std::string& header = "epoch,train_loss,test_loss,test_acc,seconds")
+                      const std::string& header = "epoch,train_loss,test_loss,test_acc,seconds,peak_rss_mb")
       : path_(path) {
     if (path_.empty()) return;
     std::ifstream probe(path_);
@@ -245,7 +245,7 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
     std::printf("epoch %2d  train loss %.4f  test loss %.4f  test acc %.4f  %.2f s  peak RSS %.0f MiB\n", epoch + 1,
                 last_loss, eval.loss, eval.accuracy, secs, peak_rss_mb());
     std::fflush(stdout);  // progress reaches a log file as it happens
-    csv.add(epoch + 1, {last_loss, eval.loss, eval.accuracy, secs});
+    csv.add(epoch + 1, {last_loss, eval.loss, eval.accuracy, secs, peak_rss_mb()});
     if (!args.save.empty()) save_checkpoint(args.save, model, optimizer, epoch + 1);
   }
   if (epochs_run == 0) eval = evaluate(model, test);

@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
       optim::Adam opt({{{conv1.weight}, optim::GroupOverrides().set_weight_decay(weight_decay)}, {rest, {}}},
                       optim::AdamOptions(lr));
 
-      const example::MetricsCsv csv(run == 0 ? metrics_path : "", "epoch,train_loss,val_loss,val_acc");
+      const example::MetricsCsv csv(run == 0 ? metrics_path : "", "epoch,train_loss,val_loss,val_acc,peak_rss_mb");
       std::vector<double> val_losses;
       const auto t0 = std::chrono::steady_clock::now();
       int epoch = 0;
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
         const Tensor val_logits = index_select(logits, 0, val_idx);
         const double val_loss = cross_entropy(val_logits, y_val).item();
         const double val_acc = metrics::accuracy(val_logits, y_val);
-        csv.add(epoch + 1, {loss.item(), val_loss, val_acc});
+        csv.add(epoch + 1, {loss.item(), val_loss, val_acc, example::peak_rss_mb()});
         // Early stopping: the validation loss rose above the mean of the last `patience`.
         if (patience > 0 && epoch >= patience) {
           double m = 0;

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
         for (const Tensor& p : enc_logstd.parameters()) params.push_back(p);
       optim::Adam opt(params, optim::AdamOptions(lr));
 
-      const example::MetricsCsv csv(run == 0 ? metrics_path : "", "epoch,train_loss,val_auc,val_ap");
+      const example::MetricsCsv csv(run == 0 ? metrics_path : "", "epoch,train_loss,val_auc,val_ap,peak_rss_mb");
       const auto t0 = std::chrono::steady_clock::now();
       Tensor mu;
       for (int epoch = 0; epoch < epochs; ++epoch) {
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
         if (!metrics_path.empty() && run == 0) {
           NoGradGuard no_grad;
           const auto [auc, ap] = evaluate_links(mu, split.val, split.val_negative);
-          csv.add(epoch + 1, {loss.item(), auc, ap});
+          csv.add(epoch + 1, {loss.item(), auc, ap, example::peak_rss_mb()});
         }
       }
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -3,9 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cstring>
+#include <filesystem>
 #include <memory>
-#include <vector>
 
 namespace kiln::data {
 
@@ -71,22 +70,19 @@ Tensor read_idx(const std::string& path) {
                "..., more than 8 Gi elements; the file is corrupt");
     count *= std::max<std::int64_t>(shape[d], 1);
   }
-  // Read in pieces and allocate only what the file really holds, so a header that
-  // promises more data than there is costs no more memory than the file itself.
+  // Before allocating, the data must fit in the file: a plain file holds its bytes,
+  // and deflate expands at most 1032-fold, so a header that lies about its sizes is
+  // an error here rather than a huge allocation.
   const std::int64_t expected = numel_of(shape) * static_cast<std::int64_t>(itemsize(dtype));
-  std::vector<unsigned char> data;
-  std::int64_t got = 0;
-  while (got < expected) {
-    const std::int64_t piece = std::min<std::int64_t>(expected - got, std::max<std::int64_t>(got, 1 << 20));  // doubling
-    data.resize(static_cast<std::size_t>(got + piece));
-    const std::int64_t r = read_bytes(file, path, data.data() + got, piece);
-    got += r;
-    if (r < piece) break;
-  }
+  std::error_code ec;
+  const auto file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  const std::int64_t most = ec ? expected : gzdirect(file.f) ? file_bytes : file_bytes * 1032 + 1024;
+  KILN_CHECK(expected <= most, "read_idx: ", path, ": truncated: the header promises shape ", fmt(shape), " (",
+             expected, " bytes of data) but a file of ", file_bytes, " bytes cannot hold that many");
+  Tensor t = Tensor::empty(shape, dtype);
+  const std::int64_t got = read_bytes(file, path, t.raw_data_ptr(), expected);
   KILN_CHECK(got == expected, "read_idx: ", path, ": truncated: the header promises shape ", fmt(shape), " (",
              expected, " bytes of data) but the file holds ", got);
-  Tensor t = Tensor::empty(shape, dtype);
-  if (expected > 0) std::memcpy(t.raw_data_ptr(), data.data(), static_cast<std::size_t>(expected));
   unsigned char extra;
   KILN_CHECK(read_bytes(file, path, &extra, 1) == 0, "read_idx: ", path, ": unexpected bytes after the ",
              expected, " bytes of data promised by the header");
