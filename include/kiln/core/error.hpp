@@ -5,7 +5,6 @@
 // what to do. The library never calls abort() or exit() on user input.
 #pragma once
 
-#include <cassert>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -37,5 +36,8 @@ std::string concat(const Parts&... parts) {
     }                                                                 \
   } while (0)
 
-// Internal invariants (never user input): checked in debug builds only.
-#define KILN_ASSERT(cond) assert(cond)
+// Internal invariants (never user input). Checked in every build, and a broken one
+// is a kiln::Error too: a bug in kiln must not abort the program that links it.
+#define KILN_ASSERT(cond)                                                                              \
+  KILN_CHECK(cond, "kiln internal error: ", #cond, " does not hold (", __FILE__, ":", __LINE__,        \
+             "); please report it with the code that triggered it")
