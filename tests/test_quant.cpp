@@ -190,6 +190,8 @@ TEST_CASE("quantization errors name the problem") {
   CHECK_THROWS_WITH_AS(add(q4, q4), doctest::Contains("dequantize"), Error);
   CHECK_THROWS_WITH_AS(matmul(q4, randn({64, 2})), doctest::Contains("q4_0"), Error);
   CHECK_THROWS_WITH_AS(Tensor::empty({3, 33}, kQ4_0), doctest::Contains("multiple of 32"), Error);
+  CHECK_THROWS_WITH_AS(q4.narrow(1, 16, 32).raw_data_ptr(), doctest::Contains("inside a block"), Error);
+  CHECK(q4.narrow(0, 1, 1).raw_data_ptr() != nullptr);  // whole rows are fine
   const q::QuantizedWeight w = q::QuantizedWeight::from_float(randn({4, 8}), q::Format::int8);
   CHECK_THROWS_WITH_AS(q::linear(randn({2, 9}), w), doctest::Contains("input features"), Error);
   CHECK_THROWS_WITH_AS(q::linear(randn({2, 8}), w, Tensor(), {.input_scale = -1}), doctest::Contains("input_scale"),

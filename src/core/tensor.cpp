@@ -48,6 +48,9 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data_ptr() const {
+  if (is_block_format(dtype()))
+    KILN_CHECK(offset() % block_elems(dtype()) == 0, "a view of a ", dtype(), " tensor starts inside a block of ",
+               block_elems(dtype()), " values (offset ", offset(), "); slice whole rows, or dequantize first");
   return static_cast<char*>(storage()->data()) + storage_bytes(dtype(), offset());
 }
 
