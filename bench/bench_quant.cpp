@@ -42,26 +42,24 @@ const qk::QuantKernels* level(benchmark::State& state) {
   return &qk::quant_kernels_for(isa);
 }
 
-void BM_gemm_int8(benchmark::State& state) {
+// One quantized GEMM (kQ4: 4-bit weights, else int8) per iteration.
+template <bool kQ4>
+void BM_gemm(benchmark::State& state) {
   const qk::QuantKernels* kern = level(state);
   if (!kern) return;
   Problem p(state.range(1), state.range(2), state.range(3));
-  for (auto _ : state) kern->gemm_s8(p.m, p.a.data(), p.k, p.i8, p.out());
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * p.m * p.n * p.k * state.iterations() / 1e9,
-                                               benchmark::Counter::kIsRate);
+  for (auto _ : state) {
+    if constexpr (kQ4) kern->gemm_q4(p.m, p.a.data(), p.k, p.q4, p.out());
+    else kern->gemm_s8(p.m, p.a.data(), p.k, p.i8, p.out());
+  }
+  // Rates: "GOP" reads as GOP per second, "weight GB" as weight bytes read per second.
+  const double reps = static_cast<double>(state.iterations());
+  state.counters["GOP"] = benchmark::Counter(2.0 * p.m * p.n * p.k * reps / 1e9, benchmark::Counter::kIsRate);
+  const double weight_bytes = kQ4 ? p.q4_bytes() : static_cast<double>(p.packed8.size());
+  state.counters["weight GB"] = benchmark::Counter(weight_bytes * reps / 1e9, benchmark::Counter::kIsRate);
 }
-
-void BM_gemm_q4_0(benchmark::State& state) {
-  const qk::QuantKernels* kern = level(state);
-  if (!kern) return;
-  Problem p(state.range(1), state.range(2), state.range(3));
-  for (auto _ : state) kern->gemm_q4(p.m, p.a.data(), p.k, p.q4, p.out());
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * p.m * p.n * p.k * state.iterations() / 1e9,
-                                               benchmark::Counter::kIsRate);
-  state.counters["weight GB/s"] = benchmark::Counter(
-      static_cast<double>(p.packed4.size() + 4 * p.scale4.size()) * state.iterations() / 1e9,
-      benchmark::Counter::kIsRate);
-}
+void BM_gemm_int8(benchmark::State& state) { BM_gemm<false>(state); }
+void BM_gemm_q4_0(benchmark::State& state) { BM_gemm<true>(state); }
 
 void BM_quantize_rows(benchmark::State& state) {
   const qk::QuantKernels* kern = level(state);
