@@ -13,7 +13,7 @@ seconds="${1:-5}"
 build_dir="${KILN_FUZZ_BUILD_DIR:-build-fuzz}"
 mkdir -p "$build_dir"
 # Eigen for GEMM: OpenBLAS's OpenMP build would bring libgomp next to clang's libomp.
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_BUILD_FUZZERS=ON \
+CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_BUILD_FUZZERS=ON -DKILN_CUDA=OFF \
   -DKILN_BLAS=Eigen -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_EXAMPLES=OFF -DKILN_BUILD_BENCH=OFF > "$build_dir/configure.log" 2>&1
 cmake --build "$build_dir" --parallel "$(nproc)" > "$build_dir/build.log" 2>&1 || { tail -40 "$build_dir/build.log"; exit 1; }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir="${KILN_SANITIZE_BUILD_DIR:-build-asan}"
 mkdir -p "$build_dir"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DKILN_SANITIZE=ON \
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DKILN_SANITIZE=ON -DKILN_CUDA=OFF \
   -DKILN_BUILD_BENCH=OFF > "$build_dir/configure.log" 2>&1
 cmake --build "$build_dir" --parallel "$(nproc)" > "$build_dir/build.log" 2>&1 || { tail -40 "$build_dir/build.log"; exit 1; }
 

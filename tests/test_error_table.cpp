@@ -65,11 +65,19 @@ TEST_CASE("errors.md: wrong dtype") {
                        Error);
 }
 
-TEST_CASE("errors.md: wrong device") {
-  CHECK_THROWS_WITH_AS(ones({3}).to(Device::cuda(0)),
-                       "to: cannot move a tensor to cuda:0: this build of kiln has no CUDA backend; rebuild with "
-                       "-DKILN_CUDA=ON on a machine with the CUDA toolkit",
-                       Error);
+TEST_CASE("errors.md: wrong device / no GPU") {
+  // The rows for mixed devices and ops without a GPU kernel need a GPU: tests/cuda/.
+  if (cuda::is_available()) return;
+  if (!cuda::is_built())
+    CHECK_THROWS_WITH_AS(ones({3}).to(Device::cuda(0)),
+                         "to: cannot move a tensor to cuda:0: this build of kiln has no CUDA backend; rebuild with "
+                         "-DKILN_CUDA=ON on a machine with the CUDA toolkit",
+                         Error);
+  else
+    CHECK_THROWS_WITH_AS(ones({3}).to(Device::cuda(0)),
+                         "cuda:0 does not exist: this process sees 0 GPU(s) (no NVIDIA driver or device visible; use "
+                         "Device::cpu())",
+                         Error);
 }
 
 TEST_CASE("errors.md: empty tensors") {

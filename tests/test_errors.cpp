@@ -50,7 +50,7 @@ TEST_CASE("tensors: undefined handles, devices, factories") {
   Tensor undefined;
   CHECK_FALSE(undefined.defined());
   CHECK_THROWS_WITH_AS(undefined.shape(), Contains("undefined Tensor"), Error);
-  CHECK_THROWS_WITH_AS(zeros({2}).to(Device::cuda(0)), Contains("no CUDA backend"), Error);
+  if (!cuda::is_built()) CHECK_THROWS_WITH_AS(zeros({2}).to(Device::cuda(0)), Contains("no CUDA backend"), Error);
   CHECK_THROWS_WITH_AS(zeros({-1}), Contains("negative size"), Error);
   CHECK_THROWS_WITH_AS(from_vector(std::vector<float>{1, 2, 3}, {2, 2}),
                        Contains("3 values do not fill shape (2, 2)"), Error);

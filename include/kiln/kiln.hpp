@@ -23,6 +23,7 @@
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/gradcheck.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/cuda.hpp"
 #include "kiln/core/device.hpp"
 #include "kiln/core/dtype.hpp"
 #include "kiln/core/error.hpp"

@@ -65,6 +65,15 @@ void print_rec(std::ostream& os, const Tensor& t, std::int64_t d, std::int64_t o
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
+  if (!device().is_cpu()) {  // print a host copy, and say where the tensor lives
+    std::string host = detach().to(Device::cpu()).str();
+    std::ostringstream where;
+    where << ", device=" << device();
+    host.insert(host.find(", dtype="), where.str());
+    if (grad_fn()) host.insert(host.size() - 1, ", grad_fn=<" + grad_fn()->name() + ">");
+    else if (requires_grad()) host.insert(host.size() - 1, ", requires_grad=true");
+    return host;
+  }
   std::ostringstream os;
   Formatter f;
   f.floating = is_floating(dtype());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kiln/core/error.hpp"
+#include "src/cuda/runtime.hpp"
 
 namespace kiln {
 
@@ -80,7 +81,13 @@ BlockCache& cache() {
 
 }  // namespace
 
-std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes) {
+std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
+  if (device.is_cuda()) {
+    const int index = device.index;
+    void* p = detail::cuda_allocate(nbytes, index);
+    return std::shared_ptr<Storage>(
+        new Storage(p, nbytes, [nbytes, index](void* q) { detail::cuda_release(q, nbytes, index); }, device));
+  }
   const std::size_t rounded = std::max(kAlign, (nbytes + kAlign - 1) / kAlign * kAlign);
   void* p = cache().get(rounded);
   KILN_CHECK(p != nullptr, "Storage: out of memory allocating ", nbytes, " bytes");

@@ -7,9 +7,12 @@
 #include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/cuda.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "src/core/strided_loop.hpp"
+#include "src/cuda/glue.hpp"
+#include "src/cuda/runtime.hpp"
 
 namespace kiln {
 
@@ -18,7 +21,13 @@ void check_dtype_matches(const Tensor& t, DType expected, const char* what) {
              " was requested; use the matching C++ type or convert with .to(kiln::k...)");
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
+void check_on_cpu(const Tensor& t, const char* what) {
+  KILN_CHECK(t.device().is_cpu(), what, ": the tensor of shape ", fmt(t.shape()), " lives on ", t.device(),
+             " and has no host address; an op that runs on the CPU only (no CUDA kernel yet) or host code "
+             "reading its elements needs a copy made with .to(kiln::Device::cpu())");
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (std::int64_t s : shape)
     KILN_CHECK(s >= 0, "empty: negative size in shape ", fmt(shape));
   if (is_block_format(dtype))
@@ -27,7 +36,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
                " has a last dimension that is not a multiple of it; pad the rows to a multiple of ",
                block_elems(dtype));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(storage_bytes(dtype, numel_of(shape)));
+  impl->storage = Storage::allocate(storage_bytes(dtype, numel_of(shape)), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -48,6 +57,11 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data_ptr() const {
+  if (!device().is_cpu()) check_on_cpu(*this, "CPU kernel");
+  return device_data_ptr();
+}
+
+void* Tensor::device_data_ptr() const {
   if (is_block_format(dtype()))
     KILN_CHECK(offset() % block_elems(dtype()) == 0, "a view of a ", dtype(), " tensor starts inside a block of ",
                block_elems(dtype()), " values (offset ", offset(), "); slice whole rows, or dequantize first");
@@ -57,11 +71,13 @@ void* Tensor::raw_data_ptr() const {
 double Tensor::item() const {
   KILN_CHECK(numel() == 1, "item: the tensor has shape ", fmt(shape()), " (", numel(),
              " elements); item() needs exactly one element");
+  if (!device().is_cpu()) return to(Device::cpu()).item();
   return visit_dtype(dtype(), [&]<class T>() { return static_cast<double>(*data_ptr<T>()); });
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  if (!device().is_cpu()) return detach().to(Device::cpu()).to_vector<T>();
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(numel()));
   visit_dtype(dtype(), [&]<class S>() {
@@ -84,6 +100,14 @@ namespace detail {
 // dst[i] = static_cast<D>(src[i]) where src has dst's shape (strides may be 0).
 void copy_elements(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
+  KILN_ASSERT(dst.device() == src.device());
+  if (dst.device().is_cuda()) {
+    const char* op = "copy";
+    const auto& k = cuda_for(dst);
+    k.copy(cuda_scalar(dst.dtype(), op), cuda_scalar(src.dtype(), op),
+           cuda_loop(dst.shape(), {&dst.strides(), &src.strides()}, op), dptr(dst), dptr(src));
+    return;
+  }
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
       src.shape() == dst.shape()) {
     std::memcpy(dst.raw_data_ptr(), src.raw_data_ptr(), storage_bytes(dst.dtype(), dst.numel()));
@@ -111,7 +135,7 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
-  Tensor out = Tensor::empty(shape(), dtype());
+  Tensor out = Tensor::empty(shape(), dtype(), device());
   detail::copy_elements(out, *this);
   if (should_record({*this}))
     attach_grad_fn(out, "clone", {*this}, [](const Tensor& g) { return Grads{g}; });  // d/dx x = 1
@@ -120,7 +144,7 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  Tensor out = Tensor::empty(shape(), target);
+  Tensor out = Tensor::empty(shape(), target, device());
   detail::copy_elements(out, *this);
   if (is_floating(target) && should_record({*this})) {
     const DType source = dtype();
@@ -130,13 +154,29 @@ Tensor Tensor::to(DType target) const {
 }
 
 Tensor Tensor::to(Device target) const {
-  KILN_CHECK(target.is_cpu(), "to: cannot move a tensor to ", target,
+  if (target == device()) return *this;
+  KILN_CHECK(target.is_cpu() || cuda::is_built(), "to: cannot move a tensor to ", target,
              ": this build of kiln has no CUDA backend; rebuild with -DKILN_CUDA=ON on a machine with "
              "the CUDA toolkit");
-  return *this;
+  // Bytes move as one block: a view is made contiguous on its own device first.
+  const Tensor src = detach().contiguous();
+  Tensor out = Tensor::empty(shape(), dtype(), target);
+  detail::cuda_copy(out.device_data_ptr(), target, src.device_data_ptr(), device(),
+                    storage_bytes(dtype(), numel()));
+  if (should_record({*this})) {
+    const Device source = device();  // d/dx to(x) = 1, on the way back to where x lives
+    attach_grad_fn(out, "to", {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
+  }
+  return out;
 }
 
 Tensor& Tensor::fill_(double value) {
+  if (device().is_cuda()) {
+    const auto& k = detail::cuda_for(*this);
+    k.fill(detail::cuda_scalar(dtype(), "fill_"), detail::cuda_loop(shape(), {&strides()}, "fill_"),
+           device_data_ptr(), value);
+    return *this;
+  }
   visit_dtype(dtype(), [&]<class T>() {
     T* base = data_ptr<T>();
     const T v = static_cast<T>(value);

@@ -70,7 +70,7 @@ void save(const std::string& path, const TensorMap& tensors, const Metadata& met
   for (const auto& [name, t] : tensors) {
     KILN_CHECK(t.defined(), "save: tensor '", name, "' is undefined");
     KILN_CHECK(name != "__metadata__", "save: '__metadata__' is reserved in safetensors; rename the tensor");
-    const Tensor c = t.detach().contiguous();
+    const Tensor c = t.detach().to(Device::cpu()).contiguous();
     const std::uint64_t bytes = storage_bytes(c.dtype(), c.numel());
     Shape shape = c.shape();
     if (is_block_format(c.dtype()))  // safetensors has no block types: the blocks go out as bytes

@@ -101,7 +101,7 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
   NoGradGuard no_grad;
   for (const auto& [name, target] : own) {
     auto it = state.find(name);
-    if (it != state.end()) Tensor(target).copy_(it->second);
+    if (it != state.end()) Tensor(target).copy_(it->second.to(target.device()));
   }
   notify_state_loaded();
 }
@@ -114,6 +114,22 @@ void Module::notify_state_loaded() {
 void Module::train(bool on) {
   training_ = on;
   for (auto& [_, child] : children_) child->train(on);
+}
+
+Module& Module::to(Device device) {
+  NoGradGuard no_grad;
+  auto move = [&](const Tensor& t) {
+    if (!t.defined() || t.device() == device) return;
+    const Tensor moved = t.detach().to(device);
+    TensorImpl* impl = t.unsafe_impl();
+    impl->storage = moved.storage();
+    impl->strides = moved.strides();
+    impl->offset = moved.offset();
+    impl->grad = nullptr;
+  };
+  for (const auto& [name, t] : named_parameters()) move(t);
+  for (const auto& [name, t] : named_buffers()) move(t);
+  return *this;
 }
 
 void Module::zero_grad() {

@@ -5,6 +5,7 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 #include "src/ops/unary_engine.hpp"
 
 namespace kiln {
@@ -18,7 +19,11 @@ namespace detail {
 Tensor unary_forward(Unary op, const char* name, const Tensor& x) {
   check_floating(name, x);
   const Tensor xc = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device().is_cuda()) {
+    cuda_for(x).unary(op, cuda_scalar(x.dtype(), name), out.numel(), dptr(xc), dptr(out));
+    return out;
+  }
   visit_floating(x.dtype(), name, [&]<class T>() {
     const auto fn = cpu::kernels<T>().unary[int(op)];
     const T* in = ptr<T>(xc);
@@ -31,7 +36,12 @@ Tensor unary_forward(Unary op, const char* name, const Tensor& x) {
 
 Tensor unary_grad(UnaryGrad op, const Tensor& saved, const Tensor& g) {
   const Tensor s = saved.contiguous(), gc = g.to(saved.dtype()).contiguous();
-  Tensor out = Tensor::empty(saved.shape(), saved.dtype());
+  Tensor out = Tensor::empty(saved.shape(), saved.dtype(), saved.device());
+  check_same_dtype_device("backward", {s, gc});
+  if (s.device().is_cuda()) {
+    cuda_for(s).unary_grad(op, cuda_scalar(s.dtype(), "backward"), out.numel(), dptr(s), dptr(gc), dptr(out));
+    return out;
+  }
   visit_floating(saved.dtype(), "backward", [&]<class T>() {
     const auto fn = cpu::kernels<T>().unary_grad[int(op)];
     const T* ps = ptr<T>(s);

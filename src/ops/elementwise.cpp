@@ -11,6 +11,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "src/core/strided_loop.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 #include "src/ops/unary_engine.hpp"
 
 namespace kiln {
@@ -66,8 +67,15 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
 Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
   detail::check_same_dtype_device(name, {a, b});
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const Strides sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
+  if (out.device().is_cuda()) {
+    if (!is_floating(a.dtype())) integer_binary<std::int64_t>(op, name);  // same rule as on the CPU
+    detail::cuda_for(out).binary(op, detail::cuda_scalar(a.dtype(), name),
+                                 detail::cuda_loop(shape, {&out.strides(), &sa, &sb}, name), detail::dptr(out),
+                                 detail::dptr(a), detail::dptr(b));
+    return out;
+  }
   visit_dtype(a.dtype(), [&]<class T>() {
     typename cpu::KernelTable<T>::BinaryFn fn;
     if constexpr (std::is_floating_point_v<T>) fn = cpu::kernels<T>().binary[int(op)];
@@ -85,11 +93,17 @@ Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor
 
 // A comparison mask (uint8) over the broadcast shape.
 template <class Cmp>
-Tensor compare(const char* name, const Tensor& a, const Tensor& b, Cmp cmp) {
+Tensor compare(const char* name, cuda_kernels::Compare code, const Tensor& a, const Tensor& b, Cmp cmp) {
   detail::check_same_dtype_device(name, {a, b});
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(shape, kUInt8);
+  Tensor out = Tensor::empty(shape, kUInt8, a.device());
   const Strides sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
+  if (out.device().is_cuda()) {
+    detail::cuda_for(out).compare(code, detail::cuda_scalar(a.dtype(), name),
+                                  detail::cuda_loop(shape, {&out.strides(), &sa, &sb}, name),
+                                  detail::dptr<std::uint8_t>(out), detail::dptr(a), detail::dptr(b));
+    return out;
+  }
   visit_dtype(a.dtype(), [&]<class T>() {
     std::uint8_t* o = ptr<std::uint8_t>(out);
     const T* pa = ptr<T>(a);
@@ -113,7 +127,7 @@ Tensor zero_like_scalar(const Tensor& t) { return scalar_like(t, 0.0); }
 
 }  // namespace
 
-Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype()); }
+Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype(), t.device()); }
 
 Tensor sum_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
@@ -284,12 +298,12 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 
 // --- Comparisons and where ------------------------------------------------------
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto u, auto v) { return u == v; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", a, b, [](auto u, auto v) { return u != v; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto u, auto v) { return u < v; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto u, auto v) { return u <= v; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto u, auto v) { return u > v; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto u, auto v) { return u >= v; }); }
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", cuda_kernels::Compare::eq, a, b, [](auto u, auto v) { return u == v; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", cuda_kernels::Compare::ne, a, b, [](auto u, auto v) { return u != v; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", cuda_kernels::Compare::lt, a, b, [](auto u, auto v) { return u < v; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda_kernels::Compare::le, a, b, [](auto u, auto v) { return u <= v; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda_kernels::Compare::gt, a, b, [](auto u, auto v) { return u > v; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda_kernels::Compare::ge, a, b, [](auto u, auto v) { return u >= v; }); }
 
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   KILN_CHECK(mask.dtype() == kUInt8, "where: the mask must be uint8 (as comparisons return) but is ",

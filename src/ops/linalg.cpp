@@ -7,6 +7,7 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
 
 namespace kiln {
@@ -50,8 +51,35 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   const MatLayout la = *blas_layout(M, K, sa[nb], sa[nb + 1]);
   const MatLayout lb = *blas_layout(K, N, sb[nb], sb[nb + 1]);
 
-  Tensor out = Tensor::empty(out_shape, a.dtype());
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   const std::int64_t batches = numel_of(batch);
+  // The offsets of batch i's matrices in a and b.
+  auto batch_offsets = [&](std::int64_t i) {
+    std::int64_t off_a = 0, off_b = 0, rem = i;
+    for (std::size_t d = nb; d-- > 0;) {
+      const std::int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      off_a += idx * sa[d];
+      off_b += idx * sb[d];
+    }
+    return std::pair{off_a, off_b};
+  };
+  if (out.device().is_cuda()) {
+    if (out.numel() == 0) return out;
+    if (K == 0) return out.fill_(0.0);
+    const auto& k = detail::cuda_for(out);
+    const auto t = detail::cuda_scalar(a.dtype(), "matmul");
+    const std::size_t item = dtype_info(a.dtype()).itemsize;
+    const char* pa = detail::dptr<const char>(a);
+    const char* pb = detail::dptr<const char>(b);
+    char* po = detail::dptr<char>(out);
+    for (std::int64_t i = 0; i < batches; ++i) {
+      const auto [off_a, off_b] = batch_offsets(i);
+      k.gemm(t, la.trans, lb.trans, M, N, K, pa + off_a * item, la.ld, pb + off_b * item, lb.ld, 0.0,
+             po + i * M * N * item, std::max<std::int64_t>(N, 1));
+    }
+    return out;
+  }
   visit_floating(a.dtype(), "matmul", [&]<class T>() {
     const T* pa = detail::ptr<T>(a);
     const T* pb = detail::ptr<T>(b);
@@ -62,13 +90,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
       return;
     }
     for (std::int64_t i = 0; i < batches; ++i) {
-      std::int64_t off_a = 0, off_b = 0, rem = i;
-      for (std::size_t d = nb; d-- > 0;) {
-        const std::int64_t idx = rem % batch[d];
-        rem /= batch[d];
-        off_a += idx * sa[d];
-        off_b += idx * sb[d];
-      }
+      const auto [off_a, off_b] = batch_offsets(i);
       detail::gemm(la.trans, lb.trans, M, N, K, T(1), pa + off_a, la.ld, pb + off_b, lb.ld, T(0),
                    po + i * M * N, std::max<std::int64_t>(N, 1));
     }

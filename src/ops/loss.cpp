@@ -13,6 +13,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln {
 
@@ -42,6 +43,42 @@ std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, st
   return t;
 }
 
+// cross_entropy with logits and targets on a GPU: the same formulas as below, as kernels.
+Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction reduction, double eps) {
+  const char* op = "cross_entropy";
+  KILN_CHECK(target.device() == logits.device(), op, ": logits on ", logits.device(), " but targets on ",
+             target.device(), "; move the targets with .to(logits.device())");
+  KILN_CHECK(target.dtype() == kInt64 || target.dtype() == kInt32, op,
+             ": targets must be class indices (int64 or int32) but are ", target.dtype());
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  KILN_CHECK(target.dim() == 1 && target.size(0) == n, op, ": targets of shape ", fmt(target.shape()),
+             " do not match ", n, " samples; expected shape (", n, ")");
+  const Tensor t = target.to(kInt64).contiguous();
+  const auto& k = detail::cuda_for(logits);
+  const std::int64_t bad = k.count_bad_targets(n, c, detail::dptr<std::int64_t>(t));
+  KILN_CHECK(bad == 0, op, ": ", bad, " of the ", n, " targets are not class indices in [0, ", c, ")");
+  const Tensor x = logits.detach().contiguous();
+  Tensor logp = Tensor::empty({n, c}, logits.dtype(), logits.device());
+  Tensor losses = Tensor::empty({n}, logits.dtype(), logits.device());
+  const auto scalar = detail::cuda_scalar(logits.dtype(), op);
+  k.cross_entropy(scalar, n, c, detail::dptr(x), detail::dptr<std::int64_t>(t), eps, detail::dptr(logp),
+                  detail::dptr(losses));
+  Tensor result = reduce(losses.detach(), reduction);
+  if (should_record({logits})) {
+    attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {
+      const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
+      const Tensor gc = g.to(logp.dtype()).contiguous();
+      Tensor gx = Tensor::empty({n2, c2}, logp.dtype(), logp.device());
+      const double scale = reduction == Reduction::mean ? 1.0 / static_cast<double>(n2) : 1.0;
+      detail::cuda_for(logp).cross_entropy_backward(scalar, n2, c2, detail::dptr(logp),
+                                                    detail::dptr<std::int64_t>(t), eps, detail::dptr(gc),
+                                                    reduction == Reduction::none, scale, detail::dptr(gx));
+      return Grads{gx};
+    });
+  }
+  return result;
+}
+
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
@@ -49,6 +86,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   KILN_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C) but have shape ", fmt(logits.shape()));
   KILN_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy: label_smoothing ", label_smoothing,
              " must be in [0, 1]");
+  if (logits.device().is_cuda()) return cross_entropy_cuda(logits, target, reduction, label_smoothing);
   const std::int64_t n = logits.size(0), c = logits.size(1);
   const std::vector<std::int64_t> t = class_targets("cross_entropy", target, n, c);
   const Tensor x = logits.detach().contiguous();

@@ -13,11 +13,32 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
 
 namespace kiln {
 
 using detail::ptr;
+
+namespace {
+// C = op(A) op(B) + beta C over whole contiguous tensors, on the tensors' device.
+void gemm_tensors(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const Tensor& a,
+                  std::int64_t lda, const Tensor& b, std::int64_t ldb, double beta, Tensor& c, std::int64_t ldc) {
+  detail::check_same_dtype_device("linear", {a, b, c});
+  if (c.device().is_cuda()) {
+    if (k == 0) {
+      if (beta == 0) c.fill_(0.0);
+      return;
+    }
+    detail::cuda_for(c).gemm(detail::cuda_scalar(c.dtype(), "linear"), ta, tb, m, n, k, detail::dptr(a), lda,
+                             detail::dptr(b), ldb, beta, detail::dptr(c), ldc);
+    return;
+  }
+  visit_floating(c.dtype(), "linear", [&]<class T>() {
+    detail::gemm(ta, tb, m, n, k, T(1), ptr<T>(a), lda, ptr<T>(b), ldb, static_cast<T>(beta), ptr<T>(c), ldc);
+  });
+}
+}  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::check_same_dtype_device("linear", {x, weight});
@@ -38,18 +59,20 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const std::int64_t m = x2.size(0);
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
-  Tensor y = Tensor::empty({m, out_f}, x.dtype());
-  visit_floating(x.dtype(), "linear", [&]<class T>() {
-    T* py = ptr<T>(y);
-    T beta = 0;
-    if (bias.defined()) {  // start from the bias in every row, then accumulate x W^T onto it
+  Tensor y = Tensor::empty({m, out_f}, x.dtype(), x.device());
+  double beta = 0;
+  if (bias.defined()) {  // start from the bias in every row, then accumulate x W^T onto it
+    if (y.device().is_cuda()) {
+      y.copy_(bias.detach().expand({m, out_f}));
+    } else {
       const Tensor bc = bias.detach().contiguous();
-      for (std::int64_t r = 0; r < m; ++r) std::memcpy(py + r * out_f, ptr<T>(bc), out_f * sizeof(T));
-      beta = 1;
+      const std::size_t row_bytes = out_f * itemsize(x.dtype());
+      for (std::int64_t r = 0; r < m; ++r)
+        std::memcpy(static_cast<char*>(y.raw_data_ptr()) + r * row_bytes, bc.raw_data_ptr(), row_bytes);
     }
-    if (m > 0 && out_f > 0)
-      detail::gemm(false, true, m, out_f, in, T(1), ptr<T>(x2), in, ptr<T>(w), in, beta, py, out_f);
-  });
+    beta = 1;
+  }
+  if (m > 0 && out_f > 0) gemm_tensors(false, true, m, out_f, in, x2, in, w, in, beta, y, out_f);
   Tensor out = y.reshape(out_shape);
   if (should_record({x, weight, bias})) {
     // y = x W^T + b:  dx = g W,  dW = g^T x,  db = sum over rows of g
@@ -58,18 +81,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       const std::int64_t m2 = x2.size(0), in2 = w.size(1), out2 = w.size(0);
       const Tensor g2 = g.reshape({m2, out2}).contiguous();
       Grads grads(3);
-      visit_floating(g2.dtype(), "linear backward", [&]<class T>() {
-        if (nx) {
-          Tensor gx = Tensor::empty({m2, in2}, g2.dtype());
-          detail::gemm(false, false, m2, in2, out2, T(1), ptr<T>(g2), out2, ptr<T>(w), in2, T(0), ptr<T>(gx), in2);
-          grads[0] = gx.reshape(xs);
-        }
-        if (nw) {
-          Tensor gw = Tensor::empty({out2, in2}, g2.dtype());
-          detail::gemm(true, false, out2, in2, m2, T(1), ptr<T>(g2), out2, ptr<T>(x2), in2, T(0), ptr<T>(gw), in2);
-          grads[1] = gw;
-        }
-      });
+      if (nx) {
+        Tensor gx = Tensor::empty({m2, in2}, g2.dtype(), g2.device());
+        gemm_tensors(false, false, m2, in2, out2, g2, out2, w, in2, 0.0, gx, in2);
+        grads[0] = gx.reshape(xs);
+      }
+      if (nw) {
+        Tensor gw = Tensor::empty({out2, in2}, g2.dtype(), g2.device());
+        gemm_tensors(true, false, out2, in2, m2, g2, out2, x2, in2, 0.0, gw, in2);
+        grads[1] = gw;
+      }
       if (nb) grads[2] = sum(g2, {0});
       return grads;
     });

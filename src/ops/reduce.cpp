@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/ref/ref_kernels.hpp"
@@ -13,6 +14,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln {
 
@@ -54,7 +56,12 @@ Tensor sum_forward(const Tensor& x, const Dims& dims) {
     else if (d <= dims.back()) r *= x.shape()[d];
     else inner *= x.shape()[d];
   }
-  Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype());
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype(), x.device());
+  if (x.device().is_cuda()) {
+    detail::cuda_for(x).sum(detail::cuda_scalar(x.dtype(), "sum"), outer, r, inner, detail::dptr(src),
+                            detail::dptr(out));
+    return out;
+  }
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* in = ptr<T>(src);
     T* o = ptr<T>(out);
@@ -158,9 +165,12 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
   const std::int64_t count = x.numel() / len;
   Shape kept = x.shape();
   kept[dim] = 1;
-  Tensor values = Tensor::empty({count}, x.dtype());
-  Tensor indices = Tensor::empty({count}, kInt64);
-  visit_dtype(x.dtype(), [&]<class T>() {
+  Tensor values = Tensor::empty({count}, x.dtype(), x.device());
+  Tensor indices = Tensor::empty({count}, kInt64, x.device());
+  if (x.device().is_cuda())
+    detail::cuda_for(x).extreme_rows(detail::cuda_scalar(x.dtype(), name), !is_max, count, len, detail::dptr(rows),
+                                     detail::dptr(values), detail::dptr<std::int64_t>(indices));
+  else visit_dtype(x.dtype(), [&]<class T>() {
     typename cpu::KernelTable<T>::ArgRowsFn fn;
     if constexpr (std::is_floating_point_v<T>) fn = is_max ? cpu::kernels<T>().max_rows : cpu::kernels<T>().min_rows;
     else fn = is_max ? cpu::ref::max_rows<T> : cpu::ref::min_rows<T>;
@@ -184,6 +194,12 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
     // d/dx max(x) = 1 at the chosen element, 0 elsewhere
     attach_grad_fn(values, name, {x}, [xs = x.shape(), dtype = x.dtype(), kept, dim,
                                       ixd = indices.reshape(kept)](const Tensor& g) {
+      if (g.device().is_cuda()) {  // gx = g where the position along dim is the chosen index
+        Shape along(xs.size(), 1);
+        along[dim] = xs[dim];
+        const Tensor position = arange(xs[dim]).reshape(along).to(g.device());
+        return Grads{mul(eq(position, ixd).to(dtype), g.reshape(kept))};
+      }
       Tensor gx = zeros(xs, dtype);
       const Tensor gk = g.reshape(kept).contiguous();
       visit_floating(dtype, "max backward", [&]<class T>() {
@@ -250,8 +266,13 @@ Tensor rows_along(const Tensor& x, std::int64_t dim, const char* name, Pick pick
   const std::int64_t d = wrap_dim(dim, x.dim(), name);
   const Tensor rows = x.detach().transpose(d, -1).contiguous();
   const std::int64_t len = x.shape()[d];
-  Tensor out = Tensor::empty(rows.shape(), x.dtype());
+  Tensor out = Tensor::empty(rows.shape(), x.dtype(), x.device());
   if (len == 0) return out.transpose(d, -1);
+  if (x.device().is_cuda()) {
+    detail::cuda_for(x).softmax_rows(detail::cuda_scalar(x.dtype(), name), std::string_view(name) == "log_softmax",
+                                     rows.numel() / len, len, detail::dptr(rows), detail::dptr(out));
+    return out.transpose(d, -1).contiguous();
+  }
   visit_floating(x.dtype(), name, [&]<class T>() {
     const auto fn = pick(cpu::kernels<T>());
     const std::int64_t count = rows.numel() / len;

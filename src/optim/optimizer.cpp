@@ -8,7 +8,9 @@
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/optim/lr_scheduler.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln::optim {
 
@@ -102,8 +104,9 @@ void Optimizer::load_state_dict(const StateDict& state) {
     std::size_t gi = 0, i = 0;
     char name[64] = {0};
     std::sscanf(key.c_str(), "state.%zu.%zu.%63s", &gi, &i, name);
-    const DType dt = t.dim() == 0 ? t.dtype() : groups_[gi].params[i].dtype();
-    groups_[gi].state[i][name] = t.to(dt).clone();
+    const Tensor& param = groups_[gi].params[i];
+    // Per-element state follows its parameter's dtype and device; step counters stay host scalars.
+    groups_[gi].state[i][name] = t.dim() == 0 ? t.clone() : t.to(param.dtype()).to(param.device()).clone();
   }
 }
 
@@ -129,6 +132,16 @@ void SGD::step() {
       const bool first = mu > 0 && !group.state[i].count("momentum_buffer");
       Tensor buf = mu > 0 ? state_tensor(group, i, "momentum_buffer") : Tensor();
       const Tensor gc = g.contiguous();
+      if (p.device().is_cuda()) {  // the same update, as tensor ops on the GPU
+        auto s = [&](double v) { return scalar_like(p, v); };
+        Tensor d = group.weight_decay != 0 ? add(gc, mul(p, s(group.weight_decay))) : gc;
+        if (buf.defined()) {
+          buf.copy_(first ? d : add(mul(buf, s(mu)), mul(d, s(1 - damp))));
+          d = options.nesterov ? add(d, mul(buf, s(mu))) : buf;
+        }
+        p.copy_(sub(p, mul(d, s(group.lr))));
+        continue;
+      }
       visit_floating(p.dtype(), "SGD", [&]<class T>() {
         T* pb = buf.defined() ? buf.data_ptr<T>() : nullptr;
         const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay);
@@ -182,6 +195,13 @@ void Adam::step() {
       const cpu::AdamStep consts{static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(options.eps),
                                  static_cast<float>(step_size), static_cast<float>(inv_sqrt_c2),
                                  static_cast<float>(decoupled ? 0.0 : wd), static_cast<float>(decoupled ? 1 - lr * wd : 1.0)};
+      if (p.device().is_cuda()) {
+        KILN_CHECK(p.dtype() == kFloat32, name_, ": parameters on ", p.device(), " must be float32 (got ",
+                   p.dtype(), "); the fused GPU update is written for float32");
+        detail::cuda_for(p).adam(p.numel(), detail::dptr<float>(p), detail::dptr<float>(gc), detail::dptr<float>(m),
+                                 detail::dptr<float>(v), consts);
+        continue;
+      }
       visit_floating(p.dtype(), name_, [&]<class T>() {
         T* pm = m.data_ptr<T>();
         T* pv = v.data_ptr<T>();

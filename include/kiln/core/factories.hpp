@@ -10,16 +10,18 @@
 
 namespace kiln {
 
-Tensor empty(const Shape& shape, DType dtype = kFloat32);
-Tensor zeros(const Shape& shape, DType dtype = kFloat32);
-Tensor ones(const Shape& shape, DType dtype = kFloat32);
-Tensor full(const Shape& shape, double value, DType dtype = kFloat32);
+// Each makes its tensor on `device` (the CPU unless asked); the *_like forms
+// take shape, dtype and device from `t`.
+Tensor empty(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());
+Tensor zeros(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());
+Tensor ones(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());
+Tensor full(const Shape& shape, double value, DType dtype = kFloat32, Device device = Device::cpu());
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor empty_like(const Tensor& t);
 // A 0-d tensor holding one value.
-Tensor scalar_tensor(double value, DType dtype = kFloat32);
+Tensor scalar_tensor(double value, DType dtype = kFloat32, Device device = Device::cpu());
 
 // [start, end) in steps of `step`, like numpy.arange.
 Tensor arange(double start, double end, double step = 1.0, DType dtype = kFloat32);

@@ -12,8 +12,9 @@ namespace kiln {
 
 class Storage {
 public:
-  // Allocates `nbytes` of 64-byte aligned, uninitialised memory on the CPU.
-  static std::shared_ptr<Storage> allocate(std::size_t nbytes);
+  // Allocates `nbytes` of uninitialised memory: 64-byte aligned on the CPU, or on a
+  // GPU through the CUDA caching allocator (see kiln/core/cuda.hpp).
+  static std::shared_ptr<Storage> allocate(std::size_t nbytes, Device device = Device::cpu());
   // Wraps memory the caller owns; `release` (may be empty) runs when the last tensor goes.
   static std::shared_ptr<Storage> borrow(void* data, std::size_t nbytes,
                                          std::function<void(void*)> release = {});
@@ -27,8 +28,8 @@ public:
   Device device() const { return device_; }
 
 private:
-  Storage(void* data, std::size_t nbytes, std::function<void(void*)> release)
-      : data_(data), nbytes_(nbytes), release_(std::move(release)) {}
+  Storage(void* data, std::size_t nbytes, std::function<void(void*)> release, Device device = Device::cpu())
+      : data_(data), nbytes_(nbytes), release_(std::move(release)), device_(device) {}
   void* data_;
   std::size_t nbytes_;
   std::function<void(void*)> release_;

@@ -46,8 +46,8 @@ public:
   Tensor() = default;  // an undefined tensor (defined() == false)
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  // Allocates an uninitialised contiguous tensor.
-  static Tensor empty(const Shape& shape, DType dtype = kFloat32);
+  // Allocates an uninitialised contiguous tensor on `device`.
+  static Tensor empty(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());
 
   // --- Metadata -----------------------------------------------------------
   bool defined() const { return impl_ != nullptr; }
@@ -69,15 +69,20 @@ public:
   bool shares_storage(const Tensor& other) const { return storage() == other.storage(); }
 
   // --- Element access -----------------------------------------------------
-  // Pointer to the first element (offset applied); T must match dtype().
+  // Host pointer to the first element (offset applied); T must match dtype().
+  // A tensor on a GPU has no host pointer: these throw; copy it with .to(Device::cpu()).
   template <class T> T* data_ptr() const;
   void* raw_data_ptr() const;
+  // The first element's address wherever it lives (a device pointer for a CUDA
+  // tensor), for handing a tensor to your own kernels or libraries.
+  void* device_data_ptr() const;
   // The single value of a one-element tensor, converted to double / T.
   double item() const;
   // Converted straight from the stored type (exact for large int64 values).
   template <class T> T item() const {
     KILN_CHECK(numel() == 1, "item: the tensor has shape ", fmt(shape()), " (", numel(),
                " elements); item() needs exactly one element");
+    if (!device().is_cpu()) return to(Device::cpu()).item<T>();
     return visit_dtype(dtype(), [&]<class S>() { return static_cast<T>(*data_ptr<S>()); });
   }
   // Element at a full index, e.g. t.at<float>({1, 2}). Checked.
@@ -89,7 +94,7 @@ public:
   Tensor contiguous() const;  // self if already contiguous, else a copy
   Tensor clone() const;       // always a contiguous copy (differentiable)
   Tensor to(DType dtype) const;
-  Tensor to(Device device) const;
+  Tensor to(Device device) const;  // a copy on `device` (differentiable); self if already there
 
   // --- Views (share storage; differentiable) ------------------------------
   Tensor view(const Shape& shape) const;     // requires compatible strides
@@ -138,16 +143,20 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // Checks that tensor `t` has dtype T (used by data_ptr and at).
 void check_dtype_matches(const Tensor& t, DType expected, const char* what);
+// Checks that `t` lives in host memory (what CPU code and data_ptr need).
+void check_on_cpu(const Tensor& t, const char* what);
 
 template <class T>
 T* Tensor::data_ptr() const {
   check_dtype_matches(*this, dtype_of_v<T>, "data_ptr");
+  if (!device().is_cpu()) check_on_cpu(*this, "data_ptr");
   return static_cast<T*>(impl().storage->data()) + impl().offset;
 }
 
 template <class T>
 T& Tensor::at(std::initializer_list<std::int64_t> index) const {
   check_dtype_matches(*this, dtype_of_v<T>, "at");
+  if (!device().is_cpu()) check_on_cpu(*this, "at");
   KILN_CHECK(static_cast<std::int64_t>(index.size()) == dim(), "at: got ", index.size(),
              " indices for a tensor of shape ", fmt(shape()), "; give one index per dimension");
   std::int64_t off = impl().offset, d = 0;

@@ -47,6 +47,9 @@ public:
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();  // clears every parameter's gradient
+  // Moves every parameter and buffer to `device` in place: the tensors keep their
+  // identity (an optimizer made before still holds them); their gradients are cleared.
+  Module& to(Device device);
 
   // "Linear(in_features=784, out_features=256, bias=true)"; containers print their children.
   virtual std::string description() const = 0;

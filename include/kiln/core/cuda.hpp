@@ -1,0 +1,45 @@
+// The CUDA backend's controls: is a GPU there, how much memory kiln holds on it.
+//
+//   if (kiln::cuda::is_available()) {
+//     kiln::Tensor x = kiln::randn({1024, 1024}).to(kiln::Device::cuda());
+//     kiln::Tensor y = kiln::matmul(x, x);          // cuBLAS, on the GPU
+//     std::cout << y.to(kiln::Device::cpu());        // copies back only when asked
+//   }
+//
+// A build without the CUDA toolkit (KILN_CUDA=OFF, or no nvcc found) answers
+// is_built() == false and device_count() == 0; moving a tensor to a GPU is then
+// a kiln::Error that says so. Kernels run on the device's default stream, in
+// order; copies to the host wait for them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kiln::cuda {
+
+// True when this build of kiln contains the CUDA backend.
+bool is_built();
+// GPUs visible to this process (0 without a driver, a device or the backend).
+int device_count();
+// True when is_built() and at least one GPU is visible.
+bool is_available();
+// Waits until every kernel and copy issued so far on every kiln device has finished.
+void synchronize();
+
+// Memory of one device as kiln's caching allocator sees it. Freed tensors keep
+// their blocks cached for the next allocation of the same size class, so
+// `reserved` (what kiln holds from the driver) is at least `allocated` (what
+// live tensors use).
+struct MemoryStats {
+  std::size_t allocated_bytes = 0;
+  std::size_t reserved_bytes = 0;
+  std::size_t peak_allocated_bytes = 0;  // since start or reset_peak_memory_stats
+  std::int64_t allocations = 0;          // allocation requests served
+  std::int64_t cache_hits = 0;           // of those, served from the cache
+};
+MemoryStats memory_stats(int device = 0);
+void reset_peak_memory_stats(int device = 0);
+// Returns every cached (unused) block to the driver.
+void empty_cache();
+
+}  // namespace kiln::cuda

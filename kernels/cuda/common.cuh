@@ -1,0 +1,101 @@
+// Shared pieces of the CUDA kernels: launch sizes, element-type dispatch, strided
+// offsets, warp reductions and the device-side math each element type needs.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/cuda/cuda_kernels.hpp"
+#include "src/cuda/check.hpp"
+
+namespace kiln::cuda_kernels {
+
+inline constexpr int kThreads = 256;       // threads per block for elementwise kernels
+inline constexpr int kRowsPerBlock = 8;    // row kernels: one warp per row, 8 warps per block
+
+// Blocks for a grid-stride loop over n items (capped: each thread then loops).
+inline unsigned blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 4 ? 65535 * 4 : b));
+}
+
+// Calls f(T{}) with T the C++ type of `t`.
+template <class F>
+void visit_scalar(Scalar t, F&& f) {
+  switch (t) {
+    case Scalar::f32: return f(float{});
+    case Scalar::f64: return f(double{});
+    case Scalar::i64: return f(std::int64_t{});
+    case Scalar::i32: return f(std::int32_t{});
+    case Scalar::u8: return f(std::uint8_t{});
+    case Scalar::i8: return f(std::int8_t{});
+  }
+}
+// Floating types only; anything else is an internal error (the ops check dtypes first).
+template <class F>
+void visit_floating(Scalar t, F&& f) {
+  if (t == Scalar::f32) return f(float{});
+  if (t == Scalar::f64) return f(double{});
+  KILN_ASSERT(t == Scalar::f32 || t == Scalar::f64);
+}
+
+__device__ inline std::int64_t global_index() {
+  return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ inline std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
+
+// Offsets of element i (row-major over loop.shape) in the first `operands` operands.
+template <int Operands>
+__device__ inline void loop_offsets(const Loop& loop, std::int64_t i, std::int64_t (&off)[Operands]) {
+  if (loop.dense) {
+    for (int o = 0; o < Operands; ++o) off[o] = i;
+    return;
+  }
+  for (int o = 0; o < Operands; ++o) off[o] = 0;
+  for (int d = loop.ndim - 1; d >= 0; --d) {
+    const std::int64_t idx = i % loop.shape[d];
+    i /= loop.shape[d];
+    for (int o = 0; o < Operands; ++o) off[o] += idx * loop.stride[o][d];
+  }
+}
+
+// --- Math for float and double -----------------------------------------------
+template <class T> __device__ inline T dexp(T x) {
+  if constexpr (std::is_same_v<T, float>) return expf(x); else return exp(x);
+}
+template <class T> __device__ inline T dlog(T x) {
+  if constexpr (std::is_same_v<T, float>) return logf(x); else return log(x);
+}
+template <class T> __device__ inline T dsqrt(T x) {
+  if constexpr (std::is_same_v<T, float>) return sqrtf(x); else return sqrt(x);
+}
+template <class T> __device__ inline T dtanh(T x) {
+  if constexpr (std::is_same_v<T, float>) return tanhf(x); else return tanh(x);
+}
+template <class T> __device__ inline T derfc(T x) {
+  if constexpr (std::is_same_v<T, float>) return erfcf(x); else return erfc(x);
+}
+template <class T> __device__ inline T dlog1p(T x) {
+  if constexpr (std::is_same_v<T, float>) return log1pf(x); else return log1p(x);
+}
+template <class T> __device__ inline T dpow(T x, T y) {
+  if constexpr (std::is_same_v<T, float>) return powf(x, y); else return pow(x, y);
+}
+template <class T> __device__ inline bool is_nan(T x) { return x != x; }
+
+// --- Warp reductions -------------------------------------------------------------
+template <class T> __device__ inline T warp_sum(T v) {
+  for (int s = 16; s > 0; s >>= 1) v += __shfl_xor_sync(0xffffffffu, v, s);
+  return v;
+}
+template <class T> __device__ inline T warp_max(T v) {
+  for (int s = 16; s > 0; s >>= 1) {
+    const T o = __shfl_xor_sync(0xffffffffu, v, s);
+    v = o > v ? o : v;
+  }
+  return v;
+}
+
+}  // namespace kiln::cuda_kernels

@@ -1,0 +1,237 @@
+// Elementwise CUDA kernels. One grid-stride loop per kind of op; the op itself
+// is a small functor, so every (op, type) pair compiles to its own tight kernel.
+// The math follows the scalar reference (kernels/cpu/ref/ref_kernels.hpp).
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/elementwise.cuh"
+
+namespace kiln::cuda_kernels {
+
+namespace {
+
+// --- kernels ----------------------------------------------------------------------
+
+template <class T>
+__global__ void fill_kernel(Loop loop, T* dst, T value) {
+  for (std::int64_t i = global_index(); i < loop.numel; i += grid_stride()) {
+    std::int64_t off[1];
+    loop_offsets<1>(loop, i, off);
+    dst[off[0]] = value;
+  }
+}
+
+template <class D, class S>
+__global__ void copy_kernel(Loop loop, D* dst, const S* src) {
+  for (std::int64_t i = global_index(); i < loop.numel; i += grid_stride()) {
+    std::int64_t off[2];
+    loop_offsets<2>(loop, i, off);
+    dst[off[0]] = static_cast<D>(src[off[1]]);
+  }
+}
+
+template <class T, class Out, class F>
+__global__ void zip_kernel(Loop loop, Out* out, const T* a, const T* b, F f) {
+  for (std::int64_t i = global_index(); i < loop.numel; i += grid_stride()) {
+    std::int64_t off[3];
+    loop_offsets<3>(loop, i, off);
+    out[off[0]] = f(a[off[1]], b[off[2]]);
+  }
+}
+
+template <class T, class F>
+__global__ void map_kernel(std::int64_t n, const T* x, T* y, F f) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride()) y[i] = f(x[i]);
+}
+
+template <class T, class F>
+__global__ void grad_kernel(std::int64_t n, const T* saved, const T* g, T* gx, F f) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride()) gx[i] = f(saved[i], g[i]);
+}
+
+// --- binary functors ---------------------------------------------------------------
+struct Add { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u + v); } };
+struct Sub { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u - v); } };
+struct Mul { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u * v); } };
+struct Div { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u / v); } };
+struct Max {  // NaN propagates
+  template <class T> __device__ T operator()(T u, T v) const {
+    return is_nan(u) ? u : (is_nan(v) ? v : (u >= v ? u : v));
+  }
+};
+struct Min {
+  template <class T> __device__ T operator()(T u, T v) const {
+    return is_nan(u) ? u : (is_nan(v) ? v : (u <= v ? u : v));
+  }
+};
+struct Pow { template <class T> __device__ T operator()(T u, T v) const { return dpow(u, v); } };
+
+// --- comparison functors -------------------------------------------------------------
+template <Compare C>
+struct Cmp {
+  template <class T> __device__ std::uint8_t operator()(T u, T v) const {
+    bool r = false;
+    if constexpr (C == Compare::eq) r = u == v;
+    else if constexpr (C == Compare::ne) r = u != v;
+    else if constexpr (C == Compare::lt) r = u < v;
+    else if constexpr (C == Compare::le) r = u <= v;
+    else if constexpr (C == Compare::gt) r = u > v;
+    else r = u >= v;
+    return r ? 1 : 0;
+  }
+};
+
+// --- unary functors --------------------------------------------------------------------
+template <class T> __device__ T sigmoid_of(T x) { return T(1) / (T(1) + dexp(-x)); }
+
+struct Neg { template <class T> __device__ T operator()(T x) const { return -x; } };
+struct Exp { template <class T> __device__ T operator()(T x) const { return dexp(x); } };
+struct Log { template <class T> __device__ T operator()(T x) const { return dlog(x); } };
+struct Sqrt { template <class T> __device__ T operator()(T x) const { return dsqrt(x); } };
+struct Abs { template <class T> __device__ T operator()(T x) const { return x < T(0) ? -x : x; } };
+struct Relu { template <class T> __device__ T operator()(T x) const { return x < T(0) ? T(0) : x; } };
+struct Sigmoid { template <class T> __device__ T operator()(T x) const { return sigmoid_of(x); } };
+struct Tanh { template <class T> __device__ T operator()(T x) const { return dtanh(x); } };
+struct Gelu {  // x * Phi(x)
+  template <class T> __device__ T operator()(T x) const { return T(0.5) * x * derfc(-x * T(0.70710678118654752440)); }
+};
+struct Softplus {  // max(x, 0) + log1p(e^-|x|)
+  template <class T> __device__ T operator()(T x) const {
+    return (x > T(0) ? x : T(0)) + dlog1p(dexp(x < T(0) ? x : -x));
+  }
+};
+
+// --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------
+struct ReluGrad { template <class T> __device__ T operator()(T x, T g) const { return x > T(0) ? g : T(0); } };
+struct SigmoidGrad { template <class T> __device__ T operator()(T y, T g) const { return g * y * (T(1) - y); } };
+struct TanhGrad { template <class T> __device__ T operator()(T y, T g) const { return g * (T(1) - y * y); } };
+struct GeluGrad {  // Phi(x) + x phi(x)
+  template <class T> __device__ T operator()(T x, T g) const {
+    const T phi = dexp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    return g * (T(0.5) * derfc(-x * T(0.70710678118654752440)) + x * phi);
+  }
+};
+struct SoftplusGrad { template <class T> __device__ T operator()(T x, T g) const { return g * sigmoid_of(x); } };
+
+template <class T, class Out, class F>
+void launch_zip(const Loop& loop, Out* out, const T* a, const T* b, F f) {
+  if (loop.numel == 0) return;
+  zip_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, out, a, b, f);
+  KILN_CUDA_CHECK_LAUNCH();
+}
+template <class T, class F>
+void launch_map(std::int64_t n, const T* x, T* y, F f) {
+  if (n == 0) return;
+  map_kernel<<<blocks_for(n), kThreads>>>(n, x, y, f);
+  KILN_CUDA_CHECK_LAUNCH();
+}
+template <class T, class F>
+void launch_grad(std::int64_t n, const T* saved, const T* g, T* gx, F f) {
+  if (n == 0) return;
+  grad_kernel<<<blocks_for(n), kThreads>>>(n, saved, g, gx, f);
+  KILN_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void fill(Scalar t, const Loop& loop, void* dst, double value) {
+  if (loop.numel == 0) return;
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    fill_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<T*>(dst), static_cast<T>(value));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void copy(Scalar dst_t, Scalar src_t, const Loop& loop, void* dst, const void* src) {
+  if (loop.numel == 0) return;
+  visit_scalar(dst_t, [&](auto dtag) {
+    visit_scalar(src_t, [&](auto stag) {
+      using D = decltype(dtag);
+      using S = decltype(stag);
+      copy_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<D*>(dst), static_cast<const S*>(src));
+      KILN_CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a, const void* b) {
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    const T* pa = static_cast<const T*>(a);
+    const T* pb = static_cast<const T*>(b);
+    switch (op) {
+      case cpu::Binary::add: return launch_zip(loop, o, pa, pb, Add{});
+      case cpu::Binary::sub: return launch_zip(loop, o, pa, pb, Sub{});
+      case cpu::Binary::mul: return launch_zip(loop, o, pa, pb, Mul{});
+      case cpu::Binary::maximum: return launch_zip(loop, o, pa, pb, Max{});
+      case cpu::Binary::minimum: return launch_zip(loop, o, pa, pb, Min{});
+      case cpu::Binary::div:
+      case cpu::Binary::pow:
+        if constexpr (std::is_floating_point_v<T>) {
+          if (op == cpu::Binary::div) return launch_zip(loop, o, pa, pb, Div{});
+          return launch_zip(loop, o, pa, pb, Pow{});
+        }
+        break;
+      case cpu::Binary::count: break;
+    }
+    KILN_ASSERT(!"binary: op not defined for this element type");
+  });
+}
+
+void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const void* a, const void* b) {
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = static_cast<const T*>(a);
+    const T* pb = static_cast<const T*>(b);
+    switch (op) {
+      case Compare::eq: return launch_zip(loop, out, pa, pb, Cmp<Compare::eq>{});
+      case Compare::ne: return launch_zip(loop, out, pa, pb, Cmp<Compare::ne>{});
+      case Compare::lt: return launch_zip(loop, out, pa, pb, Cmp<Compare::lt>{});
+      case Compare::le: return launch_zip(loop, out, pa, pb, Cmp<Compare::le>{});
+      case Compare::gt: return launch_zip(loop, out, pa, pb, Cmp<Compare::gt>{});
+      case Compare::ge: return launch_zip(loop, out, pa, pb, Cmp<Compare::ge>{});
+    }
+  });
+}
+
+void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    switch (op) {
+      case cpu::Unary::neg: return launch_map(n, px, py, Neg{});
+      case cpu::Unary::exp: return launch_map(n, px, py, Exp{});
+      case cpu::Unary::log: return launch_map(n, px, py, Log{});
+      case cpu::Unary::sqrt: return launch_map(n, px, py, Sqrt{});
+      case cpu::Unary::abs: return launch_map(n, px, py, Abs{});
+      case cpu::Unary::relu: return launch_map(n, px, py, Relu{});
+      case cpu::Unary::sigmoid: return launch_map(n, px, py, Sigmoid{});
+      case cpu::Unary::tanh: return launch_map(n, px, py, Tanh{});
+      case cpu::Unary::gelu: return launch_map(n, px, py, Gelu{});
+      case cpu::Unary::softplus: return launch_map(n, px, py, Softplus{});
+      case cpu::Unary::count: break;
+    }
+    KILN_ASSERT(!"unary: unknown op");
+  });
+}
+
+void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* ps = static_cast<const T*>(saved);
+    const T* pg = static_cast<const T*>(g);
+    T* px = static_cast<T*>(gx);
+    switch (op) {
+      case cpu::UnaryGrad::relu: return launch_grad(n, ps, pg, px, ReluGrad{});
+      case cpu::UnaryGrad::sigmoid: return launch_grad(n, ps, pg, px, SigmoidGrad{});
+      case cpu::UnaryGrad::tanh: return launch_grad(n, ps, pg, px, TanhGrad{});
+      case cpu::UnaryGrad::gelu: return launch_grad(n, ps, pg, px, GeluGrad{});
+      case cpu::UnaryGrad::softplus: return launch_grad(n, ps, pg, px, SoftplusGrad{});
+      case cpu::UnaryGrad::count: break;
+    }
+    KILN_ASSERT(!"unary_grad: unknown op");
+  });
+}
+
+}  // namespace kiln::cuda_kernels

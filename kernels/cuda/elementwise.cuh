@@ -1,0 +1,16 @@
+// Elementwise kernels: fill, copy/convert, binary arithmetic with broadcasting,
+// comparisons, activations and their gradients. See cuda_kernels.hpp for contracts.
+#pragma once
+
+#include "kernels/cuda/cuda_kernels.hpp"
+
+namespace kiln::cuda_kernels {
+
+void fill(Scalar t, const Loop& loop, void* dst, double value);
+void copy(Scalar dst_t, Scalar src_t, const Loop& loop, void* dst, const void* src);
+void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a, const void* b);
+void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const void* a, const void* b);
+void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
+void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
+
+}  // namespace kiln::cuda_kernels

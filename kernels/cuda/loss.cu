@@ -1,0 +1,98 @@
+// Cross-entropy on the GPU: one warp per sample computes its log-softmax row and
+// its loss; the backward is one thread per logit. Same formulas as src/ops/loss.cpp.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/loss.cuh"
+
+namespace kiln::cuda_kernels {
+
+namespace {
+
+__device__ unsigned long long bad_target_count;
+
+__global__ void count_bad_kernel(std::int64_t n, std::int64_t c, const std::int64_t* target) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride())
+    if (target[i] < 0 || target[i] >= c) atomicAdd(&bad_target_count, 1ull);
+}
+
+// loss_i = -(1 - eps) logp[i, t_i] - eps/C sum_j logp[i, j]
+template <class T>
+__global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x, const std::int64_t* target,
+                                     double eps, T* logp, T* loss) {
+  const int lane = threadIdx.x & 31;
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < n;
+       row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
+    const T* in = x + row * c;
+    T m = -INFINITY;
+    for (std::int64_t j = lane; j < c; j += 32) m = in[j] > m ? in[j] : m;
+    m = warp_max(m);
+    double s = 0;
+    for (std::int64_t j = lane; j < c; j += 32) s += exp(static_cast<double>(in[j] - m));
+    s = warp_sum(s);
+    const T shift = static_cast<T>(m + log(s));
+    double row_sum = 0;
+    for (std::int64_t j = lane; j < c; j += 32) {
+      const T lp = in[j] - shift;
+      logp[row * c + j] = lp;
+      row_sum += lp;
+    }
+    row_sum = warp_sum(row_sum);
+    if (lane == 0) {
+      const T picked = in[target[row]] - shift;
+      const double smooth = eps > 0 ? eps / static_cast<double>(c) * row_sum : 0.0;
+      loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
+    }
+  }
+}
+
+// d loss_i / d logits[i, j] = softmax[i, j] - q[i, j],  q = (1 - eps) onehot(t_i) + eps / C
+template <class T>
+__global__ void cross_entropy_backward_kernel(std::int64_t n, std::int64_t c, const T* logp,
+                                              const std::int64_t* target, double eps, const T* g, bool per_sample,
+                                              double scale, T* gx) {
+  for (std::int64_t e = global_index(); e < n * c; e += grid_stride()) {
+    const std::int64_t i = e / c, j = e % c;
+    const double coef = static_cast<double>(per_sample ? g[i] : g[0]) * scale;
+    const double q = (j == target[i] ? 1 - eps : 0.0) + eps / static_cast<double>(c);
+    gx[e] = static_cast<T>(coef * (exp(static_cast<double>(logp[e])) - q));
+  }
+}
+
+}  // namespace
+
+std::int64_t count_bad_targets(std::int64_t n, std::int64_t c, const std::int64_t* target) {
+  if (n == 0) return 0;
+  const unsigned long long zero = 0;
+  KILN_CUDA_CHECK(cudaMemcpyToSymbol(bad_target_count, &zero, sizeof(zero)));
+  count_bad_kernel<<<blocks_for(n), kThreads>>>(n, c, target);
+  KILN_CUDA_CHECK_LAUNCH();
+  unsigned long long bad = 0;
+  KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, bad_target_count, sizeof(bad)));
+  return static_cast<std::int64_t>(bad);
+}
+
+void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
+                   double eps, void* logp, void* loss) {
+  if (n == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
+    cross_entropy_kernel<<<static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32>>>(
+        n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp), static_cast<T*>(loss));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void cross_entropy_backward(Scalar t, std::int64_t n, std::int64_t c, const void* logp,
+                            const std::int64_t* target, double eps, const void* g, bool per_sample, double scale,
+                            void* gx) {
+  if (n * c == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    cross_entropy_backward_kernel<<<blocks_for(n * c), kThreads>>>(n, c, static_cast<const T*>(logp), target, eps,
+                                                                   static_cast<const T*>(g), per_sample, scale,
+                                                                   static_cast<T*>(gx));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace kiln::cuda_kernels

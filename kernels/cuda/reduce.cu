@@ -1,0 +1,166 @@
+// Reduction kernels. Rows are reduced by one warp each (8 rows per block) when
+// they are short, by a whole block when they are long; a reduction over a middle
+// axis gives each output element its own thread, reading coalesced along `inner`.
+// Floating sums accumulate in double, like the scalar reference.
+#include <type_traits>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/reduce.cuh"
+
+namespace kiln::cuda_kernels {
+
+namespace {
+
+template <class T>
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
+
+// out[row] = sum of a contiguous row of length r, one warp per row.
+template <class T>
+__global__ void sum_rows_warp(std::int64_t rows, std::int64_t r, const T* x, T* out) {
+  const int lane = threadIdx.x & 31;
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < rows;
+       row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
+    Acc<T> s = 0;
+    for (std::int64_t k = lane; k < r; k += 32) s += static_cast<Acc<T>>(x[row * r + k]);
+    s = warp_sum(s);
+    if (lane == 0) out[row] = static_cast<T>(s);
+  }
+}
+
+// out[row] = sum of a long contiguous row, one block of kThreads per row.
+template <class T>
+__global__ void sum_rows_block(std::int64_t rows, std::int64_t r, const T* x, T* out) {
+  __shared__ Acc<T> partial[kThreads / 32];
+  for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    Acc<T> s = 0;
+    for (std::int64_t k = threadIdx.x; k < r; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
+    s = warp_sum(s);
+    if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = s;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      s = threadIdx.x < kThreads / 32 ? partial[threadIdx.x] : Acc<T>(0);
+      s = warp_sum(s);
+      if (threadIdx.x == 0) out[row] = static_cast<T>(s);
+    }
+    __syncthreads();
+  }
+}
+
+// out[o, i] = sum_k x[o, k, i], one thread per output element.
+template <class T>
+__global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inner, const T* x, T* out) {
+  for (std::int64_t e = global_index(); e < outer * inner; e += grid_stride()) {
+    const std::int64_t o = e / inner, i = e % inner;
+    const T* base = x + o * r * inner + i;
+    Acc<T> s = 0;
+    for (std::int64_t k = 0; k < r; ++k) s += static_cast<Acc<T>>(base[k * inner]);
+    out[e] = static_cast<T>(s);
+  }
+}
+
+unsigned row_blocks(std::int64_t rows) {
+  const std::int64_t b = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 4 ? 65535 * 4 : b));
+}
+
+// The better of two (value, index) candidates: a NaN beats any number, then the
+// larger (smaller) value, then the smaller index; so the first NaN, else the first extreme.
+template <class T>
+__device__ bool prefer(T v, std::int64_t i, T best, std::int64_t best_i, bool minimum) {
+  const bool nv = is_nan(v), nb = is_nan(best);
+  if (nv || nb) return nv && (!nb || i < best_i);
+  if (v == best) return i < best_i;
+  return minimum ? v < best : v > best;
+}
+
+template <class T>
+__global__ void extreme_rows_warp(bool minimum, std::int64_t rows, std::int64_t len, const T* x, T* y,
+                                  std::int64_t* index) {
+  const int lane = threadIdx.x & 31;
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < rows;
+       row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
+    const T* in = x + row * len;
+    T best = in[0];
+    std::int64_t best_i = 0;
+    for (std::int64_t j = lane; j < len; j += 32)
+      if (prefer(in[j], j, best, best_i, minimum)) best = in[j], best_i = j;
+    for (int s = 16; s > 0; s >>= 1) {
+      using Wide = std::conditional_t<(sizeof(T) < 4), int, T>;  // shuffles move 32 or 64 bits
+      const T v = static_cast<T>(__shfl_xor_sync(0xffffffffu, static_cast<Wide>(best), s));
+      const std::int64_t i = __shfl_xor_sync(0xffffffffu, best_i, s);
+      if (prefer(v, i, best, best_i, minimum)) best = v, best_i = i;
+    }
+    if (lane == 0) {
+      y[row] = best;
+      if (index) index[row] = best_i;
+    }
+  }
+}
+
+// softmax / log_softmax of each row, one warp per row (max, then the sum of
+// exponentials in double, then the outputs), as the scalar reference computes them.
+template <class T>
+__global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len, const T* x, T* y) {
+  const int lane = threadIdx.x & 31;
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < rows;
+       row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
+    const T* in = x + row * len;
+    T* out = y + row * len;
+    T m = -INFINITY;
+    for (std::int64_t j = lane; j < len; j += 32) m = in[j] > m ? in[j] : m;
+    m = warp_max(m);
+    double s = 0;
+    for (std::int64_t j = lane; j < len; j += 32) s += exp(static_cast<double>(in[j] - m));
+    s = warp_sum(s);
+    if (log) {
+      const T shift = static_cast<T>(m + ::log(s));
+      for (std::int64_t j = lane; j < len; j += 32) out[j] = in[j] - shift;
+    } else {
+      const T inv = static_cast<T>(1.0 / s);
+      for (std::int64_t j = lane; j < len; j += 32) out[j] = dexp(in[j] - m) * inv;
+    }
+  }
+}
+
+}  // namespace
+
+void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out) {
+  if (outer * inner == 0) return;
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    T* po = static_cast<T*>(out);
+    if (inner == 1 && r > 1024 && outer < 4096) {
+      sum_rows_block<<<static_cast<unsigned>(outer < 65535 ? outer : 65535), kThreads>>>(outer, r, px, po);
+    } else if (inner == 1) {
+      sum_rows_warp<<<row_blocks(outer), kRowsPerBlock * 32>>>(outer, r, px, po);
+    } else {
+      sum_middle<<<blocks_for(outer * inner), kThreads>>>(outer, r, inner, px, po);
+    }
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
+                  std::int64_t* index) {
+  if (rows == 0) return;
+  KILN_ASSERT(len >= 1);
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    extreme_rows_warp<<<row_blocks(rows), kRowsPerBlock * 32>>>(minimum, rows, len, static_cast<const T*>(x),
+                                                                 static_cast<T*>(y), index);
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y) {
+  if (rows == 0 || len == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    softmax_rows_warp<<<row_blocks(rows), kRowsPerBlock * 32>>>(log, rows, len, static_cast<const T*>(x),
+                                                                 static_cast<T*>(y));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace kiln::cuda_kernels

@@ -1,0 +1,14 @@
+// Reductions on the GPU: sums over a middle axis, max/min with their index per
+// row, softmax and log-softmax per row. See cuda_kernels.hpp for contracts.
+#pragma once
+
+#include "kernels/cuda/cuda_kernels.hpp"
+
+namespace kiln::cuda_kernels {
+
+void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out);
+void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
+                  std::int64_t* index);
+void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
+
+}  // namespace kiln::cuda_kernels

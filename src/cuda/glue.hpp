@@ -1,0 +1,27 @@
+// Internal: what op code needs to hand tensors to the CUDA kernel table.
+// Plain C++ (no CUDA headers), compiled in every build; in a CPU-only build no
+// tensor can live on a GPU, so these are never reached there.
+#pragma once
+
+#include <initializer_list>
+
+#include "kernels/cuda/cuda_kernels.hpp"
+#include "kiln/core/tensor.hpp"
+
+namespace kiln::detail {
+
+// The kernels' element type for `dtype` (block formats have none: an error naming `op`).
+cuda_kernels::Scalar cuda_scalar(DType dtype, const char* op);
+// Makes t's GPU the current device and returns the kernel table.
+const cuda_kernels::Table& cuda_for(const Tensor& t);
+// An n-d loop over `shape` whose operands have these strides (output first).
+cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Strides*> strides, const char* op);
+// Typed device pointer to t's first element.
+template <class T = void>
+T* dptr(const Tensor& t) {
+  return static_cast<T*>(t.device_data_ptr());
+}
+// Throws "`op` has no CUDA kernel" when t lives on a GPU; for ops that are CPU-only so far.
+void require_cpu(const char* op, const Tensor& t);
+
+}  // namespace kiln::detail

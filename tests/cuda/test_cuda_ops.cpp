@@ -1,0 +1,224 @@
+// Every CUDA op against the CPU reference on random inputs: forward values and
+// the gradients a backward pass sends to each input. Tolerances: float64 1e-10
+// (relative), float32 1e-5, matmul in float32 1e-4 (cuBLAS sums in another order).
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <limits>
+
+#include "kiln/kiln.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+namespace {
+
+const Device gpu = Device::cuda(0);
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+double tol_for(DType t) { return t == kFloat64 ? 1e-10 : 1e-5; }
+
+// Runs f on CPU inputs and on their GPU copies; compares the outputs, then
+// backpropagates one random upstream gradient through both and compares the
+// gradients of every floating input.
+void parity(const Fn& f, std::vector<Tensor> inputs, double tol) {
+  std::vector<Tensor> cpu_in, gpu_in;
+  for (const Tensor& t : inputs) {
+    Tensor c = t.detach().clone();
+    Tensor g = t.detach().to(gpu);
+    if (is_floating(t.dtype())) {
+      c.requires_grad_();
+      g.requires_grad_();
+    }
+    cpu_in.push_back(c);
+    gpu_in.push_back(g);
+  }
+  const Tensor out_cpu = f(cpu_in);
+  const Tensor out_gpu = f(gpu_in);
+  REQUIRE(out_gpu.device() == gpu);
+  INFO("forward");
+  check_same(out_gpu.to(Device::cpu()), out_cpu, tol);
+  if (!out_cpu.requires_grad()) return;
+  const Tensor upstream = randn(out_cpu.shape(), out_cpu.dtype());
+  out_cpu.backward(upstream);
+  out_gpu.backward(upstream.to(gpu));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!cpu_in[i].requires_grad() || !cpu_in[i].grad().defined()) continue;
+    INFO("gradient of input " << i);
+    REQUIRE(gpu_in[i].grad().defined());
+    CHECK(gpu_in[i].grad().device() == gpu);
+    check_same(gpu_in[i].grad().to(Device::cpu()), cpu_in[i].grad(), tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: tensors move to the GPU and back unchanged, views included") {
+  manual_seed(1);
+  for (DType dt : {kFloat32, kFloat64, kInt64, kInt32, kUInt8, kInt8}) {
+    const Tensor x = (randn({5, 7}) * 20.0).to(dt);
+    const Tensor back = x.to(gpu).to(Device::cpu());
+    CHECK(back.dtype() == dt);
+    CHECK(back.to_vector<double>() == x.to_vector<double>());
+  }
+  const Tensor x = randn({4, 6, 3});
+  const Tensor view = x.transpose(0, 2).slice(1, 1, 5);
+  check_same(view.to(gpu).to(Device::cpu()), view, 0);
+  CHECK(x.to(gpu).transpose(0, 2).contiguous().to_vector<float>() == x.transpose(0, 2).contiguous().to_vector<float>());
+  CHECK_THROWS_AS(x.to(gpu).item(), Error);
+  CHECK(scalar_tensor(2.5, kFloat32, gpu).item() == 2.5);
+  CHECK(x.to(gpu).to_vector<float>() == x.to_vector<float>());
+}
+
+TEST_CASE("cuda: factories, fill and dtype conversion on the device") {
+  check_values(zeros({2, 3}, kFloat32, gpu), std::vector<double>(6, 0.0), 0);
+  check_values(full({4}, -1.5, kFloat64, gpu), {-1.5, -1.5, -1.5, -1.5}, 0);
+  const Tensor x = tensor<float>({-2.7f, -0.2f, 0.0f, 3.9f, 250.0f});
+  CHECK(x.to(gpu).to(kInt64).to_vector<std::int64_t>() == x.to(kInt64).to_vector<std::int64_t>());
+  CHECK(x.to(gpu).to(kUInt8).to_vector<std::uint8_t>() == x.to(kUInt8).to_vector<std::uint8_t>());
+  Tensor y = zeros({3, 4}, kFloat32, gpu);
+  y.slice(1, 1, 3).fill_(7.0);
+  const Tensor expect = zeros({3, 4});
+  expect.slice(1, 1, 3).fill_(7.0);
+  CHECK(y.to_vector<float>() == expect.to_vector<float>());
+}
+
+TEST_CASE("cuda: binary arithmetic with broadcasting, forward and backward") {
+  manual_seed(2);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor a = randn({3, 1, 5}, dt), b = randn({4, 1}, dt);
+    parity([](const auto& v) { return add(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return sub(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return mul(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return div(v[0], add(abs(v[1]), scalar_like(v[1], 0.5))); }, {a, b}, tol);
+    parity([](const auto& v) { return maximum(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return minimum(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return pow(add(abs(v[0]), scalar_like(v[0], 0.1)), v[1]); }, {a, b}, 10 * tol);
+    parity([](const auto& v) { return mul(v[0].transpose(0, 2), scalar_like(v[0], 3.0)); }, {a}, tol);
+  }
+  const Tensor i = randint(-50, 50, {6, 4}), j = randint(-50, 50, {4});
+  parity([](const auto& v) { return add(v[0], v[1]); }, {i, j}, 0);
+  parity([](const auto& v) { return maximum(v[0], v[1]); }, {i, j}, 0);
+  CHECK_THROWS_AS(div(i.to(gpu), j.to(gpu)), Error);  // as on the CPU: not for integers
+}
+
+TEST_CASE("cuda: comparisons") {
+  manual_seed(3);
+  const Tensor a = randint(0, 4, {5, 6}).to(kFloat32), b = randint(0, 4, {6}).to(kFloat32);
+  for (auto cmp : {eq, ne, lt, le, gt, ge}) {
+    const Tensor want = cmp(a, b);
+    const Tensor got = cmp(a.to(gpu), b.to(gpu));
+    CHECK(got.dtype() == kUInt8);
+    CHECK(got.to_vector<std::uint8_t>() == want.to_vector<std::uint8_t>());
+  }
+}
+
+TEST_CASE("cuda: activations and unary math, forward and backward") {
+  manual_seed(4);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor x = randn({7, 9}, dt);
+    for (auto f : {relu, sigmoid, tanh, gelu, softplus, neg, exp, abs})
+      parity([f](const auto& v) { return f(v[0]); }, {x}, tol);
+    const Tensor pos = add(abs(x), scalar_like(x, 0.1));
+    parity([](const auto& v) { return log(v[0]); }, {pos}, tol);
+    parity([](const auto& v) { return sqrt(v[0]); }, {pos}, tol);
+    parity([](const auto& v) { return relu(v[0].t()); }, {x}, tol);  // a non-contiguous input
+  }
+}
+
+TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
+  manual_seed(5);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor x = randn({4, 5, 6}, dt);
+    parity([](const auto& v) { return sum(v[0]); }, {x}, tol);
+    parity([](const auto& v) { return sum(v[0], {1}); }, {x}, tol);
+    parity([](const auto& v) { return sum(v[0], {0, 2}, true); }, {x}, tol);
+    parity([](const auto& v) { return mean(v[0], {2}); }, {x}, tol);
+    parity([](const auto& v) { return max(v[0], 1).values; }, {x}, tol);
+    parity([](const auto& v) { return min(v[0], 2, true).values; }, {x}, tol);
+    parity([](const auto& v) { return softmax(v[0], 1); }, {x}, tol);
+    parity([](const auto& v) { return log_softmax(v[0], -1); }, {x}, tol);
+    const Tensor long_rows = randn({3, 5000}, dt);  // the one-block-per-row path
+    parity([](const auto& v) { return sum(v[0], {1}); }, {long_rows}, tol);
+    parity([](const auto& v) { return log_softmax(v[0], 1); }, {long_rows}, tol);
+  }
+  const Tensor x = randn({64, 10});
+  CHECK(argmax(x.to(gpu), 1).to_vector<std::int64_t>() == argmax(x, 1).to_vector<std::int64_t>());
+  CHECK(argmin(x.to(gpu), 0).to_vector<std::int64_t>() == argmin(x, 0).to_vector<std::int64_t>());
+  // Ties pick the first index; a NaN wins, as on the CPU.
+  const Tensor ties = tensor<float>({1, 3, 3, 0, std::numeric_limits<float>::quiet_NaN(), 2}, {2, 3});
+  CHECK(argmax(ties.to(gpu), 1).to_vector<std::int64_t>() == argmax(ties, 1).to_vector<std::int64_t>());
+  const Tensor mask = randint(0, 2, {1000}).to(kUInt8);
+  CHECK(sum(mask.to(gpu)).item() == sum(mask).item());
+}
+
+TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {
+  manual_seed(6);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-4;
+    parity([](const auto& v) { return matmul(v[0], v[1]); }, {randn({17, 33}, dt), randn({33, 9}, dt)}, tol);
+    parity([](const auto& v) { return matmul(v[0].t(), v[1]); }, {randn({33, 17}, dt), randn({33, 9}, dt)}, tol);
+    parity([](const auto& v) { return matmul(v[0], v[1].t()); }, {randn({17, 33}, dt), randn({9, 33}, dt)}, tol);
+    parity([](const auto& v) { return matmul(v[0], v[1]); }, {randn({2, 3, 8, 5}, dt), randn({3, 5, 4}, dt)}, tol);
+    parity([](const auto& v) { return matmul(v[0], v[1]); }, {randn({6}, dt), randn({6, 4}, dt)}, tol);
+    parity([](const auto& v) { return linear(v[0], v[1], v[2]); },
+           {randn({12, 20}, dt), randn({7, 20}, dt), randn({7}, dt)}, tol);
+    parity([](const auto& v) { return linear(v[0], v[1]); }, {randn({2, 3, 20}, dt), randn({7, 20}, dt)}, tol);
+  }
+  const Tensor big_a = randn({300, 200}), big_b = randn({200, 150});
+  check_same(matmul(big_a.to(gpu), big_b.to(gpu)).to(Device::cpu()), matmul(big_a, big_b), 1e-4);
+}
+
+TEST_CASE("cuda: cross_entropy, every reduction and label smoothing") {
+  manual_seed(7);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor logits = randn({37, 10}, dt) * 3.0;
+    const Tensor target = randint(0, 10, {37});
+    for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none})
+      for (double eps : {0.0, 0.1})
+        parity([target, r, eps](const auto& v) { return cross_entropy(v[0], target.to(v[0].device()), r, eps); },
+               {logits}, tol);
+  }
+  const Tensor logits = randn({4, 3}).to(gpu);
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, tensor<std::int64_t>({0, 1, 3, 2}).to(gpu)),
+                       doctest::Contains("not class indices in [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, tensor<std::int64_t>({0, 1, 2, 2})), doctest::Contains("targets on cpu"),
+                       Error);
+}
+
+TEST_CASE("cuda: mixing devices is an error that says what to do") {
+  const Tensor a = randn({3}), b = randn({3}).to(gpu);
+  CHECK_THROWS_WITH_AS(add(a, b), "add: tensors on cpu and cuda:0; move them to one device with .to(device)", Error);
+  CHECK_THROWS_WITH_AS(b.data_ptr<float>(), doctest::Contains("to(kiln::Device::cpu())"), Error);
+  CHECK(b.device_data_ptr() != nullptr);
+  // An op with no CUDA kernel yet refuses the tensor instead of reading device memory.
+  const Tensor img = randn({1, 1, 6, 6}).to(gpu), w = randn({2, 1, 3, 3}).to(gpu);
+  CHECK_THROWS_WITH_AS(conv2d(img, w), doctest::Contains("no CUDA kernel yet"), Error);
+  CHECK_THROWS_WITH_AS(randn({2}).to(Device::cuda(999)), doctest::Contains("does not exist"), Error);
+}
+
+TEST_CASE("cuda: the caching allocator reuses blocks and reports its memory") {
+  cuda::synchronize();
+  cuda::empty_cache();
+  const cuda::MemoryStats before = cuda::memory_stats();
+  {
+    const Tensor t = empty({1 << 20}, kFloat32, gpu);  // 4 MiB
+    const cuda::MemoryStats during = cuda::memory_stats();
+    CHECK(during.allocated_bytes >= before.allocated_bytes + (4u << 20));
+    CHECK(during.reserved_bytes >= during.allocated_bytes);
+    CHECK(during.peak_allocated_bytes >= during.allocated_bytes);
+  }
+  const cuda::MemoryStats after = cuda::memory_stats();
+  CHECK(after.allocated_bytes == before.allocated_bytes);
+  CHECK(after.reserved_bytes >= before.reserved_bytes + (4u << 20));  // cached, not freed
+  const Tensor again = empty({1 << 20}, kFloat32, gpu);
+  CHECK(cuda::memory_stats().cache_hits == after.cache_hits + 1);
+  cuda::empty_cache();
+  CHECK(cuda::memory_stats().reserved_bytes < after.reserved_bytes);
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,95 @@
+// Training on the GPU follows the CPU: optimizer steps, a whole MLP training
+// step, moving modules, and checkpoints saved from GPU tensors.
+#include <doctest/doctest.h>
+
+#include "kiln/kiln.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+namespace {
+
+const Device gpu = Device::cuda(0);
+
+std::shared_ptr<nn::Sequential> small_mlp() {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(64, 32), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(32, 10)});
+}
+
+void check_params_close(nn::Module& a, nn::Module& b, double tol) {
+  const auto pa = a.named_parameters(), pb = b.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    INFO(pa[i].first);
+    check_same(pb[i].second.to(Device::cpu()), pa[i].second, tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: Module::to moves parameters in place and keeps their identity") {
+  manual_seed(11);
+  auto model = small_mlp();
+  const Tensor w = model->named_parameters()[0].second;
+  const std::vector<float> values = w.to_vector<float>();
+  model->to(gpu);
+  CHECK(w.device() == gpu);  // the handle an optimizer would hold moved too
+  CHECK(w.to_vector<float>() == values);
+  CHECK(w.requires_grad());
+  model->to(Device::cpu());
+  CHECK(w.device() == Device::cpu());
+}
+
+TEST_CASE("cuda: Adam, AdamW and SGD steps match the CPU") {
+  for (int kind = 0; kind < 3; ++kind) {
+    manual_seed(12);
+    auto cpu_model = small_mlp();
+    auto gpu_model = small_mlp();
+    gpu_model->load_state_dict(cpu_model->state_dict());
+    gpu_model->to(gpu);
+    auto make = [kind](nn::Module& m) -> std::unique_ptr<optim::Optimizer> {
+      if (kind == 0) return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(1e-3));
+      if (kind == 1) return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(0.1));
+      return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
+    };
+    auto opt_cpu = make(*cpu_model), opt_gpu = make(*gpu_model);
+    for (int step = 0; step < 4; ++step) {
+      const Tensor x = randn({16, 1, 8, 8});
+      const Tensor y = randint(0, 10, {16});
+      for (int side = 0; side < 2; ++side) {
+        nn::Module& m = side ? *gpu_model : *cpu_model;
+        optim::Optimizer& o = side ? *opt_gpu : *opt_cpu;
+        const Device d = side ? gpu : Device::cpu();
+        o.zero_grad();
+        Tensor loss = cross_entropy(m(x.to(d)), y.to(d));
+        loss.backward();
+        o.step();
+      }
+    }
+    INFO("optimizer kind " << kind);
+    check_params_close(*cpu_model, *gpu_model, 1e-4);
+  }
+}
+
+TEST_CASE("cuda: evaluation (argmax, eq, sum) and checkpoints from GPU tensors") {
+  manual_seed(13);
+  auto model = small_mlp();
+  model->to(gpu);
+  NoGradGuard no_grad;
+  const Tensor x = randn({32, 1, 8, 8}), y = randint(0, 10, {32});
+  const Tensor logits = (*model)(x.to(gpu));
+  const double correct = sum(eq(argmax(logits, 1), y.to(gpu))).item();
+  const double correct_cpu = sum(eq(argmax(logits.to(Device::cpu()), 1), y)).item();
+  CHECK(correct == correct_cpu);
+
+  TempDir dir("kiln_cuda_ckpt");
+  io::save((dir / "m.safetensors").string(), model->state_dict());
+  auto fresh = small_mlp();
+  fresh->to(gpu);
+  fresh->load_state_dict(io::load((dir / "m.safetensors").string()).tensors);
+  check_params_close(*model, *fresh, 0);
+  CHECK(fresh->named_parameters()[0].second.device() == gpu);
+}
+
+}  // namespace kiln::test
