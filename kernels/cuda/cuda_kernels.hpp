@@ -19,7 +19,7 @@ enum class Scalar : int { f32, f64, i64, i32, u8, i8 };
 
 inline constexpr int kMaxDims = 8;
 
-// An n-d loop over `shape` with up to three operands (operand 0 is the output),
+// An n-d loop over `shape` with up to four operands (operand 0 is the output),
 // strides in elements, 0 along broadcast dimensions. `dense` says every operand
 // is contiguous over the same shape, so element i sits at offset i in each.
 struct Loop {
@@ -27,10 +27,20 @@ struct Loop {
   bool dense = false;
   std::int64_t numel = 0;
   std::int64_t shape[kMaxDims] = {};
-  std::int64_t stride[3][kMaxDims] = {};
+  std::int64_t stride[4][kMaxDims] = {};
 };
 
 enum class Compare : int { eq, ne, lt, le, gt, ge };
+
+// A 2-D convolution's sizes: input (n, c, h, w), kernel (kh, kw), output (oh, ow).
+struct ConvShape {
+  std::int64_t n, c, h, w, kh, kw, oh, ow;
+  std::int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+};
+// A 2-D pooling's sizes over `planes` = N * C planes of (h, w) -> (oh, ow).
+struct PoolShape {
+  std::int64_t planes, h, w, oh, ow, kh, kw, stride_h, stride_w, pad_h, pad_w;
+};
 
 struct Table {
   // --- elementwise.cu ----------------------------------------------------------
@@ -39,6 +49,13 @@ struct Table {
   void (*copy)(Scalar dst_t, Scalar src_t, const Loop& loop, void* dst, const void* src);
   void (*binary)(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a, const void* b);
   void (*compare)(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const void* a, const void* b);
+  // out = mask ? a : b (operands 0 out, 1 mask (uint8), 2 a, 3 b).
+  void (*where)(Scalar t, const Loop& loop, void* out, const std::uint8_t* mask, const void* a, const void* b);
+  // out[i] = uniform on [0, 1), a counter-based hash of (seed, i): the same seed
+  // gives the same numbers whatever the launch shape. Floating types only.
+  void (*random_uniform)(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
+  // out[i] = standard normal (Box-Muller on two such uniforms), same contract.
+  void (*random_normal)(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
   // Contiguous x -> y; floating types only.
   void (*unary)(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
   void (*unary_grad)(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
@@ -54,6 +71,23 @@ struct Table {
   // y[r, :] = softmax(x[r, :]) or log_softmax; contiguous (rows, len); floating types.
   void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
 
+  // --- index.cu ----------------------------------------------------------------
+  // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).
+  void (*index_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
+                     const void* x, const std::int64_t* index, void* out);
+  // gx[o, index[j], :] += g[o, j, :] (atomic adds: repeated indices sum in any order).
+  void (*index_add_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
+                         const void* g, const std::int64_t* index, void* gx);
+  // out[k] = x[offset[k]];  and its adjoint gx[offset[k]] += g[k] (atomic).
+  void (*take)(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);
+  void (*put_add)(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx);
+
+  // --- sparse.cu ---------------------------------------------------------------
+  // CSR x dense: y[r, :] = sum_k val[k] x[col[k], :], k in [row_ptr[r], row_ptr[r+1]);
+  // all arrays on the device, val of the element type, x (*, f) and y (rows, f) contiguous.
+  void (*spmm)(Scalar t, std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
+               const void* val, const void* x, void* y);
+
   // --- loss.cu -----------------------------------------------------------------
   // Counts targets outside [0, c) (waits for the GPU to return the count).
   std::int64_t (*count_bad_targets)(std::int64_t n, std::int64_t c, const std::int64_t* target);
@@ -65,6 +99,22 @@ struct Table {
   void (*cross_entropy_backward)(Scalar t, std::int64_t n, std::int64_t c, const void* logp,
                                  const std::int64_t* target, double eps, const void* g, bool per_sample,
                                  double scale, void* gx);
+
+  // --- conv.cu -----------------------------------------------------------------
+  // The whole batch's columns, channels-major: col has C*kh*kw rows and N*OH*OW
+  // columns, col[(ci*kh + i)*kw + j][img*OH*OW + y*OW + x] = image[img][ci][y*sh - ph + i*dh][x*sw - pw + j*dw]
+  // (0 outside), so one GEMM W (O, C*kh*kw) @ col convolves every image at once.
+  void (*im2col)(Scalar t, const ConvShape& s, const void* image, void* col);
+  // Its adjoint: every image element is the sum of the col entries it was copied to.
+  void (*col2im)(Scalar t, const ConvShape& s, const void* col, void* image);
+  // Max over each window (padding excluded; the first NaN, else the first maximum,
+  // wins); argmax holds the winner's offset in its input plane.
+  void (*max_pool)(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax);
+  // gx[p][k] = sum of g over the outputs of plane p whose winner is k.
+  void (*max_pool_backward)(Scalar t, const PoolShape& s, const void* g, const std::int32_t* argmax, void* gx);
+  // Mean over each window, dividing by kh*kw (padding counts as zeros).
+  void (*avg_pool)(Scalar t, const PoolShape& s, const void* x, void* y);
+  void (*avg_pool_backward)(Scalar t, const PoolShape& s, const void* g, void* gx);
 
   // --- blas.cu (cuBLAS) --------------------------------------------------------
   // Row-major C = op(A) op(B) + beta C, as cblas_?gemm with CblasRowMajor; f32 / f64.

@@ -37,6 +37,42 @@ __global__ void zip_kernel(Loop loop, Out* out, const T* a, const T* b, F f) {
   }
 }
 
+// splitmix64's output function: a strong 64-bit mix of a counter.
+__device__ inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+__global__ void uniform_kernel(std::int64_t n, std::uint64_t seed, T* out) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride()) {
+    const std::uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(i + 1));
+    if constexpr (std::is_same_v<T, float>) out[i] = static_cast<float>(bits >> 40) * 0x1.0p-24f;  // 24 bits
+    else out[i] = static_cast<double>(bits >> 11) * 0x1.0p-53;                                    // 53 bits
+  }
+}
+
+// z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from two counters.
+template <class T>
+__global__ void normal_kernel(std::int64_t n, std::uint64_t seed, T* out) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride()) {
+    const std::uint64_t c = 2 * static_cast<std::uint64_t>(i) + 1;
+    const double u1 = 1.0 - static_cast<double>(mix64(seed + 0x9e3779b97f4a7c15ULL * c) >> 11) * 0x1.0p-53;
+    const double u2 = static_cast<double>(mix64(seed + 0x9e3779b97f4a7c15ULL * (c + 1)) >> 11) * 0x1.0p-53;
+    out[i] = static_cast<T>(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));
+  }
+}
+
+template <class T>
+__global__ void where_kernel(Loop loop, T* out, const std::uint8_t* mask, const T* a, const T* b) {
+  for (std::int64_t i = global_index(); i < loop.numel; i += grid_stride()) {
+    std::int64_t off[4];
+    loop_offsets<4>(loop, i, off);
+    out[off[0]] = mask[off[1]] ? a[off[2]] : b[off[3]];
+  }
+}
+
 template <class T, class F>
 __global__ void map_kernel(std::int64_t n, const T* x, T* y, F f) {
   for (std::int64_t i = global_index(); i < n; i += grid_stride()) y[i] = f(x[i]);
@@ -191,6 +227,34 @@ void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const vo
       case Compare::gt: return launch_zip(loop, out, pa, pb, Cmp<Compare::gt>{});
       case Compare::ge: return launch_zip(loop, out, pa, pb, Cmp<Compare::ge>{});
     }
+  });
+}
+
+void where(Scalar t, const Loop& loop, void* out, const std::uint8_t* mask, const void* a, const void* b) {
+  if (loop.numel == 0) return;
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    where_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<T*>(out), mask, static_cast<const T*>(a),
+                                                        static_cast<const T*>(b));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
+  if (n == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    uniform_kernel<<<blocks_for(n), kThreads>>>(n, seed, static_cast<T*>(out));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
+  if (n == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    normal_kernel<<<blocks_for(n), kThreads>>>(n, seed, static_cast<T*>(out));
+    KILN_CUDA_CHECK_LAUNCH();
   });
 }
 

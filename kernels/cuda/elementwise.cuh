@@ -10,6 +10,9 @@ void fill(Scalar t, const Loop& loop, void* dst, double value);
 void copy(Scalar dst_t, Scalar src_t, const Loop& loop, void* dst, const void* src);
 void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a, const void* b);
 void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const void* a, const void* b);
+void where(Scalar t, const Loop& loop, void* out, const std::uint8_t* mask, const void* a, const void* b);
+void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
+void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
 void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
 void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
 

@@ -1,18 +1,23 @@
 // Fills the CUDA kernel table from the op families' launchers.
 #include "kernels/cuda/blas.cuh"
+#include "kernels/cuda/conv.cuh"
 #include "kernels/cuda/cuda_kernels.hpp"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/index.cuh"
 #include "kernels/cuda/loss.cuh"
 #include "kernels/cuda/optim.cuh"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/sparse.cuh"
 
 namespace kiln::cuda_kernels {
 
 const Table& table() {
   static const Table t{
-      fill,         copy,          binary,          compare,           unary,
-      unary_grad,   sum,           extreme_rows,    softmax_rows,      count_bad_targets,
-      cross_entropy, cross_entropy_backward, gemm, adam,
+      fill,         copy,          binary,          compare,           where,          random_uniform, random_normal, unary,
+      unary_grad,   sum,           extreme_rows,    softmax_rows,      index_rows,     index_add_rows, take,
+      put_add,      spmm,          count_bad_targets,
+      cross_entropy, cross_entropy_backward, im2col, col2im, max_pool, max_pool_backward, avg_pool,
+      avg_pool_backward, gemm, adam,
   };
   return t;
 }

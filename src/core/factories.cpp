@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "kiln/core/rng.hpp"
+#include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln {
 
@@ -46,12 +48,24 @@ Tensor random_floating(const Shape& shape, DType dtype, const char* op, Draw dra
   });
   return t;
 }
+
+// Fills a new tensor on a GPU from one seed drawn from the generator.
+Tensor random_on_device(const Shape& shape, DType dtype, Device device, const char* op, bool normal) {
+  KILN_CHECK(is_floating(dtype), op, ": dtype ", dtype, " is not floating; use randint for integers");
+  Tensor t = Tensor::empty(shape, dtype, device);
+  const auto& k = detail::cuda_for(t);
+  (normal ? k.random_normal : k.random_uniform)(detail::cuda_scalar(dtype, op), t.numel(),
+                                                default_generator().next_u64(), t.device_data_ptr());
+  return t;
+}
 }  // namespace
 
-Tensor rand(const Shape& shape, DType dtype) {
+Tensor rand(const Shape& shape, DType dtype, Device device) {
+  if (device.is_cuda()) return random_on_device(shape, dtype, device, "rand", false);
   return random_floating(shape, dtype, "rand", [](Generator& g) { return g.uniform(); });
 }
-Tensor randn(const Shape& shape, DType dtype) {
+Tensor randn(const Shape& shape, DType dtype, Device device) {
+  if (device.is_cuda()) return random_on_device(shape, dtype, device, "randn", true);
   return random_floating(shape, dtype, "randn", [](Generator& g) { return g.normal(); });
 }
 

@@ -29,7 +29,7 @@ cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Str
   KILN_CHECK(shape.size() <= static_cast<std::size_t>(cuda_kernels::kMaxDims), op, ": shape ", fmt(shape), " has ",
              shape.size(), " dimensions; CUDA kernels take at most ", cuda_kernels::kMaxDims,
              " (reshape to fewer dimensions)");
-  KILN_ASSERT(strides.size() <= 3);
+  KILN_ASSERT(strides.size() <= 4);
   loop.ndim = static_cast<int>(shape.size());
   loop.numel = numel_of(shape);
   const Strides dense = contiguous_strides(shape);

@@ -11,6 +11,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/graph/edges.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln::graph {
 
@@ -151,7 +152,15 @@ namespace {
 Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
   const Tensor xc = x.detach().contiguous();
   const std::int64_t f = x.size(1);
-  Tensor y = Tensor::empty({a.rows, f}, x.dtype());
+  Tensor y = Tensor::empty({a.rows, f}, x.dtype(), x.device());
+  if (x.device().is_cuda()) {  // the CSR arrays go up with each call (a graph's are small next to X)
+    const Tensor row_ptr = from_vector(a.row_ptr).to(x.device());
+    const Tensor col = from_vector(a.col_idx).to(x.device());
+    const Tensor val = from_vector(a.values).to(x.dtype()).to(x.device());
+    detail::cuda_for(x).spmm(detail::cuda_scalar(x.dtype(), "spmm"), a.rows, f, detail::dptr<std::int64_t>(row_ptr),
+                             detail::dptr<std::int64_t>(col), detail::dptr(val), detail::dptr(xc), detail::dptr(y));
+    return y;
+  }
   visit_floating(x.dtype(), "spmm", [&]<class T>() {
     const auto fn = cpu::kernels<T>().spmm;
     std::vector<T> converted;  // float64 runs need the values as double

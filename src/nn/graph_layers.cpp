@@ -70,7 +70,7 @@ Tensor inner_product_all(const Tensor& z) { return matmul(z, z.t()); }
 Tensor reparameterize(const Tensor& mu, const Tensor& logstd) {
   KILN_CHECK(mu.shape() == logstd.shape(), "reparameterize: mu ", fmt(mu.shape()), " and logstd ",
              fmt(logstd.shape()), " differ");
-  const Tensor eps = randn(mu.shape(), mu.dtype());
+  const Tensor eps = randn(mu.shape(), mu.dtype(), mu.device());
   return mu + eps * exp(logstd);
 }
 

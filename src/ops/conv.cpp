@@ -20,23 +20,16 @@
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
+#include "src/ops/conv_cuda.hpp"
 
 namespace kiln {
 
+using detail::ConvGeometry;
+using detail::PoolGeometry;
+using detail::pool_geometry;
 using detail::ptr;
 
 namespace {
-
-struct ConvGeometry {
-  std::int64_t n, c, h, w;        // input
-  std::int64_t o, kh, kw;         // filters
-  std::int64_t oh, ow;            // output
-  Pair stride, padding, dilation;
-  std::int64_t groups;
-  std::int64_t k() const { return c / groups * kh * kw; }  // rows of one group's col
-  std::int64_t k_all() const { return c * kh * kw; }
-  std::int64_t l() const { return oh * ow; }
-};
 
 // col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
 // Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
@@ -114,6 +107,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
     KILN_CHECK(bias.dim() == 1 && bias.size(0) == g.o, "conv2d: bias of shape ", fmt(bias.shape()),
                " does not match ", g.o, " output channels");
   }
+  if (x.device().is_cuda()) return detail::conv2d_cuda(x, weight, bias, g);
   const Tensor xc = x.detach().contiguous();
   const Tensor w = weight.detach().contiguous();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
@@ -187,28 +181,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
 
 namespace {
 
-struct PoolGeometry {
-  std::int64_t planes, h, w, oh, ow;
-  Pair kernel, stride, padding;
-};
-
-PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, Pair stride, Pair padding) {
-  detail::check_floating(op, x);
-  KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  if (stride[0] == 0 && stride[1] == 0) stride = kernel;
-  for (int d = 0; d < 2; ++d)
-    KILN_CHECK(kernel[d] >= 1 && stride[d] >= 1 && padding[d] >= 0 && 2 * padding[d] <= kernel[d], op,
-               ": kernel (", kernel[0], ", ", kernel[1], "), stride (", stride[0], ", ", stride[1], "), padding (",
-               padding[0], ", ", padding[1], ") are invalid: kernel and stride >= 1, padding at most half the kernel");
-  PoolGeometry g{x.size(0) * x.size(1), x.size(2), x.size(3), 0, 0, kernel, stride, padding};
-  const std::int64_t span_h = g.h + 2 * padding[0] - kernel[0], span_w = g.w + 2 * padding[1] - kernel[1];
-  g.oh = span_h < 0 ? 0 : span_h / stride[0] + 1;
-  g.ow = span_w < 0 ? 0 : span_w / stride[1] + 1;
-  KILN_CHECK(g.oh > 0 && g.ow > 0, op, ": input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0], "x",
-             kernel[1], " window");
-  return g;
-}
-
 // The shared shape of both pooling backwards: dx starts at zero, and
 // add_plane(src, dst) adds one (N, C) plane's output gradient src (oh * ow) into
 // its input plane dst (h * w); planes run in parallel.
@@ -231,6 +203,7 @@ Tensor pool_backward(const Tensor& grad, const Shape& input_shape, const PoolGeo
 
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   const PoolGeometry g = pool_geometry("max_pool2d", x, kernel, stride, padding);
+  if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/true);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
   const bool record = should_record({x});
@@ -366,6 +339,7 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
 
 Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   const PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding);
+  if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/false);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
   const double inv_area = 1.0 / static_cast<double>(g.kernel[0] * g.kernel[1]);

@@ -311,10 +311,14 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   detail::check_same_dtype_device("where", {a, b});
   KILN_CHECK(mask.device() == a.device(), "where: mask on ", mask.device(), ", values on ", a.device());
   const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = Tensor::empty(shape, a.dtype());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const Strides sm = detail::broadcast_strides(mask, shape), sa = detail::broadcast_strides(a, shape),
                 sb = detail::broadcast_strides(b, shape);
-  visit_dtype(a.dtype(), [&]<class T>() {
+  if (out.device().is_cuda())
+    detail::cuda_for(out).where(detail::cuda_scalar(a.dtype(), "where"),
+                                detail::cuda_loop(shape, {&out.strides(), &sm, &sa, &sb}, "where"), detail::dptr(out),
+                                detail::dptr<std::uint8_t>(mask), detail::dptr(a), detail::dptr(b));
+  else visit_dtype(a.dtype(), [&]<class T>() {
     T* o = ptr<T>(out);
     const std::uint8_t* pm = ptr<std::uint8_t>(mask);
     const T* pa = ptr<T>(a);

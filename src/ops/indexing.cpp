@@ -6,6 +6,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln {
 
@@ -36,6 +37,27 @@ void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::in
   }
 }
 
+// index_select with x on a GPU: the checked indices go up once, and serve the backward too.
+Tensor index_select_cuda(const Tensor& x, const Tensor& src, Tensor& out, const std::vector<std::int64_t>& idx,
+                         std::int64_t outer, std::int64_t n, std::int64_t inner) {
+  const Tensor index = from_vector(idx).to(x.device());
+  const std::int64_t m = static_cast<std::int64_t>(idx.size());
+  const auto t = detail::cuda_scalar(x.dtype(), "index_select");
+  detail::cuda_for(x).index_rows(t, outer, n, m, inner, detail::dptr(src), detail::dptr<std::int64_t>(index),
+                                 detail::dptr(out));
+  if (should_record({x})) {
+    // d/dx: each selected row's gradient is added back to the row it came from.
+    attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
+      Tensor gx = zeros(xs, g.dtype(), g.device());
+      const Tensor gc = g.contiguous();
+      detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc), detail::dptr<std::int64_t>(index),
+                                          detail::dptr(gx));
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
@@ -47,9 +69,10 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   const Tensor src = x.detach().contiguous();
   Shape shape = x.shape();
   shape[dim] = static_cast<std::int64_t>(idx.size());
-  Tensor out = Tensor::empty(shape, x.dtype());
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   std::int64_t outer, inner;
   split_at(x.shape(), dim, outer, inner);
+  if (x.device().is_cuda()) return index_select_cuda(x, src, out, idx, outer, n, inner);
   const std::size_t row_bytes = static_cast<std::size_t>(inner) * itemsize(x.dtype());
   const auto* in = static_cast<const char*>(src.raw_data_ptr());
   auto* o = static_cast<char*>(out.raw_data_ptr());
@@ -106,16 +129,9 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
     }
     offsets[k] = off;
   }
-  Tensor out = Tensor::empty(shape, x.dtype());
-  visit_dtype(x.dtype(), [&]<class T>() {
-    const T* base = static_cast<const T*>(x.storage()->data());
-    T* o = ptr<T>(out);
-    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
-  });
-  if (should_record({x})) {
-    // d/dx gather = scatter-add of g into the gathered positions
-    std::vector<std::int64_t> rel(offsets.size());
-    // Positions inside a contiguous tensor of x's shape.
+  // Positions inside a contiguous tensor of x's shape (where the backward adds).
+  auto relative_offsets = [&] {
+    std::vector<std::int64_t> rel(idx.size());
     const Strides xs_st = contiguous_strides(x.shape());
     for (std::size_t k = 0; k < idx.size(); ++k) {
       std::int64_t rem = static_cast<std::int64_t>(k), off = 0;
@@ -126,7 +142,34 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       }
       rel[k] = off;
     }
-    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel](const Tensor& g) {
+    return rel;
+  };
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  if (x.device().is_cuda()) {
+    // Offsets go up relative to x's first element; the backward adds into a contiguous gx.
+    for (std::int64_t& off : offsets) off -= x.offset();
+    const Tensor from = from_vector(offsets).to(x.device());
+    const auto t = detail::cuda_scalar(x.dtype(), "gather");
+    detail::cuda_for(x).take(t, out.numel(), detail::dptr(x), detail::dptr<std::int64_t>(from), detail::dptr(out));
+    if (should_record({x})) {
+      const Tensor to = from_vector(relative_offsets()).to(x.device());
+      attach_grad_fn(out, "gather", {x}, [xs = x.shape(), to, t](const Tensor& g) {
+        Tensor gx = zeros(xs, g.dtype(), g.device());
+        const Tensor gc = g.contiguous();
+        detail::cuda_for(gc).put_add(t, gc.numel(), detail::dptr(gc), detail::dptr<std::int64_t>(to), detail::dptr(gx));
+        return Grads{gx};
+      });
+    }
+    return out;
+  }
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* base = static_cast<const T*>(x.storage()->data());
+    T* o = ptr<T>(out);
+    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
+  });
+  if (should_record({x})) {
+    // d/dx gather = scatter-add of g into the gathered positions
+    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = relative_offsets()](const Tensor& g) {
       Tensor gx = zeros(xs, dtype);
       const Tensor gc = g.contiguous();
       visit_floating(dtype, "gather backward", [&]<class T>() {

@@ -103,7 +103,7 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   if (!training || p == 0) return x;
   detail::check_floating("dropout", x);
   // Keep-mask scaled by 1/(1-p): y = x * mask, so dy/dx = mask (autograd through mul).
-  Tensor mask = rand(x.shape(), x.dtype());
+  Tensor mask = rand(x.shape(), x.dtype(), x.device());
   {
     NoGradGuard no_grad;
     const Tensor keep = ge(mask, scalar_like(mask, p)).to(x.dtype());
@@ -143,6 +143,38 @@ void channel_moments(const T* x, std::int64_t n, std::int64_t c, std::int64_t l,
   });
 }
 
+// batch_norm on a GPU, composed from differentiable ops (autograd derives the
+// same backward as the fused CPU rule below): statistics over every dim but 1.
+Tensor batch_norm_composed(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                           const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  const std::int64_t c = x.size(1);
+  Dims dims{0};
+  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  Shape per_channel(static_cast<std::size_t>(x.dim()), 1);
+  per_channel[1] = c;
+  auto s = [&](double v) { return scalar_like(x, v); };
+  Tensor mu, var;
+  if (training) {
+    mu = mean(x, dims, true);
+    const Tensor centered = sub(x, mu);
+    var = mean(mul(centered, centered), dims, true);
+    if (running_mean.defined()) {  // running stats use the unbiased variance
+      NoGradGuard no_grad;
+      const double count = static_cast<double>(x.numel() / c);
+      Tensor(running_mean).copy_(add(mul(running_mean, s(1 - momentum)), mul(mu.reshape({c}), s(momentum))));
+      Tensor(running_var)
+          .copy_(add(mul(running_var, s(1 - momentum)), mul(var.reshape({c}), s(momentum * count / (count - 1)))));
+    }
+  } else {
+    mu = running_mean.detach().reshape(per_channel);
+    var = running_var.detach().reshape(per_channel);
+  }
+  Tensor y = div(sub(x, mu), sqrt(add(var, s(eps))));
+  if (weight.defined()) y = mul(y, weight.reshape(per_channel));
+  if (bias.defined()) y = add(y, bias.reshape(per_channel));
+  return y;
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
@@ -160,6 +192,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
              "batch_norm: evaluation mode needs running_mean and running_var");
   KILN_CHECK(!training || n * l > 1, "batch_norm: training needs more than one value per channel, got input ",
              fmt(x.shape()));
+  if (x.device().is_cuda())
+    return batch_norm_composed(x, running_mean, running_var, weight, bias, training, momentum, eps);
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   std::vector<double> mean, invstd(c);

@@ -3,13 +3,12 @@
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
 
 namespace kiln::test {
 
 namespace {
-
-const Device gpu = Device::cuda(0);
 
 std::shared_ptr<nn::Sequential> small_mlp() {
   return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{

@@ -28,8 +28,10 @@ Tensor arange(double start, double end, double step = 1.0, DType dtype = kFloat3
 Tensor arange(std::int64_t end, DType dtype = kInt64);
 
 // Random tensors from the global generator (see kiln/core/rng.hpp).
-Tensor rand(const Shape& shape, DType dtype = kFloat32);   // uniform on [0, 1)
-Tensor randn(const Shape& shape, DType dtype = kFloat32);  // standard normal
+// rand / randn on a GPU draw one seed from the generator and fills the tensor on the
+// device (its values differ from the CPU's for the same seed, but repeat for it).
+Tensor rand(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());  // uniform on [0, 1)
+Tensor randn(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());  // standard normal
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype = kInt64);
 Tensor randperm(std::int64_t n, DType dtype = kInt64);
 

@@ -1,0 +1,203 @@
+// Convolution and pooling kernels. Every backward here is written as a gather
+// (each input element sums what it contributed to), so no atomics are needed and
+// results do not depend on thread timing.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/conv.cuh"
+
+namespace kiln::cuda_kernels {
+
+namespace {
+
+// One thread per col element; consecutive threads walk the output positions, so
+// writes are coalesced and neighbouring reads share cache lines.
+template <class T>
+__global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
+  const std::int64_t l = s.oh * s.ow, cols = s.n * l, rows = s.c * s.kh * s.kw;
+  for (std::int64_t e = global_index(); e < rows * cols; e += grid_stride()) {
+    const std::int64_t row = e / cols, colpos = e % cols;
+    const std::int64_t img = colpos / l, pos = colpos % l, y = pos / s.ow, x = pos % s.ow;
+    const std::int64_t ci = row / (s.kh * s.kw), i = row / s.kw % s.kh, j = row % s.kw;
+    const std::int64_t iy = y * s.stride_h - s.pad_h + i * s.dil_h, ix = x * s.stride_w - s.pad_w + j * s.dil_w;
+    const bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
+    col[e] = inside ? image[((img * s.c + ci) * s.h + iy) * s.w + ix] : T(0);
+  }
+}
+
+// One thread per image element: the kernel taps (i, j) that can land on (iy, ix)
+// are those where (iy + ph - i*dh) is a multiple of the stride inside the output.
+template <class T>
+__global__ void col2im_kernel(ConvShape s, const T* col, T* image) {
+  const std::int64_t l = s.oh * s.ow, cols = s.n * l, total = s.n * s.c * s.h * s.w;
+  for (std::int64_t e = global_index(); e < total; e += grid_stride()) {
+    const std::int64_t ix = e % s.w, iy = e / s.w % s.h, ci = e / (s.w * s.h) % s.c, img = e / (s.w * s.h * s.c);
+    double acc = 0;
+    for (std::int64_t i = 0; i < s.kh; ++i) {
+      const std::int64_t ty = iy + s.pad_h - i * s.dil_h;
+      if (ty < 0 || ty % s.stride_h != 0 || ty / s.stride_h >= s.oh) continue;
+      for (std::int64_t j = 0; j < s.kw; ++j) {
+        const std::int64_t tx = ix + s.pad_w - j * s.dil_w;
+        if (tx < 0 || tx % s.stride_w != 0 || tx / s.stride_w >= s.ow) continue;
+        const std::int64_t row = (ci * s.kh + i) * s.kw + j;
+        acc += col[row * cols + img * l + (ty / s.stride_h) * s.ow + tx / s.stride_w];
+      }
+    }
+    image[e] = static_cast<T>(acc);
+  }
+}
+
+template <class T>
+__global__ void max_pool_kernel(PoolShape s, const T* x, T* y, std::int32_t* argmax) {
+  const std::int64_t per_plane = s.oh * s.ow;
+  for (std::int64_t e = global_index(); e < s.planes * per_plane; e += grid_stride()) {
+    const std::int64_t p = e / per_plane, oy = e % per_plane / s.ow, ox = e % s.ow;
+    const T* plane = x + p * s.h * s.w;
+    T best = -INFINITY;
+    std::int32_t where = -1;
+    bool done = false;
+    for (std::int64_t i = 0; i < s.kh && !done; ++i) {
+      const std::int64_t iy = oy * s.stride_h - s.pad_h + i;
+      if (iy < 0 || iy >= s.h) continue;
+      for (std::int64_t j = 0; j < s.kw; ++j) {
+        const std::int64_t ix = ox * s.stride_w - s.pad_w + j;
+        if (ix < 0 || ix >= s.w) continue;
+        const T v = plane[iy * s.w + ix];
+        if (where < 0 || v > best || is_nan(v)) {
+          best = v;
+          where = static_cast<std::int32_t>(iy * s.w + ix);
+          if (is_nan(v)) {
+            done = true;
+            break;
+          }
+        }
+      }
+    }
+    y[e] = best;
+    argmax[e] = where;
+  }
+}
+
+// The output window range [lo, hi) covering input coordinate `in` along one axis.
+__device__ inline void covering(std::int64_t in, std::int64_t pad, std::int64_t k, std::int64_t stride,
+                                std::int64_t out_size, std::int64_t& lo, std::int64_t& hi) {
+  const std::int64_t last = in + pad;          // windows starting at or before `in`
+  const std::int64_t first = last - (k - 1);   // ... and ending at or after it
+  lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  hi = last < 0 ? 0 : last / stride + 1;
+  if (hi > out_size) hi = out_size;
+}
+
+template <class T>
+__global__ void max_pool_backward_kernel(PoolShape s, const T* g, const std::int32_t* argmax, T* gx) {
+  for (std::int64_t e = global_index(); e < s.planes * s.h * s.w; e += grid_stride()) {
+    const std::int64_t p = e / (s.h * s.w), k = e % (s.h * s.w), iy = k / s.w, ix = k % s.w;
+    std::int64_t y0, y1, x0, x1;
+    covering(iy, s.pad_h, s.kh, s.stride_h, s.oh, y0, y1);
+    covering(ix, s.pad_w, s.kw, s.stride_w, s.ow, x0, x1);
+    T acc = 0;
+    for (std::int64_t oy = y0; oy < y1; ++oy)
+      for (std::int64_t ox = x0; ox < x1; ++ox) {
+        const std::int64_t o = (p * s.oh + oy) * s.ow + ox;
+        if (argmax[o] == k) acc += g[o];
+      }
+    gx[e] = acc;
+  }
+}
+
+template <class T>
+__global__ void avg_pool_kernel(PoolShape s, const T* x, T* y) {
+  const std::int64_t per_plane = s.oh * s.ow;
+  const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
+  for (std::int64_t e = global_index(); e < s.planes * per_plane; e += grid_stride()) {
+    const std::int64_t p = e / per_plane, oy = e % per_plane / s.ow, ox = e % s.ow;
+    double acc = 0;
+    for (std::int64_t i = 0; i < s.kh; ++i) {
+      const std::int64_t iy = oy * s.stride_h - s.pad_h + i;
+      if (iy < 0 || iy >= s.h) continue;
+      for (std::int64_t j = 0; j < s.kw; ++j) {
+        const std::int64_t ix = ox * s.stride_w - s.pad_w + j;
+        if (ix >= 0 && ix < s.w) acc += x[(p * s.h + iy) * s.w + ix];
+      }
+    }
+    y[e] = static_cast<T>(acc * inv_area);
+  }
+}
+
+template <class T>
+__global__ void avg_pool_backward_kernel(PoolShape s, const T* g, T* gx) {
+  const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
+  for (std::int64_t e = global_index(); e < s.planes * s.h * s.w; e += grid_stride()) {
+    const std::int64_t p = e / (s.h * s.w), iy = e % (s.h * s.w) / s.w, ix = e % s.w;
+    std::int64_t y0, y1, x0, x1;
+    covering(iy, s.pad_h, s.kh, s.stride_h, s.oh, y0, y1);
+    covering(ix, s.pad_w, s.kw, s.stride_w, s.ow, x0, x1);
+    T acc = 0;
+    for (std::int64_t oy = y0; oy < y1; ++oy)
+      for (std::int64_t ox = x0; ox < x1; ++ox) acc += static_cast<T>(g[(p * s.oh + oy) * s.ow + ox] * inv_area);
+    gx[e] = acc;
+  }
+}
+
+}  // namespace
+
+void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
+  const std::int64_t total = s.c * s.kh * s.kw * s.n * s.oh * s.ow;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(image), static_cast<T*>(col));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
+  const std::int64_t total = s.n * s.c * s.h * s.w;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    col2im_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(col), static_cast<T*>(image));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax) {
+  const std::int64_t total = s.planes * s.oh * s.ow;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    max_pool_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(x), static_cast<T*>(y), argmax);
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void max_pool_backward(Scalar t, const PoolShape& s, const void* g, const std::int32_t* argmax, void* gx) {
+  const std::int64_t total = s.planes * s.h * s.w;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    max_pool_backward_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(g), argmax,
+                                                              static_cast<T*>(gx));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void avg_pool(Scalar t, const PoolShape& s, const void* x, void* y) {
+  const std::int64_t total = s.planes * s.oh * s.ow;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    avg_pool_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(x), static_cast<T*>(y));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void avg_pool_backward(Scalar t, const PoolShape& s, const void* g, void* gx) {
+  const std::int64_t total = s.planes * s.h * s.w;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    avg_pool_backward_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(g), static_cast<T*>(gx));
+    KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace kiln::cuda_kernels

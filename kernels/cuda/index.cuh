@@ -1,0 +1,16 @@
+// Indexing on the GPU: row selection (index_select, embeddings) and element
+// gathers by precomputed offsets, with their scatter-add adjoints.
+#pragma once
+
+#include "kernels/cuda/cuda_kernels.hpp"
+
+namespace kiln::cuda_kernels {
+
+void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const void* x,
+                const std::int64_t* index, void* out);
+void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
+                    const void* g, const std::int64_t* index, void* gx);
+void take(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);
+void put_add(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx);
+
+}  // namespace kiln::cuda_kernels

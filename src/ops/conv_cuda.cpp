@@ -1,0 +1,118 @@
+// conv2d and pooling on the GPU. The whole batch is unfolded at once into
+// col (C*kh*kw, N*OH*OW), so each group is one cuBLAS GEMM over every image:
+//   out^T (O, N*L) = W (O, K) @ col (K, N*L),          then permuted to (N, O, OH, OW)
+//   dW (O, K)      = g^T (O, N*L) @ col^T               (g permuted to (O, N*L) first)
+//   dcol (K, N*L)  = W^T @ g^T,                         then col2im gathers dcol into dx
+// col is recomputed in the backward pass rather than kept alive between passes.
+#include "src/ops/conv_cuda.hpp"
+
+#include <memory>
+
+#include "kiln/autograd/node.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "src/cuda/glue.hpp"
+
+namespace kiln::detail {
+
+namespace {
+
+cuda_kernels::ConvShape conv_shape(const ConvGeometry& g) {
+  return {g.n,         g.c,         g.h,          g.w,          g.kh,           g.kw,           g.oh,
+          g.ow,        g.stride[0], g.stride[1],  g.padding[0], g.padding[1],   g.dilation[0],  g.dilation[1]};
+}
+
+// Element `elements` of t's storage view, as an untyped device pointer.
+void* at(const Tensor& t, std::int64_t elements) {
+  return static_cast<char*>(t.device_data_ptr()) + elements * static_cast<std::int64_t>(itemsize(t.dtype()));
+}
+
+// (N, O, L) <-> (O, N*L): the layout the batched GEMM produces and consumes.
+Tensor to_channels_major(const Tensor& t, std::int64_t n, std::int64_t o, std::int64_t l) {
+  return t.reshape({n, o, l}).permute({1, 0, 2}).contiguous().reshape({o, n * l});
+}
+
+}  // namespace
+
+Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvGeometry& g) {
+  const char* op = "conv2d";
+  const Tensor xc = x.detach().contiguous();
+  const Tensor w = weight.detach().contiguous();
+  const auto& k = cuda_for(x);
+  const auto t = cuda_scalar(x.dtype(), op);
+  const cuda_kernels::ConvShape s = conv_shape(g);
+  const std::int64_t K = g.k(), L = g.l(), NL = g.n * L, OG = g.o / g.groups;
+
+  Tensor col = Tensor::empty({g.k_all(), NL}, x.dtype(), x.device());
+  k.im2col(t, s, dptr(xc), dptr(col));
+  Tensor out_t = Tensor::empty({g.o, NL}, x.dtype(), x.device());
+  for (std::int64_t gi = 0; gi < g.groups; ++gi)
+    k.gemm(t, false, false, OG, NL, K, at(w, gi * OG * K), K, at(col, gi * K * NL), NL, 0.0, at(out_t, gi * OG * NL),
+           NL);
+  col = Tensor();  // free the columns before the output copy
+  Tensor out = out_t.reshape({g.o, g.n, L}).permute({1, 0, 2}).contiguous().reshape({g.n, g.o, g.oh, g.ow});
+  if (bias.defined()) out = add(out, bias.detach().reshape({1, g.o, 1, 1}));
+
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(out, op, {x, weight, bias}, [xc, w, g, s, t, nx, nw, nb](const Tensor& grad) {
+      const auto& kk = cuda_for(xc);
+      const std::int64_t K2 = g.k(), NL2 = g.n * g.l(), OG2 = g.o / g.groups;
+      const Tensor gc = grad.contiguous();
+      const Tensor g_t = to_channels_major(gc, g.n, g.o, g.l());
+      Grads grads(3);
+      if (nw) {
+        Tensor cols = Tensor::empty({g.k_all(), NL2}, xc.dtype(), xc.device());
+        kk.im2col(t, s, dptr(xc), dptr(cols));
+        Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
+        for (std::int64_t gi = 0; gi < g.groups; ++gi)
+          kk.gemm(t, false, true, OG2, K2, NL2, at(g_t, gi * OG2 * NL2), NL2, at(cols, gi * K2 * NL2), NL2, 0.0,
+                  at(gw, gi * OG2 * K2), K2);
+        grads[1] = gw;
+      }
+      if (nx) {
+        Tensor dcol = Tensor::empty({g.k_all(), NL2}, xc.dtype(), xc.device());
+        for (std::int64_t gi = 0; gi < g.groups; ++gi)
+          kk.gemm(t, true, false, K2, NL2, OG2, at(w, gi * OG2 * K2), K2, at(g_t, gi * OG2 * NL2), NL2, 0.0,
+                  at(dcol, gi * K2 * NL2), NL2);
+        Tensor gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+        kk.col2im(t, s, dptr(dcol), dptr(gx));
+        grads[0] = gx;
+      }
+      if (nb) grads[2] = sum(gc, {0, 2, 3});
+      return grads;
+    });
+  }
+  return out;
+}
+
+Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max) {
+  const char* op = max ? "max_pool2d" : "avg_pool2d";
+  const Tensor xc = x.detach().contiguous();
+  const auto& k = cuda_for(x);
+  const auto t = cuda_scalar(x.dtype(), op);
+  const cuda_kernels::PoolShape s{g.planes,    g.h,         g.w,          g.oh,         g.ow,        g.kernel[0],
+                                  g.kernel[1], g.stride[0], g.stride[1], g.padding[0], g.padding[1]};
+  Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype(), x.device());
+  Tensor argmax;
+  if (max) {
+    argmax = Tensor::empty(out.shape(), kInt32, x.device());
+    k.max_pool(t, s, dptr(xc), dptr(out), dptr<std::int32_t>(argmax));
+  } else {
+    k.avg_pool(t, s, dptr(xc), dptr(out));
+  }
+  if (should_record({x})) {
+    // max: d/dx = 1 at each window's winner; avg: 1 / (kh kw) over each window
+    attach_grad_fn(out, op, {x}, [s, t, max, argmax, xs = x.shape()](const Tensor& grad) {
+      const Tensor gc = grad.contiguous();
+      Tensor gx = Tensor::empty(xs, gc.dtype(), gc.device());
+      const auto& kk = cuda_for(gc);
+      if (max) kk.max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));
+      else kk.avg_pool_backward(t, s, dptr(gc), dptr(gx));
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
+}  // namespace kiln::detail

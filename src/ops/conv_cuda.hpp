@@ -1,0 +1,12 @@
+// Internal: conv2d and the 2-D pools for tensors on a GPU (conv_cuda.cpp). The
+// public ops in conv.cpp check their arguments, then hand GPU tensors here.
+#pragma once
+
+#include "src/ops/conv_geometry.hpp"
+
+namespace kiln::detail {
+
+Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvGeometry& g);
+Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max);
+
+}  // namespace kiln::detail

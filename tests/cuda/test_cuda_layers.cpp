@@ -1,0 +1,122 @@
+// The CNN and graph pieces on the GPU against the CPU: convolution, pooling,
+// batch norm, dropout, where, indexing, embeddings, CSR SpMM and device RNG.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+TEST_CASE("cuda: conv2d (stride, padding, dilation, groups), forward and backward") {
+  manual_seed(21);
+  struct Case {
+    Shape x, w;
+    Pair stride, padding, dilation;
+    std::int64_t groups;
+  };
+  const Case cases[] = {
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+      {{3, 4, 10, 7}, {6, 2, 3, 2}, {2, 1}, {1, 0}, {1, 2}, 2},
+      {{1, 1, 28, 28}, {32, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+  };
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-4;
+    for (const Case& c : cases) {
+      const Tensor b = randn({c.w[0]}, dt);
+      parity([c](const auto& v) { return conv2d(v[0], v[1], v[2], c.stride, c.padding, c.dilation, c.groups); },
+             {randn(c.x, dt), randn(c.w, dt), b}, tol);
+    }
+  }
+}
+
+TEST_CASE("cuda: max and average pooling, forward and backward") {
+  manual_seed(22);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
+    const Tensor x = randn({2, 3, 8, 9}, dt);
+    parity([](const auto& v) { return max_pool2d(v[0], {2, 2}); }, {x}, tol);
+    parity([](const auto& v) { return max_pool2d(v[0], {3, 3}, {2, 2}, {1, 1}); }, {x}, tol);  // overlapping, padded
+    parity([](const auto& v) { return avg_pool2d(v[0], {2, 2}); }, {x}, tol);
+    parity([](const auto& v) { return avg_pool2d(v[0], {3, 2}, {1, 2}, {1, 1}); }, {x}, tol);
+  }
+}
+
+TEST_CASE("cuda: batch norm in training and evaluation, running statistics included") {
+  manual_seed(23);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
+    const Tensor x = randn({6, 4, 5, 5}, dt) * 2.0 + 1.0, w = randn({4}, dt), b = randn({4}, dt);
+    const Tensor rm_cpu = zeros({4}, dt), rv_cpu = ones({4}, dt);
+    const Tensor rm_gpu = rm_cpu.to(gpu), rv_gpu = rv_cpu.to(gpu);
+    parity([&](const auto& v) {
+      const bool on_gpu = v[0].device().is_cuda();
+      return batch_norm(v[0], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, v[1], v[2], true, 0.1, 1e-5);
+    }, {x, w, b}, tol);
+    // parity ran each side once: the running statistics moved the same way.
+    check_same(rm_gpu.to(Device::cpu()), rm_cpu, tol);
+    check_same(rv_gpu.to(Device::cpu()), rv_cpu, tol);
+    parity([&](const auto& v) {
+      const bool on_gpu = v[0].device().is_cuda();
+      return batch_norm(v[0], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, v[1], v[2], false, 0.1, 1e-5);
+    }, {x, w, b}, tol);
+    parity([](const auto& v) { return batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); },
+           {randn({8, 3}, dt)}, tol);
+  }
+}
+
+TEST_CASE("cuda: where, index_select, gather, embeddings and nll_loss") {
+  manual_seed(24);
+  const Tensor a = randn({4, 5}), b = randn({5});
+  parity([](const auto& v) { return where(gt(v[0], v[1]), v[0], v[1]); }, {a, b}, 1e-6);
+  const Tensor idx = tensor<std::int64_t>({3, 0, 3, 1});  // a repeated index: its gradients add up
+  parity([idx](const auto& v) { return index_select(v[0], 0, idx.to(v[0].device())); }, {randn({5, 6})}, 1e-5);
+  parity([idx](const auto& v) { return index_select(v[0], 1, idx); }, {randn({2, 5, 3})}, 1e-5);
+  const Tensor gidx = randint(0, 6, {4, 3});
+  parity([gidx](const auto& v) { return gather(v[0], 1, gidx.to(v[0].device())); }, {randn({4, 6})}, 1e-5);
+  const Tensor targets = randint(0, 7, {9});
+  parity([targets](const auto& v) { return nll_loss(log_softmax(v[0], 1), targets.to(v[0].device())); },
+         {randn({9, 7})}, 1e-5);
+  parity([](const auto& v) { return embedding(v[0], tensor<std::int64_t>({{1, 2}, {2, 0}})); }, {randn({4, 3})}, 1e-6);
+  CHECK_THROWS_WITH_AS(index_select(randn({3, 2}).to(gpu), 0, tensor<std::int64_t>({3})),
+                       doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
+  manual_seed(25);
+  std::vector<graph::Edge> edges;
+  for (int k = 0; k < 80; ++k) edges.push_back({randint(0, 30, {1}).item<std::int64_t>(), randint(0, 30, {1}).item<std::int64_t>()});
+  const graph::CsrMatrix a = graph::normalize_symmetric(graph::CsrMatrix::undirected(30, edges));
+  const graph::CsrMatrix directed = graph::CsrMatrix::from_coo(20, 30, {{0, 1}, {0, 29}, {5, 3}, {19, 0}}, {1.5f, -2, 3, 0.5f});
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-7 : 1e-5;  // the CSR values are float32 either way
+    parity([&a](const auto& v) { return spmm(a, v[0]); }, {randn({30, 7}, dt)}, tol);
+    parity([&directed](const auto& v) { return spmm(directed, v[0]); }, {randn({30, 4}, dt)}, tol);
+  }
+}
+
+TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed") {
+  manual_seed(26);
+  const Tensor u = rand({200000}, kFloat32, gpu);
+  const Tensor z = randn({200000}, kFloat64, gpu);
+  CHECK(u.device() == gpu);
+  CHECK(min(u).item() >= 0.0);
+  CHECK(max(u).item() < 1.0);
+  CHECK(mean(u).item() == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(mean(z).item() == doctest::Approx(0.0).scale(1).epsilon(0.01));
+  CHECK(var(z).item() == doctest::Approx(1.0).epsilon(0.02));
+  manual_seed(26);
+  CHECK(rand({200000}, kFloat32, gpu).to_vector<float>() == u.to_vector<float>());
+
+  const Tensor x = ones({100000}).to(gpu).requires_grad_();
+  const Tensor y = dropout(x, 0.25, true);
+  const double kept = sum(ne(y, zeros_like(y))).item() / 100000.0;
+  CHECK(kept == doctest::Approx(0.75).epsilon(0.02));
+  CHECK(max(y).item() == doctest::Approx(1 / 0.75));
+  sum(y).backward();
+  check_same(x.grad(), y.detach(), 1e-6);  // dy/dx is the scaled mask itself
+}
+
+}  // namespace kiln::test
