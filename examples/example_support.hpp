@@ -79,15 +79,14 @@ inline void add_run_flags(CLI::App& app, RunArgs& a, const std::string& data_hel
   app.add_option("--runs", a.runs, "independent runs with seeds seed, seed+1, ...; results are their mean")
       ->capture_default_str();
   app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)");
-  app.add_option("--device", a.device, "cpu (the graph examples run on the CPU in this version)")
-      ->capture_default_str();
+  app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
 }
 
-inline void apply_run_flags(const RunArgs& a) {
-  KILN_CHECK(parse_device(a.device).is_cpu(), "--device ", a.device,
-             ": the graph examples run on the CPU in this version (sparse ops have no CUDA kernels yet)");
+// Applies the flags; returns the device to train on.
+inline kiln::Device apply_run_flags(const RunArgs& a) {
   KILN_CHECK(a.runs >= 1, "--runs must be at least 1");
   if (a.threads > 0) kiln::set_num_threads(a.threads);
+  return parse_device(a.device);
 }
 
 // Peak resident memory of this process so far, in MiB (Linux: VmHWM).

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
 
   return example::run_main([&] {
     using namespace kiln;
-    example::apply_run_flags(run_args);
+    const Device dev = example::apply_run_flags(run_args);
     const auto& [data_dir, seed, runs, threads, device] = run_args;
     const data::Cora cora = data::load_cora(data_dir);
     // Row-normalised features: each paper's word indicators sum to 1.
@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     {
       NoGradGuard no_grad;
       x = cora.features / clamp(sum(cora.features, {1}, true), 1.0, INFINITY);  // (N, F)
+      x = x.to(dev);  // the features live where the model trains
     }
     const graph::CsrMatrix a_hat = graph::normalize_symmetric(graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges));
     const auto n_classes = static_cast<std::int64_t>(cora.classes.size());
@@ -102,10 +103,13 @@ int main(int argc, char** argv) {
       }
       const Tensor train_idx = index_tensor(split.train), val_idx = index_tensor(split.val),
                    test_idx = index_tensor(split.test);
-      const Tensor y_train = index_select(cora.labels, 0, train_idx), y_val = index_select(cora.labels, 0, val_idx),
-                   y_test = index_select(cora.labels, 0, test_idx);
+      const Tensor y_train = index_select(cora.labels, 0, train_idx).to(dev),
+                   y_val = index_select(cora.labels, 0, val_idx).to(dev),
+                   y_test = index_select(cora.labels, 0, test_idx).to(dev);
 
       nn::GCNConv conv1(x.size(1), hidden, bias), conv2(hidden, n_classes, bias);
+      conv1.to(dev);
+      conv2.to(dev);
       auto forward = [&](bool training) {
         const Tensor h = dropout(relu(conv1.forward(a_hat, dropout(x, dropout_p, training))), dropout_p, training);
         return conv2.forward(a_hat, h);  // (N, C) logits

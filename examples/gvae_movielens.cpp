@@ -49,6 +49,7 @@ struct Options {
   int epochs = 0, dim = 64;
   double lr = 0.0, l2 = 0.0, beta = 1e-3;
   std::int64_t batch = 2048;
+  kiln::Device device = kiln::Device::cpu();  // where the embeddings live and train
 };
 
 // A model gives a (users, items) score matrix for ranking.
@@ -102,8 +103,8 @@ Tensor bpr_loss(const Tensor& pos, const Tensor& neg) { return kiln::mean(kiln::
 class Bpr : public Recommender {
 public:
   Bpr(std::int64_t users, std::int64_t items, const Options& o)
-      : items_(items), o_(o), p_(kiln::randn({users, o.dim}) * 0.1), q_(kiln::randn({items, o.dim}) * 0.1),
-        b_(kiln::zeros({items})), opt_({p_.requires_grad_(), q_.requires_grad_(), b_.requires_grad_()},
+      : items_(items), o_(o), p_((kiln::randn({users, o.dim}) * 0.1).to(o.device)),
+        q_((kiln::randn({items, o.dim}) * 0.1).to(o.device)), b_(kiln::zeros({items}, kiln::kFloat32, o.device)), opt_({p_.requires_grad_(), q_.requires_grad_(), b_.requires_grad_()},
                                        kiln::optim::AdamOptions(o.lr)) {}
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
@@ -128,8 +129,8 @@ private:
 class GraphVae : public Recommender {
 public:
   GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Options& o)
-      : users_(users), items_(items), a_hat_(a_hat), o_(o), e_(kiln::randn({users + items, o.dim}) * 0.1),
-        w_sigma_(kiln::randn({o.dim, o.dim}) * 0.01),
+      : users_(users), items_(items), a_hat_(a_hat), o_(o), e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
+        w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
         opt_({e_.requires_grad_(), w_sigma_.requires_grad_()}, kiln::optim::AdamOptions(o.lr)) {}
 
   // mu = (E + Â E + Â² E) / 3,  log sigma = Â E W_sigma^T
@@ -172,7 +173,7 @@ private:
 kiln::metrics::RankingMetrics evaluate(const Tensor& scores, const std::vector<std::unordered_set<std::int64_t>>& seen,
                                        const Interactions& truth, std::int64_t k) {
   const std::int64_t users = scores.size(0), items = scores.size(1);
-  const Tensor s = scores.contiguous();
+  const Tensor s = scores.to(kiln::Device::cpu()).contiguous();
   std::vector<std::vector<std::int64_t>> ranked(users);
   std::vector<std::unordered_set<std::int64_t>> relevant(users);
   for (std::int64_t u = 0; u < users; ++u) {
@@ -208,7 +209,7 @@ int main(int argc, char** argv) {
 
   return example::run_main([&] {
     using namespace kiln;
-    example::apply_run_flags(run_args);
+    o.device = example::apply_run_flags(run_args);
     const auto& [data_dir, seed, runs, threads, device] = run_args;
     const auto ratings = data::load_movielens_ratings((std::filesystem::path(data_dir) / "u.data").string());
     std::int64_t users = 0, items = 0;

@@ -31,7 +31,7 @@ Gradients backward_by_hand(const Tensor& x, const Tensor& y, const Tensor& w2, c
 
   // Loss: L = (1/B) sum_i [ logsumexp(z3_i) - z3_i[y_i] ].
   // dL/dz3 = (softmax(z3) - onehot(y)) / B                                   (B, 10)
-  const Tensor onehot = eq(arange(10).reshape({1, 10}), y.reshape({-1, 1})).to(kFloat32);
+  const Tensor onehot = eq(arange(10).reshape({1, 10}).to(y.device()), y.reshape({-1, 1})).to(kFloat32);
   const Tensor dz3 = (softmax(z3, 1) - onehot) / batch;
 
   // Layer 3: z3 = h2 W3^T + b3.
@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     auto fc3 = std::make_shared<nn::Linear>(128, 10);
     nn::Sequential model{std::make_shared<nn::Flatten>(), fc1, std::make_shared<nn::ReLU>(), fc2,
                          std::make_shared<nn::ReLU>(), fc3};
+    const Device device = example::parse_device(args.device);
+    model.to(device);
     optim::Adam optimizer(model.parameters(), optim::AdamOptions(1e-3));
 
     data::ImageDataset train = data::fashion_mnist(args.data, data::Split::train);
@@ -95,16 +97,17 @@ int main(int argc, char** argv) {
       double loss_sum = 0;
       for (const data::Batch& batch : loader.epoch(epoch)) {
         // Forward, keeping every intermediate the backward rules need.
-        const Tensor x = batch.x.flatten(1);                      // (B, 784)
+        const Tensor x = batch.x.to(device).flatten(1);           // (B, 784)
+        const Tensor y = batch.y.to(device);                      // (B) class indices
         const Tensor z1 = linear(x, fc1->weight, fc1->bias);      // (B, 256)
         const Tensor h1 = relu(z1);
         const Tensor z2 = linear(h1, fc2->weight, fc2->bias);     // (B, 128)
         const Tensor h2 = relu(z2);
         const Tensor z3 = linear(h2, fc3->weight, fc3->bias);     // (B, 10)
-        Tensor loss = cross_entropy(z3, batch.y);
+        Tensor loss = cross_entropy(z3, y);
 
         const Gradients hand =
-            backward_by_hand(x, batch.y, fc2->weight, fc3->weight, z1, h1, z2, h2, z3);
+            backward_by_hand(x, y, fc2->weight, fc3->weight, z1, h1, z2, h2, z3);
 
         // Autograd's answer, for comparison.
         optimizer.zero_grad();
@@ -126,7 +129,7 @@ int main(int argc, char** argv) {
         progress.update(step, loss_sum / step, step * args.batch_size);
       }
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      eval = example::evaluate(model, test);
+      eval = example::evaluate(model, test, device);
       std::printf("epoch %2d  train loss %.4f  test acc %.4f\n", epoch + 1, loss_sum / step, eval.accuracy);
     }
     example::print_result({{"model", "mlp_by_hand"},

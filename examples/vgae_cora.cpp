@@ -59,9 +59,10 @@ int main(int argc, char** argv) {
 
   return example::run_main([&] {
     using namespace kiln;
-    example::apply_run_flags(run_args);
+    const Device dev = example::apply_run_flags(run_args);
     const auto& [data_dir, seed, runs, threads, device] = run_args;
     const data::Cora cora = data::load_cora(data_dir);
+    const Tensor features = cora.features.to(dev);
     const std::int64_t n = cora.num_nodes();
     const bool variational = model_kind == "vgae";
     std::printf("%s\nCora: %lld nodes, %zu undirected edges; model %s\n", build_info(), static_cast<long long>(n),
@@ -76,13 +77,16 @@ int main(int argc, char** argv) {
       const graph::CsrMatrix train_adj = graph::CsrMatrix::undirected(n, split.train);
       const graph::CsrMatrix a_hat = graph::normalize_symmetric(train_adj);
       // Targets: the training links plus self loops, as a dense N x N matrix.
-      const Tensor target = graph::add_self_loops(train_adj).to_dense();
+      const Tensor target = graph::add_self_loops(train_adj).to_dense().to(dev);
       const double positives = sum(target).item(), total = static_cast<double>(n) * n;
-      const Tensor pos_weight = scalar_tensor((total - positives) / positives);
+      const Tensor pos_weight = scalar_tensor((total - positives) / positives, kFloat32, dev);
       const double norm = total / ((total - positives) * 2);
 
-      nn::GCNConv enc(cora.features.size(1), hidden, false), enc_mu(hidden, latent, false),
+      nn::GCNConv enc(features.size(1), hidden, false), enc_mu(hidden, latent, false),
           enc_logstd(hidden, latent, false);
+      for (nn::Module* m : {static_cast<nn::Module*>(&enc), static_cast<nn::Module*>(&enc_mu),
+                            static_cast<nn::Module*>(&enc_logstd)})
+        m->to(dev);
       std::vector<Tensor> params = enc.parameters();
       for (const Tensor& p : enc_mu.parameters()) params.push_back(p);
       if (variational)
@@ -94,7 +98,7 @@ int main(int argc, char** argv) {
       Tensor mu;
       for (int epoch = 0; epoch < epochs; ++epoch) {
         opt.zero_grad();
-        const Tensor h = relu(enc.forward(a_hat, cora.features));  // (N, 32)
+        const Tensor h = relu(enc.forward(a_hat, features));  // (N, 32)
         mu = enc_mu.forward(a_hat, h);                              // (N, 16)
         Tensor z = mu, kl;
         if (variational) {

@@ -142,7 +142,7 @@ __global__ void avg_pool_backward_kernel(PoolShape s, const T* g, T* gx) {
 void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
   const std::int64_t total = s.c * s.kh * s.kw * s.n * s.oh * s.ow;
   if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
+  visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
     im2col_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(image), static_cast<T*>(col));
     KILN_CUDA_CHECK_LAUNCH();

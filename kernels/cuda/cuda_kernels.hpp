@@ -32,6 +32,9 @@ struct Loop {
 
 enum class Compare : int { eq, ne, lt, le, gt, ge };
 
+// A q4_0 block (kiln::quant::BlockQ4_0): 32 values in 20 bytes.
+inline constexpr int kQ4BlockValues = 32, kQ4BlockBytes = 20;
+
 // A 2-D convolution's sizes: input (n, c, h, w), kernel (kh, kw), output (oh, ow).
 struct ConvShape {
   std::int64_t n, c, h, w, kh, kw, oh, ow;
@@ -104,6 +107,7 @@ struct Table {
   // The whole batch's columns, channels-major: col has C*kh*kw rows and N*OH*OW
   // columns, col[(ci*kh + i)*kw + j][img*OH*OW + y*OW + x] = image[img][ci][y*sh - ph + i*dh][x*sw - pw + j*dw]
   // (0 outside), so one GEMM W (O, C*kh*kw) @ col convolves every image at once.
+  // Any element type (int8 for quantized convolution).
   void (*im2col)(Scalar t, const ConvShape& s, const void* image, void* col);
   // Its adjoint: every image element is the sum of the col entries it was copied to.
   void (*col2im)(Scalar t, const ConvShape& s, const void* col, void* image);
@@ -115,6 +119,28 @@ struct Table {
   // Mean over each window, dividing by kh*kw (padding counts as zeros).
   void (*avg_pool)(Scalar t, const PoolShape& s, const void* x, void* y);
   void (*avg_pool_backward)(Scalar t, const PoolShape& s, const void* g, void* gx);
+
+  // --- quant.cu ----------------------------------------------------------------
+  // Integer parts equal the CPU reference (kernels/cpu/quant) bit for bit, and so
+  // do the float outputs: the same operations in the same order, no contraction.
+  // Dynamic activations: scale[r] = max|x[r, :]| / 127 (1 for a zero row) and
+  // q[r, j] = rint(clamp(x[r, j] * (127 / max|x|), -127, 127)); static: x * inv_scale.
+  // Columns k .. ldq of q are zeroed (the padding the products read).
+  void (*quantize_rows)(std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, float inv_scale,
+                        std::int8_t* q, std::int64_t ldq, float* scale);
+  // c[i, j] = sum_k a[i, k] w[j, k] in int32; a (m, lda), w (n, ldw), k a multiple of 4,
+  // both 4-byte aligned rows (cuBLASLt's int8 tensor-core GEMM when it takes the
+  // shape, else kiln's dp4a kernel; `force_dp4a` picks the latter).
+  void (*gemm_s8_s32)(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* a, std::int64_t lda,
+                      const std::int8_t* w, std::int64_t ldw, std::int32_t* c, bool force_dp4a);
+  // y[i, j] = c[i, j] * (a_scale[i] * w_scale[j]) + bias[j], then ReLU; bias may be null.
+  void (*finish_int8)(std::int64_t m, std::int64_t n, const std::int32_t* c, const float* a_scale,
+                      const float* w_scale, const float* bias, bool relu, float* y);
+  // q4_0 weights (n rows of k/32 BlockQ4_0) times int8 a (m, lda): per block the
+  // exact int32 dot, acc = fma(dot, block scale, acc) over the blocks in order,
+  // y = acc * a_scale[i] + bias[j], ReLU. The weights are unpacked in registers.
+  void (*gemm_q4)(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* a, std::int64_t lda,
+                  const void* blocks, const float* a_scale, const float* bias, bool relu, float* y);
 
   // --- blas.cu (cuBLAS) --------------------------------------------------------
   // Row-major C = op(A) op(B) + beta C, as cblas_?gemm with CblasRowMajor; f32 / f64.

@@ -6,6 +6,7 @@
 #include "kernels/cuda/index.cuh"
 #include "kernels/cuda/loss.cuh"
 #include "kernels/cuda/optim.cuh"
+#include "kernels/cuda/quant.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/sparse.cuh"
 
@@ -17,7 +18,7 @@ const Table& table() {
       unary_grad,   sum,           extreme_rows,    softmax_rows,      index_rows,     index_add_rows, take,
       put_add,      spmm,          count_bad_targets,
       cross_entropy, cross_entropy_backward, im2col, col2im, max_pool, max_pool_backward, avg_pool,
-      avg_pool_backward, gemm, adam,
+      avg_pool_backward, quantize_rows, gemm_s8_s32, finish_int8, gemm_q4, gemm, adam,
   };
   return t;
 }

@@ -129,6 +129,7 @@ Module& Module::to(Device device) {
   };
   for (const auto& [name, t] : named_parameters()) move(t);
   for (const auto& [name, t] : named_buffers()) move(t);
+  notify_state_loaded();  // layers that keep a derived copy (quantized weights) rebuild it there
   return *this;
 }
 

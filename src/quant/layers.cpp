@@ -31,11 +31,15 @@ QuantizedLayer::QuantizedLayer(const Tensor& float_weight_2d, const Tensor& bias
 }
 
 void QuantizedLayer::state_loaded() {
-  // The buffers hold the loaded values; rebuild the packed copy from them.
+  // The buffers hold the loaded values (or moved to another device): rebuild the
+  // kernels' copy from them on the host, then put it where the buffers live.
+  const Device device = values_.device();
+  const Tensor values = values_.to(Device::cpu());
   if (weight_.format() == Format::int8)
-    weight_ = QuantizedWeight::from_int8(Int8Rows{values_, scale_});
+    weight_ = QuantizedWeight::from_int8(Int8Rows{values, scale_.to(Device::cpu())});
   else
-    weight_ = QuantizedWeight::from_q4_0(q4_0_from_bytes(values_, weight_.values().size(1)), weight_.in_features());
+    weight_ = QuantizedWeight::from_q4_0(q4_0_from_bytes(values, weight_.values().size(1)), weight_.in_features());
+  weight_ = weight_.to(device);
   if (input_scale_.defined()) options_.input_scale = input_scale_.item<float>();
 }
 

@@ -1,5 +1,6 @@
 // Quantized weights, linear and conv2d for inference (see kiln/quant/linear.hpp).
 #include "kiln/quant/linear.hpp"
+#include "src/quant/linear_cuda.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -95,7 +96,9 @@ QuantizedWeight QuantizedWeight::from_q4_0(const Tensor& q4, std::int64_t in_fea
 }
 
 const QuantizedWeight::Packed& QuantizedWeight::packed() const {
-  KILN_CHECK(packed_, "quant: the QuantizedWeight is empty (default-constructed); build it with from_float");
+  KILN_CHECK(values_.defined(), "quant: the QuantizedWeight is empty (default-constructed); build it with from_float");
+  KILN_CHECK(packed_, "quant: this weight lives on ", device(), "; its input must be there too (or use the CPU "
+             "weight it was copied from)");
   return *packed_;
 }
 
@@ -106,6 +109,7 @@ std::int64_t QuantizedWeight::bytes() const {
 }
 
 Tensor QuantizedWeight::dequantize() const {
+  if (!device().is_cpu()) return to(Device::cpu()).dequantize();
   packed();
   if (format_ == Format::int8) return quant::dequantize(Int8Rows{values_, scale_});
   return quant::dequantize(values_).narrow(1, 0, in_).contiguous();
@@ -148,8 +152,11 @@ void check_options(const LinearOptions& o, const char* op) {
 }  // namespace
 
 Tensor linear(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, LinearOptions options) {
-  w.packed();
   check_options(options, "quant::linear");
+  KILN_CHECK(w.defined(), "quant::linear: the QuantizedWeight is empty; build it with from_float");
+  if (x.defined() && (x.device().is_cuda() || w.device().is_cuda()))
+    return detail::linear_cuda(x, w, bias, options);
+  w.packed();
   KILN_CHECK(x.defined() && x.dim() >= 1 && x.shape().back() == w.in_features(), "quant::linear: input of shape ",
              shape_of(x), " does not end in the weight's ",
              w.in_features(), " input features");
@@ -167,8 +174,8 @@ Tensor linear(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Lin
 
 Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pair kernel, Pair stride, Pair padding,
               Pair dilation, LinearOptions options) {
-  w.packed();
   check_options(options, "quant::conv2d");
+  KILN_CHECK(w.defined(), "quant::conv2d: the QuantizedWeight is empty; build it with from_float");
   KILN_CHECK(x.defined() && x.dim() == 4, "quant::conv2d: expected an (N, C, H, W) input, got ",
              shape_of(x));
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
@@ -182,6 +189,9 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
   const std::int64_t ow = (wd + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) / stride[1] + 1;
   KILN_CHECK(oh > 0 && ow > 0, "quant::conv2d: input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0],
              "x", kernel[1], " kernel (with padding and dilation)");
+  if (x.device().is_cuda() || w.device().is_cuda())
+    return detail::conv2d_cuda(x, w, bias, kernel, stride, padding, dilation, options);
+  w.packed();
   const Tensor xf = x.detach().to(kFloat32).contiguous(), b = float_bias(bias, w, "quant::conv2d");
   const qk::QuantKernels& kern = qk::quant_kernels();
   const std::int64_t plane = c * h * wd, hw = oh * ow, o = w.out_features();
@@ -231,6 +241,7 @@ Tensor matmul_int8(const Tensor& a, const QuantizedWeight& w) {
              "quant::matmul_int8: expected int8 activations of shape (m, ", w.in_features(), "), got ",
              shape_of(a), " ",
              a.defined() ? dtype_name(a.dtype()) : "");
+  if (a.device().is_cuda() || w.device().is_cuda()) return detail::matmul_int8_cuda(a, w);
   const Tensor ac = a.contiguous();
   const std::int8_t* pa = ac.data_ptr<std::int8_t>();
   for (std::int64_t i = 0; i < ac.numel(); ++i)

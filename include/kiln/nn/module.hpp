@@ -49,6 +49,7 @@ public:
   void zero_grad();  // clears every parameter's gradient
   // Moves every parameter and buffer to `device` in place: the tensors keep their
   // identity (an optimizer made before still holds them); their gradients are cleared.
+  // Quantized layers move their kernels' weights along.
   Module& to(Device device);
 
   // "Linear(in_features=784, out_features=256, bias=true)"; containers print their children.

@@ -33,7 +33,11 @@ public:
   // the columns past it being zero padding.
   static QuantizedWeight from_q4_0(const Tensor& q4, std::int64_t in_features = -1);
 
-  bool defined() const { return packed_ != nullptr; }
+  bool defined() const { return values_.defined(); }
+  // Where the weight lives. A copy on a GPU serves inputs on that GPU (quant::linear,
+  // quant::conv2d, matmul_int8 run there with CUDA kernels); the CPU copy serves CPU inputs.
+  Device device() const { return values_.defined() ? values_.device() : Device::cpu(); }
+  QuantizedWeight to(Device device) const;
   Format format() const { return format_; }
   std::int64_t out_features() const { return out_; }
   std::int64_t in_features() const { return in_; }
@@ -49,7 +53,9 @@ private:
   Format format_ = Format::int8;
   std::int64_t out_ = 0, in_ = 0;
   Tensor values_, scale_;
-  std::shared_ptr<const Packed> packed_;
+  std::shared_ptr<const Packed> packed_;  // CPU weights only
+  Tensor gpu_rows_;                       // int8 on a GPU: (out, in padded to 16) for the GEMM
+  friend const Tensor& gpu_rows(const QuantizedWeight& w);
 };
 
 struct LinearOptions {
