@@ -3,6 +3,7 @@
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/core/threads.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
@@ -83,6 +84,8 @@ Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad:
 // d/dx leaky_relu(x) = 1 for x > 0, else the slope
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   detail::check_floating("leaky_relu", x);
+  if (x.device().is_cuda())  // composed on the GPU: the same values and gradient
+    return where(gt(x, scalar_like(x, 0.0)), x, mul(x, scalar_like(x, negative_slope)));
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   visit_floating(x.dtype(), "leaky_relu", [&]<class T>() {

@@ -199,7 +199,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {
                fmt(first.shape()), "; all sizes must match except in dimension ", dim);
     shape[dim] += t.shape()[dim];
   }
-  Tensor out = Tensor::empty(shape, first.dtype());
+  Tensor out = Tensor::empty(shape, first.dtype(), first.device());
   std::vector<std::int64_t> sizes;
   std::int64_t offset = 0;
   for (const Tensor& t : tensors) {

@@ -120,3 +120,19 @@ TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed
 }
 
 }  // namespace kiln::test
+
+namespace kiln::test {
+
+TEST_CASE("cuda: leaky_relu, clamp, cat and stack") {
+  manual_seed(27);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = tol_for(dt);
+    const Tensor x = randn({6, 7}, dt);
+    parity([](const auto& v) { return leaky_relu(v[0], 0.1); }, {x}, tol);
+    parity([](const auto& v) { return clamp(v[0], -0.5, 0.7); }, {x}, tol);
+    parity([](const auto& v) { return cat({v[0], v[1]}, 1); }, {x, randn({6, 2}, dt)}, tol);
+    parity([](const auto& v) { return stack({v[0], v[1]}, 0); }, {x, randn({6, 7}, dt)}, tol);
+  }
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,130 @@
+// GPU figures in one run: device-to-device copy bandwidth, the q4_0 GEMV against
+// it, int8 GEMM throughput (cuBLASLt tensor cores and kiln's dp4a kernel) against
+// the card's int8 peak, and float32 cuBLAS GEMM for scale.
+//
+//   ./build/bench/cuda_bench [--reps 5]
+//
+// Each figure is the median of --reps timings; a timing runs the operation back
+// to back for at least 50 ms between two device synchronizations. The last line
+// is RESULT {json}. Without a GPU it says so and exits 77.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/cuda/cuda_kernels.hpp"
+#include "kiln/kiln.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+const kiln::Device gpu = kiln::Device::cuda(0);
+
+// Median seconds per call of fn.
+double seconds_per_call(const std::function<void()>& fn, int reps) {
+  fn();
+  kiln::cuda::synchronize();
+  std::vector<double> runs;
+  for (int r = 0; r < reps; ++r) {
+    std::int64_t calls = 1;
+    for (;;) {
+      const auto t0 = Clock::now();
+      for (std::int64_t i = 0; i < calls; ++i) fn();
+      kiln::cuda::synchronize();
+      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (s >= 0.05) {
+        runs.push_back(s / static_cast<double>(calls));
+        break;
+      }
+      calls *= 2;
+    }
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+template <class T>
+T* ptr(const kiln::Tensor& t) {
+  return static_cast<T*>(t.device_data_ptr());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kiln;
+  int reps = 5;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
+  if (!cuda::is_available()) {
+    std::printf("cuda_bench: no GPU visible (%s)\n", build_info());
+    return 77;
+  }
+  std::printf("%s\n", build_info());
+  const auto& k = cuda_kernels::table();
+  nlohmann::json result;
+
+  // 1. Device-to-device copy: 1 GiB read + 1 GiB written per call.
+  const std::int64_t copy_elems = std::int64_t(1) << 28;
+  const Tensor src = zeros({copy_elems}, kFloat32, gpu);
+  Tensor dst = empty({copy_elems}, kFloat32, gpu);
+  const double copy_s = seconds_per_call([&] { dst.copy_(src); }, reps);
+  const double copy_gbs = 2.0 * copy_elems * 4 / copy_s / 1e9;
+  result["copy_gb_per_s"] = copy_gbs;
+  std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy_gbs);
+
+  // 2. q4_0 GEMV (one activation row) at 8192 x 8192 and 4096 x 14336.
+  for (auto [n, kk] : {std::pair<std::int64_t, std::int64_t>{8192, 8192}, {14336, 4096}}) {
+    const quant::QuantizedWeight w =
+        quant::QuantizedWeight::from_float(randn({n, kk}) * 0.02, quant::Format::q4_0).to(gpu);
+    const Tensor x = randn({1, kk}, kFloat32, gpu);
+    Tensor a = empty({1, kk}, kInt8, gpu), a_scale = empty({1}, kFloat32, gpu), y = empty({1, n}, kFloat32, gpu);
+    k.quantize_rows(1, kk, ptr<float>(x), kk, 0.0f, ptr<std::int8_t>(a), kk, ptr<float>(a_scale));
+    const double s = seconds_per_call(
+        [&] {
+          k.gemm_q4(1, n, kk, ptr<std::int8_t>(a), kk, w.values().device_data_ptr(), ptr<float>(a_scale), nullptr,
+                    false, ptr<float>(y));
+        },
+        reps);
+    const double weight_bytes = static_cast<double>(n) * (kk / 32) * 20;
+    const double gbs = weight_bytes / s / 1e9;
+    const std::string key = "gemv_q4_" + std::to_string(n) + "x" + std::to_string(kk);
+    result[key + "_us"] = s * 1e6;
+    result[key + "_gb_per_s"] = gbs;
+    result[key + "_copy_fraction"] = gbs / copy_gbs;
+    // The whole quant::linear call (activation quantization included), for users' view.
+    const double s_call = seconds_per_call([&] { quant::linear(x, w); }, reps);
+    result[key + "_linear_us"] = s_call * 1e6;
+    std::printf("q4_0 GEMV %lldx%lld: %.1f us, %.0f GB/s of weights = %.2f of copy bandwidth (quant::linear %.1f us)\n",
+                static_cast<long long>(n), static_cast<long long>(kk), s * 1e6, gbs, gbs / copy_gbs, s_call * 1e6);
+  }
+
+  // 3. int8 x int8 -> int32 GEMM, square, both paths; float32 cuBLAS for scale.
+  const double int8_peak_tops = 1979.0;  // H100/H200 SXM dense int8 (tensor cores), NVIDIA's data sheet
+  for (std::int64_t s : {4096, 8192}) {
+    const Tensor a = randint(-127, 128, {s, s}).to(kInt8).to(gpu), w = randint(-127, 128, {s, s}).to(kInt8).to(gpu);
+    Tensor c = empty({s, s}, kInt32, gpu);
+    const double ops = 2.0 * s * s * s;
+    for (bool dp4a : {false, true}) {
+      const double t = seconds_per_call(
+          [&] { k.gemm_s8_s32(s, s, s, ptr<std::int8_t>(a), s, ptr<std::int8_t>(w), s, ptr<std::int32_t>(c), dp4a); },
+          reps);
+      const std::string key = std::string("gemm_int8_") + (dp4a ? "dp4a_" : "") + std::to_string(s);
+      result[key + "_tops"] = ops / t / 1e12;
+      result[key + "_peak_fraction"] = ops / t / 1e12 / int8_peak_tops;
+      std::printf("int8 GEMM %lld^3 (%s): %.1f TOPS = %.3f of the %.0f TOPS peak\n", static_cast<long long>(s),
+                  dp4a ? "dp4a" : "cuBLASLt", ops / t / 1e12, ops / t / 1e12 / int8_peak_tops, int8_peak_tops);
+    }
+    const Tensor fa = randn({s, s}, kFloat32, gpu), fb = randn({s, s}, kFloat32, gpu);
+    const double tf = seconds_per_call([&] { matmul(fa, fb); }, reps);
+    result["sgemm_" + std::to_string(s) + "_tflops"] = ops / tf / 1e12;
+    std::printf("float32 GEMM %lld^3 (cuBLAS, no TF32): %.1f TFLOP/s\n", static_cast<long long>(s), ops / tf / 1e12);
+  }
+  result["int8_peak_tops_assumed"] = int8_peak_tops;
+  std::printf("RESULT %s\n", result.dump().c_str());
+  return 0;
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with an NVIDIA GPU (the reference is an H200 with
+# CUDA 13 and PyTorch, offline): build kiln with CUDA for sm_90, run the CUDA
+# tests, then time on the GPU, in one run: MLP and CNN training epochs against the
+# same networks in PyTorch, VGAE on Cora, and bench/cuda_bench (copy bandwidth,
+# q4_0 GEMV, int8 GEMM). Writes summary.md, results.json, steps.log and
+# logs.tar.gz (every log and CSV) into OUTDIR.
+# Dependencies come from .gpu-deps (scripts/gpu-deps.sh) when the machine lacks them.
+#
+#   scripts/gpu-check.sh OUTDIR            (about 5 minutes on an H200)
+set -uo pipefail
+out="${1:?usage: scripts/gpu-check.sh OUTDIR}"
+mkdir -p "$out/logs"
+top="$(cd "$out" && pwd)"
+out="$top/logs"  # every log goes here; summary.md, results.json and logs.tar.gz at the top
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+log() { echo "[gpu-check $(date +%T)] $*" | tee -a "$top/steps.log"; }
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+
+# --- dependencies: unpack the carried Debian packages into a private prefix ---------
+prefix="$root/.gpu-deps/root"
+cmake_extra=()
+if [ -d .gpu-deps/debs ]; then
+  mkdir -p "$prefix"
+  for deb in .gpu-deps/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+  cmake_extra+=("-DCMAKE_PREFIX_PATH=$prefix/usr" "-DZLIB_INCLUDE_DIR=$prefix/usr/include")
+  # zlib's shared library comes with almost every system; its headers came above.
+  libz="$(ldconfig -p 2>/dev/null | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')"
+  cmake_extra+=("-DZLIB_LIBRARY=${libz:-$prefix/usr/lib/x86_64-linux-gnu/libz.a}")
+fi
+fashion=/usr/share/datasets/fashion-mnist
+[ -f "$fashion/train-images-idx3-ubyte.gz" ] || fashion="$prefix/usr/share/datasets/fashion-mnist"
+cora=""
+if [ -f .gpu-deps/cora.tar.gz ]; then
+  tar xzf .gpu-deps/cora.tar.gz -C .gpu-deps && cora="$root/.gpu-deps/cora"
+elif [ -f ../shared/data/cora/cora.content ]; then
+  cora="$(cd ../shared/data/cora && pwd)"
+fi
+
+# --- build ---------------------------------------------------------------------------------
+build="$root/build-gpu"
+log "configure"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DKILN_BLAS=Eigen \
+  "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
+log "build"
+cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests kiln_tests mlp_fashion cnn_fashion vgae_cora \
+  cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+
+# --- tests -----------------------------------------------------------------------------------
+log "CUDA tests"
+timeout 240 "$build/tests/kiln_cuda_tests" > "$out/cuda_tests.log" 2>&1
+echo "$?" > "$out/cuda_tests.rc"
+tail -4 "$out/cuda_tests.log"
+
+# --- timings ---------------------------------------------------------------------------------
+epochs=4
+run() {  # name, log file, command...
+  local name=$1 file=$2; shift 2
+  log "$name"
+  timeout 240 "$@" > "$out/$file" 2>&1 || log "$name exited $?"
+}
+run "kiln MLP on cuda" kiln_mlp.log "$build/examples/mlp_fashion" --data "$fashion" --device cuda --epochs $epochs \
+  --metrics "$out/kiln_mlp.csv"
+run "torch MLP on cuda" torch_mlp.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model mlp --epochs $epochs
+run "kiln CNN on cuda" kiln_cnn.log "$build/examples/cnn_fashion" --data "$fashion" --device cuda --epochs $epochs \
+  --metrics "$out/kiln_cnn.csv"
+run "torch CNN on cuda" torch_cnn.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model cnn --epochs $epochs
+if [ -n "$cora" ]; then
+  run "kiln VGAE on cuda" kiln_vgae.log "$build/examples/vgae_cora" --data "$cora" --device cuda
+  run "kiln VGAE on cpu" kiln_vgae_cpu.log "$build/examples/vgae_cora" --data "$cora" --device cpu
+fi
+run "cuda_bench" cuda_bench.log "$build/bench/cuda_bench" --reps 5
+
+log "summary"
+python3 - "$out" "$top" <<'PY'
+import csv, json, os, statistics, sys
+out = sys.argv[1]
+def result(name):
+    try:
+        lines = [l for l in open(os.path.join(out, name)) if l.startswith("RESULT ")]
+        return json.loads(lines[-1][7:]) if lines else None
+    except OSError:
+        return None
+def kiln_epoch(name):  # median seconds of the epochs after the first (start-up excluded)
+    try:
+        rows = list(csv.DictReader(open(os.path.join(out, name))))
+    except OSError:
+        return None
+    secs = [float(r["seconds"]) for r in rows]
+    return statistics.median(secs[1:] if len(secs) > 1 else secs) if secs else None
+r = {"cuda_tests_rc": int(open(os.path.join(out, "cuda_tests.rc")).read().strip() or 1)}
+lines = ["| measure | kiln | PyTorch | ratio |", "| --- | --- | --- | --- |"]
+for model in ("mlp", "cnn"):
+    k, t = kiln_epoch(f"kiln_{model}.csv"), result(f"torch_{model}.log")
+    kr = result(f"kiln_{model}.log")
+    tt = t["median_epoch_seconds_after_first"] if t else None
+    r[model] = {"kiln_epoch_s": k, "torch_epoch_s": tt, "ratio": k / tt if k and tt else None,
+                "kiln_test_acc": kr and kr.get("test_acc"), "torch_test_acc": t and t.get("test_acc"),
+                "torch_version": t and t.get("torch_version")}
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else "n/a"
+    lines.append(f"| {model.upper()} epoch (s, median after the first) | {fmt(k)} | {fmt(tt)} | "
+                 f"{fmt(r[model]['ratio'])} |")
+v, vc = result("kiln_vgae.log"), result("kiln_vgae_cpu.log")
+if v:
+    r["vgae"] = {"cuda_train_s": v["train_seconds"], "cuda_test_auc": v["test_auc"],
+                 "cpu_train_s": vc and vc["train_seconds"]}
+    lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}) | | |")
+b = result("cuda_bench.log")
+if b:
+    r["bench"] = b
+    lines.append(f"| q4_0 GEMV 8192x8192 / copy bandwidth | {b['gemv_q4_8192x8192_copy_fraction']:.2f} "
+                 f"({b['gemv_q4_8192x8192_gb_per_s']:.0f} of {b['copy_gb_per_s']:.0f} GB/s) | | |")
+    for s in (4096, 8192):
+        lines.append(f"| int8 GEMM {s}^3 TOPS (cuBLASLt / dp4a) | {b[f'gemm_int8_{s}_tops']:.0f} / "
+                     f"{b[f'gemm_int8_dp4a_{s}_tops']:.0f} ({b[f'gemm_int8_{s}_peak_fraction']:.2f} of peak) | | |")
+top = sys.argv[2]
+open(os.path.join(top, "results.json"), "w").write(json.dumps(r, indent=1))
+summary = "\n".join([f"CUDA tests exit code: {r['cuda_tests_rc']}", ""] + lines) + "\n"
+open(os.path.join(top, "summary.md"), "w").write(summary)
+print(summary)
+PY
+tar czf "$top/logs.tar.gz" -C "$top" logs && rm -rf "$out"
+log "done"

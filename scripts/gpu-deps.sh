@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Gathers into .gpu-deps/ (git-ignored) what scripts/gpu-check.sh needs on a GPU
+# machine that has CUDA, CMake, a compiler and PyTorch but no package registry:
+# the Debian packages of kiln's header-only dependencies and of Fashion-MNIST, and
+# the Cora data set. Run it here, then carry .gpu-deps along with the source tree.
+#
+#   scripts/gpu-deps.sh [CORA_DIR]        (default ../shared/data/cora)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cora="${1:-../shared/data/cora}"
+rm -rf .gpu-deps
+mkdir -p .gpu-deps/debs
+(cd .gpu-deps/debs && apt-get download zlib1g-dev nlohmann-json3-dev libeigen3-dev doctest-dev libcli11-dev \
+  dataset-fashion-mnist)
+if [ -f "$cora/cora.content" ]; then
+  tar czf .gpu-deps/cora.tar.gz -C "$(dirname "$cora")" "$(basename "$cora")"
+else
+  echo "gpu-deps: no Cora at $cora; the GPU check will skip the VGAE timing"
+fi
+du -sh .gpu-deps
