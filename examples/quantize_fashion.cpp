@@ -26,7 +26,7 @@ using namespace kiln;
 
 struct Options {
   std::string data = data::kFashionMnistDefaultDir, mlp, cnn, out;
-  std::string activations = "dynamic";
+  std::string activations = "dynamic", device = "cpu";
   int threads = 0, calibration_batches = 4, reps_b1 = 300, reps_b256 = 15;
 };
 
@@ -35,14 +35,16 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Median seconds of one forward pass over `x`.
+// Median seconds of one forward pass over `x` (on a GPU: until its kernels have finished).
 double time_forward(nn::Module& model, const Tensor& x, int reps) {
   NoGradGuard no_grad;
   model(x);  // warm-up
+  cuda::synchronize();
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     const Tensor y = model(x);
+    cuda::synchronize();
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return median(t);
@@ -106,12 +108,15 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
   const auto model = build();
   load_weights(*model, checkpoint);
   model->eval();
-  const Tensor one = samples(test, 0, 1), batch = samples(test, 0, 256);
+  // Quantization runs on the CPU; each model then moves to --device to be measured.
+  const Device device = example::parse_device(o.device);
+  const Tensor one = samples(test, 0, 1).to(device), batch = samples(test, 0, 256).to(device);
   const std::filesystem::path dir = o.out;
 
   auto measure = [&](nn::Module& m, const std::filesystem::path& file) {
     io::save(file.string(), m.state_dict());
-    return Row{example::evaluate(m, test).accuracy, static_cast<double>(std::filesystem::file_size(file)),
+    m.to(device);
+    return Row{example::evaluate(m, test, device).accuracy, static_cast<double>(std::filesystem::file_size(file)),
                time_forward(m, one, o.reps_b1), time_forward(m, batch, o.reps_b256)};
   };
 
@@ -127,6 +132,7 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
     std::fflush(stdout);
   };
   const Row fp32 = measure(*model, dir / (name + ".fp32.safetensors"));
+  model->to(Device::cpu());  // quantize() reads the float weights on the host
   print("fp32", fp32, fp32);
   out["fp32"] = to_json(fp32);
 
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--calibration-batches", o.calibration_batches, "batches of 256 training images for calibration")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: all cores)");
+  app.add_option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -177,7 +184,8 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(o.out);
     const data::ImageDataset train = data::fashion_mnist(o.data, data::Split::train);
     const data::ImageDataset test = data::fashion_mnist(o.data, data::Split::test);
-    std::cout << build_info() << ", " << get_num_threads() << " threads, activations " << o.activations << "\n";
+    std::cout << build_info() << ", " << get_num_threads() << " threads, activations " << o.activations
+              << ", device " << o.device << "\n";
 
     nlohmann::json result;
     if (!o.mlp.empty()) result["mlp"] = compare("mlp", example::fashion_mlp, o.mlp, o, train, test);
@@ -188,6 +196,7 @@ int main(int argc, char** argv) {
     }
     result["activations"] = o.activations;
     result["threads"] = get_num_threads();
+    result["device"] = o.device;
     example::print_result(result);
     return 0;
   });

@@ -2,8 +2,8 @@
 # The GPU check, for a machine with an NVIDIA GPU (the reference is an H200 with
 # CUDA 13 and PyTorch, offline): build kiln with CUDA for sm_90, run the CUDA
 # tests, then time on the GPU, in one run: MLP and CNN training epochs against the
-# same networks in PyTorch, VGAE on Cora, and bench/cuda_bench (copy bandwidth,
-# q4_0 GEMV, int8 GEMM). Writes summary.md, results.json, steps.log and
+# same networks in PyTorch, the trained models quantized (quantize_fashion), VGAE on
+# Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM). Writes summary.md, results.json, steps.log and
 # logs.tar.gz (every log and CSV) into OUTDIR.
 # Dependencies come from .gpu-deps (scripts/gpu-deps.sh) when the machine lacks them.
 #
@@ -45,7 +45,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_AR
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests kiln_tests mlp_fashion cnn_fashion vgae_cora \
-  cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+  quantize_fashion cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # --- tests -----------------------------------------------------------------------------------
 log "CUDA tests"
@@ -61,15 +61,18 @@ run() {  # name, log file, command...
   timeout 240 "$@" > "$out/$file" 2>&1 || log "$name exited $?"
 }
 run "kiln MLP on cuda" kiln_mlp.log "$build/examples/mlp_fashion" --data "$fashion" --device cuda --epochs $epochs \
-  --metrics "$out/kiln_mlp.csv"
+  --metrics "$out/kiln_mlp.csv" --save "$out/mlp.safetensors"
 run "torch MLP on cuda" torch_mlp.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model mlp --epochs $epochs
 run "kiln CNN on cuda" kiln_cnn.log "$build/examples/cnn_fashion" --data "$fashion" --device cuda --epochs $epochs \
-  --metrics "$out/kiln_cnn.csv"
+  --metrics "$out/kiln_cnn.csv" --save "$out/cnn.safetensors"
 run "torch CNN on cuda" torch_cnn.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model cnn --epochs $epochs
 if [ -n "$cora" ]; then
   run "kiln VGAE on cuda" kiln_vgae.log "$build/examples/vgae_cora" --data "$cora" --device cuda
   run "kiln VGAE on cpu" kiln_vgae_cpu.log "$build/examples/vgae_cora" --data "$cora" --device cpu
 fi
+run "kiln quantized MLP and CNN on cuda" quantize.log "$build/examples/quantize_fashion" --data "$fashion" \
+  --device cuda --mlp "$out/mlp.safetensors" --cnn "$out/cnn.safetensors" --out "$out/quantized" --reps 10
+rm -rf "$out/quantized" "$out"/*.safetensors
 run "cuda_bench" cuda_bench.log "$build/bench/cuda_bench" --reps 5
 
 log "summary"
@@ -106,6 +109,15 @@ if v:
     r["vgae"] = {"cuda_train_s": v["train_seconds"], "cuda_test_auc": v["test_auc"],
                  "cpu_train_s": vc and vc["train_seconds"]}
     lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}) | | |")
+q = result("quantize.log")
+if q:
+    r["quantized"] = q
+    for model in ("mlp", "cnn"):
+        if model in q:
+            row = q[model]
+            lines.append(f"| {model.upper()} batch-256 forward on the GPU, ms (fp32 / int8 / int4) | "
+                         + " / ".join(f"{row[f]['seconds_b256'] * 1e3:.2f}" for f in ("fp32", "int8", "int4"))
+                         + " | | |")
 b = result("cuda_bench.log")
 if b:
     r["bench"] = b
