@@ -1,6 +1,7 @@
 // GPU figures in one run: device-to-device copy bandwidth, the q4_0 GEMV against
 // it, int8 GEMM throughput (cuBLASLt tensor cores and kiln's dp4a kernel) against
-// the card's int8 peak, and float32 cuBLAS GEMM for scale.
+// the card's int8 peak, float32 cuBLAS GEMM for scale, and kiln's CSR spmm against
+// cuSPARSE on a 10M-nonzero random graph.
 //
 //   ./build/bench/cuda_bench [--reps 5]
 //
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <cusparse.h>
 #include <nlohmann/json.hpp>
 
 #include "kernels/cuda/cuda_kernels.hpp"
@@ -125,6 +127,67 @@ int main(int argc, char** argv) {
     std::printf("float32 GEMM %lld^3 (cuBLAS, no TF32): %.1f TFLOP/s\n", static_cast<long long>(s), ops / tf / 1e12);
   }
   result["int8_peak_tops_assumed"] = int8_peak_tops;
+
+  // 4. CSR spmm: 1M rows, 10M random nonzeros, 16 features; kiln's kernel and cuSPARSE.
+  {
+    const std::int64_t rows = 1000000, nnz = 10000000, f = 16;
+    Generator g(7);
+    std::vector<std::int64_t> row_ptr(rows + 1), col(nnz);
+    for (std::int64_t r = 0; r <= rows; ++r) row_ptr[r] = r * nnz / rows;
+    for (auto& c : col) c = static_cast<std::int64_t>(g.below(rows));
+    const Tensor d_row = from_vector(row_ptr).to(gpu), d_col = from_vector(col).to(gpu);
+    const Tensor d_val = rand({nnz}, kFloat32, gpu), x = randn({rows, f}, kFloat32, gpu);
+    Tensor y = empty({rows, f}, kFloat32, gpu), y2 = empty({rows, f}, kFloat32, gpu);
+    // Bytes per call: column index + value per nonzero, the X row it reads, and per row
+    // the row pointer and the Y row written.
+    const double bytes = static_cast<double>(nnz) * (8 + 4 + f * 4) + static_cast<double>(rows) * (8 + f * 4);
+    const double tk = seconds_per_call(
+        [&] {
+          k.spmm(cuda_kernels::Scalar::f32, rows, f, ptr<std::int64_t>(d_row), ptr<std::int64_t>(d_col), ptr<float>(d_val),
+                 ptr<float>(x), ptr<float>(y));
+        },
+        reps);
+    result["spmm_kiln_ms"] = tk * 1e3;
+    result["spmm_kiln_gb_per_s"] = bytes / tk / 1e9;
+    std::printf("spmm 1M rows x 10M nonzeros x 16: kiln %.3f ms (%.0f GB/s counted)\n", tk * 1e3, bytes / tk / 1e9);
+    cusparseHandle_t h = nullptr;
+    cusparseSpMatDescr_t a_desc = nullptr;
+    cusparseDnMatDescr_t x_desc = nullptr, y_desc = nullptr;
+    const float one = 1.0f, zero = 0.0f;
+    std::size_t buffer_bytes = 0;
+    bool ok = cusparseCreate(&h) == CUSPARSE_STATUS_SUCCESS &&
+              cusparseCreateCsr(&a_desc, rows, rows, nnz, d_row.device_data_ptr(), d_col.device_data_ptr(),
+                                d_val.device_data_ptr(), CUSPARSE_INDEX_64I, CUSPARSE_INDEX_64I,
+                                CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F) == CUSPARSE_STATUS_SUCCESS &&
+              cusparseCreateDnMat(&x_desc, rows, f, f, x.device_data_ptr(), CUDA_R_32F, CUSPARSE_ORDER_ROW) ==
+                  CUSPARSE_STATUS_SUCCESS &&
+              cusparseCreateDnMat(&y_desc, rows, f, f, y2.device_data_ptr(), CUDA_R_32F, CUSPARSE_ORDER_ROW) ==
+                  CUSPARSE_STATUS_SUCCESS &&
+              cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
+                                      a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
+                                      &buffer_bytes) == CUSPARSE_STATUS_SUCCESS;
+    if (ok) {
+      const Tensor buffer = empty({static_cast<std::int64_t>(buffer_bytes) + 1}, kUInt8, gpu);
+      const double tc = seconds_per_call(
+          [&] {
+            ok = ok && cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
+                                    a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
+                                    buffer.device_data_ptr()) == CUSPARSE_STATUS_SUCCESS;
+          },
+          reps);
+      if (ok) {
+        result["spmm_cusparse_ms"] = tc * 1e3;
+        result["spmm_kiln_vs_cusparse"] = tc / tk;  // > 1: kiln faster
+        result["spmm_max_abs_diff"] = max(abs(sub(y, y2))).item();
+        std::printf("spmm cuSPARSE (CSR_ALG2): %.3f ms; kiln / cuSPARSE throughput %.2f\n", tc * 1e3, tc / tk);
+      }
+    }
+    if (!ok) std::printf("spmm cuSPARSE: not available for this layout\n");
+    if (y_desc) cusparseDestroyDnMat(y_desc);
+    if (x_desc) cusparseDestroyDnMat(x_desc);
+    if (a_desc) cusparseDestroySpMat(a_desc);
+    if (h) cusparseDestroy(h);
+  }
   std::printf("RESULT %s\n", result.dump().c_str());
   return 0;
 }

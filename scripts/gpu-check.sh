@@ -44,7 +44,7 @@ log "configure"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DKILN_BLAS=Eigen \
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
-cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests kiln_tests mlp_fashion cnn_fashion vgae_cora \
+timeout 360 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests kiln_tests mlp_fashion cnn_fashion vgae_cora \
   quantize_fashion cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # --- tests -----------------------------------------------------------------------------------
@@ -108,7 +108,8 @@ v, vc = result("kiln_vgae.log"), result("kiln_vgae_cpu.log")
 if v:
     r["vgae"] = {"cuda_train_s": v["train_seconds"], "cuda_test_auc": v["test_auc"],
                  "cpu_train_s": vc and vc["train_seconds"]}
-    lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}) | | |")
+    cpu = f", CPU {vc['train_seconds']:.2f}" if vc else ""
+    lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}{cpu}) | | |")
 q = result("quantize.log")
 if q:
     r["quantized"] = q
@@ -123,6 +124,11 @@ if b:
     r["bench"] = b
     lines.append(f"| q4_0 GEMV 8192x8192 / copy bandwidth | {b['gemv_q4_8192x8192_copy_fraction']:.2f} "
                  f"({b['gemv_q4_8192x8192_gb_per_s']:.0f} of {b['copy_gb_per_s']:.0f} GB/s) | | |")
+    if "spmm_kiln_ms" in b:
+        vs = b.get("spmm_kiln_vs_cusparse")
+        lines.append(f"| spmm 1M x 10M nnz x 16, ms (kiln / cuSPARSE) | {b['spmm_kiln_ms']:.3f} / "
+                     f"{b.get('spmm_cusparse_ms', float('nan')):.3f} ({b['spmm_kiln_gb_per_s']:.0f} GB/s counted) | | "
+                     f"{vs:.2f} |" if vs else f"| spmm 1M x 10M nnz x 16, ms | {b['spmm_kiln_ms']:.3f} | | |")
     for s in (4096, 8192):
         lines.append(f"| int8 GEMM {s}^3 TOPS (cuBLASLt / dp4a) | {b[f'gemm_int8_{s}_tops']:.0f} / "
                      f"{b[f'gemm_int8_dp4a_{s}_tops']:.0f} ({b[f'gemm_int8_{s}_peak_fraction']:.2f} of peak) | | |")

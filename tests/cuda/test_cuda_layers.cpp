@@ -136,3 +136,33 @@ TEST_CASE("cuda: leaky_relu, clamp, cat and stack") {
 }
 
 }  // namespace kiln::test
+
+namespace kiln::test {
+
+TEST_CASE("cuda: composed losses and graph layers match the CPU") {
+  manual_seed(28);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-5;
+    const Tensor a = randn({5, 6}, dt), b = randn({5, 6}, dt);
+    parity([](const auto& v) { return mse_loss(v[0], v[1]); }, {a, b}, tol);
+    const Tensor labels = randint(0, 2, {5, 6}).to(dt);
+    parity([&labels](const auto& v) {
+      return binary_cross_entropy_with_logits(v[0], labels.to(v[0].device()), v[1], Reduction::sum);
+    }, {a, full({}, 3.0, dt)}, tol);
+    parity([](const auto& v) { return nn::gaussian_kl(v[0], v[1]); }, {a, b * 0.1}, tol);
+    parity([](const auto& v) { return logsumexp(v[0], {1}); }, {a}, tol);
+    parity([](const auto& v) { return var(v[0], {0}); }, {a}, tol);
+    const Tensor src = tensor<std::int64_t>({0, 1, 4}), dst = tensor<std::int64_t>({2, 2, 3});
+    parity([&](const auto& v) { return nn::inner_product_logits(v[0], src, dst); }, {a}, tol);
+  }
+  // A GCN layer (spmm + linear) as a module moved to the GPU.
+  std::vector<graph::Edge> edges{{0, 1}, {1, 2}, {2, 3}, {3, 0}, {1, 3}};
+  const graph::CsrMatrix a_hat = graph::normalize_symmetric(graph::CsrMatrix::undirected(4, edges));
+  nn::GCNConv cpu_layer(5, 3, true), gpu_layer(5, 3, true);
+  gpu_layer.load_state_dict(cpu_layer.state_dict());
+  gpu_layer.to(gpu);
+  const Tensor x = randn({4, 5});
+  check_same(gpu_layer.forward(a_hat, x.to(gpu)).to(Device::cpu()), cpu_layer.forward(a_hat, x), 1e-5);
+}
+
+}  // namespace kiln::test
