@@ -92,11 +92,11 @@ struct Table {
                const void* val, const void* x, void* y);
 
   // --- loss.cu -----------------------------------------------------------------
-  // Counts targets outside [0, c) (waits for the GPU to return the count).
-  std::int64_t (*count_bad_targets)(std::int64_t n, std::int64_t c, const std::int64_t* target);
   // logp = log_softmax(logits); loss[i] = -(1-eps) logp[i, t_i] - eps/c sum_j logp[i, j].
+  // A target outside [0, c) is never read through: its loss is NaN and it adds one
+  // to *bad_targets (a device counter the caller zeroed and reads back).
   void (*cross_entropy)(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                        double eps, void* logp, void* loss);
+                        double eps, void* logp, void* loss, std::int64_t* bad_targets);
   // gx[i, j] = coef_i (exp(logp[i, j]) - q_ij), q = (1-eps) onehot(t_i) + eps/c, where
   // coef_i = g[i] * scale when per_sample, else g[0] * scale (g on the device).
   void (*cross_entropy_backward)(Scalar t, std::int64_t n, std::int64_t c, const void* logp,

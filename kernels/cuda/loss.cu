@@ -1,5 +1,6 @@
 // Cross-entropy on the GPU: one warp per sample computes its log-softmax row and
-// its loss; the backward is one thread per logit. Same formulas as src/ops/loss.cpp.
+// its loss (and flags a target out of range); the backward is one thread per logit.
+// Same formulas as src/ops/loss.cpp.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/loss.cuh"
 
@@ -7,17 +8,10 @@ namespace kiln::cuda_kernels {
 
 namespace {
 
-__device__ unsigned long long bad_target_count;
-
-__global__ void count_bad_kernel(std::int64_t n, std::int64_t c, const std::int64_t* target) {
-  for (std::int64_t i = global_index(); i < n; i += grid_stride())
-    if (target[i] < 0 || target[i] >= c) atomicAdd(&bad_target_count, 1ull);
-}
-
 // loss_i = -(1 - eps) logp[i, t_i] - eps/C sum_j logp[i, j]
 template <class T>
 __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x, const std::int64_t* target,
-                                     double eps, T* logp, T* loss) {
+                                     double eps, T* logp, T* loss, unsigned long long* bad) {
   const int lane = threadIdx.x & 31;
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < n;
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
@@ -37,9 +31,15 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
     }
     row_sum = warp_sum(row_sum);
     if (lane == 0) {
-      const T picked = in[target[row]] - shift;
-      const double smooth = eps > 0 ? eps / static_cast<double>(c) * row_sum : 0.0;
-      loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
+      const std::int64_t t = target[row];
+      if (t < 0 || t >= c) {  // reported by the caller; never read out of bounds
+        atomicAdd(bad, 1ull);
+        loss[row] = static_cast<T>(NAN);
+      } else {
+        const T picked = in[t] - shift;
+        const double smooth = eps > 0 ? eps / static_cast<double>(c) * row_sum : 0.0;
+        loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
+      }
     }
   }
 }
@@ -59,25 +59,15 @@ __global__ void cross_entropy_backward_kernel(std::int64_t n, std::int64_t c, co
 
 }  // namespace
 
-std::int64_t count_bad_targets(std::int64_t n, std::int64_t c, const std::int64_t* target) {
-  if (n == 0) return 0;
-  const unsigned long long zero = 0;
-  KILN_CUDA_CHECK(cudaMemcpyToSymbol(bad_target_count, &zero, sizeof(zero)));
-  count_bad_kernel<<<blocks_for(n), kThreads>>>(n, c, target);
-  KILN_CUDA_CHECK_LAUNCH();
-  unsigned long long bad = 0;
-  KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, bad_target_count, sizeof(bad)));
-  return static_cast<std::int64_t>(bad);
-}
-
 void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                   double eps, void* logp, void* loss) {
+                   double eps, void* logp, void* loss, std::int64_t* bad_targets) {
   if (n == 0) return;
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
     cross_entropy_kernel<<<static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32>>>(
-        n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp), static_cast<T*>(loss));
+        n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp), static_cast<T*>(loss),
+        reinterpret_cast<unsigned long long*>(bad_targets));
     KILN_CUDA_CHECK_LAUNCH();
   });
 }

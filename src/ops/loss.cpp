@@ -55,14 +55,16 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
              " do not match ", n, " samples; expected shape (", n, ")");
   const Tensor t = target.to(kInt64).contiguous();
   const auto& k = detail::cuda_for(logits);
-  const std::int64_t bad = k.count_bad_targets(n, c, detail::dptr<std::int64_t>(t));
-  KILN_CHECK(bad == 0, op, ": ", bad, " of the ", n, " targets are not class indices in [0, ", c, ")");
   const Tensor x = logits.detach().contiguous();
   Tensor logp = Tensor::empty({n, c}, logits.dtype(), logits.device());
   Tensor losses = Tensor::empty({n}, logits.dtype(), logits.device());
+  const Tensor bad = zeros({1}, kInt64, logits.device());
   const auto scalar = detail::cuda_scalar(logits.dtype(), op);
   k.cross_entropy(scalar, n, c, detail::dptr(x), detail::dptr<std::int64_t>(t), eps, detail::dptr(logp),
-                  detail::dptr(losses));
+                  detail::dptr(losses), detail::dptr<std::int64_t>(bad));
+  // The one read-back of the forward: targets must be checked before anything uses them.
+  const auto bad_count = bad.item<std::int64_t>();
+  KILN_CHECK(bad_count == 0, op, ": ", bad_count, " of the ", n, " targets are not class indices in [0, ", c, ")");
   Tensor result = reduce(losses.detach(), reduction);
   if (should_record({logits})) {
     attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {
