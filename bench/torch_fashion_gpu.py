@@ -14,7 +14,6 @@ import os
 import statistics
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -24,15 +23,15 @@ def read_idx(path):
         data = f.read()
     dims = data[3]
     shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+    return torch.frombuffer(bytearray(data[4 + 4 * dims:]), dtype=torch.uint8).reshape(shape)
 
 
 def load(data_dir, split):
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
     labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
-    x = (torch.from_numpy(images.astype(np.float32)) / 255.0 - 0.2860) / 0.3530
-    return x.unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+    x = (images.float() / 255.0 - 0.2860) / 0.3530
+    return x.unsqueeze(1), labels.long()
 
 
 def make_model(kind, batchnorm):
