@@ -122,19 +122,24 @@ void linear_rows(std::int64_t rows, const float* x, const QuantizedWeight& w, co
                  float* y) {
   const qk::QuantKernels& kern = qk::quant_kernels();
   const std::int64_t k = w.in_features(), kq = w.values().size(1);  // kq > k: q4_0 padding, zeros
-  std::vector<std::int8_t> a(static_cast<std::size_t>(rows * kq), 0);
+  // The int8 rows come from kiln's allocator, whose cache hands a batch the same
+  // pages every call (a fresh vector here cost more in page faults than the GEMM).
+  const Tensor a_rows = Tensor::empty({rows, kq}, kInt8);
+  std::int8_t* a = a_rows.data_ptr<std::int8_t>();
+  if (kq > k)
+    for (std::int64_t r = 0; r < rows; ++r) std::memset(a + r * kq + k, 0, static_cast<std::size_t>(kq - k));
   std::vector<float> a_scale(static_cast<std::size_t>(rows), o.input_scale);
   if (o.input_scale > 0.0f)
     parallel_for(0, rows, 64, [&](std::int64_t r0, std::int64_t r1) {
-      for (std::int64_t r = r0; r < r1; ++r) kern.quantize_static(k, x + r * k, 1.0f / o.input_scale, &a[r * kq]);
+      for (std::int64_t r = r0; r < r1; ++r) kern.quantize_static(k, x + r * k, 1.0f / o.input_scale, a + r * kq);
     });
   else
-    kern.quantize_rows(rows, k, x, k, a.data(), kq, a_scale.data());
+    kern.quantize_rows(rows, k, x, k, a, kq, a_scale.data());
   const qk::Output out{a_scale.data(), bias, o.relu, y, w.out_features()};
   if (w.format() == Format::int8)
-    kern.gemm_s8(rows, a.data(), kq, w.packed().int8, out);
+    kern.gemm_s8(rows, a, kq, w.packed().int8, out);
   else
-    kern.gemm_q4(rows, a.data(), kq, w.packed().q4, out);
+    kern.gemm_q4(rows, a, kq, w.packed().q4, out);
 }
 
 Tensor float_bias(const Tensor& bias, const QuantizedWeight& w, const char* op) {
