@@ -118,8 +118,10 @@ void Module::train(bool on) {
 
 Module& Module::to(Device device) {
   NoGradGuard no_grad;
+  bool any_moved = false;
   auto move = [&](const Tensor& t) {
     if (!t.defined() || t.device() == device) return;
+    any_moved = true;
     const Tensor moved = t.detach().to(device);
     TensorImpl* impl = t.unsafe_impl();
     impl->storage = moved.storage();
@@ -129,7 +131,7 @@ Module& Module::to(Device device) {
   };
   for (const auto& [name, t] : named_parameters()) move(t);
   for (const auto& [name, t] : named_buffers()) move(t);
-  notify_state_loaded();  // layers that keep a derived copy (quantized weights) rebuild it there
+  if (any_moved) notify_state_loaded();  // layers that keep a derived copy (quantized weights) rebuild it there
   return *this;
 }
 
