@@ -198,8 +198,9 @@ void check_inplace(const Tensor& self, const char* op) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
-  KILN_CHECK(src.device() == device(), "copy_: source on ", src.device(), ", destination on ", device());
-  detail::copy_elements(*this, src.expand(shape()));
+  // Across devices the source comes over first (copy_ is the one op that moves data).
+  const Tensor from = src.device() == device() ? src : src.detach().to(device());
+  detail::copy_elements(*this, from.expand(shape()));
   return *this;
 }
 

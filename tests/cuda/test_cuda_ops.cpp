@@ -155,6 +155,13 @@ TEST_CASE("cuda: mixing devices is an error that says what to do") {
   CHECK_THROWS_WITH_AS(add(a, b), "add: tensors on cpu and cuda:0; move them to one device with .to(device)", Error);
   CHECK_THROWS_WITH_AS(b.data_ptr<float>(), doctest::Contains("to(kiln::Device::cpu())"), Error);
   CHECK(b.device_data_ptr() != nullptr);
+  // copy_ is the one op that crosses devices: it copies the source over.
+  Tensor dst = zeros({3}, kFloat32, gpu);
+  dst.copy_(a);
+  CHECK(dst.to_vector<float>() == a.to_vector<float>());
+  Tensor host = zeros({2, 3});
+  host.copy_(b);  // broadcast from the GPU into a host tensor
+  CHECK(host.select(0, 1).to_vector<float>() == b.to_vector<float>());
   // An op with no CUDA kernel yet refuses the tensor instead of reading device memory.
   const Tensor img = randn({1, 1, 6, 6}).to(gpu), w = randn({2, 1, 3, 3}).to(gpu);
   CHECK_THROWS_WITH_AS(conv2d(img, w), doctest::Contains("no CUDA kernel yet"), Error);

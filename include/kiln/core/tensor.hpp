@@ -114,7 +114,7 @@ public:
   // --- In-place (not recorded by autograd; use under NoGradGuard) ---------
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
-  Tensor& copy_(const Tensor& src);  // src broadcasts to self's shape
+  Tensor& copy_(const Tensor& src);  // src broadcasts to self's shape; it may live on another device
   Tensor& add_(const Tensor& other, double alpha = 1.0);
   Tensor& mul_(double factor);
 
