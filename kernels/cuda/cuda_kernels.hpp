@@ -85,6 +85,24 @@ struct Table {
   void (*take)(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);
   void (*put_add)(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx);
 
+  // --- norm.cu -----------------------------------------------------------------
+  // Batch norm over x viewed as (n, c, l), statistics per channel over n * l values,
+  // accumulated in double as the CPU does. Training: mean and biased variance of x,
+  // invstd = 1 / sqrt(var + eps); when running_mean / running_var (element type) are
+  // given they move by `momentum` (the variance unbiased). Returns mean and invstd in
+  // double (c each) for the output and the backward pass.
+  void (*batch_norm_stats)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x, double eps,
+                           double momentum, void* running_mean, void* running_var, double* mean, double* invstd);
+  // y = x * (invstd w) + (b - mean invstd w); w, b may be null (1 and 0).
+  void (*batch_norm_apply)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x,
+                           const double* mean, const double* invstd, const void* w, const void* b, void* y);
+  // gw = sum g xhat, gb = sum g per channel (may be null); gx (may be null) =
+  // w invstd (g - gb/M - xhat gw/M) in training, w invstd g in evaluation.
+  // `scratch` holds 2 c doubles on the device.
+  void (*batch_norm_backward)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x, const void* g,
+                              const double* mean, const double* invstd, const void* w, bool training, void* gx,
+                              void* gw, void* gb, double* scratch);
+
   // --- sparse.cu ---------------------------------------------------------------
   // CSR x dense: y[r, :] = sum_k val[k] x[col[k], :], k in [row_ptr[r], row_ptr[r+1]);
   // all arrays on the device, val of the element type, x (*, f) and y (rows, f) contiguous.

@@ -5,6 +5,7 @@
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/index.cuh"
 #include "kernels/cuda/loss.cuh"
+#include "kernels/cuda/norm.cuh"
 #include "kernels/cuda/optim.cuh"
 #include "kernels/cuda/quant.cuh"
 #include "kernels/cuda/reduce.cuh"
@@ -16,7 +17,7 @@ const Table& table() {
   static const Table t{
       fill,         copy,          binary,          compare,           where,          random_uniform, random_normal, unary,
       unary_grad,   sum,           extreme_rows,    softmax_rows,      index_rows,     index_add_rows, take,
-      put_add,      spmm,
+      put_add,      batch_norm_stats, batch_norm_apply, batch_norm_backward, spmm,
       cross_entropy, cross_entropy_backward, im2col, col2im, max_pool, max_pool_backward, avg_pool,
       avg_pool_backward, quantize_rows, gemm_s8_s32, finish_int8, gemm_q4, gemm, adam,
   };

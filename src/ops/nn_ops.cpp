@@ -143,35 +143,50 @@ void channel_moments(const T* x, std::int64_t n, std::int64_t c, std::int64_t l,
   });
 }
 
-// batch_norm on a GPU, composed from differentiable ops (autograd derives the
-// same backward as the fused CPU rule below): statistics over every dim but 1.
-Tensor batch_norm_composed(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
-                           const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
-  const std::int64_t c = x.size(1);
-  Dims dims{0};
-  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  Shape per_channel(static_cast<std::size_t>(x.dim()), 1);
-  per_channel[1] = c;
-  auto s = [&](double v) { return scalar_like(x, v); };
-  Tensor mu, var;
+// batch_norm on a GPU: the same statistics, transform and backward rule as below,
+// as the fused kernels of kernels/cuda/norm.cu (mean and invstd kept in double).
+Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, bool training, double momentum, double eps) {
+  const std::int64_t n = x.size(0), c = x.size(1), l = x.numel() / std::max<std::int64_t>(n * c, 1);
+  const Device dev = x.device();
+  const Tensor xc = x.detach().contiguous();
+  const auto& k = detail::cuda_for(x);
+  const auto t = detail::cuda_scalar(x.dtype(), "batch_norm");
+  auto maybe = [](const Tensor& v) { return v.defined() ? v.device_data_ptr() : nullptr; };
+  Tensor mean, invstd;
   if (training) {
-    mu = mean(x, dims, true);
-    const Tensor centered = sub(x, mu);
-    var = mean(mul(centered, centered), dims, true);
-    if (running_mean.defined()) {  // running stats use the unbiased variance
-      NoGradGuard no_grad;
-      const double count = static_cast<double>(x.numel() / c);
-      Tensor(running_mean).copy_(add(mul(running_mean, s(1 - momentum)), mul(mu.reshape({c}), s(momentum))));
-      Tensor(running_var)
-          .copy_(add(mul(running_var, s(1 - momentum)), mul(var.reshape({c}), s(momentum * count / (count - 1)))));
-    }
+    mean = Tensor::empty({c}, kFloat64, dev);
+    invstd = Tensor::empty({c}, kFloat64, dev);
+    k.batch_norm_stats(t, n, c, l, xc.device_data_ptr(), eps, momentum, maybe(running_mean), maybe(running_var),
+                       detail::dptr<double>(mean), detail::dptr<double>(invstd));
   } else {
-    mu = running_mean.detach().reshape(per_channel);
-    var = running_var.detach().reshape(per_channel);
+    NoGradGuard no_grad;
+    mean = running_mean.detach().to(kFloat64).contiguous();
+    invstd = div(ones({c}, kFloat64, dev), sqrt(add(running_var.detach().to(kFloat64), scalar_tensor(eps, kFloat64, dev))));
   }
-  Tensor y = div(sub(x, mu), sqrt(add(var, s(eps))));
-  if (weight.defined()) y = mul(y, weight.reshape(per_channel));
-  if (bias.defined()) y = add(y, bias.reshape(per_channel));
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
+  k.batch_norm_apply(t, n, c, l, xc.device_data_ptr(), detail::dptr<double>(mean), detail::dptr<double>(invstd),
+                     maybe(wc), maybe(bc), y.device_data_ptr());
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(y, "batch_norm", {x, weight, bias},
+                   [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe](const Tensor& g) {
+                     const Tensor gc = g.contiguous();
+                     Grads grads(3);
+                     if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+                     if (nw) grads[1] = Tensor::empty({c}, xc.dtype(), xc.device());
+                     if (nb) grads[2] = Tensor::empty({c}, xc.dtype(), xc.device());
+                     Tensor scratch = Tensor::empty({2 * c}, kFloat64, xc.device());
+                     detail::cuda_for(xc).batch_norm_backward(
+                         t, n, c, l, xc.device_data_ptr(), gc.device_data_ptr(), detail::dptr<double>(mean),
+                         detail::dptr<double>(invstd), maybe(wc), training, maybe(grads[0]), maybe(grads[1]),
+                         maybe(grads[2]), detail::dptr<double>(scratch));
+                     return grads;
+                   });
+  }
   return y;
 }
 
@@ -193,7 +208,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   KILN_CHECK(!training || n * l > 1, "batch_norm: training needs more than one value per channel, got input ",
              fmt(x.shape()));
   if (x.device().is_cuda())
-    return batch_norm_composed(x, running_mean, running_var, weight, bias, training, momentum, eps);
+    return batch_norm_cuda(x, running_mean, running_var, weight, bias, training, momentum, eps);
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   std::vector<double> mean, invstd(c);
