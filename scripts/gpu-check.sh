@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU (the reference is an H200 with
 # CUDA 13 and PyTorch, offline): build kiln with CUDA for sm_90, run the CUDA
-# tests, then time on the GPU, in one run: MLP and CNN training epochs against the
-# same networks in PyTorch, the trained models quantized (quantize_fashion), VGAE on
+# tests, then time on the GPU, in one run: MLP, CNN and CNN+BN training epochs
+# against the same networks in PyTorch, the trained models quantized (quantize_fashion), VGAE on
 # Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM). Writes summary.md, results.json, steps.log and
 # logs.tar.gz (every log and CSV) into OUTDIR.
 # Dependencies come from .gpu-deps (scripts/gpu-deps.sh) when the machine lacks them.
@@ -66,6 +66,10 @@ run "torch MLP on cuda" torch_mlp.log python3 bench/torch_fashion_gpu.py --data 
 run "kiln CNN on cuda" kiln_cnn.log "$build/examples/cnn_fashion" --data "$fashion" --device cuda --epochs $epochs \
   --metrics "$out/kiln_cnn.csv" --save "$out/cnn.safetensors"
 run "torch CNN on cuda" torch_cnn.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model cnn --epochs $epochs
+run "kiln CNN+BN on cuda" kiln_cnn_bn.log "$build/examples/cnn_fashion" --data "$fashion" --device cuda --batchnorm \
+  --epochs $epochs --metrics "$out/kiln_cnn_bn.csv"
+run "torch CNN+BN on cuda" torch_cnn_bn.log python3 bench/torch_fashion_gpu.py --data "$fashion" --model cnn \
+  --batchnorm --epochs $epochs
 if [ -n "$cora" ]; then
   run "kiln VGAE on cuda" kiln_vgae.log "$build/examples/vgae_cora" --data "$cora" --device cuda
   run "kiln VGAE on cpu" kiln_vgae_cpu.log "$build/examples/vgae_cora" --data "$cora" --device cpu
@@ -94,7 +98,7 @@ def kiln_epoch(name):  # median seconds of the epochs after the first (start-up 
     return statistics.median(secs[1:] if len(secs) > 1 else secs) if secs else None
 r = {"cuda_tests_rc": int(open(os.path.join(out, "cuda_tests.rc")).read().strip() or 1)}
 lines = ["| measure | kiln | PyTorch | ratio |", "| --- | --- | --- | --- |"]
-for model in ("mlp", "cnn"):
+for model in ("mlp", "cnn", "cnn_bn"):
     k, t = kiln_epoch(f"kiln_{model}.csv"), result(f"torch_{model}.log")
     kr = result(f"kiln_{model}.log")
     tt = t["median_epoch_seconds_after_first"] if t else None
@@ -102,7 +106,7 @@ for model in ("mlp", "cnn"):
                 "kiln_test_acc": kr and kr.get("test_acc"), "torch_test_acc": t and t.get("test_acc"),
                 "torch_version": t and t.get("torch_version")}
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else "n/a"
-    lines.append(f"| {model.upper()} epoch (s, median after the first) | {fmt(k)} | {fmt(tt)} | "
+    lines.append(f"| {model.upper().replace('_BN', '+BN')} epoch (s, median after the first) | {fmt(k)} | {fmt(tt)} | "
                  f"{fmt(r[model]['ratio'])} |")
 v, vc = result("kiln_vgae.log"), result("kiln_vgae_cpu.log")
 if v:
