@@ -1,5 +1,7 @@
 // Quantized formats, layers and post-training quantization, through the public API.
 #include <cmath>
+#include <cstring>
+#include <sstream>
 
 #include "helpers.hpp"
 #include "kiln/io/safetensors.hpp"
@@ -116,6 +118,52 @@ TEST_CASE("quantized conv2d matches the float convolution") {
   const Tensor got = q::conv2d(x, qw, b, {3, 3}, {2, 1}, {1, 1}, {1, 2});
   CHECK(got.shape() == want.shape());
   CHECK(max_abs_diff(got, want) < 0.02 * max(abs(want)).item<double>());
+}
+
+TEST_CASE("a 2x2 max pool fused into quant::conv2d equals pooling its output, bit for bit") {
+  manual_seed(17);
+  const Tensor weight = randn({6, 3, 3, 3}), bias = randn({6});
+  const Tensor as_matrix = weight.permute({0, 2, 3, 1}).reshape({6, -1});
+  for (q::Format f : {q::Format::int8, q::Format::q4_0}) {
+    const auto w = q::QuantizedWeight::from_float(as_matrix, f);
+    Tensor x = randn({2, 3, 9, 8});
+    x.at<float>({1, 2, 4, 4}) = NAN;  // a NaN wins its window, as in max_pool2d
+    for (bool relu : {false, true}) {
+      q::LinearOptions o{0.0f, relu};
+      const Tensor want = max_pool2d(q::conv2d(x, w, bias, {3, 3}, {1, 1}, {1, 1}, {1, 1}, o), {2, 2});
+      o.max_pool_2x2 = true;
+      const Tensor got = q::conv2d(x, w, bias, {3, 3}, {1, 1}, {1, 1}, {1, 1}, o);
+      REQUIRE(got.shape() == Shape{2, 6, 4, 4});  // a 9x8 output pools to 4x4
+      const std::vector<float> g = got.to_vector<float>(), e = want.to_vector<float>();
+      CHECK(std::memcmp(g.data(), e.data(), g.size() * sizeof(float)) == 0);
+    }
+  }
+  const auto lw = q::QuantizedWeight::from_float(randn({4, 32}), q::Format::int8);
+  CHECK_THROWS_WITH_AS(q::linear(randn({2, 32}), lw, Tensor(), {0.0f, false, true}),
+                       doctest::Contains("max_pool_2x2 is an option of quant::conv2d only"), Error);
+}
+
+TEST_CASE("quantize() fuses conv -> ReLU -> MaxPool2d(2) and computes what the unfused model does") {
+  manual_seed(18);
+  nn::Sequential model{std::make_shared<nn::Conv2d>(nn::Conv2dOptions(4, 8, 3).padding(1)),
+                       std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(8 * 5 * 5, 3)};
+  const Tensor x = randn({3, 4, 10, 10});
+  for (q::Format f : {q::Format::int8, q::Format::q4_0}) {
+    q::QuantConfig config;
+    config.format = f;
+    const auto fused = q::quantize(model, config);
+    config.fuse_max_pool = false;
+    const auto plain = q::quantize(model, config);
+    std::ostringstream os;
+    os << *fused;
+    CHECK(os.str().find("FusedMaxPool2d()") != std::string::npos);
+    CHECK(os.str().find("max_pool 2x2") != std::string::npos);
+    NoGradGuard no_grad;
+    const std::vector<float> a = (*fused)(x).to_vector<float>(), b = (*plain)(x).to_vector<float>();
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    CHECK(fused->state_dict().size() == plain->state_dict().size());
+  }
 }
 
 TEST_CASE("post-training quantization keeps a trained model's accuracy") {

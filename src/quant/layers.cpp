@@ -71,6 +71,7 @@ std::string QuantizedLayer::format_description() const {
      << ", activations=" << (activations_ == Activations::dynamic ? "dynamic" : "calibrated");
   if (activations_ == Activations::calibrated) os << ", input_scale=" << options_.input_scale;
   if (options_.relu) os << ", relu";
+  if (options_.max_pool_2x2) os << ", max_pool 2x2";
   return os.str();
 }
 
@@ -123,9 +124,10 @@ Conv2d::Conv2d(const nn::Conv2d& source, Format format, Activations activations)
 Tensor Conv2d::forward(const Tensor& x) {
   NoGradGuard no_grad;
   if (calibrating()) {
-    const Tensor y = kiln::conv2d(observe(x), float_weight_, bias_, options.stride(), options.padding(),
-                                  options.dilation());
-    return options_.relu ? relu(y) : y;
+    Tensor y = kiln::conv2d(observe(x), float_weight_, bias_, options.stride(), options.padding(),
+                            options.dilation());
+    if (options_.relu) y = relu(y);
+    return options_.max_pool_2x2 ? max_pool2d(y, {2, 2}) : y;
   }
   require_scale(*this, activations(), options_.input_scale);
   return quant::conv2d(x, weight_, bias_, options.kernel_size(), options.stride(), options.padding(),
@@ -142,6 +144,11 @@ std::string Conv2d::description() const {
 // ---- quantize ---------------------------------------------------------------------------
 namespace {
 
+bool is_2x2_stride_2(const nn::PoolOptions& o) {
+  const Pair stride = o.stride() == Pair{0, 0} ? o.kernel_size() : o.stride();
+  return o.kernel_size() == Pair{2, 2} && stride == Pair{2, 2} && o.padding() == Pair{0, 0};
+}
+
 struct Builder {
   const QuantConfig& config;
   std::vector<std::shared_ptr<QuantizedLayer>> layers;
@@ -157,6 +164,7 @@ struct Builder {
   std::shared_ptr<nn::Sequential> convert(const nn::Sequential& model, const std::string& prefix) {
     auto out = std::make_shared<nn::Sequential>();
     std::shared_ptr<QuantizedLayer> previous;
+    std::shared_ptr<Conv2d> conv_before;  // a quantized conv, possibly followed by its fused ReLU
     for (const auto& [name, child] : model.named_children()) {
       const std::string full = prefix.empty() ? name : prefix + "." + name;
       std::shared_ptr<nn::Module> next = child;
@@ -172,9 +180,16 @@ struct Builder {
       } else if (config.fuse_relu && previous && std::dynamic_pointer_cast<nn::ReLU>(child)) {
         previous->set_fused_relu(true);
         next = std::make_shared<FusedReLU>();
+        out->push_back(next);
+        continue;  // conv_before stays: a pool may follow the ReLU
+      } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2d>(child);
+                 pool && config.fuse_max_pool && conv_before && is_2x2_stride_2(pool->options)) {
+        conv_before->set_fused_max_pool(true);
+        next = std::make_shared<FusedMaxPool2d>();
       }
       if (made) layers.push_back(made);
       previous = made;
+      conv_before = std::dynamic_pointer_cast<Conv2d>(made);
       out->push_back(next);
     }
     return out;

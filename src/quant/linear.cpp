@@ -149,6 +149,17 @@ Tensor float_bias(const Tensor& bias, const QuantizedWeight& w, const char* op) 
   return bias.detach().to(kFloat32).contiguous();
 }
 
+// The maximum of a 2x2 window in max_pool2d's order (top left, top right, bottom
+// left, bottom right): the first maximum, or the first NaN when there is one.
+float max_of_window(float a, float b, float c, float d) {
+  for (float v : {a, b, c, d})
+    if (v != v) return v;
+  float m = a;
+  m = b > m ? b : m;
+  m = c > m ? c : m;
+  return d > m ? d : m;
+}
+
 void check_options(const LinearOptions& o, const char* op) {
   KILN_CHECK(std::isfinite(o.input_scale) && o.input_scale >= 0.0f, op,
              ": input_scale must be 0 (dynamic) or a positive finite number, got ", o.input_scale);
@@ -158,6 +169,7 @@ void check_options(const LinearOptions& o, const char* op) {
 
 Tensor linear(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, LinearOptions options) {
   check_options(options, "quant::linear");
+  KILN_CHECK(!options.max_pool_2x2, "quant::linear: max_pool_2x2 is an option of quant::conv2d only");
   KILN_CHECK(w.defined(), "quant::linear: the QuantizedWeight is empty; build it with from_float");
   if (x.defined() && (x.device().is_cuda() || w.device().is_cuda()))
     return detail::linear_cuda(x, w, bias, options);
@@ -204,7 +216,11 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
   const std::int64_t ph = h + 2 * padding[0], pw = wd + 2 * padding[1];
   const float* px = xf.data_ptr<float>();
   const float* pbias = b.defined() ? b.data_ptr<float>() : nullptr;
-  Tensor y = Tensor::empty({n, o, oh, ow}, kFloat32);
+  const bool pool = options.max_pool_2x2;
+  KILN_CHECK(!pool || (oh >= 2 && ow >= 2), "quant::conv2d: a fused 2x2 max pool needs an output of at least 2x2, "
+             "got ", oh, "x", ow);
+  const std::int64_t ph2 = pool ? oh / 2 : oh, pw2 = pool ? ow / 2 : ow;  // the stored output's size
+  Tensor y = Tensor::empty({n, o, ph2, pw2}, kFloat32);
   float* py = y.data_ptr<float>();
 
   const detail::ConvGeometry g{c,          h,          wd,         kernel[0],   kernel[1], stride[0], stride[1],
@@ -232,9 +248,20 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
         kern.gemm_s8(hw, rows.data(), kq, w.packed().int8, out);
       else
         kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, out);
-      float* out_image = py + img * o * hw;
-      for (std::int64_t ch = 0; ch < o; ++ch)
-        for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
+      float* out_image = py + img * o * ph2 * pw2;
+      if (!pool) {
+        for (std::int64_t ch = 0; ch < o; ++ch)
+          for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
+      } else {  // channels first and pooled in one pass: each output reads its 2x2 window
+        for (std::int64_t ch = 0; ch < o; ++ch)
+          for (std::int64_t yy = 0; yy < ph2; ++yy)
+            for (std::int64_t xx = 0; xx < pw2; ++xx) {
+              const std::int64_t p = 2 * yy * ow + 2 * xx;
+              out_image[(ch * ph2 + yy) * pw2 + xx] =
+                  max_of_window(y_rows[p * o + ch], y_rows[(p + 1) * o + ch], y_rows[(p + ow) * o + ch],
+                                y_rows[(p + ow + 1) * o + ch]);
+            }
+      }
     }
   });
   return y;

@@ -7,6 +7,7 @@
 #include "src/quant/linear_cuda.hpp"
 
 #include "kiln/core/factories.hpp"
+#include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/cuda/glue.hpp"
@@ -96,6 +97,7 @@ namespace detail {
 Tensor linear_cuda(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, LinearOptions options) {
   const char* op = "quant::linear";
   check_same_device(op, x, w);
+  KILN_CHECK(!options.max_pool_2x2, op, ": max_pool_2x2 is an option of quant::conv2d only");
   KILN_CHECK(x.dim() >= 1 && x.shape().back() == w.in_features(), op, ": input of shape ", fmt(x.shape()),
              " does not end in the weight's ", w.in_features(), " input features");
   KILN_CHECK(is_floating(x.dtype()), op, ": expected a floating input, got ", x.dtype());
@@ -137,7 +139,8 @@ Tensor conv2d_cuda(const Tensor& x, const QuantizedWeight& w, const Tensor& bias
   // 4. The product as (N * OH * OW, O) rows, then channels first.
   Tensor y_rows = Tensor::empty({n * l, o}, kFloat32, dev);
   product(a, a_scale, w, b, options.relu, y_rows);
-  return y_rows.view({n, l, o}).permute({0, 2, 1}).contiguous().view({n, o, oh, ow});
+  const Tensor y = y_rows.view({n, l, o}).permute({0, 2, 1}).contiguous().view({n, o, oh, ow});
+  return options.max_pool_2x2 ? max_pool2d(y, {2, 2}) : y;  // the same window rule as the CPU's fused pool
 }
 
 Tensor matmul_int8_cuda(const Tensor& a, const QuantizedWeight& w) {

@@ -10,7 +10,9 @@
 // quantize() replaces each nn::Linear and nn::Conv2d (groups = 1) of a Sequential,
 // nested Sequentials included, by its quantized twin; the other children are
 // shared with the float model. A ReLU right after a quantized layer runs inside
-// that layer's output stage (its place is kept by a FusedReLU, so keys stay the same).
+// that layer's output stage (its place is kept by a FusedReLU, so keys stay the same),
+// and so does a 2x2 / stride-2 max pool right after a quantized convolution (or after
+// its fused ReLU), kept by a FusedMaxPool2d.
 #pragma once
 
 #include <map>
@@ -38,6 +40,7 @@ public:
   float input_scale() const { return options_.input_scale; }
   bool fused_relu() const { return options_.relu; }
   void set_fused_relu(bool on) { options_.relu = on; }
+  bool fused_max_pool() const { return options_.max_pool_2x2; }
 
   // Calibration: while on, forward() runs the float layer it was made from and
   // records max |input|; stopping sets input_scale = max / 127.
@@ -72,6 +75,8 @@ public:
 class Conv2d : public QuantizedLayer {
 public:
   Conv2d(const nn::Conv2d& source, Format format, Activations activations = Activations::dynamic);
+  // Pools the output 2x2 with stride 2 inside the output stage (after the ReLU).
+  void set_fused_max_pool(bool on) { options_.max_pool_2x2 = on; }
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
   nn::Conv2dOptions options;
@@ -82,6 +87,13 @@ class FusedReLU : public nn::Module {
 public:
   Tensor forward(const Tensor& x) override { return x; }
   std::string description() const override { return "FusedReLU()"; }
+};
+
+// Stands where a 2x2 max pool was fused into the convolution before it.
+class FusedMaxPool2d : public nn::Module {
+public:
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string description() const override { return "FusedMaxPool2d()"; }
 };
 
 struct LayerChoice {
@@ -103,6 +115,7 @@ struct QuantConfig {
   // pay for quantizing and packing (a first convolution on 1-channel images has 9).
   std::int64_t min_inputs = 32;
   bool fuse_relu = true;
+  bool fuse_max_pool = true;  // a MaxPool2d(2) (stride 2, no padding) after a quantized conv
 };
 
 // A quantized copy of a trained float model (the float model is left unchanged).

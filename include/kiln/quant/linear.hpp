@@ -61,6 +61,9 @@ private:
 struct LinearOptions {
   float input_scale = 0.0f;  // > 0: static activations with this scale; 0: dynamic, per row
   bool relu = false;         // apply ReLU in the output stage
+  // quant::conv2d only: a 2x2, stride-2 max pool (max_pool2d(y, {2, 2})) fused into
+  // the output stage, after the ReLU; the output is (N, O, OH / 2, OW / 2).
+  bool max_pool_2x2 = false;
 };
 
 // y = x W^T + bias with int8 activations: x (..., in) float -> (..., out) float32.
