@@ -98,4 +98,16 @@ template <class T> __device__ inline T warp_max(T v) {
   return v;
 }
 
+// One warp's row of `len` values: its maximum m and the sum of exp(x - m) in double
+// (the two reductions of a stable softmax), the same in every lane.
+template <class T>
+__device__ inline void row_max_sum_exp(const T* in, std::int64_t len, int lane, T& m, double& s) {
+  m = -INFINITY;
+  for (std::int64_t j = lane; j < len; j += 32) m = in[j] > m ? in[j] : m;
+  m = warp_max(m);
+  s = 0;
+  for (std::int64_t j = lane; j < len; j += 32) s += exp(static_cast<double>(in[j] - m));
+  s = warp_sum(s);
+}
+
 }  // namespace kiln::cuda_kernels

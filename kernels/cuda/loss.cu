@@ -16,12 +16,9 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < n;
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
     const T* in = x + row * c;
-    T m = -INFINITY;
-    for (std::int64_t j = lane; j < c; j += 32) m = in[j] > m ? in[j] : m;
-    m = warp_max(m);
-    double s = 0;
-    for (std::int64_t j = lane; j < c; j += 32) s += exp(static_cast<double>(in[j] - m));
-    s = warp_sum(s);
+    T m;
+    double s;
+    row_max_sum_exp(in, c, lane, m, s);
     const T shift = static_cast<T>(m + log(s));
     double row_sum = 0;
     for (std::int64_t j = lane; j < c; j += 32) {

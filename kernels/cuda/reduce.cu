@@ -106,12 +106,9 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
     const T* in = x + row * len;
     T* out = y + row * len;
-    T m = -INFINITY;
-    for (std::int64_t j = lane; j < len; j += 32) m = in[j] > m ? in[j] : m;
-    m = warp_max(m);
-    double s = 0;
-    for (std::int64_t j = lane; j < len; j += 32) s += exp(static_cast<double>(in[j] - m));
-    s = warp_sum(s);
+    T m;
+    double s;
+    row_max_sum_exp(in, len, lane, m, s);
     if (log) {
       const T shift = static_cast<T>(m + ::log(s));
       for (std::int64_t j = lane; j < len; j += 32) out[j] = in[j] - shift;
