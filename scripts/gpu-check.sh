@@ -10,6 +10,7 @@
 #   scripts/gpu-check.sh OUTDIR            (about 5 minutes on an H200)
 set -uo pipefail
 out="${1:?usage: scripts/gpu-check.sh OUTDIR}"
+deadline=$((SECONDS + 470))
 mkdir -p "$out/logs"
 top="$(cd "$out" && pwd)"
 out="$top/logs"  # every log goes here; summary.md, results.json and logs.tar.gz at the top
@@ -44,21 +45,25 @@ log "configure"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DKILN_BLAS=Eigen \
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
-timeout 360 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
+timeout 300 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
   quantize_fashion cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # --- tests -----------------------------------------------------------------------------------
 log "CUDA tests"
-timeout 240 "$build/tests/kiln_cuda_tests" > "$out/cuda_tests.log" 2>&1
+timeout 150 "$build/tests/kiln_cuda_tests" > "$out/cuda_tests.log" 2>&1
 echo "$?" > "$out/cuda_tests.rc"
 tail -4 "$out/cuda_tests.log"
 
 # --- timings ---------------------------------------------------------------------------------
 epochs=4
+# The whole check stays under 8 minutes: each step gets at most 2 minutes and what is
+# left of the budget (started with the script); a step with no time left is skipped.
 run() {  # name, log file, command...
   local name=$1 file=$2; shift 2
+  local left=$((deadline - SECONDS))
+  if ((left < 10)); then log "$name skipped: the 8-minute budget is spent"; return; fi
   log "$name"
-  timeout 240 "$@" > "$out/$file" 2>&1 || log "$name exited $?"
+  timeout $((left < 120 ? left : 120)) "$@" > "$out/$file" 2>&1 || log "$name exited $?"
 }
 run "kiln MLP on cuda" kiln_mlp.log "$build/examples/mlp_fashion" --data "$fashion" --device cuda --epochs $epochs \
   --metrics "$out/kiln_mlp.csv" --save "$out/mlp.safetensors"
