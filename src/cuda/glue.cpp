@@ -46,9 +46,4 @@ cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Str
   return loop;
 }
 
-void require_cpu(const char* op, const Tensor& t) {
-  KILN_CHECK(t.device().is_cpu(), op, ": no CUDA kernel for this op yet (input of shape ", fmt(t.shape()), " on ",
-             t.device(), "); move the tensors with .to(kiln::Device::cpu()) for this step");
-}
-
 }  // namespace kiln::detail

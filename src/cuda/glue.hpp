@@ -21,7 +21,5 @@ template <class T = void>
 T* dptr(const Tensor& t) {
   return static_cast<T*>(t.device_data_ptr());
 }
-// Throws "`op` has no CUDA kernel" when t lives on a GPU; for ops that are CPU-only so far.
-void require_cpu(const char* op, const Tensor& t);
 
 }  // namespace kiln::detail
