@@ -21,6 +21,16 @@ inline unsigned blocks_for(std::int64_t n) {
   return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 4 ? 65535 * 4 : b));
 }
 
+// Launches a grid-stride `kernel` over n items (nothing when n is 0) on the default
+// stream and checks the launch. Arguments convert to the kernel's parameter types,
+// so untyped pointers (const void*) can be passed for the kernel's T pointers.
+template <class... Params, class... Args>
+void launch_over(std::int64_t n, void (*kernel)(Params...), Args... args) {
+  if (n <= 0) return;
+  kernel<<<blocks_for(n), kThreads>>>(static_cast<Params>(args)...);
+  KILN_CUDA_CHECK_LAUNCH();
+}
+
 // Calls f(T{}) with T the C++ type of `t`.
 template <class F>
 void visit_scalar(Scalar t, F&& f) {

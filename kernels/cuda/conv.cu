@@ -140,63 +140,34 @@ __global__ void avg_pool_backward_kernel(PoolShape s, const T* g, T* gx) {
 }  // namespace
 
 void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
-  const std::int64_t total = s.c * s.kh * s.kw * s.n * s.oh * s.ow;
-  if (total == 0) return;
   visit_scalar(t, [&](auto tag) {
-    using T = decltype(tag);
-    im2col_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(image), static_cast<T*>(col));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(s.c * s.kh * s.kw * s.n * s.oh * s.ow, im2col_kernel<decltype(tag)>, s, image, col);
   });
 }
 
 void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
-  const std::int64_t total = s.n * s.c * s.h * s.w;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    col2im_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(col), static_cast<T*>(image));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_floating(t, [&](auto tag) { launch_over(s.n * s.c * s.h * s.w, col2im_kernel<decltype(tag)>, s, col, image); });
 }
 
 void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax) {
-  const std::int64_t total = s.planes * s.oh * s.ow;
-  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    max_pool_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(x), static_cast<T*>(y), argmax);
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(s.planes * s.oh * s.ow, max_pool_kernel<decltype(tag)>, s, x, y, argmax);
   });
 }
 
 void max_pool_backward(Scalar t, const PoolShape& s, const void* g, const std::int32_t* argmax, void* gx) {
-  const std::int64_t total = s.planes * s.h * s.w;
-  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    max_pool_backward_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(g), argmax,
-                                                              static_cast<T*>(gx));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(s.planes * s.h * s.w, max_pool_backward_kernel<decltype(tag)>, s, g, argmax, gx);
   });
 }
 
 void avg_pool(Scalar t, const PoolShape& s, const void* x, void* y) {
-  const std::int64_t total = s.planes * s.oh * s.ow;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    avg_pool_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(x), static_cast<T*>(y));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_floating(t, [&](auto tag) { launch_over(s.planes * s.oh * s.ow, avg_pool_kernel<decltype(tag)>, s, x, y); });
 }
 
 void avg_pool_backward(Scalar t, const PoolShape& s, const void* g, void* gx) {
-  const std::int64_t total = s.planes * s.h * s.w;
-  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    avg_pool_backward_kernel<<<blocks_for(total), kThreads>>>(s, static_cast<const T*>(g), static_cast<T*>(gx));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(s.planes * s.h * s.w, avg_pool_backward_kernel<decltype(tag)>, s, g, gx);
   });
 }
 

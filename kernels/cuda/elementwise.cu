@@ -149,42 +149,30 @@ struct SoftplusGrad { template <class T> __device__ T operator()(T x, T g) const
 
 template <class T, class Out, class F>
 void launch_zip(const Loop& loop, Out* out, const T* a, const T* b, F f) {
-  if (loop.numel == 0) return;
-  zip_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, out, a, b, f);
-  KILN_CUDA_CHECK_LAUNCH();
+  launch_over(loop.numel, zip_kernel<T, Out, F>, loop, out, a, b, f);
 }
 template <class T, class F>
 void launch_map(std::int64_t n, const T* x, T* y, F f) {
-  if (n == 0) return;
-  map_kernel<<<blocks_for(n), kThreads>>>(n, x, y, f);
-  KILN_CUDA_CHECK_LAUNCH();
+  launch_over(n, map_kernel<T, F>, n, x, y, f);
 }
 template <class T, class F>
 void launch_grad(std::int64_t n, const T* saved, const T* g, T* gx, F f) {
-  if (n == 0) return;
-  grad_kernel<<<blocks_for(n), kThreads>>>(n, saved, g, gx, f);
-  KILN_CUDA_CHECK_LAUNCH();
+  launch_over(n, grad_kernel<T, F>, n, saved, g, gx, f);
 }
 
 }  // namespace
 
 void fill(Scalar t, const Loop& loop, void* dst, double value) {
-  if (loop.numel == 0) return;
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
-    fill_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<T*>(dst), static_cast<T>(value));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(loop.numel, fill_kernel<T>, loop, dst, static_cast<T>(value));
   });
 }
 
 void copy(Scalar dst_t, Scalar src_t, const Loop& loop, void* dst, const void* src) {
-  if (loop.numel == 0) return;
   visit_scalar(dst_t, [&](auto dtag) {
     visit_scalar(src_t, [&](auto stag) {
-      using D = decltype(dtag);
-      using S = decltype(stag);
-      copy_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<D*>(dst), static_cast<const S*>(src));
-      KILN_CUDA_CHECK_LAUNCH();
+      launch_over(loop.numel, copy_kernel<decltype(dtag), decltype(stag)>, loop, dst, src);
     });
   });
 }
@@ -231,31 +219,15 @@ void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const vo
 }
 
 void where(Scalar t, const Loop& loop, void* out, const std::uint8_t* mask, const void* a, const void* b) {
-  if (loop.numel == 0) return;
-  visit_scalar(t, [&](auto tag) {
-    using T = decltype(tag);
-    where_kernel<<<blocks_for(loop.numel), kThreads>>>(loop, static_cast<T*>(out), mask, static_cast<const T*>(a),
-                                                        static_cast<const T*>(b));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_scalar(t, [&](auto tag) { launch_over(loop.numel, where_kernel<decltype(tag)>, loop, out, mask, a, b); });
 }
 
 void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
-  if (n == 0) return;
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    uniform_kernel<<<blocks_for(n), kThreads>>>(n, seed, static_cast<T*>(out));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_floating(t, [&](auto tag) { launch_over(n, uniform_kernel<decltype(tag)>, n, seed, out); });
 }
 
 void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
-  if (n == 0) return;
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    normal_kernel<<<blocks_for(n), kThreads>>>(n, seed, static_cast<T*>(out));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_floating(t, [&](auto tag) { launch_over(n, normal_kernel<decltype(tag)>, n, seed, out); });
 }
 
 void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {

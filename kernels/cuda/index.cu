@@ -40,44 +40,24 @@ __global__ void put_add_kernel(std::int64_t count, const T* g, const std::int64_
 
 void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const void* x,
                 const std::int64_t* index, void* out) {
-  const std::int64_t total = outer * m * inner;
-  if (total == 0) return;
   visit_scalar(t, [&](auto tag) {
-    using T = decltype(tag);
-    index_rows_kernel<<<blocks_for(total), kThreads>>>(outer, n, m, inner, static_cast<const T*>(x), index,
-                                                       static_cast<T*>(out));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(outer * m * inner, index_rows_kernel<decltype(tag)>, outer, n, m, inner, x, index, out);
   });
 }
 
 void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                     const void* g, const std::int64_t* index, void* gx) {
-  const std::int64_t total = outer * m * inner;
-  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    index_add_rows_kernel<<<blocks_for(total), kThreads>>>(outer, n, m, inner, static_cast<const T*>(g), index,
-                                                           static_cast<T*>(gx));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(outer * m * inner, index_add_rows_kernel<decltype(tag)>, outer, n, m, inner, g, index, gx);
   });
 }
 
 void take(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out) {
-  if (count == 0) return;
-  visit_scalar(t, [&](auto tag) {
-    using T = decltype(tag);
-    take_kernel<<<blocks_for(count), kThreads>>>(count, static_cast<const T*>(x), offset, static_cast<T*>(out));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_scalar(t, [&](auto tag) { launch_over(count, take_kernel<decltype(tag)>, count, x, offset, out); });
 }
 
 void put_add(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx) {
-  if (count == 0) return;
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    put_add_kernel<<<blocks_for(count), kThreads>>>(count, static_cast<const T*>(g), offset, static_cast<T*>(gx));
-    KILN_CUDA_CHECK_LAUNCH();
-  });
+  visit_floating(t, [&](auto tag) { launch_over(count, put_add_kernel<decltype(tag)>, count, g, offset, gx); });
 }
 
 }  // namespace kiln::cuda_kernels

@@ -23,9 +23,7 @@ __global__ void adam_kernel(std::int64_t n, float* p, const float* g, float* m, 
 }  // namespace
 
 void adam(std::int64_t n, float* p, const float* g, float* m, float* v, const cpu::AdamStep& s) {
-  if (n == 0) return;
-  adam_kernel<<<blocks_for(n), kThreads>>>(n, p, g, m, v, s);
-  KILN_CUDA_CHECK_LAUNCH();
+  launch_over(n, adam_kernel, n, p, g, m, v, s);
 }
 
 }  // namespace kiln::cuda_kernels

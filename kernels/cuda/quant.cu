@@ -223,9 +223,7 @@ void gemm_s8_s32(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8
 
 void finish_int8(std::int64_t m, std::int64_t n, const std::int32_t* c, const float* a_scale, const float* w_scale,
                  const float* bias, bool relu, float* y) {
-  if (m * n == 0) return;
-  finish_int8_kernel<<<blocks_for(m * n), kThreads>>>(m, n, c, a_scale, w_scale, bias, relu, y);
-  KILN_CUDA_CHECK_LAUNCH();
+  launch_over(m * n, finish_int8_kernel, m, n, c, a_scale, w_scale, bias, relu, y);
 }
 
 void gemm_q4(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* a, std::int64_t lda,

@@ -24,12 +24,8 @@ __global__ void spmm_kernel(std::int64_t rows, std::int64_t f, const std::int64_
 
 void spmm(Scalar t, std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
           const void* val, const void* x, void* y) {
-  if (rows * f == 0) return;
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    spmm_kernel<<<blocks_for(rows * f), kThreads>>>(rows, f, row_ptr, col, static_cast<const T*>(val),
-                                                    static_cast<const T*>(x), static_cast<T*>(y));
-    KILN_CUDA_CHECK_LAUNCH();
+    launch_over(rows * f, spmm_kernel<decltype(tag)>, rows, f, row_ptr, col, val, x, y);
   });
 }
 
