@@ -5,6 +5,10 @@
 #include "kiln/kiln.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/cuda/runtime.hpp"
+
+#include <fstream>
+#include <string>
 
 namespace kiln::test {
 
@@ -32,6 +36,26 @@ TEST_CASE("asking for a GPU where none is visible is a clear error") {
   CHECK_THROWS_WITH_AS(x.to(Device::cuda()), doctest::Contains(expected), Error);
   CHECK_THROWS_WITH_AS(zeros({3}, kFloat32, Device::cuda()), doctest::Contains(expected), Error);
   CHECK(x.to(Device::cpu()).shares_storage(x));  // moving to where it already is copies nothing
+}
+
+// cuBLAS is opened on first use, not linked: a process that never multiplies on a
+// GPU does not pay for mapping it (~150 MB resident).
+TEST_CASE("cuBLAS is loaded when first needed, and then resolves every entry point") {
+  auto mapped = [] {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line))
+      if (line.find("libcublas") != std::string::npos) return true;
+    return false;
+  };
+  if (!cuda::is_available()) CHECK_FALSE(mapped());  // nothing here has multiplied on a GPU
+  const std::string problem = detail::cublas_load_problem();
+  if (!cuda::is_built()) {
+    CHECK(problem.find("no CUDA backend") != std::string::npos);
+    return;
+  }
+  CHECK_MESSAGE(problem.empty(), problem);
+  CHECK(mapped());
 }
 
 // The loop descriptor every strided CUDA kernel reads (built on the host, so it is

@@ -2,19 +2,18 @@
 // the column-major storage of its transpose, so C = op(A) op(B) is computed as
 // C^T = op(B)^T op(A)^T, i.e. cuBLAS gets B first and A second, with m and n swapped.
 // FP32 runs in full precision (no TF32), as a reference-quality default.
-#include <cublas_v2.h>
-
 #include <mutex>
 
 #include "kernels/cuda/blas.cuh"
+#include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/common.cuh"
 
-#define KILN_CUBLAS_CHECK(call)                                                                   \
-  do {                                                                                            \
-    const cublasStatus_t kiln_blas_status_ = (call);                                              \
-    KILN_CHECK(kiln_blas_status_ == CUBLAS_STATUS_SUCCESS, "cuBLAS error in ", #call, ": ",       \
-               cublasGetStatusName(kiln_blas_status_), " (", cublasGetStatusString(kiln_blas_status_), \
-               ") at ", __FILE__, ":", __LINE__);                                                 \
+#define KILN_CUBLAS_CHECK(api, call)                                                                   \
+  do {                                                                                                 \
+    const cublasStatus_t kiln_blas_status_ = (call);                                                   \
+    KILN_CHECK(kiln_blas_status_ == CUBLAS_STATUS_SUCCESS, "cuBLAS error in ", #call, ": ",            \
+               (api).status_name(kiln_blas_status_), " (", (api).status_string(kiln_blas_status_), ") at ", \
+               __FILE__, ":", __LINE__);                                                               \
   } while (0)
 
 namespace kiln::cuda_kernels {
@@ -30,7 +29,8 @@ cublasHandle_t handle_for_current_device() {
   KILN_CUDA_CHECK(cudaGetDevice(&device));
   KILN_ASSERT(device >= 0 && device < kMaxDevices);
   std::lock_guard<std::mutex> lock(mutex);
-  if (!handles[device]) KILN_CUBLAS_CHECK(cublasCreate(&handles[device]));
+  const CublasApi& api = cublas();
+  if (!handles[device]) KILN_CUBLAS_CHECK(api, api.create(&handles[device]));
   return handles[device];
 }
 
@@ -46,17 +46,18 @@ void gemm(Scalar t, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64
           std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
   cublasHandle_t h = handle_for_current_device();
+  const CublasApi& api = cublas();
   const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int M = to_int(m, "rows"), N = to_int(n, "columns"), K = to_int(k, "inner size");
   const int LDA = to_int(lda, "lda"), LDB = to_int(ldb, "ldb"), LDC = to_int(ldc, "ldc");
   if (t == Scalar::f32) {
     const float alpha = 1.0f, b32 = static_cast<float>(beta);
-    KILN_CUBLAS_CHECK(cublasSgemm(h, op_b, op_a, N, M, K, &alpha, static_cast<const float*>(b), LDB,
+    KILN_CUBLAS_CHECK(api, api.sgemm(h, op_b, op_a, N, M, K, &alpha, static_cast<const float*>(b), LDB,
                                   static_cast<const float*>(a), LDA, &b32, static_cast<float*>(c), LDC));
   } else {
     KILN_ASSERT(t == Scalar::f64);
     const double alpha = 1.0;
-    KILN_CUBLAS_CHECK(cublasDgemm(h, op_b, op_a, N, M, K, &alpha, static_cast<const double*>(b), LDB,
+    KILN_CUBLAS_CHECK(api, api.dgemm(h, op_b, op_a, N, M, K, &alpha, static_cast<const double*>(b), LDB,
                                   static_cast<const double*>(a), LDA, &beta, static_cast<double*>(c), LDC));
   }
 }

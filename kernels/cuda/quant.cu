@@ -2,11 +2,11 @@
 // dot products are exact in any order, and every float step is written with an
 // explicit rounding intrinsic (__fmul_rn, __fadd_rn, fmaf) in the reference's
 // order, so nvcc cannot contract or reorder it.
-#include <cublasLt.h>
 
 #include <mutex>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cublas_loader.hpp"
 #include "kernels/cuda/quant.cuh"
 
 namespace kiln::cuda_kernels {
@@ -97,11 +97,13 @@ __global__ void gemm_dp4a_kernel(std::int64_t m, std::int64_t n, std::int64_t kw
 // Returns false when cuBLASLt offers no algorithm for this shape and alignment.
 bool gemm_lt(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* a, std::int64_t lda,
              const std::int8_t* w, std::int64_t ldw, std::int32_t* c) {
+  const CublasLtApi* lt = cublas_lt();
+  if (!lt) return false;  // not installed: the dp4a kernel serves
   static std::mutex mutex;
   static cublasLtHandle_t handle = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (!handle && cublasLtCreate(&handle) != CUBLAS_STATUS_SUCCESS) return false;
+    if (!handle && lt->create(&handle) != CUBLAS_STATUS_SUCCESS) return false;
   }
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
@@ -111,22 +113,22 @@ bool gemm_lt(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* 
   cublasLtMatmulPreference_t pref = nullptr;
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  if (cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32I, CUDA_R_32I) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof(trans)) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, k, n, ldw) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, k, m, lda) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatrixLayoutCreate(&lc, CUDA_R_32I, n, m, n) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
-      cublasLtMatmulAlgoGetHeuristic(handle, op, la, lb, lc, lc, pref, 1, &result, &found) == CUBLAS_STATUS_SUCCESS &&
+  if (lt->desc_create(&op, CUBLAS_COMPUTE_32I, CUDA_R_32I) == CUBLAS_STATUS_SUCCESS &&
+      lt->desc_set_attribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof(trans)) == CUBLAS_STATUS_SUCCESS &&
+      lt->layout_create(&la, CUDA_R_8I, k, n, ldw) == CUBLAS_STATUS_SUCCESS &&
+      lt->layout_create(&lb, CUDA_R_8I, k, m, lda) == CUBLAS_STATUS_SUCCESS &&
+      lt->layout_create(&lc, CUDA_R_32I, n, m, n) == CUBLAS_STATUS_SUCCESS &&
+      lt->preference_create(&pref) == CUBLAS_STATUS_SUCCESS &&
+      lt->algo_get_heuristic(handle, op, la, lb, lc, lc, pref, 1, &result, &found) == CUBLAS_STATUS_SUCCESS &&
       found > 0) {
-    ok = cublasLtMatmul(handle, op, &alpha, w, la, a, lb, &beta, c, lc, c, lc, &result.algo, nullptr, 0, 0) ==
+    ok = lt->matmul(handle, op, &alpha, w, la, a, lb, &beta, c, lc, c, lc, &result.algo, nullptr, 0, 0) ==
          CUBLAS_STATUS_SUCCESS;
   }
-  if (pref) cublasLtMatmulPreferenceDestroy(pref);
-  if (lc) cublasLtMatrixLayoutDestroy(lc);
-  if (lb) cublasLtMatrixLayoutDestroy(lb);
-  if (la) cublasLtMatrixLayoutDestroy(la);
-  if (op) cublasLtMatmulDescDestroy(op);
+  if (pref) lt->preference_destroy(pref);
+  if (lc) lt->layout_destroy(lc);
+  if (lb) lt->layout_destroy(lb);
+  if (la) lt->layout_destroy(la);
+  if (op) lt->desc_destroy(op);
   return ok;
 }
 

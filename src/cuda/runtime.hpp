@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "kiln/core/device.hpp"
 
@@ -18,5 +19,8 @@ void cuda_release(void* p, std::size_t bytes, int device);
 void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 // Makes `device` current on this thread (kernels launch on the current device).
 void cuda_set_device(int device);
+// Opens cuBLAS and cuBLASLt (loaded on first use, not linked) and says what went
+// wrong, or "" when both are usable. Without the CUDA backend: why there is none.
+std::string cublas_load_problem();
 
 }  // namespace kiln::detail
