@@ -8,11 +8,19 @@
 // lets the network train faster and generalise a little better.
 // Adam (lr 1e-3), batch 128, cross-entropy, as mlp_fashion.
 //
+// Trained longer, the network starts to memorise the training images (its test
+// loss rises after about 6 epochs). Two standard remedies are flags: --augment
+// shows each image mirrored left-right half of the time and shifted by up to
+// --max-shift pixels (default 1), so it rarely sees the same picture twice;
+// --cosine lowers the learning rate smoothly to 0 by the last epoch, so the
+// weights settle instead of hopping around a minimum.
+//
 // A convolution here is im2col + one matrix product per layer and batch: each
 // 3x3 neighbourhood of the input becomes a column, and the filters multiply all
 // columns at once (see src/ops/conv.cpp for the forward and backward passes).
 //
-//   ./build/examples/cnn_fashion --epochs 15 [--batchnorm]
+//   ./build/examples/cnn_fashion --epochs 15 [--batchnorm] [--augment --cosine --epochs 30]
+//   (the BatchNorm recipe that reaches 93 %: --batchnorm --augment --cosine --epochs 30)
 #include "example_support.hpp"
 #include "fashion_models.hpp"
 
@@ -25,6 +33,10 @@ int main(int argc, char** argv) {
   double lr = 1e-3;
   app.add_flag("--batchnorm", batchnorm, "BatchNorm2d after each convolution");
   app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
+  app.add_flag("--augment", args.augment, "random left-right flips and shifts of the training images");
+  app.add_option("--max-shift", args.max_shift, "largest shift in pixels with --augment (0: flips only)")
+      ->capture_default_str();
+  app.add_flag("--cosine", args.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
   CLI11_PARSE(app, argc, argv);
 
   return example::run_main([&] {

@@ -29,6 +29,9 @@ struct CommonArgs {
   std::int64_t limit = 0;  // train on the first N images only (0: all)
   std::string save, resume, metrics;
   std::string device = "cpu";
+  bool augment = false;  // flips and shifts of the training images (cnn_fashion --augment)
+  std::int64_t max_shift = 1;  // pixels, with --augment
+  bool cosine = false;   // cosine-annealed learning rate over the epochs (cnn_fashion --cosine)
 };
 
 // Adds the flags every example takes.
@@ -219,7 +222,9 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
   data::ImageDataset train = data::fashion_mnist(args.data, data::Split::train);
   const data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
   if (args.limit > 0) train = train.head(args.limit);
-  data::DataLoader loader(train, data::LoaderOptions(args.batch_size).set_shuffle(true).set_seed(args.seed));
+  data::LoaderOptions loader_options = data::LoaderOptions(args.batch_size).set_shuffle(true).set_seed(args.seed);
+  if (args.augment) loader_options.set_augment(data::Augment().set_flip(true).set_max_shift(args.max_shift));
+  data::DataLoader loader(train, loader_options);
 
   // Parameters move in place, so the optimizer made before still holds them;
   // each batch is copied to the device as it is used.
@@ -241,6 +246,10 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
   int epochs_run = 0;
   for (int epoch = start_epoch; epoch < args.epochs; ++epoch) {
     model.train();
+    // Cosine annealing: the rate falls from its initial value to 0 over the run
+    // (set from the epoch, so a resumed run continues the same curve).
+    if (args.cosine)
+      optimizer.set_lr(optimizer.initial_lr() * (1 + std::cos(M_PI * epoch / args.epochs)) / 2);
     Progress progress(loader.num_batches(), "epoch " + std::to_string(epoch + 1));
     const auto t0 = std::chrono::steady_clock::now();
     double loss_sum = 0;
@@ -280,6 +289,8 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
           {"peak_rss_mb", peak_rss_mb()},
           {"threads", get_num_threads()},
           {"device", args.device},
+          {"augment", args.augment},
+          {"cosine", args.cosine},
           {"seed", args.seed}};
 }
 

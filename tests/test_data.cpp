@@ -119,6 +119,82 @@ TEST_CASE("ImageDataset normalises; DataLoader batches, shuffles by (seed, epoch
   check_values(held.select(0, 0), {(0 / 255.0 - 0.5) / 0.25, (10 / 255.0 - 0.5) / 0.25}, 1e-6);
 }
 
+TEST_CASE("DataLoader augmentation: flips and shifts drawn from (seed, epoch, position), blank borders") {
+  // 64 images of 1x4x5 whose pixels all differ within an image: 1 + i % 8 + 10 r + 40 c.
+  const std::int64_t n = 64, h = 4, w = 5;
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * h * w));
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t r = 0; r < h; ++r)
+      for (std::int64_t c = 0; c < w; ++c) pixels[static_cast<std::size_t>((i * h + r) * w + c)] =
+          static_cast<std::uint8_t>(1 + (i % 8) + 10 * r + 40 * c);
+  const data::ImageDataset ds(from_vector(pixels, {n, 1, h, w}), arange(n), 0.1, 0.5);
+  const float blank = ds.blank_value();
+  CHECK(blank == doctest::Approx(-0.2));
+  auto value = [&](std::int64_t i, std::int64_t r, std::int64_t c) {
+    return static_cast<float>(pixels[static_cast<std::size_t>((i * h + r) * w + c)] / 255.0 - 0.1) / 0.5f;
+  };
+
+  SUBCASE("flips only: each image is itself or its mirror, both occur") {
+    data::DataLoader loader(ds, data::LoaderOptions(n).set_augment(data::Augment().set_flip(true)));
+    loader.epoch(0);
+    const Tensor x = loader.batch(0).x;
+    int flipped = 0, kept = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      bool same = true, mirrored = true;
+      for (std::int64_t r = 0; r < h; ++r)
+        for (std::int64_t c = 0; c < w; ++c) {
+          const float v = x.at<float>({i, 0, r, c});
+          same = same && std::abs(v - value(i, r, c)) < 1e-5f;
+          mirrored = mirrored && std::abs(v - value(i, r, w - 1 - c)) < 1e-5f;
+        }
+      CHECK((same || mirrored));
+      flipped += mirrored;
+      kept += same;
+    }
+    CHECK(flipped > 10);
+    CHECK(kept > 10);
+  }
+  SUBCASE("shifts: the content moves by at most max_shift and the rest is blank; same epoch, same images") {
+    const auto options = data::LoaderOptions(n).set_shuffle(true).set_seed(3).set_augment(data::Augment().set_max_shift(1));
+    data::DataLoader loader(ds, options);
+    loader.epoch(2);
+    const Tensor x = loader.batch(0).x.clone(), y = loader.batch(0).y.clone();
+    int moved = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t src = y.at<std::int64_t>({i});
+      int matches = 0;
+      for (std::int64_t dy = -1; dy <= 1; ++dy)
+        for (std::int64_t dx = -1; dx <= 1; ++dx) {
+          bool ok = true;
+          for (std::int64_t r = 0; r < h; ++r)
+            for (std::int64_t c = 0; c < w; ++c) {
+              const std::int64_t sr = r - dy, sc = c - dx;
+              const bool inside = sr >= 0 && sr < h && sc >= 0 && sc < w;
+              ok = ok && std::abs(x.at<float>({i, 0, r, c}) - (inside ? value(src, sr, sc) : blank)) < 1e-5f;
+            }
+          if (ok) {
+            ++matches;
+            moved += dy != 0 || dx != 0;
+          }
+        }
+      CHECK(matches == 1);
+    }
+    CHECK(moved > n / 2);  // 8 of 9 offsets move the image
+    data::DataLoader again(ds, options);  // a fresh loader (as after resuming) draws the same images
+    again.epoch(2);
+    CHECK(again.batch(0).x.to_vector<float>() == x.to_vector<float>());
+    again.epoch(3);
+    CHECK(again.batch(0).x.to_vector<float>() != x.to_vector<float>());
+  }
+  SUBCASE("bad settings are clear errors") {
+    CHECK_THROWS_WITH_AS(data::DataLoader(ds, data::LoaderOptions(4).set_augment(data::Augment().set_max_shift(4))),
+                         doctest::Contains("max_shift 4 must be smaller than the image"), Error);
+    const data::ImageDataset flat(from_vector(pixels, {n, h * w}), arange(n));
+    CHECK_THROWS_WITH_AS(data::DataLoader(flat, data::LoaderOptions(4).set_augment(data::Augment().set_flip(true))),
+                         doctest::Contains("augmentation works on images (C, H, W)"), Error);
+  }
+}
+
 TEST_CASE("Fashion-MNIST: missing files are a clear error; the Debian package loads when installed") {
   CHECK_THROWS_WITH_AS(data::fashion_mnist("/nonexistent", data::Split::train),
                        doctest::Contains("dataset-fashion-mnist"), Error);

@@ -54,6 +54,15 @@ ImageDataset ImageDataset::head(std::int64_t n) const {
 
 DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
   KILN_CHECK(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
+  KILN_CHECK(options.augment.max_shift >= 0, "DataLoader: augment max_shift must be >= 0, got ",
+             options.augment.max_shift);
+  if (options.augment.any()) {
+    const Shape s = dataset.sample_shape();
+    KILN_CHECK(s.size() == 3, "DataLoader: augmentation works on images (C, H, W) but samples are ", fmt(s),
+               "; reshape the dataset's images or turn augmentation off");
+    KILN_CHECK(options.augment.max_shift < s[1] && options.augment.max_shift < s[2], "DataLoader: augment max_shift ",
+               options.augment.max_shift, " must be smaller than the image (", s[1], " x ", s[2], ")");
+  }
   order_.resize(static_cast<std::size_t>(dataset.size()));
   std::iota(order_.begin(), order_.end(), 0);
 }
@@ -64,6 +73,7 @@ std::int64_t DataLoader::num_batches() const {
 }
 
 DataLoader::Epoch DataLoader::epoch(std::int64_t index) {
+  epoch_ = index;
   std::iota(order_.begin(), order_.end(), 0);
   if (options_.shuffle) {
     // Its own generator, seeded from (seed, epoch): independent of everything else.
@@ -89,7 +99,41 @@ const Batch& DataLoader::batch(std::int64_t b) {
   }
   if (!unshared(current_.y)) current_.y = Tensor::empty({count}, kInt64);
   dataset_.fill(idx, current_.x, current_.y);
+  if (options_.augment.any()) augment(start);
   return current_;
+}
+
+// Each image's flip and shift come from its own generator, seeded by (seed, epoch,
+// position in the epoch), so the result does not depend on threads or on resuming.
+void DataLoader::augment(std::int64_t start) {
+  const Shape s = dataset_.sample_shape();
+  const std::int64_t channels = s[0], h = s[1], w = s[2], per = channels * h * w;
+  const std::int64_t count = current_.x.size(0), max_shift = options_.augment.max_shift;
+  const float blank = dataset_.blank_value();
+  float* x = current_.x.data_ptr<float>();
+  parallel_for(0, count, 16, [&](std::int64_t lo, std::int64_t hi) {
+    std::vector<float> image(static_cast<std::size_t>(per));
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const std::uint64_t position = static_cast<std::uint64_t>(start + i);
+      Generator g((options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(epoch_)) *
+                      0xbf58476d1ce4e5b9ULL + position + 1);
+      const bool flip = options_.augment.flip && g.below(2) == 1;
+      const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+      const std::int64_t dy = max_shift ? static_cast<std::int64_t>(g.below(span)) - max_shift : 0;
+      const std::int64_t dx = max_shift ? static_cast<std::int64_t>(g.below(span)) - max_shift : 0;
+      if (!flip && dy == 0 && dx == 0) continue;
+      float* d = x + i * per;
+      std::copy(d, d + per, image.begin());
+      // out(r, c) = in(r - dy, c' - dx), c' the mirrored column when flipping.
+      for (std::int64_t ch = 0; ch < channels; ++ch)
+        for (std::int64_t r = 0; r < h; ++r)
+          for (std::int64_t c = 0; c < w; ++c) {
+            const std::int64_t sr = r - dy, sc = (flip ? w - 1 - c : c) - dx;
+            const bool inside = sr >= 0 && sr < h && sc >= 0 && sc < w;
+            d[(ch * h + r) * w + c] = inside ? image[static_cast<std::size_t>((ch * h + sr) * w + sc)] : blank;
+          }
+    }
+  });
 }
 
 // ---- Fashion-MNIST --------------------------------------------------------------------------

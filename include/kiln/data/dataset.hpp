@@ -7,6 +7,11 @@
 //
 // Batches are written into buffers that are reused while nobody else holds them,
 // so a training loop allocates no new batch memory after the first step.
+//
+// Training images can be augmented as they are batched (flips and small shifts),
+// drawn from (seed, epoch, position): an epoch sees the same images whether or not
+// training was resumed.
+//   data::LoaderOptions(128).set_shuffle(true).set_augment(data::Augment().set_flip(true).set_max_shift(2))
 #pragma once
 
 #include <cstdint>
@@ -28,6 +33,8 @@ public:
   virtual Shape sample_shape() const = 0;  // shape of one x
   // Writes samples `indices` into x (count, sample_shape...) and y (count), both preallocated.
   virtual void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const = 0;
+  // The value a blank (zero) input takes once served: what a shifted image is padded with.
+  virtual float blank_value() const { return 0.0f; }
 };
 
 // uint8 images (N, ...) with int64 labels, served as float32 (pixel / 255 - mean) / std.
@@ -37,6 +44,7 @@ public:
   std::int64_t size() const override { return images_.size(0); }
   Shape sample_shape() const override;
   void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const override;
+  float blank_value() const override { return static_cast<float>(-mean_ / std_); }
   // The first n samples (a view: no copy), for quick runs and tests.
   ImageDataset head(std::int64_t n) const;
   const Tensor& images() const { return images_; }
@@ -49,12 +57,26 @@ private:
   double mean_, std_;
 };
 
+// Random changes to each training image (C, H, W), applied by the DataLoader:
+// a mirror image left-right with probability 1/2, and a shift by up to max_shift
+// pixels in each direction (the uncovered border takes the dataset's blank value,
+// like a crop of the image padded by max_shift).
+struct Augment {
+  bool flip = false;
+  std::int64_t max_shift = 0;
+  Augment& set_flip(bool v) { flip = v; return *this; }
+  Augment& set_max_shift(std::int64_t v) { max_shift = v; return *this; }
+  bool any() const { return flip || max_shift > 0; }
+};
+
 struct LoaderOptions {
   explicit LoaderOptions(std::int64_t batch_size) : batch_size(batch_size) {}
   std::int64_t batch_size;
   bool shuffle = false;
   std::uint64_t seed = 0;
   bool drop_last = false;
+  Augment augment;
+  LoaderOptions& set_augment(Augment v) { augment = v; return *this; }
   LoaderOptions& set_shuffle(bool v) { shuffle = v; return *this; }
   LoaderOptions& set_seed(std::uint64_t v) { seed = v; return *this; }
   LoaderOptions& set_drop_last(bool v) { drop_last = v; return *this; }
@@ -77,7 +99,9 @@ private:
   const Dataset& dataset_;
   LoaderOptions options_;
   std::vector<std::int64_t> order_;
+  std::int64_t epoch_ = 0;
   Batch current_;
+  void augment(std::int64_t start);
 };
 
 class DataLoader::Epoch {
