@@ -7,7 +7,8 @@
 // row-normalised bag of words (2708 papers x 1433 words). Only 140 labelled papers
 // (20 per class) are trained on. Setup of the paper: 16 hidden units, dropout 0.5,
 // Adam lr 0.01, weight decay 5e-4 on the first layer's weights, up to 200 epochs,
-// stopping when the validation loss exceeds the mean of the previous 10.
+// stopping when the validation loss (with the weight-decay term, as in the paper's
+// code) exceeds the mean of the previous 10.
 //
 //   ./build/examples/gcn_cora --data ../shared/data/cora [--split planetoid|random] [--runs 10]
 #include <cmath>
@@ -133,11 +134,15 @@ int main(int argc, char** argv) {
         NoGradGuard no_grad;
         const Tensor logits = forward(false);
         const Tensor val_logits = index_select(logits, 0, val_idx);
-        const double val_loss = cross_entropy(val_logits, y_val).item();
+        // As in the paper's code, the loss that early stopping watches includes the
+        // weight-decay term (weight_decay / 2 * |W1|^2), not only the cross-entropy.
+        const double val_loss = cross_entropy(val_logits, y_val).item() +
+                                weight_decay / 2 * sum(conv1.weight * conv1.weight).item();
         const double val_acc = metrics::accuracy(val_logits, y_val);
         csv.add(epoch + 1, {loss.item(), val_loss, val_acc, example::peak_rss_mb()});
-        // Early stopping: the validation loss rose above the mean of the last `patience`.
-        if (patience > 0 && epoch >= patience) {
+        // Early stopping: the validation loss rose above the mean of the last `patience`
+        // (checked from epoch patience + 2 on, as the paper's code does).
+        if (patience > 0 && epoch > patience) {
           double m = 0;
           for (int i = 1; i <= patience; ++i) m += val_losses[val_losses.size() - i];
           if (val_loss > m / patience) {
