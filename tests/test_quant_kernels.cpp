@@ -80,7 +80,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("int8 GEMM: every level equals the reference exactly, ragged shapes") {
   const qk::QuantKernels& ref = qk::quant_kernels_for(Isa::scalar);
   manual_seed(11);
-  for (std::int64_t m : {1, 3, 17, 70})
+  for (std::int64_t m : {1, 3, 17, 70, 133})
     for (std::int64_t n : {1, 3, 17, 48})
       for (std::int64_t k : {1, 3, 5, 31, 64, 100, 129}) {
         Int8Fixture f(n, k, random_int8(n * k));
@@ -109,23 +109,25 @@ TEST_CASE("int8 GEMM: extreme values that overflow 16-bit pair sums stay exact")
   // multiplies |w| by sign(a, w) (at most 2 * 128 * 127 = 32512) instead.
   static_assert(255 * 127 * 2 > 32767 && 2 * 128 * 127 <= 32767);
   const qk::QuantKernels& ref = qk::quant_kernels_for(Isa::scalar);
-  const std::int64_t m = 5, n = 20, k = 4099;  // large k: sums of ~66 million
-  for (int pattern = 0; pattern < 4; ++pattern) {
-    std::vector<std::int8_t> a(static_cast<std::size_t>(m * k)), w(static_cast<std::size_t>(n * k));
-    for (std::int64_t i = 0; i < m * k; ++i) a[i] = (pattern & 1) ? -127 : 127;
-    const std::int8_t extreme = (pattern & 2) ? -128 : 127;  // the kernels accept -128 in weights
-    for (std::int64_t i = 0; i < n * k; ++i) w[i] = (i % 3 == 0) ? -127 : extreme;
-    Int8Fixture f(n, k, w);
-    std::vector<std::int32_t> want(static_cast<std::size_t>(m * n)), got(want.size());
-    ref.gemm_s8_s32(m, a.data(), k, f.w, want.data(), n);
-    // The reference against a direct sum in 64-bit.
-    std::int64_t direct = 0;
-    for (std::int64_t p = 0; p < k; ++p) direct += std::int64_t{a[p]} * w[p];
-    CHECK(want[0] == direct);
-    for (Isa isa : simd_levels()) {
-      INFO(std::string(cpu::isa_name(isa)) << " pattern " << pattern);
-      qk::quant_kernels_for(isa).gemm_s8_s32(m, a.data(), k, f.w, got.data(), n);
-      CHECK(got == want);
+  const std::int64_t n = 20, k = 4099;  // large k: sums of ~66 million
+  for (std::int64_t m : {5, 21}) {  // less than one register tile of rows; several and a remainder
+    for (int pattern = 0; pattern < 4; ++pattern) {
+      std::vector<std::int8_t> a(static_cast<std::size_t>(m * k)), w(static_cast<std::size_t>(n * k));
+      for (std::int64_t i = 0; i < m * k; ++i) a[i] = (pattern & 1) ? -127 : 127;
+      const std::int8_t extreme = (pattern & 2) ? -128 : 127;  // the kernels accept -128 in weights
+      for (std::int64_t i = 0; i < n * k; ++i) w[i] = (i % 3 == 0) ? -127 : extreme;
+      Int8Fixture f(n, k, w);
+      std::vector<std::int32_t> want(static_cast<std::size_t>(m * n)), got(want.size());
+      ref.gemm_s8_s32(m, a.data(), k, f.w, want.data(), n);
+      // The reference against a direct sum in 64-bit.
+      std::int64_t direct = 0;
+      for (std::int64_t p = 0; p < k; ++p) direct += std::int64_t{a[p]} * w[p];
+      CHECK(want[0] == direct);
+      for (Isa isa : simd_levels()) {
+        INFO(std::string(cpu::isa_name(isa)) << " m " << m << " pattern " << pattern);
+        qk::quant_kernels_for(isa).gemm_s8_s32(m, a.data(), k, f.w, got.data(), n);
+        CHECK(got == want);
+      }
     }
   }
 }
