@@ -26,7 +26,10 @@ Library open_library(const char* soname) {
   Library lib;
   for (const std::string& path : {std::string(soname), std::string(KILN_CUDA_LIBRARY_DIR) + "/" + soname}) {
     lib.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (lib.handle) return lib;
+    if (lib.handle) {
+      lib.error.clear();  // an earlier attempt's failure no longer matters
+      return lib;
+    }
     const char* why = dlerror();
     lib.error += (lib.error.empty() ? "" : "; ") + std::string(why ? why : path);
   }
