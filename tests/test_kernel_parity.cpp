@@ -2,6 +2,7 @@
 // special values, for each instruction set this CPU has.
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "helpers.hpp"
@@ -228,4 +229,29 @@ TEST_CASE("dispatch: levels, names and the active table") {
   if (!cpu::isa_supported(Isa::avx512))
     CHECK_THROWS_WITH_AS(cpu::kernels_f32_for(Isa::avx512), doctest::Contains("does not support"), Error);
   CHECK(std::string(build_info()).find("kiln") == 0);
+}
+
+TEST_CASE("parity: 2x2 max pooling, values and winners, NaN windows and odd sizes") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(26);
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (auto [h, w] : {std::pair<std::int64_t, std::int64_t>{2, 2}, {28, 28}, {14, 14}, {7, 9}, {5, 66}, {3, 35}}) {
+      INFO(cpu::isa_name(isa) << " plane " << h << "x" << w);
+      std::vector<float> plane = random_values(h * w, -1, 1);
+      // Ties (the first of equal values wins) and NaNs in some windows.
+      for (std::int64_t k = 0; k + 1 < h * w; k += 11) plane[static_cast<std::size_t>(k + 1)] = plane[static_cast<std::size_t>(k)];
+      for (std::int64_t k = 5; k < h * w; k += 37) plane[static_cast<std::size_t>(k)] = std::numeric_limits<float>::quiet_NaN();
+      const std::size_t outs = static_cast<std::size_t>((h / 2) * (w / 2));
+      std::vector<float> want(outs), got(outs, 7.0f);
+      std::vector<std::int32_t> want_at(outs), got_at(outs, -1);
+      ref.max_pool2x2(h, w, plane.data(), want.data(), want_at.data());
+      simd.max_pool2x2(h, w, plane.data(), got.data(), got_at.data());
+      CHECK(got_at == want_at);
+      check_close(got, want, "max_pool2x2", 0, 0);
+      std::vector<float> no_index(outs);  // without winners
+      simd.max_pool2x2(h, w, plane.data(), no_index.data(), nullptr);
+      check_close(no_index, want, "max_pool2x2 (no argmax)", 0, 0);
+    }
+  }
 }

@@ -54,6 +54,10 @@ struct KernelTable {
   // r = 0 .. rows-1; x is (*, f) and y (rows, f), both contiguous.
   void (*spmm)(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,
                const T* x, T* y);
+  // 2x2 / stride-2 max pooling of one (h, w) plane without padding into (h/2, w/2);
+  // argmax (may be null) gets each winner's offset in the plane. The first maximum of
+  // the window (read row by row) wins; the first NaN beats any number.
+  void (*max_pool2x2)(std::int64_t h, std::int64_t w, const T* plane, T* out, std::int32_t* argmax);
   // Fused optimizer update over n contiguous parameters (float32 only; null for others).
   void (*adam)(std::int64_t n, T* p, const T* g, T* m, T* v, const AdamStep& s);
 };

@@ -5,7 +5,6 @@
 // Backward, per image: dW_g += g_n,g @ col_g^T;  dcol_g = W_g^T @ g_n,g, then col2im adds
 // dcol back into dx_n. col is recomputed in the backward pass rather than stored.
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <mutex>
 #include <type_traits>
@@ -13,6 +12,7 @@
 
 #include "kiln/core/factories.hpp"
 
+#include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
@@ -31,29 +31,41 @@ using detail::ptr;
 
 namespace {
 
+// Output columns x whose input column x * stride + ix0 lies inside [0, w): [lo, hi).
+struct ColumnRange {
+  std::int64_t lo, hi;
+};
+ColumnRange inside_columns(const ConvGeometry& g, std::int64_t ix0) {
+  const std::int64_t s = g.stride[1];
+  const std::int64_t lo = std::min(g.ow, ix0 >= 0 ? 0 : (-ix0 + s - 1) / s);
+  const std::int64_t hi = std::max(lo, std::min(g.ow, g.w - 1 - ix0 < 0 ? 0 : (g.w - 1 - ix0) / s + 1));
+  return {lo, hi};
+}
+
 // col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
 // Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
+// (Rows are short, so the copies are plain loops rather than memcpy calls.)
 template <class T>
 void im2col(const T* image, const ConvGeometry& g, T* col) {
   for (std::int64_t row = 0; row < g.k_all(); ++row) {
     const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     const T* plane = image + ci * g.h * g.w;
+    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
+    const auto [x_lo, x_hi] = inside_columns(g, ix0);
     for (std::int64_t y = 0; y < g.oh; ++y) {
       const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
       T* out = col + row * g.l() + y * g.ow;
       if (iy < 0 || iy >= g.h) {
-        std::fill(out, out + g.ow, T(0));
+        for (std::int64_t x = 0; x < g.ow; ++x) out[x] = T(0);
         continue;
       }
-      // ix = x * stride + ix0 is inside [0, w) exactly for x in [x_lo, x_hi).
-      const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
-      const std::int64_t x_lo = std::min(g.ow, ix0 >= 0 ? 0 : (-ix0 + s - 1) / s);
-      const std::int64_t x_hi = std::max(x_lo, std::min(g.ow, g.w - 1 - ix0 < 0 ? 0 : (g.w - 1 - ix0) / s + 1));
-      std::fill(out, out + x_lo, T(0));
-      const T* src = plane + iy * g.w + ix0;
-      if (s == 1) std::memcpy(out + x_lo, src + x_lo, (x_hi - x_lo) * sizeof(T));
-      else for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[x * s];
-      std::fill(out + x_hi, out + g.ow, T(0));
+      const T* src = plane + iy * g.w;
+      for (std::int64_t x = 0; x < x_lo; ++x) out[x] = T(0);
+      if (s == 1)
+        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x];
+      else
+        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x * s];
+      for (std::int64_t x = x_hi; x < g.ow; ++x) out[x] = T(0);
     }
   }
 }
@@ -65,14 +77,17 @@ void col2im(const T* col, const ConvGeometry& g, T* image) {
   for (std::int64_t row = 0; row < g.k_all(); ++row) {
     const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     T* plane = image + ci * g.h * g.w;
+    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
+    const auto [x_lo, x_hi] = inside_columns(g, ix0);
     for (std::int64_t y = 0; y < g.oh; ++y) {
       const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
       if (iy < 0 || iy >= g.h) continue;
       const T* src = col + row * g.l() + y * g.ow;
-      for (std::int64_t x = 0; x < g.ow; ++x) {
-        const std::int64_t ix = x * g.stride[1] - g.padding[1] + j * g.dilation[1];
-        if (ix >= 0 && ix < g.w) plane[iy * g.w + ix] += src[x];
-      }
+      T* dst = plane + iy * g.w;
+      if (s == 1)
+        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x] += src[x];
+      else
+        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x * s] += src[x];
     }
   }
 }
@@ -217,51 +232,11 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
     parallel_for(0, g.planes, 1, [&](std::int64_t b, std::int64_t e) {
-      // The common 2x2 / stride 2 case, unrolled and branch-free (vectorisable); the
-      // winners' offsets are kept only when a gradient will be asked for.
-      auto two_by_two_planes = [&]<bool kRecord>() {
-        for (std::int64_t p = b; p < e; ++p) {
-          const T* plane = in + p * g.h * g.w;
-          for (std::int64_t y = 0; y < g.oh; ++y) {
-            const T* r0 = plane + 2 * y * g.w;
-            const T* r1 = r0 + g.w;
-            T* orow = o + (p * g.oh + y) * g.ow;
-            std::int32_t* irow = kRecord ? argmax->data() + (p * g.oh + y) * g.ow : nullptr;
-            const auto base = static_cast<std::int32_t>(2 * y * g.w);
-            const auto w32 = static_cast<std::int32_t>(g.w);
-            bool any_nan = false;
-            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-              const T a = r0[2 * xx], bb = r0[2 * xx + 1], c = r1[2 * xx], d = r1[2 * xx + 1];
-              any_nan |= (a != a) | (bb != bb) | (c != c) | (d != d);
-              const auto col = static_cast<std::int32_t>(2 * xx);
-              T m = a;
-              std::int32_t at = base + col;
-              at = bb > m ? base + col + 1 : at;
-              m = bb > m ? bb : m;
-              at = c > m ? base + w32 + col : at;
-              m = c > m ? c : m;
-              at = d > m ? base + w32 + col + 1 : at;
-              m = d > m ? d : m;
-              orow[xx] = m;
-              if constexpr (kRecord) irow[xx] = at;
-            }
-            for (std::int64_t xx = 0; any_nan && xx < g.ow; ++xx) {  // rare: the first NaN of the window wins
-              const std::int32_t cand[4] = {base + static_cast<std::int32_t>(2 * xx), base + static_cast<std::int32_t>(2 * xx + 1),
-                                            base + w32 + static_cast<std::int32_t>(2 * xx),
-                                            base + w32 + static_cast<std::int32_t>(2 * xx + 1)};
-              for (std::int32_t k : cand)
-                if (plane[k] != plane[k]) {
-                  orow[xx] = plane[k];
-                  if constexpr (kRecord) irow[xx] = k;
-                  break;
-                }
-            }
-          }
-        }
-      };
-      if (two_by_two) {
-        if (record) two_by_two_planes.template operator()<true>();
-        else two_by_two_planes.template operator()<false>();
+      if (two_by_two) {  // the common case has its own SIMD kernel
+        const auto pool = cpu::kernels<T>().max_pool2x2;
+        for (std::int64_t p = b; p < e; ++p)
+          pool(g.h, g.w, in + p * g.h * g.w, o + p * g.oh * g.ow,
+               record ? argmax->data() + p * g.oh * g.ow : nullptr);
         return;
       }
       if (no_padding) {  // every window lies inside the image: no bounds checks

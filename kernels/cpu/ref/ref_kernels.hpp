@@ -146,6 +146,26 @@ template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, co
   }
 }
 
+// --- Pooling ---------------------------------------------------------------------
+// 2x2 / stride-2 max pooling of one (h, w) plane, no padding, into (h/2, w/2) (an odd
+// last row or column is left out). Each window is read in the order (0,0) (0,1) (1,0)
+// (1,1): the first maximum wins, and the first NaN beats any number. argmax (or null)
+// gets the winner's offset in the plane.
+template <class T>
+void max_pool2x2(std::int64_t h, std::int64_t w, const T* plane, T* out, std::int32_t* argmax) {
+  const std::int64_t oh = h / 2, ow = w / 2;
+  for (std::int64_t y = 0; y < oh; ++y)
+    for (std::int64_t x = 0; x < ow; ++x) {
+      const std::int64_t top = 2 * y * w + 2 * x;
+      const std::int64_t window[4] = {top, top + 1, top + w, top + w + 1};
+      std::int64_t at = top;
+      for (std::int64_t k : window)
+        if (plane[k] > plane[at] || (plane[k] != plane[k] && plane[at] == plane[at])) at = k;
+      out[y * ow + x] = plane[at];
+      if (argmax) argmax[y * ow + x] = static_cast<std::int32_t>(at);
+    }
+}
+
 // --- Sparse ----------------------------------------------------------------------
 template <class T>
 void spmm(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,

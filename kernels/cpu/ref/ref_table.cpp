@@ -40,6 +40,7 @@ void fill(KernelTable<T>& t) {
   t.softmax_rows = ref::softmax_rows<T>;
   t.log_softmax_rows = ref::log_softmax_rows<T>;
   t.spmm = ref::spmm<T>;
+  t.max_pool2x2 = ref::max_pool2x2<T>;
   if constexpr (std::is_same_v<T, float>) t.adam = ref::adam<float, AdamStep>;
   else t.adam = nullptr;
 }

@@ -353,6 +353,70 @@ void spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, cons
   }
 }
 
+// ---- Pooling ---------------------------------------------------------------------------
+
+// 2x2 / stride-2 max pooling, V::W outputs at a time: the two input rows are split into
+// their even and odd columns, giving the four window corners a b / c d as vectors. The
+// winner's corner (0 .. 3) is tracked as a float and turned into its plane offset by an
+// integer pass per row. A chunk holding a NaN is redone by the scalar rule.
+void max_pool2x2_k(std::int64_t h, std::int64_t w, const float* plane, float* out, std::int32_t* argmax) {
+  const std::int64_t oh = h / 2, ow = w / 2;
+  const R one = V::set1(1.0f), two = V::set1(2.0f), three = V::set1(3.0f);
+  for (std::int64_t y = 0; y < oh; ++y) {
+    const float* r0 = plane + 2 * y * w;
+    const float* r1 = r0 + w;
+    float* orow = out + y * ow;
+    std::int32_t* arow = argmax ? argmax + y * ow : nullptr;
+    for (std::int64_t x = 0; x < ow; x += V::W) {
+      const std::int64_t n = ow - x < V::W ? ow - x : V::W;  // outputs in this chunk
+      R lo0, hi0, lo1, hi1;
+      if (n == V::W) {
+        lo0 = V::load(r0 + 2 * x), hi0 = V::load(r0 + 2 * x + V::W);
+        lo1 = V::load(r1 + 2 * x), hi1 = V::load(r1 + 2 * x + V::W);
+      } else {  // 2n inputs per row: the first vector's worth, then the rest
+        const std::int64_t first = 2 * n < V::W ? 2 * n : V::W, rest = 2 * n - first;
+        lo0 = V::load_tail(r0 + 2 * x, first), lo1 = V::load_tail(r1 + 2 * x, first);
+        hi0 = rest > 0 ? V::load_tail(r0 + 2 * x + V::W, rest) : V::set1(0.0f);
+        hi1 = rest > 0 ? V::load_tail(r1 + 2 * x + V::W, rest) : V::set1(0.0f);
+      }
+      R a, b, c, d;
+      V::deinterleave(lo0, hi0, a, b);
+      V::deinterleave(lo1, hi1, c, d);
+      R m = a, corner = V::set1(0.0f);
+      auto take = [&](R v, R code) {
+        const auto wins = V::gt(v, m);
+        m = V::select(wins, v, m);
+        corner = V::select(wins, code, corner);
+      };
+      take(b, one);
+      take(c, two);
+      take(d, three);
+      if (V::any(V::mask_or(V::mask_or(V::is_nan(a), V::is_nan(b)), V::mask_or(V::is_nan(c), V::is_nan(d))))) {
+        for (std::int64_t i = x; i < x + n; ++i) {  // the reference rule, one window at a time
+          const std::int64_t top = 2 * i;
+          const float v[4] = {r0[top], r0[top + 1], r1[top], r1[top + 1]};
+          int at = 0;
+          for (int k = 1; k < 4; ++k)
+            if (v[k] > v[at] || (v[k] != v[k] && v[at] == v[at])) at = k;
+          orow[i] = v[at];
+          if (arow) arow[i] = at;
+        }
+      } else if (n == V::W) {
+        V::store(orow + x, m);
+        if (arow) V::store_i32(arow + x, corner);
+      } else {
+        V::store_tail(orow + x, m, n);
+        if (arow) V::store_i32_tail(arow + x, corner, n);
+      }
+    }
+    if (arow) {  // corner -> offset in the plane: (corner >> 1) rows down, (corner & 1) columns right
+      const auto row_start = static_cast<std::int32_t>(2 * y * w), w32 = static_cast<std::int32_t>(w);
+      for (std::int64_t i = 0; i < ow; ++i)
+        arow[i] = row_start + static_cast<std::int32_t>(2 * i) + (arow[i] >> 1) * w32 + (arow[i] & 1);
+    }
+  }
+}
+
 // ---- Optimizer ----------------------------------------------------------------------
 
 void adam_k(std::int64_t n, float* p, const float* g, float* m, float* v, const AdamStep& s) {
@@ -418,4 +482,5 @@ void fill_simd(KernelTable<float>& t) {
   t.log_softmax_rows = log_softmax_rows_k;
   t.adam = adam_k;
   t.spmm = spmm_k;
+  t.max_pool2x2 = max_pool2x2_k;
 }

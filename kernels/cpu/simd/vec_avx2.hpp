@@ -29,6 +29,22 @@ struct VecAvx2 {
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
   static R set1(float x) { return _mm256_set1_ps(x); }
+  // Integer-valued floats (|v| < 2^24) stored as int32.
+  static void store_i32(std::int32_t* p, R v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtps_epi32(v));
+  }
+  static void store_i32_tail(std::int32_t* p, R v, std::int64_t n) {
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(p), tail_bits(n), _mm256_cvtps_epi32(v));
+  }
+  // (lo, hi) = x0 .. x15  ->  even = x0 x2 .. x14, odd = x1 x3 .. x15
+  static void deinterleave(R lo, R hi, R& even, R& odd) {
+    const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+    const __m256d o = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(e, _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(o, _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  // 0, 1, 2, ... W-1
+  static R iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
 
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }

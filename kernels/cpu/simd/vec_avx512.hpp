@@ -24,6 +24,19 @@ struct VecAvx512 {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p);
   }
   static R set1(float x) { return _mm512_set1_ps(x); }
+  // Integer-valued floats (|v| < 2^24) stored as int32.
+  static void store_i32(std::int32_t* p, R v) { _mm512_storeu_si512(p, _mm512_cvtps_epi32(v)); }
+  static void store_i32_tail(std::int32_t* p, R v, std::int64_t n) {
+    _mm512_mask_storeu_epi32(p, tail_mask(n), _mm512_cvtps_epi32(v));
+  }
+  // (lo, hi) = x0 .. x31  ->  even = x0 x2 .. x30, odd = x1 x3 .. x31
+  static void deinterleave(R lo, R hi, R& even, R& odd) {
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    even = _mm512_permutex2var_ps(lo, e, hi);
+    odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
+  }
+  // 0, 1, 2, ... W-1
+  static R iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
