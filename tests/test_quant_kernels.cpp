@@ -80,9 +80,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("int8 GEMM: every level equals the reference exactly, ragged shapes") {
   const qk::QuantKernels& ref = qk::quant_kernels_for(Isa::scalar);
   manual_seed(11);
-  for (std::int64_t m : {1, 3, 17, 70, 133})
+  // From 32 rows on, AVX2 takes the 16-bit route: 200 rows make two of its row chunks,
+  // k = 300 two of its k-blocks.
+  for (std::int64_t m : {1, 3, 17, 70, 133, 200})
     for (std::int64_t n : {1, 3, 17, 48})
-      for (std::int64_t k : {1, 3, 5, 31, 64, 100, 129}) {
+      for (std::int64_t k : {1, 3, 5, 31, 64, 100, 129, 300}) {
         Int8Fixture f(n, k, random_int8(n * k));
         const auto a = random_int8(m * (k + 3));  // lda = k + 3: rows need not be packed
         std::vector<std::int32_t> want(static_cast<std::size_t>(m * n)), got(want.size());
@@ -105,12 +107,13 @@ TEST_CASE("int8 GEMM: every level equals the reference exactly, ragged shapes") 
 TEST_CASE("int8 GEMM: extreme values that overflow 16-bit pair sums stay exact") {
   // vpmaddubsw adds two u8 x s8 products into a saturating int16. With the
   // unsigned operand a + 128 that sum reaches 255 * 127 * 2 = 64770 > 32767, so a
-  // kernel that offsets the activations on AVX2 would clip; kiln's AVX2 path
-  // multiplies |w| by sign(a, w) (at most 2 * 128 * 127 = 32512) instead.
+  // kernel that offsets the activations on AVX2 would clip; kiln's AVX2 byte path
+  // multiplies |w| by sign(a, w) (at most 2 * 128 * 127 = 32512) instead, and from 32
+  // rows on it widens both operands to int16 (vpmaddwd: exact int32 pair sums).
   static_assert(255 * 127 * 2 > 32767 && 2 * 128 * 127 <= 32767);
   const qk::QuantKernels& ref = qk::quant_kernels_for(Isa::scalar);
   const std::int64_t n = 20, k = 4099;  // large k: sums of ~66 million
-  for (std::int64_t m : {5, 21}) {  // less than one register tile of rows; several and a remainder
+  for (std::int64_t m : {5, 21, 40}) {  // under one register tile; several and a remainder; 16-bit route
     for (int pattern = 0; pattern < 4; ++pattern) {
       std::vector<std::int8_t> a(static_cast<std::size_t>(m * k)), w(static_cast<std::size_t>(n * k));
       for (std::int64_t i = 0; i < m * k; ++i) a[i] = (pattern & 1) ? -127 : 127;

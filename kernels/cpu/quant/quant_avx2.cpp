@@ -6,6 +6,10 @@
 // by sign(a, w) (= a * sgn w, |a| <= 127): each pair sum stays within
 // 2 * 128 * 127 = 32512 < 32767, exact. That is why activations never hold -128.
 // For 4-bit weights the unsigned side is the nibble (<= 15): no hazard.
+//
+// From kWideRows rows of a on, int8 GEMMs widen both operands to int16 instead and
+// use vpmaddwd alone (run_s8_wide in quant_simd.inl): one multiply-pipe instruction per
+// 16 products rather than three per 32.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,6 +32,10 @@ struct P {
   static constexpr int kMR8 = 6, kNP8 = 1;  // int8 tile: 6 rows x 16 channels (measured best of 2, 3, 4, 6)
   static constexpr int kMR4 = 2, kNP4 = 1;  // q4 tile: 2 rows x 16 channels
   static constexpr bool kXorA = false;
+  // From this many rows of a on, int8 GEMMs take the 16-bit route (see run_s8_wide):
+  // widening costs about as much as 32 rows of products.
+  static constexpr std::int64_t kWideRows = 32;
+  static constexpr int kWideMR = 4;  // its tile: 4 rows x 16 channels, 8 accumulators (3, 5, 6: no faster)
 
   static VI zero() { return _mm256_setzero_si256(); }
   static VF zerof() { return _mm256_setzero_ps(); }
@@ -40,6 +48,24 @@ struct P {
   static VI dot_s8(VI acc, VI w, VI a) {
     const VI pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+  }
+  // acc += w[2j] a[0] + w[2j+1] a[1] per int32 lane j (int16 operands; exact).
+  static VI dot_s16(VI acc, VI w, VI a) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, a)); }
+  // 8 lanes of 4 int8 k-values (k0 k1 k2 k3) -> int16 pairs (k0, k1) into out0, (k2, k3) into out1.
+  static void widen_pairs(const std::int8_t* src, std::int16_t* out0, std::int16_t* out1) {
+    const VI x = load(src);
+    const VI lo = _mm256_srai_epi16(_mm256_slli_epi16(x, 8), 8);  // k0, k2 of each lane, sign-extended
+    const VI hi = _mm256_srai_epi16(x, 8);                          // k1, k3
+    store(out0, _mm256_blend_epi16(lo, _mm256_slli_epi32(hi, 16), 0xAA));
+    store(out1, _mm256_blend_epi16(_mm256_srli_epi32(lo, 16), hi, 0xAA));
+  }
+  // dst[0, kp) = src[0, k) sign-extended to int16, then zeros.
+  static void widen_row(std::int64_t k, std::int64_t kp, const std::int8_t* src, std::int16_t* dst) {
+    std::int64_t j = 0;
+    for (; j + 16 <= k; j += 16)
+      store(dst + j, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j))));
+    for (; j < k; ++j) dst[j] = src[j];
+    for (; j < kp; ++j) dst[j] = 0;
   }
   static VI dot_u4(VI acc, VI u, VI a) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1)));

@@ -22,6 +22,7 @@ struct P {
   static constexpr int kMR8 = 8, kNP8 = 2;  // int8 tile: 8 rows x 32 channels, 16 accumulators
   static constexpr int kMR4 = 4, kNP4 = 2;  // q4 tile: 4 rows x 32 channels (int + float accumulators)
   // vpdpbusd multiplies unsigned by signed bytes: a + 128 is the unsigned side.
+  static constexpr std::int64_t kWideRows = 0;  // VNNI needs no 16-bit route
   static constexpr bool kXorA = true;
 
   static VI zero() { return _mm512_setzero_si512(); }

@@ -55,8 +55,85 @@ constexpr std::array<TileS8, sizeof...(I)> tiles_s8(std::integer_sequence<int, I
 }
 
 // Runs the int8 product and hands each finished tile to sink(i0, rows, n0, cols, tile).
+// ---- int8 x int8 on 16-bit lanes (policies with kWideRows > 0: AVX2) ------------------
+// vpmaddwd multiplies int16 pairs and adds them into int32 lanes exactly: one instruction
+// per 16 products, against vpsignb + vpmaddubsw + vpmaddwd per 32 on the byte route, and
+// all three compete for the same two multiply pipes. The operands are widened first: the
+// rows of a once per call, and each weight panel one k-block at a time into a buffer that
+// stays in L1 while every row of the unit's chunk runs over it. The int32 sums live in
+// a per-unit buffer between k-blocks.
+constexpr std::int64_t kWideChunk = 192;  // rows of a per work unit
+constexpr std::int64_t kWideBlock = 256;  // k per widened weight block (8 KiB of int16)
+
+template <int MR, class Q = P>
+void tile_s16(const std::int16_t* a, std::int64_t lda, std::int64_t pairs, const std::int16_t* w, bool first,
+              std::int32_t* acc_out) {
+  typename Q::VI acc[MR][kVecs];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kVecs; ++v)
+      acc[i][v] = first ? Q::zero() : Q::loadi(acc_out + i * kTileCols + v * Q::kLanes);
+#pragma GCC unroll 2
+  for (std::int64_t q = 0; q < pairs; ++q) {
+    typename Q::VI wv[kVecs];
+    for (int v = 0; v < kVecs; ++v) wv[v] = Q::load(w + q * kPanelRows * 2 + v * Q::kLanes * 2);
+    for (int i = 0; i < MR; ++i) {
+      const typename Q::VI ab = Q::bcast4(a + i * lda + 2 * q);
+      for (int v = 0; v < kVecs; ++v) acc[i][v] = Q::dot_s16(acc[i][v], wv[v], ab);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kVecs; ++v) Q::storei(acc_out + i * kTileCols + v * Q::kLanes, acc[i][v]);
+}
+
+template <class Sink, class Q = P>
+void run_s8_wide(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Sink& sink) {
+  using TileS16 = void (*)(const std::int16_t*, std::int64_t, std::int64_t, const std::int16_t*, bool, std::int32_t*);
+  static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<TileS16, sizeof...(I)>{&tile_s16<I + 1>...};
+  }(std::make_integer_sequence<int, Q::kWideMR>{});
+  const std::int64_t kp = round_up(w.k, 4), panels = panel_count(w.n), panel_stride = kPanelRows * kp;
+
+  // a widened to int16, k padded to kp with zeros.
+  std::unique_ptr<std::int16_t[]> a16(new std::int16_t[static_cast<std::size_t>(m * kp)]);
+  kiln::parallel_for(0, m, 64, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) Q::widen_row(w.k, kp, a + r * lda, a16.get() + r * kp);
+  });
+
+  // Row chunks of equal size (at most kWideChunk); units run panel by panel, so that
+  // the threads' shares of units hold equal numbers of rows.
+  const std::int64_t row_chunks = (m + kWideChunk - 1) / kWideChunk;
+  const std::int64_t chunk_rows = round_up((m + row_chunks - 1) / row_chunks, Q::kWideMR);
+  kiln::parallel_for(0, row_chunks * panels, 1, [&](std::int64_t u0, std::int64_t u1) {
+    alignas(64) std::int16_t wblock[kPanelRows * kWideBlock];
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(chunk_rows * kTileCols));
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t p = u / row_chunks, chunk = u % row_chunks;
+      const std::int64_t n0 = p * kPanelRows, cols = std::min(kPanelRows, w.n - n0);
+      const std::int64_t r0 = chunk * chunk_rows, rows = std::min(chunk_rows, m - r0);
+      if (rows <= 0) continue;
+      for (std::int64_t k0 = 0; k0 < kp; k0 += kWideBlock) {
+        const std::int64_t kc = std::min(kWideBlock, kp - k0);
+        // Groups of 4 k (64 bytes: 16 channels x 4) -> two k-pairs (16 channels x 2 int16 each).
+        const std::int8_t* src = w.packed + p * panel_stride + k0 * kPanelRows;
+        for (std::int64_t g = 0; g < kc / 4; ++g)
+          for (int v = 0; v < kVecs; ++v)
+            Q::widen_pairs(src + g * 64 + v * Q::kLanes * 4, wblock + (2 * g) * kPanelRows * 2 + v * Q::kLanes * 2,
+                           wblock + (2 * g + 1) * kPanelRows * 2 + v * Q::kLanes * 2);
+        for (std::int64_t i = 0; i < rows; i += Q::kWideMR) {
+          const std::int64_t mr = std::min<std::int64_t>(Q::kWideMR, rows - i);
+          tiles[mr - 1](a16.get() + (r0 + i) * kp + k0, kp, kc / 2, wblock, k0 == 0, sums.data() + i * kTileCols);
+        }
+      }
+      sink(r0, rows, n0, cols, sums.data());
+    }
+  });
+}
+
+// ---- int8 x int8 on bytes ------------------------------------------------------------
 template <class Sink>
 void run_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Sink& sink) {
+  if constexpr (P::kWideRows > 0)
+    if (m >= P::kWideRows) return run_s8_wide(m, a, lda, w, sink);
   static constexpr auto one = tiles_s8<1>(std::make_integer_sequence<int, P::kMR8>{});
   static constexpr auto two = tiles_s8<P::kNP8 == 2 ? 2 : 1>(std::make_integer_sequence<int, P::kMR8>{});
   const std::int64_t kp = round_up(w.k, 4), groups = kp / 4, panels = panel_count(w.n);
