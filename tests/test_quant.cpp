@@ -256,3 +256,29 @@ TEST_CASE("quantization errors name the problem") {
   unknown.layers["5"] = {};
   CHECK_THROWS_WITH_AS(q::quantize(model, unknown), doctest::Contains("'5'"), Error);
 }
+
+TEST_CASE("quantize() runs a float ReLU -> MaxPool2d pair as pool, then ReLU, with the same values") {
+  manual_seed(19);
+  // The first convolution has 9 inputs per output, under min_inputs: it stays float.
+  nn::Sequential model{std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3).padding(1)),
+                       std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(4 * 5 * 5, 3)};
+  const Tensor x = randn({3, 1, 11, 10});
+  q::QuantConfig config;
+  const auto reordered = q::quantize(model, config);
+  config.pool_before_relu = false;
+  const auto plain = q::quantize(model, config);
+  CHECK(std::dynamic_pointer_cast<q::FusedReLU>((*reordered)[1]) != nullptr);
+  CHECK(std::dynamic_pointer_cast<q::MaxPool2dReLU>((*reordered)[2]) != nullptr);
+  CHECK(std::dynamic_pointer_cast<nn::ReLU>((*plain)[1]) != nullptr);
+  NoGradGuard no_grad;
+  const std::vector<float> a = (*reordered)(x).to_vector<float>(), b = (*plain)(x).to_vector<float>();
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  // Also on its own, with padding and a 3x3 window: relu(max) == max(relu).
+  const Tensor y = randn({2, 3, 9, 9});
+  nn::PoolOptions o(3);
+  o.stride(2).padding(1);
+  const std::vector<float> got = q::MaxPool2dReLU(o)(y).to_vector<float>();
+  const std::vector<float> want = max_pool2d(relu(y), {3, 3}, {2, 2}, {1, 1}).to_vector<float>();
+  CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+}

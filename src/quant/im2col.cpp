@@ -25,15 +25,18 @@ inline const std::int8_t* tap(const ConvGeometry& g, const std::int8_t* padded, 
 }  // namespace
 
 void im2col_rows(const ConvGeometry& g, const std::int8_t* padded, std::int64_t kq, std::int8_t* rows) {
+  // With stride and dilation 1 along x, the kw taps of a kernel row are one run of kw * c bytes.
+  const bool runs = g.sw == 1 && g.dw == 1;
+  const std::int64_t run = runs ? g.kw * g.c : g.c, per_row = runs ? 1 : g.kw;
   for (std::int64_t p = 0; p < g.oh * g.ow; ++p) {
     std::int8_t* dst = rows + p * kq;
     for (std::int64_t i = 0; i < g.kh; ++i)
-      for (std::int64_t j = 0; j < g.kw; ++j, dst += g.c) {
+      for (std::int64_t j = 0; j < per_row; ++j, dst += run) {
         const std::int8_t* src = tap(g, padded, p / g.ow, p % g.ow, i, j);
-        if (g.c % 8 == 0)  // whole words: inlined moves rather than a library call per tap
-          for (std::int64_t t = 0; t < g.c; t += 8) std::memcpy(dst + t, src + t, 8);
+        if (run % 8 == 0)  // whole words: inlined moves rather than a library call per run
+          for (std::int64_t t = 0; t < run; t += 8) std::memcpy(dst + t, src + t, 8);
         else
-          std::memcpy(dst, src, static_cast<std::size_t>(g.c));
+          std::memcpy(dst, src, static_cast<std::size_t>(run));
       }
     std::memset(dst, 0, static_cast<std::size_t>(kq - g.taps_bytes()));
   }

@@ -141,6 +141,17 @@ std::string Conv2d::description() const {
   return os.str();
 }
 
+// ---- MaxPool2dReLU ---------------------------------------------------------------------
+Tensor MaxPool2dReLU::forward(const Tensor& x) {
+  return relu(max_pool2d(x, options.kernel_size(), options.stride(), options.padding()));
+}
+
+std::string MaxPool2dReLU::description() const {
+  std::ostringstream os;
+  os << "MaxPool2dReLU(kernel_size=(" << options.kernel_size()[0] << ", " << options.kernel_size()[1] << "))";
+  return os.str();
+}
+
 // ---- quantize ---------------------------------------------------------------------------
 namespace {
 
@@ -165,10 +176,15 @@ struct Builder {
     auto out = std::make_shared<nn::Sequential>();
     std::shared_ptr<QuantizedLayer> previous;
     std::shared_ptr<Conv2d> conv_before;  // a quantized conv, possibly followed by its fused ReLU
-    for (const auto& [name, child] : model.named_children()) {
+    const auto& children = model.named_children();
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      const auto& [name, child] = children[i];
       const std::string full = prefix.empty() ? name : prefix + "." + name;
       std::shared_ptr<nn::Module> next = child;
       std::shared_ptr<QuantizedLayer> made;
+      // A float ReLU with a max pool after it: pool first, then the ReLU, in the pool's place.
+      const auto pool_after = i + 1 < children.size() ? std::dynamic_pointer_cast<nn::MaxPool2d>(children[i + 1].second)
+                                                      : nullptr;
       if (auto seq = std::dynamic_pointer_cast<nn::Sequential>(child)) {
         next = convert(*seq, full);
       } else if (auto lin = std::dynamic_pointer_cast<nn::Linear>(child)) {
@@ -182,6 +198,13 @@ struct Builder {
         next = std::make_shared<FusedReLU>();
         out->push_back(next);
         continue;  // conv_before stays: a pool may follow the ReLU
+      } else if (config.pool_before_relu && pool_after && std::dynamic_pointer_cast<nn::ReLU>(child)) {
+        out->push_back(std::make_shared<FusedReLU>());
+        out->push_back(std::make_shared<MaxPool2dReLU>(pool_after->options));
+        ++i;
+        previous = nullptr;
+        conv_before = nullptr;
+        continue;
       } else if (auto pool = std::dynamic_pointer_cast<nn::MaxPool2d>(child);
                  pool && config.fuse_max_pool && conv_before && is_2x2_stride_2(pool->options)) {
         conv_before->set_fused_max_pool(true);

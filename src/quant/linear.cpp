@@ -249,12 +249,17 @@ Tensor conv2d(const Tensor& x, const QuantizedWeight& w, const Tensor& bias, Pai
       else
         kern.gemm_q4(hw, rows.data(), kq, w.packed().q4, out);
       float* out_image = py + img * o * ph2 * pw2;
+      // Back to channels first, a few rows of y_rows at a time so that they stay in L1.
       if (!pool) {
-        for (std::int64_t ch = 0; ch < o; ++ch)
-          for (std::int64_t p = 0; p < hw; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
-      } else {  // channels first and pooled in one pass: each output reads its 2x2 window
-        for (std::int64_t ch = 0; ch < o; ++ch)
-          for (std::int64_t yy = 0; yy < ph2; ++yy)
+        constexpr std::int64_t kBlock = 16;  // pixels
+        for (std::int64_t p0 = 0; p0 < hw; p0 += kBlock) {
+          const std::int64_t p1 = std::min(hw, p0 + kBlock);
+          for (std::int64_t ch = 0; ch < o; ++ch)
+            for (std::int64_t p = p0; p < p1; ++p) out_image[ch * hw + p] = y_rows[p * o + ch];
+        }
+      } else {  // and pooled in the same pass: each output reads its 2x2 window (two rows of pixels)
+        for (std::int64_t yy = 0; yy < ph2; ++yy)
+          for (std::int64_t ch = 0; ch < o; ++ch)
             for (std::int64_t xx = 0; xx < pw2; ++xx) {
               const std::int64_t p = 2 * yy * ow + 2 * xx;
               out_image[(ch * ph2 + yy) * pw2 + xx] =

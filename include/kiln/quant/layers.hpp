@@ -12,7 +12,8 @@
 // shared with the float model. A ReLU right after a quantized layer runs inside
 // that layer's output stage (its place is kept by a FusedReLU, so keys stay the same),
 // and so does a 2x2 / stride-2 max pool right after a quantized convolution (or after
-// its fused ReLU), kept by a FusedMaxPool2d.
+// its fused ReLU), kept by a FusedMaxPool2d. A ReLU that stays float and is followed by
+// a max pool runs after the pool instead (MaxPool2dReLU: the same values, fewer of them).
 #pragma once
 
 #include <map>
@@ -82,7 +83,8 @@ public:
   nn::Conv2dOptions options;
 };
 
-// Stands where a ReLU was fused into the layer before it: passes its input on.
+// Stands where a ReLU was fused into the layer before it (or into the max pool after
+// it, see MaxPool2dReLU): passes its input on.
 class FusedReLU : public nn::Module {
 public:
   Tensor forward(const Tensor& x) override { return x; }
@@ -94,6 +96,17 @@ class FusedMaxPool2d : public nn::Module {
 public:
   Tensor forward(const Tensor& x) override { return x; }
   std::string description() const override { return "FusedMaxPool2d()"; }
+};
+
+// relu(max_pool2d(x)): stands where a float ReLU -> MaxPool2d pair was. Max commutes with
+// ReLU (both are monotone), so pooling first gives the same values while the ReLU
+// reads and writes a quarter of them (a 2x2 pool).
+class MaxPool2dReLU : public nn::Module {
+public:
+  explicit MaxPool2dReLU(const nn::PoolOptions& options) : options(options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  nn::PoolOptions options;
 };
 
 struct LayerChoice {
@@ -116,6 +129,7 @@ struct QuantConfig {
   std::int64_t min_inputs = 32;
   bool fuse_relu = true;
   bool fuse_max_pool = true;  // a MaxPool2d(2) (stride 2, no padding) after a quantized conv
+  bool pool_before_relu = true;  // a float ReLU -> MaxPool2d pair runs as MaxPool2dReLU
 };
 
 // A quantized copy of a trained float model (the float model is left unchanged).
