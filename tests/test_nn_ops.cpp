@@ -57,7 +57,10 @@ TEST_CASE("conv2d equals the direct definition for stride, padding, dilation, gr
     std::int64_t groups, c, o;
   };
   for (const Case& k : {Case{{1, 1}, {0, 0}, {1, 1}, 1, 2, 3}, Case{{2, 1}, {1, 2}, {1, 1}, 1, 3, 2},
-                        Case{{1, 1}, {2, 1}, {2, 2}, 1, 1, 2}, Case{{2, 2}, {1, 1}, {1, 1}, 2, 4, 6}}) {
+                        Case{{1, 1}, {2, 1}, {2, 2}, 1, 1, 2}, Case{{2, 2}, {1, 1}, {1, 1}, 2, 4, 6},
+                        // stride 1 with as many output as input columns: the whole-row copy path
+                        Case{{1, 1}, {1, 1}, {1, 1}, 1, 3, 2}, Case{{1, 1}, {2, 2}, {2, 2}, 1, 2, 2},
+                        Case{{1, 1}, {0, 1}, {1, 1}, 1, 2, 3}, Case{{1, 1}, {3, 1}, {1, 1}, 2, 2, 4}}) {
     const Tensor x = rand64({2, k.c, 7, 6}), w = rand64({k.o, k.c / k.groups, 3, 3}), b = rand64({k.o});
     check_same(conv2d(x, w, b, k.s, k.p, k.d, k.groups), naive_conv(x, w, b, k.s, k.p, k.d, k.groups), 1e-12);
     check_same(conv2d(x.to(kFloat32), w.to(kFloat32), Tensor(), k.s, k.p, k.d, k.groups),
@@ -73,6 +76,11 @@ TEST_CASE("gradcheck: conv2d") {
                   {rand64({1, 2, 5, 6}), rand64({2, 2, 2, 2})});
   KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], in[2], {1, 1}, {0, 0}, {1, 1}, 2); },
                   {rand64({2, 4, 3, 3}), rand64({4, 2, 2, 2}), rand64({4})});
+  // Stride 1, "same" along x, with dilation and uneven padding along y (whole-row im2col / col2im).
+  KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], in[2], {1, 1}, {0, 2}, {1, 2}); },
+                  {rand64({2, 2, 5, 6}), rand64({3, 2, 3, 3}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], Tensor(), {1, 1}, {3, 1}); },
+                  {rand64({1, 2, 4, 5}), rand64({2, 2, 3, 3})});
 }
 
 TEST_CASE("pooling: values, padding, ties, gradients") {

@@ -42,11 +42,49 @@ ColumnRange inside_columns(const ConvGeometry& g, std::int64_t ix0) {
   return {lo, hi};
 }
 
+// With stride 1 and as many output columns as input columns ("same" padding along x),
+// col row (ci, i, j) is plane ci shifted by (dy, dx) = (i*d - p, j*d - p): flat index q
+// of the row reads q + dy*w + dx of the plane. Rows and columns that fall outside are 0.
+struct Shift {
+  std::int64_t y_lo, y_hi;  // output rows whose input row lies inside
+  ColumnRange x;            // output columns whose input column lies inside
+  std::int64_t offset;      // dy * w + dx
+  std::int64_t q_lo, q_hi;  // flat range to copy: the valid rows, clipped to the plane
+};
+bool shifts_whole_rows(const ConvGeometry& g) { return g.stride == Pair{1, 1} && g.ow == g.w; }
+Shift shift_of(const ConvGeometry& g, std::int64_t i, std::int64_t j) {
+  const std::int64_t dy = i * g.dilation[0] - g.padding[0], dx = j * g.dilation[1] - g.padding[1];
+  Shift s;
+  s.y_lo = std::min(g.oh, std::max<std::int64_t>(0, -dy));
+  s.y_hi = std::max(s.y_lo, std::min(g.oh, g.h - dy));
+  s.x = inside_columns(g, dx);
+  s.offset = dy * g.w + dx;
+  s.q_lo = std::max(s.y_lo * g.ow, -s.offset);
+  s.q_hi = std::max(s.q_lo, std::min(s.y_hi * g.ow, g.h * g.w - s.offset));
+  return s;
+}
+
 // col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
 // Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
 // (Rows are short, so the copies are plain loops rather than memcpy calls.)
 template <class T>
 void im2col(const T* image, const ConvGeometry& g, T* col) {
+  if (shifts_whole_rows(g)) {  // one long copy per row, then the border columns zeroed
+    for (std::int64_t row = 0; row < g.k_all(); ++row) {
+      const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+      const T* plane = image + ci * g.h * g.w;
+      T* out = col + row * g.l();
+      const Shift sh = shift_of(g, i, j);
+      for (std::int64_t q = 0; q < sh.q_lo; ++q) out[q] = T(0);
+      for (std::int64_t q = sh.q_lo; q < sh.q_hi; ++q) out[q] = plane[q + sh.offset];
+      for (std::int64_t q = sh.q_hi; q < g.l(); ++q) out[q] = T(0);
+      for (std::int64_t y = sh.y_lo; y < sh.y_hi; ++y) {
+        for (std::int64_t x = 0; x < sh.x.lo; ++x) out[y * g.ow + x] = T(0);
+        for (std::int64_t x = sh.x.hi; x < g.ow; ++x) out[y * g.ow + x] = T(0);
+      }
+    }
+    return;
+  }
   for (std::int64_t row = 0; row < g.k_all(); ++row) {
     const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     const T* plane = image + ci * g.h * g.w;
@@ -70,10 +108,25 @@ void im2col(const T* image, const ConvGeometry& g, T* col) {
   }
 }
 
-// The adjoint of im2col: image[...] += col[row][...] (image zeroed first).
+// The adjoint of im2col: image[...] += col[row][...] (image zeroed first; col is scratch,
+// and its entries that fall outside the image may be overwritten).
 template <class T>
-void col2im(const T* col, const ConvGeometry& g, T* image) {
+void col2im(T* col, const ConvGeometry& g, T* image) {
   std::fill(image, image + g.c * g.h * g.w, T(0));
+  if (shifts_whole_rows(g)) {  // the border columns of col zeroed, then one long sum per row
+    for (std::int64_t row = 0; row < g.k_all(); ++row) {
+      const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+      T* plane = image + ci * g.h * g.w;
+      T* src = col + row * g.l();
+      const Shift sh = shift_of(g, i, j);
+      for (std::int64_t y = sh.y_lo; y < sh.y_hi; ++y) {
+        for (std::int64_t x = 0; x < sh.x.lo; ++x) src[y * g.ow + x] = T(0);
+        for (std::int64_t x = sh.x.hi; x < g.ow; ++x) src[y * g.ow + x] = T(0);
+      }
+      for (std::int64_t q = sh.q_lo; q < sh.q_hi; ++q) plane[q + sh.offset] += src[q];
+    }
+    return;
+  }
   for (std::int64_t row = 0; row < g.k_all(); ++row) {
     const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     T* plane = image + ci * g.h * g.w;
