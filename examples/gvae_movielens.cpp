@@ -15,7 +15,8 @@
 //           mu = (E + Â E + Â² E) / 3                 (a GCN-style encoder, no weights)
 //           log sigma = Â E W_sigma,  z = mu + sigma * eps
 //         the decoder is the inner product z_u . z_i, trained with the same ranking
-//         loss on sampled unrated items, plus beta * KL(q(z) || N(0, I)); ranked with mu.
+//         loss against each of --negatives sampled unrated items per rating (averaged),
+//         plus beta * KL(q(z) || N(0, I)); ranked with mu.
 //
 // --eval val carves a validation split out of the training ratings (per user, 20 %)
 // and reports on it, so hyperparameters are chosen without touching the test set.
@@ -46,9 +47,10 @@ void stratified_split(const Interactions& all, double fraction, kiln::Generator&
 
 struct Options {
   std::string model = "gvae";
-  int epochs = 0, dim = 64;
+  std::string loss = "bpr";  // gvae: bpr, or softmax over the positive and its negatives
+  int epochs = 0, dim = 0;
   double lr = 0.0, l2 = 0.0, beta = 1e-3;
-  std::int64_t batch = 2048;
+  std::int64_t batch = 2048, negatives = 0;  // unrated items sampled per rating (gvae)
   kiln::Device device = kiln::Device::cpu();  // where the embeddings live and train
 };
 
@@ -61,14 +63,14 @@ public:
   virtual Tensor scores() = 0;
 };
 
-// Draws one unrated item per (user, item) pair.
+// Draws `per_pair` unrated items per (user, item) pair: (pairs * per_pair), pair-major.
 Tensor sample_unrated(const std::vector<std::int64_t>& users, const std::vector<std::unordered_set<std::int64_t>>& seen,
-                      std::int64_t items, kiln::Generator& gen) {
-  std::vector<std::int64_t> neg(users.size());
-  for (std::size_t k = 0; k < users.size(); ++k) {
+                      std::int64_t items, std::int64_t per_pair, kiln::Generator& gen) {
+  std::vector<std::int64_t> neg(users.size() * static_cast<std::size_t>(per_pair));
+  for (std::size_t k = 0; k < neg.size(); ++k) {
     std::int64_t j;
     do j = static_cast<std::int64_t>(gen.below(items));
-    while (seen[users[k]].count(j));
+    while (seen[users[k / static_cast<std::size_t>(per_pair)]].count(j));
     neg[k] = j;
   }
   return kiln::from_vector(neg);
@@ -78,7 +80,7 @@ Tensor sample_unrated(const std::vector<std::int64_t>& users, const std::vector<
 template <class LossFn>
 void bpr_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                const std::vector<std::unordered_set<std::int64_t>>& seen, std::int64_t items, std::int64_t batch,
-               kiln::optim::Optimizer& opt, kiln::Generator& gen, LossFn loss_of) {
+               std::int64_t negatives, kiln::optim::Optimizer& opt, kiln::Generator& gen, LossFn loss_of) {
   std::vector<std::size_t> order(pairs.size());
   std::iota(order.begin(), order.end(), 0);
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
@@ -89,7 +91,7 @@ void bpr_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
       u.push_back(pairs[order[k]].first);
       i.push_back(pairs[order[k]].second);
     }
-    const Tensor j = sample_unrated(u, seen, items, gen);
+    const Tensor j = sample_unrated(u, seen, items, negatives, gen);
     opt.zero_grad();
     Tensor loss = loss_of(kiln::from_vector(u), kiln::from_vector(i), j);
     loss.backward();
@@ -109,7 +111,7 @@ public:
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
     using namespace kiln;
-    bpr_epoch(pairs, seen, items_, o_.batch, opt_, gen, [&](const Tensor& u, const Tensor& i, const Tensor& j) {
+    bpr_epoch(pairs, seen, items_, o_.batch, 1, opt_, gen, [&](const Tensor& u, const Tensor& i, const Tensor& j) {
       const Tensor pu = index_select(p_, 0, u), qi = index_select(q_, 0, i), qj = index_select(q_, 0, j);
       const Tensor pos = sum(pu * qi, {1}) + index_select(b_, 0, i);
       const Tensor neg = sum(pu * qj, {1}) + index_select(b_, 0, j);
@@ -143,17 +145,29 @@ public:
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
     using namespace kiln;
-    bpr_epoch(pairs, seen, items_, o_.batch, opt_, gen, [&](const Tensor& u, const Tensor& i, const Tensor& j) {
+    bpr_epoch(pairs, seen, items_, o_.batch, o_.negatives, opt_, gen, [&](const Tensor& u, const Tensor& i,
+                                                                          const Tensor& j) {
       const auto [mu, logstd] = encode();
       // Only the nodes of this batch enter the likelihood, and their KL term.
       const Tensor nodes = cat({u, i + static_cast<double>(users_), j + static_cast<double>(users_)});
       const Tensor mu_b = index_select(mu, 0, nodes), ls_b = index_select(logstd, 0, nodes);
       const Tensor z = nn::reparameterize(mu_b, ls_b);
-      const std::int64_t b = u.numel();
-      const Tensor zu = z.narrow(0, 0, b), zi = z.narrow(0, b, b), zj = z.narrow(0, 2 * b, b);
+      const std::int64_t b = u.numel(), k = o_.negatives;
+      const Tensor zu = z.narrow(0, 0, b), zi = z.narrow(0, b, b), zj = z.narrow(0, 2 * b, b * k);
       const Tensor e0 = index_select(e_, 0, nodes);
       const Tensor reg = sum(e0 * e0) * (o_.l2 / static_cast<double>(b));
-      return bpr_loss(sum(zu * zi, {1}), sum(zu * zj, {1})) + nn::gaussian_kl(mu_b, ls_b) * o_.beta + reg;
+      const Tensor pos = sum(zu * zi, {1});
+      Tensor ranking;
+      if (k == 1 && o_.loss == "bpr") {
+        ranking = bpr_loss(pos, sum(zu * zj, {1}));
+      } else {  // k negatives per rating: neg (b, k)
+        const Tensor neg = sum(zu.unsqueeze(1) * zj.reshape({b, k, o_.dim}), {2});
+        if (o_.loss == "bpr")  // the BPR loss against each negative, averaged
+          ranking = mean(softplus(neg - pos.unsqueeze(1)));
+        else  // softmax over (positive, negatives): the positive is class 0
+          ranking = cross_entropy(cat({pos.unsqueeze(1), neg}, 1), zeros({b}, kInt64, o_.device));
+      }
+      return ranking + nn::gaussian_kl(mu_b, ls_b) * o_.beta + reg;
     });
   }
 
@@ -196,16 +210,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"test", "val"}))
       ->capture_default_str();
   app.add_option("--epochs", o.epochs, "epochs (default: the model's tuned value)");
-  app.add_option("--dim", o.dim, "embedding size")->capture_default_str();
+  app.add_option("--dim", o.dim, "embedding size (default: the model's tuned value)");
   app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)");
   app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)");
   app.add_option("--beta", o.beta, "weight of the KL term (gvae)")->capture_default_str();
-  app.add_option("--batch-size", o.batch, "triples per mini-batch")->capture_default_str();
+  app.add_option("--batch-size", o.batch, "ratings per mini-batch")->capture_default_str();
+  app.add_option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--loss", o.loss, "gvae ranking loss: bpr (against each negative) or softmax (over the rating "
+                 "and its negatives)")
+      ->check(CLI::IsMember({"bpr", "softmax"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Values chosen with --eval val (see docs/graphs.md).
   if (o.epochs == 0) o.epochs = 100;
   if (o.lr == 0) o.lr = 0.01;
   if (o.l2 == 0) o.l2 = o.model == "bpr" ? 0.01 : 0.001;
+  if (o.dim == 0) o.dim = o.model == "bpr" ? 64 : 128;
+  if (o.negatives == 0) o.negatives = o.model == "bpr" ? 1 : 8;
 
   return example::run_main([&] {
     using namespace kiln;
@@ -282,6 +304,8 @@ int main(int argc, char** argv) {
                            {"map_at_10", example::mean_std(map).first},
                            {"epochs", o.epochs},
                            {"dim", o.dim},
+                           {"negatives", o.negatives},
+                           {"loss", o.loss},
                            {"lr", o.lr},
                            {"l2", o.l2},
                            {"train_seconds", seconds},
