@@ -12,6 +12,10 @@
 //   to_float(v), fmadd(a, b, c), loadf(p), storef(p, v), storei(p, v), loadi(p),
 //   set1f(x), mulf, addf, maxf (max as the instruction: a > b ? a : b)
 //   quantize_span(n, x, inv_scale, q), max_abs(n, x)
+//   kWideRows                             0, or from how many rows of a the int8 GEMM
+//                                         takes the 16-bit route; that route also needs
+//   kWideMR, dot_s16(acc, w, a)           its tile rows; acc += two int16 products per lane
+//   widen_pairs(src, out0, out1), widen_row(k, kp, src, dst)   (see quant_avx2.cpp)
 //
 // A thread's unit of work is (a chunk of rows of a) x (a group of weight panels).
 // Inside it, a register tile of MR rows x NP panels runs over all of k and leaves
@@ -54,7 +58,6 @@ constexpr std::array<TileS8, sizeof...(I)> tiles_s8(std::integer_sequence<int, I
   return {&tile_s8<I + 1, NP>...};
 }
 
-// Runs the int8 product and hands each finished tile to sink(i0, rows, n0, cols, tile).
 // ---- int8 x int8 on 16-bit lanes (policies with kWideRows > 0: AVX2) ------------------
 // vpmaddwd multiplies int16 pairs and adds them into int32 lanes exactly: one instruction
 // per 16 products, against vpsignb + vpmaddubsw + vpmaddwd per 32 on the byte route, and
@@ -130,6 +133,8 @@ void run_s8_wide(std::int64_t m, const std::int8_t* a, std::int64_t lda, const I
 }
 
 // ---- int8 x int8 on bytes ------------------------------------------------------------
+// Runs the int8 product and hands each finished tile to sink(i0, rows, n0, cols, tile)
+// (tile rows kTileCols apart); from P::kWideRows rows on, through run_s8_wide.
 template <class Sink>
 void run_s8(std::int64_t m, const std::int8_t* a, std::int64_t lda, const Int8Weights& w, const Sink& sink) {
   if constexpr (P::kWideRows > 0)
