@@ -157,16 +157,12 @@ public:
       const Tensor e0 = index_select(e_, 0, nodes);
       const Tensor reg = sum(e0 * e0) * (o_.l2 / static_cast<double>(b));
       const Tensor pos = sum(zu * zi, {1});
-      Tensor ranking;
-      if (k == 1 && o_.loss == "bpr") {
-        ranking = bpr_loss(pos, sum(zu * zj, {1}));
-      } else {  // k negatives per rating: neg (b, k)
-        const Tensor neg = sum(zu.unsqueeze(1) * zj.reshape({b, k, o_.dim}), {2});
-        if (o_.loss == "bpr")  // the BPR loss against each negative, averaged
-          ranking = mean(softplus(neg - pos.unsqueeze(1)));
-        else  // softmax over (positive, negatives): the positive is class 0
-          ranking = cross_entropy(cat({pos.unsqueeze(1), neg}, 1), zeros({b}, kInt64, o_.device));
-      }
+      const Tensor neg = sum(zu.unsqueeze(1) * zj.reshape({b, k, o_.dim}), {2});  // (b, k)
+      // The BPR loss against each negative, averaged; or a softmax over (positive, negatives)
+      // with the positive as class 0.
+      const Tensor ranking = o_.loss == "bpr"
+                                 ? bpr_loss(pos.unsqueeze(1), neg)
+                                 : cross_entropy(cat({pos.unsqueeze(1), neg}, 1), zeros({b}, kInt64, o_.device));
       return ranking + nn::gaussian_kl(mu_b, ls_b) * o_.beta + reg;
     });
   }
