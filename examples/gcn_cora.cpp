@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(cora.num_nodes()), static_cast<long long>(x.size(1)),
                 static_cast<long long>(n_classes), cora.edges.size());
 
-    std::vector<double> accs;
+    std::vector<double> accs, val_accs;
     double seconds = 0;
     std::int64_t epochs_run_total = 0;
     for (int run = 0; run < runs; ++run) {
@@ -155,13 +155,16 @@ int main(int argc, char** argv) {
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       epochs_run_total += epoch;
       NoGradGuard no_grad;
-      const double acc = metrics::accuracy(index_select(forward(false), 0, test_idx), y_test);
+      const Tensor logits = forward(false);
+      const double acc = metrics::accuracy(index_select(logits, 0, test_idx), y_test);
       accs.push_back(acc);
-      std::printf("run %d (seed %llu): %d epochs, test accuracy %.4f\n", run + 1, static_cast<unsigned long long>(s),
-                  epoch, acc);
+      val_accs.push_back(metrics::accuracy(index_select(logits, 0, val_idx), y_val));
+      std::printf("run %d (seed %llu): %d epochs, validation accuracy %.4f, test accuracy %.4f\n", run + 1,
+                  static_cast<unsigned long long>(s), epoch, val_accs.back(), acc);
       std::fflush(stdout);
     }
     const auto [mean_acc, std_acc] = example::mean_std(accs);
+    const double mean_val_acc = example::mean_std(val_accs).first;
     std::printf("test accuracy over %d run(s): %.4f +- %.4f\n", runs, mean_acc, std_acc);
     example::print_result({{"model", "gcn"},
                            {"split", split_kind},
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
                            {"test_acc", mean_acc},
                            {"test_acc_std", std_acc},
                            {"test_acc_runs", accs},
+                           {"val_acc", mean_val_acc},
                            {"epochs", epochs},
                            {"mean_epochs_run", static_cast<double>(epochs_run_total) / runs},
                            {"train_seconds", seconds},
