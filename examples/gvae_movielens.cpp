@@ -12,16 +12,18 @@
 //         Bayesian personalised ranking loss -log sigmoid(score(u, i) - score(u, j))
 //         on sampled unrated items j (Rendle et al. 2009)
 //   gvae  user and item embeddings E propagated over the normalised user-item graph:
-//           mu = (E + Â E + Â² E) / 3                 (a GCN-style encoder, no weights)
+//           mu = (E + Â E + Â² E) / 3     (a GCN-style encoder, no weights; --layers 2)
 //           log sigma = Â E W_sigma,  z = mu + sigma * eps
-//         the decoder is the inner product z_u . z_i, trained with the same ranking
-//         loss against each of --negatives sampled unrated items per rating (averaged),
-//         plus beta * KL(q(z) || N(0, I)); ranked with mu.
+//         the decoder is the inner product z_u . z_i plus a learned item bias b_i,
+//         trained with the same ranking loss against each of --negatives sampled
+//         unrated items per rating (averaged), plus beta * KL(q(z) || N(0, I));
+//         ranked with mu_u . mu_i + b_i.
 //
 // --eval val carves a validation split out of the training ratings (per user, 20 %)
 // and reports on it, so hyperparameters are chosen without touching the test set.
 //
 //   ./build/examples/gvae_movielens --data ../shared/data/ml-100k --model gvae [--runs 5]
+#include <optional>
 #include <unordered_set>
 
 #include "example_support.hpp"
@@ -48,8 +50,10 @@ void stratified_split(const Interactions& all, double fraction, kiln::Generator&
 struct Options {
   std::string model = "gvae";
   std::string loss = "bpr";  // gvae: bpr, or softmax over the positive and its negatives
-  int epochs = 0, dim = 0;
+  std::string schedule = "constant";  // learning rate over the epochs: constant or cosine (to 0)
+  int epochs = 0, dim = 0, layers = 2;  // gvae: propagation steps averaged into mu
   double lr = 0.0, l2 = 0.0, beta = 1e-3;
+  bool item_bias = true;  // gvae: a learned bias b_i added to each item's score
   std::int64_t batch = 2048, negatives = 0;  // unrated items sampled per rating (gvae)
   kiln::Device device = kiln::Device::cpu();  // where the embeddings live and train
 };
@@ -61,6 +65,7 @@ public:
   virtual void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                            const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) = 0;
   virtual Tensor scores() = 0;
+  virtual kiln::optim::Optimizer& optimizer() = 0;
 };
 
 // Draws `per_pair` unrated items per (user, item) pair: (pairs * per_pair), pair-major.
@@ -120,6 +125,7 @@ public:
     });
   }
   Tensor scores() override { return kiln::matmul(p_, q_.t()) + b_; }
+  kiln::optim::Optimizer& optimizer() override { return opt_; }
 
 private:
   std::int64_t items_;
@@ -133,13 +139,21 @@ public:
   GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Options& o)
       : users_(users), items_(items), a_hat_(a_hat), o_(o), e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
         w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
-        opt_({e_.requires_grad_(), w_sigma_.requires_grad_()}, kiln::optim::AdamOptions(o.lr)) {}
+        b_(kiln::zeros({items}, kiln::kFloat32, o.device)),
+        opt_(o.item_bias ? std::vector<Tensor>{e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()}
+                         : std::vector<Tensor>{e_.requires_grad_(), w_sigma_.requires_grad_()},
+             kiln::optim::AdamOptions(o.lr)) {}
 
-  // mu = (E + Â E + Â² E) / 3,  log sigma = Â E W_sigma^T
+  // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
   std::pair<Tensor, Tensor> encode() {
     using namespace kiln;
-    const Tensor h1 = spmm(a_hat_, e_), h2 = spmm(a_hat_, h1);
-    return {(e_ + h1 + h2) / 3.0, linear(h1, w_sigma_) - 3.0};  // start with small sigma
+    const Tensor h1 = spmm(a_hat_, e_);
+    Tensor h = h1, total = e_ + h1;
+    for (int l = 2; l <= o_.layers; ++l) {
+      h = spmm(a_hat_, h);
+      total = total + h;
+    }
+    return {total / static_cast<double>(o_.layers + 1), linear(h1, w_sigma_) - 3.0};  // start with small sigma
   }
 
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
@@ -156,8 +170,12 @@ public:
       const Tensor zu = z.narrow(0, 0, b), zi = z.narrow(0, b, b), zj = z.narrow(0, 2 * b, b * k);
       const Tensor e0 = index_select(e_, 0, nodes);
       const Tensor reg = sum(e0 * e0) * (o_.l2 / static_cast<double>(b));
-      const Tensor pos = sum(zu * zi, {1});
-      const Tensor neg = sum(zu.unsqueeze(1) * zj.reshape({b, k, o_.dim}), {2});  // (b, k)
+      Tensor pos = sum(zu * zi, {1});
+      Tensor neg = sum(zu.unsqueeze(1) * zj.reshape({b, k, o_.dim}), {2});  // (b, k)
+      if (o_.item_bias) {
+        pos = pos + index_select(b_, 0, i);
+        neg = neg + index_select(b_, 0, j).reshape({b, k});
+      }
       // The BPR loss against each negative, averaged; or a softmax over (positive, negatives)
       // with the positive as class 0.
       const Tensor ranking = o_.loss == "bpr"
@@ -169,14 +187,16 @@ public:
 
   Tensor scores() override {
     const Tensor mu = encode().first;
-    return kiln::matmul(mu.narrow(0, 0, users_), mu.narrow(0, users_, items_).t());
+    const Tensor s = kiln::matmul(mu.narrow(0, 0, users_), mu.narrow(0, users_, items_).t());
+    return o_.item_bias ? s + b_ : s;
   }
+  kiln::optim::Optimizer& optimizer() override { return opt_; }
 
 private:
   std::int64_t users_, items_;
   const kiln::graph::CsrMatrix& a_hat_;
   Options o_;
-  Tensor e_, w_sigma_;
+  Tensor e_, w_sigma_, b_;
   kiln::optim::Adam opt_;
 };
 
@@ -210,12 +230,20 @@ int main(int argc, char** argv) {
   app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)");
   app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)");
   app.add_option("--beta", o.beta, "weight of the KL term (gvae)")->capture_default_str();
+  app.add_option("--layers", o.layers, "gvae: propagation steps averaged into mu")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--batch-size", o.batch, "ratings per mini-batch")->capture_default_str();
   app.add_option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
       ->check(CLI::PositiveNumber);
   app.add_option("--loss", o.loss, "gvae ranking loss: bpr (against each negative) or softmax (over the rating "
                  "and its negatives)")
       ->check(CLI::IsMember({"bpr", "softmax"}))
+      ->capture_default_str();
+  app.add_flag("--item-bias,!--no-item-bias", o.item_bias,
+               "gvae: add a learned bias per item to the decoder's score (default: on)");
+  app.add_option("--schedule", o.schedule, "learning rate over the epochs: constant, or cosine (annealed to 0)")
+      ->check(CLI::IsMember({"constant", "cosine"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Values chosen with --eval val (see docs/graphs.md).
@@ -275,7 +303,12 @@ int main(int argc, char** argv) {
         std::unique_ptr<Recommender> model;
         if (o.model == "bpr") model = std::make_unique<Bpr>(users, items, o);
         else model = std::make_unique<GraphVae>(users, items, a_hat, o);
-        for (int epoch = 0; epoch < o.epochs; ++epoch) model->train_epoch(pairs, seen, gen);
+        std::optional<optim::CosineAnnealingLR> cosine;
+        if (o.schedule == "cosine") cosine.emplace(model->optimizer(), o.epochs);
+        for (int epoch = 0; epoch < o.epochs; ++epoch) {
+          model->train_epoch(pairs, seen, gen);
+          if (cosine) cosine->step();
+        }
         NoGradGuard no_grad;
         scores = model->scores();
       }
@@ -301,7 +334,10 @@ int main(int argc, char** argv) {
                            {"epochs", o.epochs},
                            {"dim", o.dim},
                            {"negatives", o.negatives},
+                           {"layers", o.layers},
                            {"loss", o.loss},
+                           {"schedule", o.schedule},
+                           {"item_bias", o.item_bias},
                            {"lr", o.lr},
                            {"l2", o.l2},
                            {"train_seconds", seconds},

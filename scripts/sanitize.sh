@@ -33,7 +33,7 @@ else
 fi
 if [ -d "$shared/ml-100k" ]; then
   run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 2
-  run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --negatives 3 --loss softmax
+  run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --negatives 3 --loss softmax --layers 3 --schedule cosine --no-item-bias
 else
   echo "sanitize: $shared/ml-100k absent, recommender example skipped"
 fi
