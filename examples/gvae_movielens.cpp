@@ -51,7 +51,8 @@ struct Options {
   std::string model = "gvae";
   std::string loss = "bpr";  // gvae: bpr, or softmax over the positive and its negatives
   std::string schedule = "constant";  // learning rate over the epochs: constant or cosine (to 0)
-  int epochs = 0, dim = 0, layers = 2;  // gvae: propagation steps averaged into mu
+  int epochs = 0, dim = 0;
+  int layers = 2;  // gvae: propagation steps averaged into mu
   double lr = 0.0, l2 = 0.0, beta = 1e-3;
   bool item_bias = true;  // gvae: a learned bias b_i added to each item's score
   std::int64_t batch = 2048, negatives = 0;  // unrated items sampled per rating (gvae)
@@ -139,10 +140,8 @@ public:
   GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Options& o)
       : users_(users), items_(items), a_hat_(a_hat), o_(o), e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
         w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
-        b_(kiln::zeros({items}, kiln::kFloat32, o.device)),
-        opt_(o.item_bias ? std::vector<Tensor>{e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()}
-                         : std::vector<Tensor>{e_.requires_grad_(), w_sigma_.requires_grad_()},
-             kiln::optim::AdamOptions(o.lr)) {}
+        b_(kiln::zeros({items}, kiln::kFloat32, o.device)),  // untouched (no gradient) without --item-bias
+        opt_({e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()}, kiln::optim::AdamOptions(o.lr)) {}
 
   // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
   std::pair<Tensor, Tensor> encode() {
