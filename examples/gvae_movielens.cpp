@@ -14,10 +14,11 @@
 //   gvae  user and item embeddings E propagated over the normalised user-item graph:
 //           mu = (E + Â E + Â² E) / 3     (a GCN-style encoder, no weights; --layers 2)
 //           log sigma = Â E W_sigma,  z = mu + sigma * eps
-//         the decoder is the inner product z_u . z_i plus a learned item bias b_i,
-//         trained with the same ranking loss against each of --negatives sampled
-//         unrated items per rating (averaged), plus beta * KL(q(z) || N(0, I));
-//         ranked with mu_u . mu_i + b_i.
+//         the decoder is the inner product z_u . z_i plus a learned item bias b_i;
+//         trained on the multinomial likelihood of each user's rated items under a
+//         softmax over all items (--loss multinomial, as in Mult-VAE), or on the
+//         ranking loss above against --negatives sampled unrated items per rating
+//         (--loss bpr); plus beta * KL(q(z) || N(0, I)). Ranked with mu_u . mu_i + b_i.
 //
 // --eval val carves a validation split out of the training ratings (per user, 20 %)
 // and reports on it, so hyperparameters are chosen without touching the test set.
@@ -49,13 +50,14 @@ void stratified_split(const Interactions& all, double fraction, kiln::Generator&
 
 struct Options {
   std::string model = "gvae";
-  std::string loss = "bpr";  // gvae: bpr, or softmax over the positive and its negatives
+  std::string loss = "multinomial";  // gvae: multinomial over all items; bpr or softmax against sampled negatives
   std::string schedule = "constant";  // learning rate over the epochs: constant or cosine (to 0)
   int epochs = 0, dim = 0;
   int layers = 2;  // gvae: propagation steps averaged into mu
-  double lr = 0.0, l2 = 0.0, beta = 1e-3;
+  double lr = 0.0, l2 = 0.0, beta = -1.0;  // 0 (for beta, < 0) means the tuned value
   bool item_bias = true;  // gvae: a learned bias b_i added to each item's score
-  std::int64_t batch = 2048, negatives = 0;  // unrated items sampled per rating (gvae)
+  std::int64_t batch = 2048;  // ratings per mini-batch; users per mini-batch with --loss multinomial
+  std::int64_t negatives = 0;  // unrated items sampled per rating (gvae with --loss bpr or softmax)
   kiln::Device device = kiln::Device::cpu();  // where the embeddings live and train
 };
 
@@ -158,6 +160,7 @@ public:
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
     using namespace kiln;
+    if (o_.loss == "multinomial") return multinomial_epoch(seen, gen);
     bpr_epoch(pairs, seen, items_, o_.batch, o_.negatives, opt_, gen, [&](const Tensor& u, const Tensor& i,
                                                                           const Tensor& j) {
       const auto [mu, logstd] = encode();
@@ -182,6 +185,46 @@ public:
                                  : cross_entropy(cat({pos.unsqueeze(1), neg}, 1), zeros({b}, kInt64, o_.device));
       return ranking + nn::gaussian_kl(mu_b, ls_b) * o_.beta + reg;
     });
+  }
+
+  // The multinomial likelihood over all items (that of Mult-VAE): for each mini-batch of
+  // --batch-size users, -log softmax over every item of z_u . z_i + b_i, summed over the
+  // users' training items and averaged per rating. One matrix product scores all items.
+  void multinomial_epoch(const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) {
+    using namespace kiln;
+    std::vector<std::int64_t> order(static_cast<std::size_t>(users_));
+    std::iota(order.begin(), order.end(), 0);
+    for (std::size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[gen.below(k)]);
+    for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(o_.batch)) {
+      const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(o_.batch));
+      const auto b = static_cast<std::int64_t>(end - start);
+      // The batch's users, then every item (as graph nodes); the users' rated items as targets.
+      std::vector<std::int64_t> nodes(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                      order.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<float> rated(static_cast<std::size_t>(b * items_), 0.0f);
+      double ratings = 0;
+      for (std::int64_t r = 0; r < b; ++r)
+        for (std::int64_t i : seen[nodes[r]]) {
+          rated[r * items_ + i] = 1.0f;
+          ratings += 1;
+        }
+      for (std::int64_t i = 0; i < items_; ++i) nodes.push_back(users_ + i);
+
+      opt_.zero_grad();
+      const auto [mu, logstd] = encode();
+      const Tensor index = from_vector(nodes).to(o_.device);
+      const Tensor mu_b = index_select(mu, 0, index), ls_b = index_select(logstd, 0, index);
+      const Tensor z = nn::reparameterize(mu_b, ls_b);
+      Tensor logits = matmul(z.narrow(0, 0, b), z.narrow(0, b, items_).t());  // (b, items)
+      if (o_.item_bias) logits = logits + b_;
+      const Tensor targets = from_vector(rated, {b, items_}).to(o_.device);
+      const Tensor likelihood = -sum(targets * log_softmax(logits, 1)) / ratings;
+      const Tensor e0 = index_select(e_, 0, index);
+      const Tensor reg = sum(e0 * e0) * (o_.l2 / static_cast<double>(b));
+      Tensor loss = likelihood + nn::gaussian_kl(mu_b, ls_b) * o_.beta + reg;
+      loss.backward();
+      opt_.step();
+    }
   }
 
   Tensor scores() override {
@@ -218,26 +261,31 @@ int main(int argc, char** argv) {
   CLI::App app{"Top-10 recommendation on MovieLens-100K: graph VAE, BPR and popularity"};
   example::RunArgs run_args;
   std::string eval_on = "test";
+  int report_every = 0;
   Options o;
   example::add_run_flags(app, run_args, "folder with u.data");
   app.add_option("--model", o.model, "gvae, bpr or pop")->check(CLI::IsMember({"gvae", "bpr", "pop"}))->capture_default_str();
   app.add_option("--eval", eval_on, "test, or val (a split of the training ratings, for tuning)")
       ->check(CLI::IsMember({"test", "val"}))
       ->capture_default_str();
+  app.add_option("--report-every", report_every, "also print the metrics every N epochs (a learning curve)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--epochs", o.epochs, "epochs (default: the model's tuned value)");
   app.add_option("--dim", o.dim, "embedding size (default: the model's tuned value)");
   app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)");
   app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)");
-  app.add_option("--beta", o.beta, "weight of the KL term (gvae)")->capture_default_str();
+  app.add_option("--beta", o.beta, "weight of the KL term (gvae; default: tuned)")->check(CLI::NonNegativeNumber);
   app.add_option("--layers", o.layers, "gvae: propagation steps averaged into mu")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--batch-size", o.batch, "ratings per mini-batch")->capture_default_str();
+  app.add_option("--batch-size", o.batch, "ratings per mini-batch (users per mini-batch with --loss multinomial)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--loss", o.loss, "gvae ranking loss: bpr (against each negative) or softmax (over the rating "
-                 "and its negatives)")
-      ->check(CLI::IsMember({"bpr", "softmax"}))
+  app.add_option("--loss", o.loss, "gvae training loss: multinomial (softmax over all items), bpr (against each "
+                 "sampled negative) or softmax (over the rating and its sampled negatives)")
+      ->check(CLI::IsMember({"bpr", "softmax", "multinomial"}))
       ->capture_default_str();
   app.add_flag("--item-bias,!--no-item-bias", o.item_bias,
                "gvae: add a learned bias per item to the decoder's score (default: on)");
@@ -246,11 +294,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Values chosen with --eval val (see docs/graphs.md).
-  if (o.epochs == 0) o.epochs = 100;
-  if (o.lr == 0) o.lr = 0.01;
-  if (o.l2 == 0) o.l2 = o.model == "bpr" ? 0.01 : 0.001;
-  if (o.dim == 0) o.dim = o.model == "bpr" ? 64 : 128;
-  if (o.negatives == 0) o.negatives = o.model == "bpr" ? 1 : 8;
+  const bool multinomial = o.model == "gvae" && o.loss == "multinomial";
+  const bool sampled = o.model == "gvae" && !multinomial;  // the graph VAE against sampled negatives
+  if (o.epochs == 0) o.epochs = multinomial ? 600 : 100;
+  if (o.lr == 0) o.lr = multinomial ? 0.003 : 0.01;
+  if (o.l2 == 0) o.l2 = sampled ? 0.001 : 0.01;
+  if (o.dim == 0) o.dim = sampled ? 128 : 64;
+  if (o.beta < 0) o.beta = multinomial ? 1e-4 : 1e-3;
+  if (o.negatives == 0 && !multinomial) o.negatives = sampled ? 8 : 1;
 
   return example::run_main([&] {
     using namespace kiln;
@@ -307,6 +358,13 @@ int main(int argc, char** argv) {
         for (int epoch = 0; epoch < o.epochs; ++epoch) {
           model->train_epoch(pairs, seen, gen);
           if (cosine) cosine->step();
+          if (report_every > 0 && (epoch + 1) % report_every == 0 && epoch + 1 < o.epochs) {
+            NoGradGuard no_grad;
+            const auto m = evaluate(model->scores(), seen, test, 10);
+            std::printf("  epoch %d: precision@10 %.4f  NDCG@10 %.4f  (on %s)\n", epoch + 1, m.precision, m.ndcg,
+                        eval_on.c_str());
+            std::fflush(stdout);
+          }
         }
         NoGradGuard no_grad;
         scores = model->scores();
@@ -338,6 +396,7 @@ int main(int argc, char** argv) {
                            {"schedule", o.schedule},
                            {"item_bias", o.item_bias},
                            {"lr", o.lr},
+                           {"beta", o.beta},
                            {"l2", o.l2},
                            {"train_seconds", seconds},
                            {"peak_rss_mb", example::peak_rss_mb()}});
