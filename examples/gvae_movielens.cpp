@@ -34,6 +34,12 @@ namespace {
 using kiln::Tensor;
 using Interactions = std::vector<std::vector<std::int64_t>>;  // items per user
 
+// Fisher-Yates: `values` in a uniformly random order drawn from `gen`.
+template <class T>
+void shuffle(std::vector<T>& values, kiln::Generator& gen) {
+  for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[gen.below(i)]);
+}
+
 // Each user's items shuffled by `gen`, the first `fraction` (rounded) to the first part.
 void stratified_split(const Interactions& all, double fraction, kiln::Generator& gen, Interactions& first,
                       Interactions& second) {
@@ -41,7 +47,7 @@ void stratified_split(const Interactions& all, double fraction, kiln::Generator&
   second.assign(all.size(), {});
   for (std::size_t u = 0; u < all.size(); ++u) {
     std::vector<std::int64_t> items = all[u];
-    for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[gen.below(i)]);
+    shuffle(items, gen);
     const auto cut = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(items.size())));
     first[u].assign(items.begin(), items.begin() + cut);
     second[u].assign(items.begin() + cut, items.end());
@@ -91,7 +97,7 @@ void bpr_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                std::int64_t negatives, kiln::optim::Optimizer& opt, kiln::Generator& gen, LossFn loss_of) {
   std::vector<std::size_t> order(pairs.size());
   std::iota(order.begin(), order.end(), 0);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+  shuffle(order, gen);
   for (std::size_t start = 0; start < order.size(); start += batch) {
     const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(batch));
     std::vector<std::int64_t> u, i;
@@ -194,7 +200,7 @@ public:
     using namespace kiln;
     std::vector<std::int64_t> order(static_cast<std::size_t>(users_));
     std::iota(order.begin(), order.end(), 0);
-    for (std::size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[gen.below(k)]);
+    shuffle(order, gen);
     for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(o_.batch)) {
       const std::size_t end = std::min(order.size(), start + static_cast<std::size_t>(o_.batch));
       const auto b = static_cast<std::int64_t>(end - start);
