@@ -38,6 +38,12 @@ if [ -f .gpu-deps/cora.tar.gz ]; then
 elif [ -f ../shared/data/cora/cora.content ]; then
   cora="$(cd ../shared/data/cora && pwd)"
 fi
+movielens=""
+if [ -f .gpu-deps/ml-100k.tar.gz ]; then
+  tar xzf .gpu-deps/ml-100k.tar.gz -C .gpu-deps && movielens="$root/.gpu-deps/ml-100k"
+elif [ -f ../shared/data/ml-100k/u.data ]; then
+  movielens="$(cd ../shared/data/ml-100k && pwd)"
+fi
 
 # --- build ---------------------------------------------------------------------------------
 build="$root/build-gpu"
@@ -46,7 +52,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_AR
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
 timeout 300 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
-  quantize_fashion cuda_bench > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+  quantize_fashion cuda_bench mlp_by_hand gcn_cora gvae_movielens > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # --- tests -----------------------------------------------------------------------------------
 log "CUDA tests"
@@ -79,6 +85,12 @@ if [ -n "$cora" ]; then
   run "kiln VGAE on cuda" kiln_vgae.log "$build/examples/vgae_cora" --data "$cora" --device cuda
   run "kiln VGAE on cpu" kiln_vgae_cpu.log "$build/examples/vgae_cora" --data "$cora" --device cpu
 fi
+# The other training examples once each on the GPU, so that every one is seen working there.
+run "kiln MLP by hand on cuda" kiln_mlp_by_hand.log "$build/examples/mlp_by_hand" --data "$fashion" --device cuda \
+  --epochs 1
+[ -n "$cora" ] && run "kiln GCN on cuda" kiln_gcn.log "$build/examples/gcn_cora" --data "$cora" --device cuda --runs 3
+[ -n "$movielens" ] && run "kiln graph VAE recommender on cuda" kiln_gvae.log "$build/examples/gvae_movielens" \
+  --data "$movielens" --device cuda
 run "kiln quantized MLP and CNN on cuda" quantize.log "$build/examples/quantize_fashion" --data "$fashion" \
   --device cuda --mlp "$out/mlp.safetensors" --cnn "$out/cnn.safetensors" --out "$out/quantized" --reps 10
 rm -rf "$out/quantized" "$out"/*.safetensors
@@ -119,6 +131,13 @@ if v:
                  "cpu_train_s": vc and vc["train_seconds"]}
     cpu = f", CPU {vc['train_seconds']:.2f}" if vc else ""
     lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}{cpu}) | | |")
+for name, label, metric in (("mlp_by_hand", "MLP by hand, 1 epoch", "max_grad_difference"),
+                            ("gcn", "GCN on Cora, 3 runs", "test_acc"),
+                            ("gvae", "graph VAE on MovieLens-100K", "ndcg_at_10")):
+    e = result(f"kiln_{name}.log")
+    r[name] = e and {"cuda_train_s": e["train_seconds"], metric: e[metric]}
+    if e:
+        lines.append(f"| {label} on the GPU: train seconds ({metric}) | {e['train_seconds']:.2f} ({e[metric]:.4g}) | | |")
 q = result("quantize.log")
 if q:
     r["quantized"] = q
