@@ -10,13 +10,14 @@
 
 #include <chrono>
 #include <cmath>
-#include <numeric>
-#include <utility>
-#include <vector>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <numeric>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace example {
 
@@ -46,6 +47,22 @@ inline void add_common_flags(CLI::App& app, CommonArgs& a) {
   app.add_option("--resume", a.resume, "resume training from this checkpoint");
   app.add_option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
+}
+
+// A check for a numeric flag: the value must be at least `lowest`. Its message says so
+// plainly ("--epochs: must be at least 0, not -2"); CLI11's own PositiveNumber prints the
+// whole range of a double instead.
+inline CLI::Validator at_least(double lowest) {
+  std::ostringstream bound;
+  bound << lowest;
+  return CLI::Validator(
+      [lowest, b = bound.str()](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || std::isnan(value))
+          return "must be a number, not '" + text + "'";
+        return value < lowest ? "must be at least " + b + ", not " + text : std::string();
+      },
+      ">= " + bound.str(), "at_least");
 }
 
 // The device named by --device, checked to be usable here.
@@ -80,8 +97,10 @@ inline void add_run_flags(CLI::App& app, RunArgs& a, const std::string& data_hel
   app.add_option("--data", a.data, data_help)->required();
   app.add_option("--seed", a.seed, "first seed")->capture_default_str();
   app.add_option("--runs", a.runs, "independent runs with seeds seed, seed+1, ...; results are their mean")
+      ->check(at_least(1))
       ->capture_default_str();
-  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)");
+  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)")
+      ->check(at_least(0));
   app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
 }
 

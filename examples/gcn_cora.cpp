@@ -60,12 +60,16 @@ int main(int argc, char** argv) {
   app.add_option("--split", split_kind, "planetoid (the split file) or random (20 per class from the seed)")
       ->check(CLI::IsMember({"planetoid", "random"}))
       ->capture_default_str();
-  app.add_option("--epochs", epochs, "maximum epochs")->capture_default_str();
-  app.add_option("--hidden", hidden, "hidden units")->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
-  app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights")->capture_default_str();
+  app.add_option("--epochs", epochs, "maximum epochs")->check(example::at_least(0))->capture_default_str();
+  app.add_option("--hidden", hidden, "hidden units")->check(example::at_least(1))->capture_default_str();
+  app.add_option("--lr", lr, "Adam learning rate")->check(example::at_least(0))->capture_default_str();
+  app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights")
+      ->check(example::at_least(0))
+      ->capture_default_str();
   app.add_option("--dropout", dropout_p, "dropout probability")->capture_default_str();
-  app.add_option("--patience", patience, "early-stopping window (0: off)")->capture_default_str();
+  app.add_option("--patience", patience, "early-stopping window (0: off)")
+      ->check(example::at_least(0))
+      ->capture_default_str();
   bool bias = false;  // the paper's layers have none
   app.add_flag("--bias", bias, "give both layers a bias (the paper's model has none)");
   app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");

@@ -275,20 +275,26 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"test", "val"}))
       ->capture_default_str();
   app.add_option("--report-every", report_every, "also print the metrics every N epochs (a learning curve)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--epochs", o.epochs, "epochs (default: the model's tuned value)");
-  app.add_option("--dim", o.dim, "embedding size (default: the model's tuned value)");
-  app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)");
-  app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)");
-  app.add_option("--beta", o.beta, "weight of the KL term (gvae; default: tuned)")->check(CLI::NonNegativeNumber);
+      ->check(example::at_least(0));
+  app.add_option("--epochs", o.epochs, "epochs (default: the model's tuned value)")
+      ->check(example::at_least(0));
+  app.add_option("--dim", o.dim, "embedding size (default: the model's tuned value)")
+      ->check(example::at_least(0));
+  app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)")
+      ->check(example::at_least(0));
+  app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)")
+      ->check(example::at_least(0));
+  app.add_option("--beta", o.beta, "weight of the KL term (gvae; default: tuned)")
+      ->check(example::at_least(0));
   app.add_option("--layers", o.layers, "gvae: propagation steps averaged into mu")
-      ->check(CLI::PositiveNumber)
+      ->check(example::at_least(1))
       ->capture_default_str();
-  app.add_option("--batch-size", o.batch, "ratings per mini-batch (users per mini-batch with --loss multinomial)")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--batch-size", o.batch,
+                 "ratings per mini-batch (users per mini-batch with --loss multinomial)")
+      ->check(example::at_least(1))
       ->capture_default_str();
   app.add_option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
-      ->check(CLI::PositiveNumber);
+      ->check(example::at_least(1));
   app.add_option("--loss", o.loss, "gvae training loss: multinomial (softmax over all items), bpr (against each "
                  "sampled negative) or softmax (over the rating and its sampled negatives)")
       ->check(CLI::IsMember({"bpr", "softmax", "multinomial"}))

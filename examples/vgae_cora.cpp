@@ -50,10 +50,10 @@ int main(int argc, char** argv) {
   app.add_option("--model", model_kind, "vgae (variational) or gae")
       ->check(CLI::IsMember({"gae", "vgae"}))
       ->capture_default_str();
-  app.add_option("--epochs", epochs, "epochs")->capture_default_str();
-  app.add_option("--hidden", hidden, "hidden units")->capture_default_str();
-  app.add_option("--latent", latent, "latent dimensions")->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
+  app.add_option("--epochs", epochs, "epochs")->check(example::at_least(0))->capture_default_str();
+  app.add_option("--hidden", hidden, "hidden units")->check(example::at_least(1))->capture_default_str();
+  app.add_option("--latent", latent, "latent dimensions")->check(example::at_least(1))->capture_default_str();
+  app.add_option("--lr", lr, "Adam learning rate")->check(example::at_least(0))->capture_default_str();
   app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
   CLI11_PARSE(app, argc, argv);
 
