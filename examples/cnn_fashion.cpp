@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
   app.add_flag("--augment", args.augment, "random left-right flips and shifts of the training images");
   app.add_option("--max-shift", args.max_shift, "largest shift in pixels with --augment (0: flips only)")
+      ->check(example::at_least(0))
       ->capture_default_str();
   app.add_flag("--cosine", args.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
   CLI11_PARSE(app, argc, argv);

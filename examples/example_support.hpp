@@ -35,20 +35,6 @@ struct CommonArgs {
   bool cosine = false;   // cosine-annealed learning rate over the epochs (cnn_fashion --cosine)
 };
 
-// Adds the flags every example takes.
-inline void add_common_flags(CLI::App& app, CommonArgs& a) {
-  app.add_option("--data", a.data, "directory with the MNIST-format files")->capture_default_str();
-  app.add_option("--epochs", a.epochs, "training epochs")->capture_default_str();
-  app.add_option("--seed", a.seed, "random seed (initialisation, shuffling, dropout)")->capture_default_str();
-  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)");
-  app.add_option("--batch-size", a.batch_size, "mini-batch size")->capture_default_str();
-  app.add_option("--limit", a.limit, "train on the first N training images only");
-  app.add_option("--save", a.save, "write a checkpoint here after every epoch");
-  app.add_option("--resume", a.resume, "resume training from this checkpoint");
-  app.add_option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
-  app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
-}
-
 // A check for a numeric flag: the value must be at least `lowest`. Its message says so
 // plainly ("--epochs: must be at least 0, not -2"); CLI11's own PositiveNumber prints the
 // whole range of a double instead.
@@ -63,6 +49,22 @@ inline CLI::Validator at_least(double lowest) {
         return value < lowest ? "must be at least " + b + ", not " + text : std::string();
       },
       ">= " + bound.str(), "at_least");
+}
+
+// Adds the flags every example takes.
+inline void add_common_flags(CLI::App& app, CommonArgs& a) {
+  app.add_option("--data", a.data, "directory with the MNIST-format files")->capture_default_str();
+  app.add_option("--epochs", a.epochs, "training epochs")->check(at_least(0))->capture_default_str();
+  app.add_option("--seed", a.seed, "random seed (initialisation, shuffling, dropout)")->capture_default_str();
+  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)")
+      ->check(at_least(0));
+  app.add_option("--batch-size", a.batch_size, "mini-batch size")->check(at_least(1))->capture_default_str();
+  app.add_option("--limit", a.limit, "train on the first N training images only (0: all)")
+      ->check(at_least(0));
+  app.add_option("--save", a.save, "write a checkpoint here after every epoch");
+  app.add_option("--resume", a.resume, "resume training from this checkpoint");
+  app.add_option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
+  app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
 }
 
 // The device named by --device, checked to be usable here.

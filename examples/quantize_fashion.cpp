@@ -168,11 +168,14 @@ int main(int argc, char** argv) {
   app.add_option("--activations", o.activations, "dynamic (per row) or calibrated (static scales)")
       ->check(CLI::IsMember({"dynamic", "calibrated"}))
       ->capture_default_str();
-  app.add_option("--calibration-batches", o.calibration_batches, "batches of 256 training images for calibration")
+  app.add_option("--calibration-batches", o.calibration_batches,
+                 "batches of 256 training images for calibration")
+      ->check(example::at_least(1))
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "threads (0: all cores)");
+  app.add_option("--threads", o.threads, "threads (0: all cores)")->check(example::at_least(0));
   app.add_option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
+      ->check(example::at_least(1))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   o.reps_b1 = 20 * o.reps_b256;
