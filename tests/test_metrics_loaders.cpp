@@ -73,6 +73,45 @@ TEST_CASE("Cora and MovieLens loaders: small files made here, errors that name t
   CHECK(r[1].rating == 5.0f);
   std::ofstream(dir / "bad.data") << "1\t10\tfour\t0\n";
   CHECK_THROWS_WITH_AS(data::load_movielens_ratings((dir / "bad.data").string()), doctest::Contains("bad.data:1"), Error);
+
+  std::ofstream(dir / "u.user") << "1|24|M|technician|85711\n2|53|F|other|94043\r\n";
+  const auto users = data::load_movielens_users((dir / "u.user").string());
+  REQUIRE(users.size() == 2);
+  CHECK(users[1].user == 1);
+  CHECK(users[1].age == 53);
+  CHECK(users[1].gender == "F");
+  CHECK(users[1].occupation == "other");
+  CHECK(users[1].zip == "94043");  // the Windows line end is not part of it
+  std::ofstream(dir / "bad.user") << "1|24|M|technician|85711\n2|53|X|other|94043\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_users((dir / "bad.user").string()),
+                       doctest::Contains("bad.user:2"), Error);
+  std::ofstream(dir / "short.user") << "1|24|M\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_users((dir / "short.user").string()),
+                       doctest::Contains("short.user:1"), Error);
+
+  const std::string genres_toy = "|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0",
+                    genres_unknown = "|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0";
+  std::ofstream(dir / "u.item") << "1|Toy Story (1995)|01-Jan-1995||http://x" << genres_toy << "\n"
+                                << "267|unknown||||" << genres_unknown.substr(1) << "\n";
+  const auto items = data::load_movielens_items((dir / "u.item").string());
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].item == 0);
+  CHECK(items[0].title == "Toy Story (1995)");
+  CHECK(items[0].year == 1995);
+  CHECK(items[0].genres == std::vector<bool>{0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  CHECK(items[1].item == 266);
+  CHECK(items[1].year == 0);  // no release date
+  CHECK(items[1].genres[0]);
+  std::ofstream(dir / "bad.item") << "1|Toy Story (1995)|01-Jan-1995||http://x" << genres_toy.substr(0, 36)
+                                  << "|2\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_items((dir / "bad.item").string()),
+                       doctest::Contains("genre flag 19 is '2'"), Error);
+  std::ofstream(dir / "date.item") << "1|Toy Story (1995)|Jan-95||http://x" << genres_toy << "\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_items((dir / "date.item").string()),
+                       doctest::Contains("release date 'Jan-95'"), Error);
+  std::ofstream(dir / "few.item") << "1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n";
+  CHECK_THROWS_WITH_AS(data::load_movielens_items((dir / "few.item").string()),
+                       doctest::Contains("found 7 fields"), Error);
 }
 
 TEST_CASE("the real Cora and MovieLens-100K load when ../shared/data is present") {
@@ -92,5 +131,11 @@ TEST_CASE("the real Cora and MovieLens-100K load when ../shared/data is present"
   if (fs::exists(root / "ml-100k" / "u.data")) {
     const auto ratings = data::load_movielens_ratings((root / "ml-100k" / "u.data").string());
     CHECK(ratings.size() == 100000);
+    const auto users = data::load_movielens_users((root / "ml-100k" / "u.user").string());
+    CHECK(users.size() == 943);
+    const auto items = data::load_movielens_items((root / "ml-100k" / "u.item").string());
+    REQUIRE(items.size() == 1682);
+    CHECK(items[0].year == 1995);
+    CHECK(items[266].year == 0);  // "unknown", the one movie without a date
   }
 }

@@ -114,4 +114,76 @@ std::vector<Rating> load_movielens_ratings(const std::string& path) {
   return out;
 }
 
+namespace {
+// The '|'-separated fields of a line (a trailing empty field counts).
+std::vector<std::string> split_bars(const std::string& line) {
+  std::vector<std::string> fields(1);
+  for (char c : line) {
+    if (c == '|')
+      fields.emplace_back();
+    else if (c != '\r')
+      fields.back() += c;
+  }
+  return fields;
+}
+
+// A whole decimal number in [lo, hi], or nothing.
+bool parse_int(const std::string& text, long long lo, long long hi, long long& value) {
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  value = std::stoll(text);
+  return value >= lo && value <= hi;
+}
+}  // namespace
+
+std::vector<MovieLensUser> load_movielens_users(const std::string& path) {
+  std::ifstream in = open_or_throw(path, "load_movielens_users");
+  std::vector<MovieLensUser> out;
+  std::string line;
+  for (std::int64_t lineno = 1; std::getline(in, line); ++lineno) {
+    if (line.empty() || line == "\r") continue;
+    const auto f = split_bars(line);
+    long long id = 0, age = 0;
+    KILN_CHECK(f.size() == 5 && parse_int(f[0], 1, 1LL << 40, id) && parse_int(f[1], 0, 200, age) &&
+                   (f[2] == "M" || f[2] == "F") && !f[3].empty(),
+               "load_movielens_users: ", path, ":", lineno,
+               ": expected 'user|age|gender|occupation|zip' (user from 1, age 0-200, gender M or F)");
+    out.push_back({id - 1, static_cast<int>(age), f[2], f[3], f[4]});
+  }
+  KILN_CHECK(!out.empty(), "load_movielens_users: ", path, " holds no users");
+  return out;
+}
+
+std::vector<MovieLensItem> load_movielens_items(const std::string& path) {
+  std::ifstream in = open_or_throw(path, "load_movielens_items");
+  std::vector<MovieLensItem> out;
+  std::string line;
+  constexpr int kGenres = MovieLensItem::kGenres;
+  for (std::int64_t lineno = 1; std::getline(in, line); ++lineno) {
+    if (line.empty() || line == "\r") continue;
+    const auto f = split_bars(line);
+    const auto where = [&] { return path + ":" + std::to_string(lineno) + ": "; };
+    long long id = 0, year = 0;
+    KILN_CHECK(f.size() == 5 + kGenres && parse_int(f[0], 1, 1LL << 40, id),
+               "load_movielens_items: ", where(),
+               "expected 'item|title|release date|video release date|URL' and ", kGenres,
+               " genre flags (item from 1), found ", f.size(), " fields");
+    const std::string& date = f[2];  // dd-Mon-yyyy, or empty
+    KILN_CHECK(
+        date.empty() || (date.size() >= 4 && parse_int(date.substr(date.size() - 4), 1800, 2100, year)),
+        "load_movielens_items: ", where(), "release date '", date, "' does not end in a year");
+    MovieLensItem item{id - 1, f[1], static_cast<int>(year), std::vector<bool>(kGenres)};
+    for (int g = 0; g < kGenres; ++g) {
+      const std::string& flag = f[5 + g];
+      KILN_CHECK(flag == "0" || flag == "1", "load_movielens_items: ", where(), "genre flag ", g + 1, " is '",
+                 flag, "', not 0 or 1");
+      item.genres[g] = flag == "1";
+    }
+    out.push_back(std::move(item));
+  }
+  KILN_CHECK(!out.empty(), "load_movielens_items: ", path, " holds no movies");
+  return out;
+}
+
 }  // namespace kiln::data

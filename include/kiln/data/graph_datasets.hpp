@@ -33,4 +33,24 @@ struct Rating {
 // Reads a MovieLens-100K ratings file (u.data, u1.base, ...: "user \t item \t rating \t time").
 std::vector<Rating> load_movielens_ratings(const std::string& path);
 
+// A MovieLens-100K user from u.user ("user|age|gender|occupation|zip"), 0-based.
+struct MovieLensUser {
+  std::int64_t user;
+  int age;
+  std::string gender;  // "M" or "F"
+  std::string occupation, zip;
+};
+std::vector<MovieLensUser> load_movielens_users(const std::string& path);
+
+// A MovieLens-100K movie from u.item ("item|title|release date|video release date|IMDb URL|"
+// then 19 genre flags, 0 or 1, in u.genre's order: unknown, Action, ..., Western), 0-based.
+struct MovieLensItem {
+  static constexpr int kGenres = 19;
+  std::int64_t item;
+  std::string title;
+  int year;                  // of the release date ("01-Jan-1995"); 0 where the file gives none
+  std::vector<bool> genres;  // kGenres flags
+};
+std::vector<MovieLensItem> load_movielens_items(const std::string& path);
+
 }  // namespace kiln::data
