@@ -12,6 +12,8 @@
 //         Bayesian personalised ranking loss -log sigmoid(score(u, i) - score(u, j))
 //         on sampled unrated items j (Rendle et al. 2009)
 //   gvae  user and item embeddings E propagated over the normalised user-item graph:
+//           E = E_own + 0.5 * mean of the node's attribute embeddings   (u.user, u.item;
+//               --no-side-features leaves E_own alone)
 //           mu = (E + Â E + Â² E) / 3     (a GCN-style encoder, no weights; --layers 2)
 //           log sigma = Â E W_sigma,  z = mu + sigma * eps
 //         the decoder is the inner product z_u . z_i plus a learned item bias b_i;
@@ -24,6 +26,7 @@
 // and reports on it, so hyperparameters are chosen without touching the test set.
 //
 //   ./build/examples/gvae_movielens --data ../shared/data/ml-100k --model gvae [--runs 5]
+#include <map>
 #include <optional>
 #include <unordered_set>
 
@@ -62,6 +65,8 @@ struct Options {
   int layers = 2;  // gvae: propagation steps averaged into mu
   double lr = 0.0, l2 = 0.0, beta = -1.0;  // 0 (for beta, < 0) means the tuned value
   bool item_bias = true;  // gvae: a learned bias b_i added to each item's score
+  bool side_features = false;  // gvae: user and movie attributes (u.user, u.item) in E
+  double side_weight = 0.5;    // gvae: how much of the attributes' embedding goes into E
   std::int64_t batch = 2048;  // ratings per mini-batch; users per mini-batch with --loss multinomial
   std::int64_t negatives = 0;  // unrated items sampled per rating (gvae with --loss bpr or softmax)
   kiln::Device device = kiln::Device::cpu();  // where the embeddings live and train
@@ -143,25 +148,78 @@ private:
   kiln::optim::Adam opt_;
 };
 
+// Side features from u.user and u.item as a (users + items, K) matrix whose row for a node
+// spreads weight 1 evenly over the node's attributes: a user's occupation, gender and age
+// group; a movie's genres and release decade.
+Tensor side_features(const std::string& dir, std::int64_t users, std::int64_t items) {
+  using kiln::data::MovieLensItem;
+  for (const char* file : {"u.user", "u.item"})
+    KILN_CHECK(std::filesystem::exists(std::filesystem::path(dir) / file),
+               "gvae_movielens: the side features need ", file, " in '", dir,
+               "'; pass --no-side-features to train without them");
+  const auto user_rows = kiln::data::load_movielens_users((std::filesystem::path(dir) / "u.user").string());
+  const auto item_rows = kiln::data::load_movielens_items((std::filesystem::path(dir) / "u.item").string());
+  std::map<std::string, int> occupations;  // name -> column, in name order
+  for (const auto& u : user_rows) occupations.emplace(u.occupation, 0);
+  int column = 0;
+  for (auto& entry : occupations) entry.second = column++;
+  const int gender0 = column, age0 = gender0 + 2, genre0 = age0 + 7,
+            decade0 = genre0 + MovieLensItem::kGenres, width = decade0 + 7;
+  std::vector<std::vector<int>> attributes(static_cast<std::size_t>(users + items));
+  for (const auto& u : user_rows) {
+    KILN_CHECK(u.user < users, "gvae_movielens: u.user lists user ", u.user + 1, " but u.data has ", users);
+    const int age_group = u.age < 18   ? 0
+                          : u.age < 25 ? 1
+                          : u.age < 35 ? 2
+                          : u.age < 45 ? 3
+                          : u.age < 50 ? 4
+                          : u.age < 56 ? 5
+                                       : 6;
+    attributes[u.user] = {occupations[u.occupation], gender0 + (u.gender == "M"), age0 + age_group};
+  }
+  for (const auto& m : item_rows) {
+    KILN_CHECK(m.item < items, "gvae_movielens: u.item lists movie ", m.item + 1, " but u.data has ", items);
+    auto& a = attributes[users + m.item];
+    for (int g = 0; g < MovieLensItem::kGenres; ++g)
+      if (m.genres[g]) a.push_back(genre0 + g);
+    if (m.year > 0)
+      a.push_back(decade0 + std::clamp((m.year - 1930) / 10, 0, 6));  // before 1940, 1940s ... 1990s
+  }
+  std::vector<float> x(attributes.size() * static_cast<std::size_t>(width), 0.0f);
+  for (std::size_t n = 0; n < attributes.size(); ++n)
+    for (int c : attributes[n]) x[n * width + c] = 1.0f / static_cast<float>(attributes[n].size());
+  return kiln::from_vector(x, {users + items, width});
+}
+
 class GraphVae : public Recommender {
 public:
-  GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Options& o)
-      : users_(users), items_(items), a_hat_(a_hat), o_(o), e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
-        w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
-        b_(kiln::zeros({items}, kiln::kFloat32, o.device)),  // untouched (no gradient) without --item-bias
-        opt_({e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()}, kiln::optim::AdamOptions(o.lr)) {}
+ // `side`: the side-feature matrix, or an undefined tensor for none.
+ GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Tensor& side,
+          const Options& o)
+     : users_(users),
+       items_(items),
+       a_hat_(a_hat),
+       o_(o),
+       e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
+       w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
+       b_(kiln::zeros({items}, kiln::kFloat32, o.device)),  // untouched (no gradient) without --item-bias
+       side_(side.defined() ? side.to(o.device) : Tensor()),
+       w_side_(side.defined() ? (kiln::randn({side.size(1), o.dim}) * 0.1).to(o.device) : Tensor()),
+       opt_(parameters(), kiln::optim::AdamOptions(o.lr)) {}
 
-  // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
-  std::pair<Tensor, Tensor> encode() {
-    using namespace kiln;
-    const Tensor h1 = spmm(a_hat_, e_);
-    Tensor h = h1, total = e_ + h1;
-    for (int l = 2; l <= o_.layers; ++l) {
-      h = spmm(a_hat_, h);
-      total = total + h;
-    }
-    return {total / static_cast<double>(o_.layers + 1), linear(h1, w_sigma_) - 3.0};  // start with small sigma
-  }
+ // E = free embeddings (+ side_weight * side features x W_side)
+ // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
+ std::pair<Tensor, Tensor> encode() {
+   using namespace kiln;
+   const Tensor e = side_.defined() ? e_ + matmul(side_, w_side_) * o_.side_weight : e_;
+   const Tensor h1 = spmm(a_hat_, e);
+   Tensor h = h1, total = e + h1;
+   for (int l = 2; l <= o_.layers; ++l) {
+     h = spmm(a_hat_, h);
+     total = total + h;
+   }
+   return {total / static_cast<double>(o_.layers + 1), linear(h1, w_sigma_) - 3.0};  // start with small sigma
+ }
 
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
@@ -241,10 +299,16 @@ public:
   kiln::optim::Optimizer& optimizer() override { return opt_; }
 
 private:
+ std::vector<Tensor> parameters() {
+   std::vector<Tensor> p{e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()};
+   if (w_side_.defined()) p.push_back(w_side_.requires_grad_());
+   return p;
+ }
+
   std::int64_t users_, items_;
   const kiln::graph::CsrMatrix& a_hat_;
   Options o_;
-  Tensor e_, w_sigma_, b_;
+  Tensor e_, w_sigma_, b_, side_, w_side_;
   kiln::optim::Adam opt_;
 };
 
@@ -269,7 +333,7 @@ int main(int argc, char** argv) {
   std::string eval_on = "test";
   int report_every = 0;
   Options o;
-  example::add_run_flags(app, run_args, "folder with u.data");
+  example::add_run_flags(app, run_args, "folder with u.data (and u.user, u.item for the side features)");
   app.add_option("--model", o.model, "gvae, bpr or pop")->check(CLI::IsMember({"gvae", "bpr", "pop"}))->capture_default_str();
   app.add_option("--eval", eval_on, "test, or val (a split of the training ratings, for tuning)")
       ->check(CLI::IsMember({"test", "val"}))
@@ -301,6 +365,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--item-bias,!--no-item-bias", o.item_bias,
                "gvae: add a learned bias per item to the decoder's score (default: on)");
+  bool with_side = false, without_side = false;
+  auto* side_flag =
+      app.add_flag("--side-features", with_side,
+                   "gvae: add users' and movies' attributes from u.user and u.item to their embeddings "
+                   "(default: on with --loss multinomial)");
+  app.add_flag("--no-side-features", without_side, "gvae: learned embeddings only")->excludes(side_flag);
+  app.add_option("--side-weight", o.side_weight, "gvae: weight of the attributes' embedding in E")
+      ->check(example::at_least(0))
+      ->capture_default_str();
   app.add_option("--schedule", o.schedule, "learning rate over the epochs: constant, or cosine (annealed to 0)")
       ->check(CLI::IsMember({"constant", "cosine"}))
       ->capture_default_str();
@@ -314,6 +387,7 @@ int main(int argc, char** argv) {
   if (o.dim == 0) o.dim = sampled ? 128 : 64;
   if (o.beta < 0) o.beta = multinomial ? 1e-4 : 1e-3;
   if (o.negatives == 0 && !multinomial) o.negatives = sampled ? 8 : 1;
+  o.side_features = o.model == "gvae" && !without_side && (with_side || multinomial);
 
   return example::run_main([&] {
     using namespace kiln;
@@ -327,6 +401,7 @@ int main(int argc, char** argv) {
     }
     Interactions all(users);
     for (const auto& r : ratings) all[r.user].push_back(r.item);
+    const Tensor side = o.side_features ? side_features(data_dir, users, items) : Tensor();
     std::printf("%s\nMovieLens-100K: %lld users, %lld items, %zu ratings; model %s, evaluated on %s\n", build_info(),
                 static_cast<long long>(users), static_cast<long long>(items), ratings.size(), o.model.c_str(),
                 eval_on.c_str());
@@ -364,7 +439,8 @@ int main(int argc, char** argv) {
         const graph::CsrMatrix a_hat = graph::normalize_symmetric(graph::bipartite_adjacency(users, items, user_item));
         std::unique_ptr<Recommender> model;
         if (o.model == "bpr") model = std::make_unique<Bpr>(users, items, o);
-        else model = std::make_unique<GraphVae>(users, items, a_hat, o);
+        else
+          model = std::make_unique<GraphVae>(users, items, a_hat, side, o);
         std::optional<optim::CosineAnnealingLR> cosine;
         if (o.schedule == "cosine") cosine.emplace(model->optimizer(), o.epochs);
         for (int epoch = 0; epoch < o.epochs; ++epoch) {
@@ -407,6 +483,8 @@ int main(int argc, char** argv) {
                            {"loss", o.loss},
                            {"schedule", o.schedule},
                            {"item_bias", o.item_bias},
+                           {"side_features", o.side_features},
+                           {"side_weight", o.side_weight},
                            {"lr", o.lr},
                            {"beta", o.beta},
                            {"l2", o.l2},

@@ -34,6 +34,8 @@ fi
 if [ -d "$shared/ml-100k" ]; then
   run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 2 --batch-size 300 --report-every 1 --eval val
   run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --loss bpr
+  run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --loss bpr --side-features --side-weight 2
+  run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --no-side-features
   run "$ex/gvae_movielens" --data "$shared/ml-100k" --epochs 1 --negatives 3 --loss softmax --layers 3 --schedule cosine --no-item-bias
 else
   echo "sanitize: $shared/ml-100k absent, recommender example skipped"
