@@ -193,33 +193,33 @@ Tensor side_features(const std::string& dir, std::int64_t users, std::int64_t it
 
 class GraphVae : public Recommender {
 public:
- // `side`: the side-feature matrix, or an undefined tensor for none.
- GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Tensor& side,
-          const Options& o)
-     : users_(users),
-       items_(items),
-       a_hat_(a_hat),
-       o_(o),
-       e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
-       w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
-       b_(kiln::zeros({items}, kiln::kFloat32, o.device)),  // untouched (no gradient) without --item-bias
-       side_(side.defined() ? side.to(o.device) : Tensor()),
-       w_side_(side.defined() ? (kiln::randn({side.size(1), o.dim}) * 0.1).to(o.device) : Tensor()),
-       opt_(parameters(), kiln::optim::AdamOptions(o.lr)) {}
+  // `side`: the side-feature matrix, or an undefined tensor for none.
+  GraphVae(std::int64_t users, std::int64_t items, const kiln::graph::CsrMatrix& a_hat, const Tensor& side,
+           const Options& o)
+      : users_(users),
+        items_(items),
+        a_hat_(a_hat),
+        o_(o),
+        e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
+        w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
+        b_(kiln::zeros({items}, kiln::kFloat32, o.device)),  // untouched (no gradient) without --item-bias
+        side_(side.defined() ? side.to(o.device) : Tensor()),
+        w_side_(side.defined() ? (kiln::randn({side.size(1), o.dim}) * 0.1).to(o.device) : Tensor()),
+        opt_(parameters(), kiln::optim::AdamOptions(o.lr)) {}
 
- // E = free embeddings (+ side_weight * side features x W_side)
- // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
- std::pair<Tensor, Tensor> encode() {
-   using namespace kiln;
-   const Tensor e = side_.defined() ? e_ + matmul(side_, w_side_) * o_.side_weight : e_;
-   const Tensor h1 = spmm(a_hat_, e);
-   Tensor h = h1, total = e + h1;
-   for (int l = 2; l <= o_.layers; ++l) {
-     h = spmm(a_hat_, h);
-     total = total + h;
-   }
-   return {total / static_cast<double>(o_.layers + 1), linear(h1, w_sigma_) - 3.0};  // start with small sigma
- }
+  // E = free embeddings (+ side_weight * side features x W_side)
+  // mu = (E + Â E + ... + Â^L E) / (L + 1),  log sigma = Â E W_sigma^T
+  std::pair<Tensor, Tensor> encode() {
+    using namespace kiln;
+    const Tensor e = side_.defined() ? e_ + matmul(side_, w_side_) * o_.side_weight : e_;
+    const Tensor h1 = spmm(a_hat_, e);
+    Tensor h = h1, total = e + h1;
+    for (int l = 2; l <= o_.layers; ++l) {
+      h = spmm(a_hat_, h);
+      total = total + h;
+    }
+    return {total / static_cast<double>(o_.layers + 1), linear(h1, w_sigma_) - 3.0};  // start with small sigma
+  }
 
   void train_epoch(const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
                    const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) override {
@@ -299,11 +299,11 @@ public:
   kiln::optim::Optimizer& optimizer() override { return opt_; }
 
 private:
- std::vector<Tensor> parameters() {
-   std::vector<Tensor> p{e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()};
-   if (w_side_.defined()) p.push_back(w_side_.requires_grad_());
-   return p;
- }
+  std::vector<Tensor> parameters() {
+    std::vector<Tensor> p{e_.requires_grad_(), w_sigma_.requires_grad_(), b_.requires_grad_()};
+    if (w_side_.defined()) p.push_back(w_side_.requires_grad_());
+    return p;
+  }
 
   std::int64_t users_, items_;
   const kiln::graph::CsrMatrix& a_hat_;
