@@ -90,9 +90,9 @@ TEST_CASE("Cora and MovieLens loaders: small files made here, errors that name t
                        doctest::Contains("short.user:1"), Error);
 
   const std::string genres_toy = "|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0",
-                    genres_unknown = "|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0";
+                    genres_unknown = "|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0";  // no date, no URL
   std::ofstream(dir / "u.item") << "1|Toy Story (1995)|01-Jan-1995||http://x" << genres_toy << "\n"
-                                << "267|unknown||||" << genres_unknown.substr(1) << "\n";
+                                << "267|unknown|||" << genres_unknown << "\n";
   const auto items = data::load_movielens_items((dir / "u.item").string());
   REQUIRE(items.size() == 2);
   CHECK(items[0].item == 0);
