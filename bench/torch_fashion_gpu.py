@@ -5,7 +5,9 @@ Same networks, Adam (lr 1e-3), batch 128, shuffled batches, the loss read back
 every step (as kiln's loop does), batches moved host -> GPU each step (as kiln's
 loader does). Prints the seconds of every epoch and a RESULT line:
 
-    python3 bench/torch_fashion_gpu.py --data DIR --model mlp|cnn [--batchnorm] --epochs N
+    python3 bench/torch_fashion_gpu.py --data DIR --model mlp|cnn [--batchnorm] --epochs N [--device cpu]
+
+`--device cpu` runs the same loop on the CPU, to try the script where no GPU is.
 """
 import argparse
 import gzip
@@ -54,9 +56,16 @@ def main():
     p.add_argument("--batchnorm", action="store_true")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    device = torch.device("cuda")
+    device = torch.device(a.device)
+    on_gpu = device.type == "cuda"
+
+    def wait():  # kernels run asynchronously on a GPU: wait for them before reading the clock
+        if on_gpu:
+            torch.cuda.synchronize(device)
+
     torch.backends.cuda.matmul.allow_tf32 = False  # kiln's cuBLAS calls run full float32
     torch.backends.cudnn.allow_tf32 = False
     x_train, y_train = load(a.data, "train")
@@ -68,7 +77,7 @@ def main():
     epoch_seconds = []
     for epoch in range(a.epochs):
         model.train()
-        torch.cuda.synchronize()
+        wait()
         t0 = time.perf_counter()
         order = torch.randperm(len(x_train), generator=gen)
         loss_sum = 0.0
@@ -80,7 +89,7 @@ def main():
             loss.backward()
             opt.step()
             loss_sum += loss.item()
-        torch.cuda.synchronize()
+        wait()
         epoch_seconds.append(time.perf_counter() - t0)
         print(f"torch {a.model} epoch {epoch + 1}: loss {loss_sum / ((len(order) + 127) // 128):.4f}, "
               f"{epoch_seconds[-1]:.3f} s", flush=True)
@@ -92,7 +101,8 @@ def main():
             correct += (logits.argmax(1).cpu() == y_test[start:start + 256]).sum().item()
     steady = epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds
     print("RESULT " + json.dumps({"framework": "pytorch", "torch_version": torch.__version__,
-                                  "gpu": torch.cuda.get_device_name(0),
+                                  "device": str(device),
+                                  "gpu": torch.cuda.get_device_name(device) if on_gpu else None,
                                   "model": a.model + ("_bn" if a.batchnorm else ""),
                                   "epoch_seconds": epoch_seconds,
                                   "median_epoch_seconds_after_first": statistics.median(steady),
