@@ -7,11 +7,13 @@
 //
 // Each figure is the median of --reps timings; a timing runs the operation back
 // to back for at least 50 ms between two device synchronizations. The last line
-// is RESULT {json}. Without a GPU it says so and exits 77.
+// is RESULT {json}; a part that fails is named under "errors" there (exit code 1)
+// and the others still run. Without a GPU it says so and exits 77.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
@@ -69,67 +71,93 @@ int main(int argc, char** argv) {
   std::printf("%s\n", build_info());
   const auto& k = cuda_kernels::table();
   nlohmann::json result;
+  // Each part runs on its own: an error is recorded under "errors" and the parts
+  // after it still run, so one failure does not cost the other figures.
+  const auto part = [&](const char* name, const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      result["errors"][name] = e.what();
+      std::printf("%s FAILED: %s\n", name, e.what());
+    }
+  };
 
   // 1. Device-to-device copy: 1 GiB read + 1 GiB written per call.
-  const std::int64_t copy_elems = std::int64_t(1) << 28;
-  const Tensor src = zeros({copy_elems}, kFloat32, gpu);
-  Tensor dst = empty({copy_elems}, kFloat32, gpu);
-  const double copy_s = seconds_per_call([&] { dst.copy_(src); }, reps);
-  const double copy_gbs = 2.0 * copy_elems * 4 / copy_s / 1e9;
-  result["copy_gb_per_s"] = copy_gbs;
-  std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy_gbs);
+  double copy_gbs = 0;
+  part("copy", [&] {
+    const std::int64_t copy_elems = std::int64_t(1) << 28;
+    const Tensor src = zeros({copy_elems}, kFloat32, gpu);
+    Tensor dst = empty({copy_elems}, kFloat32, gpu);
+    const double copy_s = seconds_per_call([&] { dst.copy_(src); }, reps);
+    copy_gbs = 2.0 * copy_elems * 4 / copy_s / 1e9;
+    result["copy_gb_per_s"] = copy_gbs;
+    std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy_gbs);
+  });
 
   // 2. q4_0 GEMV (one activation row) at 8192 x 8192 and 4096 x 14336.
-  for (auto [n, kk] : {std::pair<std::int64_t, std::int64_t>{8192, 8192}, {14336, 4096}}) {
-    const quant::QuantizedWeight w =
-        quant::QuantizedWeight::from_float(randn({n, kk}) * 0.02, quant::Format::q4_0).to(gpu);
-    const Tensor x = randn({1, kk}, kFloat32, gpu);
-    Tensor a = empty({1, kk}, kInt8, gpu), a_scale = empty({1}, kFloat32, gpu), y = empty({1, n}, kFloat32, gpu);
-    k.quantize_rows(1, kk, ptr<float>(x), kk, 0.0f, ptr<std::int8_t>(a), kk, ptr<float>(a_scale));
-    const double s = seconds_per_call(
-        [&] {
-          k.gemm_q4(1, n, kk, ptr<std::int8_t>(a), kk, w.values().device_data_ptr(), ptr<float>(a_scale), nullptr,
-                    false, ptr<float>(y));
-        },
-        reps);
-    const double weight_bytes = static_cast<double>(n) * (kk / 32) * 20;
-    const double gbs = weight_bytes / s / 1e9;
-    const std::string key = "gemv_q4_" + std::to_string(n) + "x" + std::to_string(kk);
-    result[key + "_us"] = s * 1e6;
-    result[key + "_gb_per_s"] = gbs;
-    result[key + "_copy_fraction"] = gbs / copy_gbs;
-    // The whole quant::linear call (activation quantization included), for users' view.
-    const double s_call = seconds_per_call([&] { quant::linear(x, w); }, reps);
-    result[key + "_linear_us"] = s_call * 1e6;
-    std::printf("q4_0 GEMV %lldx%lld: %.1f us, %.0f GB/s of weights = %.2f of copy bandwidth (quant::linear %.1f us)\n",
-                static_cast<long long>(n), static_cast<long long>(kk), s * 1e6, gbs, gbs / copy_gbs, s_call * 1e6);
-  }
+  part("gemv_q4", [&] {
+    for (auto [n, kk] : {std::pair<std::int64_t, std::int64_t>{8192, 8192}, {14336, 4096}}) {
+      const quant::QuantizedWeight w =
+          quant::QuantizedWeight::from_float(randn({n, kk}) * 0.02, quant::Format::q4_0).to(gpu);
+      const Tensor x = randn({1, kk}, kFloat32, gpu);
+      Tensor a = empty({1, kk}, kInt8, gpu), a_scale = empty({1}, kFloat32, gpu),
+             y = empty({1, n}, kFloat32, gpu);
+      k.quantize_rows(1, kk, ptr<float>(x), kk, 0.0f, ptr<std::int8_t>(a), kk, ptr<float>(a_scale));
+      const double s = seconds_per_call(
+          [&] {
+            k.gemm_q4(1, n, kk, ptr<std::int8_t>(a), kk, w.values().device_data_ptr(), ptr<float>(a_scale),
+                      nullptr, false, ptr<float>(y));
+          },
+          reps);
+      const double weight_bytes = static_cast<double>(n) * (kk / 32) * 20;
+      const double gbs = weight_bytes / s / 1e9;
+      const std::string key = "gemv_q4_" + std::to_string(n) + "x" + std::to_string(kk);
+      result[key + "_us"] = s * 1e6;
+      result[key + "_gb_per_s"] = gbs;
+      if (copy_gbs > 0) result[key + "_copy_fraction"] = gbs / copy_gbs;
+      // The whole quant::linear call (activation quantization included), for users' view.
+      const double s_call = seconds_per_call([&] { quant::linear(x, w); }, reps);
+      result[key + "_linear_us"] = s_call * 1e6;
+      std::printf(
+          "q4_0 GEMV %lldx%lld: %.1f us, %.0f GB/s of weights = %.2f of copy bandwidth (quant::linear %.1f "
+          "us)\n",
+          static_cast<long long>(n), static_cast<long long>(kk), s * 1e6, gbs, gbs / copy_gbs, s_call * 1e6);
+    }
+  });
 
   // 3. int8 x int8 -> int32 GEMM, square, both paths; float32 cuBLAS for scale.
   const double int8_peak_tops = 1979.0;  // H100/H200 SXM dense int8 (tensor cores), NVIDIA's data sheet
-  for (std::int64_t s : {4096, 8192}) {
-    const Tensor a = randint(-127, 128, {s, s}).to(kInt8).to(gpu), w = randint(-127, 128, {s, s}).to(kInt8).to(gpu);
-    Tensor c = empty({s, s}, kInt32, gpu);
-    const double ops = 2.0 * s * s * s;
-    for (bool dp4a : {false, true}) {
-      const double t = seconds_per_call(
-          [&] { k.gemm_s8_s32(s, s, s, ptr<std::int8_t>(a), s, ptr<std::int8_t>(w), s, ptr<std::int32_t>(c), dp4a); },
-          reps);
-      const std::string key = std::string("gemm_int8_") + (dp4a ? "dp4a_" : "") + std::to_string(s);
-      result[key + "_tops"] = ops / t / 1e12;
-      result[key + "_peak_fraction"] = ops / t / 1e12 / int8_peak_tops;
-      std::printf("int8 GEMM %lld^3 (%s): %.1f TOPS = %.3f of the %.0f TOPS peak\n", static_cast<long long>(s),
-                  dp4a ? "dp4a" : "cuBLASLt", ops / t / 1e12, ops / t / 1e12 / int8_peak_tops, int8_peak_tops);
-    }
-    const Tensor fa = randn({s, s}, kFloat32, gpu), fb = randn({s, s}, kFloat32, gpu);
-    const double tf = seconds_per_call([&] { matmul(fa, fb); }, reps);
-    result["sgemm_" + std::to_string(s) + "_tflops"] = ops / tf / 1e12;
-    std::printf("float32 GEMM %lld^3 (cuBLAS, no TF32): %.1f TFLOP/s\n", static_cast<long long>(s), ops / tf / 1e12);
-  }
   result["int8_peak_tops_assumed"] = int8_peak_tops;
+  part("gemm", [&] {
+    for (std::int64_t s : {4096, 8192}) {
+      const Tensor a = randint(-127, 128, {s, s}).to(kInt8).to(gpu),
+                   w = randint(-127, 128, {s, s}).to(kInt8).to(gpu);
+      Tensor c = empty({s, s}, kInt32, gpu);
+      const double ops = 2.0 * s * s * s;
+      for (bool dp4a : {false, true}) {
+        const double t = seconds_per_call(
+            [&] {
+              k.gemm_s8_s32(s, s, s, ptr<std::int8_t>(a), s, ptr<std::int8_t>(w), s, ptr<std::int32_t>(c),
+                            dp4a);
+            },
+            reps);
+        const std::string key = std::string("gemm_int8_") + (dp4a ? "dp4a_" : "") + std::to_string(s);
+        result[key + "_tops"] = ops / t / 1e12;
+        result[key + "_peak_fraction"] = ops / t / 1e12 / int8_peak_tops;
+        std::printf("int8 GEMM %lld^3 (%s): %.1f TOPS = %.3f of the %.0f TOPS peak\n",
+                    static_cast<long long>(s), dp4a ? "dp4a" : "cuBLASLt", ops / t / 1e12,
+                    ops / t / 1e12 / int8_peak_tops, int8_peak_tops);
+      }
+      const Tensor fa = randn({s, s}, kFloat32, gpu), fb = randn({s, s}, kFloat32, gpu);
+      const double tf = seconds_per_call([&] { matmul(fa, fb); }, reps);
+      result["sgemm_" + std::to_string(s) + "_tflops"] = ops / tf / 1e12;
+      std::printf("float32 GEMM %lld^3 (cuBLAS, no TF32): %.1f TFLOP/s\n", static_cast<long long>(s),
+                  ops / tf / 1e12);
+    }
+  });
 
   // 4. CSR spmm: 1M rows, 10M random nonzeros, 16 features; kiln's kernel and cuSPARSE.
-  {
+  part("spmm", [&] {
     const std::int64_t rows = 1000000, nnz = 10000000, f = 16;
     Generator g(7);
     std::vector<std::int64_t> row_ptr(rows + 1), col(nnz);
@@ -143,13 +171,14 @@ int main(int argc, char** argv) {
     const double bytes = static_cast<double>(nnz) * (8 + 4 + f * 4) + static_cast<double>(rows) * (8 + f * 4);
     const double tk = seconds_per_call(
         [&] {
-          k.spmm(cuda_kernels::Scalar::f32, rows, f, ptr<std::int64_t>(d_row), ptr<std::int64_t>(d_col), ptr<float>(d_val),
-                 ptr<float>(x), ptr<float>(y));
+          k.spmm(cuda_kernels::Scalar::f32, rows, f, ptr<std::int64_t>(d_row), ptr<std::int64_t>(d_col),
+                 ptr<float>(d_val), ptr<float>(x), ptr<float>(y));
         },
         reps);
     result["spmm_kiln_ms"] = tk * 1e3;
     result["spmm_kiln_gb_per_s"] = bytes / tk / 1e9;
-    std::printf("spmm 1M rows x 10M nonzeros x 16: kiln %.3f ms (%.0f GB/s counted)\n", tk * 1e3, bytes / tk / 1e9);
+    std::printf("spmm 1M rows x 10M nonzeros x 16: kiln %.3f ms (%.0f GB/s counted)\n", tk * 1e3,
+                bytes / tk / 1e9);
     cusparseHandle_t h = nullptr;
     cusparseSpMatDescr_t a_desc = nullptr;
     cusparseDnMatDescr_t x_desc = nullptr, y_desc = nullptr;
@@ -161,17 +190,17 @@ int main(int argc, char** argv) {
                                 CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F) == CUSPARSE_STATUS_SUCCESS &&
               cusparseCreateDnMat(&x_desc, rows, f, f, x.device_data_ptr(), CUDA_R_32F, CUSPARSE_ORDER_ROW) ==
                   CUSPARSE_STATUS_SUCCESS &&
-              cusparseCreateDnMat(&y_desc, rows, f, f, y2.device_data_ptr(), CUDA_R_32F, CUSPARSE_ORDER_ROW) ==
-                  CUSPARSE_STATUS_SUCCESS &&
-              cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
-                                      a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
+              cusparseCreateDnMat(&y_desc, rows, f, f, y2.device_data_ptr(), CUDA_R_32F,
+                                  CUSPARSE_ORDER_ROW) == CUSPARSE_STATUS_SUCCESS &&
+              cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                      &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
                                       &buffer_bytes) == CUSPARSE_STATUS_SUCCESS;
     if (ok) {
       const Tensor buffer = empty({static_cast<std::int64_t>(buffer_bytes) + 1}, kUInt8, gpu);
       const double tc = seconds_per_call(
           [&] {
-            ok = ok && cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
-                                    a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
+            ok = ok && cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                    &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
                                     buffer.device_data_ptr()) == CUSPARSE_STATUS_SUCCESS;
           },
           reps);
@@ -179,7 +208,8 @@ int main(int argc, char** argv) {
         result["spmm_cusparse_ms"] = tc * 1e3;
         result["spmm_kiln_vs_cusparse"] = tc / tk;  // > 1: kiln faster
         result["spmm_max_abs_diff"] = max(abs(sub(y, y2))).item();
-        std::printf("spmm cuSPARSE (CSR_ALG2): %.3f ms; kiln / cuSPARSE throughput %.2f\n", tc * 1e3, tc / tk);
+        std::printf("spmm cuSPARSE (CSR_ALG2): %.3f ms; kiln / cuSPARSE throughput %.2f\n", tc * 1e3,
+                    tc / tk);
       }
     }
     if (!ok) std::printf("spmm cuSPARSE: not available for this layout\n");
@@ -187,7 +217,7 @@ int main(int argc, char** argv) {
     if (x_desc) cusparseDestroyDnMat(x_desc);
     if (a_desc) cusparseDestroySpMat(a_desc);
     if (h) cusparseDestroy(h);
-  }
+  });
   std::printf("RESULT %s\n", result.dump().c_str());
-  return 0;
+  return result.contains("errors") ? 1 : 0;
 }

@@ -18,6 +18,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 log() { echo "[gpu-check $(date +%T)] $*" | tee -a "$top/steps.log"; }
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+nvidia-smi --query-gpu=name --format=csv,noheader > "$out/gpu_name.txt" 2>/dev/null || true
 
 # --- dependencies: unpack the carried Debian packages into a private prefix ---------
 prefix="$root/.gpu-deps/root"
@@ -98,74 +99,105 @@ run "cuda_bench" cuda_bench.log "$build/bench/cuda_bench" --reps 5
 
 log "summary"
 python3 - "$out" "$top" <<'PY'
-import csv, json, os, statistics, sys
-out = sys.argv[1]
-def result(name):
+import csv, datetime, json, os, statistics, sys
+out, top = sys.argv[1], sys.argv[2]
+def result(name):  # the RESULT json of a log, or None
     try:
         lines = [l for l in open(os.path.join(out, name)) if l.startswith("RESULT ")]
         return json.loads(lines[-1][7:]) if lines else None
-    except OSError:
+    except (OSError, ValueError):
         return None
 def kiln_epoch(name):  # median seconds of the epochs after the first (start-up excluded)
     try:
-        rows = list(csv.DictReader(open(os.path.join(out, name))))
-    except OSError:
+        secs = [float(r["seconds"]) for r in csv.DictReader(open(os.path.join(out, name)))]
+    except (OSError, KeyError, ValueError):
         return None
-    secs = [float(r["seconds"]) for r in rows]
     return statistics.median(secs[1:] if len(secs) > 1 else secs) if secs else None
-r = {"cuda_tests_rc": int(open(os.path.join(out, "cuda_tests.rc")).read().strip() or 1)}
+def fmt(v):
+    return f"{v:.3f}" if isinstance(v, float) else "n/a"
+try:
+    rc = int(open(os.path.join(out, "cuda_tests.rc")).read().strip())
+except (OSError, ValueError):
+    rc = None
+r = {"cuda_tests_rc": rc}
 lines = ["| measure | kiln | PyTorch | ratio |", "| --- | --- | --- | --- |"]
+def row(label, fn):  # one table row; a log that lacks what the row needs does not stop the others
+    try:
+        fn()
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        lines.append(f"| {label}: not readable ({type(e).__name__} {e}) | | | |")
+
 for model in ("mlp", "cnn", "cnn_bn"):
-    k, t = kiln_epoch(f"kiln_{model}.csv"), result(f"torch_{model}.log")
-    kr = result(f"kiln_{model}.log")
-    tt = t["median_epoch_seconds_after_first"] if t else None
-    r[model] = {"kiln_epoch_s": k, "torch_epoch_s": tt, "ratio": k / tt if k and tt else None,
-                "kiln_test_acc": kr and kr.get("test_acc"), "torch_test_acc": t and t.get("test_acc"),
-                "torch_version": t and t.get("torch_version")}
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else "n/a"
-    lines.append(f"| {model.upper().replace('_BN', '+BN')} epoch (s, median after the first) | {fmt(k)} | {fmt(tt)} | "
-                 f"{fmt(r[model]['ratio'])} |")
-v, vc = result("kiln_vgae.log"), result("kiln_vgae_cpu.log")
-if v:
-    r["vgae"] = {"cuda_train_s": v["train_seconds"], "cuda_test_auc": v["test_auc"],
-                 "cpu_train_s": vc and vc["train_seconds"]}
-    cpu = f", CPU {vc['train_seconds']:.2f}" if vc else ""
-    lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}{cpu}) | | |")
+    def epochs(model=model):
+        k, t, kr = kiln_epoch(f"kiln_{model}.csv"), result(f"torch_{model}.log"), result(f"kiln_{model}.log")
+        tt = t["median_epoch_seconds_after_first"] if t else None
+        r[model] = {"kiln_epoch_s": k, "torch_epoch_s": tt, "ratio": k / tt if k and tt else None,
+                    "kiln_test_acc": kr and kr.get("test_acc"), "torch_test_acc": t and t.get("test_acc"),
+                    "torch_version": t and t.get("torch_version")}
+        lines.append(f"| {model.upper().replace('_BN', '+BN')} epoch (s, median after the first) | {fmt(k)} | "
+                     f"{fmt(tt)} | {fmt(r[model]['ratio'])} |")
+    row(f"{model} epochs", epochs)
+
+def vgae():
+    v, vc = result("kiln_vgae.log"), result("kiln_vgae_cpu.log")
+    if v:
+        r["vgae"] = {"cuda_train_s": v["train_seconds"], "cuda_test_auc": v["test_auc"],
+                     "cpu_train_s": vc and vc["train_seconds"]}
+        cpu = f", CPU {vc['train_seconds']:.2f}" if vc else ""
+        lines.append(f"| VGAE on Cora, 200 epochs (s) | {v['train_seconds']:.2f} (AUC {v['test_auc']:.3f}{cpu}) | | |")
+row("VGAE", vgae)
 for name, label, metric in (("mlp_by_hand", "MLP by hand, 1 epoch", "max_grad_difference"),
                             ("gcn", "GCN on Cora, 3 runs", "test_acc"),
                             ("gvae", "graph VAE on MovieLens-100K", "ndcg_at_10")):
-    e = result(f"kiln_{name}.log")
-    r[name] = e and {"cuda_train_s": e["train_seconds"], metric: e[metric]}
-    if e:
-        lines.append(f"| {label} on the GPU: train seconds ({metric}) | {e['train_seconds']:.2f} ({e[metric]:.4g}) | | |")
+    def example(name=name, label=label, metric=metric):
+        e = result(f"kiln_{name}.log")
+        r[name] = e and {"cuda_train_s": e["train_seconds"], metric: e[metric]}
+        if e:
+            lines.append(f"| {label} on the GPU: train seconds ({metric}) | {e['train_seconds']:.2f} "
+                         f"({e[metric]:.4g}) | | |")
+    row(label, example)
+
 q = result("quantize.log")
 if q:
     r["quantized"] = q
     for model in ("mlp", "cnn"):
-        if model in q:
-            row = q[model]
-            lines.append(f"| {model.upper()} batch-256 forward on the GPU, ms (fp32 / int8 / int4) | "
-                         + " / ".join(f"{row[f]['seconds_b256'] * 1e3:.2f}" for f in ("fp32", "int8", "int4"))
-                         + " | | |")
+        def quantized(model=model):
+            if model in q:
+                lines.append(f"| {model.upper()} batch-256 forward on the GPU, ms (fp32 / int8 / int4) | "
+                             + " / ".join(f"{q[model][f]['seconds_b256'] * 1e3:.2f}" for f in ("fp32", "int8", "int4"))
+                             + " | | |")
+        row(f"quantized {model}", quantized)
+
 b = result("cuda_bench.log")
 if b:
     r["bench"] = b
-    lines.append(f"| q4_0 GEMV 8192x8192 / copy bandwidth | {b['gemv_q4_8192x8192_copy_fraction']:.2f} "
-                 f"({b['gemv_q4_8192x8192_gb_per_s']:.0f} of {b['copy_gb_per_s']:.0f} GB/s) | | |")
-    if "spmm_kiln_ms" in b:
+    def gemv():
+        lines.append(f"| q4_0 GEMV 8192x8192 / copy bandwidth | {b['gemv_q4_8192x8192_copy_fraction']:.2f} "
+                     f"({b['gemv_q4_8192x8192_gb_per_s']:.0f} of {b['copy_gb_per_s']:.0f} GB/s) | | |")
+    row("q4_0 GEMV", gemv)
+    def spmm():
         vs = b.get("spmm_kiln_vs_cusparse")
-        lines.append(f"| spmm 1M x 10M nnz x 16, ms (kiln / cuSPARSE) | {b['spmm_kiln_ms']:.3f} / "
-                     f"{b.get('spmm_cusparse_ms', float('nan')):.3f} ({b['spmm_kiln_gb_per_s']:.0f} GB/s counted) | | "
-                     f"{vs:.2f} |" if vs else f"| spmm 1M x 10M nnz x 16, ms | {b['spmm_kiln_ms']:.3f} | | |")
+        if vs:
+            lines.append(f"| spmm 1M x 10M nnz x 16, ms (kiln / cuSPARSE) | {b['spmm_kiln_ms']:.3f} / "
+                         f"{b['spmm_cusparse_ms']:.3f} ({b['spmm_kiln_gb_per_s']:.0f} GB/s counted) | | {vs:.2f} |")
+        else:
+            lines.append(f"| spmm 1M x 10M nnz x 16, ms | {b['spmm_kiln_ms']:.3f} | | |")
+    row("spmm", spmm)
     for s in (4096, 8192):
-        lines.append(f"| int8 GEMM {s}^3 TOPS (cuBLASLt / dp4a) | {b[f'gemm_int8_{s}_tops']:.0f} / "
-                     f"{b[f'gemm_int8_dp4a_{s}_tops']:.0f} ({b[f'gemm_int8_{s}_peak_fraction']:.2f} of peak) | | |")
-top = sys.argv[2]
+        def gemm(s=s):
+            lines.append(f"| int8 GEMM {s}^3 TOPS (cuBLASLt / dp4a) | {b[f'gemm_int8_{s}_tops']:.0f} / "
+                         f"{b[f'gemm_int8_dp4a_{s}_tops']:.0f} ({b[f'gemm_int8_{s}_peak_fraction']:.2f} of peak) | | |")
+        row(f"int8 GEMM {s}", gemm)
+    for part, message in (b.get("errors") or {}).items():
+        lines.append(f"| cuda_bench part '{part}' failed: {message} | | | |")
+
 open(os.path.join(top, "results.json"), "w").write(json.dumps(r, indent=1))
-import datetime
-gpu = (r.get("mlp") or {}).get("torch_version") and result("torch_mlp.log").get("gpu")
+try:
+    gpu = open(os.path.join(out, "gpu_name.txt")).read().strip().splitlines()[0]
+except (OSError, IndexError):
+    gpu = (result("torch_mlp.log") or {}).get("gpu")
 head = [f"GPU check of {datetime.date.today().isoformat()} on {gpu or 'an unnamed GPU'}",
-        f"CUDA tests exit code: {r['cuda_tests_rc']} (0: all passed)", ""]
+        f"CUDA tests exit code: {'none, they did not run' if rc is None else rc} (0: all passed)", ""]
 summary = "\n".join(head + lines) + "\n"
 open(os.path.join(top, "summary.md"), "w").write(summary)
 print(summary)
