@@ -18,6 +18,7 @@ namespace cuda {
 bool is_built() { return false; }
 int device_count() { return 0; }
 bool is_available() { return false; }
+DeviceProperties device_properties(int) { no_backend("reading a GPU's properties"); }
 void synchronize() {}
 MemoryStats memory_stats(int) { return {}; }
 void reset_peak_memory_stats(int) {}

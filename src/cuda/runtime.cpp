@@ -139,6 +139,20 @@ int device_count() {
 
 bool is_available() { return device_count() > 0; }
 
+DeviceProperties device_properties(int device) {
+  check_device_index(device);
+  cudaDeviceProp p{};
+  KILN_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  DeviceProperties out;
+  out.name = p.name;
+  out.compute_capability_major = p.major;
+  out.compute_capability_minor = p.minor;
+  out.multiprocessors = p.multiProcessorCount;
+  out.total_memory_bytes = p.totalGlobalMem;
+  out.l2_cache_bytes = static_cast<std::size_t>(p.l2CacheSize);
+  return out;
+}
+
 void synchronize() {
   for (int d = 0; d < device_count(); ++d) {
     detail::cuda_set_device(d);

@@ -172,6 +172,19 @@ TEST_CASE("cuda: mixing devices is an error that says what to do") {
   CHECK_THROWS_WITH_AS(randn({2}).to(Device::cuda(999)), doctest::Contains("does not exist"), Error);
 }
 
+TEST_CASE("cuda: device_properties describes every visible GPU") {
+  for (int d = 0; d < cuda::device_count(); ++d) {
+    const cuda::DeviceProperties p = cuda::device_properties(d);
+    CAPTURE(p.name);
+    CHECK_FALSE(p.name.empty());
+    CHECK(p.compute_capability_major >= 3);
+    CHECK(p.multiprocessors > 0);
+    CHECK(p.total_memory_bytes > p.l2_cache_bytes);
+    CHECK(p.l2_cache_bytes > 0);
+  }
+  CHECK_THROWS_WITH_AS(cuda::device_properties(cuda::device_count()), doctest::Contains("does not exist"), Error);
+}
+
 TEST_CASE("cuda: the caching allocator reuses blocks and reports its memory") {
   cuda::synchronize();
   cuda::empty_cache();

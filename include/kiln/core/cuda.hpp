@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace kiln::cuda {
 
@@ -25,6 +26,18 @@ int device_count();
 bool is_available();
 // Waits until every kernel and copy issued so far on every kiln device has finished.
 void synchronize();
+
+// What one GPU is: its name and the sizes that matter when tuning or measuring on it.
+struct DeviceProperties {
+  std::string name;                       // e.g. "NVIDIA H200"
+  int compute_capability_major = 0;       // 9 for Hopper (sm_90)
+  int compute_capability_minor = 0;
+  int multiprocessors = 0;                // streaming multiprocessors (SMs)
+  std::size_t total_memory_bytes = 0;
+  std::size_t l2_cache_bytes = 0;         // data that fits here is re-read without touching device memory
+};
+// The properties of GPU `device`; an error when no such GPU is visible.
+DeviceProperties device_properties(int device = 0);
 
 // Memory of one device as kiln's caching allocator sees it. Freed tensors keep
 // their blocks cached for the next allocation of the same size class, so
