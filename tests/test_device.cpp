@@ -36,6 +36,7 @@ TEST_CASE("asking for a GPU where none is visible is a clear error") {
   CHECK_THROWS_WITH_AS(x.to(Device::cuda()), doctest::Contains(expected), Error);
   CHECK_THROWS_WITH_AS(zeros({3}, kFloat32, Device::cuda()), doctest::Contains(expected), Error);
   CHECK_THROWS_WITH_AS(cuda::device_properties(0), doctest::Contains(expected), Error);
+  CHECK_THROWS_WITH_AS(cuda::current_stream(0), doctest::Contains(expected), Error);
   CHECK(x.to(Device::cpu()).shares_storage(x));  // moving to where it already is copies nothing
 }
 

@@ -19,6 +19,7 @@ bool is_built() { return false; }
 int device_count() { return 0; }
 bool is_available() { return false; }
 DeviceProperties device_properties(int) { no_backend("reading a GPU's properties"); }
+CUstream_st* current_stream(int) { no_backend("asking for a GPU stream"); }
 void synchronize() {}
 MemoryStats memory_stats(int) { return {}; }
 void reset_peak_memory_stats(int) {}

@@ -139,6 +139,11 @@ int device_count() {
 
 bool is_available() { return device_count() > 0; }
 
+CUstream_st* current_stream(int device) {
+  check_device_index(device);
+  return cudaStreamLegacy;  // what kernels launched with no stream, cuBLAS and cudaMemcpy use here
+}
+
 DeviceProperties device_properties(int device) {
   check_device_index(device);
   cudaDeviceProp p{};

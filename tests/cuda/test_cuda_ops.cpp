@@ -5,6 +5,11 @@
 
 #include <functional>
 #include <limits>
+#include <vector>
+
+#if KILN_TEST_CUDA_RUNTIME
+#include <cuda_runtime.h>
+#endif
 
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
@@ -184,6 +189,23 @@ TEST_CASE("cuda: device_properties describes every visible GPU") {
   }
   CHECK_THROWS_WITH_AS(cuda::device_properties(cuda::device_count()), doctest::Contains("does not exist"), Error);
 }
+
+#if KILN_TEST_CUDA_RUNTIME
+// A copy the user queues on kiln's stream sees every kiln kernel queued before it,
+// with no synchronization in between.
+TEST_CASE("cuda: current_stream orders the user's own work with kiln's") {
+  cudaStream_t stream = cuda::current_stream(0);
+  const std::int64_t n = std::int64_t(1) << 22;
+  const Tensor x = randn({n}, kFloat32, gpu);
+  const Tensor y = tanh(mul(x, x));  // kernels queued, not waited for
+  std::vector<float> host(static_cast<std::size_t>(n), -1.0f);
+  REQUIRE(cudaMemcpyAsync(host.data(), y.device_data_ptr(), n * sizeof(float), cudaMemcpyDeviceToHost, stream) ==
+          cudaSuccess);
+  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  CHECK(host == y.to_vector<float>());
+  CHECK_THROWS_WITH_AS(cuda::current_stream(cuda::device_count()), doctest::Contains("does not exist"), Error);
+}
+#endif
 
 TEST_CASE("cuda: the caching allocator reuses blocks and reports its memory") {
   cuda::synchronize();

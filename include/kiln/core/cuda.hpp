@@ -16,6 +16,10 @@
 #include <cstdint>
 #include <string>
 
+// The CUDA runtime's stream type, declared here so that this header needs no CUDA
+// headers: `CUstream_st*` is `cudaStream_t`.
+struct CUstream_st;
+
 namespace kiln::cuda {
 
 // True when this build of kiln contains the CUDA backend.
@@ -26,6 +30,13 @@ int device_count();
 bool is_available();
 // Waits until every kernel and copy issued so far on every kiln device has finished.
 void synchronize();
+
+// The stream kiln queues device `device`'s kernels and copies on (the CUDA runtime's
+// legacy default stream). Your own kernels and async copies launched on it run in
+// order with kiln's work, before and after it:
+//   my_kernel<<<blocks, threads, 0, kiln::cuda::current_stream()>>>(static_cast<float*>(x.device_data_ptr()));
+// An error when `device` is not a visible GPU.
+CUstream_st* current_stream(int device = 0);
 
 // What one GPU is: its name and the sizes that matter when tuning or measuring on it.
 struct DeviceProperties {
