@@ -37,6 +37,8 @@ TEST_CASE("asking for a GPU where none is visible is a clear error") {
   CHECK_THROWS_WITH_AS(zeros({3}, kFloat32, Device::cuda()), doctest::Contains(expected), Error);
   CHECK_THROWS_WITH_AS(cuda::device_properties(0), doctest::Contains(expected), Error);
   CHECK_THROWS_WITH_AS(cuda::current_stream(0), doctest::Contains(expected), Error);
+  const std::string info = build_info();
+  CHECK(info.find(cuda::is_built() ? "CUDA: 0 GPU(s) visible)" : "CUDA: not built)") != std::string::npos);
   CHECK(x.to(Device::cpu()).shares_storage(x));  // moving to where it already is copies nothing
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <limits>
+#include <string>
 #include <vector>
 
 #if KILN_TEST_CUDA_RUNTIME
@@ -188,6 +189,7 @@ TEST_CASE("cuda: device_properties describes every visible GPU") {
     CHECK(p.l2_cache_bytes > 0);
   }
   CHECK_THROWS_WITH_AS(cuda::device_properties(cuda::device_count()), doctest::Contains("does not exist"), Error);
+  CHECK(std::string(build_info()).find("GPU(s) visible: " + cuda::device_properties(0).name) != std::string::npos);
 }
 
 #if KILN_TEST_CUDA_RUNTIME
