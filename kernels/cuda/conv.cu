@@ -3,23 +3,27 @@
 // results do not depend on thread timing.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv.cuh"
+#include "kernels/cuda/conv_index.hpp"
 
 namespace kiln::cuda_kernels {
 
 namespace {
 
-// One thread per col element; consecutive threads walk the output positions, so
-// writes are coalesced and neighbouring reads share cache lines.
-template <class T>
+// One col row per blockIdx.y (its channel and tap worked out once), consecutive
+// threads along the row's columns: writes are coalesced and neighbouring reads
+// share cache lines. The index arithmetic is conv_index.hpp's.
+template <class T, class I>
 __global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
-  const std::int64_t l = s.oh * s.ow, cols = s.n * l, rows = s.c * s.kh * s.kw;
-  for (std::int64_t e = global_index(); e < rows * cols; e += grid_stride()) {
-    const std::int64_t row = e / cols, colpos = e % cols;
-    const std::int64_t img = colpos / l, pos = colpos % l, y = pos / s.ow, x = pos % s.ow;
-    const std::int64_t ci = row / (s.kh * s.kw), i = row / s.kw % s.kh, j = row % s.kw;
-    const std::int64_t iy = y * s.stride_h - s.pad_h + i * s.dil_h, ix = x * s.stride_w - s.pad_w + j * s.dil_w;
-    const bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
-    col[e] = inside ? image[((img * s.c + ci) * s.h + iy) * s.w + ix] : T(0);
+  const I columns = static_cast<I>(s.n * s.oh * s.ow);
+  const std::int64_t rows = s.c * s.kh * s.kw;
+  for (std::int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const ColRow<I> r = col_row(s, static_cast<I>(row));
+    T* out = col + row * s.n * s.oh * s.ow;
+    for (I c = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); c < columns;
+         c += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+      const I from = col_source(s, r, c);
+      out[c] = from < 0 ? T(0) : image[from];
+    }
   }
 }
 
@@ -140,8 +144,17 @@ __global__ void avg_pool_backward_kernel(PoolShape s, const T* g, T* gx) {
 }  // namespace
 
 void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
+  const std::int64_t rows = s.c * s.kh * s.kw, columns = s.n * s.oh * s.ow;
+  if (rows == 0 || columns == 0) return;
+  const dim3 grid(blocks_for(columns), static_cast<unsigned>(rows < 65535 ? rows : 65535));
+  const bool narrow = fits_int32(s);
   visit_scalar(t, [&](auto tag) {
-    launch_over(s.c * s.kh * s.kw * s.n * s.oh * s.ow, im2col_kernel<decltype(tag)>, s, image, col);
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(image);
+    T* out = static_cast<T*>(col);
+    if (narrow) im2col_kernel<T, std::int32_t><<<grid, kThreads>>>(s, in, out);
+    else im2col_kernel<T, std::int64_t><<<grid, kThreads>>>(s, in, out);
+    KILN_CUDA_CHECK_LAUNCH();
   });
 }
 

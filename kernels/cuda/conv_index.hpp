@@ -1,0 +1,62 @@
+// The index arithmetic of the GPU's whole-batch im2col, in plain C++ that nvcc and
+// the host compiler both read: the kernel in conv.cu calls it per element, and the
+// CPU tests (tests/test_cuda_index_math.cpp) run it against im2col's definition,
+// so the arithmetic is checked on machines without a GPU too.
+//
+// col has one row per (input channel ci, kernel tap i, j) and one column per output
+// position (image, y, x), both row-major:
+//   col[(ci * kh + i) * kw + j][(img * oh + y) * ow + x]
+//     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
+// or 0 where that position falls in the padding.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_kernels.hpp"
+
+#if defined(__CUDACC__)
+#define KILN_HOST_DEVICE __host__ __device__
+#else
+#define KILN_HOST_DEVICE
+#endif
+
+namespace kiln::cuda_kernels {
+
+// What one col row contributes to its source offsets; the same for every column,
+// so a kernel works it out once per row. I is the index type (signed: a tap can
+// reach into the padding above or left of the image).
+template <class I>
+struct ColRow {
+  I channel_offset;  // ci * h * w
+  I dy, dx;          // i * dil_h - pad_h, j * dil_w - pad_w
+};
+
+template <class I>
+KILN_HOST_DEVICE inline ColRow<I> col_row(const ConvShape& s, I row) {
+  const I kw = static_cast<I>(s.kw), taps = static_cast<I>(s.kh * s.kw);
+  const I ci = row / taps, tap = row - ci * taps;
+  const I i = tap / kw, j = tap - i * kw;
+  return {ci * static_cast<I>(s.h * s.w), i * static_cast<I>(s.dil_h) - static_cast<I>(s.pad_h),
+          j * static_cast<I>(s.dil_w) - static_cast<I>(s.pad_w)};
+}
+
+// The image offset that col[row][column] copies, or -1 where it reads padding.
+// Two divisions per element: the column's image and its output row.
+template <class I>
+KILN_HOST_DEVICE inline I col_source(const ConvShape& s, const ColRow<I>& r, I column) {
+  const I ow = static_cast<I>(s.ow), l = static_cast<I>(s.oh * s.ow);
+  const I img = column / l, pos = column - img * l;
+  const I y = pos / ow, x = pos - y * ow;
+  const I iy = y * static_cast<I>(s.stride_h) + r.dy, ix = x * static_cast<I>(s.stride_w) + r.dx;
+  if (iy < 0 || iy >= static_cast<I>(s.h) || ix < 0 || ix >= static_cast<I>(s.w)) return -1;
+  return img * static_cast<I>(s.c * s.h * s.w) + r.channel_offset + iy * static_cast<I>(s.w) + ix;
+}
+
+// True when 32-bit indices serve this shape: every image offset, column and row,
+// plus a grid stride (at most 2^26 threads), stays below 2^31.
+inline bool fits_int32(const ConvShape& s) {
+  constexpr std::int64_t kLimit = std::int64_t(1) << 30;
+  return s.n * s.c * s.h * s.w <= kLimit && s.n * s.oh * s.ow <= kLimit && s.c * s.kh * s.kw <= kLimit;
+}
+
+}  // namespace kiln::cuda_kernels

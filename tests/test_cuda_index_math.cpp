@@ -1,0 +1,106 @@
+// The GPU im2col's index arithmetic (kernels/cuda/conv_index.hpp), run on the CPU
+// against the definition of im2col written as plain nested loops: every col entry's
+// source offset, or -1 for padding, over strides, padding, dilation and
+// non-square kernels, in 32- and 64-bit indices. It runs in every build, with or
+// without a GPU.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cuda/conv_index.hpp"
+
+namespace kiln::test {
+
+namespace {
+
+using cuda_kernels::ConvShape;
+
+ConvShape make_shape(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t kh, std::int64_t kw,
+                     std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw, std::int64_t dh,
+                     std::int64_t dw) {
+  const std::int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+  const std::int64_t ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+  return {n, c, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw};
+}
+
+// col's source offsets from the definition: rows (ci, i, j), columns (img, y, x).
+std::vector<std::int64_t> defined_sources(const ConvShape& s) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t ci = 0; ci < s.c; ++ci)
+    for (std::int64_t i = 0; i < s.kh; ++i)
+      for (std::int64_t j = 0; j < s.kw; ++j)
+        for (std::int64_t img = 0; img < s.n; ++img)
+          for (std::int64_t y = 0; y < s.oh; ++y)
+            for (std::int64_t x = 0; x < s.ow; ++x) {
+              const std::int64_t iy = y * s.stride_h - s.pad_h + i * s.dil_h;
+              const std::int64_t ix = x * s.stride_w - s.pad_w + j * s.dil_w;
+              const bool inside = iy >= 0 && iy < s.h && ix >= 0 && ix < s.w;
+              out.push_back(inside ? ((img * s.c + ci) * s.h + iy) * s.w + ix : -1);
+            }
+  return out;
+}
+
+// The same offsets as the kernel computes them: col_row once per row, then
+// col_source per column.
+template <class I>
+std::vector<std::int64_t> kernel_sources(const ConvShape& s) {
+  std::vector<std::int64_t> out;
+  const I rows = static_cast<I>(s.c * s.kh * s.kw), columns = static_cast<I>(s.n * s.oh * s.ow);
+  for (I row = 0; row < rows; ++row) {
+    const cuda_kernels::ColRow<I> r = cuda_kernels::col_row(s, row);
+    for (I column = 0; column < columns; ++column) out.push_back(cuda_kernels::col_source(s, r, column));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("GPU im2col index arithmetic equals im2col's definition") {
+  const std::vector<ConvShape> shapes = {
+      make_shape(3, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // the Fashion CNN's first convolution
+      make_shape(2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 1, 1),    // stride 2, no padding
+      make_shape(2, 2, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
+      make_shape(2, 3, 5, 8, 2, 4, 2, 1, 1, 0, 1, 2),    // non-square kernel, mixed strides and dilations
+      make_shape(4, 2, 7, 7, 1, 1, 3, 3, 0, 0, 1, 1),    // 1x1 kernel, stride 3
+      make_shape(1, 2, 3, 4, 2, 2, 1, 1, 2, 2, 1, 1),    // padding wider than the kernel
+  };
+  for (const ConvShape& s : shapes) {
+    CAPTURE(s.n);
+    CAPTURE(s.c);
+    CAPTURE(s.h);
+    CAPTURE(s.w);
+    CAPTURE(s.kh);
+    CAPTURE(s.kw);
+    CAPTURE(s.stride_h);
+    CAPTURE(s.pad_h);
+    CAPTURE(s.dil_w);
+    REQUIRE(s.oh > 0);
+    REQUIRE(s.ow > 0);
+    const std::vector<std::int64_t> expected = defined_sources(s);
+    CHECK(kernel_sources<std::int32_t>(s) == expected);
+    CHECK(kernel_sources<std::int64_t>(s) == expected);
+    CHECK(cuda_kernels::fits_int32(s));
+  }
+}
+
+TEST_CASE("GPU im2col picks 64-bit indices when a shape outgrows 32 bits") {
+  // Each limit on its own: 2^31 image elements;
+  CHECK_FALSE(cuda_kernels::fits_int32(make_shape(1 << 11, 1 << 10, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1)));
+  // 2^24 one-pixel images padded by 4: 81 output positions each, 1.36e9 columns;
+  const ConvShape many_columns = make_shape(1 << 24, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1);
+  CHECK(many_columns.n * many_columns.c * many_columns.h * many_columns.w < (std::int64_t(1) << 30));
+  CHECK_FALSE(cuda_kernels::fits_int32(many_columns));
+  // 2^20 channels under a 64 x 64 kernel: 2^32 col rows.
+  const ConvShape many_rows = make_shape(1, 1 << 20, 1, 1, 64, 64, 1, 1, 32, 32, 1, 1);
+  CHECK(many_rows.n * many_rows.c * many_rows.h * many_rows.w < (std::int64_t(1) << 30));
+  CHECK_FALSE(cuda_kernels::fits_int32(many_rows));
+  CHECK(cuda_kernels::fits_int32(make_shape(128, 64, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1)));
+  // Offsets past 2^31 still come out right in 64 bits: the last element of a large batch.
+  const ConvShape big = make_shape(1 << 12, 1 << 10, 32, 32, 1, 1, 1, 1, 0, 0, 1, 1);
+  const cuda_kernels::ColRow<std::int64_t> last_channel = cuda_kernels::col_row<std::int64_t>(big, big.c - 1);
+  const std::int64_t last_column = big.n * big.oh * big.ow - 1;
+  CHECK(cuda_kernels::col_source(big, last_channel, last_column) == big.n * big.c * big.h * big.w - 1);
+}
+
+}  // namespace kiln::test
