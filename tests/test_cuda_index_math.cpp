@@ -1,14 +1,19 @@
-// The GPU im2col's index arithmetic (kernels/cuda/conv_index.hpp), run on the CPU
-// against the definition of im2col written as plain nested loops: every col entry's
-// source offset, or -1 for padding, over strides, padding, dilation and
-// non-square kernels, in 32- and 64-bit indices. It runs in every build, with or
-// without a GPU.
+// The GPU kernels' index arithmetic (kernels/cuda/index_math.hpp), run on the CPU
+// against definitions written as plain nested loops. It runs in every build, with
+// or without a GPU:
+// - strided loops: the merged Loop that detail::cuda_loop plans gives every
+//   operand the same offsets, in the same order, as unravelling the original
+//   shape and strides (broadcasts, permutations, slices, size-1 dimensions);
+// - im2col: every col entry's source offset, or -1 for padding, over strides,
+//   padding, dilation and non-square kernels, in 32- and 64-bit indices.
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cuda/conv_index.hpp"
+#include "kernels/cuda/index_math.hpp"
+#include "kiln/kiln.hpp"
+#include "src/cuda/glue.hpp"
 
 namespace kiln::test {
 
@@ -54,7 +59,83 @@ std::vector<std::int64_t> kernel_sources(const ConvShape& s) {
   return out;
 }
 
+// Every element's offsets in the operands, by unravelling the original shape.
+std::vector<std::vector<std::int64_t>> unravelled(const Shape& shape, const std::vector<Strides>& strides) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::int64_t i = 0; i < numel_of(shape); ++i) {
+    std::vector<std::int64_t> off(strides.size(), 0);
+    std::int64_t rem = i;
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      const std::int64_t idx = rem % shape[d];
+      rem /= shape[d];
+      for (std::size_t o = 0; o < strides.size(); ++o) off[o] += idx * strides[o][d];
+    }
+    out.push_back(off);
+  }
+  return out;
+}
+
+// The same, through the planned Loop and loop_offsets, as a kernel sees them.
+std::vector<std::vector<std::int64_t>> planned(const cuda_kernels::Loop& loop, std::size_t operands) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::int64_t i = 0; i < loop.numel; ++i) {
+    std::int64_t off[3];
+    cuda_kernels::loop_offsets<3>(loop, i, off);
+    out.emplace_back(off, off + operands);
+  }
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("GPU strided loops: merged dimensions reach the same elements in the same order") {
+  struct Case {
+    const char* what;
+    Shape shape;
+    std::vector<Strides> strides;  // output first
+    int merged_dims;
+    bool dense;
+  };
+  const Tensor base = zeros({4, 6, 5});
+  const Tensor permuted = base.permute({2, 0, 1});          // (5, 4, 6)
+  const Tensor sliced = base.slice(1, 1, 6, 2);             // (4, 3, 5), every other row
+  const Shape conv_out = {8, 4, 5, 5};
+  const std::vector<Case> cases = {
+      {"contiguous", {4, 6, 5}, {base.strides(), base.strides(), base.strides()}, 1, true},
+      {"bias added to a conv output", conv_out, {{100, 25, 5, 1}, {100, 25, 5, 1}, {0, 1, 0, 0}}, 3, false},
+      {"copy of a permuted view", permuted.shape(), {contiguous_strides(permuted.shape()), permuted.strides()}, 2,
+       false},  // (5, 4, 6) with strides (1, 30, 5): the last two step as one
+      {"copy of a sliced view", sliced.shape(), {contiguous_strides(sliced.shape()), sliced.strides()}, 2, false},
+      {"size-1 dimensions with any strides", {1, 3, 1, 4}, {{12, 4, 4, 1}, {999, 4, -7, 1}}, 1, true},
+      {"row broadcast", {6, 5}, {{5, 1}, {5, 1}, {0, 1}}, 2, false},
+      {"empty", {3, 0, 2}, {{0, 2, 1}, {0, 2, 1}}, 1, true},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    std::vector<const Strides*> ptrs;
+    for (const Strides& s : c.strides) ptrs.push_back(&s);
+    const cuda_kernels::Loop loop =
+        c.strides.size() == 2 ? detail::cuda_loop(c.shape, {ptrs[0], ptrs[1]}, "test")
+                              : detail::cuda_loop(c.shape, {ptrs[0], ptrs[1], ptrs[2]}, "test");
+    CHECK(loop.ndim == c.merged_dims);
+    CHECK(loop.dense == c.dense);
+    CHECK(loop.numel == numel_of(c.shape));
+    CHECK(planned(loop, c.strides.size()) == unravelled(c.shape, c.strides));
+  }
+}
+
+TEST_CASE("GPU strided loops: more than 8 dimensions work once merged, and name the problem when they do not") {
+  const Shape ten(10, 2);
+  const Strides dense = contiguous_strides(ten);
+  CHECK(detail::cuda_loop(ten, {&dense, &dense}, "add").ndim == 1);
+  // Broadcasting every other dimension keeps all ten apart.
+  Strides alternating = dense;
+  for (std::size_t d = 0; d < ten.size(); d += 2) alternating[d] = 0;
+  CHECK_THROWS_WITH_AS(detail::cuda_loop(ten, {&dense, &alternating}, "add"),
+                       doctest::Contains("add: shape (2, 2, 2, 2, 2, 2, 2, 2, 2, 2) has 10 dimensions that its "
+                                         "operands' strides keep apart; CUDA kernels take at most 8"),
+                       Error);
+}
 
 TEST_CASE("GPU im2col index arithmetic equals im2col's definition") {
   const std::vector<ConvShape> shapes = {

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/cuda_kernels.hpp"
+#include "kernels/cuda/index_math.hpp"  // loop_offsets and the im2col arithmetic
 #include "src/cuda/check.hpp"
 
 namespace kiln::cuda_kernels {
@@ -55,21 +56,6 @@ __device__ inline std::int64_t global_index() {
   return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
 __device__ inline std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
-
-// Offsets of element i (row-major over loop.shape) in the first `operands` operands.
-template <int Operands>
-__device__ inline void loop_offsets(const Loop& loop, std::int64_t i, std::int64_t (&off)[Operands]) {
-  if (loop.dense) {
-    for (int o = 0; o < Operands; ++o) off[o] = i;
-    return;
-  }
-  for (int o = 0; o < Operands; ++o) off[o] = 0;
-  for (int d = loop.ndim - 1; d >= 0; --d) {
-    const std::int64_t idx = i % loop.shape[d];
-    i /= loop.shape[d];
-    for (int o = 0; o < Operands; ++o) off[o] += idx * loop.stride[o][d];
-  }
-}
 
 // --- Math for float and double -----------------------------------------------
 template <class T> __device__ inline T dexp(T x) {

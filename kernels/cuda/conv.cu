@@ -3,7 +3,6 @@
 // results do not depend on thread timing.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv.cuh"
-#include "kernels/cuda/conv_index.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -11,7 +10,7 @@ namespace {
 
 // One col row per blockIdx.y (its channel and tap worked out once), consecutive
 // threads along the row's columns: writes are coalesced and neighbouring reads
-// share cache lines. The index arithmetic is conv_index.hpp's.
+// share cache lines. The index arithmetic is index_math.hpp's.
 template <class T, class I>
 __global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
   const I columns = static_cast<I>(s.n * s.oh * s.ow);

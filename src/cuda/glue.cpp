@@ -1,5 +1,8 @@
 #include "src/cuda/glue.hpp"
 
+#include <array>
+
+#include "src/core/strided_loop.hpp"
 #include "src/cuda/runtime.hpp"
 
 namespace kiln::detail {
@@ -25,24 +28,28 @@ const cuda_kernels::Table& cuda_for(const Tensor& t) {
 }
 
 cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Strides*> strides, const char* op) {
+  const std::size_t operands = strides.size();
+  KILN_ASSERT(operands >= 1 && operands <= 4);
+  // The CPU loops' plan: size-1 dimensions dropped, and dimensions that every
+  // operand steps through as one merged, so a kernel unravels fewer dimensions
+  // per element. Missing operands repeat the first, which changes no merge.
+  std::array<const Strides*, 4> all{};
+  for (std::size_t k = 0; k < 4; ++k) all[k] = strides.begin()[k < operands ? k : 0];
+  const LoopPlan<4> plan = make_loop_plan<4>(shape, all);
+  KILN_CHECK(plan.shape.size() <= static_cast<std::size_t>(cuda_kernels::kMaxDims), op, ": shape ", fmt(shape),
+             " has ", plan.shape.size(), " dimensions that its operands' strides keep apart; CUDA kernels take at most ",
+             cuda_kernels::kMaxDims, " (make the operands contiguous, or reshape to fewer dimensions)");
   cuda_kernels::Loop loop;
-  KILN_CHECK(shape.size() <= static_cast<std::size_t>(cuda_kernels::kMaxDims), op, ": shape ", fmt(shape), " has ",
-             shape.size(), " dimensions; CUDA kernels take at most ", cuda_kernels::kMaxDims,
-             " (reshape to fewer dimensions)");
-  KILN_ASSERT(strides.size() <= 4);
-  loop.ndim = static_cast<int>(shape.size());
+  loop.ndim = static_cast<int>(plan.shape.size());
   loop.numel = numel_of(shape);
-  const Strides dense = contiguous_strides(shape);
+  const Strides dense = contiguous_strides(plan.shape);
   loop.dense = true;
-  int o = 0;
-  for (const Strides* s : strides) {
-    for (std::size_t d = 0; d < shape.size(); ++d) {
-      loop.stride[o][d] = (*s)[d];
-      if (shape[d] != 1 && (*s)[d] != dense[d]) loop.dense = false;
+  for (std::size_t k = 0; k < operands; ++k)
+    for (std::size_t d = 0; d < plan.shape.size(); ++d) {
+      loop.stride[k][d] = plan.strides[k][d];
+      if (plan.shape[d] != 1 && plan.strides[k][d] != dense[d]) loop.dense = false;
     }
-    ++o;
-  }
-  for (std::size_t d = 0; d < shape.size(); ++d) loop.shape[d] = shape[d];
+  for (std::size_t d = 0; d < plan.shape.size(); ++d) loop.shape[d] = plan.shape[d];
   return loop;
 }
 

@@ -1,10 +1,13 @@
-// The index arithmetic of the GPU's whole-batch im2col, in plain C++ that nvcc and
-// the host compiler both read: the kernel in conv.cu calls it per element, and the
-// CPU tests (tests/test_cuda_index_math.cpp) run it against im2col's definition,
-// so the arithmetic is checked on machines without a GPU too.
+// The index arithmetic of the GPU kernels, in plain C++ that nvcc and the host
+// compiler both read: the kernels call it per element, and the CPU tests
+// (tests/test_cuda_index_math.cpp) run it against definitions written as plain
+// loops, so it is checked on machines without a GPU too.
 //
-// col has one row per (input channel ci, kernel tap i, j) and one column per output
-// position (image, y, x), both row-major:
+// Strided loops: element i of a Loop (row-major over loop.shape) sits at offset
+// sum_d idx_d * stride[o][d] in operand o.
+//
+// Whole-batch im2col: col has one row per (input channel ci, kernel tap i, j) and
+// one column per output position (image, y, x), both row-major:
 //   col[(ci * kh + i) * kw + j][(img * oh + y) * ow + x]
 //     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
 // or 0 where that position falls in the padding.
@@ -21,6 +24,23 @@
 #endif
 
 namespace kiln::cuda_kernels {
+
+// Offsets of element i of `loop` in its first `Operands` operands.
+template <int Operands>
+KILN_HOST_DEVICE inline void loop_offsets(const Loop& loop, std::int64_t i, std::int64_t (&off)[Operands]) {
+  if (loop.dense) {
+    for (int o = 0; o < Operands; ++o) off[o] = i;
+    return;
+  }
+  for (int o = 0; o < Operands; ++o) off[o] = 0;
+  for (int d = loop.ndim - 1; d > 0; --d) {
+    const std::int64_t idx = i % loop.shape[d];
+    i /= loop.shape[d];
+    for (int o = 0; o < Operands; ++o) off[o] += idx * loop.stride[o][d];
+  }
+  if (loop.ndim > 0)  // what is left of i indexes the outermost dimension
+    for (int o = 0; o < Operands; ++o) off[o] += i * loop.stride[o][0];
+}
 
 // What one col row contributes to its source offsets; the same for every column,
 // so a kernel works it out once per row. I is the index type (signed: a tap can
