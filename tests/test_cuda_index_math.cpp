@@ -5,7 +5,8 @@
 //   operand the same offsets, in the same order, as unravelling the original
 //   shape and strides (broadcasts, permutations, slices, size-1 dimensions);
 // - im2col: every col entry's source offset, or -1 for padding, over strides,
-//   padding, dilation and non-square kernels, in 32- and 64-bit indices.
+//   padding, dilation and non-square kernels, in 32- and 64-bit indices;
+// - col2im: each image element's col entries, exactly the inverse of im2col's.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -162,6 +163,35 @@ TEST_CASE("GPU im2col index arithmetic equals im2col's definition") {
     CHECK(kernel_sources<std::int32_t>(s) == expected);
     CHECK(kernel_sources<std::int64_t>(s) == expected);
     CHECK(cuda_kernels::fits_int32(s));
+  }
+}
+
+TEST_CASE("GPU col2im visits exactly the col entries im2col copied each image element to") {
+  const std::vector<ConvShape> shapes = {
+      make_shape(2, 3, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // the Fashion CNN's second convolution, smaller batch
+      make_shape(2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 1, 1),    // stride 2: some elements feed no output
+      make_shape(2, 2, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
+      make_shape(2, 3, 5, 8, 2, 4, 2, 1, 1, 0, 1, 2),    // mixed strides and dilations
+      make_shape(4, 2, 7, 7, 1, 1, 3, 3, 0, 0, 1, 1),    // 1x1 kernel, stride 3
+      make_shape(1, 2, 3, 4, 2, 2, 1, 1, 2, 2, 1, 1),    // padding wider than the kernel
+  };
+  for (const ConvShape& s : shapes) {
+    CAPTURE(s.h);
+    CAPTURE(s.kw);
+    CAPTURE(s.stride_w);
+    CAPTURE(s.dil_h);
+    // The definition, inverted: for each image element, the col indices that copy it, by row.
+    const std::vector<std::int64_t> sources = defined_sources(s);
+    std::vector<std::vector<std::int64_t>> expected(static_cast<std::size_t>(s.n * s.c * s.h * s.w));
+    for (std::size_t k = 0; k < sources.size(); ++k)
+      if (sources[k] >= 0) expected[static_cast<std::size_t>(sources[k])].push_back(static_cast<std::int64_t>(k));
+    std::vector<std::vector<std::int64_t>> got32(expected.size()), got64(expected.size());
+    for (std::size_t e = 0; e < expected.size(); ++e) {
+      cuda_kernels::col_targets(s, static_cast<std::int32_t>(e), [&](std::int64_t k) { got32[e].push_back(k); });
+      cuda_kernels::col_targets(s, static_cast<std::int64_t>(e), [&](std::int64_t k) { got64[e].push_back(k); });
+    }
+    CHECK(got32 == expected);
+    CHECK(got64 == expected);
   }
 }
 

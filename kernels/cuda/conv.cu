@@ -26,24 +26,15 @@ __global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
   }
 }
 
-// One thread per image element: the kernel taps (i, j) that can land on (iy, ix)
-// are those where (iy + ph - i*dh) is a multiple of the stride inside the output.
-template <class T>
+// One thread per image element, summing the col entries it was copied to
+// (index_math.hpp's col_targets), in tap order, in double.
+template <class T, class I>
 __global__ void col2im_kernel(ConvShape s, const T* col, T* image) {
-  const std::int64_t l = s.oh * s.ow, cols = s.n * l, total = s.n * s.c * s.h * s.w;
-  for (std::int64_t e = global_index(); e < total; e += grid_stride()) {
-    const std::int64_t ix = e % s.w, iy = e / s.w % s.h, ci = e / (s.w * s.h) % s.c, img = e / (s.w * s.h * s.c);
+  const I total = static_cast<I>(s.n * s.c * s.h * s.w);
+  for (I e = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); e < total;
+       e += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
     double acc = 0;
-    for (std::int64_t i = 0; i < s.kh; ++i) {
-      const std::int64_t ty = iy + s.pad_h - i * s.dil_h;
-      if (ty < 0 || ty % s.stride_h != 0 || ty / s.stride_h >= s.oh) continue;
-      for (std::int64_t j = 0; j < s.kw; ++j) {
-        const std::int64_t tx = ix + s.pad_w - j * s.dil_w;
-        if (tx < 0 || tx % s.stride_w != 0 || tx / s.stride_w >= s.ow) continue;
-        const std::int64_t row = (ci * s.kh + i) * s.kw + j;
-        acc += col[row * cols + img * l + (ty / s.stride_h) * s.ow + tx / s.stride_w];
-      }
-    }
+    col_targets(s, e, [&](std::int64_t k) { acc += col[k]; });
     image[e] = static_cast<T>(acc);
   }
 }
@@ -158,7 +149,13 @@ void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
 }
 
 void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
-  visit_floating(t, [&](auto tag) { launch_over(s.n * s.c * s.h * s.w, col2im_kernel<decltype(tag)>, s, col, image); });
+  const std::int64_t total = s.n * s.c * s.h * s.w;
+  const bool narrow = fits_int32(s);
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    if (narrow) launch_over(total, col2im_kernel<T, std::int32_t>, s, col, image);
+    else launch_over(total, col2im_kernel<T, std::int64_t>, s, col, image);
+  });
 }
 
 void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax) {

@@ -72,6 +72,37 @@ KILN_HOST_DEVICE inline I col_source(const ConvShape& s, const ColRow<I>& r, I c
   return img * static_cast<I>(s.c * s.h * s.w) + r.channel_offset + iy * static_cast<I>(s.w) + ix;
 }
 
+// col2im, im2col's adjoint: calls fn(k) with the index k into col of every entry
+// that copied image element e (e row-major over (n, c, h, w)), in tap order.
+// Stride 1 (a uniform branch) needs no division per tap.
+template <class I, class Fn>
+KILN_HOST_DEVICE inline void col_targets(const ConvShape& s, I e, Fn&& fn) {
+  const I w = static_cast<I>(s.w), h = static_cast<I>(s.h), c = static_cast<I>(s.c);
+  const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow), kh = static_cast<I>(s.kh), kw = static_cast<I>(s.kw);
+  const I sh = static_cast<I>(s.stride_h), sw = static_cast<I>(s.stride_w);
+  const std::int64_t columns = s.n * s.oh * s.ow;
+  I rest = e / w;
+  const I ix = e - rest * w;
+  I next = rest / h;
+  const I iy = rest - next * h;
+  const I img = next / c, ci = next - img * c;
+  const I column0 = img * oh * ow;
+  for (I i = 0; i < kh; ++i) {
+    const I ty = iy + static_cast<I>(s.pad_h) - i * static_cast<I>(s.dil_h);
+    if (ty < 0) continue;
+    const I y = sh == 1 ? ty : ty / sh;
+    if ((sh != 1 && y * sh != ty) || y >= oh) continue;
+    for (I j = 0; j < kw; ++j) {
+      const I tx = ix + static_cast<I>(s.pad_w) - j * static_cast<I>(s.dil_w);
+      if (tx < 0) continue;
+      const I x = sw == 1 ? tx : tx / sw;
+      if ((sw != 1 && x * sw != tx) || x >= ow) continue;
+      const std::int64_t row = (static_cast<std::int64_t>(ci) * kh + i) * kw + j;
+      fn(row * columns + column0 + y * ow + x);
+    }
+  }
+}
+
 // True when 32-bit indices serve this shape: every image offset, column and row,
 // plus a grid stride (at most 2^26 threads), stays below 2^31.
 inline bool fits_int32(const ConvShape& s) {
