@@ -87,6 +87,20 @@ std::vector<std::vector<std::int64_t>> planned(const cuda_kernels::Loop& loop, s
   return out;
 }
 
+// The convolutions both im2col and col2im are checked on.
+const std::vector<ConvShape>& conv_shapes() {
+  static const std::vector<ConvShape> shapes = {
+      make_shape(3, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // the Fashion CNN's first convolution
+      make_shape(2, 3, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // its second, on a smaller batch
+      make_shape(2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 1, 1),    // stride 2, no padding: some elements feed no output
+      make_shape(2, 2, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
+      make_shape(2, 3, 5, 8, 2, 4, 2, 1, 1, 0, 1, 2),    // non-square kernel, mixed strides and dilations
+      make_shape(4, 2, 7, 7, 1, 1, 3, 3, 0, 0, 1, 1),    // 1x1 kernel, stride 3
+      make_shape(1, 2, 3, 4, 2, 2, 1, 1, 2, 2, 1, 1),    // padding wider than the kernel
+  };
+  return shapes;
+}
+
 }  // namespace
 
 TEST_CASE("GPU strided loops: merged dimensions reach the same elements in the same order") {
@@ -139,15 +153,7 @@ TEST_CASE("GPU strided loops: more than 8 dimensions work once merged, and name 
 }
 
 TEST_CASE("GPU im2col index arithmetic equals im2col's definition") {
-  const std::vector<ConvShape> shapes = {
-      make_shape(3, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // the Fashion CNN's first convolution
-      make_shape(2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 1, 1),    // stride 2, no padding
-      make_shape(2, 2, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
-      make_shape(2, 3, 5, 8, 2, 4, 2, 1, 1, 0, 1, 2),    // non-square kernel, mixed strides and dilations
-      make_shape(4, 2, 7, 7, 1, 1, 3, 3, 0, 0, 1, 1),    // 1x1 kernel, stride 3
-      make_shape(1, 2, 3, 4, 2, 2, 1, 1, 2, 2, 1, 1),    // padding wider than the kernel
-  };
-  for (const ConvShape& s : shapes) {
+  for (const ConvShape& s : conv_shapes()) {
     CAPTURE(s.n);
     CAPTURE(s.c);
     CAPTURE(s.h);
@@ -167,15 +173,7 @@ TEST_CASE("GPU im2col index arithmetic equals im2col's definition") {
 }
 
 TEST_CASE("GPU col2im visits exactly the col entries im2col copied each image element to") {
-  const std::vector<ConvShape> shapes = {
-      make_shape(2, 3, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),  // the Fashion CNN's second convolution, smaller batch
-      make_shape(2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 1, 1),    // stride 2: some elements feed no output
-      make_shape(2, 2, 6, 5, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
-      make_shape(2, 3, 5, 8, 2, 4, 2, 1, 1, 0, 1, 2),    // mixed strides and dilations
-      make_shape(4, 2, 7, 7, 1, 1, 3, 3, 0, 0, 1, 1),    // 1x1 kernel, stride 3
-      make_shape(1, 2, 3, 4, 2, 2, 1, 1, 2, 2, 1, 1),    // padding wider than the kernel
-  };
-  for (const ConvShape& s : shapes) {
+  for (const ConvShape& s : conv_shapes()) {
     CAPTURE(s.h);
     CAPTURE(s.kw);
     CAPTURE(s.stride_w);
