@@ -6,7 +6,10 @@
 //   shape and strides (broadcasts, permutations, slices, size-1 dimensions);
 // - im2col: every col entry's source offset, or -1 for padding, over strides,
 //   padding, dilation and non-square kernels, in 32- and 64-bit indices;
-// - col2im: each image element's col entries, exactly the inverse of im2col's.
+// - col2im: each image element's col entries, exactly the inverse of im2col's;
+// - division by multiplication (Divider32) against the division operator;
+// - batch norm: the channel slices visit every value of every channel once;
+// - pooling: each element's plane and position, and the windows covering it.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -53,9 +56,10 @@ template <class I>
 std::vector<std::int64_t> kernel_sources(const ConvShape& s) {
   std::vector<std::int64_t> out;
   const I rows = static_cast<I>(s.c * s.kh * s.kw), columns = static_cast<I>(s.n * s.oh * s.ow);
+  const cuda_kernels::ConvDividers<I> dv = cuda_kernels::conv_dividers<I>(s);
   for (I row = 0; row < rows; ++row) {
     const cuda_kernels::ColRow<I> r = cuda_kernels::col_row(s, row);
-    for (I column = 0; column < columns; ++column) out.push_back(cuda_kernels::col_source(s, r, column));
+    for (I column = 0; column < columns; ++column) out.push_back(cuda_kernels::col_source(s, dv, r, column));
   }
   return out;
 }
@@ -184,9 +188,11 @@ TEST_CASE("GPU col2im visits exactly the col entries im2col copied each image el
     for (std::size_t k = 0; k < sources.size(); ++k)
       if (sources[k] >= 0) expected[static_cast<std::size_t>(sources[k])].push_back(static_cast<std::int64_t>(k));
     std::vector<std::vector<std::int64_t>> got32(expected.size()), got64(expected.size());
+    const auto dv32 = cuda_kernels::conv_dividers<std::int32_t>(s);
+    const auto dv64 = cuda_kernels::conv_dividers<std::int64_t>(s);
     for (std::size_t e = 0; e < expected.size(); ++e) {
-      cuda_kernels::col_targets(s, static_cast<std::int32_t>(e), [&](std::int64_t k) { got32[e].push_back(k); });
-      cuda_kernels::col_targets(s, static_cast<std::int64_t>(e), [&](std::int64_t k) { got64[e].push_back(k); });
+      cuda_kernels::col_targets(s, dv32, static_cast<std::int32_t>(e), [&](std::int64_t k) { got32[e].push_back(k); });
+      cuda_kernels::col_targets(s, dv64, static_cast<std::int64_t>(e), [&](std::int64_t k) { got64[e].push_back(k); });
     }
     CHECK(got32 == expected);
     CHECK(got64 == expected);
@@ -209,7 +215,179 @@ TEST_CASE("GPU im2col picks 64-bit indices when a shape outgrows 32 bits") {
   const ConvShape big = make_shape(1 << 12, 1 << 10, 32, 32, 1, 1, 1, 1, 0, 0, 1, 1);
   const cuda_kernels::ColRow<std::int64_t> last_channel = cuda_kernels::col_row<std::int64_t>(big, big.c - 1);
   const std::int64_t last_column = big.n * big.oh * big.ow - 1;
-  CHECK(cuda_kernels::col_source(big, last_channel, last_column) == big.n * big.c * big.h * big.w - 1);
+  CHECK(cuda_kernels::col_source(big, cuda_kernels::conv_dividers<std::int64_t>(big), last_channel, last_column) ==
+        big.n * big.c * big.h * big.w - 1);
+}
+
+namespace {
+
+// A fixed pseudo-random sequence (64-bit LCG), so that failures repeat.
+struct Lcg {
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  std::int64_t below(std::int64_t bound) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::int64_t>((state >> 33) % static_cast<std::uint64_t>(bound));
+  }
+};
+
+cuda_kernels::PoolShape make_pool(std::int64_t planes, std::int64_t h, std::int64_t w, std::int64_t kh,
+                                  std::int64_t kw, std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw) {
+  return {planes, h, w, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1, kh, kw, sh, sw, ph, pw};
+}
+
+// Each element's plane, row and column through plane_position, against division.
+template <class I>
+void check_plane_positions(std::int64_t planes, std::int64_t h, std::int64_t w) {
+  const cuda_kernels::DividerFor<I> plane_size(h * w), width(w);
+  std::int64_t wrong = 0;
+  for (std::int64_t e = 0; e < planes * h * w; ++e) {
+    const auto p = cuda_kernels::plane_position(static_cast<I>(e), plane_size, width);
+    wrong += p.plane != e / (h * w) || p.y != e % (h * w) / w || p.x != e % w;
+  }
+  CHECK(wrong == 0);
+}
+
+// The windows covering each coordinate of one axis, against trying every window.
+template <class I>
+void check_covering(std::int64_t in_size, std::int64_t out_size, std::int64_t k, std::int64_t stride,
+                    std::int64_t pad) {
+  const cuda_kernels::DividerFor<I> by(stride);
+  for (std::int64_t in = 0; in < in_size; ++in) {
+    std::vector<std::int64_t> expected, got;
+    for (std::int64_t o = 0; o < out_size; ++o)
+      if (o * stride - pad <= in && in <= o * stride - pad + k - 1) expected.push_back(o);
+    I lo, hi;
+    cuda_kernels::covering_windows<I>(static_cast<I>(in), static_cast<I>(pad), static_cast<I>(k), by,
+                                      static_cast<I>(out_size), lo, hi);
+    for (I o = lo; o < hi; ++o) got.push_back(o);
+    CAPTURE(in);
+    CHECK(got == expected);
+  }
+}
+
+// Every value each batch norm block reads: offsets[ch] lists channel ch's, slice by slice.
+template <class I>
+std::vector<std::vector<std::int64_t>> sliced_offsets(std::int64_t n, std::int64_t c, std::int64_t l) {
+  const cuda_kernels::ChannelSplit split = cuda_kernels::channel_split(c, n * l);
+  const cuda_kernels::DividerFor<I> ld(l);
+  std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(c));
+  for (std::int64_t ch = 0; ch < c; ++ch)
+    for (std::int64_t part = 0; part < split.parts; ++part) {
+      std::int64_t begin, end;
+      cuda_kernels::slice_bounds(n * l, split.per_part, part, begin, end);
+      for (std::int64_t i = begin; i < end; ++i)
+        out[static_cast<std::size_t>(ch)].push_back(
+            cuda_kernels::channel_value_offset(static_cast<I>(i), ld, static_cast<I>(c), static_cast<I>(ch)));
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("GPU division by multiplication equals integer division for every 31-bit numerator tried") {
+  Lcg rng;
+  std::vector<std::int64_t> divisors;
+  for (std::int64_t d = 1; d <= 2048; ++d) divisors.push_back(d);
+  for (int b = 11; b < 31; ++b)
+    for (std::int64_t e : {-1, 0, 1}) divisors.push_back((std::int64_t(1) << b) + e);
+  divisors.push_back((std::int64_t(1) << 31) - 1);
+  for (int i = 0; i < 2000; ++i) divisors.push_back(1 + rng.below((std::int64_t(1) << 31) - 1));
+  constexpr std::int64_t kTop = (std::int64_t(1) << 31) - 1;
+  std::int64_t wrong = 0, tried = 0;
+  for (const std::int64_t d : divisors) {
+    const cuda_kernels::Divider32 by(d);
+    REQUIRE(by.divisor() == d);
+    std::vector<std::int64_t> numerators = {0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, kTop, kTop - 1, kTop - d};
+    for (const std::int64_t q : {std::int64_t(3), std::int64_t(1000), kTop / d})
+      for (std::int64_t r : {-1, 0, 1}) numerators.push_back(q * d + r);
+    for (int i = 0; i < 100; ++i) numerators.push_back(rng.below(kTop + 1));
+    for (const std::int64_t x : numerators) {
+      if (x < 0 || x > kTop) continue;
+      ++tried;
+      wrong += by.div(static_cast<std::int32_t>(x)) != x / d;
+    }
+  }
+  CAPTURE(tried);
+  CHECK(wrong == 0);
+  // Every numerator, for small divisors, up to 2^20.
+  for (std::int64_t d = 1; d <= 16; ++d) {
+    const cuda_kernels::Divider32 by(d);
+    for (std::int32_t x = 0; x < (1 << 20); ++x) wrong += by.div(x) != x / d;
+  }
+  CHECK(wrong == 0);
+  const cuda_kernels::Divider64 big(std::int64_t(3) << 40);
+  CHECK(big.div((std::int64_t(7) << 41) + 5) == 4);
+}
+
+TEST_CASE("GPU batch norm slices read every value of every channel once") {
+  struct Case {
+    std::int64_t n, c, l;
+  };
+  // The Fashion CNN's two batch norms at batch 128, then odd sizes: one value per
+  // (sample, channel), a single channel, more channels than a grid's y limit, and
+  // channels too short for a second slice.
+  for (const Case& k : {Case{128, 32, 784}, Case{128, 64, 196}, Case{4096, 1, 1}, Case{1, 1, 100003},
+                        Case{3, 70000, 1}, Case{5, 7, 3}, Case{2, 300, 1000}}) {
+    CAPTURE(k.n);
+    CAPTURE(k.c);
+    CAPTURE(k.l);
+    const std::int64_t m = k.n * k.l;
+    const cuda_kernels::ChannelSplit split = cuda_kernels::channel_split(k.c, m);
+    CHECK(split.parts >= 1);
+    CHECK(split.parts <= 256);
+    CHECK(split.parts * split.per_part >= m);
+    CHECK(cuda_kernels::batch_norm_scratch_doubles(k.c, m) == 2 * k.c * split.parts + 2 * k.c);
+    const auto got32 = sliced_offsets<std::int32_t>(k.n, k.c, k.l);
+    CHECK(sliced_offsets<std::int64_t>(k.n, k.c, k.l) == got32);
+    // Channel ch's values, in the order of i = img * l + j.
+    std::int64_t wrong = 0;
+    for (std::int64_t ch = 0; ch < k.c; ++ch) {
+      const auto& got = got32[static_cast<std::size_t>(ch)];
+      REQUIRE(static_cast<std::int64_t>(got.size()) == m);
+      for (std::int64_t i = 0; i < m; ++i)
+        wrong += got[static_cast<std::size_t>(i)] != (i / k.l * k.c + ch) * k.l + i % k.l;
+    }
+    CHECK(wrong == 0);
+    // And each element's channel, as the transform and dx kernels find it.
+    const cuda_kernels::Divider32 ld(k.l), cd(k.c);
+    for (std::int64_t e = 0; e < k.n * k.c * k.l; ++e)
+      wrong += cuda_kernels::channel_of(static_cast<std::int32_t>(e), ld, cd) != e / k.l % k.c;
+    CHECK(wrong == 0);
+  }
+  // A few channels still make many blocks: the CNN's first batch norm gets 800.
+  const cuda_kernels::ChannelSplit first = cuda_kernels::channel_split(32, 128 * 784);
+  CHECK(32 * first.parts >= 512);
+  CHECK(cuda_kernels::channel_split(512, 49).parts == 1);
+}
+
+TEST_CASE("GPU pooling index arithmetic: positions and covering windows") {
+  const std::vector<cuda_kernels::PoolShape> shapes = {
+      make_pool(6, 28, 28, 2, 2, 2, 2, 0, 0),  // the Fashion CNN's pools
+      make_pool(4, 7, 9, 3, 3, 2, 2, 1, 1),    // overlapping windows with padding
+      make_pool(3, 5, 8, 2, 3, 1, 2, 0, 1),    // stride 1 rows, non-square
+      make_pool(2, 11, 6, 2, 2, 3, 3, 0, 0),   // stride past the window: some inputs in none
+      make_pool(2, 4, 4, 4, 4, 1, 1, 2, 2),    // padding half the window
+  };
+  for (const auto& s : shapes) {
+    CAPTURE(s.h);
+    CAPTURE(s.w);
+    CAPTURE(s.kh);
+    CAPTURE(s.stride_h);
+    CAPTURE(s.pad_h);
+    CHECK(cuda_kernels::fits_int32(s));
+    check_plane_positions<std::int32_t>(s.planes, s.oh, s.ow);  // outputs, as the forward kernels walk them
+    check_plane_positions<std::int64_t>(s.planes, s.oh, s.ow);
+    check_plane_positions<std::int32_t>(s.planes, s.h, s.w);    // inputs, as the backward kernels walk them
+    check_plane_positions<std::int64_t>(s.planes, s.h, s.w);
+    check_covering<std::int32_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h);
+    check_covering<std::int32_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w);
+    check_covering<std::int64_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h);
+    check_covering<std::int64_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w);
+  }
+  // 2^31 input values, or as many output values from a smaller padded input, need 64 bits.
+  CHECK_FALSE(cuda_kernels::fits_int32(make_pool(std::int64_t(1) << 21, 32, 32, 2, 2, 2, 2, 0, 0)));
+  CHECK_FALSE(cuda_kernels::fits_int32(make_pool(std::int64_t(1) << 27, 1, 1, 1, 1, 1, 1, 1, 1)));
+  CHECK(cuda_kernels::fits_int32(make_pool(128 * 64, 14, 14, 2, 2, 2, 2, 0, 0)));
 }
 
 }  // namespace kiln::test

@@ -3,6 +3,7 @@
 // results do not depend on thread timing.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv.cuh"
+#include "kernels/cuda/index_math.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -12,7 +13,7 @@ namespace {
 // threads along the row's columns: writes are coalesced and neighbouring reads
 // share cache lines. The index arithmetic is index_math.hpp's.
 template <class T, class I>
-__global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
+__global__ void im2col_kernel(ConvShape s, ConvDividers<I> dv, const T* image, T* col) {
   const I columns = static_cast<I>(s.n * s.oh * s.ow);
   const std::int64_t rows = s.c * s.kh * s.kw;
   for (std::int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
@@ -20,7 +21,7 @@ __global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
     T* out = col + row * s.n * s.oh * s.ow;
     for (I c = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); c < columns;
          c += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
-      const I from = col_source(s, r, c);
+      const I from = col_source(s, dv, r, c);
       out[c] = from < 0 ? T(0) : image[from];
     }
   }
@@ -29,35 +30,40 @@ __global__ void im2col_kernel(ConvShape s, const T* image, T* col) {
 // One thread per image element, summing the col entries it was copied to
 // (index_math.hpp's col_targets), in tap order, in double.
 template <class T, class I>
-__global__ void col2im_kernel(ConvShape s, const T* col, T* image) {
+__global__ void col2im_kernel(ConvShape s, ConvDividers<I> dv, const T* col, T* image) {
   const I total = static_cast<I>(s.n * s.c * s.h * s.w);
   for (I e = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); e < total;
        e += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
     double acc = 0;
-    col_targets(s, e, [&](std::int64_t k) { acc += col[k]; });
+    col_targets(s, dv, e, [&](std::int64_t k) { acc += col[k]; });
     image[e] = static_cast<T>(acc);
   }
 }
 
-template <class T>
-__global__ void max_pool_kernel(PoolShape s, const T* x, T* y, std::int32_t* argmax) {
-  const std::int64_t per_plane = s.oh * s.ow;
-  for (std::int64_t e = global_index(); e < s.planes * per_plane; e += grid_stride()) {
-    const std::int64_t p = e / per_plane, oy = e % per_plane / s.ow, ox = e % s.ow;
-    const T* plane = x + p * s.h * s.w;
+// Pooling: one thread per output element for the forward passes, one per input
+// element for the backward ones (a gather over the windows that cover it), with
+// index_math.hpp's plane_position and covering_windows.
+template <class T, class I>
+__global__ void max_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width, const T* x,
+                                T* y, std::int32_t* argmax) {
+  const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
+  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
+       e += static_cast<I>(gridDim.x * blockDim.x)) {
+    const PlanePosition<I> o = plane_position(e, plane_size, width);
+    const T* plane = x + static_cast<std::int64_t>(o.plane) * h * w;
     T best = -INFINITY;
     std::int32_t where = -1;
     bool done = false;
-    for (std::int64_t i = 0; i < s.kh && !done; ++i) {
-      const std::int64_t iy = oy * s.stride_h - s.pad_h + i;
-      if (iy < 0 || iy >= s.h) continue;
-      for (std::int64_t j = 0; j < s.kw; ++j) {
-        const std::int64_t ix = ox * s.stride_w - s.pad_w + j;
-        if (ix < 0 || ix >= s.w) continue;
-        const T v = plane[iy * s.w + ix];
+    for (I i = 0; i < static_cast<I>(s.kh) && !done; ++i) {
+      const I iy = o.y * static_cast<I>(s.stride_h) - static_cast<I>(s.pad_h) + i;
+      if (iy < 0 || iy >= h) continue;
+      for (I j = 0; j < static_cast<I>(s.kw); ++j) {
+        const I ix = o.x * static_cast<I>(s.stride_w) - static_cast<I>(s.pad_w) + j;
+        if (ix < 0 || ix >= w) continue;
+        const T v = plane[iy * w + ix];
         if (where < 0 || v > best || is_nan(v)) {
           best = v;
-          where = static_cast<std::int32_t>(iy * s.w + ix);
+          where = static_cast<std::int32_t>(iy * w + ix);
           if (is_nan(v)) {
             done = true;
             break;
@@ -70,65 +76,72 @@ __global__ void max_pool_kernel(PoolShape s, const T* x, T* y, std::int32_t* arg
   }
 }
 
-// The output window range [lo, hi) covering input coordinate `in` along one axis.
-__device__ inline void covering(std::int64_t in, std::int64_t pad, std::int64_t k, std::int64_t stride,
-                                std::int64_t out_size, std::int64_t& lo, std::int64_t& hi) {
-  const std::int64_t last = in + pad;          // windows starting at or before `in`
-  const std::int64_t first = last - (k - 1);   // ... and ending at or after it
-  lo = first <= 0 ? 0 : (first + stride - 1) / stride;
-  hi = last < 0 ? 0 : last / stride + 1;
-  if (hi > out_size) hi = out_size;
-}
-
-template <class T>
-__global__ void max_pool_backward_kernel(PoolShape s, const T* g, const std::int32_t* argmax, T* gx) {
-  for (std::int64_t e = global_index(); e < s.planes * s.h * s.w; e += grid_stride()) {
-    const std::int64_t p = e / (s.h * s.w), k = e % (s.h * s.w), iy = k / s.w, ix = k % s.w;
-    std::int64_t y0, y1, x0, x1;
-    covering(iy, s.pad_h, s.kh, s.stride_h, s.oh, y0, y1);
-    covering(ix, s.pad_w, s.kw, s.stride_w, s.ow, x0, x1);
+template <class T, class I>
+__global__ void max_pool_backward_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width,
+                                         DividerFor<I> stride_h, DividerFor<I> stride_w, const T* g,
+                                         const std::int32_t* argmax, T* gx) {
+  const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
+  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
+       e += static_cast<I>(gridDim.x * blockDim.x)) {
+    const PlanePosition<I> in = plane_position(e, plane_size, width);
+    const auto k = static_cast<std::int32_t>(e - in.plane * plane_size.divisor());  // the offset argmax holds
+    I y0, y1, x0, x1;
+    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), stride_h, oh, y0, y1);
+    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), stride_w, ow, x0, x1);
     T acc = 0;
-    for (std::int64_t oy = y0; oy < y1; ++oy)
-      for (std::int64_t ox = x0; ox < x1; ++ox) {
-        const std::int64_t o = (p * s.oh + oy) * s.ow + ox;
+    for (I oy = y0; oy < y1; ++oy)
+      for (I ox = x0; ox < x1; ++ox) {
+        const I o = (in.plane * oh + oy) * ow + ox;
         if (argmax[o] == k) acc += g[o];
       }
     gx[e] = acc;
   }
 }
 
-template <class T>
-__global__ void avg_pool_kernel(PoolShape s, const T* x, T* y) {
-  const std::int64_t per_plane = s.oh * s.ow;
+template <class T, class I>
+__global__ void avg_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width, const T* x,
+                                T* y) {
+  const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
-  for (std::int64_t e = global_index(); e < s.planes * per_plane; e += grid_stride()) {
-    const std::int64_t p = e / per_plane, oy = e % per_plane / s.ow, ox = e % s.ow;
+  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
+       e += static_cast<I>(gridDim.x * blockDim.x)) {
+    const PlanePosition<I> o = plane_position(e, plane_size, width);
     double acc = 0;
-    for (std::int64_t i = 0; i < s.kh; ++i) {
-      const std::int64_t iy = oy * s.stride_h - s.pad_h + i;
-      if (iy < 0 || iy >= s.h) continue;
-      for (std::int64_t j = 0; j < s.kw; ++j) {
-        const std::int64_t ix = ox * s.stride_w - s.pad_w + j;
-        if (ix >= 0 && ix < s.w) acc += x[(p * s.h + iy) * s.w + ix];
+    for (I i = 0; i < static_cast<I>(s.kh); ++i) {
+      const I iy = o.y * static_cast<I>(s.stride_h) - static_cast<I>(s.pad_h) + i;
+      if (iy < 0 || iy >= h) continue;
+      for (I j = 0; j < static_cast<I>(s.kw); ++j) {
+        const I ix = o.x * static_cast<I>(s.stride_w) - static_cast<I>(s.pad_w) + j;
+        if (ix >= 0 && ix < w) acc += x[(o.plane * h + iy) * w + ix];
       }
     }
     y[e] = static_cast<T>(acc * inv_area);
   }
 }
 
-template <class T>
-__global__ void avg_pool_backward_kernel(PoolShape s, const T* g, T* gx) {
+template <class T, class I>
+__global__ void avg_pool_backward_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width,
+                                         DividerFor<I> stride_h, DividerFor<I> stride_w, const T* g, T* gx) {
+  const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
-  for (std::int64_t e = global_index(); e < s.planes * s.h * s.w; e += grid_stride()) {
-    const std::int64_t p = e / (s.h * s.w), iy = e % (s.h * s.w) / s.w, ix = e % s.w;
-    std::int64_t y0, y1, x0, x1;
-    covering(iy, s.pad_h, s.kh, s.stride_h, s.oh, y0, y1);
-    covering(ix, s.pad_w, s.kw, s.stride_w, s.ow, x0, x1);
+  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
+       e += static_cast<I>(gridDim.x * blockDim.x)) {
+    const PlanePosition<I> in = plane_position(e, plane_size, width);
+    I y0, y1, x0, x1;
+    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), stride_h, oh, y0, y1);
+    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), stride_w, ow, x0, x1);
     T acc = 0;
-    for (std::int64_t oy = y0; oy < y1; ++oy)
-      for (std::int64_t ox = x0; ox < x1; ++ox) acc += static_cast<T>(g[(p * s.oh + oy) * s.ow + ox] * inv_area);
+    for (I oy = y0; oy < y1; ++oy)
+      for (I ox = x0; ox < x1; ++ox) acc += static_cast<T>(g[(in.plane * oh + oy) * ow + ox] * inv_area);
     gx[e] = acc;
   }
+}
+
+// Calls f(I{}) with I the narrowest index type that serves the pooling.
+template <class F>
+void with_pool_index(const PoolShape& s, F&& f) {
+  if (fits_int32(s)) f(std::int32_t{});
+  else f(std::int64_t{});
 }
 
 }  // namespace
@@ -142,8 +155,8 @@ void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
     using T = decltype(tag);
     const T* in = static_cast<const T*>(image);
     T* out = static_cast<T*>(col);
-    if (narrow) im2col_kernel<T, std::int32_t><<<grid, kThreads>>>(s, in, out);
-    else im2col_kernel<T, std::int64_t><<<grid, kThreads>>>(s, in, out);
+    if (narrow) im2col_kernel<T, std::int32_t><<<grid, kThreads>>>(s, conv_dividers<std::int32_t>(s), in, out);
+    else im2col_kernel<T, std::int64_t><<<grid, kThreads>>>(s, conv_dividers<std::int64_t>(s), in, out);
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -153,30 +166,70 @@ void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
   const bool narrow = fits_int32(s);
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
-    if (narrow) launch_over(total, col2im_kernel<T, std::int32_t>, s, col, image);
-    else launch_over(total, col2im_kernel<T, std::int64_t>, s, col, image);
+    if (narrow) launch_over(total, col2im_kernel<T, std::int32_t>, s, conv_dividers<std::int32_t>(s), col, image);
+    else launch_over(total, col2im_kernel<T, std::int64_t>, s, conv_dividers<std::int64_t>(s), col, image);
   });
 }
 
+// The forward passes run over output elements (plane_size oh * ow, width ow), the
+// backward ones over input elements (h * w, w).
 void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax) {
+  const std::int64_t total = s.planes * s.oh * s.ow;
+  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    launch_over(s.planes * s.oh * s.ow, max_pool_kernel<decltype(tag)>, s, x, y, argmax);
+    using T = decltype(tag);
+    with_pool_index(s, [&](auto index) {
+      using I = decltype(index);
+      max_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, static_cast<I>(total), DividerFor<I>(s.oh * s.ow),
+                                                             DividerFor<I>(s.ow), static_cast<const T*>(x),
+                                                             static_cast<T*>(y), argmax);
+      KILN_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 
 void max_pool_backward(Scalar t, const PoolShape& s, const void* g, const std::int32_t* argmax, void* gx) {
+  const std::int64_t total = s.planes * s.h * s.w;
+  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    launch_over(s.planes * s.h * s.w, max_pool_backward_kernel<decltype(tag)>, s, g, argmax, gx);
+    using T = decltype(tag);
+    with_pool_index(s, [&](auto index) {
+      using I = decltype(index);
+      max_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
+          s, static_cast<I>(total), DividerFor<I>(s.h * s.w), DividerFor<I>(s.w), DividerFor<I>(s.stride_h),
+          DividerFor<I>(s.stride_w), static_cast<const T*>(g), argmax, static_cast<T*>(gx));
+      KILN_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 
 void avg_pool(Scalar t, const PoolShape& s, const void* x, void* y) {
-  visit_floating(t, [&](auto tag) { launch_over(s.planes * s.oh * s.ow, avg_pool_kernel<decltype(tag)>, s, x, y); });
+  const std::int64_t total = s.planes * s.oh * s.ow;
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    with_pool_index(s, [&](auto index) {
+      using I = decltype(index);
+      avg_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, static_cast<I>(total), DividerFor<I>(s.oh * s.ow),
+                                                             DividerFor<I>(s.ow), static_cast<const T*>(x),
+                                                             static_cast<T*>(y));
+      KILN_CUDA_CHECK_LAUNCH();
+    });
+  });
 }
 
 void avg_pool_backward(Scalar t, const PoolShape& s, const void* g, void* gx) {
+  const std::int64_t total = s.planes * s.h * s.w;
+  if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    launch_over(s.planes * s.h * s.w, avg_pool_backward_kernel<decltype(tag)>, s, g, gx);
+    using T = decltype(tag);
+    with_pool_index(s, [&](auto index) {
+      using I = decltype(index);
+      avg_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
+          s, static_cast<I>(total), DividerFor<I>(s.h * s.w), DividerFor<I>(s.w), DividerFor<I>(s.stride_h),
+          DividerFor<I>(s.stride_w), static_cast<const T*>(g), static_cast<T*>(gx));
+      KILN_CUDA_CHECK_LAUNCH();
+    });
   });
 }
 

@@ -90,15 +90,17 @@ struct Table {
   // accumulated in double as the CPU does. Training: mean and biased variance of x,
   // invstd = 1 / sqrt(var + eps); when running_mean / running_var (element type) are
   // given they move by `momentum` (the variance unbiased). Returns mean and invstd in
-  // double (c each) for the output and the backward pass.
+  // double (c each) for the output and the backward pass. `scratch` holds
+  // batch_norm_scratch_doubles(c, n * l) doubles on the device (index_math.hpp).
   void (*batch_norm_stats)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x, double eps,
-                           double momentum, void* running_mean, void* running_var, double* mean, double* invstd);
+                           double momentum, void* running_mean, void* running_var, double* mean, double* invstd,
+                           double* scratch);
   // y = x * (invstd w) + (b - mean invstd w); w, b may be null (1 and 0).
   void (*batch_norm_apply)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x,
                            const double* mean, const double* invstd, const void* w, const void* b, void* y);
   // gw = sum g xhat, gb = sum g per channel (may be null); gx (may be null) =
   // w invstd (g - gb/M - xhat gw/M) in training, w invstd g in evaluation.
-  // `scratch` holds 2 c doubles on the device.
+  // `scratch` as for batch_norm_stats.
   void (*batch_norm_backward)(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, const void* x, const void* g,
                               const double* mean, const double* invstd, const void* w, bool training, void* gx,
                               void* gw, void* gb, double* scratch);

@@ -11,9 +11,14 @@
 //   col[(ci * kh + i) * kw + j][(img * oh + y) * ow + x]
 //     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
 // or 0 where that position falls in the padding.
+//
+// Also here: division by a launch-wide divisor as a multiply (Divider32), batch
+// norm's channel slices, and pooling's positions and covering windows. Kernels pick
+// 32-bit indices with these when fits_int32 says the sizes allow.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_kernels.hpp"
 
@@ -24,6 +29,50 @@
 #endif
 
 namespace kiln::cuda_kernels {
+
+// Division by a divisor fixed for a whole launch, as one high multiply, an add and a
+// shift: a GPU has no divide instruction, and a 32-bit division takes about 20.
+// With s = ceil(log2 d) and magic = floor(2^32 (2^s - d) / d) + 1, the quotient of
+// n / d is (mulhi(n, magic) + n) >> s for every 0 <= n < 2^31, where the sum cannot
+// overflow 32 bits. Built on the host, for divisors 1 .. 2^31 - 1.
+class Divider32 {
+ public:
+  Divider32() = default;
+  // A size of 0 (whose kernels launch no threads) builds as 1, so building never faults.
+  explicit Divider32(std::int64_t d) : d_(static_cast<std::uint32_t>(d < 1 ? 1 : d)) {
+    while ((std::uint64_t(1) << shift_) < std::uint64_t(d_)) ++shift_;
+    magic_ = static_cast<std::uint32_t>(((std::uint64_t(1) << 32) * ((std::uint64_t(1) << shift_) - d_)) / d_ + 1);
+  }
+  KILN_HOST_DEVICE std::int32_t divisor() const { return static_cast<std::int32_t>(d_); }
+  KILN_HOST_DEVICE std::int32_t div(std::int32_t n) const {
+    const auto u = static_cast<std::uint32_t>(n);
+#if defined(__CUDA_ARCH__)
+    const std::uint32_t hi = __umulhi(u, magic_);
+#else
+    const auto hi = static_cast<std::uint32_t>((std::uint64_t(u) * magic_) >> 32);
+#endif
+    return static_cast<std::int32_t>((hi + u) >> shift_);
+  }
+
+ private:
+  std::uint32_t d_ = 1, magic_ = 1, shift_ = 0;
+};
+
+// The same interface over plain 64-bit division, for sizes past 32 bits.
+class Divider64 {
+ public:
+  Divider64() = default;
+  explicit Divider64(std::int64_t d) : d_(d < 1 ? 1 : d) {}
+  KILN_HOST_DEVICE std::int64_t divisor() const { return d_; }
+  KILN_HOST_DEVICE std::int64_t div(std::int64_t n) const { return n / d_; }
+
+ private:
+  std::int64_t d_ = 1;
+};
+
+// The divider for index type I: Divider32 for int32, Divider64 for int64.
+template <class I>
+using DividerFor = std::conditional_t<std::is_same_v<I, std::int32_t>, Divider32, Divider64>;
 
 // Offsets of element i of `loop` in its first `Operands` operands.
 template <int Operands>
@@ -60,13 +109,26 @@ KILN_HOST_DEVICE inline ColRow<I> col_row(const ConvShape& s, I row) {
           j * static_cast<I>(s.dil_w) - static_cast<I>(s.pad_w)};
 }
 
-// The image offset that col[row][column] copies, or -1 where it reads padding.
-// Two divisions per element: the column's image and its output row.
+// The sizes im2col and col2im divide by, as dividers built once per launch.
 template <class I>
-KILN_HOST_DEVICE inline I col_source(const ConvShape& s, const ColRow<I>& r, I column) {
-  const I ow = static_cast<I>(s.ow), l = static_cast<I>(s.oh * s.ow);
-  const I img = column / l, pos = column - img * l;
-  const I y = pos / ow, x = pos - y * ow;
+struct ConvDividers {
+  DividerFor<I> out_plane, out_width;     // oh * ow and ow: a column's image and output row
+  DividerFor<I> width, height, channels;  // w, h, c: an image element's position
+  DividerFor<I> stride_h, stride_w;       // col2im's taps at a stride
+};
+template <class I>
+inline ConvDividers<I> conv_dividers(const ConvShape& s) {
+  return {DividerFor<I>(s.oh * s.ow), DividerFor<I>(s.ow),       DividerFor<I>(s.w),
+          DividerFor<I>(s.h),         DividerFor<I>(s.c),        DividerFor<I>(s.stride_h),
+          DividerFor<I>(s.stride_w)};
+}
+
+// The image offset that col[row][column] copies, or -1 where it reads padding.
+// Two divisions (by multiplication) per element: the column's image and its output row.
+template <class I>
+KILN_HOST_DEVICE inline I col_source(const ConvShape& s, const ConvDividers<I>& dv, const ColRow<I>& r, I column) {
+  const I img = dv.out_plane.div(column), pos = column - img * dv.out_plane.divisor();
+  const I y = dv.out_width.div(pos), x = pos - y * dv.out_width.divisor();
   const I iy = y * static_cast<I>(s.stride_h) + r.dy, ix = x * static_cast<I>(s.stride_w) + r.dx;
   if (iy < 0 || iy >= static_cast<I>(s.h) || ix < 0 || ix >= static_cast<I>(s.w)) return -1;
   return img * static_cast<I>(s.c * s.h * s.w) + r.channel_offset + iy * static_cast<I>(s.w) + ix;
@@ -76,26 +138,26 @@ KILN_HOST_DEVICE inline I col_source(const ConvShape& s, const ColRow<I>& r, I c
 // that copied image element e (e row-major over (n, c, h, w)), in tap order.
 // Stride 1 (a uniform branch) needs no division per tap.
 template <class I, class Fn>
-KILN_HOST_DEVICE inline void col_targets(const ConvShape& s, I e, Fn&& fn) {
+KILN_HOST_DEVICE inline void col_targets(const ConvShape& s, const ConvDividers<I>& dv, I e, Fn&& fn) {
   const I w = static_cast<I>(s.w), h = static_cast<I>(s.h), c = static_cast<I>(s.c);
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow), kh = static_cast<I>(s.kh), kw = static_cast<I>(s.kw);
   const I sh = static_cast<I>(s.stride_h), sw = static_cast<I>(s.stride_w);
   const std::int64_t columns = s.n * s.oh * s.ow;
-  I rest = e / w;
+  I rest = dv.width.div(e);
   const I ix = e - rest * w;
-  I next = rest / h;
+  I next = dv.height.div(rest);
   const I iy = rest - next * h;
-  const I img = next / c, ci = next - img * c;
+  const I img = dv.channels.div(next), ci = next - img * c;
   const I column0 = img * oh * ow;
   for (I i = 0; i < kh; ++i) {
     const I ty = iy + static_cast<I>(s.pad_h) - i * static_cast<I>(s.dil_h);
     if (ty < 0) continue;
-    const I y = sh == 1 ? ty : ty / sh;
+    const I y = sh == 1 ? ty : dv.stride_h.div(ty);
     if ((sh != 1 && y * sh != ty) || y >= oh) continue;
     for (I j = 0; j < kw; ++j) {
       const I tx = ix + static_cast<I>(s.pad_w) - j * static_cast<I>(s.dil_w);
       if (tx < 0) continue;
-      const I x = sw == 1 ? tx : tx / sw;
+      const I x = sw == 1 ? tx : dv.stride_w.div(tx);
       if ((sw != 1 && x * sw != tx) || x >= ow) continue;
       const std::int64_t row = (static_cast<std::int64_t>(ci) * kh + i) * kw + j;
       fn(row * columns + column0 + y * ow + x);
@@ -108,6 +170,86 @@ KILN_HOST_DEVICE inline void col_targets(const ConvShape& s, I e, Fn&& fn) {
 inline bool fits_int32(const ConvShape& s) {
   constexpr std::int64_t kLimit = std::int64_t(1) << 30;
   return s.n * s.c * s.h * s.w <= kLimit && s.n * s.oh * s.ow <= kLimit && s.c * s.kh * s.kw <= kLimit;
+}
+
+// True when 32-bit indices serve `elements` values: every offset, plus a grid
+// stride (at most 2^26 threads), stays below 2^31.
+inline bool fits_int32(std::int64_t elements) { return elements <= (std::int64_t(1) << 30); }
+
+// Batch norm's tensors are contiguous (n, c, l): channel ch holds m = n * l values,
+// value i = img * l + j of it at offset (img * c + ch) * l + j.
+template <class I>
+KILN_HOST_DEVICE inline I channel_value_offset(I i, const DividerFor<I>& l, I c, I ch) {
+  const I img = l.div(i);
+  return (img * c + ch) * l.divisor() + (i - img * l.divisor());
+}
+
+// The channel of element e of a contiguous (n, c, l) tensor: (e / l) mod c.
+template <class I>
+KILN_HOST_DEVICE inline I channel_of(I e, const DividerFor<I>& l, const DividerFor<I>& c) {
+  const I q = l.div(e);
+  return q - c.div(q) * c.divisor();
+}
+
+// The channel reductions cut each channel's m values into `parts` slices of
+// `per_part` consecutive values (the last may be shorter or empty), one block each,
+// so that a few channels still fill the GPU; the slices' partial sums are then
+// added in slice order, so results do not depend on thread timing.
+struct ChannelSplit {
+  std::int64_t parts, per_part;
+};
+inline ChannelSplit channel_split(std::int64_t c, std::int64_t m) {
+  constexpr std::int64_t kMinPerPart = 4096, kTargetBlocks = 1024, kMaxParts = 256;
+  std::int64_t parts = (kTargetBlocks + c - 1) / (c < 1 ? 1 : c);
+  if (parts > (m + kMinPerPart - 1) / kMinPerPart) parts = (m + kMinPerPart - 1) / kMinPerPart;
+  parts = parts < 1 ? 1 : (parts > kMaxParts ? kMaxParts : parts);
+  return {parts, (m + parts - 1) / parts};
+}
+
+// Slice `part`'s values of a channel: i in [begin, end).
+KILN_HOST_DEVICE inline void slice_bounds(std::int64_t m, std::int64_t per_part, std::int64_t part,
+                                          std::int64_t& begin, std::int64_t& end) {
+  begin = part * per_part < m ? part * per_part : m;
+  end = begin + per_part < m ? begin + per_part : m;
+}
+
+// Doubles of device scratch the batch norm kernels use for c channels of m values:
+// two partial sums per slice, then two sums per channel.
+inline std::int64_t batch_norm_scratch_doubles(std::int64_t c, std::int64_t m) {
+  return 2 * c * channel_split(c, m).parts + 2 * c;
+}
+
+// Pooling runs over planes of (h, w) values into planes of (oh, ow), windows of
+// (kh, kw) at a stride, with padding. Element e of a contiguous stack of planes of
+// `plane_size` values, rows of `width`: its plane, row and column.
+template <class I>
+struct PlanePosition {
+  I plane, y, x;
+};
+template <class I>
+KILN_HOST_DEVICE inline PlanePosition<I> plane_position(I e, const DividerFor<I>& plane_size,
+                                                        const DividerFor<I>& width) {
+  const I plane = plane_size.div(e), at = e - plane * plane_size.divisor();
+  const I y = width.div(at);
+  return {plane, y, at - y * width.divisor()};
+}
+
+// The windows along one axis (window o spans o * stride - pad .. o * stride - pad + k - 1)
+// that cover input coordinate `in`: o in [lo, hi), clipped to [0, out_size).
+template <class I>
+KILN_HOST_DEVICE inline void covering_windows(I in, I pad, I k, const DividerFor<I>& stride, I out_size, I& lo,
+                                              I& hi) {
+  const I last = in + pad;         // windows starting at or before `in`
+  const I first = last - (k - 1);  // ... and ending at or after it
+  lo = first <= 0 ? 0 : stride.div(first + stride.divisor() - 1);
+  hi = last < 0 ? 0 : stride.div(last) + 1;
+  if (hi > out_size) hi = out_size;
+}
+
+// True when 32-bit indices serve this pooling: input and output offsets, plus a grid
+// stride, stay below 2^31.
+inline bool fits_int32(const PoolShape& s) {
+  return fits_int32(s.planes * s.h * s.w) && fits_int32(s.planes * s.oh * s.ow);
 }
 
 }  // namespace kiln::cuda_kernels

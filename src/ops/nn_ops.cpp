@@ -12,6 +12,7 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "kernels/cuda/index_math.hpp"  // batch_norm_scratch_doubles
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
@@ -153,12 +154,14 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
   const auto& k = detail::cuda_for(x);
   const auto t = detail::cuda_scalar(x.dtype(), "batch_norm");
   auto maybe = [](const Tensor& v) { return v.defined() ? v.device_data_ptr() : nullptr; };
+  const std::int64_t scratch_doubles = cuda_kernels::batch_norm_scratch_doubles(c, n * l);
   Tensor mean, invstd;
   if (training) {
     mean = Tensor::empty({c}, kFloat64, dev);
     invstd = Tensor::empty({c}, kFloat64, dev);
+    const Tensor scratch = Tensor::empty({scratch_doubles}, kFloat64, dev);
     k.batch_norm_stats(t, n, c, l, xc.device_data_ptr(), eps, momentum, maybe(running_mean), maybe(running_var),
-                       detail::dptr<double>(mean), detail::dptr<double>(invstd));
+                       detail::dptr<double>(mean), detail::dptr<double>(invstd), detail::dptr<double>(scratch));
   } else {
     NoGradGuard no_grad;
     mean = running_mean.detach().to(kFloat64).contiguous();
@@ -173,13 +176,13 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
     const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(y, "batch_norm", {x, weight, bias},
-                   [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe](const Tensor& g) {
+                   [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe, scratch_doubles](const Tensor& g) {
                      const Tensor gc = g.contiguous();
                      Grads grads(3);
                      if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
                      if (nw) grads[1] = Tensor::empty({c}, xc.dtype(), xc.device());
                      if (nb) grads[2] = Tensor::empty({c}, xc.dtype(), xc.device());
-                     Tensor scratch = Tensor::empty({2 * c}, kFloat64, xc.device());
+                     Tensor scratch = Tensor::empty({scratch_doubles}, kFloat64, xc.device());
                      detail::cuda_for(xc).batch_norm_backward(
                          t, n, c, l, xc.device_data_ptr(), gc.device_data_ptr(), detail::dptr<double>(mean),
                          detail::dptr<double>(invstd), maybe(wc), training, maybe(grads[0]), maybe(grads[1]),

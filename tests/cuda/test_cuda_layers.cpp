@@ -64,6 +64,12 @@ TEST_CASE("cuda: batch norm in training and evaluation, running statistics inclu
     }, {x, w, b}, tol);
     parity([](const auto& v) { return batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); },
            {randn({8, 3}, dt)}, tol);
+    // Channels long enough to be summed in slices (25 here, as in the Fashion CNN's
+    // first batch norm), and more channels than a grid's second dimension holds.
+    parity([](const auto& v) { return batch_norm(v[0], Tensor(), Tensor(), v[1], v[2], true, 0.1, 1e-5); },
+           {randn({128, 8, 28, 28}, dt) * 3.0 - 2.0, randn({8}, dt), randn({8}, dt)}, tol);
+    parity([](const auto& v) { return batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5); },
+           {randn({5, 70000}, dt)}, tol);
   }
 }
 
