@@ -7,7 +7,7 @@
 // - im2col: every col entry's source offset, or -1 for padding, over strides,
 //   padding, dilation and non-square kernels, in 32- and 64-bit indices;
 // - col2im: each image element's col entries, exactly the inverse of im2col's;
-// - division by multiplication (Divider32) against the division operator;
+// - division by multiplication (divider.hpp) against the division operator;
 // - batch norm: the channel slices visit every value of every channel once;
 // - pooling: each element's plane and position, and the windows covering it.
 #include <doctest/doctest.h>
@@ -139,8 +139,23 @@ TEST_CASE("GPU strided loops: merged dimensions reach the same elements in the s
     CHECK(loop.ndim == c.merged_dims);
     CHECK(loop.dense == c.dense);
     CHECK(loop.numel == numel_of(c.shape));
-    CHECK(planned(loop, c.strides.size()) == unravelled(c.shape, c.strides));
+    CHECK(loop.narrow);
+    const auto expected = unravelled(c.shape, c.strides);
+    CHECK(planned(loop, c.strides.size()) == expected);
+    // The same through the 64-bit path that loops past 2^30 elements take.
+    cuda_kernels::Loop wide = loop;
+    wide.narrow = false;
+    CHECK(planned(wide, c.strides.size()) == expected);
   }
+  // Past 2^30 elements a loop unravels in 64 bits; its last element is still found.
+  const Shape big = {std::int64_t(1) << 16, 3, std::int64_t(1) << 15};  // 3 * 2^31 elements
+  const Strides big_dense = contiguous_strides(big), big_bias = {0, 1, 0};
+  const cuda_kernels::Loop wide = detail::cuda_loop(big, {&big_dense, &big_dense, &big_bias}, "add");
+  CHECK_FALSE(wide.narrow);
+  std::int64_t off[3];
+  cuda_kernels::loop_offsets<3>(wide, wide.numel - 1, off);
+  CHECK(off[0] == wide.numel - 1);
+  CHECK(off[2] == 2);
 }
 
 TEST_CASE("GPU strided loops: more than 8 dimensions work once merged, and name the problem when they do not") {

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/kernel_table.hpp"  // the op enums (Unary, Binary, UnaryGrad) and AdamStep
+#include "kernels/cuda/divider.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -22,12 +23,16 @@ inline constexpr int kMaxDims = 8;
 // An n-d loop over `shape` with up to four operands (operand 0 is the output),
 // strides in elements, 0 along broadcast dimensions. `dense` says every operand
 // is contiguous over the same shape, so element i sits at offset i in each.
+// `narrow` says element numbers fit 32 bits (numel <= 2^30), so a kernel unravels
+// them with `shape_div`, each dimension's size as a multiply-shift divider.
 struct Loop {
   int ndim = 0;
   bool dense = false;
+  bool narrow = false;
   std::int64_t numel = 0;
   std::int64_t shape[kMaxDims] = {};
   std::int64_t stride[4][kMaxDims] = {};
+  Divider32 shape_div[kMaxDims] = {};
 };
 
 enum class Compare : int { eq, ne, lt, le, gt, ge };

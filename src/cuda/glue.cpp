@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "kernels/cuda/index_math.hpp"
 #include "src/core/strided_loop.hpp"
 #include "src/cuda/runtime.hpp"
 
@@ -50,6 +51,9 @@ cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Str
       if (plan.shape[d] != 1 && plan.strides[k][d] != dense[d]) loop.dense = false;
     }
   for (std::size_t d = 0; d < plan.shape.size(); ++d) loop.shape[d] = plan.shape[d];
+  loop.narrow = cuda_kernels::fits_int32(loop.numel);  // kernels may unravel element numbers in 32 bits
+  if (loop.narrow)
+    for (std::size_t d = 0; d < plan.shape.size(); ++d) loop.shape_div[d] = cuda_kernels::Divider32(plan.shape[d]);
   return loop;
 }
 
