@@ -55,6 +55,21 @@ log "build"
 timeout 300 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
   quantize_fashion cuda_bench mlp_by_hand gcn_cora gvae_movielens > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
+# cuBLAS is opened at run time (dlopen). Where neither the toolkit nor the loader's
+# cache holds it, use the copy that PyTorch's wheels carry.
+cublas="$(sed -n 's/^CUDA_cublas_LIBRARY:FILEPATH=//p' "$build/CMakeCache.txt")"
+if [ ! -f "$cublas" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so'; then
+  wheel_lib="$(python3 -c 'import glob, os, site
+dirs = {os.path.dirname(p) for d in site.getsitepackages() for p in glob.glob(os.path.join(d, "nvidia", "**", "libcublas*.so*"), recursive=True)}
+print(":".join(sorted(dirs)))' 2>/dev/null)"
+  if [ -n "$wheel_lib" ]; then
+    export LD_LIBRARY_PATH="$wheel_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    log "cuBLAS not in the toolkit; using PyTorch's: $wheel_lib"
+  else
+    log "cuBLAS found nowhere: matrix products on the GPU will fail"
+  fi
+fi
+
 # --- tests -----------------------------------------------------------------------------------
 log "CUDA tests"
 timeout 150 "$build/tests/kiln_cuda_tests" > "$out/cuda_tests.log" 2>&1
