@@ -119,6 +119,17 @@ void check_device_index(int device) {
              " GPU(s)", n == 0 ? " (no NVIDIA driver or device visible; use Device::cpu())" : "");
 }
 
+// True for host memory the CUDA runtime knows as page-locked (cudaHostAlloc or
+// cudaHostRegister, perhaps by the user behind from_blob); when unsure, true.
+bool page_locked(const void* p) {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear it, so the next check does not report it
+    return true;
+  }
+  return a.type == cudaMemoryTypeHost;
+}
+
 }  // namespace
 
 namespace cuda {
@@ -195,8 +206,16 @@ void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device,
   if (src_device.is_cpu()) kind = dst_device.is_cpu() ? cudaMemcpyHostToHost : cudaMemcpyHostToDevice;
   else if (dst_device.is_cpu()) kind = cudaMemcpyDeviceToHost;
   cuda_set_device(dst_device.is_cuda() ? dst_device.index : src_device.index);
+  if (kind == cudaMemcpyHostToDevice && !page_locked(src)) {
+    // From pageable memory the asynchronous copy returns once the bytes are staged,
+    // so the caller may reuse its buffer at once, and the driver need not wait for
+    // the kernels already queued first (cudaMemcpy always does). It still runs after
+    // them, in stream order. Page-locked memory is not staged: it takes the plain copy.
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cudaStreamLegacy));
+    return;
+  }
   // cudaMemcpy runs after the kernels queued on the default stream and returns
-  // once a copy to pageable host memory is complete.
+  // once a copy to host memory is complete.
   KILN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 }
 

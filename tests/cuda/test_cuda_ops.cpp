@@ -3,6 +3,7 @@
 // (relative), float32 1e-5, matmul in float32 1e-4 (cuBLAS sums in another order).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <string>
@@ -208,6 +209,36 @@ TEST_CASE("cuda: current_stream orders the user's own work with kiln's") {
   CHECK_THROWS_WITH_AS(cuda::current_stream(cuda::device_count()), doctest::Contains("does not exist"), Error);
 }
 #endif
+
+namespace {
+
+// Uploads `host` while kernels are queued ahead of the copy, overwrites `host` as
+// soon as .to() returns, and checks that the GPU copy holds what was there before.
+void check_upload_then_overwrite(std::vector<float>& host) {
+  const auto n = static_cast<std::int64_t>(host.size());
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<float>(i % 1000) * 0.5f;
+  const std::vector<float> expected = host;
+  const Tensor busy = randn({n}, kFloat32, gpu);
+  const Tensor queued = tanh(mul(busy, busy));  // work the upload queues behind
+  const Tensor up = from_blob(host.data(), {n}, kFloat32).to(gpu);
+  std::fill(host.begin(), host.end(), -1.0f);
+  CHECK(up.to_vector<float>() == expected);
+  CHECK(queued.to_vector<float>() == tanh(mul(busy, busy)).to_vector<float>());
+}
+
+}  // namespace
+
+// An upload may run behind the GPU's queued work, yet returns only once the caller
+// may reuse its buffer, from pageable and from page-locked memory alike.
+TEST_CASE("cuda: an upload has copied the host buffer by the time it returns") {
+  std::vector<float> host(static_cast<std::size_t>(1) << 22);
+  check_upload_then_overwrite(host);
+#if KILN_TEST_CUDA_RUNTIME
+  REQUIRE(cudaHostRegister(host.data(), host.size() * sizeof(float), cudaHostRegisterDefault) == cudaSuccess);
+  check_upload_then_overwrite(host);
+  REQUIRE(cudaHostUnregister(host.data()) == cudaSuccess);
+#endif
+}
 
 TEST_CASE("cuda: the caching allocator reuses blocks and reports its memory") {
   cuda::synchronize();
