@@ -252,8 +252,8 @@ cuda_kernels::PoolShape make_pool(std::int64_t planes, std::int64_t h, std::int6
 
 // Each element's plane, row and column through plane_position, against division.
 template <class I>
-void check_plane_positions(std::int64_t planes, std::int64_t h, std::int64_t w) {
-  const cuda_kernels::DividerFor<I> plane_size(h * w), width(w);
+void check_plane_positions(std::int64_t planes, std::int64_t h, std::int64_t w,
+                           const cuda_kernels::DividerFor<I>& plane_size, const cuda_kernels::DividerFor<I>& width) {
   std::int64_t wrong = 0;
   for (std::int64_t e = 0; e < planes * h * w; ++e) {
     const auto p = cuda_kernels::plane_position(static_cast<I>(e), plane_size, width);
@@ -265,8 +265,7 @@ void check_plane_positions(std::int64_t planes, std::int64_t h, std::int64_t w) 
 // The windows covering each coordinate of one axis, against trying every window.
 template <class I>
 void check_covering(std::int64_t in_size, std::int64_t out_size, std::int64_t k, std::int64_t stride,
-                    std::int64_t pad) {
-  const cuda_kernels::DividerFor<I> by(stride);
+                    std::int64_t pad, const cuda_kernels::DividerFor<I>& by) {
   for (std::int64_t in = 0; in < in_size; ++in) {
     std::vector<std::int64_t> expected, got;
     for (std::int64_t o = 0; o < out_size; ++o)
@@ -390,14 +389,17 @@ TEST_CASE("GPU pooling index arithmetic: positions and covering windows") {
     CAPTURE(s.stride_h);
     CAPTURE(s.pad_h);
     CHECK(cuda_kernels::fits_int32(s));
-    check_plane_positions<std::int32_t>(s.planes, s.oh, s.ow);  // outputs, as the forward kernels walk them
-    check_plane_positions<std::int64_t>(s.planes, s.oh, s.ow);
-    check_plane_positions<std::int32_t>(s.planes, s.h, s.w);    // inputs, as the backward kernels walk them
-    check_plane_positions<std::int64_t>(s.planes, s.h, s.w);
-    check_covering<std::int32_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h);
-    check_covering<std::int32_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w);
-    check_covering<std::int64_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h);
-    check_covering<std::int64_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w);
+    const auto dv32 = cuda_kernels::pool_dividers<std::int32_t>(s);
+    const auto dv64 = cuda_kernels::pool_dividers<std::int64_t>(s);
+    // Outputs, as the forward kernels walk them; inputs, as the backward ones do.
+    check_plane_positions<std::int32_t>(s.planes, s.oh, s.ow, dv32.out_plane, dv32.out_width);
+    check_plane_positions<std::int64_t>(s.planes, s.oh, s.ow, dv64.out_plane, dv64.out_width);
+    check_plane_positions<std::int32_t>(s.planes, s.h, s.w, dv32.in_plane, dv32.in_width);
+    check_plane_positions<std::int64_t>(s.planes, s.h, s.w, dv64.in_plane, dv64.in_width);
+    check_covering<std::int32_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h, dv32.stride_h);
+    check_covering<std::int32_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w, dv32.stride_w);
+    check_covering<std::int64_t>(s.h, s.oh, s.kh, s.stride_h, s.pad_h, dv64.stride_h);
+    check_covering<std::int64_t>(s.w, s.ow, s.kw, s.stride_w, s.pad_w, dv64.stride_w);
   }
   // 2^31 input values, or as many output values from a smaller padded input, need 64 bits.
   CHECK_FALSE(cuda_kernels::fits_int32(make_pool(std::int64_t(1) << 21, 32, 32, 2, 2, 2, 2, 0, 0)));

@@ -44,12 +44,11 @@ __global__ void col2im_kernel(ConvShape s, ConvDividers<I> dv, const T* col, T* 
 // element for the backward ones (a gather over the windows that cover it), with
 // index_math.hpp's plane_position and covering_windows.
 template <class T, class I>
-__global__ void max_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width, const T* x,
-                                T* y, std::int32_t* argmax) {
+__global__ void max_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* x, T* y, std::int32_t* argmax) {
   const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
   for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
        e += static_cast<I>(gridDim.x * blockDim.x)) {
-    const PlanePosition<I> o = plane_position(e, plane_size, width);
+    const PlanePosition<I> o = plane_position(e, dv.out_plane, dv.out_width);
     const T* plane = x + static_cast<std::int64_t>(o.plane) * h * w;
     T best = -INFINITY;
     std::int32_t where = -1;
@@ -77,17 +76,16 @@ __global__ void max_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, 
 }
 
 template <class T, class I>
-__global__ void max_pool_backward_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width,
-                                         DividerFor<I> stride_h, DividerFor<I> stride_w, const T* g,
+__global__ void max_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* g,
                                          const std::int32_t* argmax, T* gx) {
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
   for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
        e += static_cast<I>(gridDim.x * blockDim.x)) {
-    const PlanePosition<I> in = plane_position(e, plane_size, width);
-    const auto k = static_cast<std::int32_t>(e - in.plane * plane_size.divisor());  // the offset argmax holds
+    const PlanePosition<I> in = plane_position(e, dv.in_plane, dv.in_width);
+    const auto k = static_cast<std::int32_t>(e - in.plane * dv.in_plane.divisor());  // the offset argmax holds
     I y0, y1, x0, x1;
-    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), stride_h, oh, y0, y1);
-    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), stride_w, ow, x0, x1);
+    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), dv.stride_h, oh, y0, y1);
+    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), dv.stride_w, ow, x0, x1);
     T acc = 0;
     for (I oy = y0; oy < y1; ++oy)
       for (I ox = x0; ox < x1; ++ox) {
@@ -99,13 +97,12 @@ __global__ void max_pool_backward_kernel(PoolShape s, I total, DividerFor<I> pla
 }
 
 template <class T, class I>
-__global__ void avg_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width, const T* x,
-                                T* y) {
+__global__ void avg_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* x, T* y) {
   const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
   for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
        e += static_cast<I>(gridDim.x * blockDim.x)) {
-    const PlanePosition<I> o = plane_position(e, plane_size, width);
+    const PlanePosition<I> o = plane_position(e, dv.out_plane, dv.out_width);
     double acc = 0;
     for (I i = 0; i < static_cast<I>(s.kh); ++i) {
       const I iy = o.y * static_cast<I>(s.stride_h) - static_cast<I>(s.pad_h) + i;
@@ -120,16 +117,15 @@ __global__ void avg_pool_kernel(PoolShape s, I total, DividerFor<I> plane_size, 
 }
 
 template <class T, class I>
-__global__ void avg_pool_backward_kernel(PoolShape s, I total, DividerFor<I> plane_size, DividerFor<I> width,
-                                         DividerFor<I> stride_h, DividerFor<I> stride_w, const T* g, T* gx) {
+__global__ void avg_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* g, T* gx) {
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
   for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
        e += static_cast<I>(gridDim.x * blockDim.x)) {
-    const PlanePosition<I> in = plane_position(e, plane_size, width);
+    const PlanePosition<I> in = plane_position(e, dv.in_plane, dv.in_width);
     I y0, y1, x0, x1;
-    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), stride_h, oh, y0, y1);
-    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), stride_w, ow, x0, x1);
+    covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), dv.stride_h, oh, y0, y1);
+    covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), dv.stride_w, ow, x0, x1);
     T acc = 0;
     for (I oy = y0; oy < y1; ++oy)
       for (I ox = x0; ox < x1; ++ox) acc += static_cast<T>(g[(in.plane * oh + oy) * ow + ox] * inv_area);
@@ -137,11 +133,16 @@ __global__ void avg_pool_backward_kernel(PoolShape s, I total, DividerFor<I> pla
   }
 }
 
-// Calls f(I{}) with I the narrowest index type that serves the pooling.
-template <class F>
-void with_pool_index(const PoolShape& s, F&& f) {
-  if (fits_int32(s)) f(std::int32_t{});
-  else f(std::int64_t{});
+// Launches a pooling kernel over `total` elements: calls launch(T{}, I{}) with T the
+// element type and I the narrowest index type that serves the pooling.
+template <class Launch>
+void launch_pool(Scalar t, const PoolShape& s, std::int64_t total, Launch&& launch) {
+  if (total == 0) return;
+  visit_floating(t, [&](auto tag) {
+    if (fits_int32(s)) launch(tag, std::int32_t{});
+    else launch(tag, std::int64_t{});
+    KILN_CUDA_CHECK_LAUNCH();
+  });
 }
 
 }  // namespace
@@ -171,65 +172,44 @@ void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
   });
 }
 
-// The forward passes run over output elements (plane_size oh * ow, width ow), the
-// backward ones over input elements (h * w, w).
+// The forward passes run over output elements, the backward ones over input elements.
 void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t* argmax) {
   const std::int64_t total = s.planes * s.oh * s.ow;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
+  launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
-    with_pool_index(s, [&](auto index) {
-      using I = decltype(index);
-      max_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, static_cast<I>(total), DividerFor<I>(s.oh * s.ow),
-                                                             DividerFor<I>(s.ow), static_cast<const T*>(x),
-                                                             static_cast<T*>(y), argmax);
-      KILN_CUDA_CHECK_LAUNCH();
-    });
+    using I = decltype(index);
+    max_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, pool_dividers<I>(s), static_cast<I>(total),
+                                                           static_cast<const T*>(x), static_cast<T*>(y), argmax);
   });
 }
 
 void max_pool_backward(Scalar t, const PoolShape& s, const void* g, const std::int32_t* argmax, void* gx) {
   const std::int64_t total = s.planes * s.h * s.w;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
+  launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
-    with_pool_index(s, [&](auto index) {
-      using I = decltype(index);
-      max_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
-          s, static_cast<I>(total), DividerFor<I>(s.h * s.w), DividerFor<I>(s.w), DividerFor<I>(s.stride_h),
-          DividerFor<I>(s.stride_w), static_cast<const T*>(g), argmax, static_cast<T*>(gx));
-      KILN_CUDA_CHECK_LAUNCH();
-    });
+    using I = decltype(index);
+    max_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
+        s, pool_dividers<I>(s), static_cast<I>(total), static_cast<const T*>(g), argmax, static_cast<T*>(gx));
   });
 }
 
 void avg_pool(Scalar t, const PoolShape& s, const void* x, void* y) {
   const std::int64_t total = s.planes * s.oh * s.ow;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
+  launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
-    with_pool_index(s, [&](auto index) {
-      using I = decltype(index);
-      avg_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, static_cast<I>(total), DividerFor<I>(s.oh * s.ow),
-                                                             DividerFor<I>(s.ow), static_cast<const T*>(x),
-                                                             static_cast<T*>(y));
-      KILN_CUDA_CHECK_LAUNCH();
-    });
+    using I = decltype(index);
+    avg_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, pool_dividers<I>(s), static_cast<I>(total),
+                                                           static_cast<const T*>(x), static_cast<T*>(y));
   });
 }
 
 void avg_pool_backward(Scalar t, const PoolShape& s, const void* g, void* gx) {
   const std::int64_t total = s.planes * s.h * s.w;
-  if (total == 0) return;
-  visit_floating(t, [&](auto tag) {
+  launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
-    with_pool_index(s, [&](auto index) {
-      using I = decltype(index);
-      avg_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
-          s, static_cast<I>(total), DividerFor<I>(s.h * s.w), DividerFor<I>(s.w), DividerFor<I>(s.stride_h),
-          DividerFor<I>(s.stride_w), static_cast<const T*>(g), static_cast<T*>(gx));
-      KILN_CUDA_CHECK_LAUNCH();
-    });
+    using I = decltype(index);
+    avg_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
+        s, pool_dividers<I>(s), static_cast<I>(total), static_cast<const T*>(g), static_cast<T*>(gx));
   });
 }
 

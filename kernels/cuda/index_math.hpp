@@ -207,6 +207,19 @@ KILN_HOST_DEVICE inline void covering_windows(I in, I pad, I k, const DividerFor
   if (hi > out_size) hi = out_size;
 }
 
+// The sizes pooling divides by, as dividers built once per launch.
+template <class I>
+struct PoolDividers {
+  DividerFor<I> out_plane, out_width;  // oh * ow and ow: an output element's position
+  DividerFor<I> in_plane, in_width;    // h * w and w: an input element's position
+  DividerFor<I> stride_h, stride_w;    // the windows covering an input element
+};
+template <class I>
+inline PoolDividers<I> pool_dividers(const PoolShape& s) {
+  return {DividerFor<I>(s.oh * s.ow), DividerFor<I>(s.ow),       DividerFor<I>(s.h * s.w),
+          DividerFor<I>(s.w),         DividerFor<I>(s.stride_h), DividerFor<I>(s.stride_w)};
+}
+
 // True when 32-bit indices serve this pooling: input and output offsets, plus a grid
 // stride, stay below 2^31.
 inline bool fits_int32(const PoolShape& s) {
