@@ -52,10 +52,24 @@ void visit_floating(Scalar t, F&& f) {
   KILN_ASSERT(t == Scalar::f32 || t == Scalar::f64);
 }
 
-__device__ inline std::int64_t global_index() {
-  return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+// A grid-stride loop's first index and step, in the index type I (int64 unless a
+// kernel runs in 32 bits; blocks_for keeps both below 2^26 either way).
+template <class I = std::int64_t>
+__device__ inline I global_index() {
+  return static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x);
 }
-__device__ inline std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
+template <class I = std::int64_t>
+__device__ inline I grid_stride() {
+  return static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x);
+}
+
+// Calls f(I{}) with I = int32 when `narrow` (index_math.hpp's fits_int32 said the
+// sizes allow), else int64.
+template <class F>
+void visit_index(bool narrow, F&& f) {
+  if (narrow) f(std::int32_t{});
+  else f(std::int64_t{});
+}
 
 // --- Math for float and double -----------------------------------------------
 template <class T> __device__ inline T dexp(T x) {

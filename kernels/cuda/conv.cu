@@ -19,8 +19,7 @@ __global__ void im2col_kernel(ConvShape s, ConvDividers<I> dv, const T* image, T
   for (std::int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const ColRow<I> r = col_row(s, static_cast<I>(row));
     T* out = col + row * s.n * s.oh * s.ow;
-    for (I c = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); c < columns;
-         c += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+    for (I c = global_index<I>(); c < columns; c += grid_stride<I>()) {
       const I from = col_source(s, dv, r, c);
       out[c] = from < 0 ? T(0) : image[from];
     }
@@ -32,8 +31,7 @@ __global__ void im2col_kernel(ConvShape s, ConvDividers<I> dv, const T* image, T
 template <class T, class I>
 __global__ void col2im_kernel(ConvShape s, ConvDividers<I> dv, const T* col, T* image) {
   const I total = static_cast<I>(s.n * s.c * s.h * s.w);
-  for (I e = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     double acc = 0;
     col_targets(s, dv, e, [&](std::int64_t k) { acc += col[k]; });
     image[e] = static_cast<T>(acc);
@@ -46,8 +44,7 @@ __global__ void col2im_kernel(ConvShape s, ConvDividers<I> dv, const T* col, T* 
 template <class T, class I>
 __global__ void max_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* x, T* y, std::int32_t* argmax) {
   const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> o = plane_position(e, dv.out_plane, dv.out_width);
     const T* plane = x + static_cast<std::int64_t>(o.plane) * h * w;
     T best = -INFINITY;
@@ -79,8 +76,7 @@ template <class T, class I>
 __global__ void max_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* g,
                                          const std::int32_t* argmax, T* gx) {
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> in = plane_position(e, dv.in_plane, dv.in_width);
     const auto k = static_cast<std::int32_t>(e - in.plane * dv.in_plane.divisor());  // the offset argmax holds
     I y0, y1, x0, x1;
@@ -100,8 +96,7 @@ template <class T, class I>
 __global__ void avg_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* x, T* y) {
   const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> o = plane_position(e, dv.out_plane, dv.out_width);
     double acc = 0;
     for (I i = 0; i < static_cast<I>(s.kh); ++i) {
@@ -120,8 +115,7 @@ template <class T, class I>
 __global__ void avg_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* g, T* gx) {
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
   const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> in = plane_position(e, dv.in_plane, dv.in_width);
     I y0, y1, x0, x1;
     covering_windows(in.y, static_cast<I>(s.pad_h), static_cast<I>(s.kh), dv.stride_h, oh, y0, y1);
@@ -139,8 +133,7 @@ template <class Launch>
 void launch_pool(Scalar t, const PoolShape& s, std::int64_t total, Launch&& launch) {
   if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    if (fits_int32(s)) launch(tag, std::int32_t{});
-    else launch(tag, std::int64_t{});
+    visit_index(fits_int32(s), [&](auto index) { launch(tag, index); });
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -151,24 +144,25 @@ void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
   const std::int64_t rows = s.c * s.kh * s.kw, columns = s.n * s.oh * s.ow;
   if (rows == 0 || columns == 0) return;
   const dim3 grid(blocks_for(columns), static_cast<unsigned>(rows < 65535 ? rows : 65535));
-  const bool narrow = fits_int32(s);
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
     const T* in = static_cast<const T*>(image);
     T* out = static_cast<T*>(col);
-    if (narrow) im2col_kernel<T, std::int32_t><<<grid, kThreads>>>(s, conv_dividers<std::int32_t>(s), in, out);
-    else im2col_kernel<T, std::int64_t><<<grid, kThreads>>>(s, conv_dividers<std::int64_t>(s), in, out);
+    visit_index(fits_int32(s), [&](auto index) {
+      using I = decltype(index);
+      im2col_kernel<T, I><<<grid, kThreads>>>(s, conv_dividers<I>(s), in, out);
+    });
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
 
 void col2im(Scalar t, const ConvShape& s, const void* col, void* image) {
   const std::int64_t total = s.n * s.c * s.h * s.w;
-  const bool narrow = fits_int32(s);
   visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    if (narrow) launch_over(total, col2im_kernel<T, std::int32_t>, s, conv_dividers<std::int32_t>(s), col, image);
-    else launch_over(total, col2im_kernel<T, std::int64_t>, s, conv_dividers<std::int64_t>(s), col, image);
+    visit_index(fits_int32(s), [&](auto index) {
+      using I = decltype(index);
+      launch_over(total, col2im_kernel<decltype(tag), I>, s, conv_dividers<I>(s), col, image);
+    });
   });
 }
 

@@ -126,16 +126,14 @@ KILN_HOST_DEVICE inline void col_targets(const ConvShape& s, const ConvDividers<
   }
 }
 
-// True when 32-bit indices serve this shape: every image offset, column and row,
-// plus a grid stride (at most 2^26 threads), stays below 2^31.
-inline bool fits_int32(const ConvShape& s) {
-  constexpr std::int64_t kLimit = std::int64_t(1) << 30;
-  return s.n * s.c * s.h * s.w <= kLimit && s.n * s.oh * s.ow <= kLimit && s.c * s.kh * s.kw <= kLimit;
-}
-
 // True when 32-bit indices serve `elements` values: every offset, plus a grid
 // stride (at most 2^26 threads), stays below 2^31.
 inline bool fits_int32(std::int64_t elements) { return elements <= (std::int64_t(1) << 30); }
+
+// True when 32-bit indices serve this convolution: every image offset, col column and row.
+inline bool fits_int32(const ConvShape& s) {
+  return fits_int32(s.n * s.c * s.h * s.w) && fits_int32(s.n * s.oh * s.ow) && fits_int32(s.c * s.kh * s.kw);
+}
 
 // Batch norm's tensors are contiguous (n, c, l): channel ch holds m = n * l values,
 // value i = img * l + j of it at offset (img * c + ch) * l + j.

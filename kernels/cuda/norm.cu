@@ -99,8 +99,7 @@ __global__ void finish_stats_kernel(std::int64_t c, std::int64_t m, std::int64_t
 template <class T, class I>
 __global__ void apply_kernel(I total, DividerFor<I> l, DividerFor<I> c, const T* x, const double* mean,
                              const double* invstd, const T* w, const T* b, T* y) {
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const I ch = channel_of(e, l, c);
     const double wc = w ? static_cast<double>(w[ch]) : 1.0, bc = b ? static_cast<double>(b[ch]) : 0.0;
     const T scale = static_cast<T>(invstd[ch] * wc);
@@ -149,8 +148,7 @@ template <class T, class I>
 __global__ void dx_kernel(I total, DividerFor<I> l, DividerFor<I> c, const T* x, const T* g, const double* mean,
                           const double* invstd, const T* w, bool training, const double* mean_g,
                           const double* mean_gx, T* gx) {
-  for (I e = static_cast<I>(blockIdx.x * blockDim.x + threadIdx.x); e < total;
-       e += static_cast<I>(gridDim.x * blockDim.x)) {
+  for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const I ch = channel_of(e, l, c);
     const double k1 = (w ? static_cast<double>(w[ch]) : 1.0) * invstd[ch];
     if (!training) {
@@ -160,13 +158,6 @@ __global__ void dx_kernel(I total, DividerFor<I> l, DividerFor<I> c, const T* x,
     const double xhat = (x[e] - mean[ch]) * invstd[ch];
     gx[e] = static_cast<T>(k1 * (g[e] - mean_g[ch] - xhat * mean_gx[ch]));
   }
-}
-
-// Calls f(I{}) with I the narrowest index type that serves n * c * l elements.
-template <class F>
-void with_index_type(std::int64_t total, F&& f) {
-  if (fits_int32(total)) f(std::int32_t{});
-  else f(std::int64_t{});
 }
 
 dim3 slice_grid(std::int64_t c, const ChannelSplit& split) {
@@ -186,7 +177,7 @@ void batch_norm_stats(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x);
-    with_index_type(n * c * l, [&](auto index) {
+    visit_index(fits_int32(n * c * l), [&](auto index) {
       using I = decltype(index);
       const DividerFor<I> ld(l);
       const auto ci = static_cast<I>(c), mi = static_cast<I>(m), per = static_cast<I>(split.per_part);
@@ -206,7 +197,7 @@ void batch_norm_apply(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
   if (total == 0) return;
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
-    with_index_type(total, [&](auto index) {
+    visit_index(fits_int32(total), [&](auto index) {
       using I = decltype(index);
       apply_kernel<T, I><<<blocks_for(total), kThreads>>>(static_cast<I>(total), DividerFor<I>(l), DividerFor<I>(c),
                                                           static_cast<const T*>(x), mean, invstd,
@@ -231,7 +222,7 @@ void batch_norm_backward(Scalar t, std::int64_t n, std::int64_t c, std::int64_t 
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x);
     const T* pg = static_cast<const T*>(g);
-    with_index_type(total, [&](auto index) {
+    visit_index(fits_int32(total), [&](auto index) {
       using I = decltype(index);
       // The channel sums serve dx in training and the weight's and bias's gradients.
       if (training || gw || gb) {
