@@ -145,16 +145,21 @@ __global__ void finish_int8_kernel(std::int64_t m, std::int64_t n, const std::in
 
 // --- q4_0 weights x int8 activations ------------------------------------------------
 
-constexpr int kQ4Rows = 4;  // activation rows one pass over a weight row serves
+constexpr int kQ4Rows = 4;    // activation rows one pass over a weight row serves
+constexpr int kQ4Unroll = 4;  // blocks a lane loads before it uses any of them
 
-// One warp per weight row j. Lanes take the row's blocks in turn, unpack each
-// block's 32 nibbles in registers into four-byte words and dp4a them with up to
-// kQ4Rows activation rows; the exact block dots and the block scales go to shared
-// memory, and one lane per activation row then folds them in block order:
-// acc = fma(dot, scale, acc), exactly as the reference does.
-__global__ void gemm_q4_kernel(std::int64_t m, std::int64_t n, std::int64_t nb, const std::int8_t* a,
-                               std::int64_t lda, const BlockQ4_0* blocks, const float* a_scale, const float* bias,
-                               bool relu, float* y) {
+// One warp per weight row j. Lanes take the row's blocks in turn, kQ4Unroll at a
+// time: all their loads are issued first, so a warp keeps 32 * kQ4Unroll blocks
+// (2.5 KB) in flight instead of one per lane, which a memory-bound GEMV needs to
+// approach the card's bandwidth. Each block's 32 nibbles are unpacked in registers
+// into four-byte words and dp4a'd with up to kQ4Rows activation rows; the exact
+// block dots and the block scales go to shared memory, and one lane per activation
+// row then folds them in block order: acc = fma(dot, scale, acc), exactly as the
+// reference does.
+__global__ void gemm_q4_kernel(std::int64_t m, std::int64_t n, std::int64_t nb, const std::int8_t* __restrict__ a,
+                               std::int64_t lda, const BlockQ4_0* __restrict__ blocks,
+                               const float* __restrict__ a_scale, const float* __restrict__ bias, bool relu,
+                               float* __restrict__ y) {
   extern __shared__ unsigned char smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, warps = blockDim.x / 32;
   float* scales = reinterpret_cast<float*>(smem) + warp * nb * (1 + kQ4Rows);
@@ -164,26 +169,40 @@ __global__ void gemm_q4_kernel(std::int64_t m, std::int64_t n, std::int64_t nb, 
     const BlockQ4_0* row = blocks + j * nb;
     for (std::int64_t i0 = 0; i0 < m; i0 += kQ4Rows) {
       const int rows = static_cast<int>(m - i0 < kQ4Rows ? m - i0 : kQ4Rows);
-      for (std::int64_t b = lane; b < nb; b += 32) {
-        const BlockQ4_0& blk = row[b];
-        const unsigned* qw = reinterpret_cast<const unsigned*>(blk.qs);
-        int lo[4], hi[4];
+      for (std::int64_t b0 = lane; b0 < nb; b0 += 32 * kQ4Unroll) {
+        unsigned packed[kQ4Unroll][4] = {};
+        float block_scale[kQ4Unroll] = {};
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-          const unsigned word = qw[u];
-          lo[u] = static_cast<int>(__vsub4(word & 0x0F0F0F0Fu, 0x08080808u));         // values 4u .. 4u+3
-          hi[u] = static_cast<int>(__vsub4((word >> 4) & 0x0F0F0F0Fu, 0x08080808u));  // values 16+4u ..
-        }
-        if (i0 == 0) scales[b] = blk.scale;
-        for (int r = 0; r < rows; ++r) {
-          const int* x = reinterpret_cast<const int*>(a + (i0 + r) * lda + b * kQ4Group);
-          int dot = 0;
+        for (int u = 0; u < kQ4Unroll; ++u) {
+          const std::int64_t b = b0 + 32 * u;
+          if (b < nb) {
+            const unsigned* qw = reinterpret_cast<const unsigned*>(row[b].qs);
 #pragma unroll
-          for (int u = 0; u < 4; ++u) {
-            dot = __dp4a(x[u], lo[u], dot);
-            dot = __dp4a(x[4 + u], hi[u], dot);
+            for (int v = 0; v < 4; ++v) packed[u][v] = qw[v];
+            block_scale[u] = row[b].scale;
           }
-          dots[r * nb + b] = dot;
+        }
+#pragma unroll
+        for (int u = 0; u < kQ4Unroll; ++u) {
+          const std::int64_t b = b0 + 32 * u;
+          if (b >= nb) break;
+          int lo[4], hi[4];
+#pragma unroll
+          for (int v = 0; v < 4; ++v) {
+            lo[v] = static_cast<int>(__vsub4(packed[u][v] & 0x0F0F0F0Fu, 0x08080808u));         // values 4v ..
+            hi[v] = static_cast<int>(__vsub4((packed[u][v] >> 4) & 0x0F0F0F0Fu, 0x08080808u));  // 16+4v ..
+          }
+          if (i0 == 0) scales[b] = block_scale[u];
+          for (int r = 0; r < rows; ++r) {
+            const int* x = reinterpret_cast<const int*>(a + (i0 + r) * lda + b * kQ4Group);
+            int dot = 0;
+#pragma unroll
+            for (int v = 0; v < 4; ++v) {
+              dot = __dp4a(x[v], lo[v], dot);
+              dot = __dp4a(x[4 + v], hi[v], dot);
+            }
+            dots[r * nb + b] = dot;
+          }
         }
       }
       __syncwarp();

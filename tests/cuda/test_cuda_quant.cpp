@@ -58,7 +58,9 @@ TEST_CASE("cuda quant: int8 x int8 -> int32 is exact, tensor cores and dp4a alik
 TEST_CASE("cuda quant: quant::linear equals the CPU bit for bit (int8 and q4_0, dynamic and static)") {
   manual_seed(32);
   for (quant::Format f : {quant::Format::int8, quant::Format::q4_0}) {
-    for (std::int64_t in : {32, 50, 288}) {
+    // q4_0 rows of 1, 2, 9, 70 and 130 blocks: the GEMV's lanes take up to four blocks
+    // each per round (32 x 4 per warp), so 70 and 130 end their last round part-way.
+    for (std::int64_t in : {32, 50, 288, 2240, 4160}) {
       const Tensor weight = randn({19, in}), bias = randn({19});
       const quant::QuantizedWeight w = quant::QuantizedWeight::from_float(weight, f);
       const quant::QuantizedWeight wg = w.to(gpu);
