@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "helpers.hpp"
+#include "kernels/cuda/counter_random.hpp"
 
 using namespace kiln;
 using kiln::test::check_same;
@@ -150,6 +151,95 @@ TEST_CASE("dropout: identity in eval, scaled mask in training") {
   check_same(xr.grad(), y, 1e-6);  // d/dx (x * mask) = mask
   check_values(dropout(ones({3}), 1.0, true), {0, 0, 0});
   CHECK_THROWS_AS(dropout(x, 1.5, true), Error);
+}
+
+TEST_CASE("dropout: the mask is the counter-based stream of one seed, whatever the thread count") {
+  const int threads = get_num_threads();
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = randn({300, 257}, dt);  // more elements than one parallel chunk
+    manual_seed(7);
+    const std::uint64_t seed = default_generator().next_u64();
+    const double after = default_generator().uniform();  // dropout draws exactly one number
+    set_num_threads(1);
+    manual_seed(7);
+    const Tensor one = dropout(x, 0.4, true);
+    CHECK(default_generator().uniform() == after);
+    set_num_threads(2);
+    manual_seed(7);
+    const Tensor two = dropout(x, 0.4, true);
+    set_num_threads(threads);
+    check_same(one, two, 0.0);
+    // Element i is x[i] / 0.6 where uniform number i of the stream is >= 0.4, else 0.
+    const auto xs = x.to_vector<double>(), ys = one.to_vector<double>();
+    std::int64_t mismatches = 0;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const bool keep = dt == kFloat32 ? cuda_kernels::counter_uniform<float>(seed, i) >= 0.4f
+                                       : cuda_kernels::counter_uniform<double>(seed, i) >= 0.4;
+      const double scale = dt == kFloat32 ? static_cast<double>(static_cast<float>(1 / 0.6)) : 1 / 0.6;
+      const double want = keep ? (dt == kFloat32 ? static_cast<double>(static_cast<float>(xs[i] * scale))
+                                                 : xs[i] * scale)
+                               : 0.0;
+      mismatches += ys[i] != want;
+    }
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("counter-based uniform numbers: in [0, 1), evenly spread, independent of their neighbours; dropout's threshold") {
+  // The stream behind the GPU's rand and randn and every dropout mask.
+  const std::uint64_t seed = 0x1234567;
+  constexpr int kBins = 64;
+  constexpr std::int64_t kN = 1 << 20;
+  std::vector<double> bins(kBins, 0.0);
+  double sum = 0, lag = 0, prev = 0;
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < kN; ++i) {
+    const double u = cuda_kernels::counter_uniform<double>(seed, i);
+    const float f = cuda_kernels::counter_uniform<float>(seed, i);
+    // In [0, 1), and the float is the same draw cut to 24 bits.
+    if (!(u >= 0.0 && u < 1.0 && f < 1.0f && std::abs(static_cast<double>(f) - u) < 0x1.0p-24)) {
+      ++bad;
+      continue;
+    }
+    bins[static_cast<int>(u * kBins)] += 1;
+    sum += u;
+    lag += (u - 0.5) * (prev - 0.5);
+    prev = u;
+  }
+  REQUIRE(bad == 0);
+  double chi2 = 0;
+  for (double c : bins) chi2 += (c - kN / kBins) * (c - kN / kBins) / (kN / kBins);
+  CHECK(chi2 < 120);  // 63 degrees of freedom: above 120 has probability about 2e-5
+  CHECK(std::abs(sum / kN - 0.5) < 0.002);
+  CHECK(std::abs(lag / kN) < 0.002);  // neighbours uncorrelated (the variance of u is 1/12)
+  // Dropout's integer threshold decides as the comparison u >= p would, also where p
+  // is itself a possible u, or lies just beside one.
+  std::int64_t disagreements = 0;
+  for (int j = 0; j <= 4096; ++j) {
+    const float k24 = static_cast<float>(j * 4096);  // integer numerators, 2^12 apart
+    for (float p : {k24 * 0x1.0p-24f, std::nextafter(k24 * 0x1.0p-24f, 0.0f), std::nextafter(k24 * 0x1.0p-24f, 1.0f)}) {
+      if (p > 1.0f) continue;
+      const std::uint64_t t = cuda_kernels::dropout_threshold(p);
+      for (std::int64_t k = std::max<std::int64_t>(0, j * 4096 - 2); k <= j * 4096 + 2 && k < (1 << 24); ++k)
+        disagreements += (static_cast<float>(k) * 0x1.0p-24f >= p) != (static_cast<std::uint64_t>(k) >= t);
+    }
+    const double pd = static_cast<double>(j) / 4096.0;
+    const std::uint64_t td = cuda_kernels::dropout_threshold(pd);
+    for (std::int64_t d = -2; d <= 2; ++d) {
+      const std::int64_t k = j * (std::int64_t(1) << 41) + d;
+      if (k < 0 || k >= (std::int64_t(1) << 53)) continue;
+      disagreements += (static_cast<double>(k) * 0x1.0p-53 >= pd) != (static_cast<std::uint64_t>(k) >= td);
+    }
+  }
+  CHECK(disagreements == 0);
+  CHECK(cuda_kernels::dropout_threshold(1.0f) == (std::uint64_t(1) << 24));  // p = 1 keeps nothing
+  CHECK(cuda_kernels::dropout_threshold(0.0) == 0);
+
+  // Another seed gives another stream.
+  int same = 0;
+  for (std::int64_t i = 0; i < 1000; ++i)
+    same += cuda_kernels::counter_bits(seed, i) == cuda_kernels::counter_bits(seed + 1, i);
+  CHECK(same == 0);
 }
 
 TEST_CASE("embedding picks rows; its gradient adds back") {

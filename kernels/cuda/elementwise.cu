@@ -2,6 +2,7 @@
 // is a small functor, so every (op, type) pair compiles to its own tight kernel.
 // The math follows the scalar reference (kernels/cpu/ref/ref_kernels.hpp).
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/elementwise.cuh"
 
 namespace kiln::cuda_kernels {
@@ -37,31 +38,25 @@ __global__ void zip_kernel(Loop loop, Out* out, const T* a, const T* b, F f) {
   }
 }
 
-// splitmix64's output function: a strong 64-bit mix of a counter.
-__device__ inline std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 template <class T>
 __global__ void uniform_kernel(std::int64_t n, std::uint64_t seed, T* out) {
-  for (std::int64_t i = global_index(); i < n; i += grid_stride()) {
-    const std::uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(i + 1));
-    if constexpr (std::is_same_v<T, float>) out[i] = static_cast<float>(bits >> 40) * 0x1.0p-24f;  // 24 bits
-    else out[i] = static_cast<double>(bits >> 11) * 0x1.0p-53;                                    // 53 bits
-  }
+  for (std::int64_t i = global_index(); i < n; i += grid_stride()) out[i] = counter_uniform<T>(seed, i);
 }
 
-// z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from two counters.
+// z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from numbers 2i and 2i + 1.
 template <class T>
 __global__ void normal_kernel(std::int64_t n, std::uint64_t seed, T* out) {
   for (std::int64_t i = global_index(); i < n; i += grid_stride()) {
-    const std::uint64_t c = 2 * static_cast<std::uint64_t>(i) + 1;
-    const double u1 = 1.0 - static_cast<double>(mix64(seed + 0x9e3779b97f4a7c15ULL * c) >> 11) * 0x1.0p-53;
-    const double u2 = static_cast<double>(mix64(seed + 0x9e3779b97f4a7c15ULL * (c + 1)) >> 11) * 0x1.0p-53;
+    const double u1 = 1.0 - counter_uniform<double>(seed, 2 * static_cast<std::uint64_t>(i));
+    const double u2 = counter_uniform<double>(seed, 2 * static_cast<std::uint64_t>(i) + 1);
     out[i] = static_cast<T>(sqrt(-2.0 * log(u1)) * cospi(2.0 * u2));
   }
+}
+
+template <class T>
+__global__ void dropout_mask_kernel(std::int64_t n, std::uint64_t seed, std::uint64_t threshold, T scale, T* out) {
+  for (std::int64_t i = global_index(); i < n; i += grid_stride())
+    out[i] = dropout_keeps<T>(seed, i, threshold) ? scale : T(0);
 }
 
 template <class T>
@@ -228,6 +223,13 @@ void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
 
 void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
   visit_floating(t, [&](auto tag) { launch_over(n, normal_kernel<decltype(tag)>, n, seed, out); });
+}
+
+void dropout_mask(Scalar t, std::int64_t n, std::uint64_t seed, std::uint64_t threshold, double scale, void* out) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    launch_over(n, dropout_mask_kernel<T>, n, seed, threshold, static_cast<T>(scale), out);
+  });
 }
 
 void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {

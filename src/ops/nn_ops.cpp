@@ -8,11 +8,13 @@
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/rng.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
-#include "kernels/cuda/index_math.hpp"  // batch_norm_scratch_doubles
+#include "kernels/cuda/counter_random.hpp"  // dropout_keeps
+#include "kernels/cuda/index_math.hpp"      // batch_norm_scratch_doubles
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
@@ -99,18 +101,38 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return out;
 }
 
+namespace {
+// Dropout's keep-mask, scaled by 1/(1-p), as one pass over a counter-based stream
+// from one seed of the default generator: the same mask on the CPU (any thread
+// count) and on a GPU for the same seed.
+Tensor dropout_mask(const Tensor& x, double p) {
+  const std::uint64_t seed = default_generator().next_u64();
+  const double scale = p == 1 ? 1.0 : 1.0 / (1.0 - p);
+  Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.device());
+  visit_floating(x.dtype(), "dropout", [&]<class T>() {
+    const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<T>(p));
+    if (x.device().is_cuda()) {
+      detail::cuda_for(mask).dropout_mask(detail::cuda_scalar(x.dtype(), "dropout"), mask.numel(), seed, threshold,
+                                          scale, mask.device_data_ptr());
+      return;
+    }
+    T* m = mask.data_ptr<T>();
+    const T kept = static_cast<T>(scale);
+    parallel_for(0, mask.numel(), std::int64_t(1) << 14, [=](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i)  // a product, not a branch: keeping is a coin toss
+        m[i] = kept * static_cast<T>(cuda_kernels::dropout_keeps<T>(seed, static_cast<std::uint64_t>(i), threshold));
+    });
+  });
+  return mask;
+}
+}  // namespace
+
 Tensor dropout(const Tensor& x, double p, bool training) {
   KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
   if (!training || p == 0) return x;
   detail::check_floating("dropout", x);
-  // Keep-mask scaled by 1/(1-p): y = x * mask, so dy/dx = mask (autograd through mul).
-  Tensor mask = rand(x.shape(), x.dtype(), x.device());
-  {
-    NoGradGuard no_grad;
-    const Tensor keep = ge(mask, scalar_like(mask, p)).to(x.dtype());
-    mask = p == 1 ? keep : keep * (1.0 / (1.0 - p));
-  }
-  return mul(x, mask);
+  // y = x * mask, so dy/dx = mask (autograd through mul).
+  return mul(x, dropout_mask(x, p));
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {

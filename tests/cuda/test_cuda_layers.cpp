@@ -103,7 +103,7 @@ TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
   }
 }
 
-TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed") {
+TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed, dropout as on the CPU") {
   manual_seed(26);
   const Tensor u = rand({200000}, kFloat32, gpu);
   const Tensor z = randn({200000}, kFloat64, gpu);
@@ -123,6 +123,15 @@ TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed
   CHECK(max(y).item() == doctest::Approx(1 / 0.75));
   sum(y).backward();
   check_same(x.grad(), y.detach(), 1e-6);  // dy/dx is the scaled mask itself
+
+  // One seed, one mask: the GPU's dropout equals the CPU's exactly.
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor v = randn({301, 77}, dt);
+    manual_seed(61);
+    const Tensor on_cpu = dropout(v, 0.35, true);
+    manual_seed(61);
+    check_same(dropout(v.to(gpu), 0.35, true).to(Device::cpu()), on_cpu, 0.0);
+  }
 }
 
 }  // namespace kiln::test
