@@ -1,10 +1,16 @@
-// Losses. cross_entropy is fused (its own kernel pass and backward); the others
-// are composed from differentiable ops, so their gradients come for free.
+// Losses. cross_entropy is fused (its own kernel pass and backward);
+// binary_cross_entropy_with_logits runs its composite's kernels chunk by chunk on
+// the CPU (FusedBce); the others are composed from differentiable ops, so their
+// gradients come for free.
 #include "kiln/ops/loss.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -155,11 +161,136 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   return reduce(mul(d, d), reduction);
 }
 
+namespace {
+
+// Elements per cache-resident chunk of the fused loss below (five buffers of them).
+constexpr std::int64_t kLossChunk = 2048;
+
+// binary_cross_entropy_with_logits' per-element losses on the CPU,
+//   loss = (1 - y) x + (1 + (w - 1) y) softplus(-x),
+// with the composite's operations, kernel for kernel, run chunk by chunk in cache:
+// each element gets exactly the composite's value and gradient, while x and y are
+// read once per pass and no full-size temporaries are made or kept for backward.
+// `w1` is pos_weight - 1 (one value, or one per element), or undefined for w = 1.
+class FusedBce {
+ public:
+  FusedBce(Tensor x, Tensor y, Tensor w1) : x_(std::move(x)), y_(std::move(y)), w1_(std::move(w1)) {}
+
+  Tensor forward() const {
+    Tensor out = Tensor::empty(x_.shape(), x_.dtype());
+    visit_floating(x_.dtype(), "binary_cross_entropy_with_logits", [&]<class T>() {
+      chunks<T>([&](const cpu::KernelTable<T>& k, std::int64_t o, std::int64_t n, T* const* buf) {
+        T* a = buf[0];
+        T* t1 = buf[1];
+        T* nx = buf[2];
+        T* sp = buf[3];
+        T* t2 = buf[4];
+        k.binary[int(cpu::Binary::sub)](n, &one<T>, 0, y<T>(o), 1, a);  // 1 - y
+        k.binary[int(cpu::Binary::mul)](n, a, 1, x<T>(o), 1, t1);       // (1 - y) x
+        k.unary[int(cpu::Unary::neg)](n, x<T>(o), nx);
+        k.unary[int(cpu::Unary::softplus)](n, nx, sp);  // softplus(-x)
+        if (weight_pos<T>(k, o, n, a)) k.binary[int(cpu::Binary::mul)](n, a, 1, sp, 1, t2);  // a now holds 1 + (w-1) y
+        else k.binary[int(cpu::Binary::mul)](n, &one<T>, 0, sp, 1, t2);
+        k.binary[int(cpu::Binary::add)](n, t1, 1, t2, 1, ptr<T>(out) + o);
+      });
+    });
+    return out;
+  }
+
+  // d loss / dx = g (1 - y) - softplus'(-x) g (1 + (w - 1) y), for g of x's shape
+  // (contiguous, or one value broadcast).
+  Tensor backward(const Tensor& g_in) const {
+    // A mean or sum hands down one value expanded to every element: read it once.
+    const bool scalar_g = std::all_of(g_in.strides().begin(), g_in.strides().end(),
+                                      [](std::int64_t st) { return st == 0; });
+    Tensor g = g_in;
+    if (scalar_g)
+      while (g.dim() > 0) g = g.select(0, 0);
+    g = g.to(x_.dtype()).contiguous();
+    const std::int64_t gs = scalar_g ? 0 : 1;
+    Tensor gx = Tensor::empty(x_.shape(), x_.dtype());
+    visit_floating(x_.dtype(), "binary_cross_entropy_with_logits backward", [&]<class T>() {
+      chunks<T>([&](const cpu::KernelTable<T>& k, std::int64_t o, std::int64_t n, T* const* buf) {
+        const T* go = ptr<T>(g) + o * gs;
+        T* a = buf[0];
+        T* gx1 = buf[1];
+        T* nx = buf[2];
+        T* gsp = buf[3];
+        T* gnx = buf[4];
+        k.binary[int(cpu::Binary::sub)](n, &one<T>, 0, y<T>(o), 1, a);
+        k.binary[int(cpu::Binary::mul)](n, go, gs, a, 1, gx1);  // through (1 - y) x
+        if (weight_pos<T>(k, o, n, a)) k.binary[int(cpu::Binary::mul)](n, go, gs, a, 1, gsp);
+        else k.binary[int(cpu::Binary::mul)](n, go, gs, &one<T>, 0, gsp);
+        k.unary[int(cpu::Unary::neg)](n, x<T>(o), nx);
+        k.unary_grad[int(cpu::UnaryGrad::softplus)](n, nx, gsp, gnx);  // through softplus(-x)
+        k.unary[int(cpu::Unary::neg)](n, gnx, gnx);                     // through -x
+        k.binary[int(cpu::Binary::add)](n, gx1, 1, gnx, 1, ptr<T>(gx) + o);
+      });
+    });
+    return gx;
+  }
+
+ private:
+  template <class T>
+  static constexpr T one = T(1);
+
+  template <class T> const T* x(std::int64_t o) const { return ptr<T>(x_) + o; }
+  template <class T> const T* y(std::int64_t o) const { return ptr<T>(y_) + o; }
+
+  // Writes 1 + (w - 1) y into `a` and says true, or says false where w = 1.
+  template <class T>
+  bool weight_pos(const cpu::KernelTable<T>& k, std::int64_t o, std::int64_t n, T* a) const {
+    if (!w1_.defined()) return false;
+    const bool one_value = w1_.numel() == 1;
+    k.binary[int(cpu::Binary::mul)](n, ptr<T>(w1_) + (one_value ? 0 : o), one_value ? 0 : 1, y<T>(o), 1, a);
+    k.binary[int(cpu::Binary::add)](n, &one<T>, 0, a, 1, a);
+    return true;
+  }
+
+  // Runs body(kernels, offset, count, buffers) over the elements in chunks of
+  // kLossChunk, in parallel, each thread with its own five buffers.
+  template <class T, class Body>
+  void chunks(Body body) const {
+    const auto& k = cpu::kernels<T>();
+    parallel_for(0, x_.numel(), 8 * kLossChunk, [&](std::int64_t b, std::int64_t e) {
+      std::vector<T> storage(static_cast<std::size_t>(5 * kLossChunk));
+      T* buf[5];
+      for (int i = 0; i < 5; ++i) buf[i] = storage.data() + i * kLossChunk;
+      for (std::int64_t o = b; o < e; o += kLossChunk) body(k, o, std::min(kLossChunk, e - o), buf);
+    });
+  }
+
+  Tensor x_, y_, w1_;
+};
+
+}  // namespace
+
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, const Tensor& pos_weight,
                                         Reduction reduction) {
   KILN_CHECK(logits.shape() == target.shape(), "binary_cross_entropy_with_logits: logits of shape ",
              fmt(logits.shape()), " and targets of shape ", fmt(target.shape()), " differ; they must match");
   // -[w y log s(x) + (1-y) log(1 - s(x))] = (1 - y) x + (1 + (w - 1) y) softplus(-x)
+  // On the CPU, when only the logits may need a gradient, the fused form computes
+  // exactly this, in one pass (tests/test_nn_ops.cpp holds it to the composite).
+  const bool fusable =
+      logits.device().is_cpu() && is_floating(logits.dtype()) && target.dtype() == logits.dtype() &&
+      target.device().is_cpu() && !target.requires_grad() &&
+      (!pos_weight.defined() || (pos_weight.dtype() == logits.dtype() && pos_weight.device().is_cpu() &&
+                                 !pos_weight.requires_grad() &&
+                                 (pos_weight.numel() == 1 || pos_weight.shape() == logits.shape())));
+  if (fusable) {
+    Tensor w1;
+    if (pos_weight.defined()) {
+      NoGradGuard no_grad;
+      w1 = sub(pos_weight, scalar_like(pos_weight, 1.0)).contiguous();
+    }
+    const auto fused = std::make_shared<FusedBce>(logits.detach().contiguous(), target.detach().contiguous(), w1);
+    Tensor losses = fused->forward();
+    if (should_record({logits}))
+      attach_grad_fn(losses, "binary_cross_entropy_with_logits", {logits},
+                     [fused](const Tensor& g) { return Grads{fused->backward(g)}; });
+    return reduce(losses, reduction);
+  }
   const Tensor one_minus_y = sub(scalar_like(target, 1.0), target);
   Tensor weight_pos = scalar_like(target, 1.0);
   if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, scalar_like(pos_weight, 1.0)), target));
