@@ -270,14 +270,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   KILN_CHECK(logits.shape() == target.shape(), "binary_cross_entropy_with_logits: logits of shape ",
              fmt(logits.shape()), " and targets of shape ", fmt(target.shape()), " differ; they must match");
   // -[w y log s(x) + (1-y) log(1 - s(x))] = (1 - y) x + (1 + (w - 1) y) softplus(-x)
-  // On the CPU, when only the logits may need a gradient, the fused form computes
-  // exactly this, in one pass (tests/test_nn_ops.cpp holds it to the composite).
+  // On the CPU, when only the logits may need a gradient, FusedBce computes exactly
+  // this chunk by chunk (tests/test_nn_ops.cpp holds it to the composite).
   const bool fusable =
       logits.device().is_cpu() && is_floating(logits.dtype()) && target.dtype() == logits.dtype() &&
       target.device().is_cpu() && !target.requires_grad() &&
       (!pos_weight.defined() || (pos_weight.dtype() == logits.dtype() && pos_weight.device().is_cpu() &&
                                  !pos_weight.requires_grad() &&
-                                 (pos_weight.numel() == 1 || pos_weight.shape() == logits.shape())));
+                                 ((pos_weight.numel() == 1 && pos_weight.dim() <= logits.dim()) ||
+                                  pos_weight.shape() == logits.shape())));
   if (fusable) {
     Tensor w1;
     if (pos_weight.defined()) {
