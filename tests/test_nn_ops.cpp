@@ -169,18 +169,15 @@ TEST_CASE("dropout: the mask is the counter-based stream of one seed, whatever t
     const Tensor two = dropout(x, 0.4, true);
     set_num_threads(threads);
     check_same(one, two, 0.0);
-    // Element i is x[i] / 0.6 where uniform number i of the stream is >= 0.4, else 0.
-    const auto xs = x.to_vector<double>(), ys = one.to_vector<double>();
+    // Element i is x[i] * T(1 / 0.6) where uniform number i of the stream is >= 0.4, else 0.
     std::int64_t mismatches = 0;
-    for (std::size_t i = 0; i < xs.size(); ++i) {
-      const bool keep = dt == kFloat32 ? cuda_kernels::counter_uniform<float>(seed, i) >= 0.4f
-                                       : cuda_kernels::counter_uniform<double>(seed, i) >= 0.4;
-      const double scale = dt == kFloat32 ? static_cast<double>(static_cast<float>(1 / 0.6)) : 1 / 0.6;
-      const double want = keep ? (dt == kFloat32 ? static_cast<double>(static_cast<float>(xs[i] * scale))
-                                                 : xs[i] * scale)
-                               : 0.0;
-      mismatches += ys[i] != want;
-    }
+    visit_floating(dt, "test", [&]<class T>() {
+      const auto xs = x.to_vector<T>(), ys = one.to_vector<T>();
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        const bool keep = cuda_kernels::counter_uniform<T>(seed, i) >= static_cast<T>(0.4);
+        mismatches += ys[i] != (keep ? xs[i] * static_cast<T>(1 / 0.6) : T(0));
+      }
+    });
     CHECK(mismatches == 0);
   }
 }
