@@ -71,6 +71,21 @@ void visit_index(bool narrow, F&& f) {
   else f(std::int64_t{});
 }
 
+// Reports a bad index to `slot` (cuda_kernels.hpp): counts it, records it if no
+// other thread has, then raises the host-visible flag. Writes only; never waits.
+__device__ inline void report_bad_index(const ReportSlot& slot, long long position, long long value,
+                                        long long bound) {
+  IndexReport* r = slot.report;
+  atomicAdd(&r->count, 1ull);
+  if (atomicCAS(&r->claimed, 0u, 1u) == 0u) {
+    r->position = position;
+    r->value = value;
+    r->bound = bound;
+  }
+  __threadfence_system();  // the record reaches memory before the host can see the flag
+  *static_cast<volatile unsigned int*>(slot.raised) = 1u;
+}
+
 // --- Math for float and double -----------------------------------------------
 template <class T> __device__ inline T dexp(T x) {
   if constexpr (std::is_same_v<T, float>) return expf(x); else return exp(x);

@@ -50,6 +50,20 @@ struct PoolShape {
   std::int64_t planes, h, w, oh, ow, kh, kw, stride_h, stride_w, pad_h, pad_w;
 };
 
+// Bad input a kernel finds (an index out of range) is reported without making the
+// host wait: the kernel counts it in an IndexReport in device memory, records one
+// instance, and sets a flag in mapped host memory, which the host reads for free at
+// its next copy to the host (src/cuda/device_reports.cpp turns it into an Error).
+struct IndexReport {
+  unsigned long long count;        // bad indices found since the last report
+  unsigned int claimed;            // 1 once some thread has filled in the fields below
+  long long position, value, bound;  // one of them: where, its value, the size it broke
+};
+struct ReportSlot {
+  IndexReport* report;   // device memory
+  unsigned int* raised;  // mapped host memory, one flag per device
+};
+
 struct Table {
   // --- elementwise.cu ----------------------------------------------------------
   void (*fill)(Scalar t, const Loop& loop, void* dst, double value);
@@ -122,10 +136,10 @@ struct Table {
 
   // --- loss.cu -----------------------------------------------------------------
   // logp = log_softmax(logits); loss[i] = -(1-eps) logp[i, t_i] - eps/c sum_j logp[i, j].
-  // A target outside [0, c) is never read through: its loss is NaN and it adds one
-  // to *bad_targets (a device counter the caller zeroed and reads back).
+  // A target outside [0, c) is never read through: its loss is NaN and it goes to
+  // `bad_targets` (position = sample, bound = c). The host does not wait for it.
   void (*cross_entropy)(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                        double eps, void* logp, void* loss, std::int64_t* bad_targets);
+                        double eps, void* logp, void* loss, ReportSlot bad_targets);
   // gx[i, j] = coef_i (exp(logp[i, j]) - q_ij), q = (1-eps) onehot(t_i) + eps/c, where
   // coef_i = g[i] * scale when per_sample, else g[0] * scale (g on the device).
   void (*cross_entropy_backward)(Scalar t, std::int64_t n, std::int64_t c, const void* logp,

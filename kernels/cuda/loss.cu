@@ -1,5 +1,5 @@
 // Cross-entropy on the GPU: one warp per sample computes its log-softmax row and
-// its loss (and flags a target out of range); the backward is one thread per logit.
+// its loss (and reports a target out of range); the backward is one thread per logit.
 // Same formulas as src/ops/loss.cpp.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/loss.cuh"
@@ -11,7 +11,7 @@ namespace {
 // loss_i = -(1 - eps) logp[i, t_i] - eps/C sum_j logp[i, j]
 template <class T>
 __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x, const std::int64_t* target,
-                                     double eps, T* logp, T* loss, unsigned long long* bad) {
+                                     double eps, T* logp, T* loss, ReportSlot bad) {
   const int lane = threadIdx.x & 31;
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < n;
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
@@ -29,8 +29,8 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
     row_sum = warp_sum(row_sum);
     if (lane == 0) {
       const std::int64_t t = target[row];
-      if (t < 0 || t >= c) {  // reported by the caller; never read out of bounds
-        atomicAdd(bad, 1ull);
+      if (t < 0 || t >= c) {  // never read out of bounds; the host hears of it at its next read-back
+        report_bad_index(bad, row, t, c);
         loss[row] = static_cast<T>(NAN);
       } else {
         const T picked = in[t] - shift;
@@ -57,14 +57,14 @@ __global__ void cross_entropy_backward_kernel(std::int64_t n, std::int64_t c, co
 }  // namespace
 
 void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                   double eps, void* logp, void* loss, std::int64_t* bad_targets) {
+                   double eps, void* logp, void* loss, ReportSlot bad_targets) {
   if (n == 0) return;
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
     cross_entropy_kernel<<<static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32>>>(
         n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp), static_cast<T*>(loss),
-        reinterpret_cast<unsigned long long*>(bad_targets));
+        bad_targets);
     KILN_CUDA_CHECK_LAUNCH();
   });
 }

@@ -31,6 +31,8 @@ void* cuda_allocate(std::size_t, int) { no_backend("allocating on a GPU"); }
 void cuda_release(void*, std::size_t, int) {}
 void cuda_copy(void*, Device, const void*, Device, std::size_t) { no_backend("copying to or from a GPU"); }
 void cuda_set_device(int) { no_backend("selecting a GPU"); }
+cuda_kernels::ReportSlot cuda_report_slot(int, ReportMessage) { no_backend("running a CUDA kernel"); }
+void cuda_throw_reports(int) {}
 std::string cublas_load_problem() { return "this build of kiln has no CUDA backend"; }
 }  // namespace detail
 

@@ -173,6 +173,7 @@ void synchronize() {
   for (int d = 0; d < device_count(); ++d) {
     detail::cuda_set_device(d);
     KILN_CUDA_CHECK(cudaDeviceSynchronize());
+    detail::cuda_throw_reports(d);
   }
 }
 
@@ -215,8 +216,10 @@ void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device,
     return;
   }
   // cudaMemcpy runs after the kernels queued on the default stream and returns
-  // once a copy to host memory is complete.
+  // once a copy to host memory is complete; those kernels' reports of bad input
+  // (device_reports.cpp) are then final.
   KILN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  if (kind == cudaMemcpyDeviceToHost) cuda_throw_reports(src_device.index);
 }
 
 }  // namespace detail

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
@@ -152,10 +153,35 @@ TEST_CASE("cuda: cross_entropy, every reduction and label smoothing") {
                {logits}, tol);
   }
   const Tensor logits = randn({4, 3}).to(gpu);
-  CHECK_THROWS_WITH_AS(cross_entropy(logits, tensor<std::int64_t>({0, 1, 3, 2}).to(gpu)),
-                       doctest::Contains("not class indices in [0, 3)"), Error);
   CHECK_THROWS_WITH_AS(cross_entropy(logits, tensor<std::int64_t>({0, 1, 2, 2})), doctest::Contains("targets on cpu"),
                        Error);
+}
+
+TEST_CASE("cuda: a bad cross_entropy target is an Error at the next copy to the host, once") {
+  manual_seed(8);
+  const Tensor logits_cpu = randn({4, 3});
+  const Tensor logits = logits_cpu.to(gpu);
+  const Tensor good = tensor<std::int64_t>({0, 1, 2, 2});
+  const double expected = cross_entropy(logits_cpu, good).item();
+
+  // The call returns at once (the kernel checks the targets); the loss reads back as an Error.
+  const Tensor loss = cross_entropy(logits, tensor<std::int64_t>({0, 1, 3, 2}).to(gpu));
+  CHECK_THROWS_WITH_AS(loss.item(),
+                       doctest::Contains("cross_entropy: target 3 of sample 2 is not a class index in [0, 3)"), Error);
+  // Reported once: the next read-back is clean and the kernels still work.
+  CHECK(cross_entropy(logits, good.to(gpu)).item() == doctest::Approx(expected).epsilon(1e-6));
+
+  // Several bad targets: one is named, the rest counted; cuda::synchronize() reports too.
+  (void)cross_entropy(logits, tensor<std::int64_t>({-1, 7, 3, 0}).to(gpu), Reduction::none);
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("(nor are 2 other targets)"), Error);
+  cuda::synchronize();  // nothing left to report
+
+  // Any copy to the host reports, whichever tensor it reads; the gradient stays finite.
+  const Tensor leaf = logits.detach().requires_grad_(true);
+  cross_entropy(leaf, tensor<std::int64_t>({0, 0, 0, 5}).to(gpu)).backward();
+  CHECK_THROWS_WITH_AS(randn({2}).to(gpu).to(Device::cpu()), doctest::Contains("target 5 of sample 3"), Error);
+  const std::vector<float> g = leaf.grad().to_vector<float>();
+  CHECK(std::all_of(g.begin(), g.end(), [](float v) { return std::isfinite(v); }));
 }
 
 TEST_CASE("cuda: mixing devices is an error that says what to do") {
