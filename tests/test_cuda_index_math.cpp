@@ -12,6 +12,7 @@
 // - pooling: each element's plane and position, and the windows covering it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -372,6 +373,57 @@ TEST_CASE("GPU batch norm slices read every value of every channel once") {
   const cuda_kernels::ChannelSplit first = cuda_kernels::channel_split(32, 128 * 784);
   CHECK(32 * first.parts >= 512);
   CHECK(cuda_kernels::channel_split(512, 49).parts == 1);
+}
+
+TEST_CASE("GPU sums cut into slices add every value once, and both passes stay short") {
+  struct Case {
+    std::int64_t outer, r, inner;
+  };
+  // A whole-tensor sum, long rows, bias gradients over a batch (the MLP's and the
+  // CNN's), a GCN-sized column sum, and sizes that leave a last slice short or empty.
+  for (const Case& k : {Case{1, 1 << 20, 1}, Case{2, 100003, 1}, Case{1, 128, 256}, Case{1, 128, 10},
+                        Case{1, 2708, 16}, Case{3, 1000, 7}, Case{1, 33, 2}, Case{5, 9000, 1}, Case{4, 5, 6},
+                        Case{4096, 784, 1}, Case{1, 1, 1}}) {
+    CAPTURE(k.outer);
+    CAPTURE(k.r);
+    CAPTURE(k.inner);
+    const cuda_kernels::ChannelSplit split = cuda_kernels::sum_split(k.outer, k.r, k.inner);
+    const std::int64_t outputs = k.outer * k.inner;
+    REQUIRE(split.parts >= 1);
+    CHECK(split.parts * split.per_part >= k.r);
+    CHECK(cuda_kernels::sum_scratch_slots(k.outer, k.r, k.inner) == (split.parts > 1 ? outputs * split.parts : 0));
+    // Each value is its offset + 1, summed exactly in integers and indexed as the
+    // kernels do: pass 1 fills partial[p * outputs + e], pass 2 adds over p in order.
+    std::vector<std::int64_t> partial(static_cast<std::size_t>(outputs * split.parts), 0), seen(
+        static_cast<std::size_t>(k.outer * k.r * k.inner), 0);
+    for (std::int64_t p = 0; p < split.parts; ++p)
+      for (std::int64_t e = 0; e < outputs; ++e) {
+        const std::int64_t o = e / k.inner, i = e % k.inner;
+        std::int64_t begin, end;
+        cuda_kernels::slice_bounds(k.r, split.per_part, p, begin, end);
+        for (std::int64_t j = begin; j < end; ++j) {
+          const std::int64_t at = (o * k.r + j) * k.inner + i;
+          ++seen[static_cast<std::size_t>(at)];
+          partial[static_cast<std::size_t>(p * outputs + e)] += at + 1;
+        }
+      }
+    CHECK(std::all_of(seen.begin(), seen.end(), [](std::int64_t n) { return n == 1; }));
+    for (std::int64_t e = 0; e < outputs; ++e) {
+      std::int64_t got = 0, want = 0;
+      for (std::int64_t p = 0; p < split.parts; ++p) got += partial[static_cast<std::size_t>(p * outputs + e)];
+      for (std::int64_t j = 0; j < k.r; ++j) want += (e / k.inner * k.r + j) * k.inner + e % k.inner + 1;
+      CHECK(got == want);
+    }
+  }
+  // What the plans come to: a long row fills 256 blocks; a bias gradient over a
+  // batch of 128 takes 8 slices of 16; short sums stay one pass.
+  CHECK(cuda_kernels::sum_split(1, 7333264, 1).parts == 256);
+  CHECK(cuda_kernels::sum_split(1, 128, 256).parts == 8);
+  CHECK(cuda_kernels::sum_split(1, 128, 256).per_part == 16);
+  CHECK(cuda_kernels::sum_split(1, 2708, 16).parts == 42);
+  CHECK(cuda_kernels::sum_split(4096, 784, 1).parts == 1);
+  CHECK(cuda_kernels::sum_split(3, 5000, 1).parts == 1);
+  CHECK(cuda_kernels::sum_split(1 << 20, 64, 4).parts == 1);
 }
 
 TEST_CASE("GPU pooling index arithmetic: positions and covering windows") {

@@ -12,9 +12,9 @@
 //     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
 // or 0 where that position falls in the padding.
 //
-// Also here: batch norm's channel slices, and pooling's positions and covering
-// windows. Kernels pick 32-bit indices, dividing with divider.hpp's multiply-shift
-// dividers, when fits_int32 says the sizes allow.
+// Also here: the slices of batch norm's channel sums and of other long sums, and
+// pooling's positions and covering windows. Kernels pick 32-bit indices, dividing
+// with divider.hpp's multiply-shift dividers, when fits_int32 says the sizes allow.
 #pragma once
 
 #include <cstdint>
@@ -176,6 +176,38 @@ KILN_HOST_DEVICE inline void slice_bounds(std::int64_t m, std::int64_t per_part,
 // two partial sums per slice, then two sums per channel.
 inline std::int64_t batch_norm_scratch_doubles(std::int64_t c, std::int64_t m) {
   return 2 * c * channel_split(c, m).parts + 2 * c;
+}
+
+// Sums split the same way when their outputs alone would leave the GPU idle (a
+// whole-tensor sum, a bias gradient summed over a batch). x is viewed as (outer, r,
+// inner) and summed over r into outer * inner outputs; r is cut into `parts` slices
+// whose partial sums go to scratch, slice p's for output e at p * outputs + e, and a
+// second pass adds each output's partials in slice order. One part: a single pass.
+// Rows (inner == 1) take a block per slice: slices of at least 4096 values, about
+// 1024 blocks in all. Otherwise a thread per (output, slice): slices of at least
+// 16 values and about sqrt(r), so both passes are short, about 64K threads in all.
+inline ChannelSplit sum_split(std::int64_t outer, std::int64_t r, std::int64_t inner) {
+  const std::int64_t outputs = outer * inner;
+  if (outputs < 1 || r < 1) return {1, r < 1 ? 1 : r};
+  std::int64_t min_per_part = 4096, target = 1024, max_parts = 256;
+  if (inner > 1) {
+    std::int64_t root = 1;
+    while (root * root < r) root *= 2;  // a power of two in [sqrt(r), 2 sqrt(r))
+    min_per_part = root < 16 ? 16 : root;
+    target = 65536;
+    max_parts = 1024;
+  }
+  std::int64_t parts = (target + outputs - 1) / outputs;
+  const std::int64_t most = r / min_per_part;  // every slice keeps min_per_part values
+  if (parts > most) parts = most;
+  parts = parts < 1 ? 1 : (parts > max_parts ? max_parts : parts);
+  return {parts, (r + parts - 1) / parts};
+}
+
+// 8-byte slots of device scratch a GPU sum over (outer, r, inner) needs (0: none).
+inline std::int64_t sum_scratch_slots(std::int64_t outer, std::int64_t r, std::int64_t inner) {
+  const ChannelSplit split = sum_split(outer, r, inner);
+  return split.parts > 1 ? outer * inner * split.parts : 0;
 }
 
 // Pooling runs over planes of (h, w) values into planes of (oh, ow), windows of

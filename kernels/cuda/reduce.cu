@@ -1,6 +1,9 @@
 // Reduction kernels. Rows are reduced by one warp each (8 rows per block) when
 // they are short, by a whole block when they are long; a reduction over a middle
 // axis gives each output element its own thread, reading coalesced along `inner`.
+// When there are too few outputs to fill the GPU, the summed axis is cut into
+// slices (index_math.hpp's sum_split) and a second pass adds their partial sums in
+// slice order, so results stay independent of thread timing.
 // Floating sums accumulate in double, like the scalar reference.
 #include <type_traits>
 
@@ -54,6 +57,53 @@ __global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inne
     const T* base = x + o * r * inner + i;
     Acc<T> s = 0;
     for (std::int64_t k = 0; k < r; ++k) s += static_cast<Acc<T>>(base[k * inner]);
+    out[e] = static_cast<T>(s);
+  }
+}
+
+// Pass 1 for rows cut into slices: block (row = blockIdx.x, slice = blockIdx.y) sums its slice.
+template <class T>
+__global__ void sum_row_slices(std::int64_t r, std::int64_t per_part, const T* x, Acc<T>* partial) {
+  __shared__ Acc<T> warp_part[kThreads / 32];
+  const std::int64_t row = blockIdx.x;
+  std::int64_t begin, end;
+  slice_bounds(r, per_part, blockIdx.y, begin, end);
+  Acc<T> s = 0;
+  for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
+  s = warp_sum(s);
+  if ((threadIdx.x & 31) == 0) warp_part[threadIdx.x / 32] = s;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    s = threadIdx.x < kThreads / 32 ? warp_part[threadIdx.x] : Acc<T>(0);
+    s = warp_sum(s);
+    if (threadIdx.x == 0) partial[static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row] = s;
+  }
+}
+
+// Pass 1 over a middle axis cut into slices: one thread per (output e, slice p),
+// consecutive threads on consecutive outputs (coalesced reads along `inner`).
+template <class T>
+__global__ void sum_middle_slices(std::int64_t outer, std::int64_t r, std::int64_t inner, std::int64_t parts,
+                                  std::int64_t per_part, const T* x, Acc<T>* partial) {
+  const std::int64_t outputs = outer * inner;
+  for (std::int64_t t = global_index(); t < outputs * parts; t += grid_stride()) {
+    const std::int64_t e = t % outputs, p = t / outputs;
+    const std::int64_t o = e / inner, i = e % inner;
+    std::int64_t begin, end;
+    slice_bounds(r, per_part, p, begin, end);
+    const T* base = x + o * r * inner + i;
+    Acc<T> s = 0;
+    for (std::int64_t k = begin; k < end; ++k) s += static_cast<Acc<T>>(base[k * inner]);
+    partial[t] = s;  // t = p * outputs + e
+  }
+}
+
+// Pass 2: each output adds its slices' partial sums in slice order.
+template <class T>
+__global__ void sum_partials(std::int64_t outputs, std::int64_t parts, const Acc<T>* partial, T* out) {
+  for (std::int64_t e = global_index(); e < outputs; e += grid_stride()) {
+    Acc<T> s = 0;
+    for (std::int64_t p = 0; p < parts; ++p) s += partial[p * outputs + e];
     out[e] = static_cast<T>(s);
   }
 }
@@ -121,12 +171,27 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
 
 }  // namespace
 
-void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out) {
+void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch) {
   if (outer * inner == 0) return;
+  const ChannelSplit split = sum_split(outer, r, inner);
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x);
     T* po = static_cast<T*>(out);
+    if (split.parts > 1) {
+      KILN_ASSERT(scratch != nullptr);
+      auto* partial = static_cast<Acc<T>*>(scratch);
+      if (inner == 1) {
+        sum_row_slices<<<dim3(static_cast<unsigned>(outer), static_cast<unsigned>(split.parts)), kThreads>>>(
+            r, split.per_part, px, partial);
+        KILN_CUDA_CHECK_LAUNCH();
+      } else {
+        launch_over(outer * inner * split.parts, sum_middle_slices<T>, outer, r, inner, split.parts, split.per_part,
+                    px, partial);
+      }
+      launch_over(outer * inner, sum_partials<T>, outer * inner, split.parts, partial, po);
+      return;
+    }
     if (inner == 1 && r > 1024 && outer < 4096) {
       sum_rows_block<<<static_cast<unsigned>(outer < 65535 ? outer : 65535), kThreads>>>(outer, r, px, po);
     } else if (inner == 1) {

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/ref/ref_kernels.hpp"
+#include "kernels/cuda/index_math.hpp"  // sum_scratch_slots
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -58,8 +59,10 @@ Tensor sum_forward(const Tensor& x, const Dims& dims) {
   }
   Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype(), x.device());
   if (x.device().is_cuda()) {
+    const std::int64_t slots = cuda_kernels::sum_scratch_slots(outer, r, inner);
+    const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kFloat64, x.device()) : Tensor();
     detail::cuda_for(x).sum(detail::cuda_scalar(x.dtype(), "sum"), outer, r, inner, detail::dptr(src),
-                            detail::dptr(out));
+                            detail::dptr(out), slots > 0 ? detail::dptr(scratch) : nullptr);
     return out;
   }
   visit_dtype(x.dtype(), [&]<class T>() {

@@ -113,7 +113,20 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
     const Tensor long_rows = randn({3, 5000}, dt);  // the one-block-per-row path
     parity([](const auto& v) { return sum(v[0], {1}); }, {long_rows}, tol);
     parity([](const auto& v) { return log_softmax(v[0], 1); }, {long_rows}, tol);
+    // Sums whose outputs are too few to fill the GPU are cut into slices
+    // (index_math.hpp's sum_split): one long row, two long rows, bias gradients
+    // over a batch, a GCN-sized column mean.
+    parity([](const auto& v) { return sum(v[0]); }, {randn({300000}, dt)}, tol);
+    parity([](const auto& v) { return sum(v[0], {1}); }, {randn({2, 100003}, dt)}, tol);
+    parity([](const auto& v) { return sum(v[0], {0}); }, {randn({128, 256}, dt)}, tol);
+    parity([](const auto& v) { return sum(v[0], {0, 2, 3}); }, {randn({128, 32, 14, 14}, dt)}, tol);
+    parity([](const auto& v) { return mean(v[0], {0}); }, {randn({2708, 16}, dt)}, tol);
   }
+  // Integer sums take the same slices and stay exact.
+  const Tensor bits = randint(0, 2, {1 << 20}).to(kUInt8);
+  CHECK(sum(bits.to(gpu)).item() == sum(bits).item());
+  const Tensor counts = randint(-5, 6, {1000, 3});
+  CHECK(sum(counts.to(gpu), {0}).to_vector<std::int64_t>() == sum(counts, {0}).to_vector<std::int64_t>());
   const Tensor x = randn({64, 10});
   CHECK(argmax(x.to(gpu), 1).to_vector<std::int64_t>() == argmax(x, 1).to_vector<std::int64_t>());
   CHECK(argmin(x.to(gpu), 0).to_vector<std::int64_t>() == argmin(x, 0).to_vector<std::int64_t>());
