@@ -80,7 +80,7 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
         kk.col2im(t, s, dptr(dcol), dptr(gx));
         grads[0] = gx;
       }
-      if (nb) grads[2] = sum(gc, {0, 2, 3});
+      if (nb) grads[2] = sum(g_t, {1});  // (O, N*L) rows: one reduction, not two
       return grads;
     });
   }
