@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -22,13 +23,28 @@ inline unsigned blocks_for(std::int64_t n) {
   return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 4 ? 65535 * 4 : b));
 }
 
-// Launches a grid-stride `kernel` over n items (nothing when n is 0) on the default
-// stream and checks the launch. Arguments convert to the kernel's parameter types,
-// so untyped pointers (const void*) can be passed for the kernel's T pointers.
+// Every launch goes through launch(): `kernel` on a grid of `block`-sized blocks with
+// `shared_bytes` of dynamic shared memory (KILN_DYNAMIC_SHARED), on the default
+// stream. Arguments convert to the kernel's parameter types, so untyped pointers
+// (const void*) can be passed for the kernel's T pointers. The tests' CPU emulator
+// of this device code (tests/cuda_emulator) brings its own launch().
+#if defined(KILN_CUDA_EMULATOR)
+using ::kiln_cuda_emulator::launch;
+#define KILN_DYNAMIC_SHARED(type, name) \
+  type* name = static_cast<type*>(::kiln_cuda_emulator::dynamic_shared())
+#else
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes, Args... args) {
+  kernel<<<grid, block, shared_bytes>>>(static_cast<Params>(args)...);
+}
+#define KILN_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+// Launches a grid-stride `kernel` over n items (nothing when n is 0) and checks the launch.
 template <class... Params, class... Args>
 void launch_over(std::int64_t n, void (*kernel)(Params...), Args... args) {
   if (n <= 0) return;
-  kernel<<<blocks_for(n), kThreads>>>(static_cast<Params>(args)...);
+  launch(kernel, blocks_for(n), kThreads, 0, args...);
   KILN_CUDA_CHECK_LAUNCH();
 }
 

@@ -127,13 +127,13 @@ __global__ void avg_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I tota
   }
 }
 
-// Launches a pooling kernel over `total` elements: calls launch(T{}, I{}) with T the
+// Launches a pooling kernel over `total` elements: calls body(T{}, I{}) with T the
 // element type and I the narrowest index type that serves the pooling.
-template <class Launch>
-void launch_pool(Scalar t, const PoolShape& s, std::int64_t total, Launch&& launch) {
+template <class Body>
+void launch_pool(Scalar t, const PoolShape& s, std::int64_t total, Body&& body) {
   if (total == 0) return;
   visit_floating(t, [&](auto tag) {
-    visit_index(fits_int32(s), [&](auto index) { launch(tag, index); });
+    visit_index(fits_int32(s), [&](auto index) { body(tag, index); });
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -150,7 +150,7 @@ void im2col(Scalar t, const ConvShape& s, const void* image, void* col) {
     T* out = static_cast<T*>(col);
     visit_index(fits_int32(s), [&](auto index) {
       using I = decltype(index);
-      im2col_kernel<T, I><<<grid, kThreads>>>(s, conv_dividers<I>(s), in, out);
+      launch(im2col_kernel<T, I>, grid, kThreads, 0, s, conv_dividers<I>(s), in, out);
     });
     KILN_CUDA_CHECK_LAUNCH();
   });
@@ -172,8 +172,8 @@ void max_pool(Scalar t, const PoolShape& s, const void* x, void* y, std::int32_t
   launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
     using I = decltype(index);
-    max_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, pool_dividers<I>(s), static_cast<I>(total),
-                                                           static_cast<const T*>(x), static_cast<T*>(y), argmax);
+    launch(max_pool_kernel<T, I>, blocks_for(total), kThreads, 0, s, pool_dividers<I>(s),
+           static_cast<I>(total), static_cast<const T*>(x), static_cast<T*>(y), argmax);
   });
 }
 
@@ -182,8 +182,8 @@ void max_pool_backward(Scalar t, const PoolShape& s, const void* g, const std::i
   launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
     using I = decltype(index);
-    max_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
-        s, pool_dividers<I>(s), static_cast<I>(total), static_cast<const T*>(g), argmax, static_cast<T*>(gx));
+    launch(max_pool_backward_kernel<T, I>, blocks_for(total), kThreads, 0, s, pool_dividers<I>(s),
+           static_cast<I>(total), static_cast<const T*>(g), argmax, static_cast<T*>(gx));
   });
 }
 
@@ -192,8 +192,8 @@ void avg_pool(Scalar t, const PoolShape& s, const void* x, void* y) {
   launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
     using I = decltype(index);
-    avg_pool_kernel<T, I><<<blocks_for(total), kThreads>>>(s, pool_dividers<I>(s), static_cast<I>(total),
-                                                           static_cast<const T*>(x), static_cast<T*>(y));
+    launch(avg_pool_kernel<T, I>, blocks_for(total), kThreads, 0, s, pool_dividers<I>(s),
+           static_cast<I>(total), static_cast<const T*>(x), static_cast<T*>(y));
   });
 }
 
@@ -202,8 +202,8 @@ void avg_pool_backward(Scalar t, const PoolShape& s, const void* g, void* gx) {
   launch_pool(t, s, total, [&](auto tag, auto index) {
     using T = decltype(tag);
     using I = decltype(index);
-    avg_pool_backward_kernel<T, I><<<blocks_for(total), kThreads>>>(
-        s, pool_dividers<I>(s), static_cast<I>(total), static_cast<const T*>(g), static_cast<T*>(gx));
+    launch(avg_pool_backward_kernel<T, I>, blocks_for(total), kThreads, 0, s, pool_dividers<I>(s),
+           static_cast<I>(total), static_cast<const T*>(g), static_cast<T*>(gx));
   });
 }
 

@@ -62,9 +62,9 @@ void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits,
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
-    cross_entropy_kernel<<<static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32>>>(
-        n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp), static_cast<T*>(loss),
-        bad_targets);
+    launch(cross_entropy_kernel<T>, static_cast<unsigned>(blocks < 262140 ? blocks : 262140),
+           kRowsPerBlock * 32, 0, n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp),
+           static_cast<T*>(loss), bad_targets);
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -75,9 +75,9 @@ void cross_entropy_backward(Scalar t, std::int64_t n, std::int64_t c, const void
   if (n * c == 0) return;
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
-    cross_entropy_backward_kernel<<<blocks_for(n * c), kThreads>>>(n, c, static_cast<const T*>(logp), target, eps,
-                                                                   static_cast<const T*>(g), per_sample, scale,
-                                                                   static_cast<T*>(gx));
+    launch(cross_entropy_backward_kernel<T>, blocks_for(n * c), kThreads, 0, n, c,
+           static_cast<const T*>(logp), target, eps, static_cast<const T*>(g), per_sample, scale,
+           static_cast<T*>(gx));
     KILN_CUDA_CHECK_LAUNCH();
   });
 }

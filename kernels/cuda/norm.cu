@@ -181,9 +181,10 @@ void batch_norm_stats(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
       using I = decltype(index);
       const DividerFor<I> ld(l);
       const auto ci = static_cast<I>(c), mi = static_cast<I>(m), per = static_cast<I>(split.per_part);
-      slice_sum_kernel<T, I><<<slice_grid(c, split), kThreads>>>(ci, mi, per, ld, px, sums);
+      launch(slice_sum_kernel<T, I>, slice_grid(c, split), kThreads, 0, ci, mi, per, ld, px, sums);
       KILN_CUDA_CHECK_LAUNCH();
-      slice_centered_squares_kernel<T, I><<<slice_grid(c, split), kThreads>>>(ci, mi, per, ld, px, sums, squares);
+      launch(slice_centered_squares_kernel<T, I>, slice_grid(c, split), kThreads, 0, ci, mi, per, ld, px,
+             sums, squares);
       KILN_CUDA_CHECK_LAUNCH();
     });
     launch_over(c, finish_stats_kernel<T>, c, m, split.parts, sums, squares, eps, momentum,
@@ -199,10 +200,9 @@ void batch_norm_apply(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
     using T = decltype(tag);
     visit_index(fits_int32(total), [&](auto index) {
       using I = decltype(index);
-      apply_kernel<T, I><<<blocks_for(total), kThreads>>>(static_cast<I>(total), DividerFor<I>(l), DividerFor<I>(c),
-                                                          static_cast<const T*>(x), mean, invstd,
-                                                          static_cast<const T*>(w), static_cast<const T*>(b),
-                                                          static_cast<T*>(y));
+      launch(apply_kernel<T, I>, blocks_for(total), kThreads, 0, static_cast<I>(total), DividerFor<I>(l),
+             DividerFor<I>(c), static_cast<const T*>(x), mean, invstd, static_cast<const T*>(w),
+             static_cast<const T*>(b), static_cast<T*>(y));
       KILN_CUDA_CHECK_LAUNCH();
     });
   });
@@ -227,9 +227,9 @@ void batch_norm_backward(Scalar t, std::int64_t n, std::int64_t c, std::int64_t 
       // The channel sums serve dx in training and the weight's and bias's gradients.
       if (training || gw || gb) {
         if (m > 0) {
-          slice_grad_sums_kernel<T, I><<<slice_grid(c, split), kThreads>>>(
-              static_cast<I>(c), static_cast<I>(m), static_cast<I>(split.per_part), DividerFor<I>(l), px, pg, mean,
-              invstd, partial_g, partial_gx);
+          launch(slice_grad_sums_kernel<T, I>, slice_grid(c, split), kThreads, 0, static_cast<I>(c),
+                 static_cast<I>(m), static_cast<I>(split.per_part), DividerFor<I>(l), px, pg, mean, invstd,
+                 partial_g, partial_gx);
           KILN_CUDA_CHECK_LAUNCH();
         }
         const std::int64_t parts = m > 0 ? split.parts : 0;  // no values: every sum is 0
@@ -237,9 +237,9 @@ void batch_norm_backward(Scalar t, std::int64_t n, std::int64_t c, std::int64_t 
                     static_cast<T*>(gw), static_cast<T*>(gb));
       }
       if (gx && total > 0) {
-        dx_kernel<T, I><<<blocks_for(total), kThreads>>>(static_cast<I>(total), DividerFor<I>(l), DividerFor<I>(c), px,
-                                                         pg, mean, invstd, static_cast<const T*>(w), training, mean_g,
-                                                         mean_gx, static_cast<T*>(gx));
+        launch(dx_kernel<T, I>, blocks_for(total), kThreads, 0, static_cast<I>(total), DividerFor<I>(l),
+               DividerFor<I>(c), px, pg, mean, invstd, static_cast<const T*>(w), training, mean_g, mean_gx,
+               static_cast<T*>(gx));
         KILN_CUDA_CHECK_LAUNCH();
       }
     });

@@ -160,7 +160,7 @@ __global__ void gemm_q4_kernel(std::int64_t m, std::int64_t n, std::int64_t nb, 
                                std::int64_t lda, const BlockQ4_0* __restrict__ blocks,
                                const float* __restrict__ a_scale, const float* __restrict__ bias, bool relu,
                                float* __restrict__ y) {
-  extern __shared__ unsigned char smem[];
+  KILN_DYNAMIC_SHARED(unsigned char, smem);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, warps = blockDim.x / 32;
   float* scales = reinterpret_cast<float*>(smem) + warp * nb * (1 + kQ4Rows);
   int* dots = reinterpret_cast<int*>(scales + nb);  // kQ4Rows x nb
@@ -225,8 +225,8 @@ void quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::int64
                    std::int8_t* q, std::int64_t ldq, float* scale) {
   if (rows == 0) return;
   const std::int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  quantize_rows_kernel<<<static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32>>>(
-      rows, k, x, ldx, inv_scale, q, ldq, scale);
+  launch(quantize_rows_kernel, static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32,
+         0, rows, k, x, ldx, inv_scale, q, ldq, scale);
   KILN_CUDA_CHECK_LAUNCH();
 }
 
@@ -237,8 +237,8 @@ void gemm_s8_s32(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8
   if (!force_dp4a && gemm_lt(m, n, k, a, lda, w, ldw, c)) return;
   const dim3 grid(static_cast<unsigned>((n + kTile - 1) / kTile), static_cast<unsigned>((m + kTile - 1) / kTile));
   KILN_CHECK(grid.y <= 65535, "quant GEMM on cuda: ", m, " rows exceed one launch; split the batch");
-  gemm_dp4a_kernel<<<grid, 256>>>(m, n, k / 4, reinterpret_cast<const int*>(a), lda / 4,
-                                  reinterpret_cast<const int*>(w), ldw / 4, c);
+  launch(gemm_dp4a_kernel, grid, 256, 0, m, n, k / 4, reinterpret_cast<const int*>(a), lda / 4,
+         reinterpret_cast<const int*>(w), ldw / 4, c);
   KILN_CUDA_CHECK_LAUNCH();
 }
 
@@ -258,10 +258,9 @@ void gemm_q4(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* 
              " values exceed what one warp folds in shared memory; split the input dimension");
   const int warps = static_cast<int>(kShared / per_warp < 8 ? kShared / per_warp : 8);
   const std::int64_t grid = (n + warps - 1) / warps;
-  gemm_q4_kernel<<<static_cast<unsigned>(grid < 262140 ? grid : 262140), warps * 32,
-                   static_cast<std::size_t>(warps * per_warp)>>>(m, n, nb, a, lda,
-                                                                 static_cast<const BlockQ4_0*>(blocks), a_scale,
-                                                                 bias, relu, y);
+  launch(gemm_q4_kernel, static_cast<unsigned>(grid < 262140 ? grid : 262140), warps * 32,
+         static_cast<std::size_t>(warps * per_warp), m, n, nb, a, lda, static_cast<const BlockQ4_0*>(blocks),
+         a_scale, bias, relu, y);
   KILN_CUDA_CHECK_LAUNCH();
 }
 

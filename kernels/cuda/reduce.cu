@@ -182,8 +182,8 @@ void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const
       KILN_ASSERT(scratch != nullptr);
       auto* partial = static_cast<Acc<T>*>(scratch);
       if (inner == 1) {
-        sum_row_slices<<<dim3(static_cast<unsigned>(outer), static_cast<unsigned>(split.parts)), kThreads>>>(
-            r, split.per_part, px, partial);
+        launch(sum_row_slices<T>, dim3(static_cast<unsigned>(outer), static_cast<unsigned>(split.parts)),
+               kThreads, 0, r, split.per_part, px, partial);
         KILN_CUDA_CHECK_LAUNCH();
       } else {
         launch_over(outer * inner * split.parts, sum_middle_slices<T>, outer, r, inner, split.parts, split.per_part,
@@ -193,11 +193,12 @@ void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const
       return;
     }
     if (inner == 1 && r > 1024 && outer < 4096) {
-      sum_rows_block<<<static_cast<unsigned>(outer < 65535 ? outer : 65535), kThreads>>>(outer, r, px, po);
+      launch(sum_rows_block<T>, static_cast<unsigned>(outer < 65535 ? outer : 65535), kThreads, 0, outer, r,
+             px, po);
     } else if (inner == 1) {
-      sum_rows_warp<<<row_blocks(outer), kRowsPerBlock * 32>>>(outer, r, px, po);
+      launch(sum_rows_warp<T>, row_blocks(outer), kRowsPerBlock * 32, 0, outer, r, px, po);
     } else {
-      sum_middle<<<blocks_for(outer * inner), kThreads>>>(outer, r, inner, px, po);
+      launch(sum_middle<T>, blocks_for(outer * inner), kThreads, 0, outer, r, inner, px, po);
     }
     KILN_CUDA_CHECK_LAUNCH();
   });
@@ -209,8 +210,8 @@ void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, c
   KILN_ASSERT(len >= 1);
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
-    extreme_rows_warp<<<row_blocks(rows), kRowsPerBlock * 32>>>(minimum, rows, len, static_cast<const T*>(x),
-                                                                 static_cast<T*>(y), index);
+    launch(extreme_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, minimum, rows, len,
+           static_cast<const T*>(x), static_cast<T*>(y), index);
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -219,8 +220,8 @@ void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const
   if (rows == 0 || len == 0) return;
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
-    softmax_rows_warp<<<row_blocks(rows), kRowsPerBlock * 32>>>(log, rows, len, static_cast<const T*>(x),
-                                                                 static_cast<T*>(y));
+    launch(softmax_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, log, rows, len,
+           static_cast<const T*>(x), static_cast<T*>(y));
     KILN_CUDA_CHECK_LAUNCH();
   });
 }
