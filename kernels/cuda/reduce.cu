@@ -30,21 +30,29 @@ __global__ void sum_rows_warp(std::int64_t rows, std::int64_t r, const T* x, T* 
   }
 }
 
+// The sum of one value per thread of a kThreads block, valid in thread 0. A caller
+// that calls it again must __syncthreads() first (the partials are reused).
+template <class A>
+__device__ A block_total(A s) {
+  __shared__ A partial[kThreads / 32];
+  s = warp_sum(s);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = s;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    s = threadIdx.x < kThreads / 32 ? partial[threadIdx.x] : A(0);
+    s = warp_sum(s);
+  }
+  return s;
+}
+
 // out[row] = sum of a long contiguous row, one block of kThreads per row.
 template <class T>
 __global__ void sum_rows_block(std::int64_t rows, std::int64_t r, const T* x, T* out) {
-  __shared__ Acc<T> partial[kThreads / 32];
   for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     Acc<T> s = 0;
     for (std::int64_t k = threadIdx.x; k < r; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
-    s = warp_sum(s);
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = s;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      s = threadIdx.x < kThreads / 32 ? partial[threadIdx.x] : Acc<T>(0);
-      s = warp_sum(s);
-      if (threadIdx.x == 0) out[row] = static_cast<T>(s);
-    }
+    s = block_total(s);
+    if (threadIdx.x == 0) out[row] = static_cast<T>(s);
     __syncthreads();
   }
 }
@@ -64,20 +72,13 @@ __global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inne
 // Pass 1 for rows cut into slices: block (row = blockIdx.x, slice = blockIdx.y) sums its slice.
 template <class T>
 __global__ void sum_row_slices(std::int64_t r, std::int64_t per_part, const T* x, Acc<T>* partial) {
-  __shared__ Acc<T> warp_part[kThreads / 32];
   const std::int64_t row = blockIdx.x;
   std::int64_t begin, end;
   slice_bounds(r, per_part, blockIdx.y, begin, end);
   Acc<T> s = 0;
   for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
-  s = warp_sum(s);
-  if ((threadIdx.x & 31) == 0) warp_part[threadIdx.x / 32] = s;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    s = threadIdx.x < kThreads / 32 ? warp_part[threadIdx.x] : Acc<T>(0);
-    s = warp_sum(s);
-    if (threadIdx.x == 0) partial[static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row] = s;
-  }
+  s = block_total(s);
+  if (threadIdx.x == 0) partial[static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row] = s;
 }
 
 // Pass 1 over a middle axis cut into slices: one thread per (output e, slice p),
