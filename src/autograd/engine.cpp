@@ -66,6 +66,10 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
       if (!next) continue;
       if (input_grads[i].defined()) {
         Tensor& buf = buffers[next];
+        KILN_CHECK(!buf.defined() || buf.device() == input_grads[i].device(), "backward: '", node->name(),
+                   "' sent the gradient of its input ", i, " on ", input_grads[i].device(),
+                   " but another gradient for that input is on ", buf.device(),
+                   " (a backward rule returned a gradient on the wrong device)");
         buf = buf.defined() ? add(buf, input_grads[i]) : input_grads[i];
       }
       if (--pending[next] == 0) ready.push_back(next);

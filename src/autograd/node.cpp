@@ -20,7 +20,8 @@ std::atomic<bool> anomaly_on{[] {
 
 bool all_finite(const Tensor& t) {
   if (!t.defined() || !is_floating(t.dtype())) return true;
-  const Tensor c = t.contiguous();
+  // A debugging mode: copying a GPU tensor back to look at it is fine.
+  const Tensor c = t.device().is_cpu() ? t.contiguous() : t.detach().to(Device::cpu());
   return visit_floating(c.dtype(), "anomaly check", [&]<class T>() {
     const T* p = c.data_ptr<T>();
     for (std::int64_t i = 0; i < c.numel(); ++i)
@@ -76,6 +77,8 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
   KILN_CHECK(grad_output.shape() == target.shape(), "backward: gradient of shape ",
              fmt(grad_output.shape()), " reached a leaf of shape ", fmt(target.shape()),
              " (a backward rule returned the wrong shape)");
+  KILN_CHECK(grad_output.device() == target.device(), "backward: a gradient on ", grad_output.device(),
+             " reached a leaf on ", target.device(), " (a backward rule returned it on the wrong device)");
   if (!leaf->grad) {
     leaf->grad = grad_output.clone().to(target.dtype()).impl_ptr();  // own the memory: it will be += later
   } else {

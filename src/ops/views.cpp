@@ -152,7 +152,7 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   // d/dx slice(x) = g placed into zeros at the sliced positions
   return recorded(make_view(*this, sh, st, offset() + start * strides()[d]), *this, "slice",
                   [from = shape(), dtype = dtype(), d, start, end, step](const Tensor& g) {
-                    Tensor gx = zeros(from, dtype);
+                    Tensor gx = zeros(from, dtype, g.device());
                     gx.slice(d, start, end, step).copy_(g);
                     return Grads{gx};
                   });

@@ -170,6 +170,41 @@ TEST_CASE("cuda: cross_entropy, every reduction and label smoothing") {
                        Error);
 }
 
+TEST_CASE("cuda: views send their gradients back on the GPU") {
+  manual_seed(10);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    parity([](const auto& v) { return v[0].narrow(0, 1, 2) * 2.0; }, {randn({4, 3}, dt)}, tol);
+    parity([](const auto& v) { return v[0].slice(1, 0, 5, 2); }, {randn({3, 6}, dt)}, tol);
+    parity([](const auto& v) { return v[0].select(0, 1); }, {randn({3, 6}, dt)}, tol);
+    // Two views of one tensor: their gradients meet, and add, on the GPU.
+    parity([](const auto& v) { return v[0].narrow(0, 0, 2) * v[0].narrow(0, 1, 2); }, {randn({3, 4}, dt)}, tol);
+  }
+}
+
+TEST_CASE("cuda: anomaly mode checks GPU tensors; a gradient on the wrong device is named") {
+  {
+    const DetectAnomalyGuard anomaly;
+    const Tensor x = randn({4}).to(gpu).requires_grad_();
+    sum(x * x).backward();  // all finite: no error
+    CHECK(x.grad().device() == gpu);
+    const Tensor y = tensor<float>({1, 0, 2}).to(gpu).requires_grad_();
+    CHECK_THROWS_WITH_AS(sum(log(y)), doctest::Contains("anomaly detected: the forward of 'log'"), Error);
+  }
+  // An op whose backward (wrongly) answers on the CPU for an input on the GPU.
+  const auto stray = [](const Tensor& x) {
+    Tensor out = x.detach().clone();
+    attach_grad_fn(out, "stray", {x}, [](const Tensor& g) { return Grads{g.to(Device::cpu())}; });
+    return out;
+  };
+  const Tensor x = randn({3}).to(gpu).requires_grad_();
+  CHECK_THROWS_WITH_AS(sum(stray(x)).backward(),
+                       "backward: a gradient on cpu reached a leaf on cuda:0 (a backward rule returned it on the "
+                       "wrong device)",
+                       Error);
+  CHECK_THROWS_WITH_AS(sum(stray(x) + x * 2.0).backward(), doctest::Contains("on the wrong device"), Error);
+}
+
 TEST_CASE("cuda: a bad cross_entropy target is an Error at the next copy to the host, once") {
   manual_seed(8);
   const Tensor logits_cpu = randn({4, 3});
