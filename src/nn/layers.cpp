@@ -124,7 +124,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
     NoGradGuard no_grad;
-    num_batches_tracked.add_(ones({}, kInt64));
+    num_batches_tracked.add_(ones({}, kInt64, num_batches_tracked.device()));
   }
   return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, options.momentum(), options.eps());
 }

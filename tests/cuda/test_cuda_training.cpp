@@ -1,7 +1,8 @@
-// Training on the GPU follows the CPU: optimizer steps, a whole MLP training
-// step, moving modules, and checkpoints saved from GPU tensors.
+// Training on the GPU follows the CPU: optimizer steps, the examples' networks,
+// moving modules, and checkpoints saved from GPU tensors.
 #include <doctest/doctest.h>
 
+#include "examples/fashion_models.hpp"
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
@@ -38,6 +39,51 @@ TEST_CASE("cuda: Module::to moves parameters in place and keeps their identity")
   CHECK(w.requires_grad());
   model->to(Device::cpu());
   CHECK(w.device() == Device::cpu());
+}
+
+// The examples' own networks, module code included (BatchNorm2d's step counter, its
+// running statistics, Flatten, MaxPool2d): a few Adam steps on the GPU and the CPU
+// from the same weights and batches, then train and eval outputs and every buffer.
+TEST_CASE("cuda: the Fashion MLP, CNN and CNN+BN train on the GPU as on the CPU") {
+  for (int kind = 0; kind < 3; ++kind) {
+    CAPTURE(kind);
+    const auto make = [kind] {
+      manual_seed(15);
+      return kind == 0 ? example::fashion_mlp() : example::fashion_cnn(/*batchnorm=*/kind == 2);
+    };
+    auto cpu_model = make(), gpu_model = make();
+    gpu_model->to(gpu);
+    optim::Adam cpu_opt(cpu_model->parameters(), optim::AdamOptions(1e-3));
+    optim::Adam gpu_opt(gpu_model->parameters(), optim::AdamOptions(1e-3));
+    manual_seed(16);
+    for (int step = 0; step < 3; ++step) {
+      const Tensor x = randn({8, 1, 28, 28});
+      const Tensor y = randint(0, 10, {8});
+      cpu_opt.zero_grad();
+      gpu_opt.zero_grad();
+      Tensor cpu_loss = cross_entropy((*cpu_model)(x), y);
+      Tensor gpu_loss = cross_entropy((*gpu_model)(x.to(gpu)), y.to(gpu));
+      cpu_loss.backward();
+      gpu_loss.backward();
+      cpu_opt.step();
+      gpu_opt.step();
+      CHECK(gpu_loss.item() == doctest::Approx(cpu_loss.item()).epsilon(1e-4));
+    }
+    // Adam's first steps are about lr * sign(gradient): where a gradient is near 0 the
+    // two devices' rounding may differ by up to 2 lr, hence 1e-3.
+    check_params_close(*cpu_model, *gpu_model, 1e-3);
+    const auto bc = cpu_model->named_buffers(), bg = gpu_model->named_buffers();
+    REQUIRE(bc.size() == bg.size());
+    for (std::size_t i = 0; i < bc.size(); ++i) {
+      INFO(bc[i].first);
+      CHECK(bg[i].second.device() == gpu);
+      check_same(bg[i].second.to(Device::cpu()), bc[i].second, 1e-3);
+    }
+    cpu_model->eval();
+    gpu_model->eval();
+    const Tensor x = randn({4, 1, 28, 28});
+    check_same((*gpu_model)(x.to(gpu)).to(Device::cpu()), (*cpu_model)(x), 1e-3);
+  }
 }
 
 TEST_CASE("cuda: Adam, AdamW and SGD steps match the CPU") {
