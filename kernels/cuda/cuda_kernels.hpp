@@ -102,9 +102,12 @@ struct Table {
 
   // --- index.cu ----------------------------------------------------------------
   // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).
+  // A negative index counts from the end (index + n); one outside [-n, n) is never
+  // read through: its rows are 0 and it goes to `bad_index` (position = j, bound = n).
   void (*index_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
-                     const void* x, const std::int64_t* index, void* out);
-  // gx[o, index[j], :] += g[o, j, :] (atomic adds: repeated indices sum in any order).
+                     const void* x, const std::int64_t* index, void* out, ReportSlot bad_index);
+  // gx[o, index[j], :] += g[o, j, :] (atomic adds: repeated indices sum in any order);
+  // indices as index_rows reads them, one out of range skipped.
   void (*index_add_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                          const void* g, const std::int64_t* index, void* gx);
   // out[k] = x[offset[k]];  and its adjoint gx[offset[k]] += g[k] (atomic).

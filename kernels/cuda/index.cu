@@ -8,12 +8,24 @@ namespace kiln::cuda_kernels {
 
 namespace {
 
+// Row index[j] counted from the end when negative; -1 when outside [-n, n).
+__device__ inline std::int64_t row_of(const std::int64_t* index, std::int64_t j, std::int64_t n) {
+  const std::int64_t i = index[j] < 0 ? index[j] + n : index[j];
+  return i >= 0 && i < n ? i : -1;
+}
+
 template <class T>
 __global__ void index_rows_kernel(std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const T* x,
-                                  const std::int64_t* index, T* out) {
+                                  const std::int64_t* index, T* out, ReportSlot bad) {
   for (std::int64_t e = global_index(); e < outer * m * inner; e += grid_stride()) {
     const std::int64_t k = e % inner, j = e / inner % m, o = e / (inner * m);
-    out[e] = x[(o * n + index[j]) * inner + k];
+    const std::int64_t i = row_of(index, j, n);
+    if (i >= 0) {
+      out[e] = x[(o * n + i) * inner + k];
+    } else {
+      out[e] = T(0);
+      if (o == 0 && k == 0) report_bad_index(bad, j, index[j], n);  // once per bad entry
+    }
   }
 }
 
@@ -22,7 +34,8 @@ __global__ void index_add_rows_kernel(std::int64_t outer, std::int64_t n, std::i
                                       const T* g, const std::int64_t* index, T* gx) {
   for (std::int64_t e = global_index(); e < outer * m * inner; e += grid_stride()) {
     const std::int64_t k = e % inner, j = e / inner % m, o = e / (inner * m);
-    atomicAdd(gx + (o * n + index[j]) * inner + k, g[e]);
+    const std::int64_t i = row_of(index, j, n);
+    if (i >= 0) atomicAdd(gx + (o * n + i) * inner + k, g[e]);
   }
 }
 
@@ -39,9 +52,9 @@ __global__ void put_add_kernel(std::int64_t count, const T* g, const std::int64_
 }  // namespace
 
 void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const void* x,
-                const std::int64_t* index, void* out) {
+                const std::int64_t* index, void* out, ReportSlot bad_index) {
   visit_scalar(t, [&](auto tag) {
-    launch_over(outer * m * inner, index_rows_kernel<decltype(tag)>, outer, n, m, inner, x, index, out);
+    launch_over(outer * m * inner, index_rows_kernel<decltype(tag)>, outer, n, m, inner, x, index, out, bad_index);
   });
 }
 

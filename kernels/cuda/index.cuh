@@ -7,7 +7,7 @@
 namespace kiln::cuda_kernels {
 
 void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const void* x,
-                const std::int64_t* index, void* out);
+                const std::int64_t* index, void* out, ReportSlot bad_index);
 void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                     const void* g, const std::int64_t* index, void* gx);
 void take(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);

@@ -1,5 +1,6 @@
 // index_select, gather, cat and stack.
 #include <cstring>
+#include <string>
 
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -7,6 +8,7 @@
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/cuda/runtime.hpp"
 
 namespace kiln {
 
@@ -37,14 +39,28 @@ void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::in
   }
 }
 
-// index_select with x on a GPU: the checked indices go up once, and serve the backward too.
-Tensor index_select_cuda(const Tensor& x, const Tensor& src, Tensor& out, const std::vector<std::int64_t>& idx,
-                         std::int64_t outer, std::int64_t n, std::int64_t inner) {
-  const Tensor index = from_vector(idx).to(x.device());
-  const std::int64_t m = static_cast<std::int64_t>(idx.size());
+// What index_select's kernel found: an index outside [-n, n) (as the CPU's message says).
+std::string bad_index_message(const cuda_kernels::IndexReport& found) {
+  std::string m = detail::concat("index_select: index ", found.value, " (entry ", found.position,
+                                 " of the index) is out of range for a dimension of size ", found.bound);
+  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
+}
+
+// index_select with x on a GPU, `index` int64 on the same GPU (indices from the host
+// were checked there; the kernel checks the others and reports them without the host
+// waiting). The index serves the backward too.
+Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim) {
+  const Tensor src = x.detach().contiguous();
+  Shape shape = x.shape();
+  const std::int64_t n = shape[dim], m = index.numel();
+  shape[dim] = m;
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  std::int64_t outer, inner;
+  split_at(x.shape(), dim, outer, inner);
   const auto t = detail::cuda_scalar(x.dtype(), "index_select");
   detail::cuda_for(x).index_rows(t, outer, n, m, inner, detail::dptr(src), detail::dptr<std::int64_t>(index),
-                                 detail::dptr(out));
+                                 detail::dptr(out), detail::cuda_report_slot(x.device().index, bad_index_message));
   if (should_record({x})) {
     // d/dx: each selected row's gradient is added back to the row it came from.
     attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
@@ -65,14 +81,21 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   KILN_CHECK(index.dim() == 1, "index_select: the index must be 1-D but has shape ", fmt(index.shape()));
   const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_select");
   const std::int64_t n = x.shape()[dim];
+  if (x.device().is_cuda() && index.device() == x.device()) {  // indices never come back to the host
+    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "index_select: indices must be int64 or int32, got ",
+               index.dtype());
+    // A copy of its own: the backward reads it later, whatever the caller does to `index`.
+    const Tensor own = index.dtype() == kInt64 ? index.detach().contiguous().clone() : index.detach().to(kInt64);
+    return index_select_cuda(x, own.contiguous(), dim);
+  }
   const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
+  if (x.device().is_cuda()) return index_select_cuda(x, from_vector(idx).to(x.device()), dim);
   const Tensor src = x.detach().contiguous();
   Shape shape = x.shape();
   shape[dim] = static_cast<std::int64_t>(idx.size());
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   std::int64_t outer, inner;
   split_at(x.shape(), dim, outer, inner);
-  if (x.device().is_cuda()) return index_select_cuda(x, src, out, idx, outer, n, inner);
   const std::size_t row_bytes = static_cast<std::size_t>(inner) * itemsize(x.dtype());
   const auto* in = static_cast<const char*>(src.raw_data_ptr());
   auto* o = static_cast<char*>(out.raw_data_ptr());

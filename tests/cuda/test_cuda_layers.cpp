@@ -90,6 +90,36 @@ TEST_CASE("cuda: where, index_select, gather, embeddings and nll_loss") {
                        doctest::Contains("out of range"), Error);
 }
 
+TEST_CASE("cuda: indices on the GPU stay there; a bad one is an Error at the next copy to the host") {
+  manual_seed(25);
+  // Negative indices count from the end; int32 indices work too; gradients of repeats add up.
+  const Tensor idx = tensor<std::int64_t>({-1, 0, 4, -5, 2});
+  parity([idx](const auto& v) { return index_select(v[0], 0, idx.to(v[0].device())); }, {randn({5, 6})}, 1e-5);
+  parity([idx](const auto& v) { return index_select(v[0], 1, idx.to(kInt32).to(v[0].device())); },
+         {randn({2, 5, 3})}, 1e-5);
+  parity([](const auto& v) { return embedding(v[0], tensor<std::int64_t>({{1, 2}, {2, 0}}).to(v[0].device())); },
+         {randn({4, 3})}, 1e-6);
+  // The index may change after the call: the backward kept its own copy.
+  const Tensor x = randn({4, 2}).to(gpu).requires_grad_();
+  Tensor on_gpu = tensor<std::int64_t>({1, 1}).to(gpu);
+  const Tensor picked = index_select(x, 0, on_gpu);
+  on_gpu.fill_(3.0);
+  sum(picked).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{0, 0, 2, 2, 0, 0, 0, 0});
+
+  // Out of range: the call returns; the next read-back throws, once; the rows read 0.
+  const Tensor w = randn({3, 2}).to(gpu);
+  const Tensor bad = index_select(w, 0, tensor<std::int64_t>({0, 3, -4, 2}).to(gpu));
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("(nor are 1 other entries)"), Error);
+  CHECK(bad.to_vector<float>()[2] == 0.0f);  // the report was cleared: this read-back is clean
+  const Tensor one_bad = embedding(w, tensor<std::int64_t>({{0}, {5}}).to(gpu));
+  CHECK_THROWS_WITH_AS(one_bad.to(Device::cpu()),
+                       doctest::Contains("index_select: index 5 (entry 1 of the index) is out of range for a dimension "
+                                         "of size 3"),
+                       Error);
+  CHECK(one_bad.to_vector<float>() == std::vector<float>{w.to_vector<float>()[0], w.to_vector<float>()[1], 0, 0});
+}
+
 TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
   manual_seed(25);
   std::vector<graph::Edge> edges;
