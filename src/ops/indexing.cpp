@@ -84,9 +84,9 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   if (x.device().is_cuda() && index.device() == x.device()) {  // indices never come back to the host
     KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "index_select: indices must be int64 or int32, got ",
                index.dtype());
-    // A copy of its own: the backward reads it later, whatever the caller does to `index`.
+    // A contiguous copy of its own: the backward reads it later, whatever the caller does to `index`.
     const Tensor own = index.dtype() == kInt64 ? index.detach().contiguous().clone() : index.detach().to(kInt64);
-    return index_select_cuda(x, own.contiguous(), dim);
+    return index_select_cuda(x, own, dim);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
   if (x.device().is_cuda()) return index_select_cuda(x, from_vector(idx).to(x.device()), dim);

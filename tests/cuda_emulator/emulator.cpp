@@ -10,7 +10,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
