@@ -110,9 +110,18 @@ struct Table {
   // indices as index_rows reads them, one out of range skipped.
   void (*index_add_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                          const void* g, const std::int64_t* index, void* gx);
-  // out[k] = x[offset[k]];  and its adjoint gx[offset[k]] += g[k] (atomic).
-  void (*take)(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);
-  void (*put_add)(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx);
+  // gather along one dimension of size n: an n-d loop over the index's shape with
+  // operands 0 out, 1 x (stride 0 along the gathered dimension), 2 index (int64);
+  // out[e] = x[base(e) + i_e * dim_stride], i_e the index entry, counted from the end
+  // when negative if `wrap` is set. An entry outside [-n, n) (without wrap: [0, n))
+  // is never read through: out reads 0 and it goes to `bad_index` (position = e,
+  // the entry's row-major number in the index, bound = n).
+  void (*gather)(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* x,
+                 const std::int64_t* index, void* out, ReportSlot bad_index);
+  // Its adjoint, gx[base(e) + i_e * dim_stride] += g[e] (atomic; operands 0 g, 1 gx,
+  // 2 index); a bad entry is skipped.
+  void (*gather_add)(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* g,
+                     const std::int64_t* index, void* gx);
 
   // --- norm.cu -----------------------------------------------------------------
   // Batch norm over x viewed as (n, c, l), statistics per channel over n * l values,
@@ -177,6 +186,11 @@ struct Table {
   // Columns k .. ldq of q are zeroed (the padding the products read).
   void (*quantize_rows)(std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, float inv_scale,
                         std::int8_t* q, std::int64_t ldq, float* scale);
+  // q[r, :] = a[r, :] (rows of k values, a row every lda) zero-padded to ldq columns.
+  // A value of -128, outside the symmetric range, is copied and goes to `bad_value`
+  // (position = r * k + j, value -128, bound 127).
+  void (*pad_rows_s8)(std::int64_t rows, std::int64_t k, const std::int8_t* a, std::int64_t lda, std::int8_t* q,
+                      std::int64_t ldq, ReportSlot bad_value);
   // c[i, j] = sum_k a[i, k] w[j, k] in int32; a (m, lda), w (n, ldw), k a multiple of 4,
   // both 4-byte aligned rows (cuBLASLt's int8 tensor-core GEMM when it takes the
   // shape, else kiln's dp4a kernel; `force_dp4a` picks the latter).

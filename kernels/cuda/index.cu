@@ -39,14 +39,38 @@ __global__ void index_add_rows_kernel(std::int64_t outer, std::int64_t n, std::i
   }
 }
 
-template <class T>
-__global__ void take_kernel(std::int64_t count, const T* x, const std::int64_t* offset, T* out) {
-  for (std::int64_t k = global_index(); k < count; k += grid_stride()) out[k] = x[offset[k]];
+// Entry index[k] of a gather along a dimension of size n: counted from the end when
+// negative and `wrap` is set; -1 when it lies outside the range allowed.
+__device__ inline std::int64_t gathered_at(std::int64_t v, std::int64_t n, bool wrap) {
+  const std::int64_t i = wrap && v < 0 ? v + n : v;
+  return i >= 0 && i < n ? i : -1;
 }
 
 template <class T>
-__global__ void put_add_kernel(std::int64_t count, const T* g, const std::int64_t* offset, T* gx) {
-  for (std::int64_t k = global_index(); k < count; k += grid_stride()) atomicAdd(gx + offset[k], g[k]);
+__global__ void gather_kernel(Loop loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const T* x,
+                              const std::int64_t* index, T* out, ReportSlot bad) {
+  for (std::int64_t e = global_index(); e < loop.numel; e += grid_stride()) {
+    std::int64_t off[3];
+    loop_offsets<3>(loop, e, off);
+    const std::int64_t v = index[off[2]], i = gathered_at(v, n, wrap);
+    if (i >= 0) {
+      out[off[0]] = x[off[1] + i * dim_stride];
+    } else {
+      out[off[0]] = T(0);
+      report_bad_index(bad, e, v, n);
+    }
+  }
+}
+
+template <class T>
+__global__ void gather_add_kernel(Loop loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const T* g,
+                                  const std::int64_t* index, T* gx) {
+  for (std::int64_t e = global_index(); e < loop.numel; e += grid_stride()) {
+    std::int64_t off[3];
+    loop_offsets<3>(loop, e, off);
+    const std::int64_t i = gathered_at(index[off[2]], n, wrap);
+    if (i >= 0) atomicAdd(gx + off[1] + i * dim_stride, g[off[0]]);
+  }
 }
 
 }  // namespace
@@ -65,12 +89,18 @@ void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m
   });
 }
 
-void take(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out) {
-  visit_scalar(t, [&](auto tag) { launch_over(count, take_kernel<decltype(tag)>, count, x, offset, out); });
+void gather(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* x,
+            const std::int64_t* index, void* out, ReportSlot bad_index) {
+  visit_scalar(t, [&](auto tag) {
+    launch_over(loop.numel, gather_kernel<decltype(tag)>, loop, n, dim_stride, wrap, x, index, out, bad_index);
+  });
 }
 
-void put_add(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx) {
-  visit_floating(t, [&](auto tag) { launch_over(count, put_add_kernel<decltype(tag)>, count, g, offset, gx); });
+void gather_add(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* g,
+                const std::int64_t* index, void* gx) {
+  visit_floating(t, [&](auto tag) {
+    launch_over(loop.numel, gather_add_kernel<decltype(tag)>, loop, n, dim_stride, wrap, g, index, gx);
+  });
 }
 
 }  // namespace kiln::cuda_kernels

@@ -1,5 +1,5 @@
 // Indexing on the GPU: row selection (index_select, embeddings) and element
-// gathers by precomputed offsets, with their scatter-add adjoints.
+// gathers along a dimension (gather, nll_loss), with their scatter-add adjoints.
 #pragma once
 
 #include "kernels/cuda/cuda_kernels.hpp"
@@ -10,7 +10,9 @@ void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, st
                 const std::int64_t* index, void* out, ReportSlot bad_index);
 void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                     const void* g, const std::int64_t* index, void* gx);
-void take(Scalar t, std::int64_t count, const void* x, const std::int64_t* offset, void* out);
-void put_add(Scalar t, std::int64_t count, const void* g, const std::int64_t* offset, void* gx);
+void gather(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* x,
+            const std::int64_t* index, void* out, ReportSlot bad_index);
+void gather_add(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* g,
+                const std::int64_t* index, void* gx);
 
 }  // namespace kiln::cuda_kernels

@@ -53,6 +53,16 @@ __global__ void quantize_rows_kernel(std::int64_t rows, std::int64_t k, const fl
   }
 }
 
+__global__ void pad_rows_s8_kernel(std::int64_t rows, std::int64_t k, const std::int8_t* a, std::int64_t lda,
+                                   std::int8_t* q, std::int64_t ldq, ReportSlot bad) {
+  for (std::int64_t e = global_index(); e < rows * ldq; e += grid_stride()) {
+    const std::int64_t r = e / ldq, j = e % ldq;
+    const std::int8_t v = j < k ? a[r * lda + j] : std::int8_t{0};
+    if (v == -128) report_bad_index(bad, r * k + j, v, 127);
+    q[e] = v;
+  }
+}
+
 // --- int8 x int8 -> int32 -------------------------------------------------------------
 
 // A 64 x 64 tile of c per block of 256 threads, 4 x 4 outputs per thread; the k
@@ -228,6 +238,11 @@ void quantize_rows(std::int64_t rows, std::int64_t k, const float* x, std::int64
   launch(quantize_rows_kernel, static_cast<unsigned>(blocks < 262140 ? blocks : 262140), kRowsPerBlock * 32,
          0, rows, k, x, ldx, inv_scale, q, ldq, scale);
   KILN_CUDA_CHECK_LAUNCH();
+}
+
+void pad_rows_s8(std::int64_t rows, std::int64_t k, const std::int8_t* a, std::int64_t lda, std::int8_t* q,
+                 std::int64_t ldq, ReportSlot bad_value) {
+  launch_over(rows * ldq, pad_rows_s8_kernel, rows, k, a, lda, q, ldq, bad_value);
 }
 
 void gemm_s8_s32(std::int64_t m, std::int64_t n, std::int64_t k, const std::int8_t* a, std::int64_t lda,

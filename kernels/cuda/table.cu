@@ -18,12 +18,12 @@ const Table& table() {
       // in the order of Table's members (cuda_kernels.hpp)
       fill, copy, binary, compare, where, random_uniform, random_normal, dropout_mask, unary, unary_grad,
       sum, extreme_rows, softmax_rows,
-      index_rows, index_add_rows, take, put_add,
+      index_rows, index_add_rows, gather, gather_add,
       batch_norm_stats, batch_norm_apply, batch_norm_backward,
       spmm,
       cross_entropy, cross_entropy_backward,
       im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward,
-      quantize_rows, gemm_s8_s32, finish_int8, gemm_q4,
+      quantize_rows, pad_rows_s8, gemm_s8_s32, finish_int8, gemm_q4,
       gemm,
       adam,
   };

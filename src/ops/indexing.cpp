@@ -7,6 +7,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/indexing.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
 
@@ -43,6 +44,15 @@ void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::in
 std::string bad_index_message(const cuda_kernels::IndexReport& found) {
   std::string m = detail::concat("index_select: index ", found.value, " (entry ", found.position,
                                  " of the index) is out of range for a dimension of size ", found.bound);
+  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
+}
+
+// What gather's kernel found: an index outside [-n, n) (as the CPU's message says).
+std::string bad_gather_message(const cuda_kernels::IndexReport& found) {
+  std::string m = detail::concat("gather: index ", found.value, " (entry ", found.position,
+                                 " of the index, in row-major order) is out of range for a dimension of size ",
+                                 found.bound);
   if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
   return m;
 }
@@ -84,9 +94,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   if (x.device().is_cuda() && index.device() == x.device()) {  // indices never come back to the host
     KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "index_select: indices must be int64 or int32, got ",
                index.dtype());
-    // A contiguous copy of its own: the backward reads it later, whatever the caller does to `index`.
-    const Tensor own = index.dtype() == kInt64 ? index.detach().contiguous().clone() : index.detach().to(kInt64);
-    return index_select_cuda(x, own, dim);
+    return index_select_cuda(x, detail::own_int64_index(index), dim);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
   if (x.device().is_cuda()) return index_select_cuda(x, from_vector(idx).to(x.device()), dim);
@@ -131,6 +139,37 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   return out;
 }
 
+namespace detail {
+
+Tensor own_int64_index(const Tensor& index) {
+  return index.dtype() == kInt64 ? index.detach().clone() : index.detach().to(kInt64);
+}
+
+Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool wrap, ReportMessage describe) {
+  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  // The loop walks the index's shape; along `dim` the kernel steps by the index entry.
+  Strides x_base = x.strides();
+  x_base[dim] = 0;
+  const auto t = cuda_scalar(x.dtype(), "gather");
+  cuda_for(x).gather(t, cuda_loop(index.shape(), {&out.strides(), &x_base, &index.strides()}, "gather"),
+                     x.shape()[dim], x.strides()[dim], wrap, dptr(x), dptr<std::int64_t>(index), dptr(out),
+                     cuda_report_slot(x.device().index, describe));
+  if (should_record({x})) {
+    // d/dx gather = scatter-add of g into the gathered positions
+    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dim, index, wrap, t](const Tensor& g) {
+      Tensor gx = zeros(xs, g.dtype(), g.device());
+      Strides gx_base = gx.strides();
+      gx_base[dim] = 0;
+      cuda_for(g).gather_add(t, cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
+                             xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
+      return Grads{gx};
+    });
+  }
+  return out;
+}
+
+}  // namespace detail
+
 Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   KILN_CHECK(index.dim() == x.dim(), "gather: index has shape ", fmt(index.shape()), " but x has shape ",
              fmt(x.shape()), "; both need the same number of dimensions");
@@ -138,6 +177,18 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   for (std::int64_t d = 0; d < x.dim(); ++d)
     KILN_CHECK(d == dim || index.shape()[d] <= x.shape()[d], "gather: index shape ", fmt(index.shape()),
                " exceeds x shape ", fmt(x.shape()), " in dimension ", d);
+  if (x.device().is_cuda()) {
+    KILN_CHECK(index.device().is_cpu() || index.device() == x.device(), "gather: x on ", x.device(),
+               " but the index on ", index.device(), "; move the index with .to(x.device())");
+    if (index.device().is_cpu()) {  // checked here; it costs one upload
+      const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
+      return detail::gather_cuda(x, dim, from_vector(idx).reshape(index.shape()).to(x.device()), true,
+                                 bad_gather_message);
+    }
+    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "gather: indices must be int64 or int32, got ",
+               index.dtype());
+    return detail::gather_cuda(x, dim, detail::own_int64_index(index), true, bad_gather_message);
+  }
   const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
   const Shape shape = index.shape();
   const Strides out_st = contiguous_strides(shape);
@@ -152,8 +203,14 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
     }
     offsets[k] = off;
   }
-  // Positions inside a contiguous tensor of x's shape (where the backward adds).
-  auto relative_offsets = [&] {
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* base = static_cast<const T*>(x.storage()->data());
+    T* o = ptr<T>(out);
+    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
+  });
+  if (should_record({x})) {
+    // Positions inside a contiguous tensor of x's shape (where the backward adds).
     std::vector<std::int64_t> rel(idx.size());
     const Strides xs_st = contiguous_strides(x.shape());
     for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -165,34 +222,8 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       }
       rel[k] = off;
     }
-    return rel;
-  };
-  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
-  if (x.device().is_cuda()) {
-    // Offsets go up relative to x's first element; the backward adds into a contiguous gx.
-    for (std::int64_t& off : offsets) off -= x.offset();
-    const Tensor from = from_vector(offsets).to(x.device());
-    const auto t = detail::cuda_scalar(x.dtype(), "gather");
-    detail::cuda_for(x).take(t, out.numel(), detail::dptr(x), detail::dptr<std::int64_t>(from), detail::dptr(out));
-    if (should_record({x})) {
-      const Tensor to = from_vector(relative_offsets()).to(x.device());
-      attach_grad_fn(out, "gather", {x}, [xs = x.shape(), to, t](const Tensor& g) {
-        Tensor gx = zeros(xs, g.dtype(), g.device());
-        const Tensor gc = g.contiguous();
-        detail::cuda_for(gc).put_add(t, gc.numel(), detail::dptr(gc), detail::dptr<std::int64_t>(to), detail::dptr(gx));
-        return Grads{gx};
-      });
-    }
-    return out;
-  }
-  visit_dtype(x.dtype(), [&]<class T>() {
-    const T* base = static_cast<const T*>(x.storage()->data());
-    T* o = ptr<T>(out);
-    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
-  });
-  if (should_record({x})) {
     // d/dx gather = scatter-add of g into the gathered positions
-    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = relative_offsets()](const Tensor& g) {
+    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {
       Tensor gx = zeros(xs, dtype);
       const Tensor gc = g.contiguous();
       visit_floating(dtype, "gather backward", [&]<class T>() {

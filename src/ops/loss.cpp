@@ -21,6 +21,7 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
+#include "src/ops/indexing.hpp"
 
 namespace kiln {
 
@@ -37,12 +38,17 @@ Tensor reduce(const Tensor& per_sample, Reduction r) {
   return per_sample;
 }
 
-// Class indices as int64, each checked to lie in [0, classes).
-std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, std::int64_t n, std::int64_t classes) {
+// Targets are class indices (int64 or int32), one per sample.
+void check_target_shape(const char* op, const Tensor& target, std::int64_t n) {
   KILN_CHECK(target.dtype() == kInt64 || target.dtype() == kInt32, op,
              ": targets must be class indices (int64 or int32) but are ", target.dtype());
   KILN_CHECK(target.dim() == 1 && target.size(0) == n, op, ": targets of shape ", fmt(target.shape()),
              " do not match ", n, " samples; expected shape (", n, ")");
+}
+
+// Class indices as int64, each checked to lie in [0, classes).
+std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, std::int64_t n, std::int64_t classes) {
+  check_target_shape(op, target, n);
   std::vector<std::int64_t> t = target.to_vector<std::int64_t>();
   for (std::size_t i = 0; i < t.size(); ++i)
     KILN_CHECK(t[i] >= 0 && t[i] < classes, op, ": target ", t[i], " of sample ", i, " is not a class index in [0, ",
@@ -50,12 +56,18 @@ std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, st
   return t;
 }
 
-// What cross_entropy's kernel found: targets out of range (as the CPU's message says).
-std::string bad_target_message(const cuda_kernels::IndexReport& found) {
-  std::string m = detail::concat("cross_entropy: target ", found.value, " of sample ", found.position,
+// What a loss's kernel found: targets out of range (as the CPU's message says).
+std::string bad_target_message(const char* op, const cuda_kernels::IndexReport& found) {
+  std::string m = detail::concat(op, ": target ", found.value, " of sample ", found.position,
                                  " is not a class index in [0, ", found.bound, ")");
   if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other targets)");
   return m;
+}
+std::string bad_cross_entropy_target(const cuda_kernels::IndexReport& found) {
+  return bad_target_message("cross_entropy", found);
+}
+std::string bad_nll_loss_target(const cuda_kernels::IndexReport& found) {
+  return bad_target_message("nll_loss", found);
 }
 
 // cross_entropy with logits and targets on a GPU: the same formulas as below, as kernels.
@@ -63,12 +75,9 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
   const char* op = "cross_entropy";
   KILN_CHECK(target.device() == logits.device(), op, ": logits on ", logits.device(), " but targets on ",
              target.device(), "; move the targets with .to(logits.device())");
-  KILN_CHECK(target.dtype() == kInt64 || target.dtype() == kInt32, op,
-             ": targets must be class indices (int64 or int32) but are ", target.dtype());
   const std::int64_t n = logits.size(0), c = logits.size(1);
-  KILN_CHECK(target.dim() == 1 && target.size(0) == n, op, ": targets of shape ", fmt(target.shape()),
-             " do not match ", n, " samples; expected shape (", n, ")");
-  const Tensor t = target.to(kInt64).contiguous();
+  check_target_shape(op, target, n);
+  const Tensor t = detail::own_int64_index(target);
   const auto& k = detail::cuda_for(logits);
   const Tensor x = logits.detach().contiguous();
   Tensor logp = Tensor::empty({n, c}, logits.dtype(), logits.device());
@@ -77,7 +86,7 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
   // The kernel checks the targets; a bad one is an Error at the next copy to the host
   // (item(), to(cpu)), so the host never waits here.
   k.cross_entropy(scalar, n, c, detail::dptr(x), detail::dptr<std::int64_t>(t), eps, detail::dptr(logp),
-                  detail::dptr(losses), detail::cuda_report_slot(logits.device().index, bad_target_message));
+                  detail::dptr(losses), detail::cuda_report_slot(logits.device().index, bad_cross_entropy_target));
   Tensor result = reduce(losses.detach(), reduction);
   if (should_record({logits})) {
     attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {
@@ -156,8 +165,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction) {
   KILN_CHECK(log_probs.dim() == 2, "nll_loss: log-probabilities must be (N, C) but have shape ",
              fmt(log_probs.shape()));
-  class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
   // loss_i = -log_probs[i, t_i]
+  if (log_probs.device().is_cuda() && target.device() == log_probs.device()) {
+    // The kernel checks the targets (negative ones are bad); a bad one reads 0 and is an
+    // Error at the next copy to the host.
+    check_target_shape("nll_loss", target, log_probs.size(0));
+    const Tensor picked =
+        detail::gather_cuda(log_probs, 1, detail::own_int64_index(target).unsqueeze(1), false, bad_nll_loss_target);
+    return reduce(neg(picked.squeeze(1)), reduction);
+  }
+  class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
   return reduce(neg(gather(log_probs, 1, target.to(kInt64).unsqueeze(1)).squeeze(1)), reduction);
 }
 

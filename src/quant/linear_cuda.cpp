@@ -11,6 +11,7 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/cuda/runtime.hpp"
 
 namespace kiln::quant {
 
@@ -25,6 +26,14 @@ std::int64_t padded_k(const QuantizedWeight& w) {
 void check_same_device(const char* op, const Tensor& x, const QuantizedWeight& w) {
   KILN_CHECK(x.device() == w.device(), op, ": input on ", x.device(), " but the weight on ", w.device(),
              "; move the weight once with w.to(device) (or the input with .to(device))");
+}
+
+// What the padding kernel found: activations of -128 (as the CPU's message says).
+std::string bad_activation_message(const cuda_kernels::IndexReport& found) {
+  std::string m = kiln::detail::concat("quant::matmul_int8: activation -128 at flat index ", found.position,
+                                       "; int8 activations lie in [-127, 127] (quantize_int8 never produces -128)");
+  if (found.count > 1) m += kiln::detail::concat(" (", found.count - 1, " other activations are -128 too)");
+  return m;
 }
 
 // Quantizes float rows x (rows, k) on the GPU into a (rows, lda) with zero padding;
@@ -147,11 +156,13 @@ Tensor matmul_int8_cuda(const Tensor& a, const QuantizedWeight& w) {
   const char* op = "quant::matmul_int8";
   check_same_device(op, a, w);
   const std::int64_t m = a.size(0), k = w.in_features(), lda = padded_k(w);
-  const double bad = sum(eq(a, scalar_tensor(-128, kInt8, a.device()))).item();
-  KILN_CHECK(bad == 0, op, ": ", bad, " activations are -128; int8 activations lie in [-127, 127] "
-             "(quantize_int8 never produces -128)");
-  Tensor ap = zeros({m, lda}, kInt8, a.device());
-  ap.narrow(1, 0, k).copy_(a);
+  // Padded to whole 16-byte rows; the kernel that copies also looks for -128, and a
+  // bad value is an Error at the next copy to the host (the host does not wait here).
+  const Tensor ac = a.contiguous();
+  Tensor ap = Tensor::empty({m, lda}, kInt8, a.device());
+  kiln::detail::cuda_for(a).pad_rows_s8(m, k, kiln::detail::dptr<std::int8_t>(ac), k,
+                                        kiln::detail::dptr<std::int8_t>(ap), lda,
+                                        kiln::detail::cuda_report_slot(a.device().index, bad_activation_message));
   Tensor c = Tensor::empty({m, w.out_features()}, kInt32, a.device());
   kiln::detail::cuda_for(a).gemm_s8_s32(m, w.out_features(), lda, kiln::detail::dptr<std::int8_t>(ap), lda,
                                         kiln::detail::dptr<std::int8_t>(gpu_rows(w)), lda,

@@ -120,6 +120,63 @@ TEST_CASE("cuda: indices on the GPU stay there; a bad one is an Error at the nex
   CHECK(one_bad.to_vector<float>() == std::vector<float>{w.to_vector<float>()[0], w.to_vector<float>()[1], 0, 0});
 }
 
+TEST_CASE("cuda: gather and nll_loss read indices on the GPU; a bad one is an Error at the next copy to the host") {
+  manual_seed(27);
+  // Along each dimension of a 3-D tensor, from a transposed (strided) x, with negative
+  // and repeated indices, int64 and int32; the upstream gradient broadcast (stride 0).
+  const Tensor idx = tensor<std::int64_t>({0, -1, 1, 1, -2, 0, 1, 1, -2, 1, 0, 0}).reshape({2, 3, 2});
+  for (std::int64_t dim : {0, 1, 2}) {
+    parity([idx, dim](const auto& v) { return gather(v[0].transpose(0, 2), dim, idx.to(v[0].device())); },
+           {randn({3, 3, 2}, kFloat64)}, 1e-12);
+    parity([idx, dim](const auto& v) { return gather(v[0], dim, idx.to(kInt32).to(v[0].device())); },
+           {randn({2, 3, 4})}, 1e-6);
+  }
+  const Tensor gidx = tensor<std::int64_t>({0, -1, 2, 1, -3, 3, 1, 1, -4, 2, 0, 0}).reshape({2, 3, 2});
+  parity([gidx](const auto& v) { return gather(v[0], 2, gidx.to(v[0].device())); }, {randn({2, 3, 4})}, 1e-6);
+  parity([gidx](const auto& v) { return sum(gather(v[0], 2, gidx.to(v[0].device())), {1}); },
+         {randn({2, 5, 4})}, 1e-5);
+  const Tensor targets = tensor<std::int64_t>({4, 0, 6, 6, 2});
+  for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none})
+    parity([targets, r](const auto& v) { return nll_loss(log_softmax(v[0], 1), targets.to(v[0].device()), r); },
+           {randn({5, 7})}, 1e-5);
+
+  // The index may change after the call: the backward kept its own copy.
+  const Tensor x = randn({2, 3}).to(gpu).requires_grad_();
+  Tensor on_gpu = tensor<std::int64_t>({{2}, {0}}).to(gpu);
+  const Tensor picked = gather(x, 1, on_gpu);
+  on_gpu.fill_(1.0);
+  sum(picked).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{0, 0, 1, 1, 0, 0});
+  // So did the losses' backward with their targets.
+  for (bool nll : {false, true}) {
+    const Tensor logits = randn({2, 3}).requires_grad_(), logits_gpu = logits.detach().to(gpu).requires_grad_();
+    Tensor targets_gpu = tensor<std::int64_t>({0, 2}).to(gpu);
+    const Tensor loss_gpu =
+        nll ? nll_loss(log_softmax(logits_gpu, 1), targets_gpu) : cross_entropy(logits_gpu, targets_gpu);
+    targets_gpu.fill_(1.0);
+    loss_gpu.backward();
+    const Tensor targets = tensor<std::int64_t>({0, 2});
+    (nll ? nll_loss(log_softmax(logits, 1), targets) : cross_entropy(logits, targets)).backward();
+    check_same(logits_gpu.grad().to(Device::cpu()), logits.grad(), 1e-6);
+  }
+
+  // Out of range: the call returns; the next read-back throws, once; the entry reads 0.
+  const Tensor w = randn({2, 3}).to(gpu);
+  const Tensor bad = gather(w, 1, tensor<std::int64_t>({{0, 3}, {-4, 2}}).to(gpu));
+  CHECK_THROWS_WITH_AS(bad.to(Device::cpu()),
+                       doctest::Contains("gather: index 3 (entry 1 of the index, in row-major order) is out of range"),
+                       Error);
+  CHECK(bad.to_vector<float>()[2] == 0.0f);
+  // nll_loss takes no negative targets; the sample's loss term reads 0.
+  const Tensor logp = log_softmax(randn({3, 4}), 1).to(gpu);
+  const Tensor loss = nll_loss(logp, tensor<std::int64_t>({1, -1, 4}).to(gpu), Reduction::none);
+  CHECK_THROWS_WITH_AS(cuda::synchronize(),
+                       doctest::Contains("nll_loss: target -1 of sample 1 is not a class index in [0, 4) (nor are 1 "
+                                         "other targets)"),
+                       Error);
+  CHECK(loss.to_vector<float>()[2] == 0.0f);
+}
+
 TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
   manual_seed(25);
   std::vector<graph::Edge> edges;

@@ -53,6 +53,21 @@ TEST_CASE("cuda quant: int8 x int8 -> int32 is exact, tensor cores and dp4a alik
       CHECK(c.to_vector<std::int32_t>() == want.to_vector<std::int32_t>());
     }
   }
+  // Strided activations; then -128, which the padding kernel reports at the next copy to the host.
+  const Tensor w8 = randint(-127, 128, {5, 9}).to(kInt8), a_t = randint(-127, 128, {9, 4}).to(kInt8);
+  const quant::QuantizedWeight w = quant::QuantizedWeight::from_int8({w8, ones({5})});
+  const quant::QuantizedWeight wg = w.to(gpu);
+  CHECK(quant::matmul_int8(a_t.to(gpu).t(), wg).to_vector<std::int32_t>() ==
+        quant::matmul_int8(a_t.t(), w).to_vector<std::int32_t>());
+  Tensor a8 = randint(-127, 128, {3, 9}).to(kInt8);
+  a8.select(0, 1).select(0, 2).fill_(-128.0);
+  CHECK_THROWS_WITH_AS(quant::matmul_int8(a8, w), doctest::Contains("activation -128 at flat index 11;"), Error);
+  const Tensor c = quant::matmul_int8(a8.to(gpu), wg);
+  CHECK_THROWS_WITH_AS(c.to(Device::cpu()), doctest::Contains("activation -128 at flat index 11;"), Error);
+  a8.select(0, 2).select(0, 0).fill_(-128.0);
+  quant::matmul_int8(a8.to(gpu), wg);
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("(1 other activations are -128 too)"), Error);
+  cuda::synchronize();  // reported once
 }
 
 TEST_CASE("cuda quant: quant::linear equals the CPU bit for bit (int8 and q4_0, dynamic and static)") {
