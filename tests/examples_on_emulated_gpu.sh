@@ -35,6 +35,7 @@ compare() {
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   compare mlp_fashion --epochs 1 --limit 1024
+  compare cnn_fashion --epochs 1 --limit 512 --batchnorm
 else
   echo "mlp_fashion: Fashion-MNIST absent, skipped"
 fi

@@ -406,21 +406,28 @@ cudaError_t cudaHostUnregister(void* p) {
 
 namespace {
 
+// C = alpha op(A) op(B) + beta C, each C(i, j) summed over p in order. op(A) is first
+// copied to a column-major m x k block, so the inner loop runs down contiguous columns
+// of it and of C (a column of C at a time, accumulated in `acc`).
 template <class T>
 cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T* alpha, const T* a,
                     int lda, const T* b, int ldb, const T* beta, T* c, int ldc) {
   if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      T acc = 0;
-      for (int p = 0; p < k; ++p) {
-        const T av = ta == CUBLAS_OP_N ? a[i + static_cast<std::int64_t>(p) * lda] : a[p + static_cast<std::int64_t>(i) * lda];
-        const T bv = tb == CUBLAS_OP_N ? b[p + static_cast<std::int64_t>(j) * ldb] : b[j + static_cast<std::int64_t>(p) * ldb];
-        acc += av * bv;
-      }
-      T& out = c[i + static_cast<std::int64_t>(j) * ldc];
-      out = *beta == T(0) ? *alpha * acc : *alpha * acc + *beta * out;  // beta 0: C is not read
+  const std::int64_t rows = m;
+  std::vector<T> op_a(static_cast<std::size_t>(rows * k)), acc(static_cast<std::size_t>(rows));
+  for (std::int64_t p = 0; p < k; ++p)
+    for (std::int64_t i = 0; i < rows; ++i) op_a[p * rows + i] = ta == CUBLAS_OP_N ? a[i + p * lda] : a[p + i * lda];
+  for (std::int64_t j = 0; j < n; ++j) {
+    std::fill(acc.begin(), acc.end(), T(0));
+    for (std::int64_t p = 0; p < k; ++p) {
+      const T bv = tb == CUBLAS_OP_N ? b[p + j * ldb] : b[j + p * ldb];
+      const T* column = op_a.data() + p * rows;
+      for (std::int64_t i = 0; i < rows; ++i) acc[i] += column[i] * bv;
     }
+    T* out = c + j * ldc;
+    for (std::int64_t i = 0; i < rows; ++i)
+      out[i] = *beta == T(0) ? *alpha * acc[i] : *alpha * acc[i] + *beta * out[i];  // beta 0: C is not read
+  }
   return CUBLAS_STATUS_SUCCESS;
 }
 
