@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The training examples with --device cuda on the CPU emulator of the GPU kernels
+# The examples with --device cuda on the CPU emulator of the GPU kernels
 # (tests/cuda_emulator), a few steps each, against the same runs on the CPU: every
 # GPU path of the examples runs on any machine. Test accuracies must agree within
-# 0.02 (the GPU's sums run in another order); the graph VAE recommender draws its
-# noise from the GPU's own stream, so it must only run and report.
+# 0.02 (the GPU's sums run in another order), the quantized models' exactly; the
+# graph VAE recommender draws its noise from the GPU's own stream, so it must only
+# run and report.
 # usage: tests/examples_on_emulated_gpu.sh EXAMPLES_DIR DATA_DIR   (DATA_DIR holds cora/, ml-100k/)
 set -euo pipefail
 examples="$1"
@@ -11,12 +12,15 @@ data="$2"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# The value of `key` in the RESULT line of a log.
+# The value of `key` (dotted for nested ones: mlp.int8.test_acc) in the RESULT line of a log.
 result() {
   python3 - "$1" "$2" <<'PY'
 import json, sys
 line = [l for l in open(sys.argv[1]) if l.startswith("RESULT ")][-1]
-print(json.loads(line[len("RESULT "):])[sys.argv[2]])
+value = json.loads(line[len("RESULT "):])
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value)
 PY
 }
 
@@ -36,6 +40,17 @@ compare() {
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   compare mlp_fashion --epochs 1 --limit 1024
   compare cnn_fashion --epochs 1 --limit 512 --batchnorm
+  compare mlp_by_hand --epochs 1 --limit 1024
+  # The quantized MLP's integer kernels are bit-exact: the same test accuracy to the last image.
+  "$examples/mlp_fashion" --epochs 1 --limit 1024 --save "$tmp/mlp.ckpt" > /dev/null
+  "$examples/quantize_fashion" --mlp "$tmp/mlp.ckpt" --reps 1 > "$tmp/quantize.cpu.log"
+  "$examples/quantize_fashion_emulated" --device cuda --mlp "$tmp/mlp.ckpt" --reps 1 > "$tmp/quantize.gpu.log"
+  for format in int8 int4; do
+    cpu="$(result "$tmp/quantize.cpu.log" mlp.$format.test_acc)"
+    gpu="$(result "$tmp/quantize.gpu.log" mlp.$format.test_acc)"
+    echo "quantize_fashion: $format MLP test accuracy $cpu on the CPU, $gpu on the emulated GPU"
+    [ "$cpu" = "$gpu" ]
+  done
 else
   echo "mlp_fashion: Fashion-MNIST absent, skipped"
 fi
