@@ -55,6 +55,45 @@ TEST_CASE("spmm equals the dense product; its gradient is A^T G") {
   CHECK_THROWS_WITH_AS(spmm(m, randn({3, 5})), doctest::Contains("cannot multiply dense shape (3, 5)"), Error);
 }
 
+TEST_CASE("a hand-assembled CSR matrix with a fault is an Error, never a stray read") {
+  const auto good = graph::CsrMatrix::from_coo(3, 4, {{0, 1}, {0, 3}, {2, 0}, {2, 2}, {1, 1}});
+  const Tensor x = ones({4, 2});
+  struct Fault {
+    const char* what;
+    void (*apply)(graph::CsrMatrix&);
+  };
+  const Fault faults[] = {
+      {"column index 7 (nonzero 2) is outside [0, 4)", [](graph::CsrMatrix& m) { m.col_idx[2] = 7; }},
+      {"column index -1 (nonzero 4) is outside [0, 4)", [](graph::CsrMatrix& m) { m.col_idx[4] = -1; }},
+      {"row pointer 2 (1) is below row pointer 1 (2)", [](graph::CsrMatrix& m) { m.row_ptr[2] = 1; }},
+      {"they must run from 0 to the 5 nonzeros", [](graph::CsrMatrix& m) { m.row_ptr[3] = 9; }},
+      {"they must run from 0 to the 5 nonzeros", [](graph::CsrMatrix& m) { m.row_ptr[0] = -2; }},
+      {"expected rows + 1 row pointers", [](graph::CsrMatrix& m) { m.values.pop_back(); }},
+      {"expected rows + 1 row pointers", [](graph::CsrMatrix& m) { m.row_ptr.pop_back(); }},
+  };
+  for (const Fault& fault : faults) {
+    graph::CsrMatrix m = good;
+    fault.apply(m);
+    INFO(fault.what);
+    CHECK_THROWS_WITH_AS(spmm(m, x), doctest::Contains(fault.what), Error);
+    CHECK_THROWS_WITH_AS(m.to_dense(), doctest::Contains(fault.what), Error);
+    CHECK_THROWS_WITH_AS(m.transpose(), doctest::Contains(fault.what), Error);
+    CHECK_THROWS_WITH_AS(graph::normalize_rows(m), doctest::Contains(fault.what), Error);
+  }
+  // A fault far down a large matrix is found by the task that reaches it.
+  graph::CsrMatrix big = graph::CsrMatrix::from_coo(50000, 8, [] {
+    std::vector<graph::Edge> e;
+    for (std::int64_t r = 0; r < 50000; ++r) e.emplace_back(r, r % 8);
+    return e;
+  }());
+  big.col_idx[49999] = 8;
+  CHECK_THROWS_WITH_AS(spmm(big, ones({8, 64})),
+                       doctest::Contains("spmm: malformed CSR matrix (50000 x 8): column index 8 (nonzero 49999)"),
+                       Error);
+  big.col_idx[49999] = 7;
+  CHECK(sum(spmm(big, ones({8, 64}))).item() == 50000.0 * 64);
+}
+
 TEST_CASE("parity: spmm kernel on ragged rows and feature widths") {
   manual_seed(52);
   const auto& ref = cpu::kernels_f32_for(cpu::Isa::scalar);
@@ -68,12 +107,41 @@ TEST_CASE("parity: spmm kernel on ragged rows and feature widths") {
     for (std::int64_t f : {1, 3, 8, 16, 17, 64, 65, 100}) {
       const Tensor x = randn({50, f});
       std::vector<float> want(40 * f), got(40 * f);
-      ref.spmm(40, f, m.row_ptr.data(), m.col_idx.data(), m.values.data(), x.data_ptr<float>(), want.data());
-      simd.spmm(40, f, m.row_ptr.data(), m.col_idx.data(), m.values.data(), x.data_ptr<float>(), got.data());
+      CHECK(ref.spmm(40, f, m.row_ptr.data(), m.col_idx.data(), m.cols, m.values.data(), x.data_ptr<float>(),
+                     want.data()));
+      CHECK(simd.spmm(40, f, m.row_ptr.data(), m.col_idx.data(), m.cols, m.values.data(), x.data_ptr<float>(),
+                      got.data()));
       for (std::size_t i = 0; i < want.size(); ++i) {
         INFO(cpu::isa_name(isa) << " f=" << f << " i=" << i);
         CHECK(std::abs(got[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
       }
+    }
+  }
+  // Every level stops at a fault in the structure (x has 50 rows: column 50 is outside).
+  for (cpu::Isa isa : {cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::isa_supported(isa)) continue;
+    const auto& k = cpu::kernels_f32_for(isa);
+    for (std::int64_t f : {3, 16, 64}) {
+      const Tensor x = randn({50, f});
+      std::vector<float> y(40 * f);
+      const auto run = [&](const graph::CsrMatrix& a) {
+        return k.spmm(40, f, a.row_ptr.data(), a.col_idx.data(), a.cols, a.values.data(), x.data_ptr<float>(),
+                      y.data());
+      };
+      INFO(cpu::isa_name(isa) << " f=" << f);
+      graph::CsrMatrix bad = m;
+      bad.col_idx.back() = 50;
+      CHECK_FALSE(run(bad));
+      bad = m;
+      bad.col_idx[3] = -1;
+      CHECK_FALSE(run(bad));
+      bad = m;
+      bad.row_ptr[10] = bad.row_ptr[9] - 1;  // row 9 would end before it starts
+      CHECK_FALSE(run(bad));
+      bad = m;
+      bad.row_ptr[5] = bad.row_ptr[40] + 1;  // past the last entry
+      CHECK_FALSE(run(bad));
+      CHECK(run(m));
     }
   }
 }

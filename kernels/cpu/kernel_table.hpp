@@ -51,9 +51,13 @@ struct KernelTable {
   RowsFn softmax_rows;      // y[r, :] = softmax(x[r, :])
   RowsFn log_softmax_rows;  // y[r, :] = log_softmax(x[r, :])
   // Sparse (CSR) x dense: y[r, :] = sum_k val[k] x[col[k], :] for k in [row_ptr[r], row_ptr[r+1]),
-  // r = 0 .. rows-1; x is (*, f) and y (rows, f), both contiguous.
-  void (*spmm)(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,
-               const T* x, T* y);
+  // r = 0 .. rows-1; x is (cols, f) and y (rows, f), both contiguous. The caller vouches
+  // for row_ptr[0] >= 0 and for col / val holding row_ptr[rows] entries; the kernel
+  // checks the rest as it reads (row pointers rising up to row_ptr[rows], columns in
+  // [0, cols)) and returns false at the first fault, never reading through it (y is
+  // then partly written).
+  bool (*spmm)(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
+               std::int64_t cols, const T* val, const T* x, T* y);
   // 2x2 / stride-2 max pooling of one (h, w) plane without padding into (h/2, w/2);
   // argmax (may be null) gets each winner's offset in the plane. The first maximum of
   // the window (read row by row) wins; the first NaN beats any number.

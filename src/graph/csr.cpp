@@ -1,9 +1,11 @@
 #include "kiln/graph/csr.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <numeric>
+#include <string>
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
@@ -65,7 +67,42 @@ CsrMatrix CsrMatrix::undirected(std::int64_t nodes, const std::vector<Edge>& edg
   return m;
 }
 
+namespace {
+
+// The first fault of CSR arrays whose sizes and ends are right, or "" when there is none.
+std::string csr_fault(const CsrMatrix& a) {
+  const std::int64_t* ptr = a.row_ptr.data();
+  for (std::int64_t r = 0; r < a.rows; ++r)
+    if (ptr[r + 1] < ptr[r])
+      return detail::concat("row pointer ", r + 1, " (", ptr[r + 1], ") is below row pointer ", r, " (", ptr[r],
+                            "); they must rise from 0 to nnz");
+  for (std::int64_t k = 0; k < a.nnz(); ++k)
+    if (a.col_idx[k] < 0 || a.col_idx[k] >= a.cols)
+      return detail::concat("column index ", a.col_idx[k], " (nonzero ", k, ") is outside [0, ", a.cols, ")");
+  return "";
+}
+
+// Sizes first: the row pointers and the values must match the rows and column indices.
+void check_csr_sizes(const CsrMatrix& a, const char* op) {
+  KILN_CHECK(a.rows >= 0 && a.cols >= 0 && static_cast<std::int64_t>(a.row_ptr.size()) == a.rows + 1 &&
+                 a.values.size() == a.col_idx.size(),
+             op, ": the CSR arrays do not fit together (", a.row_ptr.size(), " row pointers for ", a.rows,
+             " rows, ", a.col_idx.size(), " column indices, ", a.values.size(),
+             " values); expected rows + 1 row pointers and one value per column index");
+  KILN_CHECK(a.row_ptr.front() == 0 && a.row_ptr.back() == a.nnz(), op, ": the row pointers run from ",
+             a.row_ptr.front(), " to ", a.row_ptr.back(), "; they must run from 0 to the ", a.nnz(), " nonzeros");
+}
+
+}  // namespace
+
+void CsrMatrix::check(const char* op) const {
+  check_csr_sizes(*this, op);
+  const std::string fault = csr_fault(*this);
+  KILN_CHECK(fault.empty(), op, ": malformed CSR matrix (", rows, " x ", cols, "): ", fault);
+}
+
 CsrMatrix CsrMatrix::transpose() const {
+  check("CsrMatrix::transpose");
   std::vector<Edge> entries;
   entries.reserve(col_idx.size());
   for (std::int64_t r = 0; r < rows; ++r)
@@ -76,6 +113,7 @@ CsrMatrix CsrMatrix::transpose() const {
 }
 
 Tensor CsrMatrix::row_sums() const {
+  check("CsrMatrix::row_sums");
   Tensor out = Tensor::empty({rows}, kFloat32);
   float* p = out.data_ptr<float>();
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -87,6 +125,7 @@ Tensor CsrMatrix::row_sums() const {
 }
 
 Tensor CsrMatrix::to_dense() const {
+  check("CsrMatrix::to_dense");
   Tensor out = zeros({rows, cols});
   float* p = out.data_ptr<float>();
   for (std::int64_t r = 0; r < rows; ++r)
@@ -96,6 +135,7 @@ Tensor CsrMatrix::to_dense() const {
 
 CsrMatrix add_self_loops(const CsrMatrix& a) {
   KILN_CHECK(a.rows == a.cols, "add_self_loops: the matrix is ", a.rows, " x ", a.cols, "; it must be square");
+  a.check("add_self_loops");
   std::vector<Edge> entries;
   std::vector<float> values;
   for (std::int64_t r = 0; r < a.rows; ++r) {
@@ -131,6 +171,7 @@ CsrMatrix normalize_symmetric(const CsrMatrix& a) {
 }
 
 CsrMatrix normalize_rows(const CsrMatrix& a) {
+  a.check("normalize_rows");
   CsrMatrix m = a;
   for (std::int64_t r = 0; r < m.rows; ++r) {
     double d = 0;
@@ -154,6 +195,7 @@ Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
   const std::int64_t f = x.size(1);
   Tensor y = Tensor::empty({a.rows, f}, x.dtype(), x.device());
   if (x.device().is_cuda()) {  // the CSR arrays go up with each call (a graph's are small next to X)
+    a.check("spmm");
     const Tensor row_ptr = from_vector(a.row_ptr).to(x.device());
     const Tensor col = from_vector(a.col_idx).to(x.device());
     const Tensor val = from_vector(a.values).to(x.dtype()).to(x.device());
@@ -175,9 +217,14 @@ Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
     T* py = detail::ptr<T>(y);
     // Tasks of at least ~256K multiply-adds: small graphs (Cora) run on one thread.
     const std::int64_t per_row = std::max<std::int64_t>(1, a.nnz() / std::max<std::int64_t>(a.rows, 1)) * f;
+    // The kernel checks the structure as it reads; each task vouches for its ends.
+    std::atomic<bool> malformed{false};
     parallel_for(0, a.rows, std::max<std::int64_t>(1, 262144 / per_row), [&](std::int64_t b, std::int64_t e) {
-      fn(e - b, f, a.row_ptr.data() + b, a.col_idx.data(), val, px, py + b * f);
+      const bool ends_inside = a.row_ptr[b] >= 0 && a.row_ptr[e] <= a.nnz();
+      if (!ends_inside || !fn(e - b, f, a.row_ptr.data() + b, a.col_idx.data(), a.cols, val, px, py + b * f))
+        malformed = true;
     });
+    if (malformed) a.check("spmm");  // throws, naming the first fault
   });
   return y;
 }
@@ -188,10 +235,7 @@ Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
   detail::check_floating("spmm", x);
   KILN_CHECK(x.dim() == 2 && x.size(0) == a.cols, "spmm: sparse matrix of shape (", a.rows, ", ", a.cols,
              ") cannot multiply dense shape ", fmt(x.shape()), "; expected (", a.cols, ", F)");
-  KILN_CHECK(static_cast<std::int64_t>(a.row_ptr.size()) == a.rows + 1 && a.row_ptr.back() == a.nnz() &&
-                 a.values.size() == a.col_idx.size(),
-             "spmm: the CSR arrays are inconsistent (row_ptr ", a.row_ptr.size(), " entries for ", a.rows,
-             " rows, ", a.col_idx.size(), " columns, ", a.values.size(), " values)");
+  graph::check_csr_sizes(a, "spmm");  // the entries are checked as the kernel reaches them
   Tensor y = spmm_forward(a, x);
   if (should_record({x})) {
     // d(A X)/dX: dX = A^T dY. A symmetric matrix is its own transpose.

@@ -188,6 +188,9 @@ TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
     parity([&a](const auto& v) { return spmm(a, v[0]); }, {randn({30, 7}, dt)}, tol);
     parity([&directed](const auto& v) { return spmm(directed, v[0]); }, {randn({30, 4}, dt)}, tol);
   }
+  graph::CsrMatrix bad = directed;  // checked on the host before it goes up
+  bad.col_idx[1] = 30;
+  CHECK_THROWS_WITH_AS(spmm(bad, randn({30, 4}).to(gpu)), doctest::Contains("column index 30 (nonzero 1)"), Error);
 }
 
 TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed, dropout as on the CPU") {

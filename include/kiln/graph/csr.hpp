@@ -28,6 +28,12 @@ struct CsrMatrix {
   // Duplicate edges and self loops in the input are dropped.
   static CsrMatrix undirected(std::int64_t nodes, const std::vector<Edge>& edges);
 
+  // Throws a kiln::Error naming `op` and the first fault unless the arrays form a CSR
+  // matrix: rows + 1 row pointers rising from 0 to nnz(), one value per column index,
+  // every column index in [0, cols). The builders above always do; the functions
+  // here check a matrix before they read it (spmm chunk by chunk as it goes), so a
+  // hand-assembled one with a fault is an Error, never a stray read.
+  void check(const char* op) const;
   CsrMatrix transpose() const;
   // Row sums (for a 0/1 adjacency: the degree of each node), as a float32 tensor (rows).
   Tensor row_sums() const;

@@ -168,17 +168,21 @@ void max_pool2x2(std::int64_t h, std::int64_t w, const T* plane, T* out, std::in
 
 // --- Sparse ----------------------------------------------------------------------
 template <class T>
-void spmm(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const T* val,
-          const T* x, T* y) {
+bool spmm(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, std::int64_t cols,
+          const T* val, const T* x, T* y) {
+  const std::int64_t last = row_ptr[rows];
   for (std::int64_t r = 0; r < rows; ++r) {
+    if (row_ptr[r + 1] < row_ptr[r] || row_ptr[r + 1] > last) return false;
     T* out = y + r * f;
     for (std::int64_t j = 0; j < f; ++j) out[j] = T(0);
     for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
+      if (col[k] < 0 || col[k] >= cols) return false;
       const T v = val[k];
       const T* in = x + col[k] * f;
       for (std::int64_t j = 0; j < f; ++j) out[j] += v * in[j];
     }
   }
+  return true;
 }
 
 // --- Optimizer ------------------------------------------------------------------

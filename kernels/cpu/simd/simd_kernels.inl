@@ -317,15 +317,21 @@ void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, flo
 // Features in blocks of up to 4 registers, kept in registers across the row's nonzeros.
 constexpr std::int64_t kPrefetch = 16;  // nonzeros ahead (each a 64-byte row read at f = 16)
 
-void spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col, const float* val,
-            const float* x, float* y) {
+// Columns are checked as they are read (one compare against cols, as unsigned, so a
+// negative one fails too): a fault returns false before x is read through it.
+bool spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
+            std::int64_t cols, const float* val, const float* x, float* y) {
+  const std::int64_t last = row_ptr[rows];
+  const auto ucols = static_cast<std::uint64_t>(cols);
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t k0 = row_ptr[r], k1 = row_ptr[r + 1];
+    if (k1 < k0 || k1 > last) return false;
     float* out = y + r * f;
     std::int64_t j = 0;
     for (; j + 4 * V::W <= f; j += 4 * V::W) {
       R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
       for (std::int64_t k = k0; k < k1; ++k) {
+        if (static_cast<std::uint64_t>(col[k]) >= ucols) return false;
         const R v = V::set1(val[k]);
         const float* in = x + col[k] * f + j;
         a0 = V::fma(v, V::load(in), a0);
@@ -343,7 +349,8 @@ void spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, cons
       R a = V::set1(0.0f);
       for (std::int64_t k = k0; k < k1; ++k) {
         // The rows of x come in random order: ask for one kPrefetch nonzeros ahead.
-        if (k + kPrefetch < k1) __builtin_prefetch(x + col[k + kPrefetch] * f + j);
+        if (k + kPrefetch < k1) __builtin_prefetch(x + col[k + kPrefetch] * f + j);  // a hint: never faults
+        if (static_cast<std::uint64_t>(col[k]) >= ucols) return false;
         const float* in = x + col[k] * f + j;
         a = V::fma(V::set1(val[k]), n == V::W ? V::load(in) : V::load_tail(in, n), a);
       }
@@ -351,6 +358,7 @@ void spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, cons
       else V::store_tail(out + j, a, n);
     }
   }
+  return true;
 }
 
 // ---- Pooling ---------------------------------------------------------------------------
