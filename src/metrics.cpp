@@ -116,6 +116,7 @@ RankingMetrics ranking_at_k(const std::vector<std::vector<std::int64_t>>& ranked
 
 std::vector<std::int64_t> top_k(const float* scores, std::int64_t items, std::int64_t k,
                                 const std::unordered_set<std::int64_t>& exclude) {
+  KILN_CHECK(items >= 0 && k >= 0, "top_k: needs items >= 0 and k >= 0, got ", items, " items and k = ", k);
   std::vector<std::int64_t> candidates;
   candidates.reserve(items);
   for (std::int64_t i = 0; i < items; ++i)

@@ -170,6 +170,8 @@ TEST_CASE("edge split: disjoint, complete, negatives are true non-edges") {
   CHECK(again.test == s.test);  // seeded
   Generator gen(1);
   CHECK_THROWS_AS(graph::sample_negatives(3, 4, graph::EdgeSet(), gen), Error);
+  CHECK_THROWS_WITH_AS(graph::split_edges(3, {{0, 1}, {1, 5}}, 0.1, 0.1, 1),
+                       doctest::Contains("edge (1, 5) has a node outside the graph's 3 nodes"), Error);
 }
 
 TEST_CASE("bipartite adjacency puts items after users") {

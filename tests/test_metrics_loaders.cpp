@@ -44,6 +44,9 @@ TEST_CASE("top-k ranking metrics, by hand") {
   CHECK(p.map == doctest::Approx(1.0));
   const float scores[] = {0.5f, 0.9f, 0.9f, 0.1f, 0.7f};
   CHECK(metrics::top_k(scores, 5, 3, {2}) == std::vector<std::int64_t>{1, 4, 0});
+  CHECK(metrics::top_k(scores, 5, 9, {}).size() == 5);  // k beyond the items: all of them, ranked
+  CHECK_THROWS_WITH_AS(metrics::top_k(scores, 5, -1, {}), doctest::Contains("top_k: needs items >= 0 and k >= 0"),
+                       Error);
 }
 
 TEST_CASE("Cora and MovieLens loaders: small files made here, errors that name the line") {

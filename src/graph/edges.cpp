@@ -39,6 +39,9 @@ EdgeSplit split_edges(std::int64_t nodes, const std::vector<Edge>& edges, double
   KILN_CHECK(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1,
              "split_edges: fractions ", val_fraction, " (validation) and ", test_fraction,
              " (test) must be >= 0 and sum to less than 1");
+  for (const auto& [u, v] : edges)
+    KILN_CHECK(u >= 0 && u < nodes && v >= 0 && v < nodes, "split_edges: edge (", u, ", ", v,
+               ") has a node outside the graph's ", nodes, " nodes [0, ", nodes, ")");
   std::vector<Edge> all = unique_undirected(edges);
   Generator gen(seed);
   for (std::size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[gen.below(i)]);  // shuffle

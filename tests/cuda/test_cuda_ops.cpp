@@ -230,6 +230,13 @@ TEST_CASE("cuda: a bad cross_entropy target is an Error at the next copy to the 
   CHECK_THROWS_WITH_AS(randn({2}).to(gpu).to(Device::cpu()), doctest::Contains("target 5 of sample 3"), Error);
   const std::vector<float> g = leaf.grad().to_vector<float>();
   CHECK(std::all_of(g.begin(), g.end(), [](float v) { return std::isfinite(v); }));
+
+  // The row of docs/errors.md, message and all.
+  CHECK_THROWS_WITH_AS(cross_entropy(ones({2, 3}).to(gpu), tensor<std::int64_t>({0, 3}).to(gpu)).item(),
+                       "cross_entropy: target 3 of sample 1 is not a class index in [0, 3); found on cuda:0 by a "
+                       "kernel that ran after the call returned (GPU work is asynchronous), and reported at this copy "
+                       "to the host",
+                       Error);
 }
 
 TEST_CASE("cuda: mixing devices is an error that says what to do") {
