@@ -26,6 +26,15 @@ TEST_CASE("factories fill shapes and values") {
   CHECK(tensor<std::int64_t>({big}).item<std::int64_t>() == big);
   check_values(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}), {1, 2, 3, 4});
   CHECK(zeros({0, 4}).numel() == 0);
+  // Element counts that do not fit 64 bits are an Error, not a count wrapped to something small.
+  const std::int64_t huge = std::int64_t(1) << 40;
+  CHECK_THROWS_WITH_AS(zeros({huge, huge}), doctest::Contains("more elements than a 64-bit count"), Error);
+  CHECK_THROWS_WITH_AS(ones({1, 1}).expand({std::int64_t(1) << 32, std::int64_t(1) << 32}),
+                       doctest::Contains("more elements than a 64-bit count"), Error);
+  CHECK_THROWS_AS(zeros({0}).reshape({huge, huge, huge}), Error);
+  CHECK(zeros({huge, huge, 0}).numel() == 0);  // no elements at all
+  CHECK_THROWS_WITH_AS(ones({3}).expand({-1, 3}), doctest::Contains("sizes must be >= 0"), Error);
+  CHECK_THROWS_WITH_AS(Tensor::empty({std::int64_t(1) << 61}), doctest::Contains("larger than any memory"), Error);
 }
 
 TEST_CASE("from_blob wraps memory without copying and calls release") {

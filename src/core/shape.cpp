@@ -7,8 +7,11 @@
 namespace kiln {
 
 std::int64_t numel_of(const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   std::int64_t n = 1;
-  for (std::int64_t s : shape) n *= s;
+  bool overflow = false;
+  for (std::int64_t s : shape) overflow |= __builtin_mul_overflow(n, s, &n);
+  KILN_CHECK(!overflow, "shape ", fmt(shape), " holds more elements than a 64-bit count can number");
   return n;
 }
 

@@ -30,6 +30,9 @@ void check_on_cpu(const Tensor& t, const char* what) {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (std::int64_t s : shape)
     KILN_CHECK(s >= 0, "empty: negative size in shape ", fmt(shape));
+  constexpr std::int64_t kMaxElements = std::int64_t{1} << 59;  // 2^62 bytes at 8 per element
+  KILN_CHECK(numel_of(shape) <= kMaxElements, "empty: shape ", fmt(shape), " (", numel_of(shape),
+             " elements) is larger than any memory can hold");
   if (is_block_format(dtype))
     KILN_CHECK(!shape.empty() && shape.back() % block_elems(dtype) == 0, "empty: ", dtype, " packs rows in blocks of ",
                block_elems(dtype), " elements, but the shape ", fmt(shape),

@@ -185,6 +185,10 @@ Tensor Tensor::expand(const Shape& target) const {
                " cannot be expanded to ", fmt(target), ": dimension ", d, " has size ", shape()[d],
                " (only size-1 dimensions can grow)");
   }
+  for (std::int64_t s : sh)
+    KILN_CHECK(s >= 0, "expand: shape ", fmt(shape()), " cannot be expanded to ", fmt(target),
+               ": sizes must be >= 0 (-1 keeps an existing dimension)");
+  (void)numel_of(sh);  // an Error if the count does not fit 64 bits
   if (sh == shape()) return *this;
   // d/dx expand(x) = g summed over the expanded dimensions
   return recorded(make_view(*this, sh, detail::broadcast_strides(*this, sh), offset()), *this, "expand",
