@@ -234,6 +234,13 @@ TEST_CASE("quantization errors name the problem") {
   manual_seed(5);
   CHECK_THROWS_WITH_AS(q::quantize_q4_0(randn({2, 40})), doctest::Contains("groups of 32"), Error);
   CHECK_THROWS_WITH_AS(q::quantize_int8(randint(0, 3, {4})), doctest::Contains("floating"), Error);
+  Tensor with_nan = randn({2, 32});
+  with_nan.select(0, 1).select(0, 3).fill_(std::nan(""));
+  CHECK_THROWS_WITH_AS(q::quantize_int8(with_nan),
+                       doctest::Contains("element 35 of the tensor of shape (2, 32) is nan"), Error);
+  CHECK_THROWS_WITH_AS(q::quantize_q4_0(with_nan), doctest::Contains("quantization needs finite values"), Error);
+  CHECK_THROWS_WITH_AS(q::quantize_int8(full({3}, 1e300, kFloat64), 0.5f), doctest::Contains("is inf as float32"),
+                       Error);
   const Tensor q4 = q::quantize_q4_0(randn({2, 64}));
   CHECK_THROWS_WITH_AS(add(q4, q4), doctest::Contains("dequantize"), Error);
   CHECK_THROWS_WITH_AS(matmul(q4, randn({64, 2})), doctest::Contains("q4_0"), Error);

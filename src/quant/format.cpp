@@ -16,7 +16,13 @@ Tensor float_rows(const Tensor& x, const char* op) {
   KILN_CHECK(x.dim() >= 1, op, ": expected a tensor with at least one dimension, got shape ", fmt(x.shape()));
   KILN_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor but got ", x.dtype(),
              "; quantize float weights or activations");
-  return x.detach().to(kFloat32).contiguous();
+  Tensor xf = x.detach().to(kFloat32).contiguous();
+  // A NaN or an infinity would turn a whole row's (or block's) scale into garbage.
+  const float* p = xf.data_ptr<float>();
+  for (std::int64_t i = 0; i < xf.numel(); ++i)
+    KILN_CHECK(std::isfinite(p[i]), op, ": element ", i, " of the tensor of shape ", fmt(x.shape()), " is ", p[i],
+               " as float32; quantization needs finite values");
+  return xf;
 }
 
 Shape without_last(const Shape& s) { return Shape(s.begin(), s.end() - 1); }
