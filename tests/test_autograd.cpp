@@ -29,6 +29,39 @@ TEST_CASE("gradients accumulate until cleared; the graph is freed unless retaine
   check_values(w.grad(), {3});
 }
 
+TEST_CASE("a leaf's gradient is its own memory: later ones add into it, and nothing else changes") {
+  // A gradient the caller still holds reaches the leaf unchanged (clone passes it on):
+  // the leaf must copy it, or accumulating would write into the caller's tensor.
+  Tensor x = zeros({3}).requires_grad_();
+  const Tensor g = ones({3});
+  const Tensor y = x.clone();
+  y.backward(g, /*retain_graph=*/true);
+  y.backward(g);
+  check_values(x.grad(), {2, 2, 2});
+  check_values(g, {1, 1, 1});
+  // One gradient sent to two leaves (add passes it to both): each gets its own.
+  Tensor a = zeros({2}).requires_grad_(), b = zeros({2}).requires_grad_();
+  const Tensor s = a + b;
+  s.backward(ones({2}) * 3.0, /*retain_graph=*/true);
+  s.backward(ones({2}));
+  check_values(a.grad(), {4, 4});
+  check_values(b.grad(), {4, 4});
+  // A broadcast gradient (stride 0) and a fresh one, accumulated over two passes.
+  Tensor w = tensor<double>({1, 2}).requires_grad_();
+  const Tensor z = sum(w) + sum(w * w);  // dz/dw = 1 + 2w
+  z.backward(Tensor(), /*retain_graph=*/true);
+  z.backward();
+  check_values(w.grad(), {6, 10});
+  // The .grad a program read stays as it was when the next pass adds into a new one.
+  Tensor v = ones({2}).requires_grad_();
+  sum(v * 5.0).backward();
+  const Tensor first = v.grad();
+  v.set_grad(Tensor());
+  sum(v * 7.0).backward();
+  check_values(first, {5, 5});
+  check_values(v.grad(), {7, 7});
+}
+
 TEST_CASE("a tensor used twice gets the sum of both paths") {
   Tensor x = tensor<double>({3}).requires_grad_();
   Tensor a = x * 2.0;

@@ -80,7 +80,16 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
   KILN_CHECK(grad_output.device() == target.device(), "backward: a gradient on ", grad_output.device(),
              " reached a leaf on ", target.device(), " (a backward rule returned it on the wrong device)");
   if (!leaf->grad) {
-    leaf->grad = grad_output.clone().to(target.dtype()).impl_ptr();  // own the memory: it will be += later
+    // The leaf's .grad is added into later, so it needs memory of its own. A gradient
+    // that nothing else holds (the engine passes its only handle, and no view shares
+    // its storage), dense and of the leaf's dtype, is taken as it is; others are copied.
+    const TensorImpl& g = *grad_output.impl_ptr();
+    const bool sole = grad_output.impl_ptr().use_count() == 1 && g.storage.use_count() == 1 && g.offset == 0 &&
+                      g.storage->nbytes() == storage_bytes(g.dtype, grad_output.numel());
+    if (sole && g.dtype == target.dtype() && !g.requires_grad && !g.grad_fn && grad_output.is_contiguous())
+      leaf->grad = grad_output.impl_ptr();
+    else
+      leaf->grad = grad_output.clone().to(target.dtype()).impl_ptr();
   } else {
     Tensor(leaf->grad).add_(grad_output);
   }

@@ -6,6 +6,9 @@
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
+#ifdef KILN_CUDA_EMULATOR
+#include "tests/cuda_emulator/emulator.hpp"  // the counters of runtime calls
+#endif
 
 namespace kiln::test {
 
@@ -138,3 +141,49 @@ TEST_CASE("cuda: evaluation (argmax, eq, sum) and checkpoints from GPU tensors")
 }
 
 }  // namespace kiln::test
+
+#ifdef KILN_CUDA_EMULATOR
+namespace kiln::test {
+
+// On the emulated GPU the runtime calls are counted (tests/cuda_emulator): a warm
+// training step of the examples' networks stays on the device. It uploads the batch,
+// copies nothing back, waits for nothing and allocates nothing, until the program
+// reads the loss: one copy to the host.
+TEST_CASE("cuda emulator: a training step copies nothing to the host and allocates nothing once warm") {
+  for (int kind = 0; kind < 3; ++kind) {
+    CAPTURE(kind);
+    manual_seed(17);
+    auto model = kind == 0 ? example::fashion_mlp() : example::fashion_cnn(/*batchnorm=*/kind == 2);
+    model->to(gpu);
+    optim::Adam opt(model->parameters(), optim::AdamOptions(1e-3));
+    const Tensor x = randn({16, 1, 28, 28}), y = randint(0, 10, {16});
+    Tensor loss;
+    const auto step = [&] {
+      opt.zero_grad();
+      loss = cross_entropy((*model)(x.to(gpu)), y.to(gpu));
+      loss.backward();
+      opt.step();
+    };
+    step();
+    step();  // the allocator's cache now holds every block a step needs
+    (void)loss.item();
+    kiln_cuda_emulator::reset_counters();
+    step();
+    const kiln_cuda_emulator::Counters c = kiln_cuda_emulator::counters();
+    MESSAGE("kernels " << c.launches << ", cuBLAS calls " << c.gemms << ", uploads " << c.copies_to_device
+                       << ", device copies " << c.copies_on_device);
+    CHECK(c.copies_to_host == 0);
+    CHECK(c.synchronizes == 0);
+    CHECK(c.mallocs == 0);
+    CHECK(c.copies_to_device == 2);  // the batch: images and labels
+    // Steps of networks this small are launch-bound on a GPU: the kernel count is a
+    // budget, as measured when this test was written (raise it only for a reason).
+    const std::int64_t budget[] = {23, 41, 65};
+    CHECK(c.launches <= budget[kind]);
+    (void)loss.item();
+    CHECK(kiln_cuda_emulator::counters().copies_to_host == 1);
+  }
+}
+
+}  // namespace kiln::test
+#endif

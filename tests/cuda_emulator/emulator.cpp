@@ -253,7 +253,13 @@ std::uint64_t exchange_xor(std::uint64_t bits, int lane_mask) {
 
 void* dynamic_shared() { return g_shared.data(); }
 
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
 void run_grid(dim3 grid, dim3 block, std::size_t shared_bytes, const std::function<void()>& thread_body) {
+  ++counters().launches;
   const std::uint64_t threads = std::uint64_t(block.x) * block.y * block.z;
   if (threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
       grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
@@ -327,8 +333,15 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->l2CacheSize = 4 << 20;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }  // every launch has finished when it returns
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+// Every launch has finished when it returns: there is nothing to wait for.
+cudaError_t cudaDeviceSynchronize() {
+  ++kiln_cuda_emulator::counters().synchronizes;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  ++kiln_cuda_emulator::counters().synchronizes;
+  return cudaSuccess;
+}
 cudaError_t cudaGetLastError() {
   const cudaError_t e = kiln_cuda_emulator::g_last_error;
   kiln_cuda_emulator::g_last_error = cudaSuccess;
@@ -347,6 +360,7 @@ const char* cudaGetErrorName(cudaError_t error) {
 const char* cudaGetErrorString(cudaError_t error) { return cudaGetErrorName(error); }
 
 cudaError_t cudaMalloc(void** p, std::size_t bytes) {
+  ++kiln_cuda_emulator::counters().mallocs;
   *p = std::aligned_alloc(256, (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256);
   if (!*p) return cudaErrorMemoryAllocation;
   allocations()[static_cast<const char*>(*p)] = {bytes, Kind::device};
@@ -358,7 +372,11 @@ cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind) {
+cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
+  auto& c = kiln_cuda_emulator::counters();
+  if (kind == cudaMemcpyHostToDevice) ++c.copies_to_device;
+  if (kind == cudaMemcpyDeviceToHost) ++c.copies_to_host;
+  if (kind == cudaMemcpyDeviceToDevice) ++c.copies_on_device;
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
@@ -441,11 +459,13 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
 cublasStatus_t cublasSgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                               const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                               float* c, int ldc) {
+  ++kiln_cuda_emulator::counters().gemms;
   return gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 cublasStatus_t cublasDgemm_v2(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                               const double* alpha, const double* a, int lda, const double* b, int ldb,
                               const double* beta, double* c, int ldc) {
+  ++kiln_cuda_emulator::counters().gemms;
   return gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 const char* cublasGetStatusName(cublasStatus_t status) {

@@ -45,6 +45,21 @@ void* dynamic_shared();
 // becomes the next cudaGetLastError(), as on the GPU.
 void run_grid(dim3 grid, dim3 block, std::size_t shared_bytes, const std::function<void()>& thread_body);
 
+// What the program asked of the "GPU" since the last reset_counters(): a test can
+// check that a training step stays on the device (no copies to the host, no waits)
+// and reuses its memory (no cudaMalloc once warm).
+struct Counters {
+  std::int64_t launches = 0;          // kernels (invalid configurations included)
+  std::int64_t gemms = 0;             // cuBLAS calls
+  std::int64_t copies_to_device = 0;  // cudaMemcpy(Async) host -> device
+  std::int64_t copies_to_host = 0;    // device -> host
+  std::int64_t copies_on_device = 0;  // device -> device
+  std::int64_t synchronizes = 0;      // cudaDeviceSynchronize, cudaStreamSynchronize
+  std::int64_t mallocs = 0;           // cudaMalloc
+};
+Counters& counters();
+inline void reset_counters() { counters() = Counters{}; }
+
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes, Args... args) {
   const std::tuple<Params...> params(static_cast<Params>(args)...);
