@@ -7,21 +7,27 @@
 namespace kiln {
 
 std::int64_t numel_of(const Shape& shape) {
-  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  // The nonzero sizes must multiply within 64 bits even when a zero size makes the
+  // count 0: strides are products of them too.
   std::int64_t n = 1;
-  bool overflow = false;
-  for (std::int64_t s : shape) overflow |= __builtin_mul_overflow(n, s, &n);
+  bool overflow = false, empty = false;
+  for (std::int64_t s : shape) {
+    if (s == 0) empty = true;
+    else overflow |= __builtin_mul_overflow(n, s, &n);
+  }
   KILN_CHECK(!overflow, "shape ", fmt(shape), " holds more elements than a 64-bit count can number");
-  return n;
+  return empty ? 0 : n;
 }
 
 Strides contiguous_strides(const Shape& shape) {
   Strides strides(shape.size());
   std::int64_t s = 1;
+  bool overflow = false;
   for (std::size_t d = shape.size(); d-- > 0;) {
     strides[d] = s;
-    s *= std::max<std::int64_t>(shape[d], 1);
+    overflow |= __builtin_mul_overflow(s, std::max<std::int64_t>(shape[d], 1), &s);
   }
+  KILN_CHECK(!overflow, "shape ", fmt(shape), " holds more elements than a 64-bit count can number");
   return strides;
 }
 

@@ -34,16 +34,17 @@ Tensor recorded(Tensor view, const Tensor& x, const char* name, BackwardFn back)
 // Replaces one -1 in `shape` by the size that keeps numel; checks the total.
 Shape infer_shape(const Shape& shape, std::int64_t numel, const Shape& from, const char* op) {
   Shape out = shape;
-  std::int64_t known = 1, infer = -1;
+  std::int64_t infer = -1;
   for (std::size_t d = 0; d < out.size(); ++d) {
     if (out[d] == -1) {
       KILN_CHECK(infer < 0, op, ": only one dimension can be -1, got ", fmt(shape));
       infer = static_cast<std::int64_t>(d);
+      out[d] = 1;  // for the count of the others
     } else {
       KILN_CHECK(out[d] >= 0, op, ": invalid size ", out[d], " in shape ", fmt(shape));
-      known *= out[d];
     }
   }
+  const std::int64_t known = numel_of(out);  // an Error if it overflows
   if (infer >= 0) {
     KILN_CHECK(known > 0 && numel % known == 0, op, ": cannot reshape ", fmt(from), " (", numel,
                " elements) into ", fmt(shape));
