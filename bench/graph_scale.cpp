@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   optim::Adam opt(params, optim::AdamOptions(0.01));
   const graph::EdgeSet known(list);
   const std::vector<graph::Edge> uniq = graph::unique_undirected(list);
-  const double setup_s = seconds_since(t_setup);  // the edge set for sampling, the unique edges
+  const graph::DeviceCsr a_held(a_hat);  // shared by every product and its backward, never copied
+  const double setup_s = seconds_since(t_setup);  // the edge set for sampling, the unique edges, Â held
   const auto t_epoch = std::chrono::steady_clock::now();
   const auto n_edges = static_cast<std::int64_t>(uniq.size());
   // Edges [start, end) with as many sampled non-edges: (src, dst, labels).
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
     std::fill(labels.begin(), labels.begin() + (end - start), 1.0f);
     return std::tuple{from_vector(src), from_vector(dst), from_vector(labels)};
   };
-  auto encode = [&] { return conv2.forward(a_hat, relu(conv1.forward(a_hat, emb))); };
+  auto encode = [&] { return conv2.forward(a_held, relu(conv1.forward(a_held, emb))); };
   // Each chunk's backward writes a gradient the size of z (nodes x 16), so chunks of
   // at least `nodes` edges keep that O(edges) overall.
   const std::int64_t chunk = std::max<std::int64_t>(65536, nodes);

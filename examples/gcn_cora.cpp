@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
       x = cora.features / clamp(sum(cora.features, {1}, true), 1.0, INFINITY);  // (N, F)
       x = x.to(dev);  // the features live where the model trains
     }
-    const graph::CsrMatrix a_hat = graph::normalize_symmetric(graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges));
+    // Â, made once and held where the model trains (graph::DeviceCsr).
+    const graph::DeviceCsr a_hat(
+        graph::normalize_symmetric(graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges)), dev);
     const auto n_classes = static_cast<std::int64_t>(cora.classes.size());
     std::printf("%s\nCora: %lld papers, %lld features, %lld classes, %zu undirected edges\n", build_info(),
                 static_cast<long long>(cora.num_nodes()), static_cast<long long>(x.size(1)),

@@ -198,7 +198,7 @@ public:
            const Options& o)
       : users_(users),
         items_(items),
-        a_hat_(a_hat),
+        a_hat_(a_hat, o.device),  // Â goes to the device once
         o_(o),
         e_((kiln::randn({users + items, o.dim}) * 0.1).to(o.device)),
         w_sigma_((kiln::randn({o.dim, o.dim}) * 0.01).to(o.device)),
@@ -306,7 +306,7 @@ private:
   }
 
   std::int64_t users_, items_;
-  const kiln::graph::CsrMatrix& a_hat_;
+  const kiln::graph::DeviceCsr a_hat_;
   Options o_;
   Tensor e_, w_sigma_, b_, side_, w_side_;
   kiln::optim::Adam opt_;

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
       manual_seed(s);
       const graph::EdgeSplit split = graph::split_edges(n, cora.edges, 0.05, 0.10, s);
       const graph::CsrMatrix train_adj = graph::CsrMatrix::undirected(n, split.train);
-      const graph::CsrMatrix a_hat = graph::normalize_symmetric(train_adj);
+      const graph::DeviceCsr a_hat(graph::normalize_symmetric(train_adj), dev);  // Â, held where the model trains
       // Targets: the training links plus self loops, as a dense N x N matrix.
       const Tensor target = graph::add_self_loops(train_adj).to_dense().to(dev);
       const double positives = sum(target).item(), total = static_cast<double>(n) * n;

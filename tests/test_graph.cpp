@@ -55,6 +55,47 @@ TEST_CASE("spmm equals the dense product; its gradient is A^T G") {
   CHECK_THROWS_WITH_AS(spmm(m, randn({3, 5})), doctest::Contains("cannot multiply dense shape (3, 5)"), Error);
 }
 
+TEST_CASE("DeviceCsr: spmm and its gradient as with the CsrMatrix, arrays made once and shared") {
+  manual_seed(53);
+  const auto directed = graph::CsrMatrix::from_coo(3, 4, {{0, 1}, {0, 3}, {2, 0}, {2, 2}, {1, 1}}, {0.5f, -1, 2, 1, 3});
+  const auto sym = graph::normalize_symmetric(path3());
+  for (const graph::CsrMatrix* a : {&directed, &sym}) {
+    const graph::DeviceCsr d(*a);
+    CHECK(d.rows() == a->rows);
+    CHECK(d.cols() == a->cols);
+    CHECK(d.nnz() == a->nnz());
+    CHECK(d.symmetric() == a->symmetric);
+    for (DType dt : {kFloat32, kFloat64}) {
+      const Tensor x = randn({a->cols, 5}, dt), g = randn({a->rows, 5}, dt);
+      Tensor x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+      const Tensor y1 = spmm(*a, x1), y2 = spmm(d, x2);
+      check_same(y2, y1, 0.0);  // the same kernel on the same arrays
+      y1.backward(g);
+      y2.backward(g);
+      check_same(x2.grad(), x1.grad(), 0.0);
+    }
+    KILN_CHECK_GRAD([d](const In& in) { return spmm(d, in[0]); }, {rand64({a->cols, 3})});
+  }
+  // Copies and transposes share the arrays; the transpose's transpose is the matrix.
+  const graph::DeviceCsr d(directed), copy = d;
+  CHECK(copy.values().data_ptr<float>() == d.values().data_ptr<float>());
+  CHECK(d.transpose().rows() == 4);
+  CHECK(d.transpose().transpose().col_idx().data_ptr<std::int64_t>() == d.col_idx().data_ptr<std::int64_t>());
+  check_same(spmm(d.transpose(), ones({3, 1})), matmul(directed.to_dense().t(), ones({3, 1})), 1e-6);
+  // The layers take it too.
+  nn::GCNConv conv(2, 3);
+  const Tensor h = randn({4, 2});
+  check_same(conv.forward(graph::DeviceCsr(sym), h), conv.forward(sym, h), 0.0);
+  nn::SAGEConv sage(2, 3);
+  const auto mean_adj = graph::normalize_rows(path3());
+  check_same(sage.forward(graph::DeviceCsr(mean_adj), h), sage.forward(mean_adj, h), 0.0);
+  // Checked when made; the dense operand as for the CsrMatrix.
+  graph::CsrMatrix bad = directed;
+  bad.col_idx[0] = 4;
+  CHECK_THROWS_WITH_AS(graph::DeviceCsr{bad}, doctest::Contains("DeviceCsr: malformed CSR matrix"), Error);
+  CHECK_THROWS_WITH_AS(spmm(d, randn({3, 5})), doctest::Contains("cannot multiply dense shape (3, 5)"), Error);
+}
+
 TEST_CASE("a hand-assembled CSR matrix with a fault is an Error, never a stray read") {
   const auto good = graph::CsrMatrix::from_coo(3, 4, {{0, 1}, {0, 3}, {2, 0}, {2, 2}, {1, 1}});
   const Tensor x = ones({4, 2});

@@ -183,64 +183,119 @@ CsrMatrix normalize_rows(const CsrMatrix& a) {
   return m;
 }
 
+DeviceCsr::DeviceCsr(const CsrMatrix& a, Device device) {
+  a.check("DeviceCsr");
+  const auto upload = [device](const CsrMatrix& m) {
+    auto arrays = std::make_shared<Arrays>();
+    arrays->rows = m.rows;
+    arrays->cols = m.cols;
+    arrays->row_ptr = from_vector(m.row_ptr).to(device);
+    arrays->col_idx = from_vector(m.col_idx).to(device);
+    arrays->values = from_vector(m.values).to(device);
+    return std::shared_ptr<const Arrays>(std::move(arrays));
+  };
+  a_ = upload(a);
+  t_ = a.symmetric ? a_ : upload(a.transpose());
+}
+
 }  // namespace kiln::graph
 
 namespace kiln {
 
 namespace {
 
-// Y = A X, rows split across threads in chunks of similar nonzero counts.
-Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
-  const Tensor xc = x.detach().contiguous();
-  const std::int64_t f = x.size(1);
-  Tensor y = Tensor::empty({a.rows, f}, x.dtype(), x.device());
-  if (x.device().is_cuda()) {  // the CSR arrays go up with each call (a graph's are small next to X)
-    a.check("spmm");
-    const Tensor row_ptr = from_vector(a.row_ptr).to(x.device());
-    const Tensor col = from_vector(a.col_idx).to(x.device());
-    const Tensor val = from_vector(a.values).to(x.dtype()).to(x.device());
-    detail::cuda_for(x).spmm(detail::cuda_scalar(x.dtype(), "spmm"), a.rows, f, detail::dptr<std::int64_t>(row_ptr),
-                             detail::dptr<std::int64_t>(col), detail::dptr(val), detail::dptr(xc), detail::dptr(y));
-    return y;
-  }
-  visit_floating(x.dtype(), "spmm", [&]<class T>() {
+// Y = A X on the CPU for A (rows, cols) in CSR arrays of nnz entries, rows split
+// across threads in chunks of similar nonzero counts. The kernel checks the structure
+// as it reads (each task vouches for its ends); false if it met a fault.
+bool spmm_cpu(std::int64_t rows, std::int64_t cols, std::int64_t nnz, const std::int64_t* row_ptr,
+              const std::int64_t* col, const float* values, const Tensor& xc, Tensor& y) {
+  const std::int64_t f = xc.size(1);
+  std::atomic<bool> malformed{false};
+  visit_floating(xc.dtype(), "spmm", [&]<class T>() {
     const auto fn = cpu::kernels<T>().spmm;
     std::vector<T> converted;  // float64 runs need the values as double
     const T* val;
     if constexpr (std::is_same_v<T, float>) {
-      val = a.values.data();
+      val = values;
     } else {
-      converted.assign(a.values.begin(), a.values.end());
+      converted.assign(values, values + nnz);
       val = converted.data();
     }
     const T* px = detail::ptr<T>(xc);
     T* py = detail::ptr<T>(y);
     // Tasks of at least ~256K multiply-adds: small graphs (Cora) run on one thread.
-    const std::int64_t per_row = std::max<std::int64_t>(1, a.nnz() / std::max<std::int64_t>(a.rows, 1)) * f;
-    // The kernel checks the structure as it reads; each task vouches for its ends.
-    std::atomic<bool> malformed{false};
-    parallel_for(0, a.rows, std::max<std::int64_t>(1, 262144 / per_row), [&](std::int64_t b, std::int64_t e) {
-      const bool ends_inside = a.row_ptr[b] >= 0 && a.row_ptr[e] <= a.nnz();
-      if (!ends_inside || !fn(e - b, f, a.row_ptr.data() + b, a.col_idx.data(), a.cols, val, px, py + b * f))
-        malformed = true;
+    const std::int64_t per_row = std::max<std::int64_t>(1, nnz / std::max<std::int64_t>(rows, 1)) * f;
+    parallel_for(0, rows, std::max<std::int64_t>(1, 262144 / per_row), [&](std::int64_t b, std::int64_t e) {
+      const bool ends_inside = row_ptr[b] >= 0 && row_ptr[e] <= nnz;
+      if (!ends_inside || !fn(e - b, f, row_ptr + b, col, cols, val, px, py + b * f)) malformed = true;
     });
-    if (malformed) a.check("spmm");  // throws, naming the first fault
   });
+  return !malformed;
+}
+
+// Y = A X on a GPU, the CSR arrays on x's device (values float32).
+void spmm_cuda(std::int64_t rows, const Tensor& row_ptr, const Tensor& col, const Tensor& values, const Tensor& xc,
+               Tensor& y) {
+  const Tensor val = values.to(xc.dtype());  // the kernel reads values of X's element type
+  detail::cuda_for(xc).spmm(detail::cuda_scalar(xc.dtype(), "spmm"), rows, xc.size(1),
+                            detail::dptr<std::int64_t>(row_ptr), detail::dptr<std::int64_t>(col), detail::dptr(val),
+                            detail::dptr(xc), detail::dptr(y));
+}
+
+Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
+  const Tensor xc = x.detach().contiguous();
+  Tensor y = Tensor::empty({a.rows, x.size(1)}, x.dtype(), x.device());
+  if (x.device().is_cuda()) {  // the CSR arrays go up with each call (see graph::DeviceCsr)
+    a.check("spmm");
+    spmm_cuda(a.rows, from_vector(a.row_ptr).to(x.device()), from_vector(a.col_idx).to(x.device()),
+              from_vector(a.values).to(x.device()), xc, y);
+  } else if (!spmm_cpu(a.rows, a.cols, a.nnz(), a.row_ptr.data(), a.col_idx.data(), a.values.data(), xc, y)) {
+    a.check("spmm");  // throws, naming the first fault
+  }
   return y;
+}
+
+Tensor spmm_forward(const graph::DeviceCsr& a, const Tensor& x) {
+  const Tensor xc = x.detach().contiguous();
+  Tensor y = Tensor::empty({a.rows(), x.size(1)}, x.dtype(), x.device());
+  if (x.device().is_cuda()) {
+    spmm_cuda(a.rows(), a.row_ptr(), a.col_idx(), a.values(), xc, y);
+  } else {
+    const bool sound = spmm_cpu(a.rows(), a.cols(), a.nnz(), a.row_ptr().data_ptr<std::int64_t>(),
+                                a.col_idx().data_ptr<std::int64_t>(), a.values().data_ptr<float>(), xc, y);
+    KILN_ASSERT(sound);  // checked when it was made, and immutable since
+  }
+  return y;
+}
+
+void check_dense_operand(std::int64_t rows, std::int64_t cols, const Tensor& x) {
+  detail::check_floating("spmm", x);
+  KILN_CHECK(x.dim() == 2 && x.size(0) == cols, "spmm: sparse matrix of shape (", rows, ", ", cols,
+             ") cannot multiply dense shape ", fmt(x.shape()), "; expected (", cols, ", F)");
 }
 
 }  // namespace
 
 Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
-  detail::check_floating("spmm", x);
-  KILN_CHECK(x.dim() == 2 && x.size(0) == a.cols, "spmm: sparse matrix of shape (", a.rows, ", ", a.cols,
-             ") cannot multiply dense shape ", fmt(x.shape()), "; expected (", a.cols, ", F)");
+  check_dense_operand(a.rows, a.cols, x);
   graph::check_csr_sizes(a, "spmm");  // the entries are checked as the kernel reaches them
   Tensor y = spmm_forward(a, x);
   if (should_record({x})) {
     // d(A X)/dX: dX = A^T dY. A symmetric matrix is its own transpose.
     auto at = std::make_shared<const graph::CsrMatrix>(a.symmetric ? a : a.transpose());
     attach_grad_fn(y, "spmm", {x}, [at](const Tensor& g) { return Grads{spmm_forward(*at, g)}; });
+  }
+  return y;
+}
+
+Tensor spmm(const graph::DeviceCsr& a, const Tensor& x) {
+  check_dense_operand(a.rows(), a.cols(), x);
+  KILN_CHECK(x.device() == a.device(), "spmm: the sparse matrix is on ", a.device(), " but X on ", x.device(),
+             "; make the DeviceCsr on X's device (or move X with .to(device))");
+  Tensor y = spmm_forward(a, x);
+  if (should_record({x})) {
+    // d(A X)/dX: dX = A^T dY; the transpose was made with A (A itself when symmetric).
+    attach_grad_fn(y, "spmm", {x}, [at = a.transpose()](const Tensor& g) { return Grads{spmm_forward(at, g)}; });
   }
   return y;
 }

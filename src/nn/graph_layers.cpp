@@ -29,7 +29,12 @@ GCNConv::GCNConv(std::int64_t in, std::int64_t out, bool with_bias) : in_(in), o
 }
 
 // Â (X W^T) + b: the dense product first, since it shrinks the feature width.
-Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const Tensor& x) {
+Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const Tensor& x) { return propagate(a_hat, x); }
+Tensor GCNConv::forward(const graph::DeviceCsr& a_hat, const Tensor& x) { return propagate(a_hat, x); }
+
+// H' = Â (H W^T) + b: the product with W first, since it narrows the features.
+template <class Csr>
+Tensor GCNConv::propagate(const Csr& a_hat, const Tensor& x) {
   const Tensor h = spmm(a_hat, linear(x, weight));
   return bias.defined() ? h + bias : h;
 }
@@ -47,7 +52,11 @@ SAGEConv::SAGEConv(std::int64_t in, std::int64_t out) : in_(in), out_(out) {
   bias = register_parameter("bias", zeros({out}));
 }
 
-Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const Tensor& x) {
+Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const Tensor& x) { return propagate(a_mean, x); }
+Tensor SAGEConv::forward(const graph::DeviceCsr& a_mean, const Tensor& x) { return propagate(a_mean, x); }
+
+template <class Csr>
+Tensor SAGEConv::propagate(const Csr& a_mean, const Tensor& x) {
   return linear(x, weight_self, bias) + linear(spmm(a_mean, x), weight_neigh);
 }
 

@@ -188,6 +188,14 @@ TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
     parity([&a](const auto& v) { return spmm(a, v[0]); }, {randn({30, 7}, dt)}, tol);
     parity([&directed](const auto& v) { return spmm(directed, v[0]); }, {randn({30, 4}, dt)}, tol);
   }
+  // The matrix already on the GPU (and its transpose, for the directed one).
+  for (const graph::CsrMatrix* m : {&a, &directed}) {
+    const graph::DeviceCsr on_gpu(*m, gpu), on_cpu(*m);
+    parity([&](const auto& v) { return spmm(v[0].device().is_cuda() ? on_gpu : on_cpu, v[0]); },
+           {randn({m->cols, 6})}, 1e-5);
+  }
+  CHECK_THROWS_WITH_AS(spmm(graph::DeviceCsr(a, gpu), randn({30, 4})),
+                       doctest::Contains("spmm: the sparse matrix is on cuda:0 but X on cpu"), Error);
   graph::CsrMatrix bad = directed;  // checked on the host before it goes up
   bad.col_idx[1] = 30;
   CHECK_THROWS_WITH_AS(spmm(bad, randn({30, 4}).to(gpu)), doctest::Contains("column index 30 (nonzero 1)"), Error);

@@ -185,5 +185,19 @@ TEST_CASE("cuda emulator: a training step copies nothing to the host and allocat
   }
 }
 
+TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix uploads its arrays every call") {
+  std::vector<graph::Edge> edges;
+  for (std::int64_t i = 0; i < 40; ++i) edges.emplace_back(i, (i * 7 + 3) % 40);
+  const graph::CsrMatrix directed = graph::CsrMatrix::from_coo(40, 40, edges);
+  const graph::DeviceCsr on_gpu(directed, gpu);
+  const Tensor x = randn({40, 8}).to(gpu).requires_grad_();
+  kiln_cuda_emulator::reset_counters();
+  sum(spmm(on_gpu, x)).backward();
+  CHECK(kiln_cuda_emulator::counters().copies_to_device == 0);
+  sum(spmm(directed, x)).backward();
+  CHECK(kiln_cuda_emulator::counters().copies_to_device == 6);  // three arrays, forward and backward
+  CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
+}
+
 }  // namespace kiln::test
 #endif

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,33 @@ CsrMatrix normalize_symmetric(const CsrMatrix& a);
 // D^-1 A: each row sums to 1 (rows without entries stay empty). For mean aggregation.
 CsrMatrix normalize_rows(const CsrMatrix& a);
 
+// A CSR matrix held as tensors on a device, for a graph that many products reuse.
+// spmm(CsrMatrix, X) with X on a GPU uploads the arrays with every call, and keeps a
+// copy of the matrix (or of its transpose) for the backward; a DeviceCsr is checked,
+// transposed (unless symmetric) and uploaded once, its arrays are shared by copies
+// of it, and spmm(DeviceCsr, X) needs X on its device. Works on the CPU too. Immutable.
+class DeviceCsr {
+public:
+  explicit DeviceCsr(const CsrMatrix& a, Device device = Device::cpu());
+  std::int64_t rows() const { return a_->rows; }
+  std::int64_t cols() const { return a_->cols; }
+  std::int64_t nnz() const { return a_->col_idx.numel(); }
+  Device device() const { return a_->values.device(); }
+  bool symmetric() const { return a_ == t_; }
+  const Tensor& row_ptr() const { return a_->row_ptr; }  // int64, rows + 1
+  const Tensor& col_idx() const { return a_->col_idx; }  // int64, nnz
+  const Tensor& values() const { return a_->values; }    // float32, nnz
+  DeviceCsr transpose() const { return DeviceCsr(t_, a_); }  // shares the arrays made with this one
+
+private:
+  struct Arrays {
+    std::int64_t rows, cols;
+    Tensor row_ptr, col_idx, values;
+  };
+  DeviceCsr(std::shared_ptr<const Arrays> a, std::shared_ptr<const Arrays> t) : a_(std::move(a)), t_(std::move(t)) {}
+  std::shared_ptr<const Arrays> a_, t_;  // the matrix and its transpose (the same when symmetric)
+};
+
 }  // namespace kiln::graph
 
 namespace kiln {
@@ -55,5 +83,7 @@ namespace kiln {
 // Y = A X for sparse A (rows, cols) and dense X (cols, F) float32, parallel over rows.
 // Differentiable in X: dX = A^T dY (A itself is a constant).
 Tensor spmm(const graph::CsrMatrix& a, const Tensor& x);
+// The same with A's arrays already on X's device (see DeviceCsr).
+Tensor spmm(const graph::DeviceCsr& a, const Tensor& x);
 
 }  // namespace kiln

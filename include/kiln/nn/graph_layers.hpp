@@ -13,10 +13,13 @@ class GCNConv : public Module {
 public:
   GCNConv(std::int64_t in, std::int64_t out, bool bias = true);
   Tensor forward(const graph::CsrMatrix& a_hat, const Tensor& x);  // (N, in) -> (N, out)
+  Tensor forward(const graph::DeviceCsr& a_hat, const Tensor& x);  // the same, Â already on x's device
   std::string description() const override;
   Tensor weight, bias;
 
 private:
+  template <class Csr>
+  Tensor propagate(const Csr& a_hat, const Tensor& x);
   std::int64_t in_, out_;
 };
 
@@ -26,10 +29,13 @@ class SAGEConv : public Module {
 public:
   SAGEConv(std::int64_t in, std::int64_t out);
   Tensor forward(const graph::CsrMatrix& a_mean, const Tensor& x);
+  Tensor forward(const graph::DeviceCsr& a_mean, const Tensor& x);
   std::string description() const override;
   Tensor weight_self, weight_neigh, bias;
 
 private:
+  template <class Csr>
+  Tensor propagate(const Csr& a_mean, const Tensor& x);
   std::int64_t in_, out_;
 };
 
