@@ -64,6 +64,20 @@ struct ReportSlot {
   unsigned int* raised;  // mapped host memory, one flag per device
 };
 
+// The parameters one Adam launch updates: tensor t has n[t] elements at p[t] with its
+// gradient g[t], moments m[t], v[t] and its step's constants. The arrays travel in
+// the launch's parameter space (about 2.6 KB of the 4 KB it may take).
+inline constexpr int kAdamTensors = 32;
+struct AdamTensors {
+  int count = 0;
+  float* p[kAdamTensors];
+  const float* g[kAdamTensors];
+  float* m[kAdamTensors];
+  float* v[kAdamTensors];
+  std::int64_t n[kAdamTensors];
+  cpu::AdamStep step[kAdamTensors];
+};
+
 struct Table {
   // --- elementwise.cu ----------------------------------------------------------
   void (*fill)(Scalar t, const Loop& loop, void* dst, double value);
@@ -211,9 +225,11 @@ struct Table {
                std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c, std::int64_t ldc);
 
   // --- optim.cu ----------------------------------------------------------------
-  // One fused Adam / AdamW step over n contiguous float32 parameters.
-  void (*adam)(std::int64_t n, float* p, const float* g, float* m, float* v, const cpu::AdamStep& s);
+  // One fused Adam / AdamW step over up to kAdamTensors contiguous float32
+  // parameters, in one launch (AdamTensors below).
+  void (*adam)(const AdamTensors& batch);
 };
+
 
 // The table of this build (throws a kiln::Error in a build without CUDA).
 const Table& table();

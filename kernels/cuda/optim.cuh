@@ -5,6 +5,6 @@
 
 namespace kiln::cuda_kernels {
 
-void adam(std::int64_t n, float* p, const float* g, float* m, float* v, const cpu::AdamStep& s);
+void adam(const AdamTensors& batch);
 
 }  // namespace kiln::cuda_kernels

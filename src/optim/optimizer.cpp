@@ -173,10 +173,44 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o, bool decoupled, const 
 AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(one_group(std::move(params)), o, true, "AdamW") {}
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o) : Adam(std::move(groups), o, true, "AdamW") {}
 
+namespace {
+
+// Parameters on a GPU gathered into one Adam launch (flushed when full, when the
+// device changes, and at the end of the step). Holds the gradients it points to.
+class AdamLaunches {
+public:
+  void add(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const cpu::AdamStep& step) {
+    if (batch_.count == cuda_kernels::kAdamTensors || (batch_.count > 0 && p.device() != device_)) flush();
+    device_ = p.device();
+    const int t = batch_.count++;
+    batch_.p[t] = detail::dptr<float>(p);
+    batch_.g[t] = detail::dptr<float>(g);
+    batch_.m[t] = detail::dptr<float>(m);
+    batch_.v[t] = detail::dptr<float>(v);
+    batch_.n[t] = p.numel();
+    batch_.step[t] = step;
+    held_.push_back(g);
+  }
+  void flush() {
+    if (batch_.count == 0) return;
+    detail::cuda_for(held_.front()).adam(batch_);
+    batch_.count = 0;
+    held_.clear();
+  }
+
+private:
+  cuda_kernels::AdamTensors batch_;
+  Device device_ = Device::cpu();
+  std::vector<Tensor> held_;
+};
+
+}  // namespace
+
 void Adam::step() {
   NoGradGuard no_grad;
   ++step_count_;
   const double b1 = options.beta1, b2 = options.beta2;
+  AdamLaunches on_gpu;
   for (auto& group : groups_) {
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       Tensor& p = group.params[i];
@@ -198,8 +232,7 @@ void Adam::step() {
       if (p.device().is_cuda()) {
         KILN_CHECK(p.dtype() == kFloat32, name_, ": parameters on ", p.device(), " must be float32 (got ",
                    p.dtype(), "); the fused GPU update is written for float32");
-        detail::cuda_for(p).adam(p.numel(), detail::dptr<float>(p), detail::dptr<float>(gc), detail::dptr<float>(m),
-                                 detail::dptr<float>(v), consts);
+        on_gpu.add(p, gc, m, v, consts);
         continue;
       }
       visit_floating(p.dtype(), name_, [&]<class T>() {
@@ -218,6 +251,7 @@ void Adam::step() {
       });
     }
   }
+  on_gpu.flush();
 }
 
 // ---- Schedules -------------------------------------------------------------------------
