@@ -108,11 +108,12 @@ int main(int argc, char** argv) {
       } else {
         split = random_split(cora, s);
       }
-      const Tensor train_idx = index_tensor(split.train), val_idx = index_tensor(split.val),
-                   test_idx = index_tensor(split.test);
-      const Tensor y_train = index_select(cora.labels, 0, train_idx).to(dev),
-                   y_val = index_select(cora.labels, 0, val_idx).to(dev),
-                   y_test = index_select(cora.labels, 0, test_idx).to(dev);
+      // Node indices and labels go where the model trains, once.
+      const Tensor train_idx = index_tensor(split.train).to(dev), val_idx = index_tensor(split.val).to(dev),
+                   test_idx = index_tensor(split.test).to(dev);
+      const Tensor y_train = index_select(cora.labels.to(dev), 0, train_idx),
+                   y_val = index_select(cora.labels.to(dev), 0, val_idx),
+                   y_test = index_select(cora.labels.to(dev), 0, test_idx);
 
       nn::GCNConv conv1(x.size(1), hidden, bias), conv2(hidden, n_classes, bias);
       conv1.to(dev);

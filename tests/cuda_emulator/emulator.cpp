@@ -253,8 +253,28 @@ std::uint64_t exchange_xor(std::uint64_t bits, int lane_mask) {
 
 void* dynamic_shared() { return g_shared.data(); }
 
+namespace {
+
+// With KILN_CUDA_EMULATOR_STATS set, the counters since the last reset go to stderr at exit.
+struct StatsAtExit {
+  ~StatsAtExit() {
+    if (!std::getenv("KILN_CUDA_EMULATOR_STATS")) return;
+    const Counters& c = counters();
+    std::fprintf(stderr,
+                 "kiln CUDA emulator: %lld kernels, %lld cuBLAS calls, %lld copies to the device, %lld to the host, "
+                 "%lld on the device, %lld synchronizations, %lld cudaMalloc calls\n",
+                 static_cast<long long>(c.launches), static_cast<long long>(c.gemms),
+                 static_cast<long long>(c.copies_to_device), static_cast<long long>(c.copies_to_host),
+                 static_cast<long long>(c.copies_on_device), static_cast<long long>(c.synchronizes),
+                 static_cast<long long>(c.mallocs));
+  }
+};
+
+}  // namespace
+
 Counters& counters() {
   static Counters c;
+  static StatsAtExit report;  // made after `c`, so destroyed before it
   return c;
 }
 
