@@ -24,7 +24,8 @@ bool all_finite(const Tensor& t) {
   const Tensor c = t.device().is_cpu() ? t.contiguous() : t.detach().to(Device::cpu());
   return visit_floating(c.dtype(), "anomaly check", [&]<class T>() {
     const T* p = c.data_ptr<T>();
-    for (std::int64_t i = 0; i < c.numel(); ++i)
+    const std::int64_t n = c.numel();
+    for (std::int64_t i = 0; i < n; ++i)
       if (!std::isfinite(p[i])) return false;
     return true;
   });

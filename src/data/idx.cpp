@@ -88,7 +88,8 @@ Tensor read_idx(const std::string& path) {
              expected, " bytes of data promised by the header");
   if (dtype != kUInt8) {  // IDX stores multi-byte values big-endian
     auto* p = static_cast<std::uint32_t*>(t.raw_data_ptr());
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = __builtin_bswap32(p[i]);
+    const std::int64_t n = t.numel();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = __builtin_bswap32(p[i]);
   }
   return t;
 }

@@ -19,7 +19,8 @@ Tensor float_rows(const Tensor& x, const char* op) {
   Tensor xf = x.detach().to(kFloat32).contiguous();
   // A NaN or an infinity would turn a whole row's (or block's) scale into garbage.
   const float* p = xf.data_ptr<float>();
-  for (std::int64_t i = 0; i < xf.numel(); ++i)
+  const std::int64_t n = xf.numel();
+  for (std::int64_t i = 0; i < n; ++i)
     KILN_CHECK(std::isfinite(p[i]), op, ": element ", i, " of the tensor of shape ", fmt(x.shape()), " is ", p[i],
                " as float32; quantization needs finite values");
   return xf;
@@ -105,7 +106,7 @@ Tensor dequantize(const Tensor& q4) {
   Tensor out = Tensor::empty(q4.shape(), kFloat32);
   const auto* pb = static_cast<const BlockQ4_0*>(q4.raw_data_ptr());
   float* po = out.data_ptr<float>();
-  for (std::int64_t b = 0; b < q4.numel() / kQ4Group; ++b)
+  for (std::int64_t b = 0, blocks = q4.numel() / kQ4Group; b < blocks; ++b)
     for (int t = 0; t < kQ4Group / 2; ++t) {
       po[b * kQ4Group + t] = static_cast<float>((pb[b].qs[t] & 0x0F) - 8) * pb[b].scale;
       po[b * kQ4Group + t + 16] = static_cast<float>((pb[b].qs[t] >> 4) - 8) * pb[b].scale;

@@ -59,7 +59,7 @@ QuantizedWeight QuantizedWeight::from_int8(const Int8Rows& q) {
   w.values_ = q.values.contiguous();
   w.scale_ = q.scale.contiguous();
   const std::int8_t* v = w.values_.data_ptr<std::int8_t>();
-  for (std::int64_t i = 0; i < w.values_.numel(); ++i)
+  for (std::int64_t i = 0, n = w.values_.numel(); i < n; ++i)
     KILN_CHECK(v[i] != -128, "QuantizedWeight::from_int8: value -128 at flat index ", i,
                "; symmetric int8 weights lie in [-127, 127] (quantize_int8 never produces -128)");
   auto p = std::make_shared<Packed>();
@@ -281,7 +281,8 @@ Tensor matmul_int8(const Tensor& a, const QuantizedWeight& w) {
   if (a.device().is_cuda() || w.device().is_cuda()) return detail::matmul_int8_cuda(a, w);
   const Tensor ac = a.contiguous();
   const std::int8_t* pa = ac.data_ptr<std::int8_t>();
-  for (std::int64_t i = 0; i < ac.numel(); ++i)
+  const std::int64_t n = ac.numel();
+  for (std::int64_t i = 0; i < n; ++i)
     KILN_CHECK(pa[i] != -128, "quant::matmul_int8: activation -128 at flat index ", i,
                "; int8 activations lie in [-127, 127] (quantize_int8 never produces -128)");
   Tensor c = Tensor::empty({a.size(0), w.out_features()}, kInt32);
