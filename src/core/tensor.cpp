@@ -31,7 +31,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (std::int64_t s : shape)
     KILN_CHECK(s >= 0, "empty: negative size in shape ", fmt(shape));
   constexpr std::int64_t kMaxElements = std::int64_t{1} << 59;  // 2^62 bytes at 8 per element
-  KILN_CHECK(numel_of(shape) <= kMaxElements, "empty: shape ", fmt(shape), " (", numel_of(shape),
+  const std::int64_t numel = numel_of(shape);
+  KILN_CHECK(numel <= kMaxElements, "empty: shape ", fmt(shape), " (", numel,
              " elements) is larger than any memory can hold");
   if (is_block_format(dtype))
     KILN_CHECK(!shape.empty() && shape.back() % block_elems(dtype) == 0, "empty: ", dtype, " packs rows in blocks of ",
@@ -39,7 +40,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
                " has a last dimension that is not a multiple of it; pad the rows to a multiple of ",
                block_elems(dtype));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(storage_bytes(dtype, numel_of(shape)), device);
+  impl->storage = Storage::allocate(storage_bytes(dtype, numel), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

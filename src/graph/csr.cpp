@@ -242,16 +242,12 @@ void spmm_cuda(std::int64_t rows, const Tensor& row_ptr, const Tensor& col, cons
                             detail::dptr(xc), detail::dptr(y));
 }
 
+// On the CPU, straight from the CsrMatrix's vectors.
 Tensor spmm_forward(const graph::CsrMatrix& a, const Tensor& x) {
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty({a.rows, x.size(1)}, x.dtype(), x.device());
-  if (x.device().is_cuda()) {  // the CSR arrays go up with each call (see graph::DeviceCsr)
-    a.check("spmm");
-    spmm_cuda(a.rows, from_vector(a.row_ptr).to(x.device()), from_vector(a.col_idx).to(x.device()),
-              from_vector(a.values).to(x.device()), xc, y);
-  } else if (!spmm_cpu(a.rows, a.cols, a.nnz(), a.row_ptr.data(), a.col_idx.data(), a.values.data(), xc, y)) {
+  if (!spmm_cpu(a.rows, a.cols, a.nnz(), a.row_ptr.data(), a.col_idx.data(), a.values.data(), xc, y))
     a.check("spmm");  // throws, naming the first fault
-  }
   return y;
 }
 
@@ -278,6 +274,8 @@ void check_dense_operand(std::int64_t rows, std::int64_t cols, const Tensor& x) 
 
 Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
   check_dense_operand(a.rows, a.cols, x);
+  // On a GPU the matrix goes up with each call: hold a DeviceCsr to upload it once.
+  if (x.device().is_cuda()) return spmm(graph::DeviceCsr(a, x.device()), x);
   graph::check_csr_sizes(a, "spmm");  // the entries are checked as the kernel reaches them
   Tensor y = spmm_forward(a, x);
   if (should_record({x})) {

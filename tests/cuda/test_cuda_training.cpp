@@ -242,7 +242,12 @@ TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix upload
   sum(spmm(on_gpu, x)).backward();
   CHECK(kiln_cuda_emulator::counters().copies_to_device == 0);
   sum(spmm(directed, x)).backward();
-  CHECK(kiln_cuda_emulator::counters().copies_to_device == 6);  // three arrays, forward and backward
+  CHECK(kiln_cuda_emulator::counters().copies_to_device == 6);  // three arrays, and three of the transpose
+  // A symmetric matrix is its own transpose: its three arrays serve the backward too.
+  const graph::CsrMatrix symmetric = graph::normalize_symmetric(graph::CsrMatrix::undirected(40, edges));
+  kiln_cuda_emulator::reset_counters();
+  sum(spmm(symmetric, x)).backward();
+  CHECK(kiln_cuda_emulator::counters().copies_to_device == 3);
   CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
 }
 

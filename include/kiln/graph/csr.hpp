@@ -50,10 +50,11 @@ CsrMatrix normalize_symmetric(const CsrMatrix& a);
 CsrMatrix normalize_rows(const CsrMatrix& a);
 
 // A CSR matrix held as tensors on a device, for a graph that many products reuse.
-// spmm(CsrMatrix, X) with X on a GPU uploads the arrays with every call, and keeps a
-// copy of the matrix (or of its transpose) for the backward; a DeviceCsr is checked,
-// transposed (unless symmetric) and uploaded once, its arrays are shared by copies
-// of it, and spmm(DeviceCsr, X) needs X on its device. Works on the CPU too. Immutable.
+// spmm(CsrMatrix, X) with X on a GPU makes one for each call (uploading the arrays
+// every time), and on the CPU keeps a copy of the matrix (or of its transpose) for
+// the backward; a DeviceCsr is checked, transposed (unless symmetric) and uploaded
+// once, its arrays are shared by copies of it, and spmm(DeviceCsr, X) needs X on its
+// device. Works on the CPU too. Immutable.
 class DeviceCsr {
 public:
   explicit DeviceCsr(const CsrMatrix& a, Device device = Device::cpu());
