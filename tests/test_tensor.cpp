@@ -103,6 +103,30 @@ TEST_CASE("in-place updates") {
   check_values(a, {1, 3, 5, 2, 4, 6});
 }
 
+// add_ and mul_ write straight into a dense tensor when each element is read where
+// it is written; other overlaps take a temporary, so every result is the one a
+// separate output would give.
+TEST_CASE("in-place updates read every element before they overwrite it") {
+  Tensor a = tensor<float>({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}});
+  a.add_(a);  // the same elements
+  check_values(a, {2, 4, 6, 8, 10, 12, 14, 16, 18});
+  a.mul_(0.5);
+  a.add_(a.t());  // overlaps elsewhere: a + a^T of the values before
+  check_values(a, {2, 6, 10, 6, 10, 14, 10, 14, 18});
+  Tensor b = tensor<float>({{1, 2, 3}, {4, 5, 6}});
+  b.add_(b.slice(0, 0, 1));  // its own first row, broadcast over both rows
+  check_values(b, {2, 4, 6, 5, 7, 9});
+  Tensor c = tensor<float>({{1, 2}, {3, 4}});
+  c.t().add_(tensor<float>({10, 20}));  // a strided destination
+  check_values(c, {11, 12, 23, 24});
+  c.t().mul_(2.0);
+  check_values(c, {22, 24, 46, 48});
+  Tensor n = arange(4, kInt64);
+  n.add_(tensor<std::int64_t>({5}));
+  n.mul_(3.0);
+  CHECK(n.to_vector<std::int64_t>() == std::vector<std::int64_t>{15, 18, 21, 24});
+}
+
 TEST_CASE("printing looks like PyTorch's") {
   const std::string s = tensor<float>({{1, -2}, {3.5f, 4}}).str();
   CHECK(s.find("tensor([[") == 0);

@@ -104,9 +104,10 @@ struct Table {
   // out[o, i] = sum_k x[o, k, i] for a contiguous (outer, r, inner) x; floating
   // types accumulate in double, int64 in int64. `scratch` holds
   // sum_scratch_slots(outer, r, inner) 8-byte slots on the device (index_math.hpp;
-  // null where that is 0).
+  // null where that is 0). Each sum is rounded to T, then divided by T(divisor)
+  // (a mean: the count; a sum: 1).
   void (*sum)(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out,
-              void* scratch);
+              void* scratch, double divisor);
   // y[row] = max (or min) of x[row, :] and index[row] its first position; the
   // first NaN wins. `index` may be null. x is contiguous (rows, len), len >= 1.
   void (*extreme_rows)(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,

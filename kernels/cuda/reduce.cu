@@ -4,7 +4,8 @@
 // When there are too few outputs to fill the GPU, the summed axis is cut into
 // slices (index_math.hpp's sum_split) and a second pass adds their partial sums in
 // slice order, so results stay independent of thread timing.
-// Floating sums accumulate in double, like the scalar reference.
+// Floating sums accumulate in double, like the scalar reference. The final store
+// divides by a divisor (1 for a sum), so a mean is one pass too.
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -19,14 +20,14 @@ using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t
 
 // out[row] = sum of a contiguous row of length r, one warp per row.
 template <class T>
-__global__ void sum_rows_warp(std::int64_t rows, std::int64_t r, const T* x, T* out) {
+__global__ void sum_rows_warp(std::int64_t rows, std::int64_t r, const T* x, T* out, T divisor) {
   const int lane = threadIdx.x & 31;
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < rows;
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
     Acc<T> s = 0;
     for (std::int64_t k = lane; k < r; k += 32) s += static_cast<Acc<T>>(x[row * r + k]);
     s = warp_sum(s);
-    if (lane == 0) out[row] = static_cast<T>(s);
+    if (lane == 0) out[row] = static_cast<T>(s) / divisor;
   }
 }
 
@@ -47,25 +48,25 @@ __device__ A block_total(A s) {
 
 // out[row] = sum of a long contiguous row, one block of kThreads per row.
 template <class T>
-__global__ void sum_rows_block(std::int64_t rows, std::int64_t r, const T* x, T* out) {
+__global__ void sum_rows_block(std::int64_t rows, std::int64_t r, const T* x, T* out, T divisor) {
   for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     Acc<T> s = 0;
     for (std::int64_t k = threadIdx.x; k < r; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
     s = block_total(s);
-    if (threadIdx.x == 0) out[row] = static_cast<T>(s);
+    if (threadIdx.x == 0) out[row] = static_cast<T>(s) / divisor;
     __syncthreads();
   }
 }
 
 // out[o, i] = sum_k x[o, k, i], one thread per output element.
 template <class T>
-__global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inner, const T* x, T* out) {
+__global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inner, const T* x, T* out, T divisor) {
   for (std::int64_t e = global_index(); e < outer * inner; e += grid_stride()) {
     const std::int64_t o = e / inner, i = e % inner;
     const T* base = x + o * r * inner + i;
     Acc<T> s = 0;
     for (std::int64_t k = 0; k < r; ++k) s += static_cast<Acc<T>>(base[k * inner]);
-    out[e] = static_cast<T>(s);
+    out[e] = static_cast<T>(s) / divisor;
   }
 }
 
@@ -101,11 +102,11 @@ __global__ void sum_middle_slices(std::int64_t outer, std::int64_t r, std::int64
 
 // Pass 2: each output adds its slices' partial sums in slice order.
 template <class T>
-__global__ void sum_partials(std::int64_t outputs, std::int64_t parts, const Acc<T>* partial, T* out) {
+__global__ void sum_partials(std::int64_t outputs, std::int64_t parts, const Acc<T>* partial, T* out, T divisor) {
   for (std::int64_t e = global_index(); e < outputs; e += grid_stride()) {
     Acc<T> s = 0;
     for (std::int64_t p = 0; p < parts; ++p) s += partial[p * outputs + e];
-    out[e] = static_cast<T>(s);
+    out[e] = static_cast<T>(s) / divisor;
   }
 }
 
@@ -172,13 +173,15 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
 
 }  // namespace
 
-void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch) {
+void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch,
+         double divisor) {
   if (outer * inner == 0) return;
   const ChannelSplit split = sum_split(outer, r, inner);
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x);
     T* po = static_cast<T*>(out);
+    const T d = static_cast<T>(divisor);
     if (split.parts > 1) {
       KILN_ASSERT(scratch != nullptr);
       auto* partial = static_cast<Acc<T>*>(scratch);
@@ -190,16 +193,16 @@ void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const
         launch_over(outer * inner * split.parts, sum_middle_slices<T>, outer, r, inner, split.parts, split.per_part,
                     px, partial);
       }
-      launch_over(outer * inner, sum_partials<T>, outer * inner, split.parts, partial, po);
+      launch_over(outer * inner, sum_partials<T>, outer * inner, split.parts, partial, po, d);
       return;
     }
     if (inner == 1 && r > 1024 && outer < 4096) {
       launch(sum_rows_block<T>, static_cast<unsigned>(outer < 65535 ? outer : 65535), kThreads, 0, outer, r,
-             px, po);
+             px, po, d);
     } else if (inner == 1) {
-      launch(sum_rows_warp<T>, row_blocks(outer), kRowsPerBlock * 32, 0, outer, r, px, po);
+      launch(sum_rows_warp<T>, row_blocks(outer), kRowsPerBlock * 32, 0, outer, r, px, po, d);
     } else {
-      launch(sum_middle<T>, blocks_for(outer * inner), kThreads, 0, outer, r, inner, px, po);
+      launch(sum_middle<T>, blocks_for(outer * inner), kThreads, 0, outer, r, inner, px, po, d);
     }
     KILN_CUDA_CHECK_LAUNCH();
   });

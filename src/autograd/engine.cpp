@@ -9,6 +9,7 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "src/core/tensor_internal.hpp"
 
 namespace kiln {
 
@@ -20,7 +21,8 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
     KILN_CHECK(root.numel() == 1, "backward: the output has shape ", fmt(root.shape()),
                "; an implicit gradient exists only for one-element outputs, so pass a gradient "
                "of the same shape (or reduce the output to a scalar first)");
-    seed = ones_like(root);
+    // A shared read-only 1 (on a GPU: no fill kernel); a leaf copies it into its .grad.
+    seed = detail::constant_like(root, 1.0).reshape(root.shape());
   }
   KILN_CHECK(seed.shape() == root.shape(), "backward: gradient of shape ", fmt(seed.shape()),
              " for an output of shape ", fmt(root.shape()));

@@ -23,6 +23,11 @@ Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, 
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
+Tensor detail::constant_like(const Tensor& t, double value) {
+  if (t.device().is_cuda()) return cuda_constant(value, t.dtype(), t.device().index);
+  return scalar_tensor(value, t.dtype(), t.device());
+}
+
 Tensor arange(double start, double end, double step, DType dtype) {
   KILN_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
              "arange: start ", start, ", end ", end, ", step ", step, " must be finite with step != 0");

@@ -11,6 +11,7 @@
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "src/core/strided_loop.hpp"
+#include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
 
@@ -211,14 +212,17 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
   NoGradGuard no_grad;
-  Tensor update = alpha == 1.0 ? other : mul(other, scalar_like(other, alpha));
+  Tensor update = alpha == 1.0 ? other : mul(other, detail::constant_like(other, alpha));
+  if (detail::add_in_place(*this, update)) return *this;
   return copy_(add(*this, update));
 }
 
 Tensor& Tensor::mul_(double factor) {
   check_inplace(*this, "mul_");
   NoGradGuard no_grad;
-  return copy_(mul(*this, scalar_like(*this, factor)));
+  const Tensor c = detail::constant_like(*this, factor);
+  if (detail::mul_in_place(*this, c)) return *this;
+  return copy_(mul(*this, c));
 }
 
 Tensor& Tensor::requires_grad_(bool on) {

@@ -1,8 +1,14 @@
 #include "src/cuda/glue.hpp"
 
 #include <array>
+#include <bit>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "kernels/cuda/index_math.hpp"
+#include "kiln/core/factories.hpp"
 #include "src/core/strided_loop.hpp"
 #include "src/cuda/runtime.hpp"
 
@@ -56,5 +62,50 @@ cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Str
     for (std::size_t d = 0; d < plan.shape.size(); ++d) loop.shape_div[d] = cuda_kernels::Divider32(plan.shape[d]);
   return loop;
 }
+
+namespace {
+
+// The constants ops asked for, oldest first out once kMaxConstants are held. Values
+// repeat from one training step to the next (1/batch, 0 for a mask, eps), so a
+// handful of entries serve a whole run; a value that keeps changing (a schedule)
+// costs one fill per use, as without the cache.
+class ConstantCache {
+ public:
+  Tensor get(double value, DType dtype, int device) {
+    const Key key{std::bit_cast<std::uint64_t>(value), static_cast<int>(dtype), device};
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (const auto it = held_.find(key); it != held_.end()) return it->second;
+    if (order_.size() == kMaxConstants) {
+      held_.erase(order_.front());
+      order_.pop_front();
+    }
+    Tensor t = full({}, value, dtype, Device::cuda(device));
+    held_.emplace(key, t);
+    order_.push_back(key);
+    return t;
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_.clear();
+    order_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxConstants = 64;
+  using Key = std::tuple<std::uint64_t, int, int>;  // value's bits, dtype, device
+  std::mutex mutex_;
+  std::map<Key, Tensor> held_;
+  std::deque<Key> order_;
+};
+
+ConstantCache& constants() {
+  static ConstantCache* cache = new ConstantCache;  // never destroyed: device memory outlives static destructors
+  return *cache;
+}
+
+}  // namespace
+
+Tensor cuda_constant(double value, DType dtype, int device) { return constants().get(value, dtype, device); }
+void cuda_drop_constants() { constants().clear(); }
 
 }  // namespace kiln::detail

@@ -16,6 +16,12 @@ cuda_kernels::Scalar cuda_scalar(DType dtype, const char* op);
 const cuda_kernels::Table& cuda_for(const Tensor& t);
 // An n-d loop over `shape` whose operands have these strides (output first).
 cuda_kernels::Loop cuda_loop(const Shape& shape, std::initializer_list<const Strides*> strides, const char* op);
+// A 0-d tensor of `value` on GPU `device`, shared by every op that asks for the same
+// value and dtype there (a small cache), so a constant operand costs no fill kernel
+// once warm. Read-only: ops take it as a broadcast operand and never write it.
+Tensor cuda_constant(double value, DType dtype, int device);
+// Drops the cached constants (cuda::empty_cache(), so that their blocks go back too).
+void cuda_drop_constants();
 // Typed device pointer to t's first element.
 template <class T = void>
 T* dptr(const Tensor& t) {

@@ -13,6 +13,7 @@
 
 #include "kiln/core/cuda.hpp"
 #include "src/cuda/check.hpp"
+#include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
 
 namespace kiln {
@@ -180,7 +181,9 @@ void synchronize() {
 MemoryStats memory_stats(int device) { return allocator().stats(device); }
 void reset_peak_memory_stats(int device) { allocator().reset_peak(device); }
 void empty_cache() {
-  if (is_available()) allocator().release_all();
+  if (!is_available()) return;
+  detail::cuda_drop_constants();  // the ops' cached constants (glue.cpp) give their blocks back first
+  allocator().release_all();
 }
 
 }  // namespace cuda

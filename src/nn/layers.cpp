@@ -8,6 +8,7 @@
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
+#include "src/core/tensor_internal.hpp"
 
 namespace kiln::nn {
 
@@ -124,7 +125,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
     NoGradGuard no_grad;
-    num_batches_tracked.add_(ones({}, kInt64, num_batches_tracked.device()));
+    num_batches_tracked.add_(detail::constant_like(num_batches_tracked, 1.0));
   }
   return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, options.momentum(), options.eps());
 }

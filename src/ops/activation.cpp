@@ -85,7 +85,7 @@ Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad:
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   detail::check_floating("leaky_relu", x);
   if (x.device().is_cuda())  // composed on the GPU: the same values and gradient
-    return where(gt(x, scalar_like(x, 0.0)), x, mul(x, scalar_like(x, negative_slope)));
+    return where(gt(x, detail::constant_like(x, 0.0)), x, mul(x, detail::constant_like(x, negative_slope)));
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   visit_floating(x.dtype(), "leaky_relu", [&]<class T>() {

@@ -54,8 +54,10 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   const bool record = should_record({x, weight, bias});
   const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
   if (!(record && nw)) col = Tensor();  // not needed for dW: free the columns before the output copy
-  Tensor out = out_t.reshape({g.o, g.n, L}).permute({1, 0, 2}).contiguous().reshape({g.n, g.o, g.oh, g.ow});
-  if (bias.defined()) out = add(out, bias.detach().reshape({1, g.o, 1, 1}));
+  // Permuted to (N, O, L) by the pass that adds the bias (one kernel either way).
+  const Tensor permuted = out_t.reshape({g.o, g.n, L}).permute({1, 0, 2});
+  Tensor out = (bias.defined() ? add(permuted, bias.detach().reshape({1, g.o, 1})) : permuted.contiguous())
+                   .reshape({g.n, g.o, g.oh, g.ow});
 
   if (record) {
     attach_grad_fn(out, op, {x, weight, bias}, [xc, w, col, g, s, t, nx, nw, nb](const Tensor& grad) {

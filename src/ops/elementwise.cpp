@@ -63,18 +63,16 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
   }
 }
 
-// out = a (op) b over the broadcast shape, no autograd.
-Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype_device(name, {a, b});
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+// out = a (op) b, with a and b broadcast to out's shape; no autograd.
+void binary_kernel(Binary op, const char* name, const Tensor& out, const Tensor& a, const Tensor& b) {
+  const Shape& shape = out.shape();
   const Strides sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
   if (out.device().is_cuda()) {
     if (!is_floating(a.dtype())) integer_binary<std::int64_t>(op, name);  // same rule as on the CPU
     detail::cuda_for(out).binary(op, detail::cuda_scalar(a.dtype(), name),
                                  detail::cuda_loop(shape, {&out.strides(), &sa, &sb}, name), detail::dptr(out),
                                  detail::dptr(a), detail::dptr(b));
-    return out;
+    return;
   }
   visit_dtype(a.dtype(), [&]<class T>() {
     typename cpu::KernelTable<T>::BinaryFn fn;
@@ -88,7 +86,26 @@ Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor
       fn(n, pa + off[1], st[1], pb + off[2], st[2], o + off[0]);
     });
   });
+}
+
+// out = a (op) b over the broadcast shape, no autograd.
+Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype_device(name, {a, b});
+  Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), a.dtype(), a.device());
+  binary_kernel(op, name, out, a, b);
   return out;
+}
+
+// self = self (op) b with no temporary, where that is safe: self is dense (each
+// element written once), b broadcasts to self's shape, and b is self itself (each
+// element read where it is written) or shares none of its memory. False otherwise.
+bool binary_in_place(Binary op, const char* name, const Tensor& self, const Tensor& b) {
+  if (self.dtype() != b.dtype() || self.device() != b.device() || !self.is_contiguous()) return false;
+  const bool same_view = b.offset() == self.offset() && b.shape() == self.shape() && b.strides() == self.strides();
+  if (b.shares_storage(self) && !same_view) return false;
+  if (broadcast_shapes(self.shape(), b.shape(), name) != self.shape()) return false;
+  binary_kernel(op, name, self, self, b);
+  return true;
 }
 
 // A comparison mask (uint8) over the broadcast shape.
@@ -123,11 +140,27 @@ Tensor grad_if(bool needed, F f) {
   return needed ? f() : Tensor();
 }
 
-Tensor zero_like_scalar(const Tensor& t) { return scalar_like(t, 0.0); }
+Tensor zero_like_scalar(const Tensor& t) { return detail::constant_like(t, 0.0); }
 
 }  // namespace
 
+bool detail::add_in_place(const Tensor& self, const Tensor& other) {
+  return binary_in_place(Binary::add, "add", self, other);
+}
+bool detail::mul_in_place(const Tensor& self, const Tensor& other) {
+  return binary_in_place(Binary::mul, "mul", self, other);
+}
+
 Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype(), t.device()); }
+
+Tensor operator+(const Tensor& a, double s) { return add(a, detail::constant_like(a, s)); }
+Tensor operator-(const Tensor& a, double s) { return sub(a, detail::constant_like(a, s)); }
+Tensor operator*(const Tensor& a, double s) { return mul(a, detail::constant_like(a, s)); }
+Tensor operator/(const Tensor& a, double s) { return div(a, detail::constant_like(a, s)); }
+Tensor operator+(double s, const Tensor& b) { return add(detail::constant_like(b, s), b); }
+Tensor operator-(double s, const Tensor& b) { return sub(detail::constant_like(b, s), b); }
+Tensor operator*(double s, const Tensor& b) { return mul(detail::constant_like(b, s), b); }
+Tensor operator/(double s, const Tensor& b) { return div(detail::constant_like(b, s), b); }
 
 Tensor sum_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
@@ -199,14 +232,14 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
     attach_grad_fn(out, "pow", {base, exponent},
                    [ad = base.detach(), bd = exponent.detach(), od = out.detach(), na, nb](const Tensor& g) {
                      return Grads{
-                         grad_if(na, [&] { return sum_to(mul(g, mul(bd, pow(ad, sub(bd, scalar_like(bd, 1.0))))), ad.shape()); }),
+                         grad_if(na, [&] { return sum_to(mul(g, mul(bd, pow(ad, sub(bd, detail::constant_like(bd, 1.0))))), ad.shape()); }),
                          grad_if(nb, [&] { return sum_to(mul(g, mul(od, log(ad))), bd.shape()); })};
                    });
   }
   return out;
 }
 
-Tensor pow(const Tensor& base, double exponent) { return pow(base, scalar_like(base, exponent)); }
+Tensor pow(const Tensor& base, double exponent) { return pow(base, detail::constant_like(base, exponent)); }
 
 namespace {
 // maximum / minimum: the gradient goes to the operand that was picked (a on ties).
@@ -255,7 +288,7 @@ Tensor sqrt(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::sqrt, "sqrt", x);
   if (should_record({x}))  // d/dx sqrt x = 1 / (2 sqrt x)
     attach_grad_fn(out, "sqrt", {x}, [od = out.detach()](const Tensor& g) {
-      return Grads{div(g, mul(od, scalar_like(od, 2.0)))};
+      return Grads{div(g, mul(od, detail::constant_like(od, 2.0)))};
     });
   return out;
 }
@@ -277,7 +310,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   KILN_CHECK(!(lo > hi), "clamp: lower bound ", lo, " is above upper bound ", hi);
   detail::check_floating("clamp", x);
   if (x.device().is_cuda()) {  // composed on the GPU: the same values and gradient (1 inside [lo, hi])
-    const Tensor l = scalar_like(x, lo), h = scalar_like(x, hi);
+    const Tensor l = detail::constant_like(x, lo), h = detail::constant_like(x, hi);
     return where(lt(x, l), l, where(gt(x, h), h, x));
   }
   const Tensor xc = x.detach().contiguous();
@@ -293,7 +326,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   if (should_record({x})) {
     // d/dx clamp(x) = 1 inside [lo, hi], 0 where clipped
     attach_grad_fn(out, "clamp", {x}, [xd = x.detach(), lo, hi](const Tensor& g) {
-      const Tensor inside = mul(ge(xd, scalar_like(xd, lo)), le(xd, scalar_like(xd, hi)));
+      const Tensor inside = mul(ge(xd, detail::constant_like(xd, lo)), le(xd, detail::constant_like(xd, hi)));
       return Grads{where(inside, g, zero_like_scalar(g))};
     });
   }

@@ -307,7 +307,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     Tensor w1;
     if (pos_weight.defined()) {
       NoGradGuard no_grad;
-      w1 = sub(pos_weight, scalar_like(pos_weight, 1.0)).contiguous();
+      w1 = sub(pos_weight, detail::constant_like(pos_weight, 1.0)).contiguous();
     }
     const auto fused = std::make_shared<FusedBce>(logits.detach().contiguous(), target.detach().contiguous(), w1);
     Tensor losses = fused->forward();
@@ -316,9 +316,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                      [fused](const Tensor& g) { return Grads{fused->backward(g)}; });
     return reduce(losses, reduction);
   }
-  const Tensor one_minus_y = sub(scalar_like(target, 1.0), target);
-  Tensor weight_pos = scalar_like(target, 1.0);
-  if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, scalar_like(pos_weight, 1.0)), target));
+  const Tensor one_minus_y = sub(detail::constant_like(target, 1.0), target);
+  Tensor weight_pos = detail::constant_like(target, 1.0);
+  if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, detail::constant_like(pos_weight, 1.0)), target));
   return reduce(add(mul(one_minus_y, logits), mul(weight_pos, softplus(neg(logits)))), reduction);
 }
 

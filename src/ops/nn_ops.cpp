@@ -187,7 +187,8 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
   } else {
     NoGradGuard no_grad;
     mean = running_mean.detach().to(kFloat64).contiguous();
-    invstd = div(ones({c}, kFloat64, dev), sqrt(add(running_var.detach().to(kFloat64), scalar_tensor(eps, kFloat64, dev))));
+    const Tensor var = running_var.detach().to(kFloat64);
+    invstd = div(detail::constant_like(var, 1.0), sqrt(add(var, detail::constant_like(var, eps))));
   }
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();

@@ -47,8 +47,9 @@ Shape reduced_shape(const Shape& shape, const Dims& dims, bool keepdim) {
 }
 
 // Sums x over `dims` (sorted and adjacent, or empty for a 0-d x), keeping them as
-// size 1. No autograd. The data is viewed as (outer, r, inner) with r reduced.
-Tensor sum_forward(const Tensor& x, const Dims& dims) {
+// size 1. No autograd. The data is viewed as (outer, r, inner) with r reduced. On a
+// GPU the kernel divides each sum by `divisor` as it stores it; the CPU takes 1 only.
+Tensor sum_forward(const Tensor& x, const Dims& dims, double divisor = 1.0) {
   KILN_ASSERT(dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size()));
   const Tensor src = x.detach().contiguous();
   std::int64_t outer = 1, r = 1, inner = 1;
@@ -62,9 +63,10 @@ Tensor sum_forward(const Tensor& x, const Dims& dims) {
     const std::int64_t slots = cuda_kernels::sum_scratch_slots(outer, r, inner);
     const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kFloat64, x.device()) : Tensor();
     detail::cuda_for(x).sum(detail::cuda_scalar(x.dtype(), "sum"), outer, r, inner, detail::dptr(src),
-                            detail::dptr(out), slots > 0 ? detail::dptr(scratch) : nullptr);
+                            detail::dptr(out), slots > 0 ? detail::dptr(scratch) : nullptr, divisor);
     return out;
   }
+  KILN_ASSERT(divisor == 1.0);
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* in = ptr<T>(src);
     T* o = ptr<T>(out);
@@ -105,6 +107,21 @@ Tensor sum_forward(const Tensor& x, const Dims& dims) {
   return out;
 }
 
+// x summed over `dims` (normalized), kept as size 1, no autograd; the last pass
+// divides by `divisor` (GPU only). Each run of adjacent dims is reduced in turn, last
+// run first: every step is then a block reduction over contiguous memory, with no
+// transposing copy.
+Tensor sum_dims(const Tensor& x, const Dims& dims, double divisor) {
+  Tensor kept = x.detach();
+  for (std::size_t end = dims.size(); end > 0;) {
+    std::size_t begin = end - 1;
+    while (begin > 0 && dims[begin - 1] + 1 == dims[begin]) --begin;
+    kept = sum_forward(kept, Dims(dims.begin() + begin, dims.begin() + end), begin == 0 ? divisor : 1.0);
+    end = begin;
+  }
+  return dims.empty() ? kept.clone() : kept;  // a 0-d tensor: its own sum (and mean)
+}
+
 }  // namespace
 
 // d/dx sum(x) = 1 for every summed element: the gradient is broadcast back.
@@ -112,16 +129,7 @@ Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
   // Integer sums accumulate in int64 (as PyTorch): a uint8 mask summed in uint8 would wrap.
   if (!is_floating(x.dtype()) && x.dtype() != kInt64) return sum(x.to(kInt64), dims_in, keepdim);
   const Dims dims = normalize_dims(dims_in, x.dim(), "sum");
-  // Reduce each run of adjacent dims in turn, last run first: every step is then a
-  // block reduction over contiguous memory, with no transposing copy.
-  Tensor kept = x.detach();
-  for (std::size_t end = dims.size(); end > 0;) {
-    std::size_t begin = end - 1;
-    while (begin > 0 && dims[begin - 1] + 1 == dims[begin]) --begin;
-    kept = sum_forward(kept, Dims(dims.begin() + begin, dims.begin() + end));
-    end = begin;
-  }
-  if (dims.empty()) kept = kept.clone();  // a 0-d tensor: its own sum
+  const Tensor kept = sum_dims(x, dims, 1.0);
   Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));
   if (should_record({x})) {
     attach_grad_fn(out, "sum", {x}, [xs = x.shape(), ks = kept.shape()](const Tensor& g) {
@@ -136,7 +144,17 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
   const Dims dims = normalize_dims(dims_in, x.dim(), "mean");
   std::int64_t count = 1;
   for (std::int64_t d : dims) count *= x.shape()[d];
-  return div(sum(x, dims, keepdim), scalar_like(x, static_cast<double>(count)));
+  if (!x.device().is_cuda()) return div(sum(x, dims, keepdim), detail::constant_like(x, static_cast<double>(count)));
+  // On a GPU the sum's last pass divides as it stores: one kernel, no temporary.
+  const Tensor kept = sum_dims(x, dims, static_cast<double>(count));
+  Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));
+  if (should_record({x})) {  // d/dx mean(x) = 1/count for every element averaged
+    const Tensor divisor = detail::constant_like(x, static_cast<double>(count));
+    attach_grad_fn(out, "mean", {x}, [xs = x.shape(), ks = kept.shape(), divisor](const Tensor& g) {
+      return Grads{div(g, divisor).reshape(ks).expand(xs)};
+    });
+  }
+  return out;
 }
 
 // var = sum((x - mean)^2) / (N - correction); composite, so autograd comes for free.
@@ -147,7 +165,7 @@ Tensor var(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
   for (std::int64_t d : dims) count *= x.shape()[d];
   const Tensor centered = sub(x, mean(x, dims, true));
   const double denom = std::max<double>(0.0, static_cast<double>(count - correction));
-  return div(sum(mul(centered, centered), dims, keepdim), scalar_like(x, denom));
+  return div(sum(mul(centered, centered), dims, keepdim), detail::constant_like(x, denom));
 }
 
 Tensor std(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
@@ -254,7 +272,7 @@ Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
     NoGradGuard no_grad;
     for (std::int64_t d : dims) m = max(m, d, true).values;
     // An all -inf slice would give inf - inf; its result is -inf either way.
-    m = where(eq(abs(m), scalar_like(m, INFINITY)), zeros_like(m), m);
+    m = where(eq(abs(m), detail::constant_like(m, INFINITY)), zeros_like(m), m);
   }
   Tensor out = add(log(sum(exp(sub(x, m)), dims, true)), m);
   return keepdim ? out : out.reshape(reduced_shape(x.shape(), dims, false));

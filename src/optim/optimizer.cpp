@@ -10,6 +10,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/optim/lr_scheduler.hpp"
+#include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 
 namespace kiln::optim {
@@ -133,7 +134,7 @@ void SGD::step() {
       Tensor buf = mu > 0 ? state_tensor(group, i, "momentum_buffer") : Tensor();
       const Tensor gc = g.contiguous();
       if (p.device().is_cuda()) {  // the same update, as tensor ops on the GPU
-        auto s = [&](double v) { return scalar_like(p, v); };
+        auto s = [&](double v) { return detail::constant_like(p, v); };
         Tensor d = group.weight_decay != 0 ? add(gc, mul(p, s(group.weight_decay))) : gc;
         if (buf.defined()) {
           buf.copy_(first ? d : add(mul(buf, s(mu)), mul(d, s(1 - damp))));

@@ -106,6 +106,11 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
     parity([](const auto& v) { return sum(v[0], {1}); }, {x}, tol);
     parity([](const auto& v) { return sum(v[0], {0, 2}, true); }, {x}, tol);
     parity([](const auto& v) { return mean(v[0], {2}); }, {x}, tol);
+    // A mean on the GPU is its sum's last pass, dividing as it stores: every path.
+    parity([](const auto& v) { return mean(v[0]); }, {x}, tol);
+    parity([](const auto& v) { return mean(v[0], {0, 2}, true); }, {x}, tol);
+    parity([](const auto& v) { return mean(v[0], {1}); }, {x}, tol);
+    parity([](const auto& v) { return mean(v[0]); }, {randn({}, dt)}, tol);
     parity([](const auto& v) { return max(v[0], 1).values; }, {x}, tol);
     parity([](const auto& v) { return min(v[0], 2, true).values; }, {x}, tol);
     parity([](const auto& v) { return softmax(v[0], 1); }, {x}, tol);
@@ -113,6 +118,7 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
     const Tensor long_rows = randn({3, 5000}, dt);  // the one-block-per-row path
     parity([](const auto& v) { return sum(v[0], {1}); }, {long_rows}, tol);
     parity([](const auto& v) { return log_softmax(v[0], 1); }, {long_rows}, tol);
+    parity([](const auto& v) { return mean(v[0], {1}); }, {long_rows}, tol);
     // Sums whose outputs are too few to fill the GPU are cut into slices
     // (index_math.hpp's sum_split): one long row, two long rows, bias gradients
     // over a batch, a GCN-sized column mean.
@@ -121,6 +127,8 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
     parity([](const auto& v) { return sum(v[0], {0}); }, {randn({128, 256}, dt)}, tol);
     parity([](const auto& v) { return sum(v[0], {0, 2, 3}); }, {randn({128, 32, 14, 14}, dt)}, tol);
     parity([](const auto& v) { return mean(v[0], {0}); }, {randn({2708, 16}, dt)}, tol);
+    parity([](const auto& v) { return mean(v[0], {0, 2, 3}); }, {randn({128, 32, 14, 14}, dt)}, tol);
+    parity([](const auto& v) { return mean(v[0]); }, {randn({300000}, dt)}, tol);
   }
   // Integer sums take the same slices and stay exact.
   const Tensor bits = randint(0, 2, {1 << 20}).to(kUInt8);
@@ -341,6 +349,23 @@ TEST_CASE("cuda: the caching allocator reuses blocks and reports its memory") {
   }
   cuda::empty_cache();  // the block is back in the cache: this hands it to the driver
   CHECK(cuda::memory_stats().reserved_bytes + (4u << 20) <= after.reserved_bytes);
+}
+
+TEST_CASE("cuda: constant operands are shared from a cache that empty_cache() drops") {
+  const Tensor x = randn({1000}).to(gpu);
+  cuda::synchronize();
+  cuda::empty_cache();  // drops every cached constant too
+  const std::size_t base = cuda::memory_stats().allocated_bytes;
+  const Tensor y = x * 7.5;
+  CHECK(cuda::memory_stats().allocated_bytes > base + 1000 * sizeof(float));  // y and the held 7.5
+  check_same(y.to(Device::cpu()), x.to(Device::cpu()) * 7.5, 0);
+  const Tensor z = x * 7.5;  // the same constant again
+  check_same(z.to(Device::cpu()), y.to(Device::cpu()), 0);
+  cuda::synchronize();
+  const std::size_t with_y_and_z = cuda::memory_stats().allocated_bytes;
+  cuda::empty_cache();
+  CHECK(cuda::memory_stats().allocated_bytes < with_y_and_z);  // the constant's block went back
+  check_same((x * 7.5).to(Device::cpu()), y.to(Device::cpu()), 0);  // made again on demand
 }
 
 }  // namespace kiln::test

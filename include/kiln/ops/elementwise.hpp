@@ -45,15 +45,17 @@ inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 inline Tensor operator-(const Tensor& x) { return neg(x); }
 
-// Tensor-scalar forms: the scalar becomes a 0-d tensor of the tensor's dtype.
+// A 0-d tensor of `value` in t's dtype, on t's device.
 Tensor scalar_like(const Tensor& t, double value);
-inline Tensor operator+(const Tensor& a, double s) { return add(a, scalar_like(a, s)); }
-inline Tensor operator-(const Tensor& a, double s) { return sub(a, scalar_like(a, s)); }
-inline Tensor operator*(const Tensor& a, double s) { return mul(a, scalar_like(a, s)); }
-inline Tensor operator/(const Tensor& a, double s) { return div(a, scalar_like(a, s)); }
-inline Tensor operator+(double s, const Tensor& b) { return add(scalar_like(b, s), b); }
-inline Tensor operator-(double s, const Tensor& b) { return sub(scalar_like(b, s), b); }
-inline Tensor operator*(double s, const Tensor& b) { return mul(scalar_like(b, s), b); }
-inline Tensor operator/(double s, const Tensor& b) { return div(scalar_like(b, s), b); }
+// Tensor-scalar forms: the scalar is a 0-d operand of the tensor's dtype. On a GPU
+// it comes from a cache of constants, so `x * 0.5` in a training loop is one kernel.
+Tensor operator+(const Tensor& a, double s);
+Tensor operator-(const Tensor& a, double s);
+Tensor operator*(const Tensor& a, double s);
+Tensor operator/(const Tensor& a, double s);
+Tensor operator+(double s, const Tensor& b);
+Tensor operator-(double s, const Tensor& b);
+Tensor operator*(double s, const Tensor& b);
+Tensor operator/(double s, const Tensor& b);
 
 }  // namespace kiln
