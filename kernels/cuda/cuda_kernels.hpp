@@ -175,6 +175,14 @@ struct Table {
   void (*cross_entropy_backward)(Scalar t, std::int64_t n, std::int64_t c, const void* logp,
                                  const std::int64_t* target, double eps, const void* g, bool per_sample,
                                  double scale, void* gx);
+  // Binary cross-entropy with logits over n contiguous elements:
+  // loss = (1 - y) x + (1 + (w - 1) y) softplus(-x), with pos_weight w read at
+  // e * w_stride (0: one value), or w = 1 where w is null; and its gradient
+  // gx = g (1 - y) - g (1 + (w - 1) y) sigmoid(-x), g read at e * g_stride.
+  void (*bce_with_logits)(Scalar t, std::int64_t n, const void* x, const void* y, const void* w,
+                          std::int64_t w_stride, void* loss);
+  void (*bce_with_logits_backward)(Scalar t, std::int64_t n, const void* x, const void* y, const void* w,
+                                   std::int64_t w_stride, const void* g, std::int64_t g_stride, void* gx);
 
   // --- conv.cu -----------------------------------------------------------------
   // The whole batch's columns, channels-major: col has C*kh*kw rows and N*OH*OW

@@ -1,8 +1,10 @@
 // Cross-entropy on the GPU: one warp per sample computes its log-softmax row and
 // its loss (and reports a target out of range); the backward is one thread per logit.
+// Binary cross-entropy with logits: one thread per element, forward and backward.
 // Same formulas as src/ops/loss.cpp.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/loss.cuh"
+#include "kernels/cuda/unary_math.cuh"
 
 namespace kiln::cuda_kernels {
 
@@ -54,7 +56,52 @@ __global__ void cross_entropy_backward_kernel(std::int64_t n, std::int64_t c, co
   }
 }
 
+// The weight of the positive term, 1 + (w - 1) y, with w = pos_weight (read at
+// e * w_stride), or 1 without one.
+template <class T>
+__device__ T positive_weight(const T* w, std::int64_t w_stride, T y, std::int64_t e) {
+  return w ? T(1) + (w[e * w_stride] - T(1)) * y : T(1);
+}
+
+// loss = (1 - y) x + (1 + (w - 1) y) softplus(-x)
+template <class T>
+__global__ void bce_with_logits_kernel(std::int64_t n, const T* x, const T* y, const T* w, std::int64_t w_stride,
+                                       T* loss) {
+  for (std::int64_t e = global_index(); e < n; e += grid_stride()) {
+    const T ye = y[e];
+    loss[e] = (T(1) - ye) * x[e] + positive_weight(w, w_stride, ye, e) * Softplus{}(-x[e]);
+  }
+}
+
+// d loss / dx = g (1 - y) - g (1 + (w - 1) y) softplus'(-x), g read at e * g_stride
+template <class T>
+__global__ void bce_with_logits_backward_kernel(std::int64_t n, const T* x, const T* y, const T* w,
+                                                std::int64_t w_stride, const T* g, std::int64_t g_stride, T* gx) {
+  for (std::int64_t e = global_index(); e < n; e += grid_stride()) {
+    const T ye = y[e], ge = g[e * g_stride];
+    gx[e] = ge * (T(1) - ye) - SoftplusGrad{}(-x[e], ge * positive_weight(w, w_stride, ye, e));
+  }
+}
+
 }  // namespace
+
+void bce_with_logits(Scalar t, std::int64_t n, const void* x, const void* y, const void* w, std::int64_t w_stride,
+                     void* loss) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    launch_over(n, bce_with_logits_kernel<T>, n, static_cast<const T*>(x), static_cast<const T*>(y),
+                static_cast<const T*>(w), w_stride, static_cast<T*>(loss));
+  });
+}
+
+void bce_with_logits_backward(Scalar t, std::int64_t n, const void* x, const void* y, const void* w,
+                              std::int64_t w_stride, const void* g, std::int64_t g_stride, void* gx) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    launch_over(n, bce_with_logits_backward_kernel<T>, n, static_cast<const T*>(x), static_cast<const T*>(y),
+                static_cast<const T*>(w), w_stride, static_cast<const T*>(g), g_stride, static_cast<T*>(gx));
+  });
+}
 
 void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
                    double eps, void* logp, void* loss, ReportSlot bad_targets) {

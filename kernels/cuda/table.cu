@@ -21,7 +21,7 @@ const Table& table() {
       index_rows, index_add_rows, gather, gather_add,
       batch_norm_stats, batch_norm_apply, batch_norm_backward,
       spmm,
-      cross_entropy, cross_entropy_backward,
+      cross_entropy, cross_entropy_backward, bce_with_logits, bce_with_logits_backward,
       im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward,
       quantize_rows, pad_rows_s8, gemm_s8_s32, finish_int8, gemm_q4,
       gemm,

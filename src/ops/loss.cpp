@@ -1,12 +1,13 @@
 // Losses. cross_entropy is fused (its own kernel pass and backward);
 // binary_cross_entropy_with_logits runs its composite's kernels chunk by chunk on
-// the CPU (FusedBce); the others are composed from differentiable ops, so their
-// gradients come for free.
+// the CPU (FusedBce) and in one kernel each way on a GPU; the others are composed
+// from differentiable ops, so their gradients come for free.
 #include "kiln/ops/loss.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
@@ -190,6 +191,18 @@ namespace {
 // Elements per cache-resident chunk of the fused loss below (five buffers of them).
 constexpr std::int64_t kLossChunk = 2048;
 
+// The upstream gradient of a per-element loss as (values, stride): a mean or sum
+// hands down one value expanded to every element, read once (stride 0); any other
+// gradient is made contiguous (stride 1).
+std::pair<Tensor, std::int64_t> upstream_values(const Tensor& g_in, DType dtype) {
+  const bool one_value =
+      std::all_of(g_in.strides().begin(), g_in.strides().end(), [](std::int64_t st) { return st == 0; });
+  Tensor g = g_in;
+  if (one_value)
+    while (g.dim() > 0) g = g.select(0, 0);
+  return {g.to(dtype).contiguous(), one_value ? 0 : 1};
+}
+
 // binary_cross_entropy_with_logits' per-element losses on the CPU,
 //   loss = (1 - y) x + (1 + (w - 1) y) softplus(-x),
 // with the composite's operations, kernel for kernel, run chunk by chunk in cache:
@@ -224,14 +237,7 @@ class FusedBce {
   // d loss / dx = g (1 - y) - softplus'(-x) g (1 + (w - 1) y), for g of x's shape
   // (contiguous, or one value broadcast).
   Tensor backward(const Tensor& g_in) const {
-    // A mean or sum hands down one value expanded to every element: read it once.
-    const bool scalar_g = std::all_of(g_in.strides().begin(), g_in.strides().end(),
-                                      [](std::int64_t st) { return st == 0; });
-    Tensor g = g_in;
-    if (scalar_g)
-      while (g.dim() > 0) g = g.select(0, 0);
-    g = g.to(x_.dtype()).contiguous();
-    const std::int64_t gs = scalar_g ? 0 : 1;
+    const auto [g, gs] = upstream_values(g_in, x_.dtype());
     Tensor gx = Tensor::empty(x_.shape(), x_.dtype());
     visit_floating(x_.dtype(), "binary_cross_entropy_with_logits backward", [&]<class T>() {
       chunks<T>([&](const cpu::KernelTable<T>& k, std::int64_t o, std::int64_t n, T* const* buf) {
@@ -287,6 +293,29 @@ class FusedBce {
   Tensor x_, y_, w1_;
 };
 
+// The same losses on a GPU: one kernel forward, one backward (loss.cu), reading
+// pos_weight `w` (one value, or one per element; undefined for 1) as it is.
+Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Tensor& pos_weight) {
+  const char* op = "binary_cross_entropy_with_logits";
+  const Tensor x = logits.detach().contiguous(), y = target.detach().contiguous();
+  const Tensor w = pos_weight.defined() ? pos_weight.detach().contiguous() : Tensor();
+  const std::int64_t w_stride = w.defined() && w.numel() > 1 ? 1 : 0;
+  const auto scalar = detail::cuda_scalar(x.dtype(), op);
+  Tensor losses = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::cuda_for(x).bce_with_logits(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
+                                      w.defined() ? detail::dptr(w) : nullptr, w_stride, detail::dptr(losses));
+  if (should_record({logits}))
+    attach_grad_fn(losses, op, {logits}, [x, y, w, w_stride, scalar](const Tensor& g_in) {
+      const auto [g, gs] = upstream_values(g_in, x.dtype());
+      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      detail::cuda_for(x).bce_with_logits_backward(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
+                                                   w.defined() ? detail::dptr(w) : nullptr, w_stride,
+                                                   detail::dptr(g), gs, detail::dptr(gx));
+      return Grads{gx};
+    });
+  return losses;
+}
+
 }  // namespace
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, const Tensor& pos_weight,
@@ -294,15 +323,18 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   KILN_CHECK(logits.shape() == target.shape(), "binary_cross_entropy_with_logits: logits of shape ",
              fmt(logits.shape()), " and targets of shape ", fmt(target.shape()), " differ; they must match");
   // -[w y log s(x) + (1-y) log(1 - s(x))] = (1 - y) x + (1 + (w - 1) y) softplus(-x)
-  // On the CPU, when only the logits may need a gradient, FusedBce computes exactly
-  // this chunk by chunk (tests/test_nn_ops.cpp holds it to the composite).
+  // When only the logits may need a gradient, this runs fused: on the CPU FusedBce
+  // computes exactly the composite's values chunk by chunk (tests/test_nn_ops.cpp holds
+  // it to the composite); on a GPU one kernel each way does.
+  const Device dev = logits.device();
   const bool fusable =
-      logits.device().is_cpu() && is_floating(logits.dtype()) && target.dtype() == logits.dtype() &&
-      target.device().is_cpu() && !target.requires_grad() &&
-      (!pos_weight.defined() || (pos_weight.dtype() == logits.dtype() && pos_weight.device().is_cpu() &&
+      is_floating(logits.dtype()) && target.dtype() == logits.dtype() && target.device() == dev &&
+      !target.requires_grad() &&
+      (!pos_weight.defined() || (pos_weight.dtype() == logits.dtype() && pos_weight.device() == dev &&
                                  !pos_weight.requires_grad() &&
                                  ((pos_weight.numel() == 1 && pos_weight.dim() <= logits.dim()) ||
                                   pos_weight.shape() == logits.shape())));
+  if (fusable && dev.is_cuda()) return reduce(bce_with_logits_cuda(logits, target, pos_weight), reduction);
   if (fusable) {
     Tensor w1;
     if (pos_weight.defined()) {

@@ -263,6 +263,20 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
       return binary_cross_entropy_with_logits(v[0], labels.to(v[0].device()), v[1], Reduction::sum);
     }, {a, full({}, 3.0, dt)}, tol);
     parity([](const auto& v) { return nn::gaussian_kl(v[0], v[1]); }, {a, b * 0.1}, tol);
+    // Targets and pos_weight without gradients take the fused kernels: every
+    // reduction, pos_weight absent, one value or one per element, logits far out.
+    const Tensor wide = cat({randn({4, 6}, dt) * 30.0, a}, 0);
+    const Tensor wide_labels = randint(0, 2, {9, 6}).to(dt);
+    const Tensor one_weight = full({}, 3.0, dt), weights = rand({9, 6}, dt) * 4.0;
+    for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none})
+      for (const Tensor* w : {static_cast<const Tensor*>(nullptr), &one_weight, &weights}) {
+        CAPTURE(static_cast<int>(r));
+        CAPTURE(w == nullptr ? 0 : w->numel());
+        parity([&](const auto& v) {
+          const Device d = v[0].device();
+          return binary_cross_entropy_with_logits(v[0], wide_labels.to(d), w ? w->to(d) : Tensor(), r);
+        }, {wide}, tol);
+      }
     parity([](const auto& v) { return logsumexp(v[0], {1}); }, {a}, tol);
     parity([](const auto& v) { return var(v[0], {0}); }, {a}, tol);
     const Tensor src = tensor<std::int64_t>({0, 1, 4}), dst = tensor<std::int64_t>({2, 2, 3});

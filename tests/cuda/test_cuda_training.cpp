@@ -257,6 +257,18 @@ TEST_CASE("cuda emulator: scalar operands, in-place updates and means are one ke
   check_same(m.to(Device::cpu()), mean(cpu_x, {1}), 1e-6);
 }
 
+TEST_CASE("cuda emulator: binary_cross_entropy_with_logits is one kernel each way") {
+  const Tensor x = randn({300}).to(gpu).requires_grad_();
+  const Tensor y = randint(0, 2, {300}).to(kFloat32).to(gpu), w = full({}, 5.0).to(gpu);
+  (void)binary_cross_entropy_with_logits(x, y, w).item();  // warm: the constants are cached
+  kiln_cuda_emulator::reset_counters();
+  Tensor loss = binary_cross_entropy_with_logits(x, y, w);  // the losses, their mean
+  CHECK(kiln_cuda_emulator::counters().launches == 2);
+  kiln_cuda_emulator::reset_counters();
+  loss.backward();  // the mean's 1/n, the losses' gradient
+  CHECK(kiln_cuda_emulator::counters().launches == 2);
+}
+
 TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix uploads its arrays every call") {
   std::vector<graph::Edge> edges;
   for (std::int64_t i = 0; i < 40; ++i) edges.emplace_back(i, (i * 7 + 3) % 40);

@@ -1,0 +1,43 @@
+// The elementwise math of kiln's unary ops and their gradients, as device functors:
+// the kernels of elementwise.cu apply them one op at a time, and fused kernels
+// (loss.cu) apply the same functors, so both compute each value the same way.
+// The formulas follow the scalar reference (kernels/cpu/ref/ref_kernels.hpp).
+#pragma once
+
+#include "kernels/cuda/common.cuh"
+
+namespace kiln::cuda_kernels {
+
+// --- unary functors --------------------------------------------------------------------
+template <class T> __device__ T sigmoid_of(T x) { return T(1) / (T(1) + dexp(-x)); }
+
+struct Neg { template <class T> __device__ T operator()(T x) const { return -x; } };
+struct Exp { template <class T> __device__ T operator()(T x) const { return dexp(x); } };
+struct Log { template <class T> __device__ T operator()(T x) const { return dlog(x); } };
+struct Sqrt { template <class T> __device__ T operator()(T x) const { return dsqrt(x); } };
+struct Abs { template <class T> __device__ T operator()(T x) const { return x < T(0) ? -x : x; } };
+struct Relu { template <class T> __device__ T operator()(T x) const { return x < T(0) ? T(0) : x; } };
+struct Sigmoid { template <class T> __device__ T operator()(T x) const { return sigmoid_of(x); } };
+struct Tanh { template <class T> __device__ T operator()(T x) const { return dtanh(x); } };
+struct Gelu {  // x * Phi(x)
+  template <class T> __device__ T operator()(T x) const { return T(0.5) * x * derfc(-x * T(0.70710678118654752440)); }
+};
+struct Softplus {  // max(x, 0) + log1p(e^-|x|)
+  template <class T> __device__ T operator()(T x) const {
+    return (x > T(0) ? x : T(0)) + dlog1p(dexp(x < T(0) ? x : -x));
+  }
+};
+
+// --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------
+struct ReluGrad { template <class T> __device__ T operator()(T x, T g) const { return x > T(0) ? g : T(0); } };
+struct SigmoidGrad { template <class T> __device__ T operator()(T y, T g) const { return g * y * (T(1) - y); } };
+struct TanhGrad { template <class T> __device__ T operator()(T y, T g) const { return g * (T(1) - y * y); } };
+struct GeluGrad {  // Phi(x) + x phi(x)
+  template <class T> __device__ T operator()(T x, T g) const {
+    const T phi = dexp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    return g * (T(0.5) * derfc(-x * T(0.70710678118654752440)) + x * phi);
+  }
+};
+struct SoftplusGrad { template <class T> __device__ T operator()(T x, T g) const { return g * sigmoid_of(x); } };
+
+}  // namespace kiln::cuda_kernels
