@@ -187,6 +187,32 @@ TEST_CASE("parity: spmm kernel on ragged rows and feature widths") {
   }
 }
 
+TEST_CASE("EdgeSet: an undirected set that grows, against std::set") {
+  graph::EdgeSet set;
+  std::set<std::pair<std::int64_t, std::int64_t>> reference;
+  Generator gen(3);
+  for (int i = 0; i < 20000; ++i) {  // many growths; repeats in both orientations
+    const auto u = static_cast<std::int64_t>(gen.below(300)), v = static_cast<std::int64_t>(gen.below(300));
+    set.insert(u, v);
+    reference.insert({std::min(u, v), std::max(u, v)});
+    CHECK(set.size() == reference.size());
+  }
+  for (std::int64_t u = 0; u < 300; ++u)
+    for (std::int64_t v = 0; v < 300; ++v)
+      CHECK(set.contains(u, v) == (reference.count({std::min(u, v), std::max(u, v)}) == 1));
+  const std::int64_t big = (std::int64_t{1} << 31) - 1;  // the largest node
+  set.insert(big, 7);
+  CHECK(set.contains(7, big));
+  CHECK_FALSE(set.contains(big, 8));
+  CHECK_FALSE(set.contains(-1, 7));
+  CHECK_FALSE(set.contains(7, big + 1));
+  CHECK_THROWS_WITH_AS(set.insert(big + 1, 7), doctest::Contains("EdgeSet: edge (2147483648, 7) has a node outside"),
+                       Error);
+  CHECK_THROWS_AS(set.insert(3, -2), Error);
+  CHECK(graph::EdgeSet().size() == 0);
+  CHECK_FALSE(graph::EdgeSet().contains(0, 1));
+}
+
 TEST_CASE("edge split: disjoint, complete, negatives are true non-edges") {
   std::vector<graph::Edge> edges;
   for (int u = 0; u < 60; ++u)

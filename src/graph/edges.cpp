@@ -5,8 +5,46 @@
 
 namespace kiln::graph {
 
+EdgeSet::EdgeSet(const std::vector<Edge>& edges) {
+  reserve(edges.size());
+  for (const Edge& e : edges) insert(e.first, e.second);
+}
+
+void EdgeSet::reserve(std::size_t edges) {
+  std::size_t capacity = 16;
+  while (capacity < 2 * edges) capacity *= 2;
+  if (capacity > slots_.size()) grow(capacity);
+}
+
+void EdgeSet::insert(std::int64_t u, std::int64_t v) {
+  KILN_CHECK(in_range(u) && in_range(v), "EdgeSet: edge (", u, ", ", v, ") has a node outside [0, 2^31)");
+  if (2 * (size_ + 1) > slots_.size()) grow(slots_.empty() ? 16 : 2 * slots_.size());
+  const std::uint64_t k = key(u, v);
+  std::size_t i = slot_of(k);
+  while (slots_[i] != kEmpty) {
+    if (slots_[i] == k) return;
+    i = (i + 1) & mask_;
+  }
+  slots_[i] = k;
+  ++size_;
+}
+
+// Rehashes every key into `capacity` slots (a power of two).
+void EdgeSet::grow(std::size_t capacity) {
+  std::vector<std::uint64_t> old(capacity, kEmpty);
+  old.swap(slots_);
+  mask_ = capacity - 1;
+  for (const std::uint64_t k : old) {
+    if (k == kEmpty) continue;
+    std::size_t i = slot_of(k);
+    while (slots_[i] != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = k;
+  }
+}
+
 std::vector<Edge> unique_undirected(const std::vector<Edge>& edges) {
   EdgeSet seen;
+  seen.reserve(edges.size());
   std::vector<Edge> out;
   for (auto [u, v] : edges) {
     if (u == v || seen.contains(u, v)) continue;
@@ -22,6 +60,7 @@ std::vector<Edge> sample_negatives(std::int64_t nodes, std::int64_t count, const
   KILN_CHECK(static_cast<double>(count) + exclude.size() <= pairs, "sample_negatives: cannot draw ", count,
              " non-edges from a graph of ", nodes, " nodes with ", exclude.size(), " edges");
   EdgeSet taken;
+  taken.reserve(static_cast<std::size_t>(count));
   std::vector<Edge> out;
   out.reserve(count);
   while (static_cast<std::int64_t>(out.size()) < count) {

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "kiln/core/rng.hpp"
@@ -10,23 +10,42 @@
 
 namespace kiln::graph {
 
-// A set of undirected edges, stored with u < v.
+// A set of undirected edges between nodes in [0, 2^31), stored with u < v: an
+// open-addressing hash table of packed (u, v) keys, probed linearly and kept at most
+// half full, so a lookup is one or two cache lines and an edge costs 16-32 bytes.
 class EdgeSet {
 public:
   EdgeSet() = default;
-  explicit EdgeSet(const std::vector<Edge>& edges) {
-    for (const Edge& e : edges) insert(e.first, e.second);
+  explicit EdgeSet(const std::vector<Edge>& edges);
+  void insert(std::int64_t u, std::int64_t v);
+  bool contains(std::int64_t u, std::int64_t v) const {
+    if (!in_range(u) || !in_range(v) || slots_.empty()) return false;
+    const std::uint64_t k = key(u, v);
+    for (std::size_t i = slot_of(k);; i = (i + 1) & mask_) {
+      if (slots_[i] == k) return true;
+      if (slots_[i] == kEmpty) return false;
+    }
   }
-  void insert(std::int64_t u, std::int64_t v) { set_.insert(key(u, v)); }
-  bool contains(std::int64_t u, std::int64_t v) const { return set_.count(key(u, v)) != 0; }
-  std::size_t size() const { return set_.size(); }
+  std::size_t size() const { return size_; }
+  // Room for `edges` edges without growing.
+  void reserve(std::size_t edges);
 
 private:
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};  // no key has its top bit set
+  static bool in_range(std::int64_t node) { return node >= 0 && node < (std::int64_t{1} << 31); }
   static std::uint64_t key(std::int64_t u, std::int64_t v) {
     if (u > v) std::swap(u, v);
     return (static_cast<std::uint64_t>(u) << 32) | static_cast<std::uint64_t>(v);
   }
-  std::unordered_set<std::uint64_t> set_;
+  std::size_t slot_of(std::uint64_t k) const {  // a 64-bit mix (splitmix64's finalizer), masked
+    k = (k ^ (k >> 30)) * 0xbf58476d1ce4e5b9ull;
+    k = (k ^ (k >> 27)) * 0x94d049bb133111ebull;
+    return static_cast<std::size_t>(k ^ (k >> 31)) & mask_;
+  }
+  void grow(std::size_t capacity);
+
+  std::vector<std::uint64_t> slots_;
+  std::size_t mask_ = 0, size_ = 0;
 };
 
 // Unique undirected edges (u < v), self loops dropped, in a stable order.
