@@ -97,6 +97,52 @@ TEST_CASE("detach, NoGradGuard and requires_grad_ rules") {
   CHECK_THROWS_AS((w * 2.0).requires_grad_(false), Error);
 }
 
+// A backward rule that reads a tensor refuses to run when that tensor was changed in
+// place after the forward pass (its gradient would use the new values); tensors the
+// rule does not read may change freely.
+TEST_CASE("backward refuses tensors it saved that changed in place since") {
+  const Tensor a = tensor<float>({1, 2, 3}).requires_grad_();
+  Tensor b = tensor<float>({4, 5, 6});
+  Tensor c = sum(a * b);
+  b.fill_(0.0);  // read by mul's rule for a's gradient
+  CHECK_THROWS_WITH_AS(c.backward(), doctest::Contains("backward: 'mul' saved a tensor of shape (3) for its gradient, "
+                                                       "and it was changed in place after the forward pass"),
+                       Error);
+  Tensor d = tensor<float>({4, 5, 6});
+  c = sum(a * d);
+  d.slice(0, 2, 3).mul_(2.0);  // through a view: the same bytes
+  CHECK_THROWS_AS(c.backward(), Error);
+
+  Tensor e = tensor<float>({4, 5, 6});
+  c = sum(e * a);
+  {
+    NoGradGuard no_grad;
+    Tensor(a).add_(tensor<float>({1, 1, 1}));  // a itself is not read for a's gradient
+  }
+  c.backward();
+  check_values(a.grad(), {4, 5, 6});
+  e.fill_(1.0);  // after backward: nothing left to check
+  check_values(a.grad(), {4, 5, 6});
+
+  // An op's output that its rule reads (exp), changed before backward.
+  const Tensor x = tensor<float>({0.5f, -1.0f}).requires_grad_();
+  Tensor y = exp(x);
+  const Tensor loss = sum(y * 1.0);
+  y.mul_(3.0);
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("'exp' saved a tensor of shape (2)"), Error);
+
+  // An optimizer step between two passes over a retained graph.
+  const Tensor w = tensor<float>({1, 2}).requires_grad_();
+  optim::SGD opt({w}, optim::SGDOptions(0.1));
+  const Tensor square = sum(w * w);
+  square.backward({}, /*retain_graph=*/true);
+  opt.step();
+  CHECK_THROWS_WITH_AS(square.backward(), doctest::Contains("optimizer step"), Error);
+  opt.zero_grad();
+  sum(w * w).backward();  // a new forward pass reads the new values
+  check_values(w.grad(), {2 * (1 - 0.1 * 2), 2 * (2 - 0.1 * 4)}, 1e-6);
+}
+
 TEST_CASE("gradients flow through views and broadcasting") {
   Tensor x = arange(0.0, 6.0, 1.0, kFloat64).reshape({2, 3}).detach().requires_grad_();
   Tensor b = tensor<double>({1, 2, 3}).requires_grad_();

@@ -98,6 +98,18 @@ TEST_CASE("errors.md: NaN where it matters, and non-finite losses") {
                        Error);
 }
 
+TEST_CASE("errors.md: a saved tensor changed before backward") {
+  const Tensor a = ones({3}).requires_grad_();
+  Tensor b = ones({3});
+  const Tensor c = sum(a * b);
+  b.fill_(0.0);
+  CHECK_THROWS_WITH_AS(c.backward(),
+                       "backward: 'mul' saved a tensor of shape (3) for its gradient, and it was changed in place after "
+                       "the forward pass (fill_, copy_, add_, mul_, an optimizer step), so the gradient would be wrong; "
+                       "change a clone() of it instead, or change it after backward()",
+                       Error);
+}
+
 TEST_CASE("errors.md: out-of-range indices") {
   CHECK_THROWS_WITH_AS(index_select(ones({3, 2}), 0, tensor<std::int64_t>({5})),
                        "index_select: index 5 is out of range for dimension 0 of size 3 (tensor shape (3, 2))", Error);

@@ -68,7 +68,17 @@ Grads FunctionNode::apply(const Tensor& grad_output) {
   KILN_CHECK(fn_ != nullptr, "backward: trying to go through the graph a second time (at op '", name(),
              "'): its saved tensors were freed after the first backward; pass retain_graph=true "
              "to the first backward() if you need to call it twice");
+  for (const Saved& s : saved_)
+    KILN_CHECK(s.storage->version() == s.version, "backward: '", name(), "' saved a tensor of shape ",
+               fmt(s.shape), " for its gradient, and it was changed in place after the forward pass "
+               "(fill_, copy_, add_, mul_, an optimizer step), so the gradient would be wrong; change a "
+               "clone() of it instead, or change it after backward()");
   return fn_(grad_output);
+}
+
+void FunctionNode::save_versions(std::initializer_list<Tensor> saved) {
+  for (const Tensor& t : saved)
+    if (t.defined()) saved_.push_back({t.storage(), t.storage()->version(), t.shape()});
 }
 
 Grads AccumulateGrad::apply(const Tensor& grad_output) {
@@ -122,7 +132,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
 }
 
 void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
-                    BackwardFn backward) {
+                    BackwardFn backward, std::initializer_list<Tensor> saved) {
   std::vector<std::shared_ptr<Node>> next;
   next.reserve(inputs.size());
   for (const Tensor& in : inputs) {
@@ -131,6 +141,7 @@ void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>&
   }
   TensorImpl* impl = output.unsafe_impl();
   auto node = std::make_shared<FunctionNode>(name, std::move(next), std::move(backward));
+  node->save_versions(saved);
   if (is_anomaly_enabled()) {
     node->set_inputs_description(describe_inputs(inputs));
     check_anomaly(output, *node, "forward", "its output");

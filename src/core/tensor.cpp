@@ -176,6 +176,7 @@ Tensor Tensor::to(Device target) const {
 }
 
 Tensor& Tensor::fill_(double value) {
+  storage()->bump_version();  // backward rules that saved these bytes will refuse to run
   if (device().is_cuda()) {
     const auto& k = detail::cuda_for(*this);
     k.fill(detail::cuda_scalar(dtype(), "fill_"), detail::cuda_loop(shape(), {&strides()}, "fill_"),
@@ -203,6 +204,7 @@ void check_inplace(const Tensor& self, const char* op) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
+  storage()->bump_version();
   // Across devices the source comes over first (copy_ is the one op that moves data).
   const Tensor from = src.device() == device() ? src : src.detach().to(device());
   detail::copy_elements(*this, from.expand(shape()));
@@ -211,6 +213,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
+  storage()->bump_version();
   NoGradGuard no_grad;
   Tensor update = alpha == 1.0 ? other : mul(other, detail::constant_like(other, alpha));
   if (detail::add_in_place(*this, update)) return *this;
@@ -219,6 +222,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double factor) {
   check_inplace(*this, "mul_");
+  storage()->bump_version();
   NoGradGuard no_grad;
   const Tensor c = detail::constant_like(*this, factor);
   if (detail::mul_in_place(*this, c)) return *this;

@@ -64,7 +64,7 @@ Tensor activation(Unary op, UnaryGrad grad_op, const char* name, const Tensor& x
   if (should_record({x})) {
     attach_grad_fn(out, name, {x}, [saved = (from_output ? out : x).detach(), grad_op](const Tensor& g) {
       return Grads{detail::unary_grad(grad_op, saved, g)};
-    });
+    }, {from_output ? out : x});
   }
   return out;
 }
@@ -107,7 +107,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
         });
       });
       return Grads{gx};
-    });
+    }, {xc});
   }
   return out;
 }

@@ -240,7 +240,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
       }
       if (nb) grads[2] = sum(gc, {0, 2, 3});
       return grads;
-    });
+    }, {nw ? xc : Tensor(), nx ? w : Tensor()});
   }
   return out;
 }

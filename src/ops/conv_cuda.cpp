@@ -84,7 +84,7 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
       }
       if (nb) grads[2] = sum(g_t, {1});  // (O, N*L) rows: one reduction, not two
       return grads;
-    });
+    }, {nx ? w : Tensor()});  // dW reads the columns, made in the forward pass
   }
   return out;
 }

@@ -205,7 +205,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     attach_grad_fn(out, "mul", {a, b}, [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
       return Grads{grad_if(na, [&] { return sum_to(mul(g, bd), ad.shape()); }),
                    grad_if(nb, [&] { return sum_to(mul(g, ad), bd.shape()); })};
-    });
+    }, {nb ? a : Tensor(), na ? b : Tensor()});
   }
   return out;
 }
@@ -219,7 +219,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
                    [sa = a.shape(), bd = b.detach(), od = out.detach(), na, nb](const Tensor& g) {
                      return Grads{grad_if(na, [&] { return sum_to(div(g, bd), sa); }),
                                   grad_if(nb, [&] { return sum_to(neg(mul(g, div(od, bd))), bd.shape()); })};
-                   });
+                   }, {b, nb ? out : Tensor()});
   }
   return out;
 }
@@ -234,7 +234,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                      return Grads{
                          grad_if(na, [&] { return sum_to(mul(g, mul(bd, pow(ad, sub(bd, detail::constant_like(bd, 1.0))))), ad.shape()); }),
                          grad_if(nb, [&] { return sum_to(mul(g, mul(od, log(ad))), bd.shape()); })};
-                   });
+                   }, {base, na ? exponent : Tensor(), nb ? out : Tensor()});
   }
   return out;
 }
@@ -251,7 +251,7 @@ Tensor extreme(Binary op, const char* name, const Tensor& a, const Tensor& b) {
       const Tensor pick_a = is_max ? ge(ad, bd) : le(ad, bd);
       const Tensor zero = zero_like_scalar(g);
       return Grads{sum_to(where(pick_a, g, zero), ad.shape()), sum_to(where(pick_a, zero, g), bd.shape())};
-    });
+    }, {a, b});
   }
   return out;
 }
@@ -273,14 +273,14 @@ Tensor neg(const Tensor& x) {
 Tensor exp(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::exp, "exp", x);
   if (should_record({x}))  // d/dx e^x = e^x
-    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; });
+    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; }, {out});
   return out;
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::log, "log", x);
   if (should_record({x}))  // d/dx log x = 1/x
-    attach_grad_fn(out, "log", {x}, [xd = x.detach()](const Tensor& g) { return Grads{div(g, xd)}; });
+    attach_grad_fn(out, "log", {x}, [xd = x.detach()](const Tensor& g) { return Grads{div(g, xd)}; }, {x});
   return out;
 }
 
@@ -289,7 +289,7 @@ Tensor sqrt(const Tensor& x) {
   if (should_record({x}))  // d/dx sqrt x = 1 / (2 sqrt x)
     attach_grad_fn(out, "sqrt", {x}, [od = out.detach()](const Tensor& g) {
       return Grads{div(g, mul(od, detail::constant_like(od, 2.0)))};
-    });
+    }, {out});
   return out;
 }
 
@@ -301,7 +301,7 @@ Tensor abs(const Tensor& x) {
       const Tensor zero = zero_like_scalar(xd);
       const Tensor sign = sub(gt(xd, zero).to(xd.dtype()), lt(xd, zero).to(xd.dtype()));
       return Grads{mul(g, sign)};
-    });
+    }, {x});
   }
   return out;
 }
@@ -328,7 +328,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
     attach_grad_fn(out, "clamp", {x}, [xd = x.detach(), lo, hi](const Tensor& g) {
       const Tensor inside = mul(ge(xd, detail::constant_like(xd, lo)), le(xd, detail::constant_like(xd, hi)));
       return Grads{where(inside, g, zero_like_scalar(g))};
-    });
+    }, {x});
   }
   return out;
 }
@@ -371,7 +371,7 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
     attach_grad_fn(out, "where", {a, b}, [md = mask.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
       const Tensor zero = zero_like_scalar(g);
       return Grads{sum_to(where(md, g, zero), sa), sum_to(where(md, zero, g), sb)};
-    });
+    }, {mask});
   }
   return out;
 }

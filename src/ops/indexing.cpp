@@ -79,7 +79,7 @@ Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim)
       detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc), detail::dptr<std::int64_t>(index),
                                           detail::dptr(gx));
       return Grads{gx};
-    });
+    }, {index});
   }
   return out;
 }
@@ -94,7 +94,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   if (x.device().is_cuda() && index.device() == x.device()) {  // indices never come back to the host
     KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "index_select: indices must be int64 or int32, got ",
                index.dtype());
-    return index_select_cuda(x, detail::own_int64_index(index), dim);
+    return index_select_cuda(x, detail::int64_index(index), dim);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
   if (x.device().is_cuda()) return index_select_cuda(x, from_vector(idx).to(x.device()), dim);
@@ -141,8 +141,8 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
 
 namespace detail {
 
-Tensor own_int64_index(const Tensor& index) {
-  return index.dtype() == kInt64 ? index.detach().clone() : index.detach().to(kInt64);
+Tensor int64_index(const Tensor& index) {
+  return (index.dtype() == kInt64 ? index.detach() : index.detach().to(kInt64)).contiguous();
 }
 
 Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool wrap, ReportMessage describe) {
@@ -163,7 +163,7 @@ Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool 
       cuda_for(g).gather_add(t, cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
                              xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
       return Grads{gx};
-    });
+    }, {index});
   }
   return out;
 }
@@ -187,7 +187,7 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
     }
     KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "gather: indices must be int64 or int32, got ",
                index.dtype());
-    return detail::gather_cuda(x, dim, detail::own_int64_index(index), true, bad_gather_message);
+    return detail::gather_cuda(x, dim, detail::int64_index(index), true, bad_gather_message);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
   const Shape shape = index.shape();

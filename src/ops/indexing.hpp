@@ -6,9 +6,10 @@
 
 namespace kiln::detail {
 
-// `index` (int64 or int32) as a contiguous int64 copy of its own, on its device: a backward
-// that reads it later sees these values, whatever the caller does to `index`.
-Tensor own_int64_index(const Tensor& index);
+// `index` (int64 or int32) as a contiguous int64 tensor on its device: the caller's
+// own storage when it already is one (no copy), so a backward rule that keeps it
+// lists it in attach_grad_fn's `saved` (an in-place change is then an Error).
+Tensor int64_index(const Tensor& index);
 
 // gather(x, dim, index) with x on a GPU and `index` int64 on the same GPU, read only
 // there: an entry outside [-n, n) (without `wrap`, negative ones are bad too) reads 0

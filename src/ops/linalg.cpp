@@ -119,7 +119,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
       if (na) grads[0] = sum_to(matmul_forward(g, bd.transpose(-1, -2)), ad.shape());
       if (nb) grads[1] = sum_to(matmul_forward(ad.transpose(-1, -2), g), bd.shape());
       return grads;
-    });
+    }, {nb ? a : Tensor(), na ? b : Tensor()});
   }
   if (a_in.dim() == 1) out = out.squeeze(-2);
   if (b_in.dim() == 1) out = out.squeeze(-1);

@@ -78,7 +78,7 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
              target.device(), "; move the targets with .to(logits.device())");
   const std::int64_t n = logits.size(0), c = logits.size(1);
   check_target_shape(op, target, n);
-  const Tensor t = detail::own_int64_index(target);
+  const Tensor t = detail::int64_index(target);
   const auto& k = detail::cuda_for(logits);
   const Tensor x = logits.detach().contiguous();
   Tensor logp = Tensor::empty({n, c}, logits.dtype(), logits.device());
@@ -99,7 +99,7 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
                                                     detail::dptr<std::int64_t>(t), eps, detail::dptr(gc),
                                                     reduction == Reduction::none, scale, detail::dptr(gx));
       return Grads{gx};
-    });
+    }, {t});
   }
   return result;
 }
@@ -172,7 +172,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
     // Error at the next copy to the host.
     check_target_shape("nll_loss", target, log_probs.size(0));
     const Tensor picked =
-        detail::gather_cuda(log_probs, 1, detail::own_int64_index(target).unsqueeze(1), false, bad_nll_loss_target);
+        detail::gather_cuda(log_probs, 1, detail::int64_index(target).unsqueeze(1), false, bad_nll_loss_target);
     return reduce(neg(picked.squeeze(1)), reduction);
   }
   class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
@@ -312,7 +312,7 @@ Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Te
                                                    w.defined() ? detail::dptr(w) : nullptr, w_stride,
                                                    detail::dptr(g), gs, detail::dptr(gx));
       return Grads{gx};
-    });
+    }, {x, y, w});
   return losses;
 }
 
@@ -341,11 +341,12 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
       NoGradGuard no_grad;
       w1 = sub(pos_weight, detail::constant_like(pos_weight, 1.0)).contiguous();
     }
-    const auto fused = std::make_shared<FusedBce>(logits.detach().contiguous(), target.detach().contiguous(), w1);
+    const Tensor x = logits.detach().contiguous(), y = target.detach().contiguous();
+    const auto fused = std::make_shared<FusedBce>(x, y, w1);
     Tensor losses = fused->forward();
     if (should_record({logits}))
       attach_grad_fn(losses, "binary_cross_entropy_with_logits", {logits},
-                     [fused](const Tensor& g) { return Grads{fused->backward(g)}; });
+                     [fused](const Tensor& g) { return Grads{fused->backward(g)}; }, {x, y});
     return reduce(losses, reduction);
   }
   const Tensor one_minus_y = sub(detail::constant_like(target, 1.0), target);

@@ -96,7 +96,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       }
       if (nb) grads[2] = sum(g2, {0});
       return grads;
-    });
+    }, {nw ? x2 : Tensor(), nx ? w : Tensor()});
   }
   return out;
 }
@@ -211,7 +211,7 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
                          detail::dptr<double>(invstd), maybe(wc), training, maybe(grads[0]), maybe(grads[1]),
                          maybe(grads[2]), detail::dptr<double>(scratch));
                      return grads;
-                   });
+                   }, {xc, wc, mean});  // mean: running_mean itself in evaluation, when float64
   }
   return y;
 }
@@ -233,6 +233,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
              "batch_norm: evaluation mode needs running_mean and running_var");
   KILN_CHECK(!training || n * l > 1, "batch_norm: training needs more than one value per channel, got input ",
              fmt(x.shape()));
+  if (training)  // the running statistics are updated in place
+    for (const Tensor* t : {&running_mean, &running_var})
+      if (t->defined()) t->storage()->bump_version();
   if (x.device().is_cuda())
     return batch_norm_cuda(x, running_mean, running_var, weight, bias, training, momentum, eps);
   const Tensor xc = x.detach().contiguous();
@@ -320,7 +323,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       if (nw) grads[1] = from_vector(sum_gx).to(xc.dtype());
       if (nb) grads[2] = from_vector(sum_g).to(xc.dtype());
       return grads;
-    });
+    }, {xc, wd});
   }
   return y;
 }

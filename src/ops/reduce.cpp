@@ -311,7 +311,7 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
     // dx = y * (g - sum(g * y)) along dim
     attach_grad_fn(y, "softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
       return Grads{mul(yd, sub(g, sum(mul(g, yd), {dim}, true)))};
-    });
+    }, {y});
   }
   return y;
 }
@@ -322,7 +322,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
     // dx = g - softmax(x) * sum(g) along dim, softmax(x) = exp(y)
     attach_grad_fn(y, "log_softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
       return Grads{sub(g, mul(exp(yd), sum(g, {dim}, true)))};
-    });
+    }, {y});
   }
   return y;
 }

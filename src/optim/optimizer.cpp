@@ -18,9 +18,11 @@ namespace kiln::optim {
 namespace {
 std::vector<ParamGroup> one_group(std::vector<Tensor> params) { return {ParamGroup{std::move(params), {}}}; }
 
-// Runs fn(p, g, i0, i1) over slices of a parameter's elements, in parallel.
+// Runs fn(p, g, i0, i1) over slices of a parameter's elements, in parallel; the
+// parameter is changed in place (its version counts it, see Storage::version).
 template <class T, class Fn>
 void for_elements(const Tensor& p, const Tensor& g, Fn fn) {
+  p.storage()->bump_version();
   T* pp = p.data_ptr<T>();
   const T* pg = g.data_ptr<T>();
   parallel_for(0, p.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) { fn(pp, pg, b, e); });
@@ -183,6 +185,7 @@ public:
   void add(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const cpu::AdamStep& step) {
     if (batch_.count == cuda_kernels::kAdamTensors || (batch_.count > 0 && p.device() != device_)) flush();
     device_ = p.device();
+    p.storage()->bump_version();  // changed in place by the launch
     const int t = batch_.count++;
     batch_.p[t] = detail::dptr<float>(p);
     batch_.g[t] = detail::dptr<float>(g);

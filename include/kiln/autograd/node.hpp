@@ -51,11 +51,23 @@ class FunctionNode final : public Node {
 public:
   FunctionNode(std::string name, std::vector<std::shared_ptr<Node>> next, BackwardFn fn)
       : Node(std::move(name), std::move(next)), fn_(std::move(fn)) {}
+  // Runs the rule, after checking that no tensor it saved was changed in place since.
   Grads apply(const Tensor& grad_output) override;
-  void release() override { fn_ = nullptr; }
+  void release() override {
+    fn_ = nullptr;
+    saved_.clear();
+  }
+  // Notes the storage versions of the tensors the rule reads (undefined ones skipped).
+  void save_versions(std::initializer_list<Tensor> saved);
 
 private:
+  struct Saved {
+    std::shared_ptr<Storage> storage;
+    std::uint64_t version;
+    Shape shape;
+  };
   BackwardFn fn_;
+  std::vector<Saved> saved_;
 };
 
 // The sink for a leaf tensor: adds the incoming gradient into leaf.grad().
@@ -76,9 +88,11 @@ bool should_record(const std::vector<Tensor>& inputs);
 
 // Makes `output` the result of a recorded op `name` over `inputs`, whose
 // gradients `backward` computes. Save detached copies of tensors in the
-// closure (x.detach()), never `output` itself, so the graph has no cycles.
+// closure (x.detach()), never `output` itself, so the graph has no cycles, and
+// list in `saved` every tensor the closure reads that a program could change in
+// place (inputs, the output): backward refuses to run the rule if one was.
 void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
-                    BackwardFn backward);
+                    BackwardFn backward, std::initializer_list<Tensor> saved = {});
 
 // The node that receives gradients for `t`: its grad_fn, its leaf
 // accumulator, or null when t needs no gradient.

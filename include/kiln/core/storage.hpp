@@ -2,7 +2,9 @@
 // Tensors that are views of each other share one Storage by reference count.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -26,6 +28,12 @@ public:
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // Counts the in-place writes to these bytes (fill_, copy_, add_, mul_, optimizer
+  // steps). Autograd notes it when a backward rule saves a tensor, and refuses to
+  // run that rule if it has changed since: the gradient would be computed from the
+  // new values.
+  std::uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
 private:
   Storage(void* data, std::size_t nbytes, std::function<void(void*)> release, Device device = Device::cpu())
@@ -34,6 +42,7 @@ private:
   std::size_t nbytes_;
   std::function<void(void*)> release_;
   Device device_ = Device::cpu();
+  std::atomic<std::uint64_t> version_{0};
 };
 
 // CPU blocks of 256 KiB and more are cached after use and handed to the next
