@@ -256,6 +256,12 @@ public:
   // users' training items and averaged per rating. One matrix product scores all items.
   void multinomial_epoch(const std::vector<std::unordered_set<std::int64_t>>& seen, kiln::Generator& gen) {
     using namespace kiln;
+    if (!rated_.defined()) {  // `seen` is the training set, the same every epoch
+      std::vector<float> rated(static_cast<std::size_t>(users_ * items_), 0.0f);
+      for (std::int64_t u = 0; u < users_; ++u)
+        for (std::int64_t i : seen[u]) rated[u * items_ + i] = 1.0f;
+      rated_ = from_vector(rated, {users_, items_}).to(o_.device);
+    }
     std::vector<std::int64_t> order(static_cast<std::size_t>(users_));
     std::iota(order.begin(), order.end(), 0);
     shuffle(order, gen);
@@ -265,13 +271,8 @@ public:
       // The batch's users, then every item (as graph nodes); the users' rated items as targets.
       std::vector<std::int64_t> nodes(order.begin() + static_cast<std::ptrdiff_t>(start),
                                       order.begin() + static_cast<std::ptrdiff_t>(end));
-      std::vector<float> rated(static_cast<std::size_t>(b * items_), 0.0f);
       double ratings = 0;
-      for (std::int64_t r = 0; r < b; ++r)
-        for (std::int64_t i : seen[nodes[r]]) {
-          rated[r * items_ + i] = 1.0f;
-          ratings += 1;
-        }
+      for (std::int64_t r = 0; r < b; ++r) ratings += static_cast<double>(seen[nodes[r]].size());
       for (std::int64_t i = 0; i < items_; ++i) nodes.push_back(users_ + i);
 
       opt_.zero_grad();
@@ -281,7 +282,7 @@ public:
       const Tensor z = nn::reparameterize(mu_b, ls_b);
       Tensor logits = matmul(z.narrow(0, 0, b), z.narrow(0, b, items_).t());  // (b, items)
       if (o_.item_bias) logits = logits + b_;
-      const Tensor targets = from_vector(rated, {b, items_}).to(o_.device);
+      const Tensor targets = index_select(rated_, 0, index.narrow(0, 0, b));  // gathered where rated_ lies
       const Tensor likelihood = -sum(targets * log_softmax(logits, 1)) / ratings;
       const Tensor e0 = index_select(e_, 0, index);
       const Tensor reg = sum(e0 * e0) * (o_.l2 / static_cast<double>(b));
@@ -309,6 +310,7 @@ private:
   const kiln::graph::DeviceCsr a_hat_;
   Options o_;
   Tensor e_, w_sigma_, b_, side_, w_side_;
+  Tensor rated_;  // (users, items): 1 where the user rated the item in training; made on first use
   kiln::optim::Adam opt_;
 };
 
