@@ -176,11 +176,11 @@ Tensor Tensor::to(Device target) const {
 }
 
 Tensor& Tensor::fill_(double value) {
-  storage()->bump_version();  // backward rules that saved these bytes will refuse to run
   if (device().is_cuda()) {
     const auto& k = detail::cuda_for(*this);
     k.fill(detail::cuda_scalar(dtype(), "fill_"), detail::cuda_loop(shape(), {&strides()}, "fill_"),
            device_data_ptr(), value);
+    storage()->bump_version();  // backward rules that saved these bytes will refuse to run
     return *this;
   }
   visit_dtype(dtype(), [&]<class T>() {
@@ -191,6 +191,7 @@ Tensor& Tensor::fill_(double value) {
       for (std::int64_t i = 0; i < n; ++i) base[off[0] + i * st[0]] = v;
     });
   });
+  storage()->bump_version();
   return *this;
 }
 
@@ -204,29 +205,29 @@ void check_inplace(const Tensor& self, const char* op) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
-  storage()->bump_version();
   // Across devices the source comes over first (copy_ is the one op that moves data).
   const Tensor from = src.device() == device() ? src : src.detach().to(device());
   detail::copy_elements(*this, from.expand(shape()));
+  storage()->bump_version();
   return *this;
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
-  storage()->bump_version();
   NoGradGuard no_grad;
   Tensor update = alpha == 1.0 ? other : mul(other, detail::constant_like(other, alpha));
-  if (detail::add_in_place(*this, update)) return *this;
-  return copy_(add(*this, update));
+  if (!detail::add_in_place(*this, update)) return copy_(add(*this, update));
+  storage()->bump_version();
+  return *this;
 }
 
 Tensor& Tensor::mul_(double factor) {
   check_inplace(*this, "mul_");
-  storage()->bump_version();
   NoGradGuard no_grad;
   const Tensor c = detail::constant_like(*this, factor);
-  if (detail::mul_in_place(*this, c)) return *this;
-  return copy_(mul(*this, c));
+  if (!detail::mul_in_place(*this, c)) return copy_(mul(*this, c));
+  storage()->bump_version();
+  return *this;
 }
 
 Tensor& Tensor::requires_grad_(bool on) {
