@@ -191,10 +191,14 @@ namespace {
 // Elements per cache-resident chunk of the fused loss below (five buffers of them).
 constexpr std::int64_t kLossChunk = 2048;
 
-// The upstream gradient of a per-element loss as (values, stride): a mean or sum
-// hands down one value expanded to every element, read once (stride 0); any other
-// gradient is made contiguous (stride 1).
-std::pair<Tensor, std::int64_t> upstream_values(const Tensor& g_in, DType dtype) {
+// The upstream gradient of a per-element loss: a mean or sum hands down one value
+// expanded to every element, read once (stride 0); any other gradient is made
+// contiguous (stride 1).
+struct Upstream {
+  Tensor values;
+  std::int64_t stride;
+};
+Upstream upstream_values(const Tensor& g_in, DType dtype) {
   const bool one_value =
       std::all_of(g_in.strides().begin(), g_in.strides().end(), [](std::int64_t st) { return st == 0; });
   Tensor g = g_in;
@@ -237,7 +241,9 @@ class FusedBce {
   // d loss / dx = g (1 - y) - softplus'(-x) g (1 + (w - 1) y), for g of x's shape
   // (contiguous, or one value broadcast).
   Tensor backward(const Tensor& g_in) const {
-    const auto [g, gs] = upstream_values(g_in, x_.dtype());
+    const Upstream up = upstream_values(g_in, x_.dtype());
+    const Tensor& g = up.values;
+    const std::int64_t gs = up.stride;
     Tensor gx = Tensor::empty(x_.shape(), x_.dtype());
     visit_floating(x_.dtype(), "binary_cross_entropy_with_logits backward", [&]<class T>() {
       chunks<T>([&](const cpu::KernelTable<T>& k, std::int64_t o, std::int64_t n, T* const* buf) {
@@ -306,11 +312,11 @@ Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Te
                                       w.defined() ? detail::dptr(w) : nullptr, w_stride, detail::dptr(losses));
   if (should_record({logits}))
     attach_grad_fn(losses, op, {logits}, [x, y, w, w_stride, scalar](const Tensor& g_in) {
-      const auto [g, gs] = upstream_values(g_in, x.dtype());
+      const Upstream up = upstream_values(g_in, x.dtype());
       Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
       detail::cuda_for(x).bce_with_logits_backward(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
                                                    w.defined() ? detail::dptr(w) : nullptr, w_stride,
-                                                   detail::dptr(g), gs, detail::dptr(gx));
+                                                   detail::dptr(up.values), up.stride, detail::dptr(gx));
       return Grads{gx};
     }, {x, y, w});
   return losses;
