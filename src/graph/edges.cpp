@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace kiln::graph {
 
@@ -31,8 +32,7 @@ void EdgeSet::insert(std::int64_t u, std::int64_t v) {
 
 // Rehashes every key into `capacity` slots (a power of two).
 void EdgeSet::grow(std::size_t capacity) {
-  std::vector<std::uint64_t> old(capacity, kEmpty);
-  old.swap(slots_);
+  const std::vector<std::uint64_t> old = std::exchange(slots_, std::vector<std::uint64_t>(capacity, kEmpty));
   mask_ = capacity - 1;
   for (const std::uint64_t k : old) {
     if (k == kEmpty) continue;
