@@ -184,6 +184,18 @@ struct Table {
   void (*bce_with_logits_backward)(Scalar t, std::int64_t n, const void* x, const void* y, const void* w,
                                    std::int64_t w_stride, const void* g, std::int64_t g_stride, void* gx);
 
+  // --- vae.cu ------------------------------------------------------------------
+  // Over n contiguous elements, m = mu, s = logstd: the Gaussian KL term's values
+  // out = scale (1 + 2 s - m^2 - exp(2 s)) and their gradients
+  // g_mu = -2 scale g m, g_logstd = 2 scale g (1 - exp(2 s)), g read at e * g_stride.
+  void (*gaussian_kl_terms)(Scalar t, std::int64_t n, const void* mu, const void* logstd, double scale, void* out);
+  void (*gaussian_kl_terms_backward)(Scalar t, std::int64_t n, const void* mu, const void* logstd, double scale,
+                                     const void* g, std::int64_t g_stride, void* g_mu, void* g_logstd);
+  // z = mu + eps exp(logstd), and g_logstd = g eps exp(logstd) (g read at e * g_stride).
+  void (*reparameterize)(Scalar t, std::int64_t n, const void* mu, const void* logstd, const void* eps, void* z);
+  void (*reparameterize_backward)(Scalar t, std::int64_t n, const void* logstd, const void* eps, const void* g,
+                                  std::int64_t g_stride, void* g_logstd);
+
   // --- conv.cu -----------------------------------------------------------------
   // The whole batch's columns, channels-major: col has C*kh*kw rows and N*OH*OW
   // columns, col[(ci*kh + i)*kw + j][img*OH*OW + y*OW + x] = image[img][ci][y*sh - ph + i*dh][x*sw - pw + j*dw]

@@ -10,6 +10,7 @@
 #include "kernels/cuda/quant.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/sparse.cuh"
+#include "kernels/cuda/vae.cuh"
 
 namespace kiln::cuda_kernels {
 
@@ -22,6 +23,7 @@ const Table& table() {
       batch_norm_stats, batch_norm_apply, batch_norm_backward,
       spmm,
       cross_entropy, cross_entropy_backward, bce_with_logits, bce_with_logits_backward,
+      gaussian_kl_terms, gaussian_kl_terms_backward, reparameterize, reparameterize_backward,
       im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward,
       quantize_rows, pad_rows_s8, gemm_s8_s32, finish_int8, gemm_q4,
       gemm,

@@ -22,6 +22,15 @@ bool mul_in_place(const Tensor& self, const Tensor& other);
 // GPU the same constant is shared from a cache (src/cuda/glue.hpp): no fill kernel.
 Tensor constant_like(const Tensor& t, double value);
 
+// The upstream gradient of an op computed element by element, for its kernel: a sum
+// or mean hands down one value expanded to every element, read once (stride 0); any
+// other gradient is made contiguous (stride 1). In `dtype` (loss.cpp).
+struct Upstream {
+  Tensor values;
+  std::int64_t stride;
+};
+Upstream upstream_values(const Tensor& g_in, DType dtype);
+
 // Pointer to t's first element, typed.
 template <class T> T* ptr(const Tensor& t) { return static_cast<T*>(t.raw_data_ptr()); }
 

@@ -10,6 +10,7 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "src/nn/vae_cuda.hpp"
 
 namespace kiln::nn {
 
@@ -19,6 +20,13 @@ Tensor glorot(std::int64_t out, std::int64_t in) {
   const double b = std::sqrt(6.0 / static_cast<double>(in + out));
   NoGradGuard no_grad;
   return rand({out, in}) * (2 * b) - b;
+}
+
+// On a GPU, reparameterize and gaussian_kl run as one kernel each way (vae_cuda.cpp);
+// the CPU, and mixed devices or dtypes (whose errors the composites give), compose.
+bool fused_on_gpu(const Tensor& mu, const Tensor& logstd) {
+  return mu.device().is_cuda() && logstd.device() == mu.device() && logstd.dtype() == mu.dtype() &&
+         is_floating(mu.dtype());
 }
 }  // namespace
 
@@ -79,6 +87,7 @@ Tensor inner_product_all(const Tensor& z) { return matmul(z, z.t()); }
 Tensor reparameterize(const Tensor& mu, const Tensor& logstd) {
   KILN_CHECK(mu.shape() == logstd.shape(), "reparameterize: mu ", fmt(mu.shape()), " and logstd ",
              fmt(logstd.shape()), " differ");
+  if (fused_on_gpu(mu, logstd)) return detail::reparameterize_cuda(mu, logstd);
   const Tensor eps = randn(mu.shape(), mu.dtype(), mu.device());
   return mu + eps * exp(logstd);
 }
@@ -86,6 +95,7 @@ Tensor reparameterize(const Tensor& mu, const Tensor& logstd) {
 Tensor gaussian_kl(const Tensor& mu, const Tensor& logstd) {
   KILN_CHECK(mu.shape() == logstd.shape() && mu.dim() == 2, "gaussian_kl: mu ", fmt(mu.shape()), " and logstd ",
              fmt(logstd.shape()), " must be equal (N, D) shapes");
+  if (fused_on_gpu(mu, logstd) && mu.size(0) > 0) return detail::gaussian_kl_cuda(mu, logstd);
   const Tensor per_dim = 1.0 + 2.0 * logstd - mu * mu - exp(2.0 * logstd);
   return mean(sum(per_dim, {1})) * -0.5;
 }

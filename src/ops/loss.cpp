@@ -27,6 +27,8 @@
 namespace kiln {
 
 using detail::ptr;
+using detail::Upstream;
+using detail::upstream_values;
 
 namespace {
 
@@ -186,19 +188,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   return reduce(mul(d, d), reduction);
 }
 
-namespace {
-
-// Elements per cache-resident chunk of the fused loss below (five buffers of them).
-constexpr std::int64_t kLossChunk = 2048;
-
-// The upstream gradient of a per-element loss: a mean or sum hands down one value
-// expanded to every element, read once (stride 0); any other gradient is made
-// contiguous (stride 1).
-struct Upstream {
-  Tensor values;
-  std::int64_t stride;
-};
-Upstream upstream_values(const Tensor& g_in, DType dtype) {
+detail::Upstream detail::upstream_values(const Tensor& g_in, DType dtype) {
   const bool one_value =
       std::all_of(g_in.strides().begin(), g_in.strides().end(), [](std::int64_t st) { return st == 0; });
   Tensor g = g_in;
@@ -206,6 +196,11 @@ Upstream upstream_values(const Tensor& g_in, DType dtype) {
     while (g.dim() > 0) g = g.select(0, 0);
   return {g.to(dtype).contiguous(), one_value ? 0 : 1};
 }
+
+namespace {
+
+// Elements per cache-resident chunk of the fused loss below (five buffers of them).
+constexpr std::int64_t kLossChunk = 2048;
 
 // binary_cross_entropy_with_logits' per-element losses on the CPU,
 //   loss = (1 - y) x + (1 + (w - 1) y) softplus(-x),

@@ -269,6 +269,8 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
       return binary_cross_entropy_with_logits(v[0], labels.to(v[0].device()), v[1], Reduction::sum);
     }, {a, full({}, 3.0, dt)}, tol);
     parity([](const auto& v) { return nn::gaussian_kl(v[0], v[1]); }, {a, b * 0.1}, tol);
+    parity([](const auto& v) { return nn::gaussian_kl(v[0], v[1]); }, {randn({300, 16}, dt), randn({300, 16}, dt)},
+           tol);
     // Targets and pos_weight without gradients take the fused kernels: every
     // reduction, pos_weight absent, one value or one per element, logits far out.
     const Tensor wide = cat({randn({4, 6}, dt) * 30.0, a}, 0);
@@ -296,6 +298,32 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
   gpu_layer.to(gpu);
   const Tensor x = randn({4, 5});
   check_same(gpu_layer.forward(a_hat, x.to(gpu)).to(Device::cpu()), cpu_layer.forward(a_hat, x), 1e-5);
+}
+
+TEST_CASE("cuda: reparameterize draws eps as randn does, and its gradients are the composite's") {
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-12 : 1e-6;
+    const Tensor mu = randn({37, 5}, dt).to(gpu).requires_grad_();
+    const Tensor logstd = (randn({37, 5}, dt) * 0.5).to(gpu).requires_grad_();
+    manual_seed(71);
+    const Tensor eps = randn({37, 5}, dt, gpu);
+    manual_seed(71);
+    const Tensor z = nn::reparameterize(mu, logstd);
+    const Tensor scale = exp(logstd.detach());
+    check_same(z.to(Device::cpu()), (mu.detach() + eps * scale).to(Device::cpu()), tol);
+    const Tensor up = randn({37, 5}, dt).to(gpu);
+    z.backward(up);
+    check_same(mu.grad().to(Device::cpu()), up.to(Device::cpu()), 0.0);
+    check_same(logstd.grad().to(Device::cpu()), (up * eps * scale).to(Device::cpu()), tol);
+  }
+}
+
+TEST_CASE("cuda: gaussian_kl and reparameterize refuse a backward after their inputs changed in place") {
+  const Tensor mu = randn({4, 3}).to(gpu).requires_grad_(), logstd = randn({4, 3}).to(gpu).requires_grad_();
+  const Tensor kl = nn::gaussian_kl(mu, logstd), z = nn::reparameterize(mu, logstd);
+  logstd.detach().mul_(2.0);
+  CHECK_THROWS_WITH_AS(kl.backward(), doctest::Contains("'gaussian_kl' saved a tensor"), Error);
+  CHECK_THROWS_WITH_AS(sum(z).backward(), doctest::Contains("'reparameterize' saved a tensor"), Error);
 }
 
 }  // namespace kiln::test

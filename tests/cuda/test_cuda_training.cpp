@@ -269,6 +269,21 @@ TEST_CASE("cuda emulator: binary_cross_entropy_with_logits is one kernel each wa
   CHECK(kiln_cuda_emulator::counters().launches == 2);
 }
 
+TEST_CASE("cuda emulator: gaussian_kl and reparameterize are one kernel each way") {
+  const Tensor mu = randn({50, 16}).to(gpu).requires_grad_(), logstd = randn({50, 16}).to(gpu).requires_grad_();
+  const auto launches = [](const auto& f) {
+    kiln_cuda_emulator::reset_counters();
+    f();
+    return kiln_cuda_emulator::counters().launches;
+  };
+  Tensor kl, z;
+  CHECK(launches([&] { kl = nn::gaussian_kl(mu, logstd); }) == 2);  // the terms, their sum
+  CHECK(launches([&] { kl.backward(); }) == 1);
+  CHECK(launches([&] { z = nn::reparameterize(mu, logstd); }) == 2);  // eps, then z
+  const Tensor up = randn({50, 16}).to(gpu);
+  CHECK(launches([&] { z.backward(up); }) == 3);  // the gradient of logstd, both accumulations
+}
+
 TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix uploads its arrays every call") {
   std::vector<graph::Edge> edges;
   for (std::int64_t i = 0; i < 40; ++i) edges.emplace_back(i, (i * 7 + 3) % 40);
