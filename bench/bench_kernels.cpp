@@ -130,9 +130,9 @@ KILN_BENCH_ALL_ISA("sum", BM_sum);
 KILN_BENCH_ALL_ISA("softmax_rows", BM_softmax_rows);
 
 // dropout(x, 0.5) on Cora's feature matrix (2708 x 1433), on 1 and 2 threads: kiln's
-// op (the mask in one pass over a counter-based stream, then x * mask) against the
-// same thing composed of public ops, as x * ((rand >= p) * 2). Both build the mask
-// and multiply; the peer draws its numbers from the sequential generator.
+// op (x times the mask in one pass, each keep decision a hash of (seed, index), drawn
+// a vector at a time) against the same thing composed of public ops, as
+// x * ((rand >= p) * 2), whose numbers come from the sequential generator.
 void BM_dropout(benchmark::State& state, bool composed) {
   using namespace kiln;
   const int threads = get_num_threads();

@@ -1,12 +1,14 @@
 // Every SIMD kernel against its scalar reference, on awkward sizes and on
 // special values, for each instruction set this CPU has.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
 
 #include "helpers.hpp"
 #include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/counter_random.hpp"
 
 using namespace kiln;
 using cpu::Binary;
@@ -127,6 +129,33 @@ TEST_CASE("parity: gradient kernels, leaky_relu and clamp") {
       ref.clamp(n, x.data(), -1.0f, 2.0f, want.data());
       simd.clamp(n, x.data(), -1.0f, 2.0f, got.data());
       check_close(got, want, "clamp", 0, 0);
+    }
+  }
+}
+
+TEST_CASE("parity: dropout draws the reference's keep decisions, at any offset in the stream") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(23);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t n : kSizes) {
+      std::vector<float> x = random_values(n, -5, 5);
+      x[0] = inf;  // times a dropped lane's 0: NaN, as the reference gives
+      if (n > 2) x[2] = nan;
+      std::vector<float> want(n), got(n);
+      for (const double p : {0.0, 0.1, 0.5, 0.9, 1.0})
+        for (const std::uint64_t first : {std::uint64_t(0), std::uint64_t(5), std::uint64_t(1) << 40, ~std::uint64_t(3)}) {
+          INFO(cpu::isa_name(isa) << " n=" << n << " p=" << p << " first=" << first);
+          const std::uint64_t seed = 0x1234567887654321ULL + first, threshold = cuda_kernels::dropout_threshold(float(p));
+          const float kept = p == 1 ? 1.0f : static_cast<float>(1 / (1 - p));
+          ref.dropout(n, x.data(), seed, first, threshold, kept, want.data());
+          simd.dropout(n, x.data(), seed, first, threshold, kept, got.data());
+          std::int64_t differ = 0;
+          for (std::int64_t i = 0; i < n; ++i)
+            differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(std::isnan(got[i]) && std::isnan(want[i]));
+          CHECK(differ == 0);
+        }
     }
   }
 }

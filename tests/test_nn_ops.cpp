@@ -151,6 +151,19 @@ TEST_CASE("dropout: identity in eval, scaled mask in training") {
   check_same(xr.grad(), y, 1e-6);  // d/dx (x * mask) = mask
   check_values(dropout(ones({3}), 1.0, true), {0, 0, 0});
   CHECK_THROWS_AS(dropout(x, 1.5, true), Error);
+
+  // Any upstream gradient meets the forward's mask, drawn again from its seed; a
+  // strided input is read in its logical order.
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor base = randn({40, 30}, dt);
+    const Tensor xt = base.t().requires_grad_();  // (30, 40), strided
+    const Tensor yt = dropout(xt, 0.5, true);
+    const Tensor up = randn({30, 40}, dt);
+    yt.backward(up);
+    const Tensor scaled_mask = where(ne(yt.detach(), zeros_like(yt)), full({}, 2.0, dt), zeros({}, dt));
+    check_same(yt.detach(), xt.detach() * scaled_mask, 0.0);
+    check_same(xt.grad(), up * scaled_mask, 0.0);
+  }
 }
 
 TEST_CASE("dropout: the mask is the counter-based stream of one seed, whatever the thread count") {

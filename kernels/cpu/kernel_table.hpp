@@ -45,6 +45,11 @@ struct KernelTable {
   void (*leaky_relu)(std::int64_t n, const T* x, T slope, T* y);
   void (*leaky_relu_grad)(std::int64_t n, const T* x, T slope, const T* g, T* gx);
   void (*clamp)(std::int64_t n, const T* x, T lo, T hi, T* y);
+  // Dropout over n contiguous elements, forward (x the input) and backward (x the
+  // gradient): y[i] = x[i] * (kept if element first + i of the counter-based stream
+  // `seed` is kept, else 0), the keep rule of cuda_kernels::dropout_keeps<T>.
+  void (*dropout)(std::int64_t n, const T* x, std::uint64_t seed, std::uint64_t first, std::uint64_t threshold,
+                  T kept, T* y);
   RowsFn sum_rows;          // y[r] = sum_j x[r, j]         (x is rows x len, contiguous)
   ArgRowsFn max_rows;       // y[r] = max_j x[r, j], index = first argmax; NaN wins
   ArgRowsFn min_rows;

@@ -12,16 +12,23 @@
 
 namespace kiln::cuda_kernels {
 
+// The constants of the stream (the CPU's vector kernels draw with them too):
+// counter i of stream `seed` is seed + kCounterStep * (i + 1), mixed by splitmix64's
+// output function: xor-shift 30, times kMix1, xor-shift 27, times kMix2, xor-shift 31.
+inline constexpr std::uint64_t kCounterStep = 0x9e3779b97f4a7c15ULL;
+inline constexpr std::uint64_t kMix1 = 0xbf58476d1ce4e5b9ULL;
+inline constexpr std::uint64_t kMix2 = 0x94d049bb133111ebULL;
+
 // splitmix64's output function: a strong 64-bit mix of a counter.
 KILN_HOST_DEVICE inline std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z = (z ^ (z >> 30)) * kMix1;
+  z = (z ^ (z >> 27)) * kMix2;
   return z ^ (z >> 31);
 }
 
 // The i-th 64 random bits of the stream `seed`.
 KILN_HOST_DEVICE inline std::uint64_t counter_bits(std::uint64_t seed, std::uint64_t i) {
-  return mix64(seed + 0x9e3779b97f4a7c15ULL * (i + 1));
+  return mix64(seed + kCounterStep * (i + 1));
 }
 
 // The bits of precision of uniform numbers: number i is k * 2^-bits for the integer

@@ -92,10 +92,11 @@ struct Table {
   void (*random_uniform)(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
   // out[i] = standard normal (Box-Muller on two such uniforms), same contract.
   void (*random_normal)(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
-  // out[i] = scale where dropout_keeps(seed, i, threshold) (counter_random.hpp), else
-  // 0: dropout's mask, equal to the CPU's for the same seed. Floating types.
-  void (*dropout_mask)(Scalar t, std::int64_t n, std::uint64_t seed, std::uint64_t threshold, double scale,
-                       void* out);
+  // y[i] = x[i] * (scale where dropout_keeps(seed, i, threshold) (counter_random.hpp),
+  // else 0), over n contiguous elements: dropout forward (x the input) and backward
+  // (x the gradient), the CPU's mask for the same seed. Floating types.
+  void (*dropout)(Scalar t, std::int64_t n, const void* x, std::uint64_t seed, std::uint64_t threshold,
+                  double scale, void* y);
   // Contiguous x -> y; floating types only.
   void (*unary)(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
   void (*unary_grad)(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);

@@ -54,10 +54,12 @@ __global__ void normal_kernel(std::int64_t n, std::uint64_t seed, T* out) {
   }
 }
 
+// The multiplier is the CPU reference's (kernels/cpu/ref): kept or 0, times x.
 template <class T>
-__global__ void dropout_mask_kernel(std::int64_t n, std::uint64_t seed, std::uint64_t threshold, T scale, T* out) {
+__global__ void dropout_kernel(std::int64_t n, const T* x, std::uint64_t seed, std::uint64_t threshold, T kept,
+                               T* y) {
   for (std::int64_t i = global_index(); i < n; i += grid_stride())
-    out[i] = dropout_keeps<T>(seed, i, threshold) ? scale : T(0);
+    y[i] = x[i] * (kept * static_cast<T>(dropout_keeps<T>(seed, i, threshold)));
 }
 
 template <class T>
@@ -194,10 +196,12 @@ void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out) {
   visit_floating(t, [&](auto tag) { launch_over(n, normal_kernel<decltype(tag)>, n, seed, out); });
 }
 
-void dropout_mask(Scalar t, std::int64_t n, std::uint64_t seed, std::uint64_t threshold, double scale, void* out) {
+void dropout(Scalar t, std::int64_t n, const void* x, std::uint64_t seed, std::uint64_t threshold, double scale,
+             void* y) {
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
-    launch_over(n, dropout_mask_kernel<T>, n, seed, threshold, static_cast<T>(scale), out);
+    launch_over(n, dropout_kernel<T>, n, static_cast<const T*>(x), seed, threshold, static_cast<T>(scale),
+                static_cast<T*>(y));
   });
 }
 

@@ -13,7 +13,8 @@ void compare(Compare op, Scalar t, const Loop& loop, std::uint8_t* out, const vo
 void where(Scalar t, const Loop& loop, void* out, const std::uint8_t* mask, const void* a, const void* b);
 void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
 void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
-void dropout_mask(Scalar t, std::int64_t n, std::uint64_t seed, std::uint64_t threshold, double scale, void* out);
+void dropout(Scalar t, std::int64_t n, const void* x, std::uint64_t seed, std::uint64_t threshold, double scale,
+             void* y);
 void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
 void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
 

@@ -13,7 +13,8 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
-#include "kernels/cuda/counter_random.hpp"  // dropout_keeps
+#include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/counter_random.hpp"  // dropout_threshold
 #include "kernels/cuda/index_math.hpp"      // batch_norm_scratch_doubles
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
@@ -102,28 +103,30 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 namespace {
-// Dropout's keep-mask, scaled by 1/(1-p), as one pass over a counter-based stream
-// from one seed of the default generator: the same mask on the CPU (any thread
-// count) and on a GPU for the same seed.
-Tensor dropout_mask(const Tensor& x, double p) {
-  const std::uint64_t seed = default_generator().next_u64();
+// y = x * mask, where mask[i] is 1/(1-p) if element i of a counter-based stream keeps
+// it, else 0 (cuda_kernels::dropout_keeps): one pass on the CPU (any thread count) or
+// a GPU, the same mask on both for the same seed. The mask is never stored: the
+// backward pass draws it again from the seed.
+Tensor apply_dropout(const Tensor& x_in, std::uint64_t seed, double p) {
+  const Tensor x = x_in.contiguous();
   const double scale = p == 1 ? 1.0 : 1.0 / (1.0 - p);
-  Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   visit_floating(x.dtype(), "dropout", [&]<class T>() {
     const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<T>(p));
     if (x.device().is_cuda()) {
-      detail::cuda_for(mask).dropout_mask(detail::cuda_scalar(x.dtype(), "dropout"), mask.numel(), seed, threshold,
-                                          scale, mask.device_data_ptr());
+      detail::cuda_for(x).dropout(detail::cuda_scalar(x.dtype(), "dropout"), x.numel(), detail::dptr(x), seed,
+                                  threshold, scale, detail::dptr(y));
       return;
     }
-    T* m = mask.data_ptr<T>();
+    const T* in = x.data_ptr<T>();
+    T* out = y.data_ptr<T>();
+    const auto kernel = cpu::kernels<T>().dropout;
     const T kept = static_cast<T>(scale);
-    parallel_for(0, mask.numel(), std::int64_t(1) << 14, [=](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i)  // a product, not a branch: keeping is a coin toss
-        m[i] = kept * static_cast<T>(cuda_kernels::dropout_keeps<T>(seed, static_cast<std::uint64_t>(i), threshold));
+    parallel_for(0, x.numel(), std::int64_t(1) << 14, [=](std::int64_t b, std::int64_t e) {
+      kernel(e - b, in + b, seed, static_cast<std::uint64_t>(b), threshold, kept, out + b);
     });
   });
-  return mask;
+  return y;
 }
 }  // namespace
 
@@ -131,8 +134,12 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
   if (!training || p == 0) return x;
   detail::check_floating("dropout", x);
-  // y = x * mask, so dy/dx = mask (autograd through mul).
-  return mul(x, dropout_mask(x, p));
+  const std::uint64_t seed = default_generator().next_u64();
+  Tensor y = apply_dropout(x.detach(), seed, p);
+  // dy/dx is the same scaled mask: the gradient passes through the same draw.
+  if (should_record({x}))
+    attach_grad_fn(y, "dropout", {x}, [seed, p](const Tensor& g) { return Grads{apply_dropout(g, seed, p)}; });
+  return y;
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {

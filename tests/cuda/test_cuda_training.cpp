@@ -269,7 +269,7 @@ TEST_CASE("cuda emulator: binary_cross_entropy_with_logits is one kernel each wa
   CHECK(kiln_cuda_emulator::counters().launches == 2);
 }
 
-TEST_CASE("cuda emulator: gaussian_kl and reparameterize are one kernel each way") {
+TEST_CASE("cuda emulator: gaussian_kl, reparameterize and dropout are one kernel each way") {
   const Tensor mu = randn({50, 16}).to(gpu).requires_grad_(), logstd = randn({50, 16}).to(gpu).requires_grad_();
   const auto launches = [](const auto& f) {
     kiln_cuda_emulator::reset_counters();
@@ -282,6 +282,9 @@ TEST_CASE("cuda emulator: gaussian_kl and reparameterize are one kernel each way
   CHECK(launches([&] { z = nn::reparameterize(mu, logstd); }) == 2);  // eps, then z
   const Tensor up = randn({50, 16}).to(gpu);
   CHECK(launches([&] { z.backward(up); }) == 3);  // the gradient of logstd, both accumulations
+  Tensor d;
+  CHECK(launches([&] { d = dropout(mu, 0.5, true); }) == 1);  // no mask is stored
+  CHECK(launches([&] { d.backward(up); }) == 2);  // the mask drawn again, the accumulation
 }
 
 TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix uploads its arrays every call") {

@@ -7,6 +7,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
+
 namespace kiln::cpu::ref {
 
 // --- Unary math, one element -------------------------------------------------
@@ -45,6 +47,15 @@ template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
 }
 template <class T> void clamp(std::int64_t n, const T* x, T lo, T hi, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+// The multiplier is a product, not a branch: keeping is a coin toss, and x * 0 stays
+// NaN for an infinite x, as a mask product would.
+template <class T>
+void dropout(std::int64_t n, const T* x, std::uint64_t seed, std::uint64_t first, std::uint64_t threshold, T kept,
+             T* y) {
+  for (std::int64_t i = 0; i < n; ++i)
+    y[i] = x[i] * (kept * static_cast<T>(cuda_kernels::dropout_keeps<T>(seed, first + static_cast<std::uint64_t>(i),
+                                                                         threshold)));
 }
 
 // --- Binary, with strides (0 = broadcast) ------------------------------------

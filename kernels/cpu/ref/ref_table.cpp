@@ -34,6 +34,7 @@ void fill(KernelTable<T>& t) {
   t.leaky_relu = ref::leaky_relu<T>;
   t.leaky_relu_grad = ref::leaky_relu_grad<T>;
   t.clamp = ref::clamp<T>;
+  t.dropout = ref::dropout<T>;
   t.sum_rows = ref::sum_rows<T>;
   t.max_rows = ref::max_rows<T>;
   t.min_rows = ref::min_rows<T>;

@@ -159,6 +159,19 @@ void clamp_k(std::int64_t n, const float* x, float lo, float hi, float* y) {
   map_loop(n, x, y, [l, h](R v) { return V::min(h, V::max(l, v)); });
 }
 
+// The keep decisions are drawn W at a time (V::dropout_scales), the tail's too.
+void dropout_k(std::int64_t n, const float* x, std::uint64_t seed, std::uint64_t first, std::uint64_t threshold,
+               float kept, float* y) {
+  std::int64_t i = 0;
+  for (; i + V::W <= n; i += V::W)
+    V::store(y + i, V::mul(V::load(x + i), V::dropout_scales(seed, first + static_cast<std::uint64_t>(i), threshold,
+                                                             kept)));
+  if (i < n)
+    V::store_tail(y + i, V::mul(V::load_tail(x + i, n - i),
+                                V::dropout_scales(seed, first + static_cast<std::uint64_t>(i), threshold, kept)),
+                  n - i);
+}
+
 #define KILN_SIMD_GRAD(name, expr)                                               \
   void name(std::int64_t n, const float* s, const float* g, float* gx) {         \
     map2_loop(n, s, g, gx, [](R v, R gv) { return expr; });                      \
@@ -483,6 +496,7 @@ void fill_simd(KernelTable<float>& t) {
   t.leaky_relu = leaky_relu_k;
   t.leaky_relu_grad = leaky_relu_grad_k;
   t.clamp = clamp_k;
+  t.dropout = dropout_k;
   t.sum_rows = sum_rows_k;
   t.max_rows = extreme_rows_k<true>;
   t.min_rows = extreme_rows_k<false>;

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/counter_random.hpp"  // the stream's constants
+
 namespace kiln::cpu {
 namespace {
 
@@ -85,6 +87,37 @@ struct VecAvx2 {
     s = _mm_min_ps(s, _mm_movehl_ps(s, s));
     s = _mm_min_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+  }
+
+  // Dropout's multipliers for elements first .. first + 7 of the counter-based stream
+  // `seed`: kept where cuda_kernels::dropout_keeps<float> keeps the element, else 0.
+  // The counters and their mix in 64-bit lanes, four at a time; AVX2 has no 64-bit
+  // product, so each is built from three 32-bit ones (the high half's is dropped).
+  static R dropout_scales(std::uint64_t seed, std::uint64_t first, std::uint64_t threshold, float kept) {
+    using namespace cuda_kernels;
+    const auto times = [](__m256i a, std::uint64_t b) {  // a * b modulo 2^64, lane by lane
+      const __m256i b_lo = _mm256_set1_epi64x(static_cast<long long>(b & 0xffffffffu));
+      const __m256i b_hi = _mm256_set1_epi64x(static_cast<long long>(b >> 32));
+      const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_lo), _mm256_mul_epu32(a, b_hi));
+      return _mm256_add_epi64(_mm256_mul_epu32(a, b_lo), _mm256_slli_epi64(cross, 32));
+    };
+    const auto drops = [&](std::uint64_t i) {  // elements i .. i + 3: all ones where dropped
+      const std::uint64_t z0 = seed + kCounterStep * (i + 1);
+      __m256i z = _mm256_setr_epi64x(static_cast<long long>(z0), static_cast<long long>(z0 + kCounterStep),
+                                     static_cast<long long>(z0 + 2 * kCounterStep),
+                                     static_cast<long long>(z0 + 3 * kCounterStep));
+      z = times(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), kMix1);
+      z = times(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), kMix2);
+      z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+      // Below 2^24 both, so the signed comparison is the unsigned one.
+      return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(threshold)),
+                                _mm256_srli_epi64(z, 64 - kUniformBits<float>));
+    };
+    // The low 32 bits of each 64-bit lane, elements 0-3 then 4-7.
+    const __m256i low_halves = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m256i dropped = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(drops(first), low_halves),
+                                               _mm256_permutevar8x32_epi32(drops(first + 4), low_halves), 0xF0);
+    return _mm256_andnot_ps(_mm256_castsi256_ps(dropped), _mm256_set1_ps(kept));
   }
 
   // 2^n for integer-valued n in [-126, 127], built in the exponent bits.

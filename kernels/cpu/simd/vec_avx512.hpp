@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/counter_random.hpp"  // the stream's constants
+
 namespace kiln::cpu {
 namespace {
 
@@ -63,6 +65,27 @@ struct VecAvx512 {
   static float hsum(R v) { return _mm512_reduce_add_ps(v); }
   static float hmax(R v) { return _mm512_reduce_max_ps(v); }
   static float hmin(R v) { return _mm512_reduce_min_ps(v); }
+
+  // Dropout's multipliers for elements first .. first + 15 of the counter-based stream
+  // `seed`: kept where cuda_kernels::dropout_keeps<float> keeps the element, else 0.
+  // The counters and their mix in 64-bit lanes, eight at a time.
+  static R dropout_scales(std::uint64_t seed, std::uint64_t first, std::uint64_t threshold, float kept) {
+    using namespace cuda_kernels;
+    const __m512i steps = _mm512_mullo_epi64(_mm512_set1_epi64(static_cast<long long>(kCounterStep)),
+                                             _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+    const auto keeps = [&](std::uint64_t i) {  // elements i .. i + 7
+      __m512i z = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(seed + kCounterStep * (i + 1))), steps);
+      z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                             _mm512_set1_epi64(static_cast<long long>(kMix1)));
+      z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                             _mm512_set1_epi64(static_cast<long long>(kMix2)));
+      z = _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+      return _mm512_cmpge_epu64_mask(_mm512_srli_epi64(z, 64 - kUniformBits<float>),
+                                     _mm512_set1_epi64(static_cast<long long>(threshold)));
+    };
+    const auto m = static_cast<__mmask16>(keeps(first) | (static_cast<unsigned>(keeps(first + 8)) << 8));
+    return _mm512_maskz_mov_ps(m, _mm512_set1_ps(kept));
+  }
 
   static R exp2i(R n) {
     const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
