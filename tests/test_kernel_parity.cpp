@@ -145,15 +145,18 @@ TEST_CASE("parity: dropout draws the reference's keep decisions, at any offset i
       if (n > 2) x[2] = nan;
       std::vector<float> want(n), got(n);
       for (const double p : {0.0, 0.1, 0.5, 0.9, 1.0})
-        for (const std::uint64_t first : {std::uint64_t(0), std::uint64_t(5), std::uint64_t(1) << 40, ~std::uint64_t(3)}) {
+        for (const std::uint64_t first : {std::uint64_t(0), std::uint64_t(5), std::uint64_t(1) << 40,
+                                          ~std::uint64_t(3)}) {
           INFO(cpu::isa_name(isa) << " n=" << n << " p=" << p << " first=" << first);
-          const std::uint64_t seed = 0x1234567887654321ULL + first, threshold = cuda_kernels::dropout_threshold(float(p));
+          const std::uint64_t seed = 0x1234567887654321ULL + first;
+          const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<float>(p));
           const float kept = p == 1 ? 1.0f : static_cast<float>(1 / (1 - p));
           ref.dropout(n, x.data(), seed, first, threshold, kept, want.data());
           simd.dropout(n, x.data(), seed, first, threshold, kept, got.data());
           std::int64_t differ = 0;
           for (std::int64_t i = 0; i < n; ++i)
-            differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(std::isnan(got[i]) && std::isnan(want[i]));
+            differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0 &&
+                      !(std::isnan(got[i]) && std::isnan(want[i]));
           CHECK(differ == 0);
         }
     }

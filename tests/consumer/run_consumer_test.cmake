@@ -14,8 +14,11 @@ if(MODE STREQUAL "package")
   run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK}/build -G ${GENERATOR}
       -DCMAKE_BUILD_TYPE=Release -DKILN_CONSUMER_MODE=package -DCMAKE_PREFIX_PATH=${WORK}/prefix)
 else()
+  # kiln builds again inside the consumer, its CUDA backend too where a toolkit is
+  # found; for one architecture only, since the main build compiles the full list.
   run(${CMAKE_COMMAND} -S ${consumer_src} -B ${WORK}/build -G ${GENERATOR}
-      -DCMAKE_BUILD_TYPE=Release -DKILN_CONSUMER_MODE=subdirectory -DKILN_SOURCE_DIR=${KILN_SOURCE})
+      -DCMAKE_BUILD_TYPE=Release -DKILN_CONSUMER_MODE=subdirectory -DKILN_SOURCE_DIR=${KILN_SOURCE}
+      -DCMAKE_CUDA_ARCHITECTURES=90)
 endif()
 run(${CMAKE_COMMAND} --build ${WORK}/build --parallel 2)
 run(${WORK}/build/consumer)

@@ -98,7 +98,8 @@ struct VecAvx2 {
     const auto times = [](__m256i a, std::uint64_t b) {  // a * b modulo 2^64, lane by lane
       const __m256i b_lo = _mm256_set1_epi64x(static_cast<long long>(b & 0xffffffffu));
       const __m256i b_hi = _mm256_set1_epi64x(static_cast<long long>(b >> 32));
-      const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_lo), _mm256_mul_epu32(a, b_hi));
+      const __m256i cross =
+          _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_lo), _mm256_mul_epu32(a, b_hi));
       return _mm256_add_epi64(_mm256_mul_epu32(a, b_lo), _mm256_slli_epi64(cross, 32));
     };
     const auto drops = [&](std::uint64_t i) {  // elements i .. i + 3: all ones where dropped
