@@ -11,19 +11,36 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #include "kiln/core/error.hpp"
 
 namespace kiln::fuzz {
 
-// A file (or folder) under the temporary directory, unique to this process.
+// The scratch folder under the temporary directory, unique to this process and
+// removed when the fuzzer exits (libFuzzer ends a timed run with exit()).
+class ScratchDir {
+ public:
+  ScratchDir()
+      : path_(std::filesystem::temp_directory_path() / ("kiln_fuzz_" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A file (or folder) inside this process's scratch folder.
 inline std::string scratch_path(const std::string& name) {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("kiln_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return (dir / name).string();
+  static const ScratchDir dir;
+  return (dir.path() / name).string();
 }
 
 inline void write_file(const std::string& path, const std::uint8_t* data, std::size_t size) {
