@@ -15,4 +15,4 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import safetensors, n
 fi
 scripts/build.sh -DKILN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 cd "$build_dir"
-ctest --output-on-failure --timeout 1200
+ctest --output-on-failure --timeout 1200 --parallel "$(nproc)"
