@@ -352,6 +352,13 @@ TEST_CASE("GPU batch norm slices read every value of every channel once") {
     CHECK(split.parts <= 256);
     CHECK(split.parts * split.per_part >= m);
     CHECK(cuda_kernels::batch_norm_scratch_doubles(k.c, m) == 2 * k.c * split.parts + 2 * k.c);
+    // A block has whole warps, at most 256 threads, and no warp without a value.
+    const int threads = cuda_kernels::slice_threads(split, 256);
+    CHECK(threads % 32 == 0);
+    CHECK(threads >= 32);
+    CHECK(threads <= 256);
+    CHECK(threads >= std::min<std::int64_t>(split.per_part, 256));
+    CHECK((threads == 32 || threads - 32 < split.per_part));
     const auto got32 = sliced_offsets<std::int32_t>(k.n, k.c, k.l);
     CHECK(sliced_offsets<std::int64_t>(k.n, k.c, k.l) == got32);
     // Channel ch's values, in the order of i = img * l + j.
@@ -373,6 +380,9 @@ TEST_CASE("GPU batch norm slices read every value of every channel once") {
   const cuda_kernels::ChannelSplit first = cuda_kernels::channel_split(32, 128 * 784);
   CHECK(32 * first.parts >= 512);
   CHECK(cuda_kernels::channel_split(512, 49).parts == 1);
+  CHECK(cuda_kernels::slice_threads(first, 256) == 256);
+  CHECK(cuda_kernels::slice_threads(cuda_kernels::channel_split(512, 49), 256) == 64);
+  CHECK(cuda_kernels::slice_threads(cuda_kernels::channel_split(70000, 5), 256) == 32);
 }
 
 TEST_CASE("GPU sums cut into slices add every value once, and both passes stay short") {

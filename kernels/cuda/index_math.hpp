@@ -165,6 +165,14 @@ inline ChannelSplit channel_split(std::int64_t c, std::int64_t m) {
   return {parts, (m + parts - 1) / parts};
 }
 
+// Threads of a block that reduces one slice: `most` (a multiple of 32), or fewer
+// whole warps when the slice is shorter, so many short channels (a BatchNorm1d over a
+// small batch) do not launch idle threads.
+inline int slice_threads(const ChannelSplit& split, int most) {
+  const std::int64_t threads = (split.per_part + 31) / 32 * 32;
+  return threads < 32 ? 32 : (threads > most ? most : static_cast<int>(threads));
+}
+
 // Slice `part`'s values of a channel: i in [begin, end).
 KILN_HOST_DEVICE inline void slice_bounds(std::int64_t m, std::int64_t per_part, std::int64_t part,
                                           std::int64_t& begin, std::int64_t& end) {

@@ -13,7 +13,8 @@ namespace kiln::cuda_kernels {
 
 namespace {
 
-// Sum over the block of one double per thread; every thread gets the total.
+// Sum over the block (whole warps, at most kThreads threads) of one double per
+// thread; every thread gets the total.
 __device__ double block_sum(double v) {
   __shared__ double partial[kThreads / 32];
   __shared__ double total;
@@ -21,7 +22,7 @@ __device__ double block_sum(double v) {
   if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = v;
   __syncthreads();
   if (threadIdx.x < 32) {
-    double s = threadIdx.x < kThreads / 32 ? partial[threadIdx.x] : 0.0;
+    double s = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.0;
     s = warp_sum(s);
     if (threadIdx.x == 0) total = s;
   }
@@ -172,6 +173,7 @@ void batch_norm_stats(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
   const std::int64_t m = n * l;
   if (c == 0 || m == 0) return;
   const ChannelSplit split = channel_split(c, m);
+  const int threads = slice_threads(split, kThreads);
   double* sums = scratch;                         // c * parts
   double* squares = scratch + c * split.parts;   // c * parts
   visit_floating(t, [&](auto tag) {
@@ -181,9 +183,9 @@ void batch_norm_stats(Scalar t, std::int64_t n, std::int64_t c, std::int64_t l, 
       using I = decltype(index);
       const DividerFor<I> ld(l);
       const auto ci = static_cast<I>(c), mi = static_cast<I>(m), per = static_cast<I>(split.per_part);
-      launch(slice_sum_kernel<T, I>, slice_grid(c, split), kThreads, 0, ci, mi, per, ld, px, sums);
+      launch(slice_sum_kernel<T, I>, slice_grid(c, split), threads, 0, ci, mi, per, ld, px, sums);
       KILN_CUDA_CHECK_LAUNCH();
-      launch(slice_centered_squares_kernel<T, I>, slice_grid(c, split), kThreads, 0, ci, mi, per, ld, px,
+      launch(slice_centered_squares_kernel<T, I>, slice_grid(c, split), threads, 0, ci, mi, per, ld, px,
              sums, squares);
       KILN_CUDA_CHECK_LAUNCH();
     });
@@ -214,6 +216,7 @@ void batch_norm_backward(Scalar t, std::int64_t n, std::int64_t c, std::int64_t 
   const std::int64_t m = n * l, total = n * c * l;
   if (c == 0) return;
   const ChannelSplit split = channel_split(c, m);
+  const int threads = slice_threads(split, kThreads);
   double* partial_g = scratch;                            // c * parts
   double* partial_gx = scratch + c * split.parts;         // c * parts
   double* mean_g = scratch + 2 * c * split.parts;         // c
@@ -227,7 +230,7 @@ void batch_norm_backward(Scalar t, std::int64_t n, std::int64_t c, std::int64_t 
       // The channel sums serve dx in training and the weight's and bias's gradients.
       if (training || gw || gb) {
         if (m > 0) {
-          launch(slice_grad_sums_kernel<T, I>, slice_grid(c, split), kThreads, 0, static_cast<I>(c),
+          launch(slice_grad_sums_kernel<T, I>, slice_grid(c, split), threads, 0, static_cast<I>(c),
                  static_cast<I>(m), static_cast<I>(split.per_part), DividerFor<I>(l), px, pg, mean, invstd,
                  partial_g, partial_gx);
           KILN_CUDA_CHECK_LAUNCH();
