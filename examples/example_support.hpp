@@ -28,6 +28,7 @@ struct CommonArgs {
   int threads = 0;  // 0: kiln's default (all cores)
   std::int64_t batch_size = 128;
   std::int64_t limit = 0;  // train on the first N images only (0: all)
+  std::int64_t test_limit = 0;  // evaluate on the first N test images only (0: all)
   std::string save, resume, metrics;
   std::string device = "cpu";
   bool augment = false;  // flips and shifts of the training images (cnn_fashion --augment)
@@ -60,6 +61,8 @@ inline void add_common_flags(CLI::App& app, CommonArgs& a) {
       ->check(at_least(0));
   app.add_option("--batch-size", a.batch_size, "mini-batch size")->check(at_least(1))->capture_default_str();
   app.add_option("--limit", a.limit, "train on the first N training images only (0: all)")
+      ->check(at_least(0));
+  app.add_option("--test-limit", a.test_limit, "evaluate on the first N test images only (0: all)")
       ->check(at_least(0));
   app.add_option("--save", a.save, "write a checkpoint here after every epoch");
   app.add_option("--resume", a.resume, "resume training from this checkpoint");
@@ -241,8 +244,9 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
                                        const CommonArgs& args, const std::string& name) {
   using namespace kiln;
   data::ImageDataset train = data::fashion_mnist(args.data, data::Split::train);
-  const data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
+  data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
   if (args.limit > 0) train = train.head(args.limit);
+  if (args.test_limit > 0) test = test.head(args.test_limit);
   data::LoaderOptions loader_options = data::LoaderOptions(args.batch_size).set_shuffle(true).set_seed(args.seed);
   if (args.augment) loader_options.set_augment(data::Augment().set_flip(true).set_max_shift(args.max_shift));
   data::DataLoader loader(train, loader_options);
@@ -301,6 +305,7 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
   const double per_epoch = epochs_run ? train_seconds / epochs_run : 0.0;
   return {{"model", name},
           {"test_acc", eval.accuracy},
+          {"test_images", test.size()},
           {"test_loss", eval.loss},
           {"train_loss", last_loss},
           {"epochs", args.epochs},

@@ -84,8 +84,9 @@ int main(int argc, char** argv) {
     optim::Adam optimizer(model.parameters(), optim::AdamOptions(1e-3));
 
     data::ImageDataset train = data::fashion_mnist(args.data, data::Split::train);
-    const data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
+    data::ImageDataset test = data::fashion_mnist(args.data, data::Split::test);
     if (args.limit > 0) train = train.head(args.limit);
+    if (args.test_limit > 0) test = test.head(args.test_limit);
     data::DataLoader loader(train, data::LoaderOptions(args.batch_size).set_shuffle(true).set_seed(args.seed));
 
     double worst_diff = 0, seconds = 0;
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     }
     example::print_result({{"model", "mlp_by_hand"},
                            {"test_acc", eval.accuracy},
+                           {"test_images", test.size()},
                            {"epochs", args.epochs},
                            {"max_grad_difference", worst_diff},
                            {"train_seconds", seconds},

@@ -28,6 +28,7 @@ struct Options {
   std::string data = data::kFashionMnistDefaultDir, mlp, cnn, out;
   std::string activations = "dynamic", device = "cpu";
   int threads = 0, calibration_batches = 4, reps_b1 = 300, reps_b256 = 15;
+  std::int64_t test_limit = 0;  // evaluate on the first N test images only (0: all)
 };
 
 double median(std::vector<double> v) {
@@ -173,6 +174,8 @@ int main(int argc, char** argv) {
       ->check(example::at_least(1))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: all cores)")->check(example::at_least(0));
+  app.add_option("--test-limit", o.test_limit, "evaluate on the first N test images only (0: all)")
+      ->check(example::at_least(0));
   app.add_option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
       ->check(example::at_least(1))
@@ -186,7 +189,8 @@ int main(int argc, char** argv) {
     if (o.out.empty()) o.out = (std::filesystem::temp_directory_path() / "kiln_quantize_fashion").string();
     std::filesystem::create_directories(o.out);
     const data::ImageDataset train = data::fashion_mnist(o.data, data::Split::train);
-    const data::ImageDataset test = data::fashion_mnist(o.data, data::Split::test);
+    data::ImageDataset test = data::fashion_mnist(o.data, data::Split::test);
+    if (o.test_limit > 0) test = test.head(o.test_limit);
     std::cout << build_info() << ", " << get_num_threads() << " threads, activations " << o.activations
               << ", device " << o.device << "\n";
 

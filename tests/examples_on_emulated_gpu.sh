@@ -39,7 +39,8 @@ compare() {
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   compare mlp_fashion --epochs 1 --limit 1024
-  compare cnn_fashion --epochs 1 --limit 512 --batchnorm
+  compare cnn_fashion --epochs 1 --limit 512 --test-limit 2000 --batchnorm
+  [ "$(result "$tmp/cnn_fashion.gpu.log" test_images)" = 2000 ]
   compare mlp_by_hand --epochs 1 --limit 1024
   # The quantized MLP's integer kernels are bit-exact: the same test accuracy to the last image.
   "$examples/mlp_fashion" --epochs 1 --limit 1024 --save "$tmp/mlp.ckpt" > /dev/null
