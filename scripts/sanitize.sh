@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 build_dir="${KILN_SANITIZE_BUILD_DIR:-build-asan}"
 mkdir -p "$build_dir"
 # -g1: line tables only, enough for the file:line of every frame in a report, and a
-# fifth faster to compile than full debug information. Only the programs run below
-# are built.
+# fifth faster to compile than full debug information (the test and example programs
+# themselves compile with -O0: tests/ and examples/CMakeLists.txt). Only the programs
+# run below are built.
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" -DKILN_SANITIZE=ON -DKILN_CUDA=OFF \
   -DKILN_BUILD_BENCH=OFF > "$build_dir/configure.log" 2>&1
 targets=(kiln_tests autograd_demo mlp_fashion cnn_fashion mlp_by_hand quantize_fashion gcn_cora vgae_cora gvae_movielens)
@@ -26,9 +27,9 @@ run() { echo "sanitize: $*"; "$@" > "$tmp/out.log" 2>&1 || { tail -40 "$tmp/out.
 ex="$build_dir/examples"
 run "$ex/autograd_demo"
 run "$ex/mlp_fashion" --epochs 1 --limit 1000 --save "$tmp/mlp.safetensors"
-run "$ex/cnn_fashion" --epochs 1 --limit 256 --batchnorm --save "$tmp/cnn.safetensors"
+run "$ex/cnn_fashion" --epochs 1 --limit 256 --test-limit 1000 --batchnorm --save "$tmp/cnn.safetensors"
 run "$ex/mlp_by_hand" --epochs 1 --limit 500
-run "$ex/quantize_fashion" --mlp "$tmp/mlp.safetensors" --cnn "$tmp/cnn.safetensors" --reps 1 --out "$tmp/q"
+run "$ex/quantize_fashion" --mlp "$tmp/mlp.safetensors" --cnn "$tmp/cnn.safetensors" --reps 1 --test-limit 1000 --out "$tmp/q"
 shared="../shared/data"
 if [ -d "$shared/cora" ]; then
   run "$ex/gcn_cora" --data "$shared/cora" --epochs 5
