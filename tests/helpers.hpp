@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kiln/kiln.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace kiln::test {
 
@@ -38,31 +39,6 @@ inline void check_same(const Tensor& a, const Tensor& b, double tol = 1e-6) {
     INFO(kiln_gc.message);                                           \
     CHECK(kiln_gc.ok);                                               \
   } while (0)
-
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
-public:
-  explicit TempDir(const char* stem) {
-    std::string name = stem;
-    name += std::to_string(::getpid());
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-  int file_count() const {
-    int n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path_)) ++n;
-    return n;
-  }
-
-private:
-  std::filesystem::path path_;
-};
 
 inline Tensor rand64(const Shape& shape) { return randn(shape, kFloat64); }
 // Values bounded away from 0 (for log, sqrt, div, pow bases).

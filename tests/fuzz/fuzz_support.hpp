@@ -11,36 +11,17 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <system_error>
 
 #include "kiln/core/error.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace kiln::fuzz {
 
-// The scratch folder under the temporary directory, unique to this process and
-// removed when the fuzzer exits (libFuzzer ends a timed run with exit()).
-class ScratchDir {
- public:
-  ScratchDir()
-      : path_(std::filesystem::temp_directory_path() / ("kiln_fuzz_" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-// A file (or folder) inside this process's scratch folder.
+// A file (or folder) inside this process's scratch folder, which is removed at exit
+// (libFuzzer ends a timed run with exit()).
 inline std::string scratch_path(const std::string& name) {
-  static const ScratchDir dir;
-  return (dir.path() / name).string();
+  static const kiln::test::TempDir dir("kiln_fuzz_");
+  return (dir / name).string();
 }
 
 inline void write_file(const std::string& path, const std::uint8_t* data, std::size_t size) {
