@@ -46,6 +46,10 @@ TEST_CASE("errors.md: wrong shapes") {
   state["weight"] = ones({2, 2});
   CHECK_THROWS_WITH_AS(layer.load_state_dict(state),
                        "load_state_dict: 'weight' has shape (2, 2) in the state but (4, 3) in the module", Error);
+  CHECK_THROWS_WITH_AS(nn::init::kaiming_uniform_(zeros({10})),
+                       "init::kaiming_uniform_: fan_in and fan_out need a weight of at least 2 dimensions (out, in, "
+                       "...), got shape (10); use uniform_ or normal_ for a bias or a vector",
+                       Error);
 }
 
 TEST_CASE("errors.md: wrong dtype") {
@@ -54,6 +58,13 @@ TEST_CASE("errors.md: wrong dtype") {
                        Error);
   CHECK_THROWS_WITH_AS(add(ones({3}), ones({3}, kFloat64)),
                        "add: dtypes float32 and float64 differ (shapes (3) and (3)); convert one with .to(dtype)", Error);
+  Tensor a = zeros({2}, kFloat64).requires_grad_(), b = zeros({2}).requires_grad_();
+  a.set_grad(ones({2}, kFloat64));
+  b.set_grad(ones({2}));
+  CHECK_THROWS_WITH_AS(nn::clip_grad_norm_({a, b}, 1.0),
+                       "clip_grad_norm_: parameter 0's gradient is float64 on cpu but parameter 1's is float32 on cpu; "
+                       "clip the parameters of each dtype and device in a call of their own",
+                       Error);
   const Tensor q4 = quant::quantize_q4_0(ones({2, 64}));
   CHECK_THROWS_WITH_AS(add(q4, q4),
                        "this operation needs elements of a plain type, but the tensor is q4_0, a packed quantized "
@@ -89,6 +100,12 @@ TEST_CASE("errors.md: empty tensors") {
 
 TEST_CASE("errors.md: NaN where it matters, and non-finite losses") {
   CHECK_THROWS_WITH_AS(metrics::roc_auc(std::vector<double>{NAN, 1}, std::vector<int>{0, 1}), "roc_auc: a score is NaN",
+                       Error);
+  Tensor w = zeros({2}).requires_grad_();
+  w.set_grad(from_vector(std::vector<float>{1, NAN}, {2}));
+  CHECK_THROWS_WITH_AS(nn::clip_grad_norm_({w}, 1.0, 2.0, true),
+                       "clip_grad_norm_: the gradients' total norm of order 2 is nan; some gradient holds NaN or "
+                       "infinity (kiln::set_detect_anomaly(true) finds the op that made it)",
                        Error);
   DetectAnomalyGuard on;
   const Tensor p = zeros({2}).requires_grad_();

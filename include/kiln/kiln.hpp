@@ -41,6 +41,8 @@
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/loss.hpp"
 #include "kiln/ops/nn_ops.hpp"
+#include "kiln/nn/clip_grad.hpp"
+#include "kiln/nn/init.hpp"
 #include "kiln/nn/layers.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/optim/lr_scheduler.hpp"

@@ -5,6 +5,7 @@
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/nn/init.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/nn_ops.hpp"
@@ -15,12 +16,8 @@
 namespace kiln::nn {
 
 namespace {
-// Glorot / Xavier uniform: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
-Tensor glorot(std::int64_t out, std::int64_t in) {
-  const double b = std::sqrt(6.0 / static_cast<double>(in + out));
-  NoGradGuard no_grad;
-  return rand({out, in}) * (2 * b) - b;
-}
+// Glorot / Xavier uniform, as the GCN paper's code: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
+Tensor glorot(std::int64_t out, std::int64_t in) { return init::xavier_uniform_(empty({out, in})); }
 
 // On a GPU, reparameterize and gaussian_kl run as one kernel each way (vae_cuda.cpp);
 // the CPU, and mixed devices or dtypes (whose errors the composites give), compose.

@@ -5,6 +5,7 @@
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/nn/init.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
@@ -13,9 +14,6 @@
 namespace kiln::nn {
 
 namespace {
-// U(-bound, bound)
-Tensor uniform(const Shape& shape, double bound) { return rand(shape) * (2 * bound) - bound; }
-
 std::string pair_str(Pair p) {
   std::ostringstream os;
   os << '(' << p[0] << ", " << p[1] << ')';
@@ -34,11 +32,11 @@ Linear::Linear(const LinearOptions& o) : options(o) {
 }
 
 void Linear::reset_parameters() {
-  NoGradGuard no_grad;
-  // kaiming_uniform(a = sqrt 5): bound = sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in)
+  // PyTorch's kaiming_uniform_(a = sqrt 5): bound = sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in),
+  // written out so that the bound is exactly 1 / sqrt(fan_in); the bias shares it.
   const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features()));
-  weight.copy_(uniform(weight.shape(), bound));
-  if (bias.defined()) bias.copy_(uniform(bias.shape(), bound));
+  init::uniform_(weight, -bound, bound);
+  if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
 Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
@@ -64,11 +62,10 @@ Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
 }
 
 void Conv2d::reset_parameters() {
-  NoGradGuard no_grad;
-  const double fan_in = static_cast<double>(weight.size(1) * weight.size(2) * weight.size(3));
-  const double bound = 1.0 / std::sqrt(fan_in);
-  weight.copy_(uniform(weight.shape(), bound));
-  if (bias.defined()) bias.copy_(uniform(bias.shape(), bound));
+  // As Linear's, with fan_in = in_channels / groups * kh * kw.
+  const double bound = 1.0 / std::sqrt(static_cast<double>(init::calculate_fans(weight).fan_in));
+  init::uniform_(weight, -bound, bound);
+  if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
 Tensor Conv2d::forward(const Tensor& x) {

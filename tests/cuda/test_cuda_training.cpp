@@ -120,6 +120,53 @@ TEST_CASE("cuda: Adam, AdamW and SGD steps match the CPU") {
   }
 }
 
+// nn::init draws on the host, so a GPU parameter gets the CPU's values. Clipping
+// GPU gradients matches the CPU and reads nothing back (on the emulator, counted).
+TEST_CASE("cuda: nn::init and gradient clipping match the CPU") {
+  manual_seed(21);
+  const Tensor on_cpu = nn::init::kaiming_normal_(empty({8, 5}));
+  manual_seed(21);
+  const Tensor on_gpu = nn::init::kaiming_normal_(empty({8, 5}, kFloat32, gpu));
+  REQUIRE(on_gpu.device() == gpu);
+  check_same(on_gpu.to(Device::cpu()), on_cpu, 0);
+
+  const std::int64_t sizes[] = {7, 300, 1, 0};
+  for (double norm_type : {2.0, 1.0, 3.0, nn::kInfNorm}) {
+    for (double max_norm : {0.5, 1e6}) {
+      CAPTURE(norm_type);
+      CAPTURE(max_norm);
+      std::vector<Tensor> cpu_params, gpu_params;
+      for (std::int64_t n : sizes) {
+        const Tensor grad = randn({n});
+        cpu_params.push_back(zeros({n}).requires_grad_());
+        cpu_params.back().set_grad(grad.clone());
+        gpu_params.push_back(zeros({n}, kFloat32, gpu).requires_grad_());
+        gpu_params.back().set_grad(grad.to(gpu));
+      }
+      const Tensor norm_cpu = nn::clip_grad_norm_(cpu_params, max_norm, norm_type);
+#ifdef KILN_CUDA_EMULATOR
+      kiln_cuda_emulator::reset_counters();
+#endif
+      const Tensor norm_gpu = nn::clip_grad_norm_(gpu_params, max_norm, norm_type);
+#ifdef KILN_CUDA_EMULATOR
+      CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
+      CHECK(kiln_cuda_emulator::counters().synchronizes == 0);
+#endif
+      REQUIRE(norm_gpu.device() == gpu);
+      check_same(norm_gpu.to(Device::cpu()), norm_cpu, 1e-5);
+      for (std::size_t i = 0; i < cpu_params.size(); ++i)
+        check_same(gpu_params[i].grad().to(Device::cpu()), cpu_params[i].grad(), 1e-5);
+    }
+  }
+  std::vector<Tensor> cpu_params{zeros({50}).requires_grad_()}, gpu_params{zeros({50}, kFloat32, gpu).requires_grad_()};
+  const Tensor grad = randn({50});
+  cpu_params[0].set_grad(grad.clone());
+  gpu_params[0].set_grad(grad.to(gpu));
+  nn::clip_grad_value_(cpu_params, 0.7);
+  nn::clip_grad_value_(gpu_params, 0.7);
+  check_same(gpu_params[0].grad().to(Device::cpu()), cpu_params[0].grad(), 0);
+}
+
 // One launch updates up to 32 parameters, a block per chunk of 2048 values: more
 // parameters than one launch takes, sizes across chunk edges and empty ones, two
 // groups with their own rates and decay, and a parameter without a gradient in some
