@@ -119,6 +119,58 @@ TEST_CASE("ImageDataset normalises; DataLoader batches, shuffles by (seed, epoch
   check_values(held.select(0, 0), {(0 / 255.0 - 0.5) / 0.25, (10 / 255.0 - 0.5) / 0.25}, 1e-6);
 }
 
+TEST_CASE("TensorDataset: your own features with class labels or float targets, through the DataLoader") {
+  // Sample i has features (i, 10 i, 100 i) and label i % 3, or targets (-i, i / 2).
+  std::vector<double> feats;
+  std::vector<float> targets;
+  std::vector<std::int32_t> labels;
+  for (int i = 0; i < 7; ++i) {
+    feats.insert(feats.end(), {1.0 * i, 10.0 * i, 100.0 * i});
+    targets.insert(targets.end(), {-1.0f * i, 0.5f * i});
+    labels.push_back(i % 3);
+  }
+  const Tensor x = from_vector(feats, {7, 3});  // float64: served as float32
+  const data::TensorDataset labelled(x, from_vector(labels, {7}));  // int32: served as int64
+  CHECK(labelled.size() == 7);
+  CHECK(labelled.sample_shape() == Shape{3});
+  CHECK(labelled.target_shape() == Shape{});
+  CHECK(labelled.target_dtype() == kInt64);
+
+  data::DataLoader loader(labelled, data::LoaderOptions(3).set_shuffle(true).set_seed(5));
+  std::set<std::int64_t> seen;
+  for (const data::Batch& b : loader.epoch(0)) {
+    REQUIRE(b.x.dtype() == kFloat32);
+    REQUIRE(b.y.dtype() == kInt64);
+    REQUIRE(b.x.size(0) == b.y.size(0));
+    for (std::int64_t r = 0; r < b.x.size(0); ++r) {
+      const auto i = static_cast<std::int64_t>(b.x.at<float>({r, 0}));  // the sample's number
+      CHECK(b.x.at<float>({r, 2}) == 100.0f * static_cast<float>(i));
+      CHECK(b.y.at<std::int64_t>({r}) == i % 3);
+      seen.insert(i);
+    }
+  }
+  CHECK(seen.size() == 7);
+  CHECK(loader.batch(2).x.shape() == Shape{1, 3});  // 7 = 3 + 3 + 1
+
+  const Tensor x32 = x.to(kFloat32);
+  const data::TensorDataset regression(x32, from_vector(targets, {7, 2}));
+  CHECK(regression.target_shape() == Shape{2});
+  CHECK(regression.target_dtype() == kFloat32);
+  CHECK(regression.x().shares_storage(x32));  // already float32 on the host: not copied
+  data::DataLoader in_order(regression, data::LoaderOptions(4));
+  in_order.epoch(0);
+  const data::Batch& b1 = in_order.batch(1);
+  CHECK(b1.y.shape() == Shape{3, 2});
+  check_values(b1.y, {-4, 2, -5, 2.5, -6, 3});
+  check_values(b1.x.select(0, 0), {4, 40, 400});
+
+  CHECK_THROWS_WITH_AS(data::TensorDataset(x, arange(6)),
+                       doctest::Contains("must have the same number of samples (dimension 0)"), Error);
+  CHECK_THROWS_WITH_AS(data::TensorDataset(x, zeros({7, 2}, kInt64)),
+                       doctest::Contains("integer y are class labels, one per sample"), Error);
+  CHECK_THROWS_WITH_AS(data::TensorDataset(x, Tensor()), doctest::Contains("must both be defined"), Error);
+}
+
 TEST_CASE("DataLoader augmentation: flips and shifts drawn from (seed, epoch, position), blank borders") {
   // 64 images of 1x4x5 whose pixels all differ within an image: 1 + i % 8 + 10 r + 40 c.
   const std::int64_t n = 64, h = 4, w = 5;

@@ -69,6 +69,36 @@ TEST_CASE("an MLP learns Fashion-MNIST from 3,000 images") {
   CHECK(after > 0.7);  // chance is 0.1
 }
 
+// Data of one's own: a regression from tensors, with the weights set by nn::init and
+// the gradients clipped every step. y = x A + b plus a little noise.
+TEST_CASE("a regression on a TensorDataset, with nn::init and clipped gradients, recovers its weights") {
+  manual_seed(6);
+  const Tensor a = tensor<float>({{1.5f, -2.0f}, {0.5f, 3.0f}, {-1.0f, 0.25f}});  // (3, 2)
+  const Tensor b = tensor<float>({0.5f, -1.0f});
+  const Tensor x = randn({512, 3});
+  const Tensor y = matmul(x, a) + b + randn({512, 2}) * 0.01;
+  const data::TensorDataset ds(x, y);
+  data::DataLoader loader(ds, data::LoaderOptions(32).set_shuffle(true).set_seed(2));
+
+  nn::Linear fc(3, 2);
+  nn::init::xavier_normal_(fc.weight);
+  nn::init::zeros_(fc.bias);
+  optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
+  double largest_norm = 0;
+  for (int epoch = 0; epoch < 20; ++epoch) {
+    for (const data::Batch& batch : loader.epoch(epoch)) {
+      opt.zero_grad();
+      mse_loss(fc(batch.x), batch.y).backward();
+      largest_norm = std::max(largest_norm, nn::clip_grad_norm_(fc.parameters(), 1.0).item());
+      opt.step();
+    }
+  }
+  MESSAGE("largest gradient norm before clipping: " << largest_norm);
+  CHECK(largest_norm > 1.0);  // the clipping did act early on
+  test::check_same(fc.weight.t(), a, 0.01);
+  test::check_same(fc.bias, b, 0.01);
+}
+
 TEST_CASE("a checkpoint resumes training to bit-identical losses") {
   if (!have_fashion_mnist()) return;
   const test::TempDir dir("kiln_test_ckpt_");

@@ -50,6 +50,38 @@ ImageDataset ImageDataset::head(std::int64_t n) const {
   return ImageDataset(images_.narrow(0, 0, n), labels_.narrow(0, 0, n), mean_, std_);
 }
 
+// ---- TensorDataset ---------------------------------------------------------------------------
+
+TensorDataset::TensorDataset(const Tensor& x, const Tensor& y) {
+  KILN_CHECK(x.defined() && y.defined(), "TensorDataset: x and y must both be defined tensors");
+  KILN_CHECK(x.dim() >= 1 && y.dim() >= 1 && x.size(0) == y.size(0), "TensorDataset: x of shape ", fmt(x.shape()),
+             " and y of shape ", fmt(y.shape()), " must have the same number of samples (dimension 0)");
+  KILN_CHECK(x.dtype() != kQ4_0 && y.dtype() != kQ4_0,
+             "TensorDataset: x is ", x.dtype(), " and y is ", y.dtype(),
+             "; x must hold numbers (served as float32), y class labels (an integer dtype) or float targets");
+  if (!is_floating(y.dtype()))
+    KILN_CHECK(y.dim() == 1, "TensorDataset: integer y are class labels, one per sample, so y must be (N), not ",
+               fmt(y.shape()), "; pass float targets for values of another shape");
+  x_ = x.detach().to(Device::cpu()).to(kFloat32).contiguous();
+  y_ = y.detach().to(Device::cpu()).to(is_floating(y.dtype()) ? kFloat32 : kInt64).contiguous();
+}
+
+Shape TensorDataset::sample_shape() const { return Shape(x_.shape().begin() + 1, x_.shape().end()); }
+Shape TensorDataset::target_shape() const { return Shape(y_.shape().begin() + 1, y_.shape().end()); }
+
+void TensorDataset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const {
+  const auto copy_rows = [&indices]<class T>(const Tensor& from, Tensor& to, T) {
+    const std::int64_t per = from.size(0) == 0 ? 0 : from.numel() / from.size(0);
+    const T* src = from.data_ptr<T>();
+    T* dst = to.data_ptr<T>();
+    for (std::size_t i = 0; i < indices.size(); ++i)
+      std::copy_n(src + indices[i] * per, per, dst + static_cast<std::int64_t>(i) * per);
+  };
+  copy_rows(x_, x, float{});
+  if (y_.dtype() == kInt64) copy_rows(y_, y, std::int64_t{});
+  else copy_rows(y_, y, float{});
+}
+
 // ---- DataLoader ----------------------------------------------------------------------------
 
 DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
@@ -97,7 +129,11 @@ const Batch& DataLoader::batch(std::int64_t b) {
     shape.insert(shape.begin(), count);
     current_.x = Tensor::empty(shape, kFloat32);
   }
-  if (!unshared(current_.y)) current_.y = Tensor::empty({count}, kInt64);
+  if (!unshared(current_.y)) {
+    Shape shape = dataset_.target_shape();
+    shape.insert(shape.begin(), count);
+    current_.y = Tensor::empty(shape, dataset_.target_dtype());
+  }
   dataset_.fill(idx, current_.x, current_.y);
   if (options_.augment.any()) augment(start);
   return current_;

@@ -12,6 +12,8 @@
 // drawn from (seed, epoch, position): an epoch sees the same images whether or not
 // training was resumed.
 //   data::LoaderOptions(128).set_shuffle(true).set_augment(data::Augment().set_flip(true).set_max_shift(2))
+//
+// Your own data in tensors: data::TensorDataset(x, y) with class labels or float targets.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,7 @@ namespace kiln::data {
 
 struct Batch {
   Tensor x;  // (B, ...) float32
-  Tensor y;  // (B) int64 labels
+  Tensor y;  // (B) int64 labels, or the dataset's targets: (B, ...) of target_dtype()
 };
 
 class Dataset {
@@ -31,7 +33,11 @@ public:
   virtual ~Dataset() = default;
   virtual std::int64_t size() const = 0;
   virtual Shape sample_shape() const = 0;  // shape of one x
-  // Writes samples `indices` into x (count, sample_shape...) and y (count), both preallocated.
+  // One target: a class label (a 0-d int64) unless the dataset says otherwise.
+  virtual Shape target_shape() const { return {}; }
+  virtual DType target_dtype() const { return kInt64; }
+  // Writes samples `indices` into x (count, sample_shape...) and y (count, target_shape...),
+  // both preallocated.
   virtual void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const = 0;
   // The value a blank (zero) input takes once served: what a shifted image is padded with.
   virtual float blank_value() const { return 0.0f; }
@@ -55,6 +61,28 @@ public:
 private:
   Tensor images_, labels_;
   double mean_, std_;
+};
+
+// Samples and targets held in tensors, for data of your own:
+//   data::TensorDataset ds(features, labels);   // (N, ...) and (N) integer class labels
+//   data::TensorDataset reg(features, values);  // (N, ...) and (N, ...) float targets
+// x is served as float32 (other real dtypes converted). Integer y are class labels,
+// served as int64; floating y are targets of any shape, served as float32. The dataset
+// holds contiguous host tensors: yours, shared, when they already are such (float32 x,
+// int64 or float32 y, on the CPU); otherwise converted copies, made at construction.
+class TensorDataset : public Dataset {
+public:
+  TensorDataset(const Tensor& x, const Tensor& y);
+  std::int64_t size() const override { return x_.size(0); }
+  Shape sample_shape() const override;
+  Shape target_shape() const override;
+  DType target_dtype() const override { return y_.dtype(); }
+  void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const override;
+  const Tensor& x() const { return x_; }
+  const Tensor& y() const { return y_; }
+
+private:
+  Tensor x_, y_;
 };
 
 // Random changes to each training image (C, H, W), applied by the DataLoader:
