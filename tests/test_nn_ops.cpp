@@ -134,6 +134,50 @@ TEST_CASE("batch_norm: training statistics, running update, evaluation, gradient
                        doctest::Contains("more than one value per channel"), Error);
 }
 
+TEST_CASE("layer_norm: rows normalised as defined, float32 rows far from 0, gradients, the module") {
+  manual_seed(47);
+  const Tensor x = rand64({4, 3, 5}) * 3.0 + 2.0;
+  // Over the last dimension: every row of 5 gets mean 0 and biased variance 1 (less eps).
+  const Tensor y = layer_norm(x, {5});
+  check_values(mean(y, {2}).flatten(), std::vector<double>(12, 0.0), 1e-9);
+  check_values(var(y, {2}, false, 0).flatten(), std::vector<double>(12, 1.0), 1e-4);
+  // Over the last two, with weight and bias, against the definition written with ops.
+  const Tensor w = rand64({3, 5}), b = rand64({3, 5});
+  const Tensor mu = mean(x, {1, 2}, true), v = var(x, {1, 2}, true, 0);
+  const Tensor expected = (x - mu) / sqrt(v + 1e-3) * w + b;
+  check_same(layer_norm(x, {3, 5}, w, b, 1e-3), expected, 1e-12);
+  check_same(layer_norm(x.to(kFloat32), {3, 5}, w.to(kFloat32), b.to(kFloat32), 1e-3), expected, 1e-5);
+  // Statistics and centring in double: float32 rows around 10^4, spread 0.03, keep
+  // their detail (a float32 mean alone would be off by up to 5e-4, 2 % of the spread).
+  const Tensor far = (x * 0.01 + 1e4).to(kFloat32);
+  check_same(layer_norm(far, {5}), layer_norm(far.to(kFloat64), {5}), 1e-5);
+  // A constant row has variance 0: it becomes the bias.
+  check_values(layer_norm(full({1, 3}, 7.0, kFloat64), {3}, Tensor(), tensor<double>({1, 2, 3})), {1, 2, 3}, 0);
+  // Gradients in x, weight and bias; each affine part alone; a non-contiguous input.
+  KILN_CHECK_GRAD([](const In& in) { return layer_norm(in[0], {5}, in[1], in[2]); },
+                  {rand64({3, 5}), rand64({5}), rand64({5})});
+  KILN_CHECK_GRAD([](const In& in) { return layer_norm(in[0], {2, 3}, in[1], in[2], 0.1); },
+                  {rand64({2, 2, 3}) * 2.0, rand64({2, 3}), rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return layer_norm(in[0], {4}); }, {rand64({3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return layer_norm(in[0].t(), {3}, Tensor(), in[1]); },
+                  {rand64({3, 4}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return layer_norm(in[0], {3}, in[1]); }, {rand64({2, 3}), rand64({3})});
+
+  nn::LayerNorm ln(5);
+  CHECK(ln.description() == "LayerNorm((5), eps=1e-05, elementwise_affine=true)");
+  CHECK(ln.parameters().size() == 2);
+  check_values(ln.weight, {1, 1, 1, 1, 1});
+  check_same(ln(x.to(kFloat32)), y, 1e-5);
+  nn::LayerNorm plain(nn::LayerNormOptions({3, 5}).elementwise_affine(false).eps(1e-3));
+  CHECK(plain.parameters().empty());
+  check_same(plain(x.to(kFloat32)), layer_norm(x, {3, 5}, Tensor(), Tensor(), 1e-3), 1e-5);
+
+  CHECK_THROWS_WITH_AS(layer_norm(x, {4}), doctest::Contains("must be the last dimensions of the input"), Error);
+  CHECK_THROWS_WITH_AS(layer_norm(x, {5}, rand64({4})), doctest::Contains("weight of shape (4) must have"), Error);
+  CHECK_THROWS_WITH_AS(layer_norm(zeros({2, 3}, kInt64), {3}), doctest::Contains("layer_norm"), Error);
+  CHECK_THROWS_WITH_AS(nn::LayerNorm(0), doctest::Contains("all positive"), Error);
+}
+
 TEST_CASE("dropout: identity in eval, scaled mask in training") {
   manual_seed(46);
   const Tensor x = ones({10000});

@@ -1,5 +1,6 @@
 #include "kiln/nn/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -131,6 +132,30 @@ std::string BatchNorm::description() const {
   std::ostringstream os;
   os << "BatchNorm" << spatial_dims_ << "d(" << options.num_features() << ", eps=" << options.eps()
      << ", momentum=" << options.momentum() << ")";
+  return os.str();
+}
+
+// ---- LayerNorm ------------------------------------------------------------------------
+
+LayerNorm::LayerNorm(const LayerNormOptions& o) : options(o) {
+  const Shape& shape = o.normalized_shape();
+  KILN_CHECK(!shape.empty() && std::all_of(shape.begin(), shape.end(), [](std::int64_t s) { return s > 0; }),
+             "LayerNorm: normalized_shape ", fmt(shape), " must have at least one dimension, all positive");
+  KILN_CHECK(o.eps() >= 0, "LayerNorm: eps must be >= 0, got ", o.eps());
+  if (o.elementwise_affine()) {
+    weight = register_parameter("weight", ones(shape));
+    bias = register_parameter("bias", zeros(shape));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  return layer_norm(x, options.normalized_shape(), weight, bias, options.eps());
+}
+
+std::string LayerNorm::description() const {
+  std::ostringstream os;
+  os << "LayerNorm(" << fmt(options.normalized_shape()) << ", eps=" << options.eps()
+     << ", elementwise_affine=" << (options.elementwise_affine() ? "true" : "false") << ")";
   return os.str();
 }
 

@@ -73,6 +73,18 @@ TEST_CASE("cuda: batch norm in training and evaluation, running statistics inclu
   }
 }
 
+TEST_CASE("cuda: layer norm over one and two trailing dimensions, with and without weight and bias") {
+  manual_seed(29);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
+    parity([](const auto& v) { return layer_norm(v[0], {7}, v[1], v[2]); },
+           {randn({6, 7}, dt) * 2.0 + 1.0, randn({7}, dt), randn({7}, dt)}, tol);
+    parity([](const auto& v) { return layer_norm(v[0], {3, 4}, v[1], v[2], 1e-3); },
+           {randn({2, 5, 3, 4}, dt), randn({3, 4}, dt), randn({3, 4}, dt)}, tol);
+    parity([](const auto& v) { return layer_norm(v[0], {300}); }, {randn({4, 300}, dt) - 3.0}, tol);
+  }
+}
+
 TEST_CASE("cuda: where, index_select, gather, embeddings and nll_loss") {
   manual_seed(24);
   const Tensor a = randn({4, 5}), b = randn({5});

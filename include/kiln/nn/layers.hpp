@@ -141,6 +141,30 @@ public:
   explicit BatchNorm2d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 2) {}
 };
 
+struct LayerNormOptions {
+  explicit LayerNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}
+  KILN_OPTION(Shape, normalized_shape)
+  KILN_OPTION(double, eps)
+  KILN_OPTION(bool, elementwise_affine)
+private:
+  Shape normalized_shape_;
+  double eps_ = 1e-5;
+  bool elementwise_affine_ = true;
+};
+
+// Normalises each sample over its trailing normalized_shape dimensions (layer_norm),
+// the same way in training and evaluation; weight (ones) and bias (zeros) of that
+// shape, when elementwise_affine. LayerNorm(64) normalises (..., 64) feature vectors.
+class LayerNorm : public Module {
+public:
+  explicit LayerNorm(const LayerNormOptions& options);
+  explicit LayerNorm(std::int64_t features) : LayerNorm(LayerNormOptions({features})) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  LayerNormOptions options;
+  Tensor weight, bias;  // normalized_shape, when elementwise_affine
+};
+
 class Dropout : public Module {
 public:
   explicit Dropout(double p = 0.5);

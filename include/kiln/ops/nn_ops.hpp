@@ -25,4 +25,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
 
+// Layer normalisation (Ba et al. 2016) over the trailing dimensions `normalized_shape`
+// of x: each row of those dimensions becomes (x - mean) / sqrt(var + eps) with its own
+// mean and biased variance, then times weight and plus bias (both of shape
+// normalized_shape, either may be undefined), element by element. x (..., 64) with
+// normalized_shape (64) normalises every feature vector; the same in training and
+// evaluation (no running statistics).
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
 }  // namespace kiln

@@ -1,0 +1,195 @@
+// layer_norm: forward and backward side by side. On the CPU one fused pass each way
+// (statistics per row in double); on a GPU composed of the device's ops, whose
+// backward autograd derives.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+using detail::ptr;
+
+namespace {
+
+// The composite: what a GPU runs, and the definition the fused CPU code follows.
+Tensor layer_norm_composite(const Tensor& x, std::int64_t normalized_dims, const Tensor& weight,
+                            const Tensor& bias, double eps) {
+  Dims dims;
+  for (std::int64_t d = x.dim() - normalized_dims; d < x.dim(); ++d) dims.push_back(d);
+  const Tensor centred = x - mean(x, dims, /*keepdim=*/true);
+  const Tensor var = mean(centred * centred, dims, /*keepdim=*/true);  // biased
+  Tensor y = centred / sqrt(var + eps);
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  return y;
+}
+
+// The sum of f(k) over k in [0, d), in double, kept in 8 interleaved partial sums
+// added at the end: a fixed order (the same result every run) whose additions need not
+// wait for each other, unlike a single running sum.
+template <class F>
+double interleaved_sum(std::int64_t d, F f) {
+  constexpr std::int64_t kLanes = 8;
+  double part[kLanes] = {};
+  std::int64_t k = 0;
+  for (; k + kLanes <= d; k += kLanes)
+    for (std::int64_t j = 0; j < kLanes; ++j) part[j] += f(k + j);
+  for (std::int64_t j = 0; k < d; ++k, ++j) part[j] += f(k);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// Rows of `d` values: mean and 1 / sqrt(var + eps) of each, in double.
+template <class T>
+void row_statistics(const T* x, std::int64_t rows, std::int64_t d, double eps, std::vector<double>& mean,
+                    std::vector<double>& rstd) {
+  mean.assign(static_cast<std::size_t>(rows), 0.0);
+  rstd.assign(static_cast<std::size_t>(rows), 0.0);
+  parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
+               [&](std::int64_t lo, std::int64_t hi) {
+                 for (std::int64_t r = lo; r < hi; ++r) {
+                   const T* row = x + r * d;
+                   const double mu = interleaved_sum(d, [row](std::int64_t k) { return double(row[k]); }) /
+                                     static_cast<double>(d);
+                   // Two passes: no cancellation for rows far from 0.
+                   const double ss = interleaved_sum(d, [row, mu](std::int64_t k) {
+                     const double c = row[k] - mu;
+                     return c * c;
+                   });
+                   mean[r] = mu;
+                   rstd[r] = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
+                 }
+               });
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  detail::check_floating("layer_norm", x);
+  const auto nd = static_cast<std::int64_t>(normalized_shape.size());
+  const bool trailing = nd >= 1 && nd <= x.dim() &&
+                        std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - nd);
+  KILN_CHECK(trailing, "layer_norm: normalized_shape ", fmt(normalized_shape),
+             " must be the last dimensions of the input, whose shape is ", fmt(x.shape()), " (e.g. (",
+             x.dim() > 0 ? x.size(-1) : 0, ") to normalise each row of features)");
+  for (const Tensor* t : {&weight, &bias}) {
+    if (!t->defined()) continue;
+    detail::check_same_dtype_device("layer_norm", {x, *t});
+    KILN_CHECK(t->shape() == normalized_shape, "layer_norm: ", t == &weight ? "weight" : "bias", " of shape ",
+               fmt(t->shape()), " must have normalized_shape ", fmt(normalized_shape));
+  }
+  KILN_CHECK(eps >= 0 && std::isfinite(eps), "layer_norm: eps must be finite and >= 0, not ", eps);
+  if (x.device().is_cuda()) return layer_norm_composite(x, nd, weight, bias, eps);
+
+  const std::int64_t d = numel_of(normalized_shape), rows = d == 0 ? 0 : x.numel() / d;
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  std::vector<double> mean_of, rstd_of;
+  visit_floating(x.dtype(), "layer_norm", [&]<class T>() {
+    const T* px = ptr<T>(xc);
+    row_statistics(px, rows, d, eps, mean_of, rstd_of);
+    const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+    const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
+    T* py = ptr<T>(y);
+    parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
+                 [&](std::int64_t lo, std::int64_t hi) {
+                   for (std::int64_t r = lo; r < hi; ++r) {
+                     // In double: a float32 mean of a row far from 0 would round off its spread.
+                     const double mu = mean_of[r], rs = rstd_of[r];
+                     const T* row = px + r * d;
+                     T* out = py + r * d;
+                     for (std::int64_t k = 0; k < d; ++k) {
+                       double v = (row[k] - mu) * rs;
+                       if (pw) v *= pw[k];
+                       if (pb) v += pb[k];
+                       out[k] = static_cast<T>(v);
+                     }
+                   }
+                 });
+  });
+
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(
+        y, "layer_norm", {x, weight, bias},
+        [xc, wc, mean_of, rstd_of, rows, d, nx, nw, nb, normalized_shape](const Tensor& g) {
+          // Per row, with xhat = (x - mean) rstd and gw = g * weight:
+          //   dx = rstd (gw - mean(gw) - xhat mean(gw xhat))   (mean and rstd depend on x)
+          // and over rows: dweight = sum g xhat, dbias = sum g.
+          const Tensor gc = g.contiguous();
+          Grads grads(3);
+          visit_floating(xc.dtype(), "layer_norm backward", [&]<class T>() {
+            const T* px = ptr<T>(xc);
+            const T* pg = ptr<T>(gc);
+            const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+            T* pgx = nullptr;
+            if (nx) {
+              grads[0] = Tensor::empty(xc.shape(), xc.dtype());
+              pgx = ptr<T>(grads[0]);
+            }
+            // One pass over blocks of rows: each row's dx (its two sums first, then the row
+            // again from cache), and the block's share of dweight and dbias. Blocks have a
+            // fixed size and their shares add up in block order, so the result is the same
+            // for any thread count.
+            const std::int64_t block = std::max<std::int64_t>(32, 8192 / std::max<std::int64_t>(d, 1));
+            const std::int64_t blocks = (rows + block - 1) / block;
+            const bool columns = nw || nb;
+            std::vector<double> shares(columns ? static_cast<std::size_t>(2 * blocks * d) : 0, 0.0);
+            parallel_for(0, blocks, 1, [&](std::int64_t lo, std::int64_t hi) {
+              for (std::int64_t blk = lo; blk < hi; ++blk) {
+                double* share_g_xhat = columns ? shares.data() + 2 * blk * d : nullptr;
+                double* share_g = columns ? share_g_xhat + d : nullptr;
+                for (std::int64_t r = blk * block; r < std::min(rows, (blk + 1) * block); ++r) {
+                  const T* row = px + r * d;
+                  const T* gr = pg + r * d;
+                  const double mu = mean_of[r], rs = rstd_of[r];
+                  if (columns)
+                    for (std::int64_t k = 0; k < d; ++k) {
+                      share_g_xhat[k] += gr[k] * ((row[k] - mu) * rs);
+                      share_g[k] += gr[k];
+                    }
+                  if (!nx) continue;
+                  const auto gw_at = [gr, pw](std::int64_t k) {
+                    return pw ? gr[k] * static_cast<double>(pw[k]) : gr[k];
+                  };
+                  const double sum_gw = interleaved_sum(d, gw_at);
+                  const double sum_gw_xhat =
+                      interleaved_sum(d, [&](std::int64_t k) { return gw_at(k) * ((row[k] - mu) * rs); });
+                  const double a = sum_gw / static_cast<double>(d), b = sum_gw_xhat / static_cast<double>(d);
+                  T* out = pgx + r * d;
+                  for (std::int64_t k = 0; k < d; ++k)
+                    out[k] = static_cast<T>(rs * (gw_at(k) - a - (row[k] - mu) * rs * b));
+                }
+              }
+            });
+            if (columns) {
+              std::vector<double> sum_g_xhat(static_cast<std::size_t>(d), 0.0),
+                  sum_g(static_cast<std::size_t>(d), 0.0);
+              for (std::int64_t blk = 0; blk < blocks; ++blk)
+                for (std::int64_t k = 0; k < d; ++k) {
+                  sum_g_xhat[k] += shares[2 * blk * d + k];
+                  sum_g[k] += shares[(2 * blk + 1) * d + k];
+                }
+              if (nw) grads[1] = from_vector(sum_g_xhat, normalized_shape).to(xc.dtype());
+              if (nb) grads[2] = from_vector(sum_g, normalized_shape).to(xc.dtype());
+            }
+          });
+          return grads;
+        },
+        {xc, wc});
+  }
+  return y;
+}
+
+}  // namespace kiln
