@@ -351,6 +351,38 @@ TEST_CASE("mse and binary cross-entropy with logits") {
   KILN_CHECK_GRAD([y, pw](const In& in) { return binary_cross_entropy_with_logits(in[0], y, pw); }, {rand64({3})});
 }
 
+TEST_CASE("l1, smooth L1 and Huber losses: values by hand, gradients, bad input") {
+  // |input - target| = 0, 2, 2, 0.5
+  const Tensor x = tensor<double>({1, 2, 3, -1}), y = tensor<double>({1, 0, 5, -1.5});
+  CHECK(l1_loss(x, y).item() == doctest::Approx(4.5 / 4));
+  CHECK(l1_loss(x, y, Reduction::sum).item() == doctest::Approx(4.5));
+  // beta 1: 0.5 d^2 below 1 (0 and 0.125), d - 0.5 above (1.5 twice).
+  check_values(smooth_l1_loss(x, y, Reduction::none), {0, 1.5, 1.5, 0.125}, 1e-12);
+  CHECK(smooth_l1_loss(x, y, Reduction::sum, 0.0).item() == doctest::Approx(4.5));  // beta 0: L1
+  CHECK(smooth_l1_loss(x, y, Reduction::sum, 3.0).item() == doctest::Approx(8.25 / 6));  // all quadratic
+  // delta 1.5: 0.5 d^2 below (0, 0.125), 1.5 (d - 0.75) above (1.875 twice).
+  check_values(huber_loss(x, y, Reduction::none, 1.5), {0, 1.875, 1.875, 0.125}, 1e-12);
+  CHECK(huber_loss(x, y, Reduction::mean, 1.5).item() == doctest::Approx(3.875 / 4));
+  // The gradient: sign(d) for L1 (0 where equal), d / beta inside beta, sign(d) beyond.
+  const Tensor xg = x.clone().requires_grad_();
+  smooth_l1_loss(xg, y, Reduction::sum).backward();
+  check_values(xg.grad(), {0, 1, -1, 0.5}, 1e-12);
+
+  manual_seed(49);
+  KILN_CHECK_GRAD([](const In& in) { return l1_loss(in[0], in[1]); }, {rand64({2, 3}), rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return smooth_l1_loss(in[0], in[1], Reduction::sum, 0.5); },
+                  {rand64({3, 4}), rand64({3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return huber_loss(in[0], in[1], Reduction::mean, 0.7); },
+                  {rand64({3, 4}), rand64({3, 4})});
+
+  CHECK_THROWS_WITH_AS(l1_loss(x, zeros({2}, kFloat64)),
+                       "l1_loss: input of shape (4) and target of shape (2) differ; they must match", Error);
+  CHECK_THROWS_WITH_AS(smooth_l1_loss(x, y, Reduction::mean, -1.0), doctest::Contains("beta must be finite"), Error);
+  CHECK_THROWS_WITH_AS(huber_loss(x, y, Reduction::mean, 0.0), doctest::Contains("delta must be finite and > 0"),
+                       Error);
+  CHECK_THROWS_AS(l1_loss(zeros({2}, kInt64), zeros({2}, kInt64)), Error);
+}
+
 TEST_CASE("binary cross-entropy with logits: the fused CPU path equals the composite bit for bit") {
   // The composite formula, written out with public ops.
   const auto composite = [](const Tensor& x, const Tensor& y, const Tensor& pw, Reduction r) {

@@ -188,6 +188,44 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   return reduce(mul(d, d), reduction);
 }
 
+namespace {
+// |input - target|, checked: the shared start of the L1 family.
+Tensor abs_difference(const char* op, const Tensor& input, const Tensor& target) {
+  KILN_CHECK(input.shape() == target.shape(), op, ": input of shape ", fmt(input.shape()), " and target of shape ",
+             fmt(target.shape()), " differ; they must match");
+  detail::check_floating(op, input);
+  return abs(sub(input, target));
+}
+
+// 0.5 d^2 / beta below beta, d - 0.5 beta from there (d >= 0). The quadratic branch is
+// fed min(d, beta), so the branch that where() discards stays finite and its zero
+// gradient stays zero.
+Tensor smooth_l1_of(const Tensor& d, double beta) {
+  const Tensor near = clamp(d, 0.0, beta);
+  return where(lt(d, scalar_like(d, beta)), mul(near, near) * (0.5 / beta), d - 0.5 * beta);
+}
+
+void check_threshold(const char* op, const char* name, double v) {
+  KILN_CHECK(std::isfinite(v) && v >= 0, op, ": ", name, " must be finite and >= 0, not ", v);
+}
+}  // namespace
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  return reduce(abs_difference("l1_loss", input, target), reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+  check_threshold("smooth_l1_loss", "beta", beta);
+  const Tensor d = abs_difference("smooth_l1_loss", input, target);
+  return reduce(beta == 0 ? d : smooth_l1_of(d, beta), reduction);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
+  KILN_CHECK(std::isfinite(delta) && delta > 0, "huber_loss: delta must be finite and > 0, not ", delta);
+  const Tensor d = abs_difference("huber_loss", input, target);
+  return reduce(smooth_l1_of(d, delta) * delta, reduction);
+}
+
 detail::Upstream detail::upstream_values(const Tensor& g_in, DType dtype) {
   const bool one_value =
       std::all_of(g_in.strides().begin(), g_in.strides().end(), [](std::int64_t st) { return st == 0; });

@@ -85,6 +85,17 @@ TEST_CASE("cuda: layer norm over one and two trailing dimensions, with and witho
   }
 }
 
+TEST_CASE("cuda: l1, smooth L1 and Huber losses") {
+  manual_seed(30);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
+    const Tensor a = randn({5, 6}, dt) * 2.0, b = randn({5, 6}, dt);
+    parity([](const auto& v) { return l1_loss(v[0], v[1]); }, {a, b}, tol);
+    parity([](const auto& v) { return smooth_l1_loss(v[0], v[1], Reduction::none, 0.8); }, {a, b}, tol);
+    parity([](const auto& v) { return huber_loss(v[0], v[1], Reduction::sum, 1.3); }, {a, b}, tol);
+  }
+}
+
 TEST_CASE("cuda: where, index_select, gather, embeddings and nll_loss") {
   manual_seed(24);
   const Tensor a = randn({4, 5}), b = randn({5});

@@ -16,6 +16,15 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::mean);
 // (input - target)^2
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// |input - target|; its gradient is sign(input - target), 0 where they are equal.
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// With d = |input - target|: 0.5 d^2 / beta where d < beta, else d - 0.5 beta (quadratic
+// near 0, linear beyond beta, continuous in value and slope; beta = 0 is l1_loss).
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                      double beta = 1.0);
+// 0.5 d^2 where d < delta, else delta (d - 0.5 delta): delta times smooth_l1_loss with beta = delta.
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                  double delta = 1.0);
 // -[w y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid, w = pos_weight (broadcast over the
 // last dimension; undefined = 1), computed from logits without overflow.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
