@@ -114,3 +114,25 @@ TEST_CASE("layers check their input shapes") {
   nn::Embedding emb(10, 3);
   CHECK(emb(tensor<std::int64_t>({1, 2})).shape() == Shape{2, 3});
 }
+
+TEST_CASE("apply visits every module, children before their parent, e.g. to initialise every Linear") {
+  nn::Sequential seq{std::make_shared<nn::Linear>(40, 30), std::make_shared<nn::ReLU>(),
+                     std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                         std::make_shared<nn::Linear>(30, 20), std::make_shared<nn::Tanh>()})};
+  std::vector<std::string> order;
+  seq.apply([&](nn::Module& m) { order.push_back(m.description().substr(0, 6)); });
+  CHECK(order == std::vector<std::string>{"Linear", "ReLU()", "Linear", "Tanh()", "Sequen", "Sequen"});
+
+  manual_seed(8);
+  seq.apply([](nn::Module& m) {
+    if (auto* fc = dynamic_cast<nn::Linear*>(&m)) {
+      nn::init::constant_(fc->weight, 0.5);
+      nn::init::zeros_(fc->bias);
+    }
+  });
+  for (const auto& [name, p] : seq.named_parameters()) {
+    INFO(name);
+    const double expected = name.ends_with("weight") ? 0.5 : 0.0;
+    for (double v : p.to_vector<double>()) CHECK(v == expected);
+  }
+}

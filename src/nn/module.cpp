@@ -139,6 +139,12 @@ void Module::zero_grad() {
   for (auto& t : parameters()) t.set_grad(Tensor());
 }
 
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  for (auto& [_, child] : children_) child->apply(fn);
+  fn(*this);
+  return *this;
+}
+
 void Module::print(std::ostream& os, int indent) const {
   os << description();
   if (children_.empty()) return;

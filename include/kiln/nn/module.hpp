@@ -6,6 +6,7 @@
 // that registry. Names compose with dots, as in PyTorch: "fc1.weight", "bn1.running_mean".
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -47,6 +48,12 @@ public:
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();  // clears every parameter's gradient
+  // Calls fn on every sub-module, children before their parent, and last on this one
+  // (PyTorch's apply), e.g. to initialise every Linear of a model one way:
+  //   model.apply([](nn::Module& m) {
+  //     if (auto* fc = dynamic_cast<nn::Linear*>(&m)) nn::init::xavier_uniform_(fc->weight);
+  //   });
+  Module& apply(const std::function<void(Module&)>& fn);
   // Moves every parameter and buffer to `device` in place: the tensors keep their
   // identity (an optimizer made before still holds them); their gradients are cleared.
   // Quantized layers move their kernels' weights along.
