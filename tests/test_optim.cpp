@@ -71,6 +71,44 @@ TEST_CASE("Adam and AdamW match their update rules for two steps") {
   }
 }
 
+TEST_CASE("RMSprop matches its update rule for three steps: plain, centered, with momentum") {
+  const double lr = 0.01, alpha = 0.9, eps = 1e-8, wd = 0.1, mu = 0.5;
+  for (int variant = 0; variant < 3; ++variant) {
+    for (DType dt : {kFloat64, kFloat32}) {
+      const bool centered = variant >= 1, momentum = variant == 2;
+      Tensor p = tensor<double>({1.0, -0.5}).to(dt).requires_grad_();
+      optim::RMSprop opt({p}, optim::RMSpropOptions(lr)
+                                  .set_alpha(alpha)
+                                  .set_weight_decay(wd)
+                                  .set_centered(centered)
+                                  .set_momentum(momentum ? mu : 0.0));
+      // Reference, in double.
+      double pv[2] = {1.0, -0.5}, v[2] = {0, 0}, a[2] = {0, 0}, b[2] = {0, 0};
+      const double grads[3][2] = {{0.3, -1.0}, {0.2, 0.4}, {-0.6, 0.1}};
+      for (int t = 0; t < 3; ++t) {
+        step_with_grad(opt, p, tensor<double>({grads[t][0], grads[t][1]}).to(dt));
+        for (int i = 0; i < 2; ++i) {
+          const double d = grads[t][i] + wd * pv[i];
+          v[i] = alpha * v[i] + (1 - alpha) * d * d;
+          a[i] = alpha * a[i] + (1 - alpha) * d;
+          double u = d / (std::sqrt(centered ? v[i] - a[i] * a[i] : v[i]) + eps);
+          if (momentum) u = b[i] = mu * b[i] + u;
+          pv[i] -= lr * u;
+        }
+        INFO("variant " << variant << " dtype " << dt << " step " << t);
+        check_values(p, {pv[0], pv[1]}, dt == kFloat64 ? 1e-12 : 2e-6);
+      }
+      const auto state = opt.state_dict();
+      CHECK(state.count("state.0.0.square_avg"));
+      CHECK(state.count("state.0.0.grad_avg") == (centered ? 1 : 0));
+      CHECK(state.count("state.0.0.momentum_buffer") == (momentum ? 1 : 0));
+    }
+  }
+  Tensor q = ones({1}).requires_grad_();
+  CHECK_THROWS_WITH_AS(optim::RMSprop({q}, optim::RMSpropOptions().set_alpha(1.0)),
+                       doctest::Contains("RMSprop: alpha 1 must be in [0, 1)"), Error);
+}
+
 TEST_CASE("parameter groups take their own weight decay and learning rate") {
   Tensor a = tensor<double>({1.0}).requires_grad_(), b = tensor<double>({1.0}).requires_grad_();
   optim::SGD opt({{{a}, optim::GroupOverrides().set_weight_decay(1.0)}, {{b}, optim::GroupOverrides().set_lr(0.5)}},

@@ -164,6 +164,74 @@ void SGD::step() {
   }
 }
 
+// ---- RMSprop ------------------------------------------------------------------------
+
+RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o) : RMSprop(one_group(std::move(params)), o) {}
+RMSprop::RMSprop(std::vector<ParamGroup> groups, RMSpropOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "RMSprop"), options(o) {
+  KILN_CHECK(o.alpha >= 0 && o.alpha < 1 && o.eps >= 0 && o.momentum >= 0 && o.weight_decay >= 0,
+             "RMSprop: alpha ", o.alpha, " must be in [0, 1); eps ", o.eps, ", momentum ", o.momentum,
+             " and weight_decay ", o.weight_decay, " must be >= 0");
+}
+
+void RMSprop::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double alpha = options.alpha, eps = options.eps, mu = options.momentum;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      const Tensor g = p.grad();
+      if (!g.defined()) continue;
+      Tensor v = state_tensor(group, i, "square_avg");
+      Tensor a = options.centered ? state_tensor(group, i, "grad_avg") : Tensor();
+      Tensor buf = mu > 0 ? state_tensor(group, i, "momentum_buffer") : Tensor();
+      const Tensor gc = g.contiguous();
+      if (p.device().is_cuda()) {  // the same update, as tensor ops on the GPU
+        auto s = [&](double x) { return detail::constant_like(p, x); };
+        const Tensor d = group.weight_decay != 0 ? add(gc, mul(p, s(group.weight_decay))) : gc;
+        v.copy_(add(mul(v, s(alpha)), mul(mul(d, d), s(1 - alpha))));
+        Tensor var = v;
+        if (a.defined()) {
+          a.copy_(add(mul(a, s(alpha)), mul(d, s(1 - alpha))));
+          var = sub(v, mul(a, a));
+        }
+        Tensor u = div(d, add(sqrt(var), s(eps)));
+        if (buf.defined()) {
+          buf.copy_(add(mul(buf, s(mu)), u));
+          u = buf;
+        }
+        p.copy_(sub(p, mul(u, s(group.lr))));
+        continue;
+      }
+      visit_floating(p.dtype(), "RMSprop", [&]<class T>() {
+        T* pv = v.data_ptr<T>();
+        T* pa = a.defined() ? a.data_ptr<T>() : nullptr;
+        T* pb = buf.defined() ? buf.data_ptr<T>() : nullptr;
+        const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay),
+                al = static_cast<T>(alpha), e = static_cast<T>(eps), m = static_cast<T>(mu);
+        for_elements<T>(p, gc, [&](T* pp, const T* pg, std::int64_t b, std::int64_t end) {
+          for (std::int64_t k = b; k < end; ++k) {
+            const T d = pg[k] + wd * pp[k];
+            pv[k] = al * pv[k] + (1 - al) * d * d;
+            T var = pv[k];
+            if (pa) {
+              pa[k] = al * pa[k] + (1 - al) * d;
+              var -= pa[k] * pa[k];
+            }
+            T u = d / (std::sqrt(var) + e);
+            if (pb) {
+              pb[k] = m * pb[k] + u;
+              u = pb[k];
+            }
+            pp[k] -= lr * u;
+          }
+        });
+      });
+    }
+  }
+}
+
 // ---- Adam / AdamW ------------------------------------------------------------------
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(one_group(std::move(params)), o, false, "Adam") {}

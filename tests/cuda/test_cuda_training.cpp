@@ -89,8 +89,8 @@ TEST_CASE("cuda: the Fashion MLP, CNN and CNN+BN train on the GPU as on the CPU"
   }
 }
 
-TEST_CASE("cuda: Adam, AdamW and SGD steps match the CPU") {
-  for (int kind = 0; kind < 3; ++kind) {
+TEST_CASE("cuda: Adam, AdamW, SGD and RMSprop steps match the CPU") {
+  for (int kind = 0; kind < 4; ++kind) {
     manual_seed(12);
     auto cpu_model = small_mlp();
     auto gpu_model = small_mlp();
@@ -99,7 +99,10 @@ TEST_CASE("cuda: Adam, AdamW and SGD steps match the CPU") {
     auto make = [kind](nn::Module& m) -> std::unique_ptr<optim::Optimizer> {
       if (kind == 0) return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(1e-3));
       if (kind == 1) return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(0.1));
-      return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
+      if (kind == 2)
+        return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
+      return std::make_unique<optim::RMSprop>(
+          m.parameters(), optim::RMSpropOptions(1e-3).set_centered(true).set_momentum(0.5).set_weight_decay(1e-3));
     };
     auto opt_cpu = make(*cpu_model), opt_gpu = make(*gpu_model);
     for (int step = 0; step < 4; ++step) {

@@ -47,7 +47,8 @@ public:
   double initial_lr() const { return base_lr_; }
   std::size_t num_groups() const { return groups_.size(); }
 
-  // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name: momentum_buffer, exp_avg, exp_avg_sq).
+  // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name:
+  // momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg).
   StateDict state_dict() const;
   void load_state_dict(const StateDict& state);
 
@@ -119,6 +120,31 @@ class AdamW : public Adam {
 public:
   AdamW(std::vector<Tensor> params, AdamOptions options);
   AdamW(std::vector<ParamGroup> groups, AdamOptions options);
+};
+
+struct RMSpropOptions {
+  explicit RMSpropOptions(double lr = 1e-2) : lr(lr) {}
+  double lr;
+  double alpha = 0.99, eps = 1e-8;
+  double weight_decay = 0;
+  double momentum = 0;
+  bool centered = false;
+  RMSpropOptions& set_alpha(double v) { alpha = v; return *this; }
+  RMSpropOptions& set_eps(double v) { eps = v; return *this; }
+  RMSpropOptions& set_weight_decay(double v) { weight_decay = v; return *this; }
+  RMSpropOptions& set_momentum(double v) { momentum = v; return *this; }
+  RMSpropOptions& set_centered(bool v) { centered = v; return *this; }
+};
+
+// d = g + wd p;  v = alpha v + (1 - alpha) d^2;  s = sqrt(v) + eps, or, centered, with
+// a = alpha a + (1 - alpha) d, s = sqrt(v - a^2) + eps;  u = d / s, or with momentum
+// b = mu b + u and u = b;  p -= lr u. As torch.optim.RMSprop.
+class RMSprop : public Optimizer {
+public:
+  RMSprop(std::vector<Tensor> params, RMSpropOptions options);
+  RMSprop(std::vector<ParamGroup> groups, RMSpropOptions options);
+  void step() override;
+  RMSpropOptions options;
 };
 
 }  // namespace kiln::optim
