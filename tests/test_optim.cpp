@@ -174,3 +174,45 @@ TEST_CASE("learning-rate schedules") {
   cos.step();
   CHECK(opt2.lr() == doctest::Approx(0.0));
 }
+
+TEST_CASE("ReduceLROnPlateau: patience, threshold, cooldown, min_lr, max mode, groups") {
+  Tensor p = ones({1}).requires_grad_(), q = ones({1}).requires_grad_();
+  optim::SGD opt({{{p}, {}}, {{q}, optim::GroupOverrides().set_lr(0.5)}}, optim::SGDOptions(1.0));
+  optim::ReduceLROnPlateau plateau(opt, optim::ReduceLROnPlateauOptions().set_patience(2).set_factor(0.5).set_cooldown(1));
+  // 0.99995 is no improvement on 1.0: it must beat 1.0 * (1 - 1e-4).
+  const std::vector<double> losses{1.0, 1.0, 0.99995, 1.2, 1.2, 1.2, 1.2, 1.2, 0.5, std::nan("")};
+  std::vector<double> lrs;
+  for (double loss : losses) {
+    plateau.step(loss);
+    lrs.push_back(opt.lr(0));
+  }
+  // Three bad epochs (more than patience 2) halve the rate; the cooldown epoch after
+  // it does not count, so the next halving needs four more.
+  CHECK(lrs == std::vector<double>{1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25});
+  CHECK(opt.lr(1) == doctest::Approx(0.125));  // the group keeps its ratio
+  CHECK(plateau.best() == 0.5);
+  CHECK(plateau.epochs_without_improvement() == 1);  // the NaN
+
+  optim::SGD opt2({p}, optim::SGDOptions(1.0));
+  optim::ReduceLROnPlateau floor(opt2, optim::ReduceLROnPlateauOptions().set_patience(0).set_min_lr(0.05));
+  std::vector<double> floored;
+  for (int e = 0; e < 4; ++e) {
+    floor.step(3.0);
+    floored.push_back(opt2.lr());
+  }
+  CHECK(floored[0] == 1.0);  // the first epoch sets the best
+  CHECK(floored[1] == doctest::Approx(0.1));
+  CHECK(floored[2] == doctest::Approx(0.05));
+  CHECK(floored[3] == doctest::Approx(0.05));
+
+  optim::SGD opt3({p}, optim::SGDOptions(1.0));
+  using Mode = optim::ReduceLROnPlateauOptions::Mode;
+  optim::ReduceLROnPlateau acc(opt3, optim::ReduceLROnPlateauOptions().set_mode(Mode::max).set_patience(0));
+  acc.step(0.5);
+  acc.step(0.6);
+  CHECK(opt3.lr() == 1.0);
+  acc.step(0.6);
+  CHECK(opt3.lr() == doctest::Approx(0.1));
+  CHECK_THROWS_WITH_AS(optim::ReduceLROnPlateau(opt3, optim::ReduceLROnPlateauOptions().set_factor(1.0)),
+                       doctest::Contains("factor 1 must be in (0, 1)"), Error);
+}

@@ -3,7 +3,9 @@
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/ref/ref_kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
@@ -345,6 +347,40 @@ void CosineAnnealingLR::step() {
   ++epoch_;
   const double base = opt_.initial_lr();
   opt_.set_lr(eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch_) / t_max_)) / 2);
+}
+
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)
+    : opt_(optimizer), options_(o), lr_(optimizer.initial_lr()) {
+  KILN_CHECK(o.factor > 0 && o.factor < 1, "ReduceLROnPlateau: factor ", o.factor, " must be in (0, 1)");
+  KILN_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.threshold >= 0 && o.min_lr >= 0, "ReduceLROnPlateau: patience ",
+             o.patience, ", cooldown ", o.cooldown, ", threshold ", o.threshold, " and min_lr ", o.min_lr,
+             " must be >= 0");
+  const bool min = o.mode == ReduceLROnPlateauOptions::Mode::min;
+  best_ = min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+}
+
+bool ReduceLROnPlateau::improves(double metric) const {
+  if (options_.mode == ReduceLROnPlateauOptions::Mode::min) return metric < best_ * (1 - options_.threshold);
+  return metric > best_ * (1 + options_.threshold);
+}
+
+void ReduceLROnPlateau::step(double metric) {
+  if (improves(metric)) {
+    best_ = metric;
+    bad_epochs_ = 0;
+  } else {
+    ++bad_epochs_;
+  }
+  if (cooldown_left_ > 0) {
+    --cooldown_left_;
+    bad_epochs_ = 0;
+  }
+  if (bad_epochs_ > options_.patience) {
+    lr_ = std::max(lr_ * options_.factor, options_.min_lr);
+    opt_.set_lr(lr_);
+    cooldown_left_ = options_.cooldown;
+    bad_epochs_ = 0;
+  }
 }
 
 }  // namespace kiln::optim

@@ -1,4 +1,5 @@
-// Learning-rate schedules; call step() once per epoch, after the optimizer's steps.
+// Learning-rate schedules; call step() once per epoch, after the optimizer's steps
+// (ReduceLROnPlateau's step takes the epoch's metric).
 #pragma once
 
 #include "kiln/optim/optimizer.hpp"
@@ -31,6 +32,46 @@ private:
   std::int64_t t_max_;
   double eta_min_;
   std::int64_t epoch_ = 0;
+};
+
+// Lowers the rate when a watched metric stops improving (torch.optim.lr_scheduler's
+// ReduceLROnPlateau): call step(metric) once per epoch with, say, the validation loss.
+// After more than `patience` epochs in a row without improvement, the rate is multiplied
+// by `factor` (never below min_lr) and `cooldown` epochs pass before counting again.
+// An improvement beats the best so far by more than `threshold` relative to it
+// (best * (1 - threshold) in Mode::min; best * (1 + threshold) in Mode::max, for an
+// accuracy); a NaN never improves. min_lr applies to the optimizer's base rate; groups
+// keep their ratio to it.
+struct ReduceLROnPlateauOptions {
+  enum class Mode { min, max };
+  Mode mode = Mode::min;
+  double factor = 0.1;
+  std::int64_t patience = 10;
+  double threshold = 1e-4;
+  std::int64_t cooldown = 0;
+  double min_lr = 0.0;
+  ReduceLROnPlateauOptions& set_mode(Mode v) { mode = v; return *this; }
+  ReduceLROnPlateauOptions& set_factor(double v) { factor = v; return *this; }
+  ReduceLROnPlateauOptions& set_patience(std::int64_t v) { patience = v; return *this; }
+  ReduceLROnPlateauOptions& set_threshold(double v) { threshold = v; return *this; }
+  ReduceLROnPlateauOptions& set_cooldown(std::int64_t v) { cooldown = v; return *this; }
+  ReduceLROnPlateauOptions& set_min_lr(double v) { min_lr = v; return *this; }
+};
+
+class ReduceLROnPlateau {
+public:
+  explicit ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});
+  void step(double metric);
+  double lr() const { return lr_; }  // the base rate now
+  std::int64_t epochs_without_improvement() const { return bad_epochs_; }
+  double best() const { return best_; }
+
+private:
+  bool improves(double metric) const;
+  Optimizer& opt_;
+  ReduceLROnPlateauOptions options_;
+  double lr_, best_;
+  std::int64_t bad_epochs_ = 0, cooldown_left_ = 0;
 };
 
 }  // namespace kiln::optim
