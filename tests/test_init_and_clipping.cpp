@@ -124,6 +124,8 @@ TEST_CASE("init: fills in place, through views, without autograd, repeatably") {
   CHECK_THROWS_WITH_AS(init::uniform_(empty({3}), 2.0, 1.0), doctest::Contains("low <= high"), Error);
   CHECK_THROWS_WITH_AS(init::normal_(empty({3}), 0.0, -1.0), doctest::Contains("std >= 0"), Error);
   CHECK_THROWS_WITH_AS(init::zeros_(Tensor()), doctest::Contains("undefined"), Error);
+  CHECK_THROWS_WITH_AS(init::xavier_normal_(empty({3, 3}), -1.0), doctest::Contains("gain must be finite and >= 0"),
+                       Error);
 }
 
 TEST_CASE("clip_grad_norm_: the joined norm of every order, and the scaling") {

@@ -23,6 +23,10 @@ Tensor fill_from(Tensor t, const Tensor& values) {
   return t;
 }
 
+void check_gain(double gain, const char* op) {
+  KILN_CHECK(std::isfinite(gain) && gain >= 0, "init::", op, ": gain must be finite and >= 0, not ", gain);
+}
+
 // Fans of a weight (out, in, k1, k2, ...); the error names the initialiser asking.
 Fans fans_of(const Tensor& t, const char* op) {
   KILN_CHECK(t.defined(), "init::", op, ": the tensor is undefined (default-constructed)");
@@ -92,6 +96,7 @@ Tensor ones_(Tensor t) { return constant_(t, 1.0); }
 
 Tensor xavier_uniform_(Tensor t, double gain) {
   check_fillable(t, "xavier_uniform_");
+  check_gain(gain, "xavier_uniform_");
   const Fans f = fans_of(t, "xavier_uniform_");
   if (t.numel() == 0) return t;
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(f.fan_in + f.fan_out));
@@ -100,6 +105,7 @@ Tensor xavier_uniform_(Tensor t, double gain) {
 
 Tensor xavier_normal_(Tensor t, double gain) {
   check_fillable(t, "xavier_normal_");
+  check_gain(gain, "xavier_normal_");
   const Fans f = fans_of(t, "xavier_normal_");
   if (t.numel() == 0) return t;
   return normal_(t, 0.0, gain * std::sqrt(2.0 / static_cast<double>(f.fan_in + f.fan_out)));
