@@ -12,6 +12,7 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/moments.hpp"
 
 namespace kiln {
 
@@ -30,43 +31,6 @@ Tensor layer_norm_composite(const Tensor& x, std::int64_t normalized_dims, const
   if (weight.defined()) y = y * weight;
   if (bias.defined()) y = y + bias;
   return y;
-}
-
-// The sum of f(k) over k in [0, d), in double, kept in 8 interleaved partial sums
-// added at the end: a fixed order (the same result every run) whose additions need not
-// wait for each other, unlike a single running sum.
-template <class F>
-double interleaved_sum(std::int64_t d, F f) {
-  constexpr std::int64_t kLanes = 8;
-  double part[kLanes] = {};
-  std::int64_t k = 0;
-  for (; k + kLanes <= d; k += kLanes)
-    for (std::int64_t j = 0; j < kLanes; ++j) part[j] += f(k + j);
-  for (std::int64_t j = 0; k < d; ++k, ++j) part[j] += f(k);
-  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-}
-
-// Rows of `d` values: mean and 1 / sqrt(var + eps) of each, in double.
-template <class T>
-void row_statistics(const T* x, std::int64_t rows, std::int64_t d, double eps, std::vector<double>& mean,
-                    std::vector<double>& rstd) {
-  mean.assign(static_cast<std::size_t>(rows), 0.0);
-  rstd.assign(static_cast<std::size_t>(rows), 0.0);
-  parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
-               [&](std::int64_t lo, std::int64_t hi) {
-                 for (std::int64_t r = lo; r < hi; ++r) {
-                   const T* row = x + r * d;
-                   const double mu = interleaved_sum(d, [row](std::int64_t k) { return double(row[k]); }) /
-                                     static_cast<double>(d);
-                   // Two passes: no cancellation for rows far from 0.
-                   const double ss = interleaved_sum(d, [row, mu](std::int64_t k) {
-                     const double c = row[k] - mu;
-                     return c * c;
-                   });
-                   mean[r] = mu;
-                   rstd[r] = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
-                 }
-               });
 }
 
 }  // namespace
@@ -97,7 +61,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   std::vector<double> mean_of, rstd_of;
   visit_floating(x.dtype(), "layer_norm", [&]<class T>() {
     const T* px = ptr<T>(xc);
-    row_statistics(px, rows, d, eps, mean_of, rstd_of);
+    detail::channel_moments(px, 1, rows, d, mean_of, rstd_of);  // rows as channels of one sample
+    for (double& v : rstd_of) v = 1.0 / std::sqrt(v + eps);     // the variance becomes 1 / sqrt(var + eps)
     const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
     const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
     T* py = ptr<T>(y);
@@ -163,9 +128,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const auto gw_at = [gr, pw](std::int64_t k) {
                     return pw ? gr[k] * static_cast<double>(pw[k]) : gr[k];
                   };
-                  const double sum_gw = interleaved_sum(d, gw_at);
+                  const double sum_gw = detail::interleaved_sum(d, gw_at);
                   const double sum_gw_xhat =
-                      interleaved_sum(d, [&](std::int64_t k) { return gw_at(k) * ((row[k] - mu) * rs); });
+                      detail::interleaved_sum(d, [&](std::int64_t k) { return gw_at(k) * ((row[k] - mu) * rs); });
                   const double a = sum_gw / static_cast<double>(d), b = sum_gw_xhat / static_cast<double>(d);
                   T* out = pgx + r * d;
                   for (std::int64_t k = 0; k < d; ++k)

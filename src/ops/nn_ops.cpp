@@ -19,6 +19,7 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
+#include "src/ops/moments.hpp"
 
 namespace kiln {
 
@@ -152,27 +153,6 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 
 namespace {
 
-// Per-channel statistics of x viewed as (N, C, L).
-template <class T>
-void channel_moments(const T* x, std::int64_t n, std::int64_t c, std::int64_t l, std::vector<double>& mean,
-                     std::vector<double>& var) {
-  mean.assign(c, 0.0);
-  var.assign(c, 0.0);
-  parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t ch = b; ch < e; ++ch) {
-      double s = 0;
-      for (std::int64_t i = 0; i < n; ++i)
-        for (const T* p = x + (i * c + ch) * l; p < x + (i * c + ch) * l + l; ++p) s += *p;
-      const double mu = s / static_cast<double>(n * l);
-      double ss = 0;
-      for (std::int64_t i = 0; i < n; ++i)
-        for (const T* p = x + (i * c + ch) * l; p < x + (i * c + ch) * l + l; ++p) ss += (*p - mu) * (*p - mu);
-      mean[ch] = mu;
-      var[ch] = ss / static_cast<double>(n * l);
-    }
-  });
-}
-
 // batch_norm on a GPU: the same statistics, transform and backward rule as below,
 // as the fused kernels of kernels/cuda/norm.cu (mean and invstd kept in double).
 Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
@@ -252,7 +232,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const T* px = ptr<T>(xc);
     std::vector<double> var;
     if (training) {
-      channel_moments(px, n, c, l, mean, var);
+      detail::channel_moments(px, n, c, l, mean, var);
       if (running_mean.defined()) {  // running stats use the unbiased variance
         NoGradGuard no_grad;
         T* rm = ptr<T>(running_mean);
