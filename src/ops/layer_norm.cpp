@@ -1,5 +1,6 @@
-// layer_norm: forward and backward side by side. On the CPU one fused pass each way
-// (statistics per row in double); on a GPU composed of the device's ops, whose
+// layer_norm: forward and backward side by side. On the CPU, fused loops: the row
+// statistics in double (src/ops/moments.hpp), then one pass to normalise; the backward
+// in one pass over blocks of rows. On a GPU, composed of the device's ops, whose
 // backward autograd derives.
 #include <algorithm>
 #include <cmath>
