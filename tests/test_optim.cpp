@@ -173,6 +173,20 @@ TEST_CASE("learning-rate schedules") {
   cos.step();
   cos.step();
   CHECK(opt2.lr() == doctest::Approx(0.0));
+
+  optim::SGD opt3({p}, optim::SGDOptions(2.0));
+  optim::LinearLR warmup(opt3, 0.25, 1.0, 3);
+  CHECK(opt3.lr() == doctest::Approx(0.5));  // set when the schedule is made
+  std::vector<double> ramp;
+  for (int e = 0; e < 4; ++e) {
+    warmup.step();
+    ramp.push_back(opt3.lr());
+  }
+  CHECK(ramp[0] == doctest::Approx(2.0 * (0.25 + 0.75 / 3)));
+  CHECK(ramp[1] == doctest::Approx(2.0 * (0.25 + 1.5 / 3)));
+  CHECK(ramp[2] == doctest::Approx(2.0));
+  CHECK(ramp[3] == doctest::Approx(2.0));  // stays at end_factor
+  CHECK_THROWS_WITH_AS(optim::LinearLR(opt3, 0.0), doctest::Contains("start_factor 0 must be in (0, 1]"), Error);
 }
 
 TEST_CASE("ReduceLROnPlateau: patience, threshold, cooldown, min_lr, max mode, groups") {

@@ -349,6 +349,22 @@ void CosineAnnealingLR::step() {
   opt_.set_lr(eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch_) / t_max_)) / 2);
 }
 
+LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, std::int64_t total_iters)
+    : opt_(optimizer), start_(start_factor), end_(end_factor), total_(total_iters) {
+  KILN_CHECK(start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1 && total_iters > 0,
+             "LinearLR: start_factor ", start_factor, " must be in (0, 1], end_factor ", end_factor,
+             " in [0, 1] and total_iters ", total_iters, " positive");
+  apply();
+}
+void LinearLR::step() {
+  ++epoch_;
+  apply();
+}
+void LinearLR::apply() {
+  const double t = static_cast<double>(std::min(epoch_, total_)) / static_cast<double>(total_);
+  opt_.set_lr(opt_.initial_lr() * (start_ + (end_ - start_) * t));
+}
+
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)
     : opt_(optimizer), options_(o), lr_(optimizer.initial_lr()) {
   KILN_CHECK(o.factor > 0 && o.factor < 1, "ReduceLROnPlateau: factor ", o.factor, " must be in (0, 1)");

@@ -34,6 +34,25 @@ private:
   std::int64_t epoch_ = 0;
 };
 
+// A linear ramp of the rate, usually a warm-up: lr = initial * f with f going from
+// start_factor at epoch 0 to end_factor at epoch total_iters, then staying there.
+// LinearLR(opt, 0.1, 1.0, 5) starts at a tenth of the rate and reaches it after 5 epochs.
+// The starting rate is set when the schedule is made.
+class LinearLR {
+public:
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+           std::int64_t total_iters = 5);
+  void step();
+  std::int64_t epoch() const { return epoch_; }
+
+private:
+  void apply();
+  Optimizer& opt_;
+  double start_, end_;
+  std::int64_t total_;
+  std::int64_t epoch_ = 0;
+};
+
 // Lowers the rate when a watched metric stops improving (torch.optim.lr_scheduler's
 // ReduceLROnPlateau): call step(metric) once per epoch with, say, the validation loss.
 // After more than `patience` epochs in a row without improvement, the rate is multiplied
