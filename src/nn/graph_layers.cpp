@@ -1,9 +1,7 @@
 #include "kiln/nn/graph_layers.hpp"
 
-#include <cmath>
 #include <sstream>
 
-#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/nn/init.hpp"
 #include "kiln/ops/elementwise.hpp"
