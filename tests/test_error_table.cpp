@@ -41,6 +41,18 @@ TEST_CASE("errors.md: wrong shapes") {
                        Error);
   CHECK_THROWS_WITH_AS(softmax(ones({2, 3}), 2),
                        "softmax: dimension 2 is out of range for a tensor with 2 dimensions (expected -2 to 1)", Error);
+  CHECK_THROWS_WITH_AS(
+      index_add(zeros({3, 2}), 0, tensor<std::int64_t>({0, 2}), ones({3, 2})),
+      "index_add: source has shape (3, 2) but x of shape (3, 2) with 2 indices along dimension 0 "
+      "needs (2, 2)",
+      Error);
+  const graph::DeviceCsr seven(
+      graph::CsrMatrix::from_coo(3, 3, {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {1, 2}, {2, 1}, {2, 2}}));
+  CHECK_THROWS_WITH_AS(
+      edge_softmax(seven, ones({6})),
+      "edge_softmax: scores of shape (6) do not fit a sparse matrix with 7 nonzeros; expected (7) or "
+      "(7, H...), one score per nonzero in CSR order",
+      Error);
   nn::Linear layer(3, 4);
   nn::StateDict state = layer.state_dict();
   state["weight"] = ones({2, 2});

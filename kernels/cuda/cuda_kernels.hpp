@@ -123,9 +123,10 @@ struct Table {
   void (*index_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
                      const void* x, const std::int64_t* index, void* out, ReportSlot bad_index);
   // gx[o, index[j], :] += g[o, j, :] (atomic adds: repeated indices sum in any order);
-  // indices as index_rows reads them, one out of range skipped.
+  // indices as index_rows reads them, one out of range skipped and sent to `bad_index`
+  // unless its `report` is null (indices known to be good).
   void (*index_add_rows)(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
-                         const void* g, const std::int64_t* index, void* gx);
+                         const void* g, const std::int64_t* index, void* gx, ReportSlot bad_index);
   // gather along one dimension of size n: an n-d loop over the index's shape with
   // operands 0 out, 1 x (stride 0 along the gathered dimension), 2 index (int64);
   // out[e] = x[base(e) + i_e * dim_stride], i_e the index entry, counted from the end
@@ -164,6 +165,15 @@ struct Table {
   // all arrays on the device, val of the element type, x (*, f) and y (rows, f) contiguous.
   void (*spmm)(Scalar t, std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
                const void* val, const void* x, void* y);
+  // Softmax over each row's entries, per column: x, y contiguous (nnz, h) in CSR order,
+  // y[k, j] = exp(x[k, j] - max) / sum over row r's k (sums in double); and its
+  // gradient gx[k, j] = y[k, j] (g[k, j] - sum over the row of y g). Floating types.
+  void (*edge_softmax)(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr,
+                       const void* x, void* y);
+  void (*edge_softmax_backward)(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr,
+                                const void* y, const void* g, void* gx);
+  // out[k] = r for every entry k of row r (COO row indices from row pointers).
+  void (*csr_row_indices)(std::int64_t rows, const std::int64_t* row_ptr, std::int64_t* out);
 
   // --- loss.cu -----------------------------------------------------------------
   // logp = log_softmax(logits); loss[i] = -(1-eps) logp[i, t_i] - eps/c sum_j logp[i, j].

@@ -31,11 +31,15 @@ __global__ void index_rows_kernel(std::int64_t outer, std::int64_t n, std::int64
 
 template <class T>
 __global__ void index_add_rows_kernel(std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
-                                      const T* g, const std::int64_t* index, T* gx) {
+                                      const T* g, const std::int64_t* index, T* gx, ReportSlot bad) {
   for (std::int64_t e = global_index(); e < outer * m * inner; e += grid_stride()) {
     const std::int64_t k = e % inner, j = e / inner % m, o = e / (inner * m);
     const std::int64_t i = row_of(index, j, n);
-    if (i >= 0) atomicAdd(gx + (o * n + i) * inner + k, g[e]);
+    if (i >= 0) {
+      atomicAdd(gx + (o * n + i) * inner + k, g[e]);
+    } else if (bad.report != nullptr && o == 0 && k == 0) {
+      report_bad_index(bad, j, index[j], n);  // once per bad entry
+    }
   }
 }
 
@@ -83,9 +87,10 @@ void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, st
 }
 
 void index_add_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner,
-                    const void* g, const std::int64_t* index, void* gx) {
+                    const void* g, const std::int64_t* index, void* gx, ReportSlot bad_index) {
   visit_floating(t, [&](auto tag) {
-    launch_over(outer * m * inner, index_add_rows_kernel<decltype(tag)>, outer, n, m, inner, g, index, gx);
+    launch_over(outer * m * inner, index_add_rows_kernel<decltype(tag)>, outer, n, m, inner, g, index, gx,
+                bad_index);
   });
 }
 

@@ -21,7 +21,7 @@ const Table& table() {
       sum, extreme_rows, softmax_rows,
       index_rows, index_add_rows, gather, gather_add,
       batch_norm_stats, batch_norm_apply, batch_norm_backward,
-      spmm,
+      spmm, edge_softmax, edge_softmax_backward, csr_row_indices,
       cross_entropy, cross_entropy_backward, bce_with_logits, bce_with_logits_backward,
       gaussian_kl_terms, gaussian_kl_terms_backward, reparameterize, reparameterize_backward,
       im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward,

@@ -4,6 +4,7 @@
 
 #include "kiln/core/factories.hpp"
 #include "kiln/nn/init.hpp"
+#include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/nn_ops.hpp"
@@ -66,6 +67,47 @@ Tensor SAGEConv::propagate(const Csr& a_mean, const Tensor& x) {
 std::string SAGEConv::description() const {
   std::ostringstream os;
   os << "SAGEConv(" << in_ << ", " << out_ << ", aggregation=mean)";
+  return os.str();
+}
+
+GATConv::GATConv(const GATConvOptions& o) : options(o) {
+  const std::int64_t in = o.in_features(), out = o.out_features(), heads = o.heads();
+  KILN_CHECK(in > 0 && out > 0 && heads > 0, "GATConv: sizes ", in, " -> ", heads, " heads of ", out,
+             " must be positive");
+  KILN_CHECK(o.dropout() >= 0 && o.dropout() < 1, "GATConv: dropout ", o.dropout(), " must lie in [0, 1)");
+  weight = register_parameter("weight", glorot(heads * out, in));
+  att_src = register_parameter("att_src", glorot(heads, out));
+  att_dst = register_parameter("att_dst", glorot(heads, out));
+  if (o.bias()) bias = register_parameter("bias", zeros({o.concat() ? heads * out : out}));
+}
+
+Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {
+  const std::int64_t heads = options.heads(), out = options.out_features(), n = adj.rows();
+  KILN_CHECK(x.dim() == 2 && x.size(0) == adj.cols() && adj.rows() == adj.cols(),
+             "GATConv: features of shape ", fmt(x.shape()), " do not fit a graph of ", adj.rows(), " x ",
+             adj.cols(), " nodes; expected (nodes, ", options.in_features(), ") and a square adjacency");
+  const Tensor& dst = adj.row_idx();  // edge k runs from node col_idx[k] into node row_idx[k]
+  const Tensor& src = adj.col_idx();
+  const Tensor h = linear(x, weight).reshape({n, heads, out});  // W x per head
+  // Each node's two halves of the score, per head: a . W x.
+  const Tensor score_src = sum(h * att_src, {2}), score_dst = sum(h * att_dst, {2});  // (N, heads)
+  const Tensor scores =
+      leaky_relu(index_select(score_dst, 0, dst) + index_select(score_src, 0, src), options.negative_slope());
+  const Tensor alpha = dropout(edge_softmax(adj, scores), options.dropout(), is_training());  // (nnz, heads)
+  attention_ = alpha.detach();
+  // Messages alpha_ij W x_j, summed into their target rows.
+  const Tensor messages = index_select(h, 0, src) * alpha.unsqueeze(2);  // (nnz, heads, out)
+  Tensor y = index_add(zeros({n, heads, out}, x.dtype(), x.device()), 0, dst, messages);
+  y = options.concat() ? y.reshape({n, heads * out}) : mean(y, {1});
+  return bias.defined() ? y + bias : y;
+}
+
+std::string GATConv::description() const {
+  std::ostringstream os;
+  os << "GATConv(" << options.in_features() << ", " << options.out_features() << ", heads=" << options.heads()
+     << ", concat=" << (options.concat() ? "true" : "false")
+     << ", negative_slope=" << options.negative_slope() << ", dropout=" << options.dropout()
+     << ", bias=" << (bias.defined() ? "true" : "false") << ")";
   return os.str();
 }
 

@@ -193,6 +193,12 @@ std::string LeakyReLU::description() const {
   os << "LeakyReLU(negative_slope=" << negative_slope << ")";
   return os.str();
 }
+Tensor ELU::forward(const Tensor& x) { return elu(x, alpha); }
+std::string ELU::description() const {
+  std::ostringstream os;
+  os << "ELU(alpha=" << alpha << ")";
+  return os.str();
+}
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x); }

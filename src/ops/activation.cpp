@@ -1,6 +1,8 @@
 // Activation functions: forward kernel, then the backward rule next to it.
 #include "kiln/ops/activation.hpp"
 
+#include <cmath>
+
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/ops/elementwise.hpp"
@@ -110,6 +112,13 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
     }, {xc});
   }
   return out;
+}
+
+// x for x > 0, alpha (e^x - 1) otherwise; composed on both devices as
+// relu(x) + alpha (exp(min(x, 0)) - 1), whose gradient is 1 above 0 and alpha e^x at or below.
+Tensor elu(const Tensor& x, double alpha) {
+  detail::check_floating("elu", x);
+  return relu(x) + (exp(clamp(x, -INFINITY, 0.0)) - 1.0) * alpha;
 }
 
 }  // namespace kiln

@@ -1,4 +1,4 @@
-// index_select, gather, cat and stack.
+// index_select, index_add, gather, cat and stack.
 #include <cstring>
 #include <string>
 
@@ -40,9 +40,31 @@ void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::in
   }
 }
 
+// dst[o, idx[j], :] += src[o, j, :] for contiguous dst (outer, n, inner) and src
+// (outer, m, inner), m = idx.size(); indices already checked, repeats add up in order.
+template <class T>
+void add_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, std::int64_t outer, std::int64_t n,
+              std::int64_t inner) {
+  const std::int64_t m = static_cast<std::int64_t>(idx.size());
+  for (std::int64_t i = 0; i < outer; ++i)
+    for (std::int64_t j = 0; j < m; ++j) {
+      T* drow = dst + (i * n + idx[j]) * inner;
+      const T* srow = src + (i * m + j) * inner;
+      for (std::int64_t k = 0; k < inner; ++k) drow[k] += srow[k];
+    }
+}
+
 // What index_select's kernel found: an index outside [-n, n) (as the CPU's message says).
 std::string bad_index_message(const cuda_kernels::IndexReport& found) {
   std::string m = detail::concat("index_select: index ", found.value, " (entry ", found.position,
+                                 " of the index) is out of range for a dimension of size ", found.bound);
+  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
+}
+
+// What index_add's kernel found: an index outside [-n, n) (as the CPU's message says).
+std::string bad_index_add_message(const cuda_kernels::IndexReport& found) {
+  std::string m = detail::concat("index_add: index ", found.value, " (entry ", found.position,
                                  " of the index) is out of range for a dimension of size ", found.bound);
   if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
   return m;
@@ -76,8 +98,9 @@ Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim)
     attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
       Tensor gx = zeros(xs, g.dtype(), g.device());
       const Tensor gc = g.contiguous();
-      detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc), detail::dptr<std::int64_t>(index),
-                                          detail::dptr(gx));
+      detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc),
+                                          detail::dptr<std::int64_t>(index), detail::dptr(gx),
+                                          cuda_kernels::ReportSlot{});  // checked forward
       return Grads{gx};
     }, {index});
   }
@@ -122,19 +145,57 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       const Tensor gc = g.contiguous();
       std::int64_t outer2, inner2;
       split_at(xs, dim, outer2, inner2);
-      const std::int64_t m2 = static_cast<std::int64_t>(idx.size());
-      visit_floating(dtype, "index_select backward", [&]<class T>() {
-        T* dst = ptr<T>(gx);
-        const T* src2 = ptr<T>(gc);
-        for (std::int64_t i = 0; i < outer2; ++i)
-          for (std::int64_t j = 0; j < m2; ++j) {
-            T* drow = dst + (i * n + idx[j]) * inner2;
-            const T* srow = src2 + (i * m2 + j) * inner2;
-            for (std::int64_t k = 0; k < inner2; ++k) drow[k] += srow[k];
-          }
-      });
+      visit_floating(dtype, "index_select backward",
+                     [&]<class T>() { add_rows(ptr<T>(gx), ptr<T>(gc), idx, outer2, n, inner2); });
       return Grads{gx};
     });
+  }
+  return out;
+}
+
+Tensor index_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, const Tensor& source) {
+  KILN_CHECK(x.dim() >= 1, "index_add: needs a tensor with at least one dimension");
+  KILN_CHECK(index.dim() == 1, "index_add: the index must be 1-D but has shape ", fmt(index.shape()));
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_add");
+  detail::check_floating("index_add", x);
+  detail::check_same_dtype_device("index_add", {x, source});
+  Shape want = x.shape();
+  want[dim] = index.numel();
+  KILN_CHECK(source.shape() == want, "index_add: source has shape ", fmt(source.shape()), " but x of shape ",
+             fmt(x.shape()), " with ", index.numel(), " indices along dimension ", dim, " needs ", fmt(want));
+  KILN_CHECK(index.device().is_cpu() || index.device() == x.device(), "index_add: x on ", x.device(),
+             " but the index on ", index.device(), "; move the index with .to(x.device())");
+  std::int64_t outer, inner;
+  split_at(x.shape(), dim, outer, inner);
+  const std::int64_t n = x.shape()[dim], m = index.numel();
+  Tensor out = x.detach().clone();  // contiguous, and never x's own storage
+  const Tensor src = source.detach().contiguous();
+  Tensor kept_index;  // int64, on x's device: what the backward selects with
+  if (x.device().is_cuda()) {
+    if (index.device() == x.device()) {  // read on the GPU only; a bad entry is reported from there
+      KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32,
+                 "index_add: indices must be int64 or int32, got ", index.dtype());
+      kept_index = detail::int64_index(index);
+    } else {
+      kept_index = from_vector(checked_indices(index, n, "index_add", x, dim)).to(x.device());
+    }
+    detail::cuda_for(x).index_add_rows(detail::cuda_scalar(x.dtype(), "index_add"), outer, n, m, inner,
+                                       detail::dptr(src), detail::dptr<std::int64_t>(kept_index),
+                                       detail::dptr(out),
+                                       detail::cuda_report_slot(x.device().index, bad_index_add_message));
+  } else {
+    const std::vector<std::int64_t> idx = checked_indices(index, n, "index_add", x, dim);
+    visit_floating(x.dtype(), "index_add",
+                   [&]<class T>() { add_rows(ptr<T>(out), ptr<T>(src), idx, outer, n, inner); });
+    kept_index = from_vector(idx);
+  }
+  if (should_record({x, source})) {
+    // d/dx = g (x passes through); d/dsource = g's slices at the indices.
+    attach_grad_fn(out, "index_add", {x, source},
+                   [dim, kept_index](const Tensor& g) {
+                     return Grads{g, index_select(g, dim, kept_index)};
+                   },
+                   {kept_index});
   }
   return out;
 }

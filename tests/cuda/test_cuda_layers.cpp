@@ -1,5 +1,6 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution, pooling,
-// batch norm, dropout, where, indexing, embeddings, CSR SpMM and device RNG.
+// batch norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
+// device RNG.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -228,6 +229,58 @@ TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
   graph::CsrMatrix bad = directed;  // checked on the host before it goes up
   bad.col_idx[1] = 30;
   CHECK_THROWS_WITH_AS(spmm(bad, randn({30, 4}).to(gpu)), doctest::Contains("column index 30 (nonzero 1)"), Error);
+}
+
+TEST_CASE("cuda: index_add, edge_softmax and GATConv match the CPU; a bad index_add index is reported") {
+  manual_seed(28);
+  const Tensor idx = tensor<std::int64_t>({2, 0, 2, -1, 1, 2});
+  for (DType dt : {kFloat64, kFloat32}) {
+    parity([&idx](const auto& v) { return index_add(v[0], 0, idx, v[1]); },
+           {randn({5, 3}, dt), randn({6, 3}, dt)}, tol_for(dt));
+    // The index on the GPU as well, along dimension 1.
+    parity([&idx](const auto& v) { return index_add(v[0], 1, idx.to(v[0].device()), v[1]); },
+           {randn({2, 5}, dt), randn({2, 6}, dt)}, tol_for(dt));
+  }
+  const Tensor bad =
+      index_add(zeros({3}).to(gpu), 0, tensor<std::int64_t>({0, 7}).to(gpu), ones({2}).to(gpu));
+  CHECK_THROWS_WITH_AS(
+      bad.to(Device::cpu()),
+      doctest::Contains("index_add: index 7 (entry 1 of the index) is out of range for a dimension "
+                        "of size 3"),
+      Error);
+  CHECK(bad.to_vector<float>() == std::vector<float>{1, 0, 0});  // the good entry was added
+
+  std::vector<graph::Edge> edges;
+  for (int k = 0; k < 80; ++k)
+    edges.push_back({randint(0, 30, {1}).item<std::int64_t>(), randint(0, 30, {1}).item<std::int64_t>()});
+  const graph::CsrMatrix a = graph::add_self_loops(graph::CsrMatrix::undirected(30, edges));
+  const graph::DeviceCsr on_gpu(a, gpu), on_cpu(a);
+  CHECK(on_gpu.row_idx().device() == gpu);
+  CHECK(on_gpu.row_idx().to_vector<std::int64_t>() == on_cpu.row_idx().to_vector<std::int64_t>());
+  const auto held = [&](const Tensor& t) -> const graph::DeviceCsr& {
+    return t.device().is_cuda() ? on_gpu : on_cpu;
+  };
+  for (DType dt : {kFloat64, kFloat32}) {
+    parity([&](const auto& v) { return edge_softmax(held(v[0]), v[0]); }, {randn({a.nnz(), 4}, dt) * 3.0},
+           tol_for(dt));
+  }
+  for (bool concat : {true, false}) {
+    nn::GATConv cpu_layer(nn::GATConvOptions(7, 5).heads(3).concat(concat)),
+        gpu_layer(nn::GATConvOptions(7, 5).heads(3).concat(concat));
+    gpu_layer.load_state_dict(cpu_layer.state_dict());
+    gpu_layer.to(gpu);
+    parity(
+        [&](const auto& v) {
+          return (v[0].device().is_cuda() ? gpu_layer : cpu_layer).forward(held(v[0]), v[0]);
+        },
+        {randn({30, 7})}, 1e-5);
+    const auto cpu_params = cpu_layer.named_parameters(), gpu_params = gpu_layer.named_parameters();
+    REQUIRE(cpu_params.size() == gpu_params.size());
+    for (std::size_t i = 0; i < cpu_params.size(); ++i) {
+      INFO("parameter " << cpu_params[i].first);
+      check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-5);
+    }
+  }
 }
 
 TEST_CASE("cuda: rand, randn and dropout draw on the device, repeatably per seed, dropout as on the CPU") {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -66,12 +67,17 @@ public:
   const Tensor& row_ptr() const { return a_->row_ptr; }  // int64, rows + 1
   const Tensor& col_idx() const { return a_->col_idx; }  // int64, nnz
   const Tensor& values() const { return a_->values; }    // float32, nnz
+  // int64, nnz: each nonzero's row (COO form, for per-edge ops such as attention).
+  // Made on the device on first use, then kept and shared by copies.
+  const Tensor& row_idx() const;
   DeviceCsr transpose() const { return DeviceCsr(t_, a_); }  // shares the arrays made with this one
 
 private:
   struct Arrays {
     std::int64_t rows, cols;
     Tensor row_ptr, col_idx, values;
+    mutable std::once_flag row_idx_made;
+    mutable Tensor row_idx;
   };
   DeviceCsr(std::shared_ptr<const Arrays> a, std::shared_ptr<const Arrays> t) : a_(std::move(a)), t_(std::move(t)) {}
   std::shared_ptr<const Arrays> a_, t_;  // the matrix and its transpose (the same when symmetric)
@@ -86,5 +92,12 @@ namespace kiln {
 Tensor spmm(const graph::CsrMatrix& a, const Tensor& x);
 // The same with A's arrays already on X's device (see DeviceCsr).
 Tensor spmm(const graph::DeviceCsr& a, const Tensor& x);
+
+// Softmax over each row's entries of A (attention over a node's neighbours): scores
+// (nnz) or (nnz, H...) hold one score per nonzero in A's CSR order, H independent
+// columns (e.g. attention heads); out[k] = exp(scores[k]) / sum of exp(scores[k'])
+// over the k' of k's row. A's values are not read. Sums in double; an empty row has
+// no entries to fill. Differentiable in scores: g_k = out_k (g_k - sum_row out g).
+Tensor edge_softmax(const graph::DeviceCsr& a, const Tensor& scores);
 
 }  // namespace kiln

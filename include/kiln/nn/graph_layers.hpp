@@ -3,6 +3,7 @@
 
 #include "kiln/graph/csr.hpp"
 #include "kiln/nn/module.hpp"
+#include "kiln/nn/options.hpp"
 
 namespace kiln::nn {
 
@@ -37,6 +38,47 @@ private:
   template <class Csr>
   Tensor propagate(const Csr& a_mean, const Tensor& x);
   std::int64_t in_, out_;
+};
+
+struct GATConvOptions {
+  GATConvOptions(std::int64_t in, std::int64_t out) : in_features_(in), out_features_(out) {}
+  KILN_OPTION(std::int64_t, in_features)
+  KILN_OPTION(std::int64_t, out_features)  // per head
+  KILN_OPTION(std::int64_t, heads)
+  KILN_OPTION(bool, concat)            // heads side by side (heads * out), else their mean (out)
+  KILN_OPTION(double, negative_slope)  // of the LeakyReLU on the attention scores
+  KILN_OPTION(double, dropout)         // on the attention weights, in training
+  KILN_OPTION(bool, bias)
+private:
+  std::int64_t in_features_, out_features_, heads_ = 1;
+  bool concat_ = true;
+  double negative_slope_ = 0.2, dropout_ = 0.0;
+  bool bias_ = true;
+};
+
+// Graph attention (Velickovic et al., ICLR 2018). Per head, node i mixes its
+// neighbours' features W x_j with learned weights
+//   alpha_ij = softmax over j of LeakyReLU(a_dst . W x_i + a_src . W x_j),
+//   x'_i = sum_j alpha_ij W x_j   (+ b, after the heads are concatenated or averaged).
+// `adj` lists whom each node attends to: row i holds i's neighbours j. Add self loops
+// (graph::add_self_loops) so a node also attends to itself, as in the paper; the
+// matrix's values are not read. Weight (heads * out, in) and the attention vectors
+// att_src, att_dst (heads, out) start Glorot-uniform, bias zeros (as PyTorch Geometric).
+// Composed of differentiable ops (linear, index_select, edge_softmax, index_add), so
+// it runs wherever the DeviceCsr and x are: O(edges * heads * out) memory and time.
+class GATConv : public Module {
+public:
+  explicit GATConv(const GATConvOptions& options);
+  Tensor forward(const graph::DeviceCsr& adj, const Tensor& x);  // (N, in) -> (N, heads * out) or (N, out)
+  // The attention weights of the last forward (after dropout, detached): (nnz, heads),
+  // in adj's CSR order.
+  const Tensor& last_attention() const { return attention_; }
+  std::string description() const override;
+  GATConvOptions options;
+  Tensor weight, att_src, att_dst, bias;
+
+private:
+  Tensor attention_;
 };
 
 // Inner-product decoder: the logit of edge (src[k], dst[k]) is z[src[k]] . z[dst[k]].

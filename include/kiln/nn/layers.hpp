@@ -8,16 +8,10 @@
 #include <vector>
 
 #include "kiln/nn/module.hpp"
+#include "kiln/nn/options.hpp"
 #include "kiln/ops/conv.hpp"
 
 namespace kiln::nn {
-
-#define KILN_OPTION(type, name)                   \
-  auto& name(type value) {                        \
-    name##_ = value;                              \
-    return *this;                                 \
-  }                                               \
-  type name() const { return name##_; }
 
 struct LinearOptions {
   LinearOptions(std::int64_t in, std::int64_t out) : in_features_(in), out_features_(out) {}
@@ -212,6 +206,13 @@ public:
   std::string description() const override;
   double negative_slope;
 };
+class ELU : public Module {
+public:
+  explicit ELU(double alpha = 1.0) : alpha(alpha) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double alpha;
+};
 class Sigmoid : public Module {
 public:
   Tensor forward(const Tensor& x) override;
@@ -244,7 +245,5 @@ public:
   std::size_t size() const { return named_children().size(); }
   std::shared_ptr<Module> operator[](std::size_t i) const { return named_children().at(i).second; }
 };
-
-#undef KILN_OPTION
 
 }  // namespace kiln::nn

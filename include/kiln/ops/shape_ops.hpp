@@ -9,6 +9,12 @@ namespace kiln {
 
 // Rows (or slices along `dim`) picked by a 1-D int64/int32 index tensor. Differentiable in x.
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
+// x with source's slices added at the indices along `dim` (torch.index_add):
+// out[.., index[j], ..] += source[.., j, ..], repeated indices adding up; source has
+// x's shape except index.numel() along `dim`. A scatter-sum, e.g. messages summed into
+// their target nodes. Differentiable in x and source. On a GPU the sums over a repeated
+// index are atomic, so their order (and last bits) may vary from run to run.
+Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[i][j] = x[i][index[i][j]] for dim = 1 (torch.gather). Differentiable in x.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 // Joins tensors along an existing / a new dimension. Differentiable.
