@@ -1,7 +1,8 @@
 // gcn_cora: semi-supervised node classification on the Cora citation graph with a
-// two-layer graph convolutional network (Kipf & Welling, ICLR 2017).
+// two-layer graph convolutional network (Kipf & Welling, ICLR 2017), or with a graph
+// attention network (Velickovic et al., ICLR 2018: --model gat).
 //
-//   H1 = dropout(relu(Â dropout(X) W1)),   logits = Â H1 W2     (--bias adds b1, b2)
+//   GCN:  H1 = dropout(relu(Â dropout(X) W1)),   logits = Â H1 W2     (--bias adds b1, b2)
 //
 // Â = D^-1/2 (A + I) D^-1/2 spreads each paper's features to its neighbours; X is the
 // row-normalised bag of words (2708 papers x 1433 words). Only 140 labelled papers
@@ -10,8 +11,21 @@
 // stopping when the validation loss (with the weight-decay term, as in the paper's
 // code) exceeds the mean of the previous 10.
 //
-//   ./build/examples/gcn_cora --data ../shared/data/cora [--split planetoid|random] [--runs 10]
+//   GAT:  H1 = elu(GAT_8 heads x 8(dropout(X))),   logits = GAT_1 head x 7(dropout(H1))
+//
+// Instead of Â's fixed weights, each paper weighs its neighbours (and itself) with a
+// learned softmax over LeakyReLU(a . [W h_i, W h_j]) (nn::GATConv). Setup of the paper:
+// 8 heads of 8 units, dropout 0.6 on each layer's input and on the attention weights,
+// Adam lr 0.005 with weight decay 5e-4 on every parameter, and patience 100: training
+// stops once 100 epochs have passed without a lower validation loss or a higher
+// validation accuracy, and the model kept is the last one that improved both.
+//
+//   ./build/examples/gcn_cora --data ../shared/data/cora [--model gcn|gat] [--split planetoid|random]
+//                             [--runs 10]
 #include <cmath>
+#include <functional>
+#include <memory>
+#include <optional>
 
 #include "example_support.hpp"
 
@@ -48,32 +62,95 @@ Split random_split(const kiln::data::Cora& cora, std::uint64_t seed) {
 
 Tensor index_tensor(const std::vector<std::int64_t>& v) { return kiln::from_vector(v); }
 
+// The graph attention network of the GAT paper: 8 heads of `hidden` units, ELU, then
+// one head per class; dropout on each layer's input and on its attention weights.
+struct Gat {
+  Gat(std::int64_t features, std::int64_t hidden, std::int64_t heads, std::int64_t classes, double p)
+      : conv1(kiln::nn::GATConvOptions(features, hidden).heads(heads).dropout(p)),
+        conv2(kiln::nn::GATConvOptions(hidden * heads, classes).concat(false).dropout(p)),
+        p(p) {}
+  Tensor forward(const kiln::graph::DeviceCsr& adj, const Tensor& x, bool training) {
+    conv1.train(training);
+    conv2.train(training);
+    const Tensor h = kiln::elu(conv1.forward(adj, kiln::dropout(x, p, training)));
+    return conv2.forward(adj, kiln::dropout(h, p, training));
+  }
+  kiln::nn::GATConv conv1, conv2;
+  double p;
+};
+
+// The GAT paper's early stopping: patience runs out after `patience` epochs in which
+// neither the validation loss fell nor the validation accuracy rose; the model to keep
+// is the last one that did both (at least as well as every epoch before).
+struct PatienceWithBest {
+  int patience;
+  double best_loss = INFINITY, best_acc = -1;
+  int waited = 0;
+  // Whether this epoch's model is the one to keep for now.
+  bool improved_both(double loss, double acc) const { return loss <= best_loss && acc >= best_acc; }
+  // Records the epoch; true when patience ran out.
+  bool stop_after(double loss, double acc) {
+    if (loss <= best_loss || acc >= best_acc) {
+      best_loss = std::min(best_loss, loss);
+      best_acc = std::max(best_acc, acc);
+      waited = 0;
+      return false;
+    }
+    return patience > 0 && ++waited >= patience;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"GCN node classification on Cora (Kipf & Welling 2017)"};
+  CLI::App app{"GCN or GAT node classification on Cora (Kipf & Welling 2017, Velickovic et al. 2018)"};
   example::RunArgs run_args;
-  std::string split_kind = "planetoid", metrics_path;
-  int epochs = 200, hidden = 16, patience = 10;
+  std::string model = "gcn", split_kind = "planetoid", metrics_path;
+  // The GCN paper's values; --model gat switches the defaults to the GAT paper's.
+  int epochs = 200, hidden = 16, patience = 10, heads = 8;
   double lr = 0.01, weight_decay = 5e-4, dropout_p = 0.5;
   example::add_run_flags(app, run_args, "folder with cora.content, cora.cites (and cora.planetoid-split)");
+  app.add_option("--model", model, "gcn (Kipf & Welling) or gat (graph attention, Velickovic et al.)")
+      ->check(CLI::IsMember({"gcn", "gat"}))
+      ->capture_default_str();
   app.add_option("--split", split_kind, "planetoid (the split file) or random (20 per class from the seed)")
       ->check(CLI::IsMember({"planetoid", "random"}))
       ->capture_default_str();
-  app.add_option("--epochs", epochs, "maximum epochs")->check(example::at_least(0))->capture_default_str();
-  app.add_option("--hidden", hidden, "hidden units")->check(example::at_least(1))->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->check(example::at_least(0))->capture_default_str();
-  app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights")
+  app.add_option("--epochs", epochs, "maximum epochs (gat: 1000)")
       ->check(example::at_least(0))
       ->capture_default_str();
-  app.add_option("--dropout", dropout_p, "dropout probability")->capture_default_str();
-  app.add_option("--patience", patience, "early-stopping window (0: off)")
+  app.add_option("--hidden", hidden, "hidden units (gat: 8 per head)")
+      ->check(example::at_least(1))
+      ->capture_default_str();
+  app.add_option("--heads", heads, "gat: attention heads of the first layer")
+      ->check(example::at_least(1))
+      ->capture_default_str();
+  app.add_option("--lr", lr, "Adam learning rate (gat: 0.005)")
+      ->check(example::at_least(0))
+      ->capture_default_str();
+  app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights (gat: on every parameter)")
+      ->check(example::at_least(0))
+      ->capture_default_str();
+  app.add_option("--dropout", dropout_p, "dropout probability (gat: 0.6)")->capture_default_str();
+  app.add_option("--patience", patience, "early-stopping window (gat: 100; 0: off)")
       ->check(example::at_least(0))
       ->capture_default_str();
   bool bias = false;  // the paper's layers have none
-  app.add_flag("--bias", bias, "give both layers a bias (the paper's model has none)");
+  app.add_flag("--bias", bias,
+               "gcn: give both layers a bias (the paper's model has none; GAT layers have one)");
   app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
   CLI11_PARSE(app, argc, argv);
+  const bool gat = model == "gat";
+  if (gat) {  // the GAT paper's setup, where a flag does not say otherwise
+    const auto unless_given = [&app](const char* flag, auto& value, auto paper) {
+      if (app.count(flag) == 0) value = paper;
+    };
+    unless_given("--epochs", epochs, 1000);
+    unless_given("--hidden", hidden, 8);
+    unless_given("--lr", lr, 0.005);
+    unless_given("--dropout", dropout_p, 0.6);
+    unless_given("--patience", patience, 100);
+  }
 
   return example::run_main([&] {
     using namespace kiln;
@@ -87,13 +164,15 @@ int main(int argc, char** argv) {
       x = cora.features / clamp(sum(cora.features, {1}, true), 1.0, INFINITY);  // (N, F)
       x = x.to(dev);  // the features live where the model trains
     }
-    // Â, made once and held where the model trains (graph::DeviceCsr).
-    const graph::DeviceCsr a_hat(
-        graph::normalize_symmetric(graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges)), dev);
+    // The graph, made once and held where the model trains (graph::DeviceCsr): GCN
+    // propagates with Â; GAT attends over each paper's neighbours and itself (A + I).
+    const graph::CsrMatrix adjacency = graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges);
+    const graph::DeviceCsr graph_on_device(
+        gat ? graph::add_self_loops(adjacency) : graph::normalize_symmetric(adjacency), dev);
     const auto n_classes = static_cast<std::int64_t>(cora.classes.size());
-    std::printf("%s\nCora: %lld papers, %lld features, %lld classes, %zu undirected edges\n", build_info(),
-                static_cast<long long>(cora.num_nodes()), static_cast<long long>(x.size(1)),
-                static_cast<long long>(n_classes), cora.edges.size());
+    std::printf("%s\nCora: %lld papers, %lld features, %lld classes, %zu undirected edges; model %s\n",
+                build_info(), static_cast<long long>(cora.num_nodes()), static_cast<long long>(x.size(1)),
+                static_cast<long long>(n_classes), cora.edges.size(), model.c_str());
 
     std::vector<double> accs, val_accs;
     double seconds = 0;
@@ -115,40 +194,76 @@ int main(int argc, char** argv) {
                    y_val = index_select(cora.labels.to(dev), 0, val_idx),
                    y_test = index_select(cora.labels.to(dev), 0, test_idx);
 
-      nn::GCNConv conv1(x.size(1), hidden, bias), conv2(hidden, n_classes, bias);
-      conv1.to(dev);
-      conv2.to(dev);
-      auto forward = [&](bool training) {
-        const Tensor h = dropout(relu(conv1.forward(a_hat, dropout(x, dropout_p, training))), dropout_p, training);
-        return conv2.forward(a_hat, h);  // (N, C) logits
-      };
-      // Weight decay on the first layer's weights only, as in the paper.
-      std::vector<Tensor> rest;
-      if (bias) rest.push_back(conv1.bias);
-      for (const Tensor& p : conv2.parameters()) rest.push_back(p);
-      optim::Adam opt({{{conv1.weight}, optim::GroupOverrides().set_weight_decay(weight_decay)}, {rest, {}}},
-                      optim::AdamOptions(lr));
+      // The model, its optimizer and the weight-decay term its validation loss includes.
+      std::function<Tensor(bool)> forward;
+      std::function<double()> penalty = [] { return 0.0; };
+      std::vector<Tensor> params;
+      std::unique_ptr<optim::Adam> opt;
+      std::optional<nn::GCNConv> conv1, conv2;
+      std::optional<Gat> gat_net;
+      if (gat) {
+        gat_net.emplace(x.size(1), hidden, heads, n_classes, dropout_p);
+        gat_net->conv1.to(dev);
+        gat_net->conv2.to(dev);
+        forward = [&](bool training) { return gat_net->forward(graph_on_device, x, training); };
+        for (nn::GATConv* c : {&gat_net->conv1, &gat_net->conv2})
+          for (const Tensor& p : c->parameters()) params.push_back(p);
+        // Weight decay on every parameter, as the GAT paper's code and PyTorch Geometric do.
+        opt = std::make_unique<optim::Adam>(params, optim::AdamOptions(lr).set_weight_decay(weight_decay));
+      } else {
+        conv1.emplace(x.size(1), hidden, bias);
+        conv2.emplace(hidden, n_classes, bias);
+        conv1->to(dev);
+        conv2->to(dev);
+        forward = [&](bool training) {
+          const Tensor h = dropout(relu(conv1->forward(graph_on_device, dropout(x, dropout_p, training))),
+                                   dropout_p, training);
+          return conv2->forward(graph_on_device, h);  // (N, C) logits
+        };
+        // Weight decay on the first layer's weights only, as in the paper.
+        std::vector<Tensor> rest;
+        if (bias) rest.push_back(conv1->bias);
+        for (const Tensor& p : conv2->parameters()) rest.push_back(p);
+        opt = std::make_unique<optim::Adam>(
+            std::vector<optim::ParamGroup>{
+                {{conv1->weight}, optim::GroupOverrides().set_weight_decay(weight_decay)}, {rest, {}}},
+            optim::AdamOptions(lr));
+        // As in the paper's code, the loss that early stopping watches includes the
+        // weight-decay term (weight_decay / 2 * |W1|^2), not only the cross-entropy.
+        penalty = [&] { return weight_decay / 2 * sum(conv1->weight * conv1->weight).item(); };
+        params = conv1->parameters();
+        for (const Tensor& p : conv2->parameters()) params.push_back(p);
+      }
 
       const example::MetricsCsv csv(run == 0 ? metrics_path : "", "epoch,train_loss,val_loss,val_acc,peak_rss_mb");
       std::vector<double> val_losses;
+      PatienceWithBest patience_rule{patience};
+      std::vector<Tensor> kept;  // GAT: the parameters of the model to keep
       const auto t0 = std::chrono::steady_clock::now();
       int epoch = 0;
       for (; epoch < epochs; ++epoch) {
-        opt.zero_grad();
+        opt->zero_grad();
         Tensor loss = cross_entropy(index_select(forward(true), 0, train_idx), y_train);
         loss.backward();
-        opt.step();
+        opt->step();
         NoGradGuard no_grad;
-        const Tensor logits = forward(false);
-        const Tensor val_logits = index_select(logits, 0, val_idx);
-        // As in the paper's code, the loss that early stopping watches includes the
-        // weight-decay term (weight_decay / 2 * |W1|^2), not only the cross-entropy.
-        const double val_loss = cross_entropy(val_logits, y_val).item() +
-                                weight_decay / 2 * sum(conv1.weight * conv1.weight).item();
+        const Tensor val_logits = index_select(forward(false), 0, val_idx);
+        const double val_loss = cross_entropy(val_logits, y_val).item() + penalty();
         const double val_acc = metrics::accuracy(val_logits, y_val);
         csv.add(epoch + 1, {loss.item(), val_loss, val_acc, example::peak_rss_mb()});
-        // Early stopping: the validation loss rose above the mean of the last `patience`
-        // (checked from epoch patience + 2 on, as the paper's code does).
+        if (gat) {
+          if (patience_rule.improved_both(val_loss, val_acc)) {
+            kept.clear();
+            for (const Tensor& p : params) kept.push_back(p.detach().clone());
+          }
+          if (patience_rule.stop_after(val_loss, val_acc)) {
+            ++epoch;
+            break;
+          }
+          continue;
+        }
+        // GCN's early stopping: the validation loss rose above the mean of the last
+        // `patience` (checked from epoch patience + 2 on, as the paper's code does).
         if (patience > 0 && epoch > patience) {
           double m = 0;
           for (int i = 1; i <= patience; ++i) m += val_losses[val_losses.size() - i];
@@ -162,6 +277,7 @@ int main(int argc, char** argv) {
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       epochs_run_total += epoch;
       NoGradGuard no_grad;
+      for (std::size_t i = 0; i < kept.size(); ++i) params[i].copy_(kept[i]);  // GAT: back to the model kept
       const Tensor logits = forward(false);
       const double acc = metrics::accuracy(index_select(logits, 0, test_idx), y_test);
       accs.push_back(acc);
@@ -173,7 +289,7 @@ int main(int argc, char** argv) {
     const auto [mean_acc, std_acc] = example::mean_std(accs);
     const double mean_val_acc = example::mean_std(val_accs).first;
     std::printf("test accuracy over %d run(s): %.4f +- %.4f\n", runs, mean_acc, std_acc);
-    example::print_result({{"model", "gcn"},
+    example::print_result({{"model", model},
                            {"split", split_kind},
                            {"runs", runs},
                            {"test_acc", mean_acc},

@@ -33,6 +33,7 @@ run "$ex/quantize_fashion" --mlp "$tmp/mlp.safetensors" --cnn "$tmp/cnn.safetens
 shared="../shared/data"
 if [ -d "$shared/cora" ]; then
   run "$ex/gcn_cora" --data "$shared/cora" --epochs 5
+  run "$ex/gcn_cora" --data "$shared/cora" --model gat --epochs 3
   run "$ex/vgae_cora" --data "$shared/cora" --epochs 5
 else
   echo "sanitize: $shared/cora absent, graph examples skipped"

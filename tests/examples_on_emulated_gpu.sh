@@ -33,7 +33,9 @@ compare() {
   local cpu gpu
   cpu="$(result "$tmp/$name.cpu.log" test_acc)"
   gpu="$(result "$tmp/$name.gpu.log" test_acc)"
-  echo "$name: test accuracy $cpu on the CPU, $gpu on the emulated GPU"
+  local model
+  model="$(grep -o -- '--model [a-z]*' <<< "$*" || true)"
+  echo "$name${model:+ $model}: test accuracy $cpu on the CPU, $gpu on the emulated GPU"
   python3 -c "import sys; sys.exit(0 if abs($cpu - $gpu) <= 0.02 else 1)"
 }
 
@@ -57,6 +59,7 @@ else
 fi
 if [ -f "$data/cora/cora.content" ]; then
   compare gcn_cora --data "$data/cora" --epochs 20 --runs 1
+  compare gcn_cora --data "$data/cora" --model gat --epochs 5 --runs 1
   "$examples/vgae_cora_emulated" --device cuda --data "$data/cora" --epochs 3 --runs 1 > "$tmp/vgae.log"
   echo "vgae_cora: test AUC $(result "$tmp/vgae.log" test_auc) after 3 epochs on the emulated GPU"
 else
