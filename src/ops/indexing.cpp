@@ -54,29 +54,21 @@ void add_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, std::i
     }
 }
 
-// What index_select's kernel found: an index outside [-n, n) (as the CPU's message says).
+// What an indexing kernel found: an index outside [-n, n) (as the CPU's message says).
+std::string out_of_range_message(const char* op, const char* entry_note, const cuda_kernels::IndexReport& found) {
+  std::string m = detail::concat(op, ": index ", found.value, " (entry ", found.position, " of the index",
+                                 entry_note, ") is out of range for a dimension of size ", found.bound);
+  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
+}
 std::string bad_index_message(const cuda_kernels::IndexReport& found) {
-  std::string m = detail::concat("index_select: index ", found.value, " (entry ", found.position,
-                                 " of the index) is out of range for a dimension of size ", found.bound);
-  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
-  return m;
+  return out_of_range_message("index_select", "", found);
 }
-
-// What index_add's kernel found: an index outside [-n, n) (as the CPU's message says).
 std::string bad_index_add_message(const cuda_kernels::IndexReport& found) {
-  std::string m = detail::concat("index_add: index ", found.value, " (entry ", found.position,
-                                 " of the index) is out of range for a dimension of size ", found.bound);
-  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
-  return m;
+  return out_of_range_message("index_add", "", found);
 }
-
-// What gather's kernel found: an index outside [-n, n) (as the CPU's message says).
 std::string bad_gather_message(const cuda_kernels::IndexReport& found) {
-  std::string m = detail::concat("gather: index ", found.value, " (entry ", found.position,
-                                 " of the index, in row-major order) is out of range for a dimension of size ",
-                                 found.bound);
-  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
-  return m;
+  return out_of_range_message("gather", ", in row-major order", found);
 }
 
 // index_select with x on a GPU, `index` int64 on the same GPU (indices from the host
