@@ -105,6 +105,8 @@ fi
 run "kiln MLP by hand on cuda" kiln_mlp_by_hand.log "$build/examples/mlp_by_hand" --data "$fashion" --device cuda \
   --epochs 1
 [ -n "$cora" ] && run "kiln GCN on cuda" kiln_gcn.log "$build/examples/gcn_cora" --data "$cora" --device cuda --runs 3
+[ -n "$cora" ] && run "kiln GAT on cuda" kiln_gat.log "$build/examples/gcn_cora" --data "$cora" --device cuda \
+  --model gat --runs 1
 [ -n "$movielens" ] && run "kiln graph VAE recommender on cuda" kiln_gvae.log "$build/examples/gvae_movielens" \
   --data "$movielens" --device cuda
 run "kiln quantized MLP and CNN on cuda" quantize.log "$build/examples/quantize_fashion" --data "$fashion" \
@@ -163,6 +165,7 @@ def vgae():
 row("VGAE", vgae)
 for name, label, metric in (("mlp_by_hand", "MLP by hand, 1 epoch", "max_grad_difference"),
                             ("gcn", "GCN on Cora, 3 runs", "test_acc"),
+                            ("gat", "GAT on Cora, 1 run", "test_acc"),
                             ("gvae", "graph VAE on MovieLens-100K", "ndcg_at_10")):
     def example(name=name, label=label, metric=metric):
         e = result(f"kiln_{name}.log")
