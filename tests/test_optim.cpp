@@ -230,3 +230,77 @@ TEST_CASE("ReduceLROnPlateau: patience, threshold, cooldown, min_lr, max mode, g
   CHECK_THROWS_WITH_AS(optim::ReduceLROnPlateau(opt3, optim::ReduceLROnPlateauOptions().set_factor(1.0)),
                        doctest::Contains("factor 1 must be in (0, 1)"), Error);
 }
+
+namespace {
+
+// Rates of a run that stops after `cut` epochs and resumes from saved states (through a
+// safetensors file) with a fresh optimizer and schedule, loading the schedule's state
+// before or after the optimizer's; `step(schedule, epoch)` advances one epoch.
+template <class Make, class Step>
+std::vector<double> rates_across_resume(Make make, Step step, int cut, int epochs, bool schedule_first) {
+  const test::TempDir dir("kiln_schedule_resume_");
+  std::vector<double> rates;
+  {
+    Tensor p = ones({1}).requires_grad_(), q = ones({1}).requires_grad_();
+    optim::SGD opt({{{p}, {}}, {{q}, optim::GroupOverrides().set_lr(0.5)}}, optim::SGDOptions(1.0));
+    auto schedule = make(opt);
+    for (int e = 0; e < cut; ++e) {
+      step(schedule, e);
+      rates.push_back(opt.lr(1));
+    }
+    io::save((dir / "opt.safetensors").string(), opt.state_dict());
+    io::save((dir / "schedule.safetensors").string(), schedule.state_dict());
+  }
+  Tensor p = ones({1}).requires_grad_(), q = ones({1}).requires_grad_();
+  optim::SGD opt({{{p}, {}}, {{q}, optim::GroupOverrides().set_lr(0.5)}}, optim::SGDOptions(1.0));
+  auto schedule = make(opt);
+  if (schedule_first) schedule.load_state_dict(io::load((dir / "schedule.safetensors").string()).tensors);
+  opt.load_state_dict(io::load((dir / "opt.safetensors").string()).tensors);
+  if (!schedule_first) schedule.load_state_dict(io::load((dir / "schedule.safetensors").string()).tensors);
+  for (int e = cut; e < epochs; ++e) {
+    step(schedule, e);
+    rates.push_back(opt.lr(1));
+  }
+  return rates;
+}
+
+}  // namespace
+
+TEST_CASE("schedules resume exactly from their state_dict, loaded before or after the optimizer's") {
+  const auto each_epoch = [](auto& schedule, int) { schedule.step(); };
+  const std::vector<double> losses{5, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3, 2, 2};
+  const auto plateau_step = [&losses](optim::ReduceLROnPlateau& schedule, int e) { schedule.step(losses[e]); };
+  const auto step_lr = [](optim::Optimizer& o) { return optim::StepLR(o, 3, 0.5); };
+  const auto cosine = [](optim::Optimizer& o) { return optim::CosineAnnealingLR(o, 10, 0.01); };
+  const auto linear = [](optim::Optimizer& o) { return optim::LinearLR(o, 0.2, 1.0, 8); };
+  const auto plateau = [](optim::Optimizer& o) {
+    return optim::ReduceLROnPlateau(o, optim::ReduceLROnPlateauOptions().set_patience(1).set_cooldown(1));
+  };
+  for (bool first : {true, false}) {
+    INFO("schedule state loaded " << (first ? "before" : "after") << " the optimizer's");
+    // Cut where it matters: mid-step of StepLR, mid-ramp of LinearLR, and the plateau one
+    // bad epoch into a streak (7) and in a cooldown (8).
+    CHECK(rates_across_resume(step_lr, each_epoch, 4, 10, first) ==
+          rates_across_resume(step_lr, each_epoch, 10, 10, first));
+    CHECK(rates_across_resume(cosine, each_epoch, 5, 10, first) ==
+          rates_across_resume(cosine, each_epoch, 10, 10, first));
+    CHECK(rates_across_resume(linear, each_epoch, 3, 10, first) ==
+          rates_across_resume(linear, each_epoch, 10, 10, first));
+    const std::vector<double> straight = rates_across_resume(plateau, plateau_step, 14, 14, first);
+    CHECK(rates_across_resume(plateau, plateau_step, 7, 14, first) == straight);
+    CHECK(rates_across_resume(plateau, plateau_step, 8, 14, first) == straight);
+    CHECK(straight.back() < straight.front());  // the plateau did lower the rate
+  }
+  // A state missing what it needs is an Error that says what to pass.
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(1.0));
+  optim::StepLR step_schedule(opt, 2);
+  CHECK_THROWS_WITH_AS(step_schedule.load_state_dict({}),
+                       "StepLR.load_state_dict: the state has no number under 'epoch'; pass what "
+                       "StepLR::state_dict() returned",
+                       Error);
+  optim::ReduceLROnPlateau on_plateau(opt);
+  CHECK_THROWS_WITH_AS(on_plateau.load_state_dict(step_schedule.state_dict()),
+                       doctest::Contains("ReduceLROnPlateau.load_state_dict: the state has no number under 'lr'"),
+                       Error);
+}

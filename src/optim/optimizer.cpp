@@ -5,13 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
-#include "kiln/optim/lr_scheduler.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 
@@ -326,77 +324,6 @@ void Adam::step() {
     }
   }
   on_gpu.flush();
-}
-
-// ---- Schedules -------------------------------------------------------------------------
-
-StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
-    : opt_(optimizer), step_size_(step_size), gamma_(gamma) {
-  KILN_CHECK(step_size > 0, "StepLR: step_size ", step_size, " must be positive");
-}
-void StepLR::step() {
-  ++epoch_;
-  opt_.set_lr(opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch_ / step_size_)));
-}
-
-CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min)
-    : opt_(optimizer), t_max_(t_max), eta_min_(eta_min) {
-  KILN_CHECK(t_max > 0, "CosineAnnealingLR: T_max ", t_max, " must be positive");
-}
-void CosineAnnealingLR::step() {
-  ++epoch_;
-  const double base = opt_.initial_lr();
-  opt_.set_lr(eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch_) / t_max_)) / 2);
-}
-
-LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, std::int64_t total_iters)
-    : opt_(optimizer), start_(start_factor), end_(end_factor), total_(total_iters) {
-  KILN_CHECK(start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1 && total_iters > 0,
-             "LinearLR: start_factor ", start_factor, " must be in (0, 1], end_factor ", end_factor,
-             " in [0, 1] and total_iters ", total_iters, " positive");
-  apply();
-}
-void LinearLR::step() {
-  ++epoch_;
-  apply();
-}
-void LinearLR::apply() {
-  const double t = static_cast<double>(std::min(epoch_, total_)) / static_cast<double>(total_);
-  opt_.set_lr(opt_.initial_lr() * (start_ + (end_ - start_) * t));
-}
-
-ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)
-    : opt_(optimizer), options_(o), lr_(optimizer.initial_lr()) {
-  KILN_CHECK(o.factor > 0 && o.factor < 1, "ReduceLROnPlateau: factor ", o.factor, " must be in (0, 1)");
-  KILN_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.threshold >= 0 && o.min_lr >= 0, "ReduceLROnPlateau: patience ",
-             o.patience, ", cooldown ", o.cooldown, ", threshold ", o.threshold, " and min_lr ", o.min_lr,
-             " must be >= 0");
-  const bool min = o.mode == ReduceLROnPlateauOptions::Mode::min;
-  best_ = min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-}
-
-bool ReduceLROnPlateau::improves(double metric) const {
-  if (options_.mode == ReduceLROnPlateauOptions::Mode::min) return metric < best_ * (1 - options_.threshold);
-  return metric > best_ * (1 + options_.threshold);
-}
-
-void ReduceLROnPlateau::step(double metric) {
-  if (improves(metric)) {
-    best_ = metric;
-    bad_epochs_ = 0;
-  } else {
-    ++bad_epochs_;
-  }
-  if (cooldown_left_ > 0) {
-    --cooldown_left_;
-    bad_epochs_ = 0;
-  }
-  if (bad_epochs_ > options_.patience) {
-    lr_ = std::max(lr_ * options_.factor, options_.min_lr);
-    opt_.set_lr(lr_);
-    cooldown_left_ = options_.cooldown;
-    bad_epochs_ = 0;
-  }
 }
 
 }  // namespace kiln::optim

@@ -1,5 +1,8 @@
 // Learning-rate schedules; call step() once per epoch, after the optimizer's steps
-// (ReduceLROnPlateau's step takes the epoch's metric).
+// (ReduceLROnPlateau's step takes the epoch's metric). Each has state_dict() and
+// load_state_dict() (the epoch count, or the plateau's rate, best value and counters)
+// to save beside the optimizer's state; loading also sets the rate the state gives,
+// so a resumed run continues the schedule exactly, whichever state is loaded first.
 #pragma once
 
 #include "kiln/optim/optimizer.hpp"
@@ -12,8 +15,11 @@ public:
   StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
   void step();
   std::int64_t epoch() const { return epoch_; }
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
 private:
+  void apply();
   Optimizer& opt_;
   std::int64_t step_size_;
   double gamma_;
@@ -26,8 +32,11 @@ public:
   CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min = 0.0);
   void step();
   std::int64_t epoch() const { return epoch_; }
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
 private:
+  void apply();
   Optimizer& opt_;
   std::int64_t t_max_;
   double eta_min_;
@@ -44,6 +53,8 @@ public:
            std::int64_t total_iters = 5);
   void step();
   std::int64_t epoch() const { return epoch_; }
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
 private:
   void apply();
@@ -84,6 +95,8 @@ public:
   double lr() const { return lr_; }  // the base rate now
   std::int64_t epochs_without_improvement() const { return bad_epochs_; }
   double best() const { return best_; }
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
 private:
   bool improves(double metric) const;
