@@ -117,6 +117,7 @@ TEST_CASE("edge_softmax: a softmax over each row's entries, per column") {
     const Tensor one = edge_softmax(d, from_vector(col));
     check_same(y.reshape({7, 4}).select(1, c).contiguous(), one, 1e-14);
   }
+  check_same(edge_softmax(a, many), y, 0);  // the CsrMatrix overload
   // Large scores do not overflow (the row's maximum is subtracted first).
   check_values(edge_softmax(d, full({7}, 1000.0)), {1 / 3.0, 1 / 3.0, 1 / 3.0, 0.5, 0.5, 0.5, 0.5});
   CHECK_THROWS_WITH_AS(
@@ -148,6 +149,7 @@ TEST_CASE("GATConv equals its dense definition: heads concatenated or averaged, 
       const Tensor y = layer.forward(d, x);
       CHECK(y.shape() == Shape{a.rows, concat ? 6 : 3});
       check_same(y, dense_gat(a, x, layer), 1e-5);
+      check_same(layer.forward(a, x), y, 0);  // a host matrix gives the same
       CHECK(layer.last_attention().shape() == Shape{a.nnz(), 2});
     }
   }

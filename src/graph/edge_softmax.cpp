@@ -144,4 +144,8 @@ Tensor edge_softmax(const graph::DeviceCsr& a, const Tensor& scores) {
   return y;
 }
 
+Tensor edge_softmax(const graph::CsrMatrix& a, const Tensor& scores) {
+  return edge_softmax(graph::DeviceCsr(a, scores.device()), scores);
+}
+
 }  // namespace kiln

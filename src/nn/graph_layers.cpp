@@ -102,6 +102,10 @@ Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {
   return bias.defined() ? y + bias : y;
 }
 
+Tensor GATConv::forward(const graph::CsrMatrix& adj, const Tensor& x) {
+  return forward(graph::DeviceCsr(adj, x.device()), x);
+}
+
 std::string GATConv::description() const {
   std::ostringstream os;
   os << "GATConv(" << options.in_features() << ", " << options.out_features() << ", heads=" << options.heads()

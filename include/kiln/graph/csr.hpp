@@ -99,5 +99,7 @@ Tensor spmm(const graph::DeviceCsr& a, const Tensor& x);
 // over the k' of k's row. A's values are not read. Sums in double; an empty row has
 // no entries to fill. Differentiable in scores: g_k = out_k (g_k - sum_row out g).
 Tensor edge_softmax(const graph::DeviceCsr& a, const Tensor& scores);
+// The same for a host matrix: made into a DeviceCsr on the scores' device for the call.
+Tensor edge_softmax(const graph::CsrMatrix& a, const Tensor& scores);
 
 }  // namespace kiln

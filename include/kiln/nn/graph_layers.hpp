@@ -70,6 +70,9 @@ class GATConv : public Module {
 public:
   explicit GATConv(const GATConvOptions& options);
   Tensor forward(const graph::DeviceCsr& adj, const Tensor& x);  // (N, in) -> (N, heads * out) or (N, out)
+  // The same for a host matrix, made into a DeviceCsr on x's device for the call (hold
+  // a DeviceCsr to do that once).
+  Tensor forward(const graph::CsrMatrix& adj, const Tensor& x);
   // The attention weights of the last forward (after dropout, detached): (nnz, heads),
   // in adj's CSR order.
   const Tensor& last_attention() const { return attention_; }
