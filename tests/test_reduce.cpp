@@ -81,3 +81,35 @@ TEST_CASE("softmax and log_softmax along any dim") {
   }
   check_values(softmax(tensor<float>({1000, 1000}), 0), {0.5, 0.5});
 }
+
+TEST_CASE("topk: the k best along a dimension, NaN above numbers, ties to the lower position") {
+  using I = std::vector<std::int64_t>;
+  const Tensor x = tensor<float>({{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}});
+  const auto [values, indices] = topk(x, 3);
+  check_values(values, {5, 4, 3, 9, 6, 5});
+  CHECK(indices.to_vector<std::int64_t>() == I{4, 2, 0, 0, 2, 3});
+  const auto smallest = topk(x, 2, 1, false);  // the two 1s of row 0: position 1 first
+  check_values(smallest.values, {1, 1, 2, 3});
+  CHECK(smallest.indices.to_vector<std::int64_t>() == I{1, 3, 1, 4});
+  const auto down = topk(x, 1, 0);  // along dimension 0: 5 vs 3 in the last column
+  CHECK(down.indices.shape() == Shape{1, 5});
+  CHECK(down.indices.to_vector<std::int64_t>() == I{1, 1, 1, 1, 0});
+  const Tensor nan = tensor<double>({1, NAN, 3, NAN});
+  CHECK(topk(nan, 3).indices.to_vector<std::int64_t>() == I{1, 3, 2});
+  CHECK(topk(nan, 2, 0, false).indices.to_vector<std::int64_t>() == I{0, 2});
+  CHECK(topk(tensor<std::int64_t>({5, 7, 7}), 2).indices.to_vector<std::int64_t>() == I{1, 2});
+  CHECK(topk(x, 0).values.shape() == Shape{2, 0});
+  // k = the whole dimension: a full descending sort of random rows.
+  const Tensor r = randn({20, 33});
+  const auto sorted = topk(r, 33);
+  const auto s = sorted.values.to_vector<float>();
+  for (std::size_t i = 0; i + 1 < s.size(); ++i)
+    if ((i + 1) % 33 != 0) CHECK(s[i] >= s[i + 1]);
+  check_same(sum(sorted.values, {1}), sum(r, {1}), 1e-5);
+  CHECK_THROWS_WITH_AS(topk(x, 6),
+                       "topk: k = 6 is outside [0, 5], the size of dimension 1 of shape (2, 5)", Error);
+  // The values' gradient goes to the picked positions.
+  using In = std::vector<Tensor>;
+  KILN_CHECK_GRAD([](const In& in) { return topk(in[0], 2, 0).values; }, {randn({4, 3}, kFloat64)});
+  KILN_CHECK_GRAD([](const In& in) { return topk(in[0], 3, 1, false).values; }, {randn({2, 5}, kFloat64)});
+}

@@ -115,6 +115,11 @@ struct Table {
                        std::int64_t* index);
   // y[r, :] = softmax(x[r, :]) or log_softmax; contiguous (rows, len); floating types.
   void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
+  // index[r, :k] = the positions of row r's k largest (smallest) values of contiguous x
+  // (rows, len), best first: a NaN counts as larger than any number, ties go to the
+  // lower position. One thread per row, k passes over it.
+  void (*topk_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
+                    std::int64_t* index);
 
   // --- index.cu ----------------------------------------------------------------
   // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).

@@ -171,6 +171,37 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
   }
 }
 
+// Whether (a, ia) ranks before (b, ib) in a top-k: NaN above every number, then the
+// larger (smaller) value, then the lower position. The CPU's topk ranks the same way.
+template <class T>
+__device__ bool ranks_before(T a, std::int64_t ia, T b, std::int64_t ib, bool largest) {
+  const bool na = is_nan(a), nb = is_nan(b);
+  if (na || nb) {
+    if (na && nb) return ia < ib;
+    return largest ? na : nb;
+  }
+  if (a == b) return ia < ib;
+  return largest ? a > b : a < b;
+}
+
+// Pass q picks the best entry that ranks after pick q - 1.
+template <class T>
+__global__ void topk_rows_kernel(bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const T* x,
+                                 std::int64_t* index) {
+  for (std::int64_t r = global_index(); r < rows; r += grid_stride()) {
+    const T* in = x + r * len;
+    std::int64_t* out = index + r * k;
+    for (std::int64_t q = 0; q < k; ++q) {
+      std::int64_t best = -1;
+      for (std::int64_t i = 0; i < len; ++i) {
+        if (q > 0 && !ranks_before(in[out[q - 1]], out[q - 1], in[i], i, largest)) continue;
+        if (best < 0 || ranks_before(in[i], i, in[best], best, largest)) best = i;
+      }
+      out[q] = best;
+    }
+  }
+}
+
 }  // namespace
 
 void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch,
@@ -227,6 +258,14 @@ void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const
     launch(softmax_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, log, rows, len,
            static_cast<const T*>(x), static_cast<T*>(y));
     KILN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
+               std::int64_t* index) {
+  if (k == 0) return;
+  visit_scalar(t, [&](auto tag) {
+    launch_over(rows, topk_rows_kernel<decltype(tag)>, largest, rows, len, k, x, index);
   });
 }
 

@@ -145,6 +145,26 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
   CHECK(sum(mask.to(gpu)).item() == sum(mask).item());
 }
 
+TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its values carry the gradient") {
+  manual_seed(6);
+  Tensor x = (randn({37, 50}) * 2.0).to(kInt64).to(kFloat32);  // whole numbers: many ties
+  for (std::int64_t p : {3, 170, 171, 1000}) x.data_ptr<float>()[p] = NAN;
+  for (bool largest : {true, false})
+    for (std::int64_t dim : {0, 1})
+      for (std::int64_t k : {1, 7, 37}) {
+        INFO("largest " << largest << ", dim " << dim << ", k " << k);
+        const auto on_cpu = topk(x, k, dim, largest);
+        const auto on_gpu = topk(x.to(gpu), k, dim, largest);
+        CHECK(on_gpu.indices.device() == gpu);
+        CHECK(on_gpu.indices.to_vector<std::int64_t>() == on_cpu.indices.to_vector<std::int64_t>());
+        check_same(on_gpu.values.to(Device::cpu()), on_cpu.values, 0);
+      }
+  const Tensor counts = randint(-3, 4, {5, 9});
+  CHECK(topk(counts.to(gpu), 4).indices.to_vector<std::int64_t>() == topk(counts, 4).indices.to_vector<std::int64_t>());
+  for (DType dt : {kFloat32, kFloat64})
+    parity([](const auto& v) { return topk(v[0], 5, 1).values; }, {randn({6, 20}, dt)}, tol_for(dt));
+}
+
 TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {
   manual_seed(6);
   for (DType dt : {kFloat32, kFloat64}) {

@@ -30,6 +30,11 @@ Tensor max(const Tensor& x);  // over all elements (0-d)
 Tensor min(const Tensor& x);
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
+// The k largest (largest = false: smallest) entries along `dim`, best first, and their
+// int64 positions (torch.topk): a NaN counts as larger than any number, and of equal
+// values the lower position comes first. The values are differentiable (the gradient
+// goes to the picked positions); on a GPU the positions never leave it.
+ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool largest = true);
 
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
