@@ -14,84 +14,64 @@ namespace {
 // The number under `key` in a schedule's state: a one-element tensor.
 double state_value(const StateDict& state, const std::string& key, const char* who) {
   const auto it = state.find(key);
-  KILN_CHECK(it != state.end() && it->second.numel() == 1, who, ".load_state_dict: the state has no number under '",
-             key, "'; pass what ", who, "::state_dict() returned");
+  KILN_CHECK(it != state.end() && it->second.numel() == 1, who,
+             ".load_state_dict: the state has no number under '", key, "'; pass what ", who,
+             "::state_dict() returned");
   return it->second.item();
-}
-
-StateDict epoch_state(std::int64_t epoch) { return {{"epoch", scalar_tensor(static_cast<double>(epoch), kInt64)}}; }
-
-std::int64_t epoch_from(const StateDict& state, const char* who) {
-  const double epoch = state_value(state, "epoch", who);
-  KILN_CHECK(epoch >= 0 && epoch == std::floor(epoch), who, ".load_state_dict: epoch ", epoch,
-             " is not a count of epochs");
-  return static_cast<std::int64_t>(epoch);
 }
 
 }  // namespace
 
-StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
-    : opt_(optimizer), step_size_(step_size), gamma_(gamma) {
-  KILN_CHECK(step_size > 0, "StepLR: step_size ", step_size, " must be positive");
-}
-void StepLR::step() {
+void EpochSchedule::step() {
   ++epoch_;
   apply();
 }
-void StepLR::apply() {
-  opt_.set_lr(opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch_ / step_size_)));
+StateDict EpochSchedule::state_dict() const {
+  return {{"epoch", scalar_tensor(static_cast<double>(epoch_), kInt64)}};
 }
-StateDict StepLR::state_dict() const { return epoch_state(epoch_); }
-void StepLR::load_state_dict(const StateDict& state) {
-  epoch_ = epoch_from(state, "StepLR");
+void EpochSchedule::load_state_dict(const StateDict& state) {
+  const double epoch = state_value(state, "epoch", name_);
+  KILN_CHECK(epoch >= 0 && epoch == std::floor(epoch), name_, ".load_state_dict: epoch ", epoch,
+             " is not a count of epochs");
+  epoch_ = static_cast<std::int64_t>(epoch);
   apply();
+}
+
+StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
+    : EpochSchedule(optimizer, "StepLR"), step_size_(step_size), gamma_(gamma) {
+  KILN_CHECK(step_size > 0, "StepLR: step_size ", step_size, " must be positive");
+}
+double StepLR::rate_at(std::int64_t epoch) const {
+  return opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch / step_size_));
 }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min)
-    : opt_(optimizer), t_max_(t_max), eta_min_(eta_min) {
+    : EpochSchedule(optimizer, "CosineAnnealingLR"), t_max_(t_max), eta_min_(eta_min) {
   KILN_CHECK(t_max > 0, "CosineAnnealingLR: T_max ", t_max, " must be positive");
 }
-void CosineAnnealingLR::step() {
-  ++epoch_;
-  apply();
-}
-void CosineAnnealingLR::apply() {
+double CosineAnnealingLR::rate_at(std::int64_t epoch) const {
   const double base = opt_.initial_lr();
-  opt_.set_lr(eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch_) / t_max_)) / 2);
-}
-StateDict CosineAnnealingLR::state_dict() const { return epoch_state(epoch_); }
-void CosineAnnealingLR::load_state_dict(const StateDict& state) {
-  epoch_ = epoch_from(state, "CosineAnnealingLR");
-  apply();
+  return eta_min_ + (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch) / t_max_)) / 2;
 }
 
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, std::int64_t total_iters)
-    : opt_(optimizer), start_(start_factor), end_(end_factor), total_(total_iters) {
+    : EpochSchedule(optimizer, "LinearLR"), start_(start_factor), end_(end_factor), total_(total_iters) {
   KILN_CHECK(start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1 && total_iters > 0,
              "LinearLR: start_factor ", start_factor, " must be in (0, 1], end_factor ", end_factor,
              " in [0, 1] and total_iters ", total_iters, " positive");
-  apply();
+  apply();  // the starting rate
 }
-void LinearLR::step() {
-  ++epoch_;
-  apply();
-}
-void LinearLR::apply() {
-  const double t = static_cast<double>(std::min(epoch_, total_)) / static_cast<double>(total_);
-  opt_.set_lr(opt_.initial_lr() * (start_ + (end_ - start_) * t));
-}
-StateDict LinearLR::state_dict() const { return epoch_state(epoch_); }
-void LinearLR::load_state_dict(const StateDict& state) {
-  epoch_ = epoch_from(state, "LinearLR");
-  apply();
+double LinearLR::rate_at(std::int64_t epoch) const {
+  const double t = static_cast<double>(std::min(epoch, total_)) / static_cast<double>(total_);
+  return opt_.initial_lr() * (start_ + (end_ - start_) * t);
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)
     : opt_(optimizer), options_(o), lr_(optimizer.initial_lr()) {
   KILN_CHECK(o.factor > 0 && o.factor < 1, "ReduceLROnPlateau: factor ", o.factor, " must be in (0, 1)");
-  KILN_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.threshold >= 0 && o.min_lr >= 0, "ReduceLROnPlateau: patience ",
-             o.patience, ", cooldown ", o.cooldown, ", threshold ", o.threshold, " and min_lr ", o.min_lr,
-             " must be >= 0");
+  KILN_CHECK(o.patience >= 0 && o.cooldown >= 0 && o.threshold >= 0 && o.min_lr >= 0,
+             "ReduceLROnPlateau: patience ", o.patience, ", cooldown ", o.cooldown, ", threshold ",
+             o.threshold, " and min_lr ", o.min_lr, " must be >= 0");
   const bool min = o.mode == ReduceLROnPlateauOptions::Mode::min;
   best_ = min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 }
@@ -129,7 +109,8 @@ StateDict ReduceLROnPlateau::state_dict() const {
 void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   const char* who = "ReduceLROnPlateau";
   const double lr = state_value(state, "lr", who), best = state_value(state, "best", who);
-  const double bad = state_value(state, "bad_epochs", who), cooldown = state_value(state, "cooldown_left", who);
+  const double bad = state_value(state, "bad_epochs", who),
+               cooldown = state_value(state, "cooldown_left", who);
   KILN_CHECK(lr >= 0 && bad >= 0 && cooldown >= 0, who, ".load_state_dict: lr ", lr, ", bad_epochs ", bad,
              " and cooldown_left ", cooldown, " must be >= 0");
   lr_ = lr;

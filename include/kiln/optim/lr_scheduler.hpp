@@ -9,59 +9,62 @@
 
 namespace kiln::optim {
 
-// lr = initial * gamma^floor(epoch / step_size)
-class StepLR {
+// What StepLR, CosineAnnealingLR and LinearLR share: the rate is a function of the
+// epoch count (rate_at), set on the optimizer at every step() and when a state loads.
+class EpochSchedule {
 public:
-  StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
+  virtual ~EpochSchedule() = default;
   void step();
   std::int64_t epoch() const { return epoch_; }
-  StateDict state_dict() const;
-  void load_state_dict(const StateDict& state);
+  StateDict state_dict() const;                  // {"epoch"}
+  void load_state_dict(const StateDict& state);  // the epoch, then the rate it gives
+
+protected:
+  EpochSchedule(Optimizer& optimizer, const char* name) : opt_(optimizer), name_(name) {}
+  void apply() { opt_.set_lr(rate_at(epoch_)); }
+  virtual double rate_at(std::int64_t epoch) const = 0;
+  Optimizer& opt_;
 
 private:
-  void apply();
-  Optimizer& opt_;
-  std::int64_t step_size_;
-  double gamma_;
+  const char* name_;
   std::int64_t epoch_ = 0;
 };
 
-// lr = eta_min + (initial - eta_min) (1 + cos(pi epoch / T_max)) / 2
-class CosineAnnealingLR {
+// lr = initial * gamma^floor(epoch / step_size)
+class StepLR : public EpochSchedule {
 public:
-  CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min = 0.0);
-  void step();
-  std::int64_t epoch() const { return epoch_; }
-  StateDict state_dict() const;
-  void load_state_dict(const StateDict& state);
+  StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
 
 private:
-  void apply();
-  Optimizer& opt_;
+  double rate_at(std::int64_t epoch) const override;
+  std::int64_t step_size_;
+  double gamma_;
+};
+
+// lr = eta_min + (initial - eta_min) (1 + cos(pi epoch / T_max)) / 2
+class CosineAnnealingLR : public EpochSchedule {
+public:
+  CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min = 0.0);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
   std::int64_t t_max_;
   double eta_min_;
-  std::int64_t epoch_ = 0;
 };
 
 // A linear ramp of the rate, usually a warm-up: lr = initial * f with f going from
 // start_factor at epoch 0 to end_factor at epoch total_iters, then staying there.
 // LinearLR(opt, 0.1, 1.0, 5) starts at a tenth of the rate and reaches it after 5 epochs.
 // The starting rate is set when the schedule is made.
-class LinearLR {
+class LinearLR : public EpochSchedule {
 public:
   LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
            std::int64_t total_iters = 5);
-  void step();
-  std::int64_t epoch() const { return epoch_; }
-  StateDict state_dict() const;
-  void load_state_dict(const StateDict& state);
 
 private:
-  void apply();
-  Optimizer& opt_;
+  double rate_at(std::int64_t epoch) const override;
   double start_, end_;
   std::int64_t total_;
-  std::int64_t epoch_ = 0;
 };
 
 // Lowers the rate when a watched metric stops improving (torch.optim.lr_scheduler's
