@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "kiln/autograd/node.hpp"
-#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/graph/csr.hpp"
 #include "src/core/tensor_internal.hpp"

@@ -5,7 +5,6 @@
 #include <numeric>
 #include <vector>
 
-#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
