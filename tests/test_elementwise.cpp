@@ -83,7 +83,44 @@ TEST_CASE("activations") {
   check_values(gelu(x), {-0.04550026389635842, -0.15426876936299347, 0, 0.34573123063700656, 1.9544997361036416},
                1e-12);
   check_values(softplus(tensor<double>({-30, 0, 30})), {std::exp(-30.0), std::log(2.0), 30}, 1e-12);
+  check_values(silu(x), {-2 / (1 + std::exp(2.0)), -0.5 / (1 + std::exp(0.5)), 0, 0.5 / (1 + std::exp(-0.5)),
+                         2 / (1 + std::exp(-2.0))}, 1e-12);
+  check_values(silu(tensor<float>({-200, 200})), {0, 200});
   CHECK_THROWS_WITH_AS(relu(arange(3)), doctest::Contains("floating"), Error);
+}
+
+TEST_CASE("trigonometry, log1p and expm1") {
+  const double pi = 3.14159265358979323846;
+  check_values(sin(tensor<double>({0, pi / 6, pi / 2, -pi / 2})), {0, 0.5, 1, -1}, 1e-15);
+  check_values(cos(tensor<double>({0, pi / 3, pi})), {1, 0.5, -1}, 1e-15);
+  // Accurate where 1 + x rounds to 1: log1p(1e-10) = 1e-10 - 5e-21, expm1 likewise.
+  const Tensor tiny = log1p(tensor<double>({1e-10, -1e-10}));
+  CHECK(tiny.to_vector<double>()[0] == doctest::Approx(1e-10 - 5e-21).epsilon(1e-15));
+  CHECK(tiny.to_vector<double>()[1] == doctest::Approx(-1e-10 - 5e-21).epsilon(1e-15));
+  CHECK(expm1(tensor<float>({1e-10f})).item() == doctest::Approx(1e-10).epsilon(1e-6));
+  check_values(log1p(tensor<float>({-1, -2, 1})), {-INFINITY, NAN, std::log(2.0)});
+  check_values(expm1(tensor<float>({-200, 1})), {-1, std::exp(1.0) - 1});
+}
+
+TEST_CASE("sign, floor, ceil, round: values, special values, and a zero gradient") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = INFINITY;
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = tensor<double>({-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.7, -2.7, inf, -inf}).to(dt);
+    check_values(round(x), {-2, -2, -0.0, 0, 2, 2, 3, -3, inf, -inf});  // halves to even
+    check_values(floor(x), {-3, -2, -1, 0, 1, 2, 2, -3, inf, -inf});
+    check_values(ceil(x), {-2, -1, -0.0, 1, 2, 3, 3, -2, inf, -inf});
+    check_values(sign(x), {-1, -1, -1, 1, 1, 1, 1, -1, 1, -1});
+    const std::vector<double> s = sign(tensor<double>({0.0, -0.0, nan}).to(dt)).to_vector<double>();
+    CHECK((s[0] == 0 && !std::signbit(s[0])));
+    CHECK((s[1] == 0 && std::signbit(s[1])));  // a zero keeps its sign
+    CHECK(std::isnan(s[2]));
+    CHECK(std::isnan(round(tensor<double>({nan}).to(dt)).item()));
+  }
+  // The graph reaches the leaf through them, with a gradient of 0 (as in PyTorch).
+  const Tensor w = tensor<double>({0.3, -1.7, 2.5}).requires_grad_();
+  sum(round(w) * 2.0 + floor(w) + ceil(w) + sign(w) + w).backward();
+  check_values(w.grad(), {1, 1, 1});
+  CHECK_THROWS_WITH_AS(floor(arange(3)), doctest::Contains("floating"), Error);
 }
 
 TEST_CASE("integer tensors: exact arithmetic; division is refused") {

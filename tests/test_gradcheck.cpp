@@ -48,6 +48,11 @@ TEST_CASE("gradcheck: unary math and activations") {
   KILN_CHECK_GRAD([](const In& in) { return tanh(in[0]); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return gelu(in[0]); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return softplus(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return silu(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return sin(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return cos(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return log1p(in[0]); }, {positive64({4})});
+  KILN_CHECK_GRAD([](const In& in) { return expm1(in[0]); }, {rand64({2, 3})});
 }
 
 TEST_CASE("gradcheck: non-contiguous inputs") {

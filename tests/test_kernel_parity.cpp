@@ -59,6 +59,11 @@ const UnaryCase kUnaryCases[] = {
     {Unary::abs, "abs", -10, 10},       {Unary::relu, "relu", -10, 10},
     {Unary::sigmoid, "sigmoid", -30, 30}, {Unary::tanh, "tanh", -10, 10},
     {Unary::gelu, "gelu", -8, 8},       {Unary::softplus, "softplus", -30, 30},
+    {Unary::silu, "silu", -30, 30},     {Unary::sign, "sign", -10, 10},
+    {Unary::floor, "floor", -1e3, 1e3}, {Unary::ceil, "ceil", -1e3, 1e3},
+    {Unary::round, "round", -1e3, 1e3}, {Unary::sin, "sin", -100, 100},
+    {Unary::cos, "cos", -100, 100},     {Unary::log1p, "log1p", -0.99f, 1e3},
+    {Unary::expm1, "expm1", -20, 20},
 };
 
 }  // namespace
@@ -108,7 +113,8 @@ TEST_CASE("parity: gradient kernels, leaky_relu and clamp") {
                                                      {UnaryGrad::sigmoid, "sigmoid'"},
                                                      {UnaryGrad::tanh, "tanh'"},
                                                      {UnaryGrad::gelu, "gelu'"},
-                                                     {UnaryGrad::softplus, "softplus'"}};
+                                                     {UnaryGrad::softplus, "softplus'"},
+                                                     {UnaryGrad::silu, "silu'"}};
   for (Isa isa : simd_levels()) {
     const auto& simd = cpu::kernels_f32_for(isa);
     for (std::int64_t n : kSizes) {

@@ -15,12 +15,16 @@ inline constexpr int kIsaCount = 3;
 const char* isa_name(Isa isa);
 
 // y[i] = f(x[i]) over contiguous arrays.
-enum class Unary : int { neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus, count };
+enum class Unary : int {
+  neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus,
+  silu, sin, cos, log1p, expm1, sign, floor, ceil, round,
+  count
+};
 // y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).
 enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, count };
-// gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus)
+// gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus, silu)
 // or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
-enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, count };
+enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, silu, count };
 
 // One Adam/AdamW step's constants (see optim::Adam):
 //   g' = g + l2 p;  p *= decay;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;

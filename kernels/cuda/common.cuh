@@ -121,6 +121,24 @@ template <class T> __device__ inline T derfc(T x) {
 template <class T> __device__ inline T dlog1p(T x) {
   if constexpr (std::is_same_v<T, float>) return log1pf(x); else return log1p(x);
 }
+template <class T> __device__ inline T dexpm1(T x) {
+  if constexpr (std::is_same_v<T, float>) return expm1f(x); else return expm1(x);
+}
+template <class T> __device__ inline T dsin(T x) {
+  if constexpr (std::is_same_v<T, float>) return sinf(x); else return sin(x);
+}
+template <class T> __device__ inline T dcos(T x) {
+  if constexpr (std::is_same_v<T, float>) return cosf(x); else return cos(x);
+}
+template <class T> __device__ inline T dfloor(T x) {
+  if constexpr (std::is_same_v<T, float>) return floorf(x); else return floor(x);
+}
+template <class T> __device__ inline T dceil(T x) {
+  if constexpr (std::is_same_v<T, float>) return ceilf(x); else return ceil(x);
+}
+template <class T> __device__ inline T drint(T x) {  // to nearest, halves to even
+  if constexpr (std::is_same_v<T, float>) return rintf(x); else return rint(x);
+}
 template <class T> __device__ inline T dpow(T x, T y) {
   if constexpr (std::is_same_v<T, float>) return powf(x, y); else return pow(x, y);
 }

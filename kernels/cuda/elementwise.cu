@@ -4,7 +4,6 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/elementwise.cuh"
-#include "kernels/cuda/unary_math.cuh"
 
 namespace kiln::cuda_kernels {
 
@@ -71,16 +70,6 @@ __global__ void where_kernel(Loop loop, T* out, const std::uint8_t* mask, const 
   }
 }
 
-template <class T, class F>
-__global__ void map_kernel(std::int64_t n, const T* x, T* y, F f) {
-  for (std::int64_t i = global_index(); i < n; i += grid_stride()) y[i] = f(x[i]);
-}
-
-template <class T, class F>
-__global__ void grad_kernel(std::int64_t n, const T* saved, const T* g, T* gx, F f) {
-  for (std::int64_t i = global_index(); i < n; i += grid_stride()) gx[i] = f(saved[i], g[i]);
-}
-
 // --- binary functors ---------------------------------------------------------------
 struct Add { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u + v); } };
 struct Sub { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u - v); } };
@@ -117,15 +106,6 @@ template <class T, class Out, class F>
 void launch_zip(const Loop& loop, Out* out, const T* a, const T* b, F f) {
   launch_over(loop.numel, zip_kernel<T, Out, F>, loop, out, a, b, f);
 }
-template <class T, class F>
-void launch_map(std::int64_t n, const T* x, T* y, F f) {
-  launch_over(n, map_kernel<T, F>, n, x, y, f);
-}
-template <class T, class F>
-void launch_grad(std::int64_t n, const T* saved, const T* g, T* gx, F f) {
-  launch_over(n, grad_kernel<T, F>, n, saved, g, gx, f);
-}
-
 }  // namespace
 
 void fill(Scalar t, const Loop& loop, void* dst, double value) {
@@ -202,46 +182,6 @@ void dropout(Scalar t, std::int64_t n, const void* x, std::uint64_t seed, std::u
     using T = decltype(tag);
     launch_over(n, dropout_kernel<T>, n, static_cast<const T*>(x), seed, threshold, static_cast<T>(scale),
                 static_cast<T*>(y));
-  });
-}
-
-void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = static_cast<const T*>(x);
-    T* py = static_cast<T*>(y);
-    switch (op) {
-      case cpu::Unary::neg: return launch_map(n, px, py, Neg{});
-      case cpu::Unary::exp: return launch_map(n, px, py, Exp{});
-      case cpu::Unary::log: return launch_map(n, px, py, Log{});
-      case cpu::Unary::sqrt: return launch_map(n, px, py, Sqrt{});
-      case cpu::Unary::abs: return launch_map(n, px, py, Abs{});
-      case cpu::Unary::relu: return launch_map(n, px, py, Relu{});
-      case cpu::Unary::sigmoid: return launch_map(n, px, py, Sigmoid{});
-      case cpu::Unary::tanh: return launch_map(n, px, py, Tanh{});
-      case cpu::Unary::gelu: return launch_map(n, px, py, Gelu{});
-      case cpu::Unary::softplus: return launch_map(n, px, py, Softplus{});
-      case cpu::Unary::count: break;
-    }
-    KILN_ASSERT(!"unary: unknown op");
-  });
-}
-
-void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx) {
-  visit_floating(t, [&](auto tag) {
-    using T = decltype(tag);
-    const T* ps = static_cast<const T*>(saved);
-    const T* pg = static_cast<const T*>(g);
-    T* px = static_cast<T*>(gx);
-    switch (op) {
-      case cpu::UnaryGrad::relu: return launch_grad(n, ps, pg, px, ReluGrad{});
-      case cpu::UnaryGrad::sigmoid: return launch_grad(n, ps, pg, px, SigmoidGrad{});
-      case cpu::UnaryGrad::tanh: return launch_grad(n, ps, pg, px, TanhGrad{});
-      case cpu::UnaryGrad::gelu: return launch_grad(n, ps, pg, px, GeluGrad{});
-      case cpu::UnaryGrad::softplus: return launch_grad(n, ps, pg, px, SoftplusGrad{});
-      case cpu::UnaryGrad::count: break;
-    }
-    KILN_ASSERT(!"unary_grad: unknown op");
   });
 }
 

@@ -1,5 +1,6 @@
 // Elementwise kernels: fill, copy/convert, binary arithmetic with broadcasting,
-// comparisons, activations and their gradients. See cuda_kernels.hpp for contracts.
+// comparisons, where, random numbers and dropout (unary math and activations:
+// unary.cuh). See cuda_kernels.hpp for contracts.
 #pragma once
 
 #include "kernels/cuda/cuda_kernels.hpp"
@@ -15,7 +16,5 @@ void random_uniform(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
 void random_normal(Scalar t, std::int64_t n, std::uint64_t seed, void* out);
 void dropout(Scalar t, std::int64_t n, const void* x, std::uint64_t seed, std::uint64_t threshold, double scale,
              void* y);
-void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
-void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
 
 }  // namespace kiln::cuda_kernels

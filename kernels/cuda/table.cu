@@ -10,6 +10,7 @@
 #include "kernels/cuda/quant.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/sparse.cuh"
+#include "kernels/cuda/unary.cuh"
 #include "kernels/cuda/vae.cuh"
 
 namespace kiln::cuda_kernels {

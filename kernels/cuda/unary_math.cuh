@@ -27,6 +27,17 @@ struct Softplus {  // max(x, 0) + log1p(e^-|x|)
     return (x > T(0) ? x : T(0)) + dlog1p(dexp(x < T(0) ? x : -x));
   }
 };
+struct Silu { template <class T> __device__ T operator()(T x) const { return x * sigmoid_of(x); } };
+struct Sin { template <class T> __device__ T operator()(T x) const { return dsin(x); } };
+struct Cos { template <class T> __device__ T operator()(T x) const { return dcos(x); } };
+struct Log1p { template <class T> __device__ T operator()(T x) const { return dlog1p(x); } };
+struct Expm1 { template <class T> __device__ T operator()(T x) const { return dexpm1(x); } };
+struct Sign {  // x * 0 keeps both zeros' signs and NaN
+  template <class T> __device__ T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x * T(0)); }
+};
+struct Floor { template <class T> __device__ T operator()(T x) const { return dfloor(x); } };
+struct Ceil { template <class T> __device__ T operator()(T x) const { return dceil(x); } };
+struct Round { template <class T> __device__ T operator()(T x) const { return drint(x); } };  // halves to even
 
 // --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------
 struct ReluGrad { template <class T> __device__ T operator()(T x, T g) const { return x > T(0) ? g : T(0); } };
@@ -39,5 +50,11 @@ struct GeluGrad {  // Phi(x) + x phi(x)
   }
 };
 struct SoftplusGrad { template <class T> __device__ T operator()(T x, T g) const { return g * sigmoid_of(x); } };
+struct SiluGrad {  // s (1 + x (1 - s)), s = sigmoid(x)
+  template <class T> __device__ T operator()(T x, T g) const {
+    const T s = sigmoid_of(x);
+    return g * (s * (T(1) + x * (T(1) - s)));
+  }
+};
 
 }  // namespace kiln::cuda_kernels

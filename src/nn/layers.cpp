@@ -203,6 +203,7 @@ Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x); }
 Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
+Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 
 // ---- Sequential -----------------------------------------------------------------------
 

@@ -82,6 +82,8 @@ Tensor tanh(const Tensor& x) { return activation(Unary::tanh, UnaryGrad::tanh, "
 Tensor gelu(const Tensor& x) { return activation(Unary::gelu, UnaryGrad::gelu, "gelu", x, false); }
 // d/dx log(1 + e^x) = sigmoid(x)
 Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad::softplus, "softplus", x, false); }
+// d/dx x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x)
+Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
 
 // d/dx leaky_relu(x) = 1 for x > 0, else the slope
 Tensor leaky_relu(const Tensor& x, double negative_slope) {

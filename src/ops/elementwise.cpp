@@ -306,6 +306,54 @@ Tensor abs(const Tensor& x) {
   return out;
 }
 
+Tensor sin(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::sin, "sin", x);
+  if (should_record({x}))  // d/dx sin x = cos x
+    attach_grad_fn(out, "sin", {x}, [xd = x.detach()](const Tensor& g) { return Grads{mul(g, cos(xd))}; }, {x});
+  return out;
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::cos, "cos", x);
+  if (should_record({x}))  // d/dx cos x = -sin x
+    attach_grad_fn(out, "cos", {x}, [xd = x.detach()](const Tensor& g) { return Grads{neg(mul(g, sin(xd)))}; },
+                   {x});
+  return out;
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::log1p, "log1p", x);
+  if (should_record({x}))  // d/dx log(1 + x) = 1 / (1 + x)
+    attach_grad_fn(out, "log1p", {x}, [xd = x.detach()](const Tensor& g) {
+      return Grads{div(g, add(xd, detail::constant_like(xd, 1.0)))};
+    }, {x});
+  return out;
+}
+
+Tensor expm1(const Tensor& x) {
+  Tensor out = detail::unary_forward(cpu::Unary::expm1, "expm1", x);
+  if (should_record({x}))  // d/dx (e^x - 1) = e^x = out + 1
+    attach_grad_fn(out, "expm1", {x}, [od = out.detach()](const Tensor& g) {
+      return Grads{mul(g, add(od, detail::constant_like(od, 1.0)))};
+    }, {out});
+  return out;
+}
+
+namespace {
+// sign, floor, ceil, round: piecewise constant, so their gradient is 0 wherever it
+// exists; as in PyTorch they pass a zero gradient on instead of cutting the graph.
+Tensor piecewise_constant(cpu::Unary op, const char* name, const Tensor& x) {
+  Tensor out = detail::unary_forward(op, name, x);
+  if (should_record({x})) attach_grad_fn(out, name, {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
+  return out;
+}
+}  // namespace
+
+Tensor sign(const Tensor& x) { return piecewise_constant(cpu::Unary::sign, "sign", x); }
+Tensor floor(const Tensor& x) { return piecewise_constant(cpu::Unary::floor, "floor", x); }
+Tensor ceil(const Tensor& x) { return piecewise_constant(cpu::Unary::ceil, "ceil", x); }
+Tensor round(const Tensor& x) { return piecewise_constant(cpu::Unary::round, "round", x); }
+
 Tensor clamp(const Tensor& x, double lo, double hi) {
   KILN_CHECK(!(lo > hi), "clamp: lower bound ", lo, " is above upper bound ", hi);
   detail::check_floating("clamp", x);

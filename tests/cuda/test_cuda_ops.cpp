@@ -88,11 +88,16 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
   for (DType dt : {kFloat32, kFloat64}) {
     const double tol = tol_for(dt);
     const Tensor x = randn({7, 9}, dt);
-    for (auto f : {relu, sigmoid, tanh, gelu, softplus, neg, exp, abs})
+    for (auto f : {relu, sigmoid, tanh, gelu, softplus, silu, neg, exp, abs, sin, cos, expm1})
       parity([f](const auto& v) { return f(v[0]); }, {x}, tol);
+    // Piecewise constant: equal values (the inputs, scaled, cross integers and halves) and zero gradients.
+    const Tensor wide = add(mul(x, scalar_like(x, 3.0)), tensor<double>({0.5}).to(dt));
+    for (auto f : {sign, floor, ceil, round})
+      parity([f](const auto& v) { return f(v[0]); }, {wide}, 0);
     const Tensor pos = add(abs(x), scalar_like(x, 0.1));
     parity([](const auto& v) { return log(v[0]); }, {pos}, tol);
     parity([](const auto& v) { return sqrt(v[0]); }, {pos}, tol);
+    parity([](const auto& v) { return log1p(v[0]); }, {pos}, tol);
     parity([](const auto& v) { return relu(v[0].t()); }, {x}, tol);  // a non-contiguous input
   }
 }

@@ -234,6 +234,12 @@ public:
   std::string description() const override { return "Softplus()"; }
 };
 
+class SiLU : public Module {  // x * sigmoid(x)
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "SiLU()"; }
+};
+
 // Runs its children in order. Children are named "0", "1", ... (PyTorch's keys).
 class Sequential : public Module {
 public:

@@ -12,5 +12,6 @@ Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor gelu(const Tensor& x);      // exact: x * Phi(x), Phi the standard normal CDF
 Tensor softplus(const Tensor& x);  // log(1 + e^x), computed stably
+Tensor silu(const Tensor& x);      // x * sigmoid(x) (also called swish)
 
 }  // namespace kiln

@@ -22,6 +22,16 @@ Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);   // d/dx |x| = sign(x), 0 at 0
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor log1p(const Tensor& x);  // log(1 + x), accurate for small x
+Tensor expm1(const Tensor& x);  // e^x - 1, accurate for small x
+// Piecewise constant: their gradient is 0 (passed on, as PyTorch does, so a graph
+// through them still reaches its leaves). Floating dtypes only.
+Tensor sign(const Tensor& x);  // 1, -1, or 0 (keeping a zero's sign); NaN stays NaN
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);  // to the nearest integer, halves to the even one (as NumPy and PyTorch)
 Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi]
 
 // --- Comparisons: uint8 masks (1 where true), not differentiable -------------

@@ -20,6 +20,14 @@ template <class T> T gelu_of(T x) { return T(0.5) * x * std::erfc(-x * T(0.70710
 template <class T> T softplus_of(T x) {
   return (x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
 }
+// x sigmoid(x); d/dx = s (1 + x (1 - s)) with s = sigmoid(x)
+template <class T> T silu_of(T x) { return x * sigmoid_of(x); }
+template <class T> T silu_grad_of(T x) {
+  const T s = sigmoid_of(x);
+  return s * (T(1) + x * (T(1) - s));
+}
+// -1, 0 or 1 (0 for both zeros); NaN stays NaN
+template <class T> T sign_of(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x * T(0)); }
 // d/dx gelu = Phi(x) + x phi(x)
 template <class T> T gelu_grad_of(T x) {
   const T phi = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
@@ -41,6 +49,19 @@ template <class T> void sigmoid(std::int64_t n, const T* x, T* y) { map(n, x, y,
 template <class T> void tanh(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::tanh(v); }); }
 template <class T> void gelu(std::int64_t n, const T* x, T* y) { map(n, x, y, gelu_of<T>); }
 template <class T> void softplus(std::int64_t n, const T* x, T* y) { map(n, x, y, softplus_of<T>); }
+template <class T> void silu(std::int64_t n, const T* x, T* y) { map(n, x, y, silu_of<T>); }
+template <class T> void sin(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::sin(v); }); }
+template <class T> void cos(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::cos(v); }); }
+template <class T> void log1p(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::log1p(v); }); }
+template <class T> void expm1(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::expm1(v); }); }
+template <class T> void sign(std::int64_t n, const T* x, T* y) { map(n, x, y, sign_of<T>); }
+template <class T> void floor(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::floor(v); }); }
+template <class T> void ceil(std::int64_t n, const T* x, T* y) { map(n, x, y, [](T v) { return std::ceil(v); }); }
+// Halves round to the even neighbour (std::nearbyint in the default rounding mode), as in
+// NumPy and PyTorch.
+template <class T> void round(std::int64_t n, const T* x, T* y) {
+  map(n, x, y, [](T v) { return std::nearbyint(v); });
+}
 
 template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
@@ -92,6 +113,9 @@ template <class T> void gelu_grad(std::int64_t n, const T* x, const T* g, T* gx)
 }
 template <class T> void softplus_grad(std::int64_t n, const T* x, const T* g, T* gx) {
   for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * sigmoid_of(x[i]);
+}
+template <class T> void silu_grad(std::int64_t n, const T* x, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = g[i] * silu_grad_of(x[i]);
 }
 template <class T> void leaky_relu_grad(std::int64_t n, const T* x, T slope, const T* g, T* gx) {
   for (std::int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? g[i] : slope * g[i];

@@ -19,6 +19,15 @@ void fill(KernelTable<T>& t) {
   t.unary[int(Unary::tanh)] = ref::tanh<T>;
   t.unary[int(Unary::gelu)] = ref::gelu<T>;
   t.unary[int(Unary::softplus)] = ref::softplus<T>;
+  t.unary[int(Unary::silu)] = ref::silu<T>;
+  t.unary[int(Unary::sin)] = ref::sin<T>;
+  t.unary[int(Unary::cos)] = ref::cos<T>;
+  t.unary[int(Unary::log1p)] = ref::log1p<T>;
+  t.unary[int(Unary::expm1)] = ref::expm1<T>;
+  t.unary[int(Unary::sign)] = ref::sign<T>;
+  t.unary[int(Unary::floor)] = ref::floor<T>;
+  t.unary[int(Unary::ceil)] = ref::ceil<T>;
+  t.unary[int(Unary::round)] = ref::round<T>;
   t.binary[int(Binary::add)] = ref::add<T>;
   t.binary[int(Binary::sub)] = ref::sub<T>;
   t.binary[int(Binary::mul)] = ref::mul<T>;
@@ -31,6 +40,7 @@ void fill(KernelTable<T>& t) {
   t.unary_grad[int(UnaryGrad::tanh)] = ref::tanh_grad<T>;
   t.unary_grad[int(UnaryGrad::gelu)] = ref::gelu_grad<T>;
   t.unary_grad[int(UnaryGrad::softplus)] = ref::softplus_grad<T>;
+  t.unary_grad[int(UnaryGrad::silu)] = ref::silu_grad<T>;
   t.leaky_relu = ref::leaky_relu<T>;
   t.leaky_relu_grad = ref::leaky_relu_grad<T>;
   t.clamp = ref::clamp<T>;

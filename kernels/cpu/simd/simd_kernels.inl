@@ -68,6 +68,11 @@ inline R log1p_v(R u) {
 }
 
 inline R sigmoid_v(R x) { return V::div(V::set1(1.0f), V::add(V::set1(1.0f), exp_v(V::neg(x)))); }
+// d/dx x sigmoid(x) = s (1 + x (1 - s))
+inline R silu_grad_v(R x) {
+  const R s = sigmoid_v(x);
+  return V::mul(s, V::fma(x, V::sub(V::set1(1.0f), s), V::set1(1.0f)));
+}
 
 // tanh: odd Taylor series below |x| = 0.25, else 1 - 2 / (e^(2|x|) + 1); sign restored.
 inline R tanh_v(R x) {
@@ -148,6 +153,13 @@ KILN_SIMD_UNARY(sigmoid_k, sigmoid_v(v))
 KILN_SIMD_UNARY(tanh_k, tanh_v(v))
 KILN_SIMD_UNARY(gelu_k, gelu_v(v))
 KILN_SIMD_UNARY(softplus_k, softplus_v(v))
+KILN_SIMD_UNARY(silu_k, V::mul(v, sigmoid_v(v)))
+KILN_SIMD_UNARY(floor_k, V::floor(v))
+KILN_SIMD_UNARY(ceil_k, V::ceil(v))
+KILN_SIMD_UNARY(round_k, V::round(v))
+// 1 above 0, -1 below, and x * 0 otherwise: both zeros keep their sign, NaN stays NaN.
+KILN_SIMD_UNARY(sign_k, V::select(V::gt(v, V::set1(0.0f)), V::set1(1.0f),
+                                  V::select(V::lt(v, V::set1(0.0f)), V::set1(-1.0f), V::mul(v, V::set1(0.0f)))))
 #undef KILN_SIMD_UNARY
 
 void leaky_relu_k(std::int64_t n, const float* x, float slope, float* y) {
@@ -181,6 +193,7 @@ KILN_SIMD_GRAD(sigmoid_grad_k, V::mul(gv, V::mul(v, V::sub(V::set1(1.0f), v))))
 KILN_SIMD_GRAD(tanh_grad_k, V::mul(gv, V::sub(V::set1(1.0f), V::mul(v, v))))
 KILN_SIMD_GRAD(gelu_grad_k, V::mul(gv, gelu_grad_v(v)))
 KILN_SIMD_GRAD(softplus_grad_k, V::mul(gv, sigmoid_v(v)))
+KILN_SIMD_GRAD(silu_grad_k, V::mul(gv, silu_grad_v(v)))
 #undef KILN_SIMD_GRAD
 
 void leaky_relu_grad_k(std::int64_t n, const float* x, float slope, const float* g, float* gx) {
@@ -481,6 +494,11 @@ void fill_simd(KernelTable<float>& t) {
   t.unary[int(Unary::tanh)] = tanh_k;
   t.unary[int(Unary::gelu)] = gelu_k;
   t.unary[int(Unary::softplus)] = softplus_k;
+  t.unary[int(Unary::silu)] = silu_k;
+  t.unary[int(Unary::sign)] = sign_k;
+  t.unary[int(Unary::floor)] = floor_k;
+  t.unary[int(Unary::ceil)] = ceil_k;
+  t.unary[int(Unary::round)] = round_k;
   t.binary[int(Binary::add)] = binary_k<AddOp>;
   t.binary[int(Binary::sub)] = binary_k<SubOp>;
   t.binary[int(Binary::mul)] = binary_k<MulOp>;
@@ -493,6 +511,7 @@ void fill_simd(KernelTable<float>& t) {
   t.unary_grad[int(UnaryGrad::tanh)] = tanh_grad_k;
   t.unary_grad[int(UnaryGrad::gelu)] = gelu_grad_k;
   t.unary_grad[int(UnaryGrad::softplus)] = softplus_grad_k;
+  t.unary_grad[int(UnaryGrad::silu)] = silu_grad_k;
   t.leaky_relu = leaky_relu_k;
   t.leaky_relu_grad = leaky_relu_grad_k;
   t.clamp = clamp_k;

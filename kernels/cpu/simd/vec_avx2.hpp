@@ -59,6 +59,8 @@ struct VecAvx2 {
   static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static R neg(R a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
   static R round(R a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static R floor(R a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static R ceil(R a) { return _mm256_round_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
 
   static M lt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static M le(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
