@@ -55,6 +55,13 @@ TEST_CASE("gradcheck: unary math and activations") {
   KILN_CHECK_GRAD([](const In& in) { return expm1(in[0]); }, {rand64({2, 3})});
 }
 
+TEST_CASE("gradcheck: cumsum") {
+  manual_seed(14);
+  KILN_CHECK_GRAD([](const In& in) { return cumsum(in[0], 0); }, {rand64({5})});
+  KILN_CHECK_GRAD([](const In& in) { return cumsum(in[0], 1); }, {rand64({3, 4, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return cumsum(in[0].t(), -1); }, {rand64({4, 3})});
+}
+
 TEST_CASE("gradcheck: non-contiguous inputs") {
   manual_seed(13);
   KILN_CHECK_GRAD([](const In& in) { return tanh(in[0].t()) * in[1]; }, {rand64({3, 2}), rand64({2, 3})});

@@ -82,6 +82,33 @@ TEST_CASE("softmax and log_softmax along any dim") {
   check_values(softmax(tensor<float>({1000, 1000}), 0), {0.5, 0.5});
 }
 
+TEST_CASE("cumsum: running sums along any dimension, integers as int64") {
+  const Tensor a = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
+  // A plain triple loop is the definition.
+  for (std::int64_t dim : {0, 1, 2}) {
+    INFO("dim " << dim);
+    std::vector<double> want(24);
+    const std::vector<double> x = a.to_vector<double>();
+    const std::int64_t sizes[3] = {2, 3, 4}, strides[3] = {12, 4, 1};
+    for (std::int64_t i = 0; i < 24; ++i) {
+      const std::int64_t j = (i / strides[dim]) % sizes[dim];
+      for (std::int64_t k = 0; k <= j; ++k) want[i] += x[i - (j - k) * strides[dim]];
+    }
+    check_values(cumsum(a, dim), want, 0);
+    check_values(cumsum(a, dim - 3), want, 0);  // negative dims count from the end
+  }
+  check_values(cumsum(a.transpose(0, 2), 0).contiguous().transpose(0, 2), cumsum(a, 2).to_vector<double>(), 0);
+  const Tensor counts = tensor<std::uint8_t>({200, 100, 7});  // would wrap in uint8
+  CHECK(cumsum(counts, 0).dtype() == kInt64);
+  check_values(cumsum(counts, 0), {200, 300, 307}, 0);
+  CHECK(cumsum(tensor<std::int32_t>({-1, 5}), 0).dtype() == kInt64);
+  // Float sums run in double: 2^24 + 1 + 1 is exact there, and 2^24 + 2 is a float.
+  CHECK(cumsum(tensor<float>({16777216.0f, 1, 1}), 0).to_vector<float>()[2] == 16777218.0f);
+  CHECK(cumsum(zeros({3, 0}), 1).shape() == Shape{3, 0});
+  CHECK_THROWS_WITH_AS(cumsum(scalar_tensor(1.0), 0), doctest::Contains("0-d"), Error);
+  CHECK_THROWS_WITH_AS(cumsum(a, 3), doctest::Contains("cumsum"), Error);
+}
+
 TEST_CASE("topk: the k best along a dimension, NaN above numbers, ties to the lower position") {
   using I = std::vector<std::int64_t>;
   const Tensor x = tensor<float>({{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}});

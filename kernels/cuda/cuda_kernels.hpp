@@ -120,6 +120,11 @@ struct Table {
   // lower position. One thread per row, k passes over it.
   void (*topk_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                     std::int64_t* index);
+  // out[o, j, i] = the sum of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]) for contiguous
+  // x and out (outer, n, inner); in double for floating types, int64 for integers. One
+  // thread per (o, i) line, in order along it.
+  void (*cumsum)(Scalar t, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const void* x,
+                 void* out);
 
   // --- index.cu ----------------------------------------------------------------
   // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).

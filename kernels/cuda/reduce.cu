@@ -202,6 +202,21 @@ __global__ void topk_rows_kernel(bool largest, std::int64_t rows, std::int64_t l
   }
 }
 
+// Thread (o, i) walks line (o, :, i): neighbouring threads read neighbouring values.
+template <class T>
+__global__ void cumsum_kernel(bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* x,
+                              T* out) {
+  for (std::int64_t line = global_index(); line < outer * inner; line += grid_stride()) {
+    const std::int64_t o = line / inner, i = line % inner;
+    Acc<T> s = 0;
+    for (std::int64_t step = 0; step < n; ++step) {
+      const std::int64_t at = (o * n + (reverse ? n - 1 - step : step)) * inner + i;
+      s += static_cast<Acc<T>>(x[at]);
+      out[at] = static_cast<T>(s);
+    }
+  }
+}
+
 }  // namespace
 
 void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch,
@@ -266,6 +281,15 @@ void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std:
   if (k == 0) return;
   visit_scalar(t, [&](auto tag) {
     launch_over(rows, topk_rows_kernel<decltype(tag)>, largest, rows, len, k, x, index);
+  });
+}
+
+void cumsum(Scalar t, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const void* x,
+            void* out) {
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    launch_over(outer * inner, cumsum_kernel<T>, reverse, outer, n, inner, static_cast<const T*>(x),
+                static_cast<T*>(out));
   });
 }
 

@@ -170,6 +170,18 @@ TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its 
     parity([](const auto& v) { return topk(v[0], 5, 1).values; }, {randn({6, 20}, dt)}, tol_for(dt));
 }
 
+TEST_CASE("cuda: cumsum along each dimension, forward and backward, integers as int64") {
+  manual_seed(7);
+  for (DType dt : {kFloat32, kFloat64})
+    for (std::int64_t dim : {0, 1, 2, -1})
+      parity([dim](const auto& v) { return cumsum(v[0], dim); }, {randn({3, 40, 5}, dt)}, tol_for(dt));
+  parity([](const auto& v) { return cumsum(v[0].t(), 0); }, {randn({6, 9})}, tol_for(kFloat32));
+  const Tensor counts = randint(-50, 50, {4, 70}).to(kInt32);
+  const Tensor on_gpu = cumsum(counts.to(gpu), 1);
+  CHECK(on_gpu.dtype() == kInt64);
+  CHECK(on_gpu.to(Device::cpu()).to_vector<std::int64_t>() == cumsum(counts, 1).to_vector<std::int64_t>());
+}
+
 TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {
   manual_seed(6);
   for (DType dt : {kFloat32, kFloat64}) {

@@ -35,6 +35,10 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 // values the lower position comes first. The values are differentiable (the gradient
 // goes to the picked positions); on a GPU the positions never leave it.
 ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool largest = true);
+// Running sums along `dim` (torch.cumsum): out[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..],
+// summed in double for floating types; integers sum as int64. Differentiable (the
+// gradient is the running sum of the gradient from the far end).
+Tensor cumsum(const Tensor& x, std::int64_t dim);
 
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
