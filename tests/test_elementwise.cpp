@@ -153,3 +153,18 @@ TEST_CASE("NaN propagates through maximum and minimum") {
   check_values(maximum(a, b), {NAN, NAN, 3});
   check_values(minimum(a, b), {NAN, NAN, 2});
 }
+
+TEST_CASE("masked_fill: a value where the mask is set, the mask broadcasting") {
+  const Tensor x = arange(0.0, 6.0, 1.0).reshape({2, 3}).requires_grad_();
+  const Tensor row_mask = tensor<std::uint8_t>({1, 0, 1});
+  const Tensor y = masked_fill(x, row_mask, -INFINITY);
+  check_values(y, {-INFINITY, 1, -INFINITY, -INFINITY, 4, -INFINITY});
+  sum(masked_fill(x, row_mask, 7.0) * 2.0).backward();
+  check_values(x.grad(), {0, 2, 0, 0, 2, 0});  // no gradient through a filled entry
+  check_values(masked_fill(arange(3), gt(arange(3), scalar_tensor(0.0).to(kInt64)), 9), {0, 9, 9});
+  CHECK_THROWS_WITH_AS(masked_fill(x, tensor<std::uint8_t>({{1}, {0}, {1}}), 0.0),
+                       doctest::Contains("cannot be broadcast"), Error);
+  CHECK_THROWS_WITH_AS(masked_fill(x, ones({4, 2, 3}).to(kUInt8), 0.0),
+                       doctest::Contains("does not broadcast to x's shape (2, 3)"), Error);
+  CHECK_THROWS_WITH_AS(masked_fill(x, tensor<float>({1, 0, 1}), 0.0), doctest::Contains("uint8"), Error);
+}

@@ -53,6 +53,10 @@ TEST_CASE("errors.md: wrong shapes") {
       "edge_softmax: scores of shape (6) do not fit a sparse matrix with 7 nonzeros; expected (7) or "
       "(7, H...), one score per nonzero in CSR order",
       Error);
+  CHECK_THROWS_WITH_AS(split(ones({2, 7}), {2, 4}, 1),
+                       "split: the sizes add up to 6 but dimension 1 of shape (2, 7) has 7; the parts must cover it "
+                       "exactly",
+                       Error);
   nn::Linear layer(3, 4);
   nn::StateDict state = layer.state_dict();
   state["weight"] = ones({2, 2});

@@ -116,6 +116,9 @@ TEST_CASE("gradcheck: views, indexing, joining") {
   KILN_CHECK_GRAD([](const In& in) { return stack({in[0], in[1]}, 0); }, {rand64({2}), rand64({2})});
   const Tensor mask = tensor<std::uint8_t>({1, 0, 1});
   KILN_CHECK_GRAD([mask](const In& in) { return where(mask, in[0], in[1]); }, {rand64({2, 3}), rand64({3})});
+  KILN_CHECK_GRAD([mask](const In& in) { return masked_fill(in[0], mask, 0.5); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return flip(in[0], {0, 2}); }, {rand64({2, 3, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return split(in[0], 2, 1)[1] * chunk(in[0], 3, 1)[0]; }, {rand64({2, 4})});
 }
 
 TEST_CASE("gradcheck: a two-layer network end to end") {

@@ -74,3 +74,45 @@ TEST_CASE("dimension arguments are checked") {
   CHECK_THROWS_AS(a.permute({0}), Error);
   CHECK_THROWS_AS(a.size(-3), Error);
 }
+
+TEST_CASE("split and chunk: views of consecutive parts, sharing storage") {
+  const Tensor a = arange(0.0, 14.0, 1.0).reshape({2, 7});
+  const std::vector<Tensor> parts = split(a, 3, 1);
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[0].shape() == Shape{2, 3});
+  CHECK(parts[2].shape() == Shape{2, 1});
+  check_values(parts[1], {3, 4, 5, 10, 11, 12});
+  check_values(parts[2], {6, 13});
+  Tensor last = parts[2];
+  last.fill_(-1.0);  // a view: the write shows in a
+  CHECK(a.to_vector<double>()[13] == -1);
+  const auto sized = split(a, {2, 0, 5}, -1);
+  REQUIRE(sized.size() == 3);
+  CHECK(sized[1].shape() == Shape{2, 0});
+  check_values(sized[0], {0, 1, 7, 8});
+  // chunk: ceil(7 / 3) = 3 per part; 4 chunks of 6 rows give 2, 2, 2 (fewer parts).
+  CHECK(chunk(a, 3, 1).size() == 3);
+  CHECK(chunk(zeros({6}), 4).size() == 3);
+  CHECK(split(zeros({0, 3}), 2).size() == 1);
+  CHECK_THROWS_WITH_AS(split(a, {2, 4}, 1), doctest::Contains("add up to 6"), Error);
+  CHECK_THROWS_WITH_AS(split(a, 0, 1), doctest::Contains("split_size"), Error);
+  CHECK_THROWS_WITH_AS(chunk(a, 0), doctest::Contains("at least 1"), Error);
+  CHECK_THROWS_WITH_AS(split(scalar_tensor(1.0), 1), doctest::Contains("0-d"), Error);
+  // Each part carries its share of the gradient back to the whole.
+  const Tensor w = arange(0.0, 6.0, 1.0).requires_grad_();
+  const auto halves = chunk(w, 2);
+  sum(halves[0] * 2.0 + halves[1] * 3.0).backward();
+  check_values(w.grad(), {2, 2, 2, 3, 3, 3});
+}
+
+TEST_CASE("flip reverses chosen dimensions") {
+  const Tensor a = arange(0.0, 6.0, 1.0).reshape({2, 3});
+  check_values(flip(a, {1}), {2, 1, 0, 5, 4, 3});
+  check_values(flip(a, {0}), {3, 4, 5, 0, 1, 2});
+  check_values(flip(a, {0, -1}), {5, 4, 3, 2, 1, 0});
+  check_values(flip(a.t(), {0}), {2, 5, 1, 4, 0, 3});
+  check_values(flip(a, {}), a.to_vector<double>());
+  CHECK(flip(zeros({0, 2}), {0}).shape() == Shape{0, 2});
+  CHECK_THROWS_WITH_AS(flip(a, {1, -1}), doctest::Contains("twice"), Error);
+  CHECK_THROWS_WITH_AS(flip(a, {2}), doctest::Contains("flip"), Error);
+}

@@ -424,4 +424,13 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  KILN_CHECK(mask.dtype() == kUInt8, "masked_fill: the mask must be uint8 (as comparisons return) but is ",
+             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(), "masked_fill: the mask's shape ",
+             fmt(mask.shape()), " does not broadcast to x's shape ", fmt(x.shape()),
+             " (it may have fewer or size-1 dimensions, never more or larger)");
+  return where(mask, detail::constant_like(x, value), x);
+}
+
 }  // namespace kiln

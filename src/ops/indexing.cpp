@@ -290,6 +290,21 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   return out;
 }
 
+// One index_select per dimension, with the positions n-1 .. 0; its backward sends each
+// gradient slice back to where it came from.
+Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {
+  std::vector<bool> seen(static_cast<std::size_t>(x.dim()), false);
+  Tensor out = x;
+  for (std::int64_t d_in : dims) {
+    const std::int64_t d = wrap_dim(d_in, x.dim(), "flip");
+    KILN_CHECK(!seen[static_cast<std::size_t>(d)], "flip: dimension ", d, " is named twice in the list");
+    seen[static_cast<std::size_t>(d)] = true;
+    const std::int64_t n = x.size(d);
+    out = index_select(out, d, arange(static_cast<double>(n - 1), -1.0, -1.0, kInt64));
+  }
+  return dims.empty() ? x.clone() : out;
+}
+
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {
   KILN_CHECK(!tensors.empty(), "cat: needs at least one tensor");
   const Tensor& first = tensors.front();

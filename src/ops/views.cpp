@@ -8,6 +8,7 @@
 #include "kiln/core/factories.hpp"
 #include "kiln/core/tensor.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln {
@@ -236,6 +237,46 @@ Tensor Tensor::flatten(std::int64_t start, std::int64_t end) const {
   sh.push_back(n);
   sh.insert(sh.end(), shape().begin() + end + 1, shape().end());
   return reshape(sh);
+}
+
+// --- Splitting into views ---------------------------------------------------------
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim_in) {
+  KILN_CHECK(x.dim() >= 1, "split: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "split");
+  std::int64_t total = 0;
+  for (std::int64_t s : sizes) {
+    KILN_CHECK(s >= 0, "split: a part's size must be at least 0, not ", s);
+    total += s;
+  }
+  KILN_CHECK(total == x.size(dim), "split: the sizes add up to ", total, " but dimension ", dim, " of shape ",
+             fmt(x.shape()), " has ", x.size(dim), "; the parts must cover it exactly");
+  std::vector<Tensor> parts;
+  std::int64_t start = 0;
+  for (std::int64_t s : sizes) {
+    parts.push_back(x.narrow(dim, start, s));
+    start += s;
+  }
+  return parts;
+}
+
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim_in) {
+  KILN_CHECK(x.dim() >= 1, "split: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "split");
+  KILN_CHECK(split_size > 0, "split: split_size must be at least 1, not ", split_size);
+  const std::int64_t n = x.size(dim);
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+  if (n == 0) sizes.push_back(0);  // one empty part, as torch.split gives
+  return split(x, sizes, dim);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim_in) {
+  KILN_CHECK(x.dim() >= 1, "chunk: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "chunk");
+  KILN_CHECK(chunks >= 1, "chunk: the number of chunks must be at least 1, not ", chunks);
+  const std::int64_t n = x.size(dim);
+  return split(x, std::max<std::int64_t>(1, (n + chunks - 1) / chunks), dim);
 }
 
 }  // namespace kiln

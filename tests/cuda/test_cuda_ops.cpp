@@ -224,6 +224,10 @@ TEST_CASE("cuda: views send their gradients back on the GPU") {
     parity([](const auto& v) { return v[0].select(0, 1); }, {randn({3, 6}, dt)}, tol);
     // Two views of one tensor: their gradients meet, and add, on the GPU.
     parity([](const auto& v) { return v[0].narrow(0, 0, 2) * v[0].narrow(0, 1, 2); }, {randn({3, 4}, dt)}, tol);
+    parity([](const auto& v) { return split(v[0], 2, 1)[1] * chunk(v[0], 3, 1)[0]; }, {randn({3, 4}, dt)}, tol);
+    parity([](const auto& v) { return flip(v[0], {0, 2}); }, {randn({3, 4, 5}, dt)}, tol);
+    parity([](const auto& v) { return masked_fill(v[0], gt(v[0], scalar_like(v[0], 0.3)), -1.5); },
+           {randn({3, 4}, dt)}, tol);
   }
 }
 

@@ -44,6 +44,9 @@ Tensor ge(const Tensor& a, const Tensor& b);
 
 // where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+// x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape.
+// Differentiable in x (0 where filled).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 
 // Reduces a broadcast gradient back to `shape` by summing the expanded dimensions.
 Tensor sum_to(const Tensor& t, const Shape& shape);

@@ -17,6 +17,15 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[i][j] = x[i][index[i][j]] for dim = 1 (torch.gather). Differentiable in x.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
+// x reversed along each of `dims` (torch.flip): a copy, differentiable.
+Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
+// Views of consecutive parts along `dim` (torch.split / torch.chunk), sharing x's
+// storage and differentiable like any view: parts of split_size (the last may be
+// shorter), parts of the given sizes (which must add up to the dimension), or
+// `chunks` parts of ceil(size / chunks) (fewer when the size runs out first).
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim = 0);
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim = 0);
 // Joins tensors along an existing / a new dimension. Differentiable.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
