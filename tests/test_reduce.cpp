@@ -1,5 +1,7 @@
 // Reductions and softmax: values, dims, keepdim, ties, edge cases.
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "helpers.hpp"
 
@@ -107,6 +109,37 @@ TEST_CASE("cumsum: running sums along any dimension, integers as int64") {
   CHECK(cumsum(zeros({3, 0}), 1).shape() == Shape{3, 0});
   CHECK_THROWS_WITH_AS(cumsum(scalar_tensor(1.0), 0), doctest::Contains("0-d"), Error);
   CHECK_THROWS_WITH_AS(cumsum(a, 3), doctest::Contains("cumsum"), Error);
+}
+
+TEST_CASE("sort and argsort: stable, NaN ranked above numbers, along any dimension") {
+  using I = std::vector<std::int64_t>;
+  const float nan = NAN;
+  const Tensor x = tensor<float>({{3, nan, 1, 4, 1, -2}, {0, 5, 5, nan, nan, -1}});
+  const auto up = sort(x);
+  CHECK(up.indices.to_vector<std::int64_t>() == I{5, 2, 4, 0, 3, 1, 5, 0, 1, 2, 3, 4});
+  check_values(up.values, {-2, 1, 1, 3, 4, NAN, -1, 0, 5, 5, NAN, NAN});
+  const auto down = sort(x, 1, true);  // NaN first; equal values keep their order
+  CHECK(down.indices.to_vector<std::int64_t>() == I{1, 3, 0, 2, 4, 5, 3, 4, 1, 2, 0, 5});
+  CHECK(argsort(x, -1, true).to_vector<std::int64_t>() == down.indices.to_vector<std::int64_t>());
+  // Along dim 0, and against std::stable_sort on random data with many ties.
+  CHECK(argsort(x, 0).to_vector<std::int64_t>() == I{1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1});
+  manual_seed(31);
+  const Tensor r = (randn({7, 300}) * 3.0).to(kInt64).to(kFloat64);
+  const std::vector<double> rv = r.to_vector<double>();
+  const std::vector<std::int64_t> got = argsort(r, 1).to_vector<std::int64_t>();
+  for (std::int64_t row = 0; row < 7; ++row) {
+    std::vector<std::int64_t> want(300);
+    std::iota(want.begin(), want.end(), 0);
+    std::stable_sort(want.begin(), want.end(), [&](std::int64_t a, std::int64_t b) {
+      return rv[row * 300 + a] < rv[row * 300 + b];
+    });
+    CHECK(std::equal(want.begin(), want.end(), got.begin() + row * 300));
+  }
+  CHECK(sort(tensor<std::int64_t>({3, -1, 2})).values.to_vector<std::int64_t>() == I{-1, 2, 3});
+  CHECK(sort(zeros({2, 0})).indices.shape() == Shape{2, 0});
+  CHECK_THROWS_WITH_AS(sort(scalar_tensor(1.0)), doctest::Contains("0-d"), Error);
+  using In = std::vector<Tensor>;
+  KILN_CHECK_GRAD([](const In& in) { return sort(in[0], 0, true).values; }, {randn({4, 3}, kFloat64)});
 }
 
 TEST_CASE("topk: the k best along a dimension, NaN above numbers, ties to the lower position") {

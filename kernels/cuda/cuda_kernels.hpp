@@ -120,6 +120,11 @@ struct Table {
   // lower position. One thread per row, k passes over it.
   void (*topk_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                     std::int64_t* index);
+  // index[r, :] = every position of row r of contiguous x (rows, len) in the order
+  // topk_rows ranks them (largest: the largest first), a bitonic sort per row, one
+  // block per row; scratch holds sort_scratch_slots(rows, len) int64 (index_math.hpp).
+  void (*sort_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,
+                    std::int64_t* scratch);
   // out[o, j, i] = the sum of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]) for contiguous
   // x and out (outer, n, inner); in double for floating types, int64 for integers. One
   // thread per (o, i) line, in order along it.

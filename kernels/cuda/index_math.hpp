@@ -218,6 +218,19 @@ inline std::int64_t sum_scratch_slots(std::int64_t outer, std::int64_t r, std::i
   return split.parts > 1 ? outer * inner * split.parts : 0;
 }
 
+// A GPU sort of rows of `len` values runs one block per row, up to kSortBlocks rows at
+// a time, each sorting a power-of-two run of positions at least `len` long in scratch.
+inline constexpr std::int64_t kSortBlocks = 1024;
+inline std::int64_t sort_run_length(std::int64_t len) {
+  std::int64_t p = 1;
+  while (p < len) p <<= 1;
+  return p;
+}
+// 8-byte slots of device scratch a GPU sort of (rows, len) needs.
+inline std::int64_t sort_scratch_slots(std::int64_t rows, std::int64_t len) {
+  return (rows < kSortBlocks ? rows : kSortBlocks) * sort_run_length(len);
+}
+
 // Pooling runs over planes of (h, w) values into planes of (oh, ow), windows of
 // (kh, kw) at a stride, with padding. Element e of a contiguous stack of planes of
 // `plane_size` values, rows of `width`: its plane, row and column.

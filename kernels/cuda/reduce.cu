@@ -202,6 +202,44 @@ __global__ void topk_rows_kernel(bool largest, std::int64_t rows, std::int64_t l
   }
 }
 
+// A bitonic sort of a row's positions by ranks_before, padded to a power of two with
+// -1 (ranked after every position). The order is total (ties go to the lower
+// position), so the result is the CPU's stable sort whatever the thread schedule.
+template <class T>
+__device__ bool sorts_before(const T* row, std::int64_t a, std::int64_t b, bool largest) {
+  if (a < 0) return false;
+  if (b < 0) return true;
+  return ranks_before(row[a], a, row[b], b, largest);
+}
+
+template <class T>
+__global__ void sort_rows_kernel(bool largest, std::int64_t rows, std::int64_t len, std::int64_t run, const T* x,
+                                 std::int64_t* index, std::int64_t* scratch) {
+  std::int64_t* w = scratch + blockIdx.x * run;
+  for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* row = x + r * len;
+    for (std::int64_t i = threadIdx.x; i < run; i += blockDim.x) w[i] = i < len ? i : -1;
+    __syncthreads();
+    for (std::int64_t k = 2; k <= run; k <<= 1) {
+      for (std::int64_t j = k >> 1; j > 0; j >>= 1) {
+        for (std::int64_t i = threadIdx.x; i < run; i += blockDim.x) {
+          const std::int64_t l = i ^ j;
+          if (l <= i) continue;
+          const std::int64_t a = w[i], b = w[l];
+          // Runs whose bit k is clear end up in rank order, the others reversed.
+          if ((i & k) == 0 ? sorts_before(row, b, a, largest) : sorts_before(row, a, b, largest)) {
+            w[i] = b;
+            w[l] = a;
+          }
+        }
+        __syncthreads();
+      }
+    }
+    for (std::int64_t i = threadIdx.x; i < len; i += blockDim.x) index[r * len + i] = w[i];
+    __syncthreads();
+  }
+}
+
 // Thread (o, i) walks line (o, :, i): neighbouring threads read neighbouring values.
 template <class T>
 __global__ void cumsum_kernel(bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* x,
@@ -281,6 +319,17 @@ void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std:
   if (k == 0) return;
   visit_scalar(t, [&](auto tag) {
     launch_over(rows, topk_rows_kernel<decltype(tag)>, largest, rows, len, k, x, index);
+  });
+}
+
+void sort_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,
+               std::int64_t* scratch) {
+  if (rows == 0 || len == 0) return;
+  const std::int64_t blocks = rows < kSortBlocks ? rows : kSortBlocks;
+  visit_scalar(t, [&](auto tag) {
+    launch(sort_rows_kernel<decltype(tag)>, dim3(static_cast<unsigned>(blocks)), kThreads, 0, largest, rows, len,
+           sort_run_length(len), static_cast<const decltype(tag)*>(x), index, scratch);
+    KILN_CUDA_CHECK_LAUNCH();
   });
 }
 

@@ -1,6 +1,7 @@
-// topk: the k largest (or smallest) entries along a dimension, best first. The
-// positions are found per row (a partial sort on the CPU, a kernel on a GPU); the
-// values are a gather at them, which carries the gradient.
+// topk and sort: entries along a dimension in rank order (the k best, or all). The
+// positions are found per row (a (partial) sort on the CPU; on a GPU k passes over the
+// row for a few picks, else a bitonic sort); the values are a gather at them, which
+// carries the gradient.
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
 #include "src/cuda/glue.hpp"
 
 namespace kiln {
@@ -28,14 +30,13 @@ bool ranks_before(T a, std::int64_t ia, T b, std::int64_t ib, bool largest) {
   return largest ? a > b : a < b;
 }
 
-}  // namespace
+// Up to this many picks, a GPU topk makes k passes over each row; beyond, it sorts.
+constexpr std::int64_t kTopkPassesUpTo = 16;
 
-ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool largest) {
-  KILN_CHECK(x.dim() >= 1, "topk: needs a tensor with at least one dimension");
-  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "topk");
+// The positions of the k best entries of each line along `dim` (every entry, in rank
+// order, when k is the line's length): int64, x's shape with k along `dim`.
+Tensor ranked_positions(const char* op, const Tensor& x, std::int64_t dim, std::int64_t k, bool largest) {
   const std::int64_t len = x.size(dim);
-  KILN_CHECK(k >= 0 && k <= len, "topk: k = ", k, " is outside [0, ", len, "], the size of dimension ", dim,
-             " of shape ", fmt(x.shape()));
   // Rows along the last dimension: `dim` moves there, and back at the end.
   std::vector<std::int64_t> order;
   for (std::int64_t d = 0; d < x.dim(); ++d)
@@ -48,8 +49,19 @@ ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool la
   Tensor picked = Tensor::empty(picked_shape, kInt64, x.device());
   if (rows > 0 && k > 0) {
     if (x.device().is_cuda()) {
-      detail::cuda_for(x).topk_rows(detail::cuda_scalar(x.dtype(), "topk"), largest, rows, len, k,
-                                    detail::dptr(rows_view), detail::dptr<std::int64_t>(picked));
+      const auto& kernels = detail::cuda_for(x);
+      const auto t = detail::cuda_scalar(x.dtype(), op);
+      // k passes over a row against a sort's log² steps: past a few picks, sorting wins.
+      if (k <= kTopkPassesUpTo) {
+        kernels.topk_rows(t, largest, rows, len, k, detail::dptr(rows_view), detail::dptr<std::int64_t>(picked));
+      } else {
+        const Tensor scratch =
+            Tensor::empty({cuda_kernels::sort_scratch_slots(rows, len)}, kInt64, x.device());
+        Tensor all = k == len ? picked : Tensor::empty(rows_view.shape(), kInt64, x.device());
+        kernels.sort_rows(t, largest, rows, len, detail::dptr(rows_view), detail::dptr<std::int64_t>(all),
+                          detail::dptr<std::int64_t>(scratch));
+        if (k < len) picked = all.narrow(-1, 0, k).contiguous();
+      }
     } else {
       visit_dtype(x.dtype(), [&]<class T>() {
         const T* base = detail::ptr<T>(rows_view);
@@ -59,9 +71,11 @@ ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool la
           for (std::int64_t r = b; r < e; ++r) {
             const T* row = base + r * len;
             std::iota(candidates.begin(), candidates.end(), 0);
-            std::partial_sort(
-                candidates.begin(), candidates.begin() + k, candidates.end(),
-                [&](std::int64_t i, std::int64_t j) { return ranks_before(row[i], i, row[j], j, largest); });
+            const auto before = [&](std::int64_t i, std::int64_t j) {
+              return ranks_before(row[i], i, row[j], j, largest);
+            };
+            if (k == len) std::sort(candidates.begin(), candidates.end(), before);
+            else std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(), before);
             std::copy(candidates.begin(), candidates.begin() + k, out + r * k);
           }
         });
@@ -71,8 +85,32 @@ ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool la
   std::vector<std::int64_t> inverse(order.size());
   for (std::size_t p = 0; p < order.size(); ++p)
     inverse[static_cast<std::size_t>(order[p])] = static_cast<std::int64_t>(p);
-  Tensor indices = picked.permute(inverse).contiguous();
+  return picked.permute(inverse).contiguous();
+}
+
+}  // namespace
+
+ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool largest) {
+  KILN_CHECK(x.dim() >= 1, "topk: needs a tensor with at least one dimension");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "topk");
+  const std::int64_t len = x.size(dim);
+  KILN_CHECK(k >= 0 && k <= len, "topk: k = ", k, " is outside [0, ", len, "], the size of dimension ", dim,
+             " of shape ", fmt(x.shape()));
+  Tensor indices = ranked_positions("topk", x, dim, k, largest);
   return {gather(x, dim, indices), indices};  // the values, differentiable in x
+}
+
+ValuesIndices sort(const Tensor& x, std::int64_t dim_in, bool descending) {
+  KILN_CHECK(x.dim() >= 1, "sort: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "sort");
+  Tensor indices = ranked_positions("sort", x, dim, x.size(dim), descending);
+  return {gather(x, dim, indices), indices};
+}
+
+Tensor argsort(const Tensor& x, std::int64_t dim_in, bool descending) {
+  KILN_CHECK(x.dim() >= 1, "argsort: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "argsort");
+  return ranked_positions("argsort", x, dim, x.size(dim), descending);
 }
 
 }  // namespace kiln

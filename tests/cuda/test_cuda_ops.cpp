@@ -170,6 +170,28 @@ TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its 
     parity([](const auto& v) { return topk(v[0], 5, 1).values; }, {randn({6, 20}, dt)}, tol_for(dt));
 }
 
+TEST_CASE("cuda: sort and argsort give the CPU's order, NaN and ties included; topk with many picks sorts") {
+  manual_seed(8);
+  for (std::int64_t len : {1, 2, 3, 17, 64, 100, 700}) {
+    Tensor x = (randn({5, len}) * 2.0).to(kInt64).to(kFloat32);  // whole numbers: many ties
+    if (len > 3) x.data_ptr<float>()[2] = x.data_ptr<float>()[len + 1] = NAN;
+    for (bool descending : {false, true}) {
+      INFO("len " << len << ", descending " << descending);
+      const auto on_cpu = sort(x, 1, descending);
+      const auto on_gpu = sort(x.to(gpu), 1, descending);
+      CHECK(on_gpu.indices.to_vector<std::int64_t>() == on_cpu.indices.to_vector<std::int64_t>());
+      check_same(on_gpu.values.to(Device::cpu()), on_cpu.values, 0);
+      CHECK(argsort(x.to(gpu), 0, descending).to_vector<std::int64_t>() ==
+            argsort(x, 0, descending).to_vector<std::int64_t>());
+      const std::int64_t k = len / 2 + 1;  // past 16 picks on the longer rows: the sorting path
+      CHECK(topk(x.to(gpu), k, 1, !descending).indices.to_vector<std::int64_t>() ==
+            topk(x, k, 1, !descending).indices.to_vector<std::int64_t>());
+    }
+  }
+  for (DType dt : {kFloat32, kFloat64})
+    parity([](const auto& v) { return sort(v[0], 1, true).values; }, {randn({6, 40}, dt)}, tol_for(dt));
+}
+
 TEST_CASE("cuda: cumsum along each dimension, forward and backward, integers as int64") {
   manual_seed(7);
   for (DType dt : {kFloat32, kFloat64})

@@ -35,6 +35,11 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 // values the lower position comes first. The values are differentiable (the gradient
 // goes to the picked positions); on a GPU the positions never leave it.
 ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool largest = true);
+// Every entry along `dim` in order (torch.sort / argsort, stable): ascending, or
+// descending, with NaN ranked above every number (last ascending, first descending) and
+// equal values kept in their order. The values are differentiable.
+ValuesIndices sort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
+Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
 // Running sums along `dim` (torch.cumsum): out[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..],
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).
