@@ -168,3 +168,19 @@ TEST_CASE("masked_fill: a value where the mask is set, the mask broadcasting") {
                        doctest::Contains("does not broadcast to x's shape (2, 3)"), Error);
   CHECK_THROWS_WITH_AS(masked_fill(x, tensor<float>({1, 0, 1}), 0.0), doctest::Contains("uint8"), Error);
 }
+
+TEST_CASE("isnan, isinf, isfinite") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = INFINITY;
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = tensor<double>({1.5, nan, inf, -inf, 0, -1e300}).to(dt);  // -1e300 is -inf in float32
+    const bool f32 = dt == kFloat32;
+    check_values(isnan(x), {0, 1, 0, 0, 0, 0}, 0);
+    check_values(isinf(x), {0, 0, 1, 1, 0, f32 ? 1.0 : 0.0}, 0);
+    check_values(isfinite(x), {1, 0, 0, 0, 1, f32 ? 0.0 : 1.0}, 0);
+    CHECK(isnan(x).dtype() == kUInt8);
+  }
+  check_values(isfinite(arange(3)), {1, 1, 1}, 0);
+  check_values(isnan(arange(3)), {0, 0, 0}, 0);
+  const Tensor w = tensor<double>({1, 2}).requires_grad_();
+  CHECK(!isnan(w * 2.0).requires_grad());
+}

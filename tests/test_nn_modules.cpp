@@ -50,6 +50,36 @@ TEST_CASE("Sequential names children 0, 1, ... and chains them") {
   CHECK(s.find("(1): ReLU()") != std::string::npos);
 }
 
+TEST_CASE("ModuleList holds layers for a forward written by hand; Identity passes its input on") {
+  manual_seed(3);
+  nn::ModuleList layers{std::make_shared<nn::Linear>(4, 4), std::make_shared<nn::Identity>()};
+  layers.push_back(std::make_shared<nn::Linear>(4, 2));
+  CHECK(layers.size() == 3);
+  std::vector<std::string> names;
+  for (const auto& [n, _] : layers.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
+  const Tensor x = randn({5, 4});
+  Tensor h = x;
+  for (std::size_t i = 0; i < layers.size(); ++i) h = layers[i]->forward(h);
+  const auto fc0 = layers.at<nn::Linear>(0), fc2 = layers.at<nn::Linear>(2);
+  check_same(h, linear(linear(x, fc0->weight, fc0->bias), fc2->weight, fc2->bias), 0);
+  layers.eval();  // modes reach every module
+  CHECK(!layers[1]->is_training());
+  CHECK(layers.str().find("(1): Identity()") != std::string::npos);
+  CHECK_THROWS_WITH_AS(layers.at<nn::ReLU>(1), doctest::Contains("module 1 is Identity(), not the type"), Error);
+  CHECK_THROWS_WITH_AS(layers[3], doctest::Contains("ModuleList: index 3 is out of range for 3 modules"), Error);
+  CHECK_THROWS_WITH_AS(layers(x), doctest::Contains("no single-input forward"), Error);
+  CHECK_THROWS_WITH_AS(nn::Sequential({nullptr}), doctest::Contains("Sequential: cannot add a null module"), Error);
+  // Graph layers take two inputs: a list of them, as the examples' stacks could be.
+  const graph::CsrMatrix a_hat =
+      graph::normalize_symmetric(graph::CsrMatrix::from_coo(5, 5, {{0, 1}, {1, 0}, {3, 4}}));
+  nn::ModuleList convs{std::make_shared<nn::GCNConv>(4, 8), std::make_shared<nn::GCNConv>(8, 3)};
+  Tensor g = x;
+  for (std::size_t i = 0; i < convs.size(); ++i) g = convs.at<nn::GCNConv>(i)->forward(a_hat, g);
+  CHECK(g.shape() == Shape{5, 3});
+  CHECK(convs.parameters().size() == 4);
+}
+
 TEST_CASE("load_state_dict copies values, and refuses mismatches without changing anything") {
   Net a, b;
   manual_seed(2);

@@ -207,13 +207,18 @@ Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 
 // ---- Sequential -----------------------------------------------------------------------
 
-Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
+ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) {
   for (const auto& m : modules) push_back(m);
 }
 
-void Sequential::push_back(std::shared_ptr<Module> module) {
-  KILN_CHECK(module != nullptr, "Sequential: cannot add a null module");
+void ModuleList::push_back(std::shared_ptr<Module> module) {
+  KILN_CHECK(module != nullptr, kind(), ": cannot add a null module");
   register_module(std::to_string(size()), std::move(module));
+}
+
+std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
+  KILN_CHECK(i < size(), kind(), ": index ", i, " is out of range for ", size(), " modules");
+  return named_children()[i].second;
 }
 
 Tensor Sequential::forward(const Tensor& x) {

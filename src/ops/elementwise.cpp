@@ -424,6 +424,22 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// Composed of comparisons, so they run wherever x lives: NaN is the one value unequal
+// to itself, and x - x is 0 exactly for the finite values (NaN for ±inf and NaN).
+Tensor isnan(const Tensor& x) {
+  const Tensor v = x.detach();
+  return is_floating(v.dtype()) ? ne(v, v) : zeros(v.shape(), kUInt8).to(v.device());
+}
+Tensor isinf(const Tensor& x) {
+  const Tensor v = x.detach();
+  return is_floating(v.dtype()) ? eq(abs(v), detail::constant_like(v, INFINITY))
+                                : zeros(v.shape(), kUInt8).to(v.device());
+}
+Tensor isfinite(const Tensor& x) {
+  const Tensor v = x.detach();
+  return is_floating(v.dtype()) ? eq(sub(v, v), zero_like_scalar(v)) : ones(v.shape(), kUInt8).to(v.device());
+}
+
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   KILN_CHECK(mask.dtype() == kUInt8, "masked_fill: the mask must be uint8 (as comparisons return) but is ",
              mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");

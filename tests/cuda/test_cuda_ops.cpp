@@ -94,6 +94,13 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
     const Tensor wide = add(mul(x, scalar_like(x, 3.0)), tensor<double>({0.5}).to(dt));
     for (auto f : {sign, floor, ceil, round})
       parity([f](const auto& v) { return f(v[0]); }, {wide}, 0);
+    const Tensor special = tensor<double>({1.5, NAN, INFINITY, -INFINITY, 0}).to(dt);
+    for (auto f : {isnan, isinf, isfinite}) {
+      const Tensor on_gpu = f(special.to(gpu));
+      CHECK(on_gpu.device() == gpu);
+      CHECK(on_gpu.to(Device::cpu()).template to_vector<std::uint8_t>() ==
+            f(special).template to_vector<std::uint8_t>());
+    }
     const Tensor pos = add(abs(x), scalar_like(x, 0.1));
     parity([](const auto& v) { return log(v[0]); }, {pos}, tol);
     parity([](const auto& v) { return sqrt(v[0]); }, {pos}, tol);

@@ -240,16 +240,48 @@ public:
   std::string description() const override { return "SiLU()"; }
 };
 
-// Runs its children in order. Children are named "0", "1", ... (PyTorch's keys).
-class Sequential : public Module {
+class Identity : public Module {  // returns its input: a placeholder where a layer is optional
+public:
+  Tensor forward(const Tensor& x) override { return x; }
+  std::string description() const override { return "Identity()"; }
+};
+
+// Holds modules in order, named "0", "1", ... (PyTorch's keys), for a forward written
+// by hand: a loop over layers, or layers that take more than one input, e.g.
+//   for (std::size_t i = 0; i < convs.size(); ++i) h = relu(convs.at<nn::GCNConv>(i)->forward(a_hat, h));
+// Their parameters, buffers, train()/eval(), to(device) and state dict follow the list.
+class ModuleList : public Module {
+public:
+  ModuleList() = default;
+  ModuleList(std::initializer_list<std::shared_ptr<Module>> modules);
+  void push_back(std::shared_ptr<Module> module);
+  std::size_t size() const { return named_children().size(); }
+  std::shared_ptr<Module> operator[](std::size_t i) const;
+  // The i-th module as its own type (an error if it is another).
+  template <class M>
+  std::shared_ptr<M> at(std::size_t i) const {
+    auto typed = std::dynamic_pointer_cast<M>((*this)[i]);
+    if (!typed) throw Error(kind() + ": module " + std::to_string(i) + " is " + (*this)[i]->description() +
+                            ", not the type asked for");
+    return typed;
+  }
+  std::string description() const override { return kind(); }
+
+protected:
+  virtual std::string kind() const { return "ModuleList"; }
+};
+
+// Runs its children in order.
+class Sequential : public ModuleList {
 public:
   Sequential() = default;
-  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
-  void push_back(std::shared_ptr<Module> module);
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
+    for (const auto& m : modules) push_back(m);  // here, errors name a Sequential
+  }
   Tensor forward(const Tensor& x) override;
-  std::string description() const override { return "Sequential"; }
-  std::size_t size() const { return named_children().size(); }
-  std::shared_ptr<Module> operator[](std::size_t i) const { return named_children().at(i).second; }
+
+protected:
+  std::string kind() const override { return "Sequential"; }
 };
 
 }  // namespace kiln::nn

@@ -42,6 +42,10 @@ Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 
+// uint8 masks of NaN, of ±inf, and of neither (any dtype; integers are always finite).
+Tensor isnan(const Tensor& x);
+Tensor isinf(const Tensor& x);
+Tensor isfinite(const Tensor& x);
 // where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 // x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape.
