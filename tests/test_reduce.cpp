@@ -111,6 +111,33 @@ TEST_CASE("cumsum: running sums along any dimension, integers as int64") {
   CHECK_THROWS_WITH_AS(cumsum(a, 3), doctest::Contains("cumsum"), Error);
 }
 
+TEST_CASE("norm and normalize: p-norms over dims, a zero gradient at a zero norm") {
+  const Tensor x = tensor<double>({{3, -4, 0}, {0, 0, 0}});
+  check_values(norm(x), {5}, 1e-15);
+  check_values(norm(x, 2, {1}), {5, 0}, 1e-15);
+  check_values(norm(x, 1, {1}, true), {7, 0}, 0);
+  CHECK(norm(x, 1, {1}, true).shape() == Shape{2, 1});
+  check_values(norm(x, INFINITY, {1}), {4, 0}, 0);
+  check_values(norm(x, INFINITY), {4}, 0);
+  check_values(norm(x, 3, {0}), {3, 4, 0}, 1e-14);
+  check_values(norm(tensor<double>({1, 2, 2}), 3), {std::cbrt(17.0)}, 1e-14);
+  check_values(normalize(x), {0.6, -0.8, 0, 0, 0, 0}, 1e-15);  // the zero row stays 0
+  check_values(normalize(x, 1, 0), {1, -1, 0, 0, 0, 0}, 0);
+  for (double p : {1.0, 2.0, 3.0, double(INFINITY)}) {  // the zero row's gradient is 0, not NaN
+    const Tensor w = x.clone().requires_grad_();
+    sum(norm(w, p, {1})).backward();
+    const std::vector<double> gr = w.grad().to_vector<double>();
+    for (int i = 3; i < 6; ++i) CHECK(gr[i] == 0);
+  }
+  CHECK_THROWS_WITH_AS(norm(x, 0.5), doctest::Contains("at least 1"), Error);
+  using In = std::vector<Tensor>;
+  manual_seed(32);
+  for (double p : {1.0, 2.0, 3.0, 1.5})
+    KILN_CHECK_GRAD([p](const In& in) { return norm(in[0], p, {1}); }, {randn({3, 4}, kFloat64)});
+  KILN_CHECK_GRAD([](const In& in) { return norm(in[0], INFINITY, {0}); }, {randn({3, 4}, kFloat64)});
+  KILN_CHECK_GRAD([](const In& in) { return normalize(in[0]); }, {randn({3, 4}, kFloat64)});
+}
+
 TEST_CASE("sort and argsort: stable, NaN ranked above numbers, along any dimension") {
   using I = std::vector<std::int64_t>;
   const float nan = NAN;

@@ -172,6 +172,45 @@ Tensor std(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
   return sqrt(var(x, dims, keepdim, correction));
 }
 
+// ||x||_p = (sum |x|^p)^(1/p); p = 1 and p = inf are composed (sum and max of |x|, whose
+// gradients are 0 at 0). Otherwise the gradient, sign(x) |x|^(p-1) / ||x||^(p-1)
+// (x / ||x|| for p = 2), is written out so that it can be 0 where the norm is 0, PyTorch's
+// choice of subgradient, instead of 0 / 0.
+Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
+  detail::check_floating("norm", x);
+  KILN_CHECK(p >= 1, "norm: p must be at least 1 (1, 2, ..., or INFINITY), not ", p);
+  const Dims dims = normalize_dims(dims_in, x.dim(), "norm");
+  const Shape out_shape = reduced_shape(x.shape(), dims, keepdim);
+  if (p == 1) return sum(abs(x), dims, keepdim);
+  if (std::isinf(p)) {
+    KILN_CHECK(x.numel() > 0, "norm: the infinity norm of an empty tensor (shape ", fmt(x.shape()),
+               ") is undefined");
+    Tensor m = abs(x);
+    for (std::int64_t d : dims) m = max(m, d, true).values;
+    return m.reshape(out_shape);
+  }
+  Tensor kept;
+  {
+    NoGradGuard no_grad;
+    const Tensor a = abs(x.detach());
+    kept = p == 2 ? sqrt(sum(mul(a, a), dims, true)) : pow(sum(pow(a, p), dims, true), 1.0 / p);
+  }
+  Tensor out = kept.reshape(out_shape);
+  if (should_record({x})) {
+    attach_grad_fn(out, "norm", {x}, [xd = x.detach(), kept, p](const Tensor& g) {
+      const Tensor scale = p == 2 ? div(xd, kept)
+                                  : mul(sign(xd), div(pow(abs(xd), p - 1), pow(kept, p - 1)));
+      const Tensor zero = detail::constant_like(kept, 0.0);
+      return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
+    }, {x});
+  }
+  return out;
+}
+
+Tensor normalize(const Tensor& x, double p, std::int64_t dim, double eps) {
+  return div(x, clamp(norm(x, p, {dim}, true), eps, INFINITY));
+}
+
 namespace {
 
 // Max or min along `dim`: the dim is moved last so each row is contiguous.

@@ -199,6 +199,17 @@ TEST_CASE("cuda: sort and argsort give the CPU's order, NaN and ties included; t
     parity([](const auto& v) { return sort(v[0], 1, true).values; }, {randn({6, 40}, dt)}, tol_for(dt));
 }
 
+TEST_CASE("cuda: norm and normalize") {
+  manual_seed(9);
+  for (DType dt : {kFloat32, kFloat64}) {
+    Tensor x = randn({5, 6}, dt);
+    x.narrow(0, 2, 1).zero_();  // a zero row: a zero gradient on both devices
+    for (double p : {1.0, 2.0, 3.0, double(INFINITY)})
+      parity([p](const auto& v) { return norm(v[0], p, {1}); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return normalize(v[0]); }, {x}, tol_for(dt));
+  }
+}
+
 TEST_CASE("cuda: cumsum along each dimension, forward and backward, integers as int64") {
   manual_seed(7);
   for (DType dt : {kFloat32, kFloat64})

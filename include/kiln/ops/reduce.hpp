@@ -17,6 +17,11 @@ Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor var(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
 Tensor std(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+// The p-norm over `dims` (torch.linalg.vector_norm): (sum |x|^p)^(1/p) for p >= 1,
+// max |x| for p = INFINITY. Differentiable; the gradient is 0 where the norm is 0.
+Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim = false);
+// x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize): rows of unit length.
+Tensor normalize(const Tensor& x, double p = 2, std::int64_t dim = 1, double eps = 1e-12);
 
 // Max/min along one dimension: values (differentiable) and int64 indices of the
 // first occurrence.
