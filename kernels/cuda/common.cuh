@@ -103,42 +103,25 @@ __device__ inline void report_bad_index(const ReportSlot& slot, long long positi
 }
 
 // --- Math for float and double -----------------------------------------------
-template <class T> __device__ inline T dexp(T x) {
-  if constexpr (std::is_same_v<T, float>) return expf(x); else return exp(x);
-}
-template <class T> __device__ inline T dlog(T x) {
-  if constexpr (std::is_same_v<T, float>) return logf(x); else return log(x);
-}
-template <class T> __device__ inline T dsqrt(T x) {
-  if constexpr (std::is_same_v<T, float>) return sqrtf(x); else return sqrt(x);
-}
-template <class T> __device__ inline T dtanh(T x) {
-  if constexpr (std::is_same_v<T, float>) return tanhf(x); else return tanh(x);
-}
-template <class T> __device__ inline T derfc(T x) {
-  if constexpr (std::is_same_v<T, float>) return erfcf(x); else return erfc(x);
-}
-template <class T> __device__ inline T dlog1p(T x) {
-  if constexpr (std::is_same_v<T, float>) return log1pf(x); else return log1p(x);
-}
-template <class T> __device__ inline T dexpm1(T x) {
-  if constexpr (std::is_same_v<T, float>) return expm1f(x); else return expm1(x);
-}
-template <class T> __device__ inline T dsin(T x) {
-  if constexpr (std::is_same_v<T, float>) return sinf(x); else return sin(x);
-}
-template <class T> __device__ inline T dcos(T x) {
-  if constexpr (std::is_same_v<T, float>) return cosf(x); else return cos(x);
-}
-template <class T> __device__ inline T dfloor(T x) {
-  if constexpr (std::is_same_v<T, float>) return floorf(x); else return floor(x);
-}
-template <class T> __device__ inline T dceil(T x) {
-  if constexpr (std::is_same_v<T, float>) return ceilf(x); else return ceil(x);
-}
-template <class T> __device__ inline T drint(T x) {  // to nearest, halves to even
-  if constexpr (std::is_same_v<T, float>) return rintf(x); else return rint(x);
-}
+// d<fn>(x): CUDA's <fn>f for float, <fn> for double (drint: to nearest, halves to even).
+#define KILN_DEVICE_MATH(fn)                                 \
+  template <class T> __device__ inline T d##fn(T x) {        \
+    if constexpr (std::is_same_v<T, float>) return fn##f(x); \
+    else return fn(x);                                       \
+  }
+KILN_DEVICE_MATH(exp)
+KILN_DEVICE_MATH(log)
+KILN_DEVICE_MATH(sqrt)
+KILN_DEVICE_MATH(tanh)
+KILN_DEVICE_MATH(erfc)
+KILN_DEVICE_MATH(log1p)
+KILN_DEVICE_MATH(expm1)
+KILN_DEVICE_MATH(sin)
+KILN_DEVICE_MATH(cos)
+KILN_DEVICE_MATH(floor)
+KILN_DEVICE_MATH(ceil)
+KILN_DEVICE_MATH(rint)
+#undef KILN_DEVICE_MATH
 template <class T> __device__ inline T dpow(T x, T y) {
   if constexpr (std::is_same_v<T, float>) return powf(x, y); else return pow(x, y);
 }

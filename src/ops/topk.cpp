@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "kiln/core/threads.hpp"
+#include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
-#include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
 #include "src/cuda/glue.hpp"
 
 namespace kiln {
