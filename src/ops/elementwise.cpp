@@ -390,9 +390,15 @@ Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda_kernels:
 Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda_kernels::Compare::gt, a, b, [](auto u, auto v) { return u > v; }); }
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda_kernels::Compare::ge, a, b, [](auto u, auto v) { return u >= v; }); }
 
+namespace {
+void check_mask(const char* op, const Tensor& mask) {
+  KILN_CHECK(mask.dtype() == kUInt8, op, ": the mask must be uint8 (as comparisons return) but is ", mask.dtype(),
+             "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+}
+}  // namespace
+
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
-  KILN_CHECK(mask.dtype() == kUInt8, "where: the mask must be uint8 (as comparisons return) but is ",
-             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  check_mask("where", mask);
   detail::check_same_dtype_device("where", {a, b});
   KILN_CHECK(mask.device() == a.device(), "where: mask on ", mask.device(), ", values on ", a.device());
   const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
@@ -441,8 +447,7 @@ Tensor isfinite(const Tensor& x) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  KILN_CHECK(mask.dtype() == kUInt8, "masked_fill: the mask must be uint8 (as comparisons return) but is ",
-             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  check_mask("masked_fill", mask);
   KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(), "masked_fill: the mask's shape ",
              fmt(mask.shape()), " does not broadcast to x's shape ", fmt(x.shape()),
              " (it may have fewer or size-1 dimensions, never more or larger)");
