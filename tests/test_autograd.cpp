@@ -1,4 +1,8 @@
 // The autograd engine: accumulation, graph lifetime, grad mode, views.
+#include <pthread.h>
+
+#include <memory>
+
 #include "helpers.hpp"
 
 using namespace kiln;
@@ -158,6 +162,29 @@ TEST_CASE("a deep chain does not overflow the stack") {
   for (int i = 0; i < 20000; ++i) y = y * 1.0;
   sum(y).backward();
   check_values(x.grad(), {1});
+}
+
+TEST_CASE("a deep chain dropped without backward is freed without deep recursion") {
+  // Freed one nested destructor call per op, as an unoptimised or instrumented build
+  // compiles shared_ptr's release, the chain would need megabytes of stack: the thread
+  // that drops it here has 256 KiB.
+  const std::int64_t live_before = live_autograd_nodes();
+  Tensor x = tensor<float>({1}).requires_grad_();
+  auto y = std::make_unique<Tensor>(x);
+  for (int i = 0; i < 30000; ++i) *y = *y * 1.0;
+  CHECK(live_autograd_nodes() - live_before >= 30000);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, std::size_t{1} << 18);
+  pthread_t dropper;
+  const auto drop = [](void* chain) -> void* {
+    static_cast<std::unique_ptr<Tensor>*>(chain)->reset();
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&dropper, &attr, drop, &y) == 0);
+  pthread_join(dropper, nullptr);
+  pthread_attr_destroy(&attr);
+  CHECK(live_autograd_nodes() == live_before);
 }
 
 TEST_CASE("intermediate tensors are freed after backward") {

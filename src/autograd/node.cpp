@@ -49,7 +49,22 @@ std::int64_t live_autograd_nodes() { return live_nodes; }
 Node::Node(std::string name, std::vector<std::shared_ptr<Node>> next) : name_(std::move(name)), next_(std::move(next)) {
   ++live_nodes;
 }
-Node::~Node() { --live_nodes; }
+// Dropping the last reference to a long chain of nodes would destroy it one nested call
+// per node, and a chain of some ten thousand ops would overflow the stack. Instead each
+// edge to a node that dies with this one is taken into a local list, and that node's own
+// edges with it, so every destructor below runs with no edges left.
+Node::~Node() {
+  --live_nodes;
+  std::vector<std::shared_ptr<Node>> dying = std::move(next_);
+  while (!dying.empty()) {
+    std::shared_ptr<Node> node = std::move(dying.back());
+    dying.pop_back();
+    if (node && node.use_count() == 1) {
+      for (std::shared_ptr<Node>& edge : node->next_) dying.push_back(std::move(edge));
+      node->next_.clear();
+    }
+  }
+}
 
 void check_anomaly(const Tensor& t, const Node& node, const char* pass, const std::string& what) {
   if (all_finite(t)) return;
