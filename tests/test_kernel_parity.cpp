@@ -181,8 +181,11 @@ TEST_CASE("parity: binary kernels for every stride pattern") {
     const auto& simd = cpu::kernels_f32_for(isa);
     for (std::int64_t n : kSizes) {
       const std::vector<float> a = random_values(3 * n, 0.5f, 4), b = random_values(3 * n, -3, 3);
-      for (const auto& [op, name] : ops) {
-        for (const auto& [sa, sb] : strides) {
+      for (const auto& [op, op_name] : ops) {
+        for (const auto& [stride_a, stride_b] : strides) {
+          // (named copies: clang 14 cannot capture structured bindings in INFO's lambda)
+          const char* const name = op_name;
+          const std::int64_t sa = stride_a, sb = stride_b;
           INFO(cpu::isa_name(isa) << " " << name << " n=" << n << " strides " << sa << "," << sb);
           std::vector<float> want(n), got(n);
           ref.binary[int(op)](n, a.data(), sa, b.data(), sb, want.data());
@@ -274,7 +277,9 @@ TEST_CASE("parity: 2x2 max pooling, values and winners, NaN windows and odd size
   manual_seed(26);
   for (Isa isa : simd_levels()) {
     const auto& simd = cpu::kernels_f32_for(isa);
-    for (auto [h, w] : {std::pair<std::int64_t, std::int64_t>{2, 2}, {28, 28}, {14, 14}, {7, 9}, {5, 66}, {3, 35}}) {
+    for (const auto& plane_shape :
+         {std::pair<std::int64_t, std::int64_t>{2, 2}, {28, 28}, {14, 14}, {7, 9}, {5, 66}, {3, 35}}) {
+      const std::int64_t h = plane_shape.first, w = plane_shape.second;
       INFO(cpu::isa_name(isa) << " plane " << h << "x" << w);
       std::vector<float> plane = random_values(h * w, -1, 1);
       // Ties (the first of equal values wins) and NaNs in some windows.

@@ -160,7 +160,9 @@ TEST_CASE("apply visits every module, children before their parent, e.g. to init
       nn::init::zeros_(fc->bias);
     }
   });
-  for (const auto& [name, p] : seq.named_parameters()) {
+  for (const auto& named : seq.named_parameters()) {
+    const std::string& name = named.first;
+    const Tensor& p = named.second;
     INFO(name);
     const double expected = name.ends_with("weight") ? 0.5 : 0.0;
     for (double v : p.to_vector<double>()) CHECK(v == expected);

@@ -35,7 +35,9 @@ TEST_CASE("save/load round trip for every dtype, with metadata") {
   io::save((dir / "m.safetensors").string(), in, {{"epoch", "3"}, {"note", "hello"}});
   const io::Loaded out = io::load((dir / "m.safetensors").string());
   CHECK(out.tensors.size() == in.size());
-  for (const auto& [name, t] : in) {
+  for (const auto& entry : in) {
+    const std::string& name = entry.first;
+    const Tensor& t = entry.second;
     INFO(name);
     REQUIRE(out.tensors.count(name));
     CHECK(out.tensors.at(name).dtype() == t.dtype());

@@ -13,6 +13,7 @@ namespace kiln::nn {
 class GCNConv : public Module {
 public:
   GCNConv(std::int64_t in, std::int64_t out, bool bias = true);
+  using Module::forward;  // the one-input form: an error naming the layer (it needs a graph)
   Tensor forward(const graph::CsrMatrix& a_hat, const Tensor& x);  // (N, in) -> (N, out)
   Tensor forward(const graph::DeviceCsr& a_hat, const Tensor& x);  // the same, Â already on x's device
   std::string description() const override;
@@ -29,6 +30,7 @@ private:
 class SAGEConv : public Module {
 public:
   SAGEConv(std::int64_t in, std::int64_t out);
+  using Module::forward;  // the one-input form: an error naming the layer (it needs a graph)
   Tensor forward(const graph::CsrMatrix& a_mean, const Tensor& x);
   Tensor forward(const graph::DeviceCsr& a_mean, const Tensor& x);
   std::string description() const override;
@@ -69,6 +71,7 @@ private:
 class GATConv : public Module {
 public:
   explicit GATConv(const GATConvOptions& options);
+  using Module::forward;  // the one-input form: an error naming the layer (it needs a graph)
   Tensor forward(const graph::DeviceCsr& adj, const Tensor& x);  // (N, in) -> (N, heads * out) or (N, out)
   // The same for a host matrix, made into a DeviceCsr on x's device for the call (hold
   // a DeviceCsr to do that once).
