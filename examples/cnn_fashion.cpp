@@ -25,20 +25,20 @@
 #include "fashion_models.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a two-layer CNN on Fashion-MNIST"};
+  example::Flags flags{"Train a two-layer CNN on Fashion-MNIST"};
   example::CommonArgs args;
   args.epochs = 15;
-  example::add_common_flags(app, args);
+  example::add_common_flags(flags, args);
   bool batchnorm = false;
   double lr = 1e-3;
-  app.add_flag("--batchnorm", batchnorm, "BatchNorm2d after each convolution");
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
-  app.add_flag("--augment", args.augment, "random left-right flips and shifts of the training images");
-  app.add_option("--max-shift", args.max_shift, "largest shift in pixels with --augment (0: flips only)")
-      ->check(example::at_least(0))
-      ->capture_default_str();
-  app.add_flag("--cosine", args.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
-  CLI11_PARSE(app, argc, argv);
+  flags.flag("--batchnorm", batchnorm, "BatchNorm2d after each convolution");
+  flags.option("--lr", lr, "Adam learning rate").show_default();
+  flags.flag("--augment", args.augment, "random left-right flips and shifts of the training images");
+  flags.option("--max-shift", args.max_shift, "largest shift in pixels with --augment (0: flips only)")
+      .at_least(0)
+      .show_default();
+  flags.flag("--cosine", args.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
 
   return example::run_main([&] {
     using namespace kiln;

@@ -3,10 +3,11 @@
 // checkpoints (model + optimizer + random state), and the final RESULT line.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <kiln/kiln.hpp>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+
+#include "flags.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -36,38 +37,19 @@ struct CommonArgs {
   bool cosine = false;   // cosine-annealed learning rate over the epochs (cnn_fashion --cosine)
 };
 
-// A check for a numeric flag: the value must be at least `lowest`. Its message says so
-// plainly ("--epochs: must be at least 0, not -2"); CLI11's own PositiveNumber prints the
-// whole range of a double instead.
-inline CLI::Validator at_least(double lowest) {
-  std::ostringstream bound;
-  bound << lowest;
-  return CLI::Validator(
-      [lowest, b = bound.str()](std::string& text) -> std::string {
-        double value = 0;
-        if (!CLI::detail::lexical_cast(text, value) || std::isnan(value))
-          return "must be a number, not '" + text + "'";
-        return value < lowest ? "must be at least " + b + ", not " + text : std::string();
-      },
-      ">= " + bound.str(), "at_least");
-}
-
 // Adds the flags every example takes.
-inline void add_common_flags(CLI::App& app, CommonArgs& a) {
-  app.add_option("--data", a.data, "directory with the MNIST-format files")->capture_default_str();
-  app.add_option("--epochs", a.epochs, "training epochs")->check(at_least(0))->capture_default_str();
-  app.add_option("--seed", a.seed, "random seed (initialisation, shuffling, dropout)")->capture_default_str();
-  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)")
-      ->check(at_least(0));
-  app.add_option("--batch-size", a.batch_size, "mini-batch size")->check(at_least(1))->capture_default_str();
-  app.add_option("--limit", a.limit, "train on the first N training images only (0: all)")
-      ->check(at_least(0));
-  app.add_option("--test-limit", a.test_limit, "evaluate on the first N test images only (0: all)")
-      ->check(at_least(0));
-  app.add_option("--save", a.save, "write a checkpoint here after every epoch");
-  app.add_option("--resume", a.resume, "resume training from this checkpoint");
-  app.add_option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
-  app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
+inline void add_common_flags(Flags& flags, CommonArgs& a) {
+  flags.option("--data", a.data, "directory with the MNIST-format files").show_default();
+  flags.option("--epochs", a.epochs, "training epochs").at_least(0).show_default();
+  flags.option("--seed", a.seed, "random seed (initialisation, shuffling, dropout)").show_default();
+  flags.option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)").at_least(0);
+  flags.option("--batch-size", a.batch_size, "mini-batch size").at_least(1).show_default();
+  flags.option("--limit", a.limit, "train on the first N training images only (0: all)").at_least(0);
+  flags.option("--test-limit", a.test_limit, "evaluate on the first N test images only (0: all)").at_least(0);
+  flags.option("--save", a.save, "write a checkpoint here after every epoch");
+  flags.option("--resume", a.resume, "resume training from this checkpoint");
+  flags.option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
+  flags.option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)").show_default();
 }
 
 // The device named by --device, checked to be usable here.
@@ -98,15 +80,14 @@ struct RunArgs {
   std::string device = "cpu";
 };
 
-inline void add_run_flags(CLI::App& app, RunArgs& a, const std::string& data_help) {
-  app.add_option("--data", a.data, data_help)->required();
-  app.add_option("--seed", a.seed, "first seed")->capture_default_str();
-  app.add_option("--runs", a.runs, "independent runs with seeds seed, seed+1, ...; results are their mean")
-      ->check(at_least(1))
-      ->capture_default_str();
-  app.add_option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)")
-      ->check(at_least(0));
-  app.add_option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)")->capture_default_str();
+inline void add_run_flags(Flags& flags, RunArgs& a, const std::string& data_help) {
+  flags.option("--data", a.data, data_help).required();
+  flags.option("--seed", a.seed, "first seed").show_default();
+  flags.option("--runs", a.runs, "independent runs with seeds seed, seed+1, ...; results are their mean")
+      .at_least(1)
+      .show_default();
+  flags.option("--threads", a.threads, "threads for kiln and BLAS (default: all cores)").at_least(0);
+  flags.option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)").show_default();
 }
 
 // Applies the flags; returns the device to train on.

@@ -103,47 +103,38 @@ struct PatienceWithBest {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"GCN or GAT node classification on Cora (Kipf & Welling 2017, Velickovic et al. 2018)"};
+  example::Flags flags{
+      "GCN or GAT node classification on Cora (Kipf & Welling 2017, Velickovic et al. 2018)"};
   example::RunArgs run_args;
   std::string model = "gcn", split_kind = "planetoid", metrics_path;
   // The GCN paper's values; --model gat switches the defaults to the GAT paper's.
   int epochs = 200, hidden = 16, patience = 10, heads = 8;
   double lr = 0.01, weight_decay = 5e-4, dropout_p = 0.5;
-  example::add_run_flags(app, run_args, "folder with cora.content, cora.cites (and cora.planetoid-split)");
-  app.add_option("--model", model, "gcn (Kipf & Welling) or gat (graph attention, Velickovic et al.)")
-      ->check(CLI::IsMember({"gcn", "gat"}))
-      ->capture_default_str();
-  app.add_option("--split", split_kind, "planetoid (the split file) or random (20 per class from the seed)")
-      ->check(CLI::IsMember({"planetoid", "random"}))
-      ->capture_default_str();
-  app.add_option("--epochs", epochs, "maximum epochs (gat: 1000)")
-      ->check(example::at_least(0))
-      ->capture_default_str();
-  app.add_option("--hidden", hidden, "hidden units (gat: 8 per head)")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  app.add_option("--heads", heads, "gat: attention heads of the first layer")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate (gat: 0.005)")
-      ->check(example::at_least(0))
-      ->capture_default_str();
-  app.add_option("--weight-decay", weight_decay, "L2 on the first layer's weights (gat: on every parameter)")
-      ->check(example::at_least(0))
-      ->capture_default_str();
-  app.add_option("--dropout", dropout_p, "dropout probability (gat: 0.6)")->capture_default_str();
-  app.add_option("--patience", patience, "early-stopping window (gat: 100; 0: off)")
-      ->check(example::at_least(0))
-      ->capture_default_str();
+  example::add_run_flags(flags, run_args, "folder with cora.content, cora.cites (and cora.planetoid-split)");
+  flags.option("--model", model, "gcn (Kipf & Welling) or gat (graph attention, Velickovic et al.)")
+      .one_of({"gcn", "gat"})
+      .show_default();
+  flags.option("--split", split_kind, "planetoid (the split file) or random (20 per class from the seed)")
+      .one_of({"planetoid", "random"})
+      .show_default();
+  flags.option("--epochs", epochs, "maximum epochs (gat: 1000)").at_least(0).show_default();
+  flags.option("--hidden", hidden, "hidden units (gat: 8 per head)").at_least(1).show_default();
+  flags.option("--heads", heads, "gat: attention heads of the first layer").at_least(1).show_default();
+  flags.option("--lr", lr, "Adam learning rate (gat: 0.005)").at_least(0).show_default();
+  flags.option("--weight-decay", weight_decay, "L2 on the first layer's weights (gat: on every parameter)")
+      .at_least(0)
+      .show_default();
+  flags.option("--dropout", dropout_p, "dropout probability (gat: 0.6)").show_default();
+  flags.option("--patience", patience, "early-stopping window (gat: 100; 0: off)").at_least(0).show_default();
   bool bias = false;  // the paper's layers have none
-  app.add_flag("--bias", bias,
-               "gcn: give both layers a bias (the paper's model has none; GAT layers have one)");
-  app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
-  CLI11_PARSE(app, argc, argv);
+  flags.flag("--bias", bias,
+             "gcn: give both layers a bias (the paper's model has none; GAT layers have one)");
+  flags.option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
   const bool gat = model == "gat";
   if (gat) {  // the GAT paper's setup, where a flag does not say otherwise
-    const auto unless_given = [&app](const char* flag, auto& value, auto paper) {
-      if (app.count(flag) == 0) value = paper;
+    const auto unless_given = [&flags](const char* flag, auto& value, auto paper) {
+      if (!flags.given(flag)) value = paper;
     };
     unless_given("--epochs", epochs, 1000);
     unless_given("--hidden", hidden, 8);

@@ -330,56 +330,49 @@ kiln::metrics::RankingMetrics evaluate(const Tensor& scores, const std::vector<s
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Top-10 recommendation on MovieLens-100K: graph VAE, BPR and popularity"};
+  example::Flags flags{"Top-10 recommendation on MovieLens-100K: graph VAE, BPR and popularity"};
   example::RunArgs run_args;
   std::string eval_on = "test";
   int report_every = 0;
   Options o;
-  example::add_run_flags(app, run_args, "folder with u.data (and u.user, u.item for the side features)");
-  app.add_option("--model", o.model, "gvae, bpr or pop")->check(CLI::IsMember({"gvae", "bpr", "pop"}))->capture_default_str();
-  app.add_option("--eval", eval_on, "test, or val (a split of the training ratings, for tuning)")
-      ->check(CLI::IsMember({"test", "val"}))
-      ->capture_default_str();
-  app.add_option("--report-every", report_every, "also print the metrics every N epochs (a learning curve)")
-      ->check(example::at_least(0));
-  app.add_option("--epochs", o.epochs, "epochs (default: the model's tuned value)")
-      ->check(example::at_least(0));
-  app.add_option("--dim", o.dim, "embedding size (default: the model's tuned value)")
-      ->check(example::at_least(0));
-  app.add_option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)")
-      ->check(example::at_least(0));
-  app.add_option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)")
-      ->check(example::at_least(0));
-  app.add_option("--beta", o.beta, "weight of the KL term (gvae; default: tuned)")
-      ->check(example::at_least(0));
-  app.add_option("--layers", o.layers, "gvae: propagation steps averaged into mu")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  app.add_option("--batch-size", o.batch,
-                 "ratings per mini-batch (users per mini-batch with --loss multinomial)")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  app.add_option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
-      ->check(example::at_least(1));
-  app.add_option("--loss", o.loss, "gvae training loss: multinomial (softmax over all items), bpr (against each "
-                 "sampled negative) or softmax (over the rating and its sampled negatives)")
-      ->check(CLI::IsMember({"bpr", "softmax", "multinomial"}))
-      ->capture_default_str();
-  app.add_flag("--item-bias,!--no-item-bias", o.item_bias,
-               "gvae: add a learned bias per item to the decoder's score (default: on)");
+  example::add_run_flags(flags, run_args, "folder with u.data (and u.user, u.item for the side features)");
+  flags.option("--model", o.model, "gvae, bpr or pop").one_of({"gvae", "bpr", "pop"}).show_default();
+  flags.option("--eval", eval_on, "test, or val (a split of the training ratings, for tuning)")
+      .one_of({"test", "val"})
+      .show_default();
+  flags.option("--report-every", report_every, "also print the metrics every N epochs (a learning curve)")
+      .at_least(0);
+  flags.option("--epochs", o.epochs, "epochs (default: the model's tuned value)").at_least(0);
+  flags.option("--dim", o.dim, "embedding size (default: the model's tuned value)").at_least(0);
+  flags.option("--lr", o.lr, "Adam learning rate (default: the model's tuned value)").at_least(0);
+  flags.option("--l2", o.l2, "L2 penalty on the embeddings in a batch (default: tuned)").at_least(0);
+  flags.option("--beta", o.beta, "weight of the KL term (gvae; default: tuned)").at_least(0);
+  flags.option("--layers", o.layers, "gvae: propagation steps averaged into mu").at_least(1).show_default();
+  flags.option("--batch-size", o.batch, "ratings per mini-batch (users per batch with --loss multinomial)")
+      .at_least(1)
+      .show_default();
+  flags.option("--negatives", o.negatives, "unrated items sampled per rating (gvae; default: tuned)")
+      .at_least(1);
+  const char* loss_help =
+      "gvae training loss: multinomial (softmax over all items), bpr (against each sampled negative) or "
+      "softmax (over the rating and its sampled negatives)";
+  flags.option("--loss", o.loss, loss_help)
+      .one_of({"bpr", "softmax", "multinomial"})
+      .show_default();
+  flags.flag("--item-bias", o.item_bias, "gvae: add a learned bias per item to the decoder's score (default: on)")
+      .negation("--no-item-bias");
   bool with_side = false, without_side = false;
-  auto* side_flag =
-      app.add_flag("--side-features", with_side,
-                   "gvae: add users' and movies' attributes from u.user and u.item to their embeddings "
-                   "(default: on with --loss multinomial)");
-  app.add_flag("--no-side-features", without_side, "gvae: learned embeddings only")->excludes(side_flag);
-  app.add_option("--side-weight", o.side_weight, "gvae: weight of the attributes' embedding in E")
-      ->check(example::at_least(0))
-      ->capture_default_str();
-  app.add_option("--schedule", o.schedule, "learning rate over the epochs: constant, or cosine (annealed to 0)")
-      ->check(CLI::IsMember({"constant", "cosine"}))
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  flags.flag("--side-features", with_side,
+             "gvae: add users' and movies' attributes from u.user and u.item to their embeddings "
+             "(default: on with --loss multinomial)");
+  flags.flag("--no-side-features", without_side, "gvae: learned embeddings only").excludes("--side-features");
+  flags.option("--side-weight", o.side_weight, "gvae: weight of the attributes' embedding in E")
+      .at_least(0)
+      .show_default();
+  flags.option("--schedule", o.schedule, "learning rate over the epochs: constant, or cosine (annealed to 0)")
+      .one_of({"constant", "cosine"})
+      .show_default();
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
   // Values chosen with --eval val (see docs/graphs.md).
   const bool multinomial = o.model == "gvae" && o.loss == "multinomial";
   const bool sampled = o.model == "gvae" && !multinomial;  // the graph VAE against sampled negatives

@@ -65,11 +65,11 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"The Fashion-MNIST MLP with a hand-written backward pass, checked against autograd"};
+  example::Flags flags{"The Fashion-MNIST MLP with a hand-written backward pass, checked against autograd"};
   example::CommonArgs args;
   args.epochs = 3;
-  example::add_common_flags(app, args);
-  CLI11_PARSE(app, argc, argv);
+  example::add_common_flags(flags, args);
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
 
   return example::run_main([&] {
     using namespace kiln;

@@ -14,12 +14,12 @@
 #include "fashion_models.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
+  example::Flags flags{"Train a 784-256-128-10 MLP on Fashion-MNIST"};
   example::CommonArgs args;
-  example::add_common_flags(app, args);
+  example::add_common_flags(flags, args);
   double lr = 1e-3;
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  flags.option("--lr", lr, "Adam learning rate").show_default();
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
 
   return example::run_main([&] {
     using namespace kiln;

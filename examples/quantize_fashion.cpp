@@ -160,27 +160,25 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Quantize the Fashion-MNIST MLP and CNN to int8 and int4 and compare them with fp32"};
+  example::Flags flags{"Quantize the Fashion-MNIST MLP and CNN to int8 and int4 and compare them with fp32"};
   Options o;
-  app.add_option("--data", o.data, "Fashion-MNIST folder (IDX files, plain or .gz)")->capture_default_str();
-  app.add_option("--mlp", o.mlp, "checkpoint written by mlp_fashion --save");
-  app.add_option("--cnn", o.cnn, "checkpoint written by cnn_fashion --save (with or without --batchnorm)");
-  app.add_option("--out", o.out, "folder for the quantized models (default: a temporary folder)");
-  app.add_option("--activations", o.activations, "dynamic (per row) or calibrated (static scales)")
-      ->check(CLI::IsMember({"dynamic", "calibrated"}))
-      ->capture_default_str();
-  app.add_option("--calibration-batches", o.calibration_batches,
-                 "batches of 256 training images for calibration")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "threads (0: all cores)")->check(example::at_least(0));
-  app.add_option("--test-limit", o.test_limit, "evaluate on the first N test images only (0: all)")
-      ->check(example::at_least(0));
-  app.add_option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
-      ->check(example::at_least(1))
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  flags.option("--data", o.data, "Fashion-MNIST folder (IDX files, plain or .gz)").show_default();
+  flags.option("--mlp", o.mlp, "checkpoint written by mlp_fashion --save");
+  flags.option("--cnn", o.cnn, "checkpoint written by cnn_fashion --save (with or without --batchnorm)");
+  flags.option("--out", o.out, "folder for the quantized models (default: a temporary folder)");
+  flags.option("--activations", o.activations, "dynamic (per row) or calibrated (static scales)")
+      .one_of({"dynamic", "calibrated"})
+      .show_default();
+  flags.option("--calibration-batches", o.calibration_batches, "batches of 256 training images for calibration")
+      .at_least(1)
+      .show_default();
+  flags.option("--threads", o.threads, "threads (0: all cores)").at_least(0);
+  flags.option("--test-limit", o.test_limit, "evaluate on the first N test images only (0: all)").at_least(0);
+  flags.option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N").show_default();
+  flags.option("--reps", o.reps_b256, "timed batches of 256 per model (one-image runs: 20x as many)")
+      .at_least(1)
+      .show_default();
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
   o.reps_b1 = 20 * o.reps_b256;
 
   return example::run_main([&] {

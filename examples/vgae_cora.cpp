@@ -41,21 +41,19 @@ std::pair<double, double> evaluate_links(const Tensor& z, const std::vector<kiln
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"(V)GAE link prediction on Cora (Kipf & Welling 2016)"};
+  example::Flags flags{"(V)GAE link prediction on Cora (Kipf & Welling 2016)"};
   example::RunArgs run_args;
   std::string model_kind = "vgae", metrics_path;
   int epochs = 200, hidden = 32, latent = 16;
   double lr = 0.01;
-  example::add_run_flags(app, run_args, "folder with cora.content and cora.cites");
-  app.add_option("--model", model_kind, "vgae (variational) or gae")
-      ->check(CLI::IsMember({"gae", "vgae"}))
-      ->capture_default_str();
-  app.add_option("--epochs", epochs, "epochs")->check(example::at_least(0))->capture_default_str();
-  app.add_option("--hidden", hidden, "hidden units")->check(example::at_least(1))->capture_default_str();
-  app.add_option("--latent", latent, "latent dimensions")->check(example::at_least(1))->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->check(example::at_least(0))->capture_default_str();
-  app.add_option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
-  CLI11_PARSE(app, argc, argv);
+  example::add_run_flags(flags, run_args, "folder with cora.content and cora.cites");
+  flags.option("--model", model_kind, "vgae (variational) or gae").one_of({"gae", "vgae"}).show_default();
+  flags.option("--epochs", epochs, "epochs").at_least(0).show_default();
+  flags.option("--hidden", hidden, "hidden units").at_least(1).show_default();
+  flags.option("--latent", latent, "latent dimensions").at_least(1).show_default();
+  flags.option("--lr", lr, "Adam learning rate").at_least(0).show_default();
+  flags.option("--metrics", metrics_path, "append per-epoch metrics of the first run to this CSV");
+  if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
 
   return example::run_main([&] {
     using namespace kiln;

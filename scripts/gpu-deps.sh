@@ -12,7 +12,7 @@ cora="${1:-../shared/data/cora}"
 movielens="${2:-../shared/data/ml-100k}"
 rm -rf .gpu-deps
 mkdir -p .gpu-deps/debs
-(cd .gpu-deps/debs && apt-get download zlib1g-dev nlohmann-json3-dev libeigen3-dev doctest-dev libcli11-dev \
+(cd .gpu-deps/debs && apt-get download zlib1g-dev nlohmann-json3-dev libeigen3-dev doctest-dev \
   dataset-fashion-mnist)
 if [ -f "$cora/cora.content" ]; then
   tar czf .gpu-deps/cora.tar.gz -C "$(dirname "$cora")" "$(basename "$cora")"
