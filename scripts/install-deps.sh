@@ -7,11 +7,11 @@ packages=(
   build-essential cmake          # compiler and build system
   libopenblas-openmp-dev         # BLAS, the OpenMP build (shares kiln's thread pool)
   libeigen3-dev                  # GEMM fallback when OpenBLAS is absent
-  zlib1g-dev nlohmann-json3-dev libcli11-dev
+  zlib1g-dev nlohmann-json3-dev
   doctest-dev libbenchmark-dev   # tests and benchmarks
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist
   python3 python3-venv           # the safetensors interchange test (reference package from PyPI)
-  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets and their sanitizers (scripts/fuzz.sh)
+  clang libclang-rt-14-dev libomp-dev  # the sanitizer and libFuzzer build (scripts/sanitize.sh, fuzz.sh)
 )
 
 missing=()
