@@ -15,7 +15,6 @@
 #include <fstream>
 #include <iostream>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>

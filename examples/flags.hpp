@@ -18,7 +18,7 @@ namespace example {
 
 // One option or switch. The setters return *this, so they chain.
 class Flag {
- public:
+public:
   using Target = std::variant<int*, std::int64_t*, std::uint64_t*, double*, std::string*, bool*>;
   Flag(std::string name, Target target, std::string help);
 
@@ -29,7 +29,7 @@ class Flag {
   Flag& negation(std::string name);               // switches: a second name that sets false
   Flag& excludes(std::string other);              // refuse both on one command line
 
- private:
+private:
   friend class Flags;
   std::string set(const std::string& text);  // "" when accepted, else why not
   std::string help_line() const;
@@ -45,7 +45,7 @@ class Flag {
 };
 
 class Flags {
- public:
+public:
   explicit Flags(std::string description);
   Flags(const Flags&) = delete;
   Flags& operator=(const Flags&) = delete;
@@ -70,7 +70,7 @@ class Flags {
   // The --help text.
   std::string usage(const std::string& program) const;
 
- private:
+private:
   Flag& add(const std::string& name, Flag::Target target, const std::string& help);
   Flag* find(const std::string& name);
   const Flag* find(const std::string& name) const;
