@@ -1,5 +1,6 @@
 #include "flags.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -31,14 +32,18 @@ template <class T>
 std::string read_integer(const std::string& text, T& out) {
   const char* first = text.data();
   const char* last = first + text.size();
-  bool parsed = false, in_range = true;
-  if (!text.empty() && text[0] == '-') {
+  const bool negative = !text.empty() && text[0] == '-';
+  bool parsed = false, in_range = false;
+  if (negative) {
     long long v = 0;
     const auto [end, ec] = std::from_chars(first, last, v);
     parsed = end == last && ec != std::errc::invalid_argument;
-    in_range = ec == std::errc() && (std::is_signed_v<T> ? v >= std::numeric_limits<T>::min() : false);
-    if (parsed && ec == std::errc() && !std::is_signed_v<T>) return "must be at least 0, not " + text;
-    if (in_range) out = static_cast<T>(v);
+    if constexpr (std::is_signed_v<T>) {
+      in_range = ec == std::errc() && v >= std::numeric_limits<T>::min();
+      if (in_range) out = static_cast<T>(v);
+    } else if (parsed && ec == std::errc()) {
+      return "must be at least 0, not " + text;
+    }
   } else {
     unsigned long long v = 0;
     const auto [end, ec] = std::from_chars(first, last, v);
