@@ -169,6 +169,34 @@ TEST_CASE("masked_fill: a value where the mask is set, the mask broadcasting") {
   CHECK_THROWS_WITH_AS(masked_fill(x, tensor<float>({1, 0, 1}), 0.0), doctest::Contains("uint8"), Error);
 }
 
+TEST_CASE("tril and triu: triangles of a matrix or a batch, any diagonal") {
+  const Tensor x = arange(1.0, 13.0, 1.0).reshape({3, 4});  // 1 .. 12, rows of 4
+  check_values(tril(x), {1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0});
+  check_values(triu(x), {1, 2, 3, 4, 0, 6, 7, 8, 0, 0, 11, 12});
+  check_values(tril(x, 1), {1, 2, 0, 0, 5, 6, 7, 0, 9, 10, 11, 12});
+  check_values(triu(x, -1), {1, 2, 3, 4, 5, 6, 7, 8, 0, 10, 11, 12});
+  check_values(triu(x, 2), {0, 0, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0});
+  check_values(tril(x, -3), std::vector<double>(12, 0.0));  // below every element
+  check_values(triu(x, -5), arange(1.0, 13.0, 1.0).to_vector<double>());
+  // Each matrix of a batch; integers keep their dtype; tril + triu(.., 1) puts x together again.
+  const Tensor batch = stack({x, x * 2.0}).to(kInt64);
+  const Tensor lower = tril(batch);
+  CHECK(lower.dtype() == kInt64);
+  CHECK(lower.shape() == Shape{2, 3, 4});
+  check_values(lower.select(0, 1), {2, 0, 0, 0, 10, 12, 0, 0, 18, 20, 22, 0});
+  check_values(lower + triu(batch, 1), batch.to_vector<double>());
+  // A strided view: the triangle of x's transpose.
+  check_values(triu(x.t()), {1, 5, 9, 0, 6, 10, 0, 0, 11, 0, 0, 0});
+  // The gradient passes inside the triangle only.
+  const Tensor w = ones({2, 3}).requires_grad_();
+  sum(tril(w) * 3.0).backward();
+  check_values(w.grad(), {3, 0, 0, 3, 3, 0});
+  CHECK_THROWS_WITH_AS(tril(ones({4})),
+                       "tril: needs a matrix or a batch of matrices (2 or more dimensions), got shape (4)",
+                       Error);
+  CHECK_THROWS_WITH_AS(triu(scalar_tensor(1.0)), doctest::Contains("triu: needs a matrix"), Error);
+}
+
 TEST_CASE("isnan, isinf, isfinite") {
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = INFINITY;
   for (DType dt : {kFloat32, kFloat64}) {

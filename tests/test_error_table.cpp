@@ -150,6 +150,9 @@ TEST_CASE("errors.md: out-of-range indices") {
                        "index_select: index 3 is out of range for dimension 0 of size 3 (tensor shape (3, 2))", Error);
   CHECK_THROWS_WITH_AS(cross_entropy(ones({2, 3}), tensor<std::int64_t>({0, 3})),
                        "cross_entropy: target 3 of sample 1 is not a class index in [0, 3)", Error);
+  CHECK_THROWS_WITH_AS(
+      one_hot(tensor<std::int64_t>({1, 4, 0}), 4),
+      "one_hot: index 4 (entry 1 of the indices, in row-major order) is not a class in [0, 4)", Error);
   graph::CsrMatrix a = graph::CsrMatrix::from_coo(3, 4, {{0, 1}, {0, 3}, {2, 0}, {2, 2}, {1, 1}});
   a.col_idx[2] = 7;
   CHECK_THROWS_WITH_AS(spmm(a, ones({4, 2})),

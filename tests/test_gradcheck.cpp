@@ -118,6 +118,8 @@ TEST_CASE("gradcheck: views, indexing, joining") {
   KILN_CHECK_GRAD([mask](const In& in) { return where(mask, in[0], in[1]); }, {rand64({2, 3}), rand64({3})});
   KILN_CHECK_GRAD([mask](const In& in) { return masked_fill(in[0], mask, 0.5); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return flip(in[0], {0, 2}); }, {rand64({2, 3, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return tril(in[0]) + triu(in[0], 2); }, {rand64({3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return triu(in[0], -1); }, {rand64({2, 4, 3})});
   KILN_CHECK_GRAD([](const In& in) { return split(in[0], 2, 1)[1] * chunk(in[0], 3, 1)[0]; }, {rand64({2, 4})});
 }
 

@@ -116,3 +116,27 @@ TEST_CASE("flip reverses chosen dimensions") {
   CHECK_THROWS_WITH_AS(flip(a, {1, -1}), doctest::Contains("twice"), Error);
   CHECK_THROWS_WITH_AS(flip(a, {2}), doctest::Contains("flip"), Error);
 }
+
+TEST_CASE("one_hot: a 1 at each class index, the classes a new last dimension") {
+  const Tensor labels = tensor<std::int64_t>({{2, 0}, {1, 2}});
+  const Tensor hot = one_hot(labels, 4);
+  CHECK(hot.dtype() == kInt64);
+  CHECK(hot.shape() == Shape{2, 2, 4});
+  check_values(hot, {0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0});
+  // num_classes -1: one more than the largest index; int32 indices and strided views too.
+  CHECK(one_hot(labels).shape() == Shape{2, 2, 3});
+  check_values(one_hot(labels.t().to(kInt32)), {0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1});
+  check_values(one_hot(scalar_tensor(1.0).to(kInt64), 3), {0, 1, 0});
+  CHECK(one_hot(zeros({0}, kInt64), 5).shape() == Shape{0, 5});
+  CHECK_THROWS_WITH_AS(
+      one_hot(tensor<std::int64_t>({1, 4, 0}), 4),
+      "one_hot: index 4 (entry 1 of the indices, in row-major order) is not a class in [0, 4)", Error);
+  CHECK_THROWS_WITH_AS(one_hot(tensor<std::int64_t>({-1}), 4), doctest::Contains("index -1 (entry 0"), Error);
+  CHECK_THROWS_WITH_AS(one_hot(tensor<float>({1}), 2), "one_hot: indices must be int64 or int32, got float32",
+                       Error);
+  CHECK_THROWS_WITH_AS(one_hot(labels, 0), doctest::Contains("num_classes must be positive, or -1"), Error);
+  CHECK_THROWS_WITH_AS(one_hot(zeros({0}, kInt64)), doctest::Contains("empty index tensor has no largest"),
+                       Error);
+  CHECK_THROWS_WITH_AS(one_hot(tensor<std::int64_t>({-2, -1})), doctest::Contains("every index is negative"),
+                       Error);
+}

@@ -1,4 +1,4 @@
-// Elementwise arithmetic, unary math, comparisons and where.
+// Elementwise arithmetic, unary math, comparisons, where, masked_fill, tril and triu.
 // Each op: the forward (a kernel over broadcast strides), then its backward rule.
 #include "kiln/ops/elementwise.hpp"
 
@@ -453,5 +453,25 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
              " (it may have fewer or size-1 dimensions, never more or larger)");
   return where(mask, detail::constant_like(x, value), x);
 }
+
+namespace {
+// The lower (tril) or upper (triu) triangle of the last two dimensions: one (rows, cols)
+// mask, made on the host and broadcast over the batch by where(), whose backward passes
+// the gradient inside the triangle and 0 outside.
+Tensor triangle(const char* op, const Tensor& x, std::int64_t diagonal, bool lower) {
+  KILN_CHECK(x.dim() >= 2, op, ": needs a matrix or a batch of matrices (2 or more dimensions), got shape ",
+             fmt(x.shape()));
+  const std::int64_t rows = x.size(-2), cols = x.size(-1);
+  Tensor mask = Tensor::empty({rows, cols}, kUInt8);
+  std::uint8_t* keep = ptr<std::uint8_t>(mask);
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j)
+      keep[i * cols + j] = lower ? j - i <= diagonal : j - i >= diagonal;
+  return where(mask.to(x.device()), x, detail::constant_like(x, 0.0));
+}
+}  // namespace
+
+Tensor tril(const Tensor& x, std::int64_t diagonal) { return triangle("tril", x, diagonal, true); }
+Tensor triu(const Tensor& x, std::int64_t diagonal) { return triangle("triu", x, diagonal, false); }
 
 }  // namespace kiln

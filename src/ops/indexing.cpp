@@ -1,15 +1,17 @@
-// index_select, index_add, gather, cat and stack.
+// index_select, index_add, gather, one_hot, flip, cat and stack.
 #include <cstring>
 #include <string>
 
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
-#include "src/ops/indexing.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
+#include "src/ops/indexing.hpp"
 
 namespace kiln {
 
@@ -69,6 +71,14 @@ std::string bad_index_add_message(const cuda_kernels::IndexReport& found) {
 }
 std::string bad_gather_message(const cuda_kernels::IndexReport& found) {
   return out_of_range_message("gather", ", in row-major order", found);
+}
+
+std::string bad_one_hot_message(const cuda_kernels::IndexReport& found) {
+  std::string m =
+      detail::concat("one_hot: index ", found.value, " (entry ", found.position,
+                     " of the indices, in row-major order) is not a class in [0, ", found.bound, ")");
+  if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
 }
 
 // index_select with x on a GPU, `index` int64 on the same GPU (indices from the host
@@ -286,6 +296,40 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       });
       return Grads{gx};
     });
+  }
+  return out;
+}
+
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {
+  KILN_CHECK(indices.dtype() == kInt64 || indices.dtype() == kInt32,
+             "one_hot: indices must be int64 or int32, got ", indices.dtype());
+  KILN_CHECK(num_classes > 0 || num_classes == -1,
+             "one_hot: num_classes must be positive, or -1 for one more than the largest index; got ",
+             num_classes);
+  if (num_classes == -1) {
+    KILN_CHECK(indices.numel() > 0, "one_hot: an empty index tensor has no largest index; pass num_classes");
+    const auto largest = static_cast<std::int64_t>(max(indices).item());
+    KILN_CHECK(largest >= 0, "one_hot: every index is negative (the largest is ", largest,
+               "); class indices run from 0");
+    num_classes = largest + 1;
+  }
+  Shape shape = indices.shape();
+  shape.push_back(num_classes);
+  if (indices.device().is_cuda()) {
+    // A gather through the identity 0 .. num_classes-1 returns each valid index as it is
+    // and reports a bad one (which reads 0) from the GPU; then one comparison per class.
+    const Tensor classes = arange(num_classes).to(indices.device());
+    const Tensor checked = detail::gather_cuda(classes, 0, detail::int64_index(indices.reshape({-1})), false,
+                                               bad_one_hot_message);
+    return eq(checked.unsqueeze(1), classes).to(kInt64).reshape(shape);
+  }
+  const std::vector<std::int64_t> idx = indices.to_vector<std::int64_t>();
+  Tensor out = zeros(shape, kInt64);
+  std::int64_t* o = ptr<std::int64_t>(out);
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    KILN_CHECK(idx[k] >= 0 && idx[k] < num_classes, "one_hot: index ", idx[k], " (entry ", k,
+               " of the indices, in row-major order) is not a class in [0, ", num_classes, ")");
+    o[static_cast<std::int64_t>(k) * num_classes + idx[k]] = 1;
   }
   return out;
 }

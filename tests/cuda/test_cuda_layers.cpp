@@ -207,6 +207,39 @@ TEST_CASE("cuda: gather and nll_loss read indices on the GPU; a bad one is an Er
   CHECK(loss.to_vector<float>()[2] == 0.0f);
 }
 
+TEST_CASE("cuda: one_hot, tril and triu match the CPU; a bad one_hot index is reported") {
+  manual_seed(28);
+  for (DType dt : {kFloat32, kFloat64}) {
+    parity([](const auto& v) { return tril(v[0]) * 2.0 + triu(v[0], 2); }, {randn({5, 4}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return triu(v[0].transpose(1, 2), -1); }, {randn({2, 3, 4}, dt)}, tol_for(dt));
+  }
+  const Tensor ints = randint(-9, 9, {3, 4});
+  CHECK(tril(ints.to(gpu), 1).to_vector<std::int64_t>() == tril(ints, 1).to_vector<std::int64_t>());
+  // one_hot stays on the GPU (int64 and int32 indices, a strided view, num_classes -1).
+  const Tensor labels = randint(0, 6, {4, 5});
+  for (const Tensor& l : {labels, labels.t().to(kInt32)}) {
+    const Tensor hot = one_hot(l.to(gpu), 7);
+    CHECK(hot.device() == gpu);
+    CHECK(hot.dtype() == kInt64);
+    CHECK(hot.to_vector<std::int64_t>() == one_hot(l, 7).to_vector<std::int64_t>());
+    CHECK(one_hot(l.to(gpu)).shape() == one_hot(l).shape());
+  }
+  // Out of range: the next read-back throws, once; the bad entry reads as class 0.
+  const Tensor bad = one_hot(tensor<std::int64_t>({1, 3, 2}).to(gpu), 3);
+  CHECK_THROWS_WITH_AS(
+      bad.to(Device::cpu()),
+      doctest::Contains("one_hot: index 3 (entry 1 of the indices, in row-major order) is not a "
+                        "class in [0, 3); found on cuda:0"),
+      Error);
+  CHECK(bad.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 0, 1, 0, 0, 0, 0, 1});
+  const Tensor two_bad = one_hot(tensor<std::int64_t>({-1, 0, 5}).to(gpu), 3);
+  CHECK(two_bad.shape() == Shape{3, 3});  // the call returns; the report waits for the host
+  CHECK_THROWS_WITH_AS(cuda::synchronize(),
+                       doctest::Contains("is not a class in [0, 3) (nor are 1 other entries)"), Error);
+  CHECK_THROWS_WITH_AS(one_hot(tensor<std::int64_t>({-3, -2}).to(gpu)),
+                       doctest::Contains("every index is negative"), Error);
+}
+
 TEST_CASE("cuda: CSR spmm, forward and backward, on a random graph") {
   manual_seed(25);
   std::vector<graph::Edge> edges;

@@ -51,6 +51,12 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 // x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape.
 // Differentiable in x (0 where filled).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// The lower / upper triangle of a matrix, or of each matrix in a batch (the last two
+// dimensions), the rest 0 (torch.tril / torch.triu): tril keeps x[.., i, j] where
+// j - i <= diagonal, triu where j - i >= diagonal; diagonal 0 is the main diagonal, 1 the
+// one above it, -1 the one below. Any dtype; differentiable in x (0 outside the triangle).
+Tensor tril(const Tensor& x, std::int64_t diagonal = 0);
+Tensor triu(const Tensor& x, std::int64_t diagonal = 0);
 
 // Reduces a broadcast gradient back to `shape` by summing the expanded dimensions.
 Tensor sum_to(const Tensor& t, const Shape& shape);

@@ -17,6 +17,12 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[i][j] = x[i][index[i][j]] for dim = 1 (torch.gather). Differentiable in x.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
+// int64 tensor of shape indices.shape() + (num_classes): 1 at each class index, 0
+// elsewhere (torch.nn.functional.one_hot). indices int64 or int32, each in
+// [0, num_classes); num_classes -1 takes one more than the largest index (on a GPU that
+// reads the largest back to the host; pass num_classes to keep everything there, and an
+// index out of range is then reported at the next copy to the host).
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes = -1);
 // x reversed along each of `dims` (torch.flip): a copy, differentiable.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
 // Views of consecutive parts along `dim` (torch.split / torch.chunk), sharing x's
