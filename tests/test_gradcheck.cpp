@@ -62,6 +62,17 @@ TEST_CASE("gradcheck: cumsum") {
   KILN_CHECK_GRAD([](const In& in) { return cumsum(in[0].t(), -1); }, {rand64({4, 3})});
 }
 
+TEST_CASE("gradcheck: prod, also with zeros in a line") {
+  manual_seed(15);
+  KILN_CHECK_GRAD([](const In& in) { return prod(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return prod(in[0], 1, true); }, {rand64({3, 4, 2})});
+  Tensor with_zeros = rand64({4, 3});
+  with_zeros.narrow(0, 1, 1).narrow(1, 0, 1).zero_();  // one 0 in row 1
+  with_zeros.narrow(0, 2, 1).narrow(1, 1, 2).zero_();  // two 0s in row 2
+  KILN_CHECK_GRAD([](const In& in) { return prod(in[0], -1); }, {with_zeros});
+  KILN_CHECK_GRAD([](const In& in) { return prod(in[0].t(), 0); }, {with_zeros});
+}
+
 TEST_CASE("gradcheck: non-contiguous inputs") {
   manual_seed(13);
   KILN_CHECK_GRAD([](const In& in) { return tanh(in[0].t()) * in[1]; }, {rand64({3, 2}), rand64({2, 3})});

@@ -111,6 +111,35 @@ TEST_CASE("cumsum: running sums along any dimension, integers as int64") {
   CHECK_THROWS_WITH_AS(cumsum(a, 3), doctest::Contains("cumsum"), Error);
 }
 
+TEST_CASE("prod: products over every element or along a dimension, zeros with their true gradient") {
+  const Tensor a = tensor<double>({{1, 2, 3}, {4, 5, -6}});
+  check_values(prod(a), {-720}, 0);
+  CHECK(prod(a).dim() == 0);
+  check_values(prod(a, 0), {4, 10, -18}, 0);
+  check_values(prod(a, 1), {6, -120}, 0);
+  check_values(prod(a, -1, true), {6, -120}, 0);
+  CHECK(prod(a, -1, true).shape() == Shape{2, 1});
+  check_values(prod(a.t(), 0), {6, -120}, 0);       // a strided view
+  check_values(prod(zeros({2, 0}), 1), {1, 1}, 0);  // the empty product
+  check_values(prod(scalar_tensor(2.5)), {2.5}, 0);
+  // Integers multiply as int64: 1000^4 does not fit in int32.
+  const Tensor big = tensor<std::int32_t>({1000, 1000, 1000, 1000});
+  CHECK(prod(big).dtype() == kInt64);
+  CHECK(prod(big).item<std::int64_t>() == 1000000000000LL);
+  // Floats multiply in double: 2^-80 2^-80 2^100 2^60 is 1, though its running product
+  // passes 2^-160, which a float cannot hold (it would flush the result to 0).
+  const Tensor tiny_then_huge = tensor<float>(
+      {std::ldexp(1.0f, -80), std::ldexp(1.0f, -80), std::ldexp(1.0f, 100), std::ldexp(1.0f, 60)});
+  CHECK(prod(tiny_then_huge).item<float>() == 1.0f);
+  // Gradients: the product of the other elements, also where some are 0.
+  const Tensor x = tensor<double>({{2, 0, 3}, {0, 4, 0}, {1, 2, 3}}).requires_grad_();
+  sum(prod(x, 1)).backward();
+  check_values(x.grad(), {0, 6, 0, 0, 0, 0, 6, 3, 2}, 0);
+  CHECK_THROWS_WITH_AS(prod(scalar_tensor(1.0), 0),
+                       "prod: a 0-d tensor has no dimension 0; prod(x) multiplies every element", Error);
+  CHECK_THROWS_WITH_AS(prod(a, 2), doctest::Contains("prod"), Error);
+}
+
 TEST_CASE("norm and normalize: p-norms over dims, a zero gradient at a zero norm") {
   const Tensor x = tensor<double>({{3, -4, 0}, {0, 0, 0}});
   check_values(norm(x), {5}, 1e-15);

@@ -25,6 +25,9 @@ enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, count };
 // gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus, silu)
 // or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
 enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, silu, count };
+// Running combinations along a line (cumsum, prod): sums, or products, of the elements
+// up to each one; exclusive_product leaves the element itself out (1 for the first).
+enum class Scan : int { sum, product, exclusive_product };
 
 // One Adam/AdamW step's constants (see optim::Adam):
 //   g' = g + l2 p;  p *= decay;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;

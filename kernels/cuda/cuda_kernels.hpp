@@ -125,11 +125,12 @@ struct Table {
   // block per row; scratch holds sort_scratch_slots(rows, len) int64 (index_math.hpp).
   void (*sort_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,
                     std::int64_t* scratch);
-  // out[o, j, i] = the sum of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]) for contiguous
-  // x and out (outer, n, inner); in double for floating types, int64 for integers. One
-  // thread per (o, i) line, in order along it.
-  void (*cumsum)(Scalar t, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const void* x,
-                 void* out);
+  // out[o, j, i] = the sum (product) of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]; an
+  // exclusive product leaves x[o, j, i] out) for contiguous x and out (outer, n, inner);
+  // in double for floating types, int64 for integers. One thread per (o, i) line, in
+  // order along it.
+  void (*scan)(Scalar t, cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner,
+               const void* x, void* out);
 
   // --- index.cu ----------------------------------------------------------------
   // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).

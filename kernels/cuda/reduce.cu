@@ -242,15 +242,17 @@ __global__ void sort_rows_kernel(bool largest, std::int64_t rows, std::int64_t l
 
 // Thread (o, i) walks line (o, :, i): neighbouring threads read neighbouring values.
 template <class T>
-__global__ void cumsum_kernel(bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const T* x,
-                              T* out) {
+__global__ void scan_kernel(cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n,
+                            std::int64_t inner, const T* x, T* out) {
   for (std::int64_t line = global_index(); line < outer * inner; line += grid_stride()) {
     const std::int64_t o = line / inner, i = line % inner;
-    Acc<T> s = 0;
+    Acc<T> s = op == cpu::Scan::sum ? 0 : 1;
     for (std::int64_t step = 0; step < n; ++step) {
       const std::int64_t at = (o * n + (reverse ? n - 1 - step : step)) * inner + i;
-      s += static_cast<Acc<T>>(x[at]);
-      out[at] = static_cast<T>(s);
+      const Acc<T> v = static_cast<Acc<T>>(x[at]);
+      if (op == cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
+      s = op == cpu::Scan::sum ? s + v : s * v;
+      if (op != cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
     }
   }
 }
@@ -333,11 +335,11 @@ void sort_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, cons
   });
 }
 
-void cumsum(Scalar t, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner, const void* x,
-            void* out) {
+void scan(Scalar t, cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner,
+          const void* x, void* out) {
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
-    launch_over(outer * inner, cumsum_kernel<T>, reverse, outer, n, inner, static_cast<const T*>(x),
+    launch_over(outer * inner, scan_kernel<T>, op, reverse, outer, n, inner, static_cast<const T*>(x),
                 static_cast<T*>(out));
   });
 }

@@ -222,6 +222,22 @@ TEST_CASE("cuda: cumsum along each dimension, forward and backward, integers as 
   CHECK(on_gpu.to(Device::cpu()).to_vector<std::int64_t>() == cumsum(counts, 1).to_vector<std::int64_t>());
 }
 
+TEST_CASE("cuda: prod over every element and along each dimension, zeros included, integers as int64") {
+  manual_seed(9);
+  for (DType dt : {kFloat32, kFloat64}) {
+    Tensor x = randn({3, 7, 4}, dt) + 1.0;
+    x.narrow(1, 2, 1).narrow(2, 1, 2).zero_();  // a 0 in some lines along every dim
+    for (std::int64_t dim : {0, 1, 2, -1})
+      parity([dim](const auto& v) { return prod(v[0], dim); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return prod(v[0].narrow(1, 3, 2), 1, true); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return prod(v[0] * 0.5 + 1.0); }, {randn({5, 4}, dt)}, tol_for(dt));
+  }
+  const Tensor counts = randint(-3, 4, {4, 9}).to(kInt32);
+  const Tensor on_gpu = prod(counts.to(gpu), 1);
+  CHECK(on_gpu.dtype() == kInt64);
+  CHECK(on_gpu.to(Device::cpu()).to_vector<std::int64_t>() == prod(counts, 1).to_vector<std::int64_t>());
+}
+
 TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {
   manual_seed(6);
   for (DType dt : {kFloat32, kFloat64}) {

@@ -49,6 +49,12 @@ Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).
 Tensor cumsum(const Tensor& x, std::int64_t dim);
+// The product of every element (a 0-d tensor), or along `dim` (torch.prod), in double
+// for floating types; integers multiply as int64; an empty product is 1. Differentiable:
+// each element's gradient is the product of the others in its line, taken without
+// dividing by it, so it stays exact where some elements are 0.
+Tensor prod(const Tensor& x);
+Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
