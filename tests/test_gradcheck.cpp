@@ -131,6 +131,8 @@ TEST_CASE("gradcheck: views, indexing, joining") {
   KILN_CHECK_GRAD([](const In& in) { return flip(in[0], {0, 2}); }, {rand64({2, 3, 2})});
   KILN_CHECK_GRAD([](const In& in) { return tril(in[0]) + triu(in[0], 2); }, {rand64({3, 4})});
   KILN_CHECK_GRAD([](const In& in) { return triu(in[0], -1); }, {rand64({2, 4, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return repeat(in[0].t(), {2, 1, 3}); }, {rand64({2, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return pad(in[0], {1, 2, 0, 1}, 0.5); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return split(in[0], 2, 1)[1] * chunk(in[0], 3, 1)[0]; }, {rand64({2, 4})});
 }
 

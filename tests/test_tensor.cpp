@@ -38,6 +38,25 @@ TEST_CASE("factories fill shapes and values") {
   CHECK_THROWS_WITH_AS(Tensor::empty({std::int64_t(1) << 61}), doctest::Contains("larger than any memory"), Error);
 }
 
+TEST_CASE("linspace and eye") {
+  check_values(linspace(0.0, 1.0, 5), {0, 0.25, 0.5, 0.75, 1}, 0);
+  check_values(linspace(2.0, -1.0, 4, kFloat64), {2, 1, 0, -1}, 0);
+  check_values(linspace(3.0, 7.0, 1), {3}, 0);  // one step: the start, as NumPy gives
+  CHECK(linspace(0.0, 1.0, 0).numel() == 0);
+  // Both ends exact, even where start + 9 * step would not land on 0.3 exactly.
+  const std::vector<double> tenths = linspace(0.0, 0.3, 10, kFloat64).to_vector<double>();
+  CHECK(tenths.front() == 0.0);
+  CHECK(tenths.back() == 0.3);
+  CHECK_THROWS_WITH_AS(linspace(0.0, 1.0, -1), doctest::Contains("linspace: start 0, end 1, steps -1"),
+                       Error);
+  check_values(eye(3), {1, 0, 0, 0, 1, 0, 0, 0, 1}, 0);
+  check_values(eye(2, 4, kInt64), {1, 0, 0, 0, 0, 1, 0, 0}, 0);
+  check_values(eye(4, 2), {1, 0, 0, 1, 0, 0, 0, 0}, 0);
+  CHECK(eye(0).shape() == Shape{0, 0});
+  CHECK(eye(3, 0).shape() == Shape{3, 0});
+  CHECK_THROWS_WITH_AS(eye(-2), doctest::Contains("eye: sizes -2 x -2 must be >= 0"), Error);
+}
+
 TEST_CASE("from_blob wraps memory without copying and calls release") {
   std::vector<float> buffer{1, 2, 3, 4, 5, 6};
   bool released = false;

@@ -117,6 +117,43 @@ TEST_CASE("flip reverses chosen dimensions") {
   CHECK_THROWS_WITH_AS(flip(a, {2}), doctest::Contains("flip"), Error);
 }
 
+TEST_CASE("repeat tiles a tensor; pad surrounds it with a value") {
+  const Tensor a = arange(0.0, 6.0, 1.0).reshape({2, 3});
+  check_values(repeat(a, {1, 2}), {0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5});
+  check_values(repeat(a, {2, 1}), {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5});
+  CHECK(repeat(a, {2, 1, 2}).shape() == Shape{2, 2, 6});  // a leading dimension
+  check_values(repeat(a, {2, 1, 2}).select(0, 1).select(0, 1), {3, 4, 5, 3, 4, 5});
+  check_values(repeat(a.t(), {1, 2}), {0, 3, 0, 3, 1, 4, 1, 4, 2, 5, 2, 5});
+  CHECK(repeat(a, {0, 1}).shape() == Shape{0, 3});
+  check_values(repeat(arange(2), {3}), {0, 1, 0, 1, 0, 1});
+  CHECK_THROWS_WITH_AS(
+      repeat(a, {2}),
+      "repeat: 1 repeat counts for a tensor of shape (2, 3); give one per dimension (2) or more", Error);
+  CHECK_THROWS_WITH_AS(repeat(a, {1, -1}), doctest::Contains("repeat count -1 (entry 1) is negative"), Error);
+
+  check_values(pad(a, {1, 0}), {0, 0, 1, 2, 0, 3, 4, 5});
+  const Tensor framed = pad(a, {1, 1, 0, 2}, -1.0);  // a column each side, two rows below
+  CHECK(framed.shape() == Shape{4, 5});
+  check_values(framed, {-1, 0, 1, 2, -1, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1});
+  check_values(pad(a.t(), {0, 1}), {0, 3, 0, 1, 4, 0, 2, 5, 0});
+  check_values(pad(a, {}), a.to_vector<double>());
+  CHECK(pad(arange(3), {2, 0}, 7).dtype() == kInt64);
+  check_values(pad(arange(3), {2, 0}, 7), {7, 7, 0, 1, 2});
+  CHECK_THROWS_WITH_AS(pad(a, {1}), doctest::Contains("pad: 1 pad sizes for a tensor of shape (2, 3)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(pad(a, {0, 0, 0, 0, 1, 1}), doctest::Contains("pad: 6 pad sizes"), Error);
+  CHECK_THROWS_WITH_AS(pad(a, {0, 0, -1, 0}),
+                       "pad: sizes (-1, 0) for dimension 0 must be >= 0; crop with narrow() or slice()",
+                       Error);
+  // Gradients: each tile's adds up; only the inner block of a padded tensor has one.
+  const Tensor w = tensor<float>({1, 2}).requires_grad_();
+  sum(repeat(w, {3}) * arange(0.0, 6.0, 1.0)).backward();
+  check_values(w.grad(), {0 + 2 + 4, 1 + 3 + 5});
+  const Tensor v = ones({2, 2}).requires_grad_();
+  sum(pad(v, {1, 1, 1, 1}) * arange(0.0, 16.0, 1.0).reshape({4, 4})).backward();
+  check_values(v.grad(), {5, 6, 9, 10});
+}
+
 TEST_CASE("one_hot: a 1 at each class index, the classes a new last dimension") {
   const Tensor labels = tensor<std::int64_t>({{2, 0}, {1, 2}});
   const Tensor hot = one_hot(labels, 4);

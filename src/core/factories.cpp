@@ -1,5 +1,6 @@
 #include "kiln/core/factories.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -41,6 +42,31 @@ Tensor arange(double start, double end, double step, DType dtype) {
   return t;
 }
 Tensor arange(std::int64_t end, DType dtype) { return arange(0.0, static_cast<double>(end), 1.0, dtype); }
+
+Tensor linspace(double start, double end, std::int64_t steps, DType dtype, Device device) {
+  KILN_CHECK(steps >= 0 && std::isfinite(start) && std::isfinite(end), "linspace: start ", start, ", end ",
+             end, ", steps ", steps, " must be finite with steps >= 0");
+  Tensor t = Tensor::empty({steps}, dtype);
+  // Each half counted from its own end, so both ends are exact and the spacing symmetric.
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  visit_dtype(dtype, [&]<class T>() {
+    T* p = t.data_ptr<T>();
+    for (std::int64_t i = 0; i < steps; ++i)
+      p[i] = static_cast<T>(i < (steps + 1) / 2 ? start + static_cast<double>(i) * step
+                                                : end - static_cast<double>(steps - 1 - i) * step);
+  });
+  return t.to(device);
+}
+
+Tensor eye(std::int64_t rows, std::int64_t cols, DType dtype, Device device) {
+  if (cols == -1) cols = rows;
+  KILN_CHECK(rows >= 0 && cols >= 0, "eye: sizes ", rows, " x ", cols, " must be >= 0 (cols -1: square)");
+  Tensor t = zeros({rows, cols}, dtype, device);
+  // The diagonal is every (cols + 1)-th element of the flat matrix: fill that view.
+  const std::int64_t diagonal = std::min(rows, cols);
+  if (diagonal > 0) t.view({rows * cols}).slice(0, 0, (diagonal - 1) * (cols + 1) + 1, cols + 1).fill_(1.0);
+  return t;
+}
 
 namespace {
 template <class Draw>

@@ -207,12 +207,21 @@ TEST_CASE("cuda: gather and nll_loss read indices on the GPU; a bad one is an Er
   CHECK(loss.to_vector<float>()[2] == 0.0f);
 }
 
-TEST_CASE("cuda: one_hot, tril and triu match the CPU; a bad one_hot index is reported") {
+TEST_CASE(
+    "cuda: one_hot, tril, triu, repeat, pad, eye and linspace match the CPU; a bad one_hot index is "
+    "reported") {
   manual_seed(28);
   for (DType dt : {kFloat32, kFloat64}) {
     parity([](const auto& v) { return tril(v[0]) * 2.0 + triu(v[0], 2); }, {randn({5, 4}, dt)}, tol_for(dt));
     parity([](const auto& v) { return triu(v[0].transpose(1, 2), -1); }, {randn({2, 3, 4}, dt)}, tol_for(dt));
   }
+  for (DType dt : {kFloat32, kFloat64}) {
+    parity([](const auto& v) { return repeat(v[0].t(), {2, 1, 3}); }, {randn({2, 3}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return pad(v[0], {1, 2, 0, 1}, -0.5); }, {randn({2, 3, 4}, dt)}, tol_for(dt));
+  }
+  CHECK(eye(3, 4, kFloat32, gpu).to_vector<float>() == eye(3, 4).to_vector<float>());
+  CHECK(linspace(-1.0, 2.0, 7, kFloat64, gpu).to_vector<double>() ==
+        linspace(-1.0, 2.0, 7, kFloat64).to_vector<double>());
   const Tensor ints = randint(-9, 9, {3, 4});
   CHECK(tril(ints.to(gpu), 1).to_vector<std::int64_t>() == tril(ints, 1).to_vector<std::int64_t>());
   // one_hot stays on the GPU (int64 and int32 indices, a strided view, num_classes -1).

@@ -26,6 +26,11 @@ Tensor scalar_tensor(double value, DType dtype = kFloat32, Device device = Devic
 // [start, end) in steps of `step`, like numpy.arange.
 Tensor arange(double start, double end, double step = 1.0, DType dtype = kFloat32);
 Tensor arange(std::int64_t end, DType dtype = kInt64);
+// `steps` evenly spaced values from start to end, both included (numpy.linspace).
+Tensor linspace(double start, double end, std::int64_t steps, DType dtype = kFloat32,
+                Device device = Device::cpu());
+// The rows x cols identity matrix (cols = rows when -1): 1 on the main diagonal, 0 elsewhere.
+Tensor eye(std::int64_t rows, std::int64_t cols = -1, DType dtype = kFloat32, Device device = Device::cpu());
 
 // Random tensors from the global generator (see kiln/core/rng.hpp).
 // rand / randn on a GPU draw one seed from the generator and fills the tensor on the

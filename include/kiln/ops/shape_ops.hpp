@@ -32,6 +32,14 @@ Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
 std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim = 0);
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim = 0);
+// x tiled repeats[d] times along each dimension (torch.Tensor.repeat): a copy of shape
+// (repeats[d] * x.size(d)); more counts than dimensions add leading ones. Differentiable
+// (each tile's gradient adds up).
+Tensor repeat(const Tensor& x, const std::vector<std::int64_t>& repeats);
+// x with `value` added around it (torch.nn.functional.pad, constant mode): `pads` holds
+// (before, after) pairs from the last dimension backwards, so {1, 1, 2, 0} adds a column
+// on each side and two rows on top. Differentiable (the gradient of the inner block).
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value = 0.0);
 // Joins tensors along an existing / a new dimension. Differentiable.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
