@@ -75,7 +75,7 @@ void BM_unary(benchmark::State& state) {
   if (!select_isa(state, isa)) return;
   const auto& k = kiln::cpu::kernels_f32_for(isa);
   const std::int64_t n = state.range(0);
-  std::vector<float> x = values(n, -4, 4), y(n);
+  std::vector<float> x = values(n, op == kiln::cpu::Unary::log1p ? -0.9f : -4, 4), y(n);  // log1p: above -1
   for (auto _ : state) {
     k.unary[int(op)](n, x.data(), y.data());
     benchmark::DoNotOptimize(y.data());
@@ -120,12 +120,16 @@ template <Isa isa> void BM_relu(benchmark::State& s) { BM_unary<isa, kiln::cpu::
 template <Isa isa> void BM_exp(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::exp>(s); }
 template <Isa isa> void BM_tanh(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::tanh>(s); }
 template <Isa isa> void BM_gelu(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::gelu>(s); }
+template <Isa isa> void BM_expm1(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::expm1>(s); }
+template <Isa isa> void BM_log1p(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::log1p>(s); }
 
 KILN_BENCH_ALL_ISA("add", BM_add);
 KILN_BENCH_ALL_ISA("relu", BM_relu);
 KILN_BENCH_ALL_ISA("exp", BM_exp);
 KILN_BENCH_ALL_ISA("tanh", BM_tanh);
 KILN_BENCH_ALL_ISA("gelu", BM_gelu);
+KILN_BENCH_ALL_ISA("expm1", BM_expm1);
+KILN_BENCH_ALL_ISA("log1p", BM_log1p);
 KILN_BENCH_ALL_ISA("sum", BM_sum);
 KILN_BENCH_ALL_ISA("softmax_rows", BM_softmax_rows);
 

@@ -81,6 +81,10 @@ TEST_CASE("gradcheck: index_add in x and source, elu") {
   check_values(elu(x, 0.5),
                {0.5 * std::expm1(-3.0), 0.5 * std::expm1(-0.7), 0.5 * std::expm1(-0.1), 0.2, 1.5}, 1e-12);
   check_values(nn::ELU()(tensor<float>({-1, 0, 2})), {std::expm1(-1.0), 0, 2});
+  // Small negative inputs keep their digits in float32 (e^x - 1 would give 0 and -1.0014e-5).
+  const std::vector<float> small = elu(tensor<float>({-1e-8f, -1e-5f})).to_vector<float>();
+  CHECK(small[0] == doctest::Approx(-1e-8).epsilon(1e-6));
+  CHECK(small[1] == doctest::Approx(std::expm1(-1e-5)).epsilon(1e-6));
   CHECK(nn::ELU(0.5).description() == "ELU(alpha=0.5)");
 }
 

@@ -117,10 +117,11 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 // x for x > 0, alpha (e^x - 1) otherwise; composed on both devices as
-// relu(x) + alpha (exp(min(x, 0)) - 1), whose gradient is 1 above 0 and alpha e^x at or below.
+// relu(x) + alpha expm1(min(x, 0)), whose gradient is 1 above 0 and alpha e^x at or below;
+// expm1 keeps small negative x exact (exp(x) - 1 would round -1e-8 to 0 in float32).
 Tensor elu(const Tensor& x, double alpha) {
   detail::check_floating("elu", x);
-  return relu(x) + (exp(clamp(x, -INFINITY, 0.0)) - 1.0) * alpha;
+  return relu(x) + expm1(clamp(x, -INFINITY, 0.0)) * alpha;
 }
 
 }  // namespace kiln

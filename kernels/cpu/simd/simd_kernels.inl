@@ -60,11 +60,30 @@ inline R log_v(R x) {
   return V::select(V::eq(x, V::set1(inf)), V::set1(inf), res);
 }
 
-// log(1 + u) for u >= 0, exact for tiny u: log(w) * u / (w - 1) with w = 1 + u.
+// log(1 + u), exact for tiny u: log(w) * u / (w - 1) with w = 1 + u rounded, the
+// factor u / (w - 1) undoing that rounding; log(w) where w - 1 is u exactly (large u,
+// +inf). -1 gives -inf; below -1 and NaN give NaN (log's).
 inline R log1p_v(R u) {
   const R w = V::add(V::set1(1.0f), u);
   const R d = V::sub(w, V::set1(1.0f));
-  return V::select(V::eq(d, V::set1(0.0f)), u, V::div(V::mul(log_v(w), u), d));
+  const R lw = log_v(w);
+  const R r = V::select(V::eq(d, u), lw, V::div(V::mul(lw, u), d));
+  return V::select(V::eq(d, V::set1(0.0f)), u, r);
+}
+
+// e^x - 1, exact for small x: its Taylor series to x^8 below |x| = 1/2 (truncation
+// under 1e-8 relative), else e^x - 1 from exp_v, which cancels nothing there
+// (|e^x - 1| > 0.39).
+inline R expm1_v(R x) {
+  R p = V::set1(1.0f / 40320);
+  p = V::fma(p, x, V::set1(1.0f / 5040));
+  p = V::fma(p, x, V::set1(1.0f / 720));
+  p = V::fma(p, x, V::set1(1.0f / 120));
+  p = V::fma(p, x, V::set1(1.0f / 24));
+  p = V::fma(p, x, V::set1(1.0f / 6));
+  p = V::fma(p, x, V::set1(0.5f));
+  p = V::fma(p, x, V::set1(1.0f));
+  return V::select(V::lt(V::abs(x), V::set1(0.5f)), V::mul(x, p), V::sub(exp_v(x), V::set1(1.0f)));
 }
 
 inline R sigmoid_v(R x) { return V::div(V::set1(1.0f), V::add(V::set1(1.0f), exp_v(V::neg(x)))); }
@@ -157,6 +176,8 @@ KILN_SIMD_UNARY(silu_k, V::mul(v, sigmoid_v(v)))
 KILN_SIMD_UNARY(floor_k, V::floor(v))
 KILN_SIMD_UNARY(ceil_k, V::ceil(v))
 KILN_SIMD_UNARY(round_k, V::round(v))
+KILN_SIMD_UNARY(log1p_k, log1p_v(v))
+KILN_SIMD_UNARY(expm1_k, expm1_v(v))
 // 1 above 0, -1 below, and x * 0 otherwise: both zeros keep their sign, NaN stays NaN.
 KILN_SIMD_UNARY(sign_k, V::select(V::gt(v, V::set1(0.0f)), V::set1(1.0f),
                                   V::select(V::lt(v, V::set1(0.0f)), V::set1(-1.0f), V::mul(v, V::set1(0.0f)))))
@@ -499,6 +520,8 @@ void fill_simd(KernelTable<float>& t) {
   t.unary[int(Unary::floor)] = floor_k;
   t.unary[int(Unary::ceil)] = ceil_k;
   t.unary[int(Unary::round)] = round_k;
+  t.unary[int(Unary::log1p)] = log1p_k;
+  t.unary[int(Unary::expm1)] = expm1_k;
   t.binary[int(Binary::add)] = binary_k<AddOp>;
   t.binary[int(Binary::sub)] = binary_k<SubOp>;
   t.binary[int(Binary::mul)] = binary_k<MulOp>;
