@@ -122,6 +122,7 @@ template <Isa isa> void BM_tanh(benchmark::State& s) { BM_unary<isa, kiln::cpu::
 template <Isa isa> void BM_gelu(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::gelu>(s); }
 template <Isa isa> void BM_expm1(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::expm1>(s); }
 template <Isa isa> void BM_log1p(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::log1p>(s); }
+template <Isa isa> void BM_sin(benchmark::State& s) { BM_unary<isa, kiln::cpu::Unary::sin>(s); }
 
 KILN_BENCH_ALL_ISA("add", BM_add);
 KILN_BENCH_ALL_ISA("relu", BM_relu);
@@ -130,6 +131,7 @@ KILN_BENCH_ALL_ISA("tanh", BM_tanh);
 KILN_BENCH_ALL_ISA("gelu", BM_gelu);
 KILN_BENCH_ALL_ISA("expm1", BM_expm1);
 KILN_BENCH_ALL_ISA("log1p", BM_log1p);
+KILN_BENCH_ALL_ISA("sin", BM_sin);
 KILN_BENCH_ALL_ISA("sum", BM_sum);
 KILN_BENCH_ALL_ISA("softmax_rows", BM_softmax_rows);
 

@@ -1,4 +1,6 @@
 // AVX2 + FMA float32 kernels. This file alone is compiled with -mavx2 -mfma.
+#include <cmath>
+
 #include "../kernel_table.hpp"
 #include "../simd/vec_avx2.hpp"
 

@@ -1,4 +1,6 @@
 // AVX-512 (F, DQ, BW, VL) float32 kernels. This file alone is compiled with those flags.
+#include <cmath>
+
 #include "../kernel_table.hpp"
 #include "../simd/vec_avx512.hpp"
 
