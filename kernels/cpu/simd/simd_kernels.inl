@@ -210,6 +210,7 @@ KILN_SIMD_UNARY(floor_k, V::floor(v))
 KILN_SIMD_UNARY(ceil_k, V::ceil(v))
 KILN_SIMD_UNARY(round_k, V::round(v))
 KILN_SIMD_UNARY(log1p_k, log1p_v(v))
+KILN_SIMD_UNARY(expm1_k, expm1_v(v))
 
 // sin / cos: the vector form; a vector with a lane beyond its range (or infinite) has
 // those lanes redone by the scalar reference.
@@ -228,7 +229,7 @@ void sin_cos_k(std::int64_t n, const float* x, float* y) {
   for (; i + V::W <= n; i += V::W) part(i, V::W);
   if (i < n) part(i, n - i);
 }
-KILN_SIMD_UNARY(expm1_k, expm1_v(v))
+
 // 1 above 0, -1 below, and x * 0 otherwise: both zeros keep their sign, NaN stays NaN.
 KILN_SIMD_UNARY(sign_k, V::select(V::gt(v, V::set1(0.0f)), V::set1(1.0f),
                                   V::select(V::lt(v, V::set1(0.0f)), V::set1(-1.0f), V::mul(v, V::set1(0.0f)))))
