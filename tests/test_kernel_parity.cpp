@@ -108,7 +108,7 @@ TEST_CASE("parity: unary kernels on special values") {
   }
 }
 
-TEST_CASE("parity: gradient kernels, leaky_relu and clamp") {
+TEST_CASE("parity: gradient kernels, leaky_relu, elu and clamp") {
   const auto& ref = cpu::kernels_f32_for(Isa::scalar);
   manual_seed(22);
   const std::pair<UnaryGrad, const char*> grads[] = {{UnaryGrad::relu, "relu'"},
@@ -134,6 +134,14 @@ TEST_CASE("parity: gradient kernels, leaky_relu and clamp") {
       ref.leaky_relu_grad(n, x.data(), 0.1f, g.data(), want.data());
       simd.leaky_relu_grad(n, x.data(), 0.1f, g.data(), got.data());
       check_close(got, want, "leaky_relu'", 0, 0);
+      for (float alpha : {1.0f, 0.5f}) {
+        ref.elu(n, x.data(), alpha, want.data());
+        simd.elu(n, x.data(), alpha, got.data());
+        check_close(got, want, "elu");
+        ref.elu_grad(n, x.data(), alpha, g.data(), want.data());
+        simd.elu_grad(n, x.data(), alpha, g.data(), got.data());
+        check_close(got, want, "elu'");
+      }
       ref.clamp(n, x.data(), -1.0f, 2.0f, want.data());
       simd.clamp(n, x.data(), -1.0f, 2.0f, got.data());
       check_close(got, want, "clamp", 0, 0);

@@ -51,6 +51,9 @@ struct KernelTable {
   UnaryGradFn unary_grad[static_cast<int>(UnaryGrad::count)];
   void (*leaky_relu)(std::int64_t n, const T* x, T slope, T* y);
   void (*leaky_relu_grad)(std::int64_t n, const T* x, T slope, const T* g, T* gx);
+  // y = x above 0, else alpha (e^x - 1); gx = g above 0, else g alpha e^x.
+  void (*elu)(std::int64_t n, const T* x, T alpha, T* y);
+  void (*elu_grad)(std::int64_t n, const T* x, T alpha, const T* g, T* gx);
   void (*clamp)(std::int64_t n, const T* x, T lo, T hi, T* y);
   // Dropout over n contiguous elements, forward (x the input) and backward (x the
   // gradient): y[i] = x[i] * (kept if element first + i of the counter-based stream

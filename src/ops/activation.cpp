@@ -2,6 +2,7 @@
 #include "kiln/ops/activation.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
@@ -85,29 +86,27 @@ Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad:
 // d/dx x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x)
 Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
 
-// d/dx leaky_relu(x) = 1 for x > 0, else the slope
-Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  detail::check_floating("leaky_relu", x);
-  if (x.device().is_cuda())  // composed on the GPU: the same values and gradient
-    return where(gt(x, detail::constant_like(x, 0.0)), x, mul(x, detail::constant_like(x, negative_slope)));
+// An activation with one parameter on the CPU: the kernels `pick` chooses from the
+// table (forward, backward), each taking (x, param); x is saved for the backward.
+template <class Pick>
+Tensor cpu_activation_with(const char* name, const Tensor& x, double param, Pick pick) {
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype());
-  visit_floating(x.dtype(), "leaky_relu", [&]<class T>() {
-    const auto fn = cpu::kernels<T>().leaky_relu;
+  visit_floating(x.dtype(), name, [&]<class T>() {
+    const auto fn = pick(cpu::kernels<T>()).first;
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
-    parallel_for(0, out.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
-      fn(e - b, in + b, static_cast<T>(negative_slope), o + b);
-    });
+    parallel_for(0, out.numel(), kElementwiseGrain,
+                 [&](std::int64_t b, std::int64_t e) { fn(e - b, in + b, static_cast<T>(param), o + b); });
   });
   if (should_record({x})) {
-    attach_grad_fn(out, "leaky_relu", {x}, [xc, negative_slope](const Tensor& g) {
+    attach_grad_fn(out, name, {x}, [xc, param, pick, name](const Tensor& g) {
       const Tensor gc = g.to(xc.dtype()).contiguous();
       Tensor gx = Tensor::empty(xc.shape(), xc.dtype());
-      visit_floating(xc.dtype(), "leaky_relu", [&]<class T>() {
-        const auto fn = cpu::kernels<T>().leaky_relu_grad;
+      visit_floating(xc.dtype(), name, [&]<class T>() {
+        const auto fn = pick(cpu::kernels<T>()).second;
         parallel_for(0, gx.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
-          fn(e - b, ptr<T>(xc) + b, static_cast<T>(negative_slope), ptr<T>(gc) + b, ptr<T>(gx) + b);
+          fn(e - b, ptr<T>(xc) + b, static_cast<T>(param), ptr<T>(gc) + b, ptr<T>(gx) + b);
         });
       });
       return Grads{gx};
@@ -116,12 +115,23 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return out;
 }
 
-// x for x > 0, alpha (e^x - 1) otherwise; composed on both devices as
-// relu(x) + alpha expm1(min(x, 0)), whose gradient is 1 above 0 and alpha e^x at or below;
-// expm1 keeps small negative x exact (exp(x) - 1 would round -1e-8 to 0 in float32).
+// d/dx leaky_relu(x) = 1 for x > 0, else the slope
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  detail::check_floating("leaky_relu", x);
+  if (x.device().is_cuda())  // composed on the GPU: the same values and gradient
+    return where(gt(x, detail::constant_like(x, 0.0)), x, mul(x, detail::constant_like(x, negative_slope)));
+  return cpu_activation_with("leaky_relu", x, negative_slope,
+                             [](const auto& k) { return std::make_pair(k.leaky_relu, k.leaky_relu_grad); });
+}
+
+// x for x > 0, alpha (e^x - 1) = alpha expm1(x) otherwise (expm1 keeps small negative x
+// exact: e^x - 1 would round -1e-8 to 0 in float32); d/dx = 1 above 0, alpha e^x at or
+// below. On the GPU composed as relu(x) + alpha expm1(min(x, 0)), the same values and
+// gradient.
 Tensor elu(const Tensor& x, double alpha) {
   detail::check_floating("elu", x);
-  return relu(x) + expm1(clamp(x, -INFINITY, 0.0)) * alpha;
+  if (x.device().is_cuda()) return relu(x) + expm1(clamp(x, -INFINITY, 0.0)) * alpha;
+  return cpu_activation_with("elu", x, alpha, [](const auto& k) { return std::make_pair(k.elu, k.elu_grad); });
 }
 
 }  // namespace kiln

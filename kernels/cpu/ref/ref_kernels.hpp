@@ -66,6 +66,9 @@ template <class T> void round(std::int64_t n, const T* x, T* y) {
 template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
 }
+template <class T> void elu(std::int64_t n, const T* x, T alpha, T* y) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]);
+}
 template <class T> void clamp(std::int64_t n, const T* x, T lo, T hi, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
 }
@@ -119,6 +122,9 @@ template <class T> void silu_grad(std::int64_t n, const T* x, const T* g, T* gx)
 }
 template <class T> void leaky_relu_grad(std::int64_t n, const T* x, T slope, const T* g, T* gx) {
   for (std::int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? g[i] : slope * g[i];
+}
+template <class T> void elu_grad(std::int64_t n, const T* x, T alpha, const T* g, T* gx) {
+  for (std::int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? g[i] : g[i] * (alpha * std::exp(x[i]));
 }
 
 // --- Row reductions -----------------------------------------------------------

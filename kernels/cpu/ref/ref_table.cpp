@@ -43,6 +43,8 @@ void fill(KernelTable<T>& t) {
   t.unary_grad[int(UnaryGrad::silu)] = ref::silu_grad<T>;
   t.leaky_relu = ref::leaky_relu<T>;
   t.leaky_relu_grad = ref::leaky_relu_grad<T>;
+  t.elu = ref::elu<T>;
+  t.elu_grad = ref::elu_grad<T>;
   t.clamp = ref::clamp<T>;
   t.dropout = ref::dropout<T>;
   t.sum_rows = ref::sum_rows<T>;

@@ -239,6 +239,10 @@ void leaky_relu_k(std::int64_t n, const float* x, float slope, float* y) {
   const R s = V::set1(slope);
   map_loop(n, x, y, [s](R v) { return V::select(V::gt(v, V::set1(0.0f)), v, V::mul(s, v)); });
 }
+void elu_k(std::int64_t n, const float* x, float alpha, float* y) {
+  const R a = V::set1(alpha);
+  map_loop(n, x, y, [a](R v) { return V::select(V::gt(v, V::set1(0.0f)), v, V::mul(a, expm1_v(v))); });
+}
 void clamp_k(std::int64_t n, const float* x, float lo, float hi, float* y) {
   const R l = V::set1(lo), h = V::set1(hi);
   map_loop(n, x, y, [l, h](R v) { return V::min(h, V::max(l, v)); });
@@ -272,6 +276,11 @@ KILN_SIMD_GRAD(silu_grad_k, V::mul(gv, silu_grad_v(v)))
 void leaky_relu_grad_k(std::int64_t n, const float* x, float slope, const float* g, float* gx) {
   const R s = V::set1(slope);
   map2_loop(n, x, g, gx, [s](R v, R gv) { return V::select(V::gt(v, V::set1(0.0f)), gv, V::mul(s, gv)); });
+}
+void elu_grad_k(std::int64_t n, const float* x, float alpha, const float* g, float* gx) {
+  const R a = V::set1(alpha);
+  map2_loop(n, x, g, gx,
+            [a](R v, R gv) { return V::select(V::gt(v, V::set1(0.0f)), gv, V::mul(gv, V::mul(a, exp_v(v)))); });
 }
 
 // Binary ops over strided operands: vectorised when each stride is 0 or 1.
@@ -591,6 +600,8 @@ void fill_simd(KernelTable<float>& t) {
   t.unary_grad[int(UnaryGrad::silu)] = silu_grad_k;
   t.leaky_relu = leaky_relu_k;
   t.leaky_relu_grad = leaky_relu_grad_k;
+  t.elu = elu_k;
+  t.elu_grad = elu_grad_k;
   t.clamp = clamp_k;
   t.dropout = dropout_k;
   t.sum_rows = sum_rows_k;
