@@ -86,6 +86,7 @@ Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad:
 // d/dx x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x)
 Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
 
+namespace {
 // An activation with one parameter on the CPU: the kernels `pick` chooses from the
 // table (forward, backward), each taking (x, param); x is saved for the backward.
 template <class Pick>
@@ -114,6 +115,7 @@ Tensor cpu_activation_with(const char* name, const Tensor& x, double param, Pick
   }
   return out;
 }
+}  // namespace
 
 // d/dx leaky_relu(x) = 1 for x > 0, else the slope
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
