@@ -183,6 +183,21 @@ void BM_layer_norm(benchmark::State& state, bool composed) {
 BENCHMARK_CAPTURE(BM_layer_norm, op, false)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_layer_norm, composed, true)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
+// cumsum and prod of a 4096 x 4096 float32 tensor along each dimension (default threads).
+// Bytes: each value read once, and written once by cumsum; compare the memcpy row.
+void BM_scan(benchmark::State& state, bool product) {
+  using namespace kiln;
+  const std::int64_t dim = state.range(0);
+  const Tensor x = exp(randn({4096, 4096}) * 0.01);  // products stay in range
+  for (auto _ : state) {
+    const Tensor y = product ? prod(x, dim) : cumsum(x, dim);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * x.numel() * 4 * (product ? 1 : 2));
+}
+BENCHMARK_CAPTURE(BM_scan, cumsum, false)->ArgName("dim")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_scan, prod, true)->ArgName("dim")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -1,8 +1,8 @@
 // GPU figures in one run: device-to-device copy bandwidth, the q4_0 GEMV against
 // it (weights read cold from device memory, and warm), int8 GEMM throughput
 // (cuBLASLt tensor cores and kiln's dp4a kernel) against the card's int8 peak,
-// float32 cuBLAS GEMM for scale, and kiln's CSR spmm against cuSPARSE on a
-// 10M-nonzero random graph.
+// float32 cuBLAS GEMM for scale, kiln's CSR spmm against cuSPARSE on a
+// 10M-nonzero random graph, and running sums and products of long and short lines.
 //
 //   ./build/bench/cuda_bench [--reps 5]
 //
@@ -248,6 +248,27 @@ int main(int argc, char** argv) {
 #else
     std::printf("spmm cuSPARSE: not built (this CUDA toolkit has no cuSPARSE)\n");
 #endif
+  });
+
+  // 5. Running sums and whole-line products (kernels/cuda/reduce.cu): one row of 2^24
+  // values, walked in slices, and 4096 x 4096 along each dimension. Bytes: each value
+  // read once, and written once by a running sum.
+  part("scan", [&] {
+    const std::int64_t n = std::int64_t(1) << 24;
+    const Tensor row = randn({1, n}, kFloat32, gpu), square = randn({4096, 4096}, kFloat32, gpu);
+    const auto time = [&](const char* key, double bytes, const std::function<void()>& fn) {
+      const double t = seconds_per_call(fn, reps);
+      result[std::string(key) + "_us"] = t * 1e6;
+      result[std::string(key) + "_gb_per_s"] = bytes / t / 1e9;
+      if (copy_gbs > 0) result[std::string(key) + "_copy_fraction"] = bytes / t / 1e9 / copy_gbs;
+      std::printf("%s: %.1f us, %.0f GB/s = %.2f of copy bandwidth\n", key, t * 1e6, bytes / t / 1e9,
+                  copy_gbs > 0 ? bytes / t / 1e9 / copy_gbs : 0.0);
+    };
+    const double values = static_cast<double>(n) * 4;
+    time("cumsum_row_16M", 2 * values, [&] { cumsum(row, 1); });
+    time("cumsum_4096x4096_dim1", 2 * values, [&] { cumsum(square, 1); });
+    time("cumsum_4096x4096_dim0", 2 * values, [&] { cumsum(square, 0); });
+    time("prod_row_16M", values, [&] { prod(row); });
   });
   std::printf("RESULT %s\n", result.dump().c_str());
   return result.contains("errors") ? 1 : 0;

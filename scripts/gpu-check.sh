@@ -3,7 +3,7 @@
 # CUDA 13 and PyTorch, offline): build kiln with CUDA for sm_90, run the CUDA
 # tests, then time on the GPU, in one run: MLP, CNN and CNN+BN training epochs
 # against the same networks in PyTorch, the trained models quantized (quantize_fashion), VGAE on
-# Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM). Writes summary.md, results.json, steps.log and
+# Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM, spmm, scans). Writes summary.md, results.json, steps.log and
 # logs.tar.gz (every log and CSV) into OUTDIR.
 # Dependencies come from .gpu-deps (scripts/gpu-deps.sh) when the machine lacks them.
 #
@@ -204,6 +204,12 @@ if b:
         else:
             lines.append(f"| spmm 1M x 10M nnz x 16, ms | {b['spmm_kiln_ms']:.3f} | | |")
     row("spmm", spmm)
+    def scans():
+        lines.append("| cumsum 16M row / 4096x4096 dim 1 / dim 0, prod 16M row: fraction of copy bandwidth | "
+                     + " / ".join(f"{b[k + '_copy_fraction']:.2f}" for k in
+                                  ("cumsum_row_16M", "cumsum_4096x4096_dim1", "cumsum_4096x4096_dim0",
+                                   "prod_row_16M")) + " | | |")
+    row("scans", scans)
     for s in (4096, 8192):
         def gemm(s=s):
             lines.append(f"| int8 GEMM {s}^3 TOPS (cuBLASLt / dp4a) | {b[f'gemm_int8_{s}_tops']:.0f} / "

@@ -436,6 +436,41 @@ TEST_CASE("GPU sums cut into slices add every value once, and both passes stay s
   CHECK(cuda_kernels::sum_split(1 << 20, 64, 4).parts == 1);
 }
 
+TEST_CASE("GPU scans cut into slices: every step in one slice, slices in order, few slices per line") {
+  struct Case {
+    std::int64_t outer, n, inner;
+  };
+  for (const Case& k : {Case{1, 30000, 1}, Case{2, 3001, 3}, Case{3, 40, 5}, Case{1, 1 << 20, 1},
+                        Case{200, 3, 5}, Case{4096, 784, 1}, Case{1, 17, 1}}) {
+    CAPTURE(k.outer);
+    CAPTURE(k.n);
+    CAPTURE(k.inner);
+    const cuda_kernels::ChannelSplit split = cuda_kernels::scan_split(k.outer, k.n, k.inner);
+    const std::int64_t lines = k.outer * k.inner;
+    REQUIRE(split.parts >= 1);
+    CHECK(split.parts <= 1024);
+    CHECK(cuda_kernels::scan_scratch_slots(k.outer, k.n, k.inner) ==
+          (split.parts > 1 ? lines * split.parts : 0));
+    // The slices of a line, in order, are its steps 0 .. n-1, each once.
+    std::int64_t next = 0;
+    for (std::int64_t p = 0; p < split.parts; ++p) {
+      std::int64_t begin, end;
+      cuda_kernels::slice_bounds(k.n, split.per_part, p, begin, end);
+      CHECK(begin == next);
+      CHECK(end >= begin);
+      next = end;
+    }
+    CHECK(next == k.n);
+    if (split.parts > 1) CHECK(split.per_part >= 16);
+  }
+  // One long row is cut into about sqrt(n) slices of about sqrt(n) steps; many lines
+  // or short ones stay one pass.
+  CHECK(cuda_kernels::scan_split(1, 1 << 20, 1).parts == 1024);
+  CHECK(cuda_kernels::scan_split(1, 30000, 1).parts == 117);
+  CHECK(cuda_kernels::scan_split(200, 3, 5).parts == 1);
+  CHECK(cuda_kernels::scan_split(1 << 16, 784, 1).parts == 1);
+}
+
 TEST_CASE("GPU pooling index arithmetic: positions and covering windows") {
   const std::vector<cuda_kernels::PoolShape> shapes = {
       make_pool(6, 28, 28, 2, 2, 2, 2, 0, 0),  // the Fashion CNN's pools

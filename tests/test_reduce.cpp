@@ -131,6 +131,29 @@ TEST_CASE("prod: products over every element or along a dimension, zeros with th
   const Tensor tiny_then_huge = tensor<float>(
       {std::ldexp(1.0f, -80), std::ldexp(1.0f, -80), std::ldexp(1.0f, 100), std::ldexp(1.0f, 60)});
   CHECK(prod(tiny_then_huge).item<float>() == 1.0f);
+  // Long rows are multiplied in slices, several rows side by side, along the last dim
+  // or down the first: each result matches a plain loop (ints exactly), 1, 2 or 3 rows.
+  manual_seed(3);
+  const Tensor factors = exp(randn({3, 100003}, kFloat64) * 0.01);
+  const std::vector<double> fv = factors.to_vector<double>();
+  const Tensor signs = randint(0, 2, {3, 100003}) * 2 - 1;
+  const std::vector<std::int64_t> sv = signs.to_vector<std::int64_t>();
+  for (std::int64_t rows : {1, 2, 3}) {
+    const Tensor along = prod(factors.narrow(0, 0, rows), 1), down = prod(factors.narrow(0, 0, rows).t(), 0);
+    const std::vector<double> along_v = along.to_vector<double>(), down_v = down.to_vector<double>();
+    const std::vector<std::int64_t> exact = prod(signs.narrow(0, 0, rows), 1).to_vector<std::int64_t>();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double want = 1;
+      std::int64_t sign = 1;
+      for (std::int64_t j = 0; j < 100003; ++j) {
+        want *= fv[static_cast<std::size_t>(r * 100003 + j)];
+        sign *= sv[static_cast<std::size_t>(r * 100003 + j)];
+      }
+      CHECK(along_v[static_cast<std::size_t>(r)] == doctest::Approx(want).epsilon(1e-12));
+      CHECK(down_v[static_cast<std::size_t>(r)] == doctest::Approx(want).epsilon(1e-12));
+      CHECK(exact[static_cast<std::size_t>(r)] == sign);
+    }
+  }
   // Gradients: the product of the other elements, also where some are 0.
   const Tensor x = tensor<double>({{2, 0, 3}, {0, 4, 0}, {1, 2, 3}}).requires_grad_();
   sum(prod(x, 1)).backward();

@@ -127,10 +127,16 @@ struct Table {
                     std::int64_t* scratch);
   // out[o, j, i] = the sum (product) of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]; an
   // exclusive product leaves x[o, j, i] out) for contiguous x and out (outer, n, inner);
-  // in double for floating types, int64 for integers. One thread per (o, i) line, in
-  // order along it.
+  // in double for floating types, int64 for integers. Each (o, i) line is walked in
+  // order, by one thread or, when the lines are few, in slices (index_math.hpp's
+  // scan_split); `scratch` holds scan_scratch_slots(outer, n, inner) 8-byte slots on
+  // the device (null where that is 0).
   void (*scan)(Scalar t, cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner,
-               const void* x, void* out);
+               const void* x, void* out, void* scratch);
+  // out[o, i] = the product of x[o, :, i] for a contiguous (outer, r, inner) x, as the
+  // last step of scan's running product (the same slices and scratch, no running values).
+  void (*product)(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out,
+                  void* scratch);
 
   // --- index.cu ----------------------------------------------------------------
   // out[o, j, :] = x[o, index[j], :] for x (outer, n, inner), out (outer, m, inner).

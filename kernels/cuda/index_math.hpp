@@ -186,25 +186,10 @@ inline std::int64_t batch_norm_scratch_doubles(std::int64_t c, std::int64_t m) {
   return 2 * c * channel_split(c, m).parts + 2 * c;
 }
 
-// Sums split the same way when their outputs alone would leave the GPU idle (a
-// whole-tensor sum, a bias gradient summed over a batch). x is viewed as (outer, r,
-// inner) and summed over r into outer * inner outputs; r is cut into `parts` slices
-// whose partial sums go to scratch, slice p's for output e at p * outputs + e, and a
-// second pass adds each output's partials in slice order. One part: a single pass.
-// Rows (inner == 1) take a block per slice: slices of at least 4096 values, about
-// 1024 blocks in all. Otherwise a thread per (output, slice): slices of at least
-// 16 values and about sqrt(r), so both passes are short, about 64K threads in all.
-inline ChannelSplit sum_split(std::int64_t outer, std::int64_t r, std::int64_t inner) {
-  const std::int64_t outputs = outer * inner;
-  if (outputs < 1 || r < 1) return {1, r < 1 ? 1 : r};
-  std::int64_t min_per_part = 4096, target = 1024, max_parts = 256;
-  if (inner > 1) {
-    std::int64_t root = 1;
-    while (root * root < r) root *= 2;  // a power of two in [sqrt(r), 2 sqrt(r))
-    min_per_part = root < 16 ? 16 : root;
-    target = 65536;
-    max_parts = 1024;
-  }
+// `parts` slices of r values for `outputs` outputs: about `target` slices in all,
+// each of at least `min_per_part` values, at most `max_parts` per output.
+inline ChannelSplit slices_toward(std::int64_t outputs, std::int64_t r, std::int64_t min_per_part,
+                                  std::int64_t target, std::int64_t max_parts) {
   std::int64_t parts = (target + outputs - 1) / outputs;
   const std::int64_t most = r / min_per_part;  // every slice keeps min_per_part values
   if (parts > most) parts = most;
@@ -212,9 +197,50 @@ inline ChannelSplit sum_split(std::int64_t outer, std::int64_t r, std::int64_t i
   return {parts, (r + parts - 1) / parts};
 }
 
+// Slices for a thread per (output, slice): at least 16 values and about sqrt(r), so
+// a walk along a slice and a walk over an output's slices are both short, and about
+// 64K threads in all.
+inline ChannelSplit thread_slices(std::int64_t outputs, std::int64_t r) {
+  std::int64_t root = 1;
+  while (root * root < r) root *= 2;  // a power of two in [sqrt(r), 2 sqrt(r))
+  return slices_toward(outputs, r, root < 16 ? 16 : root, 65536, 1024);
+}
+
+// Sums split the same way when their outputs alone would leave the GPU idle (a
+// whole-tensor sum, a bias gradient summed over a batch). x is viewed as (outer, r,
+// inner) and summed over r into outer * inner outputs; r is cut into `parts` slices
+// whose partial sums go to scratch, slice p's for output e at p * outputs + e, and a
+// second pass adds each output's partials in slice order. One part: a single pass.
+// Rows (inner == 1) take a block per slice: slices of at least 4096 values, about
+// 1024 blocks in all. Otherwise a thread per (output, slice), as thread_slices cuts them.
+inline ChannelSplit sum_split(std::int64_t outer, std::int64_t r, std::int64_t inner) {
+  const std::int64_t outputs = outer * inner;
+  if (outputs < 1 || r < 1) return {1, r < 1 ? 1 : r};
+  return inner > 1 ? thread_slices(outputs, r) : slices_toward(outputs, r, 4096, 1024, 256);
+}
+
 // 8-byte slots of device scratch a GPU sum over (outer, r, inner) needs (0: none).
 inline std::int64_t sum_scratch_slots(std::int64_t outer, std::int64_t r, std::int64_t inner) {
   const ChannelSplit split = sum_split(outer, r, inner);
+  return split.parts > 1 ? outer * inner * split.parts : 0;
+}
+
+// Running sums and products (and products of whole lines) over the n steps of each
+// of the outer * inner lines of an (outer, n, inner) tensor, split when the lines
+// alone would leave the GPU idle (one long row): a thread per (line, slice) combines
+// its slice into scratch (slot p * lines + e for line e, slice p); a thread per line
+// turns its slices' totals, in slice order, into the value that comes before each
+// slice (a product of the whole line stops there); a thread per (line, slice) then
+// walks its slice again from that value. Slices as thread_slices cuts them.
+inline ChannelSplit scan_split(std::int64_t outer, std::int64_t n, std::int64_t inner) {
+  const std::int64_t lines = outer * inner;
+  if (lines < 1 || n < 1) return {1, n < 1 ? 1 : n};
+  return thread_slices(lines, n);
+}
+
+// 8-byte slots of device scratch a GPU scan over (outer, n, inner) needs (0: none).
+inline std::int64_t scan_scratch_slots(std::int64_t outer, std::int64_t n, std::int64_t inner) {
+  const ChannelSplit split = scan_split(outer, n, inner);
   return split.parts > 1 ? outer * inner * split.parts : 0;
 }
 

@@ -6,6 +6,8 @@
 // slice order, so results stay independent of thread timing.
 // Floating sums accumulate in double, like the scalar reference. The final store
 // divides by a divisor (1 for a sum), so a mean is one pass too.
+// Running sums and products walk each line in order, a thread per line, or split
+// into slices the same way (index_math.hpp's scan_split) when the lines are few.
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -240,21 +242,107 @@ __global__ void sort_rows_kernel(bool largest, std::int64_t rows, std::int64_t l
   }
 }
 
-// Thread (o, i) walks line (o, :, i): neighbouring threads read neighbouring values.
-template <class T>
-__global__ void scan_kernel(cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n,
-                            std::int64_t inner, const T* x, T* out) {
-  for (std::int64_t line = global_index(); line < outer * inner; line += grid_stride()) {
-    const std::int64_t o = line / inner, i = line % inner;
-    Acc<T> s = op == cpu::Scan::sum ? 0 : 1;
-    for (std::int64_t step = 0; step < n; ++step) {
-      const std::int64_t at = (o * n + (reverse ? n - 1 - step : step)) * inner + i;
-      const Acc<T> v = static_cast<Acc<T>>(x[at]);
-      if (op == cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
-      s = op == cpu::Scan::sum ? s + v : s * v;
-      if (op != cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
-    }
+// The lines of a scan over a contiguous (outer, n, inner) tensor: line e is
+// (o, i) = (e / inner, e % inner), and its step s (counted from the end when
+// `reverse`) sits at start(e) + offset(s). Neighbouring lines are neighbouring
+// values when inner > 1, so threads on neighbouring lines read coalesced.
+struct ScanLines {
+  cpu::Scan op;
+  bool reverse;
+  std::int64_t n, inner;
+
+  __device__ std::int64_t start(std::int64_t line) const { return (line / inner) * n * inner + line % inner; }
+  __device__ std::int64_t offset(std::int64_t step) const { return (reverse ? n - 1 - step : step) * inner; }
+  template <class A>
+  __device__ A identity() const {
+    return op == cpu::Scan::sum ? A(0) : A(1);
   }
+  template <class A>
+  __device__ A combine(A s, A v) const {
+    return op == cpu::Scan::sum ? s + v : s * v;
+  }
+};
+
+// Combines steps [begin, end) of `line` onto s and returns the result. Where `out` is
+// not null, each step's running value goes there (an exclusive product stores the
+// value before the step).
+template <class T>
+__device__ Acc<T> scan_steps(const ScanLines& lines, std::int64_t line, std::int64_t begin, std::int64_t end,
+                             Acc<T> s, const T* x, T* out) {
+  const std::int64_t base = lines.start(line);
+  for (std::int64_t step = begin; step < end; ++step) {
+    const std::int64_t at = base + lines.offset(step);
+    if (out && lines.op == cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
+    s = lines.combine(s, static_cast<Acc<T>>(x[at]));
+    if (out && lines.op != cpu::Scan::exclusive_product) out[at] = static_cast<T>(s);
+  }
+  return s;
+}
+
+// A thread per line, in order along it; `totals` (if not null) gets each line's result.
+template <class T>
+__global__ void scan_whole_lines(ScanLines lines, std::int64_t count, const T* x, T* out, T* totals) {
+  for (std::int64_t line = global_index(); line < count; line += grid_stride()) {
+    const Acc<T> s = scan_steps(lines, line, 0, lines.n, lines.identity<Acc<T>>(), x, out);
+    if (totals) totals[line] = static_cast<T>(s);
+  }
+}
+
+// Pass 1 of a split scan: thread t = p * count + e combines slice p of line e.
+template <class T>
+__global__ void scan_slice_totals(ScanLines lines, std::int64_t count, std::int64_t parts,
+                                  std::int64_t per_part, const T* x, Acc<T>* partial) {
+  for (std::int64_t t = global_index(); t < count * parts; t += grid_stride()) {
+    std::int64_t begin, end;
+    slice_bounds(lines.n, per_part, t / count, begin, end);
+    partial[t] = scan_steps<T>(lines, t % count, begin, end, lines.identity<Acc<T>>(), x, nullptr);
+  }
+}
+
+// Pass 2: each line replaces its slices' totals, in slice order, with the value
+// before each slice; `totals` (if not null) gets the line's result.
+template <class T>
+__global__ void scan_slice_carries(ScanLines lines, std::int64_t count, std::int64_t parts, Acc<T>* partial,
+                                   T* totals) {
+  for (std::int64_t e = global_index(); e < count; e += grid_stride()) {
+    Acc<T> s = lines.identity<Acc<T>>();
+    for (std::int64_t p = 0; p < parts; ++p) {
+      const Acc<T> v = partial[p * count + e];
+      partial[p * count + e] = s;
+      s = lines.combine(s, v);
+    }
+    if (totals) totals[e] = static_cast<T>(s);
+  }
+}
+
+// Pass 3: each (line, slice) thread walks its slice again from the value before it.
+template <class T>
+__global__ void scan_slices(ScanLines lines, std::int64_t count, std::int64_t parts, std::int64_t per_part,
+                            const Acc<T>* partial, const T* x, T* out) {
+  for (std::int64_t t = global_index(); t < count * parts; t += grid_stride()) {
+    std::int64_t begin, end;
+    slice_bounds(lines.n, per_part, t / count, begin, end);
+    scan_steps(lines, t % count, begin, end, partial[t], x, out);
+  }
+}
+
+// The scan's running values into `out`, or only each line's result into `totals`.
+template <class T>
+void scan_lines(const ScanLines& lines, std::int64_t outer, const T* x, T* out, T* totals, void* scratch) {
+  const std::int64_t count = outer * lines.inner;
+  const ChannelSplit split = scan_split(outer, lines.n, lines.inner);
+  if (split.parts == 1) {
+    launch_over(count, scan_whole_lines<T>, lines, count, x, out, totals);
+    return;
+  }
+  KILN_ASSERT(scratch != nullptr);
+  auto* partial = static_cast<Acc<T>*>(scratch);
+  launch_over(count * split.parts, scan_slice_totals<T>, lines, count, split.parts, split.per_part, x,
+              partial);
+  launch_over(count, scan_slice_carries<T>, lines, count, split.parts, partial, totals);
+  if (out)
+    launch_over(count * split.parts, scan_slices<T>, lines, count, split.parts, split.per_part,
+                static_cast<const Acc<T>*>(partial), x, out);
 }
 
 }  // namespace
@@ -336,11 +424,22 @@ void sort_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, cons
 }
 
 void scan(Scalar t, cpu::Scan op, bool reverse, std::int64_t outer, std::int64_t n, std::int64_t inner,
-          const void* x, void* out) {
+          const void* x, void* out, void* scratch) {
+  if (outer * n * inner == 0) return;
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
-    launch_over(outer * inner, scan_kernel<T>, op, reverse, outer, n, inner, static_cast<const T*>(x),
-                static_cast<T*>(out));
+    scan_lines<T>({op, reverse, n, inner}, outer, static_cast<const T*>(x), static_cast<T*>(out), nullptr,
+                  scratch);
+  });
+}
+
+void product(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out,
+             void* scratch) {
+  if (outer * inner == 0) return;
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    scan_lines<T>({cpu::Scan::product, false, r, inner}, outer, static_cast<const T*>(x), nullptr,
+                  static_cast<T*>(out), scratch);
   });
 }
 

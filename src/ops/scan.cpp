@@ -3,16 +3,18 @@
 // order, in double for floating types (int64 for integers).
 //   cumsum: the gradient of a running sum is the running sum of the gradient taken
 //           from the other end.
-//   prod:   the last running product; each element's gradient is g times the product
-//           of the others, i.e. of the elements before it and of those after it (two
-//           exclusive running products, one from each end): no division, so elements
-//           that are 0 get their true gradient.
+//   prod:   the product of each line, without running values (a line along the last
+//           dimension longer than 32768 is multiplied in slices, whose products then
+//           multiply in order; the GPU slices its few long lines too). Each element's
+//           gradient is g times the product of the others, i.e. of the elements before
+//           it and of those after it (two exclusive running products, one from each
+//           end): no division, so elements that are 0 get their true gradient.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cuda/index_math.hpp"  // scan_scratch_slots
 #include "kiln/autograd/node.hpp"
-#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
@@ -26,62 +28,186 @@ namespace {
 using cpu::Scan;
 
 // Lines per task: a block of up to kInnerBlock neighbouring lines, walked together
-// down the dimension so every step reads and writes one contiguous run.
-constexpr std::int64_t kInnerBlock = 256;
+// down the dimension so every step reads and writes one contiguous run (4 KiB of
+// float32, a page, which the prefetchers follow); narrower when there would be fewer
+// blocks than threads.
+constexpr std::int64_t kInnerBlock = 1024;
+
+std::int64_t inner_block(std::int64_t outer, std::int64_t inner) {
+  const std::int64_t threads = get_num_threads();
+  if (outer * ((inner + kInnerBlock - 1) / kInnerBlock) >= threads) return std::min(inner, kInnerBlock);
+  const std::int64_t share = (inner + threads - 1) / threads;
+  return std::min(inner, std::max<std::int64_t>(64, (share + 15) / 16 * 16));
+}
 
 template <class T>
-void scan_lines(Scan op, const T* x, T* out, std::int64_t outer, std::int64_t n, std::int64_t inner,
-                bool reverse) {
-  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
-  const std::int64_t blocks = (inner + kInnerBlock - 1) / kInnerBlock;
-  const std::int64_t per_task = std::max<std::int64_t>(1, n * std::min(inner, kInnerBlock));
-  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / per_task);
-  parallel_for(0, outer * blocks, grain, [&](std::int64_t b, std::int64_t e) {
-    std::vector<Acc> acc(static_cast<std::size_t>(std::min(inner, kInnerBlock)));
-    for (std::int64_t task = b; task < e; ++task) {
-      const std::int64_t o = task / blocks, i0 = (task % blocks) * kInnerBlock;
-      const std::int64_t width = std::min(kInnerBlock, inner - i0);
-      std::fill(acc.begin(), acc.begin() + width, Acc(op == Scan::sum ? 0 : 1));
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
+
+// The product of each contiguous row of n values into totals[row]. The rows are cut
+// into slices of at least kSliceSteps values (from n alone, so results do not depend
+// on the thread count), whose products multiply in slice order. Slices are walked
+// kRowsTogether at a time, step by step, so that their independent products overlap
+// in the pipeline instead of each step waiting on the one before.
+constexpr std::int64_t kRowsTogether = 8, kSliceSteps = 16384;
+
+template <class T>
+void row_products(const T* x, T* totals, std::int64_t rows, std::int64_t n) {
+  const std::int64_t parts = std::clamp<std::int64_t>(n / kSliceSteps, 1, 64);
+  const std::int64_t per_part = (n + parts - 1) / parts;
+  std::vector<Acc<T>> partial(static_cast<std::size_t>(rows * parts));
+  const std::int64_t grain =
+      std::max<std::int64_t>(kRowsTogether, 32768 / std::max<std::int64_t>(1, per_part));
+  parallel_for(0, rows * parts, grain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k0 = b; k0 < e; k0 += kRowsTogether) {
+      const std::int64_t m = std::min(kRowsTogether, e - k0);
+      const T* in[kRowsTogether];
+      std::int64_t len[kRowsTogether];
+      Acc<T> s[kRowsTogether];
+      for (std::int64_t q = 0; q < m; ++q) {  // slice k = (row k / parts, part k % parts)
+        const std::int64_t k = k0 + q, begin = std::min(n, (k % parts) * per_part);
+        in[q] = x + (k / parts) * n + begin;
+        len[q] = std::min(per_part, n - begin);
+        s[q] = 1;
+      }
+      const std::int64_t common = *std::min_element(len, len + m);  // only a row's last slice is short
+      for (std::int64_t j = 0; j < common; ++j)
+        for (std::int64_t q = 0; q < m; ++q) s[q] *= static_cast<Acc<T>>(in[q][j]);
+      for (std::int64_t q = 0; q < m; ++q)
+        for (std::int64_t j = common; j < len[q]; ++j) s[q] *= static_cast<Acc<T>>(in[q][j]);
+      std::copy(s, s + m, partial.begin() + k0);
+    }
+  });
+  for (std::int64_t r = 0; r < rows; ++r) {
+    Acc<T> s = 1;
+    for (std::int64_t p = 0; p < parts; ++p) s *= partial[static_cast<std::size_t>(r * parts + p)];
+    totals[r] = static_cast<T>(s);
+  }
+}
+
+// scan_lines' running values when inner == 1: each line is a contiguous row, walked by
+// one loop. (Rows walked several at a time, as row_products does, went three times
+// slower here: their stores, a page apart, collide in the caches.)
+template <class T>
+void scan_rows(Scan op, const T* x, T* out, std::int64_t rows, std::int64_t n, bool reverse) {
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, n));
+  parallel_for(0, rows, grain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      const T* in = x + r * n;
+      T* o = out + r * n;
+      Acc<T> s = op == Scan::sum ? 0 : 1;
       for (std::int64_t step = 0; step < n; ++step) {
         const std::int64_t j = reverse ? n - 1 - step : step;
-        const std::int64_t base = (o * n + j) * inner + i0;
-        for (std::int64_t i = 0; i < width; ++i) {
-          const Acc v = static_cast<Acc>(x[base + i]);
-          switch (op) {
-            case Scan::sum:
-              out[base + i] = static_cast<T>(acc[i] += v);
-              break;
-            case Scan::product:
-              out[base + i] = static_cast<T>(acc[i] *= v);
-              break;
-            case Scan::exclusive_product:
-              out[base + i] = static_cast<T>(acc[i]);
-              acc[i] *= v;
-              break;
-          }
+        const Acc<T> v = static_cast<Acc<T>>(in[j]);
+        if (op == Scan::sum) {
+          o[j] = static_cast<T>(s += v);
+        } else if (op == Scan::product) {
+          o[j] = static_cast<T>(s *= v);
+        } else {
+          o[j] = static_cast<T>(s);
+          s *= v;
         }
       }
     }
   });
 }
 
+// The running values into `out`, or instead (out null, op a product) only each line's
+// result into `totals` (outer, inner).
+template <class T>
+void scan_lines(Scan op, const T* x, T* out, T* totals, std::int64_t outer, std::int64_t n,
+                std::int64_t inner, bool reverse) {
+  KILN_ASSERT(out ? !totals : totals && op == Scan::product);
+  if (inner == 1) return out ? scan_rows(op, x, out, outer, n, reverse) : row_products(x, totals, outer, n);
+  const std::int64_t block = inner_block(outer, inner);
+  const std::int64_t blocks = (inner + block - 1) / block;
+  const std::int64_t per_task = std::max<std::int64_t>(1, n * block);
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / per_task);
+  parallel_for(0, outer * blocks, grain, [&](std::int64_t b, std::int64_t e) {
+    std::vector<Acc<T>> acc(static_cast<std::size_t>(block));
+    for (std::int64_t task = b; task < e; ++task) {
+      const std::int64_t o = task / blocks, i0 = (task % blocks) * block;
+      const std::int64_t width = std::min(block, inner - i0);
+      std::fill(acc.begin(), acc.begin() + width, Acc<T>(op == Scan::sum ? 0 : 1));
+      for (std::int64_t step = 0; step < n; ++step) {
+        const std::int64_t j = reverse ? n - 1 - step : step;
+        const std::int64_t base = (o * n + j) * inner + i0;
+        const T* in = x + base;
+        T* o = out ? out + base : nullptr;
+        Acc<T>* a = acc.data();
+        if (!o) {  // a product's result only
+          for (std::int64_t i = 0; i < width; ++i) a[i] *= static_cast<Acc<T>>(in[i]);
+        } else if (op == Scan::sum) {
+          for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] += static_cast<Acc<T>>(in[i]));
+        } else if (op == Scan::product) {
+          for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] *= static_cast<Acc<T>>(in[i]));
+        } else {
+          for (std::int64_t i = 0; i < width; ++i) {
+            o[i] = static_cast<T>(a[i]);
+            a[i] *= static_cast<Acc<T>>(in[i]);
+          }
+        }
+      }
+      if (totals)
+        for (std::int64_t i = 0; i < width; ++i) totals[o * inner + i0 + i] = static_cast<T>(acc[i]);
+    }
+  });
+}
+
+// x (floating or int64) as (outer, n, inner) around dim.
+struct Lines {
+  std::int64_t outer = 1, n, inner = 1;
+  Lines(const Tensor& x, std::int64_t dim) : n(x.size(dim)) {
+    for (std::int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+    for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  }
+};
+
+// Device scratch for a GPU scan over these lines (index_math.hpp), or an empty tensor.
+Tensor scan_scratch(const Lines& l, Device device) {
+  const std::int64_t slots = cuda_kernels::scan_scratch_slots(l.outer, l.n, l.inner);
+  return slots > 0 ? Tensor::empty({slots}, kFloat64, device) : Tensor();
+}
+
+void* pointer_or_null(const Tensor& t) { return t.defined() ? detail::dptr(t) : nullptr; }
+
 // The running sums or products of x (floating or int64) along dim, from its last entry
 // backwards when `reverse`. Not recorded.
 Tensor scan(const Tensor& x, Scan op, std::int64_t dim, bool reverse, const char* name) {
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  const std::int64_t n = x.size(dim);
-  std::int64_t outer = 1, inner = 1;
-  for (std::int64_t d = 0; d < dim; ++d) outer *= x.size(d);
-  for (std::int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  const Lines l(x, dim);
   if (out.numel() == 0) return out;
-  if (x.device().is_cuda())
-    detail::cuda_for(x).scan(detail::cuda_scalar(x.dtype(), name), op, reverse, outer, n, inner,
-                             detail::dptr(xc), detail::dptr(out));
-  else
+  if (x.device().is_cuda()) {
+    const Tensor scratch = scan_scratch(l, x.device());
+    detail::cuda_for(x).scan(detail::cuda_scalar(x.dtype(), name), op, reverse, l.outer, l.n, l.inner,
+                             detail::dptr(xc), detail::dptr(out), pointer_or_null(scratch));
+  } else {
     visit_dtype(x.dtype(), [&]<class T>() {
-      scan_lines(op, detail::ptr<T>(xc), detail::ptr<T>(out), outer, n, inner, reverse);
+      scan_lines(op, detail::ptr<T>(xc), detail::ptr<T>(out), static_cast<T*>(nullptr), l.outer, l.n, l.inner,
+                 reverse);
     });
+  }
+  return out;
+}
+
+// The product of x (floating or int64) along dim, with dim kept as size 1. Not recorded.
+Tensor product(const Tensor& x, std::int64_t dim) {
+  const Tensor xc = x.detach().contiguous();
+  Shape shape = x.shape();
+  shape[dim] = 1;
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  const Lines l(x, dim);
+  if (out.numel() == 0) return out;
+  if (x.device().is_cuda()) {
+    const Tensor scratch = scan_scratch(l, x.device());
+    detail::cuda_for(x).product(detail::cuda_scalar(x.dtype(), "prod"), l.outer, l.n, l.inner,
+                                detail::dptr(xc), detail::dptr(out), pointer_or_null(scratch));
+  } else {
+    visit_dtype(x.dtype(), [&]<class T>() {
+      scan_lines(Scan::product, detail::ptr<T>(xc), static_cast<T*>(nullptr), detail::ptr<T>(out), l.outer,
+                 l.n, l.inner, false);
+    });
+  }
   return out;
 }
 
@@ -114,15 +240,7 @@ Tensor prod(const Tensor& x_in, std::int64_t dim_in, bool keepdim) {
              "; prod(x) multiplies every element");
   const std::int64_t dim = wrap_dim(dim_in, x_in.dim(), "prod");
   const Tensor x = widened(x_in, "prod");
-  const std::int64_t n = x.size(dim);
-  Tensor out;
-  if (n == 0) {
-    Shape shape = x.shape();
-    shape[dim] = 1;
-    out = ones(shape, x.dtype(), x.device());
-  } else {
-    out = scan(x, Scan::product, dim, false, "prod").narrow(dim, n - 1, 1).contiguous();
-  }
+  Tensor out = product(x, dim);
   if (!keepdim) out = out.squeeze(dim);
   if (should_record({x})) {
     attach_grad_fn(out, "prod", {x},

@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 #endif
 
+#include "kernels/cuda/index_math.hpp"  // scan_split
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
@@ -236,6 +237,27 @@ TEST_CASE("cuda: prod over every element and along each dimension, zeros include
   const Tensor on_gpu = prod(counts.to(gpu), 1);
   CHECK(on_gpu.dtype() == kInt64);
   CHECK(on_gpu.to(Device::cpu()).to_vector<std::int64_t>() == prod(counts, 1).to_vector<std::int64_t>());
+}
+
+TEST_CASE("cuda: cumsum and prod along few long lines, walked in slices") {
+  manual_seed(10);
+  // One line of 30,000 steps (117 slices), and six of 3,001 (46, the last one short).
+  REQUIRE(cuda_kernels::scan_split(1, 30000, 1).parts > 100);
+  REQUIRE(cuda_kernels::scan_split(2, 3001, 3).parts > 40);
+  for (DType dt : {kFloat32, kFloat64}) {
+    parity([](const auto& v) { return cumsum(v[0], 1); }, {randn({1, 30000}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return cumsum(v[0], 1); }, {randn({2, 3001, 3}, dt)}, tol_for(dt));
+    // Factors near 1 keep the products in range; one line of the second has a zero.
+    parity([](const auto& v) { return prod(v[0]); }, {exp(randn({200, 150}, dt) * 0.01)}, tol_for(dt));
+    Tensor x = exp(randn({2, 3001, 3}, dt) * 0.01);
+    x.narrow(1, 1234, 1).narrow(2, 1, 1).zero_();
+    parity([](const auto& v) { return prod(v[0], 1); }, {x}, tol_for(dt));
+  }
+  const Tensor counts = randint(-1000, 1000, {2, 3001, 3});
+  CHECK(cumsum(counts.to(gpu), 1).to(Device::cpu()).to_vector<std::int64_t>() ==
+        cumsum(counts, 1).to_vector<std::int64_t>());
+  const Tensor signs = randint(0, 2, {1, 30000}) * 2 - 1;  // int64 +-1: the product's sign
+  CHECK(prod(signs.to(gpu), 1).item<std::int64_t>() == prod(signs, 1).item<std::int64_t>());
 }
 
 TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {
