@@ -2,7 +2,7 @@
 // it (weights read cold from device memory, and warm), int8 GEMM throughput
 // (cuBLASLt tensor cores and kiln's dp4a kernel) against the card's int8 peak,
 // float32 cuBLAS GEMM for scale, kiln's CSR spmm against cuSPARSE on a
-// 10M-nonzero random graph, and running sums and products of long and short lines.
+// 10M-nonzero random graph, running sums and products of long and short lines, and topk.
 //
 //   ./build/bench/cuda_bench [--reps 5]
 //
@@ -269,6 +269,21 @@ int main(int argc, char** argv) {
     time("cumsum_4096x4096_dim1", 2 * values, [&] { cumsum(square, 1); });
     time("cumsum_4096x4096_dim0", 2 * values, [&] { cumsum(square, 0); });
     time("prod_row_16M", values, [&] { prod(row); });
+  });
+
+  // 6. topk, 10 picks (one warp per row, 10 passes): one row of 2^20 values and 4096
+  // rows of 4096. Bytes: the values read once per pass.
+  part("topk", [&] {
+    const Tensor row = randn({1, std::int64_t(1) << 20}, kFloat32, gpu),
+                 square = randn({4096, 4096}, kFloat32, gpu);
+    for (const auto& [key, x] :
+         {std::pair<const char*, const Tensor*>{"topk10_row_1M", &row}, {"topk10_4096x4096", &square}}) {
+      const double t = seconds_per_call([&] { topk(*x, 10, 1); }, reps);
+      const double gbs = 10.0 * static_cast<double>(x->numel()) * 4 / t / 1e9;
+      result[std::string(key) + "_us"] = t * 1e6;
+      result[std::string(key) + "_gb_per_s"] = gbs;
+      std::printf("%s: %.1f us, %.0f GB/s over its 10 passes\n", key, t * 1e6, gbs);
+    }
   });
   std::printf("RESULT %s\n", result.dump().c_str());
   return result.contains("errors") ? 1 : 0;

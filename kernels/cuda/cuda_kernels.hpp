@@ -117,7 +117,7 @@ struct Table {
   void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
   // index[r, :k] = the positions of row r's k largest (smallest) values of contiguous x
   // (rows, len), best first: a NaN counts as larger than any number, ties go to the
-  // lower position. One thread per row, k passes over it.
+  // lower position. One warp per row, k passes over it; k <= len.
   void (*topk_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                     std::int64_t* index);
   // index[r, :] = every position of row r of contiguous x (rows, len) in the order

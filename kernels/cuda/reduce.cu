@@ -186,24 +186,6 @@ __device__ bool ranks_before(T a, std::int64_t ia, T b, std::int64_t ib, bool la
   return largest ? a > b : a < b;
 }
 
-// Pass q picks the best entry that ranks after pick q - 1.
-template <class T>
-__global__ void topk_rows_kernel(bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const T* x,
-                                 std::int64_t* index) {
-  for (std::int64_t r = global_index(); r < rows; r += grid_stride()) {
-    const T* in = x + r * len;
-    std::int64_t* out = index + r * k;
-    for (std::int64_t q = 0; q < k; ++q) {
-      std::int64_t best = -1;
-      for (std::int64_t i = 0; i < len; ++i) {
-        if (q > 0 && !ranks_before(in[out[q - 1]], out[q - 1], in[i], i, largest)) continue;
-        if (best < 0 || ranks_before(in[i], i, in[best], best, largest)) best = i;
-      }
-      out[q] = best;
-    }
-  }
-}
-
 // A bitonic sort of a row's positions by ranks_before, padded to a power of two with
 // -1 (ranked after every position). The order is total (ties go to the lower
 // position), so the result is the CPU's stable sort whatever the thread schedule.
@@ -212,6 +194,34 @@ __device__ bool sorts_before(const T* row, std::int64_t a, std::int64_t b, bool 
   if (a < 0) return false;
   if (b < 0) return true;
   return ranks_before(row[a], a, row[b], b, largest);
+}
+
+// One warp per row, k passes over it: in pass q each lane finds the best of its
+// entries (j = lane, lane + 32, ...) that rank after pick q - 1, and the warp keeps the
+// best of its lanes' candidates (-1, none, ranks after every position).
+template <class T>
+__global__ void topk_rows_warp(bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const T* x,
+                               std::int64_t* index) {
+  const int lane = threadIdx.x & 31;
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+       row < rows; row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
+    const T* in = x + row * len;
+    std::int64_t prev = -1;
+    for (std::int64_t q = 0; q < k; ++q) {
+      const T prev_value = prev >= 0 ? in[prev] : T(0);
+      std::int64_t best = -1;
+      for (std::int64_t j = lane; j < len; j += 32) {
+        if (prev >= 0 && !ranks_before(prev_value, prev, in[j], j, largest)) continue;
+        if (sorts_before(in, j, best, largest)) best = j;
+      }
+      for (int s = 16; s > 0; s >>= 1) {  // every lane ends with the warp's best
+        const std::int64_t other = __shfl_xor_sync(0xffffffffu, best, s);
+        if (sorts_before(in, other, best, largest)) best = other;
+      }
+      if (lane == 0) index[row * k + q] = best;
+      prev = best;
+    }
+  }
 }
 
 template <class T>
@@ -406,9 +416,13 @@ void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const
 
 void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                std::int64_t* index) {
-  if (k == 0) return;
+  if (rows == 0 || k == 0) return;
+  KILN_ASSERT(k <= len);
   visit_scalar(t, [&](auto tag) {
-    launch_over(rows, topk_rows_kernel<decltype(tag)>, largest, rows, len, k, x, index);
+    using T = decltype(tag);
+    launch(topk_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, largest, rows, len, k,
+           static_cast<const T*>(x), index);
+    KILN_CUDA_CHECK_LAUNCH();
   });
 }
 

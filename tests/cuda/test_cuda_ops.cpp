@@ -172,6 +172,15 @@ TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its 
         CHECK(on_gpu.indices.to_vector<std::int64_t>() == on_cpu.indices.to_vector<std::int64_t>());
         check_same(on_gpu.values.to(Device::cpu()), on_cpu.values, 0);
       }
+  // Few long rows with ties and NaN: each of a warp's lanes holds candidates of its own.
+  Tensor wide = (randn({3, 20000}) * 30.0).to(kInt64).to(kFloat32);
+  for (std::int64_t p : {5, 12345, 40001}) wide.data_ptr<float>()[p] = NAN;
+  for (bool largest : {true, false}) {
+    CHECK(topk(wide.to(gpu), 16, 1, largest).indices.to_vector<std::int64_t>() ==
+          topk(wide, 16, 1, largest).indices.to_vector<std::int64_t>());
+    CHECK(topk(wide.to(gpu), 3, 0, largest).indices.to_vector<std::int64_t>() ==
+          topk(wide, 3, 0, largest).indices.to_vector<std::int64_t>());
+  }
   const Tensor counts = randint(-3, 4, {5, 9});
   CHECK(topk(counts.to(gpu), 4).indices.to_vector<std::int64_t>() == topk(counts, 4).indices.to_vector<std::int64_t>());
   for (DType dt : {kFloat32, kFloat64})
