@@ -37,6 +37,9 @@ struct Loop {
 
 enum class Compare : int { eq, ne, lt, le, gt, ge };
 
+// Activations with one parameter: leaky_relu (the negative slope), elu (alpha).
+enum class ParamActivation : int { leaky_relu, elu };
+
 // A q4_0 block (kiln::quant::BlockQ4_0): 32 values in 20 bytes.
 inline constexpr int kQ4BlockValues = 32, kQ4BlockBytes = 20;
 
@@ -100,6 +103,12 @@ struct Table {
   // Contiguous x -> y; floating types only.
   void (*unary)(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y);
   void (*unary_grad)(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, const void* g, void* gx);
+  // y = f(x; param) and gx = g * f'(x; param) from the saved x, as the CPU's reference
+  // kernels compute them (param rounded to T first); contiguous, floating types only.
+  void (*param_activation)(ParamActivation op, Scalar t, std::int64_t n, const void* x, double param,
+                           void* y);
+  void (*param_activation_grad)(ParamActivation op, Scalar t, std::int64_t n, const void* x, double param,
+                                const void* g, void* gx);
 
   // --- reduce.cu ---------------------------------------------------------------
   // out[o, i] = sum_k x[o, k, i] for a contiguous (outer, r, inner) x; floating

@@ -19,6 +19,7 @@ const Table& table() {
   static const Table t{
       // in the order of Table's members (cuda_kernels.hpp)
       fill, copy, binary, compare, where, random_uniform, random_normal, dropout, unary, unary_grad,
+      param_activation, param_activation_grad,
       sum, extreme_rows, softmax_rows, topk_rows, sort_rows, scan, product,
       index_rows, index_add_rows, gather, gather_add,
       batch_norm_stats, batch_norm_apply, batch_norm_backward,

@@ -79,4 +79,34 @@ void unary_grad(cpu::UnaryGrad op, Scalar t, std::int64_t n, const void* saved, 
   });
 }
 
+void param_activation(ParamActivation op, Scalar t, std::int64_t n, const void* x, double param, void* y) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    const T p = static_cast<T>(param);
+    switch (op) {
+      case ParamActivation::leaky_relu: return launch_map(n, px, py, LeakyRelu<T>{p});
+      case ParamActivation::elu: return launch_map(n, px, py, Elu<T>{p});
+    }
+    KILN_ASSERT(!"param_activation: unknown op");
+  });
+}
+
+void param_activation_grad(ParamActivation op, Scalar t, std::int64_t n, const void* x, double param, const void* g,
+                           void* gx) {
+  visit_floating(t, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    const T* pg = static_cast<const T*>(g);
+    T* pgx = static_cast<T*>(gx);
+    const T p = static_cast<T>(param);
+    switch (op) {
+      case ParamActivation::leaky_relu: return launch_grad(n, px, pg, pgx, LeakyReluGrad<T>{p});
+      case ParamActivation::elu: return launch_grad(n, px, pg, pgx, EluGrad<T>{p});
+    }
+    KILN_ASSERT(!"param_activation_grad: unknown op");
+  });
+}
+
 }  // namespace kiln::cuda_kernels

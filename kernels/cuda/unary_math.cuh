@@ -57,4 +57,26 @@ struct SiluGrad {  // s (1 + x (1 - s)), s = sigmoid(x)
   }
 };
 
+// --- activations with one parameter (rounded to T, as the CPU kernels take it) ----------
+template <class T>
+struct LeakyRelu {
+  T slope;
+  __device__ T operator()(T x) const { return x > T(0) ? x : slope * x; }
+};
+template <class T>
+struct LeakyReluGrad {
+  T slope;
+  __device__ T operator()(T x, T g) const { return x > T(0) ? g : slope * g; }
+};
+template <class T>
+struct Elu {  // alpha expm1(x) at or below 0
+  T alpha;
+  __device__ T operator()(T x) const { return x > T(0) ? x : alpha * dexpm1(x); }
+};
+template <class T>
+struct EluGrad {  // alpha e^x at or below 0
+  T alpha;
+  __device__ T operator()(T x, T g) const { return x > T(0) ? g : g * (alpha * dexp(x)); }
+};
+
 }  // namespace kiln::cuda_kernels

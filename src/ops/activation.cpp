@@ -87,31 +87,53 @@ Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad:
 Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
 
 namespace {
-// An activation with one parameter on the CPU: the kernels `pick` chooses from the
-// table (forward, backward), each taking (x, param); x is saved for the backward.
+// Activations with one parameter: on the CPU the kernels `pick` chooses from the table
+// (forward, backward), each taking (x, param); on a GPU the table's `op`.
+
+// g * f'(x; param) from the saved, contiguous x.
 template <class Pick>
-Tensor cpu_activation_with(const char* name, const Tensor& x, double param, Pick pick) {
-  const Tensor xc = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  visit_floating(x.dtype(), name, [&]<class T>() {
-    const auto fn = pick(cpu::kernels<T>()).first;
-    const T* in = ptr<T>(xc);
-    T* o = ptr<T>(out);
-    parallel_for(0, out.numel(), kElementwiseGrain,
-                 [&](std::int64_t b, std::int64_t e) { fn(e - b, in + b, static_cast<T>(param), o + b); });
+Tensor activation_with_grad(const char* name, cuda_kernels::ParamActivation op, const Tensor& xc,
+                            double param, Pick pick, const Tensor& g) {
+  const Tensor gc = g.to(xc.dtype()).contiguous();
+  detail::check_same_dtype_device("backward", {xc, gc});
+  Tensor gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+  if (xc.device().is_cuda()) {
+    detail::cuda_for(xc).param_activation_grad(op, detail::cuda_scalar(xc.dtype(), name), gx.numel(),
+                                               detail::dptr(xc), param, detail::dptr(gc), detail::dptr(gx));
+    return gx;
+  }
+  visit_floating(xc.dtype(), name, [&]<class T>() {
+    const auto fn = pick(cpu::kernels<T>()).second;
+    parallel_for(0, gx.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+      fn(e - b, ptr<T>(xc) + b, static_cast<T>(param), ptr<T>(gc) + b, ptr<T>(gx) + b);
+    });
   });
+  return gx;
+}
+
+// f(x; param), recorded with x saved for the backward.
+template <class Pick>
+Tensor activation_with(const char* name, cuda_kernels::ParamActivation op, const Tensor& x, double param,
+                       Pick pick) {
+  detail::check_floating(name, x);
+  const Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device().is_cuda()) {
+    detail::cuda_for(x).param_activation(op, detail::cuda_scalar(x.dtype(), name), out.numel(),
+                                         detail::dptr(xc), param, detail::dptr(out));
+  } else {
+    visit_floating(x.dtype(), name, [&]<class T>() {
+      const auto fn = pick(cpu::kernels<T>()).first;
+      const T* in = ptr<T>(xc);
+      T* o = ptr<T>(out);
+      parallel_for(0, out.numel(), kElementwiseGrain,
+                   [&](std::int64_t b, std::int64_t e) { fn(e - b, in + b, static_cast<T>(param), o + b); });
+    });
+  }
   if (should_record({x})) {
-    attach_grad_fn(out, name, {x}, [xc, param, pick, name](const Tensor& g) {
-      const Tensor gc = g.to(xc.dtype()).contiguous();
-      Tensor gx = Tensor::empty(xc.shape(), xc.dtype());
-      visit_floating(xc.dtype(), name, [&]<class T>() {
-        const auto fn = pick(cpu::kernels<T>()).second;
-        parallel_for(0, gx.numel(), kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
-          fn(e - b, ptr<T>(xc) + b, static_cast<T>(param), ptr<T>(gc) + b, ptr<T>(gx) + b);
-        });
-      });
-      return Grads{gx};
-    }, {xc});
+    attach_grad_fn(out, name, {x},
+                   [=](const Tensor& g) { return Grads{activation_with_grad(name, op, xc, param, pick, g)}; },
+                   {xc});
   }
   return out;
 }
@@ -119,21 +141,16 @@ Tensor cpu_activation_with(const char* name, const Tensor& x, double param, Pick
 
 // d/dx leaky_relu(x) = 1 for x > 0, else the slope
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  detail::check_floating("leaky_relu", x);
-  if (x.device().is_cuda())  // composed on the GPU: the same values and gradient
-    return where(gt(x, detail::constant_like(x, 0.0)), x, mul(x, detail::constant_like(x, negative_slope)));
-  return cpu_activation_with("leaky_relu", x, negative_slope,
-                             [](const auto& k) { return std::make_pair(k.leaky_relu, k.leaky_relu_grad); });
+  return activation_with("leaky_relu", cuda_kernels::ParamActivation::leaky_relu, x, negative_slope,
+                         [](const auto& k) { return std::make_pair(k.leaky_relu, k.leaky_relu_grad); });
 }
 
 // x for x > 0, alpha (e^x - 1) = alpha expm1(x) otherwise (expm1 keeps small negative x
 // exact: e^x - 1 would round -1e-8 to 0 in float32); d/dx = 1 above 0, alpha e^x at or
-// below. On the GPU composed as relu(x) + alpha expm1(min(x, 0)), the same values and
-// gradient.
+// below.
 Tensor elu(const Tensor& x, double alpha) {
-  detail::check_floating("elu", x);
-  if (x.device().is_cuda()) return relu(x) + expm1(clamp(x, -INFINITY, 0.0)) * alpha;
-  return cpu_activation_with("elu", x, alpha, [](const auto& k) { return std::make_pair(k.elu, k.elu_grad); });
+  return activation_with("elu", cuda_kernels::ParamActivation::elu, x, alpha,
+                         [](const auto& k) { return std::make_pair(k.elu, k.elu_grad); });
 }
 
 }  // namespace kiln

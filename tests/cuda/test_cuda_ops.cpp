@@ -110,6 +110,25 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
   }
 }
 
+TEST_CASE("cuda: elu and leaky_relu, one kernel each way with their parameter") {
+  manual_seed(5);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = randn({7, 9}, dt) * 3.0;
+    for (double alpha : {1.0, 0.5})
+      parity([alpha](const auto& v) { return elu(v[0], alpha); }, {x}, tol_for(dt));
+    for (double slope : {0.01, 0.2})
+      parity([slope](const auto& v) { return leaky_relu(v[0].t(), slope); }, {x}, tol_for(dt));
+  }
+  // alpha expm1(x), not alpha (e^x - 1), which rounds -1e-8 to 0 in float32.
+  const Tensor tiny = tensor<float>({-1e-8f, -1e-5f, 0.0f, 2.0f});
+  const Tensor on_gpu = elu(tiny.to(gpu), 1.0).to(Device::cpu());
+  const std::vector<float> got = on_gpu.to_vector<float>();
+  CHECK(std::abs(got[0] / -1e-8 - 1) < 1e-6);  // relative: e^x - 1 gives 0 here
+  CHECK(std::abs(got[1] / (-1e-5 + 5e-11) - 1) < 1e-6);
+  CHECK(got[2] == 0.0f);
+  CHECK(got[3] == 2.0f);
+}
+
 TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {
