@@ -2,7 +2,7 @@
 // it (weights read cold from device memory, and warm), int8 GEMM throughput
 // (cuBLASLt tensor cores and kiln's dp4a kernel) against the card's int8 peak,
 // float32 cuBLAS GEMM for scale, kiln's CSR spmm against cuSPARSE on a
-// 10M-nonzero random graph, running sums and products of long and short lines, and topk.
+// 10M-nonzero random graph, running sums and products of long and short lines, topk and argsort.
 //
 //   ./build/bench/cuda_bench [--reps 5]
 //
@@ -271,8 +271,8 @@ int main(int argc, char** argv) {
     time("prod_row_16M", values, [&] { prod(row); });
   });
 
-  // 6. topk, 10 picks (one warp per row, 10 passes): one row of 2^20 values and 4096
-  // rows of 4096. Bytes: the values read once per pass.
+  // 6. topk, 10 picks (one warp per row, 10 passes), and argsort (bitonic): one row of
+  // 2^20 values and 4096 rows of 4096. Bytes: topk's values read once per pass.
   part("topk", [&] {
     const Tensor row = randn({1, std::int64_t(1) << 20}, kFloat32, gpu),
                  square = randn({4096, 4096}, kFloat32, gpu);
@@ -283,6 +283,10 @@ int main(int argc, char** argv) {
       result[std::string(key) + "_us"] = t * 1e6;
       result[std::string(key) + "_gb_per_s"] = gbs;
       std::printf("%s: %.1f us, %.0f GB/s over its 10 passes\n", key, t * 1e6, gbs);
+      const std::string sort_key = std::string(key).replace(0, 6, "argsort");
+      const double ts = seconds_per_call([&] { argsort(*x, 1); }, reps);
+      result[sort_key + "_us"] = ts * 1e6;
+      std::printf("%s: %.1f us\n", sort_key.c_str(), ts * 1e6);
     }
   });
   std::printf("RESULT %s\n", result.dump().c_str());

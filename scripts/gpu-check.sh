@@ -3,7 +3,7 @@
 # CUDA 13 and PyTorch, offline): build kiln with CUDA for sm_90, run the CUDA
 # tests, then time on the GPU, in one run: MLP, CNN and CNN+BN training epochs
 # against the same networks in PyTorch, the trained models quantized (quantize_fashion), VGAE on
-# Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM, spmm, scans, topk). Writes summary.md, results.json, steps.log and
+# Cora, and bench/cuda_bench (copy bandwidth, q4_0 GEMV, int8 GEMM, spmm, scans, topk, argsort). Writes summary.md, results.json, steps.log and
 # logs.tar.gz (every log and CSV) into OUTDIR.
 # Dependencies come from .gpu-deps (scripts/gpu-deps.sh) when the machine lacks them.
 #
@@ -213,6 +213,8 @@ if b:
     def topk():
         lines.append(f"| topk 10 of a 2^20 row / of 4096 rows of 4096, us | {b['topk10_row_1M_us']:.0f} / "
                      f"{b['topk10_4096x4096_us']:.0f} | | |")
+        lines.append(f"| argsort of a 2^20 row / of 4096 rows of 4096, us | {b['argsort_row_1M_us']:.0f} / "
+                     f"{b['argsort_4096x4096_us']:.0f} | | |")
     row("topk", topk)
     for s in (4096, 8192):
         def gemm(s=s):

@@ -130,8 +130,9 @@ struct Table {
   void (*topk_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                     std::int64_t* index);
   // index[r, :] = every position of row r of contiguous x (rows, len) in the order
-  // topk_rows ranks them (largest: the largest first), a bitonic sort per row, one
-  // block per row; scratch holds sort_scratch_slots(rows, len) int64 (index_math.hpp).
+  // topk_rows ranks them (largest: the largest first), a bitonic sort per row: a block
+  // per row in shared memory up to kSortSpan positions, longer rows through scratch
+  // (sort_scratch_slots(rows, len) int64, index_math.hpp; null where that is 0).
   void (*sort_rows)(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,
                     std::int64_t* scratch);
   // out[o, j, i] = the sum (product) of x[o, 0..j, i] (reverse: of x[o, j..n-1, i]; an

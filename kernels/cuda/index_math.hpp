@@ -244,17 +244,19 @@ inline std::int64_t scan_scratch_slots(std::int64_t outer, std::int64_t n, std::
   return split.parts > 1 ? outer * inner * split.parts : 0;
 }
 
-// A GPU sort of rows of `len` values runs one block per row, up to kSortBlocks rows at
-// a time, each sorting a power-of-two run of positions at least `len` long in scratch.
-inline constexpr std::int64_t kSortBlocks = 1024;
+// A GPU sort of rows of `len` values sorts a power-of-two run of positions at least
+// `len` long per row. Runs of up to kSortSpan positions are sorted whole, a block per
+// row in shared memory; longer runs go through scratch, up to kSortBlocks rows at a time.
+inline constexpr std::int64_t kSortBlocks = 1024, kSortSpan = 2048;
 inline std::int64_t sort_run_length(std::int64_t len) {
   std::int64_t p = 1;
   while (p < len) p <<= 1;
   return p;
 }
-// 8-byte slots of device scratch a GPU sort of (rows, len) needs.
+// 8-byte slots of device scratch a GPU sort of (rows, len) needs (0: none).
 inline std::int64_t sort_scratch_slots(std::int64_t rows, std::int64_t len) {
-  return (rows < kSortBlocks ? rows : kSortBlocks) * sort_run_length(len);
+  const std::int64_t run = sort_run_length(len);
+  return run <= kSortSpan ? 0 : (rows < kSortBlocks ? rows : kSortBlocks) * run;
 }
 
 // Pooling runs over planes of (h, w) values into planes of (oh, ow), windows of

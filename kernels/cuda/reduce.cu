@@ -224,32 +224,68 @@ __global__ void topk_rows_warp(bool largest, std::int64_t rows, std::int64_t len
   }
 }
 
+// The network's steps: stage k (2, 4, ..., run) orders pairs (i, i ^ j) for j = k/2,
+// ..., 1, ascending where bit k of i is clear and descending where it is set, so that
+// each run of k positions comes out sorted. Positions i and l = i ^ j > i of one row:
 template <class T>
-__global__ void sort_rows_kernel(bool largest, std::int64_t rows, std::int64_t len, std::int64_t run, const T* x,
-                                 std::int64_t* index, std::int64_t* scratch) {
-  std::int64_t* w = scratch + blockIdx.x * run;
-  for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+__device__ void bitonic_order(const T* row, bool largest, std::int64_t i, std::int64_t k, std::int64_t& a,
+                              std::int64_t& b) {
+  if ((i & k) == 0 ? sorts_before(row, b, a, largest) : sorts_before(row, a, b, largest)) {
+    const std::int64_t held = a;
+    a = b;
+    b = held;
+  }
+}
+
+// Each block takes `span` consecutive positions of one row (span divides run, and is
+// at most kSortSpan) into shared memory and runs, when k_top is 0, every stage up to
+// k = span on them, starting from i < len ? i : -1; otherwise the steps j < span of
+// stage k_top, starting from w. The result goes back to w or, when `index` is not
+// null (span == run: whole rows), its first len positions to index.
+template <class T>
+__global__ void sort_span_kernel(bool largest, std::int64_t len, std::int64_t run, std::int64_t span,
+                                 std::int64_t chunks, std::int64_t k_top, const T* x, std::int64_t* w,
+                                 std::int64_t* index) {
+  __shared__ std::int64_t held[kSortSpan];
+  for (std::int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+    const std::int64_t start = c * span, r = start / run, base = start % run;
     const T* row = x + r * len;
-    for (std::int64_t i = threadIdx.x; i < run; i += blockDim.x) w[i] = i < len ? i : -1;
+    for (std::int64_t q = threadIdx.x; q < span; q += blockDim.x)
+      held[q] = k_top != 0 ? w[start + q] : (base + q < len ? base + q : -1);
     __syncthreads();
-    for (std::int64_t k = 2; k <= run; k <<= 1) {
-      for (std::int64_t j = k >> 1; j > 0; j >>= 1) {
-        for (std::int64_t i = threadIdx.x; i < run; i += blockDim.x) {
-          const std::int64_t l = i ^ j;
-          if (l <= i) continue;
-          const std::int64_t a = w[i], b = w[l];
-          // Runs whose bit k is clear end up in rank order, the others reversed.
-          if ((i & k) == 0 ? sorts_before(row, b, a, largest) : sorts_before(row, a, b, largest)) {
-            w[i] = b;
-            w[l] = a;
-          }
-        }
+    for (std::int64_t k = k_top != 0 ? k_top : 2; k <= (k_top != 0 ? k_top : span); k <<= 1) {
+      for (std::int64_t j = (k_top != 0 ? span : k) >> 1; j > 0; j >>= 1) {
+        for (std::int64_t q = threadIdx.x; q < span; q += blockDim.x)
+          if ((q ^ j) > q) bitonic_order(row, largest, base + q, k, held[q], held[q ^ j]);
         __syncthreads();
       }
     }
-    for (std::int64_t i = threadIdx.x; i < len; i += blockDim.x) index[r * len + i] = w[i];
+    for (std::int64_t q = threadIdx.x; q < span; q += blockDim.x) {
+      if (!index)
+        w[start + q] = held[q];
+      else if (q < len)
+        index[r * len + q] = held[q];
+    }
     __syncthreads();
   }
+}
+
+// Step (k, j >= span) over every row of w, a thread per pair: pair p of a row is the
+// position i with a 0 put in at bit j, and i | j.
+template <class T>
+__global__ void sort_pairs_kernel(bool largest, std::int64_t len, std::int64_t run, std::int64_t k,
+                                  std::int64_t j, std::int64_t pairs, const T* x, std::int64_t* w) {
+  for (std::int64_t t = global_index(); t < pairs; t += grid_stride()) {
+    const std::int64_t r = t / (run / 2), p = t % (run / 2);
+    const std::int64_t i = ((p & ~(j - 1)) << 1) | (p & (j - 1));
+    bitonic_order(x + r * len, largest, i, k, w[r * run + i], w[r * run + (i | j)]);
+  }
+}
+
+__global__ void sort_copy_out(std::int64_t rows, std::int64_t len, std::int64_t run, const std::int64_t* w,
+                              std::int64_t* index) {
+  for (std::int64_t e = global_index(); e < rows * len; e += grid_stride())
+    index[e] = w[(e / len) * run + e % len];
 }
 
 // The lines of a scan over a contiguous (outer, n, inner) tensor: line e is
@@ -429,11 +465,38 @@ void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std:
 void sort_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,
                std::int64_t* scratch) {
   if (rows == 0 || len == 0) return;
-  const std::int64_t blocks = rows < kSortBlocks ? rows : kSortBlocks;
+  const std::int64_t run = sort_run_length(len), span = run < kSortSpan ? run : kSortSpan;
+  const int threads = static_cast<int>(span / 2 < 32 ? 32 : (span / 2 > kThreads ? kThreads : span / 2));
+  const auto grid = [](std::int64_t chunks) {
+    return static_cast<unsigned>(chunks < 65535 ? chunks : 65535);
+  };
   visit_scalar(t, [&](auto tag) {
-    launch(sort_rows_kernel<decltype(tag)>, dim3(static_cast<unsigned>(blocks)), kThreads, 0, largest, rows, len,
-           sort_run_length(len), static_cast<const decltype(tag)*>(x), index, scratch);
-    KILN_CUDA_CHECK_LAUNCH();
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    if (run == span) {  // whole rows in shared memory, straight into index
+      launch(sort_span_kernel<T>, grid(rows), threads, 0, largest, len, run, span, rows, std::int64_t(0), px,
+             scratch, index);
+      KILN_CUDA_CHECK_LAUNCH();
+      return;
+    }
+    // Longer rows, kSortBlocks at a time through scratch: spans in shared memory, the
+    // steps that pair positions a span or more apart one launch each.
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kSortBlocks) {
+      const std::int64_t g = rows - r0 < kSortBlocks ? rows - r0 : kSortBlocks, chunks = g * run / span;
+      const T* gx = px + r0 * len;
+      launch(sort_span_kernel<T>, grid(chunks), threads, 0, largest, len, run, span, chunks, std::int64_t(0),
+             gx, scratch, static_cast<std::int64_t*>(nullptr));
+      KILN_CUDA_CHECK_LAUNCH();
+      for (std::int64_t k = 2 * span; k <= run; k <<= 1) {
+        for (std::int64_t j = k >> 1; j >= span; j >>= 1)
+          launch_over(g * run / 2, sort_pairs_kernel<T>, largest, len, run, k, j, g * run / 2, gx, scratch);
+        launch(sort_span_kernel<T>, grid(chunks), threads, 0, largest, len, run, span, chunks, k, gx, scratch,
+               static_cast<std::int64_t*>(nullptr));
+        KILN_CUDA_CHECK_LAUNCH();
+      }
+      launch_over(g * len, sort_copy_out, g, len, run, static_cast<const std::int64_t*>(scratch),
+                  index + r0 * len);
+    }
   });
 }
 

@@ -55,11 +55,11 @@ Tensor ranked_positions(const char* op, const Tensor& x, std::int64_t dim, std::
       if (k <= kTopkPassesUpTo) {
         kernels.topk_rows(t, largest, rows, len, k, detail::dptr(rows_view), detail::dptr<std::int64_t>(picked));
       } else {
-        const Tensor scratch =
-            Tensor::empty({cuda_kernels::sort_scratch_slots(rows, len)}, kInt64, x.device());
+        const std::int64_t slots = cuda_kernels::sort_scratch_slots(rows, len);
+        const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kInt64, x.device()) : Tensor();
         Tensor all = k == len ? picked : Tensor::empty(rows_view.shape(), kInt64, x.device());
         kernels.sort_rows(t, largest, rows, len, detail::dptr(rows_view), detail::dptr<std::int64_t>(all),
-                          detail::dptr<std::int64_t>(scratch));
+                          slots > 0 ? detail::dptr<std::int64_t>(scratch) : nullptr);
         if (k < len) picked = all.narrow(-1, 0, k).contiguous();
       }
     } else {

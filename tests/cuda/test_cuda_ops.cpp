@@ -224,6 +224,21 @@ TEST_CASE("cuda: sort and argsort give the CPU's order, NaN and ties included; t
             topk(x, k, 1, !descending).indices.to_vector<std::int64_t>());
     }
   }
+  // Rows longer than a block sorts in shared memory (2048 positions): steps that pair
+  // positions further apart run over the whole tensor; more than 1024 such rows go
+  // through scratch in two groups.
+  for (const Shape& shape : {Shape{3, 5000}, Shape{1, 2049}, Shape{1030, 2100}}) {
+    Tensor x = (randn(shape) * 40.0).to(kInt64).to(kFloat32);  // whole numbers: many ties
+    for (std::int64_t p : {std::int64_t(7), shape[1] + 3, shape[1] - 1}) x.data_ptr<float>()[p] = NAN;
+    for (bool descending : {false, true}) {
+      INFO("shape " << shape[0] << " x " << shape[1] << ", descending " << descending);
+      CHECK(argsort(x.to(gpu), 1, descending).to_vector<std::int64_t>() ==
+            argsort(x, 1, descending).to_vector<std::int64_t>());
+    }
+  }
+  const Tensor column = randn({4000, 2});
+  CHECK(topk(column.to(gpu), 100, 0).indices.to_vector<std::int64_t>() ==
+        topk(column, 100, 0).indices.to_vector<std::int64_t>());
   for (DType dt : {kFloat32, kFloat64})
     parity([](const auto& v) { return sort(v[0], 1, true).values; }, {randn({6, 40}, dt)}, tol_for(dt));
 }
