@@ -119,9 +119,12 @@ struct Table {
   void (*sum)(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out,
               void* scratch, double divisor);
   // y[row] = max (or min) of x[row, :] and index[row] its first position; the
-  // first NaN wins. `index` may be null. x is contiguous (rows, len), len >= 1.
+  // first NaN wins. `index` may be null. x is contiguous (rows, len), len >= 1. A warp
+  // per row, or, when the rows are few, slices of each as sum cuts them (a block per
+  // slice, then a thread per row over its slices' picks); `scratch` holds
+  // sum_scratch_slots(rows, len, 1) int64 on the device (null where that is 0).
   void (*extreme_rows)(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
-                       std::int64_t* index);
+                       std::int64_t* index, std::int64_t* scratch);
   // y[r, :] = softmax(x[r, :]) or log_softmax; contiguous (rows, len); floating types.
   void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
   // index[r, :k] = the positions of row r's k largest (smallest) values of contiguous x

@@ -127,6 +127,17 @@ __device__ bool prefer(T v, std::int64_t i, T best, std::int64_t best_i, bool mi
   return minimum ? v < best : v > best;
 }
 
+// Every lane's (best, best_i) becomes the best of its warp's.
+template <class T>
+__device__ void warp_best(T& best, std::int64_t& best_i, bool minimum) {
+  for (int s = 16; s > 0; s >>= 1) {
+    using Wide = std::conditional_t<(sizeof(T) < 4), int, T>;  // shuffles move 32 or 64 bits
+    const T v = static_cast<T>(__shfl_xor_sync(0xffffffffu, static_cast<Wide>(best), s));
+    const std::int64_t i = __shfl_xor_sync(0xffffffffu, best_i, s);
+    if (prefer(v, i, best, best_i, minimum)) best = v, best_i = i;
+  }
+}
+
 template <class T>
 __global__ void extreme_rows_warp(bool minimum, std::int64_t rows, std::int64_t len, const T* x, T* y,
                                   std::int64_t* index) {
@@ -138,16 +149,52 @@ __global__ void extreme_rows_warp(bool minimum, std::int64_t rows, std::int64_t 
     std::int64_t best_i = 0;
     for (std::int64_t j = lane; j < len; j += 32)
       if (prefer(in[j], j, best, best_i, minimum)) best = in[j], best_i = j;
-    for (int s = 16; s > 0; s >>= 1) {
-      using Wide = std::conditional_t<(sizeof(T) < 4), int, T>;  // shuffles move 32 or 64 bits
-      const T v = static_cast<T>(__shfl_xor_sync(0xffffffffu, static_cast<Wide>(best), s));
-      const std::int64_t i = __shfl_xor_sync(0xffffffffu, best_i, s);
-      if (prefer(v, i, best, best_i, minimum)) best = v, best_i = i;
-    }
+    warp_best(best, best_i, minimum);
     if (lane == 0) {
       y[row] = best;
       if (index) index[row] = best_i;
     }
+  }
+}
+
+// Pass 1 for rows cut into slices: block (row = blockIdx.x, slice = blockIdx.y) finds
+// its slice's best position, stored at partial[slice * rows + row].
+template <class T>
+__global__ void extreme_row_slices(bool minimum, std::int64_t len, std::int64_t per_part, const T* x,
+                                   std::int64_t* partial) {
+  __shared__ std::int64_t warp_pick[kThreads / 32];
+  const std::int64_t row = blockIdx.x;
+  const T* in = x + row * len;
+  std::int64_t begin, end;
+  slice_bounds(len, per_part, blockIdx.y, begin, end);
+  T best = in[begin];
+  std::int64_t best_i = begin;
+  for (std::int64_t j = begin + threadIdx.x; j < end; j += blockDim.x)
+    if (prefer(in[j], j, best, best_i, minimum)) best = in[j], best_i = j;
+  warp_best(best, best_i, minimum);
+  if ((threadIdx.x & 31) == 0) warp_pick[threadIdx.x / 32] = best_i;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    best_i = warp_pick[threadIdx.x < blockDim.x / 32 ? threadIdx.x : 0];
+    best = in[best_i];
+    warp_best(best, best_i, minimum);
+    if (threadIdx.x == 0) partial[static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row] = best_i;
+  }
+}
+
+// Pass 2: a thread per row keeps the best of its slices' picks.
+template <class T>
+__global__ void extreme_partials(bool minimum, std::int64_t rows, std::int64_t len, std::int64_t parts,
+                                 const std::int64_t* partial, const T* x, T* y, std::int64_t* index) {
+  for (std::int64_t row = global_index(); row < rows; row += grid_stride()) {
+    const T* in = x + row * len;
+    std::int64_t best_i = partial[row];
+    for (std::int64_t p = 1; p < parts; ++p) {
+      const std::int64_t i = partial[p * rows + row];
+      if (prefer(in[i], i, in[best_i], best_i, minimum)) best_i = i;
+    }
+    y[row] = in[best_i];
+    if (index) index[row] = best_i;
   }
 }
 
@@ -429,13 +476,24 @@ void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const
 }
 
 void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
-                  std::int64_t* index) {
+                  std::int64_t* index, std::int64_t* scratch) {
   if (rows == 0) return;
   KILN_ASSERT(len >= 1);
+  const ChannelSplit split = sum_split(rows, len, 1);
   visit_scalar(t, [&](auto tag) {
     using T = decltype(tag);
-    launch(extreme_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, minimum, rows, len,
-           static_cast<const T*>(x), static_cast<T*>(y), index);
+    const T* px = static_cast<const T*>(x);
+    if (split.parts > 1) {
+      KILN_ASSERT(scratch != nullptr);
+      launch(extreme_row_slices<T>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(split.parts)),
+             kThreads, 0, minimum, len, split.per_part, px, scratch);
+      KILN_CUDA_CHECK_LAUNCH();
+      launch_over(rows, extreme_partials<T>, minimum, rows, len, split.parts,
+                  static_cast<const std::int64_t*>(scratch), px, static_cast<T*>(y), index);
+      return;
+    }
+    launch(extreme_rows_warp<T>, row_blocks(rows), kRowsPerBlock * 32, 0, minimum, rows, len, px,
+           static_cast<T*>(y), index);
     KILN_CUDA_CHECK_LAUNCH();
   });
 }

@@ -11,7 +11,7 @@ namespace kiln::cuda_kernels {
 void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const void* x, void* out, void* scratch,
          double divisor);
 void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
-                  std::int64_t* index);
+                  std::int64_t* index, std::int64_t* scratch);
 void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
 void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                std::int64_t* index);

@@ -227,10 +227,13 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
   kept[dim] = 1;
   Tensor values = Tensor::empty({count}, x.dtype(), x.device());
   Tensor indices = Tensor::empty({count}, kInt64, x.device());
-  if (x.device().is_cuda())
+  if (x.device().is_cuda()) {
+    const std::int64_t slots = cuda_kernels::sum_scratch_slots(count, len, 1);
+    const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kInt64, x.device()) : Tensor();
     detail::cuda_for(x).extreme_rows(detail::cuda_scalar(x.dtype(), name), !is_max, count, len, detail::dptr(rows),
-                                     detail::dptr(values), detail::dptr<std::int64_t>(indices));
-  else visit_dtype(x.dtype(), [&]<class T>() {
+                                     detail::dptr(values), detail::dptr<std::int64_t>(indices),
+                                     slots > 0 ? detail::dptr<std::int64_t>(scratch) : nullptr);
+  } else visit_dtype(x.dtype(), [&]<class T>() {
     typename cpu::KernelTable<T>::ArgRowsFn fn;
     if constexpr (std::is_floating_point_v<T>) fn = is_max ? cpu::kernels<T>().max_rows : cpu::kernels<T>().min_rows;
     else fn = is_max ? cpu::ref::max_rows<T> : cpu::ref::min_rows<T>;

@@ -173,6 +173,25 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
   // Ties pick the first index; a NaN wins, as on the CPU.
   const Tensor ties = tensor<float>({1, 3, 3, 0, std::numeric_limits<float>::quiet_NaN(), 2}, {2, 3});
   CHECK(argmax(ties.to(gpu), 1).to_vector<std::int64_t>() == argmax(ties, 1).to_vector<std::int64_t>());
+  // Few long rows are cut into slices (a block each): the first extreme, or the first
+  // NaN, wherever the slices fall; whole numbers give many ties.
+  Tensor lots = (randn({3, 50000}) * 20.0).to(kInt64).to(kFloat32);
+  lots.data_ptr<float>()[5000] = 1000;  // in the second slice, as are the next two
+  lots.data_ptr<float>()[50000 + 6000] = -1000;
+  lots.data_ptr<float>()[100000 + 7000] = 1000;
+  for (bool minimum : {false, true}) {
+    const auto pick = [minimum](const Tensor& t, std::int64_t dim) {
+      return minimum ? argmin(t, dim) : argmax(t, dim);
+    };
+    CHECK(pick(lots.to(gpu), 1).to_vector<std::int64_t>() == pick(lots, 1).to_vector<std::int64_t>());
+    CHECK(pick(lots.reshape({-1}).to(gpu), 0).item<std::int64_t>() ==
+          pick(lots.reshape({-1}), 0).item<std::int64_t>());
+  }
+  parity([](const auto& v) { return max(v[0]); }, {lots}, 0);
+  for (std::int64_t p : {123456, 40000, 99999}) lots.data_ptr<float>()[p] = NAN;
+  CHECK(argmax(lots.to(gpu), 1).to_vector<std::int64_t>() == argmax(lots, 1).to_vector<std::int64_t>());
+  CHECK(std::isnan(max(lots.to(gpu)).item()));
+  CHECK(argmin(lots.reshape({-1}).to(gpu), 0).item<std::int64_t>() == 40000);
   const Tensor mask = randint(0, 2, {1000}).to(kUInt8);
   CHECK(sum(mask.to(gpu)).item() == sum(mask).item());
 }
