@@ -171,44 +171,38 @@ Tensor scan_scratch(const Lines& l, Device device) {
 void* pointer_or_null(const Tensor& t) { return t.defined() ? detail::dptr(t) : nullptr; }
 
 // The running sums or products of x (floating or int64) along dim, from its last entry
-// backwards when `reverse`. Not recorded.
-Tensor scan(const Tensor& x, Scan op, std::int64_t dim, bool reverse, const char* name) {
-  const Tensor xc = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  const Lines l(x, dim);
-  if (out.numel() == 0) return out;
-  if (x.device().is_cuda()) {
-    const Tensor scratch = scan_scratch(l, x.device());
-    detail::cuda_for(x).scan(detail::cuda_scalar(x.dtype(), name), op, reverse, l.outer, l.n, l.inner,
-                             detail::dptr(xc), detail::dptr(out), pointer_or_null(scratch));
-  } else {
-    visit_dtype(x.dtype(), [&]<class T>() {
-      scan_lines(op, detail::ptr<T>(xc), detail::ptr<T>(out), static_cast<T*>(nullptr), l.outer, l.n, l.inner,
-                 reverse);
-    });
-  }
-  return out;
-}
-
-// The product of x (floating or int64) along dim, with dim kept as size 1. Not recorded.
-Tensor product(const Tensor& x, std::int64_t dim) {
+// backwards when `reverse`; or, when `totals_only`, only each line's product, with dim
+// kept as size 1. Not recorded.
+Tensor combine_lines(const Tensor& x, Scan op, std::int64_t dim, bool reverse, bool totals_only,
+                     const char* name) {
   const Tensor xc = x.detach().contiguous();
   Shape shape = x.shape();
-  shape[dim] = 1;
+  if (totals_only) shape[dim] = 1;
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   const Lines l(x, dim);
   if (out.numel() == 0) return out;
   if (x.device().is_cuda()) {
     const Tensor scratch = scan_scratch(l, x.device());
-    detail::cuda_for(x).product(detail::cuda_scalar(x.dtype(), "prod"), l.outer, l.n, l.inner,
-                                detail::dptr(xc), detail::dptr(out), pointer_or_null(scratch));
+    const auto& kernels = detail::cuda_for(x);
+    const auto t = detail::cuda_scalar(x.dtype(), name);
+    if (totals_only)
+      kernels.product(t, l.outer, l.n, l.inner, detail::dptr(xc), detail::dptr(out),
+                      pointer_or_null(scratch));
+    else
+      kernels.scan(t, op, reverse, l.outer, l.n, l.inner, detail::dptr(xc), detail::dptr(out),
+                   pointer_or_null(scratch));
   } else {
     visit_dtype(x.dtype(), [&]<class T>() {
-      scan_lines(Scan::product, detail::ptr<T>(xc), static_cast<T*>(nullptr), detail::ptr<T>(out), l.outer,
-                 l.n, l.inner, false);
+      T* o = detail::ptr<T>(out);
+      scan_lines(op, detail::ptr<T>(xc), totals_only ? nullptr : o, totals_only ? o : nullptr, l.outer, l.n,
+                 l.inner, reverse);
     });
   }
   return out;
+}
+
+Tensor scan(const Tensor& x, Scan op, std::int64_t dim, bool reverse, const char* name) {
+  return combine_lines(x, op, dim, reverse, false, name);
 }
 
 // Running sums along dim, recorded: the backward is the running sum from the other end.
@@ -240,7 +234,7 @@ Tensor prod(const Tensor& x_in, std::int64_t dim_in, bool keepdim) {
              "; prod(x) multiplies every element");
   const std::int64_t dim = wrap_dim(dim_in, x_in.dim(), "prod");
   const Tensor x = widened(x_in, "prod");
-  Tensor out = product(x, dim);
+  Tensor out = combine_lines(x, Scan::product, dim, false, true, "prod");
   if (!keepdim) out = out.squeeze(dim);
   if (should_record({x})) {
     attach_grad_fn(out, "prod", {x},
