@@ -1,11 +1,14 @@
 // GPU figures in one run: device-to-device copy bandwidth, the q4_0 GEMV against
 // it (weights read cold from device memory, and warm), int8 GEMM throughput
 // (cuBLASLt tensor cores and kiln's dp4a kernel) against the card's int8 peak,
-// float32 cuBLAS GEMM for scale, kiln's CSR spmm against cuSPARSE on a
-// 10M-nonzero random graph, running sums and products of long and short lines, topk and argsort.
+// float32 cuBLAS GEMM for scale, kiln's CSR spmm against cuSPARSE on 10M-nonzero
+// matrices (even and power-law rows) and edge_softmax, running sums and products of
+// long and short lines, topk and argsort.
 //
-//   ./build/bench/cuda_bench [--reps 5]
+//   ./build/bench/cuda_bench [--reps 5] [--only PART,PART...]
 //
+// --only runs the parts named (device, copy, gemv_q4, gemm, spmm, scan, topk); the
+// parts that read the copy bandwidth then leave out their fraction of it.
 // Each figure is the median of --reps timings; a timing runs the operation back
 // to back for at least 50 ms between two device synchronizations. The last line
 // is RESULT {json}; a part that fails is named under "errors" there (exit code 1)
@@ -18,6 +21,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +30,7 @@
 #endif
 
 #include "kernels/cuda/cuda_kernels.hpp"
+#include "kernels/cuda/index_math.hpp"  // kCsrChunk, csr_chunk_scratch_slots
 #include "kiln/kiln.hpp"
 
 namespace {
@@ -66,8 +71,11 @@ T* ptr(const kiln::Tensor& t) {
 int main(int argc, char** argv) {
   using namespace kiln;
   int reps = 5;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string only;  // comma-separated part names; empty: every part
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--only") only = "," + std::string(argv[i + 1]) + ",";
+  }
   if (!cuda::is_available()) {
     std::printf("cuda_bench: no GPU visible (%s)\n", build_info());
     return 77;
@@ -78,6 +86,7 @@ int main(int argc, char** argv) {
   // Each part runs on its own: an error is recorded under "errors" and the parts
   // after it still run, so one failure does not cost the other figures.
   const auto part = [&](const char* name, const std::function<void()>& fn) {
+    if (!only.empty() && only.find("," + std::string(name) + ",") == std::string::npos) return;
     try {
       fn();
     } catch (const std::exception& e) {
@@ -183,71 +192,115 @@ int main(int argc, char** argv) {
     }
   });
 
-  // 4. CSR spmm: 1M rows, 10M random nonzeros, 16 features; kiln's kernel and cuSPARSE.
+  // 4. CSR spmm, 1M rows x 10M nonzeros x 16 features, against cuSPARSE on the same
+  // arrays: rows of 10 nonzeros each, then rows whose lengths follow a power law
+  // (row r's share of the nonzeros proportional to (r + 1)^-0.8, as in
+  // bench/graph_scale's Chung-Lu graphs: the first row holds about 134,000), with
+  // uniform random columns. Also edge_softmax over the power-law rows, 8 heads.
   part("spmm", [&] {
     const std::int64_t rows = 1000000, nnz = 10000000, f = 16;
+    std::vector<std::int64_t> even(rows + 1), skewed(rows + 1), col(nnz);
+    double total = 0;
+    for (std::int64_t r = 0; r < rows; ++r) total += std::pow(static_cast<double>(r + 1), -0.8);
+    double below = 0;
+    for (std::int64_t r = 0; r <= rows; ++r) {
+      even[r] = r * nnz / rows;
+      skewed[r] =
+          std::min(nnz, static_cast<std::int64_t>(std::llround(below / total * static_cast<double>(nnz))));
+      if (r < rows) below += std::pow(static_cast<double>(r + 1), -0.8);
+    }
+    skewed[rows] = nnz;
     Generator g(7);
-    std::vector<std::int64_t> row_ptr(rows + 1), col(nnz);
-    for (std::int64_t r = 0; r <= rows; ++r) row_ptr[r] = r * nnz / rows;
     for (auto& c : col) c = static_cast<std::int64_t>(g.below(rows));
-    const Tensor d_row = from_vector(row_ptr).to(gpu), d_col = from_vector(col).to(gpu);
-    const Tensor d_val = rand({nnz}, kFloat32, gpu), x = randn({rows, f}, kFloat32, gpu);
-    Tensor y = empty({rows, f}, kFloat32, gpu), y2 = empty({rows, f}, kFloat32, gpu);
+    const Tensor d_col = from_vector(col).to(gpu), d_val = rand({nnz}, kFloat32, gpu);
+    const Tensor x = randn({rows, f}, kFloat32, gpu);
     // Bytes per call: column index + value per nonzero, the X row it reads, and per row
     // the row pointer and the Y row written.
     const double bytes = static_cast<double>(nnz) * (8 + 4 + f * 4) + static_cast<double>(rows) * (8 + f * 4);
-    const double tk = seconds_per_call(
-        [&] {
-          k.spmm(cuda_kernels::Scalar::f32, rows, f, ptr<std::int64_t>(d_row), ptr<std::int64_t>(d_col),
-                 ptr<float>(d_val), ptr<float>(x), ptr<float>(y));
-        },
-        reps);
-    result["spmm_kiln_ms"] = tk * 1e3;
-    result["spmm_kiln_gb_per_s"] = bytes / tk / 1e9;
-    std::printf("spmm 1M rows x 10M nonzeros x 16: kiln %.3f ms (%.0f GB/s counted)\n", tk * 1e3,
-                bytes / tk / 1e9);
-#if KILN_BENCH_CUSPARSE
-    cusparseHandle_t h = nullptr;
-    cusparseSpMatDescr_t a_desc = nullptr;
-    cusparseDnMatDescr_t x_desc = nullptr, y_desc = nullptr;
-    const float one = 1.0f, zero = 0.0f;
-    std::size_t buffer_bytes = 0;
-    bool ok = cusparseCreate(&h) == CUSPARSE_STATUS_SUCCESS &&
-              cusparseCreateCsr(&a_desc, rows, rows, nnz, d_row.device_data_ptr(), d_col.device_data_ptr(),
-                                d_val.device_data_ptr(), CUSPARSE_INDEX_64I, CUSPARSE_INDEX_64I,
-                                CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F) == CUSPARSE_STATUS_SUCCESS &&
-              cusparseCreateDnMat(&x_desc, rows, f, f, x.device_data_ptr(), CUDA_R_32F, CUSPARSE_ORDER_ROW) ==
-                  CUSPARSE_STATUS_SUCCESS &&
-              cusparseCreateDnMat(&y_desc, rows, f, f, y2.device_data_ptr(), CUDA_R_32F,
-                                  CUSPARSE_ORDER_ROW) == CUSPARSE_STATUS_SUCCESS &&
-              cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                      &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
-                                      &buffer_bytes) == CUSPARSE_STATUS_SUCCESS;
-    if (ok) {
-      const Tensor buffer = empty({static_cast<std::int64_t>(buffer_bytes) + 1}, kUInt8, gpu);
-      const double tc = seconds_per_call(
+    for (const auto& [name, row_ptr] : {std::pair{"spmm", &even}, std::pair{"spmm_powerlaw", &skewed}}) {
+      const std::string key = name;
+      std::int64_t longest = 0;
+      for (std::int64_t r = 0; r < rows; ++r) longest = std::max(longest, (*row_ptr)[r + 1] - (*row_ptr)[r]);
+      const Tensor d_row = from_vector(*row_ptr).to(gpu);
+      const cuda_kernels::CsrRows a{rows, nnz, longest, ptr<std::int64_t>(d_row)};
+      const std::int64_t slots =
+          longest > cuda_kernels::kCsrChunk ? cuda_kernels::csr_chunk_scratch_slots(nnz, f) : 1;
+      const Tensor scratch = empty({slots}, kFloat32, gpu);
+      Tensor y = empty({rows, f}, kFloat32, gpu), y2 = empty({rows, f}, kFloat32, gpu);
+      const double tk = seconds_per_call(
           [&] {
-            ok = ok && cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                    &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
-                                    buffer.device_data_ptr()) == CUSPARSE_STATUS_SUCCESS;
+            k.spmm(cuda_kernels::Scalar::f32, a, ptr<std::int64_t>(d_col), f, ptr<float>(d_val),
+                   ptr<float>(x), ptr<float>(y), ptr<float>(scratch));
           },
           reps);
+      result[key + "_longest_row"] = longest;
+      result[key + "_kiln_ms"] = tk * 1e3;
+      result[key + "_kiln_gb_per_s"] = bytes / tk / 1e9;
+      std::printf("%s 1M rows x 10M nonzeros x 16 (longest row %lld): kiln %.3f ms (%.0f GB/s counted)\n",
+                  name, static_cast<long long>(longest), tk * 1e3, bytes / tk / 1e9);
+#if KILN_BENCH_CUSPARSE
+      cusparseHandle_t h = nullptr;
+      cusparseSpMatDescr_t a_desc = nullptr;
+      cusparseDnMatDescr_t x_desc = nullptr, y_desc = nullptr;
+      const float one = 1.0f, zero = 0.0f;
+      std::size_t buffer_bytes = 0;
+      bool ok = cusparseCreate(&h) == CUSPARSE_STATUS_SUCCESS &&
+                cusparseCreateCsr(&a_desc, rows, rows, nnz, d_row.device_data_ptr(), d_col.device_data_ptr(),
+                                  d_val.device_data_ptr(), CUSPARSE_INDEX_64I, CUSPARSE_INDEX_64I,
+                                  CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F) == CUSPARSE_STATUS_SUCCESS &&
+                cusparseCreateDnMat(&x_desc, rows, f, f, x.device_data_ptr(), CUDA_R_32F,
+                                    CUSPARSE_ORDER_ROW) == CUSPARSE_STATUS_SUCCESS &&
+                cusparseCreateDnMat(&y_desc, rows, f, f, y2.device_data_ptr(), CUDA_R_32F,
+                                    CUSPARSE_ORDER_ROW) == CUSPARSE_STATUS_SUCCESS &&
+                cusparseSpMM_bufferSize(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                        &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F,
+                                        CUSPARSE_SPMM_CSR_ALG2, &buffer_bytes) == CUSPARSE_STATUS_SUCCESS;
       if (ok) {
-        result["spmm_cusparse_ms"] = tc * 1e3;
-        result["spmm_kiln_vs_cusparse"] = tc / tk;  // > 1: kiln faster
-        result["spmm_max_abs_diff"] = max(abs(sub(y, y2))).item();
-        std::printf("spmm cuSPARSE (CSR_ALG2): %.3f ms; kiln / cuSPARSE throughput %.2f\n", tc * 1e3,
-                    tc / tk);
+        const Tensor buffer = empty({static_cast<std::int64_t>(buffer_bytes) + 1}, kUInt8, gpu);
+        const double tc = seconds_per_call(
+            [&] {
+              ok = ok && cusparseSpMM(h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                      &one, a_desc, x_desc, &zero, y_desc, CUDA_R_32F, CUSPARSE_SPMM_CSR_ALG2,
+                                      buffer.device_data_ptr()) == CUSPARSE_STATUS_SUCCESS;
+            },
+            reps);
+        if (ok) {
+          result[key + "_cusparse_ms"] = tc * 1e3;
+          result[key + "_kiln_vs_cusparse"] = tc / tk;  // > 1: kiln faster
+          result[key + "_max_abs_diff"] = max(abs(sub(y, y2))).item();
+          std::printf("%s cuSPARSE (CSR_ALG2): %.3f ms; kiln / cuSPARSE throughput %.2f\n", name, tc * 1e3,
+                      tc / tk);
+        }
       }
-    }
-    if (!ok) std::printf("spmm cuSPARSE: not available for this layout\n");
-    if (y_desc) cusparseDestroyDnMat(y_desc);
-    if (x_desc) cusparseDestroyDnMat(x_desc);
-    if (a_desc) cusparseDestroySpMat(a_desc);
-    if (h) cusparseDestroy(h);
+      if (!ok) std::printf("%s cuSPARSE: not available for this layout\n", name);
+      if (y_desc) cusparseDestroyDnMat(y_desc);
+      if (x_desc) cusparseDestroyDnMat(x_desc);
+      if (a_desc) cusparseDestroySpMat(a_desc);
+      if (h) cusparseDestroy(h);
 #else
-    std::printf("spmm cuSPARSE: not built (this CUDA toolkit has no cuSPARSE)\n");
+      std::printf("%s cuSPARSE: not built (this CUDA toolkit has no cuSPARSE)\n", name);
 #endif
+    }
+    // edge_softmax over the power-law rows, 8 heads: the scores read, the weights
+    // written (4 + 4 bytes per entry and head), and the row pointers.
+    const std::int64_t heads = 8;
+    const Tensor d_row = from_vector(skewed).to(gpu);
+    std::int64_t longest = 0;
+    for (std::int64_t r = 0; r < rows; ++r) longest = std::max(longest, skewed[r + 1] - skewed[r]);
+    const cuda_kernels::CsrRows a{rows, nnz, longest, ptr<std::int64_t>(d_row)};
+    const Tensor scores = randn({nnz, heads}, kFloat32, gpu), weights = empty({nnz, heads}, kFloat32, gpu);
+    const Tensor scratch = empty({cuda_kernels::csr_chunk_scratch_slots(nnz, heads, 2)}, kFloat64, gpu);
+    const double ts = seconds_per_call(
+        [&] {
+          k.edge_softmax(cuda_kernels::Scalar::f32, a, heads, ptr<float>(scores), ptr<float>(weights),
+                         ptr<double>(scratch));
+        },
+        reps);
+    const double softmax_bytes = static_cast<double>(nnz) * heads * 8 + static_cast<double>(rows) * 8;
+    result["edge_softmax_powerlaw_ms"] = ts * 1e3;
+    result["edge_softmax_powerlaw_gb_per_s"] = softmax_bytes / ts / 1e9;
+    std::printf("edge_softmax, the power-law rows x 8 heads: %.3f ms (%.0f GB/s counted)\n", ts * 1e3,
+                softmax_bytes / ts / 1e9);
   });
 
   // 5. Running sums and whole-line products (kernels/cuda/reduce.cu): one row of 2^24

@@ -1,6 +1,6 @@
 // Graph workloads at scale, on generated power-law graphs.
 //
-//   ./build/bench/graph_scale --nodes 1000000 --edges 10000000 [--threads T] [--spmm-only]
+//   ./build/bench/graph_scale --nodes 1000000 --edges 10000000 [--threads T] [--spmm-only] [--device cuda]
 //
 // Builds a graph whose node degrees follow a power law (each edge picks its two ends
 // with probability proportional to w_i = (i + 1)^-0.8, a Chung-Lu graph), then
@@ -16,7 +16,10 @@
 //      the epoch costs O(edges + nodes) in time and memory. --batch-edges B instead takes
 //      an optimizer step per B edges, each step propagating over the whole graph
 //      (an epoch then costs edges^2 / B).
-// Ends with "RESULT {json}": seconds per phase and peak RSS.
+// With --device cuda the graph is built on the host and held on the GPU as a
+// DeviceCsr; spmm and the epoch run there (the sampled pairs are drawn on the host
+// and uploaded per chunk), and each timing waits for the GPU to finish.
+// Ends with "RESULT {json}": seconds per phase and peak RSS (of the host).
 #include <chrono>
 #include <algorithm>
 #include <cmath>
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::int64_t batch_edges = 0;  // 0: one full-batch step per epoch
   bool spmm_only = false;
+  Device device = Device::cpu();
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--spmm-only") spmm_only = true;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
     else if (f == "--edges") edges = std::stoll(argv[i + 1]);
     else if (f == "--threads") threads = std::stoi(argv[i + 1]);
     else if (f == "--batch-edges") batch_edges = std::stoll(argv[i + 1]);
+    else if (f == "--device") device = Device::parse(argv[i + 1]);
   }
   if (threads > 0) set_num_threads(threads);
   manual_seed(0);
@@ -80,19 +85,33 @@ int main(int argc, char** argv) {
   const graph::CsrMatrix adj = graph::CsrMatrix::undirected(nodes, list);
   const graph::CsrMatrix a_hat = graph::normalize_symmetric(adj);
   const double build_s = seconds_since(t_build);
-  std::printf("%s, %d threads\ngraph: %lld nodes, %lld nonzeros in A-hat (built in %.2f s)\n", build_info(),
-              get_num_threads(), static_cast<long long>(nodes), static_cast<long long>(a_hat.nnz()), build_s);
+  std::int64_t longest_row = 0;
+  for (std::int64_t r = 0; r < nodes; ++r)
+    longest_row = std::max(longest_row, a_hat.row_ptr[r + 1] - a_hat.row_ptr[r]);
+  const std::string device_name = device.is_cpu() ? "cpu" : "cuda:" + std::to_string(device.index);
+  std::printf("%s, %d threads, device %s\ngraph: %lld nodes, %lld nonzeros in A-hat, at most %lld in a row "
+              "(built in %.2f s)\n",
+              build_info(), get_num_threads(), device_name.c_str(), static_cast<long long>(nodes),
+              static_cast<long long>(a_hat.nnz()), static_cast<long long>(longest_row), build_s);
 
   // 1. spmm bandwidth.
-  const Tensor x = randn({nodes, 16});
+  const Tensor x = randn({nodes, 16}).to(device);
+  // On a GPU the matrix goes up once; on the CPU spmm reads the CsrMatrix itself.
+  const graph::DeviceCsr a_up =
+      device.is_cpu() ? graph::DeviceCsr(graph::CsrMatrix{}) : graph::DeviceCsr(a_hat, device);
+  const auto product = [&] {
+    Tensor y = device.is_cpu() ? spmm(a_hat, x) : spmm(a_up, x);
+    if (device.is_cuda()) cuda::synchronize();
+    return y;
+  };
   // Warm-up for at least 0.2 s: small calls run slower until the allocator has settled
   // (the first ten Cora-size calls take ~6x the steady time, for their fresh pages).
   Tensor y;
-  for (const auto t_warm = std::chrono::steady_clock::now(); seconds_since(t_warm) < 0.2;) y = spmm(a_hat, x);
+  for (const auto t_warm = std::chrono::steady_clock::now(); seconds_since(t_warm) < 0.2;) y = product();
   std::vector<double> times;  // the median of 21 runs
   for (int r = 0; r < 21; ++r) {
     const auto t = std::chrono::steady_clock::now();
-    y = spmm(a_hat, x);
+    y = product();
     times.push_back(seconds_since(t));
   }
   std::nth_element(times.begin(), times.begin() + 10, times.end());
@@ -108,15 +127,17 @@ int main(int argc, char** argv) {
 
   // 2. One GAE epoch with sampled negatives.
   const auto t_setup = std::chrono::steady_clock::now();
-  Tensor emb = (randn({nodes, 16}) * 0.1).requires_grad_();
+  Tensor emb = (randn({nodes, 16}) * 0.1).to(device).requires_grad_();
   nn::GCNConv conv1(16, 16), conv2(16, 16);
+  conv1.to(device);
+  conv2.to(device);
   std::vector<Tensor> params{emb};
   for (const auto* m : {&conv1, &conv2})
     for (const Tensor& p : m->parameters()) params.push_back(p);
   optim::Adam opt(params, optim::AdamOptions(0.01));
   const graph::EdgeSet known(list);
   const std::vector<graph::Edge> uniq = graph::unique_undirected(list);
-  const graph::DeviceCsr a_held(a_hat);  // shared by every product and its backward, never copied
+  const graph::DeviceCsr a_held(a_hat, device);   // shared by every product and its backward, never copied
   const double setup_s = seconds_since(t_setup);  // the edge set for sampling, the unique edges, Â held
   const auto t_epoch = std::chrono::steady_clock::now();
   const auto n_edges = static_cast<std::int64_t>(uniq.size());
@@ -133,7 +154,8 @@ int main(int argc, char** argv) {
     }
     std::vector<float> labels(src.size(), 0.0f);
     std::fill(labels.begin(), labels.begin() + (end - start), 1.0f);
-    return std::tuple{from_vector(src), from_vector(dst), from_vector(labels)};
+    return std::tuple{from_vector(src).to(device), from_vector(dst).to(device),
+                      from_vector(labels).to(device)};
   };
   auto encode = [&] { return conv2.forward(a_held, relu(conv1.forward(a_held, emb))); };
   // Each chunk's backward writes a gradient the size of z (nodes x 16), so chunks of
@@ -156,6 +178,7 @@ int main(int argc, char** argv) {
     }
     z.backward(z_leaf.grad());
     opt.step();
+    if (device.is_cuda()) cuda::synchronize();
     steps = 1;
   } else {
     for (std::int64_t start = 0; start < n_edges; start += batch_edges) {

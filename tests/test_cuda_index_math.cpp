@@ -9,7 +9,8 @@
 // - col2im: each image element's col entries, exactly the inverse of im2col's;
 // - division by multiplication (divider.hpp) against the division operator;
 // - batch norm: the channel slices visit every value of every channel once;
-// - pooling: each element's plane and position, and the windows covering it.
+// - pooling: each element's plane and position, and the windows covering it;
+// - CSR chunks: the parts of long rows, each entry once, in order.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -469,6 +470,68 @@ TEST_CASE("GPU scans cut into slices: every step in one slice, slices in order, 
   CHECK(cuda_kernels::scan_split(1, 30000, 1).parts == 117);
   CHECK(cuda_kernels::scan_split(200, 3, 5).parts == 1);
   CHECK(cuda_kernels::scan_split(1 << 16, 784, 1).parts == 1);
+}
+
+TEST_CASE(
+    "GPU CSR chunks: each long row's parts, in chunk order, are its entries once; short rows have none") {
+  using cuda_kernels::kCsrChunk;
+  // Row lengths around the chunk size, empty rows, and long rows at both ends.
+  for (const std::vector<std::int64_t>& lengths :
+       {std::vector<std::int64_t>{3000, 0, 5, 1024, 1025, 0, 0, 2048, 1, 7000, 3, 0},
+        std::vector<std::int64_t>{2, 1023, 1, 1023, 2000, 0, 4097},
+        std::vector<std::int64_t>{0, 0, 1024, 1024, 1024}, std::vector<std::int64_t>{9, 4, 1}}) {
+    std::vector<std::int64_t> row_ptr{0};
+    for (std::int64_t n : lengths) row_ptr.push_back(row_ptr.back() + n);
+    const auto rows = static_cast<std::int64_t>(lengths.size());
+    const std::int64_t nnz = row_ptr.back();
+    CAPTURE(nnz);
+    // csr_row_of: the row that holds each entry, skipping empty rows.
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k)
+        if (cuda_kernels::csr_row_of(row_ptr.data(), rows, k) != r) {
+          FAIL_CHECK("entry " << k << " of row " << r << " placed in row "
+                              << cuda_kernels::csr_row_of(row_ptr.data(), rows, k));
+        }
+    // Walking every chunk's parts covers each long row's entries once, in order.
+    std::vector<std::int64_t> next(rows), seen_from(rows, -1);
+    for (std::int64_t r = 0; r < rows; ++r) next[r] = row_ptr[r];
+    const std::int64_t chunks = cuda_kernels::csr_chunks(nnz);
+    CHECK(chunks == (nnz + kCsrChunk - 1) / kCsrChunk);
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      CAPTURE(c);
+      const cuda_kernels::CsrChunkRows parts = cuda_kernels::csr_chunk_rows(row_ptr.data(), rows, nnz, c);
+      const std::int64_t start = c * kCsrChunk, stop = std::min(start + kCsrChunk, nnz);
+      if (parts.continues >= 0) {
+        const std::int64_t r = parts.continues;
+        CHECK(lengths[r] > kCsrChunk);
+        CHECK(row_ptr[r] < start);
+        CHECK(next[r] == start);
+        CHECK(parts.continues_end == std::min(row_ptr[r + 1], stop));
+        next[r] = parts.continues_end;
+      }
+      if (parts.begins >= 0) {
+        const std::int64_t r = parts.begins;
+        CHECK(lengths[r] > kCsrChunk);
+        CHECK(row_ptr[r] >= start);
+        CHECK(row_ptr[r] < stop);
+        CHECK(next[r] == row_ptr[r]);
+        CHECK(seen_from[r] == -1);
+        seen_from[r] = c;
+        next[r] = stop;
+      }
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      CAPTURE(r);
+      if (lengths[r] > kCsrChunk) {
+        CHECK(next[r] == row_ptr[r + 1]);  // every entry, once
+        CHECK(seen_from[r] == row_ptr[r] / kCsrChunk);
+      } else {
+        CHECK(next[r] == row_ptr[r]);  // short rows are walked whole elsewhere
+      }
+    }
+    CHECK(cuda_kernels::csr_chunk_scratch_slots(nnz, 16) == chunks * 2 * 16);
+    CHECK(cuda_kernels::csr_chunk_scratch_slots(nnz, 8, 2) == chunks * 2 * 8 * 2);
+  }
 }
 
 TEST_CASE("GPU pooling index arithmetic: positions and covering windows") {

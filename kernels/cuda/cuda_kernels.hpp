@@ -35,6 +35,13 @@ struct Loop {
   Divider32 shape_div[kMaxDims] = {};
 };
 
+// The row structure of a CSR matrix on the device: row_ptr has rows + 1 entries,
+// the last nnz; `longest` is the most entries any row has.
+struct CsrRows {
+  std::int64_t rows = 0, nnz = 0, longest = 0;
+  const std::int64_t* row_ptr = nullptr;
+};
+
 enum class Compare : int { eq, ne, lt, le, gt, ge };
 
 // Activations with one parameter: leaky_relu (the negative slope), elu (alpha).
@@ -197,18 +204,23 @@ struct Table {
 
   // --- sparse.cu ---------------------------------------------------------------
   // CSR x dense: y[r, :] = sum_k val[k] x[col[k], :], k in [row_ptr[r], row_ptr[r+1]);
-  // all arrays on the device, val of the element type, x (*, f) and y (rows, f) contiguous.
-  void (*spmm)(Scalar t, std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
-               const void* val, const void* x, void* y);
+  // all arrays on the device, val of the element type, x (*, f) and y (rows, f)
+  // contiguous. Rows of more than kCsrChunk entries are split (index_math.hpp):
+  // then `scratch` holds csr_chunk_scratch_slots(nnz, f) values of the element type
+  // (null when a.longest <= kCsrChunk).
+  void (*spmm)(Scalar t, const CsrRows& a, const std::int64_t* col, std::int64_t f, const void* val,
+               const void* x, void* y, void* scratch);
   // Softmax over each row's entries, per column: x, y contiguous (nnz, h) in CSR order,
   // y[k, j] = exp(x[k, j] - max) / sum over row r's k (sums in double); and its
   // gradient gx[k, j] = y[k, j] (g[k, j] - sum over the row of y g). Floating types.
-  void (*edge_softmax)(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr,
-                       const void* x, void* y);
-  void (*edge_softmax_backward)(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr,
-                                const void* y, const void* g, void* gx);
+  // Long rows split as spmm's: `scratch` holds csr_chunk_scratch_slots(nnz, h, 2)
+  // doubles for the forward, csr_chunk_scratch_slots(nnz, h) for the backward (null
+  // when a.longest <= kCsrChunk).
+  void (*edge_softmax)(Scalar t, const CsrRows& a, std::int64_t h, const void* x, void* y, double* scratch);
+  void (*edge_softmax_backward)(Scalar t, const CsrRows& a, std::int64_t h, const void* y, const void* g,
+                                void* gx, double* scratch);
   // out[k] = r for every entry k of row r (COO row indices from row pointers).
-  void (*csr_row_indices)(std::int64_t rows, const std::int64_t* row_ptr, std::int64_t* out);
+  void (*csr_row_indices)(const CsrRows& a, std::int64_t* out);
 
   // --- loss.cu -----------------------------------------------------------------
   // logp = log_softmax(logits); loss[i] = -(1-eps) logp[i, t_i] - eps/c sum_j logp[i, j].

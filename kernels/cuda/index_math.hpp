@@ -12,9 +12,10 @@
 //     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
 // or 0 where that position falls in the padding.
 //
-// Also here: the slices of batch norm's channel sums and of other long sums, and
-// pooling's positions and covering windows. Kernels pick 32-bit indices, dividing
-// with divider.hpp's multiply-shift dividers, when fits_int32 says the sizes allow.
+// Also here: the slices of batch norm's channel sums and of other long sums,
+// pooling's positions and covering windows, and the chunks of long CSR rows. Kernels
+// pick 32-bit indices, dividing with divider.hpp's multiply-shift dividers, when
+// fits_int32 says the sizes allow.
 #pragma once
 
 #include <cstdint>
@@ -257,6 +258,66 @@ inline std::int64_t sort_run_length(std::int64_t len) {
 inline std::int64_t sort_scratch_slots(std::int64_t rows, std::int64_t len) {
   const std::int64_t run = sort_run_length(len);
   return run <= kSortSpan ? 0 : (rows < kSortBlocks ? rows : kSortBlocks) * run;
+}
+
+// CSR rows longer than kCsrChunk entries are split on the GPU (a hub of a power-law
+// graph would otherwise keep one thread busy long after the rest have finished):
+// the entries are cut into chunks of kCsrChunk, and each chunk holds the part it
+// covers of at most two long rows: the one that begins in it (no long row fits in
+// one chunk, so it runs past the chunk's end and no other row can begin after it
+// there) and the one that began before it and goes on through its first entry. A
+// thread per (chunk, column) combines those parts into two slots per chunk; a
+// thread per (chunk, column) of each chunk where a long row begins then combines
+// the row's slots in chunk order. Rows of up to kCsrChunk entries are walked whole.
+inline constexpr std::int64_t kCsrChunk = 1024;
+
+KILN_HOST_DEVICE inline std::int64_t csr_chunks(std::int64_t nnz) {
+  return (nnz + kCsrChunk - 1) / kCsrChunk;
+}
+
+// The row that holds entry k (0 <= k < nnz) of a CSR matrix with `rows` rows: the
+// last r with row_ptr[r] <= k, so empty rows before it are passed over.
+KILN_HOST_DEVICE inline std::int64_t csr_row_of(const std::int64_t* row_ptr, std::int64_t rows,
+                                                std::int64_t k) {
+  std::int64_t lo = 0, hi = rows;  // row_ptr[lo] <= k < row_ptr[hi]
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (row_ptr[mid] <= k) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// The long rows chunk c holds part of (-1: none), and the part: `begins` starts in
+// the chunk and runs to its end; `continues` began before it and covers entries
+// [c * kCsrChunk, continues_end) of it.
+struct CsrChunkRows {
+  std::int64_t begins = -1, continues = -1;
+  std::int64_t continues_end = 0;
+};
+
+KILN_HOST_DEVICE inline CsrChunkRows csr_chunk_rows(const std::int64_t* row_ptr, std::int64_t rows,
+                                                    std::int64_t nnz, std::int64_t c) {
+  CsrChunkRows out;
+  const std::int64_t start = c * kCsrChunk, stop = start + kCsrChunk < nnz ? start + kCsrChunk : nnz;
+  const std::int64_t first = csr_row_of(row_ptr, rows, start);
+  const std::int64_t first_end = row_ptr[first + 1];
+  if (row_ptr[first] < start && first_end - row_ptr[first] > kCsrChunk) {
+    out.continues = first;
+    out.continues_end = first_end < stop ? first_end : stop;
+  }
+  const std::int64_t last = csr_row_of(row_ptr, rows, stop - 1);
+  if (row_ptr[last] >= start && row_ptr[last + 1] - row_ptr[last] > kCsrChunk) out.begins = last;
+  return out;
+}
+
+// Slots of device scratch (of the element type) a GPU pass over the long rows of a
+// CSR matrix with nnz entries needs, for `values` numbers per entry and column.
+inline std::int64_t csr_chunk_scratch_slots(std::int64_t nnz, std::int64_t columns, std::int64_t values = 1) {
+  return csr_chunks(nnz) * 2 * columns * values;
 }
 
 // Pooling runs over planes of (h, w) values into planes of (oh, ow), windows of

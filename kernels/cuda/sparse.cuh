@@ -5,12 +5,11 @@
 
 namespace kiln::cuda_kernels {
 
-void spmm(Scalar t, std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, const std::int64_t* col,
-          const void* val, const void* x, void* y);
-void edge_softmax(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr, const void* x,
-                  void* y);
-void edge_softmax_backward(Scalar t, std::int64_t rows, std::int64_t h, const std::int64_t* row_ptr,
-                           const void* y, const void* g, void* gx);
-void csr_row_indices(std::int64_t rows, const std::int64_t* row_ptr, std::int64_t* out);
+void spmm(Scalar t, const CsrRows& a, const std::int64_t* col, std::int64_t f, const void* val, const void* x,
+          void* y, void* scratch);
+void edge_softmax(Scalar t, const CsrRows& a, std::int64_t h, const void* x, void* y, double* scratch);
+void edge_softmax_backward(Scalar t, const CsrRows& a, std::int64_t h, const void* y, const void* g, void* gx,
+                           double* scratch);
+void csr_row_indices(const CsrRows& a, std::int64_t* out);
 
 }  // namespace kiln::cuda_kernels

@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/index_math.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/graph/csr.hpp"
 #include "src/core/strided_loop.hpp"
 #include "src/cuda/runtime.hpp"
 
@@ -107,5 +108,14 @@ ConstantCache& constants() {
 
 Tensor cuda_constant(double value, DType dtype, int device) { return constants().get(value, dtype, device); }
 void cuda_drop_constants() { constants().clear(); }
+
+cuda_kernels::CsrRows cuda_csr_rows(const graph::DeviceCsr& a) {
+  return {a.rows(), a.nnz(), a.longest_row(), dptr<std::int64_t>(a.row_ptr())};
+}
+
+Tensor cuda_csr_scratch(const graph::DeviceCsr& a, std::int64_t columns, std::int64_t values, DType dtype) {
+  if (a.longest_row() <= cuda_kernels::kCsrChunk) return Tensor();
+  return Tensor::empty({cuda_kernels::csr_chunk_scratch_slots(a.nnz(), columns, values)}, dtype, a.device());
+}
 
 }  // namespace kiln::detail

@@ -8,6 +8,10 @@
 #include "kernels/cuda/cuda_kernels.hpp"
 #include "kiln/core/tensor.hpp"
 
+namespace kiln::graph {
+class DeviceCsr;
+}
+
 namespace kiln::detail {
 
 // The kernels' element type for `dtype` (block formats have none: an error naming `op`).
@@ -27,5 +31,17 @@ template <class T = void>
 T* dptr(const Tensor& t) {
   return static_cast<T*>(t.device_data_ptr());
 }
+// The same, or null for an undefined tensor (scratch a kernel does not need).
+template <class T = void>
+T* dptr_or_null(const Tensor& t) {
+  return t.defined() ? dptr<T>(t) : nullptr;
+}
+
+// The row structure of a DeviceCsr on a GPU, for the sparse kernels.
+cuda_kernels::CsrRows cuda_csr_rows(const graph::DeviceCsr& a);
+// The scratch the sparse kernels need for a's long rows (index_math.hpp's
+// csr_chunk_scratch_slots(nnz, columns, values) of `dtype`), or an undefined tensor
+// when a has none.
+Tensor cuda_csr_scratch(const graph::DeviceCsr& a, std::int64_t columns, std::int64_t values, DType dtype);
 
 }  // namespace kiln::detail

@@ -189,6 +189,9 @@ DeviceCsr::DeviceCsr(const CsrMatrix& a, Device device) {
     auto arrays = std::make_shared<Arrays>();
     arrays->rows = m.rows;
     arrays->cols = m.cols;
+    arrays->longest_row = 0;
+    for (std::int64_t r = 0; r < m.rows; ++r)
+      arrays->longest_row = std::max(arrays->longest_row, m.row_ptr[r + 1] - m.row_ptr[r]);
     arrays->row_ptr = from_vector(m.row_ptr).to(device);
     arrays->col_idx = from_vector(m.col_idx).to(device);
     arrays->values = from_vector(m.values).to(device);
@@ -234,12 +237,13 @@ bool spmm_cpu(std::int64_t rows, std::int64_t cols, std::int64_t nnz, const std:
 }
 
 // Y = A X on a GPU, the CSR arrays on x's device (values float32).
-void spmm_cuda(std::int64_t rows, const Tensor& row_ptr, const Tensor& col, const Tensor& values, const Tensor& xc,
-               Tensor& y) {
-  const Tensor val = values.to(xc.dtype());  // the kernel reads values of X's element type
-  detail::cuda_for(xc).spmm(detail::cuda_scalar(xc.dtype(), "spmm"), rows, xc.size(1),
-                            detail::dptr<std::int64_t>(row_ptr), detail::dptr<std::int64_t>(col), detail::dptr(val),
-                            detail::dptr(xc), detail::dptr(y));
+void spmm_cuda(const graph::DeviceCsr& a, const Tensor& xc, Tensor& y) {
+  const Tensor val = a.values().to(xc.dtype());  // the kernel reads values of X's element type
+  const std::int64_t f = xc.size(1);
+  const Tensor scratch = detail::cuda_csr_scratch(a, f, 1, xc.dtype());
+  detail::cuda_for(xc).spmm(detail::cuda_scalar(xc.dtype(), "spmm"), detail::cuda_csr_rows(a),
+                            detail::dptr<std::int64_t>(a.col_idx()), f, detail::dptr(val), detail::dptr(xc),
+                            detail::dptr(y), detail::dptr_or_null(scratch));
 }
 
 // On the CPU, straight from the CsrMatrix's vectors.
@@ -255,7 +259,7 @@ Tensor spmm_forward(const graph::DeviceCsr& a, const Tensor& x) {
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty({a.rows(), x.size(1)}, x.dtype(), x.device());
   if (x.device().is_cuda()) {
-    spmm_cuda(a.rows(), a.row_ptr(), a.col_idx(), a.values(), xc, y);
+    spmm_cuda(a, xc, y);
   } else {
     const bool sound = spmm_cpu(a.rows(), a.cols(), a.nnz(), a.row_ptr().data_ptr<std::int64_t>(),
                                 a.col_idx().data_ptr<std::int64_t>(), a.values().data_ptr<float>(), xc, y);

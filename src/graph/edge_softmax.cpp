@@ -19,7 +19,7 @@ const Tensor& DeviceCsr::row_idx() const {
     a->row_idx = Tensor::empty({nnz}, kInt64, device);
     if (device.is_cuda()) {
       detail::cuda_for(a->row_ptr)
-          .csr_row_indices(a->rows, detail::dptr<std::int64_t>(a->row_ptr),
+          .csr_row_indices({a->rows, nnz, a->longest_row, detail::dptr<std::int64_t>(a->row_ptr)},
                            detail::dptr<std::int64_t>(a->row_idx));
       return;
     }
@@ -88,9 +88,10 @@ std::int64_t rows_per_task(const graph::DeviceCsr& a, std::int64_t h) {
 Tensor edge_softmax_forward(const graph::DeviceCsr& a, std::int64_t h, const Tensor& xc) {
   Tensor y = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
   if (xc.device().is_cuda()) {
-    detail::cuda_for(xc).edge_softmax(detail::cuda_scalar(xc.dtype(), "edge_softmax"), a.rows(), h,
-                                      detail::dptr<std::int64_t>(a.row_ptr()), detail::dptr(xc),
-                                      detail::dptr(y));
+    const Tensor scratch = detail::cuda_csr_scratch(a, h, 2, kFloat64);
+    detail::cuda_for(xc).edge_softmax(detail::cuda_scalar(xc.dtype(), "edge_softmax"),
+                                      detail::cuda_csr_rows(a), h, detail::dptr(xc), detail::dptr(y),
+                                      detail::dptr_or_null<double>(scratch));
     return y;
   }
   const std::int64_t* row_ptr = a.row_ptr().data_ptr<std::int64_t>();
@@ -107,9 +108,10 @@ Tensor edge_softmax_backward(const graph::DeviceCsr& a, std::int64_t h, const Te
   const Tensor gc = g.contiguous();
   Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
   if (y.device().is_cuda()) {
-    detail::cuda_for(y).edge_softmax_backward(detail::cuda_scalar(y.dtype(), "edge_softmax"), a.rows(), h,
-                                              detail::dptr<std::int64_t>(a.row_ptr()), detail::dptr(y),
-                                              detail::dptr(gc), detail::dptr(gx));
+    const Tensor scratch = detail::cuda_csr_scratch(a, h, 1, kFloat64);
+    detail::cuda_for(y).edge_softmax_backward(detail::cuda_scalar(y.dtype(), "edge_softmax"),
+                                              detail::cuda_csr_rows(a), h, detail::dptr(y), detail::dptr(gc),
+                                              detail::dptr(gx), detail::dptr_or_null<double>(scratch));
     return gx;
   }
   const std::int64_t* row_ptr = a.row_ptr().data_ptr<std::int64_t>();

@@ -168,8 +168,6 @@ Tensor scan_scratch(const Lines& l, Device device) {
   return slots > 0 ? Tensor::empty({slots}, kFloat64, device) : Tensor();
 }
 
-void* pointer_or_null(const Tensor& t) { return t.defined() ? detail::dptr(t) : nullptr; }
-
 // The running sums or products of x (floating or int64) along dim, from its last entry
 // backwards when `reverse`; or, when `totals_only`, only each line's product, with dim
 // kept as size 1. Not recorded.
@@ -187,10 +185,10 @@ Tensor combine_lines(const Tensor& x, Scan op, std::int64_t dim, bool reverse, b
     const auto t = detail::cuda_scalar(x.dtype(), name);
     if (totals_only)
       kernels.product(t, l.outer, l.n, l.inner, detail::dptr(xc), detail::dptr(out),
-                      pointer_or_null(scratch));
+                      detail::dptr_or_null(scratch));
     else
       kernels.scan(t, op, reverse, l.outer, l.n, l.inner, detail::dptr(xc), detail::dptr(out),
-                   pointer_or_null(scratch));
+                   detail::dptr_or_null(scratch));
   } else {
     visit_dtype(x.dtype(), [&]<class T>() {
       T* o = detail::ptr<T>(out);

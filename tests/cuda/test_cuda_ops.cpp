@@ -14,7 +14,7 @@
 #include <cuda_runtime.h>
 #endif
 
-#include "kernels/cuda/index_math.hpp"  // scan_split
+#include "kernels/cuda/index_math.hpp"  // scan_split, kCsrChunk
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
@@ -320,6 +320,53 @@ TEST_CASE("cuda: cumsum and prod along few long lines, walked in slices") {
         cumsum(counts, 1).to_vector<std::int64_t>());
   const Tensor signs = randint(0, 2, {1, 30000}) * 2 - 1;  // int64 +-1: the product's sign
   CHECK(prod(signs.to(gpu), 1).item<std::int64_t>() == prod(signs, 1).item<std::int64_t>());
+}
+
+TEST_CASE("cuda: spmm, edge_softmax and row indices over rows longer than a chunk (hubs) match the CPU") {
+  manual_seed(11);
+  using cuda_kernels::kCsrChunk;
+  // Hubs: node 0 with 5000 neighbours, nodes 1-4 with 1023-1026 (with their self
+  // loops 1024-1027: a chunk exactly, then just over), the last node with 2100;
+  // random edges among the rest.
+  const std::int64_t nodes = 6000;
+  std::vector<graph::Edge> edges;
+  for (std::int64_t k = 0; k < 5000; ++k) edges.emplace_back(0, 10 + k);
+  for (std::int64_t h = 1; h <= 4; ++h)
+    for (std::int64_t k = 0; k < 1022 + h; ++k) edges.emplace_back(h, 10 + k);
+  for (std::int64_t k = 0; k < 2100; ++k) edges.emplace_back(nodes - 1, 10 + k);
+  for (int k = 0; k < 3000; ++k)
+    edges.emplace_back(randint(10, nodes - 1, {1}).item<std::int64_t>(),
+                       randint(10, nodes - 1, {1}).item<std::int64_t>());
+  const graph::CsrMatrix a = graph::normalize_symmetric(graph::CsrMatrix::undirected(nodes, edges));
+  REQUIRE(a.row_ptr[2] - a.row_ptr[1] == kCsrChunk);
+  REQUIRE(a.row_ptr[3] - a.row_ptr[2] == kCsrChunk + 1);
+  const graph::DeviceCsr on_gpu(a, gpu), on_cpu(a);
+  CHECK(on_gpu.longest_row() == 5001);
+  const auto held = [&](const Tensor& t) -> const graph::DeviceCsr& {
+    return t.device().is_cuda() ? on_gpu : on_cpu;
+  };
+  CHECK(on_gpu.row_idx().to(Device::cpu()).to_vector<std::int64_t>() ==
+        on_cpu.row_idx().to_vector<std::int64_t>());
+  for (DType dt : {kFloat32, kFloat64}) {
+    // Symmetric: the backward runs over the same long rows.
+    parity([&](const auto& v) { return spmm(held(v[0]), v[0]); }, {randn({nodes, 5}, dt)}, tol_for(dt));
+    parity([&](const auto& v) { return edge_softmax(held(v[0]), v[0]); }, {randn({a.nnz(), 3}, dt) * 3.0},
+           tol_for(dt));
+  }
+  // A directed matrix whose long rows (one in the middle, one last) have a short
+  // transpose; 33 columns, one over a warp.
+  std::vector<graph::Edge> entries;
+  for (std::int64_t k = 0; k < 3000; ++k) entries.emplace_back(7, k * 2);
+  for (std::int64_t k = 0; k < 1500; ++k) entries.emplace_back(49, k * 3 + 1);
+  for (int k = 0; k < 400; ++k)
+    entries.emplace_back(randint(0, 49, {1}).item<std::int64_t>(),
+                         randint(0, nodes, {1}).item<std::int64_t>());
+  const graph::CsrMatrix directed = graph::CsrMatrix::from_coo(50, nodes, entries);
+  // Values of 1: sums of 3000 normal numbers, grouped by chunk on the GPU, so float32
+  // differs from the CPU's running sum by more than the usual 1e-5.
+  parity([&directed](const auto& v) { return spmm(directed, v[0]); }, {randn({nodes, 33})}, 1e-4);
+  parity([&directed](const auto& v) { return spmm(directed, v[0]); }, {randn({nodes, 33}, kFloat64)},
+         tol_for(kFloat64));
 }
 
 TEST_CASE("cuda: matmul through cuBLAS, transposed views and batches included") {

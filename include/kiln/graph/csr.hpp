@@ -67,6 +67,7 @@ public:
   const Tensor& row_ptr() const { return a_->row_ptr; }  // int64, rows + 1
   const Tensor& col_idx() const { return a_->col_idx; }  // int64, nnz
   const Tensor& values() const { return a_->values; }    // float32, nnz
+  std::int64_t longest_row() const { return a_->longest_row; }  // the most nonzeros in one row
   // int64, nnz: each nonzero's row (COO form, for per-edge ops such as attention).
   // Made on the device on first use, then kept and shared by copies.
   const Tensor& row_idx() const;
@@ -74,7 +75,7 @@ public:
 
 private:
   struct Arrays {
-    std::int64_t rows, cols;
+    std::int64_t rows, cols, longest_row;
     Tensor row_ptr, col_idx, values;
     mutable std::once_flag row_idx_made;
     mutable Tensor row_idx;
