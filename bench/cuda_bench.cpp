@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
 
   // 5. Running sums and whole-line products (kernels/cuda/reduce.cu): one row of 2^24
   // values, walked in slices, and 4096 x 4096 along each dimension; and the max of the
-  // row. Bytes: each value read once, and written once by a running sum.
+  // row, and its softmax. Bytes: each value read once, and written once by a running
+  // sum or a softmax (which reads the row twice more: slices, then outputs).
   part("scan", [&] {
     const std::int64_t n = std::int64_t(1) << 24;
     const Tensor row = randn({1, n}, kFloat32, gpu), square = randn({4096, 4096}, kFloat32, gpu);
@@ -323,6 +324,7 @@ int main(int argc, char** argv) {
     time("cumsum_4096x4096_dim0", 2 * values, [&] { cumsum(square, 0); });
     time("prod_row_16M", values, [&] { prod(row); });
     time("max_row_16M", values, [&] { max(row); });
+    time("softmax_row_16M", 2 * values, [&] { softmax(row, 1); });  // read once per pass: 3 reads in all
   });
 
   // 6. topk, 10 picks (one warp per row, 10 passes), and argsort (bitonic): one row of

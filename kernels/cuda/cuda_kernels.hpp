@@ -133,7 +133,10 @@ struct Table {
   void (*extreme_rows)(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
                        std::int64_t* index, std::int64_t* scratch);
   // y[r, :] = softmax(x[r, :]) or log_softmax; contiguous (rows, len); floating types.
-  void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
+  // Few long rows are cut into slices as sum's are: `scratch` holds
+  // 2 * sum_scratch_slots(rows, len, 1) doubles on the device (null where that is 0).
+  void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y,
+                       double* scratch);
   // index[r, :k] = the positions of row r's k largest (smallest) values of contiguous x
   // (rows, len), best first: a NaN counts as larger than any number, ties go to the
   // lower position. One warp per row, k passes over it; k <= len.

@@ -12,7 +12,8 @@ void sum(Scalar t, std::int64_t outer, std::int64_t r, std::int64_t inner, const
          double divisor);
 void extreme_rows(Scalar t, bool minimum, std::int64_t rows, std::int64_t len, const void* x, void* y,
                   std::int64_t* index, std::int64_t* scratch);
-void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y);
+void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y,
+                  double* scratch);
 void topk_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, std::int64_t k, const void* x,
                std::int64_t* index);
 void sort_rows(Scalar t, bool largest, std::int64_t rows, std::int64_t len, const void* x, std::int64_t* index,

@@ -332,8 +332,11 @@ Tensor rows_along(const Tensor& x, std::int64_t dim, const char* name, Pick pick
   Tensor out = Tensor::empty(rows.shape(), x.dtype(), x.device());
   if (len == 0) return out.transpose(d, -1);
   if (x.device().is_cuda()) {
-    detail::cuda_for(x).softmax_rows(detail::cuda_scalar(x.dtype(), name), std::string_view(name) == "log_softmax",
-                                     rows.numel() / len, len, detail::dptr(rows), detail::dptr(out));
+    const std::int64_t count = rows.numel() / len, slots = cuda_kernels::sum_scratch_slots(count, len, 1);
+    const Tensor scratch = slots > 0 ? Tensor::empty({2 * slots}, kFloat64, x.device()) : Tensor();
+    detail::cuda_for(x).softmax_rows(detail::cuda_scalar(x.dtype(), name),
+                                     std::string_view(name) == "log_softmax", count, len, detail::dptr(rows),
+                                     detail::dptr(out), detail::dptr_or_null<double>(scratch));
     return out.transpose(d, -1).contiguous();
   }
   visit_floating(x.dtype(), name, [&]<class T>() {

@@ -196,6 +196,38 @@ TEST_CASE("cuda: sums, means, max/argmax, softmax and log_softmax") {
   CHECK(sum(mask.to(gpu)).item() == sum(mask).item());
 }
 
+TEST_CASE("cuda: softmax and log_softmax of few long rows in slices, NaN and infinities as in one pass") {
+  manual_seed(12);
+  // Four rows of 20,000: four slices of 5,000 each (index_math.hpp's sum_split).
+  REQUIRE(cuda_kernels::sum_split(4, 20000, 1).parts == 4);
+  REQUIRE(cuda_kernels::sum_split(1, 1 << 20, 1).parts == 256);
+  for (DType dt : {kFloat32, kFloat64}) {
+    parity([](const auto& v) { return softmax(v[0], 1); }, {randn({4, 20000}, dt) * 3.0}, tol_for(dt));
+    parity([](const auto& v) { return log_softmax(v[0], 0); }, {randn({20000, 2}, dt) * 3.0}, tol_for(dt));
+    parity([](const auto& v) { return log_softmax(v[0], 0); }, {randn({1 << 20}, dt)}, tol_for(dt));
+  }
+  // Row 0: 800 in its first slice (exp(800 - m) overflows a double unless m is the
+  // row's maximum), its third slice all -inf (exp gives 0 there: softmax 0,
+  // log_softmax -inf); row 1: one NaN; row 2: only -inf; row 3: one +inf. The last
+  // three are NaN throughout.
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor x = randn({4, 20000}) * 3.0;
+  x.data_ptr<float>()[17] = 800;
+  x.select(0, 0).narrow(0, 10000, 5000).fill_(-inf);
+  x.data_ptr<float>()[20000 + 12345] = NAN;
+  x.select(0, 2).fill_(-inf);
+  x.data_ptr<float>()[60000 + 19999] = inf;
+  for (bool log : {false, true}) {
+    CAPTURE(log);
+    const auto f = [log](const Tensor& t) { return log ? log_softmax(t, 1) : softmax(t, 1); };
+    const Tensor want = f(x), got = f(x.to(gpu)).to(Device::cpu());
+    check_same(got, want, 1e-5);
+    CHECK(got.select(0, 0).narrow(0, 10000, 5000).to_vector<float>() ==
+          std::vector<float>(5000, log ? -inf : 0.0f));
+    for (std::int64_t row : {1, 2, 3}) CHECK(std::isnan(got.select(0, row).narrow(0, 777, 1).item()));
+  }
+}
+
 TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its values carry the gradient") {
   manual_seed(6);
   Tensor x = (randn({37, 50}) * 2.0).to(kInt64).to(kFloat32);  // whole numbers: many ties
