@@ -45,6 +45,15 @@ __device__ inline std::int64_t slot_at(std::int64_t c, int slot, std::int64_t j,
 __device__ inline std::int64_t first_chunk(std::int64_t begin) { return begin / kCsrChunk; }
 __device__ inline std::int64_t last_chunk(std::int64_t end) { return (end - 1) / kCsrChunk; }
 
+// Row r's total, which begins in chunk c: its slots added in chunk order.
+template <class A>
+__device__ A row_total(const CsrRows& a, const A* part, std::int64_t c, std::int64_t r, std::int64_t j,
+                       std::int64_t columns) {
+  A acc = part[slot_at(c, 1, j, columns)];
+  for (std::int64_t d = c + 1; d <= last_chunk(a.row_ptr[r + 1]); ++d) acc += part[slot_at(d, 0, j, columns)];
+  return acc;
+}
+
 template <class T>
 __device__ T spmm_dot(std::int64_t begin, std::int64_t end, std::int64_t f, std::int64_t j,
                       const std::int64_t* col, const T* val, const T* x) {
@@ -79,10 +88,7 @@ __global__ void spmm_chunk_rows(CsrRows a, std::int64_t f, const T* part, T* y) 
   for (std::int64_t e = global_index(); e < csr_chunks(a.nnz) * f; e += grid_stride()) {
     const std::int64_t c = e / f, j = e % f;
     const std::int64_t r = csr_chunk_rows(a.row_ptr, a.rows, a.nnz, c).begins;
-    if (r < 0) continue;
-    T acc = part[slot_at(c, 1, j, f)];
-    for (std::int64_t d = c + 1; d <= last_chunk(a.row_ptr[r + 1]); ++d) acc += part[slot_at(d, 0, j, f)];
-    y[r * f + j] = acc;
+    if (r >= 0) y[r * f + j] = row_total(a, part, c, r, j, f);
   }
 }
 
@@ -197,10 +203,7 @@ __global__ void edge_softmax_backward_chunk_rows(CsrRows a, std::int64_t h, doub
   for (std::int64_t e = global_index(); e < csr_chunks(a.nnz) * h; e += grid_stride()) {
     const std::int64_t c = e / h, j = e % h;
     const std::int64_t r = csr_chunk_rows(a.row_ptr, a.rows, a.nnz, c).begins;
-    if (r < 0) continue;
-    double dot = part[slot_at(c, 1, j, h)];
-    for (std::int64_t d = c + 1; d <= last_chunk(a.row_ptr[r + 1]); ++d) dot += part[slot_at(d, 0, j, h)];
-    part[slot_at(c, 1, j, h)] = dot;
+    if (r >= 0) part[slot_at(c, 1, j, h)] = row_total(a, part, c, r, j, h);
   }
 }
 
