@@ -76,6 +76,17 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--only") only = "," + std::string(argv[i + 1]) + ",";
   }
+  const std::string parts = ",device,copy,gemv_q4,gemm,spmm,scan,topk,";
+  for (std::size_t at = 1; at < only.size();) {  // every name given must be a part
+    const std::size_t next = only.find(',', at);
+    const std::string name = only.substr(at, next - at);
+    if (parts.find("," + name + ",") == std::string::npos) {
+      std::printf("cuda_bench: --only: no part named '%s'; the parts are %s\n", name.c_str(),
+                  parts.substr(1, parts.size() - 2).c_str());
+      return 2;
+    }
+    at = next + 1;
+  }
   if (!cuda::is_available()) {
     std::printf("cuda_bench: no GPU visible (%s)\n", build_info());
     return 77;
