@@ -140,6 +140,35 @@ template <class T> __device__ inline T warp_max(T v) {
   return v;
 }
 
+// --- Block reductions: one value per thread of a block of whole warps (at most
+// kThreads threads), combined by a warp reduction, `identity` standing in for the
+// warps the block lacks; every thread gets the result. A block may call them again
+// at once (they sync before returning).
+template <class T, class WarpOp>
+__device__ T block_all(T v, T identity, WarpOp warp_op) {
+  __shared__ T partial[kThreads / 32];
+  __shared__ T total;
+  v = warp_op(v);
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    v = warp_op(threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : identity);
+    if (threadIdx.x == 0) total = v;
+  }
+  __syncthreads();
+  const T out = total;
+  __syncthreads();  // `total` and `partial` are reused by the next call
+  return out;
+}
+template <class T>
+__device__ inline T block_sum(T v) {
+  return block_all(v, T(0), [](T x) { return warp_sum(x); });
+}
+template <class T>
+__device__ inline T block_max(T v) {
+  return block_all(v, static_cast<T>(-INFINITY), [](T x) { return warp_max(x); });
+}
+
 // One warp's row of `len` values: its maximum m and the sum of exp(x - m) in double
 // (the two reductions of a stable softmax), the same in every lane.
 template <class T>

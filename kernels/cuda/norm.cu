@@ -13,25 +13,6 @@ namespace kiln::cuda_kernels {
 
 namespace {
 
-// Sum over the block (whole warps, at most kThreads threads) of one double per
-// thread; every thread gets the total.
-__device__ double block_sum(double v) {
-  __shared__ double partial[kThreads / 32];
-  __shared__ double total;
-  v = warp_sum(v);
-  if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = v;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    double s = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.0;
-    s = warp_sum(s);
-    if (threadIdx.x == 0) total = s;
-  }
-  __syncthreads();
-  const double out = total;
-  __syncthreads();  // `total` and `partial` are reused by the next call
-  return out;
-}
-
 // The sum of channel ch's slice partials, in slice order.
 __device__ inline double sum_parts(const double* partial, std::int64_t ch, std::int64_t parts) {
   double s = 0;

@@ -220,22 +220,6 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
   }
 }
 
-// The largest of one value per thread of a kThreads block, in every thread.
-template <class T>
-__device__ T block_max(T v) {
-  __shared__ T partial[kThreads / 32];
-  __shared__ T total;
-  v = warp_max(v);
-  if ((threadIdx.x & 31) == 0) partial[threadIdx.x / 32] = v;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    v = warp_max(threadIdx.x < kThreads / 32 ? partial[threadIdx.x] : static_cast<T>(-INFINITY));
-    if (threadIdx.x == 0) total = v;
-  }
-  __syncthreads();
-  return total;
-}
-
 // Few long rows, pass 1: block (row = blockIdx.x, slice = blockIdx.y) finds its
 // slice's maximum m (NaN passed over, as the row's maximum passes it) and the sum of
 // exp(x - m) in double, a -inf entry adding 0 (it adds exp(-inf) = 0 to the row's
