@@ -134,7 +134,7 @@ struct Table {
                        std::int64_t* index, std::int64_t* scratch);
   // y[r, :] = softmax(x[r, :]) or log_softmax; contiguous (rows, len); floating types.
   // Few long rows are cut into slices as sum's are: `scratch` holds
-  // 2 * sum_scratch_slots(rows, len, 1) doubles on the device (null where that is 0).
+  // 3 * sum_scratch_slots(rows, len, 1) doubles on the device (null where that is 0).
   void (*softmax_rows)(Scalar t, bool log, std::int64_t rows, std::int64_t len, const void* x, void* y,
                        double* scratch);
   // index[r, :k] = the positions of row r's k largest (smallest) values of contiguous x
@@ -229,8 +229,11 @@ struct Table {
   // logp = log_softmax(logits); loss[i] = -(1-eps) logp[i, t_i] - eps/c sum_j logp[i, j].
   // A target outside [0, c) is never read through: its loss is NaN and it goes to
   // `bad_targets` (position = sample, bound = c). The host does not wait for it.
-  void (*cross_entropy)(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                        double eps, void* logp, void* loss, ReportSlot bad_targets);
+  // Few rows of many classes are cut into slices as softmax_rows cuts them, with the
+  // same scratch (null where it needs none).
+  void (*cross_entropy)(Scalar t, std::int64_t n, std::int64_t c, const void* logits,
+                        const std::int64_t* target, double eps, void* logp, void* loss,
+                        ReportSlot bad_targets, double* scratch);
   // gx[i, j] = coef_i (exp(logp[i, j]) - q_ij), q = (1-eps) onehot(t_i) + eps/c, where
   // coef_i = g[i] * scale when per_sample, else g[0] * scale (g on the device).
   void (*cross_entropy_backward)(Scalar t, std::int64_t n, std::int64_t c, const void* logp,

@@ -1,9 +1,12 @@
 // Cross-entropy on the GPU: one warp per sample computes its log-softmax row and
-// its loss (and reports a target out of range); the backward is one thread per logit.
+// its loss (and reports a target out of range); few samples of many classes are cut
+// into slices instead (softmax_slices.cuh), then a thread per sample takes its loss.
+// The backward is one thread per logit.
 // Binary cross-entropy with logits: one thread per element, forward and backward.
 // Same formulas as src/ops/loss.cpp.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/loss.cuh"
+#include "kernels/cuda/softmax_slices.cuh"
 #include "kernels/cuda/unary_math.cuh"
 
 namespace kiln::cuda_kernels {
@@ -40,6 +43,28 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
         loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
       }
     }
+  }
+}
+
+// The loss of each sample from its row's slice totals (maximum M, sum S of exp(x - M),
+// sum of x): logp = x - shift with shift = M + log S, so sum_j logp[i, j] = sum of x - C shift.
+template <class T>
+__global__ void cross_entropy_row_losses(std::int64_t n, std::int64_t c, const T* x,
+                                         const std::int64_t* target, double eps, const double* partial,
+                                         T* loss, ReportSlot bad) {
+  for (std::int64_t row = global_index(); row < n; row += grid_stride()) {
+    const double* first = partial + kSoftmaxSlot * row;
+    const T shift = static_cast<T>(static_cast<T>(first[0]) + log(first[1]));
+    const std::int64_t t = target[row];
+    if (t < 0 || t >= c) {
+      report_bad_index(bad, row, t, c);
+      loss[row] = static_cast<T>(NAN);
+      continue;
+    }
+    const T picked = x[row * c + t] - shift;
+    const double smooth =
+        eps > 0 ? eps / static_cast<double>(c) * (first[2] - static_cast<double>(c) * shift) : 0.0;
+    loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
   }
 }
 
@@ -104,10 +129,20 @@ void bce_with_logits_backward(Scalar t, std::int64_t n, const void* x, const voi
 }
 
 void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                   double eps, void* logp, void* loss, ReportSlot bad_targets) {
+                   double eps, void* logp, void* loss, ReportSlot bad_targets, double* scratch) {
   if (n == 0) return;
+  const ChannelSplit split = sum_split(n, c, 1);
   visit_floating(t, [&](auto tag) {
     using T = decltype(tag);
+    if (split.parts > 1) {
+      KILN_ASSERT(scratch != nullptr);
+      const T* x = static_cast<const T*>(logits);
+      softmax_slices(n, c, split, x, scratch);
+      launch_over(n, cross_entropy_row_losses<T>, n, c, x, target, eps, scratch, static_cast<T*>(loss),
+                  bad_targets);
+      launch_over(n * c, softmax_row_outputs<T>, true, n, c, scratch, x, static_cast<T*>(logp));
+      return;
+    }
     const std::int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
     launch(cross_entropy_kernel<T>, static_cast<unsigned>(blocks < 262140 ? blocks : 262140),
            kRowsPerBlock * 32, 0, n, c, static_cast<const T*>(logits), target, eps, static_cast<T*>(logp),

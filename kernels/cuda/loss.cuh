@@ -7,7 +7,7 @@
 namespace kiln::cuda_kernels {
 
 void cross_entropy(Scalar t, std::int64_t n, std::int64_t c, const void* logits, const std::int64_t* target,
-                   double eps, void* logp, void* loss, ReportSlot bad_targets);
+                   double eps, void* logp, void* loss, ReportSlot bad_targets, double* scratch);
 void cross_entropy_backward(Scalar t, std::int64_t n, std::int64_t c, const void* logp,
                             const std::int64_t* target, double eps, const void* g, bool per_sample, double scale,
                             void* gx);

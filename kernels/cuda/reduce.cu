@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/softmax_slices.cuh"
 
 namespace kiln::cuda_kernels {
 
@@ -217,62 +218,6 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
       const T inv = static_cast<T>(1.0 / s);
       for (std::int64_t j = lane; j < len; j += 32) out[j] = dexp(in[j] - m) * inv;
     }
-  }
-}
-
-// Few long rows, pass 1: block (row = blockIdx.x, slice = blockIdx.y) finds its
-// slice's maximum m (NaN passed over, as the row's maximum passes it) and the sum of
-// exp(x - m) in double, a -inf entry adding 0 (it adds exp(-inf) = 0 to the row's
-// sum wherever the row's maximum is finite, also when its slice holds nothing else);
-// both go to partial[2 * (slice * rows + row)] and the slot after it.
-template <class T>
-__global__ void softmax_row_slices(std::int64_t len, std::int64_t per_part, const T* x, double* partial) {
-  const std::int64_t row = blockIdx.x;
-  const T* in = x + row * len;
-  std::int64_t begin, end;
-  slice_bounds(len, per_part, blockIdx.y, begin, end);
-  T m = -INFINITY;
-  for (std::int64_t j = begin + threadIdx.x; j < end; j += blockDim.x) m = in[j] > m ? in[j] : m;
-  m = block_max(m);
-  double s = 0;
-  for (std::int64_t j = begin + threadIdx.x; j < end; j += blockDim.x)
-    s += in[j] == static_cast<T>(-INFINITY) ? 0.0 : exp(static_cast<double>(in[j] - m));
-  s = block_total(s);
-  if (threadIdx.x == 0) {
-    double* slot = partial + 2 * (static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row);
-    slot[0] = m;
-    slot[1] = s;
-  }
-}
-
-// Pass 2, a thread per row: the row's maximum M and sum S = sum over slices of
-// s_p exp(m_p - M), into its slice-0 slot. Where M is infinite, S is NaN, as the
-// one-pass sum is: a slice with m_p = +inf has exp(inf - inf) in its s_p, and where
-// M = -inf every slice's factor is exp(-inf - (-inf)).
-__global__ void softmax_row_totals(std::int64_t rows, std::int64_t parts, double* partial) {
-  for (std::int64_t row = global_index(); row < rows; row += grid_stride()) {
-    double m = -INFINITY;
-    for (std::int64_t p = 0; p < parts; ++p) m = fmax(m, partial[2 * (p * rows + row)]);
-    double s = 0;
-    for (std::int64_t p = 0; p < parts; ++p) {
-      const double* slot = partial + 2 * (p * rows + row);
-      s += slot[1] * exp(slot[0] - m);
-    }
-    partial[2 * row] = m;
-    partial[2 * row + 1] = s;
-  }
-}
-
-// Pass 3, a thread per element: the outputs, from the row's M and S as one warp
-// would write them.
-template <class T>
-__global__ void softmax_row_outputs(bool log, std::int64_t rows, std::int64_t len, const double* partial,
-                                    const T* x, T* y) {
-  for (std::int64_t e = global_index(); e < rows * len; e += grid_stride()) {
-    const std::int64_t row = e / len;
-    const T m = static_cast<T>(partial[2 * row]);
-    const double s = partial[2 * row + 1];
-    y[e] = log ? x[e] - static_cast<T>(m + ::log(s)) : dexp(x[e] - m) * static_cast<T>(1.0 / s);
   }
 }
 
@@ -562,10 +507,7 @@ void softmax_rows(Scalar t, bool log, std::int64_t rows, std::int64_t len, const
     using T = decltype(tag);
     if (split.parts > 1) {
       KILN_ASSERT(scratch != nullptr);
-      launch(softmax_row_slices<T>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(split.parts)),
-             kThreads, 0, len, split.per_part, static_cast<const T*>(x), scratch);
-      KILN_CUDA_CHECK_LAUNCH();
-      launch_over(rows, softmax_row_totals, rows, split.parts, scratch);
+      softmax_slices(rows, len, split, static_cast<const T*>(x), scratch);
       launch_over(rows * len, softmax_row_outputs<T>, log, rows, len, scratch, static_cast<const T*>(x),
                   static_cast<T*>(y));
       return;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/index_math.hpp"  // sum_scratch_slots
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -88,8 +89,12 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
   const auto scalar = detail::cuda_scalar(logits.dtype(), op);
   // The kernel checks the targets; a bad one is an Error at the next copy to the host
   // (item(), to(cpu)), so the host never waits here.
+  const std::int64_t slots = cuda_kernels::sum_scratch_slots(n, c, 1);  // few samples of many classes
+  const Tensor scratch = slots > 0 ? Tensor::empty({3 * slots}, kFloat64, logits.device()) : Tensor();
   k.cross_entropy(scalar, n, c, detail::dptr(x), detail::dptr<std::int64_t>(t), eps, detail::dptr(logp),
-                  detail::dptr(losses), detail::cuda_report_slot(logits.device().index, bad_cross_entropy_target));
+                  detail::dptr(losses),
+                  detail::cuda_report_slot(logits.device().index, bad_cross_entropy_target),
+                  detail::dptr_or_null<double>(scratch));
   Tensor result = reduce(losses.detach(), reduction);
   if (should_record({logits})) {
     attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {

@@ -333,7 +333,7 @@ Tensor rows_along(const Tensor& x, std::int64_t dim, const char* name, Pick pick
   if (len == 0) return out.transpose(d, -1);
   if (x.device().is_cuda()) {
     const std::int64_t count = rows.numel() / len, slots = cuda_kernels::sum_scratch_slots(count, len, 1);
-    const Tensor scratch = slots > 0 ? Tensor::empty({2 * slots}, kFloat64, x.device()) : Tensor();
+    const Tensor scratch = slots > 0 ? Tensor::empty({3 * slots}, kFloat64, x.device()) : Tensor();
     detail::cuda_for(x).softmax_rows(detail::cuda_scalar(x.dtype(), name),
                                      std::string_view(name) == "log_softmax", count, len, detail::dptr(rows),
                                      detail::dptr(out), detail::dptr_or_null<double>(scratch));

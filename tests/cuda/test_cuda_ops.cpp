@@ -429,6 +429,25 @@ TEST_CASE("cuda: cross_entropy, every reduction and label smoothing") {
         parity([target, r, eps](const auto& v) { return cross_entropy(v[0], target.to(v[0].device()), r, eps); },
                {logits}, tol);
   }
+  // Few samples of many classes: cut into slices (4 of 5,000 classes each).
+  REQUIRE(cuda_kernels::sum_split(4, 20000, 1).parts == 4);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor many = randn({4, 20000}, dt) * 3.0;
+    const Tensor target = tensor<std::int64_t>({0, 19999, 12345, 5000});
+    for (Reduction r : {Reduction::mean, Reduction::none})
+      for (double eps : {0.0, 0.1})
+        parity(
+            [target, r, eps](const auto& v) { return cross_entropy(v[0], target.to(v[0].device()), r, eps); },
+            {many}, tol_for(dt));
+  }
+  const Tensor bad = cross_entropy(randn({4, 20000}).to(gpu), tensor<std::int64_t>({0, 1, 20000, 2}).to(gpu),
+                                   Reduction::none);
+  CHECK_THROWS_WITH_AS(bad.to(Device::cpu()),
+                       doctest::Contains("target 20000 of sample 2 is not a class index in [0, 20000)"),
+                       Error);
+  const std::vector<float> losses = bad.to_vector<float>();
+  CHECK(std::isnan(losses[2]));
+  CHECK(std::isfinite(losses[0]));
   const Tensor logits = randn({4, 3}).to(gpu);
   CHECK_THROWS_WITH_AS(cross_entropy(logits, tensor<std::int64_t>({0, 1, 2, 2})), doctest::Contains("targets on cpu"),
                        Error);
