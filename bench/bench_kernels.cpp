@@ -198,6 +198,69 @@ void BM_scan(benchmark::State& state, bool product) {
 BENCHMARK_CAPTURE(BM_scan, cumsum, false)->ArgName("dim")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_scan, prod, true)->ArgName("dim")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
+// Rows picked at random from a table of 1M x 16 floats (64 MiB, beyond the caches), as
+// the inner-product decoder of a GAE picks node vectors at 10M edges: index_select of
+// 2M rows and index_add of 2M rows into the table (its backward), on 1 and 2 threads.
+// Bytes: each picked row read and written once (index_add also copies the table).
+constexpr std::int64_t kTableRows = 1 << 20, kPicked = 2 << 20, kRowWidth = 16;
+
+kiln::Tensor random_rows(std::int64_t count, std::int64_t bound) {
+  kiln::Generator gen(7);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(count));
+  for (auto& i : idx) i = static_cast<std::int64_t>(gen.below(static_cast<std::uint64_t>(bound)));
+  return kiln::from_vector(idx);
+}
+
+void BM_index_select_rows(benchmark::State& state) {
+  using namespace kiln;
+  const int threads = get_num_threads();
+  set_num_threads(static_cast<int>(state.range(0)));
+  const Tensor table = randn({kTableRows, kRowWidth}), index = random_rows(kPicked, kTableRows);
+  for (auto _ : state) {
+    const Tensor y = index_select(table, 0, index);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * kPicked * kRowWidth * 4 * 2);
+  set_num_threads(threads);
+}
+BENCHMARK(BM_index_select_rows)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+void BM_index_add_rows(benchmark::State& state) {
+  using namespace kiln;
+  const int threads = get_num_threads();
+  set_num_threads(static_cast<int>(state.range(0)));
+  const Tensor table = zeros({kTableRows, kRowWidth}), index = random_rows(kPicked, kTableRows),
+               source = randn({kPicked, kRowWidth});
+  for (auto _ : state) {
+    const Tensor y = index_add(table, 0, index, source);
+    benchmark::DoNotOptimize(y.data_ptr<float>());
+  }
+  state.SetBytesProcessed(state.iterations() * kPicked * kRowWidth * 4 * 2);
+  set_num_threads(threads);
+}
+BENCHMARK(BM_index_add_rows)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+// 1M non-edges drawn among 1M nodes, checked against 10M known edges (a 256 MiB hash
+// set): the negatives of one GAE chunk at graph_scale's largest size. One thread.
+void BM_sample_negatives(benchmark::State& state) {
+  using namespace kiln;
+  static const graph::EdgeSet known = [] {
+    Generator gen(3);
+    graph::EdgeSet set;
+    set.reserve(10'000'000);
+    while (set.size() < 10'000'000)
+      set.insert(static_cast<std::int64_t>(gen.below(kTableRows)), static_cast<std::int64_t>(gen.below(kTableRows)));
+    return set;
+  }();
+  Generator gen(5);
+  for (auto _ : state) {
+    const auto pairs = graph::sample_negatives(kTableRows, 1'000'000, known, gen);
+    benchmark::DoNotOptimize(pairs.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 1'000'000);
+}
+BENCHMARK(BM_sample_negatives)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
