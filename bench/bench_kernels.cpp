@@ -225,12 +225,15 @@ void BM_index_select_rows(benchmark::State& state) {
 }
 BENCHMARK(BM_index_select_rows)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
+// Also with rows of 256 floats (the table's size and the picked bytes kept).
 void BM_index_add_rows(benchmark::State& state) {
   using namespace kiln;
   const int threads = get_num_threads();
   set_num_threads(static_cast<int>(state.range(0)));
-  const Tensor table = zeros({kTableRows, kRowWidth}), index = random_rows(kPicked, kTableRows),
-               source = randn({kPicked, kRowWidth});
+  const std::int64_t width = state.range(1), scale = width / kRowWidth;
+  const Tensor table = zeros({kTableRows / scale, width}),
+               index = random_rows(kPicked / scale, kTableRows / scale),
+               source = randn({kPicked / scale, width});
   for (auto _ : state) {
     const Tensor y = index_add(table, 0, index, source);
     benchmark::DoNotOptimize(y.data_ptr<float>());
@@ -238,7 +241,15 @@ void BM_index_add_rows(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kPicked * kRowWidth * 4 * 2);
   set_num_threads(threads);
 }
-BENCHMARK(BM_index_add_rows)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_index_add_rows)
+    ->ArgNames({"threads", "width"})
+    ->Args({1, kRowWidth})
+    ->Args({2, kRowWidth})
+    ->Args({1, 64})
+    ->Args({2, 64})
+    ->Args({1, 256})
+    ->Args({2, 256})
+    ->Unit(benchmark::kMillisecond);
 
 // 1M non-edges drawn among 1M nodes, checked against 10M known edges (a 256 MiB hash
 // set): the negatives of one GAE chunk at graph_scale's largest size. One thread.
@@ -249,7 +260,8 @@ void BM_sample_negatives(benchmark::State& state) {
     graph::EdgeSet set;
     set.reserve(10'000'000);
     while (set.size() < 10'000'000)
-      set.insert(static_cast<std::int64_t>(gen.below(kTableRows)), static_cast<std::int64_t>(gen.below(kTableRows)));
+      set.insert(static_cast<std::int64_t>(gen.below(kTableRows)),
+                 static_cast<std::int64_t>(gen.below(kTableRows)));
     return set;
   }();
   Generator gen(5);

@@ -241,6 +241,37 @@ TEST_CASE("edge split: disjoint, complete, negatives are true non-edges") {
                        doctest::Contains("edge (1, 5) has a node outside the graph's 3 nodes"), Error);
 }
 
+// sample_negatives draws its candidates in batches, prefetching their hash slots; its
+// definition is the loop below, one candidate at a time. Same pairs, same order, and
+// the generator left in the same state, for counts around the batch size, on a small
+// dense graph where many candidates are rejected.
+TEST_CASE("sample_negatives gives the pairs of drawing one candidate at a time") {
+  std::vector<graph::Edge> edges;
+  for (int u = 0; u < 40; ++u)
+    for (int v = u + 1; v < 40; v += 2) edges.emplace_back(u, v);
+  const graph::EdgeSet known(edges);
+  for (const std::int64_t count : {1, 31, 32, 33, 200}) {
+    CAPTURE(count);
+    Generator gen(77), ref_gen(77);
+    const auto got = graph::sample_negatives(40, count, known, gen);
+    graph::EdgeSet taken;
+    std::vector<graph::Edge> want;
+    while (static_cast<std::int64_t>(want.size()) < count) {
+      const auto u = static_cast<std::int64_t>(ref_gen.below(40));
+      const auto v = static_cast<std::int64_t>(ref_gen.below(40));
+      if (u == v || known.contains(u, v) || taken.contains(u, v)) continue;
+      taken.insert(u, v);
+      want.emplace_back(std::min(u, v), std::max(u, v));
+    }
+    CHECK(got == want);
+    CHECK(gen.next_u64() == ref_gen.next_u64());
+  }
+  // On an empty set prefetch is a harmless hint (of a null address), as on any other.
+  const graph::EdgeSet none;
+  none.prefetch(3, 5);
+  CHECK_FALSE(none.contains(3, 5));
+}
+
 TEST_CASE("bipartite adjacency puts items after users") {
   const auto a = graph::bipartite_adjacency(2, 3, {{0, 2}, {1, 0}, {1, 2}});
   CHECK(a.rows == 5);

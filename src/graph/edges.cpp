@@ -1,6 +1,7 @@
 #include "kiln/graph/edges.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 
@@ -63,12 +64,27 @@ std::vector<Edge> sample_negatives(std::int64_t nodes, std::int64_t count, const
   taken.reserve(static_cast<std::size_t>(count));
   std::vector<Edge> out;
   out.reserve(count);
+  // Candidates come a batch at a time, their slots in both sets prefetched before the
+  // first is checked (each check is a miss into a table far larger than the caches).
+  // A batch is never larger than the number still wanted, so the generator takes the
+  // same draws, and the checks the same decisions in the same order, as one at a time.
+  constexpr std::int64_t kBatch = 32;
+  std::array<Edge, kBatch> batch;
   while (static_cast<std::int64_t>(out.size()) < count) {
-    const auto u = static_cast<std::int64_t>(gen.below(nodes));
-    const auto v = static_cast<std::int64_t>(gen.below(nodes));
-    if (u == v || exclude.contains(u, v) || taken.contains(u, v)) continue;
-    taken.insert(u, v);
-    out.emplace_back(std::min(u, v), std::max(u, v));
+    const std::int64_t drawn = std::min(kBatch, count - static_cast<std::int64_t>(out.size()));
+    for (std::int64_t b = 0; b < drawn; ++b) {
+      const auto u = static_cast<std::int64_t>(gen.below(nodes));
+      const auto v = static_cast<std::int64_t>(gen.below(nodes));
+      exclude.prefetch(u, v);
+      taken.prefetch(u, v);
+      batch[static_cast<std::size_t>(b)] = {u, v};
+    }
+    for (std::int64_t b = 0; b < drawn; ++b) {
+      const auto [u, v] = batch[static_cast<std::size_t>(b)];
+      if (u == v || exclude.contains(u, v) || taken.contains(u, v)) continue;
+      taken.insert(u, v);
+      out.emplace_back(std::min(u, v), std::max(u, v));
+    }
   }
   return out;
 }

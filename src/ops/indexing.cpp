@@ -12,6 +12,7 @@
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
 #include "src/ops/indexing.hpp"
+#include "src/ops/row_scatter.hpp"
 
 namespace kiln {
 
@@ -43,17 +44,30 @@ void split_at(const Shape& shape, std::int64_t dim, std::int64_t& outer, std::in
 }
 
 // dst[o, idx[j], :] += src[o, j, :] for contiguous dst (outer, n, inner) and src
-// (outer, m, inner), m = idx.size(); indices already checked, repeats add up in order.
+// (outer, m, inner), m = idx.size(); indices already checked, repeats add up in order
+// (on any number of threads: see RowOwners).
 template <class T>
 void add_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, std::int64_t outer, std::int64_t n,
               std::int64_t inner) {
   const std::int64_t m = static_cast<std::int64_t>(idx.size());
-  for (std::int64_t i = 0; i < outer; ++i)
-    for (std::int64_t j = 0; j < m; ++j) {
-      T* drow = dst + (i * n + idx[j]) * inner;
-      const T* srow = src + (i * m + j) * inner;
-      for (std::int64_t k = 0; k < inner; ++k) drow[k] += srow[k];
-    }
+  const std::size_t row_bytes = static_cast<std::size_t>(inner) * sizeof(T);
+  const auto owners = detail::RowOwners::for_scatter(outer * m * inner, row_bytes);
+  parallel_for(0, owners.count(), 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t me = first; me < last; ++me)
+      for (std::int64_t i = 0; i < outer; ++i) {
+        T* dst_i = dst + i * n * inner;
+        const T* src_i = src + i * m * inner;
+        for (std::int64_t j = 0; j < m; ++j) {
+          const std::int64_t ahead = j + detail::kRowsAhead;
+          if (ahead < m && owners.of(idx[ahead]) == me)
+            detail::prefetch_row(dst_i + idx[ahead] * inner, row_bytes);
+          if (owners.of(idx[j]) != me) continue;
+          T* drow = dst_i + idx[j] * inner;
+          const T* srow = src_i + j * inner;
+          for (std::int64_t k = 0; k < inner; ++k) drow[k] += srow[k];
+        }
+      }
+  });
 }
 
 // What an indexing kernel found: an index outside [-n, n) (as the CPU's message says).
@@ -137,6 +151,8 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
                [&](std::int64_t b, std::int64_t e) {
                  for (std::int64_t r = b; r < e; ++r) {
                    const std::int64_t i = r / m, j = r % m;
+                   if (j + detail::kRowsAhead < m)
+                     detail::prefetch_row(in + (i * n + idx[j + detail::kRowsAhead]) * row_bytes, row_bytes);
                    std::memcpy(o + r * row_bytes, in + (i * n + idx[j]) * row_bytes, row_bytes);
                  }
                });
