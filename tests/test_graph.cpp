@@ -272,6 +272,56 @@ TEST_CASE("sample_negatives gives the pairs of drawing one candidate at a time")
   CHECK_FALSE(none.contains(3, 5));
 }
 
+// On the CPU the decoder is one pass each way; its definition is the composite of
+// index_select, mul and sum. Many pairs with hubs, repeats and pairs of a node with
+// itself; rows of one cache line (one thread adds) and wider (threads split the rows):
+// the same gradient bits on 1 and 2 threads, and the composite's values.
+TEST_CASE("inner_product_logits on the CPU matches its composite, on any number of threads") {
+  Generator gen(59);
+  for (const std::int64_t d : {std::int64_t{16}, std::int64_t{40}}) {
+    CAPTURE(d);
+    const std::int64_t n = 2000, pairs = 30000;
+    std::vector<std::int64_t> s(pairs), t(pairs);
+    for (std::int64_t k = 0; k < pairs; ++k) {
+      const double u = gen.uniform();
+      s[k] = static_cast<std::int64_t>(u * u * u * n);  // most among the first nodes
+      t[k] = k % 97 == 0 ? s[k] : static_cast<std::int64_t>(gen.below(n));
+    }
+    const Tensor src = from_vector(s), dst = from_vector(t), z = randn({n, d}), upstream = randn({pairs});
+    // The composite in float64; a hub's gradient sums thousands of float32 terms.
+    const Tensor want = sum(index_select(z.to(kFloat64), 0, src) * index_select(z.to(kFloat64), 0, dst), {1});
+    Tensor leaf = z.to(kFloat64).requires_grad_();
+    sum(index_select(leaf, 0, src) * index_select(leaf, 0, dst), {1}).backward(upstream.to(kFloat64));
+    const Tensor want_grad = leaf.grad();
+    std::vector<std::vector<float>> grads;
+    for (const int threads : {1, 2}) {
+      CAPTURE(threads);
+      const int before = get_num_threads();
+      set_num_threads(threads);
+      Tensor zl = z.clone().requires_grad_();
+      const Tensor got = nn::inner_product_logits(zl, src, dst);
+      check_same(got, want, 1e-5);
+      got.backward(upstream);
+      check_same(zl.grad(), want_grad, 1e-4);
+      grads.push_back(zl.grad().to_vector<float>());
+      set_num_threads(before);
+    }
+    CHECK(grads[0] == grads[1]);
+  }
+  // Negative node numbers count from the end, as index_select's do; int32 works too.
+  const Tensor z = randn({5, 3});
+  check_same(nn::inner_product_logits(z, tensor<std::int32_t>({-1, 0}), tensor<std::int64_t>({2, -5})),
+             nn::inner_product_logits(z, tensor<std::int64_t>({4, 0}), tensor<std::int64_t>({2, 0})), 0);
+  CHECK_THROWS_WITH_AS(
+      nn::inner_product_logits(z, tensor<std::int64_t>({0, 5}), tensor<std::int64_t>({1, 1})),
+      doctest::Contains("inner_product_logits: src[1] = 5 is not a node of z, whose shape (5, 3) "
+                        "has 5 (valid: -5 to 4)"),
+      Error);
+  CHECK_THROWS_WITH_AS(nn::inner_product_logits(z, tensor<std::int64_t>({0}), tensor<float>({1})),
+                       doctest::Contains("inner_product_logits: dst must hold int64 or int32 node numbers"),
+                       Error);
+}
+
 TEST_CASE("bipartite adjacency puts items after users") {
   const auto a = graph::bipartite_adjacency(2, 3, {{0, 2}, {1, 0}, {1, 2}});
   CHECK(a.rows == 5);

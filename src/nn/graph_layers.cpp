@@ -10,6 +10,7 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "src/nn/inner_product.hpp"
 #include "src/nn/vae_cuda.hpp"
 
 namespace kiln::nn {
@@ -119,7 +120,9 @@ Tensor inner_product_logits(const Tensor& z, const Tensor& src, const Tensor& ds
   KILN_CHECK(z.dim() == 2, "inner_product_logits: embeddings must be (N, D) but have shape ", fmt(z.shape()));
   KILN_CHECK(src.shape() == dst.shape() && src.dim() == 1, "inner_product_logits: src ", fmt(src.shape()),
              " and dst ", fmt(dst.shape()), " must be 1-D and of equal length");
-  // logit_k = sum_j z[src_k, j] z[dst_k, j]
+  // logit_k = sum_j z[src_k, j] z[dst_k, j]: one pass each way on the CPU
+  // (inner_product.cpp); on a GPU, its index_select, mul and sum kernels.
+  if (z.device().is_cpu() && is_floating(z.dtype())) return detail::inner_product_logits_cpu(z, src, dst);
   return sum(index_select(z, 0, src) * index_select(z, 0, dst), {1});
 }
 
