@@ -148,6 +148,11 @@ TEST_CASE("errors.md: out-of-range indices") {
                        "index_select: index 5 is out of range for dimension 0 of size 3 (tensor shape (3, 2))", Error);
   CHECK_THROWS_WITH_AS(embedding(ones({3, 2}), tensor<std::int64_t>({3})),
                        "index_select: index 3 is out of range for dimension 0 of size 3 (tensor shape (3, 2))", Error);
+  CHECK_THROWS_WITH_AS(
+      nn::inner_product_logits(ones({3, 2}), tensor<std::int64_t>({0, 1}), tensor<std::int64_t>({2, 3})),
+      "inner_product_logits: dst[1] = 3 is not a node of z (shape (3, 2): 3 nodes, numbered 0 to 2, "
+      "or -3 to -1 from the end)",
+      Error);
   CHECK_THROWS_WITH_AS(cross_entropy(ones({2, 3}), tensor<std::int64_t>({0, 3})),
                        "cross_entropy: target 3 of sample 1 is not a class index in [0, 3)", Error);
   CHECK_THROWS_WITH_AS(

@@ -314,8 +314,9 @@ TEST_CASE("inner_product_logits on the CPU matches its composite, on any number 
              nn::inner_product_logits(z, tensor<std::int64_t>({4, 0}), tensor<std::int64_t>({2, 0})), 0);
   CHECK_THROWS_WITH_AS(
       nn::inner_product_logits(z, tensor<std::int64_t>({0, 5}), tensor<std::int64_t>({1, 1})),
-      doctest::Contains("inner_product_logits: src[1] = 5 is not a node of z, whose shape (5, 3) "
-                        "has 5 (valid: -5 to 4)"),
+      doctest::Contains(
+          "inner_product_logits: src[1] = 5 is not a node of z (shape (5, 3): 5 nodes, numbered 0 "
+          "to 4, or -5 to -1 from the end)"),
       Error);
   CHECK_THROWS_WITH_AS(nn::inner_product_logits(z, tensor<std::int64_t>({0}), tensor<float>({1})),
                        doctest::Contains("inner_product_logits: dst must hold int64 or int32 node numbers"),

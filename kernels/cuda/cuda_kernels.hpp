@@ -259,6 +259,17 @@ struct Table {
   void (*reparameterize)(Scalar t, std::int64_t n, const void* mu, const void* logstd, const void* eps, void* z);
   void (*reparameterize_backward)(Scalar t, std::int64_t n, const void* logstd, const void* eps, const void* g,
                                   std::int64_t g_stride, void* g_logstd);
+  // The inner-product decoder over `pairs` pairs of rows of z (n rows of d values):
+  // out[k] = z[src[k]] . z[dst[k]], an entry counted from the end when negative; a pair
+  // with an entry outside [-n, n) scores 0 and is reported (position k for src, -1 - k
+  // for dst). Backward, into dz (zeroed): dz[src[k]] += g_k z[dst[k]] and dz[dst[k]] +=
+  // g_k z[src[k]], g_k read at k * g_stride; atomic, so repeats add in any order.
+  void (*inner_product_pairs)(Scalar t, std::int64_t pairs, std::int64_t n, std::int64_t d, const void* z,
+                              const std::int64_t* src, const std::int64_t* dst, void* out,
+                              ReportSlot bad_index);
+  void (*inner_product_pairs_backward)(Scalar t, std::int64_t pairs, std::int64_t n, std::int64_t d,
+                                       const void* z, const std::int64_t* src, const std::int64_t* dst,
+                                       const void* g, std::int64_t g_stride, void* dz);
 
   // --- conv.cu -----------------------------------------------------------------
   // The whole batch's columns, channels-major: col has C*kh*kw rows and N*OH*OW

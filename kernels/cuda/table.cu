@@ -26,6 +26,7 @@ const Table& table() {
       spmm, edge_softmax, edge_softmax_backward, csr_row_indices,
       cross_entropy, cross_entropy_backward, bce_with_logits, bce_with_logits_backward,
       gaussian_kl_terms, gaussian_kl_terms_backward, reparameterize, reparameterize_backward,
+      inner_product_pairs, inner_product_pairs_backward,
       im2col, col2im, max_pool, max_pool_backward, avg_pool, avg_pool_backward,
       quantize_rows, pad_rows_s8, gemm_s8_s32, finish_int8, gemm_q4,
       gemm,

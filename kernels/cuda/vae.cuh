@@ -1,5 +1,5 @@
-// The variational pieces on the GPU: the Gaussian KL term's per-element values and
-// the reparameterisation, each one kernel forward and one backward.
+// The variational pieces on the GPU: the Gaussian KL term's per-element values, the
+// reparameterisation and the inner-product decoder, each one kernel forward and one backward.
 #pragma once
 
 #include "kernels/cuda/cuda_kernels.hpp"
@@ -12,5 +12,10 @@ void gaussian_kl_terms_backward(Scalar t, std::int64_t n, const void* mu, const 
 void reparameterize(Scalar t, std::int64_t n, const void* mu, const void* logstd, const void* eps, void* z);
 void reparameterize_backward(Scalar t, std::int64_t n, const void* logstd, const void* eps, const void* g,
                              std::int64_t g_stride, void* g_logstd);
+void inner_product_pairs(Scalar t, std::int64_t pairs, std::int64_t n, std::int64_t d, const void* z,
+                         const std::int64_t* src, const std::int64_t* dst, void* out, ReportSlot bad_index);
+void inner_product_pairs_backward(Scalar t, std::int64_t pairs, std::int64_t n, std::int64_t d, const void* z,
+                                  const std::int64_t* src, const std::int64_t* dst, const void* g,
+                                  std::int64_t g_stride, void* dz);
 
 }  // namespace kiln::cuda_kernels

@@ -120,9 +120,11 @@ Tensor inner_product_logits(const Tensor& z, const Tensor& src, const Tensor& ds
   KILN_CHECK(z.dim() == 2, "inner_product_logits: embeddings must be (N, D) but have shape ", fmt(z.shape()));
   KILN_CHECK(src.shape() == dst.shape() && src.dim() == 1, "inner_product_logits: src ", fmt(src.shape()),
              " and dst ", fmt(dst.shape()), " must be 1-D and of equal length");
-  // logit_k = sum_j z[src_k, j] z[dst_k, j]: one pass each way on the CPU
-  // (inner_product.cpp); on a GPU, its index_select, mul and sum kernels.
-  if (z.device().is_cpu() && is_floating(z.dtype())) return detail::inner_product_logits_cpu(z, src, dst);
+  // logit_k = sum_j z[src_k, j] z[dst_k, j], one pass each way (inner_product.cpp on
+  // the CPU, vae_cuda.cpp on a GPU); other dtypes get the composite's error.
+  if (is_floating(z.dtype()))
+    return z.device().is_cuda() ? detail::inner_product_logits_cuda(z, src, dst)
+                                : detail::inner_product_logits_cpu(z, src, dst);
   return sum(index_select(z, 0, src) * index_select(z, 0, dst), {1});
 }
 

@@ -20,22 +20,6 @@ namespace kiln::detail {
 
 namespace {
 
-// The index as int64 node numbers in [0, nodes); negative entries count from the end.
-std::vector<std::int64_t> node_numbers(const Tensor& index, std::int64_t nodes, const char* which,
-                                       const Tensor& z) {
-  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "inner_product_logits: ", which,
-             " must hold int64 or int32 node numbers, got ", index.dtype());
-  std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
-  for (std::size_t k = 0; k < idx.size(); ++k) {
-    std::int64_t& i = idx[k];
-    KILN_CHECK(i >= -nodes && i < nodes, "inner_product_logits: ", which, "[", k, "] = ", i,
-               " is not a node of z, whose shape ", fmt(z.shape()), " has ", nodes, " (valid: -", nodes,
-               " to ", nodes - 1, ")");
-    if (i < 0) i += nodes;
-  }
-  return idx;
-}
-
 template <class T>
 void pair_dots(const T* z, std::int64_t d, const std::vector<std::int64_t>& s,
                const std::vector<std::int64_t>& t, T* out) {
@@ -94,10 +78,25 @@ void pair_dots_backward(const T* z, std::int64_t d, const std::vector<std::int64
 
 }  // namespace
 
+std::vector<std::int64_t> pair_node_numbers(const Tensor& index, const char* which, const Tensor& z) {
+  const std::int64_t nodes = z.size(0);
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "inner_product_logits: ", which,
+             " must hold int64 or int32 node numbers, got ", index.dtype());
+  std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    std::int64_t& i = idx[k];
+    KILN_CHECK(i >= -nodes && i < nodes, "inner_product_logits: ", which, "[", k, "] = ", i,
+               " is not a node of z (shape ", fmt(z.shape()), ": ", nodes, " nodes, numbered 0 to ",
+               nodes - 1, ", or -", nodes, " to -1 from the end)");
+    if (i < 0) i += nodes;
+  }
+  return idx;
+}
+
 Tensor inner_product_logits_cpu(const Tensor& z, const Tensor& src, const Tensor& dst) {
-  const std::int64_t nodes = z.size(0), d = z.size(1);
-  auto s = node_numbers(src, nodes, "src", z);
-  auto t = node_numbers(dst, nodes, "dst", z);
+  const std::int64_t d = z.size(1);
+  auto s = pair_node_numbers(src, "src", z);
+  auto t = pair_node_numbers(dst, "dst", z);
   const Tensor zc = z.detach().contiguous();
   Tensor out = Tensor::empty({static_cast<std::int64_t>(s.size())}, z.dtype());
   visit_floating(z.dtype(), "inner_product_logits",

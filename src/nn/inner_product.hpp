@@ -1,5 +1,9 @@
-// Internal: the inner-product decoder on the CPU, fused (inner_product.cpp).
+// Internal: the inner-product decoder on the CPU, fused (inner_product.cpp), and the
+// check of its node numbers that the GPU version (vae_cuda.cpp) shares for host indices.
 #pragma once
+
+#include <cstdint>
+#include <vector>
 
 #include "kiln/core/tensor.hpp"
 
@@ -8,5 +12,9 @@ namespace kiln::detail {
 // logit_k = z[src_k] . z[dst_k] for z (N, D) float32 / float64 on the CPU, with its
 // gradient with respect to z; src and dst are checked 1-D index tensors of equal length.
 Tensor inner_product_logits_cpu(const Tensor& z, const Tensor& src, const Tensor& dst);
+
+// The entries of `index` (int64 or int32, `which` of the decoder's two: "src" or "dst")
+// as node numbers of z in [0, N), negative ones counted from the end; any other is an Error.
+std::vector<std::int64_t> pair_node_numbers(const Tensor& index, const char* which, const Tensor& z);
 
 }  // namespace kiln::detail

@@ -3,6 +3,9 @@
 // backward:
 //   gaussian_kl:     terms = -(1 + 2 s - m^2 - exp(2 s)) / (2 N), then their sum
 //   reparameterize:  eps = randn, then z = m + eps exp(s)
+//   inner_product_logits: a thread per pair forward, a thread per (pair, column)
+//                    backward adding into both ends' gradients, in place of two
+//                    index_selects, mul and sum and their backward
 #include "src/nn/vae_cuda.hpp"
 
 #include "kiln/autograd/node.hpp"
@@ -10,6 +13,8 @@
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/nn/inner_product.hpp"
+#include "src/ops/indexing.hpp"
 
 namespace kiln::detail {
 
@@ -48,6 +53,54 @@ Tensor reparameterize_cuda(const Tensor& mu, const Tensor& logstd) {
       return Grads{g_in, g_s};  // dz/dmu = 1
     }, {s});
   return z;
+}
+
+namespace {
+
+std::string bad_pair_message(const cuda_kernels::IndexReport& found) {
+  const bool from_src = found.position >= 0;
+  std::string m = concat("inner_product_logits: ", from_src ? "src[" : "dst[",
+                         from_src ? found.position : -1 - found.position, "] = ", found.value,
+                         " is not a node of z (", found.bound, " nodes, numbered 0 to ", found.bound - 1,
+                         ", or -", found.bound, " to -1 from the end)");
+  if (found.count > 1) m += concat(" (nor are ", found.count - 1, " other entries)");
+  return m;
+}
+
+// The node numbers as int64 on z's GPU: host ones checked and uploaded, device ones as they are.
+Tensor nodes_on_device(const Tensor& index, const char* which, const Tensor& z) {
+  if (index.device().is_cpu()) return from_vector(pair_node_numbers(index, which, z)).to(z.device());
+  KILN_CHECK(index.device() == z.device(), "inner_product_logits: z on ", z.device(), " but ", which, " on ",
+             index.device(), "; move it with .to(z.device())");
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "inner_product_logits: ", which,
+             " must hold int64 or int32 node numbers, got ", index.dtype());
+  return int64_index(index);
+}
+
+}  // namespace
+
+Tensor inner_product_logits_cuda(const Tensor& z, const Tensor& src, const Tensor& dst) {
+  const char* op = "inner_product_logits";
+  const Tensor zc = z.detach().contiguous();
+  const auto scalar = cuda_scalar(zc.dtype(), op);
+  const Tensor s = nodes_on_device(src, "src", z), t = nodes_on_device(dst, "dst", z);
+  const std::int64_t pairs = s.numel(), n = zc.size(0), d = zc.size(1);
+  Tensor out = Tensor::empty({pairs}, zc.dtype(), zc.device());
+  cuda_for(zc).inner_product_pairs(scalar, pairs, n, d, dptr(zc), dptr<std::int64_t>(s),
+                                   dptr<std::int64_t>(t), dptr(out),
+                                   cuda_report_slot(zc.device().index, bad_pair_message));
+  if (should_record({z}))
+    attach_grad_fn(out, op, {z},
+                   [zc, s, t, scalar](const Tensor& g_in) {
+                     const Upstream up = upstream_values(g_in, zc.dtype());
+                     Tensor dz = zeros(zc.shape(), zc.dtype(), zc.device());
+                     cuda_for(zc).inner_product_pairs_backward(
+                         scalar, s.numel(), zc.size(0), zc.size(1), dptr(zc), dptr<std::int64_t>(s),
+                         dptr<std::int64_t>(t), dptr(up.values), up.stride, dptr(dz));
+                     return Grads{dz};
+                   },
+                   {zc, s, t});
+  return out;
 }
 
 }  // namespace kiln::detail

@@ -436,6 +436,65 @@ TEST_CASE("cuda: reparameterize draws eps as randn does, and its gradients are t
   }
 }
 
+// The decoder is one kernel each way on the GPU, the CPU's fused loops its reference:
+// hubs, repeats and pairs of a node with itself; node numbers from the host or the
+// device, negative ones counted from the end, int32 too; an upstream gradient that is
+// one value broadcast (sum's backward); rows of 16 and of 40. A bad node number on the
+// device scores 0 and is an Error at the next copy to the host, naming src or dst.
+TEST_CASE("cuda: inner_product_logits matches the CPU; a bad node number is reported") {
+  manual_seed(61);
+  Generator gen(62);
+  for (const std::int64_t d : {std::int64_t{16}, std::int64_t{40}}) {
+    CAPTURE(d);
+    std::vector<std::int64_t> s(700), t(700);
+    for (std::size_t k = 0; k < s.size(); ++k) {
+      const double u = gen.uniform();
+      s[k] = static_cast<std::int64_t>(u * u * 90);
+      t[k] = k % 13 == 0 ? s[k] : static_cast<std::int64_t>(gen.below(90)) - (k % 3 == 0 ? 90 : 0);
+    }
+    const Tensor src = from_vector(s), dst = from_vector(t);
+    for (const DType dt : {kFloat32, kFloat64}) {
+      CAPTURE(dt);
+      const Tensor z = randn({90, d}, dt);
+      parity([&](const auto& v) { return nn::inner_product_logits(v[0], src, dst); }, {z}, tol_for(dt));
+      parity(
+          [&](const auto& v) {
+            const Device on = v[0].device();
+            return sum(nn::inner_product_logits(v[0], src.to(kInt32).to(on), dst.to(on)));
+          },
+          {z}, tol_for(dt));
+    }
+  }
+  const Tensor z = randn({3, 2}).to(gpu);
+  const Tensor bad = nn::inner_product_logits(z, tensor<std::int64_t>({0, 1, 2}).to(gpu),
+                                              tensor<std::int64_t>({1, 3, 2}).to(gpu));
+  CHECK_THROWS_WITH_AS(
+      bad.to(Device::cpu()),
+      doctest::Contains("inner_product_logits: dst[1] = 3 is not a node of z (3 nodes, numbered 0 "
+                        "to 2, or -3 to -1 from the end)"),
+      Error);
+  CHECK(bad.to_vector<float>()[1] == 0.0f);  // reported once; this read-back is clean
+  (void)nn::inner_product_logits(z, tensor<std::int64_t>({-4, 5}).to(gpu),
+                                 tensor<std::int64_t>({0, 0}).to(gpu));
+  CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains("-1 from the end) (nor are 1 other entries)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      nn::inner_product_logits(z, tensor<std::int64_t>({3}), tensor<std::int64_t>({0})),
+      doctest::Contains("inner_product_logits: src[0] = 3 is not a node of z (shape (3, 2): 3 "
+                        "nodes"),
+      Error);
+  CHECK_THROWS_WITH_AS(
+      nn::inner_product_logits(z, tensor<std::int64_t>({0}).to(gpu), tensor<float>({0}).to(gpu)),
+      doctest::Contains("dst must hold int64 or int32 node numbers"), Error);
+  // The backward reads the caller's int64 node numbers: changed in place first, an Error.
+  const Tensor leaf = randn({3, 2}).to(gpu).requires_grad_();
+  Tensor nodes = tensor<std::int64_t>({0, 1}).to(gpu);
+  const Tensor logits = nn::inner_product_logits(leaf, nodes, nodes);
+  nodes.fill_(2.0);
+  CHECK_THROWS_WITH_AS(sum(logits).backward(), doctest::Contains("'inner_product_logits' saved a tensor"),
+                       Error);
+}
+
 TEST_CASE("cuda: gaussian_kl and reparameterize refuse a backward after their inputs changed in place") {
   const Tensor mu = randn({4, 3}).to(gpu).requires_grad_(), logstd = randn({4, 3}).to(gpu).requires_grad_();
   const Tensor kl = nn::gaussian_kl(mu, logstd), z = nn::reparameterize(mu, logstd);
