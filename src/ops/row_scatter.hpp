@@ -26,8 +26,8 @@ inline void prefetch_row(const void* row, std::size_t bytes) {
 // Threads splitting a scatter-add into rows: each owns the rows of some blocks of 64
 // (blocks dealt out by a multiplicative hash, so skewed indices, a graph's hubs, still
 // spread), scans every index and adds only into its own rows. Each row then gets its
-// additions in index order, the same bits on any number of threads, and no two threads
-// write one cache line (rows wider than one line, see `for_scatter`).
+// additions in index order, the same bits on any number of threads; a block spans 64
+// times a row's bytes, whole cache lines, so no two threads write one line.
 class RowOwners {
  public:
   // One owner for rows of one cache line or for little work: there the scan of every
