@@ -316,8 +316,9 @@ int main(int argc, char** argv) {
 
   // 5. Running sums and whole-line products (kernels/cuda/reduce.cu): one row of 2^24
   // values, walked in slices, and 4096 x 4096 along each dimension; and the max of the
-  // row, and its softmax. Bytes: each value read once, and written once by a running
-  // sum or a softmax (which reads the row twice more: slices, then outputs).
+  // row, its softmax, and cross_entropy over it as 4 samples. Bytes: each value read
+  // once, and written once by a running sum or a softmax (which reads the row twice
+  // more: slices, then outputs).
   part("scan", [&] {
     const std::int64_t n = std::int64_t(1) << 24;
     const Tensor row = randn({1, n}, kFloat32, gpu), square = randn({4096, 4096}, kFloat32, gpu);
@@ -336,6 +337,9 @@ int main(int argc, char** argv) {
     time("prod_row_16M", values, [&] { prod(row); });
     time("max_row_16M", values, [&] { max(row); });
     time("softmax_row_16M", 2 * values, [&] { softmax(row, 1); });  // read once per pass: 3 reads in all
+    // cross_entropy of 4 samples of 4M classes: the same slices, each row read once.
+    const Tensor samples = row.reshape({4, n / 4}), targets = tensor<std::int64_t>({0, 1, 2, 3}).to(gpu);
+    time("cross_entropy_4x4M", values, [&] { cross_entropy(samples, targets); });
   });
 
   // 6. topk, 10 picks (one warp per row, 10 passes), and argsort (bitonic): one row of

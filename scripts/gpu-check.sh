@@ -215,11 +215,12 @@ if b:
                      f"({b['edge_softmax_powerlaw_gb_per_s']:.0f} GB/s counted) | | |")
     row("edge_softmax", edge_softmax)
     def scans():
-        lines.append("| cumsum 16M row / 4096x4096 dim 1 / dim 0, prod / max / softmax 16M row: fraction of copy "
-                     "bandwidth | "
+        lines.append("| cumsum 16M row / 4096x4096 dim 1 / dim 0, prod / max / softmax 16M row, cross_entropy "
+                     "4 x 4M: fraction of copy bandwidth | "
                      + " / ".join(f"{b[k + '_copy_fraction']:.2f}" for k in
                                   ("cumsum_row_16M", "cumsum_4096x4096_dim1", "cumsum_4096x4096_dim0",
-                                   "prod_row_16M", "max_row_16M", "softmax_row_16M")) + " | | |")
+                                   "prod_row_16M", "max_row_16M", "softmax_row_16M", "cross_entropy_4x4M"))
+                     + " | | |")
     row("scans", scans)
     def topk():
         lines.append(f"| topk 10 of a 2^20 row / of 4096 rows of 4096, us | {b['topk10_row_1M_us']:.0f} / "
