@@ -45,6 +45,24 @@ void BM_bandwidth_memcpy(benchmark::State& state) {
 }
 BENCHMARK(BM_bandwidth_memcpy)->Arg(kLarge);
 
+// The same copy cut into one piece per thread (1 and 2): the ceiling for kernels that
+// stream from DRAM on every thread, as spmm does.
+void BM_bandwidth_memcpy_threads(benchmark::State& state) {
+  const int threads = kiln::get_num_threads();
+  kiln::set_num_threads(static_cast<int>(state.range(0)));
+  std::vector<float> a = values(kLarge, 0, 1), b(kLarge);
+  for (auto _ : state) {
+    kiln::parallel_for(0, kLarge, kLarge / state.range(0), [&](std::int64_t lo, std::int64_t hi) {
+      std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
+    });
+    benchmark::DoNotOptimize(b.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * kLarge * 8);
+  kiln::set_num_threads(threads);
+}
+BENCHMARK(BM_bandwidth_memcpy_threads)->Arg(1)->Arg(2)->UseRealTime();
+
 void BM_bandwidth_add_loop(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   std::vector<float> a = values(n, 0, 1), b = values(n, 0, 1), c(n);

@@ -2,10 +2,12 @@
 // parity), edge splits and negative sampling, graph layers, VAE pieces.
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include "helpers.hpp"
 #include "kernels/cpu/dispatch.hpp"
+#include "src/graph/balanced_rows.hpp"
 
 using namespace kiln;
 using kiln::test::check_same;
@@ -185,6 +187,74 @@ TEST_CASE("parity: spmm kernel on ragged rows and feature widths") {
       CHECK(run(m));
     }
   }
+}
+
+TEST_CASE("CSR rows are split between threads by work: hubs first, malformed offsets, small matrices") {
+  const int before = get_num_threads();
+  // Each call's tasks, as (first row, end row), in row order.
+  const auto split = [](std::int64_t rows, const std::vector<std::int64_t>& row_ptr, std::int64_t nnz,
+                        std::int64_t per_entry, std::int64_t min_work) {
+    std::mutex held;
+    std::vector<std::pair<std::int64_t, std::int64_t>> tasks;
+    detail::parallel_rows_by_work(rows, row_ptr.data(), nnz, per_entry, min_work,
+                                  [&](std::int64_t b, std::int64_t e) {
+                                    const std::lock_guard<std::mutex> lock(held);
+                                    tasks.emplace_back(b, e);
+                                  });
+    std::sort(tasks.begin(), tasks.end());
+    return tasks;
+  };
+  const auto tiles = [](const std::vector<std::pair<std::int64_t, std::int64_t>>& tasks, std::int64_t rows) {
+    std::int64_t next = 0;
+    for (const auto& [b, e] : tasks) {
+      if (b != next || e <= b) return false;
+      next = e;
+    }
+    return next == rows;
+  };
+  // A power-law row length, hubs numbered first: the first 5 % of the rows hold most entries.
+  const std::int64_t rows = 20000;
+  std::vector<std::int64_t> row_ptr(rows + 1, 0);
+  for (std::int64_t r = 0; r < rows; ++r) row_ptr[r + 1] = row_ptr[r] + 1 + 4000 / (r + 1);
+  const std::int64_t nnz = row_ptr[rows], longest = row_ptr[1] - row_ptr[0] + 1;
+  for (const int threads : {2, 3}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    const auto tasks = split(rows, row_ptr, nnz, 16, 1024);
+    CHECK(tiles(tasks, rows));
+    CHECK(tasks.size() == static_cast<std::size_t>(threads));
+    for (const auto& [b, e] : tasks) {  // each within one row of an equal share of entries + rows
+      INFO("rows [" << b << ", " << e << ")");
+      CHECK(std::abs((row_ptr[e] - row_ptr[b] + e - b) - (nnz + rows) / threads) <= longest);
+    }
+    // Offsets that fall, jump past nnz or go negative still give whole rows, each once.
+    std::vector<std::int64_t> bad = row_ptr;
+    for (std::int64_t r = 1; r < rows; r += 7) bad[r] = (r % 3 == 0) ? -5 : (r % 3 == 1 ? nnz * 9 : 0);
+    CHECK(tiles(split(rows, bad, nnz, 16, 1024), rows));
+    // Below the minimum work per task, one task takes every row.
+    CHECK(split(rows, row_ptr, nnz, 1, 4 * (nnz + rows)) ==
+          std::vector<std::pair<std::int64_t, std::int64_t>>{{0, rows}});
+    CHECK(split(2, {0, 5, 9}, 9, 1000000, 1024).size() == 2);  // no more tasks than rows
+    CHECK(split(1, {0, 5}, 5, 1000000, 1024).size() == 1);
+    CHECK(split(0, {0}, 0, 16, 1024).empty());
+  }
+  // spmm over such a matrix: the same bits on 1, 2 and 3 threads, and the dense product.
+  std::vector<graph::Edge> e;
+  Generator gen(5);
+  for (std::int64_t r = 0; r < 3000; ++r)
+    for (std::int64_t k = 0; k < 1 + 600 / (r + 1); ++k)
+      e.emplace_back(r, static_cast<std::int64_t>(gen.below(3000)));
+  const auto m = graph::CsrMatrix::from_coo(3000, 3000, e);
+  const Tensor x = randn({3000, 16});
+  std::vector<std::vector<float>> got;
+  for (const int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    got.push_back(spmm(m, x).to_vector<float>());
+  }
+  set_num_threads(before);
+  CHECK(got[0] == got[1]);
+  CHECK(got[0] == got[2]);
+  check_same(from_vector(got[1]).reshape({3000, 16}), matmul(m.to_dense(), x), 1e-5);
 }
 
 TEST_CASE("EdgeSet: an undirected set that grows, against std::set") {

@@ -14,6 +14,7 @@
 #include "kiln/graph/edges.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/graph/balanced_rows.hpp"
 
 namespace kiln::graph {
 
@@ -208,8 +209,9 @@ namespace kiln {
 namespace {
 
 // Y = A X on the CPU for A (rows, cols) in CSR arrays of nnz entries, rows split
-// across threads in chunks of similar nonzero counts. The kernel checks the structure
-// as it reads (each task vouches for its ends); false if it met a fault.
+// across threads in chunks of similar nonzero counts (balanced_rows.hpp). The kernel
+// checks the structure as it reads (each task vouches for its ends); false if it met a
+// fault.
 bool spmm_cpu(std::int64_t rows, std::int64_t cols, std::int64_t nnz, const std::int64_t* row_ptr,
               const std::int64_t* col, const float* values, const Tensor& xc, Tensor& y) {
   const std::int64_t f = xc.size(1);
@@ -227,8 +229,7 @@ bool spmm_cpu(std::int64_t rows, std::int64_t cols, std::int64_t nnz, const std:
     const T* px = detail::ptr<T>(xc);
     T* py = detail::ptr<T>(y);
     // Tasks of at least ~256K multiply-adds: small graphs (Cora) run on one thread.
-    const std::int64_t per_row = std::max<std::int64_t>(1, nnz / std::max<std::int64_t>(rows, 1)) * f;
-    parallel_for(0, rows, std::max<std::int64_t>(1, 262144 / per_row), [&](std::int64_t b, std::int64_t e) {
+    detail::parallel_rows_by_work(rows, row_ptr, nnz, f, 262144, [&](std::int64_t b, std::int64_t e) {
       const bool ends_inside = row_ptr[b] >= 0 && row_ptr[e] <= nnz;
       if (!ends_inside || !fn(e - b, f, row_ptr + b, col, cols, val, px, py + b * f)) malformed = true;
     });

@@ -9,6 +9,7 @@
 #include "kiln/graph/csr.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/graph/balanced_rows.hpp"
 
 namespace kiln::graph {
 
@@ -78,11 +79,8 @@ void edge_softmax_backward_rows(std::int64_t r0, std::int64_t r1, std::int64_t h
   }
 }
 
-// Rows per task: about 16K entries each, so Cora-sized graphs run on one thread.
-std::int64_t rows_per_task(const graph::DeviceCsr& a, std::int64_t h) {
-  const std::int64_t per_row = std::max<std::int64_t>(1, a.nnz() / std::max<std::int64_t>(a.rows(), 1)) * h;
-  return std::max<std::int64_t>(1, 16384 / per_row);
-}
+// Tasks of about 16K entries' worth of work each, so Cora-sized graphs run on one thread.
+constexpr std::int64_t kMinTaskWork = 16384;
 
 // y (or gx) for contiguous operands of shape (nnz, h), on their device.
 Tensor edge_softmax_forward(const graph::DeviceCsr& a, std::int64_t h, const Tensor& xc) {
@@ -98,8 +96,9 @@ Tensor edge_softmax_forward(const graph::DeviceCsr& a, std::int64_t h, const Ten
   visit_floating(xc.dtype(), "edge_softmax", [&]<class T>() {
     const T* px = detail::ptr<T>(xc);
     T* py = detail::ptr<T>(y);
-    parallel_for(0, a.rows(), rows_per_task(a, h),
-                 [&](std::int64_t b, std::int64_t e) { edge_softmax_rows(b, e, h, row_ptr, px, py); });
+    detail::parallel_rows_by_work(
+        a.rows(), row_ptr, a.nnz(), h, kMinTaskWork,
+        [&](std::int64_t b, std::int64_t e) { edge_softmax_rows(b, e, h, row_ptr, px, py); });
   });
   return y;
 }
@@ -118,9 +117,9 @@ Tensor edge_softmax_backward(const graph::DeviceCsr& a, std::int64_t h, const Te
   visit_floating(y.dtype(), "edge_softmax backward", [&]<class T>() {
     const T *py = detail::ptr<T>(y), *pg = detail::ptr<T>(gc);
     T* pgx = detail::ptr<T>(gx);
-    parallel_for(0, a.rows(), rows_per_task(a, h), [&](std::int64_t b, std::int64_t e) {
-      edge_softmax_backward_rows(b, e, h, row_ptr, py, pg, pgx);
-    });
+    detail::parallel_rows_by_work(
+        a.rows(), row_ptr, a.nnz(), h, kMinTaskWork,
+        [&](std::int64_t b, std::int64_t e) { edge_softmax_backward_rows(b, e, h, row_ptr, py, pg, pgx); });
   });
   return gx;
 }

@@ -422,8 +422,46 @@ void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, flo
 
 // ---- Sparse ----------------------------------------------------------------------------
 
-// Features in blocks of up to 4 registers, kept in registers across the row's nonzeros.
+// A row's features are summed in passes of up to 4 registers, kept in registers across
+// the row's nonzeros; the last register of the last pass may be partial, so a row of up
+// to 4 * V::W features (16 floats on AVX2 included) reads its nonzeros once.
 constexpr std::int64_t kPrefetch = 16;  // nonzeros ahead (each a 64-byte row read at f = 16)
+
+// Asks for the cache lines of the n floats at x + row * f + j: a hint, which never
+// faults, so the row (not yet checked) is only used in integer arithmetic.
+inline void prefetch_span(const float* x, std::int64_t row, std::int64_t f, std::int64_t j, std::int64_t n) {
+  const auto at = reinterpret_cast<std::uintptr_t>(x) + (static_cast<std::uintptr_t>(row) * f + j) * sizeof(float);
+  const auto first = at & ~std::uintptr_t{63};
+  const auto last = (at + n * sizeof(float) - 1) & ~std::uintptr_t{63};
+  for (std::uintptr_t line = first; line <= last; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line));
+}
+
+// out[0, (NR - 1) * W + n) = sum over k of val[k] * x[col[k]][j, ...) for one row's
+// nonzeros [k0, k1); n (1 .. W) lanes in the last register. The rows of x come in
+// random order, so each step asks for the one kPrefetch nonzeros ahead, into the next
+// rows while that is before `ahead_end`. False at a column outside [0, cols), before x
+// is read through it.
+template <int NR>
+bool spmm_pass(std::int64_t k0, std::int64_t k1, std::int64_t ahead_end, std::int64_t f, std::int64_t j,
+               std::int64_t n, const std::int64_t* col, std::uint64_t ucols, const float* val, const float* x,
+               float* out) {
+  const std::int64_t span = (NR - 1) * V::W + n;
+  R a[NR];
+  for (int i = 0; i < NR; ++i) a[i] = V::set1(0.0f);
+  for (std::int64_t k = k0; k < k1; ++k) {
+    if (k + kPrefetch < ahead_end) prefetch_span(x, col[k + kPrefetch], f, j, span);
+    if (static_cast<std::uint64_t>(col[k]) >= ucols) return false;
+    const R v = V::set1(val[k]);
+    const float* in = x + col[k] * f + j;
+    for (int i = 0; i + 1 < NR; ++i) a[i] = V::fma(v, V::load(in + i * V::W), a[i]);
+    const float* tail = in + (NR - 1) * V::W;
+    a[NR - 1] = V::fma(v, n == V::W ? V::load(tail) : V::load_tail(tail, n), a[NR - 1]);
+  }
+  for (int i = 0; i + 1 < NR; ++i) V::store(out + i * V::W, a[i]);
+  if (n == V::W) V::store(out + (NR - 1) * V::W, a[NR - 1]);
+  else V::store_tail(out + (NR - 1) * V::W, a[NR - 1], n);
+  return true;
+}
 
 // Columns are checked as they are read (one compare against cols, as unsigned, so a
 // negative one fails too): a fault returns false before x is read through it.
@@ -435,35 +473,20 @@ bool spmm_k(std::int64_t rows, std::int64_t f, const std::int64_t* row_ptr, cons
     const std::int64_t k0 = row_ptr[r], k1 = row_ptr[r + 1];
     if (k1 < k0 || k1 > last) return false;
     float* out = y + r * f;
-    std::int64_t j = 0;
-    for (; j + 4 * V::W <= f; j += 4 * V::W) {
-      R a0 = V::set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
-      for (std::int64_t k = k0; k < k1; ++k) {
-        if (static_cast<std::uint64_t>(col[k]) >= ucols) return false;
-        const R v = V::set1(val[k]);
-        const float* in = x + col[k] * f + j;
-        a0 = V::fma(v, V::load(in), a0);
-        a1 = V::fma(v, V::load(in + V::W), a1);
-        a2 = V::fma(v, V::load(in + 2 * V::W), a2);
-        a3 = V::fma(v, V::load(in + 3 * V::W), a3);
+    for (std::int64_t j = 0; j < f; j += 4 * V::W) {
+      // One pass (f <= 4 * V::W) runs on into the next rows' nonzeros; with several, the
+      // prefetches stop at the row's end, where the next pass rereads it.
+      const std::int64_t ahead_end = f <= 4 * V::W ? last : k1;
+      const std::int64_t left = f - j < 4 * V::W ? f - j : 4 * V::W;  // features in this pass
+      const std::int64_t n = left - (left - 1) / V::W * V::W;          // lanes in its last register
+      bool sound;
+      switch ((left - 1) / V::W) {  // registers in the pass, less one
+        case 0: sound = spmm_pass<1>(k0, k1, ahead_end, f, j, n, col, ucols, val, x, out + j); break;
+        case 1: sound = spmm_pass<2>(k0, k1, ahead_end, f, j, n, col, ucols, val, x, out + j); break;
+        case 2: sound = spmm_pass<3>(k0, k1, ahead_end, f, j, n, col, ucols, val, x, out + j); break;
+        default: sound = spmm_pass<4>(k0, k1, ahead_end, f, j, n, col, ucols, val, x, out + j); break;
       }
-      V::store(out + j, a0);
-      V::store(out + j + V::W, a1);
-      V::store(out + j + 2 * V::W, a2);
-      V::store(out + j + 3 * V::W, a3);
-    }
-    for (; j < f; j += V::W) {
-      const std::int64_t n = f - j < V::W ? f - j : V::W;
-      R a = V::set1(0.0f);
-      for (std::int64_t k = k0; k < k1; ++k) {
-        // The rows of x come in random order: ask for one kPrefetch nonzeros ahead.
-        if (k + kPrefetch < k1) __builtin_prefetch(x + col[k + kPrefetch] * f + j);  // a hint: never faults
-        if (static_cast<std::uint64_t>(col[k]) >= ucols) return false;
-        const float* in = x + col[k] * f + j;
-        a = V::fma(V::set1(val[k]), n == V::W ? V::load(in) : V::load_tail(in, n), a);
-      }
-      if (n == V::W) V::store(out + j, a);
-      else V::store_tail(out + j, a, n);
+      if (!sound) return false;
     }
   }
   return true;
