@@ -257,14 +257,72 @@ TEST_CASE("CSR rows are split between threads by work: hubs first, malformed off
   check_same(from_vector(got[1]).reshape({3000, 16}), matmul(m.to_dense(), x), 1e-5);
 }
 
+TEST_CASE("unique_undirected and add_self_loops against plain definitions") {
+  // unique_undirected: the first of each undirected edge, in list order, as (min, max);
+  // self loops dropped. Enough edges that its probes run ahead of the list.
+  Generator gen(11);
+  std::vector<graph::Edge> edges;
+  for (int i = 0; i < 5000; ++i)
+    edges.emplace_back(static_cast<std::int64_t>(gen.below(90)), static_cast<std::int64_t>(gen.below(90)));
+  std::vector<graph::Edge> want;
+  std::set<graph::Edge> seen;
+  for (auto [u, v] : edges)
+    if (u != v && seen.insert({std::min(u, v), std::max(u, v)}).second)
+      want.emplace_back(std::min(u, v), std::max(u, v));
+  CHECK(graph::unique_undirected(edges) == want);
+  CHECK(graph::unique_undirected({}).empty());
+  CHECK_THROWS_AS(graph::unique_undirected({{0, 1}, {2, -1}}), Error);
+
+  // add_self_loops: sorted rows take a one-pass path, others go through from_coo; both
+  // must give the matrix from_coo builds from the entries plus the missing diagonal.
+  std::vector<graph::Edge> entries;
+  std::vector<float> values;
+  for (std::int64_t r = 0; r < 60; ++r)
+    for (std::int64_t c = 0; c < 60; ++c)
+      if (gen.below(5) == 0 || (r == 7 && c == 0) || (r == 8 && c == 59) || (r == 9 && c == 9)) {
+        entries.emplace_back(r, c);
+        values.push_back(static_cast<float>(1 + gen.below(9)));
+      }
+  // Rows 20 and 21 are left empty; row 9 has its diagonal, rows 7 and 8 their first and last columns.
+  std::erase_if(entries, [](const graph::Edge& e) { return e.first == 20 || e.first == 21; });
+  values.resize(entries.size());
+  std::vector<graph::Edge> with_diag = entries;
+  std::vector<float> with_values = values;
+  std::set<std::int64_t> has_loop;
+  for (const auto& [r, c] : entries)
+    if (r == c) has_loop.insert(r);
+  for (std::int64_t r = 0; r < 60; ++r)
+    if (!has_loop.count(r)) {
+      with_diag.emplace_back(r, r);
+      with_values.push_back(1.0f);
+    }
+  const auto expect = graph::CsrMatrix::from_coo(60, 60, with_diag, with_values);
+  const auto sorted = graph::CsrMatrix::from_coo(60, 60, entries, values);
+  graph::CsrMatrix unsorted = sorted;  // row 3 reversed: same matrix, not sorted
+  std::reverse(unsorted.col_idx.begin() + unsorted.row_ptr[3],
+               unsorted.col_idx.begin() + unsorted.row_ptr[4]);
+  std::reverse(unsorted.values.begin() + unsorted.row_ptr[3], unsorted.values.begin() + unsorted.row_ptr[4]);
+  REQUIRE(unsorted.row_ptr[4] - unsorted.row_ptr[3] > 2);
+  for (const graph::CsrMatrix* a : {&sorted, static_cast<const graph::CsrMatrix*>(&unsorted)}) {
+    const auto got = graph::add_self_loops(*a);
+    CHECK(got.row_ptr == expect.row_ptr);
+    CHECK(got.col_idx == expect.col_idx);
+    CHECK(got.values == expect.values);
+    CHECK(got.symmetric == a->symmetric);
+  }
+  const auto sym = graph::add_self_loops(path3());
+  CHECK(sym.symmetric);
+  check_values(sym.to_dense(), {1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1});
+}
+
 TEST_CASE("EdgeSet: an undirected set that grows, against std::set") {
   graph::EdgeSet set;
   std::set<std::pair<std::int64_t, std::int64_t>> reference;
   Generator gen(3);
   for (int i = 0; i < 20000; ++i) {  // many growths; repeats in both orientations
     const auto u = static_cast<std::int64_t>(gen.below(300)), v = static_cast<std::int64_t>(gen.below(300));
-    set.insert(u, v);
-    reference.insert({std::min(u, v), std::max(u, v)});
+    const bool added = set.insert(u, v);
+    CHECK(added == reference.insert({std::min(u, v), std::max(u, v)}).second);
     CHECK(set.size() == reference.size());
   }
   for (std::int64_t u = 0; u < 300; ++u)

@@ -58,8 +58,10 @@ CsrMatrix CsrMatrix::from_coo(std::int64_t rows, std::int64_t cols, const std::v
 }
 
 CsrMatrix CsrMatrix::undirected(std::int64_t nodes, const std::vector<Edge>& edges) {
+  const std::vector<Edge> unique = unique_undirected(edges);
   std::vector<Edge> both;
-  for (const Edge& e : unique_undirected(edges)) {
+  both.reserve(2 * unique.size());
+  for (const Edge& e : unique) {
     both.push_back(e);
     both.emplace_back(e.second, e.first);
   }
@@ -134,9 +136,51 @@ Tensor CsrMatrix::to_dense() const {
   return out;
 }
 
+namespace {
+
+// Whether every row's columns strictly rise, as from_coo leaves them.
+bool rows_strictly_sorted(const CsrMatrix& a) {
+  for (std::int64_t r = 0; r < a.rows; ++r)
+    for (std::int64_t k = a.row_ptr[r] + 1; k < a.row_ptr[r + 1]; ++k)
+      if (a.col_idx[k - 1] >= a.col_idx[k]) return false;
+  return true;
+}
+
+// add_self_loops for rows already sorted without repeats: one pass, each missing
+// diagonal entry put in its place. The same matrix from_coo would build.
+CsrMatrix add_self_loops_sorted(const CsrMatrix& a) {
+  CsrMatrix m;
+  m.rows = a.rows;
+  m.cols = a.cols;
+  m.symmetric = a.symmetric;
+  m.row_ptr.assign(a.rows + 1, 0);
+  m.col_idx.reserve(a.col_idx.size() + a.rows);
+  m.values.reserve(a.col_idx.size() + a.rows);
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const std::int64_t k1 = a.row_ptr[r + 1];
+    std::int64_t k = a.row_ptr[r];
+    for (; k < k1 && a.col_idx[k] < r; ++k) {
+      m.col_idx.push_back(a.col_idx[k]);
+      m.values.push_back(a.values[k]);
+    }
+    if (k == k1 || a.col_idx[k] != r) {
+      m.col_idx.push_back(r);
+      m.values.push_back(1.0f);
+    }
+    m.col_idx.insert(m.col_idx.end(), a.col_idx.begin() + k, a.col_idx.begin() + k1);
+    m.values.insert(m.values.end(), a.values.begin() + k, a.values.begin() + k1);
+    m.row_ptr[r + 1] = static_cast<std::int64_t>(m.col_idx.size());
+  }
+  return m;
+}
+
+}  // namespace
+
 CsrMatrix add_self_loops(const CsrMatrix& a) {
   KILN_CHECK(a.rows == a.cols, "add_self_loops: the matrix is ", a.rows, " x ", a.cols, "; it must be square");
   a.check("add_self_loops");
+  if (rows_strictly_sorted(a)) return add_self_loops_sorted(a);
+  // Otherwise through from_coo, which sorts each row and sums repeated entries.
   std::vector<Edge> entries;
   std::vector<float> values;
   for (std::int64_t r = 0; r < a.rows; ++r) {

@@ -17,7 +17,8 @@ class EdgeSet {
 public:
   EdgeSet() = default;
   explicit EdgeSet(const std::vector<Edge>& edges);
-  void insert(std::int64_t u, std::int64_t v);
+  // Adds (u, v) (the same edge as (v, u)); true if it was not there yet.
+  bool insert(std::int64_t u, std::int64_t v);
   bool contains(std::int64_t u, std::int64_t v) const {
     if (!in_range(u) || !in_range(v) || slots_.empty()) return false;
     const std::uint64_t k = key(u, v);
