@@ -223,7 +223,8 @@ TEST_CASE("CSR rows are split between threads by work: hubs first, malformed off
     const auto tasks = split(rows, row_ptr, nnz, 16, 1024);
     CHECK(tiles(tasks, rows));
     CHECK(tasks.size() == static_cast<std::size_t>(threads));
-    for (const auto& [b, e] : tasks) {  // each within one row of an equal share of entries + rows
+    for (const auto& task : tasks) {  // each within one row of an equal share of entries + rows
+      const std::int64_t b = task.first, e = task.second;
       INFO("rows [" << b << ", " << e << ")");
       CHECK(std::abs((row_ptr[e] - row_ptr[b] + e - b) - (nnz + rows) / threads) <= longest);
     }
