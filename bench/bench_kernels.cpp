@@ -270,9 +270,12 @@ BENCHMARK(BM_index_add_rows)
     ->Unit(benchmark::kMillisecond);
 
 // 1M non-edges drawn among 1M nodes, checked against 10M known edges (a 256 MiB hash
-// set): the negatives of one GAE chunk at graph_scale's largest size. One thread.
+// set): the negatives of one GAE chunk at graph_scale's largest size. On 1 and 2
+// threads (the checks against the known edges run on every thread).
 void BM_sample_negatives(benchmark::State& state) {
   using namespace kiln;
+  const int threads = get_num_threads();
+  set_num_threads(static_cast<int>(state.range(0)));
   static const graph::EdgeSet known = [] {
     Generator gen(3);
     graph::EdgeSet set;
@@ -288,8 +291,9 @@ void BM_sample_negatives(benchmark::State& state) {
     benchmark::DoNotOptimize(pairs.data());
   }
   state.SetItemsProcessed(state.iterations() * 1'000'000);
+  set_num_threads(threads);
 }
-BENCHMARK(BM_sample_negatives)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sample_negatives)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

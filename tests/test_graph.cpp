@@ -375,6 +375,21 @@ TEST_CASE("edge split: disjoint, complete, negatives are true non-edges") {
 // the generator left in the same state, for counts around the batch size, on a small
 // dense graph where many candidates are rejected.
 TEST_CASE("sample_negatives gives the pairs of drawing one candidate at a time") {
+  // The definition: draw (u, v) until `count` pairs are kept, keeping each that is not a
+  // self loop, not known and not kept before.
+  const auto one_at_a_time = [](std::int64_t nodes, std::int64_t count, const graph::EdgeSet& known,
+                                Generator& gen) {
+    graph::EdgeSet taken;
+    std::vector<graph::Edge> want;
+    while (static_cast<std::int64_t>(want.size()) < count) {
+      const auto u = static_cast<std::int64_t>(gen.below(nodes));
+      const auto v = static_cast<std::int64_t>(gen.below(nodes));
+      if (u == v || known.contains(u, v) || taken.contains(u, v)) continue;
+      taken.insert(u, v);
+      want.emplace_back(std::min(u, v), std::max(u, v));
+    }
+    return want;
+  };
   std::vector<graph::Edge> edges;
   for (int u = 0; u < 40; ++u)
     for (int v = u + 1; v < 40; v += 2) edges.emplace_back(u, v);
@@ -382,19 +397,29 @@ TEST_CASE("sample_negatives gives the pairs of drawing one candidate at a time")
   for (const std::int64_t count : {1, 31, 32, 33, 200}) {
     CAPTURE(count);
     Generator gen(77), ref_gen(77);
-    const auto got = graph::sample_negatives(40, count, known, gen);
-    graph::EdgeSet taken;
-    std::vector<graph::Edge> want;
-    while (static_cast<std::int64_t>(want.size()) < count) {
-      const auto u = static_cast<std::int64_t>(ref_gen.below(40));
-      const auto v = static_cast<std::int64_t>(ref_gen.below(40));
-      if (u == v || known.contains(u, v) || taken.contains(u, v)) continue;
-      taken.insert(u, v);
-      want.emplace_back(std::min(u, v), std::max(u, v));
-    }
-    CHECK(got == want);
+    CHECK(graph::sample_negatives(40, count, known, gen) == one_at_a_time(40, count, known, ref_gen));
     CHECK(gen.next_u64() == ref_gen.next_u64());
   }
+  // Larger draws: the known edges are checked on every thread, in rounds of at most
+  // 65,536 candidates (150,000 pairs take several, each short of what is rejected).
+  std::vector<graph::Edge> many;
+  for (int u = 0; u < 1000; ++u)
+    for (int v = u + 1; v < 1000; ++v)
+      if ((u * 7 + v * 3) % 5 == 0) many.emplace_back(u, v);
+  const graph::EdgeSet many_known(many);
+  const int before = get_num_threads();
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const std::int64_t count : {5000, 150000}) {
+      CAPTURE(threads);
+      CAPTURE(count);
+      Generator gen(78), ref_gen(78);
+      CHECK(graph::sample_negatives(1000, count, many_known, gen) ==
+            one_at_a_time(1000, count, many_known, ref_gen));
+      CHECK(gen.next_u64() == ref_gen.next_u64());
+    }
+  }
+  set_num_threads(before);
   // On an empty set prefetch is a harmless hint (of a null address), as on any other.
   const graph::EdgeSet none;
   none.prefetch(3, 5);

@@ -1,9 +1,10 @@
 #include "kiln/graph/edges.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <utility>
+
+#include "kiln/core/threads.hpp"
 
 namespace kiln::graph {
 
@@ -77,25 +78,34 @@ std::vector<Edge> sample_negatives(std::int64_t nodes, std::int64_t count, const
   taken.reserve(static_cast<std::size_t>(count));
   std::vector<Edge> out;
   out.reserve(count);
-  // Candidates come a batch at a time, their slots in both sets prefetched before the
-  // first is checked (each check is a miss into a table far larger than the caches).
-  // A batch is never larger than the number still wanted, so the generator takes the
-  // same draws, and the checks the same decisions in the same order, as one at a time.
-  constexpr std::int64_t kBatch = 32;
-  std::array<Edge, kBatch> batch;
+  // Candidates are drawn a round at a time, never more than are still wanted, so the
+  // generator takes the same draws as drawing them one at a time. The checks against
+  // `exclude` (read only, each a miss into a table far larger than the caches) run on
+  // every thread, each asking for the slot kProbeAhead candidates ahead; then one pass in
+  // draw order keeps those not taken yet, so the pairs come out the same too.
+  constexpr std::int64_t kRound = 65536;
+  std::vector<Edge> drawn;
+  std::vector<unsigned char> unknown;  // neither a self loop nor in `exclude`
   while (static_cast<std::int64_t>(out.size()) < count) {
-    const std::int64_t drawn = std::min(kBatch, count - static_cast<std::int64_t>(out.size()));
-    for (std::int64_t b = 0; b < drawn; ++b) {
-      const auto u = static_cast<std::int64_t>(gen.below(nodes));
-      const auto v = static_cast<std::int64_t>(gen.below(nodes));
-      exclude.prefetch(u, v);
-      taken.prefetch(u, v);
-      batch[static_cast<std::size_t>(b)] = {u, v};
+    const auto n = static_cast<std::size_t>(std::min(kRound, count - static_cast<std::int64_t>(out.size())));
+    drawn.resize(n);
+    unknown.resize(n);
+    for (Edge& e : drawn) {
+      e.first = static_cast<std::int64_t>(gen.below(nodes));
+      e.second = static_cast<std::int64_t>(gen.below(nodes));
     }
-    for (std::int64_t b = 0; b < drawn; ++b) {
-      const auto [u, v] = batch[static_cast<std::size_t>(b)];
-      if (u == v || exclude.contains(u, v) || !taken.insert(u, v)) continue;
-      out.emplace_back(std::min(u, v), std::max(u, v));
+    parallel_for(0, static_cast<std::int64_t>(n), 4096, [&](std::int64_t lo, std::int64_t hi) {
+      for (auto i = static_cast<std::size_t>(lo); i < static_cast<std::size_t>(hi); ++i) {
+        if (i + kProbeAhead < static_cast<std::size_t>(hi))
+          exclude.prefetch(drawn[i + kProbeAhead].first, drawn[i + kProbeAhead].second);
+        const auto [u, v] = drawn[i];
+        unknown[i] = u != v && !exclude.contains(u, v);
+      }
+    });
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kProbeAhead < n) taken.prefetch(drawn[i + kProbeAhead].first, drawn[i + kProbeAhead].second);
+      const auto [u, v] = drawn[i];
+      if (unknown[i] && taken.insert(u, v)) out.emplace_back(std::min(u, v), std::max(u, v));
     }
   }
   return out;
