@@ -11,64 +11,11 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
-#include "kiln/graph/edges.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/graph/balanced_rows.hpp"
 
 namespace kiln::graph {
-
-CsrMatrix CsrMatrix::from_coo(std::int64_t rows, std::int64_t cols, const std::vector<Edge>& entries,
-                              const std::vector<float>& values) {
-  KILN_CHECK(rows >= 0 && cols >= 0, "CsrMatrix::from_coo: negative size ", rows, " x ", cols);
-  KILN_CHECK(values.empty() || values.size() == entries.size(), "CsrMatrix::from_coo: ", values.size(),
-             " values for ", entries.size(), " entries");
-  // Counting sort by row, then sort each row by column and merge duplicates.
-  std::vector<std::int64_t> count(rows + 1, 0);
-  for (const auto& [r, c] : entries) {
-    KILN_CHECK(r >= 0 && r < rows && c >= 0 && c < cols, "CsrMatrix::from_coo: entry (", r, ", ", c,
-               ") is outside a ", rows, " x ", cols, " matrix");
-    ++count[r + 1];
-  }
-  for (std::int64_t r = 0; r < rows; ++r) count[r + 1] += count[r];
-  std::vector<std::pair<std::int64_t, float>> slots(entries.size());
-  std::vector<std::int64_t> fill(count.begin(), count.end() - 1);
-  for (std::size_t i = 0; i < entries.size(); ++i)
-    slots[fill[entries[i].first]++] = {entries[i].second, values.empty() ? 1.0f : values[i]};
-  CsrMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.row_ptr.assign(rows + 1, 0);
-  m.col_idx.reserve(entries.size());
-  m.values.reserve(entries.size());
-  for (std::int64_t r = 0; r < rows; ++r) {
-    std::sort(slots.begin() + count[r], slots.begin() + count[r + 1]);
-    for (std::int64_t k = count[r]; k < count[r + 1]; ++k) {
-      if (!m.col_idx.empty() && static_cast<std::int64_t>(m.col_idx.size()) > m.row_ptr[r] &&
-          m.col_idx.back() == slots[k].first) {
-        m.values.back() += slots[k].second;  // duplicate: sum
-      } else {
-        m.col_idx.push_back(slots[k].first);
-        m.values.push_back(slots[k].second);
-      }
-    }
-    m.row_ptr[r + 1] = static_cast<std::int64_t>(m.col_idx.size());
-  }
-  return m;
-}
-
-CsrMatrix CsrMatrix::undirected(std::int64_t nodes, const std::vector<Edge>& edges) {
-  const std::vector<Edge> unique = unique_undirected(edges);
-  std::vector<Edge> both;
-  both.reserve(2 * unique.size());
-  for (const Edge& e : unique) {
-    both.push_back(e);
-    both.emplace_back(e.second, e.first);
-  }
-  CsrMatrix m = from_coo(nodes, nodes, both);
-  m.symmetric = true;
-  return m;
-}
 
 namespace {
 
@@ -102,17 +49,6 @@ void CsrMatrix::check(const char* op) const {
   check_csr_sizes(*this, op);
   const std::string fault = csr_fault(*this);
   KILN_CHECK(fault.empty(), op, ": malformed CSR matrix (", rows, " x ", cols, "): ", fault);
-}
-
-CsrMatrix CsrMatrix::transpose() const {
-  check("CsrMatrix::transpose");
-  std::vector<Edge> entries;
-  entries.reserve(col_idx.size());
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) entries.emplace_back(col_idx[k], r);
-  CsrMatrix t = from_coo(cols, rows, entries, values);
-  t.symmetric = symmetric;
-  return t;
 }
 
 Tensor CsrMatrix::row_sums() const {

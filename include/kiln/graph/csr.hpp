@@ -23,11 +23,14 @@ struct CsrMatrix {
 
   std::int64_t nnz() const { return static_cast<std::int64_t>(col_idx.size()); }
 
-  // From (row, col) pairs with values (default 1). Duplicates are summed.
+  // From (row, col) pairs with values (default 1). Repeated entries are summed, in rising
+  // order of value, so the matrix does not depend on the order of the list (nor on the
+  // number of threads, which share the work). An entry outside rows x cols is an Error.
   static CsrMatrix from_coo(std::int64_t rows, std::int64_t cols, const std::vector<Edge>& entries,
                             const std::vector<float>& values = {});
   // The adjacency matrix of an undirected graph: each edge {u, v} sets A[u][v] = A[v][u] = 1.
-  // Duplicate edges and self loops in the input are dropped.
+  // Duplicate edges and self loops in the input are dropped; an edge naming a node outside
+  // [0, nodes) is an Error.
   static CsrMatrix undirected(std::int64_t nodes, const std::vector<Edge>& edges);
 
   // Throws a kiln::Error naming `op` and the first fault unless the arrays form a CSR
