@@ -57,7 +57,8 @@ std::int64_t sort_and_merge_row(std::int64_t* col, float* value, std::int64_t n,
                                 std::vector<std::pair<std::int64_t, std::uint32_t>>& scratch) {
   bool rising = true;
   for (std::int64_t i = 1; i < n && rising; ++i) rising = col[i - 1] < col[i];
-  if (rising) return n;  // sorted without repeats already (a transpose's rows are, unless A repeats a column)
+  // Sorted without repeats already (a transpose's rows are, unless A repeats a column).
+  if (rising) return n;
   if (value == nullptr) {
     std::sort(col, col + n);
   } else {
@@ -85,8 +86,9 @@ std::int64_t sort_and_merge_row(std::int64_t* col, float* value, std::int64_t n,
 // The matrix of the entries that for_each(part, emit) gives, part by part: emit(row,
 // col, value) for each entry of the part, in the same order every time it is called
 // (it is called twice). With with_values false the matrix is 0/1: emit's third argument
-// is ignored and a repeated entry is kept once, not summed. An entry outside rows x cols is a kiln::Error
-// with the text bad_entry(row, col) returns, naming the first such entry in part order.
+// is ignored and a repeated entry is kept once, not summed. An entry outside rows x cols
+// is a kiln::Error with the text bad_entry(row, col) returns, naming the first such
+// entry in part order.
 template <class ForEach, class BadEntry>
 CsrMatrix build_csr(std::int64_t rows, std::int64_t cols, std::int64_t parts, bool with_values,
                     const ForEach& for_each, const BadEntry& bad_entry) {
