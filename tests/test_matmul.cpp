@@ -1,6 +1,11 @@
 // matmul against a naive triple loop, for every argument rank and layout.
 #include "helpers.hpp"
 
+#include <cmath>
+#include <limits>
+
+#include "src/ops/blas.hpp"
+
 using namespace kiln;
 using kiln::test::check_same;
 using kiln::test::check_values;
@@ -40,6 +45,38 @@ TEST_CASE("transposed and strided operands need no copies and stay correct") {
   check_same(matmul(sub.t(), sub), naive_matmul(sub.t(), sub), 1e-5);
   const Tensor stepped = big.slice(1, 0, 12, 3);  // column stride 3: copied first
   check_same(matmul(stepped.t(), big), naive_matmul(stepped.t(), big), 1e-5);
+}
+
+TEST_CASE("the GEMM entry point: beta = 0 never reads C, beta = 1 adds, and columns past n stay untouched") {
+  // C(2, 3) inside rows of 5: the two extra columns of each row must keep their value.
+  const std::vector<double> a = {1, 2, 3, 4};        // (2, 2)
+  const std::vector<double> b = {1, 0, 2, 0, 1, 3};  // (2, 3)
+  const std::vector<double> product = {1, 2, 8, 3, 4, 18};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const double beta : {0.0, 1.0}) {
+    CAPTURE(beta);
+    std::vector<double> c(10, beta == 0 ? nan : 10.0);  // beta = 0: NaN in C must not leak
+    c[3] = c[4] = c[8] = c[9] = -7;
+    std::vector<float> cf(c.begin(), c.end());
+    const std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+    detail::gemm(false, false, 2, 3, 2, 1.0, a.data(), 2, b.data(), 3, beta, c.data(), 5);
+    detail::gemm(false, false, 2, 3, 2, 1.0f, af.data(), 2, bf.data(), 3, static_cast<float>(beta), cf.data(),
+                 5);
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 3; ++j) {
+        const double want = product[i * 3 + j] + (beta == 0 ? 0 : 10);
+        CHECK(c[i * 5 + j] == want);
+        CHECK(cf[i * 5 + j] == static_cast<float>(want));
+      }
+      for (int j = 3; j < 5; ++j) {
+        CHECK(c[i * 5 + j] == -7);
+        CHECK(cf[i * 5 + j] == -7);
+      }
+    }
+  }
+  std::vector<float> c(6, std::nanf(""));  // an empty product (k = 0) with beta = 0 is all zeros
+  detail::gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 0.0f, c.data(), 3);
+  for (const float v : c) CHECK(v == 0);
 }
 
 TEST_CASE("1-D arguments and batches broadcast like numpy.matmul") {

@@ -66,7 +66,8 @@ Shift shift_of(const ConvGeometry& g, std::int64_t i, std::int64_t j) {
 
 // col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
 // Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
-// (Rows are short, so the copies are plain loops rather than memcpy calls.)
+// (An image row is short, so the general path copies with plain loops rather than memcpy
+// calls; the shifted copy of a whole plane is long enough for std::copy's vector code.)
 template <class T>
 void im2col(const T* image, const ConvGeometry& g, T* col) {
   if (shifts_whole_rows(g)) {  // one long copy per row, then the border columns zeroed
@@ -76,7 +77,7 @@ void im2col(const T* image, const ConvGeometry& g, T* col) {
       T* out = col + row * g.l();
       const Shift sh = shift_of(g, i, j);
       for (std::int64_t q = 0; q < sh.q_lo; ++q) out[q] = T(0);
-      for (std::int64_t q = sh.q_lo; q < sh.q_hi; ++q) out[q] = plane[q + sh.offset];
+      std::copy(plane + sh.q_lo + sh.offset, plane + sh.q_hi + sh.offset, out + sh.q_lo);
       for (std::int64_t q = sh.q_hi; q < g.l(); ++q) out[q] = T(0);
       for (std::int64_t y = sh.y_lo; y < sh.y_hi; ++y) {
         for (std::int64_t x = 0; x < sh.x.lo; ++x) out[y * g.ow + x] = T(0);
@@ -187,14 +188,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
       for (std::int64_t img = b; img < e; ++img) {
         im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col.data());
         T* o = ptr<T>(out) + img * g.o * L;
+        if (bc.defined())  // each channel starts at its bias and the product adds onto it (beta = 1)
+          for (std::int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * L, o + (oc + 1) * L, ptr<T>(bc)[oc]);
         for (std::int64_t gi = 0; gi < groups; ++gi)
-          detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col.data() + gi * K * L, L, T(0),
-                       o + gi * OG * L, L);
-        if (bc.defined())
-          for (std::int64_t oc = 0; oc < g.o; ++oc) {
-            const T add = ptr<T>(bc)[oc];
-            for (T* q = o + oc * L; q < o + (oc + 1) * L; ++q) *q += add;
-          }
+          detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col.data() + gi * K * L, L,
+                       T(bc.defined() ? 1 : 0), o + gi * OG * L, L);
       }
     });
   });

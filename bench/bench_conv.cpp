@@ -1,0 +1,61 @@
+// conv2d as the Fashion-MNIST CNN runs it (batch 128, 3x3 kernels, "same" padding):
+// layer 1 is 1 -> 32 channels on 28x28 images, layer 2 is 32 -> 64 channels on 14x14.
+// Forward alone, then forward and backward (the input gradient only where the CNN needs
+// it: layer 2's). GFLOP/s counts 2 * N * O * C * kh * kw * OH * OW per product.
+//
+//   ./build/bench/bench_conv --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include "kiln/kiln.hpp"
+
+namespace {
+
+struct Layer {
+  std::int64_t in, out, size;
+};
+constexpr Layer kLayers[] = {{1, 32, 28}, {32, 64, 14}};
+constexpr std::int64_t kBatch = 128;
+
+double product_flops(const Layer& l) { return 2.0 * kBatch * l.out * l.in * 9 * l.size * l.size; }
+
+void set_flops(benchmark::State& state, double per_iteration) {
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      per_iteration * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void BM_conv2d_forward(benchmark::State& state) {
+  const Layer l = kLayers[state.range(0)];
+  kiln::manual_seed(0);
+  kiln::nn::Conv2d conv(kiln::nn::Conv2dOptions(l.in, l.out, 3).padding(1));
+  const kiln::Tensor x = kiln::randn({kBatch, l.in, l.size, l.size});
+  kiln::NoGradGuard no_grad;
+  for (auto _ : state) {
+    kiln::Tensor y = conv.forward(x);
+    benchmark::DoNotOptimize(y.raw_data_ptr());
+  }
+  set_flops(state, product_flops(l));
+}
+BENCHMARK(BM_conv2d_forward)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_conv2d_forward_backward(benchmark::State& state) {
+  const Layer l = kLayers[state.range(0)];
+  const bool input_grad = l.in > 1;  // the CNN's first layer reads the images, which need no gradient
+  kiln::manual_seed(0);
+  kiln::nn::Conv2d conv(kiln::nn::Conv2dOptions(l.in, l.out, 3).padding(1));
+  kiln::Tensor x = kiln::randn({kBatch, l.in, l.size, l.size});
+  if (input_grad) x.requires_grad_();
+  const kiln::Tensor upstream = kiln::randn({kBatch, l.out, l.size, l.size});
+  for (auto _ : state) {
+    kiln::Tensor y = conv.forward(x);
+    y.backward(upstream);
+    benchmark::DoNotOptimize(conv.weight.grad().raw_data_ptr());
+    conv.zero_grad();
+    if (input_grad) x.set_grad(kiln::Tensor());
+  }
+  set_flops(state, product_flops(l) * (input_grad ? 3 : 2));
+}
+BENCHMARK(BM_conv2d_forward_backward)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
