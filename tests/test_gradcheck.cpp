@@ -88,6 +88,8 @@ TEST_CASE("gradcheck: reductions and softmax") {
   KILN_CHECK_GRAD([](const In& in) { return mean(in[0], {1}); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return var(in[0], {1}); }, {rand64({2, 4})});
   KILN_CHECK_GRAD([](const In& in) { return kiln::std(in[0], {0}); }, {rand64({4, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return kiln::std(in[0], {0, 2}, true, 0); }, {rand64({3, 2, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return kiln::std(in[0]); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return logsumexp(in[0], {1}); }, {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return max(in[0], 1).values; }, {rand64({3, 4})});
   KILN_CHECK_GRAD([](const In& in) { return min(in[0], 0, true).values; }, {rand64({3, 4})});

@@ -47,6 +47,23 @@ TEST_CASE("var and std use Bessel's correction by default") {
   CHECK(var(x).item() == doctest::Approx(37.5 / 7));  // mean 3.75, squared deviations sum to 37.5
 }
 
+TEST_CASE("std: gradient (x - mean) / ((n - correction) std), 0 where a slice's elements are all equal") {
+  // Row 0 is constant (std 0: gradient 0, as PyTorch, not the 0 / 0 of sqrt's slope at 0);
+  // row 1 has mean 2.5 and, with correction 0, std sqrt(1.25).
+  const Tensor x = tensor<double>({{3, 3, 3, 3}, {1, 2, 3, 4}}).requires_grad_();
+  const Tensor s = kiln::std(x, {1}, false, 0);
+  check_values(s, {0, std::sqrt(1.25)}, 1e-12);
+  s.backward(tensor<double>({1, 2}));
+  const double k = 2 / (4 * std::sqrt(1.25));
+  check_values(x.grad(), {0, 0, 0, 0, -1.5 * k, -0.5 * k, 0.5 * k, 1.5 * k}, 1e-12);
+  // One element per slice with correction 1: no spread to estimate, NaN value and gradient.
+  const Tensor y = tensor<double>({2, 5}).reshape({2, 1}).requires_grad_();
+  const Tensor t = kiln::std(y, {1});
+  CHECK(std::isnan(t.to_vector<double>()[0]));
+  sum(t).backward();
+  CHECK(std::isnan(y.grad().to_vector<double>()[0]));
+}
+
 TEST_CASE("max and min return values and first indices") {
   const Tensor a = tensor<float>({{1, 5, 5, 2}, {7, 0, 7, -1}});
   const auto mx = max(a, 1);

@@ -168,8 +168,30 @@ Tensor var(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
   return div(sum(mul(centered, centered), dims, keepdim), detail::constant_like(x, denom));
 }
 
-Tensor std(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
-  return sqrt(var(x, dims, keepdim, correction));
+// sqrt(var), with its gradient (x - mean) / ((count - correction) std) written out so that it
+// can be 0 where std is 0 (a slice whose elements are all equal), PyTorch's choice, instead of
+// the 0 / 0 of differentiating sqrt at 0.
+Tensor std(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
+  detail::check_floating("std", x);
+  const Dims dims = normalize_dims(dims_in, x.dim(), "std");
+  std::int64_t count = 1;
+  for (std::int64_t d : dims) count *= x.shape()[d];
+  const double denom = std::max<double>(0.0, static_cast<double>(count - correction));
+  Tensor centered, kept;
+  {
+    NoGradGuard no_grad;
+    centered = sub(x.detach(), mean(x.detach(), dims, true));
+    kept = sqrt(div(sum(mul(centered, centered), dims, true), detail::constant_like(x, denom)));
+  }
+  Tensor out = kept.reshape(reduced_shape(x.shape(), dims, keepdim));
+  if (should_record({x})) {
+    attach_grad_fn(out, "std", {x}, [centered, kept, denom](const Tensor& g) {
+      const Tensor zero = detail::constant_like(kept, 0.0);
+      const Tensor scale = div(centered, mul(kept, detail::constant_like(kept, denom)));
+      return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
+    });
+  }
+  return out;
 }
 
 // ||x||_p = (sum |x|^p)^(1/p); p = 1 and p = inf are composed (sum and max of |x|, whose

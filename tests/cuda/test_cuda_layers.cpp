@@ -405,6 +405,9 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
       }
     parity([](const auto& v) { return logsumexp(v[0], {1}); }, {a}, tol);
     parity([](const auto& v) { return var(v[0], {0}); }, {a}, tol);
+    parity([](const auto& v) { return kiln::std(v[0], {1}, true); }, {a}, tol);
+    // A constant row: std 0 and a zero gradient on both devices.
+    parity([](const auto& v) { return kiln::std(v[0], {1}, false, 0); }, {full({2, 5}, 1.5, dt)}, tol);
     const Tensor src = tensor<std::int64_t>({0, 1, 4}), dst = tensor<std::int64_t>({2, 2, 3});
     parity([&](const auto& v) { return nn::inner_product_logits(v[0], src, dst); }, {a}, tol);
   }

@@ -15,6 +15,7 @@ Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // Variance with Bessel's correction by default (correction = 1), like torch.var.
 Tensor var(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
+// sqrt(var); its gradient is 0 where std is 0 (a slice whose elements are all equal), as torch.std.
 Tensor std(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
 // The p-norm over `dims` (torch.linalg.vector_norm): (sum |x|^p)^(1/p) for p >= 1,
