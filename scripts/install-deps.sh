@@ -12,6 +12,7 @@ packages=(
   dataset-fashion-mnist          # /usr/share/datasets/fashion-mnist
   python3 python3-venv           # the safetensors interchange test (reference package from PyPI)
   clang libclang-rt-14-dev libomp-dev  # the sanitizer and libFuzzer build (scripts/sanitize.sh, fuzz.sh)
+  libtorch-dev                   # PyTorch's C++ library: the differential test against it, benchmark peers
 )
 
 missing=()
