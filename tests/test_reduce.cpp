@@ -101,6 +101,29 @@ TEST_CASE("softmax and log_softmax along any dim") {
   check_values(softmax(tensor<float>({1000, 1000}), 0), {0.5, 0.5});
 }
 
+TEST_CASE("log_softmax and cross_entropy keep their precision for logits far from 0") {
+  // (x - max) - log(sum) in that order: max + log(sum) first would round log(sum) to the
+  // float ulp of the max (6e-5 at 700: the result was off by 3e-5) or, in float64 at 1e300,
+  // lose it entirely. Rows of 8, 19 and 40 reach the vector kernels' main loops and tails.
+  for (const std::int64_t len : {2, 8, 19, 40}) {
+    for (const double big : {700.0, -3000.0, 1e6}) {
+      CAPTURE(len);
+      CAPTURE(big);
+      std::vector<double> row(static_cast<std::size_t>(len), big - 50);  // e^-50: nothing next to e^0
+      row[0] = row[1] = big;
+      const Tensor x = from_vector(row, {1, len}).to(kFloat32);
+      const std::vector<float> lp = log_softmax(x, 1).to_vector<float>();
+      CHECK(lp[0] == doctest::Approx(-std::log(2.0)).epsilon(1e-6));
+      CHECK(lp[1] == doctest::Approx(-std::log(2.0)).epsilon(1e-6));
+      CHECK(cross_entropy(x, tensor<std::int64_t>({1})).item() ==
+            doctest::Approx(std::log(2.0)).epsilon(1e-6));
+    }
+  }
+  const std::vector<double> huge = log_softmax(tensor<double>({1e300, 1e300, 0}), 0).to_vector<double>();
+  CHECK(huge[0] == doctest::Approx(-std::log(2.0)).epsilon(1e-15));
+  CHECK(huge[2] == doctest::Approx(-1e300));
+}
+
 TEST_CASE("cumsum: running sums along any dimension, integers as int64") {
   const Tensor a = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
   // A plain triple loop is the definition.

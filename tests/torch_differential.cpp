@@ -385,6 +385,13 @@ TEST_CASE("torch differential: reductions, scans, softmax, sorting") {
         compare(
             "log_softmax", {leaf(s)}, [&](const auto& a) { return kiln::log_softmax(v.k(a[0]), dim); },
             [&](const auto& a) { return torch::log_softmax(v.t(a[0]), dim); });
+        {
+          const double offset = unif(-1e5, 1e5);  // logits far from 0: precision must not depend on it
+          compare(
+              "log_softmax, logits shifted", {leaf(s)},
+              [&](const auto& a) { return kiln::log_softmax(v.k(a[0]) + offset, dim); },
+              [&](const auto& a) { return torch::log_softmax(v.t(a[0]) + offset, dim); });
+        }
         break;
       case 9:
         compare(

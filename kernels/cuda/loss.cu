@@ -24,10 +24,10 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
     T m;
     double s;
     row_max_sum_exp(in, c, lane, m, s);
-    const T shift = static_cast<T>(m + log(s));
+    const T log_sum = static_cast<T>(log(s));  // logp = (x - m) - log_sum, as the CPU
     double row_sum = 0;
     for (std::int64_t j = lane; j < c; j += 32) {
-      const T lp = in[j] - shift;
+      const T lp = (in[j] - m) - log_sum;
       logp[row * c + j] = lp;
       row_sum += lp;
     }
@@ -38,7 +38,7 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
         report_bad_index(bad, row, t, c);
         loss[row] = static_cast<T>(NAN);
       } else {
-        const T picked = in[t] - shift;
+        const T picked = (in[t] - m) - log_sum;
         const double smooth = eps > 0 ? eps / static_cast<double>(c) * row_sum : 0.0;
         loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
       }
@@ -47,23 +47,24 @@ __global__ void cross_entropy_kernel(std::int64_t n, std::int64_t c, const T* x,
 }
 
 // The loss of each sample from its row's slice totals (maximum M, sum S of exp(x - M),
-// sum of x): logp = x - shift with shift = M + log S, so sum_j logp[i, j] = sum of x - C shift.
+// sum of x): logp = (x - M) - log S, so sum_j logp[i, j] = sum of x - C (M + log S).
 template <class T>
 __global__ void cross_entropy_row_losses(std::int64_t n, std::int64_t c, const T* x,
                                          const std::int64_t* target, double eps, const double* partial,
                                          T* loss, ReportSlot bad) {
   for (std::int64_t row = global_index(); row < n; row += grid_stride()) {
     const double* first = partial + kSoftmaxSlot * row;
-    const T shift = static_cast<T>(static_cast<T>(first[0]) + log(first[1]));
+    const T m = static_cast<T>(first[0]), log_sum = static_cast<T>(log(first[1]));
     const std::int64_t t = target[row];
     if (t < 0 || t >= c) {
       report_bad_index(bad, row, t, c);
       loss[row] = static_cast<T>(NAN);
       continue;
     }
-    const T picked = x[row * c + t] - shift;
-    const double smooth =
-        eps > 0 ? eps / static_cast<double>(c) * (first[2] - static_cast<double>(c) * shift) : 0.0;
+    const T picked = (x[row * c + t] - m) - log_sum;
+    const double smooth = eps > 0 ? eps / static_cast<double>(c) *
+                                        (first[2] - static_cast<double>(c) * (first[0] + log(first[1])))
+                                  : 0.0;
     loss[row] = static_cast<T>(-(1 - eps) * static_cast<double>(picked) - smooth);
   }
 }

@@ -212,8 +212,8 @@ __global__ void softmax_rows_warp(bool log, std::int64_t rows, std::int64_t len,
     double s;
     row_max_sum_exp(in, len, lane, m, s);
     if (log) {
-      const T shift = static_cast<T>(m + ::log(s));
-      for (std::int64_t j = lane; j < len; j += 32) out[j] = in[j] - shift;
+      const T log_sum = static_cast<T>(::log(s));  // (x - m) - log_sum, as the CPU
+      for (std::int64_t j = lane; j < len; j += 32) out[j] = (in[j] - m) - log_sum;
     } else {
       const T inv = static_cast<T>(1.0 / s);
       for (std::int64_t j = lane; j < len; j += 32) out[j] = dexp(in[j] - m) * inv;

@@ -71,7 +71,8 @@ __global__ void softmax_row_outputs(bool log, std::int64_t rows, std::int64_t le
   for (std::int64_t e = global_index(); e < rows * len; e += grid_stride()) {
     const double* first = partial + kSoftmaxSlot * (e / len);
     const T m = static_cast<T>(first[0]);
-    y[e] = log ? x[e] - static_cast<T>(m + ::log(first[1])) : dexp(x[e] - m) * static_cast<T>(1.0 / first[1]);
+    y[e] =
+        log ? (x[e] - m) - static_cast<T>(::log(first[1])) : dexp(x[e] - m) * static_cast<T>(1.0 / first[1]);
   }
 }
 

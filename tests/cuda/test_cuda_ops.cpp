@@ -228,6 +228,27 @@ TEST_CASE("cuda: softmax and log_softmax of few long rows in slices, NaN and inf
   }
 }
 
+TEST_CASE(
+    "cuda: log_softmax and cross_entropy of logits far from 0 keep their precision, short rows and sliced") {
+  // Two logits of 700 and the rest far below: log_softmax -log 2 at both to 1e-6 (as
+  // (x - max) - log(sum); max + log(sum) first rounds to the float ulp of 700, 6e-5).
+  for (const std::int64_t len : {10, 20000}) {
+    CAPTURE(len);
+    Tensor x = full({4, len}, 650.0);
+    for (std::int64_t row = 0; row < 4; ++row) {
+      x.data_ptr<float>()[row * len + row] = 700;
+      x.data_ptr<float>()[row * len + len - 1] = 700;
+    }
+    const Tensor lp = log_softmax(x.to(gpu), 1).to(Device::cpu());
+    const Tensor target = tensor<std::int64_t>({0, 1, 2, 3});
+    const Tensor ce = cross_entropy(x.to(gpu), target.to(gpu), Reduction::none).to(Device::cpu());
+    for (std::int64_t row = 0; row < 4; ++row) {
+      CHECK(lp.select(0, row).select(0, row).item() == doctest::Approx(-std::log(2.0)).epsilon(1e-6));
+      CHECK(ce.select(0, row).item() == doctest::Approx(std::log(2.0)).epsilon(1e-6));
+    }
+  }
+}
+
 TEST_CASE("cuda: topk picks the CPU's positions, NaN and ties included, and its values carry the gradient") {
   manual_seed(6);
   Tensor x = (randn({37, 50}) * 2.0).to(kInt64).to(kFloat32);  // whole numbers: many ties

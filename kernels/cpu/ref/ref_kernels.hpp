@@ -173,7 +173,8 @@ template <class T> void softmax_rows(std::int64_t rows, std::int64_t len, const 
     for (std::int64_t j = 0; j < len; ++j) out[j] *= inv;
   }
 }
-// log_softmax(x)_j = x_j - m - log sum_k e^(x_k - m)
+// log_softmax(x)_j = (x_j - m) - log sum_k e^(x_k - m), subtracted in that order: m + log(sum)
+// first would round away log(sum) where |m| is large (its float ulp at m = 700 is 6e-5).
 template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, const T* x, T* y) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* in = x + r * len;
@@ -182,8 +183,8 @@ template <class T> void log_softmax_rows(std::int64_t rows, std::int64_t len, co
     for (std::int64_t j = 0; j < len; ++j) m = in[j] > m ? in[j] : m;
     double s = 0;
     for (std::int64_t j = 0; j < len; ++j) s += std::exp(static_cast<double>(in[j] - m));
-    const T shift = static_cast<T>(m + std::log(s));
-    for (std::int64_t j = 0; j < len; ++j) out[j] = in[j] - shift;
+    const T log_sum = static_cast<T>(std::log(s));
+    for (std::int64_t j = 0; j < len; ++j) out[j] = (in[j] - m) - log_sum;
   }
 }
 

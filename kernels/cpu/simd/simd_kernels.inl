@@ -415,8 +415,8 @@ void log_softmax_rows_k(std::int64_t rows, std::int64_t len, const float* x, flo
     float total = V::hsum(s);
     float log_total;
     log_k(1, &total, &log_total);
-    const R shift = V::set1(mx + log_total);
-    map_loop(len, in, y + r * len, [shift](R v) { return V::sub(v, shift); });
+    const R log_sum = V::set1(log_total);  // (x - m) - log_sum, as the reference
+    map_loop(len, in, y + r * len, [m, log_sum](R v) { return V::sub(V::sub(v, m), log_sum); });
   }
 }
 
