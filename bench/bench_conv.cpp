@@ -1,7 +1,7 @@
 // conv2d as the Fashion-MNIST CNN runs it (batch 128, 3x3 kernels, "same" padding):
-// layer 1 is 1 -> 32 channels on 28x28 images, layer 2 is 32 -> 64 channels on 14x14.
-// Forward alone, then forward and backward (the input gradient only where the CNN needs
-// it: layer 2's). GFLOP/s counts 2 * N * O * C * kh * kw * OH * OW per product.
+// layer 0 (the benchmark's argument) is 1 -> 32 channels on 28x28 images, layer 1 is
+// 32 -> 64 channels on 14x14. Forward alone, then forward and backward (the input
+// gradient only where the CNN needs it: layer 1's). GFLOP/s counts 2 * N * O * C * kh * kw * OH * OW per product.
 //
 //   ./build/bench/bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
