@@ -2,209 +2,14 @@
 // the same random inputs in both libraries, in float64 (tight tolerances) and float32
 // (kiln's SIMD kernels, looser ones), on random shapes, transposed views and
 // broadcasts; the outputs must agree, then the gradients of sum(out * R) for a random R.
-// The optimizers take the same steps on both sides. Random draws come from a fixed seed,
-// so a failure reproduces; each case says what it ran.
+// Random draws come from a fixed seed, so a failure reproduces; each case says what it
+// ran. The graph ops, layers and training utilities are in torch_differential_training.cpp.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-#include <torch/torch.h>
+#include "torch_differential.hpp"
 
-#include <cmath>
-#include <functional>
-#include <memory>
-#include <random>
-#include <sstream>
-#include <string>
-#include <vector>
-
-#include "kiln/kiln.hpp"
+using namespace differential;
 
 namespace {
-
-namespace F = torch::nn::functional;
-using KT = kiln::Tensor;
-using TT = torch::Tensor;
-using Sizes = std::vector<std::int64_t>;
-
-std::mt19937_64 rng;
-double unif(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
-std::int64_t irand(std::int64_t lo, std::int64_t hi) {
-  return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-}
-bool coin() { return irand(0, 1) == 1; }
-
-bool single = false;    // float32 inputs on both sides
-std::int64_t side = 5;  // largest dimension of a random shape
-
-std::string text(const Sizes& s) {
-  std::ostringstream o;
-  o << "(";
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << ")";
-  return o.str();
-}
-Sizes sizes_of(const KT& k) { return Sizes(k.shape().begin(), k.shape().end()); }
-
-struct Both {
-  KT k;
-  TT t;
-};
-
-// The same uniform values in [lo, hi) on both sides; a leaf that needs a gradient unless told.
-Both leaf(const Sizes& s, double lo = -2, double hi = 2, bool grad = true) {
-  std::int64_t n = 1;
-  for (std::int64_t d : s) n *= d;
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (double& x : v) x = unif(lo, hi);
-  KT k = kiln::from_vector(v, kiln::Shape(s.begin(), s.end())).reshape(kiln::Shape(s.begin(), s.end()));
-  TT t = torch::tensor(v, torch::kDouble).reshape(s);
-  if (single) {
-    k = k.to(kiln::kFloat32);
-    t = t.to(torch::kFloat);
-  }
-  if (grad) {
-    k.requires_grad_();
-    t.requires_grad_();
-  }
-  return {k, t};
-}
-Both integers(const Sizes& s, std::int64_t lo, std::int64_t hi) {
-  std::int64_t n = 1;
-  for (std::int64_t d : s) n *= d;
-  std::vector<std::int64_t> v(static_cast<std::size_t>(n));
-  for (std::int64_t& x : v) x = irand(lo, hi);
-  return {kiln::from_vector(v, {n}).reshape(kiln::Shape(s.begin(), s.end())),
-          torch::tensor(v, torch::kLong).reshape(s)};
-}
-
-// A random shape of rank in [lo, hi]; a broadcast partner of it (some dims 1, leading ones dropped).
-Sizes random_shape(int lo, int hi, std::int64_t largest = 0) {
-  Sizes s(static_cast<std::size_t>(irand(lo, hi)));
-  for (std::int64_t& d : s) d = irand(1, largest ? largest : side);
-  return s;
-}
-Sizes broadcast_partner(Sizes s) {
-  for (std::int64_t& d : s)
-    if (irand(0, 2) == 0) d = 1;
-  if (coin()) s.erase(s.begin(), s.begin() + irand(0, static_cast<std::int64_t>(s.size())));
-  return s;
-}
-
-// Values agree within rtol/atol (looser in float32); NaN matches NaN, and two non-finite
-// gradients count as agreeing (both are undefined there, e.g. var of one element).
-bool agree(const KT& k, const TT& t, const std::string& what, double rtol, double atol,
-           bool nonfinite_ok = false) {
-  if (single) {
-    rtol = std::max(rtol, 2e-4);
-    atol = std::max(atol, 2e-5);
-  }
-  const TT tc = t.detach().to(torch::kDouble).contiguous();
-  const Sizes ts(tc.sizes().begin(), tc.sizes().end());
-  if (sizes_of(k) != ts) {
-    FAIL_CHECK(what << ": kiln's shape " << text(sizes_of(k)) << ", torch's " << text(ts));
-    return false;
-  }
-  const std::vector<double> kv = k.detach().contiguous().to(kiln::kFloat64).to_vector<double>();
-  const double* tv = tc.data_ptr<double>();
-  for (std::size_t i = 0; i < kv.size(); ++i) {
-    const double a = kv[i], b = tv[i];
-    if (a == b || (std::isnan(a) && std::isnan(b))) continue;
-    if (nonfinite_ok && !std::isfinite(a) && !std::isfinite(b)) continue;
-    if (!(std::fabs(a - b) <= atol + rtol * std::fabs(b))) {
-      FAIL_CHECK(what << " at flat index " << i << " of shape " << text(ts) << ": kiln " << a << ", torch "
-                      << b);
-      return false;
-    }
-  }
-  return true;
-}
-
-using KernelK = std::function<KT(const std::vector<KT>&)>;
-using KernelT = std::function<TT(const std::vector<TT>&)>;
-
-int compared = 0;
-
-// Runs both sides; an input that torch rejects must make kiln throw too, and the other way.
-// Then, where `grad`, backpropagates the same random upstream and compares each input's gradient.
-void compare(const std::string& name, const std::vector<Both>& in, const KernelK& fk, const KernelT& ft,
-             bool grad = true, double rtol = 1e-9) {
-  std::vector<KT> ks;
-  std::vector<TT> ts;
-  for (const Both& b : in) {
-    ks.push_back(b.k);
-    ts.push_back(b.t);
-  }
-  std::string shapes;
-  for (const KT& k : ks) shapes += text(sizes_of(k)) + " ";
-  INFO(name << " on " << shapes << (single ? "float32" : "float64"));
-  KT ok;
-  TT ot;
-  bool kiln_threw = false, torch_threw = false;
-  std::string message;
-  try {
-    ok = fk(ks);
-  } catch (const kiln::Error& e) {
-    kiln_threw = true;
-    message = e.what();
-  }
-  try {
-    ot = ft(ts);
-  } catch (const c10::Error&) {
-    torch_threw = true;
-  }
-  if (kiln_threw || torch_threw) {
-    CHECK_MESSAGE(kiln_threw == torch_threw, "kiln " << (kiln_threw ? "threw: " + message : "did not throw")
-                                                     << "; torch " << (torch_threw ? "threw" : "did not"));
-    return;
-  }
-  ++compared;
-  if (!agree(ok, ot, name + " forward", rtol, 1e-11) || !grad || !ok.requires_grad()) return;
-  const Both upstream = leaf(sizes_of(ok), -1, 1, false);
-  try {
-    (ot * upstream.t).sum().backward();
-  } catch (const c10::Error&) {
-    return;  // torch's own backward has no rule here (var of a one-element tensor in 1.13)
-  }
-  kiln::sum(ok * upstream.k).backward();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (!in[i].t.requires_grad()) continue;
-    const TT tg = in[i].t.grad().defined() ? in[i].t.grad() : torch::zeros_like(in[i].t);
-    if (!in[i].k.grad().defined()) {
-      CHECK_MESSAGE(!in[i].t.grad().defined(), name << ": kiln left input " << i << " without a gradient");
-      continue;
-    }
-    agree(in[i].k.grad(), tg, name + " gradient of input " + std::to_string(i), rtol * 10, 1e-10, true);
-  }
-}
-
-// Input 0 as it is or transposed (a strided view).
-struct View {
-  std::function<KT(const KT&)> k;
-  std::function<TT(const TT&)> t;
-};
-View random_view(std::size_t rank) {
-  if (rank >= 2 && irand(0, 3) == 1) {
-    const std::int64_t a = irand(0, static_cast<std::int64_t>(rank) - 1),
-                       b = irand(0, static_cast<std::int64_t>(rank) - 1);
-    return {[=](const KT& x) { return x.transpose(a, b); }, [=](const TT& x) { return x.transpose(a, b); }};
-  }
-  return {[](const KT& x) { return x; }, [](const TT& x) { return x; }};
-}
-
-// Each family runs in float64 with small shapes, then in float32 with sides up to 33
-// (long enough for the vector kernels' main loops and their tails).
-template <class Body>
-void in_both_precisions(std::uint64_t seed, int count, Body body) {
-  for (const bool f32 : {false, true}) {
-    rng.seed(seed + f32);
-    single = f32;
-    side = f32 ? 33 : 5;
-    compared = 0;
-    for (int i = 0; i < count; ++i) body();
-    CHECK(compared > count / 2);  // most draws are valid inputs that both sides ran
-  }
-  single = false;
-  side = 5;
-}
 
 struct Unary {
   const char* name;
@@ -305,6 +110,104 @@ TEST_CASE("torch differential: binary ops with broadcasting") {
           op.name, {leaf(s), leaf(p, op.blo, op.bhi)}, [&](const auto& a) { return op.k(v.k(a[0]), a[1]); },
           [&](const auto& a) { return op.t(v.t(a[0]), a[1]); });
     });
+}
+
+TEST_CASE("torch differential: comparisons, masks and one_hot") {
+  struct Comparison {
+    const char* name;
+    std::function<KT(const KT&, const KT&)> k;
+    std::function<TT(const TT&, const TT&)> t;
+  };
+  const std::vector<Comparison> comparisons = {
+      {"eq", [](const KT& a, const KT& b) { return kiln::eq(a, b); },
+       [](const TT& a, const TT& b) { return a == b; }},
+      {"ne", [](const KT& a, const KT& b) { return kiln::ne(a, b); },
+       [](const TT& a, const TT& b) { return a != b; }},
+      {"lt", [](const KT& a, const KT& b) { return kiln::lt(a, b); },
+       [](const TT& a, const TT& b) { return a < b; }},
+      {"le", [](const KT& a, const KT& b) { return kiln::le(a, b); },
+       [](const TT& a, const TT& b) { return a <= b; }},
+      {"gt", [](const KT& a, const KT& b) { return kiln::gt(a, b); },
+       [](const TT& a, const TT& b) { return a > b; }},
+      {"ge", [](const KT& a, const KT& b) { return kiln::ge(a, b); },
+       [](const TT& a, const TT& b) { return a >= b; }},
+  };
+  // Halves in [-2, 2], so that equal values are common, with NaN, ±inf and -0 among them.
+  const auto halves = [](const Sizes& s) {
+    std::vector<double> v(static_cast<std::size_t>(numel(s)));
+    for (double& x : v) {
+      const std::int64_t pick = irand(0, 19);
+      x = pick == 0   ? std::nan("")
+          : pick == 1 ? std::numeric_limits<double>::infinity() * (coin() ? 1 : -1)
+          : pick == 2 ? -0.0
+                      : static_cast<double>(irand(-4, 4)) / 2;
+    }
+    return from_values(v, s, false);
+  };
+  in_both_precisions(9, 300, [&] {
+    Sizes s = random_shape(0, 4), p = broadcast_partner(s);
+    if (coin()) std::swap(s, p);
+    const View v = random_view(s.size());
+    switch (irand(0, 3)) {
+      case 0: {
+        const Comparison& op = comparisons[static_cast<std::size_t>(irand(0, 5))];
+        compare(
+            op.name, {halves(s), halves(p)}, [&](const auto& a) { return op.k(v.k(a[0]), a[1]); },
+            [&](const auto& a) { return op.t(v.t(a[0]), a[1]); }, false);
+        break;
+      }
+      case 1: {
+        const std::int64_t which = irand(0, 2);
+        compare(
+            which == 0   ? "isnan"
+            : which == 1 ? "isinf"
+                         : "isfinite",
+            {halves(s)},
+            [&](const auto& a) {
+              return which == 0   ? kiln::isnan(v.k(a[0]))
+                     : which == 1 ? kiln::isinf(v.k(a[0]))
+                                  : kiln::isfinite(v.k(a[0]));
+            },
+            [&](const auto& a) {
+              return which == 0   ? torch::isnan(v.t(a[0]))
+                     : which == 1 ? torch::isinf(v.t(a[0]))
+                                  : torch::isfinite(v.t(a[0]));
+            },
+            false);
+        break;
+      }
+      case 2: {
+        // The mask broadcasts to x's shape; a mask that does not is an error on both sides,
+        // except one that would make the result larger than x: torch's out-of-place
+        // masked_fill broadcasts x up to it, while kiln keeps x's shape, as masked_fill_ does.
+        const double value = coin() ? unif(-3, 3) : -std::numeric_limits<double>::infinity();
+        const Both x = leaf(s), mask = halves(p);
+        const auto k_mask = [](const KT& m) { return kiln::gt(m, kiln::scalar_like(m, 0)); };
+        const Sizes x_shape = sizes_of(v.k(x.k));
+        bool larger = false;
+        try {
+          larger = Sizes(at::infer_size(x_shape, p)) != x_shape;
+        } catch (const c10::Error&) {
+        }
+        if (larger) {
+          CHECK_THROWS_AS(kiln::masked_fill(v.k(x.k), k_mask(mask.k), value), kiln::Error);
+          break;
+        }
+        compare(
+            "masked_fill", {x, mask},
+            [&](const auto& a) { return kiln::masked_fill(v.k(a[0]), k_mask(a[1]), value); },
+            [&](const auto& a) { return torch::masked_fill(v.t(a[0]), a[1] > 0, value); });
+        break;
+      }
+      default: {
+        const Both idx = integers(random_shape(0, 3), 0, 4);
+        const std::int64_t classes = coin() ? -1 : irand(1, 6);  // too few classes: an error on both sides
+        compare(
+            "one_hot", {}, [&](const auto&) { return kiln::one_hot(idx.k, classes); },
+            [&](const auto&) { return F::one_hot(idx.t, classes); }, false);
+      }
+    }
+  });
 }
 
 TEST_CASE("torch differential: reductions, scans, softmax, sorting") {
@@ -729,92 +632,4 @@ TEST_CASE("torch differential: joining, padding, indexing and views") {
       }
     }
   });
-}
-
-TEST_CASE("torch differential: SGD, Adam, AdamW and RMSprop take the same steps") {
-  rng.seed(8);
-  int runs = 0;
-  for (int trial = 0; trial < 200; ++trial) {
-    single = coin();
-    const int kind = static_cast<int>(irand(0, 3));
-    const Sizes sizes{irand(1, 40), irand(1, 1100)};  // the fused updates' vector loops and tails
-    std::vector<KT> kp;
-    std::vector<TT> tp;
-    for (std::int64_t n : sizes) {
-      const Both p = leaf({n}, -1, 1);
-      kp.push_back(p.k);
-      tp.push_back(p.t);
-    }
-    const double lr = unif(1e-3, 0.1), decay = coin() ? 0.0 : unif(0, 0.1);
-    std::unique_ptr<kiln::optim::Optimizer> ko;
-    std::unique_ptr<torch::optim::Optimizer> to;
-    std::ostringstream what;
-    what << "lr " << lr << ", weight decay " << decay << (single ? ", float32" : ", float64") << ": ";
-    if (kind == 0) {
-      const double momentum = coin() ? 0.0 : unif(0.1, 0.95);
-      const bool nesterov = momentum > 0 && coin();
-      const double dampening = nesterov || coin() ? 0.0 : unif(0, 0.5);
-      ko = std::make_unique<kiln::optim::SGD>(kp, kiln::optim::SGDOptions(lr)
-                                                      .set_momentum(momentum)
-                                                      .set_dampening(dampening)
-                                                      .set_weight_decay(decay)
-                                                      .set_nesterov(nesterov));
-      to = std::make_unique<torch::optim::SGD>(
-          tp,
-          torch::optim::SGDOptions(lr).momentum(momentum).dampening(dampening).weight_decay(decay).nesterov(
-              nesterov));
-      what << "SGD, momentum " << momentum << ", dampening " << dampening << ", nesterov " << nesterov;
-    } else if (kind <= 2) {
-      const double b1 = unif(0.5, 0.95), b2 = unif(0.9, 0.9999), eps = std::pow(10.0, unif(-10, -3));
-      const auto options =
-          kiln::optim::AdamOptions(lr).set_betas(b1, b2).set_eps(eps).set_weight_decay(decay);
-      if (kind == 1) {
-        ko = std::make_unique<kiln::optim::Adam>(kp, options);
-        to = std::make_unique<torch::optim::Adam>(
-            tp, torch::optim::AdamOptions(lr).betas({b1, b2}).eps(eps).weight_decay(decay));
-      } else {
-        ko = std::make_unique<kiln::optim::AdamW>(kp, options);
-        to = std::make_unique<torch::optim::AdamW>(
-            tp, torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(decay));
-      }
-      what << (kind == 1 ? "Adam" : "AdamW") << ", betas " << b1 << " " << b2 << ", eps " << eps;
-    } else {
-      const double alpha = unif(0.8, 0.999), eps = std::pow(10.0, unif(-10, -3)),
-                   momentum = coin() ? 0.0 : unif(0.1, 0.9);
-      const bool centered = coin();
-      ko = std::make_unique<kiln::optim::RMSprop>(kp, kiln::optim::RMSpropOptions(lr)
-                                                          .set_alpha(alpha)
-                                                          .set_eps(eps)
-                                                          .set_weight_decay(decay)
-                                                          .set_momentum(momentum)
-                                                          .set_centered(centered));
-      to = std::make_unique<torch::optim::RMSprop>(tp, torch::optim::RMSpropOptions(lr)
-                                                           .alpha(alpha)
-                                                           .eps(eps)
-                                                           .weight_decay(decay)
-                                                           .momentum(momentum)
-                                                           .centered(centered));
-      what << "RMSprop, alpha " << alpha << ", eps " << eps << ", momentum " << momentum << ", centered "
-           << centered;
-    }
-    INFO(what.str());
-    bool same = true;
-    for (int step = 0; step < 12 && same; ++step) {
-      for (std::size_t i = 0; i < sizes.size(); ++i) {
-        const double scale = std::pow(10.0, unif(-4, 1));
-        const Both g = leaf({sizes[i]}, -scale, scale, false);
-        kp[i].set_grad(g.k);
-        tp[i].mutable_grad() = g.t;
-      }
-      ko->step();
-      to->step();
-      for (std::size_t i = 0; i < sizes.size() && same; ++i)
-        same =
-            agree(kp[i], tp[i], "parameter " + std::to_string(i) + " after step " + std::to_string(step + 1),
-                  1e-9, 1e-12);
-    }
-    runs += same;
-  }
-  single = false;
-  CHECK(runs == 200);
 }

@@ -48,7 +48,9 @@ Tensor isinf(const Tensor& x);
 Tensor isfinite(const Tensor& x);
 // where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
-// x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape.
+// x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape,
+// and the result keeps that shape (a mask that would enlarge it, which torch's
+// out-of-place form allows, is an Error, as in torch's masked_fill_).
 // Differentiable in x (0 where filled).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // The lower / upper triangle of a matrix, or of each matrix in a batch (the last two
