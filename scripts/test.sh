@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the whole test suite:
 # installs what is missing, builds in Release, runs every test with CTest.
-# The safetensors interchange test needs the reference Python package: it is
-# installed from PyPI into a virtual environment inside the build folder.
+# The safetensors interchange test needs the reference Python package, and the metrics
+# test scikit-learn: they are installed from PyPI into a virtual environment inside the
+# build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 build_dir="${KILN_BUILD_DIR:-build}"
 venv="$build_dir/pyvenv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import safetensors, numpy" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import safetensors, numpy, sklearn" 2>/dev/null; then
   mkdir -p "$build_dir"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check safetensors numpy
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check safetensors numpy scikit-learn
 fi
 scripts/build.sh -DKILN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 cd "$build_dir"
