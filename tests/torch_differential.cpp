@@ -452,17 +452,37 @@ TEST_CASE("torch differential: normalisation, linear and the losses") {
     const auto tdt = single ? torch::kFloat : torch::kDouble;
     const KT running_mean = kiln::zeros({bs[1]}, kdt), running_var = kiln::ones({bs[1]}, kdt);
     const TT torch_mean = torch::zeros({bs[1]}, tdt), torch_var = torch::ones({bs[1]}, tdt);
+    const double momentum = unif(0.01, 0.9), eps = std::pow(10.0, unif(-6, -2));
+    const bool affine = coin(), track = coin();  // weight and bias; running statistics in training
+    std::vector<Both> in{leaf(bs)};
+    if (affine) {
+      in.push_back(leaf({bs[1]}));
+      in.push_back(leaf({bs[1]}));
+    }
     compare(
-        "batch_norm (training)", {leaf(bs), leaf({bs[1]}), leaf({bs[1]})},
+        "batch_norm (training)", in,
         [&](const auto& a) {
-          return kiln::batch_norm(a[0], running_mean, running_var, a[1], a[2], true, 0.1, 1e-5);
+          return kiln::batch_norm(a[0], track ? running_mean : KT(), track ? running_var : KT(),
+                                  affine ? a[1] : KT(), affine ? a[2] : KT(), true, momentum, eps);
         },
         [&](const auto& a) {
-          return torch::batch_norm(a[0], a[1], a[2], torch_mean, torch_var, true, 0.1, 1e-5, false);
+          return torch::batch_norm(a[0], affine ? a[1] : TT(), affine ? a[2] : TT(),
+                                   track ? torch_mean : TT(), track ? torch_var : TT(), true, momentum, eps,
+                                   false);
         },
         true, 1e-7);
     agree(running_mean, torch_mean, "batch_norm running mean", 1e-9, 1e-11);
     agree(running_var, torch_var, "batch_norm running variance", 1e-9, 1e-11);
+    compare(
+        "batch_norm (evaluation)", {leaf(bs)},
+        [&](const auto& a) {
+          return kiln::batch_norm(a[0], running_mean, running_var, affine ? in[1].k.detach() : KT(),
+                                  affine ? in[2].k.detach() : KT(), false, momentum, eps);
+        },
+        [&](const auto& a) {
+          return torch::batch_norm(a[0], affine ? in[1].t.detach() : TT(), affine ? in[2].t.detach() : TT(),
+                                   torch_mean, torch_var, false, momentum, eps, false);
+        });
 
     const std::int64_t in_features = irand(1, 6), out_features = irand(1, 6);
     Sizes xs = random_shape(0, 2);
