@@ -79,6 +79,56 @@ TEST_CASE("the GEMM entry point: beta = 0 never reads C, beta = 1 adds, and colu
   for (const float v : c) CHECK(v == 0);
 }
 
+// One row (m = 1) or one column (n = 1) goes to gemv; every layout must give what a plain
+// loop gives. Small integers, alpha 1.5 and beta 0.5 keep every sum exact, so the
+// comparison is exact; rows are padded (lda, ldb, ldc past their minimum) so a stride
+// mix-up shows, and the padding of C must stay untouched.
+template <class T>
+void check_gemm_layouts() {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  int value = 0;
+  const auto next = [&] { return static_cast<T>((value++ * 5) % 7 - 3); };
+  for (const std::int64_t m : {1, 3})
+    for (const std::int64_t n : {1, 4})
+      for (const std::int64_t k : {0, 1, 5})
+        for (const bool ta : {false, true})
+          for (const bool tb : {false, true})
+            for (const T beta : {T(0), T(1), T(0.5)}) {
+              CAPTURE(m);
+              CAPTURE(n);
+              CAPTURE(k);
+              CAPTURE(ta);
+              CAPTURE(tb);
+              CAPTURE(beta);
+              // A stored (m, k), or (k, m) when transposed; B (k, n) or (n, k); rows padded.
+              const std::int64_t lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 2;
+              std::vector<T> a(static_cast<std::size_t>((ta ? k : m) * lda + 1)),
+                  b(static_cast<std::size_t>((tb ? n : k) * ldb + 1)), c(static_cast<std::size_t>(m * ldc));
+              for (T& x : a) x = next();
+              for (T& x : b) x = next();
+              for (T& x : c) x = beta == T(0) ? nan : next();
+              const std::vector<T> before = c;
+              detail::gemm(ta, tb, m, n, k, T(1.5), a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+              for (std::int64_t i = 0; i < m; ++i) {
+                for (std::int64_t j = 0; j < n; ++j) {
+                  T want = beta == T(0) ? T(0) : beta * before[i * ldc + j];
+                  for (std::int64_t q = 0; q < k; ++q)
+                    want += T(1.5) * (ta ? a[q * lda + i] : a[i * lda + q]) *
+                            (tb ? b[j * ldb + q] : b[q * ldb + j]);
+                  CHECK(c[i * ldc + j] == want);
+                }
+                for (std::int64_t j = n; j < ldc; ++j)
+                  CHECK((c[i * ldc + j] == before[i * ldc + j] ||
+                         (std::isnan(c[i * ldc + j]) && beta == T(0))));
+              }
+            }
+}
+
+TEST_CASE("the GEMM entry point: one row or one column (a vector product) as every other shape") {
+  check_gemm_layouts<float>();
+  check_gemm_layouts<double>();
+}
+
 TEST_CASE("1-D arguments and batches broadcast like numpy.matmul") {
   manual_seed(9);
   const Tensor v = randn({4}), w = randn({4}), m = randn({4, 3});
