@@ -52,9 +52,11 @@ void blas_gemv(CBLAS_TRANSPOSE t, int rows, int cols, double alpha, const double
 
 // C (m, n) = alpha op(A) op(B) + beta C. A product with one row (a vector times a matrix:
 // one image through a linear layer) or one column goes to gemv: OpenBLAS's gemm does not
-// switch to it by itself, and at m = 1 it runs 5-10 times slower than gemv (one 1 x 784
-// by 784 x 256 product: 72 us against 7-13 us). With k = 0 the product is empty and gemm
-// keeps its rule for C (scaled by beta), which gemv skips.
+// switch to it by itself, and at m = 1 it runs 3-10 times slower than gemv (a 1 x 784 by
+// 784 x 256 product: 72 us against 7-13 us; 1 x 256 by 256 x 128: 11 against 2-3 us).
+// More rows stay with gemm: at 784 x 256, two gemv calls still beat it (49 against 75 us)
+// but four lose (98 against 61 us). With k = 0 the product is empty and gemm keeps its
+// rule for C (scaled by beta), which gemv skips.
 template <class T>
 void openblas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
