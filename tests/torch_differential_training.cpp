@@ -29,12 +29,8 @@ Sparse random_sparse(std::int64_t rows, std::int64_t cols, std::int64_t entries,
   return {kiln::graph::CsrMatrix::from_coo(rows, cols, at, values), dense};
 }
 
-// An undirected graph without self loops on `nodes` nodes, as edges and as torch's dense 0/1 matrix.
-struct Undirected {
-  kiln::graph::CsrMatrix k;
-  TT dense;
-};
-Undirected random_undirected(std::int64_t nodes, std::int64_t edges) {
+// An undirected graph without self loops on `nodes` nodes, as kiln's CSR and torch's dense 0/1 matrix.
+Sparse random_undirected(std::int64_t nodes, std::int64_t edges) {
   std::vector<kiln::graph::Edge> list;
   TT dense = torch::zeros({nodes, nodes}, torch::kDouble);
   for (std::int64_t e = 0; e < edges; ++e) {
@@ -108,7 +104,7 @@ TEST_CASE("torch differential: spmm, the normalisations and edge_softmax") {
         [&](const auto& in) { return torch_edge_softmax(in[0], a.k); });
 
     // The builders compute in float32, as the CSR holds its values.
-    const Undirected g = random_undirected(rows, irand(0, 3 * rows));
+    const Sparse g = random_undirected(rows, irand(0, 3 * rows));
     compare(
         "normalize_symmetric", {},
         [&](const auto&) { return kiln::graph::normalize_symmetric(g.k).to_dense(); },
@@ -129,7 +125,7 @@ TEST_CASE("torch differential: spmm, the normalisations and edge_softmax") {
 TEST_CASE("torch differential: GCNConv, SAGEConv, GATConv, the decoder and the KL term") {
   in_both_precisions(22, 120, [] {
     const std::int64_t nodes = irand(1, 12), in = irand(1, single ? 20 : 5), out = irand(1, single ? 20 : 5);
-    const Undirected g = random_undirected(nodes, irand(0, 3 * nodes));
+    const Sparse g = random_undirected(nodes, irand(0, 3 * nodes));
     switch (irand(0, 3)) {
       case 0: {
         const auto a_hat = kiln::graph::normalize_symmetric(g.k);
