@@ -1,9 +1,10 @@
 // The peer for `gcn_cora --model gat`: the same graph attention network on Cora in
 // libtorch, written as PyTorch Geometric's GATConv computes it (per-edge scores by
 // index_select, a softmax over each node's incoming edges by scatter max / index_add,
-// messages summed by index_add). Same sizes, dropout, optimizer and epoch loop (a
-// training step, then the validation loss and accuracy); no early stopping, so both
-// sides run exactly --epochs epochs.
+// messages summed by index_add), with the features held sparse as the example holds
+// them. Same sizes, dropout, optimizer and epoch loop (a training step, then the
+// validation loss and accuracy); no early stopping, so both sides run exactly --epochs
+// epochs.
 //
 //   ./build/bench/torch_gat --data ../shared/data/cora --epochs 200 --threads 2 [--dropout 0.6]
 // Ends with "RESULT {json}" holding seconds_per_epoch and test_acc.
@@ -39,7 +40,9 @@ struct GatLayerImpl : torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& src, const torch::Tensor& dst) {
     const int64_t n = x.size(0);
-    const auto h = torch::matmul(x, weight.t()).view({n, heads, out});
+    // Sparse features (the first layer) through torch's sparse x dense product.
+    const auto h =
+        (x.is_sparse() ? torch::mm(x, weight.t()) : torch::matmul(x, weight.t())).view({n, heads, out});
     const auto s_src = (h * att_src).sum(-1), s_dst = (h * att_dst).sum(-1);                   // (N, heads)
     auto e = torch::leaky_relu(s_dst.index_select(0, dst) + s_src.index_select(0, src), 0.2);  // (E, heads)
     // Softmax over each node's incoming edges.
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   const kiln::data::Cora cora = kiln::data::load_cora(data);
   auto x = wrap(cora.features);
   x = x / x.sum(1, true).clamp_min(1.0);  // row-normalised, as the example
+  x = x.to_sparse().coalesce();           // and sparse, dropout drawing for the stored values only
   const auto labels = wrap(cora.labels);
   const auto a =
       kiln::graph::add_self_loops(kiln::graph::CsrMatrix::undirected(cora.num_nodes(), cora.edges));
@@ -107,7 +111,9 @@ int main(int argc, char** argv) {
   auto forward = [&](bool training) {
     conv1->train(training);
     conv2->train(training);
-    const auto h = torch::elu(conv1->forward(torch::dropout(x, p, training), src, dst));
+    const auto x_dropped =
+        torch::sparse_coo_tensor(x.indices(), torch::dropout(x.values(), p, training), x.sizes());
+    const auto h = torch::elu(conv1->forward(x_dropped, src, dst));
     return conv2->forward(torch::dropout(h, p, training), src, dst);
   };
 

@@ -516,6 +516,98 @@ TEST_CASE("gradcheck: GCNConv, SAGEConv, decoder, reparameterisation, KL") {
   CHECK(nn::gaussian_kl(ones({2, 3}), zeros({2, 3})).item() == doctest::Approx(1.5));
 }
 
+TEST_CASE("sparse input features: from_dense, dropout of a CsrMatrix, GCNConv on them") {
+  manual_seed(54);
+  // from_dense keeps every nonzero (NaN too; -0 is zero), row by row, as float32.
+  const Tensor d = tensor<double>({{0, 1.5, 0, -0.0}, {0, 0, 0, 0}, {NAN, 0, 2, -3}});
+  const auto m = graph::CsrMatrix::from_dense(d);
+  CHECK(m.rows == 3);
+  CHECK(m.cols == 4);
+  CHECK(m.row_ptr == std::vector<std::int64_t>{0, 1, 1, 4});
+  CHECK(m.col_idx == std::vector<std::int64_t>{1, 0, 2, 3});
+  CHECK(std::isnan(m.values[1]));
+  CHECK(m.values[2] == 2.0f);
+  CHECK(m.values[3] == -3.0f);
+  CHECK_FALSE(m.symmetric);
+  const Tensor dense = where(gt(randn({30, 20}), scalar_tensor(0.8)), randn({30, 20}), zeros({30, 20}));
+  check_same(graph::CsrMatrix::from_dense(dense).to_dense(), dense, 0.0);
+  check_same(graph::CsrMatrix::from_dense(dense.t()).to_dense(), dense.t(), 0.0);  // a view reads right
+  CHECK_THROWS_WITH_AS(graph::CsrMatrix::from_dense(ones({3})), doctest::Contains("expected a 2-D"), Error);
+  CHECK_THROWS_WITH_AS(graph::CsrMatrix::from_dense(tensor<std::int64_t>({{1}})),
+                       doctest::Contains("from_dense"), Error);
+
+  // dropout: the stored values only, with dropout(Tensor)'s keep rule and scale, from
+  // one draw of the generator: the same seed gives the mask dropout(Tensor) gives the
+  // values as a vector. The structure stays; a symmetric matrix is no longer marked so.
+  const auto sym = graph::normalize_symmetric(graph::CsrMatrix::undirected(200, [] {
+    std::vector<graph::Edge> e;
+    for (std::int64_t i = 0; i < 200; ++i) e.emplace_back(i, (i * 7 + 3) % 200);
+    return e;
+  }()));
+  REQUIRE(sym.symmetric);
+  for (const double p : {0.0, 0.25, 0.5, 0.9, 1.0}) {
+    manual_seed(9);
+    const auto dropped = dropout(sym, p, true);
+    manual_seed(9);
+    const Tensor expect = dropout(from_vector(sym.values), p, true);
+    CHECK(dropped.row_ptr == sym.row_ptr);
+    CHECK(dropped.col_idx == sym.col_idx);
+    check_same(from_vector(dropped.values), expect, 0.0);
+    CHECK(dropped.symmetric == (p == 0.0));  // p = 0 returns the matrix itself
+    std::int64_t kept = 0;
+    for (std::size_t k = 0; k < sym.values.size(); ++k) {
+      const float v = dropped.values[k];
+      CHECK((v == 0.0f || v == static_cast<float>(sym.values[k] * (1.0f / static_cast<float>(1.0 - p)))));
+      kept += v != 0.0f;
+    }
+    // 600 values: the share kept is within 0.1 of 1 - p.
+    CHECK(std::abs(static_cast<double>(kept) / sym.nnz() - (1.0 - p)) < 0.1);
+  }
+  manual_seed(10);
+  const auto same = dropout(sym, 0.5, false);  // evaluation: the matrix as it is, nothing drawn
+  CHECK(same.values == sym.values);
+  CHECK(default_generator().next_u64() == Generator(10).next_u64());
+  CHECK_THROWS_WITH_AS(dropout(sym, 1.5, true), doctest::Contains("must be in [0, 1]"), Error);
+
+  // GCNConv on sparse features: Â (X W^T) + b as the dense path computes it, and the
+  // same gradients in W and b; its rule checked in float64 through spmm(X, W^T).
+  const auto a_hat = graph::normalize_symmetric(path3());
+  const Tensor xd = where(gt(randn({4, 6}), scalar_tensor(0.3)), rand({4, 6}), zeros({4, 6}));
+  const auto xs = graph::CsrMatrix::from_dense(xd);
+  nn::GCNConv gcn(6, 3);
+  const Tensor y_sparse = gcn.forward(a_hat, xs);
+  const Tensor g = randn({4, 3});
+  y_sparse.backward(g);
+  const Tensor gw = gcn.weight.grad().clone(), gb = gcn.bias.grad().clone();
+  gcn.zero_grad();
+  const Tensor y_dense = gcn.forward(a_hat, xd);
+  y_dense.backward(g);
+  check_same(y_sparse, y_dense, 1e-6);
+  check_same(gw, gcn.weight.grad(), 1e-6);
+  check_same(gb, gcn.bias.grad(), 1e-6);
+  check_same(gcn.forward(graph::DeviceCsr(a_hat), xs), y_sparse, 0.0);
+  KILN_CHECK_GRAD([a_hat, xs](const In& in) { return spmm(a_hat, spmm(xs, in[0].t())) + in[1]; },
+                  {rand64({3, 6}), rand64({3})});
+  CHECK_THROWS_WITH_AS(gcn.forward(a_hat, graph::CsrMatrix::from_dense(ones({4, 5}))),
+                       doctest::Contains("GCNConv(6 -> 3): sparse input features of shape (4, 5)"), Error);
+
+  // GATConv likewise (2 heads, with self loops), in the weight and the attention vectors.
+  const graph::DeviceCsr loops(graph::add_self_loops(path3()));
+  nn::GATConv gat(nn::GATConvOptions(6, 2).heads(2));
+  const Tensor z_sparse = gat.forward(loops, xs);
+  const Tensor gz = randn(z_sparse.shape());
+  z_sparse.backward(gz);
+  const Tensor gat_w = gat.weight.grad().clone(), gat_a = gat.att_src.grad().clone();
+  gat.zero_grad();
+  const Tensor z_dense = gat.forward(loops, xd);
+  z_dense.backward(gz);
+  check_same(z_sparse, z_dense, 1e-6);
+  check_same(gat_w, gat.weight.grad(), 1e-6);
+  check_same(gat_a, gat.att_src.grad(), 1e-6);
+  CHECK_THROWS_WITH_AS(gat.forward(loops, graph::CsrMatrix::from_dense(ones({4, 5}))),
+                       doctest::Contains("GATConv: sparse features of shape (4, 5) do not fit"), Error);
+}
+
 TEST_CASE("a VGAE finds the links of a stochastic block model (test AUC > 0.85)") {
   // Ten communities of 15 nodes: links inside a block with p = 0.4, across with 0.002.
   // (With few blocks, many sampled non-links fall inside a block and look like links

@@ -145,6 +145,24 @@ TEST_CASE("torch differential: GCNConv, SAGEConv, GATConv, the decoder and the K
               const TT y = a_dense.mm(a[0]).mm(a[1].t());
               return bias ? y + a[2] : y;
             });
+        // Sparse input features (a constant; eighths, exact in the CSR's float32).
+        std::vector<double> xv(static_cast<std::size_t>(nodes * in));
+        for (double& v : xv) v = coin() ? static_cast<double>(irand(-16, 16)) / 8 : 0.0;
+        const Both xs = from_values(xv, {nodes, in}, false);
+        const auto x_csr = kiln::graph::CsrMatrix::from_dense(xs.k);
+        std::vector<Both> params{leaf({out, in})};
+        if (bias) params.push_back(leaf({out}));
+        compare(
+            "GCNConv, sparse features", params,
+            [&](const auto& a) {
+              layer.weight = a[0];
+              if (bias) layer.bias = a[1];
+              return layer.forward(a_hat, x_csr);
+            },
+            [&](const auto& a) {
+              const TT y = a_dense.mm(xs.t).mm(a[0].t());
+              return bias ? y + a[1] : y;
+            });
         break;
       }
       case 1: {

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/counter_random.hpp"  // dropout_threshold
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/rng.hpp"
 #include "kiln/core/threads.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
@@ -61,6 +63,30 @@ Tensor CsrMatrix::row_sums() const {
     p[r] = static_cast<float>(s);
   }
   return out;
+}
+
+CsrMatrix CsrMatrix::from_dense(const Tensor& dense) {
+  KILN_CHECK(dense.dim() == 2, "CsrMatrix::from_dense: expected a 2-D (rows, cols) tensor but got shape ",
+             fmt(dense.shape()));
+  detail::check_floating("CsrMatrix::from_dense", dense);
+  const Tensor x = dense.detach().to(Device::cpu()).contiguous();
+  CsrMatrix m;
+  m.rows = x.size(0);
+  m.cols = x.size(1);
+  m.row_ptr.assign(static_cast<std::size_t>(m.rows) + 1, 0);
+  visit_floating(x.dtype(), "CsrMatrix::from_dense", [&]<class T>() {
+    const T* p = x.data_ptr<T>();
+    for (std::int64_t r = 0; r < m.rows; ++r) {
+      for (std::int64_t c = 0; c < m.cols; ++c) {
+        const T v = p[r * m.cols + c];
+        if (v == T(0)) continue;  // NaN compares unequal: kept
+        m.col_idx.push_back(c);
+        m.values.push_back(static_cast<float>(v));
+      }
+      m.row_ptr[r + 1] = m.nnz();
+    }
+  });
+  return m;
 }
 
 Tensor CsrMatrix::to_dense() const {
@@ -269,6 +295,24 @@ Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
     attach_grad_fn(y, "spmm", {x}, [at](const Tensor& g) { return Grads{spmm_forward(*at, g)}; });
   }
   return y;
+}
+
+graph::CsrMatrix dropout(const graph::CsrMatrix& a, double p, bool training) {
+  KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
+  if (!training || p == 0) return a;
+  graph::check_csr_sizes(a, "dropout");
+  // The keep rule and scale of dropout(Tensor), over the stored values only.
+  const std::uint64_t seed = default_generator().next_u64();
+  const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<float>(p));
+  const float kept = p == 1 ? 1.0f : static_cast<float>(1.0 / (1.0 - p));
+  graph::CsrMatrix out = a;
+  out.symmetric = false;  // the values no longer mirror each other
+  const auto kernel = cpu::kernels<float>().dropout;
+  parallel_for(0, a.nnz(), std::int64_t(1) << 14, [&](std::int64_t b, std::int64_t e) {
+    kernel(e - b, a.values.data() + b, seed, static_cast<std::uint64_t>(b), threshold, kept,
+           out.values.data() + b);
+  });
+  return out;
 }
 
 Tensor spmm(const graph::DeviceCsr& a, const Tensor& x) {

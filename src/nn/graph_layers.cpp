@@ -1,6 +1,7 @@
 #include "kiln/nn/graph_layers.hpp"
 
 #include <sstream>
+#include <type_traits>
 
 #include "kiln/core/factories.hpp"
 #include "kiln/nn/init.hpp"
@@ -33,14 +34,28 @@ GCNConv::GCNConv(std::int64_t in, std::int64_t out, bool with_bias) : in_(in), o
   if (with_bias) bias = register_parameter("bias", zeros({out}));
 }
 
-// Â (X W^T) + b: the dense product first, since it shrinks the feature width.
 Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const Tensor& x) { return propagate(a_hat, x); }
 Tensor GCNConv::forward(const graph::DeviceCsr& a_hat, const Tensor& x) { return propagate(a_hat, x); }
+Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const graph::CsrMatrix& x) {
+  return propagate(a_hat, x);
+}
+Tensor GCNConv::forward(const graph::DeviceCsr& a_hat, const graph::CsrMatrix& x) {
+  return propagate(a_hat, x);
+}
 
-// H' = Â (H W^T) + b: the product with W first, since it narrows the features.
-template <class Csr>
-Tensor GCNConv::propagate(const Csr& a_hat, const Tensor& x) {
-  const Tensor h = spmm(a_hat, linear(x, weight));
+// H' = Â (H W^T) + b: the product with W first, since it narrows the features. For
+// sparse H, H W^T is spmm(H, W^T), whose gradient in W^T is H^T G.
+template <class Csr, class X>
+Tensor GCNConv::propagate(const Csr& a_hat, const X& x) {
+  Tensor xw;
+  if constexpr (std::is_same_v<X, graph::CsrMatrix>) {
+    KILN_CHECK(x.cols == in_, "GCNConv(", in_, " -> ", out_, "): sparse input features of shape (", x.rows,
+               ", ", x.cols, ") have ", x.cols, " columns; expected ", in_);
+    xw = spmm(x, weight.t());
+  } else {
+    xw = linear(x, weight);
+  }
+  const Tensor h = spmm(a_hat, xw);
   return bias.defined() ? h + bias : h;
 }
 
@@ -83,13 +98,27 @@ GATConv::GATConv(const GATConvOptions& o) : options(o) {
 }
 
 Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {
-  const std::int64_t heads = options.heads(), out = options.out_features(), n = adj.rows();
   KILN_CHECK(x.dim() == 2 && x.size(0) == adj.cols() && adj.rows() == adj.cols(),
              "GATConv: features of shape ", fmt(x.shape()), " do not fit a graph of ", adj.rows(), " x ",
              adj.cols(), " nodes; expected (nodes, ", options.in_features(), ") and a square adjacency");
+  return attend(adj, linear(x, weight));
+}
+
+Tensor GATConv::forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x) {
+  KILN_CHECK(x.rows == adj.cols() && x.cols == options.in_features() && adj.rows() == adj.cols(),
+             "GATConv: sparse features of shape (", x.rows, ", ", x.cols, ") do not fit a graph of ",
+             adj.rows(), " x ", adj.cols(), " nodes; expected (nodes, ", options.in_features(),
+             ") and a square adjacency");
+  KILN_CHECK(weight.device() == adj.device(), "GATConv: the graph is on ", adj.device(), " but the layer on ",
+             weight.device(), "; make the DeviceCsr on the layer's device");
+  return attend(adj, spmm(x, weight.t()));
+}
+
+Tensor GATConv::attend(const graph::DeviceCsr& adj, const Tensor& wx) {
+  const std::int64_t heads = options.heads(), out = options.out_features(), n = adj.rows();
   const Tensor& dst = adj.row_idx();  // edge k runs from node col_idx[k] into node row_idx[k]
   const Tensor& src = adj.col_idx();
-  const Tensor h = linear(x, weight).reshape({n, heads, out});  // W x per head
+  const Tensor h = wx.reshape({n, heads, out});  // W x per head
   // Each node's two halves of the score, per head: a . W x.
   const Tensor score_src = sum(h * att_src, {2}), score_dst = sum(h * att_dst, {2});  // (N, heads)
   const Tensor scores =
@@ -98,7 +127,7 @@ Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {
   attention_ = alpha.detach();
   // Messages alpha_ij W x_j, summed into their target rows.
   const Tensor messages = index_select(h, 0, src) * alpha.unsqueeze(2);  // (nnz, heads, out)
-  Tensor y = index_add(zeros({n, heads, out}, x.dtype(), x.device()), 0, dst, messages);
+  Tensor y = index_add(zeros({n, heads, out}, wx.dtype(), wx.device()), 0, dst, messages);
   y = options.concat() ? y.reshape({n, heads * out}) : mean(y, {1});
   return bias.defined() ? y + bias : y;
 }

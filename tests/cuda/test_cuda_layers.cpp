@@ -419,6 +419,18 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
   gpu_layer.to(gpu);
   const Tensor x = randn({4, 5});
   check_same(gpu_layer.forward(a_hat, x.to(gpu)).to(Device::cpu()), cpu_layer.forward(a_hat, x), 1e-5);
+  // Sparse input features (held on the host, sent up with each call), and the weight's
+  // gradient through spmm(X, W^T).
+  const graph::CsrMatrix xs =
+      graph::CsrMatrix::from_dense(where(gt(x, scalar_tensor(0.0)), x, zeros({4, 5})));
+  const Tensor y_gpu = gpu_layer.forward(graph::DeviceCsr(a_hat, gpu), xs),
+               y_cpu = cpu_layer.forward(a_hat, xs);
+  check_same(y_gpu.to(Device::cpu()), y_cpu, 1e-5);
+  const Tensor g = randn({4, 3});
+  y_gpu.backward(g.to(gpu));
+  y_cpu.backward(g);
+  check_same(gpu_layer.weight.grad().to(Device::cpu()), cpu_layer.weight.grad(), 1e-5);
+  check_same(gpu_layer.bias.grad().to(Device::cpu()), cpu_layer.bias.grad(), 1e-5);
 }
 
 TEST_CASE("cuda: reparameterize draws eps as randn does, and its gradients are the composite's") {

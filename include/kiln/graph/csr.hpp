@@ -28,6 +28,9 @@ struct CsrMatrix {
   // number of threads, which share the work). An entry outside rows x cols is an Error.
   static CsrMatrix from_coo(std::int64_t rows, std::int64_t cols, const std::vector<Edge>& entries,
                             const std::vector<float>& values = {});
+  // The nonzeros of a dense 2-D floating tensor (on any device), row by row, as float32:
+  // for sparse input features such as bag-of-words rows (NaN counts as nonzero).
+  static CsrMatrix from_dense(const Tensor& dense);
   // The adjacency matrix of an undirected graph: each edge {u, v} sets A[u][v] = A[v][u] = 1.
   // Duplicate edges and self loops in the input are dropped; an edge naming a node outside
   // [0, nodes) is an Error.
@@ -96,6 +99,14 @@ namespace kiln {
 Tensor spmm(const graph::CsrMatrix& a, const Tensor& x);
 // The same with A's arrays already on X's device (see DeviceCsr).
 Tensor spmm(const graph::DeviceCsr& a, const Tensor& x);
+
+// Dropout on a sparse matrix's stored values (sparse input features, as Kipf & Welling's
+// code drops its bag-of-words inputs): each value kept with probability 1 - p and
+// scaled by 1 / (1 - p), else 0, from one draw of the default generator, as
+// dropout(Tensor) draws. Only stored values are drawn for, so the zeros cost nothing;
+// the structure is kept (a dropped value stays as an explicit 0). Returns `a` itself
+// when !training or p == 0. A constant: no gradient flows into the values.
+graph::CsrMatrix dropout(const graph::CsrMatrix& a, double p, bool training);
 
 // Softmax over each row's entries of A (attention over a node's neighbours): scores
 // (nnz) or (nnz, H...) hold one score per nonzero in A's CSR order, H independent

@@ -16,12 +16,17 @@ public:
   using Module::forward;  // the one-input form: an error naming the layer (it needs a graph)
   Tensor forward(const graph::CsrMatrix& a_hat, const Tensor& x);  // (N, in) -> (N, out)
   Tensor forward(const graph::DeviceCsr& a_hat, const Tensor& x);  // the same, Â already on x's device
+  // The same for sparse input features X (N, in), such as bag-of-words rows
+  // (graph::CsrMatrix::from_dense): X W^T is a sparse product, O(nnz(X) * out) work
+  // rather than O(N * in * out). Runs where the weight is (X goes up to a GPU per call).
+  Tensor forward(const graph::CsrMatrix& a_hat, const graph::CsrMatrix& x);
+  Tensor forward(const graph::DeviceCsr& a_hat, const graph::CsrMatrix& x);
   std::string description() const override;
   Tensor weight, bias;
 
 private:
-  template <class Csr>
-  Tensor propagate(const Csr& a_hat, const Tensor& x);
+  template <class Csr, class X>
+  Tensor propagate(const Csr& a_hat, const X& x);
   std::int64_t in_, out_;
 };
 
@@ -76,6 +81,9 @@ public:
   // The same for a host matrix, made into a DeviceCsr on x's device for the call (hold
   // a DeviceCsr to do that once).
   Tensor forward(const graph::CsrMatrix& adj, const Tensor& x);
+  // The same for sparse input features X (N, in) held on the host (see GCNConv): W x
+  // is a sparse product, sent to adj's device with each call.
+  Tensor forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x);
   // The attention weights of the last forward (after dropout, detached): (nnz, heads),
   // in adj's CSR order.
   const Tensor& last_attention() const { return attention_; }
@@ -84,6 +92,7 @@ public:
   Tensor weight, att_src, att_dst, bias;
 
 private:
+  Tensor attend(const graph::DeviceCsr& adj, const Tensor& wx);  // the rest, from W x (N, heads * out)
   Tensor attention_;
 };
 
