@@ -1,5 +1,7 @@
-// Elementwise ops: values, broadcasting edge cases, dtypes, comparisons, where.
+// Elementwise ops: values, broadcasting edge cases, dtypes, comparisons (with tensors,
+// with numbers, as operators), where.
 #include <cmath>
+#include <limits>
 
 #include "helpers.hpp"
 
@@ -145,6 +147,98 @@ TEST_CASE("comparisons return uint8 masks; where selects") {
   check_values(where(gt(a, b), a, b), {3, 2, 3});
   check_values(where(tensor<std::uint8_t>({{1}, {0}}), a, scalar_tensor(0.0)), {1, 2, 3, 0, 0, 0});
   CHECK_THROWS_WITH_AS(where(a, a, b), doctest::Contains("uint8"), Error);
+}
+
+TEST_CASE("comparisons with a number, and as operators") {
+  // Floating x: the number rounded to x's dtype, as PyTorch compares.
+  const Tensor x = tensor<float>({0.1f, 0.5f, -1.0f, NAN, INFINITY});
+  CHECK((x == 0.1).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 0, 0, 0});
+  CHECK((x.to(kFloat64) == 0.1).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 0, 0, 0, 0});
+  CHECK((x > 0.2).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 0, 0, 1});
+  CHECK((x != 0.5).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 1, 1, 1});
+  CHECK((0.2 < x).to_vector<std::uint8_t>() == (x > 0.2).to_vector<std::uint8_t>());
+  CHECK((x <= NAN).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 0, 0, 0, 0});
+  // Integer x: the number's exact value, against a long double reference (exact for any
+  // int64), for every operator, dtype and number (halves, integers, the ends of each
+  // range, beyond them, infinities, NaN).
+  using CmpScalar = Tensor (*)(const Tensor&, double);
+  const CmpScalar fns[] = {eq, ne, lt, le, gt, ge};
+  const auto reference = [](int op, long double v, double s) {
+    const long double t = s;
+    switch (op) {
+      case 0:
+        return v == t;
+      case 1:
+        return v != t;
+      case 2:
+        return v < t;
+      case 3:
+        return v <= t;
+      case 4:
+        return v > t;
+      default:
+        return v >= t;
+    }
+  };
+  struct Case {
+    DType dtype;
+    std::vector<std::int64_t> values;
+  };
+  const std::int64_t i64_min = std::numeric_limits<std::int64_t>::min(),
+                     i64_max = std::numeric_limits<std::int64_t>::max();
+  const Case cases[] = {
+      {kUInt8, {0, 1, 2, 127, 254, 255}},
+      {kInt32, {-2147483648LL, -3, -1, 0, 1, 2, 2147483647LL}},
+      {kInt64, {i64_min, -(1LL << 53) - 1, -2, 0, 1, 2, (1LL << 53) + 1, i64_max}},
+  };
+  const double numbers[] = {0.0,
+                            1.0,
+                            1.5,
+                            -1.5,
+                            2.0,
+                            -0.5,
+                            255.0,
+                            255.5,
+                            256.0,
+                            -1.0,
+                            1e10,
+                            -1e10,
+                            2147483647.0,
+                            2147483647.5,
+                            -2147483648.5,
+                            9007199254740992.0,
+                            -9007199254740992.0,
+                            9223372036854775808.0,
+                            -9223372036854775808.0,
+                            1e30,
+                            -1e30,
+                            INFINITY,
+                            -INFINITY,
+                            NAN};
+  for (const Case& c : cases) {
+    const Tensor t = from_vector(c.values).to(c.dtype);
+    for (int op = 0; op < 6; ++op)
+      for (const double s : numbers) {
+        const Tensor m = fns[op](t, s);
+        REQUIRE(m.dtype() == kUInt8);
+        REQUIRE(m.shape() == t.shape());
+        const auto got = m.to_vector<std::uint8_t>();
+        for (std::size_t k = 0; k < c.values.size(); ++k)
+          CHECK_MESSAGE(got[k] == reference(op, static_cast<long double>(c.values[k]), s),
+                        "op " << op << " on " << c.values[k] << " (" << c.dtype << ") against " << s);
+      }
+  }
+  // Tensor-tensor operators are the named ops, broadcasting.
+  const Tensor a = tensor<float>({{1, 2, 3}}), b = tensor<float>({{2}, {1}});
+  CHECK((a == b).to_vector<std::uint8_t>() == eq(a, b).to_vector<std::uint8_t>());
+  CHECK((a < b).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 0, 0, 0, 0});
+  CHECK((a >= b).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1, 1, 1, 1});
+  CHECK((a != b).shape() == Shape{2, 3});
+  CHECK((a <= b).to_vector<std::uint8_t>() == le(a, b).to_vector<std::uint8_t>());
+  CHECK((a > b).to_vector<std::uint8_t>() == gt(a, b).to_vector<std::uint8_t>());
+  // The masks feed where and masked_fill directly.
+  check_values(where(a > 1.5, a, zeros_like(a)), {0, 2, 3});
+  CHECK_THROWS_WITH_AS(eq(Tensor(), 1.0), doctest::Contains("eq: the tensor is undefined"), Error);
 }
 
 TEST_CASE("NaN propagates through maximum and minimum") {

@@ -148,12 +148,32 @@ TEST_CASE("torch differential: comparisons, masks and one_hot") {
     Sizes s = random_shape(0, 4), p = broadcast_partner(s);
     if (coin()) std::swap(s, p);
     const View v = random_view(s.size());
-    switch (irand(0, 3)) {
+    switch (irand(0, 4)) {
       case 0: {
         const Comparison& op = comparisons[static_cast<std::size_t>(irand(0, 5))];
         compare(
             op.name, {halves(s), halves(p)}, [&](const auto& a) { return op.k(v.k(a[0]), a[1]); },
             [&](const auto& a) { return op.t(v.t(a[0]), a[1]); }, false);
+        break;
+      }
+      case 4: {
+        // Against a number: halves, thirds (not exact in float32), NaN and ±inf, for a
+        // floating tensor or an int64 one (torch promotes it; kiln compares exactly).
+        using Scalar = KT (*)(const KT&, double);
+        const Scalar with_number[] = {kiln::eq, kiln::ne, kiln::lt, kiln::le, kiln::gt, kiln::ge};
+        const auto which = static_cast<std::size_t>(irand(0, 5));
+        const Comparison& op = comparisons[which];
+        const std::int64_t pick = irand(0, 5);
+        const double number = pick == 0   ? std::nan("")
+                              : pick == 1 ? std::numeric_limits<double>::infinity() * (coin() ? 1 : -1)
+                              : pick == 2 ? static_cast<double>(irand(-6, 6)) / 3
+                                          : static_cast<double>(irand(-4, 4)) / 2;
+        const Both x = coin() ? halves(s) : integers(s, -3, 3);
+        compare(
+            std::string(op.name) + " with a number", {x},
+            [&](const auto& a) { return with_number[which](v.k(a[0]), number); },
+            [&](const auto& a) { return op.t(v.t(a[0]), torch::scalar_tensor(number, torch::kDouble)); },
+            false);
         break;
       }
       case 1: {

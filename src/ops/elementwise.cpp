@@ -3,6 +3,7 @@
 #include "kiln/ops/elementwise.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cpu/ref/ref_kernels.hpp"
@@ -389,6 +390,72 @@ Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", cuda_kernels:
 Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda_kernels::Compare::le, a, b, [](auto u, auto v) { return u <= v; }); }
 Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda_kernels::Compare::gt, a, b, [](auto u, auto v) { return u > v; }); }
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda_kernels::Compare::ge, a, b, [](auto u, auto v) { return u >= v; }); }
+
+namespace {
+// x `op` s for a number s. Floating x: s in x's dtype. Integer x: s's exact value, by
+// moving s to the integer that gives the same answer (x > 1.5 is x > 1, x >= 1.5 is
+// x >= 2), or to a constant mask where no integer of x's dtype can be equal to it.
+Tensor compare_scalar(const char* name, cuda_kernels::Compare code, const Tensor& x, double s) {
+  using C = cuda_kernels::Compare;
+  const auto with = [&](double v) {
+    const Tensor c = detail::constant_like(x, v);
+    switch (code) {
+      case C::eq:
+        return eq(x, c);
+      case C::ne:
+        return ne(x, c);
+      case C::lt:
+        return lt(x, c);
+      case C::le:
+        return le(x, c);
+      case C::gt:
+        return gt(x, c);
+      case C::ge:
+        return ge(x, c);
+    }
+    KILN_ASSERT(false);
+    return Tensor();
+  };
+  KILN_CHECK(x.defined(), name, ": the tensor is undefined");
+  if (is_floating(x.dtype())) return with(s);
+  const auto constant = [&](bool v) { return full(x.shape(), v ? 1.0 : 0.0, kUInt8, x.device()); };
+  if (std::isnan(s)) return constant(code == C::ne);
+  // The integer that decides: floor(s) for > and <=, ceil(s) for >= and <; for == and !=,
+  // s itself when it is an integer.
+  const bool integral = s == std::floor(s);
+  if ((code == C::eq || code == C::ne) && !integral) return constant(code == C::ne);
+  const double t = (code == C::gt || code == C::le) ? std::floor(s) : std::ceil(s);
+  double lo = 0, above = 0;  // the dtype's range is [lo, above)
+  visit_dtype(x.dtype(), [&]<class T>() {
+    lo = static_cast<double>(std::numeric_limits<T>::min());
+    above = static_cast<double>(std::numeric_limits<T>::max()) + 1;  // 2^63 for int64: exact
+  });
+  if (t >= lo && t < above) return with(t);
+  // t beyond every value of x: below (every x is greater) or above (every x is smaller).
+  const bool x_greater = t < lo;
+  switch (code) {
+    case C::eq:
+      return constant(false);
+    case C::ne:
+      return constant(true);
+    case C::gt:
+    case C::ge:
+      return constant(x_greater);
+    case C::lt:
+    case C::le:
+      return constant(!x_greater);
+  }
+  KILN_ASSERT(false);
+  return Tensor();
+}
+}  // namespace
+
+Tensor eq(const Tensor& x, double s) { return compare_scalar("eq", cuda_kernels::Compare::eq, x, s); }
+Tensor ne(const Tensor& x, double s) { return compare_scalar("ne", cuda_kernels::Compare::ne, x, s); }
+Tensor lt(const Tensor& x, double s) { return compare_scalar("lt", cuda_kernels::Compare::lt, x, s); }
+Tensor le(const Tensor& x, double s) { return compare_scalar("le", cuda_kernels::Compare::le, x, s); }
+Tensor gt(const Tensor& x, double s) { return compare_scalar("gt", cuda_kernels::Compare::gt, x, s); }
+Tensor ge(const Tensor& x, double s) { return compare_scalar("ge", cuda_kernels::Compare::ge, x, s); }
 
 namespace {
 void check_mask(const char* op, const Tensor& mask) {

@@ -76,12 +76,24 @@ TEST_CASE("cuda: binary arithmetic with broadcasting, forward and backward") {
 TEST_CASE("cuda: comparisons") {
   manual_seed(3);
   const Tensor a = randint(0, 4, {5, 6}).to(kFloat32), b = randint(0, 4, {6}).to(kFloat32);
-  for (auto cmp : {eq, ne, lt, le, gt, ge}) {
+  using Cmp = Tensor (*)(const Tensor&, const Tensor&);
+  for (Cmp cmp : {Cmp(eq), Cmp(ne), Cmp(lt), Cmp(le), Cmp(gt), Cmp(ge)}) {
     const Tensor want = cmp(a, b);
     const Tensor got = cmp(a.to(gpu), b.to(gpu));
     CHECK(got.dtype() == kUInt8);
     CHECK(got.to_vector<std::uint8_t>() == want.to_vector<std::uint8_t>());
   }
+  // Against a number, floating and integer, inside and beyond int32's range.
+  using CmpScalar = Tensor (*)(const Tensor&, double);
+  const Tensor ints = randint(-3, 4, {5, 6}).to(kInt32);
+  for (CmpScalar cmp :
+       {CmpScalar(eq), CmpScalar(ne), CmpScalar(lt), CmpScalar(le), CmpScalar(gt), CmpScalar(ge)})
+    for (const double s : {1.0, 1.5, -2.5, 1e10, double(NAN)}) {
+      CHECK(cmp(a.to(gpu), s).to_vector<std::uint8_t>() == cmp(a, s).to_vector<std::uint8_t>());
+      const Tensor got = cmp(ints.to(gpu), s);
+      CHECK(got.device() == gpu);
+      CHECK(got.to_vector<std::uint8_t>() == cmp(ints, s).to_vector<std::uint8_t>());
+    }
 }
 
 TEST_CASE("cuda: activations and unary math, forward and backward") {

@@ -41,6 +41,15 @@ Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+// Against a number (x > 0.5, labels == 3): floating x compares with the number rounded to
+// x's dtype (as PyTorch does); integer x with the number's exact value (x > 1.5 holds
+// from 2 on; a number beyond the dtype's range, or NaN, gives a constant mask).
+Tensor eq(const Tensor& x, double s);
+Tensor ne(const Tensor& x, double s);
+Tensor lt(const Tensor& x, double s);
+Tensor le(const Tensor& x, double s);
+Tensor gt(const Tensor& x, double s);
+Tensor ge(const Tensor& x, double s);
 
 // uint8 masks of NaN, of ±inf, and of neither (any dtype; integers are always finite).
 Tensor isnan(const Tensor& x);
@@ -69,6 +78,26 @@ inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 inline Tensor operator-(const Tensor& x) { return neg(x); }
+// Comparisons as operators: uint8 masks, as eq / ne / lt / le / gt / ge (never a bool:
+// a == b compares values, not handles).
+inline Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+inline Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+inline Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+inline Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+inline Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+inline Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+inline Tensor operator==(const Tensor& x, double s) { return eq(x, s); }
+inline Tensor operator!=(const Tensor& x, double s) { return ne(x, s); }
+inline Tensor operator<(const Tensor& x, double s) { return lt(x, s); }
+inline Tensor operator<=(const Tensor& x, double s) { return le(x, s); }
+inline Tensor operator>(const Tensor& x, double s) { return gt(x, s); }
+inline Tensor operator>=(const Tensor& x, double s) { return ge(x, s); }
+inline Tensor operator==(double s, const Tensor& x) { return eq(x, s); }
+inline Tensor operator!=(double s, const Tensor& x) { return ne(x, s); }
+inline Tensor operator<(double s, const Tensor& x) { return gt(x, s); }
+inline Tensor operator<=(double s, const Tensor& x) { return ge(x, s); }
+inline Tensor operator>(double s, const Tensor& x) { return lt(x, s); }
+inline Tensor operator>=(double s, const Tensor& x) { return le(x, s); }
 
 // A 0-d tensor of `value` in t's dtype, on t's device.
 Tensor scalar_like(const Tensor& t, double value);
