@@ -125,6 +125,9 @@ TEST_CASE("gradcheck: views, indexing, joining") {
   KILN_CHECK_GRAD([idx](const In& in) { return index_select(in[0], 1, idx); }, {rand64({2, 3})});
   const Tensor gidx = tensor<std::int64_t>({{0, 0}, {2, 1}});
   KILN_CHECK_GRAD([gidx](const In& in) { return gather(in[0], 1, gidx); }, {rand64({2, 3})});
+  const Tensor select_mask = tensor<std::uint8_t>({1, 0, 1});
+  KILN_CHECK_GRAD([select_mask](const In& in) { return masked_select(in[0], select_mask); },
+                  {rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return cat({in[0], in[1]}, 1); }, {rand64({2, 1}), rand64({2, 3})});
   KILN_CHECK_GRAD([](const In& in) { return stack({in[0], in[1]}, 0); }, {rand64({2}), rand64({2})});
   const Tensor mask = tensor<std::uint8_t>({1, 0, 1});

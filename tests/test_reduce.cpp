@@ -64,6 +64,25 @@ TEST_CASE("std: gradient (x - mean) / ((n - correction) std), 0 where a slice's 
   CHECK(std::isnan(y.grad().to_vector<double>()[0]));
 }
 
+TEST_CASE("any and all: over every element or chosen dims, NaN counting as nonzero") {
+  const Tensor x = tensor<float>({{0, 0, 0}, {0, 2, NAN}, {1, 1, -1}});
+  CHECK(any(x).dtype() == kUInt8);
+  CHECK(any(x).item() == 1);
+  CHECK(all(x).item() == 0);
+  CHECK(any(x, {1}).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1});
+  CHECK(all(x, {1}).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 0, 1});
+  CHECK(all(x, {0}, true).shape() == Shape{1, 3});
+  CHECK(all(x, {0}, true).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 0, 0});
+  CHECK(all(tensor<float>({NAN})).item() == 1);
+  // Empty reductions: any false, all true; integer and mask inputs.
+  CHECK(any(zeros({0})).item() == 0);
+  CHECK(all(zeros({0})).item() == 1);
+  CHECK(all(tensor<std::int64_t>({3, -1})).item() == 1);
+  CHECK(any(x > 1.5).item() == 1);
+  CHECK(all(x > -2.0).item() == 0);  // NaN > -2 is false
+  CHECK_THROWS_WITH_AS(any(Tensor()), doctest::Contains("any: the tensor is undefined"), Error);
+}
+
 TEST_CASE("max and min return values and first indices") {
   const Tensor a = tensor<float>({{1, 5, 5, 2}, {7, 0, 7, -1}});
   const auto mx = max(a, 1);

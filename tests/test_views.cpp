@@ -154,6 +154,42 @@ TEST_CASE("repeat tiles a tensor; pad surrounds it with a value") {
   check_values(v.grad(), {5, 6, 9, 10});
 }
 
+TEST_CASE("nonzero and masked_select: positions and entries where a mask is set") {
+  const Tensor x = tensor<float>({{0, 1.5f, 0}, {NAN, 0, -2}});
+  const Tensor pos = nonzero(x);
+  CHECK(pos.dtype() == kInt64);
+  CHECK(pos.shape() == Shape{3, 2});
+  CHECK(pos.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 1, 0, 1, 2});
+  CHECK(nonzero(x.t()).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 1, 0, 2, 1});  // a view
+  CHECK(nonzero(zeros({2, 0, 3})).shape() == Shape{0, 3});
+  CHECK(nonzero(scalar_tensor(2.0)).shape() == Shape{1, 0});
+  CHECK(nonzero(tensor<std::int64_t>({0, 7, 0, -1})).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{1, 3});
+  // Against a strided walk of a larger random tensor: every nonzero, in row-major order.
+  const Tensor r = where(randn({4, 5, 6}) > 0.5, randn({4, 5, 6}), zeros({4, 5, 6}));
+  const Tensor rp = nonzero(r);
+  std::vector<std::int64_t> want;
+  for (std::int64_t i = 0; i < 4; ++i)
+    for (std::int64_t j = 0; j < 5; ++j)
+      for (std::int64_t k = 0; k < 6; ++k)
+        if (r.at<float>({i, j, k}) != 0) want.insert(want.end(), {i, j, k});
+  CHECK(rp.to_vector<std::int64_t>() == want);
+
+  // masked_select: x[mask], the mask broadcasting to x's shape; the gradient goes back
+  // to the selected entries.
+  const Tensor w = tensor<double>({{1, 2, 3}, {4, 5, 6}}).requires_grad_();
+  const Tensor picked = masked_select(w, w > 2.5);
+  check_values(picked, {3, 4, 5, 6});
+  sum(picked * tensor<double>({10, 20, 30, 40})).backward();
+  check_values(w.grad(), {0, 0, 10, 20, 30, 40});
+  check_values(masked_select(w.detach(), tensor<std::uint8_t>({1, 0, 1})), {1, 3, 4, 6});
+  CHECK(masked_select(w.detach(), w.detach() > 10).shape() == Shape{0});
+  CHECK_THROWS_WITH_AS(masked_select(w.detach(), w.detach()), doctest::Contains("the mask must be uint8"),
+                       Error);
+  CHECK_THROWS_WITH_AS(masked_select(tensor<float>({1, 2}), ones({2, 2}).to(kUInt8)),
+                       doctest::Contains("does not broadcast to x's shape (2)"), Error);
+}
+
 TEST_CASE("one_hot: a 1 at each class index, the classes a new last dimension") {
   const Tensor labels = tensor<std::int64_t>({{2, 0}, {1, 2}});
   const Tensor hot = one_hot(labels, 4);

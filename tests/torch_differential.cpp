@@ -148,7 +148,7 @@ TEST_CASE("torch differential: comparisons, masks and one_hot") {
     Sizes s = random_shape(0, 4), p = broadcast_partner(s);
     if (coin()) std::swap(s, p);
     const View v = random_view(s.size());
-    switch (irand(0, 4)) {
+    switch (irand(0, 5)) {
       case 0: {
         const Comparison& op = comparisons[static_cast<std::size_t>(irand(0, 5))];
         compare(
@@ -174,6 +174,50 @@ TEST_CASE("torch differential: comparisons, masks and one_hot") {
             [&](const auto& a) { return with_number[which](v.k(a[0]), number); },
             [&](const auto& a) { return op.t(v.t(a[0]), torch::scalar_tensor(number, torch::kDouble)); },
             false);
+        break;
+      }
+      case 5: {
+        // any / all over one dimension or all, nonzero, and masked_select (its mask
+        // broadcast to x's shape; torch's also broadcasts x, which kiln refuses).
+        const std::int64_t which = irand(0, 3);
+        if (which < 2) {
+          const bool is_any = which == 0;
+          const auto rank = static_cast<std::int64_t>(s.size());
+          const std::int64_t dim = rank == 0 || coin() ? -1 : irand(0, rank - 1);
+          const bool keep = dim >= 0 && coin();  // torch's whole-tensor form has no keepdim
+          compare(
+              is_any ? "any" : "all", {halves(s)},
+              [&](const auto& a) {
+                const kiln::Dims dims = dim < 0 ? kiln::Dims{} : kiln::Dims{dim};
+                return is_any ? kiln::any(v.k(a[0]), dims, keep) : kiln::all(v.k(a[0]), dims, keep);
+              },
+              [&](const auto& a) {
+                const TT t = v.t(a[0]);
+                if (dim < 0) return is_any ? torch::any(t) : torch::all(t);
+                return is_any ? torch::any(t, dim, keep) : torch::all(t, dim, keep);
+              },
+              false);
+        } else if (which == 2) {
+          compare(
+              "nonzero", {halves(s)}, [&](const auto& a) { return kiln::nonzero(v.k(a[0])); },
+              [&](const auto& a) { return torch::nonzero(v.t(a[0])); }, false);
+        } else {
+          const Both x = leaf(s), mask = halves(p);
+          const Sizes x_shape = sizes_of(v.k(x.k));
+          bool larger = false;
+          try {
+            larger = Sizes(at::infer_size(x_shape, p)) != x_shape;
+          } catch (const c10::Error&) {
+          }
+          if (larger) {
+            CHECK_THROWS_AS(kiln::masked_select(v.k(x.k), mask.k > 0.0), kiln::Error);
+            break;
+          }
+          compare(
+              "masked_select", {x, mask},
+              [&](const auto& a) { return kiln::masked_select(v.k(a[0]), a[1] > 0.0); },
+              [&](const auto& a) { return torch::masked_select(v.t(a[0]), a[1] > 0); });
+        }
         break;
       }
       case 1: {

@@ -350,6 +350,37 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {
   return out;
 }
 
+Tensor nonzero(const Tensor& x_in) {
+  KILN_CHECK(x_in.defined(), "nonzero: the tensor is undefined");
+  const Tensor x = x_in.detach().to(Device::cpu()).contiguous();
+  std::vector<std::int64_t> flat;
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* p = ptr<T>(x);
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (!(p[i] == T(0))) flat.push_back(i);  // NaN compares unequal: kept
+  });
+  const std::int64_t count = static_cast<std::int64_t>(flat.size()), rank = x.dim();
+  Tensor out = Tensor::empty({count, rank}, kInt64);
+  std::int64_t* o = ptr<std::int64_t>(out);
+  for (std::int64_t k = 0; k < count; ++k)
+    for (std::int64_t d = rank - 1, rest = flat[static_cast<std::size_t>(k)]; d >= 0; --d) {
+      o[k * rank + d] = rest % x.size(d);
+      rest /= x.size(d);
+    }
+  return out.to(x_in.device());
+}
+
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  KILN_CHECK(x.defined() && mask.defined(), "masked_select: x or the mask is undefined");
+  KILN_CHECK(mask.dtype() == kUInt8, "masked_select: the mask must be uint8 (as comparisons return) but is ",
+             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_select") == x.shape(), "masked_select: mask ",
+             fmt(mask.shape()), " does not broadcast to x's shape ", fmt(x.shape()));
+  // The flat positions of the set entries, then one index_select of the flattened x.
+  const Tensor positions = nonzero(mask.expand(x.shape()).reshape({-1})).reshape({-1});
+  return index_select(x.reshape({-1}), 0, positions);
+}
+
 // One index_select per dimension, with the positions n-1 .. 0; its backward sends each
 // gradient slice back to where it came from.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {

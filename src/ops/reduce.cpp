@@ -314,6 +314,17 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
 
 }  // namespace
 
+// Counts of the nonzero (or zero) entries, compared with 0: sum runs any dtype's uint8
+// mask as int64, on either device.
+Tensor any(const Tensor& x, const Dims& dims, bool keepdim) {
+  KILN_CHECK(x.defined(), "any: the tensor is undefined");
+  return gt(sum(ne(x, 0.0), dims, keepdim), 0.0);
+}
+Tensor all(const Tensor& x, const Dims& dims, bool keepdim) {
+  KILN_CHECK(x.defined(), "all: the tensor is undefined");
+  return eq(sum(eq(x, 0.0), dims, keepdim), 0.0);
+}
+
 ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, true); }
 ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, false); }
 Tensor max(const Tensor& x) { return extreme(x.reshape({-1}), 0, false, true).values; }

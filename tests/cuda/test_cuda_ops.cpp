@@ -94,6 +94,21 @@ TEST_CASE("cuda: comparisons") {
       CHECK(got.device() == gpu);
       CHECK(got.to_vector<std::uint8_t>() == cmp(ints, s).to_vector<std::uint8_t>());
     }
+  // any / all, nonzero and masked_select (forward and gradient) on the device.
+  for (const Tensor& t : {a, ints, a - 1.0}) {
+    CHECK(any(t.to(gpu), {1}).to_vector<std::uint8_t>() == any(t, {1}).to_vector<std::uint8_t>());
+    CHECK(all(t.to(gpu), {0}, true).to_vector<std::uint8_t>() == all(t, {0}, true).to_vector<std::uint8_t>());
+    const Tensor pos = nonzero(t.to(gpu));
+    CHECK(pos.device() == gpu);
+    CHECK(pos.to_vector<std::int64_t>() == nonzero(t).to_vector<std::int64_t>());
+  }
+  const Tensor xg = a.to(gpu).requires_grad_(), xc = a.clone().requires_grad_();
+  const Tensor picked_gpu = masked_select(xg, xg > 1.5), picked_cpu = masked_select(xc, xc > 1.5);
+  CHECK(picked_gpu.to_vector<float>() == picked_cpu.to_vector<float>());
+  const Tensor up = randn(picked_cpu.shape());
+  picked_gpu.backward(up.to(gpu));
+  picked_cpu.backward(up);
+  CHECK(xg.grad().to_vector<float>() == xc.grad().to_vector<float>());
 }
 
 TEST_CASE("cuda: activations and unary math, forward and backward") {

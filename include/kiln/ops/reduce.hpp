@@ -24,6 +24,11 @@ Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim =
 // x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize): rows of unit length.
 Tensor normalize(const Tensor& x, double p = 2, std::int64_t dim = 1, double eps = 1e-12);
 
+// Whether any / every entry is nonzero (NaN counts as nonzero) over `dims`, as uint8
+// (torch.any / torch.all): an empty reduction is 0 for any, 1 for all. Any dtype.
+Tensor any(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor all(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+
 // Max/min along one dimension: values (differentiable) and int64 indices of the
 // first occurrence.
 struct ValuesIndices {

@@ -23,6 +23,14 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 // reads the largest back to the host; pass num_classes to keep everything there, and an
 // index out of range is then reported at the next copy to the host).
 Tensor one_hot(const Tensor& indices, std::int64_t num_classes = -1);
+// The positions of x's nonzero entries (torch.nonzero): int64 of shape (count, x.dim()),
+// in row-major order; NaN counts as nonzero. The count decides the shape, so on a GPU x
+// is read back to the host and the positions are sent back to the GPU.
+Tensor nonzero(const Tensor& x);
+// x's entries where mask != 0, in row-major order, as a 1-D tensor (torch.masked_select,
+// x[mask] in PyTorch). The uint8 mask (as comparisons return) broadcasts to x's shape.
+// Differentiable in x (an index_select of the flattened x).
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 // x reversed along each of `dims` (torch.flip): a copy, differentiable.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
 // Views of consecutive parts along `dim` (torch.split / torch.chunk), sharing x's
