@@ -47,6 +47,16 @@ TEST_CASE("transpose, permute, slice, narrow, select") {
   CHECK_THROWS_AS(a.narrow(0, 1, 2), Error);
   CHECK_THROWS_AS(a.select(1, 3), Error);
   CHECK(a.select(1, -1).at<float>({0, 0}) == 8.0f);
+  // x[i] is select(0, i): a view, negative indices from the end, chained.
+  CHECK(a[1].shape() == Shape{3, 4});
+  CHECK(a[1].raw_data_ptr() == a.select(0, 1).raw_data_ptr());
+  check_values(a[-1][2], {20, 21, 22, 23});
+  CHECK(a[0][1][2].item() == 6.0);
+  CHECK_THROWS_WITH_AS(a[2], doctest::Contains("select: index 2 is out of range for dimension 0 of size 2"),
+                       Error);
+  const Tensor w = randn({3, 2}, kFloat64).requires_grad_();
+  sum(w[1] * 3.0).backward();
+  check_values(w.grad(), {0, 0, 3, 3, 0, 0});
 }
 
 TEST_CASE("expand, squeeze, unsqueeze, flatten") {

@@ -105,6 +105,7 @@ public:
   Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
   Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor operator[](std::int64_t index) const { return select(0, index); }  // x[i], x[-1]: a view
   Tensor expand(const Shape& shape) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t dim) const;
