@@ -428,7 +428,7 @@ Tensor compare_scalar(const char* name, cuda_kernels::Compare code, const Tensor
   double lo = 0, above = 0;  // the dtype's range is [lo, above)
   visit_dtype(x.dtype(), [&]<class T>() {
     lo = static_cast<double>(std::numeric_limits<T>::min());
-    above = static_cast<double>(std::numeric_limits<T>::max()) + 1;  // 2^63 for int64: exact
+    above = static_cast<double>(std::numeric_limits<T>::max()) + 1;  // int64: rounds to 2^63, the bound
   });
   if (t >= lo && t < above) return with(t);
   // t beyond every value of x: below (every x is greater) or above (every x is smaller).
