@@ -598,6 +598,18 @@ TEST_CASE("sparse input features: from_dense, dropout of a CsrMatrix, GCNConv on
   CHECK_THROWS_WITH_AS(gcn.forward(a_hat, graph::CsrMatrix::from_dense(ones({4, 5}))),
                        doctest::Contains("GCNConv(6 -> 3): sparse input features of shape (4, 5)"), Error);
 
+  // SAGEConv likewise, and its rule in float64.
+  const auto a_mean = graph::normalize_rows(path3());
+  nn::SAGEConv sage(6, 3);
+  matches_dense(sage,
+                [&](bool sparse) { return sparse ? sage.forward(a_mean, xs) : sage.forward(a_mean, xd); });
+  check_same(sage.forward(graph::DeviceCsr(a_mean), xs), sage.forward(a_mean, xs), 0.0);
+  KILN_CHECK_GRAD(
+      [a_mean, xs](const In& in) { return spmm(xs, in[0].t()) + in[2] + spmm(a_mean, spmm(xs, in[1].t())); },
+      {rand64({3, 6}), rand64({3, 6}), rand64({3})});
+  CHECK_THROWS_WITH_AS(sage.forward(a_mean, graph::CsrMatrix::from_dense(ones({4, 5}))),
+                       doctest::Contains("SAGEConv(6 -> 3): sparse input features of shape (4, 5)"), Error);
+
   // GATConv likewise (2 heads, with self loops), in the weight and the attention vectors.
   const graph::DeviceCsr loops(graph::add_self_loops(path3()));
   nn::GATConv gat(nn::GATConvOptions(6, 2).heads(2));

@@ -74,10 +74,22 @@ SAGEConv::SAGEConv(std::int64_t in, std::int64_t out) : in_(in), out_(out) {
 
 Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const Tensor& x) { return propagate(a_mean, x); }
 Tensor SAGEConv::forward(const graph::DeviceCsr& a_mean, const Tensor& x) { return propagate(a_mean, x); }
+Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const graph::CsrMatrix& x) {
+  return propagate(a_mean, x);
+}
+Tensor SAGEConv::forward(const graph::DeviceCsr& a_mean, const graph::CsrMatrix& x) {
+  return propagate(a_mean, x);
+}
 
-template <class Csr>
-Tensor SAGEConv::propagate(const Csr& a_mean, const Tensor& x) {
-  return linear(x, weight_self, bias) + linear(spmm(a_mean, x), weight_neigh);
+template <class Csr, class X>
+Tensor SAGEConv::propagate(const Csr& a_mean, const X& x) {
+  if constexpr (std::is_same_v<X, graph::CsrMatrix>) {
+    KILN_CHECK(x.cols == in_, "SAGEConv(", in_, " -> ", out_, "): sparse input features of shape (", x.rows,
+               ", ", x.cols, ") have ", x.cols, " columns; expected ", in_);
+    return spmm(x, weight_self.t()) + bias + spmm(a_mean, spmm(x, weight_neigh.t()));
+  } else {
+    return linear(x, weight_self, bias) + linear(spmm(a_mean, x), weight_neigh);
+  }
 }
 
 std::string SAGEConv::description() const {

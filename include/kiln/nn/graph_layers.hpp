@@ -38,12 +38,16 @@ public:
   using Module::forward;  // the one-input form: an error naming the layer (it needs a graph)
   Tensor forward(const graph::CsrMatrix& a_mean, const Tensor& x);
   Tensor forward(const graph::DeviceCsr& a_mean, const Tensor& x);
+  // Sparse input features (see GCNConv): H W^T as sparse products, and the mean taken
+  // after the product with W_neigh (the same sum, narrower).
+  Tensor forward(const graph::CsrMatrix& a_mean, const graph::CsrMatrix& x);
+  Tensor forward(const graph::DeviceCsr& a_mean, const graph::CsrMatrix& x);
   std::string description() const override;
   Tensor weight_self, weight_neigh, bias;
 
 private:
-  template <class Csr>
-  Tensor propagate(const Csr& a_mean, const Tensor& x);
+  template <class Csr, class X>
+  Tensor propagate(const Csr& a_mean, const X& x);
   std::int64_t in_, out_;
 };
 
