@@ -618,6 +618,120 @@ TEST_CASE("sparse input features: from_dense, dropout of a CsrMatrix, GCNConv on
                        doctest::Contains("GATConv: sparse features of shape (4, 5) do not fit"), Error);
 }
 
+TEST_CASE("DeviceCsr::with_values and dropout of a DeviceCsr: the pattern shared, the transpose following") {
+  manual_seed(55);
+  // The values of a matrix and of its transpose, read through spmm with the identity.
+  const auto dense_of = [](const graph::DeviceCsr& m) { return spmm(m, eye(m.cols())); };
+  const Tensor xd = where(gt(randn({30, 20}), scalar_tensor(0.7)), randn({30, 20}), zeros({30, 20}));
+  const auto xs = graph::CsrMatrix::from_dense(xd);
+  const graph::DeviceCsr x(xs);
+  const Tensor v = randn({x.nnz()});
+  const graph::DeviceCsr y = x.with_values(v);
+  graph::CsrMatrix expect = xs;
+  expect.values = v.to_vector<float>();
+  check_same(dense_of(y), expect.to_dense(), 0.0);
+  check_same(dense_of(y.transpose()), expect.to_dense().t(), 0.0);
+  CHECK(y.row_ptr().data_ptr<std::int64_t>() == x.row_ptr().data_ptr<std::int64_t>());  // shared, not copied
+  CHECK(y.transpose().col_idx().data_ptr<std::int64_t>() == x.transpose().col_idx().data_ptr<std::int64_t>());
+  check_same(dense_of(x), xd, 0.0);  // x itself unchanged
+
+  // A symmetric matrix: the result is not marked so, and its transpose mirrors it.
+  const auto sym = graph::normalize_symmetric(path3());
+  const graph::DeviceCsr s(sym);
+  const graph::DeviceCsr s2 = s.with_values(randn({s.nnz()}));
+  CHECK(s.symmetric());
+  CHECK_FALSE(s2.symmetric());
+  check_same(dense_of(s2.transpose()), dense_of(s2).t(), 0.0);
+
+  // Entries repeated within a row (assembled by hand) add up in the transpose, which merged them.
+  graph::CsrMatrix rep;
+  rep.rows = 2;
+  rep.cols = 3;
+  rep.row_ptr = {0, 3, 4};
+  rep.col_idx = {2, 0, 2, 1};
+  rep.values = {1, 1, 1, 1};
+  const graph::DeviceCsr r = graph::DeviceCsr(rep).with_values(tensor<float>({1.5f, -2, 4, 0.25f}));
+  CHECK(r.transpose().nnz() == 3);
+  check_values(dense_of(r), {-2, 0, 5.5, 0, 0.25, 0});
+  check_values(dense_of(r.transpose()), {-2, 0, 0, 0.25, 5.5, 0});
+
+  // A symmetric matrix assembled by hand, a row out of order: each entry still finds its mirror.
+  graph::CsrMatrix unordered;
+  unordered.rows = unordered.cols = 2;
+  unordered.row_ptr = {0, 2, 3};
+  unordered.col_idx = {1, 0, 0};
+  unordered.values = {1, 1, 1};
+  unordered.symmetric = true;
+  const graph::DeviceCsr u = graph::DeviceCsr(unordered).with_values(tensor<float>({2, 3, 5}));
+  check_values(dense_of(u), {3, 2, 5, 0});
+  check_values(dense_of(u.transpose()), {3, 5, 2, 0});
+  // A matrix marked symmetric whose entries have no mirror cannot follow its transpose.
+  graph::CsrMatrix lopsided = graph::CsrMatrix::from_coo(2, 2, {{0, 1}});
+  lopsided.symmetric = true;
+  CHECK_THROWS_WITH_AS(graph::DeviceCsr(lopsided).with_values(ones({1})),
+                       doctest::Contains("entry (0, 1) has no mirror (1, 0)"), Error);
+  CHECK_THROWS_WITH_AS(x.with_values(ones({3})),
+                       doctest::Contains(("expected float32 (" + std::to_string(x.nnz())).c_str()), Error);
+  CHECK_THROWS_WITH_AS(x.with_values(ones({x.nnz()}, kFloat64)), doctest::Contains("DeviceCsr::with_values"),
+                       Error);
+
+  // dropout: the mask dropout(CsrMatrix) draws for the same seed, on the matrix and its transpose.
+  for (const double p : {0.25, 0.5, 1.0}) {
+    manual_seed(12);
+    const graph::DeviceCsr dropped = dropout(x, p, true);
+    manual_seed(12);
+    const graph::CsrMatrix host = dropout(xs, p, true);
+    check_same(dropped.values(), from_vector(host.values), 0.0);
+    check_same(dense_of(dropped.transpose()), host.transpose().to_dense(), 0.0);
+  }
+  manual_seed(13);
+  CHECK(dropout(x, 0.5, false).values().data_ptr<float>() == x.values().data_ptr<float>());  // itself
+  CHECK(dropout(x, 0.0, true).values().data_ptr<float>() == x.values().data_ptr<float>());
+  CHECK(default_generator().next_u64() == Generator(13).next_u64());  // nothing drawn
+  CHECK_THROWS_WITH_AS(dropout(x, -0.5, true), doctest::Contains("must be in [0, 1]"), Error);
+
+  // The layers on features held as a DeviceCsr: as on the CsrMatrix, output and gradients.
+  // In float64, the gradient in W through the dropped matrix's transpose.
+  const auto a_hat = graph::normalize_symmetric(graph::CsrMatrix::undirected(30, [] {
+    std::vector<graph::Edge> e;
+    for (std::int64_t i = 0; i < 30; ++i) e.emplace_back(i, (i * 7 + 3) % 30);
+    return e;
+  }()));
+  const graph::DeviceCsr a_dev(a_hat);
+  const graph::DeviceCsr x_dropped = dropout(x, 0.5, true);
+  graph::CsrMatrix xs_dropped = xs;
+  xs_dropped.values = x_dropped.values().to_vector<float>();
+  const auto same_as_host = [&](nn::Module& layer, const std::function<Tensor(bool held)>& run) {
+    const Tensor y_held = run(true);
+    const Tensor g = randn(y_held.shape());
+    y_held.backward(g);
+    std::vector<Tensor> grads;
+    for (const Tensor& prm : layer.parameters()) grads.push_back(prm.grad().clone());
+    layer.zero_grad();
+    const Tensor y_host = run(false);
+    y_host.backward(g);
+    check_same(y_held, y_host, 0.0);
+    const std::vector<Tensor> params = layer.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) check_same(grads[i], params[i].grad(), 0.0);
+  };
+  nn::GCNConv gcn(20, 4);
+  same_as_host(
+      gcn, [&](bool held) { return held ? gcn.forward(a_dev, x_dropped) : gcn.forward(a_dev, xs_dropped); });
+  nn::SAGEConv sage(20, 4);
+  const graph::DeviceCsr a_mean(graph::normalize_rows(a_hat));
+  same_as_host(sage, [&](bool held) {
+    return held ? sage.forward(a_mean, x_dropped) : sage.forward(a_mean, xs_dropped);
+  });
+  nn::GATConv gat(nn::GATConvOptions(20, 3).heads(2));
+  const graph::DeviceCsr loops(graph::add_self_loops(a_hat));
+  same_as_host(
+      gat, [&](bool held) { return held ? gat.forward(loops, x_dropped) : gat.forward(loops, xs_dropped); });
+  KILN_CHECK_GRAD([a_dev, x_dropped](const In& in) { return spmm(a_dev, spmm(x_dropped, in[0].t())); },
+                  {rand64({3, 20})});
+  CHECK_THROWS_WITH_AS(gcn.forward(a_dev, graph::DeviceCsr(graph::CsrMatrix::from_dense(ones({30, 5})))),
+                       doctest::Contains("GCNConv(20 -> 4): sparse input features of shape (30, 5)"), Error);
+}
+
 TEST_CASE("a VGAE finds the links of a stochastic block model (test AUC > 0.85)") {
   // Ten communities of 15 nodes: links inside a block with p = 0.4, across with 0.002.
   // (With few blocks, many sampled non-links fall inside a block and look like links

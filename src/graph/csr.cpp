@@ -193,19 +193,75 @@ CsrMatrix normalize_rows(const CsrMatrix& a) {
 DeviceCsr::DeviceCsr(const CsrMatrix& a, Device device) {
   a.check("DeviceCsr");
   const auto upload = [device](const CsrMatrix& m) {
-    auto arrays = std::make_shared<Arrays>();
-    arrays->rows = m.rows;
-    arrays->cols = m.cols;
-    arrays->longest_row = 0;
+    auto pattern = std::make_shared<Pattern>();
+    pattern->rows = m.rows;
+    pattern->cols = m.cols;
+    pattern->longest_row = 0;
     for (std::int64_t r = 0; r < m.rows; ++r)
-      arrays->longest_row = std::max(arrays->longest_row, m.row_ptr[r + 1] - m.row_ptr[r]);
-    arrays->row_ptr = from_vector(m.row_ptr).to(device);
-    arrays->col_idx = from_vector(m.col_idx).to(device);
-    arrays->values = from_vector(m.values).to(device);
-    return std::shared_ptr<const Arrays>(std::move(arrays));
+      pattern->longest_row = std::max(pattern->longest_row, m.row_ptr[r + 1] - m.row_ptr[r]);
+    pattern->row_ptr = from_vector(m.row_ptr).to(device);
+    pattern->col_idx = from_vector(m.col_idx).to(device);
+    return std::make_shared<const Arrays>(Arrays{std::move(pattern), from_vector(m.values).to(device)});
   };
   a_ = upload(a);
   t_ = a.symmetric ? a_ : upload(a.transpose());
+}
+
+// For entry k = (r, c) of this matrix, the entry (c, r) of the transpose's arrays:
+// found on the host, once per pattern, by a search in row c of the transpose (whose
+// rows transpose() sorts; a symmetric matrix's own rows may come in any order when
+// assembled by hand, and are then scanned).
+const Tensor& DeviceCsr::to_transpose() const {
+  const Pattern& mine = *a_->pattern;
+  std::call_once(mine.to_transpose_made, [&mine, &theirs = *t_->pattern] {
+    const auto host = [](const Tensor& t) { return t.to(Device::cpu()).to_vector<std::int64_t>(); };
+    const std::vector<std::int64_t> ptr = host(mine.row_ptr), col = host(mine.col_idx);
+    const std::vector<std::int64_t> t_ptr = host(theirs.row_ptr), t_col = host(theirs.col_idx);
+    std::vector<char> sorted(theirs.rows);
+    for (std::int64_t c = 0; c < theirs.rows; ++c)
+      sorted[c] = std::is_sorted(t_col.begin() + t_ptr[c], t_col.begin() + t_ptr[c + 1]);
+    std::vector<std::int64_t> where(col.size());
+    for (std::int64_t r = 0; r < mine.rows; ++r) {
+      for (std::int64_t k = ptr[r]; k < ptr[r + 1]; ++k) {
+        const auto first = t_col.begin() + t_ptr[col[k]], last = t_col.begin() + t_ptr[col[k] + 1];
+        auto at = sorted[col[k]] ? std::lower_bound(first, last, r) : std::find(first, last, r);
+        KILN_CHECK(at != last && *at == r,
+                   "DeviceCsr::with_values: the matrix is marked symmetric but entry (", r, ", ", col[k],
+                   ") has no mirror (", col[k], ", ", r,
+                   "); build it with CsrMatrix::undirected or leave symmetric false");
+        where[k] = at - t_col.begin();
+      }
+    }
+    mine.to_transpose = from_vector(where).to(mine.row_ptr.device());
+  });
+  return mine.to_transpose;
+}
+
+DeviceCsr DeviceCsr::with_values(const Tensor& values) const {
+  KILN_CHECK(values.dtype() == kFloat32 && values.dim() == 1 && values.numel() == nnz(),
+             "DeviceCsr::with_values: values of shape ", fmt(values.shape()), " and dtype ", values.dtype(),
+             " for a sparse matrix with ", nnz(), " nonzeros; expected float32 (", nnz(), ")");
+  KILN_CHECK(values.device() == device(), "DeviceCsr::with_values: the matrix is on ", device(),
+             " but the values on ", values.device(), "; move them with .to(device)");
+  const Tensor v = values.detach().clone();
+  // The transpose's values: each entry's value added into its place there (once each,
+  // unless this matrix repeats an entry, which the transpose merged).
+  const Tensor& where = to_transpose();
+  const std::int64_t t_nnz = t_->pattern->col_idx.numel();
+  Tensor tv = zeros({t_nnz}, kFloat32, device());
+  if (device().is_cuda()) {
+    detail::cuda_for(v).index_add_rows(detail::cuda_scalar(kFloat32, "DeviceCsr::with_values"), 1, t_nnz,
+                                       nnz(), 1, detail::dptr(v), detail::dptr<std::int64_t>(where),
+                                       detail::dptr(tv),
+                                       cuda_kernels::ReportSlot{});  // made above, all in range
+  } else {
+    const float* pv = v.data_ptr<float>();
+    const std::int64_t* pw = where.data_ptr<std::int64_t>();
+    float* pt = tv.data_ptr<float>();
+    for (std::int64_t k = 0; k < nnz(); ++k) pt[pw[k]] += pv[k];
+  }
+  return DeviceCsr(std::make_shared<const Arrays>(Arrays{a_->pattern, v}),
+                   std::make_shared<const Arrays>(Arrays{t_->pattern, std::move(tv)}));
 }
 
 }  // namespace kiln::graph
@@ -275,6 +331,28 @@ Tensor spmm_forward(const graph::DeviceCsr& a, const Tensor& x) {
   return y;
 }
 
+// dropout(Tensor)'s keep rule and scale over float32 values on any device, from one
+// draw of the default generator: each kept with probability 1 - p and scaled by
+// 1 / (1 - p), else 0.
+Tensor drop_values(const Tensor& values, double p) {
+  const std::uint64_t seed = default_generator().next_u64();
+  const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<float>(p));
+  const double scale = p == 1 ? 1.0 : 1.0 / (1.0 - p);
+  Tensor out = Tensor::empty(values.shape(), kFloat32, values.device());
+  if (values.device().is_cuda()) {
+    detail::cuda_for(values).dropout(detail::cuda_scalar(kFloat32, "dropout"), values.numel(),
+                                     detail::dptr(values), seed, threshold, scale, detail::dptr(out));
+    return out;
+  }
+  const float* in = values.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  const auto kernel = cpu::kernels<float>().dropout;
+  parallel_for(0, values.numel(), std::int64_t(1) << 14, [&](std::int64_t b, std::int64_t e) {
+    kernel(e - b, in + b, seed, static_cast<std::uint64_t>(b), threshold, static_cast<float>(scale), o + b);
+  });
+  return out;
+}
+
 void check_dense_operand(std::int64_t rows, std::int64_t cols, const Tensor& x) {
   detail::check_floating("spmm", x);
   KILN_CHECK(x.dim() == 2 && x.size(0) == cols, "spmm: sparse matrix of shape (", rows, ", ", cols,
@@ -301,18 +379,16 @@ graph::CsrMatrix dropout(const graph::CsrMatrix& a, double p, bool training) {
   KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
   if (!training || p == 0) return a;
   graph::check_csr_sizes(a, "dropout");
-  // The keep rule and scale of dropout(Tensor), over the stored values only.
-  const std::uint64_t seed = default_generator().next_u64();
-  const std::uint64_t threshold = cuda_kernels::dropout_threshold(static_cast<float>(p));
-  const float kept = p == 1 ? 1.0f : static_cast<float>(1.0 / (1.0 - p));
   graph::CsrMatrix out = a;
   out.symmetric = false;  // the values no longer mirror each other
-  const auto kernel = cpu::kernels<float>().dropout;
-  parallel_for(0, a.nnz(), std::int64_t(1) << 14, [&](std::int64_t b, std::int64_t e) {
-    kernel(e - b, a.values.data() + b, seed, static_cast<std::uint64_t>(b), threshold, kept,
-           out.values.data() + b);
-  });
+  out.values = drop_values(from_vector(a.values), p).to_vector<float>();
   return out;
+}
+
+graph::DeviceCsr dropout(const graph::DeviceCsr& a, double p, bool training) {
+  KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
+  if (!training || p == 0) return a;
+  return a.with_values(drop_values(a.values(), p));
 }
 
 Tensor spmm(const graph::DeviceCsr& a, const Tensor& x) {

@@ -14,7 +14,7 @@
 namespace kiln::graph {
 
 const Tensor& DeviceCsr::row_idx() const {
-  std::call_once(a_->row_idx_made, [a = a_.get()] {
+  std::call_once(a_->pattern->row_idx_made, [a = a_->pattern.get()] {
     const Device device = a->row_ptr.device();
     const std::int64_t nnz = a->col_idx.numel();
     a->row_idx = Tensor::empty({nnz}, kInt64, device);
@@ -28,7 +28,7 @@ const Tensor& DeviceCsr::row_idx() const {
     std::int64_t* out = a->row_idx.data_ptr<std::int64_t>();
     for (std::int64_t r = 0; r < a->rows; ++r) std::fill(out + row_ptr[r], out + row_ptr[r + 1], r);
   });
-  return a_->row_idx;
+  return a_->pattern->row_idx;
 }
 
 }  // namespace kiln::graph

@@ -20,6 +20,24 @@ namespace {
 // Glorot / Xavier uniform, as the GCN paper's code: U(-b, b), b = sqrt(6 / (fan_in + fan_out)).
 Tensor glorot(std::int64_t out, std::int64_t in) { return init::xavier_uniform_(empty({out, in})); }
 
+// The shape of sparse input features, held on the host or on a device.
+std::int64_t sparse_rows(const graph::CsrMatrix& x) { return x.rows; }
+std::int64_t sparse_rows(const graph::DeviceCsr& x) { return x.rows(); }
+std::int64_t sparse_cols(const graph::CsrMatrix& x) { return x.cols; }
+std::int64_t sparse_cols(const graph::DeviceCsr& x) { return x.cols(); }
+
+// X W^T for sparse features X: spmm(X, W^T), whose gradient in W^T is X^T G. A host
+// matrix goes to the weight's device for the call; a DeviceCsr must be there already.
+Tensor sparse_times_transposed(const graph::CsrMatrix& x, const Tensor& w, const char*) {
+  return spmm(x, w.t());
+}
+Tensor sparse_times_transposed(const graph::DeviceCsr& x, const Tensor& w, const char* layer) {
+  KILN_CHECK(x.device() == w.device(), layer, ": the sparse features are on ", x.device(),
+             " but the layer on ", w.device(),
+             "; make the DeviceCsr on the layer's device (or move the layer with .to(device))");
+  return spmm(x, w.t());
+}
+
 // On a GPU, reparameterize and gaussian_kl run as one kernel each way (vae_cuda.cpp);
 // the CPU, and mixed devices or dtypes (whose errors the composites give), compose.
 bool fused_on_gpu(const Tensor& mu, const Tensor& logstd) {
@@ -42,16 +60,19 @@ Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const graph::CsrMatrix& x
 Tensor GCNConv::forward(const graph::DeviceCsr& a_hat, const graph::CsrMatrix& x) {
   return propagate(a_hat, x);
 }
+Tensor GCNConv::forward(const graph::DeviceCsr& a_hat, const graph::DeviceCsr& x) {
+  return propagate(a_hat, x);
+}
 
 // H' = Â (H W^T) + b: the product with W first, since it narrows the features. For
 // sparse H, H W^T is spmm(H, W^T), whose gradient in W^T is H^T G.
 template <class Csr, class X>
 Tensor GCNConv::propagate(const Csr& a_hat, const X& x) {
   Tensor xw;
-  if constexpr (std::is_same_v<X, graph::CsrMatrix>) {
-    KILN_CHECK(x.cols == in_, "GCNConv(", in_, " -> ", out_, "): sparse input features of shape (", x.rows,
-               ", ", x.cols, ") have ", x.cols, " columns; expected ", in_);
-    xw = spmm(x, weight.t());
+  if constexpr (!std::is_same_v<X, Tensor>) {
+    KILN_CHECK(sparse_cols(x) == in_, "GCNConv(", in_, " -> ", out_, "): sparse input features of shape (",
+               sparse_rows(x), ", ", sparse_cols(x), ") have ", sparse_cols(x), " columns; expected ", in_);
+    xw = sparse_times_transposed(x, weight, "GCNConv");
   } else {
     xw = linear(x, weight);
   }
@@ -80,13 +101,17 @@ Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const graph::CsrMatrix&
 Tensor SAGEConv::forward(const graph::DeviceCsr& a_mean, const graph::CsrMatrix& x) {
   return propagate(a_mean, x);
 }
+Tensor SAGEConv::forward(const graph::DeviceCsr& a_mean, const graph::DeviceCsr& x) {
+  return propagate(a_mean, x);
+}
 
 template <class Csr, class X>
 Tensor SAGEConv::propagate(const Csr& a_mean, const X& x) {
-  if constexpr (std::is_same_v<X, graph::CsrMatrix>) {
-    KILN_CHECK(x.cols == in_, "SAGEConv(", in_, " -> ", out_, "): sparse input features of shape (", x.rows,
-               ", ", x.cols, ") have ", x.cols, " columns; expected ", in_);
-    return spmm(x, weight_self.t()) + bias + spmm(a_mean, spmm(x, weight_neigh.t()));
+  if constexpr (!std::is_same_v<X, Tensor>) {
+    KILN_CHECK(sparse_cols(x) == in_, "SAGEConv(", in_, " -> ", out_, "): sparse input features of shape (",
+               sparse_rows(x), ", ", sparse_cols(x), ") have ", sparse_cols(x), " columns; expected ", in_);
+    return sparse_times_transposed(x, weight_self, "SAGEConv") + bias +
+           spmm(a_mean, sparse_times_transposed(x, weight_neigh, "SAGEConv"));
   } else {
     return linear(x, weight_self, bias) + linear(spmm(a_mean, x), weight_neigh);
   }
@@ -116,14 +141,23 @@ Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {
   return attend(adj, linear(x, weight));
 }
 
-Tensor GATConv::forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x) {
-  KILN_CHECK(x.rows == adj.cols() && x.cols == options.in_features() && adj.rows() == adj.cols(),
-             "GATConv: sparse features of shape (", x.rows, ", ", x.cols, ") do not fit a graph of ",
-             adj.rows(), " x ", adj.cols(), " nodes; expected (nodes, ", options.in_features(),
+template <class X>
+Tensor GATConv::project_sparse(const graph::DeviceCsr& adj, const X& x) {
+  const std::int64_t rows = sparse_rows(x), cols = sparse_cols(x);
+  KILN_CHECK(rows == adj.cols() && cols == options.in_features() && adj.rows() == adj.cols(),
+             "GATConv: sparse features of shape (", rows, ", ", cols, ") do not fit a graph of ", adj.rows(),
+             " x ", adj.cols(), " nodes; expected (nodes, ", options.in_features(),
              ") and a square adjacency");
   KILN_CHECK(weight.device() == adj.device(), "GATConv: the graph is on ", adj.device(), " but the layer on ",
              weight.device(), "; make the DeviceCsr on the layer's device");
-  return attend(adj, spmm(x, weight.t()));
+  return attend(adj, sparse_times_transposed(x, weight, "GATConv"));
+}
+
+Tensor GATConv::forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x) {
+  return project_sparse(adj, x);
+}
+Tensor GATConv::forward(const graph::DeviceCsr& adj, const graph::DeviceCsr& x) {
+  return project_sparse(adj, x);
 }
 
 Tensor GATConv::attend(const graph::DeviceCsr& adj, const Tensor& wx) {

@@ -431,6 +431,29 @@ TEST_CASE("cuda: composed losses and graph layers match the CPU") {
   y_cpu.backward(g);
   check_same(gpu_layer.weight.grad().to(Device::cpu()), cpu_layer.weight.grad(), 1e-5);
   check_same(gpu_layer.bias.grad().to(Device::cpu()), cpu_layer.bias.grad(), 1e-5);
+
+  // The features held on the GPU (a DeviceCsr) and dropped there: the mask the CPU
+  // draws for the same seed, on the matrix and on the transpose the weight's gradient
+  // reads.
+  const graph::DeviceCsr xs_gpu(xs, gpu), xs_cpu(xs);
+  manual_seed(31);
+  const graph::DeviceCsr dropped_gpu = dropout(xs_gpu, 0.5, true);
+  manual_seed(31);
+  const graph::DeviceCsr dropped_cpu = dropout(xs_cpu, 0.5, true);
+  CHECK(dropped_gpu.device() == gpu);
+  check_same(dropped_gpu.values().to(Device::cpu()), dropped_cpu.values(), 0.0);
+  check_same(dropped_gpu.transpose().values().to(Device::cpu()), dropped_cpu.transpose().values(), 0.0);
+  gpu_layer.zero_grad();
+  cpu_layer.zero_grad();
+  const Tensor h_gpu = gpu_layer.forward(graph::DeviceCsr(a_hat, gpu), dropped_gpu),
+               h_cpu = cpu_layer.forward(graph::DeviceCsr(a_hat), dropped_cpu);
+  check_same(h_gpu.to(Device::cpu()), h_cpu, 1e-5);
+  h_gpu.backward(g.to(gpu));
+  h_cpu.backward(g);
+  check_same(gpu_layer.weight.grad().to(Device::cpu()), cpu_layer.weight.grad(), 1e-5);
+  CHECK_THROWS_WITH_AS(gpu_layer.forward(graph::DeviceCsr(a_hat, gpu), xs_cpu),
+                       doctest::Contains("GCNConv: the sparse features are on cpu but the layer on cuda:0"),
+                       Error);
 }
 
 TEST_CASE("cuda: reparameterize draws eps as randn does, and its gradients are the composite's") {

@@ -374,6 +374,17 @@ TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix upload
   sum(spmm(symmetric, x)).backward();
   CHECK(kiln_cuda_emulator::counters().copies_to_device == 3);
   CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
+
+  // Dropout of a DeviceCsr stays on the device: the map from entries to the transpose's
+  // is made once (the pattern read back, the map sent up), then each draw is kernels only.
+  const Tensor w = randn({8, 40}).to(gpu).requires_grad_();
+  sum(spmm(dropout(on_gpu, 0.5, true), w.t())).backward();
+  for (int step = 0; step < 3; ++step) {
+    kiln_cuda_emulator::reset_counters();
+    sum(spmm(dropout(on_gpu, 0.5, true), w.t())).backward();
+    CHECK(kiln_cuda_emulator::counters().copies_to_device == 0);
+    CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
+  }
 }
 
 }  // namespace kiln::test

@@ -65,28 +65,42 @@ CsrMatrix normalize_rows(const CsrMatrix& a);
 class DeviceCsr {
 public:
   explicit DeviceCsr(const CsrMatrix& a, Device device = Device::cpu());
-  std::int64_t rows() const { return a_->rows; }
-  std::int64_t cols() const { return a_->cols; }
-  std::int64_t nnz() const { return a_->col_idx.numel(); }
+  std::int64_t rows() const { return a_->pattern->rows; }
+  std::int64_t cols() const { return a_->pattern->cols; }
+  std::int64_t nnz() const { return a_->pattern->col_idx.numel(); }
   Device device() const { return a_->values.device(); }
   bool symmetric() const { return a_ == t_; }
-  const Tensor& row_ptr() const { return a_->row_ptr; }  // int64, rows + 1
-  const Tensor& col_idx() const { return a_->col_idx; }  // int64, nnz
-  const Tensor& values() const { return a_->values; }    // float32, nnz
-  std::int64_t longest_row() const { return a_->longest_row; }  // the most nonzeros in one row
+  const Tensor& row_ptr() const { return a_->pattern->row_ptr; }         // int64, rows + 1
+  const Tensor& col_idx() const { return a_->pattern->col_idx; }         // int64, nnz
+  const Tensor& values() const { return a_->values; }                    // float32, nnz
+  std::int64_t longest_row() const { return a_->pattern->longest_row; }  // the most nonzeros in one row
   // int64, nnz: each nonzero's row (COO form, for per-edge ops such as attention).
   // Made on the device on first use, then kept and shared by copies.
   const Tensor& row_idx() const;
   DeviceCsr transpose() const { return DeviceCsr(t_, a_); }  // shares the arrays made with this one
+  // The same sparsity pattern with other values: float32 (nnz) in this matrix's CSR
+  // order, on its device (copied; no gradient flows into them). The row pointers and
+  // column indices are shared, not uploaded again, and the transpose's values follow
+  // on the device (a map from this matrix's entries to the transpose's is made on
+  // first use and shared too; repeated entries of a row add up there). The result is
+  // not marked symmetric. Dropout of sparse features is built on it.
+  DeviceCsr with_values(const Tensor& values) const;
 
-private:
-  struct Arrays {
+ private:
+  // Rows, columns and where the nonzeros are: shared by matrices that differ in values only.
+  struct Pattern {
     std::int64_t rows, cols, longest_row;
-    Tensor row_ptr, col_idx, values;
-    mutable std::once_flag row_idx_made;
+    Tensor row_ptr, col_idx;
+    mutable std::once_flag row_idx_made, to_transpose_made;
     mutable Tensor row_idx;
+    mutable Tensor to_transpose;  // int64, nnz: where each entry lies in the transpose's arrays
+  };
+  struct Arrays {
+    std::shared_ptr<const Pattern> pattern;
+    Tensor values;
   };
   DeviceCsr(std::shared_ptr<const Arrays> a, std::shared_ptr<const Arrays> t) : a_(std::move(a)), t_(std::move(t)) {}
+  const Tensor& to_transpose() const;
   std::shared_ptr<const Arrays> a_, t_;  // the matrix and its transpose (the same when symmetric)
 };
 
@@ -107,6 +121,11 @@ Tensor spmm(const graph::DeviceCsr& a, const Tensor& x);
 // the structure is kept (a dropped value stays as an explicit 0). Returns `a` itself
 // when !training or p == 0. A constant: no gradient flows into the values.
 graph::CsrMatrix dropout(const graph::CsrMatrix& a, double p, bool training);
+// The same on a matrix held on a device: the values are drawn for there (the mask
+// dropout(CsrMatrix) draws for the same seed), the pattern is shared
+// (DeviceCsr::with_values), and the transpose, which spmm's backward reads, carries
+// the same dropped values. Returns `a` itself when !training or p == 0.
+graph::DeviceCsr dropout(const graph::DeviceCsr& a, double p, bool training);
 
 // Softmax over each row's entries of A (attention over a node's neighbours): scores
 // (nnz) or (nnz, H...) hold one score per nonzero in A's CSR order, H independent

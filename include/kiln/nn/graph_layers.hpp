@@ -21,6 +21,9 @@ public:
   // rather than O(N * in * out). Runs where the weight is (X goes up to a GPU per call).
   Tensor forward(const graph::CsrMatrix& a_hat, const graph::CsrMatrix& x);
   Tensor forward(const graph::DeviceCsr& a_hat, const graph::CsrMatrix& x);
+  // The same with X held on the weight's device too (made once; dropout(DeviceCsr)
+  // drops its values there).
+  Tensor forward(const graph::DeviceCsr& a_hat, const graph::DeviceCsr& x);
   std::string description() const override;
   Tensor weight, bias;
 
@@ -42,6 +45,7 @@ public:
   // after the product with W_neigh (the same sum, narrower).
   Tensor forward(const graph::CsrMatrix& a_mean, const graph::CsrMatrix& x);
   Tensor forward(const graph::DeviceCsr& a_mean, const graph::CsrMatrix& x);
+  Tensor forward(const graph::DeviceCsr& a_mean, const graph::DeviceCsr& x);
   std::string description() const override;
   Tensor weight_self, weight_neigh, bias;
 
@@ -88,6 +92,8 @@ public:
   // The same for sparse input features X (N, in) held on the host (see GCNConv): W x
   // is a sparse product, sent to adj's device with each call.
   Tensor forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x);
+  // The same with X held on adj's device as well (made once).
+  Tensor forward(const graph::DeviceCsr& adj, const graph::DeviceCsr& x);
   // The attention weights of the last forward (after dropout, detached): (nnz, heads),
   // in adj's CSR order.
   const Tensor& last_attention() const { return attention_; }
@@ -96,8 +102,10 @@ public:
   Tensor weight, att_src, att_dst, bias;
 
 private:
-  Tensor attend(const graph::DeviceCsr& adj, const Tensor& wx);  // the rest, from W x (N, heads * out)
-  Tensor attention_;
+ template <class X>
+ Tensor project_sparse(const graph::DeviceCsr& adj, const X& x);  // W x for sparse x, then attend
+ Tensor attend(const graph::DeviceCsr& adj, const Tensor& wx);    // the rest, from W x (N, heads * out)
+ Tensor attention_;
 };
 
 // Inner-product decoder: the logit of edge (src[k], dst[k]) is z[src[k]] . z[dst[k]].
