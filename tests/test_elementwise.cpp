@@ -1,5 +1,5 @@
 // Elementwise ops: values, broadcasting edge cases, dtypes, comparisons (with tensors,
-// with numbers, as operators), where.
+// with numbers, as operators), logical ops on masks, where.
 #include <cmath>
 #include <limits>
 
@@ -239,6 +239,48 @@ TEST_CASE("comparisons with a number, and as operators") {
   // The masks feed where and masked_fill directly.
   check_values(where(a > 1.5, a, zeros_like(a)), {0, 2, 3});
   CHECK_THROWS_WITH_AS(eq(Tensor(), 1.0), doctest::Contains("eq: the tensor is undefined"), Error);
+}
+
+TEST_CASE("logical ops and their operators on masks; where with a number") {
+  // Any dtypes in: nonzero is true (NaN too, -0 not); a uint8 mask of 2 is true as well.
+  const Tensor a = tensor<float>({0, 1, NAN, -0.0f, 2, 0});
+  const Tensor b = tensor<std::int64_t>({0, 0, 5, 7, -1, 3});
+  check_values(logical_and(a, b), {0, 0, 1, 0, 1, 0});
+  check_values(logical_or(a, b), {0, 1, 1, 1, 1, 1});
+  check_values(logical_xor(a, b), {0, 1, 0, 1, 0, 1});
+  check_values(logical_not(a), {1, 0, 0, 1, 0, 1});
+  CHECK(logical_and(a, b).dtype() == kUInt8);
+  CHECK(logical_not(b).dtype() == kUInt8);
+  const Tensor two = tensor<std::uint8_t>({2, 2, 0}), one = tensor<std::uint8_t>({1, 0, 1});
+  check_values(two & one, {1, 0, 0});  // logical: a bitwise and would give 0 for 2 & 1
+  check_values(two | one, {1, 1, 1});
+  check_values(two ^ one, {0, 1, 1});
+  check_values(!two, {0, 0, 1});
+  check_values(~two, {0, 0, 1});  // logical too, as ~ on PyTorch's bool masks
+  // Broadcasting, and the operators on comparisons.
+  const Tensor x = tensor<float>({{-1, 0.25f, 0.5f}, {0.75f, 1, 2}});
+  check_values((x > 0.0) & (x < 1.0), {0, 1, 1, 1, 0, 0});
+  check_values((x <= 0.0) | (x >= 1.0), {1, 0, 0, 0, 1, 1});
+  check_values(logical_and(x, tensor<std::uint8_t>({{1}, {0}})), {1, 1, 1, 0, 0, 0});
+  check_same(!(x > 0.5), x <= 0.5, 0.0);
+  CHECK_THROWS_WITH_AS(logical_and(x, ones({4})), doctest::Contains("logical_and"), Error);
+  CHECK_THROWS_WITH_AS(logical_xor(ones({2}), ones({3})), doctest::Contains("logical_xor"), Error);
+
+  // where with a number on either side: the gradient reaches the tensor where it was chosen.
+  Tensor v = tensor<float>({-2, 3, -1, 4}).requires_grad_();
+  const Tensor clipped = where(v > 0.0, v, 0.0);
+  check_values(clipped, {0, 3, 0, 4});
+  check_values(where(v > 0.0, -1.5, v), {-2, -1.5, -1, -1.5});
+  sum(clipped * 2.0).backward();
+  check_values(v.grad(), {0, 2, 0, 2});
+  v.set_grad(Tensor());
+  sum(where(v > 0.0, 7.0, v)).backward();
+  check_values(v.grad(), {1, 0, 1, 0});
+  const Tensor ints = where(arange(4) > 1.0, arange(4), 9.0);  // in the tensor's dtype
+  CHECK(ints.dtype() == kInt64);
+  check_values(ints, {9, 9, 2, 3});
+  KILN_CHECK_GRAD([](const std::vector<Tensor>& in) { return where(in[0] > 0.0, in[0], -0.5) * in[0]; },
+                  {tensor<double>({-1.5, 0.7, 2.0, -0.3})});
 }
 
 TEST_CASE("NaN propagates through maximum and minimum") {

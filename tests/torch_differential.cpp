@@ -157,7 +157,7 @@ TEST_CASE("torch differential: comparisons, masks and one_hot") {
     Sizes s = random_shape(0, 4), p = broadcast_partner(s);
     if (coin()) std::swap(s, p);
     const View v = random_view(s.size());
-    switch (irand(0, 5)) {
+    switch (irand(0, 6)) {
       case 0: {
         const Comparison& op = comparisons[static_cast<std::size_t>(irand(0, 5))];
         compare(
@@ -220,6 +220,42 @@ TEST_CASE("torch differential: comparisons, masks and one_hot") {
               "masked_select", {x, mask},
               [&](const auto& a) { return kiln::masked_select(v.k(a[0]), a[1] > 0.0); },
               [&](const auto& a) { return torch::masked_select(v.t(a[0]), a[1] > 0); });
+        }
+        break;
+      }
+      case 6: {
+        // Logical ops (kiln's operators on masks), and where with a number on one side.
+        const std::int64_t which = irand(0, 4);
+        if (which < 4) {
+          static const char* const names[] = {"logical_and", "logical_or", "logical_xor", "logical_not"};
+          compare(
+              names[which], {halves(s), halves(p)},
+              [&](const auto& a) {
+                const KT x = v.k(a[0]);
+                return which == 0 ? x & a[1] : which == 1 ? x | a[1] : which == 2 ? x ^ a[1] : !x;
+              },
+              [&](const auto& a) {
+                const TT x = v.t(a[0]);
+                return which == 0   ? torch::logical_and(x, a[1])
+                       : which == 1 ? torch::logical_or(x, a[1])
+                       : which == 2 ? torch::logical_xor(x, a[1])
+                                    : torch::logical_not(x);
+              },
+              false);
+        } else {
+          const double number = unif(-3, 3);
+          const bool number_first = coin();
+          compare(
+              "where with a number", {leaf(s), halves(p)},
+              [&](const auto& a) {
+                const KT m = a[1] > 0.0;
+                return number_first ? kiln::where(m, number, v.k(a[0])) : kiln::where(m, v.k(a[0]), number);
+              },
+              [&](const auto& a) {
+                const TT m = a[1] > 0;
+                const TT n = torch::scalar_tensor(number, a[0].options());
+                return number_first ? torch::where(m, n, v.t(a[0])) : torch::where(m, v.t(a[0]), n);
+              });
         }
         break;
       }

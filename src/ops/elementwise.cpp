@@ -499,6 +499,31 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
 
 // Composed of comparisons, so they run wherever x lives: NaN is the one value unequal
 // to itself, and x - x is 0 exactly for the finite values (NaN for ±inf and NaN).
+namespace {
+// The truth of each element (nonzero: NaN too, not -0) as a 0/1 mask, after checking that
+// a and b meet on one device and broadcast together (so errors name `op`).
+Tensor truth(const Tensor& x) { return ne(x.detach(), 0.0); }
+void check_logical(const char* op, const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.device() == b.device(), op, ": a on ", a.device(), ", b on ", b.device(),
+             "; move one with .to(device)");
+  broadcast_shapes(a.shape(), b.shape(), op);
+}
+}  // namespace
+
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  check_logical("logical_and", a, b);
+  return mul(truth(a), truth(b));
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  check_logical("logical_or", a, b);
+  return ne(add(truth(a), truth(b)), 0.0);
+}
+Tensor logical_xor(const Tensor& a, const Tensor& b) {
+  check_logical("logical_xor", a, b);
+  return ne(truth(a), truth(b));
+}
+Tensor logical_not(const Tensor& x) { return eq(x.detach(), 0.0); }
+
 Tensor isnan(const Tensor& x) {
   const Tensor v = x.detach();
   return is_floating(v.dtype()) ? ne(v, v) : zeros(v.shape(), kUInt8).to(v.device());
@@ -511,6 +536,13 @@ Tensor isinf(const Tensor& x) {
 Tensor isfinite(const Tensor& x) {
   const Tensor v = x.detach();
   return is_floating(v.dtype()) ? eq(sub(v, v), zero_like_scalar(v)) : ones(v.shape(), kUInt8).to(v.device());
+}
+
+Tensor where(const Tensor& mask, const Tensor& a, double b) {
+  return where(mask, a, detail::constant_like(a, b));
+}
+Tensor where(const Tensor& mask, double a, const Tensor& b) {
+  return where(mask, detail::constant_like(b, a), b);
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {

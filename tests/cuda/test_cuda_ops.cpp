@@ -94,6 +94,18 @@ TEST_CASE("cuda: comparisons") {
       CHECK(got.device() == gpu);
       CHECK(got.to_vector<std::uint8_t>() == cmp(ints, s).to_vector<std::uint8_t>());
     }
+  // Logical ops on the device, mixed dtypes and broadcasting; where with a number.
+  const Tensor pa = a > 1.0, pi = ints.narrow(1, 0, 1) < 0.0;
+  const auto same_mask = [](const Tensor& on_gpu, const Tensor& on_cpu) {
+    CHECK(on_gpu.device() == gpu);
+    CHECK(on_gpu.to_vector<std::uint8_t>() == on_cpu.to_vector<std::uint8_t>());
+  };
+  same_mask(pa.to(gpu) & pi.to(gpu), pa & pi);
+  same_mask(pa.to(gpu) | pi.to(gpu), pa | pi);
+  same_mask(a.to(gpu) ^ ints.to(gpu), a ^ ints);
+  same_mask(!ints.to(gpu), !ints);
+  parity([](const auto& v) { return where(v[0] > 0.5, v[0], -2.0); }, {a}, 0);
+  parity([](const auto& v) { return where(v[0] > 0.5, 3.0, v[0]); }, {a}, 0);
   // any / all, nonzero and masked_select (forward and gradient) on the device.
   for (const Tensor& t : {a, ints, a - 1.0}) {
     CHECK(any(t.to(gpu), {1}).to_vector<std::uint8_t>() == any(t, {1}).to_vector<std::uint8_t>());

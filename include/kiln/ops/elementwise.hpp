@@ -51,12 +51,25 @@ Tensor le(const Tensor& x, double s);
 Tensor gt(const Tensor& x, double s);
 Tensor ge(const Tensor& x, double s);
 
+// Logical ops (torch.logical_and ...): uint8 masks of the inputs' truth, any dtypes in
+// (nonzero is true, NaN too; -0 is false), broadcasting. The operators a & b, a | b,
+// a ^ b and !a / ~a below stand for them: on kiln's 0/1 masks they are what PyTorch's
+// operators are on bool masks.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+
 // uint8 masks of NaN, of ±inf, and of neither (any dtype; integers are always finite).
 Tensor isnan(const Tensor& x);
 Tensor isinf(const Tensor& x);
 Tensor isfinite(const Tensor& x);
 // where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+// The same with a number for one side (where(x > 0, x, 0.0)), taken in the tensor's
+// dtype as masked_fill takes it; differentiable in the tensor.
+Tensor where(const Tensor& mask, const Tensor& a, double b);
+Tensor where(const Tensor& mask, double a, const Tensor& b);
 // x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape,
 // and the result keeps that shape (a mask that would enlarge it, which torch's
 // out-of-place form allows, is an Error, as in torch's masked_fill_).
@@ -98,6 +111,12 @@ inline Tensor operator<(double s, const Tensor& x) { return gt(x, s); }
 inline Tensor operator<=(double s, const Tensor& x) { return ge(x, s); }
 inline Tensor operator>(double s, const Tensor& x) { return lt(x, s); }
 inline Tensor operator>=(double s, const Tensor& x) { return le(x, s); }
+// Logical, on masks (see logical_and): (x > 0) & (x < 1), !mask.
+inline Tensor operator&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+inline Tensor operator|(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
+inline Tensor operator^(const Tensor& a, const Tensor& b) { return logical_xor(a, b); }
+inline Tensor operator!(const Tensor& x) { return logical_not(x); }
+inline Tensor operator~(const Tensor& x) { return logical_not(x); }
 
 // A 0-d tensor of `value` in t's dtype, on t's device.
 Tensor scalar_like(const Tensor& t, double value);
