@@ -97,6 +97,27 @@ TEST_CASE("detach, NoGradGuard and requires_grad_ rules") {
   CHECK(is_grad_enabled());
   CHECK((w * 2.0).requires_grad());
   CHECK_THROWS_WITH_AS(w.add_(ones({2})), doctest::Contains("NoGradGuard"), Error);
+  CHECK_THROWS_WITH_AS(w.fill_(0.0), doctest::Contains("fill_: in-place update of a leaf"), Error);
+  // In-place ops are not recorded: while recording, one on a tensor autograd computed (or
+  // a view of it), or with an update that needs a gradient, would give a wrong or lost
+  // gradient, so it is refused; the out-of-place forms record.
+  Tensor h = w * 2.0;
+  CHECK_THROWS_WITH_AS(h.mul_(2.0),
+                       doctest::Contains("mul_: in-place update of a tensor of shape (2) that "
+                                         "autograd computed"),
+                       Error);
+  CHECK_THROWS_WITH_AS(h.narrow(0, 0, 1).fill_(1.0), doctest::Contains("fill_"), Error);
+  Tensor acc = zeros({2});
+  CHECK_THROWS_WITH_AS(acc.add_(h), doctest::Contains("add_: the update (shape (2)) requires grad"), Error);
+  CHECK_THROWS_WITH_AS(acc.copy_(h), doctest::Contains("copy_: the update"), Error);
+  acc.add_(h.detach());  // no gradient asked for: allowed
+  acc = acc + h;         // recorded
+  sum(acc).backward();
+  check_values(w.grad(), {2, 2});
+  {
+    NoGradGuard guard;
+    h.mul_(2.0);  // allowed: the caller says no gradient is wanted
+  }
   CHECK_THROWS_WITH_AS(arange(3).requires_grad_(), doctest::Contains("floating"), Error);
   CHECK_THROWS_AS((w * 2.0).requires_grad_(false), Error);
 }
@@ -132,7 +153,11 @@ TEST_CASE("backward refuses tensors it saved that changed in place since") {
   const Tensor x = tensor<float>({0.5f, -1.0f}).requires_grad_();
   Tensor y = exp(x);
   const Tensor loss = sum(y * 1.0);
-  y.mul_(3.0);
+  CHECK_THROWS_AS(y.mul_(3.0), Error);  // while recording, refused at once (above)
+  {
+    NoGradGuard no_grad;
+    y.mul_(3.0);
+  }
   CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("'exp' saved a tensor of shape (2)"), Error);
 
   // An optimizer step between two passes over a retained graph.

@@ -136,11 +136,29 @@ TEST_CASE("errors.md: a saved tensor changed before backward") {
   Tensor b = ones({3});
   const Tensor c = sum(a * b);
   b.fill_(0.0);
-  CHECK_THROWS_WITH_AS(c.backward(),
-                       "backward: 'mul' saved a tensor of shape (3) for its gradient, and it was changed in place after "
-                       "the forward pass (fill_, copy_, add_, mul_, an optimizer step), so the gradient would be wrong; "
-                       "change a clone() of it instead, or change it after backward()",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      c.backward(),
+      "backward: 'mul' saved a tensor of shape (3) for its gradient, and it was changed in place after "
+      "the forward pass (fill_, copy_, add_, mul_, +=, an optimizer step), so the gradient would be wrong; "
+      "change a clone() of it instead, or change it after backward()",
+      Error);
+}
+
+TEST_CASE("errors.md: an in-place op while autograd records") {
+  const Tensor w = ones({2}).requires_grad_();
+  Tensor h = w * 2.0;
+  CHECK_THROWS_WITH_AS(
+      h.mul_(2.0),
+      "mul_: in-place update of a tensor of shape (2) that autograd computed (or a view of one) while "
+      "it is recording; in-place ops are not recorded, so its gradient would be wrong: write the "
+      "out-of-place form (h = h + y), or wrap the update in kiln::NoGradGuard",
+      Error);
+  Tensor acc = zeros({2});
+  CHECK_THROWS_WITH_AS(
+      acc += h,
+      "add_: the update (shape (2)) requires grad, but in-place ops are not recorded, so its gradient "
+      "would be lost: write the out-of-place form (acc = acc + y), or pass y.detach()",
+      Error);
 }
 
 TEST_CASE("errors.md: out-of-range indices") {

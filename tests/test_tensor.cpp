@@ -146,6 +146,54 @@ TEST_CASE("in-place updates read every element before they overwrite it") {
   CHECK(n.to_vector<std::int64_t>() == std::vector<std::int64_t>{15, 18, 21, 24});
 }
 
+TEST_CASE("sub_, mul_ and div_ by tensors, and the compound operators") {
+  Tensor a = tensor<float>({{1, 2, 3}, {4, 5, 6}});
+  a -= tensor<float>({1, 1, 1});  // broadcast over rows
+  check_values(a, {0, 1, 2, 3, 4, 5});
+  a *= tensor<float>({{2}, {10}});
+  check_values(a, {0, 2, 4, 30, 40, 50});
+  a /= tensor<float>({1, 2, 4});
+  check_values(a, {0, 1, 1, 30, 20, 12.5});
+  a += 1.0;
+  a -= 0.5;
+  a *= 4.0;
+  a /= 2.0;
+  check_values(a, {1, 3, 3, 61, 41, 26});
+  a.sub_(ones({2, 3}), 0.5);
+  check_values(a, {0.5, 2.5, 2.5, 60.5, 40.5, 25.5});
+  // Division rounds as div does (x / 3, not x * (1/3)), on a dense and a strided destination.
+  Tensor third = tensor<float>({1, 2, 10});
+  third /= 3.0;
+  kiln::test::check_same(third, tensor<float>({1, 2, 10}) / 3.0, 0.0);
+  Tensor c = tensor<float>({{2, 4}, {6, 8}});
+  c.t() /= tensor<float>({2, 4});
+  check_values(c, {1, 2, 1.5, 2});
+  c.mul_(c);  // the same elements
+  check_values(c, {1, 4, 2.25, 4});
+  // Integers: exact sums and products; division is refused, as div refuses it.
+  Tensor n = arange(4, kInt64);
+  n += 2.0;
+  n *= tensor<std::int64_t>({2});
+  CHECK(n.to_vector<std::int64_t>() == std::vector<std::int64_t>{4, 6, 8, 10});
+  CHECK_THROWS_WITH_AS(n /= 2.0, doctest::Contains("div"), Error);
+  // The result keeps self's shape: an operand that would enlarge it is an Error.
+  Tensor row = ones({3});
+  CHECK_THROWS_WITH_AS(
+      row *= ones({2, 3}),
+      doctest::Contains("mul_: an operand of shape (2, 3) does not broadcast to self's shape (3)"), Error);
+  CHECK_THROWS_WITH_AS(row += ones({2}), doctest::Contains("add_"), Error);
+  CHECK_THROWS_AS(row *= ones({3}, kFloat64), Error);  // dtypes must match
+  // A manual SGD step reads like the formula.
+  Tensor w = tensor<float>({1, 2}).requires_grad_();
+  sum(w * w).backward();
+  {
+    NoGradGuard no_grad;
+    w -= 0.25 * w.grad();
+  }
+  check_values(w, {0.5, 1});
+  CHECK_THROWS_WITH_AS(w -= ones({2}), doctest::Contains("NoGradGuard"), Error);
+}
+
 TEST_CASE("printing looks like PyTorch's") {
   const std::string s = tensor<float>({{1, -2}, {3.5f, 4}}).str();
   CHECK(s.find("tensor([[") == 0);

@@ -85,8 +85,9 @@ Grads FunctionNode::apply(const Tensor& grad_output) {
              "to the first backward() if you need to call it twice");
   for (const Saved& s : saved_)
     KILN_CHECK(s.storage->version() == s.version, "backward: '", name(), "' saved a tensor of shape ",
-               fmt(s.shape), " for its gradient, and it was changed in place after the forward pass "
-               "(fill_, copy_, add_, mul_, an optimizer step), so the gradient would be wrong; change a "
+               fmt(s.shape),
+               " for its gradient, and it was changed in place after the forward pass "
+               "(fill_, copy_, add_, mul_, +=, an optimizer step), so the gradient would be wrong; change a "
                "clone() of it instead, or change it after backward()");
   return fn_(grad_output);
 }

@@ -175,7 +175,26 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+namespace {
+// In-place ops are not recorded, so while autograd records they may touch only tensors
+// outside the graph: a gradient through one would silently be wrong or lost.
+void check_inplace(const Tensor& self, const char* op, const Tensor* update = nullptr) {
+  if (!is_grad_enabled()) return;
+  KILN_CHECK(!(self.requires_grad() && self.is_leaf()), op,
+             ": in-place update of a leaf tensor that requires grad while autograd is recording; "
+             "wrap the update in kiln::NoGradGuard (as optimizers do)");
+  KILN_CHECK(!self.requires_grad(), op, ": in-place update of a tensor of shape ", fmt(self.shape()),
+             " that autograd computed (or a view of one) while it is recording; in-place ops are not "
+             "recorded, so its gradient would be wrong: write the out-of-place form (h = h + y), or "
+             "wrap the update in kiln::NoGradGuard");
+  KILN_CHECK(update == nullptr || !update->requires_grad(), op, ": the update (shape ", fmt(update->shape()),
+             ") requires grad, but in-place ops are not recorded, so its gradient would be lost: "
+             "write the out-of-place form (acc = acc + y), or pass y.detach()");
+}
+}  // namespace
+
 Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
   if (device().is_cuda()) {
     const auto& k = detail::cuda_for(*this);
     k.fill(detail::cuda_scalar(dtype(), "fill_"), detail::cuda_loop(shape(), {&strides()}, "fill_"),
@@ -195,16 +214,8 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-namespace {
-void check_inplace(const Tensor& self, const char* op) {
-  KILN_CHECK(!(is_grad_enabled() && self.requires_grad() && self.is_leaf()), op,
-             ": in-place update of a leaf tensor that requires grad while autograd is recording; "
-             "wrap the update in kiln::NoGradGuard (as optimizers do)");
-}
-}  // namespace
-
 Tensor& Tensor::copy_(const Tensor& src) {
-  check_inplace(*this, "copy_");
+  check_inplace(*this, "copy_", &src);
   // Across devices the source comes over first (copy_ is the one op that moves data).
   const Tensor from = src.device() == device() ? src : src.detach().to(device());
   detail::copy_elements(*this, from.expand(shape()));
@@ -212,8 +223,18 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+namespace {
+// The operand of an in-place op must broadcast to self's shape: the result keeps it.
+void check_update_shape(const char* op, const Tensor& self, const Tensor& other) {
+  KILN_CHECK(broadcast_shapes(self.shape(), other.shape(), op) == self.shape(), op, ": an operand of shape ",
+             fmt(other.shape()), " does not broadcast to self's shape ", fmt(self.shape()),
+             "; an in-place op keeps self's shape (write the out-of-place form to get the larger one)");
+}
+}  // namespace
+
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  check_inplace(*this, "add_");
+  check_inplace(*this, "add_", &other);
+  check_update_shape("add_", *this, other);
   NoGradGuard no_grad;
   Tensor update = alpha == 1.0 ? other : mul(other, detail::constant_like(other, alpha));
   if (!detail::add_in_place(*this, update)) return copy_(add(*this, update));
@@ -221,14 +242,39 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return *this;
 }
 
-Tensor& Tensor::mul_(double factor) {
-  check_inplace(*this, "mul_");
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  if (alpha != 1.0) return add_(other, -alpha);
+  check_inplace(*this, "sub_", &other);
+  check_update_shape("sub_", *this, other);
   NoGradGuard no_grad;
-  const Tensor c = detail::constant_like(*this, factor);
-  if (!detail::mul_in_place(*this, c)) return copy_(mul(*this, c));
+  if (!detail::sub_in_place(*this, other)) return copy_(sub(*this, other));
   storage()->bump_version();
   return *this;
 }
+
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_inplace(*this, "mul_", &other);
+  check_update_shape("mul_", *this, other);
+  NoGradGuard no_grad;
+  if (!detail::mul_in_place(*this, other)) return copy_(mul(*this, other));
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double factor) { return mul_(detail::constant_like(*this, factor)); }
+
+Tensor& Tensor::div_(const Tensor& other) {
+  check_inplace(*this, "div_", &other);
+  check_update_shape("div_", *this, other);
+  NoGradGuard no_grad;
+  if (!detail::div_in_place(*this, other)) return copy_(div(*this, other));
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::div_(double divisor) { return div_(detail::constant_like(*this, divisor)); }
+
+Tensor& Tensor::operator+=(double s) { return add_(detail::constant_like(*this, s)); }
 
 Tensor& Tensor::requires_grad_(bool on) {
   KILN_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require "

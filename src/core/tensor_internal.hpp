@@ -11,11 +11,13 @@ void copy_elements(const Tensor& dst, const Tensor& src);
 // Strides that read `t` as if expanded to `shape` (0 along broadcast dimensions).
 Strides broadcast_strides(const Tensor& t, const Shape& shape);
 
-// self += other / self *= other (other broadcast to self) written straight into self,
+// self += other, -=, *=, /= (other broadcast to self) written straight into self,
 // no autograd; false, with nothing done, where that is not safe (self not dense, or
 // other overlapping self elsewhere than element for element): compute, then copy_.
 bool add_in_place(const Tensor& self, const Tensor& other);
+bool sub_in_place(const Tensor& self, const Tensor& other);
 bool mul_in_place(const Tensor& self, const Tensor& other);
+bool div_in_place(const Tensor& self, const Tensor& other);  // floating only (else false)
 
 // A 0-d tensor of `value` in t's dtype on t's device, for an op to read as a broadcast
 // operand: never write it, never hand it to the caller (use scalar_like there). On a

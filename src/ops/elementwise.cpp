@@ -148,8 +148,14 @@ Tensor zero_like_scalar(const Tensor& t) { return detail::constant_like(t, 0.0);
 bool detail::add_in_place(const Tensor& self, const Tensor& other) {
   return binary_in_place(Binary::add, "add", self, other);
 }
+bool detail::sub_in_place(const Tensor& self, const Tensor& other) {
+  return binary_in_place(Binary::sub, "sub", self, other);
+}
 bool detail::mul_in_place(const Tensor& self, const Tensor& other) {
   return binary_in_place(Binary::mul, "mul", self, other);
+}
+bool detail::div_in_place(const Tensor& self, const Tensor& other) {
+  return is_floating(self.dtype()) && binary_in_place(Binary::div, "div", self, other);
 }
 
 Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype(), t.device()); }

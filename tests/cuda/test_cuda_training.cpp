@@ -322,6 +322,12 @@ TEST_CASE("cuda emulator: scalar operands, in-place updates and means are one ke
   CHECK(launches([&] { y.add_(x); }) == 1);
   CHECK(launches([&] { y.mul_(0.25); }) == 1);
   check_same(y.to(Device::cpu()), (cpu_x * 0.25 + cpu_x) * 0.25, 0);
+  // The compound operators: one kernel each, the results of the out-of-place ops.
+  Tensor z = x * 1.0;
+  CHECK(launches([&] { z /= 3.0; }) == 1);
+  CHECK(launches([&] { z *= x; }) == 1);
+  CHECK(launches([&] { z -= x; }) == 1);
+  check_same(z.to(Device::cpu()), cpu_x / 3.0 * cpu_x - cpu_x, 0);
   Tensor m;
   CHECK(launches([&] { m = mean(x, {1}); }) == 1);
   check_same(m.to(Device::cpu()), mean(cpu_x, {1}), 1e-6);

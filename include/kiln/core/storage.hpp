@@ -28,7 +28,7 @@ public:
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
-  // Counts the in-place writes to these bytes (fill_, copy_, add_, mul_, optimizer
+  // Counts the in-place writes to these bytes (fill_, copy_, add_, +=, optimizer
   // steps). Autograd notes it when a backward rule saves a tensor, and refuses to
   // run that rule if it has changed since: the gradient would be computed from the
   // new values.

@@ -113,11 +113,28 @@ public:
   Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
 
   // --- In-place (not recorded by autograd; use under NoGradGuard) ---------
+  // While autograd records, they refuse a tensor that requires grad (a leaf or one an op
+  // computed) and an update that requires grad: its gradient would be wrong or lost.
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // src broadcasts to self's shape; it may live on another device
-  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  // self = self op other, other broadcasting to self's shape (same dtype and device).
+  Tensor& add_(const Tensor& other, double alpha = 1.0);  // self += alpha * other
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);  // self -= alpha * other
+  Tensor& mul_(const Tensor& other);
   Tensor& mul_(double factor);
+  Tensor& div_(const Tensor& other);  // floating tensors, as div
+  Tensor& div_(double divisor);
+  // The compound operators are these methods (w -= lr * g under NoGradGuard); a number
+  // is taken in self's dtype, as in x + 1.
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator+=(double s);
+  Tensor& operator-=(double s) { return *this += -s; }
+  Tensor& operator*=(double s) { return mul_(s); }
+  Tensor& operator/=(double s) { return div_(s); }
 
   // --- Autograd -----------------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }
