@@ -91,12 +91,11 @@ TEST_CASE("from_coo and transpose against a map of entries, the same bits on 1, 
   set_num_threads(before);
 
   // A hand-assembled matrix that repeats a column in a row: its transpose sums them.
-  graph::CsrMatrix repeats;
-  repeats.rows = 2;
-  repeats.cols = 3;
-  repeats.row_ptr = {0, 3, 4};
-  repeats.col_idx = {2, 2, 1, 2};
-  repeats.values = {1.0f, 2.0f, 4.0f, 8.0f};
+  const graph::CsrMatrix repeats{.rows = 2,
+                                 .cols = 3,
+                                 .row_ptr = {0, 3, 4},
+                                 .col_idx = {2, 2, 1, 2},
+                                 .values = {1.0f, 2.0f, 4.0f, 8.0f}};
   const graph::CsrMatrix t = repeats.transpose();
   CHECK(t.row_ptr == std::vector<std::int64_t>{0, 0, 1, 3});
   CHECK(t.col_idx == std::vector<std::int64_t>{0, 0, 1});

@@ -19,6 +19,22 @@ using In = std::vector<Tensor>;
 namespace {
 // A path 0 - 1 - 2 plus an isolated node 3.
 graph::CsrMatrix path3() { return graph::CsrMatrix::undirected(4, {{0, 1}, {2, 1}, {1, 0}, {2, 2}}); }
+
+// A layer run two ways (run(true), run(false): e.g. on sparse and on dense features)
+// gives the same output and the same gradient in every parameter, within tol.
+void same_both_ways(nn::Module& layer, const std::function<Tensor(bool first)>& run, double tol) {
+  const Tensor y_first = run(true);
+  const Tensor g = randn(y_first.shape());
+  y_first.backward(g);
+  std::vector<Tensor> grads;
+  for (const Tensor& p : layer.parameters()) grads.push_back(p.grad().clone());
+  layer.zero_grad();
+  const Tensor y_second = run(false);
+  y_second.backward(g);
+  check_same(y_first, y_second, tol);
+  const std::vector<Tensor> params = layer.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) check_same(grads[i], params[i].grad(), tol);
+}
 }  // namespace
 
 TEST_CASE("CSR from COO and from undirected edges") {
@@ -577,18 +593,8 @@ TEST_CASE("sparse input features: from_dense, dropout of a CsrMatrix, GCNConv on
   const auto xs = graph::CsrMatrix::from_dense(xd);
   // A layer on the sparse features against itself on the dense ones: the output and
   // every parameter's gradient.
-  const auto matches_dense = [&](nn::Module& layer, const std::function<Tensor(bool sparse)>& run) {
-    const Tensor y_sparse = run(true);
-    const Tensor g = randn(y_sparse.shape());
-    y_sparse.backward(g);
-    std::vector<Tensor> grads;
-    for (const Tensor& p : layer.parameters()) grads.push_back(p.grad().clone());
-    layer.zero_grad();
-    const Tensor y_dense = run(false);
-    y_dense.backward(g);
-    check_same(y_sparse, y_dense, 1e-6);
-    const std::vector<Tensor> params = layer.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) check_same(grads[i], params[i].grad(), 1e-6);
+  const auto matches_dense = [](nn::Module& layer, const std::function<Tensor(bool sparse)>& run) {
+    same_both_ways(layer, run, 1e-6);
   };
   nn::GCNConv gcn(6, 3);
   matches_dense(gcn, [&](bool sparse) { return sparse ? gcn.forward(a_hat, xs) : gcn.forward(a_hat, xd); });
@@ -644,24 +650,20 @@ TEST_CASE("DeviceCsr::with_values and dropout of a DeviceCsr: the pattern shared
   check_same(dense_of(s2.transpose()), dense_of(s2).t(), 0.0);
 
   // Entries repeated within a row (assembled by hand) add up in the transpose, which merged them.
-  graph::CsrMatrix rep;
-  rep.rows = 2;
-  rep.cols = 3;
-  rep.row_ptr = {0, 3, 4};
-  rep.col_idx = {2, 0, 2, 1};
-  rep.values = {1, 1, 1, 1};
+  const graph::CsrMatrix rep{
+      .rows = 2, .cols = 3, .row_ptr = {0, 3, 4}, .col_idx = {2, 0, 2, 1}, .values = {1, 1, 1, 1}};
   const graph::DeviceCsr r = graph::DeviceCsr(rep).with_values(tensor<float>({1.5f, -2, 4, 0.25f}));
   CHECK(r.transpose().nnz() == 3);
   check_values(dense_of(r), {-2, 0, 5.5, 0, 0.25, 0});
   check_values(dense_of(r.transpose()), {-2, 0, 0, 0.25, 5.5, 0});
 
   // A symmetric matrix assembled by hand, a row out of order: each entry still finds its mirror.
-  graph::CsrMatrix unordered;
-  unordered.rows = unordered.cols = 2;
-  unordered.row_ptr = {0, 2, 3};
-  unordered.col_idx = {1, 0, 0};
-  unordered.values = {1, 1, 1};
-  unordered.symmetric = true;
+  const graph::CsrMatrix unordered{.rows = 2,
+                                   .cols = 2,
+                                   .row_ptr = {0, 2, 3},
+                                   .col_idx = {1, 0, 0},
+                                   .values = {1, 1, 1},
+                                   .symmetric = true};
   const graph::DeviceCsr u = graph::DeviceCsr(unordered).with_values(tensor<float>({2, 3, 5}));
   check_values(dense_of(u), {3, 2, 5, 0});
   check_values(dense_of(u.transpose()), {3, 5, 2, 0});
@@ -701,18 +703,8 @@ TEST_CASE("DeviceCsr::with_values and dropout of a DeviceCsr: the pattern shared
   const graph::DeviceCsr x_dropped = dropout(x, 0.5, true);
   graph::CsrMatrix xs_dropped = xs;
   xs_dropped.values = x_dropped.values().to_vector<float>();
-  const auto same_as_host = [&](nn::Module& layer, const std::function<Tensor(bool held)>& run) {
-    const Tensor y_held = run(true);
-    const Tensor g = randn(y_held.shape());
-    y_held.backward(g);
-    std::vector<Tensor> grads;
-    for (const Tensor& prm : layer.parameters()) grads.push_back(prm.grad().clone());
-    layer.zero_grad();
-    const Tensor y_host = run(false);
-    y_host.backward(g);
-    check_same(y_held, y_host, 0.0);
-    const std::vector<Tensor> params = layer.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) check_same(grads[i], params[i].grad(), 0.0);
+  const auto same_as_host = [](nn::Module& layer, const std::function<Tensor(bool held)>& run) {
+    same_both_ways(layer, run, 0.0);
   };
   nn::GCNConv gcn(20, 4);
   same_as_host(

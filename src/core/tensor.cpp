@@ -224,56 +224,40 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 
 namespace {
-// The operand of an in-place op must broadcast to self's shape: the result keeps it.
-void check_update_shape(const char* op, const Tensor& self, const Tensor& other) {
-  KILN_CHECK(broadcast_shapes(self.shape(), other.shape(), op) == self.shape(), op, ": an operand of shape ",
-             fmt(other.shape()), " does not broadcast to self's shape ", fmt(self.shape()),
+using BinaryOp = Tensor (*)(const Tensor&, const Tensor&);
+using InPlaceOp = bool (*)(const Tensor&, const Tensor&);
+
+// self = op(self, scale * other), other broadcasting to self's shape (which the result
+// keeps): written straight into self where that is safe, else computed and copied in.
+Tensor& update_in_place(Tensor& self, const char* name, const Tensor& other, double scale, InPlaceOp in_place,
+                        BinaryOp op) {
+  check_inplace(self, name, &other);
+  KILN_CHECK(broadcast_shapes(self.shape(), other.shape(), name) == self.shape(), name,
+             ": an operand of shape ", fmt(other.shape()), " does not broadcast to self's shape ",
+             fmt(self.shape()),
              "; an in-place op keeps self's shape (write the out-of-place form to get the larger one)");
+  NoGradGuard no_grad;
+  const Tensor update = scale == 1.0 ? other : mul(other, detail::constant_like(other, scale));
+  if (!in_place(self, update)) return self.copy_(op(self, update));
+  self.storage()->bump_version();
+  return self;
 }
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  check_inplace(*this, "add_", &other);
-  check_update_shape("add_", *this, other);
-  NoGradGuard no_grad;
-  Tensor update = alpha == 1.0 ? other : mul(other, detail::constant_like(other, alpha));
-  if (!detail::add_in_place(*this, update)) return copy_(add(*this, update));
-  storage()->bump_version();
-  return *this;
+  return update_in_place(*this, "add_", other, alpha, detail::add_in_place, add);
 }
-
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
-  if (alpha != 1.0) return add_(other, -alpha);
-  check_inplace(*this, "sub_", &other);
-  check_update_shape("sub_", *this, other);
-  NoGradGuard no_grad;
-  if (!detail::sub_in_place(*this, other)) return copy_(sub(*this, other));
-  storage()->bump_version();
-  return *this;
+  return update_in_place(*this, "sub_", other, alpha, detail::sub_in_place, sub);
 }
-
 Tensor& Tensor::mul_(const Tensor& other) {
-  check_inplace(*this, "mul_", &other);
-  check_update_shape("mul_", *this, other);
-  NoGradGuard no_grad;
-  if (!detail::mul_in_place(*this, other)) return copy_(mul(*this, other));
-  storage()->bump_version();
-  return *this;
+  return update_in_place(*this, "mul_", other, 1.0, detail::mul_in_place, mul);
 }
-
-Tensor& Tensor::mul_(double factor) { return mul_(detail::constant_like(*this, factor)); }
-
 Tensor& Tensor::div_(const Tensor& other) {
-  check_inplace(*this, "div_", &other);
-  check_update_shape("div_", *this, other);
-  NoGradGuard no_grad;
-  if (!detail::div_in_place(*this, other)) return copy_(div(*this, other));
-  storage()->bump_version();
-  return *this;
+  return update_in_place(*this, "div_", other, 1.0, detail::div_in_place, div);
 }
-
+Tensor& Tensor::mul_(double factor) { return mul_(detail::constant_like(*this, factor)); }
 Tensor& Tensor::div_(double divisor) { return div_(detail::constant_like(*this, divisor)); }
-
 Tensor& Tensor::operator+=(double s) { return add_(detail::constant_like(*this, s)); }
 
 Tensor& Tensor::requires_grad_(bool on) {
