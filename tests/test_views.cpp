@@ -2,7 +2,10 @@
 #include "helpers.hpp"
 
 using namespace kiln;
+using kiln::test::check_same;
 using kiln::test::check_values;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
 
 TEST_CASE("reshape and view share storage; -1 is inferred") {
   const Tensor a = arange(0.0, 12.0, 1.0);
@@ -198,6 +201,38 @@ TEST_CASE("nonzero and masked_select: positions and entries where a mask is set"
                        Error);
   CHECK_THROWS_WITH_AS(masked_select(tensor<float>({1, 2}), ones({2, 2}).to(kUInt8)),
                        doctest::Contains("does not broadcast to x's shape (2)"), Error);
+}
+
+TEST_CASE("x[mask] and x[indices]: indexing by a tensor, as PyTorch's") {
+  const Tensor x = arange(0.0, 24.0, 1.0).reshape({2, 3, 4});
+  // A mask of x's whole shape: the set entries, as masked_select.
+  check_same(x[x > 20.0], masked_select(x, x > 20.0), 0.0);
+  // A mask of the leading dimensions: whole rows (count, rest...).
+  const Tensor rows = x[tensor<std::uint8_t>({{1, 0, 1}, {0, 0, 1}})];
+  CHECK(rows.shape() == Shape{3, 4});
+  check_values(rows, {0, 1, 2, 3, 8, 9, 10, 11, 20, 21, 22, 23});
+  CHECK(x[tensor<std::uint8_t>({0, 1})].shape() == Shape{1, 3, 4});
+  CHECK(x[tensor<std::uint8_t>({0, 0})].shape() == Shape{0, 3, 4});
+  CHECK(zeros({3, 0})[tensor<std::uint8_t>({1, 0, 1})].shape() == Shape{2, 0});
+  CHECK(scalar_tensor(5.0)[scalar_tensor(1.0).to(kUInt8)].shape() == Shape{1});
+  // Indices into dimension 0, of any shape; negative ones from the end; int32 too.
+  check_same(x[tensor<std::int64_t>({1, 0, -1})], index_select(x, 0, tensor<std::int64_t>({1, 0, 1})), 0.0);
+  CHECK(x[tensor<std::int64_t>({{0, 1}, {1, 1}, {0, 0}})].shape() == Shape{3, 2, 3, 4});
+  check_same(x[tensor<std::int64_t>({-2}).reshape({})], x[0], 0.0);  // a 0-d index: as x[i], though a copy
+  check_values(arange(5)[tensor<std::int32_t>({4, 2})], {4, 2});
+  // Differentiable in x: the gradient goes back to the picked places (twice for a repeat).
+  const Tensor w = tensor<double>({{1, 2}, {3, 4}, {5, 6}}).requires_grad_();
+  (sum(w[tensor<std::int64_t>({2, 0, 2})] * 1.5) + sum(w[w > 3.5])).backward();
+  check_values(w.grad(), {1.5, 1.5, 0, 1, 4, 4});
+  KILN_CHECK_GRAD([](const In& in) { return in[0][tensor<std::uint8_t>({1, 0, 1})]; }, {rand64({3, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return in[0][tensor<std::int64_t>({{2}, {0}})]; }, {rand64({3, 2})});
+  CHECK_THROWS_WITH_AS(
+      x[tensor<std::uint8_t>({1, 0, 1})],
+      doctest::Contains("operator[]: a mask of shape (3) does not match the leading dimensions of "
+                        "x's shape (2, 3, 4)"),
+      Error);
+  CHECK_THROWS_WITH_AS(x[ones({2})], doctest::Contains("must be int64 or int32"), Error);
+  CHECK_THROWS_WITH_AS(x[tensor<std::int64_t>({2})], doctest::Contains("out of range"), Error);
 }
 
 TEST_CASE("one_hot: a 1 at each class index, the classes a new last dimension") {

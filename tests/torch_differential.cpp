@@ -654,7 +654,7 @@ TEST_CASE("torch differential: joining, padding, indexing and views") {
       for (std::int64_t& x : p) x = irand(0, len - 1);
       return Both{kiln::from_vector(p, {count}), torch::tensor(p, torch::kLong)};
     };
-    switch (irand(0, 9)) {
+    switch (irand(0, 10)) {
       case 0: {
         Sizes other = s;
         other[static_cast<std::size_t>(d)] = irand(1, 4);
@@ -738,6 +738,23 @@ TEST_CASE("torch differential: joining, padding, indexing and views") {
         compare(
             "slice", {leaf(s)}, [&](const auto& a) { return v.k(a[0]).slice(d, start, end, step) * 3.0; },
             [&](const auto& a) { return v.t(a[0]).slice(d, start, end, step) * 3.0; });
+        break;
+      }
+      case 9: {
+        // x[mask], the mask of x's first k sizes, or x[indices], indices of any shape
+        // (negative ones too) into dimension 0.
+        if (coin()) {
+          const Sizes ms(s.begin(), s.begin() + irand(0, r));
+          const Both m = integers(ms, 0, 1);
+          compare(
+              "x[mask]", {leaf(s)}, [&](const auto& a) { return a[0][m.k.to(kiln::kUInt8)]; },
+              [&](const auto& a) { return a[0].index({m.t.to(torch::kBool)}); });
+        } else {
+          const Both idx = integers(random_shape(0, 2), -s[0], s[0] - 1);
+          compare(
+              "x[indices]", {leaf(s)}, [&](const auto& a) { return a[0][idx.k]; },
+              [&](const auto& a) { return a[0].index({idx.t}); });
+        }
         break;
       }
       default: {

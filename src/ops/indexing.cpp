@@ -1,4 +1,5 @@
 // index_select, index_add, gather, one_hot, flip, repeat, pad, cat and stack.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -379,6 +380,31 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
   // The flat positions of the set entries, then one index_select of the flattened x.
   const Tensor positions = nonzero(mask.expand(x.shape()).reshape({-1})).reshape({-1});
   return index_select(x.reshape({-1}), 0, positions);
+}
+
+// x[mask] picks rows of x viewed as (mask's elements, rest...); x[indices] is one
+// index_select along dimension 0 with the indices flattened, then the index's shape.
+Tensor Tensor::operator[](const Tensor& index) const {
+  KILN_CHECK(defined() && index.defined(), "operator[]: the tensor or the index is undefined");
+  const Shape& shape = this->shape();
+  if (index.dtype() == kUInt8) {
+    const std::int64_t k = index.dim();
+    KILN_CHECK(k <= dim() && std::equal(index.shape().begin(), index.shape().end(), shape.begin()),
+               "operator[]: a mask of shape ", fmt(index.shape()),
+               " does not match the leading dimensions of x's shape ", fmt(shape),
+               "; it must have x's first ", k, " sizes (for a mask that broadcasts, use masked_select)");
+    Shape rows{index.numel()};
+    rows.insert(rows.end(), shape.begin() + k, shape.end());
+    return index_select(reshape(rows), 0, nonzero(index.reshape({-1})).reshape({-1}));
+  }
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32,
+             "operator[]: an index tensor must be int64 or "
+             "int32 (positions in dimension 0) or a uint8 mask, but is ",
+             index.dtype());
+  KILN_CHECK(dim() >= 1, "operator[]: a 0-d tensor has no dimension to index");
+  Shape out = index.shape();
+  out.insert(out.end(), shape.begin() + 1, shape.end());
+  return index_select(*this, 0, index.reshape({-1})).reshape(out);
 }
 
 // One index_select per dimension, with the positions n-1 .. 0; its backward sends each

@@ -121,6 +121,11 @@ TEST_CASE("cuda: comparisons") {
   picked_gpu.backward(up.to(gpu));
   picked_cpu.backward(up);
   CHECK(xg.grad().to_vector<float>() == xc.grad().to_vector<float>());
+  // x[mask] by rows and x[indices], the index on the device or on the host.
+  const Tensor row_mask = a.narrow(1, 0, 1).reshape({5}) > 1.5, rows = tensor<std::int64_t>({4, -1, 0});
+  CHECK(a.to(gpu)[row_mask.to(gpu)].to_vector<float>() == a[row_mask].to_vector<float>());
+  CHECK(a.to(gpu)[rows.to(gpu)].to_vector<float>() == a[rows].to_vector<float>());
+  CHECK(a.to(gpu)[rows].device() == gpu);
 }
 
 TEST_CASE("cuda: activations and unary math, forward and backward") {

@@ -106,6 +106,13 @@ public:
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
   Tensor select(std::int64_t dim, std::int64_t index) const;
   Tensor operator[](std::int64_t index) const { return select(0, index); }  // x[i], x[-1]: a view
+  // Indexing by a tensor, as PyTorch's x[t] (copies; differentiable in x):
+  // - a uint8 mask whose shape is x's leading dimensions (x[x > 0], logits[train_mask]):
+  //   the set positions in row-major order, each with the dimensions after the mask's,
+  //   (count, rest...);
+  // - int64 or int32 indices into dimension 0 (negative ones count from the end), of
+  //   any shape: (index shape..., x's other dimensions...).
+  Tensor operator[](const Tensor& index) const;
   Tensor expand(const Shape& shape) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t dim) const;
