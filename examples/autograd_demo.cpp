@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
 
       {
         kiln::NoGradGuard no_grad;  // the update is not part of the model
-        for (Tensor& p : params) p.add_(p.grad(), -lr);
+        for (Tensor& p : params) p -= lr * p.grad();
       }
 
       if (step % 200 == 0) {
