@@ -86,7 +86,7 @@ public:
   // not marked symmetric. Dropout of sparse features is built on it.
   DeviceCsr with_values(const Tensor& values) const;
 
- private:
+private:
   // Rows, columns and where the nonzeros are: shared by matrices that differ in values only.
   struct Pattern {
     std::int64_t rows, cols, longest_row;
@@ -99,7 +99,8 @@ public:
     std::shared_ptr<const Pattern> pattern;
     Tensor values;
   };
-  DeviceCsr(std::shared_ptr<const Arrays> a, std::shared_ptr<const Arrays> t) : a_(std::move(a)), t_(std::move(t)) {}
+  DeviceCsr(std::shared_ptr<const Arrays> a, std::shared_ptr<const Arrays> t)
+      : a_(std::move(a)), t_(std::move(t)) {}
   const Tensor& to_transpose() const;
   std::shared_ptr<const Arrays> a_, t_;  // the matrix and its transpose (the same when symmetric)
 };

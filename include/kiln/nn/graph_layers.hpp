@@ -102,10 +102,10 @@ public:
   Tensor weight, att_src, att_dst, bias;
 
 private:
- template <class X>
- Tensor project_sparse(const graph::DeviceCsr& adj, const X& x);  // W x for sparse x, then attend
- Tensor attend(const graph::DeviceCsr& adj, const Tensor& wx);    // the rest, from W x (N, heads * out)
- Tensor attention_;
+  template <class X>
+  Tensor project_sparse(const graph::DeviceCsr& adj, const X& x);  // W x for sparse x, then attend
+  Tensor attend(const graph::DeviceCsr& adj, const Tensor& wx);    // the rest, from W x (N, heads * out)
+  Tensor attention_;
 };
 
 // Inner-product decoder: the logit of edge (src[k], dst[k]) is z[src[k]] . z[dst[k]].
