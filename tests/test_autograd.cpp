@@ -232,3 +232,124 @@ TEST_CASE("to(dtype) passes gradients back in the source dtype") {
   CHECK(x.grad().dtype() == kFloat32);
   check_values(x.grad(), {2, 2});
 }
+
+TEST_CASE("grad returns the gradients backward would add, and leaves every .grad alone") {
+  manual_seed(3);
+  const Tensor x = randn({4, 3}, kFloat64);
+  Tensor w = randn({3, 2}, kFloat64).requires_grad_(), b = randn({2}, kFloat64).requires_grad_();
+  const Tensor h = tanh(matmul(x, w) + b);
+  const Tensor loss = sum(h * h);
+  const std::vector<Tensor> g = grad(loss, {w, b}, Tensor(), {.retain_graph = true});
+  REQUIRE(g.size() == 2);
+  CHECK_FALSE(w.grad().defined());
+  CHECK_FALSE(b.grad().defined());
+  CHECK(g[0].shape() == w.shape());
+  CHECK(g[1].dtype() == kFloat64);
+  CHECK_FALSE(g[0].requires_grad());
+  loss.backward();
+  check_values(g[0], w.grad().to_vector<double>(), 1e-12);
+  check_values(g[1], b.grad().to_vector<double>(), 1e-12);
+  // One-sided: d loss / d b alone, computed as 2 h (1 - h^2) summed over the rows.
+  const Tensor expected = sum(h.detach() * 2.0 * (1.0 - h.detach() * h.detach()), {0});
+  Tensor b2 = b.detach().clone().requires_grad_();
+  const Tensor h2 = tanh(matmul(x, w.detach()) + b2);
+  check_values(grad(sum(h2 * h2), {b2})[0], expected.to_vector<double>(), 1e-12);
+}
+
+TEST_CASE("grad with respect to a tensor an op computed, and through several outputs") {
+  Tensor x = tensor<double>({-1, 2, 3}).requires_grad_();
+  const Tensor h = x * 2.0;
+  const Tensor c = tensor<double>({5, 6, 7});
+  const Tensor loss = sum(relu(h) * c);
+  check_values(grad(loss, {h}, Tensor(), {.retain_graph = true})[0], {0, 6, 7});
+  check_values(grad(loss, {h, x})[1], {0, 12, 14});
+  CHECK_FALSE(x.grad().defined());
+
+  // sum_k <g_k, y_k>: y1 = 2x, y2 = x^2.
+  const Tensor y1 = x * 2.0, y2 = x * x;
+  check_values(grad({y1, y2}, {x}, {tensor<double>({1, 1, 1}), tensor<double>({1, 2, 3})})[0],
+               {2 - 2, 2 + 8, 2 + 18});
+  // One output computed from the other: both paths add up.
+  const Tensor z = x * 3.0;
+  const Tensor total = sum(z * z);  // d/dx = 18 x, plus 3 from z's own seed of ones
+  check_values(grad({total, z}, {x}, {Tensor(), ones_like(z)})[0], {-18 + 3, 36 + 3, 54 + 3});
+  // An input listed twice gets its gradient twice.
+  const std::vector<Tensor> twice = grad(sum(x * 4.0), {x, x});
+  check_values(twice[0], {4, 4, 4});
+  check_values(twice[1], {4, 4, 4});
+}
+
+TEST_CASE("grad runs only the ops between the outputs and its inputs") {
+  // a's branch saved a tensor that was changed since: backward() refuses it, but the
+  // gradient with respect to b never goes through that op.
+  Tensor a = tensor<float>({1, 2}).requires_grad_(), b = tensor<float>({3, 4}).requires_grad_();
+  Tensor t = tensor<float>({5, 6});
+  const Tensor y = sum(a * t) + sum(b * 2.0);
+  t.fill_(0.0);
+  check_values(grad(y, {b}, Tensor(), {.retain_graph = true})[0], {2, 2});
+  CHECK_THROWS_WITH_AS(grad(y, {a}, Tensor(), {.retain_graph = true}),
+                       doctest::Contains("'mul' saved a tensor"), Error);
+  CHECK_FALSE(a.grad().defined());
+  CHECK_FALSE(b.grad().defined());
+  CHECK_THROWS_AS(y.backward(), Error);
+}
+
+TEST_CASE("grad's results are their own memory") {
+  Tensor x = tensor<float>({1, 2}).requires_grad_();
+  const Tensor s = sum(x);
+  Tensor g = grad(s, {s}, Tensor(), {.retain_graph = true})[0];  // the implicit seed 1
+  check_values(g, {1});
+  g.fill_(7.0);
+  check_values(grad(s, {s}, Tensor(), {.retain_graph = true})[0], {1});
+  const Tensor seed = sum(tensor<float>({1.5f}));  // 0-d, as s is
+  Tensor from_seed = grad(s, {s}, seed, {.retain_graph = true})[0];
+  from_seed.fill_(0.0);
+  check_values(seed, {1.5f});
+  Tensor gx = grad(s, {x})[0];  // sum hands down one value expanded: stride 0
+  CHECK(gx.is_contiguous());
+  gx.add_(ones({2}));
+  check_values(gx, {2, 2});
+  // In the input's dtype, as a leaf's .grad would be.
+  Tensor d = tensor<double>({1, 2}).requires_grad_();
+  const Tensor gd = grad(sum(d.to(kFloat32) * 3.0f), {d})[0];
+  CHECK(gd.dtype() == kFloat64);
+  check_values(gd, {3, 3});
+}
+
+TEST_CASE("grad's errors name the output or input and what to do") {
+  Tensor x = tensor<float>({1, 2}).requires_grad_();
+  const Tensor unused = tensor<float>({3}).requires_grad_();
+  const Tensor plain = tensor<float>({3});
+  const Tensor y = x * 2.0;
+  CHECK_THROWS_WITH_AS(grad(plain * 2.0, {x}),
+                       "grad: output 0 (shape (1)) does not require grad, so no input can "
+                       "have a gradient through it; call requires_grad_() on the inputs before computing the "
+                       "outputs, outside a NoGradGuard",
+                       Error);
+  CHECK_THROWS_WITH_AS(grad(sum(y), {plain}),
+                       "grad: input 0 (shape (1)) does not require grad; call "
+                       "requires_grad_() on it before computing the outputs",
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      grad(sum(y), {x, unused}, Tensor(), {.retain_graph = true}),
+      "grad: input 1 (shape (1)) is not used to compute the outputs, so it has no gradient; pass "
+      "allow_unused = true to get an undefined Tensor for it",
+      Error);
+  const std::vector<Tensor> g = grad(sum(y), {unused, x}, Tensor(), {.allow_unused = true});
+  CHECK_FALSE(g[0].defined());
+  check_values(g[1], {2, 2});
+  CHECK_THROWS_WITH_AS(grad(y, {x}),
+                       doctest::Contains("grad: output 0 has shape (2); an implicit gradient exists "
+                                         "only for one-element outputs"),
+                       Error);
+  CHECK_THROWS_WITH_AS(grad(y, {x}, ones({3})), "grad: gradient of shape (3) for output 0 of shape (2)",
+                       Error);
+  CHECK_THROWS_WITH_AS(grad({y, y}, {x}, {ones({2})}),
+                       "grad: 2 outputs but 1 grad_outputs; pass one gradient per "
+                       "output, or none when every output has one element",
+                       Error);
+  // Without retain_graph the first call frees what the ops saved.
+  const Tensor z = sum(x * x);
+  check_values(grad(z, {x})[0], {2, 4});
+  CHECK_THROWS_WITH_AS(grad(z, {x}), doctest::Contains("retain_graph"), Error);
+}

@@ -144,6 +144,15 @@ TEST_CASE("errors.md: a saved tensor changed before backward") {
       Error);
 }
 
+TEST_CASE("errors.md: grad with respect to an input the outputs do not use") {
+  const Tensor w = ones({2}).requires_grad_(), b = ones({3}).requires_grad_();
+  CHECK_THROWS_WITH_AS(
+      grad(sum(w * 2.0), {w, b}),
+      "grad: input 1 (shape (3)) is not used to compute the outputs, so it has no gradient; pass "
+      "allow_unused = true to get an undefined Tensor for it",
+      Error);
+}
+
 TEST_CASE("errors.md: an in-place op while autograd records") {
   const Tensor w = ones({2}).requires_grad_();
   Tensor h = w * 2.0;

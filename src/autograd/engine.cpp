@@ -1,7 +1,11 @@
 // The backward pass: dependency counting, then Kahn's topological order.
+// backward() and grad() share one walk; grad() first marks the nodes that lead to
+// one of its inputs and runs only those.
 #include "kiln/autograd/engine.hpp"
 
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "kiln/autograd/anomaly.hpp"
@@ -13,41 +17,85 @@
 
 namespace kiln {
 
-void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
-  KILN_CHECK(root.requires_grad(), "backward: this tensor does not require grad and has no grad_fn; "
-             "call requires_grad_() on the inputs you want gradients for before computing it");
-  Tensor seed = grad_output;
-  if (!seed.defined()) {
-    KILN_CHECK(root.numel() == 1, "backward: the output has shape ", fmt(root.shape()),
+namespace {
+
+// The gradient that starts the walk at `output`: `given`, or 1 for a one-element output.
+Tensor seed_for(const Tensor& output, const Tensor& given, const char* op, const std::string& which) {
+  if (!given.defined()) {
+    KILN_CHECK(output.numel() == 1, op, ": ", which, " has shape ", fmt(output.shape()),
                "; an implicit gradient exists only for one-element outputs, so pass a gradient "
                "of the same shape (or reduce the output to a scalar first)");
-    // A shared read-only 1 (on a GPU: no fill kernel); a leaf copies it into its .grad.
-    seed = detail::constant_like(root, 1.0).reshape(root.shape());
+    // A shared read-only 1 (on a GPU: no fill kernel); whoever keeps it copies it.
+    return detail::constant_like(output, 1.0).reshape(output.shape());
   }
-  KILN_CHECK(seed.shape() == root.shape(), "backward: gradient of shape ", fmt(seed.shape()),
-             " for an output of shape ", fmt(root.shape()));
-  const std::shared_ptr<Node> start = gradient_edge(root);
-  NoGradGuard no_grad;  // backward rules compute plain tensors
+  KILN_CHECK(given.shape() == output.shape(), op, ": gradient of shape ", fmt(given.shape()), " for ", which,
+             " of shape ", fmt(output.shape()));
+  return given;
+}
 
-  // 1. Count, for every node below the root, how many edges point at it.
-  std::unordered_map<Node*, int> pending;
-  std::vector<Node*> stack{start.get()};
-  pending[start.get()] = 0;
+// The walk. Starts at each root's node with its seed (seeds for one node add up).
+// With `targets` null it runs every node below the roots, leaves included, as
+// backward() does. Otherwise it runs only the nodes from which a target can be
+// reached, never a leaf's accumulator, and stores each target's summed gradient in
+// `captured`.
+void run_graph(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds, bool retain_graph,
+               const std::unordered_set<Node*>* targets, std::unordered_map<Node*, Tensor>* captured) {
+  NoGradGuard no_grad;  // backward rules compute plain tensors
+  std::unordered_map<Node*, Tensor> buffers;
+  std::vector<std::shared_ptr<Node>> starts;  // keeps the root nodes alive for the walk
+  for (std::size_t k = 0; k < roots.size(); ++k) {
+    std::shared_ptr<Node> node = gradient_edge(roots[k]);
+    Tensor& buf = buffers[node.get()];
+    buf = buf.defined() ? add(buf, seeds[k]) : seeds[k];
+    starts.push_back(std::move(node));
+  }
+
+  // 1. Find every node below the roots, and who points at whom.
+  std::vector<Node*> found;
+  std::unordered_map<Node*, std::vector<Node*>> parents;
+  std::unordered_set<Node*> seen;
+  std::vector<Node*> stack;
+  for (const auto& s : starts)
+    if (seen.insert(s.get()).second) stack.push_back(s.get());
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
+    found.push_back(node);
     for (const auto& next : node->next()) {
       if (!next) continue;
-      auto [it, inserted] = pending.try_emplace(next.get(), 0);
-      ++it->second;
-      if (inserted) stack.push_back(next.get());
+      if (targets) parents[next.get()].push_back(node);
+      if (seen.insert(next.get()).second) stack.push_back(next.get());
     }
   }
 
-  // 2. Run each node once all of its consumers have sent their gradients.
-  std::unordered_map<Node*, Tensor> buffers;
-  buffers[start.get()] = seed;
-  std::vector<Node*> ready{start.get()};
+  // 2. The nodes that take part: all of them, or (grad) those above a target.
+  std::unordered_set<Node*> needed;
+  if (targets) {
+    for (Node* t : *targets)
+      if (seen.count(t) && needed.insert(t).second) stack.push_back(t);
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (Node* p : parents[node])
+        if (needed.insert(p).second) stack.push_back(p);
+    }
+  }
+  const auto takes_part = [&](Node* n) { return !targets || needed.count(n) > 0; };
+
+  // 3. Count, for every node that takes part, how many edges from such nodes point at it.
+  std::unordered_map<Node*, int> pending;
+  for (Node* node : found) {
+    if (!takes_part(node)) continue;
+    pending.try_emplace(node, 0);
+    for (const auto& next : node->next())
+      if (next && takes_part(next.get())) ++pending[next.get()];
+  }
+
+  // 4. Run each node once all of its consumers have sent their gradients.
+  std::vector<Node*> ready;
+  for (const auto& s : starts)
+    if (takes_part(s.get()) && pending[s.get()] == 0 && !std::count(ready.begin(), ready.end(), s.get()))
+      ready.push_back(s.get());
   while (!ready.empty()) {
     Node* node = ready.back();
     ready.pop_back();
@@ -56,8 +104,11 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
       grad = std::move(it->second);
       buffers.erase(it);
     }
+    bool feeds_on = !targets;  // does a node that takes part wait for this one's output?
+    for (const auto& next : node->next()) feeds_on = feeds_on || (next && takes_part(next.get()));
     Grads input_grads;
-    if (grad.defined()) input_grads = node->apply(grad);
+    if (grad.defined() && feeds_on) input_grads = node->apply(grad);
+    if (targets && targets->count(node)) (*captured)[node] = std::move(grad);
     input_grads.resize(node->next().size());
     if (is_anomaly_enabled())
       for (std::size_t i = 0; i < input_grads.size(); ++i)
@@ -65,7 +116,7 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
     KILN_ASSERT(input_grads.size() == node->next().size());
     for (std::size_t i = 0; i < node->next().size(); ++i) {
       Node* next = node->next()[i].get();
-      if (!next) continue;
+      if (!next || !takes_part(next)) continue;
       if (input_grads[i].defined()) {
         Tensor& buf = buffers[next];
         KILN_CHECK(!buf.defined() || buf.device() == input_grads[i].device(), "backward: '", node->name(),
@@ -78,6 +129,64 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
     }
     if (!retain_graph) node->release();
   }
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  KILN_CHECK(root.requires_grad(),
+             "backward: this tensor does not require grad and has no grad_fn; "
+             "call requires_grad_() on the inputs you want gradients for before computing it");
+  run_graph({root}, {seed_for(root, grad_output, "backward", "the output")}, retain_graph, nullptr, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, const GradOptions& options) {
+  KILN_CHECK(!outputs.empty(), "grad: no outputs given; pass the tensors to differentiate (e.g. the loss)");
+  KILN_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "grad: ", outputs.size(),
+             " outputs but ", grad_outputs.size(),
+             " grad_outputs; pass one gradient per output, or none when every output has one element");
+  std::vector<Tensor> seeds;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const std::string which = detail::concat("output ", k);
+    KILN_CHECK(outputs[k].defined(), "grad: ", which, " is an undefined Tensor");
+    KILN_CHECK(outputs[k].requires_grad(), "grad: ", which, " (shape ", fmt(outputs[k].shape()),
+               ") does not require grad, so no input can have a gradient through it; call requires_grad_() "
+               "on the inputs before computing the outputs, outside a NoGradGuard");
+    seeds.push_back(seed_for(outputs[k], grad_outputs.empty() ? Tensor() : grad_outputs[k], "grad", which));
+  }
+  std::unordered_set<Node*> targets;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    KILN_CHECK(inputs[i].defined(), "grad: input ", i, " is an undefined Tensor");
+    KILN_CHECK(inputs[i].requires_grad(), "grad: input ", i, " (shape ", fmt(inputs[i].shape()),
+               ") does not require grad; call requires_grad_() on it before computing the outputs");
+    targets.insert(gradient_edge(inputs[i]).get());
+  }
+  std::unordered_map<Node*, Tensor> captured;
+  run_graph(outputs, seeds, options.retain_graph, &targets, &captured);
+
+  std::vector<Tensor> result;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    auto it = captured.find(gradient_edge(inputs[i]).get());
+    const bool used = it != captured.end() && it->second.defined();
+    KILN_CHECK(used || options.allow_unused, "grad: input ", i, " (shape ", fmt(inputs[i].shape()),
+               ") is not used to compute the outputs, so it has no gradient; pass allow_unused = true "
+               "to get an undefined Tensor for it");
+    if (!used) {
+      result.emplace_back();
+      continue;
+    }
+    // Each input's own copy where the walk's tensor is shared (a seed, the constant 1).
+    it->second = detail::owned_gradient(it->second, inputs[i].dtype());
+    result.push_back(it->second);
+  }
+  return result;
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output,
+                         const GradOptions& options) {
+  return grad(std::vector<Tensor>{output}, inputs,
+              grad_output.defined() ? std::vector<Tensor>{grad_output} : std::vector<Tensor>{}, options);
 }
 
 }  // namespace kiln

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 
@@ -26,19 +27,21 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
              "; it must return float64");
   const std::int64_t m = out.numel();
 
-  // Analytic Jacobian, one output element (one backward pass) at a time.
+  // Analytic Jacobian, one output element (one pass of grad()) at a time.
+  std::vector<Tensor> wrt;  // the differentiable inputs
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (differentiable[i]) wrt.push_back(inputs[i]);
   std::vector<std::vector<std::vector<double>>> analytic(inputs.size());  // [input][out][elem]
   for (std::int64_t k = 0; k < m; ++k) {
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      if (differentiable[i]) inputs[i].set_grad(Tensor());
+    std::vector<Tensor> grads(wrt.size());
     if (out.requires_grad()) {
       Tensor seed = zeros_like(out);
       seed.data_ptr<double>()[k] = 1.0;
-      out.backward(seed, /*retain_graph=*/true);
+      grads = grad(out, wrt, seed, {.retain_graph = true, .allow_unused = true});
     }
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
+    for (std::size_t i = 0, w = 0; i < inputs.size(); ++i) {
       if (!differentiable[i]) continue;
-      const Tensor g = inputs[i].grad();
+      const Tensor& g = grads[w++];
       analytic[i].push_back(g.defined() ? g.to_vector<double>()
                                         : std::vector<double>(inputs[i].numel(), 0.0));
     }

@@ -8,6 +8,7 @@
 
 #include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/grad_mode.hpp"
+#include "src/core/tensor_internal.hpp"
 
 namespace kiln {
 
@@ -97,6 +98,15 @@ void FunctionNode::save_versions(std::initializer_list<Tensor> saved) {
     if (t.defined()) saved_.push_back({t.storage(), t.storage()->version(), t.shape()});
 }
 
+Tensor detail::owned_gradient(const Tensor& g, DType dtype) {
+  // The engine passes its only handle to a gradient that no view shares.
+  const TensorImpl& impl = *g.impl_ptr();
+  const bool sole = g.impl_ptr().use_count() == 1 && impl.storage.use_count() == 1 && impl.offset == 0 &&
+                    impl.storage->nbytes() == storage_bytes(impl.dtype, g.numel());
+  if (sole && impl.dtype == dtype && !impl.requires_grad && !impl.grad_fn && g.is_contiguous()) return g;
+  return g.clone().to(dtype);
+}
+
 Grads AccumulateGrad::apply(const Tensor& grad_output) {
   const std::shared_ptr<TensorImpl> leaf = leaf_.lock();
   if (!leaf) return {};  // the leaf is gone: nobody can read its gradient
@@ -107,16 +117,8 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
   KILN_CHECK(grad_output.device() == target.device(), "backward: a gradient on ", grad_output.device(),
              " reached a leaf on ", target.device(), " (a backward rule returned it on the wrong device)");
   if (!leaf->grad) {
-    // The leaf's .grad is added into later, so it needs memory of its own. A gradient
-    // that nothing else holds (the engine passes its only handle, and no view shares
-    // its storage), dense and of the leaf's dtype, is taken as it is; others are copied.
-    const TensorImpl& g = *grad_output.impl_ptr();
-    const bool sole = grad_output.impl_ptr().use_count() == 1 && g.storage.use_count() == 1 && g.offset == 0 &&
-                      g.storage->nbytes() == storage_bytes(g.dtype, grad_output.numel());
-    if (sole && g.dtype == target.dtype() && !g.requires_grad && !g.grad_fn && grad_output.is_contiguous())
-      leaf->grad = grad_output.impl_ptr();
-    else
-      leaf->grad = grad_output.clone().to(target.dtype()).impl_ptr();
+    // The leaf's .grad is added into later, so it needs memory of its own.
+    leaf->grad = detail::owned_gradient(grad_output, target.dtype()).impl_ptr();
   } else {
     Tensor(leaf->grad).add_(grad_output);
   }

@@ -24,6 +24,10 @@ bool div_in_place(const Tensor& self, const Tensor& other);  // floating only (e
 // GPU the same constant is shared from a cache (src/cuda/glue.hpp): no fill kernel.
 Tensor constant_like(const Tensor& t, double value);
 
+// A gradient the caller may keep and add into, in `dtype`: `g` itself when it is dense,
+// of that dtype, and nothing else holds it or its memory; otherwise a copy (node.cpp).
+Tensor owned_gradient(const Tensor& g, DType dtype);
+
 // The upstream gradient of an op computed element by element, for its kernel: a sum
 // or mean hands down one value expanded to every element, read once (stride 0); any
 // other gradient is made contiguous (stride 1). In `dtype` (loss.cpp).

@@ -51,6 +51,29 @@ TEST_CASE("cuda: Module::to moves parameters in place and keeps their identity")
   CHECK(w.device() == Device::cpu());
 }
 
+// kiln::grad on the GPU: the gradient with respect to the input images (a saliency
+// map) equals the CPU's, and no parameter's .grad is touched on either side.
+TEST_CASE("cuda: grad with respect to the input matches the CPU") {
+  manual_seed(12);
+  auto model = small_mlp();
+  Tensor x = randn({8, 1, 8, 8}).requires_grad_();
+  const Tensor y = randint(0, 10, {8});
+  const Tensor cpu_g = grad(cross_entropy((*model)(x), y), {x})[0];
+  model->to(gpu);
+  Tensor xg = x.detach().to(gpu).requires_grad_();
+  const Tensor loss = cross_entropy((*model)(xg), y.to(gpu));
+#ifdef KILN_CUDA_EMULATOR
+  kiln_cuda_emulator::reset_counters();
+#endif
+  const Tensor gpu_g = grad(loss, {xg})[0];
+#ifdef KILN_CUDA_EMULATOR
+  CHECK(kiln_cuda_emulator::counters().copies_to_host == 0);
+#endif
+  CHECK(gpu_g.device() == gpu);
+  check_same(gpu_g.to(Device::cpu()), cpu_g, 1e-5);
+  for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
+}
+
 // The examples' own networks, module code included (BatchNorm2d's step counter, its
 // running statistics, Flatten, MaxPool2d): a few Adam steps on the GPU and the CPU
 // from the same weights and batches, then train and eval outputs and every buffer.

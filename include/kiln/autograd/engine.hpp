@@ -4,12 +4,40 @@
 // order (iteratively; deep graphs cannot overflow the stack), calling each
 // Node once with the sum of the gradients that reached it, and accumulates
 // into the leaves' .grad(). Unless retain_graph, it frees the saved tensors.
+//
+// grad(outputs, inputs) runs the same walk but returns the gradients of the
+// outputs with respect to `inputs` instead: no leaf's .grad() changes, and only
+// the ops that lie between the outputs and the inputs run.
+//
+//   Tensor loss = kiln::cross_entropy(model.forward(x), labels);   // x requires grad
+//   Tensor saliency = kiln::grad(loss, {x})[0];                     // d loss / d x, same shape as x
 #pragma once
+
+#include <vector>
 
 #include "kiln/core/tensor.hpp"
 
 namespace kiln {
 
 void backward(const Tensor& root, const Tensor& grad_output = Tensor(), bool retain_graph = false);
+
+struct GradOptions {
+  // Keep the saved tensors, so that another backward()/grad() can go through the graph.
+  bool retain_graph = false;
+  // An input the outputs do not depend on gets an undefined Tensor instead of an Error.
+  bool allow_unused = false;
+};
+
+// Gradients of sum_k <grad_outputs[k], outputs[k]> with respect to each input, in
+// the inputs' order, shapes and dtypes. Inputs may be leaves or tensors an op computed
+// (then the gradient is the one that reaches them from the outputs). `grad_outputs`
+// may be empty when every output has one element (the gradient is then 1); otherwise
+// give one per output, of its shape. The results do not require grad: gradients of
+// gradients (create_graph) are not supported.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, const GradOptions& options = {});
+// One output: kiln::grad(loss, {w, b}).
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
+                         const Tensor& grad_output = Tensor(), const GradOptions& options = {});
 
 }  // namespace kiln

@@ -6,7 +6,7 @@
 //   if (!r.ok) std::cerr << r.message;
 //
 // Every floating input is differentiated. The analytic Jacobian comes from one
-// backward pass per output element; the numeric one from central differences
+// kiln::grad pass per output element; the numeric one from central differences
 // (f(x+eps) - f(x-eps)) / 2 eps. Inputs should be float64.
 #pragma once
 
