@@ -1,7 +1,10 @@
 // conv2d as the Fashion-MNIST CNN runs it (batch 128, 3x3 kernels, "same" padding):
 // layer 0 (the benchmark's argument) is 1 -> 32 channels on 28x28 images, layer 1 is
 // 32 -> 64 channels on 14x14. Forward alone, then forward and backward (the input
-// gradient only where the CNN needs it: layer 1's). GFLOP/s counts 2 * N * O * C * kh * kw * OH * OW per product.
+// gradient only where the CNN needs it: layer 1's). GFLOP/s counts 2 * N * O * C * kh * kw * OH * OW per
+// product.
+//
+// conv_transpose2d runs at layer 1's shapes with the channels swapped (same products).
 //
 //   ./build/bench/bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
@@ -55,6 +58,39 @@ void BM_conv2d_forward_backward(benchmark::State& state) {
   set_flops(state, product_flops(l) * (input_grad ? 3 : 2));
 }
 BENCHMARK(BM_conv2d_forward_backward)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// conv_transpose2d at layer 1's shapes the other way round (64 -> 32 channels on 14x14,
+// 3x3, padding 1): the same products as that layer's conv2d, so GFLOP/s compare directly.
+void BM_conv_transpose2d_forward(benchmark::State& state) {
+  const Layer l = kLayers[1];
+  kiln::manual_seed(0);
+  kiln::nn::ConvTranspose2d conv(kiln::nn::ConvTranspose2dOptions(l.out, l.in, 3).padding(1));
+  const kiln::Tensor x = kiln::randn({kBatch, l.out, l.size, l.size});
+  kiln::NoGradGuard no_grad;
+  for (auto _ : state) {
+    kiln::Tensor y = conv.forward(x);
+    benchmark::DoNotOptimize(y.raw_data_ptr());
+  }
+  set_flops(state, product_flops(l));
+}
+BENCHMARK(BM_conv_transpose2d_forward)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_conv_transpose2d_forward_backward(benchmark::State& state) {
+  const Layer l = kLayers[1];
+  kiln::manual_seed(0);
+  kiln::nn::ConvTranspose2d conv(kiln::nn::ConvTranspose2dOptions(l.out, l.in, 3).padding(1));
+  kiln::Tensor x = kiln::randn({kBatch, l.out, l.size, l.size}).requires_grad_();
+  const kiln::Tensor upstream = kiln::randn({kBatch, l.in, l.size, l.size});
+  for (auto _ : state) {
+    kiln::Tensor y = conv.forward(x);
+    y.backward(upstream);
+    benchmark::DoNotOptimize(conv.weight.grad().raw_data_ptr());
+    conv.zero_grad();
+    x.set_grad(kiln::Tensor());
+  }
+  set_flops(state, product_flops(l) * 3);
+}
+BENCHMARK(BM_conv_transpose2d_forward_backward)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

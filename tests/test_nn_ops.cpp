@@ -37,6 +37,35 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, Pai
         }
   return from_vector(out, {N, O, OH, OW});
 }
+// out[n][g*OG + o][y][x] = b + sum over ci in group g, i, j with y = iy*s - p + i*d, x = ix*s - p + j*d
+// of x[n][ci][iy][ix] * w[ci][o][i][j]: each input pixel scatters its kernel-sized stamp.
+Tensor naive_conv_transpose(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, Pair p, Pair op,
+                            Pair d, std::int64_t groups) {
+  const std::int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), OG = w.size(1),
+                     KH = w.size(2), KW = w.size(3), O = OG * groups, CG = C / groups;
+  const std::int64_t OH = (H - 1) * s[0] - 2 * p[0] + d[0] * (KH - 1) + op[0] + 1;
+  const std::int64_t OW = (W - 1) * s[1] - 2 * p[1] + d[1] * (KW - 1) + op[1] + 1;
+  const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  const auto bv = b.defined() ? b.to_vector<double>() : std::vector<double>(O, 0.0);
+  std::vector<double> out(N * O * OH * OW);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t q = 0; q < OH * OW; ++q) out[(n * O + o) * OH * OW + q] = bv[o];
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t ci = 0; ci < C; ++ci)
+      for (std::int64_t iy = 0; iy < H; ++iy)
+        for (std::int64_t ix = 0; ix < W; ++ix)
+          for (std::int64_t o = 0; o < OG; ++o)
+            for (std::int64_t i = 0; i < KH; ++i)
+              for (std::int64_t j = 0; j < KW; ++j) {
+                const std::int64_t y = iy * s[0] - p[0] + i * d[0], xx = ix * s[1] - p[1] + j * d[1];
+                if (y < 0 || y >= OH || xx < 0 || xx >= OW) continue;
+                const std::int64_t oc = ci / CG * OG + o;
+                out[((n * O + oc) * OH + y) * OW + xx] +=
+                    xv[((n * C + ci) * H + iy) * W + ix] * wv[((ci * OG + o) * KH + i) * KW + j];
+              }
+  return from_vector(out, {N, O, OH, OW});
+}
 }  // namespace
 
 TEST_CASE("linear matches x W^T + b and has correct gradients") {
@@ -82,6 +111,102 @@ TEST_CASE("gradcheck: conv2d") {
                   {rand64({2, 2, 5, 6}), rand64({3, 2, 3, 3}), rand64({3})});
   KILN_CHECK_GRAD([](const In& in) { return conv2d(in[0], in[1], Tensor(), {1, 1}, {3, 1}); },
                   {rand64({1, 2, 4, 5}), rand64({2, 2, 3, 3})});
+}
+
+TEST_CASE("conv_transpose2d equals the direct definition, and is conv2d's adjoint") {
+  manual_seed(44);
+  struct Case {
+    Pair s, p, op, d;
+    std::int64_t groups, c, o;
+  };
+  for (const Case& k :
+       {Case{{1, 1}, {0, 0}, {0, 0}, {1, 1}, 1, 2, 3}, Case{{2, 2}, {0, 0}, {0, 0}, {1, 1}, 1, 3, 2},
+        Case{{2, 1}, {1, 2}, {1, 0}, {1, 1}, 1, 3, 2}, Case{{1, 1}, {2, 1}, {0, 1}, {2, 2}, 1, 1, 2},
+        Case{{2, 2}, {1, 1}, {1, 1}, {1, 1}, 2, 4, 6}, Case{{3, 2}, {0, 1}, {2, 1}, {1, 1}, 1, 2, 2},
+        // stride 1 with as many output as input columns: the whole-row col2im path
+        Case{{1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, 3, 2}, Case{{1, 1}, {3, 1}, {0, 0}, {1, 1}, 2, 2, 4}}) {
+    CAPTURE(k.s[0]);
+    CAPTURE(k.op[0]);
+    const Tensor x = rand64({2, k.c, 5, 4}), w = rand64({k.c, k.o / k.groups, 3, 3}), b = rand64({k.o});
+    const Tensor y = conv_transpose2d(x, w, b, k.s, k.p, k.op, k.groups, k.d);
+    check_same(y, naive_conv_transpose(x, w, b, k.s, k.p, k.op, k.d, k.groups), 1e-12);
+    check_same(conv_transpose2d(x.to(kFloat32), w.to(kFloat32), Tensor(), k.s, k.p, k.op, k.groups, k.d),
+               naive_conv_transpose(x, w, Tensor(), k.s, k.p, k.op, k.d, k.groups), 1e-5);
+    // <conv2d(z, w), x> = <z, conv_transpose2d(x, w)> for every z of the output's shape,
+    // when output_padding is 0 (otherwise conv2d of z has more rows than x).
+    if (k.op == Pair{0, 0}) {
+      const Tensor z = rand64(y.shape());
+      const Tensor cz = conv2d(z, w, Tensor(), k.s, k.p, k.d, k.groups);
+      REQUIRE(cz.shape() == x.shape());
+      CHECK(sum(cz * x).item() ==
+            doctest::Approx(sum(z * conv_transpose2d(x, w, Tensor(), k.s, k.p, {0, 0}, k.groups, k.d)).item())
+                .epsilon(1e-12));
+    }
+  }
+  // Stride 2, kernel 2: each pixel becomes its own 2x2 block.
+  const Tensor one =
+      conv_transpose2d(tensor<float>({1, 2}).reshape({1, 1, 1, 2}), ones({1, 1, 2, 2}), Tensor(), {2, 2});
+  CHECK(one.shape() == Shape{1, 1, 2, 4});
+  check_values(one, {1, 1, 2, 2, 1, 1, 2, 2});
+}
+
+TEST_CASE("gradcheck: conv_transpose2d") {
+  manual_seed(45);
+  // Three images: with two threads one task adds two images' weight gradients.
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose2d(in[0], in[1], in[2], {2, 2}, {1, 1}, {1, 1});
+      },
+      {rand64({3, 2, 3, 3}), rand64({2, 3, 3, 3}), rand64({3})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose2d(in[0], in[1], Tensor(), {1, 2}, {0, 1}, {0, 0}, 2, {2, 1});
+      },
+      {rand64({1, 4, 3, 4}), rand64({4, 1, 2, 3})});
+  // Stride 1, "same" along x (whole-row im2col / col2im in both directions).
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose2d(in[0], in[1], in[2], {1, 1}, {2, 1});
+      },
+      {rand64({2, 2, 4, 5}), rand64({2, 2, 3, 3}), rand64({2})});
+}
+
+TEST_CASE("conv_transpose2d: errors name the shapes; the module") {
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(ones({1, 2, 3, 3}), ones({3, 2, 2, 2})),
+      "conv_transpose2d: input of shape (1, 2, 3, 3) has 2 channels but weight of shape (3, 2, 2, 2) "
+      "expects 3 (its first dimension is C_in)",
+      Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 2, 2, 2}), Tensor(), {2, 2}, {0, 0}, {2, 0}),
+      doctest::Contains("output_padding >= 0 and smaller than the stride or the dilation"), Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(ones({1, 2, 1, 1}), ones({2, 2, 2, 2}), Tensor(), {1, 1}, {1, 1}),
+      "conv_transpose2d: input of shape (1, 2, 1, 1) with a 2x2 kernel and padding (1, 1) gives an "
+      "empty output (0 x 0); reduce the padding",
+      Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(ones({1, 3, 2, 2}), ones({3, 2, 2, 2}), Tensor(), {1, 1}, {0, 0}, {0, 0}, 2),
+      doctest::Contains("groups = 2 must divide the input channels (3)"), Error);
+  CHECK_THROWS_AS(conv_transpose2d(ones({1, 2, 2, 2}), ones({2, 2, 2, 2}), ones({3})), Error);
+
+  manual_seed(46);
+  nn::ConvTranspose2d up(nn::ConvTranspose2dOptions(4, 6, 2).stride(2).groups(2));
+  CHECK(up.weight.shape() == Shape{4, 3, 2, 2});
+  CHECK(up.bias.shape() == Shape{6});
+  const double bound = 1.0 / std::sqrt(3.0 * 4.0);  // fan_in from dimension 1, as PyTorch's
+  CHECK(max(abs(up.weight)).item() <= bound);
+  CHECK(max(abs(up.weight)).item() > 0.8 * bound);
+  const Tensor y = up(randn({2, 4, 5, 3}));
+  CHECK(y.shape() == Shape{2, 6, 10, 6});
+  CHECK(up.description() == "ConvTranspose2d(4, 6, kernel_size=(2, 2), stride=(2, 2), groups=2)");
+  nn::ConvTranspose2d odd(
+      nn::ConvTranspose2dOptions(2, 1, 3).stride(2).padding(1).output_padding(1).bias(false));
+  CHECK(odd(randn({1, 2, 7, 7})).shape() == Shape{1, 1, 14, 14});  // 7 -> 14 with a 3x3 kernel
+  CHECK_FALSE(odd.bias.defined());
+  CHECK(odd.description() ==
+        "ConvTranspose2d(2, 1, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1), "
+        "bias=false)");
 }
 
 TEST_CASE("pooling: values, padding, ties, gradients") {

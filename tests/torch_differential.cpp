@@ -473,7 +473,7 @@ TEST_CASE("torch differential: matmul of every rank, batches broadcast") {
   });
 }
 
-TEST_CASE("torch differential: conv2d (stride, padding, dilation, groups) and pooling") {
+TEST_CASE("torch differential: conv2d, conv_transpose2d (stride, padding, dilation, groups) and pooling") {
   in_both_precisions(5, 150, [] {
     const std::int64_t groups = irand(1, 3), cin = groups * irand(1, 2), cout = groups * irand(1, 3);
     const std::int64_t kh = irand(1, 3), kw = irand(1, 3);
@@ -492,6 +492,21 @@ TEST_CASE("torch differential: conv2d (stride, padding, dilation, groups) and po
         [&](const auto& a) {
           return torch::conv2d(a[0], a[1], bias ? a[2] : TT(), pair(stride), pair(padding), pair(dilation),
                                groups);
+        });
+    // The transpose, from a (batch, cout, h, w) input back to cin channels. output_padding
+    // up to 2 and padding up to 2 also reach the invalid settings: both sides must refuse.
+    const kiln::Pair output_padding{irand(0, 2), irand(0, 1)};
+    std::vector<Both> tin = {leaf({batch, cout, h, w}), leaf({cout, cin / groups, kh, kw})};
+    if (bias) tin.push_back(leaf({cin}));
+    compare(
+        "conv_transpose2d", tin,
+        [&](const auto& a) {
+          return kiln::conv_transpose2d(a[0], a[1], bias ? a[2] : KT(), stride, padding, output_padding,
+                                        groups, dilation);
+        },
+        [&](const auto& a) {
+          return torch::conv_transpose2d(a[0], a[1], bias ? a[2] : TT(), pair(stride), pair(padding),
+                                         pair(output_padding), groups, pair(dilation));
         });
     const kiln::Pair kernel{irand(1, 3), irand(1, 3)}, step{irand(1, 3), irand(1, 3)};
     const kiln::Pair pad{irand(0, kernel[0] / 2), irand(0, kernel[1] / 2)};

@@ -49,40 +49,76 @@ std::string Linear::description() const {
   return os.str();
 }
 
-// ---- Conv2d --------------------------------------------------------------------------
+// ---- Conv2d and ConvTranspose2d -------------------------------------------------------
 
-Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
+namespace {
+
+template <class Options>
+void check_channels(const char* layer, const Options& o) {
   KILN_CHECK(o.in_channels() > 0 && o.out_channels() > 0 && o.groups() > 0 &&
                  o.in_channels() % o.groups() == 0 && o.out_channels() % o.groups() == 0,
-             "Conv2d: channels ", o.in_channels(), " -> ", o.out_channels(), " with groups = ", o.groups(),
+             layer, ": channels ", o.in_channels(), " -> ", o.out_channels(), " with groups = ", o.groups(),
              ": channels must be positive and divisible by groups");
-  weight = register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0],
-                                               o.kernel_size()[1]}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
-  reset_parameters();
 }
 
-void Conv2d::reset_parameters() {
-  // As Linear's, with fan_in = in_channels / groups * kh * kw.
+// As Linear's: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight and the bias, fan_in
+// counted from the weight's dimension 1 as PyTorch does (in_channels / groups * kh * kw for
+// Conv2d, out_channels / groups * kh * kw for ConvTranspose2d).
+void uniform_by_fan_in(const Tensor& weight, const Tensor& bias) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(init::calculate_fans(weight).fan_in));
   init::uniform_(weight, -bound, bound);
   if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
+template <class Options>
+std::string conv_description(const char* layer, const Options& o, Pair output_padding = {0, 0}) {
+  std::ostringstream os;
+  os << layer << "(" << o.in_channels() << ", " << o.out_channels()
+     << ", kernel_size=" << pair_str(o.kernel_size()) << ", stride=" << pair_str(o.stride());
+  if (o.padding() != Pair{0, 0}) os << ", padding=" << pair_str(o.padding());
+  if (output_padding != Pair{0, 0}) os << ", output_padding=" << pair_str(output_padding);
+  if (o.dilation() != Pair{1, 1}) os << ", dilation=" << pair_str(o.dilation());
+  if (o.groups() != 1) os << ", groups=" << o.groups();
+  if (!o.bias()) os << ", bias=false";
+  os << ")";
+  return os.str();
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
+  check_channels("Conv2d", o);
+  weight = register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(),
+                                               o.kernel_size()[0], o.kernel_size()[1]}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+
+void Conv2d::reset_parameters() { uniform_by_fan_in(weight, bias); }
+
 Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
 }
 
-std::string Conv2d::description() const {
-  std::ostringstream os;
-  os << "Conv2d(" << options.in_channels() << ", " << options.out_channels()
-     << ", kernel_size=" << pair_str(options.kernel_size()) << ", stride=" << pair_str(options.stride());
-  if (options.padding() != Pair{0, 0}) os << ", padding=" << pair_str(options.padding());
-  if (options.dilation() != Pair{1, 1}) os << ", dilation=" << pair_str(options.dilation());
-  if (options.groups() != 1) os << ", groups=" << options.groups();
-  if (!options.bias()) os << ", bias=false";
-  os << ")";
-  return os.str();
+std::string Conv2d::description() const { return conv_description("Conv2d", options); }
+
+ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options(o) {
+  check_channels("ConvTranspose2d", o);
+  weight = register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(),
+                                               o.kernel_size()[0], o.kernel_size()[1]}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+
+void ConvTranspose2d::reset_parameters() { uniform_by_fan_in(weight, bias); }
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return conv_transpose2d(x, weight, bias, options.stride(), options.padding(), options.output_padding(),
+                          options.groups(), options.dilation());
+}
+
+std::string ConvTranspose2d::description() const {
+  return conv_description("ConvTranspose2d", options, options.output_padding());
 }
 
 // ---- Pooling -------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //   out_n,g (O/G, L) = W_g (O/G, K) @ col_g (K, L),   K = C/G * kh * kw
 // Backward, per image: dW_g += g_n,g @ col_g^T;  dcol_g = W_g^T @ g_n,g, then col2im adds
 // dcol back into dx_n. col is recomputed in the backward pass rather than stored.
+// conv_transpose2d is the same three products in another order (see its section).
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -146,6 +147,29 @@ void col2im(T* col, const ConvGeometry& g, T* image) {
   }
 }
 
+// Runs body(img, col, gw) for every image of g's batch, images spread over the threads.
+// Each task has its own im2col buffer `col` (g.k_all() x g.l()) and, when `weight_grad`,
+// its own zeroed gradient `gw` of `shape` to add into (else null); returns the sum of the
+// tasks' gradients (undefined when !weight_grad).
+template <class T, class Body>
+Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& shape, Body body) {
+  std::vector<Tensor> partial_gw;  // one per task, summed at the end
+  std::mutex partial_mutex;
+  parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
+    std::vector<T> col(static_cast<std::size_t>(g.k_all() * g.l()));
+    Tensor gw = weight_grad ? zeros(shape, dtype_of<T>::value) : Tensor();
+    for (std::int64_t img = b; img < e; ++img) body(img, col.data(), weight_grad ? ptr<T>(gw) : nullptr);
+    if (weight_grad) {
+      std::lock_guard<std::mutex> lock(partial_mutex);
+      partial_gw.push_back(gw);
+    }
+  });
+  if (!weight_grad) return Tensor();
+  Tensor total = partial_gw.front();
+  for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i];
+  return total;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding, Pair dilation,
@@ -183,62 +207,148 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
   const std::int64_t K = g.k(), L = g.l(), OG = g.o / groups;
   Tensor out = Tensor::empty({g.n, g.o, g.oh, g.ow}, x.dtype());
   visit_floating(x.dtype(), "conv2d", [&]<class T>() {
-    parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
-      std::vector<T> col(static_cast<std::size_t>(g.k_all() * L));
-      for (std::int64_t img = b; img < e; ++img) {
-        im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col.data());
-        T* o = ptr<T>(out) + img * g.o * L;
-        if (bc.defined())  // each channel starts at its bias and the product adds onto it (beta = 1)
-          for (std::int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * L, o + (oc + 1) * L, ptr<T>(bc)[oc]);
-        for (std::int64_t gi = 0; gi < groups; ++gi)
-          detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col.data() + gi * K * L, L,
-                       T(bc.defined() ? 1 : 0), o + gi * OG * L, L);
-      }
+    images_in_parallel<T>(g, false, {}, [&](std::int64_t img, T* col, T*) {
+      im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col);
+      T* o = ptr<T>(out) + img * g.o * L;
+      if (bc.defined())  // each channel starts at its bias and the product adds onto it (beta = 1)
+        for (std::int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * L, o + (oc + 1) * L, ptr<T>(bc)[oc]);
+      for (std::int64_t gi = 0; gi < groups; ++gi)
+        detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col + gi * K * L, L,
+                     T(bc.defined() ? 1 : 0), o + gi * OG * L, L);
     });
   });
   if (should_record({x, weight, bias})) {
     const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
-    attach_grad_fn(out, "conv2d", {x, weight, bias}, [xc, w, g, nx, nw, nb](const Tensor& grad) {
-      const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
-      const Tensor gc = grad.contiguous();
-      Grads grads(3);
-      Tensor gx = nx ? Tensor::empty({g.n, g.c, g.h, g.w}, gc.dtype()) : Tensor();
-      std::vector<Tensor> partial_gw;  // one per task, summed at the end
-      std::mutex partial_mutex;
-      visit_floating(gc.dtype(), "conv2d backward", [&]<class T>() {
-        parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
-          std::vector<T> col(static_cast<std::size_t>(g.k_all() * L2));
-          Tensor gw = nw ? zeros(w.shape(), gc.dtype()) : Tensor();
-          for (std::int64_t img = b; img < e; ++img) {
-            const T* gn = ptr<T>(gc) + img * g.o * L2;
-            if (nw) {  // dW_g += g_n,g @ col_g^T
-              im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col.data());
-              for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                detail::gemm(false, true, OG2, K2, L2, T(1), gn + gi * OG2 * L2, L2, col.data() + gi * K2 * L2, L2,
-                             T(1), ptr<T>(gw) + gi * OG2 * K2, K2);
-            }
-            if (nx) {  // dcol_g = W_g^T @ g_n,g, then col2im into dx_n
-              for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                detail::gemm(true, false, K2, L2, OG2, T(1), ptr<T>(w) + gi * OG2 * K2, K2, gn + gi * OG2 * L2, L2,
-                             T(0), col.data() + gi * K2 * L2, L2);
-              col2im(col.data(), g, ptr<T>(gx) + img * g.c * g.h * g.w);
-            }
-          }
-          if (nw) {
-            std::lock_guard<std::mutex> lock(partial_mutex);
-            partial_gw.push_back(gw);
-          }
-        });
-      });
-      grads[0] = gx;
-      if (nw) {
-        Tensor total = partial_gw.front();
-        for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i];
-        grads[1] = total;
-      }
-      if (nb) grads[2] = sum(gc, {0, 2, 3});
-      return grads;
-    }, {nw ? xc : Tensor(), nx ? w : Tensor()});
+    attach_grad_fn(out, "conv2d", {x, weight, bias},
+                   [xc, w, g, nx, nw, nb](const Tensor& grad) {
+                     const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
+                     const Tensor gc = grad.contiguous();
+                     Grads grads(3);
+                     Tensor gx = nx ? Tensor::empty({g.n, g.c, g.h, g.w}, gc.dtype()) : Tensor();
+                     visit_floating(gc.dtype(), "conv2d backward", [&]<class T>() {
+                       grads[1] =
+                           images_in_parallel<T>(g, nw, w.shape(), [&](std::int64_t img, T* col, T* gw) {
+                             const T* gn = ptr<T>(gc) + img * g.o * L2;
+                             if (nw) {  // dW_g += g_n,g @ col_g^T
+                               im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col);
+                               for (std::int64_t gi = 0; gi < g.groups; ++gi)
+                                 detail::gemm(false, true, OG2, K2, L2, T(1), gn + gi * OG2 * L2, L2,
+                                              col + gi * K2 * L2, L2, T(1), gw + gi * OG2 * K2, K2);
+                             }
+                             if (nx) {  // dcol_g = W_g^T @ g_n,g, then col2im into dx_n
+                               for (std::int64_t gi = 0; gi < g.groups; ++gi)
+                                 detail::gemm(true, false, K2, L2, OG2, T(1), ptr<T>(w) + gi * OG2 * K2, K2,
+                                              gn + gi * OG2 * L2, L2, T(0), col + gi * K2 * L2, L2);
+                               col2im(col, g, ptr<T>(gx) + img * g.c * g.h * g.w);
+                             }
+                           });
+                     });
+                     grads[0] = gx;
+                     if (nb) grads[2] = sum(gc, {0, 2, 3});
+                     return grads;
+                   },
+                   {nw ? xc : Tensor(), nx ? w : Tensor()});
+  }
+  return out;
+}
+
+// ---- Transposed convolution -----------------------------------------------------------
+// conv_transpose2d runs conv2d's input gradient as its forward pass. In the geometry g of
+// the conv2d it transposes, its output is g's input (g.c = C_out planes of g.h x g.w) and
+// its input is g's output (g.o = C_in planes of g.oh x g.ow); the weight has conv2d's
+// layout for g, (g.o, g.c / groups, kh, kw). Per image:
+//   forward:   col_g = W_g^T @ x_n,g, then col2im into out_n (plus the bias)
+//   backward:  col = im2col(grad_n);  dx_n,g = W_g @ col_g;  dW_g += x_n,g @ col_g^T
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
+                        Pair output_padding, std::int64_t groups, Pair dilation) {
+  const char* op = "conv_transpose2d";
+  detail::check_same_dtype_device(op, {x, weight});
+  detail::check_floating(op, x);
+  KILN_CHECK(x.dim() == 4, "conv_transpose2d: input must be (N, C_in, H, W) but has shape ", fmt(x.shape()));
+  KILN_CHECK(weight.dim() == 4,
+             "conv_transpose2d: weight must be (C_in, C_out/groups, kh, kw) but has shape ",
+             fmt(weight.shape()));
+  KILN_CHECK(weight.size(0) == x.size(1), "conv_transpose2d: input of shape ", fmt(x.shape()), " has ",
+             x.size(1), " channels but weight of shape ", fmt(weight.shape()), " expects ", weight.size(0),
+             " (its first dimension is C_in)");
+  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0, "conv_transpose2d: groups = ", groups,
+             " must divide the input channels (", x.size(1), ")");
+  for (int d = 0; d < 2; ++d)
+    KILN_CHECK(
+        stride[d] >= 1 && dilation[d] >= 1 && padding[d] >= 0 && output_padding[d] >= 0 &&
+            (output_padding[d] < stride[d] || output_padding[d] < dilation[d]),
+        "conv_transpose2d: stride and dilation must be >= 1, padding >= 0, and output_padding >= 0 and "
+        "smaller than the stride or the dilation; got stride (",
+        stride[0], ", ", stride[1], "), padding (", padding[0], ", ", padding[1], "), output_padding (",
+        output_padding[0], ", ", output_padding[1], "), dilation (", dilation[0], ", ", dilation[1], ")");
+  const std::int64_t kh = weight.size(2), kw = weight.size(3);
+  const std::int64_t out_h =
+      (x.size(2) - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1;
+  const std::int64_t out_w =
+      (x.size(3) - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1;
+  KILN_CHECK(out_h > 0 && out_w > 0, "conv_transpose2d: input of shape ", fmt(x.shape()), " with a ", kh, "x",
+             kw, " kernel and padding (", padding[0], ", ", padding[1], ") gives an empty output (", out_h,
+             " x ", out_w, "); reduce the padding");
+  const ConvGeometry g{x.size(0), weight.size(1) * groups,
+                       out_h,     out_w,
+                       x.size(1), kh,
+                       kw,        x.size(2),
+                       x.size(3), stride,
+                       padding,   dilation,
+                       groups};
+  if (bias.defined()) {
+    detail::check_same_dtype_device(op, {x, bias});
+    KILN_CHECK(bias.dim() == 1 && bias.size(0) == g.c, "conv_transpose2d: bias of shape ", fmt(bias.shape()),
+               " does not match ", g.c, " output channels");
+  }
+  if (x.device().is_cuda()) return detail::conv_transpose2d_cuda(x, weight, bias, g);
+  const Tensor xc = x.detach().contiguous();
+  const Tensor w = weight.detach().contiguous();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  const std::int64_t K = g.k(), L = g.l(), OG = g.o / groups, plane = g.h * g.w;
+  Tensor out = Tensor::empty({g.n, g.c, g.h, g.w}, x.dtype());
+  visit_floating(x.dtype(), op, [&]<class T>() {
+    images_in_parallel<T>(g, false, {}, [&](std::int64_t img, T* col, T*) {
+      for (std::int64_t gi = 0; gi < groups; ++gi)  // col_g = W_g^T @ x_n,g
+        detail::gemm(true, false, K, L, OG, T(1), ptr<T>(w) + gi * OG * K, K,
+                     ptr<T>(xc) + (img * g.o + gi * OG) * L, L, T(0), col + gi * K * L, L);
+      T* o = ptr<T>(out) + img * g.c * plane;
+      col2im(col, g, o);
+      if (bc.defined())
+        for (std::int64_t oc = 0; oc < g.c; ++oc)
+          for (T *p = o + oc * plane, *end = p + plane; p < end; ++p) *p += ptr<T>(bc)[oc];
+    });
+  });
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(out, op, {x, weight, bias},
+                   [xc, w, g, nx, nw, nb](const Tensor& grad) {
+                     const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
+                     const Tensor gc = grad.contiguous();
+                     Grads grads(3);
+                     Tensor gx = nx ? Tensor::empty({g.n, g.o, g.oh, g.ow}, gc.dtype()) : Tensor();
+                     visit_floating(gc.dtype(), "conv_transpose2d backward", [&]<class T>() {
+                       grads[1] =
+                           images_in_parallel<T>(g, nw, w.shape(), [&](std::int64_t img, T* col, T* gw) {
+                             im2col(ptr<T>(gc) + img * g.c * g.h * g.w, g, col);
+                             for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+                               const std::int64_t first = (img * g.o + gi * OG2) * L2;  // x_n,g and dx_n,g
+                               if (nx)  // dx_n,g = W_g @ col_g
+                                 detail::gemm(false, false, OG2, L2, K2, T(1), ptr<T>(w) + gi * OG2 * K2, K2,
+                                              col + gi * K2 * L2, L2, T(0), ptr<T>(gx) + first, L2);
+                               if (nw)  // dW_g += x_n,g @ col_g^T
+                                 detail::gemm(false, true, OG2, K2, L2, T(1), ptr<T>(xc) + first, L2,
+                                              col + gi * K2 * L2, L2, T(1), gw + gi * OG2 * K2, K2);
+                             }
+                           });
+                     });
+                     grads[0] = gx;
+                     if (nb) grads[2] = sum(gc, {0, 2, 3});
+                     return grads;
+                   },
+                   {nw ? xc : Tensor(), nx ? w : Tensor()});
   }
   return out;
 }

@@ -89,6 +89,64 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   return out;
 }
 
+// conv_transpose2d runs the same products in another order (g is the geometry of the
+// conv2d it transposes; its input x is that conv2d's output, channels-major as x^T):
+//   dcol (K, N*L) = W^T @ x^T, then col2im gathers dcol into out (N, C_out, OH, OW)
+//   backward: col = im2col(grad);  dx^T (C_in, N*L) = W @ col;  dW = x^T @ col^T
+Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const ConvGeometry& g) {
+  const char* op = "conv_transpose2d";
+  const Tensor w = weight.detach().contiguous();
+  const auto& k = cuda_for(x);
+  const auto t = cuda_scalar(x.dtype(), op);
+  const cuda_kernels::ConvShape s = conv_shape(g);
+  const std::int64_t K = g.k(), L = g.l(), NL = g.n * L, OG = g.o / g.groups;
+  const Tensor x_t = to_channels_major(x.detach().contiguous(), g.n, g.o, L);
+  Tensor dcol = Tensor::empty({g.k_all(), NL}, x.dtype(), x.device());
+  for (std::int64_t gi = 0; gi < g.groups; ++gi)
+    k.gemm(t, true, false, K, NL, OG, at(w, gi * OG * K), K, at(x_t, gi * OG * NL), NL, 0.0,
+           at(dcol, gi * K * NL), NL);
+  Tensor out = Tensor::empty({g.n, g.c, g.h, g.w}, x.dtype(), x.device());
+  k.col2im(t, s, dptr(dcol), dptr(out));
+  dcol = Tensor();
+  if (bias.defined()) out = add(out, bias.detach().reshape({1, g.c, 1, 1}));
+
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    const Tensor saved_x_t = nw ? x_t : Tensor();
+    attach_grad_fn(
+        out, op, {x, weight, bias},
+        [saved_x_t, w, g, s, t, nx, nw, nb](const Tensor& grad) {
+          const auto& kk = cuda_for(w);
+          const std::int64_t K2 = g.k(), L2 = g.l(), NL2 = g.n * L2, OG2 = g.o / g.groups;
+          const Tensor gc = grad.contiguous();
+          Tensor col = Tensor::empty({g.k_all(), NL2}, gc.dtype(), gc.device());
+          kk.im2col(t, s, dptr(gc), dptr(col));
+          Grads grads(3);
+          if (nx) {
+            Tensor gx_t = Tensor::empty({g.o, NL2}, gc.dtype(), gc.device());
+            for (std::int64_t gi = 0; gi < g.groups; ++gi)
+              kk.gemm(t, false, false, OG2, NL2, K2, at(w, gi * OG2 * K2), K2, at(col, gi * K2 * NL2), NL2,
+                      0.0, at(gx_t, gi * OG2 * NL2), NL2);
+            grads[0] =
+                gx_t.reshape({g.o, g.n, L2}).permute({1, 0, 2}).contiguous().reshape({g.n, g.o, g.oh, g.ow});
+          }
+          if (nw) {
+            Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
+            for (std::int64_t gi = 0; gi < g.groups; ++gi)
+              kk.gemm(t, false, true, OG2, K2, NL2, at(saved_x_t, gi * OG2 * NL2), NL2,
+                      at(col, gi * K2 * NL2), NL2, 0.0, at(gw, gi * OG2 * K2), K2);
+            grads[1] = gw;
+          }
+          if (nb) grads[2] = sum(gc, {0, 2, 3});
+          return grads;
+        },
+        {nx ? w : Tensor()});
+  }
+  return out;
+}
+
 Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max) {
   const char* op = max ? "max_pool2d" : "avg_pool2d";
   const Tensor xc = x.detach().contiguous();

@@ -1,4 +1,4 @@
-// Internal: conv2d and the 2-D pools for tensors on a GPU (conv_cuda.cpp). The
+// Internal: conv2d, conv_transpose2d and the 2-D pools for tensors on a GPU (conv_cuda.cpp). The
 // public ops in conv.cpp check their arguments, then hand GPU tensors here.
 #pragma once
 
@@ -7,6 +7,9 @@
 namespace kiln::detail {
 
 Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvGeometry& g);
+// g is the geometry of the conv2d that conv_transpose2d transposes (see conv.cpp).
+Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const ConvGeometry& g);
 Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max);
 
 }  // namespace kiln::detail

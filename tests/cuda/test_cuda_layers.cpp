@@ -1,4 +1,4 @@
-// The CNN and graph pieces on the GPU against the CPU: convolution, pooling,
+// The CNN and graph pieces on the GPU against the CPU: convolution (and transposed), pooling,
 // batch norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
 // device RNG.
 #include <doctest/doctest.h>
@@ -29,6 +29,33 @@ TEST_CASE("cuda: conv2d (stride, padding, dilation, groups), forward and backwar
       const Tensor b = randn({c.w[0]}, dt);
       parity([c](const auto& v) { return conv2d(v[0], v[1], v[2], c.stride, c.padding, c.dilation, c.groups); },
              {randn(c.x, dt), randn(c.w, dt), b}, tol);
+    }
+  }
+}
+
+TEST_CASE(
+    "cuda: conv_transpose2d (stride, padding, output_padding, dilation, groups), forward and backward") {
+  manual_seed(23);
+  struct Case {
+    Shape x, w;
+    Pair stride, padding, output_padding, dilation;
+    std::int64_t groups;
+  };
+  const Case cases[] = {
+      {{2, 4, 7, 7}, {4, 3, 2, 2}, {2, 2}, {0, 0}, {0, 0}, {1, 1}, 1},  // a decoder's 2x upsampling
+      {{3, 4, 5, 6}, {4, 3, 3, 2}, {2, 1}, {1, 0}, {1, 0}, {1, 2}, 2},
+      {{1, 3, 6, 6}, {3, 2, 3, 3}, {1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
+  };
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-4;
+    for (const Case& c : cases) {
+      const Tensor b = randn({c.w[1] * c.groups}, dt);
+      parity(
+          [c](const auto& v) {
+            return conv_transpose2d(v[0], v[1], v[2], c.stride, c.padding, c.output_padding, c.groups,
+                                    c.dilation);
+          },
+          {randn(c.x, dt), randn(c.w, dt), b}, tol);
     }
   }
 }

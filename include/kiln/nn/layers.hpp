@@ -1,7 +1,8 @@
 // Layers: options structs with chained setters, as in libtorch:
 //   auto conv = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 32, 3).padding(1));
 // Weights are initialised as PyTorch does (Kaiming-uniform with a = sqrt(5) for
-// Linear and Conv2d, so weights and biases are U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
+// Linear, Conv2d and ConvTranspose2d, so weights and biases are U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), fan_in counted from the weight's second dimension as PyTorch does).
 #pragma once
 
 #include <memory>
@@ -65,6 +66,43 @@ public:
   Conv2dOptions options;
   Tensor weight;  // (O, C / groups, kh, kw)
   Tensor bias;    // (O), or undefined
+};
+
+struct ConvTranspose2dOptions {
+  ConvTranspose2dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_({kernel, kernel}) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(Pair, kernel_size)
+  KILN_OPTION(Pair, stride)
+  KILN_OPTION(Pair, padding)
+  KILN_OPTION(Pair, output_padding)
+  KILN_OPTION(Pair, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+  auto& stride(std::int64_t s) { return stride({s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p}); }
+  auto& output_padding(std::int64_t p) { return output_padding({p, p}); }
+  auto& dilation(std::int64_t d) { return dilation({d, d}); }
+
+private:
+  std::int64_t in_channels_, out_channels_;
+  Pair kernel_size_, stride_{1, 1}, padding_{0, 0}, output_padding_{0, 0}, dilation_{1, 1};
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+};
+
+// Upsampling by a transposed convolution (kiln::conv_transpose2d), e.g. a decoder's
+//   nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 16, 2).stride(2))   // H, W doubled
+class ConvTranspose2d : public Module {
+public:
+  explicit ConvTranspose2d(const ConvTranspose2dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C_in, H, W) -> (N, C_out, OH, OW)
+  std::string description() const override;
+  void reset_parameters();
+  ConvTranspose2dOptions options;
+  Tensor weight;  // (C_in, C_out / groups, kh, kw)
+  Tensor bias;    // (C_out), or undefined
 };
 
 struct PoolOptions {

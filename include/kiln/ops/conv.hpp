@@ -1,4 +1,4 @@
-// 2-D convolution and pooling over (N, C, H, W) tensors.
+// 2-D convolution, transposed convolution and pooling over (N, C, H, W) tensors.
 #pragma once
 
 #include <array>
@@ -13,6 +13,16 @@ using Pair = std::array<std::int64_t, 2>;  // (height, width)
 // bias (O) or undefined. Computed as im2col + one GEMM per group over the whole batch.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Pair stride = {1, 1},
               Pair padding = {0, 0}, Pair dilation = {1, 1}, std::int64_t groups = 1);
+
+// The transpose (adjoint) of conv2d, as torch.nn.functional.conv_transpose2d: weight
+// (C_in, C_out / groups, kh, kw), bias (C_out) or undefined. Each output side is
+//   (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1,
+// so stride 2 with k = 2 doubles H and W (a decoder's upsampling). output_padding adds
+// rows and columns at the far edge; it must be smaller than the stride or the dilation.
+// conv_transpose2d(y, w) is the gradient of conv2d(x, w) with respect to x, given y.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Pair stride = {1, 1}, Pair padding = {0, 0}, Pair output_padding = {0, 0},
+                        std::int64_t groups = 1, Pair dilation = {1, 1});
 
 // Max over each window; the gradient goes to the first maximal element of the window.
 // stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity.
