@@ -171,6 +171,23 @@ TEST_CASE("gradcheck: conv_transpose2d") {
       {rand64({2, 2, 4, 5}), rand64({2, 2, 3, 3}), rand64({2})});
 }
 
+TEST_CASE("conv2d and conv_transpose2d: an empty batch gives empty outputs and zero weight gradients") {
+  manual_seed(47);
+  const Tensor x = randn({0, 2, 5, 5}).requires_grad_();
+  const Tensor w = randn({3, 2, 3, 3}).requires_grad_(), b = randn({3}).requires_grad_();
+  const Tensor y = conv2d(x, w, b, {1, 1}, {1, 1});
+  CHECK(y.shape() == Shape{0, 3, 5, 5});
+  sum(y).backward();
+  CHECK(x.grad().shape() == x.shape());
+  check_values(w.grad(), std::vector<double>(w.numel(), 0.0));
+  check_values(b.grad(), {0, 0, 0});
+  const Tensor wt = randn({2, 3, 3, 3}).requires_grad_();
+  const Tensor yt = conv_transpose2d(x, wt);
+  CHECK(yt.shape() == Shape{0, 3, 7, 7});
+  sum(yt).backward();
+  check_values(wt.grad(), std::vector<double>(wt.numel(), 0.0));
+}
+
 TEST_CASE("conv_transpose2d: errors name the shapes; the module") {
   CHECK_THROWS_WITH_AS(
       conv_transpose2d(ones({1, 2, 3, 3}), ones({3, 2, 2, 2})),

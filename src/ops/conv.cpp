@@ -165,6 +165,7 @@ Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& 
     }
   });
   if (!weight_grad) return Tensor();
+  if (partial_gw.empty()) return zeros(shape, dtype_of<T>::value);  // an empty batch
   Tensor total = partial_gw.front();
   for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i];
   return total;

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/cuda/glue.hpp"
@@ -32,6 +33,20 @@ void* at(const Tensor& t, std::int64_t elements) {
 // (N, O, L) <-> (O, N*L): the layout the batched GEMM produces and consumes.
 Tensor to_channels_major(const Tensor& t, std::int64_t n, std::int64_t o, std::int64_t l) {
   return t.reshape({n, o, l}).permute({1, 0, 2}).contiguous().reshape({o, n * l});
+}
+
+// dW_g (O/G, K) = a_g (O/G, N*L) @ col_g^T for each group: a is conv2d's output gradient
+// or conv_transpose2d's input, channels-major. An empty batch has no products (and
+// cuBLAS takes no empty inner dimension): zeros.
+Tensor weight_gradient(const ConvGeometry& g, cuda_kernels::Scalar t, const Tensor& a, const Tensor& col,
+                       const Tensor& w) {
+  const std::int64_t K = g.k(), NL = g.n * g.l(), OG = g.o / g.groups;
+  if (NL == 0) return zeros(w.shape(), w.dtype(), w.device());
+  Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
+  for (std::int64_t gi = 0; gi < g.groups; ++gi)
+    cuda_for(w).gemm(t, false, true, OG, K, NL, at(a, gi * OG * NL), NL, at(col, gi * K * NL), NL, 0.0,
+                     at(gw, gi * OG * K), K);
+  return gw;
 }
 
 }  // namespace
@@ -66,13 +81,7 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
       const Tensor gc = grad.contiguous();
       const Tensor g_t = to_channels_major(gc, g.n, g.o, g.l());
       Grads grads(3);
-      if (nw) {
-        Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
-        for (std::int64_t gi = 0; gi < g.groups; ++gi)
-          kk.gemm(t, false, true, OG2, K2, NL2, at(g_t, gi * OG2 * NL2), NL2, at(col, gi * K2 * NL2), NL2, 0.0,
-                  at(gw, gi * OG2 * K2), K2);
-        grads[1] = gw;
-      }
+      if (nw) grads[1] = weight_gradient(g, t, g_t, col, w);
       if (nx) {
         Tensor dcol = Tensor::empty({g.k_all(), NL2}, xc.dtype(), xc.device());
         for (std::int64_t gi = 0; gi < g.groups; ++gi)
@@ -132,13 +141,7 @@ Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor
             grads[0] =
                 gx_t.reshape({g.o, g.n, L2}).permute({1, 0, 2}).contiguous().reshape({g.n, g.o, g.oh, g.ow});
           }
-          if (nw) {
-            Tensor gw = Tensor::empty(w.shape(), w.dtype(), w.device());
-            for (std::int64_t gi = 0; gi < g.groups; ++gi)
-              kk.gemm(t, false, true, OG2, K2, NL2, at(saved_x_t, gi * OG2 * NL2), NL2,
-                      at(col, gi * K2 * NL2), NL2, 0.0, at(gw, gi * OG2 * K2), K2);
-            grads[1] = gw;
-          }
+          if (nw) grads[1] = weight_gradient(g, t, saved_x_t, col, w);
           if (nb) grads[2] = sum(gc, {0, 2, 3});
           return grads;
         },

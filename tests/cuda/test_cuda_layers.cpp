@@ -60,6 +60,19 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("cuda: conv2d and conv_transpose2d on an empty batch") {
+  const Tensor x = zeros({0, 2, 5, 5}).to(gpu).requires_grad_();
+  const Tensor w = ones({3, 2, 3, 3}).to(gpu).requires_grad_(),
+               wt = ones({2, 3, 3, 3}).to(gpu).requires_grad_();
+  const Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 1}), yt = conv_transpose2d(x, wt);
+  CHECK(y.shape() == Shape{0, 3, 5, 5});
+  CHECK(yt.shape() == Shape{0, 3, 7, 7});
+  (sum(y) + sum(yt)).backward();
+  check_values(w.grad().to(Device::cpu()), std::vector<double>(w.numel(), 0.0));
+  check_values(wt.grad().to(Device::cpu()), std::vector<double>(wt.numel(), 0.0));
+  CHECK(x.grad().shape() == x.shape());
+}
+
 TEST_CASE("cuda: max and average pooling, forward and backward") {
   manual_seed(22);
   for (DType dt : {kFloat64, kFloat32}) {
