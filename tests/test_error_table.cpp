@@ -110,8 +110,12 @@ TEST_CASE("errors.md: wrong device / no GPU") {
 TEST_CASE("errors.md: empty tensors") {
   CHECK_THROWS_WITH_AS(zeros({0}).item(), "item: the tensor has shape (0) (0 elements); item() needs exactly one element",
                        Error);
-  CHECK_THROWS_WITH_AS(kiln::max(zeros({0})),
-                       "max: dimension 0 of shape (0) is empty; there is no extreme value to return", Error);
+  CHECK_THROWS_WITH_AS(kiln::max(zeros({3, 0})),
+                       "max: the tensor of shape (3, 0) is empty; there is no extreme value to return",
+                       Error);
+  CHECK_THROWS_WITH_AS(kiln::max(zeros({3, 0}), 1),
+                       "max: dimension 1 of shape (3, 0) is empty; there is no extreme value to return",
+                       Error);
 }
 
 TEST_CASE("errors.md: NaN where it matters, and non-finite losses") {

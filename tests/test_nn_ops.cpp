@@ -491,6 +491,14 @@ TEST_CASE("mse and binary cross-entropy with logits") {
   manual_seed(48);
   KILN_CHECK_GRAD([](const In& in) { return mse_loss(in[0], in[1]); }, {rand64({2, 3}), rand64({2, 3})});
   KILN_CHECK_GRAD([y, pw](const In& in) { return binary_cross_entropy_with_logits(in[0], y, pw); }, {rand64({3})});
+  // An empty batch: the mean is NaN (0 / 0) and the sum 0, as PyTorch; backward gives an empty gradient.
+  for (Reduction r : {Reduction::mean, Reduction::sum}) {
+    Tensor none = zeros({0, 3}).requires_grad_();
+    const Tensor loss = binary_cross_entropy_with_logits(none, zeros({0, 3}), Tensor(), r);
+    CHECK((r == Reduction::mean ? std::isnan(loss.item()) : loss.item() == 0));
+    loss.backward();
+    CHECK(none.grad().shape() == Shape{0, 3});
+  }
 }
 
 TEST_CASE("l1, smooth L1 and Huber losses: values by hand, gradients, bad input") {

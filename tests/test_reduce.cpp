@@ -106,6 +106,13 @@ TEST_CASE("logsumexp is stable for large inputs") {
   check_values(logsumexp(x, {1}), {1000 + std::log(2.0), std::log(std::exp(-1.0) + std::exp(2.0))}, 1e-12);
   CHECK(logsumexp(x, {0, 1}).item() == doctest::Approx(1000 + std::log(2.0)));
   check_values(logsumexp(tensor<double>({-INFINITY, -INFINITY}), {0}), {-INFINITY});
+  // Over an empty dimension: -inf (log of an empty sum), as PyTorch; the gradient is empty.
+  Tensor empty_rows = zeros({3, 0}, kFloat64).requires_grad_();
+  const Tensor lse = logsumexp(empty_rows, {1});
+  check_values(lse, {-INFINITY, -INFINITY, -INFINITY});
+  sum(lse).backward();
+  CHECK(empty_rows.grad().shape() == Shape{3, 0});
+  CHECK(logsumexp(zeros({0, 2}), {0}, true).shape() == Shape{1, 2});
 }
 
 TEST_CASE("softmax and log_softmax along any dim") {

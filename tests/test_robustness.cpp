@@ -1,5 +1,6 @@
-// Anomaly detection, freeing of autograd graphs, run-to-run determinism, and
-// checkpoints that survive the process being killed while writing them.
+// Anomaly detection, freeing of autograd graphs, run-to-run determinism, ops on
+// tensors with no elements, and checkpoints that survive the process being killed
+// while writing them.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "crash_training.hpp"
 #include "helpers.hpp"
+#include "zero_size_cases.hpp"
 
 using namespace kiln;
 using namespace kiln::test;
@@ -41,6 +43,30 @@ std::vector<double> train_losses(std::uint64_t seed, int threads) {
 }
 
 }  // namespace
+
+TEST_CASE("ops on tensors with no elements: an output, and a gradient of the input's shape") {
+  int ran = 0;
+  for (const Shape& shape : zero_size_shapes())
+    for (const ZeroSizeCase& c : zero_size_cases()) {
+      INFO(c.name << " on " << fmt(shape));
+      Tensor x = zeros(shape, kFloat64).requires_grad_();
+      Tensor y;
+      REQUIRE_NOTHROW(y = c.f(x));
+      if (!y.defined()) continue;
+      ++ran;
+      REQUIRE(y.requires_grad());
+      REQUIRE_NOTHROW(sum(y).backward());
+      CHECK(x.grad().shape() == shape);
+    }
+  CHECK(ran > 100);
+  // The values PyTorch gives: an empty sum is 0, an empty product 1, an empty mean NaN,
+  // the log of an empty sum of exponentials -inf.
+  const Tensor none = zeros({2, 0}, kFloat64);
+  check_values(sum(none), {0});
+  check_values(prod(none, 1), {1, 1});
+  CHECK(std::isnan(mean(none).item()));
+  check_values(logsumexp(none, {1}), {-INFINITY, -INFINITY});
+}
 
 TEST_CASE("anomaly detection names the first op whose forward made NaN or Inf") {
   DetectAnomalyGuard on;

@@ -232,8 +232,8 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
 }
 
 detail::Upstream detail::upstream_values(const Tensor& g_in, DType dtype) {
-  const bool one_value =
-      std::all_of(g_in.strides().begin(), g_in.strides().end(), [](std::int64_t st) { return st == 0; });
+  const bool one_value = g_in.numel() > 0 && std::all_of(g_in.strides().begin(), g_in.strides().end(),
+                                                         [](std::int64_t st) { return st == 0; });
   Tensor g = g_in;
   if (one_value)
     while (g.dim() > 0) g = g.select(0, 0);

@@ -327,8 +327,17 @@ Tensor all(const Tensor& x, const Dims& dims, bool keepdim) {
 
 ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, true); }
 ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme(x, dim, keepdim, false); }
-Tensor max(const Tensor& x) { return extreme(x.reshape({-1}), 0, false, true).values; }
-Tensor min(const Tensor& x) { return extreme(x.reshape({-1}), 0, false, false).values; }
+namespace {
+// The extreme of all elements: along the flattened tensor, whose error names x's own shape.
+Tensor extreme_of_all(const Tensor& x, bool is_max) {
+  KILN_CHECK(x.numel() > 0, is_max ? "max" : "min", ": the tensor of shape ", fmt(x.shape()),
+             " is empty; there is no extreme value to return");
+  return extreme(x.reshape({-1}), 0, false, is_max).values;
+}
+}  // namespace
+
+Tensor max(const Tensor& x) { return extreme_of_all(x, true); }
+Tensor min(const Tensor& x) { return extreme_of_all(x, false); }
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
   NoGradGuard no_grad;
   return extreme(x, dim, keepdim, true).indices;
@@ -342,6 +351,10 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
 Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
   detail::check_floating("logsumexp", x);
   const Dims dims = normalize_dims(dims_in, x.dim(), "logsumexp");
+  // Over an empty dimension the sum of exponentials is 0 and its log -inf, as in PyTorch:
+  // sum() gives the shape (and the graph, whose gradient is empty), -inf the value.
+  if (std::any_of(dims.begin(), dims.end(), [&](std::int64_t d) { return x.size(d) == 0; }))
+    return sum(x, dims, keepdim) + (-INFINITY);
   Tensor m = x.detach();
   {
     NoGradGuard no_grad;

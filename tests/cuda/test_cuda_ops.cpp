@@ -18,6 +18,7 @@
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
+#include "tests/zero_size_cases.hpp"
 
 namespace kiln::test {
 
@@ -710,6 +711,17 @@ TEST_CASE("cuda: constant operands are shared from a cache that empty_cache() dr
   cuda::empty_cache();
   CHECK(cuda::memory_stats().allocated_bytes < with_y_and_z);  // the constant's block went back
   check_same((x * 7.5).to(Device::cpu()), y.to(Device::cpu()), 0);  // made again on demand
+}
+
+// No kernel may launch on an empty grid and no cuBLAS call may get an empty size: every
+// op of zero_size_cases() gives the CPU's outputs (NaN and -inf included) and gradients.
+TEST_CASE("cuda: ops on tensors with no elements match the CPU") {
+  for (const Shape& shape : zero_size_shapes())
+    for (const ZeroSizeCase& c : zero_size_cases()) {
+      INFO(c.name << " on " << fmt(shape));
+      if (!c.f(zeros(shape, kFloat64)).defined()) continue;
+      parity([&](const auto& v) { return c.f(v[0]); }, {zeros(shape, kFloat64)}, 1e-12);
+    }
 }
 
 }  // namespace kiln::test

@@ -451,6 +451,12 @@ template <class T>
 cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T* alpha, const T* a,
                     int lda, const T* b, int ldb, const T* beta, T* c, int ldc) {
   if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  // cuBLAS's rule for column-major operands: each leading dimension at least the rows
+  // its matrix is stored with, and at least 1 (so an empty inner dimension k is refused
+  // wherever A or B is stored k rows high).
+  const int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
+  if (lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
   const std::int64_t rows = m;
   std::vector<T> op_a(static_cast<std::size_t>(rows * k)), acc(static_cast<std::size_t>(rows));
   for (std::int64_t p = 0; p < k; ++p)
