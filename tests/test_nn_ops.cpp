@@ -226,6 +226,30 @@ TEST_CASE("conv_transpose2d: errors name the shapes; the module") {
         "bias=false)");
 }
 
+TEST_CASE("upsample_nearest2d: blocks of each pixel, summed gradients, the module") {
+  const Tensor x = tensor<float>({1, 2, 3, 4}).reshape({1, 1, 2, 2});
+  const Tensor y = upsample_nearest2d(x, {2, 3});
+  CHECK(y.shape() == Shape{1, 1, 4, 6});
+  check_values(y, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4});
+  manual_seed(49);
+  KILN_CHECK_GRAD([](const In& in) { return upsample_nearest2d(in[0], {2, 1}); }, {rand64({2, 2, 3, 2})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return upsample_nearest2d(in[0].transpose(2, 3), {3, 2});
+      },
+      {rand64({1, 2, 2, 3})});
+  Tensor leaf = zeros({1, 1, 2, 2}).requires_grad_();
+  sum(upsample_nearest2d(leaf, {2, 2}) * 1.0).backward();
+  check_values(leaf.grad(), {4, 4, 4, 4});  // each pixel's block holds 4 copies
+  check_same(upsample_nearest2d(x, {1, 1}), x, 0);
+  CHECK_THROWS_WITH_AS(upsample_nearest2d(x, {0, 2}), doctest::Contains("whole numbers >= 1, got (0, 2)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(upsample_nearest2d(ones({2, 2}), {2, 2}), doctest::Contains("(N, C, H, W)"), Error);
+  nn::Upsample up(2);
+  CHECK(up(randn({2, 3, 4, 5})).shape() == Shape{2, 3, 8, 10});
+  CHECK(up.description() == "Upsample(scale_factor=(2, 2), mode=nearest)");
+}
+
 TEST_CASE("pooling: values, padding, ties, gradients") {
   const Tensor x = arange(0.0, 16.0, 1.0, kFloat64).reshape({1, 1, 4, 4});
   check_values(max_pool2d(x, {2, 2}), {5, 7, 13, 15});

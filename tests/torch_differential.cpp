@@ -473,7 +473,9 @@ TEST_CASE("torch differential: matmul of every rank, batches broadcast") {
   });
 }
 
-TEST_CASE("torch differential: conv2d, conv_transpose2d (stride, padding, dilation, groups) and pooling") {
+TEST_CASE(
+    "torch differential: conv2d, conv_transpose2d (stride, padding, dilation, groups), upsampling and "
+    "pooling") {
   in_both_precisions(5, 150, [] {
     const std::int64_t groups = irand(1, 3), cin = groups * irand(1, 2), cout = groups * irand(1, 3);
     const std::int64_t kh = irand(1, 3), kw = irand(1, 3);
@@ -507,6 +509,16 @@ TEST_CASE("torch differential: conv2d, conv_transpose2d (stride, padding, dilati
         [&](const auto& a) {
           return torch::conv_transpose2d(a[0], a[1], bias ? a[2] : TT(), pair(stride), pair(padding),
                                          pair(output_padding), groups, pair(dilation));
+        });
+    const kiln::Pair scale{irand(1, 3), irand(1, 3)};
+    compare(
+        "upsample_nearest2d", {leaf({batch, cin, h, w})},
+        [&](const auto& a) { return kiln::upsample_nearest2d(a[0], scale); },
+        [&](const auto& a) {
+          return F::interpolate(a[0],
+                                F::InterpolateFuncOptions()
+                                    .scale_factor(std::vector<double>{double(scale[0]), double(scale[1])})
+                                    .mode(torch::kNearest));
         });
     const kiln::Pair kernel{irand(1, 3), irand(1, 3)}, step{irand(1, 3), irand(1, 3)};
     const kiln::Pair pad{irand(0, kernel[0] / 2), irand(0, kernel[1] / 2)};

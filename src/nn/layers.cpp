@@ -207,6 +207,11 @@ std::string Dropout::description() const {
   return os.str();
 }
 
+Tensor Upsample::forward(const Tensor& x) { return upsample_nearest2d(x, scale); }
+std::string Upsample::description() const {
+  return "Upsample(scale_factor=" + pair_str(scale) + ", mode=nearest)";
+}
+
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(start_dim, end_dim); }
 std::string Flatten::description() const {
   return "Flatten(start_dim=" + std::to_string(start_dim) + ", end_dim=" + std::to_string(end_dim) + ")";

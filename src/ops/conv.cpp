@@ -354,6 +354,22 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   return out;
 }
 
+// ---- Nearest-neighbour upsampling ----------------------------------------------------
+// A view with a size-1 axis after H and after W, expanded to the factors, then copied:
+// the copy is the strided copy every device has, and expand's gradient sums the blocks.
+
+Tensor upsample_nearest2d(const Tensor& x, Pair scale) {
+  detail::check_floating("upsample_nearest2d", x);
+  KILN_CHECK(x.dim() == 4, "upsample_nearest2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
+  KILN_CHECK(scale[0] >= 1 && scale[1] >= 1,
+             "upsample_nearest2d: scale factors must be whole numbers >= 1, got (", scale[0], ", ", scale[1],
+             ")");
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  return x.reshape({n, c, h, 1, w, 1})
+      .expand({n, c, h, scale[0], w, scale[1]})
+      .reshape({n, c, h * scale[0], w * scale[1]});
+}
+
 // ---- Pooling --------------------------------------------------------------------
 
 namespace {

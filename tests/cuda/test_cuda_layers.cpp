@@ -73,6 +73,22 @@ TEST_CASE("cuda: conv2d and conv_transpose2d on an empty batch") {
   CHECK(x.grad().shape() == x.shape());
 }
 
+TEST_CASE("cuda: upsample_nearest2d, forward and backward") {
+  manual_seed(24);
+  for (DType dt : {kFloat64, kFloat32}) {
+    parity(
+        [](const auto& v) {
+          return upsample_nearest2d(v[0], {2, 2});
+        },
+        {randn({2, 3, 5, 4}, dt)}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return upsample_nearest2d(v[0], {1, 3});
+        },
+        {randn({1, 2, 3, 3}, dt)}, tol_for(dt));
+  }
+}
+
 TEST_CASE("cuda: max and average pooling, forward and backward") {
   manual_seed(22);
   for (DType dt : {kFloat64, kFloat32}) {

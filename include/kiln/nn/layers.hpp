@@ -205,6 +205,17 @@ public:
   double p;
 };
 
+// Nearest-neighbour upsampling by whole factors (kiln::upsample_nearest2d), e.g. before
+// a convolution in a decoder: nn::Upsample(2) doubles H and W.
+class Upsample : public Module {
+public:
+  explicit Upsample(std::int64_t scale) : Upsample(Pair{scale, scale}) {}
+  explicit Upsample(Pair scale) : scale(scale) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pair scale;
+};
+
 class Flatten : public Module {
 public:
   explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_dim(start_dim), end_dim(end_dim) {}

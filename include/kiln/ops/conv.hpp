@@ -1,4 +1,4 @@
-// 2-D convolution, transposed convolution and pooling over (N, C, H, W) tensors.
+// 2-D convolution, transposed convolution, upsampling and pooling over (N, C, H, W) tensors.
 #pragma once
 
 #include <array>
@@ -23,6 +23,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
                         Pair stride = {1, 1}, Pair padding = {0, 0}, Pair output_padding = {0, 0},
                         std::int64_t groups = 1, Pair dilation = {1, 1});
+
+// Nearest-neighbour upsampling by whole factors, as torch.nn.functional.interpolate(x,
+// scale_factor=(sh, sw), mode="nearest"): each pixel becomes an sh x sw block, (N, C, H, W)
+// -> (N, C, H*sh, W*sw). Its gradient sums each block.
+Tensor upsample_nearest2d(const Tensor& x, Pair scale);
 
 // Max over each window; the gradient goes to the first maximal element of the window.
 // stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity.
