@@ -116,6 +116,8 @@ TEST_CASE("errors.md: empty tensors") {
   CHECK_THROWS_WITH_AS(kiln::max(zeros({3, 0}), 1),
                        "max: dimension 1 of shape (3, 0) is empty; there is no extreme value to return",
                        Error);
+  CHECK_THROWS_WITH_AS((void)scalar_tensor(2.0).size(-1),
+                       "size: a 0-d tensor has no dimension -1; reshape it with .reshape({1}) first", Error);
 }
 
 TEST_CASE("errors.md: NaN where it matters, and non-finite losses") {

@@ -68,6 +68,30 @@ TEST_CASE("ops on tensors with no elements: an output, and a gradient of the inp
   check_values(logsumexp(none, {1}), {-INFINITY, -INFINITY});
 }
 
+TEST_CASE("0-d tensors: dimension 0 (or -1) reduces nothing; ops that need a dimension say so") {
+  Tensor x = scalar_tensor(2.0, kFloat64).requires_grad_();
+  // As in PyTorch, a 0-d tensor's dimension 0 is its one element.
+  check_values(sum(x, {0}), {2});
+  check_values(mean(x, {-1}), {2});
+  CHECK(mean(x, {0}, true).shape() == Shape{});
+  check_values(logsumexp(x, {0}), {2});
+  check_values(norm(x, 2.0, {0}), {2});
+  CHECK(std::isnan(var(x, {0}).item()));  // one value, correction 1: 0 / 0
+  check_values(flip(x, {0}), {2});
+  CHECK(x.squeeze(0).shape() == Shape{});
+  mean(x, {-1}).backward();
+  check_values(x.grad(), {1});
+  // Sizes, strides and views of a dimension it does not have are Errors, not reads past the shape.
+  CHECK_THROWS_WITH_AS((void)x.size(-1),
+                       "size: a 0-d tensor has no dimension -1; reshape it with .reshape({1}) first", Error);
+  CHECK_THROWS_AS((void)x.stride(0), Error);
+  CHECK_THROWS_WITH_AS(x.slice(0, 0, 1), doctest::Contains("slice: a 0-d tensor has no dimension 0"), Error);
+  CHECK_THROWS_AS(x.narrow(0, 0, 1), Error);
+  CHECK_THROWS_AS(x.select(0, 0), Error);
+  CHECK_THROWS_WITH_AS(gather(x, 0, zeros({}, kInt64)),
+                       doctest::Contains("gather: a 0-d tensor has no dimension 0"), Error);
+}
+
 TEST_CASE("anomaly detection names the first op whose forward made NaN or Inf") {
   DetectAnomalyGuard on;
   const Tensor x = tensor<float>({1, -1, 2}).requires_grad_();

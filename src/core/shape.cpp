@@ -52,6 +52,11 @@ std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, const char* op) {
   return dim < 0 ? dim + std::max<std::int64_t>(ndim, 1) : dim;
 }
 
+std::int64_t wrap_existing_dim(std::int64_t dim, std::int64_t ndim, const char* op) {
+  KILN_CHECK(ndim > 0, op, ": a 0-d tensor has no dimension ", dim, "; reshape it with .reshape({1}) first");
+  return wrap_dim(dim, ndim, op);
+}
+
 std::ostream& operator<<(std::ostream& os, ShapeFormat s) {
   os << '(';
   for (std::size_t i = 0; i < s.dims.size(); ++i) os << (i ? ", " : "") << s.dims[i];

@@ -48,8 +48,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-std::int64_t Tensor::stride(std::int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_existing_dim(d, dim(), "size")]; }
+std::int64_t Tensor::stride(std::int64_t d) const { return strides()[wrap_existing_dim(d, dim(), "stride")]; }
 
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;

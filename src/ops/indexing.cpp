@@ -253,7 +253,7 @@ Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool 
 Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   KILN_CHECK(index.dim() == x.dim(), "gather: index has shape ", fmt(index.shape()), " but x has shape ",
              fmt(x.shape()), "; both need the same number of dimensions");
-  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "gather");
+  const std::int64_t dim = wrap_existing_dim(dim_in, x.dim(), "gather");
   for (std::int64_t d = 0; d < x.dim(); ++d)
     KILN_CHECK(d == dim || index.shape()[d] <= x.shape()[d], "gather: index shape ", fmt(index.shape()),
                " exceeds x shape ", fmt(x.shape()), " in dimension ", d);
@@ -412,14 +412,17 @@ Tensor Tensor::operator[](const Tensor& index) const {
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {
   std::vector<bool> seen(static_cast<std::size_t>(x.dim()), false);
   Tensor out = x;
+  bool flipped = false;
   for (std::int64_t d_in : dims) {
     const std::int64_t d = wrap_dim(d_in, x.dim(), "flip");
+    if (x.dim() == 0) continue;
     KILN_CHECK(!seen[static_cast<std::size_t>(d)], "flip: dimension ", d, " is named twice in the list");
     seen[static_cast<std::size_t>(d)] = true;
     const std::int64_t n = x.size(d);
     out = index_select(out, d, arange(static_cast<double>(n - 1), -1.0, -1.0, kInt64));
+    flipped = true;
   }
-  return dims.empty() ? x.clone() : out;
+  return flipped ? out : x.clone();  // a copy even when nothing flips (no dims, or a 0-d x, as in PyTorch)
 }
 
 // x viewed with a size-1 dimension before each of its own, expanded to the repeat

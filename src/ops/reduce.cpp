@@ -31,6 +31,7 @@ Dims normalize_dims(const Dims& dims, std::int64_t ndim, const char* op) {
     return out;
   }
   for (std::int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  if (ndim == 0) return {};  // a 0-d tensor's dimension 0 (or -1) is its one element: nothing to reduce
   std::sort(out.begin(), out.end());
   KILN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": a dimension is listed twice");
   return out;

@@ -141,7 +141,7 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& dims) const {
 }
 
 Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::int64_t step) const {
-  d = wrap_dim(d, dim(), "slice");
+  d = wrap_existing_dim(d, dim(), "slice");
   KILN_CHECK(step > 0, "slice: step must be positive, got ", step);
   const std::int64_t n = shape()[d];
   auto clampi = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
@@ -161,14 +161,14 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
 }
 
 Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
-  const std::int64_t wd = wrap_dim(d, dim(), "narrow");
+  const std::int64_t wd = wrap_existing_dim(d, dim(), "narrow");
   KILN_CHECK(start >= 0 && length >= 0 && start + length <= shape()[wd], "narrow: range [", start, ", ",
              start + length, ") is outside dimension ", wd, " of shape ", fmt(shape()));
   return slice(wd, start, start + length);
 }
 
 Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
-  d = wrap_dim(d, dim(), "select");
+  d = wrap_existing_dim(d, dim(), "select");
   const std::int64_t n = shape()[d];
   KILN_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dimension ", d,
              " of size ", n, " (shape ", fmt(shape()), ")");
@@ -206,7 +206,7 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(std::int64_t d) const {
   d = wrap_dim(d, dim(), "squeeze");
-  if (shape()[d] != 1) return *this;
+  if (dim() == 0 || shape()[d] != 1) return *this;  // a 0-d tensor stays as it is, as in PyTorch
   Shape sh = shape();
   Strides st = strides();
   sh.erase(sh.begin() + d);

@@ -724,4 +724,13 @@ TEST_CASE("cuda: ops on tensors with no elements match the CPU") {
     }
 }
 
+TEST_CASE("cuda: reductions of a 0-d tensor over its dimension 0 match the CPU") {
+  const Tensor x = scalar_tensor(1.5, kFloat64);
+  parity([](const auto& v) { return sum(v[0], {0}); }, {x}, 1e-12);
+  parity([](const auto& v) { return mean(v[0], {-1}, true); }, {x}, 1e-12);
+  parity([](const auto& v) { return logsumexp(v[0], {0}); }, {x}, 1e-12);
+  parity([](const auto& v) { return norm(v[0], 2.0, {0}); }, {x}, 1e-12);
+  parity([](const auto& v) { return flip(v[0], {0}); }, {x}, 1e-12);
+}
+
 }  // namespace kiln::test

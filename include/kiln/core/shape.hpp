@@ -22,7 +22,11 @@ Strides contiguous_strides(const Shape& shape);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 
 // Wraps a possibly negative dimension index into [0, ndim); throws if out of range.
+// As in PyTorch, a 0-d tensor accepts 0 and -1 (wrapped to 0) where an op treats it as
+// one element: such an op must not index the (empty) shape with the result.
 std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, const char* op);
+// The same for an op that needs a real dimension: on a 0-d tensor any dim is an Error.
+std::int64_t wrap_existing_dim(std::int64_t dim, std::int64_t ndim, const char* op);
 
 // Formats a shape as "(2, 3)"; a 0-d shape prints as "()".
 struct ShapeFormat {
