@@ -14,7 +14,7 @@
 
 #include "crash_training.hpp"
 #include "helpers.hpp"
-#include "zero_size_cases.hpp"
+#include "op_cases.hpp"
 
 using namespace kiln;
 using namespace kiln::test;
@@ -47,7 +47,7 @@ std::vector<double> train_losses(std::uint64_t seed, int threads) {
 TEST_CASE("ops on tensors with no elements: an output, and a gradient of the input's shape") {
   int ran = 0;
   for (const Shape& shape : zero_size_shapes())
-    for (const ZeroSizeCase& c : zero_size_cases()) {
+    for (const OpCase& c : op_cases()) {
       INFO(c.name << " on " << fmt(shape));
       Tensor x = zeros(shape, kFloat64).requires_grad_();
       Tensor y;

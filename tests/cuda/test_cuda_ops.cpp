@@ -18,7 +18,7 @@
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
 #include "tests/helpers.hpp"
-#include "tests/zero_size_cases.hpp"
+#include "tests/op_cases.hpp"
 
 namespace kiln::test {
 
@@ -714,10 +714,10 @@ TEST_CASE("cuda: constant operands are shared from a cache that empty_cache() dr
 }
 
 // No kernel may launch on an empty grid and no cuBLAS call may get an empty size: every
-// op of zero_size_cases() gives the CPU's outputs (NaN and -inf included) and gradients.
+// op of op_cases() gives the CPU's outputs (NaN and -inf included) and gradients.
 TEST_CASE("cuda: ops on tensors with no elements match the CPU") {
   for (const Shape& shape : zero_size_shapes())
-    for (const ZeroSizeCase& c : zero_size_cases()) {
+    for (const OpCase& c : op_cases()) {
       INFO(c.name << " on " << fmt(shape));
       if (!c.f(zeros(shape, kFloat64)).defined()) continue;
       parity([&](const auto& v) { return c.f(v[0]); }, {zeros(shape, kFloat64)}, 1e-12);
@@ -731,6 +731,27 @@ TEST_CASE("cuda: reductions of a 0-d tensor over its dimension 0 match the CPU")
   parity([](const auto& v) { return logsumexp(v[0], {0}); }, {x}, 1e-12);
   parity([](const auto& v) { return norm(v[0], 2.0, {0}); }, {x}, 1e-12);
   parity([](const auto& v) { return flip(v[0], {0}); }, {x}, 1e-12);
+}
+
+// Kernels that take strides (or make a tensor contiguous first) against the CPU: every op
+// of op_cases() on a transposed view, on every other column, and on rows from an offset.
+TEST_CASE("cuda: ops on strided views match the CPU") {
+  manual_seed(31);
+  const std::vector<std::function<Tensor(const Tensor&)>> views = {
+      [](const Tensor& x) { return x.transpose(0, -1); },
+      [](const Tensor& x) { return x.slice(-1, 0, x.size(-1), 2); },
+      [](const Tensor& x) { return x.slice(0, 1, x.size(0)); },
+  };
+  for (const Shape& shape : {Shape{5, 6}, Shape{3, 5, 6}})
+    for (std::size_t v = 0; v < views.size(); ++v)
+      for (const OpCase& c : op_cases()) {
+        INFO(c.name << " on view " << v << " of " << fmt(shape));
+        const auto f = [&](const auto& in) { return c.f(views[v](in[0])); };
+        if (!f(std::vector<Tensor>{zeros(shape, kFloat64)}).defined()) continue;
+        if (c.name == "dropout")
+          continue;  // the GPU draws its own mask (checked against the CPU's elsewhere)
+        parity(f, {randn(shape, kFloat64)}, 1e-10);
+      }
 }
 
 }  // namespace kiln::test

@@ -1,8 +1,10 @@
-// Ops on tensors with no elements: one function of x per op, for the CPU test
-// (test_robustness.cpp: no crash, an output, a gradient of x's shape) and the GPU
-// one (cuda/test_cuda_ops.cpp: the same outputs and gradients as the CPU). Each runs
-// on every shape of zero_size_shapes(); a case whose op has nothing to say for a shape
-// (the maximum of an empty row) returns an undefined Tensor there.
+// One function of x per op, for the tests that run every op on unusual inputs:
+// - tensors with no elements, every shape of zero_size_shapes(), on the CPU
+//   (test_robustness.cpp: no crash, an output, a gradient of x's shape) and on the GPU
+//   (cuda/test_cuda_ops.cpp: the same outputs and gradients as the CPU);
+// - strided views (transposed, every other column, offset) on the GPU against the CPU.
+// A case whose op has nothing to say for a shape (the maximum of an empty row) returns
+// an undefined Tensor there.
 #pragma once
 
 #include <functional>
@@ -13,14 +15,14 @@
 
 namespace kiln::test {
 
-struct ZeroSizeCase {
+struct OpCase {
   std::string name;
   std::function<Tensor(const Tensor&)> f;
 };
 
 inline std::vector<Shape> zero_size_shapes() { return {{0}, {0, 3}, {3, 0}, {2, 0, 3}}; }
 
-inline std::vector<ZeroSizeCase> zero_size_cases() {
+inline std::vector<OpCase> op_cases() {
   const auto zeros_of = [](const Tensor& x, const Shape& shape, DType dt) {
     return zeros(shape, dt, x.device());
   };
