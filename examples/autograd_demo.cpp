@@ -5,7 +5,10 @@
 //   1. building a model from plain tensors that require gradients,
 //   2. a forward pass recorded by autograd as it runs,
 //   3. loss.backward() filling every parameter's .grad(),
-//   4. an update under NoGradGuard, so the update itself is not recorded.
+//   4. an update under NoGradGuard, so the update itself is not recorded,
+//   5. kiln::grad, which returns the gradient with respect to any tensor (here the
+//      input points) without touching .grad(): which points the trained model finds
+//      hardest, i.e. where moving a point changes the loss most.
 //
 // Run: ./build/examples/autograd_demo [--steps N] [--seed S] [--threads T]
 #include <kiln/kiln.hpp>
@@ -97,6 +100,20 @@ int main(int argc, char** argv) {
         std::cout << "step " << step << "  loss " << loss.item() << "  train accuracy " << acc << "\n";
       }
     }
+
+    // 5. d loss / d x for every input point, with the trained weights. Only the ops between
+    //    the loss and x run; the parameters' .grad() stay as the last step left them. (The
+    //    answer is usually a point near (0, 0), where the three arms start together.)
+    const Tensor points = x.clone().requires_grad_();
+    const Tensor logp =
+        kiln::log_softmax(kiln::matmul(kiln::tanh(kiln::matmul(points, w1) + b1), w2) + b2, 1);
+    const Tensor loss = -kiln::mean(kiln::gather(logp, 1, y.unsqueeze(1)));
+    const Tensor dx = kiln::grad(loss, {points})[0];  // (N, 2)
+    const Tensor pull = kiln::norm(dx, 2.0, {1});     // (N)
+    const std::int64_t hardest = kiln::argmax(pull, 0).item<std::int64_t>();
+    std::cout << "largest |d loss / d x| " << pull[hardest].item() << " at point " << hardest << " ("
+              << x[hardest][0].item() << ", " << x[hardest][1].item() << ") of class "
+              << y[hardest].item<std::int64_t>() << "\n";
   } catch (const kiln::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
