@@ -794,3 +794,22 @@ TEST_CASE("torch differential: joining, padding, indexing and views") {
     }
   });
 }
+
+TEST_CASE("torch differential: grad with respect to leaves and intermediates, through two outputs") {
+  in_both_precisions(9, 40, [] {
+    const std::int64_t n = irand(1, side), d = irand(1, side), h = irand(1, side);
+    const Both x = leaf({n, d}), w = leaf({d, h}), b = leaf({h}), upstream = leaf({n, h}, -1, 1, false);
+    // A scalar output and a matrix one, sharing the hidden layer.
+    const KT khid = kiln::tanh(kiln::matmul(x.k, w.k) + b.k);
+    const TT thid = torch::tanh(torch::matmul(x.t, w.t) + b.t);
+    const KT kloss = kiln::sum(khid * khid);
+    const TT tloss = (thid * thid).sum();
+    const std::vector<KT> kg = kiln::grad({kloss, khid * 3.0}, {w.k, khid, x.k}, {KT(), upstream.k});
+    const std::vector<TT> tg =
+        torch::autograd::grad({tloss, thid * 3.0}, {w.t, thid, x.t}, {torch::ones_like(tloss), upstream.t});
+    ++compared;
+    const char* names[] = {"grad of w", "grad of the hidden layer", "grad of x"};
+    for (std::size_t i = 0; i < 3; ++i) agree(kg[i], tg[i], names[i], 1e-9, 1e-11);
+    CHECK_FALSE(w.k.grad().defined());
+  });
+}
