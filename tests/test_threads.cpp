@@ -50,3 +50,23 @@ TEST_CASE("elementwise and reduction results do not depend on the thread count")
   kiln::test::check_same(sum(x, {0}), s, 0);
   set_num_threads(saved);
 }
+
+TEST_CASE("convolution weight gradients repeat bit for bit with more threads than cores") {
+  const int saved = get_num_threads();
+  set_num_threads(6);  // six tasks' partial sums, added in the order of their images
+  manual_seed(5);
+  const Tensor x = randn({12, 3, 9, 9}), up = randn({12, 4, 9, 9}), w = randn({4, 3, 3, 3});
+  std::vector<float> first_conv, first_transpose;
+  for (int run = 0; run < 5; ++run) {
+    Tensor wc = w.clone().requires_grad_(), wt = w.clone().requires_grad_();
+    sum(conv2d(x, wc, Tensor(), {1, 1}, {1, 1}) * up).backward();
+    sum(conv_transpose2d(up, wt, Tensor(), {1, 1}, {1, 1}) * x).backward();
+    if (run == 0) {
+      first_conv = wc.grad().to_vector<float>();
+      first_transpose = wt.grad().to_vector<float>();
+    }
+    CHECK(wc.grad().to_vector<float>() == first_conv);
+    CHECK(wt.grad().to_vector<float>() == first_transpose);
+  }
+  set_num_threads(saved);
+}

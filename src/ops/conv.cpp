@@ -150,10 +150,11 @@ void col2im(T* col, const ConvGeometry& g, T* image) {
 // Runs body(img, col, gw) for every image of g's batch, images spread over the threads.
 // Each task has its own im2col buffer `col` (g.k_all() x g.l()) and, when `weight_grad`,
 // its own zeroed gradient `gw` of `shape` to add into (else null); returns the sum of the
-// tasks' gradients (undefined when !weight_grad).
+// tasks' gradients in the order of their first images, so that a run repeats bit for bit
+// (undefined when !weight_grad).
 template <class T, class Body>
 Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& shape, Body body) {
-  std::vector<Tensor> partial_gw;  // one per task, summed at the end
+  std::vector<std::pair<std::int64_t, Tensor>> partial_gw;  // (first image, sum), one per task
   std::mutex partial_mutex;
   parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
     std::vector<T> col(static_cast<std::size_t>(g.k_all() * g.l()));
@@ -161,13 +162,15 @@ Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& 
     for (std::int64_t img = b; img < e; ++img) body(img, col.data(), weight_grad ? ptr<T>(gw) : nullptr);
     if (weight_grad) {
       std::lock_guard<std::mutex> lock(partial_mutex);
-      partial_gw.push_back(gw);
+      partial_gw.emplace_back(b, gw);
     }
   });
   if (!weight_grad) return Tensor();
   if (partial_gw.empty()) return zeros(shape, dtype_of<T>::value);  // an empty batch
-  Tensor total = partial_gw.front();
-  for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i];
+  std::sort(partial_gw.begin(), partial_gw.end(),
+            [](const auto& l, const auto& r) { return l.first < r.first; });
+  Tensor total = partial_gw.front().second;
+  for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i].second;
   return total;
 }
 
