@@ -233,6 +233,40 @@ TEST_CASE("to(dtype) passes gradients back in the source dtype") {
   check_values(x.grad(), {2, 2});
 }
 
+TEST_CASE("backward of several outputs walks their shared graph once") {
+  manual_seed(4);
+  const Tensor x = randn({5, 3}, kFloat64);
+  Tensor w = randn({3, 4}, kFloat64).requires_grad_();
+  const auto losses = [&] {
+    const Tensor h = tanh(matmul(x, w));
+    return std::vector<Tensor>{sum(h * h), mean(h), h * 2.0};
+  };
+  const Tensor up = randn({5, 4}, kFloat64);
+  std::vector<Tensor> out = losses();
+  backward(out, {Tensor(), Tensor(), up});
+  const std::vector<double> together = w.grad().to_vector<double>();
+  w.set_grad(Tensor());
+  out = losses();
+  (out[0] + out[1] + sum(out[2] * up)).backward();
+  check_values(w.grad(), together, 1e-12);
+  // One after the other, the second pass finds the shared part freed; in one walk it runs once.
+  w.set_grad(Tensor());
+  out = losses();
+  out[0].backward();
+  CHECK_THROWS_WITH_AS(out[1].backward(), doctest::Contains("retain_graph"), Error);
+  CHECK_THROWS_WITH_AS(
+      backward({out[0], sum(x)}),
+      "backward: output 1 (shape ()) does not require grad, so no "
+      "input can have a gradient through it; call requires_grad_() on the inputs before computing "
+      "the outputs, outside a NoGradGuard",
+      Error);
+  out = losses();
+  CHECK_THROWS_WITH_AS(backward(out),
+                       doctest::Contains("backward: output 2 has shape (5, 4); an implicit gradient"), Error);
+  CHECK_THROWS_WITH_AS(backward(out, {Tensor()}), doctest::Contains("backward: 3 outputs but 1 grad_outputs"),
+                       Error);
+}
+
 TEST_CASE("grad returns the gradients backward would add, and leaves every .grad alone") {
   manual_seed(3);
   const Tensor x = randn({4, 3}, kFloat64);

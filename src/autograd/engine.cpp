@@ -140,21 +140,36 @@ void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) 
   run_graph({root}, {seed_for(root, grad_output, "backward", "the output")}, retain_graph, nullptr, nullptr);
 }
 
-std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, const GradOptions& options) {
-  KILN_CHECK(!outputs.empty(), "grad: no outputs given; pass the tensors to differentiate (e.g. the loss)");
-  KILN_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "grad: ", outputs.size(),
+namespace {
+// The seeds of several outputs, checked: one per output (1 for one-element outputs
+// when `grad_outputs` is empty), each output requiring grad.
+std::vector<Tensor> seeds_for(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                              const char* op) {
+  KILN_CHECK(!outputs.empty(), op, ": no outputs given; pass the tensors to differentiate (e.g. the loss)");
+  KILN_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), op, ": ", outputs.size(),
              " outputs but ", grad_outputs.size(),
              " grad_outputs; pass one gradient per output, or none when every output has one element");
   std::vector<Tensor> seeds;
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const std::string which = detail::concat("output ", k);
-    KILN_CHECK(outputs[k].defined(), "grad: ", which, " is an undefined Tensor");
-    KILN_CHECK(outputs[k].requires_grad(), "grad: ", which, " (shape ", fmt(outputs[k].shape()),
+    KILN_CHECK(outputs[k].defined(), op, ": ", which, " is an undefined Tensor");
+    KILN_CHECK(outputs[k].requires_grad(), op, ": ", which, " (shape ", fmt(outputs[k].shape()),
                ") does not require grad, so no input can have a gradient through it; call requires_grad_() "
                "on the inputs before computing the outputs, outside a NoGradGuard");
-    seeds.push_back(seed_for(outputs[k], grad_outputs.empty() ? Tensor() : grad_outputs[k], "grad", which));
+    seeds.push_back(seed_for(outputs[k], grad_outputs.empty() ? Tensor() : grad_outputs[k], op, which));
   }
+  return seeds;
+}
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              bool retain_graph) {
+  run_graph(outputs, seeds_for(outputs, grad_outputs, "backward"), retain_graph, nullptr, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, const GradOptions& options) {
+  const std::vector<Tensor> seeds = seeds_for(outputs, grad_outputs, "grad");
   std::unordered_set<Node*> targets;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     KILN_CHECK(inputs[i].defined(), "grad: input ", i, " is an undefined Tensor");
