@@ -90,6 +90,11 @@ TEST_CASE("errors.md: wrong dtype") {
                        "quantize_q4_0: rows of 40 values (shape (2, 40)) do not split into groups of 32; pad the input "
                        "dimension to a multiple of 32 or use int8",
                        Error);
+  CHECK_THROWS_WITH_AS(
+      full({2}, 300.0, kUInt8),
+      "full: value 300 cannot be converted to uint8 without overflow (its range is 0 to 255); use a "
+      "value in that range or a floating dtype",
+      Error);
 }
 
 TEST_CASE("errors.md: wrong device / no GPU") {

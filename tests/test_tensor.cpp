@@ -1,4 +1,6 @@
 // Tensor basics: factories, dtypes, element access, copies, printing, randomness.
+#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "helpers.hpp"
@@ -89,6 +91,77 @@ TEST_CASE("dtypes: sizes, conversions and checked access") {
   CHECK_THROWS_AS(f.at<float>({3}), Error);
   CHECK_THROWS_AS(f.at<float>({0, 0}), Error);
   CHECK_THROWS_AS(f.item(), Error);
+}
+
+TEST_CASE("float to integer conversion: truncation, NaN as 0, saturation at the dtype's ends") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> in{-2.7, -0.9, 0.9,  126.9, 127.0, 128.5, 255.9, 256.0,  -128.0, -129.5,
+                               3e9,  -3e9, 1e30, -1e30, inf,   -inf,  nan,   9.3e18, -9.3e18};
+  const auto expect = [&]<class I>() {
+    std::vector<double> out;
+    const double lo = static_cast<double>(std::numeric_limits<I>::min());
+    const double hi = static_cast<double>(std::numeric_limits<I>::max());  // int64: rounds up to 2^63
+    for (double v : in) out.push_back(std::isnan(v) ? 0.0 : v <= lo ? lo : v >= hi ? hi : std::trunc(v));
+    return out;
+  };
+  for (DType from : {kFloat64, kFloat32}) {
+    const Tensor x = from_vector(in).to(from);
+    // The strided copy path too: every other element of x interleaved with itself.
+    const Tensor strided = stack({x, x}, 1).select(1, 0);
+    REQUIRE_FALSE(strided.is_contiguous());
+    const auto check_dtype = [&]<class I>(DType to) {
+      CAPTURE(dtype_name(from));
+      CAPTURE(dtype_name(to));
+      std::vector<double> want = expect.template operator()<I>();
+      if (from == kFloat32) {  // the float32 input itself is rounded first
+        const std::vector<float> rounded = x.to_vector<float>();
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          const double v = rounded[i], lo = static_cast<double>(std::numeric_limits<I>::min()),
+                       hi = static_cast<double>(std::numeric_limits<I>::max());
+          want[i] = std::isnan(v) ? 0.0 : v <= lo ? lo : v >= hi ? hi : std::trunc(v);
+        }
+      }
+      for (const Tensor& source : {x, strided}) {
+        const std::vector<I> got = source.to(to).template to_vector<I>();
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          CAPTURE(in[i]);
+          CHECK(static_cast<double>(got[i]) == want[i]);
+        }
+      }
+    };
+    check_dtype.template operator()<std::int64_t>(kInt64);
+    check_dtype.template operator()<std::int32_t>(kInt32);
+    check_dtype.template operator()<std::uint8_t>(kUInt8);
+    check_dtype.template operator()<std::int8_t>(kInt8);
+  }
+  // The ends themselves, exactly.
+  CHECK(tensor<double>({1e300}).to(kInt64).item<std::int64_t>() == std::numeric_limits<std::int64_t>::max());
+  CHECK(tensor<double>({-1e300}).to(kInt64).item<std::int64_t>() == std::numeric_limits<std::int64_t>::min());
+  CHECK(tensor<double>({-1e300}).to(kInt32).item<std::int32_t>() == std::numeric_limits<std::int32_t>::min());
+}
+
+TEST_CASE("a number that does not fit an integer dtype is an error, not a wrapped value") {
+  check_values(full({2}, 2.9, kInt64), {2, 2});  // a fraction is dropped, as in PyTorch
+  check_values(full({1}, -128.7, kInt8), {-128});
+  check_values(full({1}, 255.0, kUInt8), {255});
+  CHECK_THROWS_WITH_AS(full({2}, 300.0, kUInt8),
+                       doctest::Contains("full: value 300 cannot be converted to uint8 without overflow (its "
+                                         "range is 0 to 255)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(full({2}, -1.0, kUInt8), doctest::Contains("value -1 cannot be converted to uint8"),
+                       Error);
+  CHECK_THROWS_WITH_AS(ones({2}, kInt32).fill_(std::nan("")), doctest::Contains("fill_: value nan"), Error);
+  CHECK_THROWS_WITH_AS(full({1}, 9.3e18, kInt64), doctest::Contains("cannot be converted to int64"), Error);
+  CHECK(full({1}, -9.223372036854775808e18, kInt64).item<std::int64_t>() ==
+        std::numeric_limits<std::int64_t>::min());
+  CHECK_THROWS_AS(full({1}, INFINITY, kInt32), Error);
+  CHECK(std::isinf(full({1}, INFINITY, kFloat32).item()));  // floating dtypes hold anything
+  // Arithmetic with a number builds the number in the tensor's dtype.
+  CHECK_THROWS_WITH_AS(ones({3}, kInt32) + 1e10, doctest::Contains("cannot be converted to int32"), Error);
+  check_values(ones({3}, kInt32) + 2.5, {3, 3, 3});
+  CHECK_THROWS_WITH_AS(arange(0.0, 300.0, 1.0, kUInt8), doctest::Contains("arange: value 299"), Error);
+  check_values(arange(250.0, 256.0, 1.0, kUInt8), {250, 251, 252, 253, 254, 255});
+  CHECK_THROWS_WITH_AS(linspace(-1.0, 1.0, 3, kUInt8), doctest::Contains("linspace: value -1"), Error);
 }
 
 TEST_CASE("clone and contiguous copy; views share storage") {

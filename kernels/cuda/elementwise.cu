@@ -4,6 +4,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/value_cast.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -25,7 +26,7 @@ __global__ void copy_kernel(Loop loop, D* dst, const S* src) {
   for (std::int64_t i = global_index(); i < loop.numel; i += grid_stride()) {
     std::int64_t off[2];
     loop_offsets<2>(loop, i, off);
-    dst[off[0]] = static_cast<D>(src[off[1]]);
+    dst[off[0]] = value_cast<D>(src[off[1]]);  // float to integer saturates, NaN gives 0, as on the CPU
   }
 }
 

@@ -14,6 +14,7 @@ Tensor empty(const Shape& shape, DType dtype, Device device) { return Tensor::em
 Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  detail::check_value_fits("full", value, dtype);
   Tensor t = Tensor::empty(shape, dtype, device);
   t.fill_(value);
   return t;
@@ -34,6 +35,10 @@ Tensor arange(double start, double end, double step, DType dtype) {
              "arange: start ", start, ", end ", end, ", step ", step, " must be finite with step != 0");
   const double count = std::ceil((end - start) / step);
   const std::int64_t n = count > 0 ? static_cast<std::int64_t>(count) : 0;
+  if (n > 0) {  // the values run from start to the last one, each inside the dtype's range
+    detail::check_value_fits("arange", start, dtype);
+    detail::check_value_fits("arange", start + static_cast<double>(n - 1) * step, dtype);
+  }
   Tensor t = Tensor::empty({n}, dtype);
   visit_dtype(dtype, [&]<class T>() {
     T* p = t.data_ptr<T>();
@@ -46,6 +51,8 @@ Tensor arange(std::int64_t end, DType dtype) { return arange(0.0, static_cast<do
 Tensor linspace(double start, double end, std::int64_t steps, DType dtype, Device device) {
   KILN_CHECK(steps >= 0 && std::isfinite(start) && std::isfinite(end), "linspace: start ", start, ", end ",
              end, ", steps ", steps, " must be finite with steps >= 0");
+  if (steps > 0) detail::check_value_fits("linspace", start, dtype);
+  if (steps > 1) detail::check_value_fits("linspace", end, dtype);
   Tensor t = Tensor::empty({steps}, dtype);
   // Each half counted from its own end, so both ends are exact and the spacing symmetric.
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;

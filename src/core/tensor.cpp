@@ -2,8 +2,10 @@
 // Views live in src/ops/views.cpp, printing in src/core/print.cpp.
 #include "kiln/core/tensor.hpp"
 
+#include <cmath>
 #include <cstring>
 
+#include "kernels/cuda/value_cast.hpp"
 #include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
@@ -127,12 +129,26 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
         D* dp = d + off[0];
         const S* sp = s + off[1];
         if (st[0] == 1 && st[1] == 1) {
-          for (std::int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+          for (std::int64_t i = 0; i < n; ++i) dp[i] = cuda_kernels::value_cast<D>(sp[i]);
         } else {
-          for (std::int64_t i = 0; i < n; ++i) dp[i * st[0]] = static_cast<D>(sp[i * st[1]]);
+          for (std::int64_t i = 0; i < n; ++i) dp[i * st[0]] = cuda_kernels::value_cast<D>(sp[i * st[1]]);
         }
       });
     });
+  });
+}
+
+void check_value_fits(const char* op, double value, DType dtype) {
+  visit_dtype(dtype, [&]<class T>() {
+    if constexpr (std::is_integral_v<T>) {
+      using Range = cuda_kernels::IntRange<T>;
+      // Both ends exact in double: lowest is 0 or -2^k, and highest + 1 rounds to 2^k.
+      const double lo = static_cast<double>(Range::lowest), above = static_cast<double>(Range::highest) + 1.0;
+      const double t = std::trunc(value);
+      KILN_CHECK(t >= lo && t < above, op, ": value ", value, " cannot be converted to ", dtype,
+                 " without overflow (its range is ", +Range::lowest, " to ", +Range::highest,
+                 "); use a value in that range or a floating dtype");
+    }
   });
 }
 }  // namespace detail
@@ -195,6 +211,7 @@ void check_inplace(const Tensor& self, const char* op, const Tensor* update = nu
 
 Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
+  detail::check_value_fits("fill_", value, dtype());
   if (device().is_cuda()) {
     const auto& k = detail::cuda_for(*this);
     k.fill(detail::cuda_scalar(dtype(), "fill_"), detail::cuda_loop(shape(), {&strides()}, "fill_"),

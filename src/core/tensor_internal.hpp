@@ -5,8 +5,15 @@
 
 namespace kiln::detail {
 
-// dst[i] = static_cast<D>(src[i]); src already has dst's shape (strides may be 0).
+// dst[i] = src[i] converted to dst's dtype by cuda_kernels::value_cast (float to integer
+// truncates, NaN gives 0, beyond the range saturates); src already has dst's shape
+// (strides may be 0).
 void copy_elements(const Tensor& dst, const Tensor& src);
+
+// An Error naming `op` unless `value` converts to `dtype` without overflow: finite and,
+// for an integer dtype, inside its range once truncated (a fraction is dropped, as in
+// PyTorch). Any finite or infinite value fits a floating dtype, as does NaN.
+void check_value_fits(const char* op, double value, DType dtype);
 
 // Strides that read `t` as if expanded to `shape` (0 along broadcast dimensions).
 Strides broadcast_strides(const Tensor& t, const Shape& shape);

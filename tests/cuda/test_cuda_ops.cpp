@@ -44,9 +44,16 @@ TEST_CASE("cuda: factories, fill and dtype conversion on the device") {
   check_values(full({4}, -1.5, kFloat64, gpu), {-1.5, -1.5, -1.5, -1.5}, 0);
   const Tensor x = tensor<float>({-2.7f, -0.2f, 0.0f, 3.9f, 250.0f});
   CHECK(x.to(gpu).to(kInt64).to_vector<std::int64_t>() == x.to(kInt64).to_vector<std::int64_t>());
-  // (uint8 only from values it can hold: converting a negative float is undefined in C++.)
-  const Tensor pos = tensor<float>({0.0f, 0.4f, 3.9f, 250.0f});
-  CHECK(pos.to(gpu).to(kUInt8).to_vector<std::uint8_t>() == pos.to(kUInt8).to_vector<std::uint8_t>());
+  // Beyond the range and NaN too: both devices truncate, saturate and take NaN as 0.
+  const Tensor wild = tensor<double>({-2.7, 0.4, 255.9, 256.0, -129.5, 3e9, -1e30, 1e30, std::nan(""), -0.0});
+  for (const Tensor& from : {wild, wild.to(kFloat32)}) {
+    CHECK(from.to(gpu).to(kInt64).to_vector<std::int64_t>() == from.to(kInt64).to_vector<std::int64_t>());
+    CHECK(from.to(gpu).to(kInt32).to_vector<std::int32_t>() == from.to(kInt32).to_vector<std::int32_t>());
+    CHECK(from.to(gpu).to(kUInt8).to_vector<std::uint8_t>() == from.to(kUInt8).to_vector<std::uint8_t>());
+    CHECK(from.to(gpu).to(kInt8).to_vector<std::int8_t>() == from.to(kInt8).to_vector<std::int8_t>());
+  }
+  CHECK_THROWS_WITH_AS(full({2}, 300.0, kUInt8, gpu), doctest::Contains("cannot be converted to uint8"),
+                       Error);
   Tensor y = zeros({3, 4}, kFloat32, gpu);
   y.slice(1, 1, 3).fill_(7.0);
   const Tensor expect = zeros({3, 4});
