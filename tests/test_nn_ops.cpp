@@ -80,6 +80,25 @@ TEST_CASE("linear matches x W^T + b and has correct gradients") {
                        Error);
 }
 
+TEST_CASE("linear with no input features gives the bias in every row, and gradients of the right shapes") {
+  manual_seed(43);
+  const Tensor b = rand64({4});
+  check_same(linear(zeros({3, 0}, kFloat64), zeros({4, 0}, kFloat64), b), b.expand({3, 4}), 0);
+  check_same(linear(zeros({2, 3, 0}, kFloat64), zeros({4, 0}, kFloat64)), zeros({2, 3, 4}, kFloat64), 0);
+  check_same(linear(zeros({0}, kFloat64), zeros({4, 0}, kFloat64), b), b, 0);  // a 1-D input: one row
+  Tensor x = zeros({3, 0}, kFloat64).requires_grad_(), w = zeros({4, 0}, kFloat64).requires_grad_();
+  Tensor bias = b.clone().requires_grad_();
+  sum(linear(x, w, bias) * rand64({3, 4})).backward();
+  CHECK(x.grad().shape() == Shape{3, 0});
+  CHECK(w.grad().shape() == Shape{4, 0});
+  CHECK(bias.grad().shape() == Shape{4});
+  KILN_CHECK_GRAD([](const In& in) { return linear(in[0], in[1], in[2]); },
+                  {rand64({3, 0}), rand64({2, 0}), rand64({2})});
+  // No output features, or no rows: empty results.
+  CHECK(linear(rand64({3, 5}), zeros({0, 5}, kFloat64)).shape() == Shape{3, 0});
+  CHECK(linear(zeros({0, 5}, kFloat64), rand64({2, 5}), rand64({2})).shape() == Shape{0, 2});
+}
+
 TEST_CASE("conv2d equals the direct definition for stride, padding, dilation, groups") {
   manual_seed(42);
   struct Case {

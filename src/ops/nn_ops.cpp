@@ -30,11 +30,12 @@ namespace {
 void gemm_tensors(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const Tensor& a,
                   std::int64_t lda, const Tensor& b, std::int64_t ldb, double beta, Tensor& c, std::int64_t ldc) {
   detail::check_same_dtype_device("linear", {a, b, c});
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // an empty sum: C = beta C (BLAS would also reject the leading dimension 0)
+    if (beta == 0) c.fill_(0.0);
+    return;
+  }
   if (c.device().is_cuda()) {
-    if (k == 0) {
-      if (beta == 0) c.fill_(0.0);
-      return;
-    }
     detail::cuda_for(c).gemm(detail::cuda_scalar(c.dtype(), "linear"), ta, tb, m, n, k, detail::dptr(a), lda,
                              detail::dptr(b), ldb, beta, detail::dptr(c), ldc);
     return;
@@ -59,9 +60,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     KILN_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias of shape ", fmt(bias.shape()),
                " does not match ", out_f, " output features");
   }
-  const Tensor x2 = x.detach().reshape({-1, in}).contiguous();  // (M, in)
-  const Tensor w = weight.detach().contiguous();                 // (out, in)
-  const std::int64_t m = x2.size(0);
+  const std::int64_t m = numel_of(Shape(x.shape().begin(), x.shape().end() - 1));  // rows, even when in = 0
+  const Tensor x2 = x.detach().reshape({m, in}).contiguous();                      // (M, in)
+  const Tensor w = weight.detach().contiguous();                                   // (out, in)
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor y = Tensor::empty({m, out_f}, x.dtype(), x.device());
@@ -77,7 +78,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     }
     beta = 1;
   }
-  if (m > 0 && out_f > 0) gemm_tensors(false, true, m, out_f, in, x2, in, w, in, beta, y, out_f);
+  gemm_tensors(false, true, m, out_f, in, x2, in, w, in, beta, y, out_f);
   Tensor out = y.reshape(out_shape);
   if (should_record({x, weight, bias})) {
     // y = x W^T + b:  dx = g W,  dW = g^T x,  db = sum over rows of g
