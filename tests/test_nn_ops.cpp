@@ -289,6 +289,108 @@ TEST_CASE("pooling: values, padding, ties, gradients") {
   CHECK_THROWS_AS(max_pool2d(zeros({1, 1, 1, 1}), {2, 2}), Error);
 }
 
+namespace {
+// adaptive_avg_pool2d by its definition: each output cell is the plain mean of its window.
+Tensor naive_adaptive_avg(const Tensor& x, std::int64_t oh, std::int64_t ow) {
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const Tensor xd = x.to(kFloat64).contiguous();
+  Tensor out = zeros({n, c, oh, ow}, kFloat64);
+  const double* in = xd.data_ptr<double>();
+  double* o = out.data_ptr<double>();
+  for (std::int64_t p = 0; p < n * c; ++p)
+    for (std::int64_t i = 0; i < oh; ++i)
+      for (std::int64_t j = 0; j < ow; ++j) {
+        const std::int64_t y0 = i * h / oh, y1 = ((i + 1) * h + oh - 1) / oh;
+        const std::int64_t x0 = j * w / ow, x1 = ((j + 1) * w + ow - 1) / ow;
+        double total = 0;
+        for (std::int64_t y = y0; y < y1; ++y)
+          for (std::int64_t xx = x0; xx < x1; ++xx) total += in[(p * h + y) * w + xx];
+        o[(p * oh + i) * ow + j] = total / static_cast<double>((y1 - y0) * (x1 - x0));
+      }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("adaptive_avg_pool2d: window means for any sizes, gradients, the module") {
+  manual_seed(50);
+  const Tensor x = rand64({2, 3, 7, 5});
+  // Global, equal windows, overlapping windows (7 -> 3, 5 -> 2), more outputs than inputs.
+  for (const Pair out : {Pair{1, 1}, Pair{7, 5}, Pair{3, 2}, Pair{2, 4}, Pair{9, 6}, Pair{1, 3}}) {
+    CAPTURE(out[0]);
+    CAPTURE(out[1]);
+    check_same(adaptive_avg_pool2d(x, out), naive_adaptive_avg(x, out[0], out[1]), 1e-12);
+    check_same(adaptive_avg_pool2d(x.to(kFloat32), out), naive_adaptive_avg(x, out[0], out[1]), 1e-6);
+  }
+  const Tensor even = rand64({1, 2, 6, 4});
+  check_same(adaptive_avg_pool2d(even, {3, 2}), avg_pool2d(even, {2, 2}), 1e-12);
+  check_same(adaptive_avg_pool2d(even, {1, 1}), mean(even, {2, 3}, true), 1e-12);
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_avg_pool2d(in[0], {3, 2}); }, {rand64({2, 2, 7, 5})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_avg_pool2d(in[0], {1, 1}); }, {rand64({2, 3, 3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_avg_pool2d(in[0], {2, 2}); }, {rand64({1, 2, 4, 6})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return adaptive_avg_pool2d(in[0].transpose(2, 3), {4, 3});
+      },
+      {rand64({1, 2, 5, 3})});
+  CHECK(adaptive_avg_pool2d(zeros({0, 3, 5, 5}), {2, 2}).shape() == Shape{0, 3, 2, 2});
+  CHECK_THROWS_WITH_AS(adaptive_avg_pool2d(x, {0, 2}), doctest::Contains("output size (0, 2) must be >= 1"),
+                       Error);
+  CHECK_THROWS_WITH_AS(adaptive_avg_pool2d(zeros({1, 2, 0, 3}), {1, 1}), doctest::Contains("empty image"),
+                       Error);
+  CHECK_THROWS_WITH_AS(adaptive_avg_pool2d(ones({2, 3}), {1, 1}), doctest::Contains("(N, C, H, W)"), Error);
+  nn::AdaptiveAvgPool2d gap(1);
+  CHECK(gap(x).shape() == Shape{2, 3, 1, 1});
+  CHECK(gap.description() == "AdaptiveAvgPool2d(output_size=(1, 1))");
+  CHECK(nn::AdaptiveAvgPool2d(Pair{3, 2})(x).shape() == Shape{2, 3, 3, 2});
+  CHECK_THROWS_AS(nn::AdaptiveAvgPool2d(0), Error);
+}
+
+TEST_CASE("group_norm: groups of channels normalised as defined, gradients, the module") {
+  manual_seed(51);
+  const Tensor x = rand64({3, 6, 4, 2}) * 3.0 + 1.0;
+  const Tensor w = rand64({6}), b = rand64({6});
+  for (const std::int64_t groups : {1, 2, 3, 6}) {
+    CAPTURE(groups);
+    // The definition: statistics over each sample's group of channels, then per-channel affine.
+    const Tensor xg = x.reshape({3, groups, 6 / groups, 4, 2});
+    const Tensor mu = mean(xg, {2, 3, 4}, true), v = var(xg, {2, 3, 4}, true, 0);
+    const Tensor expected =
+        ((xg - mu) / sqrt(v + 1e-4)).reshape({3, 6, 4, 2}) * w.reshape({6, 1, 1}) + b.reshape({6, 1, 1});
+    check_same(group_norm(x, groups, w, b, 1e-4), expected, 1e-12);
+    check_same(group_norm(x.to(kFloat32), groups, w.to(kFloat32), b.to(kFloat32), 1e-4), expected, 1e-5);
+  }
+  // One group is layer_norm over (C, H, W); 2-D and 3-D inputs.
+  check_same(group_norm(x, 1), layer_norm(x, {6, 4, 2}), 1e-12);
+  const Tensor x2 = rand64({5, 4});
+  check_same(group_norm(x2, 2), layer_norm(x2.reshape({5, 2, 2}), {2}).reshape({5, 4}), 1e-12);
+  CHECK(group_norm(rand64({2, 4, 3}), 4).shape() == Shape{2, 4, 3});
+  KILN_CHECK_GRAD([](const In& in) { return group_norm(in[0], 2, in[1], in[2]); },
+                  {rand64({2, 4, 3, 2}), rand64({4}), rand64({4})});
+  KILN_CHECK_GRAD([](const In& in) { return group_norm(in[0], 3, in[1], Tensor(), 0.1); },
+                  {rand64({2, 6, 3}), rand64({6})});
+  KILN_CHECK_GRAD([](const In& in) { return group_norm(in[0].transpose(2, 3), 1); }, {rand64({1, 2, 3, 2})});
+  CHECK(group_norm(zeros({0, 4, 3}), 2).shape() == Shape{0, 4, 3});
+
+  nn::GroupNorm gn(2, 6);
+  CHECK(gn.description() == "GroupNorm(2, 6, eps=1e-05, affine=true)");
+  CHECK(gn.parameters().size() == 2);
+  CHECK(gn.state_dict().count("weight") == 1);
+  check_values(gn.bias, std::vector<double>(6, 0.0), 0);
+  check_same(gn(x.to(kFloat32)), group_norm(x, 2), 1e-5);
+  CHECK(nn::GroupNorm(nn::GroupNormOptions(3, 6).affine(false)).parameters().empty());
+
+  CHECK_THROWS_WITH_AS(group_norm(x, 4),
+                       doctest::Contains("6 channels (input shape (3, 6, 4, 2)) do not split into 4 groups"),
+                       Error);
+  CHECK_THROWS_WITH_AS(group_norm(x, 2, rand64({3})), doctest::Contains("weight of shape (3) must be (6)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(group_norm(ones({4}), 1), doctest::Contains("(N, C, ...)"), Error);
+  CHECK_THROWS_WITH_AS(nn::GroupNorm(4, 6), doctest::Contains("6 channels do not split into 4 groups"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gn(rand64({2, 4, 3}).to(kFloat32)),
+                       doctest::Contains("has 4 channels but the layer was built for 6"), Error);
+}
+
 TEST_CASE("max_pool2d: NaN wins its window") {
   const Tensor x = tensor<float>({1, NAN, 3, 4}).reshape({1, 1, 2, 2});
   CHECK(std::isnan(max_pool2d(x, {2, 2}).item()));

@@ -530,6 +530,11 @@ TEST_CASE(
         "avg_pool2d", {leaf({batch, cin, h, w})},
         [&](const auto& a) { return kiln::avg_pool2d(a[0], kernel, step, pad); },
         [&](const auto& a) { return torch::avg_pool2d(a[0], pair(kernel), pair(step), pair(pad)); });
+    const kiln::Pair adaptive{irand(1, 10), irand(1, 10)};  // fewer, as many or more cells than pixels
+    compare(
+        "adaptive_avg_pool2d", {leaf({batch, cin, h, w})},
+        [&](const auto& a) { return kiln::adaptive_avg_pool2d(a[0], adaptive); },
+        [&](const auto& a) { return torch::adaptive_avg_pool2d(a[0], pair(adaptive)); });
   });
 }
 
@@ -567,6 +572,25 @@ TEST_CASE("torch differential: normalisation, linear and the losses") {
           },
           [&](const auto& a) {
             return torch::layer_norm(a[0], normalized, affine ? a[1] : TT(), affine ? a[2] : TT());
+          },
+          true, 1e-7);
+      // group_norm likewise: (N, C, ...) with C a multiple of the group count.
+      const std::int64_t groups = irand(1, 3);
+      Sizes gs{irand(1, 4), groups * irand(1, 3)};
+      for (std::int64_t extra = irand(0, 2); extra > 0; --extra) gs.push_back(irand(1, 4));
+      const double geps = std::pow(10.0, unif(-6, -2));
+      std::vector<Both> gin = {leaf(gs)};
+      if (affine) {
+        gin.push_back(leaf({gs[1]}));
+        gin.push_back(leaf({gs[1]}));
+      }
+      compare(
+          "group_norm", gin,
+          [&](const auto& a) {
+            return kiln::group_norm(a[0], groups, affine ? a[1] : KT(), affine ? a[2] : KT(), geps);
+          },
+          [&](const auto& a) {
+            return torch::group_norm(a[0], groups, affine ? a[1] : TT(), affine ? a[2] : TT(), geps);
           },
           true, 1e-7);
     }

@@ -136,6 +136,15 @@ std::string AvgPool2d::description() const {
   return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
 }
 
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(Pair size) : output_size(size) {
+  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "AdaptiveAvgPool2d: output size ", pair_str(size),
+             " must be >= 1");
+}
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return adaptive_avg_pool2d(x, output_size); }
+std::string AdaptiveAvgPool2d::description() const {
+  return "AdaptiveAvgPool2d(output_size=" + pair_str(output_size) + ")";
+}
+
 // ---- BatchNorm -----------------------------------------------------------------------
 
 BatchNorm::BatchNorm(const BatchNormOptions& o, int spatial_dims) : options(o), spatial_dims_(spatial_dims) {
@@ -192,6 +201,33 @@ std::string LayerNorm::description() const {
   std::ostringstream os;
   os << "LayerNorm(" << fmt(options.normalized_shape()) << ", eps=" << options.eps()
      << ", elementwise_affine=" << (options.elementwise_affine() ? "true" : "false") << ")";
+  return os.str();
+}
+
+// ---- GroupNorm ------------------------------------------------------------------------
+
+GroupNorm::GroupNorm(const GroupNormOptions& o) : options(o) {
+  KILN_CHECK(o.num_groups() > 0 && o.num_channels() > 0 && o.num_channels() % o.num_groups() == 0,
+             "GroupNorm: ", o.num_channels(), " channels do not split into ", o.num_groups(),
+             " groups; both must be positive and num_groups must divide num_channels");
+  KILN_CHECK(o.eps() >= 0, "GroupNorm: eps must be >= 0, got ", o.eps());
+  if (o.affine()) {
+    weight = register_parameter("weight", ones({o.num_channels()}));
+    bias = register_parameter("bias", zeros({o.num_channels()}));
+  }
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  KILN_CHECK(x.dim() >= 2 && x.size(1) == options.num_channels(), "GroupNorm: input of shape ",
+             fmt(x.shape()), " has ", x.dim() >= 2 ? x.size(1) : 0, " channels but the layer was built for ",
+             options.num_channels());
+  return group_norm(x, options.num_groups(), weight, bias, options.eps());
+}
+
+std::string GroupNorm::description() const {
+  std::ostringstream os;
+  os << "GroupNorm(" << options.num_groups() << ", " << options.num_channels() << ", eps=" << options.eps()
+     << ", affine=" << (options.affine() ? "true" : "false") << ")";
   return os.str();
 }
 

@@ -18,6 +18,7 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/linalg.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
@@ -371,6 +372,36 @@ Tensor upsample_nearest2d(const Tensor& x, Pair scale) {
   return x.reshape({n, c, h, 1, w, 1})
       .expand({n, c, h, scale[0], w, scale[1]})
       .reshape({n, c, h * scale[0], w * scale[1]});
+}
+
+// ---- Adaptive average pooling ------------------------------------------------------
+
+namespace {
+// (out, in): row i averages the inputs floor(i * in / out) .. ceil((i + 1) * in / out) - 1,
+// PyTorch's adaptive windows, which cover the input and overlap where out does not divide in.
+Tensor adaptive_window_means(std::int64_t out, std::int64_t in, const Tensor& like) {
+  Tensor m = zeros({out, in}, kFloat64);
+  double* p = m.data_ptr<double>();
+  for (std::int64_t i = 0; i < out; ++i) {
+    const std::int64_t begin = i * in / out, end = ((i + 1) * in + out - 1) / out;
+    for (std::int64_t j = begin; j < end; ++j) p[i * in + j] = 1.0 / static_cast<double>(end - begin);
+  }
+  return m.to(like.dtype()).to(like.device());
+}
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
+  detail::check_floating("adaptive_avg_pool2d", x);
+  KILN_CHECK(x.dim() == 4, "adaptive_avg_pool2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
+  const auto [oh, ow] = output_size;
+  KILN_CHECK(oh >= 1 && ow >= 1, "adaptive_avg_pool2d: output size (", oh, ", ", ow, ") must be >= 1");
+  const std::int64_t h = x.size(2), w = x.size(3);
+  KILN_CHECK(h >= 1 && w >= 1, "adaptive_avg_pool2d: input of shape ", fmt(x.shape()),
+             " has an empty image; H and W must be >= 1");
+  if (oh == 1 && ow == 1) return mean(x, {2, 3}, /*keepdim=*/true);        // global average pooling
+  if (h % oh == 0 && w % ow == 0) return avg_pool2d(x, {h / oh, w / ow});  // equal windows, no overlap
+  // Otherwise each window mean is a weighted sum: out = A_h x A_w^T per (N, C) image.
+  return matmul(matmul(adaptive_window_means(oh, h, x), x), adaptive_window_means(ow, w, x).t());
 }
 
 // ---- Pooling --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-// layer_norm: forward and backward side by side. On the CPU, fused loops: the row
+// layer_norm: forward and backward side by side; group_norm, at the end, is a
+// layer_norm of the input viewed as (N, groups, rest). On the CPU, fused loops: the row
 // statistics in double (src/ops/moments.hpp), then one pass to normalise; the backward
 // in one pass over blocks of rows. On a GPU, composed of the device's ops, whose
 // backward autograd derives.
@@ -155,6 +156,33 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
         },
         {xc, wc});
   }
+  return y;
+}
+
+Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  detail::check_floating("group_norm", x);
+  KILN_CHECK(x.dim() >= 2, "group_norm: input must be (N, C, ...) but has shape ", fmt(x.shape()));
+  const std::int64_t n = x.size(0), c = x.size(1);
+  KILN_CHECK(num_groups > 0 && c % num_groups == 0, "group_norm: ", c, " channels (input shape ",
+             fmt(x.shape()), ") do not split into ", num_groups,
+             " groups; num_groups must divide the channel count");
+  for (const Tensor* t : {&weight, &bias}) {
+    if (!t->defined()) continue;
+    detail::check_same_dtype_device("group_norm", {x, *t});
+    KILN_CHECK(t->dim() == 1 && t->size(0) == c, "group_norm: ", t == &weight ? "weight" : "bias",
+               " of shape ", fmt(t->shape()), " must be (", c, "), one value per channel");
+  }
+  KILN_CHECK(eps >= 0 && std::isfinite(eps), "group_norm: eps must be finite and >= 0, not ", eps);
+  // Each (sample, group) is one row of its channels' values: layer_norm's statistics.
+  const std::int64_t per_group = (c / num_groups) * numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
+  Tensor y = layer_norm(x.reshape({n, num_groups, per_group}), {per_group}, Tensor(), Tensor(), eps)
+                 .reshape(x.shape());
+  // The affine part is per channel: weight and bias viewed as (C, 1, ...) broadcast over the rest.
+  Shape per_channel(static_cast<std::size_t>(x.dim() - 1), 1);
+  per_channel[0] = c;
+  if (weight.defined()) y = y * weight.reshape(per_channel);
+  if (bias.defined()) y = y + bias.reshape(per_channel);
   return y;
 }
 

@@ -1,5 +1,5 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution (and transposed), pooling,
-// batch norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
+// batch, layer and group norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
 // device RNG.
 #include <doctest/doctest.h>
 
@@ -98,6 +98,10 @@ TEST_CASE("cuda: max and average pooling, forward and backward") {
     parity([](const auto& v) { return max_pool2d(v[0], {3, 3}, {2, 2}, {1, 1}); }, {x}, tol);  // overlapping, padded
     parity([](const auto& v) { return avg_pool2d(v[0], {2, 2}); }, {x}, tol);
     parity([](const auto& v) { return avg_pool2d(v[0], {3, 2}, {1, 2}, {1, 1}); }, {x}, tol);
+    // Adaptive: global, equal windows, and overlapping ones (the window-mean products).
+    parity([](const auto& v) { return adaptive_avg_pool2d(v[0], {1, 1}); }, {x}, tol);
+    parity([](const auto& v) { return adaptive_avg_pool2d(v[0], {4, 3}); }, {x}, tol);
+    parity([](const auto& v) { return adaptive_avg_pool2d(v[0], {3, 5}); }, {x}, tol);
   }
 }
 
@@ -139,6 +143,17 @@ TEST_CASE("cuda: layer norm over one and two trailing dimensions, with and witho
     parity([](const auto& v) { return layer_norm(v[0], {3, 4}, v[1], v[2], 1e-3); },
            {randn({2, 5, 3, 4}, dt), randn({3, 4}, dt), randn({3, 4}, dt)}, tol);
     parity([](const auto& v) { return layer_norm(v[0], {300}); }, {randn({4, 300}, dt) - 3.0}, tol);
+  }
+}
+
+TEST_CASE("cuda: group norm, with and without weight and bias") {
+  manual_seed(30);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
+    parity([](const auto& v) { return group_norm(v[0], 2, v[1], v[2]); },
+           {randn({3, 6, 5, 4}, dt) * 2.0 + 1.0, randn({6}, dt), randn({6}, dt)}, tol);
+    parity([](const auto& v) { return group_norm(v[0], 3, Tensor(), Tensor(), 1e-3); },
+           {randn({4, 6, 7}, dt)}, tol);
   }
 }
 

@@ -136,6 +136,17 @@ public:
   PoolOptions options;
 };
 
+// Average pooling to a fixed output size (kiln::adaptive_avg_pool2d), for any input
+// size: nn::AdaptiveAvgPool2d(1) is global average pooling, (N, C, H, W) -> (N, C, 1, 1).
+class AdaptiveAvgPool2d : public Module {
+public:
+  explicit AdaptiveAvgPool2d(std::int64_t size) : AdaptiveAvgPool2d(Pair{size, size}) {}
+  explicit AdaptiveAvgPool2d(Pair output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pair output_size;
+};
+
 struct BatchNormOptions {
   explicit BatchNormOptions(std::int64_t features) : num_features_(features) {}
   KILN_OPTION(std::int64_t, num_features)
@@ -195,6 +206,33 @@ public:
   std::string description() const override;
   LayerNormOptions options;
   Tensor weight, bias;  // normalized_shape, when elementwise_affine
+};
+
+struct GroupNormOptions {
+  GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels)
+      : num_groups_(num_groups), num_channels_(num_channels) {}
+  KILN_OPTION(std::int64_t, num_groups)
+  KILN_OPTION(std::int64_t, num_channels)
+  KILN_OPTION(double, eps)
+  KILN_OPTION(bool, affine)
+private:
+  std::int64_t num_groups_, num_channels_;
+  double eps_ = 1e-5;
+  bool affine_ = true;
+};
+
+// Normalises each sample's groups of channels (kiln::group_norm), the same way in
+// training and evaluation and whatever the batch size; weight (ones) and bias (zeros)
+// per channel, when affine. GroupNorm(8, 64) on (N, 64, H, W): 8 groups of 8 channels.
+class GroupNorm : public Module {
+public:
+  explicit GroupNorm(const GroupNormOptions& options);
+  GroupNorm(std::int64_t num_groups, std::int64_t num_channels)
+      : GroupNorm(GroupNormOptions(num_groups, num_channels)) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  GroupNormOptions options;
+  Tensor weight, bias;  // (C), when affine
 };
 
 class Dropout : public Module {

@@ -34,5 +34,10 @@ Tensor upsample_nearest2d(const Tensor& x, Pair scale);
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
 // Mean over each window; padded positions count as zeros (count_include_pad, as PyTorch).
 Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
+// Average pooling to a fixed output size (OH, OW), whatever the input's H and W, as
+// torch.nn.functional.adaptive_avg_pool2d: output row i averages input rows
+// floor(i * H / OH) .. ceil((i + 1) * H / OH) - 1, and the same for columns. (1, 1) is
+// global average pooling, the usual head of a convolutional classifier.
+Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
 
 }  // namespace kiln

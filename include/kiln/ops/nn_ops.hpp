@@ -34,4 +34,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 
+// Group normalisation (Wu & He 2018): the C channels of x (N, C, ...) split into
+// num_groups groups of consecutive channels, and each sample's group is normalised over
+// all its channels' values by its own mean and biased variance, then each channel times
+// weight[c] plus bias[c] (shape (C), either may be undefined). The same in training and
+// evaluation, and independent of the batch: for small batches where batch norm's
+// statistics are noisy. num_groups = 1 normalises each sample as a whole; num_groups = C
+// normalises each channel of each sample (instance norm).
+Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
 }  // namespace kiln
