@@ -391,6 +391,86 @@ TEST_CASE("group_norm: groups of channels normalised as defined, gradients, the 
                        doctest::Contains("has 4 channels but the layer was built for 6"), Error);
 }
 
+namespace {
+// conv1d by its definition: out[n][o][t] = b[o] + sum over the group's channels c and taps j of
+// w[o][c][j] * x[n][g * C/G + c][t * stride - padding + j * dilation] (0 outside).
+Tensor naive_conv1d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t s, std::int64_t p,
+                    std::int64_t d, std::int64_t groups) {
+  const std::int64_t n = x.size(0), c = x.size(1), l = x.size(2), o = w.size(0), k = w.size(2);
+  const std::int64_t cg = c / groups, og = o / groups, ol = (l + 2 * p - d * (k - 1) - 1) / s + 1;
+  const Tensor xd = x.to(kFloat64).contiguous(), wd = w.to(kFloat64).contiguous();
+  Tensor out = zeros({n, o, ol}, kFloat64);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t oc = 0; oc < o; ++oc)
+      for (std::int64_t t = 0; t < ol; ++t) {
+        double acc = b.defined() ? b.to(kFloat64).at<double>({oc}) : 0.0;
+        for (std::int64_t ci = 0; ci < cg; ++ci)
+          for (std::int64_t j = 0; j < k; ++j) {
+            const std::int64_t at = t * s - p + j * d;
+            if (at >= 0 && at < l)
+              acc += wd.at<double>({oc, ci, j}) * xd.at<double>({i, oc / og * cg + ci, at});
+          }
+        out.at<double>({i, oc, t}) = acc;
+      }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("conv1d and 1-D pooling: the definition, gradients, errors in 1-D terms, the modules") {
+  manual_seed(52);
+  struct Case {
+    std::int64_t s, p, d, groups, c, o, k;
+  };
+  for (const Case& k : {Case{1, 0, 1, 1, 2, 3, 3}, Case{2, 1, 1, 1, 3, 2, 4}, Case{1, 2, 2, 1, 1, 2, 3},
+                        Case{2, 1, 1, 2, 4, 6, 3}, Case{3, 0, 2, 3, 3, 3, 1}}) {
+    const Tensor x = rand64({2, k.c, 11}), w = rand64({k.o, k.c / k.groups, k.k}), b = rand64({k.o});
+    check_same(conv1d(x, w, b, k.s, k.p, k.d, k.groups), naive_conv1d(x, w, b, k.s, k.p, k.d, k.groups),
+               1e-12);
+    check_same(conv1d(x.to(kFloat32), w.to(kFloat32), Tensor(), k.s, k.p, k.d, k.groups),
+               naive_conv1d(x, w, Tensor(), k.s, k.p, k.d, k.groups), 1e-5);
+  }
+  KILN_CHECK_GRAD([](const In& in) { return conv1d(in[0], in[1], in[2], 2, 1, 1, 1); },
+                  {rand64({3, 2, 7}), rand64({3, 2, 3}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return conv1d(in[0], in[1], Tensor(), 1, 2, 2, 2); },
+                  {rand64({2, 4, 6}), rand64({2, 2, 2})});
+  const Tensor seq = arange(0.0, 8.0, 1.0, kFloat64).reshape({1, 1, 8});
+  check_values(max_pool1d(seq, 2), {1, 3, 5, 7});
+  check_values(avg_pool1d(seq, 3, 2), {1, 3, 5});
+  check_values(avg_pool1d(seq, 2, 2, 1), {0, 1.5, 3.5, 5.5, 3.5});  // padding counts as zeros
+  check_values(max_pool1d(seq, 3, 3, 1), {1, 4, 7});
+  KILN_CHECK_GRAD([](const In& in) { return max_pool1d(in[0], 3, 2, 1); }, {rand64({2, 2, 7})});
+  KILN_CHECK_GRAD([](const In& in) { return avg_pool1d(in[0], 2); }, {rand64({2, 3, 6})});
+
+  CHECK_THROWS_WITH_AS(
+      conv1d(rand64({2, 3, 5}), rand64({4, 2, 3})),
+      doctest::Contains("conv1d: input of shape (2, 3, 5) has 3 channels but weight of shape "
+                        "(4, 2, 3) with groups = 1 expects 2"),
+      Error);
+  CHECK_THROWS_WITH_AS(conv1d(rand64({2, 3, 2}), rand64({4, 3, 3})),
+                       doctest::Contains("shorter than the dilated kernel of 3"), Error);
+  CHECK_THROWS_WITH_AS(conv1d(rand64({2, 3, 5, 1}), rand64({4, 3, 3})), doctest::Contains("(N, C, L)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(conv1d(rand64({2, 3, 5}), rand64({4, 3, 3}), Tensor(), 0),
+                       doctest::Contains("got stride 0, padding 0, dilation 1"), Error);
+  CHECK_THROWS_WITH_AS(max_pool1d(seq, 9),
+                       doctest::Contains("max_pool1d: input of shape (1, 1, 8) is shorter"), Error);
+  CHECK_THROWS_WITH_AS(avg_pool1d(seq, 2, 1, 2),
+                       doctest::Contains("avg_pool1d: kernel 2, stride 1, padding 2"), Error);
+
+  nn::Conv1d conv(nn::Conv1dOptions(4, 6, 5).padding(2).groups(2));
+  CHECK(conv.weight.shape() == Shape{6, 2, 5});
+  CHECK(conv(randn({3, 4, 20})).shape() == Shape{3, 6, 20});
+  CHECK(conv.description() == "Conv1d(4, 6, kernel_size=(5,), stride=(1,), padding=(2,), groups=2)");
+  const double bound = 1.0 / std::sqrt(10.0);  // fan_in = 2 channels x 5 taps
+  CHECK(max(abs(conv.weight)).item() <= bound);
+  CHECK(max(abs(conv.weight)).item() > 0.8 * bound);
+  CHECK_THROWS_AS(nn::Conv1d(nn::Conv1dOptions(3, 4, 3).groups(2)), Error);
+  nn::MaxPool1d pool(nn::Pool1dOptions(3).stride(2));
+  CHECK(pool(randn({2, 3, 9})).shape() == Shape{2, 3, 4});
+  CHECK(pool.description() == "MaxPool1d(kernel_size=3, stride=2, padding=0)");
+  CHECK(nn::AvgPool1d(2).description() == "AvgPool1d(kernel_size=2, stride=2, padding=0)");
+}
+
 TEST_CASE("max_pool2d: NaN wins its window") {
   const Tensor x = tensor<float>({1, NAN, 3, 4}).reshape({1, 1, 2, 2});
   CHECK(std::isnan(max_pool2d(x, {2, 2}).item()));

@@ -474,8 +474,8 @@ TEST_CASE("torch differential: matmul of every rank, batches broadcast") {
 }
 
 TEST_CASE(
-    "torch differential: conv2d, conv_transpose2d (stride, padding, dilation, groups), upsampling and "
-    "pooling") {
+    "torch differential: conv1d, conv2d, conv_transpose2d (stride, padding, dilation, groups), upsampling "
+    "and pooling") {
   in_both_precisions(5, 150, [] {
     const std::int64_t groups = irand(1, 3), cin = groups * irand(1, 2), cout = groups * irand(1, 3);
     const std::int64_t kh = irand(1, 3), kw = irand(1, 3);
@@ -530,6 +530,25 @@ TEST_CASE(
         "avg_pool2d", {leaf({batch, cin, h, w})},
         [&](const auto& a) { return kiln::avg_pool2d(a[0], kernel, step, pad); },
         [&](const auto& a) { return torch::avg_pool2d(a[0], pair(kernel), pair(step), pair(pad)); });
+    // The 1-D forms over (batch, cin, w), with the width's settings.
+    std::vector<Both> in1 = {leaf({batch, cin, w}), leaf({cout, cin / groups, kw})};
+    if (bias) in1.push_back(leaf({cout}));
+    compare(
+        "conv1d", in1,
+        [&](const auto& a) {
+          return kiln::conv1d(a[0], a[1], bias ? a[2] : KT(), stride[1], padding[1], dilation[1], groups);
+        },
+        [&](const auto& a) {
+          return torch::conv1d(a[0], a[1], bias ? a[2] : TT(), stride[1], padding[1], dilation[1], groups);
+        });
+    compare(
+        "max_pool1d", {leaf({batch, cin, w})},
+        [&](const auto& a) { return kiln::max_pool1d(a[0], kernel[1], step[1], pad[1]); },
+        [&](const auto& a) { return torch::max_pool1d(a[0], kernel[1], step[1], pad[1]); });
+    compare(
+        "avg_pool1d", {leaf({batch, cin, w})},
+        [&](const auto& a) { return kiln::avg_pool1d(a[0], kernel[1], step[1], pad[1]); },
+        [&](const auto& a) { return torch::avg_pool1d(a[0], kernel[1], step[1], pad[1]); });
     const kiln::Pair adaptive{irand(1, 10), irand(1, 10)};  // fewer, as many or more cells than pixels
     compare(
         "adaptive_avg_pool2d", {leaf({batch, cin, h, w})},

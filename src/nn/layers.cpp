@@ -102,6 +102,34 @@ Tensor Conv2d::forward(const Tensor& x) {
 
 std::string Conv2d::description() const { return conv_description("Conv2d", options); }
 
+Conv1d::Conv1d(const Conv1dOptions& o) : options(o) {
+  check_channels("Conv1d", o);
+  KILN_CHECK(o.kernel_size() >= 1, "Conv1d: kernel_size must be >= 1, got ", o.kernel_size());
+  weight =
+      register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+
+void Conv1d::reset_parameters() { uniform_by_fan_in(weight, bias); }
+
+Tensor Conv1d::forward(const Tensor& x) {
+  return conv1d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
+}
+
+std::string Conv1d::description() const {  // PyTorch's one-element tuples: kernel_size=(3,)
+  const Conv1dOptions& o = options;
+  std::ostringstream os;
+  os << "Conv1d(" << o.in_channels() << ", " << o.out_channels() << ", kernel_size=(" << o.kernel_size()
+     << ",), stride=(" << o.stride() << ",)";
+  if (o.padding() != 0) os << ", padding=(" << o.padding() << ",)";
+  if (o.dilation() != 1) os << ", dilation=(" << o.dilation() << ",)";
+  if (o.groups() != 1) os << ", groups=" << o.groups();
+  if (!o.bias()) os << ", bias=false";
+  os << ")";
+  return os.str();
+}
+
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options(o) {
   check_channels("ConvTranspose2d", o);
   weight = register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(),
@@ -135,6 +163,24 @@ Tensor AvgPool2d::forward(const Tensor& x) {
 std::string AvgPool2d::description() const {
   return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
 }
+
+namespace {
+std::string pool1d_description(const char* layer, const Pool1dOptions& o) {
+  std::ostringstream os;
+  os << layer << "(kernel_size=" << o.kernel_size()
+     << ", stride=" << (o.stride() == 0 ? o.kernel_size() : o.stride()) << ", padding=" << o.padding() << ")";
+  return os.str();
+}
+}  // namespace
+
+Tensor MaxPool1d::forward(const Tensor& x) {
+  return max_pool1d(x, options.kernel_size(), options.stride(), options.padding());
+}
+std::string MaxPool1d::description() const { return pool1d_description("MaxPool1d", options); }
+Tensor AvgPool1d::forward(const Tensor& x) {
+  return avg_pool1d(x, options.kernel_size(), options.stride(), options.padding());
+}
+std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options); }
 
 AdaptiveAvgPool2d::AdaptiveAvgPool2d(Pair size) : output_size(size) {
   KILN_CHECK(size[0] >= 1 && size[1] >= 1, "AdaptiveAvgPool2d: output size ", pair_str(size),

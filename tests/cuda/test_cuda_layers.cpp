@@ -1,4 +1,4 @@
-// The CNN and graph pieces on the GPU against the CPU: convolution (and transposed), pooling,
+// The CNN and graph pieces on the GPU against the CPU: convolution (1-D, 2-D, transposed), pooling,
 // batch, layer and group norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
 // device RNG.
 #include <doctest/doctest.h>
@@ -57,6 +57,17 @@ TEST_CASE(
           },
           {randn(c.x, dt), randn(c.w, dt), b}, tol);
     }
+  }
+}
+
+TEST_CASE("cuda: conv1d and 1-D pooling, forward and backward") {
+  manual_seed(24);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-4;
+    parity([](const auto& v) { return conv1d(v[0], v[1], v[2], 2, 1, 2, 2); },
+           {randn({3, 4, 17}, dt), randn({6, 2, 3}, dt), randn({6}, dt)}, tol);
+    parity([](const auto& v) { return max_pool1d(v[0], 3, 2, 1); }, {randn({2, 3, 10}, dt)}, tol);
+    parity([](const auto& v) { return avg_pool1d(v[0], 2); }, {randn({2, 3, 10}, dt)}, tol);
   }
 }
 

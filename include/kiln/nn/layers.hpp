@@ -1,7 +1,7 @@
 // Layers: options structs with chained setters, as in libtorch:
 //   auto conv = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 32, 3).padding(1));
 // Weights are initialised as PyTorch does (Kaiming-uniform with a = sqrt(5) for
-// Linear, Conv2d and ConvTranspose2d, so weights and biases are U(-1/sqrt(fan_in),
+// Linear, Conv1d, Conv2d and ConvTranspose2d, so weights and biases are U(-1/sqrt(fan_in),
 // 1/sqrt(fan_in)), fan_in counted from the weight's second dimension as PyTorch does).
 #pragma once
 
@@ -103,6 +103,63 @@ public:
   ConvTranspose2dOptions options;
   Tensor weight;  // (C_in, C_out / groups, kh, kw)
   Tensor bias;    // (C_out), or undefined
+};
+
+struct Conv1dOptions {
+  Conv1dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_(kernel) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(std::int64_t, kernel_size)
+  KILN_OPTION(std::int64_t, stride)
+  KILN_OPTION(std::int64_t, padding)
+  KILN_OPTION(std::int64_t, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+private:
+  std::int64_t in_channels_, out_channels_, kernel_size_, stride_ = 1, padding_ = 0, dilation_ = 1,
+                                                          groups_ = 1;
+  bool bias_ = true;
+};
+
+// Convolution over sequences (kiln::conv1d), e.g. nn::Conv1d(nn::Conv1dOptions(4, 16, 5).padding(2))
+// keeps the length of (N, 4, L) signals and gives 16 channels.
+class Conv1d : public Module {
+public:
+  explicit Conv1d(const Conv1dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C, L) -> (N, O, OL)
+  std::string description() const override;
+  void reset_parameters();
+  Conv1dOptions options;
+  Tensor weight;  // (O, C / groups, k)
+  Tensor bias;    // (O), or undefined
+};
+
+struct Pool1dOptions {
+  explicit Pool1dOptions(std::int64_t kernel) : kernel_size_(kernel) {}
+  KILN_OPTION(std::int64_t, kernel_size)
+  KILN_OPTION(std::int64_t, stride)  // 0: the kernel size
+  KILN_OPTION(std::int64_t, padding)
+private:
+  std::int64_t kernel_size_, stride_ = 0, padding_ = 0;
+};
+
+class MaxPool1d : public Module {
+public:
+  explicit MaxPool1d(const Pool1dOptions& options) : options(options) {}
+  explicit MaxPool1d(std::int64_t kernel) : options(kernel) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pool1dOptions options;
+};
+
+class AvgPool1d : public Module {
+public:
+  explicit AvgPool1d(const Pool1dOptions& options) : options(options) {}
+  explicit AvgPool1d(std::int64_t kernel) : options(kernel) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pool1dOptions options;
 };
 
 struct PoolOptions {

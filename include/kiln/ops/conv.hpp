@@ -1,4 +1,5 @@
-// 2-D convolution, transposed convolution, upsampling and pooling over (N, C, H, W) tensors.
+// 2-D convolution, transposed convolution, upsampling and pooling over (N, C, H, W)
+// tensors; 1-D convolution and pooling over (N, C, L) sequences.
 #pragma once
 
 #include <array>
@@ -39,5 +40,15 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair paddi
 // floor(i * H / OH) .. ceil((i + 1) * H / OH) - 1, and the same for columns. (1, 1) is
 // global average pooling, the usual head of a convolutional classifier.
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
+
+// 1-D forms over (N, C, L), as torch.nn.functional.conv1d / max_pool1d / avg_pool1d:
+// weight (O, C / groups, k), bias (O) or undefined; output length
+//   (L + 2 * padding - dilation * (k - 1) - 1) / stride + 1.
+// Each is the 2-D op on (N, C, 1, L), so it runs wherever that does. Pooling's stride 0
+// means the kernel size.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), std::int64_t stride = 1,
+              std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1);
+Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
+Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
 
 }  // namespace kiln
