@@ -189,6 +189,67 @@ TEST_CASE("learning-rate schedules") {
   CHECK_THROWS_WITH_AS(optim::LinearLR(opt3, 0.0), doctest::Contains("start_factor 0 must be in (0, 1]"), Error);
 }
 
+TEST_CASE("ExponentialLR, MultiStepLR and SequentialLR (a warm-up, then a cosine decay)") {
+  Tensor p = ones({1}).requires_grad_();
+  const auto rates = [](auto& schedule, optim::Optimizer& opt, int epochs) {
+    std::vector<double> out{opt.lr()};
+    for (int e = 0; e < epochs; ++e) {
+      schedule.step();
+      out.push_back(opt.lr());
+    }
+    return out;
+  };
+  optim::SGD opt({p}, optim::SGDOptions(2.0));
+  optim::ExponentialLR exponential(opt, 0.5);
+  CHECK(rates(exponential, opt, 3) == std::vector<double>{2.0, 1.0, 0.5, 0.25});
+  CHECK_THROWS_WITH_AS(optim::ExponentialLR(opt, 0.0), doctest::Contains("gamma 0 must be positive"), Error);
+
+  optim::SGD opt2({p}, optim::SGDOptions(1.0));
+  optim::MultiStepLR multi(opt2, {4, 2, 4}, 0.5);  // unsorted; 4 twice: halved twice there
+  CHECK(rates(multi, opt2, 5) == std::vector<double>{1.0, 1.0, 0.5, 0.5, 0.125, 0.125});
+  CHECK_THROWS_WITH_AS(optim::MultiStepLR(opt2, {0, 3}), doctest::Contains("milestones must be positive"),
+                       Error);
+
+  // Warm-up over 3 epochs from a quarter of the rate, then cosine over 4 epochs to 0,
+  // restarting its count at the milestone as PyTorch's SequentialLR does.
+  optim::SGD opt3({p}, optim::SGDOptions(2.0));
+  auto warmup = std::make_shared<optim::LinearLR>(opt3, 0.25, 1.0, 3);
+  auto decay = std::make_shared<optim::CosineAnnealingLR>(opt3, 4);
+  optim::SequentialLR sequence(opt3, {warmup, decay}, {3});
+  const std::vector<double> got = rates(sequence, opt3, 8);
+  const std::vector<double> want{0.5,
+                                 1.0,
+                                 1.5,
+                                 2.0,
+                                 1.0 + std::cos(M_PI / 4),
+                                 1.0,
+                                 1.0 + std::cos(3 * M_PI / 4),
+                                 0.0,
+                                 1.0 + std::cos(5 * M_PI / 4)};
+  REQUIRE(got.size() == want.size());
+  for (std::size_t e = 0; e < got.size(); ++e) {
+    CAPTURE(e);
+    CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-12));
+  }
+  // Three parts, two milestones.
+  optim::SGD opt4({p}, optim::SGDOptions(1.0));
+  optim::SequentialLR three(
+      opt4,
+      {std::make_shared<optim::ExponentialLR>(opt4, 0.5), std::make_shared<optim::StepLR>(opt4, 10),
+       std::make_shared<optim::ExponentialLR>(opt4, 2.0)},
+      {2, 4});
+  CHECK(rates(three, opt4, 6) == std::vector<double>{1.0, 0.5, 1.0, 1.0, 1.0, 2.0, 4.0});
+
+  CHECK_THROWS_WITH_AS(optim::SequentialLR(opt3, {warmup, decay}, {}),
+                       doctest::Contains("SequentialLR: 2 schedules need 1 milestones"), Error);
+  CHECK_THROWS_WITH_AS(optim::SequentialLR(opt3, {warmup, decay}, {0}),
+                       doctest::Contains("milestones must be positive and increasing"), Error);
+  CHECK_THROWS_WITH_AS(optim::SequentialLR(opt2, {warmup, decay}, {3}),
+                       doctest::Contains("schedule 0 was made for another optimizer"), Error);
+  CHECK_THROWS_WITH_AS(optim::SequentialLR(opt3, {warmup, nullptr}, {3}),
+                       doctest::Contains("schedule 1 is null"), Error);
+}
+
 TEST_CASE("ReduceLROnPlateau: patience, threshold, cooldown, min_lr, max mode, groups") {
   Tensor p = ones({1}).requires_grad_(), q = ones({1}).requires_grad_();
   optim::SGD opt({{{p}, {}}, {{q}, optim::GroupOverrides().set_lr(0.5)}}, optim::SGDOptions(1.0));
@@ -273,6 +334,13 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
   const auto step_lr = [](optim::Optimizer& o) { return optim::StepLR(o, 3, 0.5); };
   const auto cosine = [](optim::Optimizer& o) { return optim::CosineAnnealingLR(o, 10, 0.01); };
   const auto linear = [](optim::Optimizer& o) { return optim::LinearLR(o, 0.2, 1.0, 8); };
+  const auto multi = [](optim::Optimizer& o) { return optim::MultiStepLR(o, {2, 5, 6}, 0.3); };
+  const auto sequence = [](optim::Optimizer& o) {
+    return optim::SequentialLR(
+        o,
+        {std::make_shared<optim::LinearLR>(o, 0.2, 1.0, 4), std::make_shared<optim::CosineAnnealingLR>(o, 6)},
+        {4});
+  };
   const auto plateau = [](optim::Optimizer& o) {
     return optim::ReduceLROnPlateau(o, optim::ReduceLROnPlateauOptions().set_patience(1).set_cooldown(1));
   };
@@ -286,6 +354,12 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
           rates_across_resume(cosine, each_epoch, 10, 10, first));
     CHECK(rates_across_resume(linear, each_epoch, 3, 10, first) ==
           rates_across_resume(linear, each_epoch, 10, 10, first));
+    CHECK(rates_across_resume(multi, each_epoch, 4, 10, first) ==
+          rates_across_resume(multi, each_epoch, 10, 10, first));
+    CHECK(rates_across_resume(sequence, each_epoch, 3, 10, first) ==
+          rates_across_resume(sequence, each_epoch, 10, 10, first));
+    CHECK(rates_across_resume(sequence, each_epoch, 6, 10, first) ==
+          rates_across_resume(sequence, each_epoch, 10, 10, first));
     const std::vector<double> straight = rates_across_resume(plateau, plateau_step, 14, 14, first);
     CHECK(rates_across_resume(plateau, plateau_step, 7, 14, first) == straight);
     CHECK(rates_across_resume(plateau, plateau_step, 8, 14, first) == straight);

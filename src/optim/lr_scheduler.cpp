@@ -45,6 +45,26 @@ double StepLR::rate_at(std::int64_t epoch) const {
   return opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch / step_size_));
 }
 
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
+    : EpochSchedule(optimizer, "ExponentialLR"), gamma_(gamma) {
+  KILN_CHECK(gamma > 0 && std::isfinite(gamma), "ExponentialLR: gamma ", gamma,
+             " must be positive and finite");
+}
+double ExponentialLR::rate_at(std::int64_t epoch) const {
+  return opt_.initial_lr() * std::pow(gamma_, static_cast<double>(epoch));
+}
+
+MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
+    : EpochSchedule(optimizer, "MultiStepLR"), milestones_(std::move(milestones)), gamma_(gamma) {
+  KILN_CHECK(std::all_of(milestones_.begin(), milestones_.end(), [](std::int64_t m) { return m > 0; }),
+             "MultiStepLR: milestones must be positive epoch counts");
+  std::sort(milestones_.begin(), milestones_.end());
+}
+double MultiStepLR::rate_at(std::int64_t epoch) const {
+  const auto passed = std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin();
+  return opt_.initial_lr() * std::pow(gamma_, static_cast<double>(passed));
+}
+
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min)
     : EpochSchedule(optimizer, "CosineAnnealingLR"), t_max_(t_max), eta_min_(eta_min) {
   KILN_CHECK(t_max > 0, "CosineAnnealingLR: T_max ", t_max, " must be positive");
@@ -64,6 +84,32 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
 double LinearLR::rate_at(std::int64_t epoch) const {
   const double t = static_cast<double>(std::min(epoch, total_)) / static_cast<double>(total_);
   return opt_.initial_lr() * (start_ + (end_ - start_) * t);
+}
+
+SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<EpochSchedule>> schedules,
+                           std::vector<std::int64_t> milestones)
+    : EpochSchedule(optimizer, "SequentialLR"),
+      schedules_(std::move(schedules)),
+      milestones_(std::move(milestones)) {
+  KILN_CHECK(!schedules_.empty() && milestones_.size() == schedules_.size() - 1,
+             "SequentialLR: ", schedules_.size(), " schedules need ",
+             schedules_.empty() ? 0 : schedules_.size() - 1,
+             " milestones (the epochs where each next one takes over), got ", milestones_.size());
+  for (std::size_t i = 0; i < schedules_.size(); ++i)
+    KILN_CHECK(schedules_[i] && &schedules_[i]->opt_ == &optimizer, "SequentialLR: schedule ", i,
+               schedules_[i] ? " was made for another optimizer" : " is null",
+               "; make every part with the optimizer given here");
+  for (std::size_t i = 0; i < milestones_.size(); ++i)
+    KILN_CHECK(milestones_[i] > (i == 0 ? 0 : milestones_[i - 1]),
+               "SequentialLR: milestones must be positive "
+               "and increasing; milestone ",
+               i, " is ", milestones_[i]);
+  apply();  // the first schedule's starting rate
+}
+double SequentialLR::rate_at(std::int64_t epoch) const {
+  const auto part = std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin();
+  const std::int64_t start = part == 0 ? 0 : milestones_[static_cast<std::size_t>(part - 1)];
+  return schedules_[static_cast<std::size_t>(part)]->rate_at(epoch - start);
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)

@@ -5,12 +5,15 @@
 // so a resumed run continues the schedule exactly, whichever state is loaded first.
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "kiln/optim/optimizer.hpp"
 
 namespace kiln::optim {
 
-// What StepLR, CosineAnnealingLR and LinearLR share: the rate is a function of the
-// epoch count (rate_at), set on the optimizer at every step() and when a state loads.
+// What the epoch-driven schedules share: the rate is a function of the epoch count
+// (rate_at), set on the optimizer at every step() and when a state loads.
 class EpochSchedule {
 public:
   virtual ~EpochSchedule() = default;
@@ -26,6 +29,7 @@ protected:
   Optimizer& opt_;
 
 private:
+  friend class SequentialLR;  // runs its parts' rate_at
   const char* name_;
   std::int64_t epoch_ = 0;
 };
@@ -38,6 +42,28 @@ public:
 private:
   double rate_at(std::int64_t epoch) const override;
   std::int64_t step_size_;
+  double gamma_;
+};
+
+// lr = initial * gamma^epoch
+class ExponentialLR : public EpochSchedule {
+public:
+  ExponentialLR(Optimizer& optimizer, double gamma);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  double gamma_;
+};
+
+// lr = initial * gamma^(the number of milestones <= epoch): MultiStepLR(opt, {30, 80})
+// divides the rate by 10 at epoch 30 and again at 80. A milestone listed twice counts twice.
+class MultiStepLR : public EpochSchedule {
+public:
+  MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma = 0.1);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::vector<std::int64_t> milestones_;  // sorted
   double gamma_;
 };
 
@@ -65,6 +91,24 @@ private:
   double rate_at(std::int64_t epoch) const override;
   double start_, end_;
   std::int64_t total_;
+};
+
+// Schedules one after another, as torch.optim.lr_scheduler.SequentialLR: schedules[0]
+// until epoch milestones[0], then schedules[1] counted from 0 again, and so on. A
+// warm-up then a cosine decay over 100 epochs:
+//   auto warmup = std::make_shared<optim::LinearLR>(opt, 0.1, 1.0, 5);
+//   auto decay = std::make_shared<optim::CosineAnnealingLR>(opt, 95);
+//   optim::SequentialLR schedule(opt, {warmup, decay}, {5});
+// Step only this one; its parts are read, never stepped. Its state is its epoch count.
+class SequentialLR : public EpochSchedule {
+public:
+  SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<EpochSchedule>> schedules,
+               std::vector<std::int64_t> milestones);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::vector<std::shared_ptr<EpochSchedule>> schedules_;
+  std::vector<std::int64_t> milestones_;
 };
 
 // Lowers the rate when a watched metric stops improving (torch.optim.lr_scheduler's
