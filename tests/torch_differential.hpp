@@ -5,6 +5,10 @@
 
 #include <doctest/doctest.h>
 #include <torch/torch.h>
+// libtorch brings glog, whose CHECK (abort the process on failure) replaces doctest's:
+// take doctest's back, so a failed check is reported and counted like any other.
+#undef CHECK
+#define CHECK(...) DOCTEST_CHECK(__VA_ARGS__)
 
 #include <algorithm>
 #include <cmath>

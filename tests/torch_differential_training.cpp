@@ -238,6 +238,82 @@ TEST_CASE("torch differential: GCNConv, SAGEConv, GATConv, the decoder and the K
   });
 }
 
+TEST_CASE("torch differential: scaled_dot_product_attention and multi-head attention") {
+  in_both_precisions(26, 60, [] {
+    // Attention alone, against its definition in torch's ops (libtorch 1.13 has no fused form).
+    const std::int64_t batch = irand(1, 3), l = irand(1, 6), s = irand(1, 6), e = irand(1, single ? 20 : 4);
+    const bool causal = coin() && l == s, masked = !causal && coin();
+    std::vector<double> keep(static_cast<std::size_t>(l * s));
+    for (double& x : keep) x = irand(0, 3) != 0;
+    for (std::int64_t i = 0; i < l; ++i) keep[static_cast<std::size_t>(i * s)] = 1;  // no query sees nothing
+    const KT keep_k = kiln::from_vector(keep, {l, s}).to(kiln::kUInt8);
+    const TT keep_t = torch::tensor(keep).reshape({l, s}).to(torch::kBool);
+    const double scale = coin() ? 1.0 / std::sqrt(static_cast<double>(e)) : unif(0.1, 2);
+    compare(
+        "scaled_dot_product_attention",
+        {leaf({batch, l, e}), leaf({batch, s, e}), leaf({batch, s, irand(1, 4)})},
+        [&](const auto& a) {
+          return kiln::scaled_dot_product_attention(a[0], a[1], a[2], masked ? keep_k : KT(), 0.0, causal,
+                                                    scale);
+        },
+        [&](const auto& a) {
+          TT scores = a[0].matmul(a[1].transpose(-2, -1)) * scale;
+          if (causal) scores = scores.masked_fill(torch::ones({l, s}).triu(1).to(torch::kBool), -INFINITY);
+          if (masked) scores = scores.masked_fill(keep_t.logical_not(), -INFINITY);
+          return torch::softmax(scores, -1).matmul(a[2]);
+        });
+
+    // The module's computation against torch's multi_head_attention_forward, with a key
+    // padding mask and an attention mask (1 = ignore). In float64 only: the gradient of the
+    // key's bias is exactly 0 (it shifts a query's scores alike), which float32 leaves as
+    // rounding noise of either sign on both sides.
+    if (single) return;
+    const std::int64_t heads = irand(1, 3), embed = heads * irand(1, 3), n = irand(1, 3);
+    std::vector<double> pad(static_cast<std::size_t>(n * s)), ignore(static_cast<std::size_t>(l * s));
+    for (double& x : pad) x = irand(0, 4) == 0;
+    for (double& x : ignore) x = irand(0, 4) == 0;
+    // Key 0 stays visible to every query: a query that sees no key is NaN on both sides,
+    // with gradients that differ by how each masks (covered by test_attention.cpp).
+    for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * s)] = 0;
+    for (std::int64_t i = 0; i < l; ++i) ignore[static_cast<std::size_t>(i * s)] = 0;
+    const bool use_pad = coin(), use_ignore = coin(), bias = coin();
+    kiln::nn::MultiheadAttention mha(kiln::nn::MultiheadAttentionOptions(embed, heads).bias(bias));
+    std::vector<Both> in{leaf({l, n, embed}), leaf({s, n, embed}), leaf({s, n, embed}),
+                         leaf({3 * embed, embed}), leaf({embed, embed})};
+    if (bias) {
+      in.push_back(leaf({3 * embed}));
+      in.push_back(leaf({embed}));
+    }
+    compare(
+        "MultiheadAttention", in,
+        [&](const auto& a) {
+          mha.in_proj_weight = a[3];
+          mha.out_proj->weight = a[4];
+          if (bias) {
+            mha.in_proj_bias = a[5];
+            mha.out_proj->bias = a[6];
+          }
+          return mha.forward(a[0], a[1], a[2],
+                             use_pad ? kiln::from_vector(pad, {n, s}).to(kiln::kUInt8) : KT(),
+                             use_ignore ? kiln::from_vector(ignore, {l, s}).to(kiln::kUInt8) : KT());
+        },
+        [&](const auto& a) {
+          auto options = F::MultiheadAttentionForwardFuncOptions(embed, heads, a[3], bias ? a[5] : TT(), {},
+                                                                 {}, false, 0.0, a[4], bias ? a[6] : TT())
+                             .need_weights(false);
+          if (use_pad) options.key_padding_mask(torch::tensor(pad).reshape({n, s}).to(torch::kBool));
+          // libtorch 1.13's C++ form adds a bool attn_mask to the scores (Python's masks
+          // with it): give it PyTorch's meaning as an additive mask, -inf where ignored.
+          if (use_ignore)
+            options.attn_mask(
+                torch::zeros({l, s}, a[0].options())
+                    .masked_fill(torch::tensor(ignore).reshape({l, s}).to(torch::kBool), -INFINITY));
+          return std::get<0>(F::multi_head_attention_forward(a[0], a[1], a[2], options));
+        },
+        true, 1e-8);
+  });
+}
+
 TEST_CASE("torch differential: SGD, Adam, AdamW and RMSprop take the same steps") {
   rng.seed(8);
   int runs = 0;

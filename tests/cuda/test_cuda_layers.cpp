@@ -1,5 +1,5 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution (1-D, 2-D, transposed), pooling,
-// batch, layer and group norm, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
+// batch, layer and group norm, attention, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
 // device RNG.
 #include <doctest/doctest.h>
 
@@ -154,6 +154,41 @@ TEST_CASE("cuda: layer norm over one and two trailing dimensions, with and witho
     parity([](const auto& v) { return layer_norm(v[0], {3, 4}, v[1], v[2], 1e-3); },
            {randn({2, 5, 3, 4}, dt), randn({3, 4}, dt), randn({3, 4}, dt)}, tol);
     parity([](const auto& v) { return layer_norm(v[0], {300}); }, {randn({4, 300}, dt) - 3.0}, tol);
+  }
+}
+
+TEST_CASE("cuda: scaled_dot_product_attention and MultiheadAttention match the CPU") {
+  manual_seed(31);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
+    const Tensor q = randn({2, 3, 5, 4}, dt), k = randn({2, 3, 6, 4}, dt), v = randn({2, 3, 6, 2}, dt);
+    parity([](const auto& a) { return scaled_dot_product_attention(a[0], a[1], a[2]); }, {q, k, v}, tol);
+    parity([](const auto& a) { return scaled_dot_product_attention(a[0], a[1], a[2], Tensor(), 0.0, true); },
+           {q, k.narrow(2, 0, 5), v.narrow(2, 0, 5)}, tol);
+    Tensor keep = ones({5, 6}, kUInt8);
+    keep.narrow(1, 2, 1).fill_(0.0);  // key 2 hidden from every query
+    parity([](const auto& a) { return scaled_dot_product_attention(a[0], a[1], a[2], a[3]); },
+           {q, k, v, keep}, tol);
+    parity([](const auto& a) { return scaled_dot_product_attention(a[0], a[1], a[2], a[3]); },
+           {q, k, v, randn({3, 1, 6}, dt)}, tol);
+  }
+  // The module, moved to the GPU: the same output and parameter gradients, with masks.
+  nn::MultiheadAttention on_cpu(8, 2), on_gpu(8, 2);
+  on_gpu.load_state_dict(on_cpu.state_dict());
+  on_gpu.to(gpu);
+  const Tensor x = randn({4, 3, 8}),
+               padding = tensor<std::uint8_t>({{0, 0, 0, 1}, {0, 0, 0, 0}, {0, 1, 1, 0}});
+  const Tensor ignore = triu(ones({4, 4}, kUInt8), 1);
+  const Tensor out_cpu = on_cpu.forward(x, x, x, padding, ignore);
+  const Tensor out_gpu = on_gpu.forward(x.to(gpu), x.to(gpu), x.to(gpu), padding.to(gpu), ignore.to(gpu));
+  check_same(out_gpu.to(Device::cpu()), out_cpu, 1e-5);
+  const Tensor upstream = randn(out_cpu.shape());
+  out_cpu.backward(upstream);
+  out_gpu.backward(upstream.to(gpu));
+  const auto cpu_params = on_cpu.named_parameters(), gpu_params = on_gpu.named_parameters();
+  for (std::size_t i = 0; i < cpu_params.size(); ++i) {
+    CAPTURE(cpu_params[i].first);
+    check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
   }
 }
 

@@ -1,0 +1,53 @@
+// Multi-head attention (Vaswani et al. 2017), as torch.nn.MultiheadAttention: the same
+// parameters under the same names, so a PyTorch state dict loads as it is.
+#pragma once
+
+#include <memory>
+
+#include "kiln/nn/layers.hpp"
+#include "kiln/nn/module.hpp"
+#include "kiln/nn/options.hpp"
+
+namespace kiln::nn {
+
+struct MultiheadAttentionOptions {
+  MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads)
+      : embed_dim_(embed_dim), num_heads_(num_heads) {}
+  KILN_OPTION(std::int64_t, embed_dim)
+  KILN_OPTION(std::int64_t, num_heads)
+  KILN_OPTION(double, dropout)    // on the attention weights, in training only
+  KILN_OPTION(bool, bias)         // in the input and output projections
+  KILN_OPTION(bool, batch_first)  // (N, L, E) instead of PyTorch's default (L, N, E)
+private:
+  std::int64_t embed_dim_, num_heads_;
+  double dropout_ = 0.0;
+  bool bias_ = true, batch_first_ = false;
+};
+
+// Projects query, key and value by in_proj_weight (3E, E) (and in_proj_bias), splits
+// each into num_heads heads of E / num_heads features, runs scaled_dot_product_attention
+// per head, joins the heads and projects by out_proj. Inputs are (L, N, E) for the query
+// and (S, N, E) for key and value, or (N, L, E) / (N, S, E) with batch_first.
+// Masks follow torch.nn.MultiheadAttention, where a uint8 1 marks what to IGNORE:
+//   key_padding_mask (N, S): keys that are padding, for each sequence of the batch;
+//   attn_mask (L, S) or (N * num_heads, L, S): pairs a query may not attend to.
+// A floating mask (of the inputs' dtype) is added to the scores instead.
+// Initialised as PyTorch does: in_proj_weight Xavier-uniform, out_proj.weight as a
+// Linear's, both biases 0.
+class MultiheadAttention : public Module {
+public:
+  explicit MultiheadAttention(const MultiheadAttentionOptions& options);
+  MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads)
+      : MultiheadAttention(MultiheadAttentionOptions(embed_dim, num_heads)) {}
+  Tensor forward(const Tensor& x) override;  // self-attention: forward(x, x, x)
+  Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                 const Tensor& key_padding_mask = Tensor(), const Tensor& attn_mask = Tensor());
+  std::string description() const override;
+  void reset_parameters();
+  MultiheadAttentionOptions options;
+  Tensor in_proj_weight;  // (3E, E): the query's rows, then the key's, then the value's
+  Tensor in_proj_bias;    // (3E), or undefined
+  std::shared_ptr<Linear> out_proj;
+};
+
+}  // namespace kiln::nn

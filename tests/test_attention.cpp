@@ -1,0 +1,227 @@
+// Attention: scaled_dot_product_attention against its definition written as loops, its
+// gradients, and nn::MultiheadAttention against the same computation head by head.
+#include <cmath>
+#include <limits>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
+
+namespace {
+
+// softmax(q kᵀ scale + mask) v for one (L, E) query block, in plain loops over doubles.
+// allowed(i, j) says whether query i may see key j; bias(i, j) is added to the score.
+template <class Allowed, class Bias>
+Tensor attention_by_loops(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Allowed allowed,
+                          Bias bias) {
+  const std::int64_t l = q.size(0), s = k.size(0), e = q.size(1), ev = v.size(1);
+  Tensor out = zeros({l, ev}, kFloat64);
+  for (std::int64_t i = 0; i < l; ++i) {
+    std::vector<double> score(static_cast<std::size_t>(s));
+    double top = -INFINITY;
+    for (std::int64_t j = 0; j < s; ++j) {
+      double dot = 0;
+      for (std::int64_t c = 0; c < e; ++c) dot += q.at<double>({i, c}) * k.at<double>({j, c});
+      score[j] = allowed(i, j) ? dot * scale + bias(i, j) : -INFINITY;
+      top = std::max(top, score[j]);
+    }
+    double total = 0;
+    for (double& x : score) total += (x = std::exp(x - top));
+    for (std::int64_t c = 0; c < ev; ++c) {
+      double acc = 0;
+      for (std::int64_t j = 0; j < s; ++j) acc += score[j] / total * v.at<double>({j, c});
+      out.at<double>({i, c}) = acc;
+    }
+  }
+  return out;
+}
+
+const auto everywhere = [](std::int64_t, std::int64_t) { return true; };
+const auto no_bias = [](std::int64_t, std::int64_t) { return 0.0; };
+
+}  // namespace
+
+TEST_CASE("scaled_dot_product_attention: the definition, with masks, causal order and a scale") {
+  manual_seed(60);
+  const Tensor q = rand64({2, 3, 4, 5}), k = rand64({2, 3, 6, 5}), v = rand64({2, 3, 6, 7});
+  const Tensor keep = (rand({4, 6}) > 0.3).to(kUInt8);  // broadcast over batch and heads
+  const Tensor bias = rand64({3, 1, 6});                // per head, broadcast over queries
+  for (std::int64_t b = 0; b < 2; ++b)
+    for (std::int64_t hd = 0; hd < 3; ++hd) {
+      const Tensor qb = q[b][hd], kb = k[b][hd], vb = v[b][hd];
+      const double scale = 1.0 / std::sqrt(5.0);
+      check_same(scaled_dot_product_attention(q, k, v)[b][hd],
+                 attention_by_loops(qb, kb, vb, scale, everywhere, no_bias), 1e-12);
+      check_same(scaled_dot_product_attention(q, k, v, Tensor(), 0.0, false, 0.7)[b][hd],
+                 attention_by_loops(qb, kb, vb, 0.7, everywhere, no_bias), 1e-12);
+      check_same(scaled_dot_product_attention(q, k, v, Tensor(), 0.0, true)[b][hd],
+                 attention_by_loops(
+                     qb, kb, vb, scale, [](std::int64_t i, std::int64_t j) { return j <= i; }, no_bias),
+                 1e-12);
+      const auto keeps = [&](std::int64_t i, std::int64_t j) { return keep.at<std::uint8_t>({i, j}) != 0; };
+      // A query whose keys are all masked gets NaN, as in PyTorch: compare only the others.
+      const Tensor masked = scaled_dot_product_attention(q, k, v, keep)[b][hd];
+      const Tensor want = attention_by_loops(qb, kb, vb, scale, keeps, no_bias);
+      for (std::int64_t i = 0; i < 4; ++i) {
+        if (sum(keep[i]).item() == 0)
+          CHECK(std::isnan(masked[i][0].item()));
+        else
+          check_same(masked[i], want[i], 1e-12);
+      }
+      check_same(scaled_dot_product_attention(q, k, v, bias)[b][hd],
+                 attention_by_loops(qb, kb, vb, scale, everywhere,
+                                    [&](std::int64_t, std::int64_t j) {
+                                      return bias.at<double>({hd, 0, j});
+                                    }),
+                 1e-12);
+    }
+  // float32 against float64; a 2-D query block; dropout 1 drops every weight.
+  check_same(scaled_dot_product_attention(q.to(kFloat32), k.to(kFloat32), v.to(kFloat32)),
+             scaled_dot_product_attention(q, k, v), 1e-5);
+  CHECK(scaled_dot_product_attention(rand64({4, 5}), rand64({6, 5}), rand64({6, 2})).shape() == Shape{4, 2});
+  check_values(scaled_dot_product_attention(q, k, v, Tensor(), 1.0).flatten(),
+               std::vector<double>(2 * 3 * 4 * 7, 0.0), 0);
+
+  CHECK_THROWS_WITH_AS(
+      scaled_dot_product_attention(q, rand64({2, 3, 6, 4}), v),
+      doctest::Contains("query of shape (2, 3, 4, 5) has 5 features but key of shape (2, 3, 6, 4) has 4"),
+      Error);
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, rand64({2, 3, 5, 7})),
+                       doctest::Contains("key of shape (2, 3, 6, 5) has 6 positions but value"), Error);
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, v, keep, 0.0, true),
+                       doctest::Contains("is_causal and attn_mask together"), Error);
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(q, k, v, ones({4, 6}, kInt64)),
+                       doctest::Contains("attn_mask must be uint8 (1 = attend) or of the query's dtype"),
+                       Error);
+}
+
+TEST_CASE("gradcheck: scaled_dot_product_attention in query, key and value") {
+  manual_seed(61);
+  KILN_CHECK_GRAD([](const In& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); },
+                  {rand64({2, 3, 4}), rand64({2, 5, 4}), rand64({2, 5, 3})});
+  KILN_CHECK_GRAD(
+      [](const In& in) { return scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), 0.0, true); },
+      {rand64({4, 3}), rand64({4, 3}), rand64({4, 2})});
+  const Tensor keep = tensor<std::uint8_t>({{1, 0, 1}, {1, 1, 0}});
+  KILN_CHECK_GRAD([keep](const In& in) { return scaled_dot_product_attention(in[0], in[1], in[2], keep); },
+                  {rand64({2, 2, 4}), rand64({2, 3, 4}), rand64({2, 3, 2})});
+  // A floating mask is differentiable too (a learned relative-position bias).
+  KILN_CHECK_GRAD([](const In& in) { return scaled_dot_product_attention(in[0], in[1], in[2], in[3]); },
+                  {rand64({3, 2}), rand64({4, 2}), rand64({4, 2}), rand64({3, 4})});
+}
+
+namespace {
+// MultiheadAttention written out head by head with the module's own parameters, batch first.
+Tensor attention_head_by_head(nn::MultiheadAttention& m, const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& additive_mask) {
+  const std::int64_t e = m.options.embed_dim(), h = m.options.num_heads(), d = e / h;
+  const Tensor w = m.in_proj_weight.detach().to(kFloat64), b = m.in_proj_bias.detach().to(kFloat64);
+  const Tensor qp = matmul(q, w.narrow(0, 0, e).t()) + b.narrow(0, 0, e);
+  const Tensor kp = matmul(k, w.narrow(0, e, e).t()) + b.narrow(0, e, e);
+  const Tensor vp = matmul(v, w.narrow(0, 2 * e, e).t()) + b.narrow(0, 2 * e, e);
+  std::vector<Tensor> samples;
+  for (std::int64_t n = 0; n < q.size(0); ++n) {
+    std::vector<Tensor> heads;
+    for (std::int64_t i = 0; i < h; ++i) {
+      const Tensor mask = additive_mask.defined() ? additive_mask[n] : Tensor();
+      heads.push_back(attention_by_loops(
+          qp[n].narrow(1, i * d, d), kp[n].narrow(1, i * d, d), vp[n].narrow(1, i * d, d),
+          1.0 / std::sqrt(double(d)),
+          [&](std::int64_t qi, std::int64_t kj) {
+            return !mask.defined() || std::isfinite(mask.at<double>({qi, kj}));
+          },
+          [&](std::int64_t qi, std::int64_t kj) {
+            return mask.defined() ? mask.at<double>({qi, kj}) : 0.0;
+          }));
+    }
+    samples.push_back(cat(heads, 1));
+  }
+  const Tensor joined = stack(samples, 0);
+  return matmul(joined, m.out_proj->weight.detach().to(kFloat64).t()) +
+         m.out_proj->bias.detach().to(kFloat64);
+}
+}  // namespace
+
+TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters as PyTorch names them") {
+  manual_seed(62);
+  nn::MultiheadAttention mha(8, 2);
+  {
+    NoGradGuard no_grad;
+    mha.in_proj_bias.copy_(randn({24}));  // nonzero, so that a misplaced bias would show
+    mha.out_proj->bias.copy_(randn({8}));
+  }
+  const Tensor q = rand64({3, 4, 8}), k = rand64({3, 5, 8}), v = rand64({3, 5, 8});  // batch first
+  const auto f32 = [](const Tensor& t) { return t.to(kFloat32); };
+  // PyTorch's layout (L, N, E) by default.
+  const Tensor out = mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1));
+  CHECK(out.shape() == Shape{4, 3, 8});
+  check_same(out.transpose(0, 1), attention_head_by_head(mha, q, k, v, Tensor()), 1e-5);
+  // A padded key: a uint8 1 ignores it, so changing its value changes nothing.
+  const Tensor padding = tensor<std::uint8_t>({{0, 0, 0, 0, 1}, {0, 0, 0, 0, 0}, {0, 0, 1, 1, 0}});
+  const Tensor causal_ignore = triu(ones({4, 5}, kUInt8), 1);  // query i ignores keys after i
+  const Tensor with_masks = mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1),
+                                        f32(v).transpose(0, 1), padding, causal_ignore);
+  Tensor additive = zeros({3, 4, 5}, kFloat64);
+  additive = masked_fill(additive, padding.reshape({3, 1, 5}), -INFINITY);
+  additive = masked_fill(additive, causal_ignore, -INFINITY);
+  const Tensor want = attention_head_by_head(mha, q, k, v, additive);
+  for (std::int64_t n = 0; n < 3; ++n)
+    for (std::int64_t i = 0; i < 4; ++i) {
+      CAPTURE(n);
+      CAPTURE(i);
+      check_same(with_masks.transpose(0, 1)[n][i], want[n][i], 1e-5);
+    }
+  Tensor v2 = v.clone();
+  v2[0][4].fill_(100.0);  // the padded key of sequence 0
+  const Tensor changed = mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v2).transpose(0, 1),
+                                     padding, causal_ignore);
+  check_same(changed, with_masks, 0);
+  // batch_first gives the same numbers in (N, L, E).
+  nn::MultiheadAttention first(nn::MultiheadAttentionOptions(8, 2).batch_first(true));
+  first.load_state_dict(mha.state_dict());
+  check_same(first.forward(f32(q), f32(k), f32(v)), out.transpose(0, 1), 1e-6);
+  check_same(first(f32(q)), mha(f32(q).transpose(0, 1)).transpose(0, 1), 1e-6);  // self-attention
+
+  // PyTorch's parameter names and shapes; initialisation.
+  const auto state = mha.state_dict();
+  CHECK(state.at("in_proj_weight").shape() == Shape{24, 8});
+  CHECK(state.at("in_proj_bias").shape() == Shape{24});
+  CHECK(state.at("out_proj.weight").shape() == Shape{8, 8});
+  CHECK(state.at("out_proj.bias").shape() == Shape{8});
+  CHECK(state.size() == 4);
+  nn::MultiheadAttention fresh(8, 2);
+  check_values(fresh.in_proj_bias, std::vector<double>(24, 0.0), 0);
+  CHECK(max(abs(fresh.in_proj_weight)).item() <= std::sqrt(6.0 / (24 + 8)));  // Xavier over (3E, E)
+  CHECK(nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 4).bias(false)).parameters().size() == 2);
+  CHECK(fresh.description() == "MultiheadAttention(embed_dim=8, num_heads=2)");
+
+  // Gradients reach every parameter; dropout acts in training only.
+  mha.zero_grad();
+  sum(mha(f32(q).transpose(0, 1))).backward();
+  for (const auto& [name, p] : mha.named_parameters()) {
+    CAPTURE(name);
+    REQUIRE(p.grad().defined());
+    CHECK(sum(abs(p.grad())).item() > 0);
+  }
+  nn::MultiheadAttention dropping(nn::MultiheadAttentionOptions(8, 2).dropout(0.5));
+  dropping.load_state_dict(mha.state_dict());
+  dropping.eval();
+  check_same(dropping(f32(q).transpose(0, 1)), mha(f32(q).transpose(0, 1)), 0);
+  dropping.train();
+  CHECK(max(abs(dropping(f32(q).transpose(0, 1)) - mha(f32(q).transpose(0, 1)))).item() > 1e-3);
+
+  CHECK_THROWS_WITH_AS(nn::MultiheadAttention(8, 3), doctest::Contains("split evenly into 3 heads"), Error);
+  CHECK_THROWS_WITH_AS(mha(randn({3, 4, 6})),
+                       doctest::Contains("inputs must be (length, N, 8) but one has shape (3, 4, 6)"), Error);
+  CHECK_THROWS_WITH_AS(mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1),
+                                   ones({3, 4}, kUInt8)),
+                       doctest::Contains("key_padding_mask of shape (3, 4) must be (N, S) = (3, 5)"), Error);
+  CHECK_THROWS_WITH_AS(mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1),
+                                   Tensor(), ones({5, 4}, kUInt8)),
+                       doctest::Contains("attn_mask of shape (5, 4) must be (4, 5) or (N * num_heads, 4, 5)"),
+                       Error);
+}
