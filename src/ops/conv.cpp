@@ -400,8 +400,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
              " has an empty image; H and W must be >= 1");
   if (oh == 1 && ow == 1) return mean(x, {2, 3}, /*keepdim=*/true);        // global average pooling
   if (h % oh == 0 && w % ow == 0) return avg_pool2d(x, {h / oh, w / ow});  // equal windows, no overlap
-  // Otherwise each window mean is a weighted sum: out = A_h x A_w^T per (N, C) image.
-  return matmul(matmul(adaptive_window_means(oh, h, x), x), adaptive_window_means(ow, w, x).t());
+  // Otherwise each window mean is a weighted sum, out = A_h x A_w^T per image, done as two
+  // GEMMs over the whole batch: the rows of every image by A_w^T, then (transposed) the
+  // columns by A_h^T.
+  const std::int64_t planes = x.size(0) * x.size(1);
+  const Tensor rows = matmul(x.reshape({planes * h, w}), adaptive_window_means(ow, w, x).t());  // (P H, OW)
+  const Tensor cols = rows.reshape({planes, h, ow}).transpose(1, 2).reshape({planes * ow, h});  // (P OW, H)
+  const Tensor pooled = matmul(cols, adaptive_window_means(oh, h, x).t());                      // (P OW, OH)
+  return pooled.reshape({x.size(0), x.size(1), ow, oh}).transpose(2, 3).contiguous();
 }
 
 // ---- Pooling --------------------------------------------------------------------

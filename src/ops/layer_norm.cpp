@@ -1,8 +1,8 @@
-// layer_norm: forward and backward side by side; group_norm, at the end, is a
-// layer_norm of the input viewed as (N, groups, rest). On the CPU, fused loops: the row
+// layer_norm: forward and backward side by side. On the CPU, fused loops: the row
 // statistics in double (src/ops/moments.hpp), then one pass to normalise; the backward
 // in one pass over blocks of rows. On a GPU, composed of the device's ops, whose
-// backward autograd derives.
+// backward autograd derives. group_norm, at the end, runs the same rows over the input
+// viewed as (N, groups, rest), each group's rows with their own weights.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -35,6 +35,9 @@ Tensor layer_norm_composite(const Tensor& x, std::int64_t normalized_dims, const
   return y;
 }
 
+Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int64_t period,
+                      const Tensor& weight, const Tensor& bias, double eps);
+
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
@@ -54,14 +57,23 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   }
   KILN_CHECK(eps >= 0 && std::isfinite(eps), "layer_norm: eps must be finite and >= 0, not ", eps);
   if (x.device().is_cuda()) return layer_norm_composite(x, nd, weight, bias, eps);
+  return normalize_rows("layer_norm", x, numel_of(normalized_shape), 1, weight, bias, eps);
+}
 
-  const std::int64_t d = numel_of(normalized_shape), rows = d == 0 ? 0 : x.numel() / d;
+namespace {
+
+// The fused CPU layer_norm over rows of d values; row r takes its weight and bias from
+// row r % period of (period, d) parameters (layer_norm: period 1; group_norm: the groups).
+Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int64_t period,
+                      const Tensor& weight, const Tensor& bias, double eps) {
+  const std::int64_t rows = d == 0 ? 0 : x.numel() / d;
+  const Shape param_shape = weight.defined() ? weight.shape() : bias.defined() ? bias.shape() : Shape{};
   const Tensor xc = x.detach().contiguous();
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   std::vector<double> mean_of, rstd_of;
-  visit_floating(x.dtype(), "layer_norm", [&]<class T>() {
+  visit_floating(x.dtype(), op, [&]<class T>() {
     const T* px = ptr<T>(xc);
     detail::channel_moments(px, 1, rows, d, mean_of, rstd_of);  // rows as channels of one sample
     for (double& v : rstd_of) v = 1.0 / std::sqrt(v + eps);     // the variance becomes 1 / sqrt(var + eps)
@@ -75,10 +87,11 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                      const double mu = mean_of[r], rs = rstd_of[r];
                      const T* row = px + r * d;
                      T* out = py + r * d;
+                     const std::int64_t at = (r % period) * d;  // this row's weights
                      for (std::int64_t k = 0; k < d; ++k) {
                        double v = (row[k] - mu) * rs;
-                       if (pw) v *= pw[k];
-                       if (pb) v += pb[k];
+                       if (pw) v *= pw[at + k];
+                       if (pb) v += pb[at + k];
                        out[k] = static_cast<T>(v);
                      }
                    }
@@ -89,14 +102,14 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
-        y, "layer_norm", {x, weight, bias},
-        [xc, wc, mean_of, rstd_of, rows, d, nx, nw, nb, normalized_shape](const Tensor& g) {
+        y, op, {x, weight, bias},
+        [op, xc, wc, mean_of, rstd_of, rows, d, period, nx, nw, nb, param_shape](const Tensor& g) {
           // Per row, with xhat = (x - mean) rstd and gw = g * weight:
           //   dx = rstd (gw - mean(gw) - xhat mean(gw xhat))   (mean and rstd depend on x)
           // and over rows: dweight = sum g xhat, dbias = sum g.
           const Tensor gc = g.contiguous();
           Grads grads(3);
-          visit_floating(xc.dtype(), "layer_norm backward", [&]<class T>() {
+          visit_floating(xc.dtype(), op, [&]<class T>() {
             const T* px = ptr<T>(xc);
             const T* pg = ptr<T>(gc);
             const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
@@ -108,27 +121,34 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
             // One pass over blocks of rows: each row's dx (its two sums first, then the row
             // again from cache), and the block's share of dweight and dbias. Blocks have a
             // fixed size and their shares add up in block order, so the result is the same
-            // for any thread count.
-            const std::int64_t block = std::max<std::int64_t>(32, 8192 / std::max<std::int64_t>(d, 1));
-            const std::int64_t blocks = (rows + block - 1) / block;
+            // for any thread count. Where there are shares, at most kMaxBlocks blocks: each
+            // holds 2 * period * d doubles, zeroed and summed at the end.
+            constexpr std::int64_t kMaxBlocks = 16;
             const bool columns = nw || nb;
-            std::vector<double> shares(columns ? static_cast<std::size_t>(2 * blocks * d) : 0, 0.0);
+            std::int64_t block = std::max<std::int64_t>(32, 8192 / std::max<std::int64_t>(d, 1));
+            if (columns) block = std::max(block, (rows + kMaxBlocks - 1) / kMaxBlocks);
+            const std::int64_t blocks = (rows + block - 1) / block;
+            const std::int64_t pd = period * d;  // one block's share of dweight, and of dbias
+            std::vector<double> shares(columns ? static_cast<std::size_t>(2 * blocks * pd) : 0, 0.0);
             parallel_for(0, blocks, 1, [&](std::int64_t lo, std::int64_t hi) {
               for (std::int64_t blk = lo; blk < hi; ++blk) {
-                double* share_g_xhat = columns ? shares.data() + 2 * blk * d : nullptr;
-                double* share_g = columns ? share_g_xhat + d : nullptr;
                 for (std::int64_t r = blk * block; r < std::min(rows, (blk + 1) * block); ++r) {
                   const T* row = px + r * d;
                   const T* gr = pg + r * d;
+                  const std::int64_t at = (r % period) * d;
                   const double mu = mean_of[r], rs = rstd_of[r];
-                  if (columns)
+                  if (columns) {
+                    double* share_g_xhat = shares.data() + 2 * blk * pd + at;
+                    double* share_g = share_g_xhat + pd;
                     for (std::int64_t k = 0; k < d; ++k) {
                       share_g_xhat[k] += gr[k] * ((row[k] - mu) * rs);
                       share_g[k] += gr[k];
                     }
+                  }
                   if (!nx) continue;
-                  const auto gw_at = [gr, pw](std::int64_t k) {
-                    return pw ? gr[k] * static_cast<double>(pw[k]) : gr[k];
+                  const T* w_row = pw ? pw + at : nullptr;
+                  const auto gw_at = [gr, w_row](std::int64_t k) {
+                    return w_row ? gr[k] * static_cast<double>(w_row[k]) : gr[k];
                   };
                   const double sum_gw = detail::interleaved_sum(d, gw_at);
                   const double sum_gw_xhat =
@@ -141,15 +161,15 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
               }
             });
             if (columns) {
-              std::vector<double> sum_g_xhat(static_cast<std::size_t>(d), 0.0),
-                  sum_g(static_cast<std::size_t>(d), 0.0);
+              std::vector<double> sum_g_xhat(static_cast<std::size_t>(pd), 0.0),
+                  sum_g(static_cast<std::size_t>(pd), 0.0);
               for (std::int64_t blk = 0; blk < blocks; ++blk)
-                for (std::int64_t k = 0; k < d; ++k) {
-                  sum_g_xhat[k] += shares[2 * blk * d + k];
-                  sum_g[k] += shares[(2 * blk + 1) * d + k];
+                for (std::int64_t k = 0; k < pd; ++k) {
+                  sum_g_xhat[k] += shares[2 * blk * pd + k];
+                  sum_g[k] += shares[(2 * blk + 1) * pd + k];
                 }
-              if (nw) grads[1] = from_vector(sum_g_xhat, normalized_shape).to(xc.dtype());
-              if (nb) grads[2] = from_vector(sum_g, normalized_shape).to(xc.dtype());
+              if (nw) grads[1] = from_vector(sum_g_xhat, param_shape).to(xc.dtype());
+              if (nb) grads[2] = from_vector(sum_g, param_shape).to(xc.dtype());
             }
           });
           return grads;
@@ -158,6 +178,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   }
   return y;
 }
+
+}  // namespace
 
 Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight, const Tensor& bias,
                   double eps) {
@@ -175,7 +197,18 @@ Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight
   }
   KILN_CHECK(eps >= 0 && std::isfinite(eps), "group_norm: eps must be finite and >= 0, not ", eps);
   // Each (sample, group) is one row of its channels' values: layer_norm's statistics.
-  const std::int64_t per_group = (c / num_groups) * numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
+  const std::int64_t spatial = numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
+  const std::int64_t per_group = (c / num_groups) * spatial;
+  if (!x.device().is_cuda()) {
+    // The fused rows, each group's row with its channels' weights spread over their
+    // positions: (C) -> (groups, per_group), whose gradient autograd sums back to (C).
+    const auto spread = [&](const Tensor& t) {
+      return t.defined() ? t.reshape({c, 1}).expand({c, spatial}).reshape({num_groups, per_group}) : Tensor();
+    };
+    return normalize_rows("group_norm", x.reshape({n, num_groups, per_group}), per_group, num_groups,
+                          spread(weight), spread(bias), eps)
+        .reshape(x.shape());
+  }
   Tensor y = layer_norm(x.reshape({n, num_groups, per_group}), {per_group}, Tensor(), Tensor(), eps)
                  .reshape(x.shape());
   // The affine part is per channel: weight and bias viewed as (C, 1, ...) broadcast over the rest.

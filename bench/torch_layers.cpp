@@ -1,0 +1,148 @@
+// kiln against libtorch in one run, layer by layer, forward alone and forward + backward
+// (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
+// layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
+// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm and
+// multi-head self-attention. The two libraries take turns, round after round, on the same
+// inputs; each line is the median of the rounds.
+//
+//   ./build/bench/torch_layers [--rounds 15] [--threads 2]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kiln/kiln.hpp"
+
+namespace {
+
+namespace F = torch::nn::functional;
+
+double milliseconds(const std::function<void()>& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+kiln::Tensor to_kiln(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  kiln::Shape shape(c.sizes().begin(), c.sizes().end());
+  kiln::Tensor k = kiln::Tensor::empty(shape);
+  std::memcpy(k.data_ptr<float>(), c.data_ptr<float>(), sizeof(float) * static_cast<std::size_t>(c.numel()));
+  return k;
+}
+
+// One layer on both sides: the same float32 inputs, a function of them in each library.
+struct Case {
+  std::string name;
+  std::vector<torch::Tensor> inputs;
+  std::function<torch::Tensor(const std::vector<torch::Tensor>&)> torch_fn;
+  std::function<kiln::Tensor(const std::vector<kiln::Tensor>&)> kiln_fn;
+};
+
+void run(const Case& c, int rounds) {
+  std::vector<kiln::Tensor> kin;
+  for (const torch::Tensor& t : c.inputs) kin.push_back(to_kiln(t));
+  torch::Tensor up;
+  {
+    torch::NoGradGuard no_grad;
+    up = torch::randn(c.torch_fn(c.inputs).sizes());
+  }
+  const kiln::Tensor kup = to_kiln(up);
+  std::vector<double> tf, kf, tfb, kfb;
+  for (int r = 0; r < rounds + 2; ++r) {  // the first two rounds warm up
+    double t1, k1;
+    {
+      torch::NoGradGuard no_grad;
+      t1 = milliseconds([&] { (void)c.torch_fn(c.inputs); });
+    }
+    {
+      kiln::NoGradGuard no_grad;
+      k1 = milliseconds([&] { (void)c.kiln_fn(kin); });
+    }
+    std::vector<torch::Tensor> tg;
+    for (const torch::Tensor& t : c.inputs) tg.push_back(t.clone().requires_grad_());
+    const double t2 = milliseconds([&] { c.torch_fn(tg).backward(up); });
+    std::vector<kiln::Tensor> kg;
+    for (const kiln::Tensor& t : kin) kg.push_back(t.clone().requires_grad_());
+    const double k2 = milliseconds([&] { c.kiln_fn(kg).backward(kup); });
+    if (r < 2) continue;
+    tf.push_back(t1), kf.push_back(k1), tfb.push_back(t2), kfb.push_back(k2);
+  }
+  std::printf(
+      "%-34s forward: kiln %7.2f ms, libtorch %7.2f ms, ratio %.2f | forward + backward: kiln %7.2f ms, "
+      "libtorch %7.2f ms, ratio %.2f\n",
+      c.name.c_str(), median(kf), median(tf), median(kf) / median(tf), median(kfb), median(tfb),
+      median(kfb) / median(tfb));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 15, threads = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--rounds") rounds = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
+  }
+  kiln::set_num_threads(threads);
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+  using TV = std::vector<torch::Tensor>;
+  using KV = std::vector<kiln::Tensor>;
+  const std::int64_t embed = 128, heads = 8;
+  const std::vector<Case> cases{
+      {"conv2d 32->64",
+       {torch::randn({128, 32, 14, 14}), torch::randn({64, 32, 3, 3}) * 0.05, torch::randn({64})},
+       [](const TV& a) { return torch::conv2d(a[0], a[1], a[2], 1, 1); },
+       [](const KV& a) {
+         return kiln::conv2d(a[0], a[1], a[2], {1, 1}, {1, 1});
+       }},
+      {"conv_transpose2d 64->32",
+       {torch::randn({128, 64, 14, 14}), torch::randn({64, 32, 3, 3}) * 0.05, torch::randn({32})},
+       [](const TV& a) { return torch::conv_transpose2d(a[0], a[1], a[2], 1, 1); },
+       [](const KV& a) {
+         return kiln::conv_transpose2d(a[0], a[1], a[2], {1, 1}, {1, 1});
+       }},
+      {"conv1d 32->64, k 5, length 256",
+       {torch::randn({128, 32, 256}), torch::randn({64, 32, 5}) * 0.05, torch::randn({64})},
+       [](const TV& a) { return torch::conv1d(a[0], a[1], a[2], 1, 2); },
+       [](const KV& a) { return kiln::conv1d(a[0], a[1], a[2], 1, 2); }},
+      {"adaptive_avg_pool2d 14x14 -> 5x5",
+       {torch::randn({128, 64, 14, 14})},
+       [](const TV& a) {
+         return torch::adaptive_avg_pool2d(a[0], {5, 5});
+       },
+       [](const KV& a) {
+         return kiln::adaptive_avg_pool2d(a[0], {5, 5});
+       }},
+      {"group_norm 8 groups, 64x14x14",
+       {torch::randn({128, 64, 14, 14}), torch::randn({64}), torch::randn({64})},
+       [](const TV& a) { return torch::group_norm(a[0], 8, a[1], a[2]); },
+       [](const KV& a) { return kiln::group_norm(a[0], 8, a[1], a[2]); }},
+      {"multi-head self-attention",  // (L 64, N 32, E 128), 8 heads
+       {torch::randn({64, 32, embed}), torch::randn({3 * embed, embed}) * 0.1,
+        torch::randn({3 * embed}) * 0.1, torch::randn({embed, embed}) * 0.1, torch::randn({embed}) * 0.1},
+       [](const TV& a) {
+         return std::get<0>(F::multi_head_attention_forward(
+             a[0], a[0], a[0],
+             F::MultiheadAttentionForwardFuncOptions(embed, heads, a[1], a[2], {}, {}, false, 0.0, a[3], a[4])
+                 .need_weights(false)));
+       },
+       [](const KV& a) {
+         kiln::nn::MultiheadAttention m(embed, heads);
+         m.in_proj_weight = a[1], m.in_proj_bias = a[2], m.out_proj->weight = a[3], m.out_proj->bias = a[4];
+         return m.forward(a[0]);
+       }},
+  };
+  for (const Case& c : cases) run(c, rounds);
+}
