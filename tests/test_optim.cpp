@@ -348,18 +348,17 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
     INFO("schedule state loaded " << (first ? "before" : "after") << " the optimizer's");
     // Cut where it matters: mid-step of StepLR, mid-ramp of LinearLR, and the plateau one
     // bad epoch into a streak (7) and in a cooldown (8).
-    CHECK(rates_across_resume(step_lr, each_epoch, 4, 10, first) ==
-          rates_across_resume(step_lr, each_epoch, 10, 10, first));
-    CHECK(rates_across_resume(cosine, each_epoch, 5, 10, first) ==
-          rates_across_resume(cosine, each_epoch, 10, 10, first));
-    CHECK(rates_across_resume(linear, each_epoch, 3, 10, first) ==
-          rates_across_resume(linear, each_epoch, 10, 10, first));
-    CHECK(rates_across_resume(multi, each_epoch, 4, 10, first) ==
-          rates_across_resume(multi, each_epoch, 10, 10, first));
-    CHECK(rates_across_resume(sequence, each_epoch, 3, 10, first) ==
-          rates_across_resume(sequence, each_epoch, 10, 10, first));
-    CHECK(rates_across_resume(sequence, each_epoch, 6, 10, first) ==
-          rates_across_resume(sequence, each_epoch, 10, 10, first));
+    // Ten epochs with a resume after `cut` give the rates of ten straight ones.
+    const auto resumes_exactly = [&](const auto& make, int cut) {
+      return rates_across_resume(make, each_epoch, cut, 10, first) ==
+             rates_across_resume(make, each_epoch, 10, 10, first);
+    };
+    CHECK(resumes_exactly(step_lr, 4));
+    CHECK(resumes_exactly(cosine, 5));
+    CHECK(resumes_exactly(linear, 3));
+    CHECK(resumes_exactly(multi, 4));
+    CHECK(resumes_exactly(sequence, 3));  // in the warm-up
+    CHECK(resumes_exactly(sequence, 6));  // in the decay
     const std::vector<double> straight = rates_across_resume(plateau, plateau_step, 14, 14, first);
     CHECK(rates_across_resume(plateau, plateau_step, 7, 14, first) == straight);
     CHECK(rates_across_resume(plateau, plateau_step, 8, 14, first) == straight);

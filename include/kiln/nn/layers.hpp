@@ -135,6 +135,15 @@ public:
   Tensor bias;    // (O), or undefined
 };
 
+// What the pooling layers share: their options, built from a kernel size or given whole.
+template <class Options>
+class Pooling : public Module {
+public:
+  explicit Pooling(const Options& options) : options(options) {}
+  explicit Pooling(std::int64_t kernel) : options(kernel) {}
+  Options options;
+};
+
 struct Pool1dOptions {
   explicit Pool1dOptions(std::int64_t kernel) : kernel_size_(kernel) {}
   KILN_OPTION(std::int64_t, kernel_size)
@@ -144,22 +153,18 @@ private:
   std::int64_t kernel_size_, stride_ = 0, padding_ = 0;
 };
 
-class MaxPool1d : public Module {
+class MaxPool1d : public Pooling<Pool1dOptions> {
 public:
-  explicit MaxPool1d(const Pool1dOptions& options) : options(options) {}
-  explicit MaxPool1d(std::int64_t kernel) : options(kernel) {}
+  using Pooling::Pooling;
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
-  Pool1dOptions options;
 };
 
-class AvgPool1d : public Module {
+class AvgPool1d : public Pooling<Pool1dOptions> {
 public:
-  explicit AvgPool1d(const Pool1dOptions& options) : options(options) {}
-  explicit AvgPool1d(std::int64_t kernel) : options(kernel) {}
+  using Pooling::Pooling;
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
-  Pool1dOptions options;
 };
 
 struct PoolOptions {
@@ -175,22 +180,18 @@ private:
 using MaxPool2dOptions = PoolOptions;
 using AvgPool2dOptions = PoolOptions;
 
-class MaxPool2d : public Module {
+class MaxPool2d : public Pooling<PoolOptions> {
 public:
-  explicit MaxPool2d(const PoolOptions& options) : options(options) {}
-  explicit MaxPool2d(std::int64_t kernel) : options(kernel) {}
+  using Pooling::Pooling;
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
-  PoolOptions options;
 };
 
-class AvgPool2d : public Module {
+class AvgPool2d : public Pooling<PoolOptions> {
 public:
-  explicit AvgPool2d(const PoolOptions& options) : options(options) {}
-  explicit AvgPool2d(std::int64_t kernel) : options(kernel) {}
+  using Pooling::Pooling;
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
-  PoolOptions options;
 };
 
 // Average pooling to a fixed output size (kiln::adaptive_avg_pool2d), for any input
