@@ -202,10 +202,10 @@ TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters
   // Gradients reach every parameter; dropout acts in training only.
   mha.zero_grad();
   sum(mha(f32(q).transpose(0, 1))).backward();
-  for (const auto& [name, p] : mha.named_parameters()) {
-    CAPTURE(name);
-    REQUIRE(p.grad().defined());
-    CHECK(sum(abs(p.grad())).item() > 0);
+  for (const auto& named : mha.named_parameters()) {
+    CAPTURE(named.first);
+    REQUIRE(named.second.grad().defined());
+    CHECK(sum(abs(named.second.grad())).item() > 0);
   }
   nn::MultiheadAttention dropping(nn::MultiheadAttentionOptions(8, 2).dropout(0.5));
   dropping.load_state_dict(mha.state_dict());
