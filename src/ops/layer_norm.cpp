@@ -137,22 +137,29 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
                   const T* gr = pg + r * d;
                   const std::int64_t at = (r % period) * d;
                   const double mu = mean_of[r], rs = rstd_of[r];
-                  if (columns) {
-                    double* share_g_xhat = shares.data() + 2 * blk * pd + at;
-                    double* share_g = share_g_xhat + pd;
+                  double* share_g_xhat = columns ? shares.data() + 2 * blk * pd + at : nullptr;
+                  double* share_g = columns ? share_g_xhat + pd : nullptr;
+                  if (!nx) {
                     for (std::int64_t k = 0; k < d; ++k) {
                       share_g_xhat[k] += gr[k] * ((row[k] - mu) * rs);
                       share_g[k] += gr[k];
                     }
+                    continue;
                   }
-                  if (!nx) continue;
                   const T* w_row = pw ? pw + at : nullptr;
                   const auto gw_at = [gr, w_row](std::int64_t k) {
                     return w_row ? gr[k] * static_cast<double>(w_row[k]) : gr[k];
                   };
-                  const double sum_gw = detail::interleaved_sum(d, gw_at);
-                  const double sum_gw_xhat =
-                      detail::interleaved_sum(d, [&](std::int64_t k) { return gw_at(k) * ((row[k] - mu) * rs); });
+                  // One pass: the row's two sums, and its shares of dweight and dbias.
+                  const auto [sum_gw, sum_gw_xhat] = detail::interleaved_sums(d, [&](std::int64_t k) {
+                    const double xhat = (row[k] - mu) * rs;
+                    if (share_g_xhat) {
+                      share_g_xhat[k] += gr[k] * xhat;
+                      share_g[k] += gr[k];
+                    }
+                    const double gw = gw_at(k);
+                    return std::pair<double, double>{gw, gw * xhat};
+                  });
                   const double a = sum_gw / static_cast<double>(d), b = sum_gw_xhat / static_cast<double>(d);
                   T* out = pgx + r * d;
                   for (std::int64_t k = 0; k < d; ++k)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kiln/core/threads.hpp"
@@ -20,6 +21,30 @@ double interleaved_sum(std::int64_t n, F f) {
     for (std::int64_t j = 0; j < kLanes; ++j) part[j] += f(k + j);
   for (std::int64_t j = 0; k < n; ++k, ++j) part[j] += f(k);
   return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// Two sums of f(k) = {a, b} over k in [0, n) in one pass, each added exactly as
+// interleaved_sum adds it (the same lanes, the same order), so the same bits.
+template <class F>
+std::pair<double, double> interleaved_sums(std::int64_t n, F f) {
+  constexpr std::int64_t kLanes = 8;
+  double pa[kLanes] = {}, pb[kLanes] = {};
+  std::int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (std::int64_t j = 0; j < kLanes; ++j) {
+      const auto [a, b] = f(k + j);
+      pa[j] += a;
+      pb[j] += b;
+    }
+  for (std::int64_t j = 0; k < n; ++k, ++j) {
+    const auto [a, b] = f(k);
+    pa[j] += a;
+    pb[j] += b;
+  }
+  const auto total = [](const double* p) {
+    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  };
+  return {total(pa), total(pb)};
 }
 
 // Mean and biased variance of each channel of x viewed as (N, C, L): batch_norm's
