@@ -1,9 +1,9 @@
 // kiln against libtorch in one run, layer by layer, forward alone and forward + backward
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
-// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm and
-// multi-head self-attention. The two libraries take turns, round after round, on the same
-// inputs; each line is the median of the rounds.
+// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm,
+// multi-head self-attention, and LSTM and GRU layers over a sequence. The two libraries take turns, round
+// after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2]
 #include <torch/torch.h>
@@ -144,5 +144,32 @@ int main(int argc, char** argv) {
          return m.forward(a[0]);
        }},
   };
-  for (const Case& c : cases) run(c, rounds);
+  // Recurrent layers: L 50 steps, N 32, 64 input features, H 128, one layer.
+  const std::int64_t length = 50, batch = 32, features = 64, hidden = 128;
+  const auto recurrent = [&](const char* name, std::int64_t gates,
+                             std::shared_ptr<kiln::nn::RecurrentLayer> layer, auto torch_fn) {
+    return Case{name,
+                {torch::randn({length, batch, features}), torch::randn({gates * hidden, features}) * 0.1,
+                 torch::randn({gates * hidden, hidden}) * 0.1, torch::randn({gates * hidden}) * 0.1,
+                 torch::randn({gates * hidden}) * 0.1},
+                [torch_fn](const TV& a) { return torch_fn(a); },
+                [layer](const KV& a) {
+                  kiln::nn::RecurrentWeights& w = layer->weights[0];
+                  w.weight_ih = a[1], w.weight_hh = a[2], w.bias_ih = a[3], w.bias_hh = a[4];
+                  return layer->forward(a[0]);
+                }};
+  };
+  std::vector<Case> all = cases;
+  all.push_back(recurrent(
+      "LSTM, 50 steps, 64 -> 128", 4, std::make_shared<kiln::nn::LSTM>(features, hidden), [](const TV& a) {
+        const auto h0 = torch::zeros({1, batch, hidden});
+        return std::get<0>(
+            torch::lstm(a[0], {h0, h0}, {a[1], a[2], a[3], a[4]}, true, 1, 0.0, false, false, false));
+      }));
+  all.push_back(recurrent(
+      "GRU, 50 steps, 64 -> 128", 3, std::make_shared<kiln::nn::GRU>(features, hidden), [](const TV& a) {
+        return std::get<0>(torch::gru(a[0], torch::zeros({1, batch, hidden}), {a[1], a[2], a[3], a[4]}, true,
+                                      1, 0.0, false, false, false));
+      }));
+  for (const Case& c : all) run(c, rounds);
 }

@@ -1,7 +1,8 @@
 // The differential test against PyTorch, continued: the graph ops and layers (spmm,
 // the normalisations, edge_softmax, GCNConv, SAGEConv, GATConv, the decoder and the KL
-// term) against the same computations written with libtorch's ops, then what training
-// uses around a model: the optimizers' steps, StepLR and gradient clipping.
+// term) against the same computations written with libtorch's ops, attention and the
+// recurrent layers against torch's, then what training uses around a model: the optimizers' steps, StepLR and
+// gradient clipping.
 #include "torch_differential.hpp"
 
 #include <memory>
@@ -311,6 +312,120 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
           return std::get<0>(F::multi_head_attention_forward(a[0], a[1], a[2], options));
         },
         true, 1e-8);
+  });
+}
+
+TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch's") {
+  in_both_precisions(27, 60, [] {
+    const int kind = static_cast<int>(irand(0, 3));  // RNN tanh, RNN relu, LSTM, GRU
+    const bool lstm = kind == 2, gru = kind == 3, bias = coin(), cell = irand(0, 3) == 0;
+    const std::int64_t gates = lstm ? 4 : gru ? 3 : 1, in_size = irand(1, 4), hs = irand(1, single ? 8 : 4);
+    const std::int64_t n = irand(1, 3);
+    const auto nonlinearity = kind == 1 ? kiln::nn::RNNNonlinearity::ReLU : kiln::nn::RNNNonlinearity::Tanh;
+    if (cell) {  // one step: x (N, in), h (and c) (N, H), then the four weights
+      std::vector<Both> in{leaf({n, in_size}), leaf({n, hs}), leaf({n, hs}), leaf({gates * hs, in_size}),
+                           leaf({gates * hs, hs})};
+      if (bias) {
+        in.push_back(leaf({gates * hs}));
+        in.push_back(leaf({gates * hs}));
+      }
+      compare(
+          "recurrent cell", in,
+          [&](const auto& a) {
+            const auto o = kiln::nn::RecurrentCellOptions(in_size, hs).bias(bias).nonlinearity(nonlinearity);
+            const auto use = [&](kiln::nn::RecurrentCell& c) {
+              c.weight_ih = a[3];
+              c.weight_hh = a[4];
+              if (bias) {
+                c.bias_ih = a[5];
+                c.bias_hh = a[6];
+              }
+            };
+            if (lstm) {
+              kiln::nn::LSTMCell c(o);
+              use(c);
+              const kiln::nn::LSTMState next = c.forward(a[0], {a[1], a[2]});
+              return kiln::cat({next.h, next.c});
+            }
+            if (gru) {
+              kiln::nn::GRUCell c(o);
+              use(c);
+              return c.forward(a[0], a[1]);
+            }
+            kiln::nn::RNNCell c(o);
+            use(c);
+            return c.forward(a[0], a[1]);
+          },
+          [&](const auto& a) {
+            const TT b_ih = bias ? a[5] : TT(), b_hh = bias ? a[6] : TT();
+            if (lstm) {
+              const auto [h, c] = torch::lstm_cell(a[0], {a[1], a[2]}, a[3], a[4], b_ih, b_hh);
+              return torch::cat({h, c});
+            }
+            if (gru) return torch::gru_cell(a[0], a[1], a[3], a[4], b_ih, b_hh);
+            return kind == 1 ? torch::rnn_relu_cell(a[0], a[1], a[3], a[4], b_ih, b_hh)
+                             : torch::rnn_tanh_cell(a[0], a[1], a[3], a[4], b_ih, b_hh);
+          });
+      return;
+    }
+    // A whole layer: layers, directions, layout; output and final states compared as one vector.
+    const std::int64_t layers = irand(1, 2), directions = coin() ? 2 : 1, length = irand(1, 5);
+    const bool batch_first = coin();
+    const auto o = kiln::nn::RecurrentOptions(in_size, hs)
+                       .num_layers(layers)
+                       .bidirectional(directions == 2)
+                       .bias(bias)
+                       .batch_first(batch_first)
+                       .nonlinearity(nonlinearity);
+    std::shared_ptr<kiln::nn::RecurrentLayer> layer;
+    if (lstm)
+      layer = std::make_shared<kiln::nn::LSTM>(o);
+    else if (gru)
+      layer = std::make_shared<kiln::nn::GRU>(o);
+    else
+      layer = std::make_shared<kiln::nn::RNN>(o);
+    std::vector<Both> in{leaf(batch_first ? Sizes{n, length, in_size} : Sizes{length, n, in_size}),
+                         leaf({layers * directions, n, hs}), leaf({layers * directions, n, hs})};
+    for (const auto& p : layer->parameters()) in.push_back(leaf(sizes_of(p), -1, 1));
+    compare(
+        "recurrent layer", in,
+        [&](const auto& a) {
+          std::size_t next = 3;
+          for (kiln::nn::RecurrentWeights& w : layer->weights) {
+            w.weight_ih = a[next++];
+            w.weight_hh = a[next++];
+            if (bias) {
+              w.bias_ih = a[next++];
+              w.bias_hh = a[next++];
+            }
+          }
+          kiln::nn::RecurrentOutput out;
+          if (lstm)
+            out = dynamic_cast<kiln::nn::LSTM&>(*layer).forward(a[0], a[1], a[2]);
+          else if (gru)
+            out = dynamic_cast<kiln::nn::GRU&>(*layer).forward(a[0], a[1]);
+          else
+            out = dynamic_cast<kiln::nn::RNN&>(*layer).forward(a[0], a[1]);
+          return kiln::cat(
+              {out.output.flatten(), out.h_n.flatten(), lstm ? out.c_n.flatten() : out.h_n.flatten()});
+        },
+        [&](const auto& a) {
+          const std::vector<TT> params(a.begin() + 3, a.end());
+          TT output, h_n, c_n;
+          if (lstm)
+            std::tie(output, h_n, c_n) = torch::lstm(a[0], {a[1], a[2]}, params, bias, layers, 0.0, false,
+                                                     directions == 2, batch_first);
+          else if (gru)
+            std::tie(output, h_n) =
+                torch::gru(a[0], a[1], params, bias, layers, 0.0, false, directions == 2, batch_first);
+          else if (kind == 1)
+            std::tie(output, h_n) =
+                torch::rnn_relu(a[0], a[1], params, bias, layers, 0.0, false, directions == 2, batch_first);
+          else
+            std::tie(output, h_n) =
+                torch::rnn_tanh(a[0], a[1], params, bias, layers, 0.0, false, directions == 2, batch_first);
+          return torch::cat({output.flatten(), h_n.flatten(), lstm ? c_n.flatten() : h_n.flatten()});
+        });
   });
 }
 

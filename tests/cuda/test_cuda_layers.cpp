@@ -1,6 +1,6 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution (1-D, 2-D, transposed), pooling,
-// batch, layer and group norm, attention, dropout, where, indexing, embeddings, CSR SpMM, graph attention and
-// device RNG.
+// batch, layer and group norm, attention, recurrent layers, dropout, where, indexing, embeddings, CSR SpMM,
+// graph attention and device RNG.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -189,6 +189,44 @@ TEST_CASE("cuda: scaled_dot_product_attention and MultiheadAttention match the C
   for (std::size_t i = 0; i < cpu_params.size(); ++i) {
     CAPTURE(cpu_params[i].first);
     check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
+  }
+}
+
+TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU, output, final states and parameter gradients") {
+  manual_seed(32);
+  const auto o = nn::RecurrentOptions(3, 4).num_layers(2).bidirectional(true);
+  std::vector<std::pair<std::shared_ptr<nn::RecurrentLayer>, std::shared_ptr<nn::RecurrentLayer>>> pairs{
+      {std::make_shared<nn::LSTM>(o), std::make_shared<nn::LSTM>(o)},
+      {std::make_shared<nn::GRU>(o), std::make_shared<nn::GRU>(o)},
+      {std::make_shared<nn::RNN>(nn::RNNOptions(o).nonlinearity(nn::RNNNonlinearity::ReLU)),
+       std::make_shared<nn::RNN>(nn::RNNOptions(o).nonlinearity(nn::RNNNonlinearity::ReLU))}};
+  const Tensor x = randn({5, 2, 3}), h0 = randn({4, 2, 4}), c0 = randn({4, 2, 4});
+  for (auto& [on_cpu, on_gpu] : pairs) {
+    CAPTURE(on_cpu->description());
+    on_gpu->load_state_dict(on_cpu->state_dict());
+    on_gpu->to(gpu);
+    nn::RecurrentOutput out_cpu, out_gpu;
+    if (auto* lstm = dynamic_cast<nn::LSTM*>(on_cpu.get())) {
+      out_cpu = lstm->forward(x, h0, c0);
+      out_gpu = dynamic_cast<nn::LSTM&>(*on_gpu).forward(x.to(gpu), h0.to(gpu), c0.to(gpu));
+    } else if (auto* gru = dynamic_cast<nn::GRU*>(on_cpu.get())) {
+      out_cpu = gru->forward(x, h0);
+      out_gpu = dynamic_cast<nn::GRU&>(*on_gpu).forward(x.to(gpu), h0.to(gpu));
+    } else {
+      out_cpu = dynamic_cast<nn::RNN&>(*on_cpu).forward(x, h0);
+      out_gpu = dynamic_cast<nn::RNN&>(*on_gpu).forward(x.to(gpu), h0.to(gpu));
+    }
+    check_same(out_gpu.output.to(Device::cpu()), out_cpu.output, 1e-5);
+    check_same(out_gpu.h_n.to(Device::cpu()), out_cpu.h_n, 1e-5);
+    if (out_cpu.c_n.defined()) check_same(out_gpu.c_n.to(Device::cpu()), out_cpu.c_n, 1e-5);
+    const Tensor upstream = randn(out_cpu.output.shape());
+    (sum(out_cpu.output * upstream) + sum(out_cpu.h_n)).backward();
+    (sum(out_gpu.output * upstream.to(gpu)) + sum(out_gpu.h_n)).backward();
+    const auto cpu_params = on_cpu->named_parameters(), gpu_params = on_gpu->named_parameters();
+    for (std::size_t i = 0; i < cpu_params.size(); ++i) {
+      CAPTURE(cpu_params[i].first);
+      check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
+    }
   }
 }
 

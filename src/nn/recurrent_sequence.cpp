@@ -1,0 +1,147 @@
+// The recurrent cells' step, and a layer-direction's walk over the sequence as one
+// autograd node. Recording every step's dozen ops would make the backward pay for each
+// step's views of the sequence-wide tensors (a gradient the size of the whole sequence
+// per view); the node below keeps each step's gate values and walks back through them.
+#include "src/nn/recurrent_sequence.hpp"
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/activation.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/linalg.hpp"
+#include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
+
+namespace kiln::nn::detail {
+
+StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                     const Tensor& b_hh) {
+  const std::int64_t hs = h.size(-1);
+  StepValues v;
+  if (kind == CellKind::GRU) {
+    v.hidden_n =
+        linear(h, w_hh.narrow(0, 2 * hs, hs), b_hh.defined() ? b_hh.narrow(0, 2 * hs, hs) : Tensor());
+    const Tensor hidden_rz =
+        linear(h, w_hh.narrow(0, 0, 2 * hs), b_hh.defined() ? b_hh.narrow(0, 0, 2 * hs) : Tensor());
+    v.sigmoids = sigmoid(xw.narrow(-1, 0, 2 * hs) + hidden_rz);                                 // r, z
+    v.candidate = tanh(xw.narrow(-1, 2 * hs, hs) + v.sigmoids.narrow(-1, 0, hs) * v.hidden_n);  // n
+    v.h = v.candidate + v.sigmoids.narrow(-1, hs, hs) * (h - v.candidate);  // (1 − z) n + z h
+    return v;
+  }
+  const Tensor pre = xw + linear(h, w_hh, b_hh);
+  if (kind == CellKind::RNNTanh)
+    v.h = tanh(pre);
+  else if (kind == CellKind::RNNReLU)
+    v.h = relu(pre);
+  else {  // LSTM: i, f, g, o
+    v.sigmoids = sigmoid(pre.narrow(-1, 0, 2 * hs));
+    v.candidate = tanh(pre.narrow(-1, 2 * hs, hs));
+    v.out_gate = sigmoid(pre.narrow(-1, 3 * hs, hs));
+    v.c = v.sigmoids.narrow(-1, hs, hs) * c + v.sigmoids.narrow(-1, 0, hs) * v.candidate;
+    v.tanh_c = tanh(v.c);
+    v.h = v.out_gate * v.tanh_c;
+  }
+  return v;
+}
+
+namespace {
+
+// One step's gradients, from those of its new state: of the input's projection xw, of
+// the hidden projection (h W_hhᵀ + b_hh), of the old state where it reaches it other
+// than through that projection (GRU's z h), and of the old cell state (LSTM).
+struct StepGrads {
+  Tensor xw, hidden, h_direct, c_prev;
+};
+
+Tensor sigmoid_slope(const Tensor& s) { return s * (1.0 - s); }  // σ' from σ
+Tensor tanh_slope(const Tensor& t) { return 1.0 - t * t; }       // tanh' from tanh
+
+StepGrads step_backward(CellKind kind, const StepValues& v, const Tensor& h_prev, const Tensor& c_prev,
+                        const Tensor& dh, const Tensor& dc_next) {
+  const std::int64_t hs = h_prev.size(-1);
+  StepGrads g;
+  if (kind == CellKind::RNNTanh || kind == CellKind::RNNReLU) {
+    g.xw = kind == CellKind::RNNTanh ? dh * tanh_slope(v.h) : where(v.h > 0.0, dh, 0.0);
+    g.hidden = g.xw;
+  } else if (kind == CellKind::LSTM) {
+    const Tensor i = v.sigmoids.narrow(-1, 0, hs), f = v.sigmoids.narrow(-1, hs, hs);
+    const Tensor dc = dc_next + dh * v.out_gate * tanh_slope(v.tanh_c);
+    const Tensor d_sigmoids = cat({dc * v.candidate, dc * c_prev}, -1) * sigmoid_slope(v.sigmoids);
+    g.xw = cat({d_sigmoids, dc * i * tanh_slope(v.candidate), dh * v.tanh_c * sigmoid_slope(v.out_gate)}, -1);
+    g.hidden = g.xw;
+    g.c_prev = dc * f;
+  } else {
+    const Tensor r = v.sigmoids.narrow(-1, 0, hs), z = v.sigmoids.narrow(-1, hs, hs);
+    const Tensor d_n = dh * (1.0 - z) * tanh_slope(v.candidate);  // at n's pre-activation
+    const Tensor d_sigmoids =
+        cat({d_n * v.hidden_n, dh * (h_prev - v.candidate)}, -1) * sigmoid_slope(v.sigmoids);
+    g.xw = cat({d_sigmoids, d_n}, -1);
+    g.hidden = cat({d_sigmoids, d_n * r}, -1);
+    g.h_direct = dh * z;
+  }
+  return g;
+}
+
+}  // namespace
+
+Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                    const Tensor& b_hh, bool reverse) {
+  const bool record = should_record({xw, h0, c0, w_hh, b_hh});
+  const std::int64_t length = xw.size(0);
+  auto steps = std::make_shared<std::vector<StepValues>>();  // in the order they ran
+  Tensor packed;
+  {
+    NoGradGuard no_grad;
+    std::vector<Tensor> states(static_cast<std::size_t>(length));
+    Tensor h = h0, c = c0;
+    for (std::int64_t s = 0; s < length; ++s) {
+      const std::int64_t t = reverse ? length - 1 - s : s;
+      StepValues v = cell_step(kind, xw[t], h, c, w_hh, b_hh);
+      h = v.h;
+      c = v.c;
+      states[static_cast<std::size_t>(t)] = h;
+      if (record) steps->push_back(std::move(v));
+    }
+    states.push_back(kind == CellKind::LSTM ? c : h);
+    packed = stack(states, 0);
+  }
+  if (!record) return packed;
+  const auto backward = [kind, reverse, steps, h0 = h0.detach(), c0 = c0.defined() ? c0.detach() : Tensor(),
+                         w_hh = w_hh.detach(), bias = b_hh.defined()](const Tensor& g) {
+    const std::int64_t n_steps = static_cast<std::int64_t>(steps->size());
+    std::vector<Tensor> d_xw(steps->size()), d_hidden(steps->size()), h_before(steps->size());
+    // The final h's gradient (RNN, GRU), or the final c's (LSTM), enters at the last step.
+    Tensor dh_carry = kind == CellKind::LSTM ? Tensor() : g[n_steps];
+    Tensor dc_carry = kind == CellKind::LSTM ? g[n_steps] : Tensor();
+    for (std::int64_t k = n_steps - 1; k >= 0; --k) {
+      const std::int64_t t = reverse ? n_steps - 1 - k : k;
+      const StepValues& v = (*steps)[static_cast<std::size_t>(k)];
+      const Tensor h_prev = k > 0 ? (*steps)[static_cast<std::size_t>(k - 1)].h : h0;
+      const Tensor c_prev = k > 0 ? (*steps)[static_cast<std::size_t>(k - 1)].c : c0;
+      const Tensor dh = dh_carry.defined() ? g[t] + dh_carry : g[t];
+      const StepGrads sg = step_backward(kind, v, h_prev, c_prev, dh, dc_carry);
+      d_xw[static_cast<std::size_t>(t)] = sg.xw;
+      d_hidden[static_cast<std::size_t>(t)] = sg.hidden;
+      h_before[static_cast<std::size_t>(t)] = h_prev;
+      dh_carry = matmul(sg.hidden, w_hh);
+      if (sg.h_direct.defined()) dh_carry = dh_carry + sg.h_direct;
+      dc_carry = sg.c_prev;
+    }
+    const Tensor grad_xw = stack(d_xw, 0);
+    const Tensor hidden = kind == CellKind::GRU ? stack(d_hidden, 0) : grad_xw;  // (L, N, G H)
+    const std::int64_t rows = hidden.size(0) * hidden.size(1);
+    // Σ over steps and samples: W_hh's gradient is hiddenᵀ h_prev, b_hh's the column sums.
+    const Tensor grad_w =
+        matmul(hidden.reshape({rows, hidden.size(2)}).t(), stack(h_before, 0).reshape({rows, h0.size(-1)}));
+    return Grads{grad_xw, dh_carry, dc_carry, grad_w, bias ? sum(hidden, {0, 1}) : Tensor()};
+  };
+  const char* name = kind == CellKind::LSTM  ? "lstm_sequence"
+                     : kind == CellKind::GRU ? "gru_sequence"
+                                             : "rnn_sequence";
+  attach_grad_fn(packed, name, {xw, h0, c0, w_hh, b_hh}, backward, {h0, c0, w_hh});
+  return packed;
+}
+
+}  // namespace kiln::nn::detail

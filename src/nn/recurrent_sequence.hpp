@@ -1,0 +1,37 @@
+// The recurrent cells' step, and one layer-direction's walk over a whole sequence as a
+// single autograd node with its own backward through time.
+#pragma once
+
+#include "kiln/core/tensor.hpp"
+#include "kiln/nn/recurrent.hpp"
+
+namespace kiln::nn::detail {
+
+enum class CellKind { RNNTanh, RNNReLU, LSTM, GRU };
+
+inline std::int64_t gate_count(CellKind kind) {
+  return kind == CellKind::LSTM ? 4 : kind == CellKind::GRU ? 3 : 1;
+}
+
+// One step from the input's projection xw = x W_ihᵀ + b_ih, (N, G H), and the state h
+// (and c), with what the backward reads. Recorded by autograd when its inputs need
+// gradients (the cells use it so); the sequence below runs it without recording.
+struct StepValues {
+  Tensor h, c;       // the new state (c: LSTM only)
+  Tensor sigmoids;   // the sigmoid gates side by side: LSTM i, f; GRU r, z
+  Tensor candidate;  // LSTM tanh(g); GRU n
+  Tensor out_gate;   // LSTM σ(o)
+  Tensor tanh_c;     // LSTM tanh(c')
+  Tensor hidden_n;   // GRU h W_hnᵀ + b_hn
+};
+StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                     const Tensor& b_hh);
+
+// Runs one layer in one direction over xw (L, N, G H) from h0 (and c0), each (N, H).
+// Returns (L + 1, N, H): the state h after each step, in time order, then the final c
+// (LSTM) or the final h. One autograd node: its backward walks the steps in reverse,
+// giving the gradients of xw, h0, c0, w_hh and b_hh.
+Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                    const Tensor& b_hh, bool reverse);
+
+}  // namespace kiln::nn::detail
