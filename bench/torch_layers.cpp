@@ -2,7 +2,8 @@
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
 // from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm,
-// multi-head self-attention, and LSTM and GRU layers over a sequence. The two libraries take turns, round
+// multi-head self-attention, a Transformer encoder layer, and LSTM and GRU layers over a
+// sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2]
@@ -171,5 +172,14 @@ int main(int argc, char** argv) {
         return std::get<0>(torch::gru(a[0], torch::zeros({1, batch, hidden}), {a[1], a[2], a[3], a[4]}, true,
                                       1, 0.0, false, false, false));
       }));
+  // A Transformer encoder layer (post-norm, ReLU): L 64, N 32, d_model 128, 8 heads, feed-forward 512.
+  auto k_encoder = std::make_shared<kiln::nn::TransformerEncoderLayer>(
+      kiln::nn::TransformerEncoderLayerOptions(embed, heads).dim_feedforward(512).dropout(0.0));
+  auto t_encoder = torch::nn::TransformerEncoderLayer(
+      torch::nn::TransformerEncoderLayerOptions(embed, heads).dim_feedforward(512).dropout(0.0));
+  all.push_back(Case{"TransformerEncoderLayer, ff 512",
+                     {torch::randn({64, 32, embed})},
+                     [t_encoder](const TV& a) mutable { return t_encoder->forward(a[0]); },
+                     [k_encoder](const KV& a) { return k_encoder->forward(a[0]); }});
   for (const Case& c : all) run(c, rounds);
 }

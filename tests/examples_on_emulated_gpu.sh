@@ -34,7 +34,7 @@ compare() {
   cpu="$(result "$tmp/$name.cpu.log" test_acc)"
   gpu="$(result "$tmp/$name.gpu.log" test_acc)"
   local model
-  model="$(grep -o -- '--model [a-z]*' <<< "$*" || true)"
+  model="$(grep -oE -- '--(model|cell) [a-z]+' <<< "$*" | head -1 || true)"
   echo "$name${model:+ $model}: test accuracy $cpu on the CPU, $gpu on the emulated GPU"
   python3 -c "import sys; sys.exit(0 if abs($cpu - $gpu) <= 0.02 else 1)"
 }
@@ -43,6 +43,8 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   compare mlp_fashion --epochs 1 --limit 1024
   compare cnn_fashion --epochs 1 --limit 512 --test-limit 2000 --batchnorm
   [ "$(result "$tmp/cnn_fashion.gpu.log" test_images)" = 2000 ]
+  compare rnn_fashion --epochs 1 --limit 512 --test-limit 1000
+  compare rnn_fashion --epochs 1 --limit 512 --test-limit 500 --cell gru --layers 2 --bidirectional --hidden 32
   compare mlp_by_hand --epochs 1 --limit 1024
   # The quantized MLP's integer kernels are bit-exact: the same test accuracy to the last image.
   "$examples/mlp_fashion" --epochs 1 --limit 1024 --save "$tmp/mlp.ckpt" > /dev/null

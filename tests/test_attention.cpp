@@ -1,5 +1,6 @@
 // Attention: scaled_dot_product_attention against its definition written as loops, its
-// gradients, and nn::MultiheadAttention against the same computation head by head.
+// gradients, nn::MultiheadAttention against the same computation head by head, and the
+// Transformer encoder against its sub-modules composed by hand.
 #include <cmath>
 #include <limits>
 
@@ -224,4 +225,95 @@ TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters
                                    Tensor(), ones({5, 4}, kUInt8)),
                        doctest::Contains("attn_mask of shape (5, 4) must be (4, 5) or (N * num_heads, 4, 5)"),
                        Error);
+}
+
+TEST_CASE("TransformerEncoderLayer: post-norm and pre-norm as defined, masks, layout, PyTorch's names") {
+  manual_seed(63);
+  const Tensor x = randn({5, 3, 8});  // (L, N, E)
+  for (bool norm_first : {false, true}) {
+    CAPTURE(norm_first);
+    nn::TransformerEncoderLayer layer(nn::TransformerEncoderLayerOptions(8, 2)
+                                          .dim_feedforward(16)
+                                          .norm_first(norm_first)
+                                          .activation(nn::TransformerActivation::GELU));
+    {
+      NoGradGuard no_grad;  // norms away from ones and zeros, so that a swapped norm shows
+      for (auto* norm : {layer.norm1.get(), layer.norm2.get()}) {
+        norm->weight.copy_(randn({8}));
+        norm->bias.copy_(randn({8}));
+      }
+    }
+    layer.eval();
+    // The same computation from the sub-modules, written out.
+    const auto attend = [&](const Tensor& h) { return (*layer.self_attn)(h); };
+    const auto feed_forward = [&](const Tensor& h) { return (*layer.linear2)(gelu((*layer.linear1)(h))); };
+    Tensor want;
+    if (norm_first) {
+      const Tensor h = x + attend((*layer.norm1)(x));
+      want = h + feed_forward((*layer.norm2)(h));
+    } else {
+      const Tensor h = (*layer.norm1)(x + attend(x));
+      want = (*layer.norm2)(h + feed_forward(h));
+    }
+    check_same(layer(x), want, 1e-6);
+    // batch_first: the same numbers in (N, L, E).
+    nn::TransformerEncoderLayer first(nn::TransformerEncoderLayerOptions(8, 2)
+                                          .dim_feedforward(16)
+                                          .norm_first(norm_first)
+                                          .batch_first(true)
+                                          .activation(nn::TransformerActivation::GELU));
+    first.load_state_dict(layer.state_dict());
+    first.eval();
+    check_same(first(x.transpose(0, 1)), layer(x).transpose(0, 1), 1e-6);
+    // A padded position is no key for the others: changing it changes only its own row.
+    const Tensor padding = tensor<std::uint8_t>({{0, 0, 0, 0, 1}, {0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}});
+    Tensor x2 = x.clone();
+    x2[4][0].fill_(9.0);
+    const Tensor a = layer.forward(x, Tensor(), padding), b = layer.forward(x2, Tensor(), padding);
+    check_same(a.narrow(0, 0, 4).select(1, 0), b.narrow(0, 0, 4).select(1, 0), 1e-6);
+    CHECK(max(abs(a[4][0] - b[4][0])).item() > 1e-3);
+    // A causal mask: the first position sees only itself, so the rest cannot move it.
+    const Tensor causal = triu(ones({5, 5}, kUInt8), 1);
+    Tensor x3 = x.clone();
+    x3.narrow(0, 1, 4).fill_(3.0);
+    check_same(layer.forward(x, causal, Tensor())[0], layer.forward(x3, causal, Tensor())[0], 1e-6);
+  }
+
+  nn::TransformerEncoderLayer layer(8, 2);
+  const auto state = layer.state_dict();
+  std::vector<std::string> names;
+  for (const auto& kv : state) names.push_back(kv.first);
+  CHECK(names == std::vector<std::string>{"linear1.bias", "linear1.weight", "linear2.bias", "linear2.weight",
+                                          "norm1.bias", "norm1.weight", "norm2.bias", "norm2.weight",
+                                          "self_attn.in_proj_bias", "self_attn.in_proj_weight",
+                                          "self_attn.out_proj.bias", "self_attn.out_proj.weight"});
+  CHECK(state.at("linear1.weight").shape() == Shape{2048, 8});  // PyTorch's default width
+  CHECK(layer.description() ==
+        "TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=2048, dropout=0.1)");
+  // Dropout acts in training only; every parameter receives a gradient.
+  layer.eval();
+  const Tensor evaluated = layer(x);
+  check_same(layer(x), evaluated, 0);
+  layer.train();
+  CHECK(max(abs(layer(x) - evaluated)).item() > 1e-3);
+  sum(layer(x)).backward();
+  for (const auto& named : layer.named_parameters()) {
+    CAPTURE(named.first);
+    REQUIRE(named.second.grad().defined());
+    CHECK(sum(abs(named.second.grad())).item() > 0);
+  }
+  CHECK_THROWS_WITH_AS(
+      layer(randn({5, 3, 6})),
+      doctest::Contains("TransformerEncoderLayer: src of shape (5, 3, 6) must be (length, N, 8)"), Error);
+
+  // The encoder: its layers in turn, then the final norm; PyTorch's names.
+  nn::TransformerEncoder encoder(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16), 2, true);
+  encoder.eval();
+  const auto l0 = encoder.layers->at<nn::TransformerEncoderLayer>(0);
+  const auto l1 = encoder.layers->at<nn::TransformerEncoderLayer>(1);
+  check_same(encoder(x), (*encoder.norm)((*l1)((*l0)(x))), 1e-6);
+  CHECK(encoder.state_dict().count("layers.1.self_attn.out_proj.weight") == 1);
+  CHECK(encoder.state_dict().count("norm.weight") == 1);
+  CHECK(max(abs(l0->linear1->weight - l1->linear1->weight)).item() > 0);  // initialised on their own
+  CHECK(encoder.description() == "TransformerEncoder(num_layers=2, norm)");
 }

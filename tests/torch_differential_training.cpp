@@ -1,10 +1,11 @@
 // The differential test against PyTorch, continued: the graph ops and layers (spmm,
 // the normalisations, edge_softmax, GCNConv, SAGEConv, GATConv, the decoder and the KL
-// term) against the same computations written with libtorch's ops, attention and the
-// recurrent layers against torch's, then what training uses around a model: the optimizers' steps, StepLR and
-// gradient clipping.
+// term) against the same computations written with libtorch's ops, attention, the
+// Transformer encoder and the recurrent layers against torch's, then what training uses around a model: the
+// optimizers' steps, StepLR and gradient clipping.
 #include "torch_differential.hpp"
 
+#include <map>
 #include <memory>
 
 using namespace differential;
@@ -313,6 +314,108 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
         },
         true, 1e-8);
   });
+}
+
+namespace {
+// Where each of a kiln Transformer encoder layer's parameters lives, by PyTorch's name.
+void transformer_members(kiln::nn::TransformerEncoderLayer& l, const std::string& prefix,
+                         std::map<std::string, KT*>& out) {
+  out[prefix + "self_attn.in_proj_weight"] = &l.self_attn->in_proj_weight;
+  out[prefix + "self_attn.in_proj_bias"] = &l.self_attn->in_proj_bias;
+  out[prefix + "self_attn.out_proj.weight"] = &l.self_attn->out_proj->weight;
+  out[prefix + "self_attn.out_proj.bias"] = &l.self_attn->out_proj->bias;
+  for (auto [name, linear] : {std::pair{"linear1", l.linear1}, std::pair{"linear2", l.linear2}}) {
+    out[prefix + name + ".weight"] = &linear->weight;
+    out[prefix + name + ".bias"] = &linear->bias;
+  }
+  for (auto [name, norm] : {std::pair{"norm1", l.norm1}, std::pair{"norm2", l.norm2}}) {
+    out[prefix + name + ".weight"] = &norm->weight;
+    out[prefix + name + ".bias"] = &norm->bias;
+  }
+}
+}  // namespace
+
+TEST_CASE("torch differential: TransformerEncoderLayer and TransformerEncoder against torch's") {
+  // In float64: every parameter on both sides is the same random leaf (torch's copied in,
+  // kiln's layers reading the leaf itself), so each one's gradient is compared too.
+  rng.seed(28);
+  int runs = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    const std::int64_t heads = irand(1, 3), d = heads * irand(1, 3), ff = irand(1, 12);
+    const std::int64_t l = irand(1, 5), n = irand(1, 3), layers = irand(1, 2);
+    const bool gelu = coin(), encoder = coin(), use_pad = coin(), use_mask = coin();
+    INFO("d_model " << d << ", heads " << heads << ", feed-forward " << ff << ", L " << l << ", N " << n
+                    << (encoder ? ", encoder of " + std::to_string(layers) : ", one layer")
+                    << (gelu ? ", gelu" : ""));
+    const auto ko =
+        kiln::nn::TransformerEncoderLayerOptions(d, heads).dim_feedforward(ff).dropout(0.0).activation(
+            gelu ? kiln::nn::TransformerActivation::GELU : kiln::nn::TransformerActivation::ReLU);
+    auto t_layer = torch::nn::TransformerEncoderLayer(
+        torch::nn::TransformerEncoderLayerOptions(d, heads).dim_feedforward(ff).dropout(0.0).activation(
+            gelu ? torch::nn::activation_t(torch::kGELU) : torch::nn::activation_t(torch::kReLU)));
+    torch::nn::TransformerEncoder t_encoder = nullptr;
+    std::shared_ptr<kiln::nn::TransformerEncoderLayer> k_layer;
+    std::shared_ptr<kiln::nn::TransformerEncoder> k_encoder;
+    std::map<std::string, KT*> members;
+    if (encoder) {
+      t_encoder = torch::nn::TransformerEncoder(
+          torch::nn::TransformerEncoderOptions(t_layer, layers)
+              .norm(torch::nn::AnyModule(torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))));
+      t_encoder->to(torch::kDouble);
+      k_encoder = std::make_shared<kiln::nn::TransformerEncoder>(ko, layers, true);
+      for (std::int64_t i = 0; i < layers; ++i)
+        transformer_members(
+            *k_encoder->layers->at<kiln::nn::TransformerEncoderLayer>(static_cast<std::size_t>(i)),
+            "layers." + std::to_string(i) + ".", members);
+      members["norm.weight"] = &k_encoder->norm->weight;
+      members["norm.bias"] = &k_encoder->norm->bias;
+    } else {
+      t_layer->to(torch::kDouble);
+      k_layer = std::make_shared<kiln::nn::TransformerEncoderLayer>(ko);
+      transformer_members(*k_layer, "", members);
+    }
+    const auto t_params = encoder ? t_encoder->named_parameters() : t_layer->named_parameters();
+    REQUIRE(t_params.size() == members.size());
+    std::vector<std::pair<std::string, KT>> k_params;
+    for (const auto& item : t_params) {
+      REQUIRE(members.count(item.key()) == 1);
+      const Both b = leaf(Sizes(item.value().sizes().begin(), item.value().sizes().end()), -1, 1);
+      {
+        torch::NoGradGuard no_grad;
+        item.value().copy_(b.t);
+      }
+      *members[item.key()] = b.k;
+      k_params.emplace_back(item.key(), b.k);
+    }
+    std::vector<double> pad(static_cast<std::size_t>(n * l)), ignore(static_cast<std::size_t>(l * l));
+    for (double& x : pad) x = irand(0, 3) == 0;
+    for (double& x : ignore) x = irand(0, 3) == 0;
+    for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * l)] = 0;  // key 0 always seen
+    for (std::int64_t i = 0; i < l; ++i) ignore[static_cast<std::size_t>(i * l)] = 0;
+    const KT k_pad = use_pad ? kiln::from_vector(pad, {n, l}).to(kiln::kUInt8) : KT();
+    const KT k_mask = use_mask ? kiln::from_vector(ignore, {l, l}).to(kiln::kUInt8) : KT();
+    const TT t_pad = use_pad ? torch::tensor(pad).reshape({n, l}).to(torch::kBool) : TT();
+    // libtorch 1.13's C++ attention adds a bool mask; give it the additive form, -inf where ignored.
+    const TT t_mask =
+        use_mask ? torch::zeros({l, l}, torch::kDouble)
+                       .masked_fill(torch::tensor(ignore).reshape({l, l}).to(torch::kBool), -INFINITY)
+                 : TT();
+    const Both x = leaf({l, n, d});
+    const KT k_out = encoder ? k_encoder->forward(x.k, k_mask, k_pad) : k_layer->forward(x.k, k_mask, k_pad);
+    const TT t_out = encoder ? t_encoder->forward(x.t, t_mask, t_pad) : t_layer->forward(x.t, t_mask, t_pad);
+    if (!agree(k_out, t_out, "forward", 1e-9, 1e-11)) continue;
+    const Both up = leaf(sizes_of(k_out), -1, 1, false);
+    kiln::sum(k_out * up.k).backward();
+    (t_out * up.t).sum().backward();
+    agree(x.k.grad(), x.t.grad(), "gradient of the input", 1e-8, 1e-10);
+    for (std::size_t i = 0; i < k_params.size(); ++i) {
+      REQUIRE(k_params[i].second.grad().defined());
+      agree(k_params[i].second.grad(), t_params[i].value().grad(), "gradient of " + k_params[i].first, 1e-8,
+            1e-10);
+    }
+    ++runs;
+  }
+  CHECK(runs == 24);
 }
 
 TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch's") {

@@ -48,6 +48,7 @@
 #include "kiln/nn/layers.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/recurrent.hpp"
+#include "kiln/nn/transformer.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/attention.hpp"
 #include "kiln/ops/conv.hpp"

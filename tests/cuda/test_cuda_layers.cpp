@@ -1,6 +1,6 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution (1-D, 2-D, transposed), pooling,
-// batch, layer and group norm, attention, recurrent layers, dropout, where, indexing, embeddings, CSR SpMM,
-// graph attention and device RNG.
+// batch, layer and group norm, attention, the Transformer encoder, recurrent layers, dropout, where,
+// indexing, embeddings, CSR SpMM, graph attention and device RNG.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -157,6 +157,24 @@ TEST_CASE("cuda: layer norm over one and two trailing dimensions, with and witho
   }
 }
 
+namespace {
+// A module's output on the GPU against its CPU twin's, then every parameter's gradient
+// after the same random upstream gradient.
+void check_module_parity(const nn::Module& on_cpu, const Tensor& out_cpu, const nn::Module& on_gpu,
+                         const Tensor& out_gpu) {
+  check_same(out_gpu.to(Device::cpu()), out_cpu, 1e-5);
+  const Tensor upstream = randn(out_cpu.shape());
+  out_cpu.backward(upstream);
+  out_gpu.backward(upstream.to(gpu));
+  const auto cpu_params = on_cpu.named_parameters(), gpu_params = on_gpu.named_parameters();
+  REQUIRE(cpu_params.size() == gpu_params.size());
+  for (std::size_t i = 0; i < cpu_params.size(); ++i) {
+    CAPTURE(cpu_params[i].first);
+    check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
+  }
+}
+}  // namespace
+
 TEST_CASE("cuda: scaled_dot_product_attention and MultiheadAttention match the CPU") {
   manual_seed(31);
   for (DType dt : {kFloat64, kFloat32}) {
@@ -181,15 +199,21 @@ TEST_CASE("cuda: scaled_dot_product_attention and MultiheadAttention match the C
   const Tensor ignore = triu(ones({4, 4}, kUInt8), 1);
   const Tensor out_cpu = on_cpu.forward(x, x, x, padding, ignore);
   const Tensor out_gpu = on_gpu.forward(x.to(gpu), x.to(gpu), x.to(gpu), padding.to(gpu), ignore.to(gpu));
-  check_same(out_gpu.to(Device::cpu()), out_cpu, 1e-5);
-  const Tensor upstream = randn(out_cpu.shape());
-  out_cpu.backward(upstream);
-  out_gpu.backward(upstream.to(gpu));
-  const auto cpu_params = on_cpu.named_parameters(), gpu_params = on_gpu.named_parameters();
-  for (std::size_t i = 0; i < cpu_params.size(); ++i) {
-    CAPTURE(cpu_params[i].first);
-    check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
-  }
+  check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
+}
+
+TEST_CASE("cuda: a Transformer encoder matches the CPU, output and parameter gradients") {
+  manual_seed(33);
+  const auto o = nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0).norm_first(true);
+  nn::TransformerEncoder on_cpu(o, 2, true), on_gpu(o, 2, true);
+  on_gpu.load_state_dict(on_cpu.state_dict());
+  on_gpu.to(gpu);
+  const Tensor x = randn({5, 3, 8}),
+               padding = tensor<std::uint8_t>({{0, 0, 0, 1, 1}, {0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}});
+  const Tensor causal = triu(ones({5, 5}, kUInt8), 1);
+  const Tensor out_cpu = on_cpu.forward(x, causal, padding);
+  const Tensor out_gpu = on_gpu.forward(x.to(gpu), causal.to(gpu), padding.to(gpu));
+  check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
 }
 
 TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU, output, final states and parameter gradients") {
@@ -216,17 +240,12 @@ TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU, output, final states an
       out_cpu = dynamic_cast<nn::RNN&>(*on_cpu).forward(x, h0);
       out_gpu = dynamic_cast<nn::RNN&>(*on_gpu).forward(x.to(gpu), h0.to(gpu));
     }
-    check_same(out_gpu.output.to(Device::cpu()), out_cpu.output, 1e-5);
-    check_same(out_gpu.h_n.to(Device::cpu()), out_cpu.h_n, 1e-5);
-    if (out_cpu.c_n.defined()) check_same(out_gpu.c_n.to(Device::cpu()), out_cpu.c_n, 1e-5);
-    const Tensor upstream = randn(out_cpu.output.shape());
-    (sum(out_cpu.output * upstream) + sum(out_cpu.h_n)).backward();
-    (sum(out_gpu.output * upstream.to(gpu)) + sum(out_gpu.h_n)).backward();
-    const auto cpu_params = on_cpu->named_parameters(), gpu_params = on_gpu->named_parameters();
-    for (std::size_t i = 0; i < cpu_params.size(); ++i) {
-      CAPTURE(cpu_params[i].first);
-      check_same(gpu_params[i].second.grad().to(Device::cpu()), cpu_params[i].second.grad(), 1e-4);
-    }
+    // Output and final states as one vector, so that the gradients reach through each.
+    const auto joined = [](const nn::RecurrentOutput& out) {
+      return cat({out.output.flatten(), out.h_n.flatten(),
+                  out.c_n.defined() ? out.c_n.flatten() : out.h_n.flatten()});
+    };
+    check_module_parity(*on_cpu, joined(out_cpu), *on_gpu, joined(out_gpu));
   }
 }
 

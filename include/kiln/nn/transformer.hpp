@@ -1,0 +1,77 @@
+// The Transformer encoder (Vaswani et al. 2017), as torch.nn.TransformerEncoderLayer and
+// TransformerEncoder: the same sub-layers under the same names, so a PyTorch state dict
+// loads as it is.
+//
+//   nn::TransformerEncoder encoder(nn::TransformerEncoderLayerOptions(128, 8).dim_feedforward(512), 4);
+//   Tensor y = encoder(x);  // x (L, N, 128) -> (L, N, 128)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kiln/nn/attention.hpp"
+#include "kiln/nn/layers.hpp"
+#include "kiln/nn/module.hpp"
+#include "kiln/nn/options.hpp"
+
+namespace kiln::nn {
+
+enum class TransformerActivation { ReLU, GELU };
+
+struct TransformerEncoderLayerOptions {
+  TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead)
+      : d_model_(d_model), nhead_(nhead) {}
+  KILN_OPTION(std::int64_t, d_model)
+  KILN_OPTION(std::int64_t, nhead)
+  KILN_OPTION(std::int64_t, dim_feedforward)  // the hidden width of the feed-forward block
+  KILN_OPTION(double, dropout)                // on attention weights and after each block, in training
+  KILN_OPTION(TransformerActivation, activation)
+  KILN_OPTION(double, layer_norm_eps)
+  KILN_OPTION(bool, batch_first)  // (N, L, d_model) instead of PyTorch's default (L, N, d_model)
+  KILN_OPTION(bool, norm_first)   // normalise before each block (pre-norm) instead of after
+private:
+  std::int64_t d_model_, nhead_, dim_feedforward_ = 2048;
+  double dropout_ = 0.1;
+  TransformerActivation activation_ = TransformerActivation::ReLU;
+  double layer_norm_eps_ = 1e-5;
+  bool batch_first_ = false, norm_first_ = false;
+};
+
+// Self-attention, then a feed-forward block, each added back to its input:
+//   post-norm (default): x = norm1(x + attention(x));  x = norm2(x + feed_forward(x))
+//   norm_first:          x = x + attention(norm1(x));  x = x + feed_forward(norm2(x))
+// with attention(x) = dropout1(self_attn(x, x, x, masks)) and
+// feed_forward(x) = dropout2(linear2(dropout(activation(linear1(x))))).
+// Masks as MultiheadAttention's: src_mask (L, L) or (N * nhead, L, L), src_key_padding_mask
+// (N, L); a uint8 1 marks what to ignore, a floating mask is added to the scores.
+class TransformerEncoderLayer : public Module {
+public:
+  explicit TransformerEncoderLayer(const TransformerEncoderLayerOptions& options);
+  TransformerEncoderLayer(std::int64_t d_model, std::int64_t nhead)
+      : TransformerEncoderLayer(TransformerEncoderLayerOptions(d_model, nhead)) {}
+  Tensor forward(const Tensor& src) override;
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask);
+  std::string description() const override;
+  TransformerEncoderLayerOptions options;
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+};
+
+// num_layers encoder layers in turn ("layers.0.self_attn.in_proj_weight", ...), then
+// optionally a final LayerNorm ("norm.weight"), which pre-norm stacks usually want. Each
+// layer is initialised on its own (PyTorch copies one layer, so its copies start equal).
+class TransformerEncoder : public Module {
+public:
+  TransformerEncoder(const TransformerEncoderLayerOptions& layer, std::int64_t num_layers,
+                     bool final_norm = false);
+  Tensor forward(const Tensor& src) override;
+  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask);
+  std::string description() const override;
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;  // null without final_norm
+};
+
+}  // namespace kiln::nn
