@@ -42,8 +42,12 @@ void check_sizes(const char* name, std::int64_t input_size, std::int64_t hidden_
 
 // ---- RNN, LSTM, GRU ---------------------------------------------------------------------
 
+const char* RecurrentLayer::name() const {
+  return cell_ == Cell::LSTM ? "LSTM" : cell_ == Cell::GRU ? "GRU" : "RNN";
+}
+
 RecurrentLayer::RecurrentLayer(const RecurrentOptions& o, Cell cell) : options(o), cell_(cell) {
-  const char* name = cell == Cell::LSTM ? "LSTM" : cell == Cell::GRU ? "GRU" : "RNN";
+  const char* name = this->name();
   check_sizes(name, o.input_size(), o.hidden_size());
   KILN_CHECK(o.num_layers() > 0, name, ": num_layers ", o.num_layers(), " must be positive");
   KILN_CHECK(o.dropout() >= 0 && o.dropout() < 1, name, ": dropout ", o.dropout(), " must be in [0, 1)");
@@ -77,7 +81,7 @@ void RecurrentLayer::reset_parameters() {
 Tensor RecurrentLayer::forward(const Tensor& input) { return run(input, Tensor(), Tensor()).output; }
 
 RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const Tensor& c0) {
-  const char* name = cell_ == Cell::LSTM ? "LSTM" : cell_ == Cell::GRU ? "GRU" : "RNN";
+  const char* name = this->name();
   const RecurrentOptions& o = options;
   const std::int64_t directions = o.bidirectional() ? 2 : 1, hs = o.hidden_size();
   const std::int64_t states = o.num_layers() * directions;
@@ -134,10 +138,7 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
 
 std::string RecurrentLayer::description() const {
   std::ostringstream os;
-  os << (cell_ == Cell::LSTM  ? "LSTM"
-         : cell_ == Cell::GRU ? "GRU"
-                              : "RNN")
-     << '(' << options.input_size() << ", " << options.hidden_size();
+  os << name() << '(' << options.input_size() << ", " << options.hidden_size();
   if (options.num_layers() != 1) os << ", num_layers=" << options.num_layers();
   if (options.nonlinearity() == RNNNonlinearity::ReLU) os << ", nonlinearity=relu";
   if (!options.bias()) os << ", bias=false";

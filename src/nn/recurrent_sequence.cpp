@@ -21,11 +21,9 @@ StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Ten
   const std::int64_t hs = h.size(-1);
   StepValues v;
   if (kind == CellKind::GRU) {
-    v.hidden_n =
-        linear(h, w_hh.narrow(0, 2 * hs, hs), b_hh.defined() ? b_hh.narrow(0, 2 * hs, hs) : Tensor());
-    const Tensor hidden_rz =
-        linear(h, w_hh.narrow(0, 0, 2 * hs), b_hh.defined() ? b_hh.narrow(0, 0, 2 * hs) : Tensor());
-    v.sigmoids = sigmoid(xw.narrow(-1, 0, 2 * hs) + hidden_rz);                                 // r, z
+    const Tensor hidden = linear(h, w_hh, b_hh);  // r, z, n
+    v.hidden_n = hidden.narrow(-1, 2 * hs, hs);
+    v.sigmoids = sigmoid(xw.narrow(-1, 0, 2 * hs) + hidden.narrow(-1, 0, 2 * hs));              // r, z
     v.candidate = tanh(xw.narrow(-1, 2 * hs, hs) + v.sigmoids.narrow(-1, 0, hs) * v.hidden_n);  // n
     v.h = v.candidate + v.sigmoids.narrow(-1, hs, hs) * (h - v.candidate);  // (1 − z) n + z h
     return v;

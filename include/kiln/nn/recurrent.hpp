@@ -103,6 +103,7 @@ protected:
   RecurrentOutput run(const Tensor& input, const Tensor& h0, const Tensor& c0);
 
 private:
+  const char* name() const;  // "RNN", "LSTM" or "GRU"
   Cell cell_;
 };
 
