@@ -176,6 +176,25 @@ TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters
       CAPTURE(i);
       check_same(with_masks.transpose(0, 1)[n][i], want[n][i], 1e-5);
     }
+  // The attention weights: each query's softmax over the keys it may see, per head or
+  // averaged over the heads; per head, they give the output back.
+  const nn::AttentionOutput per_head = mha.forward_with_weights(
+      f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1), padding, causal_ignore, false);
+  REQUIRE(per_head.weights.shape() == Shape{3, 2, 4, 5});
+  check_same(per_head.output, with_masks, 0);
+  check_same(sum(per_head.weights, {-1}), ones({3, 2, 4}), 1e-6);
+  const Tensor ignored = (padding.reshape({3, 1, 1, 5}) | causal_ignore).expand({3, 2, 4, 5});
+  CHECK(max(abs(masked_select(per_head.weights, ignored))).item() == 0);
+  const Tensor w_v = mha.in_proj_weight.detach().narrow(0, 16, 8),
+               b_v = mha.in_proj_bias.detach().narrow(0, 16, 8);
+  const Tensor v_heads =
+      (matmul(f32(v), w_v.t()) + b_v).reshape({3, 5, 2, 4}).transpose(1, 2);  // (N, H, S, D)
+  const Tensor rebuilt =
+      (*mha.out_proj)(matmul(per_head.weights, v_heads).transpose(1, 2).reshape({3, 4, 8}));
+  check_same(rebuilt, with_masks.transpose(0, 1), 1e-5);
+  const nn::AttentionOutput averaged = mha.forward_with_weights(
+      f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1), padding, causal_ignore);
+  check_same(averaged.weights, mean(per_head.weights, {1}), 1e-7);
   Tensor v2 = v.clone();
   v2[0][4].fill_(100.0);  // the padded key of sequence 0
   const Tensor changed = mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v2).transpose(0, 1),

@@ -266,9 +266,10 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
         });
 
     // The module's computation against torch's multi_head_attention_forward, with a key
-    // padding mask and an attention mask (1 = ignore). In float64 only: the gradient of the
-    // key's bias is exactly 0 (it shifts a query's scores alike), which float32 leaves as
-    // rounding noise of either sign on both sides.
+    // padding mask and an attention mask (1 = ignore); its output, or its attention
+    // weights (averaged over the heads, or per head) and their gradients. In float64 only: the gradient of
+    // the key's bias is exactly 0 (it shifts a query's scores alike), which float32 leaves as rounding noise
+    // of either sign on both sides.
     if (single) return;
     const std::int64_t heads = irand(1, 3), embed = heads * irand(1, 3), n = irand(1, 3);
     std::vector<double> pad(static_cast<std::size_t>(n * s)), ignore(static_cast<std::size_t>(l * s));
@@ -279,6 +280,8 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
     for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * s)] = 0;
     for (std::int64_t i = 0; i < l; ++i) ignore[static_cast<std::size_t>(i * s)] = 0;
     const bool use_pad = coin(), use_ignore = coin(), bias = coin();
+    const int weights =
+        static_cast<int>(irand(0, 2));  // compare the output, or the weights averaged or per head
     kiln::nn::MultiheadAttention mha(kiln::nn::MultiheadAttentionOptions(embed, heads).bias(bias));
     std::vector<Both> in{leaf({l, n, embed}), leaf({s, n, embed}), leaf({s, n, embed}),
                          leaf({3 * embed, embed}), leaf({embed, embed})};
@@ -295,14 +298,16 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
             mha.in_proj_bias = a[5];
             mha.out_proj->bias = a[6];
           }
-          return mha.forward(a[0], a[1], a[2],
-                             use_pad ? kiln::from_vector(pad, {n, s}).to(kiln::kUInt8) : KT(),
-                             use_ignore ? kiln::from_vector(ignore, {l, s}).to(kiln::kUInt8) : KT());
+          const KT k_pad = use_pad ? kiln::from_vector(pad, {n, s}).to(kiln::kUInt8) : KT();
+          const KT k_ignore = use_ignore ? kiln::from_vector(ignore, {l, s}).to(kiln::kUInt8) : KT();
+          if (weights == 0) return mha.forward(a[0], a[1], a[2], k_pad, k_ignore);
+          return mha.forward_with_weights(a[0], a[1], a[2], k_pad, k_ignore, weights == 1).weights;
         },
         [&](const auto& a) {
           auto options = F::MultiheadAttentionForwardFuncOptions(embed, heads, a[3], bias ? a[5] : TT(), {},
                                                                  {}, false, 0.0, a[4], bias ? a[6] : TT())
-                             .need_weights(false);
+                             .need_weights(weights != 0)
+                             .average_attn_weights(weights == 1);
           if (use_pad) options.key_padding_mask(torch::tensor(pad).reshape({n, s}).to(torch::kBool));
           // libtorch 1.13's C++ form adds a bool attn_mask to the scores (Python's masks
           // with it): give it PyTorch's meaning as an additive mask, -inf where ignored.
@@ -310,7 +315,8 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
             options.attn_mask(
                 torch::zeros({l, s}, a[0].options())
                     .masked_fill(torch::tensor(ignore).reshape({l, s}).to(torch::kBool), -INFINITY));
-          return std::get<0>(F::multi_head_attention_forward(a[0], a[1], a[2], options));
+          const auto [output, attention] = F::multi_head_attention_forward(a[0], a[1], a[2], options);
+          return weights == 0 ? output : attention;
         },
         true, 1e-8);
   });

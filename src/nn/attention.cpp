@@ -7,10 +7,11 @@
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/nn/init.hpp"
-#include "kiln/ops/attention.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/attention_internal.hpp"
 
 namespace kiln::nn {
 
@@ -63,6 +64,18 @@ Tensor merged_mask(const Tensor& a, const Tensor& b) {
 
 Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                    const Tensor& key_padding_mask, const Tensor& attn_mask) {
+  return attend(query, key, value, key_padding_mask, attn_mask, false, false).output;
+}
+
+AttentionOutput MultiheadAttention::forward_with_weights(const Tensor& query, const Tensor& key,
+                                                         const Tensor& value, const Tensor& key_padding_mask,
+                                                         const Tensor& attn_mask, bool average_attn_weights) {
+  return attend(query, key, value, key_padding_mask, attn_mask, true, average_attn_weights);
+}
+
+AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& key, const Tensor& value,
+                                           const Tensor& key_padding_mask, const Tensor& attn_mask,
+                                           bool weights, bool average) {
   const std::int64_t e = options.embed_dim(), h = options.num_heads(), d = e / h;
   for (const Tensor* t : {&query, &key, &value})
     KILN_CHECK(t->dim() == 3 && t->size(2) == e, "MultiheadAttention: inputs must be ",
@@ -102,10 +115,14 @@ Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const
   }
   const Tensor mask = merged_mask(ignore, padding);
   const double p = is_training() ? options.dropout() : 0.0;
-  const Tensor heads = scaled_dot_product_attention(qh, kh, vh, mask, p);  // (N, H, L, D)
-  const Tensor joined = heads.transpose(1, 2).reshape({n, l, e});
+  const detail::AttentionResult heads =
+      detail::attention_with_weights(qh, kh, vh, mask, p, false, std::nullopt);
+  const Tensor joined = heads.output.transpose(1, 2).reshape({n, l, e});  // from (N, H, L, D)
   const Tensor out = out_proj->forward(joined);
-  return options.batch_first() ? out : out.transpose(0, 1);
+  AttentionOutput result;
+  result.output = options.batch_first() ? out : out.transpose(0, 1);
+  if (weights) result.weights = average ? mean(heads.weights, {1}) : heads.weights;  // (N, [H,] L, S)
+  return result;
 }
 
 std::string MultiheadAttention::description() const {

@@ -9,12 +9,15 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/attention_internal.hpp"
 
 namespace kiln {
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
-                                    std::optional<double> scale) {
+namespace detail {
+
+AttentionResult attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
+                                       const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                       std::optional<double> scale) {
   const char* op = "scaled_dot_product_attention";
   detail::check_same_dtype_device(op, {q, k, v});
   detail::check_floating(op, q);
@@ -48,7 +51,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   }
   Tensor weights = softmax(scores, -1);
   if (dropout_p > 0) weights = dropout(weights, dropout_p, /*training=*/true);
-  return matmul(weights, v);
+  return {matmul(weights, v), weights};
+}
+
+}  // namespace detail
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                    std::optional<double> scale) {
+  return detail::attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, scale).output;
 }
 
 }  // namespace kiln

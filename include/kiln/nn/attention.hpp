@@ -24,6 +24,12 @@ private:
   bool bias_ = true, batch_first_ = false;
 };
 
+// The output of MultiheadAttention::forward_with_weights.
+struct AttentionOutput {
+  Tensor output;   // as forward's
+  Tensor weights;  // (N, L, S) averaged over the heads, or (N, num_heads, L, S)
+};
+
 // Projects query, key and value by in_proj_weight (3E, E) (and in_proj_bias), splits
 // each into num_heads heads of E / num_heads features, runs scaled_dot_product_attention
 // per head, joins the heads and projects by out_proj. Inputs are (L, N, E) for the query
@@ -42,12 +48,22 @@ public:
   Tensor forward(const Tensor& x) override;  // self-attention: forward(x, x, x)
   Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value,
                  const Tensor& key_padding_mask = Tensor(), const Tensor& attn_mask = Tensor());
+  // The same, with the attention weights (PyTorch's need_weights = true): each query's
+  // softmax over the keys (after dropout, in training), averaged over the heads unless
+  // average_attn_weights is false. Differentiable, like the output.
+  AttentionOutput forward_with_weights(const Tensor& query, const Tensor& key, const Tensor& value,
+                                       const Tensor& key_padding_mask = Tensor(),
+                                       const Tensor& attn_mask = Tensor(), bool average_attn_weights = true);
   std::string description() const override;
   void reset_parameters();
   MultiheadAttentionOptions options;
   Tensor in_proj_weight;  // (3E, E): the query's rows, then the key's, then the value's
   Tensor in_proj_bias;    // (3E), or undefined
   std::shared_ptr<Linear> out_proj;
+
+private:
+  AttentionOutput attend(const Tensor& query, const Tensor& key, const Tensor& value,
+                         const Tensor& key_padding_mask, const Tensor& attn_mask, bool weights, bool average);
 };
 
 }  // namespace kiln::nn
