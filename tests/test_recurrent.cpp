@@ -79,10 +79,11 @@ std::shared_ptr<nn::RecurrentLayer> make_layer(Kind kind, const nn::RecurrentOpt
 }
 
 // The layer's forward with initial states, whatever its kind.
-nn::RecurrentOutput run(nn::RecurrentLayer& layer, const Tensor& x, const Tensor& h0, const Tensor& c0) {
-  if (auto* lstm = dynamic_cast<nn::LSTM*>(&layer)) return lstm->forward(x, h0, c0);
-  if (auto* gru = dynamic_cast<nn::GRU*>(&layer)) return gru->forward(x, h0);
-  return dynamic_cast<nn::RNN&>(layer).forward(x, h0);
+nn::RecurrentOutput run(nn::RecurrentLayer& layer, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                        const std::vector<std::int64_t>& lengths = {}) {
+  if (auto* lstm = dynamic_cast<nn::LSTM*>(&layer)) return lstm->forward(x, h0, c0, lengths);
+  if (auto* gru = dynamic_cast<nn::GRU*>(&layer)) return gru->forward(x, h0, lengths);
+  return dynamic_cast<nn::RNN&>(layer).forward(x, h0, lengths);
 }
 
 const char* kind_name(Kind kind) {
@@ -149,6 +150,94 @@ TEST_CASE("RNN, LSTM and GRU: the gate equations through layers, directions and 
   }
 }
 
+namespace {
+// The layer with its weights replaced by in[first], in[first + 1], ... in registration order.
+void use_weights(nn::RecurrentLayer& layer, const In& in, std::size_t first) {
+  for (nn::RecurrentWeights& w : layer.weights) {
+    w.weight_ih = in[first++];
+    w.weight_hh = in[first++];
+    if (layer.options.bias()) {
+      w.bias_ih = in[first++];
+      w.bias_hh = in[first++];
+    }
+  }
+}
+In with_weights(In in, const nn::Module& m) {
+  for (const Tensor& p : m.parameters()) in.push_back(rand64(p.shape()) * 0.5);
+  return in;
+}
+}  // namespace
+
+TEST_CASE("RNN, LSTM and GRU: a padded batch with lengths gives each sequence's own run, and its gradients") {
+  manual_seed(76);
+  const std::vector<std::int64_t> lengths{5, 2, 4, 1};
+  for (Kind kind : {Kind::RNNTanh, Kind::RNNReLU, Kind::LSTM, Kind::GRU}) {
+    CAPTURE(kind_name(kind));
+    const bool lstm = kind == Kind::LSTM;
+    auto layer = make_layer(kind, nn::RecurrentOptions(3, 4).num_layers(2).bidirectional(true));
+    const Tensor x = randn({5, 4, 3}).requires_grad_(), h0 = randn({4, 4, 4}), c0 = randn({4, 4, 4});
+    const Tensor up = randn({5, 4, 8}), up_h = randn({4, 4, 4}), up_c = randn({4, 4, 4});
+    const nn::RecurrentOutput got = run(*layer, x, h0, lstm ? c0 : Tensor(), lengths);
+    Tensor loss = sum(got.output * up) + sum(got.h_n * up_h);
+    if (lstm) loss = loss + sum(got.c_n * up_c);
+    loss.backward();
+    std::vector<Tensor> batched_grads;
+    for (const Tensor& p : layer->parameters()) batched_grads.push_back(p.grad().clone());
+    layer->zero_grad();
+    // Each sequence alone, cut to its length: the same outputs, states and input gradients,
+    // zeros past its end; the parameters' gradients add up over the sequences.
+    for (std::int64_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      const std::int64_t len = lengths[static_cast<std::size_t>(i)];
+      const Tensor xi = x.detach().narrow(0, 0, len).narrow(1, i, 1).clone().requires_grad_();
+      const nn::RecurrentOutput alone =
+          run(*layer, xi, h0.narrow(1, i, 1), lstm ? c0.narrow(1, i, 1) : Tensor());
+      check_same(got.output.narrow(0, 0, len).narrow(1, i, 1), alone.output, 1e-5);
+      if (len < 5) CHECK(max(abs(got.output.narrow(0, len, 5 - len).narrow(1, i, 1))).item() == 0);
+      check_same(got.h_n.narrow(1, i, 1), alone.h_n, 1e-5);
+      if (lstm) check_same(got.c_n.narrow(1, i, 1), alone.c_n, 1e-5);
+      Tensor loss_i =
+          sum(alone.output * up.narrow(0, 0, len).narrow(1, i, 1)) + sum(alone.h_n * up_h.narrow(1, i, 1));
+      if (lstm) loss_i = loss_i + sum(alone.c_n * up_c.narrow(1, i, 1));
+      loss_i.backward();
+      check_same(x.grad().narrow(0, 0, len).narrow(1, i, 1), xi.grad(), 1e-4);
+      if (len < 5) CHECK(max(abs(x.grad().narrow(0, len, 5 - len).narrow(1, i, 1))).item() == 0);
+    }
+    const std::vector<Tensor> params = layer->parameters();
+    for (std::size_t p = 0; p < params.size(); ++p) check_same(batched_grads[p], params[p].grad(), 1e-4);
+    // Lengths that fill the input change nothing.
+    check_same(run(*layer, x, h0, lstm ? c0 : Tensor(), {5, 5, 5, 5}).output,
+               run(*layer, x, h0, lstm ? c0 : Tensor()).output, 0);
+  }
+  nn::GRU gru(nn::GRUOptions(3, 4).batch_first(true));
+  KILN_CHECK_GRAD(
+      [&](const In& in) {
+        use_weights(gru, in, 2);
+        const nn::RecurrentOutput out = gru.forward(in[0], in[1], {3, 1});
+        return cat({out.output.flatten(), out.h_n.flatten()});
+      },
+      with_weights({rand64({2, 3, 3}), rand64({1, 2, 4})}, gru));
+  nn::LSTM lstm(nn::LSTMOptions(3, 2).bidirectional(true));
+  KILN_CHECK_GRAD(
+      [&](const In& in) {
+        use_weights(lstm, in, 3);
+        const nn::RecurrentOutput out = lstm.forward(in[0], in[1], in[2], {2, 4, 1});
+        return cat({out.output.flatten(), out.h_n.flatten(), out.c_n.flatten()});
+      },
+      with_weights({rand64({4, 3, 3}), rand64({2, 3, 2}), rand64({2, 3, 2})}, lstm));
+  const Tensor x = randn({5, 2, 3});
+  CHECK_THROWS_WITH_AS(
+      gru.forward(x, Tensor(), {3}),
+      doctest::Contains("GRU: 1 lengths for an input of shape (5, 2, 3); give one per sequence of the "
+                        "batch (5)"),
+      Error);
+  CHECK_THROWS_WITH_AS(gru.forward(x, Tensor(), {2, 0, 1, 2, 2}),
+                       doctest::Contains("GRU: length 0 of sequence 1 must be in 1 .. 2, the input's length"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gru.forward(randn({2, 3}), Tensor(), {2}),
+                       doctest::Contains("1 lengths for an input of shape (2, 3)"), Error);
+}
+
 TEST_CASE("RNNCell, LSTMCell and GRUCell: one step as defined, with and without a batch") {
   manual_seed(71);
   const Tensor x = rand64({1, 3, 4}), h = rand64({3, 5}), c = rand64({3, 5});
@@ -195,24 +284,6 @@ TEST_CASE("RNNCell, LSTMCell and GRUCell: one step as defined, with and without 
     }
   }
 }
-
-namespace {
-// The layer with its weights replaced by in[first], in[first + 1], ... in registration order.
-void use_weights(nn::RecurrentLayer& layer, const In& in, std::size_t first) {
-  for (nn::RecurrentWeights& w : layer.weights) {
-    w.weight_ih = in[first++];
-    w.weight_hh = in[first++];
-    if (layer.options.bias()) {
-      w.bias_ih = in[first++];
-      w.bias_hh = in[first++];
-    }
-  }
-}
-In with_weights(In in, const nn::Module& m) {
-  for (const Tensor& p : m.parameters()) in.push_back(rand64(p.shape()) * 0.5);
-  return in;
-}
-}  // namespace
 
 TEST_CASE("gradcheck: RNN, LSTM and GRU in the input, the initial states and every weight") {
   manual_seed(72);

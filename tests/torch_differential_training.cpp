@@ -538,6 +538,127 @@ TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch'
   });
 }
 
+TEST_CASE("torch differential: recurrent layers on a padded batch with lengths against packed sequences") {
+  // torch's modules on pack_padded_sequence (unsorted lengths), in float64, every weight a
+  // leaf shared by both sides so that each weight's gradient is compared.
+  rng.seed(29);
+  int runs = 0;
+  for (int trial = 0; trial < 30; ++trial) {
+    const int kind = static_cast<int>(irand(0, 3));  // RNN tanh, RNN relu, LSTM, GRU
+    const bool lstm = kind == 2, gru = kind == 3, bidirectional = coin(), batch_first = coin();
+    const std::int64_t in_size = irand(1, 3), hs = irand(1, 4), layers = irand(1, 2), n = irand(1, 4);
+    const std::int64_t length = irand(1, 5), directions = bidirectional ? 2 : 1;
+    std::vector<std::int64_t> lengths(static_cast<std::size_t>(n));
+    for (std::int64_t& len : lengths) len = irand(1, length);
+    lengths[static_cast<std::size_t>(irand(0, n - 1))] = length;  // the padded length is the longest
+    INFO("kind " << kind << ", layers " << layers << ", directions " << directions << ", batch first "
+                 << batch_first << ", length " << length << ", N " << n);
+    const auto ko =
+        kiln::nn::RecurrentOptions(in_size, hs)
+            .num_layers(layers)
+            .bidirectional(bidirectional)
+            .batch_first(batch_first)
+            .nonlinearity(kind == 1 ? kiln::nn::RNNNonlinearity::ReLU : kiln::nn::RNNNonlinearity::Tanh);
+    std::shared_ptr<kiln::nn::RecurrentLayer> k_layer;
+    std::shared_ptr<torch::nn::Module> t_layer;
+    torch::nn::LSTM t_lstm = nullptr;
+    torch::nn::GRU t_gru = nullptr;
+    torch::nn::RNN t_rnn = nullptr;
+    if (lstm) {
+      k_layer = std::make_shared<kiln::nn::LSTM>(ko);
+      t_lstm = torch::nn::LSTM(torch::nn::LSTMOptions(in_size, hs)
+                                   .num_layers(layers)
+                                   .bidirectional(bidirectional)
+                                   .batch_first(batch_first));
+      t_layer = t_lstm.ptr();
+    } else if (gru) {
+      k_layer = std::make_shared<kiln::nn::GRU>(ko);
+      t_gru = torch::nn::GRU(torch::nn::GRUOptions(in_size, hs)
+                                 .num_layers(layers)
+                                 .bidirectional(bidirectional)
+                                 .batch_first(batch_first));
+      t_layer = t_gru.ptr();
+    } else {
+      k_layer = std::make_shared<kiln::nn::RNN>(ko);
+      t_rnn =
+          torch::nn::RNN(torch::nn::RNNOptions(in_size, hs)
+                             .num_layers(layers)
+                             .bidirectional(bidirectional)
+                             .batch_first(batch_first)
+                             .nonlinearity(kind == 1 ? torch::nn::RNNOptions::nonlinearity_t(torch::kReLU)
+                                                     : torch::nn::RNNOptions::nonlinearity_t(torch::kTanh)));
+      t_layer = t_rnn.ptr();
+    }
+    t_layer->to(torch::kDouble);
+    // kiln's weights by PyTorch's names, each set to a fresh leaf that torch's copies.
+    std::map<std::string, KT*> members;
+    for (std::int64_t l = 0; l < layers; ++l)
+      for (std::int64_t d = 0; d < directions; ++d) {
+        kiln::nn::RecurrentWeights& w = k_layer->weights[static_cast<std::size_t>(l * directions + d)];
+        const std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
+        members["weight_ih" + suffix] = &w.weight_ih;
+        members["weight_hh" + suffix] = &w.weight_hh;
+        members["bias_ih" + suffix] = &w.bias_ih;
+        members["bias_hh" + suffix] = &w.bias_hh;
+      }
+    const auto t_params = t_layer->named_parameters();
+    REQUIRE(t_params.size() == members.size());
+    std::vector<KT> k_params;
+    for (const auto& item : t_params) {
+      REQUIRE(members.count(item.key()) == 1);
+      const Both b = leaf(Sizes(item.value().sizes().begin(), item.value().sizes().end()), -1, 1);
+      {
+        torch::NoGradGuard no_grad;
+        item.value().copy_(b.t);
+      }
+      *members[item.key()] = b.k;
+      k_params.push_back(b.k);
+    }
+    const Both x = leaf(batch_first ? Sizes{n, length, in_size} : Sizes{length, n, in_size});
+    const Both h0 = leaf({layers * directions, n, hs}), c0 = leaf({layers * directions, n, hs});
+    kiln::nn::RecurrentOutput k_out;
+    if (lstm)
+      k_out = dynamic_cast<kiln::nn::LSTM&>(*k_layer).forward(x.k, h0.k, c0.k, lengths);
+    else if (gru)
+      k_out = dynamic_cast<kiln::nn::GRU&>(*k_layer).forward(x.k, h0.k, lengths);
+    else
+      k_out = dynamic_cast<kiln::nn::RNN&>(*k_layer).forward(x.k, h0.k, lengths);
+    const auto packed = torch::nn::utils::rnn::pack_padded_sequence(x.t, torch::tensor(lengths), batch_first,
+                                                                    /*enforce_sorted=*/false);
+    const auto unpack = [&](const torch::nn::utils::rnn::PackedSequence& p) {
+      return std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(p, batch_first, 0.0, length));
+    };
+    TT t_output, t_h, t_c;
+    if (lstm) {
+      const auto [out, state] = t_lstm->forward_with_packed_input(packed, std::make_tuple(h0.t, c0.t));
+      t_output = unpack(out);
+      std::tie(t_h, t_c) = state;
+    } else if (gru) {
+      const auto [out, h] = t_gru->forward_with_packed_input(packed, h0.t);
+      t_output = unpack(out);
+      t_h = h;
+    } else {
+      const auto [out, h] = t_rnn->forward_with_packed_input(packed, h0.t);
+      t_output = unpack(out);
+      t_h = h;
+    }
+    const KT k_all = kiln::cat(
+        {k_out.output.flatten(), k_out.h_n.flatten(), lstm ? k_out.c_n.flatten() : k_out.h_n.flatten()});
+    const TT t_all = torch::cat({t_output.flatten(), t_h.flatten(), lstm ? t_c.flatten() : t_h.flatten()});
+    if (!agree(k_all, t_all, "forward", 1e-9, 1e-11)) continue;
+    const Both up = leaf(sizes_of(k_all), -1, 1, false);
+    kiln::sum(k_all * up.k).backward();
+    (t_all * up.t).sum().backward();
+    agree(x.k.grad(), x.t.grad(), "gradient of the input", 1e-8, 1e-10);
+    agree(h0.k.grad(), h0.t.grad(), "gradient of h0", 1e-8, 1e-10);
+    if (lstm) agree(c0.k.grad(), c0.t.grad(), "gradient of c0", 1e-8, 1e-10);
+    for (std::size_t i = 0; i < k_params.size(); ++i)
+      agree(k_params[i].grad(), t_params[i].value().grad(), "gradient of " + t_params[i].key(), 1e-8, 1e-10);
+    ++runs;
+  }
+  CHECK(runs == 30);
+}
+
 TEST_CASE("torch differential: SGD, Adam, AdamW and RMSprop take the same steps") {
   rng.seed(8);
   int runs = 0;

@@ -78,9 +78,10 @@ void RecurrentLayer::reset_parameters() {
     init_uniform({&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh}, options.hidden_size());
 }
 
-Tensor RecurrentLayer::forward(const Tensor& input) { return run(input, Tensor(), Tensor()).output; }
+Tensor RecurrentLayer::forward(const Tensor& input) { return run(input, Tensor(), Tensor(), {}).output; }
 
-RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const Tensor& c0) {
+RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const Tensor& c0,
+                                    const std::vector<std::int64_t>& lengths) {
   const char* name = this->name();
   const RecurrentOptions& o = options;
   const std::int64_t directions = o.bidirectional() ? 2 : 1, hs = o.hidden_size();
@@ -105,6 +106,24 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
                "hidden_size)");
     return batched ? given : given.unsqueeze(1);
   };
+  // Where each sequence still runs: (L, N, 1), 1 before its length and 0 after; undefined
+  // when every sequence fills the length.
+  Tensor keep;
+  if (!lengths.empty()) {
+    KILN_CHECK(batched && static_cast<std::int64_t>(lengths.size()) == n, name, ": ", lengths.size(),
+               " lengths for an input of shape ", fmt(input.shape()),
+               "; give one per sequence of the batch (", n, ")");
+    std::vector<double> ones_before(static_cast<std::size_t>(length * n));
+    bool padded = false;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t len = lengths[static_cast<std::size_t>(i)];
+      KILN_CHECK(len >= 1 && len <= length, name, ": length ", len, " of sequence ", i, " must be in 1 .. ",
+                 length, ", the input's length");
+      padded = padded || len < length;
+      for (std::int64_t t = 0; t < len; ++t) ones_before[static_cast<std::size_t>(t * n + i)] = 1;
+    }
+    if (padded) keep = from_vector(ones_before, {length, n, 1}).to(x.dtype()).to(x.device());
+  }
   const Tensor h_init = initial(h0, "h0");
   const Tensor c_init = cell_ == Cell::LSTM ? initial(c0, "c0") : Tensor();
 
@@ -121,8 +140,9 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
       // (L + 1, N, H): h after each step, then the final c (LSTM) or h.
       const Tensor packed = detail::run_sequence(
           cell_kind(cell_ == Cell::LSTM, cell_ == Cell::GRU, o.nonlinearity()), xw, h_init[index],
-          c_init.defined() ? c_init[index] : Tensor(), w.weight_hh, w.bias_hh, d == 1);
-      outputs.push_back(packed.narrow(0, 0, length));
+          c_init.defined() ? c_init[index] : Tensor(), w.weight_hh, w.bias_hh, d == 1, keep);
+      const Tensor steps = packed.narrow(0, 0, length);
+      outputs.push_back(keep.defined() ? steps * keep : steps);  // 0 past each sequence's end
       h_last.push_back(packed[d == 0 ? length - 1 : 0]);
       if (cell_ == Cell::LSTM) c_last.push_back(packed[length]);
     }

@@ -85,10 +85,13 @@ StepGrads step_backward(CellKind kind, const StepValues& v, const Tensor& h_prev
 }  // namespace
 
 Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
-                    const Tensor& b_hh, bool reverse) {
+                    const Tensor& b_hh, bool reverse, const Tensor& keep) {
   const bool record = should_record({xw, h0, c0, w_hh, b_hh});
   const std::int64_t length = xw.size(0);
-  auto steps = std::make_shared<std::vector<StepValues>>();  // in the order they ran
+  // Each step's values, in the order the steps ran, and the state carried on after it
+  // (the step's own where `keep` is 1, the one before where it is 0).
+  auto steps = std::make_shared<std::vector<StepValues>>();
+  auto carried = std::make_shared<std::vector<LSTMState>>();
   Tensor packed;
   {
     NoGradGuard no_grad;
@@ -97,17 +100,26 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
     for (std::int64_t s = 0; s < length; ++s) {
       const std::int64_t t = reverse ? length - 1 - s : s;
       StepValues v = cell_step(kind, xw[t], h, c, w_hh, b_hh);
-      h = v.h;
-      c = v.c;
+      if (keep.defined()) {
+        h = h + keep[t] * (v.h - h);
+        if (c.defined()) c = c + keep[t] * (v.c - c);
+      } else {
+        h = v.h;
+        c = v.c;
+      }
       states[static_cast<std::size_t>(t)] = h;
-      if (record) steps->push_back(std::move(v));
+      if (record) {
+        steps->push_back(std::move(v));
+        carried->push_back({h, c});
+      }
     }
     states.push_back(kind == CellKind::LSTM ? c : h);
     packed = stack(states, 0);
   }
   if (!record) return packed;
-  const auto backward = [kind, reverse, steps, h0 = h0.detach(), c0 = c0.defined() ? c0.detach() : Tensor(),
-                         w_hh = w_hh.detach(), bias = b_hh.defined()](const Tensor& g) {
+  const auto backward = [kind, reverse, steps, carried, keep, h0 = h0.detach(),
+                         c0 = c0.defined() ? c0.detach() : Tensor(), w_hh = w_hh.detach(),
+                         bias = b_hh.defined()](const Tensor& g) {
     const std::int64_t n_steps = static_cast<std::int64_t>(steps->size());
     std::vector<Tensor> d_xw(steps->size()), d_hidden(steps->size()), h_before(steps->size());
     // The final h's gradient (RNN, GRU), or the final c's (LSTM), enters at the last step.
@@ -116,16 +128,26 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
     for (std::int64_t k = n_steps - 1; k >= 0; --k) {
       const std::int64_t t = reverse ? n_steps - 1 - k : k;
       const StepValues& v = (*steps)[static_cast<std::size_t>(k)];
-      const Tensor h_prev = k > 0 ? (*steps)[static_cast<std::size_t>(k - 1)].h : h0;
-      const Tensor c_prev = k > 0 ? (*steps)[static_cast<std::size_t>(k - 1)].c : c0;
-      const Tensor dh = dh_carry.defined() ? g[t] + dh_carry : g[t];
-      const StepGrads sg = step_backward(kind, v, h_prev, c_prev, dh, dc_carry);
+      const Tensor h_prev = k > 0 ? (*carried)[static_cast<std::size_t>(k - 1)].h : h0;
+      const Tensor c_prev = k > 0 ? (*carried)[static_cast<std::size_t>(k - 1)].c : c0;
+      Tensor dh = dh_carry.defined() ? g[t] + dh_carry : g[t];
+      Tensor dc = dc_carry, dh_past, dc_past;  // what skips the step where keep is 0
+      if (keep.defined()) {
+        dh_past = dh - keep[t] * dh;
+        dh = keep[t] * dh;
+        if (dc.defined()) {
+          dc_past = dc - keep[t] * dc;
+          dc = keep[t] * dc;
+        }
+      }
+      const StepGrads sg = step_backward(kind, v, h_prev, c_prev, dh, dc);
       d_xw[static_cast<std::size_t>(t)] = sg.xw;
       d_hidden[static_cast<std::size_t>(t)] = sg.hidden;
       h_before[static_cast<std::size_t>(t)] = h_prev;
       dh_carry = matmul(sg.hidden, w_hh);
       if (sg.h_direct.defined()) dh_carry = dh_carry + sg.h_direct;
-      dc_carry = sg.c_prev;
+      if (dh_past.defined()) dh_carry = dh_carry + dh_past;
+      dc_carry = dc_past.defined() ? sg.c_prev + dc_past : sg.c_prev;
     }
     const Tensor grad_xw = stack(d_xw, 0);
     const Tensor hidden = kind == CellKind::GRU ? stack(d_hidden, 0) : grad_xw;  // (L, N, G H)

@@ -31,7 +31,10 @@ StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Ten
 // Returns (L + 1, N, H): the state h after each step, in time order, then the final c
 // (LSTM) or the final h. One autograd node: its backward walks the steps in reverse,
 // giving the gradients of xw, h0, c0, w_hh and b_hh.
+// keep (L, N, 1), of xw's dtype, or undefined for all ones: where it is 0 (a step past a
+// sequence's end) the state stays as it was, so the forward direction ends each sequence
+// at its own last step and the reverse one starts there.
 Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
-                    const Tensor& b_hh, bool reverse);
+                    const Tensor& b_hh, bool reverse, const Tensor& keep = Tensor());
 
 }  // namespace kiln::nn::detail

@@ -216,7 +216,7 @@ TEST_CASE("cuda: a Transformer encoder matches the CPU, output and parameter gra
   check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
 }
 
-TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU, output, final states and parameter gradients") {
+TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU on a padded batch: output, final states, gradients") {
   manual_seed(32);
   const auto o = nn::RecurrentOptions(3, 4).num_layers(2).bidirectional(true);
   std::vector<std::pair<std::shared_ptr<nn::RecurrentLayer>, std::shared_ptr<nn::RecurrentLayer>>> pairs{
@@ -230,15 +230,16 @@ TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU, output, final states an
     on_gpu->load_state_dict(on_cpu->state_dict());
     on_gpu->to(gpu);
     nn::RecurrentOutput out_cpu, out_gpu;
+    const std::vector<std::int64_t> lengths{5, 3};  // the second sequence padded
     if (auto* lstm = dynamic_cast<nn::LSTM*>(on_cpu.get())) {
-      out_cpu = lstm->forward(x, h0, c0);
-      out_gpu = dynamic_cast<nn::LSTM&>(*on_gpu).forward(x.to(gpu), h0.to(gpu), c0.to(gpu));
+      out_cpu = lstm->forward(x, h0, c0, lengths);
+      out_gpu = dynamic_cast<nn::LSTM&>(*on_gpu).forward(x.to(gpu), h0.to(gpu), c0.to(gpu), lengths);
     } else if (auto* gru = dynamic_cast<nn::GRU*>(on_cpu.get())) {
-      out_cpu = gru->forward(x, h0);
-      out_gpu = dynamic_cast<nn::GRU&>(*on_gpu).forward(x.to(gpu), h0.to(gpu));
+      out_cpu = gru->forward(x, h0, lengths);
+      out_gpu = dynamic_cast<nn::GRU&>(*on_gpu).forward(x.to(gpu), h0.to(gpu), lengths);
     } else {
-      out_cpu = dynamic_cast<nn::RNN&>(*on_cpu).forward(x, h0);
-      out_gpu = dynamic_cast<nn::RNN&>(*on_gpu).forward(x.to(gpu), h0.to(gpu));
+      out_cpu = dynamic_cast<nn::RNN&>(*on_cpu).forward(x, h0, lengths);
+      out_gpu = dynamic_cast<nn::RNN&>(*on_gpu).forward(x.to(gpu), h0.to(gpu), lengths);
     }
     // Output and final states as one vector, so that the gradients reach through each.
     const auto joined = [](const nn::RecurrentOutput& out) {

@@ -99,20 +99,29 @@ protected:
   enum class Cell { RNN, LSTM, GRU };
   RecurrentLayer(const RecurrentOptions& options, Cell cell);
   // input (L, N, in), (N, L, in) or (L, in); h0 and c0 (num_layers D, N, H) or
-  // (num_layers D, H), undefined for zeros.
-  RecurrentOutput run(const Tensor& input, const Tensor& h0, const Tensor& c0);
+  // (num_layers D, H), undefined for zeros; lengths as the layers' forward.
+  RecurrentOutput run(const Tensor& input, const Tensor& h0, const Tensor& c0,
+                      const std::vector<std::int64_t>& lengths);
 
 private:
   const char* name() const;  // "RNN", "LSTM" or "GRU"
   Cell cell_;
 };
 
+// Each layer's forward with initial states takes, optionally, `lengths`: each sequence's
+// length (N values in 1 .. L) in a batch padded at the end. Past its end a sequence's
+// output is 0 and its state is left as it was, so h_n (and c_n) hold the state at its
+// last step, and the reverse direction starts from that step: the numbers PyTorch's
+// packed sequences (pack_padded_sequence) give.
 class RNN : public RecurrentLayer {
 public:
   explicit RNN(const RNNOptions& options) : RecurrentLayer(options, Cell::RNN) {}
   RNN(std::int64_t input_size, std::int64_t hidden_size) : RNN(RNNOptions(input_size, hidden_size)) {}
   using RecurrentLayer::forward;
-  RecurrentOutput forward(const Tensor& input, const Tensor& h0) { return run(input, h0, Tensor()); }
+  RecurrentOutput forward(const Tensor& input, const Tensor& h0,
+                          const std::vector<std::int64_t>& lengths = {}) {
+    return run(input, h0, Tensor(), lengths);
+  }
 };
 
 class LSTM : public RecurrentLayer {
@@ -121,8 +130,9 @@ public:
   LSTM(std::int64_t input_size, std::int64_t hidden_size) : LSTM(LSTMOptions(input_size, hidden_size)) {}
   using RecurrentLayer::forward;
   // h0 and c0 both given, or both undefined (zeros).
-  RecurrentOutput forward(const Tensor& input, const Tensor& h0, const Tensor& c0) {
-    return run(input, h0, c0);
+  RecurrentOutput forward(const Tensor& input, const Tensor& h0, const Tensor& c0,
+                          const std::vector<std::int64_t>& lengths = {}) {
+    return run(input, h0, c0, lengths);
   }
 };
 
@@ -131,7 +141,10 @@ public:
   explicit GRU(const GRUOptions& options) : RecurrentLayer(options, Cell::GRU) {}
   GRU(std::int64_t input_size, std::int64_t hidden_size) : GRU(GRUOptions(input_size, hidden_size)) {}
   using RecurrentLayer::forward;
-  RecurrentOutput forward(const Tensor& input, const Tensor& h0) { return run(input, h0, Tensor()); }
+  RecurrentOutput forward(const Tensor& input, const Tensor& h0,
+                          const std::vector<std::int64_t>& lengths = {}) {
+    return run(input, h0, Tensor(), lengths);
+  }
 };
 
 // The cells: one step, x (N, in) or (in) with the state (N, H) or (H); an undefined state
