@@ -1,6 +1,6 @@
 // Attention: scaled_dot_product_attention against its definition written as loops, its
 // gradients, nn::MultiheadAttention against the same computation head by head, and the
-// Transformer encoder against its sub-modules composed by hand.
+// Transformer encoder and decoder against their sub-modules composed by hand.
 #include <cmath>
 #include <limits>
 
@@ -335,4 +335,83 @@ TEST_CASE("TransformerEncoderLayer: post-norm and pre-norm as defined, masks, la
   CHECK(encoder.state_dict().count("norm.weight") == 1);
   CHECK(max(abs(l0->linear1->weight - l1->linear1->weight)).item() > 0);  // initialised on their own
   CHECK(encoder.description() == "TransformerEncoder(num_layers=2, norm)");
+}
+
+TEST_CASE("TransformerDecoderLayer and TransformerDecoder: the blocks as defined, masks, layout, names") {
+  manual_seed(64);
+  const Tensor tgt = randn({4, 2, 8}), memory = randn({6, 2, 8});  // (T, N, E), (S, N, E)
+  const Tensor causal = triu(ones({4, 4}, kUInt8), 1);
+  const Tensor memory_padding = tensor<std::uint8_t>({{0, 0, 0, 0, 1, 1}, {0, 0, 0, 0, 0, 0}});
+  for (bool norm_first : {false, true}) {
+    CAPTURE(norm_first);
+    const auto o = nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16).norm_first(norm_first);
+    nn::TransformerDecoderLayer layer(o);
+    {
+      NoGradGuard no_grad;  // norms away from ones and zeros, so that a swapped norm shows
+      for (auto* norm : {layer.norm1.get(), layer.norm2.get(), layer.norm3.get()}) {
+        norm->weight.copy_(randn({8}));
+        norm->bias.copy_(randn({8}));
+      }
+    }
+    layer.eval();
+    // The same computation from the sub-modules, written out.
+    const auto self_attention = [&](const Tensor& h) {
+      return layer.self_attn->forward(h, h, h, Tensor(), causal);
+    };
+    const auto cross_attention = [&](const Tensor& h) {
+      return layer.multihead_attn->forward(h, memory, memory, memory_padding);
+    };
+    const auto feed_forward = [&](const Tensor& h) { return (*layer.linear2)(relu((*layer.linear1)(h))); };
+    Tensor want;
+    if (norm_first) {
+      Tensor h = tgt + self_attention((*layer.norm1)(tgt));
+      h = h + cross_attention((*layer.norm2)(h));
+      want = h + feed_forward((*layer.norm3)(h));
+    } else {
+      Tensor h = (*layer.norm1)(tgt + self_attention(tgt));
+      h = (*layer.norm2)(h + cross_attention(h));
+      want = (*layer.norm3)(h + feed_forward(h));
+    }
+    const Tensor got = layer.forward(tgt, memory, causal, Tensor(), Tensor(), memory_padding);
+    check_same(got, want, 1e-6);
+    // batch_first: the same numbers in (N, T, E).
+    nn::TransformerDecoderLayer first(nn::TransformerDecoderLayerOptions(o).batch_first(true));
+    first.load_state_dict(layer.state_dict());
+    first.eval();
+    check_same(first.forward(tgt.transpose(0, 1), memory.transpose(0, 1), causal, Tensor(), Tensor(),
+                             memory_padding),
+               got.transpose(0, 1), 1e-6);
+    // Causal: target position 0 does not see the later ones; padded memory is not seen at all.
+    Tensor tgt2 = tgt.clone(), memory2 = memory.clone();
+    tgt2.narrow(0, 1, 3).fill_(3.0);
+    memory2[5][0].fill_(9.0);
+    const Tensor moved = layer.forward(tgt2, memory2, causal, Tensor(), Tensor(), memory_padding);
+    check_same(moved[0], got[0], 1e-6);
+  }
+  nn::TransformerDecoderLayer layer(8, 2);
+  std::vector<std::string> names;
+  for (const auto& kv : layer.state_dict()) names.push_back(kv.first);
+  CHECK(names.size() == 18);
+  CHECK(layer.state_dict().count("multihead_attn.in_proj_weight") == 1);
+  CHECK(layer.state_dict().count("norm3.bias") == 1);
+  CHECK(layer.description() ==
+        "TransformerDecoderLayer(d_model=8, nhead=2, dim_feedforward=2048, dropout=0.1)");
+  sum(layer.forward(tgt, memory)).backward();
+  for (const auto& named : layer.named_parameters()) {
+    CAPTURE(named.first);
+    REQUIRE(named.second.grad().defined());
+    CHECK(sum(abs(named.second.grad())).item() > 0);
+  }
+  CHECK_THROWS_WITH_AS(
+      layer.forward(tgt, randn({6, 2, 4})),
+      doctest::Contains("TransformerDecoderLayer: memory of shape (6, 2, 4) must be (length, N, 8)"), Error);
+  // The decoder: its layers in turn over the same memory, then the final norm.
+  nn::TransformerDecoder decoder(nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16), 2, true);
+  decoder.eval();
+  const auto l0 = decoder.layers->at<nn::TransformerDecoderLayer>(0);
+  const auto l1 = decoder.layers->at<nn::TransformerDecoderLayer>(1);
+  check_same(decoder.forward(tgt, memory, causal),
+             (*decoder.norm)(l1->forward(l0->forward(tgt, memory, causal), memory, causal)), 1e-6);
+  CHECK(decoder.state_dict().count("layers.1.multihead_attn.out_proj.weight") == 1);
+  CHECK(decoder.description() == "TransformerDecoder(num_layers=2, norm)");
 }

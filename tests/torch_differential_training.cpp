@@ -1,12 +1,13 @@
 // The differential test against PyTorch, continued: the graph ops and layers (spmm,
 // the normalisations, edge_softmax, GCNConv, SAGEConv, GATConv, the decoder and the KL
 // term) against the same computations written with libtorch's ops, attention, the
-// Transformer encoder and the recurrent layers against torch's, then what training uses around a model: the
-// optimizers' steps, StepLR and gradient clipping.
+// Transformer encoder and decoder and the recurrent layers against torch's, then what training uses around a
+// model: the optimizers' steps, StepLR and gradient clipping.
 #include "torch_differential.hpp"
 
 #include <map>
 #include <memory>
+#include <type_traits>
 
 using namespace differential;
 
@@ -323,21 +324,68 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
 }
 
 namespace {
-// Where each of a kiln Transformer encoder layer's parameters lives, by PyTorch's name.
-void transformer_members(kiln::nn::TransformerEncoderLayer& l, const std::string& prefix,
-                         std::map<std::string, KT*>& out) {
-  out[prefix + "self_attn.in_proj_weight"] = &l.self_attn->in_proj_weight;
-  out[prefix + "self_attn.in_proj_bias"] = &l.self_attn->in_proj_bias;
-  out[prefix + "self_attn.out_proj.weight"] = &l.self_attn->out_proj->weight;
-  out[prefix + "self_attn.out_proj.bias"] = &l.self_attn->out_proj->bias;
+// Where each of a kiln Transformer encoder or decoder layer's parameters lives, by PyTorch's name.
+template <class Layer>
+void transformer_members(Layer& l, const std::string& prefix, std::map<std::string, KT*>& out) {
+  std::vector<std::pair<std::string, kiln::nn::MultiheadAttention*>> attention{
+      {"self_attn", l.self_attn.get()}};
+  std::vector<std::pair<std::string, kiln::nn::LayerNorm*>> norms{{"norm1", l.norm1.get()},
+                                                                  {"norm2", l.norm2.get()}};
+  if constexpr (std::is_same_v<Layer, kiln::nn::TransformerDecoderLayer>) {
+    attention.emplace_back("multihead_attn", l.multihead_attn.get());
+    norms.emplace_back("norm3", l.norm3.get());
+  }
+  for (auto& [name, a] : attention) {
+    out[prefix + name + ".in_proj_weight"] = &a->in_proj_weight;
+    out[prefix + name + ".in_proj_bias"] = &a->in_proj_bias;
+    out[prefix + name + ".out_proj.weight"] = &a->out_proj->weight;
+    out[prefix + name + ".out_proj.bias"] = &a->out_proj->bias;
+  }
   for (auto [name, linear] : {std::pair{"linear1", l.linear1}, std::pair{"linear2", l.linear2}}) {
     out[prefix + name + ".weight"] = &linear->weight;
     out[prefix + name + ".bias"] = &linear->bias;
   }
-  for (auto [name, norm] : {std::pair{"norm1", l.norm1}, std::pair{"norm2", l.norm2}}) {
+  for (auto& [name, norm] : norms) {
     out[prefix + name + ".weight"] = &norm->weight;
     out[prefix + name + ".bias"] = &norm->bias;
   }
+}
+
+// Sets each of torch's parameters to a fresh float64 leaf and kiln's parameter of the same
+// name (in `members`) to that leaf itself, so both sides compute from the same values and
+// each parameter's gradient can be compared. Returns kiln's leaves in torch's order.
+std::vector<KT> share_parameters(const torch::OrderedDict<std::string, TT>& t_params,
+                                 std::map<std::string, KT*>& members) {
+  REQUIRE(t_params.size() == members.size());
+  std::vector<KT> k_params;
+  for (const auto& item : t_params) {
+    REQUIRE(members.count(item.key()) == 1);
+    const Both b = leaf(Sizes(item.value().sizes().begin(), item.value().sizes().end()), -1, 1);
+    {
+      torch::NoGradGuard no_grad;
+      item.value().copy_(b.t);
+    }
+    *members[item.key()] = b.k;
+    k_params.push_back(b.k);
+  }
+  return k_params;
+}
+
+void compare_parameter_grads(const std::vector<KT>& k_params,
+                             const torch::OrderedDict<std::string, TT>& t_params) {
+  for (std::size_t i = 0; i < k_params.size(); ++i) {
+    REQUIRE(k_params[i].grad().defined());
+    agree(k_params[i].grad(), t_params[i].value().grad(), "gradient of " + t_params[i].key(), 1e-8, 1e-10);
+  }
+}
+
+// A key padding mask (N, S) of random 1s (ignore) but for key 0, on both sides.
+std::pair<KT, TT> padding_mask(std::int64_t n, std::int64_t s) {
+  std::vector<double> pad(static_cast<std::size_t>(n * s));
+  for (double& x : pad) x = irand(0, 3) == 0;
+  for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * s)] = 0;  // key 0 always seen
+  return {kiln::from_vector(pad, {n, s}).to(kiln::kUInt8),
+          torch::tensor(pad).reshape({n, s}).to(torch::kBool)};
 }
 }  // namespace
 
@@ -381,26 +429,14 @@ TEST_CASE("torch differential: TransformerEncoderLayer and TransformerEncoder ag
       transformer_members(*k_layer, "", members);
     }
     const auto t_params = encoder ? t_encoder->named_parameters() : t_layer->named_parameters();
-    REQUIRE(t_params.size() == members.size());
-    std::vector<std::pair<std::string, KT>> k_params;
-    for (const auto& item : t_params) {
-      REQUIRE(members.count(item.key()) == 1);
-      const Both b = leaf(Sizes(item.value().sizes().begin(), item.value().sizes().end()), -1, 1);
-      {
-        torch::NoGradGuard no_grad;
-        item.value().copy_(b.t);
-      }
-      *members[item.key()] = b.k;
-      k_params.emplace_back(item.key(), b.k);
-    }
-    std::vector<double> pad(static_cast<std::size_t>(n * l)), ignore(static_cast<std::size_t>(l * l));
-    for (double& x : pad) x = irand(0, 3) == 0;
+    const std::vector<KT> k_params = share_parameters(t_params, members);
+    std::vector<double> ignore(static_cast<std::size_t>(l * l));
     for (double& x : ignore) x = irand(0, 3) == 0;
-    for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * l)] = 0;  // key 0 always seen
     for (std::int64_t i = 0; i < l; ++i) ignore[static_cast<std::size_t>(i * l)] = 0;
-    const KT k_pad = use_pad ? kiln::from_vector(pad, {n, l}).to(kiln::kUInt8) : KT();
+    const auto [k_pad_all, t_pad_all] = padding_mask(n, l);
+    const KT k_pad = use_pad ? k_pad_all : KT();
+    const TT t_pad = use_pad ? t_pad_all : TT();
     const KT k_mask = use_mask ? kiln::from_vector(ignore, {l, l}).to(kiln::kUInt8) : KT();
-    const TT t_pad = use_pad ? torch::tensor(pad).reshape({n, l}).to(torch::kBool) : TT();
     // libtorch 1.13's C++ attention adds a bool mask; give it the additive form, -inf where ignored.
     const TT t_mask =
         use_mask ? torch::zeros({l, l}, torch::kDouble)
@@ -414,14 +450,76 @@ TEST_CASE("torch differential: TransformerEncoderLayer and TransformerEncoder ag
     kiln::sum(k_out * up.k).backward();
     (t_out * up.t).sum().backward();
     agree(x.k.grad(), x.t.grad(), "gradient of the input", 1e-8, 1e-10);
-    for (std::size_t i = 0; i < k_params.size(); ++i) {
-      REQUIRE(k_params[i].second.grad().defined());
-      agree(k_params[i].second.grad(), t_params[i].value().grad(), "gradient of " + k_params[i].first, 1e-8,
-            1e-10);
-    }
+    compare_parameter_grads(k_params, t_params);
     ++runs;
   }
   CHECK(runs == 24);
+}
+
+TEST_CASE("torch differential: TransformerDecoderLayer and TransformerDecoder against torch's") {
+  // As the encoder's: float64, every parameter a leaf shared by both sides; a causal target
+  // mask, and padding in the target and the memory.
+  rng.seed(30);
+  int runs = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::int64_t heads = irand(1, 3), d = heads * irand(1, 3), ff = irand(1, 12);
+    const std::int64_t t_len = irand(1, 4), s_len = irand(1, 5), n = irand(1, 3), layers = irand(1, 2);
+    const bool gelu = coin(), stacked = coin(), use_pad = coin();
+    INFO("d_model " << d << ", heads " << heads << ", T " << t_len << ", S " << s_len << ", N " << n
+                    << (stacked ? ", decoder of " + std::to_string(layers) : ", one layer"));
+    const auto ko =
+        kiln::nn::TransformerDecoderLayerOptions(d, heads).dim_feedforward(ff).dropout(0.0).activation(
+            gelu ? kiln::nn::TransformerActivation::GELU : kiln::nn::TransformerActivation::ReLU);
+    auto t_layer = torch::nn::TransformerDecoderLayer(
+        torch::nn::TransformerDecoderLayerOptions(d, heads).dim_feedforward(ff).dropout(0.0).activation(
+            gelu ? torch::nn::activation_t(torch::kGELU) : torch::nn::activation_t(torch::kReLU)));
+    torch::nn::TransformerDecoder t_decoder = nullptr;
+    std::shared_ptr<kiln::nn::TransformerDecoderLayer> k_layer;
+    std::shared_ptr<kiln::nn::TransformerDecoder> k_decoder;
+    std::map<std::string, KT*> members;
+    if (stacked) {
+      t_decoder = torch::nn::TransformerDecoder(
+          torch::nn::TransformerDecoderOptions(t_layer, layers)
+              .norm(torch::nn::AnyModule(torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))));
+      t_decoder->to(torch::kDouble);
+      k_decoder = std::make_shared<kiln::nn::TransformerDecoder>(ko, layers, true);
+      for (std::int64_t i = 0; i < layers; ++i)
+        transformer_members(
+            *k_decoder->layers->at<kiln::nn::TransformerDecoderLayer>(static_cast<std::size_t>(i)),
+            "layers." + std::to_string(i) + ".", members);
+      members["norm.weight"] = &k_decoder->norm->weight;
+      members["norm.bias"] = &k_decoder->norm->bias;
+    } else {
+      t_layer->to(torch::kDouble);
+      k_layer = std::make_shared<kiln::nn::TransformerDecoderLayer>(ko);
+      transformer_members(*k_layer, "", members);
+    }
+    const auto t_params = stacked ? t_decoder->named_parameters() : t_layer->named_parameters();
+    const std::vector<KT> k_params = share_parameters(t_params, members);
+    const KT k_causal = kiln::triu(kiln::ones({t_len, t_len}, kiln::kUInt8), 1);
+    const TT t_causal = torch::zeros({t_len, t_len}, torch::kDouble)
+                            .masked_fill(torch::ones({t_len, t_len}).triu(1).to(torch::kBool), -INFINITY);
+    const auto [k_tgt_pad, t_tgt_pad] = padding_mask(n, t_len);
+    const auto [k_mem_pad, t_mem_pad] = padding_mask(n, s_len);
+    const Both tgt = leaf({t_len, n, d}), memory = leaf({s_len, n, d});
+    const KT k_out = stacked ? k_decoder->forward(tgt.k, memory.k, k_causal, KT(), use_pad ? k_tgt_pad : KT(),
+                                                  use_pad ? k_mem_pad : KT())
+                             : k_layer->forward(tgt.k, memory.k, k_causal, KT(), use_pad ? k_tgt_pad : KT(),
+                                                use_pad ? k_mem_pad : KT());
+    const TT t_out = stacked ? t_decoder->forward(tgt.t, memory.t, t_causal, TT(), use_pad ? t_tgt_pad : TT(),
+                                                  use_pad ? t_mem_pad : TT())
+                             : t_layer->forward(tgt.t, memory.t, t_causal, TT(), use_pad ? t_tgt_pad : TT(),
+                                                use_pad ? t_mem_pad : TT());
+    if (!agree(k_out, t_out, "forward", 1e-9, 1e-11)) continue;
+    const Both up = leaf(sizes_of(k_out), -1, 1, false);
+    kiln::sum(k_out * up.k).backward();
+    (t_out * up.t).sum().backward();
+    agree(tgt.k.grad(), tgt.t.grad(), "gradient of the target", 1e-8, 1e-10);
+    agree(memory.k.grad(), memory.t.grad(), "gradient of the memory", 1e-8, 1e-10);
+    compare_parameter_grads(k_params, t_params);
+    ++runs;
+  }
+  CHECK(runs == 20);
 }
 
 TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch's") {
@@ -602,18 +700,7 @@ TEST_CASE("torch differential: recurrent layers on a padded batch with lengths a
         members["bias_hh" + suffix] = &w.bias_hh;
       }
     const auto t_params = t_layer->named_parameters();
-    REQUIRE(t_params.size() == members.size());
-    std::vector<KT> k_params;
-    for (const auto& item : t_params) {
-      REQUIRE(members.count(item.key()) == 1);
-      const Both b = leaf(Sizes(item.value().sizes().begin(), item.value().sizes().end()), -1, 1);
-      {
-        torch::NoGradGuard no_grad;
-        item.value().copy_(b.t);
-      }
-      *members[item.key()] = b.k;
-      k_params.push_back(b.k);
-    }
+    const std::vector<KT> k_params = share_parameters(t_params, members);
     const Both x = leaf(batch_first ? Sizes{n, length, in_size} : Sizes{length, n, in_size});
     const Both h0 = leaf({layers * directions, n, hs}), c0 = leaf({layers * directions, n, hs});
     kiln::nn::RecurrentOutput k_out;
@@ -652,8 +739,7 @@ TEST_CASE("torch differential: recurrent layers on a padded batch with lengths a
     agree(x.k.grad(), x.t.grad(), "gradient of the input", 1e-8, 1e-10);
     agree(h0.k.grad(), h0.t.grad(), "gradient of h0", 1e-8, 1e-10);
     if (lstm) agree(c0.k.grad(), c0.t.grad(), "gradient of c0", 1e-8, 1e-10);
-    for (std::size_t i = 0; i < k_params.size(); ++i)
-      agree(k_params[i].grad(), t_params[i].value().grad(), "gradient of " + t_params[i].key(), 1e-8, 1e-10);
+    compare_parameter_grads(k_params, t_params);
     ++runs;
   }
   CHECK(runs == 30);

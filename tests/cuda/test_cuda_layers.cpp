@@ -1,6 +1,6 @@
 // The CNN and graph pieces on the GPU against the CPU: convolution (1-D, 2-D, transposed), pooling,
-// batch, layer and group norm, attention, the Transformer encoder, recurrent layers, dropout, where,
-// indexing, embeddings, CSR SpMM, graph attention and device RNG.
+// batch, layer and group norm, attention, the Transformer encoder and decoder, recurrent layers, dropout,
+// where, indexing, embeddings, CSR SpMM, graph attention and device RNG.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -213,6 +213,21 @@ TEST_CASE("cuda: a Transformer encoder matches the CPU, output and parameter gra
   const Tensor causal = triu(ones({5, 5}, kUInt8), 1);
   const Tensor out_cpu = on_cpu.forward(x, causal, padding);
   const Tensor out_gpu = on_gpu.forward(x.to(gpu), causal.to(gpu), padding.to(gpu));
+  check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
+}
+
+TEST_CASE("cuda: a Transformer decoder matches the CPU, output and parameter gradients") {
+  manual_seed(34);
+  const auto o = nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0);
+  nn::TransformerDecoder on_cpu(o, 2, true), on_gpu(o, 2, true);
+  on_gpu.load_state_dict(on_cpu.state_dict());
+  on_gpu.to(gpu);
+  const Tensor tgt = randn({4, 3, 8}), memory = randn({5, 3, 8});
+  const Tensor causal = triu(ones({4, 4}, kUInt8), 1);
+  const Tensor memory_padding = tensor<std::uint8_t>({{0, 0, 0, 1, 1}, {0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}});
+  const Tensor out_cpu = on_cpu.forward(tgt, memory, causal, Tensor(), Tensor(), memory_padding);
+  const Tensor out_gpu =
+      on_gpu.forward(tgt.to(gpu), memory.to(gpu), causal.to(gpu), Tensor(), Tensor(), memory_padding.to(gpu));
   check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
 }
 

@@ -1,5 +1,6 @@
-// The Transformer encoder (Vaswani et al. 2017), as torch.nn.TransformerEncoderLayer and
-// TransformerEncoder: the same sub-layers under the same names, so a PyTorch state dict
+// The Transformer (Vaswani et al. 2017) encoder and decoder, as torch.nn's
+// TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer and
+// TransformerDecoder: the same sub-layers under the same names, so a PyTorch state dict
 // loads as it is.
 //
 //   nn::TransformerEncoder encoder(nn::TransformerEncoderLayerOptions(128, 8).dim_feedforward(512), 4);
@@ -19,9 +20,10 @@ namespace kiln::nn {
 
 enum class TransformerActivation { ReLU, GELU };
 
-struct TransformerEncoderLayerOptions {
-  TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead)
-      : d_model_(d_model), nhead_(nhead) {}
+// The options of an encoder or a decoder layer (one struct under two names, as PyTorch's
+// two carry the same fields).
+struct TransformerLayerOptions {
+  TransformerLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
   KILN_OPTION(std::int64_t, d_model)
   KILN_OPTION(std::int64_t, nhead)
   KILN_OPTION(std::int64_t, dim_feedforward)  // the hidden width of the feed-forward block
@@ -37,6 +39,8 @@ private:
   double layer_norm_eps_ = 1e-5;
   bool batch_first_ = false, norm_first_ = false;
 };
+using TransformerEncoderLayerOptions = TransformerLayerOptions;
+using TransformerDecoderLayerOptions = TransformerLayerOptions;
 
 // Self-attention, then a feed-forward block, each added back to its input:
 //   post-norm (default): x = norm1(x + attention(x));  x = norm2(x + feed_forward(x))
@@ -69,6 +73,45 @@ public:
                      bool final_norm = false);
   Tensor forward(const Tensor& src) override;
   Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask);
+  std::string description() const override;
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;  // null without final_norm
+};
+
+// Self-attention over the target, attention from the target to the encoder's output
+// (memory), then the feed-forward block, each added back to its input:
+//   post-norm (default): x = norm1(x + self_attention(x)); x = norm2(x + cross_attention(x, memory));
+//                        x = norm3(x + feed_forward(x))
+//   norm_first:          x = x + self_attention(norm1(x)); x = x + cross_attention(norm2(x), memory);
+//                        x = x + feed_forward(norm3(x))
+// tgt (T, N, d_model), memory (S, N, d_model) (batch first with batch_first). Masks as
+// MultiheadAttention's: tgt_mask (T, T), e.g. causal; memory_mask (T, S); the key padding
+// masks (N, T) and (N, S).
+class TransformerDecoderLayer : public Module {
+public:
+  explicit TransformerDecoderLayer(const TransformerDecoderLayerOptions& options);
+  TransformerDecoderLayer(std::int64_t d_model, std::int64_t nhead)
+      : TransformerDecoderLayer(TransformerDecoderLayerOptions(d_model, nhead)) {}
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
+                 const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
+  std::string description() const override;
+  TransformerDecoderLayerOptions options;
+  std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2, dropout3;
+  std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+};
+
+// num_layers decoder layers in turn, each attending to the same memory, then optionally
+// a final LayerNorm; names and initialisation as TransformerEncoder's.
+class TransformerDecoder : public Module {
+public:
+  TransformerDecoder(const TransformerDecoderLayerOptions& layer, std::int64_t num_layers,
+                     bool final_norm = false);
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
+                 const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
   std::string description() const override;
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;  // null without final_norm
