@@ -402,6 +402,7 @@ TEST_CASE("TransformerDecoderLayer and TransformerDecoder: the blocks as defined
     REQUIRE(named.second.grad().defined());
     CHECK(sum(abs(named.second.grad())).item() > 0);
   }
+  CHECK_THROWS_WITH_AS(layer.forward(tgt), doctest::Contains("has no single-input forward()"), Error);
   CHECK_THROWS_WITH_AS(
       layer.forward(tgt, randn({6, 2, 4})),
       doctest::Contains("TransformerDecoderLayer: memory of shape (6, 2, 4) must be (length, N, 8)"), Error);

@@ -92,6 +92,7 @@ public:
   explicit TransformerDecoderLayer(const TransformerDecoderLayerOptions& options);
   TransformerDecoderLayer(std::int64_t d_model, std::int64_t nhead)
       : TransformerDecoderLayer(TransformerDecoderLayerOptions(d_model, nhead)) {}
+  using Module::forward;  // a decoder needs the memory too: the one-input form is an Error
   Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
                  const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
                  const Tensor& memory_key_padding_mask = Tensor());
@@ -109,6 +110,7 @@ class TransformerDecoder : public Module {
 public:
   TransformerDecoder(const TransformerDecoderLayerOptions& layer, std::int64_t num_layers,
                      bool final_norm = false);
+  using Module::forward;  // as the layer's
   Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
                  const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
                  const Tensor& memory_key_padding_mask = Tensor());
