@@ -1,10 +1,10 @@
 // kiln against libtorch in one run, layer by layer, forward alone and forward + backward
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
-// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm,
-// multi-head self-attention, a Transformer encoder layer, and LSTM and GRU layers over a
-// sequence. The two libraries take turns, round
-// after round, on the same inputs; each line is the median of the rounds.
+// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm (and,
+// fused like it, layer_norm and batch_norm in training), multi-head self-attention, a Transformer encoder
+// layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round after round, on the
+// same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2]
 #include <torch/torch.h>
@@ -130,6 +130,14 @@ int main(int argc, char** argv) {
        {torch::randn({128, 64, 14, 14}), torch::randn({64}), torch::randn({64})},
        [](const TV& a) { return torch::group_norm(a[0], 8, a[1], a[2]); },
        [](const KV& a) { return kiln::group_norm(a[0], 8, a[1], a[2]); }},
+      {"layer_norm, 4096 rows of 768",
+       {torch::randn({4096, 768}), torch::randn({768}), torch::randn({768})},
+       [](const TV& a) { return torch::layer_norm(a[0], {768}, a[1], a[2]); },
+       [](const KV& a) { return kiln::layer_norm(a[0], {768}, a[1], a[2]); }},
+      {"batch_norm (training), 64x14x14",
+       {torch::randn({128, 64, 14, 14}), torch::randn({64}), torch::randn({64})},
+       [](const TV& a) { return torch::batch_norm(a[0], a[1], a[2], {}, {}, true, 0.1, 1e-5, false); },
+       [](const KV& a) { return kiln::batch_norm(a[0], {}, {}, a[1], a[2], true, 0.1, 1e-5); }},
       {"multi-head self-attention",  // (L 64, N 32, E 128), 8 heads
        {torch::randn({64, 32, embed}), torch::randn({3 * embed, embed}) * 0.1,
         torch::randn({3 * embed}) * 0.1, torch::randn({embed, embed}) * 0.1, torch::randn({embed}) * 0.1},

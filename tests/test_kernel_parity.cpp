@@ -273,6 +273,66 @@ TEST_CASE("parity: fused Adam update") {
   }
 }
 
+// The normalisation kernels compute in double in the reference's order: the same bits.
+TEST_CASE("parity: normalisation kernels, bit for bit, with and without weights and shares") {
+  const auto& ref = cpu::kernels_f32_for(Isa::scalar);
+  manual_seed(26);
+  const auto same_bits = [](const auto& got, const auto& want, const char* what) {
+    INFO(what);
+    REQUIRE(got.size() == want.size());
+    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(got[0])) == 0);
+  };
+  for (Isa isa : simd_levels()) {
+    const auto& simd = cpu::kernels_f32_for(isa);
+    for (std::int64_t len : kSizes) {
+      INFO(cpu::isa_name(isa) << " len=" << len);
+      // Values far from 0 with a small spread: where the order of the sums shows.
+      const std::int64_t runs = 3, stride = len + 5;
+      const std::vector<float> x = random_values(runs * stride, 97, 103), g = random_values(len, -2, 2),
+                               w = random_values(len, 0.5f, 1.5f), b = random_values(len, -1, 1);
+      std::vector<double> want_m(2), got_m(2);
+      ref.norm_moments(runs, stride, len, x.data(), &want_m[0], &want_m[1]);
+      simd.norm_moments(runs, stride, len, x.data(), &got_m[0], &got_m[1]);
+      same_bits(got_m, want_m, "moments over three runs");
+      CHECK(want_m[0] == doctest::Approx(100).epsilon(0.02));
+      const double mean = want_m[0], rstd = 1 / std::sqrt(want_m[1] + 1e-5);
+      for (std::int64_t ws : {1, 0})
+        for (int with : {0, 1, 2, 3}) {  // bit 0: weight, bit 1: bias
+          INFO("ws=" << ws << " weight=" << (with & 1) << " bias=" << (with & 2));
+          const float* pw = with & 1 ? w.data() : nullptr;
+          const float* pb = with & 2 ? b.data() : nullptr;
+          std::vector<float> want(len), got(len);
+          ref.norm_apply(len, x.data(), mean, rstd, pw, pb, ws, want.data());
+          simd.norm_apply(len, x.data(), mean, rstd, pw, pb, ws, got.data());
+          same_bits(got, want, "apply");
+          ref.norm_grad_apply(len, x.data(), g.data(), pw, ws, mean, rstd, 0.25, -0.5, want.data());
+          simd.norm_grad_apply(len, x.data(), g.data(), pw, ws, mean, rstd, 0.25, -0.5, got.data());
+          same_bits(got, want, "grad_apply");
+        }
+      for (bool weighted : {false, true})
+        for (bool shares : {false, true}) {
+          INFO("weighted=" << weighted << " shares=" << shares);
+          const std::vector<double> start = [&] {
+            std::vector<double> v(2 * len);
+            for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.1 * static_cast<double>(i % 7);
+            return v;
+          }();
+          std::vector<double> want_shares = start, got_shares = start, want_sums(2), got_sums(2);
+          const auto run = [&](const auto& table, std::vector<double>& sh, std::vector<double>& sums) {
+            table.norm_grad_sums(len, x.data(), g.data(), weighted ? w.data() : nullptr, mean, rstd,
+                                 shares ? sh.data() : nullptr, shares ? sh.data() + len : nullptr,
+                                 sums.data());
+          };
+          run(ref, want_shares, want_sums);
+          run(simd, got_shares, got_sums);
+          same_bits(got_sums, want_sums, "grad sums");
+          same_bits(got_shares, want_shares, "shares");
+          if (shares) CHECK(want_shares != start);
+        }
+    }
+  }
+}
+
 TEST_CASE("dispatch: levels, names and the active table") {
   CHECK(cpu::isa_supported(Isa::scalar));
   CHECK(std::string(cpu::isa_name(cpu::active_isa())).size() > 0);

@@ -370,6 +370,31 @@ TEST_CASE("group_norm: groups of channels normalised as defined, gradients, the 
                   {rand64({2, 6, 3}), rand64({6})});
   KILN_CHECK_GRAD([](const In& in) { return group_norm(in[0].transpose(2, 3), 1); }, {rand64({1, 2, 3, 2})});
   CHECK(group_norm(zeros({0, 4, 3}), 2).shape() == Shape{0, 4, 3});
+  KILN_CHECK_GRAD([](const In& in) { return group_norm(in[0], 2, Tensor(), in[1]); },
+                  {rand64({2, 4, 5}), rand64({4})});
+  {
+    // float32 (vector kernels, planes of 35 values: a ragged tail) against float64, values
+    // and gradients; and the parameters' gradients alone, x needing none.
+    const Tensor x64 = rand64({4, 6, 5, 7}) * 2.0 + 50.0, w64 = rand64({6}), b64 = rand64({6});
+    const Tensor up = rand64({4, 6, 5, 7});
+    std::vector<Tensor> grads64, grads32;
+    for (const auto dtype : {kFloat64, kFloat32}) {
+      const Tensor xi = x64.to(dtype).clone().requires_grad_(), wi = w64.to(dtype).clone().requires_grad_(),
+                   bi = b64.to(dtype).clone().requires_grad_();
+      const Tensor y = group_norm(xi, 3, wi, bi);
+      sum(y * up.to(dtype)).backward();
+      auto& out = dtype == kFloat64 ? grads64 : grads32;
+      out = {y.detach(), xi.grad(), wi.grad(), bi.grad()};
+    }
+    for (std::size_t i = 0; i < grads64.size(); ++i) {
+      CAPTURE(i);
+      check_same(grads32[i].to(kFloat64), grads64[i], 2e-4);
+    }
+    const Tensor wi = w64.clone().requires_grad_(), bi = b64.clone().requires_grad_();
+    sum(group_norm(x64, 3, wi, bi) * up).backward();
+    check_same(wi.grad(), grads64[2], 1e-12);
+    check_same(bi.grad(), grads64[3], 1e-12);
+  }
 
   nn::GroupNorm gn(2, 6);
   CHECK(gn.description() == "GroupNorm(2, 6, eps=1e-05, affine=true)");

@@ -61,12 +61,20 @@ struct Tables {
   KernelTable<float> f32[kIsaCount];
   KernelTable<double> f64;
   Tables() {
-    for (auto& t : f32) fill_scalar(t);
+    for (auto& t : f32) {
+      fill_scalar(t);
+      fill_norm_scalar(t);
+    }
     fill_scalar(f64);
-    if (isa_supported(Isa::avx2)) fill_avx2(f32[int(Isa::avx2)]);
+    fill_norm_scalar(f64);
+    if (isa_supported(Isa::avx2)) {
+      fill_avx2(f32[int(Isa::avx2)]);
+      fill_norm_avx2(f32[int(Isa::avx2)]);
+    }
     if (isa_supported(Isa::avx512)) {
       fill_avx2(f32[int(Isa::avx512)]);    // entries without a 512-bit variant
       fill_avx512(f32[int(Isa::avx512)]);
+      fill_norm_avx512(f32[int(Isa::avx512)]);
     }
   }
 };

@@ -79,6 +79,21 @@ struct KernelTable {
   void (*max_pool2x2)(std::int64_t h, std::int64_t w, const T* plane, T* out, std::int32_t* argmax);
   // Fused optimizer update over n contiguous parameters (float32 only; null for others).
   void (*adam)(std::int64_t n, T* p, const T* g, T* m, T* v, const AdamStep& s);
+  // The normalisation ops (batch_norm, layer_norm, group_norm), in double whatever T is;
+  // their sums in a fixed order that every variant follows (norm/norm_ref.hpp), so all
+  // variants give the same bits. xhat = (x - mean) rstd, gw = g w (g where w is null).
+  //  norm_moments: mean and biased variance of `runs` runs of len values, run i at x + i stride;
+  //  norm_apply: y = xhat w + b, w and b read at k * ws (ws 1: per element, 0: one value), or null;
+  //  norm_grad_sums: sums = {sum gw, sum gw xhat}; if given, share_gxhat += g xhat, share_g += g;
+  //  norm_grad_apply: gx = rstd (gw - a - xhat b), w read at k * ws or null.
+  void (*norm_moments)(std::int64_t runs, std::int64_t stride, std::int64_t len, const T* x, double* mean,
+                       double* var);
+  void (*norm_apply)(std::int64_t len, const T* x, double mean, double rstd, const T* w, const T* b,
+                     std::int64_t ws, T* y);
+  void (*norm_grad_sums)(std::int64_t len, const T* x, const T* g, const T* w, double mean, double rstd,
+                         double* share_gxhat, double* share_g, double* sums);
+  void (*norm_grad_apply)(std::int64_t len, const T* x, const T* g, const T* w, std::int64_t ws, double mean,
+                          double rstd, double a, double b, T* gx);
 };
 
 // Fillers, one per variant. Each overwrites the entries it implements.
@@ -86,5 +101,9 @@ void fill_scalar(KernelTable<float>& table);
 void fill_scalar(KernelTable<double>& table);
 void fill_avx2(KernelTable<float>& table);
 void fill_avx512(KernelTable<float>& table);
+void fill_norm_scalar(KernelTable<float>& table);  // kernels/cpu/norm/
+void fill_norm_scalar(KernelTable<double>& table);
+void fill_norm_avx2(KernelTable<float>& table);
+void fill_norm_avx512(KernelTable<float>& table);
 
 }  // namespace kiln::cpu

@@ -1,12 +1,13 @@
-// layer_norm: forward and backward side by side. On the CPU, fused loops: the row
-// statistics in double (src/ops/moments.hpp), then one pass to normalise; the backward
-// in one pass over blocks of rows. On a GPU, composed of the device's ops, whose
-// backward autograd derives. group_norm, at the end, runs the same rows over the input
-// viewed as (N, groups, rest), each group's rows with their own weights.
+// layer_norm and group_norm: forward and backward side by side. On the CPU, fused loops
+// over rows built from the kernel table's normalisation entries (kernels/cpu/norm/, in
+// double): each row's statistics, then the pass that normalises it; the backward in one
+// pass over blocks of rows. group_norm's rows are (sample, group) and its weights per
+// channel. On a GPU, both are composed of the device's ops, whose backward autograd derives.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -14,7 +15,6 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
-#include "src/ops/moments.hpp"
 
 namespace kiln {
 
@@ -63,7 +63,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 namespace {
 
 // The fused CPU layer_norm over rows of d values; row r takes its weight and bias from
-// row r % period of (period, d) parameters (layer_norm: period 1; group_norm: the groups).
+// row r % period of (period, d) parameters (layer_norm: period 1). The loops are the
+// kernel table's normalisation entries (kernels/cpu/norm/), in double.
 Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int64_t period,
                       const Tensor& weight, const Tensor& bias, double eps) {
   const std::int64_t rows = d == 0 ? 0 : x.numel() / d;
@@ -72,28 +73,22 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  std::vector<double> mean_of, rstd_of;
+  std::vector<double> mean_of(static_cast<std::size_t>(rows)), rstd_of(static_cast<std::size_t>(rows));
   visit_floating(x.dtype(), op, [&]<class T>() {
+    const auto& kern = cpu::kernels<T>();
     const T* px = ptr<T>(xc);
-    detail::channel_moments(px, 1, rows, d, mean_of, rstd_of);  // rows as channels of one sample
-    for (double& v : rstd_of) v = 1.0 / std::sqrt(v + eps);     // the variance becomes 1 / sqrt(var + eps)
     const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
     const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
     T* py = ptr<T>(y);
     parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
                  [&](std::int64_t lo, std::int64_t hi) {
                    for (std::int64_t r = lo; r < hi; ++r) {
-                     // In double: a float32 mean of a row far from 0 would round off its spread.
-                     const double mu = mean_of[r], rs = rstd_of[r];
-                     const T* row = px + r * d;
-                     T* out = py + r * d;
+                     double var;
+                     kern.norm_moments(1, d, d, px + r * d, &mean_of[r], &var);
+                     rstd_of[r] = 1.0 / std::sqrt(var + eps);
                      const std::int64_t at = (r % period) * d;  // this row's weights
-                     for (std::int64_t k = 0; k < d; ++k) {
-                       double v = (row[k] - mu) * rs;
-                       if (pw) v *= pw[at + k];
-                       if (pb) v += pb[at + k];
-                       out[k] = static_cast<T>(v);
-                     }
+                     kern.norm_apply(d, px + r * d, mean_of[r], rstd_of[r], pw ? pw + at : nullptr,
+                                     pb ? pb + at : nullptr, 1, py + r * d);
                    }
                  });
   });
@@ -110,6 +105,7 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
           const Tensor gc = g.contiguous();
           Grads grads(3);
           visit_floating(xc.dtype(), op, [&]<class T>() {
+            const auto& kern = cpu::kernels<T>();
             const T* px = ptr<T>(xc);
             const T* pg = ptr<T>(gc);
             const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
@@ -133,37 +129,17 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
             parallel_for(0, blocks, 1, [&](std::int64_t lo, std::int64_t hi) {
               for (std::int64_t blk = lo; blk < hi; ++blk) {
                 for (std::int64_t r = blk * block; r < std::min(rows, (blk + 1) * block); ++r) {
-                  const T* row = px + r * d;
-                  const T* gr = pg + r * d;
                   const std::int64_t at = (r % period) * d;
-                  const double mu = mean_of[r], rs = rstd_of[r];
-                  double* share_g_xhat = columns ? shares.data() + 2 * blk * pd + at : nullptr;
-                  double* share_g = columns ? share_g_xhat + pd : nullptr;
-                  if (!nx) {
-                    for (std::int64_t k = 0; k < d; ++k) {
-                      share_g_xhat[k] += gr[k] * ((row[k] - mu) * rs);
-                      share_g[k] += gr[k];
-                    }
-                    continue;
-                  }
+                  double* share_gxhat = columns ? shares.data() + 2 * blk * pd + at : nullptr;
+                  double* share_g = columns ? share_gxhat + pd : nullptr;
                   const T* w_row = pw ? pw + at : nullptr;
-                  const auto gw_at = [gr, w_row](std::int64_t k) {
-                    return w_row ? gr[k] * static_cast<double>(w_row[k]) : gr[k];
-                  };
-                  // One pass: the row's two sums, and its shares of dweight and dbias.
-                  const auto [sum_gw, sum_gw_xhat] = detail::interleaved_sums(d, [&](std::int64_t k) {
-                    const double xhat = (row[k] - mu) * rs;
-                    if (share_g_xhat) {
-                      share_g_xhat[k] += gr[k] * xhat;
-                      share_g[k] += gr[k];
-                    }
-                    const double gw = gw_at(k);
-                    return std::pair<double, double>{gw, gw * xhat};
-                  });
-                  const double a = sum_gw / static_cast<double>(d), b = sum_gw_xhat / static_cast<double>(d);
-                  T* out = pgx + r * d;
-                  for (std::int64_t k = 0; k < d; ++k)
-                    out[k] = static_cast<T>(rs * (gw_at(k) - a - (row[k] - mu) * rs * b));
+                  double sums[2];  // sum gw, sum gw xhat
+                  kern.norm_grad_sums(d, px + r * d, pg + r * d, w_row, mean_of[r], rstd_of[r], share_gxhat,
+                                      share_g, sums);
+                  if (!nx) continue;
+                  const double a = sums[0] / static_cast<double>(d), b = sums[1] / static_cast<double>(d);
+                  kern.norm_grad_apply(d, px + r * d, pg + r * d, w_row, 1, mean_of[r], rstd_of[r], a, b,
+                                       pgx + r * d);
                 }
               }
             });
@@ -183,6 +159,104 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
         },
         {xc, wc});
   }
+  return y;
+}
+
+// group_norm on the CPU. Each (sample, group) is one row of its channels' planes: the
+// row's statistics, then each plane scaled by its channel's weight. The backward takes,
+// per plane, sum g and sum g xhat: those give the weight's and the bias's gradients
+// (summed over the samples in order) and, weighted by the channels' weights, the row's
+// two sums of layer_norm's backward.
+Tensor group_norm_cpu(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias,
+                      double eps) {
+  const std::int64_t n = x.size(0), c = x.size(1), per_channel = c / groups;
+  const std::int64_t spatial = numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
+  const std::int64_t d = per_channel * spatial, rows = n * groups;
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  std::vector<double> mean_of(static_cast<std::size_t>(rows)), rstd_of(static_cast<std::size_t>(rows));
+  visit_floating(x.dtype(), "group_norm", [&]<class T>() {
+    const auto& kern = cpu::kernels<T>();
+    const T* px = ptr<T>(xc);
+    const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+    const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
+    T* py = ptr<T>(y);
+    parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
+                 [&](std::int64_t lo, std::int64_t hi) {
+                   for (std::int64_t r = lo; r < hi; ++r) {
+                     double var;
+                     kern.norm_moments(1, d, d, px + r * d, &mean_of[r], &var);
+                     rstd_of[r] = 1.0 / std::sqrt(var + eps);
+                     for (std::int64_t j = 0; j < per_channel; ++j) {
+                       const std::int64_t ch = (r % groups) * per_channel + j, at = r * d + j * spatial;
+                       kern.norm_apply(spatial, px + at, mean_of[r], rstd_of[r], pw ? pw + ch : nullptr,
+                                       pb ? pb + ch : nullptr, 0, py + at);
+                     }
+                   }
+                 });
+  });
+  if (!should_record({x, weight, bias})) return y;
+  const bool nx = x.requires_grad();
+  attach_grad_fn(
+      y, "group_norm", {x, weight, bias},
+      [xc, wc, mean_of, rstd_of, n, c, groups, per_channel, spatial, d, rows, nx,
+       has_bias = bias.defined()](const Tensor& g) {
+        const Tensor gc = g.contiguous();
+        Grads grads(3);
+        // Per (sample, channel): sum g and sum g xhat.
+        std::vector<double> plane_g(static_cast<std::size_t>(n * c)),
+            plane_gxhat(static_cast<std::size_t>(n * c));
+        visit_floating(xc.dtype(), "group_norm", [&]<class T>() {
+          const auto& kern = cpu::kernels<T>();
+          const T* px = ptr<T>(xc);
+          const T* pg = ptr<T>(gc);
+          const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+          T* pgx = nullptr;
+          if (nx) {
+            grads[0] = Tensor::empty(xc.shape(), xc.dtype());
+            pgx = ptr<T>(grads[0]);
+          }
+          parallel_for(
+              0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
+              [&](std::int64_t lo, std::int64_t hi) {
+                for (std::int64_t r = lo; r < hi; ++r) {
+                  const std::int64_t first = (r % groups) * per_channel;  // the row's first channel
+                  double sum_gw = 0, sum_gw_xhat = 0;
+                  for (std::int64_t j = 0; j < per_channel; ++j) {
+                    const std::int64_t at = r * d + j * spatial, plane = (r / groups) * c + first + j;
+                    double sums[2];  // with no weight: sum g, sum g xhat
+                    kern.norm_grad_sums(spatial, px + at, pg + at, nullptr, mean_of[r], rstd_of[r], nullptr,
+                                        nullptr, sums);
+                    plane_g[plane] = sums[0];
+                    plane_gxhat[plane] = sums[1];
+                    const double w = pw ? static_cast<double>(pw[first + j]) : 1.0;
+                    sum_gw += w * sums[0];
+                    sum_gw_xhat += w * sums[1];
+                  }
+                  if (!nx) continue;
+                  const double a = sum_gw / static_cast<double>(d), b = sum_gw_xhat / static_cast<double>(d);
+                  for (std::int64_t j = 0; j < per_channel; ++j) {
+                    const std::int64_t at = r * d + j * spatial;
+                    kern.norm_grad_apply(spatial, px + at, pg + at, pw ? pw + first + j : nullptr, 0,
+                                         mean_of[r], rstd_of[r], a, b, pgx + at);
+                  }
+                }
+              });
+        });
+        // dweight = sum over samples of sum g xhat; dbias = of sum g (in sample order).
+        for (int which : {1, 2}) {
+          if (which == 1 ? !wc.defined() : !has_bias) continue;
+          std::vector<double> total(static_cast<std::size_t>(c), 0.0);
+          const std::vector<double>& per_plane = which == 1 ? plane_gxhat : plane_g;
+          for (std::int64_t i = 0; i < n; ++i)
+            for (std::int64_t ch = 0; ch < c; ++ch) total[ch] += per_plane[i * c + ch];
+          grads[which] = from_vector(total, {c}).to(xc.dtype());
+        }
+        return grads;
+      },
+      {xc, wc});
   return y;
 }
 
@@ -206,16 +280,7 @@ Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight
   // Each (sample, group) is one row of its channels' values: layer_norm's statistics.
   const std::int64_t spatial = numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
   const std::int64_t per_group = (c / num_groups) * spatial;
-  if (!x.device().is_cuda()) {
-    // The fused rows, each group's row with its channels' weights spread over their
-    // positions: (C) -> (groups, per_group), whose gradient autograd sums back to (C).
-    const auto spread = [&](const Tensor& t) {
-      return t.defined() ? t.reshape({c, 1}).expand({c, spatial}).reshape({num_groups, per_group}) : Tensor();
-    };
-    return normalize_rows("group_norm", x.reshape({n, num_groups, per_group}), per_group, num_groups,
-                          spread(weight), spread(bias), eps)
-        .reshape(x.shape());
-  }
+  if (!x.device().is_cuda()) return group_norm_cpu(x, num_groups, weight, bias, eps);
   Tensor y = layer_norm(x.reshape({n, num_groups, per_group}), {per_group}, Tensor(), Tensor(), eps)
                  .reshape(x.shape());
   // The affine part is per channel: weight and bias viewed as (C, 1, ...) broadcast over the rest.

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/counter_random.hpp"  // dropout_threshold
+#include "kernels/cuda/index_math.hpp"      // batch_norm_scratch_doubles
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -13,13 +16,9 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
-#include "kernels/cpu/dispatch.hpp"
-#include "kernels/cuda/counter_random.hpp"  // dropout_threshold
-#include "kernels/cuda/index_math.hpp"      // batch_norm_scratch_doubles
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
-#include "src/ops/moments.hpp"
 
 namespace kiln {
 
@@ -233,7 +232,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const T* px = ptr<T>(xc);
     std::vector<double> var;
     if (training) {
-      detail::channel_moments(px, n, c, l, mean, var);
+      // Each channel's mean and biased variance over its n runs of l values.
+      mean.assign(static_cast<std::size_t>(c), 0.0);
+      var.assign(static_cast<std::size_t>(c), 0.0);
+      const auto& kern = cpu::kernels<T>();
+      parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t ch = b; ch < e; ++ch)
+          kern.norm_moments(n, c * l, l, px + ch * l, &mean[ch], &var[ch]);
+      });
       if (running_mean.defined()) {  // running stats use the unbiased variance
         NoGradGuard no_grad;
         T* rm = ptr<T>(running_mean);
@@ -280,29 +286,31 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       visit_floating(xc.dtype(), "batch_norm backward", [&]<class T>() {
         const T* px = ptr<T>(xc);
         const T* pg = ptr<T>(gc);
-        const std::vector<double> w = wd.defined() ? wd.to_vector<double>() : std::vector<double>(c, 1.0);
+        const auto& kern = cpu::kernels<T>();
+        const Tensor wc = wd.defined() ? wd.contiguous() : Tensor();
+        const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+        T* pgx = nx ? ptr<T>(gx) : nullptr;
         parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
           for (std::int64_t ch = b; ch < e; ++ch) {
             double sg = 0, sgx = 0;
             for (std::int64_t i = 0; i < n; ++i) {
               const std::int64_t base = (i * c + ch) * l;
-              for (std::int64_t k = 0; k < l; ++k) {
-                sg += pg[base + k];
-                sgx += pg[base + k] * (px[base + k] - mean[ch]) * invstd[ch];
-              }
+              double sums[2];  // with no weight: sum g, sum g xhat
+              kern.norm_grad_sums(l, px + base, pg + base, nullptr, mean[ch], invstd[ch], nullptr, nullptr,
+                                  sums);
+              sg += sums[0];
+              sgx += sums[1];
             }
             sum_g[ch] = sg;
             sum_gx[ch] = sgx;
             if (!nx) continue;
-            T* pgx = ptr<T>(gx);
-            const double m = static_cast<double>(n * l), k1 = w[ch] * invstd[ch];
+            // dx = invstd (g w - a - xhat b): a = w sg / m and b = w sgx / m in training, else 0.
+            const double m = static_cast<double>(n * l), wch = pw ? static_cast<double>(pw[ch]) : 1.0;
+            const double a = training ? wch * sg / m : 0.0, bb = training ? wch * sgx / m : 0.0;
             for (std::int64_t i = 0; i < n; ++i) {
               const std::int64_t base = (i * c + ch) * l;
-              for (std::int64_t k = 0; k < l; ++k) {
-                const double xhat = (px[base + k] - mean[ch]) * invstd[ch];
-                pgx[base + k] = static_cast<T>(training ? k1 * (pg[base + k] - sg / m - xhat * sgx / m)
-                                                        : k1 * pg[base + k]);
-              }
+              kern.norm_grad_apply(l, px + base, pg + base, pw ? pw + ch : nullptr, 0, mean[ch], invstd[ch],
+                                   a, bb, pgx + base);
             }
           }
         });
