@@ -416,3 +416,73 @@ TEST_CASE("TransformerDecoderLayer and TransformerDecoder: the blocks as defined
   CHECK(decoder.state_dict().count("layers.1.multihead_attn.out_proj.weight") == 1);
   CHECK(decoder.description() == "TransformerDecoder(num_layers=2, norm)");
 }
+
+TEST_CASE("Transformer: the encoder, then the decoder on its output; names, Xavier start, causal mask") {
+  manual_seed(65);
+  const Tensor src = randn({5, 2, 8}), tgt = randn({4, 2, 8});  // (S, N, E), (T, N, E)
+  const Tensor causal = nn::Transformer::generate_square_subsequent_mask(4);
+  check_values(nn::Transformer::generate_square_subsequent_mask(3),
+               {0, -INFINITY, -INFINITY, 0, 0, -INFINITY, 0, 0, 0}, 0);
+  CHECK(nn::Transformer::generate_square_subsequent_mask(2, kFloat64).dtype() == kFloat64);
+  const Tensor src_padding = tensor<std::uint8_t>({{0, 0, 0, 1, 1}, {0, 0, 0, 0, 0}});
+  const auto o = nn::TransformerOptions(8, 2).num_encoder_layers(2).num_decoder_layers(1).dim_feedforward(16);
+  for (bool norm_first : {false, true}) {
+    CAPTURE(norm_first);
+    nn::Transformer model(nn::TransformerOptions(o).norm_first(norm_first));
+    model.eval();
+    const Tensor got =
+        model.forward(src, tgt, Tensor(), causal, Tensor(), src_padding, Tensor(), src_padding);
+    const Tensor memory = model.encoder->forward(src, Tensor(), src_padding);
+    check_same(got, model.decoder->forward(tgt, memory, causal, Tensor(), Tensor(), src_padding), 1e-6);
+    CHECK(got.shape() == Shape{4, 2, 8});
+    CHECK(model.encoder->layers->at<nn::TransformerEncoderLayer>(1)->options.norm_first() == norm_first);
+    // Causal: target position 0 is unmoved by the later ones; padded source is not seen.
+    Tensor tgt2 = tgt.clone(), src2 = src.clone();
+    tgt2.narrow(0, 1, 3).fill_(3.0);
+    src2[4][0].fill_(9.0);
+    check_same(model.forward(src2, tgt2, Tensor(), causal, Tensor(), src_padding, Tensor(), src_padding)[0],
+               got[0], 1e-6);
+    // batch_first: the same numbers in (N, ., E).
+    nn::Transformer first(nn::TransformerOptions(o).norm_first(norm_first).batch_first(true));
+    first.load_state_dict(model.state_dict());
+    first.eval();
+    check_same(first.forward(src.transpose(0, 1), tgt.transpose(0, 1), Tensor(), causal, Tensor(),
+                             src_padding, Tensor(), src_padding),
+               got.transpose(0, 1), 1e-6);
+  }
+  nn::Transformer model(o);
+  const auto state = model.state_dict();
+  CHECK(state.size() == 2 * 12 + 2 + 18 + 2);
+  for (const char* name : {"encoder.layers.1.linear2.bias", "encoder.norm.weight",
+                           "decoder.layers.0.multihead_attn.in_proj_weight", "decoder.norm.bias"})
+    CHECK(state.count(name) == 1);
+  // Matrices start Xavier-uniform: linear1's (16, 8) within sqrt(6 / 24) = 0.5, and past
+  // Linear's own bound 1 / sqrt(8); vectors keep their layers' starts.
+  const auto max_abs = [](const Tensor& t) { return max(abs(t)).item(); };
+  const auto layer0 = model.encoder->layers->at<nn::TransformerEncoderLayer>(0);
+  CHECK(max_abs(layer0->linear1->weight) <= 0.5);
+  CHECK(max_abs(layer0->linear1->weight) > 1 / std::sqrt(8.0));
+  CHECK(max_abs(layer0->linear1->bias) <= 1 / std::sqrt(8.0));
+  CHECK(max_abs(model.decoder->norm->weight - 1.0) == 0);
+  CHECK(model.description() ==
+        "Transformer(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16, "
+        "dropout=0.1)");
+  CHECK(nn::Transformer().parameters().size() == 6 * 12 + 2 + 6 * 18 + 2);  // PyTorch's defaults
+  sum(model.forward(src, tgt, Tensor(), causal)).backward();
+  for (const auto& named : model.named_parameters()) {
+    CAPTURE(named.first);
+    REQUIRE(named.second.grad().defined());
+    CHECK(sum(abs(named.second.grad())).item() > 0);
+  }
+  CHECK_THROWS_WITH_AS(
+      model.forward(src, randn({4, 3, 8})),
+      doctest::Contains("Transformer: src of shape (5, 2, 8) and tgt of shape (4, 3, 8) hold "
+                        "different batch sizes"),
+      Error);
+  CHECK_THROWS_WITH_AS(model.forward(src, randn({4, 2, 6})),
+                       doctest::Contains("Transformer: tgt of shape (4, 2, 6) must be (length, N, 8)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(model.forward(src), doctest::Contains("has no single-input forward()"), Error);
+  CHECK_THROWS_WITH_AS(nn::Transformer(nn::TransformerOptions(8, 2).num_decoder_layers(0)),
+                       doctest::Contains("num_decoder_layers (0) must be positive"), Error);
+}

@@ -522,6 +522,70 @@ TEST_CASE("torch differential: TransformerDecoderLayer and TransformerDecoder ag
   CHECK(runs == 20);
 }
 
+TEST_CASE("torch differential: Transformer against torch's") {
+  // The whole model, float64, every parameter a leaf shared by both sides: padding in the
+  // source (and so in the memory), a causal target mask from each side's own generator.
+  rng.seed(31);
+  int runs = 0;
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::int64_t heads = irand(1, 3), d = heads * irand(1, 3), ff = irand(1, 12);
+    const std::int64_t s_len = irand(1, 5), t_len = irand(1, 4), n = irand(1, 3);
+    const std::int64_t enc = irand(1, 2), dec = irand(1, 2);
+    const bool gelu = coin(), use_pad = coin();
+    INFO("d_model " << d << ", heads " << heads << ", S " << s_len << ", T " << t_len << ", N " << n << ", "
+                    << enc << " + " << dec << " layers" << (gelu ? ", gelu" : ""));
+    kiln::nn::Transformer k_model(kiln::nn::TransformerOptions(d, heads)
+                                      .num_encoder_layers(enc)
+                                      .num_decoder_layers(dec)
+                                      .dim_feedforward(ff)
+                                      .dropout(0.0)
+                                      .activation(gelu ? kiln::nn::TransformerActivation::GELU
+                                                       : kiln::nn::TransformerActivation::ReLU));
+    torch::nn::Transformer t_model(torch::nn::TransformerOptions(d, heads)
+                                       .num_encoder_layers(enc)
+                                       .num_decoder_layers(dec)
+                                       .dim_feedforward(ff)
+                                       .dropout(0.0)
+                                       .activation(gelu ? torch::nn::activation_t(torch::kGELU)
+                                                        : torch::nn::activation_t(torch::kReLU)));
+    t_model->to(torch::kDouble);
+    std::map<std::string, KT*> members;
+    for (std::int64_t i = 0; i < enc; ++i)
+      transformer_members(
+          *k_model.encoder->layers->at<kiln::nn::TransformerEncoderLayer>(static_cast<std::size_t>(i)),
+          "encoder.layers." + std::to_string(i) + ".", members);
+    for (std::int64_t i = 0; i < dec; ++i)
+      transformer_members(
+          *k_model.decoder->layers->at<kiln::nn::TransformerDecoderLayer>(static_cast<std::size_t>(i)),
+          "decoder.layers." + std::to_string(i) + ".", members);
+    for (auto [side, norm] :
+         {std::pair{"encoder", k_model.encoder->norm}, std::pair{"decoder", k_model.decoder->norm}}) {
+      members[std::string(side) + ".norm.weight"] = &norm->weight;
+      members[std::string(side) + ".norm.bias"] = &norm->bias;
+    }
+    const auto t_params = t_model->named_parameters();
+    const std::vector<KT> k_params = share_parameters(t_params, members);
+    const KT k_causal = kiln::nn::Transformer::generate_square_subsequent_mask(t_len, kiln::kFloat64);
+    const TT t_causal = t_model->generate_square_subsequent_mask(t_len).to(torch::kDouble);
+    agree(k_causal, t_causal, "generate_square_subsequent_mask", 0, 0);
+    const auto [k_pad, t_pad] = padding_mask(n, s_len);
+    const Both src = leaf({s_len, n, d}), tgt = leaf({t_len, n, d});
+    const KT k_out = k_model.forward(src.k, tgt.k, KT(), k_causal, KT(), use_pad ? k_pad : KT(), KT(),
+                                     use_pad ? k_pad : KT());
+    const TT t_out = t_model->forward(src.t, tgt.t, TT(), t_causal, TT(), use_pad ? t_pad : TT(), TT(),
+                                      use_pad ? t_pad : TT());
+    if (!agree(k_out, t_out, "forward", 1e-9, 1e-11)) continue;
+    const Both up = leaf(sizes_of(k_out), -1, 1, false);
+    kiln::sum(k_out * up.k).backward();
+    (t_out * up.t).sum().backward();
+    agree(src.k.grad(), src.t.grad(), "gradient of the source", 1e-8, 1e-10);
+    agree(tgt.k.grad(), tgt.t.grad(), "gradient of the target", 1e-8, 1e-10);
+    compare_parameter_grads(k_params, t_params);
+    ++runs;
+  }
+  CHECK(runs == 12);
+}
+
 TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch's") {
   in_both_precisions(27, 60, [] {
     const int kind = static_cast<int>(irand(0, 3));  // RNN tanh, RNN relu, LSTM, GRU

@@ -2,8 +2,12 @@
 // linear, layer-norm and dropout modules.
 #include "kiln/nn/transformer.hpp"
 
+#include <limits>
 #include <sstream>
 
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/nn/init.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 
@@ -48,9 +52,10 @@ Tensor feed_forward_block(Linear& linear1, Dropout& dropout, Linear& linear2, Dr
   return dropout_out.forward(linear2.forward(dropout.forward(active)));
 }
 
-std::string describe(const char* name, const TransformerLayerOptions& o) {
+// `stacks` goes after the head count (the whole model's layer counts).
+std::string describe(const char* name, const TransformerLayerOptions& o, const std::string& stacks = "") {
   std::ostringstream os;
-  os << name << "(d_model=" << o.d_model() << ", nhead=" << o.nhead()
+  os << name << "(d_model=" << o.d_model() << ", nhead=" << o.nhead() << stacks
      << ", dim_feedforward=" << o.dim_feedforward() << ", dropout=" << o.dropout();
   if (o.activation() == TransformerActivation::GELU) os << ", activation=gelu";
   if (o.batch_first()) os << ", batch_first=true";
@@ -201,6 +206,59 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
 
 std::string TransformerDecoder::description() const {
   return describe_stack("TransformerDecoder", *layers, norm != nullptr);
+}
+
+// ---- The whole model ---------------------------------------------------------------------
+
+TransformerLayerOptions TransformerOptions::layer() const {
+  return TransformerLayerOptions(d_model(), nhead())
+      .dim_feedforward(dim_feedforward())
+      .dropout(dropout())
+      .activation(activation())
+      .layer_norm_eps(layer_norm_eps())
+      .batch_first(batch_first())
+      .norm_first(norm_first());
+}
+
+Transformer::Transformer(const TransformerOptions& o) : options(o) {
+  KILN_CHECK(o.num_encoder_layers() > 0 && o.num_decoder_layers() > 0, "Transformer: num_encoder_layers (",
+             o.num_encoder_layers(), ") and num_decoder_layers (", o.num_decoder_layers(),
+             ") must be positive");
+  check_options("Transformer", o.layer());
+  encoder = register_module("encoder", std::make_shared<TransformerEncoder>(o.layer(), o.num_encoder_layers(),
+                                                                            /*final_norm=*/true));
+  decoder = register_module("decoder", std::make_shared<TransformerDecoder>(o.layer(), o.num_decoder_layers(),
+                                                                            /*final_norm=*/true));
+  NoGradGuard no_grad;
+  for (Tensor& p : parameters())
+    if (p.dim() > 1) init::xavier_uniform_(p);
+}
+
+Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask,
+                            const Tensor& tgt_mask, const Tensor& memory_mask,
+                            const Tensor& src_key_padding_mask, const Tensor& tgt_key_padding_mask,
+                            const Tensor& memory_key_padding_mask) {
+  check_input("Transformer", "src", src, encoder->layers->at<TransformerEncoderLayer>(0)->options);
+  check_input("Transformer", "tgt", tgt, decoder->layers->at<TransformerDecoderLayer>(0)->options);
+  const int batch_dim = options.batch_first() ? 0 : 1;
+  KILN_CHECK(src.size(batch_dim) == tgt.size(batch_dim), "Transformer: src of shape ", fmt(src.shape()),
+             " and tgt of shape ", fmt(tgt.shape()), " hold different batch sizes (dimension ", batch_dim,
+             "); give both the same N");
+  const Tensor memory = encoder->forward(src, src_mask, src_key_padding_mask);
+  return decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask);
+}
+
+Tensor Transformer::generate_square_subsequent_mask(std::int64_t size, DType dtype, Device device) {
+  KILN_CHECK(size >= 0, "Transformer::generate_square_subsequent_mask: size ", size, " must be >= 0");
+  return masked_fill(zeros({size, size}, dtype), triu(ones({size, size}, kUInt8), 1),
+                     -std::numeric_limits<double>::infinity())
+      .to(device);
+}
+
+std::string Transformer::description() const {
+  return describe("Transformer", options.layer(),
+                  ", num_encoder_layers=" + std::to_string(options.num_encoder_layers()) +
+                      ", num_decoder_layers=" + std::to_string(options.num_decoder_layers()));
 }
 
 }  // namespace kiln::nn

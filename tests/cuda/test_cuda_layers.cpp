@@ -231,6 +231,26 @@ TEST_CASE("cuda: a Transformer decoder matches the CPU, output and parameter gra
   check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
 }
 
+TEST_CASE("cuda: the whole Transformer matches the CPU, with a causal mask made on the device") {
+  manual_seed(35);
+  const auto o =
+      nn::TransformerOptions(8, 2).num_encoder_layers(1).num_decoder_layers(2).dim_feedforward(16).dropout(
+          0.0);
+  nn::Transformer on_cpu(o), on_gpu(o);
+  on_gpu.load_state_dict(on_cpu.state_dict());
+  on_gpu.to(gpu);
+  const Tensor src = randn({5, 3, 8}), tgt = randn({4, 3, 8});
+  const Tensor padding = tensor<std::uint8_t>({{0, 0, 0, 1, 1}, {0, 0, 0, 0, 0}, {0, 1, 0, 0, 0}});
+  const Tensor causal_gpu = nn::Transformer::generate_square_subsequent_mask(4, kFloat32, gpu);
+  CHECK(causal_gpu.device() == gpu);
+  const Tensor out_cpu =
+      on_cpu.forward(src, tgt, Tensor(), nn::Transformer::generate_square_subsequent_mask(4), Tensor(),
+                     padding, Tensor(), padding);
+  const Tensor out_gpu = on_gpu.forward(src.to(gpu), tgt.to(gpu), Tensor(), causal_gpu, Tensor(),
+                                        padding.to(gpu), Tensor(), padding.to(gpu));
+  check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
+}
+
 TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU on a padded batch: output, final states, gradients") {
   manual_seed(32);
   const auto o = nn::RecurrentOptions(3, 4).num_layers(2).bidirectional(true);

@@ -1,10 +1,13 @@
-// The Transformer (Vaswani et al. 2017) encoder and decoder, as torch.nn's
+// The Transformer (Vaswani et al. 2017), as torch.nn's Transformer,
 // TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer and
 // TransformerDecoder: the same sub-layers under the same names, so a PyTorch state dict
 // loads as it is.
 //
 //   nn::TransformerEncoder encoder(nn::TransformerEncoderLayerOptions(128, 8).dim_feedforward(512), 4);
 //   Tensor y = encoder(x);  // x (L, N, 128) -> (L, N, 128)
+//
+//   nn::Transformer model(nn::TransformerOptions(128, 8).num_encoder_layers(3).num_decoder_layers(3));
+//   Tensor out = model.forward(src, tgt, {}, nn::Transformer::generate_square_subsequent_mask(tgt.size(0)));
 #pragma once
 
 #include <cstdint>
@@ -117,6 +120,56 @@ public:
   std::string description() const override;
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;  // null without final_norm
+};
+
+// The options of the whole model: a layer's, and how many layers each side stacks.
+// PyTorch's defaults: d_model 512, 8 heads, 6 + 6 layers, feed-forward 2048, dropout 0.1.
+struct TransformerOptions {
+  TransformerOptions(std::int64_t d_model = 512, std::int64_t nhead = 8) : d_model_(d_model), nhead_(nhead) {}
+  KILN_OPTION(std::int64_t, d_model)
+  KILN_OPTION(std::int64_t, nhead)
+  KILN_OPTION(std::int64_t, num_encoder_layers)
+  KILN_OPTION(std::int64_t, num_decoder_layers)
+  KILN_OPTION(std::int64_t, dim_feedforward)
+  KILN_OPTION(double, dropout)
+  KILN_OPTION(TransformerActivation, activation)
+  KILN_OPTION(double, layer_norm_eps)
+  KILN_OPTION(bool, batch_first)
+  KILN_OPTION(bool, norm_first)
+  // The options each encoder and decoder layer is built with.
+  TransformerLayerOptions layer() const;
+
+private:
+  std::int64_t d_model_, nhead_, num_encoder_layers_ = 6, num_decoder_layers_ = 6, dim_feedforward_ = 2048;
+  double dropout_ = 0.1;
+  TransformerActivation activation_ = TransformerActivation::ReLU;
+  double layer_norm_eps_ = 1e-5;
+  bool batch_first_ = false, norm_first_ = false;
+};
+
+// The encoder-decoder model, as torch.nn.Transformer: the encoder (its layers, then a
+// LayerNorm) reads the source; the decoder (its layers, then a LayerNorm) reads the
+// target and attends to the encoder's output. Parameter names "encoder.layers.0.*",
+// "encoder.norm.*", "decoder.layers.0.*", "decoder.norm.*". As PyTorch's, every parameter
+// of more than one dimension starts Xavier-uniform (biases and norms keep their layers'
+// starts). src (S, N, d_model) and tgt (T, N, d_model) give (T, N, d_model) (each (N, ., .)
+// with batch_first); masks as TransformerDecoderLayer's, src_mask (S, S).
+class Transformer : public Module {
+public:
+  explicit Transformer(const TransformerOptions& options = TransformerOptions());
+  using Module::forward;  // the model needs a source and a target: the one-input form is an Error
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = Tensor(),
+                 const Tensor& tgt_mask = Tensor(), const Tensor& memory_mask = Tensor(),
+                 const Tensor& src_key_padding_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
+  // (size, size): -inf above the diagonal, 0 on and below it. Added to the scores, it lets
+  // position i attend to positions 0 .. i only (a causal mask for the target).
+  static Tensor generate_square_subsequent_mask(std::int64_t size, DType dtype = kFloat32,
+                                                Device device = Device::cpu());
+  std::string description() const override;
+  TransformerOptions options;
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
 };
 
 }  // namespace kiln::nn
