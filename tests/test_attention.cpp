@@ -116,14 +116,30 @@ TEST_CASE("gradcheck: scaled_dot_product_attention in query, key and value") {
 }
 
 namespace {
-// MultiheadAttention written out head by head with the module's own parameters, batch first.
+// MultiheadAttention written out head by head with the module's own parameters, batch first:
+// its projections (in_proj_weight's thirds, or the three matrices), bias_k and bias_v, then
+// a zero key and value, appended to each sample's keys and values as the options ask.
 Tensor attention_head_by_head(nn::MultiheadAttention& m, const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& additive_mask) {
   const std::int64_t e = m.options.embed_dim(), h = m.options.num_heads(), d = e / h;
-  const Tensor w = m.in_proj_weight.detach().to(kFloat64), b = m.in_proj_bias.detach().to(kFloat64);
-  const Tensor qp = matmul(q, w.narrow(0, 0, e).t()) + b.narrow(0, 0, e);
-  const Tensor kp = matmul(k, w.narrow(0, e, e).t()) + b.narrow(0, e, e);
-  const Tensor vp = matmul(v, w.narrow(0, 2 * e, e).t()) + b.narrow(0, 2 * e, e);
+  const auto f64 = [](const Tensor& t) { return t.detach().to(kFloat64); };
+  const Tensor b = f64(m.in_proj_bias);
+  const auto weight = [&](std::int64_t part) {
+    if (m.in_proj_weight.defined()) return f64(m.in_proj_weight).narrow(0, part * e, e);
+    return f64(part == 0 ? m.q_proj_weight : part == 1 ? m.k_proj_weight : m.v_proj_weight);
+  };
+  const Tensor qp = matmul(q, weight(0).t()) + b.narrow(0, 0, e);
+  Tensor kp = matmul(k, weight(1).t()) + b.narrow(0, e, e);
+  Tensor vp = matmul(v, weight(2).t()) + b.narrow(0, 2 * e, e);
+  const std::int64_t n_samples = q.size(0);
+  if (m.options.add_bias_kv()) {
+    kp = cat({kp, f64(m.bias_k).expand({n_samples, 1, e})}, 1);
+    vp = cat({vp, f64(m.bias_v).expand({n_samples, 1, e})}, 1);
+  }
+  if (m.options.add_zero_attn()) {
+    kp = cat({kp, zeros({n_samples, 1, e}, kFloat64)}, 1);
+    vp = cat({vp, zeros({n_samples, 1, e}, kFloat64)}, 1);
+  }
   std::vector<Tensor> samples;
   for (std::int64_t n = 0; n < q.size(0); ++n) {
     std::vector<Tensor> heads;
@@ -236,7 +252,7 @@ TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters
 
   CHECK_THROWS_WITH_AS(nn::MultiheadAttention(8, 3), doctest::Contains("split evenly into 3 heads"), Error);
   CHECK_THROWS_WITH_AS(mha(randn({3, 4, 6})),
-                       doctest::Contains("inputs must be (length, N, 8) but one has shape (3, 4, 6)"), Error);
+                       doctest::Contains("query must be (length, N, 8) but has shape (3, 4, 6)"), Error);
   CHECK_THROWS_WITH_AS(mha.forward(f32(q).transpose(0, 1), f32(k).transpose(0, 1), f32(v).transpose(0, 1),
                                    ones({3, 4}, kUInt8)),
                        doctest::Contains("key_padding_mask of shape (3, 4) must be (N, S) = (3, 5)"), Error);
@@ -244,6 +260,70 @@ TEST_CASE("MultiheadAttention: heads as defined, masks, batch layout, parameters
                                    Tensor(), ones({5, 4}, kUInt8)),
                        doctest::Contains("attn_mask of shape (5, 4) must be (4, 5) or (N * num_heads, 4, 5)"),
                        Error);
+}
+
+TEST_CASE("MultiheadAttention: key and value widths of their own, bias_k / bias_v and a zero key") {
+  manual_seed(66);
+  const Tensor q = rand64({2, 3, 8}), k = rand64({2, 4, 5}), v = rand64({2, 4, 3});  // batch first
+  const auto f32 = [](const Tensor& t) { return t.to(kFloat32).transpose(0, 1); };   // to (L, N, E)
+  const Tensor padding = tensor<std::uint8_t>({{0, 0, 0, 1}, {0, 0, 0, 0}});
+  const Tensor causal_ignore = triu(ones({3, 4}, kUInt8), 1);
+  for (int extras = 0; extras < 4; ++extras) {  // bit 0: add_bias_kv, bit 1: add_zero_attn
+    const bool bias_kv = extras & 1, zero_attn = extras & 2;
+    CAPTURE(bias_kv);
+    CAPTURE(zero_attn);
+    nn::MultiheadAttention mha(
+        nn::MultiheadAttentionOptions(8, 2).kdim(5).vdim(3).add_bias_kv(bias_kv).add_zero_attn(zero_attn));
+    {
+      NoGradGuard no_grad;
+      mha.in_proj_bias.copy_(randn({24}));
+      mha.out_proj->bias.copy_(randn({8}));
+    }
+    CHECK_FALSE(mha.in_proj_weight.defined());
+    CHECK(mha.k_proj_weight.shape() == Shape{8, 5});
+    CHECK(mha.v_proj_weight.shape() == Shape{8, 3});
+    // The extra keys are seen by every query: the masks gain visible columns.
+    const std::int64_t extra = (bias_kv ? 1 : 0) + (zero_attn ? 1 : 0);
+    Tensor additive = zeros({2, 3, 4 + extra}, kFloat64);
+    additive = masked_fill(additive, pad(padding, {0, extra}).reshape({2, 1, 4 + extra}), -INFINITY);
+    additive = masked_fill(additive, pad(causal_ignore, {0, extra}), -INFINITY);
+    const Tensor got = mha.forward(f32(q), f32(k), f32(v), padding, causal_ignore);
+    check_same(got.transpose(0, 1), attention_head_by_head(mha, q, k, v, additive), 1e-5);
+    const nn::AttentionOutput with_weights =
+        mha.forward_with_weights(f32(q), f32(k), f32(v), padding, causal_ignore, false);
+    CHECK(with_weights.weights.shape() == Shape{2, 2, 3, 4 + extra});
+    check_same(sum(with_weights.weights, {-1}), ones({2, 2, 3}), 1e-6);
+    const auto state = mha.state_dict();
+    CHECK(state.size() == 6 + (bias_kv ? 2 : 0));
+    CHECK(state.count("in_proj_weight") == 0);
+    CHECK(state.count("q_proj_weight") == 1);
+    CHECK(state.count("bias_k") == (bias_kv ? 1u : 0u));
+    sum(got).backward();
+    for (const auto& named : mha.named_parameters()) {
+      CAPTURE(named.first);
+      REQUIRE(named.second.grad().defined());
+    }
+  }
+  // Differentiable through the separate projections, the extra key and value and the masks.
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        nn::MultiheadAttention m(
+            nn::MultiheadAttentionOptions(4, 2).kdim(3).vdim(2).add_bias_kv(true).add_zero_attn(true));
+        m.q_proj_weight = in[3], m.k_proj_weight = in[4], m.v_proj_weight = in[5];
+        m.bias_k = in[6], m.bias_v = in[7], m.in_proj_bias = in[8];
+        m.out_proj->weight = in[9], m.out_proj->bias = in[10];
+        return m.forward(in[0], in[1], in[2], tensor<std::uint8_t>({{0, 1, 0}}));
+      },
+      {rand64({2, 1, 4}), rand64({3, 1, 3}), rand64({3, 1, 2}), rand64({4, 4}), rand64({4, 3}),
+       rand64({4, 2}), rand64({1, 1, 4}), rand64({1, 1, 4}), rand64({12}), rand64({4, 4}), rand64({4})});
+  nn::MultiheadAttention wide(nn::MultiheadAttentionOptions(8, 2).kdim(5).add_bias_kv(true));
+  CHECK(wide.description() == "MultiheadAttention(embed_dim=8, num_heads=2, kdim=5, add_bias_kv=true)");
+  CHECK(wide.v_proj_weight.shape() == Shape{8, 8});                        // vdim 0: embed_dim
+  CHECK(max(abs(wide.k_proj_weight)).item() <= std::sqrt(6.0 / (8 + 5)));  // Xavier over (E, kdim)
+  CHECK(max(abs(wide.bias_k)).item() > 0);
+  CHECK_THROWS_WITH_AS(
+      wide.forward(randn({3, 2, 8}), randn({4, 2, 8}), randn({4, 2, 8})),
+      doctest::Contains("MultiheadAttention: key must be (length, N, 5) but has shape (4, 2, 8)"), Error);
 }
 
 TEST_CASE("TransformerEncoderLayer: post-norm and pre-norm as defined, masks, layout, PyTorch's names") {

@@ -281,34 +281,63 @@ TEST_CASE("torch differential: scaled_dot_product_attention and multi-head atten
     for (std::int64_t i = 0; i < n; ++i) pad[static_cast<std::size_t>(i * s)] = 0;
     for (std::int64_t i = 0; i < l; ++i) ignore[static_cast<std::size_t>(i * s)] = 0;
     const bool use_pad = coin(), use_ignore = coin(), bias = coin();
+    // Key and value widths of their own (three projection matrices), bias_k / bias_v, a zero key.
+    // libtorch 1.13's C++ form asserts that key and value have the same shape: one width for both.
+    const bool separate = coin(), bias_kv = coin(), zero_attn = coin();
+    std::int64_t kdim = separate ? irand(1, 4) : embed;
+    if (separate && kdim == embed) ++kdim;  // a width of its own: kiln then holds the three matrices
+    const std::int64_t vdim = kdim;
     const int weights =
         static_cast<int>(irand(0, 2));  // compare the output, or the weights averaged or per head
-    kiln::nn::MultiheadAttention mha(kiln::nn::MultiheadAttentionOptions(embed, heads).bias(bias));
-    std::vector<Both> in{leaf({l, n, embed}), leaf({s, n, embed}), leaf({s, n, embed}),
-                         leaf({3 * embed, embed}), leaf({embed, embed})};
-    if (bias) {
-      in.push_back(leaf({3 * embed}));
-      in.push_back(leaf({embed}));
-    }
+    INFO("separate " << separate << " (kdim " << kdim << ", vdim " << vdim << "), bias_kv " << bias_kv
+                     << ", zero_attn " << zero_attn);
+    kiln::nn::MultiheadAttention mha(kiln::nn::MultiheadAttentionOptions(embed, heads)
+                                         .bias(bias)
+                                         .kdim(kdim)
+                                         .vdim(vdim)
+                                         .add_bias_kv(bias_kv)
+                                         .add_zero_attn(zero_attn));
+    // The leaves, and where each sits in `in`: inputs, projections, out_proj, biases.
+    std::vector<Both> in{leaf({l, n, embed}), leaf({s, n, kdim}), leaf({s, n, vdim})};
+    const auto add = [&](Sizes sizes) {
+      in.push_back(leaf(sizes));
+      return in.size() - 1;
+    };
+    const std::size_t w_in = separate ? 0 : add({3 * embed, embed});
+    const std::size_t w_q = separate ? add({embed, embed}) : 0, w_k = separate ? add({embed, kdim}) : 0,
+                      w_v = separate ? add({embed, vdim}) : 0;
+    const std::size_t w_out = add({embed, embed});
+    const std::size_t b_in = bias ? add({3 * embed}) : 0, b_out = bias ? add({embed}) : 0;
+    const std::size_t b_k = bias_kv ? add({1, 1, embed}) : 0, b_v = bias_kv ? add({1, 1, embed}) : 0;
     compare(
         "MultiheadAttention", in,
         [&](const auto& a) {
-          mha.in_proj_weight = a[3];
-          mha.out_proj->weight = a[4];
-          if (bias) {
-            mha.in_proj_bias = a[5];
-            mha.out_proj->bias = a[6];
+          if (separate) {
+            mha.q_proj_weight = a[w_q], mha.k_proj_weight = a[w_k], mha.v_proj_weight = a[w_v];
+          } else {
+            mha.in_proj_weight = a[w_in];
           }
+          mha.out_proj->weight = a[w_out];
+          if (bias) {
+            mha.in_proj_bias = a[b_in];
+            mha.out_proj->bias = a[b_out];
+          }
+          if (bias_kv) mha.bias_k = a[b_k], mha.bias_v = a[b_v];
           const KT k_pad = use_pad ? kiln::from_vector(pad, {n, s}).to(kiln::kUInt8) : KT();
           const KT k_ignore = use_ignore ? kiln::from_vector(ignore, {l, s}).to(kiln::kUInt8) : KT();
           if (weights == 0) return mha.forward(a[0], a[1], a[2], k_pad, k_ignore);
           return mha.forward_with_weights(a[0], a[1], a[2], k_pad, k_ignore, weights == 1).weights;
         },
         [&](const auto& a) {
-          auto options = F::MultiheadAttentionForwardFuncOptions(embed, heads, a[3], bias ? a[5] : TT(), {},
-                                                                 {}, false, 0.0, a[4], bias ? a[6] : TT())
-                             .need_weights(weights != 0)
-                             .average_attn_weights(weights == 1);
+          auto options =
+              F::MultiheadAttentionForwardFuncOptions(
+                  embed, heads, separate ? TT() : a[w_in], bias ? a[b_in] : TT(), bias_kv ? a[b_k] : TT(),
+                  bias_kv ? a[b_v] : TT(), zero_attn, 0.0, a[w_out], bias ? a[b_out] : TT())
+                  .need_weights(weights != 0)
+                  .average_attn_weights(weights == 1);
+          if (separate)
+            options.use_separate_proj_weight(true).q_proj_weight(a[w_q]).k_proj_weight(a[w_k]).v_proj_weight(
+                a[w_v]);
           if (use_pad) options.key_padding_mask(torch::tensor(pad).reshape({n, s}).to(torch::kBool));
           // libtorch 1.13's C++ form adds a bool attn_mask to the scores (Python's masks
           // with it): give it PyTorch's meaning as an additive mask, -inf where ignored.

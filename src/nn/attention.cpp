@@ -1,8 +1,10 @@
 // nn::MultiheadAttention: projections, heads, and scaled_dot_product_attention per head.
 #include "kiln/nn/attention.hpp"
 
+#include <array>
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
@@ -10,6 +12,7 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/attention_internal.hpp"
 
@@ -21,16 +24,31 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : opt
              o.num_heads(), " heads");
   KILN_CHECK(o.dropout() >= 0 && o.dropout() < 1, "MultiheadAttention: dropout ", o.dropout(),
              " must be in [0, 1)");
-  const std::int64_t e = o.embed_dim();
-  in_proj_weight = register_parameter("in_proj_weight", empty({3 * e, e}));
+  KILN_CHECK(o.kdim() >= 0 && o.vdim() >= 0, "MultiheadAttention: kdim ", o.kdim(), " and vdim ", o.vdim(),
+             " must be positive, or 0 for embed_dim");
+  const std::int64_t e = o.embed_dim(), kdim = o.kdim() ? o.kdim() : e, vdim = o.vdim() ? o.vdim() : e;
+  if (kdim == e && vdim == e) {
+    in_proj_weight = register_parameter("in_proj_weight", empty({3 * e, e}));
+  } else {
+    q_proj_weight = register_parameter("q_proj_weight", empty({e, e}));
+    k_proj_weight = register_parameter("k_proj_weight", empty({e, kdim}));
+    v_proj_weight = register_parameter("v_proj_weight", empty({e, vdim}));
+  }
   if (o.bias()) in_proj_bias = register_parameter("in_proj_bias", empty({3 * e}));
   out_proj = register_module("out_proj", std::make_shared<Linear>(LinearOptions(e, e).bias(o.bias())));
+  if (o.add_bias_kv()) {
+    bias_k = register_parameter("bias_k", empty({1, 1, e}));
+    bias_v = register_parameter("bias_v", empty({1, 1, e}));
+  }
   reset_parameters();
 }
 
 void MultiheadAttention::reset_parameters() {
-  init::xavier_uniform_(in_proj_weight);
+  for (Tensor* w : {&in_proj_weight, &q_proj_weight, &k_proj_weight, &v_proj_weight})
+    if (w->defined()) init::xavier_uniform_(*w);
   out_proj->reset_parameters();
+  for (Tensor* b : {&bias_k, &bias_v})
+    if (b->defined()) init::xavier_normal_(*b);
   NoGradGuard no_grad;
   if (in_proj_bias.defined()) in_proj_bias.fill_(0.0);
   if (out_proj->bias.defined()) out_proj->bias.fill_(0.0);
@@ -77,9 +95,11 @@ AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& ke
                                            const Tensor& key_padding_mask, const Tensor& attn_mask,
                                            bool weights, bool average) {
   const std::int64_t e = options.embed_dim(), h = options.num_heads(), d = e / h;
-  for (const Tensor* t : {&query, &key, &value})
-    KILN_CHECK(t->dim() == 3 && t->size(2) == e, "MultiheadAttention: inputs must be ",
-               options.batch_first() ? "(N, length, " : "(length, N, ", e, ") but one has shape ",
+  const std::int64_t kdim = options.kdim() ? options.kdim() : e, vdim = options.vdim() ? options.vdim() : e;
+  for (const auto& [t, name, features] :
+       {std::tuple{&query, "query", e}, std::tuple{&key, "key", kdim}, std::tuple{&value, "value", vdim}})
+    KILN_CHECK(t->dim() == 3 && t->size(2) == features, "MultiheadAttention: ", name, " must be ",
+               options.batch_first() ? "(N, length, " : "(length, N, ", features, ") but has shape ",
                fmt(t->shape()));
   // Batch first from here on: (N, L, E) and (N, S, E).
   const Tensor q = options.batch_first() ? query : query.transpose(0, 1);
@@ -89,13 +109,31 @@ AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& ke
   KILN_CHECK(k.size(0) == n && v.size(0) == n && v.size(1) == s, "MultiheadAttention: query ",
              fmt(query.shape()), ", key ", fmt(key.shape()), " and value ", fmt(value.shape()),
              " must share the batch, and key and value the length");
-  // Each projection: its third of in_proj_weight's rows, then heads: (N, H, length, D).
+  // Each projection: its third of in_proj_weight's rows (or its own matrix): (N, length, E).
   const auto project = [&](const Tensor& x, std::int64_t part) {
-    const Tensor w = in_proj_weight.narrow(0, part * e, e);
+    const Tensor w = in_proj_weight.defined()
+                         ? in_proj_weight.narrow(0, part * e, e)
+                         : *std::array{&q_proj_weight, &k_proj_weight, &v_proj_weight}[part];
     const Tensor b = in_proj_bias.defined() ? in_proj_bias.narrow(0, part * e, e) : Tensor();
-    return linear(x, w, b).reshape({n, x.size(1), h, d}).transpose(1, 2);
+    return linear(x, w, b);
   };
-  const Tensor qh = project(q, 0), kh = project(k, 1), vh = project(v, 2);
+  Tensor kp = project(k, 1), vp = project(v, 2);
+  if (bias_k.defined()) {  // one more key and value for every sequence
+    kp = cat({kp, bias_k.expand({n, 1, e})}, 1);
+    vp = cat({vp, bias_v.expand({n, 1, e})}, 1);
+  }
+  // Heads: (N, H, length, D).
+  const auto heads_of = [&](const Tensor& x) { return x.reshape({n, x.size(1), h, d}).transpose(1, 2); };
+  const Tensor qh = heads_of(project(q, 0));
+  Tensor kh = heads_of(kp), vh = heads_of(vp);
+  if (options.add_zero_attn()) {  // and a zero one per head
+    const Tensor zero = zeros({n, h, 1, d}, kh.dtype(), kh.device());
+    kh = cat({kh, zero}, 2);
+    vh = cat({vh, zero}, 2);
+  }
+  // The extra keys' columns in the masks: visible (0) to every query.
+  const std::int64_t extra = kh.size(2) - s;
+  const auto widen = [extra](const Tensor& mask) { return extra ? pad(mask, {0, extra}, 0.0) : mask; };
 
   Tensor ignore, padding;  // each broadcasting to (N, H, L, S)
   if (attn_mask.defined()) {
@@ -104,14 +142,14 @@ AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& ke
                "MultiheadAttention: attn_mask of shape ", fmt(attn_mask.shape()), " must be (", l, ", ", s,
                ") or (N * num_heads, ", l, ", ", s, ") = (", n * h, ", ", l, ", ", s, ")");
     check_mask_dtype(attn_mask, q.dtype(), "attn_mask");
-    ignore = attn_mask.dim() == 3 ? attn_mask.reshape({n, h, l, s}) : attn_mask;
+    ignore = widen(attn_mask.dim() == 3 ? attn_mask.reshape({n, h, l, s}) : attn_mask);
   }
   if (key_padding_mask.defined()) {
     const Shape per_key{n, s};
     KILN_CHECK(key_padding_mask.shape() == per_key, "MultiheadAttention: key_padding_mask of shape ",
                fmt(key_padding_mask.shape()), " must be (N, S) = (", n, ", ", s, ")");
     check_mask_dtype(key_padding_mask, q.dtype(), "key_padding_mask");
-    padding = key_padding_mask.reshape({n, 1, 1, s});
+    padding = widen(key_padding_mask.reshape({n, 1, 1, s}));
   }
   const Tensor mask = merged_mask(ignore, padding);
   const double p = is_training() ? options.dropout() : 0.0;
@@ -130,6 +168,10 @@ std::string MultiheadAttention::description() const {
   os << "MultiheadAttention(embed_dim=" << options.embed_dim() << ", num_heads=" << options.num_heads();
   if (options.dropout() != 0) os << ", dropout=" << options.dropout();
   if (!options.bias()) os << ", bias=false";
+  if (options.kdim() && options.kdim() != options.embed_dim()) os << ", kdim=" << options.kdim();
+  if (options.vdim() && options.vdim() != options.embed_dim()) os << ", vdim=" << options.vdim();
+  if (options.add_bias_kv()) os << ", add_bias_kv=true";
+  if (options.add_zero_attn()) os << ", add_zero_attn=true";
   if (options.batch_first()) os << ", batch_first=true";
   os << ")";
   return os.str();

@@ -200,6 +200,16 @@ TEST_CASE("cuda: scaled_dot_product_attention and MultiheadAttention match the C
   const Tensor out_cpu = on_cpu.forward(x, x, x, padding, ignore);
   const Tensor out_gpu = on_gpu.forward(x.to(gpu), x.to(gpu), x.to(gpu), padding.to(gpu), ignore.to(gpu));
   check_module_parity(on_cpu, out_cpu, on_gpu, out_gpu);
+  // Key and value widths of their own, bias_k / bias_v and a zero key: the masks widened on the device.
+  const auto wide = nn::MultiheadAttentionOptions(8, 2).kdim(5).vdim(3).add_bias_kv(true).add_zero_attn(true);
+  nn::MultiheadAttention wide_cpu(wide), wide_gpu(wide);
+  wide_gpu.load_state_dict(wide_cpu.state_dict());
+  wide_gpu.to(gpu);
+  const Tensor key = randn({4, 3, 5}), value = randn({4, 3, 3});
+  const Tensor wide_out_cpu = wide_cpu.forward(x, key, value, padding, ignore);
+  const Tensor wide_out_gpu =
+      wide_gpu.forward(x.to(gpu), key.to(gpu), value.to(gpu), padding.to(gpu), ignore.to(gpu));
+  check_module_parity(wide_cpu, wide_out_cpu, wide_gpu, wide_out_gpu);
 }
 
 TEST_CASE("cuda: a Transformer encoder matches the CPU, output and parameter gradients") {
