@@ -160,6 +160,7 @@ void use_weights(nn::RecurrentLayer& layer, const In& in, std::size_t first) {
       w.bias_ih = in[first++];
       w.bias_hh = in[first++];
     }
+    if (layer.options.proj_size()) w.weight_hr = in[first++];
   }
 }
 In with_weights(In in, const nn::Module& m) {
@@ -272,7 +273,7 @@ TEST_CASE("RNNCell, LSTMCell and GRUCell: one step as defined, with and without 
       }
       CHECK(cell->parameters().size() == (bias ? 4u : 2u));
       Tensor h_state = h.clone(), c_state = c.clone();
-      const nn::RecurrentWeights w{cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+      const nn::RecurrentWeights w{cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh, Tensor()};
       direction_by_loops(kind, x, w, h_state, c_state, false);
       check_same(got_h, h_state, 1e-5);
       if (kind == Kind::LSTM) {
@@ -307,6 +308,68 @@ TEST_CASE("gradcheck: RNN, LSTM and GRU in the input, the initial states and eve
         },
         with_weights({rand64({2, 4, 2})}, *flat));
   }
+}
+
+TEST_CASE("LSTM with proj_size: each new h projected by weight_hr, through layers and directions") {
+  manual_seed(74);
+  // Against the cell's step followed by the projection, written out for one direction.
+  nn::LSTM lstm(nn::LSTMOptions(3, 4).proj_size(2));
+  const Tensor x = rand64({5, 2, 3}), h0 = rand64({1, 2, 2}), c0 = rand64({1, 2, 4});
+  nn::LSTMCell cell(3, 4);
+  const nn::RecurrentWeights& w = lstm.weights[0];
+  cell.weight_ih = w.weight_ih.detach().to(kFloat64), cell.bias_ih = w.bias_ih.detach().to(kFloat64);
+  cell.bias_hh = w.bias_hh.detach().to(kFloat64);
+  const Tensor w_hh = w.weight_hh.detach().to(kFloat64), w_hr = w.weight_hr.detach().to(kFloat64);
+  CHECK(w_hh.shape() == Shape{16, 2});
+  CHECK(w_hr.shape() == Shape{2, 4});
+  Tensor h = h0[0], c = c0[0];
+  std::vector<Tensor> want;
+  for (std::int64_t t = 0; t < 5; ++t) {
+    // The cell's step from h (2 features): its hidden product is h W_hhᵀ, so give the cell
+    // W_hh padded to 4 columns and h padded with zeros.
+    cell.weight_hh = cat({w_hh, zeros({16, 2}, kFloat64)}, 1);
+    const nn::LSTMState next = cell.forward(x[t], {cat({h, zeros({2, 2}, kFloat64)}, 1), c});
+    h = matmul(next.h, w_hr.t());
+    c = next.c;
+    want.push_back(h);
+  }
+  nn::LSTM lstm64(nn::LSTMOptions(3, 4).proj_size(2));
+  use_weights(lstm64,
+              {w.weight_ih.detach().to(kFloat64), w_hh, w.bias_ih.detach().to(kFloat64),
+               w.bias_hh.detach().to(kFloat64), w_hr},
+              0);
+  const nn::RecurrentOutput got = lstm64.forward(x, h0, c0);
+  check_same(got.output, stack(want, 0), 1e-12);
+  check_same(got.h_n[0], h, 1e-12);
+  check_same(got.c_n[0], c, 1e-12);
+  CHECK(got.output.shape() == Shape{5, 2, 2});
+  // Two layers, both directions: names, shapes, and the gradients of everything.
+  nn::LSTM deep(nn::LSTMOptions(3, 4).proj_size(2).num_layers(2).bidirectional(true));
+  const auto state = deep.state_dict();
+  CHECK(state.size() == 4 * 5);
+  CHECK(state.at("weight_hr_l1_reverse").shape() == Shape{2, 4});
+  CHECK(state.at("weight_ih_l1").shape() == Shape{16, 4});  // reads both directions' 2 features
+  CHECK(state.at("weight_hh_l0").shape() == Shape{16, 2});
+  CHECK(deep.description() == "LSTM(3, 4, num_layers=2, proj_size=2, bidirectional=true)");
+  const nn::RecurrentOutput out = deep.forward(randn({5, 2, 3}), Tensor(), Tensor());
+  CHECK(out.output.shape() == Shape{5, 2, 4});
+  CHECK(out.h_n.shape() == Shape{4, 2, 2});
+  CHECK(out.c_n.shape() == Shape{4, 2, 4});
+  KILN_CHECK_GRAD(
+      [&](const In& in) {
+        use_weights(deep, in, 3);
+        const nn::RecurrentOutput o = deep.forward(in[0], in[1], in[2], {4, 2});
+        return cat({o.output.flatten(), o.h_n.flatten(), o.c_n.flatten()});
+      },
+      with_weights({rand64({4, 2, 3}), rand64({4, 2, 2}), rand64({4, 2, 4})}, deep));
+  CHECK_THROWS_WITH_AS(deep.forward(randn({5, 2, 3}), randn({4, 2, 4}), randn({4, 2, 4})),
+                       doctest::Contains("LSTM: h0 of shape (4, 2, 4) must be (4, 2, 2) (num_layers * 2, N, "
+                                         "proj_size)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(nn::LSTM(nn::LSTMOptions(3, 4).proj_size(4)),
+                       doctest::Contains("LSTM: proj_size 4 must be in 0 .. hidden_size - 1 = 3"), Error);
+  CHECK_THROWS_WITH_AS(nn::GRU(nn::GRUOptions(3, 4).proj_size(2)),
+                       doctest::Contains("GRU: proj_size is the LSTM's only"), Error);
 }
 
 TEST_CASE("gradcheck: the cells in the input, the state and every weight") {

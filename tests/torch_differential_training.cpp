@@ -671,12 +671,16 @@ TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch'
     // A whole layer: layers, directions, layout; output and final states compared as one vector.
     const std::int64_t layers = irand(1, 2), directions = coin() ? 2 : 1, length = irand(1, 5);
     const bool batch_first = coin();
+    // An LSTM may project its h to proj < H features (torch::lstm sees it from h0's width).
+    const std::int64_t proj = lstm && hs > 1 && coin() ? irand(1, hs - 1) : 0;
+    INFO("proj_size " << proj);
     const auto o = kiln::nn::RecurrentOptions(in_size, hs)
                        .num_layers(layers)
                        .bidirectional(directions == 2)
                        .bias(bias)
                        .batch_first(batch_first)
-                       .nonlinearity(nonlinearity);
+                       .nonlinearity(nonlinearity)
+                       .proj_size(proj);
     std::shared_ptr<kiln::nn::RecurrentLayer> layer;
     if (lstm)
       layer = std::make_shared<kiln::nn::LSTM>(o);
@@ -685,7 +689,8 @@ TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch'
     else
       layer = std::make_shared<kiln::nn::RNN>(o);
     std::vector<Both> in{leaf(batch_first ? Sizes{n, length, in_size} : Sizes{length, n, in_size}),
-                         leaf({layers * directions, n, hs}), leaf({layers * directions, n, hs})};
+                         leaf({layers * directions, n, proj ? proj : hs}),
+                         leaf({layers * directions, n, hs})};
     for (const auto& p : layer->parameters()) in.push_back(leaf(sizes_of(p), -1, 1));
     compare(
         "recurrent layer", in,
@@ -698,6 +703,7 @@ TEST_CASE("torch differential: RNN, LSTM and GRU layers and cells against torch'
               w.bias_ih = a[next++];
               w.bias_hh = a[next++];
             }
+            if (proj) w.weight_hr = a[next++];
           }
           kiln::nn::RecurrentOutput out;
           if (lstm)

@@ -53,21 +53,25 @@ RecurrentLayer::RecurrentLayer(const RecurrentOptions& o, Cell cell) : options(o
   KILN_CHECK(o.dropout() >= 0 && o.dropout() < 1, name, ": dropout ", o.dropout(), " must be in [0, 1)");
   KILN_CHECK(cell == Cell::RNN || o.nonlinearity() == RNNNonlinearity::Tanh, name,
              ": the nonlinearity option is the plain RNN's; ", name, " has its own gates");
-  const std::int64_t h = o.hidden_size();
+  KILN_CHECK(o.proj_size() == 0 || cell == Cell::LSTM, name, ": proj_size is the LSTM's only");
+  KILN_CHECK(o.proj_size() >= 0 && o.proj_size() < o.hidden_size(), name, ": proj_size ", o.proj_size(),
+             " must be in 0 .. hidden_size - 1 = ", o.hidden_size() - 1, " (0: no projection)");
+  const std::int64_t h = o.hidden_size(), out = o.proj_size() ? o.proj_size() : h;  // h's width
   const std::int64_t g =
       detail::gate_count(cell_kind(cell == Cell::LSTM, cell == Cell::GRU, o.nonlinearity()));
   const std::int64_t directions = o.bidirectional() ? 2 : 1;
   for (std::int64_t layer = 0; layer < o.num_layers(); ++layer)
     for (std::int64_t d = 0; d < directions; ++d) {
       const std::string suffix = "_l" + std::to_string(layer) + (d == 1 ? "_reverse" : "");
-      const std::int64_t in = layer == 0 ? o.input_size() : directions * h;
+      const std::int64_t in = layer == 0 ? o.input_size() : directions * out;
       RecurrentWeights w;
       w.weight_ih = register_parameter("weight_ih" + suffix, empty({g * h, in}));
-      w.weight_hh = register_parameter("weight_hh" + suffix, empty({g * h, h}));
+      w.weight_hh = register_parameter("weight_hh" + suffix, empty({g * h, out}));
       if (o.bias()) {
         w.bias_ih = register_parameter("bias_ih" + suffix, empty({g * h}));
         w.bias_hh = register_parameter("bias_hh" + suffix, empty({g * h}));
       }
+      if (o.proj_size()) w.weight_hr = register_parameter("weight_hr" + suffix, empty({out, h}));
       weights.push_back(w);
     }
   reset_parameters();
@@ -75,7 +79,7 @@ RecurrentLayer::RecurrentLayer(const RecurrentOptions& o, Cell cell) : options(o
 
 void RecurrentLayer::reset_parameters() {
   for (RecurrentWeights& w : weights)
-    init_uniform({&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh}, options.hidden_size());
+    init_uniform({&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, &w.weight_hr}, options.hidden_size());
 }
 
 Tensor RecurrentLayer::forward(const Tensor& input) { return run(input, Tensor(), Tensor(), {}).output; }
@@ -98,12 +102,14 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
   KILN_CHECK(cell_ == Cell::LSTM || !c0.defined(), name, ": only an LSTM has a cell state c0");
   KILN_CHECK(h0.defined() == c0.defined() || cell_ != Cell::LSTM, name,
              ": give both h0 and c0, or neither (zeros)");
-  const Shape state_shape = batched ? Shape{states, n, hs} : Shape{states, hs};
-  const auto initial = [&](const Tensor& given, const char* what) {
-    if (!given.defined()) return zeros({states, n, hs}, x.dtype(), x.device());
+  // h's width is proj_size with a projection, c's always hidden_size.
+  const auto initial = [&](const Tensor& given, const char* what, std::int64_t width,
+                           const char* width_name) {
+    if (!given.defined()) return zeros({states, n, width}, x.dtype(), x.device());
+    const Shape state_shape = batched ? Shape{states, n, width} : Shape{states, width};
     KILN_CHECK(given.shape() == state_shape, name, ": ", what, " of shape ", fmt(given.shape()), " must be ",
                fmt(state_shape), " (num_layers", directions == 2 ? " * 2" : "", ", ", batched ? "N, " : "",
-               "hidden_size)");
+               width_name, ")");
     return batched ? given : given.unsqueeze(1);
   };
   // Where each sequence still runs: (L, N, 1), 1 before its length and 0 after; undefined
@@ -124,8 +130,9 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
     }
     if (padded) keep = from_vector(ones_before, {length, n, 1}).to(x.dtype()).to(x.device());
   }
-  const Tensor h_init = initial(h0, "h0");
-  const Tensor c_init = cell_ == Cell::LSTM ? initial(c0, "c0") : Tensor();
+  const Tensor h_init =
+      o.proj_size() ? initial(h0, "h0", o.proj_size(), "proj_size") : initial(h0, "h0", hs, "hidden_size");
+  const Tensor c_init = cell_ == Cell::LSTM ? initial(c0, "c0", hs, "hidden_size") : Tensor();
 
   std::vector<Tensor> h_last, c_last;
   for (std::int64_t layer = 0; layer < o.num_layers(); ++layer) {
@@ -137,14 +144,13 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
       // The input's part of every step at once: one GEMM over (L N) rows.
       const Tensor xw =
           linear(x.reshape({length * n, x.size(2)}), w.weight_ih, w.bias_ih).reshape({length, n, g});
-      // (L + 1, N, H): h after each step, then the final c (LSTM) or h.
-      const Tensor packed = detail::run_sequence(
+      // h after each step, and the final c (LSTM) or h.
+      const detail::SequenceOutput run = detail::run_sequence(
           cell_kind(cell_ == Cell::LSTM, cell_ == Cell::GRU, o.nonlinearity()), xw, h_init[index],
-          c_init.defined() ? c_init[index] : Tensor(), w.weight_hh, w.bias_hh, d == 1, keep);
-      const Tensor steps = packed.narrow(0, 0, length);
-      outputs.push_back(keep.defined() ? steps * keep : steps);  // 0 past each sequence's end
-      h_last.push_back(packed[d == 0 ? length - 1 : 0]);
-      if (cell_ == Cell::LSTM) c_last.push_back(packed[length]);
+          c_init.defined() ? c_init[index] : Tensor(), w.weight_hh, w.bias_hh, d == 1, keep, w.weight_hr);
+      outputs.push_back(keep.defined() ? run.steps * keep : run.steps);  // 0 past each sequence's end
+      h_last.push_back(run.steps[d == 0 ? length - 1 : 0]);
+      if (cell_ == Cell::LSTM) c_last.push_back(run.final_state);
     }
     x = directions == 2 ? cat(outputs, 2) : outputs[0];
     if (layer + 1 < o.num_layers() && o.dropout() > 0) x = dropout(x, o.dropout(), is_training());
@@ -162,6 +168,7 @@ std::string RecurrentLayer::description() const {
   if (options.num_layers() != 1) os << ", num_layers=" << options.num_layers();
   if (options.nonlinearity() == RNNNonlinearity::ReLU) os << ", nonlinearity=relu";
   if (!options.bias()) os << ", bias=false";
+  if (options.proj_size()) os << ", proj_size=" << options.proj_size();
   if (options.batch_first()) os << ", batch_first=true";
   if (options.dropout() != 0) os << ", dropout=" << options.dropout();
   if (options.bidirectional()) os << ", bidirectional=true";

@@ -18,7 +18,7 @@ namespace kiln::nn::detail {
 
 StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
                      const Tensor& b_hh) {
-  const std::int64_t hs = h.size(-1);
+  const std::int64_t hs = w_hh.size(0) / gate_count(kind);  // H (h itself is narrower with a projection)
   StepValues v;
   if (kind == CellKind::GRU) {
     const Tensor hidden = linear(h, w_hh, b_hh);  // r, z, n
@@ -58,7 +58,7 @@ Tensor tanh_slope(const Tensor& t) { return 1.0 - t * t; }       // tanh' from t
 
 StepGrads step_backward(CellKind kind, const StepValues& v, const Tensor& h_prev, const Tensor& c_prev,
                         const Tensor& dh, const Tensor& dc_next) {
-  const std::int64_t hs = h_prev.size(-1);
+  const std::int64_t hs = dh.size(-1);  // H: dh is the unprojected state's gradient
   StepGrads g;
   if (kind == CellKind::RNNTanh || kind == CellKind::RNNReLU) {
     g.xw = kind == CellKind::RNNTanh ? dh * tanh_slope(v.h) : where(v.h > 0.0, dh, 0.0);
@@ -84,14 +84,17 @@ StepGrads step_backward(CellKind kind, const StepValues& v, const Tensor& h_prev
 
 }  // namespace
 
-Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
-                    const Tensor& b_hh, bool reverse, const Tensor& keep) {
-  const bool record = should_record({xw, h0, c0, w_hh, b_hh});
-  const std::int64_t length = xw.size(0);
+SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0,
+                            const Tensor& w_hh, const Tensor& b_hh, bool reverse, const Tensor& keep,
+                            const Tensor& w_hr) {
+  const bool record = should_record({xw, h0, c0, w_hh, b_hh, w_hr});
+  const std::int64_t length = xw.size(0), n = h0.size(0), h_width = h0.size(-1);
   // Each step's values, in the order the steps ran, and the state carried on after it
   // (the step's own where `keep` is 1, the one before where it is 0).
   auto steps = std::make_shared<std::vector<StepValues>>();
   auto carried = std::make_shared<std::vector<LSTMState>>();
+  // One tensor holds the node's output: the states h after each step, then the final c
+  // or h (whose width differs from h's with a projection), flat; the caller gets views.
   Tensor packed;
   {
     NoGradGuard no_grad;
@@ -100,6 +103,10 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
     for (std::int64_t s = 0; s < length; ++s) {
       const std::int64_t t = reverse ? length - 1 - s : s;
       StepValues v = cell_step(kind, xw[t], h, c, w_hh, b_hh);
+      if (w_hr.defined()) {
+        v.unprojected = v.h;
+        v.h = matmul(v.h, w_hr.t());
+      }
       if (keep.defined()) {
         h = h + keep[t] * (v.h - h);
         if (c.defined()) c = c + keep[t] * (v.c - c);
@@ -113,24 +120,31 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
         carried->push_back({h, c});
       }
     }
-    states.push_back(kind == CellKind::LSTM ? c : h);
-    packed = stack(states, 0);
+    packed = cat({stack(states, 0).reshape({-1}), (kind == CellKind::LSTM ? c : h).reshape({-1})}, 0);
   }
-  if (!record) return packed;
-  const auto backward = [kind, reverse, steps, carried, keep, h0 = h0.detach(),
+  const std::int64_t state_values = length * n * h_width;
+  const auto unpack = [state_values, length, n, h_width](const Tensor& flat) {
+    return SequenceOutput{flat.narrow(0, 0, state_values).reshape({length, n, h_width}),
+                          flat.narrow(0, state_values, flat.numel() - state_values).reshape({n, -1})};
+  };
+  if (!record) return unpack(packed);
+  const auto backward = [kind, reverse, steps, carried, keep, unpack, h0 = h0.detach(),
                          c0 = c0.defined() ? c0.detach() : Tensor(), w_hh = w_hh.detach(),
-                         bias = b_hh.defined()](const Tensor& g) {
+                         w_hr = w_hr.defined() ? w_hr.detach() : Tensor(),
+                         bias = b_hh.defined()](const Tensor& g_flat) {
+    const SequenceOutput g = unpack(g_flat);
     const std::int64_t n_steps = static_cast<std::int64_t>(steps->size());
     std::vector<Tensor> d_xw(steps->size()), d_hidden(steps->size()), h_before(steps->size());
+    std::vector<Tensor> d_projected(w_hr.defined() ? steps->size() : 0), unprojected(d_projected.size());
     // The final h's gradient (RNN, GRU), or the final c's (LSTM), enters at the last step.
-    Tensor dh_carry = kind == CellKind::LSTM ? Tensor() : g[n_steps];
-    Tensor dc_carry = kind == CellKind::LSTM ? g[n_steps] : Tensor();
+    Tensor dh_carry = kind == CellKind::LSTM ? Tensor() : g.final_state;
+    Tensor dc_carry = kind == CellKind::LSTM ? g.final_state : Tensor();
     for (std::int64_t k = n_steps - 1; k >= 0; --k) {
       const std::int64_t t = reverse ? n_steps - 1 - k : k;
       const StepValues& v = (*steps)[static_cast<std::size_t>(k)];
       const Tensor h_prev = k > 0 ? (*carried)[static_cast<std::size_t>(k - 1)].h : h0;
       const Tensor c_prev = k > 0 ? (*carried)[static_cast<std::size_t>(k - 1)].c : c0;
-      Tensor dh = dh_carry.defined() ? g[t] + dh_carry : g[t];
+      Tensor dh = dh_carry.defined() ? g.steps[t] + dh_carry : g.steps[t];
       Tensor dc = dc_carry, dh_past, dc_past;  // what skips the step where keep is 0
       if (keep.defined()) {
         dh_past = dh - keep[t] * dh;
@@ -139,6 +153,11 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
           dc_past = dc - keep[t] * dc;
           dc = keep[t] * dc;
         }
+      }
+      if (w_hr.defined()) {  // back through h = m W_hrᵀ to m = σ(o) tanh(c')
+        d_projected[static_cast<std::size_t>(t)] = dh;
+        unprojected[static_cast<std::size_t>(t)] = v.unprojected;
+        dh = matmul(dh, w_hr);
       }
       const StepGrads sg = step_backward(kind, v, h_prev, c_prev, dh, dc);
       d_xw[static_cast<std::size_t>(t)] = sg.xw;
@@ -152,16 +171,21 @@ Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Ten
     const Tensor grad_xw = stack(d_xw, 0);
     const Tensor hidden = kind == CellKind::GRU ? stack(d_hidden, 0) : grad_xw;  // (L, N, G H)
     const std::int64_t rows = hidden.size(0) * hidden.size(1);
-    // Σ over steps and samples: W_hh's gradient is hiddenᵀ h_prev, b_hh's the column sums.
+    // Σ over steps and samples: W_hh's gradient is hiddenᵀ h_prev, b_hh's the column sums;
+    // W_hr's, the projected states' gradients ᵀ the unprojected states.
     const Tensor grad_w =
         matmul(hidden.reshape({rows, hidden.size(2)}).t(), stack(h_before, 0).reshape({rows, h0.size(-1)}));
-    return Grads{grad_xw, dh_carry, dc_carry, grad_w, bias ? sum(hidden, {0, 1}) : Tensor()};
+    Tensor grad_w_hr;
+    if (w_hr.defined())
+      grad_w_hr = matmul(stack(d_projected, 0).reshape({rows, w_hr.size(0)}).t(),
+                         stack(unprojected, 0).reshape({rows, w_hr.size(1)}));
+    return Grads{grad_xw, dh_carry, dc_carry, grad_w, bias ? sum(hidden, {0, 1}) : Tensor(), grad_w_hr};
   };
   const char* name = kind == CellKind::LSTM  ? "lstm_sequence"
                      : kind == CellKind::GRU ? "gru_sequence"
                                              : "rnn_sequence";
-  attach_grad_fn(packed, name, {xw, h0, c0, w_hh, b_hh}, backward, {h0, c0, w_hh});
-  return packed;
+  attach_grad_fn(packed, name, {xw, h0, c0, w_hh, b_hh, w_hr}, backward, {h0, c0, w_hh, w_hr});
+  return unpack(packed);
 }
 
 }  // namespace kiln::nn::detail

@@ -23,18 +23,24 @@ struct StepValues {
   Tensor out_gate;   // LSTM σ(o)
   Tensor tanh_c;     // LSTM tanh(c')
   Tensor hidden_n;   // GRU h W_hnᵀ + b_hn
+  Tensor unprojected;  // LSTM with a projection: σ(o) tanh(c'), which W_hr turns into h
 };
 StepValues cell_step(CellKind kind, const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
                      const Tensor& b_hh);
 
-// Runs one layer in one direction over xw (L, N, G H) from h0 (and c0), each (N, H).
-// Returns (L + 1, N, H): the state h after each step, in time order, then the final c
-// (LSTM) or the final h. One autograd node: its backward walks the steps in reverse,
-// giving the gradients of xw, h0, c0, w_hh and b_hh.
+// Runs one layer in one direction over xw (L, N, G H) from h0 (and c0), each (N, H), or h0
+// (N, P) with an LSTM's projection w_hr (P, H) (undefined for none). One autograd node: its
+// backward walks the steps in reverse, giving the gradients of xw, h0, c0, w_hh, b_hh and
+// w_hr.
 // keep (L, N, 1), of xw's dtype, or undefined for all ones: where it is 0 (a step past a
 // sequence's end) the state stays as it was, so the forward direction ends each sequence
 // at its own last step and the reverse one starts there.
-Tensor run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
-                    const Tensor& b_hh, bool reverse, const Tensor& keep = Tensor());
+struct SequenceOutput {
+  Tensor steps;        // (L, N, H or P): the state h after each step, in time order
+  Tensor final_state;  // (N, H): the final c (LSTM) or h
+};
+SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0,
+                            const Tensor& w_hh, const Tensor& b_hh, bool reverse,
+                            const Tensor& keep = Tensor(), const Tensor& w_hr = Tensor());
 
 }  // namespace kiln::nn::detail

@@ -41,8 +41,10 @@ struct RecurrentOptions {
   KILN_OPTION(double, dropout)           // on each layer's output but the last's, in training only
   KILN_OPTION(bool, bidirectional)       // a second pass from the end; outputs joined: 2 H features
   KILN_OPTION(RNNNonlinearity, nonlinearity)  // RNN only
+  // LSTM only: h' = (σ(o) tanh(c')) W_hrᵀ, P = proj_size features (0: no projection)
+  KILN_OPTION(std::int64_t, proj_size)
 private:
-  std::int64_t input_size_, hidden_size_, num_layers_ = 1;
+  std::int64_t input_size_, hidden_size_, num_layers_ = 1, proj_size_ = 0;
   bool bias_ = true, batch_first_ = false;
   double dropout_ = 0.0;
   bool bidirectional_ = false;
@@ -70,22 +72,24 @@ using LSTMCellOptions = RecurrentCellOptions;
 using GRUCellOptions = RecurrentCellOptions;
 
 // One layer-direction's parameters: weight_ih (G H, in), weight_hh (G H, H), bias_ih and
-// bias_hh (G H) or undefined, with G = 1 (RNN), 4 (LSTM), 3 (GRU).
+// bias_hh (G H) or undefined, with G = 1 (RNN), 4 (LSTM), 3 (GRU). An LSTM with proj_size
+// P has weight_hh (4 H, P) and weight_hr (P, H), which projects each new h.
 struct RecurrentWeights {
-  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+  Tensor weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
 };
 
 // What a layer returns: the last layer's output at every step, (L, N, D H) (or (N, L, D H)
 // with batch_first, (L, D H) for an unbatched input), with D = 2 when bidirectional; and
 // each layer-direction's final state, (num_layers D, N, H) in the order layer 0 forward,
-// layer 0 reverse, layer 1 forward, ...; c_n is the LSTM's only.
+// layer 0 reverse, layer 1 forward, ...; c_n is the LSTM's only. With proj_size P, the
+// output and h_n have P features in place of H (c_n keeps H), as h0 must.
 struct RecurrentOutput {
   Tensor output, h_n, c_n;
 };
 
 // RNN, LSTM and GRU: the layers and directions of one cell, parameters named as PyTorch
-// names them: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, then weight_ih_l0_reverse,
-// ... for the reverse direction, then _l1 ...
+// names them: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 (and weight_hr_l0 with
+// proj_size), then weight_ih_l0_reverse, ... for the reverse direction, then _l1 ...
 class RecurrentLayer : public Module {
 public:
   // The output at every step, from zero initial states.
