@@ -123,9 +123,10 @@ SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, c
     packed = cat({stack(states, 0).reshape({-1}), (kind == CellKind::LSTM ? c : h).reshape({-1})}, 0);
   }
   const std::int64_t state_values = length * n * h_width;
-  const auto unpack = [state_values, length, n, h_width](const Tensor& flat) {
+  const std::int64_t final_width = kind == CellKind::LSTM ? w_hh.size(0) / 4 : h_width;  // c is H wide
+  const auto unpack = [state_values, length, n, h_width, final_width](const Tensor& flat) {
     return SequenceOutput{flat.narrow(0, 0, state_values).reshape({length, n, h_width}),
-                          flat.narrow(0, state_values, flat.numel() - state_values).reshape({n, -1})};
+                          flat.narrow(0, state_values, n * final_width).reshape({n, final_width})};
   };
   if (!record) return unpack(packed);
   const auto backward = [kind, reverse, steps, carried, keep, unpack, h0 = h0.detach(),
