@@ -62,6 +62,39 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
 namespace {
 
+// The forward both ops share: x, weight and bias made contiguous; then, for each row of d
+// values, its mean and 1 / sqrt(var + eps), and apply(kernels, r, mean, rstd, x, weight,
+// bias, y) (pointers to the starts of the arrays), which writes row r of y.
+struct RowsForward {
+  Tensor xc, wc, y;
+  std::vector<double> mean_of, rstd_of;
+};
+template <class Apply>
+RowsForward normalize_each_row(const char* op, const Tensor& x, std::int64_t rows, std::int64_t d,
+                               const Tensor& weight, const Tensor& bias, double eps, Apply apply) {
+  RowsForward f{x.detach().contiguous(), weight.defined() ? weight.detach().contiguous() : Tensor(),
+                Tensor::empty(x.shape(), x.dtype()), std::vector<double>(static_cast<std::size_t>(rows)),
+                std::vector<double>(static_cast<std::size_t>(rows))};
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  visit_floating(x.dtype(), op, [&]<class T>() {
+    const auto& kern = cpu::kernels<T>();
+    const T* px = ptr<T>(f.xc);
+    const T* pw = f.wc.defined() ? ptr<T>(f.wc) : nullptr;
+    const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
+    T* py = ptr<T>(f.y);
+    parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
+                 [&](std::int64_t lo, std::int64_t hi) {
+                   for (std::int64_t r = lo; r < hi; ++r) {
+                     double var;
+                     kern.norm_moments(1, d, d, px + r * d, &f.mean_of[r], &var);
+                     f.rstd_of[r] = 1.0 / std::sqrt(var + eps);
+                     apply(kern, r, f.mean_of[r], f.rstd_of[r], px, pw, pb, py);
+                   }
+                 });
+  });
+  return f;
+}
+
 // The fused CPU layer_norm over rows of d values; row r takes its weight and bias from
 // row r % period of (period, d) parameters (layer_norm: period 1). The loops are the
 // kernel table's normalisation entries (kernels/cpu/norm/), in double.
@@ -69,29 +102,16 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
                       const Tensor& weight, const Tensor& bias, double eps) {
   const std::int64_t rows = d == 0 ? 0 : x.numel() / d;
   const Shape param_shape = weight.defined() ? weight.shape() : bias.defined() ? bias.shape() : Shape{};
-  const Tensor xc = x.detach().contiguous();
-  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
-  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  std::vector<double> mean_of(static_cast<std::size_t>(rows)), rstd_of(static_cast<std::size_t>(rows));
-  visit_floating(x.dtype(), op, [&]<class T>() {
-    const auto& kern = cpu::kernels<T>();
-    const T* px = ptr<T>(xc);
-    const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
-    const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
-    T* py = ptr<T>(y);
-    parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
-                 [&](std::int64_t lo, std::int64_t hi) {
-                   for (std::int64_t r = lo; r < hi; ++r) {
-                     double var;
-                     kern.norm_moments(1, d, d, px + r * d, &mean_of[r], &var);
-                     rstd_of[r] = 1.0 / std::sqrt(var + eps);
-                     const std::int64_t at = (r % period) * d;  // this row's weights
-                     kern.norm_apply(d, px + r * d, mean_of[r], rstd_of[r], pw ? pw + at : nullptr,
-                                     pb ? pb + at : nullptr, 1, py + r * d);
-                   }
-                 });
-  });
+  RowsForward f = normalize_each_row(
+      op, x, rows, d, weight, bias, eps,
+      [d, period](const auto& kern, std::int64_t r, double mean, double rstd, auto px, auto pw, auto pb, auto py) {
+        const std::int64_t at = (r % period) * d;  // this row's weights
+        kern.norm_apply(d, px + r * d, mean, rstd, pw ? pw + at : nullptr, pb ? pb + at : nullptr, 1, py + r * d);
+      });
+  const Tensor xc = f.xc, wc = f.wc;
+  Tensor y = f.y;
+  const std::vector<double>& mean_of = f.mean_of;
+  const std::vector<double>& rstd_of = f.rstd_of;
 
   if (should_record({x, weight, bias})) {
     const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
@@ -172,31 +192,19 @@ Tensor group_norm_cpu(const Tensor& x, std::int64_t groups, const Tensor& weight
   const std::int64_t n = x.size(0), c = x.size(1), per_channel = c / groups;
   const std::int64_t spatial = numel_of(Shape(x.shape().begin() + 2, x.shape().end()));
   const std::int64_t d = per_channel * spatial, rows = n * groups;
-  const Tensor xc = x.detach().contiguous();
-  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
-  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  std::vector<double> mean_of(static_cast<std::size_t>(rows)), rstd_of(static_cast<std::size_t>(rows));
-  visit_floating(x.dtype(), "group_norm", [&]<class T>() {
-    const auto& kern = cpu::kernels<T>();
-    const T* px = ptr<T>(xc);
-    const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
-    const T* pb = bc.defined() ? ptr<T>(bc) : nullptr;
-    T* py = ptr<T>(y);
-    parallel_for(0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
-                 [&](std::int64_t lo, std::int64_t hi) {
-                   for (std::int64_t r = lo; r < hi; ++r) {
-                     double var;
-                     kern.norm_moments(1, d, d, px + r * d, &mean_of[r], &var);
-                     rstd_of[r] = 1.0 / std::sqrt(var + eps);
-                     for (std::int64_t j = 0; j < per_channel; ++j) {
-                       const std::int64_t ch = (r % groups) * per_channel + j, at = r * d + j * spatial;
-                       kern.norm_apply(spatial, px + at, mean_of[r], rstd_of[r], pw ? pw + ch : nullptr,
-                                       pb ? pb + ch : nullptr, 0, py + at);
-                     }
-                   }
-                 });
-  });
+  RowsForward f = normalize_each_row(
+      "group_norm", x, rows, d, weight, bias, eps,
+      [=](const auto& kern, std::int64_t r, double mean, double rstd, auto px, auto pw, auto pb, auto py) {
+        for (std::int64_t j = 0; j < per_channel; ++j) {  // each channel's plane, its weight one value
+          const std::int64_t ch = (r % groups) * per_channel + j, at = r * d + j * spatial;
+          kern.norm_apply(spatial, px + at, mean, rstd, pw ? pw + ch : nullptr, pb ? pb + ch : nullptr, 0,
+                          py + at);
+        }
+      });
+  const Tensor xc = f.xc, wc = f.wc;
+  Tensor y = f.y;
+  const std::vector<double>& mean_of = f.mean_of;
+  const std::vector<double>& rstd_of = f.rstd_of;
   if (!should_record({x, weight, bias})) return y;
   const bool nx = x.requires_grad();
   attach_grad_fn(
