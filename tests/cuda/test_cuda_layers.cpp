@@ -293,6 +293,16 @@ TEST_CASE("cuda: LSTM, GRU and RNN layers match the CPU on a padded batch: outpu
     };
     check_module_parity(*on_cpu, joined(out_cpu), *on_gpu, joined(out_gpu));
   }
+  // An LSTM whose h is projected to 2 features (proj_size): h0 that wide, c0 not.
+  const auto po = nn::LSTMOptions(3, 4).num_layers(2).bidirectional(true).proj_size(2);
+  nn::LSTM proj_cpu(po), proj_gpu(po);
+  proj_gpu.load_state_dict(proj_cpu.state_dict());
+  proj_gpu.to(gpu);
+  const Tensor ph0 = randn({4, 2, 2});
+  const nn::RecurrentOutput pc = proj_cpu.forward(x, ph0, c0, {5, 3});
+  const nn::RecurrentOutput pg = proj_gpu.forward(x.to(gpu), ph0.to(gpu), c0.to(gpu), {5, 3});
+  check_module_parity(proj_cpu, cat({pc.output.flatten(), pc.h_n.flatten(), pc.c_n.flatten()}), proj_gpu,
+                      cat({pg.output.flatten(), pg.h_n.flatten(), pg.c_n.flatten()}));
 }
 
 TEST_CASE("cuda: group norm, with and without weight and bias") {
