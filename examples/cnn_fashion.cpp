@@ -33,11 +33,7 @@ int main(int argc, char** argv) {
   double lr = 1e-3;
   flags.flag("--batchnorm", batchnorm, "BatchNorm2d after each convolution");
   flags.option("--lr", lr, "Adam learning rate").show_default();
-  flags.flag("--augment", args.augment, "random left-right flips and shifts of the training images");
-  flags.option("--max-shift", args.max_shift, "largest shift in pixels with --augment (0: flips only)")
-      .at_least(0)
-      .show_default();
-  flags.flag("--cosine", args.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
+  example::add_recipe_flags(flags, args);
   if (const int exit_code = flags.parse(argc, argv); exit_code >= 0) return exit_code;
 
   return example::run_main([&] {

@@ -31,9 +31,9 @@ struct CommonArgs {
   std::int64_t test_limit = 0;  // evaluate on the first N test images only (0: all)
   std::string save, resume, metrics;
   std::string device = "cpu";
-  bool augment = false;  // flips and shifts of the training images (cnn_fashion --augment)
+  bool augment = false;        // flips and shifts of the training images (--augment: add_recipe_flags)
   std::int64_t max_shift = 1;  // pixels, with --augment
-  bool cosine = false;   // cosine-annealed learning rate over the epochs (cnn_fashion --cosine)
+  bool cosine = false;         // cosine-annealed learning rate over the epochs (--cosine)
 };
 
 // Adds the flags every example takes.
@@ -49,6 +49,15 @@ inline void add_common_flags(Flags& flags, CommonArgs& a) {
   flags.option("--resume", a.resume, "resume training from this checkpoint");
   flags.option("--metrics", a.metrics, "append per-epoch metrics to this CSV file");
   flags.option("--device", a.device, "cpu, cuda or cuda:N (where the model trains)").show_default();
+}
+
+// The flags of a longer training recipe: augmented images and a cosine-annealed rate.
+inline void add_recipe_flags(Flags& flags, CommonArgs& a) {
+  flags.flag("--augment", a.augment, "random left-right flips and shifts of the training images");
+  flags.option("--max-shift", a.max_shift, "largest shift in pixels with --augment (0: flips only)")
+      .at_least(0)
+      .show_default();
+  flags.flag("--cosine", a.cosine, "anneal the learning rate to 0 along a cosine over the epochs");
 }
 
 // The device named by --device, checked to be usable here.

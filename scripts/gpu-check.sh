@@ -55,7 +55,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_AR
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
 timeout 300 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
-  quantize_fashion cuda_bench graph_scale mlp_by_hand rnn_fashion gcn_cora gvae_movielens > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+  quantize_fashion cuda_bench graph_scale mlp_by_hand rnn_fashion vit_fashion gcn_cora gvae_movielens > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # cuBLAS is opened at run time (dlopen). Where neither the toolkit nor the loader's
 # cache holds it, use the copy that PyTorch's wheels carry.
@@ -107,6 +107,8 @@ fi
 run "kiln MLP by hand on cuda" kiln_mlp_by_hand.log "$build/examples/mlp_by_hand" --data "$fashion" --device cuda \
   --epochs 1
 run "kiln LSTM by rows on cuda" kiln_rnn.log "$build/examples/rnn_fashion" --data "$fashion" --device cuda --epochs 1
+run "kiln Vision Transformer on cuda" kiln_vit.log "$build/examples/vit_fashion" --data "$fashion" --device cuda \
+  --epochs 1
 [ -n "$cora" ] && run "kiln GCN on cuda" kiln_gcn.log "$build/examples/gcn_cora" --data "$cora" --device cuda --runs 3
 [ -n "$cora" ] && run "kiln GAT on cuda" kiln_gat.log "$build/examples/gcn_cora" --data "$cora" --device cuda \
   --model gat --runs 1

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/instrumented-build.sh
-targets=(kiln_tests autograd_demo mlp_fashion cnn_fashion rnn_fashion mlp_by_hand quantize_fashion gcn_cora vgae_cora
+targets=(kiln_tests autograd_demo mlp_fashion cnn_fashion rnn_fashion vit_fashion mlp_by_hand quantize_fashion gcn_cora vgae_cora
   gvae_movielens)
 instrumented_build "${targets[@]}"
 
@@ -29,6 +29,7 @@ run "$ex/autograd_demo"
 run "$ex/mlp_fashion" --epochs 1 --limit 1000 --test-limit 1000 --save "$tmp/mlp.safetensors"
 run "$ex/cnn_fashion" --epochs 1 --limit 256 --test-limit 256 --batchnorm --save "$tmp/cnn.safetensors"
 run "$ex/rnn_fashion" --epochs 1 --limit 256 --test-limit 256 --cell gru --layers 2 --bidirectional
+run "$ex/vit_fashion" --epochs 1 --limit 256 --test-limit 256 --layers 1 --patch 14
 run "$ex/mlp_by_hand" --epochs 1 --limit 500 --test-limit 1000
 run "$ex/quantize_fashion" --mlp "$tmp/mlp.safetensors" --cnn "$tmp/cnn.safetensors" --reps 1 --test-limit 256 --out "$tmp/q"
 shared="../shared/data"

@@ -45,6 +45,7 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   [ "$(result "$tmp/cnn_fashion.gpu.log" test_images)" = 2000 ]
   compare rnn_fashion --epochs 1 --limit 512 --test-limit 1000
   compare rnn_fashion --epochs 1 --limit 512 --test-limit 500 --cell gru --layers 2 --bidirectional --hidden 32
+  compare vit_fashion --epochs 1 --limit 512 --test-limit 1000 --layers 2 --dropout 0
   compare mlp_by_hand --epochs 1 --limit 1024
   # The quantized MLP's integer kernels are bit-exact: the same test accuracy to the last image.
   "$examples/mlp_fashion" --epochs 1 --limit 1024 --save "$tmp/mlp.ckpt" > /dev/null
