@@ -696,6 +696,29 @@ TEST_CASE("embedding picks rows; its gradient adds back") {
   check_values(e, {6, 7, 0, 1, 6, 7, 2, 3});
   KILN_CHECK_GRAD([idx](const In& in) { return embedding(in[0], idx); }, {rand64({4, 2})});
   CHECK_THROWS_AS(embedding(w, tensor<std::int64_t>({4})), Error);
+  // padding_idx: the same rows forward; the padding row gets no gradient, the others all theirs.
+  for (const std::int64_t pad : {3, -1}) {
+    CAPTURE(pad);
+    const Tensor table = rand64({4, 2}).requires_grad_(), plain = table.detach().clone().requires_grad_();
+    const Tensor up = rand64({2, 2, 2});
+    const Tensor padded = embedding(table, idx, pad);
+    check_same(padded, embedding(plain, idx), 0);
+    sum(padded * up).backward();
+    sum(embedding(plain, idx) * up).backward();
+    check_values(table.grad()[3], {0, 0}, 0);
+    CHECK(sum(abs(plain.grad()[3])).item() > 0);
+    check_same(table.grad().narrow(0, 0, 3), plain.grad().narrow(0, 0, 3), 0);
+  }
+  KILN_CHECK_GRAD([idx](const In& in) { return embedding(in[0], idx, 2); }, {rand64({4, 2})});  // 2 unused
+  CHECK_THROWS_WITH_AS(embedding(w, idx, 4),
+                       doctest::Contains("embedding: padding_idx 4 is outside the 4 rows of weight (4, 2)"),
+                       Error);
+  nn::Embedding padded(nn::EmbeddingOptions(5, 3).padding_idx(-2));
+  check_values(padded.weight[3], {0, 0, 0}, 0);
+  CHECK(sum(abs(padded.weight[2])).item() > 0);
+  CHECK(padded.description() == "Embedding(5, 3, padding_idx=-2)");
+  CHECK_THROWS_WITH_AS(nn::Embedding(nn::EmbeddingOptions(5, 3).padding_idx(5)),
+                       doctest::Contains("Embedding: padding_idx 5 must be in -5 .. 4"), Error);
 }
 
 TEST_CASE("cross_entropy: value, label smoothing, reductions, gradients") {

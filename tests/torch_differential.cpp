@@ -830,9 +830,17 @@ TEST_CASE("torch differential: joining, padding, indexing and views") {
       default: {
         const Both table = leaf({irand(1, 6), irand(1, 4)});
         const Both idx = integers(random_shape(0, 2), 0, table.k.size(0) - 1);
+        // Half the draws with a padding row (negative from the end or not): torch gives it no gradient.
+        const std::int64_t rows = table.k.size(0), pad = coin() ? irand(-rows, rows - 1) : rows;
         compare(
-            "embedding", {table}, [&](const auto& a) { return kiln::embedding(a[0], idx.k); },
-            [&](const auto& a) { return torch::embedding(a[0], idx.t); });
+            "embedding", {table},
+            [&](const auto& a) {
+              return pad < rows ? kiln::embedding(a[0], idx.k, pad) : kiln::embedding(a[0], idx.k);
+            },
+            // ATen's padding_idx is the row itself (-1: none); Python's F.embedding wraps negatives first.
+            [&](const auto& a) {
+              return torch::embedding(a[0], idx.t, pad < 0 ? pad + rows : pad < rows ? pad : -1);
+            });
       }
     }
   });

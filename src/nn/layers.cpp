@@ -302,11 +302,20 @@ std::string Flatten::description() const {
 Embedding::Embedding(const EmbeddingOptions& o) : options(o) {
   KILN_CHECK(o.num_embeddings() > 0 && o.embedding_dim() > 0, "Embedding: sizes ", o.num_embeddings(), " x ",
              o.embedding_dim(), " must be positive");
-  weight = register_parameter("weight", randn({o.num_embeddings(), o.embedding_dim()}));
+  Tensor table = randn({o.num_embeddings(), o.embedding_dim()});
+  if (const auto pad = o.padding_idx()) {
+    KILN_CHECK(*pad >= -o.num_embeddings() && *pad < o.num_embeddings(), "Embedding: padding_idx ", *pad,
+               " must be in -", o.num_embeddings(), " .. ", o.num_embeddings() - 1);
+    table[*pad < 0 ? *pad + o.num_embeddings() : *pad].fill_(0.0);
+  }
+  weight = register_parameter("weight", table);
 }
-Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }
+Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices, options.padding_idx()); }
 std::string Embedding::description() const {
-  return "Embedding(" + std::to_string(options.num_embeddings()) + ", " + std::to_string(options.embedding_dim()) + ")";
+  std::string padding;
+  if (options.padding_idx()) padding = ", padding_idx=" + std::to_string(*options.padding_idx());
+  return "Embedding(" + std::to_string(options.num_embeddings()) + ", " +
+         std::to_string(options.embedding_dim()) + padding + ")";
 }
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }

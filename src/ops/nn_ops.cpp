@@ -143,12 +143,21 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   return y;
 }
 
-Tensor embedding(const Tensor& weight, const Tensor& indices) {
+Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<std::int64_t> padding_idx) {
   KILN_CHECK(weight.dim() == 2, "embedding: weight must be (num_embeddings, dim) but has shape ",
              fmt(weight.shape()));
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.size(1));
-  return index_select(weight, 0, indices.reshape({-1})).reshape(out_shape);
+  const Tensor flat = indices.reshape({-1});
+  Tensor rows = index_select(weight, 0, flat);
+  if (padding_idx) {
+    const std::int64_t num = weight.size(0), pad = *padding_idx < 0 ? *padding_idx + num : *padding_idx;
+    KILN_CHECK(pad >= 0 && pad < num, "embedding: padding_idx ", *padding_idx, " is outside the ", num,
+               " rows of weight ", fmt(weight.shape()), "; give -", num, " .. ", num - 1);
+    // The padding positions' rows, detached: the same values, no gradient back to that row.
+    rows = where((flat == static_cast<double>(pad)).unsqueeze(1), rows.detach(), rows);
+  }
+  return rows.reshape(out_shape);
 }
 
 namespace {

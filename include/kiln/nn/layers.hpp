@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kiln/nn/module.hpp"
@@ -324,8 +325,11 @@ struct EmbeddingOptions {
   EmbeddingOptions(std::int64_t num, std::int64_t dim) : num_embeddings_(num), embedding_dim_(dim) {}
   KILN_OPTION(std::int64_t, num_embeddings)
   KILN_OPTION(std::int64_t, embedding_dim)
+  // A row that starts at zero and gets no gradient (a padding token); negative from the end.
+  KILN_OPTION(std::optional<std::int64_t>, padding_idx)
 private:
   std::int64_t num_embeddings_, embedding_dim_;
+  std::optional<std::int64_t> padding_idx_;
 };
 
 class Embedding : public Module {
@@ -335,7 +339,7 @@ public:
   Tensor forward(const Tensor& indices) override;  // integer (...) -> (..., dim)
   std::string description() const override;
   EmbeddingOptions options;
-  Tensor weight;  // (num, dim), initialised N(0, 1)
+  Tensor weight;  // (num, dim), initialised N(0, 1), the padding row 0
 };
 
 // Activations as modules.

@@ -1,6 +1,8 @@
 // Functional building blocks of neural-network layers (kiln/nn/ wraps them in Modules).
 #pragma once
 
+#include <optional>
+
 #include <vector>
 
 #include "kiln/core/tensor.hpp"
@@ -15,7 +17,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor dropout(const Tensor& x, double p, bool training);
 
 // Rows of `weight` (num, dim) picked by integer `indices` of any shape -> indices.shape + (dim).
-Tensor embedding(const Tensor& weight, const Tensor& indices);
+// With padding_idx (negative counts from the end, as PyTorch's), the positions that pick
+// that row send no gradient to it: a padding token's vector stays as it is in training.
+Tensor embedding(const Tensor& weight, const Tensor& indices,
+                 std::optional<std::int64_t> padding_idx = std::nullopt);
 
 // Batch normalisation over (N, C) or (N, C, ...): statistics per channel C.
 // Training: normalises by the batch's mean and biased variance and, when the running
