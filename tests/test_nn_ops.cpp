@@ -871,3 +871,43 @@ TEST_CASE("max_pool2d: the inference path (no gradient) gives the training path'
   for (std::size_t i = 0; i < a.size(); ++i) CHECK((a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))));
   CHECK(std::isnan(plain.at<float>({1, 2, 1, 2})));
 }
+
+TEST_CASE("kl_div and cosine_similarity: values by hand, zero targets and vectors, gradients") {
+  // kl_div: target (log target - input), 0 where target is 0.
+  const Tensor input = log(tensor<double>({{0.2, 0.3, 0.5}, {0.6, 0.3, 0.1}}));
+  const Tensor target = tensor<double>({{0.5, 0.5, 0.0}, {0.25, 0.25, 0.5}});
+  const double row0 = 0.5 * std::log(0.5 / 0.2) + 0.5 * std::log(0.5 / 0.3);
+  const double row1 = 0.25 * std::log(0.25 / 0.6) + 0.25 * std::log(0.25 / 0.3) + 0.5 * std::log(0.5 / 0.1);
+  check_values(kl_div(input, target, Reduction::none)[0],
+               {0.5 * std::log(0.5 / 0.2), 0.5 * std::log(0.5 / 0.3), 0}, 1e-12);
+  CHECK(kl_div(input, target, Reduction::sum).item() == doctest::Approx(row0 + row1).epsilon(1e-12));
+  CHECK(kl_div(input, target).item() == doctest::Approx((row0 + row1) / 6).epsilon(1e-12));
+  // log_target: the same divergence from log-probabilities (rows without zeros).
+  CHECK(kl_div(input[1], log(target[1]), Reduction::sum, true).item() ==
+        doctest::Approx(row1).epsilon(1e-12));
+  // A zero target: no NaN in either gradient (d/d input = -target, d/d target = log t + 1 - input there).
+  const Tensor t = target.clone().requires_grad_(), x = input.clone().requires_grad_();
+  kl_div(x, t, Reduction::sum).backward();
+  CHECK(std::isfinite(sum(t.grad()).item()));
+  check_same(x.grad(), -target, 1e-15);
+  KILN_CHECK_GRAD([](const In& in) { return kl_div(in[0], in[1], Reduction::none); },
+                  {rand64({2, 3}), rand({2, 3}, kFloat64) + 0.1});
+  KILN_CHECK_GRAD([](const In& in) { return kl_div(in[0], in[1], Reduction::mean, true); },
+                  {rand64({2, 3}), rand64({2, 3})});
+  CHECK_THROWS_WITH_AS(kl_div(rand64({2, 3}), rand64({3, 2})),
+                       doctest::Contains("kl_div: input of shape (2, 3) and target of shape (3, 2) differ"),
+                       Error);
+
+  // cosine_similarity: along a dimension of the broadcast shape, which it removes.
+  const Tensor a = tensor<double>({{1, 0}, {1, 2}, {0, 0}}), b = tensor<double>({{0, 1}, {2, 4}, {1, 1}});
+  check_values(cosine_similarity(a, b), {0, 1, 0}, 1e-12);  // the zero vector: 0, not NaN
+  const Tensor u = tensor<double>({1, 2, 3}), v = tensor<double>({4, 5, 6});
+  CHECK(cosine_similarity(u, v, 0).item() == doctest::Approx(32 / std::sqrt(14.0 * 77.0)).epsilon(1e-12));
+  const Tensor rows = rand64({4, 3});
+  check_same(cosine_similarity(rows, u, -1), cosine_similarity(rows, u.expand({4, 3}), 1), 0);
+  CHECK(cosine_similarity(rand64({2, 5, 3}), rand64({2, 5, 3}), 1).shape() == Shape{2, 3});
+  KILN_CHECK_GRAD([](const In& in) { return cosine_similarity(in[0], in[1], 1); },
+                  {rand64({3, 4}), rand64({1, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return cosine_similarity(in[0], in[1], 0); },
+                  {rand64({5, 2}), rand64({5, 2})});
+}

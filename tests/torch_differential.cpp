@@ -697,6 +697,26 @@ TEST_CASE("torch differential: normalisation, linear and the losses") {
         [&](const auto& a) {
           return F::huber_loss(a[0], a[1], torch_reduction(F::HuberLossFuncOptions().delta(delta)));
         });
+    // kl_div: targets as probabilities, or as log-probabilities (log_target).
+    const bool log_target = coin();
+    compare(
+        "kl_div", {leaf(ls, -3, 0), log_target ? leaf(ls, -3, 0) : leaf(ls, 0.05, 1)},
+        [&](const auto& a) { return kiln::kl_div(a[0], a[1], reductions[red], log_target); },
+        [&](const auto& a) { return torch::kl_div(a[0], a[1], at_reduction, log_target); });
+    // cosine_similarity along any dimension, the second input sometimes broadcast along the
+    // first. Where a gradient is exactly 0 both float32 results are rounding noise of
+    // different sizes, so neither case is drawn: a vector of one element (its cosine is a
+    // sign), and the second input broadcast along the dimension reduced (a cosine does not
+    // change when a vector is scaled).
+    const std::int64_t rank = static_cast<std::int64_t>(ls.size()), cos_dim = irand(-rank, rank - 1);
+    Sizes ls1 = ls;
+    ls1[static_cast<std::size_t>(cos_dim < 0 ? cos_dim + rank : cos_dim)] += 1;
+    Sizes ls2 = ls1;
+    if (coin() && cos_dim != 0 && cos_dim != -rank) ls2[0] = 1;
+    compare(
+        "cosine_similarity", {leaf(ls1), leaf(ls2)},
+        [&](const auto& a) { return kiln::cosine_similarity(a[0], a[1], cos_dim); },
+        [&](const auto& a) { return torch::cosine_similarity(a[0], a[1], cos_dim, 1e-8); });
     const bool weighted = coin();
     std::vector<Both> bce = {leaf(ls, -30, 30), leaf(ls, 0, 1)};
     if (weighted) bce.push_back(leaf({ls.back()}, 0.1, 3, /*grad=*/false));  // torch takes no gradient for it

@@ -193,6 +193,17 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   return reduce(mul(d, d), reduction);
 }
 
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
+  KILN_CHECK(input.shape() == target.shape(), "kl_div: input of shape ", fmt(input.shape()),
+             " and target of shape ", fmt(target.shape()), " differ; they must match");
+  detail::check_floating("kl_div", input);
+  if (log_target) return reduce(mul(exp(target), sub(target, input)), reduction);
+  // log of 1 where target is 0, so that 0 log 0 counts as 0 with no NaN in either gradient
+  // (a negative target gives NaN, as in PyTorch).
+  const Tensor log_or_zero = log(where(eq(target, 0.0), 1.0, target));
+  return reduce(mul(target, sub(log_or_zero, input)), reduction);
+}
+
 namespace {
 // |input - target|, checked: the shared start of the L1 family.
 Tensor abs_difference(const char* op, const Tensor& input, const Tensor& target) {

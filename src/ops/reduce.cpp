@@ -234,6 +234,15 @@ Tensor normalize(const Tensor& x, double p, std::int64_t dim, double eps) {
   return div(x, clamp(norm(x, p, {dim}, true), eps, INFINITY));
 }
 
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::int64_t dim, double eps) {
+  detail::check_floating("cosine_similarity", x1);
+  KILN_CHECK(eps >= 0, "cosine_similarity: eps must be >= 0, not ", eps);
+  const Tensor product = mul(x1, x2);  // in the broadcast shape (checked there)
+  const Shape& shape = product.shape();
+  const Tensor lengths = mul(norm(x1.expand(shape), 2, {dim}), norm(x2.expand(shape), 2, {dim}));
+  return div(sum(product, {dim}), clamp(lengths, eps, INFINITY));
+}
+
 namespace {
 
 // Max or min along `dim`: the dim is moved last so each row is contiguous.

@@ -25,6 +25,13 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 // 0.5 d^2 where d < delta, else delta (d - 0.5 delta): delta times smooth_l1_loss with beta = delta.
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
                   double delta = 1.0);
+// Kullback-Leibler divergence of `target` from the distribution whose log-probabilities are
+// `input` (torch.nn.functional.kl_div), element by element: target (log target - input),
+// 0 where target is 0; with log_target, target holds log-probabilities too:
+// e^target (target - input). Reduction::mean averages over all elements, as PyTorch's
+// "mean"; PyTorch's "batchmean", the divergence per sample, is Reduction::sum divided by N.
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+              bool log_target = false);
 // -[w y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid, w = pos_weight (broadcast over the
 // last dimension; undefined = 1), computed from logits without overflow.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,

@@ -23,6 +23,9 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
 Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim = false);
 // x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize): rows of unit length.
 Tensor normalize(const Tensor& x, double p = 2, std::int64_t dim = 1, double eps = 1e-12);
+// x1 · x2 / max(||x1|| ||x2||, eps) along `dim` of the inputs' broadcast shape, which loses
+// that dimension (torch.nn.functional.cosine_similarity). Differentiable in both.
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::int64_t dim = 1, double eps = 1e-8);
 
 // Whether any / every entry is nonzero (NaN counts as nonzero) over `dims`, as uint8
 // (torch.any / torch.all): an empty reduction is 0 for any, 1 for all. Any dtype.
