@@ -316,7 +316,7 @@ TEST_CASE("cuda: group norm, with and without weight and bias") {
   }
 }
 
-TEST_CASE("cuda: l1, smooth L1 and Huber losses") {
+TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   manual_seed(30);
   for (DType dt : {kFloat64, kFloat32}) {
     const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
@@ -324,6 +324,13 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses") {
     parity([](const auto& v) { return l1_loss(v[0], v[1]); }, {a, b}, tol);
     parity([](const auto& v) { return smooth_l1_loss(v[0], v[1], Reduction::none, 0.8); }, {a, b}, tol);
     parity([](const auto& v) { return huber_loss(v[0], v[1], Reduction::sum, 1.3); }, {a, b}, tol);
+    // kl_div from log-probabilities, with a zero target, and as log-targets.
+    Tensor probs = softmax(b, 1);
+    probs.narrow(0, 1, 1).narrow(1, 2, 1).zero_();
+    parity([](const auto& v) { return kl_div(v[0], v[1], Reduction::sum); }, {log_softmax(a, 1), probs}, tol);
+    parity([](const auto& v) { return kl_div(v[0], v[1], Reduction::none, true); },
+           {log_softmax(a, 1), log_softmax(b, 1)}, tol);
+    parity([](const auto& v) { return cosine_similarity(v[0], v[1], 1); }, {a, b.narrow(0, 0, 1)}, tol);
   }
 }
 
