@@ -95,6 +95,20 @@ RowsForward normalize_each_row(const char* op, const Tensor& x, std::int64_t row
   return f;
 }
 
+// What both backward passes read and write: x, the gradient, the weight (or null), and,
+// when x needs one, its gradient, made here as grads[0] (else null).
+template <class T>
+struct BackwardPointers {
+  const T *x, *g, *w;
+  T* gx;
+};
+template <class T>
+BackwardPointers<T> backward_pointers(const Tensor& xc, const Tensor& gc, const Tensor& wc, bool nx,
+                                      Grads& grads) {
+  if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype());
+  return {ptr<T>(xc), ptr<T>(gc), wc.defined() ? ptr<T>(wc) : nullptr, nx ? ptr<T>(grads[0]) : nullptr};
+}
+
 // The fused CPU layer_norm over rows of d values; row r takes its weight and bias from
 // row r % period of (period, d) parameters (layer_norm: period 1). The loops are the
 // kernel table's normalisation entries (kernels/cpu/norm/), in double.
@@ -126,14 +140,9 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
           Grads grads(3);
           visit_floating(xc.dtype(), op, [&]<class T>() {
             const auto& kern = cpu::kernels<T>();
-            const T* px = ptr<T>(xc);
-            const T* pg = ptr<T>(gc);
-            const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
-            T* pgx = nullptr;
-            if (nx) {
-              grads[0] = Tensor::empty(xc.shape(), xc.dtype());
-              pgx = ptr<T>(grads[0]);
-            }
+            const BackwardPointers<T> ptrs = backward_pointers<T>(xc, gc, wc, nx, grads);
+            const T *px = ptrs.x, *pg = ptrs.g, *pw = ptrs.w;  // plain names: the lambdas below read them
+            T* pgx = ptrs.gx;
             // One pass over blocks of rows: each row's dx (its two sums first, then the row
             // again from cache), and the block's share of dweight and dbias. Blocks have a
             // fixed size and their shares add up in block order, so the result is the same
@@ -218,14 +227,9 @@ Tensor group_norm_cpu(const Tensor& x, std::int64_t groups, const Tensor& weight
             plane_gxhat(static_cast<std::size_t>(n * c));
         visit_floating(xc.dtype(), "group_norm", [&]<class T>() {
           const auto& kern = cpu::kernels<T>();
-          const T* px = ptr<T>(xc);
-          const T* pg = ptr<T>(gc);
-          const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
-          T* pgx = nullptr;
-          if (nx) {
-            grads[0] = Tensor::empty(xc.shape(), xc.dtype());
-            pgx = ptr<T>(grads[0]);
-          }
+          const BackwardPointers<T> ptrs = backward_pointers<T>(xc, gc, wc, nx, grads);
+          const T *px = ptrs.x, *pg = ptrs.g, *pw = ptrs.w;  // plain names: the lambdas below read them
+          T* pgx = ptrs.gx;
           parallel_for(
               0, rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(d, 1)),
               [&](std::int64_t lo, std::int64_t hi) {
