@@ -911,3 +911,43 @@ TEST_CASE("kl_div and cosine_similarity: values by hand, zero targets and vector
   KILN_CHECK_GRAD([](const In& in) { return cosine_similarity(in[0], in[1], 0); },
                   {rand64({5, 2}), rand64({5, 2})});
 }
+
+TEST_CASE("gelu's tanh form, mish, the hard activations, and their layers") {
+  const Tensor x = tensor<double>({-4, -3.5, -1, -0.25, 0, 0.5, 2, 3.5, 7});
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const double v = x[i].item();
+    CAPTURE(v);
+    const double g = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    CHECK(gelu(x, GeluApproximation::tanh)[i].item() == doctest::Approx(g).epsilon(1e-14));
+    CHECK(std::abs(gelu(x, GeluApproximation::tanh)[i].item() - gelu(x)[i].item()) < 1e-3);  // close to exact
+    CHECK(mish(x)[i].item() == doctest::Approx(v * std::tanh(std::log1p(std::exp(v)))).epsilon(1e-14));
+    const double hs = std::min(1.0, std::max(0.0, v / 6 + 0.5));
+    CHECK(hardsigmoid(x)[i].item() == doctest::Approx(hs).epsilon(1e-15));
+    CHECK(hardswish(x)[i].item() == doctest::Approx(v * hs).epsilon(1e-15));
+    CHECK(hardtanh(x, -0.5, 2)[i].item() == std::min(2.0, std::max(-0.5, v)));
+    CHECK(relu6(x)[i].item() == std::min(6.0, std::max(0.0, v)));
+  }
+  // Away from the kinks, each is differentiable as defined.
+  const Tensor smooth = tensor<double>({-4, -1.2, -0.3, 0.4, 1.7, 4.2, 7.5});
+  KILN_CHECK_GRAD([](const In& in) { return gelu(in[0], GeluApproximation::tanh); }, {smooth});
+  KILN_CHECK_GRAD([](const In& in) { return mish(in[0]); }, {smooth});
+  KILN_CHECK_GRAD([](const In& in) { return hardswish(in[0]); }, {smooth});
+  KILN_CHECK_GRAD([](const In& in) { return hardsigmoid(in[0]) + hardtanh(in[0], -0.5, 2) + relu6(in[0]); },
+                  {smooth});
+  CHECK_THROWS_WITH_AS(hardtanh(x, 1, -1),
+                       doctest::Contains("hardtanh: min_val 1 must not exceed max_val -1"), Error);
+  // The layers.
+  const Tensor logits = rand64({2, 5});
+  check_same(nn::Softmax(1)(logits), softmax(logits, 1), 0);
+  check_same(nn::LogSoftmax(-1)(logits), log_softmax(logits, -1), 0);
+  check_same(nn::GELU(GeluApproximation::tanh)(x), gelu(x, GeluApproximation::tanh), 0);
+  check_same(nn::Hardtanh(-2, 2)(x), hardtanh(x, -2, 2), 0);
+  check_same(nn::Mish()(x), mish(x), 0);
+  check_same(nn::Hardswish()(x), hardswish(x), 0);
+  check_same(nn::Hardsigmoid()(x), hardsigmoid(x), 0);
+  check_same(nn::ReLU6()(x), relu6(x), 0);
+  CHECK(nn::GELU(GeluApproximation::tanh).description() == "GELU(approximate='tanh')");
+  CHECK(nn::GELU().description() == "GELU()");
+  CHECK(nn::Hardtanh(-2, 2).description() == "Hardtanh(min_val=-2, max_val=2)");
+  CHECK(nn::LogSoftmax(1).description() == "LogSoftmax(dim=1)");
+}

@@ -10,6 +10,7 @@
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln::nn {
@@ -333,7 +334,25 @@ std::string ELU::description() const {
 }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
-Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }
+std::string GELU::description() const {
+  return approximate == GeluApproximation::tanh ? "GELU(approximate='tanh')" : "GELU()";
+}
+Tensor Mish::forward(const Tensor& x) { return mish(x); }
+Tensor Hardsigmoid::forward(const Tensor& x) { return hardsigmoid(x); }
+Tensor Hardswish::forward(const Tensor& x) { return hardswish(x); }
+Hardtanh::Hardtanh(double min_val, double max_val) : min_val(min_val), max_val(max_val) {
+  KILN_CHECK(min_val <= max_val, "Hardtanh: min_val ", min_val, " must not exceed max_val ", max_val);
+}
+Tensor Hardtanh::forward(const Tensor& x) { return hardtanh(x, min_val, max_val); }
+std::string Hardtanh::description() const {
+  std::ostringstream os;
+  os << "Hardtanh(min_val=" << min_val << ", max_val=" << max_val << ")";
+  return os.str();
+}
+Tensor ReLU6::forward(const Tensor& x) { return relu6(x); }
+Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim); }
+Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim); }
 Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 

@@ -2,6 +2,7 @@
 #include "kiln/ops/activation.hpp"
 
 #include <cmath>
+#include <numbers>
 #include <utility>
 
 #include "kernels/cpu/dispatch.hpp"
@@ -85,6 +86,21 @@ Tensor gelu(const Tensor& x) { return activation(Unary::gelu, UnaryGrad::gelu, "
 Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad::softplus, "softplus", x, false); }
 // d/dx x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x)
 Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
+
+Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+  if (approximate == GeluApproximation::none) return gelu(x);
+  detail::check_floating("gelu", x);
+  const double k = std::sqrt(2.0 / std::numbers::pi);
+  return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
+}
+Tensor mish(const Tensor& x) { return x * tanh(softplus(x)); }
+Tensor hardsigmoid(const Tensor& x) { return clamp(x * (1.0 / 6.0) + 0.5, 0.0, 1.0); }
+Tensor hardswish(const Tensor& x) { return x * hardsigmoid(x); }
+Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
+  KILN_CHECK(min_val <= max_val, "hardtanh: min_val ", min_val, " must not exceed max_val ", max_val);
+  return clamp(x, min_val, max_val);
+}
+Tensor relu6(const Tensor& x) { return clamp(x, 0.0, 6.0); }
 
 namespace {
 // Activations with one parameter: on the CPU the kernels `pick` chooses from the table

@@ -141,8 +141,13 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
   for (DType dt : {kFloat32, kFloat64}) {
     const double tol = tol_for(dt);
     const Tensor x = randn({7, 9}, dt);
-    for (auto f : {relu, sigmoid, tanh, gelu, softplus, silu, neg, exp, abs, sin, cos, expm1})
+    using Fn = Tensor (*)(const Tensor&);
+    const Fn exact_gelu = gelu;  // (gelu has a second form, with its tanh approximation)
+    for (Fn f : {relu, sigmoid, tanh, exact_gelu, softplus, silu, neg, exp, abs, sin, cos, expm1, mish,
+                 hardsigmoid, hardswish, relu6})
       parity([f](const auto& v) { return f(v[0]); }, {x}, tol);
+    parity([](const auto& v) { return gelu(v[0], GeluApproximation::tanh); }, {x}, tol);
+    parity([](const auto& v) { return hardtanh(v[0], -0.5, 1.5); }, {x}, tol);
     // Piecewise constant: equal values (the inputs, scaled, cross integers and halves) and zero gradients.
     const Tensor wide = add(mul(x, scalar_like(x, 3.0)), tensor<double>({0.5}).to(dt));
     for (auto f : {sign, floor, ceil, round})

@@ -7,10 +7,12 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/options.hpp"
+#include "kiln/ops/activation.hpp"
 #include "kiln/ops/conv.hpp"
 
 namespace kiln::nn {
@@ -372,10 +374,12 @@ public:
   Tensor forward(const Tensor& x) override;
   std::string description() const override { return "Tanh()"; }
 };
-class GELU : public Module {
+class GELU : public Module {  // exact, or GELU(GeluApproximation::tanh)
 public:
+  explicit GELU(GeluApproximation approximate = GeluApproximation::none) : approximate(approximate) {}
   Tensor forward(const Tensor& x) override;
-  std::string description() const override { return "GELU()"; }
+  std::string description() const override;
+  GeluApproximation approximate;
 };
 class Softplus : public Module {
 public:
@@ -387,6 +391,48 @@ class SiLU : public Module {  // x * sigmoid(x)
 public:
   Tensor forward(const Tensor& x) override;
   std::string description() const override { return "SiLU()"; }
+};
+class Mish : public Module {  // x tanh(softplus(x))
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Mish()"; }
+};
+class Hardsigmoid : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Hardsigmoid()"; }
+};
+class Hardswish : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Hardswish()"; }
+};
+class Hardtanh : public Module {
+public:
+  explicit Hardtanh(double min_val = -1.0, double max_val = 1.0);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double min_val, max_val;
+};
+class ReLU6 : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "ReLU6()"; }
+};
+// softmax / log_softmax along `dim`, as a layer (the last of a Sequential, say).
+class Softmax : public Module {
+public:
+  explicit Softmax(std::int64_t dim) : dim(dim) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Softmax(dim=" + std::to_string(dim) + ")"; }
+  std::int64_t dim;
+};
+class LogSoftmax : public Module {
+public:
+  explicit LogSoftmax(std::int64_t dim) : dim(dim) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "LogSoftmax(dim=" + std::to_string(dim) + ")"; }
+  std::int64_t dim;
 };
 
 class Identity : public Module {  // returns its input: a placeholder where a layer is optional

@@ -14,4 +14,15 @@ Tensor gelu(const Tensor& x);      // exact: x * Phi(x), Phi the standard normal
 Tensor softplus(const Tensor& x);  // log(1 + e^x), computed stably
 Tensor silu(const Tensor& x);      // x * sigmoid(x) (also called swish)
 
+// gelu's tanh approximation (GPT-2's, PyTorch's approximate="tanh"):
+// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+enum class GeluApproximation { none, tanh };
+Tensor gelu(const Tensor& x, GeluApproximation approximate);
+// Composed of the ops above (so on either device), with PyTorch's definitions:
+Tensor mish(const Tensor& x);                                                   // x tanh(softplus(x))
+Tensor hardsigmoid(const Tensor& x);                                            // clamp(x / 6 + 1/2, 0, 1)
+Tensor hardswish(const Tensor& x);                                              // x hardsigmoid(x)
+Tensor hardtanh(const Tensor& x, double min_val = -1.0, double max_val = 1.0);  // clamp(x, min, max)
+Tensor relu6(const Tensor& x);                                                  // clamp(x, 0, 6)
+
 }  // namespace kiln
