@@ -18,6 +18,14 @@
 
 namespace kiln::nn {
 
+namespace {
+// The key's and the value's widths: kdim and vdim, where 0 stands for embed_dim.
+std::int64_t key_features(const MultiheadAttentionOptions& o) { return o.kdim() ? o.kdim() : o.embed_dim(); }
+std::int64_t value_features(const MultiheadAttentionOptions& o) {
+  return o.vdim() ? o.vdim() : o.embed_dim();
+}
+}  // namespace
+
 MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : options(o) {
   KILN_CHECK(o.embed_dim() > 0 && o.num_heads() > 0 && o.embed_dim() % o.num_heads() == 0,
              "MultiheadAttention: embed_dim ", o.embed_dim(), " must be positive and split evenly into ",
@@ -26,7 +34,7 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : opt
              " must be in [0, 1)");
   KILN_CHECK(o.kdim() >= 0 && o.vdim() >= 0, "MultiheadAttention: kdim ", o.kdim(), " and vdim ", o.vdim(),
              " must be positive, or 0 for embed_dim");
-  const std::int64_t e = o.embed_dim(), kdim = o.kdim() ? o.kdim() : e, vdim = o.vdim() ? o.vdim() : e;
+  const std::int64_t e = o.embed_dim(), kdim = key_features(o), vdim = value_features(o);
   if (kdim == e && vdim == e) {
     in_proj_weight = register_parameter("in_proj_weight", empty({3 * e, e}));
   } else {
@@ -95,7 +103,7 @@ AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& ke
                                            const Tensor& key_padding_mask, const Tensor& attn_mask,
                                            bool weights, bool average) {
   const std::int64_t e = options.embed_dim(), h = options.num_heads(), d = e / h;
-  const std::int64_t kdim = options.kdim() ? options.kdim() : e, vdim = options.vdim() ? options.vdim() : e;
+  const std::int64_t kdim = key_features(options), vdim = value_features(options);
   for (const auto& [t, name, features] :
        {std::tuple{&query, "query", e}, std::tuple{&key, "key", kdim}, std::tuple{&value, "value", vdim}})
     KILN_CHECK(t->dim() == 3 && t->size(2) == features, "MultiheadAttention: ", name, " must be ",
@@ -168,8 +176,8 @@ std::string MultiheadAttention::description() const {
   os << "MultiheadAttention(embed_dim=" << options.embed_dim() << ", num_heads=" << options.num_heads();
   if (options.dropout() != 0) os << ", dropout=" << options.dropout();
   if (!options.bias()) os << ", bias=false";
-  if (options.kdim() && options.kdim() != options.embed_dim()) os << ", kdim=" << options.kdim();
-  if (options.vdim() && options.vdim() != options.embed_dim()) os << ", vdim=" << options.vdim();
+  if (key_features(options) != options.embed_dim()) os << ", kdim=" << options.kdim();
+  if (value_features(options) != options.embed_dim()) os << ", vdim=" << options.vdim();
   if (options.add_bias_kv()) os << ", add_bias_kv=true";
   if (options.add_zero_attn()) os << ", add_zero_attn=true";
   if (options.batch_first()) os << ", batch_first=true";

@@ -238,8 +238,8 @@ Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& 
                             const Tensor& tgt_mask, const Tensor& memory_mask,
                             const Tensor& src_key_padding_mask, const Tensor& tgt_key_padding_mask,
                             const Tensor& memory_key_padding_mask) {
-  check_input("Transformer", "src", src, encoder->layers->at<TransformerEncoderLayer>(0)->options);
-  check_input("Transformer", "tgt", tgt, decoder->layers->at<TransformerDecoderLayer>(0)->options);
+  check_input("Transformer", "src", src, options.layer());
+  check_input("Transformer", "tgt", tgt, options.layer());
   const int batch_dim = options.batch_first() ? 0 : 1;
   KILN_CHECK(src.size(batch_dim) == tgt.size(batch_dim), "Transformer: src of shape ", fmt(src.shape()),
              " and tgt of shape ", fmt(tgt.shape()), " hold different batch sizes (dimension ", batch_dim,
