@@ -168,3 +168,82 @@ TEST_CASE("apply visits every module, children before their parent, e.g. to init
     for (double v : p.to_vector<double>()) CHECK(v == expected);
   }
 }
+
+TEST_CASE("instance_norm: each sample's channel on its own, running statistics, gradients, the layers") {
+  using kiln::test::rand64;
+  using In = std::vector<Tensor>;
+  manual_seed(91);
+  const Tensor x = rand64({3, 4, 5, 6}) * 2.0 + 1.0, w = rand64({4}), b = rand64({4});
+  check_same(instance_norm(x, Tensor(), Tensor(), w, b), group_norm(x, 4, w, b), 1e-12);
+  // Running statistics: the planes' means and unbiased variances, averaged over the samples.
+  const double m = 0.3;
+  Tensor rm = zeros({4}, kFloat64), rv = ones({4}, kFloat64);
+  instance_norm(x, rm, rv, Tensor(), Tensor(), true, m);
+  const Tensor planes = x.reshape({3, 4, 30});
+  check_same(rm, mean(mean(planes, {2}), {0}) * m, 1e-12);
+  check_same(rv, mean(var(planes, {2}), {0}) * m + (1 - m), 1e-12);
+  // Without use_input_stats the running statistics normalise, as in evaluation.
+  check_same(
+      instance_norm(x, rm, rv, w, b, false),
+      (x - rm.reshape({1, 4, 1, 1})) / sqrt(rv.reshape({1, 4, 1, 1}) + 1e-5) * w.reshape({1, 4, 1, 1}) +
+          b.reshape({1, 4, 1, 1}),
+      1e-12);
+  KILN_CHECK_GRAD([](const In& in) { return instance_norm(in[0], Tensor(), Tensor(), in[1], in[2]); },
+                  {rand64({2, 3, 4}), rand64({3}), rand64({3})});
+  CHECK_THROWS_WITH_AS(instance_norm(rand64({3, 4})), doctest::Contains("must be (N, C, L) or (N, C, ...)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(instance_norm(rand64({3, 4, 1})),
+                       doctest::Contains("has one value, which normalises to 0"), Error);
+  CHECK_THROWS_WITH_AS(instance_norm(x, Tensor(), Tensor(), rand64({3})),
+                       doctest::Contains("per-channel tensor of shape (3) must be (4)"), Error);
+
+  nn::InstanceNorm2d plain(4);
+  CHECK(plain.parameters().empty());
+  CHECK(plain.description() ==
+        "InstanceNorm2d(4, eps=1e-05, momentum=0.1, affine=false, track_running_stats=false)");
+  const Tensor x32 = x.to(kFloat32);
+  check_same(plain(x32), group_norm(x32, 4), 1e-5);
+  check_same(plain(x32[1]), plain(x32).select(0, 1), 1e-6);  // unbatched (C, H, W)
+  nn::InstanceNorm1d tracked(nn::InstanceNormOptions(4).affine(true).track_running_stats(true));
+  const auto sd = tracked.state_dict();
+  for (const char* key : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
+    CHECK(sd.count(key) == 1);
+  const Tensor seq = x32.reshape({3, 4, 30});
+  tracked(seq);
+  CHECK(tracked.num_batches_tracked.item() == 1.0);
+  check_same(tracked.running_mean, mean(mean(seq, {2}), {0}) * 0.1, 1e-6);
+  tracked.eval();
+  check_same(
+      tracked(seq),
+      (seq - tracked.running_mean.reshape({1, 4, 1})) / sqrt(tracked.running_var.reshape({1, 4, 1}) + 1e-5),
+      1e-5);  // weight 1, bias 0
+  CHECK_THROWS_WITH_AS(tracked(x32),
+                       doctest::Contains("InstanceNorm1d(4, eps=1e-05, momentum=0.1, affine=true, "
+                                         "track_running_stats=true): expected (N, C, L)"),
+                       Error);
+}
+
+TEST_CASE("prelu: a learned slope below zero, one or per channel; gradients; the layer") {
+  using kiln::test::rand64;
+  using In = std::vector<Tensor>;
+  check_values(prelu(tensor<double>({-2.0, 0.0, 3.0}), tensor<double>({0.5})), {-1.0, 0.0, 3.0});
+  const Tensor x = tensor<double>({{-1.0, -1.0}, {2.0, -4.0}});
+  check_values(prelu(x, tensor<double>({0.1, 0.2})), {-0.1, -0.2, 2.0, -0.8});  // the slope per column
+  manual_seed(92);
+  KILN_CHECK_GRAD([](const In& in) { return prelu(in[0], in[1]); }, {rand64({2, 3, 4}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return prelu(in[0], in[1]); }, {rand64({5}), rand64({1})});
+  CHECK_THROWS_WITH_AS(
+      prelu(rand64({2, 3}), rand64({2})),
+      "prelu: weight of shape (2) for input of shape (2, 3); give one slope, or one per channel "
+      "(3) along dimension 1",
+      Error);
+  nn::PReLU act(3);
+  check_values(act.weight, {0.25, 0.25, 0.25});
+  CHECK(act.description() == "PReLU(num_parameters=3)");
+  const Tensor y = act(-ones({2, 3, 2}));
+  check_values(y, std::vector<double>(12, -0.25));
+  sum(y).backward();
+  check_values(act.weight.grad(), {-4, -4, -4});  // each slope's four inputs of -1
+  CHECK(nn::PReLU().weight.numel() == 1);
+  CHECK_THROWS_AS(nn::PReLU(0), Error);
+}

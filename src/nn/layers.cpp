@@ -21,6 +21,20 @@ std::string pair_str(Pair p) {
   os << '(' << p[0] << ", " << p[1] << ')';
   return os.str();
 }
+
+const char* pad_mode_name(PadMode mode) {  // PyTorch's padding_mode strings
+  switch (mode) {
+    case PadMode::constant:
+      return "zeros";
+    case PadMode::reflect:
+      return "reflect";
+    case PadMode::replicate:
+      return "replicate";
+    case PadMode::circular:
+      return "circular";
+  }
+  return "?";
+}
 }  // namespace
 
 // ---- Linear --------------------------------------------------------------------------
@@ -81,6 +95,8 @@ std::string conv_description(const char* layer, const Options& o, Pair output_pa
   if (o.dilation() != Pair{1, 1}) os << ", dilation=" << pair_str(o.dilation());
   if (o.groups() != 1) os << ", groups=" << o.groups();
   if (!o.bias()) os << ", bias=false";
+  if constexpr (requires { o.padding_mode(); })
+    if (o.padding_mode() != PadMode::constant) os << ", padding_mode=" << pad_mode_name(o.padding_mode());
   os << ")";
   return os.str();
 }
@@ -98,6 +114,10 @@ Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
 void Conv2d::reset_parameters() { uniform_by_fan_in(weight, bias); }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  const auto [ph, pw] = options.padding();
+  if (options.padding_mode() != PadMode::constant)  // the frame first, then no zero padding
+    return conv2d(pad(x, {pw, pw, ph, ph}, options.padding_mode()), weight, bias, options.stride(), {0, 0},
+                  options.dilation(), options.groups());
   return conv2d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
 }
 
@@ -115,7 +135,11 @@ Conv1d::Conv1d(const Conv1dOptions& o) : options(o) {
 void Conv1d::reset_parameters() { uniform_by_fan_in(weight, bias); }
 
 Tensor Conv1d::forward(const Tensor& x) {
-  return conv1d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
+  const std::int64_t p = options.padding();
+  if (options.padding_mode() != PadMode::constant)
+    return conv1d(pad(x, {p, p}, options.padding_mode()), weight, bias, options.stride(), 0,
+                  options.dilation(), options.groups());
+  return conv1d(x, weight, bias, options.stride(), p, options.dilation(), options.groups());
 }
 
 std::string Conv1d::description() const {  // PyTorch's one-element tuples: kernel_size=(3,)
@@ -127,6 +151,7 @@ std::string Conv1d::description() const {  // PyTorch's one-element tuples: kern
   if (o.dilation() != 1) os << ", dilation=(" << o.dilation() << ",)";
   if (o.groups() != 1) os << ", groups=" << o.groups();
   if (!o.bias()) os << ", bias=false";
+  if (o.padding_mode() != PadMode::constant) os << ", padding_mode=" << pad_mode_name(o.padding_mode());
   os << ")";
   return os.str();
 }
@@ -227,6 +252,30 @@ std::string BatchNorm::description() const {
   return os.str();
 }
 
+Tensor InstanceNorm::forward(const Tensor& x) {
+  const std::int64_t d = spatial_dims_;
+  KILN_CHECK(x.dim() == d + 1 || x.dim() == d + 2, description(), ": expected ",
+             d == 1 ? "(N, C, L) or unbatched (C, L)" : "(N, C, H, W) or unbatched (C, H, W)",
+             " input but got shape ", fmt(x.shape()));
+  const Tensor batched = x.dim() == d + 1 ? x.unsqueeze(0) : x;
+  const bool use_input_stats = is_training() || !running_mean.defined();
+  if (is_training() && num_batches_tracked.defined()) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(detail::constant_like(num_batches_tracked, 1.0));
+  }
+  const Tensor y = instance_norm(batched, running_mean, running_var, weight, bias, use_input_stats,
+                                 options.momentum(), options.eps());
+  return x.dim() == d + 1 ? y.squeeze(0) : y;
+}
+
+std::string InstanceNorm::description() const {
+  std::ostringstream os;
+  os << "InstanceNorm" << spatial_dims_ << "d(" << options.num_features() << ", eps=" << options.eps()
+     << ", momentum=" << options.momentum() << ", affine=" << (options.affine() ? "true" : "false")
+     << ", track_running_stats=" << (options.track_running_stats() ? "true" : "false") << ")";
+  return os.str();
+}
+
 // ---- LayerNorm ------------------------------------------------------------------------
 
 LayerNorm::LayerNorm(const LayerNormOptions& o) : options(o) {
@@ -290,9 +339,73 @@ std::string Dropout::description() const {
   return os.str();
 }
 
-Tensor Upsample::forward(const Tensor& x) { return upsample_nearest2d(x, scale); }
+Upsample::Upsample(const UpsampleOptions& o) : options(o) {
+  KILN_CHECK(o.size() || (o.scale_factor()[0] >= 1 && o.scale_factor()[1] >= 1),
+             "Upsample: scale factors must be whole numbers >= 1, got ", pair_str(o.scale_factor()));
+  KILN_CHECK(!o.align_corners() || o.mode() == Interpolation::bilinear,
+             "Upsample: align_corners is for bilinear mode; nearest takes none");
+}
+Tensor Upsample::forward(const Tensor& x) {
+  const UpsampleOptions& o = options;
+  if (!o.size() && o.mode() == Interpolation::nearest) return upsample_nearest2d(x, o.scale_factor());
+  KILN_CHECK(x.dim() == 4, "Upsample: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
+  const Pair size =
+      o.size() ? *o.size() : Pair{x.size(2) * o.scale_factor()[0], x.size(3) * o.scale_factor()[1]};
+  return interpolate(x, size, o.mode(), o.align_corners());
+}
 std::string Upsample::description() const {
-  return "Upsample(scale_factor=" + pair_str(scale) + ", mode=nearest)";
+  const UpsampleOptions& o = options;
+  std::string s =
+      "Upsample(" + (o.size() ? "size=" + pair_str(*o.size()) : "scale_factor=" + pair_str(o.scale_factor()));
+  s += o.mode() == Interpolation::nearest ? ", mode=nearest" : ", mode=bilinear";
+  if (o.align_corners()) s += ", align_corners=true";
+  return s + ")";
+}
+
+Tensor PixelShuffle::forward(const Tensor& x) { return pixel_shuffle(x, factor); }
+std::string PixelShuffle::description() const {
+  return "PixelShuffle(upscale_factor=" + std::to_string(factor) + ")";
+}
+Tensor PixelUnshuffle::forward(const Tensor& x) { return pixel_unshuffle(x, factor); }
+std::string PixelUnshuffle::description() const {
+  return "PixelUnshuffle(downscale_factor=" + std::to_string(factor) + ")";
+}
+
+Padding::Padding(PadMode mode, int dims, std::vector<std::int64_t> pads, double value)
+    : mode(mode), dims(dims), pads(std::move(pads)), value(value) {
+  KILN_CHECK(this->pads.size() == static_cast<std::size_t>(2 * dims), description(), ": give one size or ",
+             2 * dims, " (a before and after pair per dimension, the last first), got ", this->pads.size());
+  for (std::int64_t p : this->pads) KILN_CHECK(p >= 0, description(), ": pad sizes must be >= 0");
+  KILN_CHECK(mode == PadMode::constant || value == 0.0, description(),
+             ": only constant padding takes a value");
+}
+Tensor Padding::forward(const Tensor& x) {
+  KILN_CHECK(x.dim() == dims + 1 || x.dim() == dims + 2, description(), ": input must have ", dims + 1,
+             " or ", dims + 2, " dimensions (unbatched or batched) but has shape ", fmt(x.shape()));
+  return pad(x, pads, mode, value);
+}
+std::string Padding::description() const {
+  std::ostringstream os;
+  switch (mode) {
+    case PadMode::reflect:
+      os << "ReflectionPad";
+      break;
+    case PadMode::replicate:
+      os << "ReplicationPad";
+      break;
+    case PadMode::circular:
+      os << "CircularPad";
+      break;
+    case PadMode::constant:
+      os << (value == 0.0 ? "ZeroPad" : "ConstantPad");
+      break;
+  }
+  os << dims << "d((";
+  for (std::size_t i = 0; i < pads.size(); ++i) os << (i ? ", " : "") << pads[i];
+  os << ")";
+  if (value != 0.0) os << ", value=" << value;
+  os << ")";
+  return os.str();
 }
 
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(start_dim, end_dim); }
@@ -355,6 +468,14 @@ Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim); }
 Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim); }
 Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
+PReLU::PReLU(std::int64_t num_parameters, double init) {
+  KILN_CHECK(num_parameters >= 1, "PReLU: num_parameters must be >= 1, got ", num_parameters);
+  weight = register_parameter("weight", full({num_parameters}, init));
+}
+Tensor PReLU::forward(const Tensor& x) { return prelu(x, weight); }
+std::string PReLU::description() const {
+  return "PReLU(num_parameters=" + std::to_string(weight.numel()) + ")";
+}
 
 // ---- Sequential -----------------------------------------------------------------------
 

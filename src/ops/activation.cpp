@@ -1,6 +1,7 @@
 // Activation functions: forward kernel, then the backward rule next to it.
 #include "kiln/ops/activation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <utility>
@@ -101,6 +102,21 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   return clamp(x, min_val, max_val);
 }
 Tensor relu6(const Tensor& x) { return clamp(x, 0.0, 6.0); }
+
+// The slope broadcast along dimension 1: w viewed as (C, 1, ..., 1) for x (N, C, ...).
+// where() sends the gradient to x where x > 0, and to w x elsewhere: x's gradient w g
+// there, w's the sum of x g (PyTorch's rules, 0 itself on the sloped side).
+Tensor prelu(const Tensor& x, const Tensor& weight) {
+  detail::check_floating("prelu", x);
+  const bool one = weight.numel() == 1, per_channel = x.dim() >= 2 && weight.numel() == x.size(1);
+  KILN_CHECK(weight.dim() <= 1 && (one || per_channel), "prelu: weight of shape ", fmt(weight.shape()),
+             " for input of shape ", fmt(x.shape()), "; give one slope, or one per channel (",
+             x.dim() >= 2 ? x.size(1) : 1, ") along dimension 1");
+  Shape slope_shape(static_cast<std::size_t>(std::max<std::int64_t>(x.dim() - 1, 0)), 1);
+  if (!slope_shape.empty()) slope_shape[0] = weight.numel();
+  const Tensor slope = weight.reshape(slope_shape);
+  return where(x > 0.0, x, slope * x);
+}
 
 namespace {
 // Activations with one parameter: on the CPU the kernels `pick` chooses from the table

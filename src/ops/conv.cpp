@@ -18,7 +18,6 @@
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
-#include "kiln/ops/linalg.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
@@ -356,58 +355,6 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                    {nw ? xc : Tensor(), nx ? w : Tensor()});
   }
   return out;
-}
-
-// ---- Nearest-neighbour upsampling ----------------------------------------------------
-// A view with a size-1 axis after H and after W, expanded to the factors, then copied:
-// the copy is the strided copy every device has, and expand's gradient sums the blocks.
-
-Tensor upsample_nearest2d(const Tensor& x, Pair scale) {
-  detail::check_floating("upsample_nearest2d", x);
-  KILN_CHECK(x.dim() == 4, "upsample_nearest2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  KILN_CHECK(scale[0] >= 1 && scale[1] >= 1,
-             "upsample_nearest2d: scale factors must be whole numbers >= 1, got (", scale[0], ", ", scale[1],
-             ")");
-  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  return x.reshape({n, c, h, 1, w, 1})
-      .expand({n, c, h, scale[0], w, scale[1]})
-      .reshape({n, c, h * scale[0], w * scale[1]});
-}
-
-// ---- Adaptive average pooling ------------------------------------------------------
-
-namespace {
-// (out, in): row i averages the inputs floor(i * in / out) .. ceil((i + 1) * in / out) - 1,
-// PyTorch's adaptive windows, which cover the input and overlap where out does not divide in.
-Tensor adaptive_window_means(std::int64_t out, std::int64_t in, const Tensor& like) {
-  Tensor m = zeros({out, in}, kFloat64);
-  double* p = m.data_ptr<double>();
-  for (std::int64_t i = 0; i < out; ++i) {
-    const std::int64_t begin = i * in / out, end = ((i + 1) * in + out - 1) / out;
-    for (std::int64_t j = begin; j < end; ++j) p[i * in + j] = 1.0 / static_cast<double>(end - begin);
-  }
-  return m.to(like.dtype()).to(like.device());
-}
-}  // namespace
-
-Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
-  detail::check_floating("adaptive_avg_pool2d", x);
-  KILN_CHECK(x.dim() == 4, "adaptive_avg_pool2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  const auto [oh, ow] = output_size;
-  KILN_CHECK(oh >= 1 && ow >= 1, "adaptive_avg_pool2d: output size (", oh, ", ", ow, ") must be >= 1");
-  const std::int64_t h = x.size(2), w = x.size(3);
-  KILN_CHECK(h >= 1 && w >= 1, "adaptive_avg_pool2d: input of shape ", fmt(x.shape()),
-             " has an empty image; H and W must be >= 1");
-  if (oh == 1 && ow == 1) return mean(x, {2, 3}, /*keepdim=*/true);        // global average pooling
-  if (h % oh == 0 && w % ow == 0) return avg_pool2d(x, {h / oh, w / ow});  // equal windows, no overlap
-  // Otherwise each window mean is a weighted sum, out = A_h x A_w^T per image, done as two
-  // GEMMs over the whole batch: the rows of every image by A_w^T, then (transposed) the
-  // columns by A_h^T.
-  const std::int64_t planes = x.size(0) * x.size(1);
-  const Tensor rows = matmul(x.reshape({planes * h, w}), adaptive_window_means(ow, w, x).t());  // (P H, OW)
-  const Tensor cols = rows.reshape({planes, h, ow}).transpose(1, 2).reshape({planes * ow, h});  // (P OW, H)
-  const Tensor pooled = matmul(cols, adaptive_window_means(oh, h, x).t());                      // (P OW, OH)
-  return pooled.reshape({x.size(0), x.size(1), ow, oh}).transpose(2, 3).contiguous();
 }
 
 // ---- Pooling --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// index_select, index_add, gather, one_hot, flip, repeat, pad, cat and stack.
+// index_select, index_add, gather, one_hot, flip, repeat, cat and stack.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -441,34 +441,6 @@ Tensor repeat(const Tensor& x, const std::vector<std::int64_t>& repeats) {
     out.push_back(r * size);
   }
   return x.reshape(split).expand(tiled).contiguous().reshape(out);
-}
-
-Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value) {
-  const auto pairs = static_cast<std::int64_t>(pads.size() / 2);
-  KILN_CHECK(pads.size() % 2 == 0 && pairs <= x.dim(), "pad: ", pads.size(),
-             " pad sizes for a tensor of shape ", fmt(x.shape()),
-             "; give a (before, after) pair per dimension, the last dimension first");
-  Shape shape = x.shape();
-  std::vector<std::int64_t> before(static_cast<std::size_t>(x.dim()), 0);
-  for (std::int64_t k = 0; k < pairs; ++k) {
-    const std::int64_t d = x.dim() - 1 - k, lo = pads[static_cast<std::size_t>(2 * k)],
-                       hi = pads[static_cast<std::size_t>(2 * k + 1)];
-    KILN_CHECK(lo >= 0 && hi >= 0, "pad: sizes (", lo, ", ", hi, ") for dimension ", d,
-               " must be >= 0; crop with narrow() or slice()");
-    before[static_cast<std::size_t>(d)] = lo;
-    shape[d] += lo + hi;
-  }
-  // The inner block of `out`, a view shaped like x.
-  const auto inner = [before](Tensor t, const Shape& sizes) {
-    for (std::int64_t d = 0; d < t.dim(); ++d) t = t.narrow(d, before[static_cast<std::size_t>(d)], sizes[d]);
-    return t;
-  };
-  Tensor out = full(shape, value, x.dtype(), x.device());
-  inner(out, x.shape()).copy_(x.detach());
-  if (should_record({x}))
-    attach_grad_fn(out, "pad", {x},
-                   [inner, xs = x.shape()](const Tensor& g) { return Grads{inner(g, xs).contiguous()}; });
-  return out;
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {

@@ -1,4 +1,4 @@
-// layer_norm and group_norm: forward and backward side by side. On the CPU, fused loops
+// layer_norm, group_norm and instance_norm: forward and backward side by side. On the CPU, fused loops
 // over rows built from the kernel table's normalisation entries (kernels/cpu/norm/, in
 // double): each row's statistics, then the pass that normalises it; the backward in one
 // pass over blocks of rows. group_norm's rows are (sample, group) and its weights per
@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln {
@@ -301,6 +303,48 @@ Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight
   if (weight.defined()) y = y * weight.reshape(per_channel);
   if (bias.defined()) y = y + bias.reshape(per_channel);
   return y;
+}
+
+// PyTorch's construction: x (N, C, ...) as one sample of N C channels, whose batch_norm
+// statistics are each plane's; the per-channel tensors repeated N times. The running
+// statistics update a repeated copy, whose mean over the samples is written back.
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool use_input_stats, double momentum,
+                     double eps) {
+  detail::check_floating("instance_norm", x);
+  KILN_CHECK(x.dim() >= 3, "instance_norm: input must be (N, C, L) or (N, C, ...) but has shape ",
+             fmt(x.shape()));
+  const std::int64_t n = x.size(0), c = x.size(1);
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
+    KILN_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == c),
+               "instance_norm: per-channel tensor of shape ", fmt(t->defined() ? t->shape() : Shape{}),
+               " must be (", c, ") for input of shape ", fmt(x.shape()));
+  KILN_CHECK(running_mean.defined() == running_var.defined(),
+             "instance_norm: give both running_mean and running_var, or neither");
+  KILN_CHECK(use_input_stats || running_mean.defined(),
+             "instance_norm: without use_input_stats it needs running_mean and running_var");
+  KILN_CHECK(!use_input_stats || x.numel() == 0 || x.numel() / (n * c) > 1,
+             "instance_norm: each plane of input shape ", fmt(x.shape()),
+             " has one value, which normalises to 0; give more than one spatial value");
+  const auto repeated = [n](const Tensor& t) { return t.defined() ? repeat(t, {n}) : Tensor(); };
+  Tensor mean_copy, var_copy;
+  {
+    NoGradGuard no_grad;
+    mean_copy = repeated(running_mean);
+    var_copy = repeated(running_var);
+  }
+  Shape planes = x.shape();
+  planes.erase(planes.begin());
+  planes[0] = n * c;
+  planes.insert(planes.begin(), 1);
+  const Tensor y = batch_norm(x.reshape(planes), mean_copy, var_copy, repeated(weight), repeated(bias),
+                              use_input_stats, momentum, eps);
+  if (running_mean.defined() && use_input_stats) {
+    NoGradGuard no_grad;
+    Tensor(running_mean).copy_(mean(mean_copy.reshape({n, c}), {0}));  // a handle: the caller's storage
+    Tensor(running_var).copy_(mean(var_copy.reshape({n, c}), {0}));
+  }
+  return y.reshape(x.shape());
 }
 
 }  // namespace kiln

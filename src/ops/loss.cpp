@@ -24,23 +24,16 @@
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
 #include "src/ops/indexing.hpp"
+#include "src/ops/loss_reduction.hpp"
 
 namespace kiln {
 
 using detail::ptr;
+using detail::reduce_loss;
 using detail::Upstream;
 using detail::upstream_values;
 
 namespace {
-
-Tensor reduce(const Tensor& per_sample, Reduction r) {
-  switch (r) {
-    case Reduction::mean: return mean(per_sample);
-    case Reduction::sum: return sum(per_sample);
-    case Reduction::none: return per_sample;
-  }
-  return per_sample;
-}
 
 // Targets are class indices (int64 or int32), one per sample.
 void check_target_shape(const char* op, const Tensor& target, std::int64_t n) {
@@ -95,7 +88,7 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
                   detail::dptr(losses),
                   detail::cuda_report_slot(logits.device().index, bad_cross_entropy_target),
                   detail::dptr_or_null<double>(scratch));
-  Tensor result = reduce(losses.detach(), reduction);
+  Tensor result = reduce_loss(losses.detach(), reduction);
   if (should_record({logits})) {
     attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {
       const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
@@ -141,7 +134,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
                    }
                  });
   });
-  Tensor result = reduce(losses.detach(), reduction);
+  Tensor result = reduce_loss(losses.detach(), reduction);
   if (should_record({logits})) {
     // d loss_i / d logits[i, j] = softmax[i, j] - q[i, j],  q = (1 - eps) onehot(t_i) + eps / C
     attach_grad_fn(result, "cross_entropy", {logits}, [logp, t, eps, reduction](const Tensor& g) {
@@ -180,28 +173,28 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
     check_target_shape("nll_loss", target, log_probs.size(0));
     const Tensor picked =
         detail::gather_cuda(log_probs, 1, detail::int64_index(target).unsqueeze(1), false, bad_nll_loss_target);
-    return reduce(neg(picked.squeeze(1)), reduction);
+    return reduce_loss(neg(picked.squeeze(1)), reduction);
   }
   class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
-  return reduce(neg(gather(log_probs, 1, target.to(kInt64).unsqueeze(1)).squeeze(1)), reduction);
+  return reduce_loss(neg(gather(log_probs, 1, target.to(kInt64).unsqueeze(1)).squeeze(1)), reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   KILN_CHECK(input.shape() == target.shape(), "mse_loss: input of shape ", fmt(input.shape()),
              " and target of shape ", fmt(target.shape()), " differ; they must match");
   const Tensor d = sub(input, target);
-  return reduce(mul(d, d), reduction);
+  return reduce_loss(mul(d, d), reduction);
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
   KILN_CHECK(input.shape() == target.shape(), "kl_div: input of shape ", fmt(input.shape()),
              " and target of shape ", fmt(target.shape()), " differ; they must match");
   detail::check_floating("kl_div", input);
-  if (log_target) return reduce(mul(exp(target), sub(target, input)), reduction);
+  if (log_target) return reduce_loss(mul(exp(target), sub(target, input)), reduction);
   // log of 1 where target is 0, so that 0 log 0 counts as 0 with no NaN in either gradient
   // (a negative target gives NaN, as in PyTorch).
   const Tensor log_or_zero = log(where(eq(target, 0.0), 1.0, target));
-  return reduce(mul(target, sub(log_or_zero, input)), reduction);
+  return reduce_loss(mul(target, sub(log_or_zero, input)), reduction);
 }
 
 namespace {
@@ -227,19 +220,19 @@ void check_threshold(const char* op, const char* name, double v) {
 }  // namespace
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  return reduce(abs_difference("l1_loss", input, target), reduction);
+  return reduce_loss(abs_difference("l1_loss", input, target), reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
   check_threshold("smooth_l1_loss", "beta", beta);
   const Tensor d = abs_difference("smooth_l1_loss", input, target);
-  return reduce(beta == 0 ? d : smooth_l1_of(d, beta), reduction);
+  return reduce_loss(beta == 0 ? d : smooth_l1_of(d, beta), reduction);
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
   KILN_CHECK(std::isfinite(delta) && delta > 0, "huber_loss: delta must be finite and > 0, not ", delta);
   const Tensor d = abs_difference("huber_loss", input, target);
-  return reduce(smooth_l1_of(d, delta) * delta, reduction);
+  return reduce_loss(smooth_l1_of(d, delta) * delta, reduction);
 }
 
 detail::Upstream detail::upstream_values(const Tensor& g_in, DType dtype) {
@@ -389,7 +382,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                  !pos_weight.requires_grad() &&
                                  ((pos_weight.numel() == 1 && pos_weight.dim() <= logits.dim()) ||
                                   pos_weight.shape() == logits.shape())));
-  if (fusable && dev.is_cuda()) return reduce(bce_with_logits_cuda(logits, target, pos_weight), reduction);
+  if (fusable && dev.is_cuda())
+    return reduce_loss(bce_with_logits_cuda(logits, target, pos_weight), reduction);
   if (fusable) {
     Tensor w1;
     if (pos_weight.defined()) {
@@ -402,12 +396,12 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     if (should_record({logits}))
       attach_grad_fn(losses, "binary_cross_entropy_with_logits", {logits},
                      [fused](const Tensor& g) { return Grads{fused->backward(g)}; }, {x, y});
-    return reduce(losses, reduction);
+    return reduce_loss(losses, reduction);
   }
   const Tensor one_minus_y = sub(detail::constant_like(target, 1.0), target);
   Tensor weight_pos = detail::constant_like(target, 1.0);
   if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, detail::constant_like(pos_weight, 1.0)), target));
-  return reduce(add(mul(one_minus_y, logits), mul(weight_pos, softplus(neg(logits)))), reduction);
+  return reduce_loss(add(mul(one_minus_y, logits), mul(weight_pos, softplus(neg(logits)))), reduction);
 }
 
 }  // namespace kiln

@@ -100,6 +100,30 @@ TEST_CASE("cuda: upsample_nearest2d, forward and backward") {
   }
 }
 
+TEST_CASE("cuda: pad's modes, interpolate and pixel_shuffle, forward and backward") {
+  manual_seed(25);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const Tensor x = randn({2, 3, 5, 4}, dt);
+    for (PadMode mode : {PadMode::reflect, PadMode::replicate, PadMode::circular})
+      parity([mode](const auto& v) { return pad(v[0], {1, 3, 2, 1}, mode); }, {x}, tol_for(dt));
+    for (bool corners : {false, true}) {
+      parity(
+          [corners](const auto& v) {
+            return interpolate(v[0], {9, 7}, Interpolation::bilinear, corners);
+          },
+          {x}, tol_for(dt));
+      parity(
+          [corners](const auto& v) {
+            return interpolate(v[0], {3, 2}, Interpolation::bilinear, corners);
+          },
+          {x}, tol_for(dt));
+    }
+    parity([](const auto& v) { return interpolate(v[0], {7, 3}); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return pixel_shuffle(v[0], 2); }, {randn({2, 8, 3, 2}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return pixel_unshuffle(v[0], 2); }, {randn({2, 2, 4, 6}, dt)}, tol_for(dt));
+  }
+}
+
 TEST_CASE("cuda: max and average pooling, forward and backward") {
   manual_seed(22);
   for (DType dt : {kFloat64, kFloat32}) {
@@ -316,6 +340,33 @@ TEST_CASE("cuda: group norm, with and without weight and bias") {
   }
 }
 
+TEST_CASE("cuda: instance_norm with running statistics, and prelu") {
+  manual_seed(32);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
+    const Tensor rm_cpu = zeros({3}, dt), rv_cpu = ones({3}, dt);
+    const Tensor rm_gpu = rm_cpu.to(gpu), rv_gpu = rv_cpu.to(gpu);
+    parity(
+        [&](const auto& v) {
+          const bool on_gpu = v[0].device().is_cuda();
+          return instance_norm(v[0], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, v[1], v[2], true,
+                               0.2);
+        },
+        {randn({2, 3, 4, 5}, dt) * 2.0 + 1.0, randn({3}, dt), randn({3}, dt)}, tol);
+    check_same(rm_gpu.to(Device::cpu()), rm_cpu, tol);
+    check_same(rv_gpu.to(Device::cpu()), rv_cpu, tol);
+    parity(
+        [&](const auto& v) {
+          const bool on_gpu = v[0].device().is_cuda();
+          return instance_norm(v[0], on_gpu ? rm_gpu : rm_cpu, on_gpu ? rv_gpu : rv_cpu, Tensor(), Tensor(),
+                               false);
+        },
+        {randn({2, 3, 7}, dt)}, tol);
+    parity([](const auto& v) { return prelu(v[0], v[1]); }, {randn({4, 3, 5}, dt), randn({3}, dt)},
+           tol_for(dt));
+  }
+}
+
 TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   manual_seed(30);
   for (DType dt : {kFloat64, kFloat32}) {
@@ -331,6 +382,32 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
     parity([](const auto& v) { return kl_div(v[0], v[1], Reduction::none, true); },
            {log_softmax(a, 1), log_softmax(b, 1)}, tol);
     parity([](const auto& v) { return cosine_similarity(v[0], v[1], 1); }, {a, b.narrow(0, 0, 1)}, tol);
+  }
+}
+
+TEST_CASE("cuda: likelihood, margin and embedding losses") {
+  manual_seed(31);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
+    const Tensor a = randn({5, 6}, dt), b = randn({5, 6}, dt), c = randn({5, 6}, dt);
+    const Tensor p = rand({5, 6}, dt) * 0.8 + 0.1, q = rand({5, 6}, dt);
+    const Tensor signs = where(rand({5, 6}, dt) < 0.5, 1.0, scalar_tensor(-1.0, dt)),
+                 row_signs = signs.select(1, 0);
+    parity([](const auto& v) { return binary_cross_entropy(v[0], v[1], v[2]); }, {p, q, rand({6}, dt) + 0.5},
+           tol);
+    parity([](const auto& v) { return gaussian_nll_loss(v[0], v[1], v[2], true); },
+           {a, b, rand({5}, dt) + 0.1}, tol);
+    parity([](const auto& v) { return poisson_nll_loss(v[0], v[1], true, true, 1e-8, Reduction::none); },
+           {a, floor(q * 4.0)}, tol);
+    parity([](const auto& v) { return multilabel_soft_margin_loss(v[0], v[1]); }, {a, q}, tol);
+    parity([](const auto& v) { return margin_ranking_loss(v[0], v[1], v[2], 0.2); }, {a, b, signs}, tol);
+    parity([](const auto& v) { return hinge_embedding_loss(v[0], v[1], 0.5, Reduction::none); }, {a, signs},
+           tol);
+    parity([](const auto& v) { return soft_margin_loss(v[0], v[1]); }, {a, signs}, tol);
+    parity([](const auto& v) { return cosine_embedding_loss(v[0], v[1], v[2], 0.1); }, {a, b, row_signs},
+           tol);
+    parity([](const auto& v) { return triplet_margin_loss(v[0], v[1], v[2], 1.0, 2.0, 1e-6, true); },
+           {a, b, c}, tol);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "kiln/nn/options.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/shape_ops.hpp"
 
 namespace kiln::nn {
 
@@ -50,6 +51,9 @@ struct Conv2dOptions {
   KILN_OPTION(Pair, dilation)
   KILN_OPTION(std::int64_t, groups)
   KILN_OPTION(bool, bias)
+  // How the padding is filled (PyTorch's padding_mode): zeros (PadMode::constant), or the
+  // image's own edges, reflected, replicated or wrapped around (kiln::pad's modes).
+  KILN_OPTION(PadMode, padding_mode)
   auto& stride(std::int64_t s) { return stride({s, s}); }
   auto& padding(std::int64_t p) { return padding({p, p}); }
   auto& dilation(std::int64_t d) { return dilation({d, d}); }
@@ -58,6 +62,7 @@ private:
   Pair kernel_size_, stride_{1, 1}, padding_{0, 0}, dilation_{1, 1};
   std::int64_t groups_ = 1;
   bool bias_ = true;
+  PadMode padding_mode_ = PadMode::constant;
 };
 
 class Conv2d : public Module {
@@ -119,10 +124,12 @@ struct Conv1dOptions {
   KILN_OPTION(std::int64_t, dilation)
   KILN_OPTION(std::int64_t, groups)
   KILN_OPTION(bool, bias)
+  KILN_OPTION(PadMode, padding_mode)  // as Conv2dOptions'
 private:
   std::int64_t in_channels_, out_channels_, kernel_size_, stride_ = 1, padding_ = 0, dilation_ = 1,
                                                           groups_ = 1;
   bool bias_ = true;
+  PadMode padding_mode_ = PadMode::constant;
 };
 
 // Convolution over sequences (kiln::conv1d), e.g. nn::Conv1d(nn::Conv1dOptions(4, 16, 5).padding(2))
@@ -231,7 +238,7 @@ public:
   BatchNormOptions options;
   Tensor weight, bias;                                   // (C), when affine
   Tensor running_mean, running_var, num_batches_tracked;  // buffers, when tracking
-private:
+protected:
   int spatial_dims_;
 };
 class BatchNorm1d : public BatchNorm {
@@ -243,6 +250,35 @@ class BatchNorm2d : public BatchNorm {
 public:
   explicit BatchNorm2d(const BatchNormOptions& o) : BatchNorm(o, 2) {}
   explicit BatchNorm2d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 2) {}
+};
+
+// Instance normalisation (kiln::instance_norm): each sample's channels normalised on their
+// own, as in style transfer and small-batch generators. PyTorch's defaults, in
+// InstanceNormOptions: no affine weights and no running statistics; with
+// track_running_stats, evaluation normalises by them. Parameter and buffer names as
+// BatchNorm's. InstanceNorm1d takes (N, C, L) or unbatched (C, L); InstanceNorm2d takes
+// (N, C, H, W) or (C, H, W).
+struct InstanceNormOptions : BatchNormOptions {
+  explicit InstanceNormOptions(std::int64_t features) : BatchNormOptions(features) {
+    affine(false);
+    track_running_stats(false);
+  }
+};
+class InstanceNorm : public BatchNorm {
+public:
+  InstanceNorm(const BatchNormOptions& options, int spatial_dims) : BatchNorm(options, spatial_dims) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+class InstanceNorm1d : public InstanceNorm {
+public:
+  explicit InstanceNorm1d(const BatchNormOptions& o) : InstanceNorm(o, 1) {}
+  explicit InstanceNorm1d(std::int64_t c) : InstanceNorm(InstanceNormOptions(c), 1) {}
+};
+class InstanceNorm2d : public InstanceNorm {
+public:
+  explicit InstanceNorm2d(const BatchNormOptions& o) : InstanceNorm(o, 2) {}
+  explicit InstanceNorm2d(std::int64_t c) : InstanceNorm(InstanceNormOptions(c), 2) {}
 };
 
 struct LayerNormOptions {
@@ -304,16 +340,85 @@ public:
   double p;
 };
 
-// Nearest-neighbour upsampling by whole factors (kiln::upsample_nearest2d), e.g. before
-// a convolution in a decoder: nn::Upsample(2) doubles H and W.
+// Upsampling (torch.nn.Upsample), e.g. before a convolution in a decoder: nn::Upsample(2)
+// doubles H and W by nearest neighbours; nn::Upsample(nn::UpsampleOptions().scale_factor(2)
+// .mode(Interpolation::bilinear)) blends; .size({OH, OW}) sets the output size instead.
+struct UpsampleOptions {
+  KILN_OPTION(std::optional<Pair>, size)  // when set, wins over scale_factor
+  KILN_OPTION(Pair, scale_factor)         // whole factors
+  KILN_OPTION(Interpolation, mode)
+  KILN_OPTION(bool, align_corners)  // bilinear only
+  auto& scale_factor(std::int64_t s) { return scale_factor({s, s}); }
+
+private:
+  std::optional<Pair> size_;
+  Pair scale_factor_{1, 1};
+  Interpolation mode_ = Interpolation::nearest;
+  bool align_corners_ = false;
+};
+
 class Upsample : public Module {
 public:
   explicit Upsample(std::int64_t scale) : Upsample(Pair{scale, scale}) {}
-  explicit Upsample(Pair scale) : scale(scale) {}
+  explicit Upsample(Pair scale) : Upsample(UpsampleOptions().scale_factor(scale)) {}
+  explicit Upsample(const UpsampleOptions& options);
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
-  Pair scale;
+  UpsampleOptions options;
 };
+
+// torch.nn.PixelShuffle / PixelUnshuffle (kiln::pixel_shuffle): (*, C r^2, H, W) <-> (*, C, H r, W r).
+class PixelShuffle : public Module {
+public:
+  explicit PixelShuffle(std::int64_t upscale_factor) : factor(upscale_factor) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t factor;
+};
+class PixelUnshuffle : public Module {
+public:
+  explicit PixelUnshuffle(std::int64_t downscale_factor) : factor(downscale_factor) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t factor;
+};
+
+// Padding layers (kiln::pad with fixed sizes): torch.nn.ReflectionPad2d and its kin. The
+// sizes are one for every side, or (left, right) for 1-d and (left, right, top, bottom)
+// for 2-d, as PyTorch's; a layer for `dims` spatial dimensions takes inputs with one or
+// two more (batched or not), e.g. nn::ReflectionPad2d(1) pads (N, C, H, W) to
+// (N, C, H + 2, W + 2) with the image mirrored about its edges.
+class Padding : public Module {
+public:
+  Padding(PadMode mode, int dims, std::vector<std::int64_t> pads, double value);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  PadMode mode;
+  int dims;
+  std::vector<std::int64_t> pads;
+  double value;
+};
+template <PadMode Mode, int Dims>
+class PadNd : public Padding {
+public:
+  explicit PadNd(std::int64_t pad, double value = 0.0)
+      : Padding(Mode, Dims, std::vector<std::int64_t>(2 * Dims, pad), value) {}
+  explicit PadNd(std::vector<std::int64_t> pads, double value = 0.0)
+      : Padding(Mode, Dims, std::move(pads), value) {}
+  // ReflectionPad2d({1, 1, 2, 0}): the list, not the (pad, value) pair
+  PadNd(std::initializer_list<std::int64_t> pads, double value = 0.0)
+      : PadNd(std::vector<std::int64_t>(pads), value) {}
+};
+using ReflectionPad1d = PadNd<PadMode::reflect, 1>;
+using ReflectionPad2d = PadNd<PadMode::reflect, 2>;
+using ReplicationPad1d = PadNd<PadMode::replicate, 1>;
+using ReplicationPad2d = PadNd<PadMode::replicate, 2>;
+using CircularPad1d = PadNd<PadMode::circular, 1>;
+using CircularPad2d = PadNd<PadMode::circular, 2>;
+using ConstantPad1d = PadNd<PadMode::constant, 1>;  // ConstantPad2d(1, 0.5): a frame of 0.5
+using ConstantPad2d = PadNd<PadMode::constant, 2>;
+using ZeroPad1d = ConstantPad1d;
+using ZeroPad2d = ConstantPad2d;
 
 class Flatten : public Module {
 public:
@@ -420,6 +525,15 @@ public:
   std::string description() const override { return "ReLU6()"; }
 };
 // softmax / log_softmax along `dim`, as a layer (the last of a Sequential, say).
+// A leaky ReLU whose slope is learned (kiln::prelu): one slope, or one per channel.
+class PReLU : public Module {
+public:
+  explicit PReLU(std::int64_t num_parameters = 1, double init = 0.25);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Tensor weight;  // (num_parameters)
+};
+
 class Softmax : public Module {
 public:
   explicit Softmax(std::int64_t dim) : dim(dim) {}

@@ -24,5 +24,8 @@ Tensor hardsigmoid(const Tensor& x);                                            
 Tensor hardswish(const Tensor& x);                                              // x hardsigmoid(x)
 Tensor hardtanh(const Tensor& x, double min_val = -1.0, double max_val = 1.0);  // clamp(x, min, max)
 Tensor relu6(const Tensor& x);                                                  // clamp(x, 0, 6)
+// x where x > 0, weight x elsewhere, with a learned slope (He et al. 2015; torch's prelu):
+// weight of one element, or one per channel (x.size(1)). Differentiable in both.
+Tensor prelu(const Tensor& x, const Tensor& weight);
 
 }  // namespace kiln

@@ -29,6 +29,22 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 // scale_factor=(sh, sw), mode="nearest"): each pixel becomes an sh x sw block, (N, C, H, W)
 // -> (N, C, H*sh, W*sw). Its gradient sums each block.
 Tensor upsample_nearest2d(const Tensor& x, Pair scale);
+// torch.nn.functional.interpolate(x, size=(OH, OW), mode=..., align_corners=...) over
+// (N, C, H, W):
+//   nearest   output row i is input row floor(i * H / OH) (exactly, in integers), the same
+//             for columns; whole factors go through upsample_nearest2d
+//   bilinear  each output pixel blends its 2 x 2 nearest input pixels, the input read at
+//             (i + 0.5) H / OH - 0.5 (clamped at 0), or with align_corners at
+//             i (H - 1) / (OH - 1), so the corner pixels line up
+// Up or down, either device (index_select and products). Differentiable in x.
+enum class Interpolation { nearest, bilinear };
+Tensor interpolate(const Tensor& x, Pair size, Interpolation mode = Interpolation::nearest,
+                   bool align_corners = false);
+// torch.nn.functional.pixel_shuffle / pixel_unshuffle: (*, C r^2, H, W) <-> (*, C, H r, W r),
+// each group of r^2 channels laid out as an r x r block of pixels (a sub-pixel convolution's
+// upsampling). A copy; differentiable.
+Tensor pixel_shuffle(const Tensor& x, std::int64_t upscale_factor);
+Tensor pixel_unshuffle(const Tensor& x, std::int64_t downscale_factor);
 
 // Max over each window; the gradient goes to the first maximal element of the window.
 // stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity.

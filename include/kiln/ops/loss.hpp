@@ -38,4 +38,59 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                         const Tensor& pos_weight = Tensor(),
                                         Reduction reduction = Reduction::mean);
 
+// -w [y log x + (1 - y) log(1 - x)] of probabilities x in [0, 1] (torch's
+// binary_cross_entropy; binary_cross_entropy_with_logits is the stabler choice after a
+// sigmoid), each log clamped at -100 as PyTorch's, so x = 0 or 1 gives a finite loss.
+// target has x's shape; weight (undefined = 1) broadcasts to it and gets no gradient.
+// Gradients: x's w (x - y) / max(x (1 - x), 1e-12), the target's w (log(1 - x) - log x).
+// On the CPU an x outside [0, 1] is an error; on a GPU it gives NaN (no copy to the host).
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                            Reduction reduction = Reduction::mean);
+// Negative log-likelihood of target under N(input, var) (torch's gaussian_nll_loss):
+// 0.5 (log v + (input - target)^2 / v), plus 0.5 log(2 pi) when `full`, with v = var
+// raised to at least eps (as PyTorch, without blocking var's gradient). var has input's
+// shape, or one fewer dimension, or a last dimension of 1 (one variance per row). On the
+// CPU a negative var is an error.
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full = false,
+                         double eps = 1e-6, Reduction reduction = Reduction::mean);
+// Negative log-likelihood of counts `target` under Poisson(rate) (torch's
+// poisson_nll_loss): with log_input, input is log(rate): e^input - target input; else
+// input is the rate: input - target log(input + eps). `full` adds Stirling's
+// approximation of log(target!), target log target - target + 0.5 log(2 pi target),
+// where target > 1.
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input = true, bool full = false,
+                        double eps = 1e-8, Reduction reduction = Reduction::mean);
+// Multi-label classification of (N, C) logits against 0/1 targets (torch's
+// multilabel_soft_margin_loss): per sample, the mean over classes of
+// -w [y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid, w = weight (C) or 1.
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                                   Reduction reduction = Reduction::mean);
+
+// Margin and embedding losses (targets y are 1 or -1):
+// max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1
+// (torch's margin_ranking_loss; the three have the same number of dimensions and broadcast).
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                           double margin = 0.0, Reduction reduction = Reduction::mean);
+// x where y = 1, max(0, margin - x) where y = -1 (torch's hinge_embedding_loss; x is
+// typically a distance).
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin = 1.0,
+                            Reduction reduction = Reduction::mean);
+// log(1 + e^(-y x)), computed as softplus(-y x) (torch's soft_margin_loss).
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// Rows x1, x2 (N, D) (or single vectors (D) with a 0-d target) of cosine c =
+// x1 . x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12)): 1 - c where y = 1, max(0, c - margin)
+// where y = -1 (torch's cosine_embedding_loss).
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                             double margin = 0.0, Reduction reduction = Reduction::mean);
+// max(0, d(a, p) - d(a, n) + margin) with d = pairwise_distance(., ., p, eps), the anchor
+// to be nearer its positive than its negative by the margin (torch's triplet_margin_loss);
+// with swap, d(a, n) is min(d(a, n), d(p, n)). Rows (N, D) or single vectors (D).
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           double margin = 1.0, double p = 2.0, double eps = 1e-6, bool swap = false,
+                           Reduction reduction = Reduction::mean);
+// The p-norm of x1 - x2 + eps along the last dimension (torch's pairwise_distance;
+// broadcasting; eps keeps the gradient finite where the rows are equal).
+Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p = 2.0, double eps = 1e-6,
+                         bool keepdim = false);
+
 }  // namespace kiln

@@ -49,4 +49,16 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, std::int64_t num_groups, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 
+// Instance normalisation (Ulyanov et al. 2016; torch.nn.functional.instance_norm): each
+// (sample, channel) plane of x (N, C, ...) normalised by its own mean and biased
+// variance, then times weight[c] plus bias[c] (either may be undefined). With running
+// tensors (C) and use_input_stats, they are updated (momentum) with the planes'
+// statistics averaged over the samples (unbiased variance); without use_input_stats the
+// running statistics normalise instead (evaluation). Runs as batch_norm over x viewed as
+// one sample of N C channels, so on the same kernels and either device.
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(),
+                     const Tensor& running_var = Tensor(), const Tensor& weight = Tensor(),
+                     const Tensor& bias = Tensor(), bool use_input_stats = true, double momentum = 0.1,
+                     double eps = 1e-5);
+
 }  // namespace kiln

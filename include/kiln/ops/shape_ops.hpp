@@ -48,6 +48,17 @@ Tensor repeat(const Tensor& x, const std::vector<std::int64_t>& repeats);
 // (before, after) pairs from the last dimension backwards, so {1, 1, 2, 0} adds a column
 // on each side and two rows on top. Differentiable (the gradient of the inner block).
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value = 0.0);
+// torch.nn.functional.pad's modes: the frame is made of x's own values.
+//   reflect    mirrored about the edge, which is not repeated: [0 1 2 3] by 2 -> 2 1 0 1 2 3 2 1
+//              (each pad smaller than its dimension)
+//   replicate  the edge value repeated:                        -> 0 0 0 1 2 3 3 3
+//   circular   wrapped around from the other end:              -> 2 3 0 1 2 3 0 1
+//              (each pad at most its dimension)
+//   constant   pad(x, pads, value) above
+// Any number of trailing dimensions, on either device. Differentiable: an edge value's
+// gradient sums over every copy of it.
+enum class PadMode { constant, reflect, replicate, circular };
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, PadMode mode, double value = 0.0);
 // Joins tensors along an existing / a new dimension. Differentiable.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);

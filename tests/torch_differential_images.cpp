@@ -1,0 +1,103 @@
+// The differential test against PyTorch, continued: the image resampling ops (pad's
+// modes, interpolate, pixel_shuffle and pixel_unshuffle) against torch's.
+#include "torch_differential.hpp"
+
+using namespace differential;
+
+TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle") {
+  in_both_precisions(41, 200, [] {
+    const std::int64_t batch = irand(1, 2), channels = irand(1, 3), h = irand(1, 6), w = irand(1, 6);
+    // 1-d padding of (N, C, W) or 2-d of (N, C, H, W); pads up to the size and one past,
+    // so that both sides must refuse the same reflections and wrap-arounds.
+    const bool two_d = coin();
+    Sizes pads = {irand(0, w), irand(0, w)};
+    if (two_d) pads.insert(pads.end(), {irand(0, h), irand(0, h)});
+    const Sizes shape = two_d ? Sizes{batch, channels, h, w} : Sizes{batch, channels, w};
+    const std::int64_t pick = irand(0, 3);
+    const kiln::PadMode mode = std::array{kiln::PadMode::constant, kiln::PadMode::reflect,
+                                          kiln::PadMode::replicate, kiln::PadMode::circular}[pick];
+    const F::PadFuncOptions::mode_t torch_mode = std::array<F::PadFuncOptions::mode_t, 4>{
+        torch::kConstant, torch::kReflect, torch::kReplicate, torch::kCircular}[pick];
+    const double value = mode == kiln::PadMode::constant ? unif(-1, 1) : 0.0;
+    const View view = random_view(shape.size());
+    compare(
+        "pad", {leaf(shape)}, [&](const auto& a) { return kiln::pad(view.k(a[0]), pads, mode, value); },
+        [&](const auto& a) {
+          return F::pad(view.t(a[0]), F::PadFuncOptions(pads).mode(torch_mode).value(value));
+        });
+
+    const kiln::Pair size{irand(1, 12), irand(1, 12)};
+    const bool corners = coin();
+    compare(
+        "interpolate, bilinear", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::interpolate(a[0], size, kiln::Interpolation::bilinear, corners); },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                          .size(std::vector<std::int64_t>{size[0], size[1]})
+                                          .mode(torch::kBilinear)
+                                          .align_corners(corners));
+        });
+    compare(
+        "interpolate, nearest", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::interpolate(a[0], size); },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                          .size(std::vector<std::int64_t>{size[0], size[1]})
+                                          .mode(torch::kNearest));
+        });
+
+    // Channels a multiple of r^2 most of the time, and sometimes not.
+    const std::int64_t r = irand(1, 3), deep = coin() || coin() ? channels * r * r : channels * r + 1;
+    compare(
+        "pixel_shuffle", {leaf({batch, deep, h, w})},
+        [&](const auto& a) { return kiln::pixel_shuffle(a[0], r); },
+        [&](const auto& a) { return torch::pixel_shuffle(a[0], r); });
+    const Sizes unshuffled = coin() ? Sizes{batch, channels, h * r, w * r} : Sizes{batch, channels, h, w};
+    compare(
+        "pixel_unshuffle", {leaf(unshuffled)}, [&](const auto& a) { return kiln::pixel_unshuffle(a[0], r); },
+        [&](const auto& a) { return torch::pixel_unshuffle(a[0], r); });
+  });
+}
+
+TEST_CASE("torch differential: instance_norm (running statistics too) and prelu") {
+  in_both_precisions(43, 120, [] {
+    const std::int64_t batch = irand(1, 3), channels = irand(1, 4);
+    // At least two values per plane: with one, torch's C++ instance_norm gives 0 and a NaN
+    // running variance where kiln refuses (as Python's F.instance_norm does).
+    Sizes shape = {batch, channels, irand(2, 5)};
+    if (coin()) shape.push_back(irand(1, 5));
+    const bool affine = coin(), track = coin(), use_input_stats = !track || coin();
+    const double momentum = unif(0.05, 0.5), eps = 1e-5;
+    std::vector<Both> in = {leaf(shape)};
+    if (affine) {
+      in.push_back(leaf({channels}));
+      in.push_back(leaf({channels}));
+    }
+    // The running statistics start the same on both sides and must end the same.
+    const Both mean0 = leaf({channels}, -1, 1, false), var0 = leaf({channels}, 0.5, 2, false);
+    const KT kiln_mean = mean0.k.clone(), kiln_var = var0.k.clone();
+    const TT torch_mean = mean0.t.clone(), torch_var = var0.t.clone();
+    compare(
+        "instance_norm", in,
+        [&](const auto& a) {
+          return kiln::instance_norm(a[0], track ? kiln_mean : KT(), track ? kiln_var : KT(),
+                                     affine ? a[1] : KT(), affine ? a[2] : KT(), use_input_stats, momentum,
+                                     eps);
+        },
+        [&](const auto& a) {
+          return torch::instance_norm(a[0], affine ? a[1] : TT(), affine ? a[2] : TT(),
+                                      track ? torch_mean : TT(), track ? torch_var : TT(), use_input_stats,
+                                      momentum, eps, false);
+        },
+        true, 1e-7);
+    agree(kiln_mean, torch_mean, "instance_norm running mean", 1e-9, 1e-11);
+    agree(kiln_var, torch_var, "instance_norm running variance", 1e-9, 1e-11);
+
+    // prelu: one slope, or one per channel (dimension 1).
+    Sizes xs = random_shape(1, 4);
+    const std::int64_t slopes = xs.size() >= 2 && coin() ? xs[1] : 1;
+    compare(
+        "prelu", {leaf(xs), leaf({slopes}, -1, 1)}, [&](const auto& a) { return kiln::prelu(a[0], a[1]); },
+        [&](const auto& a) { return torch::prelu(a[0], a[1]); });
+  });
+}

@@ -1,0 +1,159 @@
+// The differential test against PyTorch, continued: the likelihood, margin and
+// embedding losses against torch's (gaussian_nll_loss, which libtorch's C++ API lacks,
+// against its definition written with torch's ops).
+#include "torch_differential.hpp"
+
+using namespace differential;
+
+namespace {
+
+// +1 and -1 at random, the same on both sides, no gradient.
+Both signs(const Sizes& s) {
+  std::vector<double> v(static_cast<std::size_t>(numel(s)));
+  for (double& x : v) x = coin() ? 1.0 : -1.0;
+  return from_values(v, s, false);
+}
+
+}  // namespace
+
+TEST_CASE("torch differential: likelihood, margin and embedding losses") {
+  in_both_precisions(42, 150, [] {
+    const std::array<kiln::Reduction, 3> reductions{kiln::Reduction::mean, kiln::Reduction::sum,
+                                                    kiln::Reduction::none};
+    const std::int64_t red = irand(0, 2);
+    const kiln::Reduction reduction = reductions[static_cast<std::size_t>(red)];
+    const at::Reduction::Reduction at_reduction =
+        red == 0 ? at::Reduction::Mean : (red == 1 ? at::Reduction::Sum : at::Reduction::None);
+    const auto torch_reduction = [red](auto options) {
+      if (red == 0)
+        options.reduction(torch::kMean);
+      else if (red == 1)
+        options.reduction(torch::kSum);
+      else
+        options.reduction(torch::kNone);
+      return options;
+    };
+    const auto reduce = [red](const TT& t) { return red == 0 ? t.mean() : red == 1 ? t.sum() : t; };
+
+    const Sizes ls = random_shape(1, 3);
+    const bool weighted = coin(), target_grad = coin();
+    std::vector<Both> bce = {leaf(ls, 0.02, 0.98), leaf(ls, 0, 1, target_grad)};
+    if (weighted) bce.push_back(leaf({ls.back()}, 0.1, 3, /*grad=*/false));  // torch takes no gradient for it
+    compare(
+        "binary_cross_entropy", bce,
+        [&](const auto& a) {
+          return kiln::binary_cross_entropy(a[0], a[1], weighted ? a[2] : KT(), reduction);
+        },
+        [&](const auto& a) {
+          auto options = F::BinaryCrossEntropyFuncOptions();
+          if (weighted) options.weight(a[2]);
+          return F::binary_cross_entropy(a[0], a[1], torch_reduction(options));
+        });
+
+    // gaussian_nll_loss: var of the input's shape, one per row, or (rows, 1); sometimes
+    // below eps, where it counts as eps and its gradient still flows.
+    const std::int64_t var_kind = irand(0, 2);
+    Sizes vs = ls;
+    if (var_kind == 1) vs.pop_back();
+    if (var_kind == 2) vs.back() = 1;
+    const bool full = coin(), tiny = irand(0, 4) == 0;
+    const double eps = 1e-6;
+    compare(
+        "gaussian_nll_loss", {leaf(ls), leaf(ls), tiny ? leaf(vs, 0, 2e-6) : leaf(vs, 0.05, 2)},
+        [&](const auto& a) { return kiln::gaussian_nll_loss(a[0], a[1], a[2], full, eps, reduction); },
+        [&](const auto& a) {
+          TT v = (var_kind == 1 ? a[2].unsqueeze(-1) : a[2]).clone();
+          {
+            torch::NoGradGuard no_grad;
+            v.clamp_(eps);
+          }
+          TT loss = 0.5 * (torch::log(v) + (a[0] - a[1]).pow(2) / v);
+          if (full) loss = loss + 0.5 * std::log(2 * M_PI);
+          return reduce(loss);
+        });
+
+    // poisson_nll_loss on whole counts 0 .. 5 (with `full`, torch's target gradient is NaN
+    // at a count of 0, t log t's: only the input's is compared there).
+    const bool log_input = coin(), poisson_full = coin();
+    std::vector<double> counts(static_cast<std::size_t>(numel(ls)));
+    for (double& c : counts) c = static_cast<double>(irand(0, 5));
+    compare(
+        "poisson_nll_loss",
+        {log_input ? leaf(ls, -2, 2) : leaf(ls, 0.05, 3), from_values(counts, ls, !poisson_full && coin())},
+        [&](const auto& a) {
+          return kiln::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, reduction);
+        },
+        [&](const auto& a) {
+          return torch::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, at_reduction);
+        });
+
+    const std::int64_t n = irand(1, 5), d = irand(1, 5);
+    std::vector<Both> multilabel = {leaf({n, d}, -4, 4), leaf({n, d}, 0, 1)};
+    if (weighted) multilabel.push_back(leaf({d}, 0.1, 2, false));
+    compare(
+        "multilabel_soft_margin_loss", multilabel,
+        [&](const auto& a) {
+          return kiln::multilabel_soft_margin_loss(a[0], a[1], weighted ? a[2] : KT(), reduction);
+        },
+        [&](const auto& a) {
+          auto options = F::MultilabelSoftMarginLossFuncOptions();
+          if (weighted) options.weight(a[2]);
+          return F::multilabel_soft_margin_loss(a[0], a[1], torch_reduction(options));
+        });
+
+    const double margin = unif(0, 1);
+    const Both y = signs(ls);
+    compare(
+        "margin_ranking_loss", {leaf(ls), leaf(ls), y},
+        [&](const auto& a) { return kiln::margin_ranking_loss(a[0], a[1], a[2], margin, reduction); },
+        [&](const auto& a) {
+          return F::margin_ranking_loss(a[0], a[1], a[2],
+                                        torch_reduction(F::MarginRankingLossFuncOptions().margin(margin)));
+        });
+    compare(
+        "hinge_embedding_loss", {leaf(ls), y},
+        [&](const auto& a) { return kiln::hinge_embedding_loss(a[0], a[1], margin, reduction); },
+        [&](const auto& a) {
+          return F::hinge_embedding_loss(a[0], a[1],
+                                         torch_reduction(F::HingeEmbeddingLossFuncOptions().margin(margin)));
+        });
+    compare(
+        "soft_margin_loss", {leaf(ls, -4, 4), y},
+        [&](const auto& a) { return kiln::soft_margin_loss(a[0], a[1], reduction); },
+        [&](const auto& a) {
+          return F::soft_margin_loss(a[0], a[1], torch_reduction(F::SoftMarginLossFuncOptions()));
+        });
+
+    // Rows (n, d) with targets (n), or one pair of vectors (d) with a 0-d target.
+    const bool rows = coin();
+    const Sizes es = rows ? Sizes{n, d} : Sizes{d};
+    compare(
+        "cosine_embedding_loss", {leaf(es), leaf(es), signs(rows ? Sizes{n} : Sizes{})},
+        [&](const auto& a) { return kiln::cosine_embedding_loss(a[0], a[1], a[2], margin, reduction); },
+        [&](const auto& a) {
+          return F::cosine_embedding_loss(
+              a[0], a[1], a[2], torch_reduction(F::CosineEmbeddingLossFuncOptions().margin(margin)));
+        });
+    const double p = std::array{1.0, 2.0, 3.0}[static_cast<std::size_t>(irand(0, 2))];
+    const bool swap = coin();
+    compare(
+        "triplet_margin_loss", {leaf(es), leaf(es), leaf(es)},
+        [&](const auto& a) {
+          return kiln::triplet_margin_loss(a[0], a[1], a[2], margin + 0.5, p, 1e-6, swap, reduction);
+        },
+        [&](const auto& a) {
+          return F::triplet_margin_loss(
+              a[0], a[1], a[2],
+              torch_reduction(
+                  F::TripletMarginLossFuncOptions().margin(margin + 0.5).p(p).eps(1e-6).swap(swap)));
+        });
+    const bool keepdim = coin();
+    compare(
+        "pairwise_distance", {leaf(es), leaf(rows && coin() ? Sizes{1, d} : es)},
+        [&](const auto& a) { return kiln::pairwise_distance(a[0], a[1], p, 1e-6, keepdim); },
+        [&](const auto& a) {
+          return F::pairwise_distance(a[0], a[1],
+                                      F::PairwiseDistanceFuncOptions().p(p).eps(1e-6).keepdim(keepdim));
+        });
+  });
+}
