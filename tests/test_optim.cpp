@@ -1,5 +1,7 @@
 // Optimizers against hand-computed steps; exact resumption from state_dict.
 #include <cmath>
+#include <functional>
+#include <memory>
 
 #include "helpers.hpp"
 
@@ -376,4 +378,143 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
   CHECK_THROWS_WITH_AS(on_plateau.load_state_dict(step_schedule.state_dict()),
                        doctest::Contains("ReduceLROnPlateau.load_state_dict: the state has no number under 'lr'"),
                        Error);
+}
+
+// Five float64 parameters, 30 steps of a quadratic pull plus a wobble; the expected values
+// are PyTorch 2.15's (tests/optim_torch_reference.py prints them).
+TEST_CASE("adaptive optimizers: Adagrad, Adamax, NAdam and RAdam follow torch.optim's trajectories") {
+  using Make = std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)>;
+  struct Case {
+    const char* name;
+    Make make;
+    std::vector<double> expected;
+  };
+  const std::vector<Case> cases = {
+      {"Adagrad",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adagrad>(std::vector<Tensor>{p}, optim::AdagradOptions(0.1));
+       },
+       {0.9995765509881809, -1.0169518317386923, 1.182887569574987, 0.8513767092687773,
+        -0.0017873780616463573}},
+      {"Adagrad, lr_decay, weight_decay, initial_accumulator_value",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adagrad>(std::vector<Tensor>{p},
+                                                 optim::AdagradOptions(0.1)
+                                                     .set_lr_decay(0.05)
+                                                     .set_weight_decay(0.1)
+                                                     .set_initial_accumulator_value(0.5));
+       },
+       {0.905595126147711, -1.051089722344665, 1.3907143263828958, 0.620707096360646, -0.013571253004234526}},
+      {"Adamax",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adamax>(std::vector<Tensor>{p}, optim::AdamaxOptions(0.05));
+       },
+       {1.06448006299905, -0.9425421614569468, 0.9174239341672699, 1.1401725015949773, 0.020785075872838732}},
+      {"Adamax, betas, weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adamax>(
+             std::vector<Tensor>{p}, optim::AdamaxOptions(0.05).set_betas(0.8, 0.99).set_weight_decay(0.1));
+       },
+       {0.9616752705307373, -0.9394301304236262, 0.8745333460883065, 1.1897516173294105,
+        -0.0016491780737294055}},
+      {"NAdam",
+       [](const Tensor& p) {
+         return std::make_unique<optim::NAdam>(std::vector<Tensor>{p}, optim::NAdamOptions(0.05));
+       },
+       {1.0402591185535697, -0.9757451834210862, 0.9243897994622896, 1.1455901835527476,
+        0.0032943442109507988}},
+      {"NAdam, weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::NAdam>(std::vector<Tensor>{p},
+                                               optim::NAdamOptions(0.05).set_weight_decay(0.1));
+       },
+       {0.9880678956653414, -0.9238973972867744, 0.9193934129210687, 1.1347308816173372,
+        0.0030815115091757253}},
+      {"NAdam, decoupled weight_decay, momentum_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::NAdam>(std::vector<Tensor>{p}, optim::NAdamOptions(0.05)
+                                                                           .set_weight_decay(0.1)
+                                                                           .set_decoupled_weight_decay(true)
+                                                                           .set_momentum_decay(0.01));
+       },
+       {1.015156413789074, -0.9564759664100707, 0.7847153182691347, 1.0764921004001957,
+        0.0029738307541474847}},
+      {"RAdam",
+       [](const Tensor& p) {
+         return std::make_unique<optim::RAdam>(std::vector<Tensor>{p}, optim::RAdamOptions(0.05));
+       },
+       {0.7756135884018815, -1.2095222726210673, 1.2418073648500592, 0.9883804012056755,
+        -0.05972465901276852}},
+      {"RAdam, betas, weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::RAdam>(
+             std::vector<Tensor>{p}, optim::RAdamOptions(0.05).set_betas(0.9, 0.9).set_weight_decay(0.1));
+       },
+       {1.04508563765962, -0.8370743609332023, 0.5032731060270996, 1.7039484593295602,
+        -0.007879214354690309}},
+      {"RAdam, decoupled weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::RAdam>(
+             std::vector<Tensor>{p},
+             optim::RAdamOptions(0.05).set_weight_decay(0.1).set_decoupled_weight_decay(true));
+       },
+       {0.6832739589993205, -1.0481063044301717, 1.0604243226911976, 0.8713540990463697,
+        -0.04821087221787302}},
+  };
+  const std::vector<double> p0 = {0.5, -1.5, 2.0, 0.0, -0.25}, c = {1.0, -1.0, 0.5, 2.0, 0.0};
+  for (const Case& k : cases) {
+    CAPTURE(k.name);
+    Tensor p = from_vector(p0).requires_grad_();
+    const auto opt = k.make(p);
+    for (int step = 1; step <= 30; ++step) {
+      const std::vector<double> now = p.to_vector<double>();
+      std::vector<double> g(5);
+      for (std::size_t j = 0; j < 5; ++j) g[j] = 2 * (now[j] - c[j]) + 0.3 * std::sin(step * double(j + 1));
+      p.set_grad(from_vector(g));
+      opt->step();
+    }
+    check_values(p, k.expected, 1e-12);
+  }
+}
+
+TEST_CASE("adaptive optimizers: state_dict resumes exactly; float32 parameters; bad options") {
+  // Ten steps straight, or five, a save, a fresh optimizer loaded, and five more: the same bits.
+  const auto run = [](auto make, bool resume) {
+    Tensor p = tensor<float>({0.5f, -1.0f, 2.0f}).requires_grad_();
+    auto opt = make(p);
+    for (int step = 1; step <= 10; ++step) {
+      if (resume && step == 6) {
+        const optim::StateDict saved = opt->state_dict();
+        opt = make(p);
+        opt->load_state_dict(saved);
+      }
+      p.set_grad(p.detach() * 2.0 - tensor<float>({1.0f, 0.0f, 1.0f}) + std::sin(step));
+      opt->step();
+    }
+    return p.to_vector<float>();
+  };
+  const auto nadam = [](const Tensor& p) {
+    return std::make_unique<optim::NAdam>(std::vector<Tensor>{p},
+                                          optim::NAdamOptions(0.1).set_weight_decay(0.01));
+  };
+  const auto radam = [](const Tensor& p) {
+    return std::make_unique<optim::RAdam>(std::vector<Tensor>{p}, optim::RAdamOptions(0.1));
+  };
+  const auto adagrad = [](const Tensor& p) {
+    return std::make_unique<optim::Adagrad>(std::vector<Tensor>{p},
+                                            optim::AdagradOptions(0.1).set_lr_decay(0.1));
+  };
+  const auto adamax = [](const Tensor& p) {
+    return std::make_unique<optim::Adamax>(std::vector<Tensor>{p}, optim::AdamaxOptions(0.1));
+  };
+  CHECK(run(nadam, false) == run(nadam, true));
+  CHECK(run(radam, false) == run(radam, true));
+  CHECK(run(adagrad, false) == run(adagrad, true));
+  CHECK(run(adamax, false) == run(adamax, true));
+  CHECK(run(nadam, false) != run(radam, false));
+  Tensor p = zeros({2}).requires_grad_();
+  CHECK_THROWS_WITH_AS(optim::NAdam({p}, optim::NAdamOptions().set_betas(1.0, 0.9)),
+                       "NAdam: betas (1, 0.9) must be in [0, 1)", Error);
+  CHECK_THROWS_WITH_AS(optim::Adagrad({p}, optim::AdagradOptions().set_eps(-1)),
+                       doctest::Contains("must be >= 0"), Error);
 }

@@ -844,12 +844,12 @@ TEST_CASE("torch differential: recurrent layers on a padded batch with lengths a
   CHECK(runs == 30);
 }
 
-TEST_CASE("torch differential: SGD, Adam, AdamW and RMSprop take the same steps") {
+TEST_CASE("torch differential: SGD, Adam, AdamW, RMSprop and Adagrad take the same steps") {
   rng.seed(8);
   int runs = 0;
   for (int trial = 0; trial < 200; ++trial) {
     single = coin();
-    const int kind = static_cast<int>(irand(0, 3));
+    const int kind = static_cast<int>(irand(0, 4));
     const Sizes sizes{irand(1, 40), irand(1, 1100)};  // the fused updates' vector loops and tails
     std::vector<KT> kp;
     std::vector<TT> tp;
@@ -891,6 +891,20 @@ TEST_CASE("torch differential: SGD, Adam, AdamW and RMSprop take the same steps"
             tp, torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps).weight_decay(decay));
       }
       what << (kind == 1 ? "Adam" : "AdamW") << ", betas " << b1 << " " << b2 << ", eps " << eps;
+    } else if (kind == 4) {
+      const double lr_decay = coin() ? 0.0 : unif(0, 0.2), initial = coin() ? 0.0 : unif(0, 1),
+                   eps = std::pow(10.0, unif(-10, -3));
+      ko = std::make_unique<kiln::optim::Adagrad>(kp, kiln::optim::AdagradOptions(lr)
+                                                          .set_lr_decay(lr_decay)
+                                                          .set_weight_decay(decay)
+                                                          .set_initial_accumulator_value(initial)
+                                                          .set_eps(eps));
+      to = std::make_unique<torch::optim::Adagrad>(tp, torch::optim::AdagradOptions(lr)
+                                                           .lr_decay(lr_decay)
+                                                           .weight_decay(decay)
+                                                           .initial_accumulator_value(initial)
+                                                           .eps(eps));
+      what << "Adagrad, lr_decay " << lr_decay << ", initial accumulator " << initial << ", eps " << eps;
     } else {
       const double alpha = unif(0.8, 0.999), eps = std::pow(10.0, unif(-10, -3)),
                    momentum = coin() ? 0.0 : unif(0.1, 0.9);

@@ -12,11 +12,11 @@
 #include "kiln/ops/elementwise.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/optim/one_group.hpp"
 
 namespace kiln::optim {
 
 namespace {
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) { return {ParamGroup{std::move(params), {}}}; }
 
 // Runs fn(p, g, i0, i1) over slices of a parameter's elements, in parallel; the
 // parameter is changed in place (its version counts it, see Storage::version).
@@ -61,6 +61,12 @@ Tensor& Optimizer::state_tensor(Group& g, std::size_t i, const std::string& key)
   auto& slot = g.state[i][key];
   if (!slot.defined()) slot = zeros_like(g.params[i]);
   return slot;
+}
+
+double Optimizer::next_step(Group& g, std::size_t i) {
+  Tensor& count = g.state[i]["step"];
+  if (!count.defined()) count = scalar_tensor(0, kFloat64);
+  return count.data_ptr<double>()[0] += 1;
 }
 
 StateDict Optimizer::state_dict() const {
@@ -288,9 +294,7 @@ void Adam::step() {
       Tensor& p = group.params[i];
       const Tensor g = p.grad();
       if (!g.defined()) continue;
-      Tensor& count = group.state[i]["step"];
-      if (!count.defined()) count = scalar_tensor(0, kFloat64);
-      const double t = (count.data_ptr<double>()[0] += 1);
+      const double t = next_step(group, i);
       Tensor m = state_tensor(group, i, "exp_avg");
       Tensor v = state_tensor(group, i, "exp_avg_sq");
       const Tensor gc = g.contiguous();

@@ -132,8 +132,8 @@ TEST_CASE("cuda: the Fashion MLP, CNN and CNN+BN train on the GPU as on the CPU"
   }
 }
 
-TEST_CASE("cuda: Adam, AdamW, SGD and RMSprop steps match the CPU") {
-  for (int kind = 0; kind < 4; ++kind) {
+TEST_CASE("cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam and RAdam steps match the CPU") {
+  for (int kind = 0; kind < 8; ++kind) {
     manual_seed(12);
     auto cpu_model = small_mlp();
     auto gpu_model = small_mlp();
@@ -144,8 +144,20 @@ TEST_CASE("cuda: Adam, AdamW, SGD and RMSprop steps match the CPU") {
       if (kind == 1) return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(0.1));
       if (kind == 2)
         return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
-      return std::make_unique<optim::RMSprop>(
-          m.parameters(), optim::RMSpropOptions(1e-3).set_centered(true).set_momentum(0.5).set_weight_decay(1e-3));
+      if (kind == 3)
+        return std::make_unique<optim::RMSprop>(
+            m.parameters(),
+            optim::RMSpropOptions(1e-3).set_centered(true).set_momentum(0.5).set_weight_decay(1e-3));
+      if (kind == 4)
+        return std::make_unique<optim::Adagrad>(m.parameters(),
+                                                optim::AdagradOptions(1e-2).set_lr_decay(0.1));
+      if (kind == 5)
+        return std::make_unique<optim::Adamax>(m.parameters(),
+                                               optim::AdamaxOptions(1e-2).set_weight_decay(1e-3));
+      if (kind == 6)
+        return std::make_unique<optim::NAdam>(
+            m.parameters(), optim::NAdamOptions(1e-2).set_weight_decay(0.1).set_decoupled_weight_decay(true));
+      return std::make_unique<optim::RAdam>(m.parameters(), optim::RAdamOptions(1e-2).set_betas(0.9, 0.9));
     };
     auto opt_cpu = make(*cpu_model), opt_gpu = make(*gpu_model);
     for (int step = 0; step < 4; ++step) {

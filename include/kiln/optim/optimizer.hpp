@@ -48,7 +48,8 @@ public:
   std::size_t num_groups() const { return groups_.size(); }
 
   // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name:
-  // momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg).
+  // momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg, sum, exp_inf, step,
+  // mu_product).
   StateDict state_dict() const;
   void load_state_dict(const StateDict& state);
 
@@ -61,6 +62,8 @@ protected:
   Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name);
   // The per-parameter state tensor `key`, created as zeros on first use.
   Tensor& state_tensor(Group& g, std::size_t i, const std::string& key);
+  // Parameter i's own step count ("step", a host scalar), advanced by one: 1 on its first update.
+  double next_step(Group& g, std::size_t i);
 
   std::vector<Group> groups_;
   std::int64_t step_count_ = 0;
@@ -145,6 +148,149 @@ public:
   RMSprop(std::vector<ParamGroup> groups, RMSpropOptions options);
   void step() override;
   RMSpropOptions options;
+};
+
+// The adaptive optimizers below are composed of tensor ops (each a few passes over a
+// parameter), so they run on either device; their formulas and defaults are
+// torch.optim's, and each keeps a per-parameter "step" as Adam does.
+
+struct AdagradOptions {
+  explicit AdagradOptions(double lr = 1e-2) : lr(lr) {}
+  double lr;
+  double lr_decay = 0, weight_decay = 0, initial_accumulator_value = 0, eps = 1e-10;
+  AdagradOptions& set_lr_decay(double v) {
+    lr_decay = v;
+    return *this;
+  }
+  AdagradOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+  AdagradOptions& set_initial_accumulator_value(double v) {
+    initial_accumulator_value = v;
+    return *this;
+  }
+  AdagradOptions& set_eps(double v) {
+    eps = v;
+    return *this;
+  }
+};
+
+// d = g + wd p;  s += d^2 (s starts at initial_accumulator_value);
+// p -= lr / (1 + (t - 1) lr_decay) * d / (sqrt(s) + eps). As torch.optim.Adagrad.
+class Adagrad : public Optimizer {
+public:
+  Adagrad(std::vector<Tensor> params, AdagradOptions options);
+  Adagrad(std::vector<ParamGroup> groups, AdagradOptions options);
+  void step() override;
+  AdagradOptions options;
+};
+
+struct AdamaxOptions {
+  explicit AdamaxOptions(double lr = 2e-3) : lr(lr) {}
+  double lr;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  AdamaxOptions& set_betas(double b1, double b2) {
+    beta1 = b1;
+    beta2 = b2;
+    return *this;
+  }
+  AdamaxOptions& set_eps(double v) {
+    eps = v;
+    return *this;
+  }
+  AdamaxOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+};
+
+// Adam with the infinity norm: d = g + wd p;  m = b1 m + (1 - b1) d;
+// u = max(b2 u, |d| + eps);  p -= lr / (1 - b1^t) * m / u. As torch.optim.Adamax.
+class Adamax : public Optimizer {
+public:
+  Adamax(std::vector<Tensor> params, AdamaxOptions options);
+  Adamax(std::vector<ParamGroup> groups, AdamaxOptions options);
+  void step() override;
+  AdamaxOptions options;
+};
+
+struct NAdamOptions {
+  explicit NAdamOptions(double lr = 2e-3) : lr(lr) {}
+  double lr;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0, momentum_decay = 4e-3;
+  bool decoupled_weight_decay = false;
+  NAdamOptions& set_betas(double b1, double b2) {
+    beta1 = b1;
+    beta2 = b2;
+    return *this;
+  }
+  NAdamOptions& set_eps(double v) {
+    eps = v;
+    return *this;
+  }
+  NAdamOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+  NAdamOptions& set_momentum_decay(double v) {
+    momentum_decay = v;
+    return *this;
+  }
+  NAdamOptions& set_decoupled_weight_decay(bool v) {
+    decoupled_weight_decay = v;
+    return *this;
+  }
+};
+
+// Adam with Nesterov momentum (Dozat 2016): mu_t = b1 (1 - 0.5 * 0.96^(t psi)), psi the
+// momentum decay, and P_t = mu_1 ... mu_t; m, v as Adam's, s = sqrt(v / (1 - b2^t)) + eps;
+// p -= lr (1 - mu_t) / (1 - P_t) d / s + lr mu_{t+1} / (1 - P_t mu_{t+1}) m / s. Weight
+// decay adds to d, or with decoupled_weight_decay scales p by 1 - lr wd first (NAdamW).
+// As torch.optim.NAdam.
+class NAdam : public Optimizer {
+public:
+  NAdam(std::vector<Tensor> params, NAdamOptions options);
+  NAdam(std::vector<ParamGroup> groups, NAdamOptions options);
+  void step() override;
+  NAdamOptions options;
+};
+
+struct RAdamOptions {
+  explicit RAdamOptions(double lr = 1e-3) : lr(lr) {}
+  double lr;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled_weight_decay = false;
+  RAdamOptions& set_betas(double b1, double b2) {
+    beta1 = b1;
+    beta2 = b2;
+    return *this;
+  }
+  RAdamOptions& set_eps(double v) {
+    eps = v;
+    return *this;
+  }
+  RAdamOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+  RAdamOptions& set_decoupled_weight_decay(bool v) {
+    decoupled_weight_decay = v;
+    return *this;
+  }
+};
+
+// Adam whose adaptive step is rectified while the variance estimate is unreliable (Liu et
+// al. 2020): with rho_inf = 2 / (1 - b2) - 1 and rho_t = rho_inf - 2 t b2^t / (1 - b2^t),
+// p -= lr m / (1 - b1^t) * r_t sqrt(1 - b2^t) / (sqrt(v) + eps) once rho_t > 5, r_t =
+// sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)); before that
+// the plain momentum step p -= lr m / (1 - b1^t). Weight decay as NAdam's. As torch.optim.RAdam.
+class RAdam : public Optimizer {
+public:
+  RAdam(std::vector<Tensor> params, RAdamOptions options);
+  RAdam(std::vector<ParamGroup> groups, RAdamOptions options);
+  void step() override;
+  RAdamOptions options;
 };
 
 }  // namespace kiln::optim

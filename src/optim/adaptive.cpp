@@ -1,0 +1,164 @@
+// Adagrad, Adamax, NAdam and RAdam: torch.optim's update rules written as tensor ops
+// (in place where the state is kept), so each runs on whichever device holds the
+// parameters. Per-element state follows its parameter; step counts and NAdam's momentum
+// product are host scalars, as Adam's step.
+#include <cmath>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/optim/optimizer.hpp"
+#include "src/optim/one_group.hpp"
+
+namespace kiln::optim {
+
+namespace {
+
+// The gradient with L2 weight decay added (torch's `grad.add(param, alpha=wd)`).
+Tensor decayed(const Tensor& g, const Tensor& p, double wd) { return wd != 0 ? g + p * wd : g; }
+
+// m = b1 m + (1 - b1) d and v = b2 v + (1 - b2) d^2, in place.
+void update_moments(Tensor& m, Tensor& v, const Tensor& d, double b1, double b2) {
+  m.mul_(b1);
+  m.add_(d * (1 - b1));
+  v.mul_(b2);
+  v.add_(d * d * (1 - b2));
+}
+
+void check_betas(const char* name, double b1, double b2, double eps, double wd) {
+  KILN_CHECK(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1, name, ": betas (", b1, ", ", b2, ") must be in [0, 1)");
+  KILN_CHECK(eps >= 0 && wd >= 0, name, ": eps ", eps, " and weight_decay ", wd, " must be >= 0");
+}
+
+}  // namespace
+
+// ---- Adagrad --------------------------------------------------------------------------
+
+Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions o) : Adagrad(one_group(std::move(params)), o) {}
+Adagrad::Adagrad(std::vector<ParamGroup> groups, AdagradOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "Adagrad"), options(o) {
+  KILN_CHECK(o.lr_decay >= 0 && o.weight_decay >= 0 && o.initial_accumulator_value >= 0 && o.eps >= 0,
+             "Adagrad: lr_decay ", o.lr_decay, ", weight_decay ", o.weight_decay,
+             ", initial_accumulator_value ", o.initial_accumulator_value, " and eps ", o.eps,
+             " must be >= 0");
+}
+
+void Adagrad::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      if (!p.grad().defined()) continue;
+      const double t = next_step(group, i);
+      Tensor& sum = group.state[i]["sum"];
+      if (!sum.defined()) sum = full(p.shape(), options.initial_accumulator_value, p.dtype(), p.device());
+      const Tensor d = decayed(p.grad(), p, group.weight_decay);
+      sum.add_(d * d);
+      const double clr = group.lr / (1 + (t - 1) * options.lr_decay);
+      p.sub_(d / (sqrt(sum) + options.eps) * clr);
+    }
+  }
+}
+
+// ---- Adamax ---------------------------------------------------------------------------
+
+Adamax::Adamax(std::vector<Tensor> params, AdamaxOptions o) : Adamax(one_group(std::move(params)), o) {}
+Adamax::Adamax(std::vector<ParamGroup> groups, AdamaxOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "Adamax"), options(o) {
+  check_betas("Adamax", o.beta1, o.beta2, o.eps, o.weight_decay);
+}
+
+void Adamax::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double b1 = options.beta1, b2 = options.beta2;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      if (!p.grad().defined()) continue;
+      const double t = next_step(group, i);
+      Tensor m = state_tensor(group, i, "exp_avg");
+      Tensor u = state_tensor(group, i, "exp_inf");
+      const Tensor d = decayed(p.grad(), p, group.weight_decay);
+      m.mul_(b1);
+      m.add_(d * (1 - b1));
+      u.copy_(maximum(u * b2, abs(d) + options.eps));
+      p.sub_(m / u * (group.lr / (1 - std::pow(b1, t))));
+    }
+  }
+}
+
+// ---- NAdam ----------------------------------------------------------------------------
+
+NAdam::NAdam(std::vector<Tensor> params, NAdamOptions o) : NAdam(one_group(std::move(params)), o) {}
+NAdam::NAdam(std::vector<ParamGroup> groups, NAdamOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "NAdam"), options(o) {
+  check_betas("NAdam", o.beta1, o.beta2, o.eps, o.weight_decay);
+  KILN_CHECK(o.momentum_decay >= 0, "NAdam: momentum_decay ", o.momentum_decay, " must be >= 0");
+}
+
+void NAdam::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double b1 = options.beta1, b2 = options.beta2, psi = options.momentum_decay;
+  const auto mu_at = [&](double t) { return b1 * (1.0 - 0.5 * std::pow(0.96, t * psi)); };
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      if (!p.grad().defined()) continue;
+      const double t = next_step(group, i), lr = group.lr, wd = group.weight_decay;
+      Tensor& product = group.state[i]["mu_product"];
+      if (!product.defined()) product = scalar_tensor(1.0, kFloat64);
+      const double mu = mu_at(t), mu_next = mu_at(t + 1);
+      const double mu_product = (product.data_ptr<double>()[0] *= mu);
+      if (options.decoupled_weight_decay && wd != 0) p.mul_(1 - lr * wd);
+      const Tensor d = decayed(p.grad(), p, options.decoupled_weight_decay ? 0.0 : wd);
+      Tensor m = state_tensor(group, i, "exp_avg");
+      Tensor v = state_tensor(group, i, "exp_avg_sq");
+      update_moments(m, v, d, b1, b2);
+      const Tensor denom = sqrt(v / (1 - std::pow(b2, t))) + options.eps;
+      p.add_(d / denom * (-lr * (1 - mu) / (1 - mu_product)));
+      p.add_(m / denom * (-lr * mu_next / (1 - mu_product * mu_next)));
+    }
+  }
+}
+
+// ---- RAdam ----------------------------------------------------------------------------
+
+RAdam::RAdam(std::vector<Tensor> params, RAdamOptions o) : RAdam(one_group(std::move(params)), o) {}
+RAdam::RAdam(std::vector<ParamGroup> groups, RAdamOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "RAdam"), options(o) {
+  check_betas("RAdam", o.beta1, o.beta2, o.eps, o.weight_decay);
+}
+
+void RAdam::step() {
+  NoGradGuard no_grad;
+  ++step_count_;
+  const double b1 = options.beta1, b2 = options.beta2;
+  const double rho_inf = 2 / (1 - b2) - 1;
+  for (auto& group : groups_) {
+    for (std::size_t i = 0; i < group.params.size(); ++i) {
+      Tensor& p = group.params[i];
+      if (!p.grad().defined()) continue;
+      const double t = next_step(group, i), lr = group.lr, wd = group.weight_decay;
+      if (options.decoupled_weight_decay && wd != 0) p.mul_(1 - lr * wd);
+      const Tensor d = decayed(p.grad(), p, options.decoupled_weight_decay ? 0.0 : wd);
+      Tensor m = state_tensor(group, i, "exp_avg");
+      Tensor v = state_tensor(group, i, "exp_avg_sq");
+      update_moments(m, v, d, b1, b2);
+      const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
+      const double rho = rho_inf - 2 * t * std::pow(b2, t) / c2;
+      const Tensor corrected = m / c1;
+      if (rho > 5.0) {
+        const double rect =
+            std::sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho));
+        p.sub_(corrected * lr * (std::sqrt(c2) / (sqrt(v) + options.eps)) * rect);
+      } else {
+        p.sub_(corrected * lr);
+      }
+    }
+  }
+}
+
+}  // namespace kiln::optim
