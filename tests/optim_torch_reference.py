@@ -42,3 +42,30 @@ for name, cls, kwargs in CONFIGS:
             p.grad = torch.tensor([2 * (p[j].item() - C[j]) + 0.3 * math.sin(k * (j + 1)) for j in range(5)])
         opt.step()
     print(f"{name}: {{{', '.join(repr(v) for v in p.tolist())}}}")
+
+# The schedules: the rate at the start, then after each of STEPS_LR steps, of SGD at
+# lr 0.5 (OneCycleLR without cycling the momentum).
+STEPS_LR = 24
+S = torch.optim.lr_scheduler
+SCHEDULES = [
+    ("ConstantLR(0.25, 4)", lambda o: S.ConstantLR(o, factor=0.25, total_iters=4)),
+    ("PolynomialLR(7, 2.0)", lambda o: S.PolynomialLR(o, total_iters=7, power=2.0)),
+    ("CosineAnnealingWarmRestarts(3, 2, 0.01)", lambda o: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01)),
+    ("CosineAnnealingWarmRestarts(5)", lambda o: S.CosineAnnealingWarmRestarts(o, T_0=5)),
+    ("OneCycleLR(0.5, 24)", lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, cycle_momentum=False)),
+    ("OneCycleLR(0.5, 24, linear, pct_start 0.25, div 10, final div 100)",
+     lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, anneal_strategy="linear", pct_start=0.25,
+                            div_factor=10, final_div_factor=100, cycle_momentum=False)),
+    ("OneCycleLR(0.5, 24, three_phase)",
+     lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, three_phase=True, cycle_momentum=False)),
+]
+for name, make in SCHEDULES:
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.5)
+    schedule = make(opt)
+    rates = [opt.param_groups[0]["lr"]]
+    for _ in range(STEPS_LR):
+        opt.step()
+        schedule.step()
+        rates.append(opt.param_groups[0]["lr"])
+    print(f"{name}: {{{', '.join(repr(r) for r in rates)}}}")

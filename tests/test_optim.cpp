@@ -518,3 +518,186 @@ TEST_CASE("adaptive optimizers: state_dict resumes exactly; float32 parameters; 
   CHECK_THROWS_WITH_AS(optim::Adagrad({p}, optim::AdagradOptions().set_eps(-1)),
                        doctest::Contains("must be >= 0"), Error);
 }
+
+// The rates of SGD at 0.5 at the start and after each of 24 steps; the expected values are
+// PyTorch 2.15's (tests/optim_torch_reference.py prints them).
+TEST_CASE("ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and OneCycleLR follow torch's rates") {
+  struct Case {
+    const char* name;
+    std::function<std::unique_ptr<optim::EpochSchedule>(optim::Optimizer&)> make;
+    std::vector<double> expected;
+  };
+  const std::vector<Case> cases = {
+      {"ConstantLR(0.25, 4)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::ConstantLR>(opt, 0.25, 4);
+       },
+       {0.125, 0.125, 0.125, 0.125, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+        0.5,   0.5,   0.5,   0.5,   0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}},
+      {"PolynomialLR(7, 2.0)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::PolynomialLR>(opt, 7, 2.0);
+       },
+       {0.5,
+        0.3673469387755103,
+        0.25510204081632654,
+        0.16326530612244897,
+        0.09183673469387758,
+        0.040816326530612256,
+        0.010204081632653073,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0}},
+      {"CosineAnnealingWarmRestarts(3, 2, 0.01)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::CosineAnnealingWarmRestarts>(opt, 3, 2, 0.01);
+       },
+       {0.5,
+        0.3775,
+        0.13250000000000006,
+        0.5,
+        0.4671762239271875,
+        0.3775,
+        0.255,
+        0.13250000000000006,
+        0.04282377607281252,
+        0.5,
+        0.4916518274408217,
+        0.4671762239271875,
+        0.4282411613907041,
+        0.3775,
+        0.3184106660501176,
+        0.255,
+        0.19158933394988245,
+        0.13250000000000006,
+        0.08175883860929586,
+        0.04282377607281252,
+        0.01834817255917829,
+        0.5,
+        0.49790399103658356,
+        0.4916518274408217,
+        0.48135048546526527}},
+      {"CosineAnnealingWarmRestarts(5)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::CosineAnnealingWarmRestarts>(opt, 5);
+       },
+       {0.5, 0.45225424859373686, 0.32725424859373686, 0.17274575140626316, 0.047745751406263165,
+        0.5, 0.45225424859373686, 0.32725424859373686, 0.17274575140626316, 0.047745751406263165,
+        0.5, 0.45225424859373686, 0.32725424859373686, 0.17274575140626316, 0.047745751406263165,
+        0.5, 0.45225424859373686, 0.32725424859373686, 0.17274575140626316, 0.047745751406263165,
+        0.5, 0.45225424859373686, 0.32725424859373686, 0.17274575140626316, 0.047745751406263165}},
+      {"OneCycleLR(0.5, 24)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::OneCycleLR>(opt, 0.5, 24);
+       },
+       {0.020000000000000018, 0.05015681212530032, 0.13304863752152907,  0.247844199478709,
+        0.3656945963738323,   0.4569832258897463,  0.4987686376140548,   0.49720771772545586,
+        0.4859708886937616,   0.46650648492070584, 0.4394931728146401,   0.4058728269748815,
+        0.36681768979963725,  0.32368949884755166, 0.27799200706135085,  0.23131855133348753,
+        0.1852964975434149,   0.14153049910434962, 0.10154654742681013,  0.0667387650944153,
+        0.0383207969171282,   0.01728349371269761, 0.004360364258151165, 2e-06,
+        0.004360364258151165}},
+      {"OneCycleLR, linear, pct_start 0.25, div 10, final div 100",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::OneCycleLR>(
+             opt, 0.5, 24,
+             optim::OneCycleLROptions()
+                 .set_anneal_strategy(optim::OneCycleLROptions::Anneal::linear)
+                 .set_pct_start(0.25)
+                 .set_div_factor(10)
+                 .set_final_div_factor(100));
+       },
+       {0.05,
+        0.14,
+        0.23000000000000004,
+        0.32,
+        0.41000000000000003,
+        0.5,
+        0.47225,
+        0.4445,
+        0.41675,
+        0.389,
+        0.36124999999999996,
+        0.3335,
+        0.30574999999999997,
+        0.278,
+        0.25025,
+        0.22249999999999998,
+        0.19474999999999998,
+        0.16700000000000004,
+        0.13924999999999998,
+        0.11149999999999999,
+        0.08374999999999999,
+        0.05600000000000005,
+        0.028249999999999997,
+        0.0005000000000000004,
+        -0.027249999999999996}},
+      {"OneCycleLR, three_phase",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::OneCycleLR>(opt, 0.5, 24,
+                                                    optim::OneCycleLROptions().set_three_phase(true));
+       },
+       {0.020000000000000018, 0.05015681212530032,   0.13304863752152907,   0.247844199478709,
+        0.3656945963738323,   0.4569832258897463,    0.4987686376140548,    0.4805498747888553,
+        0.406905435811439,    0.2963426666010983,    0.17664673931724292,   0.07789805055373011,
+        0.024912814099401298, 0.01984232154889802,   0.018896681252856474,  0.017175355063186265,
+        0.01482843923510472,  0.012060580208792242,  0.009113129842665975,  0.006243100006439732,
+        0.003700751652026472, 0.0017077725511834326, 0.0004379465582190523, 2e-06,
+        0.0004379465582190523}},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.name);
+    Tensor p = ones({1}).requires_grad_();
+    optim::SGD opt({p}, optim::SGDOptions(0.5));
+    const auto schedule = k.make(opt);
+    std::vector<double> got{opt.lr()};
+    for (int step = 0; step < 24; ++step) {
+      schedule->step();
+      got.push_back(opt.lr());
+    }
+    REQUIRE(got.size() == k.expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CAPTURE(i);
+      CHECK(std::abs(got[i] - k.expected[i]) <= 1e-12 * (1 + std::abs(k.expected[i])));
+    }
+  }
+}
+
+TEST_CASE("LambdaLR; the new schedules' bad arguments") {
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(2.0));
+  optim::LambdaLR schedule(opt, [](std::int64_t epoch) { return 1.0 / double(epoch + 1); });
+  std::vector<double> got{opt.lr()};
+  for (int e = 0; e < 3; ++e) {
+    schedule.step();
+    got.push_back(opt.lr());
+  }
+  CHECK(got == std::vector<double>{2.0, 1.0, 2.0 / 3, 0.5});
+  CHECK_THROWS_WITH_AS(optim::LambdaLR(opt, nullptr), doctest::Contains("the function of the epoch is empty"),
+                       Error);
+  CHECK_THROWS_WITH_AS(optim::CosineAnnealingWarmRestarts(opt, 0),
+                       doctest::Contains("T_0 0 must be positive"), Error);
+  CHECK_THROWS_WITH_AS(optim::PolynomialLR(opt, 0), doctest::Contains("total_iters 0 must be positive"),
+                       Error);
+  CHECK_THROWS_WITH_AS(optim::ConstantLR(opt, 1.5), doctest::Contains("factor 1.5 must be in [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(optim::OneCycleLR(opt, 0.1, 2), doctest::Contains("leaves the rise no steps"), Error);
+  optim::OneCycleLR cycle(opt, 0.1, 10);
+  for (int s = 0; s < 10; ++s) cycle.step();
+  CHECK_THROWS_WITH_AS(cycle.step(),
+                       doctest::Contains("OneCycleLR: stepped 11 times, past its total_steps 10"), Error);
+}

@@ -86,6 +86,96 @@ double LinearLR::rate_at(std::int64_t epoch) const {
   return opt_.initial_lr() * (start_ + (end_ - start_) * t);
 }
 
+ConstantLR::ConstantLR(Optimizer& optimizer, double factor, std::int64_t total_iters)
+    : EpochSchedule(optimizer, "ConstantLR"), factor_(factor), total_(total_iters) {
+  KILN_CHECK(factor >= 0 && factor <= 1 && total_iters >= 0, "ConstantLR: factor ", factor,
+             " must be in [0, 1] and total_iters ", total_iters, " >= 0");
+  apply();  // the starting rate
+}
+double ConstantLR::rate_at(std::int64_t epoch) const {
+  return opt_.initial_lr() * (epoch < total_ ? factor_ : 1.0);
+}
+
+PolynomialLR::PolynomialLR(Optimizer& optimizer, std::int64_t total_iters, double power)
+    : EpochSchedule(optimizer, "PolynomialLR"), total_(total_iters), power_(power) {
+  KILN_CHECK(total_iters > 0 && power >= 0, "PolynomialLR: total_iters ", total_iters,
+             " must be positive and power ", power, " >= 0");
+}
+double PolynomialLR::rate_at(std::int64_t epoch) const {
+  const double left = 1.0 - static_cast<double>(std::min(epoch, total_)) / static_cast<double>(total_);
+  return opt_.initial_lr() * std::pow(left, power_);
+}
+
+LambdaLR::LambdaLR(Optimizer& optimizer, std::function<double(std::int64_t)> lr_lambda)
+    : EpochSchedule(optimizer, "LambdaLR"), lambda_(std::move(lr_lambda)) {
+  KILN_CHECK(static_cast<bool>(lambda_), "LambdaLR: the function of the epoch is empty");
+  apply();  // lr_lambda(0) sets the starting rate
+}
+double LambdaLR::rate_at(std::int64_t epoch) const { return opt_.initial_lr() * lambda_(epoch); }
+
+CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0,
+                                                         std::int64_t t_mult, double eta_min)
+    : EpochSchedule(optimizer, "CosineAnnealingWarmRestarts"), t_0_(t_0), t_mult_(t_mult), eta_min_(eta_min) {
+  KILN_CHECK(t_0 > 0 && t_mult >= 1, "CosineAnnealingWarmRestarts: T_0 ", t_0,
+             " must be positive and T_mult ", t_mult, " a whole number >= 1");
+}
+double CosineAnnealingWarmRestarts::rate_at(std::int64_t epoch) const {
+  // Walk the cycles (exact in integers): the epoch's place in its cycle, and that cycle's length.
+  std::int64_t t_cur = epoch, t_i = t_0_;
+  if (t_mult_ == 1) {
+    t_cur = epoch % t_0_;
+  } else {
+    while (t_cur >= t_i) {
+      t_cur -= t_i;
+      t_i *= t_mult_;
+    }
+  }
+  const double base = opt_.initial_lr();
+  return eta_min_ +
+         (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(t_cur) / static_cast<double>(t_i))) / 2;
+}
+
+OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_steps, OneCycleLROptions o)
+    : EpochSchedule(optimizer, "OneCycleLR"), max_lr_(max_lr), total_(total_steps), options_(o) {
+  KILN_CHECK(max_lr > 0 && total_steps > 0, "OneCycleLR: max_lr ", max_lr, " and total_steps ", total_steps,
+             " must be positive");
+  KILN_CHECK(o.pct_start > 0 && o.pct_start < 1 && o.div_factor > 0 && o.final_div_factor > 0,
+             "OneCycleLR: pct_start ", o.pct_start, " must be in (0, 1), div_factor ", o.div_factor,
+             " and final_div_factor ", o.final_div_factor, " positive");
+  KILN_CHECK(o.pct_start * static_cast<double>(total_steps) > 1, "OneCycleLR: pct_start ", o.pct_start,
+             " of ", total_steps, " steps leaves the rise no steps; raise either");
+  apply();  // the starting rate, max_lr / div_factor
+}
+double OneCycleLR::rate_at(std::int64_t step) const {
+  KILN_CHECK(step <= total_, "OneCycleLR: stepped ", step, " times, past its total_steps ", total_,
+             "; give total_steps = epochs * batches per epoch");
+  const double start = max_lr_ / options_.div_factor, end = start / options_.final_div_factor;
+  const double rise = options_.pct_start * static_cast<double>(total_) - 1;
+  // PyTorch's phases: (last step, rate at its start, rate at its end).
+  struct Phase {
+    double end_step, from, to;
+  };
+  std::vector<Phase> phases;
+  if (options_.three_phase)
+    phases = {
+        {rise, start, max_lr_}, {2 * rise, max_lr_, start}, {static_cast<double>(total_) - 1, start, end}};
+  else
+    phases = {{rise, start, max_lr_}, {static_cast<double>(total_) - 1, max_lr_, end}};
+  const auto s = static_cast<double>(step);
+  double begin = 0;
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    const Phase& ph = phases[i];
+    if (s <= ph.end_step || i + 1 == phases.size()) {
+      const double pct = (s - begin) / (ph.end_step - begin);
+      if (options_.anneal_strategy == OneCycleLROptions::Anneal::linear)
+        return (ph.to - ph.from) * pct + ph.from;
+      return ph.to + (ph.from - ph.to) / 2.0 * (std::cos(M_PI * pct) + 1);
+    }
+    begin = ph.end_step;
+  }
+  return end;
+}
+
 SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<EpochSchedule>> schedules,
                            std::vector<std::int64_t> milestones)
     : EpochSchedule(optimizer, "SequentialLR"),

@@ -5,6 +5,7 @@
 // so a resumed run continues the schedule exactly, whichever state is loaded first.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -91,6 +92,96 @@ private:
   double rate_at(std::int64_t epoch) const override;
   double start_, end_;
   std::int64_t total_;
+};
+
+// lr = initial * factor until epoch total_iters, then initial (a constant warm-up).
+class ConstantLR : public EpochSchedule {
+public:
+  ConstantLR(Optimizer& optimizer, double factor = 1.0 / 3, std::int64_t total_iters = 5);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  double factor_;
+  std::int64_t total_;
+};
+
+// lr = initial * (1 - min(epoch, total_iters) / total_iters)^power: to 0 at total_iters.
+class PolynomialLR : public EpochSchedule {
+public:
+  PolynomialLR(Optimizer& optimizer, std::int64_t total_iters = 5, double power = 1.0);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::int64_t total_;
+  double power_;
+};
+
+// lr = initial * lr_lambda(epoch), any function of the epoch count.
+class LambdaLR : public EpochSchedule {
+public:
+  LambdaLR(Optimizer& optimizer, std::function<double(std::int64_t)> lr_lambda);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::function<double(std::int64_t)> lambda_;
+};
+
+// Cosine annealing with warm restarts (Loshchilov & Hutter 2017; torch's
+// CosineAnnealingWarmRestarts): cycles of T_0, T_0 T_mult, T_0 T_mult^2, ... epochs, each
+// a cosine from the initial rate down toward eta_min, then back up at once.
+class CosineAnnealingWarmRestarts : public EpochSchedule {
+public:
+  CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0, std::int64_t t_mult = 1,
+                              double eta_min = 0.0);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::int64_t t_0_, t_mult_;
+  double eta_min_;
+};
+
+// The 1cycle policy (Smith & Topin 2018; torch's OneCycleLR) over total_steps optimizer
+// steps: call step() after every batch, not every epoch. From max_lr / div_factor the rate
+// rises to max_lr over the first pct_start of the steps, then anneals (cosine, or linear)
+// to max_lr / (div_factor final_div_factor); three_phase goes back down to the start rate
+// symmetrically before that last fall. max_lr is for the optimizer's base rate; other
+// groups keep their ratio to it. The momentum is not cycled (PyTorch's
+// cycle_momentum=False).
+struct OneCycleLROptions {
+  enum class Anneal { cos, linear };
+  double pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;
+  Anneal anneal_strategy = Anneal::cos;
+  bool three_phase = false;
+  OneCycleLROptions& set_pct_start(double v) {
+    pct_start = v;
+    return *this;
+  }
+  OneCycleLROptions& set_div_factor(double v) {
+    div_factor = v;
+    return *this;
+  }
+  OneCycleLROptions& set_final_div_factor(double v) {
+    final_div_factor = v;
+    return *this;
+  }
+  OneCycleLROptions& set_anneal_strategy(Anneal v) {
+    anneal_strategy = v;
+    return *this;
+  }
+  OneCycleLROptions& set_three_phase(bool v) {
+    three_phase = v;
+    return *this;
+  }
+};
+class OneCycleLR : public EpochSchedule {
+public:
+  OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_steps, OneCycleLROptions options = {});
+
+private:
+  double rate_at(std::int64_t step) const override;
+  double max_lr_;
+  std::int64_t total_;
+  OneCycleLROptions options_;
 };
 
 // Schedules one after another, as torch.optim.lr_scheduler.SequentialLR: schedules[0]
