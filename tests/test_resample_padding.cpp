@@ -272,3 +272,48 @@ TEST_CASE("padding, upsampling and pixel-shuffle layers; convolutions' padding_m
   CHECK(nn::Conv1d(nn::Conv1dOptions(3, 4, 3).padding_mode(PadMode::circular)).description() ==
         "Conv1d(3, 4, kernel_size=(3,), stride=(1,), padding_mode=circular)");
 }
+
+TEST_CASE("unfold and fold: sliding blocks as columns, by definition; fold adds them back; gradients") {
+  manual_seed(76);
+  const Tensor x = rand64({2, 3, 5, 6});
+  const Pair k{2, 3}, d{1, 2}, p{1, 0}, s{2, 1};
+  const Tensor cols = unfold(x, k, d, p, s);
+  // OH = (5 + 2 - 1 - 1) / 2 + 1 = 3, OW = (6 - 4 - 1) / 1 + 1 = 2
+  REQUIRE(cols.shape() == Shape{2, 3 * 6, 6});
+  const auto xv = x.to_vector<double>(), cv = cols.to_vector<double>();
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t c = 0; c < 3; ++c)
+      for (std::int64_t i = 0; i < 2; ++i)
+        for (std::int64_t j = 0; j < 3; ++j)
+          for (std::int64_t by = 0; by < 3; ++by)
+            for (std::int64_t bx = 0; bx < 2; ++bx) {
+              const std::int64_t iy = by * 2 - 1 + i, ix = bx + j * 2;
+              const double want = iy < 0 || iy >= 5 ? 0.0 : xv[((n * 3 + c) * 5 + iy) * 6 + ix];
+              CHECK(cv[((n * 18) + (c * 6 + i * 3 + j)) * 6 + by * 2 + bx] == want);
+            }
+  // fold is unfold's adjoint: <unfold(x), y> = <x, fold(y)>.
+  const Tensor y = rand64(cols.shape());
+  CHECK(sum(cols * y).item() == doctest::Approx(sum(x * fold(y, {5, 6}, k, d, p, s)).item()).epsilon(1e-12));
+  // fold(unfold(ones)) counts the blocks covering each pixel: 2 x 2 blocks, stride 1, on 3 x 3.
+  check_values(fold(unfold(ones({1, 1, 3, 3}), {2, 2}), {3, 3}, {2, 2}), {1, 2, 1, 2, 4, 2, 1, 2, 1});
+  // Exact copies: a NaN stays in its own entries.
+  Tensor with_nan = zeros({1, 1, 3, 3});
+  with_nan.narrow(2, 0, 1).narrow(3, 0, 1).fill_(std::nan(""));
+  CHECK(sum(isnan(unfold(with_nan, {2, 2}))).item() == 1.0);
+  KILN_CHECK_GRAD([=](const In& in) { return unfold(in[0], k, d, p, s); }, {rand64({1, 2, 5, 6})});
+  KILN_CHECK_GRAD([=](const In& in) { return fold(in[0], {5, 6}, k, d, p, s); }, {rand64({1, 12, 6})});
+  CHECK_THROWS_WITH_AS(unfold(x, {6, 1}), doctest::Contains("smaller than the dilated 6x1 window"), Error);
+  CHECK_THROWS_WITH_AS(
+      fold(rand64({1, 7, 4}), {3, 3}, {2, 2}),
+      doctest::Contains("7 rows (input shape (1, 7, 4)) are not a multiple of the kernel's 2x2"), Error);
+  CHECK_THROWS_WITH_AS(
+      fold(rand64({1, 4, 5}), {3, 3}, {2, 2}),
+      doctest::Contains("has 5 blocks, but an output of (3, 3) with this window holds 2 x 2 = 4"), Error);
+  nn::Unfold layer({2, 2});
+  check_same(layer(x), unfold(x, {2, 2}), 0);
+  CHECK(layer.description() == "Unfold(kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1))");
+  nn::Fold back({5, 6}, {2, 2});
+  check_same(back(layer(x)), fold(unfold(x, {2, 2}), {5, 6}, {2, 2}), 0);
+  CHECK(back.description() ==
+        "Fold(output_size=(5, 6), kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1))");
+}

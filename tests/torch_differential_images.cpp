@@ -4,7 +4,7 @@
 
 using namespace differential;
 
-TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle") {
+TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle, unfold and fold") {
   in_both_precisions(41, 200, [] {
     const std::int64_t batch = irand(1, 2), channels = irand(1, 3), h = irand(1, 6), w = irand(1, 6);
     // 1-d padding of (N, C, W) or 2-d of (N, C, H, W); pads up to the size and one past,
@@ -56,6 +56,38 @@ TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle") {
     compare(
         "pixel_unshuffle", {leaf(unshuffled)}, [&](const auto& a) { return kiln::pixel_unshuffle(a[0], r); },
         [&](const auto& a) { return torch::pixel_unshuffle(a[0], r); });
+
+    // unfold and fold with their own window; too large a window must be refused by both.
+    const kiln::Pair kernel{irand(1, 3), irand(1, 3)}, dilation{irand(1, 2), irand(1, 2)},
+        padding{irand(0, 1), irand(0, 1)}, stride{irand(1, 2), irand(1, 2)};
+    const auto pair = [](kiln::Pair p) { return Sizes{p[0], p[1]}; };
+    compare(
+        "unfold", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::unfold(a[0], kernel, dilation, padding, stride); },
+        [&](const auto& a) {
+          return F::unfold(a[0], F::UnfoldFuncOptions(pair(kernel))
+                                     .dilation(pair(dilation))
+                                     .padding(pair(padding))
+                                     .stride(pair(stride)));
+        });
+    const auto blocks = [](std::int64_t size, std::int64_t k, std::int64_t d, std::int64_t p,
+                           std::int64_t s) {
+      const std::int64_t span = size + 2 * p - d * (k - 1) - 1;
+      return span < 0 ? 0 : span / s + 1;
+    };
+    const std::int64_t count = blocks(h, kernel[0], dilation[0], padding[0], stride[0]) *
+                               blocks(w, kernel[1], dilation[1], padding[1], stride[1]);
+    compare(
+        "fold", {leaf({batch, channels * kernel[0] * kernel[1], std::max<std::int64_t>(count, 1)})},
+        [&](const auto& a) {
+          return kiln::fold(a[0], {h, w}, kernel, dilation, padding, stride);
+        },
+        [&](const auto& a) {
+          return F::fold(a[0], F::FoldFuncOptions({h, w}, pair(kernel))
+                                   .dilation(pair(dilation))
+                                   .padding(pair(padding))
+                                   .stride(pair(stride)));
+        });
   });
 }
 

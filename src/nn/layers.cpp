@@ -371,6 +371,20 @@ std::string PixelUnshuffle::description() const {
   return "PixelUnshuffle(downscale_factor=" + std::to_string(factor) + ")";
 }
 
+Tensor Unfold::forward(const Tensor& x) { return unfold(x, kernel_size, dilation, padding, stride); }
+std::string Unfold::description() const {
+  return "Unfold(kernel_size=" + pair_str(kernel_size) + ", dilation=" + pair_str(dilation) +
+         ", padding=" + pair_str(padding) + ", stride=" + pair_str(stride) + ")";
+}
+Tensor Fold::forward(const Tensor& columns) {
+  return fold(columns, output_size, kernel_size, dilation, padding, stride);
+}
+std::string Fold::description() const {
+  return "Fold(output_size=" + pair_str(output_size) + ", kernel_size=" + pair_str(kernel_size) +
+         ", dilation=" + pair_str(dilation) + ", padding=" + pair_str(padding) +
+         ", stride=" + pair_str(stride) + ")";
+}
+
 Padding::Padding(PadMode mode, int dims, std::vector<std::int64_t> pads, double value)
     : mode(mode), dims(dims), pads(std::move(pads)), value(value) {
   KILN_CHECK(this->pads.size() == static_cast<std::size_t>(2 * dims), description(), ": give one size or ",

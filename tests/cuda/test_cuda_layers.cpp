@@ -100,7 +100,7 @@ TEST_CASE("cuda: upsample_nearest2d, forward and backward") {
   }
 }
 
-TEST_CASE("cuda: pad's modes, interpolate and pixel_shuffle, forward and backward") {
+TEST_CASE("cuda: pad's modes, interpolate, pixel_shuffle, unfold and fold, forward and backward") {
   manual_seed(25);
   for (DType dt : {kFloat64, kFloat32}) {
     const Tensor x = randn({2, 3, 5, 4}, dt);
@@ -121,6 +121,12 @@ TEST_CASE("cuda: pad's modes, interpolate and pixel_shuffle, forward and backwar
     parity([](const auto& v) { return interpolate(v[0], {7, 3}); }, {x}, tol_for(dt));
     parity([](const auto& v) { return pixel_shuffle(v[0], 2); }, {randn({2, 8, 3, 2}, dt)}, tol_for(dt));
     parity([](const auto& v) { return pixel_unshuffle(v[0], 2); }, {randn({2, 2, 4, 6}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return unfold(v[0], {2, 3}, {2, 1}, {1, 0}, {2, 1}); }, {x}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return fold(v[0], {5, 4}, {2, 2}, {1, 1}, {1, 1}, {2, 1});
+        },
+        {randn({2, 12, 15}, dt)}, tol_for(dt));
   }
 }
 

@@ -383,6 +383,29 @@ public:
   std::int64_t factor;
 };
 
+// torch.nn.Unfold / Fold (kiln::unfold, kiln::fold): sliding blocks as columns, and back.
+class Unfold : public Module {
+public:
+  explicit Unfold(Pair kernel_size, Pair dilation = {1, 1}, Pair padding = {0, 0}, Pair stride = {1, 1})
+      : kernel_size(kernel_size), dilation(dilation), padding(padding), stride(stride) {}
+  Tensor forward(const Tensor& x) override;  // (N, C, H, W) -> (N, C kh kw, L)
+  std::string description() const override;
+  Pair kernel_size, dilation, padding, stride;
+};
+class Fold : public Module {
+public:
+  Fold(Pair output_size, Pair kernel_size, Pair dilation = {1, 1}, Pair padding = {0, 0},
+       Pair stride = {1, 1})
+      : output_size(output_size),
+        kernel_size(kernel_size),
+        dilation(dilation),
+        padding(padding),
+        stride(stride) {}
+  Tensor forward(const Tensor& columns) override;  // (N, C kh kw, L) -> (N, C, H, W)
+  std::string description() const override;
+  Pair output_size, kernel_size, dilation, padding, stride;
+};
+
 // Padding layers (kiln::pad with fixed sizes): torch.nn.ReflectionPad2d and its kin. The
 // sizes are one for every side, or (left, right) for 1-d and (left, right, top, bottom)
 // for 2-d, as PyTorch's; a layer for `dims` spatial dimensions takes inputs with one or

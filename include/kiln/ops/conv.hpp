@@ -46,6 +46,17 @@ Tensor interpolate(const Tensor& x, Pair size, Interpolation mode = Interpolatio
 Tensor pixel_shuffle(const Tensor& x, std::int64_t upscale_factor);
 Tensor pixel_unshuffle(const Tensor& x, std::int64_t downscale_factor);
 
+// torch.nn.functional.unfold / fold: the sliding kh x kw blocks of x (N, C, H, W) as
+// columns, (N, C kh kw, L) with L the number of blocks (im2col: rows ordered (channel, i,
+// j), blocks in row-major order), and fold, its adjoint, which adds columns (N, C kh kw,
+// L) back into an (N, C, H, W) output of the given size, overlapping blocks summing.
+// fold(unfold(x)) is x times the number of blocks covering each pixel. Exact copies and
+// sums, on either device; differentiable.
+Tensor unfold(const Tensor& x, Pair kernel_size, Pair dilation = {1, 1}, Pair padding = {0, 0},
+              Pair stride = {1, 1});
+Tensor fold(const Tensor& columns, Pair output_size, Pair kernel_size, Pair dilation = {1, 1},
+            Pair padding = {0, 0}, Pair stride = {1, 1});
+
 // Max over each window; the gradient goes to the first maximal element of the window.
 // stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity.
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
