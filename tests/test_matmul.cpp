@@ -158,3 +158,31 @@ TEST_CASE("matmul rejects mismatched shapes with a message naming them") {
   CHECK_THROWS_WITH_AS(matmul(arange(4).reshape({2, 2}), arange(4).reshape({2, 2})),
                        doctest::Contains("floating"), Error);
 }
+
+TEST_CASE("cdist: every pair's distance, the product path, batches, gradients") {
+  using In = std::vector<Tensor>;
+  check_values(cdist(tensor<double>({{0.0, 0.0}, {1.0, 1.0}}), tensor<double>({{3.0, 4.0}})),
+               {5.0, std::sqrt(13.0)}, 1e-12);
+  check_values(cdist(tensor<double>({{0.0, 0.0}}), tensor<double>({{3.0, -4.0}}), 1.0), {7.0});
+  check_values(cdist(tensor<double>({{0.0, 0.0}}), tensor<double>({{3.0, -4.0}}),
+                     std::numeric_limits<double>::infinity()),
+               {4.0});
+  manual_seed(98);
+  // More than 25 rows: the product path, against the differences' norms.
+  const Tensor a = kiln::test::rand64({2, 30, 4}), b = kiln::test::rand64({1, 7, 4});
+  const Tensor direct = norm(a.unsqueeze(-2) - b.unsqueeze(-3), 2.0, {-1});
+  CHECK(cdist(a, b).shape() == Shape{2, 30, 7});
+  check_same(cdist(a, b), direct, 1e-12);
+  // A point's distance to itself: 0 (1e-15 on the product path), with a zero gradient.
+  Tensor self = kiln::test::rand64({27, 3}).requires_grad_();
+  const Tensor d = cdist(self, self);
+  CHECK(d[4][4].item() < 1e-7);
+  sum(tril(triu(d))).backward();  // the diagonal alone
+  check_values(self.grad(), std::vector<double>(81, 0.0));
+  KILN_CHECK_GRAD([](const In& in) { return cdist(in[0], in[1], 3.0); },
+                  {kiln::test::rand64({3, 2}), kiln::test::rand64({4, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return cdist(in[0], in[1]); },
+                  {kiln::test::rand64({26, 2}), kiln::test::rand64({2, 2})});
+  CHECK_THROWS_WITH_AS(cdist(kiln::test::rand64({3, 2}), kiln::test::rand64({3, 4})),
+                       doctest::Contains("rows of the same length M"), Error);
+}

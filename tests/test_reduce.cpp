@@ -318,3 +318,34 @@ TEST_CASE("topk: the k best along a dimension, NaN above numbers, ties to the lo
   KILN_CHECK_GRAD([](const In& in) { return topk(in[0], 2, 0).values; }, {randn({4, 3}, kFloat64)});
   KILN_CHECK_GRAD([](const In& in) { return topk(in[0], 3, 1, false).values; }, {randn({2, 5}, kFloat64)});
 }
+
+TEST_CASE("kthvalue, median and quantile: by hand, NaN, keepdim, gradients") {
+  using In = std::vector<Tensor>;
+  const Tensor x = tensor<double>({{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}});
+  const ValuesIndices second = kthvalue(x, 2, 1);
+  check_values(second.values, {1, 3});
+  check_values(second.indices, {3, 4});  // of the equal 1s, the later one ranks second
+  const ValuesIndices mid = median(x, 1);
+  check_values(mid.values, {3, 5});
+  check_values(mid.indices, {0, 3});
+  check_values(median(tensor<double>({4, 1, 3, 2}), 0).values, {2});  // the lower of the middle two
+  CHECK(median(x, 1, true).values.shape() == Shape{2, 1});
+  const Tensor with_nan = tensor<double>({{1, std::nan(""), 2, std::nan("")}});
+  CHECK(std::isnan(median(with_nan, 1).values.item()));
+  CHECK(median(with_nan, 1).indices.item() == 1.0);  // its first NaN
+  check_values(quantile(tensor<double>({1, 2, 3, 4}), 0.5), {2.5});
+  check_values(quantile(tensor<double>({10, 0, 20, 30}), 0.25), {7.5});  // sorted 0 10 20 30, at 0.75
+  check_values(quantile(x, 1.0, 1), {5, 9});
+  check_values(quantile(x, 0.0, 0, true), {3, 1, 4, 1, 3});
+  CHECK(quantile(x, 0.3, 0, true).shape() == Shape{1, 5});
+  CHECK(quantile(x, 0.3, std::nullopt, true).shape() == Shape{1, 1});
+  CHECK(std::isnan(quantile(with_nan, 0.1).item()));
+  manual_seed(96);
+  KILN_CHECK_GRAD([](const In& in) { return kthvalue(in[0], 2, 0).values; }, {kiln::test::rand64({4, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return median(in[0], -1).values; }, {kiln::test::rand64({3, 5})});
+  KILN_CHECK_GRAD([](const In& in) { return quantile(in[0], 0.3, 1); }, {kiln::test::rand64({3, 6})});
+  CHECK_THROWS_WITH_AS(kthvalue(x, 6, 1),
+                       doctest::Contains("k = 6 is out of range for dimension 1 of size 5"), Error);
+  CHECK_THROWS_WITH_AS(quantile(x, 1.5, 1), doctest::Contains("q = 1.5 must be in [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(median(zeros({2, 0}), 1), doctest::Contains("is empty; there is no median"), Error);
+}

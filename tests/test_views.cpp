@@ -258,3 +258,22 @@ TEST_CASE("one_hot: a 1 at each class index, the classes a new last dimension") 
   CHECK_THROWS_WITH_AS(one_hot(tensor<std::int64_t>({-2, -1})), doctest::Contains("every index is negative"),
                        Error);
 }
+
+TEST_CASE("roll and diff") {
+  const Tensor a = arange(0.0, 6.0, 1.0).reshape({2, 3});
+  check_values(roll(a, {1}, {1}), {2, 0, 1, 5, 3, 4});
+  check_values(roll(a, {-1, 1}, {1, 0}), {4, 5, 3, 1, 2, 0});
+  check_values(roll(a, {2}), {4, 5, 0, 1, 2, 3});  // flattened, shape kept
+  CHECK(roll(a, {2}).shape() == a.shape());
+  check_values(roll(a, {7}, {1}), {2, 0, 1, 5, 3, 4});  // whole turns count for nothing
+  check_values(diff(tensor<double>({1, 4, 9, 16})), {3, 5, 7});
+  check_values(diff(tensor<double>({1, 4, 9, 16}), 2), {2, 2});
+  check_values(diff(a, 1, 0), {3, 3, 3});
+  CHECK(diff(tensor<double>({1, 2}), 5).shape() == Shape{0});
+  check_values(diff(arange(5) * arange(5)), {1, 3, 5, 7});  // integers too
+  manual_seed(97);
+  KILN_CHECK_GRAD([](const In& in) { return roll(in[0], {1, -2}, {0, 1}); }, {rand64({3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return diff(in[0], 2, 0); }, {rand64({5, 2})});
+  CHECK_THROWS_WITH_AS(roll(a, {1, 2}, {0}), doctest::Contains("2 shifts for 1 dims"), Error);
+  CHECK_THROWS_WITH_AS(diff(a, -1), doctest::Contains("the order n = -1 must be >= 0"), Error);
+}

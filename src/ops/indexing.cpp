@@ -1,4 +1,4 @@
-// index_select, index_add, gather, one_hot, flip, repeat, cat and stack.
+// index_select, index_add, gather, one_hot, flip, repeat, roll, diff, cat and stack.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -441,6 +441,40 @@ Tensor repeat(const Tensor& x, const std::vector<std::int64_t>& repeats) {
     out.push_back(r * size);
   }
   return x.reshape(split).expand(tiled).contiguous().reshape(out);
+}
+
+Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims) {
+  if (dims.empty()) {
+    KILN_CHECK(shifts.size() == 1, "roll: without dims give one shift (for the flattened tensor), got ",
+               shifts.size());
+    return x.numel() == 0 ? x.clone() : roll(x.flatten(), shifts, {0}).reshape(x.shape());
+  }
+  KILN_CHECK(shifts.size() == dims.size(), "roll: ", shifts.size(), " shifts for ", dims.size(),
+             " dims; give one shift per dimension");
+  Tensor out = x;
+  bool copied = false;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const std::int64_t dim = wrap_dim(dims[i], x.dim(), "roll"), n = x.size(dim);
+    if (n == 0) continue;
+    copied = true;
+    std::vector<std::int64_t> source(static_cast<std::size_t>(n));
+    for (std::int64_t j = 0; j < n; ++j) source[static_cast<std::size_t>(j)] = ((j - shifts[i]) % n + n) % n;
+    out = index_select(out, dim, from_vector(source));
+  }
+  return copied ? out : x.clone();
+}
+
+Tensor diff(const Tensor& x, std::int64_t n, std::int64_t dim_in) {
+  KILN_CHECK(x.dim() >= 1, "diff: needs a tensor with at least one dimension, not a 0-d one");
+  KILN_CHECK(n >= 0, "diff: the order n = ", n, " must be >= 0");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "diff");
+  if (n == 0 || x.size(dim) == 0) return x.clone();
+  Tensor out = x;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t len = std::max<std::int64_t>(out.size(dim) - 1, 0);
+    out = out.narrow(dim, std::min<std::int64_t>(1, out.size(dim)), len) - out.narrow(dim, 0, len);
+  }
+  return out;
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {

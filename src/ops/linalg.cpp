@@ -2,10 +2,14 @@
 #include "kiln/ops/linalg.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
@@ -124,6 +128,22 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (a_in.dim() == 1) out = out.squeeze(-2);
   if (b_in.dim() == 1) out = out.squeeze(-1);
   return out;
+}
+
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p) {
+  detail::check_floating("cdist", x1);
+  KILN_CHECK(x1.dim() >= 2 && x2.dim() >= 2 && x1.size(-1) == x2.size(-1), "cdist: x1 of shape ",
+             fmt(x1.shape()), " and x2 of shape ", fmt(x2.shape()),
+             " must be (..., P, M) and (..., R, M), rows of the same length M");
+  KILN_CHECK(p >= 1, "cdist: p = ", p, " must be >= 1 (or infinity)");
+  const std::int64_t rows1 = x1.size(-2), rows2 = x2.size(-2);
+  if (p == 2 && (rows1 > 25 || rows2 > 25)) {
+    // PyTorch's construction: [-2 a, |a|^2, 1] . [b, 1, |b|^2] = |a|^2 + |b|^2 - 2 a.b, one product.
+    const Tensor n1 = sum(x1 * x1, {-1}, true), n2 = sum(x2 * x2, {-1}, true);
+    const Tensor a = cat({x1 * -2.0, n1, ones_like(n1)}, -1), b = cat({x2, ones_like(n2), n2}, -1);
+    return sqrt(clamp(matmul(a, b.transpose(-1, -2)), 1e-30, std::numeric_limits<double>::infinity()));
+  }
+  return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, {-1});
 }
 
 }  // namespace kiln

@@ -1,13 +1,17 @@
-// topk and sort: entries along a dimension in rank order (the k best, or all). The
+// topk, sort and the order statistics (kthvalue, median, quantile): entries along a
+// dimension in rank order (the k best, or all). The
 // positions are found per row (a (partial) sort on the CPU; on a GPU k passes over the
 // row for a few picks, else a bitonic sort); the values are a gather at them, which
 // carries the gradient.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
-#include "kiln/core/threads.hpp"
 #include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
+#include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -111,6 +115,61 @@ Tensor argsort(const Tensor& x, std::int64_t dim_in, bool descending) {
   KILN_CHECK(x.dim() >= 1, "argsort: needs a tensor with at least one dimension, not a 0-d one");
   const std::int64_t dim = wrap_dim(dim_in, x.dim(), "argsort");
   return ranked_positions("argsort", x, dim, x.size(dim), descending);
+}
+
+namespace {
+// The entries of x at `positions` (x's shape with 1 along dim), and the positions, with
+// dim dropped unless keepdim.
+ValuesIndices picked(const Tensor& x, std::int64_t dim, const Tensor& positions, bool keepdim) {
+  Tensor values = gather(x, dim, positions);
+  if (keepdim) return {values, positions};
+  return {values.squeeze(dim), positions.squeeze(dim)};
+}
+}  // namespace
+
+ValuesIndices kthvalue(const Tensor& x, std::int64_t k, std::int64_t dim_in, bool keepdim) {
+  KILN_CHECK(x.dim() >= 1, "kthvalue: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "kthvalue");
+  KILN_CHECK(k >= 1 && k <= x.size(dim), "kthvalue: k = ", k, " is out of range for dimension ", dim,
+             " of size ", x.size(dim), " (tensor shape ", fmt(x.shape()), "); k counts from 1");
+  const Tensor smallest = ranked_positions("kthvalue", x, dim, k, /*largest=*/false);
+  return picked(x, dim, smallest.narrow(dim, k - 1, 1), keepdim);
+}
+
+// The lower median's place in the ascending order, or, in a line with NaN (sorted last),
+// the first NaN's.
+ValuesIndices median(const Tensor& x, std::int64_t dim_in, bool keepdim) {
+  KILN_CHECK(x.dim() >= 1, "median: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "median");
+  const std::int64_t n = x.size(dim);
+  KILN_CHECK(n >= 1, "median: dimension ", dim, " of shape ", fmt(x.shape()),
+             " is empty; there is no median");
+  const Tensor order = ranked_positions("median", x, dim, n, /*largest=*/false);
+  const Tensor nans = sum(isnan(x).to(kInt64), {dim}, /*keepdim=*/true);
+  const Tensor place =
+      where(nans > 0.0, static_cast<double>(n) - nans, scalar_like(nans, double((n - 1) / 2)));
+  return picked(x, dim, gather(order, dim, place), keepdim);
+}
+
+Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim_in, bool keepdim) {
+  detail::check_floating("quantile", x);
+  KILN_CHECK(q >= 0 && q <= 1, "quantile: q = ", q, " must be in [0, 1]");
+  if (!dim_in) {
+    const Tensor all = quantile(x.flatten(), q, 0, false);
+    return keepdim ? all.reshape(Shape(static_cast<std::size_t>(x.dim()), 1)) : all;
+  }
+  KILN_CHECK(x.dim() >= 1, "quantile: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(*dim_in, x.dim(), "quantile");
+  const std::int64_t n = x.size(dim);
+  KILN_CHECK(n >= 1, "quantile: dimension ", dim, " of shape ", fmt(x.shape()), " is empty");
+  const Tensor sorted = sort(x, dim).values;
+  const double at = q * static_cast<double>(n - 1);
+  const auto lo = static_cast<std::int64_t>(std::floor(at)), hi = std::min(lo + 1, n - 1);
+  const Tensor below = sorted.narrow(dim, lo, 1), above = sorted.narrow(dim, hi, 1);
+  Tensor out = below + (above - below) * (at - static_cast<double>(lo));
+  // A NaN sorts last, where a small q would not look: the line's result is NaN then.
+  out = where(any(isnan(x), {dim}, /*keepdim=*/true), std::numeric_limits<double>::quiet_NaN(), out);
+  return keepdim ? out : out.squeeze(dim);
 }
 
 }  // namespace kiln

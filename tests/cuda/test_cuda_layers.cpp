@@ -391,6 +391,24 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   }
 }
 
+TEST_CASE("cuda: kthvalue, median, quantile, roll, diff and cdist") {
+  manual_seed(33);
+  for (DType dt : {kFloat64, kFloat32}) {
+    const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
+    const Tensor x = randn({4, 7}, dt);
+    parity([](const auto& v) { return kthvalue(v[0], 3, 1).values; }, {x}, tol);
+    parity([](const auto& v) { return median(v[0], 0, true).values; }, {x}, tol);
+    parity([](const auto& v) { return quantile(v[0], 0.37, 1); }, {x}, tol);
+    parity([](const auto& v) { return roll(v[0], {2, -1}, {1, 0}); }, {x}, tol);
+    parity([](const auto& v) { return diff(v[0], 2, 1); }, {x}, tol);
+    parity([](const auto& v) { return cdist(v[0], v[1]); }, {randn({30, 3}, dt), randn({5, 3}, dt)}, 1e-4);
+    parity([](const auto& v) { return cdist(v[0], v[1], 1.0); }, {randn({3, 3}, dt), randn({5, 3}, dt)}, tol);
+    // Indices too, read back.
+    check_same(median(x.to(gpu), 1).indices.to(Device::cpu()), median(x, 1).indices, 0);
+    check_same(kthvalue(x.to(gpu), 2, 0).indices.to(Device::cpu()), kthvalue(x, 2, 0).indices, 0);
+  }
+}
+
 TEST_CASE("cuda: likelihood, margin and embedding losses") {
   manual_seed(31);
   for (DType dt : {kFloat64, kFloat32}) {

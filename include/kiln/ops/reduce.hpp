@@ -2,6 +2,7 @@
 // `dims` empty means all dimensions. With keepdim the reduced dimensions stay, with size 1.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "kiln/core/tensor.hpp"
@@ -54,6 +55,18 @@ ValuesIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool 
 // equal values kept in their order. The values are differentiable.
 ValuesIndices sort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
 Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
+// Order statistics along `dim`, values differentiable (a gather at the picked position):
+//   kthvalue  the k-th smallest (k from 1) and its position (torch.kthvalue; NaN ranks
+//             above every number)
+//   median    the lower median, the ((n - 1) / 2 + 1)-th smallest (torch.median); a line
+//             holding NaN gives NaN, at its first NaN's position
+//   quantile  the q-quantile, q in [0, 1], between the sorted entries at q (n - 1),
+//             linearly interpolated (torch.quantile's default); NaN where a line holds NaN;
+//             over all entries without dim
+ValuesIndices kthvalue(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool keepdim = false);
+ValuesIndices median(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std::nullopt,
+                bool keepdim = false);
 // Running sums along `dim` (torch.cumsum): out[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..],
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).

@@ -59,6 +59,14 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value 
 // gradient sums over every copy of it.
 enum class PadMode { constant, reflect, replicate, circular };
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, PadMode mode, double value = 0.0);
+// x's entries moved `shifts[i]` places along dims[i], those pushed off one end coming
+// back at the other (torch.roll); with no dims, over the flattened x, shape kept. A
+// copy, differentiable (index_select per dim).
+Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts,
+            const std::vector<std::int64_t>& dims = {});
+// The n-th forward difference along `dim` (torch.diff): out[i] = x[i + 1] - x[i], n times,
+// so the dimension shrinks by n (to 0 at most). Differentiable.
+Tensor diff(const Tensor& x, std::int64_t n = 1, std::int64_t dim = -1);
 // Joins tensors along an existing / a new dimension. Differentiable.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
