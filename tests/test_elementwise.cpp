@@ -348,3 +348,57 @@ TEST_CASE("isnan, isinf, isfinite") {
   const Tensor w = tensor<double>({1, 2}).requires_grad_();
   CHECK(!isnan(w * 2.0).requires_grad());
 }
+
+TEST_CASE(
+    "selu, celu, glu, logsigmoid, softsign, tanhshrink, the shrinks, threshold, softmin; their layers") {
+  using In = std::vector<Tensor>;
+  const double a = 1.6732632423543772848170429916717, s = 1.0507009873554804934193349852946;
+  const Tensor x = tensor<double>({-2.0, -0.25, 0.0, 0.3, 1.5});
+  check_values(selu(x), {s * a * std::expm1(-2.0), s * a * std::expm1(-0.25), 0, s * 0.3, s * 1.5}, 1e-12);
+  check_values(celu(x, 2.0), {2 * std::expm1(-1.0), 2 * std::expm1(-0.125), 0, 0.3, 1.5}, 1e-12);
+  check_values(celu(x), {std::expm1(-2.0), std::expm1(-0.25), 0, 0.3, 1.5}, 1e-12);
+  check_values(logsigmoid(x),
+               {-std::log1p(std::exp(2.0)), -std::log1p(std::exp(0.25)), -std::log(2.0),
+                -std::log1p(std::exp(-0.3)), -std::log1p(std::exp(-1.5))},
+               1e-12);
+  check_values(logsigmoid(tensor<double>({-800.0})), {-800.0});  // no overflow
+  check_values(softsign(x), {-2.0 / 3, -0.2, 0, 0.3 / 1.3, 0.6}, 1e-12);
+  check_values(
+      tanhshrink(x),
+      {-2 - std::tanh(-2.0), -0.25 - std::tanh(-0.25), 0, 0.3 - std::tanh(0.3), 1.5 - std::tanh(1.5)}, 1e-12);
+  check_values(softshrink(x, 0.25), {-1.75, 0, 0, 0.05, 1.25}, 1e-12);
+  check_values(hardshrink(x, 0.25), {-2.0, 0, 0, 0.3, 1.5});
+  check_values(threshold(x, 0.1, -7.0), {-7, -7, -7, 0.3, 1.5});
+  const Tensor pairs = tensor<double>({{1.0, 2.0, 0.0, -1.0}});
+  check_values(glu(pairs), {1.0 / (1 + std::exp(-0.0)), 2.0 / (1 + std::exp(1.0))}, 1e-12);
+  check_same(softmin(pairs, 1), softmax(-pairs, 1), 0);
+  manual_seed(99);
+  const auto r = [] { return kiln::test::rand64({3, 4}); };
+  KILN_CHECK_GRAD([](const In& in) { return selu(in[0]); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return celu(in[0], 0.7); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return glu(in[0], 1); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return glu(in[0], 0); }, {kiln::test::rand64({4, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return logsigmoid(in[0]); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return softsign(in[0]); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return tanhshrink(in[0]); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return softshrink(in[0], 0.3); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return hardshrink(in[0], 0.3); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return threshold(in[0], 0.1, 2.0); }, {r()});
+  KILN_CHECK_GRAD([](const In& in) { return softmin(in[0], 1); }, {r()});
+  CHECK_THROWS_WITH_AS(glu(tensor<double>({1.0, 2.0, 3.0})),
+                       doctest::Contains("glu: dimension 0 of shape (3) must have an even size"), Error);
+  CHECK_THROWS_WITH_AS(softshrink(x, -1.0), doctest::Contains("lambd must be >= 0"), Error);
+  CHECK(nn::SELU().description() == "SELU()");
+  check_same(nn::SELU()(x), selu(x), 0);
+  CHECK(nn::LogSigmoid().description() == "LogSigmoid()");
+  CHECK(nn::Softsign().description() == "Softsign()");
+  CHECK(nn::Tanhshrink().description() == "Tanhshrink()");
+  CHECK(nn::CELU(0.5).description() == "CELU(alpha=0.5)");
+  CHECK(nn::GLU().description() == "GLU(dim=-1)");
+  CHECK(nn::Softshrink().description() == "Softshrink(lambd=0.5)");
+  CHECK(nn::Hardshrink(0.25).description() == "Hardshrink(lambd=0.25)");
+  CHECK(nn::Threshold(0.1, 20).description() == "Threshold(threshold=0.1, value=20)");
+  CHECK(nn::Softmin(1).description() == "Softmin(dim=1)");
+  check_same(nn::Threshold(0.1, -7.0)(x), threshold(x, 0.1, -7.0), 0);
+  check_same(nn::GLU(1)(pairs), glu(pairs, 1), 0);
+}

@@ -67,6 +67,34 @@ TEST_CASE("torch differential: elementwise functions and activations") {
        [](const TT& x) { return torch::hardtanh(x, -0.5, 1.5); }},
       {"relu6", -2, 8, [](const KT& x) { return kiln::relu6(x); },
        [](const TT& x) { return torch::relu6(x); }},
+      {"selu", -3, 3, [](const KT& x) { return kiln::selu(x); }, [](const TT& x) { return torch::selu(x); }},
+      // libtorch 1.13's celu backward scales by a float32 1 / alpha: its gradients are 5e-9 off.
+      {"celu", -3, 3, [](const KT& x) { return kiln::celu(x, 0.7); },
+       [](const TT& x) { return torch::celu(x, 0.7); }, 1e-8},
+      // glu of x joined to a multiple of itself, so that the halves exist
+      {"glu", -3, 3,
+       [](const KT& x) {
+         const KT v = x.dim() == 0 ? x.unsqueeze(0) : x;
+         return kiln::glu(kiln::cat({v, v * -0.5}, -1));
+       },
+       [](const TT& x) {
+         const TT v = x.dim() == 0 ? x.unsqueeze(0) : x;
+         return torch::glu(torch::cat({v, v * -0.5}, -1));
+       }},
+      {"logsigmoid", -30, 30, [](const KT& x) { return kiln::logsigmoid(x); },
+       [](const TT& x) { return torch::log_sigmoid(x); }},
+      {"softsign", -3, 3, [](const KT& x) { return kiln::softsign(x); },
+       [](const TT& x) { return F::softsign(x); }},
+      {"tanhshrink", -3, 3, [](const KT& x) { return kiln::tanhshrink(x); },
+       [](const TT& x) { return F::tanhshrink(x); }},
+      {"softshrink", -3, 3, [](const KT& x) { return kiln::softshrink(x, 0.4); },
+       [](const TT& x) { return torch::softshrink(x, 0.4); }},
+      {"hardshrink", -3, 3, [](const KT& x) { return kiln::hardshrink(x, 0.4); },
+       [](const TT& x) { return torch::hardshrink(x, 0.4); }},
+      {"threshold", -3, 3, [](const KT& x) { return kiln::threshold(x, 0.2, -1.5); },
+       [](const TT& x) { return torch::threshold(x, 0.2, -1.5); }},
+      {"softmin", -3, 3, [](const KT& x) { return kiln::softmin(x.dim() == 0 ? x.unsqueeze(0) : x, -1); },
+       [](const TT& x) { return F::softmin(x.dim() == 0 ? x.unsqueeze(0) : x, F::SoftminFuncOptions(-1)); }},
       {"pow 2.7", 0.1, 3, [](const KT& x) { return kiln::pow(x, 2.7); },
        [](const TT& x) { return torch::pow(x, 2.7); }},
       {"pow 3", -3, 3, [](const KT& x) { return kiln::pow(x, 3.0); },

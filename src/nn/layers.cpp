@@ -482,6 +482,22 @@ Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim); }
 Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim); }
 Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
+namespace {
+std::string with_number(const char* head, double v) {
+  std::ostringstream os;
+  os << head << v << ")";
+  return os.str();
+}
+}  // namespace
+std::string CELU::description() const { return with_number("CELU(alpha=", alpha); }
+std::string Softshrink::description() const { return with_number("Softshrink(lambd=", lambd); }
+std::string Hardshrink::description() const { return with_number("Hardshrink(lambd=", lambd); }
+std::string Threshold::description() const {
+  std::ostringstream os;
+  os << "Threshold(threshold=" << threshold << ", value=" << value << ")";
+  return os.str();
+}
+
 PReLU::PReLU(std::int64_t num_parameters, double init) {
   KILN_CHECK(num_parameters >= 1, "PReLU: num_parameters must be >= 1, got ", num_parameters);
   weight = register_parameter("weight", full({num_parameters}, init));

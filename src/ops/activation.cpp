@@ -8,8 +8,9 @@
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
-#include "kiln/ops/elementwise.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/unary_engine.hpp"
@@ -102,6 +103,43 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   return clamp(x, min_val, max_val);
 }
 Tensor relu6(const Tensor& x) { return clamp(x, 0.0, 6.0); }
+
+namespace {
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+}  // namespace
+
+Tensor selu(const Tensor& x) { return elu(x, kSeluAlpha) * kSeluScale; }
+
+Tensor celu(const Tensor& x, double alpha) {
+  KILN_CHECK(alpha != 0, "celu: alpha must not be 0");
+  return alpha == 1.0 ? elu(x) : elu(x / alpha) * alpha;  // x for x > 0; alpha (e^(x/alpha) - 1) below
+}
+
+Tensor glu(const Tensor& x, std::int64_t dim) {
+  KILN_CHECK(x.dim() >= 1, "glu: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t d = dim < 0 ? dim + x.dim() : dim;
+  KILN_CHECK(d >= 0 && d < x.dim(), "glu: dimension ", dim, " is out of range for shape ", fmt(x.shape()));
+  const std::int64_t half = x.size(d) / 2;
+  KILN_CHECK(x.size(d) % 2 == 0, "glu: dimension ", d, " of shape ", fmt(x.shape()),
+             " must have an even size, to split into halves");
+  return x.narrow(d, 0, half) * sigmoid(x.narrow(d, half, half));
+}
+
+Tensor logsigmoid(const Tensor& x) { return -softplus(-x); }
+Tensor softsign(const Tensor& x) { return x / (abs(x) + 1.0); }
+Tensor tanhshrink(const Tensor& x) { return x - tanh(x); }
+
+Tensor softshrink(const Tensor& x, double lambd) {
+  KILN_CHECK(lambd >= 0, "softshrink: lambd must be >= 0, not ", lambd);
+  return where(x > lambd, x - lambd, where(x < -lambd, x + lambd, 0.0));
+}
+
+Tensor hardshrink(const Tensor& x, double lambd) { return where(abs(x) > lambd, x, 0.0); }
+
+Tensor threshold(const Tensor& x, double threshold, double value) { return where(x > threshold, x, value); }
+
+Tensor softmin(const Tensor& x, std::int64_t dim) { return softmax(-x, dim); }
 
 // The slope broadcast along dimension 1: w viewed as (C, 1, ..., 1) for x (N, C, ...).
 // where() sends the gradient to x where x > 0, and to w x elsewhere: x's gradient w g

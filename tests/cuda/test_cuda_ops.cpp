@@ -143,9 +143,15 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
     const Tensor x = randn({7, 9}, dt);
     using Fn = Tensor (*)(const Tensor&);
     const Fn exact_gelu = gelu;  // (gelu has a second form, with its tanh approximation)
-    for (Fn f : {relu, sigmoid, tanh, exact_gelu, softplus, silu, neg, exp, abs, sin, cos, expm1, mish,
-                 hardsigmoid, hardswish, relu6})
+    for (Fn f : {relu, sigmoid, tanh, exact_gelu,  softplus,  silu,  neg,  exp,        abs,      sin,
+                 cos,  expm1,   mish, hardsigmoid, hardswish, relu6, selu, logsigmoid, softsign, tanhshrink})
       parity([f](const auto& v) { return f(v[0]); }, {x}, tol);
+    parity([](const auto& v) { return celu(v[0], 0.7); }, {x}, tol);
+    parity([](const auto& v) { return glu(v[0], 0); }, {x.narrow(0, 0, 6)}, tol);
+    parity([](const auto& v) { return softshrink(v[0], 0.3); }, {x}, tol);
+    parity([](const auto& v) { return hardshrink(v[0], 0.3); }, {x}, tol);
+    parity([](const auto& v) { return threshold(v[0], 0.1, -2.0); }, {x}, tol);
+    parity([](const auto& v) { return softmin(v[0], 1); }, {x}, tol);
     parity([](const auto& v) { return gelu(v[0], GeluApproximation::tanh); }, {x}, tol);
     parity([](const auto& v) { return hardtanh(v[0], -0.5, 1.5); }, {x}, tol);
     // Piecewise constant: equal values (the inputs, scaled, cross integers and halves) and zero gradients.

@@ -24,6 +24,17 @@ Tensor hardsigmoid(const Tensor& x);                                            
 Tensor hardswish(const Tensor& x);                                              // x hardsigmoid(x)
 Tensor hardtanh(const Tensor& x, double min_val = -1.0, double max_val = 1.0);  // clamp(x, min, max)
 Tensor relu6(const Tensor& x);                                                  // clamp(x, 0, 6)
+// More of PyTorch's activations, composed of the ops above (either device):
+Tensor selu(const Tensor& x);  // scale elu(x, alpha), PyTorch's self-normalising constants
+Tensor celu(const Tensor& x, double alpha = 1.0);        // max(0, x) + min(0, alpha (e^(x / alpha) - 1))
+Tensor glu(const Tensor& x, std::int64_t dim = -1);      // a sigmoid(b), a and b the halves of x along dim
+Tensor logsigmoid(const Tensor& x);                      // log sigmoid(x) = -softplus(-x), stable
+Tensor softsign(const Tensor& x);                        // x / (1 + |x|)
+Tensor tanhshrink(const Tensor& x);                      // x - tanh(x)
+Tensor softshrink(const Tensor& x, double lambd = 0.5);  // x -+ lambd beyond +-lambd, 0 inside
+Tensor hardshrink(const Tensor& x, double lambd = 0.5);  // x beyond +-lambd, 0 inside
+Tensor threshold(const Tensor& x, double threshold, double value);  // x where x > threshold, else value
+Tensor softmin(const Tensor& x, std::int64_t dim);                  // softmax(-x, dim)
 // x where x > 0, weight x elsewhere, with a learned slope (He et al. 2015; torch's prelu):
 // weight of one element, or one per channel (x.size(1)). Differentiable in both.
 Tensor prelu(const Tensor& x, const Tensor& weight);
