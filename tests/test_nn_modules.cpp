@@ -247,3 +247,32 @@ TEST_CASE("prelu: a learned slope below zero, one or per channel; gradients; the
   CHECK(nn::PReLU().weight.numel() == 1);
   CHECK_THROWS_AS(nn::PReLU(0), Error);
 }
+
+TEST_CASE("bilinear and nn::Bilinear: each row pair's x1 W x2 + b, gradients, the layer") {
+  using kiln::test::rand64;
+  using In = std::vector<Tensor>;
+  manual_seed(93);
+  const Tensor x1 = rand64({2, 3, 4}), x2 = rand64({2, 3, 5}), w = rand64({6, 4, 5}), b = rand64({6});
+  const Tensor y = bilinear(x1, x2, w, b);
+  REQUIRE(y.shape() == Shape{2, 3, 6});
+  const auto a = x1.to_vector<double>(), c = x2.to_vector<double>(), wv = w.to_vector<double>(),
+             bv = b.to_vector<double>(), yv = y.to_vector<double>();
+  for (std::int64_t n = 0; n < 6; ++n)
+    for (std::int64_t o = 0; o < 6; ++o) {
+      double want = bv[o];
+      for (std::int64_t i = 0; i < 4; ++i)
+        for (std::int64_t j = 0; j < 5; ++j) want += a[n * 4 + i] * wv[(o * 4 + i) * 5 + j] * c[n * 5 + j];
+      CHECK(yv[n * 6 + o] == doctest::Approx(want).epsilon(1e-12));
+    }
+  KILN_CHECK_GRAD([](const In& in) { return bilinear(in[0], in[1], in[2], in[3]); },
+                  {rand64({3, 2}), rand64({3, 3}), rand64({2, 2, 3}), rand64({2})});
+  CHECK_THROWS_WITH_AS(bilinear(x1, x2, rand64({6, 5, 5})), doctest::Contains("do not fit"), Error);
+  nn::Bilinear layer(4, 5, 6);
+  CHECK(layer.weight.shape() == Shape{6, 4, 5});
+  CHECK(max(abs(layer.weight)).item() <= 0.5);  // U(-1/sqrt(4), 1/sqrt(4))
+  CHECK(layer.description() == "Bilinear(in1_features=4, in2_features=5, out_features=6, bias=true)");
+  check_same(layer(x1.to(kFloat32), x2.to(kFloat32)),
+             bilinear(x1.to(kFloat32), x2.to(kFloat32), layer.weight, layer.bias), 0);
+  CHECK_THROWS_WITH_AS(layer(x1), doctest::Contains("it takes two inputs"), Error);
+  CHECK(nn::Bilinear(2, 2, 1, false).named_parameters().size() == 1);
+}

@@ -91,7 +91,7 @@ TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle, unfold a
   });
 }
 
-TEST_CASE("torch differential: instance_norm (running statistics too) and prelu") {
+TEST_CASE("torch differential: instance_norm (running statistics too), bilinear and prelu") {
   in_both_precisions(43, 120, [] {
     const std::int64_t batch = irand(1, 3), channels = irand(1, 4);
     // At least two values per plane: with one, torch's C++ instance_norm gives 0 and a NaN
@@ -124,6 +124,20 @@ TEST_CASE("torch differential: instance_norm (running statistics too) and prelu"
         true, 1e-7);
     agree(kiln_mean, torch_mean, "instance_norm running mean", 1e-9, 1e-11);
     agree(kiln_var, torch_var, "instance_norm running variance", 1e-9, 1e-11);
+
+    // bilinear: rows of two widths, the same leading shape.
+    const std::int64_t in1 = irand(1, 4), in2 = irand(1, 4), out = irand(1, 4);
+    const Sizes lead = random_shape(0, 2);
+    Sizes s1 = lead, s2 = lead;
+    s1.push_back(in1);
+    s2.push_back(in2);
+    const bool with_bias = coin();
+    std::vector<Both> bi = {leaf(s1), leaf(s2), leaf({out, in1, in2})};
+    if (with_bias) bi.push_back(leaf({out}));
+    compare(
+        "bilinear", bi,
+        [&](const auto& a) { return kiln::bilinear(a[0], a[1], a[2], with_bias ? a[3] : KT()); },
+        [&](const auto& a) { return torch::bilinear(a[0], a[1], a[2], with_bias ? a[3] : TT()); });
 
     // prelu: one slope, or one per channel (dimension 1).
     Sizes xs = random_shape(1, 4);

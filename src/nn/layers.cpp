@@ -39,6 +39,30 @@ const char* pad_mode_name(PadMode mode) {  // PyTorch's padding_mode strings
 
 // ---- Linear --------------------------------------------------------------------------
 
+Bilinear::Bilinear(std::int64_t in1, std::int64_t in2, std::int64_t out, bool with_bias) {
+  KILN_CHECK(in1 > 0 && in2 > 0 && out > 0, "Bilinear: in1_features ", in1, ", in2_features ", in2,
+             " and out_features ", out, " must be positive");
+  weight = register_parameter("weight", empty({out, in1, in2}));
+  if (with_bias) bias = register_parameter("bias", empty({out}));
+  reset_parameters();
+}
+void Bilinear::reset_parameters() {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(weight.size(1)));
+  init::uniform_(weight, -bound, bound);
+  if (bias.defined()) init::uniform_(bias, -bound, bound);
+}
+Tensor Bilinear::forward(const Tensor&) {
+  KILN_CHECK(false, "Bilinear: it takes two inputs; call layer(x1, x2)");
+  return Tensor();
+}
+Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) { return bilinear(x1, x2, weight, bias); }
+std::string Bilinear::description() const {
+  return "Bilinear(in1_features=" + std::to_string(weight.size(1)) +
+         ", in2_features=" + std::to_string(weight.size(2)) +
+         ", out_features=" + std::to_string(weight.size(0)) +
+         (bias.defined() ? ", bias=true)" : ", bias=false)");
+}
+
 Linear::Linear(const LinearOptions& o) : options(o) {
   KILN_CHECK(o.in_features() > 0 && o.out_features() > 0, "Linear: in_features ", o.in_features(),
              " and out_features ", o.out_features(), " must be positive");

@@ -14,6 +14,7 @@
 #include "kiln/core/rng.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/linalg.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -44,6 +45,27 @@ void gemm_tensors(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t
   });
 }
 }  // namespace
+
+Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias) {
+  KILN_CHECK(x1.dim() >= 1 && x2.dim() == x1.dim() && weight.dim() == 3 &&
+                 Shape(x1.shape().begin(), x1.shape().end() - 1) ==
+                     Shape(x2.shape().begin(), x2.shape().end() - 1) &&
+                 weight.size(1) == x1.size(-1) && weight.size(2) == x2.size(-1),
+             "bilinear: x1 of shape ", fmt(x1.shape()), ", x2 of shape ", fmt(x2.shape()),
+             " and weight of shape ", fmt(weight.shape()),
+             " do not fit; give x1 (..., in1), x2 (..., in2) with the same leading shape "
+             "and weight (out, in1, in2)");
+  const std::int64_t out = weight.size(0), in1 = weight.size(1), in2 = weight.size(2);
+  KILN_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out), "bilinear: bias of shape ",
+             fmt(bias.defined() ? bias.shape() : Shape{}), " must be (", out, ")");
+  const Tensor a = x1.reshape({-1, in1}), c = x2.reshape({-1, in2});
+  const Tensor u = matmul(a, weight.permute({1, 0, 2}).reshape({in1, out * in2})).reshape({-1, out, in2});
+  Tensor y = sum(u * c.unsqueeze(1), {-1});
+  if (bias.defined()) y = y + bias;
+  Shape shape(x1.shape().begin(), x1.shape().end() - 1);
+  shape.push_back(out);
+  return y.reshape(shape);
+}
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::check_same_dtype_device("linear", {x, weight});

@@ -346,7 +346,7 @@ TEST_CASE("cuda: group norm, with and without weight and bias") {
   }
 }
 
-TEST_CASE("cuda: instance_norm with running statistics, and prelu") {
+TEST_CASE("cuda: instance_norm with running statistics, prelu and bilinear") {
   manual_seed(32);
   for (DType dt : {kFloat64, kFloat32}) {
     const double tol = dt == kFloat64 ? 1e-9 : 1e-4;
@@ -370,6 +370,8 @@ TEST_CASE("cuda: instance_norm with running statistics, and prelu") {
         {randn({2, 3, 7}, dt)}, tol);
     parity([](const auto& v) { return prelu(v[0], v[1]); }, {randn({4, 3, 5}, dt), randn({3}, dt)},
            tol_for(dt));
+    parity([](const auto& v) { return bilinear(v[0], v[1], v[2], v[3]); },
+           {randn({5, 3}, dt), randn({5, 4}, dt), randn({2, 3, 4}, dt), randn({2}, dt)}, tol);
   }
 }
 

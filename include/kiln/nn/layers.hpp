@@ -40,6 +40,21 @@ public:
   Tensor bias;    // (out), or undefined
 };
 
+// y = x1 W x2^T + b for each pair of rows (kiln::bilinear), as torch.nn.Bilinear:
+// W (out, in1, in2) and b start U(-1/sqrt(in1), 1/sqrt(in1)).
+class Bilinear : public Module {
+public:
+  Bilinear(std::int64_t in1_features, std::int64_t in2_features, std::int64_t out_features, bool bias = true);
+  Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
+  Tensor forward(const Tensor& x1, const Tensor& x2);
+  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  using Module::operator();
+  std::string description() const override;
+  void reset_parameters();
+  Tensor weight;  // (out, in1, in2)
+  Tensor bias;    // (out), or undefined
+};
+
 struct Conv2dOptions {
   Conv2dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
       : in_channels_(in), out_channels_(out), kernel_size_({kernel, kernel}) {}

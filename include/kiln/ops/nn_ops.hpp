@@ -12,6 +12,10 @@ namespace kiln {
 // y = x W^T + b, with W (out, in) as in PyTorch; x (..., in) -> y (..., out).
 // `bias` may be undefined. One GEMM forward, two backward.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// y[.., o] = x1[.., :] W[o] x2[.., :]^T + b[o] (torch.nn.functional.bilinear): x1 (..., in1),
+// x2 (..., in2) with the same leading shape, W (out, in1, in2), bias (out) or undefined.
+// One GEMM (x1 by W laid out as (in1, out in2)), then a product with x2 summed.
+Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias = Tensor());
 
 // Zeroes each element with probability p and scales the rest by 1/(1-p) (training only).
 Tensor dropout(const Tensor& x, double p, bool training);
