@@ -58,6 +58,16 @@ inline std::vector<OpCase> op_cases() {
          return stack({x, x}, 0);
        }},
       {"flip", [](const Tensor& x) { return flip(x, {0}); }},
+      {"roll", [](const Tensor& x) { return roll(x, {1}, {0}); }},
+      {"diff", [](const Tensor& x) { return diff(x, 1, -1); }},
+      {"selu", [](const Tensor& x) { return selu(x); }},
+      {"logsigmoid", [](const Tensor& x) { return logsigmoid(x); }},
+      {"softshrink", [](const Tensor& x) { return softshrink(x, 0.3); }},
+      {"median over the last dim",
+       [=](const Tensor& x) { return last_nonempty(x) ? median(x, -1).values : Tensor(); }},
+      {"quantile over the last dim",
+       [=](const Tensor& x) { return last_nonempty(x) ? quantile(x, 0.3, -1) : Tensor(); }},
+      {"cdist", [](const Tensor& x) { return x.dim() == 2 ? cdist(x, x) : Tensor(); }},
       {"pad",
        [](const Tensor& x) {
          return pad(x, {1, 1});
