@@ -276,3 +276,23 @@ TEST_CASE("bilinear and nn::Bilinear: each row pair's x1 W x2 + b, gradients, th
   CHECK_THROWS_WITH_AS(layer(x1), doctest::Contains("it takes two inputs"), Error);
   CHECK(nn::Bilinear(2, 2, 1, false).named_parameters().size() == 1);
 }
+
+TEST_CASE("Unflatten, CosineSimilarity and PairwiseDistance layers") {
+  using kiln::test::rand64;
+  manual_seed(94);
+  const Tensor x = rand64({2, 12, 5});
+  nn::Unflatten unflatten(1, {3, 4});
+  CHECK(unflatten(x).shape() == Shape{2, 3, 4, 5});
+  check_same(nn::Flatten(1, 2)(unflatten(x)), x, 0);
+  CHECK(nn::Unflatten(-1, {5, 1})(x).shape() == Shape{2, 12, 5, 1});
+  CHECK(unflatten.description() == "Unflatten(dim=1, unflattened_size=(3, 4))");
+  CHECK_THROWS_AS(nn::Unflatten(1, {5, 5})(x), Error);
+  const Tensor a = rand64({4, 3}), b = rand64({4, 3});
+  nn::CosineSimilarity cosine;
+  check_same(cosine(a, b), cosine_similarity(a, b, 1, 1e-8), 0);
+  CHECK(cosine.description() == "CosineSimilarity(dim=1, eps=1e-08)");
+  nn::PairwiseDistance distance(1.0);
+  check_same(distance(a, b), pairwise_distance(a, b, 1.0), 0);
+  CHECK(distance.description() == "PairwiseDistance(p=1, eps=1e-06)");
+  CHECK_THROWS_WITH_AS(distance(a), doctest::Contains("PairwiseDistance: it takes two inputs"), Error);
+}

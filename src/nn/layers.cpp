@@ -9,6 +9,7 @@
 #include "kiln/nn/init.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/loss.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -20,6 +21,12 @@ std::string pair_str(Pair p) {
   std::ostringstream os;
   os << '(' << p[0] << ", " << p[1] << ')';
   return os.str();
+}
+
+// forward(x) of a layer that takes two inputs.
+Tensor refuse_one_input(const char* layer) {
+  KILN_CHECK(false, layer, ": it takes two inputs; call layer(x1, x2)");
+  return Tensor();
 }
 
 const char* pad_mode_name(PadMode mode) {  // PyTorch's padding_mode strings
@@ -51,10 +58,7 @@ void Bilinear::reset_parameters() {
   init::uniform_(weight, -bound, bound);
   if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
-Tensor Bilinear::forward(const Tensor&) {
-  KILN_CHECK(false, "Bilinear: it takes two inputs; call layer(x1, x2)");
-  return Tensor();
-}
+Tensor Bilinear::forward(const Tensor&) { return refuse_one_input("Bilinear"); }
 Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) { return bilinear(x1, x2, weight, bias); }
 std::string Bilinear::description() const {
   return "Bilinear(in1_features=" + std::to_string(weight.size(1)) +
@@ -443,6 +447,40 @@ std::string Padding::description() const {
   os << ")";
   if (value != 0.0) os << ", value=" << value;
   os << ")";
+  return os.str();
+}
+
+Tensor Unflatten::forward(const Tensor& x) {
+  const std::int64_t d = dim < 0 ? dim + x.dim() : dim;
+  KILN_CHECK(d >= 0 && d < x.dim(), "Unflatten: dimension ", dim, " is out of range for shape ",
+             fmt(x.shape()));
+  Shape shape(x.shape().begin(), x.shape().begin() + d);
+  shape.insert(shape.end(), sizes.begin(), sizes.end());
+  shape.insert(shape.end(), x.shape().begin() + d + 1, x.shape().end());
+  return x.reshape(shape);
+}
+std::string Unflatten::description() const {
+  std::ostringstream os;
+  os << "Unflatten(dim=" << dim << ", unflattened_size=" << fmt(sizes) << ")";
+  return os.str();
+}
+
+Tensor CosineSimilarity::forward(const Tensor&) { return refuse_one_input("CosineSimilarity"); }
+Tensor CosineSimilarity::forward(const Tensor& x1, const Tensor& x2) {
+  return cosine_similarity(x1, x2, dim, eps);
+}
+std::string CosineSimilarity::description() const {
+  std::ostringstream os;
+  os << "CosineSimilarity(dim=" << dim << ", eps=" << eps << ")";
+  return os.str();
+}
+Tensor PairwiseDistance::forward(const Tensor&) { return refuse_one_input("PairwiseDistance"); }
+Tensor PairwiseDistance::forward(const Tensor& x1, const Tensor& x2) {
+  return pairwise_distance(x1, x2, p, eps, keepdim);
+}
+std::string PairwiseDistance::description() const {
+  std::ostringstream os;
+  os << "PairwiseDistance(p=" << p << ", eps=" << eps << (keepdim ? ", keepdim=true)" : ")");
   return os.str();
 }
 

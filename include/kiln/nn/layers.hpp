@@ -466,6 +466,42 @@ public:
   std::int64_t start_dim, end_dim;
 };
 
+// Flatten's inverse (torch.nn.Unflatten): dimension `dim` viewed as `sizes`, e.g.
+// nn::Unflatten(1, {64, 7, 7}) turns a decoder's (N, 3136) back into feature maps.
+class Unflatten : public Module {
+public:
+  Unflatten(std::int64_t dim, Shape sizes) : dim(dim), sizes(std::move(sizes)) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t dim;
+  Shape sizes;
+};
+
+// kiln::cosine_similarity and kiln::pairwise_distance as layers of two inputs.
+class CosineSimilarity : public Module {
+public:
+  explicit CosineSimilarity(std::int64_t dim = 1, double eps = 1e-8) : dim(dim), eps(eps) {}
+  Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
+  Tensor forward(const Tensor& x1, const Tensor& x2);
+  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  using Module::operator();
+  std::string description() const override;
+  std::int64_t dim;
+  double eps;
+};
+class PairwiseDistance : public Module {
+public:
+  explicit PairwiseDistance(double p = 2.0, double eps = 1e-6, bool keepdim = false)
+      : p(p), eps(eps), keepdim(keepdim) {}
+  Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
+  Tensor forward(const Tensor& x1, const Tensor& x2);
+  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  using Module::operator();
+  std::string description() const override;
+  double p, eps;
+  bool keepdim;
+};
+
 struct EmbeddingOptions {
   EmbeddingOptions(std::int64_t num, std::int64_t dim) : num_embeddings_(num), embedding_dim_(dim) {}
   KILN_OPTION(std::int64_t, num_embeddings)
