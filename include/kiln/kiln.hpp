@@ -41,6 +41,7 @@
 #include "kiln/graph/edges.hpp"
 #include "kiln/io/safetensors.hpp"
 #include "kiln/metrics.hpp"
+#include "kiln/nn/activation_layers.hpp"
 #include "kiln/nn/attention.hpp"
 #include "kiln/nn/clip_grad.hpp"
 #include "kiln/nn/graph_layers.hpp"
