@@ -601,18 +601,7 @@ TEST_CASE(
 
 TEST_CASE("torch differential: normalisation, linear and the losses") {
   in_both_precisions(6, 120, [] {
-    const std::array<kiln::Reduction, 3> reductions{kiln::Reduction::mean, kiln::Reduction::sum,
-                                                    kiln::Reduction::none};
-    const std::size_t red = static_cast<std::size_t>(irand(0, 2));
-    const auto torch_reduction = [red](auto options) {
-      if (red == 0)
-        options.reduction(torch::kMean);
-      else if (red == 1)
-        options.reduction(torch::kSum);
-      else
-        options.reduction(torch::kNone);
-      return options;
-    };
+    const RandomReduction red;
     // layer_norm in float64 only: over one or two elements float32 rounds differently on
     // each side in a cancelling sum (torch leaves 3e-5 where kiln gives the exact 0).
     if (!single) {
@@ -708,43 +697,39 @@ TEST_CASE("torch differential: normalisation, linear and the losses") {
     const double smoothing = coin() ? 0.0 : unif(0, 0.3);
     compare(
         "cross_entropy", {leaf({n, classes}, -4, 4)},
-        [&](const auto& a) { return kiln::cross_entropy(a[0], target.k, reductions[red], smoothing); },
+        [&](const auto& a) { return kiln::cross_entropy(a[0], target.k, red.k(), smoothing); },
         [&](const auto& a) {
           return F::cross_entropy(a[0], target.t,
-                                  torch_reduction(F::CrossEntropyFuncOptions().label_smoothing(smoothing)));
+                                  red.options(F::CrossEntropyFuncOptions().label_smoothing(smoothing)));
         });
     compare(
         "nll_loss", {leaf({n, classes}, -4, 0)},
-        [&](const auto& a) { return kiln::nll_loss(a[0], target.k, reductions[red]); },
-        [&](const auto& a) { return F::nll_loss(a[0], target.t, torch_reduction(F::NLLLossFuncOptions())); });
+        [&](const auto& a) { return kiln::nll_loss(a[0], target.k, red.k()); },
+        [&](const auto& a) { return F::nll_loss(a[0], target.t, red.options(F::NLLLossFuncOptions())); });
     const Sizes ls = random_shape(1, 3);
     const double beta = irand(0, 3) == 0 ? 0.0 : unif(0.1, 2), delta = unif(0.1, 2);
-    const at::Reduction::Reduction at_reduction =
-        red == 0 ? at::Reduction::Mean : (red == 1 ? at::Reduction::Sum : at::Reduction::None);
     compare(
-        "mse_loss", {leaf(ls), leaf(ls)},
-        [&](const auto& a) { return kiln::mse_loss(a[0], a[1], reductions[red]); },
-        [&](const auto& a) { return F::mse_loss(a[0], a[1], torch_reduction(F::MSELossFuncOptions())); });
+        "mse_loss", {leaf(ls), leaf(ls)}, [&](const auto& a) { return kiln::mse_loss(a[0], a[1], red.k()); },
+        [&](const auto& a) { return F::mse_loss(a[0], a[1], red.options(F::MSELossFuncOptions())); });
     compare(
-        "l1_loss", {leaf(ls), leaf(ls)},
-        [&](const auto& a) { return kiln::l1_loss(a[0], a[1], reductions[red]); },
-        [&](const auto& a) { return F::l1_loss(a[0], a[1], torch_reduction(F::L1LossFuncOptions())); });
+        "l1_loss", {leaf(ls), leaf(ls)}, [&](const auto& a) { return kiln::l1_loss(a[0], a[1], red.k()); },
+        [&](const auto& a) { return F::l1_loss(a[0], a[1], red.options(F::L1LossFuncOptions())); });
     compare(
         "smooth_l1_loss", {leaf(ls), leaf(ls)},
-        [&](const auto& a) { return kiln::smooth_l1_loss(a[0], a[1], reductions[red], beta); },
-        [&](const auto& a) { return torch::smooth_l1_loss(a[0], a[1], at_reduction, beta); });
+        [&](const auto& a) { return kiln::smooth_l1_loss(a[0], a[1], red.k(), beta); },
+        [&](const auto& a) { return torch::smooth_l1_loss(a[0], a[1], red.at(), beta); });
     compare(
         "huber_loss", {leaf(ls), leaf(ls)},
-        [&](const auto& a) { return kiln::huber_loss(a[0], a[1], reductions[red], delta); },
+        [&](const auto& a) { return kiln::huber_loss(a[0], a[1], red.k(), delta); },
         [&](const auto& a) {
-          return F::huber_loss(a[0], a[1], torch_reduction(F::HuberLossFuncOptions().delta(delta)));
+          return F::huber_loss(a[0], a[1], red.options(F::HuberLossFuncOptions().delta(delta)));
         });
     // kl_div: targets as probabilities, or as log-probabilities (log_target).
     const bool log_target = coin();
     compare(
         "kl_div", {leaf(ls, -3, 0), log_target ? leaf(ls, -3, 0) : leaf(ls, 0.05, 1)},
-        [&](const auto& a) { return kiln::kl_div(a[0], a[1], reductions[red], log_target); },
-        [&](const auto& a) { return torch::kl_div(a[0], a[1], at_reduction, log_target); });
+        [&](const auto& a) { return kiln::kl_div(a[0], a[1], red.k(), log_target); },
+        [&](const auto& a) { return torch::kl_div(a[0], a[1], red.at(), log_target); });
     // cosine_similarity along any dimension, the second input sometimes broadcast along the
     // first. Where a gradient is exactly 0 both float32 results are rounding noise of
     // different sizes, so neither case is drawn: a vector of one element (its cosine is a
@@ -765,12 +750,12 @@ TEST_CASE("torch differential: normalisation, linear and the losses") {
     compare(
         "binary_cross_entropy_with_logits", bce,
         [&](const auto& a) {
-          return kiln::binary_cross_entropy_with_logits(a[0], a[1], weighted ? a[2] : KT(), reductions[red]);
+          return kiln::binary_cross_entropy_with_logits(a[0], a[1], weighted ? a[2] : KT(), red.k());
         },
         [&](const auto& a) {
           auto options = F::BinaryCrossEntropyWithLogitsFuncOptions();
           if (weighted) options.pos_weight(a[2]);
-          return F::binary_cross_entropy_with_logits(a[0], a[1], torch_reduction(options));
+          return F::binary_cross_entropy_with_logits(a[0], a[1], red.options(options));
         });
   });
 }

@@ -186,6 +186,28 @@ inline void compare(const std::string& name, const std::vector<Both>& in, const 
   }
 }
 
+// One of the three reductions, drawn at random when made, in kiln's terms and torch's.
+struct RandomReduction {
+  std::int64_t which = irand(0, 2);  // mean, sum, none
+  kiln::Reduction k() const {
+    return which == 0 ? kiln::Reduction::mean : which == 1 ? kiln::Reduction::sum : kiln::Reduction::none;
+  }
+  at::Reduction::Reduction at() const {
+    return which == 0 ? at::Reduction::Mean : which == 1 ? at::Reduction::Sum : at::Reduction::None;
+  }
+  template <class Options>
+  Options options(Options o) const {  // a functional's options, set to this reduction
+    if (which == 0)
+      o.reduction(torch::kMean);
+    else if (which == 1)
+      o.reduction(torch::kSum);
+    else
+      o.reduction(torch::kNone);
+    return o;
+  }
+  TT apply(const TT& t) const { return which == 0 ? t.mean() : which == 1 ? t.sum() : t; }
+};
+
 // Input 0 as it is or transposed (a strided view).
 struct View {
   std::function<KT(const KT&)> k;

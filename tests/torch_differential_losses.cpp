@@ -18,22 +18,8 @@ Both signs(const Sizes& s) {
 
 TEST_CASE("torch differential: likelihood, margin and embedding losses") {
   in_both_precisions(42, 150, [] {
-    const std::array<kiln::Reduction, 3> reductions{kiln::Reduction::mean, kiln::Reduction::sum,
-                                                    kiln::Reduction::none};
-    const std::int64_t red = irand(0, 2);
-    const kiln::Reduction reduction = reductions[static_cast<std::size_t>(red)];
-    const at::Reduction::Reduction at_reduction =
-        red == 0 ? at::Reduction::Mean : (red == 1 ? at::Reduction::Sum : at::Reduction::None);
-    const auto torch_reduction = [red](auto options) {
-      if (red == 0)
-        options.reduction(torch::kMean);
-      else if (red == 1)
-        options.reduction(torch::kSum);
-      else
-        options.reduction(torch::kNone);
-      return options;
-    };
-    const auto reduce = [red](const TT& t) { return red == 0 ? t.mean() : red == 1 ? t.sum() : t; };
+    const RandomReduction red;
+    const kiln::Reduction reduction = red.k();
 
     const Sizes ls = random_shape(1, 3);
     const bool weighted = coin(), target_grad = coin();
@@ -47,7 +33,7 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         [&](const auto& a) {
           auto options = F::BinaryCrossEntropyFuncOptions();
           if (weighted) options.weight(a[2]);
-          return F::binary_cross_entropy(a[0], a[1], torch_reduction(options));
+          return F::binary_cross_entropy(a[0], a[1], red.options(options));
         });
 
     // gaussian_nll_loss: var of the input's shape, one per row, or (rows, 1); sometimes
@@ -69,7 +55,7 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
           }
           TT loss = 0.5 * (torch::log(v) + (a[0] - a[1]).pow(2) / v);
           if (full) loss = loss + 0.5 * std::log(2 * M_PI);
-          return reduce(loss);
+          return red.apply(loss);
         });
 
     // poisson_nll_loss on whole counts 0 .. 5 (with `full`, torch's target gradient is NaN
@@ -84,7 +70,7 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
           return kiln::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, reduction);
         },
         [&](const auto& a) {
-          return torch::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, at_reduction);
+          return torch::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, red.at());
         });
 
     const std::int64_t n = irand(1, 5), d = irand(1, 5);
@@ -98,7 +84,7 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         [&](const auto& a) {
           auto options = F::MultilabelSoftMarginLossFuncOptions();
           if (weighted) options.weight(a[2]);
-          return F::multilabel_soft_margin_loss(a[0], a[1], torch_reduction(options));
+          return F::multilabel_soft_margin_loss(a[0], a[1], red.options(options));
         });
 
     const double margin = unif(0, 1);
@@ -108,20 +94,20 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         [&](const auto& a) { return kiln::margin_ranking_loss(a[0], a[1], a[2], margin, reduction); },
         [&](const auto& a) {
           return F::margin_ranking_loss(a[0], a[1], a[2],
-                                        torch_reduction(F::MarginRankingLossFuncOptions().margin(margin)));
+                                        red.options(F::MarginRankingLossFuncOptions().margin(margin)));
         });
     compare(
         "hinge_embedding_loss", {leaf(ls), y},
         [&](const auto& a) { return kiln::hinge_embedding_loss(a[0], a[1], margin, reduction); },
         [&](const auto& a) {
           return F::hinge_embedding_loss(a[0], a[1],
-                                         torch_reduction(F::HingeEmbeddingLossFuncOptions().margin(margin)));
+                                         red.options(F::HingeEmbeddingLossFuncOptions().margin(margin)));
         });
     compare(
         "soft_margin_loss", {leaf(ls, -4, 4), y},
         [&](const auto& a) { return kiln::soft_margin_loss(a[0], a[1], reduction); },
         [&](const auto& a) {
-          return F::soft_margin_loss(a[0], a[1], torch_reduction(F::SoftMarginLossFuncOptions()));
+          return F::soft_margin_loss(a[0], a[1], red.options(F::SoftMarginLossFuncOptions()));
         });
 
     // Rows (n, d) with targets (n), or one pair of vectors (d) with a 0-d target.
@@ -131,8 +117,8 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         "cosine_embedding_loss", {leaf(es), leaf(es), signs(rows ? Sizes{n} : Sizes{})},
         [&](const auto& a) { return kiln::cosine_embedding_loss(a[0], a[1], a[2], margin, reduction); },
         [&](const auto& a) {
-          return F::cosine_embedding_loss(
-              a[0], a[1], a[2], torch_reduction(F::CosineEmbeddingLossFuncOptions().margin(margin)));
+          return F::cosine_embedding_loss(a[0], a[1], a[2],
+                                          red.options(F::CosineEmbeddingLossFuncOptions().margin(margin)));
         });
     const double p = std::array{1.0, 2.0, 3.0}[static_cast<std::size_t>(irand(0, 2))];
     const bool swap = coin();
@@ -144,8 +130,7 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         [&](const auto& a) {
           return F::triplet_margin_loss(
               a[0], a[1], a[2],
-              torch_reduction(
-                  F::TripletMarginLossFuncOptions().margin(margin + 0.5).p(p).eps(1e-6).swap(swap)));
+              red.options(F::TripletMarginLossFuncOptions().margin(margin + 0.5).p(p).eps(1e-6).swap(swap)));
         });
     const bool keepdim = coin();
     compare(

@@ -29,19 +29,6 @@ Tensor refuse_one_input(const char* layer) {
   return Tensor();
 }
 
-const char* pad_mode_name(PadMode mode) {  // PyTorch's padding_mode strings
-  switch (mode) {
-    case PadMode::constant:
-      return "zeros";
-    case PadMode::reflect:
-      return "reflect";
-    case PadMode::replicate:
-      return "replicate";
-    case PadMode::circular:
-      return "circular";
-  }
-  return "?";
-}
 }  // namespace
 
 // ---- Linear --------------------------------------------------------------------------

@@ -12,20 +12,6 @@ namespace kiln {
 
 namespace {
 
-const char* mode_name(PadMode mode) {
-  switch (mode) {
-    case PadMode::constant:
-      return "constant";
-    case PadMode::reflect:
-      return "reflect";
-    case PadMode::replicate:
-      return "replicate";
-    case PadMode::circular:
-      return "circular";
-  }
-  return "?";
-}
-
 // One padded dimension: `before` and `after` new positions around its `size` old ones.
 struct PaddedDim {
   std::int64_t dim, before, after;
@@ -69,8 +55,8 @@ void check_reach(const Tensor& x, const PaddedDim& p, PadMode mode) {
   const bool ok = mode == PadMode::reflect    ? reach < size
                   : mode == PadMode::circular ? reach <= size
                                               : size > 0;  // replicate: an edge to copy
-  KILN_CHECK(ok, "pad: ", mode_name(mode), " padding (", p.before, ", ", p.after, ") for dimension ", p.dim,
-             " of a tensor of shape ", fmt(x.shape()),
+  KILN_CHECK(ok, "pad: ", pad_mode_name(mode), " padding (", p.before, ", ", p.after, ") for dimension ",
+             p.dim, " of a tensor of shape ", fmt(x.shape()),
              mode == PadMode::reflect ? " must be smaller than that dimension's size"
              : mode == PadMode::circular
                  ? " must not exceed that dimension's size (it would wrap more than once)"
@@ -79,6 +65,20 @@ void check_reach(const Tensor& x, const PaddedDim& p, PadMode mode) {
 }
 
 }  // namespace
+
+const char* pad_mode_name(PadMode mode) {
+  switch (mode) {
+    case PadMode::constant:
+      return "constant";
+    case PadMode::reflect:
+      return "reflect";
+    case PadMode::replicate:
+      return "replicate";
+    case PadMode::circular:
+      return "circular";
+  }
+  return "?";
+}
 
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value) {
   const std::vector<PaddedDim> dims = padded_dims(x, pads);
@@ -105,7 +105,7 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
 // gradient of an edge value sums over every copy of it (index_select's backward).
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, PadMode mode, double value) {
   if (mode == PadMode::constant) return pad(x, pads, value);
-  KILN_CHECK(value == 0.0, "pad: ", mode_name(mode), " padding takes no value (got ", value,
+  KILN_CHECK(value == 0.0, "pad: ", pad_mode_name(mode), " padding takes no value (got ", value,
              "); the value is for PadMode::constant");
   const std::vector<PaddedDim> dims = padded_dims(x, pads);
   Tensor out = x;

@@ -17,12 +17,17 @@ namespace {
 // The gradient with L2 weight decay added (torch's `grad.add(param, alpha=wd)`).
 Tensor decayed(const Tensor& g, const Tensor& p, double wd) { return wd != 0 ? g + p * wd : g; }
 
-// m = b1 m + (1 - b1) d and v = b2 v + (1 - b2) d^2, in place.
-void update_moments(Tensor& m, Tensor& v, const Tensor& d, double b1, double b2) {
+// NAdam's and RAdam's start: weight decay, decoupled (p scaled by 1 - lr wd) or added to
+// the gradient, then m = b1 m + (1 - b1) d and v = b2 v + (1 - b2) d^2 in place. Returns d.
+Tensor decay_and_moments(Tensor& p, Tensor& m, Tensor& v, double lr, double wd, bool decoupled, double b1,
+                         double b2) {
+  if (decoupled && wd != 0) p.mul_(1 - lr * wd);
+  const Tensor d = decayed(p.grad(), p, decoupled ? 0.0 : wd);
   m.mul_(b1);
   m.add_(d * (1 - b1));
   v.mul_(b2);
   v.add_(d * d * (1 - b2));
+  return d;
 }
 
 void check_betas(const char* name, double b1, double b2, double eps, double wd) {
@@ -45,20 +50,14 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, AdagradOptions o)
 
 void Adagrad::step() {
   NoGradGuard no_grad;
-  ++step_count_;
-  for (auto& group : groups_) {
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor& p = group.params[i];
-      if (!p.grad().defined()) continue;
-      const double t = next_step(group, i);
-      Tensor& sum = group.state[i]["sum"];
-      if (!sum.defined()) sum = full(p.shape(), options.initial_accumulator_value, p.dtype(), p.device());
-      const Tensor d = decayed(p.grad(), p, group.weight_decay);
-      sum.add_(d * d);
-      const double clr = group.lr / (1 + (t - 1) * options.lr_decay);
-      p.sub_(d / (sqrt(sum) + options.eps) * clr);
-    }
-  }
+  update_each([&](Group& group, Tensor& p, std::size_t i, double t) {
+    Tensor& sum = group.state[i]["sum"];
+    if (!sum.defined()) sum = full(p.shape(), options.initial_accumulator_value, p.dtype(), p.device());
+    const Tensor d = decayed(p.grad(), p, group.weight_decay);
+    sum.add_(d * d);
+    const double clr = group.lr / (1 + (t - 1) * options.lr_decay);
+    p.sub_(d / (sqrt(sum) + options.eps) * clr);
+  });
 }
 
 // ---- Adamax ---------------------------------------------------------------------------
@@ -71,22 +70,16 @@ Adamax::Adamax(std::vector<ParamGroup> groups, AdamaxOptions o)
 
 void Adamax::step() {
   NoGradGuard no_grad;
-  ++step_count_;
   const double b1 = options.beta1, b2 = options.beta2;
-  for (auto& group : groups_) {
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor& p = group.params[i];
-      if (!p.grad().defined()) continue;
-      const double t = next_step(group, i);
-      Tensor m = state_tensor(group, i, "exp_avg");
-      Tensor u = state_tensor(group, i, "exp_inf");
-      const Tensor d = decayed(p.grad(), p, group.weight_decay);
-      m.mul_(b1);
-      m.add_(d * (1 - b1));
-      u.copy_(maximum(u * b2, abs(d) + options.eps));
-      p.sub_(m / u * (group.lr / (1 - std::pow(b1, t))));
-    }
-  }
+  update_each([&](Group& group, Tensor& p, std::size_t i, double t) {
+    Tensor m = state_tensor(group, i, "exp_avg");
+    Tensor u = state_tensor(group, i, "exp_inf");
+    const Tensor d = decayed(p.grad(), p, group.weight_decay);
+    m.mul_(b1);
+    m.add_(d * (1 - b1));
+    u.copy_(maximum(u * b2, abs(d) + options.eps));
+    p.sub_(m / u * (group.lr / (1 - std::pow(b1, t))));
+  });
 }
 
 // ---- NAdam ----------------------------------------------------------------------------
@@ -100,28 +93,20 @@ NAdam::NAdam(std::vector<ParamGroup> groups, NAdamOptions o)
 
 void NAdam::step() {
   NoGradGuard no_grad;
-  ++step_count_;
   const double b1 = options.beta1, b2 = options.beta2, psi = options.momentum_decay;
   const auto mu_at = [&](double t) { return b1 * (1.0 - 0.5 * std::pow(0.96, t * psi)); };
-  for (auto& group : groups_) {
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor& p = group.params[i];
-      if (!p.grad().defined()) continue;
-      const double t = next_step(group, i), lr = group.lr, wd = group.weight_decay;
-      Tensor& product = group.state[i]["mu_product"];
-      if (!product.defined()) product = scalar_tensor(1.0, kFloat64);
-      const double mu = mu_at(t), mu_next = mu_at(t + 1);
-      const double mu_product = (product.data_ptr<double>()[0] *= mu);
-      if (options.decoupled_weight_decay && wd != 0) p.mul_(1 - lr * wd);
-      const Tensor d = decayed(p.grad(), p, options.decoupled_weight_decay ? 0.0 : wd);
-      Tensor m = state_tensor(group, i, "exp_avg");
-      Tensor v = state_tensor(group, i, "exp_avg_sq");
-      update_moments(m, v, d, b1, b2);
-      const Tensor denom = sqrt(v / (1 - std::pow(b2, t))) + options.eps;
-      p.add_(d / denom * (-lr * (1 - mu) / (1 - mu_product)));
-      p.add_(m / denom * (-lr * mu_next / (1 - mu_product * mu_next)));
-    }
-  }
+  update_each([&](Group& group, Tensor& p, std::size_t i, double t) {
+    Tensor& product = group.state[i]["mu_product"];
+    if (!product.defined()) product = scalar_tensor(1.0, kFloat64);
+    const double mu = mu_at(t), mu_next = mu_at(t + 1), lr = group.lr;
+    const double mu_product = (product.data_ptr<double>()[0] *= mu);
+    Tensor m = state_tensor(group, i, "exp_avg"), v = state_tensor(group, i, "exp_avg_sq");
+    const Tensor d =
+        decay_and_moments(p, m, v, lr, group.weight_decay, options.decoupled_weight_decay, b1, b2);
+    const Tensor denom = sqrt(v / (1 - std::pow(b2, t))) + options.eps;
+    p.add_(d / denom * (-lr * (1 - mu) / (1 - mu_product)));
+    p.add_(m / denom * (-lr * mu_next / (1 - mu_product * mu_next)));
+  });
 }
 
 // ---- RAdam ----------------------------------------------------------------------------
@@ -134,31 +119,21 @@ RAdam::RAdam(std::vector<ParamGroup> groups, RAdamOptions o)
 
 void RAdam::step() {
   NoGradGuard no_grad;
-  ++step_count_;
   const double b1 = options.beta1, b2 = options.beta2;
   const double rho_inf = 2 / (1 - b2) - 1;
-  for (auto& group : groups_) {
-    for (std::size_t i = 0; i < group.params.size(); ++i) {
-      Tensor& p = group.params[i];
-      if (!p.grad().defined()) continue;
-      const double t = next_step(group, i), lr = group.lr, wd = group.weight_decay;
-      if (options.decoupled_weight_decay && wd != 0) p.mul_(1 - lr * wd);
-      const Tensor d = decayed(p.grad(), p, options.decoupled_weight_decay ? 0.0 : wd);
-      Tensor m = state_tensor(group, i, "exp_avg");
-      Tensor v = state_tensor(group, i, "exp_avg_sq");
-      update_moments(m, v, d, b1, b2);
-      const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
-      const double rho = rho_inf - 2 * t * std::pow(b2, t) / c2;
-      const Tensor corrected = m / c1;
-      if (rho > 5.0) {
-        const double rect =
-            std::sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho));
-        p.sub_(corrected * lr * (std::sqrt(c2) / (sqrt(v) + options.eps)) * rect);
-      } else {
-        p.sub_(corrected * lr);
-      }
+  update_each([&](Group& group, Tensor& p, std::size_t i, double t) {
+    Tensor m = state_tensor(group, i, "exp_avg"), v = state_tensor(group, i, "exp_avg_sq");
+    decay_and_moments(p, m, v, group.lr, group.weight_decay, options.decoupled_weight_decay, b1, b2);
+    const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t), lr = group.lr;
+    const double rho = rho_inf - 2 * t * std::pow(b2, t) / c2;
+    const Tensor corrected = m / c1;
+    if (rho > 5.0) {
+      const double rect = std::sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho));
+      p.sub_(corrected * lr * (std::sqrt(c2) / (sqrt(v) + options.eps)) * rect);
+    } else {
+      p.sub_(corrected * lr);
     }
-  }
+  });
 }
 
 }  // namespace kiln::optim

@@ -58,6 +58,7 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value 
 // Any number of trailing dimensions, on either device. Differentiable: an edge value's
 // gradient sums over every copy of it.
 enum class PadMode { constant, reflect, replicate, circular };
+const char* pad_mode_name(PadMode mode);  // "constant", "reflect", "replicate", "circular"
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, PadMode mode, double value = 0.0);
 // x's entries moved `shifts[i]` places along dims[i], those pushed off one end coming
 // back at the other (torch.roll); with no dims, over the flattened x, shape kept. A

@@ -64,6 +64,15 @@ protected:
   Tensor& state_tensor(Group& g, std::size_t i, const std::string& key);
   // Parameter i's own step count ("step", a host scalar), advanced by one: 1 on its first update.
   double next_step(Group& g, std::size_t i);
+  // Counts a step, then runs update(group, p, i, t) for every parameter p that has a
+  // gradient, t its own step count after this one.
+  template <class Update>
+  void update_each(Update update) {
+    ++step_count_;
+    for (auto& group : groups_)
+      for (std::size_t i = 0; i < group.params.size(); ++i)
+        if (group.params[i].grad().defined()) update(group, group.params[i], i, next_step(group, i));
+  }
 
   std::vector<Group> groups_;
   std::int64_t step_count_ = 0;
