@@ -277,3 +277,31 @@ TEST_CASE("roll and diff") {
   CHECK_THROWS_WITH_AS(roll(a, {1, 2}, {0}), doctest::Contains("2 shifts for 1 dims"), Error);
   CHECK_THROWS_WITH_AS(diff(a, -1), doctest::Contains("the order n = -1 must be >= 0"), Error);
 }
+
+TEST_CASE("scatter_add: gather's adjoint; repeats add up; gradients") {
+  const Tensor idx = tensor<std::int64_t>({{0, 1, 1}, {3, 3, 3}});
+  check_values(scatter_add(zeros({2, 4}), 1, idx, ones({2, 3})), {1, 2, 0, 0, 0, 0, 0, 3});
+  // Along dim 0, an index smaller than src: src's leading block only.
+  check_values(scatter_add(ones({3, 2}, kFloat64), 0, tensor<std::int64_t>({{2, 0}}),
+                           tensor<double>({{5, 6}, {7, 8}})),
+               {1, 7, 1, 1, 6, 1});
+  manual_seed(95);
+  const Tensor y = rand64({3, 5}), s = rand64({3, 4});
+  const Tensor index = randint(0, 5, {3, 4});
+  // <gather(y, 1, index), s> = <y, scatter_add(0, 1, index, s)>
+  CHECK(sum(gather(y, 1, index) * s).item() ==
+        doctest::Approx(sum(y * scatter_add(zeros_like(y), 1, index, s)).item()).epsilon(1e-12));
+  KILN_CHECK_GRAD([index](const In& in) { return scatter_add(in[0], 1, index, in[1]); },
+                  {rand64({3, 5}), rand64({3, 4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return scatter_add(in[0], 0, tensor<std::int64_t>({{1, 0}, {1, 1}}), in[1]);
+      },
+      {rand64({2, 2}), rand64({3, 2})});
+  CHECK_THROWS_WITH_AS(scatter_add(zeros({2, 4}), 1, tensor<std::int64_t>({{4}}), ones({1, 1})),
+                       doctest::Contains("index 4 is out of range for dimension 1 of size 4"), Error);
+  CHECK_THROWS_WITH_AS(scatter_add(zeros({2, 4}), 1, tensor<std::int64_t>({{0, 1}}), ones({1, 1})),
+                       doctest::Contains("exceeds src of shape (1, 1)"), Error);
+  CHECK_THROWS_WITH_AS(scatter_add(zeros({2, 4}), 1, tensor<std::int64_t>({0}), ones({1})),
+                       doctest::Contains("need the same number of dimensions"), Error);
+}

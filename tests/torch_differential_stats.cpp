@@ -1,10 +1,10 @@
 // The differential test against PyTorch, continued: order statistics (kthvalue, median,
-// quantile), roll, diff and cdist against torch's.
+// quantile), roll, diff, scatter_add and cdist against torch's.
 #include "torch_differential.hpp"
 
 using namespace differential;
 
-TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, cdist") {
+TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, scatter_add, cdist") {
   in_both_precisions(44, 150, [] {
     const Sizes s = random_shape(1, 3);
     const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
@@ -59,6 +59,16 @@ TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, cdist") {
     compare(
         "diff", {leaf(s)}, [&](const auto& a) { return kiln::diff(view.k(a[0]), order, dim); },
         [&](const auto& a) { return torch::diff(view.t(a[0]), order, dim); });
+
+    // scatter_add along dim, the index no larger than src (nor than x outside dim).
+    Sizes is = s, xs = s;
+    for (std::size_t d = 0; d < is.size(); ++d) is[d] = irand(0, s[d]);
+    xs[static_cast<std::size_t>(dim < 0 ? dim + rank : dim)] = irand(1, 4);
+    const Both where = integers(is, 0, xs[static_cast<std::size_t>(dim < 0 ? dim + rank : dim)] - 1);
+    compare(
+        "scatter_add", {leaf(xs), leaf(s)},
+        [&](const auto& a) { return kiln::scatter_add(a[0], dim, where.k, a[1]); },
+        [&](const auto& a) { return torch::scatter_add(a[0], dim, where.t, a[1]); });
 
     // cdist: sometimes over 25 rows (the product path), batches broadcast, p in {1, 2, 3, inf}.
     const std::int64_t p_rows = irand(1, 30), r_rows = irand(1, 8), m = irand(1, 4);

@@ -393,7 +393,7 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   }
 }
 
-TEST_CASE("cuda: kthvalue, median, quantile, roll, diff and cdist") {
+TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, scatter_add and cdist") {
   manual_seed(33);
   for (DType dt : {kFloat64, kFloat32}) {
     const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
@@ -403,6 +403,12 @@ TEST_CASE("cuda: kthvalue, median, quantile, roll, diff and cdist") {
     parity([](const auto& v) { return quantile(v[0], 0.37, 1); }, {x}, tol);
     parity([](const auto& v) { return roll(v[0], {2, -1}, {1, 0}); }, {x}, tol);
     parity([](const auto& v) { return diff(v[0], 2, 1); }, {x}, tol);
+    const Tensor idx = randint(0, 4, {4, 5});
+    parity(
+        [idx](const auto& v) {
+          return scatter_add(v[0], 0, v[0].device().is_cuda() ? idx.to(gpu) : idx, v[1]);
+        },
+        {x, randn({5, 6}, dt)}, tol);
     parity([](const auto& v) { return cdist(v[0], v[1]); }, {randn({30, 3}, dt), randn({5, 3}, dt)}, 1e-4);
     parity([](const auto& v) { return cdist(v[0], v[1], 1.0); }, {randn({3, 3}, dt), randn({5, 3}, dt)}, tol);
     // Indices too, read back.

@@ -17,6 +17,12 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source);
 // out[i][j] = x[i][index[i][j]] for dim = 1 (torch.gather). Differentiable in x.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
+// gather's adjoint (torch.scatter_add): a copy of x with src[i][j] added at
+// [i][index[i][j]] for dim = 1 (index, src and x the same rank; index no larger than src,
+// nor than x outside dim; repeats add up), e.g. messages summed into their nodes. Each
+// index in [0, x.size(dim)). The index is read on the host (a GPU index once). One
+// index_add over x's elements, so differentiable in x and src.
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src);
 // int64 tensor of shape indices.shape() + (num_classes): 1 at each class index, 0
 // elsewhere (torch.nn.functional.one_hot). indices int64 or int32, each in
 // [0, num_classes); num_classes -1 takes one more than the largest index (on a GPU that
