@@ -209,3 +209,35 @@ TEST_CASE("clip_grad_value_ clamps every element") {
   check_values(a.grad(), {-1, 0.5, 1});
   check_values(b.grad(), {1});
 }
+
+TEST_CASE("init: trunc_normal_ stays in range with the truncated normal's moments; orthogonal_; eye_") {
+  manual_seed(101);
+  const Tensor t = nn::init::trunc_normal_(empty({100000}, kFloat64));
+  CHECK(min(t).item() >= -2.0);
+  CHECK(max(t).item() <= 2.0);
+  // N(0, 1) on [-2, 2]: mean 0, variance 1 - 4 phi(2) / (Phi(2) - Phi(-2)) = 0.77374.
+  CHECK(std::abs(mean(t).item()) < 0.01);
+  CHECK(var(t).item() == doctest::Approx(0.77374).epsilon(0.02));
+  // N(1, 2^2) on [0, 3]: mean 1 + 2 (phi(-0.5) - phi(1)) / (Phi(1) - Phi(-0.5)) = 1.41328.
+  const Tensor shifted = nn::init::trunc_normal_(empty({100000}), 1.0, 2.0, 0.0, 3.0);
+  CHECK(min(shifted).item() >= 0.0);
+  CHECK(max(shifted).item() <= 3.0);
+  CHECK(mean(shifted).item() == doctest::Approx(1.41328).epsilon(0.01));
+  CHECK_THROWS_WITH_AS(nn::init::trunc_normal_(empty({3}), 0.0, 1.0, 50.0, 60.0),
+                       doctest::Contains("holds no mass"), Error);
+  for (const Shape& shape : {Shape{6, 4}, Shape{4, 6}, Shape{5, 5}, Shape{3, 2, 2, 2}}) {
+    CAPTURE(fmt(shape));
+    const Tensor w = nn::init::orthogonal_(empty(shape, kFloat64), 1.5).reshape({shape[0], -1});
+    const bool wide = w.size(0) < w.size(1);
+    const Tensor gram = wide ? matmul(w, w.t()) : matmul(w.t(), w);
+    const std::int64_t k = gram.size(0);
+    std::vector<double> eye(static_cast<std::size_t>(k * k), 0.0);
+    for (std::int64_t i = 0; i < k; ++i) eye[static_cast<std::size_t>(i * k + i)] = 2.25;
+    check_values(gram, eye, 1e-12);
+  }
+  const Tensor on_float = nn::init::orthogonal_(empty({8, 8}));
+  kiln::test::check_same(matmul(on_float, on_float.t()), nn::init::eye_(empty({8, 8})), 1e-5);
+  check_values(nn::init::eye_(empty({2, 3})), {1, 0, 0, 0, 1, 0});
+  CHECK_THROWS_WITH_AS(nn::init::orthogonal_(empty({4})), doctest::Contains("at least 2 dimensions"), Error);
+  CHECK_THROWS_WITH_AS(nn::init::eye_(empty({2, 2, 2})), doctest::Contains("needs a 2-D tensor"), Error);
+}

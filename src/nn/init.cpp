@@ -1,9 +1,13 @@
 #include "kiln/nn/init.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/rng.hpp"
 #include "kiln/ops/elementwise.hpp"
 
 namespace kiln::nn::init {
@@ -89,6 +93,85 @@ Tensor constant_(Tensor t, double value) {
   NoGradGuard no_grad;
   t.fill_(value);
   return t;
+}
+
+namespace {
+// The standard normal CDF and its inverse (an initial guess refined by Newton's method on
+// erf, to double precision).
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double erf_inverse(double y) {
+  if (y <= -1) return -std::numeric_limits<double>::infinity();
+  if (y >= 1) return std::numeric_limits<double>::infinity();
+  const double w = std::log((1 - y) * (1 + y)), pi = 3.14159265358979323846;  // ln(1 - y^2) <= 0
+  // Winitzki's approximation, then Newton steps x -= (erf(x) - y) / erf'(x).
+  const double a = 0.147, t = 2 / (pi * a) + w / 2;
+  double x = std::copysign(std::sqrt(std::sqrt(t * t - w / a) - t), y);
+  for (int i = 0; i < 4; ++i) x -= (std::erf(x) - y) / (2 / std::sqrt(pi) * std::exp(-x * x));
+  return x;
+}
+}  // namespace
+
+Tensor trunc_normal_(Tensor t, double mean, double std, double a, double b) {
+  check_fillable(t, "trunc_normal_");
+  KILN_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0 && a < b, "init::trunc_normal_: mean ",
+             mean, " and std ", std, " must be finite, std > 0, and a ", a, " below b ", b);
+  const double lo = normal_cdf((a - mean) / std), hi = normal_cdf((b - mean) / std);
+  KILN_CHECK(hi - lo > 1e-12, "init::trunc_normal_: [", a, ", ", b, "] holds no mass of N(", mean, ", ", std,
+             "^2) in double precision; move the range nearer the mean");
+  std::vector<double> values(static_cast<std::size_t>(t.numel()));
+  Generator& gen = default_generator();
+  for (double& v : values) {
+    const double u = (2 * lo - 1) + (2 * hi - 2 * lo) * gen.uniform();  // U(2 lo - 1, 2 hi - 1), as PyTorch
+    v = std::clamp(erf_inverse(u) * std * std::sqrt(2.0) + mean, a, b);
+  }
+  if (values.empty()) return t;
+  return fill_from(t, from_vector(values, t.shape()).to(t.dtype()));
+}
+
+Tensor orthogonal_(Tensor t, double gain) {
+  check_fillable(t, "orthogonal_");
+  check_gain(gain, "orthogonal_");
+  KILN_CHECK(t.dim() >= 2, "init::orthogonal_: needs a tensor of at least 2 dimensions, got shape ",
+             fmt(t.shape()));
+  if (t.numel() == 0) return t;
+  const std::int64_t rows = t.size(0), cols = t.numel() / rows;
+  // Orthonormalise the columns of the taller orientation (m >= n) by modified Gram-Schmidt,
+  // each column twice over (R's diagonal comes out positive).
+  const bool wide = rows < cols;
+  const std::int64_t m = wide ? cols : rows, n = wide ? rows : cols;
+  const std::vector<double> drawn =
+      randn({n, m}, kFloat64).to_vector<double>();  // column j: drawn[j * m ...]
+  std::vector<double> q(drawn);
+  for (std::int64_t j = 0; j < n; ++j) {
+    double* v = q.data() + j * m;
+    for (int pass = 0; pass < 2; ++pass)
+      for (std::int64_t i = 0; i < j; ++i) {
+        const double* u = q.data() + i * m;
+        double r = 0;
+        for (std::int64_t k = 0; k < m; ++k) r += u[k] * v[k];
+        for (std::int64_t k = 0; k < m; ++k) v[k] -= r * u[k];
+      }
+    double norm2 = 0;
+    for (std::int64_t k = 0; k < m; ++k) norm2 += v[k] * v[k];
+    const double scale = 1 / std::sqrt(norm2);
+    for (std::int64_t k = 0; k < m; ++k) v[k] *= scale;
+  }
+  for (double& v : q) v *= gain;
+  // q holds the n columns of an (m, n) matrix one after another: as a row-major (n, m)
+  // matrix it is already the wide orientation; the tall one is its transpose.
+  Tensor w = from_vector(q, {n, m});
+  if (!wide) w = w.t().contiguous();
+  return fill_from(t, w.reshape(t.shape()).to(t.dtype()));
+}
+
+Tensor eye_(Tensor t) {
+  check_fillable(t, "eye_");
+  KILN_CHECK(t.dim() == 2, "init::eye_: needs a 2-D tensor, got shape ", fmt(t.shape()));
+  std::vector<double> values(static_cast<std::size_t>(t.numel()), 0.0);
+  for (std::int64_t i = 0; i < std::min(t.size(0), t.size(1)); ++i)
+    values[static_cast<std::size_t>(i * t.size(1) + i)] = 1.0;
+  if (values.empty()) return t;
+  return fill_from(t, from_vector(values, t.shape()).to(t.dtype()));
 }
 
 Tensor zeros_(Tensor t) { return constant_(t, 0.0); }

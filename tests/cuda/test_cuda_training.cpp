@@ -187,6 +187,15 @@ TEST_CASE("cuda: nn::init and gradient clipping match the CPU") {
   const Tensor on_gpu = nn::init::kaiming_normal_(empty({8, 5}, kFloat32, gpu));
   REQUIRE(on_gpu.device() == gpu);
   check_same(on_gpu.to(Device::cpu()), on_cpu, 0);
+  for (auto fill : {+[](Tensor t) { return nn::init::trunc_normal_(t, 0.0, 0.02); },
+                    +[](Tensor t) { return nn::init::orthogonal_(t); }}) {
+    manual_seed(22);
+    const Tensor cpu_draw = fill(empty({6, 5}));
+    manual_seed(22);
+    const Tensor gpu_draw = fill(empty({6, 5}, kFloat32, gpu));
+    REQUIRE(gpu_draw.device() == gpu);
+    check_same(gpu_draw.to(Device::cpu()), cpu_draw, 0);
+  }
 
   const std::int64_t sizes[] = {7, 300, 1, 0};
   for (double norm_type : {2.0, 1.0, 3.0, nn::kInfNorm}) {

@@ -38,6 +38,15 @@ Fans calculate_fans(const Tensor& t);
 Tensor uniform_(Tensor t, double low = 0.0, double high = 1.0);  // U(low, high)
 Tensor normal_(Tensor t, double mean = 0.0, double std = 1.0);   // N(mean, std^2)
 Tensor constant_(Tensor t, double value);
+// N(mean, std^2) restricted to [a, b] (torch.nn.init.trunc_normal_, e.g. a ViT's std 0.02
+// weights): drawn by the inverse of the normal CDF over [CDF(a), CDF(b)], so never rejected.
+Tensor trunc_normal_(Tensor t, double mean = 0.0, double std = 1.0, double a = -2.0, double b = 2.0);
+// A (semi-)orthogonal matrix of t viewed as (size(0), the rest), times gain
+// (torch.nn.init.orthogonal_, Saxe et al. 2013): the Q of a Gaussian matrix's QR with R's
+// diagonal positive, so W W^T = gain^2 I (rows <= columns) or W^T W = gain^2 I.
+Tensor orthogonal_(Tensor t, double gain = 1.0);
+// The identity matrix (2-D t; ones on the diagonal of a non-square one).
+Tensor eye_(Tensor t);
 Tensor zeros_(Tensor t);
 Tensor ones_(Tensor t);
 
