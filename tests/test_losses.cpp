@@ -171,3 +171,53 @@ TEST_CASE("cosine_embedding_loss, triplet_margin_loss and pairwise_distance") {
   CHECK_THROWS_WITH_AS(triplet_margin_loss(anchor, positive, negative[0]),
                        doctest::Contains("must have the same number of dimensions"), Error);
 }
+
+TEST_CASE("cross_entropy and nll_loss with class weights and an ignored target") {
+  using In = std::vector<Tensor>;
+  manual_seed(87);
+  const Tensor logits = rand64({5, 3});
+  const Tensor target = tensor<std::int64_t>({0, 2, -1, 1, 2});
+  const Tensor w = tensor<double>({0.5, 2.0, 1.5});
+  const Tensor logp = log_softmax(logits, 1);
+  const auto lp = logp.to_vector<double>();
+  const std::vector<std::int64_t> t = {0, 2, -1, 1, 2};
+  const std::vector<double> wv = {0.5, 2.0, 1.5};
+  std::vector<double> per(5, 0.0);
+  double total = 0, weights = 0;
+  for (std::size_t i = 0; i < 5; ++i) {
+    if (t[i] < 0) continue;  // ignored
+    per[i] = -wv[t[i]] * lp[i * 3 + t[i]];
+    total += per[i];
+    weights += wv[t[i]];
+  }
+  check_values(cross_entropy(logits, target, Reduction::none, 0.0, w, -1), per, 1e-12);
+  CHECK(cross_entropy(logits, target, Reduction::mean, 0.0, w, -1).item() ==
+        doctest::Approx(total / weights));
+  CHECK(cross_entropy(logits, target, Reduction::sum, 0.0, w, -1).item() == doctest::Approx(total));
+  CHECK(nll_loss(logp, target, Reduction::mean, w, -1).item() == doctest::Approx(total / weights));
+  // Label smoothing: (1 - e) nll + e / C times the weighted smoothing term, both over the same weights.
+  double smooth = 0;
+  for (std::size_t i = 0; i < 5; ++i)
+    if (t[i] >= 0)
+      for (std::size_t j = 0; j < 3; ++j) smooth -= wv[j] * lp[i * 3 + j];
+  CHECK(cross_entropy(logits, target, Reduction::mean, 0.2, w, -1).item() ==
+        doctest::Approx(0.8 * total / weights + 0.2 / 3 * smooth / weights).epsilon(1e-12));
+  // Weights of 1 and nothing ignored: the fused path's values.
+  const Tensor all = tensor<std::int64_t>({0, 2, 1, 1, 2});
+  CHECK(cross_entropy(logits, all, Reduction::mean, 0.1, ones({3}, kFloat64)).item() ==
+        doctest::Approx(cross_entropy(logits, all, Reduction::mean, 0.1).item()).epsilon(1e-12));
+  KILN_CHECK_GRAD([&](const In& in) { return cross_entropy(in[0], target, Reduction::mean, 0.1, w, -1); },
+                  {rand64({5, 3})});
+  KILN_CHECK_GRAD([&](const In& in) { return nll_loss(in[0], target, Reduction::sum, w, -1); },
+                  {rand64({5, 3})});
+  // Every target ignored: a NaN mean, as PyTorch's, with a zero gradient.
+  Tensor leaf = logits.clone().requires_grad_();
+  const Tensor nothing = cross_entropy(leaf, full({5}, -1.0, kInt64), Reduction::mean, 0.0, Tensor(), -1);
+  CHECK(std::isnan(nothing.item()));
+  nothing.backward();
+  check_values(leaf.grad(), std::vector<double>(15, 0.0));
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, target, Reduction::mean, 0.0, w),
+                       doctest::Contains("target -1 of sample 2 is not a class index in [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, all, Reduction::mean, 0.0, ones({4}, kFloat64)),
+                       doctest::Contains("weight of shape (4) must be (3), one per class"), Error);
+}

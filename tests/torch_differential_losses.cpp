@@ -73,6 +73,41 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
           return torch::poisson_nll_loss(a[0], a[1], log_input, poisson_full, 1e-8, red.at());
         });
 
+    // cross_entropy and nll_loss with class weights, an ignored target (-100 or a class
+    // number) and label smoothing; a batch where every target is ignored gives NaN on
+    // both sides under mean.
+    {
+      const std::int64_t rows = irand(1, 6), classes = irand(2, 5);
+      const std::int64_t ignored = coin() ? -100 : irand(0, classes - 1);
+      std::vector<std::int64_t> t(static_cast<std::size_t>(rows));
+      for (std::int64_t& v : t) v = irand(0, 3) == 0 ? ignored : irand(0, classes - 1);
+      const KT kt = kiln::from_vector(t);
+      const TT tt = torch::tensor(t, torch::kLong);
+      const bool weighted = coin();
+      const double smoothing = coin() ? 0.0 : unif(0, 0.3);
+      std::vector<Both> ce = {leaf({rows, classes}, -4, 4)};
+      if (weighted) ce.push_back(leaf({classes}, 0.1, 2, false));
+      compare(
+          "cross_entropy, weighted or ignoring", ce,
+          [&](const auto& a) {
+            return kiln::cross_entropy(a[0], kt, reduction, smoothing, weighted ? a[1] : KT(), ignored);
+          },
+          [&](const auto& a) {
+            auto options = F::CrossEntropyFuncOptions().ignore_index(ignored).label_smoothing(smoothing);
+            if (weighted) options.weight(a[1]);
+            return F::cross_entropy(a[0], tt, red.options(options));
+          });
+      ce[0] = leaf({rows, classes}, -4, 0);
+      compare(
+          "nll_loss, weighted or ignoring", ce,
+          [&](const auto& a) { return kiln::nll_loss(a[0], kt, reduction, weighted ? a[1] : KT(), ignored); },
+          [&](const auto& a) {
+            auto options = F::NLLLossFuncOptions().ignore_index(ignored);
+            if (weighted) options.weight(a[1]);
+            return F::nll_loss(a[0], tt, red.options(options));
+          });
+    }
+
     const std::int64_t n = irand(1, 5), d = irand(1, 5);
     std::vector<Both> multilabel = {leaf({n, d}, -4, 4), leaf({n, d}, 0, 1)};
     if (weighted) multilabel.push_back(leaf({d}, 0.1, 2, false));

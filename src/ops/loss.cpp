@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -104,13 +105,60 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
   return result;
 }
 
+// cross_entropy and nll_loss with class weights or an ignored target, composed of
+// log-probabilities `logp`, as PyTorch defines them: nll_i = -w[t_i] logp[i, t_i] (0 where
+// ignored); mean = sum / sum of w[t_i] kept; the smoothing term -sum_c w[c] logp[i, c]
+// reduced the same way and mixed in by eps / C.
+Tensor weighted_class_loss(const char* op, const Tensor& logp, const Tensor& target, Reduction reduction,
+                           double eps, const Tensor& weight, std::optional<std::int64_t> ignore_index) {
+  const std::int64_t n = logp.size(0), c = logp.size(1);
+  check_target_shape(op, target, n);
+  if (weight.defined()) {
+    detail::check_same_dtype_device(op, {logp, weight});
+    KILN_CHECK(weight.dim() == 1 && weight.size(0) == c, op, ": weight of shape ", fmt(weight.shape()),
+               " must be (", c, "), one per class");
+  }
+  std::vector<std::int64_t> t = target.to_vector<std::int64_t>();
+  std::vector<double> kept(t.size(), 1.0);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (ignore_index && t[i] == *ignore_index) {
+      kept[i] = 0.0;
+      t[i] = 0;  // any class: its term is multiplied by 0
+      continue;
+    }
+    KILN_CHECK(t[i] >= 0 && t[i] < c, op, ": target ", t[i], " of sample ", i,
+               " is not a class index in [0, ", c, ")",
+               ignore_index ? detail::concat(" nor the ignore_index ", *ignore_index) : std::string());
+  }
+  const Device dev = logp.device();
+  const Tensor classes = from_vector(t).to(dev);
+  const Tensor keep = from_vector(kept).to(logp.dtype()).to(dev);
+  const Tensor w = weight.defined() ? weight.detach() : ones({c}, logp.dtype(), dev);
+  const Tensor wt = index_select(w, 0, classes) * keep;  // each sample's weight, 0 where ignored
+  const Tensor nll = -(wt * gather(logp, 1, classes.unsqueeze(1)).squeeze(1));
+  // Every target ignored: the mean is 0 / 0, NaN, with a zero gradient (as PyTorch's).
+  const bool none_kept = std::find(kept.begin(), kept.end(), 1.0) == kept.end();
+  const auto reduce_weighted = [&](const Tensor& per_sample) {
+    if (reduction != Reduction::mean) return reduce_loss(per_sample, reduction);
+    if (none_kept) return sum(per_sample) * 0.0 + std::numeric_limits<double>::quiet_NaN();
+    return sum(per_sample) / sum(wt);
+  };
+  if (eps == 0) return reduce_weighted(nll);
+  const Tensor smooth = -(sum(logp * w.unsqueeze(0), {1}) * keep);
+  return reduce_weighted(nll) * (1 - eps) + reduce_weighted(smooth) * (eps / static_cast<double>(c));
+}
+
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction, double label_smoothing,
+                     const Tensor& weight, std::optional<std::int64_t> ignore_index) {
   detail::check_floating("cross_entropy", logits);
   KILN_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C) but have shape ", fmt(logits.shape()));
   KILN_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy: label_smoothing ", label_smoothing,
              " must be in [0, 1]");
+  if (weight.defined() || ignore_index)
+    return weighted_class_loss("cross_entropy", log_softmax(logits, 1), target, reduction, label_smoothing,
+                               weight, ignore_index);
   if (logits.device().is_cuda()) return cross_entropy_cuda(logits, target, reduction, label_smoothing);
   const std::int64_t n = logits.size(0), c = logits.size(1);
   const std::vector<std::int64_t> t = class_targets("cross_entropy", target, n, c);
@@ -163,9 +211,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   return result;
 }
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction) {
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction, const Tensor& weight,
+                std::optional<std::int64_t> ignore_index) {
   KILN_CHECK(log_probs.dim() == 2, "nll_loss: log-probabilities must be (N, C) but have shape ",
              fmt(log_probs.shape()));
+  if (weight.defined() || ignore_index)
+    return weighted_class_loss("nll_loss", log_probs, target, reduction, 0.0, weight, ignore_index);
   // loss_i = -log_probs[i, t_i]
   if (log_probs.device().is_cuda() && target.device() == log_probs.device()) {
     // The kernel checks the targets (negative ones are bad); a bad one reads 0 and is an

@@ -440,6 +440,16 @@ TEST_CASE("cuda: likelihood, margin and embedding losses") {
            tol);
     parity([](const auto& v) { return triplet_margin_loss(v[0], v[1], v[2], 1.0, 2.0, 1e-6, true); },
            {a, b, c}, tol);
+    // Class weights and an ignored target, the targets on the device.
+    const Tensor classes = tensor<std::int64_t>({0, 5, 2, 5, 1});
+    const Tensor class_weights = rand({6}, dt) + 0.5;
+    parity(
+        [&](const auto& v) {
+          const bool on_gpu = v[0].device().is_cuda();
+          return cross_entropy(v[0], on_gpu ? classes.to(gpu) : classes, Reduction::mean, 0.1,
+                               on_gpu ? class_weights.to(gpu) : class_weights, 5);
+        },
+        {a}, tol);
   }
 }
 

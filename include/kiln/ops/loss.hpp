@@ -1,6 +1,8 @@
 // Loss functions. `reduction` picks mean (default), sum, or none (per-sample losses).
 #pragma once
 
+#include <optional>
+
 #include "kiln/core/tensor.hpp"
 
 namespace kiln {
@@ -10,10 +12,21 @@ enum class Reduction { mean, sum, none };
 // Cross-entropy of logits (N, C) against class indices (N) (int64/int32), fused:
 // log-softmax and negative log-likelihood in one pass, gradient softmax - target.
 // label_smoothing e mixes the one-hot target with the uniform distribution: (1-e) onehot + e/C.
+// With class weights w (C) and/or an ignore_index (PyTorch's, e.g. a padding token):
+// sample i's loss is scaled by w[t_i], samples whose target is ignore_index count for
+// nothing (0 with Reduction::none), and the mean divides by the sum of w[t_i] over the
+// samples kept (by their count without weights), as PyTorch's. With label smoothing the
+// smoothing term is -sum_c w[c] logp[i, c], averaged the same way. That form is a
+// composite (the targets are read on the host; a GPU target tensor once, back); the
+// weights get no gradient. Unlike PyTorch's default of -100, nothing is ignored unless
+// ignore_index is given.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::mean,
-                     double label_smoothing = 0.0);
-// Negative log-likelihood of log-probabilities (N, C) at class indices (N).
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::mean);
+                     double label_smoothing = 0.0, const Tensor& weight = Tensor(),
+                     std::optional<std::int64_t> ignore_index = std::nullopt);
+// Negative log-likelihood of log-probabilities (N, C) at class indices (N); weight and
+// ignore_index as cross_entropy's.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::mean,
+                const Tensor& weight = Tensor(), std::optional<std::int64_t> ignore_index = std::nullopt);
 // (input - target)^2
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 // |input - target|; its gradient is sign(input - target), 0 where they are equal.
