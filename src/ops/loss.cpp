@@ -231,15 +231,13 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  KILN_CHECK(input.shape() == target.shape(), "mse_loss: input of shape ", fmt(input.shape()),
-             " and target of shape ", fmt(target.shape()), " differ; they must match");
+  detail::check_same_shape("mse_loss", input, target);
   const Tensor d = sub(input, target);
   return reduce_loss(mul(d, d), reduction);
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
-  KILN_CHECK(input.shape() == target.shape(), "kl_div: input of shape ", fmt(input.shape()),
-             " and target of shape ", fmt(target.shape()), " differ; they must match");
+  detail::check_same_shape("kl_div", input, target);
   detail::check_floating("kl_div", input);
   if (log_target) return reduce_loss(mul(exp(target), sub(target, input)), reduction);
   // log of 1 where target is 0, so that 0 log 0 counts as 0 with no NaN in either gradient
@@ -251,8 +249,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bo
 namespace {
 // |input - target|, checked: the shared start of the L1 family.
 Tensor abs_difference(const char* op, const Tensor& input, const Tensor& target) {
-  KILN_CHECK(input.shape() == target.shape(), op, ": input of shape ", fmt(input.shape()), " and target of shape ",
-             fmt(target.shape()), " differ; they must match");
+  detail::check_same_shape(op, input, target);
   detail::check_floating(op, input);
   return abs(sub(input, target));
 }

@@ -45,8 +45,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
 }
 
 Tensor soft_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  KILN_CHECK(input.shape() == target.shape(), "soft_margin_loss: input of shape ", fmt(input.shape()),
-             " and target of shape ", fmt(target.shape()), " differ; they must match");
+  detail::check_same_shape("soft_margin_loss", input, target);
   detail::check_floating("soft_margin_loss", input);
   return reduce_loss(softplus(-target * input), reduction);
 }

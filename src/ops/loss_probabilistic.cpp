@@ -23,11 +23,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-void check_same_shape(const char* op, const char* what, const Tensor& input, const Tensor& other) {
-  KILN_CHECK(input.shape() == other.shape(), op, ": input of shape ", fmt(input.shape()), " and ", what,
-             " of shape ", fmt(other.shape()), " differ; they must match");
-}
-
 // A host tensor's values all inside [lo, hi] (NaN fails); a GPU tensor is not read back.
 void check_range_on_host(const char* op, const char* what, const Tensor& t, double lo, double hi,
                          const char* hint) {
@@ -43,7 +38,7 @@ void check_range_on_host(const char* op, const char* what, const Tensor& t, doub
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
                             Reduction reduction) {
   constexpr const char* op = "binary_cross_entropy";
-  check_same_shape(op, "target", input, target);
+  detail::check_same_shape(op, input, target);
   detail::check_floating(op, input);
   check_range_on_host(
       op, "input", input, 0.0, 1.0,
@@ -78,7 +73,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full, double eps,
                          Reduction reduction) {
   constexpr const char* op = "gaussian_nll_loss";
-  check_same_shape(op, "target", input, target);
+  detail::check_same_shape(op, input, target);
   detail::check_floating(op, input);
   KILN_CHECK(eps > 0, op, ": eps must be > 0, not ", eps);
   Tensor v = var;
@@ -109,7 +104,7 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
 Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input, bool full, double eps,
                         Reduction reduction) {
   constexpr const char* op = "poisson_nll_loss";
-  check_same_shape(op, "target", input, target);
+  detail::check_same_shape(op, input, target);
   detail::check_floating(op, input);
   Tensor losses = log_input ? exp(input) - target * input : input - target * log(input + eps);
   if (full) {
@@ -125,7 +120,7 @@ Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_inpu
 Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
                                    Reduction reduction) {
   constexpr const char* op = "multilabel_soft_margin_loss";
-  check_same_shape(op, "target", input, target);
+  detail::check_same_shape(op, input, target);
   detail::check_floating(op, input);
   KILN_CHECK(input.dim() >= 1 && input.size(-1) > 0, op, ": input of shape ", fmt(input.shape()),
              " needs a last dimension of classes");

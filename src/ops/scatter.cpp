@@ -30,8 +30,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, co
   // Each index entry's place in x's row-major elements: its own coordinates, with the
   // entry's value along `dim`. The index is read on the host (a GPU index once, back).
   const std::vector<std::int64_t> values = index.to_vector<std::int64_t>();
-  Strides x_strides(static_cast<std::size_t>(x.dim()), 1);
-  for (std::int64_t d = x.dim() - 2; d >= 0; --d) x_strides[d] = x_strides[d + 1] * x.size(d + 1);
+  const Strides x_strides = contiguous_strides(x.shape());
   std::vector<std::int64_t> places(values.size());
   std::vector<std::int64_t> coord(static_cast<std::size_t>(x.dim()), 0);
   for (std::size_t k = 0; k < values.size(); ++k) {
