@@ -58,6 +58,11 @@ inline std::vector<OpCase> op_cases() {
          return stack({x, x}, 0);
        }},
       {"flip", [](const Tensor& x) { return flip(x, {0}); }},
+      {"atan", [](const Tensor& x) { return atan(x); }},
+      {"lgamma", [](const Tensor& x) { return lgamma(x); }},
+      {"fmod", [](const Tensor& x) { return fmod(x, 0.7); }},
+      {"logaddexp", [](const Tensor& x) { return logaddexp(x, x * 0.5); }},
+      {"lerp", [](const Tensor& x) { return lerp(x, x * 2.0, 0.3); }},
       {"roll", [](const Tensor& x) { return roll(x, {1}, {0}); }},
       {"diff", [](const Tensor& x) { return diff(x, 1, -1); }},
       {"selu", [](const Tensor& x) { return selu(x); }},

@@ -9,20 +9,8 @@
 
 using namespace differential;
 
-namespace {
-
-struct Unary {
-  const char* name;
-  double lo, hi;
-  std::function<KT(const KT&)> k;
-  std::function<TT(const TT&)> t;
-  double rtol = 1e-9;  // compare's default
-};
-
-}  // namespace
-
 TEST_CASE("torch differential: elementwise functions and activations") {
-  const std::vector<Unary> ops = {
+  const std::vector<UnaryCase> ops = {
       {"neg", -3, 3, [](const KT& x) { return kiln::neg(x); }, [](const TT& x) { return -x; }},
       {"exp", -3, 3, [](const KT& x) { return kiln::exp(x); }, [](const TT& x) { return torch::exp(x); }},
       {"log", 0.1, 5, [](const KT& x) { return kiln::log(x); }, [](const TT& x) { return torch::log(x); }},
@@ -106,26 +94,11 @@ TEST_CASE("torch differential: elementwise functions and activations") {
       {"triu", -3, 3, [](const KT& x) { return kiln::triu(x, -1); },
        [](const TT& x) { return torch::triu(x, -1); }},
   };
-  for (const Unary& op : ops) {
-    const bool matrix = std::string(op.name).rfind("tri", 0) == 0;
-    in_both_precisions(1, 25, [&] {
-      const Sizes s = random_shape(matrix ? 2 : 0, 3);
-      const View v = random_view(s.size());
-      compare(
-          op.name, {leaf(s, op.lo, op.hi)}, [&](const auto& a) { return op.k(v.k(a[0])); },
-          [&](const auto& a) { return op.t(v.t(a[0])); }, true, op.rtol);
-    });
-  }
+  run_unary_cases(1, ops);
 }
 
 TEST_CASE("torch differential: binary ops with broadcasting") {
-  struct Binary {
-    const char* name;
-    double blo, bhi;  // the second operand's range
-    std::function<KT(const KT&, const KT&)> k;
-    std::function<TT(const TT&, const TT&)> t;
-  };
-  const std::vector<Binary> ops = {
+  const std::vector<BinaryCase> ops = {
       {"add", -3, 3, [](const KT& a, const KT& b) { return a + b; },
        [](const TT& a, const TT& b) { return a + b; }},
       {"sub", -3, 3, [](const KT& a, const KT& b) { return a - b; },
@@ -143,15 +116,7 @@ TEST_CASE("torch differential: binary ops with broadcasting") {
       {"where", -3, 3, [](const KT& a, const KT& b) { return kiln::where(kiln::gt(a, b), a, b * 2.0); },
        [](const TT& a, const TT& b) { return torch::where(a > b, a, b * 2.0); }},
   };
-  for (const Binary& op : ops)
-    in_both_precisions(2, 40, [&] {
-      Sizes s = random_shape(0, 4), p = broadcast_partner(s);
-      if (coin()) std::swap(s, p);
-      const View v = random_view(s.size());
-      compare(
-          op.name, {leaf(s), leaf(p, op.blo, op.bhi)}, [&](const auto& a) { return op.k(v.k(a[0]), a[1]); },
-          [&](const auto& a) { return op.t(v.t(a[0]), a[1]); });
-    });
+  run_binary_cases(2, ops);
 }
 
 TEST_CASE("torch differential: comparisons, masks and one_hot") {

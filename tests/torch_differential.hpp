@@ -238,4 +238,50 @@ void in_both_precisions(std::uint64_t seed, int count, Body body) {
   side = 5;
 }
 
+// An elementwise function of one tensor, its input drawn from [lo, hi).
+struct UnaryCase {
+  const char* name;
+  double lo, hi;
+  std::function<KT(const KT&)> k;
+  std::function<TT(const TT&)> t;
+  double rtol = 1e-9;  // compare's default
+};
+// Each case 25 times per precision on shapes of rank 0 to 3 (2 to 3 for the names
+// starting "tri", which take matrices), the input sometimes transposed.
+inline void run_unary_cases(std::uint64_t seed, const std::vector<UnaryCase>& ops) {
+  for (const UnaryCase& op : ops) {
+    const bool matrix = std::string(op.name).rfind("tri", 0) == 0;
+    in_both_precisions(seed, 25, [&] {
+      const Sizes s = random_shape(matrix ? 2 : 0, 3);
+      const View v = random_view(s.size());
+      compare(
+          op.name, {leaf(s, op.lo, op.hi)}, [&](const auto& a) { return op.k(v.k(a[0])); },
+          [&](const auto& a) { return op.t(v.t(a[0])); }, true, op.rtol);
+    });
+  }
+}
+
+// An elementwise function of two tensors: the first drawn from [-2, 2), the second from
+// [blo, bhi).
+struct BinaryCase {
+  const char* name;
+  double blo, bhi;
+  std::function<KT(const KT&, const KT&)> k;
+  std::function<TT(const TT&, const TT&)> t;
+  double rtol = 1e-9;
+};
+// Each case 40 times per precision: a random shape and a broadcast partner of it (in
+// either order), the first operand sometimes transposed.
+inline void run_binary_cases(std::uint64_t seed, const std::vector<BinaryCase>& ops) {
+  for (const BinaryCase& op : ops)
+    in_both_precisions(seed, 40, [&] {
+      Sizes s = random_shape(0, 4), p = broadcast_partner(s);
+      if (coin()) std::swap(s, p);
+      const View v = random_view(s.size());
+      compare(
+          op.name, {leaf(s), leaf(p, op.blo, op.bhi)}, [&](const auto& a) { return op.k(v.k(a[0]), a[1]); },
+          [&](const auto& a) { return op.t(v.t(a[0]), a[1]); }, true, op.rtol);
+    });
+}
+
 }  // namespace differential

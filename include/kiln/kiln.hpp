@@ -56,6 +56,7 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/loss.hpp"
+#include "kiln/ops/math.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"

@@ -14,14 +14,24 @@ enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 inline constexpr int kIsaCount = 3;
 const char* isa_name(Isa isa);
 
-// y[i] = f(x[i]) over contiguous arrays.
+// y[i] = f(x[i]) over contiguous arrays. The row from tan on has the reference only
+// (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma and trigamma).
+// clang-format off
 enum class Unary : int {
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus,
   silu, sin, cos, log1p, expm1, sign, floor, ceil, round,
+  tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erf, erfc, erfinv,
+  rsqrt, reciprocal, trunc, exp2, log2, log10, lgamma, digamma, trigamma,
   count
 };
 // y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).
-enum class Binary : int { add, sub, mul, div, maximum, minimum, pow, count };
+// From atan2 on, the reference only, floating types only.
+enum class Binary : int {
+  add, sub, mul, div, maximum, minimum, pow,
+  atan2, fmod, remainder, hypot, logaddexp,
+  count
+};
+// clang-format on
 // gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus, silu)
 // or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
 enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, silu, count };

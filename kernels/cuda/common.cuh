@@ -121,10 +121,35 @@ KILN_DEVICE_MATH(cos)
 KILN_DEVICE_MATH(floor)
 KILN_DEVICE_MATH(ceil)
 KILN_DEVICE_MATH(rint)
+KILN_DEVICE_MATH(tan)
+KILN_DEVICE_MATH(asin)
+KILN_DEVICE_MATH(acos)
+KILN_DEVICE_MATH(atan)
+KILN_DEVICE_MATH(sinh)
+KILN_DEVICE_MATH(cosh)
+KILN_DEVICE_MATH(asinh)
+KILN_DEVICE_MATH(acosh)
+KILN_DEVICE_MATH(atanh)
+KILN_DEVICE_MATH(erf)
+KILN_DEVICE_MATH(trunc)
+KILN_DEVICE_MATH(exp2)
+KILN_DEVICE_MATH(log2)
+KILN_DEVICE_MATH(log10)
+KILN_DEVICE_MATH(lgamma)
 #undef KILN_DEVICE_MATH
-template <class T> __device__ inline T dpow(T x, T y) {
-  if constexpr (std::is_same_v<T, float>) return powf(x, y); else return pow(x, y);
-}
+#define KILN_DEVICE_MATH2(fn)               \
+  template <class T>                        \
+  __device__ inline T d##fn(T x, T y) {     \
+    if constexpr (std::is_same_v<T, float>) \
+      return fn##f(x, y);                   \
+    else                                    \
+      return fn(x, y);                      \
+  }
+KILN_DEVICE_MATH2(pow)
+KILN_DEVICE_MATH2(atan2)
+KILN_DEVICE_MATH2(fmod)
+KILN_DEVICE_MATH2(hypot)
+#undef KILN_DEVICE_MATH2
 template <class T> __device__ inline bool is_nan(T x) { return x != x; }
 
 // --- Warp reductions -------------------------------------------------------------

@@ -87,6 +87,40 @@ struct Min {
   }
 };
 struct Pow { template <class T> __device__ T operator()(T u, T v) const { return dpow(u, v); } };
+struct Atan2 {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return datan2(u, v);
+  }
+};
+struct Fmod {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return dfmod(u, v);
+  }
+};
+struct Hypot {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return dhypot(u, v);
+  }
+};
+struct Remainder {  // the sign of v: fmod, moved by v when the signs differ
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    const T r = dfmod(u, v);
+    return r != T(0) && ((r < T(0)) != (v < T(0))) ? r + v : r;
+  }
+};
+struct Logaddexp {  // max + log1p(e^-|u - v|); u where both are the same infinity
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    if (u == v && (u == T(INFINITY) || u == T(-INFINITY))) return u;
+    const T m = u > v ? u : v;
+    const T d = u - v;
+    return m + dlog1p(dexp(d < T(0) ? d : -d));
+  }
+};
 
 // --- comparison functors -------------------------------------------------------------
 template <Compare C>
@@ -138,9 +172,28 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
       case cpu::Binary::minimum: return launch_zip(loop, o, pa, pb, Min{});
       case cpu::Binary::div:
       case cpu::Binary::pow:
+      case cpu::Binary::atan2:
+      case cpu::Binary::fmod:
+      case cpu::Binary::remainder:
+      case cpu::Binary::hypot:
+      case cpu::Binary::logaddexp:
         if constexpr (std::is_floating_point_v<T>) {
-          if (op == cpu::Binary::div) return launch_zip(loop, o, pa, pb, Div{});
-          return launch_zip(loop, o, pa, pb, Pow{});
+          switch (op) {
+            case cpu::Binary::div:
+              return launch_zip(loop, o, pa, pb, Div{});
+            case cpu::Binary::pow:
+              return launch_zip(loop, o, pa, pb, Pow{});
+            case cpu::Binary::atan2:
+              return launch_zip(loop, o, pa, pb, Atan2{});
+            case cpu::Binary::fmod:
+              return launch_zip(loop, o, pa, pb, Fmod{});
+            case cpu::Binary::remainder:
+              return launch_zip(loop, o, pa, pb, Remainder{});
+            case cpu::Binary::hypot:
+              return launch_zip(loop, o, pa, pb, Hypot{});
+            default:
+              return launch_zip(loop, o, pa, pb, Logaddexp{});
+          }
         }
         break;
       case cpu::Binary::count: break;

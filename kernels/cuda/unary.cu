@@ -54,6 +54,48 @@ void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {
       case cpu::Unary::floor: return launch_map(n, px, py, Floor{});
       case cpu::Unary::ceil: return launch_map(n, px, py, Ceil{});
       case cpu::Unary::round: return launch_map(n, px, py, Round{});
+      case cpu::Unary::tan:
+        return launch_map(n, px, py, Tan{});
+      case cpu::Unary::asin:
+        return launch_map(n, px, py, Asin{});
+      case cpu::Unary::acos:
+        return launch_map(n, px, py, Acos{});
+      case cpu::Unary::atan:
+        return launch_map(n, px, py, Atan{});
+      case cpu::Unary::sinh:
+        return launch_map(n, px, py, Sinh{});
+      case cpu::Unary::cosh:
+        return launch_map(n, px, py, Cosh{});
+      case cpu::Unary::asinh:
+        return launch_map(n, px, py, Asinh{});
+      case cpu::Unary::acosh:
+        return launch_map(n, px, py, Acosh{});
+      case cpu::Unary::atanh:
+        return launch_map(n, px, py, Atanh{});
+      case cpu::Unary::erf:
+        return launch_map(n, px, py, Erf{});
+      case cpu::Unary::erfc:
+        return launch_map(n, px, py, Erfc{});
+      case cpu::Unary::erfinv:
+        return launch_map(n, px, py, Erfinv{});
+      case cpu::Unary::rsqrt:
+        return launch_map(n, px, py, Rsqrt{});
+      case cpu::Unary::reciprocal:
+        return launch_map(n, px, py, Reciprocal{});
+      case cpu::Unary::trunc:
+        return launch_map(n, px, py, Trunc{});
+      case cpu::Unary::exp2:
+        return launch_map(n, px, py, Exp2{});
+      case cpu::Unary::log2:
+        return launch_map(n, px, py, Log2{});
+      case cpu::Unary::log10:
+        return launch_map(n, px, py, Log10{});
+      case cpu::Unary::lgamma:
+        return launch_map(n, px, py, Lgamma{});
+      case cpu::Unary::digamma:
+        return launch_map(n, px, py, Digamma{});
+      case cpu::Unary::trigamma:
+        return launch_map(n, px, py, Trigamma{});
       case cpu::Unary::count: break;
     }
     KILN_ASSERT(!"unary: unknown op");

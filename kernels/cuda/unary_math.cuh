@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/special_functions.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -38,6 +39,36 @@ struct Sign {  // x * 0 keeps both zeros' signs and NaN
 struct Floor { template <class T> __device__ T operator()(T x) const { return dfloor(x); } };
 struct Ceil { template <class T> __device__ T operator()(T x) const { return dceil(x); } };
 struct Round { template <class T> __device__ T operator()(T x) const { return drint(x); } };  // halves to even
+// The math functions (the CPU's reference: kernels/cpu/ref/ref_kernels.hpp).
+#define KILN_UNARY_FUNCTOR(Name, expr)   \
+  struct Name {                          \
+    template <class T>                   \
+    __device__ T operator()(T x) const { \
+      return static_cast<T>(expr);       \
+    }                                    \
+  };
+KILN_UNARY_FUNCTOR(Tan, dtan(x))
+KILN_UNARY_FUNCTOR(Asin, dasin(x))
+KILN_UNARY_FUNCTOR(Acos, dacos(x))
+KILN_UNARY_FUNCTOR(Atan, datan(x))
+KILN_UNARY_FUNCTOR(Sinh, dsinh(x))
+KILN_UNARY_FUNCTOR(Cosh, dcosh(x))
+KILN_UNARY_FUNCTOR(Asinh, dasinh(x))
+KILN_UNARY_FUNCTOR(Acosh, dacosh(x))
+KILN_UNARY_FUNCTOR(Atanh, datanh(x))
+KILN_UNARY_FUNCTOR(Erf, derf(x))
+KILN_UNARY_FUNCTOR(Erfc, derfc(x))
+KILN_UNARY_FUNCTOR(Erfinv, erfinv_of(static_cast<double>(x)))
+KILN_UNARY_FUNCTOR(Rsqrt, T(1) / dsqrt(x))
+KILN_UNARY_FUNCTOR(Reciprocal, T(1) / x)
+KILN_UNARY_FUNCTOR(Trunc, dtrunc(x))
+KILN_UNARY_FUNCTOR(Exp2, dexp2(x))
+KILN_UNARY_FUNCTOR(Log2, dlog2(x))
+KILN_UNARY_FUNCTOR(Log10, dlog10(x))
+KILN_UNARY_FUNCTOR(Lgamma, dlgamma(x))
+KILN_UNARY_FUNCTOR(Digamma, digamma_of(static_cast<double>(x)))
+KILN_UNARY_FUNCTOR(Trigamma, trigamma_of(static_cast<double>(x)))
+#undef KILN_UNARY_FUNCTOR
 
 // --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------
 struct ReluGrad { template <class T> __device__ T operator()(T x, T g) const { return x > T(0) ? g : T(0); } };

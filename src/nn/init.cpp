@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cuda/special_functions.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/rng.hpp"
@@ -96,19 +97,8 @@ Tensor constant_(Tensor t, double value) {
 }
 
 namespace {
-// The standard normal CDF and its inverse (an initial guess refined by Newton's method on
-// erf, to double precision).
+// The standard normal CDF (erf's inverse: erfinv_of, kernels/cuda/special_functions.hpp).
 double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
-double erf_inverse(double y) {
-  if (y <= -1) return -std::numeric_limits<double>::infinity();
-  if (y >= 1) return std::numeric_limits<double>::infinity();
-  const double w = std::log((1 - y) * (1 + y)), pi = 3.14159265358979323846;  // ln(1 - y^2) <= 0
-  // Winitzki's approximation, then Newton steps x -= (erf(x) - y) / erf'(x).
-  const double a = 0.147, t = 2 / (pi * a) + w / 2;
-  double x = std::copysign(std::sqrt(std::sqrt(t * t - w / a) - t), y);
-  for (int i = 0; i < 4; ++i) x -= (std::erf(x) - y) / (2 / std::sqrt(pi) * std::exp(-x * x));
-  return x;
-}
 }  // namespace
 
 Tensor trunc_normal_(Tensor t, double mean, double std, double a, double b) {
@@ -122,7 +112,7 @@ Tensor trunc_normal_(Tensor t, double mean, double std, double a, double b) {
   Generator& gen = default_generator();
   for (double& v : values) {
     const double u = (2 * lo - 1) + (2 * hi - 2 * lo) * gen.uniform();  // U(2 lo - 1, 2 hi - 1), as PyTorch
-    v = std::clamp(erf_inverse(u) * std * std::sqrt(2.0) + mean, a, b);
+    v = std::clamp(cuda_kernels::erfinv_of(u) * std * std::sqrt(2.0) + mean, a, b);
   }
   if (values.empty()) return t;
   return fill_from(t, from_vector(values, t.shape()).to(t.dtype()));

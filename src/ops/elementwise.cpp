@@ -46,6 +46,7 @@ void check_floating(const char* op, const Tensor& t) {
 }  // namespace detail
 
 using cpu::Binary;
+using detail::binary_forward;
 using detail::ptr;
 
 namespace {
@@ -87,14 +88,6 @@ void binary_kernel(Binary op, const char* name, const Tensor& out, const Tensor&
       fn(n, pa + off[1], st[1], pb + off[2], st[2], o + off[0]);
     });
   });
-}
-
-// out = a (op) b over the broadcast shape, no autograd.
-Tensor binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype_device(name, {a, b});
-  Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), a.dtype(), a.device());
-  binary_kernel(op, name, out, a, b);
-  return out;
 }
 
 // self = self (op) b with no temporary, where that is safe: self is dense (each
@@ -144,6 +137,13 @@ Tensor grad_if(bool needed, F f) {
 Tensor zero_like_scalar(const Tensor& t) { return detail::constant_like(t, 0.0); }
 
 }  // namespace
+
+Tensor detail::binary_forward(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype_device(name, {a, b});
+  Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), a.dtype(), a.device());
+  binary_kernel(op, name, out, a, b);
+  return out;
+}
 
 bool detail::add_in_place(const Tensor& self, const Tensor& other) {
   return binary_in_place(Binary::add, "add", self, other);

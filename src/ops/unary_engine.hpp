@@ -1,4 +1,4 @@
-// Internal: running the dispatched unary kernels over a whole tensor.
+// Internal: running the dispatched elementwise kernels over whole tensors.
 #pragma once
 
 #include "kernels/cpu/kernel_table.hpp"
@@ -10,5 +10,7 @@ namespace kiln::detail {
 Tensor unary_forward(cpu::Unary op, const char* name, const Tensor& x);
 // gx = g * f'(saved) elementwise; `saved` and `g` have one shape (no autograd).
 Tensor unary_grad(cpu::UnaryGrad op, const Tensor& saved, const Tensor& g);
+// out = a (op) b over the broadcast shape (one dtype and device; no autograd).
+Tensor binary_forward(cpu::Binary op, const char* name, const Tensor& a, const Tensor& b);
 
 }  // namespace kiln::detail

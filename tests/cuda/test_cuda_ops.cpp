@@ -173,6 +173,34 @@ TEST_CASE("cuda: activations and unary math, forward and backward") {
   }
 }
 
+TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
+  manual_seed(41);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor x = randn({7, 9}, dt), other = randn({9}, dt);
+    const Tensor inside = rand({7, 9}, dt) * 1.8 - 0.9, pos = rand({7, 9}, dt) + 0.2;
+    using Fn = Tensor (*)(const Tensor&);
+    for (Fn f : {tan, atan, sinh, cosh, asinh, erf, erfc, square, exp2, trunc, frac, lgamma, digamma})
+      parity([f](const auto& v) { return f(v[0]); }, {x}, tol);
+    for (Fn f : {asin, acos, atanh, erfinv}) parity([f](const auto& v) { return f(v[0]); }, {inside}, tol);
+    for (Fn f : {rsqrt, reciprocal, log2, log10}) parity([f](const auto& v) { return f(v[0]); }, {pos}, tol);
+    parity([](const auto& v) { return acosh(v[0] + 1.0); }, {pos}, tol);
+    parity([](const auto& v) { return logit(v[0], 0.05); }, {rand({7, 9}, dt)}, tol);
+    parity([](const auto& v) { return nan_to_num(log(v[0])); }, {x}, tol);  // NaN and -inf replaced
+    using Fn2 = Tensor (*)(const Tensor&, const Tensor&);
+    for (Fn2 f : {Fn2(atan2), Fn2(hypot), Fn2(logaddexp), Fn2(fmod), Fn2(remainder)})
+      parity([f](const auto& v) { return f(v[0], v[1]); }, {x * 3.0, other}, tol);  // other broadcasts
+    parity([](const auto& v) { return xlogy(v[0], v[1]); }, {x, pos}, tol);
+    parity([](const auto& v) { return lerp(v[0], v[1], v[2]); }, {x, other, rand({7, 1}, dt)}, tol);
+    const Tensor bound = other.narrow(0, 0, 7);
+    parity([](const auto& v) { return clamp(v[0].t(), v[1], v[2]); }, {x, bound - 0.5, bound + 0.5}, tol);
+  }
+  // The special values, on the device as on the host.
+  const Tensor special = tensor<double>({0.0, -0.0, 1, -1, -2, 1.5, INFINITY, -INFINITY, NAN});
+  for (auto f : {erfinv, digamma, lgamma, atanh})
+    check_same(f(special.to(gpu)).to(Device::cpu()), f(special), 1e-12);
+}
+
 TEST_CASE("cuda: elu and leaky_relu, one kernel each way with their parameter") {
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
+#include "kernels/cuda/special_functions.hpp"
 
 namespace kiln::cpu::ref {
 
@@ -32,6 +33,20 @@ template <class T> T sign_of(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) :
 template <class T> T gelu_grad_of(T x) {
   const T phi = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
   return T(0.5) * std::erfc(-x * T(0.70710678118654752440)) + x * phi;
+}
+
+// Python's remainder, the sign of v (PyTorch's): fmod, moved by v when the signs differ.
+template <class T>
+T remainder_of(T u, T v) {
+  const T r = std::fmod(u, v);
+  return r != T(0) && ((r < T(0)) != (v < T(0))) ? r + v : r;
+}
+// log(e^u + e^v) = max + log1p(e^-|u - v|); u where both are the same infinity.
+template <class T>
+T logaddexp_of(T u, T v) {
+  if (std::isinf(u) && u == v) return u;
+  const T m = u > v ? u : v;  // NaN in either gives NaN below
+  return m + std::log1p(std::exp(-std::abs(u - v)));
 }
 
 template <class T, class F>
@@ -62,6 +77,36 @@ template <class T> void ceil(std::int64_t n, const T* x, T* y) { map(n, x, y, []
 template <class T> void round(std::int64_t n, const T* x, T* y) {
   map(n, x, y, [](T v) { return std::nearbyint(v); });
 }
+
+// The math functions without a vector variant: <cmath>'s, or the shared special
+// functions computed in double (the GPU computes the same).
+#define KILN_REF_UNARY(name, expr)                          \
+  template <class T>                                        \
+  void name(std::int64_t n, const T* x, T* y) {             \
+    map(n, x, y, [](T v) { return static_cast<T>(expr); }); \
+  }
+KILN_REF_UNARY(tan, std::tan(v))
+KILN_REF_UNARY(asin, std::asin(v))
+KILN_REF_UNARY(acos, std::acos(v))
+KILN_REF_UNARY(atan, std::atan(v))
+KILN_REF_UNARY(sinh, std::sinh(v))
+KILN_REF_UNARY(cosh, std::cosh(v))
+KILN_REF_UNARY(asinh, std::asinh(v))
+KILN_REF_UNARY(acosh, std::acosh(v))
+KILN_REF_UNARY(atanh, std::atanh(v))
+KILN_REF_UNARY(erf, std::erf(v))
+KILN_REF_UNARY(erfc, std::erfc(v))
+KILN_REF_UNARY(erfinv, cuda_kernels::erfinv_of(static_cast<double>(v)))
+KILN_REF_UNARY(rsqrt, T(1) / std::sqrt(v))
+KILN_REF_UNARY(reciprocal, T(1) / v)
+KILN_REF_UNARY(trunc, std::trunc(v))
+KILN_REF_UNARY(exp2, std::exp2(v))
+KILN_REF_UNARY(log2, std::log2(v))
+KILN_REF_UNARY(log10, std::log10(v))
+KILN_REF_UNARY(lgamma, std::lgamma(v))
+KILN_REF_UNARY(digamma, cuda_kernels::digamma_of(static_cast<double>(v)))
+KILN_REF_UNARY(trigamma, cuda_kernels::trigamma_of(static_cast<double>(v)))
+#undef KILN_REF_UNARY
 
 template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
@@ -99,6 +144,11 @@ KILN_REF_BINARY(div, u / v)
 KILN_REF_BINARY(maximum, u != u ? u : (v != v ? v : (u >= v ? u : v)))  // NaN propagates
 KILN_REF_BINARY(minimum, u != u ? u : (v != v ? v : (u <= v ? u : v)))
 KILN_REF_BINARY(pow, std::pow(u, v))
+KILN_REF_BINARY(atan2, std::atan2(u, v))
+KILN_REF_BINARY(fmod, std::fmod(u, v))  // the sign of u, exact
+KILN_REF_BINARY(hypot, std::hypot(u, v))
+KILN_REF_BINARY(remainder, remainder_of(u, v))
+KILN_REF_BINARY(logaddexp, logaddexp_of(u, v))
 #undef KILN_REF_BINARY
 
 // --- Gradients of the activations --------------------------------------------

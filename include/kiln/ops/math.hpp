@@ -1,0 +1,84 @@
+// Elementwise math beyond the arithmetic of elementwise.hpp, with PyTorch's names and
+// definitions: trigonometric and hyperbolic functions and their inverses, erf and its
+// kin, other bases of exp and log, the log-gamma function and its derivative, and
+// functions of two tensors (broadcasting). Floating tensors only; each differentiable
+// in its floating inputs. Outside a function's domain the value is NaN (or ±inf at a
+// pole), as in <cmath> and PyTorch, never an error.
+#pragma once
+
+#include <optional>
+
+#include "kiln/core/tensor.hpp"
+
+namespace kiln {
+
+// --- Trigonometric and hyperbolic -----------------------------------------------
+Tensor tan(const Tensor& x);
+Tensor asin(const Tensor& x);  // [-1, 1] -> [-pi/2, pi/2]
+Tensor acos(const Tensor& x);  // [-1, 1] -> [0, pi]
+Tensor atan(const Tensor& x);
+Tensor sinh(const Tensor& x);
+Tensor cosh(const Tensor& x);
+Tensor asinh(const Tensor& x);
+Tensor acosh(const Tensor& x);  // [1, inf)
+Tensor atanh(const Tensor& x);  // (-1, 1); ±inf at ±1
+// The angle of the point (x, y) in (-pi, pi], quadrant by the signs of both
+// (torch.atan2(y, x)).
+Tensor atan2(const Tensor& y, const Tensor& x);
+// sqrt(a^2 + b^2) without overflow or underflow in the squares.
+Tensor hypot(const Tensor& a, const Tensor& b);
+
+// --- erf and its kin ---------------------------------------------------------------
+Tensor erf(const Tensor& x);
+Tensor erfc(const Tensor& x);    // 1 - erf(x), kept precise where erf(x) is near 1
+Tensor erfinv(const Tensor& x);  // erf's inverse on [-1, 1] (±inf at ±1)
+
+// --- Powers, roots, logarithms ---------------------------------------------------
+Tensor rsqrt(const Tensor& x);       // 1 / sqrt(x)
+Tensor reciprocal(const Tensor& x);  // 1 / x
+Tensor square(const Tensor& x);      // x * x
+Tensor exp2(const Tensor& x);        // 2^x
+Tensor log2(const Tensor& x);
+Tensor log10(const Tensor& x);
+// log(e^a + e^b) without overflow (a where both are the same infinity).
+Tensor logaddexp(const Tensor& a, const Tensor& b);
+// x log(y), and 0 where x is 0 (unless y is NaN): the entropy term that stays finite at
+// x = 0. The gradient in x is log(y) (0 where x = 0 and y <= 0), in y x / y.
+Tensor xlogy(const Tensor& x, const Tensor& y);
+// log(x / (1 - x)), sigmoid's inverse; its gradient 1 / (x (1 - x)), NaN outside [0, 1].
+// With eps, x is first clamped to [eps, 1 - eps], and the gradient is 0 outside that
+// (torch.logit(x, eps)).
+Tensor logit(const Tensor& x, std::optional<double> eps = std::nullopt);
+
+// --- The gamma function ---------------------------------------------------------
+Tensor lgamma(const Tensor& x);   // log |Gamma(x)|; +inf at 0 and the negative integers
+Tensor digamma(const Tensor& x);  // lgamma's derivative; -inf at +0, NaN at the negative integers
+
+// --- Rounding and remainders ------------------------------------------------------
+// toward zero; gradient 0, as floor's
+Tensor trunc(const Tensor& x);
+// x - trunc(x) (the sign of x); gradient 1
+Tensor frac(const Tensor& x);
+// a - trunc(a / b) b, exactly (C's fmod): the sign of a. Gradient 1 in a, -trunc(a / b) in b.
+Tensor fmod(const Tensor& a, const Tensor& b);
+Tensor fmod(const Tensor& a, double b);
+// a - floor(a / b) b, exactly (Python's %): the sign of b. Gradient 1 in a, -floor(a / b) in b
+// (the whole number (a - remainder) / b).
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, double b);
+
+// --- Blends and bounds -----------------------------------------------------------
+// start + weight (end - start), computed from the nearer end (torch.lerp), so weight 1
+// gives end exactly. Differentiable in all three.
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight);
+Tensor lerp(const Tensor& start, const Tensor& end, double weight);
+// x clamped elementwise to [lo, hi], bounds broadcasting (min(max(x, lo), hi), as torch.clamp
+// with tensor bounds: hi where lo > hi). The gradient goes to x inside the bounds, else to
+// the bound that applies.
+Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi);
+// NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0, and the
+// dtype's largest and lowest finite values). Gradient 1 where x is finite, else 0.
+Tensor nan_to_num(const Tensor& x, double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                  std::optional<double> neginf = std::nullopt);
+
+}  // namespace kiln

@@ -1,0 +1,87 @@
+// Special functions that neither <cmath> nor CUDA's math library offers on both sides:
+// erf's inverse (absent from <cmath>), digamma and trigamma (absent from both). Plain
+// C++ that nvcc and the host compiler both read, so the CPU's reference kernels, the
+// GPU's kernels and nn::init compute each value the same way. All in double; a float
+// caller rounds the result once. Each math call names the global function (::log), which
+// kiln's tensor functions of the same names would otherwise hide.
+#pragma once
+
+#include <math.h>
+
+#include "kernels/cuda/divider.hpp"  // KILN_HOST_DEVICE
+
+namespace kiln::cuda_kernels {
+
+inline constexpr double kPi = 3.14159265358979323846;
+inline constexpr double kTwoOverSqrtPi = 1.12837916709551257390;  // erf'(x) = this e^(-x^2)
+
+// The x with erf(x) = y, for y in [-1, 1] (±inf at ±1, NaN outside or for NaN; -0 stays
+// -0). Winitzki's closed-form guess (within 2e-3), then four Newton steps: on erf where
+// |y| <= 1/2, and on erfc = 1 - |y| (exact there) beyond, so the tails keep their
+// relative precision. The error of a step squares, times at most |x| < 6.
+KILN_HOST_DEVICE inline double erfinv_of(double y) {
+  if (!(y >= -1.0 && y <= 1.0)) return NAN;
+  if (y == 0.0) return y;
+  const double a = ::fabs(y);
+  if (a == 1.0) return y * INFINITY;
+  const double w = ::log((1.0 - a) * (1.0 + a));  // log(1 - a^2) <= 0
+  const double k = 0.147, c = 2.0 / (kPi * k) + w / 2.0;
+  double x = ::sqrt(::sqrt(c * c - w / k) - c);
+  for (int step = 0; step < 4; ++step) {
+    const double slope = kTwoOverSqrtPi * ::exp(-x * x);
+    x -= a <= 0.5 ? (::erf(x) - a) / slope : (1.0 - a - ::erfc(x)) / slope;
+  }
+  return y < 0.0 ? -x : x;
+}
+
+// psi(x) = d/dx log Gamma(x). PyTorch's values at the edges: -inf at +0 (+inf at -0),
+// NaN at the negative integers and -inf, +inf at +inf. Below 0 by the reflection
+// psi(x) = psi(1 - x) - pi / tan(pi x), tan's argument reduced by x's integer part
+// (exact); above, psi(x) = psi(x + n) - sum 1 / (x + i) up to x + n >= 10, then the
+// asymptotic series to x^-14 (its next term is below 5e-17 there).
+KILN_HOST_DEVICE inline double digamma_of(double x) {
+  if (x != x || x == INFINITY) return x;
+  if (x == 0.0) return ::signbit(x) ? INFINITY : -INFINITY;
+  double shift = 0.0;
+  if (x < 0.0) {
+    if (x == ::floor(x)) return NAN;  // a pole, or -inf
+    shift = -kPi / ::tan(kPi * (x - ::trunc(x)));
+    x = 1.0 - x;
+  }
+  double sum = 0.0;
+  for (; x < 10.0; x += 1.0) sum -= 1.0 / x;
+  const double inv = 1.0 / x, inv2 = inv * inv;
+  // The series' coefficients of x^-2, x^-4, ..., x^-14 (Bernoulli numbers B_2k / 2k).
+  constexpr double c[7] = {1.0 / 12, -1.0 / 120, 1.0 / 252, -1.0 / 240, 1.0 / 132, -691.0 / 32760, 1.0 / 12};
+  double tail = 0.0;
+  for (int k = 6; k >= 0; --k) tail = (tail + c[k]) * inv2;
+  return shift + sum + ::log(x) - 0.5 * inv - tail;
+}
+
+// psi'(x), the trigamma function: +inf at the non-positive integers, NaN at -inf, 0 at
+// +inf. Below 1/2 by the reflection psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x), sin's
+// argument reduced to [-1/2, 1/2] (exact); above, psi'(x) = psi'(x + n) + sum 1 / (x + i)^2
+// up to x + n >= 10, then the asymptotic series to x^-15.
+KILN_HOST_DEVICE inline double trigamma_of(double x) {
+  if (x != x || x == -INFINITY) return x != x ? x : NAN;
+  if (x == INFINITY) return 0.0;
+  if (x <= 0.0 && x == ::floor(x)) return INFINITY;
+  double reflected = 0.0, sign = 1.0;
+  if (x < 0.5) {
+    const double s = ::sin(kPi * (x - ::rint(x)));
+    reflected = kPi * kPi / (s * s);
+    sign = -1.0;
+    x = 1.0 - x;
+  }
+  double sum = 0.0;
+  for (; x < 10.0; x += 1.0) sum += 1.0 / (x * x);
+  const double inv = 1.0 / x, inv2 = inv * inv;
+  // 1/x + 1/(2x^2) + the coefficients of x^-3, x^-5, ..., x^-15 (Bernoulli numbers B_2k).
+  constexpr double d[7] = {1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6};
+  double odd = 0.0;
+  for (int k = 6; k >= 0; --k) odd = (odd + d[k]) * inv2;
+  const double series = inv + 0.5 * inv * inv + inv * odd;
+  return reflected + sign * (sum + series);
+}
+
+}  // namespace kiln::cuda_kernels

@@ -1,0 +1,290 @@
+// Elementwise math functions (kiln/ops/math.hpp): each forward is one kernel of the
+// elementwise engine (reference kernels on the CPU, kernels/cuda on a GPU) or a
+// composite of ops; each backward rule sits next to its forward.
+#include "kiln/ops/math.hpp"
+
+#include <limits>
+#include <numbers>
+
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "src/core/tensor_internal.hpp"
+#include "src/ops/unary_engine.hpp"
+
+namespace kiln {
+
+using cpu::Binary;
+using cpu::Unary;
+
+namespace {
+
+Tensor constant(const Tensor& like, double value) { return detail::constant_like(like, value); }
+
+// What a unary op's backward reads: its input x, or its output y.
+enum class Reads { input, output };
+
+// y = op(x) by its kernel; the gradient g * derivative(saved), where saved is x or y
+// (detached), whichever `reads` names.
+template <class Derivative>
+Tensor unary_op(Unary op, const char* name, const Tensor& x, Reads reads, Derivative derivative) {
+  Tensor out = detail::unary_forward(op, name, x);
+  if (should_record({x})) {
+    const Tensor& saved = reads == Reads::input ? x : out;
+    attach_grad_fn(out, name, {x},
+                   [s = saved.detach(), derivative](const Tensor& g) { return Grads{mul(g, derivative(s))}; },
+                   {saved});
+  }
+  return out;
+}
+
+// out = op(a, b) by its kernel, broadcasting; the gradients ga(g, a, b, out) and
+// gb(g, a, b, out), each summed back to its operand's shape.
+template <class GradA, class GradB>
+Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b, GradA grad_a, GradB grad_b) {
+  detail::check_floating(name, a);
+  Tensor out = detail::binary_forward(op, name, a, b);
+  if (should_record({a, b})) {
+    const bool na = a.requires_grad(), nb = b.requires_grad();
+    attach_grad_fn(
+        out, name, {a, b},
+        [ad = a.detach(), bd = b.detach(), od = out.detach(), na, nb, grad_a, grad_b](const Tensor& g) {
+          return Grads{na ? sum_to(grad_a(g, ad, bd, od), ad.shape()) : Tensor(),
+                       nb ? sum_to(grad_b(g, ad, bd, od), bd.shape()) : Tensor()};
+        },
+        {a, b, out});
+  }
+  return out;
+}
+
+// 1 / sqrt(1 - x^2), the derivative of asin (and, negated, of acos).
+Tensor inverse_cosine_of_asin(const Tensor& x) { return rsqrt(constant(x, 1.0) - x * x); }
+
+}  // namespace
+
+// --- Trigonometric and hyperbolic -----------------------------------------------
+
+Tensor tan(const Tensor& x) {  // 1 + tan^2
+  return unary_op(Unary::tan, "tan", x, Reads::output, [](const Tensor& y) { return y * y + 1.0; });
+}
+Tensor asin(const Tensor& x) {
+  return unary_op(Unary::asin, "asin", x, Reads::input, inverse_cosine_of_asin);
+}
+Tensor acos(const Tensor& x) {
+  return unary_op(Unary::acos, "acos", x, Reads::input,
+                  [](const Tensor& v) { return -inverse_cosine_of_asin(v); });
+}
+Tensor atan(const Tensor& x) {  // 1 / (1 + x^2)
+  return unary_op(Unary::atan, "atan", x, Reads::input,
+                  [](const Tensor& v) { return reciprocal(v * v + 1.0); });
+}
+Tensor sinh(const Tensor& x) {
+  return unary_op(Unary::sinh, "sinh", x, Reads::input, [](const Tensor& v) { return cosh(v); });
+}
+Tensor cosh(const Tensor& x) {
+  return unary_op(Unary::cosh, "cosh", x, Reads::input, [](const Tensor& v) { return sinh(v); });
+}
+Tensor asinh(const Tensor& x) {  // 1 / sqrt(x^2 + 1)
+  return unary_op(Unary::asinh, "asinh", x, Reads::input, [](const Tensor& v) { return rsqrt(v * v + 1.0); });
+}
+Tensor acosh(const Tensor& x) {  // 1 / sqrt(x^2 - 1)
+  return unary_op(Unary::acosh, "acosh", x, Reads::input, [](const Tensor& v) { return rsqrt(v * v - 1.0); });
+}
+Tensor atanh(const Tensor& x) {  // 1 / (1 - x^2)
+  return unary_op(Unary::atanh, "atanh", x, Reads::input,
+                  [](const Tensor& v) { return reciprocal(1.0 - v * v); });
+}
+
+Tensor atan2(const Tensor& y, const Tensor& x) {  // d/dy = x / r^2, d/dx = -y / r^2
+  return binary_op(
+      Binary::atan2, "atan2", y, x,
+      [](const Tensor& g, const Tensor& a, const Tensor& b, const Tensor&) {
+        return g * b / (a * a + b * b);
+      },
+      [](const Tensor& g, const Tensor& a, const Tensor& b, const Tensor&) {
+        return -(g * a) / (a * a + b * b);
+      });
+}
+
+Tensor hypot(const Tensor& a, const Tensor& b) {  // a / r, b / r
+  return binary_op(
+      Binary::hypot, "hypot", a, b,
+      [](const Tensor& g, const Tensor& u, const Tensor&, const Tensor& r) { return g * u / r; },
+      [](const Tensor& g, const Tensor&, const Tensor& v, const Tensor& r) { return g * v / r; });
+}
+
+// --- erf and its kin ---------------------------------------------------------------
+
+Tensor erf(const Tensor& x) {  // 2 / sqrt(pi) e^(-x^2)
+  return unary_op(Unary::erf, "erf", x, Reads::input,
+                  [](const Tensor& v) { return exp(-(v * v)) * (2.0 * std::numbers::inv_sqrtpi); });
+}
+Tensor erfc(const Tensor& x) {
+  return unary_op(Unary::erfc, "erfc", x, Reads::input,
+                  [](const Tensor& v) { return exp(-(v * v)) * (-2.0 * std::numbers::inv_sqrtpi); });
+}
+Tensor erfinv(const Tensor& x) {  // sqrt(pi) / 2 e^(y^2)
+  return unary_op(Unary::erfinv, "erfinv", x, Reads::output,
+                  [](const Tensor& y) { return exp(y * y) * (0.5 / std::numbers::inv_sqrtpi); });
+}
+
+// --- Powers, roots, logarithms ---------------------------------------------------
+
+Tensor rsqrt(const Tensor& x) {  // -y^3 / 2
+  return unary_op(Unary::rsqrt, "rsqrt", x, Reads::output, [](const Tensor& y) { return y * y * y * -0.5; });
+}
+Tensor reciprocal(const Tensor& x) {  // -y^2
+  return unary_op(Unary::reciprocal, "reciprocal", x, Reads::output,
+                  [](const Tensor& y) { return -(y * y); });
+}
+Tensor square(const Tensor& x) {
+  detail::check_floating("square", x);
+  return mul(x, x);
+}
+Tensor exp2(const Tensor& x) {  // y ln 2
+  return unary_op(Unary::exp2, "exp2", x, Reads::output,
+                  [](const Tensor& y) { return y * std::numbers::ln2; });
+}
+Tensor log2(const Tensor& x) {  // 1 / (x ln 2)
+  return unary_op(Unary::log2, "log2", x, Reads::input,
+                  [](const Tensor& v) { return reciprocal(v * std::numbers::ln2); });
+}
+Tensor log10(const Tensor& x) {  // 1 / (x ln 10)
+  return unary_op(Unary::log10, "log10", x, Reads::input,
+                  [](const Tensor& v) { return reciprocal(v * std::numbers::ln10); });
+}
+
+Tensor logaddexp(const Tensor& a, const Tensor& b) {  // 1 / (1 + e^(b - a)), and the same swapped
+  return binary_op(
+      Binary::logaddexp, "logaddexp", a, b,
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return g / (exp(v - u) + 1.0); },
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) {
+        return g / (exp(u - v) + 1.0);
+      });
+}
+
+namespace {
+// x log y, 0 where x = 0 and y is not NaN; no autograd.
+Tensor xlogy_values(const Tensor& x, const Tensor& y) {
+  NoGradGuard no_grad;
+  return where(logical_and(x == 0.0, !isnan(y)), 0.0, x * log(y));
+}
+}  // namespace
+
+Tensor xlogy(const Tensor& x, const Tensor& y) {
+  detail::check_floating("xlogy", x);
+  detail::check_same_dtype_device("xlogy", {x, y});
+  Tensor out = xlogy_values(x, y);
+  if (should_record({x, y})) {
+    const bool nx = x.requires_grad(), ny = y.requires_grad();
+    attach_grad_fn(out, "xlogy", {x, y},
+                   [xd = x.detach(), yd = y.detach(), nx, ny](const Tensor& g) {
+                     Tensor gx, gy;
+                     if (nx)
+                       gx = sum_to(where(logical_and(xd == 0.0, yd <= 0.0), 0.0, xlogy_values(g, yd)),
+                                   xd.shape());
+                     if (ny) gy = sum_to(g * xd / yd, yd.shape());
+                     return Grads{gx, gy};
+                   },
+                   {x, y});
+  }
+  return out;
+}
+
+Tensor logit(const Tensor& x, std::optional<double> eps) {
+  detail::check_floating("logit", x);
+  KILN_CHECK(!eps || (*eps >= 0 && *eps <= 0.5), "logit: eps must lie in [0, 0.5], not ", *eps);
+  const double lo = eps.value_or(0.0), hi = 1.0 - lo;
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    const Tensor z = eps ? clamp(x, lo, hi) : x;
+    out = log(z / (1.0 - z));
+  }
+  if (should_record({x})) {
+    // 1 / (x (1 - x)) inside [lo, hi]; outside, 0 where eps clamped x, else NaN (as torch's)
+    attach_grad_fn(out, "logit", {x},
+                   [xd = x.detach(), lo, hi, clamped = eps.has_value()](const Tensor& g) {
+                     const Tensor outside = logical_or(xd<lo, xd> hi);
+                     return Grads{where(outside, clamped ? 0.0 : std::numeric_limits<double>::quiet_NaN(),
+                                        g / (xd * (1.0 - xd)))};
+                   },
+                   {x});
+  }
+  return out;
+}
+
+// --- The gamma function ---------------------------------------------------------
+
+Tensor lgamma(const Tensor& x) {
+  return unary_op(Unary::lgamma, "lgamma", x, Reads::input, [](const Tensor& v) { return digamma(v); });
+}
+Tensor digamma(const Tensor& x) {  // trigamma (computed, not recorded: no second derivatives)
+  return unary_op(Unary::digamma, "digamma", x, Reads::input,
+                  [](const Tensor& v) { return detail::unary_forward(Unary::trigamma, "digamma", v); });
+}
+
+// --- Rounding and remainders ------------------------------------------------------
+
+Tensor trunc(const Tensor& x) {  // a zero gradient, passed on (as floor's)
+  Tensor out = detail::unary_forward(Unary::trunc, "trunc", x);
+  if (should_record({x}))
+    attach_grad_fn(out, "trunc", {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
+  return out;
+}
+Tensor frac(const Tensor& x) { return sub(x, trunc(x)); }
+
+Tensor fmod(const Tensor& a, const Tensor& b) {
+  return binary_op(
+      Binary::fmod, "fmod", a, b,
+      [](const Tensor& g, const Tensor&, const Tensor&, const Tensor&) { return g; },
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return -(g * trunc(u / v)); });
+}
+Tensor fmod(const Tensor& a, double b) { return fmod(a, constant(a, b)); }
+
+Tensor remainder(const Tensor& a, const Tensor& b) {
+  return binary_op(
+      Binary::remainder, "remainder", a, b,
+      [](const Tensor& g, const Tensor&, const Tensor&, const Tensor&) { return g; },
+      // floor(a / b) as the whole number (a - remainder) / b, which a / b rounded up to an
+      // integer would miss (torch's floor division)
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor& r) {
+        return -(g * round((u - r) / v));
+      });
+}
+Tensor remainder(const Tensor& a, double b) { return remainder(a, constant(a, b)); }
+
+// --- Blends and bounds -----------------------------------------------------------
+
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight) {
+  detail::check_floating("lerp", start);
+  detail::check_same_dtype_device("lerp", {start, end, weight});
+  // From the nearer end: start + w (end - start) below w = 1/2, end - (1 - w) (end - start) from it.
+  const Tensor span = end - start;
+  return where(weight < 0.5, start + weight * span, end - (1.0 - weight) * span);
+}
+
+Tensor lerp(const Tensor& start, const Tensor& end, double weight) {
+  detail::check_floating("lerp", start);
+  detail::check_same_dtype_device("lerp", {start, end});
+  const Tensor span = end - start;
+  return weight < 0.5 ? start + span * weight : end - span * (1.0 - weight);
+}
+
+Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi) {
+  detail::check_floating("clamp", x);
+  detail::check_same_dtype_device("clamp", {x, lo, hi});
+  return minimum(maximum(x, lo), hi);  // ties give x its gradient, as torch's
+}
+
+Tensor nan_to_num(const Tensor& x, double nan, std::optional<double> posinf, std::optional<double> neginf) {
+  detail::check_floating("nan_to_num", x);
+  const bool single = x.dtype() == kFloat32;
+  const double largest = single ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  const Tensor finite = where(isnan(x), nan, x);
+  const Tensor capped = where(x == std::numeric_limits<double>::infinity(), posinf.value_or(largest), finite);
+  return where(x == -std::numeric_limits<double>::infinity(), neginf.value_or(-largest), capped);
+}
+
+}  // namespace kiln
