@@ -63,6 +63,10 @@ inline std::vector<OpCase> op_cases() {
       {"fmod", [](const Tensor& x) { return fmod(x, 0.7); }},
       {"logaddexp", [](const Tensor& x) { return logaddexp(x, x * 0.5); }},
       {"lerp", [](const Tensor& x) { return lerp(x, x * 2.0, 0.3); }},
+      {"einsum",
+       [](const Tensor& x) {
+         return einsum("...i,...i->...", {x, x});
+       }},
       {"roll", [](const Tensor& x) { return roll(x, {1}, {0}); }},
       {"diff", [](const Tensor& x) { return diff(x, 1, -1); }},
       {"selu", [](const Tensor& x) { return selu(x); }},

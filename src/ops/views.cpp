@@ -239,6 +239,36 @@ Tensor Tensor::flatten(std::int64_t start, std::int64_t end) const {
   return reshape(sh);
 }
 
+Tensor diagonal(const Tensor& x, std::int64_t offset, std::int64_t dim1_in, std::int64_t dim2_in) {
+  KILN_CHECK(x.dim() >= 2, "diagonal: needs a tensor of at least 2 dimensions, got shape ", fmt(x.shape()));
+  const std::int64_t d1 = wrap_existing_dim(dim1_in, x.dim(), "diagonal");
+  const std::int64_t d2 = wrap_existing_dim(dim2_in, x.dim(), "diagonal");
+  KILN_CHECK(d1 != d2, "diagonal: dim1 and dim2 are both dimension ", d1, " of shape ", fmt(x.shape()),
+             "; name two different dimensions");
+  const std::int64_t n1 = x.size(d1), n2 = x.size(d2);
+  const std::int64_t length =
+      std::max<std::int64_t>(0, offset >= 0 ? std::min(n1, n2 - offset) : std::min(n1 + offset, n2));
+  Shape sh;
+  Strides st;
+  for (std::int64_t d = 0; d < x.dim(); ++d)
+    if (d != d1 && d != d2) {
+      sh.push_back(x.size(d));
+      st.push_back(x.strides()[d]);
+    }
+  sh.push_back(length);
+  st.push_back(x.strides()[d1] + x.strides()[d2]);
+  const std::int64_t start = length == 0   ? 0
+                             : offset >= 0 ? offset * x.strides()[d2]
+                                           : -offset * x.strides()[d1];
+  // d/dx diagonal(x) = g placed on the same diagonal of zeros
+  return recorded(make_view(x, sh, st, x.offset() + start), x, "diagonal",
+                  [from = x.shape(), dtype = x.dtype(), offset, d1, d2](const Tensor& g) {
+                    Tensor gx = zeros(from, dtype, g.device());
+                    diagonal(gx, offset, d1, d2).copy_(g);
+                    return Grads{gx};
+                  });
+}
+
 // --- Splitting into views ---------------------------------------------------------
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim_in) {

@@ -201,6 +201,24 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
     check_same(f(special.to(gpu)).to(Device::cpu()), f(special), 1e-12);
 }
 
+TEST_CASE("cuda: einsum, diagonal, diag, trace, outer") {
+  manual_seed(42);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = tol_for(dt);
+    const Tensor a = randn({3, 4}, dt), b = randn({4, 5}, dt), batch = randn({2, 1, 3, 4}, dt),
+                 sq = randn({4, 4}, dt);
+    parity([](const auto& v) { return einsum("ij,jk->ik", v); }, {a, b}, tol);
+    parity([](const auto& v) { return einsum("...ij,jk->...ki", v); }, {batch, b}, tol);
+    parity([](const auto& v) { return einsum("ii->i", v); }, {sq}, tol);
+    parity([](const auto& v) { return einsum("ij,ij,j->", v); }, {a, a.t().t() * 2.0, randn({4}, dt)}, tol);
+    parity([](const auto& v) { return diagonal(v[0], 1, 1, 2); }, {batch.squeeze(1)}, tol);
+    parity([](const auto& v) { return diag(v[0], -1); }, {randn({3}, dt)}, tol);
+    parity([](const auto& v) { return diag(v[0], 1); }, {a}, tol);
+    parity([](const auto& v) { return trace(v[0]); }, {sq}, tol);
+    parity([](const auto& v) { return outer(v[0], v[1]); }, {randn({3}, dt), randn({2}, dt)}, tol);
+  }
+}
+
 TEST_CASE("cuda: elu and leaky_relu, one kernel each way with their parameter") {
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {

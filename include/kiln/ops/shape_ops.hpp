@@ -39,6 +39,10 @@ Tensor nonzero(const Tensor& x);
 Tensor masked_select(const Tensor& x, const Tensor& mask);
 // x reversed along each of `dims` (torch.flip): a copy, differentiable.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
+// The diagonal of x over dims dim1 and dim2 as a view (torch.diagonal): those two
+// dimensions removed and one of the diagonal's length appended; offset > 0 above the main
+// diagonal, < 0 below it (an empty diagonal where it falls outside). Differentiable.
+Tensor diagonal(const Tensor& x, std::int64_t offset = 0, std::int64_t dim1 = 0, std::int64_t dim2 = 1);
 // Views of consecutive parts along `dim` (torch.split / torch.chunk), sharing x's
 // storage and differentiable like any view: parts of split_size (the last may be
 // shorter), parts of the given sizes (which must add up to the dimension), or
