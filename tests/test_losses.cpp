@@ -1,5 +1,5 @@
 // The likelihood and margin losses: values by hand and against other ops, float64
-// gradchecks, errors.
+// gradchecks, errors; the loss modules (nn::MSELoss ...) against their functions.
 #include <cmath>
 #include <numbers>
 
@@ -220,4 +220,76 @@ TEST_CASE("cross_entropy and nll_loss with class weights and an ignored target")
                        doctest::Contains("target -1 of sample 2 is not a class index in [0, 3)"), Error);
   CHECK_THROWS_WITH_AS(cross_entropy(logits, all, Reduction::mean, 0.0, ones({4}, kFloat64)),
                        doctest::Contains("weight of shape (4) must be (3), one per class"), Error);
+}
+
+TEST_CASE("loss modules: the functional forms, their printouts, weights as buffers") {
+  manual_seed(86);
+  const Tensor x = rand64({4, 3}), y = rand64({4, 3}), p = probabilities64({4, 3}),
+               t = rand(Shape{4, 3}, kFloat64);
+  const Tensor labels = tensor<std::int64_t>({0, 2, 1, 2}), w = positive64({3});
+  check_same(nn::MSELoss()(x, y), mse_loss(x, y), 0);
+  check_same(nn::L1Loss(Reduction::sum)(x, y), l1_loss(x, y, Reduction::sum), 0);
+  check_same(nn::SmoothL1Loss(Reduction::none, 0.5)(x, y), smooth_l1_loss(x, y, Reduction::none, 0.5), 0);
+  check_same(nn::HuberLoss(Reduction::mean, 0.3)(x, y), huber_loss(x, y, Reduction::mean, 0.3), 0);
+  const Tensor s = signs64({4, 3});
+  check_same(nn::SoftMarginLoss()(x, s), soft_margin_loss(x, s), 0);
+  check_same(nn::HingeEmbeddingLoss(0.5)(x, s), hinge_embedding_loss(x, s, 0.5), 0);
+  check_same(nn::KLDivLoss(Reduction::sum, true)(log(p), log(t)),
+             kl_div(log(p), log(t), Reduction::sum, true), 0);
+  check_same(nn::PoissonNLLLoss(false, true)(p, t * 3.0), poisson_nll_loss(p, t * 3.0, false, true), 0);
+  check_same(nn::BCELoss(w)(p, t), binary_cross_entropy(p, t, w), 0);
+  check_same(nn::MultiLabelSoftMarginLoss(w, Reduction::none)(x, t),
+             multilabel_soft_margin_loss(x, t, w, Reduction::none), 0);
+  check_same(nn::BCEWithLogitsLoss(nn::BCEWithLogitsLossOptions().pos_weight(w))(x, t),
+             binary_cross_entropy_with_logits(x, t, w), 0);
+  // An element weight multiplies each element's loss before the mean, as PyTorch's.
+  const Tensor ew = positive64({4, 1});
+  check_same(nn::BCEWithLogitsLoss(nn::BCEWithLogitsLossOptions().weight(ew))(x, t),
+             mean(binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::none) * ew), 1e-15);
+  check_same(nn::CrossEntropyLoss()(x, labels), cross_entropy(x, labels), 0);
+  check_same(nn::CrossEntropyLoss(
+                 nn::CrossEntropyLossOptions().weight(w).ignore_index(1).label_smoothing(0.1))(x, labels),
+             cross_entropy(x, labels, Reduction::mean, 0.1, w, 1), 0);
+  check_same(
+      nn::NLLLoss(nn::NLLLossOptions().reduction(Reduction::sum).ignore_index(2))(log_softmax(x, 1), labels),
+      nll_loss(log_softmax(x, 1), labels, Reduction::sum, Tensor(), 2), 0);
+  const Tensor var = positive64({4, 1});
+  check_same(nn::GaussianNLLLoss(true)(x, y, var), gaussian_nll_loss(x, y, var, true), 0);
+  const Tensor r = signs64({4});
+  check_same(nn::MarginRankingLoss(0.2)(x.select(1, 0), x.select(1, 1), r),
+             margin_ranking_loss(x.select(1, 0), x.select(1, 1), r, 0.2), 0);
+  check_same(nn::CosineEmbeddingLoss(0.1)(x, y, r), cosine_embedding_loss(x, y, r, 0.1), 0);
+  check_same(nn::TripletMarginLoss(nn::TripletMarginLossOptions().margin(0.5).p(1).swap(true))(x, y, t),
+             triplet_margin_loss(x, y, t, 0.5, 1, 1e-6, true), 0);
+
+  // Gradients reach the input through the module as through the function.
+  const Tensor xg = x.clone().requires_grad_();
+  nn::CrossEntropyLoss loss_fn;
+  loss_fn(xg, labels).backward();
+  const Tensor xf = x.clone().requires_grad_();
+  cross_entropy(xf, labels).backward();
+  check_same(xg.grad(), xf.grad(), 0);
+
+  // Printouts, PyTorch's names; weights are buffers (in the state dict, moved by to()).
+  CHECK(nn::MSELoss().str() == "MSELoss(reduction=mean)");
+  CHECK(nn::TripletMarginLoss().str() ==
+        "TripletMarginLoss(reduction=mean, margin=1, p=2, eps=1e-06, swap=false)");
+  nn::CrossEntropyLoss weighted(
+      nn::CrossEntropyLossOptions().weight(w).ignore_index(-100).label_smoothing(0.1));
+  CHECK(weighted.str() == "CrossEntropyLoss(reduction=mean, ignore_index=-100, label_smoothing=0.1)");
+  CHECK(weighted.state_dict().count("weight") == 1);
+  CHECK(nn::CrossEntropyLoss().state_dict().empty());
+  CHECK(
+      nn::BCEWithLogitsLoss(nn::BCEWithLogitsLossOptions().pos_weight(w)).state_dict().count("pos_weight") ==
+      1);
+
+  // A loss called with one tensor says how to call it.
+  nn::MSELoss mse;
+  nn::Module& as_module = mse;
+  CHECK_THROWS_WITH_AS(as_module(x), doctest::Contains("MSELoss: a loss takes an input and a target"), Error);
+  nn::TripletMarginLoss triplet;
+  nn::Module& three = triplet;
+  CHECK_THROWS_WITH_AS(three(x), doctest::Contains("TripletMarginLoss: a loss takes three tensors"), Error);
+  // The function's own errors come through unchanged.
+  CHECK_THROWS_WITH_AS(mse(x, rand64({3})), doctest::Contains("mse_loss"), Error);
 }

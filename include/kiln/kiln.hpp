@@ -47,6 +47,7 @@
 #include "kiln/nn/graph_layers.hpp"
 #include "kiln/nn/init.hpp"
 #include "kiln/nn/layers.hpp"
+#include "kiln/nn/losses.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/recurrent.hpp"
 #include "kiln/nn/transformer.hpp"

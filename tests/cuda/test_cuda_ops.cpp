@@ -219,6 +219,25 @@ TEST_CASE("cuda: einsum, diagonal, diag, trace, outer") {
   }
 }
 
+TEST_CASE("cuda: a loss module's weights move with it") {
+  manual_seed(43);
+  const Tensor logits = randn({6, 4}), labels = tensor<std::int64_t>({0, 3, 1, 2, 3, 0}), w = rand({4}) + 0.5;
+  nn::CrossEntropyLoss loss_fn(nn::CrossEntropyLossOptions().weight(w).label_smoothing(0.05));
+  const double on_cpu = loss_fn(logits, labels).item();
+  loss_fn.to(gpu);
+  CHECK(loss_fn.weight.device() == gpu);
+  const Tensor on_gpu = loss_fn(logits.to(gpu), labels.to(gpu));
+  CHECK(on_gpu.device() == gpu);
+  CHECK(on_gpu.item() == doctest::Approx(on_cpu).epsilon(1e-6));
+  // (w itself moved with loss_fn: a buffer is the tensor it was given, as in PyTorch.)
+  CHECK(w.device() == gpu);
+  nn::BCEWithLogitsLoss bce(nn::BCEWithLogitsLossOptions().pos_weight(rand({4})).weight(rand({6, 1})));
+  const Tensor targets = rand({6, 4});
+  const double bce_cpu = bce(logits, targets).item();
+  bce.to(gpu);
+  CHECK(bce(logits.to(gpu), targets.to(gpu)).item() == doctest::Approx(bce_cpu).epsilon(1e-6));
+}
+
 TEST_CASE("cuda: elu and leaky_relu, one kernel each way with their parameter") {
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {
