@@ -305,3 +305,80 @@ TEST_CASE("scatter_add: gather's adjoint; repeats add up; gradients") {
   CHECK_THROWS_WITH_AS(scatter_add(zeros({2, 4}), 1, tensor<std::int64_t>({0}), ones({1})),
                        doctest::Contains("need the same number of dimensions"), Error);
 }
+
+TEST_CASE("scatter, scatter_reduce, index_copy, index_fill: values by hand, repeats, gradients") {
+  const Tensor idx = tensor<std::int64_t>({{0, 1, 1}, {3, 3, 2}});
+  const Tensor src = tensor<double>({{1, 2, 3}, {4, 5, 6}}), x = full({2, 4}, 10.0, kFloat64);
+  // Overwrite: the last entry for a place wins.
+  check_values(scatter(x, 1, idx, src), {1, 3, 10, 10, 10, 10, 6, 5}, 0);
+  check_values(scatter(x, 1, idx, -1.0), {-1, -1, 10, 10, 10, 10, -1, -1}, 0);
+  // Reductions, with and without x's own value.
+  using R = ScatterReduce;
+  check_values(scatter_reduce(x, 1, idx, src, R::sum), {11, 15, 10, 10, 10, 10, 16, 19}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::sum, false), {1, 5, 10, 10, 10, 10, 6, 9}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::mean), {5.5, 5, 10, 10, 10, 10, 8, 19.0 / 3}, 1e-15);
+  check_values(scatter_reduce(x, 1, idx, src, R::mean, false), {1, 2.5, 10, 10, 10, 10, 6, 4.5}, 1e-15);
+  check_values(scatter_reduce(x, 1, idx, src, R::prod), {10, 60, 10, 10, 10, 10, 60, 200}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::prod, false), {1, 6, 10, 10, 10, 10, 6, 20}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::amax), {10, 10, 10, 10, 10, 10, 10, 10}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::amax, false), {1, 3, 10, 10, 10, 10, 6, 5}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::amin), {1, 2, 10, 10, 10, 10, 6, 4}, 0);
+  check_values(scatter_reduce(x, 1, idx, src, R::amin, false), {1, 2, 10, 10, 10, 10, 6, 4}, 0);
+  // Many entries for one place (rows of several widths in one call).
+  const Tensor many = zeros({1, 9}, kInt64), seq = arange(1.0, 10.0, 1.0, kFloat64).reshape({1, 9});
+  check_values(scatter_reduce(zeros({1, 3}, kFloat64), 1, many, seq, R::amax, false), {9, 0, 0}, 0);
+  check_values(scatter_reduce(ones({1, 3}, kFloat64), 1, many, seq, R::prod), {362880, 1, 1}, 0);
+
+  // amax's gradient splits evenly among the tied maxima (x's own value included).
+  const Tensor xt = tensor<double>({{5, 0}}).requires_grad_(),
+               st = tensor<double>({{5, 2, 5}}).requires_grad_();
+  sum(scatter_reduce(xt, 1, tensor<std::int64_t>({{0, 0, 0}}), st, R::amax)).backward();
+  check_values(xt.grad(), {1.0 / 3, 1}, 1e-15);
+  check_values(st.grad(), {1.0 / 3, 0, 1.0 / 3}, 1e-15);
+  // scatter: only the winning entry of a repeated place gets a gradient; x none where written.
+  const Tensor xs = zeros({1, 3}, kFloat64).requires_grad_(),
+               ss = tensor<double>({{1, 2, 3}}).requires_grad_();
+  sum(scatter(xs, 1, tensor<std::int64_t>({{2, 0, 2}}), ss) * tensor<double>({{4, 5, 6}})).backward();
+  check_values(xs.grad(), {0, 5, 0}, 0);
+  check_values(ss.grad(), {0, 4, 6}, 0);
+
+  // index_copy and index_fill.
+  const Tensor base = zeros({3, 4}, kFloat64), slices = tensor<double>({{1, 2}, {3, 4}, {5, 6}});
+  check_values(index_copy(base, 1, tensor<std::int64_t>({3, 0}), slices),
+               {2, 0, 0, 1, 4, 0, 0, 3, 6, 0, 0, 5}, 0);
+  check_values(index_fill(base, 0, tensor<std::int64_t>({-1, 0}), 7.0), {7, 7, 7, 7, 0, 0, 0, 0, 7, 7, 7, 7},
+               0);
+
+  manual_seed(96);
+  const Tensor index = randint(0, 5, {3, 4});
+  for (R r : {R::sum, R::mean, R::prod, R::amax, R::amin})
+    for (bool self : {true, false}) {
+      INFO(scatter_reduce_name(r), " include_self ", self);
+      KILN_CHECK_GRAD([&](const In& in) { return scatter_reduce(in[0], 1, index, in[1], r, self); },
+                      {rand64({3, 5}), rand64({3, 4})});
+    }
+  KILN_CHECK_GRAD([&](const In& in) { return scatter(in[0], 1, index, in[1]); },
+                  {rand64({3, 5}), rand64({3, 4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return scatter(in[0], 0, tensor<std::int64_t>({{1, 0}}), 2.0);
+      },
+      {rand64({2, 2})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return index_copy(in[0], 0, tensor<std::int64_t>({2, 0}), in[1]);
+      },
+      {rand64({3, 2}), rand64({2, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return index_fill(in[0], 1, tensor<std::int64_t>({1}), 0.5); },
+                  {rand64({3, 2})});
+
+  CHECK_THROWS_WITH_AS(scatter(x, 1, tensor<std::int64_t>({{4}}), src),
+                       doctest::Contains("scatter: index 4 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(scatter_reduce(x, 2, idx, src, R::sum),
+                       doctest::Contains("scatter_reduce: dimension 2 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(index_copy(base, 1, tensor<std::int64_t>({0}), slices),
+                       doctest::Contains("index_copy: source of shape (3, 2) must match"), Error);
+  CHECK_THROWS_WITH_AS(index_fill(base, 1, tensor<std::int64_t>({4}), 1.0),
+                       doctest::Contains("index_fill: index 4 is out of range for dimension 1 of size 4"),
+                       Error);
+}

@@ -1,5 +1,8 @@
 // The differential test against PyTorch, continued: order statistics (kthvalue, median,
-// quantile), roll, diff, scatter_add and cdist against torch's.
+// quantile), roll, diff, the scatter family and cdist against torch's.
+#include <map>
+#include <numeric>
+
 #include "torch_differential.hpp"
 
 using namespace differential;
@@ -80,5 +83,82 @@ TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, scatter_a
     compare(
         "cdist", {leaf(s1), leaf(s2)}, [&](const auto& a) { return kiln::cdist(a[0], a[1], p); },
         [&](const auto& a) { return torch::cdist(a[0], a[1], p); }, true, 1e-7);
+  });
+}
+
+TEST_CASE("torch differential: scatter, scatter_reduce, index_copy, index_fill") {
+  in_both_precisions(45, 120, [] {
+    const Sizes s = random_shape(1, 3);
+    const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
+    const std::size_t d = static_cast<std::size_t>(dim < 0 ? dim + rank : dim);
+    Sizes is = s, xs = s;
+    for (std::size_t k = 0; k < is.size(); ++k) is[k] = irand(0, s[k]);
+    xs[d] = irand(1, 5);
+    // An index with repeats (the reductions are defined for them) ...
+    const Both repeats = integers(is, 0, xs[d] - 1);
+    const kiln::ScatterReduce reduce = std::array{
+        kiln::ScatterReduce::sum, kiln::ScatterReduce::prod, kiln::ScatterReduce::mean,
+        kiln::ScatterReduce::amax, kiln::ScatterReduce::amin}[static_cast<std::size_t>(irand(0, 4))];
+    const bool self = coin();
+    // For prod, src no larger than the index: libtorch 1.13's prod backward divides by all
+    // of src, giving the entries past the index (which the output never reads) a gradient.
+    compare(
+        std::string("scatter_reduce ") + kiln::scatter_reduce_name(reduce),
+        {leaf(xs), leaf(reduce == kiln::ScatterReduce::prod ? is : s)},
+        [&](const auto& a) { return kiln::scatter_reduce(a[0], dim, repeats.k, a[1], reduce, self); },
+        [&](const auto& a) {
+          return torch::scatter_reduce(a[0], dim, repeats.t, a[1], kiln::scatter_reduce_name(reduce), self);
+        });
+    // ... and one whose lines along dim never repeat a place, for scatter (torch leaves the
+    // winner of a repeated place unspecified).
+    is[d] = std::min(is[d], xs[d]);
+    std::vector<std::int64_t> values(static_cast<std::size_t>(numel(is)));
+    std::map<std::vector<std::int64_t>, std::vector<std::int64_t>> line_places;
+    std::vector<std::int64_t> at(is.size(), 0);
+    for (std::int64_t& v : values) {
+      std::vector<std::int64_t> key = at;
+      key[d] = 0;
+      auto& places = line_places[key];
+      if (places.empty()) {
+        places.resize(static_cast<std::size_t>(xs[d]));
+        std::iota(places.begin(), places.end(), 0);
+        std::shuffle(places.begin(), places.end(), rng);
+      }
+      v = places[static_cast<std::size_t>(at[d])];
+      for (std::size_t k = at.size(); k-- > 0;) {
+        if (++at[k] < is[k]) break;
+        at[k] = 0;
+      }
+    }
+    const std::int64_t count = static_cast<std::int64_t>(values.size());
+    const KT k_index = kiln::from_vector(values, {count}).reshape(kiln::Shape(is.begin(), is.end()));
+    const TT t_index = torch::tensor(values, torch::kLong).reshape(is);
+    compare(
+        "scatter", {leaf(xs), leaf(s)},
+        [&](const auto& a) { return kiln::scatter(a[0], dim, k_index, a[1]); },
+        [&](const auto& a) { return torch::scatter(a[0], dim, t_index, a[1]); });
+    compare(
+        "scatter of a value", {leaf(xs)},
+        [&](const auto& a) { return kiln::scatter(a[0], dim, k_index, 0.5); },
+        [&](const auto& a) { return torch::scatter(a[0], dim, t_index, 0.5); });
+
+    // index_copy (distinct indices) and index_fill (any, negative too) along dim.
+    std::vector<std::int64_t> slots(static_cast<std::size_t>(xs[d]));
+    std::iota(slots.begin(), slots.end(), 0);
+    std::shuffle(slots.begin(), slots.end(), rng);
+    slots.resize(static_cast<std::size_t>(irand(0, xs[d])));
+    Sizes source = xs;
+    source[d] = static_cast<std::int64_t>(slots.size());
+    const std::int64_t n_slots = static_cast<std::int64_t>(slots.size());
+    const KT k_slots = kiln::from_vector(slots, {n_slots});
+    const TT t_slots = torch::tensor(slots, torch::kLong);
+    compare(
+        "index_copy", {leaf(xs), leaf(source)},
+        [&](const auto& a) { return kiln::index_copy(a[0], dim, k_slots, a[1]); },
+        [&](const auto& a) { return torch::index_copy(a[0], dim, t_slots, a[1]); });
+    const Both fill_at = integers({irand(0, 3)}, -xs[d], xs[d] - 1);
+    compare(
+        "index_fill", {leaf(xs)}, [&](const auto& a) { return kiln::index_fill(a[0], dim, fill_at.k, -1.5); },
+        [&](const auto& a) { return torch::index_fill(a[0], dim, fill_at.t, -1.5); });
   });
 }

@@ -1,22 +1,42 @@
-// scatter_add: src's entries added into a copy of x at the positions an index names along
-// one dimension (torch.scatter_add), as one index_add over x's flattened elements.
+// The scatter family: src's entries written, added or reduced into a copy of x at the
+// positions an index names along one dimension (torch.scatter, scatter_add,
+// scatter_reduce), and index_copy / index_fill. The index is read on the host (a GPU
+// index once) into flat positions of x; the arithmetic is then index_select, index_add,
+// where and the reductions, so every form is differentiable and runs on either device.
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <numeric>
 #include <vector>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln {
 
-Tensor scatter_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, const Tensor& src) {
-  constexpr const char* op = "scatter_add";
+namespace {
+
+// Where each index entry lands: its place among x's row-major elements (the entry's own
+// coordinates, with its value along `dim`), and the src entries it carries, flattened
+// in the index's row-major order (src narrowed to the index's shape).
+struct Scatter {
+  std::vector<std::int64_t> places;
+  Tensor values;  // (entries) of src; undefined without a src
+};
+
+Scatter plan(const char* op, const Tensor& x, std::int64_t dim_in, const Tensor& index, const Tensor* src) {
   detail::check_floating(op, x);
-  detail::check_same_dtype_device(op, {x, src});
+  if (src) detail::check_same_dtype_device(op, {x, *src});
   KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, op, ": indices must be int64 or int32, got ",
              index.dtype());
-  KILN_CHECK(x.dim() >= 1 && index.dim() == x.dim() && src.dim() == x.dim(), op, ": x of shape ",
-             fmt(x.shape()), ", index of shape ", fmt(index.shape()), " and src of shape ", fmt(src.shape()),
-             " need the same number of dimensions (at least one)");
+  const Shape src_shape = src ? src->shape() : index.shape();
+  KILN_CHECK(x.dim() >= 1 && index.dim() == x.dim() && static_cast<std::int64_t>(src_shape.size()) == x.dim(),
+             op, ": x of shape ", fmt(x.shape()), ", index of shape ", fmt(index.shape()),
+             " and src of shape ", fmt(src_shape), " need the same number of dimensions (at least one)");
   KILN_CHECK(index.device().is_cpu() || index.device() == x.device(), op, ": x on ", x.device(),
              " but the index on ", index.device(), "; move the index with .to(x.device())");
   const std::int64_t dim = dim_in < 0 ? dim_in + x.dim() : dim_in;
@@ -24,14 +44,13 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, co
              fmt(x.shape()));
   const Shape& is = index.shape();
   for (std::int64_t d = 0; d < x.dim(); ++d)
-    KILN_CHECK(is[d] <= src.size(d) && (d == dim || is[d] <= x.size(d)), op, ": index of shape ", fmt(is),
-               " exceeds src of shape ", fmt(src.shape()), " or, outside dimension ", dim, ", x of shape ",
-               fmt(x.shape()), " in dimension ", d);
-  // Each index entry's place in x's row-major elements: its own coordinates, with the
-  // entry's value along `dim`. The index is read on the host (a GPU index once, back).
+    KILN_CHECK(is[d] <= src_shape[static_cast<std::size_t>(d)] && (d == dim || is[d] <= x.size(d)), op,
+               ": index of shape ", fmt(is), " exceeds src of shape ", fmt(src_shape),
+               " or, outside dimension ", dim, ", x of shape ", fmt(x.shape()), " in dimension ", d);
   const std::vector<std::int64_t> values = index.to_vector<std::int64_t>();
   const Strides x_strides = contiguous_strides(x.shape());
-  std::vector<std::int64_t> places(values.size());
+  Scatter s;
+  s.places.resize(values.size());
   std::vector<std::int64_t> coord(static_cast<std::size_t>(x.dim()), 0);
   for (std::size_t k = 0; k < values.size(); ++k) {
     const std::int64_t v = values[k];
@@ -39,17 +58,187 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, co
                " of size ", x.size(dim), " (x of shape ", fmt(x.shape()), ")");
     std::int64_t place = 0;
     for (std::int64_t d = 0; d < x.dim(); ++d) place += (d == dim ? v : coord[d]) * x_strides[d];
-    places[k] = place;
+    s.places[k] = place;
     for (std::int64_t d = x.dim() - 1; d >= 0; --d) {  // the next coordinate of the index, row-major
       if (++coord[d] < is[d]) break;
       coord[d] = 0;
     }
   }
-  Tensor picked = src;
-  for (std::int64_t d = 0; d < src.dim(); ++d) picked = picked.narrow(d, 0, is[d]);
-  Tensor where_to = from_vector(places);
-  if (x.device().is_cuda()) where_to = where_to.to(x.device());
-  return index_add(x.contiguous().reshape({-1}), 0, where_to, picked.reshape({-1})).reshape(x.shape());
+  if (src) {
+    Tensor picked = *src;
+    for (std::int64_t d = 0; d < src->dim(); ++d) picked = picked.narrow(d, 0, is[d]);
+    s.values = picked.reshape({-1});
+  }
+  return s;
+}
+
+// A host vector as a tensor on `device`.
+template <class T>
+Tensor on(const std::vector<T>& v, Device device) {
+  Tensor t = from_vector(v, {static_cast<std::int64_t>(v.size())});
+  return device.is_cuda() ? t.to(device) : t;
+}
+
+// A uint8 mask over x's elements, 1 at the given places.
+Tensor mask_of(const Tensor& x, const std::vector<std::int64_t>& places) {
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(x.numel()), 0);
+  for (std::int64_t p : places) mask[static_cast<std::size_t>(p)] = 1;
+  return on(mask, x.device());
+}
+
+// Each line of v (rows, width) reduced to its largest (or smallest) value; the gradient
+// split evenly among the entries that equal it (as torch's amax / amin). Where the
+// extreme is infinite or NaN, the value is that extreme and no gradient flows.
+Tensor extreme_of_rows(const Tensor& v, bool largest) {
+  Tensor m;
+  {
+    NoGradGuard no_grad;
+    m = (largest ? max(v, 1) : min(v, 1)).values;
+  }
+  const Tensor mb = m.unsqueeze(1);
+  const Tensor ties = v == mb;
+  const Tensor share = where(ties, v - mb, 0.0) / sum(ties.to(v.dtype()), {1}, true);  // 0, gradient 1 / ties
+  return where(isfinite(m), m + sum(share, {1}), m);
+}
+
+}  // namespace
+
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  const Scatter s = plan("scatter_add", x, dim, index, &src);
+  return index_add(x.contiguous().reshape({-1}), 0, on(s.places, x.device()), s.values).reshape(x.shape());
+}
+
+Tensor scatter(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  const Scatter s = plan("scatter", x, dim, index, &src);
+  // Where an index repeats a place, the last entry (in the index's row-major order) wins.
+  std::vector<std::int64_t> kept, dest;
+  std::vector<bool> seen(static_cast<std::size_t>(x.numel()), false);
+  for (std::size_t k = s.places.size(); k-- > 0;) {
+    if (seen[static_cast<std::size_t>(s.places[k])]) continue;
+    seen[static_cast<std::size_t>(s.places[k])] = true;
+    kept.push_back(static_cast<std::int64_t>(k));
+    dest.push_back(s.places[k]);
+  }
+  const Tensor cleared = where(mask_of(x, dest), 0.0, x.contiguous().reshape({-1}));
+  const Tensor written = index_select(s.values, 0, on(kept, x.device()));
+  return index_add(cleared, 0, on(dest, x.device()), written).reshape(x.shape());
+}
+
+Tensor scatter(const Tensor& x, std::int64_t dim, const Tensor& index, double value) {
+  const Scatter s = plan("scatter", x, dim, index, nullptr);
+  return where(mask_of(x, s.places), value, x.contiguous().reshape({-1})).reshape(x.shape());
+}
+
+const char* scatter_reduce_name(ScatterReduce reduce) {
+  switch (reduce) {
+    case ScatterReduce::sum:
+      return "sum";
+    case ScatterReduce::prod:
+      return "prod";
+    case ScatterReduce::mean:
+      return "mean";
+    case ScatterReduce::amax:
+      return "amax";
+    case ScatterReduce::amin:
+      return "amin";
+  }
+  return "?";
+}
+
+Tensor scatter_reduce(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src,
+                      ScatterReduce reduce, bool include_self) {
+  const Scatter s = plan("scatter_reduce", x, dim, index, &src);
+  const Tensor flat = x.contiguous().reshape({-1});
+  // The places written, in order, and the entries each receives (in the index's order).
+  std::map<std::int64_t, std::vector<std::int64_t>> groups;
+  for (std::size_t k = 0; k < s.places.size(); ++k)
+    groups[s.places[k]].push_back(static_cast<std::int64_t>(k));
+  std::vector<std::int64_t> dest;
+  for (const auto& [place, entries] : groups) dest.push_back(place);
+  const Tensor touched = mask_of(x, dest), dest_t = on(dest, x.device());
+  const Tensor base = include_self ? flat : where(touched, 0.0, flat);
+  if (reduce == ScatterReduce::sum || reduce == ScatterReduce::mean) {
+    const Tensor total = index_add(base, 0, on(s.places, x.device()), s.values);
+    if (reduce == ScatterReduce::sum) return total.reshape(x.shape());
+    std::vector<double> count(static_cast<std::size_t>(x.numel()), 1.0);
+    for (const auto& [place, entries] : groups)
+      count[static_cast<std::size_t>(place)] = static_cast<double>(entries.size()) + (include_self ? 1 : 0);
+    return (total / on(count, x.device()).to(x.dtype())).reshape(x.shape());
+  }
+  // prod, amax, amin: each place's candidates (x's value first where include_self, then
+  // its entries) as one row of a matrix; rows of similar length share a matrix, padded
+  // to a power of two with the reduction's identity, so the padding stays under half.
+  const double identity = reduce == ScatterReduce::prod   ? 1.0
+                          : reduce == ScatterReduce::amax ? -std::numeric_limits<double>::infinity()
+                                                          : std::numeric_limits<double>::infinity();
+  const std::int64_t entries = static_cast<std::int64_t>(s.places.size()),
+                     selves = static_cast<std::int64_t>(dest.size());
+  const std::int64_t pad_at = entries + (include_self ? selves : 0);
+  std::vector<Tensor> parts = {s.values};
+  if (include_self) parts.push_back(index_select(flat, 0, dest_t));
+  parts.push_back(full({1}, identity, x.dtype(), x.device()));
+  const Tensor candidates = cat(parts, 0);
+  std::map<std::int64_t, std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>>>
+      by_width;  // ids, places
+  std::int64_t g = 0;
+  for (const auto& [place, list] : groups) {
+    std::vector<std::int64_t> row;
+    if (include_self) row.push_back(entries + g);
+    row.insert(row.end(), list.begin(), list.end());
+    std::int64_t width = 1;
+    while (width < static_cast<std::int64_t>(row.size())) width *= 2;
+    row.resize(static_cast<std::size_t>(width), pad_at);
+    auto& [ids, places] = by_width[width];
+    ids.insert(ids.end(), row.begin(), row.end());
+    places.push_back(place);
+    ++g;
+  }
+  std::vector<Tensor> results;
+  std::vector<std::int64_t> order;
+  for (const auto& [width, rows] : by_width) {
+    const Tensor v = index_select(candidates, 0, on(rows.first, x.device())).reshape({-1, width});
+    results.push_back(reduce == ScatterReduce::prod ? prod(v, 1)
+                                                    : extreme_of_rows(v, reduce == ScatterReduce::amax));
+    order.insert(order.end(), rows.second.begin(), rows.second.end());
+  }
+  if (results.empty())
+    return index_add(flat, 0, on(s.places, x.device()), s.values)
+        .reshape(x.shape());  // no entries: x, still a function of src
+  return index_add(where(touched, 0.0, flat), 0, on(order, x.device()), cat(results, 0)).reshape(x.shape());
+}
+
+Tensor index_copy(const Tensor& x, std::int64_t dim_in, const Tensor& index, const Tensor& source) {
+  KILN_CHECK(index.dim() == 1, "index_copy: the index must be 1-D but has shape ", fmt(index.shape()));
+  KILN_CHECK(x.dim() >= 1 && source.dim() == x.dim(), "index_copy: x of shape ", fmt(x.shape()),
+             " and source of shape ", fmt(source.shape()),
+             " need the same number of dimensions (at least one)");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_copy");
+  for (std::int64_t d = 0; d < x.dim(); ++d)
+    KILN_CHECK(source.size(d) == (d == dim ? index.numel() : x.size(d)), "index_copy: source of shape ",
+               fmt(source.shape()), " must match x of shape ", fmt(x.shape()), " outside dimension ", dim,
+               " and hold ", index.numel(), " slices (one per index) along it");
+  // scatter with the index spread over source's shape: entry j of index along dim.
+  Shape line(static_cast<std::size_t>(x.dim()), 1);
+  line[static_cast<std::size_t>(dim)] = index.numel();
+  return scatter(x, dim, index.to(kInt64).reshape(line).expand(source.shape()).contiguous(), source);
+}
+
+Tensor index_fill(const Tensor& x, std::int64_t dim_in, const Tensor& index, double value) {
+  detail::check_floating("index_fill", x);
+  KILN_CHECK(index.dim() <= 1 && (index.dtype() == kInt64 || index.dtype() == kInt32),
+             "index_fill: the index must be a 0-d or 1-D int64 or int32 tensor, got ", index.dtype(),
+             " of shape ", fmt(index.shape()));
+  KILN_CHECK(x.dim() >= 1, "index_fill: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_fill"), n = x.size(dim);
+  std::vector<std::uint8_t> chosen(static_cast<std::size_t>(n), 0);
+  for (std::int64_t v : index.to_vector<std::int64_t>()) {
+    KILN_CHECK(v >= -n && v < n, "index_fill: index ", v, " is out of range for dimension ", dim, " of size ",
+               n, " (x of shape ", fmt(x.shape()), ")");
+    chosen[static_cast<std::size_t>(v < 0 ? v + n : v)] = 1;
+  }
+  Shape line(static_cast<std::size_t>(x.dim()), 1);
+  line[static_cast<std::size_t>(dim)] = n;
+  return where(on(chosen, x.device()).reshape(line), value, x);
 }
 
 }  // namespace kiln

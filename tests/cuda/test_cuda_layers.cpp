@@ -393,7 +393,7 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   }
 }
 
-TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, scatter_add and cdist") {
+TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, the scatter family and cdist") {
   manual_seed(33);
   for (DType dt : {kFloat64, kFloat32}) {
     const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
@@ -409,6 +409,25 @@ TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, scatter_add and cdist")
           return scatter_add(v[0], 0, v[0].device().is_cuda() ? idx.to(gpu) : idx, v[1]);
         },
         {x, randn({5, 6}, dt)}, tol);
+    for (ScatterReduce r : {ScatterReduce::sum, ScatterReduce::mean, ScatterReduce::prod, ScatterReduce::amax,
+                            ScatterReduce::amin})
+      parity(
+          [idx, r](const auto& v) {
+            return scatter_reduce(v[0], 0, v[0].device().is_cuda() ? idx.to(gpu) : idx, v[1], r,
+                                  r != ScatterReduce::mean);
+          },
+          {x, randn({5, 6}, dt)}, tol);
+    parity([idx](const auto& v) { return scatter(v[0], 0, idx, v[1]); }, {x, randn({5, 6}, dt)}, tol);
+    parity(
+        [](const auto& v) {
+          return index_copy(v[0], 1, tensor<std::int64_t>({6, 1}), v[1]);
+        },
+        {x, randn({4, 2}, dt)}, tol);
+    parity(
+        [](const auto& v) {
+          return index_fill(v[0], 1, tensor<std::int64_t>({0, 5}).to(gpu), 3.0);
+        },
+        {x}, tol);
     parity([](const auto& v) { return cdist(v[0], v[1]); }, {randn({30, 3}, dt), randn({5, 3}, dt)}, 1e-4);
     parity([](const auto& v) { return cdist(v[0], v[1], 1.0); }, {randn({3, 3}, dt), randn({5, 3}, dt)}, tol);
     // Indices too, read back.

@@ -23,6 +23,30 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 // index in [0, x.size(dim)). The index is read on the host (a GPU index once). One
 // index_add over x's elements, so differentiable in x and src.
 Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src);
+// The same places written instead of added (torch.scatter): a copy of x with src[i][j]
+// at [i][index[i][j]] for dim = 1; where the index repeats a place, the last entry in the
+// index's row-major order wins (and only it gets a gradient; torch leaves the winner
+// unspecified). Or the number `value` at each place. Differentiable in x and src.
+Tensor scatter(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& x, std::int64_t dim, const Tensor& index, double value);
+// torch.scatter_reduce: each place the index names gets the reduction of the src entries
+// sent there, and of x's own value unless include_self is false; places no entry names
+// keep x's value. sum and mean (mean divides by the entries counted) add with index_add;
+// prod, amax and amin reduce each place's entries as a row of a matrix (rows of similar
+// length together, padded to a power of two with the reduction's identity). Gradients as
+// torch's: amax / amin split theirs evenly among the entries equal to the extreme; prod's
+// is the product of the others (exact at zeros). Differentiable in x and src.
+enum class ScatterReduce { sum, prod, mean, amax, amin };
+const char* scatter_reduce_name(ScatterReduce reduce);  // "sum", "prod", ...
+Tensor scatter_reduce(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src,
+                      ScatterReduce reduce, bool include_self = true);
+// x with source's slices written at the indices along `dim` (torch.index_copy):
+// out[.., index[j], ..] = source[.., j, ..]; a repeated index keeps its last slice.
+// Differentiable in x and source.
+Tensor index_copy(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source);
+// x with `value` in the slices along `dim` that the index names (torch.index_fill; a
+// negative index counts from the end). Differentiable in x (0 in the filled slices).
+Tensor index_fill(const Tensor& x, std::int64_t dim, const Tensor& index, double value);
 // int64 tensor of shape indices.shape() + (num_classes): 1 at each class index, 0
 // elsewhere (torch.nn.functional.one_hot). indices int64 or int32, each in
 // [0, num_classes); num_classes -1 takes one more than the largest index (on a GPU that
