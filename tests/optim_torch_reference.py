@@ -69,3 +69,31 @@ for name, make in SCHEDULES:
         schedule.step()
         rates.append(opt.param_groups[0]["lr"])
     print(f"{name}: {{{', '.join(repr(r) for r in rates)}}}")
+
+# OneCycleLR cycling the momentum (PyTorch's default): the momentum (SGD's, or Adam's
+# beta1) at the start and after each of STEPS_LR steps, then the parameters after those
+# steps, with the gradient of the optimizer trajectories above.
+CYCLED = [
+    ("SGD momentum 0.9, OneCycleLR(0.5, 24)", lambda p: torch.optim.SGD([p], lr=0.5, momentum=0.9),
+     lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24)),
+    ("SGD, OneCycleLR(0.5, 24, three_phase, momentum 0.8 to 0.9, linear)", lambda p: torch.optim.SGD([p], lr=0.5),
+     lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, three_phase=True, base_momentum=0.8, max_momentum=0.9,
+                            anneal_strategy="linear")),
+    ("Adam, OneCycleLR(0.05, 24)", lambda p: torch.optim.Adam([p], lr=0.05),
+     lambda o: S.OneCycleLR(o, max_lr=0.05, total_steps=24)),
+]
+for name, make_opt, make in CYCLED:
+    p = torch.tensor(P0, requires_grad=True)
+    opt = make_opt(p)
+    schedule = make(opt)
+    group = opt.param_groups[0]
+    momentum = lambda: group["betas"][0] if "betas" in group else group["momentum"]
+    momenta = [momentum()]
+    for k in range(1, STEPS_LR + 1):
+        with torch.no_grad():
+            p.grad = torch.tensor([2 * (p[j].item() - C[j]) + 0.3 * math.sin(k * (j + 1)) for j in range(5)])
+        opt.step()
+        schedule.step()
+        momenta.append(momentum())
+    print(f"{name}: momenta {{{', '.join(repr(m) for m in momenta)}}}")
+    print(f"{name}: parameters {{{', '.join(repr(v) for v in p.tolist())}}}")

@@ -678,6 +678,129 @@ TEST_CASE("ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and OneCycleLR 
   }
 }
 
+TEST_CASE("OneCycleLR cycles the momentum as torch's (SGD's momentum, Adam's beta1)") {
+  // From tests/optim_torch_reference.py: the momentum at the start and after each step,
+  // and the parameters after 24 steps of the trajectories of the adaptive optimizers' case.
+  const std::vector<double> cos_momenta = {0.95,
+                                           0.9437173308072291,
+                                           0.9264482005163481,
+                                           0.9025324584419356,
+                                           0.8779802924221183,
+                                           0.8589618279396362,
+                                           0.8502565338304052,
+                                           0.8505584586887436,
+                                           0.8528058334845816,
+                                           0.856698729810778,
+                                           0.8621014138427273,
+                                           0.8688255099070633,
+                                           0.8766365685863469,
+                                           0.8852622412794547,
+                                           0.8944017761948346,
+                                           0.9037365046793212,
+                                           0.912940952255126,
+                                           0.9216941869558779,
+                                           0.9296910092786751,
+                                           0.9366525935914912,
+                                           0.9423362099614142,
+                                           0.9465436874322102,
+                                           0.9491283236616643,
+                                           0.95,
+                                           0.9491283236616643};
+  struct Case {
+    const char* name;
+    std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)> make_optimizer;
+    std::function<std::unique_ptr<optim::OneCycleLR>(optim::Optimizer&)> make_schedule;
+    std::vector<double> momenta, parameters;
+  };
+  const std::vector<Case> cases = {
+      {"SGD momentum 0.9",
+       [](const Tensor& p) {
+         return std::make_unique<optim::SGD>(std::vector<Tensor>{p},
+                                             optim::SGDOptions(0.5).set_momentum(0.9));
+       },
+       [](optim::Optimizer& opt) { return std::make_unique<optim::OneCycleLR>(opt, 0.5, 24); },
+       cos_momenta,
+       {1.4882331244696874, -0.808698021215491, -0.07426460380622234, 2.768525418501506,
+        0.20350488586868476}},
+      {"SGD without momentum, three_phase, momentum 0.8 to 0.9, linear",
+       [](const Tensor& p) {
+         return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, optim::SGDOptions(0.5));
+       },
+       [](optim::Optimizer& opt) {
+         return std::make_unique<optim::OneCycleLR>(
+             opt, 0.5, 24,
+             optim::OneCycleLROptions()
+                 .set_three_phase(true)
+                 .set_momentum_range(0.8, 0.9)
+                 .set_anneal_strategy(optim::OneCycleLROptions::Anneal::linear));
+       },
+       {0.9,
+        0.8838709677419355,
+        0.867741935483871,
+        0.8516129032258065,
+        0.8354838709677419,
+        0.8193548387096774,
+        0.8032258064516129,
+        0.8129032258064517,
+        0.8290322580645162,
+        0.8451612903225807,
+        0.8612903225806452,
+        0.8774193548387097,
+        0.8935483870967742,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9},
+       {1.1958592672531372, -0.9117055133851197, 0.2335069162171067, 2.3579555207966485,
+        0.08948005301824465}},
+      {"Adam",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, optim::AdamOptions(0.05));
+       },
+       [](optim::Optimizer& opt) { return std::make_unique<optim::OneCycleLR>(opt, 0.05, 24); },
+       cos_momenta,
+       {0.9442828794699109, -1.0633832568447104, 1.497736038581225, 0.5077360712144445, 0.05406532221198507}},
+  };
+  const std::vector<double> p0 = {0.5, -1.5, 2.0, 0.0, -0.25}, c = {1.0, -1.0, 0.5, 2.0, 0.0};
+  for (const Case& k : cases) {
+    CAPTURE(k.name);
+    Tensor p = from_vector(p0).requires_grad_();
+    const auto opt = k.make_optimizer(p);
+    const auto schedule = k.make_schedule(*opt);
+    std::vector<double> momenta = {*opt->momentum()};
+    for (int step = 1; step <= 24; ++step) {
+      const std::vector<double> now = p.to_vector<double>();
+      std::vector<double> g(5);
+      for (std::size_t j = 0; j < 5; ++j) g[j] = 2 * (now[j] - c[j]) + 0.3 * std::sin(step * double(j + 1));
+      p.set_grad(from_vector(g));
+      opt->step();
+      schedule->step();
+      momenta.push_back(*opt->momentum());
+    }
+    check_values(from_vector(momenta), k.momenta, 1e-12);
+    check_values(p, k.parameters, 1e-12);
+  }
+  // No momentum to cycle: an error that says how to turn cycling off.
+  Tensor q = ones({1}).requires_grad_();
+  optim::Adagrad adagrad({q}, optim::AdagradOptions(0.1));
+  CHECK_THROWS_WITH_AS(optim::OneCycleLR(adagrad, 0.1, 10), doctest::Contains("set_cycle_momentum(false)"),
+                       Error);
+  optim::OneCycleLR plain(adagrad, 0.1, 10, optim::OneCycleLROptions().set_cycle_momentum(false));
+  CHECK_FALSE(adagrad.momentum().has_value());
+  optim::SGD sgd({q}, optim::SGDOptions(0.1));
+  CHECK_THROWS_WITH_AS(
+      optim::OneCycleLR(sgd, 0.1, 10, optim::OneCycleLROptions().set_momentum_range(0.9, 0.8)),
+      doctest::Contains("must satisfy 0 <= base <= max < 1"), Error);
+}
+
 TEST_CASE("LambdaLR; the new schedules' bad arguments") {
   Tensor p = ones({1}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(2.0));

@@ -144,36 +144,51 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_s
              " and final_div_factor ", o.final_div_factor, " positive");
   KILN_CHECK(o.pct_start * static_cast<double>(total_steps) > 1, "OneCycleLR: pct_start ", o.pct_start,
              " of ", total_steps, " steps leaves the rise no steps; raise either");
-  apply();  // the starting rate, max_lr / div_factor
+  KILN_CHECK(!o.cycle_momentum || optimizer.momentum().has_value(),
+             "OneCycleLR: cycle_momentum needs an optimizer with a momentum or beta1 (SGD, RMSprop, the Adam "
+             "family); pass OneCycleLROptions().set_cycle_momentum(false)");
+  KILN_CHECK(
+      !o.cycle_momentum || (o.base_momentum >= 0 && o.base_momentum <= o.max_momentum && o.max_momentum < 1),
+      "OneCycleLR: the momentum range [", o.base_momentum, ", ", o.max_momentum,
+      "] must satisfy 0 <= base <= max < 1");
+  apply();  // the starting rate, max_lr / div_factor (and momentum, max_momentum)
 }
-double OneCycleLR::rate_at(std::int64_t step) const {
+double OneCycleLR::along_phases(std::int64_t step, const std::vector<std::pair<double, double>>& ends) const {
   KILN_CHECK(step <= total_, "OneCycleLR: stepped ", step, " times, past its total_steps ", total_,
              "; give total_steps = epochs * batches per epoch");
-  const double start = max_lr_ / options_.div_factor, end = start / options_.final_div_factor;
-  const double rise = options_.pct_start * static_cast<double>(total_) - 1;
-  // PyTorch's phases: (last step, rate at its start, rate at its end).
-  struct Phase {
-    double end_step, from, to;
-  };
-  std::vector<Phase> phases;
-  if (options_.three_phase)
-    phases = {
-        {rise, start, max_lr_}, {2 * rise, max_lr_, start}, {static_cast<double>(total_) - 1, start, end}};
-  else
-    phases = {{rise, start, max_lr_}, {static_cast<double>(total_) - 1, max_lr_, end}};
+  // PyTorch's phases end at these steps: the rise, (three_phase) the fall back, the last fall.
+  const double rise = options_.pct_start * static_cast<double>(total_) - 1,
+               last = static_cast<double>(total_) - 1;
+  const std::vector<double> phase_end =
+      ends.size() == 3 ? std::vector<double>{rise, 2 * rise, last} : std::vector<double>{rise, last};
   const auto s = static_cast<double>(step);
   double begin = 0;
-  for (std::size_t i = 0; i < phases.size(); ++i) {
-    const Phase& ph = phases[i];
-    if (s <= ph.end_step || i + 1 == phases.size()) {
-      const double pct = (s - begin) / (ph.end_step - begin);
-      if (options_.anneal_strategy == OneCycleLROptions::Anneal::linear)
-        return (ph.to - ph.from) * pct + ph.from;
-      return ph.to + (ph.from - ph.to) / 2.0 * (std::cos(M_PI * pct) + 1);
+  for (std::size_t i = 0; i < ends.size(); ++i) {
+    if (s <= phase_end[i] || i + 1 == ends.size()) {
+      const double pct = (s - begin) / (phase_end[i] - begin);
+      const auto [from, to] = ends[i];
+      if (options_.anneal_strategy == OneCycleLROptions::Anneal::linear) return (to - from) * pct + from;
+      return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1);
     }
-    begin = ph.end_step;
+    begin = phase_end[i];
   }
-  return end;
+  return ends.back().second;
+}
+
+double OneCycleLR::rate_at(std::int64_t step) const {
+  const double start = max_lr_ / options_.div_factor, end = start / options_.final_div_factor;
+  if (options_.three_phase) return along_phases(step, {{start, max_lr_}, {max_lr_, start}, {start, end}});
+  return along_phases(step, {{start, max_lr_}, {max_lr_, end}});
+}
+
+double OneCycleLR::momentum_at(std::int64_t step) const {
+  const double lo = options_.base_momentum, hi = options_.max_momentum;
+  if (options_.three_phase) return along_phases(step, {{hi, lo}, {lo, hi}, {hi, hi}});
+  return along_phases(step, {{hi, lo}, {lo, hi}});
+}
+
+void OneCycleLR::apply_more(std::int64_t step) {
+  if (options_.cycle_momentum) opt_.set_momentum(momentum_at(step));
 }
 
 SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<EpochSchedule>> schedules,
@@ -196,10 +211,17 @@ SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<Epo
                i, " is ", milestones_[i]);
   apply();  // the first schedule's starting rate
 }
-double SequentialLR::rate_at(std::int64_t epoch) const {
+std::pair<std::size_t, std::int64_t> SequentialLR::part_at(std::int64_t epoch) const {
   const auto part = std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin();
-  const std::int64_t start = part == 0 ? 0 : milestones_[static_cast<std::size_t>(part - 1)];
-  return schedules_[static_cast<std::size_t>(part)]->rate_at(epoch - start);
+  return {static_cast<std::size_t>(part), part == 0 ? 0 : milestones_[static_cast<std::size_t>(part - 1)]};
+}
+double SequentialLR::rate_at(std::int64_t epoch) const {
+  const auto [part, start] = part_at(epoch);
+  return schedules_[part]->rate_at(epoch - start);
+}
+void SequentialLR::apply_more(std::int64_t epoch) {
+  const auto [part, start] = part_at(epoch);
+  schedules_[part]->apply_more(epoch - start);
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions o)

@@ -53,6 +53,12 @@ void Optimizer::zero_grad() {
     for (auto& p : g.params) p.set_grad(Tensor());
 }
 
+void Optimizer::set_momentum(double) {
+  KILN_CHECK(false, name_,
+             ": has no momentum to set (OneCycleLR's cycle_momentum needs SGD, RMSprop or the Adam "
+             "family; turn it off with OneCycleLROptions().set_cycle_momentum(false))");
+}
+
 void Optimizer::set_lr(double lr) {
   for (auto& g : groups_) g.lr = base_lr_ > 0 ? g.initial_lr * lr / base_lr_ : lr;
 }

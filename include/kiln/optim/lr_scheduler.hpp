@@ -25,12 +25,17 @@ public:
 
 protected:
   EpochSchedule(Optimizer& optimizer, const char* name) : opt_(optimizer), name_(name) {}
-  void apply() { opt_.set_lr(rate_at(epoch_)); }
+  void apply() {
+    opt_.set_lr(rate_at(epoch_));
+    apply_more(epoch_);
+  }
   virtual double rate_at(std::int64_t epoch) const = 0;
+  // What else a schedule sets at each epoch (OneCycleLR: the momentum).
+  virtual void apply_more(std::int64_t /*epoch*/) {}
   Optimizer& opt_;
 
 private:
-  friend class SequentialLR;  // runs its parts' rate_at
+  friend class SequentialLR;  // runs its parts' rate_at and apply_more
   const char* name_;
   std::int64_t epoch_ = 0;
 };
@@ -145,13 +150,26 @@ private:
 // rises to max_lr over the first pct_start of the steps, then anneals (cosine, or linear)
 // to max_lr / (div_factor final_div_factor); three_phase goes back down to the start rate
 // symmetrically before that last fall. max_lr is for the optimizer's base rate; other
-// groups keep their ratio to it. The momentum is not cycled (PyTorch's
-// cycle_momentum=False).
+// groups keep their ratio to it. With cycle_momentum (the default, as PyTorch's) the
+// momentum (SGD's, RMSprop's, or the Adam family's beta1) moves the other way, from
+// max_momentum down to base_momentum while the rate rises and back while it falls, and
+// starts at max_momentum; Adagrad has none, so it needs set_cycle_momentum(false).
 struct OneCycleLROptions {
   enum class Anneal { cos, linear };
   double pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;
   Anneal anneal_strategy = Anneal::cos;
   bool three_phase = false;
+  bool cycle_momentum = true;
+  double base_momentum = 0.85, max_momentum = 0.95;
+  OneCycleLROptions& set_cycle_momentum(bool v) {
+    cycle_momentum = v;
+    return *this;
+  }
+  OneCycleLROptions& set_momentum_range(double base, double max) {
+    base_momentum = base;
+    max_momentum = max;
+    return *this;
+  }
   OneCycleLROptions& set_pct_start(double v) {
     pct_start = v;
     return *this;
@@ -177,8 +195,14 @@ class OneCycleLR : public EpochSchedule {
 public:
   OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_steps, OneCycleLROptions options = {});
 
+  double momentum_at(std::int64_t step) const;  // with cycle_momentum
+
 private:
   double rate_at(std::int64_t step) const override;
+  void apply_more(std::int64_t step) override;
+  // The value at `step` of a walk through the phases (two, or three with three_phase),
+  // phase i going from ends[i].first to ends[i].second.
+  double along_phases(std::int64_t step, const std::vector<std::pair<double, double>>& ends) const;
   double max_lr_;
   std::int64_t total_;
   OneCycleLROptions options_;
@@ -198,6 +222,9 @@ public:
 
 private:
   double rate_at(std::int64_t epoch) const override;
+  void apply_more(std::int64_t epoch) override;
+  // The part that runs at `epoch`, and the epoch it started at.
+  std::pair<std::size_t, std::int64_t> part_at(std::int64_t epoch) const;
   std::vector<std::shared_ptr<EpochSchedule>> schedules_;
   std::vector<std::int64_t> milestones_;
 };

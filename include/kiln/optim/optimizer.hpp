@@ -46,6 +46,11 @@ public:
   void set_lr(double lr);
   double initial_lr() const { return base_lr_; }
   std::size_t num_groups() const { return groups_.size(); }
+  // The momentum that a schedule may cycle (OneCycleLR): SGD's and RMSprop's momentum, the
+  // Adam family's beta1; none for Adagrad. set_momentum changes it for every group (an
+  // Error where there is none).
+  virtual std::optional<double> momentum() const { return std::nullopt; }
+  virtual void set_momentum(double value);
 
   // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name:
   // momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg, sum, exp_inf, step,
@@ -99,6 +104,8 @@ class SGD : public Optimizer {
 public:
   SGD(std::vector<Tensor> params, SGDOptions options);
   SGD(std::vector<ParamGroup> groups, SGDOptions options);
+  std::optional<double> momentum() const override { return options.momentum; }
+  void set_momentum(double value) override { options.momentum = value; }
   void step() override;
   SGDOptions options;
 };
@@ -120,6 +127,8 @@ class Adam : public Optimizer {
 public:
   Adam(std::vector<Tensor> params, AdamOptions options);
   Adam(std::vector<ParamGroup> groups, AdamOptions options);
+  std::optional<double> momentum() const override { return options.beta1; }
+  void set_momentum(double value) override { options.beta1 = value; }
   void step() override;
   AdamOptions options;
 
@@ -155,6 +164,8 @@ class RMSprop : public Optimizer {
 public:
   RMSprop(std::vector<Tensor> params, RMSpropOptions options);
   RMSprop(std::vector<ParamGroup> groups, RMSpropOptions options);
+  std::optional<double> momentum() const override { return options.momentum; }
+  void set_momentum(double value) override { options.momentum = value; }
   void step() override;
   RMSpropOptions options;
 };
@@ -220,6 +231,8 @@ class Adamax : public Optimizer {
 public:
   Adamax(std::vector<Tensor> params, AdamaxOptions options);
   Adamax(std::vector<ParamGroup> groups, AdamaxOptions options);
+  std::optional<double> momentum() const override { return options.beta1; }
+  void set_momentum(double value) override { options.beta1 = value; }
   void step() override;
   AdamaxOptions options;
 };
@@ -261,6 +274,8 @@ class NAdam : public Optimizer {
 public:
   NAdam(std::vector<Tensor> params, NAdamOptions options);
   NAdam(std::vector<ParamGroup> groups, NAdamOptions options);
+  std::optional<double> momentum() const override { return options.beta1; }
+  void set_momentum(double value) override { options.beta1 = value; }
   void step() override;
   NAdamOptions options;
 };
@@ -298,6 +313,8 @@ class RAdam : public Optimizer {
 public:
   RAdam(std::vector<Tensor> params, RAdamOptions options);
   RAdam(std::vector<ParamGroup> groups, RAdamOptions options);
+  std::optional<double> momentum() const override { return options.beta1; }
+  void set_momentum(double value) override { options.beta1 = value; }
   void step() override;
   RAdamOptions options;
 };
