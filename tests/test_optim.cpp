@@ -16,6 +16,17 @@ void step_with_grad(optim::Optimizer& opt, Tensor& p, const Tensor& c) {
   sum(p * c).backward();
   opt.step();
 }
+
+// The trajectories of tests/optim_torch_reference.py: five parameters start at
+// kReferenceStart; at step k the gradient of element j (from 1) is 2 (p - C) + 0.3 sin(k j).
+const std::vector<double> kReferenceStart = {0.5, -1.5, 2.0, 0.0, -0.25};
+void set_reference_gradient(Tensor& p, int step) {
+  const std::vector<double> pull = {1.0, -1.0, 0.5, 2.0, 0.0}, now = p.to_vector<double>();
+  std::vector<double> g(now.size());
+  for (std::size_t j = 0; j < g.size(); ++j)
+    g[j] = 2 * (now[j] - pull[j]) + 0.3 * std::sin(step * double(j + 1));
+  p.set_grad(from_vector(g));
+}
 }  // namespace
 
 TEST_CASE("SGD: plain, weight decay, momentum, Nesterov") {
@@ -461,16 +472,12 @@ TEST_CASE("adaptive optimizers: Adagrad, Adamax, NAdam and RAdam follow torch.op
        {0.6832739589993205, -1.0481063044301717, 1.0604243226911976, 0.8713540990463697,
         -0.04821087221787302}},
   };
-  const std::vector<double> p0 = {0.5, -1.5, 2.0, 0.0, -0.25}, c = {1.0, -1.0, 0.5, 2.0, 0.0};
   for (const Case& k : cases) {
     CAPTURE(k.name);
-    Tensor p = from_vector(p0).requires_grad_();
+    Tensor p = from_vector(kReferenceStart).requires_grad_();
     const auto opt = k.make(p);
     for (int step = 1; step <= 30; ++step) {
-      const std::vector<double> now = p.to_vector<double>();
-      std::vector<double> g(5);
-      for (std::size_t j = 0; j < 5; ++j) g[j] = 2 * (now[j] - c[j]) + 0.3 * std::sin(step * double(j + 1));
-      p.set_grad(from_vector(g));
+      set_reference_gradient(p, step);
       opt->step();
     }
     check_values(p, k.expected, 1e-12);
@@ -769,18 +776,14 @@ TEST_CASE("OneCycleLR cycles the momentum as torch's (SGD's momentum, Adam's bet
        cos_momenta,
        {0.9442828794699109, -1.0633832568447104, 1.497736038581225, 0.5077360712144445, 0.05406532221198507}},
   };
-  const std::vector<double> p0 = {0.5, -1.5, 2.0, 0.0, -0.25}, c = {1.0, -1.0, 0.5, 2.0, 0.0};
   for (const Case& k : cases) {
     CAPTURE(k.name);
-    Tensor p = from_vector(p0).requires_grad_();
+    Tensor p = from_vector(kReferenceStart).requires_grad_();
     const auto opt = k.make_optimizer(p);
     const auto schedule = k.make_schedule(*opt);
     std::vector<double> momenta = {*opt->momentum()};
     for (int step = 1; step <= 24; ++step) {
-      const std::vector<double> now = p.to_vector<double>();
-      std::vector<double> g(5);
-      for (std::size_t j = 0; j < 5; ++j) g[j] = 2 * (now[j] - c[j]) + 0.3 * std::sin(step * double(j + 1));
-      p.set_grad(from_vector(g));
+      set_reference_gradient(p, step);
       opt->step();
       schedule->step();
       momenta.push_back(*opt->momentum());
