@@ -4,6 +4,7 @@
 using namespace kiln;
 using kiln::test::check_same;
 using kiln::test::check_values;
+using In = std::vector<Tensor>;
 
 namespace {
 // A module with its own children, as users write them.
@@ -171,7 +172,7 @@ TEST_CASE("apply visits every module, children before their parent, e.g. to init
 
 TEST_CASE("instance_norm: each sample's channel on its own, running statistics, gradients, the layers") {
   using kiln::test::rand64;
-  using In = std::vector<Tensor>;
+
   manual_seed(91);
   const Tensor x = rand64({3, 4, 5, 6}) * 2.0 + 1.0, w = rand64({4}), b = rand64({4});
   check_same(instance_norm(x, Tensor(), Tensor(), w, b), group_norm(x, 4, w, b), 1e-12);
@@ -295,4 +296,54 @@ TEST_CASE("Unflatten, CosineSimilarity and PairwiseDistance layers") {
   check_same(distance(a, b), pairwise_distance(a, b, 1.0), 0);
   CHECK(distance.description() == "PairwiseDistance(p=1, eps=1e-06)");
   CHECK_THROWS_WITH_AS(distance(a), doctest::Contains("PairwiseDistance: it takes two inputs"), Error);
+}
+
+TEST_CASE("embedding_bag and nn::EmbeddingBag: sums, means, maxima of bags; padding; weights; gradients") {
+  const Tensor w = tensor<double>({{1, 10}, {2, 20}, {3, 30}, {4, -40}});
+  const Tensor input = tensor<std::int64_t>({0, 1, 3, 2, 2}), offsets = tensor<std::int64_t>({0, 2, 2});
+  using M = EmbeddingBagMode;
+  // Bags {0, 1}, {} and {3, 2, 2}.
+  check_values(embedding_bag(w, input, offsets, M::sum), {3, 30, 0, 0, 10, 20}, 0);
+  check_values(embedding_bag(w, input, offsets, M::mean), {1.5, 15, 0, 0, 10.0 / 3, 20.0 / 3}, 1e-15);
+  check_values(embedding_bag(w, input, offsets, M::max), {2, 20, 0, 0, 4, 30}, 0);
+  // include_last_offset: the last offset ends the last bag (here the third entry).
+  check_values(embedding_bag(w, input, tensor<std::int64_t>({0, 2, 3}), M::sum, Tensor(), true),
+               {3, 30, 4, -40}, 0);
+  // padding_idx rows are left out, and not counted by mean.
+  check_values(embedding_bag(w, input, offsets, M::mean, Tensor(), false, 2), {1.5, 15, 0, 0, 4, -40}, 0);
+  // per-sample weights scale each row (mode sum); a 2-D input is one bag per row.
+  check_values(embedding_bag(w, input, offsets, M::sum, tensor<double>({1, 0.5, 2, 1, -1})),
+               {2, 20, 0, 0, 8, -80}, 0);
+  check_values(embedding_bag(w, tensor<std::int64_t>({{0, 3}, {1, 1}}), Tensor(), M::max), {4, 10, 2, 20}, 0);
+
+  manual_seed(97);
+  const Tensor table = randn({6, 3}, kFloat64), bags = randint(0, 6, {4, 5});
+  // mean of a 2-D input: the mean of embedding's rows.
+  check_same(embedding_bag(table, bags), mean(embedding(table, bags), {1}), 1e-15);
+  const Tensor flat = tensor<std::int64_t>({5, 0, 0, 2, 1, 5, 4}), cuts = tensor<std::int64_t>({0, 3, 3, 4});
+  for (M mode : {M::sum, M::mean, M::max}) {
+    INFO(embedding_bag_mode_name(mode));
+    KILN_CHECK_GRAD([&](const In& in) { return embedding_bag(in[0], flat, cuts, mode); },
+                    {randn({6, 3}, kFloat64)});
+  }
+  KILN_CHECK_GRAD([&](const In& in) { return embedding_bag(in[0], flat, cuts, M::sum, in[1]); },
+                  {randn({6, 3}, kFloat64), randn({7}, kFloat64)});
+
+  nn::EmbeddingBag layer(nn::EmbeddingBagOptions(10, 4).mode(M::sum).padding_idx(-1));
+  CHECK(layer.str() == "EmbeddingBag(10, 4, mode=sum, padding_idx=-1)");
+  check_values(layer.weight[9], {0, 0, 0, 0}, 0);
+  CHECK(layer(tensor<std::int64_t>({{1, 2}, {9, 9}})).shape() == Shape{2, 4});
+  check_same(
+      layer(tensor<std::int64_t>({1, 2, 9}), tensor<std::int64_t>({0, 2})),
+      embedding_bag(layer.weight, tensor<std::int64_t>({1, 2, 9}), tensor<std::int64_t>({0, 2}), M::sum), 0);
+
+  CHECK_THROWS_WITH_AS(embedding_bag(w, input), doctest::Contains("a 1-D input needs 1-D offsets"), Error);
+  CHECK_THROWS_WITH_AS(embedding_bag(w, tensor<std::int64_t>({{0}}), offsets),
+                       doctest::Contains("offsets are for a 1-D input"), Error);
+  CHECK_THROWS_WITH_AS(embedding_bag(w, input, tensor<std::int64_t>({1, 2})),
+                       doctest::Contains("offsets must start at 0"), Error);
+  CHECK_THROWS_WITH_AS(embedding_bag(w, tensor<std::int64_t>({4}), tensor<std::int64_t>({0})),
+                       doctest::Contains("index 4 is out of range for a table of 4 rows"), Error);
+  CHECK_THROWS_WITH_AS(embedding_bag(w, input, offsets, M::mean, tensor<double>({1, 1, 1, 1, 1})),
+                       doctest::Contains("per_sample_weights need mode sum"), Error);
 }

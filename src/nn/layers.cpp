@@ -495,6 +495,23 @@ std::string Embedding::description() const {
          std::to_string(options.embedding_dim()) + padding + ")";
 }
 
+EmbeddingBag::EmbeddingBag(const EmbeddingBagOptions& o) : options(o) {
+  Embedding table(EmbeddingOptions(o.num_embeddings(), o.embedding_dim()).padding_idx(o.padding_idx()));
+  weight = register_parameter("weight", table.weight.detach());
+}
+Tensor EmbeddingBag::forward(const Tensor& input) { return forward(input, Tensor()); }
+Tensor EmbeddingBag::forward(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights) {
+  return embedding_bag(weight, input, offsets, options.mode(), per_sample_weights,
+                       options.include_last_offset(), options.padding_idx());
+}
+std::string EmbeddingBag::description() const {
+  std::string padding;
+  if (options.padding_idx()) padding = ", padding_idx=" + std::to_string(*options.padding_idx());
+  return "EmbeddingBag(" + std::to_string(options.num_embeddings()) + ", " +
+         std::to_string(options.embedding_dim()) + ", mode=" + embedding_bag_mode_name(options.mode()) +
+         padding + ")";
+}
+
 // ---- Sequential -----------------------------------------------------------------------
 
 ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) {

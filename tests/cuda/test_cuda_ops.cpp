@@ -238,6 +238,24 @@ TEST_CASE("cuda: a loss module's weights move with it") {
   CHECK(bce(logits.to(gpu), targets.to(gpu)).item() == doctest::Approx(bce_cpu).epsilon(1e-6));
 }
 
+TEST_CASE("cuda: embedding_bag") {
+  manual_seed(44);
+  const Tensor input = tensor<std::int64_t>({5, 0, 0, 2, 1, 5, 4}),
+               offsets = tensor<std::int64_t>({0, 3, 3, 4});
+  for (DType dt : {kFloat32, kFloat64})
+    for (EmbeddingBagMode mode : {EmbeddingBagMode::sum, EmbeddingBagMode::mean, EmbeddingBagMode::max}) {
+      parity(
+          [&](const auto& v) {
+            const bool on_gpu = v[0].device().is_cuda();
+            return embedding_bag(v[0], on_gpu ? input.to(gpu) : input, on_gpu ? offsets.to(gpu) : offsets,
+                                 mode, Tensor(), false, 0);
+          },
+          {randn({6, 3}, dt)}, tol_for(dt));
+      parity([&](const auto& v) { return embedding_bag(v[0], input, offsets, EmbeddingBagMode::sum, v[1]); },
+             {randn({6, 3}, dt), randn({7}, dt)}, tol_for(dt));
+    }
+}
+
 TEST_CASE("cuda: elu and leaky_relu, one kernel each way with their parameter") {
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {

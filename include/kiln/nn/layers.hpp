@@ -15,6 +15,7 @@
 #include "kiln/nn/options.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/shape_ops.hpp"
 
 namespace kiln::nn {
@@ -521,6 +522,38 @@ public:
   Tensor forward(const Tensor& indices) override;  // integer (...) -> (..., dim)
   std::string description() const override;
   EmbeddingOptions options;
+  Tensor weight;  // (num, dim), initialised N(0, 1), the padding row 0
+};
+
+struct EmbeddingBagOptions {
+  EmbeddingBagOptions(std::int64_t num, std::int64_t dim) : num_embeddings_(num), embedding_dim_(dim) {}
+  KILN_OPTION(std::int64_t, num_embeddings)
+  KILN_OPTION(std::int64_t, embedding_dim)
+  KILN_OPTION(EmbeddingBagMode, mode)  // sum, mean (the default, as PyTorch's) or max
+  KILN_OPTION(bool, include_last_offset)
+  // A row left out of every bag, starting at zero (negative from the end).
+  KILN_OPTION(std::optional<std::int64_t>, padding_idx)
+private:
+  std::int64_t num_embeddings_, embedding_dim_;
+  EmbeddingBagMode mode_ = EmbeddingBagMode::mean;
+  bool include_last_offset_ = false;
+  std::optional<std::int64_t> padding_idx_;
+};
+
+// Bags of embeddings reduced to one vector each (torch.nn.EmbeddingBag; see
+// embedding_bag in kiln/ops/nn_ops.hpp): a user's items averaged into one vector, say.
+class EmbeddingBag : public Module {
+public:
+  explicit EmbeddingBag(const EmbeddingBagOptions& options);
+  Tensor forward(const Tensor& input) override;  // (bags, n): one bag per row
+  // A 1-D input cut into bags at offsets; per-sample weights with mode sum.
+  Tensor forward(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights = Tensor());
+  Tensor operator()(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights = Tensor()) {
+    return forward(input, offsets, per_sample_weights);
+  }
+  using Module::operator();
+  std::string description() const override;
+  EmbeddingBagOptions options;
   Tensor weight;  // (num, dim), initialised N(0, 1), the padding row 0
 };
 

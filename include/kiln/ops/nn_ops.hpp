@@ -25,6 +25,20 @@ Tensor dropout(const Tensor& x, double p, bool training);
 // that row send no gradient to it: a padding token's vector stays as it is in training.
 Tensor embedding(const Tensor& weight, const Tensor& indices,
                  std::optional<std::int64_t> padding_idx = std::nullopt);
+// Bags of rows of the table `weight` (num, dim) reduced to one vector each
+// (torch.nn.functional.embedding_bag): a 2-D input (bags, n) holds one bag per row; a 1-D
+// input is cut into bags at `offsets` (each bag's first position, starting at 0; with
+// include_last_offset the last offset ends the last bag). mode sum (each row times its
+// per_sample_weight where given), mean, or max (elementwise over the bag). An empty bag
+// gives zeros; entries equal to padding_idx are left out (and not counted by mean).
+// Out: (bags, dim). Differentiable in the weight and the per-sample weights; the indices
+// and offsets are read on the host (a GPU input once).
+enum class EmbeddingBagMode { sum, mean, max };
+const char* embedding_bag_mode_name(EmbeddingBagMode mode);  // "sum", "mean", "max"
+Tensor embedding_bag(const Tensor& weight, const Tensor& input, const Tensor& offsets = Tensor(),
+                     EmbeddingBagMode mode = EmbeddingBagMode::mean,
+                     const Tensor& per_sample_weights = Tensor(), bool include_last_offset = false,
+                     std::optional<std::int64_t> padding_idx = std::nullopt);
 
 // Batch normalisation over (N, C) or (N, C, ...): statistics per channel C.
 // Training: normalises by the batch's mean and biased variance and, when the running
