@@ -40,9 +40,11 @@ Tensor unary_op(Unary op, const char* name, const Tensor& x, Reads reads, Deriva
 }
 
 // out = op(a, b) by its kernel, broadcasting; the gradients ga(g, a, b, out) and
-// gb(g, a, b, out), each summed back to its operand's shape.
+// gb(g, a, b, out), each summed back to its operand's shape. `reads_out`: whether they
+// read out (so that changing it in place before backward is an error).
 template <class GradA, class GradB>
-Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b, GradA grad_a, GradB grad_b) {
+Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b, GradA grad_a, GradB grad_b,
+                 bool reads_out = false) {
   detail::check_floating(name, a);
   Tensor out = detail::binary_forward(op, name, a, b);
   if (should_record({a, b})) {
@@ -53,13 +55,13 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b, 
           return Grads{na ? sum_to(grad_a(g, ad, bd, od), ad.shape()) : Tensor(),
                        nb ? sum_to(grad_b(g, ad, bd, od), bd.shape()) : Tensor()};
         },
-        {a, b, out});
+        {a, b, reads_out ? out : Tensor()});
   }
   return out;
 }
 
-// 1 / sqrt(1 - x^2), the derivative of asin (and, negated, of acos).
-Tensor inverse_cosine_of_asin(const Tensor& x) { return rsqrt(constant(x, 1.0) - x * x); }
+// 1 / sqrt(1 - x^2): asin's derivative (and, negated, acos's).
+Tensor asin_slope(const Tensor& x) { return rsqrt(constant(x, 1.0) - x * x); }
 
 }  // namespace
 
@@ -68,12 +70,9 @@ Tensor inverse_cosine_of_asin(const Tensor& x) { return rsqrt(constant(x, 1.0) -
 Tensor tan(const Tensor& x) {  // 1 + tan^2
   return unary_op(Unary::tan, "tan", x, Reads::output, [](const Tensor& y) { return y * y + 1.0; });
 }
-Tensor asin(const Tensor& x) {
-  return unary_op(Unary::asin, "asin", x, Reads::input, inverse_cosine_of_asin);
-}
+Tensor asin(const Tensor& x) { return unary_op(Unary::asin, "asin", x, Reads::input, asin_slope); }
 Tensor acos(const Tensor& x) {
-  return unary_op(Unary::acos, "acos", x, Reads::input,
-                  [](const Tensor& v) { return -inverse_cosine_of_asin(v); });
+  return unary_op(Unary::acos, "acos", x, Reads::input, [](const Tensor& v) { return -asin_slope(v); });
 }
 Tensor atan(const Tensor& x) {  // 1 / (1 + x^2)
   return unary_op(Unary::atan, "atan", x, Reads::input,
@@ -111,7 +110,7 @@ Tensor hypot(const Tensor& a, const Tensor& b) {  // a / r, b / r
   return binary_op(
       Binary::hypot, "hypot", a, b,
       [](const Tensor& g, const Tensor& u, const Tensor&, const Tensor& r) { return g * u / r; },
-      [](const Tensor& g, const Tensor&, const Tensor& v, const Tensor& r) { return g * v / r; });
+      [](const Tensor& g, const Tensor&, const Tensor& v, const Tensor& r) { return g * v / r; }, true);
 }
 
 // --- erf and its kin ---------------------------------------------------------------
@@ -251,7 +250,8 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
       // integer would miss (torch's floor division)
       [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor& r) {
         return -(g * round((u - r) / v));
-      });
+      },
+      true);
 }
 Tensor remainder(const Tensor& a, double b) { return remainder(a, constant(a, b)); }
 
