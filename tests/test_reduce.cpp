@@ -349,3 +349,40 @@ TEST_CASE("kthvalue, median and quantile: by hand, NaN, keepdim, gradients") {
   CHECK_THROWS_WITH_AS(quantile(x, 1.5, 1), doctest::Contains("q = 1.5 must be in [0, 1]"), Error);
   CHECK_THROWS_WITH_AS(median(zeros({2, 0}), 1), doctest::Contains("is empty; there is no median"), Error);
 }
+
+TEST_CASE("amax, amin, nansum, nanmean, count_nonzero") {
+  const Tensor x = tensor<double>({{1, 5, 5}, {-2, -2, 0}});
+  check_values(amax(x), {5}, 0);
+  check_values(amax(x, {1}), {5, 0}, 0);
+  check_values(amin(x, {0}, true), {-2, -2, 0}, 0);
+  CHECK(amin(x, {0}, true).shape() == Shape{1, 3});
+  // The gradient is split evenly among tied extremes (max(x, dim) gives it to the first).
+  const Tensor xg = x.clone().requires_grad_();
+  sum(amax(xg, {1}) + amin(xg, {1})).backward();
+  check_values(xg.grad(), {1, 0.5, 0.5, 0.5, 0.5, 1}, 0);
+  // NaN wins; an infinite extreme passes no gradient; an empty slice is an error.
+  check_values(amax(tensor<double>({1, NAN, 3})), {NAN}, 0);
+  const Tensor inf = tensor<double>({INFINITY, 1}).requires_grad_();
+  amax(inf).backward();
+  check_values(inf.grad(), {0, 0}, 0);
+  CHECK_THROWS_WITH_AS(amax(zeros({2, 0}), {1}),
+                       doctest::Contains("amax: dimension 1 of shape (2, 0) is empty"), Error);
+
+  const Tensor n = tensor<double>({{1, NAN, 2}, {NAN, NAN, NAN}});
+  check_values(nansum(n, {1}), {3, 0}, 0);
+  check_values(nanmean(n, {1}), {1.5, NAN}, 0);
+  check_values(nansum(n), {3}, 0);
+  const Tensor ng = n.clone().requires_grad_();
+  sum(nanmean(ng, {1})).backward();
+  check_values(ng.grad(), {0.5, 0, 0.5, 0, 0, 0}, 0);
+  CHECK(count_nonzero(n).item() == 6);  // NaN counts as nonzero
+  CHECK(count_nonzero(x, {1}).dtype() == kInt64);
+  check_values(count_nonzero(x, {1}), {3, 2}, 0);
+
+  using In = std::vector<Tensor>;
+  using kiln::test::rand64;
+  manual_seed(98);
+  KILN_CHECK_GRAD([](const In& in) { return amax(in[0], {0, 2}); }, {rand64({3, 2, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return amin(in[0], {1}, true); }, {rand64({3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return nanmean(in[0], {1}); }, {rand64({3, 4})});
+}

@@ -206,3 +206,48 @@ TEST_CASE("torch differential: embedding_bag") {
         });
   });
 }
+
+TEST_CASE("torch differential: amax, amin, nansum, nanmean, count_nonzero") {
+  in_both_precisions(47, 100, [] {
+    const Sizes s = random_shape(1, 3);
+    const std::int64_t rank = static_cast<std::int64_t>(s.size());
+    kiln::Dims dims;
+    for (std::int64_t d = 0; d < rank; ++d)
+      if (coin()) dims.push_back(coin() ? d : d - rank);
+    const bool keepdim = coin();
+    const View view = random_view(s.size());
+    // Values on a coarse grid, so that ties happen (the gradient is split among them).
+    std::vector<double> grid(static_cast<std::size_t>(numel(s)));
+    for (double& v : grid) v = static_cast<double>(irand(-3, 3)) / 2;
+    const Both tied = from_values(grid, s, true);
+    const std::vector<std::int64_t> tdims(dims.begin(), dims.end());
+    compare(
+        "amax", {tied}, [&](const auto& a) { return kiln::amax(view.k(a[0]), dims, keepdim); },
+        [&](const auto& a) { return torch::amax(view.t(a[0]), tdims, keepdim); });
+    compare(
+        "amin", {from_values(grid, s, true)},
+        [&](const auto& a) { return kiln::amin(view.k(a[0]), dims, keepdim); },
+        [&](const auto& a) { return torch::amin(view.t(a[0]), tdims, keepdim); });
+    // log of values in [-1, 2): NaN below 0.
+    compare(
+        "nansum", {leaf(s, -1, 2)},
+        [&](const auto& a) { return kiln::nansum(kiln::log(view.k(a[0])), dims, keepdim); },
+        [&](const auto& a) { return torch::nansum(torch::log(view.t(a[0])), tdims, keepdim); });
+    // Where a slice is all NaN, torch's nanmean gradient is NaN (the 1 / 0 of its count times
+    // a mask of zeros), kiln's 0: compare the gradients only where every slice has a number.
+    const Both nan_input = leaf(s, -1, 2);
+    const bool all_nan_slice = torch::logical_not(torch::isnan(torch::log(view.t(nan_input.t.detach()))))
+                                   .sum(tdims, true)
+                                   .min()
+                                   .item<double>() == 0;
+    compare(
+        "nanmean", {nan_input},
+        [&](const auto& a) { return kiln::nanmean(kiln::log(view.k(a[0])), dims, keepdim); },
+        [&](const auto& a) { return torch::nanmean(torch::log(view.t(a[0])), tdims, keepdim); },
+        !all_nan_slice);
+    compare(
+        "count_nonzero", {from_values(grid, s, false)},
+        [&](const auto& a) { return kiln::count_nonzero(a[0], dims); },
+        [&](const auto& a) { return torch::count_nonzero(a[0], tdims); }, false);
+  });
+}

@@ -358,6 +358,45 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
 }
 
 // logsumexp(x) = m + log sum exp(x - m), m = max(x) held constant (it cancels in the gradient).
+namespace {
+// amax / amin: the extreme over `dims`, its gradient split evenly among the entries equal
+// to it (as torch's). The value is m plus a sum of zeros whose gradient is the split;
+// where m is infinite or NaN it is m itself, with no gradient.
+Tensor extreme_split(const Tensor& x, const Dims& dims_in, bool keepdim, bool largest, const char* name) {
+  detail::check_floating(name, x);
+  const Dims dims = normalize_dims(dims_in, x.dim(), name);
+  for (std::int64_t d : dims)
+    KILN_CHECK(x.size(d) > 0, name, ": dimension ", d, " of shape ", fmt(x.shape()),
+               " is empty, and an empty slice has no extreme");
+  Tensor m = x.detach();
+  {
+    NoGradGuard no_grad;
+    for (std::int64_t d : dims) m = (largest ? max(m, d, true) : min(m, d, true)).values;
+  }
+  const Tensor ties = eq(x.detach(), m);
+  const Tensor share = div(where(ties, sub(x, m), 0.0), sum(ties.to(x.dtype()), dims, true));
+  const Tensor out = where(isfinite(m), add(m, sum(share, dims, true)), m);
+  return keepdim ? out : out.reshape(reduced_shape(x.shape(), dims, false));
+}
+}  // namespace
+
+Tensor amax(const Tensor& x, const Dims& dims, bool keepdim) {
+  return extreme_split(x, dims, keepdim, true, "amax");
+}
+Tensor amin(const Tensor& x, const Dims& dims, bool keepdim) {
+  return extreme_split(x, dims, keepdim, false, "amin");
+}
+
+Tensor nansum(const Tensor& x, const Dims& dims, bool keepdim) {
+  detail::check_floating("nansum", x);
+  return sum(where(isnan(x), 0.0, x), dims, keepdim);
+}
+Tensor nanmean(const Tensor& x, const Dims& dims, bool keepdim) {
+  detail::check_floating("nanmean", x);
+  return div(nansum(x, dims, keepdim), sum(logical_not(isnan(x)).to(x.dtype()), dims, keepdim));
+}
+Tensor count_nonzero(const Tensor& x, const Dims& dims) { return sum(ne(x, 0.0).to(kInt64), dims); }
+
 Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
   detail::check_floating("logsumexp", x);
   const Dims dims = normalize_dims(dims_in, x.dim(), "logsumexp");

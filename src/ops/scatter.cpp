@@ -9,7 +9,6 @@
 #include <numeric>
 #include <vector>
 
-#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
@@ -84,21 +83,6 @@ Tensor mask_of(const Tensor& x, const std::vector<std::int64_t>& places) {
   std::vector<std::uint8_t> mask(static_cast<std::size_t>(x.numel()), 0);
   for (std::int64_t p : places) mask[static_cast<std::size_t>(p)] = 1;
   return on(mask, x.device());
-}
-
-// Each line of v (rows, width) reduced to its largest (or smallest) value; the gradient
-// split evenly among the entries that equal it (as torch's amax / amin). Where the
-// extreme is infinite or NaN, the value is that extreme and no gradient flows.
-Tensor extreme_of_rows(const Tensor& v, bool largest) {
-  Tensor m;
-  {
-    NoGradGuard no_grad;
-    m = (largest ? max(v, 1) : min(v, 1)).values;
-  }
-  const Tensor mb = m.unsqueeze(1);
-  const Tensor ties = v == mb;
-  const Tensor share = where(ties, v - mb, 0.0) / sum(ties.to(v.dtype()), {1}, true);  // 0, gradient 1 / ties
-  return where(isfinite(m), m + sum(share, {1}), m);
 }
 
 }  // namespace
@@ -197,8 +181,9 @@ Tensor scatter_reduce(const Tensor& x, std::int64_t dim, const Tensor& index, co
   std::vector<std::int64_t> order;
   for (const auto& [width, rows] : by_width) {
     const Tensor v = index_select(candidates, 0, on(rows.first, x.device())).reshape({-1, width});
-    results.push_back(reduce == ScatterReduce::prod ? prod(v, 1)
-                                                    : extreme_of_rows(v, reduce == ScatterReduce::amax));
+    results.push_back(reduce == ScatterReduce::prod   ? prod(v, 1)
+                      : reduce == ScatterReduce::amax ? amax(v, {1})
+                                                      : amin(v, {1}));
     order.insert(order.end(), rows.second.begin(), rows.second.end());
   }
   if (results.empty())

@@ -428,6 +428,10 @@ TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, the scatter family and 
           return index_fill(v[0], 1, tensor<std::int64_t>({0, 5}).to(gpu), 3.0);
         },
         {x}, tol);
+    parity([](const auto& v) { return amax(v[0], {1}, true) + amin(v[0], {0}, true); }, {round(x * 2.0)},
+           tol);  // ties
+    parity([](const auto& v) { return nanmean(log(v[0]), {1}) + nansum(log(v[0])); }, {x}, tol);
+    CHECK(count_nonzero(round(x).to(gpu)).item() == count_nonzero(round(x)).item());
     parity([](const auto& v) { return cdist(v[0], v[1]); }, {randn({30, 3}, dt), randn({5, 3}, dt)}, 1e-4);
     parity([](const auto& v) { return cdist(v[0], v[1], 1.0); }, {randn({3, 3}, dt), randn({5, 3}, dt)}, tol);
     // Indices too, read back.

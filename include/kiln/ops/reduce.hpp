@@ -19,6 +19,17 @@ Tensor var(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int cor
 // sqrt(var); its gradient is 0 where std is 0 (a slice whose elements are all equal), as torch.std.
 Tensor std(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+// The largest / smallest entry over `dims` (torch.amax / torch.amin): values only, and the
+// gradient split evenly among the entries equal to it (max(x, dim) gives it to the first).
+// NaN wins; an infinite or NaN extreme passes no gradient. An empty slice is an error.
+Tensor amax(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+// sum and mean that skip NaN entries (torch.nansum / torch.nanmean: a slice of NaN only
+// has sum 0 and mean NaN); the gradient is 0 at the NaN entries.
+Tensor nansum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor nanmean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+// The number of nonzero entries over `dims` (NaN counts), int64 (torch.count_nonzero).
+Tensor count_nonzero(const Tensor& x, const Dims& dims = {});
 // The p-norm over `dims` (torch.linalg.vector_norm): (sum |x|^p)^(1/p) for p >= 1,
 // max |x| for p = INFINITY. Differentiable; the gradient is 0 where the norm is 0.
 Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim = false);
