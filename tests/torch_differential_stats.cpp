@@ -1,5 +1,6 @@
 // The differential test against PyTorch, continued: order statistics (kthvalue, median,
-// quantile), roll, diff, the scatter family and cdist against torch's.
+// quantile), roll, diff, the scatter family, cdist and the running cumprod, cummax,
+// cummin and logcumsumexp against torch's.
 #include <map>
 #include <numeric>
 
@@ -249,5 +250,50 @@ TEST_CASE("torch differential: amax, amin, nansum, nanmean, count_nonzero") {
         "count_nonzero", {from_values(grid, s, false)},
         [&](const auto& a) { return kiln::count_nonzero(a[0], dims); },
         [&](const auto& a) { return torch::count_nonzero(a[0], tdims); }, false);
+  });
+}
+
+TEST_CASE("torch differential: cumprod, cummax, cummin, logcumsumexp") {
+  in_both_precisions(48, 120, [] {
+    const Sizes s = random_shape(1, 3, single ? 12 : 6);
+    const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
+    const View view = random_view(s.size());
+    // Values on a coarse grid with zeros (cumprod's gradient has its own rule past a 0)
+    // and ties (cummax reports the later position).
+    std::vector<double> grid(static_cast<std::size_t>(numel(s)));
+    for (double& v : grid) v = static_cast<double>(irand(-3, 3)) / 2;
+    compare(
+        "cumprod", {leaf(s)}, [&](const auto& a) { return kiln::cumprod(view.k(a[0]), dim); },
+        [&](const auto& a) { return torch::cumprod(view.t(a[0]), dim); });
+    compare(
+        "cumprod with zeros", {from_values(grid, s, true)},
+        [&](const auto& a) { return kiln::cumprod(view.k(a[0]), dim); },
+        [&](const auto& a) { return torch::cumprod(view.t(a[0]), dim); });
+    for (const bool largest : {true, false}) {
+      compare(
+          largest ? "cummax" : "cummin", {from_values(grid, s, true)},
+          [&](const auto& a) {
+            return largest ? kiln::cummax(view.k(a[0]), dim).values : kiln::cummin(view.k(a[0]), dim).values;
+          },
+          [&](const auto& a) {
+            return largest ? std::get<0>(torch::cummax(view.t(a[0]), dim))
+                           : std::get<0>(torch::cummin(view.t(a[0]), dim));
+          });
+      compare(
+          largest ? "cummax indices" : "cummin indices", {from_values(grid, s, false)},
+          [&](const auto& a) {
+            return largest ? kiln::cummax(view.k(a[0]), dim).indices
+                           : kiln::cummin(view.k(a[0]), dim).indices;
+          },
+          [&](const auto& a) {
+            return largest ? std::get<1>(torch::cummax(view.t(a[0]), dim))
+                           : std::get<1>(torch::cummin(view.t(a[0]), dim));
+          },
+          false);
+    }
+    compare(
+        "logcumsumexp", {leaf(s, -30, 30)},
+        [&](const auto& a) { return kiln::logcumsumexp(view.k(a[0]), dim); },
+        [&](const auto& a) { return torch::logcumsumexp(view.t(a[0]), dim); });
   });
 }

@@ -35,9 +35,11 @@ enum class Binary : int {
 // gx[i] = g[i] * f'(...) where `saved` is the op's input x (relu, gelu, softplus, silu)
 // or its output y (sigmoid, tanh): whichever makes the derivative cheapest.
 enum class UnaryGrad : int { relu, sigmoid, tanh, gelu, softplus, silu, count };
-// Running combinations along a line (cumsum, prod): sums, or products, of the elements
-// up to each one; exclusive_product leaves the element itself out (1 for the first).
-enum class Scan : int { sum, product, exclusive_product };
+// Running combinations along a line (cumsum, cumprod, prod, cummax, cummin,
+// logcumsumexp): sums, products, largest / smallest entries (a NaN wins from there on),
+// or log(sum(exp)) of the elements up to each one; exclusive_product leaves the element
+// itself out (1 for the first). kernels/cuda/scan_combine.hpp says how each combines.
+enum class Scan : int { sum, product, exclusive_product, max, min, logaddexp };
 
 // One Adam/AdamW step's constants (see optim::Adam):
 //   g' = g + l2 p;  p *= decay;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;

@@ -6,12 +6,14 @@
 // slice order, so results stay independent of thread timing.
 // Floating sums accumulate in double, like the scalar reference. The final store
 // divides by a divisor (1 for a sum), so a mean is one pass too.
-// Running sums and products walk each line in order, a thread per line, or split
-// into slices the same way (index_math.hpp's scan_split) when the lines are few.
+// Running sums, products, extremes and log-sum-exps walk each line in order, a thread
+// per line, or split into slices the same way (index_math.hpp's scan_split) when the
+// lines are few (every scan_combine.hpp step is associative).
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/cuda/scan_combine.hpp"
 #include "kernels/cuda/softmax_slices.cuh"
 
 namespace kiln::cuda_kernels {
@@ -349,11 +351,11 @@ struct ScanLines {
   __device__ std::int64_t offset(std::int64_t step) const { return (reverse ? n - 1 - step : step) * inner; }
   template <class A>
   __device__ A identity() const {
-    return op == cpu::Scan::sum ? A(0) : A(1);
+    return scan_identity<A>(op);
   }
   template <class A>
   __device__ A combine(A s, A v) const {
-    return op == cpu::Scan::sum ? s + v : s * v;
+    return scan_combine(op, s, v);
   }
 };
 

@@ -1,8 +1,20 @@
-// cumsum and prod: running sums and products along one dimension. The tensor is read
-// as (outer, n, inner) around that dimension; each (outer, inner) line is combined in
-// order, in double for floating types (int64 for integers).
+// cumsum, cumprod, cummax / cummin, logcumsumexp and prod: running combinations along
+// one dimension. The tensor is read as (outer, n, inner) around that dimension; each
+// (outer, inner) line is combined in order, in double for floating types (int64 for
+// integers), by the steps of kernels/cuda/scan_combine.hpp on either device.
 //   cumsum: the gradient of a running sum is the running sum of the gradient taken
 //           from the other end.
+//   cumprod: out_j = x_0 ... x_j, so x_i's gradient is the sum over j >= i of g_j times
+//           the product of x_0..x_j without x_i. Before a line's first 0 that is the
+//           running sum from the end of g out, divided by x_i; at the first 0 it is the
+//           same sum over the running products with that 0 taken as 1 (the products
+//           before it); past it, 0 (every product holds that 0).
+//   cummax / cummin: the running extreme and the last position that reached it (a
+//           NaN, once seen, stays); the gradient goes to that position.
+//   logcumsumexp: running log(sum(exp)), one logaddexp per step (no overflow, no
+//           underflow of the early terms). The gradient of x_i is the sum over j >= i
+//           of g_j exp(x_i - out_j), taken as exp(x_i + a running logaddexp from the
+//           end of log(g) - out) for the positive and the negative parts of g apart.
 //   prod:   the product of each line, without running values (a line along the last
 //           dimension longer than 32768 is multiplied in slices, whose products then
 //           multiply in order; the GPU slices its few long lines too). Each element's
@@ -14,10 +26,14 @@
 #include <vector>
 
 #include "kernels/cuda/index_math.hpp"  // scan_scratch_slots
+#include "kernels/cuda/scan_combine.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 
@@ -94,7 +110,7 @@ void scan_rows(Scan op, const T* x, T* out, std::int64_t rows, std::int64_t n, b
     for (std::int64_t r = b; r < e; ++r) {
       const T* in = x + r * n;
       T* o = out + r * n;
-      Acc<T> s = op == Scan::sum ? 0 : 1;
+      Acc<T> s = cuda_kernels::scan_identity<Acc<T>>(op);
       for (std::int64_t step = 0; step < n; ++step) {
         const std::int64_t j = reverse ? n - 1 - step : step;
         const Acc<T> v = static_cast<Acc<T>>(in[j]);
@@ -102,9 +118,11 @@ void scan_rows(Scan op, const T* x, T* out, std::int64_t rows, std::int64_t n, b
           o[j] = static_cast<T>(s += v);
         } else if (op == Scan::product) {
           o[j] = static_cast<T>(s *= v);
-        } else {
+        } else if (op == Scan::exclusive_product) {
           o[j] = static_cast<T>(s);
           s *= v;
+        } else {
+          o[j] = static_cast<T>(s = cuda_kernels::scan_combine(op, s, v));
         }
       }
     }
@@ -127,7 +145,7 @@ void scan_lines(Scan op, const T* x, T* out, T* totals, std::int64_t outer, std:
     for (std::int64_t task = b; task < e; ++task) {
       const std::int64_t o = task / blocks, i0 = (task % blocks) * block;
       const std::int64_t width = std::min(block, inner - i0);
-      std::fill(acc.begin(), acc.begin() + width, Acc<T>(op == Scan::sum ? 0 : 1));
+      std::fill(acc.begin(), acc.begin() + width, cuda_kernels::scan_identity<Acc<T>>(op));
       for (std::int64_t step = 0; step < n; ++step) {
         const std::int64_t j = reverse ? n - 1 - step : step;
         const std::int64_t base = (o * n + j) * inner + i0;
@@ -140,11 +158,14 @@ void scan_lines(Scan op, const T* x, T* out, T* totals, std::int64_t outer, std:
           for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] += static_cast<Acc<T>>(in[i]));
         } else if (op == Scan::product) {
           for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] *= static_cast<Acc<T>>(in[i]));
-        } else {
+        } else if (op == Scan::exclusive_product) {
           for (std::int64_t i = 0; i < width; ++i) {
             o[i] = static_cast<T>(a[i]);
             a[i] *= static_cast<Acc<T>>(in[i]);
           }
+        } else {
+          for (std::int64_t i = 0; i < width; ++i)
+            o[i] = static_cast<T>(a[i] = cuda_kernels::scan_combine(op, a[i], static_cast<Acc<T>>(in[i])));
         }
       }
       if (totals)
@@ -247,5 +268,94 @@ Tensor prod(const Tensor& x_in, std::int64_t dim_in, bool keepdim) {
 }
 
 Tensor prod(const Tensor& x) { return prod(x.reshape({-1}), 0, false); }
+
+namespace {
+
+std::int64_t scan_dim(const Tensor& x, std::int64_t dim, const char* op) {
+  KILN_CHECK(x.dim() >= 1, op, ": needs a tensor with at least one dimension, not a 0-d one");
+  KILN_CHECK(x.dtype() != kQ4_0, op, ": q4_0 blocks have no elements to combine; dequantize first");
+  return wrap_dim(dim, x.dim(), op);
+}
+
+// cumprod's gradient (see the top of this file), recorded in g.
+Tensor cumprod_grad(const Tensor& x, const Tensor& out, const Tensor& g, std::int64_t dim) {
+  const Tensor zero = eq(x, 0.0);
+  const Tensor zeros_so_far = scan(zero.to(kInt64), Scan::sum, dim, false, "cumprod");
+  const Tensor before_zero = eq(zeros_so_far, 0.0);
+  const Tensor first_zero = logical_and(zero, eq(zeros_so_far, 1.0));
+  const Tensor before = running_sum(g * out, dim, true) / where(before_zero, x, 1.0);
+  const Tensor zero_as_one = scan(where(first_zero, 1.0, x), Scan::product, dim, false, "cumprod");
+  const Tensor at = running_sum(g * zero_as_one, dim, true);
+  return where(before_zero, before, where(first_zero, at, 0.0));
+}
+
+// Running logaddexp along dim, recorded (see the top of this file).
+Tensor running_logsumexp(const Tensor& x, std::int64_t dim, bool reverse) {
+  Tensor out = scan(x, Scan::logaddexp, dim, reverse, "logcumsumexp");
+  if (should_record({x})) {
+    attach_grad_fn(out, "logcumsumexp", {x},
+                   [xd = x.detach(), od = out.detach(), dim, reverse](const Tensor& g) {
+                     // In double, so that float32's rounding of x + (a sum near -x) and the
+                     // difference of the two parts leave the float32 result its digits.
+                     const Tensor x64 = xd.to(kFloat64), out64 = od.to(kFloat64), g64 = g.to(kFloat64);
+                     const auto part = [&](const Tensor& gs) {
+                       return exp(x64 + running_logsumexp(log(gs) - out64, dim, !reverse));
+                     };
+                     return Grads{(part(relu(g64)) - part(relu(-g64))).to(g.dtype())};
+                   },
+                   {x, out});
+  }
+  return out;
+}
+
+ValuesIndices running_extreme(const Tensor& x_in, std::int64_t dim_in, Scan op, const char* name) {
+  const std::int64_t dim = scan_dim(x_in, dim_in, name);
+  const Tensor x = x_in.detach();
+  Tensor values = scan(x, op, dim, false, name);
+  // The last position up to each one whose entry equals the running extreme.
+  Shape line(static_cast<std::size_t>(x.dim()), 1);
+  line[static_cast<std::size_t>(dim)] = x.size(dim);
+  const Tensor positions = arange(x.size(dim)).to(x.device()).reshape(line);
+  Tensor reached = eq(x, values);
+  if (is_floating(x.dtype())) reached = logical_or(reached, logical_and(isnan(x), isnan(values)));
+  const Tensor indices = scan(where(reached, positions, -1.0), Scan::max, dim, false, name);
+  if (should_record({x_in})) {
+    attach_grad_fn(
+        values, name, {x_in},
+        [indices, dim, shape = x.shape(), dtype = x.dtype(), device = x.device()](const Tensor& g) {
+          return Grads{scatter_add(zeros(shape, dtype, device), dim, indices, g)};
+        });
+  }
+  return {values, indices};
+}
+
+}  // namespace
+
+Tensor cumprod(const Tensor& x_in, std::int64_t dim_in) {
+  const std::int64_t dim = scan_dim(x_in, dim_in, "cumprod");
+  const Tensor x = widened(x_in, "cumprod");
+  Tensor out = scan(x, Scan::product, dim, false, "cumprod");
+  if (should_record({x})) {
+    attach_grad_fn(out, "cumprod", {x},
+                   [xd = x.detach(), od = out.detach(), dim](const Tensor& g) {
+                     return Grads{cumprod_grad(xd, od, g, dim)};
+                   },
+                   {x, out});
+  }
+  return out;
+}
+
+ValuesIndices cummax(const Tensor& x, std::int64_t dim) {
+  return running_extreme(x, dim, Scan::max, "cummax");
+}
+ValuesIndices cummin(const Tensor& x, std::int64_t dim) {
+  return running_extreme(x, dim, Scan::min, "cummin");
+}
+
+Tensor logcumsumexp(const Tensor& x, std::int64_t dim_in) {
+  const std::int64_t dim = scan_dim(x, dim_in, "logcumsumexp");
+  detail::check_floating("logcumsumexp", x);
+  return running_logsumexp(x, dim, false);
+}
 
 }  // namespace kiln

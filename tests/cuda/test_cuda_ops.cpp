@@ -521,6 +521,34 @@ TEST_CASE("cuda: cumsum and prod along few long lines, walked in slices") {
   CHECK(prod(signs.to(gpu), 1).item<std::int64_t>() == prod(signs, 1).item<std::int64_t>());
 }
 
+TEST_CASE("cuda: cumprod, cummax, cummin and logcumsumexp, whole lines and slices, match the CPU") {
+  manual_seed(12);
+  // {3, 40, 5}: a thread per line; {1, 30000} and {2, 3001, 3}: lines walked in slices.
+  for (const Shape& shape : {Shape{3, 40, 5}, Shape{1, 30000}, Shape{2, 3001, 3}})
+    for (DType dt : {kFloat32, kFloat64}) {
+      INFO("shape " << shape[0] << "x" << shape[1] << ", " << dtype_name(dt));
+      Tensor factors = exp(randn(shape, dt) * 0.01);
+      factors.narrow(1, 7, 1).zero_();  // a 0 in some lines
+      parity([](const auto& v) { return cumprod(v[0], 1); }, {factors}, tol_for(dt));
+      parity([](const auto& v) { return logcumsumexp(v[0], 1); }, {randn(shape, dt) * 4.0}, tol_for(dt));
+      const Tensor ties = randint(0, 5, shape).to(dt);
+      for (const bool largest : {true, false}) {
+        const auto on_cpu = largest ? cummax(ties, 1) : cummin(ties, 1);
+        const auto on_gpu = largest ? cummax(ties.to(gpu), 1) : cummin(ties.to(gpu), 1);
+        CHECK(on_gpu.values.to(Device::cpu()).to_vector<double>() == on_cpu.values.to_vector<double>());
+        CHECK(on_gpu.indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+              on_cpu.indices.to_vector<std::int64_t>());
+      }
+      parity([](const auto& v) { return cummax(v[0], 1).values; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return cummin(v[0], -1).values; }, {randn(shape, dt)}, tol_for(dt));
+    }
+  const Tensor counts = randint(-3, 4, {4, 9}).to(kInt32);
+  CHECK(cumprod(counts.to(gpu), 1).to(Device::cpu()).to_vector<std::int64_t>() ==
+        cumprod(counts, 1).to_vector<std::int64_t>());
+  CHECK(cummin(counts.to(gpu), 0).values.to(Device::cpu()).to_vector<std::int32_t>() ==
+        cummin(counts, 0).values.to_vector<std::int32_t>());
+}
+
 TEST_CASE("cuda: spmm, edge_softmax and row indices over rows longer than a chunk (hubs) match the CPU") {
   manual_seed(11);
   using cuda_kernels::kCsrChunk;

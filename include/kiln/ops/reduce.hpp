@@ -82,6 +82,19 @@ Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).
 Tensor cumsum(const Tensor& x, std::int64_t dim);
+// Running products along `dim` (torch.cumprod), in double for floating types; integers
+// multiply as int64. Differentiable, exactly where entries are 0 (no division by them).
+Tensor cumprod(const Tensor& x, std::int64_t dim);
+// The running largest / smallest entry along `dim` and the int64 position it came from
+// (torch.cummax / cummin): of equal entries the later position; a NaN, once met, is
+// the value from there on (at the last NaN's position). Any dtype but q4_0, kept.
+// Differentiable: each output's gradient goes to the position it came from.
+ValuesIndices cummax(const Tensor& x, std::int64_t dim);
+ValuesIndices cummin(const Tensor& x, std::int64_t dim);
+// Running log(exp(x_0) + ... + exp(x_j)) along `dim` (torch.logcumsumexp), one logaddexp
+// per step in double, so neither large nor very negative entries overflow or vanish.
+// float32 and float64; differentiable.
+Tensor logcumsumexp(const Tensor& x, std::int64_t dim);
 // The product of every element (a 0-d tensor), or along `dim` (torch.prod), in double
 // for floating types; integers multiply as int64; an empty product is 1. Differentiable:
 // each element's gradient is the product of the others in its line, taken without
