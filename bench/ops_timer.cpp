@@ -1,12 +1,18 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: the reference-loop
-// math functions against exp's vector kernel, einsum against the matmul it becomes, and
-// scatter_reduce's amax against scatter_add. Usage: ./build/bench/ops_timer
+// math functions against exp's vector kernel, einsum against the matmul it becomes,
+// scatter_reduce's amax against scatter_add, the running products, extremes and
+// log-sum-exps against cumsum's line walk, and solve against Eigen's PartialPivLU on the
+// same float64 matrices (when built with Eigen). Usage: ./build/bench/ops_timer
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
 
 #include "kiln/kiln.hpp"
+
+#if KILN_BENCH_EIGEN
+#include <Eigen/Dense>
+#endif
 
 using namespace kiln;
 
@@ -40,4 +46,33 @@ int main() {
               median_ms([&] { scatter_add(zero, 0, index, src); }));
   std::printf("scatter_reduce amax, the same: %.3f ms\n",
               median_ms([&] { scatter_reduce(zero, 0, index, src, ScatterReduce::amax, false); }));
+
+  const Tensor lines = randn({1024, 1024}) * 0.01 + 1.0;
+  for (const std::int64_t dim : {0, 1}) {
+    std::printf("cumsum, (1024, 1024) along dim %ld: %.3f ms\n", static_cast<long>(dim),
+                median_ms([&] { cumsum(lines, dim); }));
+    std::printf("cumprod, the same: %.3f ms\n", median_ms([&] { cumprod(lines, dim); }));
+    std::printf("cummax, the same: %.3f ms\n", median_ms([&] { cummax(lines, dim); }));
+    std::printf("logcumsumexp, the same: %.3f ms\n", median_ms([&] { logcumsumexp(lines, dim); }));
+  }
+
+  // solve on (batch, n, n) float64 systems with one right-hand side each.
+  for (const auto [batch, n] : {std::pair<std::int64_t, std::int64_t>{4096, 8}, {64, 64}, {1, 512}}) {
+    const Tensor a = randn({batch, n, n}, kFloat64) + eye(n, -1, kFloat64) * static_cast<double>(n);
+    const Tensor rhs = randn({batch, n, 1}, kFloat64);
+    std::printf("solve, %ld systems of %ld x %ld: %.3f ms\n", static_cast<long>(batch), static_cast<long>(n),
+                static_cast<long>(n), median_ms([&] { solve(a, rhs); }));
+#if KILN_BENCH_EIGEN
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> av = a.to_vector<double>(), bv = rhs.to_vector<double>();
+    std::vector<double> out(static_cast<std::size_t>(batch * n));
+    std::printf("  Eigen PartialPivLU, one system after another: %.3f ms\n", median_ms([&] {
+                  for (std::int64_t i = 0; i < batch; ++i) {
+                    const Eigen::Map<const Matrix> m(av.data() + i * n * n, n, n);
+                    const Eigen::Map<const Eigen::VectorXd> v(bv.data() + i * n, n);
+                    Eigen::Map<Eigen::VectorXd>(out.data() + i * n, n) = m.partialPivLu().solve(v);
+                  }
+                }));
+#endif
+  }
 }

@@ -320,6 +320,23 @@ struct Table {
   void (*gemm)(Scalar t, bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const void* a,
                std::int64_t lda, const void* b, std::int64_t ldb, double beta, void* c, std::int64_t ldc);
 
+  // --- linalg.cu ---------------------------------------------------------------
+  // A thread per matrix of `batch` contiguous n x n float64 matrices (matrix_factor.hpp).
+  // lu_factor: a = P L U in place, pivots (batch, n), and, where `dets` is not null,
+  // (det, sign, log|det|) per matrix; a singular matrix goes to `singular` (position: the
+  // matrix, value: the first zero pivot, bound: n) unless its report is null.
+  void (*lu_factor)(std::int64_t batch, std::int64_t n, double* a, std::int64_t* pivots, double* dets,
+                    ReportSlot singular);
+  // b (batch, n, m) = A^-1 b from lu_factor's lu and pivots.
+  void (*lu_solve)(std::int64_t batch, std::int64_t n, std::int64_t m, const double* lu,
+                   const std::int64_t* pivots, double* b);
+  // b (batch, n, m) = T^-1 b, T the lower (upper) triangle of t, unit diagonal when told.
+  void (*triangular_solve)(std::int64_t batch, std::int64_t n, std::int64_t m, const double* t, double* b,
+                           bool upper, bool unit);
+  // a = L (lower, upper part zeroed) with L L^T = a's lower triangle mirrored; a matrix
+  // that is not positive definite goes to the slot (value: the failing order - 1).
+  void (*cholesky)(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite);
+
   // --- optim.cu ----------------------------------------------------------------
   // One fused Adam / AdamW step over up to kAdamTensors contiguous float32
   // parameters, in one launch (AdamTensors below).

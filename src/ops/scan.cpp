@@ -316,8 +316,9 @@ ValuesIndices running_extreme(const Tensor& x_in, std::int64_t dim_in, Scan op, 
   Shape line(static_cast<std::size_t>(x.dim()), 1);
   line[static_cast<std::size_t>(dim)] = x.size(dim);
   const Tensor positions = arange(x.size(dim)).to(x.device()).reshape(line);
+  // A NaN entry always reaches it: the running value is NaN from there on.
   Tensor reached = eq(x, values);
-  if (is_floating(x.dtype())) reached = logical_or(reached, logical_and(isnan(x), isnan(values)));
+  if (is_floating(x.dtype())) reached = logical_or(reached, isnan(x));
   const Tensor indices = scan(where(reached, positions, -1.0), Scan::max, dim, false, name);
   if (should_record({x_in})) {
     attach_grad_fn(

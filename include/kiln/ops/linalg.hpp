@@ -1,5 +1,6 @@
 // Matrix products, backed by BLAS (OpenBLAS, or Eigen when built without it), and the
-// products built on them: einsum, outer, diag, trace.
+// products built on them: einsum, outer, diag, trace. Solves and factorisations of
+// square matrices: solve, inv, det, slogdet, cholesky, solve_triangular.
 #pragma once
 
 #include <string>
@@ -44,5 +45,40 @@ Tensor outer(const Tensor& a, const Tensor& b);
 Tensor diag(const Tensor& x, std::int64_t offset = 0);
 // The sum of a matrix's main diagonal (torch.trace). Differentiable.
 Tensor trace(const Tensor& x);
+
+// --- Square matrices (torch.linalg's names and conventions) -----------------------
+// Each takes (..., n, n) matrices, batch dimensions in front, float32 or float64; every
+// matrix is factored in float64 (a float32 result is rounded once), one matrix per
+// task on the CPU and per thread on a GPU: made for small and batched matrices. All are
+// differentiable (the gradients are solves with the same matrices).
+//
+// X with A X = B (torch.linalg.solve), by LU with partial pivoting. B is (..., n, k),
+// batch dimensions broadcasting with A's, or a vector: (n), or A's shape without its
+// last dimension. A singular A is an Error (on a GPU, at the next read-back).
+Tensor solve(const Tensor& a, const Tensor& b);
+// A^-1 (torch.linalg.inv); a singular A is an Error, as in solve.
+Tensor inv(const Tensor& a);
+// The determinant, (...) (torch.linalg.det): the product of U's diagonal times the sign
+// of the row swaps. Its gradient g det(A) A^-T is not finite at a singular A.
+Tensor det(const Tensor& a);
+// The sign of det(A) (1, -1, or 0 when singular) and log |det(A)|, which stays finite
+// where det would overflow or underflow (torch.linalg.slogdet). logabsdet is
+// differentiable (gradient g A^-T); sign is not.
+struct SignLogAbsDet {
+  Tensor sign;
+  Tensor logabsdet;
+};
+SignLogAbsDet slogdet(const Tensor& a);
+// L, lower triangular with a positive diagonal, L L^T = A (torch.linalg.cholesky), from
+// A's lower triangle only (A is taken as symmetric); `upper` gives U = L^T instead. A
+// matrix that is not positive definite is an Error (on a GPU, at the next read-back).
+// The gradient is symmetric, as PyTorch's.
+Tensor cholesky(const Tensor& a, bool upper = false);
+// X with T X = B, T the upper (lower) triangle of A, its diagonal taken as 1 when
+// `unitriangular`; with left = false, X T = B (torch.linalg.solve_triangular). Only that
+// triangle is read; B is (..., n, k) (left) or (..., k, n), batches broadcasting. A 0 on
+// the diagonal gives infinities, not an Error.
+Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left = true,
+                        bool unitriangular = false);
 
 }  // namespace kiln

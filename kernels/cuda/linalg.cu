@@ -1,0 +1,62 @@
+// Dense factorisations and solves, a thread per matrix (matrix_factor.hpp). A batch of
+// many small matrices fills the GPU; one large matrix runs on one thread.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/linalg.cuh"
+#include "kernels/cuda/matrix_factor.hpp"
+
+namespace kiln::cuda_kernels {
+
+namespace {
+
+__global__ void lu_factor_matrices(std::int64_t batch, std::int64_t n, double* a, std::int64_t* pivots,
+                                   double* dets, ReportSlot singular) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride()) {
+    double* m = a + e * n * n;
+    const std::int64_t k = lu_factor_one(m, n, pivots + e * n);
+    if (dets) lu_determinant(m, pivots + e * n, n, dets + e * 3);
+    if (k >= 0 && singular.report) report_bad_index(singular, e, k, n);
+  }
+}
+
+__global__ void lu_solve_matrices(std::int64_t batch, std::int64_t n, std::int64_t m, const double* lu,
+                                  const std::int64_t* pivots, double* b) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride())
+    lu_solve_one(lu + e * n * n, pivots + e * n, b + e * n * m, n, m);
+}
+
+__global__ void triangular_solve_matrices(std::int64_t batch, std::int64_t n, std::int64_t m, const double* t,
+                                          double* b, bool upper, bool unit) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride())
+    triangular_solve_one(t + e * n * n, b + e * n * m, n, m, upper, unit);
+}
+
+__global__ void cholesky_matrices(std::int64_t batch, std::int64_t n, double* a,
+                                  ReportSlot not_positive_definite) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride()) {
+    const std::int64_t k = cholesky_one(a + e * n * n, n);
+    if (k >= 0 && not_positive_definite.report) report_bad_index(not_positive_definite, e, k, n);
+  }
+}
+
+}  // namespace
+
+void lu_factor(std::int64_t batch, std::int64_t n, double* a, std::int64_t* pivots, double* dets,
+               ReportSlot singular) {
+  launch_over(batch, lu_factor_matrices, batch, n, a, pivots, dets, singular);
+}
+
+void lu_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* lu,
+              const std::int64_t* pivots, double* b) {
+  launch_over(batch, lu_solve_matrices, batch, n, m, lu, pivots, b);
+}
+
+void triangular_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* t, double* b,
+                      bool upper, bool unit) {
+  launch_over(batch, triangular_solve_matrices, batch, n, m, t, b, upper, unit);
+}
+
+void cholesky(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite) {
+  launch_over(batch, cholesky_matrices, batch, n, a, not_positive_definite);
+}
+
+}  // namespace kiln::cuda_kernels

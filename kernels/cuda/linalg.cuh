@@ -1,0 +1,17 @@
+// Dense factorisations on the GPU: a thread per matrix of a batch, each running
+// matrix_factor.hpp's steps, which the CPU runs too. See cuda_kernels.hpp for contracts.
+#pragma once
+
+#include "kernels/cuda/cuda_kernels.hpp"
+
+namespace kiln::cuda_kernels {
+
+void lu_factor(std::int64_t batch, std::int64_t n, double* a, std::int64_t* pivots, double* dets,
+               ReportSlot singular);
+void lu_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* lu,
+              const std::int64_t* pivots, double* b);
+void triangular_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* t, double* b,
+                      bool upper, bool unit);
+void cholesky(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite);
+
+}  // namespace kiln::cuda_kernels
