@@ -1,8 +1,9 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: the reference-loop
 // math functions against exp's vector kernel, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
-// log-sum-exps against cumsum's line walk, and solve against Eigen's PartialPivLU on the
-// same float64 matrices (when built with Eigen). Usage: ./build/bench/ops_timer
+// log-sum-exps against cumsum's line walk, and solve, qr and eigh against Eigen's
+// PartialPivLU, HouseholderQR and SelfAdjointEigenSolver on the same float64 matrices
+// (when built with Eigen). Usage: ./build/bench/ops_timer
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,7 +58,7 @@ int main() {
   }
 
   // solve on (batch, n, n) float64 systems with one right-hand side each.
-  for (const auto [batch, n] : {std::pair<std::int64_t, std::int64_t>{4096, 8}, {64, 64}, {1, 512}}) {
+  for (const auto& [batch, n] : {std::pair<std::int64_t, std::int64_t>{4096, 8}, {64, 64}, {1, 512}}) {
     const Tensor a = randn({batch, n, n}, kFloat64) + eye(n, -1, kFloat64) * static_cast<double>(n);
     const Tensor rhs = randn({batch, n, 1}, kFloat64);
     std::printf("solve, %ld systems of %ld x %ld: %.3f ms\n", static_cast<long>(batch), static_cast<long>(n),
@@ -75,4 +76,42 @@ int main() {
                 }));
 #endif
   }
+
+  // qr of (256, 32, 16) and eigh of (256, 16, 16) float64 matrices, Eigen's HouseholderQR
+  // (with Q formed) and SelfAdjointEigenSolver one after another as the peers.
+  const Tensor tall = randn({256, 32, 16}, kFloat64), sym_half = randn({256, 16, 16}, kFloat64);
+  const Tensor sym = sym_half + sym_half.transpose(-2, -1);
+  std::printf("qr, 256 matrices of 32 x 16: %.3f ms\n", median_ms([&] { qr(tall); }));
+#if KILN_BENCH_EIGEN
+  {
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> tv = tall.to_vector<double>();
+    double keep = 0;
+    std::printf("  Eigen HouseholderQR and its thin Q, one after another: %.3f ms\n", median_ms([&] {
+                  for (std::int64_t i = 0; i < 256; ++i) {
+                    const Eigen::Map<const Matrix> m(tv.data() + i * 32 * 16, 32, 16);
+                    const Eigen::HouseholderQR<Matrix> f(m);
+                    const Matrix q = f.householderQ() * Matrix::Identity(32, 16);
+                    keep += q(0, 0) + f.matrixQR()(0, 0);
+                  }
+                }));
+    if (keep == 1234.5) std::printf("\n");
+  }
+#endif
+  std::printf("eigh, 256 symmetric matrices of 16 x 16: %.3f ms\n", median_ms([&] { eigh(sym); }));
+#if KILN_BENCH_EIGEN
+  {
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> sv = sym.to_vector<double>();
+    double keep = 0;
+    std::printf("  Eigen SelfAdjointEigenSolver, one after another: %.3f ms\n", median_ms([&] {
+                  for (std::int64_t i = 0; i < 256; ++i) {
+                    const Eigen::Map<const Matrix> m(sv.data() + i * 16 * 16, 16, 16);
+                    const Eigen::SelfAdjointEigenSolver<Matrix> e(m);
+                    keep += e.eigenvalues()(0) + e.eigenvectors()(0, 0);
+                  }
+                }));
+    if (keep == 1234.5) std::printf("\n");
+  }
+#endif
 }

@@ -1,5 +1,6 @@
-// The differential test against PyTorch, continued: solve, inv, det, slogdet, cholesky and
-// solve_triangular on random batches of small matrices, against torch.linalg's. kiln
+// The differential test against PyTorch, continued: solve, inv, det, slogdet, cholesky,
+// solve_triangular, qr, eigh and lstsq on random batches of small matrices, against
+// torch.linalg's. kiln
 // factors float32 matrices in float64 and rounds the result once, so torch runs in float64
 // there too (its float32 factorisation loses digits as the condition number grows: the
 // gradient of det on 8 x 8 matrices was 3e-4 off).
@@ -66,5 +67,56 @@ TEST_CASE("torch differential: solve, inv, det, slogdet, cholesky, solve_triangu
         [&](const auto& a) {
           return back(torch::linalg_solve_triangular(shift_t(wide(a[0])), wide(a[1]), upper, left, unit));
         });
+  });
+}
+
+TEST_CASE("torch differential: qr, eigh, eigvalsh, lstsq") {
+  in_both_precisions(73, 120, [] {
+    const auto wide = [](const TT& t) { return single ? t.to(torch::kDouble) : t; };
+    const auto back = [](const TT& t) { return single ? t.to(torch::kFloat) : t; };
+    const std::int64_t m = irand(1, single ? 8 : 5), n = irand(1, single ? 8 : 5);
+    Sizes sa = random_shape(0, 2, 3), sq = sa;
+    sa.insert(sa.end(), {m, n});
+    sq.insert(sq.end(), {n, n});
+    // Both sides use LAPACK's signs for R's diagonal, so Q and R compare as they are.
+    compare(
+        "qr q", {leaf(sa)}, [&](const auto& a) { return kiln::qr(a[0]).q; },
+        [&](const auto& a) { return back(std::get<0>(torch::linalg_qr(wide(a[0])))); });
+    compare(
+        "qr r", {leaf(sa)}, [&](const auto& a) { return kiln::qr(a[0]).r; },
+        [&](const auto& a) { return back(std::get<1>(torch::linalg_qr(wide(a[0])))); });
+    // eigh on X + X^T (torch reads the lower triangle too). torch's eigenvectors take
+    // LAPACK's signs: turn each so that its largest entry is positive, as kiln's.
+    compare(
+        "eigh eigenvalues", {leaf(sq)},
+        [&](const auto& a) { return kiln::eigh(a[0] + a[0].transpose(-2, -1)).eigenvalues; },
+        [&](const auto& a) {
+          const TT x = wide(a[0]);
+          return back(std::get<0>(torch::linalg_eigh(x + x.transpose(-2, -1))));
+        });
+    compare(
+        "eigh eigenvectors", {leaf(sq)},
+        [&](const auto& a) { return kiln::eigh(a[0] + a[0].transpose(-2, -1)).eigenvectors; },
+        [&](const auto& a) {
+          const TT x = wide(a[0]);
+          const TT v = std::get<1>(torch::linalg_eigh(x + x.transpose(-2, -1)));
+          const TT largest = v.gather(-2, v.detach().abs().argmax(-2, true));
+          return back(v * largest.detach().sign());
+        });
+    compare(
+        "eigvalsh", {leaf(sq)}, [&](const auto& a) { return kiln::eigvalsh(a[0] + a[0].transpose(-2, -1)); },
+        [&](const auto& a) {
+          const TT x = wide(a[0]);
+          return back(torch::linalg_eigvalsh(x + x.transpose(-2, -1)));
+        });
+    // lstsq on a tall system (rows >= columns).
+    const std::int64_t rows = std::max(m, n), k = irand(1, 3);
+    Sizes st = sa, sb = sa;
+    st[st.size() - 2] = rows;
+    sb[sb.size() - 2] = rows;
+    sb.back() = k;
+    compare(
+        "lstsq", {leaf(st), leaf(sb)}, [&](const auto& a) { return kiln::lstsq(a[0], a[1]); },
+        [&](const auto& a) { return back(std::get<0>(torch::linalg_lstsq(wide(a[0]), wide(a[1])))); });
   });
 }

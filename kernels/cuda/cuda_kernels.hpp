@@ -336,6 +336,13 @@ struct Table {
   // a = L (lower, upper part zeroed) with L L^T = a's lower triangle mirrored; a matrix
   // that is not positive definite goes to the slot (value: the failing order - 1).
   void (*cholesky)(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite);
+  // Householder QR of a (batch, m, n) (overwritten), tau (batch, min(m, n)) scratch:
+  // q (batch, m, k) and r (batch, k, n), k = min(m, n).
+  void (*qr)(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau, double* q,
+             double* r);
+  // Eigenvalues w (batch, n), ascending, and eigenvectors v (batch, n, n), as columns, of
+  // the symmetric matrices whose lower triangles a holds (overwritten).
+  void (*eigh)(std::int64_t batch, std::int64_t n, double* a, double* w, double* v);
 
   // --- optim.cu ----------------------------------------------------------------
   // One fused Adam / AdamW step over up to kAdamTensors contiguous float32

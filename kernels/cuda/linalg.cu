@@ -1,5 +1,5 @@
-// Dense factorisations and solves, a thread per matrix (matrix_factor.hpp). A batch of
-// many small matrices fills the GPU; one large matrix runs on one thread.
+// Dense factorisations (LU, Cholesky, QR, symmetric eigen) and solves, a thread per matrix
+// (matrix_factor.hpp). A batch of many small matrices fills the GPU; one large matrix runs on one thread.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/linalg.cuh"
 #include "kernels/cuda/matrix_factor.hpp"
@@ -38,7 +38,29 @@ __global__ void cholesky_matrices(std::int64_t batch, std::int64_t n, double* a,
   }
 }
 
+__global__ void qr_matrices(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau,
+                            double* q, double* r) {
+  const std::int64_t k = m < n ? m : n;
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride()) {
+    householder_qr_one(a + e * m * n, m, n, tau + e * k);
+    householder_q_r_one(a + e * m * n, tau + e * k, m, n, q + e * m * k, r + e * k * n);
+  }
+}
+
+__global__ void eigh_matrices(std::int64_t batch, std::int64_t n, double* a, double* w, double* v) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride())
+    jacobi_eigh_one(a + e * n * n, n, w + e * n, v + e * n * n);
+}
+
 }  // namespace
+
+void qr(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau, double* q, double* r) {
+  launch_over(batch, qr_matrices, batch, m, n, a, tau, q, r);
+}
+
+void eigh(std::int64_t batch, std::int64_t n, double* a, double* w, double* v) {
+  launch_over(batch, eigh_matrices, batch, n, a, w, v);
+}
 
 void lu_factor(std::int64_t batch, std::int64_t n, double* a, std::int64_t* pivots, double* dets,
                ReportSlot singular) {

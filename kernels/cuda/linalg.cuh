@@ -13,5 +13,7 @@ void lu_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* 
 void triangular_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const double* t, double* b,
                       bool upper, bool unit);
 void cholesky(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite);
+void qr(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau, double* q, double* r);
+void eigh(std::int64_t batch, std::int64_t n, double* a, double* w, double* v);
 
 }  // namespace kiln::cuda_kernels

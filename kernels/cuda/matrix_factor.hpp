@@ -1,10 +1,12 @@
-// Factorisations and solves of one dense square matrix, in double, row-major and
-// contiguous: LU with partial pivoting, Cholesky, and triangular solves. Plain C++ that
+// Factorisations and solves of one dense matrix, in double, row-major and contiguous:
+// LU with partial pivoting, Cholesky, triangular solves, Householder QR, and the
+// eigenvalues and eigenvectors of a symmetric matrix by Jacobi rotations. Plain C++ that
 // nvcc and the host compiler both read: the CPU runs them a matrix per task and the GPU a
 // matrix per thread (kernels/cuda/linalg.cu), so both take the same steps in the same
 // order. Meant for the small and batched matrices of deep learning (the work of one
 // n x n matrix is serial, n^3 / 3 multiply-adds); src/ops/linalg_solve.cpp builds
-// solve, inv, det, slogdet, cholesky and solve_triangular on them.
+// solve, inv, det, slogdet, cholesky and solve_triangular on them,
+// src/ops/linalg_decompose.cpp qr, eigh and lstsq.
 #pragma once
 
 #include <math.h>
@@ -123,6 +125,130 @@ KILN_HOST_DEVICE inline std::int64_t cholesky_one(double* a, std::int64_t n) {
     for (std::int64_t k = j + 1; k < n; ++k) a[j * n + k] = 0.0;
   }
   return -1;
+}
+
+// a (m x n) = Q R by Householder reflections, k = min(m, n) of them, as LAPACK's geqrf:
+// reflection j maps column j's part from row j down to (beta, 0, ..., 0), beta of the
+// opposite sign to the diagonal entry (so it never cancels), and is I - tau_j v v^T with
+// v_j = 1. On return a holds R on and above the diagonal, v's lower part below it, and
+// tau[j] (0 where the column below is already 0).
+KILN_HOST_DEVICE inline void householder_qr_one(double* a, std::int64_t m, std::int64_t n, double* tau) {
+  const std::int64_t k = m < n ? m : n;
+  for (std::int64_t j = 0; j < k; ++j) {
+    const double alpha = a[j * n + j];
+    double below = 0.0;
+    for (std::int64_t i = j + 1; i < m; ++i) below = ::hypot(below, a[i * n + j]);
+    if (below == 0.0) {
+      tau[j] = 0.0;
+      continue;
+    }
+    const double beta = -::copysign(::hypot(alpha, below), alpha);
+    tau[j] = (beta - alpha) / beta;
+    const double scale = 1.0 / (alpha - beta);
+    for (std::int64_t i = j + 1; i < m; ++i) a[i * n + j] *= scale;
+    a[j * n + j] = beta;
+    for (std::int64_t c = j + 1; c < n; ++c) {  // the columns right of j: minus tau v (v . column)
+      double w = a[j * n + c];
+      for (std::int64_t i = j + 1; i < m; ++i) w += a[i * n + j] * a[i * n + c];
+      w *= tau[j];
+      a[j * n + c] -= w;
+      for (std::int64_t i = j + 1; i < m; ++i) a[i * n + c] -= w * a[i * n + j];
+    }
+  }
+}
+
+// From householder_qr_one's a (m x n) and tau: q (m x k) = the first k columns of
+// H_0 H_1 ... H_(k-1), built from the identity's columns applying the last reflection
+// first, and r (k x n) = the upper triangle of a's first k rows.
+KILN_HOST_DEVICE inline void householder_q_r_one(const double* a, const double* tau, std::int64_t m,
+                                                 std::int64_t n, double* q, double* r) {
+  const std::int64_t k = m < n ? m : n;
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t c = 0; c < k; ++c) q[i * k + c] = i == c ? 1.0 : 0.0;
+  for (std::int64_t j = k - 1; j >= 0; --j) {
+    if (tau[j] == 0.0) continue;
+    for (std::int64_t c = j; c < k; ++c) {
+      double w = q[j * k + c];
+      for (std::int64_t i = j + 1; i < m; ++i) w += a[i * n + j] * q[i * k + c];
+      w *= tau[j];
+      q[j * k + c] -= w;
+      for (std::int64_t i = j + 1; i < m; ++i) q[i * k + c] -= w * a[i * n + j];
+    }
+  }
+  for (std::int64_t i = 0; i < k; ++i)
+    for (std::int64_t c = 0; c < n; ++c) r[i * n + c] = c >= i ? a[i * n + c] : 0.0;
+}
+
+// The eigenvalues w (ascending) and orthonormal eigenvectors v (columns, n x n) of the
+// symmetric matrix whose lower triangle a holds (a is overwritten), by cyclic Jacobi
+// rotations: sweeps over every pair (p, q) that zero a_pq, until the off-diagonal part
+// is below 1e-15 of the norm (small entries relative to their diagonal are left alone;
+// at most 64 sweeps). Each eigenvector's entry of largest magnitude (the first of equals)
+// is made positive, so that the result does not depend on the order of the rotations.
+KILN_HOST_DEVICE inline void jacobi_eigh_one(double* a, std::int64_t n, double* w, double* v) {
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (j > i) a[i * n + j] = a[j * n + i];
+      v[i * n + j] = i == j ? 1.0 : 0.0;
+    }
+  for (int sweep = 0; sweep < 64; ++sweep) {
+    double off = 0.0, total = 0.0;
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double x = a[i * n + j] * a[i * n + j];
+        total += x;
+        if (i != j) off += x;
+      }
+    if (!(off > 1e-30 * total)) break;  // also ends on NaN
+    for (std::int64_t p = 0; p < n - 1; ++p)
+      for (std::int64_t q = p + 1; q < n; ++q) {
+        const double apq = a[p * n + q], app = a[p * n + p], aqq = a[q * n + q];
+        if (apq == 0.0 || ::fabs(apq) < 1e-18 * (::fabs(app) + ::fabs(aqq))) continue;
+        // t = tan of the angle that zeroes a_pq, the smaller root: |angle| <= pi / 4.
+        const double theta = (aqq - app) / (2.0 * apq);
+        const double t = (theta >= 0.0 ? 1.0 : -1.0) / (::fabs(theta) + ::sqrt(theta * theta + 1.0));
+        const double c = 1.0 / ::sqrt(t * t + 1.0), s = t * c;
+        for (std::int64_t i = 0; i < n; ++i) {  // columns p and q of a J
+          const double x = a[i * n + p], y = a[i * n + q];
+          a[i * n + p] = c * x - s * y;
+          a[i * n + q] = s * x + c * y;
+        }
+        for (std::int64_t j = 0; j < n; ++j) {  // rows p and q of J^T a J
+          const double x = a[p * n + j], y = a[q * n + j];
+          a[p * n + j] = c * x - s * y;
+          a[q * n + j] = s * x + c * y;
+        }
+        a[p * n + q] = a[q * n + p] = 0.0;
+        for (std::int64_t i = 0; i < n; ++i) {  // v J
+          const double x = v[i * n + p], y = v[i * n + q];
+          v[i * n + p] = c * x - s * y;
+          v[i * n + q] = s * x + c * y;
+        }
+      }
+  }
+  for (std::int64_t i = 0; i < n; ++i) w[i] = a[i * n + i];
+  // Ascending, by selection: swap values and columns.
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t best = i;
+    for (std::int64_t j = i + 1; j < n; ++j)
+      if (w[j] < w[best]) best = j;
+    if (best == i) continue;
+    const double t = w[i];
+    w[i] = w[best];
+    w[best] = t;
+    for (std::int64_t r = 0; r < n; ++r) {
+      const double x = v[r * n + i];
+      v[r * n + i] = v[r * n + best];
+      v[r * n + best] = x;
+    }
+  }
+  for (std::int64_t c = 0; c < n; ++c) {
+    std::int64_t at = 0;
+    for (std::int64_t r = 1; r < n; ++r)
+      if (::fabs(v[r * n + c]) > ::fabs(v[at * n + c])) at = r;
+    if (v[at * n + c] < 0.0)
+      for (std::int64_t r = 0; r < n; ++r) v[r * n + c] = -v[r * n + c];
+  }
 }
 
 }  // namespace kiln::cuda_kernels

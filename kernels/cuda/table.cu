@@ -75,6 +75,8 @@ const Table& table() {
       lu_solve,
       triangular_solve,
       cholesky,
+      qr,
+      eigh,
       adam,
   };
   return t;

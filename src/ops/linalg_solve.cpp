@@ -168,7 +168,7 @@ Tensor solve_matrices(const Tensor& a_in, const Tensor& b_in, const char* op,
                      const Tensor gb = solve_matrices(transposed(ad), g, op, gpu_message);
                      return Grads{sum_to(neg(matmul(gb, transposed(xd))), sa), sum_to(gb, sb)};
                    },
-                   {a_in, b_in});
+                   {a_in, b_in, x});
   }
   return x;
 }
@@ -206,7 +206,7 @@ Tensor det(const Tensor& a) {
                    [ad = a.detach(), od = out.detach()](const Tensor& g) {
                      return Grads{inverse_transposed_times(ad, g * od)};
                    },
-                   {a});
+                   {a, out});
   }
   return out;
 }
@@ -259,7 +259,7 @@ Tensor cholesky(const Tensor& a, bool upper) {
                          triangular_solve(lt.contiguous(), transposed(left), true, false));  // .. L^-1
                      return Grads{(both + transposed(both)) * 0.5};
                    },
-                   {a});
+                   {l});
   }
   return upper ? transposed(l) : l;
 }
@@ -281,7 +281,7 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
                      const Tensor ga = upper ? triu(full, skip) : tril(full, -skip);
                      return Grads{sum_to(ga, sa), sum_to(gb, sb)};
                    },
-                   {a, b});
+                   {a, b, x});
   }
   return x;
 }

@@ -576,6 +576,23 @@ TEST_CASE("cuda: solve, inv, det, slogdet, cholesky and solve_triangular match t
   }
 }
 
+TEST_CASE("cuda: qr, eigh and lstsq match the CPU") {
+  manual_seed(14);
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    for (const Shape& shape : {Shape{5, 6, 3}, Shape{2, 4, 4}, Shape{3, 2, 5}}) {
+      parity([](const auto& v) { return qr(v[0]).q; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return qr(v[0]).r; }, {randn(shape, dt)}, tol_for(dt));
+    }
+    parity([](const auto& v) { return eigh(v[0] + v[0].transpose(-2, -1)).eigenvalues; },
+           {randn({6, 5, 5}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return eigh(v[0] + v[0].transpose(-2, -1)).eigenvectors; },
+           {randn({6, 5, 5}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return lstsq(v[0], v[1]); }, {randn({3, 7, 3}, dt), randn({3, 7, 2}, dt)},
+           tol_for(dt));
+  }
+}
+
 TEST_CASE(
     "cuda: a singular matrix in solve, or one not positive definite in cholesky, is an Error at the next "
     "read-back") {

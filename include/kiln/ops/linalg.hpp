@@ -1,6 +1,7 @@
 // Matrix products, backed by BLAS (OpenBLAS, or Eigen when built without it), and the
 // products built on them: einsum, outer, diag, trace. Solves and factorisations of
-// square matrices: solve, inv, det, slogdet, cholesky, solve_triangular.
+// square matrices: solve, inv, det, slogdet, cholesky, solve_triangular; decompositions:
+// qr, eigh, eigvalsh; lstsq.
 #pragma once
 
 #include <string>
@@ -80,5 +81,33 @@ Tensor cholesky(const Tensor& a, bool upper = false);
 // the diagonal gives infinities, not an Error.
 Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left = true,
                         bool unitriangular = false);
+
+// A = Q R (torch.linalg.qr, mode "reduced"): for A (..., m, n) and k = min(m, n), Q
+// (..., m, k) with orthonormal columns and R (..., k, n) upper triangular, by Householder
+// reflections as LAPACK's (R's diagonal entries take the sign opposite to the entry each
+// reflection started from). Differentiable in both outputs where A's leading k columns
+// have full rank (R^-1 enters the gradient).
+struct QR {
+  Tensor q;
+  Tensor r;
+};
+QR qr(const Tensor& a);
+// The eigenvalues, ascending, and orthonormal eigenvectors (columns) of symmetric
+// matrices (torch.linalg.eigh), from the lower triangle only, by cyclic Jacobi rotations
+// (accurate to the last digits of small eigenvalues too). Each eigenvector's entry of
+// largest magnitude is positive (LAPACK leaves the sign to chance). Differentiable; the
+// gradient is symmetric, and that of the eigenvectors is not finite where eigenvalues
+// repeat. eigvalsh: the eigenvalues alone.
+struct Eigh {
+  Tensor eigenvalues;
+  Tensor eigenvectors;
+};
+Eigh eigh(const Tensor& a);
+Tensor eigvalsh(const Tensor& a);
+// The least-squares solution X of A X = B (the X that makes |A X - B| smallest) for
+// A (..., m, n) with m >= n of full column rank: R^-1 Q^T B from A's QR. B is
+// (..., m, k), batches broadcasting, or a vector (m). Differentiable (composite). Unlike
+// torch.linalg.lstsq, the solution only.
+Tensor lstsq(const Tensor& a, const Tensor& b);
 
 }  // namespace kiln
