@@ -1,9 +1,9 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: the reference-loop
 // math functions against exp's vector kernel, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
-// log-sum-exps against cumsum's line walk, and solve, qr and eigh against Eigen's
-// PartialPivLU, HouseholderQR and SelfAdjointEigenSolver on the same float64 matrices
-// (when built with Eigen). Usage: ./build/bench/ops_timer
+// log-sum-exps against cumsum's line walk, and solve, qr, eigh and svd against Eigen's
+// PartialPivLU, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
+// float64 matrices (when built with Eigen). Usage: ./build/bench/ops_timer
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -109,6 +109,29 @@ int main() {
                     const Eigen::Map<const Matrix> m(sv.data() + i * 16 * 16, 16, 16);
                     const Eigen::SelfAdjointEigenSolver<Matrix> e(m);
                     keep += e.eigenvalues()(0) + e.eigenvectors()(0, 0);
+                  }
+                }));
+    if (keep == 1234.5) std::printf("\n");
+  }
+#endif
+  std::printf("svd, 256 matrices of 32 x 16: %.3f ms\n", median_ms([&] { svd(tall); }));
+#if KILN_BENCH_EIGEN
+  {
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> tv = tall.to_vector<double>();
+    double keep = 0;
+    std::printf("  Eigen JacobiSVD (thin U and V), one after another: %.3f ms\n", median_ms([&] {
+                  for (std::int64_t i = 0; i < 256; ++i) {
+                    const Eigen::Map<const Matrix> m(tv.data() + i * 32 * 16, 32, 16);
+                    const Eigen::JacobiSVD<Matrix> f(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
+                    keep += f.singularValues()(0) + f.matrixU()(0, 0) + f.matrixV()(0, 0);
+                  }
+                }));
+    std::printf("  Eigen BDCSVD (thin U and V), one after another: %.3f ms\n", median_ms([&] {
+                  for (std::int64_t i = 0; i < 256; ++i) {
+                    const Eigen::Map<const Matrix> m(tv.data() + i * 32 * 16, 32, 16);
+                    const Eigen::BDCSVD<Matrix> f(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
+                    keep += f.singularValues()(0) + f.matrixU()(0, 0) + f.matrixV()(0, 0);
                   }
                 }));
     if (keep == 1234.5) std::printf("\n");

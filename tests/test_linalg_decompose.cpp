@@ -145,3 +145,87 @@ TEST_CASE("gradcheck: qr, eigh, eigvalsh, lstsq") {
   KILN_CHECK_GRAD([](const In& in) { return lstsq(in[0], in[1]); }, {rand64({5, 3}), rand64({5, 2})});
   KILN_CHECK_GRAD([](const In& in) { return lstsq(in[0], in[1]); }, {rand64({2, 4, 2}), rand64({4})});
 }
+
+TEST_CASE("svd: a hand-worked example, the defining identities, signs, rank-deficient and zero matrices") {
+  // A^T A = [[25, 20], [20, 25]]: eigenvalues 45 and 5.
+  check_values(svdvals(tensor<double>({{3, 0}, {4, 5}})), {std::sqrt(45.0), std::sqrt(5.0)}, 1e-15);
+  manual_seed(5);
+  for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{6, 3}, {4, 4}, {3, 5}, {1, 4}, {5, 1}}) {
+    INFO(m << " x " << n);
+    const Tensor a = rand64({2, m, n});
+    const SVD f = svd(a);
+    const std::int64_t k = std::min(m, n);
+    CHECK(f.u.shape() == Shape{2, m, k});
+    CHECK(f.s.shape() == Shape{2, k});
+    CHECK(f.vh.shape() == Shape{2, k, n});
+    check_values(matmul(f.u * f.s.unsqueeze(-2), f.vh), a.to_vector<double>(), 1e-14);
+    check_values(matmul(transposed(f.u), f.u), identity_batch(2, k), 1e-14);
+    check_values(matmul(f.vh, transposed(f.vh)), identity_batch(2, k), 1e-14);
+    const std::vector<double> sv = f.s.to_vector<double>(), uv = f.u.to_vector<double>();
+    for (std::size_t i = 0; i < sv.size(); ++i) {
+      CHECK(sv[i] >= 0);
+      if (i % static_cast<std::size_t>(k) != 0) CHECK(sv[i - 1] >= sv[i]);
+    }
+    for (std::int64_t b = 0; b < 2; ++b)
+      for (std::int64_t col = 0; col < k; ++col) {  // U's entry of largest magnitude is positive
+        double largest = 0;
+        for (std::int64_t row = 0; row < m; ++row) {
+          const double e = uv[static_cast<std::size_t>((b * m + row) * k + col)];
+          if (std::abs(e) > std::abs(largest)) largest = e;
+        }
+        CHECK(largest > 0);
+      }
+  }
+  // Rank 1, and 0: U's columns still orthonormal, completed from unit vectors.
+  const Tensor rank_one = matmul(tensor<double>({{1}, {2}, {2}, {4}}), tensor<double>({{3, 0, -4}}));
+  const SVD r = svd(rank_one);
+  check_values(r.s, {25, 0, 0}, 1e-14);
+  check_values(matmul(transposed(r.u), r.u), identity_batch(1, 3), 1e-14);
+  check_values(matmul(r.u * r.s.unsqueeze(-2), r.vh), rank_one.to_vector<double>(), 1e-14);
+  const SVD z = svd(zeros({3, 2}, kFloat64));
+  check_values(z.s, {0, 0}, 0);
+  check_values(matmul(transposed(z.u), z.u), identity_batch(1, 2), 0);
+  CHECK(svd(rand64({3, 4}).to(kFloat32)).s.dtype() == kFloat32);
+  CHECK_THROWS_WITH_AS(svd(zeros({3}, kFloat64)), doctest::Contains("svd"), Error);
+}
+
+TEST_CASE("pinv and matrix_rank") {
+  manual_seed(6);
+  const Tensor tall = rand64({2, 5, 3});
+  check_values(pinv(tall), matmul(inv(matmul(transposed(tall), tall)), transposed(tall)).to_vector<double>(),
+               1e-12);
+  // Rank 2 of 4 x 4: the Moore-Penrose conditions.
+  const Tensor a = matmul(rand64({4, 2}), rand64({2, 4}));
+  const Tensor p = pinv(a);
+  check_values(matmul(matmul(a, p), a), a.to_vector<double>(), 1e-12);
+  check_values(matmul(matmul(p, a), p), p.to_vector<double>(), 1e-12);
+  check_values(matmul(a, p), transposed(matmul(a, p)).contiguous().to_vector<double>(), 1e-12);
+  check_values(matmul(p, a), transposed(matmul(p, a)).contiguous().to_vector<double>(), 1e-12);
+  CHECK(matrix_rank(a).item<std::int64_t>() == 2);
+  CHECK(matrix_rank(stack({eye(3, -1, kFloat64), zeros({3, 3}, kFloat64)}, 0)).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{3, 0});
+  // A looser rtol drops the smaller singular value of diag(1, 1e-3).
+  const Tensor d = tensor<double>({{1, 0}, {0, 1e-3}});
+  CHECK(matrix_rank(d).item<std::int64_t>() == 2);
+  CHECK(matrix_rank(d, 1e-2).item<std::int64_t>() == 1);
+  check_values(pinv(d, 1e-2), {1, 0, 0, 0}, 0);
+}
+
+TEST_CASE("gradcheck: svd, svdvals, pinv") {
+  manual_seed(7);
+  for (const auto& shape : {Shape{4, 3}, Shape{3, 3}, Shape{2, 4}, Shape{2, 3, 2}}) {
+    INFO("shape " << shape.size());
+    KILN_CHECK_GRAD([](const In& in) { return svd(in[0]).u; }, {rand64(shape)});
+    KILN_CHECK_GRAD([](const In& in) { return svd(in[0]).s; }, {rand64(shape)});
+    KILN_CHECK_GRAD([](const In& in) { return svd(in[0]).vh; }, {rand64(shape)});
+    KILN_CHECK_GRAD(
+        [](const In& in) {
+          const SVD f = svd(in[0]);
+          return cat({f.u.reshape({-1}), f.s.reshape({-1}), f.vh.reshape({-1})}, 0);
+        },
+        {rand64(shape)});
+  }
+  KILN_CHECK_GRAD([](const In& in) { return svdvals(in[0]); }, {rand64({5, 5})});
+  KILN_CHECK_GRAD([](const In& in) { return pinv(in[0]); }, {rand64({4, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return pinv(in[0]); }, {rand64({2, 5})});
+}

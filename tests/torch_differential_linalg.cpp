@@ -1,6 +1,6 @@
 // The differential test against PyTorch, continued: solve, inv, det, slogdet, cholesky,
-// solve_triangular, qr, eigh and lstsq on random batches of small matrices, against
-// torch.linalg's. kiln
+// solve_triangular, qr, eigh, lstsq, svd, pinv and matrix_rank on random batches of
+// small matrices, against torch.linalg's. kiln
 // factors float32 matrices in float64 and rounds the result once, so torch runs in float64
 // there too (its float32 factorisation loses digits as the condition number grows: the
 // gradient of det on 8 x 8 matrices was 3e-4 off).
@@ -118,5 +118,46 @@ TEST_CASE("torch differential: qr, eigh, eigvalsh, lstsq") {
     compare(
         "lstsq", {leaf(st), leaf(sb)}, [&](const auto& a) { return kiln::lstsq(a[0], a[1]); },
         [&](const auto& a) { return back(std::get<0>(torch::linalg_lstsq(wide(a[0]), wide(a[1])))); });
+  });
+}
+
+TEST_CASE("torch differential: svd, svdvals, pinv, matrix_rank") {
+  in_both_precisions(74, 120, [] {
+    const auto wide = [](const TT& t) { return single ? t.to(torch::kDouble) : t; };
+    const auto back = [](const TT& t) { return single ? t.to(torch::kFloat) : t; };
+    const std::int64_t m = irand(1, single ? 8 : 5), n = irand(1, single ? 8 : 5);
+    Sizes sa = random_shape(0, 2, 3);
+    sa.insert(sa.end(), {m, n});
+    // torch's singular vectors take LAPACK's signs: turn each pair so that U's column has its
+    // largest entry positive, as kiln's.
+    const auto torch_svd = [&](const TT& a) {
+      auto [u, sv, vh] = torch::linalg_svd(wide(a), false);
+      const TT sign = u.gather(-2, u.detach().abs().argmax(-2, true)).detach().sign();
+      return std::make_tuple(u * sign, sv, vh * sign.transpose(-2, -1));
+    };
+    compare(
+        "svd u", {leaf(sa)}, [&](const auto& a) { return kiln::svd(a[0]).u; },
+        [&](const auto& a) { return back(std::get<0>(torch_svd(a[0]))); });
+    compare(
+        "svd s", {leaf(sa)}, [&](const auto& a) { return kiln::svd(a[0]).s; },
+        [&](const auto& a) { return back(std::get<1>(torch_svd(a[0]))); });
+    compare(
+        "svd vh", {leaf(sa)}, [&](const auto& a) { return kiln::svd(a[0]).vh; },
+        [&](const auto& a) { return back(std::get<2>(torch_svd(a[0]))); });
+    compare(
+        "svdvals", {leaf(sa)}, [&](const auto& a) { return kiln::svdvals(a[0]); },
+        [&](const auto& a) { return back(torch::linalg_svdvals(wide(a[0]))); });
+    compare(
+        "pinv", {leaf(sa)}, [&](const auto& a) { return kiln::pinv(a[0]); },
+        [&](const auto& a) { return back(torch::linalg_pinv(wide(a[0]))); });
+    // A product of rank r <= min(m, n): both count r.
+    const std::int64_t r = irand(0, std::min(m, n));
+    Sizes sl = sa, sr = sa;
+    sl.back() = r;
+    sr[sr.size() - 2] = r;
+    const Both left = leaf(sl, -2, 2, false), right = leaf(sr, -2, 2, false);
+    compare(
+        "matrix_rank", {}, [&](const auto&) { return kiln::matrix_rank(kiln::matmul(left.k, right.k)); },
+        [&](const auto&) { return torch::linalg_matrix_rank(torch::matmul(left.t, right.t)); }, false);
   });
 }

@@ -343,6 +343,10 @@ struct Table {
   // Eigenvalues w (batch, n), ascending, and eigenvectors v (batch, n, n), as columns, of
   // the symmetric matrices whose lower triangles a holds (overwritten).
   void (*eigh)(std::int64_t batch, std::int64_t n, double* a, double* w, double* v);
+  // The thin SVD of a (batch, m, n), m >= n: a becomes U, s (batch, n) descending, v
+  // (batch, n, n) V; signs as matrix_factor.hpp's jacobi_svd_one.
+  void (*svd)(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* s, double* v,
+              bool sign_by_v);
 
   // --- optim.cu ----------------------------------------------------------------
   // One fused Adam / AdamW step over up to kAdamTensors contiguous float32

@@ -1,4 +1,4 @@
-// Dense factorisations (LU, Cholesky, QR, symmetric eigen) and solves, a thread per matrix
+// Dense factorisations (LU, Cholesky, QR, symmetric eigen, SVD) and solves, a thread per matrix
 // (matrix_factor.hpp). A batch of many small matrices fills the GPU; one large matrix runs on one thread.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/linalg.cuh"
@@ -52,7 +52,18 @@ __global__ void eigh_matrices(std::int64_t batch, std::int64_t n, double* a, dou
     jacobi_eigh_one(a + e * n * n, n, w + e * n, v + e * n * n);
 }
 
+__global__ void svd_matrices(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* s,
+                             double* v, bool sign_by_v) {
+  for (std::int64_t e = global_index(); e < batch; e += grid_stride())
+    jacobi_svd_one(a + e * m * n, m, n, s + e * n, v + e * n * n, sign_by_v);
+}
+
 }  // namespace
+
+void svd(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* s, double* v,
+         bool sign_by_v) {
+  launch_over(batch, svd_matrices, batch, m, n, a, s, v, sign_by_v);
+}
 
 void qr(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau, double* q, double* r) {
   launch_over(batch, qr_matrices, batch, m, n, a, tau, q, r);

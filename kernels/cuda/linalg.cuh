@@ -15,5 +15,6 @@ void triangular_solve(std::int64_t batch, std::int64_t n, std::int64_t m, const 
 void cholesky(std::int64_t batch, std::int64_t n, double* a, ReportSlot not_positive_definite);
 void qr(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* tau, double* q, double* r);
 void eigh(std::int64_t batch, std::int64_t n, double* a, double* w, double* v);
+void svd(std::int64_t batch, std::int64_t m, std::int64_t n, double* a, double* s, double* v, bool sign_by_v);
 
 }  // namespace kiln::cuda_kernels

@@ -1,12 +1,13 @@
 // Factorisations and solves of one dense matrix, in double, row-major and contiguous:
-// LU with partial pivoting, Cholesky, triangular solves, Householder QR, and the
-// eigenvalues and eigenvectors of a symmetric matrix by Jacobi rotations. Plain C++ that
+// LU with partial pivoting, Cholesky, triangular solves, Householder QR, the eigenvalues
+// and eigenvectors of a symmetric matrix by Jacobi rotations, and the SVD by one-sided
+// Jacobi rotations. Plain C++ that
 // nvcc and the host compiler both read: the CPU runs them a matrix per task and the GPU a
 // matrix per thread (kernels/cuda/linalg.cu), so both take the same steps in the same
 // order. Meant for the small and batched matrices of deep learning (the work of one
 // n x n matrix is serial, n^3 / 3 multiply-adds); src/ops/linalg_solve.cpp builds
 // solve, inv, det, slogdet, cholesky and solve_triangular on them,
-// src/ops/linalg_decompose.cpp qr, eigh and lstsq.
+// src/ops/linalg_decompose.cpp qr, eigh, lstsq and svd.
 #pragma once
 
 #include <math.h>
@@ -248,6 +249,109 @@ KILN_HOST_DEVICE inline void jacobi_eigh_one(double* a, std::int64_t n, double* 
       if (::fabs(v[r * n + c]) > ::fabs(v[at * n + c])) at = r;
     if (v[at * n + c] < 0.0)
       for (std::int64_t r = 0; r < n; ++r) v[r * n + c] = -v[r * n + c];
+  }
+}
+
+// The thin SVD of a (m x n, m >= n) by one-sided Jacobi rotations (Hestenes): pairs of
+// columns are turned until every two are orthogonal (|u_p . u_q| <= 1e-15 |u_p| |u_q|, at
+// most 64 sweeps), the same rotations applied to v (n x n, from the identity). Then
+// s[j] = |u_j| (descending), a becomes U (columns u_j / s[j]; columns whose s[j] is 0
+// complete the orthonormal set from unit vectors), and v holds V, with A = U S V^T.
+// Each pair of singular vectors is turned so that the entry of largest magnitude (the first
+// of equals) of v's column, when `sign_by_v`, else of U's, is positive.
+KILN_HOST_DEVICE inline void jacobi_svd_one(double* a, std::int64_t m, std::int64_t n, double* s, double* v,
+                                            bool sign_by_v) {
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) v[i * n + j] = i == j ? 1.0 : 0.0;
+  for (int sweep = 0; sweep < 64; ++sweep) {
+    bool turned = false;
+    for (std::int64_t p = 0; p < n - 1; ++p)
+      for (std::int64_t q = p + 1; q < n; ++q) {
+        double alpha = 0.0, beta = 0.0, gamma = 0.0;
+        for (std::int64_t i = 0; i < m; ++i) {
+          const double x = a[i * n + p], y = a[i * n + q];
+          alpha += x * x;
+          beta += y * y;
+          gamma += x * y;
+        }
+        if (gamma == 0.0 || !(::fabs(gamma) > 1e-15 * ::sqrt(alpha * beta))) continue;
+        turned = true;
+        const double zeta = (beta - alpha) / (2.0 * gamma);
+        const double t = (zeta >= 0.0 ? 1.0 : -1.0) / (::fabs(zeta) + ::sqrt(zeta * zeta + 1.0));
+        const double c = 1.0 / ::sqrt(t * t + 1.0), sn = t * c;
+        for (std::int64_t i = 0; i < m; ++i) {
+          const double x = a[i * n + p], y = a[i * n + q];
+          a[i * n + p] = c * x - sn * y;
+          a[i * n + q] = sn * x + c * y;
+        }
+        for (std::int64_t i = 0; i < n; ++i) {
+          const double x = v[i * n + p], y = v[i * n + q];
+          v[i * n + p] = c * x - sn * y;
+          v[i * n + q] = sn * x + c * y;
+        }
+      }
+    if (!turned) break;
+  }
+  for (std::int64_t j = 0; j < n; ++j) {
+    double norm = 0.0;
+    for (std::int64_t i = 0; i < m; ++i) norm = ::hypot(norm, a[i * n + j]);
+    s[j] = norm;
+  }
+  // Descending, by selection: swap values and the columns of U and V.
+  for (std::int64_t j = 0; j < n; ++j) {
+    std::int64_t best = j;
+    for (std::int64_t c = j + 1; c < n; ++c)
+      if (s[c] > s[best]) best = c;
+    if (best == j) continue;
+    const double t = s[j];
+    s[j] = s[best];
+    s[best] = t;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const double x = a[i * n + j];
+      a[i * n + j] = a[i * n + best];
+      a[i * n + best] = x;
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double x = v[i * n + j];
+      v[i * n + j] = v[i * n + best];
+      v[i * n + best] = x;
+    }
+  }
+  for (std::int64_t j = 0; j < n; ++j) {
+    if (s[j] > 0.0) {
+      for (std::int64_t i = 0; i < m; ++i) a[i * n + j] /= s[j];
+      continue;
+    }
+    // s[j] = 0 (so are the rest): the unit vector e_r least inside the columns before
+    // (|e_r - its projection|^2 = 1 - the sum of row r's squares there, at least
+    // (m - j) / m for one r), made orthogonal to them (Gram-Schmidt, twice) and normalised.
+    std::int64_t pick = 0;
+    double most = -1.0;
+    for (std::int64_t r = 0; r < m; ++r) {
+      double inside = 0.0;
+      for (std::int64_t c = 0; c < j; ++c) inside += a[r * n + c] * a[r * n + c];
+      if (1.0 - inside > most) most = 1.0 - inside, pick = r;
+    }
+    for (std::int64_t i = 0; i < m; ++i) a[i * n + j] = i == pick ? 1.0 : 0.0;
+    for (int pass = 0; pass < 2; ++pass)
+      for (std::int64_t c = 0; c < j; ++c) {
+        double dot = 0.0;
+        for (std::int64_t i = 0; i < m; ++i) dot += a[i * n + c] * a[i * n + j];
+        for (std::int64_t i = 0; i < m; ++i) a[i * n + j] -= dot * a[i * n + c];
+      }
+    double norm = 0.0;
+    for (std::int64_t i = 0; i < m; ++i) norm = ::hypot(norm, a[i * n + j]);
+    for (std::int64_t i = 0; i < m; ++i) a[i * n + j] /= norm;
+  }
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double* col = sign_by_v ? v : a;
+    const std::int64_t rows = sign_by_v ? n : m;
+    std::int64_t at = 0;
+    for (std::int64_t i = 1; i < rows; ++i)
+      if (::fabs(col[i * n + j]) > ::fabs(col[at * n + j])) at = i;
+    if (col[at * n + j] >= 0.0) continue;
+    for (std::int64_t i = 0; i < m; ++i) a[i * n + j] = -a[i * n + j];
+    for (std::int64_t i = 0; i < n; ++i) v[i * n + j] = -v[i * n + j];
   }
 }
 

@@ -77,6 +77,7 @@ const Table& table() {
       cholesky,
       qr,
       eigh,
+      svd,
       adam,
   };
   return t;

@@ -1,6 +1,7 @@
-// qr, eigh, eigvalsh and lstsq. Each matrix is decomposed in float64 (float32 inputs
-// widened, the results rounded once) by kernels/cuda/matrix_factor.hpp: Householder QR
-// and cyclic Jacobi rotations, a matrix per task on the CPU and per thread on a GPU.
+// qr, eigh, eigvalsh, lstsq, svd, svdvals, pinv and matrix_rank. Each matrix is
+// decomposed in float64 (float32 inputs widened, the results rounded once) by
+// kernels/cuda/matrix_factor.hpp: Householder QR, cyclic Jacobi rotations (eigh) and
+// one-sided Jacobi rotations (svd), a matrix per task on the CPU and per thread on a GPU.
 // The gradients, in float64 from the unrounded factors, are linear in the outputs'
 // gradients, so each output carries its own backward (the other output's gradient taken
 // as 0) and the two add up:
@@ -10,13 +11,18 @@
 //       gradient the square case's with gQ + Y gV^T for gQ.
 //   A = V diag(w) V^T: gA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i) off
 //       the diagonal (not finite where eigenvalues repeat), symmetrised as A is read.
+//   A = U S V^T: see svd_grad_tall below (a wide A through A^T = V S U^T).
+#include <optional>
+
 #include "kernels/cuda/matrix_factor.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/math.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
@@ -72,6 +78,38 @@ Tensor eigh_grad(const Tensor& w, const Tensor& v, const Tensor& gw, const Tenso
     ga = plus(ga, matmul(matmul(v, off * matmul(transposed(v), gv)), transposed(v)));
   }
   return (ga + transposed(ga)) * 0.5;
+}
+
+// svd's gradient for m >= n (U m x n, S n, V n x n) from gu, gs and / or gv (undefined: 0):
+// U [F o (U^T gU - gU^T U) S + diag(gS) + S F o (V^T gV - gV^T V)] V^T
+//   + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),  F_ij = 1 / (s_j^2 - s_i^2) off
+// the diagonal (not finite where singular values repeat; S^-1 where one is 0).
+Tensor svd_grad_tall(const Tensor& u, const Tensor& sv, const Tensor& v, const Tensor& gu, const Tensor& gs,
+                     const Tensor& gv) {
+  const Tensor s2 = sv * sv;
+  const Tensor f =
+      where(eye(sv.size(-1), -1, kUInt8, sv.device()), 0.0, reciprocal(s2.unsqueeze(-2) - s2.unsqueeze(-1)));
+  const Tensor inv_s = reciprocal(sv).unsqueeze(-2);  // scales columns
+  Tensor middle = gs.defined() ? eye(sv.size(-1), -1, kFloat64, sv.device()) * gs.unsqueeze(-2) : Tensor();
+  Tensor outside;
+  if (gu.defined()) {
+    const Tensor ut_gu = matmul(transposed(u), gu);
+    middle = plus(middle, f * (ut_gu - transposed(ut_gu)) * sv.unsqueeze(-2));
+    outside = matmul((gu - matmul(u, ut_gu)) * inv_s, transposed(v));
+  }
+  if (gv.defined()) {
+    const Tensor vt_gv = matmul(transposed(v), gv);
+    middle = plus(middle, sv.unsqueeze(-1) * (f * (vt_gv - transposed(vt_gv))));
+    outside = plus(outside, matmul(u, transposed((gv - matmul(v, vt_gv)) * inv_s)));
+  }
+  return plus(middle.defined() ? matmul(matmul(u, middle), transposed(v)) : Tensor(), outside);
+}
+
+Tensor svd_grad(const Tensor& u, const Tensor& sv, const Tensor& vh, const Tensor& gu, const Tensor& gs,
+                const Tensor& gvh) {
+  const Tensor v = transposed(vh), gv = gvh.defined() ? transposed(gvh) : Tensor();
+  if (u.size(-2) >= vh.size(-1)) return svd_grad_tall(u, sv, v, gu, gs, gv);
+  return transposed(svd_grad_tall(v, sv, u, gv, gs, gu));  // A^T = V S U^T is tall
 }
 
 }  // namespace
@@ -172,6 +210,87 @@ Tensor lstsq(const Tensor& a, const Tensor& b) {
   const QR f = qr(a);
   const Tensor x = solve_triangular(f.r, matmul(transposed(f.q), rhs), true);
   return vector ? x.squeeze(-1) : x;
+}
+
+SVD svd(const Tensor& a) {
+  detail::check_floating("svd", a);
+  KILN_CHECK(a.dim() >= 2, "svd: needs matrices (..., m, n), got shape ", fmt(a.shape()));
+  const std::int64_t m = a.size(-2), n = a.size(-1);
+  const bool wide = m < n;  // then A^T = V S U^T, which is tall
+  const std::int64_t rows = wide ? n : m, k = wide ? m : n, batch = numel_of(batch_shape(a));
+  Tensor work = fresh64(wide ? transposed(a) : a);
+  Tensor sv = Tensor::empty(with(batch_shape(a), {k}), kFloat64, a.device());
+  Tensor square = Tensor::empty(with(batch_shape(a), {k, k}), kFloat64, a.device());
+  if (batch > 0 && k > 0) {
+    if (a.device().is_cuda()) {
+      detail::cuda_for(a).svd(batch, rows, k, detail::dptr<double>(work), detail::dptr<double>(sv),
+                              detail::dptr<double>(square), wide);
+    } else {
+      double *ws = detail::ptr<double>(work), *ss = detail::ptr<double>(sv),
+             *vs = detail::ptr<double>(square);
+      parallel_for(0, batch, matrix_grain(rows, k), [&](std::int64_t s, std::int64_t e) {
+        for (std::int64_t i = s; i < e; ++i)
+          ck::jacobi_svd_one(ws + i * rows * k, rows, k, ss + i * k, vs + i * k * k, wide);
+      });
+    }
+  }
+  // Tall: U = work, V = square. Wide: U = square, V = work.
+  const Tensor u64 = wide ? square : work, vh64 = transposed(wide ? work : square).contiguous();
+  SVD out{u64.to(a.dtype()), sv.to(a.dtype()), vh64.to(a.dtype())};
+  if (should_record({a})) {  // in float64 from the unrounded factors, as qr's
+    const Tensor ud = u64.detach(), sd = sv.detach(), vhd = vh64.detach();
+    const auto saved = {a, out.u, out.s, out.vh};
+    attach_grad_fn(
+        out.u, "svd", {a},
+        [ud, sd, vhd](const Tensor& g) {
+          return Grads{svd_grad(ud, sd, vhd, g.to(kFloat64), Tensor(), Tensor()).to(g.dtype())};
+        },
+        saved);
+    attach_grad_fn(
+        out.s, "svd", {a},
+        [ud, sd, vhd](const Tensor& g) {
+          return Grads{svd_grad(ud, sd, vhd, Tensor(), g.to(kFloat64), Tensor()).to(g.dtype())};
+        },
+        saved);
+    attach_grad_fn(
+        out.vh, "svd", {a},
+        [ud, sd, vhd](const Tensor& g) {
+          return Grads{svd_grad(ud, sd, vhd, Tensor(), Tensor(), g.to(kFloat64)).to(g.dtype())};
+        },
+        saved);
+  }
+  return out;
+}
+
+Tensor svdvals(const Tensor& a) { return svd(a).s; }
+
+namespace {
+// Singular values above rtol times the largest count (torch's default rtol: the dtype's
+// epsilon times max(m, n)).
+Tensor kept_singular_values(const Tensor& a, const Tensor& sv, std::optional<double> rtol) {
+  const double eps = a.dtype() == kFloat32 ? 1.1920928955078125e-07 : 2.220446049250313e-16;
+  const double r = rtol.value_or(eps * static_cast<double>(std::max(a.size(-2), a.size(-1))));
+  const Tensor largest = sv.size(-1) > 0 ? amax(sv.detach(), {-1}, true) : sv.detach();
+  return gt(sv.detach(), largest * r);
+}
+}  // namespace
+
+Tensor pinv(const Tensor& a, std::optional<double> rtol) {
+  detail::check_floating("pinv", a);
+  KILN_CHECK(a.dim() >= 2, "pinv: needs matrices (..., m, n), got shape ", fmt(a.shape()));
+  const SVD f = svd(a);
+  const Tensor kept = kept_singular_values(a, f.s, rtol);
+  // 1 / s where kept, else 0; the reciprocal never sees a dropped 0 (its gradient would be NaN).
+  const Tensor inv_s = where(kept, reciprocal(where(kept, f.s, 1.0)), 0.0);
+  return matmul(transposed(f.vh) * inv_s.unsqueeze(-2), transposed(f.u));
+}
+
+Tensor matrix_rank(const Tensor& a, std::optional<double> rtol) {
+  detail::check_floating("matrix_rank", a);
+  KILN_CHECK(a.dim() >= 2, "matrix_rank: needs matrices (..., m, n), got shape ", fmt(a.shape()));
+  NoGradGuard no_grad;
+  const Tensor sv = svdvals(a);
+  return sum(kept_singular_values(a, sv, rtol).to(kInt64), {-1});
 }
 
 }  // namespace kiln

@@ -576,7 +576,7 @@ TEST_CASE("cuda: solve, inv, det, slogdet, cholesky and solve_triangular match t
   }
 }
 
-TEST_CASE("cuda: qr, eigh and lstsq match the CPU") {
+TEST_CASE("cuda: qr, eigh, lstsq, svd, pinv and matrix_rank match the CPU") {
   manual_seed(14);
   for (DType dt : {kFloat32, kFloat64}) {
     INFO(dtype_name(dt));
@@ -590,6 +590,15 @@ TEST_CASE("cuda: qr, eigh and lstsq match the CPU") {
            {randn({6, 5, 5}, dt)}, tol_for(dt));
     parity([](const auto& v) { return lstsq(v[0], v[1]); }, {randn({3, 7, 3}, dt), randn({3, 7, 2}, dt)},
            tol_for(dt));
+    for (const Shape& shape : {Shape{5, 6, 3}, Shape{3, 2, 5}}) {
+      parity([](const auto& v) { return svd(v[0]).u; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return svd(v[0]).s; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return svd(v[0]).vh; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return pinv(v[0]); }, {randn(shape, dt)}, tol_for(dt));
+    }
+    const Tensor low_rank = matmul(randn({4, 5, 2}, dt), randn({4, 2, 5}, dt));
+    CHECK(matrix_rank(low_rank.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() ==
+          matrix_rank(low_rank).to_vector<std::int64_t>());
   }
 }
 

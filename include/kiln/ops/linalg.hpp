@@ -1,9 +1,10 @@
 // Matrix products, backed by BLAS (OpenBLAS, or Eigen when built without it), and the
 // products built on them: einsum, outer, diag, trace. Solves and factorisations of
 // square matrices: solve, inv, det, slogdet, cholesky, solve_triangular; decompositions:
-// qr, eigh, eigvalsh; lstsq.
+// qr, eigh, eigvalsh, svd, svdvals; lstsq, pinv, matrix_rank.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,5 +110,26 @@ Tensor eigvalsh(const Tensor& a);
 // (..., m, k), batches broadcasting, or a vector (m). Differentiable (composite). Unlike
 // torch.linalg.lstsq, the solution only.
 Tensor lstsq(const Tensor& a, const Tensor& b);
+// The thin SVD A = U diag(S) Vh (torch.linalg.svd with full_matrices = false): for A
+// (..., m, n) and k = min(m, n), U (..., m, k) and Vh (..., k, n) with orthonormal
+// columns / rows, S (..., k) descending, by one-sided Jacobi rotations (accurate to the
+// last digits of small singular values). Each pair of singular vectors is signed so that
+// U's column has its entry of largest magnitude positive. Differentiable in all three;
+// the gradients through U and Vh are not finite where singular values repeat or are 0.
+// svdvals: S alone.
+struct SVD {
+  Tensor u;
+  Tensor s;
+  Tensor vh;
+};
+SVD svd(const Tensor& a);
+Tensor svdvals(const Tensor& a);
+// The Moore-Penrose pseudo-inverse (torch.linalg.pinv), (..., n, m): V diag(1 / S) U^T
+// over the singular values above rtol times the largest (default: the dtype's epsilon
+// times max(m, n), as torch's). Differentiable (composite) where the kept singular values
+// are distinct.
+Tensor pinv(const Tensor& a, std::optional<double> rtol = std::nullopt);
+// The number of singular values above that same cutoff, int64 (torch.linalg.matrix_rank).
+Tensor matrix_rank(const Tensor& a, std::optional<double> rtol = std::nullopt);
 
 }  // namespace kiln
