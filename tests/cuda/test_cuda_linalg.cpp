@@ -1,0 +1,84 @@
+// The dense linear algebra on the GPU against the CPU: solve, inv, det, slogdet, cholesky,
+// solve_triangular, qr, eigh, lstsq, svd, pinv, matrix_rank, and the singular and
+// not-positive-definite reports raised at the next read-back.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+TEST_CASE("cuda: solve, inv, det, slogdet, cholesky and solve_triangular match the CPU") {
+  manual_seed(13);
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    // Far from singular: randn plus n on the diagonal.
+    const Tensor a = randn({6, 5, 5}, dt) + eye(5, -1, dt) * 5.0;
+    parity([](const auto& v) { return solve(v[0], v[1]); }, {a, randn({6, 5, 3}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return solve(v[0], v[1]); }, {a.narrow(0, 0, 1), randn({4, 5, 2}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return solve(v[0], v[1]); }, {a, randn({5}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return inv(v[0]); }, {a}, tol_for(dt));
+    parity([](const auto& v) { return det(v[0]); }, {randn({7, 4, 4}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return slogdet(v[0]).logabsdet; }, {a}, tol_for(dt));
+    CHECK(slogdet(a.to(gpu)).sign.to(Device::cpu()).to_vector<double>() ==
+          slogdet(a).sign.to_vector<double>());
+    parity(
+        [](const auto& v) {
+          return cholesky(matmul(v[0], v[0].transpose(-2, -1)) +
+                          eye(4, -1, v[0].dtype(), v[0].device()) * 4.0);
+        },
+        {randn({3, 4, 4}, dt)}, tol_for(dt));
+    for (const bool upper : {false, true})
+      parity([upper](const auto& v) { return solve_triangular(v[0], v[1], upper, !upper, upper); },
+             {a, randn(upper ? Shape{6, 2, 5} : Shape{6, 5, 2}, dt)}, tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: qr, eigh, lstsq, svd, pinv and matrix_rank match the CPU") {
+  manual_seed(14);
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    for (const Shape& shape : {Shape{5, 6, 3}, Shape{2, 4, 4}, Shape{3, 2, 5}}) {
+      parity([](const auto& v) { return qr(v[0]).q; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return qr(v[0]).r; }, {randn(shape, dt)}, tol_for(dt));
+    }
+    parity([](const auto& v) { return eigh(v[0] + v[0].transpose(-2, -1)).eigenvalues; },
+           {randn({6, 5, 5}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return eigh(v[0] + v[0].transpose(-2, -1)).eigenvectors; },
+           {randn({6, 5, 5}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return lstsq(v[0], v[1]); }, {randn({3, 7, 3}, dt), randn({3, 7, 2}, dt)},
+           tol_for(dt));
+    for (const Shape& shape : {Shape{5, 6, 3}, Shape{3, 2, 5}}) {
+      parity([](const auto& v) { return svd(v[0]).u; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return svd(v[0]).s; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return svd(v[0]).vh; }, {randn(shape, dt)}, tol_for(dt));
+      parity([](const auto& v) { return pinv(v[0]); }, {randn(shape, dt)}, tol_for(dt));
+    }
+    const Tensor low_rank = matmul(randn({4, 5, 2}, dt), randn({4, 2, 5}, dt));
+    CHECK(matrix_rank(low_rank.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() ==
+          matrix_rank(low_rank).to_vector<std::int64_t>());
+  }
+}
+
+TEST_CASE(
+    "cuda: a singular matrix in solve, or one not positive definite in cholesky, is an Error at the next "
+    "read-back") {
+  const Tensor singular = tensor<double>({{1, 2}, {2, 4}}).to(gpu);
+  const Tensor batch = stack({eye(2, -1, kFloat64).to(gpu), singular}, 0);
+  const Tensor x = solve(batch, ones({2, 2, 1}, kFloat64).to(gpu));
+  CHECK_THROWS_WITH_AS(x.to(Device::cpu()), doctest::Contains("solve: matrix 1 of the batch is singular"),
+                       Error);
+  CHECK(det(batch).to(Device::cpu()).to_vector<double>() == std::vector<double>{1, 0});  // det is no error
+  const Tensor l = cholesky(tensor<double>({{4, 2}, {2, 1}}).to(gpu));  // rank 1: the second pivot is 0
+  CHECK_THROWS_WITH_AS(cuda::synchronize(),
+                       doctest::Contains("cholesky: matrix 0 of the batch is not positive "
+                                         "definite (its leading 2 x 2 block is not)"),
+                       Error);
+  cuda::synchronize();  // reported once
+}
+
+}  // namespace kiln::test
