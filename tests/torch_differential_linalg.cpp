@@ -1,6 +1,6 @@
 // The differential test against PyTorch, continued: solve, inv, det, slogdet, cholesky,
-// solve_triangular, qr, eigh, lstsq, svd, pinv and matrix_rank on random batches of
-// small matrices, against torch.linalg's. kiln
+// solve_triangular, qr, eigh, lstsq, svd, pinv, matrix_rank and the functions of matrices
+// (logdet ... corrcoef) on random batches of small matrices, against torch's. kiln
 // factors float32 matrices in float64 and rounds the result once, so torch runs in float64
 // there too (its float32 factorisation loses digits as the condition number grows: the
 // gradient of det on 8 x 8 matrices was 3e-4 off).
@@ -159,5 +159,78 @@ TEST_CASE("torch differential: svd, svdvals, pinv, matrix_rank") {
     compare(
         "matrix_rank", {}, [&](const auto&) { return kiln::matrix_rank(kiln::matmul(left.k, right.k)); },
         [&](const auto&) { return torch::linalg_matrix_rank(torch::matmul(left.t, right.t)); }, false);
+  });
+}
+
+TEST_CASE(
+    "torch differential: logdet, matrix_power, matrix_exp, matrix_norm, cond, kron, tensordot, cross, cov") {
+  in_both_precisions(75, 120, [] {
+    const auto wide = [](const TT& t) { return single ? t.to(torch::kDouble) : t; };
+    const auto back = [](const TT& t) { return single ? t.to(torch::kFloat) : t; };
+    const std::int64_t n = irand(1, single ? 6 : 4), m = irand(1, single ? 6 : 4);
+    Sizes sq = random_shape(0, 2, 3), sa = sq;
+    sq.insert(sq.end(), {n, n});
+    sa.insert(sa.end(), {m, n});
+    const auto shift_k = [n](const KT& a) {
+      return a + kiln::eye(n, -1, a.dtype()) * static_cast<double>(n);
+    };
+    const auto shift_t = [n](const TT& a) { return a + torch::eye(n, a.options()) * static_cast<double>(n); };
+    compare(
+        "logdet", {leaf(sq)}, [&](const auto& a) { return kiln::logdet(shift_k(a[0])); },
+        [&](const auto& a) { return back(torch::logdet(shift_t(wide(a[0])))); });
+    const std::int64_t k = irand(-3, 5);
+    compare(
+        "matrix_power", {leaf(sq)}, [&](const auto& a) { return kiln::matrix_power(shift_k(a[0]) / n, k); },
+        [&](const auto& a) { return torch::linalg_matrix_power(shift_t(a[0]) / n, k); });
+    const double scale = unif(0.1, 4);
+    compare(
+        "matrix_exp", {leaf(sq)}, [&](const auto& a) { return kiln::matrix_exp(a[0] * scale); },
+        [&](const auto& a) { return back(torch::linalg_matrix_exp(wide(a[0]) * scale)); });
+    const std::int64_t which = irand(0, 7);
+    const double orders[] = {2, -2, 1, -1, INFINITY, -INFINITY};
+    compare(
+        "matrix_norm", {leaf(sa)},
+        [&](const auto& a) {
+          return which == 6   ? kiln::matrix_norm(a[0], "fro")
+                 : which == 7 ? kiln::matrix_norm(a[0], "nuc")
+                              : kiln::matrix_norm(a[0], orders[which]);
+        },
+        [&](const auto& a) {
+          const TT x = wide(a[0]);
+          return back(which == 6   ? torch::linalg_matrix_norm(x, "fro")
+                      : which == 7 ? torch::linalg_matrix_norm(x, "nuc")
+                                   : torch::linalg_matrix_norm(x, orders[which]));
+        });
+    compare(
+        "cond", {leaf(sa)}, [&](const auto& a) { return kiln::cond(a[0]); },
+        [&](const auto& a) { return back(torch::linalg_cond(wide(a[0]))); }, true, 1e-7);
+    compare(
+        "cond 1", {leaf(sq)}, [&](const auto& a) { return kiln::cond(shift_k(a[0]), 1.0); },
+        [&](const auto& a) { return back(torch::linalg_cond(shift_t(wide(a[0])), 1)); });
+    compare(
+        "kron", {leaf(random_shape(0, 3, 3)), leaf(random_shape(0, 3, 3))},
+        [&](const auto& a) { return kiln::kron(a[0], a[1]); },
+        [&](const auto& a) { return torch::kron(a[0], a[1]); });
+    compare(
+        "tensordot", {leaf({2, n, m}), leaf({m, 3, n})},
+        [&](const auto& a) {
+          return kiln::tensordot(a[0], a[1], {1, 2}, {2, 0});
+        },
+        [&](const auto& a) {
+          return torch::tensordot(a[0], a[1], {1, 2}, {2, 0});
+        });
+    Sizes s3 = random_shape(1, 3, 4);
+    const std::int64_t d3 = irand(0, static_cast<std::int64_t>(s3.size()) - 1);
+    s3[static_cast<std::size_t>(d3)] = 3;
+    compare(
+        "cross", {leaf(s3), leaf(s3)}, [&](const auto& a) { return kiln::cross(a[0], a[1], d3); },
+        [&](const auto& a) { return torch::linalg_cross(a[0], a[1], d3); });
+    const Sizes so = {irand(1, 4), irand(2, 9)};
+    compare(
+        "cov", {leaf(so)}, [&](const auto& a) { return kiln::cov(a[0]); },
+        [&](const auto& a) { return torch::cov(a[0]); });
+    compare(
+        "corrcoef", {leaf(so)}, [&](const auto& a) { return kiln::corrcoef(a[0]); },
+        [&](const auto& a) { return torch::corrcoef(a[0]); });
   });
 }

@@ -1,6 +1,7 @@
 // The dense linear algebra on the GPU against the CPU: solve, inv, det, slogdet, cholesky,
-// solve_triangular, qr, eigh, lstsq, svd, pinv, matrix_rank, and the singular and
-// not-positive-definite reports raised at the next read-back.
+// solve_triangular, qr, eigh, lstsq, svd, pinv, matrix_rank, the functions of matrices
+// (logdet ... corrcoef), and the singular and not-positive-definite reports raised at the
+// next read-back.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -79,6 +80,28 @@ TEST_CASE(
                                          "definite (its leading 2 x 2 block is not)"),
                        Error);
   cuda::synchronize();  // reported once
+}
+
+TEST_CASE(
+    "cuda: logdet, matrix_power, matrix_exp, matrix_norm, cond, kron, tensordot, cross, cov match the CPU") {
+  manual_seed(15);
+  for (DType dt : {kFloat32, kFloat64}) {
+    INFO(dtype_name(dt));
+    const Tensor a = randn({3, 4, 4}, dt) + eye(4, -1, dt) * 4.0;
+    parity([](const auto& v) { return logdet(v[0]); }, {a}, tol_for(dt));
+    parity([](const auto& v) { return matrix_power(v[0] * 0.25, -3); }, {a}, tol_for(dt));
+    parity([](const auto& v) { return matrix_exp(v[0]); }, {randn({3, 4, 4}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return matrix_norm(v[0], "nuc"); }, {randn({3, 4, 2}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return matrix_norm(v[0], -1.0); }, {randn({3, 4, 2}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return cond(v[0]); }, {a}, tol_for(dt));
+    parity([](const auto& v) { return kron(v[0], v[1]); }, {randn({2, 3}, dt), randn({3, 1, 2}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return tensordot(v[0], v[1], 1); }, {randn({2, 3}, dt), randn({3, 4}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return cross(v[0], v[1], 0); }, {randn({3, 5}, dt), randn({3, 1}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return corrcoef(v[0]); }, {randn({3, 20}, dt)}, tol_for(dt));
+  }
 }
 
 }  // namespace kiln::test

@@ -1,7 +1,8 @@
 // Matrix products, backed by BLAS (OpenBLAS, or Eigen when built without it), and the
 // products built on them: einsum, outer, diag, trace. Solves and factorisations of
 // square matrices: solve, inv, det, slogdet, cholesky, solve_triangular; decompositions:
-// qr, eigh, eigvalsh, svd, svdvals; lstsq, pinv, matrix_rank.
+// qr, eigh, eigvalsh, svd, svdvals; lstsq, pinv, matrix_rank; and functions of matrices:
+// logdet, matrix_power, matrix_exp, matrix_norm, cond, kron, tensordot, cross, cov, corrcoef.
 #pragma once
 
 #include <optional>
@@ -131,5 +132,42 @@ Tensor svdvals(const Tensor& a);
 Tensor pinv(const Tensor& a, std::optional<double> rtol = std::nullopt);
 // The number of singular values above that same cutoff, int64 (torch.linalg.matrix_rank).
 Tensor matrix_rank(const Tensor& a, std::optional<double> rtol = std::nullopt);
+
+// --- Functions of matrices, composites of the above --------------------------------
+// log det(A) (torch.logdet): NaN where det < 0 (no gradient there), -inf where A is singular.
+Tensor logdet(const Tensor& a);
+// A^k by repeated squaring (torch.linalg.matrix_power); k = 0 gives I, k < 0 powers of inv(A).
+Tensor matrix_power(const Tensor& a, std::int64_t k);
+// e^A (torch.linalg.matrix_exp): scaled by 2^-s until every 1-norm is at most 1/2 (s
+// from the batch's largest norm, read back to the host once), the Taylor series to the
+// 18th power, then s squarings, in float64 (a float32 result is rounded once). An
+// infinite or NaN entry is an Error.
+Tensor matrix_exp(const Tensor& a);
+// Matrix norms over the last two dims (torch.linalg.matrix_norm): "fro" (default), "nuc"
+// (the sum of the singular values), or a number: 2 / -2 (the largest / smallest singular
+// value), 1 / -1 (the largest / smallest column sum of |A|), inf / -inf (row sums).
+Tensor matrix_norm(const Tensor& a, const std::string& ord = "fro");
+Tensor matrix_norm(const Tensor& a, double ord);
+// The condition number norm(A) norm(A^-1) (torch.linalg.cond): for p = 2 / -2 the ratio of
+// the extreme singular values (any shape), else square matrices with p as matrix_norm's.
+Tensor cond(const Tensor& a, double p = 2);
+Tensor cond(const Tensor& a, const std::string& p);
+// The Kronecker product (torch.kron): shapes padded with leading 1s to equal length, each
+// dim a_i b_i, block (i, j) of a 2-D result a_ij b.
+Tensor kron(const Tensor& a, const Tensor& b);
+// Sums over pairs of dims (torch.tensordot): dims_a[i] of a with dims_b[i] of b; the
+// result has a's remaining dims, then b's. With a count: a's last `dims` with b's first.
+Tensor tensordot(const Tensor& a, const Tensor& b, const std::vector<std::int64_t>& dims_a,
+                 const std::vector<std::int64_t>& dims_b);
+Tensor tensordot(const Tensor& a, const Tensor& b, std::int64_t dims = 2);
+// The cross product of 3-vectors along `dim`, a and b broadcasting (torch.linalg.cross).
+Tensor cross(const Tensor& a, const Tensor& b, std::int64_t dim = -1);
+// The covariance of the rows (variables) over the columns (observations), divided by
+// N - correction (torch.cov, without weights); one variable (a vector, or one row) gives
+// a 0-d result.
+// corrcoef: Pearson's correlation, cov over the product of the standard deviations,
+// clamped to [-1, 1] (torch.corrcoef).
+Tensor cov(const Tensor& x, std::int64_t correction = 1);
+Tensor corrcoef(const Tensor& x);
 
 }  // namespace kiln
