@@ -58,7 +58,8 @@ int main() {
   }
 
   // solve on (batch, n, n) float64 systems with one right-hand side each.
-  for (const auto& [batch, n] : {std::pair<std::int64_t, std::int64_t>{4096, 8}, {64, 64}, {1, 512}}) {
+  for (const auto& size : {std::pair<std::int64_t, std::int64_t>{4096, 8}, {64, 64}, {1, 512}}) {
+    const std::int64_t batch = size.first, n = size.second;
     const Tensor a = randn({batch, n, n}, kFloat64) + eye(n, -1, kFloat64) * static_cast<double>(n);
     const Tensor rhs = randn({batch, n, 1}, kFloat64);
     std::printf("solve, %ld systems of %ld x %ld: %.3f ms\n", static_cast<long>(batch), static_cast<long>(n),

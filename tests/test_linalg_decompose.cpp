@@ -33,7 +33,8 @@ TEST_CASE("qr: a hand-worked factorisation with LAPACK's signs") {
 
 TEST_CASE("qr: Q R = A, orthonormal Q, upper triangular R, for tall, square and wide batches") {
   manual_seed(1);
-  for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{6, 3}, {4, 4}, {3, 5}, {1, 1}, {5, 1}}) {
+  for (const auto& size : {std::pair<std::int64_t, std::int64_t>{6, 3}, {4, 4}, {3, 5}, {1, 1}, {5, 1}}) {
+    const std::int64_t m = size.first, n = size.second;
     INFO(m << " x " << n);
     const Tensor a = rand64({2, m, n});
     const QR f = qr(a);
@@ -150,7 +151,8 @@ TEST_CASE("svd: a hand-worked example, the defining identities, signs, rank-defi
   // A^T A = [[25, 20], [20, 25]]: eigenvalues 45 and 5.
   check_values(svdvals(tensor<double>({{3, 0}, {4, 5}})), {std::sqrt(45.0), std::sqrt(5.0)}, 1e-15);
   manual_seed(5);
-  for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{6, 3}, {4, 4}, {3, 5}, {1, 4}, {5, 1}}) {
+  for (const auto& size : {std::pair<std::int64_t, std::int64_t>{6, 3}, {4, 4}, {3, 5}, {1, 4}, {5, 1}}) {
+    const std::int64_t m = size.first, n = size.second;
     INFO(m << " x " << n);
     const Tensor a = rand64({2, m, n});
     const SVD f = svd(a);
