@@ -1,6 +1,6 @@
 // The differential test against PyTorch, continued: order statistics (kthvalue, median,
-// quantile), roll, diff, the scatter family, cdist and the running cumprod, cummax,
-// cummin and logcumsumexp against torch's.
+// quantile), roll, diff, the scatter family, cdist, the running cumprod, cummax, cummin
+// and logcumsumexp, and searchsorted, bucketize, bincount, histc and unique against torch's.
 #include <map>
 #include <numeric>
 
@@ -295,5 +295,61 @@ TEST_CASE("torch differential: cumprod, cummax, cummin, logcumsumexp") {
         "logcumsumexp", {leaf(s, -30, 30)},
         [&](const auto& a) { return kiln::logcumsumexp(view.k(a[0]), dim); },
         [&](const auto& a) { return torch::logcumsumexp(view.t(a[0]), dim); });
+  });
+}
+
+TEST_CASE("torch differential: searchsorted, bucketize, bincount, histc, unique") {
+  in_both_precisions(49, 120, [] {
+    // Values on a coarse grid, so that ties with the sequence happen; a NaN now and then.
+    const auto grid = [](const Sizes& s, bool nan) {
+      std::vector<double> v(static_cast<std::size_t>(numel(s)));
+      for (double& e : v) e = nan && irand(0, 9) == 0 ? NAN : static_cast<double>(irand(-4, 4)) / 2;
+      return from_values(v, s, false);
+    };
+    const bool shared = coin(), right = coin();
+    const Sizes lead = random_shape(0, 2, 3);
+    Sizes ss = shared ? Sizes{} : lead, sv = lead;
+    ss.push_back(irand(0, 6));
+    sv.push_back(irand(0, 6));
+    // NaN values but no NaN in the sequence: torch's binary search treats a NaN entry as
+    // below some values and above others, depending on the path it takes.
+    const Both seq_raw = grid(ss, false);
+    const TT sorted = std::get<0>(torch::sort(seq_raw.t, -1));  // NaN last, as kiln's sort
+    const KT sorted_k = kiln::sort(seq_raw.k, -1).values;
+    const Both values = grid(sv, coin());
+    compare(
+        "searchsorted", {}, [&](const auto&) { return kiln::searchsorted(sorted_k, values.k, right); },
+        [&](const auto&) { return torch::searchsorted(sorted, values.t, false, right); }, false);
+    if (shared)
+      compare(
+          "bucketize", {}, [&](const auto&) { return kiln::bucketize(values.k, sorted_k, right); },
+          [&](const auto&) { return torch::bucketize(values.t, sorted, false, right); }, false);
+    const Both counts = integers({irand(0, 30)}, 0, irand(0, 9));
+    const std::int64_t minlength = irand(0, 12);
+    compare(
+        "bincount", {}, [&](const auto&) { return kiln::bincount(counts.k, kiln::Tensor(), minlength); },
+        [&](const auto&) { return torch::bincount(counts.t, {}, minlength); }, false);
+    // Values only: libtorch has no derivative for bincount's weights (kiln's is index_add's).
+    compare(
+        "bincount weighted", {leaf({counts.k.numel()}, -2, 2, false)},
+        [&](const auto& a) { return kiln::bincount(counts.k, a[0], minlength); },
+        [&](const auto& a) { return torch::bincount(counts.t, a[0], minlength); }, false);
+    const std::int64_t bins = irand(1, 12);
+    const bool own_range = coin();
+    const double lo = own_range ? 0 : unif(-2, 0), hi = own_range ? 0 : unif(0.5, 2);
+    compare(
+        "histc", {leaf({irand(1, 40)}, -2.5, 2.5, false)},
+        [&](const auto& a) { return kiln::histc(a[0], bins, lo, hi); },
+        [&](const auto& a) { return torch::histc(a[0], bins, lo, hi); }, false);
+    const Both u = grid(random_shape(0, 3, 5), false);
+    compare(
+        "unique values", {}, [&](const auto&) { return kiln::unique(u.k).values; },
+        [&](const auto&) { return std::get<0>(torch::_unique2(u.t, true, true, true)); }, false);
+    compare(
+        "unique inverse", {}, [&](const auto&) { return kiln::unique(u.k).inverse; },
+        [&](const auto&) { return std::get<1>(torch::_unique2(u.t, true, true, true)); }, false);
+    compare(
+        "unique counts", {}, [&](const auto&) { return kiln::unique(u.k).counts; },
+        [&](const auto&) { return std::get<2>(torch::_unique2(u.t, true, true, true)); }, false);
   });
 }

@@ -54,6 +54,7 @@
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/attention.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/counting.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/loss.hpp"

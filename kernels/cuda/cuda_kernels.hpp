@@ -184,6 +184,10 @@ struct Table {
   // 2 index); a bad entry is skipped.
   void (*gather_add)(Scalar t, const Loop& loop, std::int64_t n, std::int64_t dim_stride, bool wrap, const void* g,
                      const std::int64_t* index, void* gx);
+  // out[r, j] = sorted_position (index_math.hpp) of values[r, j] in row r of seq, rows of
+  // m sorted entries (one row for all when `shared`); values (rows, n) contiguous.
+  void (*searchsorted)(Scalar t, std::int64_t rows, std::int64_t m, std::int64_t n, bool shared,
+                       const void* seq, const void* values, bool right, std::int64_t* out);
 
   // --- norm.cu -----------------------------------------------------------------
   // Batch norm over x viewed as (n, c, l), statistics per channel over n * l values,

@@ -1,6 +1,7 @@
 // Indexing kernels. The forward copies are plain gathers; the backward adds use
 // atomicAdd because several outputs may come from one input (a repeated index),
-// so sums over repeats can differ from the CPU in the last bits.
+// so sums over repeats can differ from the CPU in the last bits. searchsorted: a
+// thread per value, a binary search (index_math.hpp) in its row.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/index.cuh"
 
@@ -77,7 +78,23 @@ __global__ void gather_add_kernel(Loop loop, std::int64_t n, std::int64_t dim_st
   }
 }
 
+template <class T>
+__global__ void searchsorted_kernel(std::int64_t rows, std::int64_t m, std::int64_t n, bool shared,
+                                    const T* seq, const T* values, bool right, std::int64_t* out) {
+  for (std::int64_t e = global_index(); e < rows * n; e += grid_stride())
+    out[e] = sorted_position(seq + (shared ? 0 : (e / n) * m), m, values[e], right);
+}
+
 }  // namespace
+
+void searchsorted(Scalar t, std::int64_t rows, std::int64_t m, std::int64_t n, bool shared, const void* seq,
+                  const void* values, bool right, std::int64_t* out) {
+  visit_scalar(t, [&](auto tag) {
+    using T = decltype(tag);
+    launch_over(rows * n, searchsorted_kernel<T>, rows, m, n, shared, static_cast<const T*>(seq),
+                static_cast<const T*>(values), right, out);
+  });
+}
 
 void index_rows(Scalar t, std::int64_t outer, std::int64_t n, std::int64_t m, std::int64_t inner, const void* x,
                 const std::int64_t* index, void* out, ReportSlot bad_index) {

@@ -12,10 +12,9 @@
 //     = image[img][ci][y * stride_h - pad_h + i * dil_h][x * stride_w - pad_w + j * dil_w]
 // or 0 where that position falls in the padding.
 //
-// Also here: the slices of batch norm's channel sums and of other long sums,
-// pooling's positions and covering windows, and the chunks of long CSR rows. Kernels
-// pick 32-bit indices, dividing with divider.hpp's multiply-shift dividers, when
-// fits_int32 says the sizes allow.
+// Also here: the binary search of searchsorted, the slices of batch norm's channel sums and of other long
+// sums, pooling's positions and covering windows, and the chunks of long CSR rows. Kernels pick 32-bit
+// indices, dividing with divider.hpp's multiply-shift dividers, when fits_int32 says the sizes allow.
 #pragma once
 
 #include <cstdint>
@@ -364,6 +363,27 @@ inline PoolDividers<I> pool_dividers(const PoolShape& s) {
 // stride, stay below 2^31.
 inline bool fits_int32(const PoolShape& s) {
   return fits_int32(s.planes * s.h * s.w) && fits_int32(s.planes * s.oh * s.ow);
+}
+
+// searchsorted's order: a NaN ranks above every number (and equal to another NaN).
+template <class T>
+KILN_HOST_DEVICE inline bool ranks_before(T a, T b) {
+  return !(a != a) && (b != b || a < b);
+}
+
+// The number of entries of the sorted seq[0 .. m) that rank before v (right: that do not
+// rank after it), by binary search: where v goes to keep seq sorted, left (right) of equals.
+template <class T>
+KILN_HOST_DEVICE inline std::int64_t sorted_position(const T* seq, std::int64_t m, T v, bool right) {
+  std::int64_t lo = 0, hi = m;
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (right ? !ranks_before(v, seq[mid]) : ranks_before(seq[mid], v))
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
 }
 
 }  // namespace kiln::cuda_kernels

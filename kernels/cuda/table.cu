@@ -42,6 +42,7 @@ const Table& table() {
       index_add_rows,
       gather,
       gather_add,
+      searchsorted,
       batch_norm_stats,
       batch_norm_apply,
       batch_norm_backward,

@@ -549,6 +549,35 @@ TEST_CASE("cuda: cumprod, cummax, cummin and logcumsumexp, whole lines and slice
         cummin(counts, 0).values.to_vector<std::int32_t>());
 }
 
+TEST_CASE("cuda: searchsorted, bucketize, bincount, histc and unique match the CPU") {
+  manual_seed(16);
+  for (DType dt : {kFloat32, kFloat64, kInt64}) {
+    INFO(dtype_name(dt));
+    const Tensor seq = sort(randint(0, 30, {4, 50}).to(dt), -1).values,
+                 vals = randint(-2, 33, {4, 70}).to(dt);
+    for (const bool right : {false, true}) {
+      CHECK(searchsorted(seq.to(gpu), vals.to(gpu), right).to(Device::cpu()).to_vector<std::int64_t>() ==
+            searchsorted(seq, vals, right).to_vector<std::int64_t>());
+      CHECK(bucketize(vals.to(gpu), seq[0].to(gpu), right).to(Device::cpu()).to_vector<std::int64_t>() ==
+            bucketize(vals, seq[0], right).to_vector<std::int64_t>());
+    }
+    const Unique on_cpu = unique(vals), on_gpu = unique(vals.to(gpu));
+    CHECK(on_gpu.values.to(Device::cpu()).to_vector<double>() == on_cpu.values.to_vector<double>());
+    CHECK(on_gpu.inverse.to(Device::cpu()).to_vector<std::int64_t>() ==
+          on_cpu.inverse.to_vector<std::int64_t>());
+    CHECK(on_gpu.counts.to(Device::cpu()).to_vector<std::int64_t>() ==
+          on_cpu.counts.to_vector<std::int64_t>());
+  }
+  const Tensor x = randint(0, 12, {300});
+  CHECK(bincount(x.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() ==
+        bincount(x).to_vector<std::int64_t>());
+  parity([&x](const auto& v) { return bincount(x.to(v[0].device()), v[0], 20); }, {randn({300})},
+         tol_for(kFloat32));
+  const Tensor r = randn({1000});
+  check_same(histc(r.to(gpu), 16, -2, 2).to(Device::cpu()), histc(r, 16, -2, 2), 0);
+  check_same(histc(r.to(gpu), 10).to(Device::cpu()), histc(r, 10), 0);
+}
+
 TEST_CASE("cuda: spmm, edge_softmax and row indices over rows longer than a chunk (hubs) match the CPU") {
   manual_seed(11);
   using cuda_kernels::kCsrChunk;
