@@ -10,7 +10,9 @@
 //           same sum over the running products with that 0 taken as 1 (the products
 //           before it); past it, 0 (every product holds that 0).
 //   cummax / cummin: the running extreme and the last position that reached it (a
-//           NaN, once seen, stays); the gradient goes to that position.
+//           NaN, once seen, stays), in one walk on the CPU; on a GPU the positions are
+//           a second scan over where the entries equal the extremes. The gradient goes
+//           to that position.
 //   logcumsumexp: running log(sum(exp)), one logaddexp per step (no overflow, no
 //           underflow of the early terms). The gradient of x_i is the sum over j >= i
 //           of g_j exp(x_i - out_j), taken as exp(x_i + a running logaddexp from the
@@ -308,18 +310,59 @@ Tensor running_logsumexp(const Tensor& x, std::int64_t dim, bool reverse) {
   return out;
 }
 
+// The running extreme of each (outer, inner) line of contiguous x and the last position
+// that reached it, in one walk on the CPU (blocks of neighbouring lines as scan_lines).
+template <class T>
+void extreme_lines(Scan op, const T* x, T* values, std::int64_t* at, std::int64_t outer, std::int64_t n,
+                   std::int64_t inner) {
+  const std::int64_t block = inner_block(outer, inner);
+  const std::int64_t blocks = (inner + block - 1) / block;
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, n * block));
+  parallel_for(0, outer * blocks, grain, [&](std::int64_t b, std::int64_t e) {
+    std::vector<Acc<T>> best(static_cast<std::size_t>(block));
+    std::vector<std::int64_t> where(static_cast<std::size_t>(block));
+    for (std::int64_t task = b; task < e; ++task) {
+      const std::int64_t o = task / blocks, i0 = (task % blocks) * block, width = std::min(block, inner - i0);
+      std::fill(best.begin(), best.begin() + width, cuda_kernels::scan_identity<Acc<T>>(op));
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t base = (o * n + j) * inner + i0;
+        for (std::int64_t i = 0; i < width; ++i) {
+          const Acc<T> v = static_cast<Acc<T>>(x[base + i]);
+          best[i] = cuda_kernels::scan_combine(op, best[i], v);
+          if (v == best[i] || v != v) where[i] = j;  // a NaN entry always reaches it
+          values[base + i] = static_cast<T>(best[i]);
+          at[base + i] = where[i];
+        }
+      }
+    }
+  });
+}
+
 ValuesIndices running_extreme(const Tensor& x_in, std::int64_t dim_in, Scan op, const char* name) {
   const std::int64_t dim = scan_dim(x_in, dim_in, name);
   const Tensor x = x_in.detach();
-  Tensor values = scan(x, op, dim, false, name);
-  // The last position up to each one whose entry equals the running extreme.
-  Shape line(static_cast<std::size_t>(x.dim()), 1);
-  line[static_cast<std::size_t>(dim)] = x.size(dim);
-  const Tensor positions = arange(x.size(dim)).to(x.device()).reshape(line);
-  // A NaN entry always reaches it: the running value is NaN from there on.
-  Tensor reached = eq(x, values);
-  if (is_floating(x.dtype())) reached = logical_or(reached, isnan(x));
-  const Tensor indices = scan(where(reached, positions, -1.0), Scan::max, dim, false, name);
+  Tensor values, indices;
+  if (!x.device().is_cuda()) {
+    const Tensor xc = x.contiguous();
+    values = Tensor::empty(x.shape(), x.dtype());
+    indices = Tensor::empty(x.shape(), kInt64);
+    const Lines l(x, dim);
+    if (x.numel() > 0)
+      visit_dtype(x.dtype(), [&]<class T>() {
+        extreme_lines(op, detail::ptr<T>(xc), detail::ptr<T>(values), detail::ptr<std::int64_t>(indices),
+                      l.outer, l.n, l.inner);
+      });
+  } else {
+    // On a GPU: the running extreme, then the last position up to each one whose entry
+    // equals it, a running maximum over the positions where they are equal.
+    values = scan(x, op, dim, false, name);
+    Shape line(static_cast<std::size_t>(x.dim()), 1);
+    line[static_cast<std::size_t>(dim)] = x.size(dim);
+    const Tensor positions = arange(x.size(dim)).to(x.device()).reshape(line);
+    Tensor reached = eq(x, values);
+    if (is_floating(x.dtype())) reached = logical_or(reached, isnan(x));  // a NaN entry always reaches it
+    indices = scan(where(reached, positions, -1.0), Scan::max, dim, false, name);
+  }
   if (should_record({x_in})) {
     attach_grad_fn(
         values, name, {x_in},
