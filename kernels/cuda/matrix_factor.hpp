@@ -58,6 +58,26 @@ KILN_HOST_DEVICE inline double permutation_sign(const std::int64_t* pivots, std:
   return s;
 }
 
+// Swaps columns i and j of a (rows x cols).
+KILN_HOST_DEVICE inline void swap_columns(double* a, std::int64_t rows, std::int64_t cols, std::int64_t i,
+                                          std::int64_t j) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double x = a[r * cols + i];
+    a[r * cols + i] = a[r * cols + j];
+    a[r * cols + j] = x;
+  }
+}
+
+// Whether column c of a (rows x cols) has its entry of largest magnitude (the first of
+// equals) negative: the sign convention of eigh's and svd's vectors.
+KILN_HOST_DEVICE inline bool largest_entry_negative(const double* a, std::int64_t rows, std::int64_t cols,
+                                                    std::int64_t c) {
+  std::int64_t at = 0;
+  for (std::int64_t r = 1; r < rows; ++r)
+    if (::fabs(a[r * cols + c]) > ::fabs(a[at * cols + c])) at = r;
+  return rows > 0 && a[at * cols + c] < 0.0;
+}
+
 // From lu_factor_one's result: out[0] = det(A) (the permutation's sign times the product
 // of U's diagonal), out[1] = its sign (0 when singular), out[2] = log |det(A)| (the sum
 // of log |u_kk|; -inf when singular), which holds where the product would overflow.
@@ -237,19 +257,11 @@ KILN_HOST_DEVICE inline void jacobi_eigh_one(double* a, std::int64_t n, double* 
     const double t = w[i];
     w[i] = w[best];
     w[best] = t;
-    for (std::int64_t r = 0; r < n; ++r) {
-      const double x = v[r * n + i];
-      v[r * n + i] = v[r * n + best];
-      v[r * n + best] = x;
-    }
+    swap_columns(v, n, n, i, best);
   }
-  for (std::int64_t c = 0; c < n; ++c) {
-    std::int64_t at = 0;
-    for (std::int64_t r = 1; r < n; ++r)
-      if (::fabs(v[r * n + c]) > ::fabs(v[at * n + c])) at = r;
-    if (v[at * n + c] < 0.0)
+  for (std::int64_t c = 0; c < n; ++c)
+    if (largest_entry_negative(v, n, n, c))
       for (std::int64_t r = 0; r < n; ++r) v[r * n + c] = -v[r * n + c];
-  }
 }
 
 // The thin SVD of a (m x n, m >= n) by one-sided Jacobi rotations (Hestenes): pairs of
@@ -306,16 +318,8 @@ KILN_HOST_DEVICE inline void jacobi_svd_one(double* a, std::int64_t m, std::int6
     const double t = s[j];
     s[j] = s[best];
     s[best] = t;
-    for (std::int64_t i = 0; i < m; ++i) {
-      const double x = a[i * n + j];
-      a[i * n + j] = a[i * n + best];
-      a[i * n + best] = x;
-    }
-    for (std::int64_t i = 0; i < n; ++i) {
-      const double x = v[i * n + j];
-      v[i * n + j] = v[i * n + best];
-      v[i * n + best] = x;
-    }
+    swap_columns(a, m, n, j, best);
+    swap_columns(v, n, n, j, best);
   }
   for (std::int64_t j = 0; j < n; ++j) {
     if (s[j] > 0.0) {
@@ -344,12 +348,7 @@ KILN_HOST_DEVICE inline void jacobi_svd_one(double* a, std::int64_t m, std::int6
     for (std::int64_t i = 0; i < m; ++i) a[i * n + j] /= norm;
   }
   for (std::int64_t j = 0; j < n; ++j) {
-    const double* col = sign_by_v ? v : a;
-    const std::int64_t rows = sign_by_v ? n : m;
-    std::int64_t at = 0;
-    for (std::int64_t i = 1; i < rows; ++i)
-      if (::fabs(col[i * n + j]) > ::fabs(col[at * n + j])) at = i;
-    if (col[at * n + j] >= 0.0) continue;
+    if (!(sign_by_v ? largest_entry_negative(v, n, n, j) : largest_entry_negative(a, m, n, j))) continue;
     for (std::int64_t i = 0; i < m; ++i) a[i * n + j] = -a[i * n + j];
     for (std::int64_t i = 0; i < n; ++i) v[i * n + j] = -v[i * n + j];
   }

@@ -26,23 +26,18 @@
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
+#include "src/ops/linalg_internal.hpp"
 
 namespace kiln {
 
 namespace {
 
 namespace ck = cuda_kernels;
-
-Tensor fresh64(const Tensor& x) { return x.detach().to(kFloat64).contiguous().clone(); }
-Tensor transposed(const Tensor& x) { return x.transpose(-2, -1); }
-Shape batch_shape(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 2); }
-Shape with(Shape s, std::initializer_list<std::int64_t> tail) {
-  s.insert(s.end(), tail);
-  return s;
-}
-std::int64_t matrix_grain(std::int64_t m, std::int64_t n) {
-  return std::max<std::int64_t>(1, 32768 / (m * n * std::max(m, n) + 1));
-}
+using detail::batch_shape;
+using detail::fresh64;
+using detail::matrix_grain;
+using detail::transposed;
+using detail::with_tail;
 
 // The sum of two gradients where either may be undefined (0).
 Tensor plus(const Tensor& a, const Tensor& b) { return !a.defined() ? b : !b.defined() ? a : a + b; }
@@ -120,8 +115,8 @@ QR qr(const Tensor& a) {
   const std::int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
   const std::int64_t batch = numel_of(batch_shape(a));
   Tensor work = fresh64(a), tau = Tensor::empty({batch * k}, kFloat64, a.device());
-  Tensor q = Tensor::empty(with(batch_shape(a), {m, k}), kFloat64, a.device());
-  Tensor r = Tensor::empty(with(batch_shape(a), {k, n}), kFloat64, a.device());
+  Tensor q = Tensor::empty(with_tail(batch_shape(a), {m, k}), kFloat64, a.device());
+  Tensor r = Tensor::empty(with_tail(batch_shape(a), {k, n}), kFloat64, a.device());
   if (batch > 0 && k > 0) {
     if (a.device().is_cuda()) {
       detail::cuda_for(a).qr(batch, m, n, detail::dptr<double>(work), detail::dptr<double>(tau),
@@ -164,7 +159,7 @@ Eigh eigh(const Tensor& a) {
              fmt(a.shape()));
   const std::int64_t n = a.size(-1), batch = numel_of(batch_shape(a));
   Tensor work = fresh64(a);
-  Tensor w = Tensor::empty(with(batch_shape(a), {n}), kFloat64, a.device());
+  Tensor w = Tensor::empty(with_tail(batch_shape(a), {n}), kFloat64, a.device());
   Tensor v = Tensor::empty(a.shape(), kFloat64, a.device());
   if (batch > 0 && n > 0) {
     if (a.device().is_cuda()) {
@@ -219,8 +214,8 @@ SVD svd(const Tensor& a) {
   const bool wide = m < n;  // then A^T = V S U^T, which is tall
   const std::int64_t rows = wide ? n : m, k = wide ? m : n, batch = numel_of(batch_shape(a));
   Tensor work = fresh64(wide ? transposed(a) : a);
-  Tensor sv = Tensor::empty(with(batch_shape(a), {k}), kFloat64, a.device());
-  Tensor square = Tensor::empty(with(batch_shape(a), {k, k}), kFloat64, a.device());
+  Tensor sv = Tensor::empty(with_tail(batch_shape(a), {k}), kFloat64, a.device());
+  Tensor square = Tensor::empty(with_tail(batch_shape(a), {k, k}), kFloat64, a.device());
   if (batch > 0 && k > 0) {
     if (a.device().is_cuda()) {
       detail::cuda_for(a).svd(batch, rows, k, detail::dptr<double>(work), detail::dptr<double>(sv),

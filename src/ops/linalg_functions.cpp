@@ -14,22 +14,13 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/linalg_internal.hpp"
 
 namespace kiln {
 
-namespace {
-
-Tensor transposed(const Tensor& x) { return x.transpose(-2, -1); }
-
-void check_square(const char* op, const Tensor& a) {
-  detail::check_floating(op, a);
-  KILN_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), op, ": needs square matrices (..., n, n), got shape ",
-             fmt(a.shape()));
-}
-
-Tensor identity_like(const Tensor& a) { return eye(a.size(-1), -1, a.dtype(), a.device()).expand(a.shape()); }
-
-}  // namespace
+using detail::check_square;
+using detail::identity_like;
+using detail::transposed;
 
 Tensor logdet(const Tensor& a) {
   check_square("logdet", a);

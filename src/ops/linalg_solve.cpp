@@ -23,12 +23,18 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
+#include "src/ops/linalg_internal.hpp"
 
 namespace kiln {
 
 namespace {
 
 namespace ck = cuda_kernels;
+using detail::batch_of;
+using detail::check_square;
+using detail::fresh64;
+using detail::matrix_grain;
+using detail::transposed;
 
 // What a GPU kernel found, as the CPU's checks say it.
 std::string singular_message(const char* op, const ck::IndexReport& found) {
@@ -42,14 +48,6 @@ std::string not_positive_definite(const ck::IndexReport& found) {
                         " of the batch is not positive definite (its leading ", found.value + 1, " x ",
                         found.value + 1, " block is not)");
 }
-
-// x (..., r, c) as a fresh contiguous float64 tensor, r x c matrices one after another.
-Tensor fresh64(const Tensor& x) { return x.detach().to(kFloat64).contiguous().clone(); }
-
-std::int64_t batch_of(const Tensor& x) { return numel_of(Shape(x.shape().begin(), x.shape().end() - 2)); }
-
-// Each task's matrices: enough of them to be worth a thread (about n^3 work each).
-std::int64_t matrix_grain(std::int64_t n) { return std::max<std::int64_t>(1, 32768 / (n * n * n + 1)); }
 
 struct Factored {
   Tensor lu, pivots, dets;  // (batch.., n, n) float64; (batch.., n) int64; (batch.., 3) float64 or none
@@ -77,7 +75,7 @@ Factored lu_factor(const Tensor& a, const char* op, detail::ReportMessage gpu_me
   std::int64_t* pivots = detail::ptr<std::int64_t>(f.pivots);
   double* d = dets ? detail::ptr<double>(f.dets) : nullptr;
   std::vector<std::int64_t> singular(static_cast<std::size_t>(batch));
-  parallel_for(0, batch, matrix_grain(n), [&](std::int64_t b, std::int64_t e) {
+  parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       singular[static_cast<std::size_t>(i)] = ck::lu_factor_one(lu + i * n * n, n, pivots + i * n);
       if (d) ck::lu_determinant(lu + i * n * n, pivots + i * n, n, d + i * 3);
@@ -104,7 +102,7 @@ Tensor lu_solve(const Tensor& a, const Tensor& b, const char* op, detail::Report
       const double* lu = detail::ptr<double>(f.lu);
       const std::int64_t* pivots = detail::ptr<std::int64_t>(f.pivots);
       double* xs = detail::ptr<double>(x);
-      parallel_for(0, batch, matrix_grain(n), [&](std::int64_t s, std::int64_t e) {
+      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
         for (std::int64_t i = s; i < e; ++i)
           ck::lu_solve_one(lu + i * n * n, pivots + i * n, xs + i * n * m, n, m);
       });
@@ -126,19 +124,13 @@ Tensor triangular_solve(const Tensor& t, const Tensor& b, bool upper, bool unit)
     } else {
       const double* ts = detail::ptr<double>(t64);
       double* xs = detail::ptr<double>(x);
-      parallel_for(0, batch, matrix_grain(n), [&](std::int64_t s, std::int64_t e) {
+      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
         for (std::int64_t i = s; i < e; ++i)
           ck::triangular_solve_one(ts + i * n * n, xs + i * n * m, n, m, upper, unit);
       });
     }
   }
   return x.to(t.dtype());
-}
-
-void check_square(const char* op, const Tensor& a) {
-  detail::check_floating(op, a);
-  KILN_CHECK(a.dim() >= 2 && a.size(-1) == a.size(-2), op, ": needs square matrices (..., n, n), got shape ",
-             fmt(a.shape()));
 }
 
 // a (batch_a.., n, n) and b (batch_b.., n, m) expanded to their common batch shape.
@@ -153,8 +145,6 @@ std::pair<Tensor, Tensor> common_batch(const char* op, const Tensor& a, const Te
   sb.insert(sb.end(), {b.size(-2), b.size(-1)});
   return {a.expand(sa), b.expand(sb)};
 }
-
-Tensor transposed(const Tensor& x) { return x.transpose(-2, -1); }
 
 // A^-1 B, recorded; check: a singular A is an Error.
 Tensor solve_matrices(const Tensor& a_in, const Tensor& b_in, const char* op,
@@ -176,7 +166,7 @@ Tensor solve_matrices(const Tensor& a_in, const Tensor& b_in, const char* op,
 // A^-T times each of g's matrices: the gradient of log|det A| for g = 1. Not checked (a
 // singular A gives infinities).
 Tensor inverse_transposed_times(const Tensor& a, const Tensor& g) {
-  const Tensor eye_n = eye(a.size(-1), -1, a.dtype(), a.device()).expand(a.shape());
+  const Tensor eye_n = detail::identity_like(a);
   return lu_solve(transposed(a).contiguous(), eye_n, nullptr, nullptr) * g.unsqueeze(-1).unsqueeze(-1);
 }
 
@@ -194,7 +184,7 @@ Tensor solve(const Tensor& a, const Tensor& b) {
 
 Tensor inv(const Tensor& a) {
   check_square("inv", a);
-  return solve_matrices(a, eye(a.size(-1), -1, a.dtype(), a.device()).expand(a.shape()), "inv", inv_singular);
+  return solve_matrices(a, detail::identity_like(a), "inv", inv_singular);
 }
 
 Tensor det(const Tensor& a) {
@@ -235,7 +225,7 @@ Tensor cholesky(const Tensor& a, bool upper) {
     } else {
       double* ls = detail::ptr<double>(l);
       std::vector<std::int64_t> failed(static_cast<std::size_t>(batch));
-      parallel_for(0, batch, matrix_grain(n), [&](std::int64_t s, std::int64_t e) {
+      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
         for (std::int64_t i = s; i < e; ++i)
           failed[static_cast<std::size_t>(i)] = ck::cholesky_one(ls + i * n * n, n);
       });
