@@ -1,12 +1,13 @@
 // kiln against libtorch in one run, layer by layer, forward alone and forward + backward
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
-// from other ops: conv1d, adaptive_avg_pool2d with overlapping windows, group_norm (and,
+// from other ops: conv1d, conv_transpose1d, adaptive average and max pooling with overlapping
+// windows, lp_pool2d, local_response_norm, rms_norm, group_norm (and,
 // fused like it, layer_norm and batch_norm in training), multi-head self-attention, a Transformer encoder
 // layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round after round, on the
 // same inputs; each line is the median of the rounds.
 //
-//   ./build/bench/torch_layers [--rounds 15] [--threads 2]
+//   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -91,9 +92,11 @@ void run(const Case& c, int rounds) {
 
 int main(int argc, char** argv) {
   int rounds = 15, threads = 2;
+  std::string only;  // run the layers whose name contains this
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--rounds") rounds = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
   kiln::set_num_threads(threads);
   torch::set_num_threads(threads);
@@ -126,6 +129,35 @@ int main(int argc, char** argv) {
        [](const KV& a) {
          return kiln::adaptive_avg_pool2d(a[0], {5, 5});
        }},
+      {"adaptive_max_pool2d 14x14 -> 5x5",
+       {torch::randn({128, 64, 14, 14})},
+       [](const TV& a) {
+         return std::get<0>(torch::adaptive_max_pool2d(a[0], {5, 5}));
+       },
+       [](const KV& a) {
+         return kiln::adaptive_max_pool2d(a[0], {5, 5});
+       }},
+      {"lp_pool2d p 2, 2x2, 64x14x14",
+       {torch::randn({128, 64, 14, 14})},
+       [](const TV& a) {
+         return F::lp_pool2d(a[0], F::LPPool2dFuncOptions(2, {2, 2}).stride({2, 2}));
+       },
+       [](const KV& a) {
+         return kiln::lp_pool2d(a[0], 2, {2, 2});
+       }},
+      {"conv_transpose1d 64->32, k 4, s 2",
+       {torch::randn({128, 64, 128}), torch::randn({64, 32, 4}) * 0.05, torch::randn({32})},
+       [](const TV& a) { return torch::conv_transpose1d(a[0], a[1], a[2], 2, 1); },
+       [](const KV& a) { return kiln::conv_transpose1d(a[0], a[1], a[2], 2, 1); }},
+      {"local_response_norm 5, 64x14x14",
+       {torch::randn({128, 64, 14, 14})},
+       [](const TV& a) { return F::local_response_norm(a[0], F::LocalResponseNormFuncOptions(5)); },
+       [](const KV& a) { return kiln::local_response_norm(a[0], 5); }},
+      // libtorch 1.13 has no rms_norm: its peer is the same formula in torch's ops.
+      {"rms_norm, 4096 rows of 768",
+       {torch::randn({4096, 768}), torch::randn({768})},
+       [](const TV& a) { return a[0] * torch::rsqrt(a[0].pow(2).mean({-1}, true) + 1.1920929e-07) * a[1]; },
+       [](const KV& a) { return kiln::rms_norm(a[0], {768}, a[1]); }},
       {"group_norm 8 groups, 64x14x14",
        {torch::randn({128, 64, 14, 14}), torch::randn({64}), torch::randn({64})},
        [](const TV& a) { return torch::group_norm(a[0], 8, a[1], a[2]); },
@@ -189,5 +221,6 @@ int main(int argc, char** argv) {
                      {torch::randn({64, 32, embed})},
                      [t_encoder](const TV& a) mutable { return t_encoder->forward(a[0]); },
                      [k_encoder](const KV& a) { return k_encoder->forward(a[0]); }});
-  for (const Case& c : all) run(c, rounds);
+  for (const Case& c : all)
+    if (c.name.find(only) != std::string::npos) run(c, rounds);
 }

@@ -1,5 +1,6 @@
 // The differential test against PyTorch, continued: the image resampling ops (pad's
-// modes, interpolate, pixel_shuffle and pixel_unshuffle) against torch's.
+// modes, interpolate, pixel_shuffle and pixel_unshuffle), adaptive and power-average pooling,
+// conv_transpose1d and local_response_norm against torch's.
 #include "torch_differential.hpp"
 
 using namespace differential;
@@ -145,5 +146,85 @@ TEST_CASE("torch differential: instance_norm (running statistics too), bilinear 
     compare(
         "prelu", {leaf(xs), leaf({slopes}, -1, 1)}, [&](const auto& a) { return kiln::prelu(a[0], a[1]); },
         [&](const auto& a) { return torch::prelu(a[0], a[1]); });
+  });
+}
+
+TEST_CASE(
+    "torch differential: adaptive max pooling, 1-D adaptive pooling, lp pooling, conv_transpose1d, "
+    "local_response_norm") {
+  in_both_precisions(44, 150, [] {
+    const std::int64_t batch = irand(0, 2), channels = irand(1, 3), h = irand(1, 7), w = irand(1, 7);
+    const std::int64_t oh = irand(1, 8), ow = irand(1, 8);
+    const Both image = leaf({batch, channels, h, w});
+    compare(
+        "adaptive_max_pool2d", {image},
+        [&](const auto& a) {
+          return kiln::adaptive_max_pool2d(a[0], {oh, ow});
+        },
+        [&](const auto& a) {
+          return std::get<0>(torch::adaptive_max_pool2d(a[0], {oh, ow}));
+        });
+    compare(
+        "adaptive_max_pool2d's positions", {leaf({batch, channels, h, w}, -2, 2, false)},
+        [&](const auto& a) {
+          return kiln::adaptive_max_pool2d_with_indices(a[0], {oh, ow}).indices.to(kiln::kFloat64);
+        },
+        [&](const auto& a) {
+          return std::get<1>(torch::adaptive_max_pool2d(a[0], {oh, ow})).to(torch::kDouble);
+        },
+        false);
+    const Both seq = leaf({batch, channels, w});
+    compare(
+        "adaptive_max_pool1d", {seq}, [&](const auto& a) { return kiln::adaptive_max_pool1d(a[0], ow); },
+        [&](const auto& a) { return std::get<0>(torch::adaptive_max_pool1d(a[0], {ow})); });
+    compare(
+        "adaptive_avg_pool1d", {seq}, [&](const auto& a) { return kiln::adaptive_avg_pool1d(a[0], ow); },
+        [&](const auto& a) { return torch::adaptive_avg_pool1d(a[0], {ow}); });
+
+    // Power-average pooling of positive inputs (odd powers of negative ones give NaN on both).
+    const double p = std::array{1.0, 2.0, 3.0, 1.5}[irand(0, 3)];
+    const kiln::Pair kernel{irand(1, 3), irand(1, 3)}, stride{irand(1, 3), irand(1, 3)};
+    compare(
+        "lp_pool2d", {leaf({batch, channels, h, w}, 0.2, 2)},
+        [&](const auto& a) { return kiln::lp_pool2d(a[0], p, kernel, stride); },
+        [&](const auto& a) {
+          return F::lp_pool2d(
+              a[0], F::LPPool2dFuncOptions(p, {kernel[0], kernel[1]}).stride({stride[0], stride[1]}));
+        });
+    compare(
+        "lp_pool1d", {leaf({batch, channels, w}, 0.2, 2)},
+        [&](const auto& a) { return kiln::lp_pool1d(a[0], p, kernel[1], stride[1]); },
+        [&](const auto& a) {
+          return F::lp_pool1d(a[0], F::LPPool1dFuncOptions(p, kernel[1]).stride(stride[1]));
+        });
+
+    // conv_transpose1d with its own settings; some are refused by both.
+    const std::int64_t groups = irand(1, 2), in_c = groups * irand(1, 2), out_g = irand(1, 3),
+                       k = irand(1, 3);
+    const std::int64_t s = irand(1, 3), pad = irand(0, 2), d = irand(1, 2), op = irand(0, 1);
+    const bool with_bias = coin();
+    std::vector<Both> conv = {leaf({std::max<std::int64_t>(batch, 1), in_c, w}), leaf({in_c, out_g, k})};
+    if (with_bias) conv.push_back(leaf({out_g * groups}));
+    compare(
+        "conv_transpose1d", conv,
+        [&](const auto& a) {
+          return kiln::conv_transpose1d(a[0], a[1], with_bias ? a[2] : KT(), s, pad, op, groups, d);
+        },
+        [&](const auto& a) {
+          return torch::conv_transpose1d(a[0], a[1], with_bias ? a[2] : TT(), s, pad, op, groups, d);
+        });
+
+    const std::int64_t size = irand(1, 5);
+    const double alpha = unif(0.1, 2), beta = unif(0.3, 1), kk = unif(0.5, 2);
+    // At least one sample: torch views an empty 4-d batch as (0, 1, C, H, -1), which it refuses.
+    Sizes lrn_shape = {std::max<std::int64_t>(batch, 1), irand(1, 6), irand(1, 4)};
+    if (coin()) lrn_shape.push_back(irand(1, 3));
+    compare(
+        "local_response_norm", {leaf(lrn_shape)},
+        [&](const auto& a) { return kiln::local_response_norm(a[0], size, alpha, beta, kk); },
+        [&](const auto& a) {
+          return F::local_response_norm(a[0],
+                                        F::LocalResponseNormFuncOptions(size).alpha(alpha).beta(beta).k(kk));
+        });
   });
 }

@@ -13,16 +13,11 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/nn/describe.hpp"
 
 namespace kiln::nn {
 
 namespace {
-std::string pair_str(Pair p) {
-  std::ostringstream os;
-  os << '(' << p[0] << ", " << p[1] << ')';
-  return os.str();
-}
-
 // forward(x) of a layer that takes two inputs.
 Tensor refuse_one_input(const char* layer) {
   KILN_CHECK(false, layer, ": it takes two inputs; call layer(x1, x2)");
@@ -157,18 +152,45 @@ Tensor Conv1d::forward(const Tensor& x) {
   return conv1d(x, weight, bias, options.stride(), p, options.dilation(), options.groups());
 }
 
-std::string Conv1d::description() const {  // PyTorch's one-element tuples: kernel_size=(3,)
-  const Conv1dOptions& o = options;
+namespace {
+// PyTorch's one-element tuples: kernel_size=(3,).
+template <class Options>
+std::string conv1d_description(const char* layer, const Options& o, std::int64_t output_padding = 0) {
   std::ostringstream os;
-  os << "Conv1d(" << o.in_channels() << ", " << o.out_channels() << ", kernel_size=(" << o.kernel_size()
+  os << layer << "(" << o.in_channels() << ", " << o.out_channels() << ", kernel_size=(" << o.kernel_size()
      << ",), stride=(" << o.stride() << ",)";
   if (o.padding() != 0) os << ", padding=(" << o.padding() << ",)";
+  if (output_padding != 0) os << ", output_padding=(" << output_padding << ",)";
   if (o.dilation() != 1) os << ", dilation=(" << o.dilation() << ",)";
   if (o.groups() != 1) os << ", groups=" << o.groups();
   if (!o.bias()) os << ", bias=false";
-  if (o.padding_mode() != PadMode::constant) os << ", padding_mode=" << pad_mode_name(o.padding_mode());
+  if constexpr (requires { o.padding_mode(); })
+    if (o.padding_mode() != PadMode::constant) os << ", padding_mode=" << pad_mode_name(o.padding_mode());
   os << ")";
   return os.str();
+}
+}  // namespace
+
+std::string Conv1d::description() const { return conv1d_description("Conv1d", options); }
+
+ConvTranspose1d::ConvTranspose1d(const ConvTranspose1dOptions& o) : options(o) {
+  check_channels("ConvTranspose1d", o);
+  KILN_CHECK(o.kernel_size() >= 1, "ConvTranspose1d: kernel_size must be >= 1, got ", o.kernel_size());
+  weight =
+      register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(), o.kernel_size()}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+
+void ConvTranspose1d::reset_parameters() { uniform_by_fan_in(weight, bias); }
+
+Tensor ConvTranspose1d::forward(const Tensor& x) {
+  return conv_transpose1d(x, weight, bias, options.stride(), options.padding(), options.output_padding(),
+                          options.groups(), options.dilation());
+}
+
+std::string ConvTranspose1d::description() const {
+  return conv1d_description("ConvTranspose1d", options, options.output_padding());
 }
 
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options(o) {
@@ -188,48 +210,6 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
 
 std::string ConvTranspose2d::description() const {
   return conv_description("ConvTranspose2d", options, options.output_padding());
-}
-
-// ---- Pooling -------------------------------------------------------------------------
-
-Tensor MaxPool2d::forward(const Tensor& x) {
-  return max_pool2d(x, options.kernel_size(), options.stride(), options.padding());
-}
-std::string MaxPool2d::description() const {
-  return "MaxPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
-}
-Tensor AvgPool2d::forward(const Tensor& x) {
-  return avg_pool2d(x, options.kernel_size(), options.stride(), options.padding());
-}
-std::string AvgPool2d::description() const {
-  return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
-}
-
-namespace {
-std::string pool1d_description(const char* layer, const Pool1dOptions& o) {
-  std::ostringstream os;
-  os << layer << "(kernel_size=" << o.kernel_size()
-     << ", stride=" << (o.stride() == 0 ? o.kernel_size() : o.stride()) << ", padding=" << o.padding() << ")";
-  return os.str();
-}
-}  // namespace
-
-Tensor MaxPool1d::forward(const Tensor& x) {
-  return max_pool1d(x, options.kernel_size(), options.stride(), options.padding());
-}
-std::string MaxPool1d::description() const { return pool1d_description("MaxPool1d", options); }
-Tensor AvgPool1d::forward(const Tensor& x) {
-  return avg_pool1d(x, options.kernel_size(), options.stride(), options.padding());
-}
-std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options); }
-
-AdaptiveAvgPool2d::AdaptiveAvgPool2d(Pair size) : output_size(size) {
-  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "AdaptiveAvgPool2d: output size ", pair_str(size),
-             " must be >= 1");
-}
-Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return adaptive_avg_pool2d(x, output_size); }
-std::string AdaptiveAvgPool2d::description() const {
-  return "AdaptiveAvgPool2d(output_size=" + pair_str(output_size) + ")";
 }
 
 // ---- BatchNorm -----------------------------------------------------------------------
@@ -315,6 +295,44 @@ std::string LayerNorm::description() const {
   return os.str();
 }
 
+// ---- RMSNorm and LocalResponseNorm ------------------------------------------------------
+
+RMSNorm::RMSNorm(const RMSNormOptions& o) : options(o) {
+  const Shape& shape = o.normalized_shape();
+  KILN_CHECK(!shape.empty() && std::all_of(shape.begin(), shape.end(), [](std::int64_t s) { return s > 0; }),
+             "RMSNorm: normalized_shape ", fmt(shape), " must have at least one dimension, all positive");
+  KILN_CHECK(!o.eps() || *o.eps() >= 0, "RMSNorm: eps must be >= 0, got ", o.eps().value_or(0));
+  if (o.elementwise_affine()) weight = register_parameter("weight", ones(shape));
+}
+
+Tensor RMSNorm::forward(const Tensor& x) {
+  return rms_norm(x, options.normalized_shape(), weight, options.eps());
+}
+
+std::string RMSNorm::description() const {
+  std::ostringstream os;
+  os << "RMSNorm(" << fmt(options.normalized_shape()) << ", eps=";
+  if (options.eps())
+    os << *options.eps();
+  else
+    os << "None";
+  os << ", elementwise_affine=" << (options.elementwise_affine() ? "true" : "false") << ")";
+  return os.str();
+}
+
+LocalResponseNorm::LocalResponseNorm(std::int64_t size, double alpha, double beta, double k)
+    : size(size), alpha(alpha), beta(beta), k(k) {
+  KILN_CHECK(size >= 1, "LocalResponseNorm: size must be >= 1, got ", size);
+}
+
+Tensor LocalResponseNorm::forward(const Tensor& x) { return local_response_norm(x, size, alpha, beta, k); }
+
+std::string LocalResponseNorm::description() const {
+  std::ostringstream os;
+  os << "LocalResponseNorm(" << size << ", alpha=" << alpha << ", beta=" << beta << ", k=" << k << ")";
+  return os.str();
+}
+
 // ---- GroupNorm ------------------------------------------------------------------------
 
 GroupNorm::GroupNorm(const GroupNormOptions& o) : options(o) {
@@ -351,6 +369,15 @@ Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training()); 
 std::string Dropout::description() const {
   std::ostringstream os;
   os << "Dropout(p=" << p << ")";
+  return os.str();
+}
+
+DropoutVariant::DropoutVariant(const char* name, Op op, double p) : p(p), name_(name), op_(op) {
+  KILN_CHECK(p >= 0 && p <= 1, name, ": p = ", p, " must be in [0, 1]");
+}
+std::string DropoutVariant::description() const {
+  std::ostringstream os;
+  os << name_ << "(p=" << p << ")";
   return os.str();
 }
 

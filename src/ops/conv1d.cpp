@@ -1,4 +1,4 @@
-// 1-D convolution and pooling over (N, C, L) tensors: the 2-D ops on the input viewed
+// 1-D convolution, transposed convolution and pooling over (N, C, L) tensors: the 2-D ops on the input viewed
 // as an image of height 1, (N, C, 1, L), with a kernel of height 1. They share the 2-D
 // kernels (and their GPU code) and autograd derives nothing new: the views' gradients
 // reshape back. Shapes are checked here first, so errors speak of the 1-D shapes.
@@ -56,6 +56,33 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::in
              "conv1d: input of shape ", fmt(x.shape()), " is shorter than the dilated kernel of ",
              weight.size(2), " after padding; the output would be empty");
   return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride}, {0, padding}, {1, dilation}, groups)
+      .squeeze(2);
+}
+
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::int64_t stride,
+                        std::int64_t padding, std::int64_t output_padding, std::int64_t groups,
+                        std::int64_t dilation) {
+  detail::check_same_dtype_device("conv_transpose1d", {x, weight});
+  check_input("conv_transpose1d", x);
+  KILN_CHECK(weight.dim() == 3, "conv_transpose1d: weight must be (C, O/groups, k) but has shape ",
+             fmt(weight.shape()));
+  KILN_CHECK(weight.size(0) == x.size(1), "conv_transpose1d: input of shape ", fmt(x.shape()), " has ",
+             x.size(1), " channels but weight of shape ", fmt(weight.shape()), " expects ", weight.size(0));
+  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0, "conv_transpose1d: groups = ", groups,
+             " must divide the input channels (", x.size(1), ")");
+  KILN_CHECK(stride >= 1 && dilation >= 1 && padding >= 0 && output_padding >= 0 &&
+                 (output_padding < stride || output_padding < dilation),
+             "conv_transpose1d: stride ", stride, ", dilation ", dilation, ", padding ", padding,
+             ", output_padding ", output_padding,
+             " are invalid: stride and dilation >= 1, padding >= 0, output_padding below the stride or the "
+             "dilation");
+  const std::int64_t length =
+      (x.size(2) - 1) * stride - 2 * padding + dilation * (weight.size(2) - 1) + output_padding + 1;
+  KILN_CHECK(length > 0, "conv_transpose1d: input of shape ", fmt(x.shape()), " with a kernel of ",
+             weight.size(2), " and padding ", padding, " gives an empty output (length ", length,
+             "); reduce the padding");
+  return conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride}, {0, padding},
+                          {0, output_padding}, groups, {1, dilation})
       .squeeze(2);
 }
 

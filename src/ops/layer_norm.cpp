@@ -1,10 +1,11 @@
-// layer_norm, group_norm and instance_norm: forward and backward side by side. On the CPU, fused loops
-// over rows built from the kernel table's normalisation entries (kernels/cpu/norm/, in
-// double): each row's statistics, then the pass that normalises it; the backward in one
-// pass over blocks of rows. group_norm's rows are (sample, group) and its weights per
-// channel. On a GPU, both are composed of the device's ops, whose backward autograd derives.
+// layer_norm, rms_norm, group_norm and instance_norm: forward and backward side by side. On the CPU, fused
+// loops over rows built from the kernel table's normalisation entries (kernels/cpu/norm/, in double): each
+// row's statistics, then the pass that normalises it; the backward in one pass over blocks of rows.
+// group_norm's rows are (sample, group) and its weights per channel. On a GPU, both are composed of the
+// device's ops, whose backward autograd derives.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/dispatch.hpp"
@@ -13,6 +14,7 @@
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/math.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
@@ -37,20 +39,30 @@ Tensor layer_norm_composite(const Tensor& x, std::int64_t normalized_dims, const
   return y;
 }
 
+// Checks that x is floating and that normalized_shape is its trailing sizes; their count.
+std::int64_t check_trailing(const char* op, const Tensor& x, const Shape& normalized_shape) {
+  detail::check_floating(op, x);
+  const auto nd = static_cast<std::int64_t>(normalized_shape.size());
+  const bool trailing = nd >= 1 && nd <= x.dim() &&
+                        std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - nd);
+  KILN_CHECK(trailing, op, ": normalized_shape ", fmt(normalized_shape),
+             " must be the last dimensions of the input, whose shape is ", fmt(x.shape()), " (e.g. (",
+             x.dim() > 0 ? x.size(-1) : 0, ") to normalise each row of features)");
+  return nd;
+}
+
+// Whether a row is centred on its mean before scaling (layer_norm) or only divided by
+// its root mean square (rms_norm).
+enum class Centre { mean, none };
+
 Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int64_t period,
-                      const Tensor& weight, const Tensor& bias, double eps);
+                      const Tensor& weight, const Tensor& bias, double eps, Centre centre = Centre::mean);
 
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
-  detail::check_floating("layer_norm", x);
-  const auto nd = static_cast<std::int64_t>(normalized_shape.size());
-  const bool trailing = nd >= 1 && nd <= x.dim() &&
-                        std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - nd);
-  KILN_CHECK(trailing, "layer_norm: normalized_shape ", fmt(normalized_shape),
-             " must be the last dimensions of the input, whose shape is ", fmt(x.shape()), " (e.g. (",
-             x.dim() > 0 ? x.size(-1) : 0, ") to normalise each row of features)");
+  const std::int64_t nd = check_trailing("layer_norm", x, normalized_shape);
   for (const Tensor* t : {&weight, &bias}) {
     if (!t->defined()) continue;
     detail::check_same_dtype_device("layer_norm", {x, *t});
@@ -62,10 +74,32 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   return normalize_rows("layer_norm", x, numel_of(normalized_shape), 1, weight, bias, eps);
 }
 
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                std::optional<double> eps) {
+  const std::int64_t nd = check_trailing("rms_norm", x, normalized_shape);
+  if (weight.defined()) {
+    detail::check_same_dtype_device("rms_norm", {x, weight});
+    KILN_CHECK(weight.shape() == normalized_shape, "rms_norm: weight of shape ", fmt(weight.shape()),
+               " must have normalized_shape ", fmt(normalized_shape));
+  }
+  const double epsilon = eps.value_or(x.dtype() == kFloat32 ? std::numeric_limits<float>::epsilon()
+                                                            : std::numeric_limits<double>::epsilon());
+  KILN_CHECK(epsilon >= 0 && std::isfinite(epsilon), "rms_norm: eps must be finite and >= 0, not ", epsilon);
+  if (x.device().is_cpu())
+    return normalize_rows("rms_norm", x, numel_of(normalized_shape), 1, weight, Tensor(), epsilon,
+                          Centre::none);
+  // On a GPU, composed: x / sqrt(mean(x^2) + eps) * weight.
+  Dims dims;
+  for (std::int64_t d = x.dim() - nd; d < x.dim(); ++d) dims.push_back(d);
+  const Tensor y = x * rsqrt(mean(x * x, dims, /*keepdim=*/true) + epsilon);
+  return weight.defined() ? y * weight : y;
+}
+
 namespace {
 
-// The forward both ops share: x, weight and bias made contiguous; then, for each row of d
-// values, its mean and 1 / sqrt(var + eps), and apply(kernels, r, mean, rstd, x, weight,
+// The forward the ops share: x, weight and bias made contiguous; then, for each row of d
+// values, its mean and 1 / sqrt(var + eps) (with Centre::none, 0 and 1 / sqrt(mean(x^2)
+// + eps), mean(x^2) being var + mean^2), and apply(kernels, r, mean, rstd, x, weight,
 // bias, y) (pointers to the starts of the arrays), which writes row r of y.
 struct RowsForward {
   Tensor xc, wc, y;
@@ -73,7 +107,8 @@ struct RowsForward {
 };
 template <class Apply>
 RowsForward normalize_each_row(const char* op, const Tensor& x, std::int64_t rows, std::int64_t d,
-                               const Tensor& weight, const Tensor& bias, double eps, Apply apply) {
+                               const Tensor& weight, const Tensor& bias, double eps, Apply apply,
+                               Centre centre = Centre::mean) {
   RowsForward f{x.detach().contiguous(), weight.defined() ? weight.detach().contiguous() : Tensor(),
                 Tensor::empty(x.shape(), x.dtype()), std::vector<double>(static_cast<std::size_t>(rows)),
                 std::vector<double>(static_cast<std::size_t>(rows))};
@@ -89,6 +124,10 @@ RowsForward normalize_each_row(const char* op, const Tensor& x, std::int64_t row
                    for (std::int64_t r = lo; r < hi; ++r) {
                      double var;
                      kern.norm_moments(1, d, d, px + r * d, &f.mean_of[r], &var);
+                     if (centre == Centre::none) {
+                       var += f.mean_of[r] * f.mean_of[r];  // the mean square
+                       f.mean_of[r] = 0;
+                     }
                      f.rstd_of[r] = 1.0 / std::sqrt(var + eps);
                      apply(kern, r, f.mean_of[r], f.rstd_of[r], px, pw, pb, py);
                    }
@@ -115,15 +154,17 @@ BackwardPointers<T> backward_pointers(const Tensor& xc, const Tensor& gc, const 
 // row r % period of (period, d) parameters (layer_norm: period 1). The loops are the
 // kernel table's normalisation entries (kernels/cpu/norm/), in double.
 Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int64_t period,
-                      const Tensor& weight, const Tensor& bias, double eps) {
+                      const Tensor& weight, const Tensor& bias, double eps, Centre centre) {
   const std::int64_t rows = d == 0 ? 0 : x.numel() / d;
   const Shape param_shape = weight.defined() ? weight.shape() : bias.defined() ? bias.shape() : Shape{};
   RowsForward f = normalize_each_row(
       op, x, rows, d, weight, bias, eps,
-      [d, period](const auto& kern, std::int64_t r, double mean, double rstd, auto px, auto pw, auto pb, auto py) {
+      [d, period](const auto& kern, std::int64_t r, double mean, double rstd, auto px, auto pw, auto pb,
+                  auto py) {
         const std::int64_t at = (r % period) * d;  // this row's weights
         kern.norm_apply(d, px + r * d, mean, rstd, pw ? pw + at : nullptr, pb ? pb + at : nullptr, 1, py + r * d);
-      });
+      },
+      centre);
   const Tensor xc = f.xc, wc = f.wc;
   Tensor y = f.y;
   const std::vector<double>& mean_of = f.mean_of;
@@ -134,10 +175,11 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
         y, op, {x, weight, bias},
-        [op, xc, wc, mean_of, rstd_of, rows, d, period, nx, nw, nb, param_shape](const Tensor& g) {
+        [op, xc, wc, mean_of, rstd_of, rows, d, period, nx, nw, nb, param_shape, centre](const Tensor& g) {
           // Per row, with xhat = (x - mean) rstd and gw = g * weight:
           //   dx = rstd (gw - mean(gw) - xhat mean(gw xhat))   (mean and rstd depend on x)
-          // and over rows: dweight = sum g xhat, dbias = sum g.
+          // and over rows: dweight = sum g xhat, dbias = sum g. Uncentred, mean is 0 and
+          // no longer depends on x: the mean(gw) term goes.
           const Tensor gc = g.contiguous();
           Grads grads(3);
           visit_floating(xc.dtype(), op, [&]<class T>() {
@@ -168,7 +210,8 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
                   kern.norm_grad_sums(d, px + r * d, pg + r * d, w_row, mean_of[r], rstd_of[r], share_gxhat,
                                       share_g, sums);
                   if (!nx) continue;
-                  const double a = sums[0] / static_cast<double>(d), b = sums[1] / static_cast<double>(d);
+                  const double a = centre == Centre::mean ? sums[0] / static_cast<double>(d) : 0.0;
+                  const double b = sums[1] / static_cast<double>(d);
                   kern.norm_grad_apply(d, px + r * d, pg + r * d, w_row, 1, mean_of[r], rstd_of[r], a, b,
                                        pgx + r * d);
                 }

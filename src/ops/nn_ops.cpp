@@ -1,4 +1,5 @@
-// linear, dropout, embedding and batch_norm: forward and backward side by side.
+// linear, dropout (plain, per channel, alpha), embedding and batch_norm: forward and
+// backward side by side.
 #include "kiln/ops/nn_ops.hpp"
 
 #include <algorithm>
@@ -163,6 +164,75 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   if (should_record({x}))
     attach_grad_fn(y, "dropout", {x}, [seed, p](const Tensor& g) { return Grads{apply_dropout(g, seed, p)}; });
   return y;
+}
+
+// ---- Channel and alpha dropout -------------------------------------------------------
+// One draw per channel of each sample (a noise tensor of shape (N, C, 1, ...), broadcast
+// over the rest), the same counter-based stream as dropout's, so both devices give the
+// same mask for a seed. The products with the noise carry the gradient.
+
+namespace {
+
+void check_probability(const char* op, double p) {
+  KILN_CHECK(p >= 0 && p <= 1, op, ": probability p = ", p, " must be in [0, 1]");
+}
+
+// 1/(1-p) where kept and 0 where dropped, of `shape`, in x's dtype and on its device.
+Tensor keep_scaled(const Shape& shape, const Tensor& x, double p) {
+  return apply_dropout(ones(shape, x.dtype(), x.device()), default_generator().next_u64(), p);
+}
+
+// x's sample and channel sizes kept, the rest 1: the shape of per-channel noise.
+Shape channel_noise_shape(const Tensor& x, bool batched) {
+  Shape noise(static_cast<std::size_t>(x.dim()), 1);
+  noise[0] = x.size(0);
+  if (batched) noise[1] = x.size(1);
+  return noise;
+}
+
+Tensor channel_dropout(const char* op, const Tensor& x, double p, bool training, std::int64_t spatial) {
+  check_probability(op, p);
+  const char* layout = spatial == 1   ? "(N, C, L) or (C, L)"
+                       : spatial == 2 ? "(N, C, H, W) or (C, H, W)"
+                                      : "(N, C, D, H, W) or (C, D, H, W)";
+  KILN_CHECK(x.dim() == spatial + 1 || x.dim() == spatial + 2, op, ": input must be ", layout,
+             " but has shape ", fmt(x.shape()));
+  if (!training || p == 0) return x;
+  detail::check_floating(op, x);
+  return x * keep_scaled(channel_noise_shape(x, x.dim() == spatial + 2), x, p);
+}
+
+// y = x a keep + (keep - 1) alpha a + alpha a p, keep the 0/1 noise of `noise_shape`:
+// a x + alpha a p where kept, -alpha a (1 - p) where dropped (torch's arrangement).
+Tensor alpha_noise(const char* op, const Tensor& x, double p, bool training, bool per_channel) {
+  check_probability(op, p);
+  KILN_CHECK(!per_channel || x.dim() >= 2, op, ": input must be (N, C, ...) but has shape ", fmt(x.shape()));
+  if (!training || p == 0) return x;
+  detail::check_floating(op, x);
+  if (p == 1) return x * 0.0;                   // every entry dropped: zeros, as torch's
+  constexpr double alpha = 1.7580993408473766;  // -selu's limit at -infinity: scale * alpha of selu
+  const double a = 1.0 / std::sqrt((alpha * alpha * p + 1.0) * (1.0 - p));
+  const Shape noise = per_channel ? channel_noise_shape(x, true) : x.shape();
+  const Tensor keep = ne(keep_scaled(noise, x, p), 0.0).to(x.dtype());
+  return x * (keep * a) + (keep * (alpha * a) + (alpha * a * p - alpha * a));
+}
+
+}  // namespace
+
+Tensor dropout1d(const Tensor& x, double p, bool training) {
+  return channel_dropout("dropout1d", x, p, training, 1);
+}
+Tensor dropout2d(const Tensor& x, double p, bool training) {
+  return channel_dropout("dropout2d", x, p, training, 2);
+}
+Tensor dropout3d(const Tensor& x, double p, bool training) {
+  return channel_dropout("dropout3d", x, p, training, 3);
+}
+Tensor alpha_dropout(const Tensor& x, double p, bool training) {
+  return alpha_noise("alpha_dropout", x, p, training, false);
+}
+Tensor feature_alpha_dropout(const Tensor& x, double p, bool training) {
+  return alpha_noise("feature_alpha_dropout", x, p, training, true);
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<std::int64_t> padding_idx) {

@@ -1,7 +1,7 @@
 // Layers: options structs with chained setters, as in libtorch:
 //   auto conv = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 32, 3).padding(1));
 // Weights are initialised as PyTorch does (Kaiming-uniform with a = sqrt(5) for
-// Linear, Conv1d, Conv2d and ConvTranspose2d, so weights and biases are U(-1/sqrt(fan_in),
+// Linear, Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d, so weights and biases are U(-1/sqrt(fan_in),
 // 1/sqrt(fan_in)), fan_in counted from the weight's second dimension as PyTorch does).
 #pragma once
 
@@ -13,6 +13,7 @@
 #include "kiln/nn/activation_layers.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/options.hpp"
+#include "kiln/nn/pooling_layers.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/nn_ops.hpp"
@@ -130,6 +131,37 @@ public:
   Tensor bias;    // (C_out), or undefined
 };
 
+struct ConvTranspose1dOptions {
+  ConvTranspose1dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_(kernel) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(std::int64_t, kernel_size)
+  KILN_OPTION(std::int64_t, stride)
+  KILN_OPTION(std::int64_t, padding)
+  KILN_OPTION(std::int64_t, output_padding)
+  KILN_OPTION(std::int64_t, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+private:
+  std::int64_t in_channels_, out_channels_, kernel_size_, stride_ = 1, padding_ = 0, output_padding_ = 0,
+                                                          dilation_ = 1, groups_ = 1;
+  bool bias_ = true;
+};
+
+// Upsampling of sequences by a transposed convolution (kiln::conv_transpose1d):
+// nn::ConvTranspose1d(nn::ConvTranspose1dOptions(16, 8, 2).stride(2)) doubles L.
+class ConvTranspose1d : public Module {
+public:
+  explicit ConvTranspose1d(const ConvTranspose1dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C_in, L) -> (N, C_out, OL)
+  std::string description() const override;
+  void reset_parameters();
+  ConvTranspose1dOptions options;
+  Tensor weight;  // (C_in, C_out / groups, k)
+  Tensor bias;    // (C_out), or undefined
+};
+
 struct Conv1dOptions {
   Conv1dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
       : in_channels_(in), out_channels_(out), kernel_size_(kernel) {}
@@ -160,76 +192,6 @@ public:
   Conv1dOptions options;
   Tensor weight;  // (O, C / groups, k)
   Tensor bias;    // (O), or undefined
-};
-
-// What the pooling layers share: their options, built from a kernel size or given whole.
-template <class Options>
-class Pooling : public Module {
-public:
-  explicit Pooling(const Options& options) : options(options) {}
-  explicit Pooling(std::int64_t kernel) : options(kernel) {}
-  Options options;
-};
-
-struct Pool1dOptions {
-  explicit Pool1dOptions(std::int64_t kernel) : kernel_size_(kernel) {}
-  KILN_OPTION(std::int64_t, kernel_size)
-  KILN_OPTION(std::int64_t, stride)  // 0: the kernel size
-  KILN_OPTION(std::int64_t, padding)
-private:
-  std::int64_t kernel_size_, stride_ = 0, padding_ = 0;
-};
-
-class MaxPool1d : public Pooling<Pool1dOptions> {
-public:
-  using Pooling::Pooling;
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-};
-
-class AvgPool1d : public Pooling<Pool1dOptions> {
-public:
-  using Pooling::Pooling;
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-};
-
-struct PoolOptions {
-  explicit PoolOptions(std::int64_t kernel) : kernel_size_({kernel, kernel}) {}
-  KILN_OPTION(Pair, kernel_size)
-  KILN_OPTION(Pair, stride)   // {0, 0}: the kernel size
-  KILN_OPTION(Pair, padding)
-  auto& stride(std::int64_t s) { return stride({s, s}); }
-  auto& padding(std::int64_t p) { return padding({p, p}); }
-private:
-  Pair kernel_size_, stride_{0, 0}, padding_{0, 0};
-};
-using MaxPool2dOptions = PoolOptions;
-using AvgPool2dOptions = PoolOptions;
-
-class MaxPool2d : public Pooling<PoolOptions> {
-public:
-  using Pooling::Pooling;
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-};
-
-class AvgPool2d : public Pooling<PoolOptions> {
-public:
-  using Pooling::Pooling;
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-};
-
-// Average pooling to a fixed output size (kiln::adaptive_avg_pool2d), for any input
-// size: nn::AdaptiveAvgPool2d(1) is global average pooling, (N, C, H, W) -> (N, C, 1, 1).
-class AdaptiveAvgPool2d : public Module {
-public:
-  explicit AdaptiveAvgPool2d(std::int64_t size) : AdaptiveAvgPool2d(Pair{size, size}) {}
-  explicit AdaptiveAvgPool2d(Pair output_size);
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-  Pair output_size;
 };
 
 struct BatchNormOptions {
@@ -322,6 +284,39 @@ public:
   Tensor weight, bias;  // normalized_shape, when elementwise_affine
 };
 
+struct RMSNormOptions {
+  explicit RMSNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}
+  KILN_OPTION(Shape, normalized_shape)
+  KILN_OPTION(std::optional<double>, eps)  // none: the dtype's machine epsilon
+  KILN_OPTION(bool, elementwise_affine)
+private:
+  Shape normalized_shape_;
+  std::optional<double> eps_;
+  bool elementwise_affine_ = true;
+};
+
+// Divides each sample's trailing normalized_shape values by their root mean square
+// (kiln::rms_norm), then times weight (ones at the start), when elementwise_affine.
+class RMSNorm : public Module {
+public:
+  explicit RMSNorm(const RMSNormOptions& options);
+  explicit RMSNorm(std::int64_t features) : RMSNorm(RMSNormOptions({features})) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  RMSNormOptions options;
+  Tensor weight;  // normalized_shape, when elementwise_affine
+};
+
+// Normalises each channel by its neighbours' energy (kiln::local_response_norm), as AlexNet.
+class LocalResponseNorm : public Module {
+public:
+  explicit LocalResponseNorm(std::int64_t size, double alpha = 1e-4, double beta = 0.75, double k = 1.0);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t size;
+  double alpha, beta, k;
+};
+
 struct GroupNormOptions {
   GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels)
       : num_groups_(num_groups), num_channels_(num_channels) {}
@@ -355,6 +350,45 @@ public:
   Tensor forward(const Tensor& x) override;  // identity in eval mode
   std::string description() const override;
   double p;
+};
+
+// The dropout layers that differ from Dropout only in the op they call (identity in eval
+// mode too): nn::Dropout2d(0.2) after a convolution drops whole feature maps
+// (kiln::dropout2d); nn::AlphaDropout keeps selu networks self-normalising.
+class DropoutVariant : public Module {
+public:
+  Tensor forward(const Tensor& x) override { return op_(x, p, is_training()); }
+  std::string description() const override;
+  double p;
+
+protected:
+  using Op = Tensor (*)(const Tensor&, double, bool);
+  DropoutVariant(const char* name, Op op, double p);
+
+private:
+  const char* name_;
+  Op op_;
+};
+class Dropout1d : public DropoutVariant {
+public:
+  explicit Dropout1d(double p = 0.5) : DropoutVariant("Dropout1d", dropout1d, p) {}
+};
+class Dropout2d : public DropoutVariant {
+public:
+  explicit Dropout2d(double p = 0.5) : DropoutVariant("Dropout2d", dropout2d, p) {}
+};
+class Dropout3d : public DropoutVariant {
+public:
+  explicit Dropout3d(double p = 0.5) : DropoutVariant("Dropout3d", dropout3d, p) {}
+};
+class AlphaDropout : public DropoutVariant {
+public:
+  explicit AlphaDropout(double p = 0.5) : DropoutVariant("AlphaDropout", alpha_dropout, p) {}
+};
+class FeatureAlphaDropout : public DropoutVariant {
+public:
+  explicit FeatureAlphaDropout(double p = 0.5)
+      : DropoutVariant("FeatureAlphaDropout", feature_alpha_dropout, p) {}
 };
 
 // Upsampling (torch.nn.Upsample), e.g. before a convolution in a decoder: nn::Upsample(2)

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "kiln/core/tensor.hpp"
+#include "kiln/ops/reduce.hpp"  // ValuesIndices
 
 namespace kiln {
 
@@ -67,6 +68,15 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair paddi
 // floor(i * H / OH) .. ceil((i + 1) * H / OH) - 1, and the same for columns. (1, 1) is
 // global average pooling, the usual head of a convolutional classifier.
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
+// Max over the same adaptive windows (torch.nn.functional.adaptive_max_pool2d): the values
+// and, with _with_indices, each maximum's int64 position in its plane, y * W + x (the
+// first maximum of the window in row-major order; the gradient goes to it).
+Tensor adaptive_max_pool2d(const Tensor& x, Pair output_size);
+ValuesIndices adaptive_max_pool2d_with_indices(const Tensor& x, Pair output_size);
+// Power-average pooling (torch.nn.functional.lp_pool2d): (sum over the window of x^p)^(1/p),
+// windows without padding; p = 1 is sum pooling, a large p nears max pooling. Stride
+// {0, 0} means the kernel size.
+Tensor lp_pool2d(const Tensor& x, double norm_type, Pair kernel, Pair stride = {0, 0});
 
 // 1-D forms over (N, C, L), as torch.nn.functional.conv1d / max_pool1d / avg_pool1d:
 // weight (O, C / groups, k), bias (O) or undefined; output length
@@ -77,5 +87,15 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
               std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1);
 Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
 Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
+// 1-D forms of the transposed convolution (weight (C, O / groups, k); output length
+// (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1) and of the
+// adaptive and power-average pooling above; adaptive_max_pool1d's indices are positions in L.
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t output_padding = 0,
+                        std::int64_t groups = 1, std::int64_t dilation = 1);
+Tensor adaptive_avg_pool1d(const Tensor& x, std::int64_t output_size);
+Tensor adaptive_max_pool1d(const Tensor& x, std::int64_t output_size);
+ValuesIndices adaptive_max_pool1d_with_indices(const Tensor& x, std::int64_t output_size);
+Tensor lp_pool1d(const Tensor& x, double norm_type, std::int64_t kernel, std::int64_t stride = 0);
 
 }  // namespace kiln

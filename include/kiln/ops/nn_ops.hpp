@@ -20,6 +20,21 @@ Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const 
 // Zeroes each element with probability p and scales the rest by 1/(1-p) (training only).
 Tensor dropout(const Tensor& x, double p, bool training);
 
+// Channel dropout (torch.nn.functional.dropout1d / dropout2d / dropout3d), for
+// convolutional features whose neighbours are correlated: in training each channel of
+// each sample is zeroed as a whole with probability p, the kept ones scaled by 1/(1-p).
+// Input (N, C, *) or unbatched (C, *), * being 1, 2 or 3 dimensions (L; H, W; D, H, W).
+Tensor dropout1d(const Tensor& x, double p, bool training);
+Tensor dropout2d(const Tensor& x, double p, bool training);
+Tensor dropout3d(const Tensor& x, double p, bool training);
+// Alpha dropout (Klambauer et al. 2017; torch's alpha_dropout), for self-normalising
+// networks (selu): a dropped entry takes selu's negative limit -1.7581 instead of 0, then
+// all are mapped by a x + b with a = ((1 - p)(1 + 1.7581^2 p))^(-1/2), so that inputs
+// of mean 0 and variance 1 keep them. feature_alpha_dropout drops whole channels of
+// (N, C, *) that way. Both are the identity outside training.
+Tensor alpha_dropout(const Tensor& x, double p, bool training);
+Tensor feature_alpha_dropout(const Tensor& x, double p, bool training);
+
 // Rows of `weight` (num, dim) picked by integer `indices` of any shape -> indices.shape + (dim).
 // With padding_idx (negative counts from the end, as PyTorch's), the positions that pick
 // that row send no gradient to it: a padding token's vector stays as it is in training.
@@ -56,6 +71,21 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 // evaluation (no running statistics).
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// Root-mean-square normalisation (Zhang & Sennrich 2019; torch.nn.functional.rms_norm):
+// each row of the trailing dimensions `normalized_shape` divided by its root mean square,
+// x / sqrt(mean(x^2) + eps), then times weight (normalized_shape, or undefined). No
+// centring and no bias: the cheaper normalisation of many transformers. eps defaults to
+// the dtype's machine epsilon, as torch's eps=None.
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                std::optional<double> eps = std::nullopt);
+
+// Local response normalisation across channels (Krizhevsky et al. 2012; torch's
+// local_response_norm): x (N, C, ...) divided by (k + alpha / size * the sum of x^2 over
+// `size` neighbouring channels)^beta, the window centred on the channel (size / 2
+// before, (size - 1) / 2 after), zeros beyond the first and last channel.
+Tensor local_response_norm(const Tensor& x, std::int64_t size, double alpha = 1e-4, double beta = 0.75,
+                           double k = 1.0);
 
 // Group normalisation (Wu & He 2018): the C channels of x (N, C, ...) split into
 // num_groups groups of consecutive channels, and each sample's group is normalised over

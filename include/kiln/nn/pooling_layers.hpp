@@ -1,0 +1,135 @@
+// Pooling layers: max, average, adaptive and power-average pooling over sequences
+// (N, C, L) and images (N, C, H, W), each a Module around its kiln:: op of the same name.
+// kiln/nn/layers.hpp includes this header.
+#pragma once
+
+#include <string>
+
+#include "kiln/nn/module.hpp"
+#include "kiln/nn/options.hpp"
+#include "kiln/ops/conv.hpp"
+
+namespace kiln::nn {
+
+// What the pooling layers share: their options, built from a kernel size or given whole.
+template <class Options>
+class Pooling : public Module {
+public:
+  explicit Pooling(const Options& options) : options(options) {}
+  explicit Pooling(std::int64_t kernel) : options(kernel) {}
+  Options options;
+};
+
+struct Pool1dOptions {
+  explicit Pool1dOptions(std::int64_t kernel) : kernel_size_(kernel) {}
+  KILN_OPTION(std::int64_t, kernel_size)
+  KILN_OPTION(std::int64_t, stride)  // 0: the kernel size
+  KILN_OPTION(std::int64_t, padding)
+private:
+  std::int64_t kernel_size_, stride_ = 0, padding_ = 0;
+};
+
+class MaxPool1d : public Pooling<Pool1dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+
+class AvgPool1d : public Pooling<Pool1dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+
+struct PoolOptions {
+  explicit PoolOptions(std::int64_t kernel) : kernel_size_({kernel, kernel}) {}
+  KILN_OPTION(Pair, kernel_size)
+  KILN_OPTION(Pair, stride)  // {0, 0}: the kernel size
+  KILN_OPTION(Pair, padding)
+  auto& stride(std::int64_t s) { return stride({s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p}); }
+
+private:
+  Pair kernel_size_, stride_{0, 0}, padding_{0, 0};
+};
+using MaxPool2dOptions = PoolOptions;
+using AvgPool2dOptions = PoolOptions;
+
+class MaxPool2d : public Pooling<PoolOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+
+class AvgPool2d : public Pooling<PoolOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+
+// Average pooling to a fixed output size (kiln::adaptive_avg_pool2d), for any input
+// size: nn::AdaptiveAvgPool2d(1) is global average pooling, (N, C, H, W) -> (N, C, 1, 1).
+class AdaptiveAvgPool2d : public Module {
+public:
+  explicit AdaptiveAvgPool2d(std::int64_t size) : AdaptiveAvgPool2d(Pair{size, size}) {}
+  explicit AdaptiveAvgPool2d(Pair output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pair output_size;
+};
+
+// Max pooling to a fixed output size (kiln::adaptive_max_pool2d): nn::AdaptiveMaxPool2d(1)
+// is global max pooling.
+class AdaptiveMaxPool2d : public Module {
+public:
+  explicit AdaptiveMaxPool2d(std::int64_t size) : AdaptiveMaxPool2d(Pair{size, size}) {}
+  explicit AdaptiveMaxPool2d(Pair output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  Pair output_size;
+};
+
+// The same over sequences, (N, C, L) -> (N, C, output_size).
+class AdaptiveAvgPool1d : public Module {
+public:
+  explicit AdaptiveAvgPool1d(std::int64_t output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t output_size;
+};
+
+class AdaptiveMaxPool1d : public Module {
+public:
+  explicit AdaptiveMaxPool1d(std::int64_t output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  std::int64_t output_size;
+};
+
+// Power-average pooling (kiln::lp_pool2d / lp_pool1d): (sum over the window of x^p)^(1/p).
+// A stride of 0 means the kernel size.
+class LPPool2d : public Module {
+public:
+  LPPool2d(double norm_type, Pair kernel_size, Pair stride = {0, 0});
+  LPPool2d(double norm_type, std::int64_t kernel_size)
+      : LPPool2d(norm_type, Pair{kernel_size, kernel_size}) {}
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double norm_type;
+  Pair kernel_size, stride;
+};
+
+class LPPool1d : public Module {
+public:
+  LPPool1d(double norm_type, std::int64_t kernel_size, std::int64_t stride = 0);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double norm_type;
+  std::int64_t kernel_size, stride;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,78 @@
+// Adaptive max pooling, 1-D adaptive and power-average pooling, the 1-D transposed
+// convolution, RMS and local response normalisation, and channel and alpha dropout on the
+// GPU against the CPU: outputs, gradients, and the same dropout masks for a seed.
+#include <doctest/doctest.h>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+TEST_CASE("cuda: adaptive max pooling (values and positions), 1-D adaptive and power-average pooling") {
+  manual_seed(90);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 3, 7, 5}, dt);
+    for (const Pair out : {Pair{1, 1}, Pair{3, 2}, Pair{7, 5}, Pair{9, 6}})
+      parity([out](const auto& v) { return adaptive_max_pool2d(v[0], out); }, {x}, tol_for(dt));
+    const ValuesIndices on_gpu = adaptive_max_pool2d_with_indices(x.to(gpu), {3, 4});
+    CHECK(on_gpu.indices.device() == gpu);
+    CHECK(on_gpu.indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          adaptive_max_pool2d_with_indices(x, {3, 4}).indices.to_vector<std::int64_t>());
+    const Tensor seq = randn({2, 3, 11}, dt);
+    parity([](const auto& v) { return adaptive_max_pool1d(v[0], 4); }, {seq}, tol_for(dt));
+    parity([](const auto& v) { return adaptive_avg_pool1d(v[0], 4); }, {seq}, tol_for(dt));
+    const Tensor positive = rand({2, 3, 6, 7}, dt) + 0.5;
+    parity([](const auto& v) { return lp_pool2d(v[0], 2, {2, 3}); }, {positive}, tol_for(dt));
+    parity([](const auto& v) { return lp_pool1d(v[0], 3, 3, 2); }, {positive.narrow(2, 0, 1).squeeze(2)},
+           tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: conv_transpose1d, rms_norm and local_response_norm") {
+  manual_seed(91);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    parity([](const auto& v) { return conv_transpose1d(v[0], v[1], v[2], 2, 1, 1); },
+           {randn({2, 4, 6}, dt), randn({4, 3, 3}, dt), randn({3}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return conv_transpose1d(v[0], v[1], Tensor(), 1, 0, 0, 2, 2); },
+           {randn({2, 4, 6}, dt), randn({4, 2, 2}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return rms_norm(v[0], {8}, v[1]); }, {randn({4, 5, 8}, dt), randn({8}, dt)},
+           tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return rms_norm(v[0], {5, 8}, Tensor(), 1e-3);
+        },
+        {randn({4, 5, 8}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return local_response_norm(v[0], 3, 0.5); }, {randn({2, 6, 4, 3}, dt)},
+           tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: channel and alpha dropout draw the CPU's masks for a seed") {
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor img = randn({8, 16, 3, 3}, dt);
+    const auto same_draw = [&](auto op, const Tensor& x) {
+      manual_seed(62);
+      const Tensor on_cpu = op(x, 0.3, true);
+      manual_seed(62);
+      Tensor leaf = x.to(gpu).requires_grad_();
+      const Tensor on_gpu = op(leaf, 0.3, true);
+      check_same(on_gpu.to(Device::cpu()), on_cpu, tol_for(dt));
+      sum(on_gpu).backward();
+      manual_seed(62);
+      Tensor cpu_leaf = x.clone().requires_grad_();
+      sum(op(cpu_leaf, 0.3, true)).backward();
+      check_same(leaf.grad().to(Device::cpu()), cpu_leaf.grad(), tol_for(dt));
+    };
+    same_draw(dropout2d, img);
+    same_draw(dropout1d, randn({8, 16, 5}, dt));
+    same_draw(dropout3d, randn({4, 8, 2, 2, 2}, dt));
+    same_draw(alpha_dropout, img);
+    same_draw(feature_alpha_dropout, img);
+  }
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,272 @@
+// Adaptive max pooling, 1-D adaptive pooling, power-average pooling and the 1-D
+// transposed convolution: values against direct definitions, float64 gradchecks, the
+// layers that wrap them, and their errors.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+using kiln::test::positive64;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
+
+namespace {
+
+// adaptive_max_pool2d by its definition: each output cell is the largest entry of its
+// window, PyTorch's windows, and its plane position y * W + x (the first of equal ones
+// in row-major order).
+ValuesIndices naive_adaptive_max(const Tensor& x, std::int64_t oh, std::int64_t ow) {
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const std::vector<double> in = x.to(kFloat64).contiguous().to_vector<double>();
+  std::vector<double> values;
+  std::vector<std::int64_t> positions;
+  for (std::int64_t p = 0; p < n * c; ++p)
+    for (std::int64_t i = 0; i < oh; ++i)
+      for (std::int64_t j = 0; j < ow; ++j) {
+        const std::int64_t y0 = i * h / oh, y1 = ((i + 1) * h + oh - 1) / oh;
+        const std::int64_t x0 = j * w / ow, x1 = ((j + 1) * w + ow - 1) / ow;
+        double best = -std::numeric_limits<double>::infinity();
+        std::int64_t at = -1;
+        for (std::int64_t y = y0; y < y1; ++y)
+          for (std::int64_t xx = x0; xx < x1; ++xx)
+            if (at < 0 || in[static_cast<std::size_t>((p * h + y) * w + xx)] > best) {
+              best = in[static_cast<std::size_t>((p * h + y) * w + xx)];
+              at = y * w + xx;
+            }
+        values.push_back(best);
+        positions.push_back(at);
+      }
+  return {from_vector(values, {n, c, oh, ow}), from_vector(positions, {n, c, oh, ow})};
+}
+
+// conv_transpose1d by its definition: each input entry scatters its kernel-long stamp,
+// out[n][g OG + o][l i s - p + t d] += x[n][ci][l] w[ci][o][t], ci in group g.
+Tensor naive_conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t s,
+                              std::int64_t p, std::int64_t op, std::int64_t d, std::int64_t groups) {
+  const std::int64_t N = x.size(0), C = x.size(1), L = x.size(2), OG = w.size(1), K = w.size(2);
+  const std::int64_t O = OG * groups, CG = C / groups, OL = (L - 1) * s - 2 * p + d * (K - 1) + op + 1;
+  const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  std::vector<double> out(static_cast<std::size_t>(N * O * OL), 0.0);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t q = 0; q < OL; ++q)
+        out[static_cast<std::size_t>((n * O + o) * OL + q)] = b.defined() ? b.to_vector<double>()[o] : 0.0;
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t ci = 0; ci < C; ++ci)
+      for (std::int64_t l = 0; l < L; ++l)
+        for (std::int64_t o = 0; o < OG; ++o)
+          for (std::int64_t t = 0; t < K; ++t) {
+            const std::int64_t q = l * s - p + t * d, oc = (ci / CG) * OG + o;
+            if (q < 0 || q >= OL) continue;
+            out[static_cast<std::size_t>((n * O + oc) * OL + q)] +=
+                xv[static_cast<std::size_t>((n * C + ci) * L + l)] *
+                wv[static_cast<std::size_t>((ci * OG + o) * K + t)];
+          }
+  return from_vector(out, {N, O, OL});
+}
+
+}  // namespace
+
+TEST_CASE("adaptive_max_pool2d: window maxima and their positions for any sizes") {
+  manual_seed(70);
+  const Tensor x = rand64({2, 3, 7, 5});
+  // Global, equal windows, overlapping windows, more outputs than inputs, a row.
+  for (const Pair out : {Pair{1, 1}, Pair{7, 5}, Pair{3, 2}, Pair{2, 4}, Pair{9, 6}, Pair{1, 3}}) {
+    CAPTURE(out[0]);
+    CAPTURE(out[1]);
+    const ValuesIndices expected = naive_adaptive_max(x, out[0], out[1]);
+    const ValuesIndices got = adaptive_max_pool2d_with_indices(x, out);
+    check_same(got.values, expected.values, 0.0);
+    CHECK(got.indices.dtype() == kInt64);
+    CHECK(got.indices.to_vector<std::int64_t>() == expected.indices.to_vector<std::int64_t>());
+    check_same(adaptive_max_pool2d(x, out), expected.values, 0.0);
+    check_same(adaptive_max_pool2d(x.to(kFloat32), out), expected.values, 1e-7);
+  }
+  // A non-contiguous input reads the same values.
+  const Tensor xt = rand64({1, 2, 5, 6});
+  check_same(adaptive_max_pool2d(xt.transpose(2, 3), {4, 3}),
+             naive_adaptive_max(xt.transpose(2, 3), 4, 3).values, 0.0);
+  // Ties: the first maximum of the window in row-major order, for the position and the gradient.
+  Tensor flat = ones({1, 1, 3, 3}, kFloat64).requires_grad_();
+  const ValuesIndices tied = adaptive_max_pool2d_with_indices(flat, {2, 2});
+  CHECK(tied.indices.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 3, 4});
+  sum(tied.values).backward();
+  check_values(flat.grad(), {1, 1, 0, 1, 1, 0, 0, 0, 0});
+  CHECK(adaptive_max_pool2d(zeros({0, 3, 5, 5}), {2, 2}).shape() == Shape{0, 3, 2, 2});
+  // A NaN is the maximum of its window, the first NaN's position, as max's.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor holes = from_vector(std::vector<double>{1, 5, nan, 2, nan, 3, 0, 1, 2}, {1, 1, 3, 3});
+  const ValuesIndices with_nan = adaptive_max_pool2d_with_indices(holes, {1, 2});
+  CHECK(std::isnan(with_nan.values.to_vector<double>()[0]));
+  CHECK(std::isnan(with_nan.values.to_vector<double>()[1]));
+  CHECK(with_nan.indices.to_vector<std::int64_t>() == std::vector<std::int64_t>{4, 2});
+  CHECK(max(holes.reshape({9}), 0).indices.item() == 2);
+}
+
+TEST_CASE("adaptive_max_pool2d, adaptive_max_pool1d, adaptive_avg_pool1d: gradients, layers, errors") {
+  manual_seed(71);
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_max_pool2d(in[0], {3, 2}); }, {rand64({2, 2, 7, 5})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_max_pool2d(in[0], {1, 1}); }, {rand64({2, 3, 3, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_max_pool2d(in[0], {2, 3}); }, {rand64({1, 2, 4, 6})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_max_pool2d(in[0], {5, 4}); }, {rand64({1, 1, 3, 3})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_max_pool1d(in[0], 3); }, {rand64({2, 3, 7})});
+  KILN_CHECK_GRAD([](const In& in) { return adaptive_avg_pool1d(in[0], 4); }, {rand64({2, 3, 7})});
+
+  // 1-D: the 2-D definitions on one row, positions along L.
+  const Tensor seq = rand64({2, 3, 11});
+  for (const std::int64_t out : {1, 4, 11, 13}) {
+    CAPTURE(out);
+    const ValuesIndices expected = naive_adaptive_max(seq.unsqueeze(2), 1, out);
+    const ValuesIndices got = adaptive_max_pool1d_with_indices(seq, out);
+    check_same(got.values, expected.values.squeeze(2), 0.0);
+    CHECK(got.indices.to_vector<std::int64_t>() == expected.indices.to_vector<std::int64_t>());
+    check_same(adaptive_max_pool1d(seq, out), expected.values.squeeze(2), 0.0);
+    // The mean of each window: torch's windows on one row.
+    std::vector<double> means;
+    const auto v = seq.to_vector<double>();
+    for (std::int64_t r = 0; r < 6; ++r)
+      for (std::int64_t i = 0; i < out; ++i) {
+        const std::int64_t b = i * 11 / out, e = ((i + 1) * 11 + out - 1) / out;
+        double total = 0;
+        for (std::int64_t l = b; l < e; ++l) total += v[static_cast<std::size_t>(r * 11 + l)];
+        means.push_back(total / static_cast<double>(e - b));
+      }
+    check_same(adaptive_avg_pool1d(seq, out), from_vector(means, {2, 3, out}), 1e-12);
+  }
+
+  nn::AdaptiveMaxPool2d global(1);
+  CHECK(global(rand64({2, 3, 4, 5})).shape() == Shape{2, 3, 1, 1});
+  CHECK(global.description() == "AdaptiveMaxPool2d(output_size=(1, 1))");
+  CHECK(nn::AdaptiveMaxPool2d(Pair{3, 2})(rand64({1, 2, 7, 5})).shape() == Shape{1, 2, 3, 2});
+  nn::AdaptiveMaxPool1d max1(4);
+  nn::AdaptiveAvgPool1d avg1(4);
+  CHECK(max1(seq).shape() == Shape{2, 3, 4});
+  CHECK(avg1(seq).shape() == Shape{2, 3, 4});
+  CHECK(max1.description() == "AdaptiveMaxPool1d(output_size=4)");
+  CHECK(avg1.description() == "AdaptiveAvgPool1d(output_size=4)");
+  CHECK_THROWS_AS(nn::AdaptiveMaxPool2d(0), Error);
+  CHECK_THROWS_AS(nn::AdaptiveMaxPool1d(0), Error);
+  CHECK_THROWS_AS(nn::AdaptiveAvgPool1d(-1), Error);
+
+  CHECK_THROWS_WITH_AS(adaptive_max_pool2d(rand64({2, 3, 4}), {1, 1}), doctest::Contains("(N, C, H, W)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(adaptive_max_pool2d(rand64({1, 1, 4, 4}), {0, 2}),
+                       doctest::Contains("output size (0, 2) must be >= 1"), Error);
+  CHECK_THROWS_WITH_AS(adaptive_max_pool2d(zeros({1, 2, 0, 3}), {1, 1}), doctest::Contains("empty image"),
+                       Error);
+  CHECK_THROWS_WITH_AS(adaptive_max_pool2d(ones({1, 1, 2, 2}, kInt64), {1, 1}),
+                       doctest::Contains("adaptive_max_pool2d"), Error);
+  CHECK_THROWS_WITH_AS(adaptive_max_pool1d(rand64({2, 3, 4, 4}), 2), doctest::Contains("(N, C, L)"), Error);
+  CHECK_THROWS_WITH_AS(adaptive_avg_pool1d(zeros({2, 3, 0}), 2), doctest::Contains("empty along L"), Error);
+  CHECK_THROWS_WITH_AS(adaptive_avg_pool1d(rand64({2, 3, 4}), 0), doctest::Contains("output size 0"), Error);
+}
+
+TEST_CASE("lp_pool2d and lp_pool1d: the p-th root of each window's sum of p-th powers") {
+  manual_seed(72);
+  const Tensor x = positive64({2, 3, 6, 7});
+  // By the definition, for square and odd powers and a stride other than the kernel.
+  const auto naive = [](const Tensor& t, double p, Pair k, Pair s) {
+    const std::int64_t planes = t.size(0) * t.size(1), h = t.size(2), w = t.size(3);
+    const std::int64_t oh = (h - k[0]) / s[0] + 1, ow = (w - k[1]) / s[1] + 1;
+    const auto v = t.to_vector<double>();
+    std::vector<double> out;
+    for (std::int64_t q = 0; q < planes; ++q)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          double total = 0;
+          for (std::int64_t a = 0; a < k[0]; ++a)
+            for (std::int64_t b = 0; b < k[1]; ++b)
+              total += std::pow(v[static_cast<std::size_t>((q * h + i * s[0] + a) * w + j * s[1] + b)], p);
+          out.push_back(std::pow(total, 1.0 / p));
+        }
+    return from_vector(out, {t.size(0), t.size(1), oh, ow});
+  };
+  check_same(lp_pool2d(x, 2, {2, 2}), naive(x, 2, {2, 2}, {2, 2}), 1e-12);
+  check_same(lp_pool2d(x, 3, {3, 2}, {1, 2}), naive(x, 3, {3, 2}, {1, 2}), 1e-12);
+  check_same(lp_pool2d(x.to(kFloat32), 2, {2, 3}), naive(x, 2, {2, 3}, {2, 3}), 1e-5);
+  // p = 1 sums each window; a large p nears the window's maximum.
+  check_same(lp_pool2d(x, 1, {2, 2}), avg_pool2d(x, {2, 2}) * 4.0, 1e-12);
+  check_same(lp_pool2d(x, 200, {3, 3}, {1, 1}), max_pool2d(x, {3, 3}, {1, 1}), 0.02);
+  const Tensor seq = positive64({2, 3, 9});
+  check_same(lp_pool1d(seq, 2, 3, 2), naive(seq.unsqueeze(2), 2, {1, 3}, {1, 2}).squeeze(2), 1e-12);
+  check_same(lp_pool1d(seq, 1, 3), avg_pool1d(seq, 3) * 3.0, 1e-12);
+
+  KILN_CHECK_GRAD([](const In& in) { return lp_pool2d(in[0], 2, {2, 2}); }, {positive64({1, 2, 4, 4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return lp_pool2d(in[0], 3, {3, 2}, {1, 2});
+      },
+      {positive64({1, 2, 5, 4})});
+  KILN_CHECK_GRAD([](const In& in) { return lp_pool1d(in[0], 1.5, 3, 2); }, {positive64({2, 2, 7})});
+
+  nn::LPPool2d pool2(2, 3);
+  CHECK(pool2(x).shape() == Shape{2, 3, 2, 2});
+  CHECK(pool2.description() == "LPPool2d(norm_type=2, kernel_size=(3, 3), stride=(3, 3))");
+  nn::LPPool1d pool1(3, 2, 1);
+  CHECK(pool1(seq).shape() == Shape{2, 3, 8});
+  CHECK(pool1.description() == "LPPool1d(norm_type=3, kernel_size=2, stride=1)");
+  CHECK_THROWS_AS(nn::LPPool2d(0, 2), Error);
+  CHECK_THROWS_AS(nn::LPPool1d(2, 0), Error);
+  CHECK_THROWS_WITH_AS(lp_pool2d(x, -1, {2, 2}), doctest::Contains("norm_type"), Error);
+  CHECK_THROWS_WITH_AS(lp_pool2d(x, std::numeric_limits<double>::infinity(), {2, 2}),
+                       doctest::Contains("norm_type"), Error);
+  CHECK_THROWS_WITH_AS(lp_pool1d(x, 2, 2), doctest::Contains("(N, C, L)"), Error);
+  CHECK_THROWS_WITH_AS(lp_pool2d(seq, 2, {2, 2}), doctest::Contains("(N, C, H, W)"), Error);
+}
+
+TEST_CASE("conv_transpose1d equals the direct definition and is conv1d's adjoint") {
+  manual_seed(73);
+  struct Case {
+    std::int64_t c, og, k, s, p, op, d, groups;
+  };
+  for (const Case& k :
+       {Case{2, 3, 3, 1, 0, 0, 1, 1}, Case{4, 2, 2, 2, 0, 1, 1, 2}, Case{3, 2, 3, 2, 1, 1, 1, 1},
+        Case{2, 2, 3, 1, 2, 0, 2, 2}, Case{1, 1, 1, 3, 0, 2, 1, 1}}) {
+    CAPTURE(k.s);
+    CAPTURE(k.groups);
+    const Tensor x = rand64({2, k.c, 5}), w = rand64({k.c, k.og, k.k}), b = rand64({k.og * k.groups});
+    const Tensor y = conv_transpose1d(x, w, b, k.s, k.p, k.op, k.groups, k.d);
+    check_same(y, naive_conv_transpose1d(x, w, b, k.s, k.p, k.op, k.d, k.groups), 1e-12);
+    check_same(conv_transpose1d(x.to(kFloat32), w.to(kFloat32), Tensor(), k.s, k.p, k.op, k.groups, k.d),
+               naive_conv_transpose1d(x, w, Tensor(), k.s, k.p, k.op, k.d, k.groups), 1e-5);
+    if (k.op == 0) {  // <conv1d(z, w), x> = <z, conv_transpose1d(x, w)> for z of the output's shape
+      const Tensor z = rand64(y.shape());
+      CHECK(sum(conv1d(z, w, Tensor(), k.s, k.p, k.d, k.groups) * x).item() ==
+            doctest::Approx(sum(z * conv_transpose1d(x, w, Tensor(), k.s, k.p, 0, k.groups, k.d)).item())
+                .epsilon(1e-12));
+    }
+  }
+  KILN_CHECK_GRAD([](const In& in) { return conv_transpose1d(in[0], in[1], in[2], 2, 1, 1); },
+                  {rand64({2, 2, 4}), rand64({2, 3, 3}), rand64({3})});
+  KILN_CHECK_GRAD([](const In& in) { return conv_transpose1d(in[0], in[1], Tensor(), 1, 1, 0, 2, 2); },
+                  {rand64({1, 4, 5}), rand64({4, 1, 2})});
+
+  nn::ConvTranspose1d up(nn::ConvTranspose1dOptions(4, 6, 2).stride(2));
+  CHECK(up.weight.shape() == Shape{4, 6, 2});
+  CHECK(up(randn({3, 4, 5})).shape() == Shape{3, 6, 10});
+  CHECK(up.description() == "ConvTranspose1d(4, 6, kernel_size=(2,), stride=(2,))");
+  nn::ConvTranspose1d grouped(
+      nn::ConvTranspose1dOptions(4, 6, 3).padding(1).output_padding(1).stride(2).groups(2).bias(false));
+  CHECK(grouped.weight.shape() == Shape{4, 3, 3});
+  CHECK(!grouped.bias.defined());
+  CHECK(grouped(randn({1, 4, 5})).shape() == Shape{1, 6, 10});
+  CHECK(grouped.description() ==
+        "ConvTranspose1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), output_padding=(1,), groups=2, "
+        "bias=false)");
+  // PyTorch's initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C_out / groups * k = 12.
+  CHECK(max(abs(up.weight)).item() <= 1.0 / std::sqrt(12.0));
+  CHECK_THROWS_AS(nn::ConvTranspose1d(nn::ConvTranspose1dOptions(3, 4, 2).groups(2)), Error);
+
+  const Tensor x = rand64({1, 2, 4}), w = rand64({2, 3, 3});
+  CHECK_THROWS_WITH_AS(conv_transpose1d(rand64({2, 4}), w), doctest::Contains("(N, C, L)"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose1d(x, rand64({3, 3, 3})), doctest::Contains("expects 3"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose1d(x, rand64({2, 3})), doctest::Contains("(C, O/groups, k)"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose1d(x, w, Tensor(), 1, 0, 1), doctest::Contains("output_padding"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose1d(x, w, Tensor(), 1, 0, 0, 3), doctest::Contains("groups = 3"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose1d(rand64({1, 2, 1}), w, Tensor(), 1, 2),
+                       doctest::Contains("empty output"), Error);
+}
