@@ -1,11 +1,11 @@
 // kiln against libtorch in one run, layer by layer, forward alone and forward + backward
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
-// from other ops: conv1d, conv_transpose1d, adaptive average and max pooling with overlapping
-// windows, lp_pool2d, local_response_norm, rms_norm, group_norm (and,
-// fused like it, layer_norm and batch_norm in training), multi-head self-attention, a Transformer encoder
-// layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round after round, on the
-// same inputs; each line is the median of the rounds.
+// from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
+// adaptive average and max pooling with overlapping windows, lp_pool2d, local_response_norm, rms_norm,
+// group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
+// Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
+// after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive]
 #include <torch/torch.h>
@@ -128,6 +128,22 @@ int main(int argc, char** argv) {
        },
        [](const KV& a) {
          return kiln::adaptive_avg_pool2d(a[0], {5, 5});
+       }},
+      {"max_pool2d 3x3 s2 p1 ceil, 64x56x56",
+       {torch::randn({32, 64, 56, 56})},
+       [](const TV& a) {
+         return torch::max_pool2d(a[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true);
+       },
+       [](const KV& a) {
+         return kiln::max_pool2d(a[0], {3, 3}, {2, 2}, {1, 1}, true);
+       }},
+      {"avg_pool2d 3x3 s2 p1 no pad count",
+       {torch::randn({32, 64, 56, 56})},
+       [](const TV& a) {
+         return torch::avg_pool2d(a[0], {3, 3}, {2, 2}, {1, 1}, false, false);
+       },
+       [](const KV& a) {
+         return kiln::avg_pool2d(a[0], {3, 3}, {2, 2}, {1, 1}, false, false);
        }},
       {"adaptive_max_pool2d 14x14 -> 5x5",
        {torch::randn({128, 64, 14, 14})},

@@ -1,6 +1,7 @@
-// Adaptive max pooling, 1-D adaptive pooling, power-average pooling and the 1-D
-// transposed convolution: values against direct definitions, float64 gradchecks, the
-// layers that wrap them, and their errors.
+// Adaptive max pooling, 1-D adaptive pooling, power-average pooling, the 1-D transposed
+// convolution, and max and average pooling's ceil_mode, count_include_pad, indices and
+// unpooling: values against direct definitions, float64 gradchecks, the layers that wrap
+// them, and their errors.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -269,4 +270,168 @@ TEST_CASE("conv_transpose1d equals the direct definition and is conv1d's adjoint
   CHECK_THROWS_WITH_AS(conv_transpose1d(x, w, Tensor(), 1, 0, 0, 3), doctest::Contains("groups = 3"), Error);
   CHECK_THROWS_WITH_AS(conv_transpose1d(rand64({1, 2, 1}), w, Tensor(), 1, 2),
                        doctest::Contains("empty output"), Error);
+}
+
+namespace {
+
+// Max or average pooling by its definition (PyTorch's): the output size rounded down, or
+// with ceil_mode up, less a last window that would start past the input and its left
+// padding; a max over the window's positions inside the image (the first maximum); a
+// mean dividing by the window clipped to the padded image, or to the image alone.
+struct NaivePool {
+  Tensor values;
+  std::vector<std::int64_t> positions;
+};
+NaivePool naive_pool(const Tensor& x, Pair k, Pair s, Pair p, bool ceil_mode, bool average,
+                     bool include_pad) {
+  const std::int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
+  const auto windows = [&](std::int64_t in, int d) {
+    const std::int64_t span = in + 2 * p[d] - k[d];
+    std::int64_t out = (ceil_mode ? (span + s[d] - 1) / s[d] : span / s[d]) + 1;
+    if (ceil_mode && (out - 1) * s[d] >= in + p[d]) --out;
+    return out;
+  };
+  const std::int64_t oh = windows(h, 0), ow = windows(w, 1);
+  const auto v = x.contiguous().to_vector<double>();
+  NaivePool r;
+  std::vector<double> out;
+  for (std::int64_t q = 0; q < planes; ++q)
+    for (std::int64_t i = 0; i < oh; ++i)
+      for (std::int64_t j = 0; j < ow; ++j) {
+        const std::int64_t y0 = i * s[0] - p[0], x0 = j * s[1] - p[1];
+        const std::int64_t y1 = std::min(y0 + k[0], h + p[0]), x1 = std::min(x0 + k[1], w + p[1]);
+        double best = 0, total = 0;
+        std::int64_t at = -1, inside = 0;
+        for (std::int64_t y = std::max<std::int64_t>(y0, 0); y < std::min(y1, h); ++y)
+          for (std::int64_t xx = std::max<std::int64_t>(x0, 0); xx < std::min(x1, w); ++xx) {
+            const double e = v[static_cast<std::size_t>((q * h + y) * w + xx)];
+            total += e;
+            ++inside;
+            if (at < 0 || e > best) best = e, at = y * w + xx;
+          }
+        out.push_back(average ? total / static_cast<double>(include_pad ? (y1 - y0) * (x1 - x0) : inside)
+                              : best);
+        r.positions.push_back(at);
+      }
+  r.values = from_vector(out, {x.size(0), x.size(1), oh, ow});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d and avg_pool2d: ceil_mode, count_include_pad, the maxima's positions") {
+  manual_seed(74);
+  const Tensor x = rand64({2, 3, 7, 6});
+  struct Case {
+    Pair k, s, p;
+  };
+  for (const Case& c :
+       {Case{{2, 2}, {2, 2}, {0, 0}}, Case{{3, 3}, {2, 2}, {1, 1}}, Case{{3, 2}, {2, 3}, {0, 1}},
+        Case{{2, 3}, {3, 2}, {1, 0}}, Case{{4, 4}, {3, 3}, {2, 2}}, Case{{1, 1}, {2, 2}, {0, 0}}}) {
+    for (const bool ceil_mode : {false, true}) {
+      CAPTURE(c.k[0]);
+      CAPTURE(c.s[0]);
+      CAPTURE(c.p[0]);
+      CAPTURE(ceil_mode);
+      const NaivePool mx = naive_pool(x, c.k, c.s, c.p, ceil_mode, false, true);
+      check_same(max_pool2d(x, c.k, c.s, c.p, ceil_mode), mx.values, 0.0);
+      check_same(max_pool2d(x.to(kFloat32), c.k, c.s, c.p, ceil_mode), mx.values, 1e-7);
+      const ValuesIndices with = max_pool2d_with_indices(x, c.k, c.s, c.p, ceil_mode);
+      check_same(with.values, mx.values, 0.0);
+      CHECK(with.indices.dtype() == kInt64);
+      CHECK(with.indices.to_vector<std::int64_t>() == mx.positions);
+      for (const bool include_pad : {true, false}) {
+        CAPTURE(include_pad);
+        check_same(avg_pool2d(x, c.k, c.s, c.p, ceil_mode, include_pad),
+                   naive_pool(x, c.k, c.s, c.p, ceil_mode, true, include_pad).values, 1e-12);
+      }
+    }
+  }
+  // 7 wide, kernel and stride 2: 3 windows, or 4 with ceil_mode (the last one column wide).
+  CHECK(max_pool2d(x, {2, 2}, {2, 2}, {0, 0}, true).shape() == Shape{2, 3, 4, 3});
+  check_same(avg_pool2d(x, {2, 2}, {2, 2}, {0, 0}, true).narrow(2, 3, 1),
+             mean(x.narrow(2, 6, 1).reshape({2, 3, 1, 3, 2}), {4}), 1e-12);
+  // With ceil_mode a window may pass the end of an input smaller than the kernel, as torch's.
+  const Tensor low = from_vector(std::vector<double>{1, 3, 2}, {1, 1, 1, 3});
+  check_values(max_pool2d(low, {2, 2}, {2, 2}, {0, 0}, true), {3, 2});
+  check_values(avg_pool2d(low, {2, 2}, {2, 2}, {0, 0}, true), {2, 2});
+  CHECK_THROWS_WITH_AS(max_pool2d(low, {2, 2}), doctest::Contains("smaller than the 2x2 window"), Error);
+  // The 2x2 kernel's indices, with and without a recorded gradient.
+  Tensor leaf = rand64({1, 2, 4, 6}).requires_grad_();
+  CHECK(max_pool2d_with_indices(leaf, {2, 2}).indices.to_vector<std::int64_t>() ==
+        naive_pool(leaf.detach(), {2, 2}, {2, 2}, {0, 0}, false, false, true).positions);
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return max_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, true);
+      },
+      {rand64({1, 2, 6, 5})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return avg_pool2d(in[0], {3, 2}, {2, 2}, {1, 1}, true, false);
+      },
+      {rand64({2, 1, 6, 5})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return avg_pool2d(in[0], {2, 2}, {2, 2}, {0, 0}, true, true);
+      },
+      {rand64({1, 2, 5, 5})});
+  KILN_CHECK_GRAD([](const In& in) { return avg_pool1d(in[0], 3, 2, 1, true, false); }, {rand64({2, 2, 8})});
+  KILN_CHECK_GRAD([](const In& in) { return max_pool1d(in[0], 2, 2, 0, true); }, {rand64({2, 2, 7})});
+
+  nn::MaxPool2d ceil(nn::PoolOptions(2).ceil_mode(true));
+  CHECK(ceil(x).shape() == Shape{2, 3, 4, 3});
+  CHECK(ceil.description() == "MaxPool2d(kernel_size=(2, 2), ceil_mode=true)");
+  nn::AvgPool2d exclude(nn::PoolOptions(3).stride(2).padding(1).count_include_pad(false));
+  check_same(exclude(x), avg_pool2d(x, {3, 3}, {2, 2}, {1, 1}, false, false), 0.0);
+  CHECK(exclude.description() == "AvgPool2d(kernel_size=(3, 3), count_include_pad=false)");
+  nn::AvgPool1d avg1(nn::Pool1dOptions(2).ceil_mode(true));
+  CHECK(avg1(rand64({1, 2, 5})).shape() == Shape{1, 2, 3});
+  CHECK(avg1.description() == "AvgPool1d(kernel_size=2, stride=2, padding=0, ceil_mode=true)");
+}
+
+TEST_CASE("max_unpool2d puts the maxima back where max_pool2d found them") {
+  manual_seed(75);
+  // Positive entries, so that the zeros around the maxima do not outrank them.
+  const Tensor x = positive64({2, 3, 6, 7});
+  const ValuesIndices pooled = max_pool2d_with_indices(x, {2, 2});
+  // The default output size, (3 - 1) 2 + 2 = 6 by 6, is not x's 6 by 7, whose positions the
+  // indices count in: x's own size must be given. Where the default is the size, it serves.
+  const Tensor back = max_unpool2d(pooled.values, pooled.indices, {2, 2}, {0, 0}, {0, 0}, Pair{6, 7});
+  CHECK(back.shape() == x.shape());
+  const ValuesIndices square_pool = max_pool2d_with_indices(x.narrow(3, 0, 6), {2, 2});
+  check_same(max_unpool2d(square_pool.values, square_pool.indices, {2, 2}),
+             max_unpool2d(square_pool.values, square_pool.indices, {2, 2}, {0, 0}, {0, 0}, Pair{6, 6}), 0.0);
+  // Each maximum at its place, zeros elsewhere: pooling it again gives the same maxima.
+  check_same(max_pool2d(back, {2, 2}), pooled.values, 0.0);
+  CHECK(sum(ne(back, 0.0).to(kFloat64)).item() == 2 * 3 * 3 * 3);
+  const auto bv = back.to_vector<double>(), xv = x.to_vector<double>();
+  for (std::size_t i = 0; i < bv.size(); ++i)
+    if (bv[i] != 0) CHECK(bv[i] == xv[i]);
+  // The gradient is read back at the positions.
+  const Tensor idx = pooled.indices;
+  KILN_CHECK_GRAD(
+      [idx](const In& in) {
+        return max_unpool2d(in[0], idx, {2, 2}, {0, 0}, {0, 0}, Pair{6, 7});
+      },
+      {rand64({2, 3, 3, 3})});
+
+  // Overlapping windows sharing one maximum: each copy gets the gradient at that place.
+  const Tensor peak = from_vector(std::vector<double>{0, 0, 0, 0, 9, 0, 0, 0, 0}, {1, 1, 3, 3});
+  const ValuesIndices shared = max_pool2d_with_indices(peak, {2, 2}, {1, 1});
+  CHECK(shared.indices.to_vector<std::int64_t>() == std::vector<std::int64_t>{4, 4, 4, 4});
+  Tensor maxima = shared.values.detach().clone().requires_grad_();
+  const Tensor upstream = from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  sum(max_unpool2d(maxima, shared.indices, {2, 2}, {1, 1}, {0, 0}, Pair{3, 3}) * upstream).backward();
+  check_values(maxima.grad(), {5, 5, 5, 5});
+
+  nn::MaxUnpool2d unpool(2);
+  check_same(unpool(pooled.values, pooled.indices, Pair{6, 7}), back, 0.0);
+  CHECK(unpool.description() == "MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))");
+  CHECK_THROWS_WITH_AS(unpool(pooled.values), doctest::Contains("takes the pooling's indices too"), Error);
+  CHECK_THROWS_WITH_AS(max_unpool2d(pooled.values, pooled.indices.to(kInt32), {2, 2}),
+                       doctest::Contains("int64"), Error);
+  CHECK_THROWS_WITH_AS(max_unpool2d(pooled.values, pooled.indices, {2, 2}, {0, 0}, {0, 0}, Pair{2, 2}),
+                       doctest::Contains("outside the output plane of 2 x 2"), Error);
+  CHECK_THROWS_WITH_AS(max_unpool2d(rand64({3, 3}), pooled.indices, {2, 2}),
+                       doctest::Contains("(N, C, H, W)"), Error);
 }

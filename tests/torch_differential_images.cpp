@@ -1,5 +1,6 @@
 // The differential test against PyTorch, continued: the image resampling ops (pad's
 // modes, interpolate, pixel_shuffle and pixel_unshuffle), adaptive and power-average pooling,
+// max and average pooling's ceil_mode, count_include_pad, positions and unpooling,
 // conv_transpose1d and local_response_norm against torch's.
 #include "torch_differential.hpp"
 
@@ -213,6 +214,47 @@ TEST_CASE(
         [&](const auto& a) {
           return torch::conv_transpose1d(a[0], a[1], with_bias ? a[2] : TT(), s, pad, op, groups, d);
         });
+
+    // max_pool2d and avg_pool2d with ceil_mode and count_include_pad; the maxima's positions
+    // and max_unpool2d.
+    const kiln::Pair pk{irand(1, 3), irand(1, 3)}, ps{irand(1, 3), irand(1, 3)}, pp{irand(0, 1), irand(0, 1)};
+    const bool ceil_mode = coin(), include_pad = coin();
+    const auto sizes = [](kiln::Pair p) { return Sizes{p[0], p[1]}; };
+    compare(
+        "max_pool2d", {image}, [&](const auto& a) { return kiln::max_pool2d(a[0], pk, ps, pp, ceil_mode); },
+        [&](const auto& a) {
+          return torch::max_pool2d(a[0], sizes(pk), sizes(ps), sizes(pp), {1, 1}, ceil_mode);
+        });
+    compare(
+        "avg_pool2d", {image},
+        [&](const auto& a) { return kiln::avg_pool2d(a[0], pk, ps, pp, ceil_mode, include_pad); },
+        [&](const auto& a) {
+          return torch::avg_pool2d(a[0], sizes(pk), sizes(ps), sizes(pp), ceil_mode, include_pad);
+        });
+    compare(
+        "max_pool2d's positions", {leaf({batch, channels, h, w}, -2, 2, false)},
+        [&](const auto& a) {
+          return kiln::max_pool2d_with_indices(a[0], pk, ps, pp, ceil_mode).indices.to(kiln::kFloat64);
+        },
+        [&](const auto& a) {
+          return std::get<1>(
+                     torch::max_pool2d_with_indices(a[0], sizes(pk), sizes(ps), sizes(pp), {1, 1}, ceil_mode))
+              .to(torch::kDouble);
+        },
+        false);
+    if (h >= pk[0] && w >= pk[1]) {  // unpooling what max_pool2d found, at x's own size
+      const Both source = leaf({std::max<std::int64_t>(batch, 1), channels, h, w}, -2, 2, false);
+      const KT k_idx = kiln::max_pool2d_with_indices(source.k, pk, ps).indices;
+      const TT t_idx = std::get<1>(torch::max_pool2d_with_indices(source.t, sizes(pk), sizes(ps)));
+      compare(
+          "max_unpool2d", {leaf(sizes_of(k_idx))},
+          [&](const auto& a) {
+            return kiln::max_unpool2d(a[0], k_idx, pk, ps, {0, 0}, kiln::Pair{h, w});
+          },
+          [&](const auto& a) {
+            return torch::max_unpool2d(a[0], t_idx, {h, w});
+          });
+    }
 
     const std::int64_t size = irand(1, 5);
     const double alpha = unif(0.1, 2), beta = unif(0.3, 1), kk = unif(0.5, 2);

@@ -92,12 +92,18 @@ __global__ void max_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I tota
   }
 }
 
+// What avg_pool divides window (oy, ox) by (index_math.hpp's pool_window_length).
+__device__ inline std::int64_t window_area(const PoolShape& s, std::int64_t oy, std::int64_t ox) {
+  return pool_window_length(oy, s.stride_h, s.pad_h, s.kh, s.h, s.count_include_pad) *
+         pool_window_length(ox, s.stride_w, s.pad_w, s.kw, s.w, s.count_include_pad);
+}
+
 template <class T, class I>
 __global__ void avg_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* x, T* y) {
   const I h = static_cast<I>(s.h), w = static_cast<I>(s.w);
-  const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
   for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> o = plane_position(e, dv.out_plane, dv.out_width);
+    const double inv_area = 1.0 / static_cast<double>(window_area(s, o.y, o.x));
     double acc = 0;
     for (I i = 0; i < static_cast<I>(s.kh); ++i) {
       const I iy = o.y * static_cast<I>(s.stride_h) - static_cast<I>(s.pad_h) + i;
@@ -114,7 +120,6 @@ __global__ void avg_pool_kernel(PoolShape s, PoolDividers<I> dv, I total, const 
 template <class T, class I>
 __global__ void avg_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I total, const T* g, T* gx) {
   const I oh = static_cast<I>(s.oh), ow = static_cast<I>(s.ow);
-  const double inv_area = 1.0 / static_cast<double>(s.kh * s.kw);
   for (I e = global_index<I>(); e < total; e += grid_stride<I>()) {
     const PlanePosition<I> in = plane_position(e, dv.in_plane, dv.in_width);
     I y0, y1, x0, x1;
@@ -122,7 +127,9 @@ __global__ void avg_pool_backward_kernel(PoolShape s, PoolDividers<I> dv, I tota
     covering_windows(in.x, static_cast<I>(s.pad_w), static_cast<I>(s.kw), dv.stride_w, ow, x0, x1);
     T acc = 0;
     for (I oy = y0; oy < y1; ++oy)
-      for (I ox = x0; ox < x1; ++ox) acc += static_cast<T>(g[(in.plane * oh + oy) * ow + ox] * inv_area);
+      for (I ox = x0; ox < x1; ++ox)
+        acc += static_cast<T>(g[(in.plane * oh + oy) * ow + ox] *
+                              (1.0 / static_cast<double>(window_area(s, oy, ox))));
     gx[e] = acc;
   }
 }

@@ -58,6 +58,7 @@ struct ConvShape {
 // A 2-D pooling's sizes over `planes` = N * C planes of (h, w) -> (oh, ow).
 struct PoolShape {
   std::int64_t planes, h, w, oh, ow, kh, kw, stride_h, stride_w, pad_h, pad_w;
+  bool count_include_pad;  // avg_pool's divisor (index_math.hpp's pool_window_length)
 };
 
 // Bad input a kernel finds (an index out of range) is reported without making the

@@ -346,6 +346,17 @@ KILN_HOST_DEVICE inline void covering_windows(I in, I pad, I k, const DividerFor
   if (hi > out_size) hi = out_size;
 }
 
+// The count avg_pool divides window o of one axis by, as PyTorch's: the window clipped to
+// the padded input (windows ceil_mode adds can pass its end), or, without
+// count_include_pad, to the input itself. The product over both axes divides the sum.
+KILN_HOST_DEVICE inline std::int64_t pool_window_length(std::int64_t o, std::int64_t stride, std::int64_t pad,
+                                                        std::int64_t k, std::int64_t in, bool include_pad) {
+  const std::int64_t start = o * stride - pad;
+  const std::int64_t end = start + k < in + pad ? start + k : in + pad;
+  if (include_pad) return end - start;
+  return (end < in ? end : in) - (start > 0 ? start : 0);
+}
+
 // The sizes pooling divides by, as dividers built once per launch.
 template <class I>
 struct PoolDividers {

@@ -10,34 +10,68 @@
 
 namespace kiln::nn {
 
+namespace {
+// The settings other than their defaults, PyTorch's names.
+template <class Options>
+std::string pool_flags(const Options& o, bool average) {
+  std::string flags;
+  if (o.ceil_mode()) flags += ", ceil_mode=true";
+  if (average && !o.count_include_pad()) flags += ", count_include_pad=false";
+  return flags;
+}
+}  // namespace
+
 Tensor MaxPool2d::forward(const Tensor& x) {
-  return max_pool2d(x, options.kernel_size(), options.stride(), options.padding());
+  return max_pool2d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode());
 }
 std::string MaxPool2d::description() const {
-  return "MaxPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
+  return "MaxPool2d(kernel_size=" + pair_str(options.kernel_size()) + pool_flags(options, false) + ")";
 }
 Tensor AvgPool2d::forward(const Tensor& x) {
-  return avg_pool2d(x, options.kernel_size(), options.stride(), options.padding());
+  return avg_pool2d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode(),
+                    options.count_include_pad());
 }
 std::string AvgPool2d::description() const {
-  return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + ")";
+  return "AvgPool2d(kernel_size=" + pair_str(options.kernel_size()) + pool_flags(options, true) + ")";
+}
+
+MaxUnpool2d::MaxUnpool2d(const PoolOptions& o) : options(o) {
+  for (int d = 0; d < 2; ++d)
+    KILN_CHECK(o.kernel_size()[d] >= 1 && o.stride()[d] >= 0 && o.padding()[d] >= 0, "MaxUnpool2d: kernel ",
+               pair_str(o.kernel_size()), ", stride ", pair_str(o.stride()), ", padding ",
+               pair_str(o.padding()),
+               " are invalid: kernel >= 1, stride and padding >= 0 (stride 0: the kernel size)");
+}
+Tensor MaxUnpool2d::forward(const Tensor&) {
+  KILN_CHECK(false, "MaxUnpool2d: it takes the pooling's indices too; call layer(x, indices)");
+  return Tensor();
+}
+Tensor MaxUnpool2d::forward(const Tensor& x, const Tensor& indices, std::optional<Pair> output_size) {
+  return max_unpool2d(x, indices, options.kernel_size(), options.stride(), options.padding(), output_size);
+}
+std::string MaxUnpool2d::description() const {
+  const Pair stride = options.stride() == Pair{0, 0} ? options.kernel_size() : options.stride();
+  return "MaxUnpool2d(kernel_size=" + pair_str(options.kernel_size()) + ", stride=" + pair_str(stride) +
+         ", padding=" + pair_str(options.padding()) + ")";
 }
 
 namespace {
 std::string pool1d_description(const char* layer, const Pool1dOptions& o) {
   std::ostringstream os;
   os << layer << "(kernel_size=" << o.kernel_size()
-     << ", stride=" << (o.stride() == 0 ? o.kernel_size() : o.stride()) << ", padding=" << o.padding() << ")";
+     << ", stride=" << (o.stride() == 0 ? o.kernel_size() : o.stride()) << ", padding=" << o.padding()
+     << pool_flags(o, std::string(layer) == "AvgPool1d") << ")";
   return os.str();
 }
 }  // namespace
 
 Tensor MaxPool1d::forward(const Tensor& x) {
-  return max_pool1d(x, options.kernel_size(), options.stride(), options.padding());
+  return max_pool1d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode());
 }
 std::string MaxPool1d::description() const { return pool1d_description("MaxPool1d", options); }
 Tensor AvgPool1d::forward(const Tensor& x) {
-  return avg_pool1d(x, options.kernel_size(), options.stride(), options.padding());
+  return avg_pool1d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode(),
+                    options.count_include_pad());
 }
 std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options); }
 

@@ -14,6 +14,7 @@
 #include "kiln/core/factories.hpp"
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kernels/cuda/index_math.hpp"  // pool_window_length
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
@@ -22,6 +23,7 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
 #include "src/ops/conv_cuda.hpp"
+#include "src/ops/window_max.hpp"
 
 namespace kiln {
 
@@ -381,18 +383,20 @@ Tensor pool_backward(const Tensor& grad, const Shape& input_shape, const PoolGeo
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
-  const PoolGeometry g = pool_geometry("max_pool2d", x, kernel, stride, padding);
-  if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/true);
+namespace {
+
+// Each window's maximum and, where `indices` is given, its int64 position in the plane.
+Tensor max_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g, Tensor* indices) {
+  if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/true, indices);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
   const bool record = should_record({x});
-  const bool no_padding = g.padding[0] == 0 && g.padding[1] == 0;
-  const bool two_by_two = no_padding && g.kernel == Pair{2, 2} && g.stride == Pair{2, 2};
+  const bool two_by_two = g.windows_inside() && g.kernel == Pair{2, 2} && g.stride == Pair{2, 2};
   // For each output, the offset of its winner inside the input plane (the 2x2 path
-  // skips it when no gradient will be asked for).
+  // skips it when neither a gradient nor the indices will be asked for).
+  const bool keep = record || indices;
   auto argmax = std::make_shared<std::vector<std::int32_t>>(
-      record || !two_by_two ? static_cast<std::size_t>(out.numel()) : std::size_t{0});
+      keep || !two_by_two ? static_cast<std::size_t>(out.numel()) : std::size_t{0});
   visit_floating(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
@@ -401,68 +405,25 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
         const auto pool = cpu::kernels<T>().max_pool2x2;
         for (std::int64_t p = b; p < e; ++p)
           pool(g.h, g.w, in + p * g.h * g.w, o + p * g.oh * g.ow,
-               record ? argmax->data() + p * g.oh * g.ow : nullptr);
+               keep ? argmax->data() + p * g.oh * g.ow : nullptr);
         return;
       }
-      if (no_padding) {  // every window lies inside the image: no bounds checks
-        for (std::int64_t p = b; p < e; ++p) {
-          const T* plane = in + p * g.h * g.w;
-          for (std::int64_t y = 0; y < g.oh; ++y)
-            for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-              const std::int64_t top = y * g.stride[0] * g.w + xx * g.stride[1];
-              std::int64_t where = top;
-              T best = plane[top];
-              bool nan = false;
-              for (std::int64_t i = 0; i < g.kernel[0]; ++i)
-                for (std::int64_t j = 0; j < g.kernel[1]; ++j) {
-                  // Branch-free (random data would mispredict every other compare):
-                  // the first maximum wins; NaNs are noted and handled below.
-                  const std::int64_t at = top + i * g.w + j;
-                  const T v = plane[at];
-                  const std::int64_t take = v > best;
-                  where += (at - where) & -take;
-                  best = std::max(best, v);
-                  nan |= v != v;
-                }
-              if (nan) {  // the first NaN of the window wins
-                for (std::int64_t i = 0; i < g.kernel[0] && best == best; ++i)
-                  for (std::int64_t j = 0; j < g.kernel[1]; ++j)
-                    if (plane[top + i * g.w + j] != plane[top + i * g.w + j]) {
-                      where = top + i * g.w + j;
-                      best = plane[where];
-                      break;
-                    }
-              }
-              const std::int64_t k = (p * g.oh + y) * g.ow + xx;
-              o[k] = best;
-              (*argmax)[k] = static_cast<std::int32_t>(where);
-            }
-        }
-        return;
-      }
-      for (std::int64_t p = b; p < e; ++p)
-        for (std::int64_t y = 0; y < g.oh; ++y)
+      // Each window clipped to the image (padding counts as -infinity), then scanned.
+      for (std::int64_t p = b; p < e; ++p) {
+        const T* plane = in + p * g.h * g.w;
+        for (std::int64_t y = 0; y < g.oh; ++y) {
+          const std::int64_t top = y * g.stride[0] - g.padding[0];
+          const std::int64_t y0 = std::max<std::int64_t>(top, 0), y1 = std::min(top + g.kernel[0], g.h);
           for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-            T best = -std::numeric_limits<T>::infinity();
-            std::int32_t where = -1;
-            for (std::int64_t i = 0; i < g.kernel[0]; ++i) {
-              const std::int64_t iy = y * g.stride[0] - g.padding[0] + i;
-              if (iy < 0 || iy >= g.h) continue;
-              for (std::int64_t j = 0; j < g.kernel[1]; ++j) {
-                const std::int64_t ix = xx * g.stride[1] - g.padding[1] + j;
-                if (ix < 0 || ix >= g.w) continue;
-                const T v = in[(p * g.h + iy) * g.w + ix];
-                if (where < 0 || v > best || v != v) {  // first maximum; NaN wins
-                  best = v;
-                  where = static_cast<std::int32_t>(iy * g.w + ix);
-                  if (v != v) break;
-                }
-              }
-            }
+            const std::int64_t left = xx * g.stride[1] - g.padding[1];
+            const std::int64_t x0 = std::max<std::int64_t>(left, 0), x1 = std::min(left + g.kernel[1], g.w);
+            const detail::WindowMax<T> m = detail::window_max(plane, g.w, y0, y1, x0, x1);
             const std::int64_t k = (p * g.oh + y) * g.ow + xx;
-            o[k] = best;
-            (*argmax)[k] = where;
+            o[k] = m.value;
+            (*argmax)[k] = static_cast<std::int32_t>(m.offset);
           }
+        }
+      }
     });
   });
   if (record) {
@@ -474,25 +435,49 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
       })};
     });
   }
+  if (indices) {
+    *indices = Tensor::empty(out.shape(), kInt64);
+    std::copy(argmax->begin(), argmax->end(), indices->data_ptr<std::int64_t>());
+  }
   return out;
 }
 
-Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
-  const PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding);
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool ceil_mode) {
+  return max_pool2d_with_geometry(x, pool_geometry("max_pool2d", x, kernel, stride, padding, ceil_mode),
+                                  nullptr);
+}
+
+ValuesIndices max_pool2d_with_indices(const Tensor& x, Pair kernel, Pair stride, Pair padding,
+                                      bool ceil_mode) {
+  ValuesIndices r;
+  r.values = max_pool2d_with_geometry(x, pool_geometry("max_pool2d", x, kernel, stride, padding, ceil_mode),
+                                      &r.indices);
+  return r;
+}
+
+Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
+                  bool count_include_pad) {
+  PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding, ceil_mode);
+  g.count_include_pad = count_include_pad;
   if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/false);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
-  const double inv_area = 1.0 / static_cast<double>(g.kernel[0] * g.kernel[1]);
-  // Visits each (output, input) pair of a window that lies inside the image.
+  // 1 / what window (y, x) divides by: kh kw, less what ceil_mode's windows pass the
+  // padded image by, less the padding too without count_include_pad (PyTorch's).
+  auto inv_area = [g](std::int64_t y, std::int64_t xx) {
+    return 1.0 / static_cast<double>(cuda_kernels::pool_window_length(y, g.stride[0], g.padding[0],
+                                                                      g.kernel[0], g.h, g.count_include_pad) *
+                                     cuda_kernels::pool_window_length(xx, g.stride[1], g.padding[1],
+                                                                      g.kernel[1], g.w, g.count_include_pad));
+  };
+  // Visits the offsets of window (y, x) inside the image: its rows and columns clipped once.
   auto for_window = [g](std::int64_t y, std::int64_t xx, auto&& fn) {
-    for (std::int64_t i = 0; i < g.kernel[0]; ++i) {
-      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i;
-      if (iy < 0 || iy >= g.h) continue;
-      for (std::int64_t j = 0; j < g.kernel[1]; ++j) {
-        const std::int64_t ix = xx * g.stride[1] - g.padding[1] + j;
-        if (ix >= 0 && ix < g.w) fn(iy * g.w + ix);
-      }
-    }
+    const std::int64_t top = y * g.stride[0] - g.padding[0], left = xx * g.stride[1] - g.padding[1];
+    const std::int64_t y1 = std::min(top + g.kernel[0], g.h), x1 = std::min(left + g.kernel[1], g.w);
+    for (std::int64_t iy = std::max<std::int64_t>(top, 0); iy < y1; ++iy)
+      for (std::int64_t ix = std::max<std::int64_t>(left, 0); ix < x1; ++ix) fn(iy * g.w + ix);
   };
   visit_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
     const T* in = ptr<T>(xc);
@@ -503,18 +488,18 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
           for (std::int64_t xx = 0; xx < g.ow; ++xx) {
             double s = 0;
             for_window(y, xx, [&](std::int64_t off) { s += in[p * g.h * g.w + off]; });
-            o[(p * g.oh + y) * g.ow + xx] = static_cast<T>(s * inv_area);
+            o[(p * g.oh + y) * g.ow + xx] = static_cast<T>(s * inv_area(y, xx));
           }
     });
   });
   if (should_record({x})) {
-    // d/dx mean(window) = 1 / (kh kw) for every element of the window
+    // d/dx mean(window) = 1 / (the window's divisor) for every element of the window
     attach_grad_fn(out, "avg_pool2d", {x}, [g, xs = x.shape(), inv_area, for_window](const Tensor& grad) {
       return Grads{pool_backward(grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
         using T = std::remove_reference_t<decltype(*dst)>;
         for (std::int64_t y = 0; y < g.oh; ++y)
           for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-            const T v = static_cast<T>(src[y * g.ow + xx] * inv_area);
+            const T v = static_cast<T>(src[y * g.ow + xx] * inv_area(y, xx));
             for_window(y, xx, [&](std::int64_t off) { dst[off] += v; });
           }
       })};

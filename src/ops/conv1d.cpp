@@ -86,14 +86,17 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bia
       .squeeze(2);
 }
 
-Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
+                  bool ceil_mode) {
   stride = check_pool("max_pool1d", x, kernel, stride, padding);
-  return max_pool2d(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}).squeeze(2);
+  return max_pool2d(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}, ceil_mode).squeeze(2);
 }
 
-Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
+                  bool ceil_mode, bool count_include_pad) {
   stride = check_pool("avg_pool1d", x, kernel, stride, padding);
-  return avg_pool2d(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}).squeeze(2);
+  return avg_pool2d(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}, ceil_mode, count_include_pad)
+      .squeeze(2);
 }
 
 }  // namespace kiln

@@ -150,18 +150,20 @@ Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor
   return out;
 }
 
-Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max) {
+Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* indices) {
   const char* op = max ? "max_pool2d" : "avg_pool2d";
   const Tensor xc = x.detach().contiguous();
   const auto& k = cuda_for(x);
   const auto t = cuda_scalar(x.dtype(), op);
-  const cuda_kernels::PoolShape s{g.planes,    g.h,         g.w,          g.oh,         g.ow,        g.kernel[0],
-                                  g.kernel[1], g.stride[0], g.stride[1], g.padding[0], g.padding[1]};
+  const cuda_kernels::PoolShape s{g.planes,    g.h,          g.w,          g.oh,
+                                  g.ow,        g.kernel[0],  g.kernel[1],  g.stride[0],
+                                  g.stride[1], g.padding[0], g.padding[1], g.count_include_pad};
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype(), x.device());
   Tensor argmax;
   if (max) {
     argmax = Tensor::empty(out.shape(), kInt32, x.device());
     k.max_pool(t, s, dptr(xc), dptr(out), dptr<std::int32_t>(argmax));
+    if (indices) *indices = argmax.to(kInt64);
   } else {
     k.avg_pool(t, s, dptr(xc), dptr(out));
   }

@@ -10,6 +10,8 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 // g is the geometry of the conv2d that conv_transpose2d transposes (see conv.cpp).
 Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
                              const ConvGeometry& g);
-Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max);
+// max: each window's maximum, and with `indices` its int64 position in the plane; else
+// the mean, divided as PoolGeometry's count_include_pad says.
+Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* indices = nullptr);
 
 }  // namespace kiln::detail

@@ -22,9 +22,29 @@ struct ConvGeometry {
 struct PoolGeometry {
   std::int64_t planes, h, w, oh, ow;
   Pair kernel, stride, padding;
+  bool count_include_pad = true;  // avg_pool2d's divisor counts the padding
+  // Every window lies inside the unpadded image (no padding, and no partial window that
+  // ceil_mode added): the CPU's fast paths need no bounds checks.
+  bool windows_inside() const {
+    return padding == Pair{0, 0} && (oh - 1) * stride[0] + kernel[0] <= h &&
+           (ow - 1) * stride[1] + kernel[1] <= w;
+  }
 };
 
-inline PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, Pair stride, Pair padding) {
+// Windows along one axis of `in` values padded by `pad` (PyTorch's pooling_output_shape):
+// floor((in + 2 pad - k) / stride) + 1, or with ceil_mode the ceiling, less one where the
+// last window would start past the input and its left padding.
+inline std::int64_t pool_windows(std::int64_t in, std::int64_t k, std::int64_t stride, std::int64_t pad,
+                                 bool ceil_mode) {
+  const std::int64_t span = in + 2 * pad - k + (ceil_mode ? stride - 1 : 0);
+  if (span < 0) return 0;  // not even one window (ceil_mode lets one pass the end)
+  std::int64_t out = span / stride + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+inline PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, Pair stride, Pair padding,
+                                  bool ceil_mode = false) {
   detail::check_floating(op, x);
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W) but has shape ", fmt(x.shape()));
   if (stride[0] == 0 && stride[1] == 0) stride = kernel;
@@ -33,9 +53,8 @@ inline PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, 
                ": kernel (", kernel[0], ", ", kernel[1], "), stride (", stride[0], ", ", stride[1], "), padding (",
                padding[0], ", ", padding[1], ") are invalid: kernel and stride >= 1, padding at most half the kernel");
   PoolGeometry g{x.size(0) * x.size(1), x.size(2), x.size(3), 0, 0, kernel, stride, padding};
-  const std::int64_t span_h = g.h + 2 * padding[0] - kernel[0], span_w = g.w + 2 * padding[1] - kernel[1];
-  g.oh = span_h < 0 ? 0 : span_h / stride[0] + 1;
-  g.ow = span_w < 0 ? 0 : span_w / stride[1] + 1;
+  g.oh = pool_windows(g.h, kernel[0], stride[0], padding[0], ceil_mode);
+  g.ow = pool_windows(g.w, kernel[1], stride[1], padding[1], ceil_mode);
   KILN_CHECK(g.oh > 0 && g.ow > 0, op, ": input of shape ", fmt(x.shape()), " is smaller than the ", kernel[0], "x",
              kernel[1], " window");
   return g;

@@ -1,6 +1,7 @@
-// Adaptive max pooling, 1-D adaptive and power-average pooling, the 1-D transposed
-// convolution, RMS and local response normalisation, and channel and alpha dropout on the
-// GPU against the CPU: outputs, gradients, and the same dropout masks for a seed.
+// Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
+// ceil_mode, count_include_pad, positions and unpooling, the 1-D transposed convolution, RMS and local
+// response normalisation, and channel and alpha dropout on the GPU against the CPU: outputs, gradients, and
+// the same dropout masks for a seed.
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -27,6 +28,39 @@ TEST_CASE("cuda: adaptive max pooling (values and positions), 1-D adaptive and p
     parity([](const auto& v) { return lp_pool2d(v[0], 2, {2, 3}); }, {positive}, tol_for(dt));
     parity([](const auto& v) { return lp_pool1d(v[0], 3, 3, 2); }, {positive.narrow(2, 0, 1).squeeze(2)},
            tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: max and average pooling with ceil_mode and count_include_pad, positions, unpooling") {
+  manual_seed(92);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 3, 7, 6}, dt);
+    parity([](const auto& v) { return max_pool2d(v[0], {2, 2}, {2, 2}, {0, 0}, true); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return max_pool2d(v[0], {3, 3}, {2, 2}, {1, 1}, true); }, {x}, tol_for(dt));
+    for (const bool include_pad : {true, false}) {
+      parity(
+          [include_pad](const auto& v) {
+            return avg_pool2d(v[0], {3, 3}, {2, 2}, {1, 1}, true, include_pad);
+          },
+          {x}, tol_for(dt));
+      parity(
+          [include_pad](const auto& v) {
+            return avg_pool2d(v[0], {3, 2}, {2, 3}, {1, 1}, false, include_pad);
+          },
+          {x}, tol_for(dt));
+    }
+    const ValuesIndices on_gpu = max_pool2d_with_indices(x.to(gpu), {3, 3}, {2, 2}, {1, 1}, true);
+    const ValuesIndices on_cpu = max_pool2d_with_indices(x, {3, 3}, {2, 2}, {1, 1}, true);
+    CHECK(on_gpu.indices.dtype() == kInt64);
+    CHECK(on_gpu.indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          on_cpu.indices.to_vector<std::int64_t>());
+    const Tensor idx = max_pool2d_with_indices(x, {2, 2}).indices;
+    parity(
+        [idx](const auto& v) {
+          return max_unpool2d(v[0], idx.to(v[0].device()), {2, 2}, {0, 0}, {0, 0}, Pair{7, 6});
+        },
+        {randn({2, 3, 3, 3}, dt)}, tol_for(dt));
   }
 }
 

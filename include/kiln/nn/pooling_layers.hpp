@@ -3,6 +3,7 @@
 // kiln/nn/layers.hpp includes this header.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "kiln/nn/module.hpp"
@@ -25,8 +26,11 @@ struct Pool1dOptions {
   KILN_OPTION(std::int64_t, kernel_size)
   KILN_OPTION(std::int64_t, stride)  // 0: the kernel size
   KILN_OPTION(std::int64_t, padding)
+  KILN_OPTION(bool, ceil_mode)          // round the output size up (a partial last window)
+  KILN_OPTION(bool, count_include_pad)  // AvgPool1d: the padding counts in the divisor
 private:
   std::int64_t kernel_size_, stride_ = 0, padding_ = 0;
+  bool ceil_mode_ = false, count_include_pad_ = true;
 };
 
 class MaxPool1d : public Pooling<Pool1dOptions> {
@@ -48,11 +52,14 @@ struct PoolOptions {
   KILN_OPTION(Pair, kernel_size)
   KILN_OPTION(Pair, stride)  // {0, 0}: the kernel size
   KILN_OPTION(Pair, padding)
+  KILN_OPTION(bool, ceil_mode)          // round the output size up (a partial last window)
+  KILN_OPTION(bool, count_include_pad)  // AvgPool2d: the padding counts in the divisor
   auto& stride(std::int64_t s) { return stride({s, s}); }
   auto& padding(std::int64_t p) { return padding({p, p}); }
 
 private:
   Pair kernel_size_, stride_{0, 0}, padding_{0, 0};
+  bool ceil_mode_ = false, count_include_pad_ = true;
 };
 using MaxPool2dOptions = PoolOptions;
 using AvgPool2dOptions = PoolOptions;
@@ -80,6 +87,23 @@ public:
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
   Pair output_size;
+};
+
+// Puts max_pool2d's maxima back at their positions in a zero image (kiln::max_unpool2d),
+// e.g. a SegNet decoder: nn::MaxUnpool2d(2)(pooled, indices) with the indices of
+// max_pool2d_with_indices(x, {2, 2}); an output size other than the default can be given.
+class MaxUnpool2d : public Module {
+public:
+  explicit MaxUnpool2d(const PoolOptions& options);
+  explicit MaxUnpool2d(std::int64_t kernel) : MaxUnpool2d(PoolOptions(kernel)) {}
+  Tensor forward(const Tensor& x) override;  // refuses: it takes the indices too
+  Tensor forward(const Tensor& x, const Tensor& indices, std::optional<Pair> output_size = std::nullopt);
+  Tensor operator()(const Tensor& x, const Tensor& indices, std::optional<Pair> output_size = std::nullopt) {
+    return forward(x, indices, output_size);
+  }
+  using Module::operator();
+  std::string description() const override;
+  PoolOptions options;
 };
 
 // Max pooling to a fixed output size (kiln::adaptive_max_pool2d): nn::AdaptiveMaxPool2d(1)

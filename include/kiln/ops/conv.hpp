@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 
 #include "kiln/core/tensor.hpp"
 #include "kiln/ops/reduce.hpp"  // ValuesIndices
@@ -59,10 +60,26 @@ Tensor fold(const Tensor& columns, Pair output_size, Pair kernel_size, Pair dila
             Pair padding = {0, 0}, Pair stride = {1, 1});
 
 // Max over each window; the gradient goes to the first maximal element of the window.
-// stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity.
-Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
-// Mean over each window; padded positions count as zeros (count_include_pad, as PyTorch).
-Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
+// stride defaults to the kernel size (pass {0, 0}); padding counts as -infinity. With
+// ceil_mode the output rounds up (torch's rule): a last, partial window is added where
+// it would start inside the input or its left padding.
+Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0},
+                  bool ceil_mode = false);
+// The same, with each maximum's int64 position y * W + x in its plane (torch's
+// return_indices), what max_unpool2d takes.
+ValuesIndices max_pool2d_with_indices(const Tensor& x, Pair kernel, Pair stride = {0, 0},
+                                      Pair padding = {0, 0}, bool ceil_mode = false);
+// Mean over each window; padded positions count as zeros (count_include_pad, as PyTorch),
+// or are left out of the divisor with count_include_pad = false. ceil_mode as max_pool2d's;
+// its partial windows divide by the part inside the padded image.
+Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+// max_pool2d's partial inverse (torch.nn.functional.max_unpool2d): each value of x (N, C,
+// OH, OW) written at its position from max_pool2d_with_indices in a zero image of
+// output_size, by default (OH - 1) stride - 2 padding + kernel per axis. Differentiable
+// in x (the gradient read back at the positions).
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair kernel, Pair stride = {0, 0},
+                    Pair padding = {0, 0}, std::optional<Pair> output_size = std::nullopt);
 // Average pooling to a fixed output size (OH, OW), whatever the input's H and W, as
 // torch.nn.functional.adaptive_avg_pool2d: output row i averages input rows
 // floor(i * H / OH) .. ceil((i + 1) * H / OH) - 1, and the same for columns. (1, 1) is
@@ -85,8 +102,10 @@ Tensor lp_pool2d(const Tensor& x, double norm_type, Pair kernel, Pair stride = {
 // means the kernel size.
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), std::int64_t stride = 1,
               std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1);
-Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
-Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0);
+Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0,
+                  bool ceil_mode = false);
+Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true);
 // 1-D forms of the transposed convolution (weight (C, O / groups, k); output length
 // (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1) and of the
 // adaptive and power-average pooling above; adaptive_max_pool1d's indices are positions in L.

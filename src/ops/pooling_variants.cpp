@@ -1,7 +1,7 @@
-// Adaptive max pooling, the 1-D adaptive poolings and power-average pooling. Adaptive max
-// pooling runs its own loop on the CPU and is composed of index_select and max on a GPU;
-// the rest are composites of the 2-D poolings, square, pow and sqrt, so they run, and go
-// backward, wherever those do.
+// Adaptive max pooling, the 1-D adaptive poolings, power-average pooling and max
+// unpooling. Adaptive max pooling runs its own loop on the CPU and is composed of
+// index_select and max on a GPU; the rest are composites of the 2-D poolings, square,
+// pow, sqrt and scatter, so they run, and go backward, wherever those do.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -16,6 +16,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/window_max.hpp"
 
 namespace kiln {
 
@@ -65,9 +66,8 @@ std::vector<std::int64_t> window_positions(std::int64_t h, std::int64_t w, std::
   return positions;
 }
 
-// On the CPU: a plane per task, each window scanned in row-major order for its first
-// maximum (the first NaN wins, as max's); the backward adds each cell's gradient at its
-// position.
+// On the CPU: a plane per task, each window scanned for its first maximum (window_max.hpp;
+// the first NaN wins, as max's); the backward adds each cell's gradient at its position.
 ValuesIndices adaptive_max_pool2d_cpu(const Tensor& x, std::int64_t oh, std::int64_t ow) {
   const Tensor xc = x.detach().contiguous();
   const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), planes = n * c;
@@ -84,30 +84,10 @@ ValuesIndices adaptive_max_pool2d_cpu(const Tensor& x, std::int64_t oh, std::int
           const std::int64_t y0 = window_begin(i, h, oh), y1 = window_end(i, h, oh);
           for (std::int64_t j = 0; j < ow; ++j) {
             const std::int64_t x0 = window_begin(j, w, ow), x1 = window_end(j, w, ow);
-            std::int64_t where = y0 * w + x0;
-            T best = plane[where];
-            bool nan = false;
-            for (std::int64_t y = y0; y < y1; ++y)
-              for (std::int64_t xx = x0; xx < x1; ++xx) {
-                // Branch-free, as max_pool2d's (random data would mispredict every
-                // other compare): the first maximum wins; NaNs are noted, then found.
-                const std::int64_t at = y * w + xx;
-                const T v = plane[at];
-                where += (at - where) & -static_cast<std::int64_t>(v > best);
-                best = std::max(best, v);
-                nan |= v != v;
-              }
-            for (std::int64_t y = y0; nan && y < y1; ++y)
-              for (std::int64_t xx = x0; xx < x1; ++xx)
-                if (plane[y * w + xx] != plane[y * w + xx]) {  // the first NaN wins
-                  where = y * w + xx;
-                  best = plane[where];
-                  nan = false;
-                  break;
-                }
+            const detail::WindowMax<T> m = detail::window_max(plane, w, y0, y1, x0, x1);
             const std::int64_t k = (p * oh + i) * ow + j;
-            o[k] = best;
-            pos[k] = where;
+            o[k] = m.value;
+            pos[k] = m.offset;
           }
         }
       }
@@ -223,6 +203,50 @@ Tensor lp_pool1d(const Tensor& x, double norm_type, std::int64_t kernel, std::in
   check_lp("lp_pool1d", x, norm_type, 3, "(N, C, L)");
   const Tensor window_means = avg_pool1d(power(x, norm_type), kernel, stride);
   return root(window_means * static_cast<double>(kernel), norm_type);
+}
+
+// ---- Max unpooling ------------------------------------------------------------------
+
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair kernel, Pair stride, Pair padding,
+                    std::optional<Pair> output_size) {
+  detail::check_floating("max_unpool2d", x);
+  KILN_CHECK(x.dim() == 4, "max_unpool2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
+  KILN_CHECK(indices.dtype() == kInt64 && indices.shape() == x.shape(), "max_unpool2d: indices (",
+             indices.dtype(), ", shape ", fmt(indices.shape()), ") must be int64 of the input's shape ",
+             fmt(x.shape()), ", as max_pool2d_with_indices gives them");
+  if (stride == Pair{0, 0}) stride = kernel;
+  Pair size{0, 0};
+  for (int d = 0; d < 2; ++d) {
+    KILN_CHECK(kernel[d] >= 1 && stride[d] >= 1 && padding[d] >= 0, "max_unpool2d: kernel (", kernel[0], ", ",
+               kernel[1], "), stride (", stride[0], ", ", stride[1], "), padding (", padding[0], ", ",
+               padding[1], ") are invalid: kernel and stride >= 1, padding >= 0");
+    size[d] = output_size ? (*output_size)[d] : (x.size(2 + d) - 1) * stride[d] - 2 * padding[d] + kernel[d];
+  }
+  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "max_unpool2d: output size (", size[0], ", ", size[1],
+             ") must be >= 1");
+  const std::int64_t n = x.size(0), c = x.size(1), plane = size[0] * size[1];
+  if (indices.device().is_cpu()) {  // named here; a GPU's indices are checked by scatter
+    const Tensor held = indices.contiguous();
+    const std::int64_t* at = held.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < indices.numel(); ++i)
+      KILN_CHECK(at[i] >= 0 && at[i] < plane, "max_unpool2d: index ", at[i],
+                 " is outside the output plane of ", size[0], " x ", size[1],
+                 "; pass the output_size max_pool2d's input had");
+  }
+  // Overlapping windows can share a maximum, so a position can come twice: each copy
+  // takes the gradient there (a gather), where scatter's would give it to one.
+  const Tensor places = indices.reshape({n, c, -1});
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = scatter(zeros({n, c, plane}, x.dtype(), x.device()), 2, places, x.detach().reshape({n, c, -1}))
+              .reshape({n, c, size[0], size[1]});
+  }
+  if (should_record({x}))
+    attach_grad_fn(out, "max_unpool2d", {x}, [places, xs = x.shape(), n, c](const Tensor& g) {
+      return Grads{gather(g.reshape({n, c, -1}), 2, places).reshape(xs)};
+    });
+  return out;
 }
 
 }  // namespace kiln
