@@ -1,7 +1,7 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: the reference-loop
 // math functions against exp's vector kernel, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
-// log-sum-exps against cumsum's line walk, and solve, qr, eigh and svd against Eigen's
+// log-sum-exps against cumsum's line walk, and solve, inv, qr, eigh and svd against Eigen's
 // PartialPivLU, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
 // float64 matrices (when built with Eigen). Usage: ./build/bench/ops_timer
 #include <algorithm>
@@ -75,6 +75,20 @@ int main() {
                     Eigen::Map<Eigen::VectorXd>(out.data() + i * n, n) = m.partialPivLu().solve(v);
                   }
                 }));
+#endif
+  }
+
+  // inv of one 512 x 512 float64 matrix: the factorisation, then 512 right-hand sides.
+  {
+    const Tensor a = randn({512, 512}, kFloat64) + eye(512, -1, kFloat64) * 5.0;
+    std::printf("inv, one of 512 x 512: %.3f ms\n", median_ms([&] { inv(a); }));
+#if KILN_BENCH_EIGEN
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> av = a.to_vector<double>();
+    const Eigen::Map<const Matrix> m(av.data(), 512, 512);
+    Matrix out;
+    std::printf("  Eigen PartialPivLU inverse: %.3f ms\n",
+                median_ms([&] { out = m.partialPivLu().inverse(); }));
 #endif
   }
 

@@ -32,6 +32,18 @@ inline std::int64_t matrix_grain(std::int64_t rows, std::int64_t cols) {
   return std::max<std::int64_t>(1, 32768 / (rows * cols * std::max(rows, cols) + 1));
 }
 
+// lu_factor_one's factorisation of one n x n float64 matrix, in blocks whose trailing
+// updates are GEMMs (lu_blocked.cpp): for large n, where the unblocked loops wait on
+// memory. Returns the first zero pivot, or -1.
+std::int64_t lu_factor_blocked(double* a, std::int64_t n, std::int64_t* pivots);
+inline constexpr std::int64_t kBlockedLuFrom = 128;  // the size from which it pays
+// triangular_solve_one's and lu_solve_one's results the same way, each block of rows of
+// B first updated by a GEMM with the rows solved before it.
+void triangular_solve_blocked(const double* t, double* b, std::int64_t n, std::int64_t m, bool upper,
+                              bool unit);
+void lu_solve_blocked(const double* lu, const std::int64_t* pivots, double* b, std::int64_t n,
+                      std::int64_t m);
+
 // A floating tensor of square matrices (..., n, n), or an Error naming `op`.
 inline void check_square(const char* op, const Tensor& a) {
   check_floating(op, a);

@@ -75,12 +75,19 @@ Factored lu_factor(const Tensor& a, const char* op, detail::ReportMessage gpu_me
   std::int64_t* pivots = detail::ptr<std::int64_t>(f.pivots);
   double* d = dets ? detail::ptr<double>(f.dets) : nullptr;
   std::vector<std::int64_t> singular(static_cast<std::size_t>(batch));
-  parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) {
-      singular[static_cast<std::size_t>(i)] = ck::lu_factor_one(lu + i * n * n, n, pivots + i * n);
+  if (n >= detail::kBlockedLuFrom) {  // one after another, each on the BLAS library's threads
+    for (std::int64_t i = 0; i < batch; ++i) {
+      singular[static_cast<std::size_t>(i)] = detail::lu_factor_blocked(lu + i * n * n, n, pivots + i * n);
       if (d) ck::lu_determinant(lu + i * n * n, pivots + i * n, n, d + i * 3);
     }
-  });
+  } else {
+    parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        singular[static_cast<std::size_t>(i)] = ck::lu_factor_one(lu + i * n * n, n, pivots + i * n);
+        if (d) ck::lu_determinant(lu + i * n * n, pivots + i * n, n, d + i * 3);
+      }
+    });
+  }
   if (op)
     for (std::int64_t i = 0; i < batch; ++i)
       KILN_CHECK(singular[static_cast<std::size_t>(i)] < 0, op, ": matrix ", i, " of the batch of ",
@@ -102,10 +109,14 @@ Tensor lu_solve(const Tensor& a, const Tensor& b, const char* op, detail::Report
       const double* lu = detail::ptr<double>(f.lu);
       const std::int64_t* pivots = detail::ptr<std::int64_t>(f.pivots);
       double* xs = detail::ptr<double>(x);
-      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i)
-          ck::lu_solve_one(lu + i * n * n, pivots + i * n, xs + i * n * m, n, m);
-      });
+      if (n >= detail::kBlockedLuFrom)
+        for (std::int64_t i = 0; i < batch; ++i)
+          detail::lu_solve_blocked(lu + i * n * n, pivots + i * n, xs + i * n * m, n, m);
+      else
+        parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
+          for (std::int64_t i = s; i < e; ++i)
+            ck::lu_solve_one(lu + i * n * n, pivots + i * n, xs + i * n * m, n, m);
+        });
     }
   }
   return x.to(a.dtype());
@@ -124,10 +135,14 @@ Tensor triangular_solve(const Tensor& t, const Tensor& b, bool upper, bool unit)
     } else {
       const double* ts = detail::ptr<double>(t64);
       double* xs = detail::ptr<double>(x);
-      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i)
-          ck::triangular_solve_one(ts + i * n * n, xs + i * n * m, n, m, upper, unit);
-      });
+      if (n >= detail::kBlockedLuFrom)
+        for (std::int64_t i = 0; i < batch; ++i)
+          detail::triangular_solve_blocked(ts + i * n * n, xs + i * n * m, n, m, upper, unit);
+      else
+        parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
+          for (std::int64_t i = s; i < e; ++i)
+            ck::triangular_solve_one(ts + i * n * n, xs + i * n * m, n, m, upper, unit);
+        });
     }
   }
   return x.to(t.dtype());

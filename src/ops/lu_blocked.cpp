@@ -1,0 +1,99 @@
+// LU factorisation and triangular solves of one large matrix on the CPU in blocks
+// (LAPACK's right-looking getrf, and trsm's blocked substitution), so that most of their
+// work is one GEMM per block.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "src/ops/blas.hpp"
+#include "src/ops/linalg_internal.hpp"
+
+namespace kiln::detail {
+
+namespace {
+constexpr std::int64_t kPanel = 48;  // columns factored at a time
+}  // namespace
+
+// For each panel of kPanel columns j .. j + nb:
+//   1. factor the panel's columns over all rows below j, as lu_factor_one does (pivot
+//      search down the column, the whole row swapped, the column scaled, the rest of the
+//      panel updated);
+//   2. U12 = L11^-1 A12: the panel's rows to the right, by forward substitution with
+//      the panel's unit lower triangle;
+//   3. A22 -= L21 U12: the trailing block, by one GEMM.
+// The same factorisation as lu_factor_one in exact arithmetic; the trailing updates add
+// up in another order, so the last bits (and, between near-equal candidates, a pivot)
+// can differ.
+std::int64_t lu_factor_blocked(double* a, std::int64_t n, std::int64_t* pivots) {
+  std::int64_t singular = -1;
+  for (std::int64_t j = 0; j < n; j += kPanel) {
+    const std::int64_t nb = std::min(kPanel, n - j), right = j + nb;
+    for (std::int64_t k = j; k < right; ++k) {
+      std::int64_t p = k;
+      double largest = std::fabs(a[k * n + k]);
+      for (std::int64_t i = k + 1; i < n; ++i)
+        if (std::fabs(a[i * n + k]) > largest) largest = std::fabs(a[i * n + k]), p = i;
+      pivots[k] = p;
+      if (p != k) std::swap_ranges(a + k * n, a + (k + 1) * n, a + p * n);
+      const double d = a[k * n + k];
+      if (d == 0.0) {  // the column below is 0 too: nothing to eliminate
+        if (singular < 0) singular = k;
+        continue;
+      }
+      for (std::int64_t i = k + 1; i < n; ++i) {
+        const double l = a[i * n + k] /= d;
+        for (std::int64_t c = k + 1; c < right; ++c) a[i * n + c] -= l * a[k * n + c];
+      }
+    }
+    if (right == n) break;
+    for (std::int64_t i = j + 1; i < right; ++i)
+      for (std::int64_t r = j; r < i; ++r) {
+        const double l = a[i * n + r];
+        const double* above = a + r * n;
+        double* row = a + i * n;
+        for (std::int64_t c = right; c < n; ++c) row[c] -= l * above[c];
+      }
+    gemm(false, false, n - right, n - right, nb, -1.0, a + right * n + j, n, a + j * n + right, n, 1.0,
+         a + right * n + right, n);
+  }
+  return singular;
+}
+
+// Rows of B by blocks of kPanel: each block first loses what the rows already solved
+// contribute (one GEMM with T's block of rows beside the diagonal), then is solved by
+// substitution against T's diagonal block. Lower: blocks from the top; upper: from the
+// bottom.
+void triangular_solve_blocked(const double* t, double* b, std::int64_t n, std::int64_t m, bool upper,
+                              bool unit) {
+  const std::int64_t blocks = (n + kPanel - 1) / kPanel;
+  for (std::int64_t step = 0; step < blocks; ++step) {
+    const std::int64_t blk = upper ? blocks - 1 - step : step;
+    const std::int64_t j = blk * kPanel, end = std::min(n, j + kPanel), nb = end - j;
+    // Solved rows: 0 .. j (lower) or end .. n (upper).
+    const std::int64_t from = upper ? end : 0, count = upper ? n - end : j;
+    if (count > 0)
+      gemm(false, false, nb, m, count, -1.0, t + j * n + from, n, b + from * m, m, 1.0, b + j * m, m);
+    for (std::int64_t s = 0; s < nb; ++s) {
+      const std::int64_t i = upper ? end - 1 - s : j + s;
+      double* row = b + i * m;
+      const std::int64_t c0 = upper ? i + 1 : j, c1 = upper ? end : i;
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const double f = t[i * n + c];
+        const double* solved = b + c * m;
+        for (std::int64_t q = 0; q < m; ++q) row[q] -= f * solved[q];
+      }
+      if (!unit)
+        for (std::int64_t q = 0; q < m; ++q) row[q] /= t[i * n + i];
+    }
+  }
+}
+
+void lu_solve_blocked(const double* lu, const std::int64_t* pivots, double* b, std::int64_t n,
+                      std::int64_t m) {
+  for (std::int64_t k = 0; k < n; ++k)
+    if (pivots[k] != k) std::swap_ranges(b + k * m, b + (k + 1) * m, b + pivots[k] * m);
+  triangular_solve_blocked(lu, b, n, m, false, true);
+  triangular_solve_blocked(lu, b, n, m, true, false);
+}
+
+}  // namespace kiln::detail
