@@ -1,8 +1,8 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: the reference-loop
 // math functions against exp's vector kernel, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
-// log-sum-exps against cumsum's line walk, and solve, inv, qr, eigh and svd against Eigen's
-// PartialPivLU, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
+// log-sum-exps against cumsum's line walk, and solve, inv, cholesky, qr, eigh and svd against
+// Eigen's PartialPivLU, LLT, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
 // float64 matrices (when built with Eigen). Usage: ./build/bench/ops_timer
 #include <algorithm>
 #include <chrono>
@@ -89,6 +89,20 @@ int main() {
     Matrix out;
     std::printf("  Eigen PartialPivLU inverse: %.3f ms\n",
                 median_ms([&] { out = m.partialPivLu().inverse(); }));
+#endif
+  }
+
+  // cholesky of one 512 x 512 symmetric positive definite float64 matrix.
+  {
+    const Tensor half = randn({512, 512}, kFloat64);
+    const Tensor spd = matmul(half, half.t()) + eye(512, -1, kFloat64) * 512.0;
+    std::printf("cholesky, one of 512 x 512: %.3f ms\n", median_ms([&] { cholesky(spd); }));
+#if KILN_BENCH_EIGEN
+    using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const std::vector<double> sv = spd.to_vector<double>();
+    const Eigen::Map<const Matrix> m(sv.data(), 512, 512);
+    Matrix out;
+    std::printf("  Eigen LLT: %.3f ms\n", median_ms([&] { out = m.llt().matrixL(); }));
 #endif
   }
 

@@ -94,7 +94,7 @@ TEST_CASE("det and slogdet: hand-worked values, row swaps, singular and overflow
   check_values(z.logabsdet, {-INFINITY}, 0);
 }
 
-TEST_CASE("solve, inv and det of large matrices: the blocked factorisation") {
+TEST_CASE("solve, inv, det, solve_triangular and cholesky of large matrices: the blocked factorisations") {
   // From 128 on the CPU factors in panels of 48 columns with GEMM updates: sizes across
   // and between panel edges, against residuals and a determinant known by construction.
   manual_seed(33);
@@ -128,6 +128,22 @@ TEST_CASE("solve, inv and det of large matrices: the blocked factorisation") {
       }
     // float32 in, factored in float64 all the same.
     CHECK(max(abs(matmul(a, solve(a.to(kFloat32), b.to(kFloat32)).to(kFloat64)) - b)).item() < 1e-3);
+  }
+  // cholesky by panels: L L^T = A from A's lower triangle alone, L lower; the first block
+  // that is not positive definite named.
+  for (const std::int64_t n : {128, 203}) {
+    CAPTURE(n);
+    const Tensor half = randn({n, n}, kFloat64);
+    const Tensor spd = matmul(half, half.t()) + eye(n, -1, kFloat64) * static_cast<double>(n);
+    const Tensor junk_above = tril(spd) + triu(randn({n, n}, kFloat64) * 100.0, 1);
+    const Tensor l = cholesky(junk_above);
+    CHECK(max(abs(matmul(l, l.t()) - spd)).item() < 1e-11 * static_cast<double>(n) * max(abs(spd)).item());
+    CHECK(max(abs(triu(l, 1))).item() == 0.0);
+    CHECK(min(diagonal(l)).item() > 0.0);
+    std::vector<double> dent(static_cast<std::size_t>(n), 0.0);
+    dent[100] = 1e9;  // a negative pivot at 100, in the third panel
+    CHECK_THROWS_WITH_AS(cholesky(spd - kiln::diag(from_vector(dent))),
+                         doctest::Contains("its leading 101 x 101"), Error);
   }
   // A zero column stays exactly zero through the updates: singular.
   Tensor z = randn({150, 150}, kFloat64);

@@ -33,7 +33,7 @@ inline std::int64_t matrix_grain(std::int64_t rows, std::int64_t cols) {
 }
 
 // lu_factor_one's factorisation of one n x n float64 matrix, in blocks whose trailing
-// updates are GEMMs (lu_blocked.cpp): for large n, where the unblocked loops wait on
+// updates are GEMMs (linalg_blocked.cpp): for large n, where the unblocked loops wait on
 // memory. Returns the first zero pivot, or -1.
 std::int64_t lu_factor_blocked(double* a, std::int64_t n, std::int64_t* pivots);
 inline constexpr std::int64_t kBlockedLuFrom = 128;  // the size from which it pays
@@ -43,6 +43,8 @@ void triangular_solve_blocked(const double* t, double* b, std::int64_t n, std::i
                               bool unit);
 void lu_solve_blocked(const double* lu, const std::int64_t* pivots, double* b, std::int64_t n,
                       std::int64_t m);
+// cholesky_one's factor the same way: the trailing updates by GEMM.
+std::int64_t cholesky_blocked(double* a, std::int64_t n);
 
 // A floating tensor of square matrices (..., n, n), or an Error naming `op`.
 inline void check_square(const char* op, const Tensor& a) {

@@ -240,10 +240,14 @@ Tensor cholesky(const Tensor& a, bool upper) {
     } else {
       double* ls = detail::ptr<double>(l);
       std::vector<std::int64_t> failed(static_cast<std::size_t>(batch));
-      parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i)
-          failed[static_cast<std::size_t>(i)] = ck::cholesky_one(ls + i * n * n, n);
-      });
+      if (n >= detail::kBlockedLuFrom)
+        for (std::int64_t i = 0; i < batch; ++i)
+          failed[static_cast<std::size_t>(i)] = detail::cholesky_blocked(ls + i * n * n, n);
+      else
+        parallel_for(0, batch, matrix_grain(n, n), [&](std::int64_t s, std::int64_t e) {
+          for (std::int64_t i = s; i < e; ++i)
+            failed[static_cast<std::size_t>(i)] = ck::cholesky_one(ls + i * n * n, n);
+        });
       for (std::int64_t i = 0; i < batch; ++i) {
         const std::int64_t k = failed[static_cast<std::size_t>(i)];
         KILN_CHECK(k < 0, "cholesky: matrix ", i, " of the batch of ", fmt(a.shape()),

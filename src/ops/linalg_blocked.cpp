@@ -1,6 +1,6 @@
-// LU factorisation and triangular solves of one large matrix on the CPU in blocks
-// (LAPACK's right-looking getrf, and trsm's blocked substitution), so that most of their
-// work is one GEMM per block.
+// LU and Cholesky factorisations and triangular solves of one large matrix on the CPU in
+// blocks (LAPACK's right-looking getrf and potrf, and trsm's blocked substitution), so
+// that most of their work is one GEMM per block.
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -94,6 +94,44 @@ void lu_solve_blocked(const double* lu, const std::int64_t* pivots, double* b, s
     if (pivots[k] != k) std::swap_ranges(b + k * m, b + (k + 1) * m, b + pivots[k] * m);
   triangular_solve_blocked(lu, b, n, m, false, true);
   triangular_solve_blocked(lu, b, n, m, true, false);
+}
+
+// For each panel of kPanel columns j .. j + nb, its earlier columns' share already taken
+// off by the updates before:
+//   1. L11: the diagonal block factored as cholesky_one does;
+//   2. L21 = A21 L11^-T: each row below by forward substitution with L11;
+//   3. A22 -= L21 L21^T: the trailing block by one GEMM (the whole block; only its lower
+//      triangle is read later).
+// Then the upper triangle is set to 0. Returns the first failing pivot, as cholesky_one.
+std::int64_t cholesky_blocked(double* a, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; j += kPanel) {
+    const std::int64_t right = std::min(j + kPanel, n);
+    for (std::int64_t c = j; c < right; ++c) {
+      double d = a[c * n + c];
+      for (std::int64_t k = j; k < c; ++k) d -= a[c * n + k] * a[c * n + k];
+      if (!(d > 0.0)) return c;
+      const double l = std::sqrt(d);
+      a[c * n + c] = l;
+      for (std::int64_t i = c + 1; i < right; ++i) {
+        double s = a[i * n + c];
+        for (std::int64_t k = j; k < c; ++k) s -= a[i * n + k] * a[c * n + k];
+        a[i * n + c] = s / l;
+      }
+    }
+    if (right == n) break;
+    for (std::int64_t i = right; i < n; ++i) {
+      double* row = a + i * n;
+      for (std::int64_t c = j; c < right; ++c) {
+        double s = row[c];
+        for (std::int64_t k = j; k < c; ++k) s -= row[k] * a[c * n + k];
+        row[c] = s / a[c * n + c];
+      }
+    }
+    gemm(false, true, n - right, n - right, right - j, -1.0, a + right * n + j, n, a + right * n + j, n, 1.0,
+         a + right * n + right, n);
+  }
+  for (std::int64_t i = 0; i < n; ++i) std::fill(a + i * n + i + 1, a + (i + 1) * n, 0.0);
+  return -1;
 }
 
 }  // namespace kiln::detail
