@@ -2,7 +2,8 @@
 // (the gradients of every input): conv2d and conv_transpose2d at the Fashion CNN's second
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
-// adaptive average and max pooling with overlapping windows, lp_pool2d, local_response_norm, rms_norm,
+// adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
+// transformer's affine_grid and grid_sample, local_response_norm, rms_norm,
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
@@ -144,6 +145,16 @@ int main(int argc, char** argv) {
        },
        [](const KV& a) {
          return kiln::avg_pool2d(a[0], {3, 3}, {2, 2}, {1, 1}, false, false);
+       }},
+      {"affine_grid + grid_sample, 32x16x64x64",
+       {torch::randn({32, 16, 64, 64}),
+        torch::eye(3).narrow(0, 0, 2).unsqueeze(0).repeat({32, 1, 1}) + torch::randn({32, 2, 3}) * 0.1},
+       [](const TV& a) {
+         return F::grid_sample(a[0], F::affine_grid(a[1], {32, 16, 64, 64}, false),
+                               F::GridSampleFuncOptions().align_corners(false));
+       },
+       [](const KV& a) {
+         return kiln::grid_sample(a[0], kiln::affine_grid(a[1], {32, 16, 64, 64}));
        }},
       {"adaptive_max_pool2d 14x14 -> 5x5",
        {torch::randn({128, 64, 14, 14})},

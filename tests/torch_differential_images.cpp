@@ -1,7 +1,7 @@
 // The differential test against PyTorch, continued: the image resampling ops (pad's
 // modes, interpolate, pixel_shuffle and pixel_unshuffle), adaptive and power-average pooling,
 // max and average pooling's ceil_mode, count_include_pad, positions and unpooling,
-// conv_transpose1d and local_response_norm against torch's.
+// conv_transpose1d, local_response_norm, affine_grid and grid_sample against torch's.
 #include "torch_differential.hpp"
 
 using namespace differential;
@@ -268,5 +268,42 @@ TEST_CASE(
           return F::local_response_norm(a[0],
                                         F::LocalResponseNormFuncOptions(size).alpha(alpha).beta(beta).k(kk));
         });
+  });
+}
+
+TEST_CASE("torch differential: affine_grid and grid_sample") {
+  in_both_precisions(45, 150, [] {
+    const std::int64_t batch = irand(1, 2), channels = irand(1, 3), h = irand(1, 6), w = irand(1, 6);
+    const std::int64_t oh = irand(1, 5), ow = irand(1, 5);
+    const bool corners = coin();
+    compare(
+        "affine_grid", {leaf({batch, 2, 3})},
+        [&](const auto& a) {
+          return kiln::affine_grid(a[0], {batch, channels, oh, ow}, corners);
+        },
+        [&](const auto& a) {
+          return F::affine_grid(a[0], {batch, channels, oh, ow}, corners);
+        });
+    const std::int64_t pick_mode = irand(0, 1), pick_padding = irand(0, 2);
+    const kiln::Interpolation mode =
+        pick_mode == 0 ? kiln::Interpolation::bilinear : kiln::Interpolation::nearest;
+    const kiln::GridPadding padding = std::array{kiln::GridPadding::zeros, kiln::GridPadding::border,
+                                                 kiln::GridPadding::reflection}[pick_padding];
+    auto options = F::GridSampleFuncOptions().align_corners(corners);
+    if (pick_mode == 0)
+      options.mode(torch::kBilinear);
+    else
+      options.mode(torch::kNearest);
+    if (pick_padding == 0)
+      options.padding_mode(torch::kZeros);
+    else if (pick_padding == 1)
+      options.padding_mode(torch::kBorder);
+    else
+      options.padding_mode(torch::kReflection);
+    // Points partly outside; nearest's gradient in the grid is 0 on both sides.
+    compare(
+        "grid_sample", {leaf({batch, channels, h, w}), leaf({batch, oh, ow, 2}, -1.5, 1.5)},
+        [&](const auto& a) { return kiln::grid_sample(a[0], a[1], mode, padding, corners); },
+        [&](const auto& a) { return F::grid_sample(a[0], a[1], options); });
   });
 }

@@ -1,5 +1,6 @@
 // Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
-// ceil_mode, count_include_pad, positions and unpooling, the 1-D transposed convolution, RMS and local
+// ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample, the
+// 1-D transposed convolution, RMS and local
 // response normalisation, and channel and alpha dropout on the GPU against the CPU: outputs, gradients, and
 // the same dropout masks for a seed.
 #include <doctest/doctest.h>
@@ -61,6 +62,24 @@ TEST_CASE("cuda: max and average pooling with ceil_mode and count_include_pad, p
           return max_unpool2d(v[0], idx.to(v[0].device()), {2, 2}, {0, 0}, {0, 0}, Pair{7, 6});
         },
         {randn({2, 3, 3, 3}, dt)}, tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: affine_grid and grid_sample, every mode and padding") {
+  manual_seed(93);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 3, 5, 6}, dt), grid = rand({2, 4, 3, 2}, dt) * 3.0 - 1.5;
+    for (const Interpolation mode : {Interpolation::bilinear, Interpolation::nearest})
+      for (const GridPadding padding : {GridPadding::zeros, GridPadding::border, GridPadding::reflection})
+        for (const bool corners : {false, true})
+          parity([=](const auto& v) { return grid_sample(v[0], v[1], mode, padding, corners); }, {x, grid},
+                 tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return grid_sample(v[0], affine_grid(v[1], {2, 3, 4, 4}));
+        },
+        {x, randn({2, 2, 3}, dt) * 0.5}, tol_for(dt));
   }
 }
 

@@ -1,5 +1,5 @@
-// 2-D convolution, transposed convolution, upsampling and pooling over (N, C, H, W)
-// tensors; 1-D convolution and pooling over (N, C, L) sequences.
+// 2-D convolution, transposed convolution, upsampling, sampling and pooling over
+// (N, C, H, W) tensors; 1-D convolution and pooling over (N, C, L) sequences.
 #pragma once
 
 #include <array>
@@ -42,6 +42,19 @@ Tensor upsample_nearest2d(const Tensor& x, Pair scale);
 enum class Interpolation { nearest, bilinear };
 Tensor interpolate(const Tensor& x, Pair size, Interpolation mode = Interpolation::nearest,
                    bool align_corners = false);
+// Spatial transformers (Jaderberg et al. 2015), as torch.nn.functional.affine_grid and
+// grid_sample. affine_grid turns theta (N, 2, 3) into a sampling grid (N, H, W, 2) for an
+// output of size (N, C, H, W): each output pixel's (x, y) in the input's normalised
+// coordinates, -1 .. 1 from the left (top) edge to the right (bottom) one, pixel centres
+// at -1 + (2 i + 1) / W, or corners at -1 and 1 with align_corners. grid_sample reads
+// input (N, C, H_in, W_in) at grid (N, H, W, 2): bilinear (the four neighbours) or
+// nearest (halves to even); where a point falls outside, zeros, the border (clamped), or
+// the input reflected at its edges. Differentiable in theta, the input and the grid.
+enum class GridPadding { zeros, border, reflection };
+Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners = false);
+Tensor grid_sample(const Tensor& input, const Tensor& grid, Interpolation mode = Interpolation::bilinear,
+                   GridPadding padding_mode = GridPadding::zeros, bool align_corners = false);
+
 // torch.nn.functional.pixel_shuffle / pixel_unshuffle: (*, C r^2, H, W) <-> (*, C, H r, W r),
 // each group of r^2 channels laid out as an r x r block of pixels (a sub-pixel convolution's
 // upsampling). A copy; differentiable.
