@@ -23,30 +23,37 @@ namespace kiln::cuda_kernels {
 // 0). The pivot is the first entry of largest magnitude in its column. Returns the first
 // k whose pivot is 0 (the matrix is singular; the factorisation goes on past it, as
 // getrf's does), or -1.
+// Step k of LU with partial pivoting, the elimination limited to columns k + 1 .. end - 1:
+// the pivot (the first largest |a_ik|, i >= k) recorded and its whole row swapped with
+// row k, the column below divided by it, and those columns of the rows below updated.
+// Returns false where the pivot is 0 (the column below is 0 too: nothing to eliminate).
+// lu_factor_one takes every column at once; the CPU's blocked LU a panel at a time.
+KILN_HOST_DEVICE inline bool lu_step(double* a, std::int64_t n, std::int64_t k, std::int64_t end,
+                                     std::int64_t* pivots) {
+  std::int64_t p = k;
+  double largest = ::fabs(a[k * n + k]);
+  for (std::int64_t i = k + 1; i < n; ++i)
+    if (::fabs(a[i * n + k]) > largest) largest = ::fabs(a[i * n + k]), p = i;
+  pivots[k] = p;
+  if (p != k)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double t = a[k * n + j];
+      a[k * n + j] = a[p * n + j];
+      a[p * n + j] = t;
+    }
+  const double d = a[k * n + k];
+  if (d == 0.0) return false;
+  for (std::int64_t i = k + 1; i < n; ++i) {
+    const double l = a[i * n + k] /= d;
+    for (std::int64_t j = k + 1; j < end; ++j) a[i * n + j] -= l * a[k * n + j];
+  }
+  return true;
+}
+
 KILN_HOST_DEVICE inline std::int64_t lu_factor_one(double* a, std::int64_t n, std::int64_t* pivots) {
   std::int64_t singular = -1;
-  for (std::int64_t k = 0; k < n; ++k) {
-    std::int64_t p = k;
-    double largest = ::fabs(a[k * n + k]);
-    for (std::int64_t i = k + 1; i < n; ++i)
-      if (::fabs(a[i * n + k]) > largest) largest = ::fabs(a[i * n + k]), p = i;
-    pivots[k] = p;
-    if (p != k)
-      for (std::int64_t j = 0; j < n; ++j) {
-        const double t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
-      }
-    const double d = a[k * n + k];
-    if (d == 0.0) {  // the column below is 0 too: nothing to eliminate
-      if (singular < 0) singular = k;
-      continue;
-    }
-    for (std::int64_t i = k + 1; i < n; ++i) {
-      const double l = a[i * n + k] /= d;
-      for (std::int64_t j = k + 1; j < n; ++j) a[i * n + j] -= l * a[k * n + j];
-    }
-  }
+  for (std::int64_t k = 0; k < n; ++k)
+    if (!lu_step(a, n, k, n, pivots) && singular < 0) singular = k;
   return singular;
 }
 

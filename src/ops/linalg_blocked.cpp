@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "kernels/cuda/matrix_factor.hpp"  // lu_step
 #include "src/ops/blas.hpp"
 #include "src/ops/linalg_internal.hpp"
 
@@ -15,9 +16,8 @@ constexpr std::int64_t kPanel = 48;  // columns factored at a time
 }  // namespace
 
 // For each panel of kPanel columns j .. j + nb:
-//   1. factor the panel's columns over all rows below j, as lu_factor_one does (pivot
-//      search down the column, the whole row swapped, the column scaled, the rest of the
-//      panel updated);
+//   1. factor the panel's columns over all rows below j, lu_factor_one's steps (lu_step)
+//      with the updates kept inside the panel;
 //   2. U12 = L11^-1 A12: the panel's rows to the right, by forward substitution with
 //      the panel's unit lower triangle;
 //   3. A22 -= L21 U12: the trailing block, by one GEMM.
@@ -28,23 +28,8 @@ std::int64_t lu_factor_blocked(double* a, std::int64_t n, std::int64_t* pivots) 
   std::int64_t singular = -1;
   for (std::int64_t j = 0; j < n; j += kPanel) {
     const std::int64_t nb = std::min(kPanel, n - j), right = j + nb;
-    for (std::int64_t k = j; k < right; ++k) {
-      std::int64_t p = k;
-      double largest = std::fabs(a[k * n + k]);
-      for (std::int64_t i = k + 1; i < n; ++i)
-        if (std::fabs(a[i * n + k]) > largest) largest = std::fabs(a[i * n + k]), p = i;
-      pivots[k] = p;
-      if (p != k) std::swap_ranges(a + k * n, a + (k + 1) * n, a + p * n);
-      const double d = a[k * n + k];
-      if (d == 0.0) {  // the column below is 0 too: nothing to eliminate
-        if (singular < 0) singular = k;
-        continue;
-      }
-      for (std::int64_t i = k + 1; i < n; ++i) {
-        const double l = a[i * n + k] /= d;
-        for (std::int64_t c = k + 1; c < right; ++c) a[i * n + c] -= l * a[k * n + c];
-      }
-    }
+    for (std::int64_t k = j; k < right; ++k)
+      if (!cuda_kernels::lu_step(a, n, k, right, pivots) && singular < 0) singular = k;
     if (right == n) break;
     for (std::int64_t i = j + 1; i < right; ++i)
       for (std::int64_t r = j; r < i; ++r) {
