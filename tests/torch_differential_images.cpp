@@ -1,7 +1,8 @@
 // The differential test against PyTorch, continued: the image resampling ops (pad's
 // modes, interpolate, pixel_shuffle and pixel_unshuffle), adaptive and power-average pooling,
 // max and average pooling's ceil_mode, count_include_pad, positions and unpooling,
-// conv_transpose1d, local_response_norm, affine_grid and grid_sample against torch's.
+// channel_shuffle, conv_transpose1d, local_response_norm, affine_grid and grid_sample
+// against torch's.
 #include "torch_differential.hpp"
 
 using namespace differential;
@@ -255,6 +256,14 @@ TEST_CASE(
             return torch::max_unpool2d(a[0], t_idx, {h, w});
           });
     }
+
+    const std::int64_t shuffle_groups = irand(1, 3);
+    // Values only: torch 1.13's channel_shuffle has no derivative.
+    compare(
+        "channel_shuffle",
+        {leaf({std::max<std::int64_t>(batch, 1), shuffle_groups * irand(1, 3), h, w}, -2, 2, false)},
+        [&](const auto& a) { return kiln::channel_shuffle(a[0], shuffle_groups); },
+        [&](const auto& a) { return torch::channel_shuffle(a[0], shuffle_groups); }, false);
 
     const std::int64_t size = irand(1, 5);
     const double alpha = unif(0.1, 2), beta = unif(0.3, 1), kk = unif(0.5, 2);

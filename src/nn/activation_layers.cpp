@@ -45,6 +45,11 @@ std::string Hardtanh::description() const {
 Tensor ReLU6::forward(const Tensor& x) { return relu6(x); }
 Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim); }
 Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim); }
+Tensor Softmax2d::forward(const Tensor& x) {
+  KILN_CHECK(x.dim() == 3 || x.dim() == 4,
+             "Softmax2d: input must be (N, C, H, W) or (C, H, W) but has shape ", fmt(x.shape()));
+  return softmax(x, -3);
+}
 Tensor Softplus::forward(const Tensor& x) { return softplus(x); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 std::string CELU::description() const { return with_number("CELU(alpha=", alpha); }

@@ -413,6 +413,10 @@ std::string PixelUnshuffle::description() const {
   return "PixelUnshuffle(downscale_factor=" + std::to_string(factor) + ")";
 }
 
+ChannelShuffle::ChannelShuffle(std::int64_t g) : groups(g) {
+  KILN_CHECK(g >= 1, "ChannelShuffle: groups must be >= 1, got ", g);
+}
+
 Tensor Unfold::forward(const Tensor& x) { return unfold(x, kernel_size, dilation, padding, stride); }
 std::string Unfold::description() const {
   return "Unfold(kernel_size=" + pair_str(kernel_size) + ", dilation=" + pair_str(dilation) +

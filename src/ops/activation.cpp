@@ -3,14 +3,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <utility>
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/unary_engine.hpp"
@@ -140,6 +143,20 @@ Tensor hardshrink(const Tensor& x, double lambd) { return where(abs(x) > lambd, 
 Tensor threshold(const Tensor& x, double threshold, double value) { return where(x > threshold, x, value); }
 
 Tensor softmin(const Tensor& x, std::int64_t dim) { return softmax(-x, dim); }
+
+Tensor gumbel_softmax(const Tensor& logits, double tau, bool hard, std::int64_t dim) {
+  detail::check_floating("gumbel_softmax", logits);
+  KILN_CHECK(tau > 0 && std::isfinite(tau), "gumbel_softmax: tau must be a finite number > 0, got ", tau);
+  // -log(E), E ~ Exponential(1) as -log(1 - U): U = 0 gives E = 0, kept above 0 so that the
+  // noise stays finite.
+  const Tensor u = rand(logits.shape(), logits.dtype(), logits.device());
+  const double tiny = logits.dtype() == kFloat32 ? 1e-30 : 1e-300;
+  const Tensor gumbel = -log(clamp(-log1p(-u), tiny, std::numeric_limits<double>::infinity()));
+  const Tensor soft = softmax((logits + gumbel) / tau, dim);
+  if (!hard) return soft;
+  const Tensor one_hot = scatter(zeros_like(soft), dim, argmax(soft, dim, /*keepdim=*/true), 1.0);
+  return one_hot - soft.detach() + soft;
+}
 
 // The slope broadcast along dimension 1: w viewed as (C, 1, ..., 1) for x (N, C, ...).
 // where() sends the gradient to x where x > 0, and to w x elsewhere: x's gradient w g

@@ -1,5 +1,5 @@
 // Resampling images: nearest and bilinear interpolation, adaptive average pooling, and
-// pixel shuffling. All composites of index_select, products, matmul and views, so they
+// pixel and channel shuffling. All composites of index_select, products, matmul and views, so they
 // run, and go backward, wherever those do.
 #include <cmath>
 #include <vector>
@@ -177,6 +177,21 @@ Tensor pixel_unshuffle(const Tensor& x, std::int64_t r) {
   return x.reshape({b, c, h / r, r, w / r, r})
       .permute({0, 1, 3, 5, 2, 4})
       .reshape(with_lead(lead, {c * r * r, h / r, w / r}));
+}
+
+// ---- Channel shuffle ----------------------------------------------------------------
+// (N, groups, C / groups, *) with its two channel axes swapped, then one copy.
+
+Tensor channel_shuffle(const Tensor& x, std::int64_t groups) {
+  KILN_CHECK(x.dim() >= 3,
+             "channel_shuffle: input must be (N, C, *) with at least one dimension after C, but has shape ",
+             fmt(x.shape()));
+  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0, "channel_shuffle: groups = ", groups,
+             " must divide the ", x.size(1), " channels of the input of shape ", fmt(x.shape()));
+  Shape split = x.shape();
+  split[1] = x.size(1) / groups;
+  split.insert(split.begin() + 1, groups);
+  return x.reshape(split).transpose(1, 2).contiguous().reshape(x.shape());
 }
 
 }  // namespace kiln

@@ -1,6 +1,6 @@
 // Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
-// ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample, the
-// 1-D transposed convolution, RMS and local
+// ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample,
+// channel_shuffle and gumbel_softmax, the 1-D transposed convolution, RMS and local
 // response normalisation, and channel and alpha dropout on the GPU against the CPU: outputs, gradients, and
 // the same dropout masks for a seed.
 #include <doctest/doctest.h>
@@ -80,6 +80,21 @@ TEST_CASE("cuda: affine_grid and grid_sample, every mode and padding") {
           return grid_sample(v[0], affine_grid(v[1], {2, 3, 4, 4}));
         },
         {x, randn({2, 2, 3}, dt) * 0.5}, tol_for(dt));
+  }
+}
+
+TEST_CASE("cuda: channel_shuffle, and gumbel_softmax's samples on the device") {
+  manual_seed(94);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    parity([](const auto& v) { return channel_shuffle(v[0], 3); }, {randn({2, 6, 4, 3}, dt)}, tol_for(dt));
+    const Tensor logits = randn({500, 6}, dt).to(gpu);
+    const Tensor soft = gumbel_softmax(logits, 0.5);
+    CHECK(soft.device() == gpu);
+    check_same(sum(soft, {1}).to(Device::cpu()), ones({500}, dt), tol_for(dt) * 10);
+    const Tensor hard = gumbel_softmax(logits, 1.0, true);
+    CHECK(sum(eq(hard, 1.0).to(kFloat64)).item() == 500);
+    CHECK(sum(eq(hard, 0.0).to(kFloat64)).item() == 5 * 500);
   }
 }
 

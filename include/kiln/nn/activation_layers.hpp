@@ -1,5 +1,5 @@
 // Activations as layers: nn::ReLU ... nn::PReLU, nn::SELU and kin, nn::Softmax,
-// nn::LogSoftmax, nn::Softmin. (kiln/nn/layers.hpp includes this header.)
+// nn::LogSoftmax, nn::Softmin, nn::Softmax2d. (kiln/nn/layers.hpp includes this header.)
 #pragma once
 
 #include <string>
@@ -156,6 +156,12 @@ public:
   Tensor forward(const Tensor& x) override;
   std::string description() const override { return "Softmax(dim=" + std::to_string(dim) + ")"; }
   std::int64_t dim;
+};
+// softmax over the channels of (N, C, H, W) or (C, H, W) images: dim -3.
+class Softmax2d : public Module {
+public:
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override { return "Softmax2d()"; }
 };
 class LogSoftmax : public Module {
 public:

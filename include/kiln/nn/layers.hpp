@@ -433,6 +433,15 @@ public:
   std::string description() const override;
   std::int64_t factor;
 };
+// Interleaves groups of channels (kiln::channel_shuffle), between a ShuffleNet unit's
+// grouped convolutions.
+class ChannelShuffle : public Module {
+public:
+  explicit ChannelShuffle(std::int64_t groups);
+  Tensor forward(const Tensor& x) override { return channel_shuffle(x, groups); }
+  std::string description() const override { return "ChannelShuffle(groups=" + std::to_string(groups) + ")"; }
+  std::int64_t groups;
+};
 
 // torch.nn.Unfold / Fold (kiln::unfold, kiln::fold): sliding blocks as columns, and back.
 class Unfold : public Module {

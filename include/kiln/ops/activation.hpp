@@ -35,6 +35,11 @@ Tensor softshrink(const Tensor& x, double lambd = 0.5);  // x -+ lambd beyond +-
 Tensor hardshrink(const Tensor& x, double lambd = 0.5);  // x beyond +-lambd, 0 inside
 Tensor threshold(const Tensor& x, double threshold, double value);  // x where x > threshold, else value
 Tensor softmin(const Tensor& x, std::int64_t dim);                  // softmax(-x, dim)
+// A differentiable sample of a categorical distribution (Jang et al. 2017; torch's
+// gumbel_softmax): softmax((logits + g) / tau, dim), g Gumbel noise drawn from the
+// default generator. hard: the one-hot of its argmax forward, the soft sample's gradient
+// backward (straight through).
+Tensor gumbel_softmax(const Tensor& logits, double tau = 1.0, bool hard = false, std::int64_t dim = -1);
 // x where x > 0, weight x elsewhere, with a learned slope (He et al. 2015; torch's prelu):
 // weight of one element, or one per channel (x.size(1)). Differentiable in both.
 Tensor prelu(const Tensor& x, const Tensor& weight);

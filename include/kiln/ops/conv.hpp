@@ -60,6 +60,9 @@ Tensor grid_sample(const Tensor& input, const Tensor& grid, Interpolation mode =
 // upsampling). A copy; differentiable.
 Tensor pixel_shuffle(const Tensor& x, std::int64_t upscale_factor);
 Tensor pixel_unshuffle(const Tensor& x, std::int64_t downscale_factor);
+// torch.nn.functional.channel_shuffle (ShuffleNet): the C channels of (N, C, *) as
+// `groups` groups interleaved, channel g * (C / groups) + k moving to k * groups + g.
+Tensor channel_shuffle(const Tensor& x, std::int64_t groups);
 
 // torch.nn.functional.unfold / fold: the sliding kh x kw blocks of x (N, C, H, W) as
 // columns, (N, C kh kw, L) with L the number of blocks (im2col: rows ordered (channel, i,
