@@ -56,11 +56,11 @@ std::string MaxUnpool2d::description() const {
 }
 
 namespace {
-std::string pool1d_description(const char* layer, const Pool1dOptions& o) {
+std::string pool1d_description(const char* layer, const Pool1dOptions& o, bool average) {
   std::ostringstream os;
   os << layer << "(kernel_size=" << o.kernel_size()
      << ", stride=" << (o.stride() == 0 ? o.kernel_size() : o.stride()) << ", padding=" << o.padding()
-     << pool_flags(o, std::string(layer) == "AvgPool1d") << ")";
+     << pool_flags(o, average) << ")";
   return os.str();
 }
 }  // namespace
@@ -68,46 +68,31 @@ std::string pool1d_description(const char* layer, const Pool1dOptions& o) {
 Tensor MaxPool1d::forward(const Tensor& x) {
   return max_pool1d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode());
 }
-std::string MaxPool1d::description() const { return pool1d_description("MaxPool1d", options); }
+std::string MaxPool1d::description() const { return pool1d_description("MaxPool1d", options, false); }
 Tensor AvgPool1d::forward(const Tensor& x) {
   return avg_pool1d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode(),
                     options.count_include_pad());
 }
-std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options); }
+std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options, true); }
 
-AdaptiveAvgPool2d::AdaptiveAvgPool2d(Pair size) : output_size(size) {
-  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "AdaptiveAvgPool2d: output size ", pair_str(size),
-             " must be >= 1");
-}
-Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return adaptive_avg_pool2d(x, output_size); }
-std::string AdaptiveAvgPool2d::description() const {
-  return "AdaptiveAvgPool2d(output_size=" + pair_str(output_size) + ")";
-}
+namespace {
+std::string size_str(Pair p) { return pair_str(p); }
+std::string size_str(std::int64_t n) { return std::to_string(n); }
+bool positive(Pair p) { return p[0] >= 1 && p[1] >= 1; }
+bool positive(std::int64_t n) { return n >= 1; }
+}  // namespace
 
-AdaptiveMaxPool2d::AdaptiveMaxPool2d(Pair size) : output_size(size) {
-  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "AdaptiveMaxPool2d: output size ", pair_str(size),
-             " must be >= 1");
+template <class Size>
+AdaptivePooling<Size>::AdaptivePooling(const char* name, Op op, Size size)
+    : output_size(size), name_(name), op_(op) {
+  KILN_CHECK(positive(size), name, ": output size ", size_str(size), " must be >= 1");
 }
-Tensor AdaptiveMaxPool2d::forward(const Tensor& x) { return adaptive_max_pool2d(x, output_size); }
-std::string AdaptiveMaxPool2d::description() const {
-  return "AdaptiveMaxPool2d(output_size=" + pair_str(output_size) + ")";
+template <class Size>
+std::string AdaptivePooling<Size>::description() const {
+  return std::string(name_) + "(output_size=" + size_str(output_size) + ")";
 }
-
-AdaptiveAvgPool1d::AdaptiveAvgPool1d(std::int64_t size) : output_size(size) {
-  KILN_CHECK(size >= 1, "AdaptiveAvgPool1d: output size ", size, " must be >= 1");
-}
-Tensor AdaptiveAvgPool1d::forward(const Tensor& x) { return adaptive_avg_pool1d(x, output_size); }
-std::string AdaptiveAvgPool1d::description() const {
-  return "AdaptiveAvgPool1d(output_size=" + std::to_string(output_size) + ")";
-}
-
-AdaptiveMaxPool1d::AdaptiveMaxPool1d(std::int64_t size) : output_size(size) {
-  KILN_CHECK(size >= 1, "AdaptiveMaxPool1d: output size ", size, " must be >= 1");
-}
-Tensor AdaptiveMaxPool1d::forward(const Tensor& x) { return adaptive_max_pool1d(x, output_size); }
-std::string AdaptiveMaxPool1d::description() const {
-  return "AdaptiveMaxPool1d(output_size=" + std::to_string(output_size) + ")";
-}
+template class AdaptivePooling<Pair>;
+template class AdaptivePooling<std::int64_t>;
 
 namespace {
 void check_lp_layer(const char* layer, double norm_type, std::int64_t kernel, std::int64_t stride) {

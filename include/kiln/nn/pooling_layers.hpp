@@ -78,17 +78,6 @@ public:
   std::string description() const override;
 };
 
-// Average pooling to a fixed output size (kiln::adaptive_avg_pool2d), for any input
-// size: nn::AdaptiveAvgPool2d(1) is global average pooling, (N, C, H, W) -> (N, C, 1, 1).
-class AdaptiveAvgPool2d : public Module {
-public:
-  explicit AdaptiveAvgPool2d(std::int64_t size) : AdaptiveAvgPool2d(Pair{size, size}) {}
-  explicit AdaptiveAvgPool2d(Pair output_size);
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-  Pair output_size;
-};
-
 // Puts max_pool2d's maxima back at their positions in a zero image (kiln::max_unpool2d),
 // e.g. a SegNet decoder: nn::MaxUnpool2d(2)(pooled, indices) with the indices of
 // max_pool2d_with_indices(x, {2, 2}); an output size other than the default can be given.
@@ -106,32 +95,47 @@ public:
   PoolOptions options;
 };
 
-// Max pooling to a fixed output size (kiln::adaptive_max_pool2d): nn::AdaptiveMaxPool2d(1)
-// is global max pooling.
-class AdaptiveMaxPool2d : public Module {
+// Pooling to a fixed output size, whatever the input's size (kiln::adaptive_avg_pool2d,
+// adaptive_max_pool2d and their 1-D forms): nn::AdaptiveAvgPool2d(1) is global average
+// pooling, (N, C, H, W) -> (N, C, 1, 1); the 1-D layers map (N, C, L) -> (N, C, size).
+// The four differ only in the op they call and the size's type.
+template <class Size>
+class AdaptivePooling : public Module {
+public:
+  Tensor forward(const Tensor& x) override { return op_(x, output_size); }
+  std::string description() const override;
+  Size output_size;
+
+protected:
+  using Op = Tensor (*)(const Tensor&, Size);
+  AdaptivePooling(const char* name, Op op, Size output_size);
+
+private:
+  const char* name_;
+  Op op_;
+};
+extern template class AdaptivePooling<Pair>;
+extern template class AdaptivePooling<std::int64_t>;
+
+class AdaptiveAvgPool2d : public AdaptivePooling<Pair> {
+public:
+  explicit AdaptiveAvgPool2d(std::int64_t size) : AdaptiveAvgPool2d(Pair{size, size}) {}
+  explicit AdaptiveAvgPool2d(Pair size) : AdaptivePooling("AdaptiveAvgPool2d", adaptive_avg_pool2d, size) {}
+};
+class AdaptiveMaxPool2d : public AdaptivePooling<Pair> {
 public:
   explicit AdaptiveMaxPool2d(std::int64_t size) : AdaptiveMaxPool2d(Pair{size, size}) {}
-  explicit AdaptiveMaxPool2d(Pair output_size);
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-  Pair output_size;
+  explicit AdaptiveMaxPool2d(Pair size) : AdaptivePooling("AdaptiveMaxPool2d", adaptive_max_pool2d, size) {}
 };
-
-// The same over sequences, (N, C, L) -> (N, C, output_size).
-class AdaptiveAvgPool1d : public Module {
+class AdaptiveAvgPool1d : public AdaptivePooling<std::int64_t> {
 public:
-  explicit AdaptiveAvgPool1d(std::int64_t output_size);
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-  std::int64_t output_size;
+  explicit AdaptiveAvgPool1d(std::int64_t size)
+      : AdaptivePooling("AdaptiveAvgPool1d", adaptive_avg_pool1d, size) {}
 };
-
-class AdaptiveMaxPool1d : public Module {
+class AdaptiveMaxPool1d : public AdaptivePooling<std::int64_t> {
 public:
-  explicit AdaptiveMaxPool1d(std::int64_t output_size);
-  Tensor forward(const Tensor& x) override;
-  std::string description() const override;
-  std::int64_t output_size;
+  explicit AdaptiveMaxPool1d(std::int64_t size)
+      : AdaptivePooling("AdaptiveMaxPool1d", adaptive_max_pool1d, size) {}
 };
 
 // Power-average pooling (kiln::lp_pool2d / lp_pool1d): (sum over the window of x^p)^(1/p).
