@@ -3,7 +3,7 @@
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
-// transformer's affine_grid and grid_sample, local_response_norm, rms_norm,
+// transformer's affine_grid and grid_sample, local_response_norm, rms_norm, ctc_loss,
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
@@ -105,6 +105,17 @@ int main(int argc, char** argv) {
   using TV = std::vector<torch::Tensor>;
   using KV = std::vector<kiln::Tensor>;
   const std::int64_t embed = 128, heads = 8;
+  // ctc_loss: 32 sequences of 150 .. 200 steps over 30 classes (0 the blank), 20 .. 40 labels each.
+  std::vector<std::int64_t> ctc_inputs, ctc_lengths, ctc_labels;
+  for (std::int64_t b = 0; b < 32; ++b) {
+    ctc_inputs.push_back(150 + (b * 37) % 51);
+    ctc_lengths.push_back(20 + (b * 13) % 21);
+    for (std::int64_t i = 0; i < 40; ++i) ctc_labels.push_back(1 + (b * 7 + i * i * 3) % 29);
+  }
+  const kiln::Tensor k_ctc_targets = kiln::from_vector(ctc_labels, {32, 40});
+  const torch::Tensor t_ctc_targets = torch::tensor(ctc_labels, torch::kLong).reshape({32, 40});
+  const torch::Tensor t_ctc_inputs = torch::tensor(ctc_inputs, torch::kLong),
+                      t_ctc_lengths = torch::tensor(ctc_lengths, torch::kLong);
   const std::vector<Case> cases{
       {"conv2d 32->64",
        {torch::randn({128, 32, 14, 14}), torch::randn({64, 32, 3, 3}) * 0.05, torch::randn({64})},
@@ -185,6 +196,14 @@ int main(int argc, char** argv) {
        {torch::randn({4096, 768}), torch::randn({768})},
        [](const TV& a) { return a[0] * torch::rsqrt(a[0].pow(2).mean({-1}, true) + 1.1920929e-07) * a[1]; },
        [](const KV& a) { return kiln::rms_norm(a[0], {768}, a[1]); }},
+      {"ctc_loss, T 200, N 32, C 30, S 40",
+       {torch::randn({200, 32, 30})},
+       [&](const TV& a) {
+         return F::ctc_loss(torch::log_softmax(a[0], 2), t_ctc_targets, t_ctc_inputs, t_ctc_lengths);
+       },
+       [&](const KV& a) {
+         return kiln::ctc_loss(kiln::log_softmax(a[0], 2), k_ctc_targets, ctc_inputs, ctc_lengths);
+       }},
       {"group_norm 8 groups, 64x14x14",
        {torch::randn({128, 64, 14, 14}), torch::randn({64}), torch::randn({64})},
        [](const TV& a) { return torch::group_norm(a[0], 8, a[1], a[2]); },

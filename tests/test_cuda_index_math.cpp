@@ -249,7 +249,7 @@ struct Lcg {
 
 cuda_kernels::PoolShape make_pool(std::int64_t planes, std::int64_t h, std::int64_t w, std::int64_t kh,
                                   std::int64_t kw, std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw) {
-  return {planes, h, w, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1, kh, kw, sh, sw, ph, pw};
+  return {planes, h, w, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1, kh, kw, sh, sw, ph, pw, true};
 }
 
 // Each element's plane, row and column through plane_position, against division.

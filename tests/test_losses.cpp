@@ -1,4 +1,4 @@
-// The likelihood and margin losses: values by hand and against other ops, float64
+// The likelihood, margin and class-margin losses: values by hand and against other ops, float64
 // gradchecks, errors; the loss modules (nn::MSELoss ...) against their functions.
 #include <cmath>
 #include <numbers>
@@ -172,6 +172,47 @@ TEST_CASE("cosine_embedding_loss, triplet_margin_loss and pairwise_distance") {
                        doctest::Contains("must have the same number of dimensions"), Error);
 }
 
+TEST_CASE("multi_margin_loss and multilabel_margin_loss: by hand, weights, gradients, errors") {
+  const Tensor x = tensor<double>({{0.1, 0.2, 0.4, 0.8}});
+  const Tensor y = from_vector(std::vector<std::int64_t>{3});
+  // Against class 3: (1 - 0.8 + 0.1) + (1 - 0.8 + 0.2) + (1 - 0.8 + 0.4) = 1.3, over 4 classes.
+  check_values(multi_margin_loss(x, y), {0.325}, 1e-12);
+  check_values(multi_margin_loss(x, y, 2), {(0.09 + 0.16 + 0.36) / 4}, 1e-12);
+  check_values(multi_margin_loss(x, y, 1, 0.5, tensor<double>({1, 1, 1, 2})), {2 * 0.1 / 4},
+               1e-12);  // only 0.5 - 0.8 + 0.4 > 0
+  check_values(multi_margin_loss(x.squeeze(0), y, 1, 1.0, Tensor(), Reduction::none), {0.325}, 1e-12);
+  // Classes 3 and 0 against 1 and 2: (1 - 0.8 + 0.2) + (1 - 0.8 + 0.4) + (1 - 0.1 + 0.2) + (1 - 0.1 + 0.4).
+  const auto lists = [](std::vector<std::int64_t> v) { return from_vector(v, {1, 4}); };
+  check_values(multilabel_margin_loss(x, lists({3, 0, -1, 1})), {0.85}, 1e-12);
+  check_values(multilabel_margin_loss(x, lists({3, 3, -1, 0})), {2 * 1.3 / 4}, 1e-12);  // listed twice
+  check_values(multilabel_margin_loss(x, lists({-1, 3, 0, 1})), {0.0});
+  check_values(multilabel_margin_loss(x.squeeze(0), lists({3, 0, -1, 1}).squeeze(0), Reduction::none), {0.85},
+               1e-12);
+
+  manual_seed(86);
+  const Tensor classes = from_vector(std::vector<std::int64_t>{2, 0, 4, 2, 1});
+  const Tensor listed = from_vector(std::vector<std::int64_t>{2, 0, -1, 1, 1, 4, 1, 3, -1, 0,  -1, 2, 3,
+                                                              4, 0, 0,  1, 2, 3, 4, 3, -1, -1, -1, -1},
+                                    {5, 5});
+  for (const Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    KILN_CHECK_GRAD([&](const In& in) { return multi_margin_loss(in[0], classes, 1, 0.8, Tensor(), r); },
+                    {rand64({5, 5})});
+    KILN_CHECK_GRAD([&](const In& in) { return multi_margin_loss(in[0], classes, 2, 1.0, in[1], r); },
+                    {rand64({5, 5}), positive64({5})});
+    KILN_CHECK_GRAD([&](const In& in) { return multilabel_margin_loss(in[0], listed, r); }, {rand64({5, 5})});
+  }
+  CHECK_THROWS_WITH_AS(multi_margin_loss(x, from_vector(std::vector<std::int64_t>{4})),
+                       doctest::Contains("target 4 is not in 0 .. 3"), Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(x, y, 3), doctest::Contains("p = 3 must be 1 or 2"), Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(x, y, 1, 1.0, tensor<double>({1, 1})),
+                       doctest::Contains("one value per class, 4"), Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(x, classes), doctest::Contains("one class per row"), Error);
+  CHECK_THROWS_WITH_AS(multilabel_margin_loss(x, lists({3, 0, -2, 1})),
+                       doctest::Contains("target -2 is not in -1 .. 3"), Error);
+  CHECK_THROWS_WITH_AS(multilabel_margin_loss(x, listed), doctest::Contains("differ; they must match"),
+                       Error);
+}
+
 TEST_CASE("cross_entropy and nll_loss with class weights and an ignored target") {
   using In = std::vector<Tensor>;
   manual_seed(87);
@@ -261,6 +302,11 @@ TEST_CASE("loss modules: the functional forms, their printouts, weights as buffe
   check_same(nn::CosineEmbeddingLoss(0.1)(x, y, r), cosine_embedding_loss(x, y, r, 0.1), 0);
   check_same(nn::TripletMarginLoss(nn::TripletMarginLossOptions().margin(0.5).p(1).swap(true))(x, y, t),
              triplet_margin_loss(x, y, t, 0.5, 1, 1e-6, true), 0);
+  check_same(nn::MultiMarginLoss(nn::MultiMarginLossOptions().p(2).margin(0.7).weight(w))(x, labels),
+             multi_margin_loss(x, labels, 2, 0.7, w), 0);
+  const Tensor listed = tensor<std::int64_t>({{0, 2, -1}, {1, -1, 0}, {2, 1, 0}, {-1, 0, 0}});
+  check_same(nn::MultiLabelMarginLoss(Reduction::sum)(x, listed),
+             multilabel_margin_loss(x, listed, Reduction::sum), 0);
 
   // Gradients reach the input through the module as through the function.
   const Tensor xg = x.clone().requires_grad_();
@@ -279,6 +325,8 @@ TEST_CASE("loss modules: the functional forms, their printouts, weights as buffe
   CHECK(weighted.str() == "CrossEntropyLoss(reduction=mean, ignore_index=-100, label_smoothing=0.1)");
   CHECK(weighted.state_dict().count("weight") == 1);
   CHECK(nn::CrossEntropyLoss().state_dict().empty());
+  CHECK(nn::MultiMarginLoss(nn::MultiMarginLossOptions().weight(w)).state_dict().count("weight") == 1);
+  CHECK(nn::MultiMarginLoss().str() == "MultiMarginLoss(reduction=mean, p=1, margin=1)");
   CHECK(
       nn::BCEWithLogitsLoss(nn::BCEWithLogitsLossOptions().pos_weight(w)).state_dict().count("pos_weight") ==
       1);

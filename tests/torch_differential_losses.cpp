@@ -177,3 +177,78 @@ TEST_CASE("torch differential: likelihood, margin and embedding losses") {
         });
   });
 }
+
+TEST_CASE("torch differential: ctc_loss, multi_margin_loss and multilabel_margin_loss") {
+  in_both_precisions(43, 60, [] {
+    const RandomReduction red;
+    const std::int64_t steps = irand(1, 12), batch = irand(1, 4), classes = irand(2, 6);
+    const std::int64_t blank = irand(0, classes - 1);
+    // Without zero_infinity every item's labels fit its steps (L <= T_b / 2 leaves room for
+    // a blank between repeats); with it, some need not.
+    const bool zero_infinity = coin(), padded = coin();
+    std::vector<std::int64_t> input_lengths, target_lengths, labels;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      input_lengths.push_back(irand(1, steps));
+      target_lengths.push_back(irand(0, zero_infinity ? input_lengths.back() : input_lengths.back() / 2));
+    }
+    const std::int64_t widest = *std::max_element(target_lengths.begin(), target_lengths.end());
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t i = 0; i < (padded ? widest : target_lengths[static_cast<std::size_t>(b)]); ++i) {
+        std::int64_t c = irand(0, classes - 2);  // a label other than the blank
+        labels.push_back(i < target_lengths[static_cast<std::size_t>(b)] ? (c >= blank ? c + 1 : c) : 0);
+      }
+    const Sizes target_sizes =
+        padded ? Sizes{batch, widest} : Sizes{static_cast<std::int64_t>(labels.size())};
+    const KT kt = kiln::from_vector(labels, target_sizes);
+    const TT tt = torch::tensor(labels, torch::kLong).reshape(target_sizes);
+    const TT t_inputs = torch::tensor(input_lengths, torch::kLong),
+             t_targets = torch::tensor(target_lengths, torch::kLong);
+    // The logits' gradient (through log_softmax), where kiln's and torch's agree.
+    compare(
+        "ctc_loss", {leaf({steps, batch, classes}, -3, 3)},
+        [&](const auto& a) {
+          return kiln::ctc_loss(kiln::log_softmax(a[0], 2), kt, input_lengths, target_lengths, blank, red.k(),
+                                zero_infinity);
+        },
+        [&](const auto& a) {
+          return F::ctc_loss(torch::log_softmax(a[0], 2), tt, t_inputs, t_targets,
+                             red.options(F::CTCLossFuncOptions().blank(blank).zero_infinity(zero_infinity)));
+        },
+        true, 1e-8);
+
+    const std::int64_t rows = irand(1, 5), classes_m = irand(1, 6);
+    std::vector<std::int64_t> picked, listed;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      picked.push_back(irand(0, classes_m - 1));
+      const std::int64_t count = irand(0, classes_m);  // then -1, then anything
+      for (std::int64_t k = 0; k < classes_m; ++k)
+        listed.push_back(k < count ? irand(0, classes_m - 1) : k == count ? -1 : irand(-1, classes_m - 1));
+    }
+    const std::int64_t p = irand(1, 2);
+    const double margin = unif(0.2, 1.5);
+    const bool weighted = coin();
+    std::vector<Both> mm = {leaf({rows, classes_m}, -2, 2)};
+    if (weighted) mm.push_back(leaf({classes_m}, 0.1, 2, false));
+    compare(
+        "multi_margin_loss", mm,
+        [&](const auto& a) {
+          return kiln::multi_margin_loss(a[0], kiln::from_vector(picked), p, margin, weighted ? a[1] : KT(),
+                                         red.k());
+        },
+        [&](const auto& a) {
+          auto options = F::MultiMarginLossFuncOptions().p(p).margin(margin);
+          if (weighted) options.weight(a[1]);
+          return F::multi_margin_loss(a[0], torch::tensor(picked, torch::kLong), red.options(options));
+        });
+    compare(
+        "multilabel_margin_loss", {leaf({rows, classes_m}, -2, 2)},
+        [&](const auto& a) {
+          return kiln::multilabel_margin_loss(a[0], kiln::from_vector(listed, {rows, classes_m}), red.k());
+        },
+        [&](const auto& a) {
+          return F::multilabel_margin_loss(a[0],
+                                           torch::tensor(listed, torch::kLong).reshape({rows, classes_m}),
+                                           red.options(F::MultilabelMarginLossFuncOptions()));
+        });
+  });
+}

@@ -33,8 +33,10 @@ std::string flag(bool v) { return v ? "true" : "false"; }
 
 Tensor LossModule::forward(const Tensor&) {
   KILN_CHECK(false, name_, ": a loss takes ",
-             tensors_ == 2 ? "an input and a target; call loss(input, target)"
-                           : "three tensors; call loss(a, b, c) with the ones its class comment names");
+             tensors_ == 2   ? "an input and a target; call loss(input, target)"
+             : tensors_ == 3 ? "three tensors; call loss(a, b, c) with the ones its class comment names"
+                             : "log_probs, targets and both lengths; call loss(log_probs, targets, "
+                               "input_lengths, target_lengths)");
   return Tensor();
 }
 std::string LossModule::description() const {
@@ -151,6 +153,31 @@ Tensor TripletMarginLoss::forward(const Tensor& anchor, const Tensor& positive, 
 }
 std::string TripletMarginLoss::settings() const {
   return ", margin=" + number(margin) + ", p=" + number(p) + ", eps=" + number(eps) + ", swap=" + flag(swap);
+}
+
+MultiMarginLoss::MultiMarginLoss(const MultiMarginLossOptions& o)
+    : Loss("MultiMarginLoss", o.reduction()), p(o.p()), margin(o.margin()) {
+  if (o.weight().defined()) weight = register_buffer("weight", o.weight());
+}
+Tensor MultiMarginLoss::forward(const Tensor& input, const Tensor& target) {
+  return multi_margin_loss(input, target, p, margin, weight, reduction);
+}
+std::string MultiMarginLoss::settings() const {
+  return ", p=" + std::to_string(p) + ", margin=" + number(margin);
+}
+Tensor MultiLabelMarginLoss::forward(const Tensor& input, const Tensor& target) {
+  return multilabel_margin_loss(input, target, reduction);
+}
+
+CTCLoss::CTCLoss(const CTCLossOptions& o)
+    : LossModule("CTCLoss", 4, o.reduction()), blank(o.blank()), zero_infinity(o.zero_infinity()) {}
+Tensor CTCLoss::forward(const Tensor& log_probs, const Tensor& targets,
+                        const std::vector<std::int64_t>& input_lengths,
+                        const std::vector<std::int64_t>& target_lengths) {
+  return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity);
+}
+std::string CTCLoss::settings() const {
+  return ", blank=" + std::to_string(blank) + ", zero_infinity=" + flag(zero_infinity);
 }
 
 }  // namespace kiln::nn

@@ -249,4 +249,63 @@ public:
   bool swap;
 };
 
+struct MultiMarginLossOptions {
+  KILN_OPTION(std::int64_t, p)
+  KILN_OPTION(double, margin)
+  KILN_OPTION(Tensor, weight)  // one per class; a buffer of the module
+  KILN_OPTION(Reduction, reduction)
+private:
+  std::int64_t p_ = 1;
+  double margin_ = 1.0;
+  Tensor weight_;
+  Reduction reduction_ = Reduction::mean;
+};
+// multi_margin_loss: loss(scores, classes).
+class MultiMarginLoss : public Loss {
+public:
+  explicit MultiMarginLoss(const MultiMarginLossOptions& options = {});
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  using Loss::forward;
+  std::string settings() const override;
+  std::int64_t p;
+  double margin;
+  Tensor weight;
+};
+// multilabel_margin_loss: loss(scores, class lists ended by -1).
+class MultiLabelMarginLoss : public Loss {
+public:
+  explicit MultiLabelMarginLoss(Reduction reduction = Reduction::mean)
+      : Loss("MultiLabelMarginLoss", reduction) {}
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  using Loss::forward;
+};
+
+struct CTCLossOptions {
+  KILN_OPTION(std::int64_t, blank)
+  KILN_OPTION(Reduction, reduction)
+  KILN_OPTION(bool, zero_infinity)
+private:
+  std::int64_t blank_ = 0;
+  Reduction reduction_ = Reduction::mean;
+  bool zero_infinity_ = false;
+};
+// ctc_loss: loss(log_probs, targets, input_lengths, target_lengths).
+class CTCLoss : public LossModule {
+public:
+  explicit CTCLoss(const CTCLossOptions& options = {});
+  Tensor forward(const Tensor& log_probs, const Tensor& targets,
+                 const std::vector<std::int64_t>& input_lengths,
+                 const std::vector<std::int64_t>& target_lengths);
+  Tensor operator()(const Tensor& log_probs, const Tensor& targets,
+                    const std::vector<std::int64_t>& input_lengths,
+                    const std::vector<std::int64_t>& target_lengths) {
+    return forward(log_probs, targets, input_lengths, target_lengths);
+  }
+  using LossModule::forward;
+  using Module::operator();
+  std::string settings() const override;
+  std::int64_t blank;
+  bool zero_infinity;
+};
+
 }  // namespace kiln::nn

@@ -1,7 +1,9 @@
 // Loss functions. `reduction` picks mean (default), sum, or none (per-sample losses).
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "kiln/core/tensor.hpp"
 
@@ -79,6 +81,23 @@ Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_inpu
 Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                                    Reduction reduction = Reduction::mean);
 
+// Connectionist temporal classification (Graves et al. 2006; torch's ctc_loss): the
+// negative log-probability of each item's label sequence summed over every alignment of
+// it to the input's steps (labels repeated, blanks between), for unsegmented sequences
+// (speech, handwriting). log_probs (T, N, C) are log-probabilities over C classes, one of
+// them the blank (usually log_softmax's output); targets are (N, S_max) rows padded after
+// each item's labels, or all the labels concatenated (1-D); input_lengths and
+// target_lengths give each item's steps (1 .. T) and labels. Unbatched: (T, C) with one
+// target row. An item whose labels cannot fit its steps has loss inf (0 with
+// zero_infinity) and no gradient. mean divides each loss by its target length (at least
+// 1), then averages over the batch, as PyTorch's. The gradient is the true one of
+// log_probs (torch's adds exp(log_probs), which cancels only through a log_softmax before
+// it); on the CPU it is not differentiable a second time.
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets,
+                const std::vector<std::int64_t>& input_lengths,
+                const std::vector<std::int64_t>& target_lengths, std::int64_t blank = 0,
+                Reduction reduction = Reduction::mean, bool zero_infinity = false);
+
 // Margin and embedding losses (targets y are 1 or -1):
 // max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1
 // (torch's margin_ranking_loss; the three have the same number of dimensions and broadcast).
@@ -101,6 +120,16 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
                            double margin = 1.0, double p = 2.0, double eps = 1e-6, bool swap = false,
                            Reduction reduction = Reduction::mean);
+// Class margins for scores x (N, C) (or (C)), as torch's:
+// multi_margin_loss: one class y per row (int64/int32), the row's loss
+// sum over j != y of w[y] max(0, margin - x[y] + x[j])^p / C, p = 1 or 2, w = weight (C) or 1.
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t p = 1, double margin = 1.0,
+                         const Tensor& weight = Tensor(), Reduction reduction = Reduction::mean);
+// multilabel_margin_loss: target of x's shape lists each row's classes, ended by the first
+// -1 (what follows it is ignored); the row's loss is the sum over its classes j and the
+// others k of max(0, 1 - (x[j] - x[k])) / C. An (N, C, C) block of pairs is formed.
+Tensor multilabel_margin_loss(const Tensor& input, const Tensor& target,
+                              Reduction reduction = Reduction::mean);
 // The p-norm of x1 - x2 + eps along the last dimension (torch's pairwise_distance;
 // broadcasting; eps keeps the gradient finite where the rows are equal).
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p = 2.0, double eps = 1e-6,
