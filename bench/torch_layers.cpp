@@ -3,7 +3,8 @@
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
-// transformer's affine_grid and grid_sample, local_response_norm, rms_norm, ctc_loss,
+// transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
+// rms_norm, ctc_loss,
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
@@ -196,6 +197,28 @@ int main(int argc, char** argv) {
        {torch::randn({4096, 768}), torch::randn({768})},
        [](const TV& a) { return a[0] * torch::rsqrt(a[0].pow(2).mean({-1}, true) + 1.1920929e-07) * a[1]; },
        [](const KV& a) { return kiln::rms_norm(a[0], {768}, a[1]); }},
+      {"interpolate bicubic 64x64 -> 128x128",
+       {torch::randn({32, 16, 64, 64})},
+       [](const TV& a) {
+         return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                         .size(std::vector<std::int64_t>{128, 128})
+                                         .mode(torch::kBicubic)
+                                         .align_corners(false));
+       },
+       [](const KV& a) {
+         return kiln::interpolate(a[0], {128, 128}, kiln::Interpolation::bicubic);
+       }},
+      {"interpolate bilinear 64x64 -> 128x128",
+       {torch::randn({32, 16, 64, 64})},
+       [](const TV& a) {
+         return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                         .size(std::vector<std::int64_t>{128, 128})
+                                         .mode(torch::kBilinear)
+                                         .align_corners(false));
+       },
+       [](const KV& a) {
+         return kiln::interpolate(a[0], {128, 128}, kiln::Interpolation::bilinear);
+       }},
       {"ctc_loss, T 200, N 32, C 30, S 40",
        {torch::randn({200, 32, 30})},
        [&](const TV& a) {

@@ -1,5 +1,6 @@
 // pad's modes, interpolate, pixel_shuffle and their layers: values against direct
 // definitions and by hand, float64 gradchecks, errors.
+#include <array>
 #include <cmath>
 
 #include "helpers.hpp"
@@ -186,6 +187,94 @@ TEST_CASE("interpolate: nearest and bilinear against the definitions, by hand, a
   CHECK_THROWS_WITH_AS(interpolate(x, {2, 2}, Interpolation::nearest, true),
                        doctest::Contains("align_corners is for bilinear"), Error);
   CHECK_THROWS_WITH_AS(interpolate(zeros({1, 1, 0, 2}), {2, 2}), doctest::Contains("empty image"), Error);
+}
+
+TEST_CASE("interpolate: bicubic, nearest-exact and area, against the definitions and by hand") {
+  // A spike at 2 of 5, to 9 with the corners aligned: the kernel's values at 0, 0.5, 1, 1.5
+  // and 2 (1, 0.59375, 0, -0.09375, 0 with a = -0.75).
+  const Tensor spike = tensor<double>({0, 0, 1, 0, 0}).reshape({1, 1, 1, 5});
+  check_values(interpolate(spike, {1, 9}, Interpolation::bicubic, true),
+               {0, -0.09375, 0, 0.59375, 1, 0.59375, 0, -0.09375, 0}, 1e-15);
+  // 3 to 5: nearest-exact reads under each output's centre, nearest at floor(i * 3 / 5).
+  const Tensor three = tensor<double>({10, 20, 30}).reshape({1, 1, 1, 3});
+  check_values(interpolate(three, {1, 5}, Interpolation::nearest_exact), {10, 10, 20, 30, 30});
+  check_values(interpolate(three, {1, 5}), {10, 10, 20, 20, 30});
+
+  manual_seed(75);
+  const Tensor x = rand64({2, 3, 5, 4});
+  // torch's upsample_bicubic2d, one output pixel at a time.
+  const auto naive_bicubic = [&](std::int64_t oh, std::int64_t ow, bool corners) {
+    const auto weights = [](double t) {
+      constexpr double a = -0.75;
+      const auto near = [](double v) { return ((a + 2) * v - (a + 3)) * v * v + 1; };
+      const auto far = [](double v) { return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a; };
+      return std::array<double, 4>{far(t + 1), near(t), near(1 - t), far(2 - t)};
+    };
+    const auto source = [corners](std::int64_t i, std::int64_t in, std::int64_t out) {
+      if (corners) return out > 1 ? double(i) * double(in - 1) / double(out - 1) : 0.0;
+      return (double(i) + 0.5) * double(in) / double(out) - 0.5;
+    };
+    const auto xv = x.to_vector<double>();
+    std::vector<double> out;
+    for (std::int64_t plane = 0; plane < 6; ++plane)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          const double sy = source(i, 5, oh), sx = source(j, 4, ow);
+          const auto wy = weights(sy - std::floor(sy)), wx = weights(sx - std::floor(sx));
+          double v = 0;
+          for (int k = 0; k < 4; ++k)
+            for (int l = 0; l < 4; ++l) {
+              const std::int64_t r = std::clamp<std::int64_t>(std::int64_t(std::floor(sy)) - 1 + k, 0, 4);
+              const std::int64_t c = std::clamp<std::int64_t>(std::int64_t(std::floor(sx)) - 1 + l, 0, 3);
+              v += wy[std::size_t(k)] * wx[std::size_t(l)] * xv[std::size_t(plane * 20 + r * 4 + c)];
+            }
+          out.push_back(v);
+        }
+    return from_vector(out, {2, 3, oh, ow});
+  };
+  for (const Pair size : {Pair{10, 8}, Pair{7, 3}, Pair{2, 9}, Pair{5, 4}, Pair{1, 1}, Pair{13, 2}}) {
+    CAPTURE(size[0]);
+    CAPTURE(size[1]);
+    for (bool corners : {false, true}) {
+      check_same(interpolate(x, size, Interpolation::bicubic, corners),
+                 naive_bicubic(size[0], size[1], corners), 1e-12);
+      check_same(interpolate(x.to(kFloat32), size, Interpolation::bicubic, corners),
+                 naive_bicubic(size[0], size[1], corners), 1e-5);
+    }
+    const Tensor exact = interpolate(x, size, Interpolation::nearest_exact);
+    for (std::int64_t y = 0; y < size[0]; ++y)
+      for (std::int64_t c = 0; c < size[1]; ++c)
+        CHECK(exact[1][2][y][c].item() == x[1][2][std::min<std::int64_t>((2 * y + 1) * 5 / (2 * size[0]), 4)]
+                                           [std::min<std::int64_t>((2 * c + 1) * 4 / (2 * size[1]), 3)]
+                                               .item());
+    check_same(interpolate(x, size, Interpolation::area), adaptive_avg_pool2d(x, size), 0);
+  }
+  // Unchanged size: bicubic is the identity (the kernel is 1 at 0 and 0 at 1 and 2).
+  check_same(interpolate(x, {5, 4}, Interpolation::bicubic), x, 1e-15);
+  for (bool corners : {false, true})
+    KILN_CHECK_GRAD(
+        [corners](const In& in) {
+          return interpolate(in[0], {5, 7}, Interpolation::bicubic, corners);
+        },
+        {rand64({1, 2, 3, 4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return interpolate(in[0], {5, 2}, Interpolation::nearest_exact);
+      },
+      {rand64({1, 2, 3, 4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return interpolate(in[0], {2, 3}, Interpolation::area);
+      },
+      {rand64({1, 2, 3, 4})});
+  CHECK_THROWS_WITH_AS(interpolate(x, {2, 2}, Interpolation::area, true),
+                       doctest::Contains("area takes none"), Error);
+  CHECK_THROWS_WITH_AS(grid_sample(x, zeros({2, 3, 3, 2}, kFloat64), Interpolation::bicubic),
+                       doctest::Contains("grid_sample: mode bicubic is not supported"), Error);
+  nn::Upsample up(
+      nn::UpsampleOptions().scale_factor({2, 2}).mode(Interpolation::bicubic).align_corners(true));
+  CHECK(up.description() == "Upsample(scale_factor=(2, 2), mode=bicubic, align_corners=true)");
+  check_same(up(x), interpolate(x, {10, 8}, Interpolation::bicubic, true), 0);
 }
 
 TEST_CASE("pixel_shuffle and pixel_unshuffle: channel groups as pixel blocks, and back") {

@@ -48,6 +48,29 @@ TEST_CASE("torch differential: pad's modes, interpolate, pixel_shuffle, unfold a
                                           .size(std::vector<std::int64_t>{size[0], size[1]})
                                           .mode(torch::kNearest));
         });
+    compare(
+        "interpolate, bicubic", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::interpolate(a[0], size, kiln::Interpolation::bicubic, corners); },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                          .size(std::vector<std::int64_t>{size[0], size[1]})
+                                          .mode(torch::kBicubic)
+                                          .align_corners(corners));
+        });
+    compare(
+        "interpolate, nearest-exact", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::interpolate(a[0], size, kiln::Interpolation::nearest_exact); },
+        [&](const auto& a) {  // the op itself: 1.13's interpolate warns for this mode
+          return torch::_upsample_nearest_exact2d(a[0], {size[0], size[1]});
+        });
+    compare(
+        "interpolate, area", {leaf({batch, channels, h, w})},
+        [&](const auto& a) { return kiln::interpolate(a[0], size, kiln::Interpolation::area); },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                          .size(std::vector<std::int64_t>{size[0], size[1]})
+                                          .mode(torch::kArea));
+        });
 
     // Channels a multiple of r^2 most of the time, and sometimes not.
     const std::int64_t r = irand(1, 3), deep = coin() || coin() ? channels * r * r : channels * r + 1;

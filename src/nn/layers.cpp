@@ -237,7 +237,8 @@ Tensor BatchNorm::forward(const Tensor& x) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(detail::constant_like(num_batches_tracked, 1.0));
   }
-  return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, options.momentum(), options.eps());
+  return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, options.momentum(),
+                    options.eps());
 }
 
 std::string BatchNorm::description() const {
@@ -362,9 +363,7 @@ std::string GroupNorm::description() const {
 
 // ---- Simple layers --------------------------------------------------------------------
 
-Dropout::Dropout(double p) : p(p) {
-  KILN_CHECK(p >= 0 && p <= 1, "Dropout: p = ", p, " must be in [0, 1]");
-}
+Dropout::Dropout(double p) : p(p) { KILN_CHECK(p >= 0 && p <= 1, "Dropout: p = ", p, " must be in [0, 1]"); }
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training()); }
 std::string Dropout::description() const {
   std::ostringstream os;
@@ -384,8 +383,9 @@ std::string DropoutVariant::description() const {
 Upsample::Upsample(const UpsampleOptions& o) : options(o) {
   KILN_CHECK(o.size() || (o.scale_factor()[0] >= 1 && o.scale_factor()[1] >= 1),
              "Upsample: scale factors must be whole numbers >= 1, got ", pair_str(o.scale_factor()));
-  KILN_CHECK(!o.align_corners() || o.mode() == Interpolation::bilinear,
-             "Upsample: align_corners is for bilinear mode; nearest takes none");
+  KILN_CHECK(!o.align_corners() || o.mode() == Interpolation::bilinear || o.mode() == Interpolation::bicubic,
+             "Upsample: align_corners is for bilinear and bicubic modes; ", interpolation_name(o.mode()),
+             " takes none");
 }
 Tensor Upsample::forward(const Tensor& x) {
   const UpsampleOptions& o = options;
@@ -399,7 +399,7 @@ std::string Upsample::description() const {
   const UpsampleOptions& o = options;
   std::string s =
       "Upsample(" + (o.size() ? "size=" + pair_str(*o.size()) : "scale_factor=" + pair_str(o.scale_factor()));
-  s += o.mode() == Interpolation::nearest ? ", mode=nearest" : ", mode=bilinear";
+  s += std::string(", mode=") + interpolation_name(o.mode());
   if (o.align_corners()) s += ", align_corners=true";
   return s + ")";
 }

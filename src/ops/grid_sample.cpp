@@ -247,6 +247,8 @@ Tensor grid_sample(const Tensor& input, const Tensor& grid, Interpolation mode, 
                    bool align_corners) {
   detail::check_floating("grid_sample", input);
   detail::check_same_dtype_device("grid_sample", {input, grid});
+  KILN_CHECK(mode == Interpolation::bilinear || mode == Interpolation::nearest, "grid_sample: mode ",
+             interpolation_name(mode), " is not supported; use bilinear or nearest");
   KILN_CHECK(input.dim() == 4, "grid_sample: input must be (N, C, H, W) but has shape ", fmt(input.shape()),
              " (volumes are not supported)");
   KILN_CHECK(grid.dim() == 4 && grid.size(0) == input.size(0) && grid.size(3) == 2,

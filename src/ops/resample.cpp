@@ -1,10 +1,15 @@
-// Resampling images: nearest and bilinear interpolation, adaptive average pooling, and
-// pixel and channel shuffling. All composites of index_select, products, matmul and views, so they
-// run, and go backward, wherever those do.
+// Resampling images: nearest, bilinear, bicubic and area interpolation, adaptive average
+// pooling, and pixel and channel shuffling. Interpolation runs its own loops on the CPU
+// (each axis's taps worked out once); the rest, and interpolation on a GPU, are composites
+// of index_select, products, matmul and views, so they run, and go backward, wherever those do.
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/linalg.hpp"
@@ -34,53 +39,216 @@ Tensor upsample_nearest2d(const Tensor& x, Pair scale) {
 
 namespace {
 
-// One axis of bilinear interpolation: output position i reads `lo[i]` and `hi[i]` with
-// weights `w_lo[i]` and `w_hi[i]` (PyTorch's source positions: the pixel centres
-// (i + 0.5) in / out - 0.5, clamped at 0; with align_corners the corners, i (in - 1) / (out - 1)).
-struct LinearAxis {
-  std::vector<std::int64_t> lo, hi;
-  std::vector<double> w_lo, w_hi;
+// One axis of interpolation: output position i blends the inputs index[i * taps + k] with
+// weights weight[i * taps + k], k < taps.
+struct AxisTaps {
+  std::int64_t taps = 0;
+  std::vector<std::int64_t> index;
+  std::vector<double> weight;
 };
 
-LinearAxis linear_axis(std::int64_t in, std::int64_t out, bool align_corners) {
-  const double scale = align_corners
-                           ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
-                           : static_cast<double>(in) / static_cast<double>(out);
-  LinearAxis a;
+// PyTorch's source position of output i along an axis of `in` inputs resized to `out`:
+// the pixel centres, (i + 0.5) in / out - 0.5, or with align_corners the corners,
+// i (in - 1) / (out - 1).
+double source_position(std::int64_t i, std::int64_t in, std::int64_t out, bool align_corners) {
+  if (align_corners)
+    return out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) * static_cast<double>(i)
+                   : 0.0;
+  return static_cast<double>(in) / static_cast<double>(out) * (static_cast<double>(i) + 0.5) - 0.5;
+}
+
+// Linear: the two inputs around the source position (clamped at 0), as PyTorch's bilinear.
+AxisTaps linear_taps(std::int64_t in, std::int64_t out, bool align_corners) {
+  AxisTaps a{2, {}, {}};
   for (std::int64_t i = 0; i < out; ++i) {
-    const double src = align_corners ? scale * static_cast<double>(i)
-                                     : std::max(scale * (static_cast<double>(i) + 0.5) - 0.5, 0.0);
+    const double src = std::max(source_position(i, in, out, align_corners), 0.0);
     const auto lo = std::min(static_cast<std::int64_t>(src), in - 1);
     const double frac = std::min(src - static_cast<double>(lo), 1.0);
-    a.lo.push_back(lo);
-    a.hi.push_back(lo < in - 1 ? lo + 1 : lo);
-    a.w_lo.push_back(1.0 - frac);
-    a.w_hi.push_back(frac);
+    a.index.insert(a.index.end(), {lo, lo < in - 1 ? lo + 1 : lo});
+    a.weight.insert(a.weight.end(), {1.0 - frac, frac});
   }
   return a;
 }
 
-// x blended along `dim` (of size in) to `out` positions: x[lo] w_lo + x[hi] w_hi, the
-// weights shaped to broadcast along that dim of a 4-D tensor.
-Tensor blend_axis(const Tensor& x, std::int64_t dim, std::int64_t out, bool align_corners) {
-  const LinearAxis a = linear_axis(x.size(dim), out, align_corners);
-  const Shape weight_shape = dim == 3 ? Shape{out} : Shape{out, 1};
-  const auto weights = [&](const std::vector<double>& w) {
-    return from_vector(w, weight_shape).to(x.dtype()).to(x.device());
-  };
-  return index_select(x, dim, from_vector(a.lo)) * weights(a.w_lo) +
-         index_select(x, dim, from_vector(a.hi)) * weights(a.w_hi);
+// Cubic convolution (Keys 1981) with a = -0.75, as PyTorch's bicubic: the four inputs
+// floor(src) - 1 .. floor(src) + 2, each clamped into the axis (the edge repeated), weighted
+// by the kernel at their distances from src (not clamped first, unlike linear's).
+AxisTaps cubic_taps(std::int64_t in, std::int64_t out, bool align_corners) {
+  constexpr double a = -0.75;
+  const auto near = [](double x) { return ((a + 2) * x - (a + 3)) * x * x + 1; };       // |x| <= 1
+  const auto far = [](double x) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; };  // 1 < |x| < 2
+  AxisTaps taps{4, {}, {}};
+  for (std::int64_t i = 0; i < out; ++i) {
+    const double src = source_position(i, in, out, align_corners), floor_src = std::floor(src);
+    const double t = src - floor_src;
+    const auto first = static_cast<std::int64_t>(floor_src) - 1;
+    for (std::int64_t k = 0; k < 4; ++k) taps.index.push_back(std::clamp<std::int64_t>(first + k, 0, in - 1));
+    taps.weight.insert(taps.weight.end(), {far(t + 1), near(t), near(1 - t), far(2 - t)});
+  }
+  return taps;
 }
 
-// Nearest: output position i reads floor(i * in / out), computed exactly in integers.
-Tensor nearest_axis(const Tensor& x, std::int64_t dim, std::int64_t out) {
-  const std::int64_t in = x.size(dim);
-  std::vector<std::int64_t> source;
-  for (std::int64_t i = 0; i < out; ++i) source.push_back(i * in / out);
-  return index_select(x, dim, from_vector(source));
+// Nearest: output i reads floor(i in / out) (PyTorch's "nearest"), or with `exact` the
+// input whose span holds the output's centre, floor((i + 0.5) in / out) ("nearest-exact");
+// in integers, so exactly.
+AxisTaps nearest_taps(std::int64_t in, std::int64_t out, bool exact) {
+  AxisTaps a{1, {}, {}};
+  for (std::int64_t i = 0; i < out; ++i) {
+    a.index.push_back(exact ? std::min((2 * i + 1) * in / (2 * out), in - 1) : i * in / out);
+    a.weight.push_back(1.0);
+  }
+  return a;
+}
+
+// x resampled along `dim` (2 or 3 of a 4-D tensor) by the taps: the sum over k of
+// x[index_k] times weight_k, the weights shaped to broadcast along that dim.
+Tensor blend_axis(const Tensor& x, std::int64_t dim, const AxisTaps& a) {
+  const auto out = static_cast<std::int64_t>(a.index.size()) / a.taps;
+  Tensor sum;
+  for (std::int64_t k = 0; k < a.taps; ++k) {
+    std::vector<std::int64_t> index;
+    std::vector<double> weight;
+    for (std::int64_t i = 0; i < out; ++i) {
+      index.push_back(a.index[static_cast<std::size_t>(i * a.taps + k)]);
+      weight.push_back(a.weight[static_cast<std::size_t>(i * a.taps + k)]);
+    }
+    Tensor term = index_select(x, dim, from_vector(index).to(x.device()));
+    if (a.taps > 1)
+      term = term * from_vector(weight, dim == 3 ? Shape{out} : Shape{out, 1}).to(x.dtype()).to(x.device());
+    sum = k == 0 ? term : sum + term;
+  }
+  return sum;
+}
+
+// The CPU loops: each plane resampled along W into a buffer of rows (in double), then
+// along H, each output row a weighted sum of whole buffer rows. `transposed` runs the
+// adjoint, (oh, ow) planes back to (h, w): the gradient (and the adjoint's gradient is the
+// forward run again).
+struct PlaneResample {
+  AxisTaps rows, cols;  // along H: oh outputs of h inputs; along W: ow of w
+  std::int64_t h, w, oh, ow;
+};
+
+template <class T>
+void resample_planes(const PlaneResample& r, std::int64_t planes, const T* x, T* out) {
+  const std::int64_t rt = r.rows.taps, ct = r.cols.taps;
+  parallel_for(0, planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(r.oh * r.ow, 1)),
+               [&](std::int64_t begin, std::int64_t end) {
+                 std::vector<double> buffer(static_cast<std::size_t>(r.h * r.ow)),
+                     row(static_cast<std::size_t>(r.ow));
+                 for (std::int64_t plane = begin; plane < end; ++plane) {
+                   const T* src = x + plane * r.h * r.w;
+                   for (std::int64_t y = 0; y < r.h; ++y)
+                     for (std::int64_t j = 0; j < r.ow; ++j) {
+                       double v = 0;
+                       for (std::int64_t k = 0; k < ct; ++k) {
+                         const auto t = static_cast<std::size_t>(j * ct + k);
+                         v += r.cols.weight[t] * static_cast<double>(src[y * r.w + r.cols.index[t]]);
+                       }
+                       buffer[static_cast<std::size_t>(y * r.ow + j)] = v;
+                     }
+                   T* dst = out + plane * r.oh * r.ow;
+                   for (std::int64_t i = 0; i < r.oh; ++i) {
+                     std::fill(row.begin(), row.end(), 0.0);
+                     for (std::int64_t k = 0; k < rt; ++k) {
+                       const auto t = static_cast<std::size_t>(i * rt + k);
+                       const double weight = r.rows.weight[t];
+                       const double* from = buffer.data() + r.rows.index[t] * r.ow;
+                       for (std::int64_t j = 0; j < r.ow; ++j)
+                         row[static_cast<std::size_t>(j)] += weight * from[j];
+                     }
+                     for (std::int64_t j = 0; j < r.ow; ++j)
+                       dst[i * r.ow + j] = static_cast<T>(row[static_cast<std::size_t>(j)]);
+                   }
+                 }
+               });
+}
+
+// The adjoint: (oh, ow) planes g to (h, w): along H, each output row's weight times it added
+// into the buffer rows it read; then along W, each buffer value into the columns it read.
+template <class T>
+void resample_planes_adjoint(const PlaneResample& r, std::int64_t planes, const T* g, T* out) {
+  const std::int64_t rt = r.rows.taps, ct = r.cols.taps;
+  parallel_for(0, planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(r.oh * r.ow, 1)),
+               [&](std::int64_t begin, std::int64_t end) {
+                 std::vector<double> buffer(static_cast<std::size_t>(r.h * r.ow)),
+                     row(static_cast<std::size_t>(r.w));
+                 for (std::int64_t plane = begin; plane < end; ++plane) {
+                   std::fill(buffer.begin(), buffer.end(), 0.0);
+                   const T* src = g + plane * r.oh * r.ow;
+                   for (std::int64_t i = 0; i < r.oh; ++i)
+                     for (std::int64_t k = 0; k < rt; ++k) {
+                       const auto t = static_cast<std::size_t>(i * rt + k);
+                       const double weight = r.rows.weight[t];
+                       double* into = buffer.data() + r.rows.index[t] * r.ow;
+                       for (std::int64_t j = 0; j < r.ow; ++j)
+                         into[j] += weight * static_cast<double>(src[i * r.ow + j]);
+                     }
+                   T* dst = out + plane * r.h * r.w;
+                   for (std::int64_t y = 0; y < r.h; ++y) {
+                     std::fill(row.begin(), row.end(), 0.0);
+                     for (std::int64_t j = 0; j < r.ow; ++j) {
+                       const double v = buffer[static_cast<std::size_t>(y * r.ow + j)];
+                       for (std::int64_t k = 0; k < ct; ++k) {
+                         const auto t = static_cast<std::size_t>(j * ct + k);
+                         row[static_cast<std::size_t>(r.cols.index[t])] += r.cols.weight[t] * v;
+                       }
+                     }
+                     for (std::int64_t c = 0; c < r.w; ++c)
+                       dst[y * r.w + c] = static_cast<T>(row[static_cast<std::size_t>(c)]);
+                   }
+                 }
+               });
+}
+
+Tensor resample_cpu(const Tensor& x, const std::shared_ptr<const PlaneResample>& r, bool adjoint) {
+  const Tensor xc = x.detach().contiguous();
+  const std::int64_t planes = x.size(0) * x.size(1);
+  Tensor out =
+      Tensor::empty({x.size(0), x.size(1), adjoint ? r->h : r->oh, adjoint ? r->w : r->ow}, x.dtype());
+  visit_floating(x.dtype(), "interpolate", [&]<class T>() {
+    if (adjoint)
+      resample_planes_adjoint<T>(*r, planes, xc.data_ptr<T>(), out.data_ptr<T>());
+    else
+      resample_planes<T>(*r, planes, xc.data_ptr<T>(), out.data_ptr<T>());
+  });
+  if (should_record({x}))
+    attach_grad_fn(out, "interpolate", {x},
+                   [r, adjoint](const Tensor& up) { return Grads{resample_cpu(up, r, !adjoint)}; });
+  return out;
+}
+
+// Along W with `cols`, then along H with `rows`: the CPU's loops, or index_select and
+// products on a GPU.
+Tensor resample(const Tensor& x, AxisTaps rows, AxisTaps cols) {
+  if (x.device().is_cpu()) {
+    const std::int64_t oh = static_cast<std::int64_t>(rows.index.size()) / rows.taps;
+    const std::int64_t ow = static_cast<std::int64_t>(cols.index.size()) / cols.taps;
+    return resample_cpu(x,
+                        std::make_shared<const PlaneResample>(
+                            PlaneResample{std::move(rows), std::move(cols), x.size(2), x.size(3), oh, ow}),
+                        false);
+  }
+  return blend_axis(blend_axis(x, 3, cols), 2, rows);
 }
 
 }  // namespace
+
+const char* interpolation_name(Interpolation mode) {
+  switch (mode) {
+    case Interpolation::nearest:
+      return "nearest";
+    case Interpolation::bilinear:
+      return "bilinear";
+    case Interpolation::bicubic:
+      return "bicubic";
+    case Interpolation::nearest_exact:
+      return "nearest-exact";
+    case Interpolation::area:
+      return "area";
+  }
+  return "?";
+}
 
 Tensor interpolate(const Tensor& x, Pair size, Interpolation mode, bool align_corners) {
   detail::check_floating("interpolate", x);
@@ -90,15 +258,27 @@ Tensor interpolate(const Tensor& x, Pair size, Interpolation mode, bool align_co
   const std::int64_t h = x.size(2), w = x.size(3);
   KILN_CHECK(h >= 1 && w >= 1, "interpolate: input of shape ", fmt(x.shape()),
              " has an empty image; H and W must be >= 1");
-  KILN_CHECK(mode == Interpolation::bilinear || !align_corners,
-             "interpolate: align_corners is for bilinear interpolation; nearest takes none");
-  if (mode == Interpolation::nearest) {
-    if (oh % h == 0 && ow % w == 0) return upsample_nearest2d(x, {oh / h, ow / w});  // whole blocks
-    return nearest_axis(nearest_axis(x, 3, ow), 2, oh);
+  KILN_CHECK(mode == Interpolation::bilinear || mode == Interpolation::bicubic || !align_corners,
+             "interpolate: align_corners is for bilinear and bicubic interpolation; ",
+             interpolation_name(mode), " takes none");
+  switch (mode) {
+    case Interpolation::nearest:
+      if (oh % h == 0 && ow % w == 0) return upsample_nearest2d(x, {oh / h, ow / w});  // whole blocks
+      [[fallthrough]];
+    case Interpolation::nearest_exact: {
+      const bool exact = mode == Interpolation::nearest_exact;
+      return resample(x, nearest_taps(h, oh, exact), nearest_taps(w, ow, exact));
+    }
+    case Interpolation::area:  // PyTorch's "area" is adaptive average pooling
+      return adaptive_avg_pool2d(x, size);
+    case Interpolation::bilinear:
+    case Interpolation::bicubic:
+      break;
   }
-  // Along W, then along H: out = w_lo,h (w_lo,w x00 + w_hi,w x01) + w_hi,h (w_lo,w x10 + w_hi,w x11),
+  // Along W, then along H: for bilinear out = w_lo,h (w_lo,w x00 + w_hi,w x01) + w_hi,h (...),
   // PyTorch's order of the products.
-  return blend_axis(blend_axis(x, 3, ow, align_corners), 2, oh, align_corners);
+  const auto taps = mode == Interpolation::bilinear ? linear_taps : cubic_taps;
+  return resample(x, taps(h, oh, align_corners), taps(w, ow, align_corners));
 }
 
 // ---- Adaptive average pooling ------------------------------------------------------

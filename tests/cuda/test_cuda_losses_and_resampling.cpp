@@ -1,6 +1,6 @@
 // ctc_loss (the recursion composed of tensor ops on a GPU, the CPU's own loops) and the
-// class-margin losses on the GPU against the CPU: losses and gradients, every reduction,
-// impossible alignments.
+// class-margin losses, and interpolate's bicubic, nearest-exact and area modes on the GPU
+// against the CPU: values and gradients, every reduction, impossible alignments.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -55,6 +55,22 @@ TEST_CASE("cuda: multi_margin_loss and multilabel_margin_loss") {
       parity([r](const auto& v) { return multi_margin_loss(v[0], v[1], 2, 1.0, v[2], r); }, {x, classes, w},
              tol_for(dt));
       parity([r](const auto& v) { return multilabel_margin_loss(v[0], v[1], r); }, {x, listed}, tol_for(dt));
+    }
+  }
+}
+
+TEST_CASE("cuda: interpolate, bicubic, nearest-exact and area") {
+  manual_seed(112);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 3, 5, 4}, dt);
+    for (const Pair size : {Pair{9, 7}, Pair{3, 2}, Pair{5, 4}}) {
+      for (const bool corners : {false, true})
+        parity([=](const auto& v) { return interpolate(v[0], size, Interpolation::bicubic, corners); }, {x},
+               tol_for(dt));
+      parity([=](const auto& v) { return interpolate(v[0], size, Interpolation::nearest_exact); }, {x},
+             tol_for(dt));
+      parity([=](const auto& v) { return interpolate(v[0], size, Interpolation::area); }, {x}, tol_for(dt));
     }
   }
 }

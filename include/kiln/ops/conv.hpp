@@ -33,13 +33,20 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 Tensor upsample_nearest2d(const Tensor& x, Pair scale);
 // torch.nn.functional.interpolate(x, size=(OH, OW), mode=..., align_corners=...) over
 // (N, C, H, W):
-//   nearest   output row i is input row floor(i * H / OH) (exactly, in integers), the same
-//             for columns; whole factors go through upsample_nearest2d
-//   bilinear  each output pixel blends its 2 x 2 nearest input pixels, the input read at
-//             (i + 0.5) H / OH - 0.5 (clamped at 0), or with align_corners at
-//             i (H - 1) / (OH - 1), so the corner pixels line up
+//   nearest        output row i is input row floor(i * H / OH) (exactly, in integers), the
+//                  same for columns; whole factors go through upsample_nearest2d
+//   nearest_exact  torch's "nearest-exact": row floor((i + 0.5) * H / OH), the input pixel
+//                  under the output pixel's centre (what image libraries call nearest)
+//   bilinear       each output pixel blends its 2 x 2 nearest input pixels, the input read at
+//                  (i + 0.5) H / OH - 0.5 (clamped at 0), or with align_corners at
+//                  i (H - 1) / (OH - 1), so the corner pixels line up
+//   bicubic        a 4 x 4 neighbourhood, cubic convolution with a = -0.75 (torch's), the
+//                  same positions unclamped, the edge pixels repeated past the border;
+//                  may overshoot the input's range, as torch's does
+//   area           the mean of each output pixel's window: adaptive_avg_pool2d
 // Up or down, either device (index_select and products). Differentiable in x.
-enum class Interpolation { nearest, bilinear };
+enum class Interpolation { nearest, bilinear, bicubic, nearest_exact, area };
+const char* interpolation_name(Interpolation mode);  // torch's: "nearest", ..., "nearest-exact", "area"
 Tensor interpolate(const Tensor& x, Pair size, Interpolation mode = Interpolation::nearest,
                    bool align_corners = false);
 // Spatial transformers (Jaderberg et al. 2015), as torch.nn.functional.affine_grid and

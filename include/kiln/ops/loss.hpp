@@ -92,7 +92,7 @@ Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, co
 // zero_infinity) and no gradient. mean divides each loss by its target length (at least
 // 1), then averages over the batch, as PyTorch's. The gradient is the true one of
 // log_probs (torch's adds exp(log_probs), which cancels only through a log_softmax before
-// it); on the CPU it is not differentiable a second time.
+// it).
 Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets,
                 const std::vector<std::int64_t>& input_lengths,
                 const std::vector<std::int64_t>& target_lengths, std::int64_t blank = 0,
