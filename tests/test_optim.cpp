@@ -61,8 +61,10 @@ TEST_CASE("Adam and AdamW match their update rules for two steps") {
       Tensor p = tensor<double>({1.0, -0.5}).to(dt).requires_grad_();
       std::unique_ptr<optim::Optimizer> opt;
       const auto o = optim::AdamOptions(lr).set_weight_decay(wd);
-      if (decoupled) opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, o);
-      else opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, o);
+      if (decoupled)
+        opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, o);
+      else
+        opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, o);
       // Reference, in double.
       double pv[2] = {1.0, -0.5}, m[2] = {0, 0}, v[2] = {0, 0};
       const double grads[2][2] = {{0.3, -1.0}, {0.2, 0.4}};
@@ -70,8 +72,10 @@ TEST_CASE("Adam and AdamW match their update rules for two steps") {
         step_with_grad(*opt, p, tensor<double>({grads[t - 1][0], grads[t - 1][1]}).to(dt));
         for (int i = 0; i < 2; ++i) {
           double g = grads[t - 1][i];
-          if (decoupled) pv[i] *= 1 - lr * wd;
-          else g += wd * pv[i];
+          if (decoupled)
+            pv[i] *= 1 - lr * wd;
+          else
+            g += wd * pv[i];
           m[i] = b1 * m[i] + (1 - b1) * g;
           v[i] = b2 * v[i] + (1 - b2) * g * g;
           const double mh = m[i] / (1 - std::pow(b1, t)), vh = v[i] / (1 - std::pow(b2, t));
@@ -90,11 +94,10 @@ TEST_CASE("RMSprop matches its update rule for three steps: plain, centered, wit
     for (DType dt : {kFloat64, kFloat32}) {
       const bool centered = variant >= 1, momentum = variant == 2;
       Tensor p = tensor<double>({1.0, -0.5}).to(dt).requires_grad_();
-      optim::RMSprop opt({p}, optim::RMSpropOptions(lr)
-                                  .set_alpha(alpha)
-                                  .set_weight_decay(wd)
-                                  .set_centered(centered)
-                                  .set_momentum(momentum ? mu : 0.0));
+      optim::RMSprop opt(
+          {p},
+          optim::RMSpropOptions(lr).set_alpha(alpha).set_weight_decay(wd).set_centered(centered).set_momentum(
+              momentum ? mu : 0.0));
       // Reference, in double.
       double pv[2] = {1.0, -0.5}, v[2] = {0, 0}, a[2] = {0, 0}, b[2] = {0, 0};
       const double grads[3][2] = {{0.3, -1.0}, {0.2, 0.4}, {-0.6, 0.1}};
@@ -124,8 +127,9 @@ TEST_CASE("RMSprop matches its update rule for three steps: plain, centered, wit
 
 TEST_CASE("parameter groups take their own weight decay and learning rate") {
   Tensor a = tensor<double>({1.0}).requires_grad_(), b = tensor<double>({1.0}).requires_grad_();
-  optim::SGD opt({{{a}, optim::GroupOverrides().set_weight_decay(1.0)}, {{b}, optim::GroupOverrides().set_lr(0.5)}},
-                 optim::SGDOptions(0.1));
+  optim::SGD opt(
+      {{{a}, optim::GroupOverrides().set_weight_decay(1.0)}, {{b}, optim::GroupOverrides().set_lr(0.5)}},
+      optim::SGDOptions(0.1));
   opt.zero_grad();
   sum(a * 0.0 + b * 0.0).backward();
   opt.step();
@@ -199,7 +203,8 @@ TEST_CASE("learning-rate schedules") {
   CHECK(ramp[1] == doctest::Approx(2.0 * (0.25 + 1.5 / 3)));
   CHECK(ramp[2] == doctest::Approx(2.0));
   CHECK(ramp[3] == doctest::Approx(2.0));  // stays at end_factor
-  CHECK_THROWS_WITH_AS(optim::LinearLR(opt3, 0.0), doctest::Contains("start_factor 0 must be in (0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(optim::LinearLR(opt3, 0.0), doctest::Contains("start_factor 0 must be in (0, 1]"),
+                       Error);
 }
 
 TEST_CASE("ExponentialLR, MultiStepLR and SequentialLR (a warm-up, then a cosine decay)") {
@@ -266,7 +271,8 @@ TEST_CASE("ExponentialLR, MultiStepLR and SequentialLR (a warm-up, then a cosine
 TEST_CASE("ReduceLROnPlateau: patience, threshold, cooldown, min_lr, max mode, groups") {
   Tensor p = ones({1}).requires_grad_(), q = ones({1}).requires_grad_();
   optim::SGD opt({{{p}, {}}, {{q}, optim::GroupOverrides().set_lr(0.5)}}, optim::SGDOptions(1.0));
-  optim::ReduceLROnPlateau plateau(opt, optim::ReduceLROnPlateauOptions().set_patience(2).set_factor(0.5).set_cooldown(1));
+  optim::ReduceLROnPlateau plateau(
+      opt, optim::ReduceLROnPlateauOptions().set_patience(2).set_factor(0.5).set_cooldown(1));
   // 0.99995 is no improvement on 1.0: it must beat 1.0 * (1 - 1e-4).
   const std::vector<double> losses{1.0, 1.0, 0.99995, 1.2, 1.2, 1.2, 1.2, 1.2, 0.5, std::nan("")};
   std::vector<double> lrs;
@@ -343,7 +349,9 @@ std::vector<double> rates_across_resume(Make make, Step step, int cut, int epoch
 TEST_CASE("schedules resume exactly from their state_dict, loaded before or after the optimizer's") {
   const auto each_epoch = [](auto& schedule, int) { schedule.step(); };
   const std::vector<double> losses{5, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3, 2, 2};
-  const auto plateau_step = [&losses](optim::ReduceLROnPlateau& schedule, int e) { schedule.step(losses[e]); };
+  const auto plateau_step = [&losses](optim::ReduceLROnPlateau& schedule, int e) {
+    schedule.step(losses[e]);
+  };
   const auto step_lr = [](optim::Optimizer& o) { return optim::StepLR(o, 3, 0.5); };
   const auto cosine = [](optim::Optimizer& o) { return optim::CosineAnnealingLR(o, 10, 0.01); };
   const auto linear = [](optim::Optimizer& o) { return optim::LinearLR(o, 0.2, 1.0, 8); };
@@ -386,9 +394,9 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
                        "StepLR::state_dict() returned",
                        Error);
   optim::ReduceLROnPlateau on_plateau(opt);
-  CHECK_THROWS_WITH_AS(on_plateau.load_state_dict(step_schedule.state_dict()),
-                       doctest::Contains("ReduceLROnPlateau.load_state_dict: the state has no number under 'lr'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      on_plateau.load_state_dict(step_schedule.state_dict()),
+      doctest::Contains("ReduceLROnPlateau.load_state_dict: the state has no number under 'lr'"), Error);
 }
 
 // Five float64 parameters, 30 steps of a quadratic pull plus a wobble; the expected values
@@ -826,4 +834,64 @@ TEST_CASE("LambdaLR; the new schedules' bad arguments") {
   for (int s = 0; s < 10; ++s) cycle.step();
   CHECK_THROWS_WITH_AS(cycle.step(),
                        doctest::Contains("OneCycleLR: stepped 11 times, past its total_steps 10"), Error);
+}
+
+TEST_CASE("CyclicLR: triangular, triangular2 and exp_range cycles by hand; the momentum the other way") {
+  Tensor p = zeros({2}, kFloat64).requires_grad_(true);
+  const auto rates = [&](optim::CyclicLROptions o, int steps) {
+    optim::SGD opt({p}, optim::SGDOptions(0.1).set_momentum(0.5));
+    optim::CyclicLR schedule(opt, 0.1, 1.0, o.set_step_size_up(4).set_step_size_down(2));
+    std::vector<double> out{opt.lr()};
+    for (int i = 0; i < steps; ++i) {
+      schedule.step();
+      out.push_back(opt.lr());
+    }
+    return out;
+  };
+  // Up over 4 steps, down over 2: 0.1, 0.325, 0.55, 0.775, 1, 0.55, then again.
+  const std::vector<double> triangular = rates({}, 12);
+  const std::vector<double> expected = {0.1,   0.325, 0.55,  0.775, 1.0,  0.55, 0.1,
+                                        0.325, 0.55,  0.775, 1.0,   0.55, 0.1};
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    CHECK(triangular[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+  // triangular2: the second cycle half as high.
+  const std::vector<double> halved =
+      rates(optim::CyclicLROptions().set_mode(optim::CyclicLROptions::Mode::triangular2), 12);
+  CHECK(halved[4] == doctest::Approx(1.0));
+  CHECK(halved[10] == doctest::Approx(0.1 + 0.9 / 2).epsilon(1e-12));
+  CHECK(halved[8] == doctest::Approx(0.1 + 0.9 / 2 * 0.5).epsilon(1e-12));
+  // exp_range: the height times gamma^step.
+  const std::vector<double> shrinking =
+      rates(optim::CyclicLROptions().set_mode(optim::CyclicLROptions::Mode::exp_range).set_gamma(0.9), 10);
+  CHECK(shrinking[4] == doctest::Approx(0.1 + 0.9 * std::pow(0.9, 4)).epsilon(1e-12));
+  CHECK(shrinking[10] == doctest::Approx(0.1 + 0.9 * std::pow(0.9, 10)).epsilon(1e-12));
+
+  // The momentum: max_momentum at base_lr, base_momentum at max_lr; Adam's beta1 the same.
+  optim::SGD sgd({p}, optim::SGDOptions(0.1).set_momentum(0.5));
+  optim::CyclicLR cyclic(sgd, 0.1, 1.0, optim::CyclicLROptions().set_step_size_up(4));
+  CHECK(sgd.momentum().value() == doctest::Approx(0.9));
+  cyclic.step();
+  cyclic.step();
+  CHECK(sgd.momentum().value() == doctest::Approx(0.85).epsilon(1e-12));
+  cyclic.step();
+  cyclic.step();
+  CHECK(sgd.momentum().value() == doctest::Approx(0.8).epsilon(1e-12));
+  optim::Adam adam({p}, optim::AdamOptions(0.1));
+  optim::CyclicLR on_beta(adam, 0.01, 0.1,
+                          optim::CyclicLROptions().set_step_size_up(2).set_momentum_range(0.85, 0.95));
+  on_beta.step();
+  CHECK(adam.options.beta1 == doctest::Approx(0.9).epsilon(1e-12));
+  // Resumed from its state, the schedule continues where it was.
+  const optim::StateDict state = cyclic.state_dict();
+  optim::SGD other({p}, optim::SGDOptions(0.1).set_momentum(0.5));
+  optim::CyclicLR resumed(other, 0.1, 1.0, optim::CyclicLROptions().set_step_size_up(4));
+  resumed.load_state_dict(state);
+  CHECK(other.lr() == doctest::Approx(sgd.lr()).epsilon(1e-15));
+
+  optim::Adagrad adagrad({p}, optim::AdagradOptions(0.1));
+  CHECK_THROWS_WITH_AS(optim::CyclicLR(adagrad, 0.1, 1.0), doctest::Contains("set_cycle_momentum(false)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(optim::CyclicLR(sgd, 1.0, 0.1), doctest::Contains("0 <= base_lr <= max_lr"), Error);
+  CHECK_THROWS_WITH_AS(optim::CyclicLR(sgd, 0.1, 1.0, optim::CyclicLROptions().set_step_size_up(0)),
+                       doctest::Contains("step_size_up 0 must be >= 1"), Error);
 }

@@ -2,9 +2,10 @@
 // the normalisations, edge_softmax, GCNConv, SAGEConv, GATConv, the decoder and the KL
 // term) against the same computations written with libtorch's ops, attention, the
 // Transformer encoder and decoder and the recurrent layers against torch's, then what training uses around a
-// model: the optimizers' steps, StepLR and gradient clipping.
+// model: the optimizers' steps (L-BFGS's with its line search too), StepLR and gradient clipping.
 #include "torch_differential.hpp"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <type_traits>
@@ -944,6 +945,71 @@ TEST_CASE("torch differential: SGD, Adam, AdamW, RMSprop and Adagrad take the sa
   }
   single = false;
   CHECK(runs == 200);
+}
+
+TEST_CASE("torch differential: LBFGS takes the same steps, with and without the strong-Wolfe search") {
+  rng.seed(9);
+  int runs = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    // A smooth, not quadratic, bowl over two parameters: sum w (x - c)^2 + 0.1 sum x^4 + 0.2 sum(x1) sum(x2).
+    const Sizes sizes{irand(1, 6), irand(1, 6)};
+    std::vector<KT> kp, kw, kc;
+    std::vector<TT> tp, tw, tc;
+    for (std::int64_t n : sizes) {
+      const Both p = leaf({n}, -2, 2), w = leaf({n}, 0.2, 3, false), c = leaf({n}, -1, 1, false);
+      kp.push_back(p.k), tp.push_back(p.t), kw.push_back(w.k), tw.push_back(w.t), kc.push_back(c.k),
+          tc.push_back(c.t);
+    }
+    const auto kiln_loss = [&] {
+      KT loss = kiln::sum(kiln::sum(kp[0]) * kiln::sum(kp[1])) * 0.2;
+      for (std::size_t i = 0; i < 2; ++i) {
+        const KT diff = kp[i] - kc[i];
+        loss = loss + kiln::sum(kw[i] * diff * diff) + kiln::sum(kp[i] * kp[i] * kp[i] * kp[i]) * 0.1;
+      }
+      return loss;
+    };
+    const auto torch_loss = [&] {
+      TT loss = (tp[0].sum() * tp[1].sum()) * 0.2;
+      for (std::size_t i = 0; i < 2; ++i)
+        loss = loss + (tw[i] * (tp[i] - tc[i]).pow(2)).sum() + tp[i].pow(4).sum() * 0.1;
+      return loss;
+    };
+    const bool wolfe = coin();
+    const std::int64_t history =
+        std::array<std::int64_t, 3>{2, 5, 100}[static_cast<std::size_t>(irand(0, 2))];
+    const std::int64_t iterations = coin() ? 3 : 20;
+    const double lr = wolfe ? 1.0 : unif(0.2, 1.0);
+    kiln::optim::LBFGS ko(kp, kiln::optim::LBFGSOptions(lr)
+                                  .set_max_iter(iterations)
+                                  .set_history_size(history)
+                                  .line_search_strong_wolfe(wolfe));
+    auto options = torch::optim::LBFGSOptions(lr).max_iter(iterations).history_size(history);
+    if (wolfe) options.line_search_fn("strong_wolfe");
+    torch::optim::LBFGS to(tp, options);
+    INFO("lr " << lr << ", history " << history << ", max_iter " << iterations << ", strong_wolfe " << wolfe);
+    bool same = true;
+    for (int step = 0; step < 4 && same; ++step) {
+      const KT k_first = ko.step([&] {
+        ko.zero_grad();
+        KT loss = kiln_loss();
+        loss.backward();
+        return loss;
+      });
+      const TT t_first = to.step([&] {
+        to.zero_grad();
+        TT loss = torch_loss();
+        loss.backward();
+        return loss;
+      });
+      same = agree(k_first, t_first, "the step's first loss", 1e-7, 1e-10);
+      for (std::size_t i = 0; i < 2 && same; ++i)
+        same =
+            agree(kp[i], tp[i], "parameter " + std::to_string(i) + " after step " + std::to_string(step + 1),
+                  1e-7, 1e-9);
+    }
+    runs += same;
+  }
+  CHECK(runs == 40);
 }
 
 TEST_CASE("torch differential: StepLR and gradient clipping") {

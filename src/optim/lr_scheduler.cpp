@@ -191,6 +191,49 @@ void OneCycleLR::apply_more(std::int64_t step) {
   if (options_.cycle_momentum) opt_.set_momentum(momentum_at(step));
 }
 
+CyclicLR::CyclicLR(Optimizer& optimizer, double base_lr, double max_lr, CyclicLROptions o)
+    : EpochSchedule(optimizer, "CyclicLR"), base_lr_(base_lr), max_lr_(max_lr), options_(o) {
+  const std::int64_t down = o.step_size_down.value_or(o.step_size_up);
+  KILN_CHECK(base_lr >= 0 && max_lr >= base_lr, "CyclicLR: base_lr ", base_lr, " and max_lr ", max_lr,
+             " must satisfy 0 <= base_lr <= max_lr");
+  KILN_CHECK(o.step_size_up >= 1 && down >= 0, "CyclicLR: step_size_up ", o.step_size_up,
+             " must be >= 1 and step_size_down ", down, " >= 0");
+  KILN_CHECK(o.mode != CyclicLROptions::Mode::exp_range || o.gamma > 0, "CyclicLR: exp_range's gamma ",
+             o.gamma, " must be positive");
+  KILN_CHECK(!o.cycle_momentum || optimizer.momentum().has_value(),
+             "CyclicLR: cycle_momentum needs an optimizer with a momentum or beta1 (SGD, RMSprop, the Adam "
+             "family); pass CyclicLROptions().set_cycle_momentum(false)");
+  KILN_CHECK(
+      !o.cycle_momentum || (o.base_momentum >= 0 && o.base_momentum <= o.max_momentum && o.max_momentum < 1),
+      "CyclicLR: the momentum range [", o.base_momentum, ", ", o.max_momentum,
+      "] must satisfy 0 <= base <= max < 1");
+  apply();  // base_lr (and max_momentum)
+}
+double CyclicLR::height(std::int64_t step) const {
+  // PyTorch's: the cycle (from 1) and the position x in it, up while x <= the rise's share.
+  const double up = static_cast<double>(options_.step_size_up);
+  const double total = up + static_cast<double>(options_.step_size_down.value_or(options_.step_size_up));
+  const double ratio = up / total, s = static_cast<double>(step);
+  const double cycle = std::floor(1 + s / total), x = 1 + s / total - cycle;
+  const double rise = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
+  switch (options_.mode) {
+    case CyclicLROptions::Mode::triangular:
+      return rise;
+    case CyclicLROptions::Mode::triangular2:
+      return rise / std::pow(2.0, cycle - 1);
+    case CyclicLROptions::Mode::exp_range:
+      return rise * std::pow(options_.gamma, s);
+  }
+  return rise;
+}
+double CyclicLR::rate_at(std::int64_t step) const { return base_lr_ + (max_lr_ - base_lr_) * height(step); }
+double CyclicLR::momentum_at(std::int64_t step) const {
+  return options_.max_momentum - (options_.max_momentum - options_.base_momentum) * height(step);
+}
+void CyclicLR::apply_more(std::int64_t step) {
+  if (options_.cycle_momentum) opt_.set_momentum(momentum_at(step));
+}
+
 SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<EpochSchedule>> schedules,
                            std::vector<std::int64_t> milestones)
     : EpochSchedule(optimizer, "SequentialLR"),

@@ -140,10 +140,13 @@ TEST_CASE("cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam and RAdam ste
     gpu_model->load_state_dict(cpu_model->state_dict());
     gpu_model->to(gpu);
     auto make = [kind](nn::Module& m) -> std::unique_ptr<optim::Optimizer> {
-      if (kind == 0) return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(1e-3));
-      if (kind == 1) return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(0.1));
+      if (kind == 0)
+        return std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(1e-3));
+      if (kind == 1)
+        return std::make_unique<optim::AdamW>(m.parameters(), optim::AdamOptions(1e-2).set_weight_decay(0.1));
       if (kind == 2)
-        return std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
+        return std::make_unique<optim::SGD>(m.parameters(),
+                                            optim::SGDOptions(0.05).set_momentum(0.9).set_nesterov(true));
       if (kind == 3)
         return std::make_unique<optim::RMSprop>(
             m.parameters(),
@@ -174,6 +177,36 @@ TEST_CASE("cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam and RAdam ste
       }
     }
     INFO("optimizer kind " << kind);
+    check_params_close(*cpu_model, *gpu_model, 1e-4);
+  }
+}
+
+TEST_CASE("cuda: LBFGS steps (with the strong-Wolfe search) match the CPU") {
+  for (const bool wolfe : {false, true}) {
+    manual_seed(13);
+    auto cpu_model = small_mlp();
+    auto gpu_model = small_mlp();
+    gpu_model->load_state_dict(cpu_model->state_dict());
+    gpu_model->to(gpu);
+    const Tensor x = randn({16, 1, 8, 8});
+    const Tensor y = randint(0, 10, {16});
+    const auto options =
+        optim::LBFGSOptions(wolfe ? 1.0 : 0.1).set_max_iter(4).line_search_strong_wolfe(wolfe);
+    optim::LBFGS opt_cpu(cpu_model->parameters(), options), opt_gpu(gpu_model->parameters(), options);
+    for (int step = 0; step < 3; ++step)
+      for (int side = 0; side < 2; ++side) {
+        nn::Module& m = side ? *gpu_model : *cpu_model;
+        optim::LBFGS& o = side ? opt_gpu : opt_cpu;
+        const Device d = side ? gpu : Device::cpu();
+        o.step([&] {
+          o.zero_grad();
+          Tensor loss = cross_entropy(m(x.to(d)), y.to(d));
+          loss.backward();
+          return loss;
+        });
+      }
+    INFO("strong_wolfe " << wolfe);
+    CHECK(opt_gpu.evaluations() == opt_cpu.evaluations());
     check_params_close(*cpu_model, *gpu_model, 1e-4);
   }
 }
@@ -225,7 +258,8 @@ TEST_CASE("cuda: nn::init and gradient clipping match the CPU") {
         check_same(gpu_params[i].grad().to(Device::cpu()), cpu_params[i].grad(), 1e-5);
     }
   }
-  std::vector<Tensor> cpu_params{zeros({50}).requires_grad_()}, gpu_params{zeros({50}, kFloat32, gpu).requires_grad_()};
+  std::vector<Tensor> cpu_params{zeros({50}).requires_grad_()},
+      gpu_params{zeros({50}, kFloat32, gpu).requires_grad_()};
   const Tensor grad = randn({50});
   cpu_params[0].set_grad(grad.clone());
   gpu_params[0].set_grad(grad.to(gpu));
@@ -250,8 +284,8 @@ TEST_CASE("cuda: Adam and AdamW over many parameters in few launches match the C
     }
     const auto groups = [](const std::vector<Tensor>& ps) {
       const std::vector<Tensor> first(ps.begin(), ps.begin() + 20), rest(ps.begin() + 20, ps.end());
-      return std::vector<optim::ParamGroup>{{first, optim::GroupOverrides().set_lr(0.05).set_weight_decay(0.01)},
-                                             {rest, {}}};
+      return std::vector<optim::ParamGroup>{
+          {first, optim::GroupOverrides().set_lr(0.05).set_weight_decay(0.01)}, {rest, {}}};
     };
     const optim::AdamOptions options = optim::AdamOptions(1e-2).set_weight_decay(1e-3);
     std::unique_ptr<optim::Optimizer> cpu_opt, gpu_opt;
@@ -390,7 +424,8 @@ TEST_CASE("cuda emulator: binary_cross_entropy_with_logits is one kernel each wa
 }
 
 TEST_CASE("cuda emulator: gaussian_kl, reparameterize and dropout are one kernel each way") {
-  const Tensor mu = randn({50, 16}).to(gpu).requires_grad_(), logstd = randn({50, 16}).to(gpu).requires_grad_();
+  const Tensor mu = randn({50, 16}).to(gpu).requires_grad_(),
+               logstd = randn({50, 16}).to(gpu).requires_grad_();
   const auto launches = [](const auto& f) {
     kiln_cuda_emulator::reset_counters();
     f();
@@ -404,7 +439,7 @@ TEST_CASE("cuda emulator: gaussian_kl, reparameterize and dropout are one kernel
   CHECK(launches([&] { z.backward(up); }) == 3);  // the gradient of logstd, both accumulations
   Tensor d;
   CHECK(launches([&] { d = dropout(mu, 0.5, true); }) == 1);  // no mask is stored
-  CHECK(launches([&] { d.backward(up); }) == 2);  // the mask drawn again, the accumulation
+  CHECK(launches([&] { d.backward(up); }) == 2);              // the mask drawn again, the accumulation
 }
 
 TEST_CASE("cuda emulator: a DeviceCsr goes up once; spmm with a CsrMatrix uploads its arrays every call") {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kiln/optim/optimizer.hpp"
@@ -208,6 +209,62 @@ private:
   OneCycleLROptions options_;
 };
 
+// Cyclical learning rates (Smith 2017; torch's CyclicLR): call step() after every batch.
+// The rate climbs from base_lr to max_lr over step_size_up steps and back down over
+// step_size_down (by default the same), again and again; the height of each cycle is
+// scaled: triangular keeps it, triangular2 halves it every cycle, exp_range multiplies it
+// by gamma^step. base_lr and max_lr are for the optimizer's base rate; other groups keep
+// their ratio to it. With cycle_momentum (the default, as PyTorch's) the momentum (SGD's,
+// RMSprop's, or the Adam family's beta1) moves the other way, from max_momentum to
+// base_momentum and back.
+struct CyclicLROptions {
+  enum class Mode { triangular, triangular2, exp_range };
+  std::int64_t step_size_up = 2000;
+  std::optional<std::int64_t> step_size_down;
+  Mode mode = Mode::triangular;
+  double gamma = 1.0;  // exp_range's
+  bool cycle_momentum = true;
+  double base_momentum = 0.8, max_momentum = 0.9;
+  CyclicLROptions& set_step_size_up(std::int64_t v) {
+    step_size_up = v;
+    return *this;
+  }
+  CyclicLROptions& set_step_size_down(std::int64_t v) {
+    step_size_down = v;
+    return *this;
+  }
+  CyclicLROptions& set_mode(Mode v) {
+    mode = v;
+    return *this;
+  }
+  CyclicLROptions& set_gamma(double v) {
+    gamma = v;
+    return *this;
+  }
+  CyclicLROptions& set_cycle_momentum(bool v) {
+    cycle_momentum = v;
+    return *this;
+  }
+  CyclicLROptions& set_momentum_range(double base, double max) {
+    base_momentum = base;
+    max_momentum = max;
+    return *this;
+  }
+};
+class CyclicLR : public EpochSchedule {
+public:
+  CyclicLR(Optimizer& optimizer, double base_lr, double max_lr, CyclicLROptions options = {});
+  double momentum_at(std::int64_t step) const;  // with cycle_momentum
+
+private:
+  double rate_at(std::int64_t step) const override;
+  void apply_more(std::int64_t step) override;
+  // How far up the cycle `step` is (0 at base_lr, 1 at max_lr), times the mode's scale.
+  double height(std::int64_t step) const;
+  double base_lr_, max_lr_;
+  CyclicLROptions options_;
+};
+
 // Schedules one after another, as torch.optim.lr_scheduler.SequentialLR: schedules[0]
 // until epoch milestones[0], then schedules[1] counted from 0 again, and so on. A
 // warm-up then a cosine decay over 100 epochs:
@@ -245,12 +302,30 @@ struct ReduceLROnPlateauOptions {
   double threshold = 1e-4;
   std::int64_t cooldown = 0;
   double min_lr = 0.0;
-  ReduceLROnPlateauOptions& set_mode(Mode v) { mode = v; return *this; }
-  ReduceLROnPlateauOptions& set_factor(double v) { factor = v; return *this; }
-  ReduceLROnPlateauOptions& set_patience(std::int64_t v) { patience = v; return *this; }
-  ReduceLROnPlateauOptions& set_threshold(double v) { threshold = v; return *this; }
-  ReduceLROnPlateauOptions& set_cooldown(std::int64_t v) { cooldown = v; return *this; }
-  ReduceLROnPlateauOptions& set_min_lr(double v) { min_lr = v; return *this; }
+  ReduceLROnPlateauOptions& set_mode(Mode v) {
+    mode = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& set_factor(double v) {
+    factor = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& set_patience(std::int64_t v) {
+    patience = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& set_threshold(double v) {
+    threshold = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& set_cooldown(std::int64_t v) {
+    cooldown = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& set_min_lr(double v) {
+    min_lr = v;
+    return *this;
+  }
 };
 
 class ReduceLROnPlateau {

@@ -55,8 +55,8 @@ public:
   // A snapshot (copies). Keys: "step", "group.{g}.lr", "state.{g}.{i}.{name}" (name:
   // momentum_buffer, exp_avg, exp_avg_sq, square_avg, grad_avg, sum, exp_inf, step,
   // mu_product).
-  StateDict state_dict() const;
-  void load_state_dict(const StateDict& state);
+  virtual StateDict state_dict() const;
+  virtual void load_state_dict(const StateDict& state);
 
 protected:
   struct Group {
