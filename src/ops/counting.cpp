@@ -127,4 +127,26 @@ Unique unique(const Tensor& x_in) {
   return {values, inverse.reshape(x_in.shape()), bincount(group, Tensor(), values.numel())};
 }
 
+Tensor isin(const Tensor& elements, const Tensor& test_elements, bool invert) {
+  KILN_CHECK(elements.dtype() == test_elements.dtype(), "isin: elements (", dtype_name(elements.dtype()),
+             ") and test_elements (", dtype_name(test_elements.dtype()), ") must have the same dtype");
+  NoGradGuard no_grad;
+  const Tensor flat = elements.detach().reshape({elements.numel()});
+  Tensor found;
+  if (test_elements.numel() == 0) {
+    found = zeros({flat.numel()}, kUInt8, elements.device());
+  } else {
+    // One more copy of the last value, so that the position past the end (an entry above
+    // them all) reads something, which cannot equal the entry.
+    Tensor sorted = sort(test_elements.detach().reshape({test_elements.numel()})).values;
+    sorted = cat({sorted, sorted.narrow(0, sorted.numel() - 1, 1)});
+    const Tensor at = searchsorted(sorted.narrow(0, 0, sorted.numel() - 1), flat);
+    found = gather(sorted, 0, at) == flat;
+  }
+  if (invert) found = !found;
+  return found.reshape(elements.shape());
+}
+
+Tensor argwhere(const Tensor& x) { return nonzero(x); }
+
 }  // namespace kiln

@@ -199,4 +199,42 @@ Tensor corrcoef(const Tensor& x) {
   return clamp(c / sd.unsqueeze(1) / sd.unsqueeze(0), -1.0, 1.0);  // as torch's: rounding kept in [-1, 1]
 }
 
+// ---- Batched and scaled matrix products -------------------------------------------
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(1),
+             "bmm: a of shape ", fmt(a.shape()), " and b of shape ", fmt(b.shape()),
+             " must be (B, n, m) and (B, m, p) with the same B");
+  return matmul(a, b);
+}
+
+namespace {
+Tensor scaled_product(const char* op, const Tensor& input, const Tensor& product, double beta, double alpha) {
+  const Shape& out = product.shape();
+  KILN_CHECK(input.dim() <= product.dim(), op, ": input of shape ", fmt(input.shape()),
+             " does not broadcast to the product's shape ", fmt(out));
+  for (std::int64_t i = 1; i <= input.dim(); ++i)
+    KILN_CHECK(input.size(-i) == 1 || input.size(-i) == product.size(-i), op, ": input of shape ",
+               fmt(input.shape()), " does not broadcast to the product's shape ", fmt(out));
+  const Tensor scaled = alpha == 1.0 ? product : product * alpha;
+  if (beta != 0.0) return (beta == 1.0 ? input : input * beta) + scaled;
+  if (!input.requires_grad()) return scaled;
+  // beta = 0: the input's values are not read, but it still gets its (zero) gradient.
+  return where(zeros(out, kUInt8, product.device()), input, 0.0) + scaled;
+}
+}  // namespace
+
+Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, double beta, double alpha) {
+  KILN_CHECK(m1.dim() == 2 && m2.dim() == 2 && m1.size(1) == m2.size(0), "addmm: m1 of shape ",
+             fmt(m1.shape()), " and m2 of shape ", fmt(m2.shape()), " must be (n, m) and (m, p)");
+  return scaled_product("addmm", input, matmul(m1, m2), beta, alpha);
+}
+
+Tensor baddbmm(const Tensor& input, const Tensor& b1, const Tensor& b2, double beta, double alpha) {
+  KILN_CHECK(b1.dim() == 3 && b2.dim() == 3 && b1.size(0) == b2.size(0) && b1.size(2) == b2.size(1),
+             "baddbmm: b1 of shape ", fmt(b1.shape()), " and b2 of shape ", fmt(b2.shape()),
+             " must be (B, n, m) and (B, m, p) with the same B");
+  return scaled_product("baddbmm", input, matmul(b1, b2), beta, alpha);
+}
+
 }  // namespace kiln

@@ -287,4 +287,75 @@ Tensor nan_to_num(const Tensor& x, double nan, std::optional<double> posinf, std
   return where(x == -std::numeric_limits<double>::infinity(), neginf.value_or(-largest), capped);
 }
 
+// ---- Products, signs and steps ----------------------------------------------------
+
+Tensor addcmul(const Tensor& input, const Tensor& t1, const Tensor& t2, double value) {
+  return input + t1 * t2 * value;
+}
+Tensor addcdiv(const Tensor& input, const Tensor& t1, const Tensor& t2, double value) {
+  return input + t1 / t2 * value;
+}
+
+namespace {
+// a or b as `keep_a` says, and the other where that one is NaN.
+Tensor pick_number(const Tensor& a, const Tensor& b, const Tensor& keep_a) {
+  Tensor use_a;
+  {
+    NoGradGuard no_grad;
+    use_a = logical_or(logical_and(keep_a, !isnan(a)), isnan(b));
+  }
+  return where(use_a, a, b);
+}
+}  // namespace
+
+Tensor fmax(const Tensor& a, const Tensor& b) {
+  detail::check_floating("fmax", a);
+  return pick_number(a, b, a.detach() >= b.detach());
+}
+Tensor fmin(const Tensor& a, const Tensor& b) {
+  detail::check_floating("fmin", a);
+  return pick_number(a, b, a.detach() <= b.detach());
+}
+
+Tensor copysign(const Tensor& a, const Tensor& b) {
+  detail::check_floating("copysign", a);
+  Tensor negative;
+  {
+    NoGradGuard no_grad;
+    // b's sign bit: below 0, or a zero whose reciprocal is -inf (-0).
+    negative = logical_or(b < 0.0, logical_and(b == 0.0, reciprocal(b) < 0.0));
+  }
+  const Tensor size = abs(a);
+  const Tensor out = where(negative, -size, size);
+  if (!b.requires_grad()) return out;
+  // b's gradient is 0 (as PyTorch's), given through a factor of 1 that never reads b.
+  return out * where(zeros(negative.shape(), kUInt8, negative.device()), b, 1.0);
+}
+
+Tensor heaviside(const Tensor& x, const Tensor& values) {
+  NoGradGuard no_grad;
+  return where(x == 0.0, values.to(x.dtype()), (x > 0.0).to(x.dtype()));
+}
+
+Tensor sinc(const Tensor& x) {
+  detail::check_floating("sinc", x);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    const Tensor px = where(x == 0.0, 1.0, x) * std::numbers::pi;  // 1 where x = 0: no 0 / 0
+    out = where(x == 0.0, 1.0, sin(px) / px);
+  }
+  if (!should_record({x})) return out;
+  // The slope (pi x cos(pi x) - sin(pi x)) / (pi x^2), in double: in x's own precision the
+  // two terms cancel to a few digits near sinc's extrema and near 0 (where it is 0).
+  attach_grad_fn(out, "sinc", {x}, [xd = x.detach()](const Tensor& g) {
+    NoGradGuard no_grad;
+    const Tensor x64 = xd.to(kFloat64);
+    const Tensor px = where(x64 == 0.0, 1.0, x64) * std::numbers::pi;
+    const Tensor slope = where(x64 == 0.0, 0.0, (px * cos(px) - sin(px)) / (px * x64));
+    return Grads{(g.to(kFloat64) * slope).to(xd.dtype())};
+  });
+  return out;
+}
+
 }  // namespace kiln

@@ -41,8 +41,10 @@ Shape reduced_shape(const Shape& shape, const Dims& dims, bool keepdim) {
   Shape out;
   for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
     const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
-    if (!reduced) out.push_back(shape[d]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(shape[d]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -55,9 +57,12 @@ Tensor sum_forward(const Tensor& x, const Dims& dims, double divisor = 1.0) {
   const Tensor src = x.detach().contiguous();
   std::int64_t outer = 1, r = 1, inner = 1;
   for (std::int64_t d = 0; d < x.dim(); ++d) {
-    if (d < dims.front()) outer *= x.shape()[d];
-    else if (d <= dims.back()) r *= x.shape()[d];
-    else inner *= x.shape()[d];
+    if (d < dims.front())
+      outer *= x.shape()[d];
+    else if (d <= dims.back())
+      r *= x.shape()[d];
+    else
+      inner *= x.shape()[d];
   }
   Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype(), x.device());
   if (x.device().is_cuda()) {
@@ -73,8 +78,10 @@ Tensor sum_forward(const Tensor& x, const Dims& dims, double divisor = 1.0) {
     T* o = ptr<T>(out);
     if (inner == 1) {
       typename cpu::KernelTable<T>::RowsFn rows_fn;
-      if constexpr (std::is_floating_point_v<T>) rows_fn = cpu::kernels<T>().sum_rows;
-      else rows_fn = cpu::ref::sum_rows<T>;
+      if constexpr (std::is_floating_point_v<T>)
+        rows_fn = cpu::kernels<T>().sum_rows;
+      else
+        rows_fn = cpu::ref::sum_rows<T>;
       if (outer == 1 && r > kElementwiseGrain) {
         // One long row: partial sums per chunk, combined in order.
         const std::int64_t chunks = std::min<std::int64_t>(64, r / (kElementwiseGrain / 4));
@@ -95,8 +102,10 @@ Tensor sum_forward(const Tensor& x, const Dims& dims, double divisor = 1.0) {
     }
     // out[o, :] = sum_k in[o, k, :], accumulated row by row with the add kernel.
     typename cpu::KernelTable<T>::BinaryFn add_fn;
-    if constexpr (std::is_floating_point_v<T>) add_fn = cpu::kernels<T>().binary[int(cpu::Binary::add)];
-    else add_fn = cpu::ref::add<T>;
+    if constexpr (std::is_floating_point_v<T>)
+      add_fn = cpu::kernels<T>().binary[int(cpu::Binary::add)];
+    else
+      add_fn = cpu::ref::add<T>;
     parallel_for(0, outer, 1, [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t i = b; i < e; ++i) {
         T* dst = o + i * inner;
@@ -145,7 +154,8 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
   const Dims dims = normalize_dims(dims_in, x.dim(), "mean");
   std::int64_t count = 1;
   for (std::int64_t d : dims) count *= x.shape()[d];
-  if (!x.device().is_cuda()) return div(sum(x, dims, keepdim), detail::constant_like(x, static_cast<double>(count)));
+  if (!x.device().is_cuda())
+    return div(sum(x, dims, keepdim), detail::constant_like(x, static_cast<double>(count)));
   // On a GPU the sum's last pass divides as it stores: one kernel, no temporary.
   const Tensor kept = sum_dims(x, dims, static_cast<double>(count));
   Tensor out = keepdim ? kept : kept.detach().reshape(reduced_shape(x.shape(), dims, false));
@@ -220,12 +230,14 @@ Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
   }
   Tensor out = kept.reshape(out_shape);
   if (should_record({x})) {
-    attach_grad_fn(out, "norm", {x}, [xd = x.detach(), kept, p](const Tensor& g) {
-      const Tensor scale = p == 2 ? div(xd, kept)
-                                  : mul(sign(xd), div(pow(abs(xd), p - 1), pow(kept, p - 1)));
-      const Tensor zero = detail::constant_like(kept, 0.0);
-      return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
-    }, {x});
+    attach_grad_fn(out, "norm", {x},
+                   [xd = x.detach(), kept, p](const Tensor& g) {
+                     const Tensor scale =
+                         p == 2 ? div(xd, kept) : mul(sign(xd), div(pow(abs(xd), p - 1), pow(kept, p - 1)));
+                     const Tensor zero = detail::constant_like(kept, 0.0);
+                     return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
+                   },
+                   {x});
   }
   return out;
 }
@@ -262,19 +274,22 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
   if (x.device().is_cuda()) {
     const std::int64_t slots = cuda_kernels::sum_scratch_slots(count, len, 1);
     const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kInt64, x.device()) : Tensor();
-    detail::cuda_for(x).extreme_rows(detail::cuda_scalar(x.dtype(), name), !is_max, count, len, detail::dptr(rows),
-                                     detail::dptr(values), detail::dptr<std::int64_t>(indices),
-                                     slots > 0 ? detail::dptr<std::int64_t>(scratch) : nullptr);
-  } else visit_dtype(x.dtype(), [&]<class T>() {
-    typename cpu::KernelTable<T>::ArgRowsFn fn;
-    if constexpr (std::is_floating_point_v<T>) fn = is_max ? cpu::kernels<T>().max_rows : cpu::kernels<T>().min_rows;
-    else fn = is_max ? cpu::ref::max_rows<T> : cpu::ref::min_rows<T>;
-    const T* in = ptr<T>(rows);
-    T* v = ptr<T>(values);
-    std::int64_t* ix = ptr<std::int64_t>(indices);
-    parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len),
-                 [&](std::int64_t b, std::int64_t e) { fn(e - b, len, in + b * len, v + b, ix + b); });
-  });
+    detail::cuda_for(x).extreme_rows(
+        detail::cuda_scalar(x.dtype(), name), !is_max, count, len, detail::dptr(rows), detail::dptr(values),
+        detail::dptr<std::int64_t>(indices), slots > 0 ? detail::dptr<std::int64_t>(scratch) : nullptr);
+  } else
+    visit_dtype(x.dtype(), [&]<class T>() {
+      typename cpu::KernelTable<T>::ArgRowsFn fn;
+      if constexpr (std::is_floating_point_v<T>)
+        fn = is_max ? cpu::kernels<T>().max_rows : cpu::kernels<T>().min_rows;
+      else
+        fn = is_max ? cpu::ref::max_rows<T> : cpu::ref::min_rows<T>;
+      const T* in = ptr<T>(rows);
+      T* v = ptr<T>(values);
+      std::int64_t* ix = ptr<std::int64_t>(indices);
+      parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len),
+                   [&](std::int64_t b, std::int64_t e) { fn(e - b, len, in + b * len, v + b, ix + b); });
+    });
   // rows are ordered like x with `dim` swapped to the end; undo that ordering.
   Shape swapped = x.shape();
   std::swap(swapped[dim], swapped.back());
@@ -287,37 +302,38 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
   }
   if (should_record({x})) {
     // d/dx max(x) = 1 at the chosen element, 0 elsewhere
-    attach_grad_fn(values, name, {x}, [xs = x.shape(), dtype = x.dtype(), kept, dim,
-                                      ixd = indices.reshape(kept)](const Tensor& g) {
-      if (g.device().is_cuda()) {  // gx = g where the position along dim is the chosen index
-        Shape along(xs.size(), 1);
-        along[dim] = xs[dim];
-        const Tensor position = arange(xs[dim]).reshape(along).to(g.device());
-        return Grads{mul(eq(position, ixd).to(dtype), g.reshape(kept))};
-      }
-      Tensor gx = zeros(xs, dtype);
-      const Tensor gk = g.reshape(kept).contiguous();
-      visit_floating(dtype, "max backward", [&]<class T>() {
-        // Walk every kept position: its index picks one element along `dim`.
-        const Strides& gs = gx.strides();
-        const std::int64_t n = gk.numel();
-        const T* pg = ptr<T>(gk);
-        const Tensor ic = ixd.contiguous();
-        const std::int64_t* pi = ptr<std::int64_t>(ic);
-        T* out = ptr<T>(gx);
-        const Strides ks = contiguous_strides(kept);
-        for (std::int64_t k = 0; k < n; ++k) {
-          std::int64_t rem = k, off = 0;
-          for (std::size_t d = 0; d < kept.size(); ++d) {
-            const std::int64_t i = rem / ks[d];
-            rem %= ks[d];
-            off += (static_cast<std::int64_t>(d) == dim ? pi[k] : i) * gs[d];
+    attach_grad_fn(
+        values, name, {x},
+        [xs = x.shape(), dtype = x.dtype(), kept, dim, ixd = indices.reshape(kept)](const Tensor& g) {
+          if (g.device().is_cuda()) {  // gx = g where the position along dim is the chosen index
+            Shape along(xs.size(), 1);
+            along[dim] = xs[dim];
+            const Tensor position = arange(xs[dim]).reshape(along).to(g.device());
+            return Grads{mul(eq(position, ixd).to(dtype), g.reshape(kept))};
           }
-          out[off] += pg[k];
-        }
-      });
-      return Grads{gx};
-    });
+          Tensor gx = zeros(xs, dtype);
+          const Tensor gk = g.reshape(kept).contiguous();
+          visit_floating(dtype, "max backward", [&]<class T>() {
+            // Walk every kept position: its index picks one element along `dim`.
+            const Strides& gs = gx.strides();
+            const std::int64_t n = gk.numel();
+            const T* pg = ptr<T>(gk);
+            const Tensor ic = ixd.contiguous();
+            const std::int64_t* pi = ptr<std::int64_t>(ic);
+            T* out = ptr<T>(gx);
+            const Strides ks = contiguous_strides(kept);
+            for (std::int64_t k = 0; k < n; ++k) {
+              std::int64_t rem = k, off = 0;
+              for (std::size_t d = 0; d < kept.size(); ++d) {
+                const std::int64_t i = rem / ks[d];
+                rem %= ks[d];
+                off += (static_cast<std::int64_t>(d) == dim ? pi[k] : i) * gs[d];
+              }
+              out[off] += pg[k];
+            }
+          });
+          return Grads{gx};
+        });
   }
   return {values, indices};
 }
@@ -437,9 +453,10 @@ Tensor rows_along(const Tensor& x, std::int64_t dim, const char* name, Pick pick
   visit_floating(x.dtype(), name, [&]<class T>() {
     const auto fn = pick(cpu::kernels<T>());
     const std::int64_t count = rows.numel() / len;
-    parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len), [&](std::int64_t b, std::int64_t e) {
-      fn(e - b, len, ptr<T>(rows) + b * len, ptr<T>(out) + b * len);
-    });
+    parallel_for(0, count, std::max<std::int64_t>(1, kElementwiseGrain / len),
+                 [&](std::int64_t b, std::int64_t e) {
+                   fn(e - b, len, ptr<T>(rows) + b * len, ptr<T>(out) + b * len);
+                 });
   });
   return out.transpose(d, -1).contiguous();
 }
@@ -449,9 +466,11 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = rows_along(x, dim, "softmax", [](const auto& k) { return k.softmax_rows; });
   if (should_record({x})) {
     // dx = y * (g - sum(g * y)) along dim
-    attach_grad_fn(y, "softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
-      return Grads{mul(yd, sub(g, sum(mul(g, yd), {dim}, true)))};
-    }, {y});
+    attach_grad_fn(y, "softmax", {x},
+                   [yd = y.detach(), dim](const Tensor& g) {
+                     return Grads{mul(yd, sub(g, sum(mul(g, yd), {dim}, true)))};
+                   },
+                   {y});
   }
   return y;
 }
@@ -460,11 +479,29 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = rows_along(x, dim, "log_softmax", [](const auto& k) { return k.log_softmax_rows; });
   if (should_record({x})) {
     // dx = g - softmax(x) * sum(g) along dim, softmax(x) = exp(y)
-    attach_grad_fn(y, "log_softmax", {x}, [yd = y.detach(), dim](const Tensor& g) {
-      return Grads{sub(g, mul(exp(yd), sum(g, {dim}, true)))};
-    }, {y});
+    attach_grad_fn(
+        y, "log_softmax", {x},
+        [yd = y.detach(), dim](const Tensor& g) { return Grads{sub(g, mul(exp(yd), sum(g, {dim}, true)))}; },
+        {y});
   }
   return y;
+}
+
+SpreadMean var_mean(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
+  return {var(x, dims, keepdim, correction), mean(x, dims, keepdim)};
+}
+SpreadMean std_mean(const Tensor& x, const Dims& dims, bool keepdim, int correction) {
+  return {std(x, dims, keepdim, correction), mean(x, dims, keepdim)};
+}
+
+MinMax aminmax(const Tensor& x, std::optional<std::int64_t> dim, bool keepdim) {
+  KILN_CHECK(x.numel() > 0, "aminmax: x of shape ", fmt(x.shape()),
+             " is empty; it has no smallest or largest entry");
+  if (!dim) {
+    KILN_CHECK(!keepdim || x.dim() == 0, "aminmax: keepdim needs a dim");
+    return {amin(x), amax(x)};
+  }
+  return {amin(x, {*dim}, keepdim), amax(x, {*dim}, keepdim)};
 }
 
 }  // namespace kiln

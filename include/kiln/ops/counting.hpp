@@ -36,4 +36,11 @@ struct Unique {
 };
 Unique unique(const Tensor& x);
 
+// Whether each entry of `elements` occurs in test_elements (torch.isin): uint8 of
+// elements' shape (invert: whether it does not). Same dtype for both; test_elements sorted
+// once, then each entry placed by searchsorted. NaN is in nothing.
+Tensor isin(const Tensor& elements, const Tensor& test_elements, bool invert = false);
+// torch.argwhere: nonzero(x), the positions of the nonzero entries as (count, x.dim()).
+Tensor argwhere(const Tensor& x);
+
 }  // namespace kiln

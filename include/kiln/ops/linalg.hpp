@@ -20,6 +20,15 @@ namespace kiln {
 // float32 and float64 only. Transposed views are passed to BLAS without copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// Batched matrix products with PyTorch's names: bmm(a, b) of (B, n, m) and (B, m, p);
+// addmm(input, m1, m2) = beta input + alpha m1 m2 over matrices, baddbmm the same over
+// batches (input broadcasting to the product's shape). With beta = 0 the input is not
+// read (its NaN and inf do not reach the result), as PyTorch's. Differentiable.
+Tensor bmm(const Tensor& a, const Tensor& b);
+Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, double beta = 1.0, double alpha = 1.0);
+Tensor baddbmm(const Tensor& input, const Tensor& b1, const Tensor& b2, double beta = 1.0,
+               double alpha = 1.0);
+
 // The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M),
 // (..., P, R), batch dimensions broadcast (torch.cdist, p >= 1 or infinity). As PyTorch's
 // default: for p = 2 with more than 25 rows on either side, through a matrix product,

@@ -81,4 +81,20 @@ Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi);
 Tensor nan_to_num(const Tensor& x, double nan = 0.0, std::optional<double> posinf = std::nullopt,
                   std::optional<double> neginf = std::nullopt);
 
+// --- Products, signs and steps (broadcasting) -------------------------------------
+// input + value t1 t2 and input + value t1 / t2 (torch.addcmul / addcdiv), differentiable
+// in all three.
+Tensor addcmul(const Tensor& input, const Tensor& t1, const Tensor& t2, double value = 1.0);
+Tensor addcdiv(const Tensor& input, const Tensor& t1, const Tensor& t2, double value = 1.0);
+// The larger (smaller) of a and b where a NaN loses to a number (torch.fmax / fmin);
+// NaN only where both are. The gradient goes to the one picked (a on ties).
+Tensor fmax(const Tensor& a, const Tensor& b);
+Tensor fmin(const Tensor& a, const Tensor& b);
+// |a| with the sign of b, -0 included (torch.copysign). Differentiable in a (b's gradient 0).
+Tensor copysign(const Tensor& a, const Tensor& b);
+// 0 where x < 0, 1 where x > 0, `values` where x = 0 (torch.heaviside); no gradient.
+Tensor heaviside(const Tensor& x, const Tensor& values);
+// sin(pi x) / (pi x), 1 at 0 (torch.sinc, the normalised sinc); gradient 0 at 0.
+Tensor sinc(const Tensor& x);
+
 }  // namespace kiln

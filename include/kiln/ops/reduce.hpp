@@ -105,4 +105,18 @@ Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 
+// var (std) and mean over the same dims in one call (torch.var_mean / std_mean), as
+// {var or std, mean}; differentiable.
+struct SpreadMean {
+  Tensor spread, mean;
+};
+SpreadMean var_mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
+SpreadMean std_mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false, int correction = 1);
+// The smallest and largest entries, over all or along `dim` (torch.aminmax); differentiable
+// as amin and amax (ties share the gradient).
+struct MinMax {
+  Tensor min, max;
+};
+MinMax aminmax(const Tensor& x, std::optional<std::int64_t> dim = std::nullopt, bool keepdim = false);
+
 }  // namespace kiln

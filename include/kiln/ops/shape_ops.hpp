@@ -1,6 +1,7 @@
 // Shape and indexing ops as free functions (the view methods live on Tensor).
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "kiln/core/tensor.hpp"
@@ -105,5 +106,40 @@ Tensor diff(const Tensor& x, std::int64_t n = 1, std::int64_t dim = -1);
 // Joins tensors along an existing / a new dimension. Differentiable.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+
+// ---- Arranging (src/ops/arrange.cpp): views, or composites of views, pad and gather, so
+// every one is differentiable and runs on either device.
+
+// x with dims source[i] moved to destination[i], the others keeping their order
+// (torch.movedim / moveaxis). A view.
+Tensor movedim(const Tensor& x, const std::vector<std::int64_t>& source,
+               const std::vector<std::int64_t>& destination);
+Tensor movedim(const Tensor& x, std::int64_t source, std::int64_t destination);
+// x turned k quarter-turns in the plane of dims, from the first towards the second
+// (torch.rot90; k may be negative). A copy.
+Tensor rot90(const Tensor& x, std::int64_t k = 1, const std::vector<std::int64_t>& dims = {0, 1});
+// Matrices with x's last dimension on a diagonal (torch.diag_embed): out has one more
+// dimension, its dims dim1 and dim2 (of the output) of size n + |offset| holding x[..., i]
+// at (i, i + offset) (offset > 0 above the main diagonal), zeros elsewhere.
+Tensor diag_embed(const Tensor& x, std::int64_t offset = 0, std::int64_t dim1 = -2, std::int64_t dim2 = -1);
+// The block-diagonal matrix of the tensors (torch.block_diag): each a matrix, a row (1-D)
+// or a 1 x 1 (0-D), placed corner to corner, zeros elsewhere. One dtype for all.
+Tensor block_diag(const std::vector<Tensor>& tensors);
+// Coordinate grids from 1-D tensors (torch.meshgrid): k tensors of sizes n_1 .. n_k give k
+// tensors of shape (n_1, .., n_k), the i-th varying along dim i (MeshIndexing::ij), or with
+// the first two dims swapped, (n_2, n_1, ..), for Cartesian x-y grids (xy). Expanded views.
+enum class MeshIndexing { ij, xy };
+std::vector<Tensor> meshgrid(const std::vector<Tensor>& tensors, MeshIndexing indexing = MeshIndexing::ij);
+// Every combination of one entry of each 1-D tensor, as rows (torch.cartesian_prod):
+// (n_1 .. n_k, k), the last tensor varying fastest; one tensor comes back as it is.
+Tensor cartesian_prod(const std::vector<Tensor>& tensors);
+// torch.take_along_dim: along `dim`, x's entries at `indices` (int64), the other
+// dimensions broadcast between the two (same number of dimensions); without dim, the
+// flattened x at the flattened indices. Differentiable in x.
+Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<std::int64_t> dim = std::nullopt);
+// The (row, column) positions on and above (triu) / on and below (tril) the offset-th
+// diagonal of a rows x cols matrix, row by row: int64 (2, count) (torch.triu_indices).
+Tensor triu_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset = 0);
+Tensor tril_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset = 0);
 
 }  // namespace kiln

@@ -1,0 +1,190 @@
+// Arranging tensors (kiln/ops/shape_ops.hpp): movedim, rot90, diag_embed, block_diag,
+// meshgrid, cartesian_prod, take_along_dim, and the triangle's indices. Views, or views
+// with pad, cat, flip and gather, so autograd derives every backward on either device.
+#include <algorithm>
+#include <vector>
+
+#include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/shape_ops.hpp"
+#include "src/core/tensor_internal.hpp"
+
+namespace kiln {
+
+namespace {
+
+std::int64_t wrap(std::int64_t d, std::int64_t rank, const char* op) {
+  KILN_CHECK(d >= -std::max<std::int64_t>(rank, 1) && d < std::max<std::int64_t>(rank, 1), op, ": dimension ",
+             d, " is out of range for ", rank, " dimensions");
+  return d < 0 ? d + rank : d;
+}
+
+}  // namespace
+
+Tensor movedim(const Tensor& x, const std::vector<std::int64_t>& source,
+               const std::vector<std::int64_t>& destination) {
+  constexpr const char* op = "movedim";
+  const std::int64_t rank = x.dim();
+  KILN_CHECK(source.size() == destination.size(), op, ": ", source.size(), " source dims but ",
+             destination.size(), " destinations; give one for each");
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rank), -1);  // order[destination] = source
+  std::vector<char> moved(static_cast<std::size_t>(rank), 0);
+  for (std::size_t i = 0; i < source.size(); ++i) {
+    const std::int64_t from = wrap(source[i], rank, op), to = wrap(destination[i], rank, op);
+    KILN_CHECK(!moved[static_cast<std::size_t>(from)] && order[static_cast<std::size_t>(to)] < 0, op,
+               ": source and destination dims must each be distinct, got source ", fmt(Shape(source)),
+               " and destination ", fmt(Shape(destination)));
+    moved[static_cast<std::size_t>(from)] = 1;
+    order[static_cast<std::size_t>(to)] = from;
+  }
+  std::int64_t next = 0;  // the dims not moved fill the free places in their order
+  for (auto& o : order) {
+    if (o >= 0) continue;
+    while (moved[static_cast<std::size_t>(next)]) ++next;
+    o = next++;
+  }
+  return x.permute(order);
+}
+
+Tensor movedim(const Tensor& x, std::int64_t source, std::int64_t destination) {
+  return movedim(x, std::vector<std::int64_t>{source}, std::vector<std::int64_t>{destination});
+}
+
+Tensor rot90(const Tensor& x, std::int64_t k, const std::vector<std::int64_t>& dims) {
+  constexpr const char* op = "rot90";
+  KILN_CHECK(dims.size() == 2 && x.dim() >= 2, op,
+             ": needs two dims of a tensor with at least two, got dims ", fmt(Shape(dims)), " of shape ",
+             fmt(x.shape()));
+  const std::int64_t a = wrap(dims[0], x.dim(), op), b = wrap(dims[1], x.dim(), op);
+  KILN_CHECK(a != b, op, ": the two dims must differ, got ", fmt(Shape(dims)));
+  switch (((k % 4) + 4) % 4) {
+    case 1:
+      return flip(x, {b}).transpose(a, b).contiguous();
+    case 2:
+      return flip(x, {a, b});
+    case 3:
+      return flip(x, {a}).transpose(a, b).contiguous();
+    default:
+      return x.clone();
+  }
+}
+
+Tensor diag_embed(const Tensor& x, std::int64_t offset, std::int64_t dim1, std::int64_t dim2) {
+  constexpr const char* op = "diag_embed";
+  KILN_CHECK(x.dim() >= 1, op, ": needs at least one dimension, got a 0-d tensor");
+  const std::int64_t rank = x.dim() + 1, d1 = wrap(dim1, rank, op), d2 = wrap(dim2, rank, op);
+  KILN_CHECK(d1 != d2, op, ": dim1 and dim2 must differ, got ", dim1, " and ", dim2);
+  const std::int64_t m = x.size(-1), n = m + std::abs(offset);
+  // Row i of an (m, n) block holds x[..., i] at column i + max(offset, 0): x times a one-hot
+  // row; then rows are added above (offset < 0) or below (offset > 0) to make it n x n.
+  std::vector<std::int64_t> columns;
+  for (std::int64_t i = 0; i < m; ++i) columns.push_back(i + std::max<std::int64_t>(offset, 0));
+  const Tensor picks = one_hot(from_vector(columns), n).to(x.dtype()).to(x.device());
+  const Tensor rows = x.unsqueeze(-1) * picks;  // (*, m, n)
+  const Tensor square =
+      pad(rows, {0, 0, std::max<std::int64_t>(-offset, 0), std::max<std::int64_t>(offset, 0)});
+  return movedim(square, {rank - 2, rank - 1}, {d1, d2});
+}
+
+Tensor block_diag(const std::vector<Tensor>& tensors) {
+  constexpr const char* op = "block_diag";
+  KILN_CHECK(!tensors.empty(), op, ": needs at least one tensor");
+  std::vector<Tensor> blocks;
+  std::int64_t width = 0;
+  for (const Tensor& t : tensors) {
+    KILN_CHECK(t.dim() <= 2, op, ": each tensor must have at most two dimensions, got shape ",
+               fmt(t.shape()));
+    KILN_CHECK(t.dtype() == tensors[0].dtype() && t.device() == tensors[0].device(), op,
+               ": every tensor must share the first's dtype and device (", dtype_name(tensors[0].dtype()),
+               ")");
+    blocks.push_back(t.dim() == 2 ? t : t.reshape({1, t.numel()}));
+    width += blocks.back().size(1);
+  }
+  std::int64_t left = 0;
+  for (Tensor& b : blocks) {
+    const std::int64_t w = b.size(1);
+    b = pad(b, {left, width - left - w});
+    left += w;
+  }
+  return cat(blocks, 0);
+}
+
+std::vector<Tensor> meshgrid(const std::vector<Tensor>& tensors, MeshIndexing indexing) {
+  constexpr const char* op = "meshgrid";
+  KILN_CHECK(!tensors.empty(), op, ": needs at least one tensor");
+  Shape shape;
+  for (const Tensor& t : tensors) {
+    KILN_CHECK(t.dim() <= 1, op, ": each tensor must be 1-D (or 0-D), got shape ", fmt(t.shape()));
+    shape.push_back(t.numel());
+  }
+  const bool xy = indexing == MeshIndexing::xy && tensors.size() >= 2;
+  if (xy) std::swap(shape[0], shape[1]);
+  std::vector<Tensor> grids;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const std::size_t along = xy && i < 2 ? 1 - i : i;  // xy: the first varies along dim 1
+    Shape view(shape.size(), 1);
+    view[along] = shape[along];
+    grids.push_back(tensors[i].reshape(view).expand(shape));
+  }
+  return grids;
+}
+
+Tensor cartesian_prod(const std::vector<Tensor>& tensors) {
+  KILN_CHECK(!tensors.empty(), "cartesian_prod: needs at least one tensor");
+  if (tensors.size() == 1) {
+    KILN_CHECK(tensors[0].dim() == 1, "cartesian_prod: each tensor must be 1-D, got shape ",
+               fmt(tensors[0].shape()));
+    return tensors[0];
+  }
+  for (const Tensor& t : tensors)
+    KILN_CHECK(t.dim() == 1, "cartesian_prod: each tensor must be 1-D, got shape ", fmt(t.shape()));
+  std::vector<Tensor> columns;
+  for (const Tensor& g : meshgrid(tensors)) columns.push_back(g.reshape({g.numel()}));
+  return stack(columns, 1);
+}
+
+Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<std::int64_t> dim) {
+  constexpr const char* op = "take_along_dim";
+  KILN_CHECK(indices.dtype() == kInt64 || indices.dtype() == kInt32, op,
+             ": indices must be int64 or int32, got ", dtype_name(indices.dtype()));
+  if (!dim) return gather(x.reshape({x.numel()}), 0, indices.reshape({indices.numel()}));
+  KILN_CHECK(x.dim() == indices.dim() && x.dim() >= 1, op, ": x of shape ", fmt(x.shape()),
+             " and indices of shape ", fmt(indices.shape()), " must have the same number of dimensions");
+  const std::int64_t d = wrap(*dim, x.dim(), op);
+  // The other dimensions broadcast; along d each keeps its own size.
+  Shape xs = x.shape(), is = indices.shape();
+  for (std::int64_t i = 0; i < x.dim(); ++i) {
+    if (i == d) continue;
+    const auto u = static_cast<std::size_t>(i);
+    KILN_CHECK(xs[u] == is[u] || xs[u] == 1 || is[u] == 1, op, ": x of shape ", fmt(x.shape()),
+               " and indices of shape ", fmt(indices.shape()), " do not broadcast outside dim ", d);
+    xs[u] = is[u] = std::max(xs[u], is[u]);
+  }
+  return gather(x.expand(xs), d, indices.expand(is).contiguous());
+}
+
+namespace {
+Tensor triangle_indices(const char* op, std::int64_t rows, std::int64_t cols, std::int64_t offset,
+                        bool upper) {
+  KILN_CHECK(rows >= 0 && cols >= 0, op, ": rows ", rows, " and cols ", cols, " must be >= 0");
+  std::vector<std::int64_t> r, c;
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j)
+      if (upper ? j - i >= offset : j - i <= offset) {
+        r.push_back(i);
+        c.push_back(j);
+      }
+  const auto count = static_cast<std::int64_t>(r.size());
+  r.insert(r.end(), c.begin(), c.end());
+  return from_vector(r, {2, count});
+}
+}  // namespace
+
+Tensor triu_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset) {
+  return triangle_indices("triu_indices", rows, cols, offset, true);
+}
+Tensor tril_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset) {
+  return triangle_indices("tril_indices", rows, cols, offset, false);
+}
+
+}  // namespace kiln

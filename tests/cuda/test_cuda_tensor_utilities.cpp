@@ -1,0 +1,77 @@
+// The arranging ops, the small elementwise and reduction additions, isin and the batched
+// products on the GPU against the CPU: values and gradients.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+TEST_CASE("cuda: movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim") {
+  manual_seed(120);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 3, 4}, dt);
+    parity([](const auto& v) { return movedim(v[0], {0, 2}, {2, 0}) * 2.0; }, {x}, tol_for(dt));
+    parity([](const auto& v) { return rot90(v[0], 3, {1, 2}); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return diag_embed(v[0], -1, 0, 3); }, {x}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return block_diag({v[0].select(0, 0), v[1]});
+        },
+        {x, randn({5}, dt)}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return cartesian_prod({v[0], v[1]});
+        },
+        {randn({3}, dt), randn({2}, dt)}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          const auto g = meshgrid({v[0], v[1]}, MeshIndexing::xy);
+          return g[0] * g[1];
+        },
+        {randn({3}, dt), randn({4}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return take_along_dim(v[0], v[1], 2); }, {x, argsort(randn({2, 1, 4}), 2)},
+           tol_for(dt));
+  }
+}
+
+TEST_CASE(
+    "cuda: addcmul, addcdiv, fmax, fmin, copysign, sinc, var_mean, aminmax, isin, bmm, addmm, baddbmm") {
+  manual_seed(121);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor a = randn({3, 4}, dt), b = randn({3, 4}, dt), c = rand({4}, dt) + 1.0;
+    parity([](const auto& v) { return addcmul(v[0], v[1], v[2], 0.5) + addcdiv(v[1], v[0], v[2], -2); },
+           {a, b, c}, tol_for(dt));
+    parity([](const auto& v) { return fmax(v[0], v[1]) + fmin(v[0], v[1]) * 3.0; }, {a, b}, tol_for(dt));
+    parity([](const auto& v) { return copysign(v[0], v[1]); }, {a, b}, tol_for(dt));
+    parity([](const auto& v) { return sinc(v[0] * 2.0); }, {a}, tol_for(dt) * 10);
+    parity(
+        [](const auto& v) {
+          const SpreadMean r = std_mean(v[0], {1}, true);
+          return r.spread + r.mean;
+        },
+        {a}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          const MinMax r = aminmax(v[0], 0);
+          return r.max - r.min;
+        },
+        {a}, tol_for(dt));
+    const Tensor whole = floor(a * 2.0), picks = floor(b.narrow(0, 0, 1) * 2.0);
+    CHECK(isin(whole.to(gpu), picks.to(gpu)).to(Device::cpu()).to_vector<std::uint8_t>() ==
+          isin(whole, picks).to_vector<std::uint8_t>());
+    const Tensor b1 = randn({2, 3, 4}, dt), b2 = randn({2, 4, 5}, dt);
+    parity([](const auto& v) { return bmm(v[0], v[1]); }, {b1, b2}, tol_for(dt) * 10);
+    parity([](const auto& v) { return baddbmm(v[0], v[1], v[2], 0.5, 2.0); }, {randn({1, 5}, dt), b1, b2},
+           tol_for(dt) * 10);
+    parity([](const auto& v) { return addmm(v[0], v[1], v[2], 0.0, 1.5); },
+           {randn({3, 5}, dt), b1.select(0, 0), b2.select(0, 1)}, tol_for(dt) * 10);
+  }
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,149 @@
+// movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim, the
+// triangle's indices, addcmul / addcdiv, fmax / fmin, copysign, heaviside, sinc, var_mean,
+// std_mean, aminmax, isin, argwhere, bmm, addmm and baddbmm: by hand, against other ops,
+// float64 gradchecks, errors.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
+
+TEST_CASE("movedim, rot90, diag_embed and block_diag") {
+  manual_seed(500);
+  const Tensor x = rand64({2, 3, 4, 5});
+  CHECK(movedim(x, 1, -1).shape() == Shape{2, 4, 5, 3});
+  check_same(movedim(x, 1, -1), x.permute({0, 2, 3, 1}), 0);
+  check_same(movedim(x, {0, 3}, {2, 0}), x.permute({3, 1, 0, 2}), 0);
+  CHECK_THROWS_WITH_AS(movedim(x, {0, 0}, {1, 2}), doctest::Contains("must each be distinct"), Error);
+  CHECK_THROWS_WITH_AS(movedim(x, {0}, {1, 2}), doctest::Contains("1 source dims but 2 destinations"), Error);
+
+  // [[1 2] [3 4]] a quarter-turn anticlockwise: [[2 4] [1 3]].
+  const Tensor m = tensor<double>({{1, 2}, {3, 4}});
+  check_values(rot90(m), {2, 4, 1, 3});
+  check_values(rot90(m, 2), {4, 3, 2, 1});
+  check_values(rot90(m, -1), {3, 1, 4, 2});
+  check_same(rot90(m, 3), rot90(m, -1), 0);
+  check_same(rot90(rot90(x, 1, {1, 3}), -1, {1, 3}), x, 0);
+  KILN_CHECK_GRAD([](const In& in) { return rot90(in[0], 1, {0, 2}); }, {rand64({2, 3, 4})});
+
+  check_values(diag_embed(tensor<double>({1, 2})), {1, 0, 0, 2});
+  check_values(diag_embed(tensor<double>({1, 2}), 1), {0, 1, 0, 0, 0, 2, 0, 0, 0});
+  check_values(diag_embed(tensor<double>({1, 2}), -1), {0, 0, 0, 1, 0, 0, 0, 2, 0});
+  const Tensor v = rand64({3, 4});
+  check_same(diagonal(diag_embed(v), 0, -2, -1), v, 0);
+  check_same(diagonal(diag_embed(v, 2, 0, 2), 2, 0, 2), v, 0);
+  KILN_CHECK_GRAD([](const In& in) { return diag_embed(in[0], -1, 0, 2); }, {rand64({2, 3})});
+
+  check_values(block_diag({tensor<double>({{1, 2}}), scalar_tensor(3.0, kFloat64), tensor<double>({4, 5})}),
+               {1, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 5});
+  CHECK(block_diag({rand64({2, 3}), rand64({1, 1})}).shape() == Shape{3, 4});
+  KILN_CHECK_GRAD([](const In& in) { return block_diag({in[0], in[1]}); }, {rand64({2, 2}), rand64({3})});
+  CHECK_THROWS_WITH_AS(block_diag({rand64({1, 1, 1})}), doctest::Contains("at most two dimensions"), Error);
+}
+
+TEST_CASE("meshgrid, cartesian_prod, take_along_dim and the triangle's indices") {
+  const Tensor a = tensor<double>({1, 2, 3}), b = tensor<double>({10, 20});
+  const std::vector<Tensor> ij = meshgrid({a, b});
+  CHECK(ij[0].shape() == Shape{3, 2});
+  check_values(ij[0], {1, 1, 2, 2, 3, 3});
+  check_values(ij[1], {10, 20, 10, 20, 10, 20});
+  const std::vector<Tensor> xy = meshgrid({a, b}, MeshIndexing::xy);
+  CHECK(xy[0].shape() == Shape{2, 3});
+  check_values(xy[0], {1, 2, 3, 1, 2, 3});
+  check_values(xy[1], {10, 10, 10, 20, 20, 20});
+  check_values(cartesian_prod({a, b}), {1, 10, 1, 20, 2, 10, 2, 20, 3, 10, 3, 20});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return cartesian_prod({in[0], in[1], in[0]});
+      },
+      {rand64({2}), rand64({3})});
+
+  manual_seed(501);
+  const Tensor x = rand64({3, 4});
+  const Tensor order = argsort(x, 1);
+  check_same(take_along_dim(x, order, 1), sort(x, 1).values, 0);
+  // Broadcasting outside the dim: one row of positions for every row.
+  const Tensor first_two = from_vector(std::vector<std::int64_t>{0, 1}, {1, 2});
+  check_same(take_along_dim(x, first_two, 1), x.narrow(1, 0, 2), 0);
+  check_values(take_along_dim(x, from_vector(std::vector<std::int64_t>{5, 0})),
+               {x.reshape({12}).to_vector<double>()[5], x.to_vector<double>()[0]});
+  KILN_CHECK_GRAD([&](const In& in) { return take_along_dim(in[0], order, 1); }, {rand64({3, 4})});
+  CHECK_THROWS_WITH_AS(take_along_dim(x, from_vector(std::vector<std::int64_t>{0, 1}), 1),
+                       doctest::Contains("same number of dimensions"), Error);
+
+  CHECK(triu_indices(3, 3).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 0, 0, 1, 1, 2, 0, 1, 2, 1, 2, 2});
+  CHECK(tril_indices(3, 2, -1).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 2, 0, 0, 1});
+  CHECK(triu_indices(2, 2, 5).shape() == Shape{2, 0});
+}
+
+TEST_CASE("addcmul, addcdiv, fmax, fmin, copysign, heaviside and sinc") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor a = tensor<double>({1, nan, 3, nan}), b = tensor<double>({2, 5, nan, nan});
+  const std::vector<double> most = fmax(a, b).to_vector<double>(), least = fmin(a, b).to_vector<double>();
+  CHECK(most[0] == 2);
+  CHECK(most[1] == 5);
+  CHECK(most[2] == 3);
+  CHECK(std::isnan(most[3]));
+  CHECK(least[0] == 1);
+  CHECK(least[1] == 5);
+  CHECK(least[2] == 3);
+  CHECK(std::isnan(least[3]));
+  check_values(copysign(tensor<double>({1, -2, 3, 4}), tensor<double>({-1, 1, -0.0, 0.0})), {-1, 2, -3, 4});
+  check_values(heaviside(tensor<double>({-1, 0, 2}), tensor<double>({0.5})), {0, 0.5, 1});
+  check_values(sinc(tensor<double>({0, 0.5, 1, -1.5})), {1, 2 / M_PI, 0, -2 / (3 * M_PI)}, 1e-15);
+  manual_seed(502);
+  const Tensor x = rand64({3, 4}), y = rand64({3, 4}), z = rand64({4}) + 3.0;
+  check_same(addcmul(x, y, z, 0.5), x + y * z * 0.5, 1e-15);
+  check_same(addcdiv(x, y, z, -2), x - y / z * 2.0, 1e-15);
+  KILN_CHECK_GRAD([](const In& in) { return addcdiv(in[0], in[1], in[2], 0.7); },
+                  {rand64({3, 4}), rand64({3, 4}), rand64({4}) + 3.0});
+  KILN_CHECK_GRAD([](const In& in) { return fmax(in[0], in[1]) + fmin(in[0], in[1]) * 2.0; },
+                  {rand64({5}), rand64({5})});
+  KILN_CHECK_GRAD([](const In& in) { return copysign(in[0], in[1]); }, {rand64({5}), rand64({5})});
+  KILN_CHECK_GRAD([](const In& in) { return sinc(in[0]); }, {rand64({6})});
+  Tensor zero = zeros({1}, kFloat64).requires_grad_(true);
+  sum(sinc(zero)).backward();
+  CHECK(zero.grad().item() == 0.0);  // the slope at the peak, and no NaN
+}
+
+TEST_CASE("var_mean, std_mean, aminmax, isin, argwhere; bmm, addmm and baddbmm") {
+  manual_seed(503);
+  const Tensor x = rand64({3, 5});
+  const SpreadMean vm = var_mean(x, {1}, true, 0);
+  check_same(vm.spread, var(x, {1}, true, 0), 0);
+  check_same(vm.mean, mean(x, {1}, true), 0);
+  check_same(std_mean(x).spread, kiln::std(x), 0);
+  const MinMax all = aminmax(x), rows = aminmax(x, 0, true);
+  CHECK(all.min.item() == amin(x).item());
+  CHECK(all.max.item() == amax(x).item());
+  check_same(rows.max, amax(x, {0}, true), 0);
+  CHECK_THROWS_WITH_AS(aminmax(zeros({0}, kFloat64)), doctest::Contains("is empty"), Error);
+
+  const Tensor elements = tensor<double>({{1, 2, 3}, {4, NAN, 6}}), tests = tensor<double>({6, 1, 1, NAN, 9});
+  CHECK(isin(elements, tests).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 0, 0, 0, 1});
+  CHECK(isin(elements, tests, true).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1, 1, 1, 0});
+  CHECK(isin(elements, zeros({0}, kFloat64)).to_vector<std::uint8_t>() == std::vector<std::uint8_t>(6, 0));
+  CHECK(argwhere(tensor<double>({{0, 1}, {2, 0}})).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 1, 1, 0});
+
+  const Tensor b1 = rand64({2, 3, 4}), b2 = rand64({2, 4, 5}), input = rand64({3, 5});
+  check_same(bmm(b1, b2), matmul(b1, b2), 0);
+  check_same(baddbmm(input, b1, b2, 0.5, 2.0), input * 0.5 + matmul(b1, b2) * 2.0, 1e-14);
+  check_same(addmm(input, b1.select(0, 0), b2.select(0, 1)), input + matmul(b1.select(0, 0), b2.select(0, 1)),
+             1e-14);
+  // beta = 0 never reads the input: its NaN stays out.
+  const Tensor poisoned = full({3, 5}, NAN, kFloat64);
+  check_same(addmm(poisoned, b1.select(0, 0), b2.select(0, 1), 0.0), matmul(b1.select(0, 0), b2.select(0, 1)),
+             0);
+  KILN_CHECK_GRAD([](const In& in) { return baddbmm(in[0], in[1], in[2], 0.3, -1.5); },
+                  {rand64({1, 5}), rand64({2, 3, 4}), rand64({2, 4, 5})});
+  CHECK_THROWS_WITH_AS(bmm(b1, b1), doctest::Contains("(B, n, m) and (B, m, p)"), Error);
+  CHECK_THROWS_WITH_AS(addmm(input, b1, b2), doctest::Contains("must be (n, m) and (m, p)"), Error);
+}
