@@ -1,6 +1,7 @@
 // movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim, the
 // triangle's indices, addcmul / addcdiv, fmax / fmin, copysign, heaviside, sinc, var_mean,
-// std_mean, aminmax, isin, argwhere, bmm, addmm and baddbmm: by hand, against other ops,
+// std_mean, aminmax, isin, argwhere, bmm, addmm, baddbmm, pad_sequence, rrelu, pdist, the
+// trapezoidal rule and vander: by hand, against other ops,
 // float64 gradchecks, errors.
 #include <cmath>
 #include <limits>
@@ -146,4 +147,70 @@ TEST_CASE("var_mean, std_mean, aminmax, isin, argwhere; bmm, addmm and baddbmm")
                   {rand64({1, 5}), rand64({2, 3, 4}), rand64({2, 4, 5})});
   CHECK_THROWS_WITH_AS(bmm(b1, b1), doctest::Contains("(B, n, m) and (B, m, p)"), Error);
   CHECK_THROWS_WITH_AS(addmm(input, b1, b2), doctest::Contains("must be (n, m) and (m, p)"), Error);
+}
+
+TEST_CASE("pad_sequence and unpad_sequence, rrelu, pdist, trapezoid, cumulative_trapezoid and vander") {
+  const Tensor a = tensor<double>({{1, 2}, {3, 4}, {5, 6}}), b = tensor<double>({{7, 8}});
+  const Tensor padded = nn::pad_sequence({a, b}, true, -1.0);
+  CHECK(padded.shape() == Shape{2, 3, 2});
+  check_values(padded, {1, 2, 3, 4, 5, 6, 7, 8, -1, -1, -1, -1});
+  const Tensor time_major = nn::pad_sequence({a, b}, false, 0.0, /*pad_left=*/true);
+  CHECK(time_major.shape() == Shape{3, 2, 2});
+  check_values(time_major.select(1, 1), {0, 0, 0, 0, 7, 8});
+  const std::vector<Tensor> back = nn::unpad_sequence(padded, {3, 1}, true);
+  check_same(back[0], a, 0);
+  check_same(back[1], b, 0);
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return nn::pad_sequence({in[0], in[1]}, false, 0.5);
+      },
+      {rand64({4, 3}), rand64({2, 3})});
+  CHECK_THROWS_WITH_AS(nn::pad_sequence({a, rand64({2, 3})}), doctest::Contains("same trailing sizes"),
+                       Error);
+  CHECK_THROWS_WITH_AS(nn::unpad_sequence(padded, {4, 1}, true), doctest::Contains("length 4 of sequence 0"),
+                       Error);
+
+  const Tensor x = tensor<double>({-2, -1, 0, 3});
+  check_values(rrelu(x, 0.1, 0.3), {-0.4, -0.2, 0, 3}, 1e-15);  // the mean slope
+  manual_seed(504);
+  const Tensor wide = randn({10000}, kFloat64) - 0.5;
+  const Tensor ratio = rrelu(wide, 0.1, 0.3, true) / wide;
+  const Tensor negative = masked_select(ratio, wide < 0.0);
+  CHECK(amin(negative).item() >= 0.1);
+  CHECK(amax(negative).item() <= 0.3);
+  CHECK(mean(negative).item() == doctest::Approx(0.2).epsilon(0.01));
+  nn::RReLU layer(0.1, 0.3);
+  layer.eval();
+  check_same(layer(x), rrelu(x, 0.1, 0.3), 0);
+  CHECK(layer.description() == "RReLU(lower=0.1, upper=0.3)");
+
+  const Tensor points = tensor<double>({{0, 0}, {3, 4}, {6, 8}});
+  check_values(pdist(points), {5, 10, 5});
+  check_values(pdist(points, 1), {7, 14, 7});
+  check_values(pdist(points, 0), {2, 2, 2});  // entries that differ
+  check_values(pdist(points, 0.5),
+               {std::pow(std::sqrt(3.0) + 2, 2), std::pow(std::sqrt(6.0) + std::sqrt(8.0), 2),
+                std::pow(std::sqrt(3.0) + 2, 2)},
+               1e-14);
+  const Tensor rows = rand64({5, 3});
+  const Tensor all_pairs = cdist(rows, rows);
+  const std::vector<std::int64_t> upper = triu_indices(5, 5, 1).to_vector<std::int64_t>();
+  std::vector<std::int64_t> flat;
+  for (std::size_t i = 0; i < upper.size() / 2; ++i)
+    flat.push_back(upper[i] * 5 + upper[i + upper.size() / 2]);
+  check_same(pdist(rows), all_pairs.reshape({25})[from_vector(flat)], 1e-12);
+  KILN_CHECK_GRAD([](const In& in) { return pdist(in[0], 3); }, {rand64({4, 3})});
+
+  // The area under y = x^2 sampled at 0 .. 4: trapezoids 0.5, 2.5, 6.5, 12.5.
+  const Tensor y = tensor<double>({0, 1, 4, 9, 16});
+  CHECK(trapezoid(y).item() == 22);
+  CHECK(trapezoid(y, 0.5).item() == 11);
+  check_values(cumulative_trapezoid(y), {0.5, 3, 9.5, 22});
+  CHECK(trapezoid(y, tensor<double>({0, 1, 3, 4, 8})).item() == doctest::Approx(0.5 + 5 + 6.5 + 50));
+  KILN_CHECK_GRAD([](const In& in) { return cumulative_trapezoid(in[0], in[1], 0); },
+                  {rand64({4, 2}), rand64({4, 2})});
+
+  check_values(vander(tensor<double>({2, 3, 0})), {4, 2, 1, 9, 3, 1, 0, 0, 1});
+  check_values(vander(tensor<double>({2, 3}), 4, true), {1, 2, 4, 8, 1, 3, 9, 27});
+  KILN_CHECK_GRAD([](const In& in) { return vander(in[0], 4); }, {tensor<double>({0.0, 0.7, -1.3})});
 }

@@ -1,7 +1,9 @@
 // The differential test against PyTorch, continued: the math functions of
 // kiln/ops/math.hpp against torch's, with inputs reaching past each domain (NaN must
-// match NaN) and operands broadcast.
+// match NaN) and operands broadcast; then the arranging ops and other small additions.
 #include "torch_differential.hpp"
+
+#include <array>
 
 using namespace differential;
 
@@ -113,7 +115,7 @@ TEST_CASE("torch differential: lerp by a tensor of weights, clamp by tensors of 
 
 TEST_CASE(
     "torch differential: arranging (movedim, rot90, diag_embed, block_diag, meshgrid, take_along_dim), "
-    "the batched products, var_mean, aminmax, isin") {
+    "the batched products, var_mean, aminmax, pad_sequence, rrelu, pdist, trapezoid, vander, isin") {
   in_both_precisions(54, 40, [] {
     const Sizes s = {irand(1, 4), irand(1, 4), irand(1, 4)};
     const std::int64_t from = irand(-3, 2), to = irand(-3, 2), k = irand(-5, 5);
@@ -202,6 +204,36 @@ TEST_CASE(
           return lo * 2.0 + hi;
         },
         false);  // torch 1.13 has no derivative for aminmax
+    const bool batch_first = coin();
+    compare(
+        "pad_sequence", {leaf({s[0], s[2]}), leaf({s[1], s[2]}), leaf({1, s[2]})},
+        [&](const auto& a) {
+          return kiln::nn::pad_sequence({a[0], a[1], a[2]}, batch_first, 0.5);
+        },
+        [&](const auto& a) {
+          return torch::nn::utils::rnn::pad_sequence({a[0], a[1], a[2]}, batch_first, 0.5);
+        });
+    compare(
+        "rrelu, evaluation", {leaf(s)}, [&](const auto& a) { return kiln::rrelu(a[0], 0.1, 0.4); },
+        [&](const auto& a) { return torch::rrelu(a[0], 0.1, 0.4, false); });
+    const double p = std::array{0.5, 1.0, 2.0, 3.0}[static_cast<std::size_t>(irand(0, 3))];
+    compare(
+        "pdist", {leaf({s[0] + 1, s[2]})}, [&](const auto& a) { return kiln::pdist(a[0], p); },
+        [&](const auto& a) { return torch::pdist(a[0], p); });
+    const double dx = unif(0.1, 2);
+    compare(
+        "trapezoid", {leaf(s), leaf({s[1]})},
+        [&](const auto& a) {
+          return kiln::trapezoid(a[0], a[1], 1) + kiln::sum(kiln::cumulative_trapezoid(a[0], dx, 1));
+        },
+        [&](const auto& a) {
+          return torch::trapezoid(a[0], a[1], 1) + torch::cumulative_trapezoid(a[0], dx, 1).sum();
+        });
+    const std::int64_t columns = irand(0, 5);
+    const bool increasing = coin();
+    compare(
+        "vander", {leaf({s[0]})}, [&](const auto& a) { return kiln::vander(a[0], columns, increasing); },
+        [&](const auto& a) { return torch::vander(a[0], columns, increasing); });
     // Whole numbers, so that matches happen.
     std::vector<double> e, t;
     for (std::int64_t i = 0; i < 12; ++i) e.push_back(static_cast<double>(irand(-4, 4)));

@@ -22,6 +22,15 @@ Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope
 std::string LeakyReLU::description() const {
   return with_number("LeakyReLU(negative_slope=", negative_slope);
 }
+RReLU::RReLU(double lower, double upper) : lower(lower), upper(upper) {
+  KILN_CHECK(lower <= upper, "RReLU: lower ", lower, " must not exceed upper ", upper);
+}
+Tensor RReLU::forward(const Tensor& x) { return rrelu(x, lower, upper, is_training()); }
+std::string RReLU::description() const {
+  std::ostringstream os;
+  os << "RReLU(lower=" << lower << ", upper=" << upper << ")";
+  return os.str();
+}
 Tensor ELU::forward(const Tensor& x) { return elu(x, alpha); }
 std::string ELU::description() const { return with_number("ELU(alpha=", alpha); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }

@@ -2,6 +2,7 @@
 // and the walk over layers, directions and time.
 #include "kiln/nn/recurrent.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -257,6 +258,42 @@ Tensor GRUCell::forward(const Tensor& x, const Tensor& h) {
   return unbatched(
       detail::cell_step(CellKind::GRU, linear(xb, weight_ih, bias_ih), hb, Tensor(), weight_hh, bias_hh).h,
       batched);
+}
+
+Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first, double padding_value,
+                    bool pad_left) {
+  KILN_CHECK(!sequences.empty(), "pad_sequence: no sequences");
+  std::int64_t longest = 0;
+  for (const Tensor& s : sequences) {
+    KILN_CHECK(s.dim() >= 1 && s.dim() == sequences[0].dim() &&
+                   std::equal(s.shape().begin() + 1, s.shape().end(), sequences[0].shape().begin() + 1),
+               "pad_sequence: sequences of shapes ", fmt(sequences[0].shape()), " and ", fmt(s.shape()),
+               " must be (L_i, *) with the same trailing sizes");
+    longest = std::max(longest, s.size(0));
+  }
+  std::vector<Tensor> padded;
+  for (const Tensor& s : sequences) {
+    std::vector<std::int64_t> pads(static_cast<std::size_t>(2 * s.dim()), 0);  // last dim first
+    const std::int64_t missing = longest - s.size(0);
+    pads[pads.size() - (pad_left ? 2 : 1)] = missing;
+    padded.push_back(pad(s, pads, padding_value));
+  }
+  return stack(padded, batch_first ? 0 : 1);
+}
+
+std::vector<Tensor> unpad_sequence(const Tensor& padded, const std::vector<std::int64_t>& lengths,
+                                   bool batch_first) {
+  const std::int64_t batch_dim = batch_first ? 0 : 1, time_dim = 1 - batch_dim;
+  KILN_CHECK(padded.dim() >= 2 && padded.size(batch_dim) == static_cast<std::int64_t>(lengths.size()),
+             "unpad_sequence: a batch of shape ", fmt(padded.shape()), " with ", lengths.size(),
+             " lengths; give one length per sequence along dim ", batch_dim);
+  std::vector<Tensor> out;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    KILN_CHECK(lengths[i] >= 0 && lengths[i] <= padded.size(time_dim), "unpad_sequence: length ", lengths[i],
+               " of sequence ", i, " is not in 0 .. ", padded.size(time_dim));
+    out.push_back(padded.select(batch_dim, static_cast<std::int64_t>(i)).narrow(0, 0, lengths[i]));
+  }
+  return out;
 }
 
 }  // namespace kiln::nn

@@ -71,9 +71,11 @@ namespace {
 Tensor activation(Unary op, UnaryGrad grad_op, const char* name, const Tensor& x, bool from_output) {
   Tensor out = detail::unary_forward(op, name, x);
   if (should_record({x})) {
-    attach_grad_fn(out, name, {x}, [saved = (from_output ? out : x).detach(), grad_op](const Tensor& g) {
-      return Grads{detail::unary_grad(grad_op, saved, g)};
-    }, {from_output ? out : x});
+    attach_grad_fn(out, name, {x},
+                   [saved = (from_output ? out : x).detach(), grad_op](const Tensor& g) {
+                     return Grads{detail::unary_grad(grad_op, saved, g)};
+                   },
+                   {from_output ? out : x});
   }
   return out;
 }
@@ -88,7 +90,9 @@ Tensor tanh(const Tensor& x) { return activation(Unary::tanh, UnaryGrad::tanh, "
 // d/dx x Phi(x) = Phi(x) + x phi(x)
 Tensor gelu(const Tensor& x) { return activation(Unary::gelu, UnaryGrad::gelu, "gelu", x, false); }
 // d/dx log(1 + e^x) = sigmoid(x)
-Tensor softplus(const Tensor& x) { return activation(Unary::softplus, UnaryGrad::softplus, "softplus", x, false); }
+Tensor softplus(const Tensor& x) {
+  return activation(Unary::softplus, UnaryGrad::softplus, "softplus", x, false);
+}
 // d/dx x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x)
 Tensor silu(const Tensor& x) { return activation(Unary::silu, UnaryGrad::silu, "silu", x, false); }
 
@@ -238,6 +242,15 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 Tensor elu(const Tensor& x, double alpha) {
   return activation_with("elu", cuda_kernels::ParamActivation::elu, x, alpha,
                          [](const auto& k) { return std::make_pair(k.elu, k.elu_grad); });
+}
+
+Tensor rrelu(const Tensor& x, double lower, double upper, bool training) {
+  detail::check_floating("rrelu", x);
+  KILN_CHECK(lower <= upper && std::isfinite(lower) && std::isfinite(upper), "rrelu: lower ", lower,
+             " must not exceed upper ", upper);
+  if (!training) return where(x >= 0.0, x, x * ((lower + upper) / 2));
+  const Tensor slope = rand(x.shape(), x.dtype(), x.device()) * (upper - lower) + lower;
+  return where(x >= 0.0, x, x * slope);
 }
 
 }  // namespace kiln

@@ -106,12 +106,18 @@ void eigen_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k
   Eigen::Map<const Mat, 0, Stride> A(a, ta ? k : m, ta ? m : k, Stride(lda));
   Eigen::Map<const Mat, 0, Stride> B(b, tb ? n : k, tb ? k : n, Stride(ldb));
   Eigen::Map<Mat, 0, Stride> C(c, m, n, Stride(ldc));
-  if (beta == T(0)) C.setZero();
-  else C *= beta;
-  if (ta && tb) C.noalias() += alpha * A.transpose() * B.transpose();
-  else if (ta) C.noalias() += alpha * A.transpose() * B;
-  else if (tb) C.noalias() += alpha * A * B.transpose();
-  else C.noalias() += alpha * A * B;
+  if (beta == T(0))
+    C.setZero();
+  else
+    C *= beta;
+  if (ta && tb)
+    C.noalias() += alpha * A.transpose() * B.transpose();
+  else if (ta)
+    C.noalias() += alpha * A.transpose() * B;
+  else if (tb)
+    C.noalias() += alpha * A * B.transpose();
+  else
+    C.noalias() += alpha * A * B;
 }
 }  // namespace
 

@@ -28,8 +28,8 @@
 namespace kiln {
 
 using detail::ConvGeometry;
-using detail::PoolGeometry;
 using detail::pool_geometry;
+using detail::PoolGeometry;
 using detail::ptr;
 
 namespace {
@@ -178,23 +178,27 @@ Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& 
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding, Pair dilation,
-              std::int64_t groups) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
+              Pair dilation, std::int64_t groups) {
   detail::check_same_dtype_device("conv2d", {x, weight});
   detail::check_floating("conv2d", x);
   KILN_CHECK(x.dim() == 4, "conv2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  KILN_CHECK(weight.dim() == 4, "conv2d: weight must be (O, C/groups, kh, kw) but has shape ", fmt(weight.shape()));
-  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0 && weight.size(0) % groups == 0, "conv2d: groups = ", groups,
-             " must divide both the input channels (", x.size(1), ") and the output channels (", weight.size(0), ")");
-  KILN_CHECK(weight.size(1) * groups == x.size(1), "conv2d: input of shape ", fmt(x.shape()), " has ", x.size(1),
-             " channels but weight of shape ", fmt(weight.shape()), " with groups = ", groups, " expects ",
-             weight.size(1) * groups);
+  KILN_CHECK(weight.dim() == 4, "conv2d: weight must be (O, C/groups, kh, kw) but has shape ",
+             fmt(weight.shape()));
+  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0 && weight.size(0) % groups == 0,
+             "conv2d: groups = ", groups, " must divide both the input channels (", x.size(1),
+             ") and the output channels (", weight.size(0), ")");
+  KILN_CHECK(weight.size(1) * groups == x.size(1), "conv2d: input of shape ", fmt(x.shape()), " has ",
+             x.size(1), " channels but weight of shape ", fmt(weight.shape()), " with groups = ", groups,
+             " expects ", weight.size(1) * groups);
   for (int d = 0; d < 2; ++d)
-    KILN_CHECK(stride[d] >= 1 && dilation[d] >= 1 && padding[d] >= 0, "conv2d: stride and dilation must be >= 1 "
-               "and padding >= 0, got stride (", stride[0], ", ", stride[1], "), padding (", padding[0], ", ",
-               padding[1], "), dilation (", dilation[0], ", ", dilation[1], ")");
+    KILN_CHECK(stride[d] >= 1 && dilation[d] >= 1 && padding[d] >= 0,
+               "conv2d: stride and dilation must be >= 1 "
+               "and padding >= 0, got stride (",
+               stride[0], ", ", stride[1], "), padding (", padding[0], ", ", padding[1], "), dilation (",
+               dilation[0], ", ", dilation[1], ")");
   ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), weight.size(3),
-                 0, 0, stride, padding, dilation, groups};
+                 0,         0,         stride,    padding,   dilation,       groups};
   const std::int64_t span_h = g.h + 2 * padding[0] - dilation[0] * (g.kh - 1) - 1;
   const std::int64_t span_w = g.w + 2 * padding[1] - dilation[1] * (g.kw - 1) - 1;
   g.oh = span_h < 0 ? 0 : span_h / stride[0] + 1;  // (C++ division truncates negatives toward 0)
@@ -224,7 +228,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
     });
   });
   if (should_record({x, weight, bias})) {
-    const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(out, "conv2d", {x, weight, bias},
                    [xc, w, g, nx, nw, nb](const Tensor& grad) {
                      const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
@@ -430,9 +435,10 @@ Tensor max_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g, Tensor* 
     // d/dx max(window) = 1 at the winner, 0 elsewhere
     attach_grad_fn(out, "max_pool2d", {x}, [argmax, g, xs = x.shape()](const Tensor& grad) {
       const std::int64_t per_plane = g.oh * g.ow;
-      return Grads{pool_backward(grad, xs, g, "max_pool2d backward", [&](std::int64_t p, const auto* src, auto* dst) {
-        for (std::int64_t k = 0; k < per_plane; ++k) dst[(*argmax)[p * per_plane + k]] += src[k];
-      })};
+      return Grads{
+          pool_backward(grad, xs, g, "max_pool2d backward", [&](std::int64_t p, const auto* src, auto* dst) {
+            for (std::int64_t k = 0; k < per_plane; ++k) dst[(*argmax)[p * per_plane + k]] += src[k];
+          })};
     });
   }
   if (indices) {
@@ -495,14 +501,15 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool 
   if (should_record({x})) {
     // d/dx mean(window) = 1 / (the window's divisor) for every element of the window
     attach_grad_fn(out, "avg_pool2d", {x}, [g, xs = x.shape(), inv_area, for_window](const Tensor& grad) {
-      return Grads{pool_backward(grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
-        using T = std::remove_reference_t<decltype(*dst)>;
-        for (std::int64_t y = 0; y < g.oh; ++y)
-          for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-            const T v = static_cast<T>(src[y * g.ow + xx] * inv_area(y, xx));
-            for_window(y, xx, [&](std::int64_t off) { dst[off] += v; });
-          }
-      })};
+      return Grads{
+          pool_backward(grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
+            using T = std::remove_reference_t<decltype(*dst)>;
+            for (std::int64_t y = 0; y < g.oh; ++y)
+              for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+                const T v = static_cast<T>(src[y * g.ow + xx] * inv_area(y, xx));
+                for_window(y, xx, [&](std::int64_t off) { dst[off] += v; });
+              }
+          })};
     });
   }
   return out;

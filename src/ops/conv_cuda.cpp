@@ -21,8 +21,8 @@ namespace kiln::detail {
 namespace {
 
 cuda_kernels::ConvShape conv_shape(const ConvGeometry& g) {
-  return {g.n,         g.c,         g.h,          g.w,          g.kh,           g.kw,           g.oh,
-          g.ow,        g.stride[0], g.stride[1],  g.padding[0], g.padding[1],   g.dilation[0],  g.dilation[1]};
+  return {g.n,  g.c,         g.h,         g.w,          g.kh,         g.kw,          g.oh,
+          g.ow, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1]};
 }
 
 // Element `elements` of t's storage view, as an untyped device pointer.
@@ -64,8 +64,8 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   k.im2col(t, s, dptr(xc), dptr(col));
   Tensor out_t = Tensor::empty({g.o, NL}, x.dtype(), x.device());
   for (std::int64_t gi = 0; gi < g.groups; ++gi)
-    k.gemm(t, false, false, OG, NL, K, at(w, gi * OG * K), K, at(col, gi * K * NL), NL, 0.0, at(out_t, gi * OG * NL),
-           NL);
+    k.gemm(t, false, false, OG, NL, K, at(w, gi * OG * K), K, at(col, gi * K * NL), NL, 0.0,
+           at(out_t, gi * OG * NL), NL);
   const bool record = should_record({x, weight, bias});
   const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
   if (!(record && nw)) col = Tensor();  // not needed for dW: free the columns before the output copy
@@ -75,25 +75,27 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                    .reshape({g.n, g.o, g.oh, g.ow});
 
   if (record) {
-    attach_grad_fn(out, op, {x, weight, bias}, [xc, w, col, g, s, t, nx, nw, nb](const Tensor& grad) {
-      const auto& kk = cuda_for(xc);
-      const std::int64_t K2 = g.k(), NL2 = g.n * g.l(), OG2 = g.o / g.groups;
-      const Tensor gc = grad.contiguous();
-      const Tensor g_t = to_channels_major(gc, g.n, g.o, g.l());
-      Grads grads(3);
-      if (nw) grads[1] = weight_gradient(g, t, g_t, col, w);
-      if (nx) {
-        Tensor dcol = Tensor::empty({g.k_all(), NL2}, xc.dtype(), xc.device());
-        for (std::int64_t gi = 0; gi < g.groups; ++gi)
-          kk.gemm(t, true, false, K2, NL2, OG2, at(w, gi * OG2 * K2), K2, at(g_t, gi * OG2 * NL2), NL2, 0.0,
-                  at(dcol, gi * K2 * NL2), NL2);
-        Tensor gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
-        kk.col2im(t, s, dptr(dcol), dptr(gx));
-        grads[0] = gx;
-      }
-      if (nb) grads[2] = sum(g_t, {1});  // (O, N*L) rows: one reduction, not two
-      return grads;
-    }, {nx ? w : Tensor()});  // dW reads the columns, made in the forward pass
+    attach_grad_fn(out, op, {x, weight, bias},
+                   [xc, w, col, g, s, t, nx, nw, nb](const Tensor& grad) {
+                     const auto& kk = cuda_for(xc);
+                     const std::int64_t K2 = g.k(), NL2 = g.n * g.l(), OG2 = g.o / g.groups;
+                     const Tensor gc = grad.contiguous();
+                     const Tensor g_t = to_channels_major(gc, g.n, g.o, g.l());
+                     Grads grads(3);
+                     if (nw) grads[1] = weight_gradient(g, t, g_t, col, w);
+                     if (nx) {
+                       Tensor dcol = Tensor::empty({g.k_all(), NL2}, xc.dtype(), xc.device());
+                       for (std::int64_t gi = 0; gi < g.groups; ++gi)
+                         kk.gemm(t, true, false, K2, NL2, OG2, at(w, gi * OG2 * K2), K2,
+                                 at(g_t, gi * OG2 * NL2), NL2, 0.0, at(dcol, gi * K2 * NL2), NL2);
+                       Tensor gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+                       kk.col2im(t, s, dptr(dcol), dptr(gx));
+                       grads[0] = gx;
+                     }
+                     if (nb) grads[2] = sum(g_t, {1});  // (O, N*L) rows: one reduction, not two
+                     return grads;
+                   },
+                   {nx ? w : Tensor()});  // dW reads the columns, made in the forward pass
   }
   return out;
 }
@@ -173,8 +175,10 @@ Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* ind
       const Tensor gc = grad.contiguous();
       Tensor gx = Tensor::empty(xs, gc.dtype(), gc.device());
       const auto& kk = cuda_for(gc);
-      if (max) kk.max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));
-      else kk.avg_pool_backward(t, s, dptr(gc), dptr(gx));
+      if (max)
+        kk.max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));
+      else
+        kk.avg_pool_backward(t, s, dptr(gc), dptr(gx));
       return Grads{gx};
     });
   }

@@ -39,8 +39,8 @@ void check_same_dtype_device(const char* op, std::initializer_list<Tensor> tenso
 }
 
 void check_floating(const char* op, const Tensor& t) {
-  KILN_CHECK(is_floating(t.dtype()), op, ": expected a floating tensor but got ", t.dtype(),
-             " of shape ", fmt(t.shape()), "; convert with .to(kiln::kFloat32)");
+  KILN_CHECK(is_floating(t.dtype()), op, ": expected a floating tensor but got ", t.dtype(), " of shape ",
+             fmt(t.shape()), "; convert with .to(kiln::kFloat32)");
 }
 
 }  // namespace detail
@@ -54,14 +54,20 @@ namespace {
 template <class T>
 typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* name) {
   switch (op) {
-    case Binary::add: return cpu::ref::add<T>;
-    case Binary::sub: return cpu::ref::sub<T>;
-    case Binary::mul: return cpu::ref::mul<T>;
-    case Binary::maximum: return cpu::ref::maximum<T>;
-    case Binary::minimum: return cpu::ref::minimum<T>;
+    case Binary::add:
+      return cpu::ref::add<T>;
+    case Binary::sub:
+      return cpu::ref::sub<T>;
+    case Binary::mul:
+      return cpu::ref::mul<T>;
+    case Binary::maximum:
+      return cpu::ref::maximum<T>;
+    case Binary::minimum:
+      return cpu::ref::minimum<T>;
     default:
-      throw Error(detail::concat(name, ": not defined for integer tensors; convert to a floating "
-                                       "dtype with .to(kiln::kFloat32) first"));
+      throw Error(detail::concat(name,
+                                 ": not defined for integer tensors; convert to a floating "
+                                 "dtype with .to(kiln::kFloat32) first"));
   }
 }
 
@@ -72,14 +78,16 @@ void binary_kernel(Binary op, const char* name, const Tensor& out, const Tensor&
   if (out.device().is_cuda()) {
     if (!is_floating(a.dtype())) integer_binary<std::int64_t>(op, name);  // same rule as on the CPU
     detail::cuda_for(out).binary(op, detail::cuda_scalar(a.dtype(), name),
-                                 detail::cuda_loop(shape, {&out.strides(), &sa, &sb}, name), detail::dptr(out),
-                                 detail::dptr(a), detail::dptr(b));
+                                 detail::cuda_loop(shape, {&out.strides(), &sa, &sb}, name),
+                                 detail::dptr(out), detail::dptr(a), detail::dptr(b));
     return;
   }
   visit_dtype(a.dtype(), [&]<class T>() {
     typename cpu::KernelTable<T>::BinaryFn fn;
-    if constexpr (std::is_floating_point_v<T>) fn = cpu::kernels<T>().binary[int(op)];
-    else fn = integer_binary<T>(op, name);
+    if constexpr (std::is_floating_point_v<T>)
+      fn = cpu::kernels<T>().binary[int(op)];
+    else
+      fn = integer_binary<T>(op, name);
     T* o = ptr<T>(out);
     const T* pa = ptr<T>(a);
     const T* pb = ptr<T>(b);
@@ -95,7 +103,8 @@ void binary_kernel(Binary op, const char* name, const Tensor& out, const Tensor&
 // element read where it is written) or shares none of its memory. False otherwise.
 bool binary_in_place(Binary op, const char* name, const Tensor& self, const Tensor& b) {
   if (self.dtype() != b.dtype() || self.device() != b.device() || !self.is_contiguous()) return false;
-  const bool same_view = b.offset() == self.offset() && b.shape() == self.shape() && b.strides() == self.strides();
+  const bool same_view =
+      b.offset() == self.offset() && b.shape() == self.shape() && b.strides() == self.strides();
   if (b.shares_storage(self) && !same_view) return false;
   if (broadcast_shapes(self.shape(), b.shape(), name) != self.shape()) return false;
   binary_kernel(op, name, self, self, b);
@@ -209,10 +218,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   if (should_record({a, b})) {
     // d(ab)/da = b, d(ab)/db = a
     const bool na = a.requires_grad(), nb = b.requires_grad();
-    attach_grad_fn(out, "mul", {a, b}, [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
-      return Grads{grad_if(na, [&] { return sum_to(mul(g, bd), ad.shape()); }),
-                   grad_if(nb, [&] { return sum_to(mul(g, ad), bd.shape()); })};
-    }, {nb ? a : Tensor(), na ? b : Tensor()});
+    attach_grad_fn(out, "mul", {a, b},
+                   [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
+                     return Grads{grad_if(na, [&] { return sum_to(mul(g, bd), ad.shape()); }),
+                                  grad_if(nb, [&] { return sum_to(mul(g, ad), bd.shape()); })};
+                   },
+                   {nb ? a : Tensor(), na ? b : Tensor()});
   }
   return out;
 }
@@ -226,7 +237,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
                    [sa = a.shape(), bd = b.detach(), od = out.detach(), na, nb](const Tensor& g) {
                      return Grads{grad_if(na, [&] { return sum_to(div(g, bd), sa); }),
                                   grad_if(nb, [&] { return sum_to(neg(mul(g, div(od, bd))), bd.shape()); })};
-                   }, {b, nb ? out : Tensor()});
+                   },
+                   {b, nb ? out : Tensor()});
   }
   return out;
 }
@@ -239,9 +251,15 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
     attach_grad_fn(out, "pow", {base, exponent},
                    [ad = base.detach(), bd = exponent.detach(), od = out.detach(), na, nb](const Tensor& g) {
                      return Grads{
-                         grad_if(na, [&] { return sum_to(mul(g, mul(bd, pow(ad, sub(bd, detail::constant_like(bd, 1.0))))), ad.shape()); }),
+                         grad_if(na,
+                                 [&] {
+                                   return sum_to(
+                                       mul(g, mul(bd, pow(ad, sub(bd, detail::constant_like(bd, 1.0))))),
+                                       ad.shape());
+                                 }),
                          grad_if(nb, [&] { return sum_to(mul(g, mul(od, log(ad))), bd.shape()); })};
-                   }, {base, na ? exponent : Tensor(), nb ? out : Tensor()});
+                   },
+                   {base, na ? exponent : Tensor(), nb ? out : Tensor()});
   }
   return out;
 }
@@ -254,11 +272,14 @@ Tensor extreme(Binary op, const char* name, const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(op, name, a, b);
   if (should_record({a, b})) {
     const bool is_max = op == Binary::maximum;
-    attach_grad_fn(out, name, {a, b}, [ad = a.detach(), bd = b.detach(), is_max](const Tensor& g) {
-      const Tensor pick_a = is_max ? ge(ad, bd) : le(ad, bd);
-      const Tensor zero = zero_like_scalar(g);
-      return Grads{sum_to(where(pick_a, g, zero), ad.shape()), sum_to(where(pick_a, zero, g), bd.shape())};
-    }, {a, b});
+    attach_grad_fn(out, name, {a, b},
+                   [ad = a.detach(), bd = b.detach(), is_max](const Tensor& g) {
+                     const Tensor pick_a = is_max ? ge(ad, bd) : le(ad, bd);
+                     const Tensor zero = zero_like_scalar(g);
+                     return Grads{sum_to(where(pick_a, g, zero), ad.shape()),
+                                  sum_to(where(pick_a, zero, g), bd.shape())};
+                   },
+                   {a, b});
   }
   return out;
 }
@@ -280,7 +301,8 @@ Tensor neg(const Tensor& x) {
 Tensor exp(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::exp, "exp", x);
   if (should_record({x}))  // d/dx e^x = e^x
-    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; }, {out});
+    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; },
+                   {out});
   return out;
 }
 
@@ -294,9 +316,11 @@ Tensor log(const Tensor& x) {
 Tensor sqrt(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::sqrt, "sqrt", x);
   if (should_record({x}))  // d/dx sqrt x = 1 / (2 sqrt x)
-    attach_grad_fn(out, "sqrt", {x}, [od = out.detach()](const Tensor& g) {
-      return Grads{div(g, mul(od, detail::constant_like(od, 2.0)))};
-    }, {out});
+    attach_grad_fn(out, "sqrt", {x},
+                   [od = out.detach()](const Tensor& g) {
+                     return Grads{div(g, mul(od, detail::constant_like(od, 2.0)))};
+                   },
+                   {out});
   return out;
 }
 
@@ -304,11 +328,13 @@ Tensor abs(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::abs, "abs", x);
   if (should_record({x})) {
     // d/dx |x| = sign(x) = [x > 0] - [x < 0]
-    attach_grad_fn(out, "abs", {x}, [xd = x.detach()](const Tensor& g) {
-      const Tensor zero = zero_like_scalar(xd);
-      const Tensor sign = sub(gt(xd, zero).to(xd.dtype()), lt(xd, zero).to(xd.dtype()));
-      return Grads{mul(g, sign)};
-    }, {x});
+    attach_grad_fn(out, "abs", {x},
+                   [xd = x.detach()](const Tensor& g) {
+                     const Tensor zero = zero_like_scalar(xd);
+                     const Tensor sign = sub(gt(xd, zero).to(xd.dtype()), lt(xd, zero).to(xd.dtype()));
+                     return Grads{mul(g, sign)};
+                   },
+                   {x});
   }
   return out;
 }
@@ -316,33 +342,37 @@ Tensor abs(const Tensor& x) {
 Tensor sin(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::sin, "sin", x);
   if (should_record({x}))  // d/dx sin x = cos x
-    attach_grad_fn(out, "sin", {x}, [xd = x.detach()](const Tensor& g) { return Grads{mul(g, cos(xd))}; }, {x});
+    attach_grad_fn(out, "sin", {x}, [xd = x.detach()](const Tensor& g) { return Grads{mul(g, cos(xd))}; },
+                   {x});
   return out;
 }
 
 Tensor cos(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::cos, "cos", x);
   if (should_record({x}))  // d/dx cos x = -sin x
-    attach_grad_fn(out, "cos", {x}, [xd = x.detach()](const Tensor& g) { return Grads{neg(mul(g, sin(xd)))}; },
-                   {x});
+    attach_grad_fn(out, "cos", {x},
+                   [xd = x.detach()](const Tensor& g) { return Grads{neg(mul(g, sin(xd)))}; }, {x});
   return out;
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::log1p, "log1p", x);
   if (should_record({x}))  // d/dx log(1 + x) = 1 / (1 + x)
-    attach_grad_fn(out, "log1p", {x}, [xd = x.detach()](const Tensor& g) {
-      return Grads{div(g, add(xd, detail::constant_like(xd, 1.0)))};
-    }, {x});
+    attach_grad_fn(
+        out, "log1p", {x},
+        [xd = x.detach()](const Tensor& g) { return Grads{div(g, add(xd, detail::constant_like(xd, 1.0)))}; },
+        {x});
   return out;
 }
 
 Tensor expm1(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::expm1, "expm1", x);
   if (should_record({x}))  // d/dx (e^x - 1) = e^x = out + 1
-    attach_grad_fn(out, "expm1", {x}, [od = out.detach()](const Tensor& g) {
-      return Grads{mul(g, add(od, detail::constant_like(od, 1.0)))};
-    }, {out});
+    attach_grad_fn(out, "expm1", {x},
+                   [od = out.detach()](const Tensor& g) {
+                     return Grads{mul(g, add(od, detail::constant_like(od, 1.0)))};
+                   },
+                   {out});
   return out;
 }
 
@@ -351,7 +381,8 @@ namespace {
 // exists; as in PyTorch they pass a zero gradient on instead of cutting the graph.
 Tensor piecewise_constant(cpu::Unary op, const char* name, const Tensor& x) {
   Tensor out = detail::unary_forward(op, name, x);
-  if (should_record({x})) attach_grad_fn(out, name, {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
+  if (should_record({x}))
+    attach_grad_fn(out, name, {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
   return out;
 }
 }  // namespace
@@ -380,22 +411,37 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   });
   if (should_record({x})) {
     // d/dx clamp(x) = 1 inside [lo, hi], 0 where clipped
-    attach_grad_fn(out, "clamp", {x}, [xd = x.detach(), lo, hi](const Tensor& g) {
-      const Tensor inside = mul(ge(xd, detail::constant_like(xd, lo)), le(xd, detail::constant_like(xd, hi)));
-      return Grads{where(inside, g, zero_like_scalar(g))};
-    }, {x});
+    attach_grad_fn(out, "clamp", {x},
+                   [xd = x.detach(), lo, hi](const Tensor& g) {
+                     const Tensor inside =
+                         mul(ge(xd, detail::constant_like(xd, lo)), le(xd, detail::constant_like(xd, hi)));
+                     return Grads{where(inside, g, zero_like_scalar(g))};
+                   },
+                   {x});
   }
   return out;
 }
 
 // --- Comparisons and where ------------------------------------------------------
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", cuda_kernels::Compare::eq, a, b, [](auto u, auto v) { return u == v; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", cuda_kernels::Compare::ne, a, b, [](auto u, auto v) { return u != v; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", cuda_kernels::Compare::lt, a, b, [](auto u, auto v) { return u < v; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda_kernels::Compare::le, a, b, [](auto u, auto v) { return u <= v; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda_kernels::Compare::gt, a, b, [](auto u, auto v) { return u > v; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda_kernels::Compare::ge, a, b, [](auto u, auto v) { return u >= v; }); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare("eq", cuda_kernels::Compare::eq, a, b, [](auto u, auto v) { return u == v; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare("ne", cuda_kernels::Compare::ne, a, b, [](auto u, auto v) { return u != v; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare("lt", cuda_kernels::Compare::lt, a, b, [](auto u, auto v) { return u < v; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare("le", cuda_kernels::Compare::le, a, b, [](auto u, auto v) { return u <= v; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare("gt", cuda_kernels::Compare::gt, a, b, [](auto u, auto v) { return u > v; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare("ge", cuda_kernels::Compare::ge, a, b, [](auto u, auto v) { return u >= v; });
+}
 
 namespace {
 // x `op` s for a number s. Floating x: s in x's dtype. Integer x: s's exact value, by
@@ -465,8 +511,8 @@ Tensor ge(const Tensor& x, double s) { return compare_scalar("ge", cuda_kernels:
 
 namespace {
 void check_mask(const char* op, const Tensor& mask) {
-  KILN_CHECK(mask.dtype() == kUInt8, op, ": the mask must be uint8 (as comparisons return) but is ", mask.dtype(),
-             "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
+  KILN_CHECK(mask.dtype() == kUInt8, op, ": the mask must be uint8 (as comparisons return) but is ",
+             mask.dtype(), "; build it with kiln::gt/lt/eq... or .to(kiln::kUInt8)");
 }
 }  // namespace
 
@@ -474,31 +520,36 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   check_mask("where", mask);
   detail::check_same_dtype_device("where", {a, b});
   KILN_CHECK(mask.device() == a.device(), "where: mask on ", mask.device(), ", values on ", a.device());
-  const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+  const Shape shape =
+      broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   const Strides sm = detail::broadcast_strides(mask, shape), sa = detail::broadcast_strides(a, shape),
                 sb = detail::broadcast_strides(b, shape);
   if (out.device().is_cuda())
     detail::cuda_for(out).where(detail::cuda_scalar(a.dtype(), "where"),
-                                detail::cuda_loop(shape, {&out.strides(), &sm, &sa, &sb}, "where"), detail::dptr(out),
-                                detail::dptr<std::uint8_t>(mask), detail::dptr(a), detail::dptr(b));
-  else visit_dtype(a.dtype(), [&]<class T>() {
-    T* o = ptr<T>(out);
-    const std::uint8_t* pm = ptr<std::uint8_t>(mask);
-    const T* pa = ptr<T>(a);
-    const T* pb = ptr<T>(b);
-    const auto plan = detail::make_loop_plan<4>(shape, {&out.strides(), &sm, &sa, &sb});
-    for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
-      for (std::int64_t i = 0; i < n; ++i)
-        o[off[0] + i * st[0]] = pm[off[1] + i * st[1]] ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+                                detail::cuda_loop(shape, {&out.strides(), &sm, &sa, &sb}, "where"),
+                                detail::dptr(out), detail::dptr<std::uint8_t>(mask), detail::dptr(a),
+                                detail::dptr(b));
+  else
+    visit_dtype(a.dtype(), [&]<class T>() {
+      T* o = ptr<T>(out);
+      const std::uint8_t* pm = ptr<std::uint8_t>(mask);
+      const T* pa = ptr<T>(a);
+      const T* pb = ptr<T>(b);
+      const auto plan = detail::make_loop_plan<4>(shape, {&out.strides(), &sm, &sa, &sb});
+      for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+        for (std::int64_t i = 0; i < n; ++i)
+          o[off[0] + i * st[0]] = pm[off[1] + i * st[1]] ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+      });
     });
-  });
   if (should_record({a, b})) {
     // d/da where(m, a, b) = m, d/db = 1 - m
-    attach_grad_fn(out, "where", {a, b}, [md = mask.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
-      const Tensor zero = zero_like_scalar(g);
-      return Grads{sum_to(where(md, g, zero), sa), sum_to(where(md, zero, g), sb)};
-    }, {mask});
+    attach_grad_fn(out, "where", {a, b},
+                   [md = mask.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g) {
+                     const Tensor zero = zero_like_scalar(g);
+                     return Grads{sum_to(where(md, g, zero), sa), sum_to(where(md, zero, g), sb)};
+                   },
+                   {mask});
   }
   return out;
 }
@@ -553,9 +604,9 @@ Tensor where(const Tensor& mask, double a, const Tensor& b) {
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_mask("masked_fill", mask);
-  KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(), "masked_fill: the mask's shape ",
-             fmt(mask.shape()), " does not broadcast to x's shape ", fmt(x.shape()),
-             " (it may have fewer or size-1 dimensions, never more or larger)");
+  KILN_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(),
+             "masked_fill: the mask's shape ", fmt(mask.shape()), " does not broadcast to x's shape ",
+             fmt(x.shape()), " (it may have fewer or size-1 dimensions, never more or larger)");
   return where(mask, detail::constant_like(x, value), x);
 }
 

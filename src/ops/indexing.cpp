@@ -72,7 +72,8 @@ void add_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, std::i
 }
 
 // What an indexing kernel found: an index outside [-n, n) (as the CPU's message says).
-std::string out_of_range_message(const char* op, const char* entry_note, const cuda_kernels::IndexReport& found) {
+std::string out_of_range_message(const char* op, const char* entry_note,
+                                 const cuda_kernels::IndexReport& found) {
   std::string m = detail::concat(op, ": index ", found.value, " (entry ", found.position, " of the index",
                                  entry_note, ") is out of range for a dimension of size ", found.bound);
   if (found.count > 1) m += detail::concat(" (nor are ", found.count - 1, " other entries)");
@@ -109,17 +110,20 @@ Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim)
   split_at(x.shape(), dim, outer, inner);
   const auto t = detail::cuda_scalar(x.dtype(), "index_select");
   detail::cuda_for(x).index_rows(t, outer, n, m, inner, detail::dptr(src), detail::dptr<std::int64_t>(index),
-                                 detail::dptr(out), detail::cuda_report_slot(x.device().index, bad_index_message));
+                                 detail::dptr(out),
+                                 detail::cuda_report_slot(x.device().index, bad_index_message));
   if (should_record({x})) {
     // d/dx: each selected row's gradient is added back to the row it came from.
-    attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
-      Tensor gx = zeros(xs, g.dtype(), g.device());
-      const Tensor gc = g.contiguous();
-      detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc),
-                                          detail::dptr<std::int64_t>(index), detail::dptr(gx),
-                                          cuda_kernels::ReportSlot{});  // checked forward
-      return Grads{gx};
-    }, {index});
+    attach_grad_fn(out, "index_select", {x},
+                   [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
+                     Tensor gx = zeros(xs, g.dtype(), g.device());
+                     const Tensor gc = g.contiguous();
+                     detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc),
+                                                         detail::dptr<std::int64_t>(index), detail::dptr(gx),
+                                                         cuda_kernels::ReportSlot{});  // checked forward
+                     return Grads{gx};
+                   },
+                   {index});
   }
   return out;
 }
@@ -132,8 +136,8 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   const std::int64_t dim = wrap_dim(dim_in, x.dim(), "index_select");
   const std::int64_t n = x.shape()[dim];
   if (x.device().is_cuda() && index.device() == x.device()) {  // indices never come back to the host
-    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "index_select: indices must be int64 or int32, got ",
-               index.dtype());
+    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32,
+               "index_select: indices must be int64 or int32, got ", index.dtype());
     return index_select_cuda(x, detail::int64_index(index), dim);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, n, "index_select", x, dim);
@@ -159,15 +163,16 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
                });
   if (should_record({x})) {
     // d/dx: each selected row's gradient is added back to the row it came from.
-    attach_grad_fn(out, "index_select", {x}, [xs = x.shape(), dtype = x.dtype(), dim, idx, n](const Tensor& g) {
-      Tensor gx = zeros(xs, dtype);
-      const Tensor gc = g.contiguous();
-      std::int64_t outer2, inner2;
-      split_at(xs, dim, outer2, inner2);
-      visit_floating(dtype, "index_select backward",
-                     [&]<class T>() { add_rows(ptr<T>(gx), ptr<T>(gc), idx, outer2, n, inner2); });
-      return Grads{gx};
-    });
+    attach_grad_fn(
+        out, "index_select", {x}, [xs = x.shape(), dtype = x.dtype(), dim, idx, n](const Tensor& g) {
+          Tensor gx = zeros(xs, dtype);
+          const Tensor gc = g.contiguous();
+          std::int64_t outer2, inner2;
+          split_at(xs, dim, outer2, inner2);
+          visit_floating(dtype, "index_select backward",
+                         [&]<class T>() { add_rows(ptr<T>(gx), ptr<T>(gc), idx, outer2, n, inner2); });
+          return Grads{gx};
+        });
   }
   return out;
 }
@@ -225,7 +230,8 @@ Tensor int64_index(const Tensor& index) {
   return (index.dtype() == kInt64 ? index.detach() : index.detach().to(kInt64)).contiguous();
 }
 
-Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool wrap, ReportMessage describe) {
+Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool wrap,
+                   ReportMessage describe) {
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   // The loop walks the index's shape; along `dim` the kernel steps by the index entry.
   Strides x_base = x.strides();
@@ -236,14 +242,17 @@ Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool 
                      cuda_report_slot(x.device().index, describe));
   if (should_record({x})) {
     // d/dx gather = scatter-add of g into the gathered positions
-    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dim, index, wrap, t](const Tensor& g) {
-      Tensor gx = zeros(xs, g.dtype(), g.device());
-      Strides gx_base = gx.strides();
-      gx_base[dim] = 0;
-      cuda_for(g).gather_add(t, cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
-                             xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
-      return Grads{gx};
-    }, {index});
+    attach_grad_fn(out, "gather", {x},
+                   [xs = x.shape(), dim, index, wrap, t](const Tensor& g) {
+                     Tensor gx = zeros(xs, g.dtype(), g.device());
+                     Strides gx_base = gx.strides();
+                     gx_base[dim] = 0;
+                     cuda_for(g).gather_add(
+                         t, cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
+                         xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
+                     return Grads{gx};
+                   },
+                   {index});
   }
   return out;
 }
@@ -265,8 +274,8 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       return detail::gather_cuda(x, dim, from_vector(idx).reshape(index.shape()).to(x.device()), true,
                                  bad_gather_message);
     }
-    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, "gather: indices must be int64 or int32, got ",
-               index.dtype());
+    KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32,
+               "gather: indices must be int64 or int32, got ", index.dtype());
     return detail::gather_cuda(x, dim, detail::int64_index(index), true, bad_gather_message);
   }
   const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
@@ -303,16 +312,17 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       rel[k] = off;
     }
     // d/dx gather = scatter-add of g into the gathered positions
-    attach_grad_fn(out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {
-      Tensor gx = zeros(xs, dtype);
-      const Tensor gc = g.contiguous();
-      visit_floating(dtype, "gather backward", [&]<class T>() {
-        T* dst = ptr<T>(gx);
-        const T* src = ptr<T>(gc);
-        for (std::size_t k = 0; k < rel.size(); ++k) dst[rel[k]] += src[k];
-      });
-      return Grads{gx};
-    });
+    attach_grad_fn(out, "gather", {x},
+                   [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {
+                     Tensor gx = zeros(xs, dtype);
+                     const Tensor gc = g.contiguous();
+                     visit_floating(dtype, "gather backward", [&]<class T>() {
+                       T* dst = ptr<T>(gx);
+                       const T* src = ptr<T>(gc);
+                       for (std::size_t k = 0; k < rel.size(); ++k) dst[rel[k]] += src[k];
+                     });
+                     return Grads{gx};
+                   });
   }
   return out;
 }

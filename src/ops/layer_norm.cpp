@@ -162,7 +162,8 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
       [d, period](const auto& kern, std::int64_t r, double mean, double rstd, auto px, auto pw, auto pb,
                   auto py) {
         const std::int64_t at = (r % period) * d;  // this row's weights
-        kern.norm_apply(d, px + r * d, mean, rstd, pw ? pw + at : nullptr, pb ? pb + at : nullptr, 1, py + r * d);
+        kern.norm_apply(d, px + r * d, mean, rstd, pw ? pw + at : nullptr, pb ? pb + at : nullptr, 1,
+                        py + r * d);
       },
       centre);
   const Tensor xc = f.xc, wc = f.wc;

@@ -23,7 +23,8 @@ struct MatLayout {
   bool trans;
   std::int64_t ld;
 };
-std::optional<MatLayout> blas_layout(std::int64_t rows, std::int64_t cols, std::int64_t s_row, std::int64_t s_col) {
+std::optional<MatLayout> blas_layout(std::int64_t rows, std::int64_t cols, std::int64_t s_row,
+                                     std::int64_t s_col) {
   if (cols == 1) s_col = 1;  // strides of size-1 dims are free
   if (rows == 1) s_row = std::max<std::int64_t>(cols, 1);
   if (s_col == 1 && s_row >= std::max<std::int64_t>(cols, 1)) return MatLayout{false, s_row};
@@ -46,7 +47,8 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
   // Copy an operand only when BLAS cannot read its matrices as they are.
   auto readable = [](const Tensor& t) {
     const std::int64_t d = t.dim();
-    return blas_layout(t.shape()[d - 2], t.shape()[d - 1], t.strides()[d - 2], t.strides()[d - 1]).has_value();
+    return blas_layout(t.shape()[d - 2], t.shape()[d - 1], t.strides()[d - 2], t.strides()[d - 1])
+        .has_value();
   };
   const Tensor a = readable(a_in) ? a_in.detach() : a_in.detach().contiguous();
   const Tensor b = readable(b_in) ? b_in.detach() : b_in.detach().contiguous();
@@ -107,8 +109,9 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   detail::check_same_dtype_device("matmul", {a_in, b_in});
   detail::check_floating("matmul", a_in);
-  KILN_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least one dimension, got shapes ",
-             fmt(a_in.shape()), " and ", fmt(b_in.shape()));
+  KILN_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1,
+             "matmul: both arguments need at least one dimension, got shapes ", fmt(a_in.shape()), " and ",
+             fmt(b_in.shape()));
   // 1-D arguments become matrices: (K) -> (1, K) on the left, (K, 1) on the right.
   const Tensor a = a_in.dim() == 1 ? a_in.unsqueeze(0) : a_in;
   const Tensor b = b_in.dim() == 1 ? b_in.unsqueeze(-1) : b_in;
@@ -118,12 +121,14 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (should_record({a, b})) {
     // d(AB)/dA = G B^T, d(AB)/dB = A^T G; batch dimensions that were broadcast sum back.
     const bool na = a.requires_grad(), nb = b.requires_grad();
-    attach_grad_fn(out, "matmul", {a, b}, [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
-      Grads grads(2);
-      if (na) grads[0] = sum_to(matmul_forward(g, bd.transpose(-1, -2)), ad.shape());
-      if (nb) grads[1] = sum_to(matmul_forward(ad.transpose(-1, -2), g), bd.shape());
-      return grads;
-    }, {nb ? a : Tensor(), na ? b : Tensor()});
+    attach_grad_fn(out, "matmul", {a, b},
+                   [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
+                     Grads grads(2);
+                     if (na) grads[0] = sum_to(matmul_forward(g, bd.transpose(-1, -2)), ad.shape());
+                     if (nb) grads[1] = sum_to(matmul_forward(ad.transpose(-1, -2), g), bd.shape());
+                     return grads;
+                   },
+                   {nb ? a : Tensor(), na ? b : Tensor()});
   }
   if (a_in.dim() == 1) out = out.squeeze(-2);
   if (b_in.dim() == 1) out = out.squeeze(-1);

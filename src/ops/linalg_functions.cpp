@@ -237,4 +237,30 @@ Tensor baddbmm(const Tensor& input, const Tensor& b1, const Tensor& b2, double b
   return scaled_product("baddbmm", input, matmul(b1, b2), beta, alpha);
 }
 
+Tensor pdist(const Tensor& x, double p) {
+  detail::check_floating("pdist", x);
+  KILN_CHECK(x.dim() == 2, "pdist: x must be (N, M), got shape ", fmt(x.shape()));
+  KILN_CHECK(p >= 0, "pdist: p = ", p, " must be >= 0");
+  const std::int64_t n = x.size(0);
+  if (n < 2) return zeros({0}, x.dtype(), x.device());
+  const Tensor pairs = triu_indices(n, n, 1).to(x.device());
+  const Tensor gap = index_select(x, 0, pairs.select(0, 0)) - index_select(x, 0, pairs.select(0, 1));
+  if (p >= 1) return norm(gap, p, {1});
+  if (p == 0) return sum(ne(gap.detach(), 0.0).to(x.dtype()), {1});  // the entries that differ
+  // 0 < p < 1: (sum |d|^p)^(1/p), not a norm but torch's definition.
+  return pow(sum(pow(abs(gap), p), {1}), 1.0 / p);
+}
+
+Tensor vander(const Tensor& x, std::optional<std::int64_t> n, bool increasing) {
+  KILN_CHECK(x.dim() == 1, "vander: x must be 1-D, got shape ", fmt(x.shape()));
+  const std::int64_t columns = n.value_or(x.size(0));
+  KILN_CHECK(columns >= 0, "vander: N = ", columns, " must be >= 0");
+  if (columns == 0) return zeros({x.size(0), 0}, x.dtype(), x.device());
+  // 1, x, x, .. multiplied along: 1, x, x^2, ..
+  const Tensor factors =
+      cat({ones({x.size(0), 1}, x.dtype(), x.device()), x.unsqueeze(1).expand({x.size(0), columns - 1})}, 1);
+  const Tensor powers = cumprod(factors, 1);
+  return increasing ? powers : flip(powers, {1});
+}
+
 }  // namespace kiln

@@ -45,12 +45,13 @@ void check_target_shape(const char* op, const Tensor& target, std::int64_t n) {
 }
 
 // Class indices as int64, each checked to lie in [0, classes).
-std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, std::int64_t n, std::int64_t classes) {
+std::vector<std::int64_t> class_targets(const char* op, const Tensor& target, std::int64_t n,
+                                        std::int64_t classes) {
   check_target_shape(op, target, n);
   std::vector<std::int64_t> t = target.to_vector<std::int64_t>();
   for (std::size_t i = 0; i < t.size(); ++i)
-    KILN_CHECK(t[i] >= 0 && t[i] < classes, op, ": target ", t[i], " of sample ", i, " is not a class index in [0, ",
-               classes, ")");
+    KILN_CHECK(t[i] >= 0 && t[i] < classes, op, ": target ", t[i], " of sample ", i,
+               " is not a class index in [0, ", classes, ")");
   return t;
 }
 
@@ -91,16 +92,18 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
                   detail::dptr_or_null<double>(scratch));
   Tensor result = reduce_loss(losses.detach(), reduction);
   if (should_record({logits})) {
-    attach_grad_fn(result, op, {logits}, [logp, t, eps, reduction, scalar](const Tensor& g) {
-      const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
-      const Tensor gc = g.to(logp.dtype()).contiguous();
-      Tensor gx = Tensor::empty({n2, c2}, logp.dtype(), logp.device());
-      const double scale = reduction == Reduction::mean ? 1.0 / static_cast<double>(n2) : 1.0;
-      detail::cuda_for(logp).cross_entropy_backward(scalar, n2, c2, detail::dptr(logp),
-                                                    detail::dptr<std::int64_t>(t), eps, detail::dptr(gc),
-                                                    reduction == Reduction::none, scale, detail::dptr(gx));
-      return Grads{gx};
-    }, {t});
+    attach_grad_fn(result, op, {logits},
+                   [logp, t, eps, reduction, scalar](const Tensor& g) {
+                     const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
+                     const Tensor gc = g.to(logp.dtype()).contiguous();
+                     Tensor gx = Tensor::empty({n2, c2}, logp.dtype(), logp.device());
+                     const double scale = reduction == Reduction::mean ? 1.0 / static_cast<double>(n2) : 1.0;
+                     detail::cuda_for(logp).cross_entropy_backward(
+                         scalar, n2, c2, detail::dptr(logp), detail::dptr<std::int64_t>(t), eps,
+                         detail::dptr(gc), reduction == Reduction::none, scale, detail::dptr(gx));
+                     return Grads{gx};
+                   },
+                   {t});
   }
   return result;
 }
@@ -195,7 +198,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
         parallel_for(0, n2, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(c2, 1)),
                      [&](std::int64_t b, std::int64_t e) {
                        for (std::int64_t i = b; i < e; ++i) {
-                         const double coef = reduction == Reduction::none ? gv[i]
+                         const double coef = reduction == Reduction::none   ? gv[i]
                                              : reduction == Reduction::mean ? gv[0] / static_cast<double>(n2)
                                                                             : gv[0];
                          for (std::int64_t j = 0; j < c2; ++j) {
@@ -222,8 +225,8 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
     // The kernel checks the targets (negative ones are bad); a bad one reads 0 and is an
     // Error at the next copy to the host.
     check_target_shape("nll_loss", target, log_probs.size(0));
-    const Tensor picked =
-        detail::gather_cuda(log_probs, 1, detail::int64_index(target).unsqueeze(1), false, bad_nll_loss_target);
+    const Tensor picked = detail::gather_cuda(log_probs, 1, detail::int64_index(target).unsqueeze(1), false,
+                                              bad_nll_loss_target);
     return reduce_loss(neg(picked.squeeze(1)), reduction);
   }
   class_targets("nll_loss", target, log_probs.size(0), log_probs.size(1));
@@ -304,7 +307,7 @@ constexpr std::int64_t kLossChunk = 2048;
 // read once per pass and no full-size temporaries are made or kept for backward.
 // `w1` is pos_weight - 1 (one value, or one per element), or undefined for w = 1.
 class FusedBce {
- public:
+public:
   FusedBce(Tensor x, Tensor y, Tensor w1) : x_(std::move(x)), y_(std::move(y)), w1_(std::move(w1)) {}
 
   Tensor forward() const {
@@ -320,8 +323,10 @@ class FusedBce {
         k.binary[int(cpu::Binary::mul)](n, a, 1, x<T>(o), 1, t1);       // (1 - y) x
         k.unary[int(cpu::Unary::neg)](n, x<T>(o), nx);
         k.unary[int(cpu::Unary::softplus)](n, nx, sp);  // softplus(-x)
-        if (weight_pos<T>(k, o, n, a)) k.binary[int(cpu::Binary::mul)](n, a, 1, sp, 1, t2);  // a now holds 1 + (w-1) y
-        else k.binary[int(cpu::Binary::mul)](n, &one<T>, 0, sp, 1, t2);
+        if (weight_pos<T>(k, o, n, a))
+          k.binary[int(cpu::Binary::mul)](n, a, 1, sp, 1, t2);  // a now holds 1 + (w-1) y
+        else
+          k.binary[int(cpu::Binary::mul)](n, &one<T>, 0, sp, 1, t2);
         k.binary[int(cpu::Binary::add)](n, t1, 1, t2, 1, ptr<T>(out) + o);
       });
     });
@@ -345,23 +350,31 @@ class FusedBce {
         T* gnx = buf[4];
         k.binary[int(cpu::Binary::sub)](n, &one<T>, 0, y<T>(o), 1, a);
         k.binary[int(cpu::Binary::mul)](n, go, gs, a, 1, gx1);  // through (1 - y) x
-        if (weight_pos<T>(k, o, n, a)) k.binary[int(cpu::Binary::mul)](n, go, gs, a, 1, gsp);
-        else k.binary[int(cpu::Binary::mul)](n, go, gs, &one<T>, 0, gsp);
+        if (weight_pos<T>(k, o, n, a))
+          k.binary[int(cpu::Binary::mul)](n, go, gs, a, 1, gsp);
+        else
+          k.binary[int(cpu::Binary::mul)](n, go, gs, &one<T>, 0, gsp);
         k.unary[int(cpu::Unary::neg)](n, x<T>(o), nx);
         k.unary_grad[int(cpu::UnaryGrad::softplus)](n, nx, gsp, gnx);  // through softplus(-x)
-        k.unary[int(cpu::Unary::neg)](n, gnx, gnx);                     // through -x
+        k.unary[int(cpu::Unary::neg)](n, gnx, gnx);                    // through -x
         k.binary[int(cpu::Binary::add)](n, gx1, 1, gnx, 1, ptr<T>(gx) + o);
       });
     });
     return gx;
   }
 
- private:
+private:
   template <class T>
   static constexpr T one = T(1);
 
-  template <class T> const T* x(std::int64_t o) const { return ptr<T>(x_) + o; }
-  template <class T> const T* y(std::int64_t o) const { return ptr<T>(y_) + o; }
+  template <class T>
+  const T* x(std::int64_t o) const {
+    return ptr<T>(x_) + o;
+  }
+  template <class T>
+  const T* y(std::int64_t o) const {
+    return ptr<T>(y_) + o;
+  }
 
   // Writes 1 + (w - 1) y into `a` and says true, or says false where w = 1.
   template <class T>
@@ -399,16 +412,20 @@ Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Te
   const auto scalar = detail::cuda_scalar(x.dtype(), op);
   Tensor losses = Tensor::empty(x.shape(), x.dtype(), x.device());
   detail::cuda_for(x).bce_with_logits(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
-                                      w.defined() ? detail::dptr(w) : nullptr, w_stride, detail::dptr(losses));
+                                      w.defined() ? detail::dptr(w) : nullptr, w_stride,
+                                      detail::dptr(losses));
   if (should_record({logits}))
-    attach_grad_fn(losses, op, {logits}, [x, y, w, w_stride, scalar](const Tensor& g_in) {
-      const Upstream up = upstream_values(g_in, x.dtype());
-      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      detail::cuda_for(x).bce_with_logits_backward(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
-                                                   w.defined() ? detail::dptr(w) : nullptr, w_stride,
-                                                   detail::dptr(up.values), up.stride, detail::dptr(gx));
-      return Grads{gx};
-    }, {x, y, w});
+    attach_grad_fn(losses, op, {logits},
+                   [x, y, w, w_stride, scalar](const Tensor& g_in) {
+                     const Upstream up = upstream_values(g_in, x.dtype());
+                     Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
+                     detail::cuda_for(x).bce_with_logits_backward(
+                         scalar, x.numel(), detail::dptr(x), detail::dptr(y),
+                         w.defined() ? detail::dptr(w) : nullptr, w_stride, detail::dptr(up.values),
+                         up.stride, detail::dptr(gx));
+                     return Grads{gx};
+                   },
+                   {x, y, w});
   return losses;
 }
 
@@ -426,10 +443,10 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const bool fusable =
       is_floating(logits.dtype()) && target.dtype() == logits.dtype() && target.device() == dev &&
       !target.requires_grad() &&
-      (!pos_weight.defined() || (pos_weight.dtype() == logits.dtype() && pos_weight.device() == dev &&
-                                 !pos_weight.requires_grad() &&
-                                 ((pos_weight.numel() == 1 && pos_weight.dim() <= logits.dim()) ||
-                                  pos_weight.shape() == logits.shape())));
+      (!pos_weight.defined() ||
+       (pos_weight.dtype() == logits.dtype() && pos_weight.device() == dev && !pos_weight.requires_grad() &&
+        ((pos_weight.numel() == 1 && pos_weight.dim() <= logits.dim()) ||
+         pos_weight.shape() == logits.shape())));
   if (fusable && dev.is_cuda())
     return reduce_loss(bce_with_logits_cuda(logits, target, pos_weight), reduction);
   if (fusable) {
@@ -448,7 +465,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   }
   const Tensor one_minus_y = sub(detail::constant_like(target, 1.0), target);
   Tensor weight_pos = detail::constant_like(target, 1.0);
-  if (pos_weight.defined()) weight_pos = add(weight_pos, mul(sub(pos_weight, detail::constant_like(pos_weight, 1.0)), target));
+  if (pos_weight.defined())
+    weight_pos = add(weight_pos, mul(sub(pos_weight, detail::constant_like(pos_weight, 1.0)), target));
   return reduce_loss(add(mul(one_minus_y, logits), mul(weight_pos, softplus(neg(logits)))), reduction);
 }
 

@@ -29,7 +29,8 @@ using detail::ptr;
 namespace {
 // C = op(A) op(B) + beta C over whole contiguous tensors, on the tensors' device.
 void gemm_tensors(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const Tensor& a,
-                  std::int64_t lda, const Tensor& b, std::int64_t ldb, double beta, Tensor& c, std::int64_t ldc) {
+                  std::int64_t lda, const Tensor& b, std::int64_t ldb, double beta, Tensor& c,
+                  std::int64_t ldc) {
   detail::check_same_dtype_device("linear", {a, b, c});
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: C = beta C (BLAS would also reject the leading dimension 0)
@@ -104,24 +105,27 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor out = y.reshape(out_shape);
   if (should_record({x, weight, bias})) {
     // y = x W^T + b:  dx = g W,  dW = g^T x,  db = sum over rows of g
-    const bool nx = x.requires_grad(), nw = weight.requires_grad(), nb = bias.defined() && bias.requires_grad();
-    attach_grad_fn(out, "linear", {x, weight, bias}, [x2, w, xs = x.shape(), nx, nw, nb](const Tensor& g) {
-      const std::int64_t m2 = x2.size(0), in2 = w.size(1), out2 = w.size(0);
-      const Tensor g2 = g.reshape({m2, out2}).contiguous();
-      Grads grads(3);
-      if (nx) {
-        Tensor gx = Tensor::empty({m2, in2}, g2.dtype(), g2.device());
-        gemm_tensors(false, false, m2, in2, out2, g2, out2, w, in2, 0.0, gx, in2);
-        grads[0] = gx.reshape(xs);
-      }
-      if (nw) {
-        Tensor gw = Tensor::empty({out2, in2}, g2.dtype(), g2.device());
-        gemm_tensors(true, false, out2, in2, m2, g2, out2, x2, in2, 0.0, gw, in2);
-        grads[1] = gw;
-      }
-      if (nb) grads[2] = sum(g2, {0});
-      return grads;
-    }, {nw ? x2 : Tensor(), nx ? w : Tensor()});
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(out, "linear", {x, weight, bias},
+                   [x2, w, xs = x.shape(), nx, nw, nb](const Tensor& g) {
+                     const std::int64_t m2 = x2.size(0), in2 = w.size(1), out2 = w.size(0);
+                     const Tensor g2 = g.reshape({m2, out2}).contiguous();
+                     Grads grads(3);
+                     if (nx) {
+                       Tensor gx = Tensor::empty({m2, in2}, g2.dtype(), g2.device());
+                       gemm_tensors(false, false, m2, in2, out2, g2, out2, w, in2, 0.0, gx, in2);
+                       grads[0] = gx.reshape(xs);
+                     }
+                     if (nw) {
+                       Tensor gw = Tensor::empty({out2, in2}, g2.dtype(), g2.device());
+                       gemm_tensors(true, false, out2, in2, m2, g2, out2, x2, in2, 0.0, gw, in2);
+                       grads[1] = gw;
+                     }
+                     if (nb) grads[2] = sum(g2, {0});
+                     return grads;
+                   },
+                   {nw ? x2 : Tensor(), nx ? w : Tensor()});
   }
   return out;
 }
@@ -162,7 +166,8 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   Tensor y = apply_dropout(x.detach(), seed, p);
   // dy/dx is the same scaled mask: the gradient passes through the same draw.
   if (should_record({x}))
-    attach_grad_fn(y, "dropout", {x}, [seed, p](const Tensor& g) { return Grads{apply_dropout(g, seed, p)}; });
+    attach_grad_fn(y, "dropout", {x},
+                   [seed, p](const Tensor& g) { return Grads{apply_dropout(g, seed, p)}; });
   return y;
 }
 
@@ -256,8 +261,8 @@ namespace {
 
 // batch_norm on a GPU: the same statistics, transform and backward rule as below,
 // as the fused kernels of kernels/cuda/norm.cu (mean and invstd kept in double).
-Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                       const Tensor& bias, bool training, double momentum, double eps) {
+Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
   const std::int64_t n = x.size(0), c = x.size(1), l = x.numel() / std::max<std::int64_t>(n * c, 1);
   const Device dev = x.device();
   const Tensor xc = x.detach().contiguous();
@@ -270,8 +275,9 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
     mean = Tensor::empty({c}, kFloat64, dev);
     invstd = Tensor::empty({c}, kFloat64, dev);
     const Tensor scratch = Tensor::empty({scratch_doubles}, kFloat64, dev);
-    k.batch_norm_stats(t, n, c, l, xc.device_data_ptr(), eps, momentum, maybe(running_mean), maybe(running_var),
-                       detail::dptr<double>(mean), detail::dptr<double>(invstd), detail::dptr<double>(scratch));
+    k.batch_norm_stats(t, n, c, l, xc.device_data_ptr(), eps, momentum, maybe(running_mean),
+                       maybe(running_var), detail::dptr<double>(mean), detail::dptr<double>(invstd),
+                       detail::dptr<double>(scratch));
   } else {
     NoGradGuard no_grad;
     mean = running_mean.detach().to(kFloat64).contiguous();
@@ -281,33 +287,35 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
-  k.batch_norm_apply(t, n, c, l, xc.device_data_ptr(), detail::dptr<double>(mean), detail::dptr<double>(invstd),
-                     maybe(wc), maybe(bc), y.device_data_ptr());
+  k.batch_norm_apply(t, n, c, l, xc.device_data_ptr(), detail::dptr<double>(mean),
+                     detail::dptr<double>(invstd), maybe(wc), maybe(bc), y.device_data_ptr());
   if (should_record({x, weight, bias})) {
     const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
-    attach_grad_fn(y, "batch_norm", {x, weight, bias},
-                   [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe, scratch_doubles](const Tensor& g) {
-                     const Tensor gc = g.contiguous();
-                     Grads grads(3);
-                     if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
-                     if (nw) grads[1] = Tensor::empty({c}, xc.dtype(), xc.device());
-                     if (nb) grads[2] = Tensor::empty({c}, xc.dtype(), xc.device());
-                     Tensor scratch = Tensor::empty({scratch_doubles}, kFloat64, xc.device());
-                     detail::cuda_for(xc).batch_norm_backward(
-                         t, n, c, l, xc.device_data_ptr(), gc.device_data_ptr(), detail::dptr<double>(mean),
-                         detail::dptr<double>(invstd), maybe(wc), training, maybe(grads[0]), maybe(grads[1]),
-                         maybe(grads[2]), detail::dptr<double>(scratch));
-                     return grads;
-                   }, {xc, wc, mean});  // mean: running_mean itself in evaluation, when float64
+    attach_grad_fn(
+        y, "batch_norm", {x, weight, bias},
+        [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe, scratch_doubles](const Tensor& g) {
+          const Tensor gc = g.contiguous();
+          Grads grads(3);
+          if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+          if (nw) grads[1] = Tensor::empty({c}, xc.dtype(), xc.device());
+          if (nb) grads[2] = Tensor::empty({c}, xc.dtype(), xc.device());
+          Tensor scratch = Tensor::empty({scratch_doubles}, kFloat64, xc.device());
+          detail::cuda_for(xc).batch_norm_backward(t, n, c, l, xc.device_data_ptr(), gc.device_data_ptr(),
+                                                   detail::dptr<double>(mean), detail::dptr<double>(invstd),
+                                                   maybe(wc), training, maybe(grads[0]), maybe(grads[1]),
+                                                   maybe(grads[2]), detail::dptr<double>(scratch));
+          return grads;
+        },
+        {xc, wc, mean});  // mean: running_mean itself in evaluation, when float64
   }
   return y;
 }
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
   detail::check_floating("batch_norm", x);
   KILN_CHECK(x.dim() >= 2, "batch_norm: input must be (N, C) or (N, C, ...) but has shape ", fmt(x.shape()));
   const std::int64_t n = x.size(0), c = x.size(1), l = x.numel() / std::max<std::int64_t>(n * c, 1);
@@ -375,52 +383,54 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const bool nx = x.requires_grad(), nw = weight.defined() && weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     const Tensor wd = weight.defined() ? weight.detach() : Tensor();
-    attach_grad_fn(y, "batch_norm", {x, weight, bias},
-                   [xc, wd, mean, invstd, training, n, c, l, nx, nw, nb](const Tensor& g) {
-      // xhat = (x - mean) invstd; dw = sum g xhat; db = sum g;
-      // training: dx = w invstd (g - db/M - xhat dw/M)   (mean and var depend on x)
-      // evaluation: dx = w invstd g
-      const Tensor gc = g.contiguous();
-      Grads grads(3);
-      Tensor gx = nx ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
-      std::vector<double> sum_g(c, 0.0), sum_gx(c, 0.0);
-      visit_floating(xc.dtype(), "batch_norm backward", [&]<class T>() {
-        const T* px = ptr<T>(xc);
-        const T* pg = ptr<T>(gc);
-        const auto& kern = cpu::kernels<T>();
-        const Tensor wc = wd.defined() ? wd.contiguous() : Tensor();
-        const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
-        T* pgx = nx ? ptr<T>(gx) : nullptr;
-        parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t ch = b; ch < e; ++ch) {
-            double sg = 0, sgx = 0;
-            for (std::int64_t i = 0; i < n; ++i) {
-              const std::int64_t base = (i * c + ch) * l;
-              double sums[2];  // with no weight: sum g, sum g xhat
-              kern.norm_grad_sums(l, px + base, pg + base, nullptr, mean[ch], invstd[ch], nullptr, nullptr,
-                                  sums);
-              sg += sums[0];
-              sgx += sums[1];
-            }
-            sum_g[ch] = sg;
-            sum_gx[ch] = sgx;
-            if (!nx) continue;
-            // dx = invstd (g w - a - xhat b): a = w sg / m and b = w sgx / m in training, else 0.
-            const double m = static_cast<double>(n * l), wch = pw ? static_cast<double>(pw[ch]) : 1.0;
-            const double a = training ? wch * sg / m : 0.0, bb = training ? wch * sgx / m : 0.0;
-            for (std::int64_t i = 0; i < n; ++i) {
-              const std::int64_t base = (i * c + ch) * l;
-              kern.norm_grad_apply(l, px + base, pg + base, pw ? pw + ch : nullptr, 0, mean[ch], invstd[ch],
-                                   a, bb, pgx + base);
-            }
-          }
-        });
-      });
-      grads[0] = gx;
-      if (nw) grads[1] = from_vector(sum_gx).to(xc.dtype());
-      if (nb) grads[2] = from_vector(sum_g).to(xc.dtype());
-      return grads;
-    }, {xc, wd});
+    attach_grad_fn(
+        y, "batch_norm", {x, weight, bias},
+        [xc, wd, mean, invstd, training, n, c, l, nx, nw, nb](const Tensor& g) {
+          // xhat = (x - mean) invstd; dw = sum g xhat; db = sum g;
+          // training: dx = w invstd (g - db/M - xhat dw/M)   (mean and var depend on x)
+          // evaluation: dx = w invstd g
+          const Tensor gc = g.contiguous();
+          Grads grads(3);
+          Tensor gx = nx ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
+          std::vector<double> sum_g(c, 0.0), sum_gx(c, 0.0);
+          visit_floating(xc.dtype(), "batch_norm backward", [&]<class T>() {
+            const T* px = ptr<T>(xc);
+            const T* pg = ptr<T>(gc);
+            const auto& kern = cpu::kernels<T>();
+            const Tensor wc = wd.defined() ? wd.contiguous() : Tensor();
+            const T* pw = wc.defined() ? ptr<T>(wc) : nullptr;
+            T* pgx = nx ? ptr<T>(gx) : nullptr;
+            parallel_for(0, c, 1, [&](std::int64_t b, std::int64_t e) {
+              for (std::int64_t ch = b; ch < e; ++ch) {
+                double sg = 0, sgx = 0;
+                for (std::int64_t i = 0; i < n; ++i) {
+                  const std::int64_t base = (i * c + ch) * l;
+                  double sums[2];  // with no weight: sum g, sum g xhat
+                  kern.norm_grad_sums(l, px + base, pg + base, nullptr, mean[ch], invstd[ch], nullptr,
+                                      nullptr, sums);
+                  sg += sums[0];
+                  sgx += sums[1];
+                }
+                sum_g[ch] = sg;
+                sum_gx[ch] = sgx;
+                if (!nx) continue;
+                // dx = invstd (g w - a - xhat b): a = w sg / m and b = w sgx / m in training, else 0.
+                const double m = static_cast<double>(n * l), wch = pw ? static_cast<double>(pw[ch]) : 1.0;
+                const double a = training ? wch * sg / m : 0.0, bb = training ? wch * sgx / m : 0.0;
+                for (std::int64_t i = 0; i < n; ++i) {
+                  const std::int64_t base = (i * c + ch) * l;
+                  kern.norm_grad_apply(l, px + base, pg + base, pw ? pw + ch : nullptr, 0, mean[ch],
+                                       invstd[ch], a, bb, pgx + base);
+                }
+              }
+            });
+          });
+          grads[0] = gx;
+          if (nw) grads[1] = from_vector(sum_gx).to(xc.dtype());
+          if (nb) grads[2] = from_vector(sum_g).to(xc.dtype());
+          return grads;
+        },
+        {xc, wd});
   }
   return y;
 }

@@ -402,4 +402,48 @@ Tensor logcumsumexp(const Tensor& x, std::int64_t dim_in) {
   return running_logsumexp(x, dim, false);
 }
 
+// ---- The trapezoidal rule -------------------------------------------------------------
+
+namespace {
+// The trapezoids' areas along dim: (y[i] + y[i + 1]) / 2 times the step to the next point.
+Tensor trapezoids(const char* op, const Tensor& y, const Tensor& x, double dx, std::int64_t dim) {
+  detail::check_floating(op, y);
+  KILN_CHECK(y.dim() >= 1, op, ": y must have at least one dimension, got a 0-d tensor");
+  const std::int64_t d = dim < 0 ? dim + y.dim() : dim;
+  KILN_CHECK(d >= 0 && d < y.dim(), op, ": dim ", dim, " is out of range for y of shape ", fmt(y.shape()));
+  const std::int64_t n = y.size(d);
+  if (n == 0) return y.narrow(d, 0, 0);
+  const Tensor heights = (y.narrow(d, 0, n - 1) + y.narrow(d, 1, n - 1)) * 0.5;
+  if (!x.defined()) return heights * dx;
+  Tensor steps;
+  if (x.dim() == 1) {
+    KILN_CHECK(x.size(0) == n, op, ": x of shape ", fmt(x.shape()), " must hold one point per sample of y (",
+               n, " along dim ", d, ")");
+    Shape along(static_cast<std::size_t>(y.dim()), 1);
+    along[static_cast<std::size_t>(d)] = n - 1;
+    steps = diff(x).reshape(along);
+  } else {
+    KILN_CHECK(x.dim() == y.dim() && x.size(d) == n, op, ": x of shape ", fmt(x.shape()),
+               " must be 1-D or y's shape ", fmt(y.shape()));
+    steps = diff(x, 1, d);
+  }
+  return heights * steps;
+}
+}  // namespace
+
+Tensor trapezoid(const Tensor& y, double dx, std::int64_t dim) {
+  const Tensor areas = trapezoids("trapezoid", y, Tensor(), dx, dim);
+  return sum(areas, {dim < 0 ? dim + y.dim() : dim});
+}
+Tensor trapezoid(const Tensor& y, const Tensor& x, std::int64_t dim) {
+  const Tensor areas = trapezoids("trapezoid", y, x, 1.0, dim);
+  return sum(areas, {dim < 0 ? dim + y.dim() : dim});
+}
+Tensor cumulative_trapezoid(const Tensor& y, double dx, std::int64_t dim) {
+  return cumsum(trapezoids("cumulative_trapezoid", y, Tensor(), dx, dim), dim < 0 ? dim + y.dim() : dim);
+}
+Tensor cumulative_trapezoid(const Tensor& y, const Tensor& x, std::int64_t dim) {
+  return cumsum(trapezoids("cumulative_trapezoid", y, x, 1.0, dim), dim < 0 ? dim + y.dim() : dim);
+}
+
 }  // namespace kiln

@@ -57,7 +57,8 @@ Tensor ranked_positions(const char* op, const Tensor& x, std::int64_t dim, std::
       const auto t = detail::cuda_scalar(x.dtype(), op);
       // k passes over a row against a sort's log² steps: past a few picks, sorting wins.
       if (k <= kTopkPassesUpTo) {
-        kernels.topk_rows(t, largest, rows, len, k, detail::dptr(rows_view), detail::dptr<std::int64_t>(picked));
+        kernels.topk_rows(t, largest, rows, len, k, detail::dptr(rows_view),
+                          detail::dptr<std::int64_t>(picked));
       } else {
         const std::int64_t slots = cuda_kernels::sort_scratch_slots(rows, len);
         const Tensor scratch = slots > 0 ? Tensor::empty({slots}, kInt64, x.device()) : Tensor();
@@ -78,8 +79,10 @@ Tensor ranked_positions(const char* op, const Tensor& x, std::int64_t dim, std::
             const auto before = [&](std::int64_t i, std::int64_t j) {
               return ranks_before(row[i], i, row[j], j, largest);
             };
-            if (k == len) std::sort(candidates.begin(), candidates.end(), before);
-            else std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(), before);
+            if (k == len)
+              std::sort(candidates.begin(), candidates.end(), before);
+            else
+              std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(), before);
             std::copy(candidates.begin(), candidates.begin() + k, out + r * k);
           }
         });

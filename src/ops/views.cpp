@@ -105,8 +105,9 @@ Tensor Tensor::reshape(const Shape& shape_in) const {
 Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
   d0 = wrap_dim(d0, dim(), "transpose");
   d1 = wrap_dim(d1, dim(), "transpose");
-  if (dim() == 0) return recorded(make_view(*this, shape(), strides(), offset()), *this, "transpose",
-                                  [](const Tensor& g) { return Grads{g}; });
+  if (dim() == 0)
+    return recorded(make_view(*this, shape(), strides(), offset()), *this, "transpose",
+                    [](const Tensor& g) { return Grads{g}; });
   Shape sh = shape();
   Strides st = strides();
   std::swap(sh[d0], sh[d1]);
@@ -296,7 +297,8 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
   KILN_CHECK(split_size > 0, "split: split_size must be at least 1, not ", split_size);
   const std::int64_t n = x.size(dim);
   std::vector<std::int64_t> sizes;
-  for (std::int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+  for (std::int64_t start = 0; start < n; start += split_size)
+    sizes.push_back(std::min(split_size, n - start));
   if (n == 0) sizes.push_back(0);  // one empty part, as torch.split gives
   return split(x, sizes, dim);
 }

@@ -1,5 +1,6 @@
-// The arranging ops, the small elementwise and reduction additions, isin and the batched
-// products on the GPU against the CPU: values and gradients.
+// The arranging ops, the small elementwise and reduction additions, isin, the batched
+// products, pad_sequence, rrelu, pdist, the trapezoidal rule and vander on the GPU against
+// the CPU: values and gradients.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -69,6 +70,15 @@ TEST_CASE(
     parity([](const auto& v) { return bmm(v[0], v[1]); }, {b1, b2}, tol_for(dt) * 10);
     parity([](const auto& v) { return baddbmm(v[0], v[1], v[2], 0.5, 2.0); }, {randn({1, 5}, dt), b1, b2},
            tol_for(dt) * 10);
+    parity(
+        [](const auto& v) {
+          return nn::pad_sequence({v[0], v[1]}, true, 0.5);
+        },
+        {a, b.narrow(0, 0, 2)}, tol_for(dt));
+    parity([](const auto& v) { return rrelu(v[0], 0.1, 0.3) + pdist(v[0], 3); }, {a.narrow(1, 0, 3)},
+           tol_for(dt) * 10);
+    parity([](const auto& v) { return cumulative_trapezoid(v[0], v[1], 1) * 2.0; }, {a, c}, tol_for(dt));
+    parity([](const auto& v) { return vander(v[0], 4); }, {c}, tol_for(dt));
     parity([](const auto& v) { return addmm(v[0], v[1], v[2], 0.0, 1.5); },
            {randn({3, 5}, dt), b1.select(0, 0), b2.select(0, 1)}, tol_for(dt) * 10);
   }

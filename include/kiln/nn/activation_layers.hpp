@@ -21,6 +21,14 @@ public:
   std::string description() const override;
   double negative_slope;
 };
+// rrelu: a random slope per negative entry in training, their mean in evaluation.
+class RReLU : public Module {
+public:
+  explicit RReLU(double lower = 1.0 / 8, double upper = 1.0 / 3);
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+  double lower, upper;
+};
 class ELU : public Module {
 public:
   explicit ELU(double alpha = 1.0) : alpha(alpha) {}

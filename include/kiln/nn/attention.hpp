@@ -15,9 +15,9 @@ struct MultiheadAttentionOptions {
       : embed_dim_(embed_dim), num_heads_(num_heads) {}
   KILN_OPTION(std::int64_t, embed_dim)
   KILN_OPTION(std::int64_t, num_heads)
-  KILN_OPTION(double, dropout)    // on the attention weights, in training only
-  KILN_OPTION(bool, bias)         // in the input and output projections
-  KILN_OPTION(bool, batch_first)  // (N, L, E) instead of PyTorch's default (L, N, E)
+  KILN_OPTION(double, dropout)      // on the attention weights, in training only
+  KILN_OPTION(bool, bias)           // in the input and output projections
+  KILN_OPTION(bool, batch_first)    // (N, L, E) instead of PyTorch's default (L, N, E)
   KILN_OPTION(std::int64_t, kdim)   // the key's features; 0 (default): embed_dim
   KILN_OPTION(std::int64_t, vdim)   // the value's features; 0 (default): embed_dim
   KILN_OPTION(bool, add_bias_kv)    // one more key and value: learned vectors, after the projections
@@ -69,7 +69,7 @@ public:
   MultiheadAttentionOptions options;
   Tensor in_proj_weight;  // (3E, E): the query's rows, then the key's, then the value's
   Tensor q_proj_weight, k_proj_weight, v_proj_weight;  // in its place where kdim or vdim is not E
-  Tensor in_proj_bias;    // (3E), or undefined
+  Tensor in_proj_bias;                                 // (3E), or undefined
   std::shared_ptr<Linear> out_proj;
   Tensor bias_k, bias_v;  // (1, 1, E) with add_bias_kv, else undefined
 

@@ -75,6 +75,7 @@ struct Conv2dOptions {
   auto& stride(std::int64_t s) { return stride({s, s}); }
   auto& padding(std::int64_t p) { return padding({p, p}); }
   auto& dilation(std::int64_t d) { return dilation({d, d}); }
+
 private:
   std::int64_t in_channels_, out_channels_;
   Pair kernel_size_, stride_{1, 1}, padding_{0, 0}, dilation_{1, 1};
@@ -215,7 +216,7 @@ public:
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
   BatchNormOptions options;
-  Tensor weight, bias;                                   // (C), when affine
+  Tensor weight, bias;                                    // (C), when affine
   Tensor running_mean, running_var, num_batches_tracked;  // buffers, when tracking
 protected:
   int spatial_dims_;
@@ -505,7 +506,8 @@ using ZeroPad2d = ConstantPad2d;
 
 class Flatten : public Module {
 public:
-  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_dim(start_dim), end_dim(end_dim) {}
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1)
+      : start_dim(start_dim), end_dim(end_dim) {}
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
   std::int64_t start_dim, end_dim;
@@ -621,8 +623,9 @@ public:
   template <class M>
   std::shared_ptr<M> at(std::size_t i) const {
     auto typed = std::dynamic_pointer_cast<M>((*this)[i]);
-    if (!typed) throw Error(kind() + ": module " + std::to_string(i) + " is " + (*this)[i]->description() +
-                            ", not the type asked for");
+    if (!typed)
+      throw Error(kind() + ": module " + std::to_string(i) + " is " + (*this)[i]->description() +
+                  ", not the type asked for");
     return typed;
   }
   std::string description() const override { return kind(); }

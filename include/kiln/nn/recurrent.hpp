@@ -198,4 +198,15 @@ public:
   Tensor forward(const Tensor& x, const Tensor& h);  // h'
 };
 
+// Sequences of different lengths (L_i, *) as one padded batch for the layers above
+// (torch.nn.utils.rnn.pad_sequence): (L_max, N, *), or (N, L_max, *) with batch_first,
+// each sequence followed (or, with pad_left, preceded) by padding_value. Pass the lengths
+// to the layer's forward beside it. Differentiable in every sequence.
+Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first = false,
+                    double padding_value = 0.0, bool pad_left = false);
+// The other way (torch.nn.utils.rnn.unpad_sequence): each sequence's first lengths[i]
+// steps of a padded batch, as views.
+std::vector<Tensor> unpad_sequence(const Tensor& padded, const std::vector<std::int64_t>& lengths,
+                                   bool batch_first = false);
+
 }  // namespace kiln::nn

@@ -40,6 +40,10 @@ Tensor softmin(const Tensor& x, std::int64_t dim);                  // softmax(-
 // default generator. hard: the one-hot of its argmax forward, the soft sample's gradient
 // backward (straight through).
 Tensor gumbel_softmax(const Tensor& logits, double tau = 1.0, bool hard = false, std::int64_t dim = -1);
+// Randomized leaky ReLU (Xu et al. 2015; torch's rrelu): x where x >= 0, a x elsewhere,
+// with a drawn from U(lower, upper) for each entry in training, and (lower + upper) / 2
+// otherwise. Differentiable in x (the gradient is the slope used).
+Tensor rrelu(const Tensor& x, double lower = 1.0 / 8, double upper = 1.0 / 3, bool training = false);
 // x where x > 0, weight x elsewhere, with a learned slope (He et al. 2015; torch's prelu):
 // weight of one element, or one per channel (x.size(1)). Differentiable in both.
 Tensor prelu(const Tensor& x, const Tensor& weight);

@@ -20,6 +20,16 @@ namespace kiln {
 // float32 and float64 only. Transposed views are passed to BLAS without copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// The p-norm distance between every pair of rows i < j of x (N, M), in the order (0, 1),
+// (0, 2), .., (1, 2), ..: N (N - 1) / 2 values (torch.pdist, p >= 0). Each difference's
+// norm, exactly (for p < 1 torch's (sum |d|^p)^(1/p), for p = 0 the count of entries that
+// differ); differentiable (the p >= 1 norms with gradient 0 at a distance of 0).
+Tensor pdist(const Tensor& x, double p = 2.0);
+// The Vandermonde matrix of a 1-D x (torch.vander): columns x^(N-1) .. x^0, or
+// x^0 .. x^(N-1) with increasing; N = x's length unless given. Running products, so
+// differentiable also at x = 0.
+Tensor vander(const Tensor& x, std::optional<std::int64_t> n = std::nullopt, bool increasing = false);
+
 // Batched matrix products with PyTorch's names: bmm(a, b) of (B, n, m) and (B, m, p);
 // addmm(input, m1, m2) = beta input + alpha m1 m2 over matrices, baddbmm the same over
 // batches (input broadcasting to the product's shape). With beta = 0 the input is not

@@ -82,6 +82,14 @@ Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).
 Tensor cumsum(const Tensor& x, std::int64_t dim);
+// The trapezoidal rule along `dim` (torch.trapezoid / cumulative_trapezoid): the area under
+// y with samples dx apart, or at the points x (1-D, one per sample, or y's shape); the
+// cumulative form gives the area up to each sample after the first (one fewer along dim).
+// Differentiable in y and x.
+Tensor trapezoid(const Tensor& y, double dx = 1.0, std::int64_t dim = -1);
+Tensor trapezoid(const Tensor& y, const Tensor& x, std::int64_t dim = -1);
+Tensor cumulative_trapezoid(const Tensor& y, double dx = 1.0, std::int64_t dim = -1);
+Tensor cumulative_trapezoid(const Tensor& y, const Tensor& x, std::int64_t dim = -1);
 // Running products along `dim` (torch.cumprod), in double for floating types; integers
 // multiply as int64. Differentiable, exactly where entries are 0 (no division by them).
 Tensor cumprod(const Tensor& x, std::int64_t dim);
