@@ -339,3 +339,45 @@ TEST_CASE("torch differential: affine_grid and grid_sample") {
         [&](const auto& a) { return F::grid_sample(a[0], a[1], options); });
   });
 }
+
+TEST_CASE("torch differential: conv3d, max_pool3d, avg_pool3d and the adaptive 3-D pools") {
+  in_both_precisions(47, 40, [] {
+    const std::int64_t batch = irand(1, 2), groups = irand(1, 2), channels = groups * irand(1, 2);
+    const Sizes volume = {batch, channels, irand(2, 5), irand(2, 5), irand(2, 5)};
+    const kiln::Triple k{irand(1, 2), irand(1, 3), irand(1, 2)}, s{irand(1, 2), irand(1, 2), irand(1, 2)},
+        p{irand(0, 1), irand(0, 1), irand(0, 1)}, d{irand(1, 2), 1, irand(1, 2)};
+    const std::int64_t out = groups * irand(1, 2);
+    const auto t3 = [](const kiln::Triple& t) { return std::vector<std::int64_t>{t[0], t[1], t[2]}; };
+    const bool bias = coin();
+    std::vector<Both> in = {leaf(volume), leaf({out, channels / groups, k[0], k[1], k[2]})};
+    if (bias) in.push_back(leaf({out}));
+    compare(
+        "conv3d", in,
+        [&](const auto& a) { return kiln::conv3d(a[0], a[1], bias ? a[2] : KT(), s, p, d, groups); },
+        [&](const auto& a) {
+          return torch::conv3d(a[0], a[1], bias ? a[2] : TT(), t3(s), t3(p), t3(d), groups);
+        });
+    const kiln::Triple pk{irand(1, 3), irand(1, 3), irand(1, 3)};
+    const kiln::Triple pp{irand(0, pk[0] / 2), irand(0, pk[1] / 2), irand(0, pk[2] / 2)};
+    const bool ceil_mode = coin(), include = coin();
+    compare(
+        "max_pool3d", {leaf(volume)},
+        [&](const auto& a) { return kiln::max_pool3d(a[0], pk, s, pp, ceil_mode); },
+        [&](const auto& a) {
+          return torch::max_pool3d(a[0], t3(pk), t3(s), t3(pp), {1, 1, 1}, ceil_mode);
+        });
+    compare(
+        "avg_pool3d", {leaf(volume)},
+        [&](const auto& a) { return kiln::avg_pool3d(a[0], pk, s, pp, ceil_mode, include); },
+        [&](const auto& a) { return torch::avg_pool3d(a[0], t3(pk), t3(s), t3(pp), ceil_mode, include); });
+    const kiln::Triple size{irand(1, 4), irand(1, 4), irand(1, 4)};
+    compare(
+        "adaptive_avg_pool3d", {leaf(volume)},
+        [&](const auto& a) { return kiln::adaptive_avg_pool3d(a[0], size); },
+        [&](const auto& a) { return torch::adaptive_avg_pool3d(a[0], t3(size)); });
+    compare(
+        "adaptive_max_pool3d", {leaf(volume)},
+        [&](const auto& a) { return kiln::adaptive_max_pool3d(a[0], size); },
+        [&](const auto& a) { return std::get<0>(torch::adaptive_max_pool3d(a[0], t3(size))); });
+  });
+}

@@ -76,8 +76,14 @@ Tensor AvgPool1d::forward(const Tensor& x) {
 std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options, true); }
 
 namespace {
+std::string size_str(Triple t) {
+  std::ostringstream os;
+  os << "(" << t[0] << ", " << t[1] << ", " << t[2] << ")";
+  return os.str();
+}
 std::string size_str(Pair p) { return pair_str(p); }
 std::string size_str(std::int64_t n) { return std::to_string(n); }
+bool positive(Triple t) { return t[0] >= 1 && t[1] >= 1 && t[2] >= 1; }
 bool positive(Pair p) { return p[0] >= 1 && p[1] >= 1; }
 bool positive(std::int64_t n) { return n >= 1; }
 }  // namespace
@@ -91,8 +97,23 @@ template <class Size>
 std::string AdaptivePooling<Size>::description() const {
   return std::string(name_) + "(output_size=" + size_str(output_size) + ")";
 }
+template class AdaptivePooling<Triple>;
 template class AdaptivePooling<Pair>;
 template class AdaptivePooling<std::int64_t>;
+
+Tensor MaxPool3d::forward(const Tensor& x) {
+  return max_pool3d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode());
+}
+std::string MaxPool3d::description() const {
+  return "MaxPool3d(kernel_size=" + size_str(options.kernel_size()) + pool_flags(options, false) + ")";
+}
+Tensor AvgPool3d::forward(const Tensor& x) {
+  return avg_pool3d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode(),
+                    options.count_include_pad());
+}
+std::string AvgPool3d::description() const {
+  return "AvgPool3d(kernel_size=" + size_str(options.kernel_size()) + pool_flags(options, true) + ")";
+}
 
 namespace {
 void check_lp_layer(const char* layer, double norm_type, std::int64_t kernel, std::int64_t stride) {

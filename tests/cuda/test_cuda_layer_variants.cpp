@@ -1,8 +1,8 @@
 // Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
 // ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample,
 // channel_shuffle and gumbel_softmax, the 1-D transposed convolution, RMS and local
-// response normalisation, and channel and alpha dropout on the GPU against the CPU: outputs, gradients, and
-// the same dropout masks for a seed.
+// response normalisation, channel and alpha dropout, conv3d and the 3-D poolings on the GPU against the
+// CPU: outputs, gradients, and the same dropout masks for a seed.
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -140,6 +140,34 @@ TEST_CASE("cuda: channel and alpha dropout draw the CPU's masks for a seed") {
     same_draw(dropout3d, randn({4, 8, 2, 2, 2}, dt));
     same_draw(alpha_dropout, img);
     same_draw(feature_alpha_dropout, img);
+  }
+}
+
+TEST_CASE("cuda: conv3d and the 3-D poolings") {
+  manual_seed(97);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({2, 4, 5, 6, 5}, dt);
+    parity(
+        [](const auto& v) {
+          return conv3d(v[0], v[1], v[2], {2, 1, 1}, {1, 1, 0}, {1, 2, 1}, 2);
+        },
+        {x, randn({6, 2, 2, 3, 2}, dt), randn({6}, dt)}, tol_for(dt) * 10);
+    parity(
+        [](const auto& v) {
+          return max_pool3d(v[0], {2, 3, 2}, {2, 2, 1}, {1, 1, 0}, true);
+        },
+        {x}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return avg_pool3d(v[0], {3, 2, 3}, {1, 2, 2}, {1, 0, 1}, false, false);
+        },
+        {x}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          return adaptive_avg_pool3d(v[0], {3, 4, 2}) + adaptive_max_pool3d(v[0], {3, 4, 2});
+        },
+        {x}, tol_for(dt));
   }
 }
 

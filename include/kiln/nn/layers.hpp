@@ -182,6 +182,41 @@ private:
   PadMode padding_mode_ = PadMode::constant;
 };
 
+struct Conv3dOptions {
+  Conv3dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_({kernel, kernel, kernel}) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(Triple, kernel_size)
+  KILN_OPTION(Triple, stride)
+  KILN_OPTION(Triple, padding)
+  KILN_OPTION(Triple, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+  auto& stride(std::int64_t s) { return stride({s, s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p, p}); }
+  auto& dilation(std::int64_t d) { return dilation({d, d, d}); }
+
+private:
+  std::int64_t in_channels_, out_channels_;
+  Triple kernel_size_, stride_{1, 1, 1}, padding_{0, 0, 0}, dilation_{1, 1, 1};
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+};
+
+// Convolution over volumes (kiln::conv3d: video clips, scans), e.g.
+// nn::Conv3d(nn::Conv3dOptions(1, 8, 3).padding(1)) keeps (N, 1, D, H, W)'s size, 8 channels.
+class Conv3d : public Module {
+public:
+  explicit Conv3d(const Conv3dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C, D, H, W) -> (N, O, OD, OH, OW)
+  std::string description() const override;
+  void reset_parameters();
+  Conv3dOptions options;
+  Tensor weight;  // (O, C / groups, kd, kh, kw)
+  Tensor bias;    // (O), or undefined
+};
+
 // Convolution over sequences (kiln::conv1d), e.g. nn::Conv1d(nn::Conv1dOptions(4, 16, 5).padding(2))
 // keeps the length of (N, 4, L) signals and gives 16 channels.
 class Conv1d : public Module {

@@ -78,6 +78,34 @@ public:
   std::string description() const override;
 };
 
+struct Pool3dOptions {
+  explicit Pool3dOptions(std::int64_t kernel) : kernel_size_({kernel, kernel, kernel}) {}
+  KILN_OPTION(Triple, kernel_size)
+  KILN_OPTION(Triple, stride)  // {0, 0, 0}: the kernel size
+  KILN_OPTION(Triple, padding)
+  KILN_OPTION(bool, ceil_mode)
+  KILN_OPTION(bool, count_include_pad)  // AvgPool3d
+  auto& stride(std::int64_t s) { return stride({s, s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p, p}); }
+
+private:
+  Triple kernel_size_, stride_{0, 0, 0}, padding_{0, 0, 0};
+  bool ceil_mode_ = false, count_include_pad_ = true;
+};
+// (N, C, D, H, W) -> (N, C, OD, OH, OW), as max_pool3d / avg_pool3d.
+class MaxPool3d : public Pooling<Pool3dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+class AvgPool3d : public Pooling<Pool3dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;
+  std::string description() const override;
+};
+
 // Puts max_pool2d's maxima back at their positions in a zero image (kiln::max_unpool2d),
 // e.g. a SegNet decoder: nn::MaxUnpool2d(2)(pooled, indices) with the indices of
 // max_pool2d_with_indices(x, {2, 2}); an output size other than the default can be given.
@@ -114,6 +142,7 @@ private:
   const char* name_;
   Op op_;
 };
+extern template class AdaptivePooling<Triple>;
 extern template class AdaptivePooling<Pair>;
 extern template class AdaptivePooling<std::int64_t>;
 
@@ -126,6 +155,16 @@ class AdaptiveMaxPool2d : public AdaptivePooling<Pair> {
 public:
   explicit AdaptiveMaxPool2d(std::int64_t size) : AdaptiveMaxPool2d(Pair{size, size}) {}
   explicit AdaptiveMaxPool2d(Pair size) : AdaptivePooling("AdaptiveMaxPool2d", adaptive_max_pool2d, size) {}
+};
+class AdaptiveAvgPool3d : public AdaptivePooling<Triple> {
+public:
+  explicit AdaptiveAvgPool3d(std::int64_t size) : AdaptiveAvgPool3d(Triple{size, size, size}) {}
+  explicit AdaptiveAvgPool3d(Triple size) : AdaptivePooling("AdaptiveAvgPool3d", adaptive_avg_pool3d, size) {}
+};
+class AdaptiveMaxPool3d : public AdaptivePooling<Triple> {
+public:
+  explicit AdaptiveMaxPool3d(std::int64_t size) : AdaptiveMaxPool3d(Triple{size, size, size}) {}
+  explicit AdaptiveMaxPool3d(Triple size) : AdaptivePooling("AdaptiveMaxPool3d", adaptive_max_pool3d, size) {}
 };
 class AdaptiveAvgPool1d : public AdaptivePooling<std::int64_t> {
 public:

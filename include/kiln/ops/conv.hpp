@@ -140,4 +140,28 @@ Tensor adaptive_max_pool1d(const Tensor& x, std::int64_t output_size);
 ValuesIndices adaptive_max_pool1d_with_indices(const Tensor& x, std::int64_t output_size);
 Tensor lp_pool1d(const Tensor& x, double norm_type, std::int64_t kernel, std::int64_t stride = 0);
 
+// ---- Volumes (N, C, D, H, W) (src/ops/conv3d.cpp) ------------------------------------
+// Built on the 2-D ops, so they share their kernels on either device and autograd derives
+// their backward passes. Unbatched (C, D, H, W) inputs too.
+using Triple = std::array<std::int64_t, 3>;  // (depth, height, width)
+
+// Cross-correlation as torch.nn.functional.conv3d: weight (O, C / groups, kd, kh, kw), bias
+// (O) or undefined. The kd depth slices each output depth reads are gathered as the
+// channels of one image per output depth (C kd channels), then one conv2d over them with
+// the weight laid out to match, (O, C / groups kd, kh, kw): the 3-D im2col, in the 2-D one.
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Triple stride = {1, 1, 1},
+              Triple padding = {0, 0, 0}, Triple dilation = {1, 1, 1}, std::int64_t groups = 1);
+// Max and average pooling over boxes (torch's max_pool3d / avg_pool3d; stride {0, 0, 0}:
+// the kernel), with ceil_mode and count_include_pad as the 2-D forms. A box's maximum (or
+// mean, its divisor the product of the axes' counts) is that of the planes' windows, then
+// along the depth: two 2-D poolings.
+Tensor max_pool3d(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0}, Triple padding = {0, 0, 0},
+                  bool ceil_mode = false);
+Tensor avg_pool3d(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0}, Triple padding = {0, 0, 0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+// Adaptive pooling to (OD, OH, OW) (torch's adaptive_avg_pool3d / adaptive_max_pool3d),
+// each axis's windows as the 2-D forms', the planes first, then the depth.
+Tensor adaptive_avg_pool3d(const Tensor& x, Triple output_size);
+Tensor adaptive_max_pool3d(const Tensor& x, Triple output_size);
+
 }  // namespace kiln
