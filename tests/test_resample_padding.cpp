@@ -277,6 +277,63 @@ TEST_CASE("interpolate: bicubic, nearest-exact and area, against the definitions
   check_same(up(x), interpolate(x, {10, 8}, Interpolation::bicubic, true), 0);
 }
 
+TEST_CASE("interpolate1d and interpolate3d: linear and trilinear blends, nearest, area") {
+  manual_seed(76);
+  const Tensor seq = rand64({2, 3, 7});
+  for (const std::int64_t size : {std::int64_t{3}, std::int64_t{7}, std::int64_t{12}})
+    for (const bool corners : {false, true}) {
+      check_same(interpolate1d(seq, size, Interpolation::linear, corners),
+                 interpolate(seq.unsqueeze(2), {1, size}, Interpolation::bilinear, corners).squeeze(2),
+                 1e-14);
+      if (corners) continue;
+      check_same(interpolate1d(seq, size), interpolate(seq.unsqueeze(2), {1, size}).squeeze(2), 0);
+      check_same(interpolate1d(seq, size, Interpolation::nearest_exact),
+                 interpolate(seq.unsqueeze(2), {1, size}, Interpolation::nearest_exact).squeeze(2), 0);
+      check_same(interpolate1d(seq, size, Interpolation::area), adaptive_avg_pool1d(seq, size), 0);
+    }
+  // Trilinear with the corners aligned reproduces an affine function of the position.
+  const std::int64_t d = 4, h = 5, w = 3;
+  std::vector<double> ramp;
+  for (std::int64_t z = 0; z < d; ++z)
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x) ramp.push_back(0.5 * z - 2.0 * y + 3.0 * x + 1.0);
+  const Tensor volume = from_vector(ramp, {1, 1, d, h, w});
+  const Triple out{7, 3, 6};
+  const Tensor up = interpolate3d(volume, out, Interpolation::trilinear, true);
+  const std::vector<double> got = up.to_vector<double>();
+  std::size_t at = 0;
+  for (std::int64_t z = 0; z < out[0]; ++z)
+    for (std::int64_t y = 0; y < out[1]; ++y)
+      for (std::int64_t x = 0; x < out[2]; ++x, ++at) {
+        const double sz = double(z) * (d - 1) / (out[0] - 1), sy = double(y) * (h - 1) / (out[1] - 1),
+                     sx = double(x) * (w - 1) / (out[2] - 1);
+        CHECK(got[at] == doctest::Approx(0.5 * sz - 2.0 * sy + 3.0 * sx + 1.0).epsilon(1e-12));
+      }
+  // One slice deep to one slice: each plane as interpolate's; nearest by floor(i in / out) per axis.
+  const Tensor vol = rand64({2, 3, 4, 5, 6});
+  check_same(interpolate3d(vol.narrow(2, 0, 1), {1, 7, 4}, Interpolation::trilinear),
+             interpolate(vol.select(2, 0), {7, 4}, Interpolation::bilinear).unsqueeze(2), 1e-14);
+  const Tensor near = interpolate3d(vol, {3, 7, 4});
+  for (std::int64_t z = 0; z < 3; ++z)
+    for (std::int64_t y = 0; y < 7; ++y)
+      for (std::int64_t x = 0; x < 4; ++x)
+        CHECK(near[1][2][z][y][x].item() == vol[1][2][z * 4 / 3][y * 5 / 7][x * 6 / 4].item());
+  check_same(interpolate3d(vol, {2, 3, 3}, Interpolation::area), adaptive_avg_pool3d(vol, {2, 3, 3}), 0);
+  KILN_CHECK_GRAD([](const In& in) { return interpolate1d(in[0], 5, Interpolation::linear, true); },
+                  {rand64({1, 2, 3})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return interpolate3d(in[0], {3, 2, 4}, Interpolation::trilinear);
+      },
+      {rand64({1, 2, 2, 3, 3})});
+  CHECK_THROWS_WITH_AS(interpolate1d(seq, 4, Interpolation::bicubic),
+                       doctest::Contains("mode bicubic is not one of"), Error);
+  CHECK_THROWS_WITH_AS(interpolate3d(vol, {2, 2, 2}, Interpolation::nearest, true),
+                       doctest::Contains("align_corners is for trilinear"), Error);
+  CHECK_THROWS_WITH_AS(interpolate(vol.select(2, 0), {2, 2}, Interpolation::trilinear),
+                       doctest::Contains("is for volumes (interpolate3d)"), Error);
+}
+
 TEST_CASE("pixel_shuffle and pixel_unshuffle: channel groups as pixel blocks, and back") {
   const Tensor x = arange(0.0, 8.0, 1.0).reshape({1, 8, 1, 1});
   const Tensor y = pixel_shuffle(x, 2);

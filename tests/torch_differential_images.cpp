@@ -1,8 +1,8 @@
 // The differential test against PyTorch, continued: the image resampling ops (pad's
 // modes, interpolate, pixel_shuffle and pixel_unshuffle), adaptive and power-average pooling,
 // max and average pooling's ceil_mode, count_include_pad, positions and unpooling,
-// channel_shuffle, conv_transpose1d, local_response_norm, affine_grid and grid_sample
-// against torch's.
+// channel_shuffle, conv_transpose1d, local_response_norm, affine_grid and grid_sample, and
+// the volumes' conv3d, pooling and interpolation against torch's.
 #include "torch_differential.hpp"
 
 using namespace differential;
@@ -340,7 +340,9 @@ TEST_CASE("torch differential: affine_grid and grid_sample") {
   });
 }
 
-TEST_CASE("torch differential: conv3d, max_pool3d, avg_pool3d and the adaptive 3-D pools") {
+TEST_CASE(
+    "torch differential: conv3d, max_pool3d, avg_pool3d, the adaptive 3-D pools, interpolate1d and "
+    "interpolate3d") {
   in_both_precisions(47, 40, [] {
     const std::int64_t batch = irand(1, 2), groups = irand(1, 2), channels = groups * irand(1, 2);
     const Sizes volume = {batch, channels, irand(2, 5), irand(2, 5), irand(2, 5)};
@@ -379,5 +381,52 @@ TEST_CASE("torch differential: conv3d, max_pool3d, avg_pool3d and the adaptive 3
         "adaptive_max_pool3d", {leaf(volume)},
         [&](const auto& a) { return kiln::adaptive_max_pool3d(a[0], size); },
         [&](const auto& a) { return std::get<0>(torch::adaptive_max_pool3d(a[0], t3(size))); });
+    const bool corners = coin();
+    compare(
+        "interpolate3d, trilinear", {leaf(volume)},
+        [&](const auto& a) {
+          return kiln::interpolate3d(a[0], size, kiln::Interpolation::trilinear, corners);
+        },
+        [&](const auto& a) {
+          return F::interpolate(
+              a[0],
+              F::InterpolateFuncOptions().size(t3(size)).mode(torch::kTrilinear).align_corners(corners));
+        });
+    compare(
+        "interpolate3d, nearest and nearest-exact", {leaf(volume)},
+        [&](const auto& a) {
+          return kiln::interpolate3d(a[0], size) +
+                 kiln::interpolate3d(a[0], size, kiln::Interpolation::nearest_exact);
+        },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions().size(t3(size)).mode(torch::kNearest)) +
+                 torch::_upsample_nearest_exact3d(a[0], t3(size));
+        });
+    const Sizes sequence = {batch, channels, irand(1, 6)};
+    const std::int64_t length = irand(1, 9);
+    compare(
+        "interpolate1d, linear", {leaf(sequence)},
+        [&](const auto& a) {
+          return kiln::interpolate1d(a[0], length, kiln::Interpolation::linear, corners);
+        },
+        [&](const auto& a) {
+          return F::interpolate(a[0], F::InterpolateFuncOptions()
+                                          .size(std::vector<std::int64_t>{length})
+                                          .mode(torch::kLinear)
+                                          .align_corners(corners));
+        });
+    compare(
+        "interpolate1d, nearest, nearest-exact and area", {leaf(sequence)},
+        [&](const auto& a) {
+          return kiln::interpolate1d(a[0], length) +
+                 kiln::interpolate1d(a[0], length, kiln::Interpolation::nearest_exact) +
+                 kiln::interpolate1d(a[0], length, kiln::Interpolation::area);
+        },
+        [&](const auto& a) {
+          const std::vector<std::int64_t> sized{length};
+          return F::interpolate(a[0], F::InterpolateFuncOptions().size(sized).mode(torch::kNearest)) +
+                 torch::_upsample_nearest_exact1d(a[0], sized) +
+                 F::interpolate(a[0], F::InterpolateFuncOptions().size(sized).mode(torch::kArea));
+        });
   });
 }

@@ -246,6 +246,10 @@ const char* interpolation_name(Interpolation mode) {
       return "nearest-exact";
     case Interpolation::area:
       return "area";
+    case Interpolation::linear:
+      return "linear";
+    case Interpolation::trilinear:
+      return "trilinear";
   }
   return "?";
 }
@@ -258,6 +262,9 @@ Tensor interpolate(const Tensor& x, Pair size, Interpolation mode, bool align_co
   const std::int64_t h = x.size(2), w = x.size(3);
   KILN_CHECK(h >= 1 && w >= 1, "interpolate: input of shape ", fmt(x.shape()),
              " has an empty image; H and W must be >= 1");
+  KILN_CHECK(mode != Interpolation::linear && mode != Interpolation::trilinear, "interpolate: mode ",
+             interpolation_name(mode), " is for ", mode == Interpolation::linear ? "sequences" : "volumes",
+             " (interpolate", mode == Interpolation::linear ? "1d" : "3d", "); images take bilinear");
   KILN_CHECK(mode == Interpolation::bilinear || mode == Interpolation::bicubic || !align_corners,
              "interpolate: align_corners is for bilinear and bicubic interpolation; ",
              interpolation_name(mode), " takes none");
@@ -273,12 +280,68 @@ Tensor interpolate(const Tensor& x, Pair size, Interpolation mode, bool align_co
       return adaptive_avg_pool2d(x, size);
     case Interpolation::bilinear:
     case Interpolation::bicubic:
+    case Interpolation::linear:
+    case Interpolation::trilinear:
       break;
   }
   // Along W, then along H: for bilinear out = w_lo,h (w_lo,w x00 + w_hi,w x01) + w_hi,h (...),
   // PyTorch's order of the products.
   const auto taps = mode == Interpolation::bilinear ? linear_taps : cubic_taps;
   return resample(x, taps(h, oh, align_corners), taps(w, ow, align_corners));
+}
+
+// ---- Sequences and volumes --------------------------------------------------------
+// The 2-D walk with one axis left alone: a sequence is an image one row high; a volume is
+// resampled plane by plane, then along its depth as an image of D rows by OH OW columns.
+
+namespace {
+// One axis's taps for the 1-D and 3-D forms' modes (`blend` the linear one).
+AxisTaps axis_taps(Interpolation mode, Interpolation blend, std::int64_t in, std::int64_t out,
+                   bool align_corners) {
+  if (mode == blend) return linear_taps(in, out, align_corners);
+  return nearest_taps(in, out, mode == Interpolation::nearest_exact);
+}
+void check_resize_mode(const char* op, Interpolation mode, Interpolation blend, bool align_corners) {
+  KILN_CHECK(mode == Interpolation::nearest || mode == Interpolation::nearest_exact ||
+                 mode == Interpolation::area || mode == blend,
+             op, ": mode ", interpolation_name(mode), " is not one of nearest, nearest-exact, area and ",
+             interpolation_name(blend));
+  KILN_CHECK(mode == blend || !align_corners, op, ": align_corners is for ", interpolation_name(blend), "; ",
+             interpolation_name(mode), " takes none");
+}
+}  // namespace
+
+Tensor interpolate1d(const Tensor& x, std::int64_t size, Interpolation mode, bool align_corners) {
+  constexpr const char* op = "interpolate1d";
+  detail::check_floating(op, x);
+  KILN_CHECK(x.dim() == 3, op, ": input must be (N, C, L) but has shape ", fmt(x.shape()));
+  KILN_CHECK(size >= 1 && x.size(2) >= 1, op, ": output size ", size, " and the input's length (shape ",
+             fmt(x.shape()), ") must be >= 1");
+  check_resize_mode(op, mode, Interpolation::linear, align_corners);
+  if (mode == Interpolation::area) return adaptive_avg_pool1d(x, size);
+  return resample(x.unsqueeze(2), nearest_taps(1, 1, false),
+                  axis_taps(mode, Interpolation::linear, x.size(2), size, align_corners))
+      .squeeze(2);
+}
+
+Tensor interpolate3d(const Tensor& x, Triple size, Interpolation mode, bool align_corners) {
+  constexpr const char* op = "interpolate3d";
+  detail::check_floating(op, x);
+  KILN_CHECK(x.dim() == 5, op, ": input must be (N, C, D, H, W) but has shape ", fmt(x.shape()));
+  KILN_CHECK(
+      size[0] >= 1 && size[1] >= 1 && size[2] >= 1 && x.size(2) >= 1 && x.size(3) >= 1 && x.size(4) >= 1, op,
+      ": the output size and the input's sides (shape ", fmt(x.shape()), ") must be >= 1");
+  check_resize_mode(op, mode, Interpolation::trilinear, align_corners);
+  if (mode == Interpolation::area) return adaptive_avg_pool3d(x, size);
+  const std::int64_t n = x.size(0), c = x.size(1), d = x.size(2);
+  const auto taps = [&](std::int64_t in, std::int64_t out) {
+    return axis_taps(mode, Interpolation::trilinear, in, out, align_corners);
+  };
+  const Tensor planes = resample(x.reshape({n, c * d, x.size(3), x.size(4)}), taps(x.size(3), size[1]),
+                                 taps(x.size(4), size[2]));  // (N, C D, OH, OW)
+  const std::int64_t area = size[1] * size[2];
+  return resample(planes.reshape({n, c, d, area}), taps(d, size[0]), nearest_taps(area, area, false))
+      .reshape({n, c, size[0], size[1], size[2]});
 }
 
 // ---- Adaptive average pooling ------------------------------------------------------

@@ -1,8 +1,9 @@
 // Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
 // ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample,
 // channel_shuffle and gumbel_softmax, the 1-D transposed convolution, RMS and local
-// response normalisation, channel and alpha dropout, conv3d and the 3-D poolings on the GPU against the
-// CPU: outputs, gradients, and the same dropout masks for a seed.
+// response normalisation, channel and alpha dropout, conv3d, the 3-D poolings and the 1-D
+// and 3-D interpolations on the GPU against the CPU: outputs, gradients, and the same
+// dropout masks for a seed.
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -143,7 +144,7 @@ TEST_CASE("cuda: channel and alpha dropout draw the CPU's masks for a seed") {
   }
 }
 
-TEST_CASE("cuda: conv3d and the 3-D poolings") {
+TEST_CASE("cuda: conv3d, the 3-D poolings, interpolate1d and interpolate3d") {
   manual_seed(97);
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
@@ -168,6 +169,11 @@ TEST_CASE("cuda: conv3d and the 3-D poolings") {
           return adaptive_avg_pool3d(v[0], {3, 4, 2}) + adaptive_max_pool3d(v[0], {3, 4, 2});
         },
         {x}, tol_for(dt));
+    for (const Interpolation mode :
+         {Interpolation::trilinear, Interpolation::nearest, Interpolation::nearest_exact})
+      parity([mode](const auto& v) { return interpolate3d(v[0], {7, 3, 8}, mode); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return interpolate1d(v[0], 9, Interpolation::linear, true); },
+           {x.select(2, 0).select(2, 0)}, tol_for(dt));
   }
 }
 

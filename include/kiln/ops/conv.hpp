@@ -45,7 +45,8 @@ Tensor upsample_nearest2d(const Tensor& x, Pair scale);
 //                  may overshoot the input's range, as torch's does
 //   area           the mean of each output pixel's window: adaptive_avg_pool2d
 // Up or down, either device (index_select and products). Differentiable in x.
-enum class Interpolation { nearest, bilinear, bicubic, nearest_exact, area };
+// (linear and trilinear are the 1-D and 3-D forms' blends: interpolate1d, interpolate3d.)
+enum class Interpolation { nearest, bilinear, bicubic, nearest_exact, area, linear, trilinear };
 const char* interpolation_name(Interpolation mode);  // torch's: "nearest", ..., "nearest-exact", "area"
 Tensor interpolate(const Tensor& x, Pair size, Interpolation mode = Interpolation::nearest,
                    bool align_corners = false);
@@ -163,5 +164,13 @@ Tensor avg_pool3d(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0}, Tri
 // each axis's windows as the 2-D forms', the planes first, then the depth.
 Tensor adaptive_avg_pool3d(const Tensor& x, Triple output_size);
 Tensor adaptive_max_pool3d(const Tensor& x, Triple output_size);
+// interpolate for sequences (N, C, L) -> (N, C, size) and volumes (N, C, D, H, W) -> (N, C,
+// OD, OH, OW): nearest, nearest_exact and area as interpolate's, and linear (1-D) or
+// trilinear (3-D) blends, each axis as bilinear's (align_corners too). Separable: the 3-D
+// form resamples each depth slice's plane, then along the depth.
+Tensor interpolate1d(const Tensor& x, std::int64_t size, Interpolation mode = Interpolation::nearest,
+                     bool align_corners = false);
+Tensor interpolate3d(const Tensor& x, Triple size, Interpolation mode = Interpolation::nearest,
+                     bool align_corners = false);
 
 }  // namespace kiln
