@@ -4,7 +4,7 @@
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
-// rms_norm, ctc_loss, conv3d and max_pool3d,
+// rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d,
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
@@ -224,6 +224,12 @@ int main(int argc, char** argv) {
        [](const TV& a) { return torch::conv3d(a[0], a[1], a[2], 1, 1); },
        [](const KV& a) {
          return kiln::conv3d(a[0], a[1], a[2], {1, 1, 1}, {1, 1, 1});
+       }},
+      {"conv_transpose3d 32->16, 2x2x2 s2, 8x32x8x16x16",
+       {torch::randn({8, 32, 8, 16, 16}), torch::randn({32, 16, 2, 2, 2}) * 0.05, torch::randn({16})},
+       [](const TV& a) { return torch::conv_transpose3d(a[0], a[1], a[2], 2); },
+       [](const KV& a) {
+         return kiln::conv_transpose3d(a[0], a[1], a[2], {2, 2, 2});
        }},
       {"max_pool3d 2x2x2, 8x32x16x32x32",
        {torch::randn({8, 32, 16, 32, 32})},

@@ -1,5 +1,6 @@
-// Volumes: conv3d, max_pool3d, avg_pool3d and the adaptive 3-D pools against direct
-// definitions (every window of every output), float64 gradchecks, the layers, errors.
+// Volumes: conv3d (and conv_transpose3d as its adjoint), max_pool3d, avg_pool3d and the
+// adaptive 3-D pools against direct definitions (every window of every output), float64 gradchecks, the
+// layers, errors.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -125,6 +126,48 @@ TEST_CASE("conv3d against its definition: strides, padding, dilation, groups, bi
         return conv3d(in[0], in[1], in[2], {2, 1, 1}, {1, 0, 1}, {1, 1, 2}, 2);
       },
       {rand64({1, 2, 4, 3, 4}), rand64({4, 1, 2, 2, 2}), rand64({4})});
+}
+
+TEST_CASE("conv_transpose3d is conv3d's adjoint: <conv3d(x, w), y> = <x, conv_transpose3d(y, w)>") {
+  manual_seed(603);
+  struct Case {
+    Triple s, p, d;
+    std::int64_t groups;
+  };
+  for (const Case& c : {Case{{1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 1}, Case{{2, 1, 2}, {1, 0, 1}, {1, 1, 1}, 1},
+                        Case{{2, 2, 1}, {1, 1, 0}, {2, 1, 2}, 2}}) {
+    CAPTURE(c.groups);
+    const Tensor x = rand64({2, 4, 7, 6, 5}), w = rand64({6, 4 / c.groups, 3, 2, 3});
+    const Tensor y = conv3d(x, w, Tensor(), c.s, c.p, c.d, c.groups);
+    // The output padding that gives back x's own sizes.
+    Triple extra{};
+    for (int i = 0; i < 3; ++i)
+      extra[i] =
+          x.size(2 + i) - ((y.size(2 + i) - 1) * c.s[i] - 2 * c.p[i] + c.d[i] * (w.size(2 + i) - 1) + 1);
+    const Tensor g = rand64(y.shape());
+    const Tensor back = conv_transpose3d(g, w, Tensor(), c.s, c.p, extra, c.groups, c.d);
+    REQUIRE(back.shape() == x.shape());
+    CHECK(sum(y * g).item() == doctest::Approx(sum(x * back).item()).epsilon(1e-12));
+    // And it is the gradient conv3d's backward gives x.
+    const Tensor leaf = x.clone().requires_grad_(true);
+    sum(conv3d(leaf, w, Tensor(), c.s, c.p, c.d, c.groups) * g).backward();
+    check_same(leaf.grad(), back, 1e-12);
+  }
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose3d(in[0], in[1], in[2], {2, 1, 2}, {1, 0, 0}, {1, 0, 1}, 2);
+      },
+      {rand64({1, 2, 2, 3, 2}), rand64({2, 2, 3, 2, 2}), rand64({4})});
+  nn::ConvTranspose3d up(nn::ConvTranspose3dOptions(4, 2, 2).stride(2));
+  CHECK(up.weight.shape() == Shape{4, 2, 2, 2, 2});
+  CHECK(up.description() == "ConvTranspose3d(4, 2, kernel_size=(2, 2, 2), stride=(2, 2, 2))");
+  CHECK(up(randn({1, 4, 3, 4, 5})).shape() == Shape{1, 2, 6, 8, 10});
+  CHECK_THROWS_WITH_AS(conv_transpose3d(rand64({1, 3, 2, 2, 2}), rand64({4, 2, 2, 2, 2})),
+                       doctest::Contains("has 3 channels but weight of shape (4, 2, 2, 2, 2) expects 4"),
+                       Error);
+  CHECK_THROWS_WITH_AS(conv_transpose3d(rand64({1, 4, 2, 2, 2}), rand64({4, 2, 2, 2, 2}), Tensor(), {1, 1, 1},
+                                        {0, 0, 0}, {1, 0, 0}),
+                       doctest::Contains("output_padding below the stride or the dilation"), Error);
 }
 
 TEST_CASE("max_pool3d, avg_pool3d and the adaptive 3-D pools against their definitions") {

@@ -359,6 +359,19 @@ TEST_CASE(
         [&](const auto& a) {
           return torch::conv3d(a[0], a[1], bias ? a[2] : TT(), t3(s), t3(p), t3(d), groups);
         });
+    const kiln::Triple extra{irand(0, std::max(s[0], d[0]) - 1), irand(0, std::max(s[1], d[1]) - 1),
+                             irand(0, std::max(s[2], d[2]) - 1)};
+    std::vector<Both> tin = {leaf(volume), leaf({channels, out / groups, k[0], k[1], k[2]})};
+    if (bias) tin.push_back(leaf({out}));
+    compare(
+        "conv_transpose3d", tin,
+        [&](const auto& a) {
+          return kiln::conv_transpose3d(a[0], a[1], bias ? a[2] : KT(), s, p, extra, groups, d);
+        },
+        [&](const auto& a) {
+          return torch::conv_transpose3d(a[0], a[1], bias ? a[2] : TT(), t3(s), t3(p), t3(extra), groups,
+                                         t3(d));
+        });
     const kiln::Triple pk{irand(1, 3), irand(1, 3), irand(1, 3)};
     const kiln::Triple pp{irand(0, pk[0] / 2), irand(0, pk[1] / 2), irand(0, pk[2] / 2)};
     const bool ceil_mode = coin(), include = coin();

@@ -148,16 +148,39 @@ Tensor Conv3d::forward(const Tensor& x) {
   return conv3d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
 }
 std::string Conv3d::description() const {
-  const auto triple = [](const Triple& t) {
-    std::ostringstream os;
-    os << "(" << t[0] << ", " << t[1] << ", " << t[2] << ")";
-    return os.str();
-  };
   const Conv3dOptions& o = options;
   std::string s = "Conv3d(" + std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) +
-                  ", kernel_size=" + triple(o.kernel_size()) + ", stride=" + triple(o.stride());
-  if (o.padding() != Triple{0, 0, 0}) s += ", padding=" + triple(o.padding());
-  if (o.dilation() != Triple{1, 1, 1}) s += ", dilation=" + triple(o.dilation());
+                  ", kernel_size=" + triple_str(o.kernel_size()) + ", stride=" + triple_str(o.stride());
+  if (o.padding() != Triple{0, 0, 0}) s += ", padding=" + triple_str(o.padding());
+  if (o.dilation() != Triple{1, 1, 1}) s += ", dilation=" + triple_str(o.dilation());
+  if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
+  if (!o.bias()) s += ", bias=false";
+  return s + ")";
+}
+
+ConvTranspose3d::ConvTranspose3d(const ConvTranspose3dOptions& o) : options(o) {
+  check_channels("ConvTranspose3d", o);
+  const Triple k = o.kernel_size();
+  KILN_CHECK(k[0] >= 1 && k[1] >= 1 && k[2] >= 1, "ConvTranspose3d: kernel_size must be >= 1, got (", k[0],
+             ", ", k[1], ", ", k[2], ")");
+  weight =
+      register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(), k[0], k[1], k[2]}));
+  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  reset_parameters();
+}
+void ConvTranspose3d::reset_parameters() { uniform_by_fan_in(weight, bias); }
+Tensor ConvTranspose3d::forward(const Tensor& x) {
+  return conv_transpose3d(x, weight, bias, options.stride(), options.padding(), options.output_padding(),
+                          options.groups(), options.dilation());
+}
+std::string ConvTranspose3d::description() const {
+  const ConvTranspose3dOptions& o = options;
+  std::string s = "ConvTranspose3d(" + std::to_string(o.in_channels()) + ", " +
+                  std::to_string(o.out_channels()) + ", kernel_size=" + triple_str(o.kernel_size()) +
+                  ", stride=" + triple_str(o.stride());
+  if (o.padding() != Triple{0, 0, 0}) s += ", padding=" + triple_str(o.padding());
+  if (o.output_padding() != Triple{0, 0, 0}) s += ", output_padding=" + triple_str(o.output_padding());
+  if (o.dilation() != Triple{1, 1, 1}) s += ", dilation=" + triple_str(o.dilation());
   if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
   if (!o.bias()) s += ", bias=false";
   return s + ")";

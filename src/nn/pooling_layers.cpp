@@ -76,11 +76,7 @@ Tensor AvgPool1d::forward(const Tensor& x) {
 std::string AvgPool1d::description() const { return pool1d_description("AvgPool1d", options, true); }
 
 namespace {
-std::string size_str(Triple t) {
-  std::ostringstream os;
-  os << "(" << t[0] << ", " << t[1] << ", " << t[2] << ")";
-  return os.str();
-}
+std::string size_str(Triple t) { return triple_str(t); }
 std::string size_str(Pair p) { return pair_str(p); }
 std::string size_str(std::int64_t n) { return std::to_string(n); }
 bool positive(Triple t) { return t[0] >= 1 && t[1] >= 1 && t[2] >= 1; }

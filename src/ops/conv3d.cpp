@@ -1,4 +1,5 @@
 // Volumes, (N, C, D, H, W): conv3d as one conv2d over depth slices gathered as channels,
+// conv_transpose3d as one conv_transpose2d over the slices added back along the depth,
 // and the 3-D poolings as two 2-D ones (the planes, then the depth). Every step is a 2-D
 // op, an index_select or a view, so both devices run them and autograd derives the
 // backward passes.
@@ -8,6 +9,7 @@
 
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
@@ -86,6 +88,52 @@ Tensor conv3d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Trip
   const Tensor out =
       y.reshape({n, od, y.size(1), y.size(2), y.size(3)}).permute({0, 2, 1, 3, 4}).contiguous();
   return unbatch(out, unbatched);
+}
+
+Tensor conv_transpose3d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Triple stride,
+                        Triple padding, Triple output_padding, std::int64_t groups, Triple dilation) {
+  constexpr const char* op = "conv_transpose3d";
+  detail::check_same_dtype_device(op, {x_in, weight});
+  bool unbatched = false;
+  const Tensor x = batched(op, x_in, unbatched);
+  KILN_CHECK(weight.dim() == 5, op, ": weight must be (C, O/groups, kd, kh, kw), got shape ",
+             fmt(weight.shape()));
+  KILN_CHECK(weight.size(0) == x.size(1), op, ": input of shape ", fmt(x_in.shape()), " has ", x.size(1),
+             " channels but weight of shape ", fmt(weight.shape()), " expects ", weight.size(0));
+  KILN_CHECK(groups >= 1 && x.size(1) % groups == 0, op, ": groups = ", groups,
+             " must divide the input channels (", x.size(1), ")");
+  for (int i = 0; i < 3; ++i)
+    KILN_CHECK(stride[i] >= 1 && dilation[i] >= 1 && padding[i] >= 0 && output_padding[i] >= 0 &&
+                   (output_padding[i] < stride[i] || output_padding[i] < dilation[i]),
+               op, ": stride ", triple_str(stride), ", dilation ", triple_str(dilation), ", padding ",
+               triple_str(padding), ", output_padding ", triple_str(output_padding),
+               " are invalid: stride and dilation >= 1, padding >= 0, output_padding below the stride or the "
+               "dilation");
+  const std::int64_t n = x.size(0), c = x.size(1), d = x.size(2), kd = weight.size(2);
+  const std::int64_t out_ch = weight.size(1) * groups;
+  const std::int64_t full = (d - 1) * stride[0] + dilation[0] * (kd - 1) + 1 + output_padding[0];
+  const std::int64_t od = full - 2 * padding[0];
+  KILN_CHECK(od >= 1, op, ": input of shape ", fmt(x_in.shape()), " gives an output depth of ", od,
+             "; lower the padding");
+  // Every input slice through the plane's transposed convolution, the kd kernel slices as
+  // output channels o kd + k (groups stay together).
+  const Tensor slices = x.permute({0, 2, 1, 3, 4}).reshape({n * d, c, x.size(3), x.size(4)});
+  const Tensor planar = weight.reshape({c, weight.size(1) * kd, weight.size(3), weight.size(4)});
+  const Tensor y =
+      conv_transpose2d(slices, planar, Tensor(), {stride[1], stride[2]}, {padding[1], padding[2]},
+                       {output_padding[1], output_padding[2]}, groups, {dilation[1], dilation[2]});
+  const std::int64_t oh = y.size(2), ow = y.size(3);
+  // Input slice i's k-th result lands at depth i s + k dil of the uncropped output.
+  const Tensor parts =
+      y.reshape({n, d, out_ch, kd, oh, ow}).permute({0, 2, 1, 3, 4, 5}).reshape({n, out_ch, d * kd, oh, ow});
+  std::vector<std::int64_t> depth_of;
+  for (std::int64_t i = 0; i < d; ++i)
+    for (std::int64_t k = 0; k < kd; ++k) depth_of.push_back(i * stride[0] + k * dilation[0]);
+  Tensor out = index_add(zeros({n, out_ch, full, oh, ow}, x.dtype(), x.device()), 2,
+                         from_vector(depth_of).to(x.device()), parts)
+                   .narrow(2, padding[0], od);
+  if (bias.defined()) out = out + bias.reshape({out_ch, 1, 1, 1});
+  return unbatch(out.contiguous(), unbatched);
 }
 
 namespace {

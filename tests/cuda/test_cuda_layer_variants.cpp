@@ -144,7 +144,7 @@ TEST_CASE("cuda: channel and alpha dropout draw the CPU's masks for a seed") {
   }
 }
 
-TEST_CASE("cuda: conv3d, the 3-D poolings, interpolate1d and interpolate3d") {
+TEST_CASE("cuda: conv3d, conv_transpose3d, the 3-D poolings, interpolate1d and interpolate3d") {
   manual_seed(97);
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
@@ -154,6 +154,11 @@ TEST_CASE("cuda: conv3d, the 3-D poolings, interpolate1d and interpolate3d") {
           return conv3d(v[0], v[1], v[2], {2, 1, 1}, {1, 1, 0}, {1, 2, 1}, 2);
         },
         {x, randn({6, 2, 2, 3, 2}, dt), randn({6}, dt)}, tol_for(dt) * 10);
+    parity(
+        [](const auto& v) {
+          return conv_transpose3d(v[0], v[1], v[2], {2, 1, 2}, {1, 0, 1}, {1, 0, 0}, 2);
+        },
+        {x, randn({4, 3, 2, 2, 3}, dt), randn({6}, dt)}, tol_for(dt) * 10);
     parity(
         [](const auto& v) {
           return max_pool3d(v[0], {2, 3, 2}, {2, 2, 1}, {1, 1, 0}, true);

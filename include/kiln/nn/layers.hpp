@@ -217,6 +217,42 @@ public:
   Tensor bias;    // (O), or undefined
 };
 
+struct ConvTranspose3dOptions {
+  ConvTranspose3dOptions(std::int64_t in, std::int64_t out, std::int64_t kernel)
+      : in_channels_(in), out_channels_(out), kernel_size_({kernel, kernel, kernel}) {}
+  KILN_OPTION(std::int64_t, in_channels)
+  KILN_OPTION(std::int64_t, out_channels)
+  KILN_OPTION(Triple, kernel_size)
+  KILN_OPTION(Triple, stride)
+  KILN_OPTION(Triple, padding)
+  KILN_OPTION(Triple, output_padding)
+  KILN_OPTION(Triple, dilation)
+  KILN_OPTION(std::int64_t, groups)
+  KILN_OPTION(bool, bias)
+  auto& stride(std::int64_t s) { return stride({s, s, s}); }
+  auto& padding(std::int64_t p) { return padding({p, p, p}); }
+  auto& output_padding(std::int64_t p) { return output_padding({p, p, p}); }
+
+private:
+  std::int64_t in_channels_, out_channels_;
+  Triple kernel_size_, stride_{1, 1, 1}, padding_{0, 0, 0}, output_padding_{0, 0, 0}, dilation_{1, 1, 1};
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+};
+
+// The transposed 3-D convolution (kiln::conv_transpose3d), e.g. a 3-D U-Net's upsampling:
+// nn::ConvTranspose3d(nn::ConvTranspose3dOptions(16, 8, 2).stride(2)) doubles D, H and W.
+class ConvTranspose3d : public Module {
+public:
+  explicit ConvTranspose3d(const ConvTranspose3dOptions& options);
+  Tensor forward(const Tensor& x) override;  // (N, C, D, H, W) -> (N, O, OD, OH, OW)
+  std::string description() const override;
+  void reset_parameters();
+  ConvTranspose3dOptions options;
+  Tensor weight;  // (C, O / groups, kd, kh, kw)
+  Tensor bias;    // (O), or undefined
+};
+
 // Convolution over sequences (kiln::conv1d), e.g. nn::Conv1d(nn::Conv1dOptions(4, 16, 5).padding(2))
 // keeps the length of (N, 4, L) signals and gives 16 channels.
 class Conv1d : public Module {

@@ -152,6 +152,14 @@ using Triple = std::array<std::int64_t, 3>;  // (depth, height, width)
 // the weight laid out to match, (O, C / groups kd, kh, kw): the 3-D im2col, in the 2-D one.
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Triple stride = {1, 1, 1},
               Triple padding = {0, 0, 0}, Triple dilation = {1, 1, 1}, std::int64_t groups = 1);
+// The transpose (adjoint) of conv3d, as torch.nn.functional.conv_transpose3d: weight
+// (C, O / groups, kd, kh, kw), a 3-D U-Net's or a video decoder's upsampling. One
+// conv_transpose2d over every input depth slice, with the weight's kd slices as extra
+// output channels, then each slice's kd results added at their output depths (index_add).
+Tensor conv_transpose3d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Triple stride = {1, 1, 1}, Triple padding = {0, 0, 0},
+                        Triple output_padding = {0, 0, 0}, std::int64_t groups = 1,
+                        Triple dilation = {1, 1, 1});
 // Max and average pooling over boxes (torch's max_pool3d / avg_pool3d; stride {0, 0, 0}:
 // the kernel), with ceil_mode and count_include_pad as the 2-D forms. A box's maximum (or
 // mean, its divisor the product of the axes' counts) is that of the planes' windows, then
