@@ -135,6 +135,19 @@ double CosineAnnealingWarmRestarts::rate_at(std::int64_t epoch) const {
          (base - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(t_cur) / static_cast<double>(t_i))) / 2;
 }
 
+namespace {
+// What a schedule that cycles the momentum needs: an optimizer that has one, and a range
+// 0 <= base <= max < 1.
+void check_momentum_range(const char* schedule, const Optimizer& optimizer, double base, double max) {
+  KILN_CHECK(
+      optimizer.momentum().has_value(), schedule,
+      ": cycle_momentum needs an optimizer with a momentum or beta1 (SGD, RMSprop, the Adam family); pass ",
+      schedule, "Options().set_cycle_momentum(false)");
+  KILN_CHECK(base >= 0 && base <= max && max < 1, schedule, ": the momentum range [", base, ", ", max,
+             "] must satisfy 0 <= base <= max < 1");
+}
+}  // namespace
+
 OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_steps, OneCycleLROptions o)
     : EpochSchedule(optimizer, "OneCycleLR"), max_lr_(max_lr), total_(total_steps), options_(o) {
   KILN_CHECK(max_lr > 0 && total_steps > 0, "OneCycleLR: max_lr ", max_lr, " and total_steps ", total_steps,
@@ -144,13 +157,7 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, std::int64_t total_s
              " and final_div_factor ", o.final_div_factor, " positive");
   KILN_CHECK(o.pct_start * static_cast<double>(total_steps) > 1, "OneCycleLR: pct_start ", o.pct_start,
              " of ", total_steps, " steps leaves the rise no steps; raise either");
-  KILN_CHECK(!o.cycle_momentum || optimizer.momentum().has_value(),
-             "OneCycleLR: cycle_momentum needs an optimizer with a momentum or beta1 (SGD, RMSprop, the Adam "
-             "family); pass OneCycleLROptions().set_cycle_momentum(false)");
-  KILN_CHECK(
-      !o.cycle_momentum || (o.base_momentum >= 0 && o.base_momentum <= o.max_momentum && o.max_momentum < 1),
-      "OneCycleLR: the momentum range [", o.base_momentum, ", ", o.max_momentum,
-      "] must satisfy 0 <= base <= max < 1");
+  if (o.cycle_momentum) check_momentum_range("OneCycleLR", optimizer, o.base_momentum, o.max_momentum);
   apply();  // the starting rate, max_lr / div_factor (and momentum, max_momentum)
 }
 double OneCycleLR::along_phases(std::int64_t step, const std::vector<std::pair<double, double>>& ends) const {
@@ -200,13 +207,7 @@ CyclicLR::CyclicLR(Optimizer& optimizer, double base_lr, double max_lr, CyclicLR
              " must be >= 1 and step_size_down ", down, " >= 0");
   KILN_CHECK(o.mode != CyclicLROptions::Mode::exp_range || o.gamma > 0, "CyclicLR: exp_range's gamma ",
              o.gamma, " must be positive");
-  KILN_CHECK(!o.cycle_momentum || optimizer.momentum().has_value(),
-             "CyclicLR: cycle_momentum needs an optimizer with a momentum or beta1 (SGD, RMSprop, the Adam "
-             "family); pass CyclicLROptions().set_cycle_momentum(false)");
-  KILN_CHECK(
-      !o.cycle_momentum || (o.base_momentum >= 0 && o.base_momentum <= o.max_momentum && o.max_momentum < 1),
-      "CyclicLR: the momentum range [", o.base_momentum, ", ", o.max_momentum,
-      "] must satisfy 0 <= base <= max < 1");
+  if (o.cycle_momentum) check_momentum_range("CyclicLR", optimizer, o.base_momentum, o.max_momentum);
   apply();  // base_lr (and max_momentum)
 }
 double CyclicLR::height(std::int64_t step) const {
