@@ -51,7 +51,7 @@ TEST_CASE("LBFGS: a quadratic's minimiser, with unit steps and with the strong-W
     const Tensor first = opt.step(closure_of(opt, [&] { return q.loss(x); }));
     CHECK(first.item() == 0.0);  // the loss before the step moved anything: f(0)
     check_same(x.detach(), solution, 1e-9);
-    CHECK(opt.iterations() <= 25);  // the curvature pairs make it converge well before 50
+    CHECK(opt.iterations() < 50);  // it stopped at the minimiser, not at max_iter
   }
 }
 
