@@ -147,16 +147,23 @@ void Conv3d::reset_parameters() { uniform_by_fan_in(weight, bias); }
 Tensor Conv3d::forward(const Tensor& x) {
   return conv3d(x, weight, bias, options.stride(), options.padding(), options.dilation(), options.groups());
 }
-std::string Conv3d::description() const {
-  const Conv3dOptions& o = options;
-  std::string s = "Conv3d(" + std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) +
-                  ", kernel_size=" + triple_str(o.kernel_size()) + ", stride=" + triple_str(o.stride());
+namespace {
+// PyTorch's printout of a 3-D convolution layer: the settings that differ from their defaults.
+template <class Options>
+std::string conv3d_description(const char* layer, const Options& o, Triple output_padding = {0, 0, 0}) {
+  std::string s = std::string(layer) + "(" + std::to_string(o.in_channels()) + ", " +
+                  std::to_string(o.out_channels()) + ", kernel_size=" + triple_str(o.kernel_size()) +
+                  ", stride=" + triple_str(o.stride());
   if (o.padding() != Triple{0, 0, 0}) s += ", padding=" + triple_str(o.padding());
+  if (output_padding != Triple{0, 0, 0}) s += ", output_padding=" + triple_str(output_padding);
   if (o.dilation() != Triple{1, 1, 1}) s += ", dilation=" + triple_str(o.dilation());
   if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
   if (!o.bias()) s += ", bias=false";
   return s + ")";
 }
+}  // namespace
+
+std::string Conv3d::description() const { return conv3d_description("Conv3d", options); }
 
 ConvTranspose3d::ConvTranspose3d(const ConvTranspose3dOptions& o) : options(o) {
   check_channels("ConvTranspose3d", o);
@@ -174,16 +181,7 @@ Tensor ConvTranspose3d::forward(const Tensor& x) {
                           options.groups(), options.dilation());
 }
 std::string ConvTranspose3d::description() const {
-  const ConvTranspose3dOptions& o = options;
-  std::string s = "ConvTranspose3d(" + std::to_string(o.in_channels()) + ", " +
-                  std::to_string(o.out_channels()) + ", kernel_size=" + triple_str(o.kernel_size()) +
-                  ", stride=" + triple_str(o.stride());
-  if (o.padding() != Triple{0, 0, 0}) s += ", padding=" + triple_str(o.padding());
-  if (o.output_padding() != Triple{0, 0, 0}) s += ", output_padding=" + triple_str(o.output_padding());
-  if (o.dilation() != Triple{1, 1, 1}) s += ", dilation=" + triple_str(o.dilation());
-  if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
-  if (!o.bias()) s += ", bias=false";
-  return s + ")";
+  return conv3d_description("ConvTranspose3d", options, options.output_padding());
 }
 
 Conv1d::Conv1d(const Conv1dOptions& o) : options(o) {

@@ -203,30 +203,28 @@ Tensor avg_pool3d(const Tensor& x, Triple kernel, Triple stride, Triple padding,
       });
 }
 
-Tensor adaptive_avg_pool3d(const Tensor& x, Triple output_size) {
-  KILN_CHECK(output_size[0] >= 1 && output_size[1] >= 1 && output_size[2] >= 1,
-             "adaptive_avg_pool3d: output size ", triple_str(output_size), " must be >= 1");
+namespace {
+// An adaptive 3-D pool from its 2-D form: the planes to (OH, OW), then the depth to OD.
+Tensor adaptive_pool3d(const char* op, const Tensor& x, Triple output_size,
+                       Tensor (*pool2d)(const Tensor&, Pair)) {
+  KILN_CHECK(output_size[0] >= 1 && output_size[1] >= 1 && output_size[2] >= 1, op, ": output size ",
+             triple_str(output_size), " must be >= 1");
   return pool3d(
-      "adaptive_avg_pool3d", x,
+      op, x,
       [&](const Tensor& p) {
-        return adaptive_avg_pool2d(p, {output_size[1], output_size[2]});
+        return pool2d(p, {output_size[1], output_size[2]});
       },
       [&](const Tensor& p) {
-        return adaptive_avg_pool2d(p, {output_size[0], p.size(3)});
+        return pool2d(p, {output_size[0], p.size(3)});
       });
 }
+}  // namespace
 
+Tensor adaptive_avg_pool3d(const Tensor& x, Triple output_size) {
+  return adaptive_pool3d("adaptive_avg_pool3d", x, output_size, adaptive_avg_pool2d);
+}
 Tensor adaptive_max_pool3d(const Tensor& x, Triple output_size) {
-  KILN_CHECK(output_size[0] >= 1 && output_size[1] >= 1 && output_size[2] >= 1,
-             "adaptive_max_pool3d: output size ", triple_str(output_size), " must be >= 1");
-  return pool3d(
-      "adaptive_max_pool3d", x,
-      [&](const Tensor& p) {
-        return adaptive_max_pool2d(p, {output_size[1], output_size[2]});
-      },
-      [&](const Tensor& p) {
-        return adaptive_max_pool2d(p, {output_size[0], p.size(3)});
-      });
+  return adaptive_pool3d("adaptive_max_pool3d", x, output_size, adaptive_max_pool2d);
 }
 
 }  // namespace kiln

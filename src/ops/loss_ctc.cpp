@@ -377,13 +377,16 @@ Tensor log_likelihoods_composed(const Tensor& log_probs, const CtcBatch& p) {
     if (by >= s_max) return full_like(a, kImpossible);
     return pad(a.narrow(1, 0, s_max - by), {by, 0}, kImpossible);
   };
+  // Which items are still running at each step, uploaded once: (longest, N, 1).
+  std::vector<double> running;
+  for (std::int64_t t = 0; t < longest; ++t)
+    for (std::int64_t len : p.input_lengths) running.push_back(t < len ? 1.0 : 0.0);
+  const Tensor is_running = mask(running, {longest, p.batch, 1});
   for (std::int64_t t = 1; t < longest; ++t) {
     const Tensor stay_or_step = logaddexp(alpha, shifted(alpha, 1));
     const Tensor reach = logaddexp(stay_or_step, where(may_skip, shifted(alpha, 2), kImpossible));
     const Tensor next = where(is_valid, reach + emissions.select(0, t), kImpossible);
-    std::vector<double> running;
-    for (std::int64_t len : p.input_lengths) running.push_back(t < len ? 1.0 : 0.0);
-    alpha = where(mask(running, {p.batch, 1}), next, alpha);  // ended items keep their last step
+    alpha = where(is_running.select(0, t), next, alpha);  // ended items keep their last step
   }
   const Tensor ends = gather(alpha, 1, from_vector(last_two, {p.batch, 2}).to(device));
   const Tensor second = where(mask(has_second, {p.batch}), ends.select(1, 1), kImpossible);
