@@ -29,8 +29,8 @@ public:
       : patch_(patch), grid_(28 / patch), d_model_(d_model) {
     using namespace kiln;
     embed_ = register_module("embed", std::make_shared<nn::Linear>(patch * patch, d_model));
-    cls_token_ = register_parameter("cls_token", randn({1, 1, d_model}) * 0.02);
-    pos_embedding_ = register_parameter("pos_embedding", randn({1, grid_ * grid_ + 1, d_model}) * 0.02);
+    register_parameter("cls_token", cls_token_, randn({1, 1, d_model}) * 0.02);
+    register_parameter("pos_embedding", pos_embedding_, randn({1, grid_ * grid_ + 1, d_model}) * 0.02);
     const auto layer = nn::TransformerEncoderLayerOptions(d_model, heads)
                            .dim_feedforward(feedforward)
                            .dropout(dropout)

@@ -234,3 +234,48 @@ TEST_CASE(
         [&](const auto& a) { return torch::corrcoef(a[0]); });
   });
 }
+
+TEST_CASE("torch differential: weight_norm and spectral_norm's weights") {
+  in_both_precisions(76, 60, [] {
+    const Sizes s = random_shape(1, 4, 4);
+    const std::int64_t rank = static_cast<std::int64_t>(s.size());
+    // torch spells "the norm of all of v" dim = -1; kiln, nullopt.
+    const std::int64_t dim = irand(-1, rank - 1);
+    const std::optional<std::int64_t> kdim = dim < 0 ? std::nullopt : std::optional<std::int64_t>(dim);
+    Sizes sg(s.size(), 1);
+    if (dim >= 0) sg[static_cast<std::size_t>(dim)] = s[static_cast<std::size_t>(dim)];
+    if (dim < 0) sg.clear();
+    compare(
+        "weight_norm dim " + std::to_string(dim), {leaf(s), leaf(sg, 0.2, 2)},
+        [&](const auto& a) { return kiln::nn::weight_norm_weight(a[0], a[1], kdim); },
+        [&](const auto& a) { return torch::_weight_norm(a[0], a[1], dim); });
+
+    // torch.nn.utils.spectral_norm's computation, step for step, from the same u and v.
+    const std::int64_t sdim = irand(0, rank - 1), steps = irand(0, 3);
+    const std::int64_t h = s[static_cast<std::size_t>(sdim)], w = numel(s) / h;
+    const Both u = leaf({h}, -1, 1, false), v = leaf({w}, -1, 1, false);
+    const double eps = 1e-12;
+    compare(
+        "spectral_norm dim " + std::to_string(sdim) + ", " + std::to_string(steps) + " steps", {leaf(s)},
+        [&](const auto& a) {
+          KT uk = kiln::normalize(u.k, 2, 0), vk = kiln::normalize(v.k, 2, 0);
+          return kiln::nn::spectral_norm_weight(a[0], uk, vk, sdim, steps, eps);
+        },
+        [&](const auto& a) {
+          std::vector<std::int64_t> order{sdim};
+          for (std::int64_t i = 0; i < rank; ++i)
+            if (i != sdim) order.push_back(i);
+          const TT mat = a[0].permute(order).reshape({h, -1});
+          TT ut = F::normalize(u.t, F::NormalizeFuncOptions().dim(0).eps(eps));
+          TT vt = F::normalize(v.t, F::NormalizeFuncOptions().dim(0).eps(eps));
+          {
+            torch::NoGradGuard no_grad;
+            for (std::int64_t i = 0; i < steps; ++i) {
+              vt = F::normalize(torch::mv(mat.t(), ut), F::NormalizeFuncOptions().dim(0).eps(eps));
+              ut = F::normalize(torch::mv(mat, vt), F::NormalizeFuncOptions().dim(0).eps(eps));
+            }
+          }
+          return a[0] / torch::dot(ut, torch::mv(mat, vt));
+        });
+  });
+}

@@ -52,6 +52,7 @@
 #include "kiln/nn/pooling_layers.hpp"
 #include "kiln/nn/recurrent.hpp"
 #include "kiln/nn/transformer.hpp"
+#include "kiln/nn/weight_norms.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/attention.hpp"
 #include "kiln/ops/conv.hpp"

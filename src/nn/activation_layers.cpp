@@ -72,7 +72,7 @@ std::string Threshold::description() const {
 
 PReLU::PReLU(std::int64_t num_parameters, double init) {
   KILN_CHECK(num_parameters >= 1, "PReLU: num_parameters must be >= 1, got ", num_parameters);
-  weight = register_parameter("weight", full({num_parameters}, init));
+  register_parameter("weight", weight, full({num_parameters}, init));
 }
 Tensor PReLU::forward(const Tensor& x) { return prelu(x, weight); }
 std::string PReLU::description() const {

@@ -36,17 +36,17 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : opt
              " must be positive, or 0 for embed_dim");
   const std::int64_t e = o.embed_dim(), kdim = key_features(o), vdim = value_features(o);
   if (kdim == e && vdim == e) {
-    in_proj_weight = register_parameter("in_proj_weight", empty({3 * e, e}));
+    register_parameter("in_proj_weight", in_proj_weight, empty({3 * e, e}));
   } else {
-    q_proj_weight = register_parameter("q_proj_weight", empty({e, e}));
-    k_proj_weight = register_parameter("k_proj_weight", empty({e, kdim}));
-    v_proj_weight = register_parameter("v_proj_weight", empty({e, vdim}));
+    register_parameter("q_proj_weight", q_proj_weight, empty({e, e}));
+    register_parameter("k_proj_weight", k_proj_weight, empty({e, kdim}));
+    register_parameter("v_proj_weight", v_proj_weight, empty({e, vdim}));
   }
-  if (o.bias()) in_proj_bias = register_parameter("in_proj_bias", empty({3 * e}));
+  if (o.bias()) register_parameter("in_proj_bias", in_proj_bias, empty({3 * e}));
   out_proj = register_module("out_proj", std::make_shared<Linear>(LinearOptions(e, e).bias(o.bias())));
   if (o.add_bias_kv()) {
-    bias_k = register_parameter("bias_k", empty({1, 1, e}));
-    bias_v = register_parameter("bias_v", empty({1, 1, e}));
+    register_parameter("bias_k", bias_k, empty({1, 1, e}));
+    register_parameter("bias_v", bias_v, empty({1, 1, e}));
   }
   reset_parameters();
 }
@@ -164,7 +164,7 @@ AttentionOutput MultiheadAttention::attend(const Tensor& query, const Tensor& ke
   const detail::AttentionResult heads =
       detail::attention_with_weights(qh, kh, vh, mask, p, false, std::nullopt);
   const Tensor joined = heads.output.transpose(1, 2).reshape({n, l, e});  // from (N, H, L, D)
-  const Tensor out = out_proj->forward(joined);
+  const Tensor out = (*out_proj)(joined);
   AttentionOutput result;
   result.output = options.batch_first() ? out : out.transpose(0, 1);
   if (weights) result.weights = average ? mean(heads.weights, {1}) : heads.weights;  // (N, [H,] L, S)

@@ -48,8 +48,8 @@ bool fused_on_gpu(const Tensor& mu, const Tensor& logstd) {
 
 GCNConv::GCNConv(std::int64_t in, std::int64_t out, bool with_bias) : in_(in), out_(out) {
   KILN_CHECK(in > 0 && out > 0, "GCNConv: sizes ", in, " -> ", out, " must be positive");
-  weight = register_parameter("weight", glorot(out, in));
-  if (with_bias) bias = register_parameter("bias", zeros({out}));
+  register_parameter("weight", weight, glorot(out, in));
+  if (with_bias) register_parameter("bias", bias, zeros({out}));
 }
 
 Tensor GCNConv::forward(const graph::CsrMatrix& a_hat, const Tensor& x) { return propagate(a_hat, x); }
@@ -88,9 +88,9 @@ std::string GCNConv::description() const {
 
 SAGEConv::SAGEConv(std::int64_t in, std::int64_t out) : in_(in), out_(out) {
   KILN_CHECK(in > 0 && out > 0, "SAGEConv: sizes ", in, " -> ", out, " must be positive");
-  weight_self = register_parameter("weight_self", glorot(out, in));
-  weight_neigh = register_parameter("weight_neigh", glorot(out, in));
-  bias = register_parameter("bias", zeros({out}));
+  register_parameter("weight_self", weight_self, glorot(out, in));
+  register_parameter("weight_neigh", weight_neigh, glorot(out, in));
+  register_parameter("bias", bias, zeros({out}));
 }
 
 Tensor SAGEConv::forward(const graph::CsrMatrix& a_mean, const Tensor& x) { return propagate(a_mean, x); }
@@ -128,10 +128,10 @@ GATConv::GATConv(const GATConvOptions& o) : options(o) {
   KILN_CHECK(in > 0 && out > 0 && heads > 0, "GATConv: sizes ", in, " -> ", heads, " heads of ", out,
              " must be positive");
   KILN_CHECK(o.dropout() >= 0 && o.dropout() < 1, "GATConv: dropout ", o.dropout(), " must lie in [0, 1)");
-  weight = register_parameter("weight", glorot(heads * out, in));
-  att_src = register_parameter("att_src", glorot(heads, out));
-  att_dst = register_parameter("att_dst", glorot(heads, out));
-  if (o.bias()) bias = register_parameter("bias", zeros({o.concat() ? heads * out : out}));
+  register_parameter("weight", weight, glorot(heads * out, in));
+  register_parameter("att_src", att_src, glorot(heads, out));
+  register_parameter("att_dst", att_dst, glorot(heads, out));
+  if (o.bias()) register_parameter("bias", bias, zeros({o.concat() ? heads * out : out}));
 }
 
 Tensor GATConv::forward(const graph::DeviceCsr& adj, const Tensor& x) {

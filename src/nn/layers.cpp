@@ -31,8 +31,8 @@ Tensor refuse_one_input(const char* layer) {
 Bilinear::Bilinear(std::int64_t in1, std::int64_t in2, std::int64_t out, bool with_bias) {
   KILN_CHECK(in1 > 0 && in2 > 0 && out > 0, "Bilinear: in1_features ", in1, ", in2_features ", in2,
              " and out_features ", out, " must be positive");
-  weight = register_parameter("weight", empty({out, in1, in2}));
-  if (with_bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", weight, empty({out, in1, in2}));
+  if (with_bias) register_parameter("bias", bias, empty({out}));
   reset_parameters();
 }
 void Bilinear::reset_parameters() {
@@ -52,8 +52,8 @@ std::string Bilinear::description() const {
 Linear::Linear(const LinearOptions& o) : options(o) {
   KILN_CHECK(o.in_features() > 0 && o.out_features() > 0, "Linear: in_features ", o.in_features(),
              " and out_features ", o.out_features(), " must be positive");
-  weight = register_parameter("weight", empty({o.out_features(), o.in_features()}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_features()}));
+  register_parameter("weight", weight, empty({o.out_features(), o.in_features()}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_features()}));
   reset_parameters();
 }
 
@@ -115,9 +115,10 @@ std::string conv_description(const char* layer, const Options& o, Pair output_pa
 
 Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
   check_channels("Conv2d", o);
-  weight = register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(),
-                                               o.kernel_size()[0], o.kernel_size()[1]}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter(
+      "weight", weight,
+      empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0], o.kernel_size()[1]}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 
@@ -138,9 +139,9 @@ Conv3d::Conv3d(const Conv3dOptions& o) : options(o) {
   const Triple k = o.kernel_size();
   KILN_CHECK(k[0] >= 1 && k[1] >= 1 && k[2] >= 1, "Conv3d: kernel_size must be >= 1, got (", k[0], ", ", k[1],
              ", ", k[2], ")");
-  weight =
-      register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), k[0], k[1], k[2]}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter("weight", weight,
+                     empty({o.out_channels(), o.in_channels() / o.groups(), k[0], k[1], k[2]}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 void Conv3d::reset_parameters() { uniform_by_fan_in(weight, bias); }
@@ -170,9 +171,9 @@ ConvTranspose3d::ConvTranspose3d(const ConvTranspose3dOptions& o) : options(o) {
   const Triple k = o.kernel_size();
   KILN_CHECK(k[0] >= 1 && k[1] >= 1 && k[2] >= 1, "ConvTranspose3d: kernel_size must be >= 1, got (", k[0],
              ", ", k[1], ", ", k[2], ")");
-  weight =
-      register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(), k[0], k[1], k[2]}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter("weight", weight,
+                     empty({o.in_channels(), o.out_channels() / o.groups(), k[0], k[1], k[2]}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 void ConvTranspose3d::reset_parameters() { uniform_by_fan_in(weight, bias); }
@@ -187,9 +188,9 @@ std::string ConvTranspose3d::description() const {
 Conv1d::Conv1d(const Conv1dOptions& o) : options(o) {
   check_channels("Conv1d", o);
   KILN_CHECK(o.kernel_size() >= 1, "Conv1d: kernel_size must be >= 1, got ", o.kernel_size());
-  weight =
-      register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter("weight", weight,
+                     empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 
@@ -227,9 +228,9 @@ std::string Conv1d::description() const { return conv1d_description("Conv1d", op
 ConvTranspose1d::ConvTranspose1d(const ConvTranspose1dOptions& o) : options(o) {
   check_channels("ConvTranspose1d", o);
   KILN_CHECK(o.kernel_size() >= 1, "ConvTranspose1d: kernel_size must be >= 1, got ", o.kernel_size());
-  weight =
-      register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(), o.kernel_size()}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter("weight", weight,
+                     empty({o.in_channels(), o.out_channels() / o.groups(), o.kernel_size()}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 
@@ -246,9 +247,10 @@ std::string ConvTranspose1d::description() const {
 
 ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options(o) {
   check_channels("ConvTranspose2d", o);
-  weight = register_parameter("weight", empty({o.in_channels(), o.out_channels() / o.groups(),
-                                               o.kernel_size()[0], o.kernel_size()[1]}));
-  if (o.bias()) bias = register_parameter("bias", empty({o.out_channels()}));
+  register_parameter(
+      "weight", weight,
+      empty({o.in_channels(), o.out_channels() / o.groups(), o.kernel_size()[0], o.kernel_size()[1]}));
+  if (o.bias()) register_parameter("bias", bias, empty({o.out_channels()}));
   reset_parameters();
 }
 
@@ -269,8 +271,8 @@ BatchNorm::BatchNorm(const BatchNormOptions& o, int spatial_dims) : options(o), 
   KILN_CHECK(o.num_features() > 0, "BatchNorm: num_features must be positive, got ", o.num_features());
   const std::int64_t c = o.num_features();
   if (o.affine()) {
-    weight = register_parameter("weight", ones({c}));
-    bias = register_parameter("bias", zeros({c}));
+    register_parameter("weight", weight, ones({c}));
+    register_parameter("bias", bias, zeros({c}));
   }
   if (o.track_running_stats()) {
     running_mean = register_buffer("running_mean", zeros({c}));
@@ -331,8 +333,8 @@ LayerNorm::LayerNorm(const LayerNormOptions& o) : options(o) {
              "LayerNorm: normalized_shape ", fmt(shape), " must have at least one dimension, all positive");
   KILN_CHECK(o.eps() >= 0, "LayerNorm: eps must be >= 0, got ", o.eps());
   if (o.elementwise_affine()) {
-    weight = register_parameter("weight", ones(shape));
-    bias = register_parameter("bias", zeros(shape));
+    register_parameter("weight", weight, ones(shape));
+    register_parameter("bias", bias, zeros(shape));
   }
 }
 
@@ -354,7 +356,7 @@ RMSNorm::RMSNorm(const RMSNormOptions& o) : options(o) {
   KILN_CHECK(!shape.empty() && std::all_of(shape.begin(), shape.end(), [](std::int64_t s) { return s > 0; }),
              "RMSNorm: normalized_shape ", fmt(shape), " must have at least one dimension, all positive");
   KILN_CHECK(!o.eps() || *o.eps() >= 0, "RMSNorm: eps must be >= 0, got ", o.eps().value_or(0));
-  if (o.elementwise_affine()) weight = register_parameter("weight", ones(shape));
+  if (o.elementwise_affine()) register_parameter("weight", weight, ones(shape));
 }
 
 Tensor RMSNorm::forward(const Tensor& x) {
@@ -393,8 +395,8 @@ GroupNorm::GroupNorm(const GroupNormOptions& o) : options(o) {
              " groups; both must be positive and num_groups must divide num_channels");
   KILN_CHECK(o.eps() >= 0, "GroupNorm: eps must be >= 0, got ", o.eps());
   if (o.affine()) {
-    weight = register_parameter("weight", ones({o.num_channels()}));
-    bias = register_parameter("bias", zeros({o.num_channels()}));
+    register_parameter("weight", weight, ones({o.num_channels()}));
+    register_parameter("bias", bias, zeros({o.num_channels()}));
   }
 }
 
@@ -567,7 +569,7 @@ Embedding::Embedding(const EmbeddingOptions& o) : options(o) {
                " must be in -", o.num_embeddings(), " .. ", o.num_embeddings() - 1);
     table[*pad < 0 ? *pad + o.num_embeddings() : *pad].fill_(0.0);
   }
-  weight = register_parameter("weight", table);
+  register_parameter("weight", weight, table);
 }
 Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices, options.padding_idx()); }
 std::string Embedding::description() const {
@@ -579,7 +581,7 @@ std::string Embedding::description() const {
 
 EmbeddingBag::EmbeddingBag(const EmbeddingBagOptions& o) : options(o) {
   Embedding table(EmbeddingOptions(o.num_embeddings(), o.embedding_dim()).padding_idx(o.padding_idx()));
-  weight = register_parameter("weight", table.weight.detach());
+  register_parameter("weight", weight, table.weight.detach());
 }
 Tensor EmbeddingBag::forward(const Tensor& input) { return forward(input, Tensor()); }
 Tensor EmbeddingBag::forward(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights) {
@@ -612,7 +614,7 @@ std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& [_, m] : named_children()) h = m->forward(h);
+  for (const auto& [_, m] : named_children()) h = (*m)(h);
   return h;
 }
 

@@ -1,5 +1,6 @@
 #include "kiln/nn/module.hpp"
 
+#include <atomic>
 #include <set>
 #include <sstream>
 
@@ -28,6 +29,49 @@ Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool 
   if (tensor.defined() && requires_grad) tensor.requires_grad_(true);
   parameters_.emplace_back(name, tensor);
   return parameters_.back().second;
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor& slot, Tensor tensor, bool requires_grad) {
+  Tensor& registered = register_parameter(name, std::move(tensor), requires_grad);
+  slot = registered;
+  slots_[name] = &slot;
+  return registered;
+}
+
+namespace {
+Module::HookId next_hook_id() {
+  static std::atomic<Module::HookId> next{1};
+  return next++;
+}
+}  // namespace
+
+Module::HookId Module::register_forward_pre_hook(ForwardPreHook hook) {
+  KILN_CHECK(hook != nullptr, "register_forward_pre_hook: the hook is empty");
+  const HookId id = next_hook_id();
+  pre_hooks_.emplace_back(id, std::move(hook));
+  return id;
+}
+
+Module::HookId Module::register_forward_hook(ForwardHook hook) {
+  KILN_CHECK(hook != nullptr, "register_forward_hook: the hook is empty");
+  const HookId id = next_hook_id();
+  hooks_.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Module::remove_hook(HookId id) {
+  std::erase_if(pre_hooks_, [&](const auto& h) { return h.first == id; });
+  std::erase_if(hooks_, [&](const auto& h) { return h.first == id; });
+}
+
+void Module::run_pre_hooks() {
+  const auto hooks = pre_hooks_;  // a hook may remove itself
+  for (const auto& [_, hook] : hooks) hook(*this);
+}
+
+void Module::run_hooks(Tensor& output) {
+  const auto hooks = hooks_;
+  for (const auto& [_, hook] : hooks) hook(*this, output);
 }
 
 Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
@@ -108,6 +152,7 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
 
 void Module::notify_state_loaded() {
   for (auto& [_, child] : children_) child->notify_state_loaded();
+  for (auto& [_, p] : parametrized_) p.refresh();
   state_loaded();
 }
 

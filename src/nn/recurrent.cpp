@@ -61,19 +61,20 @@ RecurrentLayer::RecurrentLayer(const RecurrentOptions& o, Cell cell) : options(o
   const std::int64_t g =
       detail::gate_count(cell_kind(cell == Cell::LSTM, cell == Cell::GRU, o.nonlinearity()));
   const std::int64_t directions = o.bidirectional() ? 2 : 1;
+  // Reserved up front: the parameters bind to these members, which must not move.
+  weights.reserve(static_cast<std::size_t>(o.num_layers() * directions));
   for (std::int64_t layer = 0; layer < o.num_layers(); ++layer)
     for (std::int64_t d = 0; d < directions; ++d) {
       const std::string suffix = "_l" + std::to_string(layer) + (d == 1 ? "_reverse" : "");
       const std::int64_t in = layer == 0 ? o.input_size() : directions * out;
-      RecurrentWeights w;
-      w.weight_ih = register_parameter("weight_ih" + suffix, empty({g * h, in}));
-      w.weight_hh = register_parameter("weight_hh" + suffix, empty({g * h, out}));
+      RecurrentWeights& w = weights.emplace_back();
+      register_parameter("weight_ih" + suffix, w.weight_ih, empty({g * h, in}));
+      register_parameter("weight_hh" + suffix, w.weight_hh, empty({g * h, out}));
       if (o.bias()) {
-        w.bias_ih = register_parameter("bias_ih" + suffix, empty({g * h}));
-        w.bias_hh = register_parameter("bias_hh" + suffix, empty({g * h}));
+        register_parameter("bias_ih" + suffix, w.bias_ih, empty({g * h}));
+        register_parameter("bias_hh" + suffix, w.bias_hh, empty({g * h}));
       }
-      if (o.proj_size()) w.weight_hr = register_parameter("weight_hr" + suffix, empty({out, h}));
-      weights.push_back(w);
+      if (o.proj_size()) register_parameter("weight_hr" + suffix, w.weight_hr, empty({out, h}));
     }
   reset_parameters();
 }
@@ -185,11 +186,11 @@ RecurrentCell::RecurrentCell(const RecurrentCellOptions& o, std::int64_t gates, 
   KILN_CHECK(gates == 1 || o.nonlinearity() == RNNNonlinearity::Tanh, name,
              ": the nonlinearity option is RNNCell's; ", name, " has its own gates");
   const std::int64_t h = o.hidden_size();
-  weight_ih = register_parameter("weight_ih", empty({gates * h, o.input_size()}));
-  weight_hh = register_parameter("weight_hh", empty({gates * h, h}));
+  register_parameter("weight_ih", weight_ih, empty({gates * h, o.input_size()}));
+  register_parameter("weight_hh", weight_hh, empty({gates * h, h}));
   if (o.bias()) {
-    bias_ih = register_parameter("bias_ih", empty({gates * h}));
-    bias_hh = register_parameter("bias_hh", empty({gates * h}));
+    register_parameter("bias_ih", bias_ih, empty({gates * h}));
+    register_parameter("bias_hh", bias_hh, empty({gates * h}));
   }
   reset_parameters();
 }

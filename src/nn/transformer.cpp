@@ -41,15 +41,15 @@ Tensor attention_block(MultiheadAttention& attention, Dropout& after, bool batch
   const auto seq_first = [&](const Tensor& t) { return batch_first ? t.transpose(0, 1) : t; };
   const Tensor out =
       attention.forward(seq_first(query), seq_first(kv), seq_first(kv), key_padding_mask, attn_mask);
-  return after.forward(seq_first(out));
+  return after(seq_first(out));
 }
 
 // dropout_out(linear2(dropout(activation(linear1(x))))).
 Tensor feed_forward_block(Linear& linear1, Dropout& dropout, Linear& linear2, Dropout& dropout_out,
                           TransformerActivation activation, const Tensor& x) {
-  const Tensor hidden = linear1.forward(x);
+  const Tensor hidden = linear1(x);
   const Tensor active = activation == TransformerActivation::GELU ? gelu(hidden) : relu(hidden);
-  return dropout_out.forward(linear2.forward(dropout.forward(active)));
+  return dropout_out(linear2(dropout(active)));
 }
 
 // `stacks` goes after the head count (the whole model's layer counts).
@@ -108,11 +108,11 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
     return feed_forward_block(*linear1, *dropout, *linear2, *dropout2, options.activation(), x);
   };
   if (options.norm_first()) {
-    const Tensor x = src + attention(norm1->forward(src));
-    return x + feed_forward(norm2->forward(x));
+    const Tensor x = src + attention((*norm1)(src));
+    return x + feed_forward((*norm2)(x));
   }
-  const Tensor x = norm1->forward(src + attention(src));
-  return norm2->forward(x + feed_forward(x));
+  const Tensor x = (*norm1)(src + attention(src));
+  return (*norm2)(x + feed_forward(x));
 }
 
 std::string TransformerEncoderLayer::description() const {
@@ -133,7 +133,7 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask,
   Tensor x = src;
   for (std::size_t i = 0; i < layers->size(); ++i)
     x = layers->at<TransformerEncoderLayer>(i)->forward(x, mask, src_key_padding_mask);
-  return norm ? norm->forward(x) : x;
+  return norm ? (*norm)(x) : x;
 }
 
 std::string TransformerEncoder::description() const {
@@ -174,13 +174,13 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
     return feed_forward_block(*linear1, *dropout, *linear2, *dropout3, options.activation(), x);
   };
   if (options.norm_first()) {
-    Tensor x = tgt + self_attention(norm1->forward(tgt));
-    x = x + cross_attention(norm2->forward(x));
-    return x + feed_forward(norm3->forward(x));
+    Tensor x = tgt + self_attention((*norm1)(tgt));
+    x = x + cross_attention((*norm2)(x));
+    return x + feed_forward((*norm3)(x));
   }
-  Tensor x = norm1->forward(tgt + self_attention(tgt));
-  x = norm2->forward(x + cross_attention(x));
-  return norm3->forward(x + feed_forward(x));
+  Tensor x = (*norm1)(tgt + self_attention(tgt));
+  x = (*norm2)(x + cross_attention(x));
+  return (*norm3)(x + feed_forward(x));
 }
 
 std::string TransformerDecoderLayer::description() const {
@@ -201,7 +201,7 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
   for (std::size_t i = 0; i < layers->size(); ++i)
     x = layers->at<TransformerDecoderLayer>(i)->forward(x, memory, tgt_mask, memory_mask,
                                                         tgt_key_padding_mask, memory_key_padding_mask);
-  return norm ? norm->forward(x) : x;
+  return norm ? (*norm)(x) : x;
 }
 
 std::string TransformerDecoder::description() const {

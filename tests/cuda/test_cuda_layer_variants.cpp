@@ -2,8 +2,8 @@
 // ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample,
 // channel_shuffle and gumbel_softmax, the 1-D transposed convolution, RMS and local
 // response normalisation, channel and alpha dropout, conv3d, the 3-D poolings and the 1-D
-// and 3-D interpolations on the GPU against the CPU: outputs, gradients, and the same
-// dropout masks for a seed.
+// and 3-D interpolations, weight and spectral normalisation on the GPU against the CPU:
+// outputs, gradients, and the same dropout masks for a seed.
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -180,6 +180,44 @@ TEST_CASE("cuda: conv3d, conv_transpose3d, the 3-D poolings, interpolate1d and i
     parity([](const auto& v) { return interpolate1d(v[0], 9, Interpolation::linear, true); },
            {x.select(2, 0).select(2, 0)}, tol_for(dt));
   }
+}
+
+TEST_CASE("cuda: weight_norm and spectral_norm, as functions and on a layer moved to the GPU") {
+  manual_seed(98);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor v = randn({5, 3, 2}, dt);
+    parity([](const auto& in) { return nn::weight_norm_weight(in[0], in[1], 1); }, {v, randn({1, 3, 1}, dt)},
+           tol_for(dt));
+    parity([](const auto& in) { return nn::weight_norm_weight(in[0], in[1], std::nullopt); },
+           {v, randn({}, dt)}, tol_for(dt));
+    const Tensor u0 = normalize(randn({3}, dt), 2, 0), v0 = normalize(randn({10}, dt), 2, 0);
+    parity(
+        [&](const auto& in) {
+          Tensor u = u0.clone().to(in[0].device()), w = v0.clone().to(in[0].device());
+          return nn::spectral_norm_weight(in[0], u, w, 1, 3);
+        },
+        {v}, tol_for(dt) * 10);
+  }
+  // A layer's state moved to the GPU: the same steps of the power iteration and gradients.
+  auto on_cpu = nn::spectral_norm(std::make_shared<nn::Linear>(6, 4));
+  auto on_gpu = nn::spectral_norm(std::make_shared<nn::Linear>(6, 4));
+  on_gpu->load_state_dict(on_cpu->state_dict());
+  on_gpu->to(gpu);
+  CHECK(on_gpu->weight.device() == gpu);  // refreshed on the device by the move
+  const Tensor x = randn({3, 6});
+  for (int step = 0; step < 3; ++step) {
+    sum(square((*on_cpu)(x))).backward();
+    sum(square((*on_gpu)(x.to(gpu)))).backward();
+  }
+  const auto cpu_state = on_cpu->state_dict(), gpu_state = on_gpu->state_dict();
+  for (const char* name : {"weight_u", "weight_v"})
+    check_same(gpu_state.at(name).to(Device::cpu()), cpu_state.at(name), 1e-5);
+  check_same(gpu_state.at("weight_orig").grad().to(Device::cpu()), cpu_state.at("weight_orig").grad(), 1e-4);
+  auto wn = nn::weight_norm(std::make_shared<nn::Linear>(6, 4));
+  const Tensor expected = (*wn)(x);
+  wn->to(gpu);
+  check_same((*wn)(x.to(gpu)).to(Device::cpu()), expected, 1e-5);
 }
 
 }  // namespace kiln::test

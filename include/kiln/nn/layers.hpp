@@ -50,7 +50,9 @@ public:
   Bilinear(std::int64_t in1_features, std::int64_t in2_features, std::int64_t out_features, bool bias = true);
   Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
   Tensor forward(const Tensor& x1, const Tensor& x2);
-  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  Tensor operator()(const Tensor& x1, const Tensor& x2) {
+    return call_with_hooks([&] { return forward(x1, x2); });
+  }
   using Module::operator();
   std::string description() const override;
   void reset_parameters();
@@ -601,7 +603,9 @@ public:
   explicit CosineSimilarity(std::int64_t dim = 1, double eps = 1e-8) : dim(dim), eps(eps) {}
   Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
   Tensor forward(const Tensor& x1, const Tensor& x2);
-  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  Tensor operator()(const Tensor& x1, const Tensor& x2) {
+    return call_with_hooks([&] { return forward(x1, x2); });
+  }
   using Module::operator();
   std::string description() const override;
   std::int64_t dim;
@@ -613,7 +617,9 @@ public:
       : p(p), eps(eps), keepdim(keepdim) {}
   Tensor forward(const Tensor& x) override;  // refuses: it takes two inputs
   Tensor forward(const Tensor& x1, const Tensor& x2);
-  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  Tensor operator()(const Tensor& x1, const Tensor& x2) {
+    return call_with_hooks([&] { return forward(x1, x2); });
+  }
   using Module::operator();
   std::string description() const override;
   double p, eps;
@@ -665,7 +671,7 @@ public:
   // A 1-D input cut into bags at offsets; per-sample weights with mode sum.
   Tensor forward(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights = Tensor());
   Tensor operator()(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights = Tensor()) {
-    return forward(input, offsets, per_sample_weights);
+    return call_with_hooks([&] { return forward(input, offsets, per_sample_weights); });
   }
   using Module::operator();
   std::string description() const override;

@@ -39,7 +39,9 @@ class Loss : public LossModule {
 public:
   Loss(const char* name, Reduction reduction) : LossModule(name, 2, reduction) {}
   virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
-  Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
+  Tensor operator()(const Tensor& input, const Tensor& target) {
+    return call_with_hooks([&] { return forward(input, target); });
+  }
   using LossModule::forward;
   using Module::operator();
 };
@@ -50,7 +52,9 @@ class Loss3 : public LossModule {
 public:
   Loss3(const char* name, Reduction reduction) : LossModule(name, 3, reduction) {}
   virtual Tensor forward(const Tensor& a, const Tensor& b, const Tensor& c) = 0;
-  Tensor operator()(const Tensor& a, const Tensor& b, const Tensor& c) { return forward(a, b, c); }
+  Tensor operator()(const Tensor& a, const Tensor& b, const Tensor& c) {
+    return call_with_hooks([&] { return forward(a, b, c); });
+  }
   using LossModule::forward;
   using Module::operator();
 };
@@ -299,7 +303,7 @@ public:
   Tensor operator()(const Tensor& log_probs, const Tensor& targets,
                     const std::vector<std::int64_t>& input_lengths,
                     const std::vector<std::int64_t>& target_lengths) {
-    return forward(log_probs, targets, input_lengths, target_lengths);
+    return call_with_hooks([&] { return forward(log_probs, targets, input_lengths, target_lengths); });
   }
   using LossModule::forward;
   using Module::operator();

@@ -6,6 +6,7 @@
 // that registry. Names compose with dots, as in PyTorch: "fc1.weight", "bn1.running_mean".
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,7 +31,25 @@ public:
 
   // One-input, one-output layers override this (Sequential chains them).
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // Calling a module runs its hooks around forward(); calling forward() directly skips them.
+  Tensor operator()(const Tensor& x) {
+    return call_with_hooks([&] { return forward(x); });
+  }
+
+  // Hooks, as PyTorch's: they run when the module is called - m(x), (*m)(x), the call
+  // operators of the modules with several inputs, and Sequential's chain - not when
+  // forward() is called directly. A pre-hook runs before forward (weight_norm and
+  // spectral_norm recompute their weight in one); a forward hook sees the output and may
+  // replace it, e.g. to keep an intermediate activation:
+  //   Tensor features;
+  //   model->named_children()[3].second->register_forward_hook(
+  //       [&](nn::Module&, Tensor& out) { features = out.detach(); });
+  using HookId = std::uint64_t;
+  using ForwardPreHook = std::function<void(Module&)>;
+  using ForwardHook = std::function<void(Module&, Tensor& output)>;
+  HookId register_forward_pre_hook(ForwardPreHook hook);
+  HookId register_forward_hook(ForwardHook hook);
+  void remove_hook(HookId id);  // does nothing for an id already removed
 
   // Registration order, children after the module's own tensors.
   NamedTensors named_parameters(bool recurse = true) const;
@@ -70,7 +89,19 @@ protected:
   // layers that keep something derived from their tensors (a packed copy, say).
   virtual void state_loaded() {}
 
+  // Runs the pre-hooks, then run() (the forward), then the forward hooks on its output.
+  template <class Run>
+  Tensor call_with_hooks(Run&& run) {
+    if (!pre_hooks_.empty()) run_pre_hooks();
+    Tensor out = run();
+    if (!hooks_.empty()) run_hooks(out);
+    return out;
+  }
+
   Tensor& register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  // The same, binding the layer's member `slot` to the parameter (slot = the tensor):
+  // weight_norm and spectral_norm can then replace what the layer computes with.
+  Tensor& register_parameter(const std::string& name, Tensor& slot, Tensor tensor, bool requires_grad = true);
   Tensor& register_buffer(const std::string& name, Tensor tensor);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -80,6 +111,19 @@ protected:
   }
 
 private:
+  friend struct ParametrizationAccess;  // weight_norm / spectral_norm (src/nn/weight_norms.cpp)
+
+  // A parameter replaced by weight_norm or spectral_norm: the tensors it is now computed
+  // from are registered in its place; refresh() recomputes the layer's member from them.
+  struct Parametrized {
+    std::string kind;  // "weight_norm" / "spectral_norm"
+    Tensor* slot;
+    HookId hook;
+    std::function<void()> refresh;
+  };
+
+  void run_pre_hooks();
+  void run_hooks(Tensor& output);
   void notify_state_loaded();
   void check_name(const std::string& name) const;
   void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const;
@@ -87,6 +131,10 @@ private:
 
   NamedTensors parameters_;
   NamedTensors buffers_;
+  std::map<std::string, Tensor*> slots_;  // parameter name -> the layer's member
+  std::vector<std::pair<HookId, ForwardPreHook>> pre_hooks_;
+  std::vector<std::pair<HookId, ForwardHook>> hooks_;
+  std::map<std::string, Parametrized> parametrized_;  // by the replaced parameter's name
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

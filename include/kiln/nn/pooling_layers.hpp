@@ -116,7 +116,7 @@ public:
   Tensor forward(const Tensor& x) override;  // refuses: it takes the indices too
   Tensor forward(const Tensor& x, const Tensor& indices, std::optional<Pair> output_size = std::nullopt);
   Tensor operator()(const Tensor& x, const Tensor& indices, std::optional<Pair> output_size = std::nullopt) {
-    return forward(x, indices, output_size);
+    return call_with_hooks([&] { return forward(x, indices, output_size); });
   }
   using Module::operator();
   std::string description() const override;
