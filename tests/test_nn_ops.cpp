@@ -266,7 +266,7 @@ TEST_CASE("upsample_nearest2d: blocks of each pixel, summed gradients, the modul
   CHECK_THROWS_WITH_AS(upsample_nearest2d(ones({2, 2}), {2, 2}), doctest::Contains("(N, C, H, W)"), Error);
   nn::Upsample up(2);
   CHECK(up(randn({2, 3, 4, 5})).shape() == Shape{2, 3, 8, 10});
-  CHECK(up.description() == "Upsample(scale_factor=(2, 2), mode=nearest)");
+  CHECK(up.description() == "Upsample(scale_factor=2, mode=nearest)");
 }
 
 TEST_CASE("pooling: values, padding, ties, gradients") {

@@ -388,12 +388,12 @@ TEST_CASE("padding, upsampling and pixel-shuffle layers; convolutions' padding_m
   nn::Upsample bilinear(
       nn::UpsampleOptions().scale_factor(2).mode(Interpolation::bilinear).align_corners(true));
   check_same(bilinear(x), interpolate(x, {8, 10}, Interpolation::bilinear, true), 0);
-  CHECK(bilinear.description() == "Upsample(scale_factor=(2, 2), mode=bilinear, align_corners=true)");
-  nn::Upsample sized(nn::UpsampleOptions().size(Pair{3, 7}));
+  CHECK(bilinear.description() == "Upsample(scale_factor=2, mode=bilinear, align_corners=true)");
+  nn::Upsample sized(nn::UpsampleOptions().size({3, 7}));
   check_same(sized(x), interpolate(x, {3, 7}), 0);
   CHECK(sized.description() == "Upsample(size=(3, 7), mode=nearest)");
   CHECK_THROWS_WITH_AS(nn::Upsample(nn::UpsampleOptions().align_corners(true)),
-                       doctest::Contains("align_corners is for bilinear"), Error);
+                       doctest::Contains("align_corners is for the linear, bilinear"), Error);
 
   nn::PixelShuffle shuffle(2);
   const Tensor deep = rand64({2, 12, 3, 3});

@@ -248,3 +248,70 @@ TEST_CASE("Conv3d, MaxPool3d, AvgPool3d and the adaptive 3-D layers; errors name
   CHECK_THROWS_WITH_AS(max_pool3d(randn({8, 8}), {2, 2, 2}),
                        doctest::Contains("(N, C, D, H, W) or (C, D, H, W)"), Error);
 }
+
+TEST_CASE("BatchNorm3d, InstanceNorm3d, and Upsample of volumes and sequences") {
+  manual_seed(603);
+  const Tensor clip = rand64({2, 3, 4, 5, 6}) * 2.0 + 1.0;
+  nn::BatchNorm3d bn(3);
+  CHECK(bn.description() == "BatchNorm3d(3, eps=1e-05, momentum=0.1)");
+  const Tensor y = bn(clip.to(kFloat32));
+  // Each channel over (N, D, H, W): mean 0 and (biased) variance 1 after; the running
+  // mean moves a tenth of the way to the batch's.
+  const auto xv = clip.to_vector<double>();
+  const auto yv = y.to_vector<double>();
+  const std::int64_t per = 4 * 5 * 6;
+  for (std::int64_t c = 0; c < 3; ++c) {
+    double mean_x = 0, mean_y = 0, sq_y = 0;
+    for (std::int64_t n = 0; n < 2; ++n)
+      for (std::int64_t i = 0; i < per; ++i) {
+        const std::size_t at = static_cast<std::size_t>((n * 3 + c) * per + i);
+        mean_x += xv[at];
+        mean_y += yv[at];
+        sq_y += yv[at] * yv[at];
+      }
+    mean_x /= 2 * per;
+    mean_y /= 2 * per;
+    CHECK(std::abs(mean_y) < 1e-5);
+    CHECK(std::abs(sq_y / (2 * per) - 1.0) < 1e-3);
+    CHECK(std::abs(bn.running_mean.to_vector<double>()[c] - 0.1 * mean_x) < 1e-5);
+  }
+  bn.eval();
+  check_same(bn(clip.to(kFloat32)),
+             batch_norm(clip.to(kFloat32), bn.running_mean, bn.running_var, bn.weight, bn.bias, false), 1e-6);
+  CHECK_THROWS_WITH_AS(bn(randn({2, 3, 4, 5})), doctest::Contains("expected (N, C, D, H, W) input"), Error);
+
+  nn::InstanceNorm3d in3(3);
+  const Tensor single = clip.select(0, 1);  // unbatched (C, D, H, W)
+  check_same(in3(single), instance_norm(clip, Tensor(), Tensor(), Tensor(), Tensor(), true).select(0, 1),
+             1e-12);
+  const auto iv = in3(clip).to_vector<double>();
+  for (std::int64_t slab = 0; slab < 6; ++slab) {
+    double mean = 0;
+    for (std::int64_t i = 0; i < per; ++i) mean += iv[static_cast<std::size_t>(slab * per + i)];
+    CHECK(std::abs(mean / per) < 1e-12);
+  }
+  CHECK_THROWS_WITH_AS(in3(randn({3, 4, 5})), doctest::Contains("(N, C, D, H, W) or unbatched (C, D, H, W)"),
+                       Error);
+
+  nn::Upsample twice(2);
+  check_same(twice(clip), interpolate3d(clip, {8, 10, 12}), 0);
+  nn::Upsample tri(
+      nn::UpsampleOptions().scale_factor({1, 2, 3}).mode(Interpolation::trilinear).align_corners(true));
+  check_same(tri(clip), interpolate3d(clip, {4, 10, 18}, Interpolation::trilinear, true), 0);
+  CHECK(tri.description() == "Upsample(scale_factor=(1, 2, 3), mode=trilinear, align_corners=true)");
+  nn::Upsample sized(nn::UpsampleOptions().size({3, 7, 2}).mode(Interpolation::area));
+  check_same(sized(clip), interpolate3d(clip, {3, 7, 2}, Interpolation::area), 0);
+  const Tensor seq = clip.select(2, 0).select(2, 0);  // (N, C, L)
+  nn::Upsample lin(nn::UpsampleOptions().scale_factor(3).mode(Interpolation::linear));
+  check_same(lin(seq), interpolate1d(seq, 18, Interpolation::linear), 0);
+  check_same(twice(seq), interpolate1d(seq, 12), 0);
+  CHECK_THROWS_WITH_AS(
+      nn::Upsample(nn::UpsampleOptions().scale_factor({2, 2}))(clip),
+      doctest::Contains("scale_factor has 2 values but the input (2, 3, 4, 5, 6) has 3 spatial "
+                        "dimensions; give one value or 3"),
+      Error);
+  CHECK_THROWS_WITH_AS(twice(randn({2, 3})), doctest::Contains("input must be (N, C, L), (N, C, H, W)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(nn::Upsample(nn::UpsampleOptions().scale_factor(0)),
+                       doctest::Contains("whole numbers >= 1, got 0"), Error);
+}

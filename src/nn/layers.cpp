@@ -282,8 +282,11 @@ BatchNorm::BatchNorm(const BatchNormOptions& o, int spatial_dims) : options(o), 
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
-  const bool ok = spatial_dims_ == 1 ? (x.dim() == 2 || x.dim() == 3) : x.dim() == 4;
-  KILN_CHECK(ok, description(), ": expected ", spatial_dims_ == 1 ? "(N, C) or (N, C, L)" : "(N, C, H, W)",
+  const bool ok = spatial_dims_ == 1 ? (x.dim() == 2 || x.dim() == 3) : x.dim() == spatial_dims_ + 2;
+  KILN_CHECK(ok, description(), ": expected ",
+             spatial_dims_ == 1   ? "(N, C) or (N, C, L)"
+             : spatial_dims_ == 2 ? "(N, C, H, W)"
+                                  : "(N, C, D, H, W)",
              " input but got shape ", fmt(x.shape()));
   const bool use_batch_stats = is_training() || !running_mean.defined();
   if (is_training() && num_batches_tracked.defined()) {
@@ -304,7 +307,9 @@ std::string BatchNorm::description() const {
 Tensor InstanceNorm::forward(const Tensor& x) {
   const std::int64_t d = spatial_dims_;
   KILN_CHECK(x.dim() == d + 1 || x.dim() == d + 2, description(), ": expected ",
-             d == 1 ? "(N, C, L) or unbatched (C, L)" : "(N, C, H, W) or unbatched (C, H, W)",
+             d == 1   ? "(N, C, L) or unbatched (C, L)"
+             : d == 2 ? "(N, C, H, W) or unbatched (C, H, W)"
+                      : "(N, C, D, H, W) or unbatched (C, D, H, W)",
              " input but got shape ", fmt(x.shape()));
   const Tensor batched = x.dim() == d + 1 ? x.unsqueeze(0) : x;
   const bool use_input_stats = is_training() || !running_mean.defined();
@@ -433,25 +438,57 @@ std::string DropoutVariant::description() const {
   return os.str();
 }
 
+namespace {
+// "2" for one value, "(2, 3)" for several.
+std::string sizes_str(const std::vector<std::int64_t>& v) {
+  if (v.size() == 1) return std::to_string(v[0]);
+  std::ostringstream os;
+  os << "(";
+  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ")";
+  return os.str();
+}
+}  // namespace
+
 Upsample::Upsample(const UpsampleOptions& o) : options(o) {
-  KILN_CHECK(o.size() || (o.scale_factor()[0] >= 1 && o.scale_factor()[1] >= 1),
-             "Upsample: scale factors must be whole numbers >= 1, got ", pair_str(o.scale_factor()));
-  KILN_CHECK(!o.align_corners() || o.mode() == Interpolation::bilinear || o.mode() == Interpolation::bicubic,
-             "Upsample: align_corners is for bilinear and bicubic modes; ", interpolation_name(o.mode()),
-             " takes none");
+  const auto& f = o.scale_factor();
+  KILN_CHECK(!o.size().empty() || (!f.empty() && f.size() <= 3 &&
+                                   std::all_of(f.begin(), f.end(), [](std::int64_t s) { return s >= 1; })),
+             "Upsample: scale factors must be 1 to 3 whole numbers >= 1, got ", sizes_str(f));
+  KILN_CHECK(o.size().size() <= 3 &&
+                 std::all_of(o.size().begin(), o.size().end(), [](std::int64_t s) { return s >= 1; }),
+             "Upsample: size must be 1 to 3 sizes >= 1, got ", sizes_str(o.size()));
+  const Interpolation m = o.mode();
+  KILN_CHECK(!o.align_corners() || m == Interpolation::linear || m == Interpolation::bilinear ||
+                 m == Interpolation::bicubic || m == Interpolation::trilinear,
+             "Upsample: align_corners is for the linear, bilinear, bicubic and trilinear modes; ",
+             interpolation_name(m), " takes none");
 }
 Tensor Upsample::forward(const Tensor& x) {
   const UpsampleOptions& o = options;
-  if (!o.size() && o.mode() == Interpolation::nearest) return upsample_nearest2d(x, o.scale_factor());
-  KILN_CHECK(x.dim() == 4, "Upsample: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  const Pair size =
-      o.size() ? *o.size() : Pair{x.size(2) * o.scale_factor()[0], x.size(3) * o.scale_factor()[1]};
-  return interpolate(x, size, o.mode(), o.align_corners());
+  const std::int64_t spatial = x.dim() - 2;
+  KILN_CHECK(spatial >= 1 && spatial <= 3, description(),
+             ": input must be (N, C, L), (N, C, H, W) or (N, C, D, H, W) but has shape ", fmt(x.shape()));
+  const bool sized = !o.size().empty();
+  const std::vector<std::int64_t>& given = sized ? o.size() : o.scale_factor();
+  KILN_CHECK(given.size() == 1 || static_cast<std::int64_t>(given.size()) == spatial, description(), ": ",
+             sized ? "size" : "scale_factor", " has ", given.size(), " values but the input ", fmt(x.shape()),
+             " has ", spatial, " spatial dimensions; give one value or ", spatial);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(spatial));
+  for (std::int64_t i = 0; i < spatial; ++i) {
+    const std::int64_t v = given[given.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+    out[static_cast<std::size_t>(i)] = sized ? v : x.size(i + 2) * v;
+  }
+  if (spatial == 1) return interpolate1d(x, out[0], o.mode(), o.align_corners());
+  if (spatial == 3) return interpolate3d(x, {out[0], out[1], out[2]}, o.mode(), o.align_corners());
+  if (!sized && o.mode() == Interpolation::nearest)
+    return upsample_nearest2d(x, {out[0] / x.size(2), out[1] / x.size(3)});
+  return interpolate(x, {out[0], out[1]}, o.mode(), o.align_corners());
 }
 std::string Upsample::description() const {
   const UpsampleOptions& o = options;
-  std::string s =
-      "Upsample(" + (o.size() ? "size=" + pair_str(*o.size()) : "scale_factor=" + pair_str(o.scale_factor()));
+  std::string s = "Upsample(" + (!o.size().empty() ? "size=" + sizes_str(o.size())
+                                                   : "scale_factor=" + sizes_str(o.scale_factor()));
   s += std::string(", mode=") + interpolation_name(o.mode());
   if (o.align_corners()) s += ", align_corners=true";
   return s + ")";

@@ -1,7 +1,8 @@
 // Adaptive max pooling, 1-D adaptive and power-average pooling, max and average pooling's
 // ceil_mode, count_include_pad, positions and unpooling, affine_grid and grid_sample,
 // channel_shuffle and gumbel_softmax, the 1-D transposed convolution, RMS and local
-// response normalisation, channel and alpha dropout, conv3d, the 3-D poolings and the 1-D
+// response normalisation, channel and alpha dropout, conv3d, the 3-D poolings and
+// normalisations, the 1-D
 // and 3-D interpolations, weight and spectral normalisation on the GPU against the CPU:
 // outputs, gradients, and the same dropout masks for a seed.
 #include <doctest/doctest.h>
@@ -179,6 +180,11 @@ TEST_CASE("cuda: conv3d, conv_transpose3d, the 3-D poolings, interpolate1d and i
       parity([mode](const auto& v) { return interpolate3d(v[0], {7, 3, 8}, mode); }, {x}, tol_for(dt));
     parity([](const auto& v) { return interpolate1d(v[0], 9, Interpolation::linear, true); },
            {x.select(2, 0).select(2, 0)}, tol_for(dt));
+    // BatchNorm3d's and InstanceNorm3d's statistics over volumes.
+    parity([](const auto& v) { return batch_norm(v[0], Tensor(), Tensor(), v[1], v[2], true); },
+           {x, randn({4}, dt), randn({4}, dt)}, tol_for(dt) * 10);
+    parity([](const auto& v) { return instance_norm(v[0], Tensor(), Tensor(), v[1], v[2]); },
+           {x, randn({4}, dt), randn({4}, dt)}, tol_for(dt) * 10);
   }
 }
 

@@ -282,7 +282,8 @@ private:
 };
 
 // Normalises each channel by batch statistics in training, running statistics in eval.
-// BatchNorm1d takes (N, C) or (N, C, L); BatchNorm2d takes (N, C, H, W).
+// BatchNorm1d takes (N, C) or (N, C, L); BatchNorm2d takes (N, C, H, W); BatchNorm3d
+// takes (N, C, D, H, W).
 class BatchNorm : public Module {
 public:
   BatchNorm(const BatchNormOptions& options, int spatial_dims);
@@ -304,13 +305,18 @@ public:
   explicit BatchNorm2d(const BatchNormOptions& o) : BatchNorm(o, 2) {}
   explicit BatchNorm2d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 2) {}
 };
+class BatchNorm3d : public BatchNorm {
+public:
+  explicit BatchNorm3d(const BatchNormOptions& o) : BatchNorm(o, 3) {}
+  explicit BatchNorm3d(std::int64_t c) : BatchNorm(BatchNormOptions(c), 3) {}
+};
 
 // Instance normalisation (kiln::instance_norm): each sample's channels normalised on their
 // own, as in style transfer and small-batch generators. PyTorch's defaults, in
 // InstanceNormOptions: no affine weights and no running statistics; with
 // track_running_stats, evaluation normalises by them. Parameter and buffer names as
 // BatchNorm's. InstanceNorm1d takes (N, C, L) or unbatched (C, L); InstanceNorm2d takes
-// (N, C, H, W) or (C, H, W).
+// (N, C, H, W) or (C, H, W); InstanceNorm3d takes (N, C, D, H, W) or (C, D, H, W).
 struct InstanceNormOptions : BatchNormOptions {
   explicit InstanceNormOptions(std::int64_t features) : BatchNormOptions(features) {
     affine(false);
@@ -332,6 +338,11 @@ class InstanceNorm2d : public InstanceNorm {
 public:
   explicit InstanceNorm2d(const BatchNormOptions& o) : InstanceNorm(o, 2) {}
   explicit InstanceNorm2d(std::int64_t c) : InstanceNorm(InstanceNormOptions(c), 2) {}
+};
+class InstanceNorm3d : public InstanceNorm {
+public:
+  explicit InstanceNorm3d(const BatchNormOptions& o) : InstanceNorm(o, 3) {}
+  explicit InstanceNorm3d(std::int64_t c) : InstanceNorm(InstanceNormOptions(c), 3) {}
 };
 
 struct LayerNormOptions {
@@ -466,26 +477,38 @@ public:
 };
 
 // Upsampling (torch.nn.Upsample), e.g. before a convolution in a decoder: nn::Upsample(2)
-// doubles H and W by nearest neighbours; nn::Upsample(nn::UpsampleOptions().scale_factor(2)
-// .mode(Interpolation::bilinear)) blends; .size({OH, OW}) sets the output size instead.
+// doubles every spatial size by nearest neighbours, of sequences (N, C, L), images
+// (N, C, H, W) and volumes (N, C, D, H, W) alike; nn::Upsample(nn::UpsampleOptions()
+// .scale_factor(2).mode(Interpolation::bilinear)) blends (linear for sequences, bilinear or
+// bicubic for images, trilinear for volumes); .size({OH, OW}) sets the output size instead.
 struct UpsampleOptions {
-  KILN_OPTION(std::optional<Pair>, size)  // when set, wins over scale_factor
-  KILN_OPTION(Pair, scale_factor)         // whole factors
+  // The output's spatial sizes, one per axis; wins over scale_factor.
+  UpsampleOptions& size(std::vector<std::int64_t> s) {
+    size_ = std::move(s);
+    return *this;
+  }
+  // Whole factors: one for every spatial axis, or one per axis.
+  UpsampleOptions& scale_factor(std::int64_t s) { return scale_factor(std::vector<std::int64_t>{s}); }
+  UpsampleOptions& scale_factor(std::vector<std::int64_t> s) {
+    scale_factor_ = std::move(s);
+    return *this;
+  }
+  const std::vector<std::int64_t>& size() const { return size_; }  // empty: not set
+  const std::vector<std::int64_t>& scale_factor() const { return scale_factor_; }
   KILN_OPTION(Interpolation, mode)
-  KILN_OPTION(bool, align_corners)  // bilinear only
-  auto& scale_factor(std::int64_t s) { return scale_factor({s, s}); }
+  KILN_OPTION(bool, align_corners)  // the blending modes (linear, bilinear, bicubic, trilinear) only
 
 private:
-  std::optional<Pair> size_;
-  Pair scale_factor_{1, 1};
+  std::vector<std::int64_t> size_;
+  std::vector<std::int64_t> scale_factor_{1};
   Interpolation mode_ = Interpolation::nearest;
   bool align_corners_ = false;
 };
 
 class Upsample : public Module {
 public:
-  explicit Upsample(std::int64_t scale) : Upsample(Pair{scale, scale}) {}
-  explicit Upsample(Pair scale) : Upsample(UpsampleOptions().scale_factor(scale)) {}
+  explicit Upsample(std::int64_t scale) : Upsample(UpsampleOptions().scale_factor(scale)) {}
+  explicit Upsample(Pair scale) : Upsample(UpsampleOptions().scale_factor({scale[0], scale[1]})) {}
   explicit Upsample(const UpsampleOptions& options);
   Tensor forward(const Tensor& x) override;
   std::string description() const override;
