@@ -279,3 +279,81 @@ TEST_CASE("torch differential: weight_norm and spectral_norm's weights") {
         });
   });
 }
+
+TEST_CASE("torch differential: lu_factor, lu_solve, lu, cholesky_solve, cholesky_inverse") {
+  in_both_precisions(77, 80, [] {
+    const auto wide = [](const TT& t) { return single ? t.to(torch::kDouble) : t; };
+    const auto back = [](const TT& t) { return single ? t.to(torch::kFloat) : t; };
+    const std::int64_t n = irand(1, single ? 7 : 5), k = irand(1, 3);
+    Sizes sa = random_shape(0, 2, 3), sb = sa;
+    sa.insert(sa.end(), {n, n});
+    sb.insert(sb.end(), {n, k});
+    const auto shift_k = [n](const KT& a) { return a + kiln::eye(n, -1, a.dtype()) * 0.5; };
+    const auto shift_t = [n](const TT& a) { return a + torch::eye(n, a.options()) * 0.5; };
+    compare(
+        "lu_factor", {leaf(sa)}, [&](const auto& a) { return kiln::lu_factor(shift_k(a[0])).lu; },
+        [&](const auto& a) { return back(std::get<0>(torch::linalg_lu_factor(shift_t(wide(a[0]))))); }, true,
+        1e-8);
+    const Both a = leaf(sa, -2, 2, false);
+    compare(
+        "lu_factor pivots", {}, [&](const auto&) { return kiln::lu_factor(a.k).pivots.to(kiln::kFloat64); },
+        [&](const auto&) { return std::get<1>(torch::linalg_lu_factor(wide(a.t))).to(torch::kDouble); },
+        false);
+    for (const int part : {0, 1, 2})
+      compare(
+          "lu " + std::to_string(part), {leaf(sa)},
+          [&](const auto& x) {
+            const kiln::PLU d = kiln::lu(shift_k(x[0]));
+            return part == 0 ? d.p : part == 1 ? d.l : d.u;
+          },
+          [&](const auto& x) {
+            const auto d = torch::linalg_lu(shift_t(wide(x[0])));
+            return back(part == 0 ? std::get<0>(d) : part == 1 ? std::get<1>(d) : std::get<2>(d));
+          },
+          true, 1e-8);
+    // lu_solve from the same factorisation (torch's, widened), gradients to LU and B.
+    const auto factored = torch::linalg_lu_factor(shift_t(wide(a.t)));
+    // (LAPACK's factors come back column-major: one contiguous copy of each.)
+    const TT lu_t = std::get<0>(factored).contiguous(), pivots_t = std::get<1>(factored).contiguous();
+    const std::vector<double> lu_values(lu_t.data_ptr<double>(), lu_t.data_ptr<double>() + numel(sa));
+    const KT pivots_k =
+        kiln::from_vector(std::vector<std::int32_t>(pivots_t.data_ptr<std::int32_t>(),
+                                                    pivots_t.data_ptr<std::int32_t>() + pivots_t.numel()),
+                          kiln::Shape(pivots_t.sizes().begin(), pivots_t.sizes().end()));
+    compare(
+        "lu_solve", {from_values(lu_values, sa, true), leaf(sb)},
+        [&](const auto& x) { return kiln::lu_solve(x[0], pivots_k, x[1]); },
+        [&](const auto& x) { return back(torch::linalg_lu_solve(wide(x[0]), pivots_t, wide(x[1]))); }, true,
+        1e-8);
+    // Cholesky factors of well-conditioned matrices; the factor passed through its
+    // triangle on both sides (torch's gradient also fills the triangle it does not read).
+    const bool upper = coin();
+    const auto factor_t = [&](const TT& r) {
+      const TT m = torch::matmul(r, r.transpose(-2, -1)) + torch::eye(n, r.options()) * 0.5;
+      return torch::linalg_cholesky(m, upper);
+    };
+    const Both r = leaf(sa, -1, 1, false);
+    const TT lt = factor_t(wide(r.t)).contiguous();
+    const std::vector<double> lv(lt.data_ptr<double>(), lt.data_ptr<double>() + numel(sa));
+    compare(
+        "cholesky_solve", {leaf(sb), from_values(lv, sa, true)},
+        [&](const auto& x) {
+          return kiln::cholesky_solve(x[0], upper ? kiln::triu(x[1]) : kiln::tril(x[1]), upper);
+        },
+        [&](const auto& x) {
+          return back(torch::cholesky_solve(
+              wide(x[0]), upper ? torch::triu(wide(x[1])) : torch::tril(wide(x[1])), upper));
+        },
+        true, 1e-8);
+    compare(
+        "cholesky_inverse", {from_values(lv, sa, true)},
+        [&](const auto& x) {
+          return kiln::cholesky_inverse(upper ? kiln::triu(x[0]) : kiln::tril(x[0]), upper);
+        },
+        [&](const auto& x) {
+          return back(
+              torch::cholesky_inverse(upper ? torch::triu(wide(x[0])) : torch::tril(wide(x[0])), upper));
+        },
+        true, 1e-8);
+  });
+}

@@ -245,3 +245,49 @@ TEST_CASE(
         [&](const auto& a) { return torch::isin(a[0], a[1], false, invert).to(torch::kDouble); }, false);
   });
 }
+
+TEST_CASE("torch differential: repeat_interleave, tile and isclose") {
+  in_both_precisions(53, 40, [] {
+    const Sizes s = random_shape(1, 3, 4);
+    const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
+    const std::int64_t along = s[static_cast<std::size_t>(dim < 0 ? dim + rank : dim)];
+    std::vector<std::int64_t> counts;
+    for (std::int64_t i = 0; i < along; ++i) counts.push_back(irand(0, 3));
+    const KT counts_k = kiln::from_vector(counts, {along});
+    const TT counts_t = torch::tensor(counts, torch::kLong);
+    compare(
+        "repeat_interleave counts", {leaf(s)},
+        [&](const auto& a) { return kiln::repeat_interleave(a[0], counts_k, dim); },
+        [&](const auto& a) { return torch::repeat_interleave(a[0], counts_t, dim); });
+    const std::int64_t times = irand(0, 3);
+    compare(
+        "repeat_interleave flat", {leaf(s)},
+        [&](const auto& a) { return kiln::repeat_interleave(a[0], times); },
+        [&](const auto& a) { return torch::repeat_interleave(a[0], times); });
+    compare(
+        "repeat_interleave indices", {},
+        [&](const auto&) { return kiln::repeat_interleave(counts_k).to(kiln::kFloat64); },
+        [&](const auto&) { return torch::repeat_interleave(counts_t).to(torch::kDouble); }, false);
+    std::vector<std::int64_t> reps;
+    for (std::int64_t i = 0, count = irand(0, 4); i < count; ++i) reps.push_back(irand(0, 3));
+    compare(
+        "tile", {leaf(s)}, [&](const auto& a) { return kiln::tile(a[0], reps); },
+        [&](const auto& a) { return torch::tile(a[0], reps); });
+    // Pairs at every distance from each other, and the specials.
+    std::vector<double> x, y;
+    const double specials[] = {0.0, std::nan(""), INFINITY, -INFINITY};
+    for (int i = 0; i < 24; ++i) {
+      const double v = unif(-3, 3);
+      x.push_back(i % 8 == 7 ? specials[irand(0, 3)] : v);
+      y.push_back(i % 8 == 6 ? specials[irand(0, 3)]
+                             : v + v * std::pow(10.0, unif(-9, -1)) * (coin() ? 1 : -1));
+    }
+    const double rtol = std::pow(10.0, unif(-7, -2)), atol = coin() ? 0.0 : std::pow(10.0, unif(-9, -3));
+    const bool equal_nan = coin();
+    compare(
+        "isclose", {from_values(x, {4, 6}, false), from_values(y, {4, 6}, false)},
+        [&](const auto& a) { return kiln::isclose(a[0], a[1], rtol, atol, equal_nan).to(kiln::kFloat64); },
+        [&](const auto& a) { return torch::isclose(a[0], a[1], rtol, atol, equal_nan).to(torch::kDouble); },
+        false);
+  });
+}

@@ -1,5 +1,6 @@
 // Arranging tensors (kiln/ops/shape_ops.hpp): movedim, rot90, diag_embed, block_diag,
-// meshgrid, cartesian_prod, take_along_dim, and the triangle's indices. Views, or views
+// meshgrid, cartesian_prod, take_along_dim, the triangle's indices, repeat_interleave
+// and tile. Views, or views
 // with pad, cat, flip and gather, so autograd derives every backward on either device.
 #include <algorithm>
 #include <vector>
@@ -185,6 +186,56 @@ Tensor triu_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset) {
 }
 Tensor tril_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset) {
   return triangle_indices("tril_indices", rows, cols, offset, false);
+}
+
+namespace {
+// The counts of a repeat_interleave as host integers, each checked.
+std::vector<std::int64_t> counts_of(const Tensor& counts, const char* op) {
+  KILN_CHECK(counts.dtype() == kInt64 && counts.dim() <= 1, op,
+             ": repeats must be a 0-d or 1-D int64 tensor, got ", dtype_name(counts.dtype()), " of shape ",
+             fmt(counts.shape()));
+  std::vector<std::int64_t> v = counts.to(Device::cpu()).contiguous().to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    KILN_CHECK(v[i] >= 0, op, ": repeats must be >= 0, got ", v[i], " at position ", i);
+  return v;
+}
+
+// Indices 0 .. n-1, each i counts[i] times, on `device`.
+Tensor expanded_positions(const std::vector<std::int64_t>& counts, Device device) {
+  std::vector<std::int64_t> idx;
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    idx.insert(idx.end(), static_cast<std::size_t>(counts[i]), static_cast<std::int64_t>(i));
+  return from_vector(idx, {static_cast<std::int64_t>(idx.size())}).to(device);
+}
+}  // namespace
+
+Tensor repeat_interleave(const Tensor& x, const Tensor& repeats, std::optional<std::int64_t> dim) {
+  constexpr const char* op = "repeat_interleave";
+  const Tensor in = dim ? x : x.reshape({x.numel()});
+  const std::int64_t d = dim ? wrap(*dim, x.dim(), op) : 0;
+  KILN_CHECK(in.dim() >= 1, op, ": a 0-d tensor has no dimension ", d, "; leave dim unset to flatten it");
+  std::vector<std::int64_t> counts = counts_of(repeats, op);
+  const std::int64_t n = in.size(d);
+  KILN_CHECK(counts.size() == 1 || static_cast<std::int64_t>(counts.size()) == n, op, ": ", counts.size(),
+             " repeats for ", n, " slices along dim ", d, " of shape ", fmt(in.shape()), "; give one or ", n);
+  if (counts.size() == 1) counts.assign(static_cast<std::size_t>(n), counts[0]);
+  return index_select(in, d, expanded_positions(counts, x.device()));
+}
+
+Tensor repeat_interleave(const Tensor& x, std::int64_t repeats, std::optional<std::int64_t> dim) {
+  return repeat_interleave(x, from_vector(std::vector<std::int64_t>{repeats}, {1}), dim);
+}
+
+Tensor repeat_interleave(const Tensor& counts) {
+  const char* op = "repeat_interleave";
+  KILN_CHECK(counts.dim() == 1, op, ": counts must be a 1-D int64 tensor, got shape ", fmt(counts.shape()));
+  return expanded_positions(counts_of(counts, op), counts.device());
+}
+
+Tensor tile(const Tensor& x, std::vector<std::int64_t> reps) {
+  if (static_cast<std::int64_t>(reps.size()) < x.dim())
+    reps.insert(reps.begin(), static_cast<std::size_t>(x.dim()) - reps.size(), 1);
+  return repeat(x, reps);
 }
 
 }  // namespace kiln

@@ -1,5 +1,6 @@
 // Dense linear algebra on square matrices: solve, inv, det, slogdet, cholesky,
-// solve_triangular. Every matrix is factored in
+// solve_triangular, lu_factor / lu_solve / lu_unpack / lu, cholesky_solve /
+// cholesky_inverse. Every matrix is factored in
 // float64 (float32 inputs are widened and the results rounded back) by
 // kernels/cuda/matrix_factor.hpp, a matrix per task on the CPU and per thread on a GPU.
 // The gradients are products and solves with the same matrices:
@@ -8,10 +9,13 @@
 //   L = cholesky(A):   gA = L^-T Phi(L^T G) L^-1, symmetrised, Phi the lower triangle with
 //                      the diagonal halved (A is read as symmetric)
 //   X = T^-1 B:        gB = T^-T G, gA = -gB X^T on T's triangle
+//   A = P L U:         gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T
 // A singular matrix in solve / inv, or one that is not positive definite in cholesky, is
 // an Error: at once on the CPU; on a GPU at the host's next read-back (the kernel reports
 // it without making the host wait).
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/cuda/matrix_factor.hpp"
 #include "kiln/autograd/node.hpp"
@@ -54,7 +58,7 @@ struct Factored {
 };
 
 // P L U of each (n x n) matrix of a. `op` set: a singular matrix is an Error naming it.
-Factored lu_factor(const Tensor& a, const char* op, detail::ReportMessage gpu_message, bool dets) {
+Factored factor_lu(const Tensor& a, const char* op, detail::ReportMessage gpu_message, bool dets) {
   const std::int64_t n = a.size(-1), batch = batch_of(a);
   Factored f{fresh64(a), Tensor(), Tensor()};
   Shape batch_shape(a.shape().begin(), a.shape().end() - 2);
@@ -98,7 +102,7 @@ Factored lu_factor(const Tensor& a, const char* op, detail::ReportMessage gpu_me
 
 // X = A^-1 B for a (batch.., n, n) and b (batch.., n, m) of the same batch shape, in a's dtype.
 Tensor lu_solve(const Tensor& a, const Tensor& b, const char* op, detail::ReportMessage gpu_message) {
-  const Factored f = lu_factor(a, op, gpu_message, false);
+  const Factored f = factor_lu(a, op, gpu_message, false);
   Tensor x = fresh64(b);
   const std::int64_t n = a.size(-1), m = b.size(-1), batch = batch_of(a);
   if (batch > 0 && m > 0) {
@@ -204,7 +208,7 @@ Tensor inv(const Tensor& a) {
 
 Tensor det(const Tensor& a) {
   check_square("det", a);
-  const Factored f = lu_factor(a, nullptr, nullptr, true);
+  const Factored f = factor_lu(a, nullptr, nullptr, true);
   Tensor out = f.dets.select(-1, 0).to(a.dtype()).contiguous();
   if (should_record({a})) {
     attach_grad_fn(out, "det", {a},
@@ -218,7 +222,7 @@ Tensor det(const Tensor& a) {
 
 SignLogAbsDet slogdet(const Tensor& a) {
   check_square("slogdet", a);
-  const Factored f = lu_factor(a, nullptr, nullptr, true);
+  const Factored f = factor_lu(a, nullptr, nullptr, true);
   SignLogAbsDet out{f.dets.select(-1, 1).to(a.dtype()).contiguous(),
                     f.dets.select(-1, 2).to(a.dtype()).contiguous()};
   if (should_record({a})) {
@@ -293,6 +297,117 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
                    {a, b, x});
   }
   return x;
+}
+
+namespace {
+
+// The rows of each matrix's P^T A, from its pivots: (P^T A)[i] = A[perm[i]], perm and its
+// inverse as int64 (batch.., n, 1) indices for take_along_dim along the rows.
+struct RowOrder {
+  Tensor perm, inverse;
+};
+RowOrder row_order(const char* op, const Tensor& pivots, bool one_based, Device device) {
+  const std::int64_t n = pivots.size(-1);
+  const std::vector<std::int64_t> p =
+      pivots.to(Device::cpu()).to(kInt64).contiguous().to_vector<std::int64_t>();
+  std::vector<std::int64_t> perm(p.size()), inverse(p.size());
+  for (std::size_t start = 0; start < p.size(); start += static_cast<std::size_t>(n)) {
+    std::int64_t* order = perm.data() + start;
+    for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t to = p[start + static_cast<std::size_t>(i)] - (one_based ? 1 : 0);
+      KILN_CHECK(to >= i && to < n, op, ": pivot ", to + (one_based ? 1 : 0), " at position ", i,
+                 " is out of range; lu_factor's pivots are ", one_based ? "1-based, " : "", "from ",
+                 i + (one_based ? 1 : 0), " to ", n - (one_based ? 0 : 1), " at that position");
+      std::swap(order[i], order[to]);
+    }
+    for (std::int64_t i = 0; i < n; ++i) inverse[start + static_cast<std::size_t>(order[i])] = i;
+  }
+  Shape shape = pivots.shape();
+  shape.push_back(1);
+  return {from_vector(perm, shape).to(device), from_vector(inverse, shape).to(device)};
+}
+
+// pivots: int32 or int64 (batch.., n) for lu (batch.., n, n).
+void check_pivots(const char* op, const Tensor& lu, const Tensor& pivots) {
+  KILN_CHECK((pivots.dtype() == kInt32 || pivots.dtype() == kInt64) &&
+                 pivots.shape() == Shape(lu.shape().begin(), lu.shape().end() - 1),
+             op, ": pivots must be int32 (or int64) of shape ",
+             fmt(Shape(lu.shape().begin(), lu.shape().end() - 1)), " for LU of shape ", fmt(lu.shape()),
+             ", got ", dtype_name(pivots.dtype()), " of shape ", fmt(pivots.shape()),
+             " (pass lu_factor's pivots)");
+}
+
+}  // namespace
+
+LUFactorization lu_factor(const Tensor& a) {
+  check_square("lu_factor", a);
+  const Factored f = factor_lu(a, nullptr, nullptr, false);
+  LUFactorization out{f.lu.to(a.dtype()), (f.pivots + 1.0).to(kInt32)};
+  if (should_record({a})) {
+    attach_grad_fn(
+        out.lu, "lu_factor", {a},
+        [lud = out.lu.detach(), pivots = f.pivots](const Tensor& g) {
+          const Tensor l = tril(lud, -1) + detail::identity_like(lud), u = triu(lud);
+          const Tensor phi =
+              tril(matmul(transposed(l), tril(g, -1)), -1) + triu(matmul(triu(g), transposed(u)));
+          const Tensor x = solve_triangular(transposed(l), phi, true, true, true);  // L^-T phi
+          const Tensor y = solve_triangular(transposed(u), x, false, false);        // .. U^-T
+          return Grads{take_along_dim(y, row_order("lu_factor", pivots, false, g.device()).inverse, -2)};
+        },
+        {out.lu});
+  }
+  return out;
+}
+
+Tensor lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b) {
+  constexpr const char* op = "lu_solve";
+  detail::check_same_dtype_device(op, {lu, b});
+  check_square(op, lu);
+  check_pivots(op, lu, pivots);
+  const std::int64_t n = lu.size(-1);
+  KILN_CHECK(b.dim() >= 2 && b.size(-2) == n, op, ": the right-hand side of shape ", fmt(b.shape()),
+             " needs ", n, " rows (..., ", n, ", k) for LU of shape ", fmt(lu.shape()));
+  const Shape batch = broadcast_shapes(Shape(lu.shape().begin(), lu.shape().end() - 2),
+                                       Shape(b.shape().begin(), b.shape().end() - 2), op);
+  Shape sl = batch, sp = batch, sb = batch;
+  sl.insert(sl.end(), {n, n});
+  sp.push_back(n);
+  sb.insert(sb.end(), {n, b.size(-1)});
+  const Tensor le = lu.expand(sl);
+  const RowOrder order = row_order(op, pivots.expand(sp), true, lu.device());
+  const Tensor swapped = take_along_dim(b.expand(sb), order.perm, -2);  // P^T B
+  return solve_triangular(le, solve_triangular(le, swapped, false, true, true), true);
+}
+
+PLU lu_unpack(const Tensor& lu, const Tensor& pivots) {
+  check_square("lu_unpack", lu);
+  check_pivots("lu_unpack", lu, pivots);
+  const Tensor identity = detail::identity_like(lu);
+  const RowOrder order = row_order("lu_unpack", pivots, true, lu.device());
+  // Row j of P is e_inverse[j], so that P (P^T A) = A.
+  return {take_along_dim(identity, order.inverse, -2), tril(lu, -1) + identity, triu(lu)};
+}
+
+PLU lu(const Tensor& a) {
+  const LUFactorization f = lu_factor(a);
+  return lu_unpack(f.lu, f.pivots);
+}
+
+Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper) {
+  constexpr const char* op = "cholesky_solve";
+  detail::check_same_dtype_device(op, {b, l});
+  check_square(op, l);
+  KILN_CHECK(b.dim() >= 2 && b.size(-2) == l.size(-1), op, ": the right-hand side of shape ", fmt(b.shape()),
+             " needs ", l.size(-1), " rows (..., ", l.size(-1), ", k) for a factor of shape ",
+             fmt(l.shape()));
+  const Tensor lower = upper ? transposed(l) : l;
+  return solve_triangular(transposed(lower), solve_triangular(lower, b, false), true);
+}
+
+Tensor cholesky_inverse(const Tensor& l, bool upper) {
+  check_square("cholesky_inverse", l);
+  return cholesky_solve(detail::identity_like(l), l, upper);
 }
 
 }  // namespace kiln

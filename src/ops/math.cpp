@@ -10,6 +10,7 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/unary_engine.hpp"
 
@@ -356,6 +357,30 @@ Tensor sinc(const Tensor& x) {
     return Grads{(g.to(kFloat64) * slope).to(xd.dtype())};
   });
   return out;
+}
+
+Tensor isclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  KILN_CHECK(rtol >= 0 && atol >= 0, "isclose: rtol ", rtol, " and atol ", atol, " must be >= 0");
+  KILN_CHECK(a.device() == b.device(), "isclose: a is on ", a.device(), " but b on ", b.device(),
+             "; move one with .to(device)");
+  NoGradGuard no_grad;
+  const Tensor x = a.detach().to(kFloat64), y = b.detach().to(kFloat64);
+  // Equal entries (infinities included), or finite ones within the tolerance.
+  Tensor close = eq(x, y) | (isfinite(x) & isfinite(y) & le(abs(x - y), abs(y) * rtol + atol));
+  if (equal_nan) close = close | (isnan(x) & isnan(y));
+  return close;
+}
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  return all(isclose(a, b, rtol, atol, equal_nan)).to(Device::cpu()).item<std::uint8_t>() != 0;
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.device() == b.device(), "equal: a is on ", a.device(), " but b on ", b.device(),
+             "; move one with .to(device)");
+  if (a.shape() != b.shape()) return false;
+  NoGradGuard no_grad;
+  return all(eq(a.detach(), b.detach())).to(Device::cpu()).item<std::uint8_t>() != 0;
 }
 
 }  // namespace kiln

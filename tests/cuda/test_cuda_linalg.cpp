@@ -1,7 +1,7 @@
 // The dense linear algebra on the GPU against the CPU: solve, inv, det, slogdet, cholesky,
-// solve_triangular, qr, eigh, lstsq, svd, pinv, matrix_rank, the functions of matrices
-// (logdet ... corrcoef), and the singular and not-positive-definite reports raised at the
-// next read-back.
+// solve_triangular, lu_factor, lu_solve, lu, cholesky_solve and cholesky_inverse, qr, eigh, lstsq, svd, pinv,
+// matrix_rank, the functions of matrices (logdet ... corrcoef), and the singular and not-positive-definite
+// reports raised at the next read-back.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -36,6 +36,27 @@ TEST_CASE("cuda: solve, inv, det, slogdet, cholesky and solve_triangular match t
     for (const bool upper : {false, true})
       parity([upper](const auto& v) { return solve_triangular(v[0], v[1], upper, !upper, upper); },
              {a, randn(upper ? Shape{6, 2, 5} : Shape{6, 5, 2}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return lu_factor(v[0]).lu; }, {a}, tol_for(dt));
+    const LUFactorization on_gpu = lu_factor(a.to(gpu));
+    CHECK(on_gpu.pivots.device() == gpu);
+    CHECK(on_gpu.pivots.to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          lu_factor(a).pivots.to(kInt64).to_vector<std::int64_t>());
+    parity(
+        [](const auto& v) {
+          const PLU d = lu(v[0]);
+          return matmul(d.p, d.l) + d.u;
+        },
+        {randn({3, 4, 4}, dt)}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          const LUFactorization f = lu_factor(v[0]);
+          return lu_solve(f.lu, f.pivots, v[1]);
+        },
+        {a, randn({5, 2}, dt)}, tol_for(dt) * 10);
+    const Tensor l = cholesky(matmul(a, a.transpose(-2, -1)));
+    parity([](const auto& v) { return cholesky_solve(v[0], tril(v[1])); }, {randn({6, 5, 3}, dt), l},
+           tol_for(dt) * 10);
+    parity([](const auto& v) { return cholesky_inverse(tril(v[0])); }, {l}, tol_for(dt) * 10);
   }
 }
 

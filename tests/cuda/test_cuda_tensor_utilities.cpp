@@ -1,6 +1,6 @@
 // The arranging ops, the small elementwise and reduction additions, isin, the batched
-// products, pad_sequence, rrelu, pdist, the trapezoidal rule and vander on the GPU against
-// the CPU: values and gradients.
+// products, pad_sequence, rrelu, pdist, the trapezoidal rule, vander, repeat_interleave,
+// tile and the closeness tests on the GPU against the CPU: values and gradients.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -81,6 +81,18 @@ TEST_CASE(
     parity([](const auto& v) { return vander(v[0], 4); }, {c}, tol_for(dt));
     parity([](const auto& v) { return addmm(v[0], v[1], v[2], 0.0, 1.5); },
            {randn({3, 5}, dt), b1.select(0, 0), b2.select(0, 1)}, tol_for(dt) * 10);
+    const Tensor counts = from_vector(std::vector<std::int64_t>{2, 0, 1, 3}, {4});
+    parity([&](const auto& v) { return repeat_interleave(v[0], counts.to(v[0].device()), 1); }, {a},
+           tol_for(dt));
+    parity([](const auto& v) { return tile(v[0], {2, 1, 3}); }, {a}, tol_for(dt));
+    CHECK(repeat_interleave(counts.to(gpu)).device() == gpu);
+    CHECK(repeat_interleave(counts.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() ==
+          repeat_interleave(counts).to_vector<std::int64_t>());
+    const Tensor near = a + a * 1e-6;
+    CHECK(isclose(a.to(gpu), near.to(gpu), 1e-6).to(Device::cpu()).to_vector<std::uint8_t>() ==
+          isclose(a, near, 1e-6).to_vector<std::uint8_t>());
+    CHECK(allclose(a.to(gpu), near.to(gpu), 1e-5));
+    CHECK(equal(a.to(gpu), a.to(gpu)));
   }
 }
 

@@ -1,6 +1,7 @@
 // Matrix products, backed by BLAS (OpenBLAS, or Eigen when built without it), and the
 // products built on them: einsum, outer, diag, trace. Solves and factorisations of
-// square matrices: solve, inv, det, slogdet, cholesky, solve_triangular; decompositions:
+// square matrices: solve, inv, det, slogdet, cholesky, solve_triangular, lu_factor /
+// lu_solve / lu, cholesky_solve / cholesky_inverse; decompositions:
 // qr, eigh, eigvalsh, svd, svdvals; lstsq, pinv, matrix_rank; and functions of matrices:
 // logdet, matrix_power, matrix_exp, matrix_norm, cond, kron, tensordot, cross, cov, corrcoef.
 #pragma once
@@ -102,6 +103,35 @@ Tensor cholesky(const Tensor& a, bool upper = false);
 // the diagonal gives infinities, not an Error.
 Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left = true,
                         bool unitriangular = false);
+// The LU factorisation with partial pivoting, P A = L U read as A = P L U (torch.linalg.lu_factor):
+// L (unit lower triangular, below the diagonal) and U (on and above it) packed in one
+// (..., n, n) tensor, and LAPACK's pivots, int32 (..., n): at step i row i was swapped
+// with row pivots[i] - 1 (1-based, as torch's). A singular matrix factors too (a 0 on U's
+// diagonal). Differentiable where A is invertible: gA = P L^-T (tril(L^T gL, -1) +
+// triu(gU U^T)) U^-T.
+struct LUFactorization {
+  Tensor lu;
+  Tensor pivots;
+};
+LUFactorization lu_factor(const Tensor& a);
+// X with A X = B from A's lu_factor (torch.linalg.lu_solve): the rows of B swapped as the
+// pivots say, then the two triangular solves. B is (..., n, k), batches broadcasting.
+// Differentiable in LU and B. The pivots are read back from a GPU.
+Tensor lu_solve(const Tensor& lu, const Tensor& pivots, const Tensor& b);
+// P, L, U with A = P L U (torch.lu_unpack of lu_factor's result; torch.linalg.lu of a
+// square A): P the permutation matrix in LU's dtype, L unit lower and U upper triangular.
+// Differentiable through L and U.
+struct PLU {
+  Tensor p, l, u;
+};
+PLU lu_unpack(const Tensor& lu, const Tensor& pivots);
+PLU lu(const Tensor& a);
+// X with A X = B for A = L L^T given its Cholesky factor (U = L^T with upper)
+// (torch.cholesky_solve; note the argument order, B first): two triangular solves, only
+// the factor's triangle read. Differentiable in both (zero gradient off the triangle).
+Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper = false);
+// A^-1 from A's Cholesky factor (torch.cholesky_inverse): cholesky_solve of the identity.
+Tensor cholesky_inverse(const Tensor& l, bool upper = false);
 
 // A = Q R (torch.linalg.qr, mode "reduced"): for A (..., m, n) and k = min(m, n), Q
 // (..., m, k) with orthonormal columns and R (..., k, n) upper triangular, by Householder

@@ -97,4 +97,16 @@ Tensor heaviside(const Tensor& x, const Tensor& values);
 // sin(pi x) / (pi x), 1 at 0 (torch.sinc, the normalised sinc); gradient 0 at 0.
 Tensor sinc(const Tensor& x);
 
+// --- Closeness (not differentiable) ------------------------------------------------
+// |a - b| <= atol + rtol |b| entrywise, broadcasting (torch.isclose), computed in double:
+// a uint8 mask. Infinities are close only to themselves; NaN is close to nothing, or to
+// NaN with equal_nan. Integer tensors compare exactly with the defaults.
+Tensor isclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+               bool equal_nan = false);
+// Whether every entry of a is close to b's (torch.allclose); reads back from a GPU.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+              bool equal_nan = false);
+// The same shape and equal entries (torch.equal); NaN equals nothing. Reads back from a GPU.
+bool equal(const Tensor& a, const Tensor& b);
+
 }  // namespace kiln

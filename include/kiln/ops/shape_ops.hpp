@@ -141,5 +141,19 @@ Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<std:
 // diagonal of a rows x cols matrix, row by row: int64 (2, count) (torch.triu_indices).
 Tensor triu_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset = 0);
 Tensor tril_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset = 0);
+// Each slice of x along `dim` repeated in place (torch.repeat_interleave): [a b] by 2 is
+// [a a b b]; with a 1-D int64 tensor of counts (one per slice, or one for all), slice i
+// `repeats[i]` times. Without dim, x is flattened first. A copy, differentiable (each
+// slice's gradient is the sum over its copies). A counts tensor on a GPU is read back.
+Tensor repeat_interleave(const Tensor& x, std::int64_t repeats,
+                         std::optional<std::int64_t> dim = std::nullopt);
+Tensor repeat_interleave(const Tensor& x, const Tensor& repeats,
+                         std::optional<std::int64_t> dim = std::nullopt);
+// 0 .. n-1, each i `counts[i]` times, int64 on counts' device (torch.repeat_interleave of
+// counts alone): [2 0 3] gives [0 0 2 2 2], e.g. the graph each node of a batch belongs to.
+Tensor repeat_interleave(const Tensor& counts);
+// torch.tile: repeat(x, reps) with reps padded by leading 1s when it is shorter than x's
+// dimensions ({2} tiles the last dimension only).
+Tensor tile(const Tensor& x, std::vector<std::int64_t> reps);
 
 }  // namespace kiln
