@@ -350,6 +350,33 @@ TEST_CASE("kthvalue, median and quantile: by hand, NaN, keepdim, gradients") {
   CHECK_THROWS_WITH_AS(median(zeros({2, 0}), 1), doctest::Contains("is empty; there is no median"), Error);
 }
 
+TEST_CASE("nanmedian, mode and the median of all entries: by hand, NaN, ties, gradients") {
+  using In = std::vector<Tensor>;
+  const double nan = std::nan("");
+  const Tensor x = tensor<double>({{3, nan, 1, 4, nan}, {nan, nan, nan, nan, nan}, {2, 8, 5, 1, 9}});
+  const ValuesIndices m = nanmedian(x, 1);
+  check_values(m.values, {3, nan, 5});  // the numbers 1 3 4 give 3; all NaN gives NaN
+  check_values(m.indices, {0, 0, 2});
+  CHECK(nanmedian(x, 1, true).values.shape() == Shape{3, 1});
+  check_values(nanmedian(tensor<double>({nan, 4, 1, 3, 2})), {2});  // the lower of the middle two
+  check_values(median(tensor<double>({{4, 1}, {3, 2}})), {2});
+  CHECK(std::isnan(median(x).item()));
+
+  const Tensor y = tensor<double>({{1, 3, 3, 1, 2}, {7, 7, 7, 0, 0}, {5, 4, 6, 2, 8}});
+  const ValuesIndices md = mode(y, 1);
+  check_values(md.values, {1, 7, 2});   // 1 and 3 twice each: the smaller; all distinct: the smallest
+  check_values(md.indices, {3, 2, 3});  // the value's last position
+  check_values(mode(y, 0).values, {1, 3, 3, 0, 0});
+  check_values(mode(y, 0, true).indices, {0, 0, 0, 1, 1});
+  check_values(mode(tensor<double>({nan, nan, 2})).values, {2});  // each NaN stands alone
+  manual_seed(97);
+  KILN_CHECK_GRAD([](const In& in) { return nanmedian(in[0], 0).values; }, {kiln::test::rand64({5, 3})});
+  // Distinct entries: the mode is each line's smallest, its gradient a gather.
+  KILN_CHECK_GRAD([](const In& in) { return mode(in[0], 1).values; }, {kiln::test::rand64({3, 6})});
+  CHECK_THROWS_WITH_AS(mode(zeros({2, 0}), 1), doctest::Contains("is empty; there is no mode"), Error);
+  CHECK_THROWS_WITH_AS(nanmedian(zeros({}), 0), doctest::Contains("not a 0-d one"), Error);
+}
+
 TEST_CASE("amax, amin, nansum, nanmean, count_nonzero") {
   const Tensor x = tensor<double>({{1, 5, 5}, {-2, -2, 0}});
   check_values(amax(x), {5}, 0);

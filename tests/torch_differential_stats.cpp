@@ -8,7 +8,7 @@
 
 using namespace differential;
 
-TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, scatter_add, cdist") {
+TEST_CASE("torch differential: kthvalue, median, nanmedian, mode, quantile, roll, diff, scatter_add, cdist") {
   in_both_precisions(44, 150, [] {
     const Sizes s = random_shape(1, 3);
     const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
@@ -33,6 +33,35 @@ TEST_CASE("torch differential: kthvalue, median, quantile, roll, diff, scatter_a
         "median indices", {leaf(s, -2, 2, false)},
         [&](const auto& a) { return kiln::median(a[0], dim, keepdim).indices; },
         [&](const auto& a) { return std::get<1>(torch::median(a[0], dim, keepdim)); }, false);
+    // NaN in some draws (nanmedian skips them); whole numbers, so that mode finds repeats.
+    std::vector<double> e(static_cast<std::size_t>(numel(s)));
+    for (double& v : e) v = irand(0, 5) == 0 ? std::nan("") : static_cast<double>(irand(-3, 3));
+    compare(
+        "nanmedian values", {from_values(e, s, true)},
+        [&](const auto& a) { return kiln::nanmedian(a[0], dim, keepdim).values; },
+        [&](const auto& a) { return std::get<0>(torch::nanmedian(a[0], dim, keepdim)); });
+    compare(
+        "nanmedian indices", {from_values(e, s, false)},
+        [&](const auto& a) { return kiln::nanmedian(a[0], dim, keepdim).indices; },
+        [&](const auto& a) { return std::get<1>(torch::nanmedian(a[0], dim, keepdim)); }, false);
+    compare(
+        "nanmedian of all", {from_values(e, s, false)}, [&](const auto& a) { return kiln::nanmedian(a[0]); },
+        [&](const auto& a) { return torch::nanmedian(a[0]); }, false);
+    compare(
+        "median of all", {leaf(s)}, [&](const auto& a) { return kiln::median(view.k(a[0])); },
+        [&](const auto& a) { return torch::median(view.t(a[0])); });
+    for (double& v : e)
+      if (std::isnan(v)) v = 0.5;
+    // The values only: of a value's positions, torch's CPU kernel reports the last for short
+    // lines and an unspecified one for long ones (an unstable sort); kiln's is the last,
+    // and it must hold the value.
+    compare(
+        "mode values", {from_values(e, s, false)},
+        [&](const auto& a) { return kiln::mode(a[0], dim, keepdim).values; },
+        [&](const auto& a) { return std::get<0>(torch::mode(a[0], dim, keepdim)); }, false);
+    const Both line = from_values(e, s, false);
+    const kiln::ValuesIndices found = kiln::mode(line.k, dim, true);
+    CHECK(kiln::equal(kiln::gather(line.k, dim, found.indices), found.values));
     const double q = coin() ? unif(0, 1) : static_cast<double>(irand(0, 4)) / 4;
     // Over the whole tensor in float64 only: torch computes the place q (n - 1) in float32
     // there, up to a few ten-thousandths of a place off for thousands of entries, where kiln

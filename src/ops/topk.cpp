@@ -1,4 +1,4 @@
-// topk, sort and the order statistics (kthvalue, median, quantile): entries along a
+// topk, sort and the order statistics (kthvalue, median, nanmedian, mode, quantile): entries along a
 // dimension in rank order (the k best, or all). The
 // positions are found per row (a (partial) sort on the CPU; on a GPU k passes over the
 // row for a few picks, else a bitonic sort); the values are a gather at them, which
@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
+#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/math.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -152,6 +154,42 @@ ValuesIndices median(const Tensor& x, std::int64_t dim_in, bool keepdim) {
   const Tensor place =
       where(nans > 0.0, static_cast<double>(n) - nans, scalar_like(nans, double((n - 1) / 2)));
   return picked(x, dim, gather(order, dim, place), keepdim);
+}
+
+Tensor median(const Tensor& x) { return median(x.reshape({x.numel()}), 0).values; }
+
+ValuesIndices nanmedian(const Tensor& x, std::int64_t dim_in, bool keepdim) {
+  KILN_CHECK(x.dim() >= 1, "nanmedian: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "nanmedian");
+  const std::int64_t n = x.size(dim);
+  KILN_CHECK(n >= 1, "nanmedian: dimension ", dim, " of shape ", fmt(x.shape()),
+             " is empty; there is no median");
+  const Tensor order = ranked_positions("nanmedian", x, dim, n, /*largest=*/false);  // NaN last
+  // The numbers' lower median, at ((numbers - 1) / 2) of the ascending order; 0 where none.
+  const Tensor numbers = sum(logical_not(isnan(x)).to(kFloat64), {dim}, /*keepdim=*/true);
+  const Tensor place = clamp(floor((numbers - 1.0) * 0.5), 0.0, static_cast<double>(n - 1)).to(kInt64);
+  return picked(x, dim, gather(order, dim, place), keepdim);
+}
+
+Tensor nanmedian(const Tensor& x) { return nanmedian(x.reshape({x.numel()}), 0).values; }
+
+ValuesIndices mode(const Tensor& x, std::int64_t dim_in, bool keepdim) {
+  KILN_CHECK(x.dim() >= 1, "mode: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "mode");
+  const std::int64_t n = x.size(dim);
+  KILN_CHECK(n >= 1, "mode: dimension ", dim, " of shape ", fmt(x.shape()), " is empty; there is no mode");
+  // Runs of equal values in the stable ascending order: each run's length, the first
+  // longest (the smallest value), and its last place (the value's last position).
+  const ValuesIndices sorted = sort(x.detach(), dim);
+  const Tensor& v = sorted.values;
+  Tensor starts = ones(v.narrow(dim, 0, 1).shape(), kFloat64, x.device());
+  if (n > 1) starts = cat({starts, ne(v.narrow(dim, 1, n - 1), v.narrow(dim, 0, n - 1)).to(kFloat64)}, dim);
+  const Tensor run = (cumsum(starts, dim) - 1.0).to(kInt64);
+  const Tensor lengths =
+      scatter_add(zeros(v.shape(), kFloat64, x.device()), dim, run, ones(v.shape(), kFloat64, x.device()));
+  const Tensor longest = argmax(lengths, dim, /*keepdim=*/true);
+  const Tensor last = (gather(cumsum(lengths, dim), dim, longest) - 1.0).to(kInt64);
+  return picked(x, dim, gather(sorted.indices, dim, last), keepdim);
 }
 
 Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim_in, bool keepdim) {

@@ -393,13 +393,21 @@ TEST_CASE("cuda: l1, smooth L1 and Huber losses, kl_div, cosine_similarity") {
   }
 }
 
-TEST_CASE("cuda: kthvalue, median, quantile, roll, diff, the scatter family and cdist") {
+TEST_CASE("cuda: kthvalue, median, nanmedian, mode, quantile, roll, diff, the scatter family and cdist") {
   manual_seed(33);
   for (DType dt : {kFloat64, kFloat32}) {
     const double tol = dt == kFloat64 ? 1e-10 : 1e-5;
     const Tensor x = randn({4, 7}, dt);
     parity([](const auto& v) { return kthvalue(v[0], 3, 1).values; }, {x}, tol);
     parity([](const auto& v) { return median(v[0], 0, true).values; }, {x}, tol);
+    const Tensor repeats = floor(x * 1.5);
+    parity([](const auto& v) { return mode(v[0], 1).values; }, {repeats}, tol);
+    CHECK(mode(repeats.to(gpu), 0).indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          mode(repeats, 0).indices.to_vector<std::int64_t>());
+    const Tensor holes = where(x > 1.0, std::nan(""), x);
+    parity([](const auto& v) { return nanmedian(v[0], 1).values; }, {holes}, tol);
+    CHECK(nanmedian(holes.to(gpu), 0).indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          nanmedian(holes, 0).indices.to_vector<std::int64_t>());
     parity([](const auto& v) { return quantile(v[0], 0.37, 1); }, {x}, tol);
     parity([](const auto& v) { return roll(v[0], {2, -1}, {1, 0}); }, {x}, tol);
     parity([](const auto& v) { return diff(v[0], 2, 1); }, {x}, tol);

@@ -76,6 +76,16 @@ Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
 //             over all entries without dim
 ValuesIndices kthvalue(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool keepdim = false);
 ValuesIndices median(const Tensor& x, std::int64_t dim, bool keepdim = false);
+// The lower median of all entries (torch.median()); NaN when any entry is NaN.
+Tensor median(const Tensor& x);
+// median skipping NaN (torch.nanmedian): the lower median of each line's numbers, NaN
+// (at the line's first NaN) only where a line holds nothing else.
+ValuesIndices nanmedian(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor nanmedian(const Tensor& x);
+// The most frequent value along `dim` and a position of it (torch.mode): of values equally
+// frequent the smallest, at its last position. Each NaN counts as a value of its own.
+// The values are differentiable (a gather at that position).
+ValuesIndices mode(const Tensor& x, std::int64_t dim = -1, bool keepdim = false);
 Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std::nullopt,
                 bool keepdim = false);
 // Running sums along `dim` (torch.cumsum): out[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..],
