@@ -253,6 +253,25 @@ TEST_CASE("weight norms on recurrent weights and through Sequential") {
   check_same((*model)(randn({4, 3})), relu(fc->bias.detach().unsqueeze(0).expand({4, 2})), 1e-7);
 }
 
+TEST_CASE("spectral_norm on graph layers, called with their graph") {
+  manual_seed(8);
+  const auto a_hat = graph::normalize_symmetric(graph::CsrMatrix::undirected(4, {{0, 1}, {1, 2}, {2, 3}}));
+  auto conv = nn::spectral_norm(std::make_shared<nn::GCNConv>(5, 3));
+  const Tensor x = randn({4, 5});
+  for (int i = 0; i < 40; ++i) (*conv)(a_hat, x);
+  CHECK(std::abs(largest_singular_value(conv->weight) - 1.0) < 1e-4);
+  check_same((*conv)(a_hat, x), conv->forward(a_hat, x), 1e-6);
+  auto sage = nn::weight_norm(std::make_shared<nn::SAGEConv>(5, 3), "weight_neigh");
+  Tensor g = sage->state_dict().at("weight_neigh_g");
+  {
+    NoGradGuard no_grad;
+    g.mul_(0.0);
+  }
+  const auto mean_adj = graph::normalize_rows(graph::CsrMatrix::undirected(4, {{0, 1}, {1, 2}}));
+  const Tensor out = (*sage)(mean_adj, x);
+  check_same(out, linear(x, sage->weight_self, sage->bias), 1e-6);  // the neighbours' share is gone
+}
+
 TEST_CASE("weight norms refuse what they cannot do") {
   auto fc = std::make_shared<nn::Linear>(3, 2);
   CHECK_THROWS_WITH_AS(nn::weight_norm(*fc, "scale"),

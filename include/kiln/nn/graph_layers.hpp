@@ -24,6 +24,13 @@ public:
   // The same with X held on the weight's device too (made once; dropout(DeviceCsr)
   // drops its values there).
   Tensor forward(const graph::DeviceCsr& a_hat, const graph::DeviceCsr& x);
+  // Calling the layer, (*conv)(graph, x), runs its hooks (weight_norm, spectral_norm,
+  // forward hooks) around the forward that fits the arguments.
+  template <class Graph, class X>
+  Tensor operator()(const Graph& graph, const X& x) {
+    return call_with_hooks([&] { return forward(graph, x); });
+  }
+  using Module::operator();
   std::string description() const override;
   Tensor weight, bias;
 
@@ -46,6 +53,11 @@ public:
   Tensor forward(const graph::CsrMatrix& a_mean, const graph::CsrMatrix& x);
   Tensor forward(const graph::DeviceCsr& a_mean, const graph::CsrMatrix& x);
   Tensor forward(const graph::DeviceCsr& a_mean, const graph::DeviceCsr& x);
+  template <class Graph, class X>
+  Tensor operator()(const Graph& graph, const X& x) {  // with hooks, as GCNConv's
+    return call_with_hooks([&] { return forward(graph, x); });
+  }
+  using Module::operator();
   std::string description() const override;
   Tensor weight_self, weight_neigh, bias;
 
@@ -94,6 +106,11 @@ public:
   Tensor forward(const graph::DeviceCsr& adj, const graph::CsrMatrix& x);
   // The same with X held on adj's device as well (made once).
   Tensor forward(const graph::DeviceCsr& adj, const graph::DeviceCsr& x);
+  template <class Graph, class X>
+  Tensor operator()(const Graph& graph, const X& x) {  // with hooks, as GCNConv's
+    return call_with_hooks([&] { return forward(graph, x); });
+  }
+  using Module::operator();
   // The attention weights of the last forward (after dropout, detached): (nnz, heads),
   // in adj's CSR order.
   const Tensor& last_attention() const { return attention_; }
