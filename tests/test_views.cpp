@@ -328,6 +328,12 @@ TEST_CASE("scatter, scatter_reduce, index_copy, index_fill: values by hand, repe
   const Tensor many = zeros({1, 9}, kInt64), seq = arange(1.0, 10.0, 1.0, kFloat64).reshape({1, 9});
   check_values(scatter_reduce(zeros({1, 3}, kFloat64), 1, many, seq, R::amax, false), {9, 0, 0}, 0);
   check_values(scatter_reduce(ones({1, 3}, kFloat64), 1, many, seq, R::prod), {362880, 1, 1}, 0);
+  // A NaN wins its place, as in amax; the other places are untouched by it.
+  const Tensor holes = tensor<double>({{1, std::nan(""), 2, 7}});
+  const Tensor spots = tensor<std::int64_t>({{0, 0, 1, 1}});
+  check_values(scatter_reduce(zeros({1, 3}, kFloat64), 1, spots, holes, R::amax, false), {std::nan(""), 7, 0},
+               0);
+  check_values(scatter_reduce(zeros({1, 3}, kFloat64), 1, spots, holes, R::amin), {std::nan(""), 0, 0}, 0);
 
   // amax's gradient splits evenly among the tied maxima (x's own value included).
   const Tensor xt = tensor<double>({{5, 0}}).requires_grad_(),

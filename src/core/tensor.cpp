@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cuda/value_cast.hpp"
 #include "kiln/autograd/engine.hpp"
@@ -85,13 +86,18 @@ double Tensor::item() const {
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   if (!device().is_cpu()) return detach().to(Device::cpu()).to_vector<T>();
-  std::vector<T> out;
-  out.reserve(static_cast<std::size_t>(numel()));
+  std::vector<T> out(static_cast<std::size_t>(numel()));
   visit_dtype(dtype(), [&]<class S>() {
     const S* base = static_cast<const S*>(storage()->data()) + offset();
+    if constexpr (std::is_same_v<S, T>)
+      if (is_contiguous()) {
+        std::copy(base, base + out.size(), out.data());
+        return;
+      }
+    T* at = out.data();
     const auto plan = detail::make_loop_plan<1>(shape(), {&strides()});
     for_each_run(plan, std::int64_t(1) << 62, [&](const auto& off, std::int64_t n, const auto& st) {
-      for (std::int64_t i = 0; i < n; ++i) out.push_back(static_cast<T>(base[off[0] + i * st[0]]));
+      for (std::int64_t i = 0; i < n; ++i) *at++ = static_cast<T>(base[off[0] + i * st[0]]);
     });
   });
   return out;

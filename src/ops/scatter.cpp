@@ -2,13 +2,16 @@
 // positions an index names along one dimension (torch.scatter, scatter_add,
 // scatter_reduce), and index_copy / index_fill. The index is read on the host (a GPU
 // index once) into flat positions of x; the arithmetic is then index_select, index_add,
-// where and the reductions, so every form is differentiable and runs on either device.
+// where and the reductions, so every form is differentiable and runs on either device
+// (scatter_reduce's amax and amin on the CPU in one pass of their own).
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <vector>
 
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
@@ -46,20 +49,26 @@ Scatter plan(const char* op, const Tensor& x, std::int64_t dim_in, const Tensor&
     KILN_CHECK(is[d] <= src_shape[static_cast<std::size_t>(d)] && (d == dim || is[d] <= x.size(d)), op,
                ": index of shape ", fmt(is), " exceeds src of shape ", fmt(src_shape),
                " or, outside dimension ", dim, ", x of shape ", fmt(x.shape()), " in dimension ", d);
-  const std::vector<std::int64_t> values = index.to_vector<std::int64_t>();
-  const Strides x_strides = contiguous_strides(x.shape());
   Scatter s;
-  s.places.resize(values.size());
+  s.places = index.to_vector<std::int64_t>();
+  const Strides x_strides = contiguous_strides(x.shape());
+  // The entry's place without its `dim` term, kept up to date as the index's coordinates
+  // advance row-major (an odometer), so each entry costs O(1).
   std::vector<std::int64_t> coord(static_cast<std::size_t>(x.dim()), 0);
-  for (std::size_t k = 0; k < values.size(); ++k) {
-    const std::int64_t v = values[k];
-    KILN_CHECK(v >= 0 && v < x.size(dim), op, ": index ", v, " is out of range for dimension ", dim,
-               " of size ", x.size(dim), " (x of shape ", fmt(x.shape()), ")");
-    std::int64_t place = 0;
-    for (std::int64_t d = 0; d < x.dim(); ++d) place += (d == dim ? v : coord[d]) * x_strides[d];
-    s.places[k] = place;
-    for (std::int64_t d = x.dim() - 1; d >= 0; --d) {  // the next coordinate of the index, row-major
-      if (++coord[d] < is[d]) break;
+  std::int64_t base = 0;
+  const std::int64_t size = x.size(dim), stride = x_strides[dim];
+  for (std::size_t k = 0; k < s.places.size(); ++k) {
+    const std::int64_t v = s.places[k];
+    KILN_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of range for dimension ", dim, " of size ",
+               size, " (x of shape ", fmt(x.shape()), ")");
+    s.places[k] = base + v * stride;
+    for (std::int64_t d = x.dim() - 1; d >= 0; --d) {
+      const std::int64_t step = d == dim ? 0 : x_strides[d];
+      if (++coord[d] < is[d]) {
+        base += step;
+        break;
+      }
+      base -= step * (is[d] - 1);
       coord[d] = 0;
     }
   }
@@ -83,6 +92,49 @@ Tensor mask_of(const Tensor& x, const std::vector<std::int64_t>& places) {
   std::vector<std::uint8_t> mask(static_cast<std::size_t>(x.numel()), 0);
   for (std::int64_t p : places) mask[static_cast<std::size_t>(p)] = 1;
   return on(mask, x.device());
+}
+
+// scatter_reduce's amax / amin on the CPU, one pass over the entries (a NaN wins, as
+// amax's). The gradient goes to the candidates equal to their place's result, split evenly
+// among them (x's own value one of them where include_self), as amax over each place's
+// candidates gives it; an untouched place passes its gradient to x.
+Tensor scatter_extreme_cpu(const Tensor& flat, const Scatter& s, const std::vector<std::int64_t>& count,
+                           bool largest, bool include_self) {
+  const Tensor base = flat.detach().contiguous(), values = s.values.detach().contiguous();
+  Tensor out = base.clone();
+  Tensor ties = zeros({flat.numel()}, flat.dtype());  // the candidates equal to each result
+  std::vector<std::uint8_t> touched(count.size(), 0);
+  for (std::size_t p = 0; p < count.size(); ++p) touched[p] = count[p] > 0;
+  visit_floating(flat.dtype(), "scatter_reduce", [&]<class T>() {
+    T* o = detail::ptr<T>(out);
+    T* t = detail::ptr<T>(ties);
+    const T* b = detail::ptr<T>(base);
+    const T* v = detail::ptr<T>(values);
+    const T start = largest ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    if (!include_self)
+      for (std::size_t p = 0; p < touched.size(); ++p)
+        if (touched[p]) o[p] = start;
+    for (std::size_t k = 0; k < s.places.size(); ++k) {
+      T& r = o[s.places[k]];
+      if (std::isnan(v[k]) || (largest ? v[k] > r : v[k] < r)) r = v[k];
+    }
+    for (std::size_t k = 0; k < s.places.size(); ++k) t[s.places[k]] += v[k] == o[s.places[k]] ? 1 : 0;
+    if (include_self)
+      for (std::size_t p = 0; p < touched.size(); ++p) t[p] += touched[p] && b[p] == o[p] ? 1 : 0;
+  });
+  if (should_record({flat, s.values})) {
+    attach_grad_fn(
+        out, "scatter_reduce", {flat, s.values},
+        [places = on(s.places, Device::cpu()), mask = on(touched, Device::cpu()), od = out.detach(), base,
+         values, divisor = maximum(ties, ones({1}, ties.dtype())), include_self](const Tensor& g) {
+          const Tensor share = g / divisor;
+          const Tensor picked = eq(values, index_select(od, 0, places)).to(g.dtype());
+          const Tensor to_values = index_select(share, 0, places) * picked;
+          const Tensor to_self = include_self ? share * eq(base, od).to(g.dtype()) : zeros_like(g);
+          return Grads{where(mask, to_self, g), to_values};
+        });
+  }
+  return out;
 }
 
 }  // namespace
@@ -133,23 +185,35 @@ Tensor scatter_reduce(const Tensor& x, std::int64_t dim, const Tensor& index, co
                       ScatterReduce reduce, bool include_self) {
   const Scatter s = plan("scatter_reduce", x, dim, index, &src);
   const Tensor flat = x.contiguous().reshape({-1});
-  // The places written, in order, and the entries each receives (in the index's order).
-  std::map<std::int64_t, std::vector<std::int64_t>> groups;
+  // The places written, ascending, and the entries each receives in the index's order:
+  // a counting sort of the entries by place (group g holds members[first[g] .. first[g + 1])).
+  std::vector<std::int64_t> count(static_cast<std::size_t>(x.numel()), 0);
+  for (std::int64_t p : s.places) ++count[static_cast<std::size_t>(p)];
+  std::vector<std::int64_t> dest, first{0}, slot(static_cast<std::size_t>(x.numel()), 0);
+  for (std::size_t p = 0; p < count.size(); ++p)
+    if (count[p] > 0) {
+      slot[p] = first.back();
+      dest.push_back(static_cast<std::int64_t>(p));
+      first.push_back(first.back() + count[p]);
+    }
+  std::vector<std::int64_t> members(s.places.size());
   for (std::size_t k = 0; k < s.places.size(); ++k)
-    groups[s.places[k]].push_back(static_cast<std::int64_t>(k));
-  std::vector<std::int64_t> dest;
-  for (const auto& [place, entries] : groups) dest.push_back(place);
+    members[static_cast<std::size_t>(slot[static_cast<std::size_t>(s.places[k])]++)] =
+        static_cast<std::int64_t>(k);
   const Tensor touched = mask_of(x, dest), dest_t = on(dest, x.device());
   const Tensor base = include_self ? flat : where(touched, 0.0, flat);
   if (reduce == ScatterReduce::sum || reduce == ScatterReduce::mean) {
     const Tensor total = index_add(base, 0, on(s.places, x.device()), s.values);
     if (reduce == ScatterReduce::sum) return total.reshape(x.shape());
-    std::vector<double> count(static_cast<std::size_t>(x.numel()), 1.0);
-    for (const auto& [place, entries] : groups)
-      count[static_cast<std::size_t>(place)] = static_cast<double>(entries.size()) + (include_self ? 1 : 0);
-    return (total / on(count, x.device()).to(x.dtype())).reshape(x.shape());
+    std::vector<double> divisor(static_cast<std::size_t>(x.numel()), 1.0);
+    for (std::size_t p = 0; p < count.size(); ++p)
+      if (count[p] > 0) divisor[p] = static_cast<double>(count[p]) + (include_self ? 1 : 0);
+    return (total / on(divisor, x.device()).to(x.dtype())).reshape(x.shape());
   }
-  // prod, amax, amin: each place's candidates (x's value first where include_self, then
+  if (x.device().is_cpu() && reduce != ScatterReduce::prod)
+    return scatter_extreme_cpu(flat, s, count, reduce == ScatterReduce::amax, include_self)
+        .reshape(x.shape());
+  // prod (and amax, amin on a GPU): each place's candidates (x's value first where include_self, then
   // its entries) as one row of a matrix; rows of similar length share a matrix, padded
   // to a power of two with the reduction's identity, so the padding stays under half.
   const double identity = reduce == ScatterReduce::prod   ? 1.0
@@ -164,18 +228,17 @@ Tensor scatter_reduce(const Tensor& x, std::int64_t dim, const Tensor& index, co
   const Tensor candidates = cat(parts, 0);
   std::map<std::int64_t, std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>>>
       by_width;  // ids, places
-  std::int64_t g = 0;
-  for (const auto& [place, list] : groups) {
-    std::vector<std::int64_t> row;
-    if (include_self) row.push_back(entries + g);
-    row.insert(row.end(), list.begin(), list.end());
+  for (std::int64_t g = 0; g < selves; ++g) {
+    const std::int64_t begin = first[static_cast<std::size_t>(g)],
+                       end = first[static_cast<std::size_t>(g) + 1];
+    const std::int64_t length = end - begin + (include_self ? 1 : 0);
     std::int64_t width = 1;
-    while (width < static_cast<std::int64_t>(row.size())) width *= 2;
-    row.resize(static_cast<std::size_t>(width), pad_at);
+    while (width < length) width *= 2;
     auto& [ids, places] = by_width[width];
-    ids.insert(ids.end(), row.begin(), row.end());
-    places.push_back(place);
-    ++g;
+    if (include_self) ids.push_back(entries + g);
+    ids.insert(ids.end(), members.begin() + begin, members.begin() + end);
+    ids.insert(ids.end(), static_cast<std::size_t>(width - length), pad_at);
+    places.push_back(dest[static_cast<std::size_t>(g)]);
   }
   std::vector<Tensor> results;
   std::vector<std::int64_t> order;
