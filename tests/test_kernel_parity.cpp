@@ -54,18 +54,31 @@ struct UnaryCase {
   float lo, hi;
 };
 const UnaryCase kUnaryCases[] = {
-    {Unary::neg, "neg", -10, 10},       {Unary::exp, "exp", -87, 88},
-    {Unary::log, "log", 1e-30f, 1e30f}, {Unary::sqrt, "sqrt", 0, 1e4},
-    {Unary::abs, "abs", -10, 10},       {Unary::relu, "relu", -10, 10},
-    {Unary::sigmoid, "sigmoid", -30, 30}, {Unary::tanh, "tanh", -10, 10},
-    {Unary::gelu, "gelu", -8, 8},       {Unary::softplus, "softplus", -30, 30},
-    {Unary::silu, "silu", -30, 30},     {Unary::sign, "sign", -10, 10},
-    {Unary::floor, "floor", -1e3, 1e3}, {Unary::ceil, "ceil", -1e3, 1e3},
-    {Unary::round, "round", -1e3, 1e3}, {Unary::sin, "sin", -100, 100},
-    {Unary::cos, "cos", -100, 100},     {Unary::log1p, "log1p", -0.99f, 1e3},
+    {Unary::neg, "neg", -10, 10},
+    {Unary::exp, "exp", -87, 88},
+    {Unary::log, "log", 1e-30f, 1e30f},
+    {Unary::sqrt, "sqrt", 0, 1e4},
+    {Unary::abs, "abs", -10, 10},
+    {Unary::relu, "relu", -10, 10},
+    {Unary::sigmoid, "sigmoid", -30, 30},
+    {Unary::tanh, "tanh", -10, 10},
+    {Unary::gelu, "gelu", -8, 8},
+    {Unary::softplus, "softplus", -30, 30},
+    {Unary::silu, "silu", -30, 30},
+    {Unary::sign, "sign", -10, 10},
+    {Unary::floor, "floor", -1e3, 1e3},
+    {Unary::ceil, "ceil", -1e3, 1e3},
+    {Unary::round, "round", -1e3, 1e3},
+    {Unary::sin, "sin", -100, 100},
+    {Unary::cos, "cos", -100, 100},
+    {Unary::log1p, "log1p", -0.99f, 1e3},
     {Unary::expm1, "expm1", -20, 20},
+    {Unary::erf, "erf", -6, 6},
+    {Unary::erf, "erf (near 0)", -0.7f, 0.7f},
+    {Unary::erfc, "erfc", -6, 9},
     // Beyond |x| = 8192 the vector sin and cos hand lanes to the scalar reference.
-    {Unary::sin, "sin (to 1e4)", -1e4, 1e4}, {Unary::cos, "cos (to 1e4)", -1e4, 1e4},
+    {Unary::sin, "sin (to 1e4)", -1e4, 1e4},
+    {Unary::cos, "cos (to 1e4)", -1e4, 1e4},
 };
 
 }  // namespace

@@ -166,6 +166,29 @@ inline R normal_cdf_v(R x) {
   return V::select(V::lt(x, V::set1(0.0f)), half_erfc, V::sub(V::set1(1.0f), half_erfc));
 }
 
+// erf(x): for |x| < 0.5 its Taylor series, 2/sqrt(pi) x (1 - x^2/3 + x^4/10 - ... + x^12/9360)
+// (the first term left out is below 2e-9 of the sum), where 1 - erfc(x) would cancel;
+// beyond, sign(x) (1 - erfc(|x|)).
+inline R erf_v(R x) {
+  const R x2 = V::mul(x, x);
+  R q = V::set1(1.0f / 9360.0f);
+  q = V::fma(q, x2, V::set1(-1.0f / 1320.0f));
+  q = V::fma(q, x2, V::set1(1.0f / 216.0f));
+  q = V::fma(q, x2, V::set1(-1.0f / 42.0f));
+  q = V::fma(q, x2, V::set1(1.0f / 10.0f));
+  q = V::fma(q, x2, V::set1(-1.0f / 3.0f));
+  q = V::fma(q, x2, V::set1(1.0f));
+  const R small = V::mul(V::mul(x, V::set1(1.12837917f)), q);
+  const R large = V::sub(V::set1(1.0f), erfc_pos_v(V::abs(x)));
+  return V::select(V::lt(V::abs(x), V::set1(0.5f)), small,
+                   V::select(V::lt(x, V::set1(0.0f)), V::neg(large), large));
+}
+// erfc(x) = erfc(|x|) for x >= 0, 2 - erfc(|x|) below (no cancellation either way).
+inline R erfc_v(R x) {
+  const R e = erfc_pos_v(V::abs(x));
+  return V::select(V::lt(x, V::set1(0.0f)), V::sub(V::set1(2.0f), e), e);
+}
+
 inline R gelu_v(R x) { return V::mul(x, normal_cdf_v(x)); }
 // d/dx x Phi(x) = Phi(x) + x phi(x)
 inline R gelu_grad_v(R x) {
@@ -211,6 +234,8 @@ KILN_SIMD_UNARY(ceil_k, V::ceil(v))
 KILN_SIMD_UNARY(round_k, V::round(v))
 KILN_SIMD_UNARY(log1p_k, log1p_v(v))
 KILN_SIMD_UNARY(expm1_k, expm1_v(v))
+KILN_SIMD_UNARY(erf_k, erf_v(v))
+KILN_SIMD_UNARY(erfc_k, erfc_v(v))
 
 // sin / cos: the vector form; a vector with a lane beyond its range (or infinite) has
 // those lanes redone by the scalar reference.
@@ -608,6 +633,8 @@ void fill_simd(KernelTable<float>& t) {
   t.unary[int(Unary::sin)] = sin_cos_k<false>;
   t.unary[int(Unary::cos)] = sin_cos_k<true>;
   t.unary[int(Unary::expm1)] = expm1_k;
+  t.unary[int(Unary::erf)] = erf_k;
+  t.unary[int(Unary::erfc)] = erfc_k;
   t.binary[int(Binary::add)] = binary_k<AddOp>;
   t.binary[int(Binary::sub)] = binary_k<SubOp>;
   t.binary[int(Binary::mul)] = binary_k<MulOp>;
