@@ -347,3 +347,61 @@ TEST_CASE("embedding_bag and nn::EmbeddingBag: sums, means, maxima of bags; padd
   CHECK_THROWS_WITH_AS(embedding_bag(w, input, offsets, M::mean, tensor<double>({1, 1, 1, 1, 1})),
                        doctest::Contains("per_sample_weights need mode sum"), Error);
 }
+
+TEST_CASE("named_modules, requires_grad_ freezing a part, ModuleDict, parameter vectors") {
+  manual_seed(40);
+  auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<Net>(), std::make_shared<nn::Linear>(3, 2)});
+  std::vector<std::string> names;
+  for (const auto& [n, m] : model->named_modules()) names.push_back(n + ":" + m->description().substr(0, 6));
+  CHECK(names == std::vector<std::string>{":Sequen", "0:Net", "0.conv1:Conv2d", "0.bn1:BatchN",
+                                          "0.fc1:Linear", "1:Linear"});
+  CHECK(model->modules().size() == 6);
+
+  // Freeze the body, train the head: only the head's parameters get gradients and move.
+  auto body = model->at<Net>(0);
+  auto head = model->at<nn::Linear>(1);
+  body->requires_grad_(false);
+  for (const Tensor& p : body->parameters()) CHECK_FALSE(p.requires_grad());
+  const Tensor body_weight = body->fc1->weight.clone(), head_weight = head->weight.clone();
+  optim::SGD opt(model->parameters(), optim::SGDOptions(0.1));
+  sum((*model)(randn({2, 1, 4, 4}))).backward();
+  CHECK_FALSE(body->fc1->weight.grad().defined());
+  CHECK(head->weight.grad().defined());
+  opt.step();
+  check_same(body->fc1->weight, body_weight, 0);
+  CHECK(max(abs(head->weight - head_weight)).item() > 0);
+  body->requires_grad_(true);
+  CHECK(body->conv1->weight.requires_grad());
+
+  nn::ModuleDict heads{{"age", std::make_shared<nn::Linear>(4, 1)},
+                       {"kind", std::make_shared<nn::Linear>(4, 3)}};
+  heads.insert("score", std::make_shared<nn::Linear>(4, 1));
+  CHECK(heads.size() == 3);
+  CHECK(heads.contains("kind"));
+  CHECK_FALSE(heads.contains("weight"));
+  CHECK(heads.keys() == std::vector<std::string>{"age", "kind", "score"});
+  CHECK((*heads["kind"])(randn({5, 4})).shape() == Shape{5, 3});
+  CHECK(heads.at<nn::Linear>("age")->options.out_features() == 1);
+  CHECK(heads.state_dict().count("score.bias") == 1);
+  CHECK_THROWS_WITH_AS(heads["height"],
+                       doctest::Contains("no module named 'height' (keys: age, kind, score)"), Error);
+  CHECK_THROWS_WITH_AS(heads.insert("age", std::make_shared<nn::ReLU>()), doctest::Contains("already used"),
+                       Error);
+  CHECK_THROWS_WITH_AS(heads.at<nn::ReLU>("age"), doctest::Contains("not the type asked for"), Error);
+
+  nn::Linear fc(3, 2);
+  const Tensor theta = nn::parameters_to_vector(fc.parameters());
+  CHECK(theta.shape() == Shape{8});
+  check_same(theta.narrow(0, 0, 6), fc.weight.reshape({6}), 0);
+  check_same(theta.narrow(0, 6, 2), fc.bias, 0);
+  nn::vector_to_parameters(arange(0.0, 8.0, 1.0), fc.parameters());
+  check_values(fc.weight, {0, 1, 2, 3, 4, 5}, 0);
+  check_values(fc.bias, {6, 7}, 0);
+  CHECK(fc.weight.requires_grad());
+  // Differentiable: the gradient of the joined vector reaches each parameter.
+  sum(nn::parameters_to_vector(fc.parameters()) * arange(0.0, 8.0, 1.0)).backward();
+  check_values(fc.bias.grad(), {6, 7}, 0);
+  CHECK_THROWS_WITH_AS(nn::vector_to_parameters(zeros({7}), fc.parameters()),
+                       doctest::Contains("must be a vector of 8 values"), Error);
+}

@@ -49,6 +49,7 @@
 #include "kiln/nn/layers.hpp"
 #include "kiln/nn/losses.hpp"
 #include "kiln/nn/module.hpp"
+#include "kiln/nn/parameter_vector.hpp"
 #include "kiln/nn/pooling_layers.hpp"
 #include "kiln/nn/recurrent.hpp"
 #include "kiln/nn/transformer.hpp"

@@ -649,6 +649,35 @@ std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
   return named_children()[i].second;
 }
 
+ModuleDict::ModuleDict(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> modules) {
+  for (const auto& [name, m] : modules) insert(name, m);
+}
+
+void ModuleDict::insert(const std::string& name, std::shared_ptr<Module> module) {
+  KILN_CHECK(module != nullptr, "ModuleDict: cannot add a null module as '", name, "'");
+  register_module(name, std::move(module));  // refuses a name taken, or one with a '.'
+}
+
+bool ModuleDict::contains(const std::string& name) const {
+  for (const auto& [n, _] : named_children())
+    if (n == name) return true;
+  return false;
+}
+
+std::vector<std::string> ModuleDict::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : named_children()) out.push_back(n);
+  return out;
+}
+
+std::shared_ptr<Module> ModuleDict::operator[](const std::string& name) const {
+  for (const auto& [n, m] : named_children())
+    if (n == name) return m;
+  std::string names;
+  for (const auto& n : keys()) names += (names.empty() ? "" : ", ") + n;
+  throw Error("ModuleDict: no module named '" + name + "' (keys: " + (names.empty() ? "none" : names) + ")");
+}
+
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
   for (const auto& [_, m] : named_children()) h = (*m)(h);

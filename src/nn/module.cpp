@@ -180,6 +180,29 @@ Module& Module::to(Device device) {
   return *this;
 }
 
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (const auto& [name, child] : children_)
+    for (const auto& [below, m] : child->named_modules())
+      out.emplace_back(below.empty() ? name : name + "." + below, m);
+  return out;
+}
+
+std::vector<Module*> Module::modules() {
+  std::vector<Module*> out;
+  for (const auto& [_, m] : named_modules()) out.push_back(m);
+  return out;
+}
+
+Module& Module::requires_grad_(bool on) {
+  for (auto& [_, t] : named_parameters()) {
+    Tensor p = t;
+    if (!on) p.set_grad(Tensor());
+    p.requires_grad_(on);
+  }
+  return *this;
+}
+
 void Module::zero_grad() {
   for (auto& t : parameters()) t.set_grad(Tensor());
 }

@@ -38,8 +38,10 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_de
     g.initial_lr = g.lr = pg.overrides.lr.value_or(lr);
     g.weight_decay = pg.overrides.weight_decay.value_or(weight_decay);
     for (const Tensor& p : pg.params) {
-      KILN_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), name,
-                 ": every parameter must be a leaf tensor that requires grad");
+      // A frozen parameter (requires_grad false) is allowed, as in PyTorch: it gets no
+      // gradient, and every step skips a parameter without one.
+      KILN_CHECK(p.defined() && p.is_leaf(), name,
+                 ": every parameter must be a leaf tensor (one made by the program, not an op's result)");
       KILN_CHECK(p.is_contiguous(), name, ": parameter of shape ", fmt(p.shape()), " is not contiguous");
     }
     g.params = std::move(pg.params);

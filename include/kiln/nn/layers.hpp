@@ -734,6 +734,31 @@ protected:
   virtual std::string kind() const { return "ModuleList"; }
 };
 
+// Modules by name, in insertion order (torch.nn.ModuleDict): their parameters take the
+// names as prefixes ("heads.age.weight").
+//   nn::ModuleDict heads;
+//   heads.insert("age", std::make_shared<nn::Linear>(64, 1));
+//   const Tensor age = (*heads["age"])(features);
+class ModuleDict : public Module {
+public:
+  ModuleDict() = default;
+  ModuleDict(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> modules);
+  void insert(const std::string& name, std::shared_ptr<Module> module);  // a new name
+  bool contains(const std::string& name) const;
+  std::size_t size() const { return named_children().size(); }
+  std::vector<std::string> keys() const;
+  std::shared_ptr<Module> operator[](const std::string& name) const;  // an error naming the keys if absent
+  template <class M>
+  std::shared_ptr<M> at(const std::string& name) const {
+    auto typed = std::dynamic_pointer_cast<M>((*this)[name]);
+    if (!typed)
+      throw Error("ModuleDict: module '" + name + "' is " + (*this)[name]->description() +
+                  ", not the type asked for");
+    return typed;
+  }
+  std::string description() const override { return "ModuleDict"; }
+};
+
 // Runs its children in order.
 class Sequential : public ModuleList {
 public:

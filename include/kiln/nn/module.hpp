@@ -58,6 +58,14 @@ public:
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
+  // This module (named "") and every module below it, parents before their children
+  // ("encoder", "encoder.0", ...), as PyTorch's named_modules(); modules() the same unnamed.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  std::vector<Module*> modules();
+  // Sets requires_grad on every parameter (PyTorch's requires_grad_): false freezes the
+  // module, e.g. a pretrained encoder while a new head trains; optimizers skip parameters
+  // that get no gradient. Existing gradients are cleared when freezing.
+  Module& requires_grad_(bool on = true);
 
   // Parameters and buffers by dotted name. Tensors are shared, not copied.
   StateDict state_dict() const;
