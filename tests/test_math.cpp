@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 #include <numbers>
+#include <type_traits>
 
 #include "helpers.hpp"
 
@@ -18,7 +19,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // f applied by kiln to `inputs` (in dtype) equals g applied by <cmath> in that dtype, to the
 // last bit (each is one call of the library function on either side) or, for the
-// functions kiln computes in double, within `tol` relative.
+// functions kiln computes in double or with a vector kernel, within `tol` relative.
 template <class T>
 void check_against(const char* name, const std::function<Tensor(const Tensor&)>& f, T (*g)(T),
                    const std::vector<double>& inputs, double tol = 0) {
@@ -60,10 +61,13 @@ void unary_functions_match_cmath() {
       "acosh", [](const Tensor& x) { return acosh(x); }, std::acosh, any);
   check_against<T>(
       "atanh", [](const Tensor& x) { return atanh(x); }, std::atanh, unit);
+  // float32 erf and erfc run vector kernels of their own (4e-6 relative to <cmath>, as
+  // the kernel parity test holds them); float64 calls <cmath>.
+  const double vector_kernel = std::is_same_v<T, float> ? 4e-6 : 0;
   check_against<T>(
-      "erf", [](const Tensor& x) { return erf(x); }, std::erf, any);
+      "erf", [](const Tensor& x) { return erf(x); }, std::erf, any, vector_kernel);
   check_against<T>(
-      "erfc", [](const Tensor& x) { return erfc(x); }, std::erfc, any);
+      "erfc", [](const Tensor& x) { return erfc(x); }, std::erfc, any, vector_kernel);
   check_against<T>(
       "trunc", [](const Tensor& x) { return trunc(x); }, std::trunc, any);
   check_against<T>(
