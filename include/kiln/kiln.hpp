@@ -37,6 +37,7 @@
 #include "kiln/data/fashion_mnist.hpp"
 #include "kiln/data/graph_datasets.hpp"
 #include "kiln/data/idx.hpp"
+#include "kiln/distributions.hpp"
 #include "kiln/graph/csr.hpp"
 #include "kiln/graph/edges.hpp"
 #include "kiln/io/safetensors.hpp"

@@ -1,6 +1,7 @@
 // The arranging ops, the small elementwise and reduction additions, isin, the batched
 // products, pad_sequence, rrelu, pdist, the trapezoidal rule, vander, repeat_interleave,
-// tile and the closeness tests on the GPU against the CPU: values and gradients.
+// tile, the closeness tests and the distributions on the GPU against the CPU: values and
+// gradients.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -93,6 +94,41 @@ TEST_CASE(
           isclose(a, near, 1e-6).to_vector<std::uint8_t>());
     CHECK(allclose(a.to(gpu), near.to(gpu), 1e-5));
     CHECK(equal(a.to(gpu), a.to(gpu)));
+  }
+}
+
+TEST_CASE("cuda: distributions' densities, entropies and KL divergences; samples on the device") {
+  namespace D = kiln::distributions;
+  manual_seed(71);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor mu = randn({3, 4}, dt), sigma = rand({3, 4}, dt) + 0.5, x = randn({3, 4}, dt);
+    parity(
+        [](const auto& v) {
+          const D::Normal p(v[0], v[1]);
+          return p.log_prob(v[2]) + p.entropy() + p.cdf(v[2]) +
+                 D::kl_divergence(p, D::Normal(v[2], v[1] * 2.0));
+        },
+        {mu, sigma, x}, tol_for(dt) * 10);
+    parity(
+        [](const auto& v) {
+          const D::Bernoulli b = D::Bernoulli::from_logits(v[0]);
+          return b.log_prob(v[1]) + b.entropy() + D::kl_divergence(b, D::Bernoulli::from_logits(v[2]));
+        },
+        {mu, (x > 0.0).to(dt), x}, tol_for(dt) * 10);
+    const Tensor classes = randint(0, 4, {3});
+    parity(
+        [&](const auto& v) {
+          const D::Categorical c = D::Categorical::from_logits(v[0]);
+          return c.log_prob(classes.to(v[0].device())) + c.entropy() +
+                 D::kl_divergence(c, D::Categorical::from_logits(v[1]));
+        },
+        {mu, x}, tol_for(dt) * 10);
+    const Tensor drawn = D::Categorical::from_logits(mu.to(gpu)).sample({5});
+    CHECK(drawn.device() == gpu);
+    CHECK(drawn.shape() == Shape{5, 3});
+    CHECK(D::Normal(mu.to(gpu), sigma.to(gpu)).rsample().device() == gpu);
+    CHECK(D::Bernoulli::from_logits(mu.to(gpu)).sample().device() == gpu);
   }
 }
 
