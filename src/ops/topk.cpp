@@ -141,43 +141,45 @@ ValuesIndices kthvalue(const Tensor& x, std::int64_t k, std::int64_t dim_in, boo
   return picked(x, dim, smallest.narrow(dim, k - 1, 1), keepdim);
 }
 
-// The lower median's place in the ascending order, or, in a line with NaN (sorted last),
-// the first NaN's.
-ValuesIndices median(const Tensor& x, std::int64_t dim_in, bool keepdim) {
-  KILN_CHECK(x.dim() >= 1, "median: needs a tensor with at least one dimension, not a 0-d one");
-  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "median");
+namespace {
+// The dimension an order statistic runs along, checked: x has one and it is not empty.
+std::int64_t checked_line(const char* op, const Tensor& x, std::int64_t dim_in, const char* what) {
+  KILN_CHECK(x.dim() >= 1, op, ": needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t dim = wrap_dim(dim_in, x.dim(), op);
+  KILN_CHECK(x.size(dim) >= 1, op, ": dimension ", dim, " of shape ", fmt(x.shape()),
+             " is empty; there is no ", what);
+  return dim;
+}
+
+// The lower median's place in the ascending order (NaN sorted last): of the line's numbers
+// alone with skip_nan (0 when there are none), else the first NaN's in a line with NaN.
+ValuesIndices lower_median(const char* op, const Tensor& x, std::int64_t dim_in, bool keepdim,
+                           bool skip_nan) {
+  const std::int64_t dim = checked_line(op, x, dim_in, "median");
   const std::int64_t n = x.size(dim);
-  KILN_CHECK(n >= 1, "median: dimension ", dim, " of shape ", fmt(x.shape()),
-             " is empty; there is no median");
-  const Tensor order = ranked_positions("median", x, dim, n, /*largest=*/false);
+  const Tensor order = ranked_positions(op, x, dim, n, /*largest=*/false);
   const Tensor nans = sum(isnan(x).to(kInt64), {dim}, /*keepdim=*/true);
   const Tensor place =
-      where(nans > 0.0, static_cast<double>(n) - nans, scalar_like(nans, double((n - 1) / 2)));
+      skip_nan ? clamp(floor((static_cast<double>(n - 1) - nans.to(kFloat64)) * 0.5), 0.0,
+                       static_cast<double>(n - 1))
+                     .to(kInt64)
+               : where(nans > 0.0, static_cast<double>(n) - nans, scalar_like(nans, double((n - 1) / 2)));
   return picked(x, dim, gather(order, dim, place), keepdim);
 }
+}  // namespace
 
+ValuesIndices median(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return lower_median("median", x, dim, keepdim, false);
+}
 Tensor median(const Tensor& x) { return median(x.reshape({x.numel()}), 0).values; }
-
-ValuesIndices nanmedian(const Tensor& x, std::int64_t dim_in, bool keepdim) {
-  KILN_CHECK(x.dim() >= 1, "nanmedian: needs a tensor with at least one dimension, not a 0-d one");
-  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "nanmedian");
-  const std::int64_t n = x.size(dim);
-  KILN_CHECK(n >= 1, "nanmedian: dimension ", dim, " of shape ", fmt(x.shape()),
-             " is empty; there is no median");
-  const Tensor order = ranked_positions("nanmedian", x, dim, n, /*largest=*/false);  // NaN last
-  // The numbers' lower median, at ((numbers - 1) / 2) of the ascending order; 0 where none.
-  const Tensor numbers = sum(logical_not(isnan(x)).to(kFloat64), {dim}, /*keepdim=*/true);
-  const Tensor place = clamp(floor((numbers - 1.0) * 0.5), 0.0, static_cast<double>(n - 1)).to(kInt64);
-  return picked(x, dim, gather(order, dim, place), keepdim);
+ValuesIndices nanmedian(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return lower_median("nanmedian", x, dim, keepdim, true);
 }
-
 Tensor nanmedian(const Tensor& x) { return nanmedian(x.reshape({x.numel()}), 0).values; }
 
 ValuesIndices mode(const Tensor& x, std::int64_t dim_in, bool keepdim) {
-  KILN_CHECK(x.dim() >= 1, "mode: needs a tensor with at least one dimension, not a 0-d one");
-  const std::int64_t dim = wrap_dim(dim_in, x.dim(), "mode");
+  const std::int64_t dim = checked_line("mode", x, dim_in, "mode");
   const std::int64_t n = x.size(dim);
-  KILN_CHECK(n >= 1, "mode: dimension ", dim, " of shape ", fmt(x.shape()), " is empty; there is no mode");
   // Runs of equal values in the stable ascending order: each run's length, the first
   // longest (the smallest value), and its last place (the value's last position).
   const ValuesIndices sorted = sort(x.detach(), dim);
