@@ -895,3 +895,41 @@ TEST_CASE("CyclicLR: triangular, triangular2 and exp_range cycles by hand; the m
   CHECK_THROWS_WITH_AS(optim::CyclicLR(sgd, 0.1, 1.0, optim::CyclicLROptions().set_step_size_up(0)),
                        doctest::Contains("step_size_up 0 must be >= 1"), Error);
 }
+
+TEST_CASE("ParameterAverage: EMA and SWA by hand, swap, state dicts") {
+  Tensor p = tensor<double>({1.0, -2.0}).requires_grad_();
+  optim::ParameterAverage ema({p}, optim::Averaging::ema, 0.9);
+  optim::ParameterAverage swa({p}, optim::Averaging::swa);
+  const std::vector<std::vector<double>> path = {{1.0, -2.0}, {3.0, 0.0}, {5.0, 4.0}};
+  for (const auto& values : path) {
+    {
+      NoGradGuard no_grad;
+      p.copy_(from_vector(values, {2}));
+    }
+    ema.update();
+    swa.update();
+  }
+  // EMA: the first update copies, then 0.9 avg + 0.1 p: (1, -2) -> (1.2, -1.8) -> (1.58, -1.22).
+  check_values(ema.averages()[0], {1.58, -1.22}, 1e-15);
+  // SWA: the mean of the three.
+  check_values(swa.averages()[0], {3.0, 2.0 / 3.0}, 1e-15);
+  CHECK(swa.num_updates() == 3);
+
+  swa.swap();
+  check_values(p, {3.0, 2.0 / 3.0}, 1e-15);
+  check_values(swa.averages()[0], {5, 4}, 0);
+  swa.swap();
+  check_values(p, {5, 4}, 0);
+  CHECK(p.requires_grad());
+
+  optim::ParameterAverage restored({p}, optim::Averaging::ema, 0.9);
+  restored.load_state_dict(ema.state_dict());
+  CHECK(restored.num_updates() == 3);
+  check_values(restored.averages()[0], {1.58, -1.22}, 1e-15);
+  restored.copy_to();
+  check_values(p, {1.58, -1.22}, 1e-15);
+  CHECK_THROWS_WITH_AS(restored.load_state_dict({{"num_updates", scalar_tensor(1.0)}}),
+                       doctest::Contains("'average.0' is missing"), Error);
+  CHECK_THROWS_WITH_AS(optim::ParameterAverage({p}, optim::Averaging::ema, 1.5),
+                       doctest::Contains("decay 1.5 must be in [0, 1]"), Error);
+}

@@ -66,6 +66,7 @@
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "kiln/optim/averaging.hpp"
 #include "kiln/optim/lbfgs.hpp"
 #include "kiln/optim/lr_scheduler.hpp"
 #include "kiln/optim/optimizer.hpp"

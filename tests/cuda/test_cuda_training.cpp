@@ -1,5 +1,5 @@
-// Training on the GPU follows the CPU: optimizer steps, the examples' networks,
-// moving modules, and checkpoints saved from GPU tensors.
+// Training on the GPU follows the CPU: optimizer steps, parameter averages, the examples'
+// networks, moving modules, and checkpoints saved from GPU tensors.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -333,6 +333,29 @@ TEST_CASE("cuda: evaluation (argmax, eq, sum) and checkpoints from GPU tensors")
   fresh->load_state_dict(io::load((dir / "m.safetensors").string()).tensors);
   check_params_close(*model, *fresh, 0);
   CHECK(fresh->named_parameters()[0].second.device() == gpu);
+}
+
+TEST_CASE("cuda: ParameterAverage follows the CPU's EMA and SWA on GPU parameters") {
+  manual_seed(81);
+  for (const optim::Averaging kind : {optim::Averaging::ema, optim::Averaging::swa}) {
+    Tensor on_cpu = randn({5, 3}).requires_grad_();
+    Tensor on_gpu = on_cpu.detach().to(gpu).requires_grad_();
+    optim::ParameterAverage cpu_avg({on_cpu}, kind, 0.8), gpu_avg({on_gpu}, kind, 0.8);
+    for (int step = 0; step < 4; ++step) {
+      const Tensor next = randn({5, 3});
+      {
+        NoGradGuard no_grad;
+        on_cpu.copy_(next);
+        on_gpu.copy_(next.to(gpu));
+      }
+      cpu_avg.update();
+      gpu_avg.update();
+    }
+    CHECK(gpu_avg.averages()[0].device() == gpu);
+    check_same(gpu_avg.averages()[0].to(Device::cpu()), cpu_avg.averages()[0], 1e-6);
+    gpu_avg.swap();
+    check_same(on_gpu.to(Device::cpu()), cpu_avg.averages()[0], 1e-6);
+  }
 }
 
 }  // namespace kiln::test
