@@ -405,3 +405,33 @@ TEST_CASE("named_modules, requires_grad_ freezing a part, ModuleDict, parameter 
   CHECK_THROWS_WITH_AS(nn::vector_to_parameters(zeros({7}), fc.parameters()),
                        doctest::Contains("must be a vector of 8 values"), Error);
 }
+
+namespace {
+// A module with a table it can rebuild: kept out of its checkpoints.
+struct WithTable : nn::Module {
+  Tensor scale, table;
+  WithTable() {
+    scale = register_buffer("scale", ones({2}));
+    table = register_buffer("table", arange(0.0, 4.0, 1.0), /*persistent=*/false);
+  }
+  std::string description() const override { return "WithTable"; }
+};
+}  // namespace
+
+TEST_CASE("non-persistent buffers move with the module but stay out of state dicts") {
+  nn::Sequential model{std::make_shared<WithTable>()};
+  std::vector<std::string> names;
+  for (const auto& [n, _] : model.named_buffers()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"0.scale", "0.table"});
+  const auto state = model.state_dict();
+  CHECK(state.size() == 1);
+  CHECK(state.count("0.scale") == 1);
+  // A checkpoint without the table loads strictly, and leaves it as it is.
+  nn::Sequential other{std::make_shared<WithTable>()};
+  Tensor(other.state_dict().at("0.scale")).fill_(3.0);
+  model.load_state_dict(other.state_dict());
+  check_values(model.at<WithTable>(0)->scale, {3, 3}, 0);
+  check_values(model.at<WithTable>(0)->table, {0, 1, 2, 3}, 0);
+  CHECK_THROWS_WITH_AS(model.load_state_dict({{"0.scale", ones({2})}, {"0.table", ones({4})}}),
+                       doctest::Contains("Unexpected: 0.table"), Error);
+}

@@ -1,5 +1,6 @@
 #include "kiln/nn/module.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <sstream>
@@ -74,17 +75,23 @@ void Module::run_hooks(Tensor& output) {
   for (const auto& [_, hook] : hooks) hook(*this, output);
 }
 
-Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
+Tensor& Module::register_buffer(const std::string& name, Tensor tensor, bool persistent) {
   check_name(name);
+  if (!persistent) transient_buffers_.push_back(name);
   buffers_.emplace_back(name, tensor);
   return buffers_.back().second;
 }
 
-void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const {
-  for (const auto& [name, t] : params ? parameters_ : buffers_)
-    if (t.defined()) out.emplace_back(prefix + name, t);
+void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out,
+                     bool persistent_only) const {
+  for (const auto& [name, t] : params ? parameters_ : buffers_) {
+    const bool transient = !params && std::find(transient_buffers_.begin(), transient_buffers_.end(), name) !=
+                                          transient_buffers_.end();
+    if (t.defined() && !(persistent_only && transient)) out.emplace_back(prefix + name, t);
+  }
   if (!recurse) return;
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, true, out);
+  for (const auto& [name, child] : children_)
+    child->collect(prefix + name + ".", params, true, out, persistent_only);
 }
 
 NamedTensors Module::named_parameters(bool recurse) const {
@@ -108,7 +115,9 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
 StateDict Module::state_dict() const {
   StateDict out;
   for (auto& [name, t] : named_parameters()) out[name] = t;
-  for (auto& [name, t] : named_buffers()) out[name] = t;
+  NamedTensors kept;
+  collect("", false, true, kept, /*persistent_only=*/true);
+  for (auto& [name, t] : kept) out[name] = t;
   return out;
 }
 

@@ -110,7 +110,10 @@ protected:
   // The same, binding the layer's member `slot` to the parameter (slot = the tensor):
   // weight_norm and spectral_norm can then replace what the layer computes with.
   Tensor& register_parameter(const std::string& name, Tensor& slot, Tensor tensor, bool requires_grad = true);
-  Tensor& register_buffer(const std::string& name, Tensor tensor);
+  // A buffer moves with the module (to()) and is listed by named_buffers(); a persistent one
+  // (the default) is also in state_dict(). A non-persistent one, such as a table the module
+  // can rebuild (a positional encoding, a causal mask), is left out of checkpoints.
+  Tensor& register_buffer(const std::string& name, Tensor tensor, bool persistent = true);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     check_name(name);
@@ -134,12 +137,14 @@ private:
   void run_hooks(Tensor& output);
   void notify_state_loaded();
   void check_name(const std::string& name) const;
-  void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const;
+  void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out,
+               bool persistent_only = false) const;
   void print(std::ostream& os, int indent) const;
 
   NamedTensors parameters_;
   NamedTensors buffers_;
   std::map<std::string, Tensor*> slots_;  // parameter name -> the layer's member
+  std::vector<std::string> transient_buffers_;  // registered with persistent = false
   std::vector<std::pair<HookId, ForwardPreHook>> pre_hooks_;
   std::vector<std::pair<HookId, ForwardHook>> hooks_;
   std::map<std::string, Parametrized> parametrized_;  // by the replaced parameter's name
