@@ -1,5 +1,5 @@
-// searchsorted, bucketize, bincount, histc and unique: hand-worked cases (ties, NaN, empty
-// inputs, rows of sequences), against loops over their definitions, and errors.
+// searchsorted, bucketize, bincount, histc, unique and unique_consecutive: hand-worked cases (ties, NaN,
+// empty inputs, rows of sequences), against loops over their definitions, and errors.
 #include <cmath>
 
 #include "helpers.hpp"
@@ -86,4 +86,19 @@ TEST_CASE("unique: sorted distinct values, the inverse of x's shape, counts, NaN
   CHECK(index_select(ur.values, 0, ur.inverse).to_vector<std::int64_t>() == r.to_vector<std::int64_t>());
   CHECK(sum(ur.counts).item<std::int64_t>() == 40);
   CHECK(unique(zeros({0}, kInt64)).values.numel() == 0);
+}
+
+TEST_CASE("unique_consecutive: runs of equal neighbours, in order") {
+  const Tensor x = tensor<double>({{1, 1, 2, 2}, {3, 1, 1, 2}});
+  const Unique u = unique_consecutive(x);
+  check_values(u.values, {1, 2, 3, 1, 2}, 0);
+  CHECK(u.inverse.shape() == Shape{2, 4});
+  CHECK(u.inverse.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0, 1, 1, 2, 3, 3, 4});
+  CHECK(u.counts.to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 2, 1, 2, 1});
+  CHECK(unique_consecutive(tensor<float>({NAN, NAN, 1})).values.numel() == 3);  // each NaN its own run
+  CHECK(unique_consecutive(zeros({0}, kInt64)).counts.numel() == 0);
+  manual_seed(3);
+  const Tensor r = randint(0, 3, {50});
+  const Unique ur = unique_consecutive(r);
+  CHECK(index_select(ur.values, 0, ur.inverse).to_vector<std::int64_t>() == r.to_vector<std::int64_t>());
 }

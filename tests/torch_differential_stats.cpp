@@ -327,7 +327,7 @@ TEST_CASE("torch differential: cumprod, cummax, cummin, logcumsumexp") {
   });
 }
 
-TEST_CASE("torch differential: searchsorted, bucketize, bincount, histc, unique") {
+TEST_CASE("torch differential: searchsorted, bucketize, bincount, histc, unique, unique_consecutive") {
   in_both_precisions(49, 120, [] {
     // Values on a coarse grid, so that ties with the sequence happen; a NaN now and then.
     const auto grid = [](const Sizes& s, bool nan) {
@@ -380,5 +380,18 @@ TEST_CASE("torch differential: searchsorted, bucketize, bincount, histc, unique"
     compare(
         "unique counts", {}, [&](const auto&) { return kiln::unique(u.k).counts; },
         [&](const auto&) { return std::get<2>(torch::_unique2(u.t, true, true, true)); }, false);
+    for (const int part : {0, 1, 2})
+      compare(
+          "unique_consecutive " + std::to_string(part), {},
+          [&](const auto&) {
+            const kiln::Unique r = kiln::unique_consecutive(u.k);
+            return part == 0 ? r.values : (part == 1 ? r.inverse : r.counts).to(kiln::kFloat64);
+          },
+          [&](const auto&) {
+            const auto r = torch::unique_consecutive(u.t, true, true);
+            return part == 0 ? std::get<0>(r)
+                             : (part == 1 ? std::get<1>(r) : std::get<2>(r)).to(torch::kDouble);
+          },
+          false);
   });
 }

@@ -107,24 +107,46 @@ Tensor histc(const Tensor& x_in, std::int64_t bins, double min, double max) {
   return index_add(zeros({bins}, kFloat64, x.device()), 0, place, inside.to(kFloat64)).to(x_in.dtype());
 }
 
+namespace {
+// The runs of equal entries of a 1-D tensor (n >= 1) in its order: their first values,
+// each entry's run (its place among them) and the runs' lengths. NaN != NaN: each NaN is a
+// run of its own.
+Unique runs_of(const Tensor& v) {
+  const std::int64_t n = v.numel();
+  const Tensor starts =
+      cat({ones({1}, kUInt8, v.device()), ne(v.narrow(0, 1, n - 1), v.narrow(0, 0, n - 1))}, 0);
+  const Tensor run = cumsum(starts, 0) - 1;
+  const Tensor values = masked_select(v, starts);
+  return {values, run, bincount(run, Tensor(), values.numel())};
+}
+
+Tensor flattened_for(const char* op, const Tensor& x) {
+  KILN_CHECK(x.dtype() != kQ4_0, op, ": q4_0 blocks have no values to compare; dequantize first");
+  return x.detach().reshape({-1});
+}
+}  // namespace
+
 Unique unique(const Tensor& x_in) {
-  KILN_CHECK(x_in.dtype() != kQ4_0, "unique: q4_0 blocks have no values to compare; dequantize first");
   NoGradGuard no_grad;
-  const Tensor x = x_in.detach().reshape({-1});
-  const std::int64_t n = x.numel();
-  if (n == 0)
+  const Tensor x = flattened_for("unique", x_in);
+  if (x.numel() == 0)
     return {x.clone(), Tensor::empty(x_in.shape(), kInt64, x.device()),
             Tensor::empty({0}, kInt64, x.device())};
   const ValuesIndices sorted = sort(x);
-  // A run starts at 0 and wherever an entry differs from the one before (NaN != NaN).
-  const Tensor starts = cat({ones({1}, kUInt8, x.device()),
-                             ne(sorted.values.narrow(0, 1, n - 1), sorted.values.narrow(0, 0, n - 1))},
-                            0);
-  const Tensor group = cumsum(starts, 0) - 1;  // each sorted entry's place among the distinct values
-  // Entry sorted.indices[k] of x is group[k]: read group through the inverse permutation.
-  const Tensor inverse = index_select(group, 0, argsort(sorted.indices));
-  const Tensor values = masked_select(sorted.values, starts);
-  return {values, inverse.reshape(x_in.shape()), bincount(group, Tensor(), values.numel())};
+  const Unique r = runs_of(sorted.values);
+  // Entry sorted.indices[k] of x is in run r.inverse[k]: read it through the inverse permutation.
+  const Tensor inverse = index_select(r.inverse, 0, argsort(sorted.indices));
+  return {r.values, inverse.reshape(x_in.shape()), r.counts};
+}
+
+Unique unique_consecutive(const Tensor& x_in) {
+  NoGradGuard no_grad;
+  const Tensor x = flattened_for("unique_consecutive", x_in);
+  if (x.numel() == 0)
+    return {x.clone(), Tensor::empty(x_in.shape(), kInt64, x.device()),
+            Tensor::empty({0}, kInt64, x.device())};
+  const Unique r = runs_of(x);
+  return {r.values, r.inverse.reshape(x_in.shape()), r.counts};
 }
 
 Tensor isin(const Tensor& elements, const Tensor& test_elements, bool invert) {

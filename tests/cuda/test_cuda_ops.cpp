@@ -549,7 +549,7 @@ TEST_CASE("cuda: cumprod, cummax, cummin and logcumsumexp, whole lines and slice
         cummin(counts, 0).values.to_vector<std::int32_t>());
 }
 
-TEST_CASE("cuda: searchsorted, bucketize, bincount, histc and unique match the CPU") {
+TEST_CASE("cuda: searchsorted, bucketize, bincount, histc, unique and unique_consecutive match the CPU") {
   manual_seed(16);
   for (DType dt : {kFloat32, kFloat64, kInt64}) {
     INFO(dtype_name(dt));
@@ -567,6 +567,13 @@ TEST_CASE("cuda: searchsorted, bucketize, bincount, histc and unique match the C
           on_cpu.inverse.to_vector<std::int64_t>());
     CHECK(on_gpu.counts.to(Device::cpu()).to_vector<std::int64_t>() ==
           on_cpu.counts.to_vector<std::int64_t>());
+    const Tensor steps = floor(vals.to(kFloat64) * 0.5);  // runs of repeats
+    const Unique runs_cpu = unique_consecutive(steps), runs_gpu = unique_consecutive(steps.to(gpu));
+    CHECK(runs_gpu.values.to(Device::cpu()).to_vector<double>() == runs_cpu.values.to_vector<double>());
+    CHECK(runs_gpu.inverse.to(Device::cpu()).to_vector<std::int64_t>() ==
+          runs_cpu.inverse.to_vector<std::int64_t>());
+    CHECK(runs_gpu.counts.to(Device::cpu()).to_vector<std::int64_t>() ==
+          runs_cpu.counts.to_vector<std::int64_t>());
   }
   const Tensor x = randint(0, 12, {300});
   CHECK(bincount(x.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() ==

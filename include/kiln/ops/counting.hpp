@@ -35,6 +35,10 @@ struct Unique {
   Tensor counts;
 };
 Unique unique(const Tensor& x);
+// The same without sorting (torch.unique_consecutive over all entries): each run of equal
+// neighbours in x's row-major order becomes one value, [1 1 2 2 3 1 1 2] -> [1 2 3 1 2],
+// with each entry's run and the runs' lengths.
+Unique unique_consecutive(const Tensor& x);
 
 // Whether each entry of `elements` occurs in test_elements (torch.isin): uint8 of
 // elements' shape (invert: whether it does not). Same dtype for both; test_elements sorted
