@@ -435,3 +435,26 @@ TEST_CASE("non-persistent buffers move with the module but stay out of state dic
   CHECK_THROWS_WITH_AS(model.load_state_dict({{"0.scale", ones({2})}, {"0.table", ones({4})}}),
                        doctest::Contains("Unexpected: 0.table"), Error);
 }
+
+TEST_CASE("Module::to(dtype) converts floating parameters and buffers in place") {
+  manual_seed(41);
+  nn::Sequential model{std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::BatchNorm1d>(4)};
+  const Tensor x = randn({5, 3});
+  const Tensor before = model(x);
+  const Tensor weight = model.at<nn::Linear>(0)->weight;
+  sum(before).backward();
+  model.to(kFloat64);
+  // The same tensors (an optimizer made before holds them), now float64, gradients cleared.
+  CHECK(weight.dtype() == kFloat64);
+  CHECK(model.at<nn::Linear>(0)->weight.unsafe_impl() == weight.unsafe_impl());
+  CHECK_FALSE(weight.grad().defined());
+  CHECK(model.at<nn::BatchNorm1d>(1)->running_mean.dtype() == kFloat64);
+  CHECK(model.at<nn::BatchNorm1d>(1)->num_batches_tracked.dtype() == kInt64);  // a count stays
+  check_same(model(x.to(kFloat64)), before, 1e-5);
+  // In float64 a whole layer can be gradchecked.
+  model.eval();
+  KILN_CHECK_GRAD([&](const In& in) { return model(in[0]); }, {kiln::test::rand64({2, 3})});
+  model.to(kFloat32);
+  CHECK(weight.dtype() == kFloat32);
+  CHECK_THROWS_WITH_AS(model.to(kInt64), doctest::Contains("convert a module to float32 or float64"), Error);
+}

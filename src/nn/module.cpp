@@ -170,22 +170,39 @@ void Module::train(bool on) {
   for (auto& [_, child] : children_) child->train(on);
 }
 
-Module& Module::to(Device device) {
+void Module::replace_in_place(const std::function<Tensor(const Tensor&)>& convert) {
   NoGradGuard no_grad;
-  bool any_moved = false;
-  auto move = [&](const Tensor& t) {
-    if (!t.defined() || t.device() == device) return;
-    any_moved = true;
-    const Tensor moved = t.detach().to(device);
+  bool any_changed = false;
+  auto replace = [&](const Tensor& t) {
+    if (!t.defined()) return;
+    const Tensor changed = convert(t);
+    if (!changed.defined()) return;
+    any_changed = true;
     TensorImpl* impl = t.unsafe_impl();
-    impl->storage = moved.storage();
-    impl->strides = moved.strides();
-    impl->offset = moved.offset();
+    impl->storage = changed.storage();
+    impl->strides = changed.strides();
+    impl->offset = changed.offset();
+    impl->dtype = changed.dtype();
     impl->grad = nullptr;
   };
-  for (const auto& [name, t] : named_parameters()) move(t);
-  for (const auto& [name, t] : named_buffers()) move(t);
-  if (any_moved) notify_state_loaded();  // layers that keep a derived copy (quantized weights) rebuild it there
+  for (const auto& [name, t] : named_parameters()) replace(t);
+  for (const auto& [name, t] : named_buffers()) replace(t);
+  if (any_changed)
+    notify_state_loaded();  // layers that keep a derived copy (quantized weights) rebuild it there
+}
+
+Module& Module::to(Device device) {
+  replace_in_place([&](const Tensor& t) { return t.device() == device ? Tensor() : t.detach().to(device); });
+  return *this;
+}
+
+Module& Module::to(DType dtype) {
+  KILN_CHECK(dtype == kFloat32 || dtype == kFloat64, "Module::to: ", dtype_name(dtype),
+             " is not a type to train in; convert a module to float32 or float64");
+  replace_in_place([&](const Tensor& t) {
+    const bool floating = t.dtype() == kFloat32 || t.dtype() == kFloat64;
+    return !floating || t.dtype() == dtype ? Tensor() : t.detach().to(dtype).contiguous();
+  });
   return *this;
 }
 

@@ -87,6 +87,10 @@ public:
   // identity (an optimizer made before still holds them); their gradients are cleared.
   // Quantized layers move their kernels' weights along.
   Module& to(Device device);
+  // Converts every floating parameter and buffer to `dtype` (float32 or float64) in place,
+  // as PyTorch's .double() / .float(): identities kept, gradients cleared. Integer buffers
+  // (a count, quantized weights) stay as they are. E.g. a layer in float64 for a gradcheck.
+  Module& to(DType dtype);
 
   // "Linear(in_features=784, out_features=256, bias=true)"; containers print their children.
   virtual std::string description() const = 0;
@@ -133,6 +137,10 @@ private:
     std::function<void()> refresh;
   };
 
+  // Points each parameter and buffer that convert() changes (it returns an undefined
+  // tensor for the others) at the converted storage, clearing its gradient; then lets the
+  // layers rebuild what they derive from their tensors.
+  void replace_in_place(const std::function<Tensor(const Tensor&)>& convert);
   void run_pre_hooks();
   void run_hooks(Tensor& output);
   void notify_state_loaded();
