@@ -19,6 +19,7 @@
 #pragma once
 
 #include "kiln/autograd/anomaly.hpp"
+#include "kiln/autograd/checkpoint.hpp"
 #include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/gradcheck.hpp"

@@ -14,6 +14,7 @@ namespace kiln {
 
 namespace {
 std::atomic<std::int64_t> live_nodes{0};
+std::atomic<std::uint64_t> nodes_made{0};
 std::atomic<bool> anomaly_on{[] {
   const char* v = std::getenv("KILN_DETECT_ANOMALY");
   return v != nullptr && std::strcmp(v, "1") == 0;
@@ -47,7 +48,10 @@ void set_detect_anomaly(bool on) { anomaly_on = on; }
 bool is_anomaly_enabled() { return anomaly_on; }
 std::int64_t live_autograd_nodes() { return live_nodes; }
 
-Node::Node(std::string name, std::vector<std::shared_ptr<Node>> next) : name_(std::move(name)), next_(std::move(next)) {
+std::uint64_t next_node_sequence_number() { return nodes_made.load(); }
+
+Node::Node(std::string name, std::vector<std::shared_ptr<Node>> next)
+    : name_(std::move(name)), sequence_number_(nodes_made++), next_(std::move(next)) {
   ++live_nodes;
 }
 // Dropping the last reference to a long chain of nodes would destroy it one nested call
@@ -93,9 +97,14 @@ Grads FunctionNode::apply(const Tensor& grad_output) {
   return fn_(grad_output);
 }
 
+void FunctionNode::save_version(const Tensor& t) {
+  if (t.defined()) saved_.push_back({t.storage(), t.storage()->version(), t.shape()});
+}
 void FunctionNode::save_versions(std::initializer_list<Tensor> saved) {
-  for (const Tensor& t : saved)
-    if (t.defined()) saved_.push_back({t.storage(), t.storage()->version(), t.shape()});
+  for (const Tensor& t : saved) save_version(t);
+}
+void FunctionNode::save_versions(const std::vector<Tensor>& saved) {
+  for (const Tensor& t : saved) save_version(t);
 }
 
 Tensor detail::owned_gradient(const Tensor& g, DType dtype) {
@@ -125,6 +134,11 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
   return {};
 }
 
+Tensor AccumulateGrad::leaf() const {
+  std::shared_ptr<TensorImpl> impl = leaf_.lock();
+  return impl ? Tensor(std::move(impl)) : Tensor();
+}
+
 bool should_record(std::initializer_list<Tensor> inputs) {
   if (!is_grad_enabled()) return false;
   for (const Tensor& t : inputs)
@@ -149,8 +163,10 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   return acc;
 }
 
-void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
-                    BackwardFn backward, std::initializer_list<Tensor> saved) {
+namespace {
+template <class List>
+void attach(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
+            const List& saved) {
   std::vector<std::shared_ptr<Node>> next;
   next.reserve(inputs.size());
   for (const Tensor& in : inputs) {
@@ -166,6 +182,17 @@ void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>&
   }
   impl->grad_fn = std::move(node);
   impl->requires_grad = true;
+}
+
+}  // namespace
+
+void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
+                    std::initializer_list<Tensor> saved) {
+  attach(output, name, inputs, std::move(backward), saved);
+}
+void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
+                    const std::vector<Tensor>& saved) {
+  attach(output, name, inputs, std::move(backward), saved);
 }
 
 }  // namespace kiln

@@ -684,4 +684,26 @@ Tensor Sequential::forward(const Tensor& x) {
   return h;
 }
 
+Tensor checkpoint_sequential(const Sequential& seq, std::int64_t segments, const Tensor& x,
+                             const CheckpointOptions& options) {
+  const auto n = static_cast<std::int64_t>(seq.size());
+  KILN_CHECK(segments >= 1 && segments <= std::max<std::int64_t>(n, 1), "checkpoint_sequential: ", segments,
+             " segments for a Sequential of ", n, " modules; ask for 1 to ", std::max<std::int64_t>(n, 1));
+  std::vector<std::shared_ptr<Module>> modules;
+  for (std::size_t i = 0; i < seq.size(); ++i) modules.push_back(seq[i]);
+  Tensor h = x;
+  for (std::int64_t s = 0; s < segments; ++s) {
+    // Segment s holds modules [n s / segments, n (s + 1) / segments).
+    const std::vector<std::shared_ptr<Module>> run(modules.begin() + n * s / segments,
+                                                   modules.begin() + n * (s + 1) / segments);
+    auto forward = [run](const Tensor& in) {
+      Tensor out = in;
+      for (const auto& m : run) out = (*m)(out);
+      return out;
+    };
+    h = s + 1 < segments ? checkpoint(forward, h, options) : forward(h);
+  }
+  return h;
+}
+
 }  // namespace kiln::nn

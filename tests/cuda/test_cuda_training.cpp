@@ -74,6 +74,37 @@ TEST_CASE("cuda: grad with respect to the input matches the CPU") {
   for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
 }
 
+// Activation checkpointing on the GPU: the same gradients as the plain run there, with
+// dropout's mask drawn again the same way, and nothing copied to the host for it.
+TEST_CASE("cuda: checkpoint_sequential gives the plain run's gradients on the GPU") {
+  manual_seed(13);
+  nn::Sequential net{std::make_shared<nn::Flatten>(),      std::make_shared<nn::Linear>(64, 32),
+                     std::make_shared<nn::ReLU>(),         std::make_shared<nn::Dropout>(0.3),
+                     std::make_shared<nn::Linear>(32, 32), std::make_shared<nn::Tanh>(),
+                     std::make_shared<nn::Linear>(32, 10)};
+  net.to(gpu);
+  const Tensor x = randn({8, 1, 8, 8}).to(gpu), y = randint(0, 10, {8}).to(gpu);
+  const auto gradients = [&](std::int64_t segments) {
+    manual_seed(14);
+    net.zero_grad();
+    const Tensor out = segments == 0 ? net(x) : nn::checkpoint_sequential(net, segments, x);
+    cross_entropy(out, y).backward();
+    std::vector<Tensor> grads;
+    for (const Tensor& p : net.parameters()) grads.push_back(p.grad().to(Device::cpu()));
+    return grads;
+  };
+  const auto plain = gradients(0);
+#ifdef KILN_CUDA_EMULATOR
+  kiln_cuda_emulator::reset_counters();
+#endif
+  const auto checkpointed = gradients(3);
+#ifdef KILN_CUDA_EMULATOR
+  CHECK(kiln_cuda_emulator::counters().copies_to_host == plain.size());  // the .to(cpu) above only
+#endif
+  REQUIRE(plain.size() == checkpointed.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) check_same(checkpointed[i], plain[i], 1e-6);
+}
+
 // The examples' own networks, module code included (BatchNorm2d's step counter, its
 // running statistics, Flatten, MaxPool2d): a few Adam steps on the GPU and the CPU
 // from the same weights and batches, then train and eval outputs and every buffer.

@@ -31,6 +31,8 @@ public:
   virtual void release() {}
 
   const std::string& name() const { return name_; }
+  // Nodes are numbered in the order they were made: a node made later has a larger number.
+  std::uint64_t sequence_number() const { return sequence_number_; }
   const std::vector<std::shared_ptr<Node>>& next() const { return next_; }
   // The op's inputs as "(3, 4) float32, (4) float32": kept only under anomaly detection.
   const std::string& inputs_description() const { return inputs_; }
@@ -38,9 +40,13 @@ public:
 
 private:
   std::string name_;
+  std::uint64_t sequence_number_;
   std::vector<std::shared_ptr<Node>> next_;
   std::string inputs_;
 };
+
+// The number the next node made will get (see Node::sequence_number).
+std::uint64_t next_node_sequence_number();
 
 // Anomaly detection (kiln/autograd/anomaly.hpp): throws kiln::Error when `t`
 // holds NaN or Inf, naming the op, the pass ("forward" / "backward") and `what`.
@@ -59,8 +65,10 @@ public:
   }
   // Notes the storage versions of the tensors the rule reads (undefined ones skipped).
   void save_versions(std::initializer_list<Tensor> saved);
+  void save_versions(const std::vector<Tensor>& saved);
 
 private:
+  void save_version(const Tensor& t);
   struct Saved {
     std::shared_ptr<Storage> storage;
     std::uint64_t version;
@@ -76,6 +84,8 @@ public:
   explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf)
       : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
   Grads apply(const Tensor& grad_output) override;
+  // The leaf, or an undefined Tensor once it is gone.
+  Tensor leaf() const;
 
 private:
   std::weak_ptr<TensorImpl> leaf_;
@@ -93,6 +103,8 @@ bool should_record(const std::vector<Tensor>& inputs);
 // place (inputs, the output): backward refuses to run the rule if one was.
 void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
                     BackwardFn backward, std::initializer_list<Tensor> saved = {});
+void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
+                    const std::vector<Tensor>& saved);
 
 // The node that receives gradients for `t`: its grad_fn, its leaf
 // accumulator, or null when t needs no gradient.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/autograd/checkpoint.hpp"
 #include "kiln/nn/activation_layers.hpp"
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/options.hpp"
@@ -771,5 +772,14 @@ public:
 protected:
   std::string kind() const override { return "Sequential"; }
 };
+
+// seq(x) in `segments` runs of consecutive modules, as even as can be, each run but the
+// last under kiln::checkpoint (torch.utils.checkpoint.checkpoint_sequential): training
+// then keeps the activations of one run at a time and the runs' outputs, and each run
+// but the last is computed twice. The last run's activations are needed at once by the
+// backward pass, so it is not recomputed.
+//   Tensor logits = nn::checkpoint_sequential(net, 4, x);  // same gradients as net(x)
+Tensor checkpoint_sequential(const Sequential& seq, std::int64_t segments, const Tensor& x,
+                             const CheckpointOptions& options = {});
 
 }  // namespace kiln::nn
