@@ -75,8 +75,8 @@ struct Gat {
   Tensor forward(const kiln::graph::DeviceCsr& adj, const kiln::graph::DeviceCsr& x, bool training) {
     conv1.train(training);
     conv2.train(training);
-    const Tensor h = kiln::elu(conv1.forward(adj, kiln::dropout(x, p, training)));
-    return conv2.forward(adj, kiln::dropout(h, p, training));
+    const Tensor h = kiln::elu(conv1(adj, kiln::dropout(x, p, training)));
+    return conv2(adj, kiln::dropout(h, p, training));
   }
   kiln::nn::GATConv conv1, conv2;
   double p;
@@ -213,10 +213,9 @@ int main(int argc, char** argv) {
         conv1->to(dev);
         conv2->to(dev);
         forward = [&](bool training) {
-          const Tensor h =
-              dropout(relu(conv1->forward(graph_on_device, dropout(x_sparse, dropout_p, training))),
-                      dropout_p, training);
-          return conv2->forward(graph_on_device, h);  // (N, C) logits
+          const Tensor h = dropout(relu((*conv1)(graph_on_device, dropout(x_sparse, dropout_p, training))),
+                                   dropout_p, training);
+          return (*conv2)(graph_on_device, h);  // (N, C) logits
         };
         // Weight decay on the first layer's weights only, as in the paper.
         std::vector<Tensor> rest;

@@ -35,8 +35,8 @@ public:
   }
   kiln::Tensor forward(const kiln::Tensor& images) override {
     const kiln::Tensor rows = images.reshape({images.size(0), 28, 28});  // (B, 28 steps, 28 pixels)
-    const kiln::Tensor out = rnn_->forward(rows);                        // (B, 28, hidden [x 2])
-    return classifier_->forward(out.select(1, 27));                      // the last step: (B, 10) logits
+    const kiln::Tensor out = (*rnn_)(rows);                              // (B, 28, hidden [x 2])
+    return (*classifier_)(out.select(1, 27));                            // the last step: (B, 10) logits
   }
   std::string description() const override { return "RowReader"; }
 

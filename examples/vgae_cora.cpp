@@ -96,11 +96,11 @@ int main(int argc, char** argv) {
       Tensor mu;
       for (int epoch = 0; epoch < epochs; ++epoch) {
         opt.zero_grad();
-        const Tensor h = relu(enc.forward(a_hat, features));  // (N, 32)
-        mu = enc_mu.forward(a_hat, h);                              // (N, 16)
+        const Tensor h = relu(enc(a_hat, features));  // (N, 32)
+        mu = enc_mu(a_hat, h);                        // (N, 16)
         Tensor z = mu, kl;
         if (variational) {
-          const Tensor logstd = enc_logstd.forward(a_hat, h);
+          const Tensor logstd = enc_logstd(a_hat, h);
           z = nn::reparameterize(mu, logstd);
           kl = nn::gaussian_kl(mu, logstd) / static_cast<double>(n);
         }

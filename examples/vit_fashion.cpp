@@ -48,10 +48,10 @@ public:
     // permute brings each patch's p x p pixels together: (B, g * g patches, p * p pixels).
     const Tensor patches =
         images.reshape({b, g, p, g, p}).permute({0, 1, 3, 2, 4}).reshape({b, g * g, p * p});
-    const Tensor tokens = embed_->forward(patches);            // (B, g * g, d)
+    const Tensor tokens = (*embed_)(patches);                  // (B, g * g, d)
     const Tensor cls = cls_token_.expand({b, 1, d_model_});    // one per image
     const Tensor x = cat({cls, tokens}, 1) + pos_embedding_;   // (B, 1 + g * g, d)
-    return head_->forward(encoder_->forward(x).select(1, 0));  // the class token's logits
+    return (*head_)((*encoder_)(x).select(1, 0));              // the class token's logits
   }
   std::string description() const override {
     return "PatchTransformer(patch=" + std::to_string(patch_) +
