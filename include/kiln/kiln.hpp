@@ -53,6 +53,7 @@
 #include "kiln/nn/module.hpp"
 #include "kiln/nn/parameter_vector.hpp"
 #include "kiln/nn/pooling_layers.hpp"
+#include "kiln/nn/prune.hpp"
 #include "kiln/nn/recurrent.hpp"
 #include "kiln/nn/transformer.hpp"
 #include "kiln/nn/weight_norms.hpp"

@@ -226,4 +226,29 @@ TEST_CASE("cuda: weight_norm and spectral_norm, as functions and on a layer move
   check_same((*wn)(x.to(gpu)).to(Device::cpu()), expected, 1e-5);
 }
 
+// Pruning a layer that lives on the GPU: the CPU's masks, its outputs and masked gradients.
+TEST_CASE("cuda: pruning a layer on the GPU follows the CPU") {
+  manual_seed(99);
+  auto on_cpu = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(3, 6, 3));
+  auto on_gpu = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(3, 6, 3));
+  on_gpu->load_state_dict(on_cpu->state_dict());
+  on_gpu->to(gpu);
+  for (nn::Module* m : {static_cast<nn::Module*>(on_cpu.get()), static_cast<nn::Module*>(on_gpu.get())}) {
+    nn::prune::l1_unstructured(*m, "weight", 0.3);
+    nn::prune::ln_structured(*m, "weight", 2, 1.0, 0);
+    manual_seed(5);
+    nn::prune::random_unstructured(*m, "bias", 1);
+  }
+  CHECK(on_gpu->named_buffers()[0].second.device() == gpu);
+  const auto cpu_state = on_cpu->state_dict(), gpu_state = on_gpu->state_dict();
+  for (const char* name : {"weight_mask", "bias_mask"})
+    CHECK(equal(gpu_state.at(name).to(Device::cpu()), cpu_state.at(name)));
+  const Tensor x = randn({2, 3, 7, 7});
+  sum(square((*on_cpu)(x))).backward();
+  sum(square((*on_gpu)(x.to(gpu)))).backward();
+  check_same(gpu_state.at("weight_orig").grad().to(Device::cpu()), cpu_state.at("weight_orig").grad(), 1e-4);
+  nn::prune::remove(*on_gpu, "weight");
+  check_same(on_gpu->weight.to(Device::cpu()), on_cpu->weight, 1e-6);
+}
+
 }  // namespace kiln::test

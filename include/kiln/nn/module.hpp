@@ -126,7 +126,7 @@ protected:
   }
 
 private:
-  friend struct ParametrizationAccess;  // weight_norm / spectral_norm (src/nn/weight_norms.cpp)
+  friend struct ParametrizationAccess;  // weight_norm, spectral_norm, pruning (src/nn/parametrization.hpp)
 
   // A parameter replaced by weight_norm or spectral_norm: the tensors it is now computed
   // from are registered in its place; refresh() recomputes the layer's member from them.
