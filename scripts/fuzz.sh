@@ -5,14 +5,14 @@
 # The long campaign: scripts/fuzz.sh 600   (ten minutes per target)
 #
 # Targets: the IDX reader (plain and gzip), the safetensors reader, the Cora and
-# MovieLens parsers, and the quantized-model loader. Seeds: tests/fuzz/corpus/<target>;
+# MovieLens parsers, the quantized-model loader and the CSV reader. Seeds: tests/fuzz/corpus/<target>;
 # what the fuzzer adds goes to build-asan/corpus/<target>, crashes to build-asan/crash_*.
 # Prints each target's executions; exits non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-5}"
 source scripts/instrumented-build.sh
-targets=(idx safetensors cora movielens quant_model)
+targets=(idx safetensors cora movielens quant_model csv)
 instrumented_build "${targets[@]/#/fuzz_}"
 
 status=0

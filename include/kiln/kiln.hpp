@@ -34,6 +34,7 @@
 #include "kiln/core/storage.hpp"
 #include "kiln/core/tensor.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/data/csv.hpp"
 #include "kiln/data/dataset.hpp"
 #include "kiln/data/fashion_mnist.hpp"
 #include "kiln/data/graph_datasets.hpp"

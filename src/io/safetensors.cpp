@@ -1,16 +1,12 @@
 #include "kiln/io/safetensors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <vector>
+
+#include "src/core/atomic_file.hpp"
 
 namespace kiln::io {
 
@@ -44,23 +40,6 @@ bool dtype_from_code(const std::string& s, DType& out) {
   return false;
 }
 
-[[noreturn]] void fail_errno(const std::string& what, const std::string& path) {
-  throw Error("save: " + what + " '" + path + "' failed: " + std::strerror(errno));
-}
-
-void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("writing", path);
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
 }  // namespace
 
 void save(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
@@ -86,38 +65,11 @@ void save(const std::string& path, const TensorMap& tensors, const Metadata& met
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));  // little-endian
 
-  // Write a temporary file beside the target, flush it to disk, then rename it into place.
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_errno("creating", tmp);
-  try {
-    write_all(fd, len, 8, tmp);
-    write_all(fd, text.data(), text.size(), tmp);
-    for (const Tensor& c : blobs) write_all(fd, c.raw_data_ptr(), storage_bytes(c.dtype(), c.numel()), tmp);
-    if (::fsync(fd) != 0) fail_errno("flushing", tmp);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    fail_errno("closing", tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    errno = err;
-    fail_errno("renaming into", path);
-  }
-  // Make the rename itself durable.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // Written through a temporary file renamed into place: a crash leaves the old file.
+  std::vector<std::string_view> pieces{{reinterpret_cast<const char*>(len), 8}, text};
+  for (const Tensor& c : blobs)
+    pieces.emplace_back(static_cast<const char*>(c.raw_data_ptr()), storage_bytes(c.dtype(), c.numel()));
+  detail::write_file_atomically(path, pieces, "save");
 }
 
 Loaded load(const std::string& path) {
