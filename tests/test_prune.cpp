@@ -1,6 +1,7 @@
 // Pruning (kiln/nn/prune.hpp): the masks of each rule worked out by hand, pruning again,
 // amounts as fractions (rounded half to even) and counts, the gradient through the mask,
-// global pruning, state dicts with PyTorch's names, remove, and the errors.
+// global pruning, state dicts with PyTorch's names, remove, the errors, and sequences of
+// calls whose masks PyTorch printed (tests/prune_torch_reference.py).
 #include <cmath>
 #include <vector>
 
@@ -203,4 +204,61 @@ TEST_CASE("custom_from_mask, identity, state dicts and errors") {
   nn::weight_norm(normed);
   CHECK_THROWS_WITH_AS(prune::l1_unstructured(normed, "weight", 0.5),
                        doctest::Contains("already has weight_norm"), Error);
+}
+
+// The masks tests/prune_torch_reference.py printed with PyTorch 2.15 for the same weights
+// and calls: pruning again, structured pruning over what is left, global pruning.
+TEST_CASE("prune masks match torch.nn.utils.prune") {
+  const auto with_formula = [](Tensor& weight, auto value) {
+    std::vector<float> w(static_cast<std::size_t>(weight.numel()));
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(value(static_cast<double>(i)));
+    NoGradGuard no_grad;
+    weight.copy_(from_vector(w, weight.shape()));
+  };
+  const auto make_linear = [&] {
+    auto fc = std::make_shared<nn::Linear>(5, 6);
+    with_formula(fc->weight, [](double i) { return std::sin(0.7 * i + 0.2) * (1 + 0.05 * i); });
+    return fc;
+  };
+  const auto make_conv = [&] {
+    auto conv = std::make_shared<nn::Conv1d>(nn::Conv1dOptions(3, 4, 2));
+    with_formula(conv->weight, [](double i) { return std::cos(1.3 * i) * (0.5 + 0.01 * i); });
+    return conv;
+  };
+  const auto mask_of = [](nn::Module& m) {
+    std::string s;
+    for (const auto& [name, t] : m.named_buffers())
+      if (name == "weight_mask")
+        for (double v : t.to_vector<double>()) s += v != 0.0 ? '1' : '0';
+    return s;
+  };
+
+  auto fc = make_linear();
+  prune::l1_unstructured(*fc, "weight", 0.3);
+  CHECK(mask_of(*fc) == "011100110011101111011101111011");
+  prune::l1_unstructured(*fc, "weight", 0.45);
+  CHECK(mask_of(*fc) == "000000110001000110011100110011");
+  prune::ln_structured(*fc, "weight", 0.34, 2.0, 1);
+  CHECK(mask_of(*fc) == "000000100001000110011100110001");
+  prune::l1_unstructured(*fc, "weight", 3);
+  CHECK(mask_of(*fc) == "000000000000000110011000110001");
+
+  auto conv = make_conv();
+  prune::ln_structured(*conv, "weight", 0.5, 1.0, 0);
+  CHECK(mask_of(*conv) == "000000000000111111111111");
+  prune::ln_structured(*conv, "weight", 1, INFINITY, 1);
+  CHECK(mask_of(*conv) == "000000000000110011110011");
+  prune::l1_unstructured(*conv, "weight", 0.25);
+  CHECK(mask_of(*conv) == "000000000000110011010010");
+  prune::ln_structured(*conv, "weight", 0.5, 3.0, -1);
+  CHECK(mask_of(*conv) == "000000000000100010000010");
+
+  auto a = make_linear();
+  auto b = make_conv();
+  prune::global_unstructured({{a.get(), "weight"}, {b.get(), "weight"}}, 0.4);
+  CHECK(mask_of(*a) == "011101111011101111011101111111");
+  CHECK(mask_of(*b) == "000001010010100101010010");
+  prune::global_unstructured({{a.get(), "weight"}, {b.get(), "weight"}}, 7);
+  CHECK(mask_of(*a) == "011101111011101111011101111011");
+  CHECK(mask_of(*b) == "000000000000000001000010");
 }
