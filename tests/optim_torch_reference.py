@@ -32,6 +32,12 @@ CONFIGS = [
      dict(lr=0.05, betas=(0.9, 0.9), weight_decay=0.1)),
     ("RAdam, decoupled weight_decay 0.1", torch.optim.RAdam,
      dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adadelta", torch.optim.Adadelta, dict()),
+    ("Adadelta, lr 0.5, rho 0.8, eps 1e-4, weight_decay 0.1", torch.optim.Adadelta,
+     dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Rprop", torch.optim.Rprop, dict(lr=0.05)),
+    ("Rprop, etas (0.3, 1.5), step_sizes (0.01, 0.2)", torch.optim.Rprop,
+     dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(0.01, 0.2))),
 ]
 
 for name, cls, kwargs in CONFIGS:

@@ -401,7 +401,9 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
 
 // Five float64 parameters, 30 steps of a quadratic pull plus a wobble; the expected values
 // are PyTorch 2.15's (tests/optim_torch_reference.py prints them).
-TEST_CASE("adaptive optimizers: Adagrad, Adamax, NAdam and RAdam follow torch.optim's trajectories") {
+TEST_CASE(
+    "adaptive optimizers: Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop follow torch.optim's "
+    "trajectories") {
   using Make = std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)>;
   struct Case {
     const char* name;
@@ -479,6 +481,32 @@ TEST_CASE("adaptive optimizers: Adagrad, Adamax, NAdam and RAdam follow torch.op
        },
        {0.6832739589993205, -1.0481063044301717, 1.0604243226911976, 0.8713540990463697,
         -0.04821087221787302}},
+      {"Adadelta",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adadelta>(std::vector<Tensor>{p}, optim::AdadeltaOptions());
+       },
+       {0.608556758983668, -1.3994785235039189, 1.8959726378552937, 0.10330867682760661,
+        -0.18244467691190902}},
+      {"Adadelta, lr, rho, eps, weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Adadelta>(
+             std::vector<Tensor>{p},
+             optim::AdadeltaOptions(0.5).set_rho(0.8).set_eps(1e-4).set_weight_decay(0.1));
+       },
+       {0.8212528339345618, -1.1709153441672262, 1.598885232970915, 0.404976800197729,
+        -0.056925322626110324}},
+      {"Rprop",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Rprop>(std::vector<Tensor>{p}, optim::RpropOptions(0.05));
+       },
+       {1.00565070843904, -0.9875070883839998, 0.515346342912, 1.973220359167999, 0.03528356799999995}},
+      {"Rprop, etas, step_sizes",
+       [](const Tensor& p) {
+         return std::make_unique<optim::Rprop>(
+             std::vector<Tensor>{p}, optim::RpropOptions(0.05).set_etas(0.3, 1.5).set_step_sizes(0.01, 0.2));
+       },
+       {1.0187874999999997, -0.9507500000000002, 0.5157500000000002, 1.9982500000000003,
+        0.003906250000000028}},
   };
   for (const Case& k : cases) {
     CAPTURE(k.name);
@@ -526,12 +554,26 @@ TEST_CASE("adaptive optimizers: state_dict resumes exactly; float32 parameters; 
   CHECK(run(radam, false) == run(radam, true));
   CHECK(run(adagrad, false) == run(adagrad, true));
   CHECK(run(adamax, false) == run(adamax, true));
+  const auto adadelta = [](const Tensor& p) {
+    return std::make_unique<optim::Adadelta>(std::vector<Tensor>{p}, optim::AdadeltaOptions());
+  };
+  const auto rprop = [](const Tensor& p) {
+    return std::make_unique<optim::Rprop>(std::vector<Tensor>{p}, optim::RpropOptions(0.1));
+  };
+  CHECK(run(adadelta, false) == run(adadelta, true));
+  CHECK(run(rprop, false) == run(rprop, true));
   CHECK(run(nadam, false) != run(radam, false));
   Tensor p = zeros({2}).requires_grad_();
   CHECK_THROWS_WITH_AS(optim::NAdam({p}, optim::NAdamOptions().set_betas(1.0, 0.9)),
                        "NAdam: betas (1, 0.9) must be in [0, 1)", Error);
   CHECK_THROWS_WITH_AS(optim::Adagrad({p}, optim::AdagradOptions().set_eps(-1)),
                        doctest::Contains("must be >= 0"), Error);
+  CHECK_THROWS_WITH_AS(optim::Adadelta({p}, optim::AdadeltaOptions().set_rho(1.5)),
+                       doctest::Contains("rho 1.5 in [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(optim::Rprop({p}, optim::RpropOptions().set_etas(1.2, 0.5)),
+                       doctest::Contains("0 < eta_minus < 1 < eta_plus"), Error);
+  CHECK_THROWS_WITH_AS(optim::Rprop({p}, optim::RpropOptions().set_step_sizes(1, 0.5)),
+                       doctest::Contains("0 <= min <= max"), Error);
 }
 
 // The rates of SGD at 0.5 at the start and after each of 24 steps; the expected values are

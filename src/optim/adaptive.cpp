@@ -1,4 +1,4 @@
-// Adagrad, Adamax, NAdam and RAdam: torch.optim's update rules written as tensor ops
+// Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop: torch.optim's update rules written as tensor ops
 // (in place where the state is kept), so each runs on whichever device holds the
 // parameters. Per-element state follows its parameter; step counts and NAdam's momentum
 // product are host scalars, as Adam's step.
@@ -133,6 +133,61 @@ void RAdam::step() {
     } else {
       p.sub_(corrected * lr);
     }
+  });
+}
+
+// ---- Adadelta -------------------------------------------------------------------------
+
+Adadelta::Adadelta(std::vector<Tensor> params, AdadeltaOptions o)
+    : Adadelta(one_group(std::move(params)), o) {}
+Adadelta::Adadelta(std::vector<ParamGroup> groups, AdadeltaOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "Adadelta"), options(o) {
+  KILN_CHECK(o.lr >= 0 && o.rho >= 0 && o.rho <= 1 && o.eps >= 0 && o.weight_decay >= 0, "Adadelta: lr ",
+             o.lr, ", eps ", o.eps, " and weight_decay ", o.weight_decay, " must be >= 0 and rho ", o.rho,
+             " in [0, 1]");
+}
+
+void Adadelta::step() {
+  NoGradGuard no_grad;
+  const double rho = options.rho, eps = options.eps;
+  update_each([&](Group& group, Tensor& p, std::size_t i, double) {
+    Tensor s = state_tensor(group, i, "square_avg"), a = state_tensor(group, i, "acc_delta");
+    const Tensor d = decayed(p.grad(), p, group.weight_decay);
+    s.mul_(rho);
+    s.add_(d * d * (1 - rho));
+    const Tensor delta = sqrt(a + eps) / sqrt(s + eps) * d;
+    a.mul_(rho);
+    a.add_(delta * delta * (1 - rho));
+    p.sub_(delta * group.lr);
+  });
+}
+
+// ---- Rprop ----------------------------------------------------------------------------
+
+Rprop::Rprop(std::vector<Tensor> params, RpropOptions o) : Rprop(one_group(std::move(params)), o) {}
+Rprop::Rprop(std::vector<ParamGroup> groups, RpropOptions o)
+    : Optimizer(std::move(groups), o.lr, 0.0, "Rprop"), options(o) {
+  KILN_CHECK(o.lr >= 0 && 0 < o.eta_minus && o.eta_minus < 1 && o.eta_plus > 1, "Rprop: lr ", o.lr,
+             " must be >= 0 and the etas (", o.eta_minus, ", ", o.eta_plus,
+             ") satisfy 0 < eta_minus < 1 < eta_plus");
+  KILN_CHECK(0 <= o.step_size_min && o.step_size_min <= o.step_size_max, "Rprop: step sizes (",
+             o.step_size_min, ", ", o.step_size_max, ") must satisfy 0 <= min <= max");
+}
+
+void Rprop::step() {
+  NoGradGuard no_grad;
+  update_each([&](Group& group, Tensor& p, std::size_t i, double) {
+    Tensor& size = group.state[i]["step_size"];
+    if (!size.defined()) size = full(p.shape(), group.lr, p.dtype(), p.device());
+    Tensor prev = state_tensor(group, i, "prev");
+    const Tensor& g = p.grad();
+    const Tensor agree = sign(g * prev);  // 1: the same sign as last step, -1: it flipped
+    const Tensor scaled =
+        where(agree > 0.0, size * options.eta_plus, where(agree < 0.0, size * options.eta_minus, size));
+    size.copy_(clamp(scaled, options.step_size_min, options.step_size_max));
+    const Tensor taken = where(agree < 0.0, 0.0, g);  // no step, and no memory, after a flip
+    p.sub_(sign(taken) * size);
+    prev.copy_(taken);
   });
 }
 

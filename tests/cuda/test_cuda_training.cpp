@@ -163,8 +163,10 @@ TEST_CASE("cuda: the Fashion MLP, CNN and CNN+BN train on the GPU as on the CPU"
   }
 }
 
-TEST_CASE("cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam and RAdam steps match the CPU") {
-  for (int kind = 0; kind < 8; ++kind) {
+TEST_CASE(
+    "cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop steps match the "
+    "CPU") {
+  for (int kind = 0; kind < 10; ++kind) {
     manual_seed(12);
     auto cpu_model = small_mlp();
     auto gpu_model = small_mlp();
@@ -191,7 +193,12 @@ TEST_CASE("cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam and RAdam ste
       if (kind == 6)
         return std::make_unique<optim::NAdam>(
             m.parameters(), optim::NAdamOptions(1e-2).set_weight_decay(0.1).set_decoupled_weight_decay(true));
-      return std::make_unique<optim::RAdam>(m.parameters(), optim::RAdamOptions(1e-2).set_betas(0.9, 0.9));
+      if (kind == 7)
+        return std::make_unique<optim::RAdam>(m.parameters(), optim::RAdamOptions(1e-2).set_betas(0.9, 0.9));
+      if (kind == 8)
+        return std::make_unique<optim::Adadelta>(m.parameters(),
+                                                 optim::AdadeltaOptions().set_weight_decay(1e-3));
+      return std::make_unique<optim::Rprop>(m.parameters(), optim::RpropOptions(1e-3));
     };
     auto opt_cpu = make(*cpu_model), opt_gpu = make(*gpu_model);
     for (int step = 0; step < 4; ++step) {

@@ -319,4 +319,63 @@ public:
   RAdamOptions options;
 };
 
+struct AdadeltaOptions {
+  explicit AdadeltaOptions(double lr = 1.0) : lr(lr) {}
+  double lr;
+  double rho = 0.9, eps = 1e-6, weight_decay = 0;
+  AdadeltaOptions& set_rho(double v) {
+    rho = v;
+    return *this;
+  }
+  AdadeltaOptions& set_eps(double v) {
+    eps = v;
+    return *this;
+  }
+  AdadeltaOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+};
+
+// Zeiler's step with its own units (2012): d = g + wd p;  s = rho s + (1 - rho) d^2;
+// delta = sqrt(a + eps) / sqrt(s + eps) d;  a = rho a + (1 - rho) delta^2;  p -= lr delta.
+// State "square_avg" (s) and "acc_delta" (a). As torch.optim.Adadelta.
+class Adadelta : public Optimizer {
+public:
+  Adadelta(std::vector<Tensor> params, AdadeltaOptions options);
+  Adadelta(std::vector<ParamGroup> groups, AdadeltaOptions options);
+  void step() override;
+  AdadeltaOptions options;
+};
+
+struct RpropOptions {
+  explicit RpropOptions(double lr = 1e-2) : lr(lr) {}
+  double lr;  // every step size's start
+  double eta_minus = 0.5, eta_plus = 1.2;
+  double step_size_min = 1e-6, step_size_max = 50;
+  RpropOptions& set_etas(double minus, double plus) {
+    eta_minus = minus;
+    eta_plus = plus;
+    return *this;
+  }
+  RpropOptions& set_step_sizes(double min, double max) {
+    step_size_min = min;
+    step_size_max = max;
+    return *this;
+  }
+};
+
+// Resilient backpropagation (Riedmiller and Braun 1993), for full-batch training: each
+// weight has its own step size (starting at lr), times eta_plus while its gradient keeps
+// its sign and times eta_minus when the sign flips, clamped to [step_size_min,
+// step_size_max]; p -= sign(g) step, except after a flip, where that step is skipped and
+// the gradient remembered as 0. State "prev" and "step_size". As torch.optim.Rprop.
+class Rprop : public Optimizer {
+public:
+  Rprop(std::vector<Tensor> params, RpropOptions options);
+  Rprop(std::vector<ParamGroup> groups, RpropOptions options);
+  void step() override;
+  RpropOptions options;
+};
+
 }  // namespace kiln::optim
