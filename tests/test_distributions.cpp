@@ -1,6 +1,8 @@
 // Normal, Bernoulli and Categorical: densities and entropies against their formulas by
 // hand, KL divergences against sums and integrals done directly, sample statistics for a
-// fixed seed, float64 gradchecks (rsample with its noise fixed), errors.
+// fixed seed, float64 gradchecks (rsample with its noise fixed), errors; and every
+// density, entropy and KL against torch.distributions' values
+// (tests/distributions_torch_reference.py).
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -140,4 +142,37 @@ TEST_CASE("Categorical: normalisation, log_prob with broadcasting, entropy, KL, 
   CHECK_THROWS_WITH_AS(c.log_prob(tensor<double>({1.0})), doctest::Contains("int64 class indices"), Error);
   CHECK_THROWS_WITH_AS(D::kl_divergence(c, D::Categorical::from_logits(zeros({2, 4}, kFloat64))),
                        doctest::Contains("3 and 4 classes"), Error);
+}
+
+// The values tests/distributions_torch_reference.py printed with PyTorch 2.15 (float64).
+TEST_CASE("distributions match torch.distributions") {
+  namespace D = kiln::distributions;
+  const auto t = [](std::initializer_list<double> v) { return tensor<double>(v); };
+  const D::Normal n(t({0.3, -1.2, 2.0}), t({0.5, 1.7, 0.05}));
+  const D::Normal m(t({0.0, 1.0, 1.9}), t({1.0, 0.3, 0.2}));
+  const Tensor x = t({0.1, 0.4, 2.02});
+  check_values(n.log_prob(x), {-0.30579135264472734, -1.8924733586613067, 1.9967937403493181}, 1e-12);
+  check_values(n.entropy(), {0.7257913526447274, 1.949566784266843, -1.5767937403493182}, 1e-12);
+  check_values(n.cdf(x), {0.3445782583896759, 0.8266927837484748, 0.6554217416103243}, 1e-12);
+  check_values(n.icdf(t({0.1, 0.5, 0.975})), {-0.3407757827723004, -1.2, 2.0979981992270025}, 1e-12);
+  check_values(D::kl_divergence(n, m), {0.36314718055994527, 40.709843389056346, 1.0425443611198908}, 1e-12);
+
+  const D::Bernoulli bp = D::Bernoulli::from_probs(t({0.2, 0.7, 0.999}));
+  const D::Bernoulli bl = D::Bernoulli::from_logits(t({-2.5, 0.3, 8.0}));
+  const Tensor k = t({1.0, 0.0, 1.0});
+  check_values(bp.log_prob(k), {-1.6094379124341003, -1.203972804325936, -0.0010005003335835348}, 1e-12);
+  check_values(bp.entropy(), {0.5004024235381879, 0.6108643020548935, 0.007907255112232094}, 1e-12);
+  check_values(bl.log_prob(k), {-2.5788897342925496, -0.8543552444685272, -0.00033540637289576885}, 1e-12);
+  check_values(bl.entropy(), {0.2685351843456587, 0.6820224894250294, 0.0030182074166267446}, 1e-12);
+  check_values(D::kl_divergence(bp, bl), {0.07848731075436177, 0.03349094241363362, 0.0004281512606636829},
+               1e-12);
+
+  const D::Categorical cl = D::Categorical::from_logits(tensor<double>({{0.1, -1.0, 2.0}, {3.0, 0.0, -3.0}}));
+  const D::Categorical cp = D::Categorical::from_probs(tensor<double>({{0.2, 0.3, 0.5}, {0.9, 0.05, 0.05}}));
+  const Tensor c = tensor<std::int64_t>({2, 1});
+  check_values(cl.log_prob(c), {-0.1817844855891133, -3.050945763522998}, 1e-12);
+  check_values(cl.entropy(), {0.5432632246423977, 0.2070220276732504}, 1e-12);
+  check_values(cp.log_prob(c), {-0.6931471805599453, -2.995732273553991}, 1e-12);
+  check_values(cp.entropy(), {1.0296530140645737, 0.39439769144744274}, 1e-12);
+  check_values(D::kl_divergence(cl, cp), {0.2853574034598965, 0.04190264131515211}, 1e-12);
 }
