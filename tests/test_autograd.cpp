@@ -387,3 +387,64 @@ TEST_CASE("grad's errors name the output or input and what to do") {
   check_values(grad(z, {x})[0], {2, 4});
   CHECK_THROWS_WITH_AS(grad(z, {x}), doctest::Contains("retain_graph"), Error);
 }
+
+TEST_CASE("gradient hooks: on leaves and on computed tensors, in backward and grad()") {
+  Tensor x = tensor<double>({1, 2, 3}).requires_grad_();
+  const std::uint64_t doubling = x.register_hook([](const Tensor& g) { return g * 2.0; });
+  sum(x * x).backward();  // d/dx = 2x, doubled by the hook
+  check_values(x.grad(), {4, 8, 12});
+  check_values(grad(sum(x * x), {x})[0], {4, 8, 12});  // grad() runs the hooks too
+  x.remove_hook(doubling);
+  x.set_grad(Tensor());
+  sum(x * x).backward();
+  check_values(x.grad(), {2, 4, 6});
+
+  SUBCASE("on a computed tensor: sees the summed gradient, and may replace it") {
+    Tensor seen;
+    Tensor y = x * 3.0;
+    y.register_hook([&](const Tensor& g) {
+      seen = g.clone();
+      return Tensor();  // look only
+    });
+    const Tensor z = sum(y * y) + sum(y);  // two paths into y: dz/dy = 2y + 1
+    x.set_grad(Tensor());
+    z.backward(Tensor(), true);
+    check_values(seen, {7, 13, 19});
+    check_values(x.grad(), {21, 39, 57});                            // 3 (2y + 1)
+    y.register_hook([](const Tensor& g) { return zeros_like(g); });  // cut the gradient here
+    x.set_grad(Tensor());
+    z.backward();
+    check_values(x.grad(), {0, 0, 0});
+  }
+  SUBCASE("errors") {
+    CHECK_THROWS_WITH_AS(tensor<double>({1.0}).register_hook([](const Tensor& g) { return g; }),
+                         doctest::Contains("does not require grad"), Error);
+    x.register_hook([](const Tensor&) { return zeros({2}, kFloat64); });
+    CHECK_THROWS_WITH_AS(sum(x * x).backward(),
+                         doctest::Contains("a gradient hook on a leaf tensor returned a tensor of shape (2)"),
+                         Error);
+  }
+}
+
+TEST_CASE("retain_grad keeps a hidden layer's gradient, as kiln::grad computes it") {
+  manual_seed(4);
+  const Tensor x = randn({5, 3}, kFloat64);
+  Tensor w = randn({3, 4}, kFloat64).requires_grad_();
+  Tensor h = relu(matmul(x, w));
+  h.retain_grad();
+  h.retain_grad();  // once is enough: no double accumulation
+  CHECK(h.retains_grad());
+  const Tensor loss = sum(square(h));
+  const Tensor expected = grad(loss, {h}, Tensor(), GradOptions{true, false})[0];
+  test::check_same(h.grad(), expected, 1e-12);  // grad() fills it too, as torch.autograd.grad does
+  h.set_grad(Tensor());
+  loss.backward(Tensor(), true);
+  test::check_same(h.grad(), expected, 1e-12);
+  test::check_same(h.grad(), h.detach() * 2.0, 1e-12);  // d sum(h^2) / dh = 2h
+  loss.backward();                                      // accumulates, as a leaf's .grad()
+  test::check_same(h.grad(), expected * 2.0, 1e-12);
+  CHECK(w.grad().defined());
+  CHECK_FALSE(w.retains_grad());
+  w.retain_grad();  // a leaf keeps its gradient anyway
+  CHECK_FALSE(w.retains_grad());
+}

@@ -104,6 +104,7 @@ void run_graph(const std::vector<Tensor>& roots, const std::vector<Tensor>& seed
       grad = std::move(it->second);
       buffers.erase(it);
     }
+    if (grad.defined()) grad = node->run_hooks(grad);  // the tensor's hooks see its summed gradient
     bool feeds_on = !targets;  // does a node that takes part wait for this one's output?
     for (const auto& next : node->next()) feeds_on = feeds_on || (next && takes_part(next.get()));
     Grads input_grads;

@@ -134,6 +134,34 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
   return {};
 }
 
+Tensor GradHookList::run(Tensor g, const std::string& what) const {
+  const auto list = hooks;  // a hook may add or remove hooks
+  for (const auto& [id, hook] : list) {
+    const Tensor r = hook(g);
+    if (!r.defined()) continue;
+    KILN_CHECK(r.shape() == g.shape() && r.device() == g.device(), "backward: a gradient hook on ", what,
+               " returned a tensor of shape ", fmt(r.shape()), " on ", r.device(),
+               " for a gradient of shape ", fmt(g.shape()), " on ", g.device(),
+               "; return one like the gradient, or an undefined Tensor to leave it as it is");
+    g = r.dtype() == g.dtype() ? r : r.to(g.dtype());
+  }
+  return g;
+}
+
+void GradHookList::remove(std::uint64_t id) {
+  std::erase_if(hooks, [id](const auto& h) { return h.first == id; });
+}
+
+Tensor Node::run_hooks(const Tensor& grad) {
+  return hooks_.hooks.empty() ? grad : hooks_.run(grad, "the output of '" + name_ + "'");
+}
+
+Tensor AccumulateGrad::run_hooks(const Tensor& grad) {
+  const std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+  if (!leaf || !leaf->grad_hooks || leaf->grad_hooks->hooks.empty()) return grad;
+  return leaf->grad_hooks->run(grad, "a leaf tensor");
+}
+
 Tensor AccumulateGrad::leaf() const {
   std::shared_ptr<TensorImpl> impl = leaf_.lock();
   return impl ? Tensor(std::move(impl)) : Tensor();

@@ -2,6 +2,7 @@
 // Views live in src/ops/views.cpp, printing in src/core/print.cpp.
 #include "kiln/core/tensor.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -299,6 +300,45 @@ void Tensor::set_grad(const Tensor& g) {
     KILN_CHECK(g.shape() == shape(), "set_grad: gradient of shape ", fmt(g.shape()),
                " for a tensor of shape ", fmt(shape()));
   impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+}
+
+std::uint64_t Tensor::register_hook(GradHook hook) {
+  KILN_CHECK(requires_grad(),
+             "register_hook: this tensor does not require grad, so no gradient will reach it; "
+             "call requires_grad_() on it (a leaf) or on the inputs it is computed from, first");
+  KILN_CHECK(hook != nullptr, "register_hook: the hook is empty; pass a callable");
+  static std::atomic<std::uint64_t> next_id{1};
+  const std::uint64_t id = next_id++;
+  if (is_leaf()) {
+    if (!impl().grad_hooks) impl().grad_hooks = std::make_shared<GradHookList>();
+    impl().grad_hooks->hooks.emplace_back(id, std::move(hook));
+  } else {
+    grad_fn()->hooks().hooks.emplace_back(id, std::move(hook));
+  }
+  return id;
+}
+
+void Tensor::remove_hook(std::uint64_t id) {
+  if (impl().grad_hooks) impl().grad_hooks->remove(id);
+  if (grad_fn()) grad_fn()->hooks().remove(id);
+}
+
+void Tensor::retain_grad() {
+  KILN_CHECK(requires_grad(),
+             "retain_grad: this tensor does not require grad, so it will get no gradient; "
+             "call requires_grad_() on the inputs it is computed from, first");
+  if (is_leaf() || impl().retains_grad) return;  // a leaf keeps its gradient anyway
+  impl().retains_grad = true;
+  register_hook([self = std::weak_ptr<TensorImpl>(impl_)](const Tensor& g) {
+    if (const std::shared_ptr<TensorImpl> t = self.lock()) {
+      // A copy: the engine may hand g on as another tensor's gradient.
+      if (!t->grad)
+        t->grad = g.clone().impl_ptr();
+      else
+        Tensor(t->grad).add_(g);
+    }
+    return Tensor();
+  });
 }
 
 Tensor Tensor::detach() const {

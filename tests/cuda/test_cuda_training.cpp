@@ -74,6 +74,25 @@ TEST_CASE("cuda: grad with respect to the input matches the CPU") {
   for (const Tensor& p : model->parameters()) CHECK_FALSE(p.grad().defined());
 }
 
+// Gradient hooks and retain_grad on GPU tensors: what the CPU computes, on the device.
+TEST_CASE("cuda: gradient hooks and retain_grad on the GPU") {
+  manual_seed(15);
+  const Tensor x0 = randn({4, 6}), w0 = randn({6, 3});
+  const auto run = [&](const Device& d) {
+    Tensor w = w0.clone().to(d).requires_grad_();  // a leaf of its own on each side
+    w.register_hook([](const Tensor& g) { return g * 0.5; });
+    Tensor h = tanh(matmul(x0.to(d), w));
+    h.retain_grad();
+    h.register_hook([](const Tensor& g) { return clamp(g, -0.1, 0.1); });
+    sum(square(h)).backward();
+    CHECK(h.grad().device() == d);
+    return std::vector<Tensor>{w.grad().to(Device::cpu()), h.grad().to(Device::cpu())};
+  };
+  const auto cpu = run(Device::cpu()), on_gpu = run(gpu);
+  check_same(on_gpu[0], cpu[0], 1e-5);
+  check_same(on_gpu[1], cpu[1], 1e-5);
+}
+
 // Activation checkpointing on the GPU: the same gradients as the plain run there, with
 // dropout's mask drawn again the same way, and nothing copied to the host for it.
 TEST_CASE("cuda: checkpoint_sequential gives the plain run's gradients on the GPU") {

@@ -19,6 +19,14 @@ namespace kiln {
 using Grads = std::vector<Tensor>;
 using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 
+// The gradient hooks of a tensor (Tensor::register_hook), by id, in the order registered.
+struct GradHookList {
+  std::vector<std::pair<std::uint64_t, GradHook>> hooks;
+  // g passed through each hook in turn; `what` names the tensor in errors.
+  Tensor run(Tensor g, const std::string& what) const;
+  void remove(std::uint64_t id);
+};
+
 class Node {
 public:
   Node(std::string name, std::vector<std::shared_ptr<Node>> next);
@@ -34,12 +42,17 @@ public:
   // Nodes are numbered in the order they were made: a node made later has a larger number.
   std::uint64_t sequence_number() const { return sequence_number_; }
   const std::vector<std::shared_ptr<Node>>& next() const { return next_; }
+  // The gradient of the node's output once summed, through the hooks registered on the
+  // tensor it made (a leaf's accumulator: on the leaf). The engine calls it before apply().
+  virtual Tensor run_hooks(const Tensor& grad);
+  GradHookList& hooks() { return hooks_; }
   // The op's inputs as "(3, 4) float32, (4) float32": kept only under anomaly detection.
   const std::string& inputs_description() const { return inputs_; }
   void set_inputs_description(std::string s) { inputs_ = std::move(s); }
 
 private:
   std::string name_;
+  GradHookList hooks_;
   std::uint64_t sequence_number_;
   std::vector<std::shared_ptr<Node>> next_;
   std::string inputs_;
@@ -84,6 +97,7 @@ public:
   explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf)
       : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
   Grads apply(const Tensor& grad_output) override;
+  Tensor run_hooks(const Tensor& grad) override;  // the leaf's hooks
   // The leaf, or an undefined Tensor once it is gone.
   Tensor leaf() const;
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -25,6 +26,11 @@
 namespace kiln {
 
 class Node;
+class Tensor;
+struct GradHookList;
+// A gradient hook: sees a tensor's gradient and returns a replacement, or an undefined
+// Tensor to let it pass unchanged (see Tensor::register_hook).
+using GradHook = std::function<Tensor(const Tensor&)>;
 
 // The shared state behind a Tensor handle. Users never touch it directly.
 struct TensorImpl {
@@ -39,6 +45,8 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;           // non-leaf: the node that made this tensor
   std::shared_ptr<TensorImpl> grad;        // leaf: accumulated gradient
   std::weak_ptr<Node> grad_accumulator;    // leaf: node that adds into `grad`
+  std::shared_ptr<GradHookList> grad_hooks;  // leaf: run before its gradient is added in
+  bool retains_grad = false;                 // non-leaf: retain_grad() was called
 };
 
 class Tensor {
@@ -148,8 +156,19 @@ public:
   Tensor& requires_grad_(bool on = true);
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
-  Tensor grad() const;  // undefined until a backward pass reaches this leaf
+  Tensor grad() const;  // a leaf's (or a retain_grad() tensor's); undefined until a backward pass reaches it
   void set_grad(const Tensor& g);
+  // torch.Tensor.register_hook: `hook(g)` runs each time a backward pass (or grad()) has
+  // summed this tensor's gradient g, before g is added into .grad() (a leaf) or goes on
+  // through the op that made the tensor; what the hook returns (same shape) replaces g,
+  // an undefined Tensor leaves it. Hooks run in the order registered, without recording.
+  //   h.register_hook([](const Tensor& g) { std::cout << norm(g).item() << "\n"; return Tensor(); });
+  std::uint64_t register_hook(GradHook hook);
+  void remove_hook(std::uint64_t id);
+  // Keeps the gradient of a tensor an op computed in its .grad(), as a leaf's (the
+  // gradient of a hidden layer, say): accumulated over backward passes, cleared by set_grad.
+  void retain_grad();
+  bool retains_grad() const { return impl().retains_grad; }
   Tensor detach() const;  // same storage, no autograd history
   // Backpropagates from this tensor. `gradient` defaults to ones for a scalar.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
