@@ -431,7 +431,52 @@ TEST_CASE("max_unpool2d puts the maxima back where max_pool2d found them") {
   CHECK_THROWS_WITH_AS(max_unpool2d(pooled.values, pooled.indices.to(kInt32), {2, 2}),
                        doctest::Contains("int64"), Error);
   CHECK_THROWS_WITH_AS(max_unpool2d(pooled.values, pooled.indices, {2, 2}, {0, 0}, {0, 0}, Pair{2, 2}),
-                       doctest::Contains("outside the output plane of 2 x 2"), Error);
+                       doctest::Contains("is outside the output of (2, 2)"), Error);
   CHECK_THROWS_WITH_AS(max_unpool2d(rand64({3, 3}), pooled.indices, {2, 2}),
                        doctest::Contains("(N, C, H, W)"), Error);
+}
+
+TEST_CASE("max_pool1d / max_pool3d with indices, and max_unpool1d / max_unpool3d") {
+  manual_seed(76);
+  // 1-D by hand: windows of 2 over 5 values, the last one partial under ceil_mode.
+  const Tensor seq = tensor<double>({3, 1, 4, 1, 5}, {1, 1, 5});
+  const ValuesIndices p1 = max_pool1d_with_indices(seq, 2, 2, 0, true);
+  check_values(p1.values, {3, 4, 5});
+  CHECK(p1.indices.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 2, 4});
+  check_values(max_unpool1d(p1.values, p1.indices, 2, 2, 0, 5), {3, 0, 4, 0, 5});
+  nn::MaxUnpool1d unpool1(2);
+  check_values(unpool1(p1.values, p1.indices, std::int64_t{5}), {3, 0, 4, 0, 5});
+  CHECK(unpool1.description() == "MaxUnpool1d(kernel_size=2, stride=2, padding=0)");
+
+  // 3-D: the values are max_pool3d's; each index points at its value in the volume.
+  const Tensor vol = positive64({2, 3, 5, 4, 6});
+  const ValuesIndices p3 = max_pool3d_with_indices(vol, {2, 3, 2}, {2, 1, 2}, {1, 1, 0}, true);
+  check_same(p3.values, max_pool3d(vol, {2, 3, 2}, {2, 1, 2}, {1, 1, 0}, true), 0.0);
+  const Tensor at =
+      gather(vol.reshape({2, 3, -1}), 2, p3.indices.reshape({2, 3, -1})).reshape(p3.values.shape());
+  check_same(at, p3.values, 0.0);
+  // Equal values: the first position in (d, h, w) order, as PyTorch.
+  const ValuesIndices flat = max_pool3d_with_indices(ones({1, 1, 4, 4, 4}, kFloat64), {2, 2, 2});
+  CHECK(flat.indices.to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{0, 2, 8, 10, 32, 34, 40, 42});  // d 16 + h 4 + w at even d, h, w
+  // Unpooling puts each maximum back; pooling that again gives the same maxima.
+  const ValuesIndices q = max_pool3d_with_indices(vol, {2, 2, 2});
+  const Tensor back = max_unpool3d(q.values, q.indices, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, Triple{5, 4, 6});
+  CHECK(back.shape() == vol.shape());
+  check_same(max_pool3d(back, {2, 2, 2}), q.values, 0.0);
+  CHECK(sum(ne(back, 0.0).to(kFloat64)).item() == static_cast<double>(q.values.numel()));
+  nn::MaxUnpool3d unpool3(2);
+  check_same(unpool3(q.values, q.indices, Triple{5, 4, 6}), back, 0.0);
+  CHECK(unpool3.description() == "MaxUnpool3d(kernel_size=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0))");
+  const Tensor idx = q.indices;
+  KILN_CHECK_GRAD(
+      [idx](const In& in) {
+        return max_unpool3d(in[0], idx, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, Triple{5, 4, 6});
+      },
+      {rand64(q.values.shape())});
+  CHECK_THROWS_WITH_AS(max_unpool3d(q.values, q.indices, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, Triple{2, 2, 2}),
+                       doctest::Contains("is outside the output of (2, 2, 2)"), Error);
+  CHECK_THROWS_WITH_AS(max_unpool3d(q.values.select(0, 0), q.indices.select(0, 0), {2, 2, 2}),
+                       doctest::Contains("(N, C, D, H, W)"), Error);
+  CHECK_THROWS_WITH_AS(unpool3(q.values), doctest::Contains("takes the pooling's indices too"), Error);
 }

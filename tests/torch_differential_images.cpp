@@ -382,6 +382,50 @@ TEST_CASE(
           return torch::max_pool3d(a[0], t3(pk), t3(s), t3(pp), {1, 1, 1}, ceil_mode);
         });
     compare(
+        "max_pool3d's positions", {leaf(volume, -2, 2, false)},
+        [&](const auto& a) {
+          return kiln::max_pool3d_with_indices(a[0], pk, s, pp, ceil_mode).indices.to(kiln::kFloat64);
+        },
+        [&](const auto& a) {
+          return std::get<1>(
+                     torch::max_pool3d_with_indices(a[0], t3(pk), t3(s), t3(pp), {1, 1, 1}, ceil_mode))
+              .to(torch::kDouble);
+        },
+        false);
+    {  // unpooling what max_pool3d found, at the volume's own size
+      const Both source = leaf(volume, -2, 2, false);
+      const kiln::Triple ss{std::max<std::int64_t>(s[0], pk[0]), std::max<std::int64_t>(s[1], pk[1]),
+                            std::max<std::int64_t>(s[2], pk[2])};  // windows that do not overlap
+      if (volume[2] >= pk[0] && volume[3] >= pk[1] && volume[4] >= pk[2]) {
+        const KT k_idx = kiln::max_pool3d_with_indices(source.k, pk, ss).indices;
+        const TT t_idx = std::get<1>(torch::max_pool3d_with_indices(source.t, t3(pk), t3(ss)));
+        const kiln::Triple own{volume[2], volume[3], volume[4]};
+        compare(
+            "max_unpool3d", {leaf(sizes_of(k_idx))},
+            [&](const auto& a) {
+              return kiln::max_unpool3d(a[0], k_idx, pk, ss, {0, 0, 0}, own);
+            },
+            [&](const auto& a) {
+              return torch::max_unpool3d(a[0], t_idx, t3(own), t3(ss), {0, 0, 0});
+            });
+      }
+      const Both seq = leaf({volume[0], volume[1], volume[4]}, -2, 2, false);
+      if (volume[4] >= pk[2]) {
+        const KT k_idx = kiln::max_pool1d_with_indices(seq.k, pk[2], ss[2], 0, ceil_mode).indices;
+        const TT t_idx =
+            std::get<1>(torch::max_pool1d_with_indices(seq.t, {pk[2]}, {ss[2]}, {0}, {1}, ceil_mode));
+        compare(
+            "max_pool1d's positions", {seq}, [&](const auto&) { return k_idx.to(kiln::kFloat64); },
+            [&](const auto&) { return t_idx.to(torch::kDouble); }, false);
+        compare(
+            "max_unpool1d", {leaf(sizes_of(k_idx))},
+            [&](const auto& a) { return kiln::max_unpool1d(a[0], k_idx, pk[2], ss[2], 0, volume[4]); },
+            [&](const auto& a) {
+              return torch::max_unpool2d(a[0].unsqueeze(2), t_idx.unsqueeze(2), {1, volume[4]}).squeeze(2);
+            });
+      }
+    }
+    compare(
         "avg_pool3d", {leaf(volume)},
         [&](const auto& a) { return kiln::avg_pool3d(a[0], pk, s, pp, ceil_mode, include); },
         [&](const auto& a) { return torch::avg_pool3d(a[0], t3(pk), t3(s), t3(pp), ceil_mode, include); });

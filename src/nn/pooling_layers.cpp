@@ -103,6 +103,33 @@ Tensor MaxPool3d::forward(const Tensor& x) {
 std::string MaxPool3d::description() const {
   return "MaxPool3d(kernel_size=" + size_str(options.kernel_size()) + pool_flags(options, false) + ")";
 }
+Tensor MaxUnpool1d::forward(const Tensor&) {
+  KILN_CHECK(false, "MaxUnpool1d: it takes the pooling's indices too; call layer(x, indices)");
+  return Tensor();
+}
+Tensor MaxUnpool1d::forward(const Tensor& x, const Tensor& indices, std::optional<std::int64_t> output_size) {
+  return max_unpool1d(x, indices, options.kernel_size(), options.stride(), options.padding(), output_size);
+}
+std::string MaxUnpool1d::description() const {
+  const std::int64_t stride = options.stride() == 0 ? options.kernel_size() : options.stride();
+  return "MaxUnpool1d(kernel_size=" + std::to_string(options.kernel_size()) +
+         ", stride=" + std::to_string(stride) + ", padding=" + std::to_string(options.padding()) + ")";
+}
+Tensor MaxUnpool3d::forward(const Tensor&) {
+  KILN_CHECK(false, "MaxUnpool3d: it takes the pooling's indices too; call layer(x, indices)");
+  return Tensor();
+}
+Tensor MaxUnpool3d::forward(const Tensor& x, const Tensor& indices, std::optional<Triple> output_size) {
+  return max_unpool3d(x, indices, options.kernel_size(), options.stride(), options.padding(), output_size);
+}
+std::string MaxUnpool3d::description() const {
+  Triple stride = options.stride();
+  for (int i = 0; i < 3; ++i)
+    if (stride[i] == 0) stride[i] = options.kernel_size()[i];
+  return "MaxUnpool3d(kernel_size=" + triple_str(options.kernel_size()) + ", stride=" + triple_str(stride) +
+         ", padding=" + triple_str(options.padding()) + ")";
+}
+
 Tensor AvgPool3d::forward(const Tensor& x) {
   return avg_pool3d(x, options.kernel_size(), options.stride(), options.padding(), options.ceil_mode(),
                     options.count_include_pad());

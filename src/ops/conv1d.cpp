@@ -92,6 +92,15 @@ Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std
   return max_pool2d(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}, ceil_mode).squeeze(2);
 }
 
+ValuesIndices max_pool1d_with_indices(const Tensor& x, std::int64_t kernel, std::int64_t stride,
+                                      std::int64_t padding, bool ceil_mode) {
+  stride = check_pool("max_pool1d", x, kernel, stride, padding);
+  // On a (1, L) plane the position y W + x is x.
+  ValuesIndices r =
+      max_pool2d_with_indices(x.unsqueeze(2), {1, kernel}, {1, stride}, {0, padding}, ceil_mode);
+  return {r.values.squeeze(2), r.indices.squeeze(2)};
+}
+
 Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride, std::int64_t padding,
                   bool ceil_mode, bool count_include_pad) {
   stride = check_pool("avg_pool1d", x, kernel, stride, padding);

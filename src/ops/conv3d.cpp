@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
@@ -187,6 +188,34 @@ Tensor max_pool3d(const Tensor& x, Triple kernel, Triple stride, Triple padding,
       [&](const Tensor& p) {
         return max_pool2d(p, {kernel[0], 1}, {s[0], 1}, {padding[0], 0}, ceil_mode);
       });
+}
+
+// The planes' maxima with their positions h W + w, then the depth's with theirs: the depth
+// d chosen for an output reads the plane position its own pooling chose at that depth, and
+// the volume's position is d H W + h W + w. Each stage takes the first of equal values, so
+// the volume's is the first in (d, h, w) order.
+ValuesIndices max_pool3d_with_indices(const Tensor& x_in, Triple kernel, Triple stride, Triple padding,
+                                      bool ceil_mode) {
+  const Triple s = checked_stride("max_pool3d", x_in, kernel, stride, padding, ceil_mode, false);
+  bool unbatched = false;
+  const Tensor x = batched("max_pool3d", x_in, unbatched);
+  const std::int64_t n = x.size(0), c = x.size(1), d = x.size(2), h = x.size(3), w = x.size(4);
+  const ValuesIndices planes = max_pool2d_with_indices(x.reshape({n, c * d, h, w}), {kernel[1], kernel[2]},
+                                                       {s[1], s[2]}, {padding[1], padding[2]}, ceil_mode);
+  const std::int64_t oh = planes.values.size(2), ow = planes.values.size(3);
+  const ValuesIndices depth = max_pool2d_with_indices(planes.values.reshape({n, c, d, oh * ow}),
+                                                      {kernel[0], 1}, {s[0], 1}, {padding[0], 0}, ceil_mode);
+  const std::int64_t od = depth.values.size(2);
+  Tensor position;
+  {
+    NoGradGuard no_grad;
+    // depth.indices = d' (OH OW) + q, q the output's own column: d' = floor(index / (OH OW)).
+    const Tensor chosen = floor(depth.indices.to(kFloat64) / static_cast<double>(oh * ow)).to(kInt64);
+    const Tensor in_plane = gather(planes.indices.reshape({n, c, d, oh * ow}), 2, chosen);
+    position = (chosen.to(kFloat64) * static_cast<double>(h * w) + in_plane.to(kFloat64)).to(kInt64);
+  }
+  return {unbatch(depth.values.reshape({n, c, od, oh, ow}), unbatched),
+          unbatch(position.reshape({n, c, od, oh, ow}), unbatched)};
 }
 
 Tensor avg_pool3d(const Tensor& x, Triple kernel, Triple stride, Triple padding, bool ceil_mode,

@@ -3,7 +3,9 @@
 // index_select and max on a GPU; the rest are composites of the 2-D poolings, square,
 // pow, sqrt and scatter, so they run, and go backward, wherever those do.
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "kiln/autograd/grad_mode.hpp"
@@ -207,31 +209,25 @@ Tensor lp_pool1d(const Tensor& x, double norm_type, std::int64_t kernel, std::in
 
 // ---- Max unpooling ------------------------------------------------------------------
 
-Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair kernel, Pair stride, Pair padding,
-                    std::optional<Pair> output_size) {
-  detail::check_floating("max_unpool2d", x);
-  KILN_CHECK(x.dim() == 4, "max_unpool2d: input must be (N, C, H, W) but has shape ", fmt(x.shape()));
-  KILN_CHECK(indices.dtype() == kInt64 && indices.shape() == x.shape(), "max_unpool2d: indices (",
-             indices.dtype(), ", shape ", fmt(indices.shape()), ") must be int64 of the input's shape ",
-             fmt(x.shape()), ", as max_pool2d_with_indices gives them");
-  if (stride == Pair{0, 0}) stride = kernel;
-  Pair size{0, 0};
-  for (int d = 0; d < 2; ++d) {
-    KILN_CHECK(kernel[d] >= 1 && stride[d] >= 1 && padding[d] >= 0, "max_unpool2d: kernel (", kernel[0], ", ",
-               kernel[1], "), stride (", stride[0], ", ", stride[1], "), padding (", padding[0], ", ",
-               padding[1], ") are invalid: kernel and stride >= 1, padding >= 0");
-    size[d] = output_size ? (*output_size)[d] : (x.size(2 + d) - 1) * stride[d] - 2 * padding[d] + kernel[d];
+namespace {
+
+// Each value of x (N, C, *spatial) written at its flat position `indices` (same shape, int64)
+// in zeros of (N, C, *size): the unpooling of every rank. Differentiable in x.
+Tensor unpool(const char* op, const Tensor& x, const Tensor& indices, const std::vector<std::int64_t>& size) {
+  Shape out_shape{x.size(0), x.size(1)};
+  std::int64_t plane = 1;
+  for (std::int64_t s : size) {
+    KILN_CHECK(s >= 1, op, ": the output size must be >= 1 along every axis, got ", s);
+    out_shape.push_back(s);
+    plane *= s;
   }
-  KILN_CHECK(size[0] >= 1 && size[1] >= 1, "max_unpool2d: output size (", size[0], ", ", size[1],
-             ") must be >= 1");
-  const std::int64_t n = x.size(0), c = x.size(1), plane = size[0] * size[1];
+  const std::int64_t n = x.size(0), c = x.size(1);
   if (indices.device().is_cpu()) {  // named here; a GPU's indices are checked by scatter
     const Tensor held = indices.contiguous();
     const std::int64_t* at = held.data_ptr<std::int64_t>();
     for (std::int64_t i = 0; i < indices.numel(); ++i)
-      KILN_CHECK(at[i] >= 0 && at[i] < plane, "max_unpool2d: index ", at[i],
-                 " is outside the output plane of ", size[0], " x ", size[1],
-                 "; pass the output_size max_pool2d's input had");
+      KILN_CHECK(at[i] >= 0 && at[i] < plane, op, ": index ", at[i], " is outside the output of ",
+                 fmt(Shape(size)), " (", plane, " positions); pass the output_size the pooling's input had");
   }
   // Overlapping windows can share a maximum, so a position can come twice: each copy
   // takes the gradient there (a gather), where scatter's would give it to one.
@@ -240,13 +236,64 @@ Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair kernel, Pair st
   {
     NoGradGuard no_grad;
     out = scatter(zeros({n, c, plane}, x.dtype(), x.device()), 2, places, x.detach().reshape({n, c, -1}))
-              .reshape({n, c, size[0], size[1]});
+              .reshape(out_shape);
   }
   if (should_record({x}))
-    attach_grad_fn(out, "max_unpool2d", {x}, [places, xs = x.shape(), n, c](const Tensor& g) {
+    attach_grad_fn(out, op, {x}, [places, xs = x.shape(), n, c](const Tensor& g) {
       return Grads{gather(g.reshape({n, c, -1}), 2, places).reshape(xs)};
     });
   return out;
+}
+
+// The checks every max_unpool makes, and its output size: `given`, or per axis
+// (in - 1) stride - 2 padding + kernel (stride 0: the kernel).
+template <std::size_t R>
+std::vector<std::int64_t> unpool_size(const char* op, const char* layout, const Tensor& x,
+                                      const Tensor& indices, const std::array<std::int64_t, R>& kernel,
+                                      std::array<std::int64_t, R> stride,
+                                      const std::array<std::int64_t, R>& padding,
+                                      const std::optional<std::array<std::int64_t, R>>& given) {
+  detail::check_floating(op, x);
+  KILN_CHECK(x.dim() == static_cast<std::int64_t>(R) + 2, op, ": input must be ", layout, " but has shape ",
+             fmt(x.shape()));
+  KILN_CHECK(indices.dtype() == kInt64 && indices.shape() == x.shape(), op, ": indices (", indices.dtype(),
+             ", shape ", fmt(indices.shape()), ") must be int64 of the input's shape ", fmt(x.shape()),
+             ", as the pooling's _with_indices form gives them");
+  std::vector<std::int64_t> size;
+  for (std::size_t d = 0; d < R; ++d) {
+    if (stride[d] == 0) stride[d] = kernel[d];
+    KILN_CHECK(kernel[d] >= 1 && stride[d] >= 1 && padding[d] >= 0, op, ": kernel ", kernel[d], ", stride ",
+               stride[d], ", padding ", padding[d], " (axis ", d,
+               ") are invalid: kernel and stride >= 1, padding >= 0");
+    size.push_back(given ? (*given)[d]
+                         : (x.size(static_cast<std::int64_t>(d) + 2) - 1) * stride[d] - 2 * padding[d] +
+                               kernel[d]);
+  }
+  return size;
+}
+
+}  // namespace
+
+Tensor max_unpool1d(const Tensor& x, const Tensor& indices, std::int64_t kernel, std::int64_t stride,
+                    std::int64_t padding, std::optional<std::int64_t> output_size) {
+  using A = std::array<std::int64_t, 1>;
+  const auto size = unpool_size<1>("max_unpool1d", "(N, C, L)", x, indices, A{kernel}, A{stride}, A{padding},
+                                   output_size ? std::optional<A>(A{*output_size}) : std::nullopt);
+  return unpool("max_unpool1d", x, indices, size);
+}
+
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, Pair kernel, Pair stride, Pair padding,
+                    std::optional<Pair> output_size) {
+  const auto size =
+      unpool_size<2>("max_unpool2d", "(N, C, H, W)", x, indices, kernel, stride, padding, output_size);
+  return unpool("max_unpool2d", x, indices, size);
+}
+
+Tensor max_unpool3d(const Tensor& x, const Tensor& indices, Triple kernel, Triple stride, Triple padding,
+                    std::optional<Triple> output_size) {
+  const auto size =
+      unpool_size<3>("max_unpool3d", "(N, C, D, H, W)", x, indices, kernel, stride, padding, output_size);
+  return unpool("max_unpool3d", x, indices, size);
 }
 
 }  // namespace kiln

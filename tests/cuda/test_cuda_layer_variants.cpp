@@ -64,6 +64,24 @@ TEST_CASE("cuda: max and average pooling with ceil_mode and count_include_pad, p
           return max_unpool2d(v[0], idx.to(v[0].device()), {2, 2}, {0, 0}, {0, 0}, Pair{7, 6});
         },
         {randn({2, 3, 3, 3}, dt)}, tol_for(dt));
+    // The 3-D and 1-D positions and unpooling.
+    const Tensor vol = randn({2, 2, 5, 4, 6}, dt);
+    const ValuesIndices v_gpu = max_pool3d_with_indices(vol.to(gpu), {2, 3, 2}, {2, 1, 2}, {1, 1, 0}, true);
+    const ValuesIndices v_cpu = max_pool3d_with_indices(vol, {2, 3, 2}, {2, 1, 2}, {1, 1, 0}, true);
+    CHECK(v_gpu.indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          v_cpu.indices.to_vector<std::int64_t>());
+    const Tensor idx3 = max_pool3d_with_indices(vol, {2, 2, 2}).indices;
+    parity(
+        [idx3](const auto& v) {
+          return max_unpool3d(v[0], idx3.to(v[0].device()), {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, Triple{5, 4, 6});
+        },
+        {randn({2, 2, 2, 2, 3}, dt)}, tol_for(dt));
+    const Tensor seq = randn({2, 3, 9}, dt);
+    const Tensor idx1 = max_pool1d_with_indices(seq, 3, 2, 1).indices;
+    CHECK(max_pool1d_with_indices(seq.to(gpu), 3, 2, 1).indices.to(Device::cpu()).to_vector<std::int64_t>() ==
+          idx1.to_vector<std::int64_t>());
+    parity([idx1](const auto& v) { return max_unpool1d(v[0], idx1.to(v[0].device()), 3, 2, 1, 9); },
+           {randn({2, 3, 5}, dt)}, tol_for(dt));
   }
 }
 

@@ -123,6 +123,34 @@ public:
   PoolOptions options;
 };
 
+// The same over sequences and volumes (kiln::max_unpool1d / max_unpool3d), with the
+// indices of max_pool1d_with_indices / max_pool3d_with_indices.
+class MaxUnpool1d : public Pooling<Pool1dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;  // refuses: it takes the indices too
+  Tensor forward(const Tensor& x, const Tensor& indices,
+                 std::optional<std::int64_t> output_size = std::nullopt);
+  Tensor operator()(const Tensor& x, const Tensor& indices,
+                    std::optional<std::int64_t> output_size = std::nullopt) {
+    return call_with_hooks([&] { return forward(x, indices, output_size); });
+  }
+  using Module::operator();
+  std::string description() const override;
+};
+class MaxUnpool3d : public Pooling<Pool3dOptions> {
+public:
+  using Pooling::Pooling;
+  Tensor forward(const Tensor& x) override;  // refuses: it takes the indices too
+  Tensor forward(const Tensor& x, const Tensor& indices, std::optional<Triple> output_size = std::nullopt);
+  Tensor operator()(const Tensor& x, const Tensor& indices,
+                    std::optional<Triple> output_size = std::nullopt) {
+    return call_with_hooks([&] { return forward(x, indices, output_size); });
+  }
+  using Module::operator();
+  std::string description() const override;
+};
+
 // Pooling to a fixed output size, whatever the input's size (kiln::adaptive_avg_pool2d,
 // adaptive_max_pool2d and their 1-D forms): nn::AdaptiveAvgPool2d(1) is global average
 // pooling, (N, C, H, W) -> (N, C, 1, 1); the 1-D layers map (N, C, L) -> (N, C, size).

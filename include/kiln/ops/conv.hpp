@@ -128,6 +128,12 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
               std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1);
 Tensor max_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0,
                   bool ceil_mode = false);
+// The same, with each maximum's int64 position in L; max_unpool1d puts the maxima back
+// there in zeros of output_size (default (OL - 1) stride - 2 padding + kernel).
+ValuesIndices max_pool1d_with_indices(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0,
+                                      std::int64_t padding = 0, bool ceil_mode = false);
+Tensor max_unpool1d(const Tensor& x, const Tensor& indices, std::int64_t kernel, std::int64_t stride = 0,
+                    std::int64_t padding = 0, std::optional<std::int64_t> output_size = std::nullopt);
 Tensor avg_pool1d(const Tensor& x, std::int64_t kernel, std::int64_t stride = 0, std::int64_t padding = 0,
                   bool ceil_mode = false, bool count_include_pad = true);
 // 1-D forms of the transposed convolution (weight (C, O / groups, k); output length
@@ -168,6 +174,13 @@ Tensor max_pool3d(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0}, Tri
                   bool ceil_mode = false);
 Tensor avg_pool3d(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0}, Triple padding = {0, 0, 0},
                   bool ceil_mode = false, bool count_include_pad = true);
+// max_pool3d with each maximum's int64 position d H W + h W + w in its volume (the first
+// in that order where several are equal, as PyTorch's); max_unpool3d puts the maxima back
+// there in zeros of output_size (default (O - 1) stride - 2 padding + kernel per axis).
+ValuesIndices max_pool3d_with_indices(const Tensor& x, Triple kernel, Triple stride = {0, 0, 0},
+                                      Triple padding = {0, 0, 0}, bool ceil_mode = false);
+Tensor max_unpool3d(const Tensor& x, const Tensor& indices, Triple kernel, Triple stride = {0, 0, 0},
+                    Triple padding = {0, 0, 0}, std::optional<Triple> output_size = std::nullopt);
 // Adaptive pooling to (OD, OH, OW) (torch's adaptive_avg_pool3d / adaptive_max_pool3d),
 // each axis's windows as the 2-D forms', the planes first, then the depth.
 Tensor adaptive_avg_pool3d(const Tensor& x, Triple output_size);
