@@ -448,3 +448,42 @@ TEST_CASE("retain_grad keeps a hidden layer's gradient, as kiln::grad computes i
   w.retain_grad();  // a leaf keeps its gradient anyway
   CHECK_FALSE(w.retains_grad());
 }
+
+TEST_CASE("jacobian: softmax by its formula, and two functions against torch.autograd.functional") {
+  const Tensor x = tensor<double>({0.2, -1.0, 0.7});
+  const Tensor j = jacobian([](const Tensor& v) { return softmax(v, 0); }, x);
+  CHECK(j.shape() == Shape{3, 3});
+  const std::vector<double> p = softmax(x, 0).to_vector<double>();
+  std::vector<double> expected;
+  for (std::size_t r = 0; r < 3; ++r)
+    for (std::size_t c = 0; c < 3; ++c)
+      expected.push_back((r == c ? p[r] : 0.0) - p[r] * p[c]);  // diag(p) - p p^T
+  check_values(j, expected, 1e-14);
+  CHECK_FALSE(x.requires_grad());  // the inputs themselves are left alone
+
+  // Values printed by torch.autograd.functional.jacobian (PyTorch 2.15, float64).
+  const auto f = [](const std::vector<Tensor>& in) {
+    return sum(sin(in[0].unsqueeze(1) * in[1].unsqueeze(0)), {0}) + sum(in[0]) * square(in[1]);
+  };
+  const auto jab = jacobian(f, {tensor<double>({0.3, -1.1, 0.8}), tensor<double>({1.5, -0.4})});
+  CHECK(jab[0].shape() == Shape{2, 3});
+  CHECK(jab[1].shape() == Shape{2, 2});
+  check_values(jab[0],
+               {3.6006706535290154, 2.1313186667898987, 2.79353663171501, -0.23712345434154647,
+                -0.20190066528798534, -0.2196941672329763},
+               1e-13);
+  check_values(jab[1], {0.6470533119745492, 0.0, 0.0, 0.06200409568015286}, 1e-13);
+  const Tensor jm =
+      jacobian([](const Tensor& m) { return matmul(m, m); }, tensor<double>({{1.0, 2.0}, {-0.5, 0.25}}));
+  CHECK(jm.shape() == Shape{2, 2, 2, 2});
+  check_values(jm, {2.0, -0.5, 2.0, 0.0, 2.0, 1.25, 0.0, 2.0, -0.5, 0.0, 1.25, -0.5, 0.0, -0.5, 2.0, 0.5},
+               1e-14);
+
+  // An input the output does not use: zeros.
+  const auto unused = jacobian([](const std::vector<Tensor>& in) { return in[0] * 2.0; },
+                               {tensor<double>({1, 2}), tensor<double>({3})});
+  check_values(unused[0], {2, 0, 0, 2});
+  check_values(unused[1], {0, 0});
+  CHECK_THROWS_WITH_AS(jacobian([](const Tensor& v) { return v; }, tensor<std::int64_t>({1})),
+                       doctest::Contains("must be a floating tensor"), Error);
+}

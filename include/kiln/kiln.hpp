@@ -21,6 +21,7 @@
 #include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/checkpoint.hpp"
 #include "kiln/autograd/engine.hpp"
+#include "kiln/autograd/functional.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/gradcheck.hpp"
 #include "kiln/autograd/node.hpp"
