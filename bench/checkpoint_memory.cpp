@@ -12,24 +12,14 @@
 // the peak RSS of the process.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "bench/peak_rss.hpp"
 #include "kiln/kiln.hpp"
 
-namespace {
-
-double peak_rss_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0.0;
-}
-
-}  // namespace
+using kiln::bench::peak_rss_mb;
 
 int main(int argc, char** argv) {
   using namespace kiln;

@@ -30,17 +30,12 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/peak_rss.hpp"
 #include "kiln/kiln.hpp"
 
 namespace {
 
-double peak_rss_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0.0;
-}
+using kiln::bench::peak_rss_mb;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
