@@ -35,6 +35,9 @@ CONFIGS = [
     ("Adadelta", torch.optim.Adadelta, dict()),
     ("Adadelta, lr 0.5, rho 0.8, eps 1e-4, weight_decay 0.1", torch.optim.Adadelta,
      dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("ASGD", torch.optim.ASGD, dict(lr=0.05)),
+    ("ASGD, lambd 0.01, alpha 0.5, t0 10, weight_decay 0.1", torch.optim.ASGD,
+     dict(lr=0.05, lambd=0.01, alpha=0.5, t0=10, weight_decay=0.1)),
     ("Rprop", torch.optim.Rprop, dict(lr=0.05)),
     ("Rprop, etas (0.3, 1.5), step_sizes (0.01, 0.2)", torch.optim.Rprop,
      dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(0.01, 0.2))),
@@ -48,6 +51,8 @@ for name, cls, kwargs in CONFIGS:
             p.grad = torch.tensor([2 * (p[j].item() - C[j]) + 0.3 * math.sin(k * (j + 1)) for j in range(5)])
         opt.step()
     print(f"{name}: {{{', '.join(repr(v) for v in p.tolist())}}}")
+    if cls is torch.optim.ASGD:
+        print(f"{name}, average: {{{', '.join(repr(v) for v in opt.state[p]['ax'].tolist())}}}")
 
 # The schedules: the rate at the start, then after each of STEPS_LR steps, of SGD at
 # lr 0.5 (OneCycleLR without cycling the momentum).
@@ -62,6 +67,8 @@ SCHEDULES = [
     ("OneCycleLR(0.5, 24, linear, pct_start 0.25, div 10, final div 100)",
      lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, anneal_strategy="linear", pct_start=0.25,
                             div_factor=10, final_div_factor=100, cycle_momentum=False)),
+    ("MultiplicativeLR(0.5 every third epoch, else 0.9)",
+     lambda o: S.MultiplicativeLR(o, lambda e: 0.5 if e % 3 == 0 else 0.9)),
     ("OneCycleLR(0.5, 24, three_phase)",
      lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=24, three_phase=True, cycle_momentum=False)),
 ]

@@ -402,7 +402,7 @@ TEST_CASE("schedules resume exactly from their state_dict, loaded before or afte
 // Five float64 parameters, 30 steps of a quadratic pull plus a wobble; the expected values
 // are PyTorch 2.15's (tests/optim_torch_reference.py prints them).
 TEST_CASE(
-    "adaptive optimizers: Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop follow torch.optim's "
+    "adaptive optimizers: Adagrad, Adamax, NAdam, RAdam, Adadelta, ASGD and Rprop follow torch.optim's "
     "trajectories") {
   using Make = std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)>;
   struct Case {
@@ -495,6 +495,19 @@ TEST_CASE(
        },
        {0.8212528339345618, -1.1709153441672262, 1.598885232970915, 0.404976800197729,
         -0.056925322626110324}},
+      {"ASGD",
+       [](const Tensor& p) {
+         return std::make_unique<optim::ASGD>(std::vector<Tensor>{p}, optim::ASGDOptions(0.05));
+       },
+       {0.9893636594667301, -1.023463945926948, 0.5562447822361042, 1.9078496648506351, -0.0109964188996574}},
+      {"ASGD, lambd, alpha, t0, weight_decay",
+       [](const Tensor& p) {
+         return std::make_unique<optim::ASGD>(
+             std::vector<Tensor>{p},
+             optim::ASGDOptions(0.05).set_lambd(0.01).set_alpha(0.5).set_t0(10).set_weight_decay(0.1));
+       },
+       {0.9425637076397696, -0.9698499814630515, 0.5211675364079521, 1.8207610583909715,
+        -0.009348063677405632}},
       {"Rprop",
        [](const Tensor& p) {
          return std::make_unique<optim::Rprop>(std::vector<Tensor>{p}, optim::RpropOptions(0.05));
@@ -518,6 +531,19 @@ TEST_CASE(
     }
     check_values(p, k.expected, 1e-12);
   }
+  // ASGD's average, after t0 = 10 steps a running mean (torch's state "ax").
+  Tensor p = from_vector(kReferenceStart).requires_grad_();
+  optim::ASGD asgd({p},
+                   optim::ASGDOptions(0.05).set_lambd(0.01).set_alpha(0.5).set_t0(10).set_weight_decay(0.1));
+  CHECK_FALSE(asgd.averaged(0).defined());
+  for (int step = 1; step <= 30; ++step) {
+    set_reference_gradient(p, step);
+    asgd.step();
+  }
+  check_values(
+      asgd.averaged(0),
+      {0.894598528472203, -1.0122621515285675, 0.6504775190497278, 1.6766986137266886, -0.02812315597530296},
+      1e-12);
 }
 
 TEST_CASE("adaptive optimizers: state_dict resumes exactly; float32 parameters; bad options") {
@@ -578,7 +604,9 @@ TEST_CASE("adaptive optimizers: state_dict resumes exactly; float32 parameters; 
 
 // The rates of SGD at 0.5 at the start and after each of 24 steps; the expected values are
 // PyTorch 2.15's (tests/optim_torch_reference.py prints them).
-TEST_CASE("ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and OneCycleLR follow torch's rates") {
+TEST_CASE(
+    "ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, OneCycleLR and MultiplicativeLR follow torch's "
+    "rates") {
   struct Case {
     const char* name;
     std::function<std::unique_ptr<optim::EpochSchedule>(optim::Optimizer&)> make;
@@ -716,6 +744,36 @@ TEST_CASE("ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and OneCycleLR 
         0.01482843923510472,  0.012060580208792242,  0.009113129842665975,  0.006243100006439732,
         0.003700751652026472, 0.0017077725511834326, 0.0004379465582190523, 2e-06,
         0.0004379465582190523}},
+      {"MultiplicativeLR(0.5 every third epoch, else 0.9)",
+       [](optim::Optimizer& opt) -> std::unique_ptr<optim::EpochSchedule> {
+         return std::make_unique<optim::MultiplicativeLR>(
+             opt, [](std::int64_t e) { return e % 3 == 0 ? 0.5 : 0.9; });
+       },
+       {0.5,
+        0.45,
+        0.405,
+        0.2025,
+        0.18225000000000002,
+        0.16402500000000003,
+        0.08201250000000002,
+        0.07381125000000002,
+        0.06643012500000002,
+        0.03321506250000001,
+        0.02989355625000001,
+        0.02690420062500001,
+        0.013452100312500005,
+        0.012106890281250005,
+        0.010896201253125005,
+        0.005448100626562502,
+        0.004903290563906253,
+        0.004412961507515628,
+        0.002206480753757814,
+        0.0019858326783820323,
+        0.001787249410543829,
+        0.0008936247052719145,
+        0.000804262234744723,
+        0.0007238360112702507,
+        0.00036191800563512537}},
   };
   for (const Case& k : cases) {
     CAPTURE(k.name);

@@ -1,7 +1,8 @@
-// Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop: torch.optim's update rules written as tensor ops
+// Adagrad, Adamax, NAdam, RAdam, Adadelta, ASGD and Rprop: torch.optim's update rules written as tensor ops
 // (in place where the state is kept), so each runs on whichever device holds the
 // parameters. Per-element state follows its parameter; step counts and NAdam's momentum
 // product are host scalars, as Adam's step.
+#include <algorithm>
 #include <cmath>
 
 #include "kiln/autograd/grad_mode.hpp"
@@ -160,6 +161,45 @@ void Adadelta::step() {
     a.add_(delta * delta * (1 - rho));
     p.sub_(delta * group.lr);
   });
+}
+
+// ---- ASGD -----------------------------------------------------------------------------
+
+ASGD::ASGD(std::vector<Tensor> params, ASGDOptions o) : ASGD(one_group(std::move(params)), o) {}
+ASGD::ASGD(std::vector<ParamGroup> groups, ASGDOptions o)
+    : Optimizer(std::move(groups), o.lr, o.weight_decay, "ASGD"), options(o) {
+  KILN_CHECK(o.lr >= 0 && o.lambd >= 0 && o.alpha >= 0 && o.weight_decay >= 0, "ASGD: lr ", o.lr, ", lambd ",
+             o.lambd, ", alpha ", o.alpha, " and weight_decay ", o.weight_decay, " must be >= 0");
+}
+
+void ASGD::step() {
+  NoGradGuard no_grad;
+  update_each([&](Group& group, Tensor& p, std::size_t i, double t) {
+    Tensor& eta_t = group.state[i]["eta"];
+    Tensor& mu_t = group.state[i]["mu"];
+    if (!eta_t.defined()) eta_t = scalar_tensor(group.lr, kFloat64);  // host scalars, as NAdam's product
+    if (!mu_t.defined()) mu_t = scalar_tensor(1.0, kFloat64);
+    double& eta = eta_t.data_ptr<double>()[0];
+    double& mu = mu_t.data_ptr<double>()[0];
+    Tensor ax = state_tensor(group, i, "ax");
+    const Tensor d = decayed(p.grad(), p, group.weight_decay);
+    p.mul_(1 - options.lambd * eta);
+    p.sub_(d * eta);
+    if (mu != 1)
+      ax.add_((p - ax) * mu);
+    else
+      ax.copy_(p);
+    eta = group.lr / std::pow(1 + options.lambd * group.lr * t, options.alpha);
+    mu = 1 / std::max(1.0, t - options.t0);
+  });
+}
+
+Tensor ASGD::averaged(std::size_t i, std::size_t group) const {
+  KILN_CHECK(group < groups_.size() && i < groups_[group].params.size(), "ASGD::averaged: no parameter ", i,
+             " in group ", group);
+  const auto& state = groups_[group].state[i];
+  const auto it = state.find("ax");
+  return it == state.end() ? Tensor() : it->second;
 }
 
 // ---- Rprop ----------------------------------------------------------------------------

@@ -113,6 +113,16 @@ LambdaLR::LambdaLR(Optimizer& optimizer, std::function<double(std::int64_t)> lr_
 }
 double LambdaLR::rate_at(std::int64_t epoch) const { return opt_.initial_lr() * lambda_(epoch); }
 
+MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, std::function<double(std::int64_t)> lr_lambda)
+    : EpochSchedule(optimizer, "MultiplicativeLR"), lambda_(std::move(lr_lambda)) {
+  KILN_CHECK(static_cast<bool>(lambda_), "MultiplicativeLR: the function of the epoch is empty");
+}
+double MultiplicativeLR::rate_at(std::int64_t epoch) const {
+  double rate = opt_.initial_lr();
+  for (std::int64_t e = 1; e <= epoch; ++e) rate *= lambda_(e);  // torch's order of products
+  return rate;
+}
+
 CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0,
                                                          std::int64_t t_mult, double eta_min)
     : EpochSchedule(optimizer, "CosineAnnealingWarmRestarts"), t_0_(t_0), t_mult_(t_mult), eta_min_(eta_min) {

@@ -183,9 +183,9 @@ TEST_CASE("cuda: the Fashion MLP, CNN and CNN+BN train on the GPU as on the CPU"
 }
 
 TEST_CASE(
-    "cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta and Rprop steps match the "
-    "CPU") {
-  for (int kind = 0; kind < 10; ++kind) {
+    "cuda: Adam, AdamW, SGD, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Rprop and ASGD steps match "
+    "the CPU") {
+  for (int kind = 0; kind < 11; ++kind) {
     manual_seed(12);
     auto cpu_model = small_mlp();
     auto gpu_model = small_mlp();
@@ -217,7 +217,9 @@ TEST_CASE(
       if (kind == 8)
         return std::make_unique<optim::Adadelta>(m.parameters(),
                                                  optim::AdadeltaOptions().set_weight_decay(1e-3));
-      return std::make_unique<optim::Rprop>(m.parameters(), optim::RpropOptions(1e-3));
+      if (kind == 9) return std::make_unique<optim::Rprop>(m.parameters(), optim::RpropOptions(1e-3));
+      return std::make_unique<optim::ASGD>(m.parameters(),
+                                           optim::ASGDOptions(1e-2).set_t0(2).set_weight_decay(1e-3));
     };
     auto opt_cpu = make(*cpu_model), opt_gpu = make(*gpu_model);
     for (int step = 0; step < 4; ++step) {

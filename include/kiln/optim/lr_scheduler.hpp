@@ -132,6 +132,17 @@ private:
   std::function<double(std::int64_t)> lambda_;
 };
 
+// lr = initial * f(1) f(2) ... f(epoch): each epoch multiplies the rate by f of its number
+// (torch's MultiplicativeLR), e.g. [](std::int64_t) { return 0.95; } for 5 % less each epoch.
+class MultiplicativeLR : public EpochSchedule {
+public:
+  MultiplicativeLR(Optimizer& optimizer, std::function<double(std::int64_t)> lr_lambda);
+
+private:
+  double rate_at(std::int64_t epoch) const override;
+  std::function<double(std::int64_t)> lambda_;
+};
+
 // Cosine annealing with warm restarts (Loshchilov & Hutter 2017; torch's
 // CosineAnnealingWarmRestarts): cycles of T_0, T_0 T_mult, T_0 T_mult^2, ... epochs, each
 // a cosine from the initial rate down toward eta_min, then back up at once.

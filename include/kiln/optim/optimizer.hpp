@@ -348,6 +348,42 @@ public:
   AdadeltaOptions options;
 };
 
+struct ASGDOptions {
+  explicit ASGDOptions(double lr = 1e-2) : lr(lr) {}
+  double lr;
+  double lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0;
+  ASGDOptions& set_lambd(double v) {
+    lambd = v;
+    return *this;
+  }
+  ASGDOptions& set_alpha(double v) {
+    alpha = v;
+    return *this;
+  }
+  ASGDOptions& set_t0(double v) {
+    t0 = v;
+    return *this;
+  }
+  ASGDOptions& set_weight_decay(double v) {
+    weight_decay = v;
+    return *this;
+  }
+};
+
+// Averaged SGD (Polyak and Juditsky 1992): d = g + wd p;  p = (1 - lambd eta) p - eta d;
+// then the average ax follows p (ax = p while mu = 1, else ax += mu (p - ax)); after step t,
+// eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0). The average, what one
+// evaluates, is averaged(i). State "eta", "mu", "ax". As torch.optim.ASGD.
+class ASGD : public Optimizer {
+public:
+  ASGD(std::vector<Tensor> params, ASGDOptions options);
+  ASGD(std::vector<ParamGroup> groups, ASGDOptions options);
+  void step() override;
+  // The running average of parameter i of group g (undefined before its first step).
+  Tensor averaged(std::size_t i, std::size_t group = 0) const;
+  ASGDOptions options;
+};
+
 struct RpropOptions {
   explicit RpropOptions(double lr = 1e-2) : lr(lr) {}
   double lr;  // every step size's start
