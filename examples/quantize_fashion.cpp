@@ -13,6 +13,11 @@
 //
 // Each quantized model is saved as safetensors, loaded back into a fresh model,
 // and that reloaded copy is the one measured. The last line is RESULT {json}.
+//
+// --prune F first zeroes the fraction F of all Linear and Conv2d weights with the smallest
+// magnitudes, the layers ranked together (nn::prune::global_unstructured), and makes it
+// permanent (nn::prune::remove): the table then shows what pruning costs, and what
+// quantizing a pruned model costs on top.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -28,6 +33,7 @@ struct Options {
   std::string data = data::kFashionMnistDefaultDir, mlp, cnn, out;
   std::string activations = "dynamic", device = "cpu";
   int threads = 0, calibration_batches = 4, reps_b1 = 300, reps_b256 = 15;
+  double prune = 0;             // the fraction of weights to prune before quantizing
   std::int64_t test_limit = 0;  // evaluate on the first N test images only (0: all)
 };
 
@@ -95,6 +101,23 @@ nlohmann::json round_trips(const nn::Module& model) {
   return out;
 }
 
+// Zeroes the fraction `amount` of the Linear and Conv2d weights with the smallest
+// magnitudes, ranked across layers, and keeps them zero for good; returns the weights' sparsity.
+double prune_weights(nn::Module& model, double amount) {
+  std::vector<std::pair<nn::Module*, std::string>> weights;
+  for (nn::Module* m : model.modules())
+    if (dynamic_cast<nn::Linear*>(m) || dynamic_cast<nn::Conv2d*>(m)) weights.emplace_back(m, "weight");
+  nn::prune::global_unstructured(weights, amount);
+  double zeros = 0, total = 0;
+  for (const auto& [m, name] : weights) {
+    nn::prune::remove(*m, name);
+    const Tensor w = m->named_parameters(false).back().second;  // the weight, registered last by remove
+    zeros += sum(eq(w, 0.0).to(kFloat64)).item<double>();
+    total += static_cast<double>(w.numel());
+  }
+  return zeros / total;
+}
+
 struct Row {
   double acc, bytes, b1, b256;
 };
@@ -109,6 +132,12 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
   const auto model = build();
   load_weights(*model, checkpoint);
   model->eval();
+  nlohmann::json out;
+  if (o.prune > 0) {
+    const double sparsity = prune_weights(*model, o.prune);
+    std::printf("\n%s: pruned to %.1f%% zero weights\n", name.c_str(), 100 * sparsity);
+    out["weight_sparsity"] = sparsity;
+  }
   // Quantization runs on the CPU; each model then moves to --device to be measured.
   const Device device = example::parse_device(o.device);
   const Tensor one = samples(test, 0, 1).to(device), batch = samples(test, 0, 256).to(device);
@@ -121,7 +150,6 @@ nlohmann::json compare(const std::string& name, const std::function<std::shared_
                time_forward(m, one, o.reps_b1), time_forward(m, batch, o.reps_b256)};
   };
 
-  nlohmann::json out;
   std::printf("\n%s (%s)\n", name.c_str(), checkpoint.c_str());
   out["round_trip_rel_rms"] = round_trips(*model);
   std::printf("%-6s %9s %12s %14s %16s\n", "", "test acc", "size",
@@ -172,6 +200,10 @@ int main(int argc, char** argv) {
   flags.option("--calibration-batches", o.calibration_batches, "batches of 256 training images for calibration")
       .at_least(1)
       .show_default();
+  flags
+      .option("--prune", o.prune,
+              "first prune this fraction of the Linear / Conv2d weights (global, by magnitude)")
+      .at_least(0.0);
   flags.option("--threads", o.threads, "threads (0: all cores)").at_least(0);
   flags.option("--test-limit", o.test_limit, "evaluate on the first N test images only (0: all)").at_least(0);
   flags.option("--device", o.device, "where the models are measured: cpu, cuda or cuda:N").show_default();
@@ -199,6 +231,7 @@ int main(int argc, char** argv) {
       const bool bn = io::load(o.cnn).tensors.count("model.1.running_mean") > 0;
       result["cnn"] = compare("cnn", [bn] { return example::fashion_cnn(bn); }, o.cnn, o, train, test);
     }
+    result["prune"] = o.prune;
     result["activations"] = o.activations;
     result["threads"] = get_num_threads();
     result["device"] = o.device;
