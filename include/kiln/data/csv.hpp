@@ -8,9 +8,11 @@
 //
 // The format is RFC 4180's: fields split by the delimiter, a field in double quotes may
 // hold the delimiter, line breaks and doubled quotes (""); lines end in \n or \r\n; a
-// UTF-8 byte-order mark and blank lines are skipped; spaces around a number are ignored.
-// Every field must be a number (as strtod reads it, with inf and nan) or missing (empty,
-// NA, NaN, nan: read as NaN), except in the categorical columns, whose distinct values are
+// UTF-8 byte-order mark and blank lines are skipped; spaces around an unquoted field are
+// ignored.
+// Every field must be a number (decimal or scientific notation, an optional sign, inf)
+// or missing (empty, NA, N/A, NaN, nan, NULL, null: read as NaN), except in the categorical
+// columns, whose distinct values (an empty field there is missing) are
 // numbered 0, 1, ... in sorted (byte) order, so that a training and a test file that hold
 // the same labels get the same codes. A field that is neither, a row with too few or too
 // many fields, or an unclosed quote is a kiln::Error naming the file, line and column.

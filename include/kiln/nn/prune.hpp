@@ -17,8 +17,8 @@
 // are the pruned weight's. An amount is a fraction in [0, 1] of those (rounded half to
 // even, as Python's round) or, given as an integer, a count of them.
 //
-// Ties between equal scores go to the lower flat index: l1_unstructured prunes the first
-// of equal magnitudes, ln_structured keeps the first of equal norms.
+// Ties between equal scores go to the lower index: of equal magnitudes (or slice norms,
+// or random draws), the first is pruned first.
 #pragma once
 
 #include <concepts>
