@@ -5,6 +5,10 @@
 // product.
 //
 // conv_transpose2d runs at layer 1's shapes with the channels swapped (same products).
+// A CIFAR-sized layer (32 -> 32 channels on 32x32 or 16x16) times forward and backward.
+// conv3d runs 16 -> 32 channels, 3x3x3, padding 1, on 8 volumes of 16x32x32 (torch_layers'
+// shape): forward, then forward and backward with the weight's gradient alone (argument 0)
+// or the input's too (1).
 //
 //   ./build/bench/bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
@@ -91,6 +95,58 @@ void BM_conv_transpose2d_forward_backward(benchmark::State& state) {
   set_flops(state, product_flops(l) * 3);
 }
 BENCHMARK(BM_conv_transpose2d_forward_backward)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// A CIFAR-sized layer: 32 -> 32 channels, 3x3, padding 1, on 128 images of side 32 or 16 (the argument).
+void BM_conv2d_square_forward_backward(benchmark::State& state) {
+  const std::int64_t side = state.range(0);
+  kiln::manual_seed(0);
+  kiln::nn::Conv2d conv(kiln::nn::Conv2dOptions(32, 32, 3).padding(1));
+  kiln::Tensor x = kiln::randn({kBatch, 32, side, side}).requires_grad_();
+  const kiln::Tensor upstream = kiln::randn({kBatch, 32, side, side});
+  for (auto _ : state) {
+    kiln::Tensor y = conv(x);
+    y.backward(upstream);
+    benchmark::DoNotOptimize(conv.weight.grad().raw_data_ptr());
+    conv.zero_grad();
+    x.set_grad(kiln::Tensor());
+  }
+  set_flops(state, 3 * 2.0 * kBatch * 32 * 32 * 9 * side * side);
+}
+BENCHMARK(BM_conv2d_square_forward_backward)->Arg(32)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+constexpr std::int64_t kVolumeBatch = 8, kVolumeIn = 16, kVolumeOut = 32, kDepth = 16, kSide = 32;
+constexpr double kVolumeFlops = 2.0 * kVolumeBatch * kVolumeOut * kVolumeIn * 27 * kDepth * kSide * kSide;
+
+void BM_conv3d_forward(benchmark::State& state) {
+  kiln::manual_seed(0);
+  kiln::nn::Conv3d conv(kiln::nn::Conv3dOptions(kVolumeIn, kVolumeOut, 3).padding(1));
+  const kiln::Tensor x = kiln::randn({kVolumeBatch, kVolumeIn, kDepth, kSide, kSide});
+  kiln::NoGradGuard no_grad;
+  for (auto _ : state) {
+    kiln::Tensor y = conv(x);
+    benchmark::DoNotOptimize(y.raw_data_ptr());
+  }
+  set_flops(state, kVolumeFlops);
+}
+BENCHMARK(BM_conv3d_forward)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_conv3d_forward_backward(benchmark::State& state) {
+  const bool input_grad = state.range(0) == 1;
+  kiln::manual_seed(0);
+  kiln::nn::Conv3d conv(kiln::nn::Conv3dOptions(kVolumeIn, kVolumeOut, 3).padding(1));
+  kiln::Tensor x = kiln::randn({kVolumeBatch, kVolumeIn, kDepth, kSide, kSide});
+  if (input_grad) x.requires_grad_();
+  const kiln::Tensor upstream = kiln::randn({kVolumeBatch, kVolumeOut, kDepth, kSide, kSide});
+  for (auto _ : state) {
+    kiln::Tensor y = conv(x);
+    y.backward(upstream);
+    benchmark::DoNotOptimize(conv.weight.grad().raw_data_ptr());
+    conv.zero_grad();
+    if (input_grad) x.set_grad(kiln::Tensor());
+  }
+  set_flops(state, kVolumeFlops * (input_grad ? 3 : 2));
+}
+BENCHMARK(BM_conv3d_forward_backward)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -132,6 +132,28 @@ TEST_CASE("gradcheck: conv2d") {
                   {rand64({1, 2, 4, 5}), rand64({2, 2, 3, 3})});
 }
 
+TEST_CASE("conv2d and conv_transpose2d on planes of 4 KiB rows (a padded im2col buffer)") {
+  manual_seed(46);
+  // 32 x 32 float32 and 8 x 64 float64 outputs: one col row spans 4 KiB, so its rows are
+  // spaced a cache line further apart.
+  const Tensor x = rand64({2, 3, 32, 32}), w = rand64({4, 3, 3, 3}), b = rand64({4});
+  check_same(conv2d(x.to(kFloat32), w.to(kFloat32), b.to(kFloat32), {1, 1}, {1, 1}).to(kFloat64),
+             naive_conv(x, w, b, {1, 1}, {1, 1}, {1, 1}, 1), 1e-4);
+  const Tensor wide = rand64({2, 4, 8, 64}), w2 = rand64({2, 4, 3, 3});
+  check_same(conv2d(wide, w2, Tensor(), {1, 1}, {1, 1}),
+             naive_conv(wide, w2, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1), 1e-12);
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv2d(in[0], in[1], in[2], {1, 1}, {1, 1}, {1, 1}, 2);
+      },
+      {rand64({1, 2, 8, 64}), rand64({2, 1, 3, 3}), rand64({2})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose2d(in[0], in[1], in[2], {1, 1}, {1, 1});
+      },
+      {rand64({1, 2, 8, 64}), rand64({2, 1, 3, 3}), rand64({1})});
+}
+
 TEST_CASE("conv_transpose2d equals the direct definition, and is conv2d's adjoint") {
   manual_seed(44);
   struct Case {

@@ -126,6 +126,17 @@ TEST_CASE("conv3d against its definition: strides, padding, dilation, groups, bi
         return conv3d(in[0], in[1], in[2], {2, 1, 1}, {1, 0, 1}, {1, 1, 2}, 2);
       },
       {rand64({1, 2, 4, 3, 4}), rand64({4, 1, 2, 2, 2}), rand64({4})});
+  // Output planes of 8 x 64 doubles: each col row spans 4 KiB, and the buffer's rows are
+  // spaced a cache line further apart. Two images of three slices, so that the threads
+  // split the (image, slice) pairs unevenly.
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv3d(in[0], in[1], in[2], {1, 1, 1}, {1, 1, 1});
+      },
+      {rand64({2, 1, 3, 8, 64}), rand64({2, 1, 3, 3, 3}), rand64({2})});
+  const Tensor deep = rand64({2, 2, 3, 32, 32}), w4 = rand64({3, 2, 3, 3, 3});
+  check_same(conv3d(deep.to(kFloat32), w4.to(kFloat32), Tensor(), {1, 1, 1}, {1, 1, 1}).to(kFloat64),
+             naive_conv3d(deep, w4, Tensor(), {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1), 1e-4);
 }
 
 TEST_CASE("conv_transpose3d is conv3d's adjoint: <conv3d(x, w), y> = <x, conv_transpose3d(y, w)>") {
@@ -241,6 +252,12 @@ TEST_CASE("Conv3d, MaxPool3d, AvgPool3d and the adaptive 3-D layers; errors name
                        doctest::Contains("shallower than the dilated kernel"), Error);
   CHECK_THROWS_WITH_AS(conv3d(randn({2, 5, 8, 8}), randn({4, 3, 3, 3, 3})),
                        doctest::Contains("has 2 channels"), Error);
+  CHECK_THROWS_WITH_AS(conv3d(clip, randn({4, 2, 1, 9, 3})),
+                       doctest::Contains("(2, 2, 5, 8, 8) has planes smaller than the dilated 9x3 kernel"),
+                       Error);
+  CHECK_THROWS_WITH_AS(conv3d(clip, randn({4, 2, 1, 1, 1}), randn({3})),
+                       doctest::Contains("conv3d: bias of shape (3) does not match 4 output channels"),
+                       Error);
   CHECK_THROWS_WITH_AS(max_pool3d(clip, {2, 2, 2}, {0, 0, 0}, {2, 0, 0}),
                        doctest::Contains("padding at most half the kernel"), Error);
   CHECK_THROWS_WITH_AS(avg_pool3d(clip, {6, 2, 2}), doctest::Contains("smaller than the window (6, 2, 2)"),

@@ -23,131 +23,19 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
 #include "src/ops/conv_cuda.hpp"
+#include "src/ops/im2col.hpp"
 #include "src/ops/window_max.hpp"
 
 namespace kiln {
 
+using detail::col2im;
 using detail::ConvGeometry;
+using detail::im2col;
 using detail::pool_geometry;
 using detail::PoolGeometry;
 using detail::ptr;
 
 namespace {
-
-// Output columns x whose input column x * stride + ix0 lies inside [0, w): [lo, hi).
-struct ColumnRange {
-  std::int64_t lo, hi;
-};
-ColumnRange inside_columns(const ConvGeometry& g, std::int64_t ix0) {
-  const std::int64_t s = g.stride[1];
-  const std::int64_t lo = std::min(g.ow, ix0 >= 0 ? 0 : (-ix0 + s - 1) / s);
-  const std::int64_t hi = std::max(lo, std::min(g.ow, g.w - 1 - ix0 < 0 ? 0 : (g.w - 1 - ix0) / s + 1));
-  return {lo, hi};
-}
-
-// With stride 1 and as many output columns as input columns ("same" padding along x),
-// col row (ci, i, j) is plane ci shifted by (dy, dx) = (i*d - p, j*d - p): flat index q
-// of the row reads q + dy*w + dx of the plane. Rows and columns that fall outside are 0.
-struct Shift {
-  std::int64_t y_lo, y_hi;  // output rows whose input row lies inside
-  ColumnRange x;            // output columns whose input column lies inside
-  std::int64_t offset;      // dy * w + dx
-  std::int64_t q_lo, q_hi;  // flat range to copy: the valid rows, clipped to the plane
-};
-bool shifts_whole_rows(const ConvGeometry& g) { return g.stride == Pair{1, 1} && g.ow == g.w; }
-Shift shift_of(const ConvGeometry& g, std::int64_t i, std::int64_t j) {
-  const std::int64_t dy = i * g.dilation[0] - g.padding[0], dx = j * g.dilation[1] - g.padding[1];
-  Shift s;
-  s.y_lo = std::min(g.oh, std::max<std::int64_t>(0, -dy));
-  s.y_hi = std::max(s.y_lo, std::min(g.oh, g.h - dy));
-  s.x = inside_columns(g, dx);
-  s.offset = dy * g.w + dx;
-  s.q_lo = std::max(s.y_lo * g.ow, -s.offset);
-  s.q_hi = std::max(s.q_lo, std::min(s.y_hi * g.ow, g.h * g.w - s.offset));
-  return s;
-}
-
-// col[(ci*kh + i)*kw + j][y*OW + x] = image[ci][y*s - p + i*d][x*s - p + j*d] (0 outside).
-// Rows are ordered by channel, so group g owns the row block [g*K, (g+1)*K).
-// (An image row is short, so the general path copies with plain loops rather than memcpy
-// calls; the shifted copy of a whole plane is long enough for std::copy's vector code.)
-template <class T>
-void im2col(const T* image, const ConvGeometry& g, T* col) {
-  if (shifts_whole_rows(g)) {  // one long copy per row, then the border columns zeroed
-    for (std::int64_t row = 0; row < g.k_all(); ++row) {
-      const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
-      const T* plane = image + ci * g.h * g.w;
-      T* out = col + row * g.l();
-      const Shift sh = shift_of(g, i, j);
-      for (std::int64_t q = 0; q < sh.q_lo; ++q) out[q] = T(0);
-      std::copy(plane + sh.q_lo + sh.offset, plane + sh.q_hi + sh.offset, out + sh.q_lo);
-      for (std::int64_t q = sh.q_hi; q < g.l(); ++q) out[q] = T(0);
-      for (std::int64_t y = sh.y_lo; y < sh.y_hi; ++y) {
-        for (std::int64_t x = 0; x < sh.x.lo; ++x) out[y * g.ow + x] = T(0);
-        for (std::int64_t x = sh.x.hi; x < g.ow; ++x) out[y * g.ow + x] = T(0);
-      }
-    }
-    return;
-  }
-  for (std::int64_t row = 0; row < g.k_all(); ++row) {
-    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
-    const T* plane = image + ci * g.h * g.w;
-    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
-    const auto [x_lo, x_hi] = inside_columns(g, ix0);
-    for (std::int64_t y = 0; y < g.oh; ++y) {
-      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-      T* out = col + row * g.l() + y * g.ow;
-      if (iy < 0 || iy >= g.h) {
-        for (std::int64_t x = 0; x < g.ow; ++x) out[x] = T(0);
-        continue;
-      }
-      const T* src = plane + iy * g.w;
-      for (std::int64_t x = 0; x < x_lo; ++x) out[x] = T(0);
-      if (s == 1)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x];
-      else
-        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x * s];
-      for (std::int64_t x = x_hi; x < g.ow; ++x) out[x] = T(0);
-    }
-  }
-}
-
-// The adjoint of im2col: image[...] += col[row][...] (image zeroed first; col is scratch,
-// and its entries that fall outside the image may be overwritten).
-template <class T>
-void col2im(T* col, const ConvGeometry& g, T* image) {
-  std::fill(image, image + g.c * g.h * g.w, T(0));
-  if (shifts_whole_rows(g)) {  // the border columns of col zeroed, then one long sum per row
-    for (std::int64_t row = 0; row < g.k_all(); ++row) {
-      const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
-      T* plane = image + ci * g.h * g.w;
-      T* src = col + row * g.l();
-      const Shift sh = shift_of(g, i, j);
-      for (std::int64_t y = sh.y_lo; y < sh.y_hi; ++y) {
-        for (std::int64_t x = 0; x < sh.x.lo; ++x) src[y * g.ow + x] = T(0);
-        for (std::int64_t x = sh.x.hi; x < g.ow; ++x) src[y * g.ow + x] = T(0);
-      }
-      for (std::int64_t q = sh.q_lo; q < sh.q_hi; ++q) plane[q + sh.offset] += src[q];
-    }
-    return;
-  }
-  for (std::int64_t row = 0; row < g.k_all(); ++row) {
-    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
-    T* plane = image + ci * g.h * g.w;
-    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
-    const auto [x_lo, x_hi] = inside_columns(g, ix0);
-    for (std::int64_t y = 0; y < g.oh; ++y) {
-      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-      if (iy < 0 || iy >= g.h) continue;
-      const T* src = col + row * g.l() + y * g.ow;
-      T* dst = plane + iy * g.w;
-      if (s == 1)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x] += src[x];
-      else
-        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x * s] += src[x];
-    }
-  }
-}
 
 // Runs body(img, col, gw) for every image of g's batch, images spread over the threads.
 // Each task has its own im2col buffer `col` (g.k_all() x g.l()) and, when `weight_grad`,
@@ -159,7 +47,7 @@ Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& 
   std::vector<std::pair<std::int64_t, Tensor>> partial_gw;  // (first image, sum), one per task
   std::mutex partial_mutex;
   parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
-    std::vector<T> col(static_cast<std::size_t>(g.k_all() * g.l()));
+    std::vector<T> col(static_cast<std::size_t>(g.k_all() * detail::col_row_stride<T>(g.l())));
     Tensor gw = weight_grad ? zeros(shape, dtype_of<T>::value) : Tensor();
     for (std::int64_t img = b; img < e; ++img) body(img, col.data(), weight_grad ? ptr<T>(gw) : nullptr);
     if (weight_grad) {
@@ -218,12 +106,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
   Tensor out = Tensor::empty({g.n, g.o, g.oh, g.ow}, x.dtype());
   visit_floating(x.dtype(), "conv2d", [&]<class T>() {
     images_in_parallel<T>(g, false, {}, [&](std::int64_t img, T* col, T*) {
-      im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col);
+      const std::int64_t LD = detail::col_row_stride<T>(L);
+      im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col, LD);
       T* o = ptr<T>(out) + img * g.o * L;
       if (bc.defined())  // each channel starts at its bias and the product adds onto it (beta = 1)
         for (std::int64_t oc = 0; oc < g.o; ++oc) std::fill(o + oc * L, o + (oc + 1) * L, ptr<T>(bc)[oc]);
       for (std::int64_t gi = 0; gi < groups; ++gi)
-        detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col + gi * K * L, L,
+        detail::gemm(false, false, OG, L, K, T(1), ptr<T>(w) + gi * OG * K, K, col + gi * K * LD, LD,
                      T(bc.defined() ? 1 : 0), o + gi * OG * L, L);
     });
   });
@@ -240,17 +129,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
                        grads[1] =
                            images_in_parallel<T>(g, nw, w.shape(), [&](std::int64_t img, T* col, T* gw) {
                              const T* gn = ptr<T>(gc) + img * g.o * L2;
+                             const std::int64_t LD = detail::col_row_stride<T>(L2);
                              if (nw) {  // dW_g += g_n,g @ col_g^T
-                               im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col);
+                               im2col(ptr<T>(xc) + img * g.c * g.h * g.w, g, col, LD);
                                for (std::int64_t gi = 0; gi < g.groups; ++gi)
                                  detail::gemm(false, true, OG2, K2, L2, T(1), gn + gi * OG2 * L2, L2,
-                                              col + gi * K2 * L2, L2, T(1), gw + gi * OG2 * K2, K2);
+                                              col + gi * K2 * LD, LD, T(1), gw + gi * OG2 * K2, K2);
                              }
                              if (nx) {  // dcol_g = W_g^T @ g_n,g, then col2im into dx_n
                                for (std::int64_t gi = 0; gi < g.groups; ++gi)
                                  detail::gemm(true, false, K2, L2, OG2, T(1), ptr<T>(w) + gi * OG2 * K2, K2,
-                                              gn + gi * OG2 * L2, L2, T(0), col + gi * K2 * L2, L2);
-                               col2im(col, g, ptr<T>(gx) + img * g.c * g.h * g.w);
+                                              gn + gi * OG2 * L2, L2, T(0), col + gi * K2 * LD, LD);
+                               col2im(col, g, ptr<T>(gx) + img * g.c * g.h * g.w, LD);
                              }
                            });
                      });
@@ -321,11 +211,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   Tensor out = Tensor::empty({g.n, g.c, g.h, g.w}, x.dtype());
   visit_floating(x.dtype(), op, [&]<class T>() {
     images_in_parallel<T>(g, false, {}, [&](std::int64_t img, T* col, T*) {
+      const std::int64_t LD = detail::col_row_stride<T>(L);
       for (std::int64_t gi = 0; gi < groups; ++gi)  // col_g = W_g^T @ x_n,g
         detail::gemm(true, false, K, L, OG, T(1), ptr<T>(w) + gi * OG * K, K,
-                     ptr<T>(xc) + (img * g.o + gi * OG) * L, L, T(0), col + gi * K * L, L);
+                     ptr<T>(xc) + (img * g.o + gi * OG) * L, L, T(0), col + gi * K * LD, LD);
       T* o = ptr<T>(out) + img * g.c * plane;
-      col2im(col, g, o);
+      col2im(col, g, o, LD);
       if (bc.defined())
         for (std::int64_t oc = 0; oc < g.c; ++oc)
           for (T *p = o + oc * plane, *end = p + plane; p < end; ++p) *p += ptr<T>(bc)[oc];
@@ -343,15 +234,16 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                      visit_floating(gc.dtype(), "conv_transpose2d backward", [&]<class T>() {
                        grads[1] =
                            images_in_parallel<T>(g, nw, w.shape(), [&](std::int64_t img, T* col, T* gw) {
-                             im2col(ptr<T>(gc) + img * g.c * g.h * g.w, g, col);
+                             const std::int64_t LD = detail::col_row_stride<T>(L2);
+                             im2col(ptr<T>(gc) + img * g.c * g.h * g.w, g, col, LD);
                              for (std::int64_t gi = 0; gi < g.groups; ++gi) {
                                const std::int64_t first = (img * g.o + gi * OG2) * L2;  // x_n,g and dx_n,g
                                if (nx)  // dx_n,g = W_g @ col_g
                                  detail::gemm(false, false, OG2, L2, K2, T(1), ptr<T>(w) + gi * OG2 * K2, K2,
-                                              col + gi * K2 * L2, L2, T(0), ptr<T>(gx) + first, L2);
+                                              col + gi * K2 * LD, LD, T(0), ptr<T>(gx) + first, L2);
                                if (nw)  // dW_g += x_n,g @ col_g^T
                                  detail::gemm(false, true, OG2, K2, L2, T(1), ptr<T>(xc) + first, L2,
-                                              col + gi * K2 * L2, L2, T(1), gw + gi * OG2 * K2, K2);
+                                              col + gi * K2 * LD, LD, T(1), gw + gi * OG2 * K2, K2);
                              }
                            });
                      });

@@ -1,18 +1,27 @@
-// Volumes, (N, C, D, H, W): conv3d as one conv2d over depth slices gathered as channels,
-// conv_transpose3d as one conv_transpose2d over the slices added back along the depth,
-// and the 3-D poolings as two 2-D ones (the planes, then the depth). Every step is a 2-D
-// op, an index_select or a view, so both devices run them and autograd derives the
-// backward passes.
+// Volumes, (N, C, D, H, W). On the CPU conv3d is im2col + GEMM per (image, output
+// slice), the columns gathered straight from the volume's planes (below). Elsewhere it is
+// one conv2d over depth slices gathered as channels; conv_transpose3d is one
+// conv_transpose2d over the slices added back along the depth, and the 3-D poolings are
+// two 2-D ones (the planes, then the depth). Those steps are 2-D ops, index_selects or
+// views, so both devices run them and autograd derives the backward passes.
+#include <algorithm>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/blas.hpp"
+#include "src/ops/im2col.hpp"
 
 namespace kiln {
 
@@ -34,6 +43,159 @@ Tensor batched(const char* op, const Tensor& x, bool& unbatched) {
 }
 
 Tensor unbatch(const Tensor& y, bool unbatched) { return unbatched ? y.squeeze(0) : y; }
+
+// ---- conv3d on the CPU --------------------------------------------------------------
+// For image n and output slice z, col (K_all, L) holds one block of kh kw rows per
+// (channel c, depth tap k), in the weight's (C, kd, kh, kw) order: the 2-D im2col of plane
+// (c, z s - p + k dil), or zeros where that plane lies in the padding. Then
+//   out[n, :, z] (O/G, L) = W_g (O/G, K) @ col_g (K, L),  K = C/G kd kh kw,
+// written in place (row stride OD L). Backward: dW_g += g[n, :, z] @ col_g^T over every
+// (n, z); dcol_g = W_g^T @ g[n, :, z], added back into dx_n plane by plane. Images and
+// slices spread over the threads in the forward and for dW; dx spreads the images (the
+// slices of one image add into the same planes).
+struct VolumeGeometry {
+  detail::ConvGeometry plane;  // one channel's plane: c = 1, groups = 1
+  std::int64_t n, c, d, o, kd, od, groups;
+  std::int64_t stride, padding, dilation;              // along the depth
+  std::int64_t taps() const { return plane.k_all(); }  // kh kw
+  std::int64_t k() const { return c / groups * kd * taps(); }
+  std::int64_t k_all() const { return c * kd * taps(); }
+  std::int64_t l() const { return plane.l(); }
+  template <class T>
+  std::int64_t ld() const {
+    return detail::col_row_stride<T>(plane.l());
+  }
+  std::int64_t volume() const { return d * plane.h * plane.w; }  // one channel of one image
+  // The input slice that tap k of output slice z reads, or -1 in the padding.
+  std::int64_t input_slice(std::int64_t z, std::int64_t k) const {
+    const std::int64_t at = z * stride - padding + k * dilation;
+    return at >= 0 && at < d ? at : -1;
+  }
+};
+
+template <class T>
+void vol2col(const T* image, const VolumeGeometry& v, std::int64_t z, T* col) {
+  const std::int64_t ld = v.ld<T>();
+  for (std::int64_t ci = 0; ci < v.c; ++ci)
+    for (std::int64_t k = 0; k < v.kd; ++k) {
+      T* rows = col + (ci * v.kd + k) * v.taps() * ld;
+      const std::int64_t at = v.input_slice(z, k);
+      if (at < 0)
+        std::fill(rows, rows + v.taps() * ld, T(0));
+      else
+        detail::im2col(image + ci * v.volume() + at * v.plane.h * v.plane.w, v.plane, rows, ld);
+    }
+}
+
+// The adjoint of vol2col: adds col into the image's planes (col is scratch).
+template <class T>
+void col2vol_add(T* col, const VolumeGeometry& v, std::int64_t z, T* image) {
+  const std::int64_t ld = v.ld<T>();
+  for (std::int64_t ci = 0; ci < v.c; ++ci)
+    for (std::int64_t k = 0; k < v.kd; ++k) {
+      const std::int64_t at = v.input_slice(z, k);
+      if (at >= 0)
+        detail::col2im_add(col + (ci * v.kd + k) * v.taps() * ld, v.plane,
+                           image + ci * v.volume() + at * v.plane.h * v.plane.w, ld);
+    }
+}
+
+template <class T>
+void conv3d_forward(const VolumeGeometry& v, const T* x, const T* w, const T* bias, T* out) {
+  const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();
+  parallel_for(0, v.n * v.od, 1, [&](std::int64_t b, std::int64_t e) {
+    std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
+    for (std::int64_t item = b; item < e; ++item) {
+      const std::int64_t n = item / v.od, z = item % v.od;
+      vol2col(x + n * v.c * v.volume(), v, z, col.data());
+      T* o = out + n * v.o * ldo + z * L;
+      if (bias)  // each channel starts at its bias and the product adds onto it (beta = 1)
+        for (std::int64_t oc = 0; oc < v.o; ++oc) std::fill(o + oc * ldo, o + oc * ldo + L, bias[oc]);
+      for (std::int64_t gi = 0; gi < v.groups; ++gi)
+        detail::gemm(false, false, OG, L, K, T(1), w + gi * OG * K, K, col.data() + gi * K * ld, ld,
+                     T(bias ? 1 : 0), o + gi * OG * ldo, ldo);
+    }
+  });
+}
+
+// dW as the sum of the tasks' partial sums, in the order of their first items, so that a
+// run repeats bit for bit.
+template <class T>
+Tensor conv3d_weight_grad(const VolumeGeometry& v, const T* x, const T* g, const Shape& shape) {
+  const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();
+  std::vector<std::pair<std::int64_t, Tensor>> partial;
+  std::mutex partial_mutex;
+  parallel_for(0, v.n * v.od, 1, [&](std::int64_t b, std::int64_t e) {
+    std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
+    Tensor gw = zeros(shape, dtype_of<T>::value);
+    for (std::int64_t item = b; item < e; ++item) {
+      const std::int64_t n = item / v.od, z = item % v.od;
+      vol2col(x + n * v.c * v.volume(), v, z, col.data());
+      const T* gz = g + n * v.o * ldo + z * L;
+      for (std::int64_t gi = 0; gi < v.groups; ++gi)
+        detail::gemm(false, true, OG, K, L, T(1), gz + gi * OG * ldo, ldo, col.data() + gi * K * ld, ld, T(1),
+                     detail::ptr<T>(gw) + gi * OG * K, K);
+    }
+    std::lock_guard<std::mutex> lock(partial_mutex);
+    partial.emplace_back(b, gw);
+  });
+  if (partial.empty()) return zeros(shape, dtype_of<T>::value);
+  std::sort(partial.begin(), partial.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
+  Tensor total = partial.front().second;
+  for (std::size_t i = 1; i < partial.size(); ++i) total = total + partial[i].second;
+  return total;
+}
+
+template <class T>
+void conv3d_input_grad(const VolumeGeometry& v, const T* w, const T* g, T* gx) {
+  const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();
+  parallel_for(0, v.n, 1, [&](std::int64_t b, std::int64_t e) {
+    std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
+    for (std::int64_t n = b; n < e; ++n) {
+      T* image = gx + n * v.c * v.volume();
+      std::fill(image, image + v.c * v.volume(), T(0));
+      for (std::int64_t z = 0; z < v.od; ++z) {
+        const T* gz = g + n * v.o * ldo + z * L;
+        for (std::int64_t gi = 0; gi < v.groups; ++gi)
+          detail::gemm(true, false, K, L, OG, T(1), w + gi * OG * K, K, gz + gi * OG * ldo, ldo, T(0),
+                       col.data() + gi * K * ld, ld);
+        col2vol_add(col.data(), v, z, image);
+      }
+    }
+  });
+}
+
+Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, const VolumeGeometry& v) {
+  const Tensor xc = x.detach().contiguous();
+  const Tensor w = weight.detach().contiguous();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = Tensor::empty({v.n, v.o, v.od, v.plane.oh, v.plane.ow}, x.dtype());
+  visit_floating(x.dtype(), "conv3d", [&]<class T>() {
+    conv3d_forward<T>(v, detail::ptr<T>(xc), detail::ptr<T>(w), bc.defined() ? detail::ptr<T>(bc) : nullptr,
+                      detail::ptr<T>(out));
+  });
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(
+        out, "conv3d", {x, weight, bias},
+        [xc, w, v, nx, nw, nb](const Tensor& grad) {
+          const Tensor gc = grad.contiguous();
+          Grads grads(3);
+          visit_floating(gc.dtype(), "conv3d backward", [&]<class T>() {
+            if (nw) grads[1] = conv3d_weight_grad<T>(v, detail::ptr<T>(xc), detail::ptr<T>(gc), w.shape());
+            if (nx) {
+              grads[0] = Tensor::empty(xc.shape(), gc.dtype());
+              conv3d_input_grad<T>(v, detail::ptr<T>(w), detail::ptr<T>(gc), detail::ptr<T>(grads[0]));
+            }
+          });
+          if (nb) grads[2] = sum(gc, {0, 2, 3, 4});
+          return grads;
+        },
+        {nw ? xc : Tensor(), nx ? w : Tensor()});
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -61,6 +223,37 @@ Tensor conv3d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Trip
              " is shallower than the dilated kernel's ", span,
              " slices after padding; the output would be empty");
   const std::int64_t od = (depth - span) / stride[0] + 1;
+  if (!x.device().is_cuda()) {
+    const std::int64_t h = x.size(3), w = x.size(4);
+    detail::ConvGeometry plane{1,
+                               1,
+                               h,
+                               w,
+                               weight.size(0),
+                               weight.size(3),
+                               weight.size(4),
+                               0,
+                               0,
+                               {stride[1], stride[2]},
+                               {padding[1], padding[2]},
+                               {dilation[1], dilation[2]},
+                               1};
+    const std::int64_t span_h = h + 2 * padding[1] - dilation[1] * (plane.kh - 1) - 1;
+    const std::int64_t span_w = w + 2 * padding[2] - dilation[2] * (plane.kw - 1) - 1;
+    KILN_CHECK(span_h >= 0 && span_w >= 0, op, ": input of shape ", fmt(x_in.shape()),
+               " has planes smaller than the dilated ", plane.kh, "x", plane.kw,
+               " kernel after padding; the output would be empty");
+    plane.oh = span_h / stride[1] + 1;
+    plane.ow = span_w / stride[2] + 1;
+    if (bias.defined()) {
+      detail::check_same_dtype_device(op, {x, bias});
+      KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias of shape ", fmt(bias.shape()),
+                 " does not match ", weight.size(0), " output channels");
+    }
+    const VolumeGeometry v{plane, n,      c,         x.size(2),  weight.size(0), kd,
+                           od,    groups, stride[0], padding[0], dilation[0]};
+    return unbatch(conv3d_cpu(x, weight, bias, v), unbatched);
+  }
   // Output depth o reads padded slices o s + k dil, k < kd: gathered in that order, they
   // become the channels of a batch of N OD images. Without groups the slices go first
   // (channel k C + c): x with its depth moved before the channels once, then one
