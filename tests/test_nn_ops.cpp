@@ -154,6 +154,30 @@ TEST_CASE("conv2d and conv_transpose2d on planes of 4 KiB rows (a padded im2col 
       {rand64({1, 2, 8, 64}), rand64({2, 1, 3, 3}), rand64({1})});
 }
 
+TEST_CASE("pointwise (1x1) convolutions, with and without stride and padding") {
+  manual_seed(47);
+  const Tensor x = rand64({3, 4, 5, 6}), w = rand64({6, 2, 1, 1}), b = rand64({6});
+  check_same(conv2d(x, w, b, {1, 1}, {0, 0}, {1, 1}, 2), naive_conv(x, w, b, {1, 1}, {0, 0}, {1, 1}, 2),
+             1e-12);
+  check_same(conv2d(x, w, b, {2, 1}, {0, 0}, {1, 1}, 2), naive_conv(x, w, b, {2, 1}, {0, 0}, {1, 1}, 2),
+             1e-12);
+  check_same(conv2d(x, w, b, {1, 1}, {1, 0}, {1, 1}, 2), naive_conv(x, w, b, {1, 1}, {1, 0}, {1, 1}, 2),
+             1e-12);
+  const Tensor wt = rand64({4, 3, 1, 1});
+  check_same(conv_transpose2d(x, wt, b.narrow(0, 0, 3)),
+             naive_conv_transpose(x, wt, b.narrow(0, 0, 3), {1, 1}, {0, 0}, {0, 0}, {1, 1}, 1), 1e-12);
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv2d(in[0], in[1], in[2], {1, 1}, {0, 0}, {1, 1}, 2);
+      },
+      {rand64({3, 4, 2, 3}), rand64({4, 2, 1, 1}), rand64({4})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv_transpose2d(in[0], in[1], in[2], {1, 1}, {0, 0}, {0, 0}, 2);
+      },
+      {rand64({3, 4, 2, 3}), rand64({4, 1, 1, 1}), rand64({2})});
+}
+
 TEST_CASE("conv_transpose2d equals the direct definition, and is conv2d's adjoint") {
   manual_seed(44);
   struct Case {

@@ -134,6 +134,17 @@ TEST_CASE("conv3d against its definition: strides, padding, dilation, groups, bi
         return conv3d(in[0], in[1], in[2], {1, 1, 1}, {1, 1, 1});
       },
       {rand64({2, 1, 3, 8, 64}), rand64({2, 1, 3, 3, 3}), rand64({2})});
+  // A 1x1x1 kernel, with and without a depth stride.
+  const Tensor w1 = rand64({4, 2, 1, 1, 1}), b = rand64({4});
+  check_same(conv3d(x, w1, b, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2),
+             naive_conv3d(x, w1, b, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2), 1e-12);
+  check_same(conv3d(x, w1, b, {2, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2),
+             naive_conv3d(x, w1, b, {2, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2), 1e-12);
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return conv3d(in[0], in[1], in[2], {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2);
+      },
+      {rand64({3, 4, 2, 2, 3}), rand64({2, 2, 1, 1, 1}), rand64({2})});
   const Tensor deep = rand64({2, 2, 3, 32, 32}), w4 = rand64({3, 2, 3, 3, 3});
   check_same(conv3d(deep.to(kFloat32), w4.to(kFloat32), Tensor(), {1, 1, 1}, {1, 1, 1}).to(kFloat64),
              naive_conv3d(deep, w4, Tensor(), {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1), 1e-4);
