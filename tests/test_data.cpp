@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 
 #include "helpers.hpp"
@@ -169,6 +170,70 @@ TEST_CASE("TensorDataset: your own features with class labels or float targets, 
   CHECK_THROWS_WITH_AS(data::TensorDataset(x, zeros({7, 2}, kInt64)),
                        doctest::Contains("integer y are class labels, one per sample"), Error);
   CHECK_THROWS_WITH_AS(data::TensorDataset(x, Tensor()), doctest::Contains("must both be defined"), Error);
+}
+
+TEST_CASE("Subset and random_split: disjoint random parts of a dataset, sized as torch.utils.data's") {
+  // Sample i has the feature i and the label i % 4.
+  std::vector<std::int64_t> labels;
+  for (std::int64_t i = 0; i < 10; ++i) labels.push_back(i % 4);
+  const data::TensorDataset all(arange(10).to(kFloat32).reshape({10, 1}), from_vector(labels, {10}));
+  auto sizes = [&](const std::vector<double>& lengths, std::int64_t n) {
+    const data::Subset head(all, [n] {
+      std::vector<std::int64_t> first(static_cast<std::size_t>(n));
+      std::iota(first.begin(), first.end(), 0);
+      return first;
+    }());
+    std::vector<std::int64_t> out;
+    for (const data::Subset& part : data::random_split(head, lengths, 0)) out.push_back(part.size());
+    return out;
+  };
+  // torch.utils.data.random_split's lengths (PyTorch 2.15) for the same fractions.
+  CHECK(sizes({0.7, 0.2, 0.1}, 10) == std::vector<std::int64_t>{7, 2, 1});
+  CHECK(sizes({0.5, 0.5}, 5) == std::vector<std::int64_t>{3, 2});
+  CHECK(sizes({0.3, 0.3, 0.4}, 7) == std::vector<std::int64_t>{3, 2, 2});
+  CHECK(sizes({0.25, 0.25, 0.25, 0.25}, 10) == std::vector<std::int64_t>{3, 3, 2, 2});
+  CHECK(sizes({0.1, 0.9}, 3) == std::vector<std::int64_t>{1, 2});
+  CHECK(sizes({0.33, 0.33, 0.34}, 10) == std::vector<std::int64_t>{4, 3, 3});
+  CHECK(sizes({6, 0, 4}, 10) == std::vector<std::int64_t>{6, 0, 4});  // counts
+
+  const std::vector<data::Subset> parts = data::random_split(all, {0.8, 0.2}, 7);
+  REQUIRE(parts.size() == 2);
+  std::set<std::int64_t> seen;
+  for (const data::Subset& part : parts)
+    for (std::int64_t i : part.indices()) CHECK(seen.insert(i).second);  // disjoint
+  CHECK(seen.size() == 10);                                              // and together the whole dataset
+  CHECK(data::random_split(all, {0.8, 0.2}, 7)[1].indices() == parts[1].indices());  // the seed decides
+  bool moved = false;
+  for (std::uint64_t seed = 8; seed < 12; ++seed)
+    moved = moved || data::random_split(all, {0.8, 0.2}, seed)[1].indices() != parts[1].indices();
+  CHECK(moved);
+
+  // Served through a DataLoader, a subset gives its parent's samples in its own order.
+  const data::Subset& validation = parts[1];
+  CHECK(validation.sample_shape() == Shape{1});
+  CHECK(validation.target_dtype() == kInt64);
+  data::DataLoader loader(validation, data::LoaderOptions(8));
+  loader.epoch(0);
+  const data::Batch& b = loader.batch(0);
+  REQUIRE(b.x.size(0) == 2);
+  for (std::int64_t r = 0; r < 2; ++r) {
+    const std::int64_t i = validation.indices()[static_cast<std::size_t>(r)];
+    CHECK(b.x.at<float>({r, 0}) == static_cast<float>(i));
+    CHECK(b.y.at<std::int64_t>({r}) == i % 4);
+  }
+  const data::Subset repeated(all, {3, 3, 9});  // indices may repeat
+  data::DataLoader in_order(repeated, data::LoaderOptions(3));
+  in_order.epoch(0);
+  check_values(in_order.batch(0).y, {3, 3, 1});
+
+  CHECK_THROWS_WITH_AS(data::Subset(all, {2, 10}),
+                       doctest::Contains("Subset: index 10 is out of range for a dataset of 10 samples"),
+                       Error);
+  CHECK_THROWS_WITH_AS(data::random_split(all, {6, 3}, 0),
+                       doctest::Contains("lengths (6, 3) sum to 9 but the dataset has 10 samples"), Error);
+  CHECK_THROWS_WITH_AS(data::random_split(all, {0.5, 0.4}, 0),
+                       doctest::Contains("neither fractions summing to 1"), Error);
+  CHECK_THROWS_WITH_AS(data::random_split(all, {11, -1}, 0), doctest::Contains("none negative"), Error);
 }
 
 TEST_CASE("DataLoader augmentation: flips and shifts drawn from (seed, epoch, position), blank borders") {

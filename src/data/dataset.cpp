@@ -1,6 +1,9 @@
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <sstream>
+#include <string>
 
 #include "kiln/core/factories.hpp"
 #include "kiln/core/rng.hpp"
@@ -82,6 +85,88 @@ void TensorDataset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Te
   else copy_rows(y_, y, float{});
 }
 
+namespace {
+// A uniform random permutation of 0, 1, ..., n - 1 (Fisher-Yates) from g.
+std::vector<std::int64_t> permutation(std::size_t n, Generator& g) {
+  std::vector<std::int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+  return order;
+}
+}  // namespace
+
+// ---- Subset and random_split -----------------------------------------------------------------
+
+Subset::Subset(const Dataset& parent, std::vector<std::int64_t> indices)
+    : parent_(&parent), indices_(std::move(indices)) {
+  for (std::int64_t i : indices_)
+    KILN_CHECK(i >= 0 && i < parent.size(), "Subset: index ", i, " is out of range for a dataset of ",
+               parent.size(), " samples");
+}
+
+void Subset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const {
+  std::vector<std::int64_t> in_parent(indices.size());
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    in_parent[i] = indices_.at(static_cast<std::size_t>(indices[i]));
+  parent_->fill(in_parent, x, y);
+}
+
+namespace {
+
+std::string lengths_str(const std::vector<double>& lengths) {
+  std::ostringstream os;
+  os << "(";
+  for (std::size_t i = 0; i < lengths.size(); ++i) os << (i ? ", " : "") << lengths[i];
+  os << ")";
+  return os.str();
+}
+
+// The subsets' sizes: PyTorch's rule, fractions first (when they sum to 1), else counts.
+std::vector<std::int64_t> split_sizes(std::int64_t n, const std::vector<double>& lengths) {
+  KILN_CHECK(!lengths.empty(), "random_split: give at least one length");
+  double total = 0;
+  for (double l : lengths) {
+    KILN_CHECK(std::isfinite(l) && l >= 0, "random_split: lengths ", lengths_str(lengths),
+               " must be counts or fractions, none negative");
+    total += l;
+  }
+  std::vector<std::int64_t> sizes;
+  if (std::abs(total - 1.0) <= 1e-9 && total <= 1.0) {  // fractions
+    std::int64_t given = 0;
+    for (double f : lengths) {
+      sizes.push_back(static_cast<std::int64_t>(std::floor(static_cast<double>(n) * f)));
+      given += sizes.back();
+    }
+    for (std::int64_t i = 0; i < n - given; ++i) ++sizes[static_cast<std::size_t>(i) % sizes.size()];
+    return sizes;
+  }
+  for (double l : lengths) {
+    KILN_CHECK(l == std::floor(l), "random_split: lengths ", lengths_str(lengths),
+               " are neither fractions summing to 1 nor whole counts");
+    sizes.push_back(static_cast<std::int64_t>(l));
+  }
+  KILN_CHECK(std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0}) == n, "random_split: lengths ",
+             lengths_str(lengths), " sum to ", total, " but the dataset has ", n,
+             " samples; give counts that sum to it, or fractions that sum to 1");
+  return sizes;
+}
+
+}  // namespace
+
+std::vector<Subset> random_split(const Dataset& dataset, const std::vector<double>& lengths,
+                                 std::uint64_t seed) {
+  const std::vector<std::int64_t> sizes = split_sizes(dataset.size(), lengths);
+  Generator g(seed);
+  const std::vector<std::int64_t> order = permutation(static_cast<std::size_t>(dataset.size()), g);
+  std::vector<Subset> parts;
+  auto first = order.begin();
+  for (std::int64_t size : sizes) {
+    parts.emplace_back(dataset, std::vector<std::int64_t>(first, first + size));
+    first += size;
+  }
+  return parts;
+}
+
 // ---- DataLoader ----------------------------------------------------------------------------
 
 DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
@@ -106,11 +191,12 @@ std::int64_t DataLoader::num_batches() const {
 
 DataLoader::Epoch DataLoader::epoch(std::int64_t index) {
   epoch_ = index;
-  std::iota(order_.begin(), order_.end(), 0);
   if (options_.shuffle) {
     // Its own generator, seeded from (seed, epoch): independent of everything else.
     Generator g(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(index) + 1);
-    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[g.below(i)]);
+    order_ = permutation(order_.size(), g);
+  } else {
+    std::iota(order_.begin(), order_.end(), 0);
   }
   return Epoch(this);
 }

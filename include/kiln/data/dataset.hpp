@@ -13,7 +13,8 @@
 // training was resumed.
 //   data::LoaderOptions(128).set_shuffle(true).set_augment(data::Augment().set_flip(true).set_max_shift(2))
 //
-// Your own data in tensors: data::TensorDataset(x, y) with class labels or float targets.
+// Your own data in tensors: data::TensorDataset(x, y) with class labels or float targets;
+// a validation set held out of it: data::random_split(dataset, {0.9, 0.1}, seed).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +85,37 @@ public:
 private:
   Tensor x_, y_;
 };
+
+// The samples of `parent` at `indices`, in that order (as torch.utils.data.Subset): a
+// validation split, one class, a quick run on fewer samples. A view: the parent must
+// outlive the subset. Indices may repeat; each must lie in [0, parent.size()).
+class Subset : public Dataset {
+public:
+  Subset(const Dataset& parent, std::vector<std::int64_t> indices);
+  std::int64_t size() const override { return static_cast<std::int64_t>(indices_.size()); }
+  Shape sample_shape() const override { return parent_->sample_shape(); }
+  Shape target_shape() const override { return parent_->target_shape(); }
+  DType target_dtype() const override { return parent_->target_dtype(); }
+  void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const override;
+  float blank_value() const override { return parent_->blank_value(); }
+  const Dataset& parent() const { return *parent_; }
+  // The parent's index of each sample.
+  const std::vector<std::int64_t>& indices() const { return indices_; }
+
+private:
+  const Dataset* parent_;
+  std::vector<std::int64_t> indices_;
+};
+
+// Splits `dataset` into disjoint subsets of randomly chosen samples, as
+// torch.utils.data.random_split: `lengths` are counts that sum to dataset.size(), or
+// fractions that sum to 1 (subset i gets floor(N fraction_i) samples, and the samples
+// left over go one each to the first subsets). The permutation is drawn from `seed`
+// alone, so a split repeats from run to run.
+//   std::vector<data::Subset> parts = data::random_split(all, {0.8, 0.2}, 0);
+//   data::DataLoader train(parts[0], ...), validation(parts[1], ...);
+std::vector<Subset> random_split(const Dataset& dataset, const std::vector<double>& lengths,
+                                 std::uint64_t seed);
 
 // Random changes to each training image (C, H, W), applied by the DataLoader:
 // a mirror image left-right with probability 1/2, and a shift by up to max_shift
