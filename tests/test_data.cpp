@@ -236,6 +236,70 @@ TEST_CASE("Subset and random_split: disjoint random parts of a dataset, sized as
   CHECK_THROWS_WITH_AS(data::random_split(all, {11, -1}, 0), doctest::Contains("none negative"), Error);
 }
 
+TEST_CASE("DataLoader weighted sampling: draws in proportion to the weights, with or without replacement") {
+  const data::TensorDataset five(arange(5).to(kFloat32).reshape({5, 1}), arange(5));
+  const std::vector<double> weights{1, 2, 3, 0, 4};
+  // 20,000 draws with replacement: each sample about 20,000 w / 10 times (binomial
+  // spread at most 70; the seed fixes the draws, so the check is exact for this seed).
+  data::DataLoader many(five, data::LoaderOptions(1000).set_seed(3).set_weighted_sampling(weights, 20000));
+  CHECK(many.epoch_size() == 20000);
+  CHECK(many.num_batches() == 20);
+  std::vector<std::int64_t> seen(5, 0);
+  for (const data::Batch& b : many.epoch(0))
+    for (std::int64_t r = 0; r < b.y.size(0); ++r)
+      ++seen[static_cast<std::size_t>(b.y.at<std::int64_t>({r}))];
+  for (std::size_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(static_cast<double>(seen[i]) - 2000.0 * weights[i]) < 300);
+  }
+  CHECK(seen[3] == 0);  // weight 0: never drawn
+
+  // Without replacement: distinct samples; the first drawn is sample i with probability
+  // w_i / 10, as when drawing one sample after another.
+  data::DataLoader four(five, data::LoaderOptions(4).set_seed(1).set_weighted_sampling(weights, 4, false));
+  std::vector<std::int64_t> first(5, 0);
+  for (std::int64_t epoch = 0; epoch < 4000; ++epoch) {
+    four.epoch(epoch);
+    const Tensor y = four.batch(0).y;
+    std::set<std::int64_t> distinct;
+    for (std::int64_t r = 0; r < 4; ++r) distinct.insert(y.at<std::int64_t>({r}));
+    REQUIRE(distinct.size() == 4);
+    REQUIRE(distinct.count(3) == 0);
+    ++first[static_cast<std::size_t>(y.at<std::int64_t>({0}))];
+  }
+  for (std::size_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(static_cast<double>(first[i]) - 400.0 * weights[i]) < 150);
+  }
+  // An epoch's draws depend on (seed, epoch) only: drawn again, the same.
+  four.epoch(7);
+  const Tensor again = four.batch(0).y.clone();
+  four.epoch(8);
+  four.epoch(7);
+  check_values(four.batch(0).y,
+               std::vector<double>(again.data_ptr<std::int64_t>(), again.data_ptr<std::int64_t>() + 4));
+
+  // Class-balanced weights: 1 / (samples of the class).
+  const std::vector<double> balanced =
+      data::class_balance_weights(from_vector(std::vector<std::int64_t>{0, 0, 0, 2}, {4}));
+  CHECK(balanced == std::vector<double>{1.0 / 3, 1.0 / 3, 1.0 / 3, 1.0});
+
+  CHECK_THROWS_WITH_AS(
+      data::DataLoader(five, data::LoaderOptions(2).set_shuffle(true).set_weighted_sampling(weights)),
+      doctest::Contains("leave shuffle off"), Error);
+  CHECK_THROWS_WITH_AS(data::DataLoader(five, data::LoaderOptions(2).set_weighted_sampling({1, 2})),
+                       doctest::Contains("2 sampling weights for a dataset of 5 samples"), Error);
+  CHECK_THROWS_WITH_AS(data::DataLoader(five, data::LoaderOptions(2).set_weighted_sampling({1, 2, -1, 0, 1})),
+                       doctest::Contains("finite and >= 0, got -1"), Error);
+  CHECK_THROWS_WITH_AS(data::DataLoader(five, data::LoaderOptions(2).set_weighted_sampling({0, 0, 0, 0, 0})),
+                       doctest::Contains("every sampling weight is 0"), Error);
+  CHECK_THROWS_WITH_AS(
+      data::DataLoader(five, data::LoaderOptions(2).set_weighted_sampling(weights, 5, false)),
+      doctest::Contains("5 draws without replacement, but only 4 samples have a nonzero weight"), Error);
+  CHECK_THROWS_WITH_AS(data::class_balance_weights(zeros({4})), doctest::Contains("integer class labels"),
+                       Error);
+}
+
 TEST_CASE("DataLoader augmentation: flips and shifts drawn from (seed, epoch, position), blank borders") {
   // 64 images of 1x4x5 whose pixels all differ within an image: 1 + i % 8 + 10 r + 40 c.
   const std::int64_t n = 64, h = 4, w = 5;

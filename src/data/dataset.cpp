@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -180,31 +181,101 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options) : dataset_
     KILN_CHECK(options.augment.max_shift < s[1] && options.augment.max_shift < s[2], "DataLoader: augment max_shift ",
                options.augment.max_shift, " must be smaller than the image (", s[1], " x ", s[2], ")");
   }
-  order_.resize(static_cast<std::size_t>(dataset.size()));
+  std::int64_t epoch_size = dataset.size();
+  const WeightedSampling& ws = options.sampling;
+  if (!ws.weights.empty()) {
+    KILN_CHECK(!options.shuffle,
+               "DataLoader: weighted sampling draws each epoch's order itself; leave shuffle off");
+    KILN_CHECK(static_cast<std::int64_t>(ws.weights.size()) == dataset.size(),
+               "DataLoader: ", ws.weights.size(), " sampling weights for a dataset of ", dataset.size(),
+               " samples; give one weight per sample");
+    std::int64_t positive = 0;
+    for (double w : ws.weights) {
+      KILN_CHECK(std::isfinite(w) && w >= 0, "DataLoader: sampling weights must be finite and >= 0, got ", w);
+      positive += w > 0;
+    }
+    KILN_CHECK(positive > 0, "DataLoader: every sampling weight is 0; at least one sample must be drawable");
+    KILN_CHECK(ws.count >= 0,
+               "DataLoader: the weighted sampling's count must be >= 0 (0: the dataset's size), got ",
+               ws.count);
+    if (ws.count > 0) epoch_size = ws.count;
+    KILN_CHECK(ws.replacement || epoch_size <= positive, "DataLoader: ", epoch_size,
+               " draws without replacement, but only ", positive,
+               " samples have a nonzero weight; draw fewer or with replacement");
+  }
+  order_.resize(static_cast<std::size_t>(epoch_size));
   std::iota(order_.begin(), order_.end(), 0);
 }
 
 std::int64_t DataLoader::num_batches() const {
-  const std::int64_t n = dataset_.size(), b = options_.batch_size;
+  const std::int64_t n = epoch_size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
+namespace {
+
+// `count` indices drawn with probability proportional to `weights`. With replacement: the
+// first cumulative weight above u times the total, for a uniform u. Without: the samples
+// of the `count` largest keys log(u) / w (Efraimidis and Spirakis), whose order is that of
+// drawing one sample after another, each from those left.
+std::vector<std::int64_t> weighted_draws(const WeightedSampling& ws, std::size_t count, Generator& g) {
+  std::vector<std::int64_t> drawn(count);
+  if (ws.replacement) {
+    std::vector<double> cumulative(ws.weights.size());
+    std::partial_sum(ws.weights.begin(), ws.weights.end(), cumulative.begin());
+    const double total = cumulative.back();
+    for (std::int64_t& d : drawn) {
+      const auto at = std::upper_bound(cumulative.begin(), cumulative.end(), g.uniform() * total);
+      // u * total < total, so `at` is inside; the last positive weight guards rounding.
+      d = std::min<std::int64_t>(at - cumulative.begin(), static_cast<std::int64_t>(cumulative.size()) - 1);
+      while (ws.weights[static_cast<std::size_t>(d)] == 0) --d;
+    }
+    return drawn;
+  }
+  std::vector<std::pair<double, std::int64_t>> keys;
+  for (std::size_t i = 0; i < ws.weights.size(); ++i) {
+    const double u = g.uniform();
+    if (ws.weights[i] > 0) keys.emplace_back(std::log1p(-u) / ws.weights[i], static_cast<std::int64_t>(i));
+  }
+  std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t i = 0; i < count; ++i) drawn[i] = keys[i].second;
+  return drawn;
+}
+
+}  // namespace
+
 DataLoader::Epoch DataLoader::epoch(std::int64_t index) {
   epoch_ = index;
-  if (options_.shuffle) {
-    // Its own generator, seeded from (seed, epoch): independent of everything else.
-    Generator g(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(index) + 1);
+  // Its own generator, seeded from (seed, epoch): independent of everything else.
+  Generator g(options_.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(index) + 1);
+  if (!options_.sampling.weights.empty())
+    order_ = weighted_draws(options_.sampling, order_.size(), g);
+  else if (options_.shuffle)
     order_ = permutation(order_.size(), g);
-  } else {
+  else
     std::iota(order_.begin(), order_.end(), 0);
-  }
   return Epoch(this);
+}
+
+std::vector<double> class_balance_weights(const Tensor& labels) {
+  KILN_CHECK(labels.dim() == 1 && !is_floating(labels.dtype()) && labels.dtype() != kQ4_0,
+             "class_balance_weights: labels must be (N) integer class labels, got ", labels.dtype(),
+             " of shape ", fmt(labels.shape()));
+  const Tensor l = labels.to(Device::cpu()).to(kInt64).contiguous();
+  const std::int64_t* v = l.data_ptr<std::int64_t>();
+  std::map<std::int64_t, std::int64_t> counts;
+  for (std::int64_t i = 0; i < l.numel(); ++i) ++counts[v[i]];
+  std::vector<double> weights(static_cast<std::size_t>(l.numel()));
+  for (std::int64_t i = 0; i < l.numel(); ++i)
+    weights[static_cast<std::size_t>(i)] = 1.0 / static_cast<double>(counts[v[i]]);
+  return weights;
 }
 
 const Batch& DataLoader::batch(std::int64_t b) {
   KILN_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(), " batches)");
   const std::int64_t start = b * options_.batch_size;
-  const std::int64_t count = std::min(options_.batch_size, dataset_.size() - start);
+  const std::int64_t count = std::min(options_.batch_size, epoch_size() - start);
   const std::vector<std::int64_t> idx(order_.begin() + start, order_.begin() + start + count);
   // Reuse last batch's buffers unless someone still holds them (or a view of them).
   auto unshared = [count](const Tensor& t) {

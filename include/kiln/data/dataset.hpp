@@ -14,10 +14,12 @@
 //   data::LoaderOptions(128).set_shuffle(true).set_augment(data::Augment().set_flip(true).set_max_shift(2))
 //
 // Your own data in tensors: data::TensorDataset(x, y) with class labels or float targets;
-// a validation set held out of it: data::random_split(dataset, {0.9, 0.1}, seed).
+// a validation set held out of it: data::random_split(dataset, {0.9, 0.1}, seed); rare
+// classes drawn as often as the others: LoaderOptions::set_weighted_sampling.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kiln/core/tensor.hpp"
@@ -129,6 +131,16 @@ struct Augment {
   bool any() const { return flip || max_shift > 0; }
 };
 
+// Each epoch's samples drawn with probability proportional to their weights, as
+// torch.utils.data.WeightedRandomSampler: `count` draws an epoch (0: as many as the
+// dataset has samples), with replacement, or without (then each sample at most once).
+// With weights from class_balance_weights every class comes up about equally often.
+struct WeightedSampling {
+  std::vector<double> weights;  // one per sample, >= 0, not all 0
+  std::int64_t count = 0;
+  bool replacement = true;
+};
+
 struct LoaderOptions {
   explicit LoaderOptions(std::int64_t batch_size) : batch_size(batch_size) {}
   std::int64_t batch_size;
@@ -136,20 +148,33 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool drop_last = false;
   Augment augment;
+  WeightedSampling sampling;  // used when it has weights; then shuffle must stay off
   LoaderOptions& set_augment(Augment v) { augment = v; return *this; }
   LoaderOptions& set_shuffle(bool v) { shuffle = v; return *this; }
   LoaderOptions& set_seed(std::uint64_t v) { seed = v; return *this; }
   LoaderOptions& set_drop_last(bool v) { drop_last = v; return *this; }
+  LoaderOptions& set_weighted_sampling(std::vector<double> weights, std::int64_t count = 0,
+                                       bool replacement = true) {
+    sampling = {std::move(weights), count, replacement};
+    return *this;
+  }
 };
+
+// 1 / (the number of samples of its class) for each of `labels` (N integer class labels):
+// the weights that make WeightedSampling draw the classes equally often.
+std::vector<double> class_balance_weights(const Tensor& labels);
 
 class DataLoader {
 public:
   DataLoader(const Dataset& dataset, LoaderOptions options);
   std::int64_t num_batches() const;
+  // Samples an epoch serves: the dataset's size, or the weighted sampling's count.
+  std::int64_t epoch_size() const { return static_cast<std::int64_t>(order_.size()); }
   const LoaderOptions& options() const { return options_; }
 
-  // The order of one epoch: a permutation drawn from (seed, epoch) when shuffling,
-  // so an epoch's batches are the same whether or not training was resumed.
+  // The order of one epoch: a permutation (shuffle) or the weighted draws (sampling)
+  // from (seed, epoch), so an epoch's batches are the same whether or not training was
+  // resumed.
   class Epoch;
   Epoch epoch(std::int64_t index);
   // Batch `b` of the epoch whose order was last set by epoch().
