@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 
@@ -15,6 +16,92 @@ double accuracy(const Tensor& x, const Tensor& labels) {
   KILN_CHECK(labels.numel() > 0, "accuracy: no samples");
   const Tensor pred = x.dim() == 2 ? argmax(x, 1) : x.to(kInt64);
   return sum(eq(pred, labels.to(kInt64))).item() / static_cast<double>(labels.numel());
+}
+
+namespace {
+
+// The predicted and true classes as int64 host vectors, after checking the shapes.
+void classes_of(const char* op, const Tensor& x, const Tensor& labels, std::vector<std::int64_t>& predicted,
+                std::vector<std::int64_t>& truth) {
+  KILN_CHECK(labels.dim() == 1 && !is_floating(labels.dtype()) && labels.dtype() != kQ4_0, op,
+             ": labels must be (N) integer classes, got ", labels.dtype(), " of shape ", fmt(labels.shape()));
+  KILN_CHECK((x.dim() == 2 || (x.dim() == 1 && !is_floating(x.dtype()))) && x.size(0) == labels.size(0), op,
+             ": predictions must be (N, C) logits or (N) integer classes for ", labels.size(0),
+             " labels, got ", x.dtype(), " of shape ", fmt(x.shape()));
+  const Tensor pred = (x.dim() == 2 ? argmax(x, 1) : x).to(Device::cpu()).to(kInt64).contiguous();
+  const Tensor lab = labels.to(Device::cpu()).to(kInt64).contiguous();
+  predicted.assign(pred.data_ptr<std::int64_t>(), pred.data_ptr<std::int64_t>() + pred.numel());
+  truth.assign(lab.data_ptr<std::int64_t>(), lab.data_ptr<std::int64_t>() + lab.numel());
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    KILN_CHECK(truth[i] >= 0 && predicted[i] >= 0, op, ": classes must be >= 0, got label ", truth[i],
+               " and prediction ", predicted[i], " for sample ", i);
+}
+
+// The (C, C) counts, row-major, with C checked against or taken from the classes seen.
+std::vector<std::int64_t> confusion_counts(const char* op, const std::vector<std::int64_t>& predicted,
+                                           const std::vector<std::int64_t>& truth, std::int64_t& classes) {
+  std::int64_t largest = -1;
+  for (std::size_t i = 0; i < truth.size(); ++i) largest = std::max({largest, truth[i], predicted[i]});
+  KILN_CHECK(classes >= 0, op, ": num_classes must be >= 0 (0: from the data), got ", classes);
+  if (classes == 0) classes = largest + 1;
+  KILN_CHECK(largest < classes, op, ": class ", largest, " appears but num_classes is ", classes);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(classes * classes), 0);
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    ++counts[static_cast<std::size_t>(truth[i] * classes + predicted[i])];
+  return counts;
+}
+
+}  // namespace
+
+Tensor confusion_matrix(const Tensor& x, const Tensor& labels, std::int64_t num_classes) {
+  std::vector<std::int64_t> predicted, truth;
+  classes_of("confusion_matrix", x, labels, predicted, truth);
+  std::vector<std::int64_t> counts = confusion_counts("confusion_matrix", predicted, truth, num_classes);
+  return from_vector(counts, {num_classes, num_classes});
+}
+
+ClassificationReport classification_report(const Tensor& x, const Tensor& labels, std::int64_t num_classes) {
+  std::vector<std::int64_t> predicted, truth;
+  classes_of("classification_report", x, labels, predicted, truth);
+  KILN_CHECK(!truth.empty(), "classification_report: no samples");
+  const std::int64_t n = static_cast<std::int64_t>(truth.size());
+  const std::vector<std::int64_t> m =
+      confusion_counts("classification_report", predicted, truth, num_classes);
+  const auto c = static_cast<std::size_t>(num_classes);
+  ClassificationReport r;
+  r.precision.assign(c, 0);
+  r.recall.assign(c, 0);
+  r.f1.assign(c, 0);
+  r.support.assign(c, 0);
+  std::int64_t correct = 0, present = 0;
+  for (std::size_t k = 0; k < c; ++k) {
+    std::int64_t predicted_k = 0;
+    for (std::size_t i = 0; i < c; ++i) {
+      r.support[k] += m[k * c + i];
+      predicted_k += m[i * c + k];
+    }
+    const std::int64_t tp = m[k * c + k];
+    correct += tp;
+    if (predicted_k > 0) r.precision[k] = static_cast<double>(tp) / static_cast<double>(predicted_k);
+    if (r.support[k] > 0) r.recall[k] = static_cast<double>(tp) / static_cast<double>(r.support[k]);
+    // 2 tp / (2 tp + fp + fn): the harmonic mean of the two, 0 when both are.
+    const std::int64_t denominator = r.support[k] + predicted_k;
+    if (denominator > 0) r.f1[k] = 2.0 * static_cast<double>(tp) / static_cast<double>(denominator);
+    if (denominator == 0) continue;  // a class absent from labels and predictions: not averaged
+    ++present;
+    r.macro_precision += r.precision[k];
+    r.macro_recall += r.recall[k];
+    r.macro_f1 += r.f1[k];
+    const double share = static_cast<double>(r.support[k]) / static_cast<double>(n);
+    r.weighted_precision += share * r.precision[k];
+    r.weighted_recall += share * r.recall[k];
+    r.weighted_f1 += share * r.f1[k];
+  }
+  r.macro_precision /= static_cast<double>(present);
+  r.macro_recall /= static_cast<double>(present);
+  r.macro_f1 /= static_cast<double>(present);
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+  return r;
 }
 
 namespace {

@@ -28,6 +28,56 @@ TEST_CASE("accuracy from logits or predictions") {
   CHECK(metrics::accuracy(tensor<std::int64_t>({1, 1}), tensor<std::int64_t>({1, 0})) == doctest::Approx(0.5));
 }
 
+TEST_CASE("confusion matrix, per-class precision / recall / F1 and their averages match scikit-learn") {
+  // sklearn 1.7: confusion_matrix and precision_recall_fscore_support(zero_division=0).
+  const Tensor truth = tensor<std::int64_t>({0, 1, 2, 2, 1, 0, 3, 3, 3, 1, 2, 0});
+  const Tensor pred = tensor<std::int64_t>({0, 2, 2, 2, 1, 1, 3, 0, 3, 1, 0, 0});
+  const Tensor cm = metrics::confusion_matrix(pred, truth);
+  CHECK(cm.dtype() == kInt64);
+  CHECK(cm.shape() == Shape{4, 4});
+  test::check_values(cm, {2, 1, 0, 0, 0, 2, 1, 0, 1, 0, 2, 0, 1, 0, 0, 2});
+  const metrics::ClassificationReport r = metrics::classification_report(pred, truth);
+  const auto near = [](const std::vector<double>& got, const std::vector<double>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+  };
+  near(r.precision, {0.5, 2.0 / 3, 2.0 / 3, 1.0});
+  near(r.recall, {2.0 / 3, 2.0 / 3, 2.0 / 3, 2.0 / 3});
+  near(r.f1, {0.571428571428571, 2.0 / 3, 2.0 / 3, 0.8});
+  CHECK(r.support == std::vector<std::int64_t>{3, 3, 3, 3});
+  near({r.macro_precision, r.macro_recall, r.macro_f1},
+       {0.7083333333333333, 0.6666666666666666, 0.6761904761904762});
+  near({r.weighted_precision, r.weighted_recall, r.weighted_f1},
+       {0.7083333333333334, 0.6666666666666666, 0.6761904761904761});
+  CHECK(r.accuracy == doctest::Approx(2.0 / 3));  // sklearn's micro averages, all three
+
+  // Class 2 never predicted, class 4 only predicted, class 3 nowhere: sklearn averages over
+  // the classes it sees, [0, 1, 2, 4]; class 3 stays out of the means.
+  const Tensor truth2 = tensor<std::int64_t>({0, 1, 2, 2, 1, 0}),
+               pred2 = tensor<std::int64_t>({0, 1, 4, 1, 1, 0});
+  const metrics::ClassificationReport r2 = metrics::classification_report(pred2, truth2);
+  near(r2.precision, {1.0, 2.0 / 3, 0.0, 0.0, 0.0});
+  near(r2.recall, {1.0, 1.0, 0.0, 0.0, 0.0});
+  near(r2.f1, {1.0, 0.8, 0.0, 0.0, 0.0});
+  near({r2.macro_precision, r2.macro_recall, r2.macro_f1}, {0.41666666666666663, 0.5, 0.45});
+  near({r2.weighted_precision, r2.weighted_recall, r2.weighted_f1},
+       {0.5555555555555555, 0.6666666666666666, 0.6});
+
+  // Logits are read through their argmax; num_classes widens the matrix.
+  const Tensor logits = tensor<float>({{0.1f, 0.9f}, {0.8f, 0.2f}, {0.3f, 0.7f}});
+  test::check_values(metrics::confusion_matrix(logits, tensor<std::int64_t>({1, 0, 0}), 3),
+                     {1, 1, 0, 0, 1, 0, 0, 0, 0});
+  CHECK_THROWS_WITH_AS(metrics::confusion_matrix(pred, truth, 3),
+                       doctest::Contains("class 3 appears but num_classes is 3"), Error);
+  CHECK_THROWS_WITH_AS(metrics::confusion_matrix(pred.narrow(0, 0, 5), truth),
+                       doctest::Contains("(N, C) logits or (N) integer classes for 12 labels"), Error);
+  CHECK_THROWS_WITH_AS(metrics::confusion_matrix(pred, truth.to(kFloat32)),
+                       doctest::Contains("labels must be (N) integer classes"), Error);
+  CHECK_THROWS_WITH_AS(
+      metrics::classification_report(tensor<std::int64_t>({0, -1}), tensor<std::int64_t>({0, 1})),
+      doctest::Contains("classes must be >= 0, got label 1 and prediction -1 for sample 1"), Error);
+}
+
 TEST_CASE("top-k ranking metrics, by hand") {
   // One user: recommendations 3, 1, 7, 2; relevant {1, 2, 9}; k = 3.
   const auto m = metrics::ranking_at_k({{3, 1, 7, 2}}, {{1, 2, 9}}, 3);

@@ -1,5 +1,6 @@
-// Evaluation metrics: classification accuracy, ROC-AUC and average precision for
-// link prediction, and top-k ranking metrics for recommendation.
+// Evaluation metrics: classification accuracy, the confusion matrix and per-class
+// precision / recall / F1, ROC-AUC and average precision for link prediction, and top-k
+// ranking metrics for recommendation.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,29 @@ namespace kiln::metrics {
 // Fraction of rows whose argmax (for (N, C) logits) or value (for (N) predictions)
 // equals the label.
 double accuracy(const Tensor& logits_or_predictions, const Tensor& labels);
+
+// The confusion matrix of class predictions: entry (i, j) counts the samples of class i
+// predicted as class j, an (C, C) int64 tensor, as sklearn.metrics.confusion_matrix with
+// labels = range(C). Predictions are (N, C) logits (their argmax) or (N) classes; C is
+// num_classes, or with 0 one more than the largest class seen.
+Tensor confusion_matrix(const Tensor& logits_or_predictions, const Tensor& labels,
+                        std::int64_t num_classes = 0);
+
+// Precision, recall and F1 per class, and their averages, as
+// sklearn.metrics.precision_recall_fscore_support with zero_division = 0: a class never
+// predicted has precision 0, one never present recall 0. The macro and weighted means run
+// over the classes that occur among the labels or the predictions (sklearn's default);
+// weighted means weigh each class by its support. For one label per sample the micro
+// averages all equal the accuracy.
+struct ClassificationReport {
+  std::vector<double> precision, recall, f1;  // per class, 0 .. C - 1
+  std::vector<std::int64_t> support;          // samples of each class among the labels
+  double macro_precision = 0, macro_recall = 0, macro_f1 = 0;
+  double weighted_precision = 0, weighted_recall = 0, weighted_f1 = 0;
+  double accuracy = 0;
+};
+ClassificationReport classification_report(const Tensor& logits_or_predictions, const Tensor& labels,
+                                           std::int64_t num_classes = 0);
 
 // Area under the ROC curve, exact and tie-aware (tied scores count one half), as
 // sklearn.metrics.roc_auc_score. labels: 1 positive, 0 negative; both classes needed.
