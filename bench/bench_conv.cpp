@@ -8,7 +8,7 @@
 // A CIFAR-sized layer (32 -> 32 channels on 32x32 or 16x16) times forward and backward.
 // conv3d runs 16 -> 32 channels, 3x3x3, padding 1, on 8 volumes of 16x32x32 (torch_layers'
 // shape): forward, then forward and backward with the weight's gradient alone (argument 0)
-// or the input's too (1).
+// or the input's too (1), and the latter for a single volume (2).
 //
 //   ./build/bench/bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
@@ -131,12 +131,13 @@ void BM_conv3d_forward(benchmark::State& state) {
 BENCHMARK(BM_conv3d_forward)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_conv3d_forward_backward(benchmark::State& state) {
-  const bool input_grad = state.range(0) == 1;
+  const bool input_grad = state.range(0) >= 1;
+  const std::int64_t batch = state.range(0) == 2 ? 1 : kVolumeBatch;
   kiln::manual_seed(0);
   kiln::nn::Conv3d conv(kiln::nn::Conv3dOptions(kVolumeIn, kVolumeOut, 3).padding(1));
-  kiln::Tensor x = kiln::randn({kVolumeBatch, kVolumeIn, kDepth, kSide, kSide});
+  kiln::Tensor x = kiln::randn({batch, kVolumeIn, kDepth, kSide, kSide});
   if (input_grad) x.requires_grad_();
-  const kiln::Tensor upstream = kiln::randn({kVolumeBatch, kVolumeOut, kDepth, kSide, kSide});
+  const kiln::Tensor upstream = kiln::randn({batch, kVolumeOut, kDepth, kSide, kSide});
   for (auto _ : state) {
     kiln::Tensor y = conv(x);
     y.backward(upstream);
@@ -144,9 +145,9 @@ void BM_conv3d_forward_backward(benchmark::State& state) {
     conv.zero_grad();
     if (input_grad) x.set_grad(kiln::Tensor());
   }
-  set_flops(state, kVolumeFlops * (input_grad ? 3 : 2));
+  set_flops(state, kVolumeFlops * static_cast<double>(batch) / kVolumeBatch * (input_grad ? 3 : 2));
 }
-BENCHMARK(BM_conv3d_forward_backward)->DenseRange(0, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_conv3d_forward_backward)->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

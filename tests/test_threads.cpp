@@ -70,3 +70,24 @@ TEST_CASE("convolution weight gradients repeat bit for bit with more threads tha
   }
   set_num_threads(saved);
 }
+
+TEST_CASE("conv3d's input gradient does not depend on the thread count; its weight gradient repeats") {
+  const int saved = get_num_threads();
+  manual_seed(7);
+  // One volume: its output slices spread over the threads in phases of non-overlapping planes.
+  const Tensor x = randn({1, 3, 9, 6, 7}), w = randn({4, 3, 3, 2, 3}), up = randn({1, 4, 6, 7, 7});
+  std::vector<float> dx_one, dw_first;
+  for (int threads : {1, 2, 5}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    for (int run = 0; run < 2; ++run) {
+      Tensor xl = x.clone().requires_grad_(), wl = w.clone().requires_grad_();
+      sum(conv3d(xl, wl, Tensor(), {2, 1, 1}, {2, 1, 1}, {1, 1, 1}) * up).backward();
+      if (dx_one.empty()) dx_one = xl.grad().to_vector<float>();
+      CHECK(xl.grad().to_vector<float>() == dx_one);
+      if (run == 0) dw_first = wl.grad().to_vector<float>();
+      CHECK(wl.grad().to_vector<float>() == dw_first);
+    }
+  }
+  set_num_threads(saved);
+}

@@ -50,9 +50,8 @@ Tensor unbatch(const Tensor& y, bool unbatched) { return unbatched ? y.squeeze(0
 // (c, z s - p + k dil), or zeros where that plane lies in the padding. Then
 //   out[n, :, z] (O/G, L) = W_g (O/G, K) @ col_g (K, L),  K = C/G kd kh kw,
 // written in place (row stride OD L). Backward: dW_g += g[n, :, z] @ col_g^T over every
-// (n, z); dcol_g = W_g^T @ g[n, :, z], added back into dx_n plane by plane. Images and
-// slices spread over the threads in the forward and for dW; dx spreads the images (the
-// slices of one image add into the same planes).
+// (n, z); dcol_g = W_g^T @ g[n, :, z], added back into dx_n plane by plane. The (image,
+// slice) pairs spread over the threads (for dx, those whose planes do not overlap).
 struct VolumeGeometry {
   detail::ConvGeometry plane;  // one channel's plane: c = 1, groups = 1
   std::int64_t n, c, d, o, kd, od, groups;
@@ -146,23 +145,30 @@ Tensor conv3d_weight_grad(const VolumeGeometry& v, const T* x, const T* g, const
   return total;
 }
 
+// Output slices z and z + phases read input slices that do not overlap (phases = the
+// kernel's dilated depth over the stride, rounded up), so within one phase, z = phase,
+// phase + phases, ..., the (image, slice) pairs add into separate planes of dx and run in
+// parallel; the phases run one after another. Each dx value thus receives its terms in
+// the same order whatever the threads, and a single volume still spreads over them.
 template <class T>
 void conv3d_input_grad(const VolumeGeometry& v, const T* w, const T* g, T* gx) {
   const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();
-  parallel_for(0, v.n, 1, [&](std::int64_t b, std::int64_t e) {
-    std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
-    for (std::int64_t n = b; n < e; ++n) {
-      T* image = gx + n * v.c * v.volume();
-      std::fill(image, image + v.c * v.volume(), T(0));
-      for (std::int64_t z = 0; z < v.od; ++z) {
+  std::fill(gx, gx + v.n * v.c * v.volume(), T(0));
+  const std::int64_t span = v.dilation * (v.kd - 1) + 1, phases = (span + v.stride - 1) / v.stride;
+  for (std::int64_t phase = 0; phase < std::min(phases, v.od); ++phase) {
+    const std::int64_t per_image = (v.od - phase + phases - 1) / phases;  // z = phase + j phases
+    parallel_for(0, v.n * per_image, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
+      for (std::int64_t item = b; item < e; ++item) {
+        const std::int64_t n = item / per_image, z = phase + item % per_image * phases;
         const T* gz = g + n * v.o * ldo + z * L;
         for (std::int64_t gi = 0; gi < v.groups; ++gi)
           detail::gemm(true, false, K, L, OG, T(1), w + gi * OG * K, K, gz + gi * OG * ldo, ldo, T(0),
                        col.data() + gi * K * ld, ld);
-        col2vol_add(col.data(), v, z, image);
+        col2vol_add(col.data(), v, z, gx + n * v.c * v.volume());
       }
-    }
-  });
+    });
+  }
 }
 
 Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, const VolumeGeometry& v) {
