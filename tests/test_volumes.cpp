@@ -190,6 +190,11 @@ TEST_CASE("conv_transpose3d is conv3d's adjoint: <conv3d(x, w), y> = <x, conv_tr
   CHECK_THROWS_WITH_AS(conv_transpose3d(rand64({1, 4, 2, 2, 2}), rand64({4, 2, 2, 2, 2}), Tensor(), {1, 1, 1},
                                         {0, 0, 0}, {1, 0, 0}),
                        doctest::Contains("output_padding below the stride or the dilation"), Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose3d(rand64({1, 4, 2, 1, 1}), rand64({4, 2, 1, 3, 3}), Tensor(), {1, 1, 1}, {0, 2, 2}),
+      doctest::Contains("gives an output of size (2, -1, -1); lower the padding"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose3d(rand64({1, 4, 2, 2, 2}), rand64({4, 2, 1, 1, 1}), rand64({3})),
+                       doctest::Contains("bias of shape (3) does not match 2 output channels"), Error);
 }
 
 TEST_CASE("max_pool3d, avg_pool3d and the adaptive 3-D pools against their definitions") {

@@ -1,9 +1,10 @@
 // Volumes, (N, C, D, H, W). On the CPU conv3d is im2col + GEMM per (image, output
-// slice), the columns gathered straight from the volume's planes (below). Elsewhere it is
-// one conv2d over depth slices gathered as channels; conv_transpose3d is one
-// conv_transpose2d over the slices added back along the depth, and the 3-D poolings are
-// two 2-D ones (the planes, then the depth). Those steps are 2-D ops, index_selects or
-// views, so both devices run them and autograd derives the backward passes.
+// slice), the columns gathered straight from the volume's planes, and conv_transpose3d its
+// adjoint on the same pieces (below). On a GPU conv3d is one conv2d over depth slices
+// gathered as channels, and conv_transpose3d one conv_transpose2d over the slices added
+// back along the depth. The 3-D poolings are two 2-D ones (the planes, then the depth).
+// The GPU forms and the poolings are 2-D ops, index_selects or views, so both devices run
+// them and autograd derives their backward passes.
 #include <algorithm>
 #include <mutex>
 #include <sstream>
@@ -71,6 +72,26 @@ struct VolumeGeometry {
     return at >= 0 && at < d ? at : -1;
   }
 };
+
+// The geometry of a conv3d of n volumes `in` (depth, height, width) with c channels into
+// o channels of size `out`, through a kernel of size `kernel`.
+VolumeGeometry volume_geometry(std::int64_t n, std::int64_t c, const Triple& in, std::int64_t o,
+                               const Triple& kernel, const Triple& out, const Triple& stride,
+                               const Triple& padding, const Triple& dilation, std::int64_t groups) {
+  detail::ConvGeometry plane{};
+  plane.n = plane.c = plane.groups = 1;
+  plane.h = in[1];
+  plane.w = in[2];
+  plane.o = o;
+  plane.kh = kernel[1];
+  plane.kw = kernel[2];
+  plane.oh = out[1];
+  plane.ow = out[2];
+  plane.stride = {stride[1], stride[2]};
+  plane.padding = {padding[1], padding[2]};
+  plane.dilation = {dilation[1], dilation[2]};
+  return {plane, n, c, in[0], o, kernel[0], out[0], groups, stride[0], padding[0], dilation[0]};
+}
 
 template <class T>
 void vol2col(const T* image, const VolumeGeometry& v, std::int64_t z, T* col) {
@@ -203,6 +224,49 @@ Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   return out;
 }
 
+// conv_transpose3d on the CPU, the adjoint of the conv3d of geometry v (whose input is the
+// transpose's output): its forward is that conv3d's input gradient, its input gradient
+// that conv3d, and its weight gradient that conv3d's with the roles of x and g swapped.
+Tensor conv_transpose3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const VolumeGeometry& v) {
+  const Tensor xc = x.detach().contiguous();
+  const Tensor w = weight.detach().contiguous();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = Tensor::empty({v.n, v.c, v.d, v.plane.h, v.plane.w}, x.dtype());
+  visit_floating(x.dtype(), "conv_transpose3d", [&]<class T>() {
+    T* o = detail::ptr<T>(out);
+    conv3d_input_grad<T>(v, detail::ptr<T>(w), detail::ptr<T>(xc), o);
+    if (bc.defined()) {
+      const T* b = detail::ptr<T>(bc);
+      for (std::int64_t i = 0; i < v.n * v.c; ++i) {
+        const T channel_bias = b[i % v.c];
+        for (T *p = o + i * v.volume(), *end = p + v.volume(); p < end; ++p) *p += channel_bias;
+      }
+    }
+  });
+  if (should_record({x, weight, bias})) {
+    const bool nx = x.requires_grad(), nw = weight.requires_grad(),
+               nb = bias.defined() && bias.requires_grad();
+    attach_grad_fn(
+        out, "conv_transpose3d", {x, weight, bias},
+        [xc, w, v, nx, nw, nb](const Tensor& grad) {
+          const Tensor gc = grad.contiguous();
+          Grads grads(3);
+          visit_floating(gc.dtype(), "conv_transpose3d backward", [&]<class T>() {
+            if (nx) {
+              grads[0] = Tensor::empty(xc.shape(), gc.dtype());
+              conv3d_forward<T>(v, detail::ptr<T>(gc), detail::ptr<T>(w), nullptr, detail::ptr<T>(grads[0]));
+            }
+            if (nw) grads[1] = conv3d_weight_grad<T>(v, detail::ptr<T>(gc), detail::ptr<T>(xc), w.shape());
+          });
+          if (nb) grads[2] = sum(gc, {0, 2, 3, 4});
+          return grads;
+        },
+        {nw ? xc : Tensor(), nx ? w : Tensor()});
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor conv3d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Triple stride, Triple padding,
@@ -230,34 +294,22 @@ Tensor conv3d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Trip
              " slices after padding; the output would be empty");
   const std::int64_t od = (depth - span) / stride[0] + 1;
   if (!x.device().is_cuda()) {
-    const std::int64_t h = x.size(3), w = x.size(4);
-    detail::ConvGeometry plane{1,
-                               1,
-                               h,
-                               w,
-                               weight.size(0),
-                               weight.size(3),
-                               weight.size(4),
-                               0,
-                               0,
-                               {stride[1], stride[2]},
-                               {padding[1], padding[2]},
-                               {dilation[1], dilation[2]},
-                               1};
-    const std::int64_t span_h = h + 2 * padding[1] - dilation[1] * (plane.kh - 1) - 1;
-    const std::int64_t span_w = w + 2 * padding[2] - dilation[2] * (plane.kw - 1) - 1;
-    KILN_CHECK(span_h >= 0 && span_w >= 0, op, ": input of shape ", fmt(x_in.shape()),
-               " has planes smaller than the dilated ", plane.kh, "x", plane.kw,
-               " kernel after padding; the output would be empty");
-    plane.oh = span_h / stride[1] + 1;
-    plane.ow = span_w / stride[2] + 1;
+    Triple out{od, 0, 0};
+    for (int i = 1; i < 3; ++i) {
+      const std::int64_t span_i = x.size(2 + i) + 2 * padding[i] - dilation[i] * (weight.size(2 + i) - 1) - 1;
+      KILN_CHECK(span_i >= 0, op, ": input of shape ", fmt(x_in.shape()),
+                 " has planes smaller than the dilated ", weight.size(3), "x", weight.size(4),
+                 " kernel after padding; the output would be empty");
+      out[i] = span_i / stride[i] + 1;
+    }
     if (bias.defined()) {
       detail::check_same_dtype_device(op, {x, bias});
       KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), op, ": bias of shape ", fmt(bias.shape()),
                  " does not match ", weight.size(0), " output channels");
     }
-    const VolumeGeometry v{plane, n,      c,         x.size(2),  weight.size(0), kd,
-                           od,    groups, stride[0], padding[0], dilation[0]};
+    const VolumeGeometry v =
+        volume_geometry(n, c, {x.size(2), x.size(3), x.size(4)}, weight.size(0),
+                        {kd, weight.size(3), weight.size(4)}, out, stride, padding, dilation, groups);
     return unbatch(conv3d_cpu(x, weight, bias, v), unbatched);
   }
   // Output depth o reads padded slices o s + k dil, k < kd: gathered in that order, they
@@ -315,6 +367,22 @@ Tensor conv_transpose3d(const Tensor& x_in, const Tensor& weight, const Tensor& 
   const std::int64_t od = full - 2 * padding[0];
   KILN_CHECK(od >= 1, op, ": input of shape ", fmt(x_in.shape()), " gives an output depth of ", od,
              "; lower the padding");
+  if (!x.device().is_cuda()) {
+    Triple out{od, 0, 0};
+    for (int i = 1; i < 3; ++i)
+      out[i] = (x.size(2 + i) - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.size(2 + i) - 1) +
+               output_padding[i] + 1;
+    KILN_CHECK(out[1] >= 1 && out[2] >= 1, op, ": input of shape ", fmt(x_in.shape()),
+               " gives an output of size ", triple_str(out), "; lower the padding");
+    if (bias.defined()) {
+      detail::check_same_dtype_device(op, {x, bias});
+      KILN_CHECK(bias.dim() == 1 && bias.size(0) == out_ch, op, ": bias of shape ", fmt(bias.shape()),
+                 " does not match ", out_ch, " output channels");
+    }
+    const VolumeGeometry v = volume_geometry(n, out_ch, out, c, {kd, weight.size(3), weight.size(4)},
+                                             {d, x.size(3), x.size(4)}, stride, padding, dilation, groups);
+    return unbatch(conv_transpose3d_cpu(x, weight, bias, v), unbatched);
+  }
   // Every input slice through the plane's transposed convolution, the kd kernel slices as
   // output channels o kd + k (groups stay together).
   const Tensor slices = x.permute({0, 2, 1, 3, 4}).reshape({n * d, c, x.size(3), x.size(4)});
