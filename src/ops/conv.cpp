@@ -218,8 +218,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
       T* o = ptr<T>(out) + img * g.c * plane;
       col2im(col, g, o, LD);
       if (bc.defined())
-        for (std::int64_t oc = 0; oc < g.c; ++oc)
-          for (T *p = o + oc * plane, *end = p + plane; p < end; ++p) *p += ptr<T>(bc)[oc];
+        for (std::int64_t oc = 0; oc < g.c; ++oc) {
+          const T channel_bias = ptr<T>(bc)[oc];
+          for (T *p = o + oc * plane, *end = p + plane; p < end; ++p) *p += channel_bias;
+        }
     });
   });
   if (should_record({x, weight, bias})) {
