@@ -190,6 +190,7 @@ inline int load_checkpoint(const std::string& path, kiln::nn::Module& model, kil
 
 struct Evaluation {
   double loss = 0, accuracy = 0;
+  kiln::Tensor predicted, labels;  // every sample's predicted and true class (host int64)
 };
 
 // Mean cross-entropy and accuracy of `model` over a whole dataset, in eval mode.
@@ -200,14 +201,34 @@ inline Evaluation evaluate(kiln::nn::Module& model, const kiln::data::Dataset& d
   model.eval();
   kiln::data::DataLoader loader(dataset, kiln::data::LoaderOptions(256));
   double loss = 0, correct = 0;
+  std::vector<kiln::Tensor> predicted, labels;
   for (const auto& batch : loader.epoch(0)) {
     const kiln::Tensor logits = model(batch.x.to(device));
-    const kiln::Tensor labels = batch.y.to(device);
-    loss += kiln::cross_entropy(logits, labels, kiln::Reduction::sum).item();
-    correct += kiln::sum(kiln::eq(kiln::argmax(logits, 1), labels)).item();
+    const kiln::Tensor y = batch.y.to(device);
+    const kiln::Tensor classes = kiln::argmax(logits, 1);
+    loss += kiln::cross_entropy(logits, y, kiln::Reduction::sum).item();
+    correct += kiln::sum(kiln::eq(classes, y)).item();
+    predicted.push_back(classes.to(kiln::Device::cpu()));
+    labels.push_back(batch.y.clone());  // the loader reuses its batch buffers
   }
   model.train(was_training);
-  return {loss / dataset.size(), correct / dataset.size()};
+  if (predicted.empty()) return {};
+  return {loss / dataset.size(), correct / dataset.size(), kiln::cat(predicted, 0), kiln::cat(labels, 0)};
+}
+
+// Precision, recall and F1 of each Fashion-MNIST class, as a table; returns the macro F1.
+inline double print_per_class(const Evaluation& eval) {
+  static const char* const names[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  if (!eval.labels.defined()) return 0;
+  const kiln::metrics::ClassificationReport r =
+      kiln::metrics::classification_report(eval.predicted, eval.labels, 10);
+  std::printf("%-12s %9s %9s %9s %8s\n", "class", "precision", "recall", "F1", "support");
+  for (std::size_t k = 0; k < 10; ++k)
+    std::printf("%-12s %9.3f %9.3f %9.3f %8lld\n", names[k], r.precision[k], r.recall[k], r.f1[k],
+                static_cast<long long>(r.support[k]));
+  std::printf("%-12s %9.3f %9.3f %9.3f\n", "macro mean", r.macro_precision, r.macro_recall, r.macro_f1);
+  return r.macro_f1;
 }
 
 // Mean and (population) standard deviation of repeated measurements.
@@ -291,9 +312,11 @@ inline nlohmann::json train_classifier(kiln::nn::Module& model, kiln::optim::Opt
     if (!args.save.empty()) save_checkpoint(args.save, model, optimizer, epoch + 1);
   }
   if (epochs_run == 0) eval = evaluate(model, test, device);
+  const double macro_f1 = print_per_class(eval);
   const double per_epoch = epochs_run ? train_seconds / epochs_run : 0.0;
   return {{"model", name},
           {"test_acc", eval.accuracy},
+          {"test_macro_f1", macro_f1},
           {"test_images", test.size()},
           {"test_loss", eval.loss},
           {"train_loss", last_loss},
