@@ -29,7 +29,7 @@ TEST_CASE("accuracy from logits or predictions") {
 }
 
 TEST_CASE("confusion matrix, per-class precision / recall / F1 and their averages match scikit-learn") {
-  // sklearn 1.7: confusion_matrix and precision_recall_fscore_support(zero_division=0).
+  // scikit-learn 1.9.1: confusion_matrix and precision_recall_fscore_support(zero_division=0).
   const Tensor truth = tensor<std::int64_t>({0, 1, 2, 2, 1, 0, 3, 3, 3, 1, 2, 0});
   const Tensor pred = tensor<std::int64_t>({0, 2, 2, 2, 1, 1, 3, 0, 3, 1, 0, 0});
   const Tensor cm = metrics::confusion_matrix(pred, truth);
