@@ -236,6 +236,43 @@ TEST_CASE("Subset and random_split: disjoint random parts of a dataset, sized as
   CHECK_THROWS_WITH_AS(data::random_split(all, {11, -1}, 0), doctest::Contains("none negative"), Error);
 }
 
+TEST_CASE("ConcatDataset: datasets one after another, batches that straddle them") {
+  // Sample values 0..2 in the first dataset, 10..13 in the second, 20, 22 from a subset of a third.
+  const data::TensorDataset a(arange(3).to(kFloat32).reshape({3, 1}), arange(3));
+  const data::TensorDataset b((arange(4) + 10).to(kFloat32).reshape({4, 1}), arange(4) + 10);
+  const data::TensorDataset c((arange(3) + 20).to(kFloat32).reshape({3, 1}), arange(3) + 20);
+  const data::Subset c_part(c, {0, 2});
+  const data::ConcatDataset all({&a, &b, &c_part});
+  CHECK(all.size() == 9);
+  CHECK(all.sample_shape() == Shape{1});
+  const std::vector<double> expected{0, 1, 2, 10, 11, 12, 13, 20, 22};
+  data::DataLoader in_order(all, data::LoaderOptions(4));  // batches 0-3, 4-7 and 8 straddle the parts
+  in_order.epoch(0);
+  for (std::int64_t batch = 0; batch < in_order.num_batches(); ++batch) {
+    const data::Batch& got = in_order.batch(batch);
+    const auto first = static_cast<std::size_t>(batch * 4);
+    const std::vector<double> want(expected.begin() + static_cast<std::ptrdiff_t>(first),
+                                   expected.begin() + static_cast<std::ptrdiff_t>(first) + got.y.size(0));
+    check_values(got.x.reshape({-1}), want);
+    check_values(got.y, want);
+  }
+  data::DataLoader shuffled(all, data::LoaderOptions(9).set_shuffle(true).set_seed(2));
+  std::multiset<double> seen;
+  shuffled.epoch(0);
+  const data::Batch& mixed = shuffled.batch(0);
+  for (std::int64_t r = 0; r < 9; ++r) {
+    CHECK(mixed.x.at<float>({r, 0}) == static_cast<float>(mixed.y.at<std::int64_t>({r})));
+    seen.insert(static_cast<double>(mixed.y.at<std::int64_t>({r})));
+  }
+  CHECK(seen == std::multiset<double>(expected.begin(), expected.end()));
+
+  const data::TensorDataset wide(zeros({2, 3}), arange(2));
+  CHECK_THROWS_WITH_AS(
+      data::ConcatDataset({&a, &wide}),
+      doctest::Contains("dataset 1 has samples (3) and targets () int64 but dataset 0 has (1)"), Error);
+  CHECK_THROWS_WITH_AS(data::ConcatDataset({}), doctest::Contains("at least one dataset"), Error);
+}
+
 TEST_CASE("DataLoader weighted sampling: draws in proportion to the weights, with or without replacement") {
   const data::TensorDataset five(arange(5).to(kFloat32).reshape({5, 1}), arange(5));
   const std::vector<double> weights{1, 2, 3, 0, 4};

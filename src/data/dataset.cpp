@@ -112,6 +112,42 @@ void Subset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y
   parent_->fill(in_parent, x, y);
 }
 
+ConcatDataset::ConcatDataset(std::vector<const Dataset*> datasets) : datasets_(std::move(datasets)) {
+  KILN_CHECK(!datasets_.empty(), "ConcatDataset: give at least one dataset");
+  std::int64_t end = 0;
+  for (std::size_t k = 0; k < datasets_.size(); ++k) {
+    const Dataset* d = datasets_[k];
+    KILN_CHECK(d != nullptr, "ConcatDataset: dataset ", k, " is null");
+    KILN_CHECK(d->sample_shape() == sample_shape() && d->target_shape() == target_shape() &&
+                   d->target_dtype() == target_dtype(),
+               "ConcatDataset: dataset ", k, " has samples ", fmt(d->sample_shape()), " and targets ",
+               fmt(d->target_shape()), " ", d->target_dtype(), " but dataset 0 has ", fmt(sample_shape()),
+               " and ", fmt(target_shape()), " ", target_dtype(), "; they must agree");
+    end += d->size();
+    ends_.push_back(end);
+  }
+}
+
+// Each run of indices that fall in one dataset is filled by it into those rows of x and y.
+void ConcatDataset::fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const {
+  std::size_t first = 0;
+  while (first < indices.size()) {
+    KILN_CHECK(indices[first] >= 0 && indices[first] < size(), "ConcatDataset: index ", indices[first],
+               " is out of range for ", size(), " samples");
+    const auto k = static_cast<std::size_t>(std::upper_bound(ends_.begin(), ends_.end(), indices[first]) -
+                                            ends_.begin());
+    const std::int64_t begin = k == 0 ? 0 : ends_[k - 1];
+    std::vector<std::int64_t> local;
+    std::size_t last = first;
+    while (last < indices.size() && indices[last] >= begin && indices[last] < ends_[k])
+      local.push_back(indices[last++] - begin);
+    const auto start = static_cast<std::int64_t>(first), count = static_cast<std::int64_t>(last - first);
+    Tensor xs = x.narrow(0, start, count), ys = y.narrow(0, start, count);
+    datasets_[k]->fill(local, xs, ys);
+    first = last;
+  }
+}
+
 namespace {
 
 std::string lengths_str(const std::vector<double>& lengths) {

@@ -109,6 +109,25 @@ private:
   std::vector<std::int64_t> indices_;
 };
 
+// Several datasets one after another, as torch.utils.data.ConcatDataset: sample i of the
+// second follows the first's last. They must agree on the shapes and the target dtype.
+// A view: the datasets must outlive it. E.g. training again on the training and the
+// validation parts once the settings are chosen.
+class ConcatDataset : public Dataset {
+public:
+  explicit ConcatDataset(std::vector<const Dataset*> datasets);
+  std::int64_t size() const override { return ends_.empty() ? 0 : ends_.back(); }
+  Shape sample_shape() const override { return datasets_.front()->sample_shape(); }
+  Shape target_shape() const override { return datasets_.front()->target_shape(); }
+  DType target_dtype() const override { return datasets_.front()->target_dtype(); }
+  void fill(const std::vector<std::int64_t>& indices, Tensor& x, Tensor& y) const override;
+  float blank_value() const override { return datasets_.front()->blank_value(); }
+
+private:
+  std::vector<const Dataset*> datasets_;
+  std::vector<std::int64_t> ends_;  // ends_[k]: one past dataset k's last sample
+};
+
 // Splits `dataset` into disjoint subsets of randomly chosen samples, as
 // torch.utils.data.random_split: `lengths` are counts that sum to dataset.size(), or
 // fractions that sum to 1 (subset i gets floor(N fraction_i) samples, and the samples
