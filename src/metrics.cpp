@@ -104,6 +104,31 @@ ClassificationReport classification_report(const Tensor& x, const Tensor& labels
   return r;
 }
 
+double r2_score(const Tensor& predictions, const Tensor& targets) {
+  KILN_CHECK(predictions.shape() == targets.shape() && (targets.dim() == 1 || targets.dim() == 2),
+             "r2_score: ", "predictions ", fmt(predictions.shape()), " and targets ", fmt(targets.shape()),
+             " must have the same (N) or (N, K) shape");
+  KILN_CHECK(targets.size(0) >= 2, "r2_score: needs at least two samples, got ", targets.size(0));
+  const Tensor y = targets.to(Device::cpu()).to(kFloat64).reshape({targets.size(0), -1}).contiguous();
+  const Tensor p = predictions.to(Device::cpu()).to(kFloat64).reshape({targets.size(0), -1}).contiguous();
+  const std::int64_t n = y.size(0), k = y.size(1);
+  const double* yv = y.data_ptr<double>();
+  const double* pv = p.data_ptr<double>();
+  double total = 0;
+  for (std::int64_t j = 0; j < k; ++j) {
+    double mean = 0;
+    for (std::int64_t i = 0; i < n; ++i) mean += yv[i * k + j];
+    mean /= static_cast<double>(n);
+    double residual = 0, spread = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      residual += (yv[i * k + j] - pv[i * k + j]) * (yv[i * k + j] - pv[i * k + j]);
+      spread += (yv[i * k + j] - mean) * (yv[i * k + j] - mean);
+    }
+    total += spread > 0 ? 1 - residual / spread : (residual == 0 ? 1.0 : 0.0);
+  }
+  return total / static_cast<double>(k);
+}
+
 namespace {
 void check_binary(const char* op, const std::vector<double>& scores, const std::vector<int>& labels,
                   std::int64_t& pos, std::int64_t& neg) {

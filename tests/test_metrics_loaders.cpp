@@ -78,6 +78,25 @@ TEST_CASE("confusion matrix, per-class precision / recall / F1 and their average
       doctest::Contains("classes must be >= 0, got label 1 and prediction -1 for sample 1"), Error);
 }
 
+TEST_CASE("r2_score matches scikit-learn's, per column and averaged, constant targets included") {
+  // scikit-learn 1.9.1's r2_score on the same values.
+  CHECK(metrics::r2_score(tensor<double>({2.5, 0.0, 2, 8}), tensor<double>({3, -0.5, 2, 7})) ==
+        doctest::Approx(0.9486081370449679).epsilon(1e-12));
+  CHECK(metrics::r2_score(tensor<float>({{0, 2}, {-1, 2}, {8, -5}}),
+                          tensor<float>({{0.5f, 1}, {-1, 1}, {7, -6}})) ==
+        doctest::Approx(0.9368005266622779).epsilon(1e-12));
+  CHECK(metrics::r2_score(tensor<double>({1, 1, 1}), tensor<double>({1, 1, 1})) == 1.0);
+  CHECK(metrics::r2_score(tensor<double>({1, 2, 1}), tensor<double>({1, 1, 1})) == 0.0);
+  CHECK(metrics::r2_score(tensor<double>({{1, 2.5}, {1, 3}, {1, 3.5}}),
+                          tensor<double>({{1, 2}, {1, 3}, {1, 4}})) == doctest::Approx(0.875).epsilon(1e-12));
+  CHECK(metrics::r2_score(tensor<double>({{2, 2.5}, {1, 3}, {1, 3.5}}),
+                          tensor<double>({{1, 2}, {1, 3}, {1, 4}})) == doctest::Approx(0.375).epsilon(1e-12));
+  CHECK_THROWS_WITH_AS(metrics::r2_score(tensor<double>({1, 2}), tensor<double>({1, 2, 3})),
+                       doctest::Contains("must have the same (N) or (N, K) shape"), Error);
+  CHECK_THROWS_WITH_AS(metrics::r2_score(tensor<double>({1}), tensor<double>({1})),
+                       doctest::Contains("at least two samples"), Error);
+}
+
 TEST_CASE("top-k ranking metrics, by hand") {
   // One user: recommendations 3, 1, 7, 2; relevant {1, 2, 9}; k = 3.
   const auto m = metrics::ranking_at_k({{3, 1, 7, 2}}, {{1, 2, 9}}, 3);

@@ -1,6 +1,6 @@
 // Evaluation metrics: classification accuracy, the confusion matrix and per-class
-// precision / recall / F1, ROC-AUC and average precision for link prediction, and top-k
-// ranking metrics for recommendation.
+// precision / recall / F1, R^2 for regressions, ROC-AUC and average precision for link
+// prediction, and top-k ranking metrics for recommendation.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,12 @@ struct ClassificationReport {
 };
 ClassificationReport classification_report(const Tensor& logits_or_predictions, const Tensor& labels,
                                            std::int64_t num_classes = 0);
+
+// The coefficient of determination of a regression, as sklearn.metrics.r2_score:
+// 1 - sum (y - p)^2 / sum (y - mean y)^2 per output column of (N) or (N, K) targets,
+// averaged over the columns. A constant column scores 1 when predicted exactly and 0
+// otherwise (sklearn's force_finite).
+double r2_score(const Tensor& predictions, const Tensor& targets);
 
 // Area under the ROC curve, exact and tie-aware (tied scores count one half), as
 // sklearn.metrics.roc_auc_score. labels: 1 positive, 0 negative; both classes needed.
