@@ -7,7 +7,6 @@
 // conv_transpose2d is the same three products in another order (see its section).
 #include <algorithm>
 #include <limits>
-#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -44,24 +43,10 @@ namespace {
 // (undefined when !weight_grad).
 template <class T, class Body>
 Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& shape, Body body) {
-  std::vector<std::pair<std::int64_t, Tensor>> partial_gw;  // (first image, sum), one per task
-  std::mutex partial_mutex;
-  parallel_for(0, g.n, 1, [&](std::int64_t b, std::int64_t e) {
+  return detail::sum_over_tasks<T>(g.n, weight_grad, shape, [&](std::int64_t b, std::int64_t e, T* gw) {
     std::vector<T> col(static_cast<std::size_t>(g.k_all() * detail::col_row_stride<T>(g.l())));
-    Tensor gw = weight_grad ? zeros(shape, dtype_of<T>::value) : Tensor();
-    for (std::int64_t img = b; img < e; ++img) body(img, col.data(), weight_grad ? ptr<T>(gw) : nullptr);
-    if (weight_grad) {
-      std::lock_guard<std::mutex> lock(partial_mutex);
-      partial_gw.emplace_back(b, gw);
-    }
+    for (std::int64_t img = b; img < e; ++img) body(img, col.data(), gw);
   });
-  if (!weight_grad) return Tensor();
-  if (partial_gw.empty()) return zeros(shape, dtype_of<T>::value);  // an empty batch
-  std::sort(partial_gw.begin(), partial_gw.end(),
-            [](const auto& l, const auto& r) { return l.first < r.first; });
-  Tensor total = partial_gw.front().second;
-  for (std::size_t i = 1; i < partial_gw.size(); ++i) total = total + partial_gw[i].second;
-  return total;
 }
 
 }  // namespace

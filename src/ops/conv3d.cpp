@@ -6,10 +6,8 @@
 // The GPU forms and the poolings are 2-D ops, index_selects or views, so both devices run
 // them and autograd derives their backward passes.
 #include <algorithm>
-#include <mutex>
 #include <sstream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kiln/autograd/grad_mode.hpp"
@@ -138,39 +136,23 @@ void conv3d_forward(const VolumeGeometry& v, const T* x, const T* w, const T* bi
   });
 }
 
-// dW as the sum of the tasks' partial sums, in the order of their first items, so that a
-// run repeats bit for bit.
+// dW over every (image, output slice), summed in a fixed order (sum_over_tasks).
 template <class T>
 Tensor conv3d_weight_grad(const VolumeGeometry& v, const T* x, const T* g, const Shape& shape) {
   const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();
-  std::vector<std::pair<std::int64_t, Tensor>> partial;
-  std::mutex partial_mutex;
-  parallel_for(0, v.n * v.od, 1, [&](std::int64_t b, std::int64_t e) {
+  return detail::sum_over_tasks<T>(v.n * v.od, true, shape, [&](std::int64_t b, std::int64_t e, T* gw) {
     std::vector<T> col(static_cast<std::size_t>(v.k_all() * ld));
-    Tensor gw = zeros(shape, dtype_of<T>::value);
     for (std::int64_t item = b; item < e; ++item) {
       const std::int64_t n = item / v.od, z = item % v.od;
       vol2col(x + n * v.c * v.volume(), v, z, col.data());
       const T* gz = g + n * v.o * ldo + z * L;
       for (std::int64_t gi = 0; gi < v.groups; ++gi)
         detail::gemm(false, true, OG, K, L, T(1), gz + gi * OG * ldo, ldo, col.data() + gi * K * ld, ld, T(1),
-                     detail::ptr<T>(gw) + gi * OG * K, K);
+                     gw + gi * OG * K, K);
     }
-    std::lock_guard<std::mutex> lock(partial_mutex);
-    partial.emplace_back(b, gw);
   });
-  if (partial.empty()) return zeros(shape, dtype_of<T>::value);
-  std::sort(partial.begin(), partial.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-  Tensor total = partial.front().second;
-  for (std::size_t i = 1; i < partial.size(); ++i) total = total + partial[i].second;
-  return total;
 }
 
-// Output slices z and z + phases read input slices that do not overlap (phases = the
-// kernel's dilated depth over the stride, rounded up), so within one phase, z = phase,
-// phase + phases, ..., the (image, slice) pairs add into separate planes of dx and run in
-// parallel; the phases run one after another. Each dx value thus receives its terms in
-// the same order whatever the threads, and a single volume still spreads over them.
 template <class T>
 void conv3d_input_grad(const VolumeGeometry& v, const T* w, const T* g, T* gx) {
   const std::int64_t L = v.l(), K = v.k(), OG = v.o / v.groups, ldo = v.od * L, ld = v.ld<T>();

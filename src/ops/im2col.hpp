@@ -1,11 +1,17 @@
-// Internal: im2col and its adjoint for the CPU convolutions (conv.cpp, conv3d.cpp).
+// Internal: what the CPU convolutions (conv.cpp, conv3d.cpp) share: im2col and its
+// adjoint, and weight gradients summed over the threads in a fixed order.
 //   col (K_all, L): K_all = C * kh * kw rows, L = OH * OW output positions, each row `ld`
 //   values after the one before (L unless given; see col_row_stride)
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
 
+#include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
 #include "src/ops/conv_geometry.hpp"
 
 namespace kiln::detail {
@@ -142,6 +148,29 @@ template <class T>
 void col2im(T* col, const ConvGeometry& g, T* image, std::int64_t ld = -1) {
   std::fill(image, image + g.c * g.h * g.w, T(0));
   col2im_add(col, g, image, ld);
+}
+
+// Runs task(begin, end, gw) over [0, items) spread over the threads, each task adding into
+// its own zeroed gradient gw of `shape` (null without `with_sum`). Returns the tasks' sums
+// added in the order of their first items, so that a run repeats bit for bit (undefined
+// without `with_sum`; zeros when there are no items).
+template <class T, class Task>
+Tensor sum_over_tasks(std::int64_t items, bool with_sum, const Shape& shape, Task task) {
+  std::vector<std::pair<std::int64_t, Tensor>> partial;  // (first item, sum), one per task
+  std::mutex partial_mutex;
+  parallel_for(0, items, 1, [&](std::int64_t b, std::int64_t e) {
+    Tensor gw = with_sum ? zeros(shape, dtype_of<T>::value) : Tensor();
+    task(b, e, with_sum ? gw.data_ptr<T>() : nullptr);
+    if (!with_sum) return;
+    std::lock_guard<std::mutex> lock(partial_mutex);
+    partial.emplace_back(b, gw);
+  });
+  if (!with_sum) return Tensor();
+  if (partial.empty()) return zeros(shape, dtype_of<T>::value);
+  std::sort(partial.begin(), partial.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
+  Tensor total = partial.front().second;
+  for (std::size_t i = 1; i < partial.size(); ++i) total = total + partial[i].second;
+  return total;
 }
 
 }  // namespace kiln::detail
