@@ -4,7 +4,7 @@
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
-// rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d,
+// rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
@@ -236,6 +236,28 @@ int main(int argc, char** argv) {
        [](const TV& a) { return torch::max_pool3d(a[0], 2); },
        [](const KV& a) {
          return kiln::max_pool3d(a[0], {2, 2, 2});
+       }},
+      {"rfft, 4096 rows of 1024",
+       {torch::randn({4096, 1024})},
+       [](const TV& a) { return torch::view_as_real(torch::fft::rfft(a[0])); },
+       [](const KV& a) { return kiln::fft::rfft(a[0]); }},
+      {"rfft, 1024 rows of 1009 (a prime)",
+       {torch::randn({1024, 1009})},
+       [](const TV& a) { return torch::view_as_real(torch::fft::rfft(a[0])); },
+       [](const KV& a) { return kiln::fft::rfft(a[0]); }},
+      {"fft2, 16 complex 256x256 images",
+       {torch::randn({16, 256, 256, 2})},
+       [](const TV& a) { return torch::view_as_real(torch::fft::fft2(torch::view_as_complex(a[0]))); },
+       [](const KV& a) { return kiln::fft::fft2(a[0]); }},
+      {"stft, 16 x 1 s at 16 kHz, n_fft 512",  // hop 128, hann window
+       {torch::randn({16, 16000})},
+       [](const TV& a) {
+         return torch::view_as_real(
+             torch::stft(a[0], 512, 128, 512, torch::hann_window(512), true, "reflect", false, true, true));
+       },
+       [](const KV& a) {
+         return kiln::stft(a[0], 512,
+                           kiln::StftOptions().set_hop_length(128).set_window(kiln::hann_window(512)));
        }},
       {"ctc_loss, T 200, N 32, C 30, S 40",
        {torch::randn({200, 32, 30})},

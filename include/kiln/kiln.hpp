@@ -64,6 +64,7 @@
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/counting.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/fft.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/loss.hpp"
 #include "kiln/ops/math.hpp"

@@ -1,0 +1,42 @@
+// Fourier transforms on the GPU (products with the transform matrices) against the CPU's
+// FFT: values and gradients of every kind, along inner and outer dimensions, and stft /
+// istft through them.
+#include <doctest/doctest.h>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+TEST_CASE("cuda: fft, ifft, rfft, irfft and the n-dimensional forms") {
+  manual_seed(120);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    const Tensor z = randn({3, 7, 4, 2}, dt), x = randn({3, 7, 6}, dt);
+    for (const fft::Norm norm : {fft::Norm::backward, fft::Norm::ortho, fft::Norm::forward}) {
+      parity([&](const auto& v) { return fft::fft(v[0], -1, 1, norm); }, {z}, tol);
+      parity([&](const auto& v) { return fft::ifft(v[0], 5, -1, norm); }, {z}, tol);
+      parity([&](const auto& v) { return fft::rfft(v[0], -1, 1, norm); }, {x}, tol);
+      parity([&](const auto& v) { return fft::irfft(v[0], 7, 1, norm); }, {z}, tol);
+      parity([&](const auto& v) { return fft::irfft(v[0], -1, 2, norm); }, {z}, tol);
+    }
+    parity([](const auto& v) { return fft::fft2(v[0]); }, {z}, tol);
+    parity([](const auto& v) { return fft::irfft2(fft::rfft2(v[0]), {7, 6}); }, {x}, tol);
+    parity([](const auto& v) { return fft::abs(fft::rfftn(v[0], {}, {0, 2})); }, {x}, tol);
+    parity([](const auto& v) { return stft(v[0], 8, StftOptions().set_hop_length(2).set_window(v[1])); },
+           {randn({2, 30}, dt), rand({8}, dt)}, tol);
+    parity(
+        [](const auto& v) {
+          return istft(v[0], 8,
+                       StftOptions().set_hop_length(2).set_window(
+                           hann_window(8, true, v[0].dtype()).to(v[0].device())));
+        },
+        {randn({5, 9, 2}, dt)}, tol);
+  }
+  CHECK_THROWS_WITH_AS(fft::fft(zeros({5000, 2}).to(gpu)), doctest::Contains("move the tensor to the CPU"),
+                       Error);
+}
+
+}  // namespace kiln::test
