@@ -119,10 +119,13 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
     std::vector<Complex> in(static_cast<std::size_t>(n * together)), out(in.size()),
         scratch(static_cast<std::size_t>(scratch_size));
     std::vector<double> reals(in.size());
-    for (std::int64_t block = b; block < e; ++block) {
-      // lines i0 .. i0 + c - 1 of outer index o: element j of line q at src[(o len + j) inner + i0 + q]
-      const std::int64_t o = block / blocks_per_outer, i0 = block % blocks_per_outer * together;
-      const std::int64_t c = std::min(together, inner - i0);
+    // The complex buffers as (re, im) pairs of doubles: copies through std::complex values
+    // would pass each one through the stack.
+    double* in_pairs = reinterpret_cast<double*>(in.data());
+    const double* out_pairs = reinterpret_cast<const double*>(out.data());
+    // Lines i0 .. i0 + c - 1 of outer index o: element j of line q at src[(o len + j) inner + i0 + q].
+    // c is One for rows (inner 1), so that the loops over q vanish.
+    auto run_block = [&](std::int64_t o, std::int64_t i0, auto c) {
       const T* from = src + (kind == Kind::r2c ? 1 : 2) * (o * in_len * inner + i0);
       T* to = dst + (kind == Kind::c2r ? 1 : 2) * (o * out_len * inner + i0);
       if (kind == Kind::r2c) {
@@ -133,8 +136,8 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
       } else {
         for (std::int64_t j = 0; j < in_len; ++j) {
           const T* run = from + 2 * j * inner;
-          for (std::int64_t q = 0; q < c; ++q)
-            in[static_cast<std::size_t>(q + c * j)] = Complex(run[2 * q], run[2 * q + 1]);
+          double* pairs = in_pairs + 2 * c * j;
+          for (std::int64_t q = 0; q < 2 * c; ++q) pairs[q] = run[q];
         }
         if (kind == Kind::c2c)
           plan->transform(in.data(), out.data(), inverse, scratch.data(), c);
@@ -148,13 +151,17 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
       } else {
         for (std::int64_t k = 0; k < out_len; ++k) {
           T* run = to + 2 * k * inner;
-          for (std::int64_t q = 0; q < c; ++q) {
-            const Complex v = out[static_cast<std::size_t>(q + c * k)];
-            run[2 * q] = static_cast<T>(v.real() * scale);
-            run[2 * q + 1] = static_cast<T>(v.imag() * scale);
-          }
+          const double* pairs = out_pairs + 2 * c * k;
+          for (std::int64_t q = 0; q < 2 * c; ++q) run[q] = static_cast<T>(pairs[q] * scale);
         }
       }
+    };
+    for (std::int64_t block = b; block < e; ++block) {
+      const std::int64_t o = block / blocks_per_outer, i0 = block % blocks_per_outer * together;
+      if (inner == 1)
+        run_block(o, i0, std::integral_constant<std::int64_t, 1>{});
+      else
+        run_block(o, i0, std::min(together, inner - i0));
     }
   });
 }

@@ -8,6 +8,10 @@
 // dim -1 is F. fft::complex / real / imag / abs / angle / conj / complex_mul work on
 // this layout.
 //
+//   Tensor spectrum = kiln::fft::rfft(signal);                      // (..., n / 2 + 1, 2)
+//   Tensor power = kiln::square(kiln::fft::abs(kiln::stft(audio, 512, // (B, 257, T)
+//       kiln::StftOptions().set_hop_length(128).set_window(kiln::hann_window(512)))));
+//
 // Every transform is differentiable (its gradient is the adjoint transform) and runs on
 // either device: on the CPU through an O(n log n) mixed-radix FFT in double precision
 // (any length, prime lengths through Bluestein's algorithm); on a GPU as a product with

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <mutex>
 #include <numbers>
+#include <type_traits>
 #include <unordered_map>
 
 namespace kiln::cpu {
@@ -117,53 +118,79 @@ void FftPlan::stockham(const Complex* in, Complex* out, Complex* work, std::int6
 
 // `stride` interleaved transforms of length p m each: for every j < m and each of them
 // (q < stride, the innermost, contiguous loop), the p-point DFT b of x[q + stride (j + r m)],
-// r < p, goes out as y[q + stride (p j + k)] = b_k exp(-2 pi i j k / (p m)).
+// r < p, goes out as y[q + stride (p j + k)] = b_k exp(-2 pi i j k / (p m)). The radices 2,
+// 4 and 3 work on the real and imaginary parts as plain doubles (std::complex values built
+// from parts go through the stack, and reading them back stalls every step).
 template <bool Inverse>
-void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x, Complex* y) {
+void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x_in, Complex* y_out) {
   const std::int64_t m = st.m, s = stride;
   const Complex* tw = st.twiddles.data();
+  const double* x = reinterpret_cast<const double*>(x_in);  // (re, im) pairs
+  double* y = reinterpret_cast<double*>(y_out);
+  const double sign = Inverse ? -1.0 : 1.0;  // the twiddles' imaginary parts flip for the inverse
   if (st.p == 2) {
     for (std::int64_t j = 0; j < m; ++j) {
-      const Complex w = maybe_conj<Inverse>(tw[j]);
-      const Complex* a = x + s * j;
-      Complex* b = y + s * 2 * j;
-      for (std::int64_t q = 0; q < s; ++q) {
-        const Complex a0 = a[q], a1 = a[q + s * m];
-        b[q] = a0 + a1;
-        b[q + s] = mul(a0 - a1, w);
+      const double wr = tw[j].real(), wi = sign * tw[j].imag();
+      const double* a = x + 2 * s * j;
+      double* b = y + 2 * s * 2 * j;
+      for (std::int64_t q = 0; q < 2 * s; q += 2) {
+        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + 2 * s * m], a1i = a[q + 2 * s * m + 1];
+        const double dr = a0r - a1r, di = a0i - a1i;
+        b[q] = a0r + a1r;
+        b[q + 1] = a0i + a1i;
+        b[q + 2 * s] = dr * wr - di * wi;
+        b[q + 2 * s + 1] = dr * wi + di * wr;
       }
     }
   } else if (st.p == 4) {
+    const std::int64_t span = 2 * s * m;  // doubles between the four inputs
     for (std::int64_t j = 0; j < m; ++j) {
-      const Complex w1 = maybe_conj<Inverse>(tw[j]), w2 = maybe_conj<Inverse>(tw[m + j]),
-                    w3 = maybe_conj<Inverse>(tw[2 * m + j]);
-      const Complex* a = x + s * j;
-      Complex* b = y + s * 4 * j;
-      for (std::int64_t q = 0; q < s; ++q) {
-        const Complex a0 = a[q], a1 = a[q + s * m], a2 = a[q + 2 * s * m], a3 = a[q + 3 * s * m];
-        const Complex t0 = a0 + a2, t1 = a0 - a2, t2 = a1 + a3, t3 = a1 - a3;
-        // W_4 = -i forward, +i inverse: b1 = t1 + W_4 t3, b3 = t1 - W_4 t3
-        const Complex turned = Inverse ? Complex(-t3.imag(), t3.real()) : Complex(t3.imag(), -t3.real());
-        b[q] = t0 + t2;
-        b[q + s] = mul(t1 + turned, w1);
-        b[q + 2 * s] = mul(t0 - t2, w2);
-        b[q + 3 * s] = mul(t1 - turned, w3);
+      const double w1r = tw[j].real(), w1i = sign * tw[j].imag();
+      const double w2r = tw[m + j].real(), w2i = sign * tw[m + j].imag();
+      const double w3r = tw[2 * m + j].real(), w3i = sign * tw[2 * m + j].imag();
+      const double* a = x + 2 * s * j;
+      double* b = y + 2 * s * 4 * j;
+      for (std::int64_t q = 0; q < 2 * s; q += 2) {
+        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + span], a1i = a[q + span + 1];
+        const double a2r = a[q + 2 * span], a2i = a[q + 2 * span + 1], a3r = a[q + 3 * span],
+                     a3i = a[q + 3 * span + 1];
+        const double t0r = a0r + a2r, t0i = a0i + a2i, t1r = a0r - a2r, t1i = a0i - a2i;
+        const double t2r = a1r + a3r, t2i = a1i + a3i, t3r = a1r - a3r, t3i = a1i - a3i;
+        // W_4 t3: -i t3 forward, +i t3 inverse
+        const double ur = sign * t3i, ui = -sign * t3r;
+        const double b1r = t1r + ur, b1i = t1i + ui, b2r = t0r - t2r, b2i = t0i - t2i;
+        const double b3r = t1r - ur, b3i = t1i - ui;
+        b[q] = t0r + t2r;
+        b[q + 1] = t0i + t2i;
+        b[q + 2 * s] = b1r * w1r - b1i * w1i;
+        b[q + 2 * s + 1] = b1r * w1i + b1i * w1r;
+        b[q + 4 * s] = b2r * w2r - b2i * w2i;
+        b[q + 4 * s + 1] = b2r * w2i + b2i * w2r;
+        b[q + 6 * s] = b3r * w3r - b3i * w3i;
+        b[q + 6 * s + 1] = b3r * w3i + b3i * w3r;
       }
     }
   } else if (st.p == 3) {
     // W_3 = -1/2 -+ i sqrt(3)/2: b1,2 = a0 - (a1 + a2) / 2 +- i h (a1 - a2)
-    const double h = (Inverse ? 1.0 : -1.0) * std::sqrt(3.0) / 2.0;
+    const double h = -sign * std::sqrt(3.0) / 2.0;
+    const std::int64_t span = 2 * s * m;
     for (std::int64_t j = 0; j < m; ++j) {
-      const Complex w1 = maybe_conj<Inverse>(tw[j]), w2 = maybe_conj<Inverse>(tw[m + j]);
-      const Complex* a = x + s * j;
-      Complex* b = y + s * 3 * j;
-      for (std::int64_t q = 0; q < s; ++q) {
-        const Complex a0 = a[q], a1 = a[q + s * m], a2 = a[q + 2 * s * m];
-        const Complex sum = a1 + a2, d = a1 - a2;
-        const Complex base = a0 - 0.5 * sum, turned(-h * d.imag(), h * d.real());
-        b[q] = a0 + sum;
-        b[q + s] = mul(base + turned, w1);
-        b[q + 2 * s] = mul(base - turned, w2);
+      const double w1r = tw[j].real(), w1i = sign * tw[j].imag();
+      const double w2r = tw[m + j].real(), w2i = sign * tw[m + j].imag();
+      const double* a = x + 2 * s * j;
+      double* b = y + 2 * s * 3 * j;
+      for (std::int64_t q = 0; q < 2 * s; q += 2) {
+        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + span], a1i = a[q + span + 1];
+        const double a2r = a[q + 2 * span], a2i = a[q + 2 * span + 1];
+        const double sr = a1r + a2r, si = a1i + a2i, dr = a1r - a2r, di = a1i - a2i;
+        const double cr = a0r - 0.5 * sr, ci = a0i - 0.5 * si, ur = -h * di, ui = h * dr;  // i h d
+        const double b1r = cr + ur, b1i = ci + ui, b2r = cr - ur, b2i = ci - ui;
+        b[q] = a0r + sr;
+        b[q + 1] = a0i + si;
+        b[q + 2 * s] = b1r * w1r - b1i * w1i;
+        b[q + 2 * s + 1] = b1r * w1i + b1i * w1r;
+        b[q + 4 * s] = b2r * w2r - b2i * w2i;
+        b[q + 4 * s + 1] = b2r * w2i + b2i * w2r;
       }
     }
   } else {
@@ -171,12 +198,12 @@ void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x, 
     Complex a[kMaxDirectRadix];
     for (std::int64_t j = 0; j < m; ++j)
       for (std::int64_t q = 0; q < s; ++q) {
-        for (std::int64_t r = 0; r < p; ++r) a[r] = x[q + s * (j + r * m)];
+        for (std::int64_t r = 0; r < p; ++r) a[r] = x_in[q + s * (j + r * m)];
         for (std::int64_t k = 0; k < p; ++k) {
           Complex sum = a[0];
           for (std::int64_t r = 1, rk = k; r < p; ++r, rk = (rk + k) % p)
             sum += mul(a[r], maybe_conj<Inverse>(st.roots[static_cast<std::size_t>(rk)]));
-          y[q + s * (p * j + k)] = k == 0 ? sum : mul(sum, maybe_conj<Inverse>(tw[(k - 1) * m + j]));
+          y_out[q + s * (p * j + k)] = k == 0 ? sum : mul(sum, maybe_conj<Inverse>(tw[(k - 1) * m + j]));
         }
       }
   }
@@ -186,19 +213,32 @@ void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x, 
 // points, through plan_; the inverse as the conjugate of the forward transform of conj(x).
 void FftPlan::bluestein(const Complex* in, Complex* out, bool inverse, Complex* scratch) const {
   const std::int64_t m = plan_->size();
-  Complex* a = scratch;
-  Complex* spectrum = scratch + m;
-  for (std::int64_t j = 0; j < n_; ++j)
-    a[j] = mul(inverse ? std::conj(in[j]) : in[j], chirp_[static_cast<std::size_t>(j)]);
-  std::fill(a + n_, a + m, Complex(0.0, 0.0));
-  plan_->transform(a, spectrum, false, scratch + 2 * m);
-  for (std::int64_t k = 0; k < m; ++k)
-    spectrum[k] = mul(spectrum[k], chirp_spectrum_[static_cast<std::size_t>(k)]);
-  plan_->transform(spectrum, a, true, scratch + 2 * m);
+  // (re, im) pairs of doubles, as in run_stage
+  const double* x = reinterpret_cast<const double*>(in);
+  const double* chirp = reinterpret_cast<const double*>(chirp_.data());
+  const double* filter = reinterpret_cast<const double*>(chirp_spectrum_.data());
+  double* a = reinterpret_cast<double*>(scratch);
+  double* spectrum = reinterpret_cast<double*>(scratch + m);
+  const double flip = inverse ? -1.0 : 1.0;  // conj(x) for the inverse
+  for (std::int64_t j = 0; j < 2 * n_; j += 2) {
+    const double xr = x[j], xi = flip * x[j + 1], cr = chirp[j], ci = chirp[j + 1];
+    a[j] = xr * cr - xi * ci;
+    a[j + 1] = xr * ci + xi * cr;
+  }
+  std::fill(a + 2 * n_, a + 2 * m, 0.0);
+  plan_->transform(scratch, scratch + m, false, scratch + 2 * m);
+  for (std::int64_t k = 0; k < 2 * m; k += 2) {
+    const double sr = spectrum[k], si = spectrum[k + 1], fr = filter[k], fi = filter[k + 1];
+    spectrum[k] = sr * fr - si * fi;
+    spectrum[k + 1] = sr * fi + si * fr;
+  }
+  plan_->transform(scratch + m, scratch, true, scratch + 2 * m);
   const double scale = 1.0 / static_cast<double>(m);
-  for (std::int64_t k = 0; k < n_; ++k) {
-    const Complex v = mul(a[k], chirp_[static_cast<std::size_t>(k)]) * scale;
-    out[k] = inverse ? std::conj(v) : v;
+  double* y = reinterpret_cast<double*>(out);
+  for (std::int64_t k = 0; k < 2 * n_; k += 2) {
+    const double ar = a[k], ai = a[k + 1], cr = chirp[k], ci = chirp[k + 1];
+    y[k] = (ar * cr - ai * ci) * scale;
+    y[k + 1] = flip * (ar * ci + ai * cr) * scale;
   }
 }
 
@@ -211,77 +251,131 @@ std::int64_t RealFftPlan::scratch_size(std::int64_t count) const {
   return 2 * plan_->size() * count + plan_->scratch_size(count);
 }
 
-// Below, sequence q's element j sits at [q + count j] (its bin k at [q + count k]).
-void RealFftPlan::forward(const double* in, Complex* out, Complex* scratch, std::int64_t count) const {
-  const std::int64_t m = plan_->size(), c = count;
+namespace {
+
+// The real transforms of c sequences, sequence q's element j at [q + c j] (its bin k at
+// [q + c k]). Count is std::int64_t, or One for a single sequence, whose loops over q the
+// compiler then removes.
+using One = std::integral_constant<std::int64_t, 1>;
+template <class Count>
+void real_forward(const FftPlan& plan, const std::vector<Complex>& twiddles, std::int64_t n, const double* in,
+                  Complex* out, Complex* scratch, Count c) {
+  const std::int64_t m = plan.size();
   Complex* z = scratch;
   Complex* spectrum = scratch + m * c;
   Complex* work = scratch + 2 * m * c;
-  if (n_ % 2 == 1) {
-    for (std::int64_t j = 0; j < n_ * c; ++j) z[j] = Complex(in[j], 0.0);
-    plan_->transform(z, spectrum, false, work, c);
-    std::copy(spectrum, spectrum + (n_ / 2 + 1) * c, out);
+  if (n % 2 == 1) {
+    double* zd = reinterpret_cast<double*>(z);  // (re, im) pairs, as in run_stage
+    for (std::int64_t j = 0; j < n * c; ++j) {
+      zd[2 * j] = in[j];
+      zd[2 * j + 1] = 0.0;
+    }
+    plan.transform(z, spectrum, false, work, c);
+    std::copy(spectrum, spectrum + (n / 2 + 1) * c, out);
     return;
   }
   for (std::int64_t j = 0; j < m; ++j)
-    for (std::int64_t q = 0; q < c; ++q) z[q + c * j] = Complex(in[q + c * 2 * j], in[q + c * (2 * j + 1)]);
-  plan_->transform(z, spectrum, false, work, c);
+    for (std::int64_t q = 0; q < c; ++q) {
+      double* zq = reinterpret_cast<double*>(z + q + c * j);
+      zq[0] = in[q + c * 2 * j];
+      zq[1] = in[q + c * (2 * j + 1)];
+    }
+  plan.transform(z, spectrum, false, work, c);
   for (std::int64_t q = 0; q < c; ++q) {  // bins 0 and m, from Z_0 alone: Re Z_0 +- Im Z_0
     const Complex z0 = spectrum[q];
     out[q] = Complex(z0.real() + z0.imag(), 0.0);
     out[q + c * m] = Complex(z0.real() - z0.imag(), 0.0);
   }
+  // in doubles (see run_stage): (re, im) pairs
+  const double* tw = reinterpret_cast<const double*>(twiddles.data());
+  double* o = reinterpret_cast<double*>(out);
   for (std::int64_t k = 1; k < m; ++k) {
-    const Complex w = twiddles_[static_cast<std::size_t>(k)];
-    const Complex* zk = spectrum + c * k;
-    const Complex* zm = spectrum + c * (m - k);
-    for (std::int64_t q = 0; q < c; ++q) {
-      const Complex a = zk[q], b = std::conj(zm[q]);
-      const Complex even = (a + b) * 0.5, d = a - b;
-      const Complex odd(0.5 * d.imag(), -0.5 * d.real());  // d / 2i
-      out[q + c * k] = even + mul(w, odd);
+    const double wr = tw[2 * k], wi = tw[2 * k + 1];
+    const double* zk = reinterpret_cast<const double*>(spectrum + c * k);
+    const double* zm = reinterpret_cast<const double*>(spectrum + c * (m - k));
+    double* ok = o + 2 * c * k;
+    for (std::int64_t q = 0; q < 2 * c; q += 2) {
+      const double ar = zk[q], ai = zk[q + 1], br = zm[q], bi = -zm[q + 1];
+      const double er = 0.5 * (ar + br), ei = 0.5 * (ai + bi);
+      const double orr = 0.5 * (ai - bi), oi = -0.5 * (ar - br);  // (a - b) / 2i
+      ok[q] = er + wr * orr - wi * oi;
+      ok[q + 1] = ei + wr * oi + wi * orr;
     }
   }
 }
 
-void RealFftPlan::inverse(const Complex* in, double* out, Complex* scratch, std::int64_t count) const {
-  const std::int64_t m = plan_->size(), c = count;
+template <class Count>
+void real_inverse(const FftPlan& plan, const std::vector<Complex>& twiddles, std::int64_t n,
+                  const Complex* in, double* out, Complex* scratch, Count c) {
+  const std::int64_t m = plan.size();
   Complex* z = scratch;
   Complex* signal = scratch + m * c;
   Complex* work = scratch + 2 * m * c;
-  if (n_ % 2 == 1) {
-    for (std::int64_t q = 0; q < c; ++q) z[q] = Complex(in[q].real(), 0.0);
-    for (std::int64_t k = 1; k <= n_ / 2; ++k)
+  if (n % 2 == 1) {
+    const double* x = reinterpret_cast<const double*>(in);  // (re, im) pairs, as in run_stage
+    double* zd = reinterpret_cast<double*>(z);
+    for (std::int64_t q = 0; q < c; ++q) {
+      zd[2 * q] = x[2 * q];
+      zd[2 * q + 1] = 0.0;
+    }
+    for (std::int64_t k = 1; k <= n / 2; ++k)
       for (std::int64_t q = 0; q < c; ++q) {
-        z[q + c * k] = in[q + c * k];
-        z[q + c * (n_ - k)] = std::conj(in[q + c * k]);
+        const std::int64_t at = 2 * (q + c * k), mirror = 2 * (q + c * (n - k));
+        zd[at] = zd[mirror] = x[at];
+        zd[at + 1] = x[at + 1];
+        zd[mirror + 1] = -x[at + 1];
       }
-    plan_->transform(z, signal, true, work, c);
-    for (std::int64_t j = 0; j < n_ * c; ++j) out[j] = signal[j].real();
+    plan.transform(z, signal, true, work, c);
+    const double* pairs = reinterpret_cast<const double*>(signal);
+    for (std::int64_t j = 0; j < n * c; ++j) out[j] = pairs[2 * j];
     return;
   }
   // Z_k = E_k + i O_k with E_k = X_k + conj X_{m-k}, O_k = (X_k - conj X_{m-k}) e^(+2 pi i k / n):
   // the inverse of m points then gives n (x[2j] + i x[2j+1]). Bins 0 and m count as real.
   for (std::int64_t q = 0; q < c; ++q) {
     const double first = in[q].real(), last = in[q + c * m].real();
-    z[q] = Complex(first + last, first - last);
+    double* z0 = reinterpret_cast<double*>(z + q);
+    z0[0] = first + last;
+    z0[1] = first - last;
   }
+  // in doubles (see run_stage): (re, im) pairs; the twiddles conjugated
+  const double* tw = reinterpret_cast<const double*>(twiddles.data());
+  double* zd = reinterpret_cast<double*>(z);
   for (std::int64_t k = 1; k < m; ++k) {
-    const Complex w = std::conj(twiddles_[static_cast<std::size_t>(k)]);
-    const Complex* xk = in + c * k;
-    const Complex* xm = in + c * (m - k);
-    for (std::int64_t q = 0; q < c; ++q) {
-      const Complex a = xk[q], b = std::conj(xm[q]);
-      const Complex even = a + b, odd = mul(a - b, w);
-      z[q + c * k] = even + Complex(-odd.imag(), odd.real());
+    const double wr = tw[2 * k], wi = -tw[2 * k + 1];
+    const double* xk = reinterpret_cast<const double*>(in + c * k);
+    const double* xm = reinterpret_cast<const double*>(in + c * (m - k));
+    double* zk = zd + 2 * c * k;
+    for (std::int64_t q = 0; q < 2 * c; q += 2) {
+      const double ar = xk[q], ai = xk[q + 1], br = xm[q], bi = -xm[q + 1];
+      const double dr = ar - br, di = ai - bi;
+      const double orr = dr * wr - di * wi, oi = dr * wi + di * wr;
+      zk[q] = ar + br - oi;  // even + i odd
+      zk[q + 1] = ai + bi + orr;
     }
   }
-  plan_->transform(z, signal, true, work, c);
+  plan.transform(z, signal, true, work, c);
   for (std::int64_t j = 0; j < m; ++j)
     for (std::int64_t q = 0; q < c; ++q) {
       out[q + c * 2 * j] = signal[q + c * j].real();
       out[q + c * (2 * j + 1)] = signal[q + c * j].imag();
     }
+}
+
+}  // namespace
+
+void RealFftPlan::forward(const double* in, Complex* out, Complex* scratch, std::int64_t count) const {
+  if (count == 1)
+    real_forward(*plan_, twiddles_, n_, in, out, scratch, One{});
+  else
+    real_forward(*plan_, twiddles_, n_, in, out, scratch, count);
+}
+
+void RealFftPlan::inverse(const Complex* in, double* out, Complex* scratch, std::int64_t count) const {
+  if (count == 1)
+    real_inverse(*plan_, twiddles_, n_, in, out, scratch, One{});
+  else
+    real_inverse(*plan_, twiddles_, n_, in, out, scratch, count);
 }
 
 namespace {
