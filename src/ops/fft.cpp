@@ -17,7 +17,9 @@
 // whose own gradient is then the adjoint above.
 #include "kiln/ops/fft.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numbers>
 #include <type_traits>
 
@@ -200,11 +202,50 @@ Tensor transform_matrix(Kind kind, std::int64_t n, bool inverse, double scale, D
   return from_vector(m, {rows, cols}).to(dtype).to(device);
 }
 
+// The matrices of the last transforms, kept on their device (up to 64 MiB of them): a
+// training loop asks for the same ones at every step, and each costs n^2 sines and cosines
+// and a copy to build. The list is never destroyed, so no device memory is freed after the
+// CUDA runtime has shut down at exit.
+Tensor cached_transform_matrix(Kind kind, std::int64_t n, bool inverse, double scale, DType dtype,
+                               Device device) {
+  struct Entry {
+    Kind kind;
+    std::int64_t n;
+    bool inverse;
+    double scale;
+    DType dtype;
+    Device device;
+    Tensor matrix;
+    std::int64_t bytes() const { return static_cast<std::int64_t>(storage_bytes(dtype, matrix.numel())); }
+  };
+  constexpr std::int64_t kKeptBytes = std::int64_t{64} << 20;
+  static std::mutex mutex;
+  static auto* recent = new std::vector<Entry>;  // the most recently used last
+  const std::lock_guard<std::mutex> lock(mutex);
+  for (auto it = recent->begin(); it != recent->end(); ++it)
+    if (it->kind == kind && it->n == n && it->inverse == inverse && it->scale == scale &&
+        it->dtype == dtype && it->device == device) {
+      std::rotate(it, it + 1, recent->end());
+      return recent->back().matrix;
+    }
+  Entry made{
+      kind, n, inverse, scale, dtype, device, transform_matrix(kind, n, inverse, scale, dtype, device)};
+  if (made.bytes() > kKeptBytes) return made.matrix;
+  std::int64_t kept = made.bytes();
+  for (const Entry& e : *recent) kept += e.bytes();
+  while (kept > kKeptBytes) {
+    kept -= recent->front().bytes();
+    recent->erase(recent->begin());
+  }
+  recent->push_back(std::move(made));
+  return recent->back().matrix;
+}
+
 Tensor device_transform(Kind kind, const Tensor& t, std::int64_t dim, std::int64_t n, bool inverse,
                         double scale, const char* op) {
   KILN_CHECK(n <= kMaxDeviceLength, op, ": on a GPU transforms lengths up to ", kMaxDeviceLength,
              " (as a matrix product), got ", n, "; move the tensor to the CPU for longer ones");
-  const Tensor m = transform_matrix(kind, n, inverse, scale, t.dtype(), t.device());
+  const Tensor m = cached_transform_matrix(kind, n, inverse, scale, t.dtype(), t.device());
   if (kind == Kind::r2c) {  // (..., n) @ (n, 2h) -> (..., h, 2)
     Tensor y = matmul(movedim(t, dim, -1), m);
     Shape s = y.shape();
