@@ -1,18 +1,22 @@
-// Window functions and the short-time Fourier transform, composed from kiln's ops (so
-// their gradients come from those of pad, index_select / index_add and the transforms).
-//   stft:  pad (centre), gather the frames, n_fft samples every hop, as (B, T, n_fft) rows
-//          (index_select), multiply by the window, rfft each row; returned as (B, F, T, 2).
+// Window functions and the short-time Fourier transform, composed from kiln's ops and two
+// framing primitives, each the other's adjoint (and so gradient):
+//   stft:  pad (centre), cut the frames, n_fft samples every hop, as (B, T, n_fft) rows,
+//          multiply by the window, rfft each row; returned as (B, F, T, 2).
 //   istft: irfft each frame, multiply by the window again, add the overlapping frames back
-//          together (index_add, the gather's adjoint) and divide by the overlap-added
-//          squared window, which undoes stft wherever that sum is not 0.
+//          together and divide by the overlap-added squared window, which undoes stft
+//          wherever that sum is not 0.
 #include <cmath>
 #include <numbers>
 
+#include "kiln/autograd/grad_mode.hpp"
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/fft.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "src/core/tensor_internal.hpp"
 
 namespace kiln {
 
@@ -110,6 +114,69 @@ Tensor frame_positions(std::int64_t count, std::int64_t n_fft, std::int64_t hop,
   return from_vector(at, {count * n_fft}).to(device);
 }
 
+Tensor overlap_add(const Tensor& frames, std::int64_t hop, std::int64_t total);
+
+// The frames (B, T, n) of signals (B, L): frame t is samples [t hop, t hop + n). Its adjoint,
+// and so its gradient, is overlap_add. The CPU copies runs; a GPU gathers (index_select).
+Tensor frames_of(const Tensor& signal, std::int64_t n, std::int64_t hop, std::int64_t count) {
+  const std::int64_t batch = signal.size(0), length = signal.size(1);
+  Tensor out;
+  if (signal.device().is_cuda()) {
+    NoGradGuard no_grad;
+    out = index_select(signal, 1, frame_positions(count, n, hop, signal.device())).reshape({batch, count, n});
+  } else {
+    const Tensor in = signal.contiguous();
+    out = Tensor::empty({batch, count, n}, signal.dtype());
+    visit_dtype(signal.dtype(), [&]<class T>() {
+      const T* x = detail::ptr<T>(in);
+      T* y = detail::ptr<T>(out);
+      parallel_for(0, batch * count, std::max<std::int64_t>(1, 8192 / n),
+                   [&](std::int64_t b, std::int64_t e) {
+                     for (std::int64_t r = b; r < e; ++r) {
+                       const T* from = x + r / count * length + r % count * hop;
+                       std::copy(from, from + n, y + r * n);
+                     }
+                   });
+    });
+  }
+  if (should_record({signal}))
+    attach_grad_fn(out, "stft frames", {signal},
+                   [hop, length](const Tensor& g) { return Grads{overlap_add(g, hop, length)}; });
+  return out;
+}
+
+// Frames (B, T, n) added back at t hop into (B, total) signals, overlaps summed in frame
+// order. Its adjoint is frames_of. The CPU adds runs, a task per signal; a GPU scatters
+// (index_add).
+Tensor overlap_add(const Tensor& frames, std::int64_t hop, std::int64_t total) {
+  const std::int64_t batch = frames.size(0), count = frames.size(1), n = frames.size(2);
+  Tensor out;
+  if (frames.device().is_cuda()) {
+    NoGradGuard no_grad;
+    out = index_add(zeros({batch, total}, frames.dtype(), frames.device()), 1,
+                    frame_positions(count, n, hop, frames.device()), frames.reshape({batch, count * n}));
+  } else {
+    const Tensor in = frames.contiguous();
+    out = zeros({batch, total}, frames.dtype());
+    visit_dtype(frames.dtype(), [&]<class T>() {
+      const T* x = detail::ptr<T>(in);
+      T* y = detail::ptr<T>(out);
+      parallel_for(0, batch, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t s = b; s < e; ++s)
+          for (std::int64_t t = 0; t < count; ++t) {
+            const T* from = x + (s * count + t) * n;
+            T* to = y + s * total + t * hop;
+            for (std::int64_t k = 0; k < n; ++k) to[k] += from[k];
+          }
+      });
+    });
+  }
+  if (should_record({frames}))
+    attach_grad_fn(out, "istft overlap-add", {frames},
+                   [n, hop, count](const Tensor& g) { return Grads{frames_of(g, n, hop, count)}; });
+  return out;
+}
+
 }  // namespace
 
 Tensor stft(const Tensor& x_in, std::int64_t n_fft, const StftOptions& o) {
@@ -129,8 +196,7 @@ Tensor stft(const Tensor& x_in, std::int64_t n_fft, const StftOptions& o) {
   KILN_CHECK(length >= n_fft, "stft: a signal of ", length, " samples", o.center ? " (padded)" : "",
              " is shorter than n_fft = ", n_fft);
   const std::int64_t count = 1 + (length - n_fft) / f.hop;
-  const Tensor frames = index_select(signal, 1, frame_positions(count, n_fft, f.hop, signal.device()))
-                            .reshape({signal.size(0), count, n_fft});
+  const Tensor frames = frames_of(signal, n_fft, f.hop, count);  // (B, T, n_fft)
   const Tensor windowed = frames * f.window;
   const fft::Norm norm = o.normalized ? fft::Norm::ortho : fft::Norm::backward;
   const Tensor spectrum = o.onesided ? fft::rfft(windowed, -1, -1, norm)
@@ -155,13 +221,8 @@ Tensor istft(const Tensor& spectrum, std::int64_t n_fft, const StftOptions& o) {
   const Tensor half = (o.onesided ? z : z.narrow(1, 0, n_fft / 2 + 1)).transpose(1, 2);  // (B, T, F, 2)
   const Tensor frames = fft::irfft(half, n_fft, -1, norm);                               // (B, T, n_fft)
   const std::int64_t total = n_fft + f.hop * (count - 1);
-  const Tensor positions = frame_positions(count, n_fft, f.hop, z.device());
-  auto overlap_add = [&](const Tensor& rows) {  // (b, T, n_fft) -> (b, total)
-    const Tensor zero = zeros({rows.size(0), total}, rows.dtype(), rows.device());
-    return index_add(zero, 1, positions, rows.reshape({rows.size(0), count * n_fft}));
-  };
-  Tensor y = overlap_add(frames * f.window);
-  Tensor envelope = overlap_add((f.window * f.window).expand({1, count, n_fft}));
+  Tensor y = overlap_add(frames * f.window, f.hop, total);
+  Tensor envelope = overlap_add((f.window * f.window).expand({1, count, n_fft}), f.hop, total);
   const std::int64_t start = o.center ? n_fft / 2 : 0;
   std::int64_t end = o.length >= 0 ? start + o.length : (o.center ? total - n_fft / 2 : total);
   const std::int64_t available = std::min(end, total);
