@@ -389,19 +389,21 @@ Tensor irfft(const Tensor& z, std::int64_t n, std::int64_t dim, Norm norm) {
   return c2r_along(z, n, dim, norm, "irfft");
 }
 
-Tensor fftn(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm) {
-  const Plan p = plan_dims(check_complex(z, "fftn"), s, dims, "fftn");
+namespace {
+Tensor c2c_n(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm, bool inverse, const char* op) {
+  const Plan p = plan_dims(check_complex(z, op), s, dims, op);
   Tensor y = z;
   for (std::size_t i = 0; i < p.dims.size(); ++i)
-    y = c2c_along(y, p.lengths[i], p.dims[i], norm, false, "fftn");
+    y = c2c_along(y, p.lengths[i], p.dims[i], norm, inverse, op);
   return y;
 }
+}  // namespace
+
+Tensor fftn(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm) {
+  return c2c_n(z, s, dims, norm, false, "fftn");
+}
 Tensor ifftn(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm) {
-  const Plan p = plan_dims(check_complex(z, "ifftn"), s, dims, "ifftn");
-  Tensor y = z;
-  for (std::size_t i = 0; i < p.dims.size(); ++i)
-    y = c2c_along(y, p.lengths[i], p.dims[i], norm, true, "ifftn");
-  return y;
+  return c2c_n(z, s, dims, norm, true, "ifftn");
 }
 Tensor rfftn(const Tensor& x_in, const Sizes& s, const Sizes& dims, Norm norm) {
   const Tensor x = real_input(x_in, "rfftn");

@@ -16,6 +16,11 @@ namespace {
 inline Complex mul(Complex a, Complex b) {
   return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
 }
+// at[0], at[1] = (re + i im) (wr + i wi)
+inline void store_product(double* at, double re, double im, double wr, double wi) {
+  at[0] = re * wr - im * wi;
+  at[1] = re * wi + im * wr;
+}
 template <bool Inverse>
 inline Complex maybe_conj(Complex w) {
   return Inverse ? std::conj(w) : w;
@@ -138,8 +143,7 @@ void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x_i
         const double dr = a0r - a1r, di = a0i - a1i;
         b[q] = a0r + a1r;
         b[q + 1] = a0i + a1i;
-        b[q + 2 * s] = dr * wr - di * wi;
-        b[q + 2 * s + 1] = dr * wi + di * wr;
+        store_product(b + q + 2 * s, dr, di, wr, wi);
       }
     }
   } else if (st.p == 4) {
@@ -162,12 +166,9 @@ void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x_i
         const double b3r = t1r - ur, b3i = t1i - ui;
         b[q] = t0r + t2r;
         b[q + 1] = t0i + t2i;
-        b[q + 2 * s] = b1r * w1r - b1i * w1i;
-        b[q + 2 * s + 1] = b1r * w1i + b1i * w1r;
-        b[q + 4 * s] = b2r * w2r - b2i * w2i;
-        b[q + 4 * s + 1] = b2r * w2i + b2i * w2r;
-        b[q + 6 * s] = b3r * w3r - b3i * w3i;
-        b[q + 6 * s + 1] = b3r * w3i + b3i * w3r;
+        store_product(b + q + 2 * s, b1r, b1i, w1r, w1i);
+        store_product(b + q + 4 * s, b2r, b2i, w2r, w2i);
+        store_product(b + q + 6 * s, b3r, b3i, w3r, w3i);
       }
     }
   } else if (st.p == 3) {
@@ -187,10 +188,8 @@ void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x_i
         const double b1r = cr + ur, b1i = ci + ui, b2r = cr - ur, b2i = ci - ui;
         b[q] = a0r + sr;
         b[q + 1] = a0i + si;
-        b[q + 2 * s] = b1r * w1r - b1i * w1i;
-        b[q + 2 * s + 1] = b1r * w1i + b1i * w1r;
-        b[q + 4 * s] = b2r * w2r - b2i * w2i;
-        b[q + 4 * s + 1] = b2r * w2i + b2i * w2r;
+        store_product(b + q + 2 * s, b1r, b1i, w1r, w1i);
+        store_product(b + q + 4 * s, b2r, b2i, w2r, w2i);
       }
     }
   } else {
