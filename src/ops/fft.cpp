@@ -434,18 +434,19 @@ Tensor irfft2(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm) {
 Tensor fftfreq(std::int64_t n, double d, DType dtype) {
   KILN_CHECK(n >= 1 && d != 0.0, "fftfreq: needs n >= 1 and a spacing d other than 0, got n = ", n,
              ", d = ", d);
-  std::vector<double> f(static_cast<std::size_t>(n));
+  Tensor f = Tensor::empty({n}, kFloat64);  // through the allocator: too long is a kiln::Error
+  double* at = f.data_ptr<double>();
   for (std::int64_t i = 0; i < n; ++i)
-    f[static_cast<std::size_t>(i)] =
-        static_cast<double>(i < (n + 1) / 2 ? i : i - n) / (d * static_cast<double>(n));
-  return from_vector(f, {n}).to(dtype);
+    at[i] = static_cast<double>(i < (n + 1) / 2 ? i : i - n) / (d * static_cast<double>(n));
+  return f.to(dtype);
 }
 Tensor rfftfreq(std::int64_t n, double d, DType dtype) {
   KILN_CHECK(n >= 1 && d != 0.0, "rfftfreq: needs n >= 1 and a spacing d other than 0, got n = ", n,
              ", d = ", d);
-  std::vector<double> f(static_cast<std::size_t>(n / 2 + 1));
-  for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<double>(i) / (d * static_cast<double>(n));
-  return from_vector(f, {n / 2 + 1}).to(dtype);
+  Tensor f = Tensor::empty({n / 2 + 1}, kFloat64);
+  double* at = f.data_ptr<double>();
+  for (std::int64_t i = 0; i <= n / 2; ++i) at[i] = static_cast<double>(i) / (d * static_cast<double>(n));
+  return f.to(dtype);
 }
 
 namespace {

@@ -29,9 +29,10 @@ Tensor window_of(std::int64_t length, bool periodic, DType dtype, const char* op
   KILN_CHECK(is_floating(dtype), op, ": makes float32 or float64 windows, not ", dtype);
   if (length <= 1) return ones({length}, dtype);
   const double span = static_cast<double>(periodic ? length : length - 1);
-  std::vector<double> v(static_cast<std::size_t>(length));
-  for (std::int64_t i = 0; i < length; ++i) v[static_cast<std::size_t>(i)] = w(static_cast<double>(i) / span);
-  return from_vector(v, {length}).to(dtype);
+  Tensor v = Tensor::empty({length}, kFloat64);  // through the allocator: too long is a kiln::Error
+  double* at = v.data_ptr<double>();
+  for (std::int64_t i = 0; i < length; ++i) at[i] = w(static_cast<double>(i) / span);
+  return v.to(dtype);
 }
 
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
