@@ -13,6 +13,18 @@ using namespace kiln::test;
 using In = std::vector<Tensor>;
 using cpu::Complex;
 
+// GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define KILN_UNDER_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KILN_UNDER_ADDRESS_SANITIZER 1
+#endif
+#endif
+#ifndef KILN_UNDER_ADDRESS_SANITIZER
+#define KILN_UNDER_ADDRESS_SANITIZER 0
+#endif
+
 namespace {
 
 std::vector<Complex> random_complex(std::int64_t n, std::uint64_t seed) {
@@ -152,6 +164,12 @@ TEST_CASE("fft: values written out from torch 2.15") {
   check_values(fft::rfft(x, -1, -1, fft::Norm::ortho), {5, 0, -1, 1, -1, 0}, 1e-14);
   check_values(fft::rfft(tensor<std::int64_t>({1, 2, 3, 4})), {10, 0, -2, 2, -2, 0}, 1e-6);  // as float32
   CHECK(fft::rfft(tensor<std::int64_t>({1, 2})).dtype() == kFloat32);
+  // hfft of the half signal [1, 2 + i, 3] (the whole: 1, 2 + i, 3, 2 - i) is the real
+  // spectrum [8, 0, 0, -4] (torch 2.15's values); ihfft goes back
+  const Tensor half = tensor<double>({1, 0, 2, 1, 3, 0}).reshape({3, 2});
+  check_values(fft::hfft(half), {8, 0, 0, -4}, 1e-14);
+  check_values(fft::ihfft(fft::hfft(half)), {1, 0, 2, 1, 3, 0}, 1e-14);
+  check_values(fft::hfft(half, -1, -1, fft::Norm::forward), {2, 0, 0, -1}, 1e-14);
   check_values(fft::fftfreq(5), {0, 0.2, 0.4, -0.4, -0.2});
   check_values(fft::fftfreq(4, 0.5), {0, 0.5, -1, -0.5});
   check_values(fft::rfftfreq(5, 2.0), {0, 0.1, 0.2});
@@ -239,6 +257,9 @@ TEST_CASE("fft: gradchecks") {
                       {random_complex_tensor({2, n / 2 + 1, 3})});
     }
   }
+  KILN_CHECK_GRAD([](const In& in) { return fft::hfft(in[0], 7, 0, fft::Norm::ortho); },
+                  {random_complex_tensor({4, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return fft::ihfft(in[0], 6); }, {randn({2, 6}, kFloat64)});
   KILN_CHECK_GRAD([](const In& in) { return fft::rfft(in[0], 5); }, {randn({3, 8}, kFloat64)});  // cut
   KILN_CHECK_GRAD([](const In& in) { return fft::irfft(in[0], 9); },
                   {random_complex_tensor({3, 3})});  // padded
@@ -365,7 +386,7 @@ TEST_CASE("fft and stft: errors name the op and what to do") {
   const StftOptions gap = StftOptions().set_hop_length(8).set_window(hann_window(8));
   CHECK_THROWS_WITH_AS(istft(stft(randn({64}), 8, gap), 8, gap), doctest::Contains("NOLA"), Error);
   CHECK_THROWS_WITH_AS(istft(randn({4, 5, 2}), 8), doctest::Contains("has 5 frequencies, got 4"), Error);
-#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer's allocator stops the process on such a request
+#if !KILN_UNDER_ADDRESS_SANITIZER  // its allocator stops the process on such a request
   // lengths past the memory are the allocator's clear error, not std::bad_alloc
   CHECK_THROWS_AS(hann_window(std::int64_t{1} << 50), Error);
   CHECK_THROWS_AS(fft::fftfreq(std::int64_t{1} << 50), Error);

@@ -34,7 +34,7 @@ Sizes random_dims(std::int64_t rank) {
 
 }  // namespace
 
-TEST_CASE("torch differential: fft, ifft, rfft and irfft along one dimension, with n and norm") {
+TEST_CASE("torch differential: fft, ifft, rfft, irfft, hfft and ihfft along one dimension, with n and norm") {
   in_both_precisions(81, 40, [] {
     const Sizes shape = random_shape(1, 3);
     const auto rank = static_cast<std::int64_t>(shape.size());
@@ -58,6 +58,15 @@ TEST_CASE("torch differential: fft, ifft, rfft and irfft along one dimension, wi
         "irfft", {leaf(with_pair(shape))},
         [=](const auto& a) { return kiln::fft::irfft(a[0], n, dim, norm_of(w)); },
         [=](const auto& a) { return torch::fft::irfft(as_complex(a[0]), tn, dim, norm_name(w)); });
+    compare(
+        "hfft", {leaf(with_pair(shape))},
+        [=](const auto& a) { return kiln::fft::hfft(a[0], n, dim, norm_of(w)); },
+        [=](const auto& a) { return torch::fft::hfft(as_complex(a[0]), tn, dim, norm_name(w)); });
+    compare(
+        "ihfft", {leaf(shape)}, [=](const auto& a) { return kiln::fft::ihfft(a[0], n, dim, norm_of(w)); },
+        [=](const auto& a) {
+          return as_real(torch::fft::ihfft(a[0], tn, dim, norm_name(w)).resolve_conj());
+        });
   });
 }
 

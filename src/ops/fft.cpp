@@ -389,6 +389,21 @@ Tensor irfft(const Tensor& z, std::int64_t n, std::int64_t dim, Norm norm) {
   return c2r_along(z, n, dim, norm, "irfft");
 }
 
+// hfft(z) = fft of z's Hermitian extension, a real signal: n irfft(conj z) under the
+// default norm, so irfft of conj z with the norm's direction swapped; ihfft its inverse.
+namespace {
+Norm swapped(Norm norm) {
+  return norm == Norm::backward ? Norm::forward : norm == Norm::forward ? Norm::backward : Norm::ortho;
+}
+}  // namespace
+Tensor hfft(const Tensor& z, std::int64_t n, std::int64_t dim, Norm norm) {
+  check_complex(z, "hfft");
+  return c2r_along(conj(z), n, dim, swapped(norm), "hfft");
+}
+Tensor ihfft(const Tensor& x, std::int64_t n, std::int64_t dim, Norm norm) {
+  return conj(r2c_along(x, n, dim, swapped(norm), "ihfft"));
+}
+
 namespace {
 Tensor c2c_n(const Tensor& z, const Sizes& s, const Sizes& dims, Norm norm, bool inverse, const char* op) {
   const Plan p = plan_dims(check_complex(z, op), s, dims, op);

@@ -46,6 +46,12 @@ Tensor fft(const Tensor& z, std::int64_t n = -1, std::int64_t dim = -1, Norm nor
 Tensor ifft(const Tensor& z, std::int64_t n = -1, std::int64_t dim = -1, Norm norm = Norm::backward);
 Tensor rfft(const Tensor& x, std::int64_t n = -1, std::int64_t dim = -1, Norm norm = Norm::backward);
 Tensor irfft(const Tensor& z, std::int64_t n = -1, std::int64_t dim = -1, Norm norm = Norm::backward);
+// The Hermitian pair (torch.fft.hfft / ihfft), rfft's the other way round: hfft takes the
+// half (..., m, ..., 2) of a signal whose other half is its conjugate and gives its real
+// spectrum (..., n, ...) (n defaults to 2 (m - 1)); ihfft takes a real spectrum back to
+// the half signal (..., n / 2 + 1, ..., 2).
+Tensor hfft(const Tensor& z, std::int64_t n = -1, std::int64_t dim = -1, Norm norm = Norm::backward);
+Tensor ihfft(const Tensor& x, std::int64_t n = -1, std::int64_t dim = -1, Norm norm = Norm::backward);
 
 // Several dimensions, one after another: `s` the lengths (empty: the input's), `dims` the
 // dimensions (empty: the last s.size() dimensions, or all of them). rfftn halves the last
