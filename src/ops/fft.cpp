@@ -126,7 +126,7 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
     double* in_pairs = reinterpret_cast<double*>(in.data());
     const double* out_pairs = reinterpret_cast<const double*>(out.data());
     // Lines i0 .. i0 + c - 1 of outer index o: element j of line q at src[(o len + j) inner + i0 + q].
-    // c is One for rows (inner 1), so that the loops over q vanish.
+    // c is a compile-time 1 for rows (inner 1), so that the loops over q vanish.
     auto run_block = [&](std::int64_t o, std::int64_t i0, auto c) {
       const T* from = src + (kind == Kind::r2c ? 1 : 2) * (o * in_len * inner + i0);
       T* to = dst + (kind == Kind::c2r ? 1 : 2) * (o * out_len * inner + i0);

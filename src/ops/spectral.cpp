@@ -22,7 +22,7 @@ namespace kiln {
 
 namespace {
 
-// A window from its formula w(x), x = 2 pi i / (N - 1) in [0, 2 pi], N = length (+ 1 if periodic).
+// A window from its formula w(u), u = i / (N - 1) in [0, 1], N = length (+ 1 if periodic).
 template <class Formula>
 Tensor window_of(std::int64_t length, bool periodic, DType dtype, const char* op, Formula w) {
   KILN_CHECK(length >= 0, op, ": needs a length of at least 0, got ", length);
@@ -50,7 +50,6 @@ double bessel_i0(double x) {
 
 }  // namespace
 
-// u = i / (N - 1) in [0, 1] below.
 Tensor hann_window(std::int64_t length, bool periodic, DType dtype) {
   return window_of(length, periodic, dtype, "hann_window",
                    [](double u) { return 0.5 - 0.5 * std::cos(kTwoPi * u); });
