@@ -6,7 +6,8 @@
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
 // rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
-// Transformer encoder layer, and LSTM and GRU layers over a sequence. The two libraries take turns, round
+// Transformer encoder layer, LSTM and GRU layers over a sequence, and a physics-informed network's
+// residual (second derivatives by grad with create_graph). The two libraries take turns, round
 // after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive]
@@ -330,6 +331,35 @@ int main(int argc, char** argv) {
                      {torch::randn({64, 32, embed})},
                      [t_encoder](const TV& a) mutable { return t_encoder->forward(a[0]); },
                      [k_encoder](const KV& a) { return k_encoder->forward(a[0]); }});
+  // A physics-informed network's residual -(u_xx + u_yy) at 1000 points of the plane, u a
+  // 2 -> 32 -> 32 -> 1 tanh MLP: the forward pass and two gradients recorded with create_graph
+  // (u_x, u_y, then u_xx and u_yy); "forward + backward" adds the backward pass through them.
+  const auto torch_residual = [](const TV& a) {
+    torch::AutoGradMode recording(true);
+    const torch::Tensor p = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+    const torch::Tensor h = torch::tanh(F::linear(torch::tanh(F::linear(p, a[1], a[2])), a[3], a[4]));
+    const torch::Tensor u = F::linear(h, a[5]);
+    const torch::Tensor du = torch::autograd::grad({u.sum()}, {p}, {}, true, true)[0];
+    const torch::Tensor uxx = torch::autograd::grad({du.select(1, 0).sum()}, {p}, {}, true, true)[0];
+    const torch::Tensor uyy = torch::autograd::grad({du.select(1, 1).sum()}, {p}, {}, true, true)[0];
+    return -(uxx.select(1, 0) + uyy.select(1, 1));
+  };
+  const auto kiln_residual = [](const KV& a) {
+    kiln::EnableGradGuard recording;
+    const kiln::Tensor p = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+    const kiln::Tensor h = kiln::tanh(kiln::linear(kiln::tanh(kiln::linear(p, a[1], a[2])), a[3], a[4]));
+    const kiln::Tensor u = kiln::linear(h, a[5]);
+    const kiln::GradOptions recorded{.create_graph = true};
+    const kiln::Tensor du = kiln::grad(kiln::sum(u), {p}, kiln::Tensor(), recorded)[0];
+    const kiln::Tensor uxx = kiln::grad(kiln::sum(du.select(1, 0)), {p}, kiln::Tensor(), recorded)[0];
+    const kiln::Tensor uyy = kiln::grad(kiln::sum(du.select(1, 1)), {p}, kiln::Tensor(), recorded)[0];
+    return -(uxx.select(1, 0) + uyy.select(1, 1));
+  };
+  all.push_back(Case{"PINN residual, second derivatives",
+                     {torch::rand({1000, 2}), torch::randn({32, 2}) * 0.7, torch::randn({32}) * 0.1,
+                      torch::randn({32, 32}) * 0.18, torch::randn({32}) * 0.1, torch::randn({1, 32}) * 0.18},
+                     torch_residual,
+                     kiln_residual});
   for (const Case& c : all)
     if (c.name.find(only) != std::string::npos) run(c, rounds);
 }

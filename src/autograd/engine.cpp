@@ -38,9 +38,17 @@ Tensor seed_for(const Tensor& output, const Tensor& given, const char* op, const
 // backward() does. Otherwise it runs only the nodes from which a target can be
 // reached, never a leaf's accumulator, and stores each target's summed gradient in
 // `captured`.
+// With `create_graph` the rules run while recording (each must be marked differentiable),
+// and the summed gradients are recorded sums.
 void run_graph(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds, bool retain_graph,
-               const std::unordered_set<Node*>* targets, std::unordered_map<Node*, Tensor>* captured) {
-  NoGradGuard no_grad;  // backward rules compute plain tensors
+               const std::unordered_set<Node*>* targets, std::unordered_map<Node*, Tensor>* captured,
+               bool create_graph = false) {
+  const bool was_recording = is_grad_enabled();
+  set_grad_enabled(create_graph);  // otherwise backward rules compute plain tensors
+  struct Restore {
+    bool on;
+    ~Restore() { set_grad_enabled(on); }
+  } restore{was_recording};
   std::unordered_map<Node*, Tensor> buffers;
   std::vector<std::shared_ptr<Node>> starts;  // keeps the root nodes alive for the walk
   for (std::size_t k = 0; k < roots.size(); ++k) {
@@ -108,7 +116,14 @@ void run_graph(const std::vector<Tensor>& roots, const std::vector<Tensor>& seed
     bool feeds_on = !targets;  // does a node that takes part wait for this one's output?
     for (const auto& next : node->next()) feeds_on = feeds_on || (next && takes_part(next.get()));
     Grads input_grads;
-    if (grad.defined() && feeds_on) input_grads = node->apply(grad);
+    if (grad.defined() && feeds_on) {
+      KILN_CHECK(!create_graph || node->differentiable_backward(),
+                 "grad with create_graph: the backward of '", node->name(),
+                 "' cannot be differentiated again yet, so the gradient it sends on would be wrong "
+                 "as a function of its inputs; compose that op from ops with differentiable backwards "
+                 "(docs/autograd.md lists them), or leave create_graph off");
+      input_grads = node->apply(grad);
+    }
     if (targets && targets->count(node)) (*captured)[node] = std::move(grad);
     input_grads.resize(node->next().size());
     if (is_anomaly_enabled())
@@ -179,7 +194,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     targets.insert(gradient_edge(inputs[i]).get());
   }
   std::unordered_map<Node*, Tensor> captured;
-  run_graph(outputs, seeds, options.retain_graph, &targets, &captured);
+  run_graph(outputs, seeds, options.retain_graph || options.create_graph, &targets, &captured,
+            options.create_graph);
 
   std::vector<Tensor> result;
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -6,6 +6,7 @@
 #include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/ops/shape_ops.hpp"
 
 namespace kiln {
 
@@ -75,6 +76,50 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     }
   }
   return result;
+}
+
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                              std::vector<Tensor> inputs, double eps, double tol) {
+  // u: fixed values in [-1, 1) of f's output shape, from a small linear congruential stream
+  // (the global generator is left alone).
+  Tensor u;
+  {
+    NoGradGuard no_grad;
+    const Tensor out = f(inputs);
+    KILN_CHECK(out.dtype() == kFloat64, "gradgradcheck: the function returned ", out.dtype(),
+               "; it must return float64");
+    std::vector<double> values(static_cast<std::size_t>(out.numel()));
+    std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+    for (double& v : values) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v = static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+    }
+    u = from_vector(values).reshape(out.shape());
+  }
+  // x -> the gradients of <f(x), u> with respect to the floating inputs, recorded, in one
+  // vector (zeros for an input f does not use).
+  const auto first_derivative = [&f, u](const std::vector<Tensor>& in) {
+    const bool recording = is_grad_enabled();
+    EnableGradGuard on;  // the finite differences call this under NoGradGuard
+    std::vector<Tensor> wrt;
+    for (const Tensor& t : in)
+      if (is_floating(t.dtype())) wrt.push_back(recording ? t : t.detach().requires_grad_());
+    const Tensor out = f(recording ? in : [&] {
+      std::vector<Tensor> copy = in;
+      for (std::size_t i = 0, w = 0; i < copy.size(); ++i)
+        if (is_floating(copy[i].dtype())) copy[i] = wrt[w++];
+      return copy;
+    }());
+    std::vector<Tensor> grads(wrt.size());
+    if (out.requires_grad()) grads = grad(out, wrt, u, {.allow_unused = true, .create_graph = recording});
+    std::vector<Tensor> flat;
+    for (std::size_t w = 0; w < wrt.size(); ++w)
+      flat.push_back((grads[w].defined() ? grads[w] : zeros_like(wrt[w]).detach()).reshape({-1}));
+    Tensor joined = cat(flat, 0);
+    if (!recording) joined = joined.detach();
+    return joined;
+  };
+  return gradcheck(first_derivative, std::move(inputs), eps, tol);
 }
 
 }  // namespace kiln

@@ -84,6 +84,10 @@ thread_local bool grad_enabled = true;
 bool is_grad_enabled() { return grad_enabled; }
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 
+namespace {
+thread_local Node* node_in_backward = nullptr;  // the node whose rule runs, for output_for_backward
+}
+
 Grads FunctionNode::apply(const Tensor& grad_output) {
   KILN_CHECK(fn_ != nullptr, "backward: trying to go through the graph a second time (at op '", name(),
              "'): its saved tensors were freed after the first backward; pass retain_graph=true "
@@ -94,7 +98,26 @@ Grads FunctionNode::apply(const Tensor& grad_output) {
                " for its gradient, and it was changed in place after the forward pass "
                "(fill_, copy_, add_, mul_, +=, an optimizer step), so the gradient would be wrong; change a "
                "clone() of it instead, or change it after backward()");
+  struct Running {
+    Node* previous;
+    ~Running() { node_in_backward = previous; }
+  } running{node_in_backward};
+  node_in_backward = this;
   return fn_(grad_output);
+}
+
+Tensor output_for_backward(const Tensor& detached) {
+  if (!is_grad_enabled() || node_in_backward == nullptr || !detached.defined()) return detached;
+  auto impl = std::make_shared<TensorImpl>();
+  const TensorImpl& from = *detached.impl_ptr();
+  impl->storage = from.storage;
+  impl->shape = from.shape;
+  impl->strides = from.strides;
+  impl->offset = from.offset;
+  impl->dtype = from.dtype;
+  impl->requires_grad = true;
+  impl->grad_fn = node_in_backward->shared_from_this();
+  return Tensor(std::move(impl));
 }
 
 void FunctionNode::save_version(const Tensor& t) {
@@ -213,6 +236,10 @@ void attach(Tensor& output, const char* name, const std::vector<Tensor>& inputs,
 }
 
 }  // namespace
+
+void mark_differentiable_backward(const Tensor& output) {
+  if (const std::shared_ptr<Node>& node = output.grad_fn()) node->set_differentiable_backward();
+}
 
 void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
                     std::initializer_list<Tensor> saved) {

@@ -165,8 +165,10 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype(), device());
   detail::copy_elements(out, *this);
-  if (should_record({*this}))
+  if (should_record({*this})) {
     attach_grad_fn(out, "clone", {*this}, [](const Tensor& g) { return Grads{g}; });  // d/dx x = 1
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
@@ -177,6 +179,7 @@ Tensor Tensor::to(DType target) const {
   if (is_floating(target) && should_record({*this})) {
     const DType source = dtype();
     attach_grad_fn(out, "to", {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -194,6 +197,7 @@ Tensor Tensor::to(Device target) const {
   if (should_record({*this})) {
     const Device source = device();  // d/dx to(x) = 1, on the way back to where x lives
     attach_grad_fn(out, "to", {*this}, [source](const Tensor& g) { return Grads{g.to(source)}; });
+    mark_differentiable_backward(out);
   }
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cuda/counter_random.hpp"  // dropout_threshold
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/rng.hpp"
@@ -370,7 +371,11 @@ Tensor spmm(const graph::CsrMatrix& a, const Tensor& x) {
   if (should_record({x})) {
     // d(A X)/dX: dX = A^T dY. A symmetric matrix is its own transpose.
     auto at = std::make_shared<const graph::CsrMatrix>(a.symmetric ? a : a.transpose());
-    attach_grad_fn(y, "spmm", {x}, [at](const Tensor& g) { return Grads{spmm_forward(*at, g)}; });
+    // While recording (create_graph), the recorded product: the rule is linear in g.
+    attach_grad_fn(y, "spmm", {x}, [at](const Tensor& g) {
+      return Grads{is_grad_enabled() ? spmm(*at, g) : spmm_forward(*at, g)};
+    });
+    mark_differentiable_backward(y);
   }
   return y;
 }
@@ -398,7 +403,10 @@ Tensor spmm(const graph::DeviceCsr& a, const Tensor& x) {
   Tensor y = spmm_forward(a, x);
   if (should_record({x})) {
     // d(A X)/dX: dX = A^T dY; the transpose was made with A (A itself when symmetric).
-    attach_grad_fn(y, "spmm", {x}, [at = a.transpose()](const Tensor& g) { return Grads{spmm_forward(at, g)}; });
+    attach_grad_fn(y, "spmm", {x}, [at = a.transpose()](const Tensor& g) {
+      return Grads{is_grad_enabled() ? spmm(at, g) : spmm_forward(at, g)};
+    });
+    mark_differentiable_backward(y);
   }
   return y;
 }

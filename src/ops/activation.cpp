@@ -8,10 +8,12 @@
 #include <utility>
 
 #include "kernels/cpu/dispatch.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/math.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -66,16 +68,50 @@ Tensor unary_grad(UnaryGrad op, const Tensor& saved, const Tensor& g) {
 }  // namespace detail
 
 namespace {
+// g f'(x) in recorded ops, from the activation's input (`v` is x) or, for sigmoid and
+// tanh, its output (`v` is y): the backward rule while the walk records (create_graph).
+Tensor recorded_activation_grad(UnaryGrad op, const Tensor& v, const Tensor& g) {
+  const auto one = [&](const Tensor& t) { return detail::constant_like(t, 1.0); };
+  switch (op) {
+    case UnaryGrad::relu:
+      return where(gt(v, detail::constant_like(v, 0.0)), g, detail::constant_like(g, 0.0));
+    case UnaryGrad::sigmoid:
+      return mul(g, mul(v, sub(one(v), v)));  // y (1 - y)
+    case UnaryGrad::tanh:
+      return mul(g, sub(one(v), mul(v, v)));  // 1 - y^2
+    case UnaryGrad::gelu: {                   // Phi(x) + x phi(x)
+      const Tensor cdf = mul(add(one(v), erf(mul(v, detail::constant_like(v, std::numbers::sqrt2 / 2)))),
+                             detail::constant_like(v, 0.5));
+      const Tensor pdf = mul(exp(mul(mul(v, v), detail::constant_like(v, -0.5))),
+                             detail::constant_like(v, 0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2));
+      return mul(g, add(cdf, mul(v, pdf)));
+    }
+    case UnaryGrad::softplus:
+      return mul(g, sigmoid(v));
+    case UnaryGrad::silu: {  // s (1 + x (1 - s))
+      const Tensor sv = sigmoid(v);
+      return mul(g, mul(sv, add(one(v), mul(v, sub(one(v), sv)))));
+    }
+    default:
+      break;
+  }
+  throw Error("activation backward: no recorded form for this activation");
+}
+
 // An activation whose derivative is a kernel of its input (`from_output`
 // false) or of its output (true).
 Tensor activation(Unary op, UnaryGrad grad_op, const char* name, const Tensor& x, bool from_output) {
   Tensor out = detail::unary_forward(op, name, x);
   if (should_record({x})) {
     attach_grad_fn(out, name, {x},
-                   [saved = (from_output ? out : x).detach(), grad_op](const Tensor& g) {
+                   [saved = from_output ? out.detach() : x, from_output, grad_op](const Tensor& g) {
+                     if (is_grad_enabled())  // recording: the derivative in recorded ops
+                       return Grads{recorded_activation_grad(
+                           grad_op, from_output ? output_for_backward(saved) : saved, g)};
                      return Grads{detail::unary_grad(grad_op, saved, g)};
                    },
                    {from_output ? out : x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -223,8 +259,18 @@ Tensor activation_with(const char* name, cuda_kernels::ParamActivation op, const
   }
   if (should_record({x})) {
     attach_grad_fn(out, name, {x},
-                   [=](const Tensor& g) { return Grads{activation_with_grad(name, op, xc, param, pick, g)}; },
+                   [=](const Tensor& g) {
+                     if (is_grad_enabled()) {  // recording (create_graph): in recorded ops of x
+                       const Tensor above = gt(x, detail::constant_like(x, 0.0));
+                       const Tensor slope = op == cuda_kernels::ParamActivation::leaky_relu
+                                                ? detail::constant_like(x, param)
+                                                : mul(exp(x), detail::constant_like(x, param));
+                       return Grads{where(above, g, mul(g, slope))};
+                     }
+                     return Grads{activation_with_grad(name, op, xc, param, pick, g)};
+                   },
                    {xc});
+    mark_differentiable_backward(out);
   }
   return out;
 }

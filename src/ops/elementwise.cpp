@@ -198,6 +198,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
     attach_grad_fn(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
       return Grads{sum_to(g, sa), sum_to(g, sb)};
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -209,6 +210,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
     attach_grad_fn(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
       return Grads{sum_to(g, sa), sum_to(neg(g), sb)};
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -219,11 +221,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     // d(ab)/da = b, d(ab)/db = a
     const bool na = a.requires_grad(), nb = b.requires_grad();
     attach_grad_fn(out, "mul", {a, b},
-                   [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
-                     return Grads{grad_if(na, [&] { return sum_to(mul(g, bd), ad.shape()); }),
-                                  grad_if(nb, [&] { return sum_to(mul(g, ad), bd.shape()); })};
+                   [a, b, na, nb](const Tensor& g) {
+                     return Grads{grad_if(na, [&] { return sum_to(mul(g, b), a.shape()); }),
+                                  grad_if(nb, [&] { return sum_to(mul(g, a), b.shape()); })};
                    },
                    {nb ? a : Tensor(), na ? b : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -234,11 +237,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b
     const bool na = a.requires_grad(), nb = b.requires_grad();
     attach_grad_fn(out, "div", {a, b},
-                   [sa = a.shape(), bd = b.detach(), od = out.detach(), na, nb](const Tensor& g) {
-                     return Grads{grad_if(na, [&] { return sum_to(div(g, bd), sa); }),
-                                  grad_if(nb, [&] { return sum_to(neg(mul(g, div(od, bd))), bd.shape()); })};
+                   [sa = a.shape(), b, od = out.detach(), na, nb](const Tensor& g) {
+                     return Grads{grad_if(na, [&] { return sum_to(div(g, b), sa); }), grad_if(nb, [&] {
+                                    return sum_to(neg(mul(g, div(output_for_backward(od), b))), b.shape());
+                                  })};
                    },
                    {b, nb ? out : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -248,18 +253,21 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   if (should_record({base, exponent})) {
     // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a
     const bool na = base.requires_grad(), nb = exponent.requires_grad();
-    attach_grad_fn(out, "pow", {base, exponent},
-                   [ad = base.detach(), bd = exponent.detach(), od = out.detach(), na, nb](const Tensor& g) {
-                     return Grads{
-                         grad_if(na,
-                                 [&] {
-                                   return sum_to(
-                                       mul(g, mul(bd, pow(ad, sub(bd, detail::constant_like(bd, 1.0))))),
-                                       ad.shape());
-                                 }),
-                         grad_if(nb, [&] { return sum_to(mul(g, mul(od, log(ad))), bd.shape()); })};
-                   },
-                   {base, na ? exponent : Tensor(), nb ? out : Tensor()});
+    attach_grad_fn(
+        out, "pow", {base, exponent},
+        [base, exponent, od = out.detach(), na, nb](const Tensor& g) {
+          const Tensor& a = base;
+          const Tensor& b = exponent;
+          return Grads{
+              grad_if(na,
+                      [&] {
+                        return sum_to(mul(g, mul(b, pow(a, sub(b, detail::constant_like(b, 1.0))))),
+                                      a.shape());
+                      }),
+              grad_if(nb, [&] { return sum_to(mul(g, mul(output_for_backward(od), log(a))), b.shape()); })};
+        },
+        {base, na ? exponent : Tensor(), nb ? out : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -280,6 +288,7 @@ Tensor extreme(Binary op, const char* name, const Tensor& a, const Tensor& b) {
                                   sum_to(where(pick_a, zero, g), bd.shape())};
                    },
                    {a, b});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -293,34 +302,43 @@ Tensor minimum(const Tensor& a, const Tensor& b) { return extreme(Binary::minimu
 Tensor neg(const Tensor& x) {
   if (!is_floating(x.dtype())) return sub(zero_like_scalar(x), x);
   Tensor out = detail::unary_forward(cpu::Unary::neg, "neg", x);
-  if (should_record({x}))
+  if (should_record({x})) {
     attach_grad_fn(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; });  // d(-x) = -1
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor exp(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::exp, "exp", x);
-  if (should_record({x}))  // d/dx e^x = e^x
-    attach_grad_fn(out, "exp", {x}, [od = out.detach()](const Tensor& g) { return Grads{mul(g, od)}; },
+  if (should_record({x})) {  // d/dx e^x = e^x
+    attach_grad_fn(out, "exp", {x},
+                   [od = out.detach()](const Tensor& g) { return Grads{mul(g, output_for_backward(od))}; },
                    {out});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::log, "log", x);
-  if (should_record({x}))  // d/dx log x = 1/x
-    attach_grad_fn(out, "log", {x}, [xd = x.detach()](const Tensor& g) { return Grads{div(g, xd)}; }, {x});
+  if (should_record({x})) {  // d/dx log x = 1/x
+    attach_grad_fn(out, "log", {x}, [x](const Tensor& g) { return Grads{div(g, x)}; }, {x});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::sqrt, "sqrt", x);
-  if (should_record({x}))  // d/dx sqrt x = 1 / (2 sqrt x)
+  if (should_record({x})) {  // d/dx sqrt x = 1 / (2 sqrt x)
     attach_grad_fn(out, "sqrt", {x},
                    [od = out.detach()](const Tensor& g) {
-                     return Grads{div(g, mul(od, detail::constant_like(od, 2.0)))};
+                     return Grads{div(g, mul(output_for_backward(od), detail::constant_like(od, 2.0)))};
                    },
                    {out});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
@@ -335,44 +353,50 @@ Tensor abs(const Tensor& x) {
                      return Grads{mul(g, sign)};
                    },
                    {x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
 
 Tensor sin(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::sin, "sin", x);
-  if (should_record({x}))  // d/dx sin x = cos x
-    attach_grad_fn(out, "sin", {x}, [xd = x.detach()](const Tensor& g) { return Grads{mul(g, cos(xd))}; },
-                   {x});
+  if (should_record({x})) {  // d/dx sin x = cos x
+    attach_grad_fn(out, "sin", {x}, [x](const Tensor& g) { return Grads{mul(g, cos(x))}; }, {x});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor cos(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::cos, "cos", x);
-  if (should_record({x}))  // d/dx cos x = -sin x
-    attach_grad_fn(out, "cos", {x},
-                   [xd = x.detach()](const Tensor& g) { return Grads{neg(mul(g, sin(xd)))}; }, {x});
+  if (should_record({x})) {  // d/dx cos x = -sin x
+    attach_grad_fn(out, "cos", {x}, [x](const Tensor& g) { return Grads{neg(mul(g, sin(x)))}; }, {x});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::log1p, "log1p", x);
-  if (should_record({x}))  // d/dx log(1 + x) = 1 / (1 + x)
-    attach_grad_fn(
-        out, "log1p", {x},
-        [xd = x.detach()](const Tensor& g) { return Grads{div(g, add(xd, detail::constant_like(xd, 1.0)))}; },
-        {x});
+  if (should_record({x})) {  // d/dx log(1 + x) = 1 / (1 + x)
+    attach_grad_fn(out, "log1p", {x},
+                   [x](const Tensor& g) { return Grads{div(g, add(x, detail::constant_like(x, 1.0)))}; },
+                   {x});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
 Tensor expm1(const Tensor& x) {
   Tensor out = detail::unary_forward(cpu::Unary::expm1, "expm1", x);
-  if (should_record({x}))  // d/dx (e^x - 1) = e^x = out + 1
+  if (should_record({x})) {  // d/dx (e^x - 1) = e^x = out + 1
     attach_grad_fn(out, "expm1", {x},
                    [od = out.detach()](const Tensor& g) {
-                     return Grads{mul(g, add(od, detail::constant_like(od, 1.0)))};
+                     return Grads{mul(g, add(output_for_backward(od), detail::constant_like(od, 1.0)))};
                    },
                    {out});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
@@ -381,8 +405,10 @@ namespace {
 // exists; as in PyTorch they pass a zero gradient on instead of cutting the graph.
 Tensor piecewise_constant(cpu::Unary op, const char* name, const Tensor& x) {
   Tensor out = detail::unary_forward(op, name, x);
-  if (should_record({x}))
+  if (should_record({x})) {
     attach_grad_fn(out, name, {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 }  // namespace
@@ -418,6 +444,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
                      return Grads{where(inside, g, zero_like_scalar(g))};
                    },
                    {x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -550,6 +577,7 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
                      return Grads{sum_to(where(md, g, zero), sa), sum_to(where(md, zero, g), sb)};
                    },
                    {mask});
+    mark_differentiable_backward(out);
   }
   return out;
 }

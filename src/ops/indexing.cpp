@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -115,7 +116,9 @@ Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim)
   if (should_record({x})) {
     // d/dx: each selected row's gradient is added back to the row it came from.
     attach_grad_fn(out, "index_select", {x},
-                   [xs = x.shape(), index, t, outer, n, m, inner](const Tensor& g) {
+                   [xs = x.shape(), index, t, outer, n, m, inner, dim](const Tensor& g) {
+                     if (is_grad_enabled())  // recording (create_graph): the recorded index_add
+                       return Grads{index_add(zeros(xs, g.dtype(), g.device()), dim, index, g)};
                      Tensor gx = zeros(xs, g.dtype(), g.device());
                      const Tensor gc = g.contiguous();
                      detail::cuda_for(gc).index_add_rows(t, outer, n, m, inner, detail::dptr(gc),
@@ -124,6 +127,7 @@ Tensor index_select_cuda(const Tensor& x, const Tensor& index, std::int64_t dim)
                      return Grads{gx};
                    },
                    {index});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -165,6 +169,8 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
     // d/dx: each selected row's gradient is added back to the row it came from.
     attach_grad_fn(
         out, "index_select", {x}, [xs = x.shape(), dtype = x.dtype(), dim, idx, n](const Tensor& g) {
+          if (is_grad_enabled())  // recording (create_graph): the recorded index_add
+            return Grads{index_add(zeros(xs, dtype), dim, from_vector(idx), g)};
           Tensor gx = zeros(xs, dtype);
           const Tensor gc = g.contiguous();
           std::int64_t outer2, inner2;
@@ -173,6 +179,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
                          [&]<class T>() { add_rows(ptr<T>(gx), ptr<T>(gc), idx, outer2, n, inner2); });
           return Grads{gx};
         });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -220,6 +227,7 @@ Tensor index_add(const Tensor& x, std::int64_t dim_in, const Tensor& index, cons
                      return Grads{g, index_select(g, dim, kept_index)};
                    },
                    {kept_index});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -312,17 +320,21 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
       rel[k] = off;
     }
     // d/dx gather = scatter-add of g into the gathered positions
-    attach_grad_fn(out, "gather", {x},
-                   [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {
-                     Tensor gx = zeros(xs, dtype);
-                     const Tensor gc = g.contiguous();
-                     visit_floating(dtype, "gather backward", [&]<class T>() {
-                       T* dst = ptr<T>(gx);
-                       const T* src = ptr<T>(gc);
-                       for (std::size_t k = 0; k < rel.size(); ++k) dst[rel[k]] += src[k];
-                     });
-                     return Grads{gx};
-                   });
+    attach_grad_fn(
+        out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {
+          if (is_grad_enabled())  // recording (create_graph): the recorded index_add
+            return Grads{
+                index_add(zeros({numel_of(xs)}, dtype), 0, from_vector(rel), g.reshape({-1})).reshape(xs)};
+          Tensor gx = zeros(xs, dtype);
+          const Tensor gc = g.contiguous();
+          visit_floating(dtype, "gather backward", [&]<class T>() {
+            T* dst = ptr<T>(gx);
+            const T* src = ptr<T>(gc);
+            for (std::size_t k = 0; k < rel.size(); ++k) dst[rel[k]] += src[k];
+          });
+          return Grads{gx};
+        });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -522,6 +534,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim_in) {
       }
       return grads;
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }

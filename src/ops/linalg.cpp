@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
@@ -122,13 +123,16 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     // d(AB)/dA = G B^T, d(AB)/dB = A^T G; batch dimensions that were broadcast sum back.
     const bool na = a.requires_grad(), nb = b.requires_grad();
     attach_grad_fn(out, "matmul", {a, b},
-                   [ad = a.detach(), bd = b.detach(), na, nb](const Tensor& g) {
+                   [a, b, na, nb](const Tensor& g) {
+                     // While recording (create_graph), the recorded product.
+                     const auto product = is_grad_enabled() ? matmul : matmul_forward;
                      Grads grads(2);
-                     if (na) grads[0] = sum_to(matmul_forward(g, bd.transpose(-1, -2)), ad.shape());
-                     if (nb) grads[1] = sum_to(matmul_forward(ad.transpose(-1, -2), g), bd.shape());
+                     if (na) grads[0] = sum_to(product(g, b.transpose(-1, -2)), a.shape());
+                     if (nb) grads[1] = sum_to(product(a.transpose(-1, -2), g), b.shape());
                      return grads;
                    },
                    {nb ? a : Tensor(), na ? b : Tensor()});
+    mark_differentiable_backward(out);
   }
   if (a_in.dim() == 1) out = out.squeeze(-2);
   if (b_in.dim() == 1) out = out.squeeze(-1);

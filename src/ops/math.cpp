@@ -26,16 +26,21 @@ Tensor constant(const Tensor& like, double value) { return detail::constant_like
 // What a unary op's backward reads: its input x, or its output y.
 enum class Reads { input, output };
 
-// y = op(x) by its kernel; the gradient g * derivative(saved), where saved is x or y
-// (detached), whichever `reads` names.
+// y = op(x) by its kernel; the gradient g * derivative(saved), where saved is x or y,
+// whichever `reads` names. The derivatives are recorded ops, so the rule can be
+// differentiated again, unless `recorded_derivative` is false.
 template <class Derivative>
-Tensor unary_op(Unary op, const char* name, const Tensor& x, Reads reads, Derivative derivative) {
+Tensor unary_op(Unary op, const char* name, const Tensor& x, Reads reads, Derivative derivative,
+                bool recorded_derivative = true) {
   Tensor out = detail::unary_forward(op, name, x);
   if (should_record({x})) {
-    const Tensor& saved = reads == Reads::input ? x : out;
+    const bool from_output = reads == Reads::output;
     attach_grad_fn(out, name, {x},
-                   [s = saved.detach(), derivative](const Tensor& g) { return Grads{mul(g, derivative(s))}; },
-                   {saved});
+                   [s = from_output ? out.detach() : x, from_output, derivative](const Tensor& g) {
+                     return Grads{mul(g, derivative(from_output ? output_for_backward(s) : s))};
+                   },
+                   {from_output ? out : x});
+    if (recorded_derivative) mark_differentiable_backward(out);
   }
   return out;
 }
@@ -50,13 +55,14 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b, 
   Tensor out = detail::binary_forward(op, name, a, b);
   if (should_record({a, b})) {
     const bool na = a.requires_grad(), nb = b.requires_grad();
-    attach_grad_fn(
-        out, name, {a, b},
-        [ad = a.detach(), bd = b.detach(), od = out.detach(), na, nb, grad_a, grad_b](const Tensor& g) {
-          return Grads{na ? sum_to(grad_a(g, ad, bd, od), ad.shape()) : Tensor(),
-                       nb ? sum_to(grad_b(g, ad, bd, od), bd.shape()) : Tensor()};
-        },
-        {a, b, reads_out ? out : Tensor()});
+    attach_grad_fn(out, name, {a, b},
+                   [a, b, od = out.detach(), na, nb, grad_a, grad_b](const Tensor& g) {
+                     const Tensor o = output_for_backward(od);
+                     return Grads{na ? sum_to(grad_a(g, a, b, o), a.shape()) : Tensor(),
+                                  nb ? sum_to(grad_b(g, a, b, o), b.shape()) : Tensor()};
+                   },
+                   {a, b, reads_out ? out : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -221,16 +227,19 @@ Tensor lgamma(const Tensor& x) {
   return unary_op(Unary::lgamma, "lgamma", x, Reads::input, [](const Tensor& v) { return digamma(v); });
 }
 Tensor digamma(const Tensor& x) {  // trigamma (computed, not recorded: no second derivatives)
-  return unary_op(Unary::digamma, "digamma", x, Reads::input,
-                  [](const Tensor& v) { return detail::unary_forward(Unary::trigamma, "digamma", v); });
+  return unary_op(
+      Unary::digamma, "digamma", x, Reads::input,
+      [](const Tensor& v) { return detail::unary_forward(Unary::trigamma, "digamma", v); }, false);
 }
 
 // --- Rounding and remainders ------------------------------------------------------
 
 Tensor trunc(const Tensor& x) {  // a zero gradient, passed on (as floor's)
   Tensor out = detail::unary_forward(Unary::trunc, "trunc", x);
-  if (should_record({x}))
+  if (should_record({x})) {
     attach_grad_fn(out, "trunc", {x}, [](const Tensor& g) { return Grads{zeros_like(g)}; });
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 Tensor frac(const Tensor& x) { return sub(x, trunc(x)); }

@@ -108,10 +108,21 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const bool nx = x.requires_grad(), nw = weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(out, "linear", {x, weight, bias},
-                   [x2, w, xs = x.shape(), nx, nw, nb](const Tensor& g) {
-                     const std::int64_t m2 = x2.size(0), in2 = w.size(1), out2 = w.size(0);
-                     const Tensor g2 = g.reshape({m2, out2}).contiguous();
+                   [x, weight, m, nx, nw, nb](const Tensor& g) {
+                     const std::int64_t in2 = weight.size(1), out2 = weight.size(0);
                      Grads grads(3);
+                     if (is_grad_enabled()) {  // recording (create_graph): recorded products
+                       const Tensor g2 = g.reshape({m, out2});
+                       if (nx) grads[0] = matmul(g, weight);
+                       if (nw) grads[1] = matmul(g2.transpose(0, 1), x.reshape({m, in2}));
+                       if (nb) grads[2] = sum(g2, {0});
+                       return grads;
+                     }
+                     const Tensor x2 = x.detach().reshape({m, in2}).contiguous();
+                     const Tensor w = weight.detach().contiguous();
+                     const std::int64_t m2 = m;
+                     const Tensor g2 = g.reshape({m2, out2}).contiguous();
+                     const Shape& xs = x.shape();
                      if (nx) {
                        Tensor gx = Tensor::empty({m2, in2}, g2.dtype(), g2.device());
                        gemm_tensors(false, false, m2, in2, out2, g2, out2, w, in2, 0.0, gx, in2);
@@ -125,7 +136,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                      if (nb) grads[2] = sum(g2, {0});
                      return grads;
                    },
-                   {nw ? x2 : Tensor(), nx ? w : Tensor()});
+                   {nw ? x : Tensor(), nx ? weight : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -158,17 +170,25 @@ Tensor apply_dropout(const Tensor& x_in, std::uint64_t seed, double p) {
 }
 }  // namespace
 
+namespace {
+// dy/dx is the same scaled mask: the gradient passes through the same draw (recorded,
+// itself a dropout with that seed, while the backward records).
+Tensor dropout_with_seed(const Tensor& x, std::uint64_t seed, double p) {
+  Tensor y = apply_dropout(x.detach(), seed, p);
+  if (should_record({x})) {
+    attach_grad_fn(y, "dropout", {x},
+                   [seed, p](const Tensor& g) { return Grads{dropout_with_seed(g, seed, p)}; });
+    mark_differentiable_backward(y);
+  }
+  return y;
+}
+}  // namespace
+
 Tensor dropout(const Tensor& x, double p, bool training) {
   KILN_CHECK(p >= 0 && p <= 1, "dropout: probability p = ", p, " must be in [0, 1]");
   if (!training || p == 0) return x;
   detail::check_floating("dropout", x);
-  const std::uint64_t seed = default_generator().next_u64();
-  Tensor y = apply_dropout(x.detach(), seed, p);
-  // dy/dx is the same scaled mask: the gradient passes through the same draw.
-  if (should_record({x}))
-    attach_grad_fn(y, "dropout", {x},
-                   [seed, p](const Tensor& g) { return Grads{apply_dropout(g, seed, p)}; });
-  return y;
+  return dropout_with_seed(x, default_generator().next_u64(), p);
 }
 
 // ---- Channel and alpha dropout -------------------------------------------------------

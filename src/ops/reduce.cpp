@@ -145,6 +145,7 @@ Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
     attach_grad_fn(out, "sum", {x}, [xs = x.shape(), ks = kept.shape()](const Tensor& g) {
       return Grads{g.reshape(ks).expand(xs)};
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -164,6 +165,7 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
     attach_grad_fn(out, "mean", {x}, [xs = x.shape(), ks = kept.shape(), divisor](const Tensor& g) {
       return Grads{div(g, divisor).reshape(ks).expand(xs)};
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -231,13 +233,15 @@ Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
   Tensor out = kept.reshape(out_shape);
   if (should_record({x})) {
     attach_grad_fn(out, "norm", {x},
-                   [xd = x.detach(), kept, p](const Tensor& g) {
+                   [x, od = out.detach(), ks = kept.shape(), p](const Tensor& g) {
+                     const Tensor n = output_for_backward(od).reshape(ks);
                      const Tensor scale =
-                         p == 2 ? div(xd, kept) : mul(sign(xd), div(pow(abs(xd), p - 1), pow(kept, p - 1)));
-                     const Tensor zero = detail::constant_like(kept, 0.0);
-                     return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
+                         p == 2 ? div(x, n) : mul(sign(x), div(pow(abs(x), p - 1), pow(n, p - 1)));
+                     const Tensor zero = detail::constant_like(n, 0.0);
+                     return Grads{where(eq(n, zero), zero, mul(g.reshape(ks), scale))};
                    },
                    {x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -468,9 +472,11 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
     // dx = y * (g - sum(g * y)) along dim
     attach_grad_fn(y, "softmax", {x},
                    [yd = y.detach(), dim](const Tensor& g) {
-                     return Grads{mul(yd, sub(g, sum(mul(g, yd), {dim}, true)))};
+                     const Tensor p = output_for_backward(yd);
+                     return Grads{mul(p, sub(g, sum(mul(g, p), {dim}, true)))};
                    },
                    {y});
+    mark_differentiable_backward(y);
   }
   return y;
 }
@@ -479,10 +485,12 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor y = rows_along(x, dim, "log_softmax", [](const auto& k) { return k.log_softmax_rows; });
   if (should_record({x})) {
     // dx = g - softmax(x) * sum(g) along dim, softmax(x) = exp(y)
-    attach_grad_fn(
-        y, "log_softmax", {x},
-        [yd = y.detach(), dim](const Tensor& g) { return Grads{sub(g, mul(exp(yd), sum(g, {dim}, true)))}; },
-        {y});
+    attach_grad_fn(y, "log_softmax", {x},
+                   [yd = y.detach(), dim](const Tensor& g) {
+                     return Grads{sub(g, mul(exp(output_for_backward(yd)), sum(g, {dim}, true)))};
+                   },
+                   {y});
+    mark_differentiable_backward(y);
   }
   return y;
 }

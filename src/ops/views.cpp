@@ -1,9 +1,11 @@
 // View ops: new shape/strides/offset over the same storage. Each is
 // differentiable: its backward maps the gradient back to the input's shape.
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <optional>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/tensor.hpp"
@@ -26,10 +28,30 @@ Tensor make_view(const Tensor& x, Shape shape, Strides strides, std::int64_t off
   return Tensor(std::move(impl));
 }
 
-// Records a view op whose backward is `back(g)`.
+// Records a view op whose backward is `back(g)` (recorded ops on g alone: differentiable).
 Tensor recorded(Tensor view, const Tensor& x, const char* name, BackwardFn back) {
-  if (should_record({x})) attach_grad_fn(view, name, {x}, std::move(back));
+  if (should_record({x})) {
+    attach_grad_fn(view, name, {x}, std::move(back));
+    mark_differentiable_backward(view);
+  }
   return view;
+}
+
+// g written into zeros of shape `from` at the positions the view `pick` of that shape
+// selects: the backward of slice and diagonal. Recorded when g requires grad (a
+// create_graph walk), its own backward being the same view of the incoming gradient.
+Tensor placed_in_zeros(const Tensor& g, const Shape& from, DType dtype, const char* name,
+                       const std::function<Tensor(const Tensor&)>& pick) {
+  Tensor gx = zeros(from, dtype, g.device());
+  {
+    NoGradGuard plain;
+    pick(gx).copy_(g);
+  }
+  if (should_record({g})) {
+    attach_grad_fn(gx, name, {g}, [pick](const Tensor& gg) { return Grads{pick(gg)}; });
+    mark_differentiable_backward(gx);
+  }
+  return gx;
 }
 
 // Replaces one -1 in `shape` by the size that keeps numel; checks the total.
@@ -155,9 +177,9 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   // d/dx slice(x) = g placed into zeros at the sliced positions
   return recorded(make_view(*this, sh, st, offset() + start * strides()[d]), *this, "slice",
                   [from = shape(), dtype = dtype(), d, start, end, step](const Tensor& g) {
-                    Tensor gx = zeros(from, dtype, g.device());
-                    gx.slice(d, start, end, step).copy_(g);
-                    return Grads{gx};
+                    return Grads{placed_in_zeros(g, from, dtype, "slice backward", [=](const Tensor& t) {
+                      return t.slice(d, start, end, step);
+                    })};
                   });
 }
 
@@ -264,9 +286,9 @@ Tensor diagonal(const Tensor& x, std::int64_t offset, std::int64_t dim1_in, std:
   // d/dx diagonal(x) = g placed on the same diagonal of zeros
   return recorded(make_view(x, sh, st, x.offset() + start), x, "diagonal",
                   [from = x.shape(), dtype = x.dtype(), offset, d1, d2](const Tensor& g) {
-                    Tensor gx = zeros(from, dtype, g.device());
-                    diagonal(gx, offset, d1, d2).copy_(g);
-                    return Grads{gx};
+                    return Grads{placed_in_zeros(g, from, dtype, "diagonal backward", [=](const Tensor& t) {
+                      return diagonal(t, offset, d1, d2);
+                    })};
                   });
 }
 

@@ -11,6 +11,13 @@
 //
 //   Tensor loss = kiln::cross_entropy(model.forward(x), labels);   // x requires grad
 //   Tensor saliency = kiln::grad(loss, {x})[0];                     // d loss / d x, same shape as x
+//
+// With create_graph the walk records the gradients it computes, so they can be
+// differentiated again: second derivatives, gradient penalties, Hessian-vector products.
+//
+//   Tensor y = kiln::sum(kiln::tanh(x) * x);
+//   Tensor dy = kiln::grad(y, {x}, Tensor(), {.create_graph = true})[0];   // requires grad
+//   Tensor d2y = kiln::grad(kiln::sum(dy), {x})[0];                         // the Hessian's row sums
 #pragma once
 
 #include <vector>
@@ -32,14 +39,18 @@ struct GradOptions {
   bool retain_graph = false;
   // An input the outputs do not depend on gets an undefined Tensor instead of an Error.
   bool allow_unused = false;
+  // Record the backward pass, so the returned gradients require grad and can be
+  // differentiated again (any number of times). Implies retain_graph. Every op on the way
+  // must have a differentiable backward rule (docs/autograd.md lists them); one without
+  // stops the walk with an Error naming it.
+  bool create_graph = false;
 };
 
 // Gradients of sum_k <grad_outputs[k], outputs[k]> with respect to each input, in
 // the inputs' order, shapes and dtypes. Inputs may be leaves or tensors an op computed
 // (then the gradient is the one that reaches them from the outputs). `grad_outputs`
 // may be empty when every output has one element (the gradient is then 1); otherwise
-// give one per output, of its shape. The results do not require grad: gradients of
-// gradients (create_graph) are not supported.
+// give one per output, of its shape. The results require grad only with create_graph.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, const GradOptions& options = {});
 // One output: kiln::grad(loss, {w, b}).

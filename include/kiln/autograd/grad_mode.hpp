@@ -18,4 +18,16 @@ private:
   bool previous_;
 };
 
+// Turns graph recording on for its scope, whatever it was (inside a NoGradGuard too).
+class EnableGradGuard {
+public:
+  EnableGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
+  ~EnableGradGuard() { set_grad_enabled(previous_); }
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+private:
+  bool previous_;
+};
+
 }  // namespace kiln

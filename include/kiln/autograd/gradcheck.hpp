@@ -28,4 +28,12 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           std::vector<Tensor> inputs, double eps = 1e-6, double tol = 1e-5);
 
+// The same check one order up (torch.autograd.gradgradcheck): the gradient of
+// <f(inputs), u>, for a fixed pseudo-random u, recorded by grad() with create_graph and
+// differentiated again, against central differences of that gradient. It checks the
+// backward rules' own backward, which second derivatives (hessian, hvp, gradient
+// penalties) rely on.
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                              std::vector<Tensor> inputs, double eps = 1e-6, double tol = 1e-5);
+
 }  // namespace kiln

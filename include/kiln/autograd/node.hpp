@@ -27,7 +27,7 @@ struct GradHookList {
   void remove(std::uint64_t id);
 };
 
-class Node {
+class Node : public std::enable_shared_from_this<Node> {
 public:
   Node(std::string name, std::vector<std::shared_ptr<Node>> next);
   virtual ~Node();
@@ -49,6 +49,10 @@ public:
   // The op's inputs as "(3, 4) float32, (4) float32": kept only under anomaly detection.
   const std::string& inputs_description() const { return inputs_; }
   void set_inputs_description(std::string s) { inputs_ = std::move(s); }
+  // Whether apply() can itself be differentiated (grad with create_graph): see
+  // mark_differentiable_backward.
+  bool differentiable_backward() const { return differentiable_backward_; }
+  void set_differentiable_backward() { differentiable_backward_ = true; }
 
 private:
   std::string name_;
@@ -56,6 +60,7 @@ private:
   std::uint64_t sequence_number_;
   std::vector<std::shared_ptr<Node>> next_;
   std::string inputs_;
+  bool differentiable_backward_ = false;
 };
 
 // The number the next node made will get (see Node::sequence_number).
@@ -119,6 +124,22 @@ void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>&
                     BackwardFn backward, std::initializer_list<Tensor> saved = {});
 void attach_grad_fn(Tensor& output, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
                     const std::vector<Tensor>& saved);
+
+// Declares that the backward rule just attached to `output` can be differentiated again,
+// so that grad(..., create_graph = true) may run it while recording. Such a rule is
+// written in recorded ops (add, mul, where, matmul, ...) over its gradient and over the
+// op's inputs saved without detach() (saving them is not a cycle; saving the output is,
+// so a rule that reads the output recomputes it from the inputs while recording). Inside
+// a backward rule grad mode is on exactly when the walk records (create_graph), which is
+// how a rule picks its recorded form over a faster kernel. A rule not marked stops such a
+// walk with an Error naming the op, instead of giving a silently wrong derivative.
+void mark_differentiable_backward(const Tensor& output);
+
+// Inside a backward rule, the op's output that the rule saved as `detached` (out.detach()):
+// while the walk records (create_graph), the same values as a tensor of the graph again,
+// made by the node running the rule, so a derivative through it reaches the op's inputs;
+// otherwise `detached` itself. Costs no copy.
+Tensor output_for_backward(const Tensor& detached);
 
 // The node that receives gradients for `t`: its grad_fn, its leaf
 // accumulator, or null when t needs no gradient.

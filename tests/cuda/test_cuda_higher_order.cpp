@@ -1,0 +1,52 @@
+// Second derivatives on the GPU against the CPU: the gradient recorded by grad() with
+// create_graph is the function parity() compares, so its backward pass differentiates
+// the backward rules themselves, on both devices.
+#include <doctest/doctest.h>
+
+#include "kiln/kiln.hpp"
+#include "tests/cuda/cuda_parity.hpp"
+#include "tests/helpers.hpp"
+
+namespace kiln::test {
+
+namespace {
+// x -> d sum(f(x, rest...)) / dx, recorded.
+Fn first_derivative(const Fn& f) {
+  return [f](const std::vector<Tensor>& in) {
+    return grad(sum(f(in)), {in[0]}, Tensor(), {.create_graph = true})[0];
+  };
+}
+}  // namespace
+
+TEST_CASE("cuda: second derivatives through activations, reductions, matmul and index_select") {
+  manual_seed(130);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    const Tensor x = randn({4, 3}, dt), w = randn({3, 5}, dt), rows = tensor<std::int64_t>({3, 0, 3, 1});
+    parity(first_derivative([](const auto& v) {
+             const Tensor h = matmul(v[0], v[1]);
+             return tanh(h) * softplus(h) + sigmoid(h) * silu(h) + gelu(h) + elu(h, 0.5) * h +
+                    leaky_relu(h, 0.1) * h + relu(h) * h;
+           }),
+           {x, w}, tol);
+    parity(first_derivative([](const auto& v) {
+             return softmax(v[0], 1) * log_softmax(v[0], 0) + mean(v[0] * v[0], {1}, true) +
+                    norm(v[0], 2.0, {0});
+           }),
+           {x}, tol);
+    parity(first_derivative([](const auto& v) {
+             const Tensor p = exp(v[0] * 0.3) + 2.0;
+             return log(p) * sqrt(p) + pow(p, 1.5) / p + sin(v[0]) * cos(v[0]);
+           }),
+           {x}, tol);
+    parity(first_derivative([rows](const auto& v) {
+             return square(index_select(v[0], 0, rows.to(v[0].device())).transpose(0, 1));
+           }),
+           {x}, tol);
+    parity(first_derivative([](const auto& v) { return tanh(matmul(v[0], v[1])); }),
+           {randn({2, 3, 4}, dt), randn({4, 2}, dt)}, tol);
+  }
+}
+
+}  // namespace kiln::test

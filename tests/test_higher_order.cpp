@@ -1,0 +1,273 @@
+// Derivatives of derivatives: grad(..., create_graph), gradgradcheck of every op whose
+// backward is marked differentiable, hessian / hvp / jvp, and the Error for an op whose
+// backward is not.
+#include "helpers.hpp"
+
+using namespace kiln;
+using kiln::test::check_same;
+using kiln::test::check_values;
+using kiln::test::positive64;
+using kiln::test::rand64;
+using In = std::vector<Tensor>;
+
+#define KILN_CHECK_GRADGRAD(f, ...)                              \
+  do {                                                           \
+    const auto kiln_ggc = ::kiln::gradgradcheck(f, __VA_ARGS__); \
+    INFO(kiln_ggc.message);                                      \
+    CHECK(kiln_ggc.ok);                                          \
+  } while (0)
+
+namespace {
+// d/dx of sum(f(x)), recorded.
+Tensor first(const Tensor& y, const Tensor& x) {
+  return grad(sum(y), {x}, Tensor(), {.create_graph = true})[0];
+}
+}  // namespace
+
+TEST_CASE("create_graph: second and third derivatives of x^3 and sin") {
+  const Tensor x = tensor<double>({-1.5, 0.5, 2.0}).requires_grad_();
+  const Tensor d1 = first(x * x * x, x);
+  CHECK(d1.requires_grad());
+  check_values(d1, {6.75, 0.75, 12.0}, 1e-12);  // 3 x^2
+  const Tensor d2 = first(d1, x);
+  check_values(d2, {-9.0, 3.0, 12.0}, 1e-12);  // 6 x
+  const Tensor d3 = grad(sum(d2), {x})[0];
+  check_values(d3, {6.0, 6.0, 6.0}, 1e-12);
+  CHECK_FALSE(d3.requires_grad());  // without create_graph, a plain tensor
+
+  const Tensor s1 = first(sin(x), x);  // cos, -sin, -cos
+  const Tensor s2 = first(s1, x);
+  const Tensor s3 = grad(sum(s2), {x})[0];
+  check_same(s2, neg(sin(x.detach())), 1e-12);
+  check_same(s3, neg(cos(x.detach())), 1e-12);
+}
+
+TEST_CASE("create_graph: the first derivative is the one without it") {
+  manual_seed(3);
+  const Tensor x = rand64({4, 3}).requires_grad_();
+  const Tensor w = rand64({3, 2}).requires_grad_();
+  const auto f = [&] { return sum(tanh(matmul(x, w)) * sigmoid(sum(x, {1}, true))); };
+  const std::vector<Tensor> plain = grad(f(), {x, w});
+  const std::vector<Tensor> recorded = grad(f(), {x, w}, Tensor(), {.create_graph = true});
+  CHECK(recorded[0].requires_grad());
+  check_same(recorded[0], plain[0], 0.0);  // bit for bit
+  check_same(recorded[1], plain[1], 0.0);
+}
+
+TEST_CASE("gradgradcheck: binary arithmetic with broadcasting") {
+  manual_seed(21);
+  KILN_CHECK_GRADGRAD([](const In& in) { return in[0] + in[1]; }, {rand64({2, 3}), rand64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return in[0] - in[1]; }, {rand64({2, 1}), rand64({1, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return in[0] * in[1]; }, {rand64({4, 2, 3}), rand64({2, 1})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return in[0] / in[1]; }, {rand64({2, 3}), positive64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return pow(in[0], in[1]); }, {positive64({3}), rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return pow(in[0], 3.0); }, {rand64({5})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return maximum(in[0], in[1]) * in[0]; },
+                      {rand64({2, 3}), rand64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return minimum(in[0], in[1]) * in[1]; },
+                      {rand64({2, 3}), rand64({2, 1})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return where(in[0] > 0.0, in[0] * in[1], in[1] * in[1]); },
+                      {rand64({2, 3}), rand64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return atan2(in[0], in[1]); }, {rand64({2, 3}), positive64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return hypot(in[0], in[1]); },
+                      {positive64({2, 3}), positive64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return logaddexp(in[0], in[1]); }, {rand64({2, 3}), rand64({3})});
+}
+
+TEST_CASE("gradgradcheck: unary math and activations") {
+  manual_seed(22);
+  const Tensor away_from_kinks = tensor<double>({-2, -0.7, -0.3, 0.2, 0.9, 3});
+  KILN_CHECK_GRADGRAD([](const In& in) { return neg(in[0]) * in[0]; }, {rand64({4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return exp(in[0]); }, {rand64({4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return log(in[0]); }, {positive64({4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return sqrt(in[0]); }, {positive64({4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return abs(in[0]) * in[0]; }, {away_from_kinks});
+  KILN_CHECK_GRADGRAD([](const In& in) { return clamp(in[0], -0.5, 0.5) * in[0]; }, {away_from_kinks});
+  KILN_CHECK_GRADGRAD([](const In& in) { return relu(in[0]) * in[0]; }, {away_from_kinks});
+  KILN_CHECK_GRADGRAD([](const In& in) { return leaky_relu(in[0], 0.2) * in[0]; }, {away_from_kinks});
+  KILN_CHECK_GRADGRAD([](const In& in) { return elu(in[0], 1.3); }, {away_from_kinks});
+  KILN_CHECK_GRADGRAD([](const In& in) { return sigmoid(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return tanh(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return gelu(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return gelu(in[0], GeluApproximation::tanh); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return softplus(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return silu(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return mish(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return sin(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return cos(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return log1p(in[0]); }, {positive64({4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return expm1(in[0]); }, {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return erf(in[0]) + erfc(in[0] * 0.5); }, {rand64({5})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return atan(in[0]) + asinh(in[0]) + sinh(in[0]) + cosh(in[0]); },
+                      {rand64({5})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return tan(in[0] * 0.5) + rsqrt(in[0] + 2.0) + reciprocal(in[0] + 2.0); },
+      {positive64({5})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return log2(in[0]) + log10(in[0]) + exp2(in[0]); },
+                      {positive64({5})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(in[0]) * in[0]; }, {rand64({5})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return asin(in[0]) + acos(in[0] * 0.5) + erfinv(in[0]); },
+                      {tensor<double>({-0.6, -0.1, 0.3, 0.7})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return fmod(in[0], in[1]) * in[0] + remainder(in[0], in[1]) * in[1]; },
+      {tensor<double>({-2.5, 1.3, 3.7}), tensor<double>({0.7, -1.1, 1.6})});
+}
+
+TEST_CASE("gradgradcheck: reductions, softmax, norms") {
+  manual_seed(23);
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(sum(in[0], {1})); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(mean(in[0], {0}, true)); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return softmax(in[0], 1); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return log_softmax(in[0], 0); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return norm(in[0], 2.0, {1}); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return norm(in[0], 3.0, {0, 1}); }, {positive64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return logsumexp(in[0], {1}); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return normalize(in[0], 2.0, 1); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return var(in[0], {1}); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return cosine_similarity(in[0], in[1], 1); },
+                      {rand64({3, 4}), rand64({3, 4})});
+}
+
+TEST_CASE("gradgradcheck: views, cat, index_select, gather, nll_loss") {
+  manual_seed(24);
+  const Tensor rows = tensor<std::int64_t>({2, 0, 2});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(in[0].reshape({4, 3}).transpose(0, 1));
+      },
+      {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(in[0].permute({2, 0, 1}).slice(0, 1, 4, 2));
+      },
+      {rand64({2, 3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(in[0].narrow(1, 1, 2).unsqueeze(0).squeeze(0)); },
+                      {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(in[0].expand({3, 4})) * in[1];
+      },
+      {rand64({1, 4}), rand64({3, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(diagonal(in[0], 1, 0, 1)); }, {rand64({3, 4})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(cat({in[0], in[1] * in[0]}, 1));
+      },
+      {rand64({2, 3}), rand64({2, 3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(stack({in[0], in[1]}, 0));
+      },
+      {rand64({3}), rand64({3})});
+  KILN_CHECK_GRADGRAD([rows](const In& in) { return square(index_select(in[0], 0, rows)); },
+                      {rand64({3, 2})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(gather(in[0], 1, tensor<std::int64_t>({{1, 1}, {0, 2}})));
+      },
+      {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return nll_loss(log_softmax(in[0], 1), tensor<std::int64_t>({2, 0}));
+      },
+      {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(in[0].clone()) * in[0]; }, {rand64({3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return square(in[0].select(1, -1)) * in[0].flatten().narrow(0, 0, 2); },
+      {rand64({2, 3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(embedding(in[0], tensor<std::int64_t>({{1, 0}, {1, 1}})));
+      },
+      {rand64({2, 3})});
+  // Through float32 and back: float32's rounding needs a wider step and tolerance.
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(in[0].to(kFloat32)).to(kFloat64) * in[0]; },
+                      {rand64({3})}, 1e-2, 1e-3);
+}
+
+TEST_CASE("gradgradcheck: a two-layer network in all its parameters") {
+  manual_seed(25);
+  const auto net = [](const In& in) {
+    const Tensor h = tanh(add(matmul(in[0], in[1]), in[2]));
+    return mse_loss(matmul(h, in[3]), in[4]);
+  };
+  KILN_CHECK_GRADGRAD(net, {rand64({5, 3}), rand64({3, 4}), rand64({4}), rand64({4, 2}), rand64({5, 2})});
+  const auto batched = [](const In& in) { return sum(softplus(matmul(in[0], in[1]))); };
+  KILN_CHECK_GRADGRAD(batched, {rand64({2, 3, 4}), rand64({4, 2})});
+}
+
+TEST_CASE("gradgradcheck: linear, dropout and spmm") {
+  manual_seed(29);
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return square(linear(in[0], in[1], in[2])) * in[0].narrow(-1, 0, 2); },
+      {rand64({2, 3, 4}), rand64({2, 4}), rand64({2})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return tanh(linear(in[0], in[1])); }, {rand64({4}), rand64({3, 4})});
+  // The same mask for every call: the generator is set before each draw.
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        manual_seed(7);
+        return square(dropout(in[0], 0.4, true));
+      },
+      {rand64({3, 5})});
+  const auto a =
+      graph::CsrMatrix::from_coo(3, 4, {{0, 1}, {0, 3}, {2, 0}, {2, 2}, {1, 1}}, {0.5f, -1, 2, 1, 3});
+  KILN_CHECK_GRADGRAD([a](const In& in) { return tanh(spmm(a, in[0])); }, {rand64({4, 2})});
+}
+
+TEST_CASE("a gradient penalty trains: its gradient with respect to the weights is right") {
+  // WGAN-GP's term (|d critic(x) / dx| - 1)^2, differentiated with respect to the
+  // critic's weights: a backward pass through a recorded backward pass.
+  manual_seed(26);
+  const Tensor x = rand64({4, 3});
+  const auto penalty = [x](const In& w) {
+    EnableGradGuard recording;  // gradcheck's finite differences call it under NoGradGuard
+    const Tensor xi = x.detach().requires_grad_();
+    const Tensor critic = sum(matmul(leaky_relu(matmul(xi, w[0]), 0.2), w[1]));
+    const Tensor dx = grad(critic, {xi}, Tensor(), {.create_graph = true})[0];
+    return mean(square(norm(dx, 2.0, {1}) - 1.0));
+  };
+  KILN_CHECK_GRAD(penalty, {rand64({3, 5}), rand64({5, 1})});
+}
+
+TEST_CASE("hessian, hvp and jvp") {
+  manual_seed(27);
+  const Tensor x = tensor<double>({1.0, -2.0, 0.5});
+  const Tensor h = hessian([](const Tensor& v) { return sum(v * v * v); }, x);
+  CHECK(h.shape() == Shape{3, 3});
+  check_values(h, {6, 0, 0, 0, -12, 0, 0, 0, 3}, 1e-12);
+
+  // 0.5 x^T A x + b^T x: the Hessian is (A + A^T) / 2, whatever x is.
+  const Tensor a = rand64({4, 4}), b = rand64({4}), y = rand64({4});
+  const auto quadratic = [&](const Tensor& v) { return sum(v * matmul(a, v)) * 0.5 + sum(b * v); };
+  check_same(hessian(quadratic, y), (a + a.t()) * 0.5, 1e-12);
+
+  // A small network: H v from hvp equals the Hessian times v; a linear function's Hessian is 0.
+  const Tensor w = rand64({4, 3});
+  const auto loss = [&](const Tensor& v) { return sum(pow(tanh(matmul(w, v)), 2.0)) + sum(sin(v)); };
+  const Tensor z = rand64({3}), dir = rand64({3});
+  const Tensor full = hessian(loss, z);
+  check_same(hvp(loss, z, dir), matmul(full, dir), 1e-12);
+  check_same(full, full.t(), 1e-12);
+  check_values(hessian([&](const Tensor& v) { return sum(b.narrow(0, 0, 3) * v); }, z),
+               std::vector<double>(9, 0.0), 0.0);
+
+  // J v from jvp equals the Jacobian times v.
+  const auto vector_fn = [&](const Tensor& v) { return softmax(matmul(w, v), 0) * 2.0; };
+  check_same(jvp(vector_fn, z, dir), matmul(jacobian(vector_fn, z), dir), 1e-12);
+  CHECK_THROWS_WITH_AS(hvp(loss, z, rand64({4})), doctest::Contains("shape"), Error);
+  CHECK_THROWS_WITH_AS(hessian([](const Tensor& v) { return v * 2.0; }, z), doctest::Contains("one element"),
+                       Error);
+}
+
+TEST_CASE("create_graph through an op whose backward is not differentiable is an Error naming it") {
+  manual_seed(28);
+  const Tensor x = rand64({2, 3}).requires_grad_();
+  const Tensor loss = cross_entropy(x, tensor<std::int64_t>({0, 2}));
+  CHECK_THROWS_WITH_AS(grad(loss, {x}, Tensor(), {.create_graph = true}),
+                       doctest::Contains("'cross_entropy' cannot be differentiated again"), Error);
+  // The same loss composed of ops that can: log_softmax and nll_loss.
+  const Tensor composed = nll_loss(log_softmax(x, 1), tensor<std::int64_t>({0, 2}));
+  const Tensor g = grad(composed, {x}, Tensor(), {.create_graph = true})[0];
+  check_same(g, grad(loss, {x})[0], 1e-12);
+  CHECK(g.requires_grad());
+}
