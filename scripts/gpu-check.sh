@@ -55,7 +55,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DCMAKE_CUDA_AR
   "${cmake_extra[@]}" > "$out/configure.log" 2>&1 || { log "configure FAILED"; tail -30 "$out/configure.log"; exit 1; }
 log "build"
 timeout 300 cmake --build "$build" --parallel "$(nproc)" --target kiln_cuda_tests mlp_fashion cnn_fashion vgae_cora \
-  quantize_fashion cuda_bench graph_scale mlp_by_hand rnn_fashion vit_fashion gcn_cora gvae_movielens > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+  quantize_fashion cuda_bench graph_scale mlp_by_hand rnn_fashion vit_fashion gcn_cora gvae_movielens pinn_poisson \
+  > "$out/build.log" 2>&1 || { log "build FAILED"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 
 # cuBLAS is opened at run time (dlopen). Where neither the toolkit nor the loader's
 # cache holds it, use the copy that PyTorch's wheels carry.
@@ -106,6 +107,8 @@ fi
 # The other training examples once each on the GPU, so that every one is seen working there.
 run "kiln MLP by hand on cuda" kiln_mlp_by_hand.log "$build/examples/mlp_by_hand" --data "$fashion" --device cuda \
   --epochs 1
+# Second derivatives on the GPU: a physics-informed network, 1000 steps.
+run "kiln PINN (second derivatives) on cuda" kiln_pinn.log "$build/examples/pinn_poisson" --device cuda --steps 1000
 run "kiln LSTM by rows on cuda" kiln_rnn.log "$build/examples/rnn_fashion" --data "$fashion" --device cuda --epochs 1
 run "kiln Vision Transformer on cuda" kiln_vit.log "$build/examples/vit_fashion" --data "$fashion" --device cuda \
   --epochs 1
@@ -172,6 +175,7 @@ def vgae():
 row("VGAE", vgae)
 for name, label, metric in (("mlp_by_hand", "MLP by hand, 1 epoch", "max_grad_difference"),
                             ("rnn", "LSTM reading rows, 1 epoch", "test_acc"),
+                            ("pinn", "PINN, 1000 steps", "relative_l2_error"),
                             ("gcn", "GCN on Cora, 3 runs", "test_acc"),
                             ("gat", "GAT on Cora, 1 run", "test_acc"),
                             ("gvae", "graph VAE on MovieLens-100K", "ndcg_at_10")):

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/instrumented-build.sh
-targets=(kiln_tests autograd_demo mlp_fashion cnn_fashion rnn_fashion vit_fashion mlp_by_hand quantize_fashion gcn_cora vgae_cora
+targets=(kiln_tests autograd_demo pinn_poisson mlp_fashion cnn_fashion rnn_fashion vit_fashion mlp_by_hand quantize_fashion gcn_cora vgae_cora
   gvae_movielens)
 instrumented_build "${targets[@]}"
 
@@ -26,6 +26,7 @@ run() {
 }
 ex="$build_dir/examples"
 run "$ex/autograd_demo"
+run "$ex/pinn_poisson" --steps 30 --points 64
 run "$ex/mlp_fashion" --epochs 1 --limit 1000 --test-limit 1000 --save "$tmp/mlp.safetensors"
 run "$ex/cnn_fashion" --epochs 1 --limit 256 --test-limit 256 --batchnorm --save "$tmp/cnn.safetensors"
 run "$ex/rnn_fashion" --epochs 1 --limit 256 --test-limit 256 --cell gru --layers 2 --bidirectional

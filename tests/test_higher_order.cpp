@@ -261,13 +261,74 @@ TEST_CASE("hessian, hvp and jvp") {
 
 TEST_CASE("create_graph through an op whose backward is not differentiable is an Error naming it") {
   manual_seed(28);
-  const Tensor x = rand64({2, 3}).requires_grad_();
-  const Tensor loss = cross_entropy(x, tensor<std::int64_t>({0, 2}));
-  CHECK_THROWS_WITH_AS(grad(loss, {x}, Tensor(), {.create_graph = true}),
-                       doctest::Contains("'cross_entropy' cannot be differentiated again"), Error);
-  // The same loss composed of ops that can: log_softmax and nll_loss.
-  const Tensor composed = nll_loss(log_softmax(x, 1), tensor<std::int64_t>({0, 2}));
-  const Tensor g = grad(composed, {x}, Tensor(), {.create_graph = true})[0];
-  check_same(g, grad(loss, {x})[0], 1e-12);
+  const Tensor x = rand64({1, 2, 5, 5}).requires_grad_();
+  const Tensor w = rand64({3, 2, 3, 3});
+  const Tensor y = sum(square(conv2d(x, w)));
+  CHECK_THROWS_WITH_AS(grad(y, {x}, Tensor(), {.create_graph = true}),
+                       doctest::Contains("'conv2d' cannot be differentiated again"), Error);
+  CHECK(grad(y, {x})[0].defined());  // the first derivative is there as before
+}
+
+TEST_CASE("gradgradcheck: cross_entropy, with label smoothing and each reduction") {
+  manual_seed(31);
+  const Tensor targets = tensor<std::int64_t>({2, 0, 1});
+  for (const Reduction r : {Reduction::mean, Reduction::sum, Reduction::none})
+    for (const double eps : {0.0, 0.2}) {
+      INFO("label smoothing " << eps);
+      KILN_CHECK_GRADGRAD([&](const In& in) { return cross_entropy(in[0], targets, r, eps); },
+                          {rand64({3, 4})});
+      // Through a layer below it: the rebuilt log-probabilities reach the weights.
+      KILN_CHECK_GRADGRAD(
+          [&](const In& in) { return cross_entropy(tanh(matmul(in[0], in[1])), targets, r, eps); },
+          {rand64({3, 2}), rand64({2, 4})});
+    }
+  // With class weights and an ignored class it is composed of ops that can, too.
+  KILN_CHECK_GRADGRAD(
+      [&](const In& in) {
+        return cross_entropy(in[0], targets, Reduction::mean, 0.1, tensor<double>({0.5, 2.0, 1.0, 1.5}), 1);
+      },
+      {rand64({3, 4})});
+  // Its recorded gradient equals the composed loss's.
+  const Tensor x = rand64({3, 4}).requires_grad_();
+  const Tensor g = grad(cross_entropy(x, targets), {x}, Tensor(), {.create_graph = true})[0];
+  check_same(g, grad(nll_loss(log_softmax(x, 1), targets), {x})[0], 1e-12);
   CHECK(g.requires_grad());
+}
+
+TEST_CASE("recorded backward passes leave no graph behind once their tensors are gone") {
+  // The rebuilt outputs (exp's, tanh's, softmax's) point at the node that made them, not
+  // the other way: no cycle keeps a graph alive.
+  manual_seed(30);
+  const std::int64_t before = live_autograd_nodes();
+  {
+    const Tensor x = rand64({3, 4}).requires_grad_();
+    const Tensor w = rand64({4, 2}).requires_grad_();
+    const Tensor y =
+        sum(softmax(tanh(matmul(x, w)), 1) * exp(x.narrow(1, 0, 2)) + sum(sqrt(exp(x)), {1}, true));
+    const Tensor dx = grad(y, {x}, Tensor(), {.create_graph = true})[0];
+    const Tensor d2 = grad(sum(dx * dx), {x, w}, Tensor(), {.create_graph = true})[0];
+    sum(d2).backward();
+    CHECK(live_autograd_nodes() > before);
+    CHECK(w.grad().defined());
+  }
+  CHECK(live_autograd_nodes() == before);
+  CHECK(hvp([](const Tensor& v) { return sum(exp(v) * tanh(v)); }, rand64({5}), rand64({5})).defined());
+  CHECK(live_autograd_nodes() == before);
+}
+
+TEST_CASE("backward with create_graph leaves a .grad() that can be differentiated again") {
+  const Tensor x = tensor<double>({-1.0, 0.5, 2.0}).requires_grad_();
+  Tensor h = x * x;
+  h.retain_grad();
+  sum(h * x).backward(Tensor(), false, true);  // d/dx x^3 = 3 x^2, recorded
+  REQUIRE(x.grad().defined());
+  CHECK(x.grad().requires_grad());
+  check_values(x.grad(), {3.0, 0.75, 12.0}, 1e-12);
+  check_values(h.grad(), {-1.0, 0.5, 2.0}, 1e-12);  // d/dh (h x) = x, kept by retain_grad
+  CHECK(h.grad().requires_grad());
+  // 6 x from the recorded .grad(); the leaf's own .grad() then accumulates it (3 x^2 + 6 x).
+  const Tensor g = x.grad();
+  check_values(grad(sum(g), {x}, Tensor(), {.retain_graph = true})[0], {-6.0, 3.0, 12.0}, 1e-12);
+  sum(g).backward();
+  check_values(x.grad(), {-3.0, 3.75, 24.0}, 1e-12);
 }

@@ -145,6 +145,17 @@ TEST_CASE("torch differential: second derivatives of reductions, softmax, matmul
         [=](const auto& a) {
           return a[0].sum(dim).square() + (a[0] * a[0]).mean(dim) + a[0].norm(2, dim) + a[0].norm(3, dim);
         });
+    const Both labels = integers({s[0]}, 0, s[1] - 1);
+    const double smoothing = coin() ? 0.0 : unif(0, 0.5);
+    compare_second(
+        "cross_entropy of tanh", {leaf({s[0], s[1]})},
+        [=](const auto& a) {
+          return kiln::cross_entropy(kiln::tanh(a[0]), labels.k, kiln::Reduction::mean, smoothing);
+        },
+        [=](const auto& a) {
+          return F::cross_entropy(a[0].tanh(), labels.t,
+                                  F::CrossEntropyFuncOptions().label_smoothing(smoothing));
+        });
     const std::int64_t m = irand(1, 4), k = irand(1, 4), n = irand(1, 4);
     Sizes batch_a = random_shape(0, 2, 3), batch_b = broadcast_partner(batch_a);
     Sizes sa = batch_a, sb = batch_b;

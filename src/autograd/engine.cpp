@@ -149,11 +149,12 @@ void run_graph(const std::vector<Tensor>& roots, const std::vector<Tensor>& seed
 
 }  // namespace
 
-void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+void backward(const Tensor& root, const Tensor& grad_output, bool retain_graph, bool create_graph) {
   KILN_CHECK(root.requires_grad(),
              "backward: this tensor does not require grad and has no grad_fn; "
              "call requires_grad_() on the inputs you want gradients for before computing it");
-  run_graph({root}, {seed_for(root, grad_output, "backward", "the output")}, retain_graph, nullptr, nullptr);
+  run_graph({root}, {seed_for(root, grad_output, "backward", "the output")}, retain_graph || create_graph,
+            nullptr, nullptr, create_graph);
 }
 
 namespace {
@@ -178,9 +179,10 @@ std::vector<Tensor> seeds_for(const std::vector<Tensor>& outputs, const std::vec
 }
 }  // namespace
 
-void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
-              bool retain_graph) {
-  run_graph(outputs, seeds_for(outputs, grad_outputs, "backward"), retain_graph, nullptr, nullptr);
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+              bool create_graph) {
+  run_graph(outputs, seeds_for(outputs, grad_outputs, "backward"), retain_graph || create_graph, nullptr,
+            nullptr, create_graph);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,

@@ -8,6 +8,7 @@
 
 #include "kiln/autograd/anomaly.hpp"
 #include "kiln/autograd/grad_mode.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln {
@@ -106,18 +107,37 @@ Grads FunctionNode::apply(const Tensor& grad_output) {
   return fn_(grad_output);
 }
 
-Tensor output_for_backward(const Tensor& detached) {
-  if (!is_grad_enabled() || node_in_backward == nullptr || !detached.defined()) return detached;
+namespace {
+// `values` as a tensor made by `node`.
+Tensor made_by(const Tensor& values, std::shared_ptr<Node> node) {
   auto impl = std::make_shared<TensorImpl>();
-  const TensorImpl& from = *detached.impl_ptr();
+  const TensorImpl& from = *values.impl_ptr();
   impl->storage = from.storage;
   impl->shape = from.shape;
   impl->strides = from.strides;
   impl->offset = from.offset;
   impl->dtype = from.dtype;
   impl->requires_grad = true;
-  impl->grad_fn = node_in_backward->shared_from_this();
+  impl->grad_fn = std::move(node);
   return Tensor(std::move(impl));
+}
+}  // namespace
+
+Tensor output_for_backward(const Tensor& detached) {
+  if (!is_grad_enabled() || node_in_backward == nullptr || !detached.defined()) return detached;
+  return made_by(detached, node_in_backward->shared_from_this());
+}
+
+Tensor intermediate_for_backward(const Tensor& detached, const char* name, std::size_t input,
+                                 BackwardFn backward) {
+  if (!is_grad_enabled() || node_in_backward == nullptr || !detached.defined()) return detached;
+  KILN_ASSERT(input < node_in_backward->next().size());
+  std::shared_ptr<Node> edge = node_in_backward->next()[input];
+  if (!edge) return detached;
+  auto node = std::make_shared<FunctionNode>(name, std::vector<std::shared_ptr<Node>>{std::move(edge)},
+                                             std::move(backward));
+  node->set_differentiable_backward();
+  return made_by(detached, std::move(node));
 }
 
 void FunctionNode::save_version(const Tensor& t) {
@@ -148,13 +168,19 @@ Grads AccumulateGrad::apply(const Tensor& grad_output) {
              " (a backward rule returned the wrong shape)");
   KILN_CHECK(grad_output.device() == target.device(), "backward: a gradient on ", grad_output.device(),
              " reached a leaf on ", target.device(), " (a backward rule returned it on the wrong device)");
-  if (!leaf->grad) {
-    // The leaf's .grad is added into later, so it needs memory of its own.
-    leaf->grad = detail::owned_gradient(grad_output, target.dtype()).impl_ptr();
-  } else {
-    Tensor(leaf->grad).add_(grad_output);
-  }
+  detail::accumulate_gradient(leaf->grad, grad_output, target.dtype());
   return {};
+}
+
+void detail::accumulate_gradient(std::shared_ptr<TensorImpl>& slot, const Tensor& g, DType dtype) {
+  if (is_grad_enabled()) {  // recording: out of place, the sum part of the graph
+    slot = (slot ? add(Tensor(slot), g.to(dtype)) : owned_gradient(g, dtype)).impl_ptr();
+  } else if (!slot) {
+    // The slot is added into later, so it needs memory of its own.
+    slot = owned_gradient(g, dtype).impl_ptr();
+  } else {
+    Tensor(slot).add_(g);
+  }
 }
 
 Tensor GradHookList::run(Tensor g, const std::string& what) const {

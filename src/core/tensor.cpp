@@ -335,11 +335,10 @@ void Tensor::retain_grad() {
   impl().retains_grad = true;
   register_hook([self = std::weak_ptr<TensorImpl>(impl_)](const Tensor& g) {
     if (const std::shared_ptr<TensorImpl> t = self.lock()) {
-      // A copy: the engine may hand g on as another tensor's gradient.
-      if (!t->grad)
-        t->grad = g.clone().impl_ptr();
+      if (!t->grad && !is_grad_enabled())
+        t->grad = g.clone().impl_ptr();  // a copy: the engine may hand g on as another tensor's gradient
       else
-        Tensor(t->grad).add_(g);
+        detail::accumulate_gradient(t->grad, g, t->dtype);
     }
     return Tensor();
   });
@@ -355,8 +354,8 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl2));
 }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  kiln::backward(*this, gradient, retain_graph);
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  kiln::backward(*this, gradient, retain_graph, create_graph);
 }
 
 }  // namespace kiln

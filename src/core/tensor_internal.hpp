@@ -34,6 +34,10 @@ Tensor constant_like(const Tensor& t, double value);
 // A gradient the caller may keep and add into, in `dtype`: `g` itself when it is dense,
 // of that dtype, and nothing else holds it or its memory; otherwise a copy (node.cpp).
 Tensor owned_gradient(const Tensor& g, DType dtype);
+// Adds g into a .grad() slot (a leaf's, or a retain_grad() tensor's): the first gradient
+// as memory of its own, later ones added in place; while the backward pass records
+// (create_graph), out of place, so the slot holds a recorded tensor.
+void accumulate_gradient(std::shared_ptr<TensorImpl>& slot, const Tensor& g, DType dtype);
 
 // The upstream gradient of an op computed element by element, for its kernel: a sum
 // or mean hands down one value expanded to every element, read once (stride 0); any

@@ -69,6 +69,29 @@ std::string bad_nll_loss_target(const cuda_kernels::IndexReport& found) {
   return bad_target_message("nll_loss", found);
 }
 
+// cross_entropy's gradient in recorded ops, for a backward pass that records
+// (create_graph): (softmax - q) times the upstream coefficient, q = (1 - eps) onehot(t) +
+// eps / C, softmax = exp(logp) with logp rebuilt as log_softmax(logits) of the graph.
+Tensor recorded_cross_entropy_grad(const Tensor& logp_saved, const Tensor& targets, double eps,
+                                   Reduction reduction, const Tensor& g) {
+  const Tensor logp = intermediate_for_backward(logp_saved, "log_softmax", 0, [logp_saved](const Tensor& gl) {
+    // d log_softmax: gl - softmax * sum(gl) along the classes
+    const Tensor p = exp(output_for_backward(logp_saved));
+    return Grads{sub(gl, mul(p, sum(gl, {1}, true)))};
+  });
+  const std::int64_t n = logp.size(0), c = logp.size(1);
+  const Tensor classes = arange(c).to(logp.device()).unsqueeze(0);
+  const Tensor q =
+      add(mul(eq(classes, targets.unsqueeze(1)).to(logp.dtype()), detail::constant_like(logp, 1 - eps)),
+          detail::constant_like(logp, eps / static_cast<double>(c)));
+  const Tensor up = g.to(logp.dtype());
+  const Tensor coef = reduction == Reduction::none ? up.reshape({n, 1})
+                      : reduction == Reduction::mean
+                          ? div(up, detail::constant_like(up, static_cast<double>(n)))
+                          : up;
+  return mul(sub(exp(logp), q), coef);
+}
+
 // cross_entropy with logits and targets on a GPU: the same formulas as below, as kernels.
 Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction reduction, double eps) {
   const char* op = "cross_entropy";
@@ -94,6 +117,8 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
   if (should_record({logits})) {
     attach_grad_fn(result, op, {logits},
                    [logp, t, eps, reduction, scalar](const Tensor& g) {
+                     if (is_grad_enabled())
+                       return Grads{recorded_cross_entropy_grad(logp, t, eps, reduction, g)};
                      const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
                      const Tensor gc = g.to(logp.dtype()).contiguous();
                      Tensor gx = Tensor::empty({n2, c2}, logp.dtype(), logp.device());
@@ -104,6 +129,7 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& target, Reduction 
                      return Grads{gx};
                    },
                    {t});
+    mark_differentiable_backward(result);
   }
   return result;
 }
@@ -189,6 +215,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   if (should_record({logits})) {
     // d loss_i / d logits[i, j] = softmax[i, j] - q[i, j],  q = (1 - eps) onehot(t_i) + eps / C
     attach_grad_fn(result, "cross_entropy", {logits}, [logp, t, eps, reduction](const Tensor& g) {
+      if (is_grad_enabled())
+        return Grads{recorded_cross_entropy_grad(logp, from_vector(t), eps, reduction, g)};
       const std::int64_t n2 = logp.size(0), c2 = logp.size(1);
       Tensor gx = Tensor::empty({n2, c2}, logp.dtype());
       const std::vector<double> gv = g.contiguous().to_vector<double>();
@@ -210,6 +238,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
       });
       return Grads{gx};
     });
+    mark_differentiable_backward(result);
   }
   return result;
 }

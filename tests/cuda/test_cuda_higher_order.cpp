@@ -1,6 +1,6 @@
-// Second derivatives on the GPU against the CPU: the gradient recorded by grad() with
-// create_graph is the function parity() compares, so its backward pass differentiates
-// the backward rules themselves, on both devices.
+// Second derivatives on the GPU against the CPU (cross_entropy's kernels included): the
+// gradient recorded by grad() with create_graph is the function parity() compares, so its
+// backward pass differentiates the backward rules themselves, on both devices.
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -46,6 +46,11 @@ TEST_CASE("cuda: second derivatives through activations, reductions, matmul and 
            {x}, tol);
     parity(first_derivative([](const auto& v) { return tanh(matmul(v[0], v[1])); }),
            {randn({2, 3, 4}, dt), randn({4, 2}, dt)}, tol);
+    const Tensor labels = tensor<std::int64_t>({4, 0, 2, 4});
+    parity(first_derivative([labels](const auto& v) {
+             return cross_entropy(tanh(matmul(v[0], v[1])), labels.to(v[0].device()), Reduction::mean, 0.1);
+           }),
+           {x, w}, tol);
   }
 }
 

@@ -26,13 +26,16 @@
 
 namespace kiln {
 
-void backward(const Tensor& root, const Tensor& grad_output = Tensor(), bool retain_graph = false);
+// create_graph records the walk (as GradOptions::create_graph), so the .grad() it leaves
+// can be differentiated again; it implies retain_graph.
+void backward(const Tensor& root, const Tensor& grad_output = Tensor(), bool retain_graph = false,
+              bool create_graph = false);
 // Several outputs in one walk, as torch.autograd.backward: the leaves get the gradient of
 // sum_k <grad_outputs[k], outputs[k]>, each node running once (two losses that share a
 // network go through it once, not twice). `grad_outputs` may be empty when every output
 // has one element.
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
-              bool retain_graph = false);
+              bool retain_graph = false, bool create_graph = false);
 
 struct GradOptions {
   // Keep the saved tensors, so that another backward()/grad() can go through the graph.

@@ -100,7 +100,9 @@ private:
 class AccumulateGrad final : public Node {
 public:
   explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf)
-      : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {}
+      : Node("AccumulateGrad", {}), leaf_(std::move(leaf)) {
+    set_differentiable_backward();  // it has no inputs; a recorded walk adds out of place
+  }
   Grads apply(const Tensor& grad_output) override;
   Tensor run_hooks(const Tensor& grad) override;  // the leaf's hooks
   // The leaf, or an undefined Tensor once it is gone.
@@ -140,6 +142,14 @@ void mark_differentiable_backward(const Tensor& output);
 // made by the node running the rule, so a derivative through it reaches the op's inputs;
 // otherwise `detached` itself. Costs no copy.
 Tensor output_for_backward(const Tensor& detached);
+
+// Inside a backward rule, a value the op computed from its input number `input` on the way
+// (cross_entropy's log-probabilities), saved as `detached`: while the walk records, the
+// same values as a tensor of the graph, made by a new node `name` whose rule `backward`
+// takes them back to that input; otherwise `detached` itself. So a fused op can be
+// differentiated again without keeping its input as well.
+Tensor intermediate_for_backward(const Tensor& detached, const char* name, std::size_t input,
+                                 BackwardFn backward);
 
 // The node that receives gradients for `t`: its grad_fn, its leaf
 // accumulator, or null when t needs no gradient.

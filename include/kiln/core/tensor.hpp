@@ -171,7 +171,10 @@ public:
   bool retains_grad() const { return impl().retains_grad; }
   Tensor detach() const;  // same storage, no autograd history
   // Backpropagates from this tensor. `gradient` defaults to ones for a scalar.
-  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  // create_graph: the backward pass is recorded, so .grad() of the leaves can be
+  // differentiated again (see kiln::GradOptions::create_graph); implies retain_graph.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
+                bool create_graph = false) const;
 
   std::string str() const;
 
