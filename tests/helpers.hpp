@@ -32,13 +32,16 @@ inline void check_same(const Tensor& a, const Tensor& b, double tol = 1e-6) {
   check_values(a, b.to_vector<double>(), tol);
 }
 
-// Runs gradcheck and reports its message on failure.
-#define KILN_CHECK_GRAD(f, ...)                                      \
-  do {                                                               \
-    const auto kiln_gc = ::kiln::gradcheck(f, __VA_ARGS__);          \
-    INFO(kiln_gc.message);                                           \
-    CHECK(kiln_gc.ok);                                               \
+// Runs a check (gradcheck, gradgradcheck) and reports its message on failure.
+#define KILN_CHECK_WITH(check, f, ...)              \
+  do {                                              \
+    const auto kiln_result = check(f, __VA_ARGS__); \
+    INFO(kiln_result.message);                      \
+    CHECK(kiln_result.ok);                          \
   } while (0)
+#define KILN_CHECK_GRAD(f, ...) KILN_CHECK_WITH(::kiln::gradcheck, f, __VA_ARGS__)
+// The same one order up: second derivatives.
+#define KILN_CHECK_GRADGRAD(f, ...) KILN_CHECK_WITH(::kiln::gradgradcheck, f, __VA_ARGS__)
 
 inline Tensor rand64(const Shape& shape) { return randn(shape, kFloat64); }
 // Values bounded away from 0 (for log, sqrt, div, pow bases).

@@ -10,13 +10,6 @@ using kiln::test::positive64;
 using kiln::test::rand64;
 using In = std::vector<Tensor>;
 
-#define KILN_CHECK_GRADGRAD(f, ...)                              \
-  do {                                                           \
-    const auto kiln_ggc = ::kiln::gradgradcheck(f, __VA_ARGS__); \
-    INFO(kiln_ggc.message);                                      \
-    CHECK(kiln_ggc.ok);                                          \
-  } while (0)
-
 namespace {
 // d/dx of sum(f(x)), recorded.
 Tensor first(const Tensor& y, const Tensor& x) {

@@ -133,19 +133,29 @@ using KernelT = std::function<TT(const std::vector<TT>&)>;
 
 inline int compared = 0;
 
+// The inputs' two sides, and their shapes and precision as text for the failure report.
+struct Sides {
+  std::vector<KT> ks;
+  std::vector<TT> ts;
+  std::string description;
+};
+inline Sides sides_of(const std::vector<Both>& in) {
+  Sides s;
+  for (const Both& b : in) {
+    s.ks.push_back(b.k);
+    s.ts.push_back(b.t);
+    s.description += text(sizes_of(b.k)) + " ";
+  }
+  s.description += single ? "float32" : "float64";
+  return s;
+}
+
 // Runs both sides; an input that torch rejects must make kiln throw too, and the other way.
 // Then, where `grad`, backpropagates the same random upstream and compares each input's gradient.
 inline void compare(const std::string& name, const std::vector<Both>& in, const KernelK& fk,
                     const KernelT& ft, bool grad = true, double rtol = 1e-9) {
-  std::vector<KT> ks;
-  std::vector<TT> ts;
-  for (const Both& b : in) {
-    ks.push_back(b.k);
-    ts.push_back(b.t);
-  }
-  std::string shapes;
-  for (const KT& k : ks) shapes += text(sizes_of(k)) + " ";
-  INFO(name << " on " << shapes << (single ? "float32" : "float64"));
+  const auto [ks, ts, description] = sides_of(in);
+  INFO(name << " on " << description);
   KT ok;
   TT ot;
   bool kiln_threw = false, torch_threw = false;

@@ -12,15 +12,8 @@ int compared_twice = 0;
 
 void compare_second(const std::string& name, const std::vector<Both>& in, const KernelK& fk,
                     const KernelT& ft, double rtol = 1e-9) {
-  std::vector<KT> ks;
-  std::vector<TT> ts;
-  for (const Both& b : in) {
-    ks.push_back(b.k);
-    ts.push_back(b.t);
-  }
-  std::string shapes;
-  for (const KT& k : ks) shapes += text(sizes_of(k)) + " ";
-  INFO(name << " on " << shapes << (single ? "float32" : "float64"));
+  const auto [ks, ts, description] = sides_of(in);
+  INFO(name << " on " << description);
   const KT ok = fk(ks);
   const TT ot = ft(ts);
   if (!agree(ok, ot, name + " forward", rtol, 1e-11)) return;
