@@ -198,6 +198,20 @@ TEST_CASE("torch differential: a gradient penalty through a network, and its Hes
     agree(b1.k.grad(), b1.t.grad(), "penalty's gradient for b1", 1e-8, 1e-10);
     agree(w2.k.grad(), w2.t.grad(), "penalty's gradient for w2", 1e-8, 1e-10);
 
+    // The same penalty for a convolutional critic, random stride and padding.
+    const std::int64_t stride = irand(1, 2), pad = irand(0, 1), size = irand(5, 8);
+    const Both images = leaf({batch, 2, size, size}, -2, 2, false), k = leaf({3, 2, 3, 3}), kb = leaf({3});
+    const KT ik = images.k.detach().requires_grad_();
+    const KT conv_k = kiln::sum(kiln::tanh(kiln::conv2d(ik, k.k, kb.k, {stride, stride}, {pad, pad})));
+    const KT dik = kiln::grad(conv_k, {ik}, KT(), {.create_graph = true})[0];
+    kiln::mean(kiln::square(kiln::norm(dik.flatten(1), 2.0, {1}) - 1.0)).backward();
+    const TT it = images.t.detach().requires_grad_();
+    const TT conv_t = torch::conv2d(it, k.t, kb.t, stride, pad).tanh().sum();
+    const TT dit = torch::autograd::grad({conv_t}, {it}, {}, true, true)[0];
+    (dit.flatten(1).norm(2, 1) - 1.0).square().mean().backward();
+    agree(k.k.grad(), k.t.grad(), "conv critic's penalty: gradient for the kernel", 1e-8, 1e-10);
+    agree(kb.k.grad(), kb.t.grad(), "conv critic's penalty: gradient for the bias", 1e-8, 1e-10);
+
     // H v of the critic's mean output with respect to w1, against torch's double backward.
     const Both v = leaf({features, hidden}, -1, 1, false);
     const KT hv_k = kiln::hvp(

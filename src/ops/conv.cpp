@@ -14,11 +14,13 @@
 
 #include "kernels/cpu/dispatch.hpp"
 #include "kernels/cuda/index_math.hpp"  // pool_window_length
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/blas.hpp"
 #include "src/ops/conv_cuda.hpp"
@@ -50,6 +52,34 @@ Tensor images_in_parallel(const ConvGeometry& g, bool weight_grad, const Shape& 
 }
 
 }  // namespace
+
+Grads detail::conv2d_recorded_grads(const Tensor& x, const Tensor& weight, const ConvGeometry& g,
+                                    const Tensor& grad, bool nx, bool nw, bool nb) {
+  Grads grads(3);
+  if (nx) {
+    // The transpose's output size, (oh - 1) s - 2 p + d (k - 1) + 1, falls short of x's by
+    // the rows the forward's stride skipped: output_padding adds them back.
+    const Pair extra{g.h - ((g.oh - 1) * g.stride[0] - 2 * g.padding[0] + g.dilation[0] * (g.kh - 1) + 1),
+                     g.w - ((g.ow - 1) * g.stride[1] - 2 * g.padding[1] + g.dilation[1] * (g.kw - 1) + 1)};
+    grads[0] = conv_transpose2d(grad, weight, Tensor(), g.stride, g.padding, extra, g.groups, g.dilation);
+  }
+  if (nw) {
+    // dW[o, c, i, j] = sum over n, y, z of grad[n, o, y, z] x_padded[n, c, y s + i d, z s + j d]:
+    // a conv2d of x's channels (as the batch) by grad's (as the filters), stride d, dilation s.
+    const std::int64_t cg = g.c / g.groups, og = g.o / g.groups;
+    std::vector<Tensor> per_group;
+    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+      const Tensor xs = x.narrow(1, gi * cg, cg).transpose(0, 1);     // (C/groups, N, H, W)
+      const Tensor gs = grad.narrow(1, gi * og, og).transpose(0, 1);  // (O/groups, N, oh, ow)
+      const Tensor corr =
+          conv2d(xs, gs, Tensor(), g.dilation, g.padding, g.stride);  // (C/groups, O/groups, >= kh, >= kw)
+      per_group.push_back(corr.narrow(2, 0, g.kh).narrow(3, 0, g.kw).transpose(0, 1));
+    }
+    grads[1] = per_group.size() == 1 ? per_group[0] : cat(per_group, 0);
+  }
+  if (nb) grads[2] = sum(grad, {0, 2, 3});
+  return grads;
+}
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
               Pair dilation, std::int64_t groups) {
@@ -105,7 +135,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
     const bool nx = x.requires_grad(), nw = weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(out, "conv2d", {x, weight, bias},
-                   [xc, w, g, nx, nw, nb](const Tensor& grad) {
+                   [x, weight, g, nx, nw, nb](const Tensor& grad) {
+                     if (is_grad_enabled())  // recording (create_graph)
+                       return detail::conv2d_recorded_grads(x, weight, g, grad, nx, nw, nb);
+                     const Tensor xc = x.detach().contiguous();
+                     const Tensor w = weight.detach().contiguous();
                      const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
                      const Tensor gc = grad.contiguous();
                      Grads grads(3);
@@ -133,7 +167,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
                      if (nb) grads[2] = sum(gc, {0, 2, 3});
                      return grads;
                    },
-                   {nw ? xc : Tensor(), nx ? w : Tensor()});
+                   {nw ? x : Tensor(), nx ? weight : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -238,7 +273,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                      if (nb) grads[2] = sum(gc, {0, 2, 3});
                      return grads;
                    },
-                   {nw ? xc : Tensor(), nx ? w : Tensor()});
+                   {nw ? x : Tensor(), nx ? weight : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }

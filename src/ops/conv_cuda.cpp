@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
@@ -76,7 +77,9 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 
   if (record) {
     attach_grad_fn(out, op, {x, weight, bias},
-                   [xc, w, col, g, s, t, nx, nw, nb](const Tensor& grad) {
+                   [x, weight, xc, w, col, g, s, t, nx, nw, nb](const Tensor& grad) {
+                     if (is_grad_enabled())  // recording (create_graph)
+                       return conv2d_recorded_grads(x, weight, g, grad, nx, nw, nb);
                      const auto& kk = cuda_for(xc);
                      const std::int64_t K2 = g.k(), NL2 = g.n * g.l(), OG2 = g.o / g.groups;
                      const Tensor gc = grad.contiguous();
@@ -96,6 +99,7 @@ Tensor conv2d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                      return grads;
                    },
                    {nx ? w : Tensor()});  // dW reads the columns, made in the forward pass
+    mark_differentiable_backward(out);
   }
   return out;
 }

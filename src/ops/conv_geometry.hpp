@@ -2,6 +2,7 @@
 // (conv.cpp) and the GPU code (conv_cuda.cpp).
 #pragma once
 
+#include "kiln/autograd/node.hpp"
 #include "kiln/core/tensor.hpp"
 #include "kiln/ops/conv.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -18,6 +19,13 @@ struct ConvGeometry {
   std::int64_t k_all() const { return c * kh * kw; }
   std::int64_t l() const { return oh * ow; }
 };
+
+// conv2d's gradients in recorded ops, for a backward pass that records (create_graph):
+// dx = conv_transpose2d(grad, W), dW = each group's input correlated with its gradient (a
+// conv2d with batch and channels swapped, stride and dilation swapped), db = the sum of
+// grad over N, H and W. Both devices (conv.cpp).
+Grads conv2d_recorded_grads(const Tensor& x, const Tensor& weight, const ConvGeometry& g, const Tensor& grad,
+                            bool nx, bool nw, bool nb);
 
 struct PoolGeometry {
   std::int64_t planes, h, w, oh, ow;

@@ -46,6 +46,10 @@ TEST_CASE("cuda: second derivatives through activations, reductions, matmul and 
            {x}, tol);
     parity(first_derivative([](const auto& v) { return tanh(matmul(v[0], v[1])); }),
            {randn({2, 3, 4}, dt), randn({4, 2}, dt)}, tol);
+    parity(first_derivative([](const auto& v) {
+             return tanh(conv2d(v[0], v[1], v[2], {2, 1}, {1, 0}, {1, 2}, 2));
+           }),
+           {randn({2, 4, 7, 6}, dt), randn({6, 2, 3, 2}, dt), randn({6}, dt)}, tol);
     const Tensor labels = tensor<std::int64_t>({4, 0, 2, 4});
     parity(first_derivative([labels](const auto& v) {
              return cross_entropy(tanh(matmul(v[0], v[1])), labels.to(v[0].device()), Reduction::mean, 0.1);
