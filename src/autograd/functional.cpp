@@ -24,15 +24,8 @@ std::vector<Tensor> jacobian(const std::function<Tensor(const std::vector<Tensor
   }
   Tensor out;
   {
-    const bool was = is_grad_enabled();
-    set_grad_enabled(true);
-    try {
-      out = f(fresh);
-    } catch (...) {
-      set_grad_enabled(was);
-      throw;
-    }
-    set_grad_enabled(was);
+    EnableGradGuard recording;
+    out = f(fresh);
   }
   KILN_CHECK(out.defined() && is_floating(out.dtype()),
              "jacobian: the function must return a floating tensor");

@@ -20,18 +20,6 @@ namespace kiln::optim {
 
 namespace {
 
-// Recording on for its scope: the closure's backward needs the graph, whatever the caller set.
-class EnableGrad {
-public:
-  EnableGrad() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
-  ~EnableGrad() { set_grad_enabled(previous_); }
-  EnableGrad(const EnableGrad&) = delete;
-  EnableGrad& operator=(const EnableGrad&) = delete;
-
-private:
-  bool previous_;
-};
-
 double dot(const Tensor& a, const Tensor& b) { return sum(a * b).item(); }
 double abs_max(const Tensor& a) { return max(abs(a)).item(); }
 
@@ -178,7 +166,7 @@ Tensor LBFGS::step(const Closure& closure) {
   const double lr = groups_[0].lr;
   const std::int64_t max_eval = options.max_eval.value_or(options.max_iter * 5 / 4);
   const auto evaluate = [&] {
-    EnableGrad with_grad;
+    EnableGradGuard with_grad;  // the closure's backward needs the graph, whatever the caller set
     return closure();
   };
   ++step_count_;
