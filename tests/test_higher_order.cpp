@@ -254,10 +254,10 @@ TEST_CASE("hessian, hvp and jvp") {
 
 TEST_CASE("create_graph through an op whose backward is not differentiable is an Error naming it") {
   manual_seed(28);
-  const Tensor x = rand64({1, 2, 6, 6}).requires_grad_();
-  const Tensor y = sum(square(max_pool2d(x, {2, 2})));
+  const Tensor x = rand64({2, 6}).requires_grad_();
+  const Tensor y = sum(square(cumprod(x, 1)));
   CHECK_THROWS_WITH_AS(grad(y, {x}, Tensor(), {.create_graph = true}),
-                       doctest::Contains("'max_pool2d' cannot be differentiated again"), Error);
+                       doctest::Contains("'cumprod' cannot be differentiated again"), Error);
   CHECK(grad(y, {x})[0].defined());  // the first derivative is there as before
 }
 

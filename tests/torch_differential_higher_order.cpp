@@ -174,6 +174,64 @@ TEST_CASE("torch differential: second derivatives of reductions, softmax, matmul
   });
 }
 
+TEST_CASE(
+    "torch differential: second derivatives of transposed convolution, pooling and the normalisations") {
+  twice_in_both_precisions(94, 12, [] {
+    const std::int64_t n = irand(1, 3), c = 2 * irand(1, 2), h = irand(4, 7), w = irand(4, 7);
+    const Both images = leaf({n, c, h, w});
+    const std::int64_t stride = irand(1, 2), pad = irand(0, 1), groups = coin() ? 1 : 2;
+    const std::int64_t extra = stride > 1 ? irand(0, 1) : 0, out_per_group = irand(1, 2);
+    compare_second(
+        "conv_transpose2d", {images, leaf({c, out_per_group, 3, 2}), leaf({out_per_group * groups})},
+        [=](const auto& a) {
+          return kiln::tanh(
+              kiln::conv_transpose2d(a[0], a[1], a[2], {stride, stride}, {pad, 0}, {extra, 0}, groups));
+        },
+        [=](const auto& a) {
+          return torch::tanh(F::conv_transpose2d(a[0], a[1],
+                                                 F::ConvTranspose2dFuncOptions()
+                                                     .bias(a[2])
+                                                     .stride(stride)
+                                                     .padding({pad, 0})
+                                                     .output_padding({extra, 0})
+                                                     .groups(groups)));
+        });
+    const std::int64_t k = irand(2, 3), pool_stride = irand(1, 2), pool_pad = irand(0, 1);
+    const bool ceil = coin(), count_pad = coin();
+    compare_second(
+        "max_pool2d, avg_pool2d", {images},
+        [=](const auto& a) {
+          return kiln::square(
+                     kiln::max_pool2d(a[0], {k, k}, {pool_stride, pool_stride}, {pool_pad, pool_pad}, ceil)) +
+                 kiln::square(kiln::avg_pool2d(a[0], {k, k}, {pool_stride, pool_stride}, {pool_pad, pool_pad},
+                                               ceil, count_pad));
+        },
+        [=](const auto& a) {
+          const auto window =
+              F::MaxPool2dFuncOptions(k).stride(pool_stride).padding(pool_pad).ceil_mode(ceil);
+          const auto average = F::AvgPool2dFuncOptions(k)
+                                   .stride(pool_stride)
+                                   .padding(pool_pad)
+                                   .ceil_mode(ceil)
+                                   .count_include_pad(count_pad);
+          return F::max_pool2d(a[0], window).square() + F::avg_pool2d(a[0], average).square();
+        });
+    compare_second(
+        "batch_norm, group_norm, layer_norm", {images, leaf({c}), leaf({c}), leaf({h, w})},
+        [=](const auto& a) {
+          return kiln::tanh(kiln::batch_norm(a[0], KT(), KT(), a[1], a[2], true)) *
+                     kiln::group_norm(a[0], c / 2, a[1], a[2]) +
+                 kiln::tanh(kiln::layer_norm(a[0], {h, w}, a[3]));
+        },
+        [=](const auto& a) {
+          return torch::tanh(F::batch_norm(
+                     a[0], TT(), TT(), F::BatchNormFuncOptions().weight(a[1]).bias(a[2]).training(true))) *
+                     F::group_norm(a[0], F::GroupNormFuncOptions(c / 2).weight(a[1]).bias(a[2])) +
+                 torch::tanh(F::layer_norm(a[0], F::LayerNormFuncOptions({h, w}).weight(a[3])));
+        });
+  });
+}
+
 TEST_CASE("torch differential: a gradient penalty through a network, and its Hessian-vector product") {
   in_both_precisions(93, 10, [] {
     const std::int64_t batch = irand(1, 6), features = irand(1, 5), hidden = irand(1, 8);

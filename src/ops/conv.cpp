@@ -81,6 +81,18 @@ Grads detail::conv2d_recorded_grads(const Tensor& x, const Tensor& weight, const
   return grads;
 }
 
+Grads detail::conv_transpose2d_recorded_grads(const Tensor& x, const Tensor& weight, const ConvGeometry& g,
+                                              const Tensor& grad, bool nx, bool nw, bool nb) {
+  // conv_transpose2d is conv2d's input gradient in geometry g, x playing conv2d's output
+  // gradient: its own input gradient is that conv2d, and its weight gradient conv2d's
+  // weight gradient with grad as the input and x as the output's gradient.
+  Grads grads(3);
+  if (nx) grads[0] = conv2d(grad, weight, Tensor(), g.stride, g.padding, g.dilation, g.groups);
+  if (nw) grads[1] = conv2d_recorded_grads(grad, weight, g, x, false, true, false)[1];
+  if (nb) grads[2] = sum(grad, {0, 2, 3});
+  return grads;
+}
+
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
               Pair dilation, std::int64_t groups) {
   detail::check_same_dtype_device("conv2d", {x, weight});
@@ -248,7 +260,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
     const bool nx = x.requires_grad(), nw = weight.requires_grad(),
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(out, op, {x, weight, bias},
-                   [xc, w, g, nx, nw, nb](const Tensor& grad) {
+                   [x, weight, g, nx, nw, nb](const Tensor& grad) {
+                     if (is_grad_enabled())  // recording (create_graph)
+                       return detail::conv_transpose2d_recorded_grads(x, weight, g, grad, nx, nw, nb);
+                     const Tensor xc = x.detach().contiguous();
+                     const Tensor w = weight.detach().contiguous();
                      const std::int64_t K2 = g.k(), L2 = g.l(), OG2 = g.o / g.groups;
                      const Tensor gc = grad.contiguous();
                      Grads grads(3);
@@ -350,11 +366,18 @@ Tensor max_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g, Tensor* 
     // d/dx max(window) = 1 at the winner, 0 elsewhere
     attach_grad_fn(out, "max_pool2d", {x}, [argmax, g, xs = x.shape()](const Tensor& grad) {
       const std::int64_t per_plane = g.oh * g.ow;
+      if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
+        std::vector<std::int64_t> flat(argmax->size());
+        for (std::size_t k = 0; k < flat.size(); ++k)
+          flat[k] = static_cast<std::int64_t>(k) / per_plane * g.h * g.w + (*argmax)[k];
+        return Grads{detail::max_pool2d_recorded_grad(grad, from_vector(flat), xs)};
+      }
       return Grads{
           pool_backward(grad, xs, g, "max_pool2d backward", [&](std::int64_t p, const auto* src, auto* dst) {
             for (std::int64_t k = 0; k < per_plane; ++k) dst[(*argmax)[p * per_plane + k]] += src[k];
           })};
     });
+    mark_differentiable_backward(out);
   }
   if (indices) {
     *indices = Tensor::empty(out.shape(), kInt64);
@@ -378,28 +401,37 @@ ValuesIndices max_pool2d_with_indices(const Tensor& x, Pair kernel, Pair stride,
   return r;
 }
 
-Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
-                  bool count_include_pad) {
-  PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding, ceil_mode);
-  g.count_include_pad = count_include_pad;
+namespace {
+
+// 1 / what window (y, x) divides by: kh kw, less what ceil_mode's windows pass the padded
+// image by, less the padding too without count_include_pad (PyTorch's).
+double inverse_window_area(const PoolGeometry& g, std::int64_t y, std::int64_t xx) {
+  return 1.0 / static_cast<double>(cuda_kernels::pool_window_length(y, g.stride[0], g.padding[0], g.kernel[0],
+                                                                    g.h, g.count_include_pad) *
+                                   cuda_kernels::pool_window_length(xx, g.stride[1], g.padding[1],
+                                                                    g.kernel[1], g.w, g.count_include_pad));
+}
+
+// Visits the offsets of window (y, x) inside the image: its rows and columns clipped once.
+template <class Fn>
+void for_window(const PoolGeometry& g, std::int64_t y, std::int64_t xx, Fn&& fn) {
+  const std::int64_t top = y * g.stride[0] - g.padding[0], left = xx * g.stride[1] - g.padding[1];
+  const std::int64_t y1 = std::min(top + g.kernel[0], g.h), x1 = std::min(left + g.kernel[1], g.w);
+  for (std::int64_t iy = std::max<std::int64_t>(top, 0); iy < y1; ++iy)
+    for (std::int64_t ix = std::max<std::int64_t>(left, 0); ix < x1; ++ix) fn(iy * g.w + ix);
+}
+
+}  // namespace
+
+Tensor detail::max_pool2d_recorded_grad(const Tensor& grad, const Tensor& winners, const Shape& xs) {
+  const Tensor flat_grad = grad.reshape({grad.numel()});
+  return index_add(zeros({numel_of(xs)}, grad.dtype(), grad.device()), 0, winners, flat_grad).reshape(xs);
+}
+
+Tensor detail::avg_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g) {
   if (x.device().is_cuda()) return detail::pool2d_cuda(x, g, /*max=*/false);
   const Tensor xc = x.detach().contiguous();
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype());
-  // 1 / what window (y, x) divides by: kh kw, less what ceil_mode's windows pass the
-  // padded image by, less the padding too without count_include_pad (PyTorch's).
-  auto inv_area = [g](std::int64_t y, std::int64_t xx) {
-    return 1.0 / static_cast<double>(cuda_kernels::pool_window_length(y, g.stride[0], g.padding[0],
-                                                                      g.kernel[0], g.h, g.count_include_pad) *
-                                     cuda_kernels::pool_window_length(xx, g.stride[1], g.padding[1],
-                                                                      g.kernel[1], g.w, g.count_include_pad));
-  };
-  // Visits the offsets of window (y, x) inside the image: its rows and columns clipped once.
-  auto for_window = [g](std::int64_t y, std::int64_t xx, auto&& fn) {
-    const std::int64_t top = y * g.stride[0] - g.padding[0], left = xx * g.stride[1] - g.padding[1];
-    const std::int64_t y1 = std::min(top + g.kernel[0], g.h), x1 = std::min(left + g.kernel[1], g.w);
-    for (std::int64_t iy = std::max<std::int64_t>(top, 0); iy < y1; ++iy)
-      for (std::int64_t ix = std::max<std::int64_t>(left, 0); ix < x1; ++ix) fn(iy * g.w + ix);
-  };
   visit_floating(x.dtype(), "avg_pool2d", [&]<class T>() {
     const T* in = ptr<T>(xc);
     T* o = ptr<T>(out);
@@ -408,26 +440,50 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool 
         for (std::int64_t y = 0; y < g.oh; ++y)
           for (std::int64_t xx = 0; xx < g.ow; ++xx) {
             double s = 0;
-            for_window(y, xx, [&](std::int64_t off) { s += in[p * g.h * g.w + off]; });
-            o[(p * g.oh + y) * g.ow + xx] = static_cast<T>(s * inv_area(y, xx));
+            for_window(g, y, xx, [&](std::int64_t off) { s += in[p * g.h * g.w + off]; });
+            o[(p * g.oh + y) * g.ow + xx] = static_cast<T>(s * inverse_window_area(g, y, xx));
           }
     });
   });
   if (should_record({x})) {
     // d/dx mean(window) = 1 / (the window's divisor) for every element of the window
-    attach_grad_fn(out, "avg_pool2d", {x}, [g, xs = x.shape(), inv_area, for_window](const Tensor& grad) {
-      return Grads{
-          pool_backward(grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
-            using T = std::remove_reference_t<decltype(*dst)>;
-            for (std::int64_t y = 0; y < g.oh; ++y)
-              for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-                const T v = static_cast<T>(src[y * g.ow + xx] * inv_area(y, xx));
-                for_window(y, xx, [&](std::int64_t off) { dst[off] += v; });
-              }
-          })};
+    attach_grad_fn(out, "avg_pool2d", {x}, [g, xs = x.shape()](const Tensor& grad) {
+      return Grads{detail::avg_pool2d_adjoint(grad, g, xs)};
     });
+    mark_differentiable_backward(out);
   }
   return out;
+}
+
+Tensor detail::avg_pool2d_adjoint(const Tensor& grad, const PoolGeometry& g, const Shape& xs) {
+  Tensor gx;
+  {
+    NoGradGuard plain;  // the kernel; recorded below as one node
+    gx = grad.device().is_cuda()
+             ? detail::avg_pool2d_backward_cuda(grad, g, xs)
+             : pool_backward(
+                   grad, xs, g, "avg_pool2d backward", [&](std::int64_t, const auto* src, auto* dst) {
+                     using T = std::remove_reference_t<decltype(*dst)>;
+                     for (std::int64_t y = 0; y < g.oh; ++y)
+                       for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+                         const T v = static_cast<T>(src[y * g.ow + xx] * inverse_window_area(g, y, xx));
+                         for_window(g, y, xx, [&](std::int64_t off) { dst[off] += v; });
+                       }
+                   });
+  }
+  if (should_record({grad})) {  // a recording walk: the spreading is linear, its adjoint the pooling
+    attach_grad_fn(gx, "avg_pool2d backward", {grad},
+                   [g](const Tensor& gg) { return Grads{detail::avg_pool2d_with_geometry(gg, g)}; });
+    mark_differentiable_backward(gx);
+  }
+  return gx;
+}
+
+Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
+                  bool count_include_pad) {
+  PoolGeometry g = pool_geometry("avg_pool2d", x, kernel, stride, padding, ceil_mode);
+  g.count_include_pad = count_include_pad;
+  return detail::avg_pool2d_with_geometry(x, g);
 }
 
 }  // namespace kiln

@@ -9,6 +9,7 @@
 #include "src/ops/conv_cuda.hpp"
 
 #include <memory>
+#include <vector>
 
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
@@ -132,7 +133,9 @@ Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor
     const Tensor saved_x_t = nw ? x_t : Tensor();
     attach_grad_fn(
         out, op, {x, weight, bias},
-        [saved_x_t, w, g, s, t, nx, nw, nb](const Tensor& grad) {
+        [x, weight, saved_x_t, w, g, s, t, nx, nw, nb](const Tensor& grad) {
+          if (is_grad_enabled())  // recording (create_graph)
+            return conv_transpose2d_recorded_grads(x, weight, g, grad, nx, nw, nb);
           const auto& kk = cuda_for(w);
           const std::int64_t K2 = g.k(), L2 = g.l(), NL2 = g.n * L2, OG2 = g.o / g.groups;
           const Tensor gc = grad.contiguous();
@@ -152,18 +155,24 @@ Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor
           return grads;
         },
         {nx ? w : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
+
+namespace {
+cuda_kernels::PoolShape pool_shape(const PoolGeometry& g) {
+  return {g.planes,    g.h,         g.w,         g.oh,         g.ow,         g.kernel[0],
+          g.kernel[1], g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.count_include_pad};
+}
+}  // namespace
 
 Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* indices) {
   const char* op = max ? "max_pool2d" : "avg_pool2d";
   const Tensor xc = x.detach().contiguous();
   const auto& k = cuda_for(x);
   const auto t = cuda_scalar(x.dtype(), op);
-  const cuda_kernels::PoolShape s{g.planes,    g.h,          g.w,          g.oh,
-                                  g.ow,        g.kernel[0],  g.kernel[1],  g.stride[0],
-                                  g.stride[1], g.padding[0], g.padding[1], g.count_include_pad};
+  const cuda_kernels::PoolShape s = pool_shape(g);
   Tensor out = Tensor::empty({x.size(0), x.size(1), g.oh, g.ow}, x.dtype(), x.device());
   Tensor argmax;
   if (max) {
@@ -175,18 +184,31 @@ Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* ind
   }
   if (should_record({x})) {
     // max: d/dx = 1 at each window's winner; avg: 1 / (kh kw) over each window
-    attach_grad_fn(out, op, {x}, [s, t, max, argmax, xs = x.shape()](const Tensor& grad) {
+    attach_grad_fn(out, op, {x}, [g, s, t, max, argmax, xs = x.shape()](const Tensor& grad) {
+      if (!max) return Grads{avg_pool2d_adjoint(grad, g, xs)};
+      if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
+        std::vector<std::int64_t> plane_starts(static_cast<std::size_t>(g.planes));
+        for (std::int64_t p = 0; p < g.planes; ++p) plane_starts[p] = p * g.h * g.w;
+        const Tensor starts = from_vector(plane_starts).reshape({xs[0], xs[1], 1, 1}).to(grad.device());
+        return Grads{
+            max_pool2d_recorded_grad(grad, add(argmax.to(kInt64), starts).reshape({argmax.numel()}), xs)};
+      }
       const Tensor gc = grad.contiguous();
       Tensor gx = Tensor::empty(xs, gc.dtype(), gc.device());
-      const auto& kk = cuda_for(gc);
-      if (max)
-        kk.max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));
-      else
-        kk.avg_pool_backward(t, s, dptr(gc), dptr(gx));
+      cuda_for(gc).max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));
       return Grads{gx};
     });
+    mark_differentiable_backward(out);
   }
   return out;
+}
+
+Tensor avg_pool2d_backward_cuda(const Tensor& grad, const PoolGeometry& g, const Shape& xs) {
+  const Tensor gc = grad.contiguous();
+  Tensor gx = Tensor::empty(xs, gc.dtype(), gc.device());
+  cuda_for(gc).avg_pool_backward(cuda_scalar(gc.dtype(), "avg_pool2d backward"), pool_shape(g), dptr(gc),
+                                 dptr(gx));
+  return gx;
 }
 
 }  // namespace kiln::detail

@@ -13,5 +13,7 @@ Tensor conv_transpose2d_cuda(const Tensor& x, const Tensor& weight, const Tensor
 // max: each window's maximum, and with `indices` its int64 position in the plane; else
 // the mean, divided as PoolGeometry's count_include_pad says.
 Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* indices = nullptr);
+// avg_pool2d's input gradient (of shape xs): the kernel that spreads each output's over its window.
+Tensor avg_pool2d_backward_cuda(const Tensor& grad, const PoolGeometry& g, const Shape& xs);
 
 }  // namespace kiln::detail

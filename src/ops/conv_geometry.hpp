@@ -26,6 +26,10 @@ struct ConvGeometry {
 // grad over N, H and W. Both devices (conv.cpp).
 Grads conv2d_recorded_grads(const Tensor& x, const Tensor& weight, const ConvGeometry& g, const Tensor& grad,
                             bool nx, bool nw, bool nb);
+// conv_transpose2d's, g being the geometry of the conv2d it transposes: dx = conv2d(grad, W),
+// dW = conv2d's weight gradient with grad as its input and x as its output's gradient.
+Grads conv_transpose2d_recorded_grads(const Tensor& x, const Tensor& weight, const ConvGeometry& g,
+                                      const Tensor& grad, bool nx, bool nw, bool nb);
 
 struct PoolGeometry {
   std::int64_t planes, h, w, oh, ow;
@@ -67,5 +71,16 @@ inline PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, 
              kernel[1], " window");
   return g;
 }
+
+// max pooling's input gradient in recorded ops, for a backward pass that records: each
+// output's gradient added at its window's winner, `winners` (int64 on grad's device, one
+// per output) being the winners' offsets in the flattened input of shape xs.
+Tensor max_pool2d_recorded_grad(const Tensor& grad, const Tensor& winners, const Shape& xs);
+
+// avg_pool2d on either device (conv.cpp), and its input gradient: each output's gradient
+// spread over its window, recorded when grad requires grad (its own gradient is the pooling
+// again: the two are adjoint linear maps), so it can be differentiated to any order.
+Tensor avg_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g);
+Tensor avg_pool2d_adjoint(const Tensor& grad, const PoolGeometry& g, const Shape& xs);
 
 }  // namespace kiln::detail

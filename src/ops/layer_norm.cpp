@@ -19,10 +19,27 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/norm_recorded.hpp"
 
 namespace kiln {
 
 using detail::ptr;
+
+detail::RecordedNorm detail::normalization_recorded_grad(const Tensor& x, const Tensor& gw, const Dims& dims,
+                                                         double eps, bool centre) {
+  const Tensor xc = centre ? x - mean(x, dims, /*keepdim=*/true) : x;
+  const Tensor rstd = rsqrt(mean(xc * xc, dims, /*keepdim=*/true) + eps);
+  const Tensor xhat = xc * rstd;
+  Tensor inner = gw - xhat * mean(gw * xhat, dims, /*keepdim=*/true);
+  if (centre) inner = inner - mean(gw, dims, /*keepdim=*/true);
+  return {rstd * inner, xhat};
+}
+
+Shape detail::channel_view_shape(std::int64_t rank, std::int64_t c) {
+  Shape shape(static_cast<std::size_t>(rank), 1);
+  shape[1] = c;
+  return shape;
+}
 
 namespace {
 
@@ -176,7 +193,18 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
         y, op, {x, weight, bias},
-        [op, xc, wc, mean_of, rstd_of, rows, d, period, nx, nw, nb, param_shape, centre](const Tensor& g) {
+        [op, x, weight, xc, wc, mean_of, rstd_of, rows, d, period, nx, nw, nb, param_shape, centre,
+         eps](const Tensor& g) {
+          if (is_grad_enabled()) {  // recording (create_graph): rows of (period, d) values
+            const Shape rows_shape{period == 0 ? 0 : rows / period, period, d};
+            const Tensor gr = g.reshape(rows_shape);
+            const Tensor gw = weight.defined() ? gr * weight.reshape({period, d}) : gr;
+            const detail::RecordedNorm r = detail::normalization_recorded_grad(x.reshape(rows_shape), gw, {2},
+                                                                               eps, centre == Centre::mean);
+            return Grads{nx ? r.dx.reshape(x.shape()) : Tensor(),
+                         nw ? sum(gr * r.xhat, {0}).reshape(param_shape) : Tensor(),
+                         nb ? sum(gr, {0}).reshape(param_shape) : Tensor()};
+          }
           // Per row, with xhat = (x - mean) rstd and gw = g * weight:
           //   dx = rstd (gw - mean(gw) - xhat mean(gw xhat))   (mean and rstd depend on x)
           // and over rows: dweight = sum g xhat, dbias = sum g. Uncentred, mean is 0 and
@@ -233,6 +261,7 @@ Tensor normalize_rows(const char* op, const Tensor& x, std::int64_t d, std::int6
           return grads;
         },
         {xc, wc});
+    mark_differentiable_backward(y);
   }
   return y;
 }
@@ -264,8 +293,21 @@ Tensor group_norm_cpu(const Tensor& x, std::int64_t groups, const Tensor& weight
   const bool nx = x.requires_grad();
   attach_grad_fn(
       y, "group_norm", {x, weight, bias},
-      [xc, wc, mean_of, rstd_of, n, c, groups, per_channel, spatial, d, rows, nx,
+      [x, weight, eps, xc, wc, mean_of, rstd_of, n, c, groups, per_channel, spatial, d, rows, nx,
        has_bias = bias.defined()](const Tensor& g) {
+        if (is_grad_enabled()) {  // recording (create_graph): rows of each (sample, group)
+          const Tensor gw = weight.defined() ? g * weight.reshape(detail::channel_view_shape(x.dim(), c)) : g;
+          const Shape rows_shape{n, groups, d};
+          const detail::RecordedNorm r = detail::normalization_recorded_grad(
+              x.reshape(rows_shape), gw.reshape(rows_shape), {2}, eps, true);
+          Dims per_channel_sums{0};
+          for (std::int64_t k = 2; k < x.dim(); ++k) per_channel_sums.push_back(k);
+          return Grads{nx ? r.dx.reshape(x.shape()) : Tensor(),
+                       weight.defined() && weight.requires_grad()
+                           ? sum(g * r.xhat.reshape(x.shape()), per_channel_sums)
+                           : Tensor(),
+                       has_bias ? sum(g, per_channel_sums) : Tensor()};
+        }
         const Tensor gc = g.contiguous();
         Grads grads(3);
         // Per (sample, channel): sum g and sum g xhat.
@@ -315,6 +357,7 @@ Tensor group_norm_cpu(const Tensor& x, std::int64_t groups, const Tensor& weight
         return grads;
       },
       {xc, wc});
+  mark_differentiable_backward(y);
   return y;
 }
 

@@ -21,6 +21,7 @@
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/ops/blas.hpp"
+#include "src/ops/norm_recorded.hpp"
 
 namespace kiln {
 
@@ -279,6 +280,30 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<std:
 
 namespace {
 
+// batch_norm's gradients in recorded ops, for a backward pass that records (create_graph).
+// In training the statistics are x's own, over every dimension but the channels'; in
+// evaluation they are constants, `mean` and `invstd` (float64, one per channel, on x's device).
+Grads batch_norm_recorded_grads(const Tensor& x, const Tensor& weight, const Tensor& g, bool training,
+                                const Tensor& mean, const Tensor& invstd, double eps, bool nx, bool nw,
+                                bool nb) {
+  const Shape per_channel = detail::channel_view_shape(x.dim(), x.size(1));
+  Dims dims{0};
+  for (std::int64_t k = 2; k < x.dim(); ++k) dims.push_back(k);
+  const Tensor w = weight.defined() ? weight.reshape(per_channel) : Tensor();
+  Tensor dx, xhat;
+  if (training) {
+    const detail::RecordedNorm r =
+        detail::normalization_recorded_grad(x, w.defined() ? g * w : g, dims, eps, true);
+    dx = r.dx;
+    xhat = r.xhat;
+  } else {
+    const Tensor scale = invstd.to(x.dtype()).reshape(per_channel);
+    xhat = (x - mean.to(x.dtype()).reshape(per_channel)) * scale;
+    dx = w.defined() ? g * (w * scale) : g * scale;
+  }
+  return Grads{nx ? dx : Tensor(), nw ? sum(g * xhat, dims) : Tensor(), nb ? sum(g, dims) : Tensor()};
+}
+
 // batch_norm on a GPU: the same statistics, transform and backward rule as below,
 // as the fused kernels of kernels/cuda/norm.cu (mean and invstd kept in double).
 Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
@@ -314,7 +339,10 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
         y, "batch_norm", {x, weight, bias},
-        [xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe, scratch_doubles](const Tensor& g) {
+        [x, weight, eps, xc, wc, mean, invstd, training, n, c, l, nx, nw, nb, t, maybe,
+         scratch_doubles](const Tensor& g) {
+          if (is_grad_enabled())  // recording (create_graph)
+            return batch_norm_recorded_grads(x, weight, g, training, mean, invstd, eps, nx, nw, nb);
           const Tensor gc = g.contiguous();
           Grads grads(3);
           if (nx) grads[0] = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
@@ -328,6 +356,7 @@ Tensor batch_norm_cuda(const Tensor& x, const Tensor& running_mean, const Tensor
           return grads;
         },
         {xc, wc, mean});  // mean: running_mean itself in evaluation, when float64
+    mark_differentiable_backward(y);
   }
   return y;
 }
@@ -405,7 +434,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const Tensor wd = weight.defined() ? weight.detach() : Tensor();
     attach_grad_fn(
         y, "batch_norm", {x, weight, bias},
-        [xc, wd, mean, invstd, training, n, c, l, nx, nw, nb](const Tensor& g) {
+        [x, weight, eps, xc, wd, mean, invstd, training, n, c, l, nx, nw, nb](const Tensor& g) {
+          if (is_grad_enabled())  // recording (create_graph)
+            return batch_norm_recorded_grads(x, weight, g, training, from_vector(mean), from_vector(invstd),
+                                             eps, nx, nw, nb);
           // xhat = (x - mean) invstd; dw = sum g xhat; db = sum g;
           // training: dx = w invstd (g - db/M - xhat dw/M)   (mean and var depend on x)
           // evaluation: dx = w invstd g
@@ -451,6 +483,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
           return grads;
         },
         {xc, wd});
+    mark_differentiable_backward(y);
   }
   return y;
 }

@@ -18,6 +18,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
+#include "src/ops/conv_geometry.hpp"
 #include "src/ops/window_max.hpp"
 
 namespace kiln {
@@ -98,10 +99,16 @@ ValuesIndices adaptive_max_pool2d_cpu(const Tensor& x, std::int64_t oh, std::int
   if (should_record({x})) {
     attach_grad_fn(out, "adaptive_max_pool2d", {x},
                    [positions, xs = x.shape()](const Tensor& g) {
+                     const std::int64_t planes = xs[0] * xs[1], per_in = xs[2] * xs[3],
+                                        per_out = g.numel() / std::max<std::int64_t>(planes, 1);
+                     if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
+                       std::vector<std::int64_t> flat = positions.to_vector<std::int64_t>();
+                       for (std::size_t k = 0; k < flat.size(); ++k)
+                         flat[k] += static_cast<std::int64_t>(k) / per_out * per_in;
+                       return Grads{detail::max_pool2d_recorded_grad(g, from_vector(flat), xs)};
+                     }
                      const Tensor gc = g.contiguous();
                      Tensor gx = zeros(xs, gc.dtype());
-                     const std::int64_t planes = xs[0] * xs[1], per_in = xs[2] * xs[3],
-                                        per_out = gc.numel() / std::max<std::int64_t>(planes, 1);
                      const std::int64_t* at = positions.data_ptr<std::int64_t>();
                      visit_floating(gc.dtype(), "adaptive_max_pool2d backward", [&]<class T>() {
                        const T* src = detail::ptr<T>(gc);
@@ -115,6 +122,7 @@ ValuesIndices adaptive_max_pool2d_cpu(const Tensor& x, std::int64_t oh, std::int
                      return Grads{gx};
                    },
                    {positions});
+    mark_differentiable_backward(out);
   }
   return {out, positions};
 }

@@ -58,4 +58,33 @@ TEST_CASE("cuda: second derivatives through activations, reductions, matmul and 
   }
 }
 
+TEST_CASE("cuda: second derivatives through transposed convolution, pooling and the normalisations") {
+  manual_seed(131);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    const Tensor images = randn({2, 4, 6, 5}, dt), channel_w = randn({4}, dt), channel_b = randn({4}, dt);
+    parity(first_derivative([](const auto& v) {
+             return tanh(conv_transpose2d(v[0], v[1], v[2], {2, 1}, {1, 0}, {1, 0}, 2));
+           }),
+           {images, randn({4, 3, 3, 2}, dt), randn({6}, dt)}, tol);
+    parity(first_derivative([](const auto& v) {
+             return square(max_pool2d(v[0], {2, 2})) +
+                    sum(square(avg_pool2d(v[0], {3, 2}, {2, 2}, {1, 1}, true, false)), {2, 3}, true);
+           }),
+           {images}, tol);
+    parity(first_derivative([](const auto& v) {
+             return tanh(batch_norm(v[0], Tensor(), Tensor(), v[1], v[2], true)) +
+                    tanh(group_norm(v[0], 2, v[1], v[2])) + tanh(layer_norm(v[0], {6, 5}));
+           }),
+           {images, channel_w, channel_b}, tol);
+    const Tensor running_mean = randn({4}, dt), running_var = abs(randn({4}, dt)) + 0.5;
+    parity(first_derivative([running_mean, running_var](const auto& v) {
+             return tanh(batch_norm(v[0], running_mean.to(v[0].device()), running_var.to(v[0].device()), v[1],
+                                    v[2], false));
+           }),
+           {images, channel_w, channel_b}, tol);
+  }
+}
+
 }  // namespace kiln::test
