@@ -356,3 +356,47 @@ TEST_CASE("backward with create_graph leaves a .grad() that can be differentiate
   sum(g).backward();
   check_values(x.grad(), {-3.0, 3.75, 24.0}, 1e-12);
 }
+
+TEST_CASE("gradgradcheck: std, max / min values, cumsum, xlogy, logit, sinc, binary cross-entropy") {
+  manual_seed(34);
+  const Tensor x = rand64({3, 4});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(kiln::std(in[0], {1})) + kiln::std(in[0]); }, {x});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(max(in[0], 1, true).values) + square(min(in[0], 0, true).values) * in[0];
+      },
+      {x});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(cumsum(in[0], 1)) + tanh(cumsum(in[0], 0)); }, {x});
+  KILN_CHECK_GRADGRAD([](const In& in) { return xlogy(in[0], in[1]) * in[0]; },
+                      {x, positive64({4})});  // broadcast
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return logit(sigmoid(in[0]) * 0.9 + 0.05) + logit(sigmoid(in[0]), 0.2); }, {x});
+  KILN_CHECK_GRADGRAD([](const In& in) { return sinc(in[0]) * in[0]; }, {x});
+  const Tensor labels = rand({3, 4}, kFloat64);
+  KILN_CHECK_GRADGRAD(
+      [labels](const In& in) {
+        return binary_cross_entropy_with_logits(in[0], labels, Tensor(), Reduction::none) +
+               binary_cross_entropy_with_logits(in[0] * 0.5, labels, tensor<double>({2.0}), Reduction::sum);
+      },
+      {x});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return binary_cross_entropy(sigmoid(in[0]), sigmoid(in[1]), Tensor(), Reduction::none);
+      },
+      {x, rand64({3, 4})});
+}
+
+TEST_CASE("gradgradcheck: interpolation and padding") {
+  manual_seed(35);
+  const Tensor image = rand64({1, 2, 3, 4});
+  for (const Interpolation mode : {Interpolation::nearest, Interpolation::bilinear, Interpolation::bicubic}) {
+    INFO(interpolation_name(mode));
+    KILN_CHECK_GRADGRAD([mode](const In& in) { return square(interpolate(in[0], {5, 3}, mode)); }, {image});
+  }
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(pad(in[0], {1, 2, 0, 1}, 0.5)); }, {image});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(pad(in[0], {2, 1, 1, 1}, PadMode::reflect));
+      },
+      {image});
+}

@@ -238,6 +238,28 @@ Tensor int64_index(const Tensor& index) {
   return (index.dtype() == kInt64 ? index.detach() : index.detach().to(kInt64)).contiguous();
 }
 
+namespace {
+// gather's gradient on a GPU: g added into zeros of shape xs at the gathered positions. It
+// is recorded when g requires grad (a walk with create_graph), its own gradient being the
+// gather again: the two are adjoint linear maps, so the pair goes to any order.
+Tensor gather_add_cuda(const Tensor& g, const Shape& xs, std::int64_t dim, const Tensor& index, bool wrap,
+                       ReportMessage describe) {
+  Tensor gx = zeros(xs, g.dtype(), g.device());
+  Strides gx_base = gx.strides();
+  gx_base[dim] = 0;
+  cuda_for(g).gather_add(cuda_scalar(g.dtype(), "gather"),
+                         cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
+                         xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
+  if (should_record({g})) {
+    attach_grad_fn(gx, "gather backward", {g}, [dim, index, wrap, describe](const Tensor& gg) {
+      return Grads{gather_cuda(gg, dim, index, wrap, describe)};
+    });
+    mark_differentiable_backward(gx);
+  }
+  return gx;
+}
+}  // namespace
+
 Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool wrap,
                    ReportMessage describe) {
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
@@ -251,16 +273,11 @@ Tensor gather_cuda(const Tensor& x, std::int64_t dim, const Tensor& index, bool 
   if (should_record({x})) {
     // d/dx gather = scatter-add of g into the gathered positions
     attach_grad_fn(out, "gather", {x},
-                   [xs = x.shape(), dim, index, wrap, t](const Tensor& g) {
-                     Tensor gx = zeros(xs, g.dtype(), g.device());
-                     Strides gx_base = gx.strides();
-                     gx_base[dim] = 0;
-                     cuda_for(g).gather_add(
-                         t, cuda_loop(index.shape(), {&g.strides(), &gx_base, &index.strides()}, "gather"),
-                         xs[dim], gx.strides()[dim], wrap, dptr(g), dptr<std::int64_t>(index), dptr(gx));
-                     return Grads{gx};
+                   [xs = x.shape(), dim, index, wrap, describe](const Tensor& g) {
+                     return Grads{gather_add_cuda(g, xs, dim, index, wrap, describe)};
                    },
                    {index});
+    mark_differentiable_backward(out);
   }
   return out;
 }

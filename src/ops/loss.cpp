@@ -431,6 +431,16 @@ private:
   Tensor x_, y_, w1_;
 };
 
+// While a walk records (create_graph): the gradient of (1 - y) x + (1 + (w - 1) y) softplus(-x)
+// in recorded ops of the logits x, (1 - y) - (1 + (w - 1) y) sigmoid(-x), times g. w_minus_1
+// is pos_weight - 1 (undefined for none).
+Tensor bce_with_logits_recorded_grad(const Tensor& g, const Tensor& logits, const Tensor& y,
+                                     const Tensor& w_minus_1) {
+  const Tensor one_minus_y = 1.0 - y;
+  const Tensor positive = w_minus_1.defined() ? w_minus_1 * y + 1.0 : detail::constant_like(y, 1.0);
+  return g * (one_minus_y - positive * sigmoid(neg(logits)));
+}
+
 // The same losses on a GPU: one kernel forward, one backward (loss.cu), reading
 // pos_weight `w` (one value, or one per element; undefined for 1) as it is.
 Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Tensor& pos_weight) {
@@ -443,9 +453,12 @@ Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Te
   detail::cuda_for(x).bce_with_logits(scalar, x.numel(), detail::dptr(x), detail::dptr(y),
                                       w.defined() ? detail::dptr(w) : nullptr, w_stride,
                                       detail::dptr(losses));
-  if (should_record({logits}))
+  if (should_record({logits})) {
     attach_grad_fn(losses, op, {logits},
-                   [x, y, w, w_stride, scalar](const Tensor& g_in) {
+                   [logits, x, y, w, w_stride, scalar](const Tensor& g_in) {
+                     if (is_grad_enabled())
+                       return Grads{
+                           bce_with_logits_recorded_grad(g_in, logits, y, w.defined() ? w - 1.0 : Tensor())};
                      const Upstream up = upstream_values(g_in, x.dtype());
                      Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
                      detail::cuda_for(x).bce_with_logits_backward(
@@ -455,6 +468,8 @@ Tensor bce_with_logits_cuda(const Tensor& logits, const Tensor& target, const Te
                      return Grads{gx};
                    },
                    {x, y, w});
+    mark_differentiable_backward(losses);
+  }
   return losses;
 }
 
@@ -487,9 +502,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     const Tensor x = logits.detach().contiguous(), y = target.detach().contiguous();
     const auto fused = std::make_shared<FusedBce>(x, y, w1);
     Tensor losses = fused->forward();
-    if (should_record({logits}))
+    if (should_record({logits})) {
       attach_grad_fn(losses, "binary_cross_entropy_with_logits", {logits},
-                     [fused](const Tensor& g) { return Grads{fused->backward(g)}; }, {x, y});
+                     [fused, logits, y, w1](const Tensor& g) {
+                       return Grads{is_grad_enabled() ? bce_with_logits_recorded_grad(g, logits, y, w1)
+                                                      : fused->backward(g)};
+                     },
+                     {x, y});
+      mark_differentiable_backward(losses);
+    }
     return reduce_loss(losses, reduction);
   }
   const Tensor one_minus_y = sub(detail::constant_like(target, 1.0), target);

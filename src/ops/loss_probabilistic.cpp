@@ -58,15 +58,24 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
     losses = -(y * log_x + (1.0 - y) * log_1mx);
     if (w.defined()) losses = losses * w;
   }
-  if (should_record({input, target}))
+  if (should_record({input, target})) {
     attach_grad_fn(losses, op, {input, target},
-                   [x, y, w, log_x, log_1mx](const Tensor& g) {
+                   [input, target, x, y, w, log_x, log_1mx](const Tensor& g) {
                      const Tensor gw = w.defined() ? g * w : g;
                      // d/dx: (x - y) / (x (1 - x)), the denominator kept from 0; d/dy: log(1 - x) - log x.
-                     const Tensor spread = maximum(x * (1.0 - x), scalar_like(x, 1e-12));
-                     return Grads{gw * (x - y) / spread, gw * (log_1mx - log_x)};
+                     // While the walk records, in ops of the input and target themselves.
+                     const bool recording = is_grad_enabled();
+                     const Tensor& xs = recording ? input : x;
+                     const Tensor& ys = recording ? target : y;
+                     const Tensor spread = maximum(xs * (1.0 - xs), scalar_like(x, 1e-12));
+                     const Tensor log_ratio =
+                         recording ? clamp(log1p(neg(input)), -100.0, kInf) - clamp(log(input), -100.0, kInf)
+                                   : log_1mx - log_x;
+                     return Grads{gw * (xs - ys) / spread, gw * log_ratio};
                    },
                    {input, target});
+    mark_differentiable_backward(losses);
+  }
   return reduce_loss(losses, reduction);
 }
 

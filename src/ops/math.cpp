@@ -185,15 +185,20 @@ Tensor xlogy(const Tensor& x, const Tensor& y) {
   if (should_record({x, y})) {
     const bool nx = x.requires_grad(), ny = y.requires_grad();
     attach_grad_fn(out, "xlogy", {x, y},
-                   [xd = x.detach(), yd = y.detach(), nx, ny](const Tensor& g) {
+                   [x, y, nx, ny](const Tensor& g) {
+                     // Recording (create_graph), in ops of x and y: xlogy itself, and g x / y.
+                     const bool recording = is_grad_enabled();
+                     const Tensor xd = x.detach(), yd = y.detach();
                      Tensor gx, gy;
                      if (nx)
-                       gx = sum_to(where(logical_and(xd == 0.0, yd <= 0.0), 0.0, xlogy_values(g, yd)),
+                       gx = sum_to(where(logical_and(xd == 0.0, yd <= 0.0), 0.0,
+                                         recording ? xlogy(g, y) : xlogy_values(g, yd)),
                                    xd.shape());
-                     if (ny) gy = sum_to(g * xd / yd, yd.shape());
+                     if (ny) gy = sum_to(recording ? g * x / y : g * xd / yd, yd.shape());
                      return Grads{gx, gy};
                    },
                    {x, y});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -211,12 +216,16 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
   if (should_record({x})) {
     // 1 / (x (1 - x)) inside [lo, hi]; outside, 0 where eps clamped x, else NaN (as torch's)
     attach_grad_fn(out, "logit", {x},
-                   [xd = x.detach(), lo, hi, clamped = eps.has_value()](const Tensor& g) {
+                   [x, lo, hi, clamped = eps.has_value()](const Tensor& g) {
+                     const Tensor xd = x.detach();
                      const Tensor outside = logical_or(xd<lo, xd> hi);
+                     // x itself while the walk records (a recorded derivative), else its values
+                     const Tensor& xs = is_grad_enabled() ? x : xd;
                      return Grads{where(outside, clamped ? 0.0 : std::numeric_limits<double>::quiet_NaN(),
-                                        g / (xd * (1.0 - xd)))};
+                                        g / (xs * (1.0 - xs)))};
                    },
                    {x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -358,13 +367,17 @@ Tensor sinc(const Tensor& x) {
   if (!should_record({x})) return out;
   // The slope (pi x cos(pi x) - sin(pi x)) / (pi x^2), in double: in x's own precision the
   // two terms cancel to a few digits near sinc's extrema and near 0 (where it is 0).
-  attach_grad_fn(out, "sinc", {x}, [xd = x.detach()](const Tensor& g) {
-    NoGradGuard no_grad;
-    const Tensor x64 = xd.to(kFloat64);
-    const Tensor px = where(x64 == 0.0, 1.0, x64) * std::numbers::pi;
-    const Tensor slope = where(x64 == 0.0, 0.0, (px * cos(px) - sin(px)) / (px * x64));
-    return Grads{(g.to(kFloat64) * slope).to(xd.dtype())};
+  // While the walk records, the same ops of x itself (1 put in for x = 0 on both sides of
+  // the division, so no 0 / 0 reaches a later walk; the slope's own slope there reads 0).
+  attach_grad_fn(out, "sinc", {x}, [x](const Tensor& g) {
+    const Tensor x64 = (is_grad_enabled() ? x : x.detach()).to(kFloat64);
+    const Tensor at_zero = x.detach() == 0.0;
+    const Tensor safe = where(at_zero, 1.0, x64);
+    const Tensor px = safe * std::numbers::pi;
+    const Tensor slope = where(at_zero, 0.0, (px * cos(px) - sin(px)) / (px * safe));
+    return Grads{(g.to(kFloat64) * slope).to(x.dtype())};
   });
+  mark_differentiable_backward(out);
   return out;
 }
 

@@ -95,9 +95,11 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
   };
   Tensor out = full(shape, value, x.dtype(), x.device());
   inner(out, x.shape()).copy_(x.detach());
-  if (should_record({x}))
+  if (should_record({x})) {  // the gradient is the inner block, a view (then a recorded copy)
     attach_grad_fn(out, "pad", {x},
                    [inner, xs = x.shape()](const Tensor& g) { return Grads{inner(g, xs).contiguous()}; });
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 

@@ -198,11 +198,18 @@ Tensor std(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
   }
   Tensor out = kept.reshape(reduced_shape(x.shape(), dims, keepdim));
   if (should_record({x})) {
-    attach_grad_fn(out, "std", {x}, [centered, kept, denom](const Tensor& g) {
+    attach_grad_fn(out, "std", {x}, [x, dims, centered, kept, denom](const Tensor& g) {
+      // While the walk records, the centred values and the std again as functions of x.
+      const Tensor c = is_grad_enabled() ? sub(x, mean(x, dims, true)) : centered;
+      const Tensor s =
+          is_grad_enabled() ? sqrt(div(sum(mul(c, c), dims, true), detail::constant_like(x, denom))) : kept;
       const Tensor zero = detail::constant_like(kept, 0.0);
-      const Tensor scale = div(centered, mul(kept, detail::constant_like(kept, denom)));
-      return Grads{where(eq(kept, zero), zero, mul(g.reshape(kept.shape()), scale))};
+      const Tensor flat = eq(kept, zero);  // divided by 1 there instead, so no 0 / 0 reaches a later walk
+      const Tensor scale =
+          div(c, mul(where(flat, detail::constant_like(kept, 1.0), s), detail::constant_like(kept, denom)));
+      return Grads{where(flat, zero, mul(g.reshape(kept.shape()), scale))};
     });
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -309,7 +316,8 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
     attach_grad_fn(
         values, name, {x},
         [xs = x.shape(), dtype = x.dtype(), kept, dim, ixd = indices.reshape(kept)](const Tensor& g) {
-          if (g.device().is_cuda()) {  // gx = g where the position along dim is the chosen index
+          if (g.device().is_cuda() ||
+              is_grad_enabled()) {  // gx = g where the position along dim is the chosen index
             Shape along(xs.size(), 1);
             along[dim] = xs[dim];
             const Tensor position = arange(xs[dim]).reshape(along).to(g.device());
@@ -338,6 +346,7 @@ ValuesIndices extreme(const Tensor& x, std::int64_t dim_in, bool keepdim, bool i
           });
           return Grads{gx};
         });
+    mark_differentiable_backward(values);
   }
   return {values, indices};
 }

@@ -212,9 +212,11 @@ Tensor resample_cpu(const Tensor& x, const std::shared_ptr<const PlaneResample>&
     else
       resample_planes<T>(*r, planes, xc.data_ptr<T>(), out.data_ptr<T>());
   });
-  if (should_record({x}))
+  if (should_record({x})) {  // linear: the gradient is the adjoint resampling, recorded in turn
     attach_grad_fn(out, "interpolate", {x},
                    [r, adjoint](const Tensor& up) { return Grads{resample_cpu(up, r, !adjoint)}; });
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 

@@ -232,6 +232,7 @@ Tensor running_sum(const Tensor& x, std::int64_t dim, bool reverse) {
   if (should_record({x})) {
     attach_grad_fn(out, "cumsum", {x},
                    [dim, reverse](const Tensor& g) { return Grads{running_sum(g, dim, !reverse)}; });
+    mark_differentiable_backward(out);  // the rule is itself a recorded running sum
   }
   return out;
 }

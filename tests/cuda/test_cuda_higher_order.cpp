@@ -87,4 +87,28 @@ TEST_CASE("cuda: second derivatives through transposed convolution, pooling and 
   }
 }
 
+TEST_CASE("cuda: second derivatives through std, max values, cumsum, gather and binary cross-entropy") {
+  manual_seed(132);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    const Tensor x = randn({4, 5}, dt),
+                 picks = tensor<std::int64_t>({0, 4, 2, 2, 1, 3, 0, 1}).reshape({4, 2});
+    parity(first_derivative([](const auto& v) {
+             return square(kiln::std(v[0], {1}, true)) * v[0] + square(max(v[0], 0).values) +
+                    tanh(cumsum(v[0], 1));
+           }),
+           {x}, tol);
+    parity(
+        first_derivative([picks](const auto& v) { return square(gather(v[0], 1, picks.to(v[0].device()))); }),
+        {x}, tol);
+    const Tensor labels = rand({4, 5}, dt);
+    parity(first_derivative([labels](const auto& v) {
+             return binary_cross_entropy_with_logits(v[0], labels.to(v[0].device()), Tensor(),
+                                                     Reduction::none);
+           }),
+           {x}, tol);
+  }
+}
+
 }  // namespace kiln::test
