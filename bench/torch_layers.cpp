@@ -7,7 +7,8 @@
 // rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, LSTM and GRU layers over a sequence, and a physics-informed network's
-// residual (second derivatives by grad with create_graph) and a WGAN-GP critic's input gradient. The two
+// residual (second derivatives by grad with create_graph) and a WGAN-GP critic's input gradient, without
+// and with layer norm. The two
 // libraries take turns, round after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive]
@@ -386,6 +387,35 @@ int main(int argc, char** argv) {
        torch::randn({64, 32, 4, 4}) * 0.05, torch::randn({64}) * 0.1, torch::randn({1, 64 * 8 * 8}) * 0.02},
       torch_critic_gradient,
       kiln_critic_gradient});
+  // The same critic with layer norm over each convolution's (C, H, W) before the leaky ReLU,
+  // as WGAN-GP's critics normalise: the normalisation's backward runs recorded too.
+  const auto torch_normed_gradient = [](const TV& a) {
+    torch::AutoGradMode recording(true);
+    const torch::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(0.2);
+    const torch::Tensor c1 = torch::conv2d(x, a[1], a[2], 2, 1);
+    const torch::Tensor h1 = F::leaky_relu(F::layer_norm(c1, F::LayerNormFuncOptions({32, 16, 16})), leaky);
+    const torch::Tensor c2 = torch::conv2d(h1, a[3], a[4], 2, 1);
+    const torch::Tensor h2 = F::leaky_relu(F::layer_norm(c2, F::LayerNormFuncOptions({64, 8, 8})), leaky);
+    const torch::Tensor score = F::linear(h2.flatten(1), a[5]);
+    return torch::autograd::grad({score.sum()}, {x}, {}, true, true)[0];
+  };
+  const auto kiln_normed_gradient = [](const KV& a) {
+    kiln::EnableGradGuard recording;
+    const kiln::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+    const kiln::Tensor c1 = kiln::conv2d(x, a[1], a[2], {2, 2}, {1, 1});
+    const kiln::Tensor h1 = kiln::leaky_relu(kiln::layer_norm(c1, {32, 16, 16}), 0.2);
+    const kiln::Tensor c2 = kiln::conv2d(h1, a[3], a[4], {2, 2}, {1, 1});
+    const kiln::Tensor h2 = kiln::leaky_relu(kiln::layer_norm(c2, {64, 8, 8}), 0.2);
+    const kiln::Tensor score = kiln::linear(h2.flatten(1), a[5]);
+    return kiln::grad(kiln::sum(score), {x}, kiln::Tensor(), {.create_graph = true})[0];
+  };
+  all.push_back(Case{
+      "critic with layer norm, input gradient (WGAN-GP)",
+      {torch::randn({64, 3, 32, 32}), torch::randn({32, 3, 4, 4}) * 0.1, torch::randn({32}) * 0.1,
+       torch::randn({64, 32, 4, 4}) * 0.05, torch::randn({64}) * 0.1, torch::randn({1, 64 * 8 * 8}) * 0.02},
+      torch_normed_gradient,
+      kiln_normed_gradient});
   for (const Case& c : all)
     if (c.name.find(only) != std::string::npos) run(c, rounds);
 }
