@@ -51,6 +51,33 @@ TEST_CASE("gradgradcheck: conv_transpose2d and conv_transpose1d with stride, pad
                       {rand64({2, 3, 7}), rand64({4, 3, 3}), rand64({4})});
 }
 
+TEST_CASE("gradgradcheck: conv3d, conv_transpose3d and the 3-D pools") {
+  manual_seed(47);
+  const Tensor volume = rand64({2, 2, 4, 3, 4});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return tanh(conv3d(in[0], in[1], in[2], {2, 1, 1}, {1, 0, 1}, {1, 1, 2}));
+      },
+      {volume, rand64({3, 2, 2, 2, 2}), rand64({3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return tanh(conv3d(in[0], in[1], Tensor(), {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 2));
+      },
+      {volume, rand64({4, 1, 2, 2, 3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return tanh(conv_transpose3d(in[0], in[1], in[2], {2, 1, 2}, {1, 0, 0}, {1, 0, 1}));
+      },
+      {rand64({1, 2, 3, 2, 3}), rand64({2, 3, 2, 2, 2}), rand64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(max_pool3d(in[0], {2, 2, 2})); }, {volume});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(avg_pool3d(in[0], {2, 3, 2}, {1, 1, 2}, {1, 1, 0}));
+      },
+      {volume});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(adaptive_avg_pool3d(in[0], {3, 2, 3})); }, {volume});
+}
+
 TEST_CASE("a third derivative through conv2d: the recorded input gradient is itself differentiable twice") {
   manual_seed(42);
   // f(x, w) = d/dx sum(tanh(conv2d(x, w))) as a recorded gradient; gradgradcheck of f checks

@@ -174,6 +174,48 @@ void conv3d_input_grad(const VolumeGeometry& v, const T* w, const T* g, T* gx) {
   }
 }
 
+// ---- Recorded gradients (a backward pass with create_graph) ----------------------------
+// In public ops, as conv2d's (conv.cpp): conv3d's input gradient is conv_transpose3d of the
+// gradient, output_padding restoring what the stride skipped; its weight gradient a conv3d
+// of the input's channels (as the batch) by the gradient's (as the filters), stride and
+// dilation swapped, per group. conv_transpose3d's are those with the roles swapped.
+
+Triple strides_of(const VolumeGeometry& v) { return {v.stride, v.plane.stride[0], v.plane.stride[1]}; }
+Triple paddings_of(const VolumeGeometry& v) { return {v.padding, v.plane.padding[0], v.plane.padding[1]}; }
+Triple dilations_of(const VolumeGeometry& v) {
+  return {v.dilation, v.plane.dilation[0], v.plane.dilation[1]};
+}
+
+Tensor conv3d_recorded_weight_grad(const Tensor& x, const Tensor& grad, const VolumeGeometry& v) {
+  const std::int64_t cg = v.c / v.groups, og = v.o / v.groups;
+  std::vector<Tensor> per_group;
+  for (std::int64_t gi = 0; gi < v.groups; ++gi) {
+    const Tensor xs = x.narrow(1, gi * cg, cg).transpose(0, 1);     // (C/groups, N, D, H, W)
+    const Tensor gs = grad.narrow(1, gi * og, og).transpose(0, 1);  // (O/groups, N, od, oh, ow)
+    const Tensor corr = conv3d(xs, gs, Tensor(), dilations_of(v), paddings_of(v), strides_of(v));
+    per_group.push_back(
+        corr.narrow(2, 0, v.kd).narrow(3, 0, v.plane.kh).narrow(4, 0, v.plane.kw).transpose(0, 1));
+  }
+  return per_group.size() == 1 ? per_group[0] : cat(per_group, 0);
+}
+
+Grads conv3d_recorded_grads(const Tensor& x, const Tensor& weight, const VolumeGeometry& v,
+                            const Tensor& grad, bool nx, bool nw, bool nb) {
+  Grads grads(3);
+  if (nx) {
+    const Triple in{v.d, v.plane.h, v.plane.w}, out{v.od, v.plane.oh, v.plane.ow},
+        kernel{v.kd, v.plane.kh, v.plane.kw};
+    const Triple s = strides_of(v), p = paddings_of(v), dil = dilations_of(v);
+    Triple extra{};
+    for (int i = 0; i < 3; ++i)
+      extra[i] = in[i] - ((out[i] - 1) * s[i] - 2 * p[i] + dil[i] * (kernel[i] - 1) + 1);
+    grads[0] = conv_transpose3d(grad, weight, Tensor(), s, p, extra, v.groups, dil);
+  }
+  if (nw) grads[1] = conv3d_recorded_weight_grad(x, grad, v);
+  if (nb) grads[2] = sum(grad, {0, 2, 3, 4});
+  return grads;
+}
+
 Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, const VolumeGeometry& v) {
   const Tensor xc = x.detach().contiguous();
   const Tensor w = weight.detach().contiguous();
@@ -188,7 +230,9 @@ Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
         out, "conv3d", {x, weight, bias},
-        [xc, w, v, nx, nw, nb](const Tensor& grad) {
+        [x, weight, v, nx, nw, nb](const Tensor& grad) {
+          if (is_grad_enabled()) return conv3d_recorded_grads(x, weight, v, grad, nx, nw, nb);
+          const Tensor xc = x.detach().contiguous(), w = weight.detach().contiguous();
           const Tensor gc = grad.contiguous();
           Grads grads(3);
           visit_floating(gc.dtype(), "conv3d backward", [&]<class T>() {
@@ -201,7 +245,8 @@ Tensor conv3d_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, con
           if (nb) grads[2] = sum(gc, {0, 2, 3, 4});
           return grads;
         },
-        {nw ? xc : Tensor(), nx ? w : Tensor()});
+        {nw ? x : Tensor(), nx ? weight : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -231,7 +276,15 @@ Tensor conv_transpose3d_cpu(const Tensor& x, const Tensor& weight, const Tensor&
                nb = bias.defined() && bias.requires_grad();
     attach_grad_fn(
         out, "conv_transpose3d", {x, weight, bias},
-        [xc, w, v, nx, nw, nb](const Tensor& grad) {
+        [x, weight, v, nx, nw, nb](const Tensor& grad) {
+          if (is_grad_enabled()) {  // recording: conv3d of the gradient, and its weight gradient swapped
+            return Grads{
+                nx ? conv3d(grad, weight, Tensor(), strides_of(v), paddings_of(v), dilations_of(v), v.groups)
+                   : Tensor(),
+                nw ? conv3d_recorded_weight_grad(grad, x, v) : Tensor(),
+                nb ? sum(grad, {0, 2, 3, 4}) : Tensor()};
+          }
+          const Tensor xc = x.detach().contiguous(), w = weight.detach().contiguous();
           const Tensor gc = grad.contiguous();
           Grads grads(3);
           visit_floating(gc.dtype(), "conv_transpose3d backward", [&]<class T>() {
@@ -244,7 +297,8 @@ Tensor conv_transpose3d_cpu(const Tensor& x, const Tensor& weight, const Tensor&
           if (nb) grads[2] = sum(gc, {0, 2, 3, 4});
           return grads;
         },
-        {nw ? xc : Tensor(), nx ? w : Tensor()});
+        {nw ? x : Tensor(), nx ? weight : Tensor()});
+    mark_differentiable_backward(out);
   }
   return out;
 }

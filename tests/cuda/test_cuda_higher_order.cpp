@@ -78,6 +78,14 @@ TEST_CASE("cuda: second derivatives through transposed convolution, pooling and 
                     tanh(group_norm(v[0], 2, v[1], v[2])) + tanh(layer_norm(v[0], {6, 5}));
            }),
            {images, channel_w, channel_b}, tol);
+    parity(first_derivative([](const auto& v) {
+             return tanh(conv3d(v[0], v[1], Tensor(), {2, 1, 1}, {1, 0, 1})) * 2.0;
+           }),
+           {randn({1, 2, 4, 3, 4}, dt), randn({3, 2, 2, 2, 2}, dt)}, tol);
+    parity(first_derivative([](const auto& v) {
+             return square(conv_transpose3d(v[0], v[1], Tensor(), {2, 1, 1}, {1, 0, 0}, {1, 0, 0}));
+           }),
+           {randn({1, 2, 3, 2, 3}, dt), randn({2, 2, 2, 2, 2}, dt)}, tol);
     const Tensor running_mean = randn({4}, dt), running_var = abs(randn({4}, dt)) + 0.5;
     parity(first_derivative([running_mean, running_var](const auto& v) {
              return tanh(batch_norm(v[0], running_mean.to(v[0].device()), running_var.to(v[0].device()), v[1],
