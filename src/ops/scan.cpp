@@ -29,6 +29,7 @@
 
 #include "kernels/cuda/index_math.hpp"  // scan_scratch_slots
 #include "kernels/cuda/scan_combine.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -251,6 +252,10 @@ Tensor cumsum(const Tensor& x, std::int64_t dim_in) {
   return running_sum(widened(x, "cumsum"), dim, false);
 }
 
+namespace {
+Tensor cumprod_grad(const Tensor& x, const Tensor& out, const Tensor& g, std::int64_t dim);  // below
+}  // namespace
+
 Tensor prod(const Tensor& x_in, std::int64_t dim_in, bool keepdim) {
   KILN_CHECK(x_in.dim() >= 1, "prod: a 0-d tensor has no dimension ", dim_in,
              "; prod(x) multiplies every element");
@@ -260,12 +265,24 @@ Tensor prod(const Tensor& x_in, std::int64_t dim_in, bool keepdim) {
   if (!keepdim) out = out.squeeze(dim);
   if (should_record({x})) {
     attach_grad_fn(out, "prod", {x},
-                   [xd = x.detach(), dim, keepdim](const Tensor& g) {
+                   [x, dim, keepdim](const Tensor& g) {
+                     const Tensor gk = keepdim ? g : g.unsqueeze(dim);
+                     const std::int64_t n = x.size(dim);
+                     if (is_grad_enabled() && n > 0) {
+                       // Recording (create_graph): prod is cumprod's last entry, so its gradient is
+                       // cumprod's for a gradient that is g at the last position and 0 before it.
+                       Shape before_last = x.shape();
+                       before_last[static_cast<std::size_t>(dim)] = n - 1;
+                       const Tensor g_last = cat({zeros(before_last, g.dtype(), g.device()), gk}, dim);
+                       return Grads{cumprod_grad(x, cumprod(x, dim), g_last, dim)};
+                     }
+                     const Tensor xd = x.detach();
                      const Tensor before = scan(xd, Scan::exclusive_product, dim, false, "prod");
                      const Tensor after = scan(xd, Scan::exclusive_product, dim, true, "prod");
-                     return Grads{(keepdim ? g : g.unsqueeze(dim)) * before * after};
+                     return Grads{gk * before * after};
                    },
                    {x});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -280,14 +297,17 @@ std::int64_t scan_dim(const Tensor& x, std::int64_t dim, const char* op) {
   return wrap_dim(dim, x.dim(), op);
 }
 
-// cumprod's gradient (see the top of this file), recorded in g.
+// cumprod's gradient (see the top of this file), recorded in g; while a walk records
+// (create_graph), in recorded ops of x and out as well (x and out then being tensors of the graph).
 Tensor cumprod_grad(const Tensor& x, const Tensor& out, const Tensor& g, std::int64_t dim) {
   const Tensor zero = eq(x, 0.0);
   const Tensor zeros_so_far = scan(zero.to(kInt64), Scan::sum, dim, false, "cumprod");
   const Tensor before_zero = eq(zeros_so_far, 0.0);
   const Tensor first_zero = logical_and(zero, eq(zeros_so_far, 1.0));
   const Tensor before = running_sum(g * out, dim, true) / where(before_zero, x, 1.0);
-  const Tensor zero_as_one = scan(where(first_zero, 1.0, x), Scan::product, dim, false, "cumprod");
+  const Tensor zero_as_one = is_grad_enabled()
+                                 ? cumprod(where(first_zero, 1.0, x), dim)
+                                 : scan(where(first_zero, 1.0, x), Scan::product, dim, false, "cumprod");
   const Tensor at = running_sum(g * zero_as_one, dim, true);
   return where(before_zero, before, where(first_zero, at, 0.0));
 }
@@ -368,8 +388,9 @@ ValuesIndices running_extreme(const Tensor& x_in, std::int64_t dim_in, Scan op, 
     attach_grad_fn(
         values, name, {x_in},
         [indices, dim, shape = x.shape(), dtype = x.dtype(), device = x.device()](const Tensor& g) {
-          return Grads{scatter_add(zeros(shape, dtype, device), dim, indices, g)};
+          return Grads{scatter_add(zeros(shape, dtype, device), dim, indices, g)};  // recorded in g
         });
+    mark_differentiable_backward(values);
   }
   return {values, indices};
 }
@@ -382,10 +403,12 @@ Tensor cumprod(const Tensor& x_in, std::int64_t dim_in) {
   Tensor out = scan(x, Scan::product, dim, false, "cumprod");
   if (should_record({x})) {
     attach_grad_fn(out, "cumprod", {x},
-                   [xd = x.detach(), od = out.detach(), dim](const Tensor& g) {
-                     return Grads{cumprod_grad(xd, od, g, dim)};
+                   [x, od = out.detach(), dim](const Tensor& g) {
+                     return Grads{is_grad_enabled() ? cumprod_grad(x, output_for_backward(od), g, dim)
+                                                    : cumprod_grad(x.detach(), od, g, dim)};
                    },
                    {x, out});
+    mark_differentiable_backward(out);
   }
   return out;
 }

@@ -95,7 +95,7 @@ TEST_CASE("cuda: second derivatives through transposed convolution, pooling and 
   }
 }
 
-TEST_CASE("cuda: second derivatives through std, max values, cumsum, gather and binary cross-entropy") {
+TEST_CASE("cuda: second derivatives through std, max values, scans, prod, gather and binary cross-entropy") {
   manual_seed(132);
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
@@ -104,7 +104,7 @@ TEST_CASE("cuda: second derivatives through std, max values, cumsum, gather and 
                  picks = tensor<std::int64_t>({0, 4, 2, 2, 1, 3, 0, 1}).reshape({4, 2});
     parity(first_derivative([](const auto& v) {
              return square(kiln::std(v[0], {1}, true)) * v[0] + square(max(v[0], 0).values) +
-                    tanh(cumsum(v[0], 1));
+                    tanh(cumsum(v[0], 1)) + cumprod(v[0], 1) + prod(v[0], 0) + square(cummax(v[0], 0).values);
            }),
            {x}, tol);
     parity(
