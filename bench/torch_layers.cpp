@@ -363,59 +363,43 @@ int main(int argc, char** argv) {
                      kiln_residual});
   // A WGAN-GP critic's input gradient: 64 images of 3 x 32 x 32 through conv 3->32 and
   // 32->64 (4x4, stride 2, padding 1, leaky ReLU 0.2) and a linear layer to one score; the
-  // gradient of the scores' sum with respect to the images, recorded (create_graph).
-  const auto torch_critic_gradient = [](const TV& a) {
-    torch::AutoGradMode recording(true);
-    const torch::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(0.2);
-    const torch::Tensor h1 = F::leaky_relu(torch::conv2d(x, a[1], a[2], 2, 1), leaky);
-    const torch::Tensor h2 = F::leaky_relu(torch::conv2d(h1, a[3], a[4], 2, 1), leaky);
-    const torch::Tensor score = F::linear(h2.flatten(1), a[5]);
-    return torch::autograd::grad({score.sum()}, {x}, {}, true, true)[0];
+  // gradient of the scores' sum with respect to the images, recorded (create_graph). The
+  // second form puts layer norm over each convolution's (C, H, W) before the leaky ReLU, as
+  // WGAN-GP's critics normalise: the normalisation's backward runs recorded too.
+  const auto torch_critic_gradient = [](bool normalise) {
+    return [normalise](const TV& a) {
+      torch::AutoGradMode recording(true);
+      const torch::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+      const auto layer = [normalise](const torch::Tensor& in, const torch::Tensor& w,
+                                     const torch::Tensor& b) {
+        torch::Tensor h = torch::conv2d(in, w, b, 2, 1);
+        if (normalise) h = F::layer_norm(h, F::LayerNormFuncOptions({h.size(1), h.size(2), h.size(3)}));
+        return F::leaky_relu(h, F::LeakyReLUFuncOptions().negative_slope(0.2));
+      };
+      const torch::Tensor score = F::linear(layer(layer(x, a[1], a[2]), a[3], a[4]).flatten(1), a[5]);
+      return torch::autograd::grad({score.sum()}, {x}, {}, true, true)[0];
+    };
   };
-  const auto kiln_critic_gradient = [](const KV& a) {
-    kiln::EnableGradGuard recording;
-    const kiln::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
-    const kiln::Tensor h1 = kiln::leaky_relu(kiln::conv2d(x, a[1], a[2], {2, 2}, {1, 1}), 0.2);
-    const kiln::Tensor h2 = kiln::leaky_relu(kiln::conv2d(h1, a[3], a[4], {2, 2}, {1, 1}), 0.2);
-    const kiln::Tensor score = kiln::linear(h2.flatten(1), a[5]);
-    return kiln::grad(kiln::sum(score), {x}, kiln::Tensor(), {.create_graph = true})[0];
+  const auto kiln_critic_gradient = [](bool normalise) {
+    return [normalise](const KV& a) {
+      kiln::EnableGradGuard recording;
+      const kiln::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+      const auto layer = [normalise](const kiln::Tensor& in, const kiln::Tensor& w, const kiln::Tensor& b) {
+        kiln::Tensor h = kiln::conv2d(in, w, b, {2, 2}, {1, 1});
+        if (normalise) h = kiln::layer_norm(h, {h.size(1), h.size(2), h.size(3)});
+        return kiln::leaky_relu(h, 0.2);
+      };
+      const kiln::Tensor score = kiln::linear(layer(layer(x, a[1], a[2]), a[3], a[4]).flatten(1), a[5]);
+      return kiln::grad(kiln::sum(score), {x}, kiln::Tensor(), {.create_graph = true})[0];
+    };
   };
-  all.push_back(Case{
-      "critic input gradient (WGAN-GP)",
-      {torch::randn({64, 3, 32, 32}), torch::randn({32, 3, 4, 4}) * 0.1, torch::randn({32}) * 0.1,
-       torch::randn({64, 32, 4, 4}) * 0.05, torch::randn({64}) * 0.1, torch::randn({1, 64 * 8 * 8}) * 0.02},
-      torch_critic_gradient,
-      kiln_critic_gradient});
-  // The same critic with layer norm over each convolution's (C, H, W) before the leaky ReLU,
-  // as WGAN-GP's critics normalise: the normalisation's backward runs recorded too.
-  const auto torch_normed_gradient = [](const TV& a) {
-    torch::AutoGradMode recording(true);
-    const torch::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
-    const auto leaky = F::LeakyReLUFuncOptions().negative_slope(0.2);
-    const torch::Tensor c1 = torch::conv2d(x, a[1], a[2], 2, 1);
-    const torch::Tensor h1 = F::leaky_relu(F::layer_norm(c1, F::LayerNormFuncOptions({32, 16, 16})), leaky);
-    const torch::Tensor c2 = torch::conv2d(h1, a[3], a[4], 2, 1);
-    const torch::Tensor h2 = F::leaky_relu(F::layer_norm(c2, F::LayerNormFuncOptions({64, 8, 8})), leaky);
-    const torch::Tensor score = F::linear(h2.flatten(1), a[5]);
-    return torch::autograd::grad({score.sum()}, {x}, {}, true, true)[0];
-  };
-  const auto kiln_normed_gradient = [](const KV& a) {
-    kiln::EnableGradGuard recording;
-    const kiln::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
-    const kiln::Tensor c1 = kiln::conv2d(x, a[1], a[2], {2, 2}, {1, 1});
-    const kiln::Tensor h1 = kiln::leaky_relu(kiln::layer_norm(c1, {32, 16, 16}), 0.2);
-    const kiln::Tensor c2 = kiln::conv2d(h1, a[3], a[4], {2, 2}, {1, 1});
-    const kiln::Tensor h2 = kiln::leaky_relu(kiln::layer_norm(c2, {64, 8, 8}), 0.2);
-    const kiln::Tensor score = kiln::linear(h2.flatten(1), a[5]);
-    return kiln::grad(kiln::sum(score), {x}, kiln::Tensor(), {.create_graph = true})[0];
-  };
-  all.push_back(Case{
-      "critic with layer norm, input gradient (WGAN-GP)",
-      {torch::randn({64, 3, 32, 32}), torch::randn({32, 3, 4, 4}) * 0.1, torch::randn({32}) * 0.1,
-       torch::randn({64, 32, 4, 4}) * 0.05, torch::randn({64}) * 0.1, torch::randn({1, 64 * 8 * 8}) * 0.02},
-      torch_normed_gradient,
-      kiln_normed_gradient});
+  for (const bool normalise : {false, true})
+    all.push_back(Case{
+        normalise ? "critic with layer norm, input gradient (WGAN-GP)" : "critic input gradient (WGAN-GP)",
+        {torch::randn({64, 3, 32, 32}), torch::randn({32, 3, 4, 4}) * 0.1, torch::randn({32}) * 0.1,
+         torch::randn({64, 32, 4, 4}) * 0.05, torch::randn({64}) * 0.1, torch::randn({1, 64 * 8 * 8}) * 0.02},
+        torch_critic_gradient(normalise),
+        kiln_critic_gradient(normalise)});
   for (const Case& c : all)
     if (c.name.find(only) != std::string::npos) run(c, rounds);
 }

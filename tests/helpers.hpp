@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,17 @@ inline void check_same(const Tensor& a, const Tensor& b, double tol = 1e-6) {
 #define KILN_CHECK_GRAD(f, ...) KILN_CHECK_WITH(::kiln::gradcheck, f, __VA_ARGS__)
 // The same one order up: second derivatives.
 #define KILN_CHECK_GRADGRAD(f, ...) KILN_CHECK_WITH(::kiln::gradgradcheck, f, __VA_ARGS__)
+
+// WGAN-GP's gradient penalty, the mean over the samples of (|d critic(x) / dx| - 1)^2 with
+// critic(x) one score per sample, as a function of what `critic` closes over: the input
+// gradient is recorded (create_graph), so the penalty can be differentiated again. It turns
+// grad mode on itself, for gradcheck's finite differences call it under NoGradGuard.
+inline Tensor gradient_penalty(const Tensor& samples, const std::function<Tensor(const Tensor&)>& critic) {
+  EnableGradGuard recording;
+  const Tensor x = samples.detach().requires_grad_();
+  const Tensor dx = grad(sum(critic(x)), {x}, Tensor(), {.create_graph = true})[0];
+  return mean(square(norm(dx.flatten(1), 2.0, {1}) - 1.0));
+}
 
 inline Tensor rand64(const Shape& shape) { return randn(shape, kFloat64); }
 // Values bounded away from 0 (for log, sqrt, div, pow bases).

@@ -6,6 +6,7 @@
 using namespace kiln;
 using kiln::test::check_same;
 using kiln::test::check_values;
+using kiln::test::gradient_penalty;
 using kiln::test::positive64;
 using kiln::test::rand64;
 using In = std::vector<Tensor>;
@@ -213,11 +214,8 @@ TEST_CASE("a gradient penalty trains: its gradient with respect to the weights i
   manual_seed(26);
   const Tensor x = rand64({4, 3});
   const auto penalty = [x](const In& w) {
-    EnableGradGuard recording;  // gradcheck's finite differences call it under NoGradGuard
-    const Tensor xi = x.detach().requires_grad_();
-    const Tensor critic = sum(matmul(leaky_relu(matmul(xi, w[0]), 0.2), w[1]));
-    const Tensor dx = grad(critic, {xi}, Tensor(), {.create_graph = true})[0];
-    return mean(square(norm(dx, 2.0, {1}) - 1.0));
+    return gradient_penalty(
+        x, [&w](const Tensor& xi) { return matmul(leaky_relu(matmul(xi, w[0]), 0.2), w[1]); });
   };
   KILN_CHECK_GRAD(penalty, {rand64({3, 5}), rand64({5, 1})});
 }
@@ -283,12 +281,9 @@ TEST_CASE("a convolutional critic's gradient penalty: its gradient with respect 
   manual_seed(33);
   const Tensor images = rand64({3, 1, 7, 7});
   const auto penalty = [images](const In& w) {
-    EnableGradGuard recording;  // gradcheck's finite differences call it under NoGradGuard
-    const Tensor x = images.detach().requires_grad_();
-    const Tensor h = leaky_relu(conv2d(x, w[0], w[1], {2, 2}, {1, 1}), 0.2);
-    const Tensor critic = sum(linear(h.flatten(1), w[2]));
-    const Tensor dx = grad(critic, {x}, Tensor(), {.create_graph = true})[0];
-    return mean(square(norm(dx.flatten(1), 2.0, {1}) - 1.0));
+    return gradient_penalty(images, [&w](const Tensor& x) {
+      return linear(leaky_relu(conv2d(x, w[0], w[1], {2, 2}, {1, 1}), 0.2).flatten(1), w[2]);
+    });
   };
   KILN_CHECK_GRAD(penalty, {rand64({4, 1, 3, 3}), rand64({4}), rand64({1, 64})});
 }

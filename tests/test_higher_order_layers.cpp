@@ -6,6 +6,7 @@
 
 using namespace kiln;
 using kiln::test::check_same;
+using kiln::test::gradient_penalty;
 using kiln::test::rand64;
 using In = std::vector<Tensor>;
 
@@ -186,14 +187,12 @@ TEST_CASE("a critic with layer norm and pooling: its gradient penalty's gradient
   manual_seed(46);
   const Tensor images = rand64({3, 1, 6, 6});
   const auto penalty = [images](const In& w) {
-    EnableGradGuard recording;  // gradcheck's finite differences call it under NoGradGuard
-    const Tensor x = images.detach().requires_grad_();
-    Tensor h = conv2d(x, w[0], w[1], {1, 1}, {1, 1});  // (3, 2, 6, 6)
-    h = leaky_relu(layer_norm(h, {2, 6, 6}, w[2].reshape({2, 1, 1}).expand({2, 6, 6}).contiguous()), 0.2);
-    h = avg_pool2d(max_pool2d(h, {2, 2}), {3, 3});  // (3, 2, 1, 1)
-    const Tensor critic = sum(linear(h.flatten(1), w[3]));
-    const Tensor dx = grad(critic, {x}, Tensor(), {.create_graph = true})[0];
-    return mean(square(norm(dx.flatten(1), 2.0, {1}) - 1.0));
+    return gradient_penalty(images, [&w](const Tensor& x) {
+      Tensor h = conv2d(x, w[0], w[1], {1, 1}, {1, 1});  // (3, 2, 6, 6)
+      h = leaky_relu(layer_norm(h, {2, 6, 6}, w[2].reshape({2, 1, 1}).expand({2, 6, 6}).contiguous()), 0.2);
+      h = avg_pool2d(max_pool2d(h, {2, 2}), {3, 3});  // (3, 2, 1, 1)
+      return linear(h.flatten(1), w[3]);
+    });
   };
   KILN_CHECK_GRAD(penalty, {rand64({2, 1, 3, 3}), rand64({2}), rand64({2}), rand64({1, 2})});
 }
