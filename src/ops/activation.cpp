@@ -68,34 +68,78 @@ Tensor unary_grad(UnaryGrad op, const Tensor& saved, const Tensor& g) {
 }  // namespace detail
 
 namespace {
-// g f'(x) in recorded ops, from the activation's input (`v` is x) or, for sigmoid and
-// tanh, its output (`v` is y): the backward rule while the walk records (create_graph).
-Tensor recorded_activation_grad(UnaryGrad op, const Tensor& v, const Tensor& g) {
-  const auto one = [&](const Tensor& t) { return detail::constant_like(t, 1.0); };
+
+const char* backward_name(UnaryGrad op) {
   switch (op) {
     case UnaryGrad::relu:
-      return where(gt(v, detail::constant_like(v, 0.0)), g, detail::constant_like(g, 0.0));
+      return "relu backward";
     case UnaryGrad::sigmoid:
-      return mul(g, mul(v, sub(one(v), v)));  // y (1 - y)
+      return "sigmoid backward";
     case UnaryGrad::tanh:
-      return mul(g, sub(one(v), mul(v, v)));  // 1 - y^2
-    case UnaryGrad::gelu: {                   // Phi(x) + x phi(x)
-      const Tensor cdf = mul(add(one(v), erf(mul(v, detail::constant_like(v, std::numbers::sqrt2 / 2)))),
-                             detail::constant_like(v, 0.5));
-      const Tensor pdf = mul(exp(mul(mul(v, v), detail::constant_like(v, -0.5))),
-                             detail::constant_like(v, 0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2));
-      return mul(g, add(cdf, mul(v, pdf)));
-    }
+      return "tanh backward";
+    case UnaryGrad::gelu:
+      return "gelu backward";
     case UnaryGrad::softplus:
-      return mul(g, sigmoid(v));
-    case UnaryGrad::silu: {  // s (1 + x (1 - s))
+      return "softplus backward";
+    case UnaryGrad::silu:
+      return "silu backward";
+    default:
+      break;
+  }
+  return "activation backward";
+}
+
+// g times the slope of f'(v) in v, in recorded ops, where the rule g f'(v) reads v = x, or
+// v = y for sigmoid and tanh (whose derivatives are written in their outputs); undefined for
+// relu, whose f' is piecewise constant.
+Tensor recorded_slope_of_derivative(UnaryGrad op, const Tensor& v, const Tensor& g) {
+  const auto c = [&](double value) { return detail::constant_like(v, value); };
+  switch (op) {
+    case UnaryGrad::relu:
+      return Tensor();
+    case UnaryGrad::sigmoid:  // d/dy y (1 - y) = 1 - 2 y
+      return mul(g, sub(c(1.0), mul(v, c(2.0))));
+    case UnaryGrad::tanh:  // d/dy (1 - y^2) = -2 y
+      return mul(g, mul(v, c(-2.0)));
+    case UnaryGrad::gelu: {  // d/dx (Phi(x) + x phi(x)) = phi(x) (2 - x^2)
+      const Tensor square = mul(v, v);
+      const Tensor pdf =
+          mul(exp(mul(square, c(-0.5))), c(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2));
+      return mul(g, mul(pdf, sub(c(2.0), square)));
+    }
+    case UnaryGrad::softplus: {  // d/dx sigmoid(x) = s (1 - s)
       const Tensor sv = sigmoid(v);
-      return mul(g, mul(sv, add(one(v), mul(v, sub(one(v), sv)))));
+      return mul(g, mul(sv, sub(c(1.0), sv)));
+    }
+    case UnaryGrad::silu: {  // d/dx s (1 + x (1 - s)) = s (1 - s) (2 + x (1 - 2 s))
+      const Tensor sv = sigmoid(v);
+      return mul(g, mul(mul(sv, sub(c(1.0), sv)), add(c(2.0), mul(v, sub(c(1.0), mul(sv, c(2.0)))))));
     }
     default:
       break;
   }
-  throw Error("activation backward: no recorded form for this activation");
+  throw Error("activation backward: no second derivative for this activation");
+}
+
+// g f'(v) by the activation's backward kernel. While a walk records (create_graph) it is one
+// node whose own rule is this again (for g) and g times the slope of f' (for v), so an
+// activation is differentiated to any order with one kernel per rule, as in the plain walk.
+Tensor activation_backward(UnaryGrad op, const Tensor& v, const Tensor& g) {
+  Tensor out;
+  {
+    NoGradGuard plain;
+    out = detail::unary_grad(op, v, g);
+  }
+  if (should_record({g, v})) {
+    attach_grad_fn(
+        out, backward_name(op), {g, v},
+        [op, v, g](const Tensor& gg) {
+          return Grads{activation_backward(op, v, gg), recorded_slope_of_derivative(op, v, mul(gg, g))};
+        },
+        {g, v});
+    mark_differentiable_backward(out);
+  }
+  return out;
 }
 
 // An activation whose derivative is a kernel of its input (`from_output`
@@ -103,14 +147,14 @@ Tensor recorded_activation_grad(UnaryGrad op, const Tensor& v, const Tensor& g) 
 Tensor activation(Unary op, UnaryGrad grad_op, const char* name, const Tensor& x, bool from_output) {
   Tensor out = detail::unary_forward(op, name, x);
   if (should_record({x})) {
-    attach_grad_fn(out, name, {x},
-                   [saved = from_output ? out.detach() : x, from_output, grad_op](const Tensor& g) {
-                     if (is_grad_enabled())  // recording: the derivative in recorded ops
-                       return Grads{recorded_activation_grad(
-                           grad_op, from_output ? output_for_backward(saved) : saved, g)};
-                     return Grads{detail::unary_grad(grad_op, saved, g)};
-                   },
-                   {from_output ? out : x});
+    attach_grad_fn(
+        out, name, {x},
+        [saved = from_output ? out.detach() : x, from_output, grad_op](const Tensor& g) {
+          if (is_grad_enabled())  // recording: one node, itself differentiable
+            return Grads{activation_backward(grad_op, from_output ? output_for_backward(saved) : saved, g)};
+          return Grads{detail::unary_grad(grad_op, saved, g)};
+        },
+        {from_output ? out : x});
     mark_differentiable_backward(out);
   }
   return out;
