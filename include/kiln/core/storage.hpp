@@ -45,7 +45,7 @@ private:
   std::atomic<std::uint64_t> version_{0};
 };
 
-// CPU blocks of 256 KiB and more are cached after use and handed to the next
+// CPU blocks of 64 KiB and more are cached after use and handed to the next
 // allocation of the same size (up to 1 GiB in all). These report and empty that cache.
 std::size_t cached_memory_bytes();
 void release_cached_memory();
