@@ -11,7 +11,11 @@
 // and with layer norm. The two
 // libraries take turns, round after round, on the same inputs; each line is the median of the rounds.
 //
-//   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive]
+//   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive] [--alone kiln|libtorch]
+//
+// --alone times one library only: the two share the process's malloc heap, so where both
+// allocate many mid-sized blocks (the second-derivative rows) one's frees can move the
+// other's times; run it once per library to compare them in separate processes.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -55,7 +59,12 @@ struct Case {
   std::function<kiln::Tensor(const std::vector<kiln::Tensor>&)> kiln_fn;
 };
 
-void run(const Case& c, int rounds) {
+// Which libraries a run times: both, taking turns (the default), or one alone, so that the
+// other's allocations (the two share the process's malloc heap) cannot move its times.
+enum class Sides { both, kiln, libtorch };
+
+void run(const Case& c, int rounds, Sides sides) {
+  const bool time_kiln = sides != Sides::libtorch, time_torch = sides != Sides::kiln;
   std::vector<kiln::Tensor> kin;
   for (const torch::Tensor& t : c.inputs) kin.push_back(to_kiln(t));
   torch::Tensor up;
@@ -66,29 +75,38 @@ void run(const Case& c, int rounds) {
   const kiln::Tensor kup = to_kiln(up);
   std::vector<double> tf, kf, tfb, kfb;
   for (int r = 0; r < rounds + 2; ++r) {  // the first two rounds warm up
-    double t1, k1;
-    {
+    double t1 = 0, k1 = 0, t2 = 0, k2 = 0;
+    if (time_torch) {
       torch::NoGradGuard no_grad;
       t1 = milliseconds([&] { (void)c.torch_fn(c.inputs); });
     }
-    {
+    if (time_kiln) {
       kiln::NoGradGuard no_grad;
       k1 = milliseconds([&] { (void)c.kiln_fn(kin); });
     }
-    std::vector<torch::Tensor> tg;
-    for (const torch::Tensor& t : c.inputs) tg.push_back(t.clone().requires_grad_());
-    const double t2 = milliseconds([&] { c.torch_fn(tg).backward(up); });
-    std::vector<kiln::Tensor> kg;
-    for (const kiln::Tensor& t : kin) kg.push_back(t.clone().requires_grad_());
-    const double k2 = milliseconds([&] { c.kiln_fn(kg).backward(kup); });
+    if (time_torch) {
+      std::vector<torch::Tensor> tg;
+      for (const torch::Tensor& t : c.inputs) tg.push_back(t.clone().requires_grad_());
+      t2 = milliseconds([&] { c.torch_fn(tg).backward(up); });
+    }
+    if (time_kiln) {
+      std::vector<kiln::Tensor> kg;
+      for (const kiln::Tensor& t : kin) kg.push_back(t.clone().requires_grad_());
+      k2 = milliseconds([&] { c.kiln_fn(kg).backward(kup); });
+    }
     if (r < 2) continue;
     tf.push_back(t1), kf.push_back(k1), tfb.push_back(t2), kfb.push_back(k2);
   }
-  std::printf(
-      "%-34s forward: kiln %7.2f ms, libtorch %7.2f ms, ratio %.2f | forward + backward: kiln %7.2f ms, "
-      "libtorch %7.2f ms, ratio %.2f\n",
-      c.name.c_str(), median(kf), median(tf), median(kf) / median(tf), median(kfb), median(tfb),
-      median(kfb) / median(tfb));
+  if (sides == Sides::both)
+    std::printf(
+        "%-34s forward: kiln %7.2f ms, libtorch %7.2f ms, ratio %.2f | forward + backward: kiln %7.2f ms, "
+        "libtorch %7.2f ms, ratio %.2f\n",
+        c.name.c_str(), median(kf), median(tf), median(kf) / median(tf), median(kfb), median(tfb),
+        median(kfb) / median(tfb));
+  else
+    std::printf("%-34s %s alone: forward %7.2f ms | forward + backward %7.2f ms\n", c.name.c_str(),
+                sides == Sides::kiln ? "kiln" : "libtorch", median(time_kiln ? kf : tf),
+                median(time_kiln ? kfb : tfb));
   std::fflush(stdout);
 }
 
@@ -97,7 +115,16 @@ void run(const Case& c, int rounds) {
 int main(int argc, char** argv) {
   int rounds = 15, threads = 2;
   std::string only;  // run the layers whose name contains this
+  Sides sides = Sides::both;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--alone") {
+      const std::string side = argv[i + 1];
+      if (side != "kiln" && side != "libtorch") {
+        std::fprintf(stderr, "--alone takes kiln or libtorch, not %s\n", side.c_str());
+        return 2;
+      }
+      sides = side == "kiln" ? Sides::kiln : Sides::libtorch;
+    }
     if (std::string(argv[i]) == "--rounds") rounds = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--only") only = argv[i + 1];
@@ -401,5 +428,5 @@ int main(int argc, char** argv) {
         torch_critic_gradient(normalise),
         kiln_critic_gradient(normalise)});
   for (const Case& c : all)
-    if (c.name.find(only) != std::string::npos) run(c, rounds);
+    if (c.name.find(only) != std::string::npos) run(c, rounds, sides);
 }
