@@ -107,6 +107,25 @@ TEST_CASE("gradgradcheck: unary math and activations") {
       {tensor<double>({-2.5, 1.3, 3.7}), tensor<double>({0.7, -1.1, 1.6})});
 }
 
+TEST_CASE("third derivatives of the activations: their recorded backward node is differentiable twice") {
+  // gradgradcheck of x -> d/dx sum(f(x) u) (recorded) checks f's third derivative: the
+  // backward node's own rule, then that rule's.
+  manual_seed(29);
+  const auto first_derivative_of = [](Tensor (*f)(const Tensor&)) {
+    return [f](const In& in) {
+      EnableGradGuard recording;  // gradgradcheck also calls it under NoGradGuard, on plain inputs
+      const Tensor x = in[0].requires_grad() ? in[0] : in[0].detach().requires_grad_();
+      return grad(sum(f(x) * in[1]), {x}, Tensor(), {.create_graph = true})[0];
+    };
+  };
+  const In values{rand64({2, 3}), rand64({2, 3})};
+  for (Tensor (*f)(const Tensor&) : {&sigmoid, &tanh, &softplus, &silu})
+    KILN_CHECK_GRADGRAD(first_derivative_of(f), values);
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return gelu(x); }), values);
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return relu(x) * x; }),
+                      {tensor<double>({-2, -0.7, -0.3, 0.2, 0.9, 3}), rand64({6})});
+}
+
 TEST_CASE("gradgradcheck: reductions, softmax, norms") {
   manual_seed(23);
   KILN_CHECK_GRADGRAD([](const In& in) { return square(sum(in[0], {1})); }, {rand64({3, 4})});
