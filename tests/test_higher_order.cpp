@@ -239,7 +239,7 @@ TEST_CASE("a gradient penalty trains: its gradient with respect to the weights i
   KILN_CHECK_GRAD(penalty, {rand64({3, 5}), rand64({5, 1})});
 }
 
-TEST_CASE("hessian, hvp and jvp") {
+TEST_CASE("hessian, hvp, jvp and vjp") {
   manual_seed(27);
   const Tensor x = tensor<double>({1.0, -2.0, 0.5});
   const Tensor h = hessian([](const Tensor& v) { return sum(v * v * v); }, x);
@@ -264,6 +264,12 @@ TEST_CASE("hessian, hvp and jvp") {
   // J v from jvp equals the Jacobian times v.
   const auto vector_fn = [&](const Tensor& v) { return softmax(matmul(w, v), 0) * 2.0; };
   check_same(jvp(vector_fn, z, dir), matmul(jacobian(vector_fn, z), dir), 1e-12);
+  // v^T J from vjp equals v times the Jacobian; for a function of one element, it is the gradient.
+  const Tensor out_dir = rand64({4});
+  check_same(vjp(vector_fn, z, out_dir), matmul(out_dir, jacobian(vector_fn, z)), 1e-12);
+  const Tensor zr = z.detach().requires_grad_();
+  check_same(vjp(loss, z, tensor<double>({1.0}).reshape({})), grad(loss(zr), {zr})[0], 0.0);
+  CHECK_THROWS_WITH_AS(vjp(vector_fn, z, dir), doctest::Contains("output has shape (4)"), Error);
   CHECK_THROWS_WITH_AS(hvp(loss, z, rand64({4})), doctest::Contains("shape"), Error);
   CHECK_THROWS_WITH_AS(hessian([](const Tensor& v) { return v * 2.0; }, z), doctest::Contains("one element"),
                        Error);

@@ -125,6 +125,20 @@ Tensor hvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& input, c
   return h.defined() ? h : zeros_like(x).detach();
 }
 
+Tensor vjp(const std::function<Tensor(const Tensor&)>& f, const Tensor& input, const Tensor& v) {
+  KILN_CHECK(f != nullptr, "vjp: the function is empty; pass a callable");
+  const Tensor x = fresh_input(input, "vjp");
+  const Tensor y = recorded_call(f, x);
+  KILN_CHECK(y.defined() && is_floating(y.dtype()), "vjp: the function must return a floating tensor");
+  KILN_CHECK(v.defined() && v.shape() == y.shape(), "vjp: the vector has shape ", shape_text(v),
+             " but the function's output has shape ", fmt(y.shape()), "; pass one of the output's shape");
+  KILN_CHECK(v.device() == y.device(), "vjp: the vector is on ", v.device(), " and the output on ",
+             y.device(), "; move one with .to(device)");
+  if (!y.requires_grad()) return zeros_like(x).detach();
+  const Tensor g = grad(y, {x}, v.detach().to(y.dtype()), {.allow_unused = true})[0];
+  return g.defined() ? g : zeros_like(x).detach();
+}
+
 Tensor jvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& input, const Tensor& v) {
   KILN_CHECK(f != nullptr, "jvp: the function is empty; pass a callable");
   check_direction(v, input, "jvp");

@@ -32,6 +32,11 @@ Tensor hessian(const std::function<Tensor(const Tensor&)>& f, const Tensor& inpu
 // gradient of <grad f, v>, two backward passes whatever the input's size.
 Tensor hvp(const std::function<Tensor(const Tensor&)>& f, const Tensor& input, const Tensor& v);
 
+// A vector times the Jacobian, v^T J (v of f's output shape, the result of the input's):
+// reverse mode's product, the gradient of <f(x), v>, one backward pass. Also the one
+// product here that needs no second derivatives.
+Tensor vjp(const std::function<Tensor(const Tensor&)>& f, const Tensor& input, const Tensor& v);
+
 // The Jacobian times a vector, J v (v of the input's shape, the result of the output's):
 // forward-mode's product, from two backward passes (the gradient J^T u is linear in u, and
 // its derivative with respect to u in the direction v is J v).
