@@ -70,7 +70,8 @@ TEST_CASE("cuda: second derivatives through transposed convolution, pooling and 
            {images, randn({4, 3, 3, 2}, dt), randn({6}, dt)}, tol);
     parity(first_derivative([](const auto& v) {
              return square(max_pool2d(v[0], {2, 2})) +
-                    sum(square(avg_pool2d(v[0], {3, 2}, {2, 2}, {1, 1}, true, false)), {2, 3}, true);
+                    sum(square(avg_pool2d(v[0], {3, 2}, {2, 2}, {1, 1}, true, false)), {2, 3}, true) +
+                    sum(square(adaptive_max_pool2d(v[0], {4, 3})), {2, 3}, true);
            }),
            {images}, tol);
     parity(first_derivative([](const auto& v) {
