@@ -63,20 +63,11 @@ Grads detail::conv2d_recorded_grads(const Tensor& x, const Tensor& weight, const
                      g.w - ((g.ow - 1) * g.stride[1] - 2 * g.padding[1] + g.dilation[1] * (g.kw - 1) + 1)};
     grads[0] = conv_transpose2d(grad, weight, Tensor(), g.stride, g.padding, extra, g.groups, g.dilation);
   }
-  if (nw) {
-    // dW[o, c, i, j] = sum over n, y, z of grad[n, o, y, z] x_padded[n, c, y s + i d, z s + j d]:
-    // a conv2d of x's channels (as the batch) by grad's (as the filters), stride d, dilation s.
-    const std::int64_t cg = g.c / g.groups, og = g.o / g.groups;
-    std::vector<Tensor> per_group;
-    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
-      const Tensor xs = x.narrow(1, gi * cg, cg).transpose(0, 1);     // (C/groups, N, H, W)
-      const Tensor gs = grad.narrow(1, gi * og, og).transpose(0, 1);  // (O/groups, N, oh, ow)
-      const Tensor corr =
-          conv2d(xs, gs, Tensor(), g.dilation, g.padding, g.stride);  // (C/groups, O/groups, >= kh, >= kw)
-      per_group.push_back(corr.narrow(2, 0, g.kh).narrow(3, 0, g.kw).transpose(0, 1));
-    }
-    grads[1] = per_group.size() == 1 ? per_group[0] : cat(per_group, 0);
-  }
+  if (nw)  // dW[o, c, i, j] = sum over n, y, z of grad[n, o, y, z] x_padded[n, c, y s + i d, z s + j d]
+    grads[1] =
+        correlated_weight_gradient(x, grad, g.groups, {g.kh, g.kw}, [&](const Tensor& a, const Tensor& b) {
+          return conv2d(a, b, Tensor(), g.dilation, g.padding, g.stride);
+        });
   if (nb) grads[2] = sum(grad, {0, 2, 3});
   return grads;
 }
@@ -366,12 +357,11 @@ Tensor max_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g, Tensor* 
     // d/dx max(window) = 1 at the winner, 0 elsewhere
     attach_grad_fn(out, "max_pool2d", {x}, [argmax, g, xs = x.shape()](const Tensor& grad) {
       const std::int64_t per_plane = g.oh * g.ow;
-      if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
-        std::vector<std::int64_t> flat(argmax->size());
-        for (std::size_t k = 0; k < flat.size(); ++k)
-          flat[k] = static_cast<std::int64_t>(k) / per_plane * g.h * g.w + (*argmax)[k];
-        return Grads{detail::max_pool2d_recorded_grad(grad, from_vector(flat), xs)};
-      }
+      if (is_grad_enabled())  // recording (create_graph): an index_add at the winners
+        return Grads{detail::max_pool2d_recorded_grad(
+            grad,
+            from_vector(std::vector<std::int64_t>(argmax->begin(), argmax->end())).reshape(grad.shape()),
+            xs)};
       return Grads{
           pool_backward(grad, xs, g, "max_pool2d backward", [&](std::int64_t p, const auto* src, auto* dst) {
             for (std::int64_t k = 0; k < per_plane; ++k) dst[(*argmax)[p * per_plane + k]] += src[k];
@@ -423,9 +413,15 @@ void for_window(const PoolGeometry& g, std::int64_t y, std::int64_t xx, Fn&& fn)
 
 }  // namespace
 
-Tensor detail::max_pool2d_recorded_grad(const Tensor& grad, const Tensor& winners, const Shape& xs) {
-  const Tensor flat_grad = grad.reshape({grad.numel()});
-  return index_add(zeros({numel_of(xs)}, grad.dtype(), grad.device()), 0, winners, flat_grad).reshape(xs);
+Tensor detail::max_pool2d_recorded_grad(const Tensor& grad, const Tensor& in_plane, const Shape& xs) {
+  const std::int64_t planes = xs[0] * xs[1], plane = xs[2] * xs[3];
+  std::vector<std::int64_t> starts(static_cast<std::size_t>(planes));
+  for (std::int64_t p = 0; p < planes; ++p) starts[static_cast<std::size_t>(p)] = p * plane;
+  const Tensor winners =  // offsets in the flattened input
+      add(in_plane.to(kInt64), from_vector(starts).reshape({xs[0], xs[1], 1, 1}).to(grad.device()));
+  return index_add(zeros({numel_of(xs)}, grad.dtype(), grad.device()), 0, winners.reshape({winners.numel()}),
+                   grad.reshape({grad.numel()}))
+      .reshape(xs);
 }
 
 Tensor detail::avg_pool2d_with_geometry(const Tensor& x, const PoolGeometry& g) {

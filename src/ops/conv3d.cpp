@@ -187,16 +187,10 @@ Triple dilations_of(const VolumeGeometry& v) {
 }
 
 Tensor conv3d_recorded_weight_grad(const Tensor& x, const Tensor& grad, const VolumeGeometry& v) {
-  const std::int64_t cg = v.c / v.groups, og = v.o / v.groups;
-  std::vector<Tensor> per_group;
-  for (std::int64_t gi = 0; gi < v.groups; ++gi) {
-    const Tensor xs = x.narrow(1, gi * cg, cg).transpose(0, 1);     // (C/groups, N, D, H, W)
-    const Tensor gs = grad.narrow(1, gi * og, og).transpose(0, 1);  // (O/groups, N, od, oh, ow)
-    const Tensor corr = conv3d(xs, gs, Tensor(), dilations_of(v), paddings_of(v), strides_of(v));
-    per_group.push_back(
-        corr.narrow(2, 0, v.kd).narrow(3, 0, v.plane.kh).narrow(4, 0, v.plane.kw).transpose(0, 1));
-  }
-  return per_group.size() == 1 ? per_group[0] : cat(per_group, 0);
+  return detail::correlated_weight_gradient(
+      x, grad, v.groups, {v.kd, v.plane.kh, v.plane.kw}, [&](const Tensor& a, const Tensor& b) {
+        return conv3d(a, b, Tensor(), dilations_of(v), paddings_of(v), strides_of(v));
+      });
 }
 
 Grads conv3d_recorded_grads(const Tensor& x, const Tensor& weight, const VolumeGeometry& v,

@@ -186,13 +186,8 @@ Tensor pool2d_cuda(const Tensor& x, const PoolGeometry& g, bool max, Tensor* ind
     // max: d/dx = 1 at each window's winner; avg: 1 / (kh kw) over each window
     attach_grad_fn(out, op, {x}, [g, s, t, max, argmax, xs = x.shape()](const Tensor& grad) {
       if (!max) return Grads{avg_pool2d_adjoint(grad, g, xs)};
-      if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
-        std::vector<std::int64_t> plane_starts(static_cast<std::size_t>(g.planes));
-        for (std::int64_t p = 0; p < g.planes; ++p) plane_starts[p] = p * g.h * g.w;
-        const Tensor starts = from_vector(plane_starts).reshape({xs[0], xs[1], 1, 1}).to(grad.device());
-        return Grads{
-            max_pool2d_recorded_grad(grad, add(argmax.to(kInt64), starts).reshape({argmax.numel()}), xs)};
-      }
+      if (is_grad_enabled())  // recording (create_graph): an index_add at the winners
+        return Grads{max_pool2d_recorded_grad(grad, argmax, xs)};
       const Tensor gc = grad.contiguous();
       Tensor gx = Tensor::empty(xs, gc.dtype(), gc.device());
       cuda_for(gc).max_pool_backward(t, s, dptr(gc), dptr<std::int32_t>(argmax), dptr(gx));

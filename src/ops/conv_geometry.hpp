@@ -5,6 +5,7 @@
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/tensor.hpp"
 #include "kiln/ops/conv.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
 namespace kiln::detail {
@@ -19,6 +20,25 @@ struct ConvGeometry {
   std::int64_t k_all() const { return c * kh * kw; }
   std::int64_t l() const { return oh * ow; }
 };
+
+// A convolution's weight gradient in recorded ops, by correlation per group: each group's
+// input channels (as the batch) convolved by its output gradient's channels (as the
+// filters) through `correlate` (conv2d or conv3d, stride and dilation swapped), cropped to
+// the kernel's spatial sizes, the groups side by side along the output channels.
+template <class Correlate>
+Tensor correlated_weight_gradient(const Tensor& x, const Tensor& grad, std::int64_t groups,
+                                  const Shape& kernel, Correlate correlate) {
+  const std::int64_t cg = x.size(1) / groups, og = grad.size(1) / groups;
+  std::vector<Tensor> per_group;
+  for (std::int64_t gi = 0; gi < groups; ++gi) {
+    Tensor corr = correlate(x.narrow(1, gi * cg, cg).transpose(0, 1),      // (C/groups, N, ...)
+                            grad.narrow(1, gi * og, og).transpose(0, 1));  // (O/groups, N, ...)
+    for (std::size_t d = 0; d < kernel.size(); ++d)
+      corr = corr.narrow(static_cast<std::int64_t>(2 + d), 0, kernel[d]);  // (C/groups, O/groups, >= k...)
+    per_group.push_back(corr.transpose(0, 1));
+  }
+  return per_group.size() == 1 ? per_group[0] : cat(per_group, 0);
+}
 
 // conv2d's gradients in recorded ops, for a backward pass that records (create_graph):
 // dx = conv_transpose2d(grad, W), dW = each group's input correlated with its gradient (a
@@ -73,9 +93,10 @@ inline PoolGeometry pool_geometry(const char* op, const Tensor& x, Pair kernel, 
 }
 
 // max pooling's input gradient in recorded ops, for a backward pass that records: each
-// output's gradient added at its window's winner, `winners` (int64 on grad's device, one
-// per output) being the winners' offsets in the flattened input of shape xs.
-Tensor max_pool2d_recorded_grad(const Tensor& grad, const Tensor& winners, const Shape& xs);
+// output's gradient added at its window's winner in the input of shape xs (N, C, H, W).
+// `in_plane` (integers of grad's shape, on its device) holds each winner's offset y W + x
+// in its plane, as the pooling kernels record it.
+Tensor max_pool2d_recorded_grad(const Tensor& grad, const Tensor& in_plane, const Shape& xs);
 
 // avg_pool2d on either device (conv.cpp), and its input gradient: each output's gradient
 // spread over its window, recorded when grad requires grad (its own gradient is the pooling

@@ -101,12 +101,8 @@ ValuesIndices adaptive_max_pool2d_cpu(const Tensor& x, std::int64_t oh, std::int
                    [positions, xs = x.shape()](const Tensor& g) {
                      const std::int64_t planes = xs[0] * xs[1], per_in = xs[2] * xs[3],
                                         per_out = g.numel() / std::max<std::int64_t>(planes, 1);
-                     if (is_grad_enabled()) {  // recording (create_graph): an index_add at the winners
-                       std::vector<std::int64_t> flat = positions.to_vector<std::int64_t>();
-                       for (std::size_t k = 0; k < flat.size(); ++k)
-                         flat[k] += static_cast<std::int64_t>(k) / per_out * per_in;
-                       return Grads{detail::max_pool2d_recorded_grad(g, from_vector(flat), xs)};
-                     }
+                     if (is_grad_enabled())  // recording (create_graph): an index_add at the winners
+                       return Grads{detail::max_pool2d_recorded_grad(g, positions, xs)};
                      const Tensor gc = g.contiguous();
                      Tensor gx = zeros(xs, gc.dtype());
                      const std::int64_t* at = positions.data_ptr<std::int64_t>();
