@@ -102,6 +102,11 @@ TEST_CASE("gradgradcheck: unary math and activations") {
   KILN_CHECK_GRADGRAD([](const In& in) { return square(in[0]) * in[0]; }, {rand64({5})});
   KILN_CHECK_GRADGRAD([](const In& in) { return asin(in[0]) + acos(in[0] * 0.5) + erfinv(in[0]); },
                       {tensor<double>({-0.6, -0.1, 0.3, 0.7})});
+  // The gamma function's derivatives, each the next polygamma: to the fourth through lgamma.
+  const Tensor gamma_points = tensor<double>({0.3, 1.7, 12.5, -0.4, -2.6});
+  KILN_CHECK_GRADGRAD([](const In& in) { return lgamma(in[0]) + digamma(in[0]); }, {gamma_points});
+  KILN_CHECK_GRADGRAD([](const In& in) { return polygamma(1, in[0]) + polygamma(3, in[0]); }, {gamma_points});
+  KILN_CHECK_GRADGRAD([](const In& in) { return zeta(4.5, in[0]); }, {tensor<double>({0.3, 2.2, 14.0})});
   KILN_CHECK_GRADGRAD(
       [](const In& in) { return fmod(in[0], in[1]) * in[0] + remainder(in[0], in[1]) * in[1]; },
       {tensor<double>({-2.5, 1.3, 3.7}), tensor<double>({0.7, -1.1, 1.6})});

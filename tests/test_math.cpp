@@ -142,6 +142,46 @@ TEST_CASE("math: digamma at known values, its poles, and as lgamma's derivative"
   }
 }
 
+TEST_CASE("math: Hurwitz's zeta and polygamma at known values, their edges, and against 60-digit sums") {
+  const double pi = std::numbers::pi, apery = 1.2020569031595942854;  // zeta(3)
+  // zeta(2) = pi^2 / 6, zeta(4) = pi^4 / 90, zeta(2, 1/2) = 3 zeta(2), zeta(6, 2) = zeta(6) - 1.
+  check_values(zeta(tensor<double>({2, 4, 3, 2, 6}), tensor<double>({1, 1, 1, 0.5, 2})),
+               {pi * pi / 6, std::pow(pi, 4) / 90, apery, pi * pi / 2, std::pow(pi, 6) / 945 - 1}, 2e-15);
+  // Sums to 60 digits (terms one by one, then Euler-Maclaurin far out): where the series
+  // meets the direct sum, large s, s near 1, q near 0 and large q.
+  check_values(
+      zeta(tensor<double>({10, 51.07784261786553, 1.0001, 30, 7.5, 3.5, 2}),
+           tensor<double>({10, 31.302618249250155, 0.5, 1e-3, 1e6, 2.25, 1e-8})),
+      {1.6926861254407483327e-10, 5.1008425849755890529e-77, 10001.963645377935279, 9.999999999999993755e+89,
+       1.5384665384677884615e-40, 0.089012242492388851113, 10000000000000001.226},
+      3e-15);
+  // psi'(1) = zeta(2), psi''(1) = -2 zeta(3), psi^(3)(1/2) = pi^4, psi''(-1/2) = 16 - 14 zeta(3);
+  // psi^(5)(3.3) and psi^(4)(-2.7) from 60-digit sums.
+  const Tensor at = tensor<double>({1, 1, 0.5, -0.5, 3.3, -2.7});
+  const std::vector<int> orders = {1, 2, 3, 2, 5, 4};
+  const std::vector<double> want = {
+      pi * pi / 6,           -2 * apery, std::pow(pi, 4), 16 - 14 * apery, 0.12084171431847722886,
+      -9738.8133404651006185};
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    INFO("polygamma(", orders[i], ", ", at.to_vector<double>()[i], ")");
+    CHECK(polygamma(orders[i], at.narrow(0, i, 1)).item() == doctest::Approx(want[i]).epsilon(1e-13));
+  }
+  check_values(polygamma(0, at), digamma(at).to_vector<double>(), 0);
+  CHECK(polygamma(1, tensor<float>({1})).item() == doctest::Approx(pi * pi / 6).epsilon(1e-7));
+  CHECK(zeta(2.0, tensor<float>({1})).item() == doctest::Approx(pi * pi / 6).epsilon(1e-7));
+  // The edges, PyTorch's: a pole at s = 1 and at q = 0, -1, ...; NaN for s < 1, for q < 0 with
+  // s not whole, and for NaN; 0 at q = inf.
+  check_values(
+      zeta(tensor<double>({1, 0.5, 2, 2, 2.5, NAN, 2, 3}), tensor<double>({2, 2, 0, -3, -1.5, 1, NAN, kInf})),
+      {kInf, NAN, kInf, kInf, NAN, NAN, NAN, 0}, 0);
+  check_values(polygamma(1, tensor<double>({0, -2, kInf})), {kInf, kInf, 0}, 0);
+  CHECK_THROWS_WITH_AS(polygamma(-1, at), doctest::Contains("polygamma: the order n must be 0 or more"),
+                       Error);
+  // zeta's gradient in q is -s zeta(s + 1, q); none is defined in s.
+  const Tensor s = tensor<double>({2.5}).requires_grad_(), q = tensor<double>({1.5}).requires_grad_();
+  CHECK_THROWS_WITH_AS(sum(zeta(s, q)).backward(), doctest::Contains("zeta: no gradient in s"), Error);
+}
+
 TEST_CASE("math: atan2, hypot, fmod, remainder, logaddexp") {
   // atan2's quadrants, its axes and signed zeros, as <cmath>'s.
   const std::vector<double> ys = {1, 1, -1, -1, 0, -0.0, 0, 3, kInf, NAN};
@@ -244,6 +284,14 @@ TEST_CASE("math: float64 gradchecks") {
   KILN_CHECK_GRAD([](const In& in) { return lgamma(in[0]); }, {tensor<double>({0.2, 1.5, 7.3, -0.4, -2.6})});
   KILN_CHECK_GRAD([](const In& in) { return digamma(in[0]); },
                   {tensor<double>({0.2, 1.5, 12.3, -0.4, -2.6})});
+  for (int n : {1, 2, 5})
+    KILN_CHECK_GRAD([n](const In& in) { return polygamma(n, in[0]); },
+                    {tensor<double>({0.2, 1.5, 12.3, -0.4, -2.6})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return zeta(3.5, in[0]) + zeta(tensor<double>({2.0, 7.0}), in[0]);
+      },
+      {tensor<double>({0.3, 11.5})});
   KILN_CHECK_GRAD([](const In& in) { return frac(in[0]); }, {tensor<double>({-2.3, -0.4, 0.3, 5.6})});
   KILN_CHECK_GRAD([](const In& in) { return logit(in[0]); }, {rand({5}, kFloat64) * 0.8 + 0.1});
   KILN_CHECK_GRAD([](const In& in) { return logit(in[0], 0.2); }, {tensor<double>({0.1, 0.3, 0.6, 0.95})});

@@ -43,6 +43,13 @@ TEST_CASE("torch differential: trigonometric, hyperbolic, erf, gamma and logarit
       // pole its error reaches 1e-2; kiln computes in double, so compare with torch's double.
       {"digamma", -3.9, 6, [](const KT& x) { return kiln::digamma(x); },
        [](const TT& x) { return torch::digamma(x.to(torch::kDouble)).to(x.scalar_type()); }},
+      {"polygamma 1 to 3", 0.05, 6,
+       [](const KT& x) { return kiln::polygamma(1, x) + kiln::polygamma(2, x) + kiln::polygamma(3, x); },
+       [](const TT& x) {
+         const TT d = x.to(torch::kDouble);
+         return (torch::polygamma(1, d) + torch::polygamma(2, d) + torch::polygamma(3, d))
+             .to(x.scalar_type());
+       }},
       {"trunc", -3, 3, [](const KT& x) { return kiln::trunc(x * 2.0); },
        [](const TT& x) { return torch::trunc(x * 2.0); }},
       {"frac", -3, 3, [](const KT& x) { return kiln::frac(x * 2.0); },
@@ -79,6 +86,12 @@ TEST_CASE("torch differential: atan2, hypot, fmod, remainder, logaddexp, xlogy w
        [](const TT& a, const TT& b) { return torch::logaddexp(a * 10.0, b); }},
       {"xlogy", -1, 3, [](const KT& a, const KT& b) { return kiln::xlogy(a, b); },
        [](const TT& a, const TT& b) { return torch::xlogy(a, b); }},
+      // Hurwitz's zeta, s drawn from [1.2, 8) and q in (0.5, 4.5); then s = 4 with q across 0,
+      // where the terms of q + k < 0 count too. Neither defines a gradient in s.
+      {"zeta", 1.2, 8, [](const KT& a, const KT& b) { return kiln::zeta(b.detach(), a + 2.5); },
+       [](const TT& a, const TT& b) { return torch::special_zeta(b.detach(), a + 2.5); }},
+      {"zeta with s = 4", -1, 1, [](const KT& a, const KT& b) { return kiln::zeta(4.0, a) + b; },
+       [](const TT& a, const TT& b) { return torch::special_zeta(4.0, a) + b; }},
       {"fmax and fmin", -3, 3,
        [](const KT& a, const KT& b) { return kiln::fmax(a, b) + kiln::fmin(a, b) * 2.0; },
        [](const TT& a, const TT& b) { return torch::fmax(a, b) + torch::fmin(a, b) * 2.0; }},

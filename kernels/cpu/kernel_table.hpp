@@ -28,7 +28,7 @@ enum class Unary : int {
 // From atan2 on, the reference only, floating types only.
 enum class Binary : int {
   add, sub, mul, div, maximum, minimum, pow,
-  atan2, fmod, remainder, hypot, logaddexp,
+  atan2, fmod, remainder, hypot, logaddexp, zeta,
   count
 };
 // clang-format on

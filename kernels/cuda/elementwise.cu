@@ -4,6 +4,7 @@
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/special_functions.hpp"
 #include "kernels/cuda/value_cast.hpp"
 
 namespace kiln::cuda_kernels {
@@ -112,6 +113,12 @@ struct Remainder {  // the sign of v: fmod, moved by v when the signs differ
     return r != T(0) && ((r < T(0)) != (v < T(0))) ? r + v : r;
   }
 };
+struct Zeta {  // Hurwitz's zeta function, in double (special_functions.hpp)
+  template <class T>
+  __device__ T operator()(T s, T q) const {
+    return static_cast<T>(zeta_of(static_cast<double>(s), static_cast<double>(q)));
+  }
+};
 struct Logaddexp {  // max + log1p(e^-|u - v|); u where both are the same infinity
   template <class T>
   __device__ T operator()(T u, T v) const {
@@ -177,6 +184,7 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
       case cpu::Binary::remainder:
       case cpu::Binary::hypot:
       case cpu::Binary::logaddexp:
+      case cpu::Binary::zeta:
         if constexpr (std::is_floating_point_v<T>) {
           switch (op) {
             case cpu::Binary::div:
@@ -191,6 +199,8 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
               return launch_zip(loop, o, pa, pb, Remainder{});
             case cpu::Binary::hypot:
               return launch_zip(loop, o, pa, pb, Hypot{});
+            case cpu::Binary::zeta:
+              return launch_zip(loop, o, pa, pb, Zeta{});
             default:
               return launch_zip(loop, o, pa, pb, Logaddexp{});
           }

@@ -1,7 +1,7 @@
 // Special functions that neither <cmath> nor CUDA's math library offers on both sides:
-// erf's inverse (absent from <cmath>), digamma and trigamma (absent from both). Plain
-// C++ that nvcc and the host compiler both read, so the CPU's reference kernels, the
-// GPU's kernels and nn::init compute each value the same way. All in double; a float
+// erf's inverse (absent from <cmath>), digamma, trigamma and Hurwitz's zeta function
+// (absent from both). Plain C++ that nvcc and the host compiler both read, so the CPU's
+// reference kernels, the GPU's kernels and nn::init compute each value the same way. All in double; a float
 // caller rounds the result once. Each math call names the global function (::log), which
 // kiln's tensor functions of the same names would otherwise hide.
 #pragma once
@@ -82,6 +82,49 @@ KILN_HOST_DEVICE inline double trigamma_of(double x) {
   for (int k = 6; k >= 0; --k) odd = (odd + d[k]) * inv2;
   const double series = inv + 0.5 * inv * inv + inv * odd;
   return reflected + sign * (sum + series);
+}
+
+// zeta(s, q) = sum over k >= 0 of (q + k)^-s, Hurwitz's zeta function (torch.special.zeta),
+// for s > 1; polygamma's n-th function is (-1)^(n+1) n! zeta(n + 1, x). PyTorch's values at
+// the edges: +inf at s = 1 and at q = 0, -1, -2, ...; NaN for s < 1, and for q < 0 when s
+// is not a whole number ((q + k)^-s is not real). The terms are summed one by one while
+// q + k < max(12, 1.3 s), stopping early once a positive q + k's term no longer changes the
+// sum (the rest is then below twice that term); the tail from a = q + k by the
+// Euler-Maclaurin formula, a^(1-s) / (s-1) + a^-s / 2 + sum_j B_2j / (2j)! s (s+1) ...
+// (s+2j-2) a^(1-s-2j), whose terms fall by (s + 2j)^2 / (2 pi a)^2 < 0.2 each there. Within
+// 2e-15 of a 60-digit sum for 1 < s <= 1000 and q from 1e-8 to 1e6. Where q < 0 and s is odd,
+// the terms of q + k < 0 cancel those above 0, and only the absolute error stays small.
+KILN_HOST_DEVICE inline double zeta_of(double s, double q) {
+  if (s != s || q != q) return NAN;
+  if (s == 1.0) return INFINITY;
+  if (s < 1.0) return NAN;
+  if (q <= 0.0) {
+    if (q == ::floor(q)) return INFINITY;
+    if (s != ::floor(s)) return NAN;
+  }
+  if (q == INFINITY) return 0.0;
+  double sum = 0.0, a = q;
+  for (; a < 12.0 || a < 1.3 * s; a += 1.0) {
+    const double term = ::pow(a, -s);
+    sum += term;
+    if (a > 0.0 && ::fabs(term) <= 1e-17 * ::fabs(sum)) return sum;
+  }
+  // B_2j / (2j)! for j = 1 ... 12.
+  constexpr double b[12] = {
+      8.3333333333333333333e-2,  -1.3888888888888888889e-3,  3.3068783068783068783e-5,
+      -8.2671957671957671958e-7, 2.0876756987868098979e-8,   -5.2841901386874931848e-10,
+      1.3382536530684678833e-11, -3.3896802963225828668e-13, 8.5860620562778445641e-15,
+      -2.174868698558061873e-16, 5.5090028283602295152e-18,  -1.3954464685812523341e-19};
+  const double power = ::pow(a, -s);  // a^-s
+  double tail = a * power / (s - 1.0) + 0.5 * power;
+  double rising = s * power / a;  // s (s+1) ... (s+2j-2) a^(1-s-2j), for j = 1
+  for (int j = 0; j < 12; ++j) {
+    const double term = b[j] * rising;
+    tail += term;
+    if (::fabs(term) <= 1e-17 * ::fabs(sum + tail)) break;
+    rising *= (s + 2 * j + 1) * (s + 2 * j + 2) / (a * a);
+  }
+  return sum + tail;
 }
 
 }  // namespace kiln::cuda_kernels

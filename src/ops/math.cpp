@@ -235,10 +235,65 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
 Tensor lgamma(const Tensor& x) {
   return unary_op(Unary::lgamma, "lgamma", x, Reads::input, [](const Tensor& v) { return digamma(v); });
 }
-Tensor digamma(const Tensor& x) {  // trigamma (computed, not recorded: no second derivatives)
-  return unary_op(
-      Unary::digamma, "digamma", x, Reads::input,
-      [](const Tensor& v) { return detail::unary_forward(Unary::trigamma, "digamma", v); }, false);
+Tensor digamma(const Tensor& x) {  // trigamma
+  return unary_op(Unary::digamma, "digamma", x, Reads::input,
+                  [](const Tensor& v) { return polygamma(1, v); });
+}
+
+namespace {
+// zeta(s, q) by its kernel, broadcasting; no autograd.
+Tensor zeta_values(const Tensor& s, const Tensor& q) {
+  NoGradGuard no_grad;
+  return detail::binary_forward(Binary::zeta, "zeta", s, q);
+}
+}  // namespace
+
+Tensor zeta(const Tensor& s, const Tensor& q) {  // d/dq = -s zeta(s + 1, q); none in s (as torch's)
+  detail::check_floating("zeta", s);
+  detail::check_same_dtype_device("zeta", {s, q});
+  Tensor out = zeta_values(s, q);
+  if (should_record({s, q})) {
+    const bool ns = s.requires_grad(), nq = q.requires_grad();
+    attach_grad_fn(out, "zeta", {s, q},
+                   [s, q, ns, nq](const Tensor& g) {
+                     KILN_CHECK(!ns, "zeta: no gradient in s (shape ", fmt(s.shape()),
+                                ") is defined; pass s detached, or as a number");
+                     // Recording (create_graph): zeta itself again, so to any order in q.
+                     const Tensor sd = s.detach();
+                     if (!nq) return Grads{Tensor(), Tensor()};
+                     const Tensor shifted =
+                         is_grad_enabled() ? zeta(sd + 1.0, q) : zeta_values(sd + 1.0, q.detach());
+                     return Grads{Tensor(), sum_to(-(g * sd * shifted), q.shape())};
+                   },
+                   {s, q});
+    mark_differentiable_backward(out);
+  }
+  return out;
+}
+Tensor zeta(double s, const Tensor& q) { return zeta(constant(q, s), q); }
+Tensor zeta(const Tensor& s, double q) { return zeta(s, constant(s, q)); }
+
+Tensor polygamma(int n, const Tensor& x) {
+  KILN_CHECK(n >= 0, "polygamma: the order n must be 0 or more, not ", n);
+  if (n == 0) return digamma(x);
+  if (n == 1)  // trigamma's own kernel (by reflection below 1/2, as torch's)
+    return unary_op(Unary::trigamma, "polygamma", x, Reads::input,
+                    [](const Tensor& v) { return polygamma(2, v); });
+  detail::check_floating("polygamma", x);
+  // (-1)^(n+1) n! zeta(n + 1, x); the derivative polygamma(n + 1, x)
+  double scale = n % 2 == 1 ? 1.0 : -1.0;
+  for (int k = 2; k <= n; ++k) scale *= k;
+  Tensor out = zeta_values(constant(x, n + 1.0), x) * scale;
+  if (should_record({x})) {
+    attach_grad_fn(out, "polygamma", {x},
+                   [x, n](const Tensor& g) {
+                     const Tensor& v = is_grad_enabled() ? x : x.detach();
+                     return Grads{mul(g, polygamma(n + 1, v))};
+                   },
+                   {x});
+    mark_differentiable_backward(out);
+  }
+  return out;
 }
 
 // --- Rounding and remainders ------------------------------------------------------

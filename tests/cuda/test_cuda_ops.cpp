@@ -191,6 +191,8 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
     for (Fn2 f : {Fn2(atan2), Fn2(hypot), Fn2(logaddexp), Fn2(fmod), Fn2(remainder)})
       parity([f](const auto& v) { return f(v[0], v[1]); }, {x * 3.0, other}, tol);  // other broadcasts
     parity([](const auto& v) { return xlogy(v[0], v[1]); }, {x, pos}, tol);
+    parity([](const auto& v) { return polygamma(1, v[0]) + polygamma(3, v[0]); }, {pos}, tol);
+    parity([](const auto& v) { return zeta(v[1].detach() + 1.5, v[0]); }, {pos, rand({9}, dt) * 6.0}, tol);
     parity([](const auto& v) { return lerp(v[0], v[1], v[2]); }, {x, other, rand({7, 1}, dt)}, tol);
     const Tensor bound = other.narrow(0, 0, 7);
     parity([](const auto& v) { return clamp(v[0].t(), v[1], v[2]); }, {x, bound - 0.5, bound + 0.5}, tol);
@@ -199,6 +201,8 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
   const Tensor special = tensor<double>({0.0, -0.0, 1, -1, -2, 1.5, INFINITY, -INFINITY, NAN});
   for (auto f : {erfinv, digamma, lgamma, atanh})
     check_same(f(special.to(gpu)).to(Device::cpu()), f(special), 1e-12);
+  const Tensor orders = tensor<double>({2, 1, 1.5, 0.5, 3, 4, 2.5, 7, NAN});
+  check_same(zeta(orders.to(gpu), special.to(gpu)).to(Device::cpu()), zeta(orders, special), 1e-12);
 }
 
 TEST_CASE("cuda: einsum, diagonal, diag, trace, outer") {

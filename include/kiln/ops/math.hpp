@@ -1,8 +1,8 @@
 // Elementwise math beyond the arithmetic of elementwise.hpp, with PyTorch's names and
 // definitions: trigonometric and hyperbolic functions and their inverses, erf and its
-// kin, other bases of exp and log, the log-gamma function and its derivative, and
-// functions of two tensors (broadcasting). Floating tensors only; each differentiable
-// in its floating inputs. Outside a function's domain the value is NaN (or ±inf at a
+// kin, other bases of exp and log, the log-gamma function and its derivatives, Hurwitz's
+// zeta function, and functions of two tensors (broadcasting). Floating tensors only; each
+// differentiable in its floating inputs. Outside a function's domain the value is NaN (or ±inf at a
 // pole), as in <cmath> and PyTorch, never an error.
 #pragma once
 
@@ -53,6 +53,16 @@ Tensor logit(const Tensor& x, std::optional<double> eps = std::nullopt);
 // --- The gamma function ---------------------------------------------------------
 Tensor lgamma(const Tensor& x);   // log |Gamma(x)|; +inf at 0 and the negative integers
 Tensor digamma(const Tensor& x);  // lgamma's derivative; -inf at +0, NaN at the negative integers
+// digamma's n-th derivative (torch.polygamma): digamma for n = 0, then (-1)^(n+1) n!
+// zeta(n + 1, x); +inf at the non-positive integers. Differentiable to any order.
+Tensor polygamma(int n, const Tensor& x);
+// Hurwitz's zeta function, the sum over k >= 0 of (q + k)^-s (torch.special.zeta), computed
+// in double, broadcasting: +inf at s = 1 and at q = 0, -1, -2, ...; NaN for s < 1, and for
+// q < 0 unless s is a whole number. Differentiable in q (-s zeta(s + 1, q)); s's gradient is
+// not defined (an Error if asked for, as in PyTorch).
+Tensor zeta(const Tensor& s, const Tensor& q);
+Tensor zeta(double s, const Tensor& q);
+Tensor zeta(const Tensor& s, double q);
 
 // --- Rounding and remainders ------------------------------------------------------
 // toward zero; gradient 0, as floor's

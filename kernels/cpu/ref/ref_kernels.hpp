@@ -149,6 +149,7 @@ KILN_REF_BINARY(fmod, std::fmod(u, v))  // the sign of u, exact
 KILN_REF_BINARY(hypot, std::hypot(u, v))
 KILN_REF_BINARY(remainder, remainder_of(u, v))
 KILN_REF_BINARY(logaddexp, logaddexp_of(u, v))
+KILN_REF_BINARY(zeta, cuda_kernels::zeta_of(static_cast<double>(u), static_cast<double>(v)))
 #undef KILN_REF_BINARY
 
 // --- Gradients of the activations --------------------------------------------

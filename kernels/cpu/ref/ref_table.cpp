@@ -61,6 +61,7 @@ void fill(KernelTable<T>& t) {
   t.binary[int(Binary::remainder)] = ref::remainder<T>;
   t.binary[int(Binary::hypot)] = ref::hypot<T>;
   t.binary[int(Binary::logaddexp)] = ref::logaddexp<T>;
+  t.binary[int(Binary::zeta)] = ref::zeta<T>;
   t.unary_grad[int(UnaryGrad::relu)] = ref::relu_grad<T>;
   t.unary_grad[int(UnaryGrad::sigmoid)] = ref::sigmoid_grad<T>;
   t.unary_grad[int(UnaryGrad::tanh)] = ref::tanh_grad<T>;
