@@ -282,10 +282,10 @@ TEST_CASE("hessian, hvp, jvp and vjp") {
 
 TEST_CASE("create_graph through an op whose backward is not differentiable is an Error naming it") {
   manual_seed(28);
-  const Tensor x = rand64({2, 6}).requires_grad_();
-  const Tensor y = sum(square(logcumsumexp(x, 1)));
+  const Tensor x = rand64({1, 1, 3, 3}).requires_grad_(), grid = rand64({1, 2, 2, 2});
+  const Tensor y = sum(square(grid_sample(x, grid)));
   CHECK_THROWS_WITH_AS(grad(y, {x}, Tensor(), {.create_graph = true}),
-                       doctest::Contains("'logcumsumexp' cannot be differentiated again"), Error);
+                       doctest::Contains("'grid_sample' cannot be differentiated again"), Error);
   CHECK(grad(y, {x})[0].defined());  // the first derivative is there as before
 }
 
@@ -398,6 +398,20 @@ TEST_CASE("gradgradcheck: std, max / min values, scans, prod, xlogy, logit, sinc
       },
       {x});
   KILN_CHECK_GRADGRAD([](const In& in) { return prod(in[0], 1, true) + square(prod(in[0], 0, true)); }, {x});
+  // logcumsumexp along either dimension, and where the entries are large (exp overflows):
+  // its gradient and that gradient's transpose are one node whose rule is those sums again.
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(logcumsumexp(in[0], 1)) + logcumsumexp(in[0], 0); },
+                      {x});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(logcumsumexp(in[0] * 300.0, 1) - 300.0); },
+                      {tensor<double>({0.5, 1.0, 1.01, 0.2, 1.02, -3.0}).reshape({2, 3})});
+  // Its third derivative: gradgradcheck of x -> d/dx sum(logcumsumexp(x) u), recorded.
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        EnableGradGuard recording;  // gradgradcheck also calls it under NoGradGuard, on plain inputs
+        const Tensor v = in[0].requires_grad() ? in[0] : in[0].detach().requires_grad_();
+        return grad(sum(logcumsumexp(v, 1) * in[1]), {v}, Tensor(), {.create_graph = true})[0];
+      },
+      {x, rand64({3, 4})});
   // A zero entry: cumprod's and prod's gradients take their other branches (finite differences
   // move it off 0, where the derivatives are smooth in every other entry).
   const Tensor with_zero = tensor<double>({0.7, -1.2, 0.0, 1.5, 0.4, -0.8}).reshape({2, 3});

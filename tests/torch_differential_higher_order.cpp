@@ -138,6 +138,19 @@ TEST_CASE("torch differential: second derivatives of reductions, softmax, matmul
         [=](const auto& a) {
           return a[0].sum(dim).square() + (a[0] * a[0]).mean(dim) + a[0].norm(2, dim) + a[0].norm(3, dim);
         });
+    compare_second(
+        "logcumsumexp, lgamma, digamma, polygamma", {leaf(s)},
+        [=](const auto& a) {
+          const KT shifted = a[0] + 2.5;  // in [0.5, 4.5)
+          return kiln::square(kiln::logcumsumexp(a[0] * 3.0, dim)) +
+                 kiln::lgamma(shifted) * kiln::digamma(shifted) + kiln::polygamma(2, shifted);
+        },
+        [=](const auto& a) {  // in double: torch's float32 backward of a long logcumsumexp loses digits
+          const TT x = a[0].to(torch::kDouble), shifted = x + 2.5;
+          return ((x * 3.0).logcumsumexp(dim).square() + shifted.lgamma() * shifted.digamma() +
+                  torch::polygamma(2, shifted))
+              .to(a[0].scalar_type());
+        });
     const Both labels = integers({s[0]}, 0, s[1] - 1);
     const double smoothing = coin() ? 0.0 : unif(0, 0.5);
     compare_second(

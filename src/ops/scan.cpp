@@ -16,7 +16,9 @@
 //   logcumsumexp: running log(sum(exp)), one logaddexp per step (no overflow, no
 //           underflow of the early terms). The gradient of x_i is the sum over j >= i
 //           of g_j exp(x_i - out_j), taken as exp(x_i + a running logaddexp from the
-//           end of log(g) - out) for the positive and the negative parts of g apart.
+//           end of log(g) - out) for the positive and the negative parts of g apart;
+//           that sum and its transpose are a node of their own, differentiable again
+//           (logcumsumexp_products).
 //   prod:   the product of each line, without running values (a line along the last
 //           dimension longer than 32768 is multiplied in slices, whose products then
 //           multiply in order; the GPU slices its few long lines too). Each element's
@@ -312,21 +314,56 @@ Tensor cumprod_grad(const Tensor& x, const Tensor& out, const Tensor& g, std::in
   return where(before_zero, before, where(first_zero, at, 0.0));
 }
 
+// The two sums through which logcumsumexp's derivatives run, for out = logcumsumexp(x)
+// along dim and the triangular K_ij = exp(x_i - out_j) (i at or before j in the scan's
+// direction; each entry at most 1): K v, whose entry i is the sum over j at or after i of
+// v_j exp(x_i - out_j), the gradient of x for v = g; and, transposed, K^T v, whose entry j is
+// the sum over i at or before j of v_i exp(x_i - out_j). Computed in double as exp of running
+// logaddexps, the positive and the negative parts of v apart, so that nothing overflows and
+// float32's rounding of x + (a sum near -x) leaves the float32 result its digits. While a
+// walk records it is a node whose rule is these sums again: K v is linear in v (gradient
+// K^T u), x_i scales row i of K (u_i (K v)_i), out_j column j (-v_j (K^T u)_j); and for K^T v
+// the same with the roles swapped. So logcumsumexp has derivatives of every order.
+Tensor logcumsumexp_products(const Tensor& v, const Tensor& x, const Tensor& out, std::int64_t dim,
+                             bool reverse, bool transposed) {
+  Tensor result;
+  {
+    NoGradGuard no_grad;
+    const Tensor x64 = x.to(kFloat64), out64 = out.to(kFloat64), v64 = v.to(kFloat64);
+    const auto part = [&](const Tensor& vs) {
+      const char* name = "logcumsumexp";
+      return transposed ? exp(scan(log(vs) + x64, Scan::logaddexp, dim, reverse, name) - out64)
+                        : exp(x64 + scan(log(vs) - out64, Scan::logaddexp, dim, !reverse, name));
+    };
+    result = (part(relu(v64)) - part(relu(-v64))).to(v.dtype());
+  }
+  if (should_record({v, x, out})) {
+    attach_grad_fn(result, "logcumsumexp_backward", {v, x, out},
+                   [v, x, out, od = result.detach(), dim, reverse, transposed](const Tensor& u) {
+                     const Tensor own = output_for_backward(od);  // K v, or K^T v
+                     const Tensor other = logcumsumexp_products(u, x, out, dim, reverse, !transposed);
+                     // K v: (K^T u, u (K v), -v (K^T u)); K^T v: (K u, v (K u), -u (K^T v))
+                     return transposed ? Grads{other, mul(v, other), neg(mul(u, own))}
+                                       : Grads{other, mul(u, own), neg(mul(v, other))};
+                   },
+                   {v, x, out});
+    mark_differentiable_backward(result);
+  }
+  return result;
+}
+
 // Running logaddexp along dim, recorded (see the top of this file).
 Tensor running_logsumexp(const Tensor& x, std::int64_t dim, bool reverse) {
   Tensor out = scan(x, Scan::logaddexp, dim, reverse, "logcumsumexp");
   if (should_record({x})) {
     attach_grad_fn(out, "logcumsumexp", {x},
-                   [xd = x.detach(), od = out.detach(), dim, reverse](const Tensor& g) {
-                     // In double, so that float32's rounding of x + (a sum near -x) and the
-                     // difference of the two parts leave the float32 result its digits.
-                     const Tensor x64 = xd.to(kFloat64), out64 = od.to(kFloat64), g64 = g.to(kFloat64);
-                     const auto part = [&](const Tensor& gs) {
-                       return exp(x64 + running_logsumexp(log(gs) - out64, dim, !reverse));
-                     };
-                     return Grads{(part(relu(g64)) - part(relu(-g64))).to(g.dtype())};
+                   [x, od = out.detach(), dim, reverse](const Tensor& g) {
+                     const bool recording = is_grad_enabled();
+                     return Grads{logcumsumexp_products(g, recording ? x : x.detach(),
+                                                        output_for_backward(od), dim, reverse, false)};
                    },
                    {x, out});
+    mark_differentiable_backward(out);
   }
   return out;
 }

@@ -96,7 +96,10 @@ TEST_CASE("cuda: second derivatives through transposed convolution, pooling and 
   }
 }
 
-TEST_CASE("cuda: second derivatives through std, max values, scans, prod, gather and binary cross-entropy") {
+TEST_CASE(
+    "cuda: second derivatives through std, max values, scans, logcumsumexp, polygamma, prod, gather and "
+    "binary "
+    "cross-entropy") {
   manual_seed(132);
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
@@ -106,6 +109,11 @@ TEST_CASE("cuda: second derivatives through std, max values, scans, prod, gather
     parity(first_derivative([](const auto& v) {
              return square(kiln::std(v[0], {1}, true)) * v[0] + square(max(v[0], 0).values) +
                     tanh(cumsum(v[0], 1)) + cumprod(v[0], 1) + prod(v[0], 0) + square(cummax(v[0], 0).values);
+           }),
+           {x}, tol);
+    parity(first_derivative([](const auto& v) {
+             const Tensor positive = exp(v[0]) + 0.5;
+             return square(logcumsumexp(v[0] * 3.0, 1)) + digamma(positive) + polygamma(2, positive);
            }),
            {x}, tol);
     parity(
