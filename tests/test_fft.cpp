@@ -270,6 +270,38 @@ TEST_CASE("fft: gradchecks") {
   KILN_CHECK_GRAD([](const In& in) { return fft::rfft(in[0]); }, {randn({37}, kFloat64)});
 }
 
+TEST_CASE("fft and stft: second derivatives (each transform's gradient is a transform again)") {
+  manual_seed(7);
+  for (const fft::Norm norm : {fft::Norm::backward, fft::Norm::ortho})
+    for (const std::int64_t n : {6, 7}) {
+      KILN_CHECK_GRADGRAD([norm, n](const In& in) { return fft::abs(fft::rfft(in[0], n, 0, norm)); },
+                          {randn({n, 2}, kFloat64)});
+      KILN_CHECK_GRADGRAD([norm, n](const In& in) { return square(fft::irfft(in[0], n, 1, norm)); },
+                          {random_complex_tensor({2, n / 2 + 1})});
+    }
+  KILN_CHECK_GRADGRAD([](const In& in) { return fft::fft(in[0], -1, 1) * fft::ifft(in[1], 3, 0); },
+                      {random_complex_tensor({3, 4}), random_complex_tensor({2, 4})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(fft::hfft(in[0], 4)) + fft::abs(fft::ihfft(in[1])); },
+                      {random_complex_tensor({2, 3}), randn({2, 6}, kFloat64)});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return fft::abs(fft::rfft2(in[0])) + square(fft::irfftn(in[1], {3, 3}));
+      },
+      {randn({3, 4}, kFloat64), random_complex_tensor({3, 2})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return fft::abs(fft::rfft(in[0])); },
+                      {randn({11}, kFloat64)});  // Bluestein
+  // A power spectrogram with a learned window, and istft back.
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) { return square(stft(in[0], 8, StftOptions().set_window(in[1]).set_hop_length(3))); },
+      {randn({2, 14}, kFloat64), rand({8}, kFloat64)});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(
+            istft(in[0], 8, StftOptions().set_hop_length(2).set_window(hann_window(8, true, kFloat64))));
+      },
+      {random_complex_tensor({5, 4})});
+}
+
 TEST_CASE("fft: complex helpers and their gradients") {
   const Tensor z = tensor<double>({3, 4, 0, 0, -1, 0}).reshape({3, 2});
   check_values(fft::abs(z), {5, 0, 1});

@@ -318,6 +318,7 @@ Tensor transform_1d(Kind kind, const Tensor& t, std::int64_t dim, std::int64_t n
       return Grads{transform_1d(Kind::r2c, g, dim, n, false, scale, op) *
                    bin_weights(n, trailing, 1.0, 2.0, 0.0, g)};
     });
+    mark_differentiable_backward(out);  // the rule is another transform: recorded, so to any order
   }
   return out;
 }
@@ -508,12 +509,15 @@ Tensor abs(const Tensor& z) {
   }
   if (should_record({z})) {
     attach_grad_fn(r, "fft::abs", {z},
-                   [zs = z.detach(), rs = r.detach()](const Tensor& g) {
+                   [z, rs = r.detach()](const Tensor& g) {
+                     // While a walk records (create_graph), in z and |z| as tensors of the graph.
                      const Tensor nonzero = rs > 0.0;
-                     const Tensor per_radius = where(nonzero, g / where(nonzero, rs, 1.0), 0.0);
-                     return Grads{zs * per_radius.unsqueeze(-1)};
+                     const Tensor radius = output_for_backward(rs);
+                     const Tensor per_radius = where(nonzero, g / where(nonzero, radius, 1.0), 0.0);
+                     return Grads{(is_grad_enabled() ? z : z.detach()) * per_radius.unsqueeze(-1)};
                    },
                    {z, r});
+    mark_differentiable_backward(r);
   }
   return r;
 }

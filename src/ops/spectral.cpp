@@ -139,9 +139,11 @@ Tensor frames_of(const Tensor& signal, std::int64_t n, std::int64_t hop, std::in
                    });
     });
   }
-  if (should_record({signal}))
+  if (should_record({signal})) {
     attach_grad_fn(out, "stft frames", {signal},
                    [hop, length](const Tensor& g) { return Grads{overlap_add(g, hop, length)}; });
+    mark_differentiable_backward(out);  // the two are adjoint, each the other's rule: any order
+  }
   return out;
 }
 
@@ -171,9 +173,11 @@ Tensor overlap_add(const Tensor& frames, std::int64_t hop, std::int64_t total) {
       });
     });
   }
-  if (should_record({frames}))
+  if (should_record({frames})) {
     attach_grad_fn(out, "istft overlap-add", {frames},
                    [n, hop, count](const Tensor& g) { return Grads{frames_of(g, n, hop, count)}; });
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 
