@@ -520,6 +520,14 @@ TEST_CASE("gradcheck: GCNConv, SAGEConv, decoder, reparameterisation, KL") {
   CHECK(sage.forward(a_mean, randn({4, 3})).shape() == Shape{4, 2});
   const Tensor src = tensor<std::int64_t>({0, 1, 3}), dst = tensor<std::int64_t>({2, 1, 0});
   KILN_CHECK_GRAD([src, dst](const In& in) { return nn::inner_product_logits(in[0], src, dst); }, {rand64({4, 3})});
+  // Its second derivatives (a pair of a node with itself, a repeat, a node number from the end),
+  // and the VAE's sampling and KL term with it.
+  const Tensor src2 = tensor<std::int64_t>({0, 1, 1, -1}), dst2 = tensor<std::int64_t>({0, 2, 2, 1});
+  KILN_CHECK_GRADGRAD(
+      [src2, dst2](const In& in) { return square(nn::inner_product_logits(in[0], src2, dst2)); },
+      {rand64({4, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return nn::gaussian_kl(in[0] * in[1], in[1]); },
+                      {rand64({3, 2}), rand64({3, 2})});
   const Tensor z = randn({4, 3});
   check_same(nn::inner_product_logits(z, src, dst),
              gather(index_select(nn::inner_product_all(z), 0, src), 1, dst.unsqueeze(1)).squeeze(1), 1e-5);

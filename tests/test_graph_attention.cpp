@@ -188,6 +188,10 @@ TEST_CASE("gradcheck: edge_softmax, one column and several, an empty row include
   KILN_CHECK_GRAD([d](const In& in) { return edge_softmax(d, in[0]); }, {rand64({7, 3})});
   // A non-contiguous score tensor.
   KILN_CHECK_GRAD([d](const In& in) { return edge_softmax(d, in[0].t()); }, {rand64({2, 7})});
+  // Second derivatives: while a walk records, the backward is y (g - the row's sum of y g) in
+  // recorded ops (index_add, index_select).
+  KILN_CHECK_GRADGRAD([d](const In& in) { return edge_softmax(d, in[0] * 2.0); }, {rand64({7, 2})});
+  KILN_CHECK_GRADGRAD([d](const In& in) { return square(edge_softmax(d, in[0].t())); }, {rand64({3, 7})});
 }
 
 TEST_CASE("GATConv equals its dense definition: heads concatenated or averaged, directed or not") {

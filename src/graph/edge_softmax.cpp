@@ -4,9 +4,13 @@
 #include <cmath>
 #include <vector>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
+#include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
 #include "kiln/graph/csr.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/graph/balanced_rows.hpp"
@@ -137,9 +141,19 @@ Tensor edge_softmax(const graph::DeviceCsr& a, const Tensor& scores) {
   const std::int64_t h = a.nnz() == 0 ? 1 : scores.numel() / a.nnz();
   Tensor y = edge_softmax_forward(a, h, scores.detach().contiguous());
   if (should_record({scores})) {
-    attach_grad_fn(
-        y, "edge_softmax", {scores},
-        [a, h, yd = y.detach()](const Tensor& g) { return Grads{edge_softmax_backward(a, h, yd, g)}; }, {y});
+    attach_grad_fn(y, "edge_softmax", {scores},
+                   [a, h, yd = y.detach()](const Tensor& g) {
+                     if (!is_grad_enabled()) return Grads{edge_softmax_backward(a, h, yd, g)};
+                     // Recording (create_graph): y (g - the row's sum of y g), in recorded ops of y and g.
+                     const Tensor yr = output_for_backward(yd), rows = a.row_idx();
+                     Shape per_row = yd.shape();
+                     per_row[0] = a.rows();
+                     const Tensor yg = yr * g;
+                     const Tensor sums = index_add(zeros(per_row, yd.dtype(), yd.device()), 0, rows, yg);
+                     return Grads{yr * (g - index_select(sums, 0, rows))};
+                   },
+                   {y});
+    mark_differentiable_backward(y);
   }
   return y;
 }

@@ -3,6 +3,7 @@
 // again plus two N x D scatter-adds; fused, each pair reads its two rows of z once:
 //   forward   logit_k = sum_j z[s_k, j] z[d_k, j]                (pairs split between threads)
 //   backward  dz[s_k] += g_k z[d_k],  dz[d_k] += g_k z[s_k]      (pairs in order, see RowOwners)
+// (while a walk records, the backward is those ops, recorded, so that it differentiates again).
 // The rows are random reads into z (at a million nodes, far beyond the caches), so each
 // loop asks for the rows of the pair kRowsAhead ahead of the one it works on.
 #include "src/nn/inner_product.hpp"
@@ -10,9 +11,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
+#include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/ops/row_scatter.hpp"
 
@@ -93,6 +97,12 @@ std::vector<std::int64_t> pair_node_numbers(const Tensor& index, const char* whi
   return idx;
 }
 
+Tensor inner_product_recorded_grad(const Tensor& z, const Tensor& s, const Tensor& t, const Tensor& g) {
+  const Tensor per_pair = g.unsqueeze(1);
+  const Tensor into_s = index_add(zeros_like(z), 0, s, per_pair * index_select(z, 0, t));
+  return index_add(into_s, 0, t, per_pair * index_select(z, 0, s));
+}
+
 Tensor inner_product_logits_cpu(const Tensor& z, const Tensor& src, const Tensor& dst) {
   const std::int64_t d = z.size(1);
   auto s = pair_node_numbers(src, "src", z);
@@ -103,7 +113,9 @@ Tensor inner_product_logits_cpu(const Tensor& z, const Tensor& src, const Tensor
                  [&]<class T>() { pair_dots(ptr<T>(zc), d, s, t, ptr<T>(out)); });
   if (should_record({z})) {
     attach_grad_fn(out, "inner_product_logits", {z},
-                   [zc, s = std::move(s), t = std::move(t)](const Tensor& g) {
+                   [z, zc, s = std::move(s), t = std::move(t)](const Tensor& g) {
+                     if (is_grad_enabled())
+                       return Grads{inner_product_recorded_grad(z, from_vector(s), from_vector(t), g)};
                      const Tensor gc = g.contiguous();
                      Tensor dz = zeros(zc.shape(), zc.dtype());
                      visit_floating(zc.dtype(), "inner_product_logits backward", [&]<class T>() {
@@ -112,6 +124,7 @@ Tensor inner_product_logits_cpu(const Tensor& z, const Tensor& src, const Tensor
                      return Grads{dz};
                    },
                    {zc});
+    mark_differentiable_backward(out);
   }
   return out;
 }

@@ -6,10 +6,14 @@
 //   inner_product_logits: a thread per pair forward, a thread per (pair, column)
 //                    backward adding into both ends' gradients, in place of two
 //                    index_selects, mul and sum and their backward
+// While a walk records (create_graph), each backward is its composite's, in recorded ops,
+// so that it differentiates again.
 #include "src/nn/vae_cuda.hpp"
 
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
@@ -25,15 +29,22 @@ Tensor gaussian_kl_cuda(const Tensor& mu, const Tensor& logstd) {
   const double scale = -0.5 / static_cast<double>(m.size(0));
   Tensor terms = Tensor::empty(m.shape(), m.dtype(), m.device());
   cuda_for(m).gaussian_kl_terms(scalar, m.numel(), dptr(m), dptr(s), scale, dptr(terms));
-  if (should_record({mu, logstd}))
-    attach_grad_fn(terms, op, {mu, logstd}, [m, s, scale, scalar](const Tensor& g_in) {
-      const Upstream up = upstream_values(g_in, m.dtype());
-      Tensor g_mu = Tensor::empty(m.shape(), m.dtype(), m.device());
-      Tensor g_s = Tensor::empty(m.shape(), m.dtype(), m.device());
-      cuda_for(m).gaussian_kl_terms_backward(scalar, m.numel(), dptr(m), dptr(s), scale, dptr(up.values),
-                                             up.stride, dptr(g_mu), dptr(g_s));
-      return Grads{g_mu, g_s};
-    }, {m, s});
+  if (should_record({mu, logstd})) {
+    attach_grad_fn(
+        terms, op, {mu, logstd},
+        [mu, logstd, m, s, scale, scalar](const Tensor& g_in) {
+          if (is_grad_enabled())  // recording (create_graph): the derivatives in recorded ops
+            return Grads{g_in * mu * (-2.0 * scale), g_in * (1.0 - exp(logstd * 2.0)) * (2.0 * scale)};
+          const Upstream up = upstream_values(g_in, m.dtype());
+          Tensor g_mu = Tensor::empty(m.shape(), m.dtype(), m.device());
+          Tensor g_s = Tensor::empty(m.shape(), m.dtype(), m.device());
+          cuda_for(m).gaussian_kl_terms_backward(scalar, m.numel(), dptr(m), dptr(s), scale, dptr(up.values),
+                                                 up.stride, dptr(g_mu), dptr(g_s));
+          return Grads{g_mu, g_s};
+        },
+        {m, s});
+    mark_differentiable_backward(terms);
+  }
   return sum(terms);
 }
 
@@ -44,14 +55,20 @@ Tensor reparameterize_cuda(const Tensor& mu, const Tensor& logstd) {
   const Tensor eps = randn(m.shape(), m.dtype(), m.device());
   Tensor z = Tensor::empty(m.shape(), m.dtype(), m.device());
   cuda_for(m).reparameterize(scalar, m.numel(), dptr(m), dptr(s), dptr(eps), dptr(z));
-  if (should_record({mu, logstd}))
-    attach_grad_fn(z, op, {mu, logstd}, [s, eps, scalar](const Tensor& g_in) {
-      const Upstream up = upstream_values(g_in, s.dtype());
-      Tensor g_s = Tensor::empty(s.shape(), s.dtype(), s.device());
-      cuda_for(s).reparameterize_backward(scalar, s.numel(), dptr(s), dptr(eps), dptr(up.values), up.stride,
-                                          dptr(g_s));
-      return Grads{g_in, g_s};  // dz/dmu = 1
-    }, {s});
+  if (should_record({mu, logstd})) {
+    attach_grad_fn(z, op, {mu, logstd},
+                   [logstd, s, eps, scalar](const Tensor& g_in) {
+                     if (is_grad_enabled())
+                       return Grads{g_in, g_in * eps * exp(logstd)};  // recording (create_graph)
+                     const Upstream up = upstream_values(g_in, s.dtype());
+                     Tensor g_s = Tensor::empty(s.shape(), s.dtype(), s.device());
+                     cuda_for(s).reparameterize_backward(scalar, s.numel(), dptr(s), dptr(eps),
+                                                         dptr(up.values), up.stride, dptr(g_s));
+                     return Grads{g_in, g_s};  // dz/dmu = 1
+                   },
+                   {s});
+    mark_differentiable_backward(z);
+  }
   return z;
 }
 
@@ -89,9 +106,12 @@ Tensor inner_product_logits_cuda(const Tensor& z, const Tensor& src, const Tenso
   cuda_for(zc).inner_product_pairs(scalar, pairs, n, d, dptr(zc), dptr<std::int64_t>(s),
                                    dptr<std::int64_t>(t), dptr(out),
                                    cuda_report_slot(zc.device().index, bad_pair_message));
-  if (should_record({z}))
+  if (should_record({z})) {
     attach_grad_fn(out, op, {z},
-                   [zc, s, t, scalar](const Tensor& g_in) {
+                   [z, zc, s, t, scalar](const Tensor& g_in) {
+                     // Recording (create_graph): in recorded ops (which count negative node
+                     // numbers from the end, as the kernels do).
+                     if (is_grad_enabled()) return Grads{inner_product_recorded_grad(z, s, t, g_in)};
                      const Upstream up = upstream_values(g_in, zc.dtype());
                      Tensor dz = zeros(zc.shape(), zc.dtype(), zc.device());
                      cuda_for(zc).inner_product_pairs_backward(
@@ -100,6 +120,8 @@ Tensor inner_product_logits_cuda(const Tensor& z, const Tensor& src, const Tenso
                      return Grads{dz};
                    },
                    {zc, s, t});
+    mark_differentiable_backward(out);
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Second derivatives on the GPU against the CPU (cross_entropy's kernels included): the
 // gradient recorded by grad() with create_graph is the function parity() compares, so its
-// backward pass differentiates the backward rules themselves, on both devices.
+// backward pass differentiates the backward rules themselves, on both devices (the fused
+// graph kernels' rules too, which record their composites).
 #include <doctest/doctest.h>
 
 #include "kiln/kiln.hpp"
@@ -125,6 +126,42 @@ TEST_CASE(
                                                      Reduction::none);
            }),
            {x}, tol);
+  }
+}
+
+TEST_CASE(
+    "cuda: second derivatives through edge_softmax and the graph VAE's fused decoder, KL and sampling") {
+  manual_seed(133);
+  std::vector<graph::Edge> edges;
+  for (int k = 0; k < 40; ++k)
+    edges.push_back({randint(0, 12, {1}).item<std::int64_t>(), randint(0, 12, {1}).item<std::int64_t>()});
+  const graph::CsrMatrix a = graph::add_self_loops(graph::CsrMatrix::undirected(12, edges));
+  const graph::DeviceCsr on_gpu(a, gpu), on_cpu(a);
+  const auto held = [&](const Tensor& t) -> const graph::DeviceCsr& {
+    return t.device().is_cuda() ? on_gpu : on_cpu;
+  };
+  // Pairs with a node and itself, repeats, and node numbers counted from the end.
+  const Tensor src = tensor<std::int64_t>({0, 3, 3, 7, -1, 5}),
+               dst = tensor<std::int64_t>({0, 4, 4, -2, 2, 11});
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    parity(first_derivative([&](const auto& v) { return square(edge_softmax(held(v[0]), v[0] * 2.0)); }),
+           {randn({a.nnz(), 3}, dt)}, tol);
+    parity(first_derivative([&](const auto& v) {
+             const Device on = v[0].device();
+             return square(nn::inner_product_logits(v[0], src, dst)) +
+                    nn::inner_product_logits(v[0], src.to(on), dst.to(on)) * 0.5;
+           }),
+           {randn({12, 5}, dt)}, tol);
+    parity(first_derivative([](const auto& v) { return nn::gaussian_kl(v[0] * v[1], v[1]); }),
+           {randn({6, 4}, dt), randn({6, 4}, dt) * 0.3}, tol);
+    // z = mu + eps e^s: d sum(z) / ds = eps e^s = z - mu, and so is its own derivative in s.
+    const Tensor mu = randn({7, 3}, dt).to(gpu), logstd = (randn({7, 3}, dt) * 0.5).to(gpu).requires_grad_();
+    const Tensor z = nn::reparameterize(mu, logstd);
+    const Tensor first = grad(sum(z), {logstd}, Tensor(), {.create_graph = true})[0];
+    check_same(first.detach().to(Device::cpu()), (z - mu).detach().to(Device::cpu()), tol);
+    check_same(grad(sum(first), {logstd})[0].to(Device::cpu()), (z - mu).detach().to(Device::cpu()), tol);
   }
 }
 
