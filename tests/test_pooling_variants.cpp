@@ -414,6 +414,11 @@ TEST_CASE("max_unpool2d puts the maxima back where max_pool2d found them") {
         return max_unpool2d(in[0], idx, {2, 2}, {0, 0}, {0, 0}, Pair{6, 7});
       },
       {rand64({2, 3, 3, 3})});
+  KILN_CHECK_GRADGRAD(  // a recorded gather: differentiable again
+      [idx](const In& in) {
+        return square(max_unpool2d(in[0], idx, {2, 2}, {0, 0}, {0, 0}, Pair{6, 7}));
+      },
+      {rand64({2, 3, 3, 3})});
 
   // Overlapping windows sharing one maximum: each copy gets the gradient at that place.
   const Tensor peak = from_vector(std::vector<double>{0, 0, 0, 0, 9, 0, 0, 0, 0}, {1, 1, 3, 3});

@@ -362,9 +362,17 @@ TEST_CASE("scatter, scatter_reduce, index_copy, index_fill: values by hand, repe
       INFO(scatter_reduce_name(r), " include_self ", self);
       KILN_CHECK_GRAD([&](const In& in) { return scatter_reduce(in[0], 1, index, in[1], r, self); },
                       {rand64({3, 5}), rand64({3, 4})});
+      KILN_CHECK_GRADGRAD(
+          [&](const In& in) { return square(scatter_reduce(in[0], 1, index, in[1], r, self)) * in[0]; },
+          {rand64({3, 5}), rand64({3, 4})});
     }
   KILN_CHECK_GRAD([&](const In& in) { return scatter(in[0], 1, index, in[1]); },
                   {rand64({3, 5}), rand64({3, 4})});
+  KILN_CHECK_GRADGRAD(
+      [&](const In& in) {
+        return square(scatter(in[0], 1, index, in[1])) + scatter_add(in[0], 1, index, in[1] * in[1]);
+      },
+      {rand64({3, 5}), rand64({3, 4})});
   KILN_CHECK_GRAD(
       [](const In& in) {
         return scatter(in[0], 0, tensor<std::int64_t>({{1, 0}}), 2.0);

@@ -242,10 +242,12 @@ Tensor unpool(const char* op, const Tensor& x, const Tensor& indices, const std:
     out = scatter(zeros({n, c, plane}, x.dtype(), x.device()), 2, places, x.detach().reshape({n, c, -1}))
               .reshape(out_shape);
   }
-  if (should_record({x}))
+  if (should_record({x})) {
     attach_grad_fn(out, op, {x}, [places, xs = x.shape(), n, c](const Tensor& g) {
       return Grads{gather(g.reshape({n, c, -1}), 2, places).reshape(xs)};
     });
+    mark_differentiable_backward(out);  // a recorded gather, linear in g
+  }
   return out;
 }
 

@@ -133,6 +133,8 @@ Tensor scatter_extreme_cpu(const Tensor& flat, const Scatter& s, const std::vect
           const Tensor to_self = include_self ? share * eq(base, od).to(g.dtype()) : zeros_like(g);
           return Grads{where(mask, to_self, g), to_values};
         });
+    // The rule is linear in g (recorded ops; the masks are constant almost everywhere): any order.
+    mark_differentiable_backward(out);
   }
   return out;
 }
