@@ -146,6 +146,28 @@ TEST_CASE("gradcheck: affine_grid, grid_sample in the input and the grid, a spat
       {rand64({2, 3, 5, 5}), identity_theta(2) + rand64({2, 2, 3}) * 0.2});
 }
 
+TEST_CASE("gradgradcheck: grid_sample in the input and the grid, every padding, and through affine_grid") {
+  // While a walk records, the kernel's rule is the composite's gradient (gather, where), recorded.
+  manual_seed(63);
+  for (const GridPadding padding : {GridPadding::zeros, GridPadding::border, GridPadding::reflection})
+    for (const bool corners : {false, true}) {
+      CAPTURE(static_cast<int>(padding));
+      CAPTURE(corners);
+      KILN_CHECK_GRADGRAD(
+          [padding, corners](const In& in) {
+            return square(grid_sample(in[0], in[1], Interpolation::bilinear, padding, corners));
+          },
+          {rand64({1, 2, 3, 4}), rand(Shape{1, 2, 3, 2}, kFloat64) * 2.4 - 1.2});
+    }
+  KILN_CHECK_GRADGRAD([](const In& in) { return square(grid_sample(in[0], in[1], Interpolation::nearest)); },
+                      {rand64({1, 2, 4, 4}), rand(Shape{1, 3, 2, 2}, kFloat64) * 1.6 - 0.8});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(grid_sample(in[0], affine_grid(in[1], {1, 2, 3, 3})));
+      },
+      {rand64({1, 2, 4, 4}), identity_theta(1) + rand64({1, 2, 3}) * 0.2});
+}
+
 TEST_CASE("affine_grid and grid_sample: errors name the op and the shapes") {
   const Tensor x = zeros({2, 3, 4, 4}, kFloat64);
   CHECK_THROWS_WITH_AS(affine_grid(zeros({2, 3, 3}), {2, 1, 4, 4}), doctest::Contains("must be (N, 2, 3)"),

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -187,6 +188,66 @@ void grid_sample_backward(const GridSampleShape& g, const T* x, const T* grid, c
   });
 }
 
+// grid_sample in recorded ops (gather, where, arithmetic): a GPU's forward, and the function
+// whose derivatives the CPU's kernel takes while a walk records (create_graph).
+Tensor grid_sample_composite(const Tensor& input, const Tensor& grid, Interpolation mode, GridPadding padding,
+                             bool align_corners) {
+  const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
+  const std::int64_t points = grid.size(1) * grid.size(2);
+  const Tensor flat_grid = grid.reshape({n, points, 2});
+  const Tensor x =
+      pad_coordinate(unnormalise(flat_grid.select(2, 0), w, align_corners), w, padding, align_corners);
+  const Tensor y =
+      pad_coordinate(unnormalise(flat_grid.select(2, 1), h, align_corners), h, padding, align_corners);
+  const Tensor planes = input.reshape({n, c, h * w});
+
+  // The input at integer positions (px, py) (N, points), each times its weight; positions
+  // outside the image read 0 (a valid index, its weight zeroed).
+  const auto corner = [&](const Tensor& px, const Tensor& py, const Tensor& weight) {
+    Tensor index, inside;
+    {
+      NoGradGuard no_grad;
+      inside = logical_and(logical_and(px >= 0.0, px <= static_cast<double>(w - 1)),
+                           logical_and(py >= 0.0, py <= static_cast<double>(h - 1)));
+      const Tensor at = clamp(py.to(kFloat64), 0.0, static_cast<double>(h - 1)) * static_cast<double>(w) +
+                        clamp(px.to(kFloat64), 0.0, static_cast<double>(w - 1));
+      // A NaN coordinate reads position 0 with weight 0 (NaN compares false: not inside).
+      index = nan_to_num(at, 0.0, 0.0, 0.0).to(kInt64).unsqueeze(1).expand({n, c, points}).contiguous();
+    }
+    return gather(planes, 2, index) * where(inside, weight, 0.0).unsqueeze(1);
+  };
+  Tensor out;
+  if (mode == Interpolation::nearest) {
+    // Weight 1, written through x and y so that the grid gets its zero gradient (as
+    // torch's); where x or y is not finite the point is outside and the weight unused.
+    out = corner(round(x.detach()), round(y.detach()), (x + y) * 0.0 + 1.0);
+  } else {
+    const Tensor x0 = floor(x.detach()), y0 = floor(y.detach());
+    const Tensor x1 = x0 + 1.0, y1 = y0 + 1.0;
+    // The weights as PyTorch forms them: the opposite corner's distances.
+    out = corner(x0, y0, (x1 - x) * (y1 - y)) + corner(x1, y0, (x - x0) * (y1 - y)) +
+          corner(x0, y1, (x1 - x) * (y - y0)) + corner(x1, y1, (x - x0) * (y - y0));
+  }
+  return out.reshape({n, c, grid.size(1), grid.size(2)});
+}
+
+// The gradients of sum(grid_sample(input, grid) up) in input and grid, taken through the
+// composite by a nested grad() with create_graph: recorded functions of input, grid and up,
+// which the kernels' values equal (the GPU's tests compare the two).
+Grads composite_gradients(const Tensor& input, const Tensor& grid, const Tensor& up, Interpolation mode,
+                          GridPadding padding, bool align_corners) {
+  std::vector<Tensor> wrt;
+  std::vector<std::size_t> slot;
+  if (input.requires_grad()) wrt.push_back(input), slot.push_back(0);
+  if (grid.requires_grad()) wrt.push_back(grid), slot.push_back(1);
+  const Tensor out = grid_sample_composite(input, grid, mode, padding, align_corners);
+  const std::vector<Tensor> found = grad({out}, wrt, {up}, {.allow_unused = true, .create_graph = true});
+  Grads grads(2);
+  for (std::size_t k = 0; k < wrt.size(); ++k)
+    grads[slot[k]] = found[k].defined() ? found[k] : zeros_like(wrt[k]);
+  return grads;
+}
+
 Tensor grid_sample_cpu(const Tensor& input, const Tensor& grid, Interpolation mode, GridPadding padding,
                        bool align_corners) {
   const GridSampleShape g{
@@ -201,7 +262,9 @@ Tensor grid_sample_cpu(const Tensor& input, const Tensor& grid, Interpolation mo
   const bool nearest = mode == Interpolation::nearest, need_input = input.requires_grad();
   const bool need_grid = grid.requires_grad() && !nearest, zero_grid = grid.requires_grad() && nearest;
   attach_grad_fn(out, "grid_sample", {input, grid},
-                 [g, xc, gc, need_input, need_grid, zero_grid](const Tensor& up) {
+                 [g, input, grid, xc, gc, need_input, need_grid, zero_grid](const Tensor& up) {
+                   if (is_grad_enabled())  // recording (create_graph): the composite's gradients, recorded
+                     return composite_gradients(input, grid, up, g.mode, g.padding, g.align_corners);
                    const Tensor uc = up.contiguous();
                    Grads grads(2);
                    Tensor gi = need_input ? zeros(xc.shape(), kFloat64) : Tensor();
@@ -217,6 +280,7 @@ Tensor grid_sample_cpu(const Tensor& input, const Tensor& grid, Interpolation mo
                    return grads;
                  },
                  {xc, gc});
+  mark_differentiable_backward(out);
   return out;
 }
 
@@ -254,45 +318,10 @@ Tensor grid_sample(const Tensor& input, const Tensor& grid, Interpolation mode, 
   KILN_CHECK(grid.dim() == 4 && grid.size(0) == input.size(0) && grid.size(3) == 2,
              "grid_sample: grid of shape ", fmt(grid.shape()),
              " must be (N, H_out, W_out, 2) with the input's N = ", input.size(0));
-  const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
-  const std::int64_t points = grid.size(1) * grid.size(2);
-  KILN_CHECK(h >= 1 && w >= 1, "grid_sample: input of shape ", fmt(input.shape()), " has an empty image");
+  KILN_CHECK(input.size(2) >= 1 && input.size(3) >= 1, "grid_sample: input of shape ", fmt(input.shape()),
+             " has an empty image");
   if (input.device().is_cpu()) return grid_sample_cpu(input, grid, mode, padding, align_corners);
-  const Tensor flat_grid = grid.reshape({n, points, 2});
-  const Tensor x =
-      pad_coordinate(unnormalise(flat_grid.select(2, 0), w, align_corners), w, padding, align_corners);
-  const Tensor y =
-      pad_coordinate(unnormalise(flat_grid.select(2, 1), h, align_corners), h, padding, align_corners);
-  const Tensor planes = input.reshape({n, c, h * w});
-
-  // The input at integer positions (px, py) (N, points), each times its weight; positions
-  // outside the image read 0 (a valid index, its weight zeroed).
-  const auto corner = [&](const Tensor& px, const Tensor& py, const Tensor& weight) {
-    Tensor index, inside;
-    {
-      NoGradGuard no_grad;
-      inside = logical_and(logical_and(px >= 0.0, px <= static_cast<double>(w - 1)),
-                           logical_and(py >= 0.0, py <= static_cast<double>(h - 1)));
-      const Tensor at = clamp(py.to(kFloat64), 0.0, static_cast<double>(h - 1)) * static_cast<double>(w) +
-                        clamp(px.to(kFloat64), 0.0, static_cast<double>(w - 1));
-      // A NaN coordinate reads position 0 with weight 0 (NaN compares false: not inside).
-      index = nan_to_num(at, 0.0, 0.0, 0.0).to(kInt64).unsqueeze(1).expand({n, c, points}).contiguous();
-    }
-    return gather(planes, 2, index) * where(inside, weight, 0.0).unsqueeze(1);
-  };
-  Tensor out;
-  if (mode == Interpolation::nearest) {
-    // Weight 1, written through x and y so that the grid gets its zero gradient (as
-    // torch's); where x or y is not finite the point is outside and the weight unused.
-    out = corner(round(x.detach()), round(y.detach()), (x + y) * 0.0 + 1.0);
-  } else {
-    const Tensor x0 = floor(x.detach()), y0 = floor(y.detach());
-    const Tensor x1 = x0 + 1.0, y1 = y0 + 1.0;
-    // The weights as PyTorch forms them: the opposite corner's distances.
-    out = corner(x0, y0, (x1 - x) * (y1 - y)) + corner(x1, y0, (x - x0) * (y1 - y)) +
-          corner(x0, y1, (x1 - x) * (y - y0)) + corner(x1, y1, (x - x0) * (y - y0));
-  }
-  return out.reshape({n, c, grid.size(1), grid.size(2)});
+  return grid_sample_composite(input, grid, mode, padding, align_corners);
 }
 
 }  // namespace kiln

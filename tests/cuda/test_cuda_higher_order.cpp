@@ -156,6 +156,10 @@ TEST_CASE(
            {randn({12, 5}, dt)}, tol);
     parity(first_derivative([](const auto& v) { return nn::gaussian_kl(v[0] * v[1], v[1]); }),
            {randn({6, 4}, dt), randn({6, 4}, dt) * 0.3}, tol);
+    parity(first_derivative([](const auto& v) {
+             return square(grid_sample(v[0], v[1], Interpolation::bilinear, GridPadding::reflection));
+           }),
+           {randn({1, 2, 4, 5}, dt), rand({1, 3, 2, 2}, dt) * 2.4 - 1.2}, tol);
     // z = mu + eps e^s: d sum(z) / ds = eps e^s = z - mu, and so is its own derivative in s.
     const Tensor mu = randn({7, 3}, dt).to(gpu), logstd = (randn({7, 3}, dt) * 0.5).to(gpu).requires_grad_();
     const Tensor z = nn::reparameterize(mu, logstd);
