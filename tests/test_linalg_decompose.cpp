@@ -231,3 +231,31 @@ TEST_CASE("gradcheck: svd, svdvals, pinv") {
   KILN_CHECK_GRAD([](const In& in) { return pinv(in[0]); }, {rand64({4, 3})});
   KILN_CHECK_GRAD([](const In& in) { return pinv(in[0]); }, {rand64({2, 5})});
 }
+
+TEST_CASE("gradgradcheck: qr, eigh, svd, lstsq, pinv") {
+  // While a walk records, each rule reads the graph's A decomposed again: any order.
+  manual_seed(8);
+  for (const auto& shape : {Shape{4, 3}, Shape{3, 3}, Shape{2, 4}}) {
+    INFO("shape " << shape[0] << " x " << shape[1]);
+    KILN_CHECK_GRADGRAD(
+        [](const In& in) {
+          const QR f = qr(in[0]);
+          return cat({f.q.reshape({-1}), square(f.r).reshape({-1})}, 0);
+        },
+        {rand64(shape)});
+    KILN_CHECK_GRADGRAD(
+        [](const In& in) {
+          const SVD f = svd(in[0]);
+          return cat({f.u.reshape({-1}), square(f.s), f.vh.reshape({-1})}, 0);
+        },
+        {rand64(shape)});
+  }
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        const Eigh e = eigh(in[0] + transposed(in[0]));
+        return cat({square(e.eigenvalues).reshape({-1}), e.eigenvectors.reshape({-1})}, 0);
+      },
+      {rand64({2, 3, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return lstsq(in[0], in[1]); }, {rand64({4, 3}), rand64({4, 2})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return pinv(in[0]); }, {rand64({3, 2})});
+}

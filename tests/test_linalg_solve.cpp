@@ -214,3 +214,38 @@ TEST_CASE("gradcheck: solve, inv, det, slogdet, cholesky, solve_triangular") {
                         {well_conditioned({2, 3, 3}), rand64(left ? Shape{3, 2} : Shape{2, 3})});
       }
 }
+
+TEST_CASE("gradgradcheck: solve, inv, det, slogdet, cholesky, solve_triangular") {
+  // While a walk records, each rule is written in the others (solve, inv, solve_triangular),
+  // recorded: derivatives of every order.
+  manual_seed(7);
+  KILN_CHECK_GRADGRAD([](const In& in) { return solve(in[0], in[1]); },
+                      {well_conditioned({2, 1, 3, 3}), rand64({2, 3, 2})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return solve(in[0], in[1]); },
+                      {well_conditioned({3, 3}), rand64({3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return inv(in[0]); }, {well_conditioned({2, 3, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return det(in[0]); }, {well_conditioned({2, 3, 3})});
+  KILN_CHECK_GRADGRAD([](const In& in) { return slogdet(in[0]).logabsdet; }, {well_conditioned({2, 3, 3})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return cholesky(matmul(in[0], in[0].transpose(-2, -1)) + eye(3, -1, kFloat64) * 3.0, true);
+      },
+      {rand64({2, 3, 3})});
+  for (const bool upper : {false, true})
+    for (const bool left : {false, true}) {
+      INFO("upper " << upper << ", left " << left);
+      KILN_CHECK_GRADGRAD([=](const In& in) { return solve_triangular(in[0], in[1], upper, left, !left); },
+                          {well_conditioned({3, 3}), rand64(left ? Shape{3, 2} : Shape{2, 3})});
+    }
+  // A Gaussian's log-likelihood in its covariance, as a Gaussian process's marginal
+  // likelihood is: its Hessian-vector products need these second derivatives.
+  const Tensor y = rand64({3, 1});
+  KILN_CHECK_GRADGRAD(
+      [y](const In& in) {
+        const Tensor k = matmul(in[0], in[0].transpose(-2, -1)) + eye(3, -1, kFloat64);
+        const Tensor l = cholesky(k);
+        const Tensor alpha = solve_triangular(l, y, false);
+        return sum(alpha * alpha) * 0.5 + slogdet(k).logabsdet * 0.5;
+      },
+      {rand64({3, 3})});
+}

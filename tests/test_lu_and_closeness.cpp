@@ -74,6 +74,13 @@ TEST_CASE("lu_factor, lu_solve and lu: float64 gradchecks") {
         return lu_solve(g.lu, g.pivots, in[1]);
       },
       {a.clone().requires_grad_(), rand64({2, 4, 2}).requires_grad_()});
+  // Second derivatives through the factorisation and the solve.
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        const LUFactorization g = lu_factor(in[0]);
+        return square(lu_solve(g.lu, g.pivots, in[1]));
+      },
+      {well_conditioned({3, 3}), rand64({3, 2})});
 }
 
 TEST_CASE("cholesky_solve and cholesky_inverse") {

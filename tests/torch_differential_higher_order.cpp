@@ -297,3 +297,55 @@ TEST_CASE("torch differential: a gradient penalty through a network, and its Hes
     agree(hv_k, hv_t, "hvp with respect to w1", 1e-8, 1e-10);
   });
 }
+
+TEST_CASE("torch differential: second derivatives of solve, det, slogdet, cholesky, qr, eigh and svd") {
+  twice_in_both_precisions(94, 15, [] {
+    const std::int64_t n = irand(1, 4), m = irand(n, 5);
+    const Sizes batch = random_shape(0, 1, 3);
+    Sizes square_shape = batch, rhs = batch, tall = batch;
+    square_shape.insert(square_shape.end(), {n, n});
+    rhs.insert(rhs.end(), {n, 2});
+    tall.insert(tall.end(), {m, n});
+    // torch in float64 (its float32 factorisations lose digits), cast back where `single`.
+    const auto wide = [](const TT& t) { return single ? t.to(torch::kDouble) : t; };
+    const auto back = [](const TT& t) { return single ? t.to(torch::kFloat) : t; };
+    const double shift = static_cast<double>(n);  // far from singular: n on the diagonal
+    compare_second(
+        "solve, det, slogdet", {leaf(square_shape), leaf(rhs)},
+        [&](const auto& a) {
+          const KT s = a[0] + kiln::eye(n, -1, a[0].dtype()) * shift;
+          return kiln::solve(s, a[1]) *
+                 (kiln::det(s) + kiln::slogdet(s).logabsdet).unsqueeze(-1).unsqueeze(-1);
+        },
+        [&](const auto& a) {
+          const TT s = wide(a[0]) + torch::eye(n, wide(a[0]).options()) * shift;
+          return back(
+              torch::linalg_solve(s, wide(a[1])) *
+              (torch::linalg_det(s) + std::get<1>(torch::linalg_slogdet(s))).unsqueeze(-1).unsqueeze(-1));
+        });
+    compare_second(
+        "cholesky of X X^T + n I", {leaf(square_shape)},
+        [&](const auto& a) {
+          return kiln::cholesky(kiln::matmul(a[0], a[0].transpose(-2, -1)) +
+                                kiln::eye(n, -1, a[0].dtype()) * shift);
+        },
+        [&](const auto& a) {
+          const TT x = wide(a[0]);
+          return back(torch::linalg_cholesky(torch::matmul(x, x.transpose(-2, -1)) +
+                                             torch::eye(n, x.options()) * shift));
+        });
+    compare_second(
+        "qr's R, svd's singular values, eigh's eigenvalues", {leaf(tall)},
+        [&](const auto& a) {
+          const KT gram = kiln::matmul(a[0].transpose(-2, -1), a[0]);
+          return kiln::square(kiln::qr(a[0]).r) + kiln::square(kiln::svd(a[0]).s).unsqueeze(-1) +
+                 kiln::eigh(gram).eigenvalues.unsqueeze(-1);
+        },
+        [&](const auto& a) {
+          const TT x = wide(a[0]), gram = torch::matmul(x.transpose(-2, -1), x);
+          return back(std::get<1>(torch::linalg_qr(x)).square() +
+                      torch::linalg_svdvals(x).square().unsqueeze(-1) +
+                      std::get<0>(torch::linalg_eigh(gram)).unsqueeze(-1));
+        });
+  });
+}

@@ -12,6 +12,8 @@
 //   A = V diag(w) V^T: gA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i) off
 //       the diagonal (not finite where eigenvalues repeat), symmetrised as A is read.
 //   A = U S V^T: see svd_grad_tall below (a wide A through A^T = V S U^T).
+// The rules are recorded ops; while a walk records (create_graph) they read the factors of
+// the graph's A, decomposed again, so that they are functions of A: any order.
 #include <optional>
 
 #include "kernels/cuda/matrix_factor.hpp"
@@ -69,7 +71,10 @@ Tensor eigh_grad(const Tensor& w, const Tensor& v, const Tensor& gw, const Tenso
   if (gw.defined()) ga = matmul(v * gw.unsqueeze(-2), transposed(v));  // V diag(gw) V^T
   if (gv.defined()) {
     const Tensor gaps = w.unsqueeze(-2) - w.unsqueeze(-1);  // (i, j): w_j - w_i
-    const Tensor off = where(eye(w.size(-1), -1, kUInt8, w.device()), 0.0, reciprocal(gaps));
+    // The diagonal's gap (0) replaced before the reciprocal, so that no inf meets a zero
+    // gradient there while a walk records.
+    const Tensor diagonal = eye(w.size(-1), -1, kUInt8, w.device());
+    const Tensor off = where(diagonal, 0.0, reciprocal(where(diagonal, 1.0, gaps)));
     ga = plus(ga, matmul(matmul(v, off * matmul(transposed(v), gv)), transposed(v)));
   }
   return (ga + transposed(ga)) * 0.5;
@@ -82,8 +87,9 @@ Tensor eigh_grad(const Tensor& w, const Tensor& v, const Tensor& gw, const Tenso
 Tensor svd_grad_tall(const Tensor& u, const Tensor& sv, const Tensor& v, const Tensor& gu, const Tensor& gs,
                      const Tensor& gv) {
   const Tensor s2 = sv * sv;
+  const Tensor diagonal = eye(sv.size(-1), -1, kUInt8, sv.device());  // its 0 gap replaced first, as eigh's
   const Tensor f =
-      where(eye(sv.size(-1), -1, kUInt8, sv.device()), 0.0, reciprocal(s2.unsqueeze(-2) - s2.unsqueeze(-1)));
+      where(diagonal, 0.0, reciprocal(where(diagonal, 1.0, s2.unsqueeze(-2) - s2.unsqueeze(-1))));
   const Tensor inv_s = reciprocal(sv).unsqueeze(-2);  // scales columns
   Tensor middle = gs.defined() ? eye(sv.size(-1), -1, kFloat64, sv.device()) * gs.unsqueeze(-2) : Tensor();
   Tensor outside;
@@ -139,16 +145,21 @@ QR qr(const Tensor& a) {
   if (should_record({a})) {
     // In float64 from the unrounded Q and R: a float32 Q is orthonormal only to its rounding.
     const Tensor a64 = a.detach().to(kFloat64), q64 = q.detach(), r64 = r.detach();
-    attach_grad_fn(out.q, "qr", {a},
-                   [a64, q64, r64](const Tensor& g) {
-                     return Grads{qr_grad(a64, q64, r64, g.to(kFloat64), Tensor()).to(g.dtype())};
-                   },
+    // While a walk records (create_graph), the factors of the graph's A again (see the top).
+    const auto rule = [a, a64, q64, r64](const Tensor& g, bool for_q) {
+      const Tensor g64 = g.to(kFloat64);
+      if (!is_grad_enabled())
+        return qr_grad(a64, q64, r64, for_q ? g64 : Tensor(), for_q ? Tensor() : g64).to(g.dtype());
+      const Tensor again = a.to(kFloat64);
+      const QR f = qr(again);
+      return qr_grad(again, f.q, f.r, for_q ? g64 : Tensor(), for_q ? Tensor() : g64).to(g.dtype());
+    };
+    attach_grad_fn(out.q, "qr", {a}, [rule](const Tensor& g) { return Grads{rule(g, true)}; },
                    {a, out.q, out.r});
-    attach_grad_fn(out.r, "qr", {a},
-                   [a64, q64, r64](const Tensor& g) {
-                     return Grads{qr_grad(a64, q64, r64, Tensor(), g.to(kFloat64)).to(g.dtype())};
-                   },
+    attach_grad_fn(out.r, "qr", {a}, [rule](const Tensor& g) { return Grads{rule(g, false)}; },
                    {a, out.q, out.r});
+    mark_differentiable_backward(out.q);
+    mark_differentiable_backward(out.r);
   }
   return out;
 }
@@ -176,16 +187,19 @@ Eigh eigh(const Tensor& a) {
   Eigh out{w.to(a.dtype()), v.to(a.dtype())};
   if (should_record({a})) {                           // in float64 from the unrounded w and V, as qr's
     const Tensor w64 = w.detach(), v64 = v.detach();  // (for float64, w and v are the outputs)
-    attach_grad_fn(out.eigenvalues, "eigh", {a},
-                   [w64, v64](const Tensor& g) {
-                     return Grads{eigh_grad(w64, v64, g.to(kFloat64), Tensor()).to(g.dtype())};
-                   },
+    const auto rule = [a, w64, v64](const Tensor& g, bool for_w) {
+      const Tensor g64 = g.to(kFloat64);
+      const Tensor gw = for_w ? g64 : Tensor(), gv = for_w ? Tensor() : g64;
+      if (!is_grad_enabled()) return eigh_grad(w64, v64, gw, gv).to(g.dtype());
+      const Eigh f = eigh(a.to(kFloat64));  // recording: the graph's A decomposed again
+      return eigh_grad(f.eigenvalues, f.eigenvectors, gw, gv).to(g.dtype());
+    };
+    attach_grad_fn(out.eigenvalues, "eigh", {a}, [rule](const Tensor& g) { return Grads{rule(g, true)}; },
                    {a, out.eigenvalues, out.eigenvectors});
-    attach_grad_fn(out.eigenvectors, "eigh", {a},
-                   [w64, v64](const Tensor& g) {
-                     return Grads{eigh_grad(w64, v64, Tensor(), g.to(kFloat64)).to(g.dtype())};
-                   },
+    attach_grad_fn(out.eigenvectors, "eigh", {a}, [rule](const Tensor& g) { return Grads{rule(g, false)}; },
                    {a, out.eigenvalues, out.eigenvectors});
+    mark_differentiable_backward(out.eigenvalues);
+    mark_differentiable_backward(out.eigenvectors);
   }
   return out;
 }
@@ -235,24 +249,22 @@ SVD svd(const Tensor& a) {
   if (should_record({a})) {  // in float64 from the unrounded factors, as qr's
     const Tensor ud = u64.detach(), sd = sv.detach(), vhd = vh64.detach();
     const auto saved = {a, out.u, out.s, out.vh};
+    // which: 0 for U, 1 for S, 2 for V^T.
+    const auto rule = [a, ud, sd, vhd](const Tensor& g, int which) {
+      const Tensor g64 = g.to(kFloat64);
+      const Tensor gu = which == 0 ? g64 : Tensor(), gs = which == 1 ? g64 : Tensor(),
+                   gvh = which == 2 ? g64 : Tensor();
+      if (!is_grad_enabled()) return svd_grad(ud, sd, vhd, gu, gs, gvh).to(g.dtype());
+      const SVD f = svd(a.to(kFloat64));  // recording: the graph's A decomposed again
+      return svd_grad(f.u, f.s, f.vh, gu, gs, gvh).to(g.dtype());
+    };
     attach_grad_fn(
-        out.u, "svd", {a},
-        [ud, sd, vhd](const Tensor& g) {
-          return Grads{svd_grad(ud, sd, vhd, g.to(kFloat64), Tensor(), Tensor()).to(g.dtype())};
-        },
-        saved);
+        out.u, "svd", {a}, [rule](const Tensor& g) { return Grads{rule(g, 0)}; }, saved);
     attach_grad_fn(
-        out.s, "svd", {a},
-        [ud, sd, vhd](const Tensor& g) {
-          return Grads{svd_grad(ud, sd, vhd, Tensor(), g.to(kFloat64), Tensor()).to(g.dtype())};
-        },
-        saved);
+        out.s, "svd", {a}, [rule](const Tensor& g) { return Grads{rule(g, 1)}; }, saved);
     attach_grad_fn(
-        out.vh, "svd", {a},
-        [ud, sd, vhd](const Tensor& g) {
-          return Grads{svd_grad(ud, sd, vhd, Tensor(), Tensor(), g.to(kFloat64)).to(g.dtype())};
-        },
-        saved);
+        out.vh, "svd", {a}, [rule](const Tensor& g) { return Grads{rule(g, 2)}; }, saved);
+    for (const Tensor* t : {&out.u, &out.s, &out.vh}) mark_differentiable_backward(*t);
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cuda/matrix_factor.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -171,20 +172,25 @@ Tensor solve_matrices(const Tensor& a_in, const Tensor& b_in, const char* op,
   const auto [a, b] = common_batch(op, a_in, b_in);
   Tensor x = lu_solve(a, b, op, gpu_message);
   if (should_record({a_in, b_in})) {
-    attach_grad_fn(x, op, {a_in, b_in},
-                   [ad = a.detach(), xd = x.detach(), sa = a_in.shape(), sb = b_in.shape(), op,
-                    gpu_message](const Tensor& g) {
-                     const Tensor gb = solve_matrices(transposed(ad), g, op, gpu_message);
-                     return Grads{sum_to(neg(matmul(gb, transposed(xd))), sa), sum_to(gb, sb)};
-                   },
-                   {a_in, b_in, x});
+    attach_grad_fn(
+        x, op, {a_in, b_in},
+        [a, xd = x.detach(), sa = a_in.shape(), sb = b_in.shape(), op, gpu_message](const Tensor& g) {
+          // While a walk records (create_graph), in A and X as tensors of the graph.
+          const Tensor am = is_grad_enabled() ? a : a.detach(), xm = output_for_backward(xd);
+          const Tensor gb = solve_matrices(transposed(am), g, op, gpu_message);
+          return Grads{sum_to(neg(matmul(gb, transposed(xm))), sa), sum_to(gb, sb)};
+        },
+        {a_in, b_in, x});
+    mark_differentiable_backward(x);
   }
   return x;
 }
 
 // A^-T times each of g's matrices: the gradient of log|det A| for g = 1. Not checked (a
-// singular A gives infinities).
+// singular A gives infinities). While a walk records (create_graph), A^-T is transposed(inv(A))
+// of the graph's A, recorded (a singular A is then inv's Error).
 Tensor inverse_transposed_times(const Tensor& a, const Tensor& g) {
+  if (is_grad_enabled()) return transposed(inv(a)) * g.unsqueeze(-1).unsqueeze(-1);
   const Tensor eye_n = detail::identity_like(a);
   return lu_solve(transposed(a).contiguous(), eye_n, nullptr, nullptr) * g.unsqueeze(-1).unsqueeze(-1);
 }
@@ -212,10 +218,12 @@ Tensor det(const Tensor& a) {
   Tensor out = f.dets.select(-1, 0).to(a.dtype()).contiguous();
   if (should_record({a})) {
     attach_grad_fn(out, "det", {a},
-                   [ad = a.detach(), od = out.detach()](const Tensor& g) {
-                     return Grads{inverse_transposed_times(ad, g * od)};
+                   [a, od = out.detach()](const Tensor& g) {
+                     return Grads{inverse_transposed_times(is_grad_enabled() ? a : a.detach(),
+                                                           g * output_for_backward(od))};
                    },
                    {a, out});
+    mark_differentiable_backward(out);
   }
   return out;
 }
@@ -227,8 +235,11 @@ SignLogAbsDet slogdet(const Tensor& a) {
                     f.dets.select(-1, 2).to(a.dtype()).contiguous()};
   if (should_record({a})) {
     attach_grad_fn(out.logabsdet, "slogdet", {a},
-                   [ad = a.detach()](const Tensor& g) { return Grads{inverse_transposed_times(ad, g)}; },
+                   [a](const Tensor& g) {
+                     return Grads{inverse_transposed_times(is_grad_enabled() ? a : a.detach(), g)};
+                   },
                    {a});
+    mark_differentiable_backward(out.logabsdet);
   }
   return out;
 }
@@ -264,15 +275,19 @@ Tensor cholesky(const Tensor& a, bool upper) {
   if (should_record({a})) {
     attach_grad_fn(l, "cholesky", {a},
                    [ld = l.detach()](const Tensor& g) {
-                     const Tensor lt = transposed(ld);
+                     // While a walk records (create_graph), in recorded ops of L, a tensor of the graph.
+                     const Tensor lt = transposed(output_for_backward(ld));
                      const Tensor p = matmul(lt, g);
                      const Tensor phi = tril(p, -1) + tril(triu(p)) * 0.5;
-                     const Tensor left = triangular_solve(lt.contiguous(), phi, true, false);  // L^-T Phi
-                     const Tensor both = transposed(
-                         triangular_solve(lt.contiguous(), transposed(left), true, false));  // .. L^-1
+                     const auto solve_lt = [&](const Tensor& rhs) {
+                       return is_grad_enabled() ? solve_triangular(lt, rhs, true)
+                                                : triangular_solve(lt.contiguous(), rhs, true, false);
+                     };
+                     const Tensor both = transposed(solve_lt(transposed(solve_lt(phi))));  // L^-T Phi L^-1
                      return Grads{(both + transposed(both)) * 0.5};
                    },
                    {l});
+    mark_differentiable_backward(l);
   }
   return upper ? transposed(l) : l;
 }
@@ -285,16 +300,19 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
   const auto [ae, be] = common_batch("solve_triangular", a, b);
   Tensor x = triangular_solve(ae, be, upper, unitriangular);
   if (should_record({a, b})) {
-    attach_grad_fn(x, "solve_triangular", {a, b},
-                   [ad = ae.detach(), xd = x.detach(), sa = a.shape(), sb = b.shape(), upper,
-                    unitriangular](const Tensor& g) {
-                     const Tensor gb = solve_triangular(transposed(ad), g, !upper, true, unitriangular);
-                     const Tensor full = neg(matmul(gb, transposed(xd)));
-                     const std::int64_t skip = unitriangular ? 1 : 0;
-                     const Tensor ga = upper ? triu(full, skip) : tril(full, -skip);
-                     return Grads{sum_to(ga, sa), sum_to(gb, sb)};
-                   },
-                   {a, b, x});
+    attach_grad_fn(
+        x, "solve_triangular", {a, b},
+        [ae, xd = x.detach(), sa = a.shape(), sb = b.shape(), upper, unitriangular](const Tensor& g) {
+          // While a walk records (create_graph), in A and X as tensors of the graph.
+          const Tensor am = is_grad_enabled() ? ae : ae.detach(), xm = output_for_backward(xd);
+          const Tensor gb = solve_triangular(transposed(am), g, !upper, true, unitriangular);
+          const Tensor full = neg(matmul(gb, transposed(xm)));
+          const std::int64_t skip = unitriangular ? 1 : 0;
+          const Tensor ga = upper ? triu(full, skip) : tril(full, -skip);
+          return Grads{sum_to(ga, sa), sum_to(gb, sb)};
+        },
+        {a, b, x});
+    mark_differentiable_backward(x);
   }
   return x;
 }
@@ -348,7 +366,8 @@ LUFactorization lu_factor(const Tensor& a) {
     attach_grad_fn(
         out.lu, "lu_factor", {a},
         [lud = out.lu.detach(), pivots = f.pivots](const Tensor& g) {
-          const Tensor l = tril(lud, -1) + detail::identity_like(lud), u = triu(lud);
+          const Tensor lu = output_for_backward(lud);  // a tensor of the graph while a walk records
+          const Tensor l = tril(lu, -1) + detail::identity_like(lud), u = triu(lu);
           const Tensor phi =
               tril(matmul(transposed(l), tril(g, -1)), -1) + triu(matmul(triu(g), transposed(u)));
           const Tensor x = solve_triangular(transposed(l), phi, true, true, true);  // L^-T phi
@@ -356,6 +375,7 @@ LUFactorization lu_factor(const Tensor& a) {
           return Grads{take_along_dim(y, row_order("lu_factor", pivots, false, g.device()).inverse, -2)};
         },
         {out.lu});
+    mark_differentiable_backward(out.lu);
   }
   return out;
 }

@@ -125,4 +125,32 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("cuda: second derivatives of solve, det, cholesky, qr and svd match the CPU") {
+  manual_seed(17);
+  const auto first_derivative = [](const Fn& f) -> Fn {
+    return [f](const std::vector<Tensor>& in) {
+      return grad(sum(f(in)), {in[0]}, Tensor(), {.create_graph = true})[0];
+    };
+  };
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const double tol = tol_for(dt) * 10;
+    const Tensor a = randn({2, 4, 4}, dt) + eye(4, -1, dt) * 4.0;
+    parity(first_derivative([](const auto& v) { return square(solve(v[0], v[1])) + det(v[0]) * 0.1; }),
+           {a, randn({2, 4, 2}, dt)}, tol);
+    parity(first_derivative([](const auto& v) {
+             const Tensor spd =
+                 matmul(v[0], v[0].transpose(-2, -1)) + eye(4, -1, v[0].dtype()).to(v[0].device()) * 4.0;
+             return square(cholesky(spd)) + slogdet(spd).logabsdet.unsqueeze(-1).unsqueeze(-1);
+           }),
+           {randn({2, 4, 4}, dt)}, tol);
+    parity(first_derivative([](const auto& v) {
+             const QR q = qr(v[0]);
+             const SVD s = svd(v[0]);
+             return sum(square(q.r)) + sum(q.q) + sum(square(s.s)) + sum(s.u * 0.5);
+           }),
+           {randn({5, 3}, dt)}, tol);
+  }
+}
+
 }  // namespace kiln::test
