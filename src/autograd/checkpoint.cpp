@@ -3,7 +3,9 @@
 // at (the parameters it read), found by walking the graph before dropping it. Its
 // backward rule runs fn again on fresh copies of the inputs, with the random generator
 // rewound, and asks grad() for the gradients of the outputs with respect to those
-// copies and leaves: exactly the gradients the plain graph would have sent them.
+// copies and leaves: exactly the gradients the plain graph would have sent them. While
+// the walk records (create_graph), fn runs on the inputs themselves and grad() records,
+// so a checkpointed segment has derivatives of every order (a gradient penalty through it).
 //
 // Several outputs that carry gradients are joined into one flat tensor, the node's
 // output, and handed back as views of it: their gradients meet in the flat tensor's,
@@ -161,9 +163,12 @@ std::vector<Tensor> checkpoint(const CheckpointFunction& fn, const std::vector<T
   std::vector<Tensor> watched = saved_inputs;  // a change to one before backward is an error
   watched.insert(watched.end(), leaves.begin(), leaves.end());
 
-  auto backward = [fn, saved_inputs, needs_grad, leaves, rng_before, carried, shapes,
+  auto backward = [fn, inputs, saved_inputs, needs_grad, leaves, rng_before, carried, shapes,
                    preserve = options.preserve_rng_state](const Tensor& g) -> Grads {
-    const std::vector<Tensor> again = fresh_inputs(saved_inputs, needs_grad);
+    // While a walk records (create_graph), fn runs on the graph's inputs themselves and the
+    // gradients are recorded, so that they are functions of the inputs and leaves: any order.
+    const bool recording = is_grad_enabled();
+    const std::vector<Tensor> again = recording ? inputs : fresh_inputs(saved_inputs, needs_grad);
     std::vector<Tensor> outs;
     {
       RewoundGenerator rewound(rng_before, preserve);
@@ -188,7 +193,7 @@ std::vector<Tensor> checkpoint(const CheckpointFunction& fn, const std::vector<T
     std::vector<Tensor> targets;
     std::vector<std::size_t> slots;
     for (std::size_t i = 0; i < again.size(); ++i)
-      if (again[i].defined() && again[i].requires_grad()) {
+      if (again[i].defined() && needs_grad[i]) {
         targets.push_back(again[i]);
         slots.push_back(i);
       }
@@ -199,11 +204,13 @@ std::vector<Tensor> checkpoint(const CheckpointFunction& fn, const std::vector<T
     if (roots.empty() || targets.empty()) return result;
     GradOptions grad_options;
     grad_options.allow_unused = true;
+    grad_options.create_graph = recording;
     const std::vector<Tensor> grads = grad(roots, targets, seeds, grad_options);
     for (std::size_t t = 0; t < grads.size(); ++t) result[slots[t]] = grads[t];
     return result;
   };
   attach_grad_fn(joined, "checkpoint", edges, std::move(backward), watched);
+  mark_differentiable_backward(joined);
 
   // Hand back the carried outputs: `joined` itself, or views of it.
   std::int64_t offset = 0;

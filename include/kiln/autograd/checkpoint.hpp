@@ -15,7 +15,10 @@
 // The gradients are those of the plain computation: the recorded graph links fn's
 // outputs to its inputs and to every tensor fn read that requires grad (the parameters
 // of the modules it calls), so backward() fills their .grad() and grad() may ask for
-// any of them, as without a checkpoint.
+// any of them, as without a checkpoint. A backward pass that records (create_graph: a
+// gradient penalty, a Hessian-vector product) runs fn on the inputs themselves and records
+// its gradients, so a checkpointed segment differentiates to any order; that recorded walk
+// keeps the segment's graph, as the plain one would (the forward pass still saved memory).
 //
 // fn is called twice (once here, once in the backward pass) and must compute the same
 // thing both times from the same inputs: what it captures by reference must still be
