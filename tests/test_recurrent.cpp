@@ -310,6 +310,52 @@ TEST_CASE("gradcheck: RNN, LSTM and GRU in the input, the initial states and eve
   }
 }
 
+TEST_CASE("gradgradcheck: RNN, LSTM and GRU, two layers both ways, padded, and with a projection") {
+  // While a walk records, the sequence node walks the steps again in recorded ops.
+  manual_seed(74);
+  for (Kind kind : {Kind::RNNTanh, Kind::LSTM, Kind::GRU}) {
+    CAPTURE(kind_name(kind));
+    auto deep = make_layer(kind, nn::RecurrentOptions(2, 2).num_layers(2).bidirectional(true));
+    const bool lstm = kind == Kind::LSTM;
+    KILN_CHECK_GRADGRAD(
+        [&](const In& in) {
+          use_weights(*deep, in, 3);
+          const nn::RecurrentOutput out = run(*deep, in[0], in[1], lstm ? in[2] : Tensor(), {3, 2});
+          return cat({out.output.flatten(), out.h_n.flatten(), lstm ? out.c_n.flatten() : out.h_n.flatten()});
+        },
+        with_weights({rand64({3, 2, 2}), rand64({4, 2, 2}), rand64({4, 2, 2})}, *deep));
+  }
+  nn::LSTM projected(nn::LSTMOptions(2, 3).proj_size(2));
+  KILN_CHECK_GRADGRAD(
+      [&](const In& in) {
+        use_weights(projected, in, 1);
+        return projected.forward(in[0], Tensor(), Tensor()).output;
+      },
+      with_weights({rand64({3, 1, 2})}, projected));
+  // A gradient penalty through an LSTM equals the one through its cells, step by step.
+  nn::LSTM layer(nn::LSTMOptions(3, 4));
+  nn::LSTMCell cell(3, 4);
+  cell.load_state_dict(std::map<std::string, Tensor>{{"weight_ih", layer.state_dict().at("weight_ih_l0")},
+                                                     {"weight_hh", layer.state_dict().at("weight_hh_l0")},
+                                                     {"bias_ih", layer.state_dict().at("bias_ih_l0")},
+                                                     {"bias_hh", layer.state_dict().at("bias_hh_l0")}});
+  const Tensor x = randn({4, 2, 3}).requires_grad_();
+  const auto penalty_grad = [&](bool by_cells) {
+    Tensor h;
+    if (by_cells) {
+      nn::LSTMState s;
+      for (std::int64_t t = 0; t < 4; ++t) s = cell.forward(x[t], s);
+      h = s.h;
+    } else {
+      h = layer.forward(x, Tensor(), Tensor()).h_n[0];
+    }
+    const Tensor g = grad(sum(h), {x}, Tensor(), {.create_graph = true})[0];
+    nn::Module& m = by_cells ? static_cast<nn::Module&>(cell) : layer;
+    return grad(sum(square(g)), {m.parameters()[1]})[0];  // weight_hh
+  };
+  check_same(penalty_grad(false), penalty_grad(true), 1e-5);
+}
+
 TEST_CASE("LSTM with proj_size: each new h projected by weight_hr, through layers and directions") {
   manual_seed(74);
   // Against the cell's step followed by the projection, written out for one direction.

@@ -144,12 +144,15 @@ RecurrentOutput RecurrentLayer::run(const Tensor& input, const Tensor& h0, const
       const RecurrentWeights& w = weights[static_cast<std::size_t>(index)];
       const std::int64_t g = w.weight_ih.size(0);
       // The input's part of every step at once: one GEMM over (L N) rows.
-      const Tensor xw =
-          linear(x.reshape({length * n, x.size(2)}), w.weight_ih, w.bias_ih).reshape({length, n, g});
+      const auto project = [x, length, n, g, w_ih = w.weight_ih, b_ih = w.bias_ih] {
+        return linear(x.reshape({length * n, x.size(2)}), w_ih, b_ih).reshape({length, n, g});
+      };
+      const Tensor xw = project();
       // h after each step, and the final c (LSTM) or h.
-      const detail::SequenceOutput run = detail::run_sequence(
-          cell_kind(cell_ == Cell::LSTM, cell_ == Cell::GRU, o.nonlinearity()), xw, h_init[index],
-          c_init.defined() ? c_init[index] : Tensor(), w.weight_hh, w.bias_hh, d == 1, keep, w.weight_hr);
+      const detail::SequenceOutput run =
+          detail::run_sequence(cell_kind(cell_ == Cell::LSTM, cell_ == Cell::GRU, o.nonlinearity()), xw,
+                               h_init[index], c_init.defined() ? c_init[index] : Tensor(), w.weight_hh,
+                               w.bias_hh, d == 1, keep, w.weight_hr, project);
       outputs.push_back(keep.defined() ? run.steps * keep : run.steps);  // 0 past each sequence's end
       h_last.push_back(run.steps[d == 0 ? length - 1 : 0]);
       if (cell_ == Cell::LSTM) c_last.push_back(run.final_state);

@@ -2,8 +2,11 @@
 // autograd node. Recording every step's dozen ops would make the backward pay for each
 // step's views of the sequence-wide tensors (a gradient the size of the whole sequence
 // per view); the node below keeps each step's gate values and walks back through them.
+// A backward pass that records (create_graph) walks the sequence again in recorded ops
+// instead, so the layers differentiate to any order without keeping more.
 #include "src/nn/recurrent_sequence.hpp"
 
+#include "kiln/autograd/engine.hpp"
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -82,45 +85,54 @@ StepGrads step_backward(CellKind kind, const StepValues& v, const Tensor& h_prev
   return g;
 }
 
+// The walk over the steps: the states h after each step, then the final c (LSTM) or h,
+// flat in one tensor. With `steps` and `carried`, each step's values and the state carried
+// on after it (the step's own where `keep` is 1, the one before where it is 0) are kept,
+// in the order the steps ran. Recorded when grad mode is on and the inputs need gradients.
+Tensor walk_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                     const Tensor& b_hh, bool reverse, const Tensor& keep, const Tensor& w_hr,
+                     std::vector<StepValues>* steps, std::vector<LSTMState>* carried) {
+  const std::int64_t length = xw.size(0);
+  std::vector<Tensor> states(static_cast<std::size_t>(length));
+  Tensor h = h0, c = c0;
+  for (std::int64_t s = 0; s < length; ++s) {
+    const std::int64_t t = reverse ? length - 1 - s : s;
+    StepValues v = cell_step(kind, xw[t], h, c, w_hh, b_hh);
+    if (w_hr.defined()) {
+      v.unprojected = v.h;
+      v.h = matmul(v.h, w_hr.t());
+    }
+    if (keep.defined()) {
+      h = h + keep[t] * (v.h - h);
+      if (c.defined()) c = c + keep[t] * (v.c - c);
+    } else {
+      h = v.h;
+      c = v.c;
+    }
+    states[static_cast<std::size_t>(t)] = h;
+    if (steps) {
+      steps->push_back(std::move(v));
+      carried->push_back({h, c});
+    }
+  }
+  return cat({stack(states, 0).reshape({-1}), (kind == CellKind::LSTM ? c : h).reshape({-1})}, 0);
+}
+
 }  // namespace
 
 SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0,
                             const Tensor& w_hh, const Tensor& b_hh, bool reverse, const Tensor& keep,
-                            const Tensor& w_hr) {
+                            const Tensor& w_hr, const std::function<Tensor()>& xw_again) {
   const bool record = should_record({xw, h0, c0, w_hh, b_hh, w_hr});
   const std::int64_t length = xw.size(0), n = h0.size(0), h_width = h0.size(-1);
-  // Each step's values, in the order the steps ran, and the state carried on after it
-  // (the step's own where `keep` is 1, the one before where it is 0).
   auto steps = std::make_shared<std::vector<StepValues>>();
   auto carried = std::make_shared<std::vector<LSTMState>>();
-  // One tensor holds the node's output: the states h after each step, then the final c
-  // or h (whose width differs from h's with a projection), flat; the caller gets views.
+  // One tensor holds the node's output; the caller gets views of it.
   Tensor packed;
   {
     NoGradGuard no_grad;
-    std::vector<Tensor> states(static_cast<std::size_t>(length));
-    Tensor h = h0, c = c0;
-    for (std::int64_t s = 0; s < length; ++s) {
-      const std::int64_t t = reverse ? length - 1 - s : s;
-      StepValues v = cell_step(kind, xw[t], h, c, w_hh, b_hh);
-      if (w_hr.defined()) {
-        v.unprojected = v.h;
-        v.h = matmul(v.h, w_hr.t());
-      }
-      if (keep.defined()) {
-        h = h + keep[t] * (v.h - h);
-        if (c.defined()) c = c + keep[t] * (v.c - c);
-      } else {
-        h = v.h;
-        c = v.c;
-      }
-      states[static_cast<std::size_t>(t)] = h;
-      if (record) {
-        steps->push_back(std::move(v));
-        carried->push_back({h, c});
-      }
-    }
-    packed = cat({stack(states, 0).reshape({-1}), (kind == CellKind::LSTM ? c : h).reshape({-1})}, 0);
+    packed = walk_sequence(kind, xw, h0, c0, w_hh, b_hh, reverse, keep, w_hr, record ? steps.get() : nullptr,
+                           record ? carried.get() : nullptr);
   }
   const std::int64_t state_values = length * n * h_width;
   const std::int64_t final_width = kind == CellKind::LSTM ? w_hh.size(0) / 4 : h_width;  // c is H wide
@@ -129,10 +141,33 @@ SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, c
                           flat.narrow(0, state_values, n * final_width).reshape({n, final_width})};
   };
   if (!record) return unpack(packed);
-  const auto backward = [kind, reverse, steps, carried, keep, unpack, h0 = h0.detach(),
+  // While a walk records (create_graph), the rule walks the sequence again in recorded ops
+  // from the graph's inputs (xw recomputed by xw_again, so that the node need not keep it)
+  // and takes the gradients with a nested recorded grad(): any order.
+  const std::vector<Tensor> inputs = {xw_again ? Tensor() : xw, h0, c0, w_hh, b_hh, w_hr};
+  const auto recorded_grads = [kind, reverse, keep, inputs, xw_again](const Tensor& g_flat) {
+    std::vector<Tensor> in = inputs;
+    if (xw_again) in[0] = xw_again();
+    const Tensor again =
+        walk_sequence(kind, in[0], in[1], in[2], in[3], in[4], reverse, keep, in[5], nullptr, nullptr);
+    std::vector<Tensor> wrt;
+    std::vector<std::size_t> slot;
+    for (std::size_t i = 0; i < in.size(); ++i)
+      if (in[i].defined() && in[i].requires_grad()) {
+        wrt.push_back(in[i]);
+        slot.push_back(i);
+      }
+    const std::vector<Tensor> found =
+        grad({again}, wrt, {g_flat}, {.allow_unused = true, .create_graph = true});
+    Grads grads(in.size());
+    for (std::size_t k = 0; k < wrt.size(); ++k) grads[slot[k]] = found[k];
+    return grads;
+  };
+  const auto backward = [kind, reverse, steps, carried, keep, unpack, recorded_grads, h0 = h0.detach(),
                          c0 = c0.defined() ? c0.detach() : Tensor(), w_hh = w_hh.detach(),
                          w_hr = w_hr.defined() ? w_hr.detach() : Tensor(),
                          bias = b_hh.defined()](const Tensor& g_flat) {
+    if (is_grad_enabled()) return recorded_grads(g_flat);
     const SequenceOutput g = unpack(g_flat);
     const std::int64_t n_steps = static_cast<std::int64_t>(steps->size());
     std::vector<Tensor> d_xw(steps->size()), d_hidden(steps->size()), h_before(steps->size());
@@ -186,6 +221,7 @@ SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, c
                      : kind == CellKind::GRU ? "gru_sequence"
                                              : "rnn_sequence";
   attach_grad_fn(packed, name, {xw, h0, c0, w_hh, b_hh, w_hr}, backward, {h0, c0, w_hh, w_hr});
+  mark_differentiable_backward(packed);
   return unpack(packed);
 }
 

@@ -2,6 +2,8 @@
 // single autograd node with its own backward through time.
 #pragma once
 
+#include <functional>
+
 #include "kiln/core/tensor.hpp"
 #include "kiln/nn/recurrent.hpp"
 
@@ -39,8 +41,11 @@ struct SequenceOutput {
   Tensor steps;        // (L, N, H or P): the state h after each step, in time order
   Tensor final_state;  // (N, H): the final c (LSTM) or h
 };
+// xw_again recomputes xw from the layer's input as recorded ops, for a backward pass that
+// records (create_graph), which walks the sequence again; without it the node keeps xw.
 SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, const Tensor& c0,
                             const Tensor& w_hh, const Tensor& b_hh, bool reverse,
-                            const Tensor& keep = Tensor(), const Tensor& w_hr = Tensor());
+                            const Tensor& keep = Tensor(), const Tensor& w_hr = Tensor(),
+                            const std::function<Tensor()>& xw_again = {});
 
 }  // namespace kiln::nn::detail
