@@ -158,6 +158,14 @@ TEST_CASE("gradcheck: ctc_loss in log_probs, every reduction, and through log_so
         return ctc_loss(log_softmax(in[0], 2), targets, input_lengths, target_lengths, 0, Reduction::sum);
       },
       {rand64({6, 3, 4})});
+  // Second derivatives: while a walk records, the CPU kernel's rule is the gradient of the
+  // recursion written as tensor ops (the GPU's), taken by a nested recorded grad.
+  const Tensor short_targets = from_vector(std::vector<std::int64_t>{1, 2, 1, 0}, {2, 2});
+  KILN_CHECK_GRADGRAD(
+      [&](const In& in) {
+        return ctc_loss(log_softmax(in[0], 2), short_targets, {4, 3}, {2, 1}, 0, Reduction::none);
+      },
+      {rand64({4, 2, 3})});
 }
 
 TEST_CASE("nn::CTCLoss is the functional form; ctc_loss's errors name the op and the sizes") {

@@ -15,6 +15,8 @@
 #include <numeric>
 #include <vector>
 
+#include "kiln/autograd/engine.hpp"
+#include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
 #include "kiln/core/threads.hpp"
@@ -281,8 +283,12 @@ bool gradient_scaled(const CtcBatch& p, std::int64_t b, const Lattice& l, const 
   return true;
 }
 
+Tensor log_likelihoods_composed(const Tensor& log_probs, const CtcBatch& p);
+
 // Every item's log p, (N) in the input's dtype, with the CPU backward attached (alpha kept
 // from the forward, scaled, or in logs for the items whose scaled recursion underflowed).
+// While a walk records (create_graph), the rule is instead the gradient of the recursion
+// as tensor ops (below), taken by a nested recorded grad(): derivatives of every order.
 Tensor log_likelihoods_cpu(const Tensor& log_probs, const CtcBatch& p) {
   const Tensor lp = log_probs.detach().contiguous();
   std::vector<std::int64_t> at{0};  // where each item's alpha starts
@@ -308,7 +314,10 @@ Tensor log_likelihoods_cpu(const Tensor& log_probs, const CtcBatch& p) {
   Tensor out = from_vector(*log_p, {p.batch}).to(lp.dtype());
   if (!should_record({log_probs})) return out;
   attach_grad_fn(out, "ctc_loss", {log_probs},
-                 [p, lp, at, alphas, log_p, in_logs](const Tensor& up) {
+                 [p, log_probs, lp, at, alphas, log_p, in_logs](const Tensor& up) {
+                   if (is_grad_enabled())
+                     return Grads{grad({log_likelihoods_composed(log_probs, p)}, {log_probs}, {up},
+                                       {.create_graph = true})[0]};
                    const std::vector<double> scale = up.to(kFloat64).contiguous().to_vector<double>();
                    Tensor grad = zeros(lp.shape(), lp.dtype());
                    visit_floating(lp.dtype(), "ctc_loss backward", [&]<class T>() {
@@ -334,6 +343,7 @@ Tensor log_likelihoods_cpu(const Tensor& log_probs, const CtcBatch& p) {
                    return Grads{grad};
                  },
                  {lp});
+  mark_differentiable_backward(out);
   return out;
 }
 

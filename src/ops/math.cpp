@@ -9,6 +9,7 @@
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
+#include "kiln/ops/activation.hpp"
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "src/core/tensor_internal.hpp"
@@ -161,13 +162,13 @@ Tensor log10(const Tensor& x) {  // 1 / (x ln 10)
                   [](const Tensor& v) { return reciprocal(v * std::numbers::ln10); });
 }
 
-Tensor logaddexp(const Tensor& a, const Tensor& b) {  // 1 / (1 + e^(b - a)), and the same swapped
+// sigmoid(a - b), and the same swapped: 1 / (1 + e^(b - a)) without the e^(b - a) that
+// overflows far apart, so that the second derivative (sigmoid's) stays finite there too.
+Tensor logaddexp(const Tensor& a, const Tensor& b) {
   return binary_op(
       Binary::logaddexp, "logaddexp", a, b,
-      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return g / (exp(v - u) + 1.0); },
-      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) {
-        return g / (exp(u - v) + 1.0);
-      });
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return g * sigmoid(u - v); },
+      [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return g * sigmoid(v - u); });
 }
 
 namespace {
