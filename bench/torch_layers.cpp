@@ -6,9 +6,9 @@
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
 // rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
-// Transformer encoder layer, LSTM and GRU layers over a sequence, and a physics-informed network's
-// residual (second derivatives by grad with create_graph) and a WGAN-GP critic's input gradient, without
-// and with layer norm. The two
+// Transformer encoder layer, LSTM and GRU layers over a sequence, and, by grad with create_graph, an
+// LSTM's input gradient, a physics-informed network's residual (second derivatives) and a WGAN-GP
+// critic's input gradient, without and with layer norm. The two
 // libraries take turns, round after round, on the same inputs; each line is the median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive] [--alone kiln|libtorch]
@@ -350,6 +350,26 @@ int main(int argc, char** argv) {
         return std::get<0>(torch::gru(a[0], torch::zeros({1, batch, hidden}), {a[1], a[2], a[3], a[4]}, true,
                                       1, 0.0, false, false, false));
       }));
+  // The LSTM's input gradient, recorded (create_graph: a gradient penalty on a sequence
+  // model); "forward + backward" adds the backward pass through it to x and the weights.
+  // kiln's sequence node walks its steps again in recorded ops for this.
+  Case lstm_gradient =
+      recurrent("LSTM input gradient, recorded, 50 steps", 4,
+                std::make_shared<kiln::nn::LSTM>(features, hidden), [](const TV& a) {
+                  torch::AutoGradMode recording(true);
+                  const torch::Tensor x = a[0].requires_grad() ? a[0] : a[0].detach().requires_grad_();
+                  const auto h0 = torch::zeros({1, batch, hidden});
+                  const torch::Tensor out = std::get<0>(
+                      torch::lstm(x, {h0, h0}, {a[1], a[2], a[3], a[4]}, true, 1, 0.0, false, false, false));
+                  return torch::autograd::grad({out.sum()}, {x}, {}, true, true)[0];
+                });
+  lstm_gradient.kiln_fn = [forward = lstm_gradient.kiln_fn](const KV& a) {
+    kiln::EnableGradGuard recording;
+    KV in = a;
+    if (!in[0].requires_grad()) in[0] = in[0].detach().requires_grad_();
+    return kiln::grad(kiln::sum(forward(in)), {in[0]}, kiln::Tensor(), {.create_graph = true})[0];
+  };
+  all.push_back(lstm_gradient);
   // A Transformer encoder layer (post-norm, ReLU): L 64, N 32, d_model 128, 8 heads, feed-forward 512.
   auto k_encoder = std::make_shared<kiln::nn::TransformerEncoderLayer>(
       kiln::nn::TransformerEncoderLayerOptions(embed, heads).dim_feedforward(512).dropout(0.0));
