@@ -223,4 +223,22 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
               grad_output.defined() ? std::vector<Tensor>{grad_output} : std::vector<Tensor>{}, options);
 }
 
+std::vector<Tensor> composite_gradients(const Tensor& output, const std::vector<Tensor>& inputs,
+                                        const Tensor& grad_output) {
+  std::vector<Tensor> wrt;
+  std::vector<std::size_t> slot;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) {
+      wrt.push_back(inputs[i]);
+      slot.push_back(i);
+    }
+  std::vector<Tensor> grads(inputs.size());
+  if (wrt.empty()) return grads;
+  const std::vector<Tensor> found =
+      grad({output}, wrt, {grad_output}, {.allow_unused = true, .create_graph = true});
+  for (std::size_t k = 0; k < wrt.size(); ++k)
+    grads[slot[k]] = found[k].defined() ? found[k] : zeros_like(wrt[k]);
+  return grads;
+}
+
 }  // namespace kiln

@@ -150,18 +150,7 @@ SequenceOutput run_sequence(CellKind kind, const Tensor& xw, const Tensor& h0, c
     if (xw_again) in[0] = xw_again();
     const Tensor again =
         walk_sequence(kind, in[0], in[1], in[2], in[3], in[4], reverse, keep, in[5], nullptr, nullptr);
-    std::vector<Tensor> wrt;
-    std::vector<std::size_t> slot;
-    for (std::size_t i = 0; i < in.size(); ++i)
-      if (in[i].defined() && in[i].requires_grad()) {
-        wrt.push_back(in[i]);
-        slot.push_back(i);
-      }
-    const std::vector<Tensor> found =
-        grad({again}, wrt, {g_flat}, {.allow_unused = true, .create_graph = true});
-    Grads grads(in.size());
-    for (std::size_t k = 0; k < wrt.size(); ++k) grads[slot[k]] = found[k];
-    return grads;
+    return composite_gradients(again, in, g_flat);
   };
   const auto backward = [kind, reverse, steps, carried, keep, unpack, recorded_grads, h0 = h0.detach(),
                          c0 = c0.defined() ? c0.detach() : Tensor(), w_hh = w_hh.detach(),

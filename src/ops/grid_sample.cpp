@@ -231,23 +231,6 @@ Tensor grid_sample_composite(const Tensor& input, const Tensor& grid, Interpolat
   return out.reshape({n, c, grid.size(1), grid.size(2)});
 }
 
-// The gradients of sum(grid_sample(input, grid) up) in input and grid, taken through the
-// composite by a nested grad() with create_graph: recorded functions of input, grid and up,
-// which the kernels' values equal (the GPU's tests compare the two).
-Grads composite_gradients(const Tensor& input, const Tensor& grid, const Tensor& up, Interpolation mode,
-                          GridPadding padding, bool align_corners) {
-  std::vector<Tensor> wrt;
-  std::vector<std::size_t> slot;
-  if (input.requires_grad()) wrt.push_back(input), slot.push_back(0);
-  if (grid.requires_grad()) wrt.push_back(grid), slot.push_back(1);
-  const Tensor out = grid_sample_composite(input, grid, mode, padding, align_corners);
-  const std::vector<Tensor> found = grad({out}, wrt, {up}, {.allow_unused = true, .create_graph = true});
-  Grads grads(2);
-  for (std::size_t k = 0; k < wrt.size(); ++k)
-    grads[slot[k]] = found[k].defined() ? found[k] : zeros_like(wrt[k]);
-  return grads;
-}
-
 Tensor grid_sample_cpu(const Tensor& input, const Tensor& grid, Interpolation mode, GridPadding padding,
                        bool align_corners) {
   const GridSampleShape g{
@@ -264,7 +247,9 @@ Tensor grid_sample_cpu(const Tensor& input, const Tensor& grid, Interpolation mo
   attach_grad_fn(out, "grid_sample", {input, grid},
                  [g, input, grid, xc, gc, need_input, need_grid, zero_grid](const Tensor& up) {
                    if (is_grad_enabled())  // recording (create_graph): the composite's gradients, recorded
-                     return composite_gradients(input, grid, up, g.mode, g.padding, g.align_corners);
+                     return composite_gradients(
+                         grid_sample_composite(input, grid, g.mode, g.padding, g.align_corners),
+                         {input, grid}, up);
                    const Tensor uc = up.contiguous();
                    Grads grads(2);
                    Tensor gi = need_input ? zeros(xc.shape(), kFloat64) : Tensor();

@@ -172,15 +172,16 @@ Tensor solve_matrices(const Tensor& a_in, const Tensor& b_in, const char* op,
   const auto [a, b] = common_batch(op, a_in, b_in);
   Tensor x = lu_solve(a, b, op, gpu_message);
   if (should_record({a_in, b_in})) {
-    attach_grad_fn(
-        x, op, {a_in, b_in},
-        [a, xd = x.detach(), sa = a_in.shape(), sb = b_in.shape(), op, gpu_message](const Tensor& g) {
-          // While a walk records (create_graph), in A and X as tensors of the graph.
-          const Tensor am = is_grad_enabled() ? a : a.detach(), xm = output_for_backward(xd);
-          const Tensor gb = solve_matrices(transposed(am), g, op, gpu_message);
-          return Grads{sum_to(neg(matmul(gb, transposed(xm))), sa), sum_to(gb, sb)};
-        },
-        {a_in, b_in, x});
+    attach_grad_fn(x, op, {a_in, b_in},
+                   [a_full = a, xd = x.detach(), sa = a_in.shape(), sb = b_in.shape(), op,
+                    gpu_message](const Tensor& g) {
+                     // While a walk records (create_graph), in A and X as tensors of the graph.
+                     const Tensor am = is_grad_enabled() ? a_full : a_full.detach(),
+                                  xm = output_for_backward(xd);
+                     const Tensor gb = solve_matrices(transposed(am), g, op, gpu_message);
+                     return Grads{sum_to(neg(matmul(gb, transposed(xm))), sa), sum_to(gb, sb)};
+                   },
+                   {a_in, b_in, x});
     mark_differentiable_backward(x);
   }
   return x;
@@ -300,18 +301,19 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
   const auto [ae, be] = common_batch("solve_triangular", a, b);
   Tensor x = triangular_solve(ae, be, upper, unitriangular);
   if (should_record({a, b})) {
-    attach_grad_fn(
-        x, "solve_triangular", {a, b},
-        [ae, xd = x.detach(), sa = a.shape(), sb = b.shape(), upper, unitriangular](const Tensor& g) {
-          // While a walk records (create_graph), in A and X as tensors of the graph.
-          const Tensor am = is_grad_enabled() ? ae : ae.detach(), xm = output_for_backward(xd);
-          const Tensor gb = solve_triangular(transposed(am), g, !upper, true, unitriangular);
-          const Tensor full = neg(matmul(gb, transposed(xm)));
-          const std::int64_t skip = unitriangular ? 1 : 0;
-          const Tensor ga = upper ? triu(full, skip) : tril(full, -skip);
-          return Grads{sum_to(ga, sa), sum_to(gb, sb)};
-        },
-        {a, b, x});
+    attach_grad_fn(x, "solve_triangular", {a, b},
+                   [a_full = ae, xd = x.detach(), sa = a.shape(), sb = b.shape(), upper,
+                    unitriangular](const Tensor& g) {
+                     // While a walk records (create_graph), in A and X as tensors of the graph.
+                     const Tensor am = is_grad_enabled() ? a_full : a_full.detach(),
+                                  xm = output_for_backward(xd);
+                     const Tensor gb = solve_triangular(transposed(am), g, !upper, true, unitriangular);
+                     const Tensor full = neg(matmul(gb, transposed(xm)));
+                     const std::int64_t skip = unitriangular ? 1 : 0;
+                     const Tensor ga = upper ? triu(full, skip) : tril(full, -skip);
+                     return Grads{sum_to(ga, sa), sum_to(gb, sb)};
+                   },
+                   {a, b, x});
     mark_differentiable_backward(x);
   }
   return x;

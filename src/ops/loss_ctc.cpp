@@ -316,8 +316,7 @@ Tensor log_likelihoods_cpu(const Tensor& log_probs, const CtcBatch& p) {
   attach_grad_fn(out, "ctc_loss", {log_probs},
                  [p, log_probs, lp, at, alphas, log_p, in_logs](const Tensor& up) {
                    if (is_grad_enabled())
-                     return Grads{grad({log_likelihoods_composed(log_probs, p)}, {log_probs}, {up},
-                                       {.create_graph = true})[0]};
+                     return composite_gradients(log_likelihoods_composed(log_probs, p), {log_probs}, up);
                    const std::vector<double> scale = up.to(kFloat64).contiguous().to_vector<double>();
                    Tensor grad = zeros(lp.shape(), lp.dtype());
                    visit_floating(lp.dtype(), "ctc_loss backward", [&]<class T>() {

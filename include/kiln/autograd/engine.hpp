@@ -60,4 +60,13 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs,
                          const Tensor& grad_output = Tensor(), const GradOptions& options = {});
 
+// For a fused op's backward rule while a walk records (create_graph): the gradients of
+// sum(output * grad_output) with respect to each input, recorded, where `output` is the same
+// function computed by recorded ops from the inputs (a composite the rule has just run).
+// One entry per input: undefined where the input does not require grad, zeros where the
+// output does not depend on it. So the op's plain rule keeps its kernel, and its recorded
+// rule is the composite's (tests: grid_sample, ctc_loss, the recurrent layers).
+std::vector<Tensor> composite_gradients(const Tensor& output, const std::vector<Tensor>& inputs,
+                                        const Tensor& grad_output);
+
 }  // namespace kiln
