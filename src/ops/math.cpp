@@ -249,27 +249,19 @@ Tensor zeta_values(const Tensor& s, const Tensor& q) {
 }
 }  // namespace
 
-Tensor zeta(const Tensor& s, const Tensor& q) {  // d/dq = -s zeta(s + 1, q); none in s (as torch's)
-  detail::check_floating("zeta", s);
-  detail::check_same_dtype_device("zeta", {s, q});
-  Tensor out = zeta_values(s, q);
-  if (should_record({s, q})) {
-    const bool ns = s.requires_grad(), nq = q.requires_grad();
-    attach_grad_fn(out, "zeta", {s, q},
-                   [s, q, ns, nq](const Tensor& g) {
-                     KILN_CHECK(!ns, "zeta: no gradient in s (shape ", fmt(s.shape()),
-                                ") is defined; pass s detached, or as a number");
-                     // Recording (create_graph): zeta itself again, so to any order in q.
-                     const Tensor sd = s.detach();
-                     if (!nq) return Grads{Tensor(), Tensor()};
-                     const Tensor shifted =
-                         is_grad_enabled() ? zeta(sd + 1.0, q) : zeta_values(sd + 1.0, q.detach());
-                     return Grads{Tensor(), sum_to(-(g * sd * shifted), q.shape())};
-                   },
-                   {s, q});
-    mark_differentiable_backward(out);
-  }
-  return out;
+Tensor zeta(const Tensor& s,
+            const Tensor& q) {  // d/dq = -s zeta(s + 1, q), zeta again; none in s (as torch's)
+  return binary_op(
+      Binary::zeta, "zeta", s, q,
+      [](const Tensor&, const Tensor& a, const Tensor&, const Tensor&) -> Tensor {
+        KILN_CHECK(false, "zeta: no gradient in s (shape ", fmt(a.shape()),
+                   ") is defined; pass s detached, or as a number");
+        return {};
+      },
+      [](const Tensor& g, const Tensor& a, const Tensor& b, const Tensor&) {
+        const Tensor order = a.detach();
+        return -(g * order * zeta(order + 1.0, b));
+      });
 }
 Tensor zeta(double s, const Tensor& q) { return zeta(constant(q, s), q); }
 Tensor zeta(const Tensor& s, double q) { return zeta(s, constant(s, q)); }
