@@ -8,6 +8,7 @@
 
 #include "helpers.hpp"
 #include "kernels/cpu/dispatch.hpp"
+#include "kernels/cpu/fft/fft_plan.hpp"
 #include "kernels/cuda/counter_random.hpp"
 
 using namespace kiln;
@@ -343,6 +344,33 @@ TEST_CASE("parity: normalisation kernels, bit for bit, with and without weights 
           if (shares) CHECK(want_shares != start);
         }
     }
+  }
+}
+
+TEST_CASE("parity: Fourier transform stages, bit for bit, every radix, any number of lines together") {
+  // Lengths through radices 4, 2, 3, 5, 7 and 31 and through Bluestein's (37, 1009), the
+  // lines 1 (no whole vector), 4 and 8 (whole vectors) or 3, 5, 6 (a remainder).
+  const std::int64_t lengths[] = {2, 3, 4, 5, 7, 8, 12, 30, 31, 60, 62, 243, 625, 1000, 1024, 37, 1009};
+  const std::int64_t counts[] = {1, 3, 4, 5, 6, 8};
+  const cpu::FftStageFn ref = cpu::fft_stage_kernel(Isa::scalar);
+  for (Isa isa : simd_levels()) {
+    const cpu::FftStageFn simd = cpu::fft_stage_kernel(isa);
+    for (const std::int64_t n : lengths)
+      for (const std::int64_t count : counts)
+        for (const bool inverse : {false, true}) {
+          INFO(cpu::isa_name(isa) << ", n = " << n << ", " << count << " lines, inverse " << inverse);
+          const auto plan = cpu::fft_plan(n);
+          std::vector<cpu::Complex> x(static_cast<std::size_t>(n * count)), want(x.size()), got(x.size()),
+              scratch(static_cast<std::size_t>(plan->scratch_size(count)));
+          for (std::size_t i = 0; i < x.size(); ++i) {  // magnitudes from 1e-30 to 1e30
+            const double scale = std::pow(10.0, static_cast<double>(static_cast<int>(i % 7) * 10 - 30));
+            x[i] = cpu::Complex(scale * (default_generator().uniform() - 0.5),
+                                scale * default_generator().normal());
+          }
+          plan->transform(x.data(), want.data(), inverse, scratch.data(), count, ref);
+          plan->transform(x.data(), got.data(), inverse, scratch.data(), count, simd);
+          CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(cpu::Complex)) == 0);
+        }
   }
 }
 

@@ -11,10 +11,9 @@
 //        by conjugates (c_k = 1 at 0 and n / 2, else 2). dL/dy_k = s c_k r2c(g)_k, with the
 //        imaginary parts at 0 and n / 2 (which x ignores) given gradient 0.
 // On the CPU each line along the dimension is copied into double, transformed by the
-// plan of kernels/cpu/fft and written back; lines run in parallel (along a dimension other
-// than the last, a few neighbouring ones at a time, interleaved). On a GPU each is a
-// product with the real (2n x 2n, n x 2h or 2h x n) matrix of the map, through matmul,
-// whose own gradient is then the adjoint above.
+// plan of kernels/cpu/fft and written back; lines run in parallel, a few at a time,
+// interleaved. On a GPU each is a product with the real (2n x 2n, n x 2h or 2h x n) matrix
+// of the map, through matmul, whose own gradient is then the adjoint above.
 #include "kiln/ops/fft.hpp"
 
 #include <algorithm>
@@ -99,10 +98,14 @@ struct Lines {
   }
 };
 
-// Lines along a dimension other than the last are transformed a few at a time, interleaved:
-// for each position along the dimension the neighbouring lines' elements are neighbours in
-// memory, so they are copied in and out as runs, and the lines share each twiddle factor.
+// Lines are transformed a few at a time, interleaved (element j of line q at q + c j), so
+// that the stages' vectors hold one element of each of several lines and the lines share
+// every twiddle factor: along a dimension other than the last, neighbouring lines, whose
+// elements at each position are neighbours in memory too; along the last, consecutive rows.
+// As many as fit kLineBudget complex values of buffers, at most kLinesTogether, and a
+// multiple of 4 (an AVX-512 vector's complex doubles) from 4 on.
 constexpr std::int64_t kLinesTogether = 8;
+constexpr std::int64_t kLineBudget = 65536;  // 1 MiB per thread
 
 // The CPU transforms of every line, in parallel. Element (o, j, i) of a tensor with
 // (outer, len, inner) lines is at index (o len + j) inner + i (a pair index for complex).
@@ -111,11 +114,18 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
                    bool inverse, double scale) {
   const std::int64_t h = n / 2 + 1;
   const std::int64_t in_len = kind == Kind::c2r ? h : n, out_len = kind == Kind::r2c ? h : n;
-  const std::int64_t together = std::min(kLinesTogether, inner);  // 1 for rows (inner == 1)
-  const std::int64_t blocks_per_outer = (inner + together - 1) / together, blocks = outer * blocks_per_outer;
-  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / (n * together));
   const auto plan = kind == Kind::c2c ? cpu::fft_plan(n) : nullptr;
   const auto real_plan = kind == Kind::c2c ? nullptr : cpu::real_fft_plan(n);
+  // complex values per line: in, out and the reals, then the plan's scratch
+  const std::int64_t per_line = 3 * n + (plan ? plan->scratch_size() : real_plan->scratch_size());
+  std::int64_t fit = std::clamp<std::int64_t>(kLineBudget / per_line, 1, kLinesTogether);
+  if (fit > 4) fit -= fit % 4;
+  // Lines of a block: consecutive rows (inner 1), or neighbouring positions i along inner.
+  const bool rows = inner == 1;
+  const std::int64_t together = std::min(fit, rows ? outer : inner);
+  const std::int64_t blocks_per_outer = rows ? 1 : (inner + together - 1) / together;
+  const std::int64_t blocks = rows ? (outer + together - 1) / together : outer * blocks_per_outer;
+  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / (n * together));
   const std::int64_t scratch_size = plan ? plan->scratch_size(together) : real_plan->scratch_size(together);
   parallel_for(0, blocks, grain, [&](std::int64_t b, std::int64_t e) {
     std::vector<Complex> in(static_cast<std::size_t>(n * together)), out(in.size()),
@@ -125,45 +135,55 @@ void cpu_transform(Kind kind, const T* src, T* dst, std::int64_t outer, std::int
     // would pass each one through the stack.
     double* in_pairs = reinterpret_cast<double*>(in.data());
     const double* out_pairs = reinterpret_cast<const double*>(out.data());
-    // Lines i0 .. i0 + c - 1 of outer index o: element j of line q at src[(o len + j) inner + i0 + q].
-    // c is a compile-time 1 for rows (inner 1), so that the loops over q vanish.
-    auto run_block = [&](std::int64_t o, std::int64_t i0, auto c) {
-      const T* from = src + (kind == Kind::r2c ? 1 : 2) * (o * in_len * inner + i0);
-      T* to = dst + (kind == Kind::c2r ? 1 : 2) * (o * out_len * inner + i0);
+    // c lines from `first` on: element j of line q at first + q * line_step + j * inner,
+    // in values (pairs for complex) of src and dst alike.
+    auto run_block = [&](std::int64_t first_in, std::int64_t first_out, std::int64_t in_line_step,
+                         std::int64_t out_line_step, std::int64_t c) {
       if (kind == Kind::r2c) {
+        const T* from = src + first_in;
         for (std::int64_t j = 0; j < n; ++j)
           for (std::int64_t q = 0; q < c; ++q)
-            reals[static_cast<std::size_t>(q + c * j)] = from[j * inner + q];
+            reals[static_cast<std::size_t>(q + c * j)] = from[q * in_line_step + j * inner];
         real_plan->forward(reals.data(), out.data(), scratch.data(), c);
       } else {
-        for (std::int64_t j = 0; j < in_len; ++j) {
-          const T* run = from + 2 * j * inner;
-          double* pairs = in_pairs + 2 * c * j;
-          for (std::int64_t q = 0; q < 2 * c; ++q) pairs[q] = run[q];
-        }
+        const T* from = src + 2 * first_in;
+        for (std::int64_t j = 0; j < in_len; ++j)
+          for (std::int64_t q = 0; q < c; ++q) {
+            const T* at = from + 2 * (q * in_line_step + j * inner);
+            double* pair = in_pairs + 2 * (q + c * j);
+            pair[0] = at[0];
+            pair[1] = at[1];
+          }
         if (kind == Kind::c2c)
           plan->transform(in.data(), out.data(), inverse, scratch.data(), c);
         else
           real_plan->inverse(in.data(), reals.data(), scratch.data(), c);
       }
       if (kind == Kind::c2r) {
+        T* to = dst + first_out;
         for (std::int64_t j = 0; j < n; ++j)
           for (std::int64_t q = 0; q < c; ++q)
-            to[j * inner + q] = static_cast<T>(reals[static_cast<std::size_t>(q + c * j)] * scale);
+            to[q * out_line_step + j * inner] =
+                static_cast<T>(reals[static_cast<std::size_t>(q + c * j)] * scale);
       } else {
-        for (std::int64_t k = 0; k < out_len; ++k) {
-          T* run = to + 2 * k * inner;
-          const double* pairs = out_pairs + 2 * c * k;
-          for (std::int64_t q = 0; q < 2 * c; ++q) run[q] = static_cast<T>(pairs[q] * scale);
-        }
+        T* to = dst + 2 * first_out;
+        for (std::int64_t k = 0; k < out_len; ++k)
+          for (std::int64_t q = 0; q < c; ++q) {
+            T* at = to + 2 * (q * out_line_step + k * inner);
+            const double* pair = out_pairs + 2 * (q + c * k);
+            at[0] = static_cast<T>(pair[0] * scale);
+            at[1] = static_cast<T>(pair[1] * scale);
+          }
       }
     };
     for (std::int64_t block = b; block < e; ++block) {
-      const std::int64_t o = block / blocks_per_outer, i0 = block % blocks_per_outer * together;
-      if (inner == 1)
-        run_block(o, i0, std::integral_constant<std::int64_t, 1>{});
-      else
-        run_block(o, i0, std::min(together, inner - i0));
+      if (rows) {
+        const std::int64_t o = block * together;
+        run_block(o * in_len, o * out_len, in_len, out_len, std::min(together, outer - o));
+      } else {
+        const std::int64_t o = block / blocks_per_outer, i0 = block % blocks_per_outer * together;
+        run_block(o * in_len * inner + i0, o * out_len * inner + i0, 1, 1, std::min(together, inner - i0));
+      }
     }
   });
 }

@@ -16,15 +16,6 @@ namespace {
 inline Complex mul(Complex a, Complex b) {
   return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
 }
-// at[0], at[1] = (re + i im) (wr + i wi)
-inline void store_product(double* at, double re, double im, double wr, double wi) {
-  at[0] = re * wr - im * wi;
-  at[1] = re * wi + im * wr;
-}
-template <bool Inverse>
-inline Complex maybe_conj(Complex w) {
-  return Inverse ? std::conj(w) : w;
-}
 // exp(-2 pi i num / den), the angle taken from num reduced mod den (exact in integers).
 inline Complex root(std::int64_t num, std::int64_t den) {
   const std::int64_t r = num % den;
@@ -84,160 +75,81 @@ FftPlan::FftPlan(std::int64_t n) : n_(n) {
 }
 
 std::int64_t FftPlan::scratch_size(std::int64_t count) const {
-  return plan_ ? 3 * plan_->size() + 2 * n_ : n_ * count;
+  return (plan_ ? 3 * plan_->size() : n_) * count;
 }
 
-void FftPlan::transform(const Complex* in, Complex* out, bool inverse, Complex* scratch,
-                        std::int64_t count) const {
-  if (plan_) {
-    if (count == 1) return bluestein(in, out, inverse, scratch);
-    Complex* line = scratch + 3 * plan_->size();  // one sequence at a time, gathered and put back
-    Complex* result = line + n_;
-    for (std::int64_t q = 0; q < count; ++q) {
-      for (std::int64_t j = 0; j < n_; ++j) line[j] = in[q + count * j];
-      bluestein(line, result, inverse, scratch);
-      for (std::int64_t k = 0; k < n_; ++k) out[q + count * k] = result[k];
-    }
-  } else if (stages_.empty()) {
+void FftPlan::transform(const Complex* in, Complex* out, bool inverse, Complex* scratch, std::int64_t count,
+                        FftStageFn stage) const {
+  if (!stage) stage = fft_stage_kernel();
+  if (plan_)
+    bluestein(in, out, inverse, scratch, count, stage);
+  else if (stages_.empty())
     std::copy(in, in + count, out);
-  } else if (inverse) {
-    stockham<true>(in, out, scratch, count);
-  } else {
-    stockham<false>(in, out, scratch, count);
-  }
+  else
+    stockham(in, out, inverse, scratch, count, stage);
 }
 
 // The stages write to `out` and `work` in turn, so that the last one writes `out`; the
 // `count` sequences are the first stage's interleaved transforms.
-template <bool Inverse>
-void FftPlan::stockham(const Complex* in, Complex* out, Complex* work, std::int64_t count) const {
+void FftPlan::stockham(const Complex* in, Complex* out, bool inverse, Complex* work, std::int64_t count,
+                       FftStageFn kernel) const {
   const Complex* x = in;
   std::int64_t stride = count;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     Complex* y = (stages_.size() - 1 - i) % 2 == 0 ? out : work;
-    run_stage<Inverse>(stages_[i], stride, x, y);
+    const Stage& st = stages_[i];
+    kernel(FftStage{st.p, st.m, stride, reinterpret_cast<const double*>(st.twiddles.data()),
+                    reinterpret_cast<const double*>(st.roots.data()), inverse ? -1.0 : 1.0,
+                    reinterpret_cast<const double*>(x), reinterpret_cast<double*>(y)});
     x = y;
-    stride *= stages_[i].p;
-  }
-}
-
-// `stride` interleaved transforms of length p m each: for every j < m and each of them
-// (q < stride, the innermost, contiguous loop), the p-point DFT b of x[q + stride (j + r m)],
-// r < p, goes out as y[q + stride (p j + k)] = b_k exp(-2 pi i j k / (p m)). The radices 2,
-// 4 and 3 work on the real and imaginary parts as plain doubles (std::complex values built
-// from parts go through the stack, and reading them back stalls every step).
-template <bool Inverse>
-void FftPlan::run_stage(const Stage& st, std::int64_t stride, const Complex* x_in, Complex* y_out) {
-  const std::int64_t m = st.m, s = stride;
-  const Complex* tw = st.twiddles.data();
-  const double* x = reinterpret_cast<const double*>(x_in);  // (re, im) pairs
-  double* y = reinterpret_cast<double*>(y_out);
-  const double sign = Inverse ? -1.0 : 1.0;  // the twiddles' imaginary parts flip for the inverse
-  if (st.p == 2) {
-    for (std::int64_t j = 0; j < m; ++j) {
-      const double wr = tw[j].real(), wi = sign * tw[j].imag();
-      const double* a = x + 2 * s * j;
-      double* b = y + 2 * s * 2 * j;
-      for (std::int64_t q = 0; q < 2 * s; q += 2) {
-        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + 2 * s * m], a1i = a[q + 2 * s * m + 1];
-        const double dr = a0r - a1r, di = a0i - a1i;
-        b[q] = a0r + a1r;
-        b[q + 1] = a0i + a1i;
-        store_product(b + q + 2 * s, dr, di, wr, wi);
-      }
-    }
-  } else if (st.p == 4) {
-    const std::int64_t span = 2 * s * m;  // doubles between the four inputs
-    for (std::int64_t j = 0; j < m; ++j) {
-      const double w1r = tw[j].real(), w1i = sign * tw[j].imag();
-      const double w2r = tw[m + j].real(), w2i = sign * tw[m + j].imag();
-      const double w3r = tw[2 * m + j].real(), w3i = sign * tw[2 * m + j].imag();
-      const double* a = x + 2 * s * j;
-      double* b = y + 2 * s * 4 * j;
-      for (std::int64_t q = 0; q < 2 * s; q += 2) {
-        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + span], a1i = a[q + span + 1];
-        const double a2r = a[q + 2 * span], a2i = a[q + 2 * span + 1], a3r = a[q + 3 * span],
-                     a3i = a[q + 3 * span + 1];
-        const double t0r = a0r + a2r, t0i = a0i + a2i, t1r = a0r - a2r, t1i = a0i - a2i;
-        const double t2r = a1r + a3r, t2i = a1i + a3i, t3r = a1r - a3r, t3i = a1i - a3i;
-        // W_4 t3: -i t3 forward, +i t3 inverse
-        const double ur = sign * t3i, ui = -sign * t3r;
-        const double b1r = t1r + ur, b1i = t1i + ui, b2r = t0r - t2r, b2i = t0i - t2i;
-        const double b3r = t1r - ur, b3i = t1i - ui;
-        b[q] = t0r + t2r;
-        b[q + 1] = t0i + t2i;
-        store_product(b + q + 2 * s, b1r, b1i, w1r, w1i);
-        store_product(b + q + 4 * s, b2r, b2i, w2r, w2i);
-        store_product(b + q + 6 * s, b3r, b3i, w3r, w3i);
-      }
-    }
-  } else if (st.p == 3) {
-    // W_3 = -1/2 -+ i sqrt(3)/2: b1,2 = a0 - (a1 + a2) / 2 +- i h (a1 - a2)
-    const double h = -sign * std::sqrt(3.0) / 2.0;
-    const std::int64_t span = 2 * s * m;
-    for (std::int64_t j = 0; j < m; ++j) {
-      const double w1r = tw[j].real(), w1i = sign * tw[j].imag();
-      const double w2r = tw[m + j].real(), w2i = sign * tw[m + j].imag();
-      const double* a = x + 2 * s * j;
-      double* b = y + 2 * s * 3 * j;
-      for (std::int64_t q = 0; q < 2 * s; q += 2) {
-        const double a0r = a[q], a0i = a[q + 1], a1r = a[q + span], a1i = a[q + span + 1];
-        const double a2r = a[q + 2 * span], a2i = a[q + 2 * span + 1];
-        const double sr = a1r + a2r, si = a1i + a2i, dr = a1r - a2r, di = a1i - a2i;
-        const double cr = a0r - 0.5 * sr, ci = a0i - 0.5 * si, ur = -h * di, ui = h * dr;  // i h d
-        const double b1r = cr + ur, b1i = ci + ui, b2r = cr - ur, b2i = ci - ui;
-        b[q] = a0r + sr;
-        b[q + 1] = a0i + si;
-        store_product(b + q + 2 * s, b1r, b1i, w1r, w1i);
-        store_product(b + q + 4 * s, b2r, b2i, w2r, w2i);
-      }
-    }
-  } else {
-    const std::int64_t p = st.p;
-    Complex a[kMaxDirectRadix];
-    for (std::int64_t j = 0; j < m; ++j)
-      for (std::int64_t q = 0; q < s; ++q) {
-        for (std::int64_t r = 0; r < p; ++r) a[r] = x_in[q + s * (j + r * m)];
-        for (std::int64_t k = 0; k < p; ++k) {
-          Complex sum = a[0];
-          for (std::int64_t r = 1, rk = k; r < p; ++r, rk = (rk + k) % p)
-            sum += mul(a[r], maybe_conj<Inverse>(st.roots[static_cast<std::size_t>(rk)]));
-          y_out[q + s * (p * j + k)] = k == 0 ? sum : mul(sum, maybe_conj<Inverse>(tw[(k - 1) * m + j]));
-        }
-      }
+    stride *= st.p;
   }
 }
 
 // X_k = chirp_k sum_j (x_j chirp_j) conj(chirp_{k-j}): a circular convolution of m >= 2n - 1
 // points, through plan_; the inverse as the conjugate of the forward transform of conj(x).
-void FftPlan::bluestein(const Complex* in, Complex* out, bool inverse, Complex* scratch) const {
+// The c sequences go through it together, interleaved.
+void FftPlan::bluestein(const Complex* in, Complex* out, bool inverse, Complex* scratch, std::int64_t c,
+                        FftStageFn kernel) const {
   const std::int64_t m = plan_->size();
-  // (re, im) pairs of doubles, as in run_stage
+  // (re, im) pairs of doubles, as in the stages
   const double* x = reinterpret_cast<const double*>(in);
   const double* chirp = reinterpret_cast<const double*>(chirp_.data());
   const double* filter = reinterpret_cast<const double*>(chirp_spectrum_.data());
-  double* a = reinterpret_cast<double*>(scratch);
-  double* spectrum = reinterpret_cast<double*>(scratch + m);
+  Complex* a_values = scratch;
+  Complex* spectrum_values = scratch + m * c;
+  Complex* work = scratch + 2 * m * c;
+  double* a = reinterpret_cast<double*>(a_values);
+  double* spectrum = reinterpret_cast<double*>(spectrum_values);
   const double flip = inverse ? -1.0 : 1.0;  // conj(x) for the inverse
-  for (std::int64_t j = 0; j < 2 * n_; j += 2) {
-    const double xr = x[j], xi = flip * x[j + 1], cr = chirp[j], ci = chirp[j + 1];
-    a[j] = xr * cr - xi * ci;
-    a[j + 1] = xr * ci + xi * cr;
+  for (std::int64_t j = 0; j < n_; ++j) {
+    const double cr = chirp[2 * j], ci = chirp[2 * j + 1];
+    for (std::int64_t e = 2 * c * j; e < 2 * c * (j + 1); e += 2) {
+      const double xr = x[e], xi = flip * x[e + 1];
+      a[e] = xr * cr - xi * ci;
+      a[e + 1] = xr * ci + xi * cr;
+    }
   }
-  std::fill(a + 2 * n_, a + 2 * m, 0.0);
-  plan_->transform(scratch, scratch + m, false, scratch + 2 * m);
-  for (std::int64_t k = 0; k < 2 * m; k += 2) {
-    const double sr = spectrum[k], si = spectrum[k + 1], fr = filter[k], fi = filter[k + 1];
-    spectrum[k] = sr * fr - si * fi;
-    spectrum[k + 1] = sr * fi + si * fr;
+  std::fill(a + 2 * n_ * c, a + 2 * m * c, 0.0);
+  plan_->transform(a_values, spectrum_values, false, work, c, kernel);
+  for (std::int64_t k = 0; k < m; ++k) {
+    const double fr = filter[2 * k], fi = filter[2 * k + 1];
+    for (std::int64_t e = 2 * c * k; e < 2 * c * (k + 1); e += 2) {
+      const double sr = spectrum[e], si = spectrum[e + 1];
+      spectrum[e] = sr * fr - si * fi;
+      spectrum[e + 1] = sr * fi + si * fr;
+    }
   }
-  plan_->transform(scratch + m, scratch, true, scratch + 2 * m);
+  plan_->transform(spectrum_values, a_values, true, work, c, kernel);
   const double scale = 1.0 / static_cast<double>(m);
   double* y = reinterpret_cast<double*>(out);
-  for (std::int64_t k = 0; k < 2 * n_; k += 2) {
-    const double ar = a[k], ai = a[k + 1], cr = chirp[k], ci = chirp[k + 1];
-    y[k] = (ar * cr - ai * ci) * scale;
-    y[k + 1] = flip * (ar * ci + ai * cr) * scale;
+  for (std::int64_t k = 0; k < n_; ++k) {
+    const double cr = chirp[2 * k], ci = chirp[2 * k + 1];
+    for (std::int64_t e = 2 * c * k; e < 2 * c * (k + 1); e += 2) {
+      const double ar = a[e], ai = a[e + 1];
+      y[e] = (ar * cr - ai * ci) * scale;
+      y[e + 1] = flip * (ar * ci + ai * cr) * scale;
+    }
   }
 }
 
@@ -264,7 +176,7 @@ void real_forward(const FftPlan& plan, const std::vector<Complex>& twiddles, std
   Complex* spectrum = scratch + m * c;
   Complex* work = scratch + 2 * m * c;
   if (n % 2 == 1) {
-    double* zd = reinterpret_cast<double*>(z);  // (re, im) pairs, as in run_stage
+    double* zd = reinterpret_cast<double*>(z);  // (re, im) pairs, as in the stages
     for (std::int64_t j = 0; j < n * c; ++j) {
       zd[2 * j] = in[j];
       zd[2 * j + 1] = 0.0;
@@ -285,7 +197,7 @@ void real_forward(const FftPlan& plan, const std::vector<Complex>& twiddles, std
     out[q] = Complex(z0.real() + z0.imag(), 0.0);
     out[q + c * m] = Complex(z0.real() - z0.imag(), 0.0);
   }
-  // in doubles (see run_stage): (re, im) pairs
+  // in doubles (as in the stages): (re, im) pairs
   const double* tw = reinterpret_cast<const double*>(twiddles.data());
   double* o = reinterpret_cast<double*>(out);
   for (std::int64_t k = 1; k < m; ++k) {
@@ -311,7 +223,7 @@ void real_inverse(const FftPlan& plan, const std::vector<Complex>& twiddles, std
   Complex* signal = scratch + m * c;
   Complex* work = scratch + 2 * m * c;
   if (n % 2 == 1) {
-    const double* x = reinterpret_cast<const double*>(in);  // (re, im) pairs, as in run_stage
+    const double* x = reinterpret_cast<const double*>(in);  // (re, im) pairs, as in the stages
     double* zd = reinterpret_cast<double*>(z);
     for (std::int64_t q = 0; q < c; ++q) {
       zd[2 * q] = x[2 * q];
@@ -337,7 +249,7 @@ void real_inverse(const FftPlan& plan, const std::vector<Complex>& twiddles, std
     z0[0] = first + last;
     z0[1] = first - last;
   }
-  // in doubles (see run_stage): (re, im) pairs; the twiddles conjugated
+  // in doubles (as in the stages): (re, im) pairs; the twiddles conjugated
   const double* tw = reinterpret_cast<const double*>(twiddles.data());
   double* zd = reinterpret_cast<double*>(z);
   for (std::int64_t k = 1; k < m; ++k) {

@@ -9,13 +9,16 @@
 // buffers, and the result comes out in natural order. A length with a larger prime factor
 // runs as a circular convolution of a power-of-two length (Bluestein's chirp:
 // j k = (j^2 + k^2 - (k - j)^2) / 2), so every length costs O(n log n). Plans are
-// immutable once made and shared by every thread.
+// immutable once made and shared by every thread. The stages run on the kernels of
+// fft_stages.hpp (a scalar reference and AVX2 / AVX-512 variants giving its bits).
 #pragma once
 
 #include <complex>
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "kernels/cpu/fft/fft_stages.hpp"
 
 namespace kiln::cpu {
 
@@ -29,9 +32,11 @@ public:
   std::int64_t scratch_size(std::int64_t count = 1) const;
   // out = the transforms of `count` sequences stored interleaved, element j of sequence q at
   // [q + count j] in both in and out (n count values each; in, out and the scratch must not
-  // overlap). Interleaved sequences share every twiddle factor and loop step.
-  void transform(const Complex* in, Complex* out, bool inverse, Complex* scratch,
-                 std::int64_t count = 1) const;
+  // overlap). Interleaved sequences share every twiddle factor and loop step, and each
+  // comes out as it would alone, bit for bit. `stage` picks the stage kernel (null: the
+  // one of the instruction set in use); every kernel gives the same bits.
+  void transform(const Complex* in, Complex* out, bool inverse, Complex* scratch, std::int64_t count = 1,
+                 FftStageFn stage = nullptr) const;
 
 private:
   struct Stage {  // radix p over lengths p m
@@ -39,11 +44,10 @@ private:
     std::vector<Complex> twiddles;  // exp(-2 pi i j k / (p m)) at [(k - 1) m + j], k in [1, p)
     std::vector<Complex> roots;     // exp(-2 pi i r / p), r in [0, p)
   };
-  template <bool Inverse>
-  void stockham(const Complex* in, Complex* out, Complex* work, std::int64_t count) const;
-  template <bool Inverse>
-  static void run_stage(const Stage& stage, std::int64_t stride, const Complex* x, Complex* y);
-  void bluestein(const Complex* in, Complex* out, bool inverse, Complex* scratch) const;
+  void stockham(const Complex* in, Complex* out, bool inverse, Complex* work, std::int64_t count,
+                FftStageFn kernel) const;
+  void bluestein(const Complex* in, Complex* out, bool inverse, Complex* scratch, std::int64_t count,
+                 FftStageFn kernel) const;
 
   std::int64_t n_;
   std::vector<Stage> stages_;  // empty for Bluestein's plans
@@ -75,9 +79,6 @@ private:
   std::shared_ptr<const FftPlan> plan_;  // n / 2 points for even n, else n
   std::vector<Complex> twiddles_;        // exp(-2 pi i k / n), k <= n / 2, for even n
 };
-
-// Radices up to this prime are combined directly (p^2 products per butterfly).
-constexpr std::int64_t kMaxDirectRadix = 31;
 
 // The plan for length n (n >= 1), made on first use and kept for the next call.
 std::shared_ptr<const FftPlan> fft_plan(std::int64_t n);
