@@ -127,8 +127,12 @@ TEST_CASE("third derivatives of the activations: their recorded backward node is
   for (Tensor (*f)(const Tensor&) : {&sigmoid, &tanh, &softplus, &silu})
     KILN_CHECK_GRADGRAD(first_derivative_of(f), values);
   KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return gelu(x); }), values);
-  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return relu(x) * x; }),
-                      {tensor<double>({-2, -0.7, -0.3, 0.2, 0.9, 3}), rand64({6})});
+  const In both_sides{tensor<double>({-2, -0.7, -0.3, 0.2, 0.9, 3}), rand64({6})};
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return relu(x) * x; }), both_sides);
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return leaky_relu(x, 0.2) * x; }),
+                      both_sides);
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return elu(x, 1.3); }), both_sides);
+  KILN_CHECK_GRADGRAD(first_derivative_of([](const Tensor& x) { return elu(x, 0.6) * x; }), both_sides);
 }
 
 TEST_CASE("gradgradcheck: reductions, softmax, norms") {

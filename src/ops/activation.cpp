@@ -282,6 +282,34 @@ Tensor activation_with_grad(const char* name, cuda_kernels::ParamActivation op, 
   return gx;
 }
 
+// g f'(x; param) by the backward kernel. While a walk records (create_graph) it is one node
+// whose own rule is this again (for g) and g times f''(x) (for x): 0 for leaky_relu, alpha
+// e^x at or below 0 for elu; as activation_backward does for the others.
+template <class Pick>
+Tensor param_activation_backward(const char* name, cuda_kernels::ParamActivation op, const Tensor& x,
+                                 double param, Pick pick, const Tensor& g) {
+  Tensor out;
+  {
+    NoGradGuard plain;
+    out = activation_with_grad(name, op, x.detach().contiguous(), param, pick, g);
+  }
+  if (should_record({g, x})) {
+    const bool leaky = op == cuda_kernels::ParamActivation::leaky_relu;
+    attach_grad_fn(out, leaky ? "leaky_relu backward" : "elu backward", {g, x},
+                   [=](const Tensor& gg) {
+                     Tensor gx;  // leaky_relu's f' is piecewise constant: no gradient
+                     if (!leaky) {
+                       const Tensor below = mul(mul(gg, g), mul(exp(x), detail::constant_like(x, param)));
+                       gx = where(gt(x, detail::constant_like(x, 0.0)), detail::constant_like(x, 0.0), below);
+                     }
+                     return Grads{param_activation_backward(name, op, x, param, pick, gg), gx};
+                   },
+                   {g, x});
+    mark_differentiable_backward(out);
+  }
+  return out;
+}
+
 // f(x; param), recorded with x saved for the backward.
 template <class Pick>
 Tensor activation_with(const char* name, cuda_kernels::ParamActivation op, const Tensor& x, double param,
@@ -304,13 +332,8 @@ Tensor activation_with(const char* name, cuda_kernels::ParamActivation op, const
   if (should_record({x})) {
     attach_grad_fn(out, name, {x},
                    [=](const Tensor& g) {
-                     if (is_grad_enabled()) {  // recording (create_graph): in recorded ops of x
-                       const Tensor above = gt(x, detail::constant_like(x, 0.0));
-                       const Tensor slope = op == cuda_kernels::ParamActivation::leaky_relu
-                                                ? detail::constant_like(x, param)
-                                                : mul(exp(x), detail::constant_like(x, param));
-                       return Grads{where(above, g, mul(g, slope))};
-                     }
+                     if (is_grad_enabled())  // recording (create_graph): one node, itself differentiable
+                       return Grads{param_activation_backward(name, op, x, param, pick, g)};
                      return Grads{activation_with_grad(name, op, xc, param, pick, g)};
                    },
                    {xc});
