@@ -38,6 +38,14 @@ inline ColumnRange inside_columns(const ConvGeometry& g, std::int64_t ix0) {
   return {lo, hi};
 }
 
+// inside_columns of each kernel column j (input column j * dilation - padding at x = 0).
+inline std::vector<ColumnRange> inside_columns_of_kernel(const ConvGeometry& g) {
+  std::vector<ColumnRange> ranges;
+  for (std::int64_t j = 0; j < g.kw; ++j)
+    ranges.push_back(inside_columns(g, j * g.dilation[1] - g.padding[1]));
+  return ranges;
+}
+
 // With stride 1 and as many output columns as input columns ("same" padding along x),
 // col row (ci, i, j) is plane ci shifted by (dy, dx) = (i*d - p, j*d - p): flat index q
 // of the row reads q + dy*w + dx of the plane. Rows and columns that fall outside are 0.
@@ -83,25 +91,34 @@ void im2col(const T* image, const ConvGeometry& g, T* col, std::int64_t ld = -1)
     }
     return;
   }
-  for (std::int64_t row = 0; row < g.k_all(); ++row) {
-    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+  // The general path: per channel, kernel row and output row, the kw rows of col that read
+  // the same input row (or none, above or below the image).
+  const std::vector<ColumnRange> inside = inside_columns_of_kernel(g);
+  for (std::int64_t ci = 0; ci < g.c; ++ci) {
     const T* plane = image + ci * g.h * g.w;
-    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
-    const auto [x_lo, x_hi] = inside_columns(g, ix0);
-    for (std::int64_t y = 0; y < g.oh; ++y) {
-      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-      T* out = col + row * ld + y * g.ow;
-      if (iy < 0 || iy >= g.h) {
-        for (std::int64_t x = 0; x < g.ow; ++x) out[x] = T(0);
-        continue;
+    for (std::int64_t i = 0; i < g.kh; ++i) {
+      T* rows = col + (ci * g.kh + i) * g.kw * ld;  // kernel row i's col rows, one per j
+      for (std::int64_t y = 0; y < g.oh; ++y) {
+        const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
+        if (iy < 0 || iy >= g.h) {
+          for (std::int64_t j = 0; j < g.kw; ++j) std::fill_n(rows + j * ld + y * g.ow, g.ow, T(0));
+          continue;
+        }
+        const T* src = plane + iy * g.w;
+        for (std::int64_t j = 0; j < g.kw; ++j) {
+          T* out = rows + j * ld + y * g.ow;
+          const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
+          const auto [x_lo, x_hi] = inside[static_cast<std::size_t>(j)];
+          for (std::int64_t x = 0; x < x_lo; ++x) out[x] = T(0);
+          if (s == 1)
+            for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x];
+          else if (s == 2)  // a constant stride the compiler turns into vector shuffles
+            for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + 2 * x];
+          else
+            for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x * s];
+          for (std::int64_t x = x_hi; x < g.ow; ++x) out[x] = T(0);
+        }
       }
-      const T* src = plane + iy * g.w;
-      for (std::int64_t x = 0; x < x_lo; ++x) out[x] = T(0);
-      if (s == 1)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x];
-      else
-        for (std::int64_t x = x_lo; x < x_hi; ++x) out[x] = src[ix0 + x * s];
-      for (std::int64_t x = x_hi; x < g.ow; ++x) out[x] = T(0);
     }
   }
 }
@@ -125,20 +142,25 @@ void col2im_add(T* col, const ConvGeometry& g, T* image, std::int64_t ld = -1) {
     }
     return;
   }
-  for (std::int64_t row = 0; row < g.k_all(); ++row) {
-    const std::int64_t ci = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+  const std::vector<ColumnRange> inside = inside_columns_of_kernel(g);
+  for (std::int64_t ci = 0; ci < g.c; ++ci) {
     T* plane = image + ci * g.h * g.w;
-    const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
-    const auto [x_lo, x_hi] = inside_columns(g, ix0);
-    for (std::int64_t y = 0; y < g.oh; ++y) {
-      const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
-      if (iy < 0 || iy >= g.h) continue;
-      const T* src = col + row * ld + y * g.ow;
-      T* dst = plane + iy * g.w;
-      if (s == 1)
-        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x] += src[x];
-      else
-        for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x * s] += src[x];
+    for (std::int64_t i = 0; i < g.kh; ++i) {
+      const T* rows = col + (ci * g.kh + i) * g.kw * ld;
+      for (std::int64_t y = 0; y < g.oh; ++y) {
+        const std::int64_t iy = y * g.stride[0] - g.padding[0] + i * g.dilation[0];
+        if (iy < 0 || iy >= g.h) continue;
+        T* dst = plane + iy * g.w;
+        for (std::int64_t j = 0; j < g.kw; ++j) {
+          const T* src = rows + j * ld + y * g.ow;
+          const std::int64_t ix0 = j * g.dilation[1] - g.padding[1], s = g.stride[1];
+          const auto [x_lo, x_hi] = inside[static_cast<std::size_t>(j)];
+          if (s == 1)
+            for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x] += src[x];
+          else
+            for (std::int64_t x = x_lo; x < x_hi; ++x) dst[ix0 + x * s] += src[x];
+        }
+      }
     }
   }
 }
