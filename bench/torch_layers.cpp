@@ -4,7 +4,8 @@
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
-// rms_norm, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
+// rms_norm, a comparison and where, ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier
+// transforms (rfft, fft2, stft),
 // group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head self-attention, a
 // Transformer encoder layer, LSTM and GRU layers over a sequence, and, by grad with create_graph, an
 // LSTM's input gradient, a physics-informed network's residual (second derivatives) and a WGAN-GP
@@ -288,6 +289,10 @@ int main(int argc, char** argv) {
          return kiln::stft(a[0], 512,
                            kiln::StftOptions().set_hop_length(128).set_window(kiln::hann_window(512)));
        }},
+      {"where(x > 0, x, y), 4096 rows of 1024",
+       {torch::randn({4096, 1024}), torch::randn({4096, 1024})},
+       [](const TV& a) { return torch::where(a[0] > 0, a[0], a[1]); },
+       [](const KV& a) { return kiln::where(kiln::gt(a[0], 0.0), a[0], a[1]); }},
       {"ctc_loss, T 200, N 32, C 30, S 40",
        {torch::randn({200, 32, 30})},
        [&](const TV& a) {

@@ -1,6 +1,8 @@
 // Elementwise ops: values, broadcasting edge cases, dtypes, comparisons (with tensors,
 // with numbers, as operators), logical ops on masks, where.
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
 
 #include "helpers.hpp"
@@ -147,6 +149,51 @@ TEST_CASE("comparisons return uint8 masks; where selects") {
   check_values(where(gt(a, b), a, b), {3, 2, 3});
   check_values(where(tensor<std::uint8_t>({{1}, {0}}), a, scalar_tensor(0.0)), {1, 2, 3, 0, 0, 0});
   CHECK_THROWS_WITH_AS(where(a, a, b), doctest::Contains("uint8"), Error);
+}
+
+TEST_CASE("where and comparisons: every layout of the operands gives the element-by-element answer") {
+  // Dense runs, one broadcast number, a row or a column broadcast, and a transposed view,
+  // for the mask and both values; NaN, signed zeros and mask bytes other than 1 included.
+  const Shape shape{5, 37};
+  manual_seed(41);
+  Tensor values = randn({5, 37}, kFloat64);
+  values.narrow(1, 3, 1).fill_(NAN);
+  values[1].fill_(-0.0);
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> layouts{
+      {"dense", [](const Tensor& t) { return t; }},
+      {"one number", [](const Tensor& t) { return t.flatten()[7]; }},
+      {"a row", [](const Tensor& t) { return t[2]; }},
+      {"a column", [](const Tensor& t) { return t.narrow(1, 5, 1); }},
+      {"transposed", [](const Tensor& t) { return t.t().contiguous().t(); }},
+  };
+  const Tensor bytes = (randint(0, 4, {5, 37}) * 85).to(kUInt8);  // 0, 85, 170, 255
+  for (const DType dtype : {kFloat32, kFloat64, kInt32}) {
+    const Tensor a = values.to(dtype), b = flip((values * -1.5 + 0.25).to(dtype), {1});
+    for (const auto& [mask_name, mask_layout] : layouts)
+      for (const auto& [a_name, a_layout] : layouts)
+        for (const auto& [b_name, b_layout] : layouts) {
+          INFO(std::string(dtype_name(dtype)) << ": mask " << std::string(mask_name) << ", a "
+                                              << std::string(a_name) << ", b " << std::string(b_name));
+          const Tensor m = mask_layout(bytes), x = a_layout(a), y = b_layout(b);
+          const std::vector<std::uint8_t> mv = m.expand(shape).contiguous().to_vector<std::uint8_t>();
+          const std::vector<double> xv = x.expand(shape).to(kFloat64).contiguous().to_vector<double>(),
+                                    yv = y.expand(shape).to(kFloat64).contiguous().to_vector<double>();
+          // (the results broadcast to the whole shape, to read them at the same index)
+          const std::vector<double> got =
+              where(m, x, y).expand(shape).to(kFloat64).contiguous().to_vector<double>();
+          const std::vector<std::uint8_t> less =
+                                              lt(x, y).expand(shape).contiguous().to_vector<std::uint8_t>(),
+                                          same =
+                                              eq(x, y).expand(shape).contiguous().to_vector<std::uint8_t>();
+          bool all = true;
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            const double want = mv[i] ? xv[i] : yv[i];
+            all = all && std::memcmp(&got[i], &want, sizeof(double)) == 0;  // NaN and -0 too
+            all = all && less[i] == (xv[i] < yv[i] ? 1 : 0) && same[i] == (xv[i] == yv[i] ? 1 : 0);
+          }
+          CHECK(all);
+        }
+  }
 }
 
 TEST_CASE("comparisons with a number, and as operators") {

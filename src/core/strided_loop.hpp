@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kiln/core/shape.hpp"
@@ -96,6 +97,28 @@ void for_each_run(const LoopPlan<N>& plan, std::int64_t grain, Fn&& fn) {
       }
     }
   });
+}
+
+// Calls f(sa, sb) with the two inner strides as std::integral_constant 0 or 1 (a run, or one
+// number broadcast along it), so that the loop inside knows them and vectorises, and
+// returns true; returns false, calling nothing, when either is another stride.
+template <class F>
+bool with_unit_strides(std::int64_t sa, std::int64_t sb, F&& f) {
+  using Zero = std::integral_constant<std::int64_t, 0>;
+  using One = std::integral_constant<std::int64_t, 1>;
+  if ((sa != 0 && sa != 1) || (sb != 0 && sb != 1)) return false;
+  if (sa == 1) {
+    if (sb == 1)
+      f(One{}, One{});
+    else
+      f(One{}, Zero{});
+  } else {
+    if (sb == 1)
+      f(Zero{}, One{});
+    else
+      f(Zero{}, Zero{});
+  }
+  return true;
 }
 
 }  // namespace kiln::detail
