@@ -1,5 +1,5 @@
-// Medians of 15 runs of the newer ops against a peer in the same run: erf's vector kernel
-// and lgamma's reference loop against exp's vector kernel, einsum against the matmul it becomes,
+// Medians of 15 runs of the newer ops against a peer in the same run: erf's, lgamma's and
+// digamma's vector kernels against exp's, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
 // log-sum-exps against cumsum's line walk, and solve, inv, cholesky, qr, eigh and svd against
 // Eigen's PartialPivLU, LLT, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
@@ -37,7 +37,12 @@ int main() {
   const Tensor x = randn({1 << 20});
   std::printf("exp, 1M float32 (vector kernel): %.3f ms\n", median_ms([&] { exp(x); }));
   std::printf("erf, 1M float32 (vector kernel): %.3f ms\n", median_ms([&] { erf(x); }));
-  std::printf("lgamma, 1M float32 (reference loop): %.3f ms\n", median_ms([&] { lgamma(x); }));
+  // (with KILN_CPU_ISA=scalar: the reference loops, std::lgamma and digamma in double)
+  std::printf("lgamma, 1M float32 (vector kernel): %.3f ms\n", median_ms([&] { lgamma(x); }));
+  std::printf("digamma, 1M float32 (vector kernel): %.3f ms\n", median_ms([&] { digamma(x); }));
+  const Tensor positive = abs(x) * 20.0;  // as counts in a likelihood: no reflection
+  std::printf("lgamma, the same made positive: %.3f ms\n", median_ms([&] { lgamma(positive); }));
+  std::printf("digamma, the same made positive: %.3f ms\n", median_ms([&] { digamma(positive); }));
   const Tensor a = randn({32, 128, 128}), b = randn({32, 128, 128});
   std::printf("matmul, (32, 128, 128) x (32, 128, 128): %.3f ms\n", median_ms([&] { matmul(a, b); }));
   std::printf("einsum bij,bjk->bik, the same: %.3f ms\n", median_ms([&] { einsum("bij,bjk->bik", {a, b}); }));

@@ -70,11 +70,13 @@ struct Tables {
     if (isa_supported(Isa::avx2)) {
       fill_avx2(f32[int(Isa::avx2)]);
       fill_norm_avx2(f32[int(Isa::avx2)]);
+      fill_special_avx2(f32[int(Isa::avx2)]);
     }
     if (isa_supported(Isa::avx512)) {
       fill_avx2(f32[int(Isa::avx512)]);    // entries without a 512-bit variant
       fill_avx512(f32[int(Isa::avx512)]);
       fill_norm_avx512(f32[int(Isa::avx512)]);
+      fill_special_avx512(f32[int(Isa::avx512)]);
     }
   }
 };

@@ -15,7 +15,8 @@ inline constexpr int kIsaCount = 3;
 const char* isa_name(Isa isa);
 
 // y[i] = f(x[i]) over contiguous arrays. The row from tan on has the reference only
-// (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma and trigamma).
+// (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma and trigamma), but
+// for erf and erfc (simd/) and, for float32, lgamma and digamma (special/).
 // clang-format off
 enum class Unary : int {
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus,
@@ -117,5 +118,7 @@ void fill_norm_scalar(KernelTable<float>& table);  // kernels/cpu/norm/
 void fill_norm_scalar(KernelTable<double>& table);
 void fill_norm_avx2(KernelTable<float>& table);
 void fill_norm_avx512(KernelTable<float>& table);
+void fill_special_avx2(KernelTable<float>& table);  // kernels/cpu/special/: lgamma, digamma
+void fill_special_avx512(KernelTable<float>& table);
 
 }  // namespace kiln::cpu
