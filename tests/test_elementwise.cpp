@@ -151,6 +151,45 @@ TEST_CASE("comparisons return uint8 masks; where selects") {
   CHECK_THROWS_WITH_AS(where(a, a, b), doctest::Contains("uint8"), Error);
 }
 
+TEST_CASE(
+    "pow with a number: the exponents 2, 1 and 1/2 (a product, a copy, a square root) give std::pow's "
+    "values") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> special{-inf, -2.5, -1, -0.0, 0.0, 1e-30, 0.3, 3, 1e200, inf, NAN};
+  manual_seed(43);
+  const Tensor random = randn({1000}, kFloat64) * 10.0;
+  for (const DType dtype : {kFloat32, kFloat64})
+    for (const double e : {2.0, 1.0, 0.5, 3.0, -1.0}) {
+      INFO(std::string(dtype_name(dtype)) << " ^ " << e);
+      for (const Tensor& x : {from_vector(special).to(dtype), random.to(dtype)}) {
+        const std::vector<double> in = x.to(kFloat64).to_vector<double>();
+        const std::vector<double> got = pow(x, e).to(kFloat64).to_vector<double>();
+        // and through a broadcast exponent tensor, and one with a value per element
+        const std::vector<double> got_tensor = pow(x, full({1}, e, dtype)).to(kFloat64).to_vector<double>();
+        const std::vector<double> got_each =
+            pow(x, full(x.shape(), e, dtype)).to(kFloat64).to_vector<double>();
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          const double want = dtype == kFloat32 ? std::pow(static_cast<float>(in[i]), static_cast<float>(e))
+                                                : std::pow(in[i], e);
+          INFO("x = " << in[i] << ": got " << got[i] << ", want " << want);
+          if (std::isnan(want)) {
+            CHECK((std::isnan(got[i]) && std::isnan(got_tensor[i]) && std::isnan(got_each[i])));
+          } else {
+            // within one ulp: std::pow is itself within 0.52 ulp (exact at the special values)
+            const double ulp = dtype == kFloat32 ? 1.2e-7 : 2.3e-16;
+            const auto close = [&](double v) {
+              return v == want || std::abs(v - want) <= ulp * std::abs(want);
+            };
+            CHECK(close(got[i]));
+            CHECK(std::signbit(got[i]) == std::signbit(want));
+            CHECK(got_tensor[i] == got[i]);
+            CHECK(close(got_each[i]));
+          }
+        }
+      }
+    }
+}
+
 TEST_CASE("where and comparisons: every layout of the operands gives the element-by-element answer") {
   // Dense runs, one broadcast number, a row or a column broadcast, and a transposed view,
   // for the mask and both values; NaN, signed zeros and mask bytes other than 1 included.
