@@ -62,6 +62,41 @@ TEST_CASE("transpose, permute, slice, narrow, select") {
   check_values(w.grad(), {0, 0, 3, 3, 0, 0});
 }
 
+TEST_CASE("contiguous copies of transposed and permuted views: every element where it belongs") {
+  // Transposes take a tiled copy; sizes around and past its 8 x 8 tiles, batches of
+  // them, a dtype conversion on the way, integers, and a permute whose last two
+  // dimensions swap contiguity (NCHW -> NHWC).
+  const auto check = [](const Tensor& base, const std::vector<std::int64_t>& order, DType to) {
+    INFO("shape " << fmt(base.shape()) << ", order " << fmt(Shape(order.begin(), order.end())) << " to "
+                  << std::string(dtype_name(to)));
+    const Tensor view = base.permute(order);
+    const Tensor copy = view.to(to).contiguous();
+    CHECK(copy.is_contiguous());
+    CHECK(copy.shape() == view.shape());
+    // element k of the copy is element view_index(k) of the base, by the view's strides
+    const std::vector<double> flat = base.to(kFloat64).contiguous().to_vector<double>();
+    const std::vector<double> got = copy.to(kFloat64).to_vector<double>();
+    bool all = true;
+    for (std::int64_t k = 0; k < copy.numel(); ++k) {
+      std::int64_t rest = k, at = view.offset() - base.offset();
+      for (std::int64_t d = view.dim(); d-- > 0;) {
+        at += rest % view.size(d) * view.stride(d);
+        rest /= view.size(d);
+      }
+      all = all && got[static_cast<std::size_t>(k)] == flat[static_cast<std::size_t>(at)];
+    }
+    CHECK(all);
+  };
+  for (const auto& [rows, cols] :
+       {std::pair<std::int64_t, std::int64_t>{1, 1}, {3, 5}, {8, 8}, {17, 33}, {64, 1024}, {1024, 9}})
+    for (const DType to : {kFloat32, kFloat64}) check(randn({rows, cols}), {1, 0}, to);
+  check(randint(-100, 100, {13, 21}).to(kInt32), {1, 0}, kInt32);
+  check(randn({3, 11, 19}), {0, 2, 1}, kFloat32);
+  check(randn({2, 5, 9, 10}), {0, 2, 3, 1}, kFloat32);  // NCHW -> NHWC
+  check(randn({2, 9, 10, 5}), {0, 3, 1, 2}, kFloat64);  // and back, widened
+  check(randn({4, 6, 7}), {2, 1, 0}, kFloat32);
+}
+
 TEST_CASE("expand, squeeze, unsqueeze, flatten") {
   const Tensor col = tensor<float>({1, 2, 3}).reshape({3, 1});
   const Tensor e = col.expand({2, 3, 4});

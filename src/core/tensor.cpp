@@ -111,6 +111,48 @@ template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
 template std::vector<std::int8_t> Tensor::to_vector<std::int8_t>() const;
 
 namespace detail {
+namespace {
+// A batch of transposes: the plan's last two dimensions are (rows, cols) with dst's
+// rows contiguous (stride 1 along cols) and src's columns contiguous (stride 1 along rows),
+// as in x.t().contiguous() or an NCHW -> NHWC permute. Copied in 8 x 8 tiles, so that
+// each tile's source lines stay in the cache while it is read across them; element by
+// element down src's columns, each read would touch a new cache line (and, 1024 floats
+// apart, a new page). Eight, not more: source columns a multiple of 4 KiB apart (rows of
+// 1024 floats) share one set of the L1 cache, which holds 8 to 12 lines (a 2048 x 1024
+// transpose took 0.9 ms with 8, 1.7 with 16 and 3.2 with 64).
+template <class D, class S>
+void copy_transposed(const LoopPlan<2>& plan, D* d, const S* s) {
+  constexpr std::int64_t kTile = 8;
+  const std::size_t nd = plan.shape.size();
+  const std::int64_t rows = plan.shape[nd - 2], cols = plan.shape[nd - 1];
+  const std::int64_t d_row = plan.strides[0][nd - 2], s_col = plan.strides[1][nd - 1];
+  std::int64_t batch = 1;
+  for (std::size_t k = 0; k + 2 < nd; ++k) batch *= plan.shape[k];
+  const std::int64_t row_tiles = (rows + kTile - 1) / kTile;
+  const std::int64_t grain = std::max<std::int64_t>(1, kElementwiseGrain / (kTile * cols));
+  parallel_for(0, batch * row_tiles, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      std::int64_t b = task / row_tiles, d_at = 0, s_at = 0;
+      for (std::size_t k = nd - 2; k-- > 0;) {  // unravel the batch index
+        const std::int64_t i = b % plan.shape[k];
+        b /= plan.shape[k];
+        d_at += i * plan.strides[0][k];
+        s_at += i * plan.strides[1][k];
+      }
+      const std::int64_t r0 = task % row_tiles * kTile, r1 = std::min(rows, r0 + kTile);
+      for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const std::int64_t c1 = std::min(cols, c0 + kTile);
+        for (std::int64_t r = r0; r < r1; ++r) {
+          D* out = d + d_at + r * d_row;
+          const S* in = s + s_at + r;
+          for (std::int64_t c = c0; c < c1; ++c) out[c] = cuda_kernels::value_cast<D>(in[c * s_col]);
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
 // dst[i] = static_cast<D>(src[i]) where src has dst's shape (strides may be 0).
 void copy_elements(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
@@ -132,6 +174,10 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
       D* d = static_cast<D*>(dst.raw_data_ptr());
       const S* s = static_cast<const S*>(src.raw_data_ptr());
       const auto plan = make_loop_plan<2>(dst.shape(), {&dst.strides(), &src.strides()});
+      const std::size_t nd = plan.shape.size();
+      if (nd >= 2 && plan.strides[0][nd - 1] == 1 && plan.strides[1][nd - 2] == 1 &&
+          plan.strides[1][nd - 1] != 0)
+        return copy_transposed(plan, d, s);
       for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
         D* dp = d + off[0];
         const S* sp = s + off[1];
