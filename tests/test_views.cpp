@@ -95,6 +95,15 @@ TEST_CASE("contiguous copies of transposed and permuted views: every element whe
   check(randn({2, 5, 9, 10}), {0, 2, 3, 1}, kFloat32);  // NCHW -> NHWC
   check(randn({2, 9, 10, 5}), {0, 3, 1, 2}, kFloat64);  // and back, widened
   check(randn({4, 6, 7}), {2, 1, 0}, kFloat32);
+  // A large contiguous block is copied in 1 MiB pieces over the threads (with a last,
+  // shorter piece): cat of two such blocks puts every element in its place.
+  const Tensor a = arange(0.0, 700001.0, 1.0), b = -arange(0.0, 300001.0, 1.0);
+  const std::vector<float> joined = cat({a, b}, 0).to_vector<float>();
+  REQUIRE(joined.size() == 1000002);
+  bool all = true;
+  for (std::size_t i = 0; i < joined.size(); ++i)
+    all = all && joined[i] == (i < 700001 ? static_cast<float>(i) : -static_cast<float>(i - 700001));
+  CHECK(all);
 }
 
 TEST_CASE("expand, squeeze, unsqueeze, flatten") {

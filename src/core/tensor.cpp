@@ -166,7 +166,16 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   }
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
       src.shape() == dst.shape()) {
-    std::memcpy(dst.raw_data_ptr(), src.raw_data_ptr(), storage_bytes(dst.dtype(), dst.numel()));
+    // One memcpy, or for a large block pieces of 1 MiB spread over the threads (one core
+    // does not saturate the memory bus: cat of two 8 MiB tensors took 1.2 ms on one).
+    constexpr std::int64_t kPiece = std::int64_t(1) << 20;
+    const auto bytes = static_cast<std::int64_t>(storage_bytes(dst.dtype(), dst.numel()));
+    auto* to = static_cast<char*>(dst.raw_data_ptr());
+    const auto* from = static_cast<const char*>(src.raw_data_ptr());
+    parallel_for(0, (bytes + kPiece - 1) / kPiece, 2, [&](std::int64_t b, std::int64_t e) {
+      const std::int64_t lo = b * kPiece, hi = std::min(bytes, e * kPiece);
+      std::memcpy(to + lo, from + lo, static_cast<std::size_t>(hi - lo));
+    });
     return;
   }
   visit_dtype(dst.dtype(), [&]<class D>() {

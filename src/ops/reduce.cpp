@@ -234,8 +234,8 @@ Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
   Tensor kept;
   {
     NoGradGuard no_grad;
-    const Tensor a = abs(x.detach());
-    kept = p == 2 ? sqrt(sum(mul(a, a), dims, true)) : pow(sum(pow(a, p), dims, true), 1.0 / p);
+    const Tensor xd = x.detach();
+    kept = p == 2 ? sqrt(sum(mul(xd, xd), dims, true)) : pow(sum(pow(abs(xd), p), dims, true), 1.0 / p);
   }
   Tensor out = kept.reshape(out_shape);
   if (should_record({x})) {
