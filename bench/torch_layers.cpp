@@ -4,8 +4,8 @@
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
-// rms_norm, a transpose's copy, pow(x, 2), a comparison and where, ctc_loss, conv3d, conv_transpose3d and
-// max_pool3d, Fourier transforms (rfft, fft2, stft), group_norm (and, fused like it, layer_norm and
+// rms_norm, a transpose's copy, pow(x, 2), sort, a comparison and where, ctc_loss, conv3d, conv_transpose3d
+// and max_pool3d, Fourier transforms (rfft, fft2, stft), group_norm (and, fused like it, layer_norm and
 // batch_norm in training), multi-head self-attention, a Transformer encoder layer, LSTM and GRU layers over a
 // sequence, and, by grad with create_graph, an LSTM's input gradient, a physics-informed network's residual
 // (second derivatives) and a WGAN-GP critic's input gradient, without and with layer norm. The two libraries
@@ -296,6 +296,10 @@ int main(int argc, char** argv) {
        {torch::randn({4096, 1024})},
        [](const TV& a) { return a[0].pow(2); },
        [](const KV& a) { return kiln::pow(a[0], 2.0); }},
+      {"sort, 2048 rows of 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return std::get<0>(a[0].sort(1)); },
+       [](const KV& a) { return kiln::sort(a[0], 1).values; }},
       {"where(x > 0, x, y), 4096 rows of 1024",
        {torch::randn({4096, 1024}), torch::randn({4096, 1024})},
        [](const TV& a) { return torch::where(a[0] > 0, a[0], a[1]); },

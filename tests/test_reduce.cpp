@@ -287,6 +287,25 @@ TEST_CASE("sort and argsort: stable, NaN ranked above numbers, along any dimensi
   KILN_CHECK_GRAD([](const In& in) { return sort(in[0], 0, true).values; }, {randn({4, 3}, kFloat64)});
 }
 
+TEST_CASE("sort and topk: float32 rows (sorted as integer keys) rank as float64 rows (compared) do") {
+  // NaNs of both signs, -0 and +0 (equal: the lower position first), infinities, the
+  // smallest and largest floats, and many ties; both directions, whole sorts and topk.
+  manual_seed(37);
+  std::vector<float> v = round(randn({5, 257}) * 2.0).to_vector<float>();
+  const float specials[] = {NAN, -NAN, -0.0f, 0.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f};
+  for (std::size_t i = 0; i < v.size(); i += 7) v[i] = specials[i / 7 % 10];
+  const Tensor x = from_vector(v, {5, 257});
+  for (const bool descending : {false, true}) {
+    INFO("descending " << descending);
+    CHECK(argsort(x, 1, descending).to_vector<std::int64_t>() ==
+          argsort(x.to(kFloat64), 1, descending).to_vector<std::int64_t>());
+    CHECK(topk(x, 9, 1, descending).indices.to_vector<std::int64_t>() ==
+          topk(x.to(kFloat64), 9, 1, descending).indices.to_vector<std::int64_t>());
+    CHECK(argsort(x, 0, descending).to_vector<std::int64_t>() ==
+          argsort(x.to(kFloat64), 0, descending).to_vector<std::int64_t>());
+  }
+}
+
 TEST_CASE("topk: the k best along a dimension, NaN above numbers, ties to the lower position") {
   using I = std::vector<std::int64_t>;
   const Tensor x = tensor<float>({{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}});

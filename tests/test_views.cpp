@@ -322,6 +322,39 @@ TEST_CASE("roll and diff") {
   CHECK_THROWS_WITH_AS(diff(a, -1), doctest::Contains("the order n = -1 must be >= 0"), Error);
 }
 
+TEST_CASE("gather from views along every dimension, with an index smaller than x, and its gradient") {
+  manual_seed(96);
+  // x: a transposed, narrowed view (offset and strides of its own) of shape (4, 5, 6)
+  const Tensor storage = randn({7, 6, 5}, kFloat64);
+  const Tensor x = storage.narrow(0, 2, 4).transpose(1, 2);
+  REQUIRE(x.shape() == Shape{4, 5, 6});
+  for (std::int64_t dim = 0; dim < 3; ++dim) {
+    INFO("dim " << dim);
+    Shape index_shape{3, 4, 5};                      // smaller than x in every other dimension
+    index_shape[static_cast<std::size_t>(dim)] = 7;  // any length along dim
+    const Tensor index =
+        randint(-x.size(dim), x.size(dim), index_shape);  // negative entries count from the end
+    const Tensor leaf = x.detach().requires_grad_();
+    const Tensor got = gather(leaf, dim, index);
+    const Tensor g = randn(index_shape, kFloat64);
+    sum(got * g).backward();
+    std::vector<double> want_grad(static_cast<std::size_t>(x.numel()), 0.0);
+    bool all = true;
+    for (std::int64_t i = 0; i < index_shape[0]; ++i)
+      for (std::int64_t j = 0; j < index_shape[1]; ++j)
+        for (std::int64_t k = 0; k < index_shape[2]; ++k) {
+          std::vector<std::int64_t> at{i, j, k};
+          std::int64_t picked = static_cast<std::int64_t>(index.at<std::int64_t>({i, j, k}));
+          if (picked < 0) picked += x.size(dim);
+          at[static_cast<std::size_t>(dim)] = picked;
+          all = all && got.at<double>({i, j, k}) == x.at<double>({at[0], at[1], at[2]});
+          want_grad[static_cast<std::size_t>((at[0] * 5 + at[1]) * 6 + at[2])] += g.at<double>({i, j, k});
+        }
+    CHECK(all);
+    kiln::test::check_same(leaf.grad(), from_vector(want_grad, x.shape()), 1e-12);
+  }
+}
+
 TEST_CASE("scatter_add: gather's adjoint; repeats add up; gradients") {
   const Tensor idx = tensor<std::int64_t>({{0, 1, 1}, {3, 3, 3}});
   check_values(scatter_add(zeros({2, 4}), 1, idx, ones({2, 3})), {1, 2, 0, 0, 0, 0, 0, 3});

@@ -305,37 +305,41 @@ Tensor gather(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   }
   const std::vector<std::int64_t> idx = checked_indices(index, x.shape()[dim], "gather", x, dim);
   const Shape shape = index.shape();
-  const Strides out_st = contiguous_strides(shape);
-  // Element offset into x for each output element.
-  std::vector<std::int64_t> offsets(idx.size());
-  for (std::size_t k = 0; k < idx.size(); ++k) {
-    std::int64_t rem = static_cast<std::int64_t>(k), off = x.offset();
-    for (std::size_t d = 0; d < shape.size(); ++d) {
-      const std::int64_t i = rem / out_st[d];
-      rem %= out_st[d];
-      off += (static_cast<std::int64_t>(d) == dim ? idx[k] : i) * x.strides()[d];
+  const bool record = should_record({x});
+  // For each output element, its element offset into x, and (for the backward) its
+  // position inside a contiguous tensor of x's shape: the index's coordinates counted up
+  // one by one, dimension `dim` taken from the index entry.
+  const Strides xs_st = contiguous_strides(x.shape());
+  std::vector<std::int64_t> offsets(idx.size()), rel(record ? idx.size() : 0);
+  {
+    const std::size_t nd = shape.size();
+    const auto d_at = static_cast<std::size_t>(dim);
+    std::vector<std::int64_t> coord(nd, 0);
+    std::int64_t off = x.offset(), at = 0;  // without dimension dim's share
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      offsets[k] = off + idx[k] * x.strides()[d_at];
+      if (record) rel[k] = at + idx[k] * xs_st[d_at];
+      for (std::size_t d = nd; d-- > 0;) {
+        const std::int64_t step = d == d_at ? 0 : 1;
+        off += step * x.strides()[d];
+        at += step * xs_st[d];
+        if (++coord[d] < shape[d]) break;
+        off -= step * shape[d] * x.strides()[d];
+        at -= step * shape[d] * xs_st[d];
+        coord[d] = 0;
+      }
     }
-    offsets[k] = off;
   }
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* base = static_cast<const T*>(x.storage()->data());
     T* o = ptr<T>(out);
-    for (std::size_t k = 0; k < offsets.size(); ++k) o[k] = base[offsets[k]];
+    parallel_for(0, static_cast<std::int64_t>(offsets.size()), kElementwiseGrain,
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t k = b; k < e; ++k) o[k] = base[offsets[static_cast<std::size_t>(k)]];
+                 });
   });
-  if (should_record({x})) {
-    // Positions inside a contiguous tensor of x's shape (where the backward adds).
-    std::vector<std::int64_t> rel(idx.size());
-    const Strides xs_st = contiguous_strides(x.shape());
-    for (std::size_t k = 0; k < idx.size(); ++k) {
-      std::int64_t rem = static_cast<std::int64_t>(k), off = 0;
-      for (std::size_t d = 0; d < shape.size(); ++d) {
-        const std::int64_t i = rem / out_st[d];
-        rem %= out_st[d];
-        off += (static_cast<std::int64_t>(d) == dim ? idx[k] : i) * xs_st[d];
-      }
-      rel[k] = off;
-    }
+  if (record) {
     // d/dx gather = scatter-add of g into the gathered positions
     attach_grad_fn(
         out, "gather", {x}, [xs = x.shape(), dtype = x.dtype(), rel = std::move(rel)](const Tensor& g) {

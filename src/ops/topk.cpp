@@ -4,9 +4,12 @@
 // row for a few picks, else a bitonic sort); the values are a gather at them, which
 // carries the gradient.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/index_math.hpp"  // sort_scratch_slots
@@ -34,6 +37,35 @@ bool ranks_before(T a, std::int64_t ia, T b, std::int64_t ib, bool largest) {
   }
   if (a == b) return ia < ib;
   return largest ? a > b : a < b;
+}
+
+// ranks_before for float32 rows as one integer per entry: the value's order key in the
+// high 32 bits (its bits turned so that unsigned order is numeric order, -0 as +0, every
+// NaN above +inf; all of them flipped for the largest first), its position in the low 32
+// (the lower position first on ties). Sorting these plain integers is about twice as fast
+// as sorting positions by the comparison above.
+void ranked_float_rows(const float* base, std::int64_t rows, std::int64_t len, std::int64_t k, bool largest,
+                       std::int64_t* out) {
+  parallel_for(0, rows, std::max<std::int64_t>(1, 16384 / len), [&](std::int64_t b, std::int64_t e) {
+    std::vector<std::uint64_t> keys(static_cast<std::size_t>(len));
+    for (std::int64_t r = b; r < e; ++r) {
+      const float* row = base + r * len;
+      for (std::int64_t i = 0; i < len; ++i) {
+        const float v = row[i] + 0.0f;  // -0 -> +0
+        std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
+        bits = v != v ? 0xFFFFFFFFu : (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+        if (largest) bits = ~bits;
+        keys[static_cast<std::size_t>(i)] =
+            (static_cast<std::uint64_t>(bits) << 32) | static_cast<std::uint64_t>(i);
+      }
+      if (k == len)
+        std::sort(keys.begin(), keys.end());
+      else
+        std::partial_sort(keys.begin(), keys.begin() + k, keys.end());
+      for (std::int64_t i = 0; i < k; ++i)
+        out[r * k + i] = static_cast<std::int64_t>(keys[static_cast<std::size_t>(i)] & 0xFFFFFFFFu);
+    }
+  });
 }
 
 // Up to this many picks, a GPU topk makes k passes over each row; beyond, it sorts.
@@ -73,19 +105,31 @@ Tensor ranked_positions(const char* op, const Tensor& x, std::int64_t dim, std::
       visit_dtype(x.dtype(), [&]<class T>() {
         const T* base = detail::ptr<T>(rows_view);
         std::int64_t* out = picked.data_ptr<std::int64_t>();
+        if constexpr (std::is_same_v<T, float>) {
+          if (len < (std::int64_t(1) << 32)) {
+            ranked_float_rows(base, rows, len, k, largest, out);
+            return;
+          }
+        }
+        // Each candidate carries its value, so that comparisons read no row through an index.
+        struct Entry {
+          T value;
+          std::int64_t position;
+        };
         parallel_for(0, rows, std::max<std::int64_t>(1, 16384 / len), [&](std::int64_t b, std::int64_t e) {
-          std::vector<std::int64_t> candidates(static_cast<std::size_t>(len));
+          std::vector<Entry> candidates(static_cast<std::size_t>(len));
+          const auto before = [largest](const Entry& u, const Entry& v) {
+            return ranks_before(u.value, u.position, v.value, v.position, largest);
+          };
           for (std::int64_t r = b; r < e; ++r) {
             const T* row = base + r * len;
-            std::iota(candidates.begin(), candidates.end(), 0);
-            const auto before = [&](std::int64_t i, std::int64_t j) {
-              return ranks_before(row[i], i, row[j], j, largest);
-            };
+            for (std::int64_t i = 0; i < len; ++i) candidates[static_cast<std::size_t>(i)] = {row[i], i};
             if (k == len)
               std::sort(candidates.begin(), candidates.end(), before);
             else
               std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(), before);
-            std::copy(candidates.begin(), candidates.begin() + k, out + r * k);
+            for (std::int64_t i = 0; i < k; ++i)
+              out[r * k + i] = candidates[static_cast<std::size_t>(i)].position;
           }
         });
       });
