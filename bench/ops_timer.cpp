@@ -1,5 +1,5 @@
 // Medians of 15 runs of the newer ops against a peer in the same run: erf's, lgamma's and
-// digamma's vector kernels against exp's, einsum against the matmul it becomes,
+// digamma's vector kernels against exp's, randn against rand, einsum against the matmul it becomes,
 // scatter_reduce's amax against scatter_add, the running products, extremes and
 // log-sum-exps against cumsum's line walk, and solve, inv, cholesky, qr, eigh and svd against
 // Eigen's PartialPivLU, LLT, HouseholderQR, SelfAdjointEigenSolver and JacobiSVD / BDCSVD on the same
@@ -43,6 +43,9 @@ int main() {
   const Tensor positive = abs(x) * 20.0;  // as counts in a likelihood: no reflection
   std::printf("lgamma, the same made positive: %.3f ms\n", median_ms([&] { lgamma(positive); }));
   std::printf("digamma, the same made positive: %.3f ms\n", median_ms([&] { digamma(positive); }));
+  std::printf("randn, 2M float32: %.3f ms\n", median_ms([&] { randn({1 << 21}); }));
+  std::printf("rand, the same (its peer: one draw per value, no transform): %.3f ms\n",
+              median_ms([&] { rand({1 << 21}); }));
   const Tensor a = randn({32, 128, 128}), b = randn({32, 128, 128});
   std::printf("matmul, (32, 128, 128) x (32, 128, 128): %.3f ms\n", median_ms([&] { matmul(a, b); }));
   std::printf("einsum bij,bjk->bik, the same: %.3f ms\n", median_ms([&] { einsum("bij,bjk->bik", {a, b}); }));

@@ -1,5 +1,6 @@
 // Tensor basics: factories, dtypes, element access, copies, printing, randomness.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -283,6 +284,38 @@ TEST_CASE("printing looks like PyTorch's") {
   CHECK(w.str().find("requires_grad=true") != std::string::npos);
   CHECK((w * 2.0).str().find("grad_fn=<mul>") != std::string::npos);
   CHECK(scalar_tensor(1.5).str() == "tensor(1.5000, shape=(), dtype=float32)");
+}
+
+TEST_CASE("randn draws the values normal() draws one by one, bit for bit, spare and all") {
+  // fill_normal draws each chunk's uniforms in order and spreads the transforms over the
+  // threads: the values, and the generator's state after them, are those of normal().
+  for (const std::int64_t n : {0, 1, 2, 3, 64, 65535, 65536 + 7, 3 * 32768 * 2 + 1}) {
+    for (const bool spare_first : {false, true}) {
+      INFO("n = " << n << ", a spare waiting: " << spare_first);
+      Generator one(77), many(77);
+      if (spare_first) {
+        CHECK(one.normal() == many.normal());  // each now holds the pair's second value
+      }
+      std::vector<double> want(static_cast<std::size_t>(n)), got(want.size());
+      for (double& v : want) v = one.normal();
+      many.fill_normal(got.data(), n);
+      CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(double)) == 0);
+      CHECK(one.normal() == many.normal());  // the same spare (or none) afterwards
+      CHECK(one.state() == many.state());
+      std::vector<float> floats(static_cast<std::size_t>(n));
+      many.fill_normal(floats.data(), n);
+      bool same = true;
+      for (float& f : floats) same = same && f == static_cast<float>(one.normal());
+      CHECK(same);
+    }
+  }
+  // randn is the default generator's fill_normal
+  manual_seed(5);
+  const std::vector<float> drawn = randn({1001}).to_vector<float>();
+  manual_seed(5);
+  bool same = true;
+  for (const float v : drawn) same = same && v == static_cast<float>(default_generator().normal());
+  CHECK(same);
 }
 
 TEST_CASE("random tensors are reproducible from one seed") {

@@ -104,7 +104,10 @@ Tensor rand(const Shape& shape, DType dtype, Device device) {
 }
 Tensor randn(const Shape& shape, DType dtype, Device device) {
   if (device.is_cuda()) return random_on_device(shape, dtype, device, "randn", true);
-  return random_floating(shape, dtype, "randn", [](Generator& g) { return g.normal(); });
+  Tensor t = Tensor::empty(shape, dtype);
+  visit_floating(dtype, "randn",
+                 [&]<class T>() { default_generator().fill_normal(t.data_ptr<T>(), t.numel()); });
+  return t;
 }
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype) {

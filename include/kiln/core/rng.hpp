@@ -15,6 +15,10 @@ public:
   std::uint64_t next_u64();
   double uniform();           // [0, 1) with 53 random bits
   double normal();            // standard normal (Box-Muller, caches its pair)
+  // The next n values normal() would give, the same bits, with the transforms spread over
+  // the threads (float or double).
+  template <class T>
+  void fill_normal(T* out, std::int64_t n);
   std::uint64_t below(std::uint64_t n);  // uniform integer in [0, n), unbiased
 
   // The full state as text (for checkpoints), and back.
