@@ -156,15 +156,29 @@ Tensor index_select(const Tensor& x, std::int64_t dim_in, const Tensor& index) {
   const auto* in = static_cast<const char*>(src.raw_data_ptr());
   auto* o = static_cast<char*>(out.raw_data_ptr());
   const std::int64_t m = static_cast<std::int64_t>(idx.size());
-  parallel_for(0, outer * m, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(inner, 1)),
-               [&](std::int64_t b, std::int64_t e) {
-                 for (std::int64_t r = b; r < e; ++r) {
-                   const std::int64_t i = r / m, j = r % m;
-                   if (j + detail::kRowsAhead < m)
-                     detail::prefetch_row(in + (i * n + idx[j + detail::kRowsAhead]) * row_bytes, row_bytes);
-                   std::memcpy(o + r * row_bytes, in + (i * n + idx[j]) * row_bytes, row_bytes);
-                 }
-               });
+  if (inner == 1) {  // single elements (flip or roll of the last dimension): no memcpy call each
+    visit_dtype(x.dtype(), [&]<class T>() {
+      const T* from = static_cast<const T*>(src.raw_data_ptr());
+      T* to = static_cast<T*>(out.raw_data_ptr());
+      parallel_for(0, outer, std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(m, 1)),
+                   [&](std::int64_t b, std::int64_t e) {
+                     for (std::int64_t i = b; i < e; ++i)
+                       for (std::int64_t j = 0; j < m; ++j)
+                         to[i * m + j] = from[i * n + idx[static_cast<std::size_t>(j)]];
+                   });
+    });
+  } else {
+    parallel_for(0, outer * m, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(inner, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t r = b; r < e; ++r) {
+                     const std::int64_t i = r / m, j = r % m;
+                     if (j + detail::kRowsAhead < m)
+                       detail::prefetch_row(in + (i * n + idx[j + detail::kRowsAhead]) * row_bytes,
+                                            row_bytes);
+                     std::memcpy(o + r * row_bytes, in + (i * n + idx[j]) * row_bytes, row_bytes);
+                   }
+                 });
+  }
   if (should_record({x})) {
     // d/dx: each selected row's gradient is added back to the row it came from.
     attach_grad_fn(
