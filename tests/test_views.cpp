@@ -211,6 +211,35 @@ TEST_CASE("repeat tiles a tensor; pad surrounds it with a value") {
   check_values(v.grad(), {5, 6, 9, 10});
 }
 
+TEST_CASE("nonzero: every set position in row-major order, any rank, NaN set and -0 not") {
+  manual_seed(97);
+  for (const Shape& shape :
+       {Shape{}, Shape{0}, Shape{1}, Shape{37}, Shape{5, 9}, Shape{3, 0, 4}, Shape{2, 3, 4, 5}}) {
+    INFO("shape " << fmt(shape));
+    Tensor x = round(randn(shape, kFloat64));  // about 40 % zeros, some of them -0
+    std::vector<double> v = x.to_vector<double>();
+    for (std::size_t i = 0; i < v.size(); i += 5) v[i] = i % 10 == 0 ? NAN : -0.0;
+    x = from_vector(v).reshape(shape);
+    std::vector<std::int64_t> want;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == 0.0) continue;
+      ++count;
+      std::int64_t rest = static_cast<std::int64_t>(i);
+      std::vector<std::int64_t> coord(shape.size());
+      for (std::size_t d = shape.size(); d-- > 0;) {
+        coord[d] = rest % shape[d];
+        rest /= shape[d];
+      }
+      want.insert(want.end(), coord.begin(), coord.end());
+    }
+    const Tensor got = nonzero(x);
+    CHECK(got.shape() == Shape{static_cast<std::int64_t>(count), static_cast<std::int64_t>(shape.size())});
+    CHECK(got.to_vector<std::int64_t>() == want);
+    CHECK(nonzero(x.to(kFloat32)).to_vector<std::int64_t>() == want);
+  }
+}
+
 TEST_CASE("nonzero and masked_select: positions and entries where a mask is set") {
   const Tensor x = tensor<float>({{0, 1.5f, 0}, {NAN, 0, -2}});
   const Tensor pos = nonzero(x);

@@ -411,20 +411,38 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {
 Tensor nonzero(const Tensor& x_in) {
   KILN_CHECK(x_in.defined(), "nonzero: the tensor is undefined");
   const Tensor x = x_in.detach().to(Device::cpu()).contiguous();
-  std::vector<std::int64_t> flat;
+  // Counted first; then every element's coordinates (counted up line by line, no
+  // division) are written to the next free row, which only a set element keeps: no branch
+  // on the values, which a random mask would mispredict half the time.
+  const std::int64_t n = x.numel(), rank = x.dim();
+  const std::int64_t width = std::max<std::int64_t>(rank, 1);
+  std::vector<std::int64_t> rows;
+  std::int64_t count = 0;
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* p = ptr<T>(x);
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-      if (!(p[i] == T(0))) flat.push_back(i);  // NaN compares unequal: kept
-  });
-  const std::int64_t count = static_cast<std::int64_t>(flat.size()), rank = x.dim();
-  Tensor out = Tensor::empty({count, rank}, kInt64);
-  std::int64_t* o = ptr<std::int64_t>(out);
-  for (std::int64_t k = 0; k < count; ++k)
-    for (std::int64_t d = rank - 1, rest = flat[static_cast<std::size_t>(k)]; d >= 0; --d) {
-      o[k * rank + d] = rest % x.size(d);
-      rest /= x.size(d);
+    for (std::int64_t i = 0; i < n; ++i) count += !(p[i] == T(0));  // NaN compares unequal: kept
+    rows.resize(static_cast<std::size_t>((count + 1) * width));
+    std::int64_t* row = rows.data();  // ends at the spare row after the last kept one
+    // lines along the last dimension; the coordinates before it counted up line by line
+    const std::int64_t len = rank == 0 ? 1 : x.size(rank - 1), lines = len == 0 ? 0 : n / len;
+    std::vector<std::int64_t> coord(static_cast<std::size_t>(width), 0);
+    for (std::int64_t line = 0; line < lines; ++line) {
+      const T* values = p + line * len;
+      for (std::int64_t j = 0; j < len; ++j) {
+        for (std::int64_t d = 0; d + 1 < rank; ++d) row[d] = coord[static_cast<std::size_t>(d)];
+        row[width - 1] = j;
+        row += !(values[j] == T(0)) ? width : 0;
+      }
+      for (std::int64_t d = rank - 1; d-- > 0;) {
+        if (++coord[static_cast<std::size_t>(d)] < x.size(d)) break;
+        coord[static_cast<std::size_t>(d)] = 0;
+      }
     }
+  });
+  Tensor out = Tensor::empty({count, rank}, kInt64);
+  if (count * rank > 0)
+    std::memcpy(out.raw_data_ptr(), rows.data(),
+                static_cast<std::size_t>(count * rank) * sizeof(std::int64_t));
   return out.to(x_in.device());
 }
 
