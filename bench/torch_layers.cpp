@@ -3,13 +3,16 @@
 // layer (batch 128, 32 <-> 64 channels on 14x14, 3x3, padding 1), then layers kiln builds
 // from other ops: conv1d, conv_transpose1d, max and average pooling with torch's options,
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
-// transformer's affine_grid and grid_sample, bilinear and bicubic interpolation, local_response_norm,
-// rms_norm, a transpose's copy, pow(x, 2), sort, a comparison and where, ctc_loss, conv3d, conv_transpose3d
-// and max_pool3d, Fourier transforms (rfft, fft2, stft), group_norm (and, fused like it, layer_norm and
-// batch_norm in training), multi-head self-attention, a Transformer encoder layer, LSTM and GRU layers over a
-// sequence, and, by grad with create_graph, an LSTM's input gradient, a physics-informed network's residual
-// (second derivatives) and a WGAN-GP critic's input gradient, without and with layer norm. The two libraries
-// take turns, round after round, on the same inputs; each line is the median of the rounds.
+// transformer's affine_grid and grid_sample, bilinear and bicubic interpolation,
+// local_response_norm, rms_norm, then single ops on large tensors (a transpose's copy,
+// pow(x, 2), sort, cat, norm, flip, roll, masked_select, a comparison and where), ctc_loss,
+// conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
+// group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head
+// self-attention, a Transformer encoder layer, LSTM and GRU layers over a sequence, and, by
+// grad with create_graph, an LSTM's input gradient, a physics-informed network's residual
+// (second derivatives) and a WGAN-GP critic's input gradient, without and with layer norm.
+// The two libraries take turns, round after round, on the same inputs; each line is the
+// median of the rounds.
 //
 //   ./build/bench/torch_layers [--rounds 15] [--threads 2] [--only adaptive] [--alone kiln|libtorch]
 //
@@ -300,6 +303,30 @@ int main(int argc, char** argv) {
        {torch::randn({2048, 1024})},
        [](const TV& a) { return std::get<0>(a[0].sort(1)); },
        [](const KV& a) { return kiln::sort(a[0], 1).values; }},
+      {"cat of two 2048 x 1024 along dim 0",
+       {torch::randn({2048, 1024}), torch::randn({2048, 1024})},
+       [](const TV& a) {
+         return torch::cat({a[0], a[1]}, 0);
+       },
+       [](const KV& a) {
+         return kiln::cat({a[0], a[1]}, 0);
+       }},
+      {"norm along rows, 2048 x 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return a[0].norm(2, 1); },
+       [](const KV& a) { return kiln::norm(a[0], 2.0, {1}); }},
+      {"flip of the last dim, 2048 x 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return a[0].flip(1); },
+       [](const KV& a) { return kiln::flip(a[0], {1}); }},
+      {"roll by 3 along the last dim, 2048 x 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return a[0].roll(3, 1); },
+       [](const KV& a) { return kiln::roll(a[0], {3}, {1}); }},
+      {"masked_select(x, x > 0), 2048 x 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return a[0].masked_select(a[0] > 0); },
+       [](const KV& a) { return kiln::masked_select(a[0], kiln::gt(a[0], 0.0)); }},
       {"where(x > 0, x, y), 4096 rows of 1024",
        {torch::randn({4096, 1024}), torch::randn({4096, 1024})},
        [](const TV& a) { return torch::where(a[0] > 0, a[0], a[1]); },

@@ -351,6 +351,20 @@ TEST_CASE("roll and diff") {
   CHECK_THROWS_WITH_AS(diff(a, -1), doctest::Contains("the order n = -1 must be >= 0"), Error);
 }
 
+TEST_CASE("index_select along the last dimension: single elements, repeated indices adding up") {
+  const Tensor x = arange(0.0, 15.0, 1.0, kFloat64).reshape({3, 5}).requires_grad_();
+  const Tensor picked = index_select(x, 1, tensor<std::int64_t>({4, 0, 4, -3}));
+  check_values(picked, {4, 0, 4, 2, 9, 5, 9, 7, 14, 10, 14, 12});
+  sum(picked * tensor<double>({1, 10, 100, 1000})).backward();
+  check_values(x.grad(), {10, 0, 1000, 0, 101, 10, 0, 1000, 0, 101, 10, 0, 1000, 0, 101});
+  using In = std::vector<Tensor>;
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return index_select(in[0], 2, tensor<std::int64_t>({1, 1, 0, 2}));
+      },
+      {rand64({2, 3, 3})});
+}
+
 TEST_CASE("gather from views along every dimension, with an index smaller than x, and its gradient") {
   manual_seed(96);
   // x: a transposed, narrowed view (offset and strides of its own) of shape (4, 5, 6)

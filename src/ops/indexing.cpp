@@ -52,6 +52,15 @@ template <class T>
 void add_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, std::int64_t outer, std::int64_t n,
               std::int64_t inner) {
   const std::int64_t m = static_cast<std::int64_t>(idx.size());
+  if (inner == 1 && outer > 1) {  // single elements (flip, roll): each thread adds into lines of its own
+    parallel_for(0, outer, std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(m, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t i = b; i < e; ++i)
+                     for (std::int64_t j = 0; j < m; ++j)
+                       dst[i * n + idx[static_cast<std::size_t>(j)]] += src[i * m + j];
+                 });
+    return;
+  }
   const std::size_t row_bytes = static_cast<std::size_t>(inner) * sizeof(T);
   const auto owners = detail::RowOwners::for_scatter(outer * m * inner, row_bytes);
   parallel_for(0, owners.count(), 1, [&](std::int64_t first, std::int64_t last) {
