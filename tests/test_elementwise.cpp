@@ -208,12 +208,14 @@ TEST_CASE("where and comparisons: every layout of the operands gives the element
   const Tensor bytes = (randint(0, 4, {5, 37}) * 85).to(kUInt8);  // 0, 85, 170, 255
   for (const DType dtype : {kFloat32, kFloat64, kInt32}) {
     const Tensor a = values.to(dtype), b = flip((values * -1.5 + 0.25).to(dtype), {1});
-    for (const auto& [mask_name, mask_layout] : layouts)
-      for (const auto& [a_name, a_layout] : layouts)
-        for (const auto& [b_name, b_layout] : layouts) {
-          INFO(std::string(dtype_name(dtype)) << ": mask " << std::string(mask_name) << ", a "
-                                              << std::string(a_name) << ", b " << std::string(b_name));
-          const Tensor m = mask_layout(bytes), x = a_layout(a), y = b_layout(b);
+    for (const auto& mask_layout : layouts)
+      for (const auto& a_layout : layouts)
+        for (const auto& b_layout : layouts) {
+          // (named copies: clang lets no lambda, as INFO makes, capture a structured binding)
+          const std::string what = std::string(dtype_name(dtype)) + ": mask " + mask_layout.first + ", a " +
+                                   a_layout.first + ", b " + b_layout.first;
+          INFO(what);
+          const Tensor m = mask_layout.second(bytes), x = a_layout.second(a), y = b_layout.second(b);
           const std::vector<std::uint8_t> mv = m.expand(shape).contiguous().to_vector<std::uint8_t>();
           const std::vector<double> xv = x.expand(shape).to(kFloat64).contiguous().to_vector<double>(),
                                     yv = y.expand(shape).to(kFloat64).contiguous().to_vector<double>();
