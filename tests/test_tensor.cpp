@@ -299,7 +299,7 @@ TEST_CASE("randn draws the values normal() draws one by one, bit for bit, spare 
       std::vector<double> want(static_cast<std::size_t>(n)), got(want.size());
       for (double& v : want) v = one.normal();
       many.fill_normal(got.data(), n);
-      CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(double)) == 0);
+      CHECK((n == 0 || std::memcmp(want.data(), got.data(), want.size() * sizeof(double)) == 0));
       CHECK(one.normal() == many.normal());  // the same spare (or none) afterwards
       CHECK(one.state() == many.state());
       std::vector<float> floats(static_cast<std::size_t>(n));
