@@ -70,6 +70,7 @@
 #include "kiln/ops/math.hpp"
 #include "kiln/ops/nn_ops.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/sampling.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "kiln/optim/averaging.hpp"
 #include "kiln/optim/lbfgs.hpp"

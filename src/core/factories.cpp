@@ -123,6 +123,12 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dt
   return t;
 }
 
+Tensor rand_like(const Tensor& t) { return rand(t.shape(), t.dtype(), t.device()); }
+Tensor randn_like(const Tensor& t) { return randn(t.shape(), t.dtype(), t.device()); }
+Tensor randint_like(const Tensor& t, std::int64_t low, std::int64_t high) {
+  return randint(low, high, t.shape(), t.dtype()).to(t.device());
+}
+
 Tensor randperm(std::int64_t n, DType dtype) {
   KILN_CHECK(n >= 0, "randperm: n = ", n, " must be >= 0");
   std::vector<std::int64_t> perm(static_cast<std::size_t>(n));

@@ -1,7 +1,7 @@
 // The arranging ops, the small elementwise and reduction additions, isin, the batched
 // products, pad_sequence, rrelu, pdist, the trapezoidal rule, vander, repeat_interleave,
 // tile, the closeness tests and the distributions on the GPU against the CPU: values and
-// gradients.
+// gradients; and the random draws shaped by tensors on the device.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -130,6 +130,36 @@ TEST_CASE("cuda: distributions' densities, entropies and KL divergences; samples
     CHECK(D::Normal(mu.to(gpu), sigma.to(gpu)).rsample().device() == gpu);
     CHECK(D::Bernoulli::from_logits(mu.to(gpu)).sample().device() == gpu);
   }
+}
+
+TEST_CASE("cuda: bernoulli, multinomial, poisson and normal draw onto the parameters' device") {
+  // multinomial and poisson draw on the host in the generator's order: the same seed gives
+  // the CPU's draws. bernoulli and normal use the device's generator: checked by range.
+  const Tensor weights = tensor<double>({{1.0, 0.0, 3.0}, {2.0, 2.0, 0.0}}),
+               rates = tensor<float>({0.5f, 4.0f, 40.0f});
+  for (bool replacement : {true, false}) {
+    manual_seed(31);
+    const Tensor on_cpu = multinomial(weights, 2, replacement);
+    manual_seed(31);
+    const Tensor on_gpu = multinomial(weights.to(gpu), 2, replacement);
+    CHECK(on_gpu.device() == gpu);
+    CHECK(on_gpu.to(Device::cpu()).to_vector<std::int64_t>() == on_cpu.to_vector<std::int64_t>());
+  }
+  manual_seed(32);
+  const Tensor counts = poisson(rates);
+  manual_seed(32);
+  const Tensor counts_gpu = poisson(rates.to(gpu));
+  CHECK(counts_gpu.device() == gpu);
+  check_same(counts_gpu.to(Device::cpu()), counts, 0);
+  const Tensor coin = bernoulli(full({1000}, 0.5, kFloat32, gpu));
+  CHECK(coin.device() == gpu);
+  CHECK(all(eq(coin, 0.0) | eq(coin, 1.0)).item() == 1);
+  CHECK(bernoulli(zeros({4}, kFloat32, gpu)).to(Device::cpu()).to_vector<float>() ==
+        std::vector<float>(4, 0.0f));
+  const Tensor spread = normal(full({2, 1}, 3.0, kFloat64, gpu), zeros({3}, kFloat64, gpu));
+  CHECK(spread.device() == gpu);
+  check_values(spread.to(Device::cpu()), std::vector<double>(6, 3.0), 0);
+  CHECK(randn_like(spread).device() == gpu);
 }
 
 }  // namespace kiln::test

@@ -39,6 +39,11 @@ Tensor rand(const Shape& shape, DType dtype = kFloat32, Device device = Device::
 Tensor randn(const Shape& shape, DType dtype = kFloat32, Device device = Device::cpu());  // standard normal
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype = kInt64);
 Tensor randperm(std::int64_t n, DType dtype = kInt64);
+// The same with t's shape, dtype and device (randint_like's dtype may be an integer one).
+// Draws shaped by tensors (bernoulli, multinomial, poisson, normal): kiln/ops/sampling.hpp.
+Tensor rand_like(const Tensor& t);
+Tensor randn_like(const Tensor& t);
+Tensor randint_like(const Tensor& t, std::int64_t low, std::int64_t high);
 
 // Copies values into a new tensor; the shape defaults to 1-D.
 template <class T>
