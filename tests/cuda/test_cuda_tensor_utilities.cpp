@@ -1,7 +1,8 @@
 // The arranging ops, the small elementwise and reduction additions, isin, the batched
 // products, pad_sequence, rrelu, pdist, the trapezoidal rule, vander, repeat_interleave,
 // tile, the closeness tests and the distributions on the GPU against the CPU: values and
-// gradients; and the random draws shaped by tensors on the device.
+// gradients; the out-of-place writes and NumPy-style stacking; and the random draws
+// shaped by tensors on the device.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -129,6 +130,34 @@ TEST_CASE("cuda: distributions' densities, entropies and KL divergences; samples
     CHECK(drawn.shape() == Shape{5, 3});
     CHECK(D::Normal(mu.to(gpu), sigma.to(gpu)).rsample().device() == gpu);
     CHECK(D::Bernoulli::from_logits(mu.to(gpu)).sample().device() == gpu);
+  }
+}
+
+TEST_CASE("cuda: slice / select / diagonal / masked scatter, index_put, tensor_split and the stacks") {
+  manual_seed(121);
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor x = randn({3, 6}, dt);
+    parity([](const auto& v) { return slice_scatter(v[0], v[1], 1, 1, 5, 2) * v[0]; }, {x, randn({3, 2}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return select_scatter(v[0], v[1], 0, -1) * 2.0; }, {x, randn({6}, dt)},
+           tol_for(dt));
+    parity([](const auto& v) { return square(diagonal_scatter(v[0], v[1], 2)); }, {x, randn({3}, dt)},
+           tol_for(dt));
+    const Tensor mask = tensor<std::uint8_t>({1, 0, 0, 1, 1, 0});
+    parity([&](const auto& v) { return masked_scatter(v[0], mask.to(v[0].device()), v[1]) * v[0]; },
+           {x, randn({9}, dt)}, tol_for(dt));
+    const Tensor rows = tensor<std::int64_t>({2, 0, 2}), mask_rows = tensor<std::uint8_t>({1, 0, 1});
+    parity([&](const auto& v) { return index_put(v[0], {rows.to(v[0].device())}, v[1], true) * v[0]; },
+           {x, randn({3, 6}, dt)}, tol_for(dt));
+    parity([&](const auto& v) { return index_put(v[0], {mask_rows.to(v[0].device())}, v[1]); },
+           {x, randn({6}, dt)}, tol_for(dt));
+    parity(
+        [](const auto& v) {
+          const std::vector<Tensor> parts = tensor_split(v[0], std::vector<std::int64_t>{1, 4}, 1);
+          return column_stack({parts[2], vstack({parts[0].t(), parts[1].t()}).t()}) * 3.0;
+        },
+        {x}, tol_for(dt));
   }
 }
 

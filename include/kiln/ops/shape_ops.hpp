@@ -107,6 +107,65 @@ Tensor diff(const Tensor& x, std::int64_t n = 1, std::int64_t dim = -1);
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 
+// ---- Out-of-place writes (src/ops/view_scatter.cpp): a copy of x with new values in
+// part of it, differentiable in x (0 where it was overwritten) and in the values, so the
+// PyTorch idiom `x[mask] = v` / `x[:, 2] = v` has a form autograd can record.
+
+// x with src in the part x.slice(dim, start, end, step) (torch.slice_scatter; start and
+// end as Python's slices, default the whole dimension); src has that part's shape.
+Tensor slice_scatter(const Tensor& x, const Tensor& src, std::int64_t dim = 0,
+                     std::optional<std::int64_t> start = std::nullopt,
+                     std::optional<std::int64_t> end = std::nullopt, std::int64_t step = 1);
+// x with src at position `index` of `dim` (torch.select_scatter; src lacks that dimension).
+Tensor select_scatter(const Tensor& x, const Tensor& src, std::int64_t dim, std::int64_t index);
+// x with src on diagonal(x, offset, dim1, dim2) (torch.diagonal_scatter).
+Tensor diagonal_scatter(const Tensor& x, const Tensor& src, std::int64_t offset = 0, std::int64_t dim1 = 0,
+                        std::int64_t dim2 = 1);
+// x with source's first values, in row-major order, at the places the uint8 mask marks
+// (torch.masked_scatter; the mask broadcasts to x's shape, source holds at least as many
+// values as the mask marks). On a GPU the mask is read back once.
+Tensor masked_scatter(const Tensor& x, const Tensor& mask, const Tensor& source);
+// torch.index_put: x with `values` at x[indices[0], indices[1], ...], the int64 / int32
+// index tensors (one per leading dimension, negative counting from the end) broadcast
+// together, values broadcast to their shape followed by x's remaining dimensions; or one
+// uint8 mask over x's leading dimensions (x[mask] = values). accumulate adds instead of
+// writing, repeated positions adding up; without it a repeated position keeps the last
+// value. The indices are read on the host.
+Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
+Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, double value, bool accumulate = false);
+
+// ---- Splitting and stacking as NumPy does (src/ops/split_stack.cpp): views and cat.
+
+// x cut along `dim` into `sections` parts whose sizes differ by at most one, the longer
+// first (torch.tensor_split), or at the given indices: x[:i0], x[i0:i1], ..., x[ik:] along
+// dim as Python slices (negative indices count from the end; a part may be empty). Views.
+std::vector<Tensor> tensor_split(const Tensor& x, std::int64_t sections, std::int64_t dim = 0);
+std::vector<Tensor> tensor_split(const Tensor& x, const std::vector<std::int64_t>& indices,
+                                 std::int64_t dim = 0);
+// Equal parts along dim 1 (dim 0 of a 1-D x), 0 and 2 (torch.hsplit / vsplit / dsplit):
+// the dimension must divide by `sections`.
+std::vector<Tensor> hsplit(const Tensor& x, std::int64_t sections);
+std::vector<Tensor> vsplit(const Tensor& x, std::int64_t sections);
+std::vector<Tensor> dsplit(const Tensor& x, std::int64_t sections);
+// x viewed with at least 1, 2 or 3 dimensions (torch.atleast_1d / 2d / 3d): a number
+// becomes (1), (1, 1), (1, 1, 1); a vector (n) becomes (1, n) and (1, n, 1); a matrix (m, n)
+// becomes (m, n, 1).
+Tensor atleast_1d(const Tensor& x);
+Tensor atleast_2d(const Tensor& x);
+Tensor atleast_3d(const Tensor& x);
+// torch.hstack (cat along dim 1, or 0 for vectors), vstack (rows: vectors become (1, n)),
+// dstack (along dim 2 after atleast_3d) and column_stack (vectors and numbers as columns).
+Tensor hstack(const std::vector<Tensor>& tensors);
+Tensor vstack(const std::vector<Tensor>& tensors);
+Tensor dstack(const std::vector<Tensor>& tensors);
+Tensor column_stack(const std::vector<Tensor>& tensors);
+// Dimension `dim` viewed as several (torch.unflatten): sizes multiply to it, one may be -1.
+Tensor unflatten(const Tensor& x, std::int64_t dim, const std::vector<std::int64_t>& sizes);
+// Two dimensions swapped: x.transpose under NumPy's names (torch.swapaxes / swapdims). Views.
+Tensor swapaxes(const Tensor& x, std::int64_t axis0, std::int64_t axis1);
+Tensor swapdims(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+
 // ---- Arranging (src/ops/arrange.cpp): views, or composites of views, pad and gather, so
 // every one is differentiable and runs on either device.
 
