@@ -304,3 +304,33 @@ TEST_CASE("torch differential: repeat_interleave, tile and isclose") {
         false);
   });
 }
+
+TEST_CASE("torch differential: floor_divide, and remainder and fmod of integer tensors") {
+  in_both_precisions(63, 60, [] {
+    const Sizes s = random_shape(1, 3), p = broadcast_partner(s);
+    // Divisors near whole fractions of the dividends, where rounding decides the quotient.
+    std::vector<double> divisors(static_cast<std::size_t>(numel(p)));
+    for (double& d : divisors)
+      d = (coin() ? 1 : -1) * (irand(0, 3) == 0 ? 0.1 * static_cast<double>(irand(1, 9)) : unif(0.05, 3));
+    compare(
+        "floor_divide", {leaf(s, -20, 20, false), from_values(divisors, p, false)},
+        [](const auto& a) { return kiln::floor_divide(a[0], a[1]); },
+        [](const auto& a) { return torch::floor_divide(a[0], a[1]); }, false);
+    const std::int64_t sign = coin() ? 1 : -1;  // divisors of one sign, never 0
+    Both u = integers(s, -50, 50), v = integers(p, 1, 9);
+    v.k = v.k * static_cast<double>(sign);
+    v.t = v.t * sign;
+    compare(
+        "integer floor_divide, remainder, fmod", {u, v},
+        [](const auto& a) {
+          return kiln::stack({kiln::floor_divide(a[0], a[1]), a[0] % a[1], kiln::fmod(a[0], a[1])})
+              .to(kiln::kFloat64);
+        },
+        [](const auto& a) {
+          return torch::stack(
+                     {torch::floor_divide(a[0], a[1]), torch::remainder(a[0], a[1]), torch::fmod(a[0], a[1])})
+              .to(torch::kDouble);
+        },
+        false);
+  });
+}

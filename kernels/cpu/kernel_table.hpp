@@ -29,7 +29,7 @@ enum class Unary : int {
 // From atan2 on, the reference only, floating types only.
 enum class Binary : int {
   add, sub, mul, div, maximum, minimum, pow,
-  atan2, fmod, remainder, hypot, logaddexp, zeta,
+  atan2, fmod, remainder, hypot, logaddexp, zeta, floor_divide,
   count
 };
 // clang-format on

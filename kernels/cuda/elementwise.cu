@@ -3,6 +3,7 @@
 // The math follows the scalar reference (kernels/cpu/ref/ref_kernels.hpp).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/counter_random.hpp"
+#include "kernels/cuda/division.hpp"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/special_functions.hpp"
 #include "kernels/cuda/value_cast.hpp"
@@ -113,6 +114,32 @@ struct Remainder {  // the sign of v: fmod, moved by v when the signs differ
     return r != T(0) && ((r < T(0)) != (v < T(0))) ? r + v : r;
   }
 };
+// Floor division of floats, and integer division and remainders (division.hpp; the op
+// refuses an integer divisor of 0 before launching).
+struct FloorDivide {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return floor_divide_of(u, v);
+  }
+};
+struct FloorQuotient {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return floor_quotient(u, v);
+  }
+};
+struct TruncatedRemainder {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return truncated_remainder(u, v);
+  }
+};
+struct FlooredRemainder {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return floored_remainder(u, v);
+  }
+};
 struct Zeta {  // Hurwitz's zeta function, in double (special_functions.hpp)
   template <class T>
   __device__ T operator()(T s, T q) const {
@@ -177,6 +204,11 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
       case cpu::Binary::mul: return launch_zip(loop, o, pa, pb, Mul{});
       case cpu::Binary::maximum: return launch_zip(loop, o, pa, pb, Max{});
       case cpu::Binary::minimum: return launch_zip(loop, o, pa, pb, Min{});
+      case cpu::Binary::floor_divide:
+        if constexpr (std::is_floating_point_v<T>)
+          return launch_zip(loop, o, pa, pb, FloorDivide{});
+        else
+          return launch_zip(loop, o, pa, pb, FloorQuotient{});
       case cpu::Binary::div:
       case cpu::Binary::pow:
       case cpu::Binary::atan2:
@@ -204,6 +236,10 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
             default:
               return launch_zip(loop, o, pa, pb, Logaddexp{});
           }
+        } else if (op == cpu::Binary::fmod) {
+          return launch_zip(loop, o, pa, pb, TruncatedRemainder{});
+        } else if (op == cpu::Binary::remainder) {
+          return launch_zip(loop, o, pa, pb, FlooredRemainder{});
         }
         break;
       case cpu::Binary::count: break;

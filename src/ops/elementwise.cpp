@@ -64,6 +64,12 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
       return cpu::ref::maximum<T>;
     case Binary::minimum:
       return cpu::ref::minimum<T>;
+    case Binary::floor_divide:
+      return cpu::ref::floor_quotient<T>;
+    case Binary::fmod:
+      return cpu::ref::truncated_remainder<T>;
+    case Binary::remainder:
+      return cpu::ref::floored_remainder<T>;
     default:
       throw Error(detail::concat(name,
                                  ": not defined for integer tensors; convert to a floating "

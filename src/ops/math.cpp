@@ -301,7 +301,25 @@ Tensor trunc(const Tensor& x) {  // a zero gradient, passed on (as floor's)
 }
 Tensor frac(const Tensor& x) { return sub(x, trunc(x)); }
 
+namespace {
+// The integer forms of floor_divide, fmod and remainder: no gradient (integers have
+// none), and a divisor of 0 is an error instead of a crash (read back once on a GPU).
+Tensor integer_division(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype_device(name, {a, b});
+  KILN_CHECK(b.numel() == 0 || any(eq(b, 0.0)).item() == 0, name, ": the divisor (shape ", fmt(b.shape()),
+             ", ", b.dtype(), ") holds a 0, and integers cannot be divided by 0");
+  return detail::binary_forward(op, name, a, b);
+}
+}  // namespace
+
+Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  if (!is_floating(a.dtype())) return integer_division(Binary::floor_divide, "floor_divide", a, b);
+  return detail::binary_forward(Binary::floor_divide, "floor_divide", a, b);
+}
+Tensor floor_divide(const Tensor& a, double b) { return floor_divide(a, constant(a, b)); }
+
 Tensor fmod(const Tensor& a, const Tensor& b) {
+  if (!is_floating(a.dtype())) return integer_division(Binary::fmod, "fmod", a, b);
   return binary_op(
       Binary::fmod, "fmod", a, b,
       [](const Tensor& g, const Tensor&, const Tensor&, const Tensor&) { return g; },
@@ -310,6 +328,7 @@ Tensor fmod(const Tensor& a, const Tensor& b) {
 Tensor fmod(const Tensor& a, double b) { return fmod(a, constant(a, b)); }
 
 Tensor remainder(const Tensor& a, const Tensor& b) {
+  if (!is_floating(a.dtype())) return integer_division(Binary::remainder, "remainder", a, b);
   return binary_op(
       Binary::remainder, "remainder", a, b,
       [](const Tensor& g, const Tensor&, const Tensor&, const Tensor&) { return g; },

@@ -161,6 +161,29 @@ TEST_CASE("cuda: slice / select / diagonal / masked scatter, index_put, tensor_s
   }
 }
 
+TEST_CASE("cuda: floor_divide, remainder and fmod of integers and floats give the CPU's values") {
+  manual_seed(122);
+  for (DType dt : {kInt64, kInt32, kInt8}) {
+    INFO(dtype_name(dt));
+    const Tensor a = randint(-100, 100, {40, 3}, dt),
+                 b = randint(1, 9, {3}, dt) * tensor<std::int64_t>({1, -1, 1}).to(dt);
+    using Division = Tensor (*)(const Tensor&, const Tensor&);
+    for (const Division f : {Division(floor_divide), Division(fmod), Division(remainder)}) {
+      const Tensor cpu = f(a, b), gpu_result = f(a.to(gpu), b.to(gpu)).to(Device::cpu());
+      CHECK(gpu_result.dtype() == dt);
+      CHECK(gpu_result.to(kInt64).to_vector<std::int64_t>() == cpu.to(kInt64).to_vector<std::int64_t>());
+    }
+    CHECK_THROWS_WITH_AS(floor_divide(a.to(gpu), zeros({3}, dt, gpu)),
+                         doctest::Contains("cannot be divided by 0"), Error);
+  }
+  for (DType dt : {kFloat64, kFloat32}) {
+    INFO(dtype_name(dt));
+    const Tensor a = randn({50}, dt) * 10.0, b = tensor<double>({0.1, -0.3, 2.0, -0.0, INFINITY}).to(dt);
+    const Tensor cpu = floor_divide(a.reshape({10, 5}), b);
+    check_same(floor_divide(a.reshape({10, 5}).to(gpu), b.to(gpu)).to(Device::cpu()), cpu, 0);
+  }
+}
+
 TEST_CASE("cuda: bernoulli, multinomial, poisson and normal draw onto the parameters' device") {
   // multinomial and poisson draw on the host in the generator's order: the same seed gives
   // the CPU's draws. bernoulli and normal use the device's generator: checked by range.

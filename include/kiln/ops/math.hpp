@@ -70,12 +70,23 @@ Tensor trunc(const Tensor& x);
 // x - trunc(x) (the sign of x); gradient 1
 Tensor frac(const Tensor& x);
 // a - trunc(a / b) b, exactly (C's fmod): the sign of a. Gradient 1 in a, -trunc(a / b) in b.
+// Integer tensors too (C's %; no gradient; a divisor of 0 is an Error), as remainder and
+// floor_divide below.
 Tensor fmod(const Tensor& a, const Tensor& b);
 Tensor fmod(const Tensor& a, double b);
 // a - floor(a / b) b, exactly (Python's %): the sign of b. Gradient 1 in a, -floor(a / b) in b
-// (the whole number (a - remainder) / b).
+// (the whole number (a - remainder) / b). Also `a % b`.
 Tensor remainder(const Tensor& a, const Tensor& b);
 Tensor remainder(const Tensor& a, double b);
+// a / b rounded toward minus infinity (Python's //, torch.floor_divide), broadcasting: for
+// integers exact (the lowest value over -1 wraps around to itself), so that with % it
+// splits a flat position into coordinates: row = floor_divide(i, w), column = i % w. For
+// floating point Python's algorithm: the quotient of a less its remainder, a whole number,
+// with the sign of a / b at 0 (by 0: a / b). No gradient (PyTorch defines none).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor floor_divide(const Tensor& a, double b);
+inline Tensor operator%(const Tensor& a, const Tensor& b) { return remainder(a, b); }
+inline Tensor operator%(const Tensor& a, double b) { return remainder(a, b); }
 
 // --- Blends and bounds -----------------------------------------------------------
 // start + weight (end - start), computed from the nearer end (torch.lerp), so weight 1

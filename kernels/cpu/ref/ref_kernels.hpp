@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
+#include "kernels/cuda/division.hpp"
 #include "kernels/cuda/special_functions.hpp"
 
 namespace kiln::cpu::ref {
@@ -149,6 +150,11 @@ KILN_REF_BINARY(hypot, std::hypot(u, v))
 KILN_REF_BINARY(remainder, remainder_of(u, v))
 KILN_REF_BINARY(logaddexp, logaddexp_of(u, v))
 KILN_REF_BINARY(zeta, cuda_kernels::zeta_of(static_cast<double>(u), static_cast<double>(v)))
+KILN_REF_BINARY(floor_divide, cuda_kernels::floor_divide_of(u, v))
+// Integer division and remainders (a divisor of 0 is refused before these run).
+KILN_REF_BINARY(floor_quotient, cuda_kernels::floor_quotient(u, v))
+KILN_REF_BINARY(truncated_remainder, cuda_kernels::truncated_remainder(u, v))
+KILN_REF_BINARY(floored_remainder, cuda_kernels::floored_remainder(u, v))
 #undef KILN_REF_BINARY
 
 // u^v. An exponent broadcast along the run (sb 0) of 2, 1 or 1/2 takes one product, a copy

@@ -62,6 +62,7 @@ void fill(KernelTable<T>& t) {
   t.binary[int(Binary::hypot)] = ref::hypot<T>;
   t.binary[int(Binary::logaddexp)] = ref::logaddexp<T>;
   t.binary[int(Binary::zeta)] = ref::zeta<T>;
+  t.binary[int(Binary::floor_divide)] = ref::floor_divide<T>;
   t.unary_grad[int(UnaryGrad::relu)] = ref::relu_grad<T>;
   t.unary_grad[int(UnaryGrad::sigmoid)] = ref::sigmoid_grad<T>;
   t.unary_grad[int(UnaryGrad::tanh)] = ref::tanh_grad<T>;
