@@ -171,6 +171,17 @@ TEST_CASE("gradgradcheck: views, cat, index_select, gather, nll_loss") {
       },
       {rand64({1, 4}), rand64({3, 4})});
   KILN_CHECK_GRADGRAD([](const In& in) { return square(diagonal(in[0], 1, 0, 1)); }, {rand64({3, 4})});
+  // flip and roll: one node each, whose backward is a flip / a roll back of g.
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(flip(in[0], {0, -1})) * in[1];
+      },
+      {rand64({3, 4}), rand64({3, 4})});
+  KILN_CHECK_GRADGRAD(
+      [](const In& in) {
+        return square(roll(in[0], {2, -5}, {1, 0})) * in[1];
+      },
+      {rand64({3, 4}), rand64({3, 4})});
   KILN_CHECK_GRADGRAD(
       [](const In& in) {
         return square(cat({in[0], in[1] * in[0]}, 1));

@@ -491,22 +491,32 @@ Tensor Tensor::operator[](const Tensor& index) const {
   return index_select(*this, 0, index.reshape({-1})).reshape(out);
 }
 
-// One index_select per dimension, with the positions n-1 .. 0; its backward sends each
-// gradient slice back to where it came from.
+// One index_select per dimension, with the positions n-1 .. 0, computed without
+// recording; the backward is the same flip of g (a flip is its own inverse), as fast as
+// the forward and differentiable again.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {
   std::vector<bool> seen(static_cast<std::size_t>(x.dim()), false);
-  Tensor out = x;
-  bool flipped = false;
+  std::vector<std::int64_t> flipped;
   for (std::int64_t d_in : dims) {
     const std::int64_t d = wrap_dim(d_in, x.dim(), "flip");
     if (x.dim() == 0) continue;
     KILN_CHECK(!seen[static_cast<std::size_t>(d)], "flip: dimension ", d, " is named twice in the list");
     seen[static_cast<std::size_t>(d)] = true;
-    const std::int64_t n = x.size(d);
-    out = index_select(out, d, arange(static_cast<double>(n - 1), -1.0, -1.0, kInt64));
-    flipped = true;
+    flipped.push_back(d);
   }
-  return flipped ? out : x.clone();  // a copy even when nothing flips (no dims, or a 0-d x, as in PyTorch)
+  if (flipped.empty())
+    return x.clone();  // a copy even when nothing flips (no dims, or a 0-d x, as in PyTorch)
+  Tensor out = x.detach();
+  {
+    NoGradGuard plain;
+    for (std::int64_t d : flipped)
+      out = index_select(out, d, arange(static_cast<double>(x.size(d) - 1), -1.0, -1.0, kInt64));
+  }
+  if (should_record({x})) {
+    attach_grad_fn(out, "flip", {x}, [flipped](const Tensor& g) { return Grads{flip(g, flipped)}; });
+    mark_differentiable_backward(out);
+  }
+  return out;
 }
 
 // x viewed with a size-1 dimension before each of its own, expanded to the repeat
@@ -527,6 +537,8 @@ Tensor repeat(const Tensor& x, const std::vector<std::int64_t>& repeats) {
   return x.reshape(split).expand(tiled).contiguous().reshape(out);
 }
 
+// Per dimension two block copies: the last `shift` entries to the front, the rest after
+// them. The backward rolls g back the other way (differentiable again).
 Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts, const std::vector<std::int64_t>& dims) {
   if (dims.empty()) {
     KILN_CHECK(shifts.size() == 1, "roll: without dims give one shift (for the flattened tensor), got ",
@@ -535,17 +547,37 @@ Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts, const std:
   }
   KILN_CHECK(shifts.size() == dims.size(), "roll: ", shifts.size(), " shifts for ", dims.size(),
              " dims; give one shift per dimension");
-  Tensor out = x;
-  bool copied = false;
+  std::vector<std::int64_t> moved_dims, moved_by;
   for (std::size_t i = 0; i < dims.size(); ++i) {
     const std::int64_t dim = wrap_dim(dims[i], x.dim(), "roll"), n = x.size(dim);
     if (n == 0) continue;
-    copied = true;
-    std::vector<std::int64_t> source(static_cast<std::size_t>(n));
-    for (std::int64_t j = 0; j < n; ++j) source[static_cast<std::size_t>(j)] = ((j - shifts[i]) % n + n) % n;
-    out = index_select(out, dim, from_vector(source));
+    moved_dims.push_back(dim);
+    moved_by.push_back(((shifts[i] % n) + n) % n);
   }
-  return copied ? out : x.clone();
+  Tensor out = x.detach();
+  bool copied = false;
+  {
+    NoGradGuard plain;
+    for (std::size_t i = 0; i < moved_dims.size(); ++i) {
+      const std::int64_t dim = moved_dims[i], k = moved_by[i], n = x.size(dim);
+      if (k == 0) continue;
+      const Tensor from = out;
+      out = Tensor::empty(x.shape(), x.dtype(), x.device());
+      out.narrow(dim, k, n - k).copy_(from.narrow(dim, 0, n - k));
+      out.narrow(dim, 0, k).copy_(from.narrow(dim, n - k, k));
+      copied = true;
+    }
+  }
+  if (!copied) out = x.detach().clone();  // a copy even when every shift is a whole turn
+  if (should_record({x})) {
+    std::vector<std::int64_t> back(moved_by.size());
+    for (std::size_t i = 0; i < back.size(); ++i) back[i] = -moved_by[i];
+    attach_grad_fn(out, "roll", {x}, [moved_dims, back](const Tensor& g) {
+      return Grads{moved_dims.empty() ? g : roll(g, back, moved_dims)};
+    });
+    mark_differentiable_backward(out);
+  }
+  return out;
 }
 
 Tensor diff(const Tensor& x, std::int64_t n, std::int64_t dim_in) {

@@ -97,7 +97,7 @@ const char* pad_mode_name(PadMode mode);  // "constant", "reflect", "replicate",
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, PadMode mode, double value = 0.0);
 // x's entries moved `shifts[i]` places along dims[i], those pushed off one end coming
 // back at the other (torch.roll); with no dims, over the flattened x, shape kept. A
-// copy, differentiable (index_select per dim).
+// copy (two block copies per dim), differentiable (its backward rolls g back).
 Tensor roll(const Tensor& x, const std::vector<std::int64_t>& shifts,
             const std::vector<std::int64_t>& dims = {});
 // The n-th forward difference along `dim` (torch.diff): out[i] = x[i + 1] - x[i], n times,
