@@ -283,6 +283,10 @@ TEST_CASE("parity: row reductions and softmax") {
       ref.sum_rows(rows, len, x.data(), want.data());
       simd.sum_rows(rows, len, x.data(), got.data());
       check_close({got.begin(), got.begin() + rows}, {want.begin(), want.begin() + rows}, "sum", 1e-5, 1e-5);
+      ref.sumsq_rows(rows, len, x.data(), want.data());
+      simd.sumsq_rows(rows, len, x.data(), got.data());
+      check_close({got.begin(), got.begin() + rows}, {want.begin(), want.begin() + rows}, "sum of squares",
+                  1e-5, 1e-6);
       for (bool is_max : {true, false}) {
         (is_max ? ref.max_rows : ref.min_rows)(rows, len, x.data(), want.data(), want_i.data());
         (is_max ? simd.max_rows : simd.min_rows)(rows, len, x.data(), got.data(), got_i.data());

@@ -256,6 +256,31 @@ TEST_CASE("norm and normalize: p-norms over dims, a zero gradient at a zero norm
   KILN_CHECK_GRAD([](const In& in) { return normalize(in[0]); }, {randn({3, 4}, kFloat64)});
 }
 
+TEST_CASE("norm with p = 2: one pass over trailing dims, against sums of squares in double") {
+  // Trailing dims (rows of the sumsq kernel, a long single row in chunks), dims elsewhere
+  // (the sum of products), a transposed input, empty rows; float32 and float64.
+  manual_seed(33);
+  struct Case {
+    Shape shape;
+    Dims dims;
+    bool transpose;
+  };
+  for (const Case& c :
+       {Case{{7, 37}, {1}, false}, Case{{3, 5, 16}, {1, 2}, false}, Case{{200001}, {}, false},
+        Case{{4, 300, 300}, {}, false}, Case{{9, 6}, {1}, true}, Case{{5, 0}, {1}, false},
+        Case{{6, 4, 3}, {0}, false}, Case{{6, 4, 3}, {0, 1}, false}, Case{{2, 70000}, {1}, false}}) {
+    for (DType dtype : {kFloat32, kFloat64}) {
+      INFO(fmt(c.shape) << " dtype " << dtype_name(dtype) << (c.transpose ? " transposed" : ""));
+      Tensor x = randn(c.shape, kFloat64);
+      if (c.transpose) x = x.t();
+      const Tensor got = norm(x.to(dtype), 2, c.dims, true).to(kFloat64);
+      const Tensor want = sqrt(sum(x.to(dtype).to(kFloat64) * x.to(dtype).to(kFloat64), c.dims, true));
+      REQUIRE(got.shape() == want.shape());
+      kiln::test::check_values(got, want.to_vector<double>(), dtype == kFloat32 ? 1e-5 : 1e-13);
+    }
+  }
+}
+
 TEST_CASE("sort and argsort: stable, NaN ranked above numbers, along any dimension") {
   using I = std::vector<std::int64_t>;
   const float nan = NAN;

@@ -74,6 +74,7 @@ struct KernelTable {
   void (*dropout)(std::int64_t n, const T* x, std::uint64_t seed, std::uint64_t first, std::uint64_t threshold,
                   T kept, T* y);
   RowsFn sum_rows;          // y[r] = sum_j x[r, j]         (x is rows x len, contiguous)
+  RowsFn sumsq_rows;        // y[r] = sum_j x[r, j]^2       (norm's p = 2, one pass)
   ArgRowsFn max_rows;       // y[r] = max_j x[r, j], index = first argmax; NaN wins
   ArgRowsFn min_rows;
   RowsFn softmax_rows;      // y[r, :] = softmax(x[r, :])

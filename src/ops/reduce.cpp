@@ -218,6 +218,48 @@ Tensor std(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
 // gradients are 0 at 0). Otherwise the gradient, sign(x) |x|^(p-1) / ||x||^(p-1)
 // (x / ||x|| for p = 2), is written out so that it can be 0 where the norm is 0, PyTorch's
 // choice of subgradient, instead of 0 / 0.
+namespace {
+
+// On the CPU, the sums of squares over a trailing block of dims (every dim included) in
+// one pass, keepdim shape: the sumsq_rows kernel over contiguous rows, a long single row
+// in chunks whose partial sums add in order. Undefined when x is on a GPU or the dims are
+// not trailing.
+Tensor trailing_sum_of_squares(const Tensor& x, const Dims& dims) {
+  if (x.device().is_cuda() || dims.empty() || dims.back() != x.dim() - 1 ||
+      dims.back() - dims.front() + 1 != static_cast<std::int64_t>(dims.size()))
+    return Tensor();
+  const Tensor src = x.detach().contiguous();
+  std::int64_t len = 1;
+  for (std::int64_t d : dims) len *= x.size(d);
+  const std::int64_t rows = len == 0 ? 0 : x.numel() / len;
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), dims, true), x.dtype());
+  visit_floating(x.dtype(), "norm", [&]<class T>() {
+    const T* in = ptr<T>(src);
+    T* o = ptr<T>(out);
+    const auto sumsq = cpu::kernels<T>().sumsq_rows;
+    if (len == 0) {
+      std::fill(o, o + out.numel(), T(0));
+    } else if (rows == 1 && len > kElementwiseGrain) {
+      const std::int64_t chunks = std::min<std::int64_t>(64, len / (kElementwiseGrain / 4));
+      const std::int64_t step = (len + chunks - 1) / chunks;
+      std::vector<T> partial(static_cast<std::size_t>(chunks), T(0));
+      parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t c = b; c < e; ++c) {
+          const std::int64_t lo = c * step, hi = std::min(len, lo + step);
+          if (lo < hi) sumsq(1, hi - lo, in + lo, &partial[static_cast<std::size_t>(c)]);
+        }
+      });
+      cpu::kernels<T>().sum_rows(1, chunks, partial.data(), o);
+    } else {
+      parallel_for(0, rows, std::max<std::int64_t>(1, kElementwiseGrain / len),
+                   [&](std::int64_t b, std::int64_t e) { sumsq(e - b, len, in + b * len, o + b); });
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
   detail::check_floating("norm", x);
   KILN_CHECK(p >= 1, "norm: p must be at least 1 (1, 2, ..., or INFINITY), not ", p);
@@ -235,7 +277,12 @@ Tensor norm(const Tensor& x, double p, const Dims& dims_in, bool keepdim) {
   {
     NoGradGuard no_grad;
     const Tensor xd = x.detach();
-    kept = p == 2 ? sqrt(sum(mul(xd, xd), dims, true)) : pow(sum(pow(abs(xd), p), dims, true), 1.0 / p);
+    if (p == 2) {
+      const Tensor squares = trailing_sum_of_squares(xd, dims);
+      kept = sqrt(squares.defined() ? squares : sum(mul(xd, xd), dims, true));
+    } else {
+      kept = pow(sum(pow(abs(xd), p), dims, true), 1.0 / p);
+    }
   }
   Tensor out = kept.reshape(out_shape);
   if (should_record({x})) {

@@ -215,6 +215,18 @@ template <class T> void sum_rows(std::int64_t rows, std::int64_t len, const T* x
   }
 }
 
+template <class T>
+void sumsq_rows(std::int64_t rows, std::int64_t len, const T* x, T* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (std::int64_t j = 0; j < len; ++j) {
+      const double v = x[r * len + j];
+      s += v * v;
+    }
+    y[r] = static_cast<T>(s);
+  }
+}
+
 // Best element by `better(candidate, current)`; the first NaN wins outright.
 template <class T, class Better>
 void arg_rows(std::int64_t rows, std::int64_t len, const T* x, T* y, std::int64_t* index,

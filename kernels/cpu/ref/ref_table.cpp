@@ -76,6 +76,7 @@ void fill(KernelTable<T>& t) {
   t.clamp = ref::clamp<T>;
   t.dropout = ref::dropout<T>;
   t.sum_rows = ref::sum_rows<T>;
+  t.sumsq_rows = ref::sumsq_rows<T>;
   t.max_rows = ref::max_rows<T>;
   t.min_rows = ref::min_rows<T>;
   t.softmax_rows = ref::softmax_rows<T>;

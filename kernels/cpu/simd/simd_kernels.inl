@@ -363,6 +363,33 @@ void sum_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y) {
   for (std::int64_t r = 0; r < rows; ++r) y[r] = row_sum(len, x + r * len);
 }
 
+// The sum of a row's squares, in the same four running sums (a missing lane loads as 0).
+inline float row_sumsq(std::int64_t len, const float* x) {
+  R s0 = V::set1(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  std::int64_t j = 0;
+  for (; j + 4 * V::W <= len; j += 4 * V::W) {
+    const R a = V::load(x + j), b = V::load(x + j + V::W), c = V::load(x + j + 2 * V::W),
+            d = V::load(x + j + 3 * V::W);
+    s0 = V::add(s0, V::mul(a, a));
+    s1 = V::add(s1, V::mul(b, b));
+    s2 = V::add(s2, V::mul(c, c));
+    s3 = V::add(s3, V::mul(d, d));
+  }
+  for (; j + V::W <= len; j += V::W) {
+    const R a = V::load(x + j);
+    s0 = V::add(s0, V::mul(a, a));
+  }
+  if (j < len) {
+    const R a = V::load_tail(x + j, len - j);
+    s1 = V::add(s1, V::mul(a, a));
+  }
+  return V::hsum(V::add(V::add(s0, s1), V::add(s2, s3)));
+}
+
+void sumsq_rows_k(std::int64_t rows, std::int64_t len, const float* x, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) y[r] = row_sumsq(len, x + r * len);
+}
+
 // Max (IsMax) or min of a row; `nan` reports whether the row holds a NaN.
 template <bool IsMax>
 inline float row_extreme(std::int64_t len, const float* x, bool& nan) {
@@ -655,6 +682,7 @@ void fill_simd(KernelTable<float>& t) {
   t.clamp = clamp_k;
   t.dropout = dropout_k;
   t.sum_rows = sum_rows_k;
+  t.sumsq_rows = sumsq_rows_k;
   t.max_rows = extreme_rows_k<true>;
   t.min_rows = extreme_rows_k<false>;
   t.softmax_rows = softmax_rows_k;
