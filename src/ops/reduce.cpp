@@ -49,6 +49,29 @@ Shape reduced_shape(const Shape& shape, const Dims& dims, bool keepdim) {
   return out;
 }
 
+// rows_fn over `rows` contiguous rows of `len` values into out[0 .. rows), the rows
+// spread over the threads; one long row goes in up to 64 chunks whose partial results
+// `combine` (a rows function over the partials, e.g. their sum) joins in order.
+template <class T>
+void reduce_rows(typename cpu::KernelTable<T>::RowsFn rows_fn, typename cpu::KernelTable<T>::RowsFn combine,
+                 std::int64_t rows, std::int64_t len, const T* in, T* out) {
+  if (rows == 1 && len > kElementwiseGrain) {
+    const std::int64_t chunks = std::min<std::int64_t>(64, len / (kElementwiseGrain / 4));
+    const std::int64_t step = (len + chunks - 1) / chunks;
+    std::vector<T> partial(static_cast<std::size_t>(chunks), T(0));
+    parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t c = b; c < e; ++c) {
+        const std::int64_t lo = c * step, hi = std::min(len, lo + step);
+        if (lo < hi) rows_fn(1, hi - lo, in + lo, &partial[static_cast<std::size_t>(c)]);
+      }
+    });
+    combine(1, chunks, partial.data(), out);
+    return;
+  }
+  parallel_for(0, rows, std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(len, 1)),
+               [&](std::int64_t b, std::int64_t e) { rows_fn(e - b, len, in + b * len, out + b); });
+}
+
 // Sums x over `dims` (sorted and adjacent, or empty for a 0-d x), keeping them as
 // size 1. No autograd. The data is viewed as (outer, r, inner) with r reduced. On a
 // GPU the kernel divides each sum by `divisor` as it stores it; the CPU takes 1 only.
@@ -82,22 +105,7 @@ Tensor sum_forward(const Tensor& x, const Dims& dims, double divisor = 1.0) {
         rows_fn = cpu::kernels<T>().sum_rows;
       else
         rows_fn = cpu::ref::sum_rows<T>;
-      if (outer == 1 && r > kElementwiseGrain) {
-        // One long row: partial sums per chunk, combined in order.
-        const std::int64_t chunks = std::min<std::int64_t>(64, r / (kElementwiseGrain / 4));
-        const std::int64_t step = (r + chunks - 1) / chunks;
-        std::vector<T> partial(static_cast<std::size_t>(chunks), T(0));
-        parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
-          for (std::int64_t c = b; c < e; ++c) {
-            const std::int64_t lo = c * step, hi = std::min(r, lo + step);
-            if (lo < hi) rows_fn(1, hi - lo, in + lo, &partial[c]);
-          }
-        });
-        rows_fn(1, chunks, partial.data(), o);
-      } else {
-        parallel_for(0, outer, std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(r, 1)),
-                     [&](std::int64_t b, std::int64_t e) { rows_fn(e - b, r, in + b * r, o + b); });
-      }
+      reduce_rows<T>(rows_fn, rows_fn, outer, r, in, o);
       return;
     }
     // out[o, :] = sum_k in[o, k, :], accumulated row by row with the add kernel.
@@ -221,9 +229,8 @@ Tensor std(const Tensor& x, const Dims& dims_in, bool keepdim, int correction) {
 namespace {
 
 // On the CPU, the sums of squares over a trailing block of dims (every dim included) in
-// one pass, keepdim shape: the sumsq_rows kernel over contiguous rows, a long single row
-// in chunks whose partial sums add in order. Undefined when x is on a GPU or the dims are
-// not trailing.
+// one pass, keepdim shape: the sumsq_rows kernel over contiguous rows (reduce_rows).
+// Undefined when x is on a GPU or the dims are not trailing.
 Tensor trailing_sum_of_squares(const Tensor& x, const Dims& dims) {
   if (x.device().is_cuda() || dims.empty() || dims.back() != x.dim() - 1 ||
       dims.back() - dims.front() + 1 != static_cast<std::int64_t>(dims.size()))
@@ -236,24 +243,10 @@ Tensor trailing_sum_of_squares(const Tensor& x, const Dims& dims) {
   visit_floating(x.dtype(), "norm", [&]<class T>() {
     const T* in = ptr<T>(src);
     T* o = ptr<T>(out);
-    const auto sumsq = cpu::kernels<T>().sumsq_rows;
-    if (len == 0) {
+    if (len == 0)
       std::fill(o, o + out.numel(), T(0));
-    } else if (rows == 1 && len > kElementwiseGrain) {
-      const std::int64_t chunks = std::min<std::int64_t>(64, len / (kElementwiseGrain / 4));
-      const std::int64_t step = (len + chunks - 1) / chunks;
-      std::vector<T> partial(static_cast<std::size_t>(chunks), T(0));
-      parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t c = b; c < e; ++c) {
-          const std::int64_t lo = c * step, hi = std::min(len, lo + step);
-          if (lo < hi) sumsq(1, hi - lo, in + lo, &partial[static_cast<std::size_t>(c)]);
-        }
-      });
-      cpu::kernels<T>().sum_rows(1, chunks, partial.data(), o);
-    } else {
-      parallel_for(0, rows, std::max<std::int64_t>(1, kElementwiseGrain / len),
-                   [&](std::int64_t b, std::int64_t e) { sumsq(e - b, len, in + b * len, o + b); });
-    }
+    else
+      reduce_rows<T>(cpu::kernels<T>().sumsq_rows, cpu::kernels<T>().sum_rows, rows, len, in, o);
   });
   return out;
 }
