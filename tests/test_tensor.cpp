@@ -157,9 +157,11 @@ TEST_CASE("a number that does not fit an integer dtype is an error, not a wrappe
         std::numeric_limits<std::int64_t>::min());
   CHECK_THROWS_AS(full({1}, INFINITY, kInt32), Error);
   CHECK(std::isinf(full({1}, INFINITY, kFloat32).item()));  // floating dtypes hold anything
-  // Arithmetic with a number builds the number in the tensor's dtype.
+  // Arithmetic with a whole number builds it in the tensor's dtype; a number that is not a
+  // whole one promotes the tensor to float32, as in PyTorch.
   CHECK_THROWS_WITH_AS(ones({3}, kInt32) + 1e10, doctest::Contains("cannot be converted to int32"), Error);
-  check_values(ones({3}, kInt32) + 2.5, {3, 3, 3});
+  check_values(ones({3}, kInt32) + 2.5, {3.5, 3.5, 3.5});
+  CHECK((ones({3}, kInt32) + 2.5).dtype() == kFloat32);
   CHECK_THROWS_WITH_AS(arange(0.0, 300.0, 1.0, kUInt8), doctest::Contains("arange: value 299"), Error);
   check_values(arange(250.0, 256.0, 1.0, kUInt8), {250, 251, 252, 253, 254, 255});
   CHECK_THROWS_WITH_AS(linspace(-1.0, 1.0, 3, kUInt8), doctest::Contains("linspace: value -1"), Error);

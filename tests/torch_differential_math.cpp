@@ -321,16 +321,37 @@ TEST_CASE("torch differential: floor_divide, and remainder and fmod of integer t
     v.k = v.k * static_cast<double>(sign);
     v.t = v.t * sign;
     compare(
-        "integer floor_divide, remainder, fmod", {u, v},
+        "integer floor_divide, remainder, fmod, div trunc", {u, v},
         [](const auto& a) {
-          return kiln::stack({kiln::floor_divide(a[0], a[1]), a[0] % a[1], kiln::fmod(a[0], a[1])})
+          return kiln::stack({kiln::floor_divide(a[0], a[1]), a[0] % a[1], kiln::fmod(a[0], a[1]),
+                              kiln::div(a[0], a[1], kiln::Rounding::trunc)})
               .to(kiln::kFloat64);
         },
         [](const auto& a) {
-          return torch::stack(
-                     {torch::floor_divide(a[0], a[1]), torch::remainder(a[0], a[1]), torch::fmod(a[0], a[1])})
+          return torch::stack({torch::floor_divide(a[0], a[1]), torch::remainder(a[0], a[1]),
+                               torch::fmod(a[0], a[1]), torch::div(a[0], a[1], "trunc")})
               .to(torch::kDouble);
         },
         false);
+    // True division of integers and integers times a fraction: float32 in both.
+    compare(
+        "integer true division", {u, v},
+        [](const auto& a) {
+          const kiln::Tensor q = a[0] / a[1], h = a[0] * 0.5, r = 3.0 / a[1];
+          CHECK(q.dtype() == kiln::kFloat32);
+          CHECK(h.dtype() == kiln::kFloat32);
+          return kiln::stack({q, h, r}).to(kiln::kFloat64);
+        },
+        [](const auto& a) {
+          // (libtorch 1.13's C++ 3.0 / tensor refuses integers; torch.div takes a float32 0-d.)
+          return torch::stack(
+                     {a[0] / a[1], a[0] * 0.5, torch::div(torch::scalar_tensor(3.0, torch::kFloat), a[1])})
+              .to(torch::kDouble);
+        },
+        false);
+    compare(
+        "floating div trunc", {leaf(s, -20, 20, false), from_values(divisors, p, false)},
+        [](const auto& a) { return kiln::div(a[0], a[1], kiln::Rounding::trunc); },
+        [](const auto& a) { return torch::div(a[0], a[1], "trunc"); }, false);
   });
 }

@@ -1,5 +1,5 @@
-// Division that rounds down (floor_divide, Python's //) and the two remainders for
-// integers, and floor division of floating-point numbers: plain C++ that nvcc and the
+// Division that rounds down (floor_divide, Python's //) or toward zero (C's /) and the
+// two remainders for integers, and floor division of floating-point numbers: plain C++ that nvcc and the
 // host compiler both read, so the CPU's reference kernels and the GPU's kernels give the
 // same values. The integer forms need a divisor other than 0 (the ops check that first).
 #pragma once
@@ -24,6 +24,17 @@ KILN_HOST_DEVICE inline T floor_quotient(T u, T v) {
   } else {
     return u / v;
   }
+}
+
+// u / v rounded toward zero (C's /, torch.div with rounding_mode "trunc"); the lowest value
+// over -1 wraps around to itself, as in floor_quotient.
+template <class T>
+KILN_HOST_DEVICE inline T truncated_quotient(T u, T v) {
+  if constexpr (std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    if (v == T(-1)) return static_cast<T>(U(0) - static_cast<U>(u));
+  }
+  return u / v;
 }
 
 // u - v * trunc(u / v): the sign of u (C's %, torch.fmod).

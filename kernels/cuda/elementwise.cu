@@ -128,6 +128,12 @@ struct FloorQuotient {
     return floor_quotient(u, v);
   }
 };
+struct TruncatedQuotient {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return truncated_quotient(u, v);
+  }
+};
 struct TruncatedRemainder {
   template <class T>
   __device__ T operator()(T u, T v) const {
@@ -236,6 +242,8 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
             default:
               return launch_zip(loop, o, pa, pb, Logaddexp{});
           }
+        } else if (op == cpu::Binary::div) {
+          return launch_zip(loop, o, pa, pb, TruncatedQuotient{});
         } else if (op == cpu::Binary::fmod) {
           return launch_zip(loop, o, pa, pb, TruncatedRemainder{});
         } else if (op == cpu::Binary::remainder) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 
 #include "kernels/cuda/value_cast.hpp"
@@ -308,6 +309,17 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 namespace {
 using BinaryOp = Tensor (*)(const Tensor&, const Tensor&);
+
+// An in-place op whose result PyTorch would promote to float32 (true division, or a number
+// that is not a whole one) cannot be written into an integer self: an Error, not a
+// silent truncation.
+void check_result_fits(const Tensor& self, const char* name, bool promotes) {
+  KILN_CHECK(is_floating(self.dtype()) || !promotes, name, ": self is ", self.dtype(), " of shape ",
+             fmt(self.shape()), ", and this ",
+             std::string_view(name) == "div_" ? "true division" : "fractional number",
+             " gives float32 values that it cannot hold; use the out-of-place form (a float32 "
+             "result), or div(a, b, Rounding::floor / trunc) for an integer quotient");
+}
 using InPlaceOp = bool (*)(const Tensor&, const Tensor&);
 
 // self = op(self, scale * other), other broadcasting to self's shape (which the result
@@ -315,6 +327,7 @@ using InPlaceOp = bool (*)(const Tensor&, const Tensor&);
 Tensor& update_in_place(Tensor& self, const char* name, const Tensor& other, double scale, InPlaceOp in_place,
                         BinaryOp op) {
   check_inplace(self, name, &other);
+  check_result_fits(self, name, std::string_view(name) == "div_" || !detail::is_whole_number(scale));
   KILN_CHECK(broadcast_shapes(self.shape(), other.shape(), name) == self.shape(), name,
              ": an operand of shape ", fmt(other.shape()), " does not broadcast to self's shape ",
              fmt(self.shape()),
@@ -339,9 +352,18 @@ Tensor& Tensor::mul_(const Tensor& other) {
 Tensor& Tensor::div_(const Tensor& other) {
   return update_in_place(*this, "div_", other, 1.0, detail::div_in_place, div);
 }
-Tensor& Tensor::mul_(double factor) { return mul_(detail::constant_like(*this, factor)); }
-Tensor& Tensor::div_(double divisor) { return div_(detail::constant_like(*this, divisor)); }
-Tensor& Tensor::operator+=(double s) { return add_(detail::constant_like(*this, s)); }
+Tensor& Tensor::mul_(double factor) {
+  check_result_fits(*this, "mul_", !detail::is_whole_number(factor));
+  return mul_(detail::constant_like(*this, factor));
+}
+Tensor& Tensor::div_(double divisor) {
+  check_result_fits(*this, "div_", true);
+  return div_(detail::constant_like(*this, divisor));
+}
+Tensor& Tensor::operator+=(double s) {
+  check_result_fits(*this, "add_", !detail::is_whole_number(s));
+  return add_(detail::constant_like(*this, s));
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
   KILN_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require "

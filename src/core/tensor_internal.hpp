@@ -14,6 +14,12 @@ void copy_elements(const Tensor& dst, const Tensor& src);
 // for an integer dtype, inside its range once truncated (a fraction is dropped, as in
 // PyTorch). Any finite or infinite value fits a floating dtype, as does NaN.
 void check_value_fits(const char* op, double value, DType dtype);
+// True for a finite number with no fractional part (what an integer tensor can meet
+// without being promoted to float32; elementwise.cpp).
+bool is_whole_number(double s);
+// The tensor that meets the number s in arithmetic: t itself, or, for an integer t and a
+// number that is not a whole one (0.5, inf, NaN), t in float32, as PyTorch promotes.
+Tensor operand_for(const Tensor& t, double s);
 
 // Strides that read `t` as if expanded to `shape` (0 along broadcast dimensions).
 Strides broadcast_strides(const Tensor& t, const Shape& shape);

@@ -66,6 +66,8 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
       return cpu::ref::minimum<T>;
     case Binary::floor_divide:
       return cpu::ref::floor_quotient<T>;
+    case Binary::div:  // toward zero: div(a, b, Rounding::trunc); div(a, b) promotes first
+      return cpu::ref::truncated_quotient<T>;
     case Binary::fmod:
       return cpu::ref::truncated_remainder<T>;
     case Binary::remainder:
@@ -182,14 +184,49 @@ bool detail::div_in_place(const Tensor& self, const Tensor& other) {
 
 Tensor scalar_like(const Tensor& t, double value) { return scalar_tensor(value, t.dtype(), t.device()); }
 
-Tensor operator+(const Tensor& a, double s) { return add(a, detail::constant_like(a, s)); }
-Tensor operator-(const Tensor& a, double s) { return sub(a, detail::constant_like(a, s)); }
-Tensor operator*(const Tensor& a, double s) { return mul(a, detail::constant_like(a, s)); }
-Tensor operator/(const Tensor& a, double s) { return div(a, detail::constant_like(a, s)); }
-Tensor operator+(double s, const Tensor& b) { return add(detail::constant_like(b, s), b); }
-Tensor operator-(double s, const Tensor& b) { return sub(detail::constant_like(b, s), b); }
-Tensor operator*(double s, const Tensor& b) { return mul(detail::constant_like(b, s), b); }
-Tensor operator/(double s, const Tensor& b) { return div(detail::constant_like(b, s), b); }
+bool detail::is_whole_number(double s) { return std::isfinite(s) && s == std::trunc(s); }
+Tensor detail::operand_for(const Tensor& t, double s) {
+  return is_floating(t.dtype()) || is_whole_number(s) ? t : t.to(kFloat32);
+}
+
+namespace {
+using detail::operand_for;
+// Division is true division: an integer t is divided in float32 whatever the number.
+Tensor dividend_for(const Tensor& t) { return is_floating(t.dtype()) ? t : t.to(kFloat32); }
+}  // namespace
+
+Tensor operator+(const Tensor& a, double s) {
+  const Tensor x = operand_for(a, s);
+  return add(x, detail::constant_like(x, s));
+}
+Tensor operator-(const Tensor& a, double s) {
+  const Tensor x = operand_for(a, s);
+  return sub(x, detail::constant_like(x, s));
+}
+Tensor operator*(const Tensor& a, double s) {
+  const Tensor x = operand_for(a, s);
+  return mul(x, detail::constant_like(x, s));
+}
+Tensor operator/(const Tensor& a, double s) {
+  const Tensor x = dividend_for(a);
+  return div(x, detail::constant_like(x, s));
+}
+Tensor operator+(double s, const Tensor& b) {
+  const Tensor x = operand_for(b, s);
+  return add(detail::constant_like(x, s), x);
+}
+Tensor operator-(double s, const Tensor& b) {
+  const Tensor x = operand_for(b, s);
+  return sub(detail::constant_like(x, s), x);
+}
+Tensor operator*(double s, const Tensor& b) {
+  const Tensor x = operand_for(b, s);
+  return mul(detail::constant_like(x, s), x);
+}
+Tensor operator/(double s, const Tensor& b) {
+  const Tensor x = dividend_for(b);
+  return div(detail::constant_like(x, s), x);
+}
 
 Tensor sum_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;
@@ -245,6 +282,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype_device("div", {a, b});
+  // True division: integers are divided in float32, as PyTorch does (7 / 2 is 3.5).
+  if (!is_floating(a.dtype())) return div(a.to(kFloat32), b.to(kFloat32));
   Tensor out = binary_forward(Binary::div, "div", a, b);
   if (should_record({a, b})) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b

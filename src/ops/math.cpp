@@ -316,7 +316,21 @@ Tensor floor_divide(const Tensor& a, const Tensor& b) {
   if (!is_floating(a.dtype())) return integer_division(Binary::floor_divide, "floor_divide", a, b);
   return detail::binary_forward(Binary::floor_divide, "floor_divide", a, b);
 }
-Tensor floor_divide(const Tensor& a, double b) { return floor_divide(a, constant(a, b)); }
+Tensor floor_divide(const Tensor& a, double b) {
+  const Tensor x = detail::operand_for(a, b);
+  return floor_divide(x, constant(x, b));
+}
+
+Tensor div(const Tensor& a, const Tensor& b, Rounding mode) {
+  if (mode == Rounding::floor) return floor_divide(a, b);
+  if (!is_floating(a.dtype())) return integer_division(Binary::div, "div", a, b);  // C's /
+  NoGradGuard no_grad;  // no gradient, as floor_divide
+  return trunc(div(a, b));
+}
+Tensor div(const Tensor& a, double b, Rounding mode) {
+  const Tensor x = detail::operand_for(a, b);
+  return div(x, constant(x, b), mode);
+}
 
 Tensor fmod(const Tensor& a, const Tensor& b) {
   if (!is_floating(a.dtype())) return integer_division(Binary::fmod, "fmod", a, b);
@@ -325,7 +339,10 @@ Tensor fmod(const Tensor& a, const Tensor& b) {
       [](const Tensor& g, const Tensor&, const Tensor&, const Tensor&) { return g; },
       [](const Tensor& g, const Tensor& u, const Tensor& v, const Tensor&) { return -(g * trunc(u / v)); });
 }
-Tensor fmod(const Tensor& a, double b) { return fmod(a, constant(a, b)); }
+Tensor fmod(const Tensor& a, double b) {
+  const Tensor x = detail::operand_for(a, b);
+  return fmod(x, constant(x, b));
+}
 
 Tensor remainder(const Tensor& a, const Tensor& b) {
   if (!is_floating(a.dtype())) return integer_division(Binary::remainder, "remainder", a, b);
@@ -339,7 +356,10 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
       },
       true);
 }
-Tensor remainder(const Tensor& a, double b) { return remainder(a, constant(a, b)); }
+Tensor remainder(const Tensor& a, double b) {
+  const Tensor x = detail::operand_for(a, b);
+  return remainder(x, constant(x, b));
+}
 
 // --- Blends and bounds -----------------------------------------------------------
 

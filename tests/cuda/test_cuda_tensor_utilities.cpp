@@ -161,26 +161,35 @@ TEST_CASE("cuda: slice / select / diagonal / masked scatter, index_put, tensor_s
   }
 }
 
-TEST_CASE("cuda: floor_divide, remainder and fmod of integers and floats give the CPU's values") {
+TEST_CASE("cuda: floor_divide, div, remainder and fmod of integers and floats give the CPU's values") {
   manual_seed(122);
   for (DType dt : {kInt64, kInt32, kInt8}) {
     INFO(dtype_name(dt));
     const Tensor a = randint(-100, 100, {40, 3}, dt),
                  b = randint(1, 9, {3}, dt) * tensor<std::int64_t>({1, -1, 1}).to(dt);
     using Division = Tensor (*)(const Tensor&, const Tensor&);
-    for (const Division f : {Division(floor_divide), Division(fmod), Division(remainder)}) {
+    const Division truncated = [](const Tensor& u, const Tensor& v) { return div(u, v, Rounding::trunc); };
+    for (const Division f : {Division(floor_divide), Division(fmod), Division(remainder), truncated}) {
       const Tensor cpu = f(a, b), gpu_result = f(a.to(gpu), b.to(gpu)).to(Device::cpu());
       CHECK(gpu_result.dtype() == dt);
       CHECK(gpu_result.to(kInt64).to_vector<std::int64_t>() == cpu.to(kInt64).to_vector<std::int64_t>());
     }
     CHECK_THROWS_WITH_AS(floor_divide(a.to(gpu), zeros({3}, dt, gpu)),
                          doctest::Contains("cannot be divided by 0"), Error);
+    // True division in float32, on the device.
+    const Tensor ratio = div(a.to(gpu), b.to(gpu));
+    CHECK(ratio.dtype() == kFloat32);
+    CHECK(ratio.device() == gpu);
+    check_same(ratio.to(Device::cpu()), div(a, b), 0);
+    check_same((a.to(gpu) * 0.5).to(Device::cpu()), a * 0.5, 0);
   }
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
     const Tensor a = randn({50}, dt) * 10.0, b = tensor<double>({0.1, -0.3, 2.0, -0.0, INFINITY}).to(dt);
     const Tensor cpu = floor_divide(a.reshape({10, 5}), b);
     check_same(floor_divide(a.reshape({10, 5}).to(gpu), b.to(gpu)).to(Device::cpu()), cpu, 0);
+    check_same(div(a.reshape({10, 5}).to(gpu), b.to(gpu), Rounding::trunc).to(Device::cpu()),
+               div(a.reshape({10, 5}), b, Rounding::trunc), 0);
   }
 }
 

@@ -138,7 +138,9 @@ public:
   Tensor& sub_(const Tensor& other, double alpha = 1.0);  // self -= alpha * other
   Tensor& mul_(const Tensor& other);
   Tensor& mul_(double factor);
-  Tensor& div_(const Tensor& other);  // floating tensors, as div
+  // An integer self refuses what would promote it to float32 (div_, a fractional number
+  // in mul_ / += / alpha): an Error naming the out-of-place form, not a truncation.
+  Tensor& div_(const Tensor& other);
   Tensor& div_(double divisor);
   // The compound operators are these methods (w -= lr * g under NoGradGuard); a number
   // is taken in self's dtype, as in x + 1.

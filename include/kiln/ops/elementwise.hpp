@@ -1,5 +1,8 @@
 // Elementwise arithmetic with NumPy broadcasting, and comparisons.
-// Inputs of one op must share a dtype and a device; scalars take the tensor's dtype.
+// Inputs of one op must share a dtype and a device; scalars take the tensor's dtype, but
+// for PyTorch's promotions: an integer tensor meets a number that is not a whole one in
+// float32 (labels * 0.5), and division of integers is true division in float32 (7 / 2 is
+// 3.5; div(a, b, Rounding::floor / trunc) in kiln/ops/math.hpp keeps integers).
 #pragma once
 
 #include "kiln/core/tensor.hpp"
@@ -10,7 +13,7 @@ namespace kiln {
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);            // integers: in float32
 Tensor pow(const Tensor& base, const Tensor& exponent);  // base > 0 where exponent varies
 Tensor pow(const Tensor& base, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
@@ -122,6 +125,8 @@ inline Tensor operator~(const Tensor& x) { return logical_not(x); }
 Tensor scalar_like(const Tensor& t, double value);
 // Tensor-scalar forms: the scalar is a 0-d operand of the tensor's dtype. On a GPU
 // it comes from a cache of constants, so `x * 0.5` in a training loop is one kernel.
+// An integer tensor is taken in float32 for a number that is not a whole one, and for
+// any division (as PyTorch: labels * 0.5 and labels / 2 are float32, labels * 2 int64).
 Tensor operator+(const Tensor& a, double s);
 Tensor operator-(const Tensor& a, double s);
 Tensor operator*(const Tensor& a, double s);

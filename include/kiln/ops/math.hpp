@@ -85,6 +85,14 @@ Tensor remainder(const Tensor& a, double b);
 // with the sign of a / b at 0 (by 0: a / b). No gradient (PyTorch defines none).
 Tensor floor_divide(const Tensor& a, const Tensor& b);
 Tensor floor_divide(const Tensor& a, double b);
+// a / b rounded to a whole number (torch.div with rounding_mode): Rounding::trunc toward
+// zero (C's / for integers, trunc(a / b) for floating point), Rounding::floor toward minus
+// infinity (floor_divide). Integers stay integers (a divisor of 0 is an Error, the lowest
+// value over -1 wraps around to itself); no gradient, as floor_divide. div(a, b) without a
+// mode is true division (integers in float32).
+enum class Rounding { trunc, floor };
+Tensor div(const Tensor& a, const Tensor& b, Rounding mode);
+Tensor div(const Tensor& a, double b, Rounding mode);
 inline Tensor operator%(const Tensor& a, const Tensor& b) { return remainder(a, b); }
 inline Tensor operator%(const Tensor& a, double b) { return remainder(a, b); }
 

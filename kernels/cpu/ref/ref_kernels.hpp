@@ -153,6 +153,7 @@ KILN_REF_BINARY(zeta, cuda_kernels::zeta_of(static_cast<double>(u), static_cast<
 KILN_REF_BINARY(floor_divide, cuda_kernels::floor_divide_of(u, v))
 // Integer division and remainders (a divisor of 0 is refused before these run).
 KILN_REF_BINARY(floor_quotient, cuda_kernels::floor_quotient(u, v))
+KILN_REF_BINARY(truncated_quotient, cuda_kernels::truncated_quotient(u, v))
 KILN_REF_BINARY(truncated_remainder, cuda_kernels::truncated_remainder(u, v))
 KILN_REF_BINARY(floored_remainder, cuda_kernels::floored_remainder(u, v))
 #undef KILN_REF_BINARY
