@@ -1,4 +1,6 @@
 // Views: geometry, aliasing and errors.
+#include <algorithm>
+
 #include "helpers.hpp"
 
 using namespace kiln;
@@ -172,6 +174,53 @@ TEST_CASE("flip reverses chosen dimensions") {
   CHECK(flip(zeros({0, 2}), {0}).shape() == Shape{0, 2});
   CHECK_THROWS_WITH_AS(flip(a, {1, -1}), doctest::Contains("twice"), Error);
   CHECK_THROWS_WITH_AS(flip(a, {2}), doctest::Contains("flip"), Error);
+}
+
+TEST_CASE("flip of random shapes, dim sets, strided inputs and dtypes: each element from its mirror") {
+  // The expected value of every output position is read from x at the mirrored
+  // coordinates, one element at a time.
+  manual_seed(314);
+  for (int trial = 0; trial < 60; ++trial) {
+    const auto rank = static_cast<std::int64_t>(1 + trial % 4);
+    Shape shape;
+    for (std::int64_t d = 0; d < rank; ++d)
+      shape.push_back(static_cast<std::int64_t>(randint(1, trial % 7 == 0 ? 70 : 6, {}).item()));
+    Tensor x = randn(shape, kFloat64);
+    if (trial % 3 == 1 && rank >= 2) x = x.transpose(0, rank - 1);  // strided
+    if (trial % 5 == 2) x = x.to(kInt32);
+    std::vector<std::int64_t> dims;
+    for (std::int64_t d = 0; d < rank; ++d)
+      if (randint(0, 2, {}).item() == 1 || (dims.empty() && d == rank - 1)) dims.push_back(d);
+    const Tensor got = flip(x, dims);
+    REQUIRE(got.shape() == x.shape());
+    CHECK(got.dtype() == x.dtype());
+    const std::vector<double> values = got.to(kFloat64).to_vector<double>();
+    const Tensor xd = x.to(kFloat64).contiguous();
+    const std::vector<double> source = xd.to_vector<double>();
+    Shape at(static_cast<std::size_t>(rank), 0);
+    for (std::size_t flat = 0; flat < values.size(); ++flat) {
+      std::int64_t from = 0;
+      for (std::int64_t d = 0; d < rank; ++d) {
+        const std::int64_t i = at[static_cast<std::size_t>(d)];
+        const bool mirrored = std::find(dims.begin(), dims.end(), d) != dims.end();
+        from += (mirrored ? x.size(d) - 1 - i : i) * xd.strides()[static_cast<std::size_t>(d)];
+      }
+      if (values[flat] != source[static_cast<std::size_t>(from)]) {
+        FAIL_CHECK("trial " << trial << ": flat position " << flat << " of shape " << fmt(x.shape()));
+        break;
+      }
+      for (auto d = static_cast<std::size_t>(rank); d-- > 0;)  // next coordinates, row-major
+        if (++at[d] < x.size(static_cast<std::int64_t>(d)))
+          break;
+        else
+          at[d] = 0;
+    }
+  }
+  // One long reversed row, split over the threads.
+  const Tensor long_row = arange(0.0, 300000.0, 1.0, kFloat64);
+  check_values(flip(long_row, {0}).slice(0, 0, 3), {299999, 299998, 299997});
+  check_values(flip(long_row, {0}).slice(0, 299997, 300000), {2, 1, 0});
+  CHECK(flip(zeros({3, 0, 2}), {1, 2}).shape() == Shape{3, 0, 2});
 }
 
 TEST_CASE("repeat tiles a tensor; pad surrounds it with a value") {

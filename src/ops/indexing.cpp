@@ -10,6 +10,7 @@
 #include "kiln/ops/elementwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
+#include "src/core/strided_loop.hpp"
 #include "src/core/tensor_internal.hpp"
 #include "src/cuda/glue.hpp"
 #include "src/cuda/runtime.hpp"
@@ -494,6 +495,37 @@ Tensor Tensor::operator[](const Tensor& index) const {
 // One index_select per dimension, with the positions n-1 .. 0, computed without
 // recording; the backward is the same flip of g (a flip is its own inverse), as fast as
 // the forward and differentiable again.
+namespace {
+// A copy of x read backward along `dims` (on the CPU): x's strides with those dims'
+// negated, from the last element along each, in one strided copy (a flipped last dim is
+// a run read downward).
+Tensor reversed_copy(const Tensor& x, const std::vector<std::int64_t>& dims) {
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.numel() == 0) return out;
+  Strides backward = x.strides();
+  std::int64_t start = 0;
+  for (std::int64_t d : dims) {
+    start += (x.size(d) - 1) * backward[static_cast<std::size_t>(d)];
+    backward[static_cast<std::size_t>(d)] = -backward[static_cast<std::size_t>(d)];
+  }
+  visit_dtype(x.dtype(), [&]<class T>() {
+    T* o = ptr<T>(out);
+    const T* from = ptr<T>(x) + start;
+    const auto plan = detail::make_loop_plan<2>(x.shape(), {&out.strides(), &backward});
+    detail::for_each_run(plan, kElementwiseGrain, [&](const auto& off, std::int64_t n, const auto& st) {
+      T* to = o + off[0];
+      const T* src = from + off[1];
+      if (st[0] == 1 && st[1] == -1) {
+        for (std::int64_t i = 0; i < n; ++i) to[i] = src[-i];
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) to[i * st[0]] = src[i * st[1]];
+      }
+    });
+  });
+  return out;
+}
+}  // namespace
+
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {
   std::vector<bool> seen(static_cast<std::size_t>(x.dim()), false);
   std::vector<std::int64_t> flipped;
@@ -506,11 +538,14 @@ Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims) {
   }
   if (flipped.empty())
     return x.clone();  // a copy even when nothing flips (no dims, or a 0-d x, as in PyTorch)
-  Tensor out = x.detach();
-  {
+  Tensor out;
+  if (x.device().is_cuda()) {
     NoGradGuard plain;
+    out = x.detach();
     for (std::int64_t d : flipped)
       out = index_select(out, d, arange(static_cast<double>(x.size(d) - 1), -1.0, -1.0, kInt64));
+  } else {
+    out = reversed_copy(x, flipped);
   }
   if (should_record({x})) {
     attach_grad_fn(out, "flip", {x}, [flipped](const Tensor& g) { return Grads{flip(g, flipped)}; });
