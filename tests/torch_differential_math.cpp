@@ -349,6 +349,25 @@ TEST_CASE("torch differential: floor_divide, and remainder and fmod of integer t
               .to(torch::kDouble);
         },
         false);
+    // Bit operations, shifts by counts inside the width, gcd and lcm of int64.
+    const Both w = integers(s, -100000, 100000), x = integers(p, -100000, 100000), n = integers(p, 0, 40);
+    compare(
+        "bit operations, gcd and lcm", {w, x, n},
+        [](const auto& a) {
+          return kiln::stack({kiln::bitwise_and(a[0], a[1]), kiln::bitwise_or(a[0], a[1]),
+                              kiln::bitwise_xor(a[0], a[1]), kiln::bitwise_not(a[0] + a[1] * 0.0),
+                              kiln::bitwise_left_shift(a[0], a[2]), kiln::bitwise_right_shift(a[0], a[2]),
+                              kiln::gcd(a[0], a[1]), kiln::lcm(a[0], a[1])})
+              .to(kiln::kFloat64);
+        },
+        [](const auto& a) {
+          return torch::stack({torch::bitwise_and(a[0], a[1]), torch::bitwise_or(a[0], a[1]),
+                               torch::bitwise_xor(a[0], a[1]), torch::bitwise_not(a[0] + a[1] * 0),
+                               torch::bitwise_left_shift(a[0], a[2]), torch::bitwise_right_shift(a[0], a[2]),
+                               torch::gcd(a[0], a[1]), torch::lcm(a[0], a[1])})
+              .to(torch::kDouble);
+        },
+        false);
     compare(
         "floating div trunc", {leaf(s, -20, 20, false), from_values(divisors, p, false)},
         [](const auto& a) { return kiln::div(a[0], a[1], kiln::Rounding::trunc); },

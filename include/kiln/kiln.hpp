@@ -61,6 +61,7 @@
 #include "kiln/nn/weight_norms.hpp"
 #include "kiln/ops/activation.hpp"
 #include "kiln/ops/attention.hpp"
+#include "kiln/ops/bitwise.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/counting.hpp"
 #include "kiln/ops/elementwise.hpp"

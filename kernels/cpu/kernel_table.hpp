@@ -26,10 +26,12 @@ enum class Unary : int {
   count
 };
 // y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).
-// From atan2 on, the reference only, floating types only.
+// From atan2 on, the reference only, floating types only; from bitwise_and on, integer
+// types only (kernels/cuda/bitwise.hpp; the floating tables leave them empty).
 enum class Binary : int {
   add, sub, mul, div, maximum, minimum, pow,
   atan2, fmod, remainder, hypot, logaddexp, zeta, floor_divide,
+  bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm,
   count
 };
 // clang-format on

@@ -1,6 +1,7 @@
 // Elementwise CUDA kernels. One grid-stride loop per kind of op; the op itself
 // is a small functor, so every (op, type) pair compiles to its own tight kernel.
 // The math follows the scalar reference (kernels/cpu/ref/ref_kernels.hpp).
+#include "kernels/cuda/bitwise.hpp"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/division.hpp"
@@ -146,6 +147,49 @@ struct FlooredRemainder {
     return floored_remainder(u, v);
   }
 };
+// Bit operations and divisors of integers (bitwise.hpp).
+struct BitAnd {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return static_cast<T>(u & v);
+  }
+};
+struct BitOr {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return static_cast<T>(u | v);
+  }
+};
+struct BitXor {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return static_cast<T>(u ^ v);
+  }
+};
+struct ShiftLeft {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return shift_left(u, v);
+  }
+};
+struct ShiftRight {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return shift_right(u, v);
+  }
+};
+struct Gcd {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return gcd_of(u, v);
+  }
+};
+struct Lcm {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return lcm_of(u, v);
+  }
+};
 struct Zeta {  // Hurwitz's zeta function, in double (special_functions.hpp)
   template <class T>
   __device__ T operator()(T s, T q) const {
@@ -248,6 +292,32 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
           return launch_zip(loop, o, pa, pb, TruncatedRemainder{});
         } else if (op == cpu::Binary::remainder) {
           return launch_zip(loop, o, pa, pb, FlooredRemainder{});
+        }
+        break;
+      case cpu::Binary::bitwise_and:
+      case cpu::Binary::bitwise_or:
+      case cpu::Binary::bitwise_xor:
+      case cpu::Binary::shift_left:
+      case cpu::Binary::shift_right:
+      case cpu::Binary::gcd:
+      case cpu::Binary::lcm:
+        if constexpr (!std::is_floating_point_v<T>) {
+          switch (op) {
+            case cpu::Binary::bitwise_and:
+              return launch_zip(loop, o, pa, pb, BitAnd{});
+            case cpu::Binary::bitwise_or:
+              return launch_zip(loop, o, pa, pb, BitOr{});
+            case cpu::Binary::bitwise_xor:
+              return launch_zip(loop, o, pa, pb, BitXor{});
+            case cpu::Binary::shift_left:
+              return launch_zip(loop, o, pa, pb, ShiftLeft{});
+            case cpu::Binary::shift_right:
+              return launch_zip(loop, o, pa, pb, ShiftRight{});
+            case cpu::Binary::gcd:
+              return launch_zip(loop, o, pa, pb, Gcd{});
+            default:
+              return launch_zip(loop, o, pa, pb, Lcm{});
+          }
         }
         break;
       case cpu::Binary::count: break;

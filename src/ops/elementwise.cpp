@@ -72,6 +72,20 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
       return cpu::ref::truncated_remainder<T>;
     case Binary::remainder:
       return cpu::ref::floored_remainder<T>;
+    case Binary::bitwise_and:
+      return cpu::ref::bitwise_and<T>;
+    case Binary::bitwise_or:
+      return cpu::ref::bitwise_or<T>;
+    case Binary::bitwise_xor:
+      return cpu::ref::bitwise_xor<T>;
+    case Binary::shift_left:
+      return cpu::ref::shift_left<T>;
+    case Binary::shift_right:
+      return cpu::ref::shift_right<T>;
+    case Binary::gcd:
+      return cpu::ref::gcd<T>;
+    case Binary::lcm:
+      return cpu::ref::lcm<T>;
     default:
       throw Error(detail::concat(name,
                                  ": not defined for integer tensors; convert to a floating "

@@ -193,6 +193,31 @@ TEST_CASE("cuda: floor_divide, div, remainder and fmod of integers and floats gi
   }
 }
 
+TEST_CASE("cuda: bit operations, shifts, gcd and lcm give the CPU's values in each integer dtype") {
+  manual_seed(123);
+  for (DType dt : {kInt64, kInt32, kInt8, kUInt8}) {
+    INFO(dtype_name(dt));
+    const bool is_unsigned = dt == kUInt8;
+    const Tensor a = randint(is_unsigned ? 0 : -100, 100, {30, 4}, dt),
+                 b = randint(is_unsigned ? 0 : -100, 100, {4}, dt),
+                 counts = randint(is_unsigned ? 0 : -2, 70, {30, 4}, dt);
+    using Op = Tensor (*)(const Tensor&, const Tensor&);
+    for (const Op f : {Op(bitwise_and), Op(bitwise_or), Op(bitwise_xor), Op(gcd), Op(lcm)}) {
+      const Tensor on_gpu = f(a.to(gpu), b.to(gpu));
+      CHECK(on_gpu.dtype() == dt);
+      CHECK(on_gpu.to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+            f(a, b).to(kInt64).to_vector<std::int64_t>());
+    }
+    for (const Op f : {Op(bitwise_left_shift), Op(bitwise_right_shift)})
+      CHECK(f(a.to(gpu), counts.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+            f(a, counts).to(kInt64).to_vector<std::int64_t>());
+    CHECK(bitwise_not(a.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          bitwise_not(a).to(kInt64).to_vector<std::int64_t>());
+    CHECK(bitwise_and(a.to(gpu), 6).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          bitwise_and(a, 6).to(kInt64).to_vector<std::int64_t>());
+  }
+}
+
 TEST_CASE("cuda: bernoulli, multinomial, poisson and normal draw onto the parameters' device") {
   // multinomial and poisson draw on the host in the generator's order: the same seed gives
   // the CPU's draws. bernoulli and normal use the device's generator: checked by range.

@@ -7,6 +7,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/cuda/bitwise.hpp"
 #include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
 #include "kernels/cuda/division.hpp"
 #include "kernels/cuda/special_functions.hpp"
@@ -156,6 +157,14 @@ KILN_REF_BINARY(floor_quotient, cuda_kernels::floor_quotient(u, v))
 KILN_REF_BINARY(truncated_quotient, cuda_kernels::truncated_quotient(u, v))
 KILN_REF_BINARY(truncated_remainder, cuda_kernels::truncated_remainder(u, v))
 KILN_REF_BINARY(floored_remainder, cuda_kernels::floored_remainder(u, v))
+// Bit operations and divisors of integers (kernels/cuda/bitwise.hpp).
+KILN_REF_BINARY(bitwise_and, u& v)
+KILN_REF_BINARY(bitwise_or, u | v)
+KILN_REF_BINARY(bitwise_xor, u ^ v)
+KILN_REF_BINARY(shift_left, cuda_kernels::shift_left(u, v))
+KILN_REF_BINARY(shift_right, cuda_kernels::shift_right(u, v))
+KILN_REF_BINARY(gcd, cuda_kernels::gcd_of(u, v))
+KILN_REF_BINARY(lcm, cuda_kernels::lcm_of(u, v))
 #undef KILN_REF_BINARY
 
 // u^v. An exponent broadcast along the run (sb 0) of 2, 1 or 1/2 takes one product, a copy
