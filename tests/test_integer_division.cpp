@@ -186,3 +186,93 @@ TEST_CASE("in place, an integer tensor refuses what would make it float32, and k
   f /= 2.0;
   kiln::test::check_values(f, {3.5, -3.5}, 0);
 }
+
+TEST_CASE("pow of integer tensors: whole powers, wrapping, negative exponents as torch.pow") {
+  // Against products multiplied out one factor at a time, in unsigned 64-bit arithmetic
+  // cut to each dtype's width.
+  for (DType dtype : {kInt64, kInt32, kInt8}) {
+    INFO(std::string(dtype_name(dtype)));
+    std::vector<std::int64_t> us, vs, want;
+    for (std::int64_t u = -7; u <= 7; ++u)
+      for (std::int64_t v = 0; v <= 45; ++v) {
+        std::uint64_t product = 1;
+        for (std::int64_t k = 0; k < v; ++k) product *= static_cast<std::uint64_t>(u);
+        us.push_back(u);
+        vs.push_back(v);
+        // cut to the dtype's width, two's complement
+        want.push_back(dtype == kInt64   ? static_cast<std::int64_t>(product)
+                       : dtype == kInt32 ? static_cast<std::int32_t>(static_cast<std::uint32_t>(product))
+                                         : static_cast<std::int8_t>(static_cast<std::uint8_t>(product)));
+      }
+    const Tensor got = pow(from_vector(us).to(dtype), from_vector(vs).to(dtype));
+    CHECK(got.dtype() == dtype);
+    CHECK(got.to(kInt64).to_vector<std::int64_t>() == want);
+  }
+  CHECK(pow(tensor<std::int64_t>({2, 1, -1, -1, 0, 5}), tensor<std::int64_t>({-1, -5, -3, -2, -1, 0}))
+            .to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, -1, 1, 0, 1});
+  CHECK(pow(tensor<std::uint8_t>({3, 2}), tensor<std::uint8_t>({5, 9})).to_vector<std::uint8_t>() ==
+        std::vector<std::uint8_t>{243, 0});
+  // A number: whole keeps the dtype, fractional promotes, negative is refused.
+  const Tensor i = tensor<std::int64_t>({-3, 2, 9});
+  CHECK(pow(i, 2.0).dtype() == kInt64);
+  CHECK(pow(i, 3.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{-27, 8, 729});
+  CHECK(pow(i, 0.5).dtype() == kFloat32);
+  kiln::test::check_values(pow(tensor<std::int64_t>({4, 9}), 0.5), {2, 3}, 0);
+  CHECK_THROWS_WITH_AS(
+      pow(i, -1.0),
+      "pow: an integer tensor (int64 of shape (3)) to the negative power -1 is not an integer; "
+      "convert it with .to(kiln::kFloat32) first",
+      Error);
+}
+
+TEST_CASE("clamp and where with numbers on integer tensors: whole numbers keep the dtype") {
+  const Tensor idx = tensor<std::int64_t>({-3, 0, 2, 7, 12});
+  CHECK(clamp(idx, 0, 4).dtype() == kInt64);
+  CHECK(clamp(idx, 0, 4).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0, 2, 4, 4});
+  CHECK(clamp(idx, 0, INFINITY).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0, 2, 7, 12});
+  CHECK(clamp(idx, -INFINITY, 5).to_vector<std::int64_t>() == std::vector<std::int64_t>{-3, 0, 2, 5, 5});
+  const Tensor open = clamp(idx, -INFINITY, INFINITY);
+  CHECK(open.to_vector<std::int64_t>() == idx.to_vector<std::int64_t>());
+  CHECK_FALSE(open.shares_storage(idx));  // a copy, as every clamp
+  CHECK(clamp(tensor<std::uint8_t>({0, 100, 255}), 10, 200).to_vector<std::uint8_t>() ==
+        std::vector<std::uint8_t>{10, 100, 200});
+  CHECK(clamp(stack({idx, idx}, 1).t(), 1, 3).to_vector<std::int64_t>() ==  // strided
+        std::vector<std::int64_t>{1, 1, 2, 3, 3, 1, 1, 2, 3, 3});
+  CHECK(clamp(idx, 0.5, 2.5).dtype() == kFloat32);
+  kiln::test::check_values(clamp(idx, 0.5, 2.5), {0.5, 0.5, 2, 2.5, 2.5}, 0);
+  CHECK_THROWS_WITH_AS(clamp(tensor<std::int8_t>({1}), 0, 300),
+                       doctest::Contains("clamp: value 300 cannot be converted to int8"), Error);
+  CHECK_THROWS_WITH_AS(clamp(idx, 3, 1), doctest::Contains("clamp: lower bound 3 is above upper bound 1"),
+                       Error);
+
+  const Tensor mask = tensor<std::uint8_t>({1, 0, 1, 0, 1});
+  CHECK(where(mask, idx, 0.5).dtype() == kFloat32);
+  kiln::test::check_values(where(mask, idx, 0.5), {-3, 0.5, 2, 0.5, 12}, 0);
+  kiln::test::check_values(where(mask, -1.5, idx), {-1.5, 0, -1.5, 7, -1.5}, 0);
+  CHECK(where(mask, idx, -1.0).dtype() == kInt64);
+  CHECK(where(mask, idx, -1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{-3, -1, 2, -1, 12});
+}
+
+TEST_CASE("abs, sign, square, amax and amin of integer tensors keep the dtype") {
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  const Tensor i = tensor<std::int64_t>({-7, 0, 5, lowest});
+  CHECK(abs(i).dtype() == kInt64);
+  CHECK(abs(i).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{7, 0, 5, lowest});  // wraps, as torch.abs
+  CHECK(sign(i).to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 0, 1, -1});
+  CHECK(square(tensor<std::int32_t>({-3, 4, 46341})).to_vector<std::int32_t>() ==
+        std::vector<std::int32_t>{9, 16, std::int32_t(std::uint32_t(46341) * 46341u)});
+  CHECK(abs(tensor<std::int8_t>({-128, -1, 3})).to_vector<std::int8_t>() ==
+        std::vector<std::int8_t>{-128, 1, 3});
+  const Tensor u = tensor<std::uint8_t>({0, 7, 255});
+  CHECK(abs(u).to_vector<std::uint8_t>() == u.to_vector<std::uint8_t>());
+  CHECK(sign(u).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1});
+
+  const Tensor m = tensor<std::int32_t>({{3, -8, 5}, {-1, 9, 9}});
+  CHECK(amax(m, {1}).dtype() == kInt32);
+  CHECK(amax(m, {1}).to_vector<std::int32_t>() == std::vector<std::int32_t>{5, 9});
+  CHECK(amin(m, {0}).to_vector<std::int32_t>() == std::vector<std::int32_t>{-1, -8, 5});
+  CHECK(amax(m).to_vector<std::int32_t>() == std::vector<std::int32_t>{9});
+  CHECK(amin(m, {0, 1}, true).shape() == Shape{1, 1});
+  CHECK_THROWS_WITH_AS(amax(zeros({2, 0}, kInt64), {1}), doctest::Contains("amax: dimension 1"), Error);
+}

@@ -369,6 +369,19 @@ TEST_CASE("torch differential: floor_divide, and remainder and fmod of integer t
         },
         false);
     compare(
+        "integer pow and clamp", {w, n},
+        [](const auto& a) {
+          return kiln::stack({kiln::pow(a[0] + a[1] * 0.0, a[1] + a[0] * 0.0),
+                              kiln::clamp(a[0] + a[1] * 0.0, -500, 700)})
+              .to(kiln::kFloat64);
+        },
+        [](const auto& a) {
+          return torch::stack(
+                     {torch::pow(a[0] + a[1] * 0, a[1] + a[0] * 0), torch::clamp(a[0] + a[1] * 0, -500, 700)})
+              .to(torch::kDouble);
+        },
+        false);
+    compare(
         "floating div trunc", {leaf(s, -20, 20, false), from_values(divisors, p, false)},
         [](const auto& a) { return kiln::div(a[0], a[1], kiln::Rounding::trunc); },
         [](const auto& a) { return torch::div(a[0], a[1], "trunc"); }, false);

@@ -1,7 +1,7 @@
-// Division that rounds down (floor_divide, Python's //) or toward zero (C's /) and the
-// two remainders for integers, and floor division of floating-point numbers: plain C++ that nvcc and the
-// host compiler both read, so the CPU's reference kernels and the GPU's kernels give the
-// same values. The integer forms need a divisor other than 0 (the ops check that first).
+// Division that rounds down (floor_divide, Python's //) or toward zero (C's /), the two
+// remainders and whole powers for integers, and floor division of floating-point numbers: plain C++ that nvcc
+// and the host compiler both read, so the CPU's reference kernels and the GPU's kernels give the same values.
+// The integer forms need a divisor other than 0 (the ops check that first).
 #pragma once
 
 #include <math.h>
@@ -52,6 +52,27 @@ KILN_HOST_DEVICE inline T floored_remainder(T u, T v) {
   if constexpr (std::is_signed_v<T>)
     if (r != 0 && ((r < 0) != (v < 0))) return T(r + v);
   return r;
+}
+
+// u to the power v by repeated squaring (the product wraps around beyond T's range, as
+// integer products do); for v < 0, as torch.pow of integer tensors: 1 for u = 1, ±1 for
+// u = -1 by v's parity, else 0 (1 / u^|v| truncated).
+template <class T>
+KILN_HOST_DEVICE inline T integer_power(T u, T v) {
+  using U = std::make_unsigned_t<T>;
+  if constexpr (std::is_signed_v<T>) {
+    if (v < 0) {
+      if (u == T(1)) return T(1);
+      if (u == T(-1)) return (v % 2 == 0) ? T(1) : T(-1);
+      return T(0);
+    }
+  }
+  U result = 1, base = static_cast<U>(u);
+  for (U e = static_cast<U>(v); e != 0; e = static_cast<U>(e / 2)) {
+    if (e % 2 == 1) result = static_cast<U>(result * base);
+    base = static_cast<U>(base * base);
+  }
+  return static_cast<T>(result);
 }
 
 // floor(u / v) for floating point, as Python's float // and torch.floor_divide: the

@@ -129,6 +129,12 @@ struct FloorQuotient {
     return floor_quotient(u, v);
   }
 };
+struct IntegerPower {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return integer_power(u, v);
+  }
+};
 struct TruncatedQuotient {
   template <class T>
   __device__ T operator()(T u, T v) const {
@@ -288,6 +294,8 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
           }
         } else if (op == cpu::Binary::div) {
           return launch_zip(loop, o, pa, pb, TruncatedQuotient{});
+        } else if (op == cpu::Binary::pow) {
+          return launch_zip(loop, o, pa, pb, IntegerPower{});
         } else if (op == cpu::Binary::fmod) {
           return launch_zip(loop, o, pa, pb, TruncatedRemainder{});
         } else if (op == cpu::Binary::remainder) {

@@ -68,6 +68,8 @@ typename cpu::KernelTable<T>::BinaryFn integer_binary(Binary op, const char* nam
       return cpu::ref::floor_quotient<T>;
     case Binary::div:  // toward zero: div(a, b, Rounding::trunc); div(a, b) promotes first
       return cpu::ref::truncated_quotient<T>;
+    case Binary::pow:
+      return cpu::ref::integer_power<T>;
     case Binary::fmod:
       return cpu::ref::truncated_remainder<T>;
     case Binary::remainder:
@@ -339,7 +341,13 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   return out;
 }
 
-Tensor pow(const Tensor& base, double exponent) { return pow(base, detail::constant_like(base, exponent)); }
+Tensor pow(const Tensor& base, double exponent) {
+  const Tensor x = detail::operand_for(base, exponent);
+  KILN_CHECK(is_floating(x.dtype()) || exponent >= 0, "pow: an integer tensor (", x.dtype(), " of shape ",
+             fmt(x.shape()), ") to the negative power ", exponent,
+             " is not an integer; convert it with .to(kiln::kFloat32) first");
+  return pow(x, detail::constant_like(x, exponent));
+}
 
 namespace {
 // maximum / minimum: the gradient goes to the operand that was picked (a on ties).
@@ -410,6 +418,8 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
+  // Integers: max(x, -x) (the lowest signed value wraps to itself, as in PyTorch); uint8 a copy.
+  if (!is_floating(x.dtype())) return x.dtype() == kUInt8 ? x.clone() : maximum(x, neg(x));
   Tensor out = detail::unary_forward(cpu::Unary::abs, "abs", x);
   if (should_record({x})) {
     // d/dx |x| = sign(x) = [x > 0] - [x < 0]
@@ -480,13 +490,37 @@ Tensor piecewise_constant(cpu::Unary op, const char* name, const Tensor& x) {
 }
 }  // namespace
 
-Tensor sign(const Tensor& x) { return piecewise_constant(cpu::Unary::sign, "sign", x); }
+Tensor sign(const Tensor& x) {
+  if (!is_floating(x.dtype())) {  // integers: [x > 0] - [x < 0] in x's dtype
+    const Tensor positive = gt(x, 0.0).to(x.dtype());
+    return x.dtype() == kUInt8 ? positive : sub(positive, lt(x, 0.0).to(x.dtype()));
+  }
+  return piecewise_constant(cpu::Unary::sign, "sign", x);
+}
 Tensor floor(const Tensor& x) { return piecewise_constant(cpu::Unary::floor, "floor", x); }
 Tensor ceil(const Tensor& x) { return piecewise_constant(cpu::Unary::ceil, "ceil", x); }
 Tensor round(const Tensor& x) { return piecewise_constant(cpu::Unary::round, "round", x); }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   KILN_CHECK(!(lo > hi), "clamp: lower bound ", lo, " is above upper bound ", hi);
+  if (!is_floating(x.dtype())) {
+    // Integers keep their dtype for whole-number bounds (each must fit it) and for the
+    // infinite bound on either side, which leaves that side open (clamp(i, 0, INFINITY));
+    // any other bound clamps x in float32, as PyTorch promotes.
+    const bool open_below = lo == -INFINITY, open_above = hi == INFINITY;
+    if (!(open_below || detail::is_whole_number(lo)) || !(open_above || detail::is_whole_number(hi)))
+      return clamp(x.to(kFloat32), lo, hi);
+    Tensor out = x;
+    if (!open_below) {
+      detail::check_value_fits("clamp", lo, x.dtype());
+      out = maximum(out, detail::constant_like(x, lo));
+    }
+    if (!open_above) {
+      detail::check_value_fits("clamp", hi, x.dtype());
+      out = minimum(out, detail::constant_like(x, hi));
+    }
+    return open_below && open_above ? x.clone() : out;
+  }
   detail::check_floating("clamp", x);
   if (x.device().is_cuda()) {  // composed on the GPU: the same values and gradient (1 inside [lo, hi])
     const Tensor l = detail::constant_like(x, lo), h = detail::constant_like(x, hi);
@@ -704,10 +738,12 @@ Tensor isfinite(const Tensor& x) {
 }
 
 Tensor where(const Tensor& mask, const Tensor& a, double b) {
-  return where(mask, a, detail::constant_like(a, b));
+  const Tensor x = detail::operand_for(a, b);
+  return where(mask, x, detail::constant_like(x, b));
 }
 Tensor where(const Tensor& mask, double a, const Tensor& b) {
-  return where(mask, detail::constant_like(b, a), b);
+  const Tensor x = detail::operand_for(b, a);
+  return where(mask, detail::constant_like(x, a), x);
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {

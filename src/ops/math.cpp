@@ -145,10 +145,7 @@ Tensor reciprocal(const Tensor& x) {  // -y^2
   return unary_op(Unary::reciprocal, "reciprocal", x, Reads::output,
                   [](const Tensor& y) { return -(y * y); });
 }
-Tensor square(const Tensor& x) {
-  detail::check_floating("square", x);
-  return mul(x, x);
-}
+Tensor square(const Tensor& x) { return mul(x, x); }  // integers too (wrapping, as products do)
 Tensor exp2(const Tensor& x) {  // y ln 2
   return unary_op(Unary::exp2, "exp2", x, Reads::output,
                   [](const Tensor& y) { return y * std::numbers::ln2; });

@@ -432,7 +432,6 @@ namespace {
 // to it (as torch's). The value is m plus a sum of zeros whose gradient is the split;
 // where m is infinite or NaN it is m itself, with no gradient.
 Tensor extreme_split(const Tensor& x, const Dims& dims_in, bool keepdim, bool largest, const char* name) {
-  detail::check_floating(name, x);
   const Dims dims = normalize_dims(dims_in, x.dim(), name);
   for (std::int64_t d : dims)
     KILN_CHECK(x.size(d) > 0, name, ": dimension ", d, " of shape ", fmt(x.shape()),
@@ -442,6 +441,8 @@ Tensor extreme_split(const Tensor& x, const Dims& dims_in, bool keepdim, bool la
     NoGradGuard no_grad;
     for (std::int64_t d : dims) m = (largest ? max(m, d, true) : min(m, d, true)).values;
   }
+  if (!is_floating(x.dtype()))  // integers: the extremes themselves (no gradient to share)
+    return keepdim ? m : m.reshape(reduced_shape(x.shape(), dims, false));
   const Tensor ties = eq(x.detach(), m);
   const Tensor share = div(where(ties, sub(x, m), 0.0), sum(ties.to(x.dtype()), dims, true));
   const Tensor out = where(isfinite(m), add(m, sum(share, dims, true)), m);

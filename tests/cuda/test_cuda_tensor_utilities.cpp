@@ -182,6 +182,18 @@ TEST_CASE("cuda: floor_divide, div, remainder and fmod of integers and floats gi
     CHECK(ratio.device() == gpu);
     check_same(ratio.to(Device::cpu()), div(a, b), 0);
     check_same((a.to(gpu) * 0.5).to(Device::cpu()), a * 0.5, 0);
+    // Whole powers (wrapping) and clamping with whole bounds keep the integer dtype.
+    const Tensor e = randint(-2, 12, {3}, dt);
+    CHECK(pow(a.to(gpu), e.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          pow(a, e).to(kInt64).to_vector<std::int64_t>());
+    CHECK(clamp(a.to(gpu), -10, 20).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          clamp(a, -10, 20).to(kInt64).to_vector<std::int64_t>());
+    using Unary = Tensor (*)(const Tensor&);
+    for (const Unary f : {Unary(abs), Unary(sign), Unary(square)})
+      CHECK(f(a.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+            f(a).to(kInt64).to_vector<std::int64_t>());
+    CHECK(amax(a.to(gpu), {0}).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          amax(a, {0}).to(kInt64).to_vector<std::int64_t>());
   }
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));

@@ -15,6 +15,9 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);            // integers: in float32
 Tensor pow(const Tensor& base, const Tensor& exponent);  // base > 0 where exponent varies
+// Integer tensors: whole powers by repeated squaring (wrapping past the dtype's range, as
+// products do; a negative exponent tensor gives 1 / base^|e| truncated, as torch.pow); a
+// negative number exponent is an Error, a fractional one promotes to float32.
 Tensor pow(const Tensor& base, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
 Tensor minimum(const Tensor& a, const Tensor& b);
@@ -24,18 +27,21 @@ Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);  // d/dx |x| = sign(x), 0 at 0
+Tensor abs(const Tensor& x);  // d/dx |x| = sign(x), 0 at 0; integers too (|lowest| wraps to itself)
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor log1p(const Tensor& x);  // log(1 + x), accurate for small x
 Tensor expm1(const Tensor& x);  // e^x - 1, accurate for small x
 // Piecewise constant: their gradient is 0 (passed on, as PyTorch does, so a graph
-// through them still reaches its leaves). Floating dtypes only.
-Tensor sign(const Tensor& x);  // 1, -1, or 0 (keeping a zero's sign); NaN stays NaN
+// through them still reaches its leaves). Floating dtypes only, but for sign.
+Tensor sign(const Tensor& x);  // 1, -1, or 0 (keeping a zero's sign); NaN stays NaN; integers too
 Tensor floor(const Tensor& x);
 Tensor ceil(const Tensor& x);
 Tensor round(const Tensor& x);  // to the nearest integer, halves to the even one (as NumPy and PyTorch)
-Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi]
+// Gradient 1 inside [lo, hi]. An integer x keeps its dtype for whole bounds (clamping
+// indices: clamp(i, 0, n - 1)) and takes -INFINITY / INFINITY as an open side; other
+// bounds clamp it in float32, as PyTorch promotes.
+Tensor clamp(const Tensor& x, double lo, double hi);
 
 // --- Comparisons: uint8 masks (1 where true), not differentiable -------------
 Tensor eq(const Tensor& a, const Tensor& b);
@@ -70,7 +76,8 @@ Tensor isfinite(const Tensor& x);
 // where(mask, a, b): a where mask != 0, else b. Differentiable in a and b.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
 // The same with a number for one side (where(x > 0, x, 0.0)), taken in the tensor's
-// dtype as masked_fill takes it; differentiable in the tensor.
+// dtype (an integer tensor goes to float32 for a number that is not a whole one, as in
+// PyTorch); differentiable in the tensor.
 Tensor where(const Tensor& mask, const Tensor& a, double b);
 Tensor where(const Tensor& mask, double a, const Tensor& b);
 // x with `value` where mask != 0 (torch.masked_fill); the mask broadcasts to x's shape,

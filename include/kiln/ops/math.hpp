@@ -36,7 +36,7 @@ Tensor erfinv(const Tensor& x);  // erf's inverse on [-1, 1] (±inf at ±1)
 // --- Powers, roots, logarithms ---------------------------------------------------
 Tensor rsqrt(const Tensor& x);       // 1 / sqrt(x)
 Tensor reciprocal(const Tensor& x);  // 1 / x
-Tensor square(const Tensor& x);      // x * x
+Tensor square(const Tensor& x);      // x * x (integers too)
 Tensor exp2(const Tensor& x);        // 2^x
 Tensor log2(const Tensor& x);
 Tensor log10(const Tensor& x);

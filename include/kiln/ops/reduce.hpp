@@ -22,6 +22,7 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
 // The largest / smallest entry over `dims` (torch.amax / torch.amin): values only, and the
 // gradient split evenly among the entries equal to it (max(x, dim) gives it to the first).
 // NaN wins; an infinite or NaN extreme passes no gradient. An empty slice is an error.
+// Integer tensors too.
 Tensor amax(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor amin(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // sum and mean that skip NaN entries (torch.nansum / torch.nanmean: a slice of NaN only

@@ -155,6 +155,7 @@ KILN_REF_BINARY(floor_divide, cuda_kernels::floor_divide_of(u, v))
 // Integer division and remainders (a divisor of 0 is refused before these run).
 KILN_REF_BINARY(floor_quotient, cuda_kernels::floor_quotient(u, v))
 KILN_REF_BINARY(truncated_quotient, cuda_kernels::truncated_quotient(u, v))
+KILN_REF_BINARY(integer_power, cuda_kernels::integer_power(u, v))
 KILN_REF_BINARY(truncated_remainder, cuda_kernels::truncated_remainder(u, v))
 KILN_REF_BINARY(floored_remainder, cuda_kernels::floored_remainder(u, v))
 // Bit operations and divisors of integers (kernels/cuda/bitwise.hpp).
