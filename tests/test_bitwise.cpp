@@ -84,7 +84,8 @@ void check_pairs(DType dtype, const std::vector<std::int64_t>& us, const std::ve
   const std::vector<std::int64_t> flipped = bitwise_not(ta).to(kInt64).to_vector<std::int64_t>();
   for (std::size_t i = 0; i < a.size(); i += 7)
     CHECK(flipped[i] ==
-          (is_signed ? -static_cast<std::int64_t>(a[i]) - 1 : 255 - static_cast<std::int64_t>(a[i])));
+          (is_signed ? static_cast<std::int64_t>(std::uint64_t(0) - static_cast<std::uint64_t>(a[i]) - 1)
+                     : 255 - static_cast<std::int64_t>(a[i])));
 }
 
 std::vector<std::int64_t> range(std::int64_t lo, std::int64_t hi) {
