@@ -16,7 +16,10 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import safetensors, n
 fi
 scripts/build.sh -DKILN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 cd "$build_dir"
-# One test at a time: kiln's OpenMP workers spin while they wait, so two tests sharing
-# the cores run far slower than one after the other (memory_stability: 18 s alone,
-# 207 s next to another test on 2 cores).
-ctest --output-on-failure --timeout 1200
+# Tests side by side, one per core: most of them run on one thread (small tensors).
+# OpenMP's idle workers sleep instead of spinning, or two programs sharing the cores
+# would slow each other many times over; the tests that keep every core busy (a build,
+# whole training runs) declare it (CTest's PROCESSORS) and so run beside nothing else
+# on a 2-core machine.
+export OMP_WAIT_POLICY=passive
+ctest --output-on-failure --timeout 1200 --parallel "$(nproc)"

@@ -4,7 +4,6 @@
 // broadcasts; the outputs must agree, then the gradients of sum(out * R) for a random R.
 // Random draws come from a fixed seed, so a failure reproduces; each case says what it
 // ran. The graph ops, layers and training utilities are in torch_differential_training.cpp.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "torch_differential.hpp"
 
 using namespace differential;
