@@ -7,6 +7,7 @@
 // number that is not a whole one, in float32; in-place forms refuse them.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "helpers.hpp"
@@ -255,14 +256,15 @@ TEST_CASE("clamp and where with numbers on integer tensors: whole numbers keep t
 
 TEST_CASE("abs, sign, square, amax and amin of integer tensors keep the dtype") {
   const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
-  const Tensor i = tensor<std::int64_t>({-7, 0, 5, lowest + 1});
+  const Tensor i = tensor<std::int64_t>({-7, 0, 5, lowest + 1, lowest});
   CHECK(abs(i).dtype() == kInt64);
-  CHECK(abs(i).to_vector<std::int64_t>() == std::vector<std::int64_t>{7, 0, 5, -(lowest + 1)});
-  CHECK(sign(i).to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 0, 1, -1});
-  CHECK(square(tensor<std::int32_t>({-3, 4, 46340})).to_vector<std::int32_t>() ==
-        std::vector<std::int32_t>{9, 16, 46340 * 46340});
-  CHECK(abs(tensor<std::int8_t>({-127, -1, 3})).to_vector<std::int8_t>() ==
-        std::vector<std::int8_t>{127, 1, 3});
+  CHECK(abs(i).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{7, 0, 5, -(lowest + 1), lowest});  // wraps, as torch.abs
+  CHECK(sign(i).to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 0, 1, -1, -1});
+  CHECK(square(tensor<std::int32_t>({-3, 4, 46340, 46341})).to_vector<std::int32_t>() ==
+        std::vector<std::int32_t>{9, 16, 46340 * 46340, std::int32_t(46341u * 46341u)});
+  CHECK(abs(tensor<std::int8_t>({-128, -127, -1, 3})).to_vector<std::int8_t>() ==
+        std::vector<std::int8_t>{-128, 127, 1, 3});
   const Tensor u = tensor<std::uint8_t>({0, 7, 255});
   CHECK(abs(u).to_vector<std::uint8_t>() == u.to_vector<std::uint8_t>());
   CHECK(sign(u).to_vector<std::uint8_t>() == std::vector<std::uint8_t>{0, 1, 1});
@@ -274,4 +276,67 @@ TEST_CASE("abs, sign, square, amax and amin of integer tensors keep the dtype") 
   CHECK(amax(m).to_vector<std::int32_t>() == std::vector<std::int32_t>{9});
   CHECK(amin(m, {0, 1}, true).shape() == Shape{1, 1});
   CHECK_THROWS_WITH_AS(amax(zeros({2, 0}, kInt64), {1}), doctest::Contains("amax: dimension 1"), Error);
+}
+
+namespace {
+
+// a + b, a - b and a * b in two's complement for T (int64 or int32), from unsigned
+// arithmetic alone, against kiln's integer kernels on values near the ends of T's range.
+template <class T>
+void check_wrapping(DType dtype, std::uint64_t seed) {
+  INFO(dtype_name(dtype));
+  using U = std::make_unsigned_t<T>;
+  constexpr T lowest = std::numeric_limits<T>::min(), highest = std::numeric_limits<T>::max();
+  std::vector<T> as{lowest, lowest, highest, highest, -1, 0, lowest + 1},
+      bs{-1, lowest, 1, highest, lowest, lowest, 2};
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < 500; ++k) {
+    as.push_back(static_cast<T>(static_cast<U>(rng())));
+    bs.push_back(static_cast<T>(static_cast<U>(rng()) >> (rng() % (8 * sizeof(T)))));  // all magnitudes
+  }
+  std::vector<T> sums, differences, products, negations;
+  for (std::size_t k = 0; k < as.size(); ++k) {
+    const U u = static_cast<U>(as[k]), v = static_cast<U>(bs[k]);
+    sums.push_back(static_cast<T>(static_cast<U>(u + v)));
+    differences.push_back(static_cast<T>(static_cast<U>(u - v)));
+    products.push_back(static_cast<T>(static_cast<U>(u * v)));
+    negations.push_back(static_cast<T>(static_cast<U>(U(0) - u)));
+  }
+  const Tensor a = from_vector(as), b = from_vector(bs);
+  CHECK((a + b).to_vector<T>() == sums);
+  CHECK((a - b).to_vector<T>() == differences);
+  CHECK((a * b).to_vector<T>() == products);
+  CHECK((-a).to_vector<T>() == negations);
+  // Strided and broadcast operands take the same kernels.
+  CHECK((stack({a, a}, 1).select(1, 0) * stack({b, b}, 1).select(1, 1)).to_vector<T>() == products);
+  CHECK((a.reshape({-1, 1}) + b.reshape({-1, 1}).expand({static_cast<std::int64_t>(bs.size()), 2}))
+            .select(1, 1)
+            .to_vector<T>() == sums);
+}
+
+}  // namespace
+
+TEST_CASE("integer sums, differences and products, reductions and scans wrap around beyond the range") {
+  check_wrapping<std::int64_t>(kInt64, 31);
+  check_wrapping<std::int32_t>(kInt32, 32);
+  // Numbers meet integer tensors in the same arithmetic.
+  const auto highest = std::numeric_limits<std::int64_t>::max(),
+             lowest = std::numeric_limits<std::int64_t>::min();
+  const Tensor h = tensor<std::int64_t>({highest, lowest});
+  CHECK((h + 1).to_vector<std::int64_t>() == std::vector<std::int64_t>{lowest, lowest + 1});
+  CHECK((h - 1).to_vector<std::int64_t>() == std::vector<std::int64_t>{highest - 1, highest});
+  CHECK((h * 2).to_vector<std::int64_t>() == std::vector<std::int64_t>{-2, 0});
+  // Sums and products of int64 wrap too; int32 and int8 sum in int64, so they do not.
+  CHECK(sum(tensor<std::int64_t>({highest, 1, 1})).item<std::int64_t>() == lowest + 1);
+  CHECK(sum(tensor<std::int64_t>({highest, 1, 1, highest}).reshape({2, 2}), {0}).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{lowest, lowest});
+  CHECK(sum(tensor<std::int32_t>({2147483647, 1})).item<std::int64_t>() == 2147483648LL);
+  const std::int64_t two32 = std::int64_t(1) << 32;
+  CHECK(prod(tensor<std::int64_t>({two32, two32, 3})).item<std::int64_t>() == 0);
+  CHECK(prod(tensor<std::int64_t>({highest, highest})).item<std::int64_t>() ==
+        1);  // (2^63 - 1)^2 = 1 mod 2^64
+  CHECK(cumsum(tensor<std::int64_t>({highest, 1, 1}), 0).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{highest, lowest, lowest + 1});
+  CHECK(cumprod(tensor<std::int64_t>({two32, two32, 3}), 0).to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{two32, 0, 0});
 }

@@ -8,6 +8,7 @@
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/special_functions.hpp"
 #include "kernels/cuda/value_cast.hpp"
+#include "kernels/cuda/wrapping.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -75,9 +76,24 @@ __global__ void where_kernel(Loop loop, T* out, const std::uint8_t* mask, const 
 }
 
 // --- binary functors ---------------------------------------------------------------
-struct Add { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u + v); } };
-struct Sub { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u - v); } };
-struct Mul { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u * v); } };
+struct Add {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return wrapping_add(u, v);
+  }
+};
+struct Sub {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return wrapping_sub(u, v);
+  }
+};
+struct Mul {
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return wrapping_mul(u, v);
+  }
+};
 struct Div { template <class T> __device__ T operator()(T u, T v) const { return static_cast<T>(u / v); } };
 struct Max {  // NaN propagates
   template <class T> __device__ T operator()(T u, T v) const {

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/kernel_table.hpp"
 #include "kernels/cuda/divider.hpp"  // KILN_HOST_DEVICE
+#include "kernels/cuda/wrapping.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -42,8 +43,8 @@ KILN_HOST_DEVICE inline A scan_identity(cpu::Scan op) {
 template <class A>
 KILN_HOST_DEVICE inline A scan_combine(cpu::Scan op, A s, A v) {
   switch (op) {
-    case cpu::Scan::sum:
-      return s + v;
+    case cpu::Scan::sum:  // integers wrap around beyond int64
+      return wrapping_add(s, v);
     case cpu::Scan::max:
       if constexpr (std::is_floating_point_v<A>)
         return (v >= s || v != v) && s == s ? v : s;
@@ -62,7 +63,7 @@ KILN_HOST_DEVICE inline A scan_combine(cpu::Scan op, A s, A v) {
         return s;  // not reached: the op takes floating inputs only
       }
     default:
-      return s * v;
+      return wrapping_mul(s, v);
   }
 }
 

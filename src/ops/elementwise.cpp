@@ -418,7 +418,7 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
-  // Integers: max(x, -x) (the lowest signed value has no magnitude in its dtype); uint8 a copy.
+  // Integers: max(x, -x) (the lowest signed value wraps to itself, as in PyTorch); uint8 a copy.
   if (!is_floating(x.dtype())) return x.dtype() == kUInt8 ? x.clone() : maximum(x, neg(x));
   Tensor out = detail::unary_forward(cpu::Unary::abs, "abs", x);
   if (should_record({x})) {

@@ -31,6 +31,7 @@
 
 #include "kernels/cuda/index_math.hpp"  // scan_scratch_slots
 #include "kernels/cuda/scan_combine.hpp"
+#include "kernels/cuda/wrapping.hpp"  // integer products wrap around, defined
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -92,15 +93,18 @@ void row_products(const T* x, T* totals, std::int64_t rows, std::int64_t n) {
       }
       const std::int64_t common = *std::min_element(len, len + m);  // only a row's last slice is short
       for (std::int64_t j = 0; j < common; ++j)
-        for (std::int64_t q = 0; q < m; ++q) s[q] *= static_cast<Acc<T>>(in[q][j]);
+        for (std::int64_t q = 0; q < m; ++q)
+          s[q] = cuda_kernels::wrapping_mul(s[q], static_cast<Acc<T>>(in[q][j]));
       for (std::int64_t q = 0; q < m; ++q)
-        for (std::int64_t j = common; j < len[q]; ++j) s[q] *= static_cast<Acc<T>>(in[q][j]);
+        for (std::int64_t j = common; j < len[q]; ++j)
+          s[q] = cuda_kernels::wrapping_mul(s[q], static_cast<Acc<T>>(in[q][j]));
       std::copy(s, s + m, partial.begin() + k0);
     }
   });
   for (std::int64_t r = 0; r < rows; ++r) {
     Acc<T> s = 1;
-    for (std::int64_t p = 0; p < parts; ++p) s *= partial[static_cast<std::size_t>(r * parts + p)];
+    for (std::int64_t p = 0; p < parts; ++p)
+      s = cuda_kernels::wrapping_mul(s, partial[static_cast<std::size_t>(r * parts + p)]);
     totals[r] = static_cast<T>(s);
   }
 }

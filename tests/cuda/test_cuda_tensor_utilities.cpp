@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
@@ -227,6 +228,26 @@ TEST_CASE("cuda: bit operations, shifts, gcd and lcm give the CPU's values in ea
           bitwise_not(a).to(kInt64).to_vector<std::int64_t>());
     CHECK(bitwise_and(a.to(gpu), 6).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
           bitwise_and(a, 6).to(kInt64).to_vector<std::int64_t>());
+  }
+}
+
+TEST_CASE("cuda: integer sums, differences and products wrap around as on the CPU") {
+  struct Ends {
+    DType dtype;
+    std::int64_t lowest, highest, root;  // root: just above the square root of highest
+  };
+  for (const Ends e : {Ends{kInt64, std::numeric_limits<std::int64_t>::min(),
+                            std::numeric_limits<std::int64_t>::max(), 3037000500},
+                       Ends{kInt32, -2147483648LL, 2147483647, 46341}, Ends{kInt8, -128, 127, 12}}) {
+    INFO(dtype_name(e.dtype));
+    const Tensor u = tensor<std::int64_t>({e.highest, e.lowest, e.highest, e.root, -7}).to(e.dtype),
+                 v = tensor<std::int64_t>({1, 1, e.highest, e.root, e.lowest}).to(e.dtype);
+    using Op = Tensor (*)(const Tensor&, const Tensor&);
+    for (const Op f : {Op(add), Op(sub), Op(mul)})
+      CHECK(f(u.to(gpu), v.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+            f(u, v).to(kInt64).to_vector<std::int64_t>());
+    CHECK(neg(u.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
+          neg(u).to(kInt64).to_vector<std::int64_t>());
   }
 }
 

@@ -27,7 +27,7 @@ Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);  // d/dx |x| = sign(x), 0 at 0; integers too (but the lowest value)
+Tensor abs(const Tensor& x);  // d/dx |x| = sign(x), 0 at 0; integers too (|lowest| wraps to itself)
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor log1p(const Tensor& x);  // log(1 + x), accurate for small x

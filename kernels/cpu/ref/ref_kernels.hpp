@@ -11,6 +11,7 @@
 #include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
 #include "kernels/cuda/division.hpp"
 #include "kernels/cuda/special_functions.hpp"
+#include "kernels/cuda/wrapping.hpp"  // integers wrap around (two's complement), defined
 
 namespace kiln::cpu::ref {
 
@@ -139,9 +140,9 @@ void zip(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t s
   void name(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* y) { \
     zip(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<T>(expr); });                  \
   }
-KILN_REF_BINARY(add, u + v)
-KILN_REF_BINARY(sub, u - v)
-KILN_REF_BINARY(mul, u * v)
+KILN_REF_BINARY(add, cuda_kernels::wrapping_add(u, v))
+KILN_REF_BINARY(sub, cuda_kernels::wrapping_sub(u, v))
+KILN_REF_BINARY(mul, cuda_kernels::wrapping_mul(u, v))
 KILN_REF_BINARY(div, u / v)
 KILN_REF_BINARY(maximum, u != u ? u : (v != v ? v : (u >= v ? u : v)))  // NaN propagates
 KILN_REF_BINARY(minimum, u != u ? u : (v != v ? v : (u <= v ? u : v)))
@@ -221,7 +222,8 @@ template <class T> void sum_rows(std::int64_t rows, std::int64_t len, const T* x
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
   for (std::int64_t r = 0; r < rows; ++r) {
     Acc s = 0;
-    for (std::int64_t j = 0; j < len; ++j) s += x[r * len + j];
+    for (std::int64_t j = 0; j < len; ++j)
+      s = cuda_kernels::wrapping_add(s, static_cast<Acc>(x[r * len + j]));
     y[r] = static_cast<T>(s);
   }
 }
