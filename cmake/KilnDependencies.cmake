@@ -55,6 +55,7 @@ endif()
 # CUDA: AUTO builds the GPU backend when a CUDA compiler (nvcc) is found; ON insists.
 # The default architectures cover Turing, Ampere and Hopper (sm_90 plus its PTX,
 # which newer GPUs compile at load time). Override with -DCMAKE_CUDA_ARCHITECTURES=...
+# or CMake's CUDAARCHS environment variable.
 set(KILN_WITH_CUDA OFF)
 if(KILN_CUDA STREQUAL "OFF")
   kiln_report("CUDA ................" "disabled (KILN_CUDA=OFF)")
@@ -65,7 +66,7 @@ else()
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
       set(CMAKE_CUDA_ARCHITECTURES "75-real;80-real;90")
     endif()
     enable_language(CUDA)
