@@ -124,12 +124,12 @@ void scan_rows(Scan op, const T* x, T* out, std::int64_t rows, std::int64_t n, b
         const std::int64_t j = reverse ? n - 1 - step : step;
         const Acc<T> v = static_cast<Acc<T>>(in[j]);
         if (op == Scan::sum) {
-          o[j] = static_cast<T>(s += v);
+          o[j] = static_cast<T>(s = cuda_kernels::wrapping_add(s, v));
         } else if (op == Scan::product) {
-          o[j] = static_cast<T>(s *= v);
+          o[j] = static_cast<T>(s = cuda_kernels::wrapping_mul(s, v));
         } else if (op == Scan::exclusive_product) {
           o[j] = static_cast<T>(s);
-          s *= v;
+          s = cuda_kernels::wrapping_mul(s, v);
         } else {
           o[j] = static_cast<T>(s = cuda_kernels::scan_combine(op, s, v));
         }
@@ -162,15 +162,18 @@ void scan_lines(Scan op, const T* x, T* out, T* totals, std::int64_t outer, std:
         T* o = out ? out + base : nullptr;
         Acc<T>* a = acc.data();
         if (!o) {  // a product's result only
-          for (std::int64_t i = 0; i < width; ++i) a[i] *= static_cast<Acc<T>>(in[i]);
+          for (std::int64_t i = 0; i < width; ++i)
+            a[i] = cuda_kernels::wrapping_mul(a[i], static_cast<Acc<T>>(in[i]));
         } else if (op == Scan::sum) {
-          for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] += static_cast<Acc<T>>(in[i]));
+          for (std::int64_t i = 0; i < width; ++i)
+            o[i] = static_cast<T>(a[i] = cuda_kernels::wrapping_add(a[i], static_cast<Acc<T>>(in[i])));
         } else if (op == Scan::product) {
-          for (std::int64_t i = 0; i < width; ++i) o[i] = static_cast<T>(a[i] *= static_cast<Acc<T>>(in[i]));
+          for (std::int64_t i = 0; i < width; ++i)
+            o[i] = static_cast<T>(a[i] = cuda_kernels::wrapping_mul(a[i], static_cast<Acc<T>>(in[i])));
         } else if (op == Scan::exclusive_product) {
           for (std::int64_t i = 0; i < width; ++i) {
             o[i] = static_cast<T>(a[i]);
-            a[i] *= static_cast<Acc<T>>(in[i]);
+            a[i] = cuda_kernels::wrapping_mul(a[i], static_cast<Acc<T>>(in[i]));
           }
         } else {
           for (std::int64_t i = 0; i < width; ++i)
