@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/cuda_kernels.hpp"
 #include "kernels/cuda/index_math.hpp"  // loop_offsets and the im2col arithmetic
+#include "kernels/cuda/wrapping.hpp"    // warp_sum of integers
 #include "src/cuda/check.hpp"
 
 namespace kiln::cuda_kernels {
@@ -154,7 +155,7 @@ template <class T> __device__ inline bool is_nan(T x) { return x != x; }
 
 // --- Warp reductions -------------------------------------------------------------
 template <class T> __device__ inline T warp_sum(T v) {
-  for (int s = 16; s > 0; s >>= 1) v += __shfl_xor_sync(0xffffffffu, v, s);
+  for (int s = 16; s > 0; s >>= 1) v = wrapping_add(v, __shfl_xor_sync(0xffffffffu, v, s));
   return v;
 }
 template <class T> __device__ inline T warp_max(T v) {

@@ -4,7 +4,8 @@
 // When there are too few outputs to fill the GPU, the summed axis is cut into
 // slices (index_math.hpp's sum_split) and a second pass adds their partial sums in
 // slice order, so results stay independent of thread timing.
-// Floating sums accumulate in double, like the scalar reference. The final store
+// Floating sums accumulate in double, like the scalar reference; integer sums in int64,
+// wrapping around beyond its range (wrapping.hpp) as the CPU's do. The final store
 // divides by a divisor (1 for a sum), so a mean is one pass too.
 // Running sums, products, extremes and log-sum-exps walk each line in order, a thread
 // per line, or split into slices the same way (index_math.hpp's scan_split) when the
@@ -15,6 +16,7 @@
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/scan_combine.hpp"
 #include "kernels/cuda/softmax_slices.cuh"
+#include "kernels/cuda/wrapping.hpp"
 
 namespace kiln::cuda_kernels {
 
@@ -30,7 +32,7 @@ __global__ void sum_rows_warp(std::int64_t rows, std::int64_t r, const T* x, T* 
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32; row < rows;
        row += static_cast<std::int64_t>(gridDim.x) * kRowsPerBlock) {
     Acc<T> s = 0;
-    for (std::int64_t k = lane; k < r; k += 32) s += static_cast<Acc<T>>(x[row * r + k]);
+    for (std::int64_t k = lane; k < r; k += 32) s = wrapping_add(s, static_cast<Acc<T>>(x[row * r + k]));
     s = warp_sum(s);
     if (lane == 0) out[row] = static_cast<T>(s) / divisor;
   }
@@ -56,7 +58,8 @@ template <class T>
 __global__ void sum_rows_block(std::int64_t rows, std::int64_t r, const T* x, T* out, T divisor) {
   for (std::int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     Acc<T> s = 0;
-    for (std::int64_t k = threadIdx.x; k < r; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
+    for (std::int64_t k = threadIdx.x; k < r; k += blockDim.x)
+      s = wrapping_add(s, static_cast<Acc<T>>(x[row * r + k]));
     s = block_total(s);
     if (threadIdx.x == 0) out[row] = static_cast<T>(s) / divisor;
     __syncthreads();
@@ -70,7 +73,7 @@ __global__ void sum_middle(std::int64_t outer, std::int64_t r, std::int64_t inne
     const std::int64_t o = e / inner, i = e % inner;
     const T* base = x + o * r * inner + i;
     Acc<T> s = 0;
-    for (std::int64_t k = 0; k < r; ++k) s += static_cast<Acc<T>>(base[k * inner]);
+    for (std::int64_t k = 0; k < r; ++k) s = wrapping_add(s, static_cast<Acc<T>>(base[k * inner]));
     out[e] = static_cast<T>(s) / divisor;
   }
 }
@@ -82,7 +85,8 @@ __global__ void sum_row_slices(std::int64_t r, std::int64_t per_part, const T* x
   std::int64_t begin, end;
   slice_bounds(r, per_part, blockIdx.y, begin, end);
   Acc<T> s = 0;
-  for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) s += static_cast<Acc<T>>(x[row * r + k]);
+  for (std::int64_t k = begin + threadIdx.x; k < end; k += blockDim.x)
+    s = wrapping_add(s, static_cast<Acc<T>>(x[row * r + k]));
   s = block_total(s);
   if (threadIdx.x == 0) partial[static_cast<std::int64_t>(blockIdx.y) * gridDim.x + row] = s;
 }
@@ -100,7 +104,7 @@ __global__ void sum_middle_slices(std::int64_t outer, std::int64_t r, std::int64
     slice_bounds(r, per_part, p, begin, end);
     const T* base = x + o * r * inner + i;
     Acc<T> s = 0;
-    for (std::int64_t k = begin; k < end; ++k) s += static_cast<Acc<T>>(base[k * inner]);
+    for (std::int64_t k = begin; k < end; ++k) s = wrapping_add(s, static_cast<Acc<T>>(base[k * inner]));
     partial[t] = s;  // t = p * outputs + e
   }
 }
@@ -110,7 +114,7 @@ template <class T>
 __global__ void sum_partials(std::int64_t outputs, std::int64_t parts, const Acc<T>* partial, T* out, T divisor) {
   for (std::int64_t e = global_index(); e < outputs; e += grid_stride()) {
     Acc<T> s = 0;
-    for (std::int64_t p = 0; p < parts; ++p) s += partial[p * outputs + e];
+    for (std::int64_t p = 0; p < parts; ++p) s = wrapping_add(s, partial[p * outputs + e]);
     out[e] = static_cast<T>(s) / divisor;
   }
 }
