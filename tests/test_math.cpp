@@ -184,6 +184,59 @@ TEST_CASE("math: Hurwitz's zeta and polygamma at known values, their edges, and 
   CHECK_THROWS_WITH_AS(sum(zeta(s, q)).backward(), doctest::Contains("zeta: no gradient in s"), Error);
 }
 
+TEST_CASE("math: the Bessel functions i0, i0e, i1, i1e and mvlgamma at known values, edges, gradients") {
+  // 30-digit values (mpmath): the series below |x| = 25, the asymptotic expansion above,
+  // and past I0's overflow (800), where only the scaled forms are finite.
+  const Tensor x = tensor<double>({0, 0.5, -1.5, 3, 10, -30, 100, 800});
+  check_values(i0(x),
+               {1.0, 1.0634833707413235, 1.6467231897728908, 4.8807925858650241, 2815.7166284662545,
+                781672297823.97749, 1.0737517071310738e+42, kInf},
+               3e-15);
+  check_values(i0e(x),
+               {1.0, 0.64503527044915007, 0.36743360905415834, 0.2430003541618254, 0.12783333716342861,
+                0.073145946482237294, 0.039944379299096683, 0.014106945005869184},
+               3e-15);
+  check_values(i1(x),
+               {0.0, 0.25789430539089632, -0.98166642857790759, 3.9533702174026094, 2670.9883037012547,
+                -768532038938.957, 1.0683693903381625e+42, kInf},
+               3e-15);
+  check_values(i1e(x),
+               {0.0, 0.1564208031848717, -0.21903938742092567, 0.19682671329730085, 0.12126268138445552,
+                -0.071916330598647555, 0.039744153025130253, 0.014098125406526997},
+               3e-15);
+  // I0 even, I1 odd; at the infinities and NaN.
+  check_values(i0(tensor<double>({-kInf, kInf, NAN})), {kInf, kInf, NAN}, 0);
+  check_values(i1(tensor<double>({-kInf, kInf, NAN})), {-kInf, kInf, NAN}, 0);
+  check_values(i0e(tensor<double>({-kInf, kInf})), {0, 0}, 0);
+  check_values(i1e(tensor<double>({-kInf, kInf})), {0, 0}, 0);
+  // float32 rounds the double value once; float64 tensors keep it (the same kernel).
+  CHECK(i0(tensor<float>({3})).item() == doctest::Approx(4.8807925858650241).epsilon(1e-7));
+  CHECK(i1e(tensor<float>({-30})).item() == doctest::Approx(-0.071916330598647555).epsilon(1e-7));
+  // Gradients (and second ones: each rule is recorded), across 0 and the switch at 25.
+  const Tensor across = tensor<double>({-31.5, -2.2, -0.3, 0.4, 1.7, 24.5, 26.0});
+  for (const auto f : {&i0, &i0e, &i1, &i1e}) {
+    KILN_CHECK_GRAD([f](const In& in) { return f(in[0]); }, {across});
+    KILN_CHECK_GRADGRAD([f](const In& in) { return f(in[0]); }, {across});
+  }
+  // I1'(0) = I1e'(0) = 1/2, I0'(0) = 0 (the difference quotient's limit).
+  const Tensor zero = tensor<double>({0.0}).requires_grad_();
+  sum(i1(zero) + 10.0 * i1e(zero) + 100.0 * i0(zero)).backward();
+  check_values(zero.grad(), {5.5}, 1e-15);
+  // mvlgamma: p (p - 1) / 4 log pi + sum_j lgamma(x - j / 2), against mpmath.
+  check_values(mvlgamma(tensor<double>({2.5}), 3), {1.8809954616117742}, 1e-14);
+  check_values(mvlgamma(tensor<double>({1.2}), 1), {-0.085374090003315837}, 1e-14);
+  check_values(mvlgamma(tensor<double>({4}), 2), {3.5650980144998293}, 1e-14);
+  KILN_CHECK_GRAD([](const In& in) { return mvlgamma(in[0], 4); }, {tensor<double>({1.6, 2.2, 7.9})});
+  CHECK_THROWS_WITH_AS(
+      mvlgamma(tensor<double>({2.0, 1.4}), 4),
+      doctest::Contains("mvlgamma: every entry of the tensor of shape (2) must exceed (p - 1) / 2 = 1.5"),
+      Error);
+  CHECK_THROWS_WITH_AS(mvlgamma(tensor<double>({2.0}), 0),
+                       doctest::Contains("the dimension p must be 1 or more"), Error);
+  CHECK_THROWS_WITH_AS(i0(tensor<std::int64_t>({1})), doctest::Contains("i0: expected a floating tensor"),
+                       Error);
+}
+
 TEST_CASE("math: atan2, hypot, fmod, remainder, logaddexp") {
   // atan2's quadrants, its axes and signed zeros, as <cmath>'s.
   const std::vector<double> ys = {1, 1, -1, -1, 0, -0.0, 0, 3, kInf, NAN};

@@ -394,6 +394,64 @@ TEST_CASE("kthvalue, median and quantile: by hand, NaN, keepdim, gradients") {
   CHECK_THROWS_WITH_AS(median(zeros({2, 0}), 1), doctest::Contains("is empty; there is no median"), Error);
 }
 
+TEST_CASE("quantile's interpolations, levels as a tensor, and nanquantile: by hand, NaN, gradients") {
+  using In = std::vector<Tensor>;
+  using QI = QuantileInterpolation;
+  const double nan = std::nan("");
+  // Sorted 0 10 20 30: q = 0.4 reads place 1.2, q = 0.5 place 1.5.
+  const Tensor x = tensor<double>({10, 0, 20, 30});
+  check_values(quantile(x, 0.4, 0, false, QI::linear), {12});
+  check_values(quantile(x, 0.4, 0, false, QI::lower), {10});
+  check_values(quantile(x, 0.4, 0, false, QI::higher), {20});
+  check_values(quantile(x, 0.4, 0, false, QI::midpoint), {15});
+  check_values(quantile(x, 0.4, 0, false, QI::nearest), {10});
+  check_values(quantile(x, 0.5, 0, false, QI::nearest), {20});                       // 1.5: the even place, 2
+  check_values(quantile(tensor<double>({10, 0}), 0.5, 0, false, QI::nearest), {0});  // 0.5: place 0
+  check_values(quantile(x, 0.0, 0, false, QI::midpoint), {0});                       // a whole place
+  // Several levels: one leading dimension, a quantile per level.
+  const Tensor m = tensor<double>({{3, 1, 4, 1, 5}, {9, 2, 6, 5, 3}});
+  const Tensor levels = tensor<double>({0, 0.5, 1});
+  const Tensor per_level = quantile(m, levels, 1);
+  CHECK(per_level.shape() == Shape{3, 2});
+  check_values(per_level, {1, 2, 3, 5, 5, 9});
+  CHECK(quantile(m, levels, 1, true).shape() == Shape{3, 2, 1});
+  CHECK(quantile(m, levels, std::nullopt, true).shape() == Shape{3, 1, 1});
+  check_values(quantile(m, levels), {1, 3.5, 9});
+  CHECK(quantile(m, scalar_tensor(0.5, kFloat64), 1).shape() == Shape{2});  // a 0-d q: no leading dimension
+  check_values(quantile(m.to(kFloat32), levels.to(kFloat32), 0, false, QI::higher),
+               {3, 1, 4, 1, 3, 9, 2, 6, 5, 5, 9, 2, 6, 5, 5});
+  // nanquantile reads each line's numbers alone; a line of NaN gives NaN.
+  const Tensor with_nan = tensor<double>({{nan, 3, 1, nan, 2}, {nan, nan, nan, nan, nan}, {4, 1, 2, 3, 5}});
+  check_values(nanquantile(with_nan, 0.75, 1), {2.5, nan, 4});  // 1 2 3 at place 1.5
+  check_values(quantile(with_nan, 0.75, 1), {nan, nan, 4});
+  check_values(nanquantile(with_nan, levels, 1, false, QI::lower), {1, nan, 1, 2, nan, 3, 3, nan, 5});
+  check_values(nanquantile(with_nan, 0.5), {2.5});  // 1 1 2 2 3 3 4 5 at place 3.5
+  // The gradient goes to the entries read, never to a NaN beside them.
+  const Tensor leaf = with_nan.narrow(0, 0, 1).detach().requires_grad_(true);
+  sum(nanquantile(leaf, 0.75, 1)).backward();
+  check_values(leaf.grad(), {0, 0.5, 0, 0, 0.5});
+  manual_seed(97);
+  for (const QI how : {QI::linear, QI::lower, QI::higher, QI::midpoint, QI::nearest}) {
+    CAPTURE(static_cast<int>(how));
+    KILN_CHECK_GRAD(
+        [how](const In& in) {
+          return quantile(in[0], tensor<double>({0.1, 0.45, 0.9}), 1, false, how);
+        },
+        {kiln::test::rand64({3, 7})});
+    KILN_CHECK_GRAD([how](const In& in) { return nanquantile(in[0], 0.3, 0, true, how); },
+                    {kiln::test::rand64({6, 2})});
+  }
+  CHECK_THROWS_WITH_AS(quantile(m, tensor<double>({0.5, 1.25}), 1),
+                       doctest::Contains("q = 1.25 must be in [0, 1]"), Error);
+  CHECK_THROWS_WITH_AS(nanquantile(m, tensor<double>({{0.5}}), 1),
+                       doctest::Contains("nanquantile: q must be a number, a 0-d or a 1-D tensor"), Error);
+  CHECK_THROWS_WITH_AS(quantile(m, tensor<std::int64_t>({0}), 1),
+                       doctest::Contains("q must be a floating tensor"), Error);
+  CHECK_THROWS_WITH_AS(nanquantile(m.to(kInt64), 0.5, 1), doctest::Contains("nanquantile"), Error);
+  CHECK_THROWS_WITH_AS(nanquantile(zeros({2, 0}), 0.5, 1),
+                       doctest::Contains("is empty; there is no quantile"), Error);
+}
+
 TEST_CASE("nanmedian, mode and the median of all entries: by hand, NaN, ties, gradients") {
   using In = std::vector<Tensor>;
   const double nan = std::nan("");

@@ -1,8 +1,8 @@
-// movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim, the
-// triangle's indices, addcmul / addcdiv, fmax / fmin, copysign, heaviside, sinc, var_mean,
-// std_mean, aminmax, isin, argwhere, bmm, addmm, baddbmm, pad_sequence, rrelu, pdist, the
-// trapezoidal rule and vander: by hand, against other ops,
-// float64 gradchecks, errors.
+// movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim, take,
+// put, unravel_index, fliplr, flipud, renorm, ldexp, float_power, the triangle's indices, addcmul / addcdiv,
+// fmax / fmin, copysign, heaviside, sinc, var_mean, std_mean, aminmax, isin, argwhere, bmm, addmm, baddbmm,
+// pad_sequence, rrelu, pdist, the trapezoidal rule and vander: by hand, against other ops, float64
+// gradchecks, errors.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -82,6 +82,106 @@ TEST_CASE("meshgrid, cartesian_prod, take_along_dim and the triangle's indices")
         std::vector<std::int64_t>{0, 0, 0, 1, 1, 2, 0, 1, 2, 1, 2, 2});
   CHECK(tril_indices(3, 2, -1).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 2, 0, 0, 1});
   CHECK(triu_indices(2, 2, 5).shape() == Shape{2, 0});
+}
+
+TEST_CASE("take, put, unravel_index, fliplr and flipud") {
+  using I = std::vector<std::int64_t>;
+  const Tensor x = tensor<double>({{1, 2, 3}, {4, 5, 6}});
+  // take reads the flattened x in index's shape; -1 is the last entry.
+  const Tensor picked = take(x, from_vector(I{5, 0, -1, 2}, {2, 2}));
+  CHECK(picked.shape() == Shape{2, 2});
+  check_values(picked, {6, 1, 6, 3});
+  check_values(take(x.t(), from_vector(I{1, 2})), {4, 2});  // the row-major order of the transposed view
+  check_values(take(x, from_vector(I{1}).to(kInt32)), {2});
+  // put writes (or adds) source's entries at the flat positions; x is untouched.
+  const Tensor written = put(x, from_vector(I{0, -1, 4}), tensor<double>({10, 60, 50}));
+  check_values(written, {10, 2, 3, 4, 50, 60});
+  check_values(x, {1, 2, 3, 4, 5, 6});
+  check_values(put(x, from_vector(I{1, 1, 3}, {3, 1}), tensor<double>({{1, 2, 3}}), true),
+               {1, 5, 3, 7, 5, 6});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return take(in[0], from_vector(I{3, -2, 3, 0}, {2, 2}));
+      },
+      {rand64({2, 3})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return put(in[0], from_vector(I{4, 1, -6}), in[1]);
+      },
+      {rand64({2, 3}), rand64({3})});
+  KILN_CHECK_GRAD(
+      [](const In& in) {
+        return put(in[0], from_vector(I{4, 1, 4}), in[1], true);
+      },
+      {rand64({2, 3}), rand64({3})});
+  CHECK_THROWS_WITH_AS(take(x, from_vector(I{6})),
+                       doctest::Contains("take: position 6 is out of range for a tensor of 6 entries"),
+                       Error);
+  CHECK_THROWS_WITH_AS(put(x, from_vector(I{-7}), tensor<double>({1})), doctest::Contains("put: position -7"),
+                       Error);
+  CHECK_THROWS_WITH_AS(put(x, from_vector(I{0, 1}), tensor<double>({1})),
+                       doctest::Contains("put: source has 1 entries"), Error);
+  CHECK_THROWS_WITH_AS(take(x, tensor<double>({0})),
+                       doctest::Contains("take: the index must be int64 or int32"), Error);
+  CHECK(take(x, from_vector(I{})).numel() == 0);
+  // unravel_index: coordinates whose strides give back each position.
+  const Tensor flat = from_vector(I{0, 5, 23, 17, 12}, {5});
+  const std::vector<Tensor> coords = unravel_index(flat, {2, 3, 4});
+  REQUIRE(coords.size() == 3);
+  CHECK(coords[0].to_vector<std::int64_t>() == I{0, 0, 1, 1, 1});
+  CHECK(coords[1].to_vector<std::int64_t>() == I{0, 1, 2, 1, 0});
+  CHECK(coords[2].to_vector<std::int64_t>() == I{0, 1, 3, 1, 0});
+  check_same(coords[0] * 12.0 + coords[1] * 4.0 + coords[2], flat, 0);
+  // The position of the largest entry of a matrix, as (row, column).
+  const std::vector<Tensor> at = unravel_index(argmax(x.flatten(), 0), x.shape());
+  CHECK(at[0].item() == 1.0);
+  CHECK(at[1].item() == 2.0);
+  CHECK_THROWS_WITH_AS(unravel_index(flat, {2, 3, 3}),
+                       doctest::Contains("unravel_index: position 23 is out of range for shape (2, 3, 3)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(unravel_index(from_vector(I{-1}), {4}),
+                       doctest::Contains("position -1 is out of range"), Error);
+  // fliplr / flipud: flip along dim 1 / dim 0.
+  check_values(fliplr(x), {3, 2, 1, 6, 5, 4});
+  check_values(flipud(x), {4, 5, 6, 1, 2, 3});
+  check_values(flipud(tensor<double>({1, 2, 3})), {3, 2, 1});
+  CHECK_THROWS_WITH_AS(fliplr(tensor<double>({1, 2})),
+                       doctest::Contains("fliplr: needs at least 2 dimensions"), Error);
+}
+
+TEST_CASE("renorm, ldexp and float_power") {
+  // Rows along dim 0 of 2-norms 5, 1 and 10: those above 2 scaled to 2 (by 2 / (norm + 1e-7)).
+  const Tensor x = tensor<double>({{3, 4}, {0.6, 0.8}, {6, 8}});
+  check_values(renorm(x, 2, 0, 2.0),
+               {3 * 2 / (5 + 1e-7), 4 * 2 / (5 + 1e-7), 0.6, 0.8, 6 * 2 / (10 + 1e-7), 8 * 2 / (10 + 1e-7)},
+               1e-15);
+  check_values(renorm(x, 1, 1, 5.0),
+               {3 * 5 / (9.6 + 1e-7), 4 * 5 / (12.8 + 1e-7), 0.6 * 5 / (9.6 + 1e-7), 0.8 * 5 / (12.8 + 1e-7),
+                6 * 5 / (9.6 + 1e-7), 8 * 5 / (12.8 + 1e-7)},
+               1e-15);
+  check_values(norm(renorm(x, INFINITY, -2, 3.0), INFINITY, {1}), {3, 0.8, 3}, 1e-7);
+  manual_seed(502);
+  KILN_CHECK_GRAD([](const In& in) { return renorm(in[0], 2, 1, 0.9); }, {rand64({3, 4, 2})});
+  KILN_CHECK_GRAD([](const In& in) { return renorm(in[0], 3, 0, 1.2); }, {rand64({4, 3})});
+  CHECK_THROWS_WITH_AS(renorm(x, 0.5, 0, 1.0), doctest::Contains("renorm: p must be at least 1"), Error);
+  CHECK_THROWS_WITH_AS(renorm(x, 2, 0, -1.0), doctest::Contains("renorm: maxnorm must be 0 or more"), Error);
+  CHECK_THROWS_WITH_AS(renorm(x, 2, 2, 1.0), doctest::Contains("renorm"), Error);
+  // ldexp: x 2^e, promoted as torch's.
+  const Tensor e = tensor<std::int64_t>({-1, 0, 3});
+  check_values(ldexp(tensor<double>({3, 5, 0.5}), e), {1.5, 5, 4}, 0);
+  CHECK(ldexp(tensor<float>({1}), tensor<std::int64_t>({2})).dtype() == kFloat32);
+  CHECK(ldexp(tensor<float>({1}), tensor<double>({2})).dtype() == kFloat64);
+  CHECK(ldexp(tensor<std::int64_t>({3}), e.narrow(0, 2, 1)).dtype() == kFloat32);
+  check_values(ldexp(tensor<std::int64_t>({3}), e.narrow(0, 2, 1)), {24}, 0);
+  KILN_CHECK_GRAD([](const In& in) { return ldexp(in[0], in[1]); }, {rand64({2, 3}), rand64({3})});
+  // float_power: in double whatever the operands.
+  const Tensor p = float_power(tensor<float>({1.1f, 2}), 3.0);
+  CHECK(p.dtype() == kFloat64);
+  check_values(p, {std::pow(static_cast<double>(1.1f), 3), 8}, 1e-15);
+  check_values(float_power(tensor<std::int64_t>({2, 3}), tensor<std::int64_t>({62, -1})),
+               {std::pow(2.0, 62), 1.0 / 3}, 1e-15);
+  KILN_CHECK_GRAD([](const In& in) { return float_power(in[0], in[1]); },
+                  {abs(rand64({2, 3})) + 0.5, rand64({3})});
 }
 
 TEST_CASE("addcmul, addcdiv, fmax, fmin, copysign, heaviside and sinc") {

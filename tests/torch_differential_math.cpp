@@ -3,11 +3,13 @@
 // match NaN) and operands broadcast; then the arranging ops and other small additions.
 #include "torch_differential.hpp"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 
 using namespace differential;
 
-TEST_CASE("torch differential: trigonometric, hyperbolic, erf, gamma and logarithm functions") {
+TEST_CASE("torch differential: trigonometric, hyperbolic, erf, gamma, Bessel and logarithm functions") {
   const std::vector<UnaryCase> ops = {
       {"tan", -1.5, 1.5, [](const KT& x) { return kiln::tan(x); }, [](const TT& x) { return torch::tan(x); }},
       {"asin", -1.1, 1.1, [](const KT& x) { return kiln::asin(x); },
@@ -50,6 +52,17 @@ TEST_CASE("torch differential: trigonometric, hyperbolic, erf, gamma and logarit
          return (torch::polygamma(1, d) + torch::polygamma(2, d) + torch::polygamma(3, d))
              .to(x.scalar_type());
        }},
+      // The Bessel functions across |x| = 25, where kiln turns from the series to the
+      // asymptotic expansion; torch's float32 ones are Chebyshev fits in float.
+      {"i0", -40, 40, [](const KT& x) { return kiln::i0(x); }, [](const TT& x) { return torch::i0(x); }},
+      {"i0e", -40, 40, [](const KT& x) { return kiln::i0e(x); },
+       [](const TT& x) { return torch::special::i0e(x); }},
+      {"i1", -40, 40, [](const KT& x) { return kiln::i1(x); },
+       [](const TT& x) { return torch::special::i1(x); }},
+      {"i1e", -40, 40, [](const KT& x) { return kiln::i1e(x); },
+       [](const TT& x) { return torch::special::i1e(x); }},
+      {"mvlgamma", 1.05, 6, [](const KT& x) { return kiln::mvlgamma(x, 3); },
+       [](const TT& x) { return torch::mvlgamma(x, 3); }},
       {"trunc", -3, 3, [](const KT& x) { return kiln::trunc(x * 2.0); },
        [](const TT& x) { return torch::trunc(x * 2.0); }},
       {"frac", -3, 3, [](const KT& x) { return kiln::frac(x * 2.0); },
@@ -127,7 +140,8 @@ TEST_CASE("torch differential: lerp by a tensor of weights, clamp by tensors of 
 }
 
 TEST_CASE(
-    "torch differential: arranging (movedim, rot90, diag_embed, block_diag, meshgrid, take_along_dim), "
+    "torch differential: arranging (movedim, rot90, diag_embed, block_diag, meshgrid, take_along_dim, take, "
+    "put, fliplr, flipud), renorm, ldexp, float_power, "
     "the batched products, var_mean, aminmax, pad_sequence, rrelu, pdist, trapezoid, vander, isin") {
   in_both_precisions(54, 40, [] {
     const Sizes s = {irand(1, 4), irand(1, 4), irand(1, 4)};
@@ -182,6 +196,62 @@ TEST_CASE(
         },
         [&](const auto& a) {
           return torch::take_along_dim(a[0], torch::tensor(picks, torch::kLong).reshape({s[0], 5, s[2]}), 1);
+        });
+    // take and put: flat positions, negative ones too, in a random index shape.
+    const std::int64_t entries = s[0] * s[1] * s[2];
+    std::vector<std::int64_t> flat_picks(static_cast<std::size_t>(irand(0, 6)));
+    for (std::int64_t& p : flat_picks) p = irand(-entries, entries - 1);
+    const std::int64_t picks_count = static_cast<std::int64_t>(flat_picks.size());
+    const Sizes pick_shape =
+        picks_count % 2 == 0 && picks_count > 0 ? Sizes{2, picks_count / 2} : Sizes{picks_count};
+    const kiln::Tensor k_picks =
+        kiln::from_vector(flat_picks, kiln::Shape(pick_shape.begin(), pick_shape.end()));
+    const TT t_picks = torch::tensor(flat_picks, torch::kLong).reshape(pick_shape);
+    compare(
+        "take", {leaf(s)}, [&](const auto& a) { return kiln::take(a[0].transpose(0, 2), k_picks); },
+        [&](const auto& a) { return torch::take(a[0].transpose(0, 2), t_picks); });
+    // put without accumulate only at distinct positions (which of a repeat wins is torch's choice).
+    std::vector<std::int64_t> distinct;
+    for (const std::int64_t p : flat_picks) {
+      const std::int64_t wrapped = p < 0 ? p + entries : p;
+      if (std::find(distinct.begin(), distinct.end(), wrapped) == distinct.end()) distinct.push_back(wrapped);
+    }
+    const bool accumulate = coin();
+    const std::vector<std::int64_t>& places = accumulate ? flat_picks : distinct;
+    const std::int64_t places_count = static_cast<std::int64_t>(places.size());
+    compare(
+        accumulate ? "put accumulate" : "put", {leaf(s), leaf({places_count})},
+        [&](const auto& a) {
+          return kiln::put(a[0], kiln::from_vector(places, {places_count}), a[1], accumulate);
+        },
+        [&](const auto& a) { return a[0].put(torch::tensor(places, torch::kLong), a[1], accumulate); });
+    compare(
+        "fliplr and flipud", {leaf(s)},
+        [&](const auto& a) { return kiln::fliplr(a[0]) * 2.0 + kiln::flipud(a[0]); },
+        [&](const auto& a) { return torch::fliplr(a[0]) * 2.0 + torch::flipud(a[0]); });
+    const double renorm_p = std::array{
+        1.0, 2.0, 3.0, std::numeric_limits<double>::infinity()}[static_cast<std::size_t>(irand(0, 3))];
+    const std::int64_t renorm_dim = irand(-3, 2);
+    const double maxnorm = unif(0, 3);
+    compare(
+        "renorm", {leaf(s)}, [&](const auto& a) { return kiln::renorm(a[0], renorm_p, renorm_dim, maxnorm); },
+        [&](const auto& a) { return torch::renorm(a[0], renorm_p, renorm_dim, maxnorm); });
+    const Both exponents = integers({s[2]}, -4, 4);
+    compare(
+        "ldexp", {leaf(s)}, [&](const auto& a) { return kiln::ldexp(a[0], exponents.k); },
+        [&](const auto& a) { return torch::ldexp(a[0], exponents.t); });
+    compare(
+        "ldexp by a floating exponent", {leaf(s), leaf({s[2]})},
+        [&](const auto& a) { return kiln::ldexp(a[0], a[1]); },
+        [&](const auto& a) { return torch::ldexp(a[0], a[1]); });
+    // (float64 results, brought back to the inputs' precision for the harness's upstream.)
+    compare(
+        "float_power", {leaf(s, 0.2, 3), leaf({s[1], 1})},
+        [&](const auto& a) {
+          return (kiln::float_power(a[0], a[1]) + kiln::float_power(a[0], 2.5)).to(a[0].dtype());
+        },
+        [&](const auto& a) {
+          return (torch::float_power(a[0], a[1]) + torch::float_power(a[0], 2.5)).to(a[0].scalar_type());
         });
     // baddbmm with beta = 0 gives NaN in torch 1.13 (its output is not cleared first):
     // beta = 0 is compared through addmm, whose input it must not read either.

@@ -1,5 +1,5 @@
 // The differential test against PyTorch, continued: order statistics (kthvalue, median,
-// quantile), roll, diff, the scatter family, cdist, the running cumprod, cummax, cummin
+// quantile, nanquantile), roll, diff, the scatter family, cdist, the running cumprod, cummax, cummin
 // and logcumsumexp, and searchsorted, bucketize, bincount, histc and unique against torch's.
 #include <map>
 #include <numeric>
@@ -8,7 +8,9 @@
 
 using namespace differential;
 
-TEST_CASE("torch differential: kthvalue, median, nanmedian, mode, quantile, roll, diff, scatter_add, cdist") {
+TEST_CASE(
+    "torch differential: kthvalue, median, nanmedian, mode, quantile, nanquantile, roll, diff, scatter_add, "
+    "cdist") {
   in_both_precisions(44, 150, [] {
     const Sizes s = random_shape(1, 3);
     const std::int64_t rank = static_cast<std::int64_t>(s.size()), dim = irand(-rank, rank - 1);
@@ -62,21 +64,62 @@ TEST_CASE("torch differential: kthvalue, median, nanmedian, mode, quantile, roll
     const Both line = from_values(e, s, false);
     const kiln::ValuesIndices found = kiln::mode(line.k, dim, true);
     CHECK(kiln::equal(kiln::gather(line.k, dim, found.indices), found.values));
-    const double q = coin() ? unif(0, 1) : static_cast<double>(irand(0, 4)) / 4;
-    // Over the whole tensor in float64 only: torch computes the place q (n - 1) in float32
-    // there, up to a few ten-thousandths of a place off for thousands of entries, where kiln
-    // uses double.
-    const bool whole = !single && irand(0, 3) == 0;
+    // quantile and nanquantile: q a number or a 0-d or 1-D tensor of levels (in x's
+    // precision, as torch asks), each interpolation, over a dim or the whole tensor.
+    const auto level = [] { return coin() ? unif(0, 1) : static_cast<double>(irand(0, 4)) / 4; };
+    const double q = level();
+    std::vector<double> qv(static_cast<std::size_t>(irand(1, 3)));
+    for (double& v : qv) v = level();
+    const std::int64_t q_form = irand(0, 2);  // a number, a 0-d tensor, a 1-D tensor
+    if (q_form != 2) qv.resize(1);
+    const Both levels =
+        from_values(qv, q_form == 2 ? Sizes{static_cast<std::int64_t>(qv.size())} : Sizes{}, false);
+    const std::int64_t way = irand(0, 4);
+    const auto how = static_cast<kiln::QuantileInterpolation>(way);
+    const std::string way_name = std::array{"linear", "lower", "higher", "midpoint", "nearest"}[way];
+    const bool whole = irand(0, 3) == 0;
+    const auto k_dim = whole ? std::nullopt : std::optional<std::int64_t>(dim);
+    const auto t_dim = whole ? c10::nullopt : c10::optional<std::int64_t>(dim);
+    const auto k_quantile = [&](const KT& x, bool skip_nan) {
+      if (q_form == 0)
+        return skip_nan ? kiln::nanquantile(x, q, k_dim, keepdim, how)
+                        : kiln::quantile(x, q, k_dim, keepdim, how);
+      return skip_nan ? kiln::nanquantile(x, levels.k, k_dim, keepdim, how)
+                      : kiln::quantile(x, levels.k, k_dim, keepdim, how);
+    };
+    const auto t_quantile = [&](const TT& x, bool skip_nan) {
+      if (q_form == 0)
+        return skip_nan ? torch::nanquantile(x, q, t_dim, keepdim, way_name)
+                        : torch::quantile(x, q, t_dim, keepdim, way_name);
+      return skip_nan ? torch::nanquantile(x, levels.t, t_dim, keepdim, way_name)
+                      : torch::quantile(x, levels.t, t_dim, keepdim, way_name);
+    };
     compare(
-        "quantile", {leaf(s)},
-        [&](const auto& a) {
-          return kiln::quantile(view.k(a[0]), q, whole ? std::nullopt : std::optional<std::int64_t>(dim),
-                                keepdim);
-        },
-        [&](const auto& a) {
-          return torch::quantile(view.t(a[0]), q, whole ? c10::nullopt : c10::optional<std::int64_t>(dim),
-                                 keepdim);
-        });
+        "quantile " + way_name, {leaf(s)}, [&](const auto& a) { return k_quantile(view.k(a[0]), false); },
+        [&](const auto& a) { return t_quantile(view.t(a[0]), false); });
+    // With NaN: a line of NaN in some draws (values only: which NaN a NaN result is read
+    // from is the sort's choice), and, gradients too, NaN everywhere but each line's first.
+    std::vector<double> some_nan(static_cast<std::size_t>(numel(s))), spared(some_nan.size());
+    const std::int64_t d = dim < 0 ? dim + rank : dim;
+    std::int64_t inner = 1;
+    for (std::int64_t j = d + 1; j < rank; ++j) inner *= s[static_cast<std::size_t>(j)];
+    for (std::size_t i = 0; i < some_nan.size(); ++i) {
+      const bool first_of_line = (static_cast<std::int64_t>(i) / inner) % len == 0;
+      const bool nan = irand(0, 3) == 0;
+      some_nan[i] = nan ? std::nan("") : unif(-2, 2);
+      spared[i] = nan && !first_of_line ? std::nan("") : unif(-2, 2);
+    }
+    for (const bool skip_nan : {false, true}) {
+      const std::string name = (skip_nan ? "nanquantile " : "quantile ") + way_name + " with NaN";
+      compare(
+          name, {from_values(some_nan, s, false)}, [&](const auto& a) { return k_quantile(a[0], skip_nan); },
+          [&](const auto& a) { return t_quantile(a[0], skip_nan); }, false);
+      if (skip_nan)
+        compare(
+            name + ", a number in each line", {from_values(spared, s, true)},
+            [&](const auto& a) { return k_quantile(a[0], true); },
+            [&](const auto& a) { return t_quantile(a[0], true); });
+    }
 
     const std::int64_t shift = irand(-2 * len, 2 * len);
     const bool flat = irand(0, 3) == 0;

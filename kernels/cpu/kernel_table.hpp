@@ -15,14 +15,15 @@ inline constexpr int kIsaCount = 3;
 const char* isa_name(Isa isa);
 
 // y[i] = f(x[i]) over contiguous arrays. The row from tan on has the reference only
-// (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma and trigamma), but
+// (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma, trigamma and the
+// Bessel functions i0 to i1e), but
 // for erf and erfc (simd/) and, for float32, lgamma and digamma (special/).
 // clang-format off
 enum class Unary : int {
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus,
   silu, sin, cos, log1p, expm1, sign, floor, ceil, round,
   tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erf, erfc, erfinv,
-  rsqrt, reciprocal, trunc, exp2, log2, log10, lgamma, digamma, trigamma,
+  rsqrt, reciprocal, trunc, exp2, log2, log10, lgamma, digamma, trigamma, i0, i0e, i1, i1e,
   count
 };
 // y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).

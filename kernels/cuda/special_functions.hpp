@@ -1,9 +1,9 @@
 // Special functions that neither <cmath> nor CUDA's math library offers on both sides:
-// erf's inverse (absent from <cmath>), digamma, trigamma and Hurwitz's zeta function
-// (absent from both). Plain C++ that nvcc and the host compiler both read, so the CPU's
-// reference kernels, the GPU's kernels and nn::init compute each value the same way. All in double; a float
-// caller rounds the result once. Each math call names the global function (::log), which
-// kiln's tensor functions of the same names would otherwise hide.
+// erf's inverse (absent from <cmath>), digamma, trigamma, the modified Bessel functions
+// I0 and I1 and Hurwitz's zeta function (absent from both). Plain C++ that nvcc and the
+// host compiler both read, so the CPU's reference kernels, the GPU's kernels and nn::init
+// compute each value the same way. All in double; a float caller rounds the result once. Each math call names
+// the global function (::log), which kiln's tensor functions of the same names would otherwise hide.
 #pragma once
 
 #include <math.h>
@@ -82,6 +82,50 @@ KILN_HOST_DEVICE inline double trigamma_of(double x) {
   for (int k = 6; k >= 0; --k) odd = (odd + d[k]) * inv2;
   const double series = inv + 0.5 * inv * inv + inv * odd;
   return reflected + sign * (sum + series);
+}
+
+// The modified Bessel functions of the first kind I0 and I1, and e^-|x| times them
+// (torch.special's i0, i1, i0e, i1e). Up to |x| = 25 by the power series
+// I_n(x) = (x / 2)^n sum_k (x^2 / 4)^k / (k! (k + n)!), whose terms are all positive (so
+// the sum keeps its relative precision); beyond, by the asymptotic expansion
+// e^-x I_n(x) = (2 pi x)^-1/2 sum_k (-1)^k prod_{j <= k} (4 n^2 - (2j - 1)^2) / (8 j x),
+// whose terms shrink to below 1e-17 of the sum long before they start to grow again.
+// I0 is even, I1 odd; I0(x) overflows to +inf only past x = 713.98 (e^x is taken in
+// halves).
+KILN_HOST_DEVICE inline double bessel_series_of(int n, double a) {  // the sum, a >= 0
+  const double q = a * a / 4.0;
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k < 200 && term > 1e-17 * sum; ++k) {
+    term *= q / (static_cast<double>(k) * static_cast<double>(k + n));
+    sum += term;
+  }
+  return sum;
+}
+KILN_HOST_DEVICE inline double bessel_scaled_tail_of(int n, double a) {  // e^-a I_n(a), a > 25
+  const double mu = 4.0 * n * n;
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k < 100; ++k) {
+    const double odd = 2.0 * k - 1.0;
+    term *= -(mu - odd * odd) / (8.0 * k * a);
+    sum += term;
+    if (::fabs(term) <= 1e-17 * ::fabs(sum)) break;
+  }
+  return sum / ::sqrt(2.0 * kPi * a);
+}
+inline constexpr double kBesselSeriesLimit = 25.0;
+// e^-|x| I_n(x) when `scaled`, else I_n(x), for n = 0 or 1.
+KILN_HOST_DEVICE inline double bessel_i_of(int n, double x, bool scaled) {
+  if (x != x) return x;
+  const double a = ::fabs(x), sign = n == 1 && x < 0.0 ? -1.0 : 1.0;
+  if (a == INFINITY) return scaled ? sign * 0.0 : sign * INFINITY;
+  if (a <= kBesselSeriesLimit) {
+    const double value = (n == 1 ? a / 2.0 : 1.0) * bessel_series_of(n, a);
+    return sign * (scaled ? value * ::exp(-a) : value);
+  }
+  const double tail = bessel_scaled_tail_of(n, a);
+  if (scaled) return sign * tail;
+  const double half = ::exp(a / 2.0);
+  return sign * (tail * half) * half;
 }
 
 // zeta(s, q) = sum over k >= 0 of (q + k)^-s, Hurwitz's zeta function (torch.special.zeta),

@@ -96,6 +96,14 @@ void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {
         return launch_map(n, px, py, Digamma{});
       case cpu::Unary::trigamma:
         return launch_map(n, px, py, Trigamma{});
+      case cpu::Unary::i0:
+        return launch_map(n, px, py, BesselI0{});
+      case cpu::Unary::i0e:
+        return launch_map(n, px, py, BesselI0e{});
+      case cpu::Unary::i1:
+        return launch_map(n, px, py, BesselI1{});
+      case cpu::Unary::i1e:
+        return launch_map(n, px, py, BesselI1e{});
       case cpu::Unary::count: break;
     }
     KILN_ASSERT(!"unary: unknown op");

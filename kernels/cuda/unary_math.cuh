@@ -68,6 +68,10 @@ KILN_UNARY_FUNCTOR(Log10, dlog10(x))
 KILN_UNARY_FUNCTOR(Lgamma, dlgamma(x))
 KILN_UNARY_FUNCTOR(Digamma, digamma_of(static_cast<double>(x)))
 KILN_UNARY_FUNCTOR(Trigamma, trigamma_of(static_cast<double>(x)))
+KILN_UNARY_FUNCTOR(BesselI0, bessel_i_of(0, static_cast<double>(x), false))
+KILN_UNARY_FUNCTOR(BesselI0e, bessel_i_of(0, static_cast<double>(x), true))
+KILN_UNARY_FUNCTOR(BesselI1, bessel_i_of(1, static_cast<double>(x), false))
+KILN_UNARY_FUNCTOR(BesselI1e, bessel_i_of(1, static_cast<double>(x), true))
 #undef KILN_UNARY_FUNCTOR
 
 // --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------

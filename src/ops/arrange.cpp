@@ -1,12 +1,14 @@
 // Arranging tensors (kiln/ops/shape_ops.hpp): movedim, rot90, diag_embed, block_diag,
-// meshgrid, cartesian_prod, take_along_dim, the triangle's indices, repeat_interleave
-// and tile. Views, or views
+// meshgrid, cartesian_prod, take_along_dim, take and put, unravel_index, fliplr and
+// flipud, the triangle's indices, repeat_interleave and tile. Views, or views
 // with pad, cat, flip and gather, so autograd derives every backward on either device.
 #include <algorithm>
 #include <vector>
 
 #include "kiln/core/factories.hpp"
 #include "kiln/ops/elementwise.hpp"
+#include "kiln/ops/math.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape_ops.hpp"
 #include "src/core/tensor_internal.hpp"
 
@@ -162,6 +164,77 @@ Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<std:
     xs[u] = is[u] = std::max(xs[u], is[u]);
   }
   return gather(x.expand(xs), d, indices.expand(is).contiguous());
+}
+
+Tensor fliplr(const Tensor& x) {
+  KILN_CHECK(x.dim() >= 2, "fliplr: needs at least 2 dimensions, got shape ", fmt(x.shape()),
+             "; flip a 1-D tensor with flipud or flip(x, {0})");
+  return flip(x, {1});
+}
+Tensor flipud(const Tensor& x) {
+  KILN_CHECK(x.dim() >= 1, "flipud: needs at least 1 dimension, not a 0-d tensor");
+  return flip(x, {0});
+}
+
+namespace {
+// A flat index into `count` entries checked on the host (int64 or int32, each in
+// [-count, count)) and with its negative positions wrapped, flattened to int64.
+Tensor flat_positions(const char* op, const Tensor& index, std::int64_t count) {
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, op,
+             ": the index must be int64 or int32, not ", dtype_name(index.dtype()));
+  const Tensor flat = index.reshape({index.numel()}).to(kInt64);
+  if (flat.numel() == 0) return flat;
+  const auto lowest = static_cast<std::int64_t>(amin(flat).item()),
+             highest = static_cast<std::int64_t>(amax(flat).item());
+  KILN_CHECK(lowest >= -count && highest < count, op, ": position ", lowest < -count ? lowest : highest,
+             " is out of range for a tensor of ", count, " entries; positions run from ", -count, " to ",
+             count - 1);
+  return lowest >= 0 ? flat : where(flat < 0.0, flat + static_cast<double>(count), flat);
+}
+}  // namespace
+
+Tensor take(const Tensor& x, const Tensor& index) {
+  const Tensor positions = flat_positions("take", index, x.numel());
+  return index_select(x.reshape({x.numel()}), 0, positions).reshape(index.shape());
+}
+
+Tensor put(const Tensor& x, const Tensor& index, const Tensor& source, bool accumulate) {
+  KILN_CHECK(source.numel() == index.numel(), "put: source has ", source.numel(), " entries (shape ",
+             fmt(source.shape()), ") but the index has ", index.numel(), " (shape ", fmt(index.shape()),
+             "); give one value per position");
+  const Tensor positions = flat_positions("put", index, x.numel());
+  return index_put(x.reshape({x.numel()}), {positions}, source.reshape({source.numel()}), accumulate)
+      .reshape(x.shape());
+}
+
+std::vector<Tensor> unravel_index(const Tensor& index, const Shape& shape) {
+  constexpr const char* op = "unravel_index";
+  KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, op,
+             ": the index must be int64 or int32, not ", dtype_name(index.dtype()));
+  std::int64_t count = 1;
+  for (const std::int64_t size : shape) {
+    KILN_CHECK(size >= 0, op, ": the shape ", fmt(shape), " has a negative size");
+    count = size == 0 || count == 0 ? 0 : count * size;
+  }
+  Tensor rest = index.to(kInt64);
+  if (rest.numel() > 0) {
+    const auto lowest = static_cast<std::int64_t>(amin(rest).item()),
+               highest = static_cast<std::int64_t>(amax(rest).item());
+    KILN_CHECK(lowest >= 0 && highest < count, op, ": position ", lowest < 0 ? lowest : highest,
+               " is out of range for shape ", fmt(shape), " of ", count, " entries (from 0 to ", count - 1,
+               ")");
+  }
+  std::vector<Tensor> coords(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    if (d == 0) {
+      coords[d] = rest;
+      break;
+    }
+    const auto size = static_cast<double>(shape[d]);
+    coords[d] = remainder(rest, size);
+    rest = floor_divide(rest, size);
+  }
+  return coords;
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // composite of ops; each backward rule sits next to its forward.
 #include "kiln/ops/math.hpp"
 
+#include <cmath>
 #include <limits>
 #include <numbers>
 
@@ -201,6 +202,21 @@ Tensor xlogy(const Tensor& x, const Tensor& y) {
   return out;
 }
 
+Tensor ldexp(const Tensor& x, const Tensor& e) {
+  // torch's promotion of x * 2^e: the wider floating dtype of the two, float32 for integers.
+  const bool fx = is_floating(x.dtype()), fe = is_floating(e.dtype());
+  const DType type = fx && fe ? (x.dtype() == kFloat64 || e.dtype() == kFloat64 ? kFloat64 : kFloat32)
+                     : fx     ? x.dtype()
+                     : fe     ? e.dtype()
+                              : kFloat32;
+  return mul(x.dtype() == type ? x : x.to(type), exp2(e.dtype() == type ? e : e.to(type)));
+}
+
+Tensor float_power(const Tensor& base, const Tensor& exponent) {
+  return pow(base.to(kFloat64), exponent.to(kFloat64));
+}
+Tensor float_power(const Tensor& base, double exponent) { return pow(base.to(kFloat64), exponent); }
+
 Tensor logit(const Tensor& x, std::optional<double> eps) {
   detail::check_floating("logit", x);
   KILN_CHECK(!eps || (*eps >= 0 && *eps <= 0.5), "logit: eps must lie in [0, 0.5], not ", *eps);
@@ -263,6 +279,19 @@ Tensor zeta(const Tensor& s,
 Tensor zeta(double s, const Tensor& q) { return zeta(constant(q, s), q); }
 Tensor zeta(const Tensor& s, double q) { return zeta(s, constant(s, q)); }
 
+Tensor mvlgamma(const Tensor& x, int p) {
+  detail::check_floating("mvlgamma", x);
+  KILN_CHECK(p >= 1, "mvlgamma: the dimension p must be 1 or more, not ", p);
+  const double least = 0.5 * (p - 1);
+  KILN_CHECK(x.numel() == 0 || all(x.detach() > least).item() != 0.0,
+             "mvlgamma: every entry of the tensor of shape ", fmt(x.shape()),
+             " must exceed (p - 1) / 2 = ", least, " for p = ", p,
+             " (the function is not defined there); some do not, or are NaN");
+  Tensor out = lgamma(x);
+  for (int j = 1; j < p; ++j) out = out + lgamma(x - 0.5 * j);
+  return out + 0.25 * p * (p - 1) * std::log(std::numbers::pi);
+}
+
 Tensor polygamma(int n, const Tensor& x) {
   KILN_CHECK(n >= 0, "polygamma: the order n must be 0 or more, not ", n);
   if (n == 0) return digamma(x);
@@ -284,6 +313,41 @@ Tensor polygamma(int n, const Tensor& x) {
     mark_differentiable_backward(out);
   }
   return out;
+}
+
+// --- Bessel functions -------------------------------------------------------------
+
+namespace {
+// x where |x| > the dtype's epsilon, else that epsilon: where I1(x) / x is 1/2 to
+// working precision, kept away from 0 so that the division stays finite.
+Tensor away_from_zero(const Tensor& v, Tensor& tiny) {
+  const double eps =
+      v.dtype() == kFloat64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
+  tiny = abs(v) <= eps;
+  return where(tiny, eps, v);
+}
+}  // namespace
+
+Tensor i0(const Tensor& x) {
+  return unary_op(Unary::i0, "i0", x, Reads::input, [](const Tensor& v) { return i1(v); });
+}
+Tensor i0e(const Tensor& x) {
+  return unary_op(Unary::i0e, "i0e", x, Reads::input,
+                  [](const Tensor& v) { return i1e(v) - sign(v) * i0e(v); });
+}
+Tensor i1(const Tensor& x) {
+  return unary_op(Unary::i1, "i1", x, Reads::input, [](const Tensor& v) {
+    Tensor tiny;
+    const Tensor safe = away_from_zero(v, tiny);
+    return where(tiny, 0.5, i0(safe) - i1(safe) / safe);
+  });
+}
+Tensor i1e(const Tensor& x) {
+  return unary_op(Unary::i1e, "i1e", x, Reads::input, [](const Tensor& v) {
+    Tensor tiny;
+    const Tensor safe = away_from_zero(v, tiny);
+    return where(tiny, 0.5, i0e(safe) - i1e(safe) * (sign(safe) + reciprocal(safe)));
+  });
 }
 
 // --- Rounding and remainders ------------------------------------------------------

@@ -297,6 +297,19 @@ Tensor normalize(const Tensor& x, double p, std::int64_t dim, double eps) {
   return div(x, clamp(norm(x, p, {dim}, true), eps, INFINITY));
 }
 
+Tensor renorm(const Tensor& x, double p, std::int64_t dim, double maxnorm) {
+  detail::check_floating("renorm", x);
+  KILN_CHECK(p >= 1, "renorm: p must be at least 1 (1, 2, ..., or INFINITY), not ", p);
+  KILN_CHECK(maxnorm >= 0, "renorm: maxnorm must be 0 or more, not ", maxnorm);
+  KILN_CHECK(x.dim() >= 1, "renorm: needs a tensor with at least one dimension, not a 0-d one");
+  const std::int64_t d = normalize_dims({dim}, x.dim(), "renorm").front();
+  Dims others;
+  for (std::int64_t i = 0; i < x.dim(); ++i)
+    if (i != d) others.push_back(i);
+  const Tensor norms = norm(x, p, others, /*keepdim=*/true);
+  return mul(x, where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0));
+}
+
 Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::int64_t dim, double eps) {
   detail::check_floating("cosine_similarity", x1);
   KILN_CHECK(eps >= 0, "cosine_similarity: eps must be >= 0, not ", eps);

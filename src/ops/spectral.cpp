@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "kernels/cuda/special_functions.hpp"  // bessel_i_of
 #include "kiln/autograd/grad_mode.hpp"
 #include "kiln/autograd/node.hpp"
 #include "kiln/core/factories.hpp"
@@ -37,17 +38,6 @@ Tensor window_of(std::int64_t length, bool periodic, DType dtype, const char* op
 
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
-// The modified Bessel function I0 by its series sum_k ((x / 2)^k / k!)^2 (all terms positive).
-double bessel_i0(double x) {
-  double term = 1.0, sum = 1.0;
-  const double q = x * x / 4.0;
-  for (int k = 1; k < 500 && term > 1e-17 * sum; ++k) {
-    term *= q / (static_cast<double>(k) * static_cast<double>(k));
-    sum += term;
-  }
-  return sum;
-}
-
 }  // namespace
 
 Tensor hann_window(std::int64_t length, bool periodic, DType dtype) {
@@ -69,10 +59,10 @@ Tensor bartlett_window(std::int64_t length, bool periodic, DType dtype) {
 }
 Tensor kaiser_window(std::int64_t length, bool periodic, double beta, DType dtype) {
   KILN_CHECK(std::isfinite(beta), "kaiser_window: beta must be finite, got ", beta);
-  const double norm = bessel_i0(beta);
+  const double norm = cuda_kernels::bessel_i_of(0, beta, false);
   return window_of(length, periodic, dtype, "kaiser_window", [&](double u) {
     const double r = 2.0 * u - 1.0;
-    return bessel_i0(beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / norm;
+    return cuda_kernels::bessel_i_of(0, beta * std::sqrt(std::max(0.0, 1.0 - r * r)), false) / norm;
   });
 }
 

@@ -1,5 +1,5 @@
-// topk, sort and the order statistics (kthvalue, median, nanmedian, mode, quantile): entries along a
-// dimension in rank order (the k best, or all). The
+// topk, sort and the order statistics (kthvalue, median, nanmedian, mode, quantile,
+// nanquantile): entries along a dimension in rank order (the k best, or all). The
 // positions are found per row (a (partial) sort on the CPU; on a GPU k passes over the
 // row for a few picks, else a bitonic sort); the values are a gather at them, which
 // carries the gradient.
@@ -238,25 +238,100 @@ ValuesIndices mode(const Tensor& x, std::int64_t dim_in, bool keepdim) {
   return picked(x, dim, gather(sorted.indices, dim, last), keepdim);
 }
 
-Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim_in, bool keepdim) {
-  detail::check_floating("quantile", x);
-  KILN_CHECK(q >= 0 && q <= 1, "quantile: q = ", q, " must be in [0, 1]");
+namespace {
+
+// quantile's levels as host numbers, checked: a 0-d or 1-D floating tensor in [0, 1].
+std::vector<double> quantile_levels(const char* op, const Tensor& q) {
+  KILN_CHECK(q.defined(), op, ": q is an undefined tensor; pass a number or a 0-d or 1-D tensor of levels");
+  KILN_CHECK(q.dim() <= 1, op, ": q must be a number, a 0-d or a 1-D tensor of levels, not one of shape ",
+             fmt(q.shape()));
+  KILN_CHECK(is_floating(q.dtype()), op, ": q must be a floating tensor, not ", dtype_name(q.dtype()));
+  std::vector<double> levels = q.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
+  for (const double level : levels)
+    KILN_CHECK(level >= 0 && level <= 1, op, ": q = ", level, " must be in [0, 1]");
+  return levels;
+}
+
+// The quantiles of x along dim at each level, stacked in front when `stacked` (a 1-D q).
+// As torch: the line sorted (NaN last), the place r = q (count - 1) computed in x's dtype
+// (count: the line's length, or with skip_nan its numbers), a line whose result must be NaN
+// sent to its last place (a NaN), then the entries at floor r and ceil r.
+Tensor quantiles(const char* op, const Tensor& x, const std::vector<double>& levels, bool stacked,
+                 std::optional<std::int64_t> dim_in, bool keepdim, QuantileInterpolation how, bool skip_nan) {
+  detail::check_floating(op, x);
   if (!dim_in) {
-    const Tensor all = quantile(x.flatten(), q, 0, false);
-    return keepdim ? all.reshape(Shape(static_cast<std::size_t>(x.dim()), 1)) : all;
+    Tensor all = quantiles(op, x.flatten(), levels, stacked, 0, false, how, skip_nan);
+    if (!keepdim) return all;
+    Shape ones_shape(static_cast<std::size_t>(x.dim()), 1);
+    if (stacked) ones_shape.insert(ones_shape.begin(), all.size(0));
+    return all.reshape(ones_shape);
   }
-  KILN_CHECK(x.dim() >= 1, "quantile: needs a tensor with at least one dimension, not a 0-d one");
-  const std::int64_t dim = wrap_dim(*dim_in, x.dim(), "quantile");
+  const std::int64_t dim = checked_line(op, x, *dim_in, "quantile");
   const std::int64_t n = x.size(dim);
-  KILN_CHECK(n >= 1, "quantile: dimension ", dim, " of shape ", fmt(x.shape()), " is empty");
   const Tensor sorted = sort(x, dim).values;
-  const double at = q * static_cast<double>(n - 1);
-  const auto lo = static_cast<std::int64_t>(std::floor(at)), hi = std::min(lo + 1, n - 1);
-  const Tensor below = sorted.narrow(dim, lo, 1), above = sorted.narrow(dim, hi, 1);
-  Tensor out = below + (above - below) * (at - static_cast<double>(lo));
-  // A NaN sorts last, where a small q would not look: the line's result is NaN then.
-  out = where(any(isnan(x), {dim}, /*keepdim=*/true), std::numeric_limits<double>::quiet_NaN(), out);
-  return keepdim ? out : out.squeeze(dim);
+  const DType place_type = x.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  const Tensor nans = isnan(x.detach());
+  Tensor last_place;  // where the place must be the line's last (its result is NaN)
+  Tensor count_less_one;
+  if (skip_nan) {
+    count_less_one = (static_cast<double>(n - 1) - sum(nans.to(kInt64), {dim}, true)).to(place_type);
+    last_place = count_less_one < 0.0;
+  } else {
+    count_less_one =
+        full(sorted.narrow(dim, 0, 1).shape(), static_cast<double>(n - 1), place_type, x.device());
+    last_place = any(nans, {dim}, /*keepdim=*/true);
+  }
+  std::vector<Tensor> outs;
+  outs.reserve(levels.size());
+  for (const double level : levels) {
+    Tensor place = count_less_one * full({}, level, place_type, x.device());
+    place = where(last_place, static_cast<double>(n - 1), place);
+    switch (how) {
+      case QuantileInterpolation::lower:
+        place = floor(place);
+        break;
+      case QuantileInterpolation::higher:
+        place = ceil(place);
+        break;
+      case QuantileInterpolation::nearest:
+        place = round(place);
+        break;
+      default:
+        break;
+    }
+    const Tensor below_place = place.to(kInt64);
+    Tensor out = gather(sorted, dim, below_place);
+    if (how == QuantileInterpolation::linear || how == QuantileInterpolation::midpoint) {
+      const Tensor above = gather(sorted, dim, ceil(place).to(kInt64));
+      out = how == QuantileInterpolation::midpoint ? lerp(out, above, 0.5)
+                                                   : lerp(out, above, place - below_place.to(place_type));
+    }
+    outs.push_back(keepdim ? out : out.squeeze(dim));
+  }
+  return stacked ? stack(outs, 0) : outs.front();
+}
+
+}  // namespace
+
+Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim, bool keepdim,
+                QuantileInterpolation interpolation) {
+  KILN_CHECK(q >= 0 && q <= 1, "quantile: q = ", q, " must be in [0, 1]");
+  return quantiles("quantile", x, {q}, false, dim, keepdim, interpolation, false);
+}
+Tensor quantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim, bool keepdim,
+                QuantileInterpolation interpolation) {
+  return quantiles("quantile", x, quantile_levels("quantile", q), q.dim() == 1, dim, keepdim, interpolation,
+                   false);
+}
+Tensor nanquantile(const Tensor& x, double q, std::optional<std::int64_t> dim, bool keepdim,
+                   QuantileInterpolation interpolation) {
+  KILN_CHECK(q >= 0 && q <= 1, "nanquantile: q = ", q, " must be in [0, 1]");
+  return quantiles("nanquantile", x, {q}, false, dim, keepdim, interpolation, true);
+}
+Tensor nanquantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim, bool keepdim,
+                   QuantileInterpolation interpolation) {
+  return quantiles("nanquantile", x, quantile_levels("nanquantile", q), q.dim() == 1, dim, keepdim,
+                   interpolation, true);
 }
 
 }  // namespace kiln

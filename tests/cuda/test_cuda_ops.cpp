@@ -193,6 +193,9 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
       parity([f](const auto& v) { return f(v[0], v[1]); }, {x * 3.0, other}, tol);  // other broadcasts
     parity([](const auto& v) { return xlogy(v[0], v[1]); }, {x, pos}, tol);
     parity([](const auto& v) { return polygamma(1, v[0]) + polygamma(3, v[0]); }, {pos}, tol);
+    for (Fn f : {i0, i0e, i1, i1e})
+      parity([f](const auto& v) { return f(v[0]); }, {x * 12.0}, tol);  // past 25
+    parity([](const auto& v) { return mvlgamma(v[0], 3); }, {pos + 1.0}, tol);
     parity([](const auto& v) { return zeta(v[1].detach() + 1.5, v[0]); }, {pos, rand({9}, dt) * 6.0}, tol);
     parity([](const auto& v) { return lerp(v[0], v[1], v[2]); }, {x, other, rand({7, 1}, dt)}, tol);
     const Tensor bound = other.narrow(0, 0, 7);
@@ -200,7 +203,7 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
   }
   // The special values, on the device as on the host.
   const Tensor special = tensor<double>({0.0, -0.0, 1, -1, -2, 1.5, INFINITY, -INFINITY, NAN});
-  for (auto f : {erfinv, digamma, lgamma, atanh})
+  for (auto f : {erfinv, digamma, lgamma, atanh, i0, i0e, i1, i1e})
     check_same(f(special.to(gpu)).to(Device::cpu()), f(special), 1e-12);
   const Tensor orders = tensor<double>({2, 1, 1.5, 0.5, 3, 4, 2.5, 7, NAN});
   check_same(zeta(orders.to(gpu), special.to(gpu)).to(Device::cpu()), zeta(orders, special), 1e-12);

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
+#include <vector>
 
 #include "kiln/kiln.hpp"
 #include "tests/cuda/cuda_parity.hpp"
@@ -14,7 +16,9 @@
 
 namespace kiln::test {
 
-TEST_CASE("cuda: movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim") {
+TEST_CASE(
+    "cuda: movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_prod, take_along_dim, take, put, "
+    "fliplr, flipud, renorm, ldexp, float_power, unravel_index") {
   manual_seed(120);
   for (DType dt : {kFloat64, kFloat32}) {
     INFO(dtype_name(dt));
@@ -40,7 +44,22 @@ TEST_CASE("cuda: movedim, rot90, diag_embed, block_diag, meshgrid, cartesian_pro
         {randn({3}, dt), randn({4}, dt)}, tol_for(dt));
     parity([](const auto& v) { return take_along_dim(v[0], v[1], 2); }, {x, argsort(randn({2, 1, 4}), 2)},
            tol_for(dt));
+    const Tensor positions = from_vector(std::vector<std::int64_t>{3, -1, 20, 3, 0, -24}, {2, 3});
+    parity([](const auto& v) { return take(v[0], v[1]); }, {x, positions}, tol_for(dt));
+    parity([](const auto& v) { return put(v[0], v[2], v[1], true); }, {x, randn({2, 3}, dt), positions},
+           tol_for(dt));
+    parity([](const auto& v) { return fliplr(v[0]) + flipud(v[0]); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return renorm(v[0], 2, 1, 1.5); }, {x}, tol_for(dt));
+    parity([](const auto& v) { return ldexp(v[0], v[1]); }, {x, randn({4}, dt)}, tol_for(dt));
+    parity([](const auto& v) { return float_power(v[0], v[1]); }, {abs(x) + 0.5, randn({4}, dt)},
+           tol_for(dt));
   }
+  const std::vector<Tensor> coords =
+      unravel_index(from_vector(std::vector<std::int64_t>{0, 23, 9}).to(gpu), {2, 3, 4});
+  CHECK(coords[2].device() == gpu);
+  CHECK(coords[0].to(Device::cpu()).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 0});
+  CHECK(coords[1].to(Device::cpu()).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 2, 2});
+  CHECK(coords[2].to(Device::cpu()).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 3, 1});
 }
 
 TEST_CASE(
@@ -248,6 +267,19 @@ TEST_CASE("cuda: integer sums, differences and products wrap around as on the CP
             f(u, v).to(kInt64).to_vector<std::int64_t>());
     CHECK(neg(u.to(gpu)).to(Device::cpu()).to(kInt64).to_vector<std::int64_t>() ==
           neg(u).to(kInt64).to_vector<std::int64_t>());
+  }
+  // int64 sums of values across the whole range, which overflow: short rows (a warp
+  // each), long rows (a block each, or slices), a middle dim, and over everything.
+  std::mt19937_64 bits(35);
+  for (const Shape& shape : {Shape{3, 5}, Shape{2, 5000}, Shape{1, 100000}, Shape{4, 300, 6}}) {
+    INFO(fmt(shape));
+    std::vector<std::int64_t> values(static_cast<std::size_t>(numel_of(shape)));
+    for (std::int64_t& value : values) value = static_cast<std::int64_t>(bits());
+    const Tensor x = from_vector(values, shape);
+    const std::int64_t along = shape.size() == 3 ? 1 : -1;
+    CHECK(sum(x.to(gpu), {along}).to(Device::cpu()).to_vector<std::int64_t>() ==
+          sum(x, {along}).to_vector<std::int64_t>());
+    CHECK(sum(x.to(gpu)).to(Device::cpu()).to_vector<std::int64_t>() == sum(x).to_vector<std::int64_t>());
   }
 }
 

@@ -36,6 +36,11 @@ Tensor count_nonzero(const Tensor& x, const Dims& dims = {});
 Tensor norm(const Tensor& x, double p = 2, const Dims& dims = {}, bool keepdim = false);
 // x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize): rows of unit length.
 Tensor normalize(const Tensor& x, double p = 2, std::int64_t dim = 1, double eps = 1e-12);
+// Each slice of x at an index of `dim` (the sub-tensor x.select(dim, i)) whose p-norm
+// exceeds maxnorm scaled down to it, by maxnorm / (norm + 1e-7); the others kept
+// (torch.renorm, e.g. a max-norm constraint on embedding rows). p >= 1 or INFINITY,
+// maxnorm >= 0. Differentiable, through the norm too.
+Tensor renorm(const Tensor& x, double p, std::int64_t dim, double maxnorm);
 // x1 · x2 / max(||x1|| ||x2||, eps) along `dim` of the inputs' broadcast shape, which loses
 // that dimension (torch.nn.functional.cosine_similarity). Differentiable in both.
 Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, std::int64_t dim = 1, double eps = 1e-8);
@@ -72,9 +77,9 @@ Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false);
 //             above every number)
 //   median    the lower median, the ((n - 1) / 2 + 1)-th smallest (torch.median); a line
 //             holding NaN gives NaN, at its first NaN's position
-//   quantile  the q-quantile, q in [0, 1], between the sorted entries at q (n - 1),
-//             linearly interpolated (torch.quantile's default); NaN where a line holds NaN;
-//             over all entries without dim
+//   quantile  the q-quantile, q in [0, 1], read at place q (n - 1) of the sorted line
+//             (torch.quantile); NaN where a line holds NaN; over all entries without dim.
+//             See quantile's declaration below for the ways between two entries.
 ValuesIndices kthvalue(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool keepdim = false);
 ValuesIndices median(const Tensor& x, std::int64_t dim, bool keepdim = false);
 // The lower median of all entries (torch.median()); NaN when any entry is NaN.
@@ -87,8 +92,25 @@ Tensor nanmedian(const Tensor& x);
 // frequent the smallest, at its last position. Each NaN counts as a value of its own.
 // The values are differentiable (a gather at that position).
 ValuesIndices mode(const Tensor& x, std::int64_t dim = -1, bool keepdim = false);
+// How quantile reads a place r = q (n - 1) that falls between the sorted entries s[floor r]
+// and s[ceil r] (torch's `interpolation`): linear, s[floor r] + (r - floor r) (s[ceil r] -
+// s[floor r]) (the default); lower, s[floor r]; higher, s[ceil r]; midpoint, their mean;
+// nearest, s[round r], halves to the even place. The place is computed in x's dtype (q
+// rounded to float32 for a float32 x), as torch does.
+enum class QuantileInterpolation { linear, lower, higher, midpoint, nearest };
+// q is a number, or a 0-d or 1-D floating tensor of levels in [0, 1] (read on the host);
+// with a 1-D q the result has one leading dimension with a quantile per level, before the
+// reduced shape (torch's layout). Differentiable in x (the gradient goes to the one or
+// two entries each quantile is read from). nanquantile skips NaN: each line's quantile of
+// its numbers alone, at q (count - 1), NaN only for a line of NaN (torch.nanquantile).
 Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std::nullopt,
-                bool keepdim = false);
+                bool keepdim = false, QuantileInterpolation interpolation = QuantileInterpolation::linear);
+Tensor quantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim = std::nullopt,
+                bool keepdim = false, QuantileInterpolation interpolation = QuantileInterpolation::linear);
+Tensor nanquantile(const Tensor& x, double q, std::optional<std::int64_t> dim = std::nullopt,
+                   bool keepdim = false, QuantileInterpolation interpolation = QuantileInterpolation::linear);
+Tensor nanquantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim = std::nullopt,
+                   bool keepdim = false, QuantileInterpolation interpolation = QuantileInterpolation::linear);
 // Running sums along `dim` (torch.cumsum): out[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..],
 // summed in double for floating types; integers sum as int64. Differentiable (the
 // gradient is the running sum of the gradient from the far end).

@@ -64,6 +64,10 @@ Tensor nonzero(const Tensor& x);
 Tensor masked_select(const Tensor& x, const Tensor& mask);
 // x reversed along each of `dims` (torch.flip): a copy, differentiable.
 Tensor flip(const Tensor& x, const std::vector<std::int64_t>& dims);
+// flip along dim 1 (left-right; at least 2 dims) or dim 0 (up-down; at least 1), as
+// torch.fliplr / flipud.
+Tensor fliplr(const Tensor& x);
+Tensor flipud(const Tensor& x);
 // The diagonal of x over dims dim1 and dim2 as a view (torch.diagonal): those two
 // dimensions removed and one of the diagonal's length appended; offset > 0 above the main
 // diagonal, < 0 below it (an empty diagonal where it falls outside). Differentiable.
@@ -196,6 +200,19 @@ Tensor cartesian_prod(const std::vector<Tensor>& tensors);
 // dimensions broadcast between the two (same number of dimensions); without dim, the
 // flattened x at the flattened indices. Differentiable in x.
 Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<std::int64_t> dim = std::nullopt);
+// Flat positions into x as if it were 1-D, row-major (torch.take / Tensor.put), int64 or
+// int32, negative ones counting from the end; the index is checked on the host (read back
+// once from a GPU), so one out of range is an Error. take gives x's entries at `index`, in
+// index's shape; put gives x with source's entries (as many as the index has, in
+// row-major order) written at them, or with accumulate added to them, repeated positions
+// adding up (without it a repeated position keeps the last). Differentiable in x and source.
+Tensor take(const Tensor& x, const Tensor& index);
+Tensor put(const Tensor& x, const Tensor& index, const Tensor& source, bool accumulate = false);
+// Flat row-major positions into a tensor of `shape` turned into coordinates, one int64
+// tensor per dimension in index's shape (torch.unravel_index): the inverse of
+// sum_d coords[d] stride[d]. Positions must lie in [0, numel(shape)), else an Error
+// (checked on the host).
+std::vector<Tensor> unravel_index(const Tensor& index, const Shape& shape);
 // The (row, column) positions on and above (triu) / on and below (tril) the offset-th
 // diagonal of a rows x cols matrix, row by row: int64 (2, count) (torch.triu_indices).
 Tensor triu_indices(std::int64_t rows, std::int64_t cols, std::int64_t offset = 0);

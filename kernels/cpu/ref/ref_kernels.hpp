@@ -109,6 +109,10 @@ KILN_REF_UNARY(log10, std::log10(v))
 KILN_REF_UNARY(lgamma, std::lgamma(v))
 KILN_REF_UNARY(digamma, cuda_kernels::digamma_of(static_cast<double>(v)))
 KILN_REF_UNARY(trigamma, cuda_kernels::trigamma_of(static_cast<double>(v)))
+KILN_REF_UNARY(i0, cuda_kernels::bessel_i_of(0, static_cast<double>(v), false))
+KILN_REF_UNARY(i0e, cuda_kernels::bessel_i_of(0, static_cast<double>(v), true))
+KILN_REF_UNARY(i1, cuda_kernels::bessel_i_of(1, static_cast<double>(v), false))
+KILN_REF_UNARY(i1e, cuda_kernels::bessel_i_of(1, static_cast<double>(v), true))
 #undef KILN_REF_UNARY
 
 template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {

@@ -49,6 +49,10 @@ void fill(KernelTable<T>& t) {
   t.unary[int(Unary::lgamma)] = ref::lgamma<T>;
   t.unary[int(Unary::digamma)] = ref::digamma<T>;
   t.unary[int(Unary::trigamma)] = ref::trigamma<T>;
+  t.unary[int(Unary::i0)] = ref::i0<T>;
+  t.unary[int(Unary::i0e)] = ref::i0e<T>;
+  t.unary[int(Unary::i1)] = ref::i1<T>;
+  t.unary[int(Unary::i1e)] = ref::i1e<T>;
   t.binary[int(Binary::add)] = ref::add<T>;
   t.binary[int(Binary::sub)] = ref::sub<T>;
   t.binary[int(Binary::mul)] = ref::mul<T>;
