@@ -141,6 +141,8 @@ TEST_CASE("take, put, unravel_index, fliplr and flipud") {
                        Error);
   CHECK_THROWS_WITH_AS(unravel_index(from_vector(I{-1}), {4}),
                        doctest::Contains("position -1 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(unravel_index(flat, {std::int64_t{1} << 40, std::int64_t{1} << 40}),
+                       doctest::Contains("holds more elements than a 64-bit count can number"), Error);
   // fliplr / flipud: flip along dim 1 / dim 0.
   check_values(fliplr(x), {3, 2, 1, 6, 5, 4});
   check_values(flipud(x), {4, 5, 6, 1, 2, 3});

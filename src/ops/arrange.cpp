@@ -211,11 +211,9 @@ std::vector<Tensor> unravel_index(const Tensor& index, const Shape& shape) {
   constexpr const char* op = "unravel_index";
   KILN_CHECK(index.dtype() == kInt64 || index.dtype() == kInt32, op,
              ": the index must be int64 or int32, not ", dtype_name(index.dtype()));
-  std::int64_t count = 1;
-  for (const std::int64_t size : shape) {
+  for (const std::int64_t size : shape)
     KILN_CHECK(size >= 0, op, ": the shape ", fmt(shape), " has a negative size");
-    count = size == 0 || count == 0 ? 0 : count * size;
-  }
+  const std::int64_t count = numel_of(shape);
   Tensor rest = index.to(kInt64);
   if (rest.numel() > 0) {
     const auto lowest = static_cast<std::int64_t>(amin(rest).item()),
