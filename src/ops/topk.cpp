@@ -240,16 +240,13 @@ ValuesIndices mode(const Tensor& x, std::int64_t dim_in, bool keepdim) {
 
 namespace {
 
-// quantile's levels as host numbers, checked: a 0-d or 1-D floating tensor in [0, 1].
+// quantile's levels as host numbers, checked: a 0-d or 1-D floating tensor.
 std::vector<double> quantile_levels(const char* op, const Tensor& q) {
   KILN_CHECK(q.defined(), op, ": q is an undefined tensor; pass a number or a 0-d or 1-D tensor of levels");
   KILN_CHECK(q.dim() <= 1, op, ": q must be a number, a 0-d or a 1-D tensor of levels, not one of shape ",
              fmt(q.shape()));
   KILN_CHECK(is_floating(q.dtype()), op, ": q must be a floating tensor, not ", dtype_name(q.dtype()));
-  std::vector<double> levels = q.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
-  for (const double level : levels)
-    KILN_CHECK(level >= 0 && level <= 1, op, ": q = ", level, " must be in [0, 1]");
-  return levels;
+  return q.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
 }
 
 // The quantiles of x along dim at each level, stacked in front when `stacked` (a 1-D q).
@@ -259,6 +256,7 @@ std::vector<double> quantile_levels(const char* op, const Tensor& q) {
 Tensor quantiles(const char* op, const Tensor& x, const std::vector<double>& levels, bool stacked,
                  std::optional<std::int64_t> dim_in, bool keepdim, QuantileInterpolation how, bool skip_nan) {
   detail::check_floating(op, x);
+  for (const double level : levels) KILN_CHECK(level >= 0 && level <= 1, op, ": q = ", level, " must be in [0, 1]");
   if (!dim_in) {
     Tensor all = quantiles(op, x.flatten(), levels, stacked, 0, false, how, skip_nan);
     if (!keepdim) return all;
@@ -315,7 +313,6 @@ Tensor quantiles(const char* op, const Tensor& x, const std::vector<double>& lev
 
 Tensor quantile(const Tensor& x, double q, std::optional<std::int64_t> dim, bool keepdim,
                 QuantileInterpolation interpolation) {
-  KILN_CHECK(q >= 0 && q <= 1, "quantile: q = ", q, " must be in [0, 1]");
   return quantiles("quantile", x, {q}, false, dim, keepdim, interpolation, false);
 }
 Tensor quantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim, bool keepdim,
@@ -325,7 +322,6 @@ Tensor quantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> di
 }
 Tensor nanquantile(const Tensor& x, double q, std::optional<std::int64_t> dim, bool keepdim,
                    QuantileInterpolation interpolation) {
-  KILN_CHECK(q >= 0 && q <= 1, "nanquantile: q = ", q, " must be in [0, 1]");
   return quantiles("nanquantile", x, {q}, false, dim, keepdim, interpolation, true);
 }
 Tensor nanquantile(const Tensor& x, const Tensor& q, std::optional<std::int64_t> dim, bool keepdim,
