@@ -237,6 +237,46 @@ TEST_CASE("math: the Bessel functions i0, i0e, i1, i1e and mvlgamma at known val
                        Error);
 }
 
+TEST_CASE("math: signbit, frexp and nextafter: signed zeros, subnormals, the infinities, NaN") {
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  const Tensor x = tensor<double>({1.5, -1.5, 0.0, -0.0, kInf, -kInf, tiny, -1e300, 6.0});
+  CHECK(signbit(x).dtype() == kUInt8);
+  check_values(signbit(x), {0, 1, 0, 1, 0, 1, 0, 1, 0}, 0);
+  check_values(signbit(-tensor<double>({NAN})), {1}, 0);  // the sign bit of a NaN, as std::signbit
+  check_values(signbit(tensor<std::int64_t>({-3, 0, 4})), {1, 0, 0}, 0);
+  // x = m 2^e, |m| in [0.5, 1): 1.5 = 0.75 2^1, 6 = 0.75 2^3, the smallest subnormal 0.5 2^-1073.
+  const MantissaExponent parts = frexp(x);
+  CHECK(parts.exponent.dtype() == kInt32);
+  check_values(parts.mantissa, {0.75, -0.75, 0, 0, kInf, -kInf, 0.5, -1e300 / std::ldexp(1.0, 997), 0.75}, 0);
+  check_values(parts.exponent, {1, 1, 0, 0, 0, 0, -1073, 997, 3}, 0);
+  CHECK(std::signbit(parts.mantissa.to_vector<double>()[3]));  // -0 stays -0
+  CHECK(std::isnan(frexp(tensor<double>({NAN})).mantissa.item()));
+  // float32: a subnormal's exponent in float's own range; the parts put x back together exactly.
+  const Tensor f = tensor<float>({1e-40f, 3.0f, -0.1f});
+  const MantissaExponent fp = frexp(f);
+  CHECK(fp.mantissa.dtype() == kFloat32);
+  check_values(fp.exponent, {-132, 2, -3}, 0);
+  kiln::test::check_same(ldexp(fp.mantissa, fp.exponent), f, 0);
+  // The mantissa's gradient is 2^-e; the exponent has none.
+  const Tensor leaf = tensor<double>({3.0, -0.2}).requires_grad_();
+  sum(frexp(leaf).mantissa).backward();
+  check_values(leaf.grad(), {0.25, 4}, 0);  // 3 = 0.75 2^2, -0.2 = -0.8 2^-2
+  KILN_CHECK_GRAD([](const In& in) { return frexp(in[0]).mantissa; },
+                  {tensor<double>({0.3, -5.1, 17.0, 1e-3})});
+  // nextafter: one ulp toward b, in the dtype's own precision; b where they are equal.
+  check_values(nextafter(tensor<double>({1, 1, 0, 2}), tensor<double>({2, 0, -1, 2})),
+               {std::nextafter(1.0, 2.0), std::nextafter(1.0, 0.0), -tiny, 2}, 0);
+  CHECK(nextafter(tensor<float>({1}), tensor<float>({2})).item() ==
+        static_cast<double>(std::nextafterf(1, 2)));
+  check_values(nextafter(tensor<double>({{1}, {NAN}}), tensor<double>({0, 5})),
+               {std::nextafter(1.0, 0.0), std::nextafter(1.0, 5.0), NAN, NAN}, 0);
+  CHECK_FALSE(nextafter(tensor<double>({1}).requires_grad_(), tensor<double>({2})).requires_grad());
+  CHECK_THROWS_WITH_AS(nextafter(tensor<std::int64_t>({1}), tensor<std::int64_t>({2})),
+                       doctest::Contains("nextafter: expected a floating tensor"), Error);
+  CHECK_THROWS_WITH_AS(frexp(tensor<std::int64_t>({1})),
+                       doctest::Contains("frexp: expected a floating tensor"), Error);
+}
+
 TEST_CASE("math: atan2, hypot, fmod, remainder, logaddexp") {
   // atan2's quadrants, its axes and signed zeros, as <cmath>'s.
   const std::vector<double> ys = {1, 1, -1, -1, 0, -0.0, 0, 3, kInf, NAN};

@@ -63,6 +63,26 @@ TEST_CASE("torch differential: trigonometric, hyperbolic, erf, gamma, Bessel and
        [](const TT& x) { return torch::special::i1e(x); }},
       {"mvlgamma", 1.05, 6, [](const KT& x) { return kiln::mvlgamma(x, 3); },
        [](const TT& x) { return torch::mvlgamma(x, 3); }},
+      // frexp's mantissa and exponent (its gradient 2^-e); nextafter as the gap to the next
+      // number toward 0, and away from it, which x is divided by (no gradient of its own);
+      // signbit.
+      {"frexp", -1e3, 1e3,
+       [](const KT& x) {
+         const auto parts = kiln::frexp(x * x - 0.5);
+         return parts.mantissa + parts.exponent.to(x.dtype());
+       },
+       [](const TT& x) {
+         const auto [mantissa, exponent] = torch::frexp(x * x - 0.5);
+         return mantissa + exponent.to(x.scalar_type());
+       }},
+      {"nextafter toward 0", -3, 3,
+       [](const KT& x) { return x / (kiln::nextafter(x.detach(), kiln::zeros_like(x)) - x.detach()); },
+       [](const TT& x) { return x / (torch::nextafter(x.detach(), torch::zeros_like(x)) - x.detach()); }},
+      {"nextafter away from 0", -3, 3,
+       [](const KT& x) { return x / (kiln::nextafter(x.detach(), x.detach() * 2.0) - x.detach()); },
+       [](const TT& x) { return x / (torch::nextafter(x.detach(), x.detach() * 2.0) - x.detach()); }},
+      {"signbit", -3, 3, [](const KT& x) { return x + kiln::signbit(x).to(x.dtype()); },
+       [](const TT& x) { return x + torch::signbit(x).to(x.scalar_type()); }},
       {"trunc", -3, 3, [](const KT& x) { return kiln::trunc(x * 2.0); },
        [](const TT& x) { return torch::trunc(x * 2.0); }},
       {"frac", -3, 3, [](const KT& x) { return kiln::frac(x * 2.0); },

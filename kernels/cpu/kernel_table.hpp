@@ -16,7 +16,8 @@ const char* isa_name(Isa isa);
 
 // y[i] = f(x[i]) over contiguous arrays. The row from tan on has the reference only
 // (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma, trigamma and the
-// Bessel functions i0 to i1e), but
+// Bessel functions i0 to i1e; kernels/cuda/float_parts.hpp for signbit and frexp's two
+// parts, each in the input's type), but
 // for erf and erfc (simd/) and, for float32, lgamma and digamma (special/).
 // clang-format off
 enum class Unary : int {
@@ -24,6 +25,7 @@ enum class Unary : int {
   silu, sin, cos, log1p, expm1, sign, floor, ceil, round,
   tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erf, erfc, erfinv,
   rsqrt, reciprocal, trunc, exp2, log2, log10, lgamma, digamma, trigamma, i0, i0e, i1, i1e,
+  signbit, frexp_mantissa, frexp_exponent,
   count
 };
 // y[i] = f(a[i*sa], b[i*sb]); y contiguous, strides in elements (0 = broadcast).
@@ -31,7 +33,7 @@ enum class Unary : int {
 // types only (kernels/cuda/bitwise.hpp; the floating tables leave them empty).
 enum class Binary : int {
   add, sub, mul, div, maximum, minimum, pow,
-  atan2, fmod, remainder, hypot, logaddexp, zeta, floor_divide,
+  atan2, fmod, remainder, hypot, logaddexp, zeta, nextafter, floor_divide,
   bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm,
   count
 };

@@ -6,6 +6,7 @@
 #include "kernels/cuda/counter_random.hpp"
 #include "kernels/cuda/division.hpp"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/float_parts.hpp"
 #include "kernels/cuda/special_functions.hpp"
 #include "kernels/cuda/value_cast.hpp"
 #include "kernels/cuda/wrapping.hpp"
@@ -218,6 +219,12 @@ struct Zeta {  // Hurwitz's zeta function, in double (special_functions.hpp)
     return static_cast<T>(zeta_of(static_cast<double>(s), static_cast<double>(q)));
   }
 };
+struct NextAfter {  // the next number toward v, in T's precision (float_parts.hpp)
+  template <class T>
+  __device__ T operator()(T u, T v) const {
+    return next_after_of(u, v);
+  }
+};
 struct Logaddexp {  // max + log1p(e^-|u - v|); u where both are the same infinity
   template <class T>
   __device__ T operator()(T u, T v) const {
@@ -289,6 +296,7 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
       case cpu::Binary::hypot:
       case cpu::Binary::logaddexp:
       case cpu::Binary::zeta:
+      case cpu::Binary::nextafter:
         if constexpr (std::is_floating_point_v<T>) {
           switch (op) {
             case cpu::Binary::div:
@@ -305,6 +313,8 @@ void binary(cpu::Binary op, Scalar t, const Loop& loop, void* out, const void* a
               return launch_zip(loop, o, pa, pb, Hypot{});
             case cpu::Binary::zeta:
               return launch_zip(loop, o, pa, pb, Zeta{});
+            case cpu::Binary::nextafter:
+              return launch_zip(loop, o, pa, pb, NextAfter{});
             default:
               return launch_zip(loop, o, pa, pb, Logaddexp{});
           }

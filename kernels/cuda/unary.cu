@@ -104,6 +104,12 @@ void unary(cpu::Unary op, Scalar t, std::int64_t n, const void* x, void* y) {
         return launch_map(n, px, py, BesselI1{});
       case cpu::Unary::i1e:
         return launch_map(n, px, py, BesselI1e{});
+      case cpu::Unary::signbit:
+        return launch_map(n, px, py, SignBit{});
+      case cpu::Unary::frexp_mantissa:
+        return launch_map(n, px, py, FrexpMantissa{});
+      case cpu::Unary::frexp_exponent:
+        return launch_map(n, px, py, FrexpExponent{});
       case cpu::Unary::count: break;
     }
     KILN_ASSERT(!"unary: unknown op");

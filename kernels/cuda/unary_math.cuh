@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/float_parts.hpp"
 #include "kernels/cuda/special_functions.hpp"
 
 namespace kiln::cuda_kernels {
@@ -72,6 +73,9 @@ KILN_UNARY_FUNCTOR(BesselI0, bessel_i_of(0, static_cast<double>(x), false))
 KILN_UNARY_FUNCTOR(BesselI0e, bessel_i_of(0, static_cast<double>(x), true))
 KILN_UNARY_FUNCTOR(BesselI1, bessel_i_of(1, static_cast<double>(x), false))
 KILN_UNARY_FUNCTOR(BesselI1e, bessel_i_of(1, static_cast<double>(x), true))
+KILN_UNARY_FUNCTOR(SignBit, sign_bit_of(x))
+KILN_UNARY_FUNCTOR(FrexpMantissa, frexp_mantissa_of(x))
+KILN_UNARY_FUNCTOR(FrexpExponent, frexp_exponent_of(x))
 #undef KILN_UNARY_FUNCTOR
 
 // --- gradient functors: (saved, g) -> g * f'(...) ------------------------------------------

@@ -350,6 +350,32 @@ Tensor i1e(const Tensor& x) {
   });
 }
 
+// --- A floating-point number's parts ------------------------------------------------
+
+Tensor signbit(const Tensor& x) {
+  if (!is_floating(x.dtype())) return x < 0.0;
+  NoGradGuard no_grad;
+  return detail::unary_forward(Unary::signbit, "signbit", x).to(kUInt8);
+}
+
+MantissaExponent frexp(const Tensor& x) {
+  const auto exponent_of = [](const Tensor& v) {
+    NoGradGuard no_grad;
+    return detail::unary_forward(Unary::frexp_exponent, "frexp", v.detach());
+  };
+  const Tensor exponent = exponent_of(x);
+  // d mantissa / dx = 2^-exponent, the exponent constant between powers of 2.
+  const Tensor mantissa = unary_op(Unary::frexp_mantissa, "frexp", x, Reads::input,
+                                   [exponent_of](const Tensor& v) { return exp2(-exponent_of(v)); });
+  return {mantissa, exponent.to(kInt32)};
+}
+
+Tensor nextafter(const Tensor& a, const Tensor& b) {
+  detail::check_floating("nextafter", a);
+  NoGradGuard no_grad;
+  return detail::binary_forward(Binary::nextafter, "nextafter", a, b);
+}
+
 // --- Rounding and remainders ------------------------------------------------------
 
 Tensor trunc(const Tensor& x) {  // a zero gradient, passed on (as floor's)

@@ -205,6 +205,18 @@ TEST_CASE("cuda: math functions (kiln/ops/math.hpp), forward and backward") {
   const Tensor special = tensor<double>({0.0, -0.0, 1, -1, -2, 1.5, INFINITY, -INFINITY, NAN});
   for (auto f : {erfinv, digamma, lgamma, atanh, i0, i0e, i1, i1e})
     check_same(f(special.to(gpu)).to(Device::cpu()), f(special), 1e-12);
+  // A float's parts and neighbours: bit for bit, subnormals and signed zeros included.
+  for (const DType dt : {kFloat64, kFloat32}) {
+    const Tensor parts_of = cat({special, tensor<double>({1e-40, -1e-310, 3e38})}).to(dt);
+    check_same(signbit(parts_of.to(gpu)).to(Device::cpu()), signbit(parts_of), 0);
+    check_same(signbit(-parts_of.to(gpu)).to(Device::cpu()), signbit(-parts_of), 0);
+    const MantissaExponent on_gpu = frexp(parts_of.to(gpu)), on_cpu = frexp(parts_of);
+    check_same(on_gpu.mantissa.to(Device::cpu()), on_cpu.mantissa, 0);
+    CHECK(on_gpu.exponent.to(Device::cpu()).to_vector<std::int64_t>() ==
+          on_cpu.exponent.to_vector<std::int64_t>());
+    const Tensor toward = flip(parts_of, {0});
+    check_same(nextafter(parts_of.to(gpu), toward.to(gpu)).to(Device::cpu()), nextafter(parts_of, toward), 0);
+  }
   const Tensor orders = tensor<double>({2, 1, 1.5, 0.5, 3, 4, 2.5, 7, NAN});
   check_same(zeta(orders.to(gpu), special.to(gpu)).to(Device::cpu()), zeta(orders, special), 1e-12);
 }

@@ -153,6 +153,21 @@ Tensor heaviside(const Tensor& x, const Tensor& values);
 // sin(pi x) / (pi x), 1 at 0 (torch.sinc, the normalised sinc); gradient 0 at 0.
 Tensor sinc(const Tensor& x);
 
+// --- A floating-point number's parts ------------------------------------------------
+// Whether x's sign bit is set (torch.signbit): a uint8 mask, 1 for the negative numbers,
+// -0, -inf and a NaN whose sign bit is set; for integer tensors x < 0. No gradient.
+Tensor signbit(const Tensor& x);
+// x = mantissa 2^exponent with |mantissa| in [0.5, 1) (torch.frexp, exact): the mantissa
+// in x's dtype, the exponent int32; 0, ±inf and NaN are their own mantissa, with exponent
+// 0. Differentiable in the mantissa (2^-exponent, as torch's).
+struct MantissaExponent {
+  Tensor mantissa, exponent;
+};
+MantissaExponent frexp(const Tensor& x);
+// The next number after a toward b that a's dtype can hold (torch.nextafter),
+// broadcasting; b where a == b, NaN where either is. No gradient.
+Tensor nextafter(const Tensor& a, const Tensor& b);
+
 // --- Closeness (not differentiable) ------------------------------------------------
 // |a - b| <= atol + rtol |b| entrywise, broadcasting (torch.isclose), computed in double:
 // a uint8 mask. Infinities are close only to themselves; NaN is close to nothing, or to

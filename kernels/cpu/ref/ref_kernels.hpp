@@ -10,6 +10,7 @@
 #include "kernels/cuda/bitwise.hpp"
 #include "kernels/cuda/counter_random.hpp"  // dropout_keeps: one keep rule for CPU and GPU
 #include "kernels/cuda/division.hpp"
+#include "kernels/cuda/float_parts.hpp"
 #include "kernels/cuda/special_functions.hpp"
 #include "kernels/cuda/wrapping.hpp"  // integers wrap around (two's complement), defined
 
@@ -113,6 +114,9 @@ KILN_REF_UNARY(i0, cuda_kernels::bessel_i_of(0, static_cast<double>(v), false))
 KILN_REF_UNARY(i0e, cuda_kernels::bessel_i_of(0, static_cast<double>(v), true))
 KILN_REF_UNARY(i1, cuda_kernels::bessel_i_of(1, static_cast<double>(v), false))
 KILN_REF_UNARY(i1e, cuda_kernels::bessel_i_of(1, static_cast<double>(v), true))
+KILN_REF_UNARY(signbit, cuda_kernels::sign_bit_of(v))
+KILN_REF_UNARY(frexp_mantissa, cuda_kernels::frexp_mantissa_of(v))
+KILN_REF_UNARY(frexp_exponent, cuda_kernels::frexp_exponent_of(v))
 #undef KILN_REF_UNARY
 
 template <class T> void leaky_relu(std::int64_t n, const T* x, T slope, T* y) {
@@ -156,6 +160,7 @@ KILN_REF_BINARY(hypot, std::hypot(u, v))
 KILN_REF_BINARY(remainder, remainder_of(u, v))
 KILN_REF_BINARY(logaddexp, logaddexp_of(u, v))
 KILN_REF_BINARY(zeta, cuda_kernels::zeta_of(static_cast<double>(u), static_cast<double>(v)))
+KILN_REF_BINARY(nextafter, cuda_kernels::next_after_of(u, v))
 KILN_REF_BINARY(floor_divide, cuda_kernels::floor_divide_of(u, v))
 // Integer division and remainders (a divisor of 0 is refused before these run).
 KILN_REF_BINARY(floor_quotient, cuda_kernels::floor_quotient(u, v))

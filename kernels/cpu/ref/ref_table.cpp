@@ -53,6 +53,9 @@ void fill(KernelTable<T>& t) {
   t.unary[int(Unary::i0e)] = ref::i0e<T>;
   t.unary[int(Unary::i1)] = ref::i1<T>;
   t.unary[int(Unary::i1e)] = ref::i1e<T>;
+  t.unary[int(Unary::signbit)] = ref::signbit<T>;
+  t.unary[int(Unary::frexp_mantissa)] = ref::frexp_mantissa<T>;
+  t.unary[int(Unary::frexp_exponent)] = ref::frexp_exponent<T>;
   t.binary[int(Binary::add)] = ref::add<T>;
   t.binary[int(Binary::sub)] = ref::sub<T>;
   t.binary[int(Binary::mul)] = ref::mul<T>;
@@ -66,6 +69,7 @@ void fill(KernelTable<T>& t) {
   t.binary[int(Binary::hypot)] = ref::hypot<T>;
   t.binary[int(Binary::logaddexp)] = ref::logaddexp<T>;
   t.binary[int(Binary::zeta)] = ref::zeta<T>;
+  t.binary[int(Binary::nextafter)] = ref::nextafter<T>;
   t.binary[int(Binary::floor_divide)] = ref::floor_divide<T>;
   t.unary_grad[int(UnaryGrad::relu)] = ref::relu_grad<T>;
   t.unary_grad[int(UnaryGrad::sigmoid)] = ref::sigmoid_grad<T>;
