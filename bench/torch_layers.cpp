@@ -5,12 +5,13 @@
 // adaptive average and max pooling with overlapping windows, lp_pool2d, a spatial
 // transformer's affine_grid and grid_sample, bilinear and bicubic interpolation,
 // local_response_norm, rms_norm, then single ops on large tensors (a transpose's copy,
-// pow(x, 2), sort, cat, norm, flip, roll, masked_select, a comparison and where), ctc_loss,
-// conv3d, conv_transpose3d and max_pool3d, Fourier transforms (rfft, fft2, stft),
-// group_norm (and, fused like it, layer_norm and batch_norm in training), multi-head
-// self-attention, a Transformer encoder layer, LSTM and GRU layers over a sequence, and, by
-// grad with create_graph, an LSTM's input gradient, a physics-informed network's residual
-// (second derivatives) and a WGAN-GP critic's input gradient, without and with layer norm.
+// pow(x, 2), sort, quantile, nanquantile, cat, norm, flip, roll, masked_select, a
+// comparison and where), ctc_loss, conv3d, conv_transpose3d and max_pool3d, Fourier
+// transforms (rfft, fft2, stft), group_norm (and, fused like it, layer_norm and
+// batch_norm in training), multi-head self-attention, a Transformer encoder layer, LSTM
+// and GRU layers over a sequence, and, by grad with create_graph, an LSTM's input
+// gradient, a physics-informed network's residual (second derivatives) and a WGAN-GP
+// critic's input gradient, without and with layer norm.
 // The two libraries take turns, round after round, on the same inputs; each line is the
 // median of the rounds.
 //
@@ -303,6 +304,18 @@ int main(int argc, char** argv) {
        {torch::randn({2048, 1024})},
        [](const TV& a) { return std::get<0>(a[0].sort(1)); },
        [](const KV& a) { return kiln::sort(a[0], 1).values; }},
+      {"quantile at 0.1 / 0.5 / 0.9 along rows, 2048 rows of 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) {
+         return torch::quantile(a[0], torch::tensor({0.1f, 0.5f, 0.9f}), 1);
+       },
+       [](const KV& a) {
+         return kiln::quantile(a[0], kiln::tensor<float>({0.1f, 0.5f, 0.9f}), 1);
+       }},
+      {"nanquantile at 0.5 along rows, 2048 rows of 1024",
+       {torch::randn({2048, 1024})},
+       [](const TV& a) { return torch::nanquantile(a[0], 0.5, 1); },
+       [](const KV& a) { return kiln::nanquantile(a[0], 0.5, 1); }},
       {"cat of two 2048 x 1024 along dim 0",
        {torch::randn({2048, 1024}), torch::randn({2048, 1024})},
        [](const TV& a) {

@@ -79,6 +79,14 @@ inline std::vector<OpCase> op_cases() {
        [=](const Tensor& x) { return last_nonempty(x) ? median(x, -1).values : Tensor(); }},
       {"quantile over the last dim",
        [=](const Tensor& x) { return last_nonempty(x) ? quantile(x, 0.3, -1) : Tensor(); }},
+      {"nanquantile at three levels over the last dim",
+       [=](const Tensor& x) {
+         return last_nonempty(x) ? nanquantile(x, tensor<double>({0.2, 0.5, 0.9}), -1) : Tensor();
+       }},
+      {"i0e", [](const Tensor& x) { return i0e(x); }},
+      {"frexp", [](const Tensor& x) { return frexp(x).mantissa; }},
+      {"renorm", [](const Tensor& x) { return renorm(x, 2.0, 0, 0.5); }},
+      {"take", [=](const Tensor& x) { return take(x, zeros_of(x, {0}, kInt64)); }},
       {"cdist", [](const Tensor& x) { return x.dim() == 2 ? cdist(x, x) : Tensor(); }},
       {"pad",
        [](const Tensor& x) {
