@@ -416,6 +416,8 @@ TEST_CASE("quantile's interpolations, levels as a tensor, and nanquantile: by ha
   check_values(per_level, {1, 2, 3, 5, 5, 9});
   CHECK(quantile(m, levels, 1, true).shape() == Shape{3, 2, 1});
   CHECK(quantile(m, levels, std::nullopt, true).shape() == Shape{3, 1, 1});
+  CHECK(quantile(m, zeros({0}, kFloat64), 1).shape() == Shape{0, 2});  // no levels, no quantiles
+  CHECK(nanquantile(m, zeros({0}, kFloat64), std::nullopt, true).shape() == Shape{0, 1, 1});
   check_values(quantile(m, levels), {1, 3.5, 9});
   CHECK(quantile(m, scalar_tensor(0.5, kFloat64), 1).shape() == Shape{2});  // a 0-d q: no leading dimension
   check_values(quantile(m.to(kFloat32), levels.to(kFloat32), 0, false, QI::higher),

@@ -17,8 +17,8 @@ const char* isa_name(Isa isa);
 // y[i] = f(x[i]) over contiguous arrays. The row from tan on has the reference only
 // (<cmath>, or kernels/cuda/special_functions.hpp for erfinv, digamma, trigamma and the
 // Bessel functions i0 to i1e; kernels/cuda/float_parts.hpp for signbit and frexp's two
-// parts, each in the input's type), but
-// for erf and erfc (simd/) and, for float32, lgamma and digamma (special/).
+// parts, each in the input's type), but for erf and erfc (simd/) and, for float32,
+// lgamma and digamma (special/).
 // clang-format off
 enum class Unary : int {
   neg, exp, log, sqrt, abs, relu, sigmoid, tanh, gelu, softplus,

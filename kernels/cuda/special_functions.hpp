@@ -2,8 +2,9 @@
 // erf's inverse (absent from <cmath>), digamma, trigamma, the modified Bessel functions
 // I0 and I1 and Hurwitz's zeta function (absent from both). Plain C++ that nvcc and the
 // host compiler both read, so the CPU's reference kernels, the GPU's kernels and nn::init
-// compute each value the same way. All in double; a float caller rounds the result once. Each math call names
-// the global function (::log), which kiln's tensor functions of the same names would otherwise hide.
+// compute each value the same way. All in double; a float caller rounds the result once.
+// Each math call names the global function (::log), which kiln's tensor functions of the
+// same names would otherwise hide.
 #pragma once
 
 #include <math.h>

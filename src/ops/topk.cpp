@@ -266,6 +266,15 @@ Tensor quantiles(const char* op, const Tensor& x, const std::vector<double>& lev
   }
   const std::int64_t dim = checked_line(op, x, *dim_in, "quantile");
   const std::int64_t n = x.size(dim);
+  if (levels.empty()) {  // a 1-D q without levels: no quantiles, in the layout of some
+    Shape shape = x.shape();
+    if (keepdim)
+      shape[static_cast<std::size_t>(dim)] = 1;
+    else
+      shape.erase(shape.begin() + dim);
+    shape.insert(shape.begin(), 0);
+    return zeros(shape, x.dtype(), x.device());
+  }
   const Tensor sorted = sort(x, dim).values;
   const DType place_type = x.dtype() == kFloat64 ? kFloat64 : kFloat32;
   const Tensor nans = isnan(x.detach());
